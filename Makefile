@@ -1,0 +1,38 @@
+# embedrec — the two commands that matter are `make run` and `make test`.
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+PYTHON     ?= python3
+
+.PHONY: all deps build run test unit-test e2e-test bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR)
+
+run: build
+	$(BUILD_DIR)/embedrec serve
+
+unit-test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
+
+e2e-test: build
+	@$(PYTHON) -c "import pytest" 2>/dev/null || $(PYTHON) -m pip install -q pytest
+	EMBEDREC_BIN=$(abspath $(BUILD_DIR))/embedrec $(PYTHON) -m pytest -q tests/e2e
+
+test: unit-test e2e-test
+
+bench: build
+	@scripts/install-deps --bench
+	EMBEDREC_BIN=$(abspath $(BUILD_DIR))/embedrec bench/run-all
+
+clean:
+	rm -rf $(BUILD_DIR)

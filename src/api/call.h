@@ -1,0 +1,55 @@
+// What every API resource file shares: the dependencies handlers use, and
+// wrappers that authenticate the caller, check its permission and turn a
+// returned Status into the JSON error answer.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "auth/authenticator.h"
+#include "auth/principal.h"
+#include "auth/session_service.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "http/router.h"
+#include "store/control_store.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::api {
+
+// Owned by the app; every pointer outlives the router.
+struct Deps {
+  store::ControlStore* control = nullptr;
+  store::TenantStores* tenants = nullptr;
+  auth::Authenticator* authenticator = nullptr;
+  auth::SessionService* sessions = nullptr;
+  const Clock* clock = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  std::string data_dir;
+};
+
+using AuthedFn = std::function<StatusOr<http::Response>(
+    const http::Request&, const http::PathParams&, const auth::Principal&)>;
+using PublicFn =
+    std::function<StatusOr<http::Response>(const http::Request&, const http::PathParams&)>;
+
+// Authenticates the bearer token, requires `permission` (0: any authenticated
+// caller), then runs `fn`; any error becomes the JSON error answer.
+http::Handler Authed(const Deps& deps, uint32_t permission, AuthedFn fn);
+// Runs `fn` without authentication; errors become the JSON error answer.
+http::Handler Public(PublicFn fn);
+
+// Registration of each resource's routes (one file each).
+void RegisterSystemRoutes(http::Router& router, const Deps& deps);
+void RegisterTenantRoutes(http::Router& router, const Deps& deps);
+void RegisterUserRoutes(http::Router& router, const Deps& deps);
+void RegisterAuthRoutes(http::Router& router, const Deps& deps);
+void RegisterApiKeyRoutes(http::Router& router, const Deps& deps);
+
+// "post_api_v1_admin_tenants_id": a stable OpenAPI operationId.
+std::string AsOperationId(const std::string& method, const std::string& pattern);
+
+// Every route of the platform.
+void RegisterAllRoutes(http::Router& router, const Deps& deps);
+
+}  // namespace embedrec::api

@@ -1,0 +1,147 @@
+// /api/v1/admin/users: tenant users. The platform admin manages any tenant's
+// users; a tenant admin manages its own tenant's.
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <regex>
+
+#include "api/call.h"
+#include "api/json_body.h"
+#include "auth/password.h"
+#include "common/random.h"
+#include "common/strings.h"
+#include "common/time_format.h"
+
+namespace embedrec::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+
+namespace {
+
+// A pragmatic address check: local@domain.tld, no spaces, ASCII domain.
+bool ValidEmail(const std::string& e) {
+  static const std::regex kEmail(
+      R"(^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$)");
+  return e.size() <= 254 && std::regex_match(e, kEmail);
+}
+
+json::object UserJson(const store::UserRecord& u) {
+  json::object o{{"id", u.id},         {"email", u.email},   {"tenant_id", u.tenant_id},
+                 {"role", u.role},     {"status", u.status},
+                 {"created_at", FormatRfc3339(u.created_at_ms / 1000)}};
+  o["last_login_at"] = u.last_login_at_ms ? json::value(FormatRfc3339(*u.last_login_at_ms / 1000))
+                                          : json::value(nullptr);
+  return o;
+}
+
+// The user `id` if the caller may manage it; users of other tenants are
+// reported as absent so their existence does not leak.
+StatusOr<store::UserRecord> ManagedUser(const Deps& d, const auth::Principal& who,
+                                        const std::string& id) {
+  auto u = d.control->GetUser(id);
+  if (!u.ok() || (who.kind != auth::Principal::Kind::kPlatformAdmin &&
+                  u->tenant_id != who.tenant_id)) {
+    if (!u.ok() && u.status().code() != StatusCode::kNotFound) return u.status();
+    return Status::NotFound("user '" + id + "' does not exist");
+  }
+  return u;
+}
+
+}  // namespace
+
+void RegisterUserRoutes(http::Router& router, const Deps& deps) {
+  const Deps* d = &deps;
+  using auth::kManageUsers;
+
+  router.Add(
+      {"POST", "/api/v1/admin/users", "Create a user (platform admin, or a tenant admin)", "users"},
+      Authed(deps, kManageUsers,
+             [d](const Request& req, const PathParams&,
+                 const auth::Principal& who) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+               ASSIGN_OR_RETURN(std::string email, ReqString(body, "email", 254));
+               ASSIGN_OR_RETURN(std::string password, ReqString(body, "password", 1024));
+               ASSIGN_OR_RETURN(auto tenant_field, OptString(body, "tenant_id", 64));
+               ASSIGN_OR_RETURN(auto role, OptString(body, "role", 32));
+               ASSIGN_OR_RETURN(std::string tenant_id,
+                                who.ResolveTenant(tenant_field.value_or("")));
+               email = std::string(Trim(email));
+               if (!ValidEmail(email)) {
+                 return FieldValueError("email", "email must be a valid address like name@example.com")
+                     .WithReason("invalid_email");
+               }
+               std::string r = role.value_or("member");
+               if (!auth::IsValidRole(r)) {
+                 return FieldValueError("role", "role must be one of admin, member, viewer");
+               }
+               RETURN_IF_ERROR(auth::CheckPasswordStrength(password, email));
+               ASSIGN_OR_RETURN(auto tenant, d->control->GetTenant(tenant_id));
+               ASSIGN_OR_RETURN(std::string hash, auth::HashPassword(password));
+               store::UserRecord u{NewId("usr"), email, AsciiLower(email), tenant.id, r,
+                                   "active", hash, d->clock->NowMillis(), std::nullopt};
+               RETURN_IF_ERROR(d->control->CreateUser(u));
+               spdlog::info("created user {} in tenant {} by {}", u.id, u.tenant_id, who.Describe());
+               return JsonAnswer(201, UserJson(u));
+             }));
+
+  router.Add({"GET", "/api/v1/admin/users",
+              "List a tenant's users (platform admin with ?tenant_id=, or a tenant admin)",
+              "users"},
+             Authed(deps, kManageUsers,
+                    [d](const Request& req, const PathParams&,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(std::string tid,
+                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
+                      ASSIGN_OR_RETURN(auto users, d->control->ListUsers(tid));
+                      json::array items;
+                      for (const auto& u : users) items.push_back(UserJson(u));
+                      return JsonAnswer(200, json::object{{"users", std::move(items)}});
+                    }));
+
+  router.Add({"GET", "/api/v1/admin/users/{id}", "Get a user", "users"},
+             Authed(deps, kManageUsers,
+                    [d](const Request&, const PathParams& p,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(auto u, ManagedUser(*d, who, p.Get("id")));
+                      return JsonAnswer(200, UserJson(u));
+                    }));
+
+  router.Add(
+      {"PATCH", "/api/v1/admin/users/{id}",
+       "Change a user's role or status (status 'inactive' deactivates and ends its sessions)",
+       "users"},
+      Authed(deps, kManageUsers,
+             [d](const Request& req, const PathParams& p,
+                 const auth::Principal& who) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+               ASSIGN_OR_RETURN(auto u, ManagedUser(*d, who, p.Get("id")));
+               ASSIGN_OR_RETURN(auto role, OptString(body, "role", 32));
+               ASSIGN_OR_RETURN(auto status, OptString(body, "status", 32));
+               ASSIGN_OR_RETURN(auto password, OptString(body, "password", 1024));
+               if (role) {
+                 if (!auth::IsValidRole(*role)) {
+                   return FieldValueError("role", "role must be one of admin, member, viewer");
+                 }
+                 u.role = *role;
+               }
+               if (status) {
+                 if (*status != "active" && *status != "inactive") {
+                   return FieldValueError("status", "status must be 'active' or 'inactive'");
+                 }
+                 u.status = *status;
+               }
+               if (password) {
+                 RETURN_IF_ERROR(auth::CheckPasswordStrength(*password, u.email));
+                 ASSIGN_OR_RETURN(u.password_hash, auth::HashPassword(*password));
+               }
+               RETURN_IF_ERROR(d->control->UpdateUser(u));
+               if (u.status != "active" || password) {
+                 RETURN_IF_ERROR(d->control->RevokeUserTokens(u.id));
+               }
+               d->authenticator->Invalidate();
+               return JsonAnswer(200, UserJson(u));
+             }));
+}
+
+}  // namespace embedrec::api

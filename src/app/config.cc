@@ -1,0 +1,50 @@
+#include "app/config.h"
+
+#include <CLI/CLI.hpp>
+
+namespace embedrec::app {
+
+void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
+  cmd.add_option("--data-dir", c.data_dir, "Data directory")->envname("EMBEDREC_DATA_DIR")
+      ->capture_default_str();
+  cmd.add_option("--bind", c.bind, "Address to listen on")->envname("EMBEDREC_BIND")
+      ->capture_default_str();
+  cmd.add_option("--gateway-port", c.gateway_port, "Gateway port (serves every route)")
+      ->envname("EMBEDREC_GATEWAY_PORT")->capture_default_str()->check(CLI::Range(0, 65535));
+  cmd.add_option("--ml-port", c.ml_port, "ML engine port")->envname("EMBEDREC_ML_PORT")
+      ->capture_default_str()->check(CLI::Range(0, 65535));
+  cmd.add_option("--pipeline-port", c.pipeline_port, "Data pipeline port")
+      ->envname("EMBEDREC_PIPELINE_PORT")->capture_default_str()->check(CLI::Range(0, 65535));
+  cmd.add_option("--roles", c.roles, "Roles to serve: gateway, ml, pipeline (comma-separated)")
+      ->envname("EMBEDREC_ROLES")->delimiter(',')->capture_default_str()
+      ->check(CLI::IsMember({"gateway", "ml", "pipeline"}));
+  cmd.add_option("--admin-token", c.admin_token,
+                 "Platform admin bearer token (prefer the variable; generated when unset)")
+      ->envname("EMBEDREC_ADMIN_TOKEN");
+  cmd.add_option("--jwt-secret", c.jwt_secret,
+                 "Secret signing access tokens (prefer the variable; generated when unset)")
+      ->envname("EMBEDREC_JWT_SECRET");
+  cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off")
+      ->envname("EMBEDREC_LOG_LEVEL")->capture_default_str();
+  cmd.add_option("--log-format", c.log_format, "text or json")->envname("EMBEDREC_LOG_FORMAT")
+      ->capture_default_str()->check(CLI::IsMember({"text", "json"}));
+  cmd.add_option("--http-threads", c.http_threads, "Network threads (0: one per core)")
+      ->envname("EMBEDREC_HTTP_THREADS")->check(CLI::Range(0, 256));
+  cmd.add_option("--worker-threads", c.worker_threads,
+                 "Threads for blocking work (0: max(4, two per core))")
+      ->envname("EMBEDREC_WORKER_THREADS")->check(CLI::Range(0, 1024));
+  cmd.add_option("--max-body-bytes", c.max_body_bytes, "Body limit of non-upload routes")
+      ->envname("EMBEDREC_MAX_BODY_BYTES")->capture_default_str();
+  cmd.add_option("--idle-timeout", c.idle_timeout_seconds, "Seconds an idle keep-alive connection stays open")
+      ->envname("EMBEDREC_IDLE_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
+  cmd.add_option("--request-timeout", c.request_timeout_seconds,
+                 "Seconds to receive one request or send one response")
+      ->envname("EMBEDREC_REQUEST_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
+  cmd.add_option("--shutdown-grace", c.shutdown_grace_seconds,
+                 "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
+      ->envname("EMBEDREC_SHUTDOWN_GRACE")->capture_default_str()->check(CLI::Range(0, 3600));
+  cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
+      ->envname("EMBEDREC_PORT_FILE");
+}
+
+}  // namespace embedrec::app

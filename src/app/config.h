@@ -1,0 +1,39 @@
+// The settings of `embedrec serve`, from flags and EMBEDREC_* environment
+// variables (a flag wins over its variable). Every field documents its default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace embedrec::app {
+
+struct ServeConfig {
+  std::string data_dir = "./data";       // EMBEDREC_DATA_DIR: databases, blobs, secrets
+  std::string bind = "127.0.0.1";        // EMBEDREC_BIND: address every port listens on
+  int gateway_port = 8000;               // EMBEDREC_GATEWAY_PORT (0: any free port)
+  int ml_port = 8001;                    // EMBEDREC_ML_PORT
+  int pipeline_port = 8002;              // EMBEDREC_PIPELINE_PORT
+  // EMBEDREC_ROLES: which of gateway, ml, pipeline this process serves.
+  std::vector<std::string> roles = {"gateway", "ml", "pipeline"};
+  std::string admin_token;               // EMBEDREC_ADMIN_TOKEN; generated when empty
+  std::string jwt_secret;                // EMBEDREC_JWT_SECRET; generated when empty
+  std::string log_level = "info";        // EMBEDREC_LOG_LEVEL
+  std::string log_format = "text";       // EMBEDREC_LOG_FORMAT: text | json
+  int http_threads = 0;                  // EMBEDREC_HTTP_THREADS; 0: one per core
+  int worker_threads = 0;                // EMBEDREC_WORKER_THREADS; 0: max(4, 2 per core)
+  uint64_t max_body_bytes = 256 * 1024;  // EMBEDREC_MAX_BODY_BYTES: non-upload routes
+  int idle_timeout_seconds = 75;         // EMBEDREC_IDLE_TIMEOUT
+  int request_timeout_seconds = 60;      // EMBEDREC_REQUEST_TIMEOUT: read or write one message
+  int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
+  std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
+};
+
+// Adds the serve flags (bound to `config`) to a CLI11 (sub)command.
+void AddServeFlags(CLI::App& cmd, ServeConfig& config);
+
+}  // namespace embedrec::app

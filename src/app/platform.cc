@@ -1,0 +1,133 @@
+#include "app/platform.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "api/call.h"
+#include "app/secrets.h"
+#include "auth/authenticator.h"
+#include "auth/login_throttle.h"
+#include "auth/session_service.h"
+#include "common/metrics.h"
+#include "common/thread_pool.h"
+#include "http/dispatcher.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "store/control_store.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+class PlatformImpl final : public Platform {
+ public:
+  explicit PlatformImpl(ServeConfig config) : config_(std::move(config)) {}
+  ~PlatformImpl() override { Shutdown(); }
+
+  Status Init() {
+    std::error_code ec;
+    fs::create_directories(fs::path(config_.data_dir) / "tenants", ec);
+    if (ec) return Status::Internal("cannot create data dir " + config_.data_dir + ": " + ec.message());
+    config_.data_dir = fs::canonical(config_.data_dir).string();
+
+    ASSIGN_OR_RETURN(control_, store::OpenSqliteControlStore(config_.data_dir + "/control.db"));
+    tenants_ = store::NewSqliteTenantStores(config_.data_dir + "/tenants");
+    ASSIGN_OR_RETURN(std::string admin_hash,
+                     ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
+    ASSIGN_OR_RETURN(std::string jwt_secret,
+                     ResolveJwtSecret(config_.data_dir, config_.jwt_secret));
+
+    throttle_ = std::make_unique<auth::LoginThrottle>(RealClock(), auth::LoginThrottle::Options{});
+    authenticator_ = std::make_unique<auth::Authenticator>(
+        control_.get(), RealClock(), auth::Authenticator::Options{jwt_secret, admin_hash});
+    sessions_ = std::make_unique<auth::SessionService>(
+        control_.get(), RealClock(), throttle_.get(), auth::SessionService::Options{jwt_secret});
+
+    deps_.control = control_.get();
+    deps_.tenants = tenants_.get();
+    deps_.authenticator = authenticator_.get();
+    deps_.sessions = sessions_.get();
+    deps_.clock = RealClock();
+    deps_.metrics = &metrics_;
+    deps_.data_dir = config_.data_dir;
+    api::RegisterAllRoutes(router_, deps_);
+
+    int cores = std::max(1u, std::thread::hardware_concurrency());
+    int workers = config_.worker_threads > 0 ? config_.worker_threads : std::max(4, 2 * cores);
+    workers_ = std::make_unique<ThreadPool>(workers);
+    dispatcher_ = std::make_unique<http::Dispatcher>(
+        &router_, workers_.get(), &metrics_,
+        http::Dispatcher::Options{.default_body_limit = config_.max_body_bytes});
+
+    http::ServerOptions so;
+    so.bind = config_.bind;
+    so.threads = config_.http_threads > 0 ? config_.http_threads : cores;
+    so.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
+    so.read_timeout = so.write_timeout = std::chrono::seconds(config_.request_timeout_seconds);
+    auto serves = [&](const char* r) {
+      return std::find(config_.roles.begin(), config_.roles.end(), r) != config_.roles.end();
+    };
+    if (serves("gateway")) so.listeners.push_back({"gateway", config_.gateway_port});
+    if (serves("ml")) so.listeners.push_back({"ml", config_.ml_port});
+    if (serves("pipeline")) so.listeners.push_back({"pipeline", config_.pipeline_port});
+    if (so.listeners.empty()) return Status::InvalidArgument("no role to serve");
+    ASSIGN_OR_RETURN(server_, http::StartServer(so, dispatcher_.get()));
+
+    auto ports = server_->ports();
+    std::string port_json = "{";
+    for (size_t i = 0; i < ports.size(); ++i) {
+      spdlog::info("serving {} on http://{}:{}", so.listeners[i].name, config_.bind, ports[i]);
+      port_json += (i ? ",\"" : "\"") + so.listeners[i].name + "\":" + std::to_string(ports[i]);
+    }
+    port_json += "}\n";
+    if (!config_.port_file.empty()) RETURN_IF_ERROR(WritePrivateFile(config_.port_file, port_json));
+    spdlog::info("embedrec ready; data in {}", config_.data_dir);
+    return Status::Ok();
+  }
+
+  std::vector<int> ports() const override { return server_ ? server_->ports() : std::vector<int>{}; }
+
+  void Shutdown() override {
+    if (down_) return;
+    down_ = true;
+    if (server_) {
+      spdlog::info("shutting down: finishing {} in-flight requests", server_->in_flight());
+      server_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
+    }
+    workers_.reset();  // runs what was queued, then joins
+    server_.reset();
+    tenants_.reset();
+    control_.reset();
+    spdlog::info("stopped");
+  }
+
+ private:
+  ServeConfig config_;
+  bool down_ = false;
+  MetricsRegistry metrics_;
+  std::unique_ptr<store::ControlStore> control_;
+  std::unique_ptr<store::TenantStores> tenants_;
+  std::unique_ptr<auth::LoginThrottle> throttle_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<auth::SessionService> sessions_;
+  api::Deps deps_;
+  http::Router router_;
+  std::unique_ptr<ThreadPool> workers_;
+  std::unique_ptr<http::Dispatcher> dispatcher_;
+  std::unique_ptr<http::Server> server_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Platform>> Platform::Start(const ServeConfig& config) {
+  auto p = std::make_unique<PlatformImpl>(config);
+  RETURN_IF_ERROR(p->Init());
+  return std::unique_ptr<Platform>(std::move(p));
+}
+
+}  // namespace embedrec::app

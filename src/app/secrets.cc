@@ -1,0 +1,79 @@
+#include "app/secrets.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "auth/api_key.h"
+#include "common/random.h"
+#include "common/strings.h"
+
+namespace embedrec::app {
+
+namespace {
+constexpr const char* kAdminHashKey = "admin_token_hash";
+}
+
+Status WritePrivateFile(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, content.data(), content.size()) == ssize_t(content.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::Internal("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::string> ResolveAdminTokenHash(store::ControlStore* control,
+                                            const std::string& data_dir,
+                                            const std::string& configured) {
+  if (!configured.empty()) {
+    if (configured.size() < 16) {
+      return Status::InvalidArgument("EMBEDREC_ADMIN_TOKEN must be at least 16 characters");
+    }
+    std::string hash = auth::HashSecret(configured);
+    RETURN_IF_ERROR(control->PutSetting(kAdminHashKey, hash));
+    return hash;
+  }
+  ASSIGN_OR_RETURN(auto stored, control->GetSetting(kAdminHashKey));
+  if (stored) return *stored;
+  std::string token = "adm_" + RandomBase62(40);
+  std::string path = data_dir + "/admin-token";
+  RETURN_IF_ERROR(WritePrivateFile(path, token + "\n"));
+  std::string hash = auth::HashSecret(token);
+  RETURN_IF_ERROR(control->PutSetting(kAdminHashKey, hash));
+  spdlog::warn("generated the platform admin token (shown once; also in {}): {}", path, token);
+  return hash;
+}
+
+StatusOr<std::string> ResolveJwtSecret(const std::string& data_dir, const std::string& configured) {
+  if (!configured.empty()) {
+    if (configured.size() < 32) {
+      return Status::InvalidArgument("EMBEDREC_JWT_SECRET must be at least 32 characters");
+    }
+    return configured;
+  }
+  std::string path = data_dir + "/jwt-secret";
+  std::ifstream in(path);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string secret(Trim(ss.str()));
+    if (secret.size() >= 32) return secret;
+    return Status::FailedPrecondition(path + " holds a secret shorter than 32 characters");
+  }
+  std::string secret = Base64UrlEncode(RandomBytes(32));
+  RETURN_IF_ERROR(WritePrivateFile(path, secret + "\n"));
+  return secret;
+}
+
+}  // namespace embedrec::app

@@ -1,0 +1,146 @@
+#include "auth/authenticator.h"
+
+#include <spdlog/spdlog.h>
+
+#include "auth/api_key.h"
+#include "auth/jwt.h"
+#include "common/random.h"
+
+namespace embedrec::auth {
+
+namespace {
+Status BadCredentials(std::string msg) {
+  return Status::Unauthenticated(std::move(msg)).WithReason("invalid_credentials");
+}
+}  // namespace
+
+Authenticator::Authenticator(store::ControlStore* store, const Clock* clock, Options options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+void Authenticator::Invalidate() {
+  generation_.fetch_add(1);
+  std::lock_guard lock(mu_);
+  cache_.clear();
+}
+
+bool Authenticator::Lookup(const std::string& key, Entry* out) {
+  int64_t now = clock_->NowMillis();
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return false;
+  if (it->second.generation != generation_.load() ||
+      now - it->second.cached_at_ms > options_.cache_ttl_ms) {
+    cache_.erase(it);
+    return false;
+  }
+  *out = it->second;
+  if (now - it->second.touched_at_ms >= options_.touch_interval_ms) {
+    it->second.touched_at_ms = now;
+  }
+  return true;
+}
+
+void Authenticator::Remember(const std::string& key, Entry entry) {
+  std::lock_guard lock(mu_);
+  if (entry.generation != generation_.load()) return;  // raced with an invalidation
+  if (cache_.size() >= options_.max_cache_entries) cache_.clear();
+  cache_[key] = std::move(entry);
+}
+
+Status Authenticator::CheckTenantStatus(const std::string& status) {
+  if (status == "active") return Status::Ok();
+  return Status(StatusCode::kPermissionDenied, "this tenant is suspended", "tenant_suspended");
+}
+
+StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
+  if (header.empty()) {
+    return Status::Unauthenticated("missing Authorization header; send 'Bearer <token>'")
+        .WithReason("missing_credentials");
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    return BadCredentials("Authorization header must be 'Bearer <token>'");
+  }
+  std::string_view token = header.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty() || token.size() > 4096) return BadCredentials("malformed bearer token");
+
+  if (LooksLikeApiKey(token)) return FromApiKey(token);
+  if (std::count(token.begin(), token.end(), '.') == 2) return FromJwt(token);
+  if (!options_.admin_token_hash.empty() &&
+      ConstantTimeEquals(HashSecret(token), options_.admin_token_hash)) {
+    Principal p;
+    p.kind = Principal::Kind::kPlatformAdmin;
+    p.permissions = ~0u;
+    return p;
+  }
+  return BadCredentials("unknown bearer token");
+}
+
+StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {
+  std::string hash = HashSecret(token);
+  std::string cache_key = "k:" + hash;
+  Entry e;
+  if (Lookup(cache_key, &e)) {
+    RETURN_IF_ERROR(CheckTenantStatus(e.tenant_status));
+    return e.principal;
+  }
+  uint64_t gen = generation_.load();
+  auto key = store_->GetApiKeyByHash(hash);
+  if (!key.ok()) {
+    if (key.status().code() == StatusCode::kNotFound) return BadCredentials("unknown API key");
+    return key.status();
+  }
+  if (key->revoked_at_ms) return BadCredentials("this API key has been revoked");
+  ASSIGN_OR_RETURN(auto tenant, store_->GetTenant(key->tenant_id));
+  Principal p;
+  p.kind = Principal::Kind::kApiKey;
+  p.tenant_id = key->tenant_id;
+  p.key_id = key->id;
+  for (const auto& s : key->scopes) {
+    if (auto bit = ParseScope(s)) p.permissions |= *bit;
+  }
+  int64_t now = clock_->NowMillis();
+  if (!key->last_used_at_ms || now - *key->last_used_at_ms >= options_.touch_interval_ms) {
+    Status ts = store_->TouchApiKey(key->id, now);
+    if (!ts.ok()) spdlog::warn("could not record last use of key {}: {}", key->id, ts.ToString());
+  }
+  Remember(cache_key, Entry{p, tenant.status, gen, now, now});
+  RETURN_IF_ERROR(CheckTenantStatus(tenant.status));
+  return p;
+}
+
+StatusOr<Principal> Authenticator::FromJwt(std::string_view token) {
+  ASSIGN_OR_RETURN(JwtClaims claims, VerifyJwt(token, options_.jwt_secret, clock_->NowSeconds()));
+  std::string cache_key = "u:" + claims.sub;
+  Entry e;
+  if (!Lookup(cache_key, &e)) {
+    uint64_t gen = generation_.load();
+    auto user = store_->GetUser(claims.sub);
+    if (!user.ok()) {
+      if (user.status().code() == StatusCode::kNotFound) {
+        return BadCredentials("the user of this token no longer exists");
+      }
+      return user.status();
+    }
+    ASSIGN_OR_RETURN(auto tenant, store_->GetTenant(user->tenant_id));
+    e.principal.kind = Principal::Kind::kUser;
+    e.principal.tenant_id = user->tenant_id;
+    e.principal.user_id = user->id;
+    e.principal.role = user->role;
+    e.principal.permissions = user->status == "active" ? RolePermissions(user->role) : 0;
+    e.tenant_status = tenant.status;
+    e.generation = gen;
+    e.cached_at_ms = e.touched_at_ms = clock_->NowMillis();
+    Remember(cache_key, e);
+  }
+  if (e.principal.permissions == 0) return BadCredentials("this user has been deactivated");
+  if (e.principal.tenant_id != claims.tid) return BadCredentials("token tenant mismatch");
+  RETURN_IF_ERROR(CheckTenantStatus(e.tenant_status));
+  return e.principal;
+}
+
+}  // namespace embedrec::auth

@@ -1,0 +1,71 @@
+// Turns an Authorization header into a Principal.
+//
+// Accepted bearer tokens: an API key ("sk_live_..."), a user access token
+// (JWT), or the platform admin token. Credentials of a suspended tenant or a
+// deactivated user are refused (kPermissionDenied / kUnauthenticated).
+//
+// Lookups are cached in memory so the hot path (an API key on every
+// recommendation call) costs a hash and a map lookup. Every change to tenants,
+// users or keys must call Invalidate(); entries also expire after
+// `cache_ttl_ms` so that another node's change is seen within that time.
+//
+// Thread safety: safe for concurrent use. Authenticate may block on the store
+// on a cache miss: call from worker threads.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "auth/principal.h"
+#include "common/clock.h"
+#include "store/control_store.h"
+
+namespace embedrec::auth {
+
+class Authenticator {
+ public:
+  struct Options {
+    std::string jwt_secret;
+    std::string admin_token_hash;  // HashSecret(admin token)
+    int64_t cache_ttl_ms = 30'000;
+    int64_t touch_interval_ms = 60'000;  // how often last_used_at is written per key
+    size_t max_cache_entries = 100'000;
+  };
+  Authenticator(store::ControlStore* store, const Clock* clock, Options options);
+
+  // kUnauthenticated: missing, malformed, unknown, expired or revoked credentials.
+  // kPermissionDenied: the tenant is suspended.
+  StatusOr<Principal> Authenticate(std::string_view authorization_header);
+
+  // Drops every cached lookup. Call after any change to tenants, users or keys.
+  void Invalidate();
+
+  const std::string& jwt_secret() const { return options_.jwt_secret; }
+
+ private:
+  struct Entry {
+    Principal principal;
+    std::string tenant_status;
+    uint64_t generation;
+    int64_t cached_at_ms;
+    int64_t touched_at_ms;
+  };
+  StatusOr<Principal> FromApiKey(std::string_view token);
+  StatusOr<Principal> FromJwt(std::string_view token);
+  // Cached principal for `cache_key`, or nullptr (caller holds no lock).
+  bool Lookup(const std::string& cache_key, Entry* out);
+  void Remember(const std::string& cache_key, Entry entry);
+  static Status CheckTenantStatus(const std::string& status);
+
+  store::ControlStore* store_;
+  const Clock* clock_;
+  Options options_;
+  std::atomic<uint64_t> generation_{1};
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> cache_;
+};
+
+}  // namespace embedrec::auth

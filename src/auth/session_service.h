@@ -1,0 +1,54 @@
+// User sessions: login (password → access + refresh token), refresh with
+// rotation and reuse detection, logout.
+//
+// Refresh tokens are opaque, stored hashed, and rotated on every refresh. All
+// rotations of one login form a family; presenting a token that was already
+// rotated (a sign it was stolen) revokes the whole family.
+//
+// Thread safety: safe for concurrent use; methods block (store, argon2id).
+#pragma once
+
+#include <string>
+
+#include "auth/login_throttle.h"
+#include "common/clock.h"
+#include "store/control_store.h"
+
+namespace embedrec::auth {
+
+struct SessionTokens {
+  std::string access_token;
+  std::string refresh_token;
+  int64_t expires_in = 0;  // seconds, of the access token
+  store::UserRecord user;
+};
+
+class SessionService {
+ public:
+  struct Options {
+    std::string jwt_secret;
+    int64_t refresh_ttl_seconds = 30 * 24 * 3600;
+  };
+  SessionService(store::ControlStore* store, const Clock* clock, LoginThrottle* throttle,
+                 Options options)
+      : store_(store), clock_(clock), throttle_(throttle), options_(std::move(options)) {}
+
+  // kUnauthenticated ("invalid_credentials") for a wrong email or password, alike;
+  // kResourceExhausted with detail retry_after_seconds when throttled;
+  // kPermissionDenied when the tenant is suspended.
+  StatusOr<SessionTokens> Login(const std::string& email, const std::string& password);
+  // kUnauthenticated for an unknown, expired, revoked or reused token.
+  StatusOr<SessionTokens> Refresh(const std::string& refresh_token);
+  // Revokes the token's family. OK for an unknown token (idempotent).
+  Status Logout(const std::string& refresh_token);
+
+ private:
+  StatusOr<SessionTokens> Issue(const store::UserRecord& user, const std::string& family_id);
+
+  store::ControlStore* store_;
+  const Clock* clock_;
+  LoginThrottle* throttle_;
+  Options options_;
+};
+
+}  // namespace embedrec::auth

@@ -1,0 +1,50 @@
+// Blob storage for uploads, archives and model files.
+//
+// Keys are relative paths of '/'-separated segments of [A-Za-z0-9._-] (no
+// empty, "." or ".." segment), e.g. "uploads/2024/items_001.csv.zst".
+// Writes are atomic: a reader sees the old object or the new one, never a
+// torn one, even after a crash.
+//
+// Backends: FsBlobStore (local files; embedded default). An S3 backend comes
+// with the scale-out issue.
+//
+// Thread safety: safe for concurrent use; methods block on I/O.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace embedrec::blob {
+
+struct BlobInfo {
+  std::string key;
+  uint64_t size = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  // Writes `data` under `key`, replacing any previous object atomically.
+  // kInvalidArgument for a malformed key.
+  virtual Status Put(const std::string& key, const std::string& data) = 0;
+  // kNotFound when absent.
+  virtual StatusOr<std::string> Get(const std::string& key) = 0;
+  // OK when already absent.
+  virtual Status Delete(const std::string& key) = 0;
+  // Objects whose key starts with `prefix`, sorted by key.
+  virtual StatusOr<std::vector<BlobInfo>> List(const std::string& prefix) = 0;
+  // A URL naming the object for humans and logs ("file:///data/...").
+  virtual std::string Location(const std::string& key) const = 0;
+};
+
+// True when `key` is a valid blob key (see above).
+bool IsValidBlobKey(const std::string& key);
+
+// Local-filesystem backend rooted at `root` (created when missing).
+StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root);
+
+}  // namespace embedrec::blob

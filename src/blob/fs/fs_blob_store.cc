@@ -1,0 +1,138 @@
+// Local-filesystem BlobStore. Put writes a temporary file in the target's
+// directory, fsyncs it, renames it over the target and fsyncs the directory,
+// so a crash at any point leaves either the old or the new object.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "blob/blob_store.h"
+#include "common/random.h"
+#include "common/strings.h"
+
+namespace embedrec::blob {
+namespace fs = std::filesystem;
+
+bool IsValidBlobKey(const std::string& key) {
+  if (key.empty() || key.size() > 1024) return false;
+  for (auto seg : Split(key, '/')) {
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    for (char c : seg) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '-';
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+Status Errno(const std::string& what) {
+  return Status::Internal(what + ": " + std::strerror(errno));
+}
+
+Status WriteAll(int fd, const std::string& data, const std::string& path) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("write " + path);
+    }
+    off += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status FsyncDir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open dir " + dir.string());
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Errno("fsync dir " + dir.string());
+  return Status::Ok();
+}
+
+class FsBlobStore final : public BlobStore {
+ public:
+  explicit FsBlobStore(fs::path root) : root_(std::move(root)) {}
+
+  Status Put(const std::string& key, const std::string& data) override {
+    if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");
+    fs::path target = root_ / key;
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return Status::Internal("mkdir " + target.parent_path().string() + ": " + ec.message());
+    fs::path tmp = target.parent_path() / (".tmp-" + RandomBase62(12));
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Errno("create " + tmp.string());
+    Status s = WriteAll(fd, data, tmp.string());
+    if (s.ok() && ::fsync(fd) != 0) s = Errno("fsync " + tmp.string());
+    ::close(fd);
+    if (s.ok() && ::rename(tmp.c_str(), target.c_str()) != 0) s = Errno("rename " + tmp.string());
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    return FsyncDir(target.parent_path());
+  }
+
+  StatusOr<std::string> Get(const std::string& key) override {
+    if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");
+    std::ifstream in(root_ / key, std::ios::binary);
+    if (!in) return Status::NotFound("blob '" + key + "' does not exist");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Status::Internal("read blob '" + key + "' failed");
+    return ss.str();
+  }
+
+  Status Delete(const std::string& key) override {
+    if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");
+    std::error_code ec;
+    fs::remove(root_ / key, ec);
+    if (ec) return Status::Internal("delete blob '" + key + "': " + ec.message());
+    return Status::Ok();
+  }
+
+  StatusOr<std::vector<BlobInfo>> List(const std::string& prefix) override {
+    std::vector<BlobInfo> out;
+    std::error_code ec;
+    if (!fs::exists(root_, ec)) return out;
+    for (auto it = fs::recursive_directory_iterator(root_, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string key = fs::relative(it->path(), root_).generic_string();
+      if (key.rfind(".tmp-", 0) == 0 || key.find("/.tmp-") != std::string::npos) continue;
+      if (key.compare(0, prefix.size(), prefix) != 0) continue;
+      out.push_back({key, static_cast<uint64_t>(it->file_size())});
+    }
+    if (ec) return Status::Internal("list blobs: " + ec.message());
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
+    return out;
+  }
+
+  std::string Location(const std::string& key) const override {
+    return "file://" + (root_ / key).string();
+  }
+
+ private:
+  fs::path root_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return Status::Internal("cannot create blob root " + root + ": " + ec.message());
+  return std::unique_ptr<BlobStore>(new FsBlobStore(fs::absolute(root)));
+}
+
+}  // namespace embedrec::blob

@@ -1,0 +1,138 @@
+#include "common/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace embedrec {
+namespace {
+
+const std::vector<double>& DefaultBuckets() {
+  static const std::vector<double> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                               0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                               1,      2.5,     5,      10};
+  return kBuckets;
+}
+
+std::string FormatDouble(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+void AppendEscapedLabelValue(std::string_view v, std::string* out) {
+  for (char c : v) {
+    if (c == '\\') out->append("\\\\");
+    else if (c == '"') out->append("\\\"");
+    else if (c == '\n') out->append("\\n");
+    else out->push_back(c);
+  }
+}
+
+// `key` is `a="x",b="y"`; adds one more label for histogram buckets.
+std::string WithLabel(const std::string& key, const std::string& extra) {
+  if (key.empty()) return "{" + extra + "}";
+  return "{" + key + "," + extra + "}";
+}
+
+}  // namespace
+
+void MetricsRegistry::Declare(std::string name, Type type, std::string help,
+                              std::vector<double> buckets) {
+  std::lock_guard lock(mu_);
+  Family& f = families_[std::move(name)];
+  f.type = type;
+  f.help = std::move(help);
+  if (type == Type::kHistogram) f.bounds = buckets.empty() ? DefaultBuckets() : std::move(buckets);
+}
+
+MetricsRegistry::Family& MetricsRegistry::FamilyLocked(std::string_view name, Type type) {
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    it = families_.emplace(std::string(name), Family{}).first;
+    it->second.type = type;
+    if (type == Type::kHistogram) it->second.bounds = DefaultBuckets();
+  }
+  return it->second;
+}
+
+std::string MetricsRegistry::LabelKey(const MetricLabels& labels) {
+  std::string key;
+  for (const auto& [k, v] : labels) {
+    if (!key.empty()) key.push_back(',');
+    key.append(k);
+    key.append("=\"");
+    AppendEscapedLabelValue(v, &key);
+    key.push_back('"');
+  }
+  return key;
+}
+
+void MetricsRegistry::Inc(std::string_view name, const MetricLabels& labels, double v) {
+  std::string key = LabelKey(labels);
+  std::lock_guard lock(mu_);
+  FamilyLocked(name, Type::kCounter).series[key].value += v;
+}
+
+void MetricsRegistry::SetGauge(std::string_view name, const MetricLabels& labels, double v) {
+  std::string key = LabelKey(labels);
+  std::lock_guard lock(mu_);
+  FamilyLocked(name, Type::kGauge).series[key].value = v;
+}
+
+void MetricsRegistry::AddGauge(std::string_view name, const MetricLabels& labels, double v) {
+  std::string key = LabelKey(labels);
+  std::lock_guard lock(mu_);
+  FamilyLocked(name, Type::kGauge).series[key].value += v;
+}
+
+void MetricsRegistry::Observe(std::string_view name, const MetricLabels& labels, double v) {
+  std::string key = LabelKey(labels);
+  std::lock_guard lock(mu_);
+  Family& f = FamilyLocked(name, Type::kHistogram);
+  Series& s = f.series[key];
+  if (s.buckets.empty()) s.buckets.assign(f.bounds.size(), 0);
+  for (size_t i = 0; i < f.bounds.size(); ++i) {
+    if (v <= f.bounds[i]) ++s.buckets[i];
+  }
+  ++s.count;
+  s.sum += v;
+}
+
+double MetricsRegistry::Value(std::string_view name, const MetricLabels& labels) const {
+  std::string key = LabelKey(labels);
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  auto s = it->second.series.find(key);
+  if (s == it->second.series.end()) return 0;
+  return it->second.type == Type::kHistogram ? double(s->second.count) : s->second.value;
+}
+
+std::string MetricsRegistry::RenderPrometheus() const {
+  std::string out;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, f] : families_) {
+    if (!f.help.empty()) out += "# HELP " + name + " " + f.help + "\n";
+    const char* type = f.type == Type::kCounter ? "counter"
+                       : f.type == Type::kGauge ? "gauge" : "histogram";
+    out += "# TYPE " + name + " " + type + "\n";
+    for (const auto& [key, s] : f.series) {
+      if (f.type != Type::kHistogram) {
+        out += name + (key.empty() ? "" : "{" + key + "}") + " " + FormatDouble(s.value) + "\n";
+        continue;
+      }
+      for (size_t i = 0; i < f.bounds.size(); ++i) {
+        out += name + "_bucket" + WithLabel(key, "le=\"" + FormatDouble(f.bounds[i]) + "\"") +
+               " " + std::to_string(s.buckets[i]) + "\n";
+      }
+      out += name + "_bucket" + WithLabel(key, "le=\"+Inf\"") + " " + std::to_string(s.count) + "\n";
+      std::string lbl = key.empty() ? "" : "{" + key + "}";
+      out += name + "_sum" + lbl + " " + FormatDouble(s.sum) + "\n";
+      out += name + "_count" + lbl + " " + std::to_string(s.count) + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace embedrec

@@ -1,0 +1,21 @@
+// Small string helpers shared across modules.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace embedrec {
+
+// ASCII lowercase copy.
+std::string AsciiLower(std::string_view s);
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+// Number of Unicode code points in well-formed UTF-8 `s`.
+size_t Utf8Length(std::string_view s);
+// Splits on `sep`, keeping empty pieces.
+std::vector<std::string_view> Split(std::string_view s, char sep);
+// Strips ASCII whitespace at both ends.
+std::string_view Trim(std::string_view s);
+
+}  // namespace embedrec

@@ -1,0 +1,114 @@
+#include "http/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <exception>
+
+#include "http/errors.h"
+
+namespace embedrec::http {
+
+Dispatcher::Dispatcher(const Router* router, ThreadPool* workers, MetricsRegistry* metrics,
+                       Options options)
+    : router_(router), workers_(workers), metrics_(metrics), options_(options) {
+  metrics_->Declare("embedrec_http_requests_total", MetricsRegistry::Type::kCounter,
+                    "HTTP requests by route pattern, method and status.");
+  metrics_->Declare("embedrec_http_request_duration_seconds", MetricsRegistry::Type::kHistogram,
+                    "Time from a request's arrival to its answer, by route pattern.");
+  metrics_->Declare("embedrec_http_requests_in_flight", MetricsRegistry::Type::kGauge,
+                    "Requests being handled right now.");
+  metrics_->SetGauge("embedrec_http_requests_in_flight", {}, 0);
+}
+
+uint64_t Dispatcher::BodyLimit(std::string_view method, std::string_view target) const {
+  auto m = router_->Find(method, target.substr(0, target.find('?')));
+  if (m.outcome == Router::Outcome::kFound && m.route->info.body_limit > 0) {
+    return m.route->info.body_limit;
+  }
+  return options_.default_body_limit;
+}
+
+namespace {
+// Whether `route` answers on a port with role `listener`. The gateway answers all.
+bool ServedOn(const Route& route, std::string_view listener) {
+  return listener.empty() || listener == "gateway" || route.info.role == Role::kSystem ||
+         RoleName(route.info.role) == listener;
+}
+}  // namespace
+
+Response Dispatcher::Run(const Route& route, const PathParams& params, Request& req) {
+  auto start = std::chrono::steady_clock::now();
+  Response res;
+  try {
+    res = route.handler(req, params);
+  } catch (const std::exception& e) {
+    res = ErrorResponse(Status::Internal(std::string("unhandled exception: ") + e.what()),
+                        req.request_id);
+  } catch (...) {
+    res = ErrorResponse(Status::Internal("unhandled non-standard exception"), req.request_id);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string status = std::to_string(res.status);
+  const std::string& pattern = route.info.pattern;
+  metrics_->Inc("embedrec_http_requests_total",
+                {{"route", pattern}, {"method", route.info.method}, {"status", status}});
+  metrics_->Observe("embedrec_http_request_duration_seconds", {{"route", pattern}}, secs);
+  if (req.method == "HEAD") res.body.clear();
+  return res;
+}
+
+Response Dispatcher::HandleNow(Request& req) {
+  if (!ParseTarget(req.target, &req.path, &req.query)) {
+    return ErrorResponse(Status::InvalidArgument("malformed request target"), req.request_id);
+  }
+  auto m = router_->Find(req.method, req.path);
+  if (m.outcome == Router::Outcome::kFound && !ServedOn(*m.route, req.listener)) {
+    return ErrorResponse(
+        Status::NotFound("route " + req.method + " " + m.route->info.pattern +
+                         " is not served on the " + req.listener + " port; use the gateway port" +
+                         (m.route->info.role == Role::kGateway
+                              ? std::string()
+                              : " or the " + std::string(RoleName(m.route->info.role)) + " port"))
+            .WithReason("wrong_port"),
+        req.request_id);
+  }
+  if (m.outcome == Router::Outcome::kNotFound) {
+    metrics_->Inc("embedrec_http_requests_total",
+                  {{"route", "unmatched"}, {"method", "other"}, {"status", "404"}});
+    return ErrorResponse(Status::NotFound("no route " + req.method + " " + req.path),
+                         req.request_id);
+  }
+  if (m.outcome == Router::Outcome::kMethodNotAllowed) {
+    std::string allow;
+    for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+    Response r = ErrorResponse(Status(StatusCode::kMethodNotAllowed,
+                                      "method " + req.method + " is not allowed here; use " + allow,
+                                      "method_not_allowed", {{"allowed", allow}}),
+                               req.request_id);
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  }
+  return Run(*m.route, m.params, req);
+}
+
+void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
+  metrics_->AddGauge("embedrec_http_requests_in_flight", {}, 1);
+  auto finish = [this, done = std::move(done)](Response r) {
+    metrics_->AddGauge("embedrec_http_requests_in_flight", {}, -1);
+    done(std::move(r));
+  };
+  // Cheap routing decision on the network thread; the work itself on a worker
+  // when the route may block.
+  auto m = router_->Find(req.method, req.target.substr(0, req.target.find('?')));
+  bool blocking = m.outcome != Router::Outcome::kFound || m.route->info.blocking;
+  if (!blocking) {
+    finish(HandleNow(req));
+    return;
+  }
+  workers_->Post([this, req = std::move(req), finish = std::move(finish)]() mutable {
+    finish(HandleNow(req));
+  });
+}
+
+}  // namespace embedrec::http

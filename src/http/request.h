@@ -1,0 +1,44 @@
+// Plain HTTP request and response values. Handlers take a Request and return
+// a Response; they never see a socket, so they are tested without a network.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace embedrec::http {
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;       // "GET", "POST", ...
+  std::string target;       // as sent: "/api/v1/x?limit=5"
+  std::string path;         // percent-decoded path: "/api/v1/x"
+  Fields query;             // percent-decoded query parameters, in order
+  Fields headers;           // names lowercased
+  std::string body;
+  std::string request_id;   // set by the server (client's X-Request-Id when sane)
+  std::string remote_addr;
+  std::string listener;     // which port's role received it: "gateway", "ml", "pipeline"
+
+  // Value of header `name_lower`, or "" when absent.
+  std::string_view Header(std::string_view name_lower) const;
+  // Value of query parameter `name`, or nullopt.
+  std::optional<std::string> Query(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  Fields headers;
+  std::string body;
+};
+
+// Splits `target` into a decoded path and query. False when `target` is not a
+// valid origin-form request target (e.g. bad percent-encoding).
+bool ParseTarget(std::string_view target, std::string* path, Fields* query);
+
+}  // namespace embedrec::http

@@ -1,0 +1,72 @@
+// Maps (method, path) to a route. Patterns are literal segments and
+// `{name}` parameters ("/api/v1/admin/tenants/{id}"). The route table is
+// also the source of the OpenAPI document, so the two cannot drift.
+//
+// Thread safety: Add during start-up only; Find is safe concurrently after.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/request.h"
+
+namespace embedrec::http {
+
+// Which service a route belongs to (the seed's ports). The gateway serves every route.
+enum class Role { kSystem, kGateway, kMlEngine, kDataPipeline };
+std::string_view RoleName(Role r);  // "system", "gateway", "ml", "pipeline"
+
+class PathParams {
+ public:
+  void Add(std::string name, std::string value) { v_.emplace_back(std::move(name), std::move(value)); }
+  // REQUIRES: the route's pattern has {name}.
+  const std::string& Get(std::string_view name) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> v_;
+};
+
+using Handler = std::function<Response(const Request&, const PathParams&)>;
+
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  std::string summary;       // one line for the OpenAPI document
+  std::string tag;           // OpenAPI tag ("tenants", "auth", ...)
+  Role role = Role::kGateway;
+  bool authenticated = true; // needs a bearer token (documented as such)
+  uint64_t body_limit = 0;   // 0: the server default
+  bool blocking = true;      // may block on I/O: runs on the worker pool
+  std::string request_schema;   // optional JSON Schema (text) of the body
+};
+
+struct Route {
+  RouteInfo info;
+  std::vector<std::string> segments;  // pattern split on '/'
+  Handler handler;
+};
+
+class Router {
+ public:
+  enum class Outcome { kFound, kMethodNotAllowed, kNotFound };
+  struct Match {
+    Outcome outcome = Outcome::kNotFound;
+    const Route* route = nullptr;
+    PathParams params;
+    std::vector<std::string> allowed;  // for kMethodNotAllowed
+  };
+
+  // Aborts on a duplicate (method, pattern): a programming error.
+  void Add(RouteInfo info, Handler handler);
+  Match Find(std::string_view method, std::string_view path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace embedrec::http

@@ -1,0 +1,196 @@
+#include "store/sqlite/sqlite_db.h"
+
+#include <spdlog/spdlog.h>
+
+namespace embedrec::store {
+
+Status SqliteError(int rc, sqlite3* db, std::string_view what) {
+  std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return Status::AlreadyExists(msg);
+      }
+      return Status::FailedPrecondition(msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(msg);
+    default:
+      return Status::Internal(msg);
+  }
+}
+
+SqliteStmt::~SqliteStmt() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+SqliteStmt& SqliteStmt::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+SqliteStmt& SqliteStmt::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+SqliteStmt& SqliteStmt::Bind(int i, double v) {
+  sqlite3_bind_double(s_, i, v);
+  return *this;
+}
+SqliteStmt& SqliteStmt::BindNull(int i) {
+  sqlite3_bind_null(s_, i);
+  return *this;
+}
+
+StatusOr<bool> SqliteStmt::Step() {
+  int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(sqlite3_extended_errcode(sqlite3_db_handle(s_)), sqlite3_db_handle(s_),
+                     "sqlite step");
+}
+
+Status SqliteStmt::Run() {
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+std::string SqliteStmt::Text(int col) const {
+  const auto* p = sqlite3_column_text(s_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col))
+           : std::string();
+}
+int64_t SqliteStmt::Int(int col) const { return sqlite3_column_int64(s_, col); }
+double SqliteStmt::Double(int col) const { return sqlite3_column_double(s_, col); }
+bool SqliteStmt::IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+SqliteConn::~SqliteConn() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+StatusOr<std::unique_ptr<SqliteStmt>> SqliteConn::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(rc, db_, "sqlite prepare");
+    it = cache_.emplace(sql, s).first;
+  }
+  return std::make_unique<SqliteStmt>(it->second);
+}
+
+Status SqliteConn::Exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return SqliteError(sqlite3_extended_errcode(db_), nullptr, "sqlite exec: " + msg);
+  }
+  return Status::Ok();
+}
+
+int64_t SqliteConn::Changes() const { return sqlite3_changes64(db_); }
+
+StatusOr<std::unique_ptr<SqliteConn>> SqliteDb::OpenConn() {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(options_.path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  auto conn = std::make_unique<SqliteConn>(raw);
+  if (rc != SQLITE_OK) return SqliteError(rc, raw, "open " + options_.path);
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, options_.busy_timeout_ms);
+  RETURN_IF_ERROR(conn->Exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  return conn;
+}
+
+StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const Options& options,
+                                                   const std::vector<Migration>& migrations) {
+  std::unique_ptr<SqliteDb> db(new SqliteDb(options));
+  ASSIGN_OR_RETURN(auto first, db->OpenConn());
+
+  // Migrate with the first connection, one transaction per step.
+  int version = 0;
+  {
+    ASSIGN_OR_RETURN(auto stmt, first->Prepare("PRAGMA user_version"));
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) version = static_cast<int>(stmt->Int(0));
+  }
+  int newest = migrations.empty() ? 0 : migrations.back().version;
+  if (version > newest) {
+    return Status::FailedPrecondition(options.path + " has schema version " +
+                                      std::to_string(version) + ", newer than this build's " +
+                                      std::to_string(newest));
+  }
+  for (const auto& m : migrations) {
+    if (m.version <= version) continue;
+    RETURN_IF_ERROR(first->Exec("BEGIN IMMEDIATE"));
+    Status s = first->Exec(m.sql);
+    if (s.ok()) s = first->Exec("PRAGMA user_version = " + std::to_string(m.version));
+    if (!s.ok()) {
+      (void)first->Exec("ROLLBACK");
+      return Status::Internal("migration " + std::to_string(m.version) + " of " + options.path +
+                              " failed: " + s.message());
+    }
+    RETURN_IF_ERROR(first->Exec("COMMIT"));
+    version = m.version;
+  }
+  db->schema_version_ = version;
+  db->idle_.push_back(std::move(first));
+  for (int i = 1; i < options.pool_size; ++i) {
+    ASSIGN_OR_RETURN(auto c, db->OpenConn());
+    db->idle_.push_back(std::move(c));
+  }
+  return db;
+}
+
+SqliteDb::~SqliteDb() {
+  std::lock_guard lock(mu_);
+  idle_.clear();
+}
+
+std::unique_ptr<SqliteConn> SqliteDb::Acquire() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !idle_.empty(); });
+  auto c = std::move(idle_.back());
+  idle_.pop_back();
+  return c;
+}
+
+void SqliteDb::Release(std::unique_ptr<SqliteConn> conn) {
+  {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+Status SqliteDb::Read(const std::function<Status(SqliteConn&)>& fn) {
+  auto conn = Acquire();
+  Status s = fn(*conn);
+  Release(std::move(conn));
+  return s;
+}
+
+Status SqliteDb::Write(const std::function<Status(SqliteConn&)>& fn) {
+  auto conn = Acquire();
+  Status s = conn->Exec("BEGIN IMMEDIATE");
+  if (s.ok()) {
+    s = fn(*conn);
+    if (s.ok()) {
+      s = conn->Exec("COMMIT");
+      if (!s.ok()) (void)conn->Exec("ROLLBACK");
+    } else {
+      (void)conn->Exec("ROLLBACK");
+    }
+  }
+  Release(std::move(conn));
+  return s;
+}
+
+}  // namespace embedrec::store

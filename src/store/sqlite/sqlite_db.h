@@ -1,0 +1,127 @@
+// A thin RAII layer over SQLite used by every SQLite-backed store: a pool of
+// connections (WAL, foreign keys, busy timeout), cached prepared statements,
+// versioned migrations and SQLite result codes mapped to Status.
+//
+// Thread safety: SqliteDb is safe to use from many threads; each call checks a
+// connection out of the pool for its duration. A SqliteConn and its statements
+// belong to one thread at a time.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+
+namespace embedrec::store {
+
+// One schema step. Versions start at 1 and increase by one; applied in order
+// inside a transaction, recorded in PRAGMA user_version.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// A prepared statement borrowed from a connection's cache; reset on destruction.
+class SqliteStmt {
+ public:
+  explicit SqliteStmt(sqlite3_stmt* s) : s_(s) {}
+  SqliteStmt(const SqliteStmt&) = delete;
+  SqliteStmt& operator=(const SqliteStmt&) = delete;
+  ~SqliteStmt();
+
+  // Binds parameters by 1-based position.
+  SqliteStmt& Bind(int i, std::string_view v);
+  SqliteStmt& Bind(int i, int64_t v);
+  SqliteStmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
+  SqliteStmt& Bind(int i, double v);
+  SqliteStmt& BindNull(int i);
+  SqliteStmt& Bind(int i, const std::optional<int64_t>& v) {
+    return v ? Bind(i, *v) : BindNull(i);
+  }
+
+  // Advances: true when a row is available, false when done, error otherwise.
+  StatusOr<bool> Step();
+  // Runs to completion, ignoring rows.
+  Status Run();
+
+  std::string Text(int col) const;
+  int64_t Int(int col) const;
+  double Double(int col) const;
+  bool IsNull(int col) const;
+  std::optional<int64_t> OptInt(int col) const {
+    return IsNull(col) ? std::nullopt : std::optional<int64_t>(Int(col));
+  }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+class SqliteConn {
+ public:
+  SqliteConn(sqlite3* db) : db_(db) {}
+  ~SqliteConn();
+  SqliteConn(const SqliteConn&) = delete;
+  SqliteConn& operator=(const SqliteConn&) = delete;
+
+  // A cached statement for `sql` (prepared once per connection).
+  StatusOr<std::unique_ptr<SqliteStmt>> Prepare(const std::string& sql);
+  // Runs one or more statements without results.
+  Status Exec(const std::string& sql);
+  // Rows changed by the last statement.
+  int64_t Changes() const;
+  sqlite3* raw() { return db_; }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+class SqliteDb {
+ public:
+  struct Options {
+    std::string path;          // database file; created when missing
+    int pool_size = 4;         // connections (readers run in parallel under WAL)
+    int busy_timeout_ms = 5000;
+  };
+
+  // Opens (creating if needed) and migrates the database to the newest version.
+  // Fails with kFailedPrecondition when the file is newer than this build knows.
+  static StatusOr<std::unique_ptr<SqliteDb>> Open(const Options& options,
+                                                  const std::vector<Migration>& migrations);
+  ~SqliteDb();
+
+  // Runs `fn` on a pooled connection (no transaction of its own).
+  Status Read(const std::function<Status(SqliteConn&)>& fn);
+  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
+  Status Write(const std::function<Status(SqliteConn&)>& fn);
+
+  int SchemaVersion() const { return schema_version_; }
+  const std::string& path() const { return options_.path; }
+
+ private:
+  explicit SqliteDb(Options options) : options_(std::move(options)) {}
+  StatusOr<std::unique_ptr<SqliteConn>> OpenConn();
+  std::unique_ptr<SqliteConn> Acquire();
+  void Release(std::unique_ptr<SqliteConn> conn);
+
+  Options options_;
+  int schema_version_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<SqliteConn>> idle_;
+};
+
+// Maps a SQLite result code (and the connection's message) to a Status.
+Status SqliteError(int rc, sqlite3* db, std::string_view what);
+
+}  // namespace embedrec::store
