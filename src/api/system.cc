@@ -52,7 +52,9 @@ json::object OpenApiDocument(const http::Router& router) {
                                                 json::object{{"schema", ErrorSchemaRef()}}}}}}}};
     std::string method = r.info.method;
     for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    paths[path].emplace_object()[method] = std::move(op);
+    json::value& entry = paths[path];
+    if (!entry.is_object()) entry = json::object();
+    entry.as_object()[method] = std::move(op);
   }
   json::object error_schema{
       {"type", "object"},

@@ -34,6 +34,11 @@ void LoginThrottle::RecordSuccess(const std::string& key) {
   entries_.erase(key);
 }
 
+size_t LoginThrottle::TrackedKeys() {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
 void LoginThrottle::PruneLocked(int64_t now) {
   for (auto it = entries_.begin(); it != entries_.end();) {
     bool idle = it->second.locked_until_ms <= now &&

@@ -31,6 +31,8 @@ class LoginThrottle {
   int64_t RetryAfterSeconds(const std::string& key);
   void RecordFailure(const std::string& key);
   void RecordSuccess(const std::string& key);
+  // Keys currently tracked (bounded by max_tracked_keys).
+  size_t TrackedKeys();
 
  private:
   struct Entry {

@@ -77,6 +77,8 @@ class [[nodiscard]] Status {
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
 
   bool ok() const { return code_ == StatusCode::kOk; }
+  // Itself; lets generic code treat Status and StatusOr alike.
+  const Status& status() const { return *this; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   // The snake_case error code clients see: the explicit reason, else the code's name.

@@ -32,7 +32,7 @@ std::string FormatRfc3339(int64_t unix_seconds) {
   auto dp = floor<days>(tp);
   year_month_day ymd{dp};
   hh_mm_ss hms{tp - dp};
-  char buf[32];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", int(ymd.year()),
                 unsigned(ymd.month()), unsigned(ymd.day()), long(hms.hours().count()),
                 long(hms.minutes().count()), long(hms.seconds().count()));

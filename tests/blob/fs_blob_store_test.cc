@@ -1,0 +1,65 @@
+#include <filesystem>
+
+#include "blob/blob_store.h"
+#include "test_util.h"
+
+namespace embedrec::blob {
+namespace {
+
+class FsBlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = OpenFsBlobStore(dir_.Sub("blobs"));
+    ASSERT_OK(s);
+    store_ = std::move(s).value();
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_F(FsBlobStoreTest, PutThenGetReturnsTheBytes) {
+  std::string data("a\0b\xff", 4);
+  ASSERT_OK(store_->Put("uploads/x.bin", data));
+  auto got = store_->Get("uploads/x.bin");
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, data);
+}
+
+TEST_F(FsBlobStoreTest, PutReplacesAtomicallyAndLeavesNoTemporaryFiles) {
+  ASSERT_OK(store_->Put("m/model.bin", "old"));
+  ASSERT_OK(store_->Put("m/model.bin", "new"));
+  EXPECT_EQ(*store_->Get("m/model.bin"), "new");
+  int files = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir_.Sub("blobs"))) {
+    files += e.is_regular_file();
+  }
+  EXPECT_EQ(files, 1);
+}
+
+TEST_F(FsBlobStoreTest, ListsByPrefixSorted) {
+  ASSERT_OK(store_->Put("b/2", "xx"));
+  ASSERT_OK(store_->Put("b/1", "x"));
+  ASSERT_OK(store_->Put("c/1", "x"));
+  auto list = store_->List("b/");
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].key, "b/1");
+  EXPECT_EQ((*list)[1].size, 2u);
+}
+
+TEST_F(FsBlobStoreTest, DeleteIsIdempotentAndGetOfMissingIsNotFound) {
+  ASSERT_OK(store_->Put("a", "x"));
+  ASSERT_OK(store_->Delete("a"));
+  ASSERT_OK(store_->Delete("a"));
+  EXPECT_EQ(store_->Get("a").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(FsBlobStoreTest, RejectsKeysThatCouldEscapeTheRoot) {
+  for (std::string bad : {"../x", "a/../../x", "/abs", "a//b", "", "a/./b", "sp ace"}) {
+    EXPECT_EQ(store_->Put(bad, "x").code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_TRUE(IsValidBlobKey("uploads/2024/items_001.csv.zst"));
+}
+
+}  // namespace
+}  // namespace embedrec::blob

@@ -1,0 +1,57 @@
+#include "common/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace embedrec {
+namespace {
+
+TEST(MetricsRegistryTest, CountersAddPerLabelSet) {
+  MetricsRegistry m;
+  m.Inc("reqs", {{"route", "/a"}});
+  m.Inc("reqs", {{"route", "/a"}}, 2);
+  m.Inc("reqs", {{"route", "/b"}});
+  EXPECT_EQ(m.Value("reqs", {{"route", "/a"}}), 3);
+  EXPECT_EQ(m.Value("reqs", {{"route", "/b"}}), 1);
+  EXPECT_EQ(m.Value("reqs", {{"route", "/c"}}), 0);
+}
+
+TEST(MetricsRegistryTest, RendersPrometheusTextWithHelpTypeAndEscapedLabels) {
+  MetricsRegistry m;
+  m.Declare("hits_total", MetricsRegistry::Type::kCounter, "Hits.");
+  m.Inc("hits_total", {{"path", "a\"b"}});
+  std::string text = m.RenderPrometheus();
+  EXPECT_NE(text.find("# HELP hits_total Hits.\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE hits_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("hits_total{path=\"a\\\"b\"} 1\n"), std::string::npos);
+}
+
+TEST(MetricsRegistryTest, HistogramBucketsAreCumulative) {
+  MetricsRegistry m;
+  m.Declare("lat", MetricsRegistry::Type::kHistogram, "Latency.", {0.1, 1});
+  m.Observe("lat", {}, 0.05);
+  m.Observe("lat", {}, 0.5);
+  m.Observe("lat", {}, 5);
+  std::string text = m.RenderPrometheus();
+  EXPECT_NE(text.find("lat_bucket{le=\"0.1\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_bucket{le=\"1\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_bucket{le=\"+Inf\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_count 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_sum 5.55\n"), std::string::npos) << text;
+}
+
+TEST(MetricsRegistryTest, ConcurrentIncrementsAreNotLost) {
+  MetricsRegistry m;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) m.Inc("c", {{"k", "v"}});
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(m.Value("c", {{"k", "v"}}), 40000);
+}
+
+}  // namespace
+}  // namespace embedrec

@@ -1,0 +1,29 @@
+#include "common/time_format.h"
+
+#include <gtest/gtest.h>
+
+namespace embedrec {
+namespace {
+
+TEST(TimeFormatTest, FormatsUtc) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(1705312800), "2024-01-15T10:00:00Z");
+  EXPECT_EQ(FormatRfc3339Millis(1705433025123), "2024-01-16T19:23:45.123Z");
+}
+
+TEST(TimeFormatTest, ParsesZonesAndFractions) {
+  EXPECT_EQ(ParseRfc3339Millis("2024-01-15T10:00:00Z"), 1705312800000);
+  EXPECT_EQ(ParseRfc3339Millis("2024-01-15T12:00:00+02:00"), 1705312800000);
+  EXPECT_EQ(ParseRfc3339Millis("2024-01-16T19:23:45.123456Z"), 1705433025123);
+}
+
+TEST(TimeFormatTest, RejectsMalformedOrZonelessTimes) {
+  EXPECT_FALSE(ParseRfc3339Millis("2024-01-15T10:00:00"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-02-30T10:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-01-15 10:00"));
+  EXPECT_FALSE(ParseRfc3339Millis("yesterday"));
+  EXPECT_FALSE(ParseRfc3339Millis("2024-01-15T10:00:00Zjunk"));
+}
+
+}  // namespace
+}  // namespace embedrec
