@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -73,13 +74,21 @@ class Session : public std::enable_shared_from_this<Session> {
 class ServerImpl final : public Server {
  public:
   ServerImpl(const ServerOptions& options, RequestHandler* handler)
-      : options_(options), handler_(handler), ioc_(options.threads) {}
-  ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
+      : options_(options), handler_(handler),
+        ioc_(std::make_unique<net::io_context>(options.threads)),
+        work_(net::make_work_guard(*ioc_)) {}
+  ~ServerImpl() override {
+    Shutdown(std::chrono::milliseconds(0));
+    // Destroy pending handlers (and the sessions they hold) while the members
+    // sessions use are still alive.
+    acceptors_.clear();
+    ioc_.reset();
+  }
 
   Status Bind() {
     auto addr = net::ip::make_address(options_.bind);
     for (const auto& spec : options_.listeners) {
-      auto acc = std::make_unique<tcp::acceptor>(net::make_strand(ioc_));
+      auto acc = std::make_unique<tcp::acceptor>(net::make_strand(*ioc_));
       beast::error_code ec;
       tcp::endpoint ep(addr, static_cast<unsigned short>(spec.port));
       acc->open(ep.protocol(), ec);
@@ -100,7 +109,7 @@ class ServerImpl final : public Server {
 
   void Run() {
     for (size_t i = 0; i < acceptors_.size(); ++i) Accept(i);
-    for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_->run(); });
   }
 
   std::vector<int> ports() const override { return ports_; }
@@ -114,17 +123,22 @@ class ServerImpl final : public Server {
         a->close(ec);
       });
     }
+    std::vector<std::shared_ptr<Session>> live;
     {
       std::lock_guard lock(sessions_mu_);
       for (auto& [id, weak] : sessions_) {
-        if (auto s = weak.lock()) s->OnShutdown();
+        if (auto s = weak.lock()) live.push_back(std::move(s));
       }
     }
+    // Outside the lock: dropping the last reference runs ~Session, which locks it.
+    for (auto& s : live) s->OnShutdown();
+    live.clear();
     auto deadline = std::chrono::steady_clock::now() + grace;
     while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // bounded wait for drain
     }
-    ioc_.stop();
+    work_.reset();
+    ioc_->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
@@ -142,7 +156,7 @@ class ServerImpl final : public Server {
  private:
   void Accept(size_t i) {
     acceptors_[i]->async_accept(
-        net::make_strand(ioc_), [this, i](beast::error_code ec, tcp::socket socket) {
+        net::make_strand(*ioc_), [this, i](beast::error_code ec, tcp::socket socket) {
           if (ec) {
             if (ec == net::error::operation_aborted || stopping()) return;
             spdlog::warn("accept on {} failed: {}", names_[i], ec.message());
@@ -162,7 +176,10 @@ class ServerImpl final : public Server {
 
   ServerOptions options_;
   RequestHandler* handler_;
-  net::io_context ioc_;
+  std::unique_ptr<net::io_context> ioc_;
+  // Keeps the network threads running while requests wait on workers with no
+  // socket operation pending (otherwise run() would return during a drain).
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<int> ports_;
   std::vector<std::string> names_;
@@ -187,7 +204,11 @@ void Session::Start(uint64_t id) {
 
 void Session::OnShutdown() {
   net::post(stream_.get_executor(), [self = shared_from_this()] {
-    if (self->idle_ && self->buffer_.size() == 0) self->Close();
+    // Close only connections with nothing to answer: no bytes buffered or
+    // waiting in the kernel. A request that has arrived is still served.
+    beast::error_code ec;
+    size_t waiting = self->stream_.socket().available(ec);
+    if (self->idle_ && self->buffer_.size() == 0 && (ec || waiting == 0)) self->Close();
   });
 }
 

@@ -1,0 +1,156 @@
+"""The server as an operator sees it: ports and roles, health, metrics,
+OpenAPI, request ids, keep-alive, timeouts and graceful shutdown."""
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD, wait_for
+
+
+def test_health_ready_and_version(server):
+    r = server.request("GET", "/healthz")
+    assert r.status == 200 and r.json() == {"status": "ok"}
+    r = server.request("GET", "/readyz", port="ml")
+    assert r.status == 200 and r.json()["checks"]["control_store"] == "ok"
+    out = subprocess.run([BIN, "version"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("embedrec ")
+
+
+def test_cli_help_lists_subcommands_and_settings():
+    out = subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout
+    assert "serve" in out and "version" in out
+    out = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True).stdout
+    for env in ("EMBEDREC_DATA_DIR", "EMBEDREC_GATEWAY_PORT", "EMBEDREC_ML_PORT",
+                "EMBEDREC_PIPELINE_PORT", "EMBEDREC_BIND", "EMBEDREC_ADMIN_TOKEN",
+                "EMBEDREC_JWT_SECRET", "EMBEDREC_LOG_LEVEL", "EMBEDREC_LOG_FORMAT", "--roles"):
+        assert env in out, env
+
+
+def test_every_answer_carries_a_request_id(server):
+    r = server.request("GET", "/healthz")
+    assert r.header("x-request-id").startswith("req_")
+    r = server.request("GET", "/nope", headers={"X-Request-Id": "trace-abc.1"})
+    assert r.header("x-request-id") == "trace-abc.1"
+    assert r.json()["error"]["details"]["request_id"] == "trace-abc.1"
+    r = server.request("GET", "/healthz", headers={"X-Request-Id": "bad id with spaces"})
+    assert r.header("x-request-id") != "bad id with spaces"
+
+
+def test_routes_answer_on_their_port_and_the_gateway(server):
+    assert server.admin("GET", "/api/v1/admin/tenants", port="gateway").status == 200
+    r = server.admin("GET", "/api/v1/admin/tenants", port="ml")
+    assert r.status == 404 and r.json()["error"]["code"] == "wrong_port"
+    assert server.request("GET", "/healthz", port="pipeline").status == 200
+
+
+def test_metrics_count_requests_by_route_and_status(server):
+    server.request("GET", "/healthz")
+    server.request("GET", "/api/v1/api-keys")  # 401
+    text = server.request("GET", "/metrics").body
+    assert 'embedrec_http_requests_total{route="/healthz",method="GET",status="200"}' in text
+    assert 'embedrec_http_requests_total{route="/api/v1/api-keys",method="GET",status="401"} 1' in text
+    assert "embedrec_http_request_duration_seconds_bucket{route=\"/healthz\",le=" in text
+    assert "embedrec_http_requests_in_flight" in text
+    assert "embedrec_build_info{" in text
+
+
+def test_openapi_documents_every_route(server):
+    doc = server.request("GET", "/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    ops = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
+    for expected in [("POST", "/api/v1/admin/tenants"), ("GET", "/api/v1/admin/tenants/{id}"),
+                     ("PATCH", "/api/v1/admin/tenants/{id}"), ("DELETE", "/api/v1/admin/tenants/{id}"),
+                     ("POST", "/api/v1/admin/users"), ("POST", "/api/v1/auth/login"),
+                     ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/logout"),
+                     ("POST", "/api/v1/api-keys"), ("GET", "/api/v1/api-keys"),
+                     ("DELETE", "/api/v1/api-keys/{id}"), ("GET", "/healthz"), ("GET", "/metrics")]:
+        assert expected in ops, expected
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.ports["gateway"], timeout=10)
+    for _ in range(20):
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read()
+    conn.close()
+
+
+def test_idle_and_slow_clients_are_cut_off(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_IDLE_TIMEOUT": "1",
+                         "EMBEDREC_REQUEST_TIMEOUT": "1"})
+    sock = socket.create_connection(("127.0.0.1", s.ports["gateway"]), timeout=10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes the header
+    started = time.monotonic()
+    data = sock.recv(4096)  # the server closes the connection
+    assert data == b""
+    assert time.monotonic() - started < 8
+    sock.close()
+    assert s.request("GET", "/healthz").status == 200
+
+
+def test_malformed_http_gets_a_json_400(server):
+    sock = socket.create_connection(("127.0.0.1", server.ports["gateway"]), timeout=10)
+    sock.sendall(b"GARBAGE\r\n\r\n")
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body)["error"]["code"] == "malformed_http"
+
+
+def test_roles_flag_starts_a_subset(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN}, args=["--roles", "ml"])
+    assert list(s.ports) == ["ml"]
+    assert s.request("GET", "/healthz", port="ml").status == 200
+
+
+def test_port_in_use_fails_clearly(server, tmp_path):
+    busy = server.ports["gateway"]
+    p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "other"), "--gateway-port",
+                        str(busy), "--ml-port", "0", "--pipeline-port", "0"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert str(busy) in p.stderr
+
+
+def test_sigterm_lets_in_flight_requests_finish(server):
+    o = server.onboard("graceful")
+    results = []
+
+    def login():
+        try:
+            r = server.request("POST", "/api/v1/auth/login",
+                               {"email": o["email"], "password": STRONG_PASSWORD})
+            results.append(r.status)
+        except Exception as e:  # noqa: BLE001 - record, assert below
+            results.append(repr(e))
+
+    threads = [threading.Thread(target=login) for _ in range(8)]
+    for t in threads:
+        t.start()
+
+    def busy():
+        text = server.request("GET", "/metrics").body
+        for line in text.splitlines():
+            if line.startswith("embedrec_http_requests_in_flight "):
+                return float(line.split()[1]) >= 9  # 8 logins + this metrics call
+        return False
+
+    wait_for(busy, what="logins in flight")
+    server.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(timeout=30)
+    assert server.proc.wait(timeout=30) == 0
+    assert results == [200] * 8, results
+    assert "stopped" in server.log_path.read_text()
