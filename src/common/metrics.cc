@@ -99,6 +99,12 @@ void MetricsRegistry::Observe(std::string_view name, const MetricLabels& labels,
   s.sum += v;
 }
 
+void MetricsRegistry::DeclareGaugeFunction(std::string name, std::string help,
+                                           std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  gauge_fns_[std::move(name)] = {std::move(help), std::move(fn)};
+}
+
 double MetricsRegistry::Value(std::string_view name, const MetricLabels& labels) const {
   std::string key = LabelKey(labels);
   std::lock_guard lock(mu_);
@@ -112,6 +118,10 @@ double MetricsRegistry::Value(std::string_view name, const MetricLabels& labels)
 std::string MetricsRegistry::RenderPrometheus() const {
   std::string out;
   std::lock_guard lock(mu_);
+  for (const auto& [name, g] : gauge_fns_) {
+    out += "# HELP " + name + " " + g.first + "\n# TYPE " + name + " gauge\n" + name + " " +
+           FormatDouble(g.second()) + "\n";
+  }
   for (const auto& [name, f] : families_) {
     if (!f.help.empty()) out += "# HELP " + name + " " + f.help + "\n";
     const char* type = f.type == Type::kCounter ? "counter"

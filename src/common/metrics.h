@@ -5,6 +5,7 @@
 // registry; updates are a map lookup under it, cheap next to any request.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -31,6 +32,11 @@ class MetricsRegistry {
   void AddGauge(std::string_view name, const MetricLabels& labels, double v);
   void Observe(std::string_view name, const MetricLabels& labels, double v);
 
+  // A gauge read from `fn` at render time (e.g. an atomic the owner keeps
+  // updated without taking the registry's lock). `fn` must be cheap, thread
+  // safe and must not call back into the registry.
+  void DeclareGaugeFunction(std::string name, std::string help, std::function<double()> fn);
+
   // Current value of a counter or gauge series (0 when absent); for tests and analytics.
   double Value(std::string_view name, const MetricLabels& labels) const;
 
@@ -55,6 +61,7 @@ class MetricsRegistry {
 
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;
+  std::map<std::string, std::pair<std::string, std::function<double()>>> gauge_fns_;
 };
 
 }  // namespace embedrec

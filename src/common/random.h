@@ -20,6 +20,11 @@ std::string NewUuid();
 // A prefixed opaque id: "usr_" + 22 base62 characters (~131 bits).
 std::string NewId(std::string_view prefix);
 
+// `n` characters from [0-9A-Za-z] from a fast per-thread generator seeded from
+// the system's CSPRNG. NOT for secrets: for request ids and the like, where
+// uniqueness matters and a syscall per call would not be worth it.
+std::string FastRandomBase62(size_t n);
+
 // Encodings.
 std::string HexEncode(std::string_view bytes);
 std::string Base64UrlEncode(std::string_view bytes);  // no padding

@@ -5,6 +5,7 @@
 // every task already posted, then joins.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -28,10 +29,15 @@ class ThreadPool {
  private:
   void Run();
 
+  static constexpr int kSpinYields = 64;
+
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
   bool stop_ = false;
+  std::atomic<size_t> pending_{0};  // tasks_.size(), readable without the lock
+  std::atomic<int> sleepers_{0};    // workers blocked on cv_
+  std::atomic<int> spinners_{0};    // workers spinning for work
   std::vector<std::thread> threads_;
 };
 

@@ -16,9 +16,9 @@ Dispatcher::Dispatcher(const Router* router, ThreadPool* workers, MetricsRegistr
                     "HTTP requests by route pattern, method and status.");
   metrics_->Declare("embedrec_http_request_duration_seconds", MetricsRegistry::Type::kHistogram,
                     "Time from a request's arrival to its answer, by route pattern.");
-  metrics_->Declare("embedrec_http_requests_in_flight", MetricsRegistry::Type::kGauge,
-                    "Requests being handled right now.");
-  metrics_->SetGauge("embedrec_http_requests_in_flight", {}, 0);
+  metrics_->DeclareGaugeFunction("embedrec_http_requests_in_flight",
+                                 "Requests being handled right now.",
+                                 [this] { return double(in_flight_.load()); });
 }
 
 uint64_t Dispatcher::BodyLimit(std::string_view method, std::string_view target) const {
@@ -93,9 +93,9 @@ Response Dispatcher::HandleNow(Request& req) {
 }
 
 void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
-  metrics_->AddGauge("embedrec_http_requests_in_flight", {}, 1);
+  in_flight_.fetch_add(1);
   auto finish = [this, done = std::move(done)](Response r) {
-    metrics_->AddGauge("embedrec_http_requests_in_flight", {}, -1);
+    in_flight_.fetch_sub(1);
     done(std::move(r));
   };
   // Cheap routing decision on the network thread; the work itself on a worker

@@ -5,6 +5,7 @@
 // Thread safety: safe for concurrent use once constructed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "common/metrics.h"
@@ -31,6 +32,7 @@ class Dispatcher final : public RequestHandler {
  private:
   Response Run(const Route& route, const PathParams& params, Request& req);
 
+  std::atomic<int64_t> in_flight_{0};
   const Router* router_;
   ThreadPool* workers_;
   MetricsRegistry* metrics_;

@@ -9,7 +9,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
@@ -74,21 +73,26 @@ class Session : public std::enable_shared_from_this<Session> {
 class ServerImpl final : public Server {
  public:
   ServerImpl(const ServerOptions& options, RequestHandler* handler)
-      : options_(options), handler_(handler),
-        ioc_(std::make_unique<net::io_context>(options.threads)),
-        work_(net::make_work_guard(*ioc_)) {}
+      : options_(options), handler_(handler) {
+    // One single-threaded io_context per network thread: a connection lives on
+    // one thread, so no strands, locks or cross-thread wake-ups on its path.
+    for (int i = 0; i < std::max(1, options.threads); ++i) {
+      iocs_.push_back(std::make_unique<net::io_context>(1));
+      work_.push_back(net::make_work_guard(*iocs_.back()));
+    }
+  }
   ~ServerImpl() override {
     Shutdown(std::chrono::milliseconds(0));
     // Destroy pending handlers (and the sessions they hold) while the members
     // sessions use are still alive.
     acceptors_.clear();
-    ioc_.reset();
+    iocs_.clear();
   }
 
   Status Bind() {
     auto addr = net::ip::make_address(options_.bind);
     for (const auto& spec : options_.listeners) {
-      auto acc = std::make_unique<tcp::acceptor>(net::make_strand(*ioc_));
+      auto acc = std::make_unique<tcp::acceptor>(*iocs_[0]);
       beast::error_code ec;
       tcp::endpoint ep(addr, static_cast<unsigned short>(spec.port));
       acc->open(ep.protocol(), ec);
@@ -109,7 +113,7 @@ class ServerImpl final : public Server {
 
   void Run() {
     for (size_t i = 0; i < acceptors_.size(); ++i) Accept(i);
-    for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_->run(); });
+    for (auto& ioc : iocs_) threads_.emplace_back([ctx = ioc.get()] { ctx->run(); });
   }
 
   std::vector<int> ports() const override { return ports_; }
@@ -137,8 +141,8 @@ class ServerImpl final : public Server {
     while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // bounded wait for drain
     }
-    work_.reset();
-    ioc_->stop();
+    work_.clear();
+    for (auto& ioc : iocs_) ioc->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
@@ -156,7 +160,7 @@ class ServerImpl final : public Server {
  private:
   void Accept(size_t i) {
     acceptors_[i]->async_accept(
-        net::make_strand(*ioc_), [this, i](beast::error_code ec, tcp::socket socket) {
+        *iocs_[next_ioc_++ % iocs_.size()], [this, i](beast::error_code ec, tcp::socket socket) {
           if (ec) {
             if (ec == net::error::operation_aborted || stopping()) return;
             spdlog::warn("accept on {} failed: {}", names_[i], ec.message());
@@ -176,10 +180,11 @@ class ServerImpl final : public Server {
 
   ServerOptions options_;
   RequestHandler* handler_;
-  std::unique_ptr<net::io_context> ioc_;
+  std::vector<std::unique_ptr<net::io_context>> iocs_;
+  size_t next_ioc_ = 0;  // only touched by the accepting thread
   // Keeps the network threads running while requests wait on workers with no
   // socket operation pending (otherwise run() would return during a drain).
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<int> ports_;
   std::vector<std::string> names_;
@@ -238,7 +243,7 @@ void Session::OnHeader(beast::error_code ec, size_t) {
       request_id_ = std::string(it->value());
     }
   }
-  if (request_id_.empty()) request_id_ = "req_" + RandomBase62(16);
+  if (request_id_.empty()) request_id_ = "req_" + FastRandomBase62(16);
   if (ec) {
     bool too_big = ec == bhttp::error::header_limit;
     Status s(too_big ? StatusCode::kPayloadTooLarge : StatusCode::kInvalidArgument,

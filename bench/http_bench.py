@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""HTTP benchmark (issue 2): wrk with 64 connections against
+
+  * embedrec GET /healthz
+  * embedrec GET /api/v1/api-keys with an API key (authenticated, reads the store)
+  * nginx serving static files of the same sizes as those two answers
+
+all on this machine in one run, so the ratios are meaningful even on a noisy
+host. Prints a Markdown table; writes it to bench/out/http.md too.
+
+Usage: bench/http_bench.py [--duration 10] [--connections 64] [--threads 2]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
+ADMIN = "bench-admin-token-0123456789"
+
+
+def wait_for(pred, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    sys.exit(f"timed out waiting for {what}")
+
+
+def call(port, method, path, body=None, token=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req) as r:
+        return r.read()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url, args, header=None):
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    if header:
+        cmd += ["-H", header]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errors.group(0) if errors else ""}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            sys.exit(f"{tool} is missing: run scripts/install-deps --bench")
+
+    work = Path(tempfile.mkdtemp(prefix="embedrec-bench-"))
+    os.chmod(work, 0o755)
+    procs = []
+    try:
+        # --- embedrec ---
+        port_file = work / "ports.json"
+        env = dict(os.environ, EMBEDREC_DATA_DIR=str(work / "data"), EMBEDREC_ADMIN_TOKEN=ADMIN,
+                   EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
+                   EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn")
+        procs.append(subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
+                                      stderr=open(work / "embedrec.log", "wb")))
+        wait_for(lambda: port_file.exists() and port_file.read_text().strip().endswith("}"),
+                 what="embedrec")
+        port = json.loads(port_file.read_text())["gateway"]
+        tenant = json.loads(call(port, "POST", "/api/v1/admin/tenants",
+                                 {"name": "Bench", "slug": "bench"}, ADMIN))
+        call(port, "POST", "/api/v1/admin/users",
+             {"email": "b@bench.io", "password": "SecurePass123!", "tenant_id": tenant["id"],
+              "role": "admin"}, ADMIN)
+        login = json.loads(call(port, "POST", "/api/v1/auth/login",
+                                {"email": "b@bench.io", "password": "SecurePass123!"}))
+        key = json.loads(call(port, "POST", "/api/v1/api-keys",
+                              {"name": "bench", "scopes": ["recommendations:read"]},
+                              login["access_token"]))["api_key"]
+        health_body = call(port, "GET", "/healthz")
+        keys_body = call(port, "GET", "/api/v1/api-keys", token=key)
+
+        # --- nginx with static files of the same sizes ---
+        www = work / "www"
+        www.mkdir()
+        (www / "healthz.json").write_bytes(b"x" * len(health_body))
+        (www / "keys.json").write_bytes(b"x" * len(keys_body))
+        nport = free_port()
+        conf = work / "nginx.conf"
+        conf.write_text(f"""
+worker_processes auto;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/ngx-body;
+  proxy_temp_path {work}/ngx-proxy;
+  fastcgi_temp_path {work}/ngx-fcgi;
+  uwsgi_temp_path {work}/ngx-uwsgi;
+  scgi_temp_path {work}/ngx-scgi;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{nport};
+    root {www};
+    default_type application/json;
+  }}
+}}
+""")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        def nginx_up():
+            try:
+                return call(nport, "GET", "/healthz.json")
+            except OSError:
+                return None
+        wait_for(nginx_up, what="nginx")
+
+        runs = [
+            ("embedrec GET /healthz", f"http://127.0.0.1:{port}/healthz", None),
+            ("nginx static file, same size as /healthz", f"http://127.0.0.1:{nport}/healthz.json", None),
+            ("embedrec GET /api/v1/api-keys (API key)", f"http://127.0.0.1:{port}/api/v1/api-keys",
+             f"Authorization: Bearer {key}"),
+            ("nginx static file, same size as /api/v1/api-keys",
+             f"http://127.0.0.1:{nport}/keys.json", None),
+        ]
+        results = []
+        for name, url, header in runs:
+            r = wrk(url, args, header)
+            results.append((name, r))
+            print(f"{name}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms", file=sys.stderr)
+
+        nginx_h, nginx_k = results[1][1]["rps"], results[3][1]["rps"]
+        lines = [
+            f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, one run, "
+            f"bodies {len(health_body)} B (/healthz) and {len(keys_body)} B (/api/v1/api-keys)",
+            "",
+            "| target | req/s | p99 (ms) | non-2xx | vs nginx same size |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for i, (name, r) in enumerate(results):
+            ref = nginx_h if i < 2 else nginx_k
+            lines.append(f"| {name} | {r['rps']:.0f} | {r['p99_ms']:.2f} | {r['non2xx']} | "
+                         f"{100 * r['rps'] / ref:.0f}% |")
+        table = "\n".join(lines)
+        print(table)
+        out = ROOT / "bench" / "out"
+        out.mkdir(exist_ok=True)
+        (out / "http.md").write_text(table + "\n")
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
