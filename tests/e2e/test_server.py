@@ -154,3 +154,26 @@ def test_sigterm_lets_in_flight_requests_finish(server):
     assert server.proc.wait(timeout=30) == 0
     assert results == [200] * 8, results
     assert "stopped" in server.log_path.read_text()
+
+
+def test_json_log_format_writes_one_object_per_line(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_LOG_FORMAT": "json"})
+    s.request("POST", "/api/v1/admin/tenants", {"name": 'Quote " and \\ slash', "slug": "jsonlog"},
+              token=ADMIN_TOKEN)
+    assert s.stop() == 0
+    lines = [l for l in s.log_path.read_text().splitlines() if l.strip()]
+    records = [json.loads(l) for l in lines]
+    assert {"ts", "level", "msg"} <= set(records[0])
+    assert any("created tenant" in r["msg"] for r in records)
+    assert any(r["msg"] == "stopped" for r in records)
+
+
+def test_invalid_settings_refuse_to_start(tmp_path):
+    p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "d"), "--log-format", "xml"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "xml" in p.stderr
+    p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "d"), "--gateway-port", "0",
+                        "--ml-port", "0", "--pipeline-port", "0"],
+                       env={"EMBEDREC_ADMIN_TOKEN": "short"}, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0 and "at least 16" in p.stderr
