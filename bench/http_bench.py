@@ -8,7 +8,7 @@
 all on this machine in one run, so the ratios are meaningful even on a noisy
 host. Prints a Markdown table; writes it to bench/out/http.md too.
 
-Usage: bench/http_bench.py [--duration 10] [--connections 64] [--threads 2]
+Usage: bench/http_bench.py [--duration 5] [--rounds 3] [--connections 64] [--threads 2]
 """
 import argparse
 import json
@@ -71,7 +71,9 @@ def wrk(url, args, header=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="targets run interleaved this many times; medians are reported")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -88,6 +90,8 @@ def main():
         env = dict(os.environ, EMBEDREC_DATA_DIR=str(work / "data"), EMBEDREC_ADMIN_TOKEN=ADMIN,
                    EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
                    EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn")
+        if os.environ.get("BENCH_PRELOAD"):  # e.g. compare allocators, for embedrec only
+            env["LD_PRELOAD"] = os.environ["BENCH_PRELOAD"]
         procs.append(subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=open(work / "embedrec.log", "wb")))
         wait_for(lambda: port_file.exists() and port_file.read_text().strip().endswith("}"),
@@ -152,24 +156,41 @@ http {{
             ("nginx static file, same size as /api/v1/api-keys",
              f"http://127.0.0.1:{nport}/keys.json", None),
         ]
-        results = []
-        for name, url, header in runs:
-            r = wrk(url, args, header)
-            results.append((name, r))
-            print(f"{name}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms", file=sys.stderr)
+        # Interleave the targets over several rounds and report medians, so a
+        # burst of load from elsewhere on the machine hits every target alike.
+        samples = {name: [] for name, _, _ in runs}
+        for rnd in range(args.rounds):
+            for name, url, header in runs:
+                r = wrk(url, args, header)
+                samples[name].append(r)
+                print(f"round {rnd + 1} {name}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms",
+                      file=sys.stderr)
 
+        def median(xs):
+            xs = sorted(xs)
+            return xs[len(xs) // 2]
+
+        results = []
+        for name, _, _ in runs:
+            rs = samples[name]
+            results.append((name, {"rps": median([r["rps"] for r in rs]),
+                                   "p99_ms": median([r["p99_ms"] for r in rs]),
+                                   "non2xx": sum(r["non2xx"] for r in rs),
+                                   "all_rps": [r["rps"] for r in rs]}))
         nginx_h, nginx_k = results[1][1]["rps"], results[3][1]["rps"]
         lines = [
-            f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, one run, "
+            f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, "
+            f"{args.rounds} interleaved rounds, medians; "
             f"bodies {len(health_body)} B (/healthz) and {len(keys_body)} B (/api/v1/api-keys)",
             "",
-            "| target | req/s | p99 (ms) | non-2xx | vs nginx same size |",
-            "|---|---:|---:|---:|---:|",
+            "| target | req/s (median) | req/s per round | p99 ms (median) | non-2xx | vs nginx same size |",
+            "|---|---:|---|---:|---:|---:|",
         ]
         for i, (name, r) in enumerate(results):
             ref = nginx_h if i < 2 else nginx_k
-            lines.append(f"| {name} | {r['rps']:.0f} | {r['p99_ms']:.2f} | {r['non2xx']} | "
-                         f"{100 * r['rps'] / ref:.0f}% |")
+            per_round = ", ".join(f"{x:.0f}" for x in r["all_rps"])
+            lines.append(f"| {name} | {r['rps']:.0f} | {per_round} | {r['p99_ms']:.2f} | "
+                         f"{r['non2xx']} | {100 * r['rps'] / ref:.0f}% |")
         table = "\n".join(lines)
         print(table)
         out = ROOT / "bench" / "out"

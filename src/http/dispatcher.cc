@@ -58,13 +58,35 @@ Response Dispatcher::Run(const Route& route, const PathParams& params, Request& 
   return res;
 }
 
-Response Dispatcher::HandleNow(Request& req) {
+Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
+  Resolved out;
   if (!ParseTarget(req.target, &req.path, &req.query)) {
-    return ErrorResponse(Status::InvalidArgument("malformed request target"), req.request_id);
+    out.error = ErrorResponse(Status::InvalidArgument("malformed request target"), req.request_id);
+    return out;
   }
   auto m = router_->Find(req.method, req.path);
-  if (m.outcome == Router::Outcome::kFound && !ServedOn(*m.route, req.listener)) {
-    return ErrorResponse(
+  switch (m.outcome) {
+    case Router::Outcome::kNotFound:
+      metrics_->Inc("embedrec_http_requests_total",
+                    {{"route", "unmatched"}, {"method", "other"}, {"status", "404"}});
+      out.error = ErrorResponse(Status::NotFound("no route " + req.method + " " + req.path),
+                                req.request_id);
+      return out;
+    case Router::Outcome::kMethodNotAllowed: {
+      std::string allow;
+      for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+      out.error = ErrorResponse(Status(StatusCode::kMethodNotAllowed,
+                                       "method " + req.method + " is not allowed here; use " + allow,
+                                       "method_not_allowed", {{"allowed", allow}}),
+                                req.request_id);
+      out.error->headers.emplace_back("Allow", allow);
+      return out;
+    }
+    case Router::Outcome::kFound:
+      break;
+  }
+  if (!ServedOn(*m.route, req.listener)) {
+    out.error = ErrorResponse(
         Status::NotFound("route " + req.method + " " + m.route->info.pattern +
                          " is not served on the " + req.listener + " port; use the gateway port" +
                          (m.route->info.role == Role::kGateway
@@ -72,24 +94,17 @@ Response Dispatcher::HandleNow(Request& req) {
                               : " or the " + std::string(RoleName(m.route->info.role)) + " port"))
             .WithReason("wrong_port"),
         req.request_id);
+    return out;
   }
-  if (m.outcome == Router::Outcome::kNotFound) {
-    metrics_->Inc("embedrec_http_requests_total",
-                  {{"route", "unmatched"}, {"method", "other"}, {"status", "404"}});
-    return ErrorResponse(Status::NotFound("no route " + req.method + " " + req.path),
-                         req.request_id);
-  }
-  if (m.outcome == Router::Outcome::kMethodNotAllowed) {
-    std::string allow;
-    for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
-    Response r = ErrorResponse(Status(StatusCode::kMethodNotAllowed,
-                                      "method " + req.method + " is not allowed here; use " + allow,
-                                      "method_not_allowed", {{"allowed", allow}}),
-                               req.request_id);
-    r.headers.emplace_back("Allow", allow);
-    return r;
-  }
-  return Run(*m.route, m.params, req);
+  out.route = m.route;
+  out.params = std::move(m.params);
+  return out;
+}
+
+Response Dispatcher::HandleNow(Request& req) {
+  Resolved r = Resolve(req);
+  if (r.error) return std::move(*r.error);
+  return Run(*r.route, r.params, req);
 }
 
 void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
@@ -98,16 +113,14 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
     in_flight_.fetch_sub(1);
     done(std::move(r));
   };
-  // Cheap routing decision on the network thread; the work itself on a worker
-  // when the route may block.
-  auto m = router_->Find(req.method, req.target.substr(0, req.target.find('?')));
-  bool blocking = m.outcome != Router::Outcome::kFound || m.route->info.blocking;
-  if (!blocking) {
-    finish(HandleNow(req));
-    return;
-  }
-  workers_->Post([this, req = std::move(req), finish = std::move(finish)]() mutable {
-    finish(HandleNow(req));
+  // Routing is cheap and runs here, on the network thread; the handler runs
+  // on a worker when the route may block.
+  Resolved r = Resolve(req);
+  if (r.error) return finish(std::move(*r.error));
+  if (!r.route->info.blocking) return finish(Run(*r.route, r.params, req));
+  workers_->Post([this, route = r.route, params = std::move(r.params), req = std::move(req),
+                  finish = std::move(finish)]() mutable {
+    finish(Run(*route, params, req));
   });
 }
 

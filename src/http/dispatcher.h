@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "common/metrics.h"
 #include "common/thread_pool.h"
@@ -30,6 +31,13 @@ class Dispatcher final : public RequestHandler {
   Response HandleNow(Request& req);
 
  private:
+  // Parses the target and finds the route; on failure `error` holds the answer.
+  struct Resolved {
+    const Route* route = nullptr;
+    PathParams params;
+    std::optional<Response> error;
+  };
+  Resolved Resolve(Request& req) const;
   Response Run(const Route& route, const PathParams& params, Request& req);
 
   std::atomic<int64_t> in_flight_{0};

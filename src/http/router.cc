@@ -47,24 +47,32 @@ void Router::Add(RouteInfo info, Handler handler) {
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
   Match m;
-  auto segs = Split(path, '/');
+  // Split the path once into views (no allocation for typical depths).
+  constexpr size_t kMaxSegments = 16;
+  std::string_view segs[kMaxSegments];
+  size_t n = 0, start = 0;
+  while (true) {
+    size_t pos = path.find('/', start);
+    if (n == kMaxSegments) return m;  // deeper than any route
+    segs[n++] = path.substr(start, pos == std::string_view::npos ? pos : pos - start);
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
   for (const auto& r : routes_) {
-    if (r.segments.size() != segs.size()) continue;
-    PathParams params;
+    if (r.segments.size() != n) continue;
     bool ok = true;
-    for (size_t i = 0; i < segs.size() && ok; ++i) {
-      if (IsParam(r.segments[i])) {
-        if (segs[i].empty()) ok = false;
-        else params.Add(r.segments[i].substr(1, r.segments[i].size() - 2), std::string(segs[i]));
-      } else {
-        ok = r.segments[i] == segs[i];
-      }
+    for (size_t i = 0; i < n && ok; ++i) {
+      ok = IsParam(r.segments[i]) ? !segs[i].empty() : r.segments[i] == segs[i];
     }
     if (!ok) continue;
     if (r.info.method == method || (method == "HEAD" && r.info.method == "GET")) {
       m.outcome = Outcome::kFound;
       m.route = &r;
-      m.params = std::move(params);
+      for (size_t i = 0; i < n; ++i) {
+        if (IsParam(r.segments[i])) {
+          m.params.Add(r.segments[i].substr(1, r.segments[i].size() - 2), std::string(segs[i]));
+        }
+      }
       return m;
     }
     m.outcome = Outcome::kMethodNotAllowed;

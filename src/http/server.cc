@@ -65,6 +65,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ServerImpl* server_;
   const std::string* listener_;
   std::string request_id_;
+  std::string remote_addr_;
   bool idle_ = false;
   bool counted_ = false;
   uint64_t id_ = 0;
@@ -203,6 +204,9 @@ Session::~Session() {
 
 void Session::Start(uint64_t id) {
   id_ = id;
+  beast::error_code ec;
+  auto ep = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_addr_ = ep.address().to_string();
   net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::ReadHeader,
                                                                   shared_from_this()));
 }
@@ -305,9 +309,7 @@ void Session::Dispatch() {
   }
   req.body = std::move(msg.body());
   req.request_id = request_id_;
-  beast::error_code ec;
-  auto ep = stream_.socket().remote_endpoint(ec);
-  if (!ec) req.remote_addr = ep.address().to_string();
+  req.remote_addr = remote_addr_;
   req.listener = *listener_;
   bool keep_alive = msg.keep_alive();
 
