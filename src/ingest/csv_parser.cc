@@ -1,0 +1,203 @@
+#include "ingest/csv_parser.h"
+
+namespace embedrec::ingest {
+
+CsvParser::CsvParser(Options options, RecordFn on_record)
+    : options_(options), on_record_(std::move(on_record)) {}
+
+void CsvParser::EndField() {
+  ends_.push_back(buf_.size());
+  field_start_ = buf_.size();
+}
+
+bool CsvParser::TooLong() {
+  if (buf_.size() - field_start_ > options_.max_field_bytes) {
+    Fail("a field is longer than " + std::to_string(options_.max_field_bytes) + " bytes");
+  } else if (buf_.size() > options_.max_record_bytes) {
+    Fail("the record is longer than " + std::to_string(options_.max_record_bytes) + " bytes");
+  } else {
+    return false;
+  }
+  buf_.clear();  // nothing of a malformed record is kept
+  ends_.clear();
+  field_start_ = 0;
+  return true;
+}
+
+void CsvParser::Fail(std::string error) {
+  if (error_.empty()) error_ = std::move(error);
+  state_ = State::kSkipToEol;
+}
+
+Status CsvParser::EndRecord() {
+  ++record_;
+  out_.record = record_;
+  out_.line = record_line_;
+  out_.fields.clear();
+  out_.error = std::move(error_);
+  error_.clear();
+  if (out_.error.empty()) {
+    size_t start = 0;
+    for (size_t end : ends_) {
+      out_.fields.emplace_back(buf_.data() + start, end - start);
+      start = end;
+    }
+  }
+  Status s = on_record_(out_);
+  buf_.clear();
+  ends_.clear();
+  field_start_ = 0;
+  record_started_ = false;
+  return s;
+}
+
+Status CsvParser::Feed(std::string_view chunk) {
+  bytes_ += chunk.size();
+  if (at_start_) {
+    static constexpr std::string_view kBom = "\xEF\xBB\xBF";
+    while (!chunk.empty() && bom_.size() < 3 && chunk[0] == kBom[bom_.size()]) {
+      bom_.push_back(chunk[0]);
+      chunk.remove_prefix(1);
+    }
+    if (bom_.size() < 3 && chunk.empty()) return Status::Ok();  // maybe more BOM next chunk
+    at_start_ = false;
+    if (bom_.size() != 3 && !bom_.empty()) {
+      // Not a BOM after all: those bytes were data.
+      std::string head = bom_;
+      bom_.clear();
+      RETURN_IF_ERROR(Feed(head));
+      bytes_ -= head.size();
+    }
+  }
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    char c = chunk[i];
+    switch (state_) {
+      case State::kAfterCr:
+        state_ = State::kStartField;
+        if (c == '\n') continue;  // CRLF: the record already ended at CR
+        [[fallthrough]];
+      case State::kStartField:
+        if (!record_started_) {
+          if (c == '\n' || c == '\r') {  // blank line
+            ++line_;
+            if (c == '\r') state_ = State::kAfterCr;
+            continue;
+          }
+          record_started_ = true;
+          record_line_ = line_;
+        }
+        if (c == '"') {
+          state_ = State::kQuoted;
+        } else if (c == ',') {
+          EndField();
+          if (ends_.size() >= options_.max_fields) Fail("more than " + std::to_string(options_.max_fields) + " fields");
+        } else if (c == '\n' || c == '\r') {
+          EndField();
+          ++line_;
+          RETURN_IF_ERROR(EndRecord());
+          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+        } else {
+          buf_.push_back(c);
+          state_ = State::kUnquoted;
+        }
+        break;
+      case State::kUnquoted: {
+        // Fast path: copy the run of ordinary bytes at once.
+        size_t j = i;
+        while (j < chunk.size() && chunk[j] != ',' && chunk[j] != '\n' && chunk[j] != '\r' &&
+               chunk[j] != '"') {
+          ++j;
+        }
+        buf_.append(chunk.data() + i, j - i);
+        i = j;
+        if (TooLong()) {
+          --i;
+          break;
+        }
+        if (i == chunk.size()) break;
+        c = chunk[i];
+        if (c == ',') {
+          EndField();
+          state_ = State::kStartField;
+          if (ends_.size() >= options_.max_fields) Fail("more than " + std::to_string(options_.max_fields) + " fields");
+        } else if (c == '\n' || c == '\r') {
+          EndField();
+          ++line_;
+          RETURN_IF_ERROR(EndRecord());
+          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+        } else {  // a quote inside an unquoted field
+          Fail("a quote inside an unquoted field (quote the whole field and double the quote)");
+        }
+        break;
+      }
+      case State::kQuoted: {
+        size_t j = i;
+        while (j < chunk.size() && chunk[j] != '"') {
+          if (chunk[j] == '\n') ++line_;
+          ++j;
+        }
+        buf_.append(chunk.data() + i, j - i);
+        i = j;
+        if (TooLong()) break;  // resynchronises at the next line end
+        if (i < chunk.size()) state_ = State::kQuoteInQuoted;
+        break;
+      }
+      case State::kQuoteInQuoted:
+        if (c == '"') {
+          buf_.push_back('"');
+          state_ = State::kQuoted;
+        } else if (c == ',') {
+          EndField();
+          state_ = State::kStartField;
+          if (ends_.size() >= options_.max_fields) Fail("more than " + std::to_string(options_.max_fields) + " fields");
+        } else if (c == '\n' || c == '\r') {
+          EndField();
+          ++line_;
+          RETURN_IF_ERROR(EndRecord());
+          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+        } else {
+          Fail("unexpected text after a closing quote");
+        }
+        break;
+      case State::kSkipToEol:
+        if (c == '\n' || c == '\r') {
+          ++line_;
+          RETURN_IF_ERROR(EndRecord());
+          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+        }
+        break;
+    }
+  }
+  return Status::Ok();
+}
+
+Status CsvParser::Finish() {
+  if (at_start_ && !bom_.empty()) {
+    at_start_ = false;
+    std::string head = bom_;
+    bom_.clear();
+    if (head.size() != 3) RETURN_IF_ERROR(Feed(head));
+  }
+  switch (state_) {
+    case State::kQuoted:
+      Fail("a quoted field is not closed before the end of the file");
+      return EndRecord();
+    case State::kUnquoted:
+    case State::kQuoteInQuoted:
+      EndField();
+      return EndRecord();
+    case State::kStartField:
+      if (record_started_) {  // e.g. "a,b," then EOF: last field empty
+        EndField();
+        return EndRecord();
+      }
+      return Status::Ok();
+    case State::kSkipToEol:
+      return EndRecord();
+    case State::kAfterCr:
+      return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+}  // namespace embedrec::ingest
