@@ -9,6 +9,7 @@
 #include "common/build_info.h"
 #include "common/log.h"
 #include "common/random.h"
+#include "datagen/shop_generator.h"
 
 namespace {
 
@@ -50,11 +51,41 @@ int main(int argc, char** argv) {
   embedrec::app::AddServeFlags(*serve, config);
   auto* version = app.add_subcommand("version", "Print the version and exit");
 
+  embedrec::datagen::ShopOptions shop;
+  std::string shop_dir;
+  auto* gen = app.add_subcommand(
+      "generate-shop", "Write a synthetic shop (items.csv, interactions.csv) for tests and benchmarks");
+  gen->add_option("--out", shop_dir, "Output directory")->required();
+  gen->add_option("--items", shop.items, "Catalog size")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  gen->add_option("--users", shop.users, "Customers")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  gen->add_option("--interactions", shop.interactions, "Interaction rows")->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  gen->add_option("--categories", shop.categories, "Categories")->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  gen->add_option("--seed", shop.seed, "Random seed (same seed, same files)")->capture_default_str();
+  gen->add_option("--days", shop.days, "Time window in days")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+
   CLI11_PARSE(app, argc, argv);
   if (*version) {
     std::printf("embedrec %s (%s)\n", embedrec::kVersion, embedrec::kGitSha);
     return 0;
   }
   if (*serve) return Serve(config);
+  if (*gen) {
+    auto stats = embedrec::datagen::GenerateShop(shop, shop_dir);
+    if (!stats.ok()) {
+      std::fprintf(stderr, "embedrec: %s\n", stats.status().message().c_str());
+      return 1;
+    }
+    std::printf("{\"items\":%lld,\"interactions\":%lld,\"views\":%lld,\"add_to_cart\":%lld,"
+                "\"purchases\":%lld}\n",
+                static_cast<long long>(stats->items), static_cast<long long>(stats->interactions),
+                static_cast<long long>(stats->views), static_cast<long long>(stats->carts),
+                static_cast<long long>(stats->purchases));
+    return 0;
+  }
   return 0;
 }
