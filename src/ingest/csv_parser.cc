@@ -24,6 +24,22 @@ bool CsvParser::TooLong() {
   return true;
 }
 
+void CsvParser::OnComma() {
+  EndField();
+  state_ = State::kStartField;
+  if (ends_.size() >= options_.max_fields) {
+    Fail("more than " + std::to_string(options_.max_fields) + " fields");
+  }
+}
+
+Status CsvParser::OnLineEnd(char c) {
+  EndField();  // harmless for a malformed record: its fields are not reported
+  ++line_;
+  Status s = EndRecord();
+  state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+  return s;
+}
+
 void CsvParser::Fail(std::string error) {
   if (error_.empty()) error_ = std::move(error);
   state_ = State::kSkipToEol;
@@ -89,13 +105,9 @@ Status CsvParser::Feed(std::string_view chunk) {
         if (c == '"') {
           state_ = State::kQuoted;
         } else if (c == ',') {
-          EndField();
-          if (ends_.size() >= options_.max_fields) Fail("more than " + std::to_string(options_.max_fields) + " fields");
+          OnComma();
         } else if (c == '\n' || c == '\r') {
-          EndField();
-          ++line_;
-          RETURN_IF_ERROR(EndRecord());
-          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+          RETURN_IF_ERROR(OnLineEnd(c));
         } else {
           buf_.push_back(c);
           state_ = State::kUnquoted;
@@ -117,14 +129,9 @@ Status CsvParser::Feed(std::string_view chunk) {
         if (i == chunk.size()) break;
         c = chunk[i];
         if (c == ',') {
-          EndField();
-          state_ = State::kStartField;
-          if (ends_.size() >= options_.max_fields) Fail("more than " + std::to_string(options_.max_fields) + " fields");
+          OnComma();
         } else if (c == '\n' || c == '\r') {
-          EndField();
-          ++line_;
-          RETURN_IF_ERROR(EndRecord());
-          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+          RETURN_IF_ERROR(OnLineEnd(c));
         } else {  // a quote inside an unquoted field
           Fail("a quote inside an unquoted field (quote the whole field and double the quote)");
         }
@@ -147,24 +154,15 @@ Status CsvParser::Feed(std::string_view chunk) {
           buf_.push_back('"');
           state_ = State::kQuoted;
         } else if (c == ',') {
-          EndField();
-          state_ = State::kStartField;
-          if (ends_.size() >= options_.max_fields) Fail("more than " + std::to_string(options_.max_fields) + " fields");
+          OnComma();
         } else if (c == '\n' || c == '\r') {
-          EndField();
-          ++line_;
-          RETURN_IF_ERROR(EndRecord());
-          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
+          RETURN_IF_ERROR(OnLineEnd(c));
         } else {
           Fail("unexpected text after a closing quote");
         }
         break;
       case State::kSkipToEol:
-        if (c == '\n' || c == '\r') {
-          ++line_;
-          RETURN_IF_ERROR(EndRecord());
-          state_ = c == '\r' ? State::kAfterCr : State::kStartField;
-        }
+        if (c == '\n' || c == '\r') RETURN_IF_ERROR(OnLineEnd(c));
         break;
     }
   }

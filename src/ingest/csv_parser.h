@@ -62,6 +62,8 @@ class CsvParser {
   void EndField();
   Status EndRecord();
   void Fail(std::string error);
+  void OnComma();               // ',' outside quotes
+  Status OnLineEnd(char c);     // '\n' or '\r' outside quotes: the record ends
   // Checks the size limits; on a breach marks the record malformed and drops its bytes.
   bool TooLong();
 
