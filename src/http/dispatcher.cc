@@ -21,12 +21,15 @@ Dispatcher::Dispatcher(const Router* router, ThreadPool* workers, MetricsRegistr
                                  [this] { return double(in_flight_.load()); });
 }
 
-uint64_t Dispatcher::BodyLimit(std::string_view method, std::string_view target) const {
+RequestHandler::BodyPolicy Dispatcher::BodyPolicyFor(std::string_view method,
+                                                     std::string_view target) const {
   auto m = router_->Find(method, target.substr(0, target.find('?')));
-  if (m.outcome == Router::Outcome::kFound && m.route->info.body_limit > 0) {
-    return m.route->info.body_limit;
+  BodyPolicy p{options_.default_body_limit, false};
+  if (m.outcome == Router::Outcome::kFound) {
+    if (m.route->info.body_limit > 0) p.limit = m.route->info.body_limit;
+    p.stream = m.route->info.stream_body;
   }
-  return options_.default_body_limit;
+  return p;
 }
 
 namespace {
@@ -117,7 +120,9 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
   // on a worker when the route may block.
   Resolved r = Resolve(req);
   if (r.error) return finish(std::move(*r.error));
-  if (!r.route->info.blocking) return finish(Run(*r.route, r.params, req));
+  if (!r.route->info.blocking && !r.route->info.stream_body) {
+    return finish(Run(*r.route, r.params, req));
+  }
   workers_->Post([this, route = r.route, params = std::move(r.params), req = std::move(req),
                   finish = std::move(finish)]() mutable {
     finish(Run(*route, params, req));

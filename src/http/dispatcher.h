@@ -24,7 +24,7 @@ class Dispatcher final : public RequestHandler {
   // `router`, `workers` and `metrics` must outlive the dispatcher.
   Dispatcher(const Router* router, ThreadPool* workers, MetricsRegistry* metrics, Options options);
 
-  uint64_t BodyLimit(std::string_view method, std::string_view target) const override;
+  BodyPolicy BodyPolicyFor(std::string_view method, std::string_view target) const override;
   void Handle(Request req, std::function<void(Response)> done) override;
 
   // Handles synchronously on the calling thread (tests, and inline routes).

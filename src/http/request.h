@@ -3,13 +3,30 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
+
 namespace embedrec::http {
+
+// A request body read as it arrives (routes declared with stream_body), so a
+// 1 GiB upload never sits in memory whole.
+//
+// Thread safety: one reader thread at a time; Read blocks, so call it from a
+// worker thread, never a network thread.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Reads up to `n` bytes into `buf`; 0 means the body has ended.
+  // kPayloadTooLarge past the route's limit; kInvalidArgument for a malformed
+  // (chunked) body; kUnavailable when the client stalls or disconnects.
+  virtual StatusOr<size_t> Read(char* buf, size_t n) = 0;
+};
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
@@ -19,7 +36,8 @@ struct Request {
   std::string path;         // percent-decoded path: "/api/v1/x"
   Fields query;             // percent-decoded query parameters, in order
   Fields headers;           // names lowercased
-  std::string body;
+  std::string body;                        // empty for streaming routes
+  std::shared_ptr<BodyStream> body_stream;  // set for streaming routes only
   std::string request_id;   // set by the server (client's X-Request-Id when sane)
   std::string remote_addr;
   std::string listener;     // which port's role received it: "gateway", "ml", "pipeline"

@@ -41,6 +41,7 @@ struct RouteInfo {
   bool authenticated = true; // needs a bearer token (documented as such)
   uint64_t body_limit = 0;   // 0: the server default
   bool blocking = true;      // may block on I/O: runs on the worker pool
+  bool stream_body = false;  // handler reads Request::body_stream (uploads); implies blocking
   std::string request_schema;   // optional JSON Schema (text) of the body
 };
 

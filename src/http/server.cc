@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -53,14 +54,30 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadHeader();
   void OnHeader(beast::error_code ec, size_t);
   void OnBody(beast::error_code ec, size_t);
-  void Dispatch();
+  void ReadBody(const RequestHandler::BodyPolicy& policy);
+  void Dispatch(const bhttp::request_header<>& header, std::string body, bool keep_alive);
+ public:
+  // Streaming bodies: runs on the session's thread; calls `done` with the
+  // number of body bytes placed in `buf` (0: the body has ended).
+  void ReadBodySome(char* buf, size_t n, std::function<void(StatusOr<size_t>)> done);
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
   void Reply(Response r, bool close);
   void OnWrite(bool close, beast::error_code ec, size_t);
   void Close();
+  // Bytes of a next request are buffered or waiting in the kernel.
+  bool RequestWaiting();
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  // The header is read with header_parser_; the body then with parser_
+  // (whole, into a string) or stream_parser_ (piecewise, for streaming routes).
+  std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> stream_parser_;
+  bool streaming_ = false;
+  bool body_broken_ = false;
   std::shared_ptr<bhttp::response<bhttp::string_body>> res_;
   ServerImpl* server_;
   const std::string* listener_;
@@ -202,6 +219,12 @@ Session::~Session() {
   server_->Forget(id_);
 }
 
+bool Session::RequestWaiting() {
+  if (buffer_.size() > 0) return true;
+  beast::error_code ec;
+  return stream_.socket().available(ec) > 0 && !ec;
+}
+
 void Session::Start(uint64_t id) {
   id_ = id;
   beast::error_code ec;
@@ -213,23 +236,24 @@ void Session::Start(uint64_t id) {
 
 void Session::OnShutdown() {
   net::post(stream_.get_executor(), [self = shared_from_this()] {
-    // Close only connections with nothing to answer: no bytes buffered or
-    // waiting in the kernel. A request that has arrived is still served.
-    beast::error_code ec;
-    size_t waiting = self->stream_.socket().available(ec);
-    if (self->idle_ && self->buffer_.size() == 0 && (ec || waiting == 0)) self->Close();
+    // Close only connections with nothing to answer: a request that has
+    // arrived is still served.
+    if (self->idle_ && !self->RequestWaiting()) self->Close();
   });
 }
 
 void Session::ReadHeader() {
-  if (server_->stopping() && buffer_.size() == 0) return Close();
-  parser_.emplace();
-  parser_->header_limit(server_->options().header_limit);
-  parser_->body_limit(boost::none);  // checked per route once the header is known
+  if (server_->stopping() && !RequestWaiting()) return Close();
+  header_parser_.emplace();
+  header_parser_->header_limit(server_->options().header_limit);
+  header_parser_->body_limit(boost::none);  // checked per route once the header is known
+  parser_.reset();
+  stream_parser_.reset();
+  streaming_ = body_broken_ = false;
   idle_ = true;
   stream_.expires_after(buffer_.size() ? server_->options().read_timeout
                                        : server_->options().idle_timeout);
-  bhttp::async_read_header(stream_, buffer_, *parser_,
+  bhttp::async_read_header(stream_, buffer_, *header_parser_,
                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
 }
 
@@ -242,8 +266,8 @@ void Session::OnHeader(beast::error_code ec, size_t) {
   }
   request_id_.clear();
   if (!ec) {
-    auto it = parser_->get().find("x-request-id");
-    if (it != parser_->get().end() && SaneRequestId(it->value())) {
+    auto it = header_parser_->get().find("x-request-id");
+    if (it != header_parser_->get().end() && SaneRequestId(it->value())) {
       request_id_ = std::string(it->value());
     }
   }
@@ -255,9 +279,10 @@ void Session::OnHeader(beast::error_code ec, size_t) {
              too_big ? "header_too_large" : "malformed_http");
     return Reply(ErrorResponse(s, request_id_), /*close=*/true);
   }
-  const auto& h = parser_->get();
-  uint64_t limit = server_->handler()->BodyLimit(h.method_string(), h.target());
-  auto declared = parser_->content_length();
+  const auto& h = header_parser_->get();
+  RequestHandler::BodyPolicy policy = server_->handler()->BodyPolicyFor(h.method_string(), h.target());
+  uint64_t limit = policy.limit;
+  auto declared = header_parser_->content_length();
   if (declared && *declared > limit) {
     return Reply(ErrorResponse(Status(StatusCode::kPayloadTooLarge,
                                       "request body of " + std::to_string(*declared) +
@@ -268,10 +293,89 @@ void Session::OnHeader(beast::error_code ec, size_t) {
                                request_id_),
                  /*close=*/true);
   }
-  parser_->body_limit(limit);
+  auto expect = h.find(bhttp::field::expect);
+  if (expect != h.end() && beast::iequals(expect->value(), "100-continue")) {
+    // The client waits for this before sending a large body (curl does).
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.expires_after(server_->options().write_timeout);
+    net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = shared_from_this(), policy](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->ReadBody(policy);
+                     });
+    return;
+  }
+  ReadBody(policy);
+}
+
+void Session::ReadBody(const RequestHandler::BodyPolicy& policy) {
+  if (policy.stream) {
+    streaming_ = true;
+    stream_parser_.emplace(std::move(*header_parser_));
+    stream_parser_->body_limit(policy.limit);
+    return Dispatch(stream_parser_->get().base(), std::string(), stream_parser_->keep_alive());
+  }
+  parser_.emplace(std::move(*header_parser_));
+  parser_->body_limit(policy.limit);
   stream_.expires_after(server_->options().read_timeout);
   bhttp::async_read(stream_, buffer_, *parser_,
                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+}
+
+namespace {
+// Bridges a worker thread's blocking reads to the session's asynchronous ones.
+class SessionBodyStream final : public BodyStream {
+ public:
+  explicit SessionBodyStream(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+  StatusOr<size_t> Read(char* buf, size_t n) override {
+    if (n == 0) return size_t{0};
+    std::promise<StatusOr<size_t>> result;
+    auto future = result.get_future();
+    net::post(session_->executor(), [&] {
+      session_->ReadBodySome(buf, n, [&](StatusOr<size_t> r) { result.set_value(std::move(r)); });
+    });
+    return future.get();
+  }
+
+ private:
+  std::shared_ptr<Session> session_;
+};
+}  // namespace
+
+void Session::ReadBodySome(char* buf, size_t n, std::function<void(StatusOr<size_t>)> done) {
+  if (body_broken_) {
+    return done(Status::Unavailable("the request body could not be read"));
+  }
+  if (stream_parser_->is_done()) return done(size_t{0});
+  auto& body = stream_parser_->get().body();
+  body.data = buf;
+  body.size = n;
+  body.more = true;
+  stream_.expires_after(server_->options().read_timeout);
+  bhttp::async_read_some(
+      stream_, buffer_, *stream_parser_,
+      [self = shared_from_this(), buf, n, done = std::move(done)](beast::error_code ec,
+                                                                 size_t) mutable {
+        size_t got = n - self->stream_parser_->get().body().size;
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) {
+          self->body_broken_ = true;
+          if (ec == bhttp::error::body_limit) {
+            return done(Status(StatusCode::kPayloadTooLarge,
+                               "request body exceeds this route's limit", "payload_too_large"));
+          }
+          if (ec == beast::error::timeout || ec == net::error::eof ||
+              ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+              ec == net::error::connection_reset) {
+            return done(Status::Unavailable("the client stopped sending the request body"));
+          }
+          return done(Status::InvalidArgument("malformed request body: " + ec.message()));
+        }
+        if (got == 0 && !self->stream_parser_->is_done()) {
+          return self->ReadBodySome(buf, n, std::move(done));  // framing only; read on
+        }
+        done(got);
+      });
 }
 
 void Session::OnBody(beast::error_code ec, size_t) {
@@ -293,32 +397,35 @@ void Session::OnBody(beast::error_code ec, size_t) {
                                request_id_),
                  /*close=*/true);
   }
-  Dispatch();
+  auto msg = parser_->release();
+  std::string body = std::move(msg.body());
+  Dispatch(msg.base(), std::move(body), msg.keep_alive());
 }
 
-void Session::Dispatch() {
-  auto msg = parser_->release();
+void Session::Dispatch(const bhttp::request_header<>& h, std::string body, bool keep_alive) {
   Request req;
-  req.method = std::string(msg.method_string());
-  req.target = std::string(msg.target());
+  req.method = std::string(h.method_string());
+  req.target = std::string(h.target());
   req.headers.reserve(8);
-  for (const auto& f : msg) {
+  for (const auto& f : h) {
     std::string name(f.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     req.headers.emplace_back(std::move(name), std::string(f.value()));
   }
-  req.body = std::move(msg.body());
+  req.body = std::move(body);
+  if (streaming_) req.body_stream = std::make_shared<SessionBodyStream>(shared_from_this());
   req.request_id = request_id_;
   req.remote_addr = remote_addr_;
   req.listener = *listener_;
-  bool keep_alive = msg.keep_alive();
 
   server_->RequestStarted();
   counted_ = true;
   auto self = shared_from_this();
   server_->handler()->Handle(std::move(req), [self, keep_alive](Response r) {
     net::post(self->stream_.get_executor(), [self, keep_alive, r = std::move(r)]() mutable {
-      self->Reply(std::move(r), !keep_alive);
+      // A body the handler did not read to its end cannot be skipped safely.
+      bool unread = self->streaming_ && (self->body_broken_ || !self->stream_parser_->is_done());
+      self->Reply(std::move(r), !keep_alive || unread);
     });
   });
 }

@@ -25,8 +25,12 @@ namespace embedrec::http {
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
+  struct BodyPolicy {
+    uint64_t limit = 0;   // bytes; larger bodies get 413
+    bool stream = false;  // hand the body over as a BodyStream instead of reading it first
+  };
   // Called on a network thread after the header arrives; must not block.
-  virtual uint64_t BodyLimit(std::string_view method, std::string_view target) const = 0;
+  virtual BodyPolicy BodyPolicyFor(std::string_view method, std::string_view target) const = 0;
   // Called on a network thread; must not block. `done` must be called exactly
   // once, from any thread.
   virtual void Handle(Request req, std::function<void(Response)> done) = 0;
