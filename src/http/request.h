@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/byte_source.h"
 #include "common/status.h"
 
 namespace embedrec::http {
@@ -19,14 +20,10 @@ namespace embedrec::http {
 //
 // Thread safety: one reader thread at a time; Read blocks, so call it from a
 // worker thread, never a network thread.
-class BodyStream {
- public:
-  virtual ~BodyStream() = default;
-  // Reads up to `n` bytes into `buf`; 0 means the body has ended.
-  // kPayloadTooLarge past the route's limit; kInvalidArgument for a malformed
-  // (chunked) body; kUnavailable when the client stalls or disconnects.
-  virtual StatusOr<size_t> Read(char* buf, size_t n) = 0;
-};
+//
+// Read errors: kPayloadTooLarge past the route's limit; kInvalidArgument for a
+// malformed (chunked) body; kUnavailable when the client stalls or disconnects.
+class BodyStream : public ByteSource {};
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 

@@ -1,0 +1,23 @@
+// A pull-based stream of bytes: request bodies, decompressors and multipart
+// parts all look the same to the code that consumes them.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace embedrec {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to `n` bytes into `buf`; 0 means the stream has ended. May block.
+  virtual StatusOr<size_t> Read(char* buf, size_t n) = 0;
+};
+
+// A source over an in-memory string (tests, small bodies).
+std::unique_ptr<ByteSource> NewStringSource(std::string data);
+
+}  // namespace embedrec
