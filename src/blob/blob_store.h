@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -25,12 +26,25 @@ struct BlobInfo {
   uint64_t size = 0;
 };
 
+// An object written piecewise (e.g. an upload archived while it streams in).
+// Nothing is visible under the key until Commit; destroying an uncommitted
+// writer discards what was written.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual Status Commit() = 0;
+  virtual uint64_t bytes() const = 0;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
   // Writes `data` under `key`, replacing any previous object atomically.
   // kInvalidArgument for a malformed key.
   virtual Status Put(const std::string& key, const std::string& data) = 0;
+  // Starts writing `key` piecewise. kInvalidArgument for a malformed key.
+  virtual StatusOr<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& key) = 0;
   // kNotFound when absent.
   virtual StatusOr<std::string> Get(const std::string& key) = 0;
   // OK when already absent.

@@ -7,20 +7,75 @@
 // on I/O: call from worker threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
 namespace embedrec::store {
 
-// One tenant's database. Later issues add catalog, interactions and models.
+struct ItemRecord {
+  std::string item_id;
+  std::string name, category, description, brand, image_url;
+  std::optional<double> price;
+  std::vector<std::string> tags;
+  bool available = true;
+  std::string properties_json = "{}";  // extra columns, as a JSON object
+};
+
+struct UploadRecord {
+  std::string id;
+  std::string kind;              // "items" | "interactions"
+  int64_t created_at_ms = 0;
+  std::string storage_location;
+  std::string result_json;       // the upload's answer
+};
+
+// Writes of one upload, in one transaction: Commit makes them all visible;
+// destroying the batch without Commit leaves the tenant's data as it was.
+// Not thread safe: one upload, one thread.
+class ImportBatch {
+ public:
+  virtual ~ImportBatch() = default;
+  // Inserts or replaces the item (by item_id); an item replaced is undeleted.
+  virtual Status UpsertItem(const ItemRecord& item, int64_t now_ms) = 0;
+  // With mode=replace: soft-deletes every item this batch did not upsert.
+  virtual StatusOr<int64_t> DeleteItemsNotUpserted(int64_t now_ms) = 0;
+  virtual Status RecordUpload(const UploadRecord& upload) = 0;
+  // Appends to the tenant's durable event log (see events issue notes).
+  virtual Status AppendEvent(const std::string& topic, const std::string& payload_json,
+                             int64_t now_ms) = 0;
+  virtual Status Commit() = 0;
+};
+
+// One tenant's database: catalog, uploads, events (interactions next).
 class TenantStore {
  public:
   virtual ~TenantStore() = default;
   virtual const std::string& tenant_id() const = 0;
   virtual Status Ping() = 0;
   virtual int SchemaVersion() const = 0;
+
+  // Starts an upload's transaction. It holds the tenant's write lock until
+  // it commits or is dropped.
+  virtual StatusOr<std::unique_ptr<ImportBatch>> BeginImport() = 0;
+  // kNotFound for an unknown or deleted item.
+  virtual StatusOr<ItemRecord> GetItem(const std::string& item_id) = 0;
+  // Live (not deleted) items.
+  virtual StatusOr<int64_t> CountItems() = 0;
+  // Uploads, newest first.
+  virtual StatusOr<std::vector<UploadRecord>> ListUploads(int limit) = 0;
+  // Events with seq > after_seq, oldest first: {seq, topic, payload_json}.
+  struct Event {
+    int64_t seq;
+    std::string topic;
+    std::string payload_json;
+    int64_t created_at_ms;
+  };
+  virtual StatusOr<std::vector<Event>> ReadEvents(int64_t after_seq, int limit) = 0;
 };
 
 // The set of tenant spaces.

@@ -63,3 +63,34 @@ TEST_F(FsBlobStoreTest, RejectsKeysThatCouldEscapeTheRoot) {
 
 }  // namespace
 }  // namespace embedrec::blob
+
+namespace embedrec::blob {
+namespace {
+
+TEST_F(FsBlobStoreTest, WriterPublishesOnlyOnCommit) {
+  auto w = store_->OpenWriter("uploads/big.csv.zst");
+  ASSERT_OK(w);
+  ASSERT_OK((*w)->Append("part1,"));
+  ASSERT_OK((*w)->Append("part2"));
+  EXPECT_EQ(store_->Get("uploads/big.csv.zst").status().code(), StatusCode::kNotFound);
+  ASSERT_OK((*w)->Commit());
+  EXPECT_EQ(*store_->Get("uploads/big.csv.zst"), "part1,part2");
+  EXPECT_EQ((*w)->bytes(), 11u);
+}
+
+TEST_F(FsBlobStoreTest, AbandonedWriterLeavesNothing) {
+  {
+    auto w = store_->OpenWriter("uploads/x");
+    ASSERT_OK(w);
+    ASSERT_OK((*w)->Append("data"));
+  }
+  EXPECT_TRUE(store_->List("")->empty());
+  int files = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir_.Sub("blobs"))) {
+    files += e.is_regular_file();
+  }
+  EXPECT_EQ(files, 0);
+}
+
+}  // namespace
+}  // namespace embedrec::blob

@@ -37,7 +37,7 @@ Status Errno(const std::string& what) {
   return Status::Internal(what + ": " + std::strerror(errno));
 }
 
-Status WriteAll(int fd, const std::string& data, const std::string& path) {
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -59,9 +59,55 @@ Status FsyncDir(const fs::path& dir) {
   return Status::Ok();
 }
 
+class FsBlobWriter final : public BlobWriter {
+ public:
+  FsBlobWriter(fs::path target, fs::path tmp, int fd)
+      : target_(std::move(target)), tmp_(std::move(tmp)), fd_(fd) {}
+  ~FsBlobWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  Status Append(std::string_view data) override {
+    if (fd_ < 0) return Status::FailedPrecondition("blob writer is closed");
+    RETURN_IF_ERROR(WriteAll(fd_, data, tmp_.string()));
+    bytes_ += data.size();
+    return Status::Ok();
+  }
+  Status Commit() override {
+    if (fd_ < 0) return Status::FailedPrecondition("blob writer is closed");
+    Status s;
+    if (::fsync(fd_) != 0) s = Errno("fsync " + tmp_.string());
+    ::close(fd_);
+    fd_ = -1;
+    if (s.ok() && ::rename(tmp_.c_str(), target_.c_str()) != 0) s = Errno("rename " + tmp_.string());
+    if (!s.ok()) return s;
+    committed_ = true;
+    return FsyncDir(target_.parent_path());
+  }
+  uint64_t bytes() const override { return bytes_; }
+
+ private:
+  fs::path target_, tmp_;
+  int fd_;
+  bool committed_ = false;
+  uint64_t bytes_ = 0;
+};
+
 class FsBlobStore final : public BlobStore {
  public:
   explicit FsBlobStore(fs::path root) : root_(std::move(root)) {}
+
+  StatusOr<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& key) override {
+    if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");
+    fs::path target = root_ / key;
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return Status::Internal("mkdir " + target.parent_path().string() + ": " + ec.message());
+    fs::path tmp = target.parent_path() / (".tmp-" + RandomBase62(12));
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Errno("create " + tmp.string());
+    return std::unique_ptr<BlobWriter>(new FsBlobWriter(target, tmp, fd));
+  }
 
   Status Put(const std::string& key, const std::string& data) override {
     if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");

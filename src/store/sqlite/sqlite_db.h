@@ -105,6 +105,21 @@ class SqliteDb {
   // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
   Status Write(const std::function<Status(SqliteConn&)>& fn);
 
+  // A connection held for a long transaction (an upload). Returned to the
+  // pool when the handle is destroyed.
+  class Lease {
+   public:
+    Lease(SqliteDb* db, std::unique_ptr<SqliteConn> c) : db_(db), conn_(std::move(c)) {}
+    Lease(Lease&&) = default;
+    ~Lease() { if (conn_) db_->Release(std::move(conn_)); }
+    SqliteConn& conn() { return *conn_; }
+
+   private:
+    SqliteDb* db_;
+    std::unique_ptr<SqliteConn> conn_;
+  };
+  Lease Checkout() { return Lease(this, Acquire()); }
+
   int SchemaVersion() const { return schema_version_; }
   const std::string& path() const { return options_.path; }
 

@@ -2,6 +2,10 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <atomic>
+#include <chrono>
+
+#include "common/strings.h"
 
 #include "store/sqlite/sqlite_db.h"
 #include "store/tenant_stores.h"
@@ -32,9 +36,118 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 );
 )sql"},
+      {2, R"sql(
+CREATE TABLE items (
+  item_idx INTEGER PRIMARY KEY,          -- dense integer id used by interactions and models
+  item_id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL DEFAULT '',
+  category TEXT NOT NULL DEFAULT '',
+  price REAL,
+  description TEXT NOT NULL DEFAULT '',
+  brand TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '',         -- '|'-separated
+  image_url TEXT NOT NULL DEFAULT '',
+  available INTEGER NOT NULL DEFAULT 1,
+  properties TEXT NOT NULL DEFAULT '{}', -- JSON object of extra columns
+  deleted INTEGER NOT NULL DEFAULT 0,
+  import_mark INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX items_by_category ON items(category) WHERE deleted = 0;
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  storage_location TEXT NOT NULL,
+  result_json TEXT NOT NULL
+);
+CREATE INDEX uploads_by_time ON uploads(created_at_ms);
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) {
+    if (!out.empty()) out.push_back('|');
+    out += t;
+  }
+  return out;
+}
+
+class SqliteImportBatch final : public ImportBatch {
+ public:
+  SqliteImportBatch(SqliteDb::Lease lease, int64_t mark) : lease_(std::move(lease)), mark_(mark) {}
+  ~SqliteImportBatch() override {
+    if (open_) (void)lease_.conn().Exec("ROLLBACK");
+  }
+  Status Begin() {
+    RETURN_IF_ERROR(lease_.conn().Exec("BEGIN IMMEDIATE"));
+    open_ = true;
+    return Status::Ok();
+  }
+
+  Status UpsertItem(const ItemRecord& it, int64_t now_ms) override {
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
+        "INSERT INTO items (item_id, name, category, price, description, brand, tags, image_url, "
+        "available, properties, deleted, import_mark, created_at_ms, updated_at_ms) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?,?) ON CONFLICT(item_id) DO UPDATE SET "
+        "name=excluded.name, category=excluded.category, price=excluded.price, "
+        "description=excluded.description, brand=excluded.brand, tags=excluded.tags, "
+        "image_url=excluded.image_url, available=excluded.available, "
+        "properties=excluded.properties, deleted=0, import_mark=excluded.import_mark, "
+        "updated_at_ms=excluded.updated_at_ms"));
+    st->Bind(1, it.item_id).Bind(2, it.name).Bind(3, it.category);
+    if (it.price) st->Bind(4, *it.price); else st->BindNull(4);
+    st->Bind(5, it.description).Bind(6, it.brand).Bind(7, JoinTags(it.tags)).Bind(8, it.image_url)
+        .Bind(9, int64_t{it.available}).Bind(10, it.properties_json).Bind(11, mark_)
+        .Bind(12, now_ms).Bind(13, now_ms);
+    return st->Run();
+  }
+
+  StatusOr<int64_t> DeleteItemsNotUpserted(int64_t now_ms) override {
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
+        "UPDATE items SET deleted=1, updated_at_ms=? WHERE deleted=0 AND import_mark != ?"));
+    st->Bind(1, now_ms).Bind(2, mark_);
+    RETURN_IF_ERROR(st->Run());
+    return lease_.conn().Changes();
+  }
+
+  Status RecordUpload(const UploadRecord& u) override {
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
+        "INSERT INTO uploads (id, kind, created_at_ms, storage_location, result_json) "
+        "VALUES (?,?,?,?,?)"));
+    st->Bind(1, u.id).Bind(2, u.kind).Bind(3, u.created_at_ms).Bind(4, u.storage_location)
+        .Bind(5, u.result_json);
+    return st->Run();
+  }
+
+  Status AppendEvent(const std::string& topic, const std::string& payload, int64_t now_ms) override {
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
+        "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
+    st->Bind(1, topic).Bind(2, payload).Bind(3, now_ms);
+    return st->Run();
+  }
+
+  Status Commit() override {
+    RETURN_IF_ERROR(lease_.conn().Exec("COMMIT"));
+    open_ = false;
+    return Status::Ok();
+  }
+
+ private:
+  SqliteDb::Lease lease_;
+  int64_t mark_;
+  bool open_ = false;
+};
 
 class SqliteTenantStore final : public TenantStore {
  public:
@@ -48,6 +161,87 @@ class SqliteTenantStore final : public TenantStore {
       return st->Run();
     });
   }
+
+  StatusOr<std::unique_ptr<ImportBatch>> BeginImport() override {
+    auto batch = std::make_unique<SqliteImportBatch>(db_->Checkout(),
+                                                     static_cast<int64_t>(next_mark_++));
+    RETURN_IF_ERROR(batch->Begin());
+    return std::unique_ptr<ImportBatch>(std::move(batch));
+  }
+
+  StatusOr<ItemRecord> GetItem(const std::string& item_id) override {
+    std::optional<ItemRecord> out;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT item_id, name, category, price, description, brand, tags, image_url, available, "
+          "properties FROM items WHERE item_id=? AND deleted=0"));
+      st->Bind(1, item_id);
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) return Status::Ok();
+      ItemRecord r;
+      r.item_id = st->Text(0);
+      r.name = st->Text(1);
+      r.category = st->Text(2);
+      if (!st->IsNull(3)) r.price = st->Double(3);
+      r.description = st->Text(4);
+      r.brand = st->Text(5);
+      std::string tags = st->Text(6);
+      if (!tags.empty()) {
+        for (auto t : Split(tags, '|')) r.tags.emplace_back(t);
+      }
+      r.image_url = st->Text(7);
+      r.available = st->Int(8) != 0;
+      r.properties_json = st->Text(9);
+      out = std::move(r);
+      return Status::Ok();
+    }));
+    if (!out) return Status::NotFound("item '" + item_id + "' does not exist");
+    return std::move(*out);
+  }
+
+  StatusOr<int64_t> CountItems() override {
+    int64_t n = 0;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COUNT(*) FROM items WHERE deleted=0"));
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) n = st->Int(0);
+      return Status::Ok();
+    }));
+    return n;
+  }
+
+  StatusOr<std::vector<UploadRecord>> ListUploads(int limit) override {
+    std::vector<UploadRecord> out;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT id, kind, created_at_ms, storage_location, result_json FROM uploads "
+          "ORDER BY created_at_ms DESC, id LIMIT ?"));
+      st->Bind(1, limit);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return Status::Ok();
+        out.push_back({st->Text(0), st->Text(1), st->Int(2), st->Text(3), st->Text(4)});
+      }
+    }));
+    return out;
+  }
+
+  StatusOr<std::vector<Event>> ReadEvents(int64_t after_seq, int limit) override {
+    std::vector<Event> out;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT seq, topic, payload, created_at_ms FROM events WHERE seq > ? ORDER BY seq "
+          "LIMIT ?"));
+      st->Bind(1, after_seq).Bind(2, limit);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return Status::Ok();
+        out.push_back({st->Int(0), st->Text(1), st->Text(2), st->Int(3)});
+      }
+    }));
+    return out;
+  }
+
   // Records which tenant this database belongs to; Open checks it, so a
   // misplaced file can never serve another tenant.
   Status Stamp() {
@@ -72,6 +266,8 @@ class SqliteTenantStore final : public TenantStore {
  private:
   std::string id_;
   std::unique_ptr<SqliteDb> db_;
+  std::atomic<uint64_t> next_mark_{static_cast<uint64_t>(
+      std::chrono::steady_clock::now().time_since_epoch().count())};
 };
 
 class SqliteTenantStores final : public TenantStores {

@@ -1,4 +1,4 @@
-#include "ingest/decompress.h"
+#include "ingest/compression.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -42,7 +42,7 @@ std::string Sample() {
   return s;
 }
 
-TEST(DecompressTest, DetectsByEncodingThenFileName) {
+TEST(CompressionTest, DetectsByEncodingThenFileName) {
   EXPECT_EQ(DetectCompression("gzip", "a.csv"), Compression::kGzip);
   EXPECT_EQ(DetectCompression("zstd", ""), Compression::kZstd);
   EXPECT_EQ(DetectCompression("", "A.CSV.GZ"), Compression::kGzip);
@@ -50,7 +50,7 @@ TEST(DecompressTest, DetectsByEncodingThenFileName) {
   EXPECT_EQ(DetectCompression("identity", "a.csv"), Compression::kNone);
 }
 
-TEST(DecompressTest, GzipAndZstdRoundTrip) {
+TEST(CompressionTest, GzipAndZstdRoundTrip) {
   std::string data = Sample();
   for (auto [c, packed] : {std::pair{Compression::kGzip, Gzip(data)},
                            std::pair{Compression::kZstd, ZstdCompress(data)}}) {
@@ -63,7 +63,7 @@ TEST(DecompressTest, GzipAndZstdRoundTrip) {
   }
 }
 
-TEST(DecompressTest, ConcatenatedGzipMembersAreOneStream) {
+TEST(CompressionTest, ConcatenatedGzipMembersAreOneStream) {
   auto src = NewStringSource(Gzip("a,b\n") + Gzip("c,d\n"));
   auto dec = NewDecompressingSource(src.get(), Compression::kGzip);
   Status st;
@@ -71,7 +71,7 @@ TEST(DecompressTest, ConcatenatedGzipMembersAreOneStream) {
   EXPECT_TRUE(st.ok());
 }
 
-TEST(DecompressTest, TruncatedOrCorruptInputIsAnError) {
+TEST(CompressionTest, TruncatedOrCorruptInputIsAnError) {
   std::string data = Sample();
   for (auto [c, packed] : {std::pair{Compression::kGzip, Gzip(data)},
                            std::pair{Compression::kZstd, ZstdCompress(data)}}) {
@@ -86,6 +86,24 @@ TEST(DecompressTest, TruncatedOrCorruptInputIsAnError) {
     Drain(dec2.get(), &st2);
     EXPECT_EQ(st2.code(), StatusCode::kInvalidArgument);
   }
+}
+
+TEST(CompressionTest, StreamCompressorRoundTrips) {
+  std::string data = Sample(), packed;
+  ZstdStreamCompressor z([&](std::string_view b) {
+    packed.append(b);
+    return Status::Ok();
+  });
+  for (size_t i = 0; i < data.size(); i += 10007) {
+    ASSERT_TRUE(z.Write(std::string_view(data).substr(i, 10007)).ok());
+  }
+  ASSERT_TRUE(z.Finish().ok());
+  EXPECT_LT(packed.size(), data.size() / 3);
+  auto src = NewStringSource(packed);
+  auto dec = NewDecompressingSource(src.get(), Compression::kZstd);
+  Status st;
+  EXPECT_EQ(Drain(dec.get(), &st), data);
+  EXPECT_TRUE(st.ok());
 }
 
 }  // namespace

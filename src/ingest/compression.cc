@@ -1,4 +1,4 @@
-#include "ingest/decompress.h"
+#include "ingest/compression.h"
 
 #include <zlib.h>
 #include <zstd.h>
@@ -149,5 +149,32 @@ std::string ZstdCompress(std::string_view data) {
   out.resize(ZSTD_isError(n) ? 0 : n);
   return out;
 }
+
+ZstdStreamCompressor::ZstdStreamCompressor(Sink sink, int level)
+    : sink_(std::move(sink)), cctx_(ZSTD_createCCtx()), out_(ZSTD_CStreamOutSize(), '\0') {
+  ZSTD_CCtx_setParameter(static_cast<ZSTD_CCtx*>(cctx_), ZSTD_c_compressionLevel, level);
+}
+
+ZstdStreamCompressor::~ZstdStreamCompressor() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
+
+Status ZstdStreamCompressor::Pump(std::string_view data, bool end) {
+  ZSTD_inBuffer in{data.data(), data.size(), 0};
+  while (true) {
+    ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+    size_t rc = ZSTD_compressStream2(static_cast<ZSTD_CCtx*>(cctx_), &out, &in,
+                                     end ? ZSTD_e_end : ZSTD_e_continue);
+    if (ZSTD_isError(rc)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(rc));
+    if (out.pos > 0) RETURN_IF_ERROR(sink_(std::string_view(out_.data(), out.pos)));
+    bool done = end ? rc == 0 : in.pos == in.size;
+    if (done) return Status::Ok();
+  }
+}
+
+Status ZstdStreamCompressor::Write(std::string_view data) {
+  bytes_in_ += data.size();
+  return Pump(data, false);
+}
+
+Status ZstdStreamCompressor::Finish() { return Pump({}, true); }
 
 }  // namespace embedrec::ingest
