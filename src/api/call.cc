@@ -34,6 +34,8 @@ void RegisterAllRoutes(http::Router& router, const Deps& deps) {
   RegisterUserRoutes(router, deps);
   RegisterAuthRoutes(router, deps);
   RegisterApiKeyRoutes(router, deps);
+  RegisterUploadRoutes(router, deps);
+  RegisterItemRoutes(router, deps);
 }
 
 }  // namespace embedrec::api

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "auth/authenticator.h"
+#include "blob/blob_store.h"
 #include "auth/principal.h"
 #include "auth/session_service.h"
 #include "common/clock.h"
@@ -26,6 +27,10 @@ struct Deps {
   const Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
   std::string data_dir;
+  // The blob area of a tenant (embedded: DATA_DIR/tenants/<id>/blobs).
+  std::function<StatusOr<std::unique_ptr<blob::BlobStore>>(const std::string& tenant_id)>
+      open_blobs;
+  uint64_t max_upload_bytes = uint64_t{64} << 30;
 };
 
 using AuthedFn = std::function<StatusOr<http::Response>(
@@ -45,6 +50,8 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps);
 void RegisterUserRoutes(http::Router& router, const Deps& deps);
 void RegisterAuthRoutes(http::Router& router, const Deps& deps);
 void RegisterApiKeyRoutes(http::Router& router, const Deps& deps);
+void RegisterUploadRoutes(http::Router& router, const Deps& deps);
+void RegisterItemRoutes(http::Router& router, const Deps& deps);
 
 // "post_api_v1_admin_tenants_id": a stable OpenAPI operationId.
 std::string AsOperationId(const std::string& method, const std::string& pattern);

@@ -35,6 +35,8 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->envname("EMBEDREC_WORKER_THREADS")->check(CLI::Range(0, 1024));
   cmd.add_option("--max-body-bytes", c.max_body_bytes, "Body limit of non-upload routes")
       ->envname("EMBEDREC_MAX_BODY_BYTES")->capture_default_str();
+  cmd.add_option("--max-upload-bytes", c.max_upload_bytes, "Body limit of upload routes")
+      ->envname("EMBEDREC_MAX_UPLOAD_BYTES")->capture_default_str();
   cmd.add_option("--idle-timeout", c.idle_timeout_seconds, "Seconds an idle keep-alive connection stays open")
       ->envname("EMBEDREC_IDLE_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
   cmd.add_option("--request-timeout", c.request_timeout_seconds,

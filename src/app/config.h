@@ -27,6 +27,7 @@ struct ServeConfig {
   int http_threads = 0;                  // EMBEDREC_HTTP_THREADS; 0: one per core
   int worker_threads = 0;                // EMBEDREC_WORKER_THREADS; 0: max(4, 2 per core)
   uint64_t max_body_bytes = 256 * 1024;  // EMBEDREC_MAX_BODY_BYTES: non-upload routes
+  uint64_t max_upload_bytes = uint64_t{64} << 30;  // EMBEDREC_MAX_UPLOAD_BYTES: upload routes
   int idle_timeout_seconds = 75;         // EMBEDREC_IDLE_TIMEOUT
   int request_timeout_seconds = 60;      // EMBEDREC_REQUEST_TIMEOUT: read or write one message
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE

@@ -9,6 +9,7 @@
 #include "api/call.h"
 #include "app/secrets.h"
 #include "auth/authenticator.h"
+#include "blob/blob_store.h"
 #include "auth/login_throttle.h"
 #include "auth/session_service.h"
 #include "common/metrics.h"
@@ -55,6 +56,11 @@ class PlatformImpl final : public Platform {
     deps_.clock = RealClock();
     deps_.metrics = &metrics_;
     deps_.data_dir = config_.data_dir;
+    deps_.max_upload_bytes = config_.max_upload_bytes;
+    store::TenantStores* tenants = tenants_.get();
+    deps_.open_blobs = [tenants](const std::string& tid) {
+      return blob::OpenFsBlobStore(tenants->BlobRoot(tid));
+    };
     api::RegisterAllRoutes(router_, deps_);
 
     int cores = std::max(1u, std::thread::hardware_concurrency());

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <string>
 
@@ -19,5 +21,10 @@ class ByteSource {
 
 // A source over an in-memory string (tests, small bodies).
 std::unique_ptr<ByteSource> NewStringSource(std::string data);
+
+// Passes `in` through, showing every chunk read to `observer` first (e.g. to
+// archive an upload while it is parsed). `in` must outlive the result.
+std::unique_ptr<ByteSource> NewTeeSource(ByteSource* in,
+                                         std::function<Status(std::string_view)> observer);
 
 }  // namespace embedrec

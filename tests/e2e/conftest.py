@@ -101,6 +101,27 @@ class Server:
         conn.close()
         return out
 
+    def upload(self, path, csv_bytes, token, filename="data.csv", fields=None, port="pipeline",
+               query="", raw=False, headers=None):
+        """POSTs CSV as multipart/form-data (default) or as a raw text/csv body."""
+        hdrs = dict(headers or {})
+        if raw:
+            hdrs.setdefault("Content-Type", "text/csv")
+            return self.request("POST", path + query, raw=csv_bytes, token=token, port=port,
+                                headers=hdrs)
+        boundary = "----embedrecTestBoundary7MA4YWxkTrZu0gW"
+        parts = []
+        for name, value in (fields or {}).items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                         f'{value}\r\n'.encode())
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                     f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+                     + csv_bytes + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        hdrs["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        return self.request("POST", path + query, raw=b"".join(parts), token=token, port=port,
+                            headers=hdrs)
+
     def admin(self, method, path, body=None, **kw):
         return self.request(method, path, body, token=ADMIN_TOKEN, **kw)
 

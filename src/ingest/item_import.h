@@ -1,0 +1,48 @@
+// Catalog import: CSV rows (streamed) → validated items → an import batch.
+//
+// Columns (header required, any order, names case-insensitive): item_id
+// (required, ≤ 256 bytes), name, category, price (decimal ≥ 0), description,
+// brand, tags ('|'-separated), image_url, available or in_stock
+// (true/false/1/0/yes/no). Any other column is kept as an item property.
+//
+// Row numbers count CSV records with the header as row 1, so they are the
+// spreadsheet row numbers unless a quoted field spans lines (then the record
+// number still counts each record once).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/byte_source.h"
+#include "common/status.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::ingest {
+
+inline constexpr size_t kMaxListedErrors = 100;
+
+struct RowError {
+  uint64_t row = 0;
+  std::string error;
+  std::string item_id;  // when known
+  std::string user_id;  // when known
+};
+
+struct ImportResult {
+  int64_t data_rows = 0;
+  int64_t rows_accepted = 0;
+  int64_t rows_rejected = 0;
+  int64_t duplicates_removed = 0;
+  std::vector<RowError> errors;  // the first kMaxListedErrors
+  int64_t errors_not_listed = 0;
+  std::vector<std::string> extra_columns;  // kept as properties (items) or ignored
+  void Reject(RowError e);
+};
+
+// Streams CSV from `csv` into `batch`. kUnprocessable when the file as a
+// whole cannot be imported (empty, no item_id column, duplicate column names);
+// errors of `csv` or `batch` are returned as they are.
+StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch, int64_t now_ms);
+
+}  // namespace embedrec::ingest

@@ -1,0 +1,78 @@
+#include "ingest/item_import.h"
+
+#include <gtest/gtest.h>
+
+namespace embedrec::ingest {
+namespace {
+
+class RecordingBatch final : public store::ImportBatch {
+ public:
+  Status UpsertItem(const store::ItemRecord& item, int64_t) override {
+    items.push_back(item);
+    return Status::Ok();
+  }
+  StatusOr<int64_t> DeleteItemsNotUpserted(int64_t) override { return int64_t{0}; }
+  Status RecordUpload(const store::UploadRecord&) override { return Status::Ok(); }
+  Status AppendEvent(const std::string&, const std::string&, int64_t) override {
+    return Status::Ok();
+  }
+  Status Commit() override { return Status::Ok(); }
+  std::vector<store::ItemRecord> items;
+};
+
+StatusOr<ImportResult> Import(std::string csv, RecordingBatch* batch) {
+  auto src = NewStringSource(std::move(csv));
+  return ImportItemsCsv(src.get(), batch, 0);
+}
+
+TEST(ItemImportTest, MapsKnownColumnsInAnyOrderAndKeepsOthersAsProperties) {
+  RecordingBatch b;
+  auto r = Import("Brand,ITEM_ID,tags,price,Available,size\nAcme,P1, a | b ||c ,2.50,no,XL\n", &b);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(b.items.size(), 1u);
+  const auto& it = b.items[0];
+  EXPECT_EQ(it.item_id, "P1");
+  EXPECT_EQ(it.brand, "Acme");
+  EXPECT_EQ(it.tags, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_DOUBLE_EQ(*it.price, 2.5);
+  EXPECT_FALSE(it.available);
+  EXPECT_EQ(it.properties_json, R"({"size":"XL"})");
+  EXPECT_EQ(r->extra_columns, (std::vector<std::string>{"size"}));
+}
+
+TEST(ItemImportTest, PriceMustBeAPlainNonNegativeDecimal) {
+  for (const char* bad : {"1e3", "1,5", "5.", "$5", "-1", "abc", "NaN", "inf"}) {
+    RecordingBatch b;
+    auto r = Import(std::string("item_id,price\nP1,") + bad + "\n", &b);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->rows_rejected, 1) << bad;
+    EXPECT_TRUE(b.items.empty()) << bad;
+  }
+  RecordingBatch b;
+  auto r = Import("item_id,price\nP1,0\nP2,\nP3, 19.99 \nP4,.5\n", &b);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->rows_accepted, 4);
+  EXPECT_FALSE(b.items[1].price.has_value());
+}
+
+TEST(ItemImportTest, ListsAtMostAHundredErrorsAndCountsTheRest) {
+  std::string csv = "item_id,price\n";
+  for (int i = 0; i < 250; ++i) csv += "P" + std::to_string(i) + ",bad\n";
+  RecordingBatch b;
+  auto r = Import(csv, &b);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->rows_rejected, 250);
+  EXPECT_EQ(r->errors.size(), kMaxListedErrors);
+  EXPECT_EQ(r->errors_not_listed, 150);
+  EXPECT_EQ(r->errors.front().row, 2u);
+}
+
+TEST(ItemImportTest, WholeFileProblemsAreUnprocessable) {
+  RecordingBatch b;
+  EXPECT_EQ(Import("", &b).status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(Import("name\nx\n", &b).status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(Import("item_id,ITEM_ID\n", &b).status().code(), StatusCode::kUnprocessable);
+}
+
+}  // namespace
+}  // namespace embedrec::ingest
