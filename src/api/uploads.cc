@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <set>
 
 #include "api/call.h"
 #include "api/json_body.h"
@@ -13,6 +14,7 @@
 #include "common/time_format.h"
 #include "http/errors.h"
 #include "ingest/compression.h"
+#include "ingest/interaction_import.h"
 #include "ingest/item_import.h"
 #include "ingest/multipart.h"
 
@@ -98,56 +100,119 @@ Status CheckTrailingParts(CsvInput& in, const auth::Principal& who) {
   }
 }
 
-StatusOr<http::Response> UploadItems(const Deps& d, const Request& req, const auth::Principal& who) {
-  ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-  std::string mode = req.Query("mode").value_or("upsert");
-  if (mode != "upsert" && mode != "replace") {
-    return FieldValueError("mode", "mode must be 'upsert' (default) or 'replace'");
-  }
+// What differs between the two uploads: how rows are imported, what the
+// answer adds, and which event announces the upload.
+struct UploadKind {
+  const char* name;   // "items" | "interactions"
+  const char* topic;  // event appended on success
+  // Imports rows from `csv` into `batch`; may add fields to `answer`.
+  std::function<StatusOr<ingest::ImportResult>(ByteSource* csv, store::ImportBatch* batch,
+                                               const std::string& upload_id, int64_t now,
+                                               json::object* answer)>
+      import;
+};
+
+StatusOr<http::Response> RunUpload(const Deps& d, const Request& req, const auth::Principal& who,
+                                   const std::string& tid, const UploadKind& kind) {
   ASSIGN_OR_RETURN(auto tenant, d.tenants->Open(tid));
   ASSIGN_OR_RETURN(auto blobs, d.open_blobs(tid));
   ASSIGN_OR_RETURN(CsvInput input, LocateCsv(req, who));
-  auto compression =
-      ingest::DetectCompression(req.Header("content-encoding"), input.file_name);
+  auto compression = ingest::DetectCompression(req.Header("content-encoding"), input.file_name);
   auto csv = ingest::NewDecompressingSource(input.source, compression);
 
   int64_t now = d.clock->NowMillis();
   std::string upload_id = NewId("upl");
   std::string day = FormatRfc3339(now / 1000).substr(0, 10);
   day.erase(std::remove(day.begin(), day.end(), '-'), day.end());
-  std::string key = "uploads/items_" + day + "_" + upload_id + ".csv.zst";
+  std::string key = std::string("uploads/") + kind.name + "_" + day + "_" + upload_id + ".csv.zst";
   ASSIGN_OR_RETURN(auto archive, blobs->OpenWriter(key));
   ingest::ZstdStreamCompressor zstd([&](std::string_view b) { return archive->Append(b); });
   auto tee = NewTeeSource(csv.get(), [&](std::string_view b) { return zstd.Write(b); });
 
   ASSIGN_OR_RETURN(auto batch, tenant->BeginImport());
-  ASSIGN_OR_RETURN(ingest::ImportResult result, ingest::ImportItemsCsv(tee.get(), batch.get(), now));
+  json::object extra;
+  ASSIGN_OR_RETURN(ingest::ImportResult result,
+                   kind.import(tee.get(), batch.get(), upload_id, now, &extra));
   RETURN_IF_ERROR(CheckTrailingParts(input, who));
-  int64_t deleted = 0;
-  if (mode == "replace") {
-    ASSIGN_OR_RETURN(deleted, batch->DeleteItemsNotUpserted(now));
-  }
   RETURN_IF_ERROR(zstd.Finish());
   RETURN_IF_ERROR(archive->Commit());  // before the rows: an orphan archive is harmless
 
   json::object answer = ResultJson(result);
   answer["upload_id"] = upload_id;
-  answer["mode"] = mode;
   answer["storage_location"] = blobs->Location(key);
-  if (mode == "replace") answer["items_deleted"] = deleted;
+  for (auto& [k, v] : extra) answer[k] = v;
   std::string answer_text = json::serialize(answer);
-  RETURN_IF_ERROR(batch->RecordUpload({upload_id, "items", now, blobs->Location(key), answer_text}));
-  RETURN_IF_ERROR(batch->AppendEvent(
-      "item-catalog-updated",
-      json::serialize(json::object{{"upload_id", upload_id},
-                                   {"rows_accepted", result.rows_accepted},
-                                   {"items_deleted", deleted},
-                                   {"mode", mode}}),
-      now));
+  RETURN_IF_ERROR(batch->RecordUpload({upload_id, kind.name, now, blobs->Location(key), answer_text}));
+  json::object event{{"upload_id", upload_id}, {"rows_accepted", result.rows_accepted}};
+  for (auto& [k, v] : extra) event[k] = v;
+  RETURN_IF_ERROR(batch->AppendEvent(kind.topic, json::serialize(event), now));
   RETURN_IF_ERROR(batch->Commit());
-  spdlog::info("tenant {}: items upload {} accepted {} rejected {}", tid, upload_id,
-               result.rows_accepted, result.rows_rejected);
+  spdlog::info("tenant {}: {} upload {} accepted {} rejected {} duplicates {}", tid, kind.name,
+               upload_id, result.rows_accepted, result.rows_rejected, result.duplicates_removed);
   return http::JsonResponse(200, std::move(answer_text));
+}
+
+StatusOr<http::Response> UploadItems(const Deps& d, const Request& req, const auth::Principal& who) {
+  ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+  std::string mode = req.Query("mode").value_or("upsert");
+  if (mode != "upsert" && mode != "replace") {
+    return FieldValueError("mode", "mode must be 'upsert' (default) or 'replace'");
+  }
+  UploadKind kind{"items", "item-catalog-updated",
+                  [&](ByteSource* csv, store::ImportBatch* batch, const std::string&, int64_t now,
+                      json::object* answer) -> StatusOr<ingest::ImportResult> {
+                    ASSIGN_OR_RETURN(auto result, ingest::ImportItemsCsv(csv, batch, now));
+                    (*answer)["mode"] = mode;
+                    if (mode == "replace") {
+                      ASSIGN_OR_RETURN(int64_t deleted, batch->DeleteItemsNotUpserted(now));
+                      (*answer)["items_deleted"] = deleted;
+                    }
+                    return result;
+                  }};
+  return RunUpload(d, req, who, tid, kind);
+}
+
+// Custom interaction types from the tenant's settings: {"interaction_types": {"wishlist": 2}}.
+StatusOr<std::set<std::string>> CustomTypes(const Deps& d, const std::string& tid) {
+  ASSIGN_OR_RETURN(auto t, d.control->GetTenant(tid));
+  std::set<std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(t.settings_json, ec);
+  if (ec || !v.is_object()) return out;
+  if (auto* types = v.as_object().if_contains("interaction_types"); types && types->is_object()) {
+    for (auto& [k, w] : types->as_object()) out.insert(AsciiLower(std::string(k)));
+  }
+  return out;
+}
+
+StatusOr<http::Response> UploadInteractions(const Deps& d, const Request& req,
+                                            const auth::Principal& who) {
+  ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+  ASSIGN_OR_RETURN(auto custom, CustomTypes(d, tid));
+  UploadKind kind{"interactions", "interactions-uploaded",
+                  [&](ByteSource* csv, store::ImportBatch* batch, const std::string& upload_id,
+                      int64_t now, json::object* answer) -> StatusOr<ingest::ImportResult> {
+                    ingest::InteractionImportOptions opt;
+                    opt.custom_types = custom;
+                    opt.upload_id = upload_id;
+                    opt.now_ms = now;
+                    ingest::InteractionStats st;
+                    ASSIGN_OR_RETURN(auto result,
+                                     ingest::ImportInteractionsCsv(csv, batch, opt, &st));
+                    json::object types;
+                    for (const auto& [t, n] : st.types) types[t] = n;
+                    json::object range;
+                    if (st.max_ts_ms > 0) {
+                      range["start"] = FormatRfc3339Millis(st.min_ts_ms);
+                      range["end"] = FormatRfc3339Millis(st.max_ts_ms);
+                    }
+                    (*answer)["statistics"] = json::object{{"unique_users", st.unique_users},
+                                                           {"unique_items", st.unique_items},
+                                                           {"interaction_types", std::move(types)},
+                                                           {"time_range", std::move(range)}};
+                    return result;
+                  }};
+  return RunUpload(d, req, who, tid, kind);
 }
 
 }  // namespace
@@ -164,6 +229,17 @@ void RegisterUploadRoutes(http::Router& router, const Deps& deps) {
   router.Add(items, Authed(deps, auth::kDataWrite,
                            [d](const Request& req, const PathParams&,
                                const auth::Principal& who) { return UploadItems(*d, req, who); }));
+
+  http::RouteInfo inter{"POST", "/api/v1/upload/interactions",
+                        "Upload interaction history as CSV (multipart 'file' part or text/csv body; "
+                        "gzip/zstd accepted)",
+                        "uploads", http::Role::kDataPipeline};
+  inter.stream_body = true;
+  inter.body_limit = deps.max_upload_bytes;
+  router.Add(inter, Authed(deps, auth::kDataWrite,
+                           [d](const Request& req, const PathParams&, const auth::Principal& who) {
+                             return UploadInteractions(*d, req, who);
+                           }));
 
   http::RouteInfo events{"GET", "/api/v1/data/events",
                          "The tenant's event log after ?after=<seq> (item-catalog-updated, ...)",

@@ -169,6 +169,16 @@ Status CsvParser::Feed(std::string_view chunk) {
   return Status::Ok();
 }
 
+Status CsvParser::ParseAll(ByteSource* in) {
+  std::string buf(256 * 1024, '\0');
+  while (true) {
+    ASSIGN_OR_RETURN(size_t n, in->Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    RETURN_IF_ERROR(Feed(std::string_view(buf.data(), n)));
+  }
+  return Finish();
+}
+
 Status CsvParser::Finish() {
   if (at_start_ && !bom_.empty()) {
     at_start_ = false;

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/byte_source.h"
 #include "common/status.h"
 
 namespace embedrec::ingest {
@@ -53,6 +54,9 @@ class CsvParser {
   // Ends the input: emits a last record without a line end, or reports an
   // unterminated quote. Call once.
   Status Finish();
+
+  // Reads `in` to its end, feeding every chunk, then calls Finish.
+  Status ParseAll(ByteSource* in);
 
   uint64_t records() const { return record_; }
   uint64_t bytes() const { return bytes_; }

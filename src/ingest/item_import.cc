@@ -188,13 +188,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
   };
 
   CsvParser parser({}, on_record);
-  std::string buf(256 * 1024, '\0');
-  while (true) {
-    ASSIGN_OR_RETURN(size_t n, csv->Read(buf.data(), buf.size()));
-    if (n == 0) break;
-    RETURN_IF_ERROR(parser.Feed(std::string_view(buf.data(), n)));
-  }
-  RETURN_IF_ERROR(parser.Finish());
+  RETURN_IF_ERROR(parser.ParseAll(csv));
   if (!have_header) {
     return Status::Unprocessable("the file is empty: it needs a header row naming its columns")
         .WithReason("empty_file");

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -24,6 +25,16 @@ struct ItemRecord {
   std::vector<std::string> tags;
   bool available = true;
   std::string properties_json = "{}";  // extra columns, as a JSON object
+};
+
+struct InteractionRecord {
+  int64_t user_idx = 0;
+  std::optional<int64_t> item_idx;  // absent for impressions without an item
+  std::string type;
+  int64_t ts_ms = 0;
+  std::optional<double> rating, duration_seconds, value, quantity;
+  std::string context_json, metadata_json;  // empty: none
+  std::string recommendation_id, upload_id;
 };
 
 struct UploadRecord {
@@ -44,6 +55,14 @@ class ImportBatch {
   virtual Status UpsertItem(const ItemRecord& item, int64_t now_ms) = 0;
   // With mode=replace: soft-deletes every item this batch did not upsert.
   virtual StatusOr<int64_t> DeleteItemsNotUpserted(int64_t now_ms) = 0;
+  // item_id → item_idx of live items, for validating interactions in memory.
+  virtual StatusOr<std::unordered_map<std::string, int64_t>> LoadItemIndex() = 0;
+  // user_id → user_idx of known users.
+  virtual StatusOr<std::unordered_map<std::string, int64_t>> LoadUserIndex() = 0;
+  // Adds a user; returns its user_idx.
+  virtual StatusOr<int64_t> InsertUser(const std::string& user_id, int64_t now_ms) = 0;
+  // False when an identical interaction (user, item, type, timestamp) exists.
+  virtual StatusOr<bool> InsertInteraction(const InteractionRecord& r) = 0;
   virtual Status RecordUpload(const UploadRecord& upload) = 0;
   // Appends to the tenant's durable event log (see events issue notes).
   virtual Status AppendEvent(const std::string& topic, const std::string& payload_json,

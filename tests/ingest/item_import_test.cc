@@ -2,23 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "ingest/fake_import_batch.h"
+
 namespace embedrec::ingest {
 namespace {
 
-class RecordingBatch final : public store::ImportBatch {
- public:
-  Status UpsertItem(const store::ItemRecord& item, int64_t) override {
-    items.push_back(item);
-    return Status::Ok();
-  }
-  StatusOr<int64_t> DeleteItemsNotUpserted(int64_t) override { return int64_t{0}; }
-  Status RecordUpload(const store::UploadRecord&) override { return Status::Ok(); }
-  Status AppendEvent(const std::string&, const std::string&, int64_t) override {
-    return Status::Ok();
-  }
-  Status Commit() override { return Status::Ok(); }
-  std::vector<store::ItemRecord> items;
-};
+using RecordingBatch = testing::FakeImportBatch;
 
 StatusOr<ImportResult> Import(std::string csv, RecordingBatch* batch) {
   auto src = NewStringSource(std::move(csv));

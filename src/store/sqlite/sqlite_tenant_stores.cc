@@ -70,6 +70,31 @@ CREATE TABLE events (
   created_at_ms INTEGER NOT NULL
 );
 )sql"},
+      {3, R"sql(
+CREATE TABLE users (
+  user_idx INTEGER PRIMARY KEY,          -- dense integer id used by models
+  user_id TEXT NOT NULL UNIQUE,
+  created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE interactions (
+  id INTEGER PRIMARY KEY,
+  user_idx INTEGER NOT NULL,
+  item_idx INTEGER,                      -- NULL for impressions without an item
+  type TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  rating REAL,
+  duration_seconds REAL,
+  value REAL,
+  quantity REAL,
+  context TEXT,
+  metadata TEXT,
+  recommendation_id TEXT,
+  upload_id TEXT
+);
+-- Exact duplicates (same user, item, type and time) are stored once.
+CREATE UNIQUE INDEX interactions_dedupe ON interactions(user_idx, ifnull(item_idx, -1), type, ts_ms);
+CREATE INDEX interactions_by_item ON interactions(item_idx);
+)sql"},
   };
   return kMigrations;
 }
@@ -121,6 +146,45 @@ class SqliteImportBatch final : public ImportBatch {
     return lease_.conn().Changes();
   }
 
+  StatusOr<std::unordered_map<std::string, int64_t>> LoadItemIndex() override {
+    return LoadIndex("SELECT item_id, item_idx FROM items WHERE deleted=0");
+  }
+  StatusOr<std::unordered_map<std::string, int64_t>> LoadUserIndex() override {
+    return LoadIndex("SELECT user_id, user_idx FROM users");
+  }
+
+  StatusOr<int64_t> InsertUser(const std::string& user_id, int64_t now_ms) override {
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
+        "INSERT INTO users (user_id, created_at_ms) VALUES (?,?)"));
+    st->Bind(1, user_id).Bind(2, now_ms);
+    RETURN_IF_ERROR(st->Run());
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(lease_.conn().raw()));
+  }
+
+  StatusOr<bool> InsertInteraction(const InteractionRecord& r) override {
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
+        "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, "
+        "duration_seconds, value, quantity, context, metadata, recommendation_id, upload_id) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
+    auto opt = [&](int i, const std::optional<double>& v) {
+      if (v) st->Bind(i, *v); else st->BindNull(i);
+    };
+    auto text = [&](int i, const std::string& v) {
+      if (v.empty()) st->BindNull(i); else st->Bind(i, v);
+    };
+    st->Bind(1, r.user_idx).Bind(2, r.item_idx).Bind(3, r.type).Bind(4, r.ts_ms);
+    opt(5, r.rating);
+    opt(6, r.duration_seconds);
+    opt(7, r.value);
+    opt(8, r.quantity);
+    text(9, r.context_json);
+    text(10, r.metadata_json);
+    text(11, r.recommendation_id);
+    text(12, r.upload_id);
+    RETURN_IF_ERROR(st->Run());
+    return lease_.conn().Changes() > 0;
+  }
+
   Status RecordUpload(const UploadRecord& u) override {
     ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
         "INSERT INTO uploads (id, kind, created_at_ms, storage_location, result_json) "
@@ -135,6 +199,16 @@ class SqliteImportBatch final : public ImportBatch {
         "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
     st->Bind(1, topic).Bind(2, payload).Bind(3, now_ms);
     return st->Run();
+  }
+
+  StatusOr<std::unordered_map<std::string, int64_t>> LoadIndex(const char* sql) {
+    std::unordered_map<std::string, int64_t> out;
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(sql));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) return out;
+      out.emplace(st->Text(0), st->Int(1));
+    }
   }
 
   Status Commit() override {

@@ -1,0 +1,133 @@
+"""Seed step 5: the interaction-history upload through the HTTP API."""
+import socket
+import subprocess
+
+import pytest
+
+from conftest import BIN
+from test_upload_items import SEED_CSV
+
+SEED_INTERACTIONS = (
+    b"user_id,item_id,interaction_type,timestamp,rating,duration_seconds\n"
+    b"USER_001,PROD_001,view,2024-01-10T14:23:00Z,,45\n"
+    b"USER_001,PROD_001,add_to_cart,2024-01-10T14:25:00Z,,\n"
+    b"USER_001,PROD_001,purchase,2024-01-10T14:30:00Z,5,\n"
+    b"USER_002,PROD_003,view,2024-01-10T15:00:00Z,,120\n"
+    b"USER_002,PROD_003,purchase,2024-01-10T15:05:00Z,5,\n"
+    b"USER_003,PROD_002,view,2024-01-11T09:15:00Z,,300\n"
+    b"USER_003,PROD_002,add_to_cart,2024-01-11T09:20:00Z,,\n")
+
+
+@pytest.fixture
+def shop(server):
+    o = server.onboard("shop", scopes=["data:write", "recommendations:read"])
+    r = server.upload("/api/v1/upload/items", SEED_CSV, o["api_key"])
+    assert r.status == 200
+    return o
+
+
+def test_seed_step_5(server, shop):
+    r = server.upload("/api/v1/upload/interactions", SEED_INTERACTIONS, shop["api_key"],
+                      filename="interactions.csv", fields={"tenant_id": shop["tenant"]["id"]})
+    assert r.status == 200, r
+    a = r.json()
+    assert (a["status"], a["rows_accepted"], a["rows_rejected"], a["duplicates_removed"]) == \
+        ("success", 7, 0, 0)
+    st = a["statistics"]
+    assert st["unique_users"] == 3 and st["unique_items"] == 3
+    assert st["interaction_types"] == {"view": 3, "add_to_cart": 2, "purchase": 2}
+    assert st["time_range"] == {"start": "2024-01-10T14:23:00.000Z", "end": "2024-01-11T09:20:00.000Z"}
+    assert a["storage_location"].endswith(".csv.zst")
+    topics = [e["topic"] for e in
+              server.request("GET", "/api/v1/data/events", token=shop["api_key"]).json()["events"]]
+    assert topics == ["item-catalog-updated", "interactions-uploaded"]
+
+
+def test_duplicates_are_dropped_and_counted(server, shop):
+    body = SEED_INTERACTIONS + b"USER_001,PROD_001,view,2024-01-10T14:23:00Z,,45\n"
+    r = server.upload("/api/v1/upload/interactions", body, shop["api_key"])
+    a = r.json()
+    assert (a["rows_accepted"], a["duplicates_removed"]) == (7, 1)
+    # Uploading the same history again adds nothing.
+    a = server.upload("/api/v1/upload/interactions", SEED_INTERACTIONS, shop["api_key"]).json()
+    assert (a["rows_accepted"], a["rows_rejected"], a["duplicates_removed"]) == (0, 0, 7)
+    # The same instant written another way is the same instant.
+    a = server.upload("/api/v1/upload/interactions",
+                      b"user_id,item_id,interaction_type,timestamp\n"
+                      b"USER_001,PROD_001,view,2024-01-10T15:23:00+01:00\n"
+                      b"USER_001,PROD_001,view,1704896580\n", shop["api_key"]).json()
+    assert a["duplicates_removed"] == 2
+
+
+def test_bad_rows_are_reported(server, shop):
+    body = (b"user_id,item_id,interaction_type,timestamp,rating,quantity\n"
+            b"U1,PROD_001,view,2024-01-10T14:23:00Z,,\n"        # 2 ok
+            b"U1,PROD_999,view,2024-01-10T14:23:00Z,,\n"        # 3 unknown item
+            b"U1,PROD_001,view,10/01/2024,,\n"                  # 4 bad timestamp
+            b"U1,PROD_001,view,2024-01-10T14:23:00,,\n"         # 5 no zone
+            b"U1,PROD_001,view,2999-01-01T00:00:00Z,,\n"        # 6 future
+            b"U1,PROD_001,purchase,2024-01-10T14:23:00Z,7,\n"   # 7 rating out of range
+            b"U1,PROD_001,teleport,2024-01-10T14:23:00Z,,\n"    # 8 unknown type
+            b",PROD_001,view,2024-01-10T14:23:00Z,,\n"          # 9 no user
+            b"U1,PROD_001,view\n"                               # 10 wrong field count
+            b"U1,PROD_001,rating,2024-01-10T14:24:00Z,,\n"      # 11 rating without value
+            b"U1,PROD_001,purchase,2024-01-10T14:25:00Z,,0\n"   # 12 quantity 0
+            b"U2,,recommendations_shown,2024-01-10T14:26:00Z,,\n"  # 13 ok: impression w/o item
+            b"U2,PROD_002,CLICK,1704896700,,\n")                # 14 ok: type case, epoch seconds
+    a = server.upload("/api/v1/upload/interactions", body, shop["api_key"]).json()
+    assert (a["rows_accepted"], a["rows_rejected"], a["duplicates_removed"]) == (3, 10, 0)
+    rows = {e["row"]: e for e in a["validation_errors"]}
+    assert sorted(rows) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert "unknown item_id" in rows[3]["error"] and rows[3]["item_id"] == "PROD_999"
+    assert rows[3]["user_id"] == "U1"
+    assert "Invalid timestamp format" in rows[4]["error"]
+    assert "future" in rows[6]["error"]
+    assert "1 to 5" in rows[7]["error"]
+    assert "teleport" in rows[8]["error"]
+    assert a["statistics"]["interaction_types"] == {"view": 1, "recommendations_shown": 1, "click": 1}
+
+
+def test_custom_types_come_from_tenant_settings(server, shop):
+    body = b"user_id,item_id,interaction_type,timestamp\nU1,PROD_001,wishlist,2024-01-10T14:23:00Z\n"
+    assert server.upload("/api/v1/upload/interactions", body, shop["api_key"]).json()["rows_rejected"] == 1
+    r = server.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}",
+                     {"settings": {"interaction_types": {"wishlist": 2.0}}})
+    assert r.status == 200
+    assert server.upload("/api/v1/upload/interactions", body, shop["api_key"]).json()["rows_accepted"] == 1
+
+
+def test_missing_columns_are_422(server, shop):
+    r = server.upload("/api/v1/upload/interactions", b"user_id,item_id,timestamp\nU,P,1\n",
+                      shop["api_key"])
+    assert r.status == 422 and "interaction_type" in r.json()["error"]["message"]
+
+
+def test_dropped_connection_leaves_history_unchanged(server, shop):
+    rows = b"".join(b"U%05d,PROD_001,view,2024-01-10T14:23:00Z\n" % i for i in range(20000))
+    body = b"user_id,item_id,interaction_type,timestamp\n" + rows
+    sock = socket.create_connection(("127.0.0.1", server.ports["pipeline"]))
+    sock.sendall((f"POST /api/v1/upload/interactions HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {shop['api_key']}\r\nContent-Type: text/csv\r\n"
+                  f"Content-Length: {len(body) + 500}\r\n\r\n").encode() + body)
+    sock.close()
+    # A later upload of one of those rows counts it as new: nothing of the first stayed.
+    a = server.upload("/api/v1/upload/interactions",
+                      b"user_id,item_id,interaction_type,timestamp\n"
+                      b"U00001,PROD_001,view,2024-01-10T14:23:00Z\n", shop["api_key"]).json()
+    assert (a["rows_accepted"], a["duplicates_removed"]) == (1, 0)
+
+
+def test_generated_shop_imports_consistently(server, shop, tmp_path):
+    subprocess.run([BIN, "generate-shop", "--out", str(tmp_path), "--items", "2000", "--users",
+                    "1000", "--interactions", "100000", "--seed", "3"], check=True,
+                   capture_output=True)
+    o = server.onboard("generated", scopes=["data:write"])
+    r = server.upload("/api/v1/upload/items", (tmp_path / "items.csv").read_bytes(), o["api_key"],
+                      raw=True)
+    assert r.json()["rows_accepted"] == 2000
+    r = server.upload("/api/v1/upload/interactions",
+                      (tmp_path / "interactions.csv").read_bytes(), o["api_key"], raw=True)
+    a = r.json()
+    assert a["rows_rejected"] == 0
+    assert a["rows_accepted"] + a["duplicates_removed"] == 100000
+    assert a["statistics"]["interaction_types"]["view"] > a["statistics"]["interaction_types"]["purchase"]
