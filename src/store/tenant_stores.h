@@ -29,7 +29,7 @@ struct ItemRecord {
 
 struct InteractionRecord {
   int64_t user_idx = 0;
-  std::optional<int64_t> item_idx;  // absent for impressions without an item
+  std::optional<int64_t> item_idx;  // absent for impressions without an item (stored as -1)
   std::string type;
   int64_t ts_ms = 0;
   std::optional<double> rating, duration_seconds, value, quantity;

@@ -92,6 +92,8 @@ class SqliteDb {
     std::string path;          // database file; created when missing
     int pool_size = 4;         // connections (readers run in parallel under WAL)
     int busy_timeout_ms = 5000;
+    int64_t mmap_bytes = int64_t{1} << 30;  // address space for memory-mapped reads
+    int64_t cache_kib = 64 * 1024;          // page cache per connection (grows on demand)
   };
 
   // Opens (creating if needed) and migrates the database to the newest version.

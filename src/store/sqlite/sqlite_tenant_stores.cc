@@ -76,10 +76,12 @@ CREATE TABLE users (
   user_id TEXT NOT NULL UNIQUE,
   created_at_ms INTEGER NOT NULL
 );
+-- Clustered by (user, item, type, time): the primary key is both the storage
+-- order (a user's history is contiguous) and the exact-duplicate rule, in
+-- one B-tree instead of a table plus a unique index.
 CREATE TABLE interactions (
-  id INTEGER PRIMARY KEY,
   user_idx INTEGER NOT NULL,
-  item_idx INTEGER,                      -- NULL for impressions without an item
+  item_idx INTEGER NOT NULL,             -- -1 for impressions without an item
   type TEXT NOT NULL,
   ts_ms INTEGER NOT NULL,
   rating REAL,
@@ -89,11 +91,9 @@ CREATE TABLE interactions (
   context TEXT,
   metadata TEXT,
   recommendation_id TEXT,
-  upload_id TEXT
-);
--- Exact duplicates (same user, item, type and time) are stored once.
-CREATE UNIQUE INDEX interactions_dedupe ON interactions(user_idx, ifnull(item_idx, -1), type, ts_ms);
-CREATE INDEX interactions_by_item ON interactions(item_idx);
+  upload_id TEXT,
+  PRIMARY KEY (user_idx, item_idx, type, ts_ms)
+) WITHOUT ROWID;
 )sql"},
   };
   return kMigrations;
@@ -172,7 +172,7 @@ class SqliteImportBatch final : public ImportBatch {
     auto text = [&](int i, const std::string& v) {
       if (v.empty()) st->BindNull(i); else st->Bind(i, v);
     };
-    st->Bind(1, r.user_idx).Bind(2, r.item_idx).Bind(3, r.type).Bind(4, r.ts_ms);
+    st->Bind(1, r.user_idx).Bind(2, r.item_idx.value_or(-1)).Bind(3, r.type).Bind(4, r.ts_ms);
     opt(5, r.rating);
     opt(6, r.duration_seconds);
     opt(7, r.value);
