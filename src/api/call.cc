@@ -36,6 +36,7 @@ void RegisterAllRoutes(http::Router& router, const Deps& deps) {
   RegisterApiKeyRoutes(router, deps);
   RegisterUploadRoutes(router, deps);
   RegisterItemRoutes(router, deps);
+  RegisterDataQualityRoutes(router, deps);
 }
 
 }  // namespace embedrec::api

@@ -70,7 +70,18 @@ class ImportBatch {
   virtual Status Commit() = 0;
 };
 
-// One tenant's database: catalog, uploads, events (interactions next).
+// Raw counts behind the data-quality report.
+struct DataCounts {
+  int64_t items = 0, users = 0, interactions = 0;
+  int64_t items_without_interactions = 0;
+  int64_t users_with_one_interaction = 0;
+  std::vector<std::pair<std::string, int64_t>> per_type;
+  int64_t filled_item_fields = 0;   // non-empty name, category, price, brand, description, image_url
+  int64_t latest_interaction_ms = 0;  // 0 when none
+  int64_t upload_rows = 0, upload_rejected = 0, upload_duplicates = 0;  // over all uploads
+};
+
+// One tenant's database: catalog, users, interactions, uploads, events.
 class TenantStore {
  public:
   virtual ~TenantStore() = default;
@@ -85,6 +96,8 @@ class TenantStore {
   virtual StatusOr<ItemRecord> GetItem(const std::string& item_id) = 0;
   // Live (not deleted) items.
   virtual StatusOr<int64_t> CountItems() = 0;
+  // Aggregates over the whole tenant (scans: call after uploads, not per request).
+  virtual StatusOr<DataCounts> CountData() = 0;
   // Uploads, newest first.
   virtual StatusOr<std::vector<UploadRecord>> ListUploads(int limit) = 0;
   // Events with seq > after_seq, oldest first: {seq, topic, payload_json}.
@@ -95,6 +108,8 @@ class TenantStore {
     int64_t created_at_ms;
   };
   virtual StatusOr<std::vector<Event>> ReadEvents(int64_t after_seq, int limit) = 0;
+  // The newest event's sequence number (0 when none): a version of the data.
+  virtual StatusOr<int64_t> LatestEventSeq() = 0;
 };
 
 // The set of tenant spaces.

@@ -131,3 +131,29 @@ def test_generated_shop_imports_consistently(server, shop, tmp_path):
     assert a["rows_rejected"] == 0
     assert a["rows_accepted"] + a["duplicates_removed"] == 100000
     assert a["statistics"]["interaction_types"]["view"] > a["statistics"]["interaction_types"]["purchase"]
+
+
+def test_data_quality_report_follows_uploads(server):
+    o = server.onboard("quality", scopes=["data:write"])
+    q = server.request("GET", "/api/v1/data/quality", token=o["api_key"], port="pipeline").json()
+    codes = {w["code"] for w in q["warnings"]}
+    assert {"no_catalog", "too_few_interactions"} <= codes
+    assert q["counts"]["items"] == 0 and q["freshness_hours"] is None
+
+    server.upload("/api/v1/upload/items", SEED_CSV, o["api_key"])
+    body = SEED_INTERACTIONS + b"USER_004,PROD_001,view,2024-01-12T10:00:00Z,,\n" \
+                               b"USER_004,PROD_404,view,2024-01-12T10:00:00Z,,\n"
+    server.upload("/api/v1/upload/interactions", body, o["api_key"])
+    q = server.request("GET", "/api/v1/data/quality", token=o["api_key"]).json()
+    c = q["counts"]
+    assert (c["users"], c["items"], c["interactions"]) == (4, 4, 8)
+    assert c["items_without_interactions"] == 1          # PROD_004
+    assert c["users_with_single_interaction"] == 1       # USER_004
+    assert c["interactions_per_type"] == {"add_to_cart": 2, "purchase": 2, "view": 4}
+    assert q["validity_percent"] == round(100 * 12 / 13, 1)  # 4 + 9 rows uploaded, 1 rejected
+    assert q["completeness_percent"] == 83.3             # no image_url in the seed catalog
+    assert q["freshness_hours"] > 24 * 300               # the seed's history is from 2024
+    codes = {w["code"] for w in q["warnings"]}
+    assert "too_few_interactions" in codes and "stale_data" in codes and "no_catalog" not in codes
+    reader = server.create_key(o["jwt"], ["recommendations:read"], name="r")
+    assert server.request("GET", "/api/v1/data/quality", token=reader["api_key"]).status == 403

@@ -284,6 +284,69 @@ class SqliteTenantStore final : public TenantStore {
     return n;
   }
 
+  StatusOr<int64_t> LatestEventSeq() override {
+    int64_t seq = 0;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COALESCE(MAX(seq), 0) FROM events"));
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) seq = st->Int(0);
+      return Status::Ok();
+    }));
+    return seq;
+  }
+
+  StatusOr<DataCounts> CountData() override {
+    DataCounts c;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& conn) {
+      auto one = [&](const char* sql, int64_t* out) -> Status {
+        ASSIGN_OR_RETURN(auto st, conn.Prepare(sql));
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        *out = row ? st->Int(0) : 0;
+        return Status::Ok();
+      };
+      // One read transaction: the counts agree with each other.
+      RETURN_IF_ERROR(conn.Exec("BEGIN"));
+      Status s = [&]() -> Status {
+        RETURN_IF_ERROR(one("SELECT COUNT(*) FROM items WHERE deleted=0", &c.items));
+        RETURN_IF_ERROR(one("SELECT COUNT(*) FROM users", &c.users));
+        RETURN_IF_ERROR(one("SELECT COUNT(*) FROM interactions", &c.interactions));
+        int64_t interacted = 0;  // the IN list is built once (interactions has no item index)
+        RETURN_IF_ERROR(one("SELECT COUNT(*) FROM items WHERE deleted=0 AND item_idx IN "
+                            "(SELECT DISTINCT item_idx FROM interactions)",
+                            &interacted));
+        c.items_without_interactions = c.items - interacted;
+        RETURN_IF_ERROR(one("SELECT COUNT(*) FROM (SELECT user_idx FROM interactions "
+                            "GROUP BY user_idx HAVING COUNT(*)=1)",
+                            &c.users_with_one_interaction));
+        RETURN_IF_ERROR(one("SELECT COALESCE(SUM((name!='') + (category!='') + (price IS NOT NULL) "
+                            "+ (brand!='') + (description!='') + (image_url!='')), 0) FROM items "
+                            "WHERE deleted=0",
+                            &c.filled_item_fields));
+        RETURN_IF_ERROR(one("SELECT COALESCE(MAX(ts_ms), 0) FROM interactions",
+                            &c.latest_interaction_ms));
+        RETURN_IF_ERROR(one("SELECT COALESCE(SUM(json_extract(result_json,'$.rows_accepted') + "
+                            "json_extract(result_json,'$.rows_rejected') + "
+                            "json_extract(result_json,'$.duplicates_removed')), 0) FROM uploads",
+                            &c.upload_rows));
+        RETURN_IF_ERROR(one("SELECT COALESCE(SUM(json_extract(result_json,'$.rows_rejected')), 0) "
+                            "FROM uploads", &c.upload_rejected));
+        RETURN_IF_ERROR(one("SELECT COALESCE(SUM(json_extract(result_json,'$.duplicates_removed')), 0) "
+                            "FROM uploads", &c.upload_duplicates));
+        ASSIGN_OR_RETURN(auto st, conn.Prepare(
+            "SELECT type, COUNT(*) FROM interactions GROUP BY type ORDER BY type"));
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, st->Step());
+          if (!row) break;
+          c.per_type.emplace_back(st->Text(0), st->Int(1));
+        }
+        return Status::Ok();
+      }();
+      (void)conn.Exec("COMMIT");
+      return s;
+    }));
+    return c;
+  }
+
   StatusOr<std::vector<UploadRecord>> ListUploads(int limit) override {
     std::vector<UploadRecord> out;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {

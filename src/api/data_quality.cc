@@ -1,0 +1,136 @@
+// GET /api/v1/data/quality: how fit the tenant's data is for training, with
+// warnings a person can act on. Recomputed when the tenant's event log has
+// moved on (every upload appends an event), otherwise served from memory.
+#include <boost/json.hpp>
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "api/call.h"
+#include "api/json_body.h"
+#include "common/time_format.h"
+
+namespace embedrec::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+
+namespace {
+
+// Below this many interactions a personalised model has too little to learn from.
+constexpr int64_t kMinInteractionsToTrain = 1000;
+
+double Percent(int64_t part, int64_t whole) {
+  return whole == 0 ? 100.0 : std::round(1000.0 * double(part) / double(whole)) / 10.0;
+}
+
+json::object Report(const store::DataCounts& c, int64_t now_ms) {
+  json::object types;
+  for (const auto& [t, n] : c.per_type) types[t] = n;
+  double completeness = Percent(c.filled_item_fields, 6 * c.items);
+  double validity = Percent(c.upload_rows - c.upload_rejected, c.upload_rows);
+  double uniqueness =
+      Percent(c.upload_rows - c.upload_rejected - c.upload_duplicates, c.upload_rows - c.upload_rejected);
+  json::value freshness = nullptr;
+  if (c.latest_interaction_ms > 0) {
+    freshness = std::round(double(now_ms - c.latest_interaction_ms) / 3.6e6 * 100) / 100;
+  }
+  json::array warnings;
+  auto warn = [&](std::string code, std::string message) {
+    warnings.push_back(json::object{{"code", std::move(code)}, {"message", std::move(message)}});
+  };
+  if (c.items == 0) warn("no_catalog", "No items yet: upload your catalog to /api/v1/upload/items.");
+  if (c.interactions < kMinInteractionsToTrain) {
+    warn("too_few_interactions",
+         "Only " + std::to_string(c.interactions) + " interactions: too few to train a personalised "
+         "model (at least " + std::to_string(kMinInteractionsToTrain) +
+         "); recommendations will fall back to popularity. Upload more history.");
+  }
+  if (c.items > 0 && c.items_without_interactions * 2 > c.items) {
+    warn("cold_items", std::to_string(c.items_without_interactions) + " of " +
+                           std::to_string(c.items) +
+                           " items have no interactions; they can only be recommended by "
+                           "similarity or popularity.");
+  }
+  if (c.users > 0 && c.users_with_one_interaction * 2 > c.users) {
+    warn("thin_users", std::to_string(c.users_with_one_interaction) + " of " +
+                           std::to_string(c.users) +
+                           " users have a single interaction; track views and carts, not only "
+                           "purchases, to learn more about them.");
+  }
+  if (c.upload_rows > 0 && validity < 95) {
+    warn("many_rejected_rows", "Only " + json::serialize(json::value(validity)) +
+                                   "% of uploaded rows were valid; see validation_errors of "
+                                   "/api/v1/data/uploads.");
+  }
+  if (completeness < 50 && c.items > 0) {
+    warn("sparse_catalog", "Items lack names, categories, prices or brands; filters and reasons "
+                           "need them.");
+  }
+  if (c.latest_interaction_ms > 0 && now_ms - c.latest_interaction_ms > 7LL * 24 * 3600 * 1000) {
+    warn("stale_data", "The newest interaction is over a week old; send live events to "
+                       "/api/v1/interactions.");
+  }
+  json::object out{{"completeness_percent", completeness},
+                   {"validity_percent", validity},
+                   {"uniqueness_percent", uniqueness},
+                   {"freshness_hours", freshness},
+                   {"counts", json::object{{"users", c.users},
+                                           {"items", c.items},
+                                           {"interactions", c.interactions},
+                                           {"items_without_interactions", c.items_without_interactions},
+                                           {"users_with_single_interaction",
+                                            c.users_with_one_interaction},
+                                           {"interactions_per_type", std::move(types)}}},
+                   {"warnings", std::move(warnings)},
+                   {"computed_at", FormatRfc3339(now_ms / 1000)}};
+  return out;
+}
+
+// Reports by tenant, valid while the tenant's newest event sequence is unchanged.
+class QualityCache {
+ public:
+  std::optional<json::object> Get(const std::string& tid, int64_t seq) {
+    std::lock_guard lock(mu_);
+    auto it = reports_.find(tid);
+    if (it == reports_.end() || it->second.first != seq) return std::nullopt;
+    return it->second.second;
+  }
+  void Put(const std::string& tid, int64_t seq, json::object report) {
+    std::lock_guard lock(mu_);
+    if (reports_.size() > 10000) reports_.clear();
+    reports_[tid] = {seq, std::move(report)};
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::pair<int64_t, json::object>> reports_;
+};
+
+}  // namespace
+
+void RegisterDataQualityRoutes(http::Router& router, const Deps& deps) {
+  const Deps* d = &deps;
+  auto cache = std::make_shared<QualityCache>();
+  http::RouteInfo info{"GET", "/api/v1/data/quality",
+                       "Data-quality report of the tenant's catalog and history, with warnings",
+                       "uploads", http::Role::kDataPipeline};
+  router.Add(info, Authed(deps, 0,
+                          [d, cache](const Request& req, const PathParams&,
+                                     const auth::Principal& who) -> StatusOr<http::Response> {
+                            if (!who.Has(auth::kDataWrite) && !who.Has(auth::kAnalyticsRead)) {
+                              RETURN_IF_ERROR(who.Require(auth::kAnalyticsRead));
+                            }
+                            ASSIGN_OR_RETURN(std::string tid,
+                                             who.ResolveTenant(req.Query("tenant_id").value_or("")));
+                            ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
+                            ASSIGN_OR_RETURN(int64_t seq, tenant->LatestEventSeq());
+                            if (auto hit = cache->Get(tid, seq)) return JsonAnswer(200, *hit);
+                            ASSIGN_OR_RETURN(auto counts, tenant->CountData());
+                            json::object report = Report(counts, d->clock->NowMillis());
+                            cache->Put(tid, seq, report);
+                            return JsonAnswer(200, report);
+                          }));
+}
+
+}  // namespace embedrec::api
