@@ -37,6 +37,7 @@ void RegisterAllRoutes(http::Router& router, const Deps& deps) {
   RegisterUploadRoutes(router, deps);
   RegisterItemRoutes(router, deps);
   RegisterDataQualityRoutes(router, deps);
+  RegisterInteractionRoutes(router, deps);
 }
 
 }  // namespace embedrec::api

@@ -53,6 +53,7 @@ void RegisterApiKeyRoutes(http::Router& router, const Deps& deps);
 void RegisterUploadRoutes(http::Router& router, const Deps& deps);
 void RegisterItemRoutes(http::Router& router, const Deps& deps);
 void RegisterDataQualityRoutes(http::Router& router, const Deps& deps);
+void RegisterInteractionRoutes(http::Router& router, const Deps& deps);
 
 // "post_api_v1_admin_tenants_id": a stable OpenAPI operationId.
 std::string AsOperationId(const std::string& method, const std::string& pattern);

@@ -70,6 +70,24 @@ class ImportBatch {
   virtual Status Commit() = 0;
 };
 
+// One real-time interaction to record.
+struct TrackEvent {
+  std::string user_id, item_id, type;
+  int64_t ts_ms = 0;
+  std::optional<double> rating, value, quantity;
+  std::string context_json, metadata_json, recommendation_id;
+  std::string idempotency_key;      // empty: none
+  bool create_missing_item = false;  // else an unknown item is kNotFound
+};
+
+struct TrackResult {
+  Status status;                // kNotFound for an unknown item
+  std::string interaction_id;
+  int64_t processed_at_ms = 0;
+  bool duplicate = false;       // identical interaction already stored
+  bool replayed = false;        // idempotency key seen before: the first answer's id
+};
+
 // Raw counts behind the data-quality report.
 struct DataCounts {
   int64_t items = 0, users = 0, interactions = 0;
@@ -88,6 +106,12 @@ class TenantStore {
   virtual const std::string& tenant_id() const = 0;
   virtual Status Ping() = 0;
   virtual int SchemaVersion() const = 0;
+
+  // Records real-time interactions durably (committed before returning):
+  // users are created on demand, a user-interactions event is appended per
+  // new interaction. Concurrent calls may share one commit (group commit).
+  // One result per event, in order; the call itself fails only on I/O errors.
+  virtual StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) = 0;
 
   // Starts an upload's transaction. It holds the tenant's write lock until
   // it commits or is dropped.

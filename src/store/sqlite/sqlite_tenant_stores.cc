@@ -5,7 +5,10 @@
 #include <atomic>
 #include <chrono>
 
+#include "common/clock.h"
+#include "common/random.h"
 #include "common/strings.h"
+#include <condition_variable>
 
 #include "store/sqlite/sqlite_db.h"
 #include "store/tenant_stores.h"
@@ -94,6 +97,14 @@ CREATE TABLE interactions (
   upload_id TEXT,
   PRIMARY KEY (user_idx, item_idx, type, ts_ms)
 ) WITHOUT ROWID;
+)sql"},
+      {4, R"sql(
+ALTER TABLE interactions ADD COLUMN interaction_id TEXT;
+CREATE TABLE idempotency_keys (
+  key TEXT PRIMARY KEY,
+  interaction_id TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
 )sql"},
   };
   return kMigrations;
@@ -234,6 +245,37 @@ class SqliteTenantStore final : public TenantStore {
       ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT 1"));
       return st->Run();
     });
+  }
+
+  StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) override {
+    // Group commit: callers queue their events; whoever finds no commit in
+    // progress becomes the leader and writes everything queued in one
+    // transaction, then wakes the others. Under load one fsync-free commit
+    // serves many requests.
+    auto job = std::make_shared<TrackJob>();
+    job->events = &events;
+    std::unique_lock lock(track_mu_);
+    track_queue_.push_back(job);
+    while (!job->done) {
+      if (!committing_) {
+        committing_ = true;
+        std::vector<std::shared_ptr<TrackJob>> jobs;
+        jobs.swap(track_queue_);
+        lock.unlock();
+        Status s = WriteJobs(jobs);
+        lock.lock();
+        for (auto& j : jobs) {
+          if (!s.ok()) j->error = s;
+          j->done = true;
+        }
+        committing_ = false;
+        track_cv_.notify_all();
+      } else {
+        track_cv_.wait(lock);
+      }
+    }
+    if (!job->error.ok()) return job->error;
+    return std::move(job->results);
   }
 
   StatusOr<std::unique_ptr<ImportBatch>> BeginImport() override {
@@ -403,6 +445,128 @@ class SqliteTenantStore final : public TenantStore {
  private:
   std::string id_;
   std::unique_ptr<SqliteDb> db_;
+  struct TrackJob {
+    const std::vector<TrackEvent>* events = nullptr;
+    std::vector<TrackResult> results;
+    Status error;
+    bool done = false;
+  };
+
+  Status WriteJobs(const std::vector<std::shared_ptr<TrackJob>>& jobs) {
+    return db_->Write([&](SqliteConn& c) -> Status {
+      for (auto& job : jobs) {
+        job->results.clear();
+        for (const auto& ev : *job->events) {
+          ASSIGN_OR_RETURN(TrackResult r, WriteOne(c, ev));
+          job->results.push_back(std::move(r));
+        }
+      }
+      return Status::Ok();
+    });
+  }
+
+  StatusOr<std::optional<int64_t>> Lookup(SqliteConn& c, const char* sql, const std::string& key) {
+    ASSIGN_OR_RETURN(auto st, c.Prepare(sql));
+    st->Bind(1, key);
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return std::optional<int64_t>();
+    return std::optional<int64_t>(st->Int(0));
+  }
+
+  StatusOr<TrackResult> WriteOne(SqliteConn& c, const TrackEvent& ev) {
+    TrackResult r;
+    r.processed_at_ms = RealClock()->NowMillis();
+    if (!ev.idempotency_key.empty()) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT interaction_id FROM idempotency_keys WHERE key=?"));
+      st->Bind(1, ev.idempotency_key);
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) {
+        r.interaction_id = st->Text(0);
+        r.replayed = true;
+        return r;
+      }
+    }
+    std::optional<int64_t> item_idx;
+    if (!ev.item_id.empty()) {
+      ASSIGN_OR_RETURN(item_idx, Lookup(c, "SELECT item_idx FROM items WHERE item_id=? AND deleted=0",
+                                        ev.item_id));
+      if (!item_idx) {
+        if (!ev.create_missing_item) {
+          r.status = Status::NotFound("item '" + ev.item_id +
+                                      "' is not in the catalog; upload it first or enable "
+                                      "settings.auto_create_items")
+                         .WithReason("unknown_item");
+          return r;
+        }
+        ASSIGN_OR_RETURN(auto ins, c.Prepare(
+            "INSERT INTO items (item_id, created_at_ms, updated_at_ms) VALUES (?,?,?) "
+            "ON CONFLICT(item_id) DO UPDATE SET deleted=0, updated_at_ms=excluded.updated_at_ms"));
+        ins->Bind(1, ev.item_id).Bind(2, r.processed_at_ms).Bind(3, r.processed_at_ms);
+        RETURN_IF_ERROR(ins->Run());
+        ins.reset();
+        ASSIGN_OR_RETURN(item_idx, Lookup(c, "SELECT item_idx FROM items WHERE item_id=?", ev.item_id));
+      }
+    }
+    ASSIGN_OR_RETURN(auto user_idx, Lookup(c, "SELECT user_idx FROM users WHERE user_id=?", ev.user_id));
+    if (!user_idx) {
+      ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT INTO users (user_id, created_at_ms) VALUES (?,?)"));
+      ins->Bind(1, ev.user_id).Bind(2, r.processed_at_ms);
+      RETURN_IF_ERROR(ins->Run());
+      user_idx = static_cast<int64_t>(sqlite3_last_insert_rowid(c.raw()));
+    }
+    r.interaction_id = NewId("int");
+    ASSIGN_OR_RETURN(auto st, c.Prepare(
+        "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, value, "
+        "quantity, context, metadata, recommendation_id, interaction_id) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+    st->Bind(1, *user_idx).Bind(2, item_idx.value_or(-1)).Bind(3, ev.type).Bind(4, ev.ts_ms);
+    auto opt = [&](int i, const std::optional<double>& v) {
+      if (v) st->Bind(i, *v); else st->BindNull(i);
+    };
+    auto text = [&](int i, const std::string& v) {
+      if (v.empty()) st->BindNull(i); else st->Bind(i, v);
+    };
+    opt(5, ev.rating);
+    opt(6, ev.value);
+    opt(7, ev.quantity);
+    text(8, ev.context_json);
+    text(9, ev.metadata_json);
+    text(10, ev.recommendation_id);
+    st->Bind(11, r.interaction_id);
+    RETURN_IF_ERROR(st->Run());
+    st.reset();
+    if (c.Changes() == 0) {
+      // The same interaction is stored already: answer with its id.
+      ASSIGN_OR_RETURN(auto q, c.Prepare(
+          "SELECT COALESCE(interaction_id, '') FROM interactions WHERE user_idx=? AND item_idx=? "
+          "AND type=? AND ts_ms=?"));
+      q->Bind(1, *user_idx).Bind(2, item_idx.value_or(-1)).Bind(3, ev.type).Bind(4, ev.ts_ms);
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      r.interaction_id = row ? q->Text(0) : std::string();
+      r.duplicate = true;
+    } else {
+      std::string payload = "{\"interaction_id\":\"" + r.interaction_id + "\",\"user_idx\":" +
+                            std::to_string(*user_idx) + ",\"item_idx\":" +
+                            std::to_string(item_idx.value_or(-1)) + ",\"type\":\"" + ev.type +
+                            "\",\"ts_ms\":" + std::to_string(ev.ts_ms) + "}";
+      ASSIGN_OR_RETURN(auto e, c.Prepare(
+          "INSERT INTO events (topic, payload, created_at_ms) VALUES ('user-interactions',?,?)"));
+      e->Bind(1, payload).Bind(2, r.processed_at_ms);
+      RETURN_IF_ERROR(e->Run());
+    }
+    if (!ev.idempotency_key.empty()) {
+      ASSIGN_OR_RETURN(auto k, c.Prepare(
+          "INSERT OR IGNORE INTO idempotency_keys (key, interaction_id, created_at_ms) VALUES (?,?,?)"));
+      k->Bind(1, ev.idempotency_key).Bind(2, r.interaction_id).Bind(3, r.processed_at_ms);
+      RETURN_IF_ERROR(k->Run());
+    }
+    return r;
+  }
+
+  std::mutex track_mu_;
+  std::condition_variable track_cv_;
+  std::vector<std::shared_ptr<TrackJob>> track_queue_;
+  bool committing_ = false;
   std::atomic<uint64_t> next_mark_{static_cast<uint64_t>(
       std::chrono::steady_clock::now().time_since_epoch().count())};
 };

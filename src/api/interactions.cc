@@ -1,0 +1,218 @@
+// POST /api/v1/interactions and /api/v1/interactions/batch: real-time
+// tracking from the shop's website (seed steps 8b, 8d, 8e). An answer means
+// the interaction is committed: it survives a kill of the process.
+#include <boost/json.hpp>
+#include <set>
+
+#include "api/call.h"
+#include "api/json_body.h"
+#include "common/strings.h"
+#include "common/time_format.h"
+#include "http/errors.h"
+#include "ingest/interaction_import.h"
+
+namespace embedrec::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+
+namespace {
+
+constexpr size_t kMaxBatch = 1000;
+
+struct TenantRules {
+  std::set<std::string> custom_types;
+  bool auto_create_items = false;
+};
+
+StatusOr<TenantRules> Rules(const Deps& d, const std::string& tid) {
+  ASSIGN_OR_RETURN(auto t, d.control->GetTenant(tid));
+  TenantRules rules;
+  boost::system::error_code ec;
+  json::value v = json::parse(t.settings_json, ec);
+  if (ec || !v.is_object()) return rules;
+  const auto& o = v.as_object();
+  if (auto* types = o.if_contains("interaction_types"); types && types->is_object()) {
+    for (auto& [k, w] : types->as_object()) rules.custom_types.insert(AsciiLower(std::string(k)));
+  }
+  if (auto* a = o.if_contains("auto_create_items"); a && a->is_bool()) {
+    rules.auto_create_items = a->as_bool();
+  }
+  return rules;
+}
+
+StatusOr<std::optional<double>> OptNumber(const json::object& o, std::string_view field, double lo,
+                                          double hi) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::optional<double>();
+  if (!v->is_number()) return FieldTypeError(field, "a number");
+  double x = v->to_number<double>();
+  if (!(x >= lo && x <= hi)) {
+    return FieldValueError(field, std::string(field) + " must be between " + std::to_string(lo) +
+                                      " and " + std::to_string(hi));
+  }
+  return std::optional<double>(x);
+}
+
+StatusOr<std::string> OptObjectText(const json::object& o, std::string_view field) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::string();
+  if (!v->is_object()) return FieldTypeError(field, "an object");
+  std::string text = json::serialize(*v);
+  if (text.size() > 16 * 1024) return FieldValueError(field, std::string(field) + " is larger than 16 KiB");
+  return text;
+}
+
+// Validates one event object into a TrackEvent.
+StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules& rules,
+                                       int64_t now_ms) {
+  store::TrackEvent ev;
+  ASSIGN_OR_RETURN(ev.user_id, ReqString(o, "user_id", 256));
+  if (Trim(ev.user_id).empty()) return FieldValueError("user_id", "user_id must not be empty");
+  ASSIGN_OR_RETURN(auto type, ReqString(o, "interaction_type", 64));
+  ev.type = AsciiLower(Trim(type));
+  if (!ingest::BuiltInInteractionTypes().count(ev.type) && !rules.custom_types.count(ev.type)) {
+    return FieldValueError("interaction_type",
+                           "unknown interaction_type '" + ev.type +
+                               "'; use view, click, add_to_cart, remove_from_cart, purchase, "
+                               "rating, like, share, recommendations_shown or a custom type of "
+                               "the tenant's settings");
+  }
+  ASSIGN_OR_RETURN(auto item, OptString(o, "item_id", 256));
+  ev.item_id = item.value_or("");
+  if (ev.item_id.empty() && ev.type != "recommendations_shown") {
+    return Status::InvalidArgument("field 'item_id' is required", {{"field", "item_id"}})
+        .WithReason("missing_field");
+  }
+  ev.ts_ms = now_ms;
+  if (const json::value* ts = o.if_contains("timestamp"); ts && !ts->is_null()) {
+    std::optional<int64_t> parsed;
+    if (ts->is_string()) parsed = ingest::ParseTimestampMillis(ts->as_string());
+    else if (ts->is_number()) parsed = static_cast<int64_t>(ts->to_number<double>() * 1000);
+    if (!parsed) {
+      return FieldValueError("timestamp", "timestamp must be RFC 3339 with a zone "
+                                          "(2024-01-16T19:23:45Z) or epoch seconds");
+    }
+    if (*parsed > now_ms + 24 * 3600 * 1000) {
+      return FieldValueError("timestamp", "timestamp is more than a day in the future");
+    }
+    ev.ts_ms = *parsed;
+  }
+  ASSIGN_OR_RETURN(ev.rating, OptNumber(o, "rating", 1, 5));
+  if (ev.type == "rating" && !ev.rating) {
+    return FieldValueError("rating", "a rating interaction needs a rating from 1 to 5");
+  }
+  ASSIGN_OR_RETURN(ev.context_json, OptObjectText(o, "context"));
+  ASSIGN_OR_RETURN(ev.metadata_json, OptObjectText(o, "metadata"));
+  if (const json::value* m = o.if_contains("metadata"); m && m->is_object()) {
+    ASSIGN_OR_RETURN(ev.value, OptNumber(m->as_object(), "price", 0, 1e12));
+    ASSIGN_OR_RETURN(ev.quantity, OptNumber(m->as_object(), "quantity", 0, 1e9));
+  }
+  ASSIGN_OR_RETURN(auto rec, OptString(o, "recommendation_id", 128));
+  ev.recommendation_id = rec.value_or("");
+  ev.create_missing_item = rules.auto_create_items;
+  return ev;
+}
+
+json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r) {
+  json::object out{{"status", r.replayed ? "tracked" : r.duplicate ? "duplicate" : "tracked"},
+                   {"interaction_id", r.interaction_id},
+                   {"processed_at", FormatRfc3339Millis(r.processed_at_ms)}};
+  if (r.replayed) out["idempotent_replay"] = true;
+  if (ev.type == "purchase") {
+    // Real-time fold-in updates the user at once (serving issue); a full
+    // retrain is the scheduler's call (training issue), so none is asked for here.
+    out["next_actions"] = json::object{{"retrain_recommended", false},
+                                       {"incremental_update", true}};
+  }
+  return out;
+}
+
+}  // namespace
+
+void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
+  const Deps* d = &deps;
+  router.Add(
+      {"POST", "/api/v1/interactions",
+       "Track one interaction (view, add_to_cart, purchase, ...); durable when answered; "
+       "Idempotency-Key header honoured",
+       "interactions"},
+      Authed(deps, auth::kInteractionsWrite,
+             [d](const Request& req, const PathParams&,
+                 const auth::Principal& who) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+               ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+               ASSIGN_OR_RETURN(auto rules, Rules(*d, tid));
+               ASSIGN_OR_RETURN(auto ev, ParseEvent(body, rules, d->clock->NowMillis()));
+               std::string_view key = req.Header("idempotency-key");
+               if (key.size() > 255) {
+                 return Status::InvalidArgument("Idempotency-Key is longer than 255 characters");
+               }
+               ev.idempotency_key = std::string(key);
+               ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
+               ASSIGN_OR_RETURN(auto results, tenant->Track({ev}));
+               const auto& r = results.at(0);
+               RETURN_IF_ERROR(r.status);
+               return JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r));
+             }));
+
+  router.Add(
+      {"POST", "/api/v1/interactions/batch",
+       "Track up to 1,000 interactions; a result per event", "interactions"},
+      Authed(deps, auth::kInteractionsWrite,
+             [d](const Request& req, const PathParams&,
+                 const auth::Principal& who) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+               ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+               const json::value* list = body.if_contains("events");
+               if (!list || !list->is_array()) return FieldTypeError("events", "an array of events");
+               if (list->as_array().size() > kMaxBatch) {
+                 return FieldValueError("events", "at most 1000 events per batch");
+               }
+               ASSIGN_OR_RETURN(auto rules, Rules(*d, tid));
+               int64_t now = d->clock->NowMillis();
+               std::vector<store::TrackEvent> events;
+               std::vector<std::optional<Status>> invalid;
+               for (const auto& v : list->as_array()) {
+                 if (!v.is_object()) {
+                   invalid.push_back(FieldTypeError("events[]", "an object"));
+                   continue;
+                 }
+                 auto ev = ParseEvent(v.as_object(), rules, now);
+                 if (!ev.ok()) {
+                   invalid.push_back(ev.status());
+                   continue;
+                 }
+                 invalid.push_back(std::nullopt);
+                 events.push_back(std::move(ev).value());
+               }
+               ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
+               std::vector<store::TrackResult> results;
+               if (!events.empty()) {
+                 ASSIGN_OR_RETURN(results, tenant->Track(events));
+               }
+               json::array out;
+               int64_t tracked = 0, failed = 0;
+               size_t k = 0;
+               for (const auto& bad : invalid) {
+                 Status s = bad ? *bad : results[k].status;
+                 if (!s.ok()) {
+                   ++failed;
+                   out.push_back(json::object{
+                       {"status", "error"},
+                       {"error", json::object{{"code", s.reason()}, {"message", s.message()}}}});
+                 } else {
+                   ++tracked;
+                   out.push_back(ResultJson(events[k], results[k]));
+                 }
+                 if (!bad) ++k;
+               }
+               return JsonAnswer(200, json::object{{"tracked", tracked},
+                                                   {"failed", failed},
+                                                   {"results", std::move(out)}});
+             }));
+}
+
+}  // namespace embedrec::api
