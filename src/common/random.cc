@@ -18,8 +18,17 @@ void InitCrypto() {
 std::string RandomBase62(size_t n) {
   static constexpr char kAlphabet[] =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  std::string out(n, '0');
-  for (auto& c : out) c = kAlphabet[randombytes_uniform(62)];
+  // One call for many bytes (each randombytes call may be a getrandom
+  // syscall); bytes >= 248 are rejected so that `b % 62` stays uniform.
+  std::string out;
+  out.reserve(n);
+  unsigned char buf[64];
+  while (out.size() < n) {
+    randombytes_buf(buf, sizeof buf);
+    for (unsigned char b : buf) {
+      if (b < 248 && out.size() < n) out.push_back(kAlphabet[b % 62]);
+    }
+  }
   return out;
 }
 
