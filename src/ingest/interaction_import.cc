@@ -131,18 +131,7 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, store::ImportBatch
       have_header = true;
       return Status::Ok();
     }
-    ++result.data_rows;
-    if (!r.error.empty()) {
-      result.Reject({r.record, "malformed CSV: " + r.error, "", ""});
-      return Status::Ok();
-    }
-    if (r.fields.size() != cols.size()) {
-      result.Reject({r.record,
-                     "row has " + std::to_string(r.fields.size()) + " fields, the header has " +
-                         std::to_string(cols.size()),
-                     "", ""});
-      return Status::Ok();
-    }
+    if (!result.AdmitRecord(r, cols.size())) return Status::Ok();
     std::string user_id, item_id, type, error;
     store::InteractionRecord rec;
     rec.upload_id = opt.upload_id;

@@ -16,6 +16,22 @@ void ImportResult::Reject(RowError e) {
   else ++errors_not_listed;
 }
 
+bool ImportResult::AdmitRecord(const CsvRecord& r, size_t columns) {
+  ++data_rows;
+  if (!r.error.empty()) {
+    Reject({r.record, "malformed CSV: " + r.error, "", ""});
+    return false;
+  }
+  if (r.fields.size() != columns) {
+    Reject({r.record,
+            "row has " + std::to_string(r.fields.size()) + " fields, the header has " +
+                std::to_string(columns),
+            "", ""});
+    return false;
+  }
+  return true;
+}
+
 namespace {
 
 enum class Col { kItemId, kName, kCategory, kPrice, kDescription, kBrand, kTags, kImageUrl,
@@ -97,18 +113,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
       have_header = true;
       return Status::Ok();
     }
-    ++result.data_rows;
-    if (!r.error.empty()) {
-      result.Reject({r.record, "malformed CSV: " + r.error, "", ""});
-      return Status::Ok();
-    }
-    if (r.fields.size() != cols.size()) {
-      result.Reject({r.record,
-                     "row has " + std::to_string(r.fields.size()) + " fields, the header has " +
-                         std::to_string(cols.size()),
-                     "", ""});
-      return Status::Ok();
-    }
+    if (!result.AdmitRecord(r, cols.size())) return Status::Ok();
     store::ItemRecord item;
     json::object props;
     std::string error;

@@ -16,6 +16,7 @@
 
 #include "common/byte_source.h"
 #include "common/status.h"
+#include "ingest/csv_parser.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::ingest {
@@ -38,6 +39,9 @@ struct ImportResult {
   int64_t errors_not_listed = 0;
   std::vector<std::string> extra_columns;  // kept as properties (items) or ignored
   void Reject(RowError e);
+  // Counts a data record; false (and the row rejected) when it is malformed
+  // CSV or its field count differs from the header's `columns`.
+  bool AdmitRecord(const CsvRecord& r, size_t columns);
 };
 
 // Streams CSV from `csv` into `batch`. kUnprocessable when the file as a

@@ -110,23 +110,9 @@ class FsBlobStore final : public BlobStore {
   }
 
   Status Put(const std::string& key, const std::string& data) override {
-    if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");
-    fs::path target = root_ / key;
-    std::error_code ec;
-    fs::create_directories(target.parent_path(), ec);
-    if (ec) return Status::Internal("mkdir " + target.parent_path().string() + ": " + ec.message());
-    fs::path tmp = target.parent_path() / (".tmp-" + RandomBase62(12));
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return Errno("create " + tmp.string());
-    Status s = WriteAll(fd, data, tmp.string());
-    if (s.ok() && ::fsync(fd) != 0) s = Errno("fsync " + tmp.string());
-    ::close(fd);
-    if (s.ok() && ::rename(tmp.c_str(), target.c_str()) != 0) s = Errno("rename " + tmp.string());
-    if (!s.ok()) {
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    return FsyncDir(target.parent_path());
+    ASSIGN_OR_RETURN(auto writer, OpenWriter(key));
+    RETURN_IF_ERROR(writer->Append(data));
+    return writer->Commit();
   }
 
   StatusOr<std::string> Get(const std::string& key) override {
