@@ -3,6 +3,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "common/time_format.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
@@ -23,8 +24,173 @@ json::object ItemJson(const store::ItemRecord& it) {
   return o;
 }
 
+namespace {
+
+// An item from a PUT body; unknown fields are ignored.
+StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& item_id) {
+  store::ItemRecord it;
+  it.item_id = item_id;
+  if (item_id.empty() || item_id.size() > 256) {
+    return FieldValueError("item_id", "item_id must be 1 to 256 bytes");
+  }
+  ASSIGN_OR_RETURN(auto name, OptString(o, "name", 1000));
+  ASSIGN_OR_RETURN(auto category, OptString(o, "category", 200));
+  ASSIGN_OR_RETURN(auto description, OptString(o, "description", 65536));
+  ASSIGN_OR_RETURN(auto brand, OptString(o, "brand", 200));
+  ASSIGN_OR_RETURN(auto image_url, OptString(o, "image_url", 2048));
+  ASSIGN_OR_RETURN(auto available, OptBool(o, "available"));
+  it.name = name.value_or("");
+  it.category = category.value_or("");
+  it.description = description.value_or("");
+  it.brand = brand.value_or("");
+  it.image_url = image_url.value_or("");
+  it.available = available.value_or(true);
+  if (const json::value* p = o.if_contains("price"); p && !p->is_null()) {
+    if (!p->is_number()) return FieldTypeError("price", "a number");
+    double v = p->to_number<double>();
+    if (!(v >= 0 && v < 1e15)) return FieldValueError("price", "price must be ≥ 0");
+    it.price = v;
+  }
+  if (const json::value* t = o.if_contains("tags"); t && !t->is_null()) {
+    if (!t->is_array()) return FieldTypeError("tags", "an array of strings");
+    for (const auto& tag : t->as_array()) {
+      if (!tag.is_string()) return FieldTypeError("tags", "an array of strings");
+      if (tag.as_string().size() > 100 || it.tags.size() >= 100) {
+        return FieldValueError("tags", "at most 100 tags of at most 100 characters");
+      }
+      if (!tag.as_string().empty()) it.tags.emplace_back(tag.as_string());
+    }
+  }
+  if (const json::value* p = o.if_contains("properties"); p && !p->is_null()) {
+    if (!p->is_object()) return FieldTypeError("properties", "an object");
+    it.properties_json = json::serialize(*p);
+    if (it.properties_json.size() > 64 * 1024) {
+      return FieldValueError("properties", "properties must serialize to at most 64 KiB");
+    }
+  }
+  return it;
+}
+
+StatusOr<int> ParseLimit(const Request& req, int dflt, int max) {
+  auto l = req.Query("limit");
+  if (!l) return dflt;
+  char* end = nullptr;
+  long v = std::strtol(l->c_str(), &end, 10);
+  if (l->empty() || *end != '\0' || v < 1 || v > max) {
+    return Status::InvalidArgument("limit must be an integer from 1 to " + std::to_string(max),
+                                   {{"field", "limit"}});
+  }
+  return static_cast<int>(v);
+}
+
+StatusOr<int64_t> ParseCursor(const Request& req) {
+  auto c = req.Query("cursor");
+  if (!c || c->empty()) return int64_t{0};
+  char* end = nullptr;
+  long long v = std::strtoll(c->c_str(), &end, 10);
+  if (*end != '\0' || v < 0) {
+    return Status::InvalidArgument("cursor is not one this server returned", {{"field", "cursor"}});
+  }
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
 void RegisterItemRoutes(http::Router& router, const Deps& deps) {
   const Deps* d = &deps;
+  router.Add({"GET", "/api/v1/items", "The catalog, paginated (?limit, ?cursor, ?category)", "items"},
+             Authed(deps, 0,
+                    [d](const Request& req, const PathParams&,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(std::string tid,
+                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
+                      ASSIGN_OR_RETURN(int limit, ParseLimit(req, 100, 1000));
+                      ASSIGN_OR_RETURN(int64_t after, ParseCursor(req));
+                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
+                      std::vector<int64_t> idx;
+                      ASSIGN_OR_RETURN(auto items,
+                                       tenant->ListItems(after, limit + 1,
+                                                         req.Query("category").value_or(""), &idx));
+                      json::object out;
+                      json::array arr;
+                      bool more = static_cast<int>(items.size()) > limit;
+                      for (int i = 0; i < static_cast<int>(items.size()) && i < limit; ++i) {
+                        arr.push_back(ItemJson(items[i]));
+                      }
+                      out["items"] = std::move(arr);
+                      out["next_cursor"] = more ? json::value(std::to_string(idx[limit - 1]))
+                                                : json::value(nullptr);
+                      return JsonAnswer(200, out);
+                    }));
+
+  router.Add({"PUT", "/api/v1/items/{item_id}", "Create or replace one catalog item", "items"},
+             Authed(deps, auth::kDataWrite,
+                    [d](const Request& req, const PathParams& p,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+                      ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+                      ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+                      ASSIGN_OR_RETURN(auto item, ParseItem(body, p.Get("item_id")));
+                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
+                      bool existed = tenant->GetItem(item.item_id).ok();
+                      int64_t now = d->clock->NowMillis();
+                      ASSIGN_OR_RETURN(auto batch, tenant->BeginImport());
+                      RETURN_IF_ERROR(batch->UpsertItem(item, now));
+                      RETURN_IF_ERROR(batch->AppendEvent(
+                          "item-catalog-updated",
+                          json::serialize(json::object{{"upserted_item_id", item.item_id}}), now));
+                      RETURN_IF_ERROR(batch->Commit());
+                      return JsonAnswer(existed ? 200 : 201, ItemJson(item));
+                    }));
+
+  router.Add({"DELETE", "/api/v1/items/{item_id}",
+              "Remove an item from the catalog (its history is kept)", "items"},
+             Authed(deps, auth::kDataWrite,
+                    [d](const Request& req, const PathParams& p,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(std::string tid,
+                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
+                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
+                      RETURN_IF_ERROR(tenant->DeleteItem(p.Get("item_id"), d->clock->NowMillis()));
+                      http::Response r;
+                      r.status = 204;
+                      return r;
+                    }));
+
+  router.Add({"GET", "/api/v1/users/{user_id}/interactions",
+              "A user's interactions, newest first (?limit, ?cursor)", "interactions"},
+             Authed(deps, 0,
+                    [d](const Request& req, const PathParams& p,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+                      if (!who.Has(auth::kDataWrite) && !who.Has(auth::kAnalyticsRead)) {
+                        RETURN_IF_ERROR(who.Require(auth::kAnalyticsRead));
+                      }
+                      ASSIGN_OR_RETURN(std::string tid,
+                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
+                      ASSIGN_OR_RETURN(int limit, ParseLimit(req, 100, 1000));
+                      ASSIGN_OR_RETURN(int64_t offset, ParseCursor(req));
+                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
+                      ASSIGN_OR_RETURN(auto rows, tenant->ListUserInteractions(p.Get("user_id"),
+                                                                               offset, limit + 1));
+                      json::array arr;
+                      for (int i = 0; i < static_cast<int>(rows.size()) && i < limit; ++i) {
+                        const auto& r = rows[i];
+                        json::object o{{"interaction_type", r.type},
+                                       {"timestamp", FormatRfc3339Millis(r.ts_ms)}};
+                        o["item_id"] = r.item_id.empty() ? json::value(nullptr) : json::value(r.item_id);
+                        if (!r.interaction_id.empty()) o["interaction_id"] = r.interaction_id;
+                        if (r.rating) o["rating"] = *r.rating;
+                        if (r.value) o["value"] = *r.value;
+                        if (r.quantity) o["quantity"] = *r.quantity;
+                        arr.push_back(std::move(o));
+                      }
+                      bool more = static_cast<int>(rows.size()) > limit;
+                      return JsonAnswer(200, json::object{
+                          {"user_id", p.Get("user_id")},
+                          {"interactions", std::move(arr)},
+                          {"next_cursor", more ? json::value(std::to_string(offset + limit))
+                                               : json::value(nullptr)}});
+                    }));
   router.Add({"GET", "/api/v1/items/{item_id}", "One catalog item", "items"},
              Authed(deps, 0,
                     [d](const Request& req, const PathParams& p,

@@ -4,30 +4,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/strings.h"
 #include "common/time_format.h"
 
 namespace embedrec {
 namespace {
-
-void AppendJsonEscaped(std::string_view s, spdlog::memory_buf_t& out) {
-  for (char c : s) {
-    switch (c) {
-      case '"': out.append(std::string_view("\\\"")); break;
-      case '\\': out.append(std::string_view("\\\\")); break;
-      case '\n': out.append(std::string_view("\\n")); break;
-      case '\r': out.append(std::string_view("\\r")); break;
-      case '\t': out.append(std::string_view("\\t")); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out.append(std::string_view(buf));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-}
 
 // One JSON object per line; messages are escaped so the output always parses.
 class JsonFormatter final : public spdlog::formatter {
@@ -40,9 +21,9 @@ class JsonFormatter final : public spdlog::formatter {
     dest.append(std::string_view("\",\"level\":\""));
     auto lvl = spdlog::level::to_string_view(msg.level);
     dest.append(lvl.data(), lvl.data() + lvl.size());
-    dest.append(std::string_view("\",\"msg\":\""));
-    AppendJsonEscaped(std::string_view(msg.payload.data(), msg.payload.size()), dest);
-    dest.append(std::string_view("\"}\n"));
+    dest.append(std::string_view("\",\"msg\":"));
+    dest.append(JsonQuote(std::string_view(msg.payload.data(), msg.payload.size())));
+    dest.append(std::string_view("}\n"));
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<JsonFormatter>();

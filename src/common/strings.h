@@ -15,6 +15,8 @@ bool IsValidUtf8(std::string_view s);
 size_t Utf8Length(std::string_view s);
 // Splits on `sep`, keeping empty pieces.
 std::vector<std::string_view> Split(std::string_view s, char sep);
+// `s` as a JSON string literal, quotes included ("a\"b").
+std::string JsonQuote(std::string_view s);
 // Strips ASCII whitespace at both ends.
 std::string_view Trim(std::string_view s);
 

@@ -120,6 +120,24 @@ class TenantStore {
   virtual StatusOr<ItemRecord> GetItem(const std::string& item_id) = 0;
   // Live (not deleted) items.
   virtual StatusOr<int64_t> CountItems() = 0;
+  // Live items after `after_idx` in catalog order, optionally of one category.
+  // Each item's item_idx is returned in `idx` (the next page's after_idx).
+  virtual StatusOr<std::vector<ItemRecord>> ListItems(int64_t after_idx, int limit,
+                                                      const std::string& category,
+                                                      std::vector<int64_t>* idx) = 0;
+  // Soft-deletes an item (kept for history). kNotFound for an unknown item.
+  virtual Status DeleteItem(const std::string& item_id, int64_t now_ms) = 0;
+  // A user's interactions, newest first, skipping `offset`. kNotFound for an unknown user.
+  struct UserInteraction {
+    std::string item_id;  // empty for impressions without an item
+    std::string type;
+    int64_t ts_ms = 0;
+    std::optional<double> rating, value, quantity;
+    std::string interaction_id;
+  };
+  virtual StatusOr<std::vector<UserInteraction>> ListUserInteractions(const std::string& user_id,
+                                                                       int64_t offset,
+                                                                       int limit) = 0;
   // Aggregates over the whole tenant (scans: call after uploads, not per request).
   virtual StatusOr<DataCounts> CountData() = 0;
   // Uploads, newest first.

@@ -285,34 +285,111 @@ class SqliteTenantStore final : public TenantStore {
     return std::unique_ptr<ImportBatch>(std::move(batch));
   }
 
+  static constexpr const char* kItemCols =
+      "item_id, name, category, price, description, brand, tags, image_url, available, "
+      "properties, item_idx";
+  static ItemRecord ReadItem(const SqliteStmt& st) {
+    ItemRecord r;
+    r.item_id = st.Text(0);
+    r.name = st.Text(1);
+    r.category = st.Text(2);
+    if (!st.IsNull(3)) r.price = st.Double(3);
+    r.description = st.Text(4);
+    r.brand = st.Text(5);
+    std::string tags = st.Text(6);
+    if (!tags.empty()) {
+      for (auto t : Split(tags, '|')) r.tags.emplace_back(t);
+    }
+    r.image_url = st.Text(7);
+    r.available = st.Int(8) != 0;
+    r.properties_json = st.Text(9);
+    return r;
+  }
+
   StatusOr<ItemRecord> GetItem(const std::string& item_id) override {
     std::optional<ItemRecord> out;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
-      ASSIGN_OR_RETURN(auto st, c.Prepare(
-          "SELECT item_id, name, category, price, description, brand, tags, image_url, available, "
-          "properties FROM items WHERE item_id=? AND deleted=0"));
+      ASSIGN_OR_RETURN(auto st, c.Prepare(std::string("SELECT ") + kItemCols +
+                                          " FROM items WHERE item_id=? AND deleted=0"));
       st->Bind(1, item_id);
       ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) return Status::Ok();
-      ItemRecord r;
-      r.item_id = st->Text(0);
-      r.name = st->Text(1);
-      r.category = st->Text(2);
-      if (!st->IsNull(3)) r.price = st->Double(3);
-      r.description = st->Text(4);
-      r.brand = st->Text(5);
-      std::string tags = st->Text(6);
-      if (!tags.empty()) {
-        for (auto t : Split(tags, '|')) r.tags.emplace_back(t);
-      }
-      r.image_url = st->Text(7);
-      r.available = st->Int(8) != 0;
-      r.properties_json = st->Text(9);
-      out = std::move(r);
+      if (row) out = ReadItem(*st);
       return Status::Ok();
     }));
     if (!out) return Status::NotFound("item '" + item_id + "' does not exist");
     return std::move(*out);
+  }
+
+  StatusOr<std::vector<ItemRecord>> ListItems(int64_t after_idx, int limit,
+                                              const std::string& category,
+                                              std::vector<int64_t>* idx) override {
+    std::vector<ItemRecord> out;
+    idx->clear();
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          std::string("SELECT ") + kItemCols +
+          " FROM items WHERE deleted=0 AND item_idx > ? AND (?='' OR category=?) "
+          "ORDER BY item_idx LIMIT ?"));
+      st->Bind(1, after_idx).Bind(2, category).Bind(3, category).Bind(4, limit);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return Status::Ok();
+        out.push_back(ReadItem(*st));
+        idx->push_back(st->Int(10));
+      }
+    }));
+    return out;
+  }
+
+  Status DeleteItem(const std::string& item_id, int64_t now_ms) override {
+    return db_->Write([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "UPDATE items SET deleted=1, updated_at_ms=? WHERE item_id=? AND deleted=0"));
+      st->Bind(1, now_ms).Bind(2, item_id);
+      RETURN_IF_ERROR(st->Run());
+      if (c.Changes() == 0) return Status::NotFound("item '" + item_id + "' does not exist");
+      st.reset();
+      ASSIGN_OR_RETURN(auto ev, c.Prepare(
+          "INSERT INTO events (topic, payload, created_at_ms) VALUES ('item-catalog-updated',?,?)"));
+      ev->Bind(1, "{\"deleted_item_id\":" + JsonQuote(item_id) + "}").Bind(2, now_ms);
+      return ev->Run();
+    });
+  }
+
+  StatusOr<std::vector<UserInteraction>> ListUserInteractions(const std::string& user_id,
+                                                              int64_t offset, int limit) override {
+    std::vector<UserInteraction> out;
+    bool known = false;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto u, c.Prepare("SELECT user_idx FROM users WHERE user_id=?"));
+      u->Bind(1, user_id);
+      ASSIGN_OR_RETURN(bool found, u->Step());
+      if (!found) return Status::Ok();
+      known = true;
+      int64_t user_idx = u->Int(0);
+      u.reset();
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT COALESCE(i.item_id, ''), x.type, x.ts_ms, x.rating, x.value, x.quantity, "
+          "COALESCE(x.interaction_id, '') FROM interactions x LEFT JOIN items i "
+          "ON i.item_idx = x.item_idx WHERE x.user_idx=? "
+          "ORDER BY x.ts_ms DESC, x.item_idx, x.type LIMIT ? OFFSET ?"));
+      st->Bind(1, user_idx).Bind(2, limit).Bind(3, offset);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return Status::Ok();
+        UserInteraction r;
+        r.item_id = st->Text(0);
+        r.type = st->Text(1);
+        r.ts_ms = st->Int(2);
+        if (!st->IsNull(3)) r.rating = st->Double(3);
+        if (!st->IsNull(4)) r.value = st->Double(4);
+        if (!st->IsNull(5)) r.quantity = st->Double(5);
+        r.interaction_id = st->Text(6);
+        out.push_back(std::move(r));
+      }
+    }));
+    if (!known) return Status::NotFound("user '" + user_id + "' has no interactions");
+    return out;
   }
 
   StatusOr<int64_t> CountItems() override {

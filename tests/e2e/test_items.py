@@ -1,0 +1,59 @@
+"""Catalog item routes and a user's history."""
+import pytest
+
+from test_upload_items import SEED_CSV
+
+
+@pytest.fixture
+def shop(server):
+    o = server.onboard("items", scopes=["data:write", "interactions:write", "recommendations:read"])
+    assert server.upload("/api/v1/upload/items", SEED_CSV, o["api_key"]).status == 200
+    return o
+
+
+def test_put_get_delete_item(server, shop):
+    k = shop["api_key"]
+    body = {"name": "4K Camera", "category": "Cameras", "price": 499.0, "tags": ["4k", "video"],
+            "properties": {"sensor": "1 inch"}, "available": True}
+    r = server.request("PUT", "/api/v1/items/CAM_1", body, token=k)
+    assert r.status == 201, r
+    assert server.request("PUT", "/api/v1/items/CAM_1", {**body, "price": 449.0}, token=k).status == 200
+    it = server.request("GET", "/api/v1/items/CAM_1", token=k).json()
+    assert it["price"] == 449.0 and it["tags"] == ["4k", "video"]
+    assert it["properties"] == {"sensor": "1 inch"}
+    assert server.request("PUT", "/api/v1/items/CAM_2", {"price": -1}, token=k).status == 422
+    assert server.request("PUT", "/api/v1/items/CAM_2", {"price": "cheap"}, token=k).status == 400
+    assert server.request("PUT", "/api/v1/items/CAM_2", {"tags": "a|b"}, token=k).status == 400
+    assert server.request("DELETE", "/api/v1/items/CAM_1", token=k).status == 204
+    assert server.request("GET", "/api/v1/items/CAM_1", token=k).status == 404
+    assert server.request("DELETE", "/api/v1/items/CAM_1", token=k).status == 404
+    reader = server.create_key(shop["jwt"], ["recommendations:read"], name="r")
+    assert server.request("PUT", "/api/v1/items/X", body, token=reader["api_key"]).status == 403
+
+
+def test_list_items_paginates_and_filters(server, shop):
+    k = shop["api_key"]
+    page = server.request("GET", "/api/v1/items?limit=3", token=k).json()
+    assert [i["item_id"] for i in page["items"]] == ["PROD_001", "PROD_002", "PROD_003"]
+    rest = server.request("GET", f"/api/v1/items?limit=3&cursor={page['next_cursor']}", token=k).json()
+    assert [i["item_id"] for i in rest["items"]] == ["PROD_004"] and rest["next_cursor"] is None
+    audio = server.request("GET", "/api/v1/items?category=Audio", token=k).json()["items"]
+    assert [i["item_id"] for i in audio] == ["PROD_001"]
+    assert server.request("GET", "/api/v1/items?limit=0", token=k).status == 400
+
+
+def test_user_history_newest_first(server, shop):
+    k = shop["api_key"]
+    for i, (item, kind) in enumerate([("PROD_001", "view"), ("PROD_001", "add_to_cart"),
+                                      ("PROD_001", "purchase")]):
+        r = server.request("POST", "/api/v1/interactions",
+                           {"user_id": "JOHN", "item_id": item, "interaction_type": kind,
+                            "timestamp": 1705433000 + i}, token=k)
+        assert r.status == 201
+    h = server.request("GET", "/api/v1/users/JOHN/interactions?limit=2", token=k).json()
+    assert [x["interaction_type"] for x in h["interactions"]] == ["purchase", "add_to_cart"]
+    assert h["interactions"][0]["item_id"] == "PROD_001"
+    more = server.request("GET", f"/api/v1/users/JOHN/interactions?cursor={h['next_cursor']}",
+                          token=k).json()
+    assert [x["interaction_type"] for x in more["interactions"]] == ["view"]
+    assert server.request("GET", "/api/v1/users/NOBODY/interactions", token=k).status == 404
