@@ -9,6 +9,7 @@
 #include "common/build_info.h"
 #include "common/log.h"
 #include "common/random.h"
+#include "datagen/movielens.h"
 #include "datagen/shop_generator.h"
 
 namespace {
@@ -68,7 +69,25 @@ int main(int argc, char** argv) {
   gen->add_option("--days", shop.days, "Time window in days")->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
 
+  std::string ml_in, ml_out;
+  auto* ml = app.add_subcommand(
+      "convert-movielens",
+      "Convert MovieLens movies.csv + ratings.csv into upload CSVs (non-commercial licence)");
+  ml->add_option("--in", ml_in, "Directory with movies.csv and ratings.csv")->required();
+  ml->add_option("--out", ml_out, "Output directory")->required();
+
   CLI11_PARSE(app, argc, argv);
+  if (*ml) {
+    auto st = embedrec::datagen::ConvertMovielens(ml_in, ml_out);
+    if (!st.ok()) {
+      std::fprintf(stderr, "embedrec: %s\n", st.status().message().c_str());
+      return 1;
+    }
+    std::printf("{\"items\":%lld,\"ratings\":%lld,\"ratings_raised_to_1\":%lld}\n",
+                static_cast<long long>(st->items), static_cast<long long>(st->ratings),
+                static_cast<long long>(st->ratings_raised_to_1));
+    return 0;
+  }
   if (*version) {
     std::printf("embedrec %s (%s)\n", embedrec::kVersion, embedrec::kGitSha);
     return 0;
