@@ -157,3 +157,47 @@ def test_data_quality_report_follows_uploads(server):
     assert "too_few_interactions" in codes and "stale_data" in codes and "no_catalog" not in codes
     reader = server.create_key(o["jwt"], ["recommendations:read"], name="r")
     assert server.request("GET", "/api/v1/data/quality", token=reader["api_key"]).status == 403
+
+
+def test_server_killed_mid_upload_keeps_data_as_it_was(make_server, tmp_path):
+    import signal
+    from conftest import ADMIN_TOKEN, Server
+    data = tmp_path / "killed"
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN}, data_dir=data)
+    o = s.onboard("killed", scopes=["data:write"])
+    assert s.upload("/api/v1/upload/items", SEED_CSV, o["api_key"]).status == 200
+    assert s.upload("/api/v1/upload/interactions", SEED_INTERACTIONS, o["api_key"]).status == 200
+    rows = b"".join(b"K%06d,PROD_002,view,2024-02-01T00:00:00Z\n" % i for i in range(600000))
+    body = b"user_id,item_id,interaction_type,timestamp\n" + rows
+    sock = socket.create_connection(("127.0.0.1", s.ports["pipeline"]))
+    # sendall returns once the server has read all but the socket buffers' worth
+    # (a few MB of 25 MB): by then it has inserted at least one sorted chunk of
+    # 262,144 rows into its open transaction.
+    sock.sendall((f"POST /api/v1/upload/interactions HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {o['api_key']}\r\nContent-Type: text/csv\r\n"
+                  f"Content-Length: {len(body) * 2}\r\n\r\n").encode() + body)
+    s.proc.send_signal(signal.SIGKILL)
+    s.proc.wait(timeout=10)
+    sock.close()
+    s2 = Server(data, env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN}).start()
+    try:
+        q = s2.request("GET", "/api/v1/data/quality", token=o["api_key"]).json()
+        assert q["counts"]["interactions"] == 7 and q["counts"]["users"] == 3
+        uploads = s2.request("GET", "/api/v1/data/uploads", token=o["api_key"]).json()["uploads"]
+        assert len(uploads) == 2
+    finally:
+        s2.stop()
+
+
+def test_a_100mb_file_streams_through(server, tmp_path):
+    subprocess.run([BIN, "generate-shop", "--out", str(tmp_path), "--items", "5000", "--users",
+                    "50000", "--interactions", "1850000", "--seed", "9"], check=True,
+                   capture_output=True)
+    path = tmp_path / "interactions.csv"
+    assert path.stat().st_size > 100_000_000
+    o = server.onboard("big", scopes=["data:write"])
+    assert server.upload("/api/v1/upload/items", (tmp_path / "items.csv").read_bytes(),
+                         o["api_key"], raw=True).status == 200
+    a = server.upload("/api/v1/upload/interactions", path.read_bytes(), o["api_key"], raw=True).json()
+    assert a["rows_rejected"] == 0
+    assert a["rows_accepted"] + a["duplicates_removed"] == 1850000
