@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "api/tenant_settings.h"
 #include "auth/authenticator.h"
 #include "blob/blob_store.h"
 #include "auth/principal.h"
@@ -31,6 +32,7 @@ struct Deps {
   std::function<StatusOr<std::unique_ptr<blob::BlobStore>>(const std::string& tenant_id)>
       open_blobs;
   uint64_t max_upload_bytes = uint64_t{64} << 30;
+  TenantSettingsCache* settings = nullptr;  // hot-path reads of tenant settings
 };
 
 using AuthedFn = std::function<StatusOr<http::Response>(

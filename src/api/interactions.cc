@@ -26,10 +26,10 @@ struct TenantRules {
 };
 
 StatusOr<TenantRules> Rules(const Deps& d, const std::string& tid) {
-  ASSIGN_OR_RETURN(auto t, d.control->GetTenant(tid));
+  ASSIGN_OR_RETURN(std::string settings, d.settings->Get(tid));
   TenantRules rules;
   boost::system::error_code ec;
-  json::value v = json::parse(t.settings_json, ec);
+  json::value v = json::parse(settings, ec);
   if (ec || !v.is_object()) return rules;
   const auto& o = v.as_object();
   if (auto* types = o.if_contains("interaction_types"); types && types->is_object()) {

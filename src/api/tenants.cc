@@ -187,6 +187,7 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
                       t.updated_at_ms = d->clock->NowMillis();
                       RETURN_IF_ERROR(d->control->UpdateTenant(t));
                       d->authenticator->Invalidate();  // status may have changed
+                      d->settings->Invalidate(t.id);
                       return JsonAnswer(200, TenantJson(t));
                     }));
 
@@ -198,6 +199,7 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
                       const std::string& id = p.Get("id");
                       RETURN_IF_ERROR(d->control->DeleteTenant(id));
                       d->authenticator->Invalidate();
+                      d->settings->Invalidate(id);
                       RETURN_IF_ERROR(d->tenants->Drop(id));
                       spdlog::info("deleted tenant {}", id);
                       http::Response r;

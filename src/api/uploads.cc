@@ -175,10 +175,10 @@ StatusOr<http::Response> UploadItems(const Deps& d, const Request& req, const au
 
 // Custom interaction types from the tenant's settings: {"interaction_types": {"wishlist": 2}}.
 StatusOr<std::set<std::string>> CustomTypes(const Deps& d, const std::string& tid) {
-  ASSIGN_OR_RETURN(auto t, d.control->GetTenant(tid));
+  ASSIGN_OR_RETURN(std::string settings, d.settings->Get(tid));
   std::set<std::string> out;
   boost::system::error_code ec;
-  json::value v = json::parse(t.settings_json, ec);
+  json::value v = json::parse(settings, ec);
   if (ec || !v.is_object()) return out;
   if (auto* types = v.as_object().if_contains("interaction_types"); types && types->is_object()) {
     for (auto& [k, w] : types->as_object()) out.insert(AsciiLower(std::string(k)));

@@ -49,6 +49,8 @@ class PlatformImpl final : public Platform {
     sessions_ = std::make_unique<auth::SessionService>(
         control_.get(), RealClock(), throttle_.get(), auth::SessionService::Options{jwt_secret});
 
+    settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), RealClock());
+    deps_.settings = settings_.get();
     deps_.control = control_.get();
     deps_.tenants = tenants_.get();
     deps_.authenticator = authenticator_.get();
@@ -121,6 +123,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<auth::LoginThrottle> throttle_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<auth::SessionService> sessions_;
+  std::unique_ptr<api::TenantSettingsCache> settings_;
   api::Deps deps_;
   http::Router router_;
   std::unique_ptr<ThreadPool> workers_;

@@ -27,8 +27,10 @@ class ApiTest : public ::testing::Test {
     sessions_ = std::make_unique<auth::SessionService>(
         control_.get(), &clock_, throttle_.get(),
         auth::SessionService::Options{"s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"});
+    settings_ = std::make_unique<TenantSettingsCache>(control_.get(), &clock_);
     deps_ = {control_.get(), tenants_.get(), authn_.get(), sessions_.get(), &clock_, &metrics_,
              dir_.path()};
+    deps_.settings = settings_.get();
     RegisterAllRoutes(router_, deps_);
     dispatcher_ = std::make_unique<http::Dispatcher>(&router_, &pool_, &metrics_,
                                                      http::Dispatcher::Options{});
@@ -55,6 +57,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<auth::LoginThrottle> throttle_;
   std::unique_ptr<auth::Authenticator> authn_;
   std::unique_ptr<auth::SessionService> sessions_;
+  std::unique_ptr<TenantSettingsCache> settings_;
   Deps deps_;
   http::Router router_;
   std::unique_ptr<http::Dispatcher> dispatcher_;
