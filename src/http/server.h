@@ -1,9 +1,10 @@
 // The HTTP/1.1 server: listeners and sessions over Boost.Beast. The only
 // place that includes Beast or Asio.
 //
-// Each connection reads a header, asks the RequestHandler how large a body
-// that route accepts (413 before reading it when too large), reads the body,
-// and hands a plain Request to the handler. Keep-alive; one request at a time
+// Each connection reads a header, asks the RequestHandler for the route's
+// body policy (limit: 413 before reading a body that is too large; stream:
+// hand the body over as a BodyStream instead of reading it first), reads the
+// body unless streamed, and hands a plain Request to the handler. Keep-alive; one request at a time
 // per connection; timeouts on idle, slow-reading and slow-writing clients.
 //
 // Thread safety: Start and Shutdown from one controlling thread.
