@@ -1,4 +1,7 @@
 #include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "store/tenant_stores.h"
 #include "test_util.h"
@@ -44,6 +47,101 @@ TEST(SqliteTenantStoresTest, RefusesADatabaseStampedForAnotherTenant) {
   auto stores = NewSqliteTenantStores(dir.path());
   EXPECT_EQ(stores->Open(b).status().code(), StatusCode::kInternal);
   EXPECT_OK(stores->Open(a));
+}
+
+}  // namespace
+}  // namespace embedrec::store
+
+namespace embedrec::store {
+namespace {
+
+class TenantStoreTrackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    stores_ = NewSqliteTenantStores(dir_.path());
+    id_ = NewUuid();
+    ASSERT_OK(stores_->Create(id_));
+    auto s = stores_->Open(id_);
+    ASSERT_OK(s);
+    store_ = *s;
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    ItemRecord it;
+    it.item_id = "P1";
+    ASSERT_OK((*batch)->UpsertItem(it, 1));
+    ASSERT_OK((*batch)->Commit());
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<TenantStores> stores_;
+  std::string id_;
+  std::shared_ptr<TenantStore> store_;
+};
+
+TEST_F(TenantStoreTrackTest, ConcurrentTrackCallsAllCommitWithUniqueIds) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::string> ids;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        TrackEvent ev;
+        ev.user_id = "U" + std::to_string(t);
+        ev.item_id = "P1";
+        ev.type = "view";
+        ev.ts_ms = i;
+        auto r = store_->Track({ev});
+        ASSERT_TRUE(r.ok());
+        ASSERT_TRUE((*r)[0].status.ok());
+        std::lock_guard lock(mu);
+        ids.insert((*r)[0].interaction_id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ids.size(), 400u);
+  auto counts = store_->CountData();
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->interactions, 400);
+  EXPECT_EQ(counts->users, 8);
+}
+
+TEST_F(TenantStoreTrackTest, UnknownItemDuplicateAndIdempotencyKey) {
+  TrackEvent ev;
+  ev.user_id = "U";
+  ev.item_id = "NOPE";
+  ev.type = "view";
+  auto r = store_->Track({ev});
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].status.code(), StatusCode::kNotFound);
+  ev.item_id = "P1";
+  ev.ts_ms = 5;
+  auto first = store_->Track({ev, ev});  // the second is a duplicate of the first
+  ASSERT_OK(first);
+  EXPECT_FALSE((*first)[0].duplicate);
+  EXPECT_TRUE((*first)[1].duplicate);
+  EXPECT_EQ((*first)[1].interaction_id, (*first)[0].interaction_id);
+  ev.ts_ms = 6;
+  ev.idempotency_key = "k1";
+  auto a = store_->Track({ev});
+  ev.ts_ms = 7;  // a retry with another clock reading: still the same request
+  auto b = store_->Track({ev});
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_TRUE((*b)[0].replayed);
+  EXPECT_EQ((*b)[0].interaction_id, (*a)[0].interaction_id);
+  EXPECT_EQ(store_->CountData()->interactions, 2);
+}
+
+TEST_F(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
+  {
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    ItemRecord it;
+    it.item_id = "P2";
+    ASSERT_OK((*batch)->UpsertItem(it, 1));
+  }  // dropped without Commit
+  EXPECT_EQ(store_->GetItem("P2").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store_->CountItems(), 1);
 }
 
 }  // namespace
