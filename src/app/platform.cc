@@ -13,7 +13,7 @@
 #include "auth/login_throttle.h"
 #include "auth/session_service.h"
 #include "common/metrics.h"
-#include "common/thread_pool.h"
+#include "common/fair_pool.h"
 #include "http/dispatcher.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -67,10 +67,17 @@ class PlatformImpl final : public Platform {
 
     int cores = std::max(1u, std::thread::hardware_concurrency());
     int workers = config_.worker_threads > 0 ? config_.worker_threads : std::max(4, 2 * cores);
-    workers_ = std::make_unique<ThreadPool>(workers);
+    // One tenant may run on all but one worker: the rest of the pool always
+    // serves the other tenants (see common/fair_pool.h).
+    workers_ = std::make_unique<FairThreadPool>(workers, std::max(1, workers - 1));
+    auth::Authenticator* authn = authenticator_.get();
     dispatcher_ = std::make_unique<http::Dispatcher>(
         &router_, workers_.get(), &metrics_,
-        http::Dispatcher::Options{.default_body_limit = config_.max_body_bytes});
+        http::Dispatcher::Options{
+            .default_body_limit = config_.max_body_bytes,
+            .queue_key = [authn](const http::Request& req) {
+              return authn->CachedTenant(req.Header("authorization"));
+            }});
 
     http::ServerOptions so;
     so.bind = config_.bind;
@@ -126,7 +133,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<api::TenantSettingsCache> settings_;
   api::Deps deps_;
   http::Router router_;
-  std::unique_ptr<ThreadPool> workers_;
+  std::unique_ptr<FairThreadPool> workers_;
   std::unique_ptr<http::Dispatcher> dispatcher_;
   std::unique_ptr<http::Server> server_;
 };

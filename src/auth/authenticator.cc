@@ -80,6 +80,21 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
   return BadCredentials("unknown bearer token");
 }
 
+std::string Authenticator::CachedTenant(std::string_view header) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() || header.size() > 4096) return {};
+  std::string_view token = header.substr(kBearer.size());
+  if (LooksLikeApiKey(token)) {
+    Entry e;
+    return Lookup("k:" + HashSecret(token), &e) ? e.principal.tenant_id : std::string();
+  }
+  if (std::count(token.begin(), token.end(), '.') == 2) {
+    auto claims = VerifyJwt(token, options_.jwt_secret, clock_->NowSeconds());
+    return claims.ok() ? claims->tid : std::string();
+  }
+  return {};
+}
+
 StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {
   std::string hash = HashSecret(token);
   std::string cache_key = "k:" + hash;

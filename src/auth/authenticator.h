@@ -40,6 +40,12 @@ class Authenticator {
   // kPermissionDenied: the tenant is suspended.
   StatusOr<Principal> Authenticate(std::string_view authorization_header);
 
+  // The tenant a bearer token acts for, from cached or self-contained
+  // knowledge only (a cached API key, a JWT's verified claims); "" when
+  // unknown. Never blocks: used to pick a request's worker queue before it
+  // is authenticated.
+  std::string CachedTenant(std::string_view authorization_header);
+
   // Drops every cached lookup. Call after any change to tenants, users or keys.
   void Invalidate();
 

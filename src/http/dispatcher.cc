@@ -9,7 +9,7 @@
 
 namespace embedrec::http {
 
-Dispatcher::Dispatcher(const Router* router, ThreadPool* workers, MetricsRegistry* metrics,
+Dispatcher::Dispatcher(const Router* router, FairThreadPool* workers, MetricsRegistry* metrics,
                        Options options)
     : router_(router), workers_(workers), metrics_(metrics), options_(options) {
   metrics_->Declare("embedrec_http_requests_total", MetricsRegistry::Type::kCounter,
@@ -123,8 +123,9 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
   if (!r.route->info.blocking && !r.route->info.stream_body) {
     return finish(Run(*r.route, r.params, req));
   }
-  workers_->Post([this, route = r.route, params = std::move(r.params), req = std::move(req),
-                  finish = std::move(finish)]() mutable {
+  std::string key = options_.queue_key ? options_.queue_key(req) : std::string();
+  workers_->Post(key, [this, route = r.route, params = std::move(r.params), req = std::move(req),
+                       finish = std::move(finish)]() mutable {
     finish(Run(*route, params, req));
   });
 }

@@ -10,7 +10,7 @@
 #include <optional>
 
 #include "common/metrics.h"
-#include "common/thread_pool.h"
+#include "common/fair_pool.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -20,9 +20,13 @@ class Dispatcher final : public RequestHandler {
  public:
   struct Options {
     uint64_t default_body_limit = 256 * 1024;
+    // The worker queue a request waits in (the caller's tenant), computed on
+    // the network thread, so it must not block. Null: one shared queue.
+    std::function<std::string(const Request&)> queue_key;
   };
   // `router`, `workers` and `metrics` must outlive the dispatcher.
-  Dispatcher(const Router* router, ThreadPool* workers, MetricsRegistry* metrics, Options options);
+  Dispatcher(const Router* router, FairThreadPool* workers, MetricsRegistry* metrics,
+             Options options);
 
   BodyPolicy BodyPolicyFor(std::string_view method, std::string_view target) const override;
   void Handle(Request req, std::function<void(Response)> done) override;
@@ -42,7 +46,7 @@ class Dispatcher final : public RequestHandler {
 
   std::atomic<int64_t> in_flight_{0};
   const Router* router_;
-  ThreadPool* workers_;
+  FairThreadPool* workers_;
   MetricsRegistry* metrics_;
   Options options_;
 };

@@ -4,7 +4,7 @@
 
 #include "api/call.h"
 #include "auth/api_key.h"
-#include "common/thread_pool.h"
+#include "common/fair_pool.h"
 #include "http/dispatcher.h"
 #include "test_util.h"
 
@@ -51,7 +51,7 @@ class ApiTest : public ::testing::Test {
   testing::TempDir dir_;
   FakeClock clock_;
   MetricsRegistry metrics_;
-  ThreadPool pool_{1};
+  FairThreadPool pool_{1, 1};
   std::unique_ptr<store::ControlStore> control_;
   std::unique_ptr<store::TenantStores> tenants_;
   std::unique_ptr<auth::LoginThrottle> throttle_;
