@@ -20,27 +20,6 @@ namespace {
 
 constexpr size_t kMaxBatch = 1000;
 
-struct TenantRules {
-  std::set<std::string> custom_types;
-  bool auto_create_items = false;
-};
-
-StatusOr<TenantRules> Rules(const Deps& d, const std::string& tid) {
-  ASSIGN_OR_RETURN(std::string settings, d.settings->Get(tid));
-  TenantRules rules;
-  boost::system::error_code ec;
-  json::value v = json::parse(settings, ec);
-  if (ec || !v.is_object()) return rules;
-  const auto& o = v.as_object();
-  if (auto* types = o.if_contains("interaction_types"); types && types->is_object()) {
-    for (auto& [k, w] : types->as_object()) rules.custom_types.insert(AsciiLower(std::string(k)));
-  }
-  if (auto* a = o.if_contains("auto_create_items"); a && a->is_bool()) {
-    rules.auto_create_items = a->as_bool();
-  }
-  return rules;
-}
-
 StatusOr<std::optional<double>> OptNumber(const json::object& o, std::string_view field, double lo,
                                           double hi) {
   const json::value* v = o.if_contains(field);
@@ -143,7 +122,7 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
                ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-               ASSIGN_OR_RETURN(auto rules, Rules(*d, tid));
+               ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
                ASSIGN_OR_RETURN(auto ev, ParseEvent(body, rules, d->clock->NowMillis()));
                std::string_view key = req.Header("idempotency-key");
                if (key.size() > 255) {
@@ -171,7 +150,7 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
                if (list->as_array().size() > kMaxBatch) {
                  return FieldValueError("events", "at most 1000 events per batch");
                }
-               ASSIGN_OR_RETURN(auto rules, Rules(*d, tid));
+               ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
                int64_t now = d->clock->NowMillis();
                std::vector<store::TrackEvent> events;
                std::vector<std::optional<Status>> invalid;

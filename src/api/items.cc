@@ -71,29 +71,6 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   return it;
 }
 
-StatusOr<int> ParseLimit(const Request& req, int dflt, int max) {
-  auto l = req.Query("limit");
-  if (!l) return dflt;
-  char* end = nullptr;
-  long v = std::strtol(l->c_str(), &end, 10);
-  if (l->empty() || *end != '\0' || v < 1 || v > max) {
-    return Status::InvalidArgument("limit must be an integer from 1 to " + std::to_string(max),
-                                   {{"field", "limit"}});
-  }
-  return static_cast<int>(v);
-}
-
-StatusOr<int64_t> ParseCursor(const Request& req) {
-  auto c = req.Query("cursor");
-  if (!c || c->empty()) return int64_t{0};
-  char* end = nullptr;
-  long long v = std::strtoll(c->c_str(), &end, 10);
-  if (*end != '\0' || v < 0) {
-    return Status::InvalidArgument("cursor is not one this server returned", {{"field", "cursor"}});
-  }
-  return static_cast<int64_t>(v);
-}
-
 }  // namespace
 
 void RegisterItemRoutes(http::Router& router, const Deps& deps) {
@@ -104,8 +81,8 @@ void RegisterItemRoutes(http::Router& router, const Deps& deps) {
                         const auth::Principal& who) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(std::string tid,
                                        who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      ASSIGN_OR_RETURN(int limit, ParseLimit(req, 100, 1000));
-                      ASSIGN_OR_RETURN(int64_t after, ParseCursor(req));
+                      ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
+                      ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "cursor", 0, 0, INT64_MAX));
                       ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
                       std::vector<int64_t> idx;
                       ASSIGN_OR_RETURN(auto items,
@@ -167,8 +144,8 @@ void RegisterItemRoutes(http::Router& router, const Deps& deps) {
                       }
                       ASSIGN_OR_RETURN(std::string tid,
                                        who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      ASSIGN_OR_RETURN(int limit, ParseLimit(req, 100, 1000));
-                      ASSIGN_OR_RETURN(int64_t offset, ParseCursor(req));
+                      ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
+                      ASSIGN_OR_RETURN(int64_t offset, QueryInt(req, "cursor", 0, 0, INT64_MAX));
                       ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
                       ASSIGN_OR_RETURN(auto rows, tenant->ListUserInteractions(p.Get("user_id"),
                                                                                offset, limit + 1));

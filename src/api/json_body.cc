@@ -1,6 +1,8 @@
 #include "api/json_body.h"
 
 #include <boost/json.hpp>
+#include <cerrno>
+#include <cstdlib>
 
 #include "common/strings.h"
 #include "http/errors.h"
@@ -84,6 +86,22 @@ StatusOr<std::optional<bool>> OptBool(const json::object& o, std::string_view fi
   if (!v || v->is_null()) return std::optional<bool>();
   if (!v->is_bool()) return FieldTypeError(field, "a boolean");
   return std::optional<bool>(v->as_bool());
+}
+
+StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t dflt,
+                           int64_t min, int64_t max) {
+  auto v = req.Query(name);
+  if (!v || v->empty()) return dflt;
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v->c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || n < min || n > max) {
+    return Status::InvalidArgument("query parameter '" + std::string(name) +
+                                       "' must be an integer from " + std::to_string(min) +
+                                       " to " + std::to_string(max),
+                                   {{"field", std::string(name)}});
+  }
+  return static_cast<int64_t>(n);
 }
 
 http::Response JsonAnswer(int status, const json::value& body) {

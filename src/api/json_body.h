@@ -29,6 +29,11 @@ StatusOr<std::optional<int64_t>> OptInt(const boost::json::object& o, std::strin
                                         int64_t min, int64_t max);
 StatusOr<std::optional<bool>> OptBool(const boost::json::object& o, std::string_view field);
 
+// Integer query parameter `name` within [min, max]; `dflt` when absent or
+// empty. kInvalidArgument naming the parameter otherwise.
+StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t dflt,
+                           int64_t min, int64_t max);
+
 // A 400 for field `field` of the wrong type or missing; a 422 for a bad value.
 Status FieldTypeError(std::string_view field, std::string_view expected);
 Status FieldValueError(std::string_view field, std::string message);

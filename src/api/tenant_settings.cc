@@ -1,21 +1,40 @@
 #include "api/tenant_settings.h"
 
-namespace embedrec::api {
+#include <boost/json.hpp>
 
-StatusOr<std::string> TenantSettingsCache::Get(const std::string& tenant_id) {
+#include "common/strings.h"
+
+namespace embedrec::api {
+namespace json = boost::json;
+
+TenantRules ParseTenantRules(const std::string& settings_json) {
+  TenantRules rules;
+  boost::system::error_code ec;
+  json::value v = json::parse(settings_json, ec);
+  if (ec || !v.is_object()) return rules;
+  const auto& o = v.as_object();
+  if (auto* types = o.if_contains("interaction_types"); types && types->is_object()) {
+    for (auto& [k, w] : types->as_object()) rules.custom_types.insert(AsciiLower(std::string(k)));
+  }
+  if (auto* a = o.if_contains("auto_create_items"); a && a->is_bool()) {
+    rules.auto_create_items = a->as_bool();
+  }
+  return rules;
+}
+
+StatusOr<TenantRules> TenantSettingsCache::Rules(const std::string& tenant_id) {
   int64_t now = clock_->NowMillis();
   {
     std::lock_guard lock(mu_);
     auto it = entries_.find(tenant_id);
-    if (it != entries_.end() && now - it->second.fetched_at_ms < ttl_ms_) {
-      return it->second.settings_json;
-    }
+    if (it != entries_.end() && now - it->second.fetched_at_ms < ttl_ms_) return it->second.rules;
   }
   ASSIGN_OR_RETURN(auto t, control_->GetTenant(tenant_id));
+  TenantRules rules = ParseTenantRules(t.settings_json);
   std::lock_guard lock(mu_);
   if (entries_.size() > 100000) entries_.clear();
-  entries_[tenant_id] = {t.settings_json, now};
-  return t.settings_json;
+  entries_[tenant_id] = {rules, now};
+  return rules;
 }
 
 void TenantSettingsCache::Invalidate(const std::string& tenant_id) {

@@ -1,11 +1,13 @@
-// Tenant settings read on hot paths (every tracked interaction), cached in
-// memory. Changes made through this process invalidate the entry at once;
-// entries also expire after a few seconds so another node's change is seen.
+// Tenant settings read on hot paths (every tracked interaction), parsed once
+// and cached in memory. Changes made through this process invalidate the
+// entry at once; entries also expire after a few seconds so another node's
+// change is seen.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
 
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -14,17 +16,26 @@
 
 namespace embedrec::api {
 
+// The settings that decide how a tenant's data is accepted.
+struct TenantRules {
+  std::set<std::string> custom_types;  // settings.interaction_types keys, lowercased
+  bool auto_create_items = false;      // settings.auto_create_items
+};
+
+// Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).
+TenantRules ParseTenantRules(const std::string& settings_json);
+
 class TenantSettingsCache {
  public:
   TenantSettingsCache(store::ControlStore* control, const Clock* clock, int64_t ttl_ms = 5000)
       : control_(control), clock_(clock), ttl_ms_(ttl_ms) {}
-  // The tenant's settings JSON. Errors as ControlStore::GetTenant.
-  StatusOr<std::string> Get(const std::string& tenant_id);
+  // The tenant's rules. Errors as ControlStore::GetTenant.
+  StatusOr<TenantRules> Rules(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
 
  private:
   struct Entry {
-    std::string settings_json;
+    TenantRules rules;
     int64_t fetched_at_ms;
   };
   store::ControlStore* control_;

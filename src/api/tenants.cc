@@ -126,19 +126,10 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
              Authed(deps, kPlatformAdmin,
                     [d](const Request& req, const PathParams&,
                         const auth::Principal&) -> StatusOr<http::Response> {
-                      int limit = 50;
-                      if (auto l = req.Query("limit")) {
-                        char* end = nullptr;
-                        long v = std::strtol(l->c_str(), &end, 10);
-                        if (l->empty() || *end != '\0' || v < 1 || v > 500) {
-                          return Status::InvalidArgument("limit must be an integer from 1 to 500",
-                                                         {{"field", "limit"}});
-                        }
-                        limit = static_cast<int>(v);
-                      }
+                      ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
                       ASSIGN_OR_RETURN(auto page,
                                        d->control->ListTenants(req.Query("cursor").value_or(""),
-                                                               limit));
+                                                               static_cast<int>(limit)));
                       json::array items;
                       for (const auto& t : page.tenants) items.push_back(TenantJson(t));
                       json::object out{{"tenants", std::move(items)}, {"total", page.total}};

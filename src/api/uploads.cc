@@ -173,28 +173,15 @@ StatusOr<http::Response> UploadItems(const Deps& d, const Request& req, const au
   return RunUpload(d, req, who, tid, kind);
 }
 
-// Custom interaction types from the tenant's settings: {"interaction_types": {"wishlist": 2}}.
-StatusOr<std::set<std::string>> CustomTypes(const Deps& d, const std::string& tid) {
-  ASSIGN_OR_RETURN(std::string settings, d.settings->Get(tid));
-  std::set<std::string> out;
-  boost::system::error_code ec;
-  json::value v = json::parse(settings, ec);
-  if (ec || !v.is_object()) return out;
-  if (auto* types = v.as_object().if_contains("interaction_types"); types && types->is_object()) {
-    for (auto& [k, w] : types->as_object()) out.insert(AsciiLower(std::string(k)));
-  }
-  return out;
-}
-
 StatusOr<http::Response> UploadInteractions(const Deps& d, const Request& req,
                                             const auth::Principal& who) {
   ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-  ASSIGN_OR_RETURN(auto custom, CustomTypes(d, tid));
+  ASSIGN_OR_RETURN(auto rules, d.settings->Rules(tid));
   UploadKind kind{"interactions", "interactions-uploaded",
                   [&](ByteSource* csv, store::ImportBatch* batch, const std::string& upload_id,
                       int64_t now, json::object* answer) -> StatusOr<ingest::ImportResult> {
                     ingest::InteractionImportOptions opt;
-                    opt.custom_types = custom;
+                    opt.custom_types = rules.custom_types;
                     opt.upload_id = upload_id;
                     opt.now_ms = now;
                     ingest::InteractionStats st;
@@ -250,15 +237,8 @@ void RegisterUploadRoutes(http::Router& router, const Deps& deps) {
                                 const auth::Principal& who) -> StatusOr<http::Response> {
                               ASSIGN_OR_RETURN(std::string tid,
                                                who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                              int64_t after = 0;
-                              if (auto a = req.Query("after")) {
-                                char* end = nullptr;
-                                after = std::strtoll(a->c_str(), &end, 10);
-                                if (a->empty() || *end != '\0' || after < 0) {
-                                  return Status::InvalidArgument("after must be an event sequence number",
-                                                                 {{"field", "after"}});
-                                }
-                              }
+                              ASSIGN_OR_RETURN(int64_t after,
+                                               QueryInt(req, "after", 0, 0, INT64_MAX));
                               ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
                               ASSIGN_OR_RETURN(auto evs, tenant->ReadEvents(after, 1000));
                               json::array items;

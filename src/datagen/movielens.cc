@@ -12,16 +12,6 @@
 namespace embedrec::datagen {
 namespace {
 
-std::string Quote(std::string_view s) {
-  if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += "\"\"";
-    else out += c;
-  }
-  return out + "\"";
-}
-
 class FileSource final : public ByteSource {
  public:
   explicit FileSource(const std::string& path) : in_(path, std::ios::binary) {}
@@ -76,8 +66,8 @@ StatusOr<MovielensStats> ConvertMovielens(const std::string& in_dir, const std::
                             std::string_view genres = r.fields[2];
                             std::string_view first = genres.substr(0, genres.find('|'));
                             if (first == "(no genres listed)") first = {}, genres = {};
-                            items << r.fields[0] << ',' << Quote(r.fields[1]) << ','
-                                  << Quote(first) << ',' << Quote(genres) << '\n';
+                            items << r.fields[0] << ',' << ingest::CsvQuote(r.fields[1]) << ','
+                                  << ingest::CsvQuote(first) << ',' << ingest::CsvQuote(genres) << '\n';
                             ++st.items;
                             return Status::Ok();
                           }));

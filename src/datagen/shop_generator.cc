@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/time_format.h"
+#include "ingest/csv_parser.h"
 
 namespace embedrec::datagen {
 namespace {
@@ -68,16 +69,6 @@ struct Item {
   int category;
 };
 
-std::string Quote(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += "\"\"";
-    else out += c;
-  }
-  return out + "\"";
-}
-
 struct FileCloser {
   void operator()(std::FILE* f) const { if (f) std::fclose(f); }
 };
@@ -121,9 +112,9 @@ StatusOr<ShopStats> GenerateShop(const ShopOptions& o, const std::string& dir) {
     std::string tags = std::string(kAdjectives[rng.Below(12)]) + "|" + cat_name(c);
     for (auto& ch : tags) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     std::fprintf(items_f.get(), "%s,%s,%s,%.2f,%s,%s,%s,https://cdn.example.com/%s.jpg,%s\n", id,
-                 Quote(name).c_str(), Quote(cat_name(c)).c_str(), price,
-                 Quote("A " + name + " by " + brand + ", \"best in class\"").c_str(), brand.c_str(),
-                 Quote(tags).c_str(), id, rng.Chance(0.95) ? "true" : "false");
+                 ingest::CsvQuote(name).c_str(), ingest::CsvQuote(cat_name(c)).c_str(), price,
+                 ingest::CsvQuote("A " + name + " by " + brand + ", \"best in class\"").c_str(), brand.c_str(),
+                 ingest::CsvQuote(tags).c_str(), id, rng.Chance(0.95) ? "true" : "false");
     by_cat[c].push_back(i);
     items.push_back({id, c});
   }

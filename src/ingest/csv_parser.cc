@@ -2,6 +2,16 @@
 
 namespace embedrec::ingest {
 
+std::string CsvQuote(std::string_view s) {
+  if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += "\"\"";
+    else out += c;
+  }
+  return out + "\"";
+}
+
 CsvParser::CsvParser(Options options, RecordFn on_record)
     : options_(options), on_record_(std::move(on_record)) {}
 

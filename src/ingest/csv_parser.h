@@ -36,6 +36,10 @@ struct CsvRecord {
   std::string error;                     // non-empty: malformed, fields is empty
 };
 
+// `field` as a CSV field: quoted (with doubled quotes) only when it holds a
+// comma, quote or line break.
+std::string CsvQuote(std::string_view field);
+
 class CsvParser {
  public:
   struct Options {

@@ -119,6 +119,34 @@ std::string JoinTags(const std::vector<std::string>& tags) {
   return out;
 }
 
+// INSERT OR IGNORE of one interaction (uploads and real-time tracking alike);
+// false when an identical one (user, item, type, time) is stored already.
+StatusOr<bool> InsertInteractionRow(SqliteConn& c, const InteractionRecord& r,
+                                    const std::string& interaction_id) {
+  ASSIGN_OR_RETURN(auto st, c.Prepare(
+      "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, "
+      "duration_seconds, value, quantity, context, metadata, recommendation_id, upload_id, "
+      "interaction_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  auto opt = [&](int i, const std::optional<double>& v) {
+    if (v) st->Bind(i, *v); else st->BindNull(i);
+  };
+  auto text = [&](int i, const std::string& v) {
+    if (v.empty()) st->BindNull(i); else st->Bind(i, v);
+  };
+  st->Bind(1, r.user_idx).Bind(2, r.item_idx.value_or(-1)).Bind(3, r.type).Bind(4, r.ts_ms);
+  opt(5, r.rating);
+  opt(6, r.duration_seconds);
+  opt(7, r.value);
+  opt(8, r.quantity);
+  text(9, r.context_json);
+  text(10, r.metadata_json);
+  text(11, r.recommendation_id);
+  text(12, r.upload_id);
+  text(13, interaction_id);
+  RETURN_IF_ERROR(st->Run());
+  return c.Changes() > 0;
+}
+
 class SqliteImportBatch final : public ImportBatch {
  public:
   SqliteImportBatch(SqliteDb::Lease lease, int64_t mark) : lease_(std::move(lease)), mark_(mark) {}
@@ -173,27 +201,7 @@ class SqliteImportBatch final : public ImportBatch {
   }
 
   StatusOr<bool> InsertInteraction(const InteractionRecord& r) override {
-    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
-        "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, "
-        "duration_seconds, value, quantity, context, metadata, recommendation_id, upload_id) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
-    auto opt = [&](int i, const std::optional<double>& v) {
-      if (v) st->Bind(i, *v); else st->BindNull(i);
-    };
-    auto text = [&](int i, const std::string& v) {
-      if (v.empty()) st->BindNull(i); else st->Bind(i, v);
-    };
-    st->Bind(1, r.user_idx).Bind(2, r.item_idx.value_or(-1)).Bind(3, r.type).Bind(4, r.ts_ms);
-    opt(5, r.rating);
-    opt(6, r.duration_seconds);
-    opt(7, r.value);
-    opt(8, r.quantity);
-    text(9, r.context_json);
-    text(10, r.metadata_json);
-    text(11, r.recommendation_id);
-    text(12, r.upload_id);
-    RETURN_IF_ERROR(st->Run());
-    return lease_.conn().Changes() > 0;
+    return InsertInteractionRow(lease_.conn(), r, "");
   }
 
   Status RecordUpload(const UploadRecord& u) override {
@@ -592,27 +600,19 @@ class SqliteTenantStore final : public TenantStore {
       user_idx = static_cast<int64_t>(sqlite3_last_insert_rowid(c.raw()));
     }
     r.interaction_id = NewId("int");
-    ASSIGN_OR_RETURN(auto st, c.Prepare(
-        "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, value, "
-        "quantity, context, metadata, recommendation_id, interaction_id) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
-    st->Bind(1, *user_idx).Bind(2, item_idx.value_or(-1)).Bind(3, ev.type).Bind(4, ev.ts_ms);
-    auto opt = [&](int i, const std::optional<double>& v) {
-      if (v) st->Bind(i, *v); else st->BindNull(i);
-    };
-    auto text = [&](int i, const std::string& v) {
-      if (v.empty()) st->BindNull(i); else st->Bind(i, v);
-    };
-    opt(5, ev.rating);
-    opt(6, ev.value);
-    opt(7, ev.quantity);
-    text(8, ev.context_json);
-    text(9, ev.metadata_json);
-    text(10, ev.recommendation_id);
-    st->Bind(11, r.interaction_id);
-    RETURN_IF_ERROR(st->Run());
-    st.reset();
-    if (c.Changes() == 0) {
+    InteractionRecord row;
+    row.user_idx = *user_idx;
+    row.item_idx = item_idx;
+    row.type = ev.type;
+    row.ts_ms = ev.ts_ms;
+    row.rating = ev.rating;
+    row.value = ev.value;
+    row.quantity = ev.quantity;
+    row.context_json = ev.context_json;
+    row.metadata_json = ev.metadata_json;
+    row.recommendation_id = ev.recommendation_id;
+    ASSIGN_OR_RETURN(bool inserted, InsertInteractionRow(c, row, r.interaction_id));
+    if (!inserted) {
       // The same interaction is stored already: answer with its id.
       ASSIGN_OR_RETURN(auto q, c.Prepare(
           "SELECT COALESCE(interaction_id, '') FROM interactions WHERE user_idx=? AND item_idx=? "
