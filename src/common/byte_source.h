@@ -27,4 +27,14 @@ std::unique_ptr<ByteSource> NewStringSource(std::string data);
 std::unique_ptr<ByteSource> NewTeeSource(ByteSource* in,
                                          std::function<Status(std::string_view)> observer);
 
+// Reads `in` ahead on a thread of its own, up to `depth` chunks of
+// `chunk_bytes`, so that producing the bytes (network reads,
+// decompression, an archiving tee) and consuming them (parsing) use two
+// cores. Errors of `in` are returned in order, after the bytes read before
+// them. `in` must outlive the result and is used only by that thread until
+// the result has returned 0 or an error, or is destroyed (the destructor
+// waits for a Read of `in` in progress).
+std::unique_ptr<ByteSource> NewReadAheadSource(ByteSource* in, size_t chunk_bytes = 1 << 20,
+                                               int depth = 4);
+
 }  // namespace embedrec

@@ -1,11 +1,23 @@
 // Small string helpers shared across modules.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace embedrec {
+
+// Hash for unordered containers keyed by std::string that are searched with
+// a std::string_view (no temporary string per lookup).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+// External id (item_id, user_id) → dense internal index.
+using IdMap = std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>>;
 
 // ASCII lowercase copy.
 std::string AsciiLower(std::string_view s);

@@ -1,14 +1,16 @@
 #include "ingest/interaction_import.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <tuple>
 #include <cstdlib>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "ingest/csv_parser.h"
+#include "ingest/interaction_sorter.h"
 
 namespace embedrec::ingest {
 
@@ -37,8 +39,6 @@ std::optional<int64_t> ParseTimestampMillis(std::string_view t) {
 }
 
 namespace {
-
-constexpr size_t kSortChunk = 1 << 18;  // rows buffered and sorted before insertion
 
 enum class Col { kUser, kItem, kType, kTimestamp, kRating, kDuration, kValue, kQuantity, kExtra };
 
@@ -69,45 +69,38 @@ std::optional<double> Number(std::string_view s) {
 
 }  // namespace
 
-StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, store::ImportBatch* batch,
+StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& ids,
+                                             const BeginBatch& begin,
                                              const InteractionImportOptions& opt,
                                              InteractionStats* stats) {
   ImportResult result;
   std::vector<Col> cols;
   std::vector<std::string> names;
   bool have_header = false;
-  ASSIGN_OR_RETURN(auto items, batch->LoadItemIndex());
-  ASSIGN_OR_RETURN(auto users, batch->LoadUserIndex());
-  std::unordered_set<int64_t> seen_users, seen_items;
   *stats = InteractionStats{};
 
-  // Valid rows are inserted in sorted chunks: in key order the store's
-  // B-tree is written page after page instead of at random (measured: see
-  // docs/benchmarks.md), while memory stays bounded by the chunk.
-  std::vector<store::InteractionRecord> pending;
-  pending.reserve(kSortChunk);
-  auto flush = [&]() -> Status {
-    std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.user_idx, a.item_idx, a.type, a.ts_ms) <
-             std::tie(b.user_idx, b.item_idx, b.type, b.ts_ms);
-    });
-    for (const auto& rec : pending) {
-      ASSIGN_OR_RETURN(bool inserted, batch->InsertInteraction(rec));
-      if (!inserted) {
-        ++result.duplicates_removed;
-        continue;
-      }
-      ++result.rows_accepted;
-      seen_users.insert(rec.user_idx);
-      if (rec.item_idx) seen_items.insert(*rec.item_idx);
-      ++stats->types[rec.type];
-      if (stats->min_ts_ms == 0 || rec.ts_ms < stats->min_ts_ms) stats->min_ts_ms = rec.ts_ms;
-      if (rec.ts_ms > stats->max_ts_ms) stats->max_ts_ms = rec.ts_ms;
+  // Type codes are ranks among the allowed names, so sorting by code sorts
+  // by name, as the store's key does.
+  std::vector<std::string> type_names;
+  std::unordered_map<std::string, uint16_t> type_code;
+  {
+    std::set<std::string> all = BuiltInInteractionTypes();
+    all.insert(opt.custom_types.begin(), opt.custom_types.end());
+    if (all.size() > 65535) return Status::InvalidArgument("too many custom interaction types");
+    for (const auto& t : all) {
+      type_code.emplace(t, static_cast<uint16_t>(type_names.size()));
+      type_names.push_back(t);
     }
-    pending.clear();
-    return Status::Ok();
-  };
+  }
+  const uint16_t shown_code = type_code.at("recommendations_shown");
+  const uint16_t rating_code = type_code.at("rating");
+  std::vector<std::string> new_users;  // users unknown to the snapshot, by first appearance
+  IdMap new_user_keys;
+  InteractionSorter sorter(opt.spill_dir, opt.sort_chunk_rows ? opt.sort_chunk_rows
+                                                              : InteractionSorter::kDefaultChunkRows);
 
+  // Phase 1: read, validate and sort; no lock held.
+  std::string type, error;
   auto on_record = [&](const CsvRecord& r) -> Status {
     if (!have_header) {
       if (!r.error.empty()) return Status::Unprocessable("the header row is malformed: " + r.error);
@@ -132,9 +125,10 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, store::ImportBatch
       return Status::Ok();
     }
     if (!result.AdmitRecord(r, cols.size())) return Status::Ok();
-    std::string user_id, item_id, type, error;
-    store::InteractionRecord rec;
-    rec.upload_id = opt.upload_id;
+    std::string_view user_id, item_id;
+    type.clear();
+    error.clear();
+    PackedInteraction rec;
     bool have_ts = false;
     for (size_t i = 0; i < cols.size() && error.empty(); ++i) {
       std::string_view v = Trim(r.fields[i]);
@@ -143,19 +137,23 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, store::ImportBatch
         break;
       }
       // A plain decimal within [lo, hi]; `rule` completes the error message.
-      auto number = [&](std::optional<double>* out, double lo, double hi, const char* rule) {
+      auto number = [&](PackedInteraction::Field f, double lo, double hi, const char* rule) {
         if (v.empty()) return;
         auto n = Number(v);
         if (!n || *n < lo || *n > hi) {
           error = names[i] + " must be " + rule + ", not '" + std::string(v.substr(0, 40)) + "'";
         } else {
-          *out = *n;
+          rec.vals[f] = *n;
+          rec.present |= static_cast<uint8_t>(1u << f);
         }
       };
       switch (cols[i]) {
-        case Col::kUser: user_id = std::string(v); break;
-        case Col::kItem: item_id = std::string(v); break;
-        case Col::kType: type = AsciiLower(v); break;
+        case Col::kUser: user_id = v; break;
+        case Col::kItem: item_id = v; break;
+        case Col::kType:
+          type.assign(v);
+          for (char& ch : type) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
+          break;
         case Col::kTimestamp: {
           auto ts = ParseTimestampMillis(v);
           if (!ts) {
@@ -169,60 +167,131 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, store::ImportBatch
           }
           break;
         }
-        case Col::kRating: number(&rec.rating, 1, 5, "a number from 1 to 5"); break;
-        case Col::kDuration: number(&rec.duration_seconds, 0, 1e308, "a number ≥ 0"); break;
-        case Col::kValue: number(&rec.value, 0, 1e308, "a number ≥ 0"); break;
+        case Col::kRating: number(PackedInteraction::kRating, 1, 5, "a number from 1 to 5"); break;
+        case Col::kDuration: number(PackedInteraction::kDuration, 0, 1e308, "a number ≥ 0"); break;
+        case Col::kValue: number(PackedInteraction::kValue, 0, 1e308, "a number ≥ 0"); break;
         case Col::kQuantity:
-          number(&rec.quantity, 0, 1e308, "a number > 0");
-          if (error.empty() && rec.quantity && *rec.quantity == 0) error = "quantity must be > 0";
+          number(PackedInteraction::kQuantity, 0, 1e308, "a number > 0");
+          if (error.empty() && (rec.present & (1u << PackedInteraction::kQuantity)) &&
+              rec.vals[PackedInteraction::kQuantity] == 0) {
+            error = "quantity must be > 0";
+          }
           break;
         case Col::kExtra: break;
       }
     }
     if (error.empty()) {
+      auto code = type_code.find(type);
       if (user_id.empty()) error = "user_id is empty";
       else if (user_id.size() > 256) error = "user_id is longer than 256 bytes";
       else if (type.empty()) error = "interaction_type is empty";
-      else if (!BuiltInInteractionTypes().count(type) && !opt.custom_types.count(type)) {
+      else if (code == type_code.end()) {
         error = "unknown interaction_type '" + type.substr(0, 40) +
                 "' (add custom types to the tenant's settings)";
       } else if (!have_ts) error = "timestamp is empty";
-      else if (type == "rating" && !rec.rating) error = "a rating interaction needs a rating";
-      else if (item_id.empty() && type != "recommendations_shown") error = "item_id is empty";
+      else if (code->second == rating_code && !(rec.present & (1u << PackedInteraction::kRating))) {
+        error = "a rating interaction needs a rating";
+      } else if (item_id.empty() && code->second != shown_code) error = "item_id is empty";
+      else rec.type = code->second;
     }
     if (error.empty() && !item_id.empty()) {
-      auto it = items.find(item_id);
-      if (it == items.end()) {
-        error = "unknown item_id '" + item_id.substr(0, 256) + "': upload it in the catalog first";
+      auto it = ids.items.find(item_id);
+      if (it == ids.items.end()) {
+        error = "unknown item_id '" + std::string(item_id.substr(0, 256)) +
+                "': upload it in the catalog first";
       } else {
         rec.item_idx = it->second;
       }
     }
     if (!error.empty()) {
-      result.Reject({r.record, error, item_id.substr(0, 256), user_id.substr(0, 256)});
+      result.Reject({r.record, error, std::string(item_id.substr(0, 256)),
+                     std::string(user_id.substr(0, 256))});
       return Status::Ok();
     }
-    rec.type = type;
-    auto u = users.find(user_id);
-    if (u == users.end()) {
-      ASSIGN_OR_RETURN(int64_t idx, batch->InsertUser(user_id, opt.now_ms));
-      u = users.emplace(user_id, idx).first;
+    if (auto u = ids.users.find(user_id); u != ids.users.end()) {
+      rec.user_key = u->second;
+    } else {
+      auto [n, added] = new_user_keys.emplace(std::string(user_id),
+                                              kNewUserBase + static_cast<int64_t>(new_users.size()));
+      if (added) new_users.emplace_back(user_id);
+      rec.user_key = n->second;
     }
-    rec.user_idx = u->second;
-    pending.push_back(std::move(rec));
-    if (pending.size() >= kSortChunk) return flush();
-    return Status::Ok();
+    return sorter.Add(rec);
   };
 
+  auto t0 = std::chrono::steady_clock::now();
+  auto seconds_since = [](auto t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
   CsvParser parser({}, on_record);
   RETURN_IF_ERROR(parser.ParseAll(csv));
-  RETURN_IF_ERROR(flush());
   if (!have_header) {
     return Status::Unprocessable("the file is empty: it needs a header row naming its columns")
         .WithReason("empty_file");
   }
-  stats->unique_users = static_cast<int64_t>(seen_users.size());
-  stats->unique_items = static_cast<int64_t>(seen_items.size());
+  RETURN_IF_ERROR(sorter.Finish());
+  new_user_keys = {};
+  stats->read_seconds = seconds_since(t0);
+  stats->runs_spilled = sorter.runs_spilled();
+  auto t1 = std::chrono::steady_clock::now();
+
+  // Phase 2: under the write lock, users first (in order, so keys keep their
+  // order), then the rows in key order.
+  ASSIGN_OR_RETURN(store::ImportBatch * batch, begin());
+  std::vector<int64_t> new_user_idx(new_users.size());
+  for (size_t k = 0; k < new_users.size(); ++k) {
+    ASSIGN_OR_RETURN(new_user_idx[k], batch->EnsureUser(new_users[k], opt.now_ms));
+  }
+  new_users = {};
+  int64_t max_item = -1;
+  for (const auto& [id, idx] : ids.items) max_item = std::max(max_item, idx);
+  std::vector<bool> item_seen(static_cast<size_t>(max_item + 1));
+  std::vector<int64_t> per_type(type_names.size());
+  store::InteractionRecord out;
+  PackedInteraction row, prev;
+  bool have_prev = false;
+  int64_t prev_user = -1;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, sorter.Next(&row));
+    if (!more) break;
+    if (have_prev && SameKey(row, prev)) {  // the file repeats itself
+      ++result.duplicates_removed;
+      continue;
+    }
+    prev = row;
+    have_prev = true;
+    out.user_idx = row.user_key >= kNewUserBase ? new_user_idx[row.user_key - kNewUserBase]
+                                                : row.user_key;
+    out.item_idx = row.item_idx >= 0 ? std::optional<int64_t>(row.item_idx) : std::nullopt;
+    out.type = type_names[row.type];
+    out.ts_ms = row.ts_ms;
+    auto val = [&](PackedInteraction::Field f) {
+      return (row.present & (1u << f)) ? std::optional<double>(row.vals[f]) : std::nullopt;
+    };
+    out.rating = val(PackedInteraction::kRating);
+    out.duration_seconds = val(PackedInteraction::kDuration);
+    out.value = val(PackedInteraction::kValue);
+    out.quantity = val(PackedInteraction::kQuantity);
+    ASSIGN_OR_RETURN(bool inserted, batch->InsertInteraction(out));
+    if (!inserted) {  // stored before
+      ++result.duplicates_removed;
+      continue;
+    }
+    ++result.rows_accepted;
+    if (row.user_key != prev_user) ++stats->unique_users;  // rows come grouped by user
+    prev_user = row.user_key;
+    if (row.item_idx >= 0 && !item_seen[row.item_idx]) {
+      item_seen[row.item_idx] = true;
+      ++stats->unique_items;
+    }
+    ++per_type[row.type];
+    if (stats->min_ts_ms == 0 || row.ts_ms < stats->min_ts_ms) stats->min_ts_ms = row.ts_ms;
+    stats->max_ts_ms = std::max(stats->max_ts_ms, row.ts_ms);
+  }
+  for (size_t t = 0; t < per_type.size(); ++t) {
+    if (per_type[t] > 0) stats->types[type_names[t]] = per_type[t];
+  }
+  stats->write_seconds = seconds_since(t1);
   return result;
 }
 

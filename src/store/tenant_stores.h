@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/strings.h"
 
 namespace embedrec::store {
 
@@ -34,7 +36,7 @@ struct InteractionRecord {
   int64_t ts_ms = 0;
   std::optional<double> rating, duration_seconds, value, quantity;
   std::string context_json, metadata_json;  // empty: none
-  std::string recommendation_id, upload_id;
+  std::string recommendation_id;
 };
 
 struct UploadRecord {
@@ -55,13 +57,13 @@ class ImportBatch {
   virtual Status UpsertItem(const ItemRecord& item, int64_t now_ms) = 0;
   // With mode=replace: soft-deletes every item this batch did not upsert.
   virtual StatusOr<int64_t> DeleteItemsNotUpserted(int64_t now_ms) = 0;
-  // item_id → item_idx of live items, for validating interactions in memory.
-  virtual StatusOr<std::unordered_map<std::string, int64_t>> LoadItemIndex() = 0;
-  // user_id → user_idx of known users.
-  virtual StatusOr<std::unordered_map<std::string, int64_t>> LoadUserIndex() = 0;
-  // Adds a user; returns its user_idx.
-  virtual StatusOr<int64_t> InsertUser(const std::string& user_id, int64_t now_ms) = 0;
+  // The user's user_idx; the user is added when unknown (a user created
+  // since an IdMap snapshot is found, not added twice). Users added one after
+  // another get increasing user_idx.
+  virtual StatusOr<int64_t> EnsureUser(const std::string& user_id, int64_t now_ms) = 0;
   // False when an identical interaction (user, item, type, timestamp) exists.
+  // The row is marked as this upload's. Fastest when called in key order
+  // (user_idx, item_idx, type, ts_ms).
   virtual StatusOr<bool> InsertInteraction(const InteractionRecord& r) = 0;
   virtual Status RecordUpload(const UploadRecord& upload) = 0;
   // Appends to the tenant's durable event log (see events issue notes).
@@ -112,10 +114,20 @@ class TenantStore {
   // new interaction. Concurrent calls may share one commit (group commit).
   // One result per event, in order; the call itself fails only on I/O errors.
   virtual StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) = 0;
+  // The same without blocking the caller for other callers' commits: `done`
+  // is called once, after the commit that holds the events, on whichever
+  // thread wrote it (possibly this one, before TrackAsync returns). `done`
+  // must not call Track (it would wait for itself).
+  using TrackCallback = std::function<void(StatusOr<std::vector<TrackResult>>)>;
+  virtual void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) = 0;
 
   // Starts an upload's transaction. It holds the tenant's write lock until
-  // it commits or is dropped.
+  // it commits or is dropped: read and validate a file before, not inside it.
   virtual StatusOr<std::unique_ptr<ImportBatch>> BeginImport() = 0;
+  // Snapshots (no lock held) for validating an upload in memory:
+  // item_id → item_idx of live items, and user_id → user_idx of every user.
+  virtual StatusOr<IdMap> LoadItemIndex() = 0;
+  virtual StatusOr<IdMap> LoadUserIndex() = 0;
   // kNotFound for an unknown or deleted item.
   virtual StatusOr<ItemRecord> GetItem(const std::string& item_id) = 0;
   // Live (not deleted) items.
@@ -163,6 +175,8 @@ class TenantStores {
   virtual Status Create(const std::string& tenant_id) = 0;
   // The tenant's store, opened once and shared. kNotFound when the space does not exist.
   virtual StatusOr<std::shared_ptr<TenantStore>> Open(const std::string& tenant_id) = 0;
+  // True when Open(tenant_id) would answer without I/O (the store is open).
+  virtual bool IsOpen(const std::string& tenant_id) = 0;
   // Closes and deletes the tenant's whole space. Holders of the store keep a
   // usable handle until they drop it. OK when already absent.
   virtual Status Drop(const std::string& tenant_id) = 0;

@@ -185,6 +185,10 @@ def test_server_killed_mid_upload_keeps_data_as_it_was(make_server, tmp_path):
         assert q["counts"]["interactions"] == 7 and q["counts"]["users"] == 3
         uploads = s2.request("GET", "/api/v1/data/uploads", token=o["api_key"]).json()["uploads"]
         assert len(uploads) == 2
+        # The interrupted upload's rows are gone, not just hidden: one of them is new again.
+        a = s2.upload("/api/v1/upload/interactions", b"user_id,item_id,interaction_type,timestamp\n"
+                      b"K000001,PROD_002,view,2024-02-01T00:00:00Z\n", o["api_key"]).json()
+        assert (a["rows_accepted"], a["duplicates_removed"]) == (1, 0)
     finally:
         s2.stop()
 
@@ -201,3 +205,42 @@ def test_a_100mb_file_streams_through(server, tmp_path):
     a = server.upload("/api/v1/upload/interactions", path.read_bytes(), o["api_key"], raw=True).json()
     assert a["rows_rejected"] == 0
     assert a["rows_accepted"] + a["duplicates_removed"] == 1850000
+
+
+def test_tracking_goes_on_during_a_long_upload(server):
+    """A big upload is written in steps that stay invisible until it commits, so
+    real-time tracking of the same tenant is neither blocked nor sees half an upload."""
+    import time
+    o = server.onboard("busy", scopes=["data:write", "interactions:write"])
+    assert server.upload("/api/v1/upload/items", SEED_CSV, o["api_key"]).status == 200
+    first = b"".join(b"B%06d,PROD_002,view,2024-02-01T00:00:00Z\n" % i for i in range(300000))
+    rest = b"".join(b"C%06d,PROD_003,view,2024-02-01T00:00:00Z\n" % i for i in range(1000))
+    body = b"user_id,item_id,interaction_type,timestamp\n" + first + rest
+    sock = socket.create_connection(("127.0.0.1", server.ports["pipeline"]))
+    sock.settimeout(60)
+    head = (f"POST /api/v1/upload/interactions HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {o['api_key']}\r\nContent-Type: text/csv\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    sock.sendall(head + body[:-len(rest)])  # the upload is under way and waits for the rest
+    try:
+        for i in range(20):
+            t0 = time.monotonic()
+            r = server.request("POST", "/api/v1/interactions",
+                               {"user_id": f"LIVE{i}", "item_id": "PROD_001",
+                                "interaction_type": "view"}, token=o["api_key"])
+            assert r.status == 201, r.body
+            assert time.monotonic() - t0 < 2.0
+        q = server.request("GET", "/api/v1/data/quality", token=o["api_key"]).json()
+        assert (q["counts"]["interactions"], q["counts"]["users"]) == (20, 20)
+        sock.sendall(rest)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, reply
+            reply += chunk
+    finally:
+        sock.close()
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
+    assert b'"rows_accepted":301000' in reply
+    q = server.request("GET", "/api/v1/data/quality", token=o["api_key"]).json()
+    assert (q["counts"]["interactions"], q["counts"]["users"]) == (301020, 301020)

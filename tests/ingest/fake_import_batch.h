@@ -16,11 +16,12 @@ class FakeImportBatch final : public store::ImportBatch {
     return Status::Ok();
   }
   StatusOr<int64_t> DeleteItemsNotUpserted(int64_t) override { return int64_t{0}; }
-  StatusOr<std::unordered_map<std::string, int64_t>> LoadItemIndex() override { return item_index; }
-  StatusOr<std::unordered_map<std::string, int64_t>> LoadUserIndex() override { return user_index; }
-  StatusOr<int64_t> InsertUser(const std::string& user_id, int64_t) override {
+  StatusOr<int64_t> EnsureUser(const std::string& user_id, int64_t) override {
+    auto it = user_index.find(user_id);
+    if (it != user_index.end()) return it->second;
     int64_t idx = static_cast<int64_t>(users.size()) + 1000;
     users.push_back(user_id);
+    user_index.emplace(user_id, idx);
     return idx;
   }
   StatusOr<bool> InsertInteraction(const store::InteractionRecord& r) override {
@@ -38,7 +39,7 @@ class FakeImportBatch final : public store::ImportBatch {
   std::vector<store::ItemRecord> items;
   std::vector<std::string> users;
   std::vector<store::InteractionRecord> interactions;
-  std::unordered_map<std::string, int64_t> item_index, user_index;
+  IdMap user_index;  // users the batch knows (snapshot users plus those added)
   std::set<std::tuple<int64_t, int64_t, std::string, int64_t>> seen;
 };
 

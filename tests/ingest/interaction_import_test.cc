@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "ingest/fake_import_batch.h"
 
@@ -19,10 +20,21 @@ TEST(InteractionImportTest, ParsesRfc3339AndEpochSeconds) {
   EXPECT_FALSE(ParseTimestampMillis("1.2.3"));
 }
 
+struct Fixture {
+  testing::FakeImportBatch batch;
+  IdSnapshot ids;
+  int begins = 0;
+  BeginBatch begin = [this]() -> StatusOr<store::ImportBatch*> {
+    ++begins;
+    return &batch;
+  };
+};
+
 TEST(InteractionImportTest, CreatesUsersOnceAndDropsDuplicates) {
-  testing::FakeImportBatch b;
-  b.item_index = {{"P1", 1}, {"P2", 2}};
-  b.user_index = {{"OLD", 7}};
+  Fixture f;
+  f.ids.items = {{"P1", 1}, {"P2", 2}};
+  f.ids.users = {{"OLD", 7}};
+  f.batch.user_index = f.ids.users;
   auto src = NewStringSource(
       "user_id,item_id,interaction_type,timestamp,extra\n"
       "NEW,P1,view,1704896580,x\n"
@@ -32,18 +44,73 @@ TEST(InteractionImportTest, CreatesUsersOnceAndDropsDuplicates) {
   InteractionImportOptions opt;
   opt.now_ms = 1800000000000;
   InteractionStats st;
-  auto r = ImportInteractionsCsv(src.get(), &b, opt, &st);
+  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(f.begins, 1);
   EXPECT_EQ(r->rows_accepted, 3);
   EXPECT_EQ(r->duplicates_removed, 1);
-  EXPECT_EQ(b.users, (std::vector<std::string>{"NEW"}));
-  EXPECT_TRUE(std::any_of(b.interactions.begin(), b.interactions.end(),
+  EXPECT_EQ(f.batch.users, (std::vector<std::string>{"NEW"}));
+  EXPECT_TRUE(std::any_of(f.batch.interactions.begin(), f.batch.interactions.end(),
                           [](const auto& i) { return i.user_idx == 7; }));
+  EXPECT_TRUE(std::any_of(f.batch.interactions.begin(), f.batch.interactions.end(),
+                          [](const auto& i) { return i.user_idx == 1000; }));
   EXPECT_EQ(st.unique_users, 2);
   EXPECT_EQ(st.unique_items, 2);
   EXPECT_EQ(st.types.at("view"), 2);
   EXPECT_EQ(r->extra_columns, (std::vector<std::string>{"extra"}));
   EXPECT_EQ(r->rows_accepted + r->rows_rejected + r->duplicates_removed, r->data_rows);
+}
+
+TEST(InteractionImportTest, WritesRowsInKeyOrderAcrossSpilledRuns) {
+  Fixture f;
+  for (int i = 0; i < 50; ++i) f.ids.items.emplace("P" + std::to_string(i), i);
+  std::string csv = "user_id,item_id,interaction_type,timestamp,rating\n";
+  // 40 users, out of order, with repeats; every 7th row repeats the previous one.
+  std::string prev;
+  int data_rows = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::string row = "U" + std::to_string((i * 17) % 40) + ",P" + std::to_string((i * 31) % 50) +
+                      ",rating," + std::to_string(1700000000 + (i % 13)) + "," +
+                      std::to_string(1 + i % 5) + "\n";
+    if (i % 7 == 6) row = prev;
+    csv += row;
+    prev = row;
+    ++data_rows;
+  }
+  auto src = NewStringSource(csv);
+  InteractionImportOptions opt;
+  opt.now_ms = 1800000000000;
+  opt.sort_chunk_rows = 64;  // many runs
+  opt.spill_dir = (std::filesystem::temp_directory_path() / "embedrec-spill-test").string();
+  InteractionStats st;
+  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows_accepted + r->duplicates_removed, data_rows);
+  EXPECT_EQ(r->rows_rejected, 0);
+  EXPECT_GE(r->duplicates_removed, 1000 / 7);
+  EXPECT_EQ(static_cast<int64_t>(f.batch.interactions.size()), r->rows_accepted);
+  EXPECT_EQ(f.batch.users.size(), 40u);
+  EXPECT_EQ(st.unique_users, 40);
+  auto key = [](const store::InteractionRecord& x) {
+    return std::make_tuple(x.user_idx, x.item_idx.value_or(-1), x.type, x.ts_ms);
+  };
+  EXPECT_TRUE(std::is_sorted(f.batch.interactions.begin(), f.batch.interactions.end(),
+                             [&](const auto& a, const auto& b) { return key(a) < key(b); }));
+  for (const auto& x : f.batch.interactions) {
+    ASSERT_TRUE(x.rating.has_value());
+    EXPECT_GE(*x.rating, 1);
+    EXPECT_FALSE(x.quantity.has_value());
+  }
+}
+
+TEST(InteractionImportTest, RejectsWithoutOpeningTheBatchWhenTheFileIsUnusable) {
+  Fixture f;
+  auto src = NewStringSource("user_id,item_id,timestamp\nU,P,1\n");
+  InteractionImportOptions opt;
+  InteractionStats st;
+  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(f.begins, 0);
 }
 
 }  // namespace

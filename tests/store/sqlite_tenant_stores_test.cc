@@ -105,6 +105,59 @@ TEST_F(TenantStoreTrackTest, ConcurrentTrackCallsAllCommitWithUniqueIds) {
   EXPECT_EQ(counts->users, 8);
 }
 
+TEST_F(TenantStoreTrackTest, TrackAsyncAnswersEveryCallerOnceAfterCommit) {
+  constexpr int kEvents = 300;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::set<std::string> ids;
+  for (int i = 0; i < kEvents; ++i) {
+    TrackEvent ev;
+    ev.user_id = "A" + std::to_string(i % 7);
+    ev.item_id = "P1";
+    ev.type = "view";
+    ev.ts_ms = i;
+    store_->TrackAsync({ev}, [&](StatusOr<std::vector<TrackResult>> r) {
+      std::lock_guard lock(mu);
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->size(), 1u);
+      ids.insert((*r)[0].interaction_id);
+      ++answered;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == kEvents; }));
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
+  lock.unlock();
+  auto counts = store_->CountData();  // answered means committed
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->interactions, kEvents);
+}
+
+TEST_F(TenantStoreTrackTest, EnsureUserFindsAUserTrackedSinceTheSnapshot) {
+  auto snapshot = store_->LoadUserIndex();
+  ASSERT_OK(snapshot);
+  EXPECT_EQ(snapshot->count("LATE"), 0u);
+  TrackEvent ev;
+  ev.user_id = "LATE";
+  ev.item_id = "P1";
+  ev.type = "view";
+  ASSERT_OK(store_->Track({ev}));
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  auto idx = (*batch)->EnsureUser("LATE", 1);
+  ASSERT_OK(idx);
+  auto fresh = (*batch)->EnsureUser("FRESH", 1);
+  ASSERT_OK(fresh);
+  EXPECT_GT(*fresh, *idx);
+  ASSERT_OK((*batch)->Commit());
+  auto users = store_->LoadUserIndex();
+  ASSERT_OK(users);
+  EXPECT_EQ(users->at("LATE"), *idx);
+  EXPECT_EQ(users->size(), 2u);
+}
+
 TEST_F(TenantStoreTrackTest, UnknownItemDuplicateAndIdempotencyKey) {
   TrackEvent ev;
   ev.user_id = "U";

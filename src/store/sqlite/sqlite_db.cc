@@ -20,7 +20,9 @@ Status SqliteError(int rc, sqlite3* db, std::string_view what) {
   }
 }
 
-SqliteStmt::~SqliteStmt() {
+SqliteStmt::~SqliteStmt() { Reset(); }
+
+void SqliteStmt::Reset() {
   sqlite3_reset(s_);
   sqlite3_clear_bindings(s_);
 }

@@ -53,6 +53,8 @@ class SqliteStmt {
   StatusOr<bool> Step();
   // Runs to completion, ignoring rows.
   Status Run();
+  // Ready to run again with new bindings (for a statement kept across calls).
+  void Reset();
 
   std::string Text(int col) const;
   int64_t Int(int col) const;

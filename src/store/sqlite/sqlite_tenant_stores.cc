@@ -9,6 +9,10 @@
 #include "common/random.h"
 #include "common/strings.h"
 #include <condition_variable>
+#include <future>
+#include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "store/sqlite/sqlite_db.h"
 #include "store/tenant_stores.h"
@@ -106,6 +110,13 @@ CREATE TABLE idempotency_keys (
   created_at_ms INTEGER NOT NULL
 );
 )sql"},
+      {5, R"sql(
+-- An upload's rows name it by a small number (1-2 bytes a row) instead of
+-- its 26-byte id string, which made up 40 % of a stored interaction.
+ALTER TABLE uploads ADD COLUMN seq INTEGER;
+CREATE UNIQUE INDEX uploads_by_seq ON uploads(seq);
+ALTER TABLE interactions ADD COLUMN upload_seq INTEGER;
+)sql"},
   };
   return kMigrations;
 }
@@ -119,21 +130,24 @@ std::string JoinTags(const std::vector<std::string>& tags) {
   return out;
 }
 
-// INSERT OR IGNORE of one interaction (uploads and real-time tracking alike);
-// false when an identical one (user, item, type, time) is stored already.
-StatusOr<bool> InsertInteractionRow(SqliteConn& c, const InteractionRecord& r,
-                                    const std::string& interaction_id) {
-  ASSIGN_OR_RETURN(auto st, c.Prepare(
-      "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, "
-      "duration_seconds, value, quantity, context, metadata, recommendation_id, upload_id, "
-      "interaction_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+constexpr const char* kInsertInteractionSql =
+    "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, "
+    "duration_seconds, value, quantity, context, metadata, recommendation_id, upload_seq, "
+    "interaction_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+// INSERT OR IGNORE of one interaction with `st` prepared from
+// kInsertInteractionSql (uploads and real-time tracking alike); false when an
+// identical one (user, item, type, time) is stored already. `upload_seq` 0:
+// not from an upload.
+StatusOr<bool> InsertInteractionRow(SqliteConn& c, SqliteStmt& st, const InteractionRecord& r,
+                                    const std::string& interaction_id, int64_t upload_seq = 0) {
   auto opt = [&](int i, const std::optional<double>& v) {
-    if (v) st->Bind(i, *v); else st->BindNull(i);
+    if (v) st.Bind(i, *v); else st.BindNull(i);
   };
   auto text = [&](int i, const std::string& v) {
-    if (v.empty()) st->BindNull(i); else st->Bind(i, v);
+    if (v.empty()) st.BindNull(i); else st.Bind(i, v);
   };
-  st->Bind(1, r.user_idx).Bind(2, r.item_idx.value_or(-1)).Bind(3, r.type).Bind(4, r.ts_ms);
+  st.Bind(1, r.user_idx).Bind(2, r.item_idx.value_or(-1)).Bind(3, r.type).Bind(4, r.ts_ms);
   opt(5, r.rating);
   opt(6, r.duration_seconds);
   opt(7, r.value);
@@ -141,21 +155,40 @@ StatusOr<bool> InsertInteractionRow(SqliteConn& c, const InteractionRecord& r,
   text(9, r.context_json);
   text(10, r.metadata_json);
   text(11, r.recommendation_id);
-  text(12, r.upload_id);
+  if (upload_seq > 0) st.Bind(12, upload_seq); else st.BindNull(12);
   text(13, interaction_id);
-  RETURN_IF_ERROR(st->Run());
+  Status s = st.Run();
+  st.Reset();
+  RETURN_IF_ERROR(s);
   return c.Changes() > 0;
 }
+
+StatusOr<IdMap> LoadIdMap(SqliteConn& c, const char* sql) {
+  IdMap out;
+  ASSIGN_OR_RETURN(auto st, c.Prepare(sql));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return out;
+    out.emplace(st->Text(0), st->Int(1));
+  }
+}
+constexpr const char* kItemIndexSql = "SELECT item_id, item_idx FROM items WHERE deleted=0";
+constexpr const char* kUserIndexSql = "SELECT user_id, user_idx FROM users";
 
 class SqliteImportBatch final : public ImportBatch {
  public:
   SqliteImportBatch(SqliteDb::Lease lease, int64_t mark) : lease_(std::move(lease)), mark_(mark) {}
   ~SqliteImportBatch() override {
+    insert_.reset();
     if (open_) (void)lease_.conn().Exec("ROLLBACK");
   }
   Status Begin() {
     RETURN_IF_ERROR(lease_.conn().Exec("BEGIN IMMEDIATE"));
     open_ = true;
+    // Under the write lock, so no other upload takes the same number.
+    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM uploads"));
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (row) seq_ = st->Int(0);
     return Status::Ok();
   }
 
@@ -185,31 +218,35 @@ class SqliteImportBatch final : public ImportBatch {
     return lease_.conn().Changes();
   }
 
-  StatusOr<std::unordered_map<std::string, int64_t>> LoadItemIndex() override {
-    return LoadIndex("SELECT item_id, item_idx FROM items WHERE deleted=0");
-  }
-  StatusOr<std::unordered_map<std::string, int64_t>> LoadUserIndex() override {
-    return LoadIndex("SELECT user_id, user_idx FROM users");
-  }
-
-  StatusOr<int64_t> InsertUser(const std::string& user_id, int64_t now_ms) override {
+  StatusOr<int64_t> EnsureUser(const std::string& user_id, int64_t now_ms) override {
     ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
-        "INSERT INTO users (user_id, created_at_ms) VALUES (?,?)"));
+        "INSERT INTO users (user_id, created_at_ms) VALUES (?,?) ON CONFLICT(user_id) DO NOTHING "
+        "RETURNING user_idx"));
     st->Bind(1, user_id).Bind(2, now_ms);
-    RETURN_IF_ERROR(st->Run());
-    return static_cast<int64_t>(sqlite3_last_insert_rowid(lease_.conn().raw()));
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (row) return st->Int(0);
+    st.reset();
+    // Created since the caller's snapshot (a tracked event): use that one.
+    ASSIGN_OR_RETURN(auto q, lease_.conn().Prepare("SELECT user_idx FROM users WHERE user_id=?"));
+    q->Bind(1, user_id);
+    ASSIGN_OR_RETURN(bool found, q->Step());
+    if (!found) return Status::Internal("user '" + user_id + "' vanished during an upload");
+    return q->Int(0);
   }
 
   StatusOr<bool> InsertInteraction(const InteractionRecord& r) override {
-    return InsertInteractionRow(lease_.conn(), r, "");
+    if (!insert_) {
+      ASSIGN_OR_RETURN(insert_, lease_.conn().Prepare(kInsertInteractionSql));
+    }
+    return InsertInteractionRow(lease_.conn(), *insert_, r, no_id_, seq_);
   }
 
   Status RecordUpload(const UploadRecord& u) override {
     ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
-        "INSERT INTO uploads (id, kind, created_at_ms, storage_location, result_json) "
-        "VALUES (?,?,?,?,?)"));
+        "INSERT INTO uploads (id, kind, created_at_ms, storage_location, result_json, seq) "
+        "VALUES (?,?,?,?,?,?)"));
     st->Bind(1, u.id).Bind(2, u.kind).Bind(3, u.created_at_ms).Bind(4, u.storage_location)
-        .Bind(5, u.result_json);
+        .Bind(5, u.result_json).Bind(6, seq_);
     return st->Run();
   }
 
@@ -220,17 +257,8 @@ class SqliteImportBatch final : public ImportBatch {
     return st->Run();
   }
 
-  StatusOr<std::unordered_map<std::string, int64_t>> LoadIndex(const char* sql) {
-    std::unordered_map<std::string, int64_t> out;
-    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(sql));
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) return out;
-      out.emplace(st->Text(0), st->Int(1));
-    }
-  }
-
   Status Commit() override {
+    insert_.reset();
     RETURN_IF_ERROR(lease_.conn().Exec("COMMIT"));
     open_ = false;
     return Status::Ok();
@@ -238,6 +266,9 @@ class SqliteImportBatch final : public ImportBatch {
 
  private:
   SqliteDb::Lease lease_;
+  int64_t seq_ = 0;                     // this upload's number (uploads.seq)
+  std::unique_ptr<SqliteStmt> insert_;  // reused for every row
+  const std::string no_id_;
   int64_t mark_;
   bool open_ = false;
 };
@@ -256,34 +287,67 @@ class SqliteTenantStore final : public TenantStore {
   }
 
   StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) override {
-    // Group commit: callers queue their events; whoever finds no commit in
-    // progress becomes the leader and writes everything queued in one
-    // transaction, then wakes the others. Under load one fsync-free commit
-    // serves many requests.
+    std::promise<StatusOr<std::vector<TrackResult>>> answer;
+    auto future = answer.get_future();
+    TrackAsync(events, [&answer](StatusOr<std::vector<TrackResult>> r) {
+      answer.set_value(std::move(r));
+    });
+    return future.get();
+  }
+
+  void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) override {
+    // Group commit on a committer thread of the tenant's own: callers queue
+    // their events and return at once; the committer writes everything
+    // queued in one transaction, answers those callers, and takes what has
+    // queued meanwhile. It exits after a second without work.
     auto job = std::make_shared<TrackJob>();
-    job->events = &events;
-    std::unique_lock lock(track_mu_);
-    track_queue_.push_back(job);
-    while (!job->done) {
-      if (!committing_) {
-        committing_ = true;
-        std::vector<std::shared_ptr<TrackJob>> jobs;
-        jobs.swap(track_queue_);
-        lock.unlock();
-        Status s = WriteJobs(jobs);
-        lock.lock();
-        for (auto& j : jobs) {
-          if (!s.ok()) j->error = s;
-          j->done = true;
-        }
-        committing_ = false;
-        track_cv_.notify_all();
-      } else {
-        track_cv_.wait(lock);
+    job->events = std::move(events);
+    job->done = std::move(done);
+    {
+      std::lock_guard lock(track_mu_);
+      track_queue_.push_back(std::move(job));
+      if (!committer_running_) {
+        if (committer_.joinable()) committer_.join();  // it has returned already
+        committer_running_ = true;
+        committer_ = std::thread([this] { CommitLoop(); });
       }
     }
-    if (!job->error.ok()) return job->error;
-    return std::move(job->results);
+    track_cv_.notify_one();
+  }
+
+  void CommitLoop() {
+    std::vector<std::shared_ptr<TrackJob>> jobs;
+    std::unique_lock lock(track_mu_);
+    while (true) {
+      if (!track_cv_.wait_for(lock, std::chrono::seconds(1),
+                              [&] { return !track_queue_.empty() || stop_; }) ||
+          track_queue_.empty()) {
+        committer_running_ = false;  // idle or stopping
+        return;
+      }
+      jobs.swap(track_queue_);
+      lock.unlock();
+      Status s = WriteJobs(jobs);
+      for (auto& j : jobs) {
+        try {
+          if (s.ok()) j->done(std::move(j->results));
+          else j->done(s);
+        } catch (const std::exception& e) {
+          spdlog::error("tenant {}: track callback failed: {}", id_, e.what());
+        }
+      }
+      jobs.clear();
+      lock.lock();
+    }
+  }
+
+  ~SqliteTenantStore() override {
+    {
+      std::lock_guard lock(track_mu_);
+      stop_ = true;
+    }
+    track_cv_.notify_all();
+    if (committer_.joinable()) committer_.join();
   }
 
   StatusOr<std::unique_ptr<ImportBatch>> BeginImport() override {
@@ -291,6 +355,16 @@ class SqliteTenantStore final : public TenantStore {
                                                      static_cast<int64_t>(next_mark_++));
     RETURN_IF_ERROR(batch->Begin());
     return std::unique_ptr<ImportBatch>(std::move(batch));
+  }
+  StatusOr<IdMap> LoadItemIndex() override { return ReadIdMap(kItemIndexSql); }
+  StatusOr<IdMap> LoadUserIndex() override { return ReadIdMap(kUserIndexSql); }
+  StatusOr<IdMap> ReadIdMap(const char* sql) {
+    IdMap out;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(out, LoadIdMap(c, sql));
+      return Status::Ok();
+    }));
+    return out;
   }
 
   static constexpr const char* kItemCols =
@@ -531,17 +605,16 @@ class SqliteTenantStore final : public TenantStore {
   std::string id_;
   std::unique_ptr<SqliteDb> db_;
   struct TrackJob {
-    const std::vector<TrackEvent>* events = nullptr;
+    std::vector<TrackEvent> events;
     std::vector<TrackResult> results;
-    Status error;
-    bool done = false;
+    TrackCallback done;
   };
 
   Status WriteJobs(const std::vector<std::shared_ptr<TrackJob>>& jobs) {
     return db_->Write([&](SqliteConn& c) -> Status {
       for (auto& job : jobs) {
         job->results.clear();
-        for (const auto& ev : *job->events) {
+        for (const auto& ev : job->events) {
           ASSIGN_OR_RETURN(TrackResult r, WriteOne(c, ev));
           job->results.push_back(std::move(r));
         }
@@ -611,7 +684,9 @@ class SqliteTenantStore final : public TenantStore {
     row.context_json = ev.context_json;
     row.metadata_json = ev.metadata_json;
     row.recommendation_id = ev.recommendation_id;
-    ASSIGN_OR_RETURN(bool inserted, InsertInteractionRow(c, row, r.interaction_id));
+    ASSIGN_OR_RETURN(auto insert, c.Prepare(kInsertInteractionSql));
+    ASSIGN_OR_RETURN(bool inserted, InsertInteractionRow(c, *insert, row, r.interaction_id));
+    insert.reset();
     if (!inserted) {
       // The same interaction is stored already: answer with its id.
       ASSIGN_OR_RETURN(auto q, c.Prepare(
@@ -641,9 +716,11 @@ class SqliteTenantStore final : public TenantStore {
   }
 
   std::mutex track_mu_;
+  std::vector<std::shared_ptr<TrackJob>> track_queue_;  // GUARDED_BY(track_mu_)
   std::condition_variable track_cv_;
-  std::vector<std::shared_ptr<TrackJob>> track_queue_;
-  bool committing_ = false;
+  bool stop_ = false;                                   // GUARDED_BY(track_mu_)
+  bool committer_running_ = false;                      // GUARDED_BY(track_mu_)
+  std::thread committer_;
   std::atomic<uint64_t> next_mark_{static_cast<uint64_t>(
       std::chrono::steady_clock::now().time_since_epoch().count())};
 };
@@ -664,6 +741,11 @@ class SqliteTenantStores final : public TenantStores {
   StatusOr<std::shared_ptr<TenantStore>> Open(const std::string& tenant_id) override {
     if (!IsUuid(tenant_id)) return Status::NotFound("tenant '" + tenant_id + "' does not exist");
     return OpenLocked(tenant_id, /*create=*/false);
+  }
+
+  bool IsOpen(const std::string& tenant_id) override {
+    std::lock_guard lock(mu_);
+    return open_.count(tenant_id) > 0;
   }
 
   Status Drop(const std::string& tenant_id) override {

@@ -1,0 +1,148 @@
+#include "ingest/interaction_sorter.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <tuple>
+
+namespace embedrec::ingest {
+
+bool KeyLess(const PackedInteraction& a, const PackedInteraction& b) {
+  return std::tie(a.user_key, a.item_idx, a.type, a.ts_ms) <
+         std::tie(b.user_key, b.item_idx, b.type, b.ts_ms);
+}
+
+bool SameKey(const PackedInteraction& a, const PackedInteraction& b) {
+  return a.user_key == b.user_key && a.item_idx == b.item_idx && a.type == b.type &&
+         a.ts_ms == b.ts_ms;
+}
+
+namespace {
+
+Status IoError(const char* what) {
+  return Status::Internal(std::string("import spill file: ") + what + ": " + std::strerror(errno));
+}
+
+Status WriteAll(int fd, const void* data, size_t n, uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return IoError("write");
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+InteractionSorter::InteractionSorter(std::string spill_dir, size_t chunk_rows)
+    : spill_dir_(std::move(spill_dir)), chunk_rows_(std::max<size_t>(chunk_rows, 1)) {}
+
+InteractionSorter::~InteractionSorter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status InteractionSorter::Add(const PackedInteraction& row) {
+  if (buffer_.size() >= chunk_rows_) RETURN_IF_ERROR(Spill());
+  if (buffer_.capacity() == 0) buffer_.reserve(std::min<size_t>(chunk_rows_, 1 << 16));
+  buffer_.push_back(row);
+  return Status::Ok();
+}
+
+Status InteractionSorter::Spill() {
+  if (fd_ < 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(spill_dir_, ec);
+    std::string tmpl = spill_dir_ + "/import-XXXXXX";
+    fd_ = ::mkstemp(tmpl.data());
+    if (fd_ < 0) return IoError("create");
+    ::unlink(tmpl.c_str());  // anonymous from now on: freed when closed, even after a crash
+  }
+  std::sort(buffer_.begin(), buffer_.end(), KeyLess);
+  RETURN_IF_ERROR(WriteAll(fd_, buffer_.data(), buffer_.size() * sizeof(PackedInteraction),
+                           spilled_rows_ * sizeof(PackedInteraction)));
+  Run run;
+  run.offset = spilled_rows_;
+  run.rows = buffer_.size();
+  runs_.push_back(std::move(run));
+  spilled_rows_ += buffer_.size();
+  buffer_.clear();
+  return Status::Ok();
+}
+
+Status InteractionSorter::Refill(Run& run) {
+  size_t n = static_cast<size_t>(std::min<uint64_t>(kMergeBufferRows, run.rows - run.next));
+  run.buf.resize(n);
+  run.pos = 0;
+  char* p = reinterpret_cast<char*>(run.buf.data());
+  size_t want = n * sizeof(PackedInteraction);
+  uint64_t off = (run.offset + run.next) * sizeof(PackedInteraction);
+  while (want > 0) {
+    ssize_t r = ::pread(fd_, p, want, static_cast<off_t>(off));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return IoError("read");
+    }
+    if (r == 0) return Status::Internal("import spill file: unexpected end");
+    p += r;
+    want -= static_cast<size_t>(r);
+    off += static_cast<uint64_t>(r);
+  }
+  run.next += n;
+  return Status::Ok();
+}
+
+Status InteractionSorter::Finish() {
+  finished_ = true;
+  if (runs_.empty()) {  // everything fits in memory
+    std::sort(buffer_.begin(), buffer_.end(), KeyLess);
+    return Status::Ok();
+  }
+  if (!buffer_.empty()) RETURN_IF_ERROR(Spill());
+  buffer_ = {};  // free the chunk before merging
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    RETURN_IF_ERROR(Refill(runs_[i]));
+    heap_.push_back(i);
+  }
+  auto greater = [this](size_t a, size_t b) {
+    return KeyLess(runs_[b].buf[runs_[b].pos], runs_[a].buf[runs_[a].pos]);
+  };
+  std::make_heap(heap_.begin(), heap_.end(), greater);
+  return Status::Ok();
+}
+
+StatusOr<bool> InteractionSorter::Next(PackedInteraction* out) {
+  if (runs_.empty()) {
+    if (buffer_pos_ >= buffer_.size()) return false;
+    *out = buffer_[buffer_pos_++];
+    return true;
+  }
+  if (heap_.empty()) return false;
+  auto greater = [this](size_t a, size_t b) {
+    return KeyLess(runs_[b].buf[runs_[b].pos], runs_[a].buf[runs_[a].pos]);
+  };
+  std::pop_heap(heap_.begin(), heap_.end(), greater);
+  Run& run = runs_[heap_.back()];
+  *out = run.buf[run.pos++];
+  if (run.pos == run.buf.size()) {
+    if (run.next == run.rows) {
+      run.buf = {};
+      heap_.pop_back();
+      return true;
+    }
+    RETURN_IF_ERROR(Refill(run));
+  }
+  std::push_heap(heap_.begin(), heap_.end(), greater);
+  return true;
+}
+
+}  // namespace embedrec::ingest
