@@ -111,11 +111,20 @@ json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r
 
 void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
   const Deps* d = &deps;
-  router.Add(
-      {"POST", "/api/v1/interactions",
-       "Track one interaction (view, add_to_cart, purchase, ...); durable when answered; "
-       "Idempotency-Key header honoured",
-       "interactions"},
+  http::RouteInfo track{"POST", "/api/v1/interactions",
+                        "Track one interaction (view, add_to_cart, purchase, ...); durable when "
+                        "answered; Idempotency-Key header honoured",
+                        "interactions"};
+  // The hot path runs on the network thread: it only parses, checks cached
+  // credentials and settings, and queues the event for the tenant's
+  // committer thread, which answers after COMMIT.
+  track.inline_if = [d](const Request& req) {
+    std::string_view auth = req.Header("authorization");
+    std::string tid = d->authenticator->CachedTenant(auth);
+    return !tid.empty() && d->authenticator->AnswersFromMemory(auth) &&
+           d->settings->IsFresh(tid) && d->tenants->IsOpen(tid);
+  };
+  router.Add(track,
       Authed(deps, auth::kInteractionsWrite,
              [d](const Request& req, const PathParams&,
                  const auth::Principal& who) -> StatusOr<http::Response> {
@@ -130,10 +139,20 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
                }
                ev.idempotency_key = std::string(key);
                ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-               ASSIGN_OR_RETURN(auto results, tenant->Track({ev}));
-               const auto& r = results.at(0);
-               RETURN_IF_ERROR(r.status);
-               return JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r));
+               // Answered after the group commit that holds the event; the
+               // worker is free meanwhile.
+               return http::Later([tenant, ev = std::move(ev), request_id = req.request_id](
+                                      std::function<void(http::Response)> send) mutable {
+                 std::vector<store::TrackEvent> events{ev};
+                 tenant->TrackAsync(std::move(events), [ev = std::move(ev), request_id,
+                                                        send = std::move(send)](
+                                                           StatusOr<std::vector<store::TrackResult>> results) {
+                   if (!results.ok()) return send(http::ErrorResponse(results.status(), request_id));
+                   const auto& r = results->at(0);
+                   if (!r.status.ok()) return send(http::ErrorResponse(r.status, request_id));
+                   send(JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r)));
+                 });
+               });
              }));
 
   router.Add(

@@ -37,6 +37,13 @@ StatusOr<TenantRules> TenantSettingsCache::Rules(const std::string& tenant_id) {
   return rules;
 }
 
+bool TenantSettingsCache::IsFresh(const std::string& tenant_id) {
+  int64_t now = clock_->NowMillis();
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(tenant_id);
+  return it != entries_.end() && now - it->second.fetched_at_ms < ttl_ms_;
+}
+
 void TenantSettingsCache::Invalidate(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   entries_.erase(tenant_id);

@@ -32,6 +32,8 @@ class TenantSettingsCache {
   // The tenant's rules. Errors as ControlStore::GetTenant.
   StatusOr<TenantRules> Rules(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
+  // True when Rules(tenant_id) would answer from memory. Never blocks.
+  bool IsFresh(const std::string& tenant_id);
 
  private:
   struct Entry {

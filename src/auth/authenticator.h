@@ -46,6 +46,10 @@ class Authenticator {
   // is authenticated.
   std::string CachedTenant(std::string_view authorization_header);
 
+  // True when Authenticate(header) would answer from memory alone (a cached
+  // API key or a JWT whose user is cached), without blocking. Never blocks.
+  bool AnswersFromMemory(std::string_view authorization_header);
+
   // Drops every cached lookup. Call after any change to tenants, users or keys.
   void Invalidate();
 

@@ -1,5 +1,7 @@
 #include "http/dispatcher.h"
 
+#include <future>
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -40,7 +42,8 @@ bool ServedOn(const Route& route, std::string_view listener) {
 }
 }  // namespace
 
-Response Dispatcher::Run(const Route& route, const PathParams& params, Request& req) {
+void Dispatcher::Run(const Route& route, const PathParams& params, Request& req,
+                     std::function<void(Response)> done) {
   auto start = std::chrono::steady_clock::now();
   Response res;
   try {
@@ -51,14 +54,20 @@ Response Dispatcher::Run(const Route& route, const PathParams& params, Request& 
   } catch (...) {
     res = ErrorResponse(Status::Internal("unhandled non-standard exception"), req.request_id);
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::string status = std::to_string(res.status);
-  const std::string& pattern = route.info.pattern;
-  metrics_->Inc("embedrec_http_requests_total",
-                {{"route", pattern}, {"method", route.info.method}, {"status", status}});
-  metrics_->Observe("embedrec_http_request_duration_seconds", {{"route", pattern}}, secs);
-  if (req.method == "HEAD") res.body.clear();
-  return res;
+  auto complete = [this, &route, start, head = req.method == "HEAD",
+                   done = std::move(done)](Response res) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::string status = std::to_string(res.status);
+    const std::string& pattern = route.info.pattern;
+    metrics_->Inc("embedrec_http_requests_total",
+                  {{"route", pattern}, {"method", route.info.method}, {"status", status}});
+    metrics_->Observe("embedrec_http_request_duration_seconds", {{"route", pattern}}, secs);
+    if (head) res.body.clear();
+    done(std::move(res));
+  };
+  if (!res.later) return complete(std::move(res));
+  auto later = std::move(res.later);
+  later(std::move(complete));
 }
 
 Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
@@ -107,7 +116,9 @@ Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
 Response Dispatcher::HandleNow(Request& req) {
   Resolved r = Resolve(req);
   if (r.error) return std::move(*r.error);
-  return Run(*r.route, r.params, req);
+  std::promise<Response> answer;
+  Run(*r.route, r.params, req, [&answer](Response res) { answer.set_value(std::move(res)); });
+  return answer.get_future().get();
 }
 
 void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
@@ -120,13 +131,14 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
   // on a worker when the route may block.
   Resolved r = Resolve(req);
   if (r.error) return finish(std::move(*r.error));
-  if (!r.route->info.blocking && !r.route->info.stream_body) {
-    return finish(Run(*r.route, r.params, req));
+  const RouteInfo& info = r.route->info;
+  if (!info.stream_body && (!info.blocking || (info.inline_if && info.inline_if(req)))) {
+    return Run(*r.route, r.params, req, std::move(finish));
   }
   std::string key = options_.queue_key ? options_.queue_key(req) : std::string();
   workers_->Post(key, [this, route = r.route, params = std::move(r.params), req = std::move(req),
                        finish = std::move(finish)]() mutable {
-    finish(Run(*route, params, req));
+    Run(*route, params, req, std::move(finish));
   });
 }
 

@@ -42,7 +42,10 @@ class Dispatcher final : public RequestHandler {
     std::optional<Response> error;
   };
   Resolved Resolve(Request& req) const;
-  Response Run(const Route& route, const PathParams& params, Request& req);
+  // Runs the handler and calls `done` with its answer (later, for a
+  // deferred one), after recording metrics.
+  void Run(const Route& route, const PathParams& params, Request& req,
+           std::function<void(Response)> done);
 
   std::atomic<int64_t> in_flight_{0};
   const Router* router_;

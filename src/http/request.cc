@@ -32,4 +32,10 @@ bool ParseTarget(std::string_view target, std::string* path, Fields* query) {
   return true;
 }
 
+Response Later(std::function<void(std::function<void(Response)>)> start) {
+  Response r;
+  r.later = std::move(start);
+  return r;
+}
+
 }  // namespace embedrec::http

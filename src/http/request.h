@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,7 +51,15 @@ struct Response {
   std::string content_type = "application/json";
   Fields headers;
   std::string body;
+  // A deferred answer: when set, the fields above are ignored and `later`
+  // is called once, at once, with the function that sends the real answer.
+  // That function may be called from any thread, exactly once. Lets a
+  // handler give its worker back while it waits (e.g. for a group commit).
+  std::function<void(std::function<void(Response)>)> later;
 };
+
+// A deferred answer (see Response::later).
+Response Later(std::function<void(std::function<void(Response)>)> start);
 
 // Splits `target` into a decoded path and query. False when `target` is not a
 // valid origin-form request target (e.g. bad percent-encoding).

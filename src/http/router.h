@@ -42,6 +42,11 @@ struct RouteInfo {
   uint64_t body_limit = 0;   // 0: the server default
   bool blocking = true;      // may block on I/O: runs on the worker pool
   bool stream_body = false;  // handler reads Request::body_stream (uploads); implies blocking
+  // For a blocking route: true when this request's handler will find all it
+  // needs in memory (cached credentials, settings, an open store), so it may
+  // run on the network thread and save two thread hops. Called on the
+  // network thread: must not block.
+  std::function<bool(const Request&)> inline_if;
   std::string request_schema;   // optional JSON Schema (text) of the body
 };
 

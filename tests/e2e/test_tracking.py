@@ -157,3 +157,4 @@ def test_acknowledged_events_survive_kill_9(make_server, tmp_path):
         assert got == ids
     finally:
         s2.stop()
+
