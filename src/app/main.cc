@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "app/config.h"
+#include "app/train_command.h"
 #include "app/platform.h"
 #include "common/build_info.h"
 #include "common/log.h"
@@ -76,7 +77,12 @@ int main(int argc, char** argv) {
   ml->add_option("--in", ml_in, "Directory with movies.csv and ratings.csv")->required();
   ml->add_option("--out", ml_out, "Output directory")->required();
 
+  embedrec::app::TrainCommand train;
+  CLI::App* train_cmd = nullptr;
+  embedrec::app::AddTrainCommand(app, &train, &train_cmd);
+
   CLI11_PARSE(app, argc, argv);
+  if (*train_cmd) return embedrec::app::RunTrain(std::move(train));
   if (*ml) {
     auto st = embedrec::datagen::ConvertMovielens(ml_in, ml_out);
     if (!st.ok()) {

@@ -1,0 +1,186 @@
+#include "app/train_command.h"
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "common/strings.h"
+#include "ml/dataset.h"
+
+namespace embedrec::app {
+
+void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
+  auto* t = app.add_subcommand("train", "Train and evaluate a model from files (offline)");
+  t->add_option("--train", c->train_path, "Training interactions (CSV or adjacency text)")
+      ->required();
+  t->add_option("--test", c->test_path,
+                "Held-out interactions; without it, --holdout of each user's items is held out");
+  t->add_option("--model", c->model, "lightgcn")->capture_default_str()
+      ->check(CLI::IsMember({"lightgcn"}));
+  t->add_option("--format", c->format, "csv (header with user_id,item_id) or adjacency "
+                "(LightGCN's text format; .gz read as such)")
+      ->capture_default_str()->check(CLI::IsMember({"csv", "adjacency"}));
+  t->add_option("--min-rating", c->min_rating, "CSV: rows rated below this are not positives")
+      ->capture_default_str();
+  t->add_option("--holdout", c->holdout, "Fraction of each user's items held out without --test")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  t->add_flag("--random-split", c->random_split,
+              "Hold out at random even when the data has timestamps");
+  auto& o = c->options;
+  t->add_option("--epochs", o.epochs, "Training epochs")->capture_default_str();
+  t->add_option("--dim", o.embedding_dim, "embedding_dim")->capture_default_str();
+  t->add_option("--layers", o.num_layers, "num_layers")->capture_default_str();
+  t->add_option("--lr", o.learning_rate, "learning_rate")->capture_default_str();
+  t->add_option("--batch-size", o.batch_size, "batch_size")->capture_default_str();
+  t->add_option("--negatives", o.negative_samples, "negative_samples per positive")
+      ->capture_default_str();
+  t->add_option("--reg", o.reg, "L2 regularisation of the batch's ego embeddings")
+      ->capture_default_str();
+  t->add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  t->add_option("--threads", o.threads, "Threads (0: all cores)")->capture_default_str();
+  t->add_option("--eval-every", o.eval_every, "Epochs between evaluations (0: only at the end)")
+      ->capture_default_str();
+  t->add_option("--patience", o.patience,
+                "Stop after this many evaluations without a better ndcg@10 (0: never)")
+      ->capture_default_str();
+  t->add_option("--k", c->ks, "Cut-offs for the metrics, comma-separated")->capture_default_str();
+  t->add_option("--out", c->out, "Write the embeddings here (model file format: coming)");
+  t->add_flag("!--no-progress", c->progress, "No progress bar");
+  *sub = t;
+}
+
+namespace {
+
+double PeakRssMb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+std::string MetricsJson(const ml::Metrics& m) {
+  std::ostringstream s;
+  s << "{";
+  bool first = true;
+  for (const auto& [k, v] : m.values) {
+    s << (first ? "" : ",") << JsonQuote(k) << ":" << v;
+    first = false;
+  }
+  s << "}";
+  return s.str();
+}
+
+}  // namespace
+
+int RunTrain(TrainCommand c) {
+  auto fail = [](const std::string& msg) {
+    std::fprintf(stderr, "embedrec train: %s\n", msg.c_str());
+    return 1;
+  };
+  c.options.ks.clear();
+  for (auto part : Split(c.ks, ',')) {
+    int k = std::atoi(std::string(Trim(part)).c_str());
+    if (k <= 0) return fail("--k takes positive integers, e.g. 10,20");
+    c.options.ks.push_back(k);
+  }
+  if (c.options.eval_every == 0) c.options.eval_every = c.options.epochs;  // only at the end
+  if (Status s = c.options.Validate(); !s.ok()) return fail(s.message());
+
+  auto t_load = std::chrono::steady_clock::now();
+  std::vector<ml::Interaction> train, test;
+  ml::CsvIds ids;
+  auto read = [&](const std::string& path) -> StatusOr<std::vector<ml::Interaction>> {
+    if (c.format == "adjacency") return ml::ReadAdjacencyFile(path);
+    return ml::ReadInteractionsCsv(path, c.min_rating, &ids);
+  };
+  auto tr = read(c.train_path);
+  if (!tr.ok()) return fail(tr.status().message());
+  if (!c.test_path.empty()) {
+    auto te = read(c.test_path);
+    if (!te.ok()) return fail(te.status().message());
+    train = std::move(*tr);
+    test = std::move(*te);
+  } else {
+    ml::SplitOptions so;
+    so.fraction = c.holdout;
+    so.seed = c.options.seed;
+    so.temporal = !c.random_split;
+    ml::SplitPerUser(*tr, so, &train, &test);
+  }
+  ml::Dataset data = ml::MakeDataset(std::move(train), std::move(test));
+  double load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+
+  auto model = ml::NewLightGcn();
+  const bool bar = c.progress && isatty(STDERR_FILENO);
+  std::vector<double> epoch_seconds, eval_seconds;
+  std::ostringstream curve;
+  auto t_train = std::chrono::steady_clock::now();
+  Status s = model->Fit(data, c.options, [&](const ml::EpochReport& r) {
+    epoch_seconds.push_back(r.seconds);
+    if (r.metrics) {
+      eval_seconds.push_back(r.eval_seconds);
+      curve << (curve.tellp() > 0 ? "," : "") << "{\"epoch\":" << r.epoch
+            << ",\"loss\":" << r.loss << ",\"metrics\":" << MetricsJson(*r.metrics) << "}";
+    }
+    if (bar) {
+      double mean = 0;
+      for (double x : epoch_seconds) mean += x;
+      mean /= epoch_seconds.size();
+      int width = 30, done = width * r.epoch / c.options.epochs;
+      std::fprintf(stderr, "\r[%.*s%*s] epoch %d/%d loss %.4f %.2f s/epoch ETA %.0f s%s",
+                   done, "==============================", width - done, "", r.epoch,
+                   c.options.epochs, r.loss, mean, mean * (c.options.epochs - r.epoch),
+                   r.metrics ? "" : "   ");
+      if (r.metrics) {
+        std::fprintf(stderr, " recall@20 %.4f ndcg@20 %.4f", r.metrics->Get("recall@20"),
+                     r.metrics->Get("ndcg@20"));
+      }
+      std::fflush(stderr);
+    }
+  });
+  if (bar) std::fprintf(stderr, "\n");
+  if (!s.ok()) return fail(s.message());
+  double train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
+
+  ml::Metrics final_metrics;
+  if (data.test.size() > 0) {
+    final_metrics = ml::Evaluate(data, model->user_embeddings().data(),
+                                 model->item_embeddings().data(), model->dim(), c.options.ks);
+  }
+  double per_epoch = 0;
+  for (double x : epoch_seconds) per_epoch += x;
+  per_epoch = epoch_seconds.empty() ? 0 : per_epoch / epoch_seconds.size();
+  double per_eval = 0;
+  for (double x : eval_seconds) per_eval += x;
+  per_eval = eval_seconds.empty() ? 0 : per_eval / eval_seconds.size();
+  std::ostringstream out;
+  out << "{\"model\":\"" << model->name() << "\",\"users\":" << data.n_users
+      << ",\"items\":" << data.n_items << ",\"train_interactions\":" << data.train.size()
+      << ",\"test_interactions\":" << data.test.size() << ",\"epochs\":" << epoch_seconds.size()
+      << ",\"best_epoch\":" << model->best_epoch() << ",\"seconds_per_epoch\":" << per_epoch
+      << ",\"seconds_per_eval\":" << per_eval << ",\"load_seconds\":" << load_seconds
+      << ",\"train_seconds\":" << train_seconds << ",\"peak_rss_mb\":" << PeakRssMb()
+      << ",\"evaluated_users\":" << final_metrics.users;
+  for (const auto& [k, v] : final_metrics.values) out << "," << JsonQuote(k) << ":" << v;
+  out << ",\"curve\":[" << curve.str() << "]}";
+  std::printf("%s\n", out.str().c_str());
+  if (!c.out.empty()) {
+    std::ofstream f(c.out, std::ios::binary);
+    const auto& u = model->user_embeddings();
+    const auto& it = model->item_embeddings();
+    f.write(reinterpret_cast<const char*>(u.data()), u.size() * sizeof(float));
+    f.write(reinterpret_cast<const char*>(it.data()), it.size() * sizeof(float));
+    if (!f) return fail("cannot write " + c.out);
+  }
+  return 0;
+}
+
+}  // namespace embedrec::app

@@ -1,0 +1,29 @@
+// `embedrec train`: offline training and evaluation of a recommender from
+// files (the ML engine without the server), printing one JSON line.
+#pragma once
+
+#include <string>
+
+#include "ml/model.h"
+
+namespace CLI {
+class App;
+}
+
+namespace embedrec::app {
+
+struct TrainCommand {
+  std::string train_path, test_path, model = "lightgcn", format = "csv", out;
+  double min_rating = 0;     // CSV: skip rows rated below this
+  double holdout = 0.2;      // without --test: fraction held out per user
+  bool random_split = false; // without --test: random even when timestamps exist
+  std::string ks = "10,20";
+  ml::TrainOptions options;
+  bool progress = true;      // progress bar on a terminal
+};
+
+void AddTrainCommand(CLI::App& app, TrainCommand* cmd, CLI::App** sub);
+// Exit code; errors are printed to stderr.
+int RunTrain(TrainCommand cmd);
+
+}  // namespace embedrec::app

@@ -1,0 +1,232 @@
+#include "ml/dataset.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+#include <random>
+#include <unordered_map>
+
+#include "common/byte_source.h"
+#include "common/strings.h"
+#include "ingest/csv_parser.h"
+
+namespace embedrec::ml {
+
+bool UserItems::Contains(int32_t u, int32_t item) const {
+  return std::binary_search(begin(u), end(u), item);
+}
+
+UserItems UserItems::FromInteractions(int32_t n_users, std::vector<Interaction> pairs) {
+  std::sort(pairs.begin(), pairs.end(), [](const Interaction& a, const Interaction& b) {
+    return a.user != b.user ? a.user < b.user : a.item < b.item;
+  });
+  UserItems out;
+  out.offsets.assign(static_cast<size_t>(n_users) + 1, 0);
+  out.items.reserve(pairs.size());
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i > 0 && pairs[i].user == pairs[i - 1].user && pairs[i].item == pairs[i - 1].item) continue;
+    out.items.push_back(pairs[i].item);
+    ++out.offsets[pairs[i].user + 1];
+  }
+  for (int32_t u = 0; u < n_users; ++u) out.offsets[u + 1] += out.offsets[u];
+  return out;
+}
+
+namespace {
+
+// Whole lines from a plain or gzip file.
+class LineReader {
+ public:
+  explicit LineReader(gzFile f) : f_(f) {}
+  ~LineReader() {
+    if (f_) gzclose(f_);
+  }
+  // False at the end.
+  bool Next(std::string* line) {
+    line->clear();
+    char buf[1 << 16];
+    while (gzgets(f_, buf, sizeof(buf))) {
+      line->append(buf);
+      if (!line->empty() && line->back() == '\n') {
+        line->pop_back();
+        if (!line->empty() && line->back() == '\r') line->pop_back();
+        return true;
+      }
+    }
+    return !line->empty();
+  }
+
+ private:
+  gzFile f_;
+};
+
+}  // namespace
+
+StatusOr<std::vector<Interaction>> ReadAdjacencyFile(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) return Status::NotFound("cannot open " + path);
+  gzbuffer(f, 1 << 20);
+  LineReader lines(f);
+  std::vector<Interaction> out;
+  std::string line;
+  int64_t line_no = 0;
+  while (lines.Next(&line)) {
+    ++line_no;
+    const char* p = line.data();
+    const char* end = p + line.size();
+    bool first = true;
+    int32_t user = 0;
+    while (p < end) {
+      while (p < end && (*p == ' ' || *p == '\t')) ++p;
+      if (p == end) break;
+      int32_t v = 0;
+      auto [q, ec] = std::from_chars(p, end, v);
+      if (ec != std::errc() || v < 0 || (q < end && *q != ' ' && *q != '\t')) {
+        return Status::InvalidArgument(path + ":" + std::to_string(line_no) +
+                                       ": expected non-negative integer ids");
+      }
+      p = q;
+      if (first) {
+        user = v;
+        first = false;
+      } else {
+        out.push_back({user, v, 1.0f, 0});
+      }
+    }
+  }
+  return out;
+}
+
+StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, double min_rating,
+                                                       CsvIds* ids) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) return Status::NotFound("cannot open " + path);
+  gzbuffer(f, 1 << 20);
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> closer(f, gzclose);
+  class GzSource final : public ByteSource {
+   public:
+    explicit GzSource(gzFile f) : f_(f) {}
+    StatusOr<size_t> Read(char* buf, size_t n) override {
+      int r = gzread(f_, buf, static_cast<unsigned>(std::min<size_t>(n, 1 << 30)));
+      if (r < 0) return Status::Internal("read error");
+      return static_cast<size_t>(r);
+    }
+    gzFile f_;
+  } src(f);
+
+  std::unordered_map<std::string, int32_t> users, items;
+  for (size_t i = 0; i < ids->user_ids.size(); ++i) users.emplace(ids->user_ids[i], i);
+  for (size_t i = 0; i < ids->item_ids.size(); ++i) items.emplace(ids->item_ids[i], i);
+  auto index = [](std::unordered_map<std::string, int32_t>& m, std::vector<std::string>& v,
+                  std::string_view id) {
+    auto [it, added] = m.emplace(std::string(id), static_cast<int32_t>(v.size()));
+    if (added) v.emplace_back(id);
+    return it->second;
+  };
+  int user_col = -1, item_col = -1, rating_col = -1, ts_col = -1;
+  std::vector<Interaction> out;
+  Status error;
+  bool header = true;
+  ingest::CsvParser parser({}, [&](const ingest::CsvRecord& r) -> Status {
+    if (header) {
+      header = false;
+      for (size_t i = 0; i < r.fields.size(); ++i) {
+        std::string n = AsciiLower(Trim(r.fields[i]));
+        if (n == "user_id" || n == "userid" || n == "user") user_col = static_cast<int>(i);
+        if (n == "item_id" || n == "itemid" || n == "movieid" || n == "item") {
+          item_col = static_cast<int>(i);
+        }
+        if (n == "rating") rating_col = static_cast<int>(i);
+        if (n == "timestamp" || n == "ts" || n == "time") ts_col = static_cast<int>(i);
+      }
+      if (user_col < 0 || item_col < 0) {
+        return Status::InvalidArgument(path + ": the header needs user_id and item_id columns");
+      }
+      return Status::Ok();
+    }
+    if (!r.error.empty() || static_cast<int>(r.fields.size()) <= std::max(user_col, item_col)) {
+      return Status::InvalidArgument(path + ": record " + std::to_string(r.record) +
+                                     " is malformed");
+    }
+    if (rating_col >= 0 && rating_col < static_cast<int>(r.fields.size())) {
+      std::string_view t = Trim(r.fields[rating_col]);
+      double rating = 0;
+      auto [q, ec] = std::from_chars(t.data(), t.data() + t.size(), rating);
+      if (ec == std::errc() && rating < min_rating) return Status::Ok();
+    }
+    Interaction x;
+    x.user = index(users, ids->user_ids, Trim(r.fields[user_col]));
+    x.item = index(items, ids->item_ids, Trim(r.fields[item_col]));
+    if (ts_col >= 0 && ts_col < static_cast<int>(r.fields.size())) {
+      std::string_view t = Trim(r.fields[ts_col]);
+      std::from_chars(t.data(), t.data() + t.size(), x.ts);
+    }
+    out.push_back(x);
+    return Status::Ok();
+  });
+  RETURN_IF_ERROR(parser.ParseAll(&src));
+  if (header) return Status::InvalidArgument(path + " is empty");
+  return out;
+}
+
+void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
+                  std::vector<Interaction>* train, std::vector<Interaction>* test) {
+  // Latest event per (user, item): one edge each, dated by its last event.
+  std::vector<Interaction> edges = all;
+  std::sort(edges.begin(), edges.end(), [](const Interaction& a, const Interaction& b) {
+    if (a.user != b.user) return a.user < b.user;
+    if (a.item != b.item) return a.item < b.item;
+    return a.ts > b.ts;
+  });
+  edges.erase(std::unique(edges.begin(), edges.end(),
+                          [](const Interaction& a, const Interaction& b) {
+                            return a.user == b.user && a.item == b.item;
+                          }),
+              edges.end());
+  bool has_ts = opt.temporal && std::any_of(edges.begin(), edges.end(),
+                                            [](const Interaction& x) { return x.ts != 0; });
+  std::mt19937_64 rng(opt.seed);
+  train->clear();
+  test->clear();
+  size_t i = 0;
+  while (i < edges.size()) {
+    size_t j = i;
+    while (j < edges.size() && edges[j].user == edges[i].user) ++j;
+    std::vector<Interaction> mine(edges.begin() + i, edges.begin() + j);
+    size_t n = mine.size();
+    size_t held = static_cast<size_t>(static_cast<double>(n) * opt.fraction + 0.5);
+    if (static_cast<int>(n) < opt.min_items || held == 0) {
+      train->insert(train->end(), mine.begin(), mine.end());
+    } else {
+      held = std::min(held, n - 1);
+      if (has_ts) {
+        std::stable_sort(mine.begin(), mine.end(),
+                         [](const Interaction& a, const Interaction& b) { return a.ts < b.ts; });
+      } else {
+        std::shuffle(mine.begin(), mine.end(), rng);
+      }
+      train->insert(train->end(), mine.begin(), mine.end() - held);
+      test->insert(test->end(), mine.end() - held, mine.end());
+    }
+    i = j;
+  }
+}
+
+Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test) {
+  Dataset d;
+  for (const auto& x : train) {
+    d.n_users = std::max(d.n_users, x.user + 1);
+    d.n_items = std::max(d.n_items, x.item + 1);
+  }
+  for (const auto& x : test) {
+    d.n_users = std::max(d.n_users, x.user + 1);
+    d.n_items = std::max(d.n_items, x.item + 1);
+  }
+  d.train = UserItems::FromInteractions(d.n_users, std::move(train));
+  d.test = UserItems::FromInteractions(d.n_users, std::move(test));
+  return d;
+}
+
+}  // namespace embedrec::ml

@@ -1,0 +1,83 @@
+// Training data for the recommenders: users and items as dense indices
+// (0..n_users-1, 0..n_items-1), training positives and held-out test
+// positives as per-user sorted lists (CSR).
+//
+// Loaders read LightGCN's adjacency text format and CSV; SplitPerUser makes
+// the hold-out. Nothing here depends on the HTTP side or the stores.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace embedrec::ml {
+
+// One observed (user, item) event, before it becomes an edge.
+struct Interaction {
+  int32_t user = 0;
+  int32_t item = 0;
+  float weight = 1.0f;  // interaction-type weight (purchase > add_to_cart > view)
+  int64_t ts = 0;       // 0 when unknown
+};
+
+// Per-user item lists in CSR form: the items of user u are
+// items[offsets[u] .. offsets[u+1]), sorted, without repeats.
+struct UserItems {
+  std::vector<int64_t> offsets{0};
+  std::vector<int32_t> items;
+
+  int32_t num_users() const { return static_cast<int32_t>(offsets.size()) - 1; }
+  int64_t size() const { return static_cast<int64_t>(items.size()); }
+  int64_t degree(int32_t u) const { return offsets[u + 1] - offsets[u]; }
+  const int32_t* begin(int32_t u) const { return items.data() + offsets[u]; }
+  const int32_t* end(int32_t u) const { return items.data() + offsets[u + 1]; }
+  bool Contains(int32_t u, int32_t item) const;
+
+  // Groups `pairs` by user (n_users rows), sorting and dropping repeats.
+  static UserItems FromInteractions(int32_t n_users, std::vector<Interaction> pairs);
+};
+
+struct Dataset {
+  int32_t n_users = 0;
+  int32_t n_items = 0;
+  UserItems train;
+  UserItems test;  // may be empty (no evaluation)
+  // External ids by index, when the source had them (CSV); empty otherwise.
+  std::vector<std::string> user_ids, item_ids;
+};
+
+// Reads LightGCN's text format: one line per user, "user item item ...",
+// integer ids from 0; gzip-compressed files are read transparently.
+// kInvalidArgument with the line number for anything else.
+StatusOr<std::vector<Interaction>> ReadAdjacencyFile(const std::string& path);
+
+// Reads a CSV file with a header naming at least the user and item columns
+// (user_id|userId|user, item_id|itemId|movieId|item; optional rating,
+// timestamp). Rows with rating < min_rating are skipped (when the file has
+// ratings). External ids are mapped to indices through `user_ids`/`item_ids`
+// (appended to as new ids appear), so a train and a test file share them.
+struct CsvIds {
+  std::vector<std::string> user_ids, item_ids;
+};
+StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, double min_rating,
+                                                       CsvIds* ids);
+
+// Holds out `fraction` of each user's distinct items: the latest ones when
+// the interactions carry timestamps, otherwise a seeded random choice.
+// Users with fewer than `min_items` distinct items stay in training only.
+struct SplitOptions {
+  double fraction = 0.2;
+  uint64_t seed = 2020;
+  int min_items = 2;
+  bool temporal = true;  // when timestamps exist
+};
+void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& options,
+                  std::vector<Interaction>* train, std::vector<Interaction>* test);
+
+// Builds a dataset; test pairs whose item or user never occurs in training
+// are kept (they count as misses, as in the reference evaluation).
+Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test);
+
+}  // namespace embedrec::ml

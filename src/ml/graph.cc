@@ -1,0 +1,106 @@
+#include "ml/graph.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace embedrec::ml {
+
+NormalizedGraph NormalizedGraph::Build(const Dataset& data) {
+  NormalizedGraph g;
+  g.n_users = data.n_users;
+  g.n_items = data.n_items;
+  const int32_t n = g.n();
+  std::vector<int64_t> deg(n, 0);
+  for (int32_t u = 0; u < data.n_users; ++u) {
+    deg[u] = data.train.degree(u);
+    for (const int32_t* it = data.train.begin(u); it != data.train.end(u); ++it) {
+      ++deg[data.n_users + *it];
+    }
+  }
+  g.offsets.assign(static_cast<size_t>(n) + 1, 0);
+  for (int32_t v = 0; v < n; ++v) g.offsets[v + 1] = g.offsets[v] + deg[v];
+  g.cols.resize(g.offsets[n]);
+  g.vals.resize(g.offsets[n]);
+  std::vector<int64_t> fill(g.offsets.begin(), g.offsets.end() - 1);
+  std::vector<float> inv_sqrt(n);
+  for (int32_t v = 0; v < n; ++v) {
+    inv_sqrt[v] = deg[v] > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(deg[v]))) : 0;
+  }
+  // Users in order, so item rows receive their users sorted too.
+  for (int32_t u = 0; u < data.n_users; ++u) {
+    for (const int32_t* it = data.train.begin(u); it != data.train.end(u); ++it) {
+      int32_t i = data.n_users + *it;
+      float w = inv_sqrt[u] * inv_sqrt[i];
+      g.cols[fill[u]] = i;
+      g.vals[fill[u]++] = w;
+      g.cols[fill[i]] = u;
+      g.vals[fill[i]++] = w;
+    }
+  }
+  return g;
+}
+
+namespace {
+
+// One output row: y = Σ val * x[col] over the row's entries (skipping
+// masked-out columns). Compiled for AVX2+FMA and for any x86-64, picked at
+// load time.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void RowKernel(
+    const NormalizedGraph& g, const float* x, int d, float* y, int32_t r, const uint8_t* mask) {
+  float acc[512];
+  for (int j = 0; j < d; ++j) acc[j] = 0.0f;
+  for (int64_t e = g.offsets[r]; e < g.offsets[r + 1]; ++e) {
+    int32_t c = g.cols[e];
+    if (mask && !mask[c]) continue;
+    const float w = g.vals[e];
+    const float* xc = x + static_cast<int64_t>(c) * d;
+#pragma omp simd
+    for (int j = 0; j < d; ++j) acc[j] += w * xc[j];
+  }
+  float* yr = y + static_cast<int64_t>(r) * d;
+  for (int j = 0; j < d; ++j) yr[j] = acc[j];
+}
+
+}  // namespace
+
+void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
+               const std::vector<int32_t>* rows, const uint8_t* in_mask) {
+  const int64_t count = rows ? static_cast<int64_t>(rows->size()) : g.n();
+#pragma omp parallel for schedule(dynamic, 64)
+  for (int64_t k = 0; k < count; ++k) {
+    int32_t r = rows ? (*rows)[k] : static_cast<int32_t>(k);
+    RowKernel(g, x, d, y, r, in_mask);
+  }
+}
+
+void PropagateReference(const NormalizedGraph& g, const float* x, int d, float* y) {
+  for (int32_t r = 0; r < g.n(); ++r) {
+    for (int j = 0; j < d; ++j) {
+      double s = 0;
+      for (int64_t e = g.offsets[r]; e < g.offsets[r + 1]; ++e) {
+        s += static_cast<double>(g.vals[e]) * x[static_cast<int64_t>(g.cols[e]) * d + j];
+      }
+      y[static_cast<int64_t>(r) * d + j] = static_cast<float>(s);
+    }
+  }
+}
+
+std::vector<int32_t> ExpandOneHop(const NormalizedGraph& g, const std::vector<int32_t>& nodes,
+                                  std::vector<uint8_t>* mark) {
+  std::vector<int32_t> out;
+  auto add = [&](int32_t v) {
+    if (!(*mark)[v]) {
+      (*mark)[v] = 1;
+      out.push_back(v);
+    }
+  };
+  for (int32_t v : nodes) {
+    add(v);
+    for (int64_t e = g.offsets[v]; e < g.offsets[v + 1]; ++e) add(g.cols[e]);
+  }
+  for (int32_t v : out) (*mark)[v] = 0;
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace embedrec::ml

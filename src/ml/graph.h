@@ -1,0 +1,43 @@
+// The user–item graph of LightGCN: nodes 0..n_users-1 are users, n_users..
+// n_users+n_items-1 are items; Â = D^-1/2 A D^-1/2 with A the symmetric
+// bipartite adjacency of the training pairs (D: node degrees; isolated
+// nodes have empty rows). Â is symmetric, so one CSR serves Â and Âᵀ.
+//
+// Embedding matrices are row-major n × d float arrays ("n rows of d").
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ml/dataset.h"
+
+namespace embedrec::ml {
+
+struct NormalizedGraph {
+  int32_t n_users = 0, n_items = 0;
+  std::vector<int64_t> offsets;  // n + 1
+  std::vector<int32_t> cols;
+  std::vector<float> vals;
+
+  int32_t n() const { return n_users + n_items; }
+  int64_t nnz() const { return static_cast<int64_t>(cols.size()); }
+  static NormalizedGraph Build(const Dataset& data);
+};
+
+// Y[r] = Σ_c Â[r,c] X[c] for every row r in `rows` (all rows when null).
+// When `in_mask` is given, columns c with in_mask[c] == 0 are skipped (X is
+// zero there): the cost follows the non-zero rows of X. Rows not listed are
+// left untouched. X and Y: n × d. Parallel over rows (OpenMP); each row is
+// summed in a fixed order, so results do not depend on the thread count.
+void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
+               const std::vector<int32_t>* rows = nullptr, const uint8_t* in_mask = nullptr);
+
+// Plain single-threaded reference of Propagate over every row (tests).
+void PropagateReference(const NormalizedGraph& g, const float* x, int d, float* y);
+
+// The nodes within one hop of `nodes` (including them), as a sorted list;
+// `mark` (size n, all zero on entry and on return) is scratch space.
+std::vector<int32_t> ExpandOneHop(const NormalizedGraph& g, const std::vector<int32_t>& nodes,
+                                  std::vector<uint8_t>* mark);
+
+}  // namespace embedrec::ml

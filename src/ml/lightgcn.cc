@@ -1,0 +1,427 @@
+#include "ml/lightgcn.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+namespace embedrec::ml {
+
+Status TrainOptions::Validate() const {
+  auto bad = [](const std::string& what) { return Status::InvalidArgument(what); };
+  if (embedding_dim < 1 || embedding_dim > 512) return bad("embedding_dim must be 1..512");
+  if (num_layers < 0 || num_layers > 8) return bad("num_layers must be 0..8");
+  if (!(learning_rate > 0) || learning_rate > 10) return bad("learning_rate must be in (0, 10]");
+  if (batch_size < 1 || batch_size > (1 << 22)) return bad("batch_size must be 1..4194304");
+  if (epochs < 1 || epochs > 100000) return bad("epochs must be 1..100000");
+  if (negative_samples < 1 || negative_samples > 100) return bad("negative_samples must be 1..100");
+  if (!(reg >= 0) || reg > 1) return bad("reg must be in [0, 1]");
+  if (threads < 0 || threads > 1024) return bad("threads must be 0..1024");
+  if (eval_every < 0 || patience < 0) return bad("eval_every and patience must be >= 0");
+  for (int k : ks) {
+    if (k < 1 || k > 1000) return bad("every k must be 1..1000");
+  }
+  return Status::Ok();
+}
+
+LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed)
+    : graph_(graph), d_(d), layers_(layers) {
+  const size_t size = static_cast<size_t>(graph->n()) * d;
+  ego_.resize(size);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.1f);
+  for (auto& x : ego_) x = normal(rng);
+  grad_.assign(size, 0.0f);
+  adam_m_.assign(size, 0.0f);
+  adam_v_.assign(size, 0.0f);
+  layer_.assign(layers, std::vector<float>(size, 0.0f));
+  fin_.assign(size, 0.0f);
+  g_.assign(size, 0.0f);
+  bufa_.assign(size, 0.0f);
+  bufb_.assign(size, 0.0f);
+  mark_.assign(graph->n(), 0);
+}
+
+void LightGcnCore::Expand(const std::vector<int32_t>& nodes, std::vector<int32_t>* out,
+                          bool* all) {
+  const NormalizedGraph& g = *graph_;
+  out->clear();
+  for (int32_t v : nodes) {
+    if (!mark_[v]) {
+      mark_[v] = 1;
+      out->push_back(v);
+    }
+    for (int64_t e = g.offsets[v]; e < g.offsets[v + 1]; ++e) {
+      int32_t c = g.cols[e];
+      if (!mark_[c]) {
+        mark_[c] = 1;
+        out->push_back(c);
+      }
+    }
+  }
+  *all = out->size() * 10 >= static_cast<size_t>(g.n()) * 9;  // 90 %: cheaper to do every row
+  if (out->size() * 8 >= static_cast<size_t>(g.n())) {
+    // Large: a scan in node order beats sorting (and keeps memory access in order).
+    out->clear();
+    for (int32_t v = 0; v < g.n(); ++v) {
+      if (mark_[v]) {
+        mark_[v] = 0;
+        out->push_back(v);
+      }
+    }
+  } else {
+    for (int32_t v : *out) mark_[v] = 0;
+    std::sort(out->begin(), out->end());
+  }
+  if (*all) out->clear();
+}
+
+namespace {
+
+double Softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+double Sigmoid(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
+
+float Dot(const float* a, const float* b, int d) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < d; ++j) s += a[j] * b[j];
+  return s;
+}
+
+}  // namespace
+
+double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                             const std::vector<int32_t>& neg, double reg, const float* fin,
+                             float* g) {
+  const int d = d_;
+  const int32_t nu = graph_->n_users;
+  const size_t b = users.size();
+  const size_t per = neg.size() / b;
+  const double pairs = static_cast<double>(b * per);
+  double loss = 0, reg_sum = 0;
+  auto row = [d](const float* m, int32_t v) { return m + static_cast<int64_t>(v) * d; };
+  auto mrow = [d](float* m, int32_t v) { return m + static_cast<int64_t>(v) * d; };
+  for (size_t t = 0; t < b; ++t) {
+    const int32_t u = users[t], p = nu + pos[t];
+    const float* fu = row(fin, u);
+    const float* fp = row(fin, p);
+    const float sp = Dot(fu, fp, d);
+    for (size_t s = 0; s < per; ++s) {
+      const int32_t j = nu + neg[t * per + s];
+      const float* fj = row(fin, j);
+      const double x = static_cast<double>(Dot(fu, fj, d)) - sp;
+      loss += Softplus(x);
+      const float c = static_cast<float>(Sigmoid(x) / pairs);
+      float* gu = mrow(g, u);
+      float* gp = mrow(g, p);
+      float* gj = mrow(g, j);
+      for (int k = 0; k < d; ++k) {
+        gu[k] += c * (fj[k] - fp[k]);
+        gp[k] -= c * fu[k];
+        gj[k] += c * fu[k];
+      }
+      const float* ej = row(ego_.data(), j);
+      reg_sum += Dot(ej, ej, d);
+    }
+    const float* eu = row(ego_.data(), u);
+    const float* ep = row(ego_.data(), p);
+    reg_sum += Dot(eu, eu, d) + Dot(ep, ep, d);
+  }
+  // L2 on the batch's ego embeddings, one term per occurrence.
+  const float rc = static_cast<float>(reg / b);
+  auto add_reg = [&](int32_t v) {
+    const float* e = row(ego_.data(), v);
+    float* gr = mrow(grad_.data(), v);
+    for (int k = 0; k < d; ++k) gr[k] += rc * e[k];
+  };
+  for (size_t t = 0; t < b; ++t) {
+    add_reg(users[t]);
+    add_reg(nu + pos[t]);
+    for (size_t s = 0; s < per; ++s) add_reg(nu + neg[t * per + s]);
+  }
+  return loss / pairs + reg * 0.5 * reg_sum / static_cast<double>(b);
+}
+
+double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
+                                     const std::vector<int32_t>& pos,
+                                     const std::vector<int32_t>& neg, double reg) {
+  const NormalizedGraph& graph = *graph_;
+  const int d = d_, K = layers_;
+  const int32_t nu = graph.n_users;
+  const float inv = 1.0f / static_cast<float>(K + 1);
+  auto row = [d](std::vector<float>& m, int32_t v) { return m.data() + static_cast<int64_t>(v) * d; };
+
+  // hops[h]: nodes within h hops of the batch (empty + all[h]: every node).
+  std::vector<std::vector<int32_t>> hops(K + 1);
+  std::vector<bool> all(K + 1, false);
+  {
+    std::vector<int32_t> b;
+    b.reserve(users.size() + pos.size() + neg.size());
+    for (int32_t u : users) b.push_back(u);
+    for (int32_t i : pos) b.push_back(nu + i);
+    for (int32_t j : neg) b.push_back(nu + j);
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    hops[0] = std::move(b);
+    for (int h = 1; h <= K; ++h) {
+      if (all[h - 1]) {
+        all[h] = true;
+        continue;
+      }
+      bool a = false;
+      Expand(hops[h - 1], &hops[h], &a);
+      all[h] = a;
+    }
+  }
+  auto rows_of = [&](int h) { return all[h] ? nullptr : &hops[h]; };
+
+  // Forward: layer k on the nodes within K−k hops.
+  for (int k = 1; k <= K; ++k) {
+    const float* in = k == 1 ? ego_.data() : layer_[k - 2].data();
+    Propagate(graph, in, d, layer_[k - 1].data(), rows_of(K - k));
+  }
+  for (int32_t v : hops[0]) {
+    float* f = row(fin_, v);
+    const float* e = row(ego_, v);
+    for (int j = 0; j < d; ++j) f[j] = e[j];
+    for (int k = 0; k < K; ++k) {
+      const float* l = row(layer_[k], v);
+      for (int j = 0; j < d; ++j) f[j] += l[j];
+    }
+    for (int j = 0; j < d; ++j) f[j] *= inv;
+    float* gv = row(g_, v);
+    for (int j = 0; j < d; ++j) gv[j] = 0;
+  }
+  double loss = BprLoss(users, pos, neg, reg, fin_.data(), g_.data());
+
+  // Backward: dE(0) = (1/(K+1)) Σ_k Â^k G, G = g_ (non-zero on hops[0]).
+  auto accumulate = [&](const std::vector<float>& x, int h) {
+    auto add_row = [&](int32_t v) {
+      const float* xv = x.data() + static_cast<int64_t>(v) * d;
+      float* gr = row(grad_, v);
+      for (int j = 0; j < d; ++j) gr[j] += inv * xv[j];
+    };
+    if (all[h]) {
+#pragma omp parallel for schedule(static)
+      for (int32_t v = 0; v < graph.n(); ++v) add_row(v);
+    } else {
+#pragma omp parallel for schedule(static)
+      for (size_t q = 0; q < hops[h].size(); ++q) add_row(hops[h][q]);
+    }
+  };
+  accumulate(g_, 0);
+  const std::vector<float>* cur = &g_;
+  for (int k = 1; k <= K; ++k) {
+    std::vector<float>& next = (k % 2 == 1) ? bufa_ : bufb_;
+    const uint8_t* mask = nullptr;
+    if (!all[k - 1]) {
+      for (int32_t v : hops[k - 1]) mark_[v] = 1;
+      mask = mark_.data();
+    }
+    Propagate(graph, cur->data(), d, next.data(), rows_of(k), mask);
+    if (mask) {
+      for (int32_t v : hops[k - 1]) mark_[v] = 0;
+    }
+    accumulate(next, k);
+    cur = &next;
+  }
+  grad_rows_all_ = all[K];
+  grad_rows_ = all[K] ? std::vector<int32_t>() : hops[K];
+  return loss;
+}
+
+double LightGcnCore::LossAndGradientReference(const std::vector<int32_t>& users,
+                                              const std::vector<int32_t>& pos,
+                                              const std::vector<int32_t>& neg, double reg) {
+  const NormalizedGraph& graph = *graph_;
+  const int d = d_, K = layers_;
+  const size_t size = static_cast<size_t>(graph.n()) * d;
+  std::vector<std::vector<float>> layers(K + 1, std::vector<float>(size));
+  layers[0] = ego_;
+  for (int k = 1; k <= K; ++k) PropagateReference(graph, layers[k - 1].data(), d, layers[k].data());
+  std::vector<float> fin(size, 0.0f), g(size, 0.0f);
+  for (size_t i = 0; i < size; ++i) {
+    double s = 0;
+    for (int k = 0; k <= K; ++k) s += layers[k][i];
+    fin[i] = static_cast<float>(s / (K + 1));
+  }
+  std::fill(grad_.begin(), grad_.end(), 0.0f);
+  double loss = BprLoss(users, pos, neg, reg, fin.data(), g.data());
+  std::vector<float> x = g, y(size);
+  for (int k = 0; k <= K; ++k) {
+    if (k > 0) {
+      PropagateReference(graph, x.data(), d, y.data());
+      x.swap(y);
+    }
+    for (size_t i = 0; i < size; ++i) grad_[i] += x[i] / static_cast<float>(K + 1);
+  }
+  grad_rows_all_ = true;
+  grad_rows_.clear();
+  return loss;
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void AdamRange(
+    float* w, float* g, float* m, float* v, int64_t lo, int64_t hi, float step_size, float b1,
+    float b2, float inv_sqrt_bc2, float eps) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) {
+    const float gi = g[i];
+    m[i] = b1 * m[i] + (1 - b1) * gi;
+    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+    w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    g[i] = 0;
+  }
+}
+
+void LightGcnCore::AdamStep(double lr, int64_t step) {
+  // PyTorch's Adam: every parameter moves every step (moments decay even
+  // where this batch's gradient is zero), so the update is dense.
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  const float step_size = static_cast<float>(lr / (1 - std::pow(b1, step)));
+  const float inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(1 - std::pow(b2, step)));
+  const int64_t size = static_cast<int64_t>(ego_.size());
+  const int64_t chunk = 16384;
+#pragma omp parallel for schedule(static)
+  for (int64_t lo = 0; lo < size; lo += chunk) {
+    AdamRange(ego_.data(), grad_.data(), adam_m_.data(), adam_v_.data(), lo,
+              std::min(size, lo + chunk), step_size, static_cast<float>(b1),
+              static_cast<float>(b2), inv_sqrt_bc2, static_cast<float>(eps));
+  }
+}
+
+void LightGcnCore::FullForward(std::vector<float>* final_emb) {
+  const NormalizedGraph& graph = *graph_;
+  const int d = d_, K = layers_;
+  for (int k = 1; k <= K; ++k) {
+    const float* in = k == 1 ? ego_.data() : layer_[k - 2].data();
+    Propagate(graph, in, d, layer_[k - 1].data());
+  }
+  final_emb->resize(ego_.size());
+  const float inv = 1.0f / static_cast<float>(K + 1);
+  const int64_t size = static_cast<int64_t>(ego_.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < size; ++i) {
+    float s = ego_[i];
+    for (int k = 0; k < K; ++k) s += layer_[k][i];
+    (*final_emb)[i] = s * inv;
+  }
+}
+
+namespace {
+
+class LightGcn final : public Model {
+ public:
+  std::string name() const override { return "lightgcn"; }
+  int dim() const override { return d_; }
+  const std::vector<float>& user_embeddings() const override { return users_; }
+  const std::vector<float>& item_embeddings() const override { return items_; }
+  int best_epoch() const override { return best_epoch_; }
+
+  Status Fit(const Dataset& data, const TrainOptions& opt, const ProgressFn& progress) override {
+    RETURN_IF_ERROR(opt.Validate());
+    if (data.train.size() == 0) return Status::FailedPrecondition("no training interactions");
+    if (opt.threads > 0) omp_set_num_threads(opt.threads);
+    d_ = opt.embedding_dim;
+    NormalizedGraph graph = NormalizedGraph::Build(data);
+    LightGcnCore core(&graph, d_, opt.num_layers, opt.seed);
+
+    std::vector<int32_t> samplable;  // users with positives and at least one negative
+    for (int32_t u = 0; u < data.n_users; ++u) {
+      if (data.train.degree(u) > 0 && data.train.degree(u) < data.n_items) samplable.push_back(u);
+    }
+    if (samplable.empty()) return Status::FailedPrecondition("no user has a possible negative");
+    const int64_t n_samples = data.train.size();
+    const int S = opt.negative_samples;
+    std::vector<int32_t> users, pos, neg;
+    int64_t step = 0;
+    double best_score = -1;
+    int evals_without_gain = 0;
+    std::vector<float> best_ego;
+    best_epoch_ = opt.epochs;
+    const int main_k = std::find(opt.ks.begin(), opt.ks.end(), 10) != opt.ks.end()
+                           ? 10
+                           : (opt.ks.empty() ? 10 : opt.ks.front());
+    const std::vector<int> eval_ks = opt.ks.empty() ? std::vector<int>{10} : opt.ks;
+    for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+      auto t0 = std::chrono::steady_clock::now();
+      // Uniform sampling as in the reference: a random user, one of its
+      // positives, negatives drawn uniformly among the items it has not seen.
+      std::mt19937_64 rng(opt.seed * 1000003 + epoch);
+      double loss_sum = 0;
+      int batches = 0;
+      for (int64_t start = 0; start < n_samples; start += opt.batch_size) {
+        const int64_t b = std::min<int64_t>(opt.batch_size, n_samples - start);
+        users.resize(b);
+        pos.resize(b);
+        neg.resize(b * S);
+        for (int64_t t = 0; t < b; ++t) {
+          const int32_t u = samplable[rng() % samplable.size()];
+          users[t] = u;
+          pos[t] = data.train.begin(u)[rng() % data.train.degree(u)];
+          for (int s = 0; s < S; ++s) {
+            int32_t j;
+            do {
+              j = static_cast<int32_t>(rng() % data.n_items);
+            } while (data.train.Contains(u, j));
+            neg[t * S + s] = j;
+          }
+        }
+        loss_sum += core.LossAndGradient(users, pos, neg, opt.reg);
+        core.AdamStep(opt.learning_rate, ++step);
+        ++batches;
+      }
+      EpochReport report;
+      report.epoch = epoch;
+      report.loss = loss_sum / batches;
+      report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      bool last = epoch == opt.epochs;
+      if (opt.eval_every > 0 && data.test.size() > 0 && (epoch % opt.eval_every == 0 || last)) {
+        auto e0 = std::chrono::steady_clock::now();
+        Publish(core, data);
+        report.metrics = Evaluate(data, users_.data(), items_.data(), d_, eval_ks);
+        report.eval_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+        double score = report.metrics->Get("ndcg@" + std::to_string(main_k));
+        if (score > best_score) {
+          best_score = score;
+          best_epoch_ = epoch;
+          evals_without_gain = 0;
+          if (opt.patience > 0) best_ego = core.ego();
+        } else {
+          ++evals_without_gain;
+        }
+        if (opt.patience > 0 && evals_without_gain >= opt.patience) last = true;
+      }
+      if (progress) progress(report);
+      if (last) break;
+    }
+    if (opt.patience > 0 && !best_ego.empty()) {
+      core.ego() = std::move(best_ego);  // early stopping keeps the best evaluation's model
+    } else {
+      best_epoch_ = static_cast<int>(step > 0 ? best_epoch_ : 0);
+    }
+    Publish(core, data);
+    return Status::Ok();
+  }
+
+ private:
+  void Publish(LightGcnCore& core, const Dataset& data) {
+    std::vector<float> fin;
+    core.FullForward(&fin);
+    const size_t split = static_cast<size_t>(data.n_users) * d_;
+    users_.assign(fin.begin(), fin.begin() + split);
+    items_.assign(fin.begin() + split, fin.end());
+  }
+
+  int d_ = 0;
+  int best_epoch_ = 0;
+  std::vector<float> users_, items_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> NewLightGcn() { return std::make_unique<LightGcn>(); }
+
+}  // namespace embedrec::ml

@@ -1,0 +1,71 @@
+// The recommender models' common interface. A model learns one embedding
+// per user and per item from a Dataset; a user's score for an item is the
+// dot product of their final embeddings. LightGCN is the first model;
+// popularity, bpr_mf and als share this interface, the data loading and
+// the evaluator (issue 4).
+//
+// Not thread safe: one Fit at a time; the embeddings may be read
+// concurrently once Fit has returned.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ml/dataset.h"
+#include "ml/evaluator.h"
+
+namespace embedrec::ml {
+
+// Hyperparameters, named as the API names them.
+struct TrainOptions {
+  int embedding_dim = 64;
+  int num_layers = 3;
+  double learning_rate = 0.001;
+  int batch_size = 2048;
+  int epochs = 100;
+  int negative_samples = 1;  // negatives per positive
+  double reg = 1e-4;         // L2 on the batch's ego embeddings
+  uint64_t seed = 2020;
+  int threads = 0;           // 0: OpenMP's default
+  int eval_every = 10;       // epochs between evaluations on data.test (0: never)
+  int patience = 0;          // evaluations without a better ndcg@10 before stopping (0: off)
+  std::vector<int> ks{10, 20};
+
+  // kInvalidArgument naming the first bad value.
+  Status Validate() const;
+};
+
+struct EpochReport {
+  int epoch = 0;          // 1-based
+  double loss = 0;        // mean BPR loss + reg over the epoch's batches
+  double seconds = 0;     // training time of this epoch
+  std::optional<Metrics> metrics;  // when evaluated after this epoch
+  double eval_seconds = 0;
+};
+using ProgressFn = std::function<void(const EpochReport&)>;
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual std::string name() const = 0;
+  // Learns from data.train; evaluates on data.test every eval_every epochs.
+  // With patience > 0 it stops early and keeps the best evaluation's
+  // embeddings. `progress` (may be null) is called after every epoch.
+  virtual Status Fit(const Dataset& data, const TrainOptions& options,
+                     const ProgressFn& progress) = 0;
+  virtual int dim() const = 0;
+  // Final embeddings after Fit: n_users × dim and n_items × dim, row-major.
+  virtual const std::vector<float>& user_embeddings() const = 0;
+  virtual const std::vector<float>& item_embeddings() const = 0;
+  // The epoch whose embeddings are kept.
+  virtual int best_epoch() const = 0;
+};
+
+std::unique_ptr<Model> NewLightGcn();
+
+}  // namespace embedrec::ml
