@@ -1,0 +1,64 @@
+#include "ml/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace embedrec::ml {
+namespace {
+
+TEST(EvaluatorTest, UserMetricsByHand) {
+  // Ranked: 5 3 9 1 7; relevant: {1, 3, 8}.
+  std::vector<int32_t> ranked = {5, 3, 9, 1, 7};
+  std::vector<int32_t> rel = {1, 3, 8};
+  std::map<std::string, double> m;
+  AddUserMetrics(ranked, rel.data(), rel.data() + rel.size(), {2, 5}, &m);
+  EXPECT_DOUBLE_EQ(m["recall@2"], 1.0 / 3);
+  EXPECT_DOUBLE_EQ(m["precision@2"], 0.5);
+  EXPECT_DOUBLE_EQ(m["hit_rate@2"], 1.0);
+  EXPECT_DOUBLE_EQ(m["mrr@2"], 0.5);
+  // DCG@2 = 1/log2(3); IDCG@2 = 1 + 1/log2(3).
+  EXPECT_NEAR(m["ndcg@2"], (1 / std::log2(3.0)) / (1 + 1 / std::log2(3.0)), 1e-12);
+  EXPECT_DOUBLE_EQ(m["recall@5"], 2.0 / 3);
+  EXPECT_DOUBLE_EQ(m["precision@5"], 0.4);
+  // DCG@5 = 1/log2(3) + 1/log2(5); IDCG over min(5, 3) = 3 positions.
+  double idcg = 1 + 1 / std::log2(3.0) + 1 / std::log2(4.0);
+  EXPECT_NEAR(m["ndcg@5"], (1 / std::log2(3.0) + 1 / std::log2(5.0)) / idcg, 1e-12);
+  std::map<std::string, double> none;
+  std::vector<int32_t> miss = {42};
+  AddUserMetrics(ranked, miss.data(), miss.data() + 1, {5}, &none);
+  EXPECT_EQ(none["hit_rate@5"], 0);
+  EXPECT_EQ(none["mrr@5"], 0);
+  EXPECT_EQ(none["ndcg@5"], 0);
+}
+
+TEST(EvaluatorTest, RanksAllUnseenItemsAndExcludesTraining) {
+  // 2 users, 4 items, d = 1: scores are user * item.
+  // User 0 trained on item 3 (the top score), held out item 2.
+  // User 1 held out item 0; with a negative embedding item 0 scores best.
+  Dataset d = MakeDataset({{0, 3, 1, 0}, {1, 1, 1, 0}}, {{0, 2, 1, 0}, {1, 0, 1, 0}});
+  std::vector<float> users = {1.0f, -1.0f};
+  std::vector<float> items = {0.1f, 0.2f, 0.3f, 0.4f};
+  Metrics m = Evaluate(d, users.data(), items.data(), 1, {1, 2});
+  EXPECT_EQ(m.users, 2);
+  // User 0: ranking 2, 1, 0 (3 excluded) → hit at 1. User 1: 0, 2, 3 → hit at 1.
+  EXPECT_DOUBLE_EQ(m.Get("recall@1"), 1.0);
+  EXPECT_DOUBLE_EQ(m.Get("precision@2"), 0.5);
+  // Top-1 lists {2} and {0}: 2 of 4 items.
+  EXPECT_DOUBLE_EQ(m.Get("coverage@1"), 0.5);
+}
+
+TEST(DatasetTest, SplitHoldsOutTheLatestItemsPerUser) {
+  std::vector<Interaction> all;
+  for (int i = 0; i < 10; ++i) all.push_back({0, i, 1.0f, 100 + i});
+  all.push_back({1, 0, 1.0f, 5});  // a single item: training only
+  all.push_back({0, 9, 1.0f, 50});  // an older repeat of item 9: the latest counts
+  std::vector<Interaction> train, test;
+  SplitPerUser(all, {}, &train, &test);
+  ASSERT_EQ(test.size(), 2u);
+  for (const auto& t : test) EXPECT_TRUE(t.item == 8 || t.item == 9);
+  EXPECT_EQ(train.size(), 9u);
+}
+
+}  // namespace
+}  // namespace embedrec::ml
