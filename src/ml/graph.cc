@@ -42,23 +42,43 @@ NormalizedGraph NormalizedGraph::Build(const Dataset& data) {
 
 namespace {
 
-// One output row: y = Σ val * x[col] over the row's entries (skipping
-// masked-out columns). Compiled for AVX2+FMA and for any x86-64, picked at
-// load time.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void RowKernel(
-    const NormalizedGraph& g, const float* x, int d, float* y, int32_t r, const uint8_t* mask) {
-  float acc[512];
-  for (int j = 0; j < d; ++j) acc[j] = 0.0f;
-  for (int64_t e = g.offsets[r]; e < g.offsets[r + 1]; ++e) {
-    int32_t c = g.cols[e];
-    if (mask && !mask[c]) continue;
-    const float w = g.vals[e];
-    const float* xc = x + static_cast<int64_t>(c) * d;
+// One block of output rows: y[r] = Σ val * x[col] over the row's entries
+// (skipping masked-out columns). D is the embedding width when known at
+// compile time (the accumulator then stays in registers), 0 otherwise.
+// Compiled for AVX2+FMA and for any x86-64, picked at load time.
+template <int D>
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void RowsKernel(
+    const NormalizedGraph& g, const float* x, int d, float* y, const int32_t* rows,
+    int64_t lo, int64_t hi, const uint8_t* mask) {
+  const int w = D > 0 ? D : d;
+  for (int64_t k = lo; k < hi; ++k) {
+    const int32_t r = rows ? rows[k] : static_cast<int32_t>(k);
+    float acc[D > 0 ? D : 512];
+    for (int j = 0; j < w; ++j) acc[j] = 0.0f;
+    for (int64_t e = g.offsets[r]; e < g.offsets[r + 1]; ++e) {
+      const int32_t c = g.cols[e];
+      if (mask && !mask[c]) continue;
+      const float v = g.vals[e];
+      const float* xc = x + static_cast<int64_t>(c) * w;
 #pragma omp simd
-    for (int j = 0; j < d; ++j) acc[j] += w * xc[j];
+      for (int j = 0; j < w; ++j) acc[j] += v * xc[j];
+    }
+    float* yr = y + static_cast<int64_t>(r) * w;
+    for (int j = 0; j < w; ++j) yr[j] = acc[j];
   }
-  float* yr = y + static_cast<int64_t>(r) * d;
-  for (int j = 0; j < d; ++j) yr[j] = acc[j];
+}
+
+using Kernel = void (*)(const NormalizedGraph&, const float*, int, float*, const int32_t*, int64_t,
+                        int64_t, const uint8_t*);
+
+Kernel KernelFor(int d) {
+  switch (d) {
+    case 16: return RowsKernel<16>;
+    case 32: return RowsKernel<32>;
+    case 64: return RowsKernel<64>;
+    case 128: return RowsKernel<128>;
+    default: return RowsKernel<0>;
+  }
 }
 
 }  // namespace
@@ -66,10 +86,12 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void RowKernel(
 void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
                const std::vector<int32_t>* rows, const uint8_t* in_mask) {
   const int64_t count = rows ? static_cast<int64_t>(rows->size()) : g.n();
-#pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t k = 0; k < count; ++k) {
-    int32_t r = rows ? (*rows)[k] : static_cast<int32_t>(k);
-    RowKernel(g, x, d, y, r, in_mask);
+  const int32_t* list = rows ? rows->data() : nullptr;
+  const Kernel kernel = KernelFor(d);
+  constexpr int64_t kBlock = 128;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t lo = 0; lo < count; lo += kBlock) {
+    kernel(g, x, d, y, list, lo, std::min(count, lo + kBlock), in_mask);
   }
 }
 

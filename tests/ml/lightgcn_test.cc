@@ -42,10 +42,13 @@ Batch SomeBatch(const Dataset& d, int size, int negs, uint64_t seed) {
   return b;
 }
 
-TEST(PropagateTest, MatchesTheReferenceWithRowListsAndMasks) {
+class PropagateTest : public ::testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(Widths, PropagateTest, ::testing::Values(8, 16, 32, 64, 128));
+
+TEST_P(PropagateTest, MatchesTheReferenceWithRowListsAndMasks) {
   Dataset d = RandomData(40, 30, 5, 1);
   NormalizedGraph g = NormalizedGraph::Build(d);
-  const int dim = 8;
+  const int dim = GetParam();
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> x(g.n() * dim), want(g.n() * dim), got(g.n() * dim, 7.0f);
