@@ -10,6 +10,7 @@
 
 #include "common/strings.h"
 #include "ml/dataset.h"
+#include "ml/model_file.h"
 
 namespace embedrec::app {
 
@@ -48,7 +49,7 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
                 "Stop after this many evaluations without a better ndcg@10 (0: never)")
       ->capture_default_str();
   t->add_option("--k", c->ks, "Cut-offs for the metrics, comma-separated")->capture_default_str();
-  t->add_option("--out", c->out, "Write the embeddings here (model file format: coming)");
+  t->add_option("--out", c->out, "Write the trained model here (embedrec model file)");
   t->add_flag("!--no-progress", c->progress, "No progress bar");
   *sub = t;
 }
@@ -173,12 +174,22 @@ int RunTrain(TrainCommand c) {
   out << ",\"curve\":[" << curve.str() << "]}";
   std::printf("%s\n", out.str().c_str());
   if (!c.out.empty()) {
-    std::ofstream f(c.out, std::ios::binary);
-    const auto& u = model->user_embeddings();
-    const auto& it = model->item_embeddings();
-    f.write(reinterpret_cast<const char*>(u.data()), u.size() * sizeof(float));
-    f.write(reinterpret_cast<const char*>(it.data()), it.size() * sizeof(float));
-    if (!f) return fail("cannot write " + c.out);
+    ml::ModelArtifact a;
+    a.model_type = model->name();
+    a.dim = static_cast<uint32_t>(model->dim());
+    a.n_users = static_cast<uint64_t>(data.n_users);
+    a.n_items = static_cast<uint64_t>(data.n_items);
+    a.user_emb = model->user_embeddings();
+    a.item_emb = model->item_embeddings();
+    if (!ids.user_ids.empty()) {
+      a.user_ids = ids.user_ids;
+      a.item_ids = ids.item_ids;
+      a.user_ids.resize(a.n_users);  // ids seen only in rows skipped by --min-rating stay out
+      a.item_ids.resize(a.n_items);
+    }
+    a.metadata_json = out.str();  // the summary above: hyperparameters' results and metrics
+    Status saved = ml::SaveModelFile(c.out, a);
+    if (!saved.ok()) return fail(saved.message());
   }
   return 0;
 }

@@ -54,11 +54,18 @@ def test_csv_with_min_rating_and_a_holdout(tmp_path):
         for k in range(10):
             rows.append(f"u{u},m{(u % 3) * 20 + rng.randrange(20)},{rng.choice([2, 4, 5])},{1000 + k}")
     (tmp_path / "ratings.csv").write_text("\n".join(rows) + "\n")
+    model = tmp_path / "model.embr"
     r = run("--train", str(tmp_path / "ratings.csv"), "--min-rating", "4", "--holdout", "0.2",
-            "--random-split", "--epochs", "5", "--dim", "8", "--eval-every", "0", "--no-progress")
+            "--random-split", "--epochs", "5", "--dim", "8", "--eval-every", "0", "--no-progress",
+            "--out", str(model))
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["items"] <= 60 and out["test_interactions"] > 0 and out["epochs"] == 5
+    blob = model.read_bytes()
+    assert blob[:8] == b"EMBEDREC"
+    # Header, the external ids, the embeddings (users and items × 8 floats) and a checksum.
+    assert b"u17" in blob and b"m5" in blob
+    assert len(blob) > (out["users"] + out["items"]) * 8 * 4 + 32
 
 
 def test_bad_input_is_refused_clearly(tmp_path):

@@ -1,0 +1,181 @@
+#include "ml/model_file.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace embedrec::ml {
+namespace {
+
+constexpr char kMagic[8] = {'E', 'M', 'B', 'E', 'D', 'R', 'E', 'C'};
+constexpr size_t kChecksumBytes = 32;
+constexpr uint32_t kFlagIds = 1;
+
+template <typename T>
+void Put(std::string* out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out->append(b, sizeof(T));
+}
+
+void PutString(std::string* out, std::string_view s) {
+  Put<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
+Status Corrupt(const std::string& what) {
+  return Status::FailedPrecondition("corrupt model file: " + what);
+}
+
+// Reads fields in order; any read past the end fails.
+class Reader {
+ public:
+  explicit Reader(std::string_view b) : b_(b) {}
+  template <typename T>
+  bool Get(T* v) {
+    if (b_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(v, b_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool GetString(std::string* s, size_t max) {
+    uint32_t n;
+    if (!Get(&n) || n > max || b_.size() - pos_ < n) return false;
+    s->assign(b_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool GetFloats(std::vector<float>* v, uint64_t count) {
+    if (count > (b_.size() - pos_) / sizeof(float)) return false;
+    v->resize(count);
+    std::memcpy(v->data(), b_.data() + pos_, count * sizeof(float));
+    pos_ += count * sizeof(float);
+    return true;
+  }
+  size_t remaining() const { return b_.size() - pos_; }
+
+ private:
+  std::string_view b_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string EncodeModel(const ModelArtifact& m) {
+  std::string out;
+  out.reserve(64 + m.metadata_json.size() + (m.user_emb.size() + m.item_emb.size()) * 4);
+  out.append(kMagic, sizeof(kMagic));
+  Put<uint32_t>(&out, kModelFormatVersion);
+  const bool ids = !m.user_ids.empty() || !m.item_ids.empty();
+  Put<uint32_t>(&out, ids ? kFlagIds : 0);
+  Put<uint32_t>(&out, m.dim);
+  Put<uint64_t>(&out, m.n_users);
+  Put<uint64_t>(&out, m.n_items);
+  PutString(&out, m.model_type);
+  PutString(&out, m.metadata_json);
+  if (ids) {
+    for (const auto& s : m.user_ids) PutString(&out, s);
+    for (const auto& s : m.item_ids) PutString(&out, s);
+  }
+  out.append(reinterpret_cast<const char*>(m.user_emb.data()), m.user_emb.size() * sizeof(float));
+  out.append(reinterpret_cast<const char*>(m.item_emb.data()), m.item_emb.size() * sizeof(float));
+  unsigned char sum[kChecksumBytes];
+  crypto_generichash(sum, sizeof(sum), reinterpret_cast<const unsigned char*>(out.data()),
+                     out.size(), nullptr, 0);
+  out.append(reinterpret_cast<const char*>(sum), sizeof(sum));
+  return out;
+}
+
+StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
+  if (bytes.size() < sizeof(kMagic) + kChecksumBytes ||
+      std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return Corrupt("not an embedrec model file (bad magic)");
+  }
+  std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
+  unsigned char sum[kChecksumBytes];
+  crypto_generichash(sum, sizeof(sum), reinterpret_cast<const unsigned char*>(body.data()),
+                     body.size(), nullptr, 0);
+  if (sodium_memcmp(sum, bytes.data() + body.size(), kChecksumBytes) != 0) {
+    return Corrupt("checksum mismatch (truncated or damaged)");
+  }
+  Reader r(body.substr(sizeof(kMagic)));
+  uint32_t version = 0, flags = 0;
+  ModelArtifact m;
+  if (!r.Get(&version)) return Corrupt("no version");
+  if (version != kModelFormatVersion) {
+    return Status::FailedPrecondition("model file format version " + std::to_string(version) +
+                                      " is not supported (this build reads " +
+                                      std::to_string(kModelFormatVersion) + ")");
+  }
+  if (!r.Get(&flags) || !r.Get(&m.dim) || !r.Get(&m.n_users) || !r.Get(&m.n_items)) {
+    return Corrupt("short header");
+  }
+  if (m.dim == 0 || m.dim > 4096) return Corrupt("bad dimension");
+  if (!r.GetString(&m.model_type, 64) || !r.GetString(&m.metadata_json, 1 << 26)) {
+    return Corrupt("bad model type or metadata");
+  }
+  // Sizes must fit in what is left before anything is allocated for them.
+  const uint64_t floats_per_row = m.dim;
+  if (m.n_users > r.remaining() / (floats_per_row * 4) ||
+      m.n_items > r.remaining() / (floats_per_row * 4)) {
+    return Corrupt("sizes larger than the file");
+  }
+  if (flags & kFlagIds) {
+    m.user_ids.resize(m.n_users);
+    m.item_ids.resize(m.n_items);
+    for (auto& s : m.user_ids) {
+      if (!r.GetString(&s, 4096)) return Corrupt("bad user id");
+    }
+    for (auto& s : m.item_ids) {
+      if (!r.GetString(&s, 4096)) return Corrupt("bad item id");
+    }
+  }
+  if (!r.GetFloats(&m.user_emb, m.n_users * floats_per_row) ||
+      !r.GetFloats(&m.item_emb, m.n_items * floats_per_row)) {
+    return Corrupt("embeddings cut short");
+  }
+  if (r.remaining() != 0) return Corrupt("trailing bytes");
+  return m;
+}
+
+Status SaveModelFile(const std::string& path, const ModelArtifact& model) {
+  std::string bytes = EncodeModel(model);
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Internal("cannot create " + tmp + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::Internal("cannot write " + tmp + ": " + std::strerror(e));
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::Internal("cannot flush " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::Internal("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+StatusOr<ModelArtifact> LoadModelFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound("cannot open model file " + path);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return DecodeModel(s.view());
+}
+
+}  // namespace embedrec::ml
