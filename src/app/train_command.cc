@@ -20,8 +20,10 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
       ->required();
   t->add_option("--test", c->test_path,
                 "Held-out interactions; without it, --holdout of each user's items is held out");
-  t->add_option("--model", c->model, "lightgcn")->capture_default_str()
-      ->check(CLI::IsMember({"lightgcn"}));
+  t->add_option("--model", c->model, "lightgcn, bpr_mf or popularity")->capture_default_str()
+      ->check(CLI::IsMember({"lightgcn", "bpr_mf", "popularity"}));
+  t->add_option("--half-life-days", c->options.half_life_days,
+                "popularity: days after which an event counts half")->capture_default_str();
   t->add_option("--format", c->format, "csv (header with user_id,item_id) or adjacency "
                 "(LightGCN's text format; .gz read as such)")
       ->capture_default_str()->check(CLI::IsMember({"csv", "adjacency"}));
@@ -118,7 +120,8 @@ int RunTrain(TrainCommand c) {
   double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
-  auto model = ml::NewLightGcn();
+  auto model = ml::NewModel(c.model);
+  if (!model) return fail("unknown model " + c.model);
   const bool bar = c.progress && isatty(STDERR_FILENO);
   std::vector<double> epoch_seconds, eval_seconds;
   std::ostringstream curve;

@@ -224,6 +224,7 @@ Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> tes
     d.n_users = std::max(d.n_users, x.user + 1);
     d.n_items = std::max(d.n_items, x.item + 1);
   }
+  d.train_events = train;
   d.train = UserItems::FromInteractions(d.n_users, std::move(train));
   d.test = UserItems::FromInteractions(d.n_users, std::move(test));
   return d;

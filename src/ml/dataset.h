@@ -43,6 +43,7 @@ struct Dataset {
   int32_t n_users = 0;
   int32_t n_items = 0;
   UserItems train;
+  std::vector<Interaction> train_events;  // every training event (repeats, weights, times)
   UserItems test;  // may be empty (no evaluation)
   // External ids by index, when the source had them (CSV); empty otherwise.
   std::vector<std::string> user_ids, item_ids;

@@ -311,9 +311,13 @@ void LightGcnCore::FullForward(std::vector<float>* final_emb) {
 
 namespace {
 
-class LightGcn final : public Model {
+// LightGCN, or BPR-MF when `layers` is forced to 0: the same loss, sampler
+// and optimiser.
+class BprEmbeddingModel final : public Model {
  public:
-  std::string name() const override { return "lightgcn"; }
+  BprEmbeddingModel(std::string name, int force_layers)
+      : name_(std::move(name)), force_layers_(force_layers) {}
+  std::string name() const override { return name_; }
   int dim() const override { return d_; }
   const std::vector<float>& user_embeddings() const override { return users_; }
   const std::vector<float>& item_embeddings() const override { return items_; }
@@ -325,7 +329,7 @@ class LightGcn final : public Model {
     if (opt.threads > 0) omp_set_num_threads(opt.threads);
     d_ = opt.embedding_dim;
     NormalizedGraph graph = NormalizedGraph::Build(data);
-    LightGcnCore core(&graph, d_, opt.num_layers, opt.seed);
+    LightGcnCore core(&graph, d_, force_layers_ >= 0 ? force_layers_ : opt.num_layers, opt.seed);
 
     std::vector<int32_t> samplable;  // users with positives and at least one negative
     for (int32_t u = 0; u < data.n_users; ++u) {
@@ -344,7 +348,9 @@ class LightGcn final : public Model {
                            ? 10
                            : (opt.ks.empty() ? 10 : opt.ks.front());
     const std::vector<int> eval_ks = opt.ks.empty() ? std::vector<int>{10} : opt.ks;
+    int epochs_run = 0;
     for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+      epochs_run = epoch;
       auto t0 = std::chrono::steady_clock::now();
       // Uniform sampling as in the reference: a random user, one of its
       // positives, negatives drawn uniformly among the items it has not seen.
@@ -400,7 +406,7 @@ class LightGcn final : public Model {
     if (opt.patience > 0 && !best_ego.empty()) {
       core.ego() = std::move(best_ego);  // early stopping keeps the best evaluation's model
     } else {
-      best_epoch_ = static_cast<int>(step > 0 ? best_epoch_ : 0);
+      best_epoch_ = epochs_run;  // the last epoch's embeddings are the ones kept
     }
     Publish(core, data);
     return Status::Ok();
@@ -415,6 +421,8 @@ class LightGcn final : public Model {
     items_.assign(fin.begin() + split, fin.end());
   }
 
+  std::string name_;
+  int force_layers_;  // -1: options.num_layers
   int d_ = 0;
   int best_epoch_ = 0;
   std::vector<float> users_, items_;
@@ -422,6 +430,7 @@ class LightGcn final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> NewLightGcn() { return std::make_unique<LightGcn>(); }
+std::unique_ptr<Model> NewLightGcn() { return std::make_unique<BprEmbeddingModel>("lightgcn", -1); }
+std::unique_ptr<Model> NewBprMf() { return std::make_unique<BprEmbeddingModel>("bpr_mf", 0); }
 
 }  // namespace embedrec::ml

@@ -35,6 +35,8 @@ struct TrainOptions {
   int eval_every = 10;       // epochs between evaluations on data.test (0: never)
   int patience = 0;          // evaluations without a better ndcg@10 before stopping (0: off)
   std::vector<int> ks{10, 20};
+  double half_life_days = 30;  // popularity: weight of an event halves every this many days
+
 
   // kInvalidArgument naming the first bad value.
   Status Validate() const;
@@ -66,6 +68,17 @@ class Model {
   virtual int best_epoch() const = 0;
 };
 
+// LightGCN (ml/lightgcn.h).
 std::unique_ptr<Model> NewLightGcn();
+// Matrix factorisation trained with BPR: LightGCN's loss, sampler and
+// optimiser with no propagation layers (final embedding = ego embedding).
+std::unique_ptr<Model> NewBprMf();
+// Item popularity with time decay (ml/popularity.cc): every training event
+// counts its weight × 2^(−age / half-life), age from the newest event; as
+// embeddings of dimension 1 (users 1, items their popularity) so that the
+// evaluator ranks it like any model. Without timestamps: plain counts.
+std::unique_ptr<Model> NewPopularity();
+// By model_type name ("lightgcn", "bpr_mf", "popularity"); null if unknown.
+std::unique_ptr<Model> NewModel(const std::string& model_type);
 
 }  // namespace embedrec::ml
