@@ -20,8 +20,10 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
       ->required();
   t->add_option("--test", c->test_path,
                 "Held-out interactions; without it, --holdout of each user's items is held out");
-  t->add_option("--model", c->model, "lightgcn, bpr_mf or popularity")->capture_default_str()
-      ->check(CLI::IsMember({"lightgcn", "bpr_mf", "popularity"}));
+  t->add_option("--model", c->model, "lightgcn, bpr_mf, als or popularity")->capture_default_str()
+      ->check(CLI::IsMember({"lightgcn", "bpr_mf", "als", "popularity"}));
+  t->add_option("--alpha", c->options.alpha, "als: confidence 1 + alpha * weight")
+      ->capture_default_str();
   t->add_option("--half-life-days", c->options.half_life_days,
                 "popularity: days after which an event counts half")->capture_default_str();
   t->add_option("--format", c->format, "csv (header with user_id,item_id) or adjacency "
@@ -41,8 +43,9 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
   t->add_option("--batch-size", o.batch_size, "batch_size")->capture_default_str();
   t->add_option("--negatives", o.negative_samples, "negative_samples per positive")
       ->capture_default_str();
-  t->add_option("--reg", o.reg, "L2 regularisation of the batch's ego embeddings")
-      ->capture_default_str();
+  c->reg_option = t->add_option("--reg", o.reg,
+                                 "L2: on the batch's ego embeddings (lightgcn, bpr_mf; default "
+                                 "1e-4), λ (als; default 0.1)");
   t->add_option("--seed", o.seed, "Random seed")->capture_default_str();
   t->add_option("--threads", o.threads, "Threads (0: all cores)")->capture_default_str();
   t->add_option("--eval-every", o.eval_every, "Epochs between evaluations (0: only at the end)")
@@ -93,6 +96,7 @@ int RunTrain(TrainCommand c) {
     c.options.ks.push_back(k);
   }
   if (c.options.eval_every == 0) c.options.eval_every = c.options.epochs;  // only at the end
+  if (c.model == "als" && c.reg_option && c.reg_option->count() == 0) c.options.reg = 0.1;
   if (Status s = c.options.Validate(); !s.ok()) return fail(s.message());
 
   auto t_load = std::chrono::steady_clock::now();

@@ -8,6 +8,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }
 
 namespace embedrec::app {
@@ -20,6 +21,7 @@ struct TrainCommand {
   std::string ks = "10,20";
   ml::TrainOptions options;
   bool progress = true;      // progress bar on a terminal
+  CLI::Option* reg_option = nullptr;  // to tell a given --reg from the default
 };
 
 void AddTrainCommand(CLI::App& app, TrainCommand* cmd, CLI::App** sub);

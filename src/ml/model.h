@@ -27,7 +27,7 @@ struct TrainOptions {
   int num_layers = 3;
   double learning_rate = 0.001;
   int batch_size = 2048;
-  int epochs = 100;
+  int epochs = 100;           // als: alternations
   int negative_samples = 1;  // negatives per positive
   double reg = 1e-4;         // L2 on the batch's ego embeddings
   uint64_t seed = 2020;
@@ -36,6 +36,7 @@ struct TrainOptions {
   int patience = 0;          // evaluations without a better ndcg@10 before stopping (0: off)
   std::vector<int> ks{10, 20};
   double half_life_days = 30;  // popularity: weight of an event halves every this many days
+  double alpha = 10;           // als: confidence 1 + alpha * (summed event weights)
 
 
   // kInvalidArgument naming the first bad value.
@@ -78,7 +79,10 @@ std::unique_ptr<Model> NewBprMf();
 // embeddings of dimension 1 (users 1, items their popularity) so that the
 // evaluator ranks it like any model. Without timestamps: plain counts.
 std::unique_ptr<Model> NewPopularity();
-// By model_type name ("lightgcn", "bpr_mf", "popularity"); null if unknown.
+// Implicit ALS (ml/als.cc): `epochs` alternations, `reg` as λ, `alpha` for
+// the confidence; exact Cholesky solves (Eigen).
+std::unique_ptr<Model> NewAls();
+// By model_type name ("lightgcn", "bpr_mf", "als", "popularity"); null if unknown.
 std::unique_ptr<Model> NewModel(const std::string& model_type);
 
 }  // namespace embedrec::ml

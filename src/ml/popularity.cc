@@ -52,6 +52,7 @@ std::unique_ptr<Model> NewModel(const std::string& type) {
   if (type == "lightgcn") return NewLightGcn();
   if (type == "bpr_mf") return NewBprMf();
   if (type == "popularity") return NewPopularity();
+  if (type == "als") return NewAls();
   return nullptr;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 namespace embedrec::ml {
@@ -237,6 +238,64 @@ TEST(LightGcnTest, RejectsBadHyperparameters) {
   o = TrainOptions{};
   o.negative_samples = 0;
   EXPECT_EQ(NewLightGcn()->Fit(d, o, nullptr).code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace embedrec::ml
+
+namespace embedrec::ml {
+namespace {
+
+Dataset PlantedHalves(uint64_t seed) {
+  std::vector<Interaction> all;
+  std::mt19937_64 rng(seed);
+  for (int u = 0; u < 200; ++u) {
+    for (int k = 0; k < 12; ++k) {
+      all.push_back({u, static_cast<int32_t>((u % 2) * 50 + rng() % 50), 1.0f, 0});
+    }
+  }
+  std::vector<Interaction> train, test;
+  SplitPerUser(all, {.fraction = 0.2, .seed = 1, .min_items = 2, .temporal = false}, &train, &test);
+  return MakeDataset(train, test);
+}
+
+TEST(BaselinesTest, EveryModelLearnsPlantedTastesAndPopularityDoesNot) {
+  Dataset d = PlantedHalves(11);
+  TrainOptions o;
+  o.embedding_dim = 16;
+  o.batch_size = 256;
+  o.eval_every = 0;
+  o.ks = {10};
+  std::map<std::string, double> recall;
+  for (std::string type : {"popularity", "bpr_mf", "als", "lightgcn"}) {
+    auto m = NewModel(type);
+    ASSERT_NE(m, nullptr) << type;
+    TrainOptions mo = o;
+    mo.epochs = type == "als" ? 5 : 30;
+    mo.learning_rate = 0.01;
+    if (type == "als") mo.reg = 0.1;
+    ASSERT_TRUE(m->Fit(d, mo, nullptr).ok()) << type;
+    EXPECT_EQ(m->user_embeddings().size(), static_cast<size_t>(d.n_users) * m->dim()) << type;
+    recall[type] = Evaluate(d, m->user_embeddings().data(), m->item_embeddings().data(),
+                            m->dim(), {10}).Get("recall@10");
+  }
+  // Chance is ~0.11; knowing the user's half, ~0.22.
+  EXPECT_LT(recall["popularity"], 0.17);
+  for (const char* t : {"bpr_mf", "als", "lightgcn"}) EXPECT_GT(recall[t], 0.18) << t;
+  EXPECT_EQ(NewModel("nope"), nullptr);
+}
+
+TEST(BaselinesTest, PopularityDecaysWithAgeAndSumsWeights) {
+  // Item 0: one old heavy event; item 1: two fresh light ones; item 2: nothing.
+  std::vector<Interaction> train = {{0, 0, 3.0f, 1000}, {1, 1, 1.0f, 1000 + 60 * 86400},
+                                    {2, 1, 1.0f, 1000 + 60 * 86400}, {2, 2, 0.0f, 1}};
+  Dataset d = MakeDataset(train, {});
+  TrainOptions o;
+  o.half_life_days = 30;  // item 0 is 60 days old: 3 / 4 = 0.75
+  auto m = NewPopularity();
+  ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+  EXPECT_NEAR(m->item_embeddings()[0], 0.75, 1e-5);
+  EXPECT_NEAR(m->item_embeddings()[1], 2.0, 1e-5);
 }
 
 }  // namespace
