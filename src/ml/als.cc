@@ -83,6 +83,22 @@ class Als final : public Model {
   const std::vector<float>& user_embeddings() const override { return users_; }
   const std::vector<float>& item_embeddings() const override { return items_; }
   int best_epoch() const override { return best_epoch_; }
+  StatusOr<std::vector<float>> FoldIn(const ItemWeights& items) const override {
+    if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
+    RETURN_IF_ERROR(CheckFoldIn(items, n_items_));
+    Eigen::Map<const RowMatrix> y(items_.data(), n_items_, d_);
+    Eigen::MatrixXf a = yty_;
+    a.diagonal().array() += lambda_;
+    Eigen::VectorXf b = Eigen::VectorXf::Zero(d_);
+    for (const auto& [item, w] : items) {
+      const Eigen::VectorXf yi = y.row(item).transpose();
+      const float extra = alpha_ * w;
+      a.selfadjointView<Eigen::Lower>().rankUpdate(yi, extra);
+      b += (1.0f + extra) * yi;
+    }
+    Eigen::VectorXf x = a.selfadjointView<Eigen::Lower>().llt().solve(b);
+    return std::vector<float>(x.data(), x.data() + d_);
+  }
 
   Status Fit(const Dataset& data, const TrainOptions& opt, const ProgressFn& progress) override {
     RETURN_IF_ERROR(opt.Validate());
@@ -117,6 +133,10 @@ class Als final : public Model {
     }
     users_.assign(x.data(), x.data() + x.size());
     items_.assign(y.data(), y.data() + y.size());
+    yty_ = (y.transpose() * y).eval();
+    n_items_ = data.n_items;
+    alpha_ = alpha;
+    lambda_ = lambda;
     return Status::Ok();
   }
 
@@ -124,6 +144,9 @@ class Als final : public Model {
   int d_ = 0;
   int best_epoch_ = 0;
   std::vector<float> users_, items_;
+  Eigen::MatrixXf yty_;  // for fold-in
+  int64_t n_items_ = 0;
+  float alpha_ = 0, lambda_ = 0;
 };
 
 }  // namespace

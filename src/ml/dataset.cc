@@ -25,13 +25,31 @@ UserItems UserItems::FromInteractions(int32_t n_users, std::vector<Interaction> 
   UserItems out;
   out.offsets.assign(static_cast<size_t>(n_users) + 1, 0);
   out.items.reserve(pairs.size());
+  std::vector<float> weights;
+  weights.reserve(pairs.size());
+  bool all_one = true;
   for (size_t i = 0; i < pairs.size(); ++i) {
-    if (i > 0 && pairs[i].user == pairs[i - 1].user && pairs[i].item == pairs[i - 1].item) continue;
+    if (i > 0 && pairs[i].user == pairs[i - 1].user && pairs[i].item == pairs[i - 1].item) {
+      weights.back() = std::max(weights.back(), pairs[i].weight);
+      all_one = all_one && weights.back() == 1.0f;
+      continue;
+    }
     out.items.push_back(pairs[i].item);
+    weights.push_back(pairs[i].weight);
+    all_one = all_one && pairs[i].weight == 1.0f;
     ++out.offsets[pairs[i].user + 1];
   }
   for (int32_t u = 0; u < n_users; ++u) out.offsets[u + 1] += out.offsets[u];
+  if (!all_one) out.weights = std::move(weights);
   return out;
+}
+
+float DefaultTypeWeight(std::string_view type) {
+  if (type == "purchase") return 5;
+  if (type == "add_to_cart") return 3;
+  if (type == "rating" || type == "like" || type == "share") return 2;
+  if (type == "remove_from_cart" || type == "recommendations_shown") return 0;
+  return 1;  // view, click and custom types
 }
 
 namespace {
@@ -125,7 +143,7 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
     if (added) v.emplace_back(id);
     return it->second;
   };
-  int user_col = -1, item_col = -1, rating_col = -1, ts_col = -1;
+  int user_col = -1, item_col = -1, rating_col = -1, ts_col = -1, type_col = -1;
   std::vector<Interaction> out;
   Status error;
   bool header = true;
@@ -140,6 +158,9 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
         }
         if (n == "rating") rating_col = static_cast<int>(i);
         if (n == "timestamp" || n == "ts" || n == "time") ts_col = static_cast<int>(i);
+        if (n == "interaction_type" || n == "type" || n == "event_type") {
+          type_col = static_cast<int>(i);
+        }
       }
       if (user_col < 0 || item_col < 0) {
         return Status::InvalidArgument(path + ": the header needs user_id and item_id columns");
@@ -157,6 +178,10 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
       if (ec == std::errc() && rating < min_rating) return Status::Ok();
     }
     Interaction x;
+    if (type_col >= 0 && type_col < static_cast<int>(r.fields.size())) {
+      x.weight = DefaultTypeWeight(AsciiLower(Trim(r.fields[type_col])));
+      if (x.weight <= 0) return Status::Ok();
+    }
     x.user = index(users, ids->user_ids, Trim(r.fields[user_col]));
     x.item = index(items, ids->item_ids, Trim(r.fields[item_col]));
     if (ts_col >= 0 && ts_col < static_cast<int>(r.fields.size())) {

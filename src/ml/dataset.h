@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -27,6 +28,9 @@ struct Interaction {
 struct UserItems {
   std::vector<int64_t> offsets{0};
   std::vector<int32_t> items;
+  // Per pair, aligned with items: the largest weight among the pair's events
+  // (a purchase after views counts as a purchase). Empty: every weight is 1.
+  std::vector<float> weights;
 
   int32_t num_users() const { return static_cast<int32_t>(offsets.size()) - 1; }
   int64_t size() const { return static_cast<int64_t>(items.size()); }
@@ -35,7 +39,7 @@ struct UserItems {
   const int32_t* end(int32_t u) const { return items.data() + offsets[u + 1]; }
   bool Contains(int32_t u, int32_t item) const;
 
-  // Groups `pairs` by user (n_users rows), sorting and dropping repeats.
+  // Groups `pairs` by user (n_users rows), sorting and merging repeats.
   static UserItems FromInteractions(int32_t n_users, std::vector<Interaction> pairs);
 };
 
@@ -54,9 +58,15 @@ struct Dataset {
 // kInvalidArgument with the line number for anything else.
 StatusOr<std::vector<Interaction>> ReadAdjacencyFile(const std::string& path);
 
+// Default weights of interaction types, highest intent first: purchase 5,
+// add_to_cart 3, rating/like/share 2, view/click 1; remove_from_cart and
+// recommendations_shown 0 (not positives). Unknown types weigh 1.
+float DefaultTypeWeight(std::string_view type);
+
 // Reads a CSV file with a header naming at least the user and item columns
 // (user_id|userId|user, item_id|itemId|movieId|item; optional rating,
-// timestamp). Rows with rating < min_rating are skipped (when the file has
+// timestamp, interaction_type|type whose DefaultTypeWeight becomes the
+// event's weight; rows of weight 0 are skipped). Rows with rating < min_rating are skipped (when the file has
 // ratings). External ids are mapped to indices through `user_ids`/`item_ids`
 // (appended to as new ids appear), so a train and a test file share them.
 struct CsvIds {

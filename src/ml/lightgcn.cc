@@ -311,6 +311,18 @@ void LightGcnCore::FullForward(std::vector<float>* final_emb) {
 
 namespace {
 
+// One of u's positives: uniform (as the reference) without weights, else in
+// proportion to the pair's weight.
+int32_t PickPositive(const UserItems& train, const std::vector<double>& cum, int32_t u,
+                     std::mt19937_64& rng) {
+  const int64_t lo = train.offsets[u], n = train.degree(u);
+  if (cum.empty()) return train.items[lo + static_cast<int64_t>(rng() % n)];
+  const double total = cum[lo + n - 1];
+  const double r = std::uniform_real_distribution<double>(0.0, total)(rng);
+  int64_t k = std::upper_bound(cum.begin() + lo, cum.begin() + lo + n, r) - (cum.begin() + lo);
+  return train.items[lo + std::min(k, n - 1)];
+}
+
 // LightGCN, or BPR-MF when `layers` is forced to 0: the same loss, sampler
 // and optimiser.
 class BprEmbeddingModel final : public Model {
@@ -318,6 +330,11 @@ class BprEmbeddingModel final : public Model {
   BprEmbeddingModel(std::string name, int force_layers)
       : name_(std::move(name)), force_layers_(force_layers) {}
   std::string name() const override { return name_; }
+  StatusOr<std::vector<float>> FoldIn(const ItemWeights& items) const override {
+    if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
+    RETURN_IF_ERROR(CheckFoldIn(items, static_cast<int64_t>(items_.size() / d_)));
+    return WeightedMeanOfItems(items_, d_, items);
+  }
   int dim() const override { return d_; }
   const std::vector<float>& user_embeddings() const override { return users_; }
   const std::vector<float>& item_embeddings() const override { return items_; }
@@ -338,6 +355,19 @@ class BprEmbeddingModel final : public Model {
     if (samplable.empty()) return Status::FailedPrecondition("no user has a possible negative");
     const int64_t n_samples = data.train.size();
     const int S = opt.negative_samples;
+    // Weighted pairs (interaction types) are drawn in proportion to their
+    // weight: cumulative weights per user, aligned with the items.
+    std::vector<double> cum;
+    if (!data.train.weights.empty()) {
+      cum.resize(data.train.items.size());
+      for (int32_t u = 0; u < data.n_users; ++u) {
+        double run = 0;
+        for (int64_t e = data.train.offsets[u]; e < data.train.offsets[u + 1]; ++e) {
+          run += data.train.weights[e];
+          cum[e] = run;
+        }
+      }
+    }
     std::vector<int32_t> users, pos, neg;
     int64_t step = 0;
     double best_score = -1;
@@ -365,7 +395,7 @@ class BprEmbeddingModel final : public Model {
         for (int64_t t = 0; t < b; ++t) {
           const int32_t u = samplable[rng() % samplable.size()];
           users[t] = u;
-          pos[t] = data.train.begin(u)[rng() % data.train.degree(u)];
+          pos[t] = PickPositive(data.train, cum, u, rng);
           for (int s = 0; s < S; ++s) {
             int32_t j;
             do {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -67,7 +68,25 @@ class Model {
   virtual const std::vector<float>& item_embeddings() const = 0;
   // The epoch whose embeddings are kept.
   virtual int best_epoch() const = 0;
+
+  // An embedding for a user the model was not trained on (or whose history
+  // changed), from the items they interacted with: (item index, weight > 0).
+  // Scores against item_embeddings() rank items for that user at once,
+  // without retraining. kInvalidArgument for an item out of range, an
+  // empty list or a weight ≤ 0; kFailedPrecondition before Fit.
+  //   lightgcn, bpr_mf: the weighted mean of the items' final embeddings (an
+  //     approximation: the user has no ego embedding to propagate);
+  //   als: the exact least-squares solve of one ALS half-step with the items fixed;
+  //   popularity: the same vector for everyone.
+  using ItemWeights = std::vector<std::pair<int32_t, float>>;
+  virtual StatusOr<std::vector<float>> FoldIn(const ItemWeights& items) const = 0;
 };
+
+// Checks `items` against n_items (the errors FoldIn documents).
+Status CheckFoldIn(const Model::ItemWeights& items, int64_t n_items);
+// Σ w·item / Σ w over `items` (d-dimensional rows of `item_emb`).
+std::vector<float> WeightedMeanOfItems(const std::vector<float>& item_emb, int d,
+                                       const Model::ItemWeights& items);
 
 // LightGCN (ml/lightgcn.h).
 std::unique_ptr<Model> NewLightGcn();

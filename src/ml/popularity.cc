@@ -14,6 +14,11 @@ class Popularity final : public Model {
   const std::vector<float>& user_embeddings() const override { return users_; }
   const std::vector<float>& item_embeddings() const override { return items_; }
   int best_epoch() const override { return 1; }
+  StatusOr<std::vector<float>> FoldIn(const ItemWeights& items) const override {
+    if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
+    RETURN_IF_ERROR(CheckFoldIn(items, static_cast<int64_t>(items_.size())));
+    return std::vector<float>{1.0f};
+  }
 
   Status Fit(const Dataset& data, const TrainOptions& opt, const ProgressFn& progress) override {
     if (!(opt.half_life_days > 0)) return Status::InvalidArgument("half_life_days must be > 0");
@@ -47,13 +52,5 @@ class Popularity final : public Model {
 }  // namespace
 
 std::unique_ptr<Model> NewPopularity() { return std::make_unique<Popularity>(); }
-
-std::unique_ptr<Model> NewModel(const std::string& type) {
-  if (type == "lightgcn") return NewLightGcn();
-  if (type == "bpr_mf") return NewBprMf();
-  if (type == "popularity") return NewPopularity();
-  if (type == "als") return NewAls();
-  return nullptr;
-}
 
 }  // namespace embedrec::ml

@@ -300,3 +300,58 @@ TEST(BaselinesTest, PopularityDecaysWithAgeAndSumsWeights) {
 
 }  // namespace
 }  // namespace embedrec::ml
+
+namespace embedrec::ml {
+namespace {
+
+TEST(FoldInTest, ANewUserGetsRecommendationsFromTheirItems) {
+  // Fold in a user who liked three items of the first half: the first half
+  // must outscore the second for every model but popularity.
+  std::vector<Interaction> all;
+  std::mt19937_64 rng(5);
+  for (int u = 0; u < 200; ++u) {
+    for (int k = 0; k < 12; ++k) all.push_back({u, static_cast<int32_t>((u % 2) * 50 + rng() % 50), 1, 0});
+  }
+  Dataset d = MakeDataset(all, {});
+  for (std::string type : {"bpr_mf", "als", "lightgcn", "popularity"}) {
+    auto m = NewModel(type);
+    EXPECT_EQ(m->FoldIn({{0, 1.0f}}).status().code(), StatusCode::kFailedPrecondition);
+    TrainOptions o;
+    o.embedding_dim = 16;
+    o.epochs = type == "als" ? 5 : 30;
+    o.batch_size = 256;
+    o.learning_rate = 0.01;
+    o.eval_every = 0;
+    if (type == "als") o.reg = 0.1;
+    ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+    auto e = m->FoldIn({{3, 1.0f}, {17, 2.0f}, {30, 1.0f}});
+    ASSERT_TRUE(e.ok()) << type;
+    ASSERT_EQ(static_cast<int>(e->size()), m->dim());
+    double first = 0, second = 0;
+    for (int i = 0; i < 100; ++i) {
+      double s = 0;
+      for (int j = 0; j < m->dim(); ++j) s += (*e)[j] * m->item_embeddings()[i * m->dim() + j];
+      (i < 50 ? first : second) += s;
+    }
+    if (type != "popularity") EXPECT_GT(first, second) << type;
+    EXPECT_EQ(m->FoldIn({}).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(m->FoldIn({{100, 1.0f}}).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(m->FoldIn({{1, 0.0f}}).status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
+  UserItems ui = UserItems::FromInteractions(
+      2, {{0, 5, 1.0f, 0}, {0, 5, 5.0f, 0}, {0, 2, 3.0f, 0}, {1, 1, 1.0f, 0}});
+  ASSERT_EQ(ui.items, (std::vector<int32_t>{2, 5, 1}));
+  EXPECT_EQ(ui.weights, (std::vector<float>{3.0f, 5.0f, 1.0f}));
+  UserItems plain = UserItems::FromInteractions(1, {{0, 1, 1.0f, 0}, {0, 1, 1.0f, 0}});
+  EXPECT_TRUE(plain.weights.empty());
+  EXPECT_EQ(DefaultTypeWeight("purchase"), 5);
+  EXPECT_GT(DefaultTypeWeight("purchase"), DefaultTypeWeight("add_to_cart"));
+  EXPECT_GT(DefaultTypeWeight("add_to_cart"), DefaultTypeWeight("view"));
+  EXPECT_EQ(DefaultTypeWeight("recommendations_shown"), 0);
+}
+
+}  // namespace
+}  // namespace embedrec::ml

@@ -1,0 +1,38 @@
+#include "ml/model.h"
+
+namespace embedrec::ml {
+
+std::unique_ptr<Model> NewModel(const std::string& type) {
+  if (type == "lightgcn") return NewLightGcn();
+  if (type == "bpr_mf") return NewBprMf();
+  if (type == "als") return NewAls();
+  if (type == "popularity") return NewPopularity();
+  return nullptr;
+}
+
+Status CheckFoldIn(const Model::ItemWeights& items, int64_t n_items) {
+  if (items.empty()) return Status::InvalidArgument("fold-in needs at least one item");
+  for (const auto& [item, w] : items) {
+    if (item < 0 || item >= n_items) {
+      return Status::InvalidArgument("item index " + std::to_string(item) + " is out of range");
+    }
+    if (!(w > 0)) return Status::InvalidArgument("fold-in weights must be > 0");
+  }
+  return Status::Ok();
+}
+
+std::vector<float> WeightedMeanOfItems(const std::vector<float>& item_emb, int d,
+                                       const Model::ItemWeights& items) {
+  std::vector<double> sum(d, 0.0);
+  double total = 0;
+  for (const auto& [item, w] : items) {
+    const float* row = item_emb.data() + static_cast<size_t>(item) * d;
+    for (int j = 0; j < d; ++j) sum[j] += static_cast<double>(w) * row[j];
+    total += w;
+  }
+  std::vector<float> out(d);
+  for (int j = 0; j < d; ++j) out[j] = static_cast<float>(sum[j] / total);
+  return out;
+}
+
+}  // namespace embedrec::ml
