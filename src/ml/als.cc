@@ -56,7 +56,7 @@ void SolveAll(const Confidences& c, const RowMatrix& y, float lambda, RowMatrix*
   const int d = static_cast<int>(y.cols());
   const Eigen::MatrixXf yty = (y.transpose() * y).eval();
   const int64_t rows = static_cast<int64_t>(c.offsets.size()) - 1;
-#pragma omp parallel
+#pragma omp parallel if (rows * d * d >= (1 << 20))
   {
     Eigen::MatrixXf a(d, d);
     Eigen::VectorXf b(d);

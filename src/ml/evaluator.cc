@@ -55,7 +55,7 @@ Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_e
     // scores (nb × ni) = block_emb (nb × d) · item_embᵀ
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, ni, d, 1.0f, block_emb.data(), d,
                 item_emb, d, 0.0f, scores.data(), ni);
-#pragma omp parallel for schedule(dynamic, 8)
+#pragma omp parallel for schedule(dynamic, 8) if (int64_t{nb} * ni >= (1 << 16))
     for (int i = 0; i < nb; ++i) {
       const int32_t u = users[b0 + i];
       float* s = scores.data() + static_cast<int64_t>(i) * ni;

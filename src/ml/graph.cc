@@ -89,7 +89,9 @@ void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
   const int32_t* list = rows ? rows->data() : nullptr;
   const Kernel kernel = KernelFor(d);
   constexpr int64_t kBlock = 128;
-#pragma omp parallel for schedule(dynamic, 1)
+  // Small products run on the calling thread: a team costs more than it saves.
+  const bool parallel = count * d >= kParallelMinWork;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (int64_t lo = 0; lo < count; lo += kBlock) {
     kernel(g, x, d, y, list, lo, std::min(count, lo + kBlock), in_mask);
   }

@@ -13,6 +13,11 @@
 
 namespace embedrec::ml {
 
+// Loops over fewer than this many (rows × width) units stay on the calling
+// thread: starting a team costs more than it saves, and far more when other
+// processes share the cores.
+inline constexpr int64_t kParallelMinWork = int64_t{1} << 16;
+
 struct NormalizedGraph {
   int32_t n_users = 0, n_items = 0;
   std::vector<int64_t> offsets;  // n + 1

@@ -204,11 +204,12 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
       for (int j = 0; j < d; ++j) gr[j] += inv * xv[j];
     };
     if (all[h]) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t{graph.n()} * d >= kParallelMinWork)
       for (int32_t v = 0; v < graph.n(); ++v) add_row(v);
     } else {
-#pragma omp parallel for schedule(static)
-      for (size_t q = 0; q < hops[h].size(); ++q) add_row(hops[h][q]);
+      const int64_t rows = static_cast<int64_t>(hops[h].size());
+#pragma omp parallel for schedule(static) if (rows * d >= kParallelMinWork)
+      for (int64_t q = 0; q < rows; ++q) add_row(hops[h][q]);
     }
   };
   accumulate(g_, 0);
@@ -283,7 +284,7 @@ void LightGcnCore::AdamStep(double lr, int64_t step) {
   const float inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(1 - std::pow(b2, step)));
   const int64_t size = static_cast<int64_t>(ego_.size());
   const int64_t chunk = 16384;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
   for (int64_t lo = 0; lo < size; lo += chunk) {
     AdamRange(ego_.data(), grad_.data(), adam_m_.data(), adam_v_.data(), lo,
               std::min(size, lo + chunk), step_size, static_cast<float>(b1),
@@ -301,7 +302,7 @@ void LightGcnCore::FullForward(std::vector<float>* final_emb) {
   final_emb->resize(ego_.size());
   const float inv = 1.0f / static_cast<float>(K + 1);
   const int64_t size = static_cast<int64_t>(ego_.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
   for (int64_t i = 0; i < size; ++i) {
     float s = ego_[i];
     for (int k = 0; k < K; ++k) s += layer_[k][i];
