@@ -49,7 +49,7 @@ namespace {
 template <int D>
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void RowsKernel(
     const NormalizedGraph& g, const float* x, int d, float* y, const int32_t* rows,
-    int64_t lo, int64_t hi, const uint8_t* mask) {
+    int64_t lo, int64_t hi, const uint8_t* mask, float* sum, float scale) {
   const int w = D > 0 ? D : d;
   for (int64_t k = lo; k < hi; ++k) {
     const int32_t r = rows ? rows[k] : static_cast<int32_t>(k);
@@ -65,11 +65,16 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void RowsKernel(
     }
     float* yr = y + static_cast<int64_t>(r) * w;
     for (int j = 0; j < w; ++j) yr[j] = acc[j];
+    if (sum) {
+      float* sr = sum + static_cast<int64_t>(r) * w;
+#pragma omp simd
+      for (int j = 0; j < w; ++j) sr[j] += scale * acc[j];
+    }
   }
 }
 
 using Kernel = void (*)(const NormalizedGraph&, const float*, int, float*, const int32_t*, int64_t,
-                        int64_t, const uint8_t*);
+                        int64_t, const uint8_t*, float*, float);
 
 Kernel KernelFor(int d) {
   switch (d) {
@@ -84,7 +89,8 @@ Kernel KernelFor(int d) {
 }  // namespace
 
 void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
-               const std::vector<int32_t>* rows, const uint8_t* in_mask) {
+               const std::vector<int32_t>* rows, const uint8_t* in_mask, float* acc,
+               float acc_scale) {
   const int64_t count = rows ? static_cast<int64_t>(rows->size()) : g.n();
   const int32_t* list = rows ? rows->data() : nullptr;
   const Kernel kernel = KernelFor(d);
@@ -93,7 +99,7 @@ void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
   const bool parallel = count * d >= kParallelMinWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (int64_t lo = 0; lo < count; lo += kBlock) {
-    kernel(g, x, d, y, list, lo, std::min(count, lo + kBlock), in_mask);
+    kernel(g, x, d, y, list, lo, std::min(count, lo + kBlock), in_mask, acc, acc_scale);
   }
 }
 
