@@ -22,6 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from report import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
 ADMIN = "bench-admin-token-0123456789"
@@ -192,10 +194,7 @@ http {{
             lines.append(f"| {name} | {r['rps']:.0f} | {per_round} | {r['p99_ms']:.2f} | "
                          f"{r['non2xx']} | {100 * r['rps'] / ref:.0f}% |")
         table = "\n".join(lines)
-        print(table)
-        out = ROOT / "bench" / "out"
-        out.mkdir(exist_ok=True)
-        (out / "http.md").write_text(table + "\n")
+        publish("http", table)
     finally:
         for p in procs:
             p.terminate()

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
 ADMIN = "bench-admin-token-0123456789"
@@ -140,10 +142,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = "\n".join(lines)
-    print(table)
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "import.md").write_text(table + "\n")
+    publish("import", table)
 
 
 if __name__ == "__main__":

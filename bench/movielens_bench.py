@@ -12,6 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from report import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
 RATINGS = ROOT.parent / "shared" / "data" / "movielens-small" / "ratings.csv"
@@ -52,9 +54,7 @@ def main():
         lines.append(f"| {model} | {label}{mark} | {out['recall@20']:.4f} | {out['ndcg@20']:.4f} | "
                      f"{out['recall@10']:.4f} | {out['ndcg@10']:.4f} |")
     text = "\n".join(lines)
-    print(text)
-    (ROOT / "bench" / "out").mkdir(exist_ok=True)
-    (ROOT / "bench" / "out" / "movielens.md").write_text(text + "\n")
+    publish("movielens", text)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from report import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
 ADMIN = "bench-admin-token-0123456789"
@@ -75,9 +77,7 @@ def main():
             "| events/s | p50 (ms) | p99 (ms) | non-2xx | acknowledged | stored afterwards |",
             "|---:|---:|---:|---:|---:|---:|",
             f"| {rate:.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['non2xx']} | {acked} | {stored} |"])
-        print(table)
-        (ROOT / "bench" / "out").mkdir(exist_ok=True)
-        (ROOT / "bench" / "out" / "track.md").write_text(table + "\n")
+        publish("track", table)
         if stored < acked:
             sys.exit(f"LOST EVENTS: {acked - stored} acknowledged events are not stored")
     finally:

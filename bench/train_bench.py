@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from report import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
 DATA = ROOT.parent / "shared" / "data"
@@ -69,10 +71,7 @@ def main():
         parts.append(table("Gowalla (29,858 users, 40,981 items, 810,128 training pairs)", out,
                            GOWALLA_REF, "143–224 s, median 166 s", "55–110 s", "1.3–7.5 GB"))
     text = "\n\n".join(parts)
-    print(text)
-    outdir = ROOT / "bench" / "out"
-    outdir.mkdir(exist_ok=True)
-    (outdir / "train.md").write_text(text + "\n")
+    publish("train", text)
 
 
 if __name__ == "__main__":

@@ -142,10 +142,10 @@ int RunTrain(TrainCommand c) {
       for (double x : epoch_seconds) mean += x;
       mean /= epoch_seconds.size();
       int width = 30, done = width * r.epoch / c.options.epochs;
-      std::fprintf(stderr, "\r[%.*s%*s] epoch %d/%d loss %.4f %.2f s/epoch ETA %.0f s%s",
+      // \033[K clears what a longer previous line left behind.
+      std::fprintf(stderr, "\r[%.*s%*s] epoch %d/%d loss %.4f %.2f s/epoch ETA %.0f s\033[K",
                    done, "==============================", width - done, "", r.epoch,
-                   c.options.epochs, r.loss, mean, mean * (c.options.epochs - r.epoch),
-                   r.metrics ? "" : "   ");
+                   c.options.epochs, r.loss, mean, mean * (c.options.epochs - r.epoch));
       if (r.metrics) {
         std::fprintf(stderr, " recall@20 %.4f ndcg@20 %.4f", r.metrics->Get("recall@20"),
                      r.metrics->Get("ndcg@20"));
