@@ -181,13 +181,9 @@ int RunTrain(TrainCommand c) {
   out << ",\"curve\":[" << curve.str() << "]}";
   std::printf("%s\n", out.str().c_str());
   if (!c.out.empty()) {
-    ml::ModelArtifact a;
-    a.model_type = model->name();
-    a.dim = static_cast<uint32_t>(model->dim());
-    a.n_users = static_cast<uint64_t>(data.n_users);
-    a.n_items = static_cast<uint64_t>(data.n_items);
-    a.user_emb = model->user_embeddings();
-    a.item_emb = model->item_embeddings();
+    auto exported = model->Export();
+    if (!exported.ok()) return fail(exported.status().message());
+    ml::ModelArtifact& a = *exported;
     if (!ids.user_ids.empty()) {
       a.user_ids = ids.user_ids;
       a.item_ids = ids.item_ids;

@@ -10,6 +10,9 @@
 #include <omp.h>
 
 #include <Eigen/Dense>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <optional>
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -98,6 +101,35 @@ class Als final : public Model {
     }
     Eigen::VectorXf x = a.selfadjointView<Eigen::Lower>().llt().solve(b);
     return std::vector<float>(x.data(), x.data() + d_);
+  }
+  StatusOr<ModelArtifact> Export() const override {
+    if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
+    char params[128];
+    std::snprintf(params, sizeof(params), "{\"alpha\":%.9g,\"lambda\":%.9g}", alpha_, lambda_);
+    return ExportEmbeddings("als", d_, users_, items_, params);
+  }
+  Status Restore(const ModelArtifact& a) override {
+    RETURN_IF_ERROR(CheckArtifact(a, "als"));
+    boost::system::error_code ec;
+    boost::json::value p = boost::json::parse(a.params_json, ec);
+    const boost::json::object* o = ec ? nullptr : p.if_object();
+    auto number = [&](const char* key) -> std::optional<double> {
+      const boost::json::value* v = o ? o->if_contains(key) : nullptr;
+      if (!v || !v->is_number()) return std::nullopt;
+      return v->to_number<double>();
+    };
+    auto alpha = number("alpha"), lambda = number("lambda");
+    if (!alpha || !lambda) return Status::InvalidArgument("an als model needs alpha and lambda");
+    d_ = static_cast<int>(a.dim);
+    users_ = a.user_emb;
+    items_ = a.item_emb;
+    n_items_ = static_cast<int64_t>(a.n_items);
+    alpha_ = static_cast<float>(*alpha);
+    lambda_ = static_cast<float>(*lambda);
+    Eigen::Map<const RowMatrix> y(items_.data(), n_items_, d_);
+    yty_ = (y.transpose() * y).eval();
+    best_epoch_ = 0;
+    return Status::Ok();
   }
 
   Status Fit(const Dataset& data, const TrainOptions& opt, const ProgressFn& progress) override {

@@ -342,6 +342,19 @@ class BprEmbeddingModel final : public Model {
     RETURN_IF_ERROR(CheckFoldIn(items, static_cast<int64_t>(items_.size() / d_)));
     return WeightedMeanOfItems(items_, d_, items);
   }
+  StatusOr<ModelArtifact> Export() const override {
+    if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
+    return ExportEmbeddings(name_, d_, users_, items_,
+                            "{\"best_epoch\":" + std::to_string(best_epoch_) + "}");
+  }
+  Status Restore(const ModelArtifact& a) override {
+    RETURN_IF_ERROR(CheckArtifact(a, name_));
+    d_ = static_cast<int>(a.dim);
+    users_ = a.user_emb;
+    items_ = a.item_emb;
+    best_epoch_ = 0;
+    return Status::Ok();
+  }
   int dim() const override { return d_; }
   const std::vector<float>& user_embeddings() const override { return users_; }
   const std::vector<float>& item_embeddings() const override { return items_; }

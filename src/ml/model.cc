@@ -10,6 +10,37 @@ std::unique_ptr<Model> NewModel(const std::string& type) {
   return nullptr;
 }
 
+StatusOr<std::unique_ptr<Model>> LoadModel(const ModelArtifact& artifact) {
+  auto model = NewModel(artifact.model_type);
+  if (!model) return Status::InvalidArgument("unknown model type '" + artifact.model_type + "'");
+  RETURN_IF_ERROR(model->Restore(artifact));
+  return model;
+}
+
+ModelArtifact ExportEmbeddings(const std::string& type, int dim, const std::vector<float>& users,
+                               const std::vector<float>& items, std::string params_json) {
+  ModelArtifact a;
+  a.model_type = type;
+  a.dim = static_cast<uint32_t>(dim);
+  a.n_users = users.size() / dim;
+  a.n_items = items.size() / dim;
+  a.user_emb = users;
+  a.item_emb = items;
+  a.params_json = std::move(params_json);
+  return a;
+}
+
+Status CheckArtifact(const ModelArtifact& a, const std::string& type) {
+  if (a.model_type != type) {
+    return Status::InvalidArgument("a " + a.model_type + " model cannot be restored as " + type);
+  }
+  if (a.dim == 0 || a.user_emb.size() != a.n_users * a.dim ||
+      a.item_emb.size() != a.n_items * a.dim) {
+    return Status::InvalidArgument("model sizes are inconsistent");
+  }
+  return Status::Ok();
+}
+
 Status CheckFoldIn(const Model::ItemWeights& items, int64_t n_items) {
   if (items.empty()) return Status::InvalidArgument("fold-in needs at least one item");
   for (const auto& [item, w] : items) {

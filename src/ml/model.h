@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "ml/dataset.h"
 #include "ml/evaluator.h"
+#include "ml/model_file.h"
 
 namespace embedrec::ml {
 
@@ -80,7 +81,23 @@ class Model {
   //   popularity: the same vector for everyone.
   using ItemWeights = std::vector<std::pair<int32_t, float>>;
   virtual StatusOr<std::vector<float>> FoldIn(const ItemWeights& items) const = 0;
+
+  // Save and load: the trained state as a model file's content (no ids, no
+  // metadata: the caller adds them), and back. A restored model serves
+  // embeddings and FoldIn exactly as the trained one did; Fit trains anew.
+  // Export: kFailedPrecondition before Fit. Restore: kInvalidArgument for
+  // another model type or inconsistent sizes.
+  virtual StatusOr<ModelArtifact> Export() const = 0;
+  virtual Status Restore(const ModelArtifact& artifact) = 0;
 };
+
+// The model a file holds, ready to serve (NewModel(type) + Restore).
+StatusOr<std::unique_ptr<Model>> LoadModel(const ModelArtifact& artifact);
+
+// For Export/Restore implementations: the common fields, and their checks.
+ModelArtifact ExportEmbeddings(const std::string& type, int dim, const std::vector<float>& users,
+                               const std::vector<float>& items, std::string params_json);
+Status CheckArtifact(const ModelArtifact& a, const std::string& type);
 
 // Checks `items` against n_items (the errors FoldIn documents).
 Status CheckFoldIn(const Model::ItemWeights& items, int64_t n_items);

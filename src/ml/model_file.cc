@@ -76,6 +76,7 @@ std::string EncodeModel(const ModelArtifact& m) {
   Put<uint64_t>(&out, m.n_users);
   Put<uint64_t>(&out, m.n_items);
   PutString(&out, m.model_type);
+  PutString(&out, m.params_json);
   PutString(&out, m.metadata_json);
   if (ids) {
     for (const auto& s : m.user_ids) PutString(&out, s);
@@ -115,8 +116,9 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
     return Corrupt("short header");
   }
   if (m.dim == 0 || m.dim > 4096) return Corrupt("bad dimension");
-  if (!r.GetString(&m.model_type, 64) || !r.GetString(&m.metadata_json, 1 << 26)) {
-    return Corrupt("bad model type or metadata");
+  if (!r.GetString(&m.model_type, 64) || !r.GetString(&m.params_json, 1 << 20) ||
+      !r.GetString(&m.metadata_json, 1 << 26)) {
+    return Corrupt("bad model type, params or metadata");
   }
   // Sizes must fit in what is left before anything is allocated for them.
   const uint64_t floats_per_row = m.dim;

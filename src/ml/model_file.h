@@ -4,7 +4,9 @@
 // Layout (little-endian):
 //   magic "EMBEDREC" (8 bytes) | format version u32 | flags u32 (bit 0: ids present)
 //   dim u32 | n_users u64 | n_items u64
-//   metadata: u32 length + JSON text (model type, hyperparameters, metrics, ...)
+//   model type, params and metadata: each u32 length + text; params is the
+//     model's own JSON (what Model::Restore needs), metadata is free JSON
+//     (training summary, metrics)
 //   ids (when flagged): n_users then n_items strings, each u32 length + bytes
 //   user embeddings: n_users × dim float32 | item embeddings: n_items × dim float32
 //   checksum: BLAKE2b-256 (libsodium) of every byte before it
@@ -28,7 +30,8 @@ struct ModelArtifact {
   std::string model_type;     // "lightgcn", ...
   uint32_t dim = 0;
   uint64_t n_users = 0, n_items = 0;
-  std::string metadata_json = "{}";
+  std::string params_json = "{}";    // the model's own (Model::Export/Restore)
+  std::string metadata_json = "{}";  // free-form: training summary, metrics
   std::vector<std::string> user_ids, item_ids;  // both empty: ids are the indices
   std::vector<float> user_emb, item_emb;        // n × dim, row-major
 };

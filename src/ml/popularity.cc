@@ -19,6 +19,17 @@ class Popularity final : public Model {
     RETURN_IF_ERROR(CheckFoldIn(items, static_cast<int64_t>(items_.size())));
     return std::vector<float>{1.0f};
   }
+  StatusOr<ModelArtifact> Export() const override {
+    if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
+    return ExportEmbeddings("popularity", 1, users_, items_, "{}");
+  }
+  Status Restore(const ModelArtifact& a) override {
+    RETURN_IF_ERROR(CheckArtifact(a, "popularity"));
+    if (a.dim != 1) return Status::InvalidArgument("a popularity model has dimension 1");
+    users_ = a.user_emb;
+    items_ = a.item_emb;
+    return Status::Ok();
+  }
 
   Status Fit(const Dataset& data, const TrainOptions& opt, const ProgressFn& progress) override {
     if (!(opt.half_life_days > 0)) return Status::InvalidArgument("half_life_days must be > 0");

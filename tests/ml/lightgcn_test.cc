@@ -1,4 +1,5 @@
 #include "ml/lightgcn.h"
+#include "ml/model_file.h"
 
 #include <gtest/gtest.h>
 
@@ -351,6 +352,62 @@ TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
   EXPECT_GT(DefaultTypeWeight("purchase"), DefaultTypeWeight("add_to_cart"));
   EXPECT_GT(DefaultTypeWeight("add_to_cart"), DefaultTypeWeight("view"));
   EXPECT_EQ(DefaultTypeWeight("recommendations_shown"), 0);
+}
+
+}  // namespace
+}  // namespace embedrec::ml
+
+namespace embedrec::ml {
+namespace {
+
+TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
+  std::vector<Interaction> all;
+  std::mt19937_64 rng(9);
+  for (int u = 0; u < 120; ++u) {
+    for (int k = 0; k < 10; ++k) all.push_back({u, static_cast<int32_t>((u % 2) * 40 + rng() % 40), 1, 0});
+  }
+  Dataset d = MakeDataset(all, {});
+  Model::ItemWeights items = {{1, 1.0f}, {7, 3.0f}};
+  for (std::string type : {"lightgcn", "bpr_mf", "als", "popularity"}) {
+    auto m = NewModel(type);
+    EXPECT_EQ(m->Export().status().code(), StatusCode::kFailedPrecondition);
+    TrainOptions o;
+    o.embedding_dim = 8;
+    o.epochs = 3;
+    o.batch_size = 128;
+    o.eval_every = 0;
+    if (type == "als") o.reg = 0.5;
+    ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+    auto a = m->Export();
+    ASSERT_TRUE(a.ok()) << type;
+    // Through the file format, as a server would load it.
+    auto decoded = DecodeModel(EncodeModel(*a));
+    ASSERT_TRUE(decoded.ok());
+    auto loaded = LoadModel(*decoded);
+    ASSERT_TRUE(loaded.ok()) << type << ": " << loaded.status().ToString();
+    EXPECT_EQ((*loaded)->name(), type);
+    EXPECT_EQ((*loaded)->user_embeddings(), m->user_embeddings());
+    EXPECT_EQ((*loaded)->item_embeddings(), m->item_embeddings());
+    auto want = m->FoldIn(items);
+    auto got = (*loaded)->FoldIn(items);
+    ASSERT_TRUE(want.ok() && got.ok()) << type;
+    for (size_t j = 0; j < want->size(); ++j) EXPECT_NEAR((*got)[j], (*want)[j], 1e-5) << type;
+  }
+  ModelArtifact wrong;
+  wrong.model_type = "nope";
+  EXPECT_EQ(LoadModel(wrong).status().code(), StatusCode::kInvalidArgument);
+  ModelArtifact als;
+  als.model_type = "als";
+  als.dim = 2;
+  als.n_users = 1;
+  als.n_items = 1;
+  als.user_emb = {1, 2};
+  als.item_emb = {3, 4};
+  EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // no alpha/lambda
+  als.params_json = R"({"alpha":10,"lambda":0.1})";
+  EXPECT_TRUE(LoadModel(als).ok());
+  als.item_emb = {3};
+  EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // sizes
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ ModelArtifact Sample(bool ids) {
   m.dim = 3;
   m.n_users = 2;
   m.n_items = 4;
+  m.params_json = R"({"alpha":10})";
   m.metadata_json = R"({"epochs":10,"recall@20":0.19})";
   if (ids) {
     m.user_ids = {"USER_1", "ユーザー"};
@@ -31,6 +32,7 @@ void ExpectSame(const ModelArtifact& a, const ModelArtifact& b) {
   EXPECT_EQ(a.dim, b.dim);
   EXPECT_EQ(a.n_users, b.n_users);
   EXPECT_EQ(a.n_items, b.n_items);
+  EXPECT_EQ(a.params_json, b.params_json);
   EXPECT_EQ(a.metadata_json, b.metadata_json);
   EXPECT_EQ(a.user_ids, b.user_ids);
   EXPECT_EQ(a.item_ids, b.item_ids);
