@@ -107,34 +107,52 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
   const size_t b = users.size();
   const size_t per = neg.size() / b;
   const double pairs = static_cast<double>(b * per);
-  double loss = 0, reg_sum = 0;
   auto row = [d](const float* m, int32_t v) { return m + static_cast<int64_t>(v) * d; };
   auto mrow = [d](float* m, int32_t v) { return m + static_cast<int64_t>(v) * d; };
+  // Scores in parallel (reads only); per-pair terms kept so that the sums
+  // below run in a fixed order whatever the thread count.
+  coef_.resize(b * per);
+  pair_loss_.resize(b * per);
+  sample_reg_.resize(b);
+  const int64_t nb = static_cast<int64_t>(b);
+#pragma omp parallel for schedule(static) if (nb * d * (per + 2) >= kParallelMinWork)
+  for (int64_t t = 0; t < nb; ++t) {
+    const int32_t u = users[t], p = nu + pos[t];
+    const float* fu = row(fin, u);
+    const float sp = Dot(fu, row(fin, p), d);
+    const float* eu = row(ego_.data(), u);
+    const float* ep = row(ego_.data(), p);
+    double r = Dot(eu, eu, d) + Dot(ep, ep, d);
+    for (size_t s = 0; s < per; ++s) {
+      const int32_t j = nu + neg[t * per + s];
+      const double x = static_cast<double>(Dot(fu, row(fin, j), d)) - sp;
+      pair_loss_[t * per + s] = Softplus(x);
+      coef_[t * per + s] = static_cast<float>(Sigmoid(x) / pairs);
+      const float* ej = row(ego_.data(), j);
+      r += Dot(ej, ej, d);
+    }
+    sample_reg_[t] = r;
+  }
+  double loss = 0, reg_sum = 0;
   for (size_t t = 0; t < b; ++t) {
+    reg_sum += sample_reg_[t];
     const int32_t u = users[t], p = nu + pos[t];
     const float* fu = row(fin, u);
     const float* fp = row(fin, p);
-    const float sp = Dot(fu, fp, d);
+    float* gu = mrow(g, u);
+    float* gp = mrow(g, p);
     for (size_t s = 0; s < per; ++s) {
+      loss += pair_loss_[t * per + s];
+      const float c = coef_[t * per + s];
       const int32_t j = nu + neg[t * per + s];
       const float* fj = row(fin, j);
-      const double x = static_cast<double>(Dot(fu, fj, d)) - sp;
-      loss += Softplus(x);
-      const float c = static_cast<float>(Sigmoid(x) / pairs);
-      float* gu = mrow(g, u);
-      float* gp = mrow(g, p);
       float* gj = mrow(g, j);
       for (int k = 0; k < d; ++k) {
         gu[k] += c * (fj[k] - fp[k]);
         gp[k] -= c * fu[k];
         gj[k] += c * fu[k];
       }
-      const float* ej = row(ego_.data(), j);
-      reg_sum += Dot(ej, ej, d);
     }
-    const float* eu = row(ego_.data(), u);
-    const float* ep = row(ego_.data(), p);
-    reg_sum += Dot(eu, eu, d) + Dot(ep, ep, d);
   }
   // L2 on the batch's ego embeddings, one term per occurrence.
   const float rc = static_cast<float>(reg / b);
@@ -189,7 +207,10 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     const float* in = k == 1 ? ego_.data() : layer_[k - 2].data();
     Propagate(graph, in, d, layer_[k - 1].data(), rows_of(K - k));
   }
-  for (int32_t v : hops[0]) {
+  const int64_t nb = static_cast<int64_t>(hops[0].size());
+#pragma omp parallel for schedule(static) if (nb * d * (K + 1) >= kParallelMinWork)
+  for (int64_t q = 0; q < nb; ++q) {
+    const int32_t v = hops[0][q];
     float* f = row(fin_, v);
     const float* e = row(ego_, v);
     for (int j = 0; j < d; ++j) f[j] = e[j];

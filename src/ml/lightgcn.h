@@ -64,6 +64,8 @@ class LightGcnCore {
   std::vector<std::vector<float>> layer_;  // E(1..K), valid on the rows last computed
   std::vector<float> fin_, g_, bufa_, bufb_;
   std::vector<uint8_t> mark_;
+  std::vector<float> coef_;                     // BprLoss scratch: dL/dscore per pair
+  std::vector<double> pair_loss_, sample_reg_;  // BprLoss scratch: terms summed in order
   std::vector<int32_t> grad_rows_;
   bool grad_rows_all_ = false;
 };
