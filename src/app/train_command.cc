@@ -33,6 +33,10 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
       ->capture_default_str();
   t->add_option("--holdout", c->holdout, "Fraction of each user's items held out without --test")
       ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  t->add_option("--valid", c->valid,
+                "Fraction of each user's training items held out for validation: the metric "
+                "curve and --patience use it, the final metrics the test split")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
   t->add_flag("--random-split", c->random_split,
               "Hold out at random even when the data has timestamps");
   auto& o = c->options;
@@ -120,7 +124,23 @@ int RunTrain(TrainCommand c) {
     so.temporal = !c.random_split;
     ml::SplitPerUser(*tr, so, &train, &test);
   }
+  // With --valid, the model is fitted (and early-stopped) on a view whose
+  // "test" part is the validation split; the final metrics rank against the
+  // test split, excluding every training item (validation ones included).
+  std::vector<ml::Interaction> fit_train, valid;
+  if (c.valid > 0) {
+    ml::SplitOptions so;
+    so.fraction = c.valid;
+    so.seed = c.options.seed + 1;
+    so.temporal = !c.random_split;
+    ml::SplitPerUser(train, so, &fit_train, &valid);
+  }
   ml::Dataset data = ml::MakeDataset(std::move(train), std::move(test));
+  ml::Dataset fit_view;
+  if (c.valid > 0) {
+    fit_view = ml::MakeDataset(std::move(fit_train), std::move(valid), data.n_users, data.n_items);
+  }
+  const ml::Dataset& fit_data = c.valid > 0 ? fit_view : data;
   double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
@@ -130,7 +150,7 @@ int RunTrain(TrainCommand c) {
   std::vector<double> epoch_seconds, eval_seconds;
   std::ostringstream curve;
   auto t_train = std::chrono::steady_clock::now();
-  Status s = model->Fit(data, c.options, [&](const ml::EpochReport& r) {
+  Status s = model->Fit(fit_data, c.options, [&](const ml::EpochReport& r) {
     epoch_seconds.push_back(r.seconds);
     if (r.metrics) {
       eval_seconds.push_back(r.eval_seconds);
@@ -172,7 +192,10 @@ int RunTrain(TrainCommand c) {
   std::ostringstream out;
   out << "{\"model\":\"" << model->name() << "\",\"users\":" << data.n_users
       << ",\"items\":" << data.n_items << ",\"train_interactions\":" << data.train.size()
-      << ",\"test_interactions\":" << data.test.size() << ",\"epochs\":" << epoch_seconds.size()
+      << ",\"test_interactions\":" << data.test.size()
+      << ",\"validation_interactions\":" << (c.valid > 0 ? fit_data.test.size() : 0)
+      << ",\"curve_on\":\"" << (c.valid > 0 ? "validation" : "test") << "\""
+      << ",\"epochs\":" << epoch_seconds.size()
       << ",\"best_epoch\":" << model->best_epoch() << ",\"seconds_per_epoch\":" << per_epoch
       << ",\"seconds_per_eval\":" << per_eval << ",\"load_seconds\":" << load_seconds
       << ",\"train_seconds\":" << train_seconds << ",\"peak_rss_mb\":" << PeakRssMb()

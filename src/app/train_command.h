@@ -17,6 +17,7 @@ struct TrainCommand {
   std::string train_path, test_path, model = "lightgcn", format = "csv", out;
   double min_rating = 0;     // CSV: skip rows rated below this
   double holdout = 0.2;      // without --test: fraction held out per user
+  double valid = 0;          // fraction of each user's training items for validation
   bool random_split = false; // without --test: random even when timestamps exist
   std::string ks = "10,20";
   ml::TrainOptions options;

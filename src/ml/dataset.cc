@@ -239,8 +239,11 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
   }
 }
 
-Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test) {
+Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test,
+                    int32_t min_users, int32_t min_items) {
   Dataset d;
+  d.n_users = min_users;
+  d.n_items = min_items;
   for (const auto& x : train) {
     d.n_users = std::max(d.n_users, x.user + 1);
     d.n_items = std::max(d.n_items, x.item + 1);

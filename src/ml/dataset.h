@@ -89,6 +89,9 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& optio
 
 // Builds a dataset; test pairs whose item or user never occurs in training
 // are kept (they count as misses, as in the reference evaluation).
-Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test);
+// At least `min_users` users and `min_items` items (for datasets that must
+// share one numbering, e.g. a fit and an evaluation view of the same data).
+Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test,
+                    int32_t min_users = 0, int32_t min_items = 0);
 
 }  // namespace embedrec::ml

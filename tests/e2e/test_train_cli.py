@@ -68,6 +68,23 @@ def test_csv_with_min_rating_and_a_holdout(tmp_path):
     assert len(blob) > (out["users"] + out["items"]) * 8 * 4 + 32
 
 
+def test_validation_split_drives_early_stopping_not_the_test_split(tmp_path):
+    write_adjacency(tmp_path / "train.txt", 200, 100, 12, 5)
+    write_adjacency(tmp_path / "test.txt", 200, 100, 2, 6)
+    r = run("--train", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"),
+            "--format", "adjacency", "--valid", "0.2", "--random-split", "--epochs", "40",
+            "--eval-every", "2", "--patience", "2", "--lr", "0.05", "--dim", "8",
+            "--batch-size", "256", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["curve_on"] == "validation" and out["validation_interactions"] > 0
+    # Stopped early on the validation curve: the kept epoch is the curve's best.
+    best = max(out["curve"], key=lambda c: c["metrics"]["ndcg@10"])
+    assert out["best_epoch"] == best["epoch"]
+    assert out["epochs"] < 40
+    assert "recall@20" in out and out["evaluated_users"] > 0
+
+
 def test_bad_input_is_refused_clearly(tmp_path):
     r = run("--train", str(tmp_path / "missing.txt"), "--format", "adjacency")
     assert r.returncode == 1 and "cannot open" in r.stderr
