@@ -39,8 +39,10 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
   layer_.assign(layers, std::vector<float>(size, 0.0f));
   fin_.assign(size, 0.0f);
   g_.assign(size, 0.0f);
-  bufa_.assign(size, 0.0f);
-  bufb_.assign(size, 0.0f);
+  if (layers < 2) {  // otherwise the backward reuses layer_ (see LossAndGradient)
+    bufa_.assign(size, 0.0f);
+    bufb_.assign(size, 0.0f);
+  }
   mark_.assign(graph->n(), 0);
 }
 
@@ -243,7 +245,9 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
   accumulate(g_, 0);
   const std::vector<float>* cur = &g_;
   for (int k = 1; k <= K; ++k) {
-    std::vector<float>& next = (k % 2 == 1) ? bufa_ : bufb_;
+    // The forward's layers are no longer needed: their storage serves as the
+    // backward's ping-pong buffers (two n × d arrays less to hold and to cache).
+    std::vector<float>& next = K >= 2 ? layer_[(k - 1) % 2] : ((k % 2 == 1) ? bufa_ : bufb_);
     const uint8_t* mask = nullptr;
     if (!all[k - 1]) {
       for (int32_t v : hops[k - 1]) mark_[v] = 1;
