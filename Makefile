@@ -30,9 +30,11 @@ e2e-test: build
 
 test: unit-test e2e-test
 
-bench: build
+bench: deps $(BUILD_DIR)/build.ninja
 	@scripts/install-deps --bench
-	EMBEDREC_BIN=$(abspath $(BUILD_DIR))/embedrec bench/run-all
+	cmake -S . -B $(BUILD_DIR) >/dev/null  # finds Google Benchmark once it is installed
+	cmake --build $(BUILD_DIR)
+	EMBEDREC_BIN=$(abspath $(BUILD_DIR))/embedrec BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run-all
 
 clean:
 	rm -rf $(BUILD_DIR)
