@@ -1,5 +1,5 @@
 #include "ml/lightgcn.h"
-#include "ml/model_file.h"
+#include "ml/ml_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -11,16 +11,7 @@ namespace embedrec::ml {
 namespace {
 
 // A small random bipartite dataset.
-Dataset RandomData(int users, int items, int per_user, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<Interaction> train;
-  for (int u = 0; u < users; ++u) {
-    for (int k = 0; k < per_user; ++k) {
-      train.push_back({u, static_cast<int32_t>(rng() % items), 1.0f, 0});
-    }
-  }
-  return MakeDataset(std::move(train), {});
-}
+using testing::RandomData;
 
 struct Batch {
   std::vector<int32_t> users, pos, neg;
@@ -168,39 +159,19 @@ TEST(LightGcnCoreTest, GradientMatchesFiniteDifferences) {
 }
 
 TEST(LightGcnTest, LearnsPlantedTastes) {
-  // Two groups of users, each liking its own half of the catalog: held-out
-  // items of a user's own half must rank far above chance.
-  std::vector<Interaction> all;
-  std::mt19937_64 rng(11);
-  const int users = 200, items = 100;
-  for (int u = 0; u < users; ++u) {
-    int half = u % 2;
-    for (int k = 0; k < 12; ++k) {
-      int32_t item = static_cast<int32_t>(half * 50 + rng() % 50);
-      all.push_back({u, item, 1.0f, 0});
-    }
-  }
-  std::vector<Interaction> train, test;
-  SplitPerUser(all, {.fraction = 0.2, .seed = 1, .min_items = 2, .temporal = false}, &train, &test);
-  Dataset d = MakeDataset(train, test);
-  TrainOptions o;
-  o.embedding_dim = 16;
-  o.epochs = 30;
-  o.batch_size = 256;
-  o.learning_rate = 0.01;
-  o.eval_every = 0;
-  o.ks = {10};
+  // Held-out items of a user's own half must rank far above chance, and
+  // scores separate the halves for nearly every user.
+  Dataset d = testing::PlantedSplit(11);
   auto m = NewLightGcn();
-  ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+  ASSERT_TRUE(m->Fit(d, testing::QuickOptions("lightgcn"), nullptr).ok());
   Metrics r = Evaluate(d, m->user_embeddings().data(), m->item_embeddings().data(), 16, {10});
   // Chance: 10 of ~90 unseen items, half of them the right half → recall ~0.11.
   EXPECT_GT(r.Get("recall@10"), 0.2);
-  // Scores separate the halves for nearly every user.
   int right = 0;
-  for (int u = 0; u < users; ++u) {
+  for (int u = 0; u < 200; ++u) {
     const float* eu = m->user_embeddings().data() + u * 16;
     double own = 0, other = 0;
-    for (int i = 0; i < items; ++i) {
+    for (int i = 0; i < 100; ++i) {
       double s = 0;
       for (int j = 0; j < 16; ++j) s += eu[j] * m->item_embeddings()[i * 16 + j];
       (i / 50 == u % 2 ? own : other) += s;
@@ -239,175 +210,6 @@ TEST(LightGcnTest, RejectsBadHyperparameters) {
   o = TrainOptions{};
   o.negative_samples = 0;
   EXPECT_EQ(NewLightGcn()->Fit(d, o, nullptr).code(), StatusCode::kInvalidArgument);
-}
-
-}  // namespace
-}  // namespace embedrec::ml
-
-namespace embedrec::ml {
-namespace {
-
-Dataset PlantedHalves(uint64_t seed) {
-  std::vector<Interaction> all;
-  std::mt19937_64 rng(seed);
-  for (int u = 0; u < 200; ++u) {
-    for (int k = 0; k < 12; ++k) {
-      all.push_back({u, static_cast<int32_t>((u % 2) * 50 + rng() % 50), 1.0f, 0});
-    }
-  }
-  std::vector<Interaction> train, test;
-  SplitPerUser(all, {.fraction = 0.2, .seed = 1, .min_items = 2, .temporal = false}, &train, &test);
-  return MakeDataset(train, test);
-}
-
-TEST(BaselinesTest, EveryModelLearnsPlantedTastesAndPopularityDoesNot) {
-  Dataset d = PlantedHalves(11);
-  TrainOptions o;
-  o.embedding_dim = 16;
-  o.batch_size = 256;
-  o.eval_every = 0;
-  o.ks = {10};
-  std::map<std::string, double> recall;
-  for (std::string type : {"popularity", "bpr_mf", "als", "lightgcn"}) {
-    auto m = NewModel(type);
-    ASSERT_NE(m, nullptr) << type;
-    TrainOptions mo = o;
-    mo.epochs = type == "als" ? 5 : 30;
-    mo.learning_rate = 0.01;
-    if (type == "als") mo.reg = 0.1;
-    ASSERT_TRUE(m->Fit(d, mo, nullptr).ok()) << type;
-    EXPECT_EQ(m->user_embeddings().size(), static_cast<size_t>(d.n_users) * m->dim()) << type;
-    recall[type] = Evaluate(d, m->user_embeddings().data(), m->item_embeddings().data(),
-                            m->dim(), {10}).Get("recall@10");
-  }
-  // Chance is ~0.11; knowing the user's half, ~0.22.
-  EXPECT_LT(recall["popularity"], 0.17);
-  for (const char* t : {"bpr_mf", "als", "lightgcn"}) EXPECT_GT(recall[t], 0.18) << t;
-  EXPECT_EQ(NewModel("nope"), nullptr);
-}
-
-TEST(BaselinesTest, PopularityDecaysWithAgeAndSumsWeights) {
-  // Item 0: one old heavy event; item 1: two fresh light ones; item 2: nothing.
-  std::vector<Interaction> train = {{0, 0, 3.0f, 1000}, {1, 1, 1.0f, 1000 + 60 * 86400},
-                                    {2, 1, 1.0f, 1000 + 60 * 86400}, {2, 2, 0.0f, 1}};
-  Dataset d = MakeDataset(train, {});
-  TrainOptions o;
-  o.half_life_days = 30;  // item 0 is 60 days old: 3 / 4 = 0.75
-  auto m = NewPopularity();
-  ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
-  EXPECT_NEAR(m->item_embeddings()[0], 0.75, 1e-5);
-  EXPECT_NEAR(m->item_embeddings()[1], 2.0, 1e-5);
-}
-
-}  // namespace
-}  // namespace embedrec::ml
-
-namespace embedrec::ml {
-namespace {
-
-TEST(FoldInTest, ANewUserGetsRecommendationsFromTheirItems) {
-  // Fold in a user who liked three items of the first half: the first half
-  // must outscore the second for every model but popularity.
-  std::vector<Interaction> all;
-  std::mt19937_64 rng(5);
-  for (int u = 0; u < 200; ++u) {
-    for (int k = 0; k < 12; ++k) all.push_back({u, static_cast<int32_t>((u % 2) * 50 + rng() % 50), 1, 0});
-  }
-  Dataset d = MakeDataset(all, {});
-  for (std::string type : {"bpr_mf", "als", "lightgcn", "popularity"}) {
-    auto m = NewModel(type);
-    EXPECT_EQ(m->FoldIn({{0, 1.0f}}).status().code(), StatusCode::kFailedPrecondition);
-    TrainOptions o;
-    o.embedding_dim = 16;
-    o.epochs = type == "als" ? 5 : 30;
-    o.batch_size = 256;
-    o.learning_rate = 0.01;
-    o.eval_every = 0;
-    if (type == "als") o.reg = 0.1;
-    ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
-    auto e = m->FoldIn({{3, 1.0f}, {17, 2.0f}, {30, 1.0f}});
-    ASSERT_TRUE(e.ok()) << type;
-    ASSERT_EQ(static_cast<int>(e->size()), m->dim());
-    double first = 0, second = 0;
-    for (int i = 0; i < 100; ++i) {
-      double s = 0;
-      for (int j = 0; j < m->dim(); ++j) s += (*e)[j] * m->item_embeddings()[i * m->dim() + j];
-      (i < 50 ? first : second) += s;
-    }
-    if (type != "popularity") EXPECT_GT(first, second) << type;
-    EXPECT_EQ(m->FoldIn({}).status().code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ(m->FoldIn({{100, 1.0f}}).status().code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ(m->FoldIn({{1, 0.0f}}).status().code(), StatusCode::kInvalidArgument);
-  }
-}
-
-TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
-  UserItems ui = UserItems::FromInteractions(
-      2, {{0, 5, 1.0f, 0}, {0, 5, 5.0f, 0}, {0, 2, 3.0f, 0}, {1, 1, 1.0f, 0}});
-  ASSERT_EQ(ui.items, (std::vector<int32_t>{2, 5, 1}));
-  EXPECT_EQ(ui.weights, (std::vector<float>{3.0f, 5.0f, 1.0f}));
-  UserItems plain = UserItems::FromInteractions(1, {{0, 1, 1.0f, 0}, {0, 1, 1.0f, 0}});
-  EXPECT_TRUE(plain.weights.empty());
-  EXPECT_EQ(DefaultTypeWeight("purchase"), 5);
-  EXPECT_GT(DefaultTypeWeight("purchase"), DefaultTypeWeight("add_to_cart"));
-  EXPECT_GT(DefaultTypeWeight("add_to_cart"), DefaultTypeWeight("view"));
-  EXPECT_EQ(DefaultTypeWeight("recommendations_shown"), 0);
-}
-
-}  // namespace
-}  // namespace embedrec::ml
-
-namespace embedrec::ml {
-namespace {
-
-TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
-  std::vector<Interaction> all;
-  std::mt19937_64 rng(9);
-  for (int u = 0; u < 120; ++u) {
-    for (int k = 0; k < 10; ++k) all.push_back({u, static_cast<int32_t>((u % 2) * 40 + rng() % 40), 1, 0});
-  }
-  Dataset d = MakeDataset(all, {});
-  Model::ItemWeights items = {{1, 1.0f}, {7, 3.0f}};
-  for (std::string type : {"lightgcn", "bpr_mf", "als", "popularity"}) {
-    auto m = NewModel(type);
-    EXPECT_EQ(m->Export().status().code(), StatusCode::kFailedPrecondition);
-    TrainOptions o;
-    o.embedding_dim = 8;
-    o.epochs = 3;
-    o.batch_size = 128;
-    o.eval_every = 0;
-    if (type == "als") o.reg = 0.5;
-    ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
-    auto a = m->Export();
-    ASSERT_TRUE(a.ok()) << type;
-    // Through the file format, as a server would load it.
-    auto decoded = DecodeModel(EncodeModel(*a));
-    ASSERT_TRUE(decoded.ok());
-    auto loaded = LoadModel(*decoded);
-    ASSERT_TRUE(loaded.ok()) << type << ": " << loaded.status().ToString();
-    EXPECT_EQ((*loaded)->name(), type);
-    EXPECT_EQ((*loaded)->user_embeddings(), m->user_embeddings());
-    EXPECT_EQ((*loaded)->item_embeddings(), m->item_embeddings());
-    auto want = m->FoldIn(items);
-    auto got = (*loaded)->FoldIn(items);
-    ASSERT_TRUE(want.ok() && got.ok()) << type;
-    for (size_t j = 0; j < want->size(); ++j) EXPECT_NEAR((*got)[j], (*want)[j], 1e-5) << type;
-  }
-  ModelArtifact wrong;
-  wrong.model_type = "nope";
-  EXPECT_EQ(LoadModel(wrong).status().code(), StatusCode::kInvalidArgument);
-  ModelArtifact als;
-  als.model_type = "als";
-  als.dim = 2;
-  als.n_users = 1;
-  als.n_items = 1;
-  als.user_emb = {1, 2};
-  als.item_emb = {3, 4};
-  EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // no alpha/lambda
-  als.params_json = R"({"alpha":10,"lambda":0.1})";
-  EXPECT_TRUE(LoadModel(als).ok());
-  als.item_emb = {3};
-  EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // sizes
 }
 
 }  // namespace

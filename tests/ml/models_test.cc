@@ -1,0 +1,125 @@
+// Every model behind the Model interface: learning, fold-in, save/load.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "ml/ml_test_util.h"
+#include "ml/model.h"
+#include "ml/model_file.h"
+
+namespace embedrec::ml {
+namespace {
+
+TEST(BaselinesTest, EveryModelLearnsPlantedTastesAndPopularityDoesNot) {
+  Dataset d = testing::PlantedSplit(11);
+  std::map<std::string, double> recall;
+  for (std::string type : {"popularity", "bpr_mf", "als", "lightgcn"}) {
+    auto m = NewModel(type);
+    ASSERT_NE(m, nullptr) << type;
+    ASSERT_TRUE(m->Fit(d, testing::QuickOptions(type), nullptr).ok()) << type;
+    EXPECT_EQ(m->user_embeddings().size(), static_cast<size_t>(d.n_users) * m->dim()) << type;
+    recall[type] = Evaluate(d, m->user_embeddings().data(), m->item_embeddings().data(),
+                            m->dim(), {10}).Get("recall@10");
+  }
+  // Chance is ~0.11; knowing the user's half, ~0.22.
+  EXPECT_LT(recall["popularity"], 0.17);
+  for (const char* t : {"bpr_mf", "als", "lightgcn"}) EXPECT_GT(recall[t], 0.18) << t;
+  EXPECT_EQ(NewModel("nope"), nullptr);
+}
+
+TEST(BaselinesTest, PopularityDecaysWithAgeAndSumsWeights) {
+  // Item 0: one old heavy event; item 1: two fresh light ones; item 2: nothing.
+  std::vector<Interaction> train = {{0, 0, 3.0f, 1000}, {1, 1, 1.0f, 1000 + 60 * 86400},
+                                    {2, 1, 1.0f, 1000 + 60 * 86400}, {2, 2, 0.0f, 1}};
+  Dataset d = MakeDataset(train, {});
+  TrainOptions o;
+  o.half_life_days = 30;  // item 0 is 60 days old: 3 / 4 = 0.75
+  auto m = NewPopularity();
+  ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+  EXPECT_NEAR(m->item_embeddings()[0], 0.75, 1e-5);
+  EXPECT_NEAR(m->item_embeddings()[1], 2.0, 1e-5);
+}
+
+
+TEST(FoldInTest, ANewUserGetsRecommendationsFromTheirItems) {
+  // Fold in a user who liked three items of the first half: the first half
+  // must outscore the second for every model but popularity.
+  Dataset d = MakeDataset(testing::PlantedHalves(200, 50, 12, 5), {});
+  for (std::string type : {"bpr_mf", "als", "lightgcn", "popularity"}) {
+    auto m = NewModel(type);
+    EXPECT_EQ(m->FoldIn({{0, 1.0f}}).status().code(), StatusCode::kFailedPrecondition);
+    ASSERT_TRUE(m->Fit(d, testing::QuickOptions(type), nullptr).ok());
+    auto e = m->FoldIn({{3, 1.0f}, {17, 2.0f}, {30, 1.0f}});
+    ASSERT_TRUE(e.ok()) << type;
+    ASSERT_EQ(static_cast<int>(e->size()), m->dim());
+    double first = 0, second = 0;
+    for (int i = 0; i < 100; ++i) {
+      double s = 0;
+      for (int j = 0; j < m->dim(); ++j) s += (*e)[j] * m->item_embeddings()[i * m->dim() + j];
+      (i < 50 ? first : second) += s;
+    }
+    if (type != "popularity") EXPECT_GT(first, second) << type;
+    EXPECT_EQ(m->FoldIn({}).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(m->FoldIn({{100, 1.0f}}).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(m->FoldIn({{1, 0.0f}}).status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
+  UserItems ui = UserItems::FromInteractions(
+      2, {{0, 5, 1.0f, 0}, {0, 5, 5.0f, 0}, {0, 2, 3.0f, 0}, {1, 1, 1.0f, 0}});
+  ASSERT_EQ(ui.items, (std::vector<int32_t>{2, 5, 1}));
+  EXPECT_EQ(ui.weights, (std::vector<float>{3.0f, 5.0f, 1.0f}));
+  UserItems plain = UserItems::FromInteractions(1, {{0, 1, 1.0f, 0}, {0, 1, 1.0f, 0}});
+  EXPECT_TRUE(plain.weights.empty());
+  EXPECT_EQ(DefaultTypeWeight("purchase"), 5);
+  EXPECT_GT(DefaultTypeWeight("purchase"), DefaultTypeWeight("add_to_cart"));
+  EXPECT_GT(DefaultTypeWeight("add_to_cart"), DefaultTypeWeight("view"));
+  EXPECT_EQ(DefaultTypeWeight("recommendations_shown"), 0);
+}
+
+
+TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
+  Dataset d = MakeDataset(testing::PlantedHalves(120, 40, 10, 9), {});
+  Model::ItemWeights items = {{1, 1.0f}, {7, 3.0f}};
+  for (std::string type : {"lightgcn", "bpr_mf", "als", "popularity"}) {
+    auto m = NewModel(type);
+    EXPECT_EQ(m->Export().status().code(), StatusCode::kFailedPrecondition);
+    TrainOptions o = testing::QuickOptions(type, 8);
+    o.epochs = 3;
+    ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+    auto a = m->Export();
+    ASSERT_TRUE(a.ok()) << type;
+    // Through the file format, as a server would load it.
+    auto decoded = DecodeModel(EncodeModel(*a));
+    ASSERT_TRUE(decoded.ok());
+    auto loaded = LoadModel(*decoded);
+    ASSERT_TRUE(loaded.ok()) << type << ": " << loaded.status().ToString();
+    EXPECT_EQ((*loaded)->name(), type);
+    EXPECT_EQ((*loaded)->user_embeddings(), m->user_embeddings());
+    EXPECT_EQ((*loaded)->item_embeddings(), m->item_embeddings());
+    auto want = m->FoldIn(items);
+    auto got = (*loaded)->FoldIn(items);
+    ASSERT_TRUE(want.ok() && got.ok()) << type;
+    for (size_t j = 0; j < want->size(); ++j) EXPECT_NEAR((*got)[j], (*want)[j], 1e-5) << type;
+  }
+  ModelArtifact wrong;
+  wrong.model_type = "nope";
+  EXPECT_EQ(LoadModel(wrong).status().code(), StatusCode::kInvalidArgument);
+  ModelArtifact als;
+  als.model_type = "als";
+  als.dim = 2;
+  als.n_users = 1;
+  als.n_items = 1;
+  als.user_emb = {1, 2};
+  als.item_emb = {3, 4};
+  EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // no alpha/lambda
+  als.params_json = R"({"alpha":10,"lambda":0.1})";
+  EXPECT_TRUE(LoadModel(als).ok());
+  als.item_emb = {3};
+  EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // sizes
+}
+
+
+}  // namespace
+}  // namespace embedrec::ml
