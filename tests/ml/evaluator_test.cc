@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 namespace embedrec::ml {
 namespace {
@@ -58,6 +60,33 @@ TEST(DatasetTest, SplitHoldsOutTheLatestItemsPerUser) {
   ASSERT_EQ(test.size(), 2u);
   for (const auto& t : test) EXPECT_TRUE(t.item == 8 || t.item == 9);
   EXPECT_EQ(train.size(), 9u);
+}
+
+}  // namespace
+}  // namespace embedrec::ml
+
+namespace embedrec::ml {
+namespace {
+
+TEST(DatasetTest, CsvTypesBecomeWeightsAndNonPositivesAreSkipped) {
+  auto path = std::filesystem::temp_directory_path() / "embedrec-types.csv";
+  std::ofstream(path) << "user_id,item_id,interaction_type,timestamp\n"
+                         "u1,p1,view,10\n"
+                         "u1,p1,purchase,20\n"
+                         "u1,p2,remove_from_cart,30\n"
+                         "u2,p2,add_to_cart,40\n"
+                         "u2,p3,recommendations_shown,50\n";
+  CsvIds ids;
+  auto rows = ReadInteractionsCsv(path.string(), 0, &ids);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 3u);  // remove_from_cart and the impression are not positives
+  EXPECT_EQ(ids.user_ids, (std::vector<std::string>{"u1", "u2"}));
+  EXPECT_EQ(ids.item_ids, (std::vector<std::string>{"p1", "p2"}));
+  Dataset d = MakeDataset(*rows, {});
+  // u1–p1 keeps its purchase weight; u2–p2 is an add_to_cart.
+  EXPECT_EQ(d.train.items, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(d.train.weights, (std::vector<float>{5.0f, 3.0f}));
+  EXPECT_EQ((*rows)[1].ts, 20);
 }
 
 }  // namespace
