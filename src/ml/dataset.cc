@@ -11,6 +11,7 @@
 #include "common/byte_source.h"
 #include "common/strings.h"
 #include "ingest/csv_parser.h"
+#include "ingest/interaction_import.h"
 
 namespace embedrec::ml {
 
@@ -185,8 +186,8 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
     x.user = index(users, ids->user_ids, Trim(r.fields[user_col]));
     x.item = index(items, ids->item_ids, Trim(r.fields[item_col]));
     if (ts_col >= 0 && ts_col < static_cast<int>(r.fields.size())) {
-      std::string_view t = Trim(r.fields[ts_col]);
-      std::from_chars(t.data(), t.data() + t.size(), x.ts);
+      // The upload API's rules: RFC 3339 with a zone, or epoch seconds.
+      if (auto ms = ingest::ParseTimestampMillis(r.fields[ts_col])) x.ts = *ms / 1000;
     }
     out.push_back(x);
     return Status::Ok();

@@ -65,7 +65,8 @@ float DefaultTypeWeight(std::string_view type);
 
 // Reads a CSV file with a header naming at least the user and item columns
 // (user_id|userId|user, item_id|itemId|movieId|item; optional rating,
-// timestamp, interaction_type|type whose DefaultTypeWeight becomes the
+// timestamp as the upload API takes it (RFC 3339 or epoch seconds; kept in
+// seconds), interaction_type|type whose DefaultTypeWeight becomes the
 // event's weight; rows of weight 0 are skipped). Rows with rating < min_rating are skipped (when the file has
 // ratings). External ids are mapped to indices through `user_ids`/`item_ids`
 // (appended to as new ids appear), so a train and a test file share them.

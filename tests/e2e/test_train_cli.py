@@ -85,6 +85,20 @@ def test_validation_split_drives_early_stopping_not_the_test_split(tmp_path):
     assert "recall@20" in out and out["evaluated_users"] > 0
 
 
+def test_trains_on_a_generated_shop_as_uploaded(tmp_path):
+    """The upload format (RFC 3339 times, interaction types) trains as it is:
+    the latest 20 % of each user's items are held out."""
+    subprocess.run([BIN, "generate-shop", "--out", str(tmp_path / "shop"), "--items", "300",
+                    "--users", "800", "--interactions", "20000", "--seed", "4"], check=True,
+                   capture_output=True)
+    r = run("--train", str(tmp_path / "shop" / "interactions.csv"), "--epochs", "10",
+            "--lr", "0.005", "--dim", "16", "--eval-every", "0", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["test_interactions"] > 0.15 * (out["train_interactions"] + out["test_interactions"])
+    assert out["recall@20"] > 0.1, out  # 20 of 300 items by chance: ~0.07
+
+
 def test_bad_input_is_refused_clearly(tmp_path):
     r = run("--train", str(tmp_path / "missing.txt"), "--format", "adjacency")
     assert r.returncode == 1 and "cannot open" in r.stderr

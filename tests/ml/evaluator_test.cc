@@ -72,7 +72,7 @@ TEST(DatasetTest, CsvTypesBecomeWeightsAndNonPositivesAreSkipped) {
   auto path = std::filesystem::temp_directory_path() / "embedrec-types.csv";
   std::ofstream(path) << "user_id,item_id,interaction_type,timestamp\n"
                          "u1,p1,view,10\n"
-                         "u1,p1,purchase,20\n"
+                         "u1,p1,purchase,1970-01-01T00:00:20Z\n"
                          "u1,p2,remove_from_cart,30\n"
                          "u2,p2,add_to_cart,40\n"
                          "u2,p3,recommendations_shown,50\n";
