@@ -119,10 +119,8 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
   // credentials and settings, and queues the event for the tenant's
   // committer thread, which answers after COMMIT.
   track.inline_if = [d](const Request& req) {
-    std::string_view auth = req.Header("authorization");
-    std::string tid = d->authenticator->CachedTenant(auth);
-    return !tid.empty() && d->authenticator->AnswersFromMemory(auth) &&
-           d->settings->IsFresh(tid) && d->tenants->IsOpen(tid);
+    std::string tid = d->authenticator->CachedTenant(req.Header("authorization"), /*complete=*/true);
+    return !tid.empty() && d->settings->IsFresh(tid) && d->tenants->IsOpen(tid);
   };
   router.Add(track,
       Authed(deps, auth::kInteractionsWrite,

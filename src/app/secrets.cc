@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "auth/api_key.h"
+#include "common/file_util.h"
 #include "common/random.h"
 #include "common/strings.h"
 
@@ -20,17 +21,7 @@ constexpr const char* kAdminHashKey = "admin_token_hash";
 }
 
 Status WritePrivateFile(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Internal("cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, content.data(), content.size()) == ssize_t(content.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::Internal("cannot write " + path + ": " + std::strerror(errno));
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, content, 0600);
 }
 
 StatusOr<std::string> ResolveAdminTokenHash(store::ControlStore* control,

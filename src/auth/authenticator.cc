@@ -80,32 +80,20 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
   return BadCredentials("unknown bearer token");
 }
 
-std::string Authenticator::CachedTenant(std::string_view header) {
+std::string Authenticator::CachedTenant(std::string_view header, bool complete) {
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() || header.size() > 4096) return {};
   std::string_view token = header.substr(kBearer.size());
+  Entry e;
   if (LooksLikeApiKey(token)) {
-    Entry e;
     return Lookup("k:" + HashSecret(token), &e) ? e.principal.tenant_id : std::string();
   }
   if (std::count(token.begin(), token.end(), '.') == 2) {
     auto claims = VerifyJwt(token, options_.jwt_secret, clock_->NowSeconds());
-    return claims.ok() ? claims->tid : std::string();
+    if (!claims.ok() || (complete && !Lookup("u:" + claims->sub, &e))) return {};
+    return claims->tid;
   }
   return {};
-}
-
-bool Authenticator::AnswersFromMemory(std::string_view header) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.size() > 4096) return false;
-  std::string_view token = header.substr(kBearer.size());
-  Entry e;
-  if (LooksLikeApiKey(token)) return Lookup("k:" + HashSecret(token), &e);
-  if (std::count(token.begin(), token.end(), '.') == 2) {
-    auto claims = VerifyJwt(token, options_.jwt_secret, clock_->NowSeconds());
-    return claims.ok() && Lookup("u:" + claims->sub, &e);
-  }
-  return false;
 }
 
 StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {

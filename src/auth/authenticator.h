@@ -43,12 +43,9 @@ class Authenticator {
   // The tenant a bearer token acts for, from cached or self-contained
   // knowledge only (a cached API key, a JWT's verified claims); "" when
   // unknown. Never blocks: used to pick a request's worker queue before it
-  // is authenticated.
-  std::string CachedTenant(std::string_view authorization_header);
-
-  // True when Authenticate(header) would answer from memory alone (a cached
-  // API key or a JWT whose user is cached), without blocking. Never blocks.
-  bool AnswersFromMemory(std::string_view authorization_header);
+  // is authenticated. With `complete`, only when Authenticate(header) would
+  // answer from memory alone too (for a JWT: its user is cached).
+  std::string CachedTenant(std::string_view authorization_header, bool complete = false);
 
   // Drops every cached lookup. Call after any change to tenants, users or keys.
   void Invalidate();

@@ -94,8 +94,7 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
   }
   const uint16_t shown_code = type_code.at("recommendations_shown");
   const uint16_t rating_code = type_code.at("rating");
-  std::vector<std::string> new_users;  // users unknown to the snapshot, by first appearance
-  IdMap new_user_keys;
+  IdMap new_user_keys;  // users unknown to the snapshot → kNewUserBase + order of appearance
   InteractionSorter sorter(opt.spill_dir, opt.sort_chunk_rows ? opt.sort_chunk_rows
                                                               : InteractionSorter::kDefaultChunkRows);
 
@@ -150,10 +149,7 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
       switch (cols[i]) {
         case Col::kUser: user_id = v; break;
         case Col::kItem: item_id = v; break;
-        case Col::kType:
-          type.assign(v);
-          for (char& ch : type) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
-          break;
+        case Col::kType: type = AsciiLower(v); break;
         case Col::kTimestamp: {
           auto ts = ParseTimestampMillis(v);
           if (!ts) {
@@ -211,10 +207,9 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
     if (auto u = ids.users.find(user_id); u != ids.users.end()) {
       rec.user_key = u->second;
     } else {
-      auto [n, added] = new_user_keys.emplace(std::string(user_id),
-                                              kNewUserBase + static_cast<int64_t>(new_users.size()));
-      if (added) new_users.emplace_back(user_id);
-      rec.user_key = n->second;
+      auto n = new_user_keys.emplace(std::string(user_id),
+                                     kNewUserBase + static_cast<int64_t>(new_user_keys.size()));
+      rec.user_key = n.first->second;
     }
     return sorter.Add(rec);
   };
@@ -230,7 +225,11 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
         .WithReason("empty_file");
   }
   RETURN_IF_ERROR(sorter.Finish());
-  new_user_keys = {};
+  std::vector<std::string> new_users(new_user_keys.size());  // by order of appearance
+  while (!new_user_keys.empty()) {
+    auto node = new_user_keys.extract(new_user_keys.begin());
+    new_users[node.mapped() - kNewUserBase] = std::move(node.key());
+  }
   stats->read_seconds = seconds_since(t0);
   stats->runs_spilled = sorter.runs_spilled();
   auto t1 = std::chrono::steady_clock::now();

@@ -101,8 +101,11 @@ Status InteractionSorter::Refill(Run& run) {
   return Status::Ok();
 }
 
+bool InteractionSorter::HeadAfter(size_t a, size_t b) const {
+  return KeyLess(runs_[b].buf[runs_[b].pos], runs_[a].buf[runs_[a].pos]);
+}
+
 Status InteractionSorter::Finish() {
-  finished_ = true;
   if (runs_.empty()) {  // everything fits in memory
     std::sort(buffer_.begin(), buffer_.end(), KeyLess);
     return Status::Ok();
@@ -113,10 +116,7 @@ Status InteractionSorter::Finish() {
     RETURN_IF_ERROR(Refill(runs_[i]));
     heap_.push_back(i);
   }
-  auto greater = [this](size_t a, size_t b) {
-    return KeyLess(runs_[b].buf[runs_[b].pos], runs_[a].buf[runs_[a].pos]);
-  };
-  std::make_heap(heap_.begin(), heap_.end(), greater);
+  std::make_heap(heap_.begin(), heap_.end(), [this](size_t a, size_t b) { return HeadAfter(a, b); });
   return Status::Ok();
 }
 
@@ -127,9 +127,7 @@ StatusOr<bool> InteractionSorter::Next(PackedInteraction* out) {
     return true;
   }
   if (heap_.empty()) return false;
-  auto greater = [this](size_t a, size_t b) {
-    return KeyLess(runs_[b].buf[runs_[b].pos], runs_[a].buf[runs_[a].pos]);
-  };
+  auto greater = [this](size_t a, size_t b) { return HeadAfter(a, b); };
   std::pop_heap(heap_.begin(), heap_.end(), greater);
   Run& run = runs_[heap_.back()];
   *out = run.buf[run.pos++];

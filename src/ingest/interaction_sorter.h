@@ -75,6 +75,8 @@ class InteractionSorter {
   };
   Status Spill();
   Status Refill(Run& run);
+  // Heap order: run a's head comes after run b's.
+  bool HeadAfter(size_t a, size_t b) const;
 
   std::string spill_dir_;
   size_t chunk_rows_;
@@ -84,7 +86,6 @@ class InteractionSorter {
   uint64_t spilled_rows_ = 0;
   std::vector<Run> runs_;
   std::vector<size_t> heap_;  // indices of runs with rows left, min-heap by their head
-  bool finished_ = false;
 };
 
 }  // namespace embedrec::ingest

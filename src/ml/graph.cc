@@ -115,22 +115,4 @@ void PropagateReference(const NormalizedGraph& g, const float* x, int d, float* 
   }
 }
 
-std::vector<int32_t> ExpandOneHop(const NormalizedGraph& g, const std::vector<int32_t>& nodes,
-                                  std::vector<uint8_t>* mark) {
-  std::vector<int32_t> out;
-  auto add = [&](int32_t v) {
-    if (!(*mark)[v]) {
-      (*mark)[v] = 1;
-      out.push_back(v);
-    }
-  };
-  for (int32_t v : nodes) {
-    add(v);
-    for (int64_t e = g.offsets[v]; e < g.offsets[v + 1]; ++e) add(g.cols[e]);
-  }
-  for (int32_t v : out) (*mark)[v] = 0;
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 }  // namespace embedrec::ml

@@ -43,9 +43,4 @@ void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
 // Plain single-threaded reference of Propagate over every row (tests).
 void PropagateReference(const NormalizedGraph& g, const float* x, int d, float* y);
 
-// The nodes within one hop of `nodes` (including them), as a sorted list;
-// `mark` (size n, all zero on entry and on return) is scratch space.
-std::vector<int32_t> ExpandOneHop(const NormalizedGraph& g, const std::vector<int32_t>& nodes,
-                                  std::vector<uint8_t>* mark);
-
 }  // namespace embedrec::ml

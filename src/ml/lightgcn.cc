@@ -39,10 +39,6 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
   layer_.assign(layers, std::vector<float>(size, 0.0f));
   fin_.assign(size, 0.0f);
   g_.assign(size, 0.0f);
-  if (layers < 2) {  // otherwise the backward reuses layer_ (see LossAndGradient)
-    bufa_.assign(size, 0.0f);
-    bufb_.assign(size, 0.0f);
-  }
   mark_.assign(graph->n(), 0);
 }
 
@@ -226,28 +222,21 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
   }
   double loss = BprLoss(users, pos, neg, reg, fin_.data(), g_.data());
 
-  // Backward: dE(0) = (1/(K+1)) Σ_k Â^k G, G = g_ (non-zero on hops[0]).
-  auto accumulate = [&](const std::vector<float>& x, int h) {
-    auto add_row = [&](int32_t v) {
-      const float* xv = x.data() + static_cast<int64_t>(v) * d;
-      float* gr = row(grad_, v);
-      for (int j = 0; j < d; ++j) gr[j] += inv * xv[j];
-    };
-    if (all[h]) {
-#pragma omp parallel for schedule(static) if (int64_t{graph.n()} * d >= kParallelMinWork)
-      for (int32_t v = 0; v < graph.n(); ++v) add_row(v);
-    } else {
-      const int64_t rows = static_cast<int64_t>(hops[h].size());
-#pragma omp parallel for schedule(static) if (rows * d >= kParallelMinWork)
-      for (int64_t q = 0; q < rows; ++q) add_row(hops[h][q]);
-    }
-  };
-  accumulate(g_, 0);
+  // Backward: dE(0) = (1/(K+1)) Σ_k Â^k G, G = g_ (non-zero on the batch's
+  // nodes hops[0]); the k = 0 term first, then each product adds its own
+  // inside the propagation pass.
+#pragma omp parallel for schedule(static) if (nb * d >= kParallelMinWork)
+  for (int64_t q = 0; q < nb; ++q) {
+    const int32_t v = hops[0][q];
+    const float* gv = row(g_, v);
+    float* gr = row(grad_, v);
+    for (int j = 0; j < d; ++j) gr[j] += inv * gv[j];
+  }
   const std::vector<float>* cur = &g_;
   for (int k = 1; k <= K; ++k) {
     // The forward's layers are no longer needed: their storage serves as the
-    // backward's ping-pong buffers (two n × d arrays less to hold and to cache).
-    std::vector<float>& next = K >= 2 ? layer_[(k - 1) % 2] : ((k % 2 == 1) ? bufa_ : bufb_);
+    // backward's ping-pong buffers (two n × d arrays less to hold).
+    std::vector<float>& next = layer_[(k - 1) % 2];
     const uint8_t* mask = nullptr;
     if (!all[k - 1]) {
       for (int32_t v : hops[k - 1]) mark_[v] = 1;
@@ -260,7 +249,6 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     cur = &next;
   }
   grad_rows_all_ = all[K];
-  grad_rows_ = all[K] ? std::vector<int32_t>() : hops[K];
   return loss;
 }
 
@@ -290,7 +278,6 @@ double LightGcnCore::LossAndGradientReference(const std::vector<int32_t>& users,
     for (size_t i = 0; i < size; ++i) grad_[i] += x[i] / static_cast<float>(K + 1);
   }
   grad_rows_all_ = true;
-  grad_rows_.clear();
   return loss;
 }
 

@@ -41,8 +41,8 @@ class LightGcnCore {
                                   const std::vector<int32_t>& pos,
                                   const std::vector<int32_t>& neg, double reg);
   std::vector<float>& grad() { return grad_; }
-  // Rows of grad() that may be non-zero after LossAndGradient.
-  const std::vector<int32_t>& grad_rows() const { return grad_rows_; }
+  // False when the last LossAndGradient left some rows of grad() out (its
+  // sparse path); true when every row was computed.
   bool grad_rows_all() const { return grad_rows_all_; }
 
   // One Adam step with grad() (then cleared). `step` counts from 1.
@@ -61,12 +61,13 @@ class LightGcnCore {
   const NormalizedGraph* graph_;
   int d_, layers_;
   std::vector<float> ego_, grad_, adam_m_, adam_v_;
-  std::vector<std::vector<float>> layer_;  // E(1..K), valid on the rows last computed
-  std::vector<float> fin_, g_, bufa_, bufb_;
+  // E(1..K), valid on the rows last computed; the backward reuses the
+  // storage of the first two as its ping-pong buffers.
+  std::vector<std::vector<float>> layer_;
+  std::vector<float> fin_, g_;
   std::vector<uint8_t> mark_;
   std::vector<float> coef_;                     // BprLoss scratch: dL/dscore per pair
   std::vector<double> pair_loss_, sample_reg_;  // BprLoss scratch: terms summed in order
-  std::vector<int32_t> grad_rows_;
   bool grad_rows_all_ = false;
 };
 

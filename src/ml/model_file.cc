@@ -1,12 +1,12 @@
 #include "ml/model_file.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "common/file_util.h"
 
 namespace embedrec::ml {
 namespace {
@@ -145,31 +145,7 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
 }
 
 Status SaveModelFile(const std::string& path, const ModelArtifact& model) {
-  std::string bytes = EncodeModel(model);
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Internal("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::Internal("cannot write " + tmp + ": " + std::strerror(e));
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::Internal("cannot flush " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::Internal("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, EncodeModel(model), 0644);
 }
 
 StatusOr<ModelArtifact> LoadModelFile(const std::string& path) {

@@ -114,10 +114,9 @@ class TenantStore {
   // new interaction. Concurrent calls may share one commit (group commit).
   // One result per event, in order; the call itself fails only on I/O errors.
   virtual StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) = 0;
-  // The same without blocking the caller for other callers' commits: `done`
-  // is called once, after the commit that holds the events, on whichever
-  // thread wrote it (possibly this one, before TrackAsync returns). `done`
-  // must not call Track (it would wait for itself).
+  // The same without blocking the caller: `done` is called once, after the
+  // commit that holds the events, on the thread that wrote that commit (never
+  // the caller's). `done` must not call Track (it would wait for itself).
   using TrackCallback = std::function<void(StatusOr<std::vector<TrackResult>>)>;
   virtual void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) = 0;
 

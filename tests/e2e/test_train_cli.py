@@ -86,8 +86,9 @@ def test_validation_split_drives_early_stopping_not_the_test_split(tmp_path):
 
 
 def test_trains_on_a_generated_shop_as_uploaded(tmp_path):
-    """The upload format (RFC 3339 times, interaction types) trains as it is:
-    the latest 20 % of each user's items are held out."""
+    """The upload format (RFC 3339 times, interaction types) trains as it is,
+    with 20 % of each user's items held out. (That the held-out ones are the
+    latest is checked by the unit tests of the timestamp reading and the split.)"""
     subprocess.run([BIN, "generate-shop", "--out", str(tmp_path / "shop"), "--items", "300",
                     "--users", "800", "--interactions", "20000", "--seed", "4"], check=True,
                    capture_output=True)

@@ -182,11 +182,15 @@ TEST(LightGcnTest, LearnsPlantedTastes) {
 }
 
 TEST(LightGcnTest, SameSeedSameEmbeddingsAcrossThreadCounts) {
-  Dataset d = RandomData(80, 60, 6, 8);
+  // Large enough that the propagation, loss and Adam loops really run in
+  // parallel (smaller ones stay on the calling thread).
+  Dataset d = RandomData(3000, 2000, 6, 8);
   TrainOptions o;
-  o.embedding_dim = 8;
-  o.epochs = 3;
-  o.batch_size = 64;
+  o.embedding_dim = 32;
+  ASSERT_GE(int64_t{d.n_users + d.n_items} * o.embedding_dim, kParallelMinWork);
+  ASSERT_GE(int64_t{1024} * o.embedding_dim * 3, kParallelMinWork);
+  o.epochs = 2;
+  o.batch_size = 1024;
   o.eval_every = 0;
   auto a = NewLightGcn();
   o.threads = 1;

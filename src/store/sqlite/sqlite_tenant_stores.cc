@@ -112,7 +112,7 @@ CREATE TABLE idempotency_keys (
 )sql"},
       {5, R"sql(
 -- An upload's rows name it by a small number (1-2 bytes a row) instead of
--- its 26-byte id string, which made up 40 % of a stored interaction.
+-- its 26-byte id string.
 ALTER TABLE uploads ADD COLUMN seq INTEGER;
 CREATE UNIQUE INDEX uploads_by_seq ON uploads(seq);
 ALTER TABLE interactions ADD COLUMN upload_seq INTEGER;
@@ -163,21 +163,12 @@ StatusOr<bool> InsertInteractionRow(SqliteConn& c, SqliteStmt& st, const Interac
   return c.Changes() > 0;
 }
 
-StatusOr<IdMap> LoadIdMap(SqliteConn& c, const char* sql) {
-  IdMap out;
-  ASSIGN_OR_RETURN(auto st, c.Prepare(sql));
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) return out;
-    out.emplace(st->Text(0), st->Int(1));
-  }
-}
 constexpr const char* kItemIndexSql = "SELECT item_id, item_idx FROM items WHERE deleted=0";
 constexpr const char* kUserIndexSql = "SELECT user_id, user_idx FROM users";
 
 class SqliteImportBatch final : public ImportBatch {
  public:
-  SqliteImportBatch(SqliteDb::Lease lease, int64_t mark) : lease_(std::move(lease)), mark_(mark) {}
+  explicit SqliteImportBatch(SqliteDb::Lease lease) : lease_(std::move(lease)) {}
   ~SqliteImportBatch() override {
     insert_.reset();
     if (open_) (void)lease_.conn().Exec("ROLLBACK");
@@ -185,7 +176,9 @@ class SqliteImportBatch final : public ImportBatch {
   Status Begin() {
     RETURN_IF_ERROR(lease_.conn().Exec("BEGIN IMMEDIATE"));
     open_ = true;
-    // Under the write lock, so no other upload takes the same number.
+    // Under the write lock, so no other upload takes the same number. It also
+    // marks the items this batch upserts (replace mode deletes the others):
+    // committed uploads' numbers only grow, and items outside uploads keep 0.
     ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM uploads"));
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (row) seq_ = st->Int(0);
@@ -205,7 +198,7 @@ class SqliteImportBatch final : public ImportBatch {
     st->Bind(1, it.item_id).Bind(2, it.name).Bind(3, it.category);
     if (it.price) st->Bind(4, *it.price); else st->BindNull(4);
     st->Bind(5, it.description).Bind(6, it.brand).Bind(7, JoinTags(it.tags)).Bind(8, it.image_url)
-        .Bind(9, int64_t{it.available}).Bind(10, it.properties_json).Bind(11, mark_)
+        .Bind(9, int64_t{it.available}).Bind(10, it.properties_json).Bind(11, seq_)
         .Bind(12, now_ms).Bind(13, now_ms);
     return st->Run();
   }
@@ -213,7 +206,7 @@ class SqliteImportBatch final : public ImportBatch {
   StatusOr<int64_t> DeleteItemsNotUpserted(int64_t now_ms) override {
     ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
         "UPDATE items SET deleted=1, updated_at_ms=? WHERE deleted=0 AND import_mark != ?"));
-    st->Bind(1, now_ms).Bind(2, mark_);
+    st->Bind(1, now_ms).Bind(2, seq_);
     RETURN_IF_ERROR(st->Run());
     return lease_.conn().Changes();
   }
@@ -266,10 +259,9 @@ class SqliteImportBatch final : public ImportBatch {
 
  private:
   SqliteDb::Lease lease_;
-  int64_t seq_ = 0;                     // this upload's number (uploads.seq)
+  int64_t seq_ = 0;                     // this upload's number (uploads.seq), ≥ 1
   std::unique_ptr<SqliteStmt> insert_;  // reused for every row
   const std::string no_id_;
-  int64_t mark_;
   bool open_ = false;
 };
 
@@ -351,8 +343,7 @@ class SqliteTenantStore final : public TenantStore {
   }
 
   StatusOr<std::unique_ptr<ImportBatch>> BeginImport() override {
-    auto batch = std::make_unique<SqliteImportBatch>(db_->Checkout(),
-                                                     static_cast<int64_t>(next_mark_++));
+    auto batch = std::make_unique<SqliteImportBatch>(db_->Checkout());
     RETURN_IF_ERROR(batch->Begin());
     return std::unique_ptr<ImportBatch>(std::move(batch));
   }
@@ -361,8 +352,12 @@ class SqliteTenantStore final : public TenantStore {
   StatusOr<IdMap> ReadIdMap(const char* sql) {
     IdMap out;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(out, LoadIdMap(c, sql));
-      return Status::Ok();
+      ASSIGN_OR_RETURN(auto st, c.Prepare(sql));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return Status::Ok();
+        out.emplace(st->Text(0), st->Int(1));
+      }
     }));
     return out;
   }
@@ -721,8 +716,6 @@ class SqliteTenantStore final : public TenantStore {
   bool stop_ = false;                                   // GUARDED_BY(track_mu_)
   bool committer_running_ = false;                      // GUARDED_BY(track_mu_)
   std::thread committer_;
-  std::atomic<uint64_t> next_mark_{static_cast<uint64_t>(
-      std::chrono::steady_clock::now().time_since_epoch().count())};
 };
 
 class SqliteTenantStores final : public TenantStores {
