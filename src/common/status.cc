@@ -17,6 +17,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kMethodNotAllowed: return "method_not_allowed";
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kInternal: return "internal_error";
+    case StatusCode::kCancelled: return "cancelled";
   }
   return "unknown";
 }

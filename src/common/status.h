@@ -34,6 +34,7 @@ enum class StatusCode : uint8_t {
   kMethodNotAllowed,
   kUnavailable,         // store temporarily unusable
   kInternal,            // bug or I/O failure; never shown in detail to clients
+  kCancelled,           // the operation was cancelled by its caller
 };
 
 // Default snake_case name of a code ("not_found").

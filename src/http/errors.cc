@@ -21,6 +21,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kUnprocessable: return 422;
     case StatusCode::kResourceExhausted: return 429;
     case StatusCode::kInternal: return 500;
+    case StatusCode::kCancelled: return 409;
     case StatusCode::kUnavailable: return 503;
   }
   return 500;

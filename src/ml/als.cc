@@ -146,7 +146,12 @@ class Als final : public Model {
     std::normal_distribution<float> normal(0.0f, 0.1f);
     for (int64_t i = 0; i < y.size(); ++i) y.data()[i] = normal(rng);
     x.setZero();
+    if (opt.warm_start) {
+      RETURN_IF_ERROR(ApplyWarmStart(*opt.warm_start, d_, x.data(), data.n_users, y.data(),
+                                     data.n_items));
+    }
     for (int it = 1; it <= opt.epochs; ++it) {
+      if (Cancelled(opt)) return CancelledStatus();
       auto t0 = std::chrono::steady_clock::now();
       SolveAll(by_user, y, lambda, &x);
       SolveAll(by_item, x, lambda, &y);

@@ -356,14 +356,24 @@ class BprEmbeddingModel final : public Model {
   }
   StatusOr<ModelArtifact> Export() const override {
     if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
-    return ExportEmbeddings(name_, d_, users_, items_,
-                            "{\"best_epoch\":" + std::to_string(best_epoch_) + "}");
+    ModelArtifact a = ExportEmbeddings(name_, d_, users_, items_,
+                                       "{\"best_epoch\":" + std::to_string(best_epoch_) + "}");
+    if (!ego_.empty()) {  // LightGCN: E(0) differs from the final embeddings
+      a.user_ego.assign(ego_.begin(), ego_.begin() + users_.size());
+      a.item_ego.assign(ego_.begin() + users_.size(), ego_.end());
+    }
+    return a;
   }
   Status Restore(const ModelArtifact& a) override {
     RETURN_IF_ERROR(CheckArtifact(a, name_));
     d_ = static_cast<int>(a.dim);
     users_ = a.user_emb;
     items_ = a.item_emb;
+    ego_.clear();
+    if (!a.user_ego.empty()) {
+      ego_ = a.user_ego;
+      ego_.insert(ego_.end(), a.item_ego.begin(), a.item_ego.end());
+    }
     best_epoch_ = 0;
     return Status::Ok();
   }
@@ -378,7 +388,13 @@ class BprEmbeddingModel final : public Model {
     if (opt.threads > 0) omp_set_num_threads(opt.threads);
     d_ = opt.embedding_dim;
     NormalizedGraph graph = NormalizedGraph::Build(data);
-    LightGcnCore core(&graph, d_, force_layers_ >= 0 ? force_layers_ : opt.num_layers, opt.seed);
+    const int layers = force_layers_ >= 0 ? force_layers_ : opt.num_layers;
+    LightGcnCore core(&graph, d_, layers, opt.seed);
+    if (opt.warm_start) {
+      float* e = core.ego().data();
+      RETURN_IF_ERROR(ApplyWarmStart(*opt.warm_start, d_, e, data.n_users,
+                                     e + static_cast<int64_t>(data.n_users) * d_, data.n_items));
+    }
 
     std::vector<int32_t> samplable;  // users with positives and at least one negative
     for (int32_t u = 0; u < data.n_users; ++u) {
@@ -420,6 +436,7 @@ class BprEmbeddingModel final : public Model {
       double loss_sum = 0;
       int batches = 0;
       for (int64_t start = 0; start < n_samples; start += opt.batch_size) {
+        if (Cancelled(opt)) return CancelledStatus();
         const int64_t b = std::min<int64_t>(opt.batch_size, n_samples - start);
         users.resize(b);
         pos.resize(b);
@@ -471,6 +488,8 @@ class BprEmbeddingModel final : public Model {
       best_epoch_ = epochs_run;  // the last epoch's embeddings are the ones kept
     }
     Publish(core, data);
+    if (layers > 0) ego_ = std::move(core.ego());
+    else ego_.clear();
     return Status::Ok();
   }
 
@@ -488,6 +507,7 @@ class BprEmbeddingModel final : public Model {
   int d_ = 0;
   int best_epoch_ = 0;
   std::vector<float> users_, items_;
+  std::vector<float> ego_;  // E(0), users then items, when layers > 0 (for warm starts)
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "ml/model.h"
 
+#include <algorithm>
+
 namespace embedrec::ml {
 
 std::unique_ptr<Model> NewModel(const std::string& type) {
@@ -38,8 +40,35 @@ Status CheckArtifact(const ModelArtifact& a, const std::string& type) {
       a.item_emb.size() != a.n_items * a.dim) {
     return Status::InvalidArgument("model sizes are inconsistent");
   }
+  const bool ego = !a.user_ego.empty() || !a.item_ego.empty();
+  if (ego && (a.user_ego.size() != a.user_emb.size() || a.item_ego.size() != a.item_emb.size())) {
+    return Status::InvalidArgument("ego embedding sizes are inconsistent");
+  }
   return Status::Ok();
 }
+
+Status ApplyWarmStart(const WarmStart& w, int dim, float* users, int64_t n_users, float* items,
+                      int64_t n_items) {
+  if (w.dim != dim) {
+    return Status::InvalidArgument("the starting model has " + std::to_string(w.dim) +
+                                   " dimensions, not " + std::to_string(dim));
+  }
+  const auto rows = [dim](const std::vector<float>& v) { return static_cast<int64_t>(v.size()) / dim; };
+  if (rows(w.users) != n_users || rows(w.items) != n_items ||
+      static_cast<int64_t>(w.user_known.size()) != n_users ||
+      static_cast<int64_t>(w.item_known.size()) != n_items) {
+    return Status::InvalidArgument("warm start sizes differ from the data set's");
+  }
+  for (int64_t u = 0; u < n_users; ++u) {
+    if (w.user_known[u]) std::copy_n(w.users.data() + u * dim, dim, users + u * dim);
+  }
+  for (int64_t i = 0; i < n_items; ++i) {
+    if (w.item_known[i]) std::copy_n(w.items.data() + i * dim, dim, items + i * dim);
+  }
+  return Status::Ok();
+}
+
+Status CancelledStatus() { return Status(StatusCode::kCancelled, "training was cancelled"); }
 
 Status CheckFoldIn(const Model::ItemWeights& items, int64_t n_items) {
   if (items.empty()) return Status::InvalidArgument("fold-in needs at least one item");

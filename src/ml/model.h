@@ -8,6 +8,7 @@
 // concurrently once Fit has returned.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +23,15 @@
 #include "ml/model_file.h"
 
 namespace embedrec::ml {
+
+// Starting embeddings for a warm start (incremental training), in the
+// dataset's numbering: rows whose flag is set start from the given vector,
+// the others from the model's usual initialisation.
+struct WarmStart {
+  int dim = 0;
+  std::vector<float> users, items;  // n_users × dim, n_items × dim
+  std::vector<uint8_t> user_known, item_known;
+};
 
 // Hyperparameters, named as the API names them.
 struct TrainOptions {
@@ -39,7 +49,9 @@ struct TrainOptions {
   std::vector<int> ks{10, 20};
   double half_life_days = 30;  // popularity: weight of an event halves every this many days
   double alpha = 10;           // als: confidence 1 + alpha * (summed event weights)
-
+  // Not hyperparameters: set by the caller, may be null.
+  const std::atomic<bool>* cancel = nullptr;  // when it turns true, Fit returns kCancelled soon
+  const WarmStart* warm_start = nullptr;      // lightgcn, bpr_mf, als; ignored by popularity
 
   // kInvalidArgument naming the first bad value.
   Status Validate() const;
@@ -61,6 +73,8 @@ class Model {
   // Learns from data.train; evaluates on data.test every eval_every epochs.
   // With patience > 0 it stops early and keeps the best evaluation's
   // embeddings. `progress` (may be null) is called after every epoch.
+  // kCancelled when options.cancel turned true (checked between batches);
+  // kInvalidArgument for a warm start of another dimension.
   virtual Status Fit(const Dataset& data, const TrainOptions& options,
                      const ProgressFn& progress) = 0;
   virtual int dim() const = 0;
@@ -98,6 +112,15 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const ModelArtifact& artifact);
 ModelArtifact ExportEmbeddings(const std::string& type, int dim, const std::vector<float>& users,
                                const std::vector<float>& items, std::string params_json);
 Status CheckArtifact(const ModelArtifact& a, const std::string& type);
+// Overwrites the rows of `users`/`items` (n × dim, dataset numbering) that the
+// warm start knows. kInvalidArgument when its dimension or sizes differ.
+Status ApplyWarmStart(const WarmStart& w, int dim, float* users, int64_t n_users, float* items,
+                      int64_t n_items);
+// True when the cancel flag of `options` is set.
+inline bool Cancelled(const TrainOptions& o) {
+  return o.cancel && o.cancel->load(std::memory_order_relaxed);
+}
+Status CancelledStatus();
 
 // Checks `items` against n_items (the errors FoldIn documents).
 Status CheckFoldIn(const Model::ItemWeights& items, int64_t n_items);

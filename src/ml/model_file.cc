@@ -14,6 +14,7 @@ namespace {
 constexpr char kMagic[8] = {'E', 'M', 'B', 'E', 'D', 'R', 'E', 'C'};
 constexpr size_t kChecksumBytes = 32;
 constexpr uint32_t kFlagIds = 1;
+constexpr uint32_t kFlagEgo = 2;
 
 template <typename T>
 void Put(std::string* out, T v) {
@@ -71,7 +72,8 @@ std::string EncodeModel(const ModelArtifact& m) {
   out.append(kMagic, sizeof(kMagic));
   Put<uint32_t>(&out, kModelFormatVersion);
   const bool ids = !m.user_ids.empty() || !m.item_ids.empty();
-  Put<uint32_t>(&out, ids ? kFlagIds : 0);
+  const bool ego = !m.user_ego.empty() || !m.item_ego.empty();
+  Put<uint32_t>(&out, (ids ? kFlagIds : 0) | (ego ? kFlagEgo : 0));
   Put<uint32_t>(&out, m.dim);
   Put<uint64_t>(&out, m.n_users);
   Put<uint64_t>(&out, m.n_items);
@@ -84,6 +86,10 @@ std::string EncodeModel(const ModelArtifact& m) {
   }
   out.append(reinterpret_cast<const char*>(m.user_emb.data()), m.user_emb.size() * sizeof(float));
   out.append(reinterpret_cast<const char*>(m.item_emb.data()), m.item_emb.size() * sizeof(float));
+  if (ego) {
+    out.append(reinterpret_cast<const char*>(m.user_ego.data()), m.user_ego.size() * sizeof(float));
+    out.append(reinterpret_cast<const char*>(m.item_ego.data()), m.item_ego.size() * sizeof(float));
+  }
   unsigned char sum[kChecksumBytes];
   crypto_generichash(sum, sizeof(sum), reinterpret_cast<const unsigned char*>(out.data()),
                      out.size(), nullptr, 0);
@@ -116,6 +122,7 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
     return Corrupt("short header");
   }
   if (m.dim == 0 || m.dim > 4096) return Corrupt("bad dimension");
+  if (flags & ~(kFlagIds | kFlagEgo)) return Corrupt("unknown flags");
   if (!r.GetString(&m.model_type, 64) || !r.GetString(&m.params_json, 1 << 20) ||
       !r.GetString(&m.metadata_json, 1 << 26)) {
     return Corrupt("bad model type, params or metadata");
@@ -139,6 +146,10 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
   if (!r.GetFloats(&m.user_emb, m.n_users * floats_per_row) ||
       !r.GetFloats(&m.item_emb, m.n_items * floats_per_row)) {
     return Corrupt("embeddings cut short");
+  }
+  if ((flags & kFlagEgo) && (!r.GetFloats(&m.user_ego, m.n_users * floats_per_row) ||
+                             !r.GetFloats(&m.item_ego, m.n_items * floats_per_row))) {
+    return Corrupt("ego embeddings cut short");
   }
   if (r.remaining() != 0) return Corrupt("trailing bytes");
   return m;

@@ -9,6 +9,7 @@
 //     (training summary, metrics)
 //   ids (when flagged): n_users then n_items strings, each u32 length + bytes
 //   user embeddings: n_users × dim float32 | item embeddings: n_items × dim float32
+//   (flag bit 1) user then item ego embeddings, the same shapes
 //   checksum: BLAKE2b-256 (libsodium) of every byte before it
 // A file that is truncated, has trailing bytes, a wrong checksum, an unknown
 // version or inconsistent sizes is refused with kFailedPrecondition naming the fault
@@ -34,6 +35,10 @@ struct ModelArtifact {
   std::string metadata_json = "{}";  // free-form: training summary, metrics
   std::vector<std::string> user_ids, item_ids;  // both empty: ids are the indices
   std::vector<float> user_emb, item_emb;        // n × dim, row-major
+  // Optional, same shapes: the ego embeddings E(0) a warm start continues
+  // from (LightGCN, whose final embeddings are propagated). Both empty when
+  // the final embeddings are the ego ones (bpr_mf, als) or none were kept.
+  std::vector<float> user_ego, item_ego;
 };
 
 std::string EncodeModel(const ModelArtifact& model);

@@ -38,6 +38,8 @@ void ExpectSame(const ModelArtifact& a, const ModelArtifact& b) {
   EXPECT_EQ(a.item_ids, b.item_ids);
   EXPECT_EQ(a.user_emb, b.user_emb);
   EXPECT_EQ(a.item_emb, b.item_emb);
+  EXPECT_EQ(a.user_ego, b.user_ego);
+  EXPECT_EQ(a.item_ego, b.item_ego);
 }
 
 TEST(ModelFileTest, RoundTripsWithAndWithoutIds) {
@@ -47,6 +49,21 @@ TEST(ModelFileTest, RoundTripsWithAndWithoutIds) {
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     ExpectSame(m, *back);
   }
+}
+
+TEST(ModelFileTest, RoundTripsEgoEmbeddingsAndRefusesThemCutShort) {
+  ModelArtifact m = Sample(true);
+  m.user_ego.assign(m.user_emb.size(), 0.125f);
+  m.item_ego.assign(m.item_emb.size(), -2.0f);
+  std::string bytes = EncodeModel(m);
+  auto back = DecodeModel(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ExpectSame(m, *back);
+  // One ego float fewer (with a checksum that matches) is refused.
+  m.item_ego.pop_back();
+  auto cut = DecodeModel(EncodeModel(m));
+  EXPECT_EQ(cut.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(cut.status().message().find("ego"), std::string::npos) << cut.status().message();
 }
 
 TEST(ModelFileTest, SavesAtomicallyAndLoads) {

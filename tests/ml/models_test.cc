@@ -120,6 +120,69 @@ TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
   EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // sizes
 }
 
+TEST(WarmStartTest, ContinuesFromAnotherModelsEmbeddingsAndNewRowsStartFresh) {
+  Dataset d = testing::PlantedSplit(5);
+  for (std::string type : {"lightgcn", "bpr_mf", "als"}) {
+    auto first = NewModel(type);
+    TrainOptions o = testing::QuickOptions(type);
+    ASSERT_TRUE(first->Fit(d, o, nullptr).ok()) << type;
+    auto a = first->Export();
+    ASSERT_TRUE(a.ok());
+    if (type == "lightgcn") {
+      ASSERT_EQ(a->user_ego.size(), a->user_emb.size());  // E(0) kept for warm starts
+      ASSERT_NE(a->user_ego, a->user_emb);
+    } else {
+      EXPECT_TRUE(a->user_ego.empty());
+    }
+    WarmStart w;
+    w.dim = a->dim;
+    w.users = a->user_ego.empty() ? a->user_emb : a->user_ego;
+    w.items = a->item_ego.empty() ? a->item_emb : a->item_ego;
+    w.user_known.assign(d.n_users, 1);
+    w.item_known.assign(d.n_items, 1);
+    w.user_known[0] = 0;  // as if new since the last model
+    const double before = Evaluate(d, first->user_embeddings().data(),
+                                   first->item_embeddings().data(), first->dim(), {10})
+                              .Get("recall@10");
+    // One more epoch from the warm start keeps the quality a cold epoch lacks.
+    TrainOptions one = o;
+    one.epochs = 1;
+    one.learning_rate = 1e-4;  // too little for a cold start to learn anything
+    one.warm_start = &w;
+    auto warm = NewModel(type);
+    ASSERT_TRUE(warm->Fit(d, one, nullptr).ok()) << type;
+    one.warm_start = nullptr;
+    auto cold = NewModel(type);
+    ASSERT_TRUE(cold->Fit(d, one, nullptr).ok());
+    auto recall = [&](const Model& m) {
+      return Evaluate(d, m.user_embeddings().data(), m.item_embeddings().data(), m.dim(), {10})
+          .Get("recall@10");
+    };
+    EXPECT_GT(recall(*warm), 0.8 * before) << type;
+    EXPECT_GT(recall(*warm), recall(*cold) + 0.02) << type;
+    w.dim = 7;
+    one.warm_start = &w;
+    EXPECT_EQ(NewModel(type)->Fit(d, one, nullptr).code(), StatusCode::kInvalidArgument) << type;
+  }
+}
+
+TEST(CancelTest, FitReturnsCancelledOnceTheFlagIsSet) {
+  Dataset d = testing::PlantedSplit(6);
+  for (std::string type : {"lightgcn", "bpr_mf", "als"}) {
+    std::atomic<bool> cancel{false};
+    TrainOptions o = testing::QuickOptions(type);
+    o.epochs = 1000;
+    o.cancel = &cancel;
+    int epochs_seen = 0;
+    auto m = NewModel(type);
+    Status s = m->Fit(d, o, [&](const EpochReport& r) {
+      epochs_seen = r.epoch;
+      if (r.epoch == 2) cancel = true;
+    });
+    EXPECT_EQ(s.code(), StatusCode::kCancelled) << type;
+    EXPECT_EQ(epochs_seen, 2) << type;
+  }
+}
 
 }  // namespace
 }  // namespace embedrec::ml
