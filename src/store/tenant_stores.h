@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "common/strings.h"
+#include "store/training_records.h"
 
 namespace embedrec::store {
 
@@ -163,6 +164,17 @@ class TenantStore {
   virtual StatusOr<std::vector<Event>> ReadEvents(int64_t after_seq, int limit) = 0;
   // The newest event's sequence number (0 when none): a version of the data.
   virtual StatusOr<int64_t> LatestEventSeq() = 0;
+
+  // Every interaction that names an item, in storage order (user, item,
+  // type, time), for training. `fn` runs while a read snapshot is held.
+  struct InteractionRow {
+    int64_t user_idx = 0, item_idx = 0;
+    std::string type;
+    int64_t ts_ms = 0;
+  };
+  virtual Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) = 0;
+  // The tenant's training jobs and model versions.
+  virtual TrainingRecords& training() = 0;
 };
 
 // The set of tenant spaces.

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_training_records.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::store {
@@ -116,6 +117,36 @@ CREATE TABLE idempotency_keys (
 ALTER TABLE uploads ADD COLUMN seq INTEGER;
 CREATE UNIQUE INDEX uploads_by_seq ON uploads(seq);
 ALTER TABLE interactions ADD COLUMN upload_seq INTEGER;
+)sql"},
+      {6, R"sql(
+CREATE TABLE training_jobs (
+  job_id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  model_type TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  request_json TEXT NOT NULL,
+  state_json TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX training_jobs_by_time ON training_jobs(created_at_ms);
+CREATE TABLE model_versions (
+  version TEXT PRIMARY KEY,
+  major INTEGER NOT NULL,
+  minor INTEGER NOT NULL,
+  model_type TEXT NOT NULL,
+  status TEXT NOT NULL,                  -- deployed | standby | archived
+  reason TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  deployed_at_ms INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  model_key TEXT NOT NULL,
+  index_key TEXT NOT NULL,
+  metrics_json TEXT NOT NULL,
+  params_json TEXT NOT NULL,
+  index_json TEXT NOT NULL
+);
 )sql"},
   };
   return kMigrations;
@@ -268,7 +299,25 @@ class SqliteImportBatch final : public ImportBatch {
 class SqliteTenantStore final : public TenantStore {
  public:
   SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db)
-      : id_(std::move(id)), db_(std::move(db)) {}
+      : id_(std::move(id)), db_(std::move(db)), training_(NewSqliteTrainingRecords(db_.get())) {}
+  TrainingRecords& training() override { return *training_; }
+
+  Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) override {
+    return db_->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT user_idx, item_idx, type, ts_ms FROM interactions WHERE item_idx >= 0"));
+      InteractionRow r;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return Status::Ok();
+        r.user_idx = st->Int(0);
+        r.item_idx = st->Int(1);
+        r.type = st->Text(2);
+        r.ts_ms = st->Int(3);
+        fn(r);
+      }
+    });
+  }
   const std::string& tenant_id() const override { return id_; }
   int SchemaVersion() const override { return db_->SchemaVersion(); }
   Status Ping() override {
@@ -599,6 +648,7 @@ class SqliteTenantStore final : public TenantStore {
  private:
   std::string id_;
   std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<TrainingRecords> training_;
   struct TrackJob {
     std::vector<TrackEvent> events;
     std::vector<TrackResult> results;

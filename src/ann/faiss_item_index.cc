@@ -1,0 +1,163 @@
+// ItemIndex over FAISS (the only file that includes FAISS headers):
+// IndexFlatIP for exact search, IndexHNSWFlat with the inner-product metric
+// above the exact limit. Filters go through FAISS's IDSelector, inside the
+// search.
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
+#include <sodium.h>
+
+#include <cstring>
+
+#include "ann/item_index.h"
+
+namespace embedrec::ann {
+namespace {
+
+// The file: magic, FAISS's own bytes, BLAKE2b-256 of both. FAISS trusts the
+// sizes it reads, so a damaged file must be refused before FAISS sees it.
+constexpr std::string_view kMagic = "EMBIDX01";
+constexpr size_t kSumBytes = 32;
+
+std::string Checksum(std::string_view bytes) {
+  unsigned char sum[kSumBytes];
+  crypto_generichash(sum, sizeof(sum), reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size(), nullptr, 0);
+  return std::string(reinterpret_cast<const char*>(sum), sizeof(sum));
+}
+
+// A FAISS IDSelector over our filter.
+struct FilterSelector final : faiss::IDSelector {
+  explicit FilterSelector(const ItemIndex::Filter* f) : f_(f) {}
+  bool is_member(idx_t id) const override { return (*f_)(id); }
+  const ItemIndex::Filter* f_;
+};
+
+// FAISS reads from memory through this.
+struct StringViewReader final : faiss::IOReader {
+  explicit StringViewReader(std::string_view b) : b_(b) {}
+  size_t operator()(void* ptr, size_t size, size_t nitems) override {
+    if (size == 0) return 0;
+    size_t n = std::min(nitems, (b_.size() - pos_) / size);
+    std::memcpy(ptr, b_.data() + pos_, n * size);
+    pos_ += n * size;
+    return n;
+  }
+  std::string_view b_;
+  size_t pos_ = 0;
+};
+
+class FaissItemIndex final : public ItemIndex {
+ public:
+  FaissItemIndex(std::unique_ptr<faiss::Index> index, const IndexOptions& o)
+      : index_(std::move(index)), options_(o) {
+    hnsw_ = dynamic_cast<faiss::IndexHNSW*>(index_.get());
+    if (hnsw_) hnsw_->hnsw.efSearch = o.hnsw_ef_search;
+  }
+  int dim() const override { return static_cast<int>(index_->d); }
+  int64_t size() const override { return index_->ntotal; }
+  std::string kind() const override { return hnsw_ ? "hnsw_ip" : "exact_ip"; }
+  std::string params_json() const override {
+    if (!hnsw_) return "{\"metric\":\"inner_product\"}";
+    return "{\"metric\":\"inner_product\",\"M\":" + std::to_string(options_.hnsw_m) +
+           ",\"ef_construction\":" + std::to_string(hnsw_->hnsw.efConstruction) +
+           ",\"ef_search\":" + std::to_string(options_.hnsw_ef_search) + "}";
+  }
+
+  std::vector<std::pair<int64_t, float>> Search(const float* query, int k,
+                                                const Filter* allowed) const override {
+    std::vector<std::pair<int64_t, float>> out;
+    k = static_cast<int>(std::min<int64_t>(k, index_->ntotal));
+    if (k <= 0) return out;
+    std::vector<float> dist(k);
+    std::vector<faiss::Index::idx_t> ids(k);
+    FilterSelector sel(allowed);
+    faiss::SearchParametersHNSW hp;
+    faiss::SearchParameters fp;
+    faiss::SearchParameters* params = nullptr;
+    if (hnsw_) {
+      // A narrow filter leaves few candidates on the graph walk: search wider.
+      hp.efSearch = std::max(options_.hnsw_ef_search, allowed ? 4 * k : k);
+      if (allowed) hp.sel = &sel;
+      params = &hp;
+    } else if (allowed) {
+      fp.sel = &sel;
+      params = &fp;
+    }
+    index_->search(1, query, k, dist.data(), ids.data(), params);
+    for (int i = 0; i < k; ++i) {
+      if (ids[i] < 0) break;  // fewer than k allowed
+      out.emplace_back(ids[i], dist[i]);
+    }
+    return out;
+  }
+
+  StatusOr<std::string> Serialize() const override {
+    try {
+      faiss::VectorIOWriter w;
+      faiss::write_index(index_.get(), &w);
+      std::string out(kMagic);
+      out.append(reinterpret_cast<const char*>(w.data.data()), w.data.size());
+      out += Checksum(out);
+      return out;
+    } catch (const faiss::FaissException& e) {
+      return Status::Internal(std::string("cannot serialise the index: ") + e.what());
+    }
+  }
+
+ private:
+  std::unique_ptr<faiss::Index> index_;
+  faiss::IndexHNSW* hnsw_ = nullptr;
+  IndexOptions options_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ItemIndex>> BuildItemIndex(const float* items, int64_t n, int dim,
+                                                    const IndexOptions& o) {
+  if (dim <= 0) return Status::InvalidArgument("index dimension must be > 0");
+  try {
+    std::unique_ptr<faiss::Index> index;
+    if (n <= o.exact_max_items) {
+      index = std::make_unique<faiss::IndexFlatIP>(dim);
+    } else {
+      auto h = std::make_unique<faiss::IndexHNSWFlat>(dim, o.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+      h->hnsw.efConstruction = o.hnsw_ef_construction;
+      index = std::move(h);
+    }
+    index->add(n, items);
+    return std::unique_ptr<ItemIndex>(std::make_unique<FaissItemIndex>(std::move(index), o));
+  } catch (const faiss::FaissException& e) {
+    return Status::Internal(std::string("cannot build the index: ") + e.what());
+  }
+}
+
+StatusOr<std::unique_ptr<ItemIndex>> LoadItemIndex(std::string_view bytes, const IndexOptions& o) {
+  if (bytes.size() < kMagic.size() + kSumBytes || bytes.substr(0, kMagic.size()) != kMagic) {
+    return Status::FailedPrecondition("not an embedrec index file (bad magic)");
+  }
+  std::string_view body = bytes.substr(0, bytes.size() - kSumBytes);
+  if (Checksum(body) != bytes.substr(body.size())) {
+    return Status::FailedPrecondition("index file checksum mismatch (truncated or damaged)");
+  }
+  bytes = body.substr(kMagic.size());
+  try {
+    StringViewReader r(bytes);
+    std::unique_ptr<faiss::Index> index(faiss::read_index(&r));
+    if (!dynamic_cast<faiss::IndexFlatIP*>(index.get()) &&
+        !dynamic_cast<faiss::IndexHNSWFlat*>(index.get())) {
+      return Status::FailedPrecondition("index file holds an index type this build does not use");
+    }
+    if (r.pos_ != bytes.size()) return Status::FailedPrecondition("index file has trailing bytes");
+    return std::unique_ptr<ItemIndex>(std::make_unique<FaissItemIndex>(std::move(index), o));
+  } catch (const faiss::FaissException& e) {
+    return Status::FailedPrecondition(std::string("corrupt index file: ") + e.what());
+  }
+}
+
+}  // namespace embedrec::ann
