@@ -38,6 +38,10 @@ void RegisterAllRoutes(http::Router& router, const Deps& deps) {
   RegisterItemRoutes(router, deps);
   RegisterDataQualityRoutes(router, deps);
   RegisterInteractionRoutes(router, deps);
+  if (deps.training) {
+    RegisterTrainingRoutes(router, deps);
+    RegisterModelRoutes(router, deps);
+  }
 }
 
 }  // namespace embedrec::api

@@ -17,6 +17,13 @@
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
 
+namespace embedrec::training {
+class TrainingService;
+}
+namespace embedrec::serving {
+class DeployedModels;
+}
+
 namespace embedrec::api {
 
 // Owned by the app; every pointer outlives the router.
@@ -33,6 +40,8 @@ struct Deps {
       open_blobs;
   uint64_t max_upload_bytes = uint64_t{64} << 30;
   TenantSettingsCache* settings = nullptr;  // hot-path reads of tenant settings
+  training::TrainingService* training = nullptr;  // jobs and the model registry
+  serving::DeployedModels* deployed = nullptr;    // the models being served
 };
 
 using AuthedFn = std::function<StatusOr<http::Response>(
@@ -56,6 +65,8 @@ void RegisterUploadRoutes(http::Router& router, const Deps& deps);
 void RegisterItemRoutes(http::Router& router, const Deps& deps);
 void RegisterDataQualityRoutes(http::Router& router, const Deps& deps);
 void RegisterInteractionRoutes(http::Router& router, const Deps& deps);
+void RegisterTrainingRoutes(http::Router& router, const Deps& deps);
+void RegisterModelRoutes(http::Router& router, const Deps& deps);
 
 // "post_api_v1_admin_tenants_id": a stable OpenAPI operationId.
 std::string AsOperationId(const std::string& method, const std::string& pattern);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "api/call.h"
+#include "serving/deployed_models.h"
 #include "api/json_body.h"
 #include "common/build_info.h"
 #include "common/random.h"
@@ -114,6 +115,17 @@ void RegisterSystemRoutes(http::Router& router, const Deps& deps) {
                bool writable = ::access(d->data_dir.c_str(), W_OK) == 0;
                checks["data_dir"] = writable ? "ok" : "not writable";
                ok &= writable;
+               if (d->deployed) {
+                 // A model that cannot be loaded is reported; the tenant is
+                 // served by its previous good version (or popularity), so the
+                 // process stays ready.
+                 json::object problems;
+                 for (auto& [tid, p] : d->deployed->Problems()) problems[tid] = p;
+                 checks["models"] = problems.empty() ? json::value("ok")
+                                                     : json::value(json::object{
+                                                           {"status", "degraded"},
+                                                           {"problems", std::move(problems)}});
+               }
                return JsonAnswer(ok ? 200 : 503, json::object{{"status", ok ? "ready" : "not_ready"},
                                                               {"checks", std::move(checks)}});
              }));

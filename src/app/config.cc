@@ -47,6 +47,19 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->envname("EMBEDREC_SHUTDOWN_GRACE")->capture_default_str()->check(CLI::Range(0, 3600));
   cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
       ->envname("EMBEDREC_PORT_FILE");
+  cmd.add_option("--training-workers", c.training_workers, "Training jobs run at once (across tenants)")
+      ->envname("EMBEDREC_TRAINING_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd.add_option("--training-threads", c.training_threads, "Threads per training job (0: one per core)")
+      ->envname("EMBEDREC_TRAINING_THREADS")->capture_default_str()->check(CLI::Range(0, 256));
+  cmd.add_option("--keep-model-versions", c.keep_model_versions,
+                 "Model versions kept besides the deployed one and those younger than --model-min-age-days")
+      ->envname("EMBEDREC_KEEP_MODEL_VERSIONS")->capture_default_str()->check(CLI::Range(0, 10000));
+  cmd.add_option("--model-min-age-days", c.model_min_age_days, "Model versions younger than this are kept")
+      ->envname("EMBEDREC_MODEL_MIN_AGE_DAYS")->capture_default_str()->check(CLI::Range(0, 36500));
+  cmd.add_option("--exact-search-max-items", c.exact_search_max_items,
+                 "Catalogs up to this size get exact nearest-item search; larger ones HNSW")
+      ->envname("EMBEDREC_EXACT_SEARCH_MAX_ITEMS")->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
 }
 
 }  // namespace embedrec::app

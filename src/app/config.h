@@ -32,6 +32,11 @@ struct ServeConfig {
   int request_timeout_seconds = 60;      // EMBEDREC_REQUEST_TIMEOUT: read or write one message
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
   std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
+  int training_workers = 1;              // EMBEDREC_TRAINING_WORKERS: jobs trained at once
+  int training_threads = 0;              // EMBEDREC_TRAINING_THREADS: threads per job; 0: one per core
+  int keep_model_versions = 5;           // EMBEDREC_KEEP_MODEL_VERSIONS: besides deployed and young ones
+  int model_min_age_days = 30;           // EMBEDREC_MODEL_MIN_AGE_DAYS: versions younger are kept
+  int64_t exact_search_max_items = 200000;  // EMBEDREC_EXACT_SEARCH_MAX_ITEMS: HNSW above
 };
 
 // Adds the serve flags (bound to `config`) to a CLI11 (sub)command.

@@ -19,6 +19,8 @@
 #include "http/server.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
+#include "serving/deployed_models.h"
+#include "training/training_service.h"
 
 namespace embedrec::app {
 namespace fs = std::filesystem;
@@ -63,6 +65,17 @@ class PlatformImpl final : public Platform {
     deps_.open_blobs = [tenants](const std::string& tid) {
       return blob::OpenFsBlobStore(tenants->BlobRoot(tid));
     };
+    training::ServiceOptions topts;
+    topts.workers = config_.training_workers;
+    topts.threads_per_job = config_.training_threads;
+    topts.registry.keep_versions = config_.keep_model_versions;
+    topts.registry.min_age_days = config_.model_min_age_days;
+    topts.registry.index.exact_max_items = config_.exact_search_max_items;
+    training_ = training::NewTrainingService(tenants_.get(), deps_.open_blobs, &deployed_,
+                                             RealClock(), topts);
+    deps_.training = training_.get();
+    deps_.deployed = &deployed_;
+    RETURN_IF_ERROR(RecoverTenants());
     api::RegisterAllRoutes(router_, deps_);
 
     int cores = std::max(1u, std::thread::hardware_concurrency());
@@ -115,6 +128,8 @@ class PlatformImpl final : public Platform {
       server_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
     }
     workers_.reset();  // runs what was queued, then joins
+    if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
+    training_.reset();
     server_.reset();
     tenants_.reset();
     control_.reset();
@@ -122,6 +137,24 @@ class PlatformImpl final : public Platform {
   }
 
  private:
+  // Every tenant: serve its deployed model, settle the jobs a stopped
+  // process left behind. A tenant that fails is logged, not fatal.
+  Status RecoverTenants() {
+    std::string cursor;
+    int tenants = 0;
+    do {
+      ASSIGN_OR_RETURN(auto page, control_->ListTenants(cursor, 500));
+      for (const auto& t : page.tenants) {
+        Status s = training_->Recover(t.id);
+        if (!s.ok()) spdlog::error("tenant {}: start-up recovery failed: {}", t.id, s.ToString());
+        ++tenants;
+      }
+      cursor = page.next_cursor.value_or("");
+    } while (!cursor.empty());
+    spdlog::info("{} tenants loaded; {} serve a model", tenants, deployed_.Count());
+    return Status::Ok();
+  }
+
   ServeConfig config_;
   bool down_ = false;
   MetricsRegistry metrics_;
@@ -131,6 +164,8 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<auth::SessionService> sessions_;
   std::unique_ptr<api::TenantSettingsCache> settings_;
+  serving::DeployedModels deployed_;
+  std::unique_ptr<training::TrainingService> training_;
   api::Deps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_;

@@ -46,6 +46,25 @@ struct Request {
   std::optional<std::string> Query(std::string_view name) const;
 };
 
+// A response body sent as it is produced (Server-Sent Events): the header
+// goes out at once with chunked encoding, then every Write as a chunk, until
+// Close; the connection closes after it.
+//
+// Thread safety: every method may be called from any thread and never blocks.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Queues bytes for the client. False once the stream has ended (client
+  // gone, server stopping, or too much unsent): stop producing.
+  virtual bool Write(std::string bytes) = 0;
+  // Ends the body after what is queued. Idempotent.
+  virtual void Close() = 0;
+  // `fn` runs once when the stream ends for any reason, on a network thread
+  // (never inside Write or Close); release the producer there. Runs at once
+  // (on a network thread) when the stream has ended already.
+  virtual void OnEnd(std::function<void()> fn) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -56,6 +75,12 @@ struct Response {
   // That function may be called from any thread, exactly once. Lets a
   // handler give its worker back while it waits (e.g. for a group commit).
   std::function<void(std::function<void(Response)>)> later;
+  // A streamed body: when set, `body` is ignored; the header (status,
+  // content_type, headers) is sent, then `stream` is called once with the
+  // stream to write the body to. `heartbeat` (if not empty) is written every
+  // 15 s while nothing else is (e.g. an SSE comment keeping proxies open).
+  std::function<void(std::shared_ptr<ResponseStream>)> stream;
+  std::string heartbeat;
 };
 
 // A deferred answer (see Response::later).

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -9,8 +10,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -61,10 +64,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // number of body bytes placed in `buf` (0: the body has ended).
   void ReadBodySome(char* buf, size_t n, std::function<void(StatusOr<size_t>)> done);
   net::any_io_executor executor() { return stream_.get_executor(); }
+  // Streamed responses (on the session's thread): queue a chunk, end after
+  // what is queued, run `fn` when the stream has ended.
+  void StreamWrite(std::string bytes);
+  void StreamClose();
+  void StreamOnEnd(std::function<void()> fn);
 
  private:
   void Reply(Response r, bool close);
   void OnWrite(bool close, beast::error_code ec, size_t);
+  void StartStream(Response r);
+  void PumpStream();
+  void ProbeClient();
+  void Heartbeat();
+  void EndStream();
   void Close();
   // Bytes of a next request are buffered or waiting in the kernel.
   bool RequestWaiting();
@@ -86,6 +99,25 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = false;
   bool counted_ = false;
   uint64_t id_ = 0;
+
+ public:
+  // A streamed response in progress (Response::stream).
+  struct StreamState {
+    std::shared_ptr<bhttp::response<bhttp::empty_body>> header;
+    std::shared_ptr<bhttp::response_serializer<bhttp::empty_body>> serializer;
+    std::deque<std::string> out;
+    bool header_sent = false, writing = false, closing = false;
+    std::vector<std::function<void()>> on_end;
+    std::string heartbeat;
+    bool wrote_since_beat = false;
+    std::unique_ptr<net::steady_timer> timer;
+    std::array<char, 512> probe;
+    std::shared_ptr<std::atomic<bool>> ended = std::make_shared<std::atomic<bool>>(false);
+    std::shared_ptr<std::atomic<int64_t>> unsent = std::make_shared<std::atomic<int64_t>>(0);
+  };
+
+ private:
+  std::unique_ptr<StreamState> sse_;
 };
 
 class ServerImpl final : public Server {
@@ -239,6 +271,7 @@ void Session::OnShutdown() {
     // Close only connections with nothing to answer: a request that has
     // arrived is still served.
     if (self->idle_ && !self->RequestWaiting()) self->Close();
+    if (self->sse_) self->StreamClose();  // a live stream ends with the server
   });
 }
 
@@ -441,6 +474,7 @@ void Session::Dispatch(const bhttp::request_header<>& h, std::string body, bool 
 }
 
 void Session::Reply(Response r, bool close) {
+  if (r.stream) return StartStream(std::move(r));
   res_ = std::make_shared<bhttp::response<bhttp::string_body>>();
   res_->version(11);
   res_->result(static_cast<unsigned>(r.status));
@@ -465,6 +499,151 @@ void Session::OnWrite(bool close, beast::error_code ec, size_t) {
   res_.reset();
   if (ec || close) return Close();
   ReadHeader();
+}
+
+namespace {
+// The producer's handle on a streamed response: hops every call to the session's thread.
+class SessionResponseStream final : public ResponseStream {
+ public:
+  static constexpr int64_t kMaxUnsent = int64_t{4} << 20;  // a client that stopped reading
+  SessionResponseStream(std::shared_ptr<Session> s, const Session::StreamState& st)
+      : session_(s), executor_(s->executor()), ended_(st.ended), unsent_(st.unsent) {}
+  bool Write(std::string bytes) override {
+    if (ended_->load()) return false;
+    if (unsent_->fetch_add(static_cast<int64_t>(bytes.size())) > kMaxUnsent) {
+      Close();
+      return false;
+    }
+    net::post(executor_, [w = session_, b = std::move(bytes)]() mutable {
+      if (auto s = w.lock()) s->StreamWrite(std::move(b));
+    });
+    return true;
+  }
+  void Close() override {
+    net::post(executor_, [w = session_] {
+      if (auto s = w.lock()) s->StreamClose();
+    });
+  }
+  void OnEnd(std::function<void()> fn) override {
+    net::post(executor_, [w = session_, fn = std::move(fn)]() mutable {
+      if (auto s = w.lock()) return s->StreamOnEnd(std::move(fn));
+      fn();  // the session is gone: the stream has ended
+    });
+  }
+
+ private:
+  std::weak_ptr<Session> session_;
+  net::any_io_executor executor_;
+  std::shared_ptr<std::atomic<bool>> ended_;
+  std::shared_ptr<std::atomic<int64_t>> unsent_;
+};
+}  // namespace
+
+void Session::StartStream(Response r) {
+  sse_ = std::make_unique<StreamState>();
+  auto& st = *sse_;
+  st.header = std::make_shared<bhttp::response<bhttp::empty_body>>();
+  auto& h = *st.header;
+  h.version(11);
+  h.result(static_cast<unsigned>(r.status));
+  h.set(bhttp::field::server, server_->options().server_header);
+  h.set(bhttp::field::content_type, r.content_type);
+  h.set("X-Request-Id", request_id_);
+  for (auto& [k, v] : r.headers) h.set(k, v);
+  h.chunked(true);
+  h.keep_alive(false);
+  st.serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(h);
+  st.heartbeat = std::move(r.heartbeat);
+  stream_.expires_never();  // a stream lives as long as its producer; probes detect a gone client
+  auto self = shared_from_this();
+  bhttp::async_write_header(stream_, *st.serializer, [self](beast::error_code ec, size_t) {
+    if (!self->sse_) return;
+    if (ec) return self->EndStream();
+    self->sse_->header_sent = true;
+    self->PumpStream();
+  });
+  ProbeClient();
+  if (!st.heartbeat.empty()) {
+    st.timer = std::make_unique<net::steady_timer>(stream_.get_executor());
+    Heartbeat();
+  }
+  r.stream(std::make_shared<SessionResponseStream>(self, st));
+}
+
+void Session::ProbeClient() {
+  // The client sends nothing more on a streamed response: a completed read
+  // means it closed (or misbehaves), either way the stream ends.
+  auto self = shared_from_this();
+  stream_.socket().async_read_some(net::buffer(sse_->probe),
+                                   [self](beast::error_code ec, size_t) {
+                                     if (self->sse_) self->EndStream();
+                                   });
+}
+
+void Session::Heartbeat() {
+  auto self = shared_from_this();
+  sse_->timer->expires_after(std::chrono::seconds(15));
+  sse_->timer->async_wait([self](beast::error_code ec) {
+    if (ec || !self->sse_ || self->sse_->ended->load()) return;
+    if (!self->sse_->wrote_since_beat) self->StreamWrite(self->sse_->heartbeat);
+    self->sse_->wrote_since_beat = false;
+    self->Heartbeat();
+  });
+}
+
+void Session::StreamWrite(std::string bytes) {
+  if (!sse_ || sse_->ended->load() || sse_->closing) return;
+  sse_->wrote_since_beat = true;
+  sse_->out.push_back(std::move(bytes));
+  PumpStream();
+}
+
+void Session::StreamClose() {
+  if (!sse_ || sse_->ended->load()) return;
+  sse_->closing = true;
+  PumpStream();
+}
+
+void Session::StreamOnEnd(std::function<void()> fn) {
+  if (!sse_ || sse_->ended->load()) return fn();
+  sse_->on_end.push_back(std::move(fn));
+}
+
+void Session::PumpStream() {
+  auto& st = *sse_;
+  if (!st.header_sent || st.writing || st.ended->load()) return;
+  auto self = shared_from_this();
+  if (st.out.empty()) {
+    if (!st.closing) return;
+    st.writing = true;
+    net::async_write(stream_, bhttp::make_chunk_last(),
+                     [self](beast::error_code, size_t) { self->EndStream(); });
+    return;
+  }
+  st.writing = true;
+  auto chunk = std::make_shared<std::string>(std::move(st.out.front()));
+  st.out.pop_front();
+  net::async_write(stream_, bhttp::make_chunk(net::buffer(*chunk)),
+                   [self, chunk](beast::error_code ec, size_t) {
+                     if (!self->sse_) return;
+                     self->sse_->writing = false;
+                     self->sse_->unsent->fetch_sub(static_cast<int64_t>(chunk->size()));
+                     if (ec) return self->EndStream();
+                     self->PumpStream();
+                   });
+}
+
+void Session::EndStream() {
+  if (!sse_ || sse_->ended->exchange(true)) return;
+  if (sse_->timer) sse_->timer->cancel();
+  auto callbacks = std::move(sse_->on_end);
+  sse_->on_end.clear();
+  Close();
+  if (counted_) {
+    counted_ = false;
+    server_->RequestFinished();
+  }
+  for (auto& fn : callbacks) fn();
 }
 
 void Session::Close() {

@@ -172,6 +172,9 @@ class TenantStore {
     std::string type;
     int64_t ts_ms = 0;
   };
+  // Stored interactions that name an item (a full count: call per training
+  // request, not per tracked event).
+  virtual StatusOr<int64_t> CountInteractions() = 0;
   virtual Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) = 0;
   // The tenant's training jobs and model versions.
   virtual TrainingRecords& training() = 0;

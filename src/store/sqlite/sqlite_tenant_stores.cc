@@ -302,6 +302,17 @@ class SqliteTenantStore final : public TenantStore {
       : id_(std::move(id)), db_(std::move(db)), training_(NewSqliteTrainingRecords(db_.get())) {}
   TrainingRecords& training() override { return *training_; }
 
+  StatusOr<int64_t> CountInteractions() override {
+    int64_t n = 0;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COUNT(*) FROM interactions WHERE item_idx >= 0"));
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) n = st->Int(0);
+      return Status::Ok();
+    }));
+    return n;
+  }
+
   Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) override {
     return db_->Read([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto st, c.Prepare(

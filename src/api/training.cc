@@ -1,0 +1,155 @@
+// Training jobs (ML engine port): POST /api/v1/train, progress, list,
+// cancel, and live progress as Server-Sent Events.
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <mutex>
+
+#include "api/call.h"
+#include "api/json_body.h"
+#include "http/errors.h"
+#include "training/training_service.h"
+
+namespace embedrec::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+
+namespace {
+
+// Progress may be read with either model scope.
+Status RequireModelScope(const auth::Principal& who) {
+  if (who.Has(auth::kModelsTrain)) return Status::Ok();
+  return who.Require(auth::kModelsRead);
+}
+
+http::Response RawJson(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// One SSE stream of a job's progress. The subscription may deliver
+// documents before the stream is attached (the response is still on its
+// way): they wait here.
+class ProgressEvents {
+ public:
+  void Send(const std::string& doc, bool final) {
+    std::string event = std::string("event: ") + (final ? "end" : "progress") + "\ndata: " + doc + "\n\n";
+    std::lock_guard lock(mu_);
+    final_ = final_ || final;
+    if (!stream_) {
+      pending_.push_back(std::move(event));
+      return;
+    }
+    stream_->Write(std::move(event));
+    if (final) stream_->Close();
+  }
+  void Attach(std::shared_ptr<http::ResponseStream> s) {
+    std::lock_guard lock(mu_);
+    stream_ = std::move(s);
+    for (auto& e : pending_) stream_->Write(std::move(e));
+    pending_.clear();
+    if (final_) stream_->Close();
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<http::ResponseStream> stream_;
+  std::vector<std::string> pending_;
+  bool final_ = false;
+};
+
+}  // namespace
+
+void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
+  const Deps* d = &deps;
+  using http::Role;
+
+  http::RouteInfo train{"POST", "/api/v1/train",
+                        "Start a training job (model_type, training_mode, auto_deploy, hyperparameters)",
+                        "training", Role::kMlEngine};
+  router.Add(train, Authed(deps, auth::kModelsTrain,
+                           [d](const Request& req, const PathParams&,
+                               const auth::Principal& who) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+    ASSIGN_OR_RETURN(auto tenant, d->control->GetTenant(tid));
+    ASSIGN_OR_RETURN(training::JobRequest job, training::ParseJobRequest(body, tenant.settings_json));
+    ASSIGN_OR_RETURN(training::Submitted s, d->training->Submit(tid, job));
+    const double minutes = std::ceil(s.estimated_seconds / 60.0 * 100) / 100;
+    return JsonAnswer(202, json::object{
+        {"job_id", s.job_id},
+        {"status", s.status},
+        {"estimated_duration_minutes", minutes},
+        {"estimated_duration_seconds", std::round(s.estimated_seconds * 10) / 10},
+        {"queue_position", s.queue_position},
+        {"model_type", job.model_type},
+        {"training_mode", job.mode},
+        {"hyperparameters", training::HyperparametersJson(job)},
+        {"progress_url", "/api/v1/training/" + s.job_id + "/progress"},
+        {"events_url", "/api/v1/training/" + s.job_id + "/events"}});
+  }));
+
+  router.Add({"GET", "/api/v1/training/{job_id}/progress", "A training job's progress and result",
+              "training", Role::kMlEngine},
+             Authed(deps, 0, [d](const Request& req, const PathParams& p,
+                                 const auth::Principal& who) -> StatusOr<http::Response> {
+               RETURN_IF_ERROR(RequireModelScope(who));
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+               ASSIGN_OR_RETURN(std::string doc, d->training->Progress(tid, p.Get("job_id")));
+               return RawJson(200, std::move(doc));
+             }));
+
+  router.Add({"GET", "/api/v1/training", "The tenant's training jobs, newest first (?limit)",
+              "training", Role::kMlEngine},
+             Authed(deps, 0, [d](const Request& req, const PathParams&,
+                                 const auth::Principal& who) -> StatusOr<http::Response> {
+               RETURN_IF_ERROR(RequireModelScope(who));
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+               ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
+               ASSIGN_OR_RETURN(auto docs, d->training->List(tid, static_cast<int>(limit)));
+               std::string body = "{\"jobs\":[";
+               for (size_t i = 0; i < docs.size(); ++i) body += (i ? "," : "") + docs[i];
+               body += "],\"count\":" + std::to_string(docs.size()) + "}";
+               return RawJson(200, std::move(body));
+             }));
+
+  router.Add({"POST", "/api/v1/training/{job_id}/cancel", "Cancel a queued or running training job",
+              "training", Role::kMlEngine},
+             Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams& p,
+                                                  const auth::Principal& who) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+               ASSIGN_OR_RETURN(std::string doc, d->training->Cancel(tid, p.Get("job_id")));
+               return RawJson(202, std::move(doc));
+             }));
+
+  router.Add({"GET", "/api/v1/training/{job_id}/events",
+              "A training job's progress as Server-Sent Events (progress…, then end)", "training",
+              Role::kMlEngine},
+             Authed(deps, 0, [d](const Request& req, const PathParams& p,
+                                 const auth::Principal& who) -> StatusOr<http::Response> {
+               RETURN_IF_ERROR(RequireModelScope(who));
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+               auto events = std::make_shared<ProgressEvents>();
+               ASSIGN_OR_RETURN(auto sub, d->training->Watch(tid, p.Get("job_id"),
+                                                             [events](const std::string& doc, bool final) {
+                                                               events->Send(doc, final);
+                                                             }));
+               std::shared_ptr<training::Subscription> shared(std::move(sub));
+               http::Response r;
+               r.content_type = "text/event-stream";
+               r.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+               r.heartbeat = ": keep-alive\n\n";
+               r.stream = [events, shared](std::shared_ptr<http::ResponseStream> s) mutable {
+                 events->Attach(s);
+                 // The subscription lives as long as the stream.
+                 s->OnEnd([shared]() mutable { shared.reset(); });
+               };
+               return r;
+             }));
+}
+
+}  // namespace embedrec::api

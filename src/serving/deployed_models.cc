@@ -1,0 +1,71 @@
+#include "serving/deployed_models.h"
+
+#include "ml/model_file.h"
+
+namespace embedrec::serving {
+
+StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string& version,
+                                                               std::string_view model_bytes,
+                                                               std::string_view index_bytes,
+                                                               const ann::IndexOptions& options) {
+  ASSIGN_OR_RETURN(ml::ModelArtifact artifact, ml::DecodeModel(model_bytes));
+  if (artifact.item_ids.size() != artifact.n_items) {
+    return Status::FailedPrecondition("model " + version + " has no item ids");
+  }
+  auto m = std::make_shared<ServingModel>();
+  m->version = version;
+  m->model_type = artifact.model_type;
+  ASSIGN_OR_RETURN(m->index, ann::LoadItemIndex(index_bytes, options));
+  if (m->index->size() != static_cast<int64_t>(artifact.n_items) ||
+      m->index->dim() != static_cast<int>(artifact.dim)) {
+    return Status::FailedPrecondition("index of model " + version + " does not match its model");
+  }
+  m->user_ids = std::move(artifact.user_ids);
+  m->item_ids = std::move(artifact.item_ids);
+  for (size_t i = 0; i < m->user_ids.size(); ++i) m->user_rows.emplace(m->user_ids[i], i);
+  for (size_t i = 0; i < m->item_ids.size(); ++i) m->item_rows.emplace(m->item_ids[i], i);
+  artifact.user_ego.clear();  // serving needs the final embeddings only
+  artifact.item_ego.clear();
+  ASSIGN_OR_RETURN(m->model, ml::LoadModel(artifact));
+  return std::shared_ptr<const ServingModel>(std::move(m));
+}
+
+std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {
+  std::lock_guard lock(mu_);
+  auto it = models_.find(tenant_id);
+  return it == models_.end() ? nullptr : it->second;
+}
+
+void DeployedModels::Set(const std::string& tenant_id, std::shared_ptr<const ServingModel> model) {
+  std::shared_ptr<const ServingModel> old;  // released outside the lock
+  std::lock_guard lock(mu_);
+  problems_.erase(tenant_id);
+  if (!model) {
+    auto it = models_.find(tenant_id);
+    if (it != models_.end()) {
+      old = std::move(it->second);
+      models_.erase(it);
+    }
+    return;
+  }
+  auto& slot = models_[tenant_id];
+  old = std::move(slot);
+  slot = std::move(model);
+}
+
+void DeployedModels::SetProblem(const std::string& tenant_id, std::string problem) {
+  std::lock_guard lock(mu_);
+  problems_[tenant_id] = std::move(problem);
+}
+
+size_t DeployedModels::Count() const {
+  std::lock_guard lock(mu_);
+  return models_.size();
+}
+
+std::map<std::string, std::string> DeployedModels::Problems() const {
+  std::lock_guard lock(mu_);
+  return problems_;
+}
+
+}  // namespace embedrec::serving

@@ -1,0 +1,60 @@
+// The models being served, one per tenant, swapped atomically: a request
+// takes a reference to the tenant's current model and keeps using it even if
+// a deploy replaces it meanwhile; later requests see the new one. Also keeps
+// the load problems /readyz reports (a deployed model file that could not be
+// read, and which version serves instead).
+//
+// Thread safety: safe for concurrent use; Get never blocks on I/O.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ann/item_index.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "ml/model.h"
+
+namespace embedrec::serving {
+
+// A trained model ready to answer: embeddings (through the model, which also
+// folds in new users), the external ids of its rows, and the item index.
+struct ServingModel {
+  std::string version;        // "v1.0_20261125"
+  std::string model_type;
+  std::unique_ptr<ml::Model> model;
+  std::vector<std::string> user_ids, item_ids;  // row → external id
+  IdMap user_rows, item_rows;                    // external id → row
+  std::unique_ptr<ann::ItemIndex> index;
+};
+
+// Builds a ServingModel from a model file's bytes and its index's bytes.
+// kFailedPrecondition for a damaged file (nothing half-loaded).
+StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string& version,
+                                                               std::string_view model_bytes,
+                                                               std::string_view index_bytes,
+                                                               const ann::IndexOptions& options);
+
+class DeployedModels {
+ public:
+  // The tenant's current model, or null when it has none.
+  std::shared_ptr<const ServingModel> Get(const std::string& tenant_id) const;
+  // Replaces the tenant's model (null: none) and clears its load problem.
+  void Set(const std::string& tenant_id, std::shared_ptr<const ServingModel> model);
+  // Records why the tenant's deployed version could not be served.
+  void SetProblem(const std::string& tenant_id, std::string problem);
+  // Tenants with a model.
+  size_t Count() const;
+  // Tenant id → problem, for /readyz.
+  std::map<std::string, std::string> Problems() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const ServingModel>> models_;
+  std::map<std::string, std::string> problems_;
+};
+
+}  // namespace embedrec::serving

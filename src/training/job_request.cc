@@ -1,0 +1,273 @@
+#include "training/job_request.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <optional>
+#include <map>
+#include <set>
+
+namespace embedrec::training {
+namespace json = boost::json;
+
+namespace {
+
+constexpr double kMaxSeed = 9007199254740991.0;  // 2^53 - 1: exact in JSON numbers
+
+std::string Num(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  std::string s = std::to_string(v);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  return s;
+}
+
+Status RangeError(const std::string& field, const HyperparameterSpec& h) {
+  std::string range = std::string(h.min_exclusive ? "(" : "[") + Num(h.min) + ", " + Num(h.max) + "]";
+  return Status::Unprocessable(
+      field + " must be " + (h.integer ? "an integer" : "a number") + " in " + range,
+      {{"field", field}, {"min", Num(h.min)}, {"max", Num(h.max)},
+       {"min_exclusive", h.min_exclusive ? "true" : "false"}});
+}
+
+bool AppliesTo(const HyperparameterSpec& h, const std::string& model) {
+  if (std::string_view(h.models) == "*") return true;
+  std::string_view list(h.models);
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t end = list.find(',', pos);
+    if (end == std::string_view::npos) end = list.size();
+    if (list.substr(pos, end - pos) == model) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+// Reads hyperparameter values from `o` into `values`, checking each.
+Status ReadValues(const json::object& o, const std::string& prefix,
+                  std::map<std::string, double>* values) {
+  for (const auto& [key, v] : o) {
+    std::string field = prefix + std::string(key);
+    const HyperparameterSpec* spec = nullptr;
+    for (const auto& h : Hyperparameters()) {
+      if (key == h.name) spec = &h;
+    }
+    if (!spec) {
+      std::string known;
+      for (const auto& h : Hyperparameters()) known += (known.empty() ? "" : ", ") + std::string(h.name);
+      return Status::Unprocessable("unknown hyperparameter '" + std::string(key) + "'; known: " + known,
+                                   {{"field", field}});
+    }
+    double x;
+    if (v.is_int64()) x = static_cast<double>(v.as_int64());
+    else if (v.is_uint64()) x = static_cast<double>(v.as_uint64());
+    else if (v.is_double()) x = v.as_double();
+    else {
+      return Status::InvalidArgument("field '" + field + "' must be a number",
+                                     {{"field", field}, {"expected", "a number"}});
+    }
+    if (!std::isfinite(x) || (spec->integer && x != std::floor(x)) || x > spec->max ||
+        (spec->min_exclusive ? x <= spec->min : x < spec->min)) {
+      return RangeError(field, *spec);
+    }
+    (*values)[spec->name] = x;
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::string> OptionalString(const json::object& o, const char* field,
+                                     const std::set<std::string>& allowed, std::string dflt) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return dflt;
+  if (!v->is_string()) {
+    return Status::InvalidArgument(std::string("field '") + field + "' must be a string",
+                                   {{"field", field}, {"expected", "a string"}});
+  }
+  std::string s(v->as_string());
+  if (!allowed.count(s)) {
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return Status::Unprocessable(std::string(field) + " must be one of " + list,
+                                 {{"field", field}});
+  }
+  return s;
+}
+
+
+// A number in [min, max] at `field` of `o`, or nullopt when absent.
+StatusOr<std::optional<double>> OptNumber(const json::object& o, const char* key,
+                                          const std::string& field, double min, double max) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::optional<double>();
+  if (!v->is_number()) {
+    return Status::InvalidArgument("field '" + field + "' must be a number",
+                                   {{"field", field}, {"expected", "a number"}});
+  }
+  double x = v->to_number<double>();
+  if (!(x >= min && x <= max)) {
+    return Status::Unprocessable(field + " must be a number in [" + Num(min) + ", " + Num(max) + "]",
+                                 {{"field", field}, {"min", Num(min)}, {"max", Num(max)}});
+  }
+  return std::optional<double>(x);
+}
+
+// Interaction weights {type: weight} (or {type: {weight}}) into `out`.
+Status ReadWeights(const json::value& v, const std::string& field,
+                   std::map<std::string, float, std::less<>>* out) {
+  if (!v.is_object()) {
+    return Status::InvalidArgument("field '" + field + "' must be an object",
+                                   {{"field", field}, {"expected", "an object"}});
+  }
+  for (const auto& [type, spec] : v.as_object()) {
+    if (spec.is_object()) {
+      if (!spec.as_object().contains("weight")) continue;  // other per-type settings
+      ASSIGN_OR_RETURN(auto w, OptNumber(spec.as_object(), "weight",
+                                         field + "." + std::string(type) + ".weight", 0, 1000));
+      if (w) (*out)[std::string(type)] = static_cast<float>(*w);
+      continue;
+    }
+    json::object one{{"w", spec}};
+    ASSIGN_OR_RETURN(auto w, OptNumber(one, "w", field + "." + std::string(type), 0, 1000));
+    if (w) (*out)[std::string(type)] = static_cast<float>(*w);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<HyperparameterSpec>& Hyperparameters() {
+  static const std::vector<HyperparameterSpec> kSpecs = {
+      {"embedding_dim", 2, 512, false, true, 64, "lightgcn,bpr_mf,als", "embedding dimension"},
+      {"num_layers", 0, 6, false, true, 3, "lightgcn", "propagation layers"},
+      {"learning_rate", 0, 1, true, false, 0.001, "lightgcn,bpr_mf",
+       "Adam step size (incremental mode: a tenth unless given)"},
+      {"batch_size", 16, 65536, false, true, 2048, "lightgcn,bpr_mf", "samples per step"},
+      {"epochs", 1, 1000, false, true, 100, "*",
+       "passes over the data (als: alternations; incremental mode: 10 unless given)"},
+      {"negative_samples", 1, 64, false, true, 1, "lightgcn,bpr_mf", "negatives per positive"},
+      {"reg", 0, 10, false, false, 1e-4, "lightgcn,bpr_mf,als",
+       "L2 regularisation (als: lambda, default 0.1)"},
+      {"seed", 0, kMaxSeed, false, true, 2020, "*", "random seed"},
+      {"eval_every", 1, 1000, false, true, 10, "*", "epochs between validations"},
+      {"patience", 0, 100, false, true, 3, "*",
+       "validations without a better ndcg@10 before stopping early (0: never)"},
+      {"validation_split", 0, 0.5, false, false, 0.2, "*",
+       "share of each user's latest items held out for validation (0: none, no gate)"},
+      {"alpha", 0, 10000, true, false, 10, "als", "confidence weight of interactions"},
+      {"half_life_days", 0, 36500, true, false, 30, "popularity", "popularity decay half-life"},
+  };
+  return kSpecs;
+}
+
+StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string& settings_json) {
+  boost::system::error_code ec;
+  json::value sv = json::parse(settings_json.empty() ? "{}" : settings_json, ec);
+  const json::object empty;
+  const json::object& settings = !ec && sv.is_object() ? sv.as_object() : empty;
+  std::string tenant_default_model = "lightgcn";
+  if (auto* m = settings.if_contains("recommendation_model"); m && m->is_string()) {
+    tenant_default_model = std::string(m->as_string());
+  }
+  const json::object* tenant_defaults = nullptr;
+  if (auto* t = settings.if_contains("training"); t && t->is_object()) tenant_defaults = &t->as_object();
+  JobRequest r;
+  if (auto* t = settings.if_contains("interaction_types")) {
+    if (t->is_object()) RETURN_IF_ERROR(ReadWeights(*t, "settings.interaction_types", &r.interaction_weights));
+  }
+  if (auto* w = body.if_contains("interaction_weights"); w && !w->is_null()) {
+    RETURN_IF_ERROR(ReadWeights(*w, "interaction_weights", &r.interaction_weights));
+  }
+  ASSIGN_OR_RETURN(auto tol, OptNumber(settings, "deploy_tolerance", "settings.deploy_tolerance", 0, 1));
+  if (tol) r.deploy_tolerance = *tol;
+  ASSIGN_OR_RETURN(tol, OptNumber(body, "deploy_tolerance", "deploy_tolerance", 0, 1));
+  if (tol) r.deploy_tolerance = *tol;
+  ASSIGN_OR_RETURN(r.model_type, OptionalString(body, "model_type",
+                                                {"lightgcn", "bpr_mf", "als", "popularity"},
+                                                tenant_default_model.empty() ? "lightgcn"
+                                                                             : tenant_default_model));
+  ASSIGN_OR_RETURN(r.mode, OptionalString(body, "training_mode", {"full", "incremental"}, "full"));
+  if (const json::value* v = body.if_contains("auto_deploy"); v && !v->is_null()) {
+    if (!v->is_bool()) {
+      return Status::InvalidArgument("field 'auto_deploy' must be a boolean",
+                                     {{"field", "auto_deploy"}, {"expected", "a boolean"}});
+    }
+    r.auto_deploy = v->as_bool();
+  }
+  std::map<std::string, double> values, given;
+  if (tenant_defaults) RETURN_IF_ERROR(ReadValues(*tenant_defaults, "settings.training.", &values));
+  if (const json::value* v = body.if_contains("hyperparameters"); v && !v->is_null()) {
+    if (!v->is_object()) {
+      return Status::InvalidArgument("field 'hyperparameters' must be an object",
+                                     {{"field", "hyperparameters"}, {"expected", "an object"}});
+    }
+    RETURN_IF_ERROR(ReadValues(v->as_object(), "hyperparameters.", &given));
+  }
+  for (const auto& [k, x] : given) values[k] = x;
+  auto get = [&](const char* name) {
+    auto it = values.find(name);
+    if (it != values.end()) return it->second;
+    for (const auto& h : Hyperparameters()) {
+      if (std::string_view(h.name) == name) return h.default_value;
+    }
+    return 0.0;
+  };
+  ml::TrainOptions& o = r.options;
+  o.embedding_dim = static_cast<int>(get("embedding_dim"));
+  o.num_layers = r.model_type == "lightgcn" ? static_cast<int>(get("num_layers")) : 0;
+  o.learning_rate = get("learning_rate");
+  o.batch_size = static_cast<int>(get("batch_size"));
+  o.epochs = static_cast<int>(get("epochs"));
+  if (r.model_type == "als" && !values.count("epochs")) o.epochs = 15;
+  if (r.model_type == "popularity") o.epochs = 1;
+  if (r.mode == "incremental" && !given.count("epochs")) o.epochs = std::min(o.epochs, 10);
+  // Adam restarts with empty moments: its first steps move every coordinate
+  // by about the learning rate, which would shake a trained model. Unless
+  // the request says otherwise, an incremental run steps ten times smaller.
+  if (r.mode == "incremental" && !given.count("learning_rate")) o.learning_rate /= 10;
+  o.negative_samples = static_cast<int>(get("negative_samples"));
+  o.reg = r.model_type == "als" && !values.count("reg") ? 0.1 : get("reg");
+  o.seed = static_cast<uint64_t>(get("seed"));
+  o.eval_every = static_cast<int>(get("eval_every"));
+  o.patience = static_cast<int>(get("patience"));
+  o.alpha = get("alpha");
+  o.half_life_days = get("half_life_days");
+  o.ks = {10, 20};
+  r.validation_split = get("validation_split");
+  return r;
+}
+
+json::object HyperparametersJson(const JobRequest& r) {
+  const ml::TrainOptions& o = r.options;
+  json::object h;
+  auto put = [&](const char* name, json::value v) {
+    for (const auto& spec : Hyperparameters()) {
+      if (std::string_view(spec.name) == name && AppliesTo(spec, r.model_type)) h[name] = v;
+    }
+  };
+  put("embedding_dim", o.embedding_dim);
+  put("num_layers", o.num_layers);
+  put("learning_rate", o.learning_rate);
+  put("batch_size", o.batch_size);
+  put("epochs", o.epochs);
+  put("negative_samples", o.negative_samples);
+  put("reg", o.reg);
+  put("seed", o.seed);
+  put("eval_every", o.eval_every);
+  put("patience", o.patience);
+  put("validation_split", r.validation_split);
+  put("alpha", o.alpha);
+  put("half_life_days", o.half_life_days);
+  return h;
+}
+
+json::object RequestJson(const JobRequest& r) {
+  json::object weights;
+  for (const auto& [t, w] : r.interaction_weights) weights[t] = w;
+  return json::object{{"model_type", r.model_type},
+                      {"training_mode", r.mode},
+                      {"auto_deploy", r.auto_deploy},
+                      {"hyperparameters", HyperparametersJson(r)},
+                      {"deploy_tolerance", r.deploy_tolerance},
+                      {"interaction_weights", std::move(weights)}};
+}
+
+}  // namespace embedrec::training

@@ -1,0 +1,57 @@
+// What a training request asks for, validated: model type, mode, and every
+// hyperparameter within its documented range (defaults from the tenant's
+// settings, then ours).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ml/model.h"
+
+namespace embedrec::training {
+
+struct JobRequest {
+  std::string model_type = "lightgcn";
+  std::string mode = "full";      // full | incremental
+  bool auto_deploy = true;
+  ml::TrainOptions options;       // hyperparameters as applied
+  double validation_split = 0.2;  // share of each user's latest items held out for validation
+  // Interaction type → weight (over ml::DefaultTypeWeight); 0: not a positive.
+  std::map<std::string, float, std::less<>> interaction_weights;
+  // A new version is deployed only if its validation ndcg@10 is at least
+  // (1 − deploy_tolerance) × the deployed version's on the same split.
+  double deploy_tolerance = 0.05;
+};
+
+// One hyperparameter: its JSON name, allowed range and default.
+struct HyperparameterSpec {
+  const char* name;
+  double min, max;
+  bool min_exclusive;
+  bool integer;
+  double default_value;
+  const char* models;  // model types it applies to ("*": all)
+  const char* help;
+};
+const std::vector<HyperparameterSpec>& Hyperparameters();
+
+// Reads `body` {model_type?, training_mode?, auto_deploy?, hyperparameters?,
+// deploy_tolerance?, interaction_weights?} over the tenant's settings JSON:
+// settings.recommendation_model, settings.training (hyperparameter
+// defaults, validated the same way), settings.interaction_types.<t>.weight,
+// settings.deploy_tolerance.
+// Errors: 400 for a wrong type, 422 for a value out of range or unknown
+// (details: field, and min/max for a range).
+StatusOr<JobRequest> ParseJobRequest(const boost::json::object& body,
+                                     const std::string& settings_json);
+
+// The hyperparameters as applied, as a JSON object (every value that
+// applies to the model type).
+boost::json::object HyperparametersJson(const JobRequest& r);
+// The whole request as applied: ParseJobRequest(RequestJson(r), "{}") gives r back.
+boost::json::object RequestJson(const JobRequest& r);
+
+}  // namespace embedrec::training

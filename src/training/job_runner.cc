@@ -1,0 +1,274 @@
+#include "training/job_runner.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+
+#include "ann/item_index.h"
+#include "common/time_format.h"
+#include "ml/evaluator.h"
+#include "training/training_data.h"
+
+namespace embedrec::training {
+namespace json = boost::json;
+
+namespace {
+
+const std::vector<int> kFinalKs = {5, 10, 20, 50};
+
+json::object MetricsJson(const ml::Metrics& m) {
+  json::object o;
+  for (const auto& [k, v] : m.values) o[k] = v;
+  return o;
+}
+
+// Embeddings of `m` in the numbering of `data` (rows the model does not know stay zero).
+ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingModel& m) {
+  const int d = m.model->dim();
+  std::vector<float> users(static_cast<size_t>(data.n_users) * d, 0.0f);
+  std::vector<float> items(static_cast<size_t>(data.n_items) * d, 0.0f);
+  const auto& ue = m.model->user_embeddings();
+  const auto& ie = m.model->item_embeddings();
+  for (int32_t u = 0; u < data.n_users; ++u) {
+    auto it = m.user_rows.find(data.user_ids[u]);
+    if (it != m.user_rows.end()) std::copy_n(ue.data() + it->second * d, d, users.data() + u * d);
+  }
+  for (int32_t i = 0; i < data.n_items; ++i) {
+    auto it = m.item_rows.find(data.item_ids[i]);
+    if (it != m.item_rows.end()) std::copy_n(ie.data() + it->second * d, d, items.data() + i * d);
+  }
+  return ml::Evaluate(data, users.data(), items.data(), d, kFinalKs);
+}
+
+// The warm start of an incremental job: the deployed model's ego
+// embeddings, mapped to the new data's numbering by id.
+StatusOr<ml::WarmStart> WarmStartFrom(const ml::ModelArtifact& a, const ml::Dataset& data, int dim) {
+  if (static_cast<int>(a.dim) != dim) {
+    return Status::Unprocessable("incremental training keeps the deployed model's embedding_dim (" +
+                                     std::to_string(a.dim) + "), not " + std::to_string(dim),
+                                 {{"field", "hyperparameters.embedding_dim"}});
+  }
+  const auto& users = a.user_ego.empty() ? a.user_emb : a.user_ego;
+  const auto& items = a.item_ego.empty() ? a.item_emb : a.item_ego;
+  ml::WarmStart w;
+  w.dim = dim;
+  w.users.assign(static_cast<size_t>(data.n_users) * dim, 0.0f);
+  w.items.assign(static_cast<size_t>(data.n_items) * dim, 0.0f);
+  w.user_known.assign(data.n_users, 0);
+  w.item_known.assign(data.n_items, 0);
+  IdMap rows;
+  for (size_t r = 0; r < a.user_ids.size(); ++r) rows.emplace(a.user_ids[r], r);
+  for (int32_t u = 0; u < data.n_users; ++u) {
+    auto it = rows.find(data.user_ids[u]);
+    if (it == rows.end()) continue;
+    std::copy_n(users.data() + it->second * dim, dim, w.users.data() + u * dim);
+    w.user_known[u] = 1;
+  }
+  rows.clear();
+  for (size_t r = 0; r < a.item_ids.size(); ++r) rows.emplace(a.item_ids[r], r);
+  for (int32_t i = 0; i < data.n_items; ++i) {
+    auto it = rows.find(data.item_ids[i]);
+    if (it == rows.end()) continue;
+    std::copy_n(items.data() + it->second * dim, dim, w.items.data() + i * dim);
+    w.item_known[i] = 1;
+  }
+  return w;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+Status RunJob(const JobContext& ctx, const JobEnv& env) {
+  const JobRequest& req = *ctx.request;
+  const auto started = std::chrono::steady_clock::now();
+  auto cancelled = [&] { return ctx.cancel && ctx.cancel->load(); };
+  auto set_status = [&](const char* status, double progress) {
+    ctx.update([&](json::object& d) {
+      d["status"] = status;
+      d["progress"] = progress;
+    }, true);
+  };
+  ctx.update([&](json::object& d) {
+    d["status"] = "loading_data";
+    d["progress"] = 0.01;
+    d["started_at"] = FormatRfc3339Millis(env.clock->NowMillis());
+  }, true);
+
+  // 1. Data: the tenant's interactions, the validation split.
+  ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, req.interaction_weights,
+                                                     req.validation_split, req.options.seed));
+  const ml::Dataset& data = td.data;
+  ctx.update([&](json::object& d) {
+    d["data"] = json::object{{"users", data.n_users},
+                             {"items", data.n_items},
+                             {"training_pairs", data.train.size()},
+                             {"validation_pairs", data.test.size()},
+                             {"interactions", td.events}};
+  }, false);
+  if (cancelled()) return ml::CancelledStatus();
+
+  // The deployed model: the incremental starting point and the gate's baseline.
+  ASSIGN_OR_RETURN(auto versions, env.store->training().ListVersions());
+  const store::ModelVersionRecord* deployed_record = nullptr;
+  for (const auto& v : versions) {
+    if (v.status == "deployed") deployed_record = &v;
+  }
+  auto deployed = env.deployed->Get(ctx.tenant_id);
+  const bool incremental = req.mode == "incremental";
+  ml::WarmStart warm;
+  if (incremental) {
+    if (!deployed_record) {
+      return Status::Unprocessable("incremental training needs a deployed model; train in full mode first",
+                                   {{"field", "training_mode"}});
+    }
+    if (deployed_record->model_type != req.model_type) {
+      return Status::Unprocessable("incremental training continues the deployed " +
+                                       deployed_record->model_type + " model, not " + req.model_type,
+                                   {{"field", "model_type"}});
+    }
+    ASSIGN_OR_RETURN(auto artifact, env.registry->ReadArtifact(ctx.tenant_id, *deployed_record));
+    ASSIGN_OR_RETURN(warm, WarmStartFrom(artifact, data, req.options.embedding_dim));
+  }
+
+  // 2. Training, reporting every epoch.
+  ctx.update([&](json::object& d) {
+    d["status"] = "training";
+    d["progress"] = 0.05;
+  }, true);
+  ml::TrainOptions opt = req.options;
+  opt.cancel = ctx.cancel;
+  opt.threads = ctx.threads;
+  opt.warm_start = incremental ? &warm : nullptr;
+  auto model = ml::NewModel(req.model_type);
+  if (!model) return Status::Unprocessable("unknown model type " + req.model_type);
+  double train_seconds = 0;
+  int epochs_run = 0;
+  auto last_persist = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(model->Fit(data, opt, [&](const ml::EpochReport& r) {
+    train_seconds += r.seconds + r.eval_seconds;
+    epochs_run = r.epoch;
+    const double per_epoch = train_seconds / r.epoch;
+    const int left = std::max(0, opt.epochs - r.epoch);
+    const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
+    if (persist) last_persist = std::chrono::steady_clock::now();
+    ctx.update([&](json::object& d) {
+      d["current_epoch"] = r.epoch;
+      d["progress"] = 0.05 + 0.85 * r.epoch / opt.epochs;
+      auto& m = d["metrics"].as_object();
+      if (req.model_type != "popularity") m["train_loss"] = r.loss;
+      if (r.metrics) {
+        m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
+        m["val_recall@20"] = r.metrics->Get("recall@20");
+      }
+      d["estimated_completion"] = FormatRfc3339(
+          (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
+    }, persist);
+  }));
+  if (epochs_run > 0 && train_seconds > 0) env.speed->Record(req, data.train.size(), train_seconds / epochs_run);
+  if (cancelled()) return ml::CancelledStatus();
+
+  // 3. Evaluation on the validation split, of the new model and of the
+  // deployed one (the same split: a fair comparison for the gate).
+  set_status("evaluating", 0.9);
+  const int dim = model->dim();
+  json::object final_metrics;
+  std::optional<double> new_ndcg, old_ndcg;
+  if (data.test.size() > 0) {
+    ml::Metrics m = ml::Evaluate(data, model->user_embeddings().data(),
+                                 model->item_embeddings().data(), dim, kFinalKs);
+    final_metrics = MetricsJson(m);
+    final_metrics["evaluated_users"] = m.users;
+    new_ndcg = m.Get("ndcg@10");
+    if (deployed) old_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
+  }
+  if (cancelled()) return ml::CancelledStatus();
+
+  // 4. The item index.
+  set_status("building_index", 0.93);
+  ASSIGN_OR_RETURN(auto index, ann::BuildItemIndex(model->item_embeddings().data(), data.n_items,
+                                                   dim, env.registry->options().index));
+  ASSIGN_OR_RETURN(std::string index_bytes, index->Serialize());
+  if (cancelled()) return ml::CancelledStatus();
+
+  // 5. Store the version, then deploy it if the gate lets it.
+  set_status("deploying", 0.96);
+  ASSIGN_OR_RETURN(store::ModelVersionRecord v,
+                   env.registry->NextVersion(*env.store, incremental,
+                                             deployed_record ? deployed_record->major : 0));
+  ASSIGN_OR_RETURN(ml::ModelArtifact artifact, model->Export());
+  artifact.user_ids = data.user_ids;
+  artifact.item_ids = data.item_ids;
+  json::object hyper = HyperparametersJson(req);
+  json::object index_json{{"kind", index->kind()}, {"params", json::parse(index->params_json())}};
+  artifact.metadata_json = json::serialize(json::object{
+      {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
+      {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
+      {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run}});
+  v.model_type = req.model_type;
+  v.job_id = ctx.job_id;
+  json::object stored_metrics = final_metrics;
+  if (old_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *old_ndcg;
+  v.metrics_json = json::serialize(stored_metrics);
+  v.params_json = json::serialize(hyper);
+  v.index_json = json::serialize(index_json);
+  std::string deployment_status = "standby", reason;
+  char buf[256];
+  if (!req.auto_deploy) {
+    reason = "auto_deploy is false";
+  } else if (!deployed_record) {
+    deployment_status = "deployed";
+    reason = "first model of the tenant";
+  } else if (!new_ndcg) {
+    deployment_status = "deployed";
+    reason = "no validation split (validation_split 0): deployed without the gate";
+  } else if (!old_ndcg || *new_ndcg >= *old_ndcg * (1 - req.deploy_tolerance)) {
+    deployment_status = "deployed";
+    std::snprintf(buf, sizeof buf,
+                  "validation ndcg@10 %.4f vs %.4f for the deployed %s on the same split "
+                  "(tolerance %.0f%%)",
+                  *new_ndcg, old_ndcg.value_or(0), deployed_record->version.c_str(),
+                  100 * req.deploy_tolerance);
+    reason = buf;
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "validation ndcg@10 %.4f is more than %.0f%% below the deployed %s's %.4f on the "
+                  "same split; kept as standby (deploy it by hand to override)",
+                  *new_ndcg, 100 * req.deploy_tolerance, deployed_record->version.c_str(), *old_ndcg);
+    reason = buf;
+  }
+  v.status = "standby";
+  v.reason = deployment_status == "deployed" ? "" : reason;
+  RETURN_IF_ERROR(env.registry->Store(ctx.tenant_id, *env.store, &v, artifact, index_bytes));
+  if (deployment_status == "deployed") {
+    auto d = env.registry->Deploy(ctx.tenant_id, *env.store, v.version, reason);
+    if (!d.ok()) {
+      deployment_status = "failed";
+      reason = "deploy failed: " + d.status().message();
+    }
+  }
+  (void)env.registry->ApplyRetention(ctx.tenant_id, *env.store);
+  const double duration = Seconds(started);
+  const std::string location = env.registry->Location(ctx.tenant_id, v.model_key);
+  ctx.update([&](json::object& d) {
+    d["status"] = "completed";
+    d["progress"] = 1.0;
+    d["model_version"] = v.version;
+    d["final_metrics"] = final_metrics;
+    d["model_location"] = location;
+    d["deployment_status"] = deployment_status;
+    d["deployment_reason"] = reason;
+    d["training_duration_seconds"] = duration;
+    d["epochs_run"] = epochs_run;
+    d["best_epoch"] = model->best_epoch();
+    d["seconds_per_epoch"] = epochs_run ? train_seconds / epochs_run : 0.0;
+    d["index"] = index_json;
+    d["finished_at"] = FormatRfc3339Millis(env.clock->NowMillis());
+    d.erase("estimated_completion");
+  }, true);
+  return Status::Ok();
+}
+
+}  // namespace embedrec::training

@@ -1,0 +1,162 @@
+#include "training/model_registry.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/time_format.h"
+
+namespace embedrec::training {
+
+std::string VersionName(int major, int minor, int64_t now_ms) {
+  std::string day = FormatRfc3339(now_ms / 1000).substr(0, 10);  // YYYY-MM-DD
+  day.erase(std::remove(day.begin(), day.end(), '-'), day.end());
+  return "v" + std::to_string(major) + "." + std::to_string(minor) + "_" + day;
+}
+
+StatusOr<store::ModelVersionRecord> ModelRegistry::NextVersion(store::TenantStore& store,
+                                                               bool incremental, int base_major) {
+  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
+  int major = 0, minor = -1;
+  for (const auto& v : versions) major = std::max(major, v.major);
+  if (incremental) {
+    major = base_major;
+    for (const auto& v : versions) {
+      if (v.major == major) minor = std::max(minor, v.minor);
+    }
+    ++minor;
+  } else {
+    ++major;
+    minor = 0;
+  }
+  store::ModelVersionRecord v;
+  v.major = major;
+  v.minor = minor;
+  v.version = VersionName(major, minor, clock_->NowMillis());
+  return v;
+}
+
+Status ModelRegistry::Store(const std::string& tenant_id, store::TenantStore& store,
+                            store::ModelVersionRecord* v, const ml::ModelArtifact& artifact,
+                            const std::string& index_bytes) {
+  ASSIGN_OR_RETURN(auto blobs, open_blobs_(tenant_id));
+  std::string model_bytes = ml::EncodeModel(artifact);
+  v->model_key = "models/" + v->version + "/model.embr";
+  v->index_key = "models/" + v->version + "/index.faiss";
+  // Index first, model second, record last: a record always names files
+  // that are complete (each Put is atomic).
+  RETURN_IF_ERROR(blobs->Put(v->index_key, index_bytes));
+  RETURN_IF_ERROR(blobs->Put(v->model_key, model_bytes));
+  v->size_bytes = static_cast<int64_t>(model_bytes.size() + index_bytes.size());
+  v->created_at_ms = clock_->NowMillis();
+  if (v->status.empty()) v->status = "standby";
+  return store.training().PutVersion(*v);
+}
+
+StatusOr<std::shared_ptr<const serving::ServingModel>> ModelRegistry::Load(
+    const std::string& tenant_id, const store::ModelVersionRecord& v) {
+  ASSIGN_OR_RETURN(auto blobs, open_blobs_(tenant_id));
+  ASSIGN_OR_RETURN(std::string model_bytes, blobs->Get(v.model_key));
+  ASSIGN_OR_RETURN(std::string index_bytes, blobs->Get(v.index_key));
+  return serving::LoadServingModel(v.version, model_bytes, index_bytes, options_.index);
+}
+
+std::string ModelRegistry::Location(const std::string& tenant_id, const std::string& key) {
+  auto blobs = open_blobs_(tenant_id);
+  return blobs.ok() ? (*blobs)->Location(key) : key;
+}
+
+StatusOr<ml::ModelArtifact> ModelRegistry::ReadArtifact(const std::string& tenant_id,
+                                                        const store::ModelVersionRecord& v) {
+  ASSIGN_OR_RETURN(auto blobs, open_blobs_(tenant_id));
+  ASSIGN_OR_RETURN(std::string bytes, blobs->Get(v.model_key));
+  return ml::DecodeModel(bytes);
+}
+
+StatusOr<store::ModelVersionRecord> ModelRegistry::Deploy(const std::string& tenant_id,
+                                                          store::TenantStore& store,
+                                                          const std::string& version,
+                                                          const std::string& reason) {
+  std::lock_guard lock(deploy_mu_);
+  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
+  auto it = std::find_if(versions.begin(), versions.end(),
+                         [&](const auto& v) { return v.version == version; });
+  if (it == versions.end()) return Status::NotFound("model version '" + version + "' does not exist");
+  auto loaded = Load(tenant_id, *it);
+  if (!loaded.ok()) {
+    return Status::FailedPrecondition("model version '" + version +
+                                      "' cannot be loaded: " + loaded.status().message());
+  }
+  const int64_t now = clock_->NowMillis();
+  std::string event = "{\"tenant_id\":\"" + tenant_id + "\",\"model_version\":\"" + version +
+                      "\",\"model_type\":\"" + it->model_type + "\",\"deployed_at\":\"" +
+                      FormatRfc3339Millis(now) + "\",\"metrics\":" + it->metrics_json + "}";
+  RETURN_IF_ERROR(store.training().Deploy(version, reason, "model-deployed", event, now));
+  deployed_->Set(tenant_id, *loaded);
+  spdlog::info("tenant {}: model {} deployed ({})", tenant_id, version, reason);
+  it->status = "deployed";
+  it->reason = reason;
+  it->deployed_at_ms = now;
+  return *it;
+}
+
+Status ModelRegistry::Delete(const std::string& tenant_id, store::TenantStore& store,
+                             const std::string& version) {
+  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
+  auto it = std::find_if(versions.begin(), versions.end(),
+                         [&](const auto& v) { return v.version == version; });
+  if (it == versions.end()) return Status::NotFound("model version '" + version + "' does not exist");
+  RETURN_IF_ERROR(store.training().DeleteVersion(version));  // refuses the deployed one
+  ASSIGN_OR_RETURN(auto blobs, open_blobs_(tenant_id));
+  // The record is gone first: a crash here leaves unreferenced files, never a
+  // record naming missing files.
+  Status a = blobs->Delete(it->model_key), b = blobs->Delete(it->index_key);
+  if (!a.ok() || !b.ok()) {
+    spdlog::warn("tenant {}: files of deleted model {} not removed: {} {}", tenant_id, version,
+                 a.message(), b.message());
+  }
+  return Status::Ok();
+}
+
+StatusOr<int> ModelRegistry::ApplyRetention(const std::string& tenant_id, store::TenantStore& store) {
+  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());  // newest first
+  const int64_t young = clock_->NowMillis() - options_.min_age_days * 86400000;
+  int kept = 0, removed = 0;
+  for (const auto& v : versions) {
+    if (v.status == "deployed") continue;
+    if (kept < options_.keep_versions || v.created_at_ms >= young) {
+      ++kept;
+      continue;
+    }
+    RETURN_IF_ERROR(Delete(tenant_id, store, v.version));
+    ++removed;
+  }
+  return removed;
+}
+
+Status ModelRegistry::LoadDeployed(const std::string& tenant_id, store::TenantStore& store) {
+  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
+  auto deployed = std::find_if(versions.begin(), versions.end(),
+                               [](const auto& v) { return v.status == "deployed"; });
+  if (deployed == versions.end()) return Status::Ok();
+  auto model = Load(tenant_id, *deployed);
+  if (model.ok()) {
+    deployed_->Set(tenant_id, *model);
+    return Status::Ok();
+  }
+  std::string problem = "deployed model " + deployed->version +
+                        " cannot be loaded: " + model.status().message();
+  // The newest older version that loads serves instead.
+  for (auto it = deployed + 1; it != versions.end(); ++it) {
+    auto older = Load(tenant_id, *it);
+    if (!older.ok()) continue;
+    deployed_->Set(tenant_id, *older);
+    problem += "; serving " + it->version + " instead";
+    break;
+  }
+  spdlog::error("tenant {}: {}", tenant_id, problem);
+  deployed_->SetProblem(tenant_id, problem);
+  return Status::Ok();
+}
+
+}  // namespace embedrec::training

@@ -1,0 +1,36 @@
+// How long a training job will take, from measured speed: seconds per epoch
+// grow with the work units of an epoch (pairs × dimension × layers, and
+// dimension² for ALS). The seconds per unit of each model type come from
+// timing one epoch of a small synthetic data set on first use, then from
+// every finished job (a moving average), so estimates follow this machine.
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "training/job_request.h"
+
+namespace embedrec::training {
+
+class SpeedEstimate {
+ public:
+  // Whole-job seconds for `pairs` training pairs (epochs, plus evaluations).
+  double JobSeconds(const JobRequest& r, int64_t pairs);
+  // Seconds per epoch alone.
+  double EpochSeconds(const JobRequest& r, int64_t pairs);
+  // A finished job's measured seconds per epoch.
+  void Record(const JobRequest& r, int64_t pairs, double seconds_per_epoch);
+
+ private:
+  static double Units(const JobRequest& r, int64_t pairs);
+  double SecondsPerUnit(const JobRequest& r);
+
+  std::mutex mu_;
+  std::map<std::string, double> per_unit_;  // model type → seconds per unit
+};
+
+}  // namespace embedrec::training

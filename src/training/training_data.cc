@@ -1,0 +1,86 @@
+#include "training/training_data.h"
+
+#include <boost/json/parse.hpp>
+#include <unordered_map>
+
+namespace embedrec::training {
+namespace json = boost::json;
+
+StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const TypeWeights& weights,
+                                        double validation_split, uint64_t seed) {
+  ASSIGN_OR_RETURN(IdMap items, store.LoadItemIndex());
+  ASSIGN_OR_RETURN(IdMap users, store.LoadUserIndex());
+  std::unordered_map<int64_t, const std::string*> item_name, user_name;
+  for (const auto& [id, idx] : items) item_name.emplace(idx, &id);
+  for (const auto& [id, idx] : users) user_name.emplace(idx, &id);
+
+  TrainingData out;
+  std::vector<ml::Interaction> all;
+  std::unordered_map<int64_t, int32_t> user_row, item_row;
+  std::vector<std::string> user_ids, item_ids;
+  std::string last_type;
+  float last_weight = 0;
+  RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
+    if (r.type != last_type || last_type.empty()) {  // rows come grouped: few lookups
+      last_type = r.type;
+      auto it = weights.find(r.type);
+      last_weight = it != weights.end() ? it->second : ml::DefaultTypeWeight(r.type);
+    }
+    if (last_weight <= 0) return;
+    auto name = item_name.find(r.item_idx);
+    if (name == item_name.end()) return;  // deleted from the catalog
+    auto uname = user_name.find(r.user_idx);
+    if (uname == user_name.end()) return;  // created after the snapshot: next time
+    auto [u, new_user] = user_row.try_emplace(r.user_idx, static_cast<int32_t>(user_ids.size()));
+    if (new_user) user_ids.push_back(*uname->second);
+    auto [i, new_item] = item_row.try_emplace(r.item_idx, static_cast<int32_t>(item_ids.size()));
+    if (new_item) item_ids.push_back(*name->second);
+    all.push_back({u->second, i->second, last_weight, r.ts_ms / 1000});
+  }));
+  out.events = static_cast<int64_t>(all.size());
+  std::vector<ml::Interaction> train, test;
+  if (validation_split > 0) {
+    ml::SplitPerUser(all, {.fraction = validation_split, .seed = seed, .min_items = 2, .temporal = true},
+                     &train, &test);
+  } else {
+    train = std::move(all);
+  }
+  out.data = ml::MakeDataset(std::move(train), std::move(test),
+                             static_cast<int32_t>(user_ids.size()),
+                             static_cast<int32_t>(item_ids.size()));
+  out.data.user_ids = std::move(user_ids);
+  out.data.item_ids = std::move(item_ids);
+  if (out.data.train.size() < kMinPairs || out.data.n_users < kMinUsers ||
+      out.data.n_items < kMinItems) {
+    return Status::Unprocessable(
+        "not enough data to train: " + std::to_string(out.data.train.size()) +
+            " distinct user-item pairs from " + std::to_string(out.data.n_users) + " users and " +
+            std::to_string(out.data.n_items) + " items (need at least " +
+            std::to_string(kMinPairs) + " pairs, " + std::to_string(kMinUsers) + " users and " +
+            std::to_string(kMinItems) + " items); upload interactions first",
+        {{"pairs", std::to_string(out.data.train.size())},
+         {"users", std::to_string(out.data.n_users)},
+         {"items", std::to_string(out.data.n_items)}});
+  }
+  return out;
+}
+
+TypeWeights TypeWeightsFromSettings(const std::string& settings_json) {
+  TypeWeights w;
+  boost::system::error_code ec;
+  json::value v = json::parse(settings_json, ec);
+  if (ec || !v.is_object()) return w;
+  const json::value* types = v.as_object().if_contains("interaction_types");
+  if (!types || !types->is_object()) return w;
+  for (const auto& [type, spec] : types->as_object()) {
+    const json::value* weight = &spec;
+    if (spec.is_object()) weight = spec.as_object().if_contains("weight");
+    if (weight && weight->is_number()) {
+      double x = weight->to_number<double>();
+      if (x >= 0 && x <= 1000) w[std::string(type)] = static_cast<float>(x);
+    }
+  }
+  return w;
+}
+
+}  // namespace embedrec::training

@@ -1,0 +1,37 @@
+// A tenant's stored interactions as a training data set: users and items
+// renumbered densely (items without a live catalog entry left out), each
+// pair weighted by its strongest interaction type, and each user's latest
+// items held out for validation.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/status.h"
+#include "ml/dataset.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::training {
+
+// Interaction type → weight, overriding ml::DefaultTypeWeight (tenant
+// settings.interaction_types.<type>.weight). Weight 0: not a positive.
+using TypeWeights = std::map<std::string, float, std::less<>>;
+
+// The smallest data set worth training on.
+inline constexpr int64_t kMinPairs = 10;
+inline constexpr int32_t kMinUsers = 2, kMinItems = 2;
+
+struct TrainingData {
+  ml::Dataset data;    // data.test holds the validation split; ids in data.user_ids/item_ids
+  int64_t events = 0;  // stored interactions used (positive weight, live item)
+};
+
+// kUnprocessable (with the counts) when there is too little to train on.
+StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const TypeWeights& weights,
+                                        double validation_split, uint64_t seed);
+
+// Reads settings.interaction_types.<type>.weight (or a bare number) out of a
+// tenant's settings JSON; anything else is ignored.
+TypeWeights TypeWeightsFromSettings(const std::string& settings_json);
+
+}  // namespace embedrec::training

@@ -1,0 +1,434 @@
+// The training service: job queue, workers, progress documents, watchers,
+// persistence and recovery. The steps of a job are in job_runner.cc.
+#include "training/training_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/random.h"
+#include "common/time_format.h"
+#include "training/job_runner.h"
+#include "training/speed_estimate.h"
+#include "training/training_data.h"
+
+namespace embedrec::training {
+namespace json = boost::json;
+
+namespace {
+
+bool Terminal(std::string_view status) {
+  return status == "completed" || status == "failed" || status == "cancelled";
+}
+
+struct Job {
+  std::string tenant_id, job_id;
+  JobRequest request;
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> interrupted{false};  // set by Shutdown
+
+  std::mutex mu;  // guards the fields below
+  store::JobRecord record;
+  json::object doc;
+  std::map<uint64_t, TrainingService::WatchFn> watchers;
+  std::chrono::steady_clock::time_point last_persist{};
+};
+
+class JobSubscription final : public Subscription {
+ public:
+  JobSubscription(std::shared_ptr<Job> job, uint64_t id) : job_(std::move(job)), id_(id) {}
+  ~JobSubscription() override {
+    std::lock_guard lock(job_->mu);
+    job_->watchers.erase(id_);
+  }
+
+ private:
+  std::shared_ptr<Job> job_;
+  uint64_t id_;
+};
+
+class TrainingServiceImpl final : public TrainingService {
+ public:
+  TrainingServiceImpl(store::TenantStores* tenants, ModelRegistry::OpenBlobs open_blobs,
+                      serving::DeployedModels* deployed, const Clock* clock, ServiceOptions o)
+      : tenants_(tenants), deployed_(deployed), clock_(clock), options_(o),
+        registry_(tenants, std::move(open_blobs), deployed, clock, o.registry) {
+    for (int i = 0; i < std::max(1, o.workers); ++i) {
+      workers_.emplace_back([this] { WorkLoop(); });
+    }
+  }
+  ~TrainingServiceImpl() override { Shutdown(); }
+
+  ModelRegistry& registry() override { return registry_; }
+
+  StatusOr<Submitted> Submit(const std::string& tenant_id, const JobRequest& request) override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return Status::Unavailable("the server is stopping; submit again after restart");
+      if (auto it = active_.find(tenant_id); it != active_.end()) return Busy(*it->second);
+      if (!reserved_.insert(tenant_id).second) {
+        return Status(StatusCode::kFailedPrecondition,
+                      "the tenant is submitting another training job right now", "job_running");
+      }
+    }
+    // The tenant's slot is reserved until the job is queued or refused.
+    struct Release {
+      TrainingServiceImpl* self;
+      const std::string& tenant;
+      ~Release() {
+        std::lock_guard lock(self->mu_);
+        self->reserved_.erase(tenant);
+      }
+    } release{this, tenant_id};
+    ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+    ASSIGN_OR_RETURN(int64_t pairs, store->CountInteractions());
+    if (pairs < kMinPairs) {
+      return Status::Unprocessable(
+          "not enough data to train: the tenant has " + std::to_string(pairs) +
+              " interactions (at least " + std::to_string(kMinPairs) +
+              " are needed); upload interactions first",
+          {{"interactions", std::to_string(pairs)}, {"minimum", std::to_string(kMinPairs)}});
+    }
+    if (request.mode == "incremental" && !deployed_->Get(tenant_id)) {
+      return Status::Unprocessable(
+          "incremental training needs a deployed model; train in full mode first",
+          {{"field", "training_mode"}});
+    }
+    const double estimate = speed_.JobSeconds(request, pairs);
+    auto job = std::make_shared<Job>();
+    job->tenant_id = tenant_id;
+    job->job_id = NewId("job");
+    job->request = request;
+    const int64_t now = clock_->NowMillis();
+    job->record = {job->job_id, "queued", request.model_type, request.mode,
+                   json::serialize(RequestJson(request)), "{}", now, now};
+    job->doc = json::object{
+        {"job_id", job->job_id},
+        {"status", "queued"},
+        {"progress", 0.0},
+        {"model_type", request.model_type},
+        {"training_mode", request.mode},
+        {"auto_deploy", request.auto_deploy},
+        {"hyperparameters", HyperparametersJson(request)},
+        {"current_epoch", 0},
+        {"total_epochs", request.options.epochs},
+        {"metrics", json::object()},
+        {"created_at", FormatRfc3339Millis(now)},
+        {"estimated_duration_seconds", estimate},
+        {"estimated_completion", FormatRfc3339((now + static_cast<int64_t>(estimate * 1000)) / 1000)},
+        {"progress_url", "/api/v1/training/" + job->job_id + "/progress"},
+        {"events_url", "/api/v1/training/" + job->job_id + "/events"}};
+    job->record.state_json = json::serialize(job->doc);
+    RETURN_IF_ERROR(store->training().PutJob(job->record));
+    Submitted out;
+    out.job_id = job->job_id;
+    out.estimated_seconds = estimate;
+    {
+      std::lock_guard lock(mu_);
+      active_[tenant_id] = job;
+      jobs_[job->job_id] = job;
+      out.queue_position = static_cast<int>(queue_.size());
+      out.status = running_ + static_cast<int>(queue_.size()) < static_cast<int>(workers_.size())
+                       ? "started" : "queued";
+      queue_.push_back(job);
+    }
+    cv_.notify_one();
+    spdlog::info("tenant {}: training job {} queued ({} {}, ~{:.1f} s)", tenant_id, job->job_id,
+                 request.model_type, request.mode, estimate);
+    return out;
+  }
+
+  StatusOr<std::string> Progress(const std::string& tenant_id, const std::string& job_id) override {
+    if (auto job = Live(tenant_id, job_id)) {
+      std::lock_guard lock(job->mu);
+      return json::serialize(job->doc);
+    }
+    ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+    ASSIGN_OR_RETURN(auto rec, store->training().GetJob(job_id));
+    return rec.state_json;
+  }
+
+  StatusOr<std::vector<std::string>> List(const std::string& tenant_id, int limit) override {
+    ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+    ASSIGN_OR_RETURN(auto recs, store->training().ListJobs({}, limit));
+    std::vector<std::string> out;
+    for (const auto& r : recs) {
+      auto job = Live(tenant_id, r.job_id);
+      if (job) {
+        std::lock_guard lock(job->mu);
+        out.push_back(json::serialize(job->doc));
+      } else {
+        out.push_back(r.state_json);
+      }
+    }
+    return out;
+  }
+
+  StatusOr<std::string> Cancel(const std::string& tenant_id, const std::string& job_id) override {
+    auto job = Live(tenant_id, job_id);
+    if (!job) {
+      ASSIGN_OR_RETURN(auto doc, Progress(tenant_id, job_id));  // kNotFound when unknown
+      return Status(StatusCode::kFailedPrecondition,
+                    "training job " + job_id + " has already finished", "job_finished");
+    }
+    bool was_queued = false;
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+        if (*it == job) {
+          queue_.erase(it);
+          was_queued = true;
+          break;
+        }
+      }
+    }
+    job->cancel = true;
+    if (was_queued) {
+      Finish(job, "cancelled", "cancelled before it started");
+    } else {
+      Update(*job, [](json::object& d) { d["cancel_requested"] = true; }, false);
+    }
+    std::lock_guard lock(job->mu);
+    return json::serialize(job->doc);
+  }
+
+  StatusOr<std::unique_ptr<Subscription>> Watch(const std::string& tenant_id,
+                                                const std::string& job_id, WatchFn fn) override {
+    auto job = Live(tenant_id, job_id);
+    if (!job) {
+      ASSIGN_OR_RETURN(std::string doc, Progress(tenant_id, job_id));
+      fn(doc, true);
+      return std::unique_ptr<Subscription>();
+    }
+    std::lock_guard lock(job->mu);
+    bool done = Terminal(job->record.status);
+    fn(json::serialize(job->doc), done);
+    if (done) return std::unique_ptr<Subscription>();
+    uint64_t id = next_watch_id_.fetch_add(1);
+    job->watchers.emplace(id, std::move(fn));
+    return std::unique_ptr<Subscription>(std::make_unique<JobSubscription>(job, id));
+  }
+
+  Status Recover(const std::string& tenant_id) override {
+    ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+    RETURN_IF_ERROR(registry_.LoadDeployed(tenant_id, *store));
+    ASSIGN_OR_RETURN(auto open, store->training().ListJobs(
+                                    {"queued", "loading_data", "training", "evaluating",
+                                     "building_index", "deploying"}, 1000));
+    // Oldest first, so the queue keeps the original order.
+    for (auto it = open.rbegin(); it != open.rend(); ++it) {
+      store::JobRecord rec = *it;
+      boost::system::error_code ec;
+      json::value doc = json::parse(rec.state_json, ec);
+      if (ec || !doc.is_object()) doc = json::object{{"job_id", rec.job_id}};
+      boost::system::error_code pec;
+      json::value req = json::parse(rec.request_json, pec);
+      auto parsed = !pec && req.is_object()
+                        ? ParseJobRequest(req.as_object(), "{}")
+                        : StatusOr<JobRequest>(Status::Internal("unreadable JSON"));
+      if (rec.status != "queued" || !parsed.ok()) {
+        std::string why =
+            rec.status != "queued"
+                ? "the server stopped while the job was " + rec.status +
+                      "; nothing was deployed from it; submit the training again"
+                : "its stored request cannot be read (" + parsed.status().message() + ")";
+        doc.as_object()["status"] = "failed";
+        doc.as_object()["error"] = json::object{{"reason", "interrupted"}, {"message", why}};
+        doc.as_object()["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
+        doc.as_object().erase("estimated_completion");
+        rec.status = "failed";
+        rec.state_json = json::serialize(doc);
+        rec.updated_at_ms = clock_->NowMillis();
+        RETURN_IF_ERROR(store->training().PutJob(rec));
+        spdlog::warn("tenant {}: training job {} failed at start-up: {}", tenant_id, rec.job_id, why);
+        continue;
+      }
+      auto job = std::make_shared<Job>();
+      job->tenant_id = tenant_id;
+      job->job_id = rec.job_id;
+      job->record = rec;
+      job->doc = std::move(doc.as_object());
+      job->request = *parsed;
+      std::lock_guard lock(mu_);
+      if (active_.count(tenant_id)) continue;  // one per tenant
+      active_[tenant_id] = job;
+      jobs_[job->job_id] = job;
+      queue_.push_back(job);
+      cv_.notify_one();
+      spdlog::info("tenant {}: training job {} queued again after a restart", tenant_id, rec.job_id);
+    }
+    return Status::Ok();
+  }
+
+  void Shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      for (auto& [id, job] : jobs_) {
+        job->interrupted = true;
+        job->cancel = true;
+      }
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+ private:
+  Status Busy(Job& running) {
+    std::lock_guard lock(running.mu);
+    return Status(StatusCode::kFailedPrecondition,
+                  "the tenant already has training job " + running.job_id + " (" +
+                      running.record.status + "); wait for it or cancel it",
+                  "job_running", {{"job_id", running.job_id}, {"status", running.record.status}});
+  }
+
+  // The job if it is queued or running and belongs to the tenant.
+  std::shared_ptr<Job> Live(const std::string& tenant_id, const std::string& job_id) {
+    std::lock_guard lock(mu_);
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end() || it->second->tenant_id != tenant_id) return nullptr;
+    return it->second;
+  }
+
+  void WorkLoop() {
+    while (true) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;  // queued jobs stay queued in the store
+        job = queue_.front();
+        queue_.pop_front();
+        ++running_;
+      }
+      Run(job);
+      std::lock_guard lock(mu_);
+      --running_;
+    }
+  }
+
+  void Run(const std::shared_ptr<Job>& job) {
+    auto store = tenants_->Open(job->tenant_id);
+    Status s = store.status();
+    if (s.ok()) {
+      JobContext ctx;
+      ctx.tenant_id = job->tenant_id;
+      ctx.job_id = job->job_id;
+      ctx.request = &job->request;
+      ctx.cancel = &job->cancel;
+      ctx.threads = options_.threads_per_job;
+      ctx.update = [this, job](const std::function<void(json::object&)>& change, bool persist) {
+        Update(*job, change, persist);
+      };
+      JobEnv env{store->get(), &registry_, deployed_, &speed_, clock_};
+      try {
+        s = RunJob(ctx, env);
+      } catch (const std::exception& e) {
+        s = Status::Internal(std::string("training failed: ") + e.what());
+      }
+    }
+    if (s.ok()) {
+      Finish(job, "completed", "");
+    } else if (s.code() == StatusCode::kCancelled && job->interrupted) {
+      Finish(job, "failed", "interrupted: the server stopped during training; submit it again");
+    } else if (s.code() == StatusCode::kCancelled) {
+      Finish(job, "cancelled", "cancelled on request");
+    } else {
+      spdlog::error("tenant {}: training job {} failed: {}", job->tenant_id, job->job_id,
+                    s.ToString());
+      std::string why = s.code() == StatusCode::kInternal
+                            ? "internal error (see the server log, job " + job->job_id + ")"
+                            : s.message();
+      if (s.code() == StatusCode::kInternal) why += ": " + s.message();
+      Finish(job, "failed", why);
+    }
+  }
+
+  // Changes the document, tells watchers, persists when asked or when the
+  // status changed (status changes are never lost).
+  void Update(Job& job, const std::function<void(json::object&)>& change, bool persist) {
+    std::string doc_text;
+    bool write = false;
+    {
+      std::lock_guard lock(job.mu);
+      change(job.doc);
+      std::string status(job.doc["status"].as_string());
+      write = persist || status != job.record.status;
+      job.record.status = status;
+      job.record.updated_at_ms = clock_->NowMillis();
+      doc_text = json::serialize(job.doc);
+      job.record.state_json = doc_text;
+      const bool final = Terminal(status);
+      for (auto& [id, fn] : job.watchers) fn(doc_text, final);
+      if (final) job.watchers.clear();
+    }
+    if (write) Persist(job);
+  }
+
+  void Persist(Job& job) {
+    store::JobRecord rec;
+    {
+      std::lock_guard lock(job.mu);
+      rec = job.record;
+    }
+    auto store = tenants_->Open(job.tenant_id);
+    Status s = store.ok() ? (*store)->training().PutJob(rec) : store.status();
+    if (!s.ok()) spdlog::error("tenant {}: job {} not saved: {}", job.tenant_id, job.job_id, s.ToString());
+  }
+
+  void Finish(const std::shared_ptr<Job>& job, const std::string& status, const std::string& why) {
+    Update(*job, [&](json::object& d) {
+      if (status != "completed") {
+        d["status"] = status;
+        d["error"] = json::object{{"reason", status == "cancelled" ? "cancelled"
+                                             : why.rfind("interrupted", 0) == 0 ? "interrupted"
+                                                                                 : "failed"},
+                                  {"message", why}};
+        d["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
+        d.erase("estimated_completion");
+      }
+    }, true);
+    std::lock_guard lock(mu_);
+    jobs_.erase(job->job_id);
+    auto it = active_.find(job->tenant_id);
+    if (it != active_.end() && it->second == job) active_.erase(it);
+  }
+
+  store::TenantStores* tenants_;
+  serving::DeployedModels* deployed_;
+  const Clock* clock_;
+  ServiceOptions options_;
+  ModelRegistry registry_;
+  SpeedEstimate speed_;
+  std::atomic<uint64_t> next_watch_id_{1};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;                   // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<Job>> active_;       // tenant → its job; GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<Job>> jobs_;         // job id → queued or running job
+  std::set<std::string> reserved_;                           // tenants mid-submit
+  int running_ = 0;                                          // GUARDED_BY(mu_)
+  bool stopping_ = false;                                    // GUARDED_BY(mu_)
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainingService> NewTrainingService(store::TenantStores* tenants,
+                                                    ModelRegistry::OpenBlobs open_blobs,
+                                                    serving::DeployedModels* deployed,
+                                                    const Clock* clock, ServiceOptions options) {
+  return std::make_unique<TrainingServiceImpl>(tenants, std::move(open_blobs), deployed, clock,
+                                               options);
+}
+
+}  // namespace embedrec::training
