@@ -157,6 +157,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     ctx.update([&](json::object& d) {
       d["current_epoch"] = r.epoch;
       d["progress"] = 0.05 + 0.85 * r.epoch / opt.epochs;
+      if (!d["metrics"].is_object()) d["metrics"] = json::object();
       auto& m = d["metrics"].as_object();
       if (req.model_type != "popularity") m["train_loss"] = r.loss;
       if (r.metrics) {

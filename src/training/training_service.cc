@@ -12,6 +12,9 @@
 #include <set>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "common/random.h"
 #include "common/time_format.h"
 #include "training/job_runner.h"
@@ -299,6 +302,11 @@ class TrainingServiceImpl final : public TrainingService {
   }
 
   void WorkLoop() {
+    // Training yields the cores to request handling: a lower priority for
+    // this thread and the OpenMP threads it starts (they inherit it).
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 5) != 0) {
+      spdlog::debug("training threads keep the normal priority");
+    }
     while (true) {
       std::shared_ptr<Job> job;
       {

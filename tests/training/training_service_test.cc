@@ -1,0 +1,279 @@
+// The training service and the model registry over real embedded stores.
+#include "training/training_service.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "blob/blob_store.h"
+#include "test_util.h"
+
+namespace embedrec::training {
+namespace {
+namespace json = boost::json;
+
+// Polls `pred` until true or 60 s pass.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+class TrainingServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { stores_ = store::NewSqliteTenantStores(dir_.Sub("tenants")); }
+  void TearDown() override {
+    if (service_) service_->Shutdown();
+  }
+
+  void Start(int workers = 1, RegistryOptions ro = {}) {
+    ServiceOptions o;
+    o.workers = workers;
+    o.registry = ro;
+    store::TenantStores* t = stores_.get();
+    service_ = NewTrainingService(
+        t, [t](const std::string& id) { return blob::OpenFsBlobStore(t->BlobRoot(id)); },
+        &deployed_, &clock_, o);
+  }
+
+  // A tenant with two planted taste groups (60 users, 40 items).
+  std::string Tenant(int users = 60) {
+    std::string id = NewUuid();
+    EXPECT_OK(stores_->Create(id));
+    auto s = stores_->Open(id);
+    auto batch = (*s)->BeginImport();
+    store::ItemRecord item;
+    for (int i = 0; i < 40; ++i) {
+      item.item_id = "P" + std::to_string(i);
+      EXPECT_OK((*batch)->UpsertItem(item, 1));
+    }
+    std::mt19937_64 rng(5);
+    for (int u = 0; u < users; ++u) {
+      auto idx = (*batch)->EnsureUser("U" + std::to_string(u), 1);
+      for (int k = 0; k < 8; ++k) {
+        store::InteractionRecord r;
+        r.user_idx = *idx;
+        r.item_idx = 1 + (u % 2) * 20 + static_cast<int64_t>(rng() % 20);
+        r.type = k % 3 ? "view" : "purchase";
+        r.ts_ms = 1000 * (u * 10 + k);
+        EXPECT_OK((*batch)->InsertInteraction(r));
+      }
+    }
+    EXPECT_OK((*batch)->Commit());
+    return id;
+  }
+
+  JobRequest Quick(int epochs = 10) {
+    auto r = ParseJobRequest(
+        json::parse(R"({"hyperparameters":{"embedding_dim":8,"num_layers":1,"learning_rate":0.01,
+                        "batch_size":64,"eval_every":5,"epochs":)" + std::to_string(epochs) + "}}")
+            .as_object(),
+        "{}");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return *r;
+  }
+
+  json::object Doc(const std::string& tenant, const std::string& job) {
+    auto d = service_->Progress(tenant, job);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return json::parse(*d).as_object();
+  }
+  std::string Status(const std::string& tenant, const std::string& job) {
+    return std::string(Doc(tenant, job)["status"].as_string());
+  }
+  bool Finished(const std::string& tenant, const std::string& job) {
+    auto s = Status(tenant, job);
+    return s == "completed" || s == "failed" || s == "cancelled";
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::TenantStores> stores_;
+  serving::DeployedModels deployed_;
+  std::unique_ptr<TrainingService> service_;
+};
+
+TEST_F(TrainingServiceTest, AJobTrainsStoresAndDeploysAndItsWatcherSeesTheEnd) {
+  Start();
+  std::string t = Tenant();
+  auto sub = service_->Submit(t, Quick());
+  ASSERT_OK(sub);
+  EXPECT_EQ(sub->status, "started");
+  EXPECT_GT(sub->estimated_seconds, 0);
+  std::vector<std::string> statuses;
+  std::atomic<bool> ended{false};
+  std::mutex mu;
+  auto watch = service_->Watch(t, sub->job_id, [&](const std::string& doc, bool final) {
+    std::lock_guard lock(mu);
+    statuses.push_back(std::string(json::parse(doc).as_object()["status"].as_string()));
+    if (final) ended = true;
+  });
+  ASSERT_OK(watch);
+  ASSERT_TRUE(Eventually([&] { return ended.load(); }));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(statuses.back(), "completed");
+  }
+  auto doc = Doc(t, sub->job_id);
+  EXPECT_EQ(doc["deployment_status"].as_string(), "deployed");
+  auto model = deployed_.Get(t);
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->version, std::string(doc["model_version"].as_string()));
+  EXPECT_EQ(model->item_ids.size(), 40u);
+  EXPECT_EQ(model->index->size(), 40);
+  // The deployed model ranks a user's own taste group first.
+  const auto& ue = model->model->user_embeddings();
+  int row = static_cast<int>(model->user_rows.at("U0"));
+  auto top = model->index->Search(ue.data() + row * 8, 10, nullptr);
+  int same = 0;
+  for (auto& [i, s] : top) same += std::stoi(model->item_ids[i].substr(1)) <= 20;
+  EXPECT_GE(same, 8);
+  // The job is persisted: a fresh service over the same stores reads it.
+  auto stored = (*stores_->Open(t))->training().GetJob(sub->job_id);
+  ASSERT_OK(stored);
+  EXPECT_EQ(stored->status, "completed");
+}
+
+TEST_F(TrainingServiceTest, OneJobPerTenantTenantsQueueInOrderAndQueuedJobsCancelAtOnce) {
+  Start(/*workers=*/1);
+  std::string a = Tenant(), b = Tenant(), c = Tenant();
+  JobRequest slow = Quick(1000);
+  slow.options.batch_size = 16;
+  auto ja = service_->Submit(a, slow);
+  ASSERT_OK(ja);
+  ASSERT_TRUE(Eventually([&] { return Status(a, ja->job_id) == "training"; }));
+  auto again = service_->Submit(a, Quick());
+  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again.status().reason(), "job_running");
+  auto jb = service_->Submit(b, Quick());
+  auto jc = service_->Submit(c, Quick());
+  ASSERT_OK(jb);
+  ASSERT_OK(jc);
+  EXPECT_EQ(jb->status, "queued");
+  EXPECT_EQ(jb->queue_position, 0);
+  EXPECT_EQ(jc->queue_position, 1);
+  // Cancelling a queued job is immediate.
+  auto cancel = service_->Cancel(c, jc->job_id);
+  ASSERT_OK(cancel);
+  EXPECT_EQ(Status(c, jc->job_id), "cancelled");
+  EXPECT_EQ(service_->Cancel(c, jc->job_id).status().code(), StatusCode::kFailedPrecondition);
+  // Another tenant cannot see or cancel a's job.
+  EXPECT_EQ(service_->Progress(b, ja->job_id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(service_->Cancel(b, ja->job_id).status().code(), StatusCode::kNotFound);
+  // Cancelling the running one frees the worker for b.
+  ASSERT_OK(service_->Cancel(a, ja->job_id));
+  ASSERT_TRUE(Eventually([&] { return Finished(a, ja->job_id); }));
+  EXPECT_EQ(Status(a, ja->job_id), "cancelled");
+  ASSERT_TRUE(Eventually([&] { return Finished(b, jb->job_id); }));
+  EXPECT_EQ(Status(b, jb->job_id), "completed");
+}
+
+TEST_F(TrainingServiceTest, RecoverFailsInterruptedJobsAndRequeuesQueuedOnes) {
+  std::string a = Tenant(), b = Tenant();
+  JobRequest q = Quick();
+  auto put = [&](const std::string& t, const std::string& id, const std::string& status) {
+    store::JobRecord r{id, status, "lightgcn", "full", json::serialize(RequestJson(q)),
+                       R"({"job_id":")" + id + R"(","status":")" + status + "\"}", 1, 1};
+    ASSERT_OK((*stores_->Open(t))->training().PutJob(r));
+  };
+  put(a, "job_running", "training");
+  put(b, "job_waiting", "queued");
+  Start();
+  ASSERT_OK(service_->Recover(a));
+  ASSERT_OK(service_->Recover(b));
+  auto doc = Doc(a, "job_running");
+  EXPECT_EQ(doc["status"].as_string(), "failed");
+  EXPECT_EQ(doc["error"].as_object()["reason"].as_string(), "interrupted");
+  ASSERT_TRUE(Eventually([&] { return Finished(b, "job_waiting"); }));
+  EXPECT_EQ(Status(b, "job_waiting"), "completed");
+  EXPECT_NE(deployed_.Get(b), nullptr);
+}
+
+TEST_F(TrainingServiceTest, TooLittleDataIsRefusedAtSubmit) {
+  Start();
+  std::string t = NewUuid();
+  ASSERT_OK(stores_->Create(t));
+  auto r = service_->Submit(t, Quick());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnprocessable);
+  JobRequest inc = Quick();
+  inc.mode = "incremental";
+  std::string data = Tenant();
+  EXPECT_EQ(service_->Submit(data, inc).status().code(), StatusCode::kUnprocessable);
+}
+
+TEST_F(TrainingServiceTest, RetentionKeepsDeployedRecentAndTheLastN) {
+  RegistryOptions ro;
+  ro.keep_versions = 2;
+  ro.min_age_days = 30;
+  Start(1, ro);
+  std::string t = Tenant();
+  std::vector<std::string> versions;
+  for (int i = 0; i < 4; ++i) {
+    JobRequest r = Quick(2);
+    r.auto_deploy = i == 0;  // v1 stays deployed
+    auto s = service_->Submit(t, r);
+    ASSERT_OK(s);
+    ASSERT_TRUE(Eventually([&] { return Finished(t, s->job_id); }));
+    versions.push_back(std::string(Doc(t, s->job_id)["model_version"].as_string()));
+    clock_.AdvanceSeconds(40 * 86400);  // each version is old by the next one
+  }
+  auto listed = (*stores_->Open(t))->training().ListVersions();
+  ASSERT_OK(listed);
+  std::vector<std::string> kept;
+  for (const auto& v : *listed) kept.push_back(v.version);
+  // v4 and v3 (the last N = 2), v1 (deployed); v2, 80 days old, removed with its files.
+  EXPECT_EQ(kept, (std::vector<std::string>{versions[3], versions[2], versions[0]}));
+  EXPECT_FALSE(std::filesystem::exists(stores_->BlobRoot(t) + "/models/" + versions[1] + "/model.embr"));
+  EXPECT_TRUE(std::filesystem::exists(stores_->BlobRoot(t) + "/models/" + versions[0] + "/model.embr"));
+}
+
+TEST_F(TrainingServiceTest, ADamagedDeployedModelFallsBackToThePreviousGoodVersion) {
+  Start();
+  std::string t = Tenant();
+  std::vector<std::string> versions;
+  for (int i = 0; i < 2; ++i) {
+    JobRequest r = Quick(3);
+    r.deploy_tolerance = 1;  // always passes the gate
+    auto s = service_->Submit(t, r);
+    ASSERT_OK(s);
+    ASSERT_TRUE(Eventually([&] { return Finished(t, s->job_id); }));
+    versions.push_back(std::string(Doc(t, s->job_id)["model_version"].as_string()));
+  }
+  ASSERT_EQ(deployed_.Get(t)->version, versions[1]);
+  // Damage the deployed model's index, then load as a restart would.
+  std::string path = stores_->BlobRoot(t) + "/models/" + versions[1] + "/index.faiss";
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(40);
+  f.put('\x7f');
+  f.close();
+  serving::DeployedModels fresh;
+  store::TenantStores* st = stores_.get();
+  ModelRegistry registry(st, [st](const std::string& id) { return blob::OpenFsBlobStore(st->BlobRoot(id)); },
+                         &fresh, &clock_, {});
+  ASSERT_OK(registry.LoadDeployed(t, **stores_->Open(t)));
+  ASSERT_NE(fresh.Get(t), nullptr);
+  EXPECT_EQ(fresh.Get(t)->version, versions[0]);
+  auto problems = fresh.Problems();
+  ASSERT_EQ(problems.count(t), 1u);
+  EXPECT_NE(problems[t].find(versions[1]), std::string::npos);
+  // Deploying it by hand is refused and changes nothing.
+  auto d = registry.Deploy(t, **stores_->Open(t), versions[1], "by hand");
+  EXPECT_EQ(d.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fresh.Get(t)->version, versions[0]);
+}
+
+TEST(VersionNameTest, MajorMinorAndUtcDate) {
+  EXPECT_EQ(VersionName(1, 0, 1705312800000), "v1.0_20240115");
+  EXPECT_EQ(VersionName(12, 3, 0), "v12.3_19700101");
+}
+
+}  // namespace
+}  // namespace embedrec::training
