@@ -47,6 +47,7 @@ def peak_rss_mb(pid):
 
 def run_once(work):
     port_file = work / "ports.json"
+    port_file.unlink(missing_ok=True)
     env = dict(os.environ, EMBEDREC_DATA_DIR=str(work / "data"), EMBEDREC_ADMIN_TOKEN=ADMIN,
                EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
                EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn")
@@ -111,7 +112,7 @@ def main():
         lines = ["Sarah-scale: generate-shop 10,000 items, 5,000 users, 150,000 interactions; "
                  "POST /api/v1/train with the seed's hyperparameters " + json.dumps(SEED_HYPER),
                  "",
-                 "| round | POST → deployed (s) | training (s) | epochs run | s/epoch | estimate at POST (s) "
+                 "| round | POST → deployed (s) | training (s) | epochs run | s/epoch (with validations) | estimate at POST (s) "
                  "| peak RSS (MB) | ndcg@10 | recall@20 | precision@10 | status |",
                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for i, r in enumerate(rows, 1):

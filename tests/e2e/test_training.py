@@ -4,6 +4,7 @@ import http.client
 import json
 import random
 import signal
+import time
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_progress_moves_and_arrives_as_server_sent_events(server, shop):
     events = []
     kind = None
     while True:
-        line = resp.fp.readline().decode()
+        line = resp.readline().decode()
         assert line, "stream ended before the end event"
         if line.startswith("event: "):
             kind = line[7:].strip()
@@ -310,3 +311,39 @@ def test_corrupt_deployed_model_falls_back_to_the_previous_version(make_server):
     # Deploying the damaged version by hand is refused; nothing changes.
     r = s.request("POST", f"/api/v1/models/{v2}/deploy", token=key, port="ml")
     assert r.status == 409 and "cannot be loaded" in r.json()["error"]["message"]
+
+
+def test_event_streams_end_with_the_client_or_the_server(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": "test-admin-token-0123456789",
+                         "EMBEDREC_SHUTDOWN_GRACE": "30"})
+    o = s.onboard("streams", scopes=SCOPES)
+    items, interactions = shop_csvs()
+    s.upload("/api/v1/upload/items", items, o["api_key"])
+    s.upload("/api/v1/upload/interactions", interactions, o["api_key"])
+    key = o["api_key"]
+    job = train(s, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
+
+    def open_stream():
+        conn = http.client.HTTPConnection("127.0.0.1", s.ports["ml"], timeout=30)
+        conn.request("GET", f"/api/v1/training/{job}/events",
+                     headers={"Authorization": f"Bearer {key}"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.readline().startswith(b"event: progress")
+        return conn, resp
+
+    # Clients that go away: the server drops their subscriptions and goes on.
+    for _ in range(5):
+        conn, _ = open_stream()
+        conn.close()
+    assert s.request("GET", "/healthz").status == 200
+    # A client still listening when the server stops: its stream ends, and the
+    # process exits without waiting out the grace period.
+    conn, resp = open_stream()
+    start = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    while resp.readline():
+        pass
+    s.proc.wait(timeout=20)
+    assert time.monotonic() - start < 15
+    conn.close()
