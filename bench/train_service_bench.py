@@ -81,6 +81,18 @@ def run_once(work):
         if p["status"] != "completed":
             sys.exit(f"job ended {p['status']}: {p.get('error')}")
         rss = peak_rss_mb(proc.pid)
+        # An incremental run from the deployed model (defaults: 10 epochs, a tenth of the rate).
+        t1 = time.monotonic()
+        inc = call(ml, "POST", "/api/v1/train",
+                   {"training_mode": "incremental", "hyperparameters": {
+                       k: v for k, v in SEED_HYPER.items() if k not in ("epochs", "learning_rate")}},
+                   token=key)
+        while True:
+            q = call(ml, "GET", inc["progress_url"], token=key)
+            if q["status"] in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.05)
+        inc_wall = time.monotonic() - t1
         # The popularity baseline on the same split, for scale (not deployed).
         base = call(ml, "POST", "/api/v1/train", {"model_type": "popularity", "auto_deploy": False},
                     token=key)
@@ -90,7 +102,8 @@ def run_once(work):
                 break
             time.sleep(0.05)
         return {"wall": wall, "progress": p, "estimate_s": job["estimated_duration_seconds"],
-                "rss": rss, "popularity": b.get("final_metrics", {})}
+                "rss": rss, "popularity": b.get("final_metrics", {}), "incremental": q,
+                "incremental_wall": inc_wall}
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -122,6 +135,16 @@ def main():
                          f"{p['epochs_run']} | {p['seconds_per_epoch']:.3f} | {r['estimate_s']:.1f} | "
                          f"{r['rss']:.0f} | {fm['ndcg@10']:.4f} | {fm['recall@20']:.4f} | "
                          f"{fm['precision@10']:.4f} | {p['deployment_status']} |")
+        for i, r in enumerate(rows, 1):
+            q = r["incremental"]
+            if q["status"] != "completed":
+                lines.append(f"| {i} incremental | {q['status']}: {q.get('error')} |")
+                continue
+            fm = q["final_metrics"]
+            lines.append(f"| {i} incremental ({q['model_version']}) | {r['incremental_wall']:.1f} | "
+                         f"{q['training_duration_seconds']:.1f} | {q['epochs_run']} | "
+                         f"{q['seconds_per_epoch']:.3f} | | | {fm['ndcg@10']:.4f} | "
+                         f"{fm['recall@20']:.4f} | {fm['precision@10']:.4f} | {q['deployment_status']} |")
         pop = rows[-1]["popularity"]
         if pop:
             lines.append(f"| popularity (same split) | | | | | | | {pop['ndcg@10']:.4f} | "
