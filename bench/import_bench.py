@@ -17,12 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from embedrec_server import ADMIN, BIN, ROOT, start
 from report import publish
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
-ADMIN = "bench-admin-token-0123456789"
-
 
 def rss_peak_kib(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -73,20 +69,8 @@ def run_size(n, work):
     csv_path = shop / "interactions.csv"
 
     # embedrec, fresh data dir per size
-    data = work / f"data{n}"
-    port_file = work / f"ports{n}.json"
-    env = dict(os.environ, EMBEDREC_DATA_DIR=str(data), EMBEDREC_ADMIN_TOKEN=ADMIN,
-               EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
-               EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn")
-    proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc, ports = start(work, f"data{n}")
     try:
-        deadline = time.monotonic() + 20
-        while not (port_file.exists() and port_file.read_text().strip().endswith("}")):
-            if time.monotonic() > deadline:
-                sys.exit("embedrec did not start")
-            time.sleep(0.05)
-        ports = json.loads(port_file.read_text())
         port, gw = ports["pipeline"], ports["gateway"]
         hdr = {"Content-Type": "application/json"}
         tenant = call(gw, "POST", "/api/v1/admin/tenants",
@@ -113,7 +97,7 @@ def run_size(n, work):
                     "timestamp TEXT, rating TEXT, duration_seconds TEXT);",
                     f".import --csv --skip 1 {csv_path} t"], check=True)
     t_sqlite = time.monotonic() - t0
-    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(work / f"data{n}", ignore_errors=True)
     db.unlink()
     shutil.rmtree(shop, ignore_errors=True)
     return {"rows": rows, "accepted": res["rows_accepted"], "ours_s": t_ours,

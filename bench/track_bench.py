@@ -12,25 +12,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
+from embedrec_server import ADMIN, BIN, ROOT, call, start
 from report import publish
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
-ADMIN = "bench-admin-token-0123456789"
-
-
-def call(port, method, path, body=None, token=None, raw=None, ctype="application/json"):
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=data)
-    req.add_header("Content-Type", ctype)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.loads(r.read())
 
 
 def main():
@@ -43,18 +28,8 @@ def main():
     try:
         subprocess.run([BIN, "generate-shop", "--out", str(work / "shop"), "--items", "1000",
                         "--interactions", "0"], check=True, capture_output=True)
-        port_file = work / "ports.json"
-        env = dict(os.environ, EMBEDREC_DATA_DIR=str(work / "data"), EMBEDREC_ADMIN_TOKEN=ADMIN,
-                   EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
-                   EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn")
-        proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not (port_file.exists() and port_file.read_text().strip().endswith("}")):
-            if time.monotonic() > deadline:
-                sys.exit("embedrec did not start")
-            time.sleep(0.05)
-        port = json.loads(port_file.read_text())["gateway"]
+        proc, ports = start(work)
+        port = ports["gateway"]
         tenant = call(port, "POST", "/api/v1/admin/tenants", {"name": "B", "slug": "b"}, ADMIN)
         key = call(port, "POST", "/api/v1/api-keys",
                    {"name": "k", "scopes": ["interactions:write", "data:write"],

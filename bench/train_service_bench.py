@@ -10,56 +10,32 @@ Usage: bench/train_service_bench.py [--rounds 1]
 """
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from embedrec_server import ADMIN, BIN, call, peak_rss_mb, start
 from report import publish
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
-ADMIN = "bench-admin-token-0123456789"
 SEED_HYPER = {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001, "batch_size": 2048,
               "epochs": 100, "negative_samples": 4}
 
 
-def call(port, method, path, body=None, token=None, raw=None, ctype="application/json"):
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=data)
-    req.add_header("Content-Type", ctype)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.loads(r.read())
-
-
-def peak_rss_mb(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def wait_job(port, key, job):
+    """Polls the job's progress until it ends (the measurement's 50 ms granularity)."""
+    while True:
+        p = call(port, "GET", job["progress_url"], token=key)
+        if p["status"] in ("completed", "failed", "cancelled"):
+            return p
+        time.sleep(0.05)
 
 
 def run_once(work):
-    port_file = work / "ports.json"
-    port_file.unlink(missing_ok=True)
-    env = dict(os.environ, EMBEDREC_DATA_DIR=str(work / "data"), EMBEDREC_ADMIN_TOKEN=ADMIN,
-               EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
-               EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn")
-    proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc, ports = start(work)
     try:
-        deadline = time.monotonic() + 20
-        while not (port_file.exists() and port_file.read_text().strip().endswith("}")):
-            if time.monotonic() > deadline:
-                sys.exit("embedrec did not start")
-            time.sleep(0.05)
-        ports = json.loads(port_file.read_text())
         gw, ml = ports["gateway"], ports["ml"]
         tenant = call(gw, "POST", "/api/v1/admin/tenants", {"name": "Sarah", "slug": "sarah"}, ADMIN)
         key = call(gw, "POST", "/api/v1/api-keys",
@@ -72,11 +48,7 @@ def run_once(work):
         job = call(ml, "POST", "/api/v1/train",
                    {"tenant_id": tenant["id"], "model_type": "lightgcn", "hyperparameters": SEED_HYPER},
                    token=key)
-        while True:
-            p = call(ml, "GET", job["progress_url"], token=key)
-            if p["status"] in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.05)  # polling interval of the measurement, not a synchronisation
+        p = wait_job(ml, key, job)
         wall = time.monotonic() - t0
         if p["status"] != "completed":
             sys.exit(f"job ended {p['status']}: {p.get('error')}")
@@ -87,20 +59,12 @@ def run_once(work):
                    {"training_mode": "incremental", "hyperparameters": {
                        k: v for k, v in SEED_HYPER.items() if k not in ("epochs", "learning_rate")}},
                    token=key)
-        while True:
-            q = call(ml, "GET", inc["progress_url"], token=key)
-            if q["status"] in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.05)
+        q = wait_job(ml, key, inc)
         inc_wall = time.monotonic() - t1
         # The popularity baseline on the same split, for scale (not deployed).
         base = call(ml, "POST", "/api/v1/train", {"model_type": "popularity", "auto_deploy": False},
                     token=key)
-        while True:
-            b = call(ml, "GET", base["progress_url"], token=key)
-            if b["status"] in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.05)
+        b = wait_job(ml, key, base)
         return {"wall": wall, "progress": p, "estimate_s": job["estimated_duration_seconds"],
                 "rss": rss, "popularity": b.get("final_metrics", {}), "incremental": q,
                 "incremental_wall": inc_wall}

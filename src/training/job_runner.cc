@@ -48,30 +48,27 @@ StatusOr<ml::WarmStart> WarmStartFrom(const ml::ModelArtifact& a, const ml::Data
                                      std::to_string(a.dim) + "), not " + std::to_string(dim),
                                  {{"field", "hyperparameters.embedding_dim"}});
   }
-  const auto& users = a.user_ego.empty() ? a.user_emb : a.user_ego;
-  const auto& items = a.item_ego.empty() ? a.item_emb : a.item_ego;
   ml::WarmStart w;
   w.dim = dim;
-  w.users.assign(static_cast<size_t>(data.n_users) * dim, 0.0f);
-  w.items.assign(static_cast<size_t>(data.n_items) * dim, 0.0f);
-  w.user_known.assign(data.n_users, 0);
-  w.item_known.assign(data.n_items, 0);
-  IdMap rows;
-  for (size_t r = 0; r < a.user_ids.size(); ++r) rows.emplace(a.user_ids[r], r);
-  for (int32_t u = 0; u < data.n_users; ++u) {
-    auto it = rows.find(data.user_ids[u]);
-    if (it == rows.end()) continue;
-    std::copy_n(users.data() + it->second * dim, dim, w.users.data() + u * dim);
-    w.user_known[u] = 1;
-  }
-  rows.clear();
-  for (size_t r = 0; r < a.item_ids.size(); ++r) rows.emplace(a.item_ids[r], r);
-  for (int32_t i = 0; i < data.n_items; ++i) {
-    auto it = rows.find(data.item_ids[i]);
-    if (it == rows.end()) continue;
-    std::copy_n(items.data() + it->second * dim, dim, w.items.data() + i * dim);
-    w.item_known[i] = 1;
-  }
+  // Rows of `ids` found in the artifact's `from_ids` start from its `from` rows.
+  auto fill = [dim](const std::vector<std::string>& from_ids, const std::vector<float>& from,
+                    const std::vector<std::string>& ids, std::vector<float>* rows,
+                    std::vector<uint8_t>* known) {
+    rows->assign(ids.size() * dim, 0.0f);
+    known->assign(ids.size(), 0);
+    IdMap at;
+    for (size_t r = 0; r < from_ids.size(); ++r) at.emplace(from_ids[r], r);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = at.find(ids[i]);
+      if (it == at.end()) continue;
+      std::copy_n(from.data() + it->second * dim, dim, rows->data() + i * dim);
+      (*known)[i] = 1;
+    }
+  };
+  fill(a.user_ids, a.user_ego.empty() ? a.user_emb : a.user_ego, data.user_ids, &w.users,
+       &w.user_known);
+  fill(a.item_ids, a.item_ego.empty() ? a.item_emb : a.item_ego, data.item_ids, &w.items,
+       &w.item_known);
   return w;
 }
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import ADMIN_TOKEN, wait_for
 
 SCOPES = ["data:write", "models:train", "models:read", "recommendations:read"]
 QUICK = {"embedding_dim": 16, "num_layers": 2, "learning_rate": 0.01, "batch_size": 256,
@@ -34,13 +34,24 @@ def shop_csvs(users=120, items=60, per_user=12, seed=3):
     return items_csv.encode(), ("\n".join(rows) + "\n").encode()
 
 
-@pytest.fixture
-def shop(server):
-    o = server.onboard("trainer", scopes=SCOPES)
+def upload_shop(server, slug):
+    """A tenant with the planted shop uploaded; its onboarding record."""
+    o = server.onboard(slug, scopes=SCOPES)
     items, interactions = shop_csvs()
     assert server.upload("/api/v1/upload/items", items, o["api_key"]).status == 200
     assert server.upload("/api/v1/upload/interactions", interactions, o["api_key"]).status == 200
     return o
+
+
+def shop_server(make_server, slug, env=None):
+    """A server of its own (for restarts) with one shop uploaded."""
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})})
+    return s, upload_shop(s, slug)
+
+
+@pytest.fixture
+def shop(server):
+    return upload_shop(server, "trainer")
 
 
 def train(server, key, hyper=None, **fields):
@@ -265,11 +276,7 @@ def test_incremental_continues_the_deployed_model(server, shop):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_restart_during_training_marks_the_job_interrupted(make_server, sig):
-    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": "test-admin-token-0123456789"})
-    o = s.onboard("restart", scopes=SCOPES)
-    items, interactions = shop_csvs()
-    s.upload("/api/v1/upload/items", items, o["api_key"])
-    s.upload("/api/v1/upload/interactions", interactions, o["api_key"])
+    s, o = shop_server(make_server, "restart")
     key = o["api_key"]
     first = wait_done(s, key, train(s, key).json()["job_id"])
     job = train(s, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
@@ -287,11 +294,7 @@ def test_restart_during_training_marks_the_job_interrupted(make_server, sig):
 
 
 def test_corrupt_deployed_model_falls_back_to_the_previous_version(make_server):
-    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": "test-admin-token-0123456789"})
-    o = s.onboard("fallback", scopes=SCOPES)
-    items, interactions = shop_csvs()
-    s.upload("/api/v1/upload/items", items, o["api_key"])
-    s.upload("/api/v1/upload/interactions", interactions, o["api_key"])
+    s, o = shop_server(make_server, "fallback")
     key = o["api_key"]
     v1 = wait_done(s, key, train(s, key).json()["job_id"])["model_version"]
     v2 = wait_done(s, key, train(s, key, deploy_tolerance=1).json()["job_id"])["model_version"]
@@ -314,12 +317,7 @@ def test_corrupt_deployed_model_falls_back_to_the_previous_version(make_server):
 
 
 def test_event_streams_end_with_the_client_or_the_server(make_server):
-    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": "test-admin-token-0123456789",
-                         "EMBEDREC_SHUTDOWN_GRACE": "30"})
-    o = s.onboard("streams", scopes=SCOPES)
-    items, interactions = shop_csvs()
-    s.upload("/api/v1/upload/items", items, o["api_key"])
-    s.upload("/api/v1/upload/interactions", interactions, o["api_key"])
+    s, o = shop_server(make_server, "streams", {"EMBEDREC_SHUTDOWN_GRACE": "30"})
     key = o["api_key"]
     job = train(s, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
 
