@@ -42,6 +42,7 @@ void RegisterAllRoutes(http::Router& router, const Deps& deps) {
     RegisterTrainingRoutes(router, deps);
     RegisterModelRoutes(router, deps);
   }
+  if (deps.recommender) RegisterRecommendationRoutes(router, deps);
 }
 
 }  // namespace embedrec::api

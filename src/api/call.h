@@ -21,7 +21,10 @@ namespace embedrec::training {
 class TrainingService;
 }
 namespace embedrec::serving {
+class Activity;
+class CatalogCache;
 class DeployedModels;
+class Recommender;
 }
 
 namespace embedrec::api {
@@ -42,6 +45,9 @@ struct Deps {
   TenantSettingsCache* settings = nullptr;  // hot-path reads of tenant settings
   training::TrainingService* training = nullptr;  // jobs and the model registry
   serving::DeployedModels* deployed = nullptr;    // the models being served
+  serving::Recommender* recommender = nullptr;    // recommendations, similar, popular
+  serving::Activity* activity = nullptr;          // real-time profiles, trending, context
+  serving::CatalogCache* catalog = nullptr;       // catalog snapshots for serving
 };
 
 using AuthedFn = std::function<StatusOr<http::Response>(
@@ -67,6 +73,7 @@ void RegisterDataQualityRoutes(http::Router& router, const Deps& deps);
 void RegisterInteractionRoutes(http::Router& router, const Deps& deps);
 void RegisterTrainingRoutes(http::Router& router, const Deps& deps);
 void RegisterModelRoutes(http::Router& router, const Deps& deps);
+void RegisterRecommendationRoutes(http::Router& router, const Deps& deps);
 
 // "post_api_v1_admin_tenants_id": a stable OpenAPI operationId.
 std::string AsOperationId(const std::string& method, const std::string& pattern);

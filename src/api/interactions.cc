@@ -10,6 +10,8 @@
 #include "common/time_format.h"
 #include "http/errors.h"
 #include "ingest/interaction_import.h"
+#include "serving/activity.h"
+#include "serving/catalog.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
@@ -93,6 +95,30 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
   return ev;
 }
 
+// Tells serving about a committed interaction (fold-in, trending, context
+// lifts). Never blocks on I/O: the category comes from a catalog snapshot
+// already in memory, if any.
+void Feed(const Deps* d, const std::string& tid, const store::TrackEvent& ev) {
+  if (!d->activity) return;
+  std::string category;
+  if (auto catalog = d->catalog ? d->catalog->Peek(tid) : nullptr) {
+    if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
+  }
+  std::vector<std::pair<std::string, std::string>> context;
+  if (!ev.context_json.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(ev.context_json, ec);
+    if (!ec && v.is_object()) {
+      for (const char* k : {"page", "device", "time_of_day"}) {
+        if (auto* x = v.as_object().if_contains(k); x && x->is_string()) {
+          context.emplace_back(k, std::string(x->as_string()));
+        }
+      }
+    }
+  }
+  d->activity->Record(tid, ev, category, context);
+}
+
 json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r) {
   json::object out{{"status", r.replayed ? "tracked" : r.duplicate ? "duplicate" : "tracked"},
                    {"interaction_id", r.interaction_id},
@@ -139,15 +165,17 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
                ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
                // Answered after the group commit that holds the event; the
                // worker is free meanwhile.
-               return http::Later([tenant, ev = std::move(ev), request_id = req.request_id](
+               return http::Later([d, tid, tenant, ev = std::move(ev), request_id = req.request_id](
                                       std::function<void(http::Response)> send) mutable {
                  std::vector<store::TrackEvent> events{ev};
-                 tenant->TrackAsync(std::move(events), [ev = std::move(ev), request_id,
+                 tenant->TrackAsync(std::move(events), [d, tid, ev = std::move(ev), request_id,
                                                         send = std::move(send)](
                                                            StatusOr<std::vector<store::TrackResult>> results) {
                    if (!results.ok()) return send(http::ErrorResponse(results.status(), request_id));
                    const auto& r = results->at(0);
                    if (!r.status.ok()) return send(http::ErrorResponse(r.status, request_id));
+                   // Before the answer: the next recommendation call sees it.
+                   if (!r.duplicate && !r.replayed) Feed(d, tid, ev);
                    send(JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r)));
                  });
                });
@@ -201,6 +229,7 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
                        {"error", json::object{{"code", s.reason()}, {"message", s.message()}}}});
                  } else {
                    ++tracked;
+                   if (!results[k].duplicate && !results[k].replayed) Feed(d, tid, events[k]);
                    out.push_back(ResultJson(events[k], results[k]));
                  }
                  if (!bad) ++k;

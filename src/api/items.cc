@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "api/call.h"
+#include "serving/catalog.h"
 #include "api/json_body.h"
 #include "common/time_format.h"
 
@@ -129,6 +130,7 @@ void RegisterItemRoutes(http::Router& router, const Deps& deps) {
                                        who.ResolveTenant(req.Query("tenant_id").value_or("")));
                       ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
                       RETURN_IF_ERROR(tenant->DeleteItem(p.Get("item_id"), d->clock->NowMillis()));
+                      if (d->catalog) d->catalog->Invalidate(tid);
                       http::Response r;
                       r.status = 204;
                       return r;

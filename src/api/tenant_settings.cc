@@ -1,5 +1,7 @@
 #include "api/tenant_settings.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "common/strings.h"
@@ -18,6 +20,16 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
   }
   if (auto* a = o.if_contains("auto_create_items"); a && a->is_bool()) {
     rules.auto_create_items = a->as_bool();
+  }
+  if (auto* m = o.if_contains("max_recommendations"); m && m->is_int64()) {
+    rules.max_recommendations = static_cast<int>(std::clamp<int64_t>(m->as_int64(), 1, 1000));
+  }
+  if (auto* c = o.if_contains("cache_ttl_seconds"); c && c->is_int64()) {
+    rules.cache_ttl_seconds = static_cast<int>(std::clamp<int64_t>(c->as_int64(), 0, 86400));
+  }
+  if (auto* e = o.if_contains("exclude_from_recommendations"); e && e->is_string()) {
+    std::string x(e->as_string());
+    if (x == "purchased" || x == "all_interacted" || x == "none") rules.exclude_from_recommendations = x;
   }
   return rules;
 }

@@ -20,6 +20,10 @@ namespace embedrec::api {
 struct TenantRules {
   std::set<std::string> custom_types;  // settings.interaction_types keys, lowercased
   bool auto_create_items = false;      // settings.auto_create_items
+  int max_recommendations = 50;        // settings.max_recommendations
+  int cache_ttl_seconds = 300;         // settings.cache_ttl_seconds (0: no result cache)
+  // settings.exclude_from_recommendations: purchased | all_interacted | none
+  std::string exclude_from_recommendations = "purchased";
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

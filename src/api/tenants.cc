@@ -46,6 +46,19 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
     return FieldTypeError("settings.max_recommendations", "an integer");
   }
   s["max_recommendations"] = max_recs.value_or(50);
+  ASSIGN_OR_RETURN(auto ttl, OptInt(s, "cache_ttl_seconds", 0, 86400));
+  s["cache_ttl_seconds"] = ttl.value_or(300);
+  if (auto* v = s.if_contains("exclude_from_recommendations")) {
+    if (!v->is_string()) return FieldTypeError("settings.exclude_from_recommendations", "a string");
+    static const std::set<std::string_view> kModes = {"purchased", "all_interacted", "none"};
+    if (!kModes.count(v->as_string())) {
+      return FieldValueError("settings.exclude_from_recommendations",
+                             "settings.exclude_from_recommendations must be purchased, "
+                             "all_interacted or none");
+    }
+  } else {
+    s["exclude_from_recommendations"] = "purchased";
+  }
   ASSIGN_OR_RETURN(auto rt, OptBool(s, "enable_real_time"));
   s["enable_real_time"] = rt.value_or(true);
   if (json::serialize(s).size() > kMaxSettingsBytes) {

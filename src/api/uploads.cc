@@ -8,6 +8,8 @@
 #include <set>
 
 #include "api/call.h"
+#include "serving/activity.h"
+#include "serving/catalog.h"
 #include "api/json_body.h"
 #include "common/random.h"
 #include "common/strings.h"
@@ -159,6 +161,9 @@ StatusOr<http::Response> RunUpload(const Deps& d, const Request& req, const auth
   for (auto& [k, v] : extra) event[k] = v;
   RETURN_IF_ERROR(batch->AppendEvent(kind.topic, json::serialize(event), now));
   RETURN_IF_ERROR(batch->Commit());
+  // Serving reads the new catalog and history from now on.
+  if (d.catalog) d.catalog->Invalidate(tid);
+  if (d.activity) d.activity->DataChanged(tid);
   spdlog::info("tenant {}: {} upload {} accepted {} rejected {} duplicates {}", tid, kind.name,
                upload_id, result.rows_accepted, result.rows_rejected, result.duplicates_removed);
   return http::JsonResponse(200, std::move(answer_text));

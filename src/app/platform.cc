@@ -19,7 +19,10 @@
 #include "http/server.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
+#include "serving/activity.h"
+#include "serving/catalog.h"
 #include "serving/deployed_models.h"
+#include "serving/recommender.h"
 #include "training/training_service.h"
 
 namespace embedrec::app {
@@ -75,6 +78,13 @@ class PlatformImpl final : public Platform {
                                              RealClock(), topts);
     deps_.training = training_.get();
     deps_.deployed = &deployed_;
+    catalog_ = std::make_unique<serving::CatalogCache>(RealClock());
+    activity_ = std::make_unique<serving::Activity>(RealClock());
+    recommender_ = std::make_unique<serving::Recommender>(&deployed_, catalog_.get(), activity_.get(),
+                                                          tenants_.get());
+    deps_.catalog = catalog_.get();
+    deps_.activity = activity_.get();
+    deps_.recommender = recommender_.get();
     RETURN_IF_ERROR(RecoverTenants());
     api::RegisterAllRoutes(router_, deps_);
 
@@ -166,6 +176,9 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<api::TenantSettingsCache> settings_;
   serving::DeployedModels deployed_;
   std::unique_ptr<training::TrainingService> training_;
+  std::unique_ptr<serving::CatalogCache> catalog_;
+  std::unique_ptr<serving::Activity> activity_;
+  std::unique_ptr<serving::Recommender> recommender_;
   api::Deps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_;

@@ -15,6 +15,7 @@ constexpr char kMagic[8] = {'E', 'M', 'B', 'E', 'D', 'R', 'E', 'C'};
 constexpr size_t kChecksumBytes = 32;
 constexpr uint32_t kFlagIds = 1;
 constexpr uint32_t kFlagEgo = 2;
+constexpr uint32_t kFlagHistory = 4;
 
 template <typename T>
 void Put(std::string* out, T v) {
@@ -50,11 +51,13 @@ class Reader {
     pos_ += n;
     return true;
   }
-  bool GetFloats(std::vector<float>* v, uint64_t count) {
-    if (count > (b_.size() - pos_) / sizeof(float)) return false;
+  bool GetFloats(std::vector<float>* v, uint64_t count) { return GetArray(v, count); }
+  template <typename T>
+  bool GetArray(std::vector<T>* v, uint64_t count) {
+    if (count > (b_.size() - pos_) / sizeof(T)) return false;
     v->resize(count);
-    std::memcpy(v->data(), b_.data() + pos_, count * sizeof(float));
-    pos_ += count * sizeof(float);
+    std::memcpy(v->data(), b_.data() + pos_, count * sizeof(T));
+    pos_ += count * sizeof(T);
     return true;
   }
   size_t remaining() const { return b_.size() - pos_; }
@@ -73,7 +76,8 @@ std::string EncodeModel(const ModelArtifact& m) {
   Put<uint32_t>(&out, kModelFormatVersion);
   const bool ids = !m.user_ids.empty() || !m.item_ids.empty();
   const bool ego = !m.user_ego.empty() || !m.item_ego.empty();
-  Put<uint32_t>(&out, (ids ? kFlagIds : 0) | (ego ? kFlagEgo : 0));
+  const bool history = !m.history_offsets.empty();
+  Put<uint32_t>(&out, (ids ? kFlagIds : 0) | (ego ? kFlagEgo : 0) | (history ? kFlagHistory : 0));
   Put<uint32_t>(&out, m.dim);
   Put<uint64_t>(&out, m.n_users);
   Put<uint64_t>(&out, m.n_items);
@@ -89,6 +93,13 @@ std::string EncodeModel(const ModelArtifact& m) {
   if (ego) {
     out.append(reinterpret_cast<const char*>(m.user_ego.data()), m.user_ego.size() * sizeof(float));
     out.append(reinterpret_cast<const char*>(m.item_ego.data()), m.item_ego.size() * sizeof(float));
+  }
+  if (history) {
+    Put<uint64_t>(&out, m.history_items.size());
+    out.append(reinterpret_cast<const char*>(m.history_offsets.data()),
+               m.history_offsets.size() * sizeof(int64_t));
+    out.append(reinterpret_cast<const char*>(m.history_items.data()),
+               m.history_items.size() * sizeof(int32_t));
   }
   unsigned char sum[kChecksumBytes];
   crypto_generichash(sum, sizeof(sum), reinterpret_cast<const unsigned char*>(out.data()),
@@ -122,7 +133,7 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
     return Corrupt("short header");
   }
   if (m.dim == 0 || m.dim > 4096) return Corrupt("bad dimension");
-  if (flags & ~(kFlagIds | kFlagEgo)) return Corrupt("unknown flags");
+  if (flags & ~(kFlagIds | kFlagEgo | kFlagHistory)) return Corrupt("unknown flags");
   if (!r.GetString(&m.model_type, 64) || !r.GetString(&m.params_json, 1 << 20) ||
       !r.GetString(&m.metadata_json, 1 << 26)) {
     return Corrupt("bad model type, params or metadata");
@@ -150,6 +161,22 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
   if ((flags & kFlagEgo) && (!r.GetFloats(&m.user_ego, m.n_users * floats_per_row) ||
                              !r.GetFloats(&m.item_ego, m.n_items * floats_per_row))) {
     return Corrupt("ego embeddings cut short");
+  }
+  if (flags & kFlagHistory) {
+    uint64_t pairs = 0;
+    if (!r.Get(&pairs) || pairs > r.remaining() / 4) return Corrupt("bad history size");
+    if (!r.GetArray(&m.history_offsets, m.n_users + 1) || !r.GetArray(&m.history_items, pairs)) {
+      return Corrupt("history cut short");
+    }
+    if (m.history_offsets.front() != 0 || m.history_offsets.back() != static_cast<int64_t>(pairs)) {
+      return Corrupt("history offsets inconsistent");
+    }
+    for (size_t u = 1; u < m.history_offsets.size(); ++u) {
+      if (m.history_offsets[u] < m.history_offsets[u - 1]) return Corrupt("history offsets decrease");
+    }
+    for (int32_t i : m.history_items) {
+      if (i < 0 || static_cast<uint64_t>(i) >= m.n_items) return Corrupt("history item out of range");
+    }
   }
   if (r.remaining() != 0) return Corrupt("trailing bytes");
   return m;

@@ -10,6 +10,7 @@
 //   ids (when flagged): n_users then n_items strings, each u32 length + bytes
 //   user embeddings: n_users × dim float32 | item embeddings: n_items × dim float32
 //   (flag bit 1) user then item ego embeddings, the same shapes
+//   (flag bit 2) history: n_pairs u64, n_users + 1 offsets i64, n_pairs item indices i32
 //   checksum: BLAKE2b-256 (libsodium) of every byte before it
 // A file that is truncated, has trailing bytes, a wrong checksum, an unknown
 // version or inconsistent sizes is refused with kFailedPrecondition naming the fault
@@ -39,6 +40,11 @@ struct ModelArtifact {
   // from (LightGCN, whose final embeddings are propagated). Both empty when
   // the final embeddings are the ego ones (bpr_mf, als) or none were kept.
   std::vector<float> user_ego, item_ego;
+  // Optional: the training pairs, user by user (CSR: the items of user u are
+  // history_items[history_offsets[u] .. history_offsets[u+1]), sorted). Lets
+  // serving explain a recommendation by what similar users chose.
+  std::vector<int64_t> history_offsets;
+  std::vector<int32_t> history_items;
 };
 
 std::string EncodeModel(const ModelArtifact& model);

@@ -2,9 +2,12 @@
 
 #include "ml/model_file.h"
 
+#include <algorithm>
+
 namespace embedrec::serving {
 
 StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string& version,
+                                                               int64_t created_at_ms,
                                                                std::string_view model_bytes,
                                                                std::string_view index_bytes,
                                                                const ann::IndexOptions& options) {
@@ -14,6 +17,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   }
   auto m = std::make_shared<ServingModel>();
   m->version = version;
+  m->created_at_ms = created_at_ms;
   m->model_type = artifact.model_type;
   ASSIGN_OR_RETURN(m->index, ann::LoadItemIndex(index_bytes, options));
   if (m->index->size() != static_cast<int64_t>(artifact.n_items) ||
@@ -26,8 +30,25 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   for (size_t i = 0; i < m->item_ids.size(); ++i) m->item_rows.emplace(m->item_ids[i], i);
   artifact.user_ego.clear();  // serving needs the final embeddings only
   artifact.item_ego.clear();
+  m->history_offsets = std::move(artifact.history_offsets);
+  m->history_items = std::move(artifact.history_items);
   ASSIGN_OR_RETURN(m->model, ml::LoadModel(artifact));
+  const int64_t n_users = static_cast<int64_t>(m->user_ids.size());
+  if (n_users > 0 && n_users <= ServingModel::kMaxUserIndex) {
+    ann::IndexOptions exact = options;
+    exact.exact_max_items = ServingModel::kMaxUserIndex;
+    ASSIGN_OR_RETURN(m->user_index, ann::BuildItemIndex(m->model->user_embeddings().data(), n_users,
+                                                        m->model->dim(), exact));
+  }
   return std::shared_ptr<const ServingModel>(std::move(m));
+}
+
+bool ServingModel::UserHad(int64_t u, int32_t i) const {
+  if (history_offsets.empty() || u < 0 || u + 1 >= static_cast<int64_t>(history_offsets.size())) {
+    return false;
+  }
+  auto b = history_items.begin() + history_offsets[u], e = history_items.begin() + history_offsets[u + 1];
+  return std::binary_search(b, e, i);
 }
 
 std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {

@@ -25,15 +25,27 @@ namespace embedrec::serving {
 struct ServingModel {
   std::string version;        // "v1.0_20261125"
   std::string model_type;
+  int64_t created_at_ms = 0;  // when the version was stored: later events are new to it
   std::unique_ptr<ml::Model> model;
   std::vector<std::string> user_ids, item_ids;  // row → external id
   IdMap user_rows, item_rows;                    // external id → row
   std::unique_ptr<ann::ItemIndex> index;
+  // The training pairs per user row (sorted item rows), when the file has them.
+  std::vector<int64_t> history_offsets;
+  std::vector<int32_t> history_items;
+  // Exact search over the user embeddings (nearest customers), when there
+  // are at most kMaxUserIndex users; null otherwise.
+  static constexpr int64_t kMaxUserIndex = 200000;
+  std::unique_ptr<ann::ItemIndex> user_index;
+
+  // True when user row `u` trained on item row `i`.
+  bool UserHad(int64_t u, int32_t i) const;
 };
 
 // Builds a ServingModel from a model file's bytes and its index's bytes.
 // kFailedPrecondition for a damaged file (nothing half-loaded).
 StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string& version,
+                                                               int64_t created_at_ms,
                                                                std::string_view model_bytes,
                                                                std::string_view index_bytes,
                                                                const ann::IndexOptions& options);

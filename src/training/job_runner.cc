@@ -199,6 +199,8 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   ASSIGN_OR_RETURN(ml::ModelArtifact artifact, model->Export());
   artifact.user_ids = data.user_ids;
   artifact.item_ids = data.item_ids;
+  artifact.history_offsets = data.train.offsets;
+  artifact.history_items = data.train.items;
   json::object hyper = HyperparametersJson(req);
   json::object index_json{{"kind", index->kind()}, {"params", json::parse(index->params_json())}};
   artifact.metadata_json = json::serialize(json::object{

@@ -58,7 +58,8 @@ StatusOr<std::shared_ptr<const serving::ServingModel>> ModelRegistry::Load(
   ASSIGN_OR_RETURN(auto blobs, open_blobs_(tenant_id));
   ASSIGN_OR_RETURN(std::string model_bytes, blobs->Get(v.model_key));
   ASSIGN_OR_RETURN(std::string index_bytes, blobs->Get(v.index_key));
-  return serving::LoadServingModel(v.version, model_bytes, index_bytes, options_.index);
+  return serving::LoadServingModel(v.version, v.created_at_ms, model_bytes, index_bytes,
+                                   options_.index);
 }
 
 std::string ModelRegistry::Location(const std::string& tenant_id, const std::string& key) {

@@ -40,6 +40,8 @@ void ExpectSame(const ModelArtifact& a, const ModelArtifact& b) {
   EXPECT_EQ(a.item_emb, b.item_emb);
   EXPECT_EQ(a.user_ego, b.user_ego);
   EXPECT_EQ(a.item_ego, b.item_ego);
+  EXPECT_EQ(a.history_offsets, b.history_offsets);
+  EXPECT_EQ(a.history_items, b.history_items);
 }
 
 TEST(ModelFileTest, RoundTripsWithAndWithoutIds) {
@@ -64,6 +66,20 @@ TEST(ModelFileTest, RoundTripsEgoEmbeddingsAndRefusesThemCutShort) {
   auto cut = DecodeModel(EncodeModel(m));
   EXPECT_EQ(cut.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(cut.status().message().find("ego"), std::string::npos) << cut.status().message();
+}
+
+TEST(ModelFileTest, RoundTripsTheTrainingHistoryAndChecksIt) {
+  ModelArtifact m = Sample(true);
+  m.history_offsets = {0, 2, 3};
+  m.history_items = {0, 3, 1};
+  auto back = DecodeModel(EncodeModel(m));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ExpectSame(m, *back);
+  m.history_items[1] = 4;  // out of the 4 items
+  EXPECT_EQ(DecodeModel(EncodeModel(m)).status().code(), StatusCode::kFailedPrecondition);
+  m.history_items[1] = 3;
+  m.history_offsets = {0, 3, 2};
+  EXPECT_EQ(DecodeModel(EncodeModel(m)).status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(ModelFileTest, SavesAtomicallyAndLoads) {

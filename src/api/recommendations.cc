@@ -1,0 +1,354 @@
+// What the shop's website calls on every page (seed steps 7-8, gateway):
+// personalised recommendations, similar items, popular items, batches.
+// The ranking is in serving/recommender.h; this file parses, caches and
+// answers.
+#include <boost/json.hpp>
+#include <chrono>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "api/call.h"
+#include "api/json_body.h"
+#include "common/random.h"
+#include "serving/recommender.h"
+
+namespace embedrec::api {
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+
+namespace {
+
+constexpr size_t kMaxBatchUsers = 100;
+
+StatusOr<std::set<std::string>> StringSet(const json::object& o, std::string_view field) {
+  std::set<std::string> out;
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return out;
+  if (!v->is_array()) return FieldTypeError(field, "an array of strings");
+  if (v->as_array().size() > 10000) return FieldValueError(field, std::string(field) + " has more than 10000 entries");
+  for (const auto& s : v->as_array()) {
+    if (!s.is_string()) return FieldTypeError(field, "an array of strings");
+    out.insert(std::string(s.as_string()));
+  }
+  return out;
+}
+
+StatusOr<std::optional<double>> OptPrice(const json::object& o, std::string_view field) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::optional<double>();
+  if (!v->is_number()) return FieldTypeError(std::string("filters.") + std::string(field), "a number");
+  double x = v->to_number<double>();
+  if (!(x >= 0 && x < 1e15)) {
+    return FieldValueError(std::string("filters.") + std::string(field), "prices must be >= 0");
+  }
+  return std::optional<double>(x);
+}
+
+StatusOr<serving::Filters> ParseFilters(const json::object& body) {
+  serving::Filters f;
+  const json::value* v = body.if_contains("filters");
+  if (!v || v->is_null()) return f;
+  if (!v->is_object()) return FieldTypeError("filters", "an object");
+  const auto& o = v->as_object();
+  ASSIGN_OR_RETURN(auto category, OptString(o, "category", 256));
+  ASSIGN_OR_RETURN(f.categories, StringSet(o, "categories"));
+  if (category) f.categories.insert(*category);
+  ASSIGN_OR_RETURN(auto brand, OptString(o, "brand", 256));
+  f.brand = brand.value_or("");
+  ASSIGN_OR_RETURN(f.price_min, OptPrice(o, "price_min"));
+  ASSIGN_OR_RETURN(f.price_max, OptPrice(o, "price_max"));
+  if (f.price_min && f.price_max && *f.price_min > *f.price_max) {
+    return FieldValueError("filters.price_min", "filters.price_min is above filters.price_max");
+  }
+  ASSIGN_OR_RETURN(f.tags_any, StringSet(o, "tags_any"));
+  ASSIGN_OR_RETURN(f.exclude_item_ids, StringSet(o, "exclude_item_ids"));
+  ASSIGN_OR_RETURN(f.include_item_ids, StringSet(o, "include_item_ids"));
+  ASSIGN_OR_RETURN(auto stock, OptBool(o, "in_stock_only"));
+  f.in_stock_only = stock.value_or(false);
+  return f;
+}
+
+StatusOr<int> Count(const json::object& body, int max) {
+  ASSIGN_OR_RETURN(auto n, OptInt(body, "count", 1, max));
+  return static_cast<int>(n.value_or(std::min(10, max)));
+}
+
+json::value ParsedOr(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value(json::object()) : v;
+}
+
+json::object ItemJson(const serving::CatalogItem& item, bool properties) {
+  json::object o{{"item_id", item.item_id}, {"name", item.name}, {"category", item.category}};
+  o["price"] = item.price ? json::value(*item.price) : json::value(nullptr);
+  o["image_url"] = item.image_url;
+  if (properties) {
+    o["brand"] = item.brand;
+    json::array tags;
+    for (const auto& t : item.tags) tags.push_back(json::value(t));
+    o["tags"] = std::move(tags);
+    o["available"] = item.available;
+    o["properties"] = ParsedOr(item.properties_json);
+  }
+  return o;
+}
+
+double Round(double x, double digits = 1e6) { return std::round(x * digits) / digits; }
+
+// Answers per (tenant, user, request), valid while the model version, the
+// user's profile and the catalog are those they were computed from, and
+// until their TTL.
+class ResultCache {
+ public:
+  struct Entry {
+    json::object body;  // without latency_ms and recommendation_id
+    std::string model_version;
+    uint64_t profile_version = 0, catalog_generation = 0;
+    int64_t expires_ms = 0;
+  };
+  std::optional<Entry> Get(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
+    return it->second->second;
+  }
+  void Put(const std::string& key, Entry e) {
+    std::lock_guard lock(mu_);
+    if (auto it = map_.find(key); it != map_.end()) {
+      lru_.erase(it->second);
+      map_.erase(it);
+    }
+    lru_.emplace_front(key, std::move(e));
+    map_[key] = lru_.begin();
+    if (map_.size() > kMaxEntries) {
+      map_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 100000;
+  std::mutex mu_;
+  std::list<std::pair<std::string, Entry>> lru_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> map_;
+};
+
+struct Shared {
+  const Deps* d;
+  ResultCache cache;
+};
+
+// One user's recommendations as the answer body (cached or computed).
+StatusOr<json::object> RecommendFor(Shared& s, const std::string& tid, const TenantRules& rules,
+                                    const json::object& body, const std::string& user_id,
+                                    const std::string& cache_key_body) {
+  const Deps* d = s.d;
+  const auto started = std::chrono::steady_clock::now();
+  serving::RecommendRequest r;
+  r.tenant_id = tid;
+  r.user_id = user_id;
+  ASSIGN_OR_RETURN(r.count, Count(body, rules.max_recommendations));
+  ASSIGN_OR_RETURN(r.filters, ParseFilters(body));
+  ASSIGN_OR_RETURN(auto version, OptString(body, "model_version", 64));
+  r.model_version = version.value_or("");
+  ASSIGN_OR_RETURN(auto props, OptBool(body, "include_properties"));
+  r.exclude = rules.exclude_from_recommendations;
+  if (const json::value* c = body.if_contains("context"); c && !c->is_null()) {
+    if (!c->is_object()) return FieldTypeError("context", "an object");
+    for (const auto& [k, v] : c->as_object()) {
+      if (k == "current_item") {
+        if (!v.is_string()) return FieldTypeError("context.current_item", "a string");
+        r.current_item = std::string(v.as_string());
+      } else if ((k == "page" || k == "device" || k == "time_of_day") && v.is_string()) {
+        r.context.emplace_back(std::string(k), std::string(v.as_string()));
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
+  ASSIGN_OR_RETURN(auto profile, d->activity->Profile(tid, *store, user_id));
+  auto model = d->deployed->Get(tid);
+  auto catalog = d->catalog->Peek(tid);
+  const std::string key = tid + '\n' + user_id + '\n' + cache_key_body;
+  const int64_t now = d->clock->NowMillis();
+  auto finish = [&](json::object out, const char* cache) {
+    auto& meta = out["metadata"].as_object();
+    meta["latency_ms"] = Round(std::chrono::duration<double, std::milli>(
+                                   std::chrono::steady_clock::now() - started).count(), 1e3);
+    meta["recommendation_id"] = NewId("rec");
+    meta["cache"] = cache;
+    d->metrics->Inc("embedrec_recommendation_cache_total", {{"result", cache}});
+    return out;
+  };
+  if (rules.cache_ttl_seconds > 0 && catalog) {
+    if (auto hit = s.cache.Get(key);
+        hit && hit->expires_ms > now && hit->profile_version == profile->version &&
+        hit->model_version == (model ? model->version : "") &&
+        hit->catalog_generation == catalog->generation) {
+      return finish(std::move(hit->body), "hit");
+    }
+  }
+  ASSIGN_OR_RETURN(serving::RecommendResult res, d->recommender->Recommend(r));
+  json::array items;
+  for (const auto& rec : res.items) {
+    json::object o = ItemJson(*rec.item, props.value_or(false));
+    o["score"] = Round(rec.score);
+    o["reason"] = rec.reason;
+    items.push_back(std::move(o));
+  }
+  json::object out{{"user_id", user_id},
+                   {"recommendations", std::move(items)},
+                   {"metadata", json::object{{"model_version", res.model_version.empty()
+                                                                  ? json::value(nullptr)
+                                                                  : json::value(res.model_version)},
+                                             {"algorithm", res.algorithm},
+                                             {"count", res.items.size()}}}};
+  if (rules.cache_ttl_seconds > 0) {
+    s.cache.Put(key, {out, res.model_version, profile->version, res.catalog->generation,
+                      now + rules.cache_ttl_seconds * int64_t{1000}});
+  }
+  return finish(std::move(out), "miss");
+}
+
+void Count(const Deps* d, const std::string& tid, const char* endpoint, double seconds) {
+  d->metrics->Inc("embedrec_recommendation_requests_total", {{"tenant", tid}, {"endpoint", endpoint}});
+  d->metrics->Inc("embedrec_recommendation_seconds_total", {{"tenant", tid}, {"endpoint", endpoint}},
+                  seconds);
+}
+
+// Runs `fn`, counting the request per tenant and endpoint with its latency.
+template <typename Fn>
+StatusOr<http::Response> Counted(const Deps* d, const std::string& tid, const char* endpoint, Fn fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = fn();
+  Count(d, tid, endpoint,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return r;
+}
+
+}  // namespace
+
+void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
+  auto s = std::make_shared<Shared>();
+  s->d = &deps;
+  const Deps* d = &deps;
+  d->metrics->Declare("embedrec_recommendation_cache_total", MetricsRegistry::Type::kCounter,
+                      "Recommendation answers by result cache outcome (hit, miss)");
+  d->metrics->Declare("embedrec_recommendation_requests_total", MetricsRegistry::Type::kCounter,
+                      "Recommendation requests per tenant and endpoint");
+  d->metrics->Declare("embedrec_recommendation_seconds_total", MetricsRegistry::Type::kCounter,
+                      "Time spent answering recommendation requests per tenant and endpoint");
+
+  router.Add({"POST", "/api/v1/recommendations",
+              "Personalised recommendations for a user (filters, context, model_version)",
+              "recommendations"},
+             Authed(deps, auth::kRecommendationsRead,
+                    [s, d](const Request& req, const PathParams&,
+                           const auth::Principal& who) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+    return Counted(d, tid, "recommendations", [&]() -> StatusOr<http::Response> {
+      ASSIGN_OR_RETURN(std::string user, ReqString(body, "user_id", 256));
+      if (user.empty()) return FieldValueError("user_id", "user_id must not be empty");
+      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
+      ASSIGN_OR_RETURN(auto out, RecommendFor(*s, tid, rules, body, user, req.body));
+      return JsonAnswer(200, out);
+    });
+  }));
+
+  router.Add({"POST", "/api/v1/recommendations/batch",
+              "Recommendations for up to 100 users (user_ids, and the single request's fields)",
+              "recommendations"},
+             Authed(deps, auth::kRecommendationsRead,
+                    [s, d](const Request& req, const PathParams&,
+                           const auth::Principal& who) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+    return Counted(d, tid, "batch", [&]() -> StatusOr<http::Response> {
+      const json::value* ids = body.if_contains("user_ids");
+      if (!ids || !ids->is_array()) return FieldTypeError("user_ids", "an array of strings");
+      if (ids->as_array().empty() || ids->as_array().size() > kMaxBatchUsers) {
+        return FieldValueError("user_ids", "user_ids must hold 1 to 100 users");
+      }
+      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
+      json::object shared = body;
+      shared.erase("user_ids");
+      const std::string key_body = json::serialize(shared);
+      json::array results;
+      for (const auto& id : ids->as_array()) {
+        if (!id.is_string() || id.as_string().empty()) {
+          return FieldTypeError("user_ids", "an array of non-empty strings");
+        }
+        ASSIGN_OR_RETURN(auto one, RecommendFor(*s, tid, rules, shared, std::string(id.as_string()),
+                                                key_body));
+        results.push_back(std::move(one));
+      }
+      return JsonAnswer(200, json::object{{"results", std::move(results)},
+                                          {"count", ids->as_array().size()}});
+    });
+  }));
+
+  router.Add({"POST", "/api/v1/recommendations/similar",
+              "Items similar to an item (never the item itself)", "recommendations"},
+             Authed(deps, auth::kRecommendationsRead,
+                    [d](const Request& req, const PathParams&,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+    return Counted(d, tid, "similar", [&]() -> StatusOr<http::Response> {
+      const auto t0 = std::chrono::steady_clock::now();
+      ASSIGN_OR_RETURN(std::string item, ReqString(body, "item_id", 256));
+      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
+      ASSIGN_OR_RETURN(int count, Count(body, rules.max_recommendations));
+      ASSIGN_OR_RETURN(auto filters, ParseFilters(body));
+      ASSIGN_OR_RETURN(auto res, d->recommender->Similar(tid, item, count, filters));
+      json::array items;
+      for (const auto& x : res.items) {
+        json::object o = ItemJson(*x.item, false);
+        o["similarity_score"] = Round(x.similarity);
+        items.push_back(std::move(o));
+      }
+      return JsonAnswer(200, json::object{
+          {"item_id", item},
+          {"similar_items", std::move(items)},
+          {"metadata", json::object{
+              {"model_version", res.model_version.empty() ? json::value(nullptr)
+                                                          : json::value(res.model_version)},
+              {"algorithm", res.algorithm},
+              {"latency_ms", Round(std::chrono::duration<double, std::milli>(
+                                       std::chrono::steady_clock::now() - t0).count(), 1e3)}}}});
+    });
+  }));
+
+  router.Add({"GET", "/api/v1/recommendations/popular",
+              "Trending items, optionally of one category (?category, ?count)", "recommendations"},
+             Authed(deps, auth::kRecommendationsRead,
+                    [d](const Request& req, const PathParams&,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+    return Counted(d, tid, "popular", [&]() -> StatusOr<http::Response> {
+      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
+      ASSIGN_OR_RETURN(int64_t count, QueryInt(req, "count", std::min(10, rules.max_recommendations), 1,
+                                               rules.max_recommendations));
+      serving::Filters f;
+      if (auto c = req.Query("category"); c && !c->empty()) f.categories = {*c};
+      ASSIGN_OR_RETURN(auto res, d->recommender->Popular(tid, static_cast<int>(count), f));
+      json::array items;
+      for (const auto& rec : res.items) {
+        json::object o = ItemJson(*rec.item, false);
+        o["score"] = Round(rec.score);
+        o["reason"] = rec.reason;
+        items.push_back(std::move(o));
+      }
+      return JsonAnswer(200, json::object{{"recommendations", std::move(items)},
+                                          {"metadata", json::object{{"algorithm", res.algorithm}}}});
+    });
+  }));
+}
+
+}  // namespace embedrec::api

@@ -1,0 +1,190 @@
+#include "serving/activity.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ml/dataset.h"
+
+namespace embedrec::serving {
+
+namespace {
+constexpr int64_t kDayMs = 86400000;
+constexpr int64_t kTrendRebuildMs = 10 * 60 * 1000;  // re-read the store this often
+}  // namespace
+
+double Activity::EventWeight(const std::string& type, int64_t age_ms) {
+  const double w = ml::DefaultTypeWeight(type);
+  return w * std::exp2(-static_cast<double>(std::max<int64_t>(age_ms, 0)) / (3.0 * kDayMs));
+}
+
+uint64_t Activity::NextVersion() {
+  std::lock_guard lock(mu_);
+  return next_version_++;
+}
+
+std::shared_ptr<Activity::TenantState> Activity::State(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  auto& s = tenants_[tenant_id];
+  if (!s) s = std::make_shared<TenantState>();
+  return s;
+}
+
+void Activity::Drop(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  tenants_.erase(tenant_id);
+}
+
+void Activity::DataChanged(const std::string& tenant_id) {
+  auto t = State(tenant_id);
+  std::lock_guard lock(t->mu);
+  t->profiles.clear();
+  t->trend.reset();
+}
+
+void Activity::Apply(UserProfile& p, const UserEvent& e) {
+  if (e.item_id.empty()) return;
+  if (ml::DefaultTypeWeight(e.type) > 0) p.interacted.insert(e.item_id);
+  if (e.type == "purchase") p.purchased.insert(e.item_id);
+  if (ml::DefaultTypeWeight(e.type) <= 0) return;
+  p.recent.push_back(e);
+  std::stable_sort(p.recent.begin(), p.recent.end(),
+                   [](const UserEvent& a, const UserEvent& b) { return a.ts_ms < b.ts_ms; });
+  if (p.recent.size() > kRecent) p.recent.erase(p.recent.begin(), p.recent.end() - kRecent);
+}
+
+StatusOr<std::shared_ptr<const UserProfile>> Activity::Profile(const std::string& tenant_id,
+                                                               store::TenantStore& store,
+                                                               const std::string& user_id) {
+  auto t = State(tenant_id);
+  {
+    std::lock_guard lock(t->mu);
+    auto it = t->profiles.find(user_id);
+    if (it != t->profiles.end()) return it->second;
+  }
+  auto p = std::make_shared<UserProfile>();
+  auto history = store.ListUserInteractions(user_id, 0, 500);  // newest first
+  if (history.ok()) {
+    for (auto it = history->rbegin(); it != history->rend(); ++it) {
+      Apply(*p, {it->item_id, it->type, it->ts_ms});
+    }
+  } else if (history.status().code() != StatusCode::kNotFound) {
+    return history.status();
+  }
+  p->version = NextVersion();
+  std::lock_guard lock(t->mu);
+  if (t->profiles.size() >= kMaxProfiles) t->profiles.erase(t->profiles.begin());  // bounded
+  auto [it, fresh] = t->profiles.emplace(user_id, std::move(p));
+  return it->second;  // a concurrent load may have won: both read the same store
+}
+
+StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::string& tenant_id,
+                                                                     store::TenantStore& store) {
+  auto t = State(tenant_id);
+  const int64_t now = clock_->NowMillis();
+  {
+    std::lock_guard lock(t->mu);
+    if (t->trend && now - t->trend->built_at_ms < kTrendRebuildMs) {
+      if (!t->trend->snapshot) {
+        auto snap = std::make_shared<TrendingSnapshot>();
+        snap->score = t->trend->score;
+        snap->ranked.assign(snap->score.begin(), snap->score.end());
+        std::sort(snap->ranked.begin(), snap->ranked.end(), [](const auto& a, const auto& b) {
+          return a.second != b.second ? a.second > b.second : a.first < b.first;
+        });
+        snap->max_score = snap->ranked.empty() ? 0 : snap->ranked.front().second;
+        t->trend->snapshot = std::move(snap);
+      }
+      return t->trend->snapshot;
+    }
+  }
+  // (Re)build from the stored history: decayed from the newest event.
+  ASSIGN_OR_RETURN(IdMap items, store.LoadItemIndex());
+  std::unordered_map<int64_t, const std::string*> name;
+  for (const auto& [id, idx] : items) name.emplace(idx, &id);
+  struct Row { int64_t item; double w; int64_t ts; };
+  std::vector<Row> rows;
+  int64_t newest = 0;
+  RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
+    const double w = ml::DefaultTypeWeight(r.type);
+    if (w <= 0) return;
+    rows.push_back({r.item_idx, w, r.ts_ms});
+    newest = std::max(newest, r.ts_ms);
+  }));
+  auto state = std::make_unique<TrendState>();
+  state->reference_ms = newest;
+  for (const auto& r : rows) {
+    auto n = name.find(r.item);
+    if (n == name.end()) continue;
+    state->score[*n->second] +=
+        r.w * std::exp2(-static_cast<double>(newest - r.ts) / (kTrendHalfLifeDays * kDayMs));
+  }
+  state->built_at_ms = now;
+  {
+    std::lock_guard lock(t->mu);
+    t->trend = std::move(state);
+  }
+  return Trending(tenant_id, store);
+}
+
+void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
+                      const std::string& category,
+                      const std::vector<std::pair<std::string, std::string>>& context) {
+  auto t = State(tenant_id);
+  const uint64_t version = NextVersion();
+  std::lock_guard lock(t->mu);
+  if (auto it = t->profiles.find(ev.user_id); it != t->profiles.end()) {
+    auto p = std::make_shared<UserProfile>(*it->second);  // copy on write: readers keep theirs
+    Apply(*p, {ev.item_id, ev.type, ev.ts_ms});
+    p->version = version;
+    it->second = std::move(p);
+  }
+  const double w = ml::DefaultTypeWeight(ev.type);
+  if (ev.item_id.empty() || w <= 0) return;
+  if (t->trend) {
+    auto& tr = *t->trend;
+    if (ev.ts_ms > tr.reference_ms) {  // move the reference forward: older weights shrink
+      const double f = std::exp2(-static_cast<double>(ev.ts_ms - tr.reference_ms) /
+                                 (kTrendHalfLifeDays * kDayMs));
+      for (auto& [id, s] : tr.score) s *= f;
+      tr.reference_ms = ev.ts_ms;
+    }
+    tr.score[ev.item_id] += w * std::exp2(-static_cast<double>(tr.reference_ms - ev.ts_ms) /
+                                          (kTrendHalfLifeDays * kDayMs));
+    tr.snapshot.reset();  // rebuilt on the next read: popularity moves at once
+  }
+  if (!category.empty()) {
+    t->context_counts[""][category] += 1;
+    for (const auto& [k, v] : context) t->context_counts[k + "=" + v][category] += 1;
+  }
+}
+
+double Activity::ContextFactor(const std::string& tenant_id,
+                               const std::vector<std::pair<std::string, std::string>>& context,
+                               const std::string& category) {
+  if (context.empty() || category.empty()) return 1.0;
+  auto t = State(tenant_id);
+  std::lock_guard lock(t->mu);
+  auto all = t->context_counts.find("");
+  if (all == t->context_counts.end()) return 1.0;
+  double total = 0;
+  for (const auto& [c, n] : all->second) total += n;
+  auto cat = all->second.find(category);
+  const double p_global = (cat == all->second.end() ? 0.0 : cat->second) / total;
+  if (p_global <= 0) return 1.0;
+  // Product over the context fields of the smoothed lift of the category
+  // (20 pseudo-events at the overall share), softened by a square root.
+  constexpr double kPrior = 20;
+  double factor = 1.0;
+  for (const auto& [k, v] : context) {
+    auto it = t->context_counts.find(k + "=" + v);
+    if (it == t->context_counts.end()) continue;
+    double n = 0;
+    for (const auto& [c, x] : it->second) n += x;
+    auto hit = it->second.find(category);
+    const double p = ((hit == it->second.end() ? 0.0 : hit->second) + kPrior * p_global) / (n + kPrior);
+    factor *= std::sqrt(p / p_global);
+  }
+  return std::clamp(factor, 0.5, 2.0);
+}
+
+}  // namespace embedrec::serving

@@ -1,0 +1,102 @@
+// What serving knows of recent activity, kept in memory per tenant and fed
+// by every tracked interaction: each user's recent items (for fold-in and
+// exclusions), item popularity over a recent window (trending), and how
+// contexts (page, device, time of day) shift interest between categories.
+// Profiles are loaded from the tenant's store on first use; popularity is
+// built from the stored history once, then kept current by Record.
+//
+// Thread safety: safe for concurrent use. Profile and Trending may read the
+// store (call from workers); Record never blocks on I/O.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::serving {
+
+struct UserEvent {
+  std::string item_id, type;
+  int64_t ts_ms = 0;
+};
+
+struct UserProfile {
+  std::vector<UserEvent> recent;  // oldest first, at most Activity::kRecent
+  std::set<std::string> purchased, interacted;
+  uint64_t version = 0;           // changes with every event (result-cache key)
+};
+
+// Item popularity over a recent window: weight of each event halves every
+// kTrendHalfLifeDays before the newest event.
+struct TrendingSnapshot {
+  std::vector<std::pair<std::string, double>> ranked;  // item_id, score; best first
+  std::unordered_map<std::string, double> score;
+  double max_score = 0;
+};
+
+class Activity {
+ public:
+  static constexpr size_t kRecent = 50;
+  static constexpr size_t kMaxProfiles = 200000;  // per tenant; past it one is dropped per load
+  static constexpr double kTrendHalfLifeDays = 7;
+
+  explicit Activity(const Clock* clock) : clock_(clock) {}
+
+  // The user's profile (empty for an unknown user).
+  StatusOr<std::shared_ptr<const UserProfile>> Profile(const std::string& tenant_id,
+                                                       store::TenantStore& store,
+                                                       const std::string& user_id);
+  StatusOr<std::shared_ptr<const TrendingSnapshot>> Trending(const std::string& tenant_id,
+                                                             store::TenantStore& store);
+  // A committed interaction. `category` is the item's ("" when unknown);
+  // `context` the event's context fields (page, device, time_of_day).
+  void Record(const std::string& tenant_id, const store::TrackEvent& ev, const std::string& category,
+              const std::vector<std::pair<std::string, std::string>>& context);
+  // How much more (> 1) or less (< 1) the category is chosen in this context
+  // than overall, from tracked events; 1 without evidence. Clipped to [0.5, 2].
+  double ContextFactor(const std::string& tenant_id,
+                       const std::vector<std::pair<std::string, std::string>>& context,
+                       const std::string& category);
+  // An upload changed the tenant's history: profiles and popularity are
+  // read from the store again on next use (context lifts are kept).
+  void DataChanged(const std::string& tenant_id);
+  // Forgets a tenant (deleted).
+  void Drop(const std::string& tenant_id);
+
+  // Weight of an event in a fold-in: its type's weight, halving every 3 days of age.
+  static double EventWeight(const std::string& type, int64_t age_ms);
+
+ private:
+  struct TrendState {
+    std::unordered_map<std::string, double> score;
+    int64_t reference_ms = 0;  // decay is relative to this (the newest event)
+    std::shared_ptr<const TrendingSnapshot> snapshot;  // null when dirty
+    int64_t built_at_ms = 0;
+  };
+  struct TenantState {
+    std::mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<const UserProfile>> profiles;
+    std::unique_ptr<TrendState> trend;
+    // context "page=home" → category → events; "" → category → events (all contexts)
+    std::map<std::string, std::map<std::string, double>> context_counts;
+  };
+  std::shared_ptr<TenantState> State(const std::string& tenant_id);
+  static void Apply(UserProfile& p, const UserEvent& e);
+
+  const Clock* clock_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<TenantState>> tenants_;
+  uint64_t next_version_ = 1;  // GUARDED_BY(mu_)
+  uint64_t NextVersion();
+};
+
+}  // namespace embedrec::serving

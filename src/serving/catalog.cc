@@ -1,0 +1,87 @@
+#include "serving/catalog.h"
+
+#include <boost/json/parse.hpp>
+
+namespace embedrec::serving {
+namespace json = boost::json;
+
+namespace {
+
+// Stock from the item's extra properties: false when a stock count is 0 or
+// in_stock is false; true when nothing says otherwise.
+bool InStock(const std::string& properties_json) {
+  boost::system::error_code ec;
+  json::value v = json::parse(properties_json, ec);
+  if (ec || !v.is_object()) return true;
+  const auto& o = v.as_object();
+  if (auto* s = o.if_contains("in_stock")) {
+    if (s->is_bool()) return s->as_bool();
+    if (s->is_string()) return s->as_string() != "false" && s->as_string() != "0";
+  }
+  for (const char* key : {"stock", "stock_quantity", "inventory"}) {
+    const json::value* s = o.if_contains(key);
+    if (!s) continue;
+    if (s->is_number()) return s->to_number<double>() > 0;
+    if (s->is_string()) {
+      try {
+        return std::stod(std::string(s->as_string())) > 0;
+      } catch (...) {
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::string& tenant_id,
+                                                                   store::TenantStore& store) {
+  const int64_t now = clock_->NowMillis();
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(tenant_id);
+    if (it != entries_.end() && now - it->second.loaded_at_ms < ttl_ms_) return it->second.snapshot;
+  }
+  auto snap = std::make_shared<CatalogSnapshot>();
+  int64_t after = -1;
+  while (true) {
+    std::vector<int64_t> idx;
+    ASSIGN_OR_RETURN(auto page, store.ListItems(after, 5000, "", &idx));
+    for (auto& r : page) {
+      CatalogItem c;
+      c.item_id = std::move(r.item_id);
+      c.name = std::move(r.name);
+      c.category = std::move(r.category);
+      c.brand = std::move(r.brand);
+      c.image_url = std::move(r.image_url);
+      c.price = r.price;
+      c.tags = std::move(r.tags);
+      c.available = r.available;
+      c.in_stock = InStock(r.properties_json);
+      c.properties_json = std::move(r.properties_json);
+      snap->index.emplace(c.item_id, snap->items.size());
+      snap->items.push_back(std::move(c));
+    }
+    if (page.size() < 5000 || idx.empty()) break;
+    after = idx.back();
+  }
+  std::lock_guard lock(mu_);
+  snap->generation = next_generation_++;
+  auto& e = entries_[tenant_id];
+  e.snapshot = std::move(snap);
+  e.loaded_at_ms = now;
+  return e.snapshot;
+}
+
+std::shared_ptr<const CatalogSnapshot> CatalogCache::Peek(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(tenant_id);
+  return it == entries_.end() ? nullptr : it->second.snapshot;
+}
+
+void CatalogCache::Invalidate(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  entries_.erase(tenant_id);
+}
+
+}  // namespace embedrec::serving

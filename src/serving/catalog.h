@@ -1,0 +1,66 @@
+// The catalog as serving reads it: every live item's attributes in memory,
+// for filters and for the fields answers carry. One snapshot per tenant,
+// replaced (never changed) when the catalog changes: item uploads and
+// deletes invalidate it; it also expires after a while, for changes made
+// by another node.
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::serving {
+
+struct CatalogItem {
+  std::string item_id, name, category, brand, image_url;
+  std::optional<double> price;
+  std::vector<std::string> tags;
+  bool available = true;
+  bool in_stock = true;             // properties stock/stock_quantity/inventory > 0, in_stock != false
+  std::string properties_json = "{}";
+};
+
+struct CatalogSnapshot {
+  uint64_t generation = 0;          // changes whenever the snapshot is rebuilt
+  std::vector<CatalogItem> items;   // live items
+  IdMap index;                      // item_id → position in items
+  const CatalogItem* Find(std::string_view item_id) const {
+    auto it = index.find(item_id);
+    return it == index.end() ? nullptr : &items[it->second];
+  }
+};
+
+class CatalogCache {
+ public:
+  explicit CatalogCache(const Clock* clock, int64_t ttl_ms = 60000) : clock_(clock), ttl_ms_(ttl_ms) {}
+  // The tenant's snapshot, loaded from `store` when missing or expired.
+  StatusOr<std::shared_ptr<const CatalogSnapshot>> Get(const std::string& tenant_id,
+                                                       store::TenantStore& store);
+  // The tenant's snapshot if one is in memory (even expired); null otherwise. Never blocks on I/O.
+  std::shared_ptr<const CatalogSnapshot> Peek(const std::string& tenant_id);
+  void Invalidate(const std::string& tenant_id);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const CatalogSnapshot> snapshot;
+    int64_t loaded_at_ms = 0;
+  };
+  const Clock* clock_;
+  int64_t ttl_ms_;
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+  uint64_t next_generation_ = 1;
+};
+
+}  // namespace embedrec::serving

@@ -1,0 +1,302 @@
+#include "serving/recommender.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_set>
+
+#include "ml/dataset.h"
+
+namespace embedrec::serving {
+
+namespace {
+
+constexpr double kModelWeight = 5;  // the trained user vector counts as five views' worth
+constexpr int kNeighbours = 20;     // nearest customers consulted for a reason
+constexpr int kNeighbourHits = 2;   // of them who chose the item: "customers like you"
+
+double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+double Dot(const float* a, const float* b, int d) {
+  double s = 0;
+  for (int j = 0; j < d; ++j) s += static_cast<double>(a[j]) * b[j];
+  return s;
+}
+
+// Model item row → catalog position (−1: not in the catalog any more).
+std::vector<int32_t> RowsToCatalog(const ServingModel& m, const CatalogSnapshot& c) {
+  std::vector<int32_t> out(m.item_ids.size(), -1);
+  for (size_t i = 0; i < m.item_ids.size(); ++i) {
+    auto it = c.index.find(m.item_ids[i]);
+    if (it != c.index.end()) out[i] = static_cast<int32_t>(it->second);
+  }
+  return out;
+}
+
+// Trending items passing `allowed`, after `skip` (ids already chosen).
+std::vector<Recommendation> TrendingFill(const TrendingSnapshot& t, const CatalogSnapshot& c,
+                                         const std::function<bool(const CatalogItem&)>& allowed,
+                                         const std::unordered_set<std::string>& skip, int count,
+                                         double top_score) {
+  std::vector<Recommendation> out;
+  for (const auto& [id, s] : t.ranked) {
+    if (static_cast<int>(out.size()) >= count) break;
+    const CatalogItem* item = c.Find(id);
+    if (!item || skip.count(id) || !allowed(*item)) continue;
+    out.push_back({item, top_score * (t.max_score > 0 ? s / t.max_score : 0),
+                   "Trending in " + (item->category.empty() ? std::string("the shop") : item->category)});
+  }
+  // Items nobody touched recently, when a filter leaves too few trending ones.
+  for (const auto& item : c.items) {
+    if (static_cast<int>(out.size()) >= count) break;
+    if (skip.count(item.item_id) || t.score.count(item.item_id) || !allowed(item)) continue;
+    out.push_back({&item, 0.0, "New in " + (item.category.empty() ? std::string("the shop") : item.category)});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Filters::Matches(const CatalogItem& item) const {
+  if (!item.available) return false;
+  if (in_stock_only && !item.in_stock) return false;
+  if (!categories.empty() && !categories.count(item.category)) return false;
+  if (!brand.empty() && item.brand != brand) return false;
+  if (price_min && (!item.price || *item.price < *price_min)) return false;
+  if (price_max && (!item.price || *item.price > *price_max)) return false;
+  if (!tags_any.empty() &&
+      std::none_of(item.tags.begin(), item.tags.end(), [&](const auto& t) { return tags_any.count(t); })) {
+    return false;
+  }
+  if (exclude_item_ids.count(item.item_id)) return false;
+  if (!include_item_ids.empty() && !include_item_ids.count(item.item_id)) return false;
+  return true;
+}
+
+StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
+  ASSIGN_OR_RETURN(auto store, tenants_->Open(r.tenant_id));
+  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(r.tenant_id, *store));
+  ASSIGN_OR_RETURN(auto profile, activity_->Profile(r.tenant_id, *store, r.user_id));
+  auto model = models_->Get(r.tenant_id);
+  if (!r.model_version.empty() && (!model || model->version != r.model_version)) {
+    return Status::Unprocessable("model_version '" + r.model_version + "' is not deployed" +
+                                     (model ? " (the deployed version is " + model->version + ")"
+                                            : " (the tenant has no deployed model)"),
+                                 {{"field", "model_version"}});
+  }
+  if (model && model->model_type == "popularity") model = nullptr;  // its ranking is trending's
+
+  // What the user must not be shown again, and the filters.
+  std::set<std::string> excluded;
+  if (r.exclude == "purchased") excluded = profile->purchased;
+  else if (r.exclude == "all_interacted") excluded = profile->interacted;
+  if (!r.current_item.empty()) excluded.insert(r.current_item);
+  auto allowed = [&](const CatalogItem& item) {
+    return r.filters.Matches(item) && !excluded.count(item.item_id);
+  };
+
+  RecommendResult out;
+  out.catalog = catalog;
+  out.model = model;
+  out.model_version = model ? model->version : "";
+
+  // The query vector.
+  std::vector<float> q;
+  std::vector<float> folded;  // the fold-in part, when there is one
+  std::optional<int64_t> user_row;
+  const float* current = nullptr;
+  int d = 0;
+  if (model) {
+    d = model->model->dim();
+    const auto& items = model->model->item_embeddings();
+    if (auto it = model->user_rows.find(r.user_id); it != model->user_rows.end()) user_row = it->second;
+    // Fold-in: events the model has not seen (all of them for a user it does not know).
+    ml::Model::ItemWeights recent;
+    const int64_t now = profile->recent.empty() ? 0 : profile->recent.back().ts_ms;
+    double recent_weight = 0;
+    for (const auto& e : profile->recent) {
+      if (user_row && e.ts_ms <= model->created_at_ms) continue;
+      auto row = model->item_rows.find(e.item_id);
+      if (row == model->item_rows.end()) continue;
+      const double w = Activity::EventWeight(e.type, now - e.ts_ms);
+      if (w <= 0) continue;
+      recent.emplace_back(static_cast<int32_t>(row->second), static_cast<float>(w));
+      recent_weight += w;
+    }
+    if (!recent.empty()) {
+      auto f = model->model->FoldIn(recent);
+      if (f.ok()) folded = std::move(*f);
+    }
+    if (user_row) {
+      const float* u = model->model->user_embeddings().data() + *user_row * d;
+      q.assign(u, u + d);
+      if (!folded.empty()) {
+        for (int j = 0; j < d; ++j) {
+          q[j] = static_cast<float>((kModelWeight * q[j] + recent_weight * folded[j]) /
+                                    (kModelWeight + recent_weight));
+        }
+      }
+    } else if (!folded.empty()) {
+      q = folded;
+    }
+    if (!r.current_item.empty()) {
+      if (auto it = model->item_rows.find(r.current_item); it != model->item_rows.end()) {
+        current = items.data() + it->second * d;
+        if (q.empty()) q.assign(current, current + d);
+        else for (int j = 0; j < d; ++j) q[j] += current[j];
+      }
+    }
+  }
+
+  std::unordered_set<std::string> chosen;
+  if (!q.empty()) {
+    out.algorithm = model->model_type;
+    const auto& items = model->model->item_embeddings();
+    const auto rows = RowsToCatalog(*model, *catalog);
+    std::vector<uint8_t> ok(rows.size(), 0);
+    for (size_t i = 0; i < rows.size(); ++i) ok[i] = rows[i] >= 0 && allowed(catalog->items[rows[i]]);
+    ann::ItemIndex::Filter filter = [&ok](int64_t i) { return ok[i] != 0; };
+    // Room for the context re-ranking to promote items from below the cut.
+    const int k = r.context.empty() ? r.count : r.count * 3;
+    auto hits = model->index->Search(q.data(), k, &filter);
+    // Nearest customers, for the "customers like you" evidence.
+    std::vector<int64_t> neighbours;
+    if (user_row && model->user_index && !model->history_offsets.empty()) {
+      for (auto& [u, s] : model->user_index->Search(q.data(), kNeighbours + 1, nullptr)) {
+        if (u != *user_row) neighbours.push_back(u);
+      }
+    }
+    std::set<std::string> purchase_categories;
+    for (auto it = profile->recent.rbegin(); it != profile->recent.rend(); ++it) {
+      if (it->type != "purchase") continue;
+      if (const CatalogItem* c = catalog->Find(it->item_id); c && !c->category.empty()) {
+        purchase_categories.insert(c->category);
+      }
+      if (purchase_categories.size() >= 5) break;
+    }
+    std::string current_name;
+    if (current) {
+      const CatalogItem* c = catalog->Find(r.current_item);
+      current_name = c && !c->name.empty() ? c->name : r.current_item;
+    }
+    for (const auto& [row, ip] : hits) {
+      const CatalogItem* item = &catalog->items[rows[row]];
+      const float* e = items.data() + row * d;
+      Recommendation rec{item, Sigmoid(ip) * activity_->ContextFactor(r.tenant_id, r.context, item->category), ""};
+      // The reason: the strongest evidence that holds.
+      const double from_user = current ? ip - Dot(current, e, d) : ip;
+      if (current && Dot(current, e, d) >= from_user) {
+        rec.reason = "Similar to " + current_name;
+      } else if (!item->category.empty() && purchase_categories.count(item->category)) {
+        rec.reason = "Based on your recent " + item->category + " purchases";
+      } else if (!neighbours.empty() &&
+                 std::count_if(neighbours.begin(), neighbours.end(), [&](int64_t u) {
+                   return model->UserHad(u, static_cast<int32_t>(row));
+                 }) >= kNeighbourHits) {
+        rec.reason = "Popular with customers like you";
+      } else {
+        // The past item (recent, or from the training history) this one is closest to.
+        double best = -1e30;
+        std::string best_id;
+        auto consider = [&](const std::string& id, int64_t past_row) {
+          double s = Dot(items.data() + past_row * d, e, d);
+          if (s > best) best = s, best_id = id;
+        };
+        for (const auto& ev : profile->recent) {
+          if (auto pr = model->item_rows.find(ev.item_id); pr != model->item_rows.end()) {
+            consider(ev.item_id, pr->second);
+          }
+        }
+        if (user_row && !model->history_offsets.empty()) {
+          for (int64_t p = model->history_offsets[*user_row];
+               p < model->history_offsets[*user_row + 1]; ++p) {
+            consider(model->item_ids[model->history_items[p]], model->history_items[p]);
+          }
+        }
+        const CatalogItem* past = best_id.empty() ? nullptr : catalog->Find(best_id);
+        rec.reason = !best_id.empty() ? "Similar to " + (past && !past->name.empty() ? past->name : best_id)
+                     : "Trending in " + (item->category.empty() ? std::string("the shop") : item->category);
+      }
+      out.items.push_back(std::move(rec));
+    }
+    std::stable_sort(out.items.begin(), out.items.end(),
+                     [](const auto& a, const auto& b) { return a.score > b.score; });
+    if (static_cast<int>(out.items.size()) > r.count) out.items.resize(r.count);
+    for (auto& rec : out.items) rec.score = std::min(1.0, rec.score);
+    for (const auto& rec : out.items) chosen.insert(rec.item->item_id);
+  } else {
+    out.algorithm = model ? "trending" : "popularity";
+  }
+
+  // Trending fills what the model could not (cold users, new items, narrow filters).
+  if (static_cast<int>(out.items.size()) < r.count) {
+    ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, *store));
+    const double top = out.items.empty() ? 1.0 : out.items.back().score;
+    auto fill = TrendingFill(*trending, *catalog, allowed, chosen,
+                             r.count - static_cast<int>(out.items.size()), top);
+    for (auto& f : fill) out.items.push_back(std::move(f));
+  }
+  return out;
+}
+
+StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const std::string& item_id,
+                                             int count, const Filters& filters) {
+  ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, *store));
+  const CatalogItem* self = catalog->Find(item_id);
+  if (!self) return Status::NotFound("item '" + item_id + "' is not in the catalog");
+  SimilarResult out;
+  out.catalog = catalog;
+  auto model = models_->Get(tenant_id);
+  if (model && model->model_type == "popularity") model = nullptr;
+  auto allowed = [&](const CatalogItem& item) { return item.item_id != item_id && filters.Matches(item); };
+  auto row = model ? model->item_rows.find(item_id) : decltype(model->item_rows.end()){};
+  if (model && row != model->item_rows.end()) {
+    out.model_version = model->version;
+    out.algorithm = model->model_type;
+    const int d = model->model->dim();
+    const auto& items = model->model->item_embeddings();
+    const float* q = items.data() + row->second * d;
+    const double qn = std::sqrt(Dot(q, q, d));
+    const auto rows = RowsToCatalog(*model, *catalog);
+    std::vector<uint8_t> ok(rows.size(), 0);
+    for (size_t i = 0; i < rows.size(); ++i) ok[i] = rows[i] >= 0 && allowed(catalog->items[rows[i]]);
+    ann::ItemIndex::Filter filter = [&ok](int64_t i) { return ok[i] != 0; };
+    // Inner-product candidates, ranked by cosine (similarity should not favour long vectors).
+    for (auto& [i, ip] : model->index->Search(q, count * 4, &filter)) {
+      const float* e = items.data() + i * d;
+      const double n = std::sqrt(Dot(e, e, d)) * qn;
+      const double cos = n > 0 ? ip / n : 0;
+      out.items.push_back({&catalog->items[rows[i]], std::clamp(cos, 0.0, 1.0)});
+    }
+    std::stable_sort(out.items.begin(), out.items.end(),
+                     [](const auto& a, const auto& b) { return a.similarity > b.similarity; });
+    if (static_cast<int>(out.items.size()) > count) out.items.resize(count);
+    return out;
+  }
+  // Not in the model (new item, or no model): trending items of its category.
+  out.algorithm = "category_trending";
+  ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, *store));
+  Filters same = filters;
+  if (!self->category.empty() && same.categories.empty()) same.categories = {self->category};
+  auto fill = TrendingFill(*trending, *catalog,
+                           [&](const CatalogItem& item) { return item.item_id != item_id && same.Matches(item); },
+                           {}, count, 1.0);
+  for (auto& f : fill) out.items.push_back({f.item, f.score});
+  return out;
+}
+
+StatusOr<RecommendResult> Recommender::Popular(const std::string& tenant_id, int count,
+                                               const Filters& filters) {
+  ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, *store));
+  ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, *store));
+  RecommendResult out;
+  out.catalog = catalog;
+  out.algorithm = "popularity";
+  out.items = TrendingFill(*trending, *catalog, [&](const CatalogItem& i) { return filters.Matches(i); },
+                           {}, count, 1.0);
+  return out;
+}
+
+}  // namespace embedrec::serving

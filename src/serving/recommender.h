@@ -1,0 +1,102 @@
+// Personalised recommendations, similar items and popular items, from the
+// tenant's deployed model, its catalog and recent activity (serving/*.h).
+//
+//   user vector: the model's embedding of the user, moved toward the items
+//     the user touched since the model was trained (fold-in: the weighted
+//     mean of those items' embeddings, weights by interaction type and
+//     recency); for a user the model does not know, the fold-in alone;
+//     context.current_item adds that item's embedding (similar items).
+//   candidates: nearest items by inner product, filters and exclusions
+//     applied inside the search, so `count` come back whenever that many
+//     match; then a deterministic context re-ranking (page, device,
+//     time_of_day: category lifts learned from tracked events).
+//   score: sigmoid(inner product) × context factor, in [0, 1], never
+//     increasing down the list; slots the model cannot fill (new items,
+//     narrow filters) are filled with trending items below the last score.
+//   cold start: no model, or a user with no usable history: trending items.
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "serving/activity.h"
+#include "serving/catalog.h"
+#include "serving/deployed_models.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::serving {
+
+struct Filters {
+  std::set<std::string> categories;
+  std::string brand;
+  std::optional<double> price_min, price_max;
+  std::set<std::string> tags_any;
+  std::set<std::string> exclude_item_ids, include_item_ids;
+  bool in_stock_only = false;
+  // Available items only, always: unavailable items are never recommended.
+  bool Matches(const CatalogItem& item) const;
+};
+
+using Context = std::vector<std::pair<std::string, std::string>>;  // page, device, time_of_day
+
+struct RecommendRequest {
+  std::string tenant_id, user_id;
+  int count = 10;
+  Filters filters;
+  std::string current_item;  // context.current_item
+  Context context;
+  std::string model_version;      // empty: the deployed one
+  std::string exclude = "purchased";  // purchased | all_interacted | none
+};
+
+struct Recommendation {
+  const CatalogItem* item = nullptr;
+  double score = 0;
+  std::string reason;
+};
+
+struct RecommendResult {
+  std::vector<Recommendation> items;
+  std::string model_version;  // "" without a model
+  std::string algorithm;      // the model type, "trending" (cold user) or "popularity" (no model)
+  std::shared_ptr<const CatalogSnapshot> catalog;  // keeps `items` valid
+  std::shared_ptr<const ServingModel> model;
+};
+
+struct SimilarItem {
+  const CatalogItem* item = nullptr;
+  double similarity = 0;  // cosine, in [0, 1]
+};
+struct SimilarResult {
+  std::vector<SimilarItem> items;
+  std::string model_version, algorithm;
+  std::shared_ptr<const CatalogSnapshot> catalog;
+};
+
+class Recommender {
+ public:
+  Recommender(DeployedModels* models, CatalogCache* catalog, Activity* activity,
+              store::TenantStores* tenants)
+      : models_(models), catalog_(catalog), activity_(activity), tenants_(tenants) {}
+
+  // kUnprocessable for a model_version that is not the deployed one.
+  StatusOr<RecommendResult> Recommend(const RecommendRequest& r);
+  // Items nearest to `item_id` (never itself). kNotFound for an item not in the catalog.
+  StatusOr<SimilarResult> Similar(const std::string& tenant_id, const std::string& item_id,
+                                  int count, const Filters& filters);
+  // Trending items (optionally of one category), best first; score in [0, 1].
+  StatusOr<RecommendResult> Popular(const std::string& tenant_id, int count, const Filters& filters);
+
+ private:
+  DeployedModels* models_;
+  CatalogCache* catalog_;
+  Activity* activity_;
+  store::TenantStores* tenants_;
+};
+
+}  // namespace embedrec::serving

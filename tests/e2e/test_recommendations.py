@@ -1,0 +1,225 @@
+"""Seed steps 7-8 through the HTTP API: recommendations, similar and popular
+items, filters, exclusions, cold start, real-time fold-in, the result cache
+and model swaps under load."""
+import json
+import threading
+
+import pytest
+
+from test_training import SCOPES, shop_csvs, train, wait_done
+
+# Items P0..P29 are cameras, P30..P59 books (shop_csvs); even users like cameras.
+CAMERAS = {f"P{i}" for i in range(30)}
+
+
+def items_csv_with_attributes():
+    rows = ["item_id,name,category,price,brand,tags,stock"]
+    for i in range(60):
+        cat = "cameras" if i < 30 else "books"
+        brand = "Acme" if i % 3 == 0 else "Globex"
+        tags = "sale|new" if i % 5 == 0 else "classic"
+        stock = 0 if i % 7 == 0 else 10
+        rows.append(f"P{i},Item {i},{cat},{10 + i},{brand},{tags},{stock}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+@pytest.fixture
+def trained(server):
+    o = server.onboard("serve", scopes=SCOPES + ["interactions:write"])
+    _, interactions = shop_csvs()
+    assert server.upload("/api/v1/upload/items", items_csv_with_attributes(), o["api_key"]).status == 200
+    assert server.upload("/api/v1/upload/interactions", interactions, o["api_key"]).status == 200
+    done = wait_done(server, o["api_key"], train(server, o["api_key"]).json()["job_id"])
+    assert done["deployment_status"] == "deployed"
+    o["version"] = done["model_version"]
+    return o
+
+
+def recommend(server, key, body):
+    r = server.request("POST", "/api/v1/recommendations", body, token=key)
+    assert r.status == 200, r
+    return r.json()
+
+
+def test_personalised_recommendations_follow_taste_and_are_well_formed(server, trained):
+    a = recommend(server, trained["api_key"], {"user_id": "U0", "count": 10})
+    recs = a["recommendations"]
+    assert len(recs) == 10
+    assert sum(r["item_id"] in CAMERAS for r in recs) >= 8  # U0 likes cameras
+    scores = [r["score"] for r in recs]
+    assert all(0 <= s <= 1 for s in scores) and scores == sorted(scores, reverse=True)
+    for r in recs:
+        assert r["name"] and r["category"] and r["price"] is not None and r["reason"]
+    m = a["metadata"]
+    assert m["model_version"] == trained["version"] and m["algorithm"] == "lightgcn"
+    assert m["recommendation_id"].startswith("rec_") and m["latency_ms"] >= 0
+    b = recommend(server, trained["api_key"], {"user_id": "U1", "count": 10})
+    assert sum(r["item_id"] not in CAMERAS for r in b["recommendations"]) >= 8
+    # Reasons come from evidence: U0's purchases are cameras.
+    assert any(r["reason"] == "Based on your recent cameras purchases" for r in recs), recs
+
+
+@pytest.mark.parametrize("filters,check", [
+    ({"category": "books"}, lambda r: r["category"] == "books"),
+    ({"categories": ["books"], "price_max": 55}, lambda r: r["category"] == "books" and r["price"] <= 55),
+    ({"price_min": 20, "price_max": 30}, lambda r: 20 <= r["price"] <= 30),
+    ({"brand": "Acme"}, lambda r: int(r["item_id"][1:]) % 3 == 0),
+    ({"tags_any": ["sale"]}, lambda r: int(r["item_id"][1:]) % 5 == 0),
+    ({"in_stock_only": True}, lambda r: int(r["item_id"][1:]) % 7 != 0),
+    ({"exclude_item_ids": [f"P{i}" for i in range(25)]}, lambda r: int(r["item_id"][1:]) >= 25),
+    ({"include_item_ids": ["P40", "P41", "P42", "P43", "P44"]}, lambda r: r["item_id"] in
+     {"P40", "P41", "P42", "P43", "P44"}),
+])
+def test_each_filter_is_honoured_and_still_fills_count(server, trained, filters, check):
+    key = trained["api_key"]
+    want = 5 if "include_item_ids" in filters else 8
+    a = recommend(server, key, {"user_id": "U0", "count": want, "filters": filters})
+    recs = a["recommendations"]
+    assert len(recs) == want, (filters, recs)
+    assert all(check(r) for r in recs), (filters, recs)
+    scores = [r["score"] for r in recs]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_purchased_items_are_excluded(server, trained):
+    key = trained["api_key"]
+    bought = {e["item_id"] for e in server.request("GET", "/api/v1/users/U0/interactions?limit=100",
+                                                   token=key).json().get("interactions", [])
+              if e["interaction_type"] == "purchase"}
+    recs = recommend(server, key, {"user_id": "U0", "count": 30})["recommendations"]
+    assert bought and not bought & {r["item_id"] for r in recs}
+
+
+def test_cold_start_and_fold_in_after_a_few_views(server, trained):
+    key = trained["api_key"]
+    cold = recommend(server, key, {"user_id": "brand-new", "count": 10})
+    assert cold["metadata"]["algorithm"] == "trending"
+    assert len(cold["recommendations"]) == 10
+    assert all(r["reason"].startswith("Trending in ") for r in cold["recommendations"])
+    # A newcomer views five books: the next call is book-heavy.
+    for i in (31, 35, 40, 47, 52):
+        r = server.request("POST", "/api/v1/interactions",
+                           {"user_id": "reader-1", "item_id": f"P{i}", "interaction_type": "view"},
+                           token=key)
+        assert r.status == 201, r
+    a = recommend(server, key, {"user_id": "reader-1", "count": 10})
+    assert a["metadata"]["algorithm"] == "lightgcn"
+    assert sum(r["item_id"] not in CAMERAS for r in a["recommendations"]) >= 8, a
+
+
+def test_context_current_item_blends_in_similar_items(server, trained):
+    a = recommend(server, trained["api_key"], {"user_id": "U0", "count": 5,
+                                               "context": {"current_item": "P45", "page": "product"}})
+    recs = a["recommendations"]
+    assert "P45" not in {r["item_id"] for r in recs}
+    assert any(r["reason"] == "Similar to Item 45" for r in recs), recs
+
+
+def test_similar_items(server, trained):
+    key = trained["api_key"]
+    r = server.request("POST", "/api/v1/recommendations/similar", {"item_id": "P3", "count": 5}, token=key)
+    assert r.status == 200, r
+    a = r.json()
+    sims = a["similar_items"]
+    assert len(sims) == 5 and "P3" not in {s["item_id"] for s in sims}
+    assert sum(s["item_id"] in CAMERAS for s in sims) >= 4
+    scores = [s["similarity_score"] for s in sims]
+    assert all(0 <= s <= 1 for s in scores) and scores == sorted(scores, reverse=True)
+    r = server.request("POST", "/api/v1/recommendations/similar",
+                       {"item_id": "P3", "count": 5, "filters": {"category": "books"}}, token=key)
+    assert all(s["category"] == "books" for s in r.json()["similar_items"])
+    r = server.request("POST", "/api/v1/recommendations/similar", {"item_id": "nope"}, token=key)
+    assert r.status == 404
+
+
+def test_popular_and_no_model_answers(server):
+    o = server.onboard("nomodel", scopes=SCOPES + ["interactions:write"])
+    _, interactions = shop_csvs()
+    server.upload("/api/v1/upload/items", items_csv_with_attributes(), o["api_key"])
+    server.upload("/api/v1/upload/interactions", interactions, o["api_key"])
+    key = o["api_key"]
+    a = recommend(server, key, {"user_id": "U0", "count": 5})
+    assert a["metadata"]["algorithm"] == "popularity" and a["metadata"]["model_version"] is None
+    assert len(a["recommendations"]) == 5
+    r = server.request("GET", "/api/v1/recommendations/popular?category=books&count=4", token=key)
+    assert r.status == 200, r
+    pop = r.json()["recommendations"]
+    assert len(pop) == 4 and all(p["category"] == "books" for p in pop)
+    # A burst of purchases moves an item to the top at once.
+    for u in range(30):
+        server.request("POST", "/api/v1/interactions",
+                       {"user_id": f"buyer{u}", "item_id": "P59", "interaction_type": "purchase"}, token=key)
+    top = server.request("GET", "/api/v1/recommendations/popular?count=1", token=key).json()
+    assert top["recommendations"][0]["item_id"] == "P59"
+
+
+def test_batch(server, trained):
+    r = server.request("POST", "/api/v1/recommendations/batch",
+                       {"user_ids": ["U0", "U1", "stranger"], "count": 3}, token=trained["api_key"])
+    assert r.status == 200, r
+    res = r.json()["results"]
+    assert [x["user_id"] for x in res] == ["U0", "U1", "stranger"]
+    assert all(len(x["recommendations"]) == 3 for x in res)
+    r = server.request("POST", "/api/v1/recommendations/batch",
+                       {"user_ids": [f"u{i}" for i in range(101)]}, token=trained["api_key"])
+    assert r.status == 422
+
+
+def test_cache_hit_then_invalidated_by_an_interaction(server, trained):
+    key = trained["api_key"]
+    body = {"user_id": "U2", "count": 5}
+    first = recommend(server, key, body)
+    second = recommend(server, key, body)
+    assert (first["metadata"]["cache"], second["metadata"]["cache"]) == ("miss", "hit")
+    assert second["recommendations"] == first["recommendations"]
+    assert second["metadata"]["recommendation_id"] != first["metadata"]["recommendation_id"]
+    server.request("POST", "/api/v1/interactions",
+                   {"user_id": "U2", "item_id": "P50", "interaction_type": "view"}, token=key)
+    assert recommend(server, key, body)["metadata"]["cache"] == "miss"
+    metrics = server.request("GET", "/metrics").body
+    assert 'embedrec_recommendation_cache_total{result="hit"}' in metrics
+    assert "embedrec_recommendation_requests_total{" in metrics
+
+
+@pytest.mark.parametrize("body,status", [
+    ({}, 400),
+    ({"user_id": "U0", "count": 0}, 422),
+    ({"user_id": "U0", "count": 51}, 422),
+    ({"user_id": "U0", "filters": {"price_min": "cheap"}}, 400),
+    ({"user_id": "U0", "filters": {"price_min": 50, "price_max": 10}}, 422),
+    ({"user_id": "U0", "model_version": "v9.9_20990101"}, 422),
+])
+def test_bad_requests(server, trained, body, status):
+    r = server.request("POST", "/api/v1/recommendations", body, token=trained["api_key"])
+    assert r.status == status, r
+    assert "error" in r.json()
+
+
+def test_model_swap_under_load_fails_no_request(server, trained):
+    key = trained["api_key"]
+    v1 = trained["version"]
+    v2 = wait_done(server, key, train(server, key, deploy_tolerance=1).json()["job_id"])["model_version"]
+    failures, versions, stop = [], set(), threading.Event()
+
+    def hammer(n):
+        while not stop.is_set():
+            r = server.request("POST", "/api/v1/recommendations",
+                               {"user_id": f"U{n}", "count": 5, "tenant_id": trained["tenant"]["id"]},
+                               token=key)
+            if r.status != 200 or len(r.json()["recommendations"]) != 5:
+                failures.append(r)
+            else:
+                versions.add(r.json()["metadata"]["model_version"])
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(10):
+        v = v1 if i % 2 == 0 else v2
+        r = server.request("POST", f"/api/v1/models/{v}/deploy", token=key, port="ml")
+        assert r.status == 200, r
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    assert versions == {v1, v2}
