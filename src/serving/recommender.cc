@@ -57,6 +57,23 @@ std::vector<Recommendation> TrendingFill(const TrendingSnapshot& t, const Catalo
 
 }  // namespace
 
+std::shared_ptr<const std::vector<int32_t>> Recommender::Rows(
+    const std::string& tenant_id, const std::shared_ptr<const ServingModel>& m,
+    const CatalogSnapshot& c) {
+  {
+    std::lock_guard lock(rows_mu_);
+    auto it = rows_.find(tenant_id);
+    if (it != rows_.end() && it->second.generation == c.generation &&
+        it->second.model.lock() == m) {
+      return it->second.rows;
+    }
+  }
+  auto rows = std::make_shared<const std::vector<int32_t>>(RowsToCatalog(*m, c));
+  std::lock_guard lock(rows_mu_);
+  rows_[tenant_id] = {m, c.generation, rows};
+  return rows;
+}
+
 bool Filters::Matches(const CatalogItem& item) const {
   if (!item.available) return false;
   if (in_stock_only && !item.in_stock) return false;
@@ -152,20 +169,34 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   if (!q.empty()) {
     out.algorithm = model->model_type;
     const auto& items = model->model->item_embeddings();
-    const auto rows = RowsToCatalog(*model, *catalog);
-    std::vector<uint8_t> ok(rows.size(), 0);
-    for (size_t i = 0; i < rows.size(); ++i) ok[i] = rows[i] >= 0 && allowed(catalog->items[rows[i]]);
-    ann::ItemIndex::Filter filter = [&ok](int64_t i) { return ok[i] != 0; };
+    const auto rows_ptr = Rows(r.tenant_id, model, *catalog);
+    const auto& rows = *rows_ptr;
+    // Evaluated lazily by the search, on the items near the top only.
+    std::vector<int64_t> excluded_rows;
+    for (const auto& id : excluded) {
+      if (auto it = model->item_rows.find(id); it != model->item_rows.end()) excluded_rows.push_back(it->second);
+    }
+    std::sort(excluded_rows.begin(), excluded_rows.end());
+    ann::ItemIndex::Filter filter = [&](int64_t i) {
+      return rows[i] >= 0 && !std::binary_search(excluded_rows.begin(), excluded_rows.end(), i) &&
+             r.filters.Matches(catalog->items[rows[i]]);
+    };
     // Room for the context re-ranking to promote items from below the cut.
     const int k = r.context.empty() ? r.count : r.count * 3;
     auto hits = model->index->Search(q.data(), k, &filter);
-    // Nearest customers, for the "customers like you" evidence.
+    // Nearest customers, for the "customers like you" evidence: searched
+    // only when an item's reason gets that far.
     std::vector<int64_t> neighbours;
-    if (user_row && model->user_index && !model->history_offsets.empty()) {
-      for (auto& [u, s] : model->user_index->Search(q.data(), kNeighbours + 1, nullptr)) {
-        if (u != *user_row) neighbours.push_back(u);
+    bool searched_neighbours = false;
+    auto nearest_customers = [&]() -> const std::vector<int64_t>& {
+      if (!searched_neighbours && user_row && model->user_index && !model->history_offsets.empty()) {
+        for (auto& [u, s] : model->user_index->Search(q.data(), kNeighbours + 1, nullptr)) {
+          if (u != *user_row) neighbours.push_back(u);
+        }
       }
-    }
+      searched_neighbours = true;
+      return neighbours;
+    };
     std::set<std::string> purchase_categories;
     for (auto it = profile->recent.rbegin(); it != profile->recent.rend(); ++it) {
       if (it->type != "purchase") continue;
@@ -189,8 +220,8 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
         rec.reason = "Similar to " + current_name;
       } else if (!item->category.empty() && purchase_categories.count(item->category)) {
         rec.reason = "Based on your recent " + item->category + " purchases";
-      } else if (!neighbours.empty() &&
-                 std::count_if(neighbours.begin(), neighbours.end(), [&](int64_t u) {
+      } else if (const auto& near = nearest_customers();
+                 std::count_if(near.begin(), near.end(), [&](int64_t u) {
                    return model->UserHad(u, static_cast<int32_t>(row));
                  }) >= kNeighbourHits) {
         rec.reason = "Popular with customers like you";
@@ -258,10 +289,12 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
     const auto& items = model->model->item_embeddings();
     const float* q = items.data() + row->second * d;
     const double qn = std::sqrt(Dot(q, q, d));
-    const auto rows = RowsToCatalog(*model, *catalog);
-    std::vector<uint8_t> ok(rows.size(), 0);
-    for (size_t i = 0; i < rows.size(); ++i) ok[i] = rows[i] >= 0 && allowed(catalog->items[rows[i]]);
-    ann::ItemIndex::Filter filter = [&ok](int64_t i) { return ok[i] != 0; };
+    const auto rows_ptr = Rows(tenant_id, model, *catalog);
+    const auto& rows = *rows_ptr;
+    const int64_t self_row = row->second;
+    ann::ItemIndex::Filter filter = [&](int64_t i) {
+      return i != self_row && rows[i] >= 0 && filters.Matches(catalog->items[rows[i]]);
+    };
     // Inner-product candidates, ranked by cosine (similarity should not favour long vectors).
     for (auto& [i, ip] : model->index->Search(q, count * 4, &filter)) {
       const float* e = items.data() + i * d;

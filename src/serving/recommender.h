@@ -18,6 +18,8 @@
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -93,6 +95,19 @@ class Recommender {
   StatusOr<RecommendResult> Popular(const std::string& tenant_id, int count, const Filters& filters);
 
  private:
+  // Model item row → catalog position, per (model, catalog snapshot): built
+  // once per pair instead of per request.
+  std::shared_ptr<const std::vector<int32_t>> Rows(const std::string& tenant_id,
+                                                   const std::shared_ptr<const ServingModel>& m,
+                                                   const CatalogSnapshot& c);
+  struct RowsEntry {
+    std::weak_ptr<const ServingModel> model;
+    uint64_t generation = 0;
+    std::shared_ptr<const std::vector<int32_t>> rows;
+  };
+  std::mutex rows_mu_;
+  std::map<std::string, RowsEntry> rows_;
+
   DeployedModels* models_;
   CatalogCache* catalog_;
   Activity* activity_;

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Serving benchmark (issue 6): a generated shop (10,000 items, 5,000 users,
+150,000 interactions) with a trained 64-dimension LightGCN model; wrk on
+POST /api/v1/recommendations over all users, result cache off and on, beside
+nginx serving a static JSON file of the same size as one answer, in the same
+run; then 8 connections for latency (recommendations and similar items).
+
+Usage: bench/serving_bench.py [--duration 10] [--rounds 2]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from embedrec_server import ADMIN, BIN, ROOT, call, start
+from report import publish
+
+NGINX_CONF = """
+worker_processes auto;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/ngx-body;
+  proxy_temp_path {work}/ngx-proxy;
+  fastcgi_temp_path {work}/ngx-fcgi;
+  uwsgi_temp_path {work}/ngx-uwsgi;
+  scgi_temp_path {work}/ngx-scgi;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port};
+    root {www};
+    default_type application/json;
+  }}
+}}
+"""
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url, connections, duration, env):
+    out = Path(env["BENCH_OUT"])
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if env.get("BENCH_KEY"):
+        cmd += ["-s", str(ROOT / "bench" / "recommend.lua")]
+    subprocess.run(cmd + [url], env={**os.environ, **env}, check=True, capture_output=True)
+    if not env.get("BENCH_KEY"):
+        return None
+    r = json.loads(out.read_text())
+    r["rps"] = r["requests"] / r["seconds"]
+    return r
+
+
+def wrk_static(url, connections, duration):
+    import re
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p = {}
+    for q in ("50", "99"):
+        m = re.search(q + r"%\s+([\d.]+)(us|ms|s)\b", out)
+        p[q] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    return {"rps": rps, "p50_ms": p["50"], "p99_ms": p["99"], "non2xx": 0}
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=30)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="embedrec-serving-bench-"))
+    os.chmod(work, 0o755)  # nginx workers run as another user
+    procs = []
+    try:
+        subprocess.run([BIN, "generate-shop", "--out", str(work / "shop"), "--items", "10000",
+                        "--users", "5000", "--interactions", "150000"], check=True, capture_output=True)
+        proc, ports = start(work)
+        procs.append(proc)
+        gw, ml = ports["gateway"], ports["ml"]
+        tenants = {}
+        for mode, ttl in (("cache_off", 0), ("cache_on", 300)):
+            t = call(gw, "POST", "/api/v1/admin/tenants",
+                     {"name": mode, "slug": mode.replace("_", "-"),
+                      "settings": {"cache_ttl_seconds": ttl}}, ADMIN)
+            key = call(gw, "POST", "/api/v1/api-keys",
+                       {"name": "k", "scopes": ["data:write", "models:train", "recommendations:read"],
+                        "tenant_id": t["id"]}, ADMIN)["api_key"]
+            for kind in ("items", "interactions"):
+                call(gw, "POST", f"/api/v1/upload/{kind}", token=key,
+                     raw=(work / "shop" / f"{kind}.csv").read_bytes(), ctype="text/csv")
+            job = call(ml, "POST", "/api/v1/train", {"hyperparameters": {"epochs": args.epochs}}, token=key)
+            while call(ml, "GET", job["progress_url"], token=key)["status"] not in ("completed", "failed"):
+                time.sleep(0.2)
+            tenants[mode] = key
+        sample = json.dumps(call(gw, "POST", "/api/v1/recommendations",
+                                 {"user_id": "USER_000001", "count": 10}, token=tenants["cache_off"]))
+        www = work / "www"
+        www.mkdir()
+        (www / "rec.json").write_bytes(b"x" * len(sample))
+        nport = free_port()
+        conf = work / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(work=work, port=nport, www=www))
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                import urllib.request
+                urllib.request.urlopen(f"http://127.0.0.1:{nport}/rec.json").read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    log = (work / "nginx-error.log")
+                    sys.exit("nginx did not start: " + (log.read_text()[-500:] if log.exists() else ""))
+                time.sleep(0.05)
+
+        base = f"http://127.0.0.1:{gw}"
+        out = str(work / "wrk.json")
+        runs = [
+            ("embedrec recommendations, cache off, 64 conn", 64,
+             lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["cache_off"], "BENCH_N": "5000",
+                                                    "BENCH_KIND": "user", "BENCH_OUT": out})),
+            ("embedrec recommendations, cache on, 64 conn", 64,
+             lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["cache_on"], "BENCH_N": "5000",
+                                                    "BENCH_KIND": "user", "BENCH_OUT": out})),
+            ("nginx static file of the same size, 64 conn", 64,
+             lambda c: wrk_static(f"http://127.0.0.1:{nport}/rec.json", c, args.duration)),
+            ("embedrec recommendations, cache off, 8 conn", 8,
+             lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["cache_off"], "BENCH_N": "5000",
+                                                    "BENCH_KIND": "user", "BENCH_OUT": out})),
+            ("embedrec similar items, 8 conn", 8,
+             lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["cache_off"], "BENCH_N": "10000",
+                                                    "BENCH_KIND": "similar", "BENCH_OUT": out})),
+            ("nginx static file of the same size, 8 conn", 8,
+             lambda c: wrk_static(f"http://127.0.0.1:{nport}/rec.json", c, args.duration)),
+        ]
+        samples = {name: [] for name, _, _ in runs}
+        for rnd in range(args.rounds):
+            for name, conns, fn in runs:
+                r = fn(conns)
+                samples[name].append(r)
+                print(f"round {rnd + 1} {name}: {r['rps']:.0f} req/s p50 {r['p50_ms']:.2f} "
+                      f"p99 {r['p99_ms']:.2f} ms non-2xx {r['non2xx']}", file=sys.stderr)
+        nginx64 = median([r["rps"] for r in samples[runs[2][0]]])
+        nginx8 = median([r["rps"] for r in samples[runs[5][0]]])
+        lines = [f"wrk -t2 --latency -d{args.duration}s, {args.rounds} interleaved rounds, medians; "
+                 f"answer size {len(sample)} B; model: LightGCN 64 dims, {args.epochs} epochs, "
+                 "10,000 items, 5,000 users; requests spread over all users (items)",
+                 "",
+                 "| target | req/s | p50 ms | p99 ms | non-2xx | vs nginx |",
+                 "|---|---:|---:|---:|---:|---:|"]
+        for i, (name, conns, _) in enumerate(runs):
+            rs = samples[name]
+            rps = median([r["rps"] for r in rs])
+            ref = nginx64 if conns == 64 else nginx8
+            lines.append(f"| {name} | {rps:.0f} | {median([r['p50_ms'] for r in rs]):.2f} | "
+                         f"{median([r['p99_ms'] for r in rs]):.2f} | {sum(r['non2xx'] for r in rs)} | "
+                         f"{100 * rps / ref:.0f}% |")
+        publish("serving", "\n".join(lines))
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
