@@ -1,0 +1,146 @@
+// Real-time activity (profiles, trending, context lifts) and filters.
+#include "serving/activity.h"
+
+#include "serving/recommender.h"
+#include "test_util.h"
+
+namespace embedrec::serving {
+namespace {
+
+class ActivityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    stores_ = store::NewSqliteTenantStores(dir_.path());
+    id_ = NewUuid();
+    ASSERT_OK(stores_->Create(id_));
+    store_ = *stores_->Open(id_);
+    auto batch = store_->BeginImport();
+    store::ItemRecord item;
+    for (const char* id : {"A", "B", "C"}) {
+      item.item_id = id;
+      ASSERT_OK((*batch)->UpsertItem(item, 1));
+    }
+    auto u = (*batch)->EnsureUser("u1", 1);
+    store::InteractionRecord r;
+    r.user_idx = *u;
+    r.item_idx = 1;  // A
+    r.type = "purchase";
+    r.ts_ms = clock_.NowMillis() - 86400000;
+    ASSERT_OK((*batch)->InsertInteraction(r));
+    r.item_idx = 2;  // B
+    r.type = "view";
+    ASSERT_OK((*batch)->InsertInteraction(r));
+    ASSERT_OK((*batch)->Commit());
+  }
+  store::TrackEvent Event(const std::string& user, const std::string& item, const std::string& type) {
+    store::TrackEvent e;
+    e.user_id = user;
+    e.item_id = item;
+    e.type = type;
+    e.ts_ms = clock_.NowMillis();
+    return e;
+  }
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::TenantStores> stores_;
+  std::string id_;
+  std::shared_ptr<store::TenantStore> store_;
+};
+
+TEST_F(ActivityTest, ProfilesLoadFromTheStoreAndFollowTrackedEvents) {
+  Activity a(&clock_);
+  auto p = a.Profile(id_, *store_, "u1");
+  ASSERT_OK(p);
+  EXPECT_EQ((*p)->purchased, (std::set<std::string>{"A"}));
+  EXPECT_EQ((*p)->interacted, (std::set<std::string>{"A", "B"}));
+  ASSERT_EQ((*p)->recent.size(), 2u);
+  const uint64_t v = (*p)->version;
+  a.Record(id_, Event("u1", "C", "purchase"), "", {});
+  auto q = a.Profile(id_, *store_, "u1");
+  EXPECT_NE((*q)->version, v);
+  EXPECT_TRUE((*q)->purchased.count("C"));
+  EXPECT_EQ((*q)->recent.back().item_id, "C");
+  EXPECT_EQ((*p)->recent.size(), 2u);  // a reader's copy does not change under it
+  auto unknown = a.Profile(id_, *store_, "nobody");
+  ASSERT_OK(unknown);
+  EXPECT_TRUE((*unknown)->recent.empty());
+}
+
+TEST_F(ActivityTest, TrendingComesFromTheHistoryAndMovesAtOnce) {
+  Activity a(&clock_);
+  auto t = a.Trending(id_, *store_);
+  ASSERT_OK(t);
+  ASSERT_EQ((*t)->ranked.size(), 2u);
+  EXPECT_EQ((*t)->ranked[0].first, "A");  // a purchase outweighs a view
+  for (int i = 0; i < 3; ++i) a.Record(id_, Event("u" + std::to_string(i), "C", "purchase"), "", {});
+  t = a.Trending(id_, *store_);
+  EXPECT_EQ((*t)->ranked[0].first, "C");
+}
+
+TEST_F(ActivityTest, ContextLiftsAreLearnedAndBounded) {
+  Activity a(&clock_);
+  EXPECT_DOUBLE_EQ(a.ContextFactor(id_, {{"device", "mobile"}}, "phones"), 1.0);  // no evidence
+  for (int i = 0; i < 200; ++i) {
+    bool mobile = i % 2 == 0;
+    a.Record(id_, Event("u", "A", "view"), mobile ? "phones" : "books",
+             {{"device", mobile ? "mobile" : "desktop"}});
+  }
+  const double phones_on_mobile = a.ContextFactor(id_, {{"device", "mobile"}}, "phones");
+  const double books_on_mobile = a.ContextFactor(id_, {{"device", "mobile"}}, "books");
+  EXPECT_GT(phones_on_mobile, 1.2);
+  EXPECT_LT(books_on_mobile, 0.8);
+  EXPECT_LE(phones_on_mobile, 2.0);
+  EXPECT_GE(books_on_mobile, 0.5);
+  EXPECT_DOUBLE_EQ(a.ContextFactor(id_, {{"device", "tv"}}, "phones"), 1.0);  // unseen context
+}
+
+TEST(EventWeightTest, TypeWeightHalvesEveryThreeDays) {
+  EXPECT_DOUBLE_EQ(Activity::EventWeight("purchase", 0), 5.0);
+  EXPECT_DOUBLE_EQ(Activity::EventWeight("view", 3 * 86400000LL), 0.5);
+  EXPECT_DOUBLE_EQ(Activity::EventWeight("recommendations_shown", 0), 0.0);
+}
+
+TEST(FiltersTest, EachFieldAndAvailability) {
+  CatalogItem item;
+  item.item_id = "P1";
+  item.category = "cameras";
+  item.brand = "Acme";
+  item.price = 20;
+  item.tags = {"sale"};
+  Filters f;
+  EXPECT_TRUE(f.Matches(item));
+  item.available = false;
+  EXPECT_FALSE(f.Matches(item));  // never, whatever the filters
+  item.available = true;
+  f.categories = {"books"};
+  EXPECT_FALSE(f.Matches(item));
+  f.categories = {"books", "cameras"};
+  EXPECT_TRUE(f.Matches(item));
+  f.price_min = 21;
+  EXPECT_FALSE(f.Matches(item));
+  f.price_min = 20;
+  f.price_max = 20;
+  EXPECT_TRUE(f.Matches(item));
+  f.brand = "Globex";
+  EXPECT_FALSE(f.Matches(item));
+  f.brand = "Acme";
+  f.tags_any = {"new"};
+  EXPECT_FALSE(f.Matches(item));
+  f.tags_any = {"new", "sale"};
+  EXPECT_TRUE(f.Matches(item));
+  f.in_stock_only = true;
+  item.in_stock = false;
+  EXPECT_FALSE(f.Matches(item));
+  item.in_stock = true;
+  f.exclude_item_ids = {"P1"};
+  EXPECT_FALSE(f.Matches(item));
+  f.exclude_item_ids.clear();
+  f.include_item_ids = {"P2"};
+  EXPECT_FALSE(f.Matches(item));
+  item.price.reset();
+  f.include_item_ids.clear();
+  EXPECT_FALSE(f.Matches(item));  // a price filter needs a price
+}
+
+}  // namespace
+}  // namespace embedrec::serving
