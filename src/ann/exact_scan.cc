@@ -6,30 +6,48 @@ namespace embedrec::ann {
 
 namespace {
 
-// Dot products of every row with q. Cloned for AVX2/FMA and a baseline, so
-// the same binary is fast where it can be and runs everywhere.
+// Scores of one block: out[i] = Σ_j q[j] · block[j][i], 64 items at a time
+// in registers (eight 8-wide accumulators), so each dimension costs one load
+// and one fused multiply-add per 8 items and the scores are stored once.
+// Cloned for AVX2/FMA and a baseline: fast where it can be, runs everywhere.
 __attribute__((target_clones("arch=x86-64-v3", "default")))
-void Scores(const float* rows, int64_t n, int d, const float* q, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float* r = rows + i * d;
-    float s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int j = 0; j < d; ++j) s += r[j] * q[j];
-    out[i] = s;
+void BlockScores(const float* block, int d, const float* q, float* out) {
+  constexpr int64_t B = ExactScanner::kBlock;
+  constexpr int kLanes = 64;
+  for (int64_t c = 0; c < B; c += kLanes) {
+    float acc[kLanes] = {};
+    for (int j = 0; j < d; ++j) {
+      const float qj = q[j];
+      const float* col = block + j * B + c;
+#pragma omp simd
+      for (int t = 0; t < kLanes; ++t) acc[t] += qj * col[t];
+    }
+    for (int t = 0; t < kLanes; ++t) out[c + t] = acc[t];
   }
 }
 
 }  // namespace
 
-std::vector<std::pair<int64_t, float>> TopKInnerProduct(const float* rows, int64_t n, int d,
-                                                        const float* q, int k,
-                                                        const std::function<bool(int64_t)>* allowed) {
+ExactScanner::ExactScanner(const float* rows, int64_t n, int d) : n_(n), d_(d) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  blocks_.assign(static_cast<size_t>(blocks) * d * kBlock, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    float* block = blocks_.data() + (i / kBlock) * d * kBlock;
+    for (int j = 0; j < d; ++j) block[j * kBlock + i % kBlock] = rows[i * d + j];
+  }
+}
+
+std::vector<std::pair<int64_t, float>> ExactScanner::TopK(
+    const float* q, int k, const std::function<bool(int64_t)>* allowed) const {
   std::vector<std::pair<int64_t, float>> out;
+  const int64_t n = n_;
   if (k <= 0 || n <= 0) return out;
   thread_local std::vector<float> scores;
   thread_local std::vector<std::pair<float, int64_t>> order;
-  scores.resize(n);
-  Scores(rows, n, d, q, scores.data());
+  scores.resize((n + kBlock - 1) / kBlock * kBlock);
+  for (int64_t b = 0; b * kBlock < n; ++b) {
+    BlockScores(blocks_.data() + b * d_ * kBlock, d_, q, scores.data() + b * kBlock);
+  }
   auto better = [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   };
@@ -57,8 +75,8 @@ std::vector<std::pair<int64_t, float>> TopKInnerProduct(const float* rows, int64
   // A narrow filter: go on over the rest in windows of growing size.
   order.resize(n);
   for (int64_t i = 0; i < n; ++i) order[i] = {scores[i], i};
-  int64_t done = first, window = 4 * first;
   std::nth_element(order.begin(), order.begin() + (first - 1), order.end(), better);
+  int64_t done = first, window = 4 * first;
   while (done < n && static_cast<int>(out.size()) < k) {
     const int64_t end = std::min(n, done + window);
     std::nth_element(order.begin() + done, order.begin() + (end - 1), order.end(), better);

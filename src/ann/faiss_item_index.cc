@@ -59,6 +59,7 @@ class FaissItemIndex final : public ItemIndex {
       : index_(std::move(index)), options_(o) {
     hnsw_ = dynamic_cast<faiss::IndexHNSW*>(index_.get());
     flat_ = dynamic_cast<faiss::IndexFlat*>(index_.get());
+    if (flat_) scanner_ = std::make_unique<ExactScanner>(flat_->get_xb(), flat_->ntotal, dim());
     if (hnsw_) hnsw_->hnsw.efSearch = o.hnsw_ef_search;
   }
   int dim() const override { return static_cast<int>(index_->d); }
@@ -80,7 +81,7 @@ class FaissItemIndex final : public ItemIndex {
       // Our own scan: Debian's FAISS is built for a baseline CPU (scalar
       // dot products, measured 33 % of a serving profile) and calls the
       // filter on every item; this vectorises and filters near the top only.
-      return TopKInnerProduct(flat_->get_xb(), flat_->ntotal, dim(), query, k, allowed);
+      return scanner_->TopK(query, k, allowed);
     }
     std::vector<float> dist(k);
     std::vector<faiss::Index::idx_t> ids(k);
@@ -121,7 +122,8 @@ class FaissItemIndex final : public ItemIndex {
  private:
   std::unique_ptr<faiss::Index> index_;
   faiss::IndexHNSW* hnsw_ = nullptr;
-  faiss::IndexFlat* flat_ = nullptr;  // exact: searched by TopKInnerProduct
+  faiss::IndexFlat* flat_ = nullptr;  // exact: searched by scanner_
+  std::unique_ptr<ExactScanner> scanner_;
   IndexOptions options_;
 };
 

@@ -11,6 +11,7 @@
 #include "api/call.h"
 #include "api/json_body.h"
 #include "common/random.h"
+#include "http/errors.h"
 #include "serving/recommender.h"
 
 namespace embedrec::api {
@@ -104,7 +105,7 @@ double Round(double x, double digits = 1e6) { return std::round(x * digits) / di
 class ResultCache {
  public:
   struct Entry {
-    json::object body;  // without latency_ms and recommendation_id
+    std::string body;  // serialised, without the closing "}}" (see Finish)
     std::string model_version;
     uint64_t profile_version = 0, catalog_generation = 0;
     int64_t expires_ms = 0;
@@ -141,8 +142,20 @@ struct Shared {
   ResultCache cache;
 };
 
-// One user's recommendations as the answer body (cached or computed).
-StatusOr<json::object> RecommendFor(Shared& s, const std::string& tid, const TenantRules& rules,
+// The answer from its cached part (serialised, metadata last, open) and the
+// fields that differ per request.
+std::string Finish(const Deps* d, const std::string& open_body,
+                   std::chrono::steady_clock::time_point started, const char* cache) {
+  d->metrics->Inc("embedrec_recommendation_cache_total", {{"result", cache}});
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  char tail[160];
+  std::snprintf(tail, sizeof tail, ",\"latency_ms\":%.3f,\"recommendation_id\":\"%s\",\"cache\":\"%s\"}}",
+                ms, NewId("rec").c_str(), cache);
+  return open_body + tail;
+}
+
+// One user's recommendations as the answer body (cached or computed), serialised.
+StatusOr<std::string> RecommendFor(Shared& s, const std::string& tid, const TenantRules& rules,
                                     const json::object& body, const std::string& user_id,
                                     const std::string& cache_key_body) {
   const Deps* d = s.d;
@@ -173,21 +186,12 @@ StatusOr<json::object> RecommendFor(Shared& s, const std::string& tid, const Ten
   auto catalog = d->catalog->Peek(tid);
   const std::string key = tid + '\n' + user_id + '\n' + cache_key_body;
   const int64_t now = d->clock->NowMillis();
-  auto finish = [&](json::object out, const char* cache) {
-    auto& meta = out["metadata"].as_object();
-    meta["latency_ms"] = Round(std::chrono::duration<double, std::milli>(
-                                   std::chrono::steady_clock::now() - started).count(), 1e3);
-    meta["recommendation_id"] = NewId("rec");
-    meta["cache"] = cache;
-    d->metrics->Inc("embedrec_recommendation_cache_total", {{"result", cache}});
-    return out;
-  };
   if (rules.cache_ttl_seconds > 0 && catalog) {
     if (auto hit = s.cache.Get(key);
         hit && hit->expires_ms > now && hit->profile_version == profile->version &&
         hit->model_version == (model ? model->version : "") &&
         hit->catalog_generation == catalog->generation) {
-      return finish(std::move(hit->body), "hit");
+      return Finish(d, hit->body, started, "hit");
     }
   }
   ASSIGN_OR_RETURN(serving::RecommendResult res, d->recommender->Recommend(r));
@@ -205,11 +209,13 @@ StatusOr<json::object> RecommendFor(Shared& s, const std::string& tid, const Ten
                                                                   : json::value(res.model_version)},
                                              {"algorithm", res.algorithm},
                                              {"count", res.items.size()}}}};
+  std::string open_body = json::serialize(out);  // metadata is last: drop its "}}" to append
+  open_body.resize(open_body.size() - 2);
   if (rules.cache_ttl_seconds > 0) {
-    s.cache.Put(key, {out, res.model_version, profile->version, res.catalog->generation,
+    s.cache.Put(key, {open_body, res.model_version, profile->version, res.catalog->generation,
                       now + rules.cache_ttl_seconds * int64_t{1000}});
   }
-  return finish(std::move(out), "miss");
+  return Finish(d, open_body, started, "miss");
 }
 
 void Count(const Deps* d, const std::string& tid, const char* endpoint, double seconds) {
@@ -228,6 +234,30 @@ StatusOr<http::Response> Counted(const Deps* d, const std::string& tid, const ch
   return r;
 }
 
+// For the network thread: true when this request finds everything in memory
+// (credentials, settings, store, catalog, popularity and, with `user_field`,
+// the user's profile), so it runs there without a hop to a worker. Parses
+// the body once more (a few microseconds) to find the user.
+std::function<bool(const Request&)> InlineWhenWarm(const Deps* d, const char* user_field) {
+  return [d, user_field](const Request& req) {
+    std::string tid = d->authenticator->CachedTenant(req.Header("authorization"), /*complete=*/true);
+    if (tid.empty() || !d->settings->IsFresh(tid) || !d->tenants->IsOpen(tid) ||
+        !d->catalog->IsFresh(tid)) {
+      return false;
+    }
+    std::string user;
+    if (user_field) {
+      boost::system::error_code ec;
+      json::value v = json::parse(req.body, ec);
+      if (ec || !v.is_object()) return false;
+      const json::value* u = v.as_object().if_contains(user_field);
+      if (!u || !u->is_string()) return false;
+      user = std::string(u->as_string());
+    }
+    return d->activity->Warm(tid, user);
+  };
+}
+
 }  // namespace
 
 void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
@@ -241,9 +271,11 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
   d->metrics->Declare("embedrec_recommendation_seconds_total", MetricsRegistry::Type::kCounter,
                       "Time spent answering recommendation requests per tenant and endpoint");
 
-  router.Add({"POST", "/api/v1/recommendations",
-              "Personalised recommendations for a user (filters, context, model_version)",
-              "recommendations"},
+  http::RouteInfo recs{"POST", "/api/v1/recommendations",
+                       "Personalised recommendations for a user (filters, context, model_version)",
+                       "recommendations"};
+  recs.inline_if = InlineWhenWarm(d, "user_id");
+  router.Add(recs,
              Authed(deps, auth::kRecommendationsRead,
                     [s, d](const Request& req, const PathParams&,
                            const auth::Principal& who) -> StatusOr<http::Response> {
@@ -254,8 +286,8 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       ASSIGN_OR_RETURN(std::string user, ReqString(body, "user_id", 256));
       if (user.empty()) return FieldValueError("user_id", "user_id must not be empty");
       ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
-      ASSIGN_OR_RETURN(auto out, RecommendFor(*s, tid, rules, body, user, req.body));
-      return JsonAnswer(200, out);
+      ASSIGN_OR_RETURN(std::string out, RecommendFor(*s, tid, rules, body, user, req.body));
+      return http::JsonResponse(200, std::move(out));
     });
   }));
 
@@ -278,22 +310,25 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       json::object shared = body;
       shared.erase("user_ids");
       const std::string key_body = json::serialize(shared);
-      json::array results;
+      std::string results = "{\"results\":[";
       for (const auto& id : ids->as_array()) {
         if (!id.is_string() || id.as_string().empty()) {
           return FieldTypeError("user_ids", "an array of non-empty strings");
         }
-        ASSIGN_OR_RETURN(auto one, RecommendFor(*s, tid, rules, shared, std::string(id.as_string()),
-                                                key_body));
-        results.push_back(std::move(one));
+        ASSIGN_OR_RETURN(std::string one, RecommendFor(*s, tid, rules, shared,
+                                                       std::string(id.as_string()), key_body));
+        if (results.back() != '[') results += ',';
+        results += one;
       }
-      return JsonAnswer(200, json::object{{"results", std::move(results)},
-                                          {"count", ids->as_array().size()}});
+      results += "],\"count\":" + std::to_string(ids->as_array().size()) + "}";
+      return http::JsonResponse(200, std::move(results));
     });
   }));
 
-  router.Add({"POST", "/api/v1/recommendations/similar",
-              "Items similar to an item (never the item itself)", "recommendations"},
+  http::RouteInfo similar{"POST", "/api/v1/recommendations/similar",
+                          "Items similar to an item (never the item itself)", "recommendations"};
+  similar.inline_if = InlineWhenWarm(d, nullptr);
+  router.Add(similar,
              Authed(deps, auth::kRecommendationsRead,
                     [d](const Request& req, const PathParams&,
                         const auth::Principal& who) -> StatusOr<http::Response> {

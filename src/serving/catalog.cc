@@ -73,6 +73,12 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
   return e.snapshot;
 }
 
+bool CatalogCache::IsFresh(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(tenant_id);
+  return it != entries_.end() && clock_->NowMillis() - it->second.loaded_at_ms < ttl_ms_;
+}
+
 std::shared_ptr<const CatalogSnapshot> CatalogCache::Peek(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(tenant_id);

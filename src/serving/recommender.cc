@@ -94,6 +94,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   ASSIGN_OR_RETURN(auto store, tenants_->Open(r.tenant_id));
   ASSIGN_OR_RETURN(auto catalog, catalog_->Get(r.tenant_id, *store));
   ASSIGN_OR_RETURN(auto profile, activity_->Profile(r.tenant_id, *store, r.user_id));
+  ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, *store));  // built once, then warm
   auto model = models_->Get(r.tenant_id);
   if (!r.model_version.empty() && (!model || model->version != r.model_version)) {
     return Status::Unprocessable("model_version '" + r.model_version + "' is not deployed" +
@@ -261,7 +262,6 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
 
   // Trending fills what the model could not (cold users, new items, narrow filters).
   if (static_cast<int>(out.items.size()) < r.count) {
-    ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, *store));
     const double top = out.items.empty() ? 1.0 : out.items.back().score;
     auto fill = TrendingFill(*trending, *catalog, allowed, chosen,
                              r.count - static_cast<int>(out.items.size()), top);
