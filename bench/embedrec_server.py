@@ -1,5 +1,6 @@
 """Shared by the benchmark scripts: start the real embedrec binary on free
-ports with its own data directory, and call its JSON API."""
+ports with its own data directory, call its JSON API, and start nginx as
+the reference static server."""
 import json
 import os
 import subprocess
@@ -47,3 +48,65 @@ def peak_rss_mb(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+NGINX_CONF = """
+worker_processes auto;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/ngx-body;
+  proxy_temp_path {work}/ngx-proxy;
+  fastcgi_temp_path {work}/ngx-fcgi;
+  uwsgi_temp_path {work}/ngx-uwsgi;
+  scgi_temp_path {work}/ngx-scgi;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port};
+    root {www};
+    default_type application/json;
+  }}
+}}
+"""
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(work, www, probe):
+    """nginx serving the files in `www` (work must be readable by its workers);
+    returns (process, port) once `probe` (a file name) is served."""
+    import shutil
+    port = free_port()
+    conf = Path(work) / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(work=work, port=port, www=www))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/{probe}").read()
+            return proc, port
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                log = Path(work) / "nginx-error.log"
+                sys.exit("nginx did not start: " + (log.read_text()[-500:] if log.exists() else ""))
+            time.sleep(0.05)
+
+
+def tenant_key(port, slug, scopes, settings=None):
+    """A new tenant and an API key of it with `scopes`; returns (tenant, key)."""
+    t = call(port, "POST", "/api/v1/admin/tenants",
+             {"name": slug, "slug": slug, "settings": settings or {}}, ADMIN)
+    key = call(port, "POST", "/api/v1/api-keys", {"name": "k", "scopes": scopes, "tenant_id": t["id"]},
+               ADMIN)["api_key"]
+    return t, key

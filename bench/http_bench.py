@@ -22,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from embedrec_server import start_nginx
 from report import publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,38 +118,8 @@ def main():
         www.mkdir()
         (www / "healthz.json").write_bytes(b"x" * len(health_body))
         (www / "keys.json").write_bytes(b"x" * len(keys_body))
-        nport = free_port()
-        conf = work / "nginx.conf"
-        conf.write_text(f"""
-worker_processes auto;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log;
-daemon off;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {work}/ngx-body;
-  proxy_temp_path {work}/ngx-proxy;
-  fastcgi_temp_path {work}/ngx-fcgi;
-  uwsgi_temp_path {work}/ngx-uwsgi;
-  scgi_temp_path {work}/ngx-scgi;
-  keepalive_requests 1000000;
-  server {{
-    listen 127.0.0.1:{nport};
-    root {www};
-    default_type application/json;
-  }}
-}}
-""")
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        def nginx_up():
-            try:
-                return call(nport, "GET", "/healthz.json")
-            except OSError:
-                return None
-        wait_for(nginx_up, what="nginx")
+        nginx, nport = start_nginx(work, www, "healthz.json")
+        procs.append(nginx)
 
         runs = [
             ("embedrec GET /healthz", f"http://127.0.0.1:{port}/healthz", None),

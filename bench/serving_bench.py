@@ -17,38 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedrec_server import ADMIN, BIN, ROOT, call, start
+from embedrec_server import BIN, ROOT, call, start, start_nginx, tenant_key
 from report import publish
-
-NGINX_CONF = """
-worker_processes auto;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log;
-daemon off;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {work}/ngx-body;
-  proxy_temp_path {work}/ngx-proxy;
-  fastcgi_temp_path {work}/ngx-fcgi;
-  uwsgi_temp_path {work}/ngx-uwsgi;
-  scgi_temp_path {work}/ngx-scgi;
-  keepalive_requests 1000000;
-  server {{
-    listen 127.0.0.1:{port};
-    root {www};
-    default_type application/json;
-  }}
-}}
-"""
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def wrk(url, connections, duration, env):
     out = Path(env["BENCH_OUT"])
@@ -97,12 +67,9 @@ def main():
         gw, ml = ports["gateway"], ports["ml"]
         tenants = {}
         for mode, ttl in (("cache_off", 0), ("cache_on", 300)):
-            t = call(gw, "POST", "/api/v1/admin/tenants",
-                     {"name": mode, "slug": mode.replace("_", "-"),
-                      "settings": {"cache_ttl_seconds": ttl}}, ADMIN)
-            key = call(gw, "POST", "/api/v1/api-keys",
-                       {"name": "k", "scopes": ["data:write", "models:train", "recommendations:read"],
-                        "tenant_id": t["id"]}, ADMIN)["api_key"]
+            _, key = tenant_key(gw, mode.replace("_", "-"),
+                                ["data:write", "models:train", "recommendations:read"],
+                                {"cache_ttl_seconds": ttl})
             for kind in ("items", "interactions"):
                 call(gw, "POST", f"/api/v1/upload/{kind}", token=key,
                      raw=(work / "shop" / f"{kind}.csv").read_bytes(), ctype="text/csv")
@@ -115,23 +82,8 @@ def main():
         www = work / "www"
         www.mkdir()
         (www / "rec.json").write_bytes(b"x" * len(sample))
-        nport = free_port()
-        conf = work / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(work=work, port=nport, www=www))
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                import urllib.request
-                urllib.request.urlopen(f"http://127.0.0.1:{nport}/rec.json").read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    log = (work / "nginx-error.log")
-                    sys.exit("nginx did not start: " + (log.read_text()[-500:] if log.exists() else ""))
-                time.sleep(0.05)
+        nginx, nport = start_nginx(work, www, "rec.json")
+        procs.append(nginx)
 
         base = f"http://127.0.0.1:{gw}"
         out = str(work / "wrk.json")

@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from embedrec_server import ADMIN, BIN, ROOT, call, start
+from embedrec_server import BIN, ROOT, call, start, tenant_key
 from report import publish
 
 
@@ -72,10 +72,7 @@ def run(name, items_csv, interactions_csv, epochs, work):
         gw, ml = ports["gateway"], ports["ml"]
         keys = {}
         for slug in ("model", "baseline"):
-            t = call(gw, "POST", "/api/v1/admin/tenants", {"name": slug, "slug": slug}, ADMIN)
-            keys[slug] = call(gw, "POST", "/api/v1/api-keys",
-                              {"name": "k", "scopes": ["data:write", "models:train", "recommendations:read"],
-                               "tenant_id": t["id"]}, ADMIN)["api_key"]
+            _, keys[slug] = tenant_key(gw, slug, ["data:write", "models:train", "recommendations:read"])
             call(gw, "POST", "/api/v1/upload/items", token=keys[slug], raw=items_csv.read_bytes(),
                  ctype="text/csv")
             call(gw, "POST", "/api/v1/upload/interactions", token=keys[slug], raw=train_csv,

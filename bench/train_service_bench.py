@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedrec_server import ADMIN, BIN, call, peak_rss_mb, start
+from embedrec_server import BIN, call, peak_rss_mb, start, tenant_key
 from report import publish
 
 SEED_HYPER = {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001, "batch_size": 2048,
@@ -37,10 +37,7 @@ def run_once(work):
     proc, ports = start(work)
     try:
         gw, ml = ports["gateway"], ports["ml"]
-        tenant = call(gw, "POST", "/api/v1/admin/tenants", {"name": "Sarah", "slug": "sarah"}, ADMIN)
-        key = call(gw, "POST", "/api/v1/api-keys",
-                   {"name": "k", "scopes": ["data:write", "models:train", "models:read"],
-                    "tenant_id": tenant["id"]}, ADMIN)["api_key"]
+        tenant, key = tenant_key(gw, "sarah", ["data:write", "models:train", "models:read"])
         for kind in ("items", "interactions"):
             call(gw, "POST", f"/api/v1/upload/{kind}", token=key,
                  raw=(work / "shop" / f"{kind}.csv").read_bytes(), ctype="text/csv")

@@ -234,6 +234,20 @@ StatusOr<http::Response> Counted(const Deps* d, const std::string& tid, const ch
   return r;
 }
 
+// A JSON-body route of this file: parses the body, resolves the tenant (the
+// body's tenant_id), runs `fn` and counts the request with its latency.
+using BodyFn = std::function<StatusOr<http::Response>(const Request&, const json::object& body,
+                                                      const std::string& tid)>;
+AuthedFn JsonRoute(const Deps* d, const char* endpoint, BodyFn fn) {
+  return [d, endpoint, fn = std::move(fn)](const Request& req, const PathParams&,
+                                           const auth::Principal& who) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+    return Counted(d, tid, endpoint, [&] { return fn(req, body, tid); });
+  };
+}
+
 // For the network thread: true when this request finds everything in memory
 // (credentials, settings, store, catalog, popularity and, with `user_field`,
 // the user's profile), so it runs there without a hop to a worker. Parses
@@ -277,30 +291,21 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
   recs.inline_if = InlineWhenWarm(d, "user_id");
   router.Add(recs,
              Authed(deps, auth::kRecommendationsRead,
-                    [s, d](const Request& req, const PathParams&,
-                           const auth::Principal& who) -> StatusOr<http::Response> {
-    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-    return Counted(d, tid, "recommendations", [&]() -> StatusOr<http::Response> {
+                    JsonRoute(d, "recommendations", [s, d](const Request& req, const json::object& body,
+                                                     const std::string& tid) -> StatusOr<http::Response> {
       ASSIGN_OR_RETURN(std::string user, ReqString(body, "user_id", 256));
       if (user.empty()) return FieldValueError("user_id", "user_id must not be empty");
       ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
       ASSIGN_OR_RETURN(std::string out, RecommendFor(*s, tid, rules, body, user, req.body));
       return http::JsonResponse(200, std::move(out));
-    });
-  }));
+  })));
 
   router.Add({"POST", "/api/v1/recommendations/batch",
               "Recommendations for up to 100 users (user_ids, and the single request's fields)",
               "recommendations"},
              Authed(deps, auth::kRecommendationsRead,
-                    [s, d](const Request& req, const PathParams&,
-                           const auth::Principal& who) -> StatusOr<http::Response> {
-    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-    return Counted(d, tid, "batch", [&]() -> StatusOr<http::Response> {
+                    JsonRoute(d, "batch", [s, d](const Request& req, const json::object& body,
+                                                     const std::string& tid) -> StatusOr<http::Response> {
       const json::value* ids = body.if_contains("user_ids");
       if (!ids || !ids->is_array()) return FieldTypeError("user_ids", "an array of strings");
       if (ids->as_array().empty() || ids->as_array().size() > kMaxBatchUsers) {
@@ -322,20 +327,15 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       }
       results += "],\"count\":" + std::to_string(ids->as_array().size()) + "}";
       return http::JsonResponse(200, std::move(results));
-    });
-  }));
+  })));
 
   http::RouteInfo similar{"POST", "/api/v1/recommendations/similar",
                           "Items similar to an item (never the item itself)", "recommendations"};
   similar.inline_if = InlineWhenWarm(d, nullptr);
   router.Add(similar,
              Authed(deps, auth::kRecommendationsRead,
-                    [d](const Request& req, const PathParams&,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-    return Counted(d, tid, "similar", [&]() -> StatusOr<http::Response> {
+                    JsonRoute(d, "similar", [d](const Request& req, const json::object& body,
+                                                     const std::string& tid) -> StatusOr<http::Response> {
       const auto t0 = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(std::string item, ReqString(body, "item_id", 256));
       ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
@@ -357,8 +357,7 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
               {"algorithm", res.algorithm},
               {"latency_ms", Round(std::chrono::duration<double, std::milli>(
                                        std::chrono::steady_clock::now() - t0).count(), 1e3)}}}});
-    });
-  }));
+  })));
 
   router.Add({"GET", "/api/v1/recommendations/popular",
               "Trending items, optionally of one category (?category, ?count)", "recommendations"},
