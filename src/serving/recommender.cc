@@ -280,7 +280,6 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
   out.catalog = catalog;
   auto model = models_->Get(tenant_id);
   if (model && model->model_type == "popularity") model = nullptr;
-  auto allowed = [&](const CatalogItem& item) { return item.item_id != item_id && filters.Matches(item); };
   auto row = model ? model->item_rows.find(item_id) : decltype(model->item_rows.end()){};
   if (model && row != model->item_rows.end()) {
     out.model_version = model->version;
