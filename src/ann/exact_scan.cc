@@ -26,6 +26,14 @@ void BlockScores(const float* block, int d, const float* q, float* out) {
   }
 }
 
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+float ChunkMax(const float* x, int64_t n) {
+  float m = x[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
 }  // namespace
 
 ExactScanner::ExactScanner(const float* rows, int64_t n, int d) : n_(n), d_(d) {
@@ -55,15 +63,22 @@ std::vector<std::pair<int64_t, float>> ExactScanner::TopK(
   // best in a heap (one comparison per item for most of them).
   const int64_t first = std::min<int64_t>(n, std::max<int64_t>(4 * k, 64));
   order.clear();
-  for (int64_t i = 0; i < n; ++i) {
-    std::pair<float, int64_t> c{scores[i], i};
-    if (static_cast<int64_t>(order.size()) < first) {
-      order.push_back(c);
-      std::push_heap(order.begin(), order.end(), better);  // worst on top
-    } else if (better(c, order.front())) {
-      std::pop_heap(order.begin(), order.end(), better);
-      order.back() = c;
-      std::push_heap(order.begin(), order.end(), better);
+  for (int64_t c0 = 0; c0 < n; c0 += 64) {
+    const int64_t c1 = std::min(n, c0 + 64);
+    if (static_cast<int64_t>(order.size()) == first &&
+        ChunkMax(scores.data() + c0, c1 - c0) < order.front().first) {
+      continue;  // nothing here beats the heap's worst: most chunks, once it has filled
+    }
+    for (int64_t i = c0; i < c1; ++i) {
+      std::pair<float, int64_t> c{scores[i], i};
+      if (static_cast<int64_t>(order.size()) < first) {
+        order.push_back(c);
+        std::push_heap(order.begin(), order.end(), better);  // worst on top
+      } else if (better(c, order.front())) {
+        std::pop_heap(order.begin(), order.end(), better);
+        order.back() = c;
+        std::push_heap(order.begin(), order.end(), better);
+      }
     }
   }
   std::sort(order.begin(), order.end(), better);

@@ -51,6 +51,23 @@ bool ServingModel::UserHad(int64_t u, int32_t i) const {
   return std::binary_search(b, e, i);
 }
 
+std::vector<int64_t> ServingModel::NearestUsers(int64_t u, int k) const {
+  if (!user_index || u < 0 || u >= static_cast<int64_t>(user_ids.size())) return {};
+  {
+    std::lock_guard lock(neighbours_mu_);
+    if (auto it = neighbours_.find(u); it != neighbours_.end()) return it->second;
+  }
+  std::vector<int64_t> out;
+  const int d = model->dim();
+  for (auto& [v, s] : user_index->Search(model->user_embeddings().data() + u * d, k + 1, nullptr)) {
+    if (v != u && static_cast<int>(out.size()) < k) out.push_back(v);
+  }
+  std::lock_guard lock(neighbours_mu_);
+  if (neighbours_.size() >= 100000) neighbours_.clear();  // bounded; recomputed on demand
+  neighbours_.emplace(u, out);
+  return out;
+}
+
 std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {
   std::lock_guard lock(mu_);
   auto it = models_.find(tenant_id);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ann/item_index.h"
@@ -40,6 +41,13 @@ struct ServingModel {
 
   // True when user row `u` trained on item row `i`.
   bool UserHad(int64_t u, int32_t i) const;
+  // The `k` users nearest to user row `u` by the model (not `u` itself);
+  // computed once per user and kept (bounded), empty without a user index.
+  std::vector<int64_t> NearestUsers(int64_t u, int k) const;
+
+ private:
+  mutable std::mutex neighbours_mu_;
+  mutable std::unordered_map<int64_t, std::vector<int64_t>> neighbours_;
 };
 
 // Builds a ServingModel from a model file's bytes and its index's bytes.

@@ -190,10 +190,8 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     std::vector<int64_t> neighbours;
     bool searched_neighbours = false;
     auto nearest_customers = [&]() -> const std::vector<int64_t>& {
-      if (!searched_neighbours && user_row && model->user_index && !model->history_offsets.empty()) {
-        for (auto& [u, s] : model->user_index->Search(q.data(), kNeighbours + 1, nullptr)) {
-          if (u != *user_row) neighbours.push_back(u);
-        }
+      if (!searched_neighbours && user_row && !model->history_offsets.empty()) {
+        neighbours = model->NearestUsers(*user_row, kNeighbours);
       }
       searched_neighbours = true;
       return neighbours;
