@@ -9,6 +9,10 @@
 #include "common/strings.h"
 
 #include "api/call.h"
+#include "serving/activity.h"
+#include "serving/catalog.h"
+#include "serving/deployed_models.h"
+#include "training/training_service.h"
 #include "api/json_body.h"
 #include "common/random.h"
 #include "common/time_format.h"
@@ -204,7 +208,14 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
                       RETURN_IF_ERROR(d->control->DeleteTenant(id));
                       d->authenticator->Invalidate();
                       d->settings->Invalidate(id);
+                      // Nothing of the tenant may outlive it: its training job is
+                      // stopped before the files go (a job finishing later would
+                      // write them again), and serving forgets it.
+                      if (d->training) RETURN_IF_ERROR(d->training->StopTenant(id));
                       RETURN_IF_ERROR(d->tenants->Drop(id));
+                      if (d->deployed) d->deployed->Set(id, nullptr);
+                      if (d->activity) d->activity->Drop(id);
+                      if (d->catalog) d->catalog->Invalidate(id);
                       spdlog::info("deleted tenant {}", id);
                       http::Response r;
                       r.status = 204;

@@ -269,6 +269,24 @@ class TrainingServiceImpl final : public TrainingService {
     return Status::Ok();
   }
 
+  Status StopTenant(const std::string& tenant_id) override {
+    std::shared_ptr<Job> job;
+    {
+      std::lock_guard lock(mu_);
+      auto it = active_.find(tenant_id);
+      if (it == active_.end()) return Status::Ok();
+      job = it->second;
+    }
+    (void)Cancel(tenant_id, job->job_id);
+    std::unique_lock lock(mu_);
+    if (finished_cv_.wait_for(lock, std::chrono::seconds(60),
+                              [&] { return !jobs_.count(job->job_id); })) {
+      return Status::Ok();
+    }
+    return Status::Unavailable("the tenant's training job " + job->job_id +
+                               " did not stop within a minute; try again");
+  }
+
   void Shutdown() override {
     {
       std::lock_guard lock(mu_);
@@ -404,10 +422,13 @@ class TrainingServiceImpl final : public TrainingService {
         d.erase("estimated_completion");
       }
     }, true);
-    std::lock_guard lock(mu_);
-    jobs_.erase(job->job_id);
-    auto it = active_.find(job->tenant_id);
-    if (it != active_.end() && it->second == job) active_.erase(it);
+    {
+      std::lock_guard lock(mu_);
+      jobs_.erase(job->job_id);
+      auto it = active_.find(job->tenant_id);
+      if (it != active_.end() && it->second == job) active_.erase(it);
+    }
+    finished_cv_.notify_all();
   }
 
   store::TenantStores* tenants_;
@@ -420,6 +441,7 @@ class TrainingServiceImpl final : public TrainingService {
 
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable finished_cv_;  // a job left jobs_
   std::deque<std::shared_ptr<Job>> queue_;                   // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Job>> active_;       // tenant → its job; GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Job>> jobs_;         // job id → queued or running job

@@ -70,6 +70,10 @@ class TrainingService {
   // failed ("interrupted"), queued ones are queued again, and the deployed
   // model is loaded for serving.
   virtual Status Recover(const std::string& tenant_id) = 0;
+  // The tenant is being deleted: its queued job is cancelled, its running
+  // one cancelled and waited for (up to a minute), so nothing writes the
+  // tenant's files afterwards. kUnavailable if the job did not stop in time.
+  virtual Status StopTenant(const std::string& tenant_id) = 0;
   // Stops the workers: running jobs end as failed ("interrupted"), queued
   // ones stay queued for the next start. Idempotent.
   virtual void Shutdown() = 0;

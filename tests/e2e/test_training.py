@@ -345,3 +345,17 @@ def test_event_streams_end_with_the_client_or_the_server(make_server):
     s.proc.wait(timeout=20)
     assert time.monotonic() - start < 15
     conn.close()
+
+
+def test_deleting_a_tenant_stops_its_training_and_forgets_its_model(server, shop):
+    key = shop["api_key"]
+    wait_done(server, key, train(server, key).json()["job_id"])
+    job = train(server, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
+    wait_for(lambda: progress(server, key, job)["status"] == "training", what="training")
+    tid = shop["tenant"]["id"]
+    r = server.admin("DELETE", f"/api/v1/admin/tenants/{tid}")
+    assert r.status == 204, r
+    assert not (server.data_dir / "tenants" / tid).exists()
+    assert server.request("GET", "/api/v1/models", token=key, port="ml").status == 401
+    assert server.request("GET", "/readyz").json()["checks"]["models"] == "ok"
+    assert server.request("GET", "/healthz").status == 200
