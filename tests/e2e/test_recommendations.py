@@ -223,3 +223,33 @@ def test_model_swap_under_load_fails_no_request(server, trained):
         t.join()
     assert not failures, failures[:3]
     assert versions == {v1, v2}
+
+
+def test_context_reranks_by_what_is_chosen_in_that_context(server, trained):
+    key = trained["api_key"]
+    recommend(server, key, {"user_id": "U0", "count": 1})  # the catalog is in memory from now on
+    events = []
+    for u in range(60):
+        events.append({"user_id": f"m{u}", "item_id": f"P{30 + u % 30}", "interaction_type": "view",
+                       "context": {"device": "mobile"}})
+        events.append({"user_id": f"d{u}", "item_id": f"P{u % 30}", "interaction_type": "view",
+                       "context": {"device": "desktop"}})
+    r = server.request("POST", "/api/v1/interactions/batch", {"events": events}, token=key)
+    assert r.status == 200 and r.json()["tracked"] == 120, r
+
+    # A newcomer with mixed taste (a camera and a book), where context can tip the balance.
+    for item in ("P3", "P40"):
+        server.request("POST", "/api/v1/interactions",
+                       {"user_id": "mixed", "item_id": item, "interaction_type": "view"}, token=key)
+
+    def books_in_top(device):
+        recs = recommend(server, key, {"user_id": "mixed", "count": 20,
+                                       "context": {"device": device}})["recommendations"]
+        scores = [x["score"] for x in recs]
+        assert scores == sorted(scores, reverse=True)
+        return sum(x["item_id"] not in CAMERAS for x in recs[:10])
+
+    mobile, desktop = books_in_top("mobile"), books_in_top("desktop")
+    assert mobile > desktop, (mobile, desktop)
+    # Deterministic: the same request, the same answer.
+    assert books_in_top("mobile") == mobile
