@@ -68,6 +68,22 @@ std::vector<int64_t> ServingModel::NearestUsers(int64_t u, int k) const {
   return out;
 }
 
+std::shared_ptr<const std::vector<std::pair<int64_t, float>>> ServingModel::SimilarCandidates(
+    int64_t i) const {
+  {
+    std::lock_guard lock(neighbours_mu_);
+    if (auto it = similar_.find(i); it != similar_.end()) return it->second;
+  }
+  const int d = model->dim();
+  ann::ItemIndex::Filter not_self = [i](int64_t j) { return j != i; };
+  auto list = std::make_shared<const std::vector<std::pair<int64_t, float>>>(
+      index->Search(model->item_embeddings().data() + i * d, kSimilarCandidates, &not_self));
+  std::lock_guard lock(neighbours_mu_);
+  if (similar_.size() >= 100000) similar_.clear();  // bounded; recomputed on demand
+  similar_.emplace(i, list);
+  return list;
+}
+
 std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {
   std::lock_guard lock(mu_);
   auto it = models_.find(tenant_id);

@@ -44,10 +44,16 @@ struct ServingModel {
   // The `k` users nearest to user row `u` by the model (not `u` itself);
   // computed once per user and kept (bounded), empty without a user index.
   std::vector<int64_t> NearestUsers(int64_t u, int k) const;
+  // The kSimilarCandidates items of largest inner product with item row `i`
+  // (not `i`), best first; computed once per item and kept (bounded).
+  static constexpr int kSimilarCandidates = 200;
+  std::shared_ptr<const std::vector<std::pair<int64_t, float>>> SimilarCandidates(int64_t i) const;
 
  private:
   mutable std::mutex neighbours_mu_;
   mutable std::unordered_map<int64_t, std::vector<int64_t>> neighbours_;
+  mutable std::unordered_map<int64_t, std::shared_ptr<const std::vector<std::pair<int64_t, float>>>>
+      similar_;
 };
 
 // Builds a ServingModel from a model file's bytes and its index's bytes.

@@ -102,6 +102,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
                                             : " (the tenant has no deployed model)"),
                                  {{"field", "model_version"}});
   }
+  const std::string deployed_version = model ? model->version : "";
   if (model && model->model_type == "popularity") model = nullptr;  // its ranking is trending's
 
   // What the user must not be shown again, and the filters.
@@ -116,7 +117,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   RecommendResult out;
   out.catalog = catalog;
   out.model = model;
-  out.model_version = model ? model->version : "";
+  out.model_version = deployed_version;
 
   // The query vector.
   std::vector<float> q;
@@ -292,8 +293,20 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
     ann::ItemIndex::Filter filter = [&](int64_t i) {
       return i != self_row && rows[i] >= 0 && filters.Matches(catalog->items[rows[i]]);
     };
-    // Inner-product candidates, ranked by cosine (similarity should not favour long vectors).
-    for (auto& [i, ip] : model->index->Search(q, count * 4, &filter)) {
+    // Inner-product candidates, ranked by cosine (similarity should not favour
+    // long vectors): the item's kept list, filtered in order, when it holds
+    // enough that pass; otherwise a filtered search.
+    const size_t want = static_cast<size_t>(count) * 4;
+    std::vector<std::pair<int64_t, float>> candidates;
+    auto kept = model->SimilarCandidates(self_row);
+    for (const auto& c : *kept) {
+      if (candidates.size() == want) break;
+      if (filter(c.first)) candidates.push_back(c);
+    }
+    if (candidates.size() < want && kept->size() == ServingModel::kSimilarCandidates) {
+      candidates = model->index->Search(q, static_cast<int>(want), &filter);
+    }
+    for (auto& [i, ip] : candidates) {
       const float* e = items.data() + i * d;
       const double n = std::sqrt(Dot(e, e, d)) * qn;
       const double cos = n > 0 ? ip / n : 0;
