@@ -23,13 +23,6 @@ Status RequireModelScope(const auth::Principal& who) {
   return who.Require(auth::kModelsRead);
 }
 
-http::Response RawJson(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 // One SSE stream of a job's progress. The subscription may deliver
 // documents before the stream is attached (the response is still on its
 // way): they wait here.
@@ -100,7 +93,7 @@ void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
                RETURN_IF_ERROR(RequireModelScope(who));
                ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
                ASSIGN_OR_RETURN(std::string doc, d->training->Progress(tid, p.Get("job_id")));
-               return RawJson(200, std::move(doc));
+               return http::JsonResponse(200, std::move(doc));
              }));
 
   router.Add({"GET", "/api/v1/training", "The tenant's training jobs, newest first (?limit)",
@@ -114,7 +107,7 @@ void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
                std::string body = "{\"jobs\":[";
                for (size_t i = 0; i < docs.size(); ++i) body += (i ? "," : "") + docs[i];
                body += "],\"count\":" + std::to_string(docs.size()) + "}";
-               return RawJson(200, std::move(body));
+               return http::JsonResponse(200, std::move(body));
              }));
 
   router.Add({"POST", "/api/v1/training/{job_id}/cancel", "Cancel a queued or running training job",
@@ -123,7 +116,7 @@ void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
                                                   const auth::Principal& who) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
                ASSIGN_OR_RETURN(std::string doc, d->training->Cancel(tid, p.Get("job_id")));
-               return RawJson(202, std::move(doc));
+               return http::JsonResponse(202, std::move(doc));
              }));
 
   router.Add({"GET", "/api/v1/training/{job_id}/events",
