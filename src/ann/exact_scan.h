@@ -1,10 +1,18 @@
-// Exact top-k by inner product over rows in memory. The rows are kept
-// transposed in blocks of kBlock items (dimension-major inside a block), so
-// the scan is one fused multiply-add per item and dimension, vectorised
-// across items, with no per-item horizontal sum; the block's scores stay in
-// L1. The best candidates are then taken in score order and filtered
-// lazily, so a filter runs only on items near the top (widening the window
-// when a narrow filter rejects most of them).
+// Exact top-k by inner product over rows in memory, in two passes:
+//
+//  1. approximate scores for every row from a bfloat16 copy (half the bytes
+//     of float32: the scan is memory-bound), kept transposed in blocks of
+//     kBlock items so the scan is one fused multiply-add per item and
+//     dimension, vectorised across items, with the block's scores in L1;
+//  2. a shortlist of the best approximate scores is re-scored exactly in
+//     float32, ranked, and filtered lazily (the filter runs only near the top).
+//
+// The answer is exact, not approximate: rounding to bfloat16 moves a score by
+// at most δ = 2^-8 · |q| · max|row| (relative error 2^-9 per element, doubled
+// for the float sums), so when the k-th exact score of the shortlist exceeds
+// the best approximate score left out plus δ, nothing outside can belong to
+// the top k; otherwise the shortlist widens (×4) until it does, or holds
+// every row.
 //
 // Thread safety: TopK is safe concurrently.
 #pragma once
@@ -22,14 +30,16 @@ class ExactScanner {
   // Copies `n` rows of `d` floats (row-major).
   ExactScanner(const float* rows, int64_t n, int d);
   // The k rows of largest inner product with `q` among those `allowed`
-  // admits (null: all), best first: (row, score).
+  // admits (null: all), best first: (row, score); ties by lower row.
   std::vector<std::pair<int64_t, float>> TopK(const float* q, int k,
                                               const std::function<bool(int64_t)>* allowed) const;
 
  private:
   int64_t n_;
   int d_;
-  std::vector<float> blocks_;  // per block: d × kBlock floats, item-minor (zero-padded)
+  std::vector<float> rows_;       // row-major float32, for exact re-scoring
+  std::vector<uint16_t> blocks_;  // per block: d × kBlock bfloat16, item-minor (zero-padded)
+  float max_norm_ = 0;            // largest row norm
 };
 
 }  // namespace embedrec::ann

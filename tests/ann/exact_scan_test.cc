@@ -1,0 +1,71 @@
+#include "ann/exact_scan.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+namespace embedrec::ann {
+namespace {
+
+// Brute force with the scanner's own float dot product order is not
+// guaranteed; compare scores to double-precision truth instead.
+std::vector<std::pair<int64_t, double>> Truth(const std::vector<float>& rows, int d, const float* q,
+                                              int k, const std::function<bool(int64_t)>* allowed) {
+  std::vector<std::pair<int64_t, double>> all;
+  for (int64_t i = 0; i < static_cast<int64_t>(rows.size()) / d; ++i) {
+    if (allowed && !(*allowed)(i)) continue;
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += static_cast<double>(rows[i * d + j]) * q[j];
+    all.emplace_back(i, s);
+  }
+  std::sort(all.begin(), all.end(), [](auto& a, auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  all.resize(std::min<size_t>(k, all.size()));
+  return all;
+}
+
+TEST(ExactScannerTest, MatchesTheTruthDespiteTheBf16FirstPass) {
+  const int d = 32, n = 5000;
+  std::mt19937_64 rng(9);
+  std::normal_distribution<float> normal;
+  std::vector<float> rows(n * d);
+  for (auto& x : rows) x = normal(rng);
+  // Near-duplicates: scores that bf16 alone could not tell apart.
+  for (int j = 0; j < d; ++j) rows[7 * d + j] = rows[3 * d + j] * (1 + 1e-4f);
+  ExactScanner scan(rows.data(), n, d);
+  const std::function<bool(int64_t)> rare = [](int64_t i) { return i % 97 == 5; };
+  for (int t = 0; t < 60; ++t) {
+    std::vector<float> q(d);
+    for (auto& x : q) x = normal(rng);
+    if (t == 0) q.assign(rows.begin() + 3 * d, rows.begin() + 4 * d);  // the near-duplicates lead
+    const std::function<bool(int64_t)>* none = nullptr;
+    for (const std::function<bool(int64_t)>* f : {none, static_cast<const std::function<bool(int64_t)>*>(&rare)}) {
+      auto got = scan.TopK(q.data(), 10, f);
+      auto want = Truth(rows, d, q.data(), 10, f);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t r = 0; r < got.size(); ++r) {
+        EXPECT_EQ(got[r].first, want[r].first) << "query " << t << " rank " << r;
+        EXPECT_NEAR(got[r].second, want[r].second, 1e-3 * std::max(1.0, std::fabs(want[r].second)));
+      }
+    }
+  }
+}
+
+TEST(ExactScannerTest, EqualRowsRankByLowerIndexAndFewAllowedComeBackAll) {
+  const int d = 8;
+  std::vector<float> rows(100 * d, 0.5f);
+  ExactScanner scan(rows.data(), 100, d);
+  std::vector<float> q(d, 1.0f);
+  auto got = scan.TopK(q.data(), 5, nullptr);
+  ASSERT_EQ(got.size(), 5u);
+  for (int r = 0; r < 5; ++r) EXPECT_EQ(got[r].first, r);
+  std::function<bool(int64_t)> three = [](int64_t i) { return i >= 97; };
+  got = scan.TopK(q.data(), 10, &three);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].first, 97);
+}
+
+}  // namespace
+}  // namespace embedrec::ann
