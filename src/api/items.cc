@@ -14,13 +14,11 @@ using http::Request;
 json::object ItemJson(const store::ItemRecord& it) {
   json::array tags;
   for (const auto& t : it.tags) tags.push_back(json::string(t));
-  boost::system::error_code ec;
-  json::value props = json::parse(it.properties_json, ec);
   json::object o{{"item_id", it.item_id},   {"name", it.name},
                  {"category", it.category}, {"description", it.description},
                  {"brand", it.brand},       {"tags", std::move(tags)},
                  {"image_url", it.image_url}, {"available", it.available},
-                 {"properties", ec ? json::value(json::object()) : props}};
+                 {"properties", StoredJson(it.properties_json)}};
   o["price"] = it.price ? json::value(*it.price) : json::value(nullptr);
   return o;
 }

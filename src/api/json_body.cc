@@ -108,4 +108,10 @@ http::Response JsonAnswer(int status, const json::value& body) {
   return http::JsonResponse(status, json::serialize(body));
 }
 
+json::value StoredJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value(json::object()) : v;
+}
+
 }  // namespace embedrec::api

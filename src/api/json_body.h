@@ -41,4 +41,8 @@ Status FieldValueError(std::string_view field, std::string message);
 // A JSON answer.
 http::Response JsonAnswer(int status, const boost::json::value& body);
 
+// JSON text this process stored (settings, metrics, item properties), parsed
+// for an answer; an empty object if it is not valid JSON.
+boost::json::value StoredJson(std::string_view text);
+
 }  // namespace embedrec::api

@@ -1,6 +1,5 @@
 // The model registry (ML engine port): versions, deploy (rollback or roll
 // forward), delete.
-#include <boost/json/parse.hpp>
 
 #include "api/call.h"
 #include "api/json_body.h"
@@ -15,12 +14,6 @@ using http::Request;
 
 namespace {
 
-json::value ParsedOr(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? json::value(json::object()) : v;
-}
-
 json::object VersionJson(const store::ModelVersionRecord& v, const std::string& location,
                          const std::string& serving) {
   json::object o{{"version", v.version},
@@ -28,9 +21,9 @@ json::object VersionJson(const store::ModelVersionRecord& v, const std::string& 
                  {"status", v.status},
                  {"created_at", FormatRfc3339Millis(v.created_at_ms)},
                  {"size_bytes", v.size_bytes},
-                 {"metrics", ParsedOr(v.metrics_json)},
-                 {"hyperparameters", ParsedOr(v.params_json)},
-                 {"index", ParsedOr(v.index_json)},
+                 {"metrics", StoredJson(v.metrics_json)},
+                 {"hyperparameters", StoredJson(v.params_json)},
+                 {"index", StoredJson(v.index_json)},
                  {"job_id", v.job_id},
                  {"model_location", location}};
   if (!v.reason.empty()) o["reason"] = v.reason;

@@ -76,12 +76,6 @@ StatusOr<int> Count(const json::object& body, int max) {
   return static_cast<int>(n.value_or(std::min(10, max)));
 }
 
-json::value ParsedOr(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? json::value(json::object()) : v;
-}
-
 json::object ItemJson(const serving::CatalogItem& item, bool properties) {
   json::object o{{"item_id", item.item_id}, {"name", item.name}, {"category", item.category}};
   o["price"] = item.price ? json::value(*item.price) : json::value(nullptr);
@@ -92,7 +86,7 @@ json::object ItemJson(const serving::CatalogItem& item, bool properties) {
     for (const auto& t : item.tags) tags.push_back(json::value(t));
     o["tags"] = std::move(tags);
     o["available"] = item.available;
-    o["properties"] = ParsedOr(item.properties_json);
+    o["properties"] = StoredJson(item.properties_json);
   }
   return o;
 }

@@ -79,13 +79,11 @@ StatusOr<json::object> SettingsField(const json::object& body) {
 }
 
 json::object TenantJson(const store::TenantRecord& t) {
-  boost::system::error_code ec;
-  json::value settings = json::parse(t.settings_json, ec);
   return json::object{{"id", t.id},
                       {"name", t.name},
                       {"slug", t.slug},
                       {"status", t.status},
-                      {"settings", ec ? json::value(json::object()) : settings},
+                      {"settings", StoredJson(t.settings_json)},
                       {"created_at", FormatRfc3339(t.created_at_ms / 1000)},
                       {"updated_at", FormatRfc3339(t.updated_at_ms / 1000)}};
 }

@@ -176,7 +176,7 @@ class TrainingServiceImpl final : public TrainingService {
   StatusOr<std::string> Cancel(const std::string& tenant_id, const std::string& job_id) override {
     auto job = Live(tenant_id, job_id);
     if (!job) {
-      ASSIGN_OR_RETURN(auto doc, Progress(tenant_id, job_id));  // kNotFound when unknown
+      RETURN_IF_ERROR(Progress(tenant_id, job_id).status());  // kNotFound when unknown
       return Status(StatusCode::kFailedPrecondition,
                     "training job " + job_id + " has already finished", "job_finished");
     }

@@ -270,6 +270,20 @@ TEST_F(TrainingServiceTest, ADamagedDeployedModelFallsBackToThePreviousGoodVersi
   EXPECT_EQ(fresh.Get(t)->version, versions[0]);
 }
 
+TEST_F(TrainingServiceTest, StopTenantReturnsOnlyOnceItsJobHasEnded) {
+  Start();
+  std::string t = Tenant();
+  JobRequest slow = Quick(1000);
+  slow.options.batch_size = 16;
+  auto job = service_->Submit(t, slow);
+  ASSERT_OK(job);
+  ASSERT_TRUE(Eventually([&] { return Status(t, job->job_id) == "training"; }));
+  ASSERT_OK(service_->StopTenant(t));
+  // Ended already when StopTenant returns, not merely asked to end.
+  EXPECT_EQ(Status(t, job->job_id), "cancelled");
+  ASSERT_OK(service_->StopTenant(t));  // nothing left to stop
+}
+
 TEST(VersionNameTest, MajorMinorAndUtcDate) {
   EXPECT_EQ(VersionName(1, 0, 1705312800000), "v1.0_20240115");
   EXPECT_EQ(VersionName(12, 3, 0), "v12.3_19700101");
