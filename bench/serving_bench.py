@@ -5,7 +5,7 @@ POST /api/v1/recommendations over all users, result cache off and on, beside
 nginx serving a static JSON file of the same size as one answer, in the same
 run; then 8 connections for latency (recommendations and similar items).
 
-Usage: bench/serving_bench.py [--duration 10] [--rounds 2]
+Usage: bench/serving_bench.py [--duration 10] [--rounds 2] [--warmup 4]
 """
 import argparse
 import json
@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=4)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-serving-bench-"))
     os.chmod(work, 0o755)  # nginx workers run as another user
@@ -105,6 +106,12 @@ def main():
             ("nginx static file of the same size, 8 conn", 8,
              lambda c: wrk_static(f"http://127.0.0.1:{nport}/rec.json", c, args.duration)),
         ]
+        # Warm-up, not measured: each user's profile is read from the store
+        # and each user's (item's) candidate list is computed on its first
+        # request; the measured rounds see a running shop's steady state.
+        for key, kind, n in ((tenants["cache_off"], "user", "5000"), (tenants["cache_on"], "user", "5000"),
+                             (tenants["cache_off"], "similar", "10000")):
+            wrk(base, 64, args.warmup, {"BENCH_KEY": key, "BENCH_N": n, "BENCH_KIND": kind, "BENCH_OUT": out})
         samples = {name: [] for name, _, _ in runs}
         for rnd in range(args.rounds):
             for name, conns, fn in runs:
@@ -114,7 +121,8 @@ def main():
                       f"p99 {r['p99_ms']:.2f} ms non-2xx {r['non2xx']}", file=sys.stderr)
         nginx64 = median([r["rps"] for r in samples[runs[2][0]]])
         nginx8 = median([r["rps"] for r in samples[runs[5][0]]])
-        lines = [f"wrk -t2 --latency -d{args.duration}s, {args.rounds} interleaved rounds, medians; "
+        lines = [f"wrk -t2 --latency -d{args.duration}s after a {args.warmup} s warm-up per target, "
+                 f"{args.rounds} interleaved rounds, medians; "
                  f"answer size {len(sample)} B; model: LightGCN 64 dims, {args.epochs} epochs, "
                  "10,000 items, 5,000 users; requests spread over all users (items)",
                  "",

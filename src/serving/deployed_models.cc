@@ -68,20 +68,32 @@ std::vector<int64_t> ServingModel::NearestUsers(int64_t u, int k) const {
   return out;
 }
 
-std::shared_ptr<const std::vector<std::pair<int64_t, float>>> ServingModel::SimilarCandidates(
-    int64_t i) const {
+std::shared_ptr<const ServingModel::Candidates> ServingModel::Kept(
+    KeptLists& lists, int64_t key, const std::function<Candidates()>& search) const {
   {
     std::lock_guard lock(neighbours_mu_);
-    if (auto it = similar_.find(i); it != similar_.end()) return it->second;
+    if (auto it = lists.find(key); it != lists.end()) return it->second;
   }
-  const int d = model->dim();
-  ann::ItemIndex::Filter not_self = [i](int64_t j) { return j != i; };
-  auto list = std::make_shared<const std::vector<std::pair<int64_t, float>>>(
-      index->Search(model->item_embeddings().data() + i * d, kSimilarCandidates, &not_self));
+  auto list = std::make_shared<const Candidates>(search());  // outside the lock
   std::lock_guard lock(neighbours_mu_);
-  if (similar_.size() >= 100000) similar_.clear();  // bounded; recomputed on demand
-  similar_.emplace(i, list);
+  // Bounded (about 64 MB of pairs per kind of list); recomputed on demand.
+  constexpr size_t kMaxPairs = size_t{1} << 22;
+  if ((lists.size() + 1) * std::max<size_t>(list->size(), 1) > kMaxPairs) lists.clear();
+  lists.emplace(key, list);
   return list;
+}
+
+std::shared_ptr<const ServingModel::Candidates> ServingModel::SimilarCandidates(int64_t i) const {
+  return Kept(similar_, i, [&] {
+    ann::ItemIndex::Filter not_self = [i](int64_t j) { return j != i; };
+    return index->Search(model->item_embeddings().data() + i * model->dim(), kSimilarCandidates, &not_self);
+  });
+}
+
+std::shared_ptr<const ServingModel::Candidates> ServingModel::UserCandidates(int64_t u) const {
+  return Kept(user_candidates_, u, [&] {
+    return index->Search(model->user_embeddings().data() + u * model->dim(), kUserCandidates, nullptr);
+  });
 }
 
 std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {

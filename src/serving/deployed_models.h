@@ -7,6 +7,7 @@
 // Thread safety: safe for concurrent use; Get never blocks on I/O.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,16 +45,29 @@ struct ServingModel {
   // The `k` users nearest to user row `u` by the model (not `u` itself);
   // computed once per user and kept (bounded), empty without a user index.
   std::vector<int64_t> NearestUsers(int64_t u, int k) const;
+  // Item rows with their inner product, best first.
+  using Candidates = std::vector<std::pair<int64_t, float>>;
   // The kSimilarCandidates items of largest inner product with item row `i`
   // (not `i`), best first; computed once per item and kept (bounded).
   static constexpr int kSimilarCandidates = 200;
-  std::shared_ptr<const std::vector<std::pair<int64_t, float>>> SimilarCandidates(int64_t i) const;
+  std::shared_ptr<const Candidates> SimilarCandidates(int64_t i) const;
+  // The kUserCandidates items of largest inner product with user row `u`'s
+  // trained embedding, best first; computed once per user and kept (bounded).
+  // Walking it in order with a filter gives the filtered top k exactly (as
+  // exactly as the index) while k items pass, or while the list holds every
+  // item (fewer than kUserCandidates items in the model).
+  static constexpr int kUserCandidates = 100;
+  std::shared_ptr<const Candidates> UserCandidates(int64_t u) const;
 
  private:
+  using KeptLists = std::unordered_map<int64_t, std::shared_ptr<const Candidates>>;
+  // The list kept under `key`, or `search()`'s, kept for next time.
+  std::shared_ptr<const Candidates> Kept(KeptLists& lists, int64_t key,
+                                         const std::function<Candidates()>& search) const;
+
   mutable std::mutex neighbours_mu_;
   mutable std::unordered_map<int64_t, std::vector<int64_t>> neighbours_;
-  mutable std::unordered_map<int64_t, std::shared_ptr<const std::vector<std::pair<int64_t, float>>>>
-      similar_;
+  mutable KeptLists similar_, user_candidates_;
 };
 
 // Builds a ServingModel from a model file's bytes and its index's bytes.

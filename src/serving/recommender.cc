@@ -184,8 +184,21 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
              r.filters.Matches(catalog->items[rows[i]]);
     };
     // Room for the context re-ranking to promote items from below the cut.
-    const int k = r.context.empty() ? r.count : r.count * 3;
-    auto hits = model->index->Search(q.data(), k, &filter);
+    const size_t k = r.context.empty() ? r.count : r.count * 3;
+    // A user the model knows, with nothing new since: the user's kept
+    // candidates, filtered in order, when enough of them pass; otherwise
+    // (new events, a current item, a narrow filter) a filtered search.
+    std::vector<std::pair<int64_t, float>> hits;
+    bool searched = false;
+    if (user_row && folded.empty() && !current) {
+      auto kept = model->UserCandidates(*user_row);
+      for (const auto& c : *kept) {
+        if (hits.size() == k) break;
+        if (filter(c.first)) hits.push_back(c);
+      }
+      searched = hits.size() == k || kept->size() < ServingModel::kUserCandidates;
+    }
+    if (!searched) hits = model->index->Search(q.data(), static_cast<int>(k), &filter);
     // Nearest customers, for the "customers like you" evidence: searched
     // only when an item's reason gets that far.
     std::vector<int64_t> neighbours;
