@@ -144,7 +144,7 @@ std::string Finish(const Deps* d, const std::string& open_body,
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   char tail[160];
   std::snprintf(tail, sizeof tail, ",\"latency_ms\":%.3f,\"recommendation_id\":\"%s\",\"cache\":\"%s\"}}",
-                ms, NewId("rec").c_str(), cache);
+                ms, ("rec_" + FastRandomBase62(22)).c_str(), cache);
   return open_body + tail;
 }
 

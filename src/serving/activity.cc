@@ -43,7 +43,8 @@ bool Activity::Warm(const std::string& tenant_id, const std::string& user_id) {
     t = it->second;
   }
   std::lock_guard lock(t->mu);
-  return t->trend && clock_->NowMillis() - t->trend->built_at_ms < kTrendRebuildMs &&
+  return t->trend &&
+         (t->trend_rebuilding || clock_->NowMillis() - t->trend->built_at_ms < kTrendRebuildMs) &&
          (user_id.empty() || t->profiles.count(user_id));
 }
 
@@ -52,6 +53,8 @@ void Activity::DataChanged(const std::string& tenant_id) {
   std::lock_guard lock(t->mu);
   t->profiles.clear();
   t->trend.reset();
+  t->trend_rebuilding = false;
+  ++t->data_changes;
 }
 
 void Activity::Apply(UserProfile& p, const UserEvent& e) {
@@ -94,9 +97,11 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
                                                                      store::TenantStore& store) {
   auto t = State(tenant_id);
   const int64_t now = clock_->NowMillis();
+  uint64_t changes = 0;
   {
     std::lock_guard lock(t->mu);
-    if (t->trend && now - t->trend->built_at_ms < kTrendRebuildMs) {
+    const bool expired = t->trend && now - t->trend->built_at_ms >= kTrendRebuildMs;
+    if (t->trend && (!expired || t->trend_rebuilding)) {
       if (!t->trend->snapshot) {
         auto snap = std::make_shared<TrendingSnapshot>();
         snap->score = t->trend->score;
@@ -109,8 +114,24 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
       }
       return t->trend->snapshot;
     }
+    if (expired) t->trend_rebuilding = true;  // this request rebuilds; the others use the old one
+    changes = t->data_changes;
   }
-  // (Re)build from the stored history: decayed from the newest event.
+  auto rebuilt = BuildTrend(store, now);
+  {
+    std::lock_guard lock(t->mu);
+    if (t->data_changes == changes) t->trend_rebuilding = false;
+    if (!rebuilt.ok()) return rebuilt.status();
+    // Read before an upload changed the history: kept, but expired (the next request rebuilds).
+    if (t->data_changes != changes) (*rebuilt)->built_at_ms = now - kTrendRebuildMs;
+    t->trend = std::move(*rebuilt);
+  }
+  return Trending(tenant_id, store);
+}
+
+StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,
+                                                                      int64_t now) {
+  // Decayed from the newest stored event.
   ASSIGN_OR_RETURN(IdMap items, store.LoadItemIndex());
   std::unordered_map<int64_t, const std::string*> name;
   for (const auto& [id, idx] : items) name.emplace(idx, &id);
@@ -132,11 +153,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
         r.w * std::exp2(-static_cast<double>(newest - r.ts) / (kTrendHalfLifeDays * kDayMs));
   }
   state->built_at_ms = now;
-  {
-    std::lock_guard lock(t->mu);
-    t->trend = std::move(state);
-  }
-  return Trending(tenant_id, store);
+  return state;
 }
 
 void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,

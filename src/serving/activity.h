@@ -3,7 +3,9 @@
 // exclusions), item popularity over a recent window (trending), and how
 // contexts (page, device, time of day) shift interest between categories.
 // Profiles are loaded from the tenant's store on first use; popularity is
-// built from the stored history once, then kept current by Record.
+// built from the stored history, kept current by Record, and rebuilt from
+// the store every 10 minutes by one request while the others go on with the
+// previous one (no stall, no herd of rebuilds).
 //
 // Thread safety: safe for concurrent use. Profile and Trending may read the
 // store (call from workers); Record never blocks on I/O.
@@ -88,10 +90,15 @@ class Activity {
     std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<const UserProfile>> profiles;
     std::unique_ptr<TrendState> trend;
+    // A request is rebuilding an expired trend from the store; meanwhile the
+    // others are answered from the expired one (one rebuild, no stall).
+    bool trend_rebuilding = false;
+    uint64_t data_changes = 0;  // DataChanged calls: a rebuild begun before one is stale
     // context "page=home" → category → events; "" → category → events (all contexts)
     std::map<std::string, std::map<std::string, double>> context_counts;
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
+  static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store, int64_t now);
   static void Apply(UserProfile& p, const UserEvent& e);
 
   const Clock* clock_;

@@ -37,11 +37,36 @@ bool InStock(const std::string& properties_json) {
 StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::string& tenant_id,
                                                                    store::TenantStore& store) {
   const int64_t now = clock_->NowMillis();
+  std::shared_ptr<const CatalogSnapshot> previous;
+  uint64_t invalidations = 0;
   {
     std::lock_guard lock(mu_);
     auto it = entries_.find(tenant_id);
-    if (it != entries_.end() && now - it->second.loaded_at_ms < ttl_ms_) return it->second.snapshot;
+    if (it != entries_.end()) {
+      if (now - it->second.loaded_at_ms < ttl_ms_ || it->second.reloading) return it->second.snapshot;
+      it->second.reloading = true;  // this request re-reads; the others use the expired snapshot
+      previous = it->second.snapshot;
+    }
+    invalidations = invalidations_;
   }
+  auto loaded = Load(store);
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(tenant_id);
+  if (it != entries_.end()) it->second.reloading = false;
+  if (!loaded.ok()) return loaded.status();
+  auto& e = entries_[tenant_id];
+  if (previous && e.snapshot == previous && previous->items == (*loaded)->items) {
+    e.loaded_at_ms = now;  // unchanged
+    return e.snapshot;
+  }
+  (*loaded)->generation = next_generation_++;
+  e.snapshot = std::move(*loaded);
+  // Read before an invalidation: used by this request, but expired for the next one.
+  e.loaded_at_ms = invalidations == invalidations_ ? now : now - ttl_ms_;
+  return e.snapshot;
+}
+
+StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore& store) {
   auto snap = std::make_shared<CatalogSnapshot>();
   int64_t after = -1;
   while (true) {
@@ -65,18 +90,14 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
     if (page.size() < 5000 || idx.empty()) break;
     after = idx.back();
   }
-  std::lock_guard lock(mu_);
-  snap->generation = next_generation_++;
-  auto& e = entries_[tenant_id];
-  e.snapshot = std::move(snap);
-  e.loaded_at_ms = now;
-  return e.snapshot;
+  return snap;
 }
 
 bool CatalogCache::IsFresh(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(tenant_id);
-  return it != entries_.end() && clock_->NowMillis() - it->second.loaded_at_ms < ttl_ms_;
+  return it != entries_.end() &&
+         (it->second.reloading || clock_->NowMillis() - it->second.loaded_at_ms < ttl_ms_);
 }
 
 std::shared_ptr<const CatalogSnapshot> CatalogCache::Peek(const std::string& tenant_id) {
@@ -87,6 +108,7 @@ std::shared_ptr<const CatalogSnapshot> CatalogCache::Peek(const std::string& ten
 
 void CatalogCache::Invalidate(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
+  ++invalidations_;
   entries_.erase(tenant_id);
 }
 

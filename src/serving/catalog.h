@@ -2,7 +2,9 @@
 // for filters and for the fields answers carry. One snapshot per tenant,
 // replaced (never changed) when the catalog changes: item uploads and
 // deletes invalidate it; it also expires after a while, for changes made
-// by another node.
+// by another node. An expired snapshot is re-read by one request while the
+// others go on with it; a re-read that finds the same items keeps the
+// snapshot (and its generation, so caches built on it stay valid).
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -29,6 +31,7 @@ struct CatalogItem {
   bool available = true;
   bool in_stock = true;             // properties stock/stock_quantity/inventory > 0, in_stock != false
   std::string properties_json = "{}";
+  bool operator==(const CatalogItem&) const = default;
 };
 
 struct CatalogSnapshot {
@@ -47,7 +50,7 @@ class CatalogCache {
   // The tenant's snapshot, loaded from `store` when missing or expired.
   StatusOr<std::shared_ptr<const CatalogSnapshot>> Get(const std::string& tenant_id,
                                                        store::TenantStore& store);
-  // True when Get would answer from memory.
+  // True when Get would answer from memory (fresh, or being re-read by another request).
   bool IsFresh(const std::string& tenant_id);
   // The tenant's snapshot if one is in memory (even expired); null otherwise. Never blocks on I/O.
   std::shared_ptr<const CatalogSnapshot> Peek(const std::string& tenant_id);
@@ -57,12 +60,15 @@ class CatalogCache {
   struct Entry {
     std::shared_ptr<const CatalogSnapshot> snapshot;
     int64_t loaded_at_ms = 0;
+    bool reloading = false;
   };
+  StatusOr<std::shared_ptr<CatalogSnapshot>> Load(store::TenantStore& store);
   const Clock* clock_;
   int64_t ttl_ms_;
   std::mutex mu_;
   std::map<std::string, Entry> entries_;
   uint64_t next_generation_ = 1;
+  uint64_t invalidations_ = 0;  // a load begun before an Invalidate is stale
 };
 
 }  // namespace embedrec::serving

@@ -77,6 +77,30 @@ TEST_F(ActivityTest, TrendingComesFromTheHistoryAndMovesAtOnce) {
   EXPECT_EQ((*t)->ranked[0].first, "C");
 }
 
+TEST_F(ActivityTest, TrendingIsReadFromTheStoreAgainAfterTenMinutes) {
+  Activity a(&clock_);
+  ASSERT_OK(a.Trending(id_, *store_));
+  ASSERT_OK(a.Profile(id_, *store_, "u1"));
+  EXPECT_TRUE(a.Warm(id_, "u1"));
+  // Purchases of C reach the store without passing through Record (another node took them).
+  auto batch = store_->BeginImport();
+  auto u = (*batch)->EnsureUser("u2", 1);
+  store::InteractionRecord r;
+  r.user_idx = *u;
+  r.item_idx = 3;  // C
+  r.type = "purchase";
+  for (int i = 0; i < 3; ++i) {
+    r.ts_ms = clock_.NowMillis() - i;
+    ASSERT_OK((*batch)->InsertInteraction(r));
+  }
+  ASSERT_OK((*batch)->Commit());
+  EXPECT_EQ((*a.Trending(id_, *store_))->ranked[0].first, "A");  // still the kept one
+  clock_.AdvanceSeconds(11 * 60);
+  EXPECT_FALSE(a.Warm(id_, "u1"));  // the next request rebuilds (on a worker)
+  EXPECT_EQ((*a.Trending(id_, *store_))->ranked[0].first, "C");
+  EXPECT_TRUE(a.Warm(id_, "u1"));
+}
+
 TEST_F(ActivityTest, ContextLiftsAreLearnedAndBounded) {
   Activity a(&clock_);
   EXPECT_DOUBLE_EQ(a.ContextFactor(id_, {{"device", "mobile"}}, "phones"), 1.0);  // no evidence

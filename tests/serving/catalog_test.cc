@@ -1,0 +1,80 @@
+// The catalog snapshots serving reads: loaded once, re-read after their TTL
+// (keeping the snapshot and its generation when nothing changed), replaced
+// at once on Invalidate.
+#include "serving/catalog.h"
+
+#include "test_util.h"
+
+namespace embedrec::serving {
+namespace {
+
+class CatalogCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    stores_ = store::NewSqliteTenantStores(dir_.path());
+    id_ = NewUuid();
+    ASSERT_OK(stores_->Create(id_));
+    store_ = *stores_->Open(id_);
+    Put("A", "shoes", R"({"stock": 3})");
+    Put("B", "books", R"({"stock": 0})");
+  }
+  void Put(const std::string& id, const std::string& category, const std::string& properties) {
+    auto batch = store_->BeginImport();
+    store::ItemRecord item;
+    item.item_id = id;
+    item.category = category;
+    item.properties_json = properties;
+    ASSERT_OK((*batch)->UpsertItem(item, 1));
+    ASSERT_OK((*batch)->Commit());
+  }
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::TenantStores> stores_;
+  std::string id_;
+  std::shared_ptr<store::TenantStore> store_;
+};
+
+TEST_F(CatalogCacheTest, LoadsOnceAndReadsStock) {
+  CatalogCache c(&clock_, 60000);
+  EXPECT_FALSE(c.IsFresh(id_));
+  EXPECT_EQ(c.Peek(id_), nullptr);
+  auto s = c.Get(id_, *store_);
+  ASSERT_OK(s);
+  ASSERT_EQ((*s)->items.size(), 2u);
+  EXPECT_TRUE((*s)->Find("A")->in_stock);
+  EXPECT_FALSE((*s)->Find("B")->in_stock);
+  EXPECT_TRUE(c.IsFresh(id_));
+  Put("C", "shoes", "{}");  // not seen until the TTL or an Invalidate
+  EXPECT_EQ(c.Get(id_, *store_)->get(), s->get());
+  EXPECT_EQ(c.Peek(id_).get(), s->get());
+}
+
+TEST_F(CatalogCacheTest, AnUnchangedReReadKeepsTheSnapshotAndItsGeneration) {
+  CatalogCache c(&clock_, 60000);
+  auto first = *c.Get(id_, *store_);
+  clock_.AdvanceSeconds(61);
+  EXPECT_FALSE(c.IsFresh(id_));
+  auto second = *c.Get(id_, *store_);
+  EXPECT_EQ(second.get(), first.get());
+  EXPECT_EQ(second->generation, first->generation);
+  EXPECT_TRUE(c.IsFresh(id_));
+}
+
+TEST_F(CatalogCacheTest, AChangedReReadOrAnInvalidateGivesANewGeneration) {
+  CatalogCache c(&clock_, 60000);
+  auto first = *c.Get(id_, *store_);
+  Put("B", "books", R"({"stock": 5})");  // back in stock, written by another node
+  clock_.AdvanceSeconds(61);
+  auto second = *c.Get(id_, *store_);
+  EXPECT_NE(second->generation, first->generation);
+  EXPECT_TRUE(second->Find("B")->in_stock);
+  Put("C", "shoes", "{}");
+  c.Invalidate(id_);
+  EXPECT_FALSE(c.IsFresh(id_));
+  auto third = *c.Get(id_, *store_);
+  EXPECT_NE(third->generation, second->generation);
+  EXPECT_NE(third->Find("C"), nullptr);
+}
+
+}  // namespace
+}  // namespace embedrec::serving
