@@ -85,6 +85,7 @@ StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore
       c.in_stock = InStock(r.properties_json);
       c.properties_json = std::move(r.properties_json);
       snap->index.emplace(c.item_id, snap->items.size());
+      snap->by_category[c.category].push_back(static_cast<uint32_t>(snap->items.size()));
       snap->items.push_back(std::move(c));
     }
     if (page.size() < 5000 || idx.empty()) break;

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -38,6 +39,8 @@ struct CatalogSnapshot {
   uint64_t generation = 0;          // changes whenever the snapshot is rebuilt
   std::vector<CatalogItem> items;   // live items
   IdMap index;                      // item_id → position in items
+  // category → positions in items, in catalog order (for category filters)
+  std::unordered_map<std::string, std::vector<uint32_t>> by_category;
   const CatalogItem* Find(std::string_view item_id) const {
     auto it = index.find(item_id);
     return it == index.end() ? nullptr : &items[it->second];

@@ -33,24 +33,60 @@ std::vector<int32_t> RowsToCatalog(const ServingModel& m, const CatalogSnapshot&
   return out;
 }
 
-// Trending items passing `allowed`, after `skip` (ids already chosen).
+std::string TrendingReason(const CatalogItem& item, bool scored) {
+  return (scored ? "Trending in " : "New in ") +
+         (item.category.empty() ? std::string("the shop") : item.category);
+}
+
+// Trending items passing `allowed`, after `skip` (ids already chosen), then
+// items nobody touched recently when a filter leaves too few trending ones.
+// With `categories` (a filter's), only those categories' items are looked
+// at: a category's items are ranked on the spot instead of walking the whole
+// trending list and catalog.
 std::vector<Recommendation> TrendingFill(const TrendingSnapshot& t, const CatalogSnapshot& c,
                                          const std::function<bool(const CatalogItem&)>& allowed,
                                          const std::unordered_set<std::string>& skip, int count,
-                                         double top_score) {
+                                         double top_score, const std::set<std::string>& categories) {
   std::vector<Recommendation> out;
-  for (const auto& [id, s] : t.ranked) {
-    if (static_cast<int>(out.size()) >= count) break;
-    const CatalogItem* item = c.Find(id);
-    if (!item || skip.count(id) || !allowed(*item)) continue;
-    out.push_back({item, top_score * (t.max_score > 0 ? s / t.max_score : 0),
-                   "Trending in " + (item->category.empty() ? std::string("the shop") : item->category)});
+  auto take = [&](const CatalogItem& item, double s) {
+    if (skip.count(item.item_id) || !allowed(item)) return;
+    out.push_back({&item, s > 0 && t.max_score > 0 ? top_score * s / t.max_score : 0.0,
+                   TrendingReason(item, s > 0)});
+  };
+  if (!categories.empty()) {
+    struct Candidate { double score; const CatalogItem* item; };
+    std::vector<Candidate> scored, unscored;
+    for (const auto& category : categories) {
+      auto it = c.by_category.find(category);
+      if (it == c.by_category.end()) continue;
+      for (uint32_t pos : it->second) {
+        const CatalogItem& item = c.items[pos];
+        auto s = t.score.find(item.item_id);
+        (s != t.score.end() && s->second > 0 ? scored : unscored).push_back({s != t.score.end() ? s->second : 0, &item});
+      }
+    }
+    // The trending list's order (score, then id); then catalog order.
+    std::sort(scored.begin(), scored.end(), [](const Candidate& a, const Candidate& b) {
+      return a.score != b.score ? a.score > b.score : a.item->item_id < b.item->item_id;
+    });
+    std::sort(unscored.begin(), unscored.end(), [&](const Candidate& a, const Candidate& b) {
+      return a.item < b.item;  // positions in c.items
+    });
+    for (const auto* list : {&scored, &unscored}) {
+      for (const auto& cand : *list) {
+        if (static_cast<int>(out.size()) >= count) return out;
+        take(*cand.item, cand.score);
+      }
+    }
+    return out;
   }
-  // Items nobody touched recently, when a filter leaves too few trending ones.
+  for (const auto& [id, s] : t.ranked) {
+    if (static_cast<int>(out.size()) >= count) return out;
+    if (const CatalogItem* item = c.Find(id)) take(*item, s);
+  }
   for (const auto& item : c.items) {
     if (static_cast<int>(out.size()) >= count) break;
-    if (skip.count(item.item_id) || t.score.count(item.item_id) || !allowed(item)) continue;
-    out.push_back({&item, 0.0, "New in " + (item.category.empty() ? std::string("the shop") : item.category)});
+    if (!t.score.count(item.item_id)) take(item, 0);
   }
   return out;
 }
@@ -276,7 +312,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   if (static_cast<int>(out.items.size()) < r.count) {
     const double top = out.items.empty() ? 1.0 : out.items.back().score;
     auto fill = TrendingFill(*trending, *catalog, allowed, chosen,
-                             r.count - static_cast<int>(out.items.size()), top);
+                             r.count - static_cast<int>(out.items.size()), top, r.filters.categories);
     for (auto& f : fill) out.items.push_back(std::move(f));
   }
   return out;
@@ -337,7 +373,7 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
   if (!self->category.empty() && same.categories.empty()) same.categories = {self->category};
   auto fill = TrendingFill(*trending, *catalog,
                            [&](const CatalogItem& item) { return item.item_id != item_id && same.Matches(item); },
-                           {}, count, 1.0);
+                           {}, count, 1.0, same.categories);
   for (auto& f : fill) out.items.push_back({f.item, f.score});
   return out;
 }
@@ -351,7 +387,7 @@ StatusOr<RecommendResult> Recommender::Popular(const std::string& tenant_id, int
   out.catalog = catalog;
   out.algorithm = "popularity";
   out.items = TrendingFill(*trending, *catalog, [&](const CatalogItem& i) { return filters.Matches(i); },
-                           {}, count, 1.0);
+                           {}, count, 1.0, filters.categories);
   return out;
 }
 

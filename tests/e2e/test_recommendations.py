@@ -132,6 +132,24 @@ def test_similar_items(server, trained):
     assert r.status == 404
 
 
+def test_similar_items_of_an_item_the_model_has_not_seen(server, trained):
+    key = trained["api_key"]
+    new = b"item_id,name,category,price\nP60,Item 60,cameras,70\nP61,Item 61,cameras,71\n"
+    assert server.upload("/api/v1/upload/items", new, key).status == 200
+    popular = server.request("GET", "/api/v1/recommendations/popular?category=cameras&count=50",
+                             token=key).json()["recommendations"]
+    r = server.request("POST", "/api/v1/recommendations/similar", {"item_id": "P60", "count": 40}, token=key)
+    assert r.status == 200, r
+    a = r.json()
+    assert a["metadata"]["algorithm"] == "category_trending"
+    ids = [s["item_id"] for s in a["similar_items"]]
+    # Every other camera (P0..P29 trained, P61 new), none twice, never P60, in popularity order.
+    assert len(ids) == 31 and len(set(ids)) == 31 and "P60" not in ids
+    assert all(s["category"] == "cameras" for s in a["similar_items"])
+    assert ids == [p["item_id"] for p in popular if p["item_id"] != "P60"]
+    assert ids[-1] == "P61"  # untouched: after every trending camera
+
+
 def test_popular_and_no_model_answers(server):
     o = server.onboard("nomodel", scopes=SCOPES + ["interactions:write"])
     _, interactions = shop_csvs()
@@ -151,6 +169,10 @@ def test_popular_and_no_model_answers(server):
                        {"user_id": f"buyer{u}", "item_id": "P59", "interaction_type": "purchase"}, token=key)
     top = server.request("GET", "/api/v1/recommendations/popular?count=1", token=key).json()
     assert top["recommendations"][0]["item_id"] == "P59"
+    books = server.request("GET", "/api/v1/recommendations/popular?category=books&count=30",
+                           token=key).json()["recommendations"]
+    assert books[0]["item_id"] == "P59" and len(books) == 30
+    assert [b["score"] for b in books] == sorted((b["score"] for b in books), reverse=True)
 
 
 def test_batch(server, trained):
