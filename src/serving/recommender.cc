@@ -38,59 +38,6 @@ std::string TrendingReason(const CatalogItem& item, bool scored) {
          (item.category.empty() ? std::string("the shop") : item.category);
 }
 
-// Trending items passing `allowed`, after `skip` (ids already chosen), then
-// items nobody touched recently when a filter leaves too few trending ones.
-// With `categories` (a filter's), only those categories' items are looked
-// at: a category's items are ranked on the spot instead of walking the whole
-// trending list and catalog.
-std::vector<Recommendation> TrendingFill(const TrendingSnapshot& t, const CatalogSnapshot& c,
-                                         const std::function<bool(const CatalogItem&)>& allowed,
-                                         const std::unordered_set<std::string>& skip, int count,
-                                         double top_score, const std::set<std::string>& categories) {
-  std::vector<Recommendation> out;
-  auto take = [&](const CatalogItem& item, double s) {
-    if (skip.count(item.item_id) || !allowed(item)) return;
-    out.push_back({&item, s > 0 && t.max_score > 0 ? top_score * s / t.max_score : 0.0,
-                   TrendingReason(item, s > 0)});
-  };
-  if (!categories.empty()) {
-    struct Candidate { double score; const CatalogItem* item; };
-    std::vector<Candidate> scored, unscored;
-    for (const auto& category : categories) {
-      auto it = c.by_category.find(category);
-      if (it == c.by_category.end()) continue;
-      for (uint32_t pos : it->second) {
-        const CatalogItem& item = c.items[pos];
-        auto s = t.score.find(item.item_id);
-        (s != t.score.end() && s->second > 0 ? scored : unscored).push_back({s != t.score.end() ? s->second : 0, &item});
-      }
-    }
-    // The trending list's order (score, then id); then catalog order.
-    std::sort(scored.begin(), scored.end(), [](const Candidate& a, const Candidate& b) {
-      return a.score != b.score ? a.score > b.score : a.item->item_id < b.item->item_id;
-    });
-    std::sort(unscored.begin(), unscored.end(), [&](const Candidate& a, const Candidate& b) {
-      return a.item < b.item;  // positions in c.items
-    });
-    for (const auto* list : {&scored, &unscored}) {
-      for (const auto& cand : *list) {
-        if (static_cast<int>(out.size()) >= count) return out;
-        take(*cand.item, cand.score);
-      }
-    }
-    return out;
-  }
-  for (const auto& [id, s] : t.ranked) {
-    if (static_cast<int>(out.size()) >= count) return out;
-    if (const CatalogItem* item = c.Find(id)) take(*item, s);
-  }
-  for (const auto& item : c.items) {
-    if (static_cast<int>(out.size()) >= count) break;
-    if (!t.score.count(item.item_id)) take(item, 0);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::shared_ptr<const std::vector<int32_t>> Recommender::Rows(
@@ -108,6 +55,76 @@ std::shared_ptr<const std::vector<int32_t>> Recommender::Rows(
   std::lock_guard lock(rows_mu_);
   rows_[tenant_id] = {m, c.generation, rows};
   return rows;
+}
+
+std::shared_ptr<const Recommender::Ranked> Recommender::CategoryRanked(
+    const std::string& tenant_id, const std::string& category,
+    const std::shared_ptr<const TrendingSnapshot>& t, const CatalogSnapshot& c) {
+  const auto key = std::make_pair(tenant_id, category);
+  {
+    std::lock_guard lock(rows_mu_);
+    auto it = ranked_.find(key);
+    if (it != ranked_.end() && it->second.generation == c.generation && it->second.trending.lock() == t) {
+      return it->second.ranked;
+    }
+  }
+  auto ranked = std::make_shared<Ranked>();
+  if (auto it = c.by_category.find(category); it != c.by_category.end()) {
+    for (uint32_t pos : it->second) {
+      auto s = t->score.find(c.items[pos].item_id);
+      ranked->emplace_back(pos, s == t->score.end() ? 0.0 : s->second);
+    }
+  }
+  // The trending list's order (score, then id); untouched items after, in catalog order.
+  std::stable_sort(ranked->begin(), ranked->end(), [&](const auto& a, const auto& b) {
+    if (a.second != b.second) return a.second > b.second;
+    return a.second > 0 && c.items[a.first].item_id < c.items[b.first].item_id;
+  });
+  std::lock_guard lock(rows_mu_);
+  if (ranked_.size() >= 10000) ranked_.clear();  // bounded; rebuilt on demand
+  ranked_[key] = {t, c.generation, ranked};
+  return ranked;
+}
+
+std::vector<Recommendation> Recommender::TrendingFill(
+    const std::string& tenant_id, const std::shared_ptr<const TrendingSnapshot>& t,
+    const CatalogSnapshot& c, const std::function<bool(const CatalogItem&)>& allowed,
+    const std::unordered_set<std::string>& skip, int count, double top_score,
+    const std::set<std::string>& categories) {
+  std::vector<Recommendation> out;
+  auto take = [&](const CatalogItem& item, double s) {
+    if (skip.count(item.item_id) || !allowed(item)) return;
+    out.push_back({&item, s > 0 && t->max_score > 0 ? top_score * s / t->max_score : 0.0,
+                   (s > 0 ? "Trending in " : "New in ") +
+                       (item.category.empty() ? std::string("the shop") : item.category)});
+  };
+  if (!categories.empty()) {
+    std::vector<std::shared_ptr<const Ranked>> lists;
+    for (const auto& category : categories) lists.push_back(CategoryRanked(tenant_id, category, t, c));
+    Ranked merged;
+    const Ranked* ranked = lists.size() == 1 ? lists[0].get() : &merged;
+    if (lists.size() > 1) {  // several categories: one ranking (rare; a merge of short lists)
+      for (const auto& l : lists) merged.insert(merged.end(), l->begin(), l->end());
+      std::stable_sort(merged.begin(), merged.end(), [&](const auto& a, const auto& b) {
+        if (a.second != b.second) return a.second > b.second;
+        return a.second > 0 ? c.items[a.first].item_id < c.items[b.first].item_id : a.first < b.first;
+      });
+    }
+    for (const auto& [pos, s] : *ranked) {
+      if (static_cast<int>(out.size()) >= count) break;
+      take(c.items[pos], s);
+    }
+    return out;
+  }
+  for (const auto& [id, s] : t->ranked) {
+    if (static_cast<int>(out.size()) >= count) return out;
+    if (const CatalogItem* item = c.Find(id)) take(*item, s);
+  }
+  for (const auto& item : c.items) {
+    if (static_cast<int>(out.size()) >= count) break;
+    if (!t->score.count(item.item_id)) take(item, 0);
+  }
+  return out;
 }
 
 bool Filters::Matches(const CatalogItem& item) const {
@@ -311,7 +328,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   // Trending fills what the model could not (cold users, new items, narrow filters).
   if (static_cast<int>(out.items.size()) < r.count) {
     const double top = out.items.empty() ? 1.0 : out.items.back().score;
-    auto fill = TrendingFill(*trending, *catalog, allowed, chosen,
+    auto fill = TrendingFill(r.tenant_id, trending, *catalog, allowed, chosen,
                              r.count - static_cast<int>(out.items.size()), top, r.filters.categories);
     for (auto& f : fill) out.items.push_back(std::move(f));
   }
@@ -371,7 +388,7 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
   ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, *store));
   Filters same = filters;
   if (!self->category.empty() && same.categories.empty()) same.categories = {self->category};
-  auto fill = TrendingFill(*trending, *catalog,
+  auto fill = TrendingFill(tenant_id, trending, *catalog,
                            [&](const CatalogItem& item) { return item.item_id != item_id && same.Matches(item); },
                            {}, count, 1.0, same.categories);
   for (auto& f : fill) out.items.push_back({f.item, f.score});
@@ -386,7 +403,7 @@ StatusOr<RecommendResult> Recommender::Popular(const std::string& tenant_id, int
   RecommendResult out;
   out.catalog = catalog;
   out.algorithm = "popularity";
-  out.items = TrendingFill(*trending, *catalog, [&](const CatalogItem& i) { return filters.Matches(i); },
+  out.items = TrendingFill(tenant_id, trending, *catalog, [&](const CatalogItem& i) { return filters.Matches(i); },
                            {}, count, 1.0, filters.categories);
   return out;
 }

@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -107,6 +108,30 @@ class Recommender {
   };
   std::mutex rows_mu_;
   std::map<std::string, RowsEntry> rows_;
+
+  // Catalog positions with their trending score.
+  using Ranked = std::vector<std::pair<uint32_t, double>>;
+  // A category's items as trending ranks them (best first; then the ones
+  // nobody touched recently, in catalog order), per (trending snapshot,
+  // catalog snapshot): built once per pair and category, not per request.
+  std::shared_ptr<const Ranked> CategoryRanked(const std::string& tenant_id, const std::string& category,
+                                               const std::shared_ptr<const TrendingSnapshot>& t,
+                                               const CatalogSnapshot& c);
+  struct RankedEntry {
+    std::weak_ptr<const TrendingSnapshot> trending;
+    uint64_t generation = 0;
+    std::shared_ptr<const Ranked> ranked;
+  };
+  std::map<std::pair<std::string, std::string>, RankedEntry> ranked_;  // GUARDED_BY(rows_mu_)
+  // Trending items passing `allowed`, after `skip` (ids already chosen),
+  // then items nobody touched recently when a filter leaves too few
+  // trending ones; only `categories`' items when there are categories.
+  std::vector<Recommendation> TrendingFill(const std::string& tenant_id,
+                                           const std::shared_ptr<const TrendingSnapshot>& t,
+                                           const CatalogSnapshot& c,
+                                           const std::function<bool(const CatalogItem&)>& allowed,
+                                           const std::unordered_set<std::string>& skip, int count,
+                                           double top_score, const std::set<std::string>& categories);
 
   DeployedModels* models_;
   CatalogCache* catalog_;
