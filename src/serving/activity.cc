@@ -172,14 +172,18 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
   if (ev.item_id.empty() || w <= 0) return;
   if (t->trend) {
     auto& tr = *t->trend;
-    if (ev.ts_ms > tr.reference_ms) {  // move the reference forward: older weights shrink
-      const double f = std::exp2(-static_cast<double>(ev.ts_ms - tr.reference_ms) /
-                                 (kTrendHalfLifeDays * kDayMs));
+    // Newer events weigh more (2^(age / half-life) after the reference)
+    // instead of every older score shrinking: one update per event, not one
+    // per item; only the ratios matter. Re-based, rarely, before the
+    // weights grow large.
+    double halvings = static_cast<double>(ev.ts_ms - tr.reference_ms) / (kTrendHalfLifeDays * kDayMs);
+    if (halvings > 20) {
+      const double f = std::exp2(-halvings);
       for (auto& [id, s] : tr.score) s *= f;
       tr.reference_ms = ev.ts_ms;
+      halvings = 0;
     }
-    tr.score[ev.item_id] += w * std::exp2(-static_cast<double>(tr.reference_ms - ev.ts_ms) /
-                                          (kTrendHalfLifeDays * kDayMs));
+    tr.score[ev.item_id] += w * std::exp2(halvings);
     tr.snapshot.reset();  // rebuilt on the next read: popularity moves at once
   }
   if (!category.empty()) {

@@ -82,7 +82,7 @@ class Activity {
  private:
   struct TrendState {
     std::unordered_map<std::string, double> score;
-    int64_t reference_ms = 0;  // decay is relative to this (the newest event)
+    int64_t reference_ms = 0;  // weights are relative to this (the newest stored event at build)
     std::shared_ptr<const TrendingSnapshot> snapshot;  // null when dirty
     int64_t built_at_ms = 0;
   };

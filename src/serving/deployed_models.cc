@@ -3,6 +3,7 @@
 #include "ml/model_file.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace embedrec::serving {
 
@@ -33,6 +34,14 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   m->history_offsets = std::move(artifact.history_offsets);
   m->history_items = std::move(artifact.history_items);
   ASSIGN_OR_RETURN(m->model, ml::LoadModel(artifact));
+  const int d = m->model->dim();
+  const auto& items = m->model->item_embeddings();
+  m->item_norms.resize(m->item_ids.size());
+  for (size_t i = 0; i < m->item_norms.size(); ++i) {
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += static_cast<double>(items[i * d + j]) * items[i * d + j];
+    m->item_norms[i] = static_cast<float>(std::sqrt(s));
+  }
   const int64_t n_users = static_cast<int64_t>(m->user_ids.size());
   if (n_users > 0 && n_users <= ServingModel::kMaxUserIndex) {
     ann::IndexOptions exact = options;

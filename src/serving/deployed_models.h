@@ -32,6 +32,7 @@ struct ServingModel {
   std::vector<std::string> user_ids, item_ids;  // row → external id
   IdMap user_rows, item_rows;                    // external id → row
   std::unique_ptr<ann::ItemIndex> index;
+  std::vector<float> item_norms;  // Euclidean norm of each item row (cosine similarity)
   // The training pairs per user row (sorted item rows), when the file has them.
   std::vector<int64_t> history_offsets;
   std::vector<int32_t> history_items;

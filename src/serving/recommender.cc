@@ -33,11 +33,6 @@ std::vector<int32_t> RowsToCatalog(const ServingModel& m, const CatalogSnapshot&
   return out;
 }
 
-std::string TrendingReason(const CatalogItem& item, bool scored) {
-  return (scored ? "Trending in " : "New in ") +
-         (item.category.empty() ? std::string("the shop") : item.category);
-}
-
 }  // namespace
 
 std::shared_ptr<const std::vector<int32_t>> Recommender::Rows(
@@ -350,9 +345,8 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
     out.model_version = model->version;
     out.algorithm = model->model_type;
     const int d = model->model->dim();
-    const auto& items = model->model->item_embeddings();
-    const float* q = items.data() + row->second * d;
-    const double qn = std::sqrt(Dot(q, q, d));
+    const float* q = model->model->item_embeddings().data() + row->second * d;
+    const double qn = model->item_norms[row->second];
     const auto rows_ptr = Rows(tenant_id, model, *catalog);
     const auto& rows = *rows_ptr;
     const int64_t self_row = row->second;
@@ -373,8 +367,7 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
       candidates = model->index->Search(q, static_cast<int>(want), &filter);
     }
     for (auto& [i, ip] : candidates) {
-      const float* e = items.data() + i * d;
-      const double n = std::sqrt(Dot(e, e, d)) * qn;
+      const double n = static_cast<double>(model->item_norms[i]) * qn;
       const double cos = n > 0 ? ip / n : 0;
       out.items.push_back({&catalog->items[rows[i]], std::clamp(cos, 0.0, 1.0)});
     }

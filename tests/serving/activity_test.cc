@@ -1,6 +1,8 @@
 // Real-time activity (profiles, trending, context lifts) and filters.
 #include "serving/activity.h"
 
+#include <cmath>
+
 #include "serving/recommender.h"
 #include "test_util.h"
 
@@ -75,6 +77,26 @@ TEST_F(ActivityTest, TrendingComesFromTheHistoryAndMovesAtOnce) {
   for (int i = 0; i < 3; ++i) a.Record(id_, Event("u" + std::to_string(i), "C", "purchase"), "", {});
   t = a.Trending(id_, *store_);
   EXPECT_EQ((*t)->ranked[0].first, "C");
+}
+
+TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
+  Activity a(&clock_);
+  clock_.AdvanceSeconds(int64_t{7} * 86400);
+  ASSERT_OK(a.Trending(id_, *store_));  // A: a purchase (5) 8 days ago, B: a view (1)
+  a.Record(id_, Event("u9", "C", "add_to_cart"), "", {});  // 3, now: 3 × 2^(8/7) vs 5
+  auto t = *a.Trending(id_, *store_);
+  ASSERT_EQ(t->ranked.size(), 3u);
+  EXPECT_EQ(t->ranked[0].first, "C");
+  EXPECT_EQ(t->ranked[1].first, "A");
+  EXPECT_NEAR(t->ranked[1].second / t->ranked[0].second, 5.0 / 3 * std::exp2(-8.0 / 7), 1e-9);
+  // Half a year later (the weights are re-based): one view outweighs everything before.
+  auto later = Event("u9", "B", "view");
+  later.ts_ms += int64_t{180} * 86400000;
+  a.Record(id_, later, "", {});
+  t = *a.Trending(id_, *store_);
+  EXPECT_EQ(t->ranked[0].first, "B");
+  EXPECT_EQ(t->ranked[1].first, "C");
+  EXPECT_NEAR(t->ranked[1].second / t->ranked[0].second, 3 * std::exp2(-180.0 / 7), 1e-12);
 }
 
 TEST_F(ActivityTest, TrendingIsReadFromTheStoreAgainAfterTenMinutes) {
