@@ -102,16 +102,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
     std::lock_guard lock(t->mu);
     const bool expired = t->trend && now - t->trend->built_at_ms >= kTrendRebuildMs;
     if (t->trend && (!expired || t->trend_rebuilding)) {
-      if (!t->trend->snapshot) {
-        auto snap = std::make_shared<TrendingSnapshot>();
-        snap->score = t->trend->score;
-        snap->ranked.assign(snap->score.begin(), snap->score.end());
-        std::sort(snap->ranked.begin(), snap->ranked.end(), [](const auto& a, const auto& b) {
-          return a.second != b.second ? a.second > b.second : a.first < b.first;
-        });
-        snap->max_score = snap->ranked.empty() ? 0 : snap->ranked.front().second;
-        t->trend->snapshot = std::move(snap);
-      }
+      if (!t->trend->snapshot) t->trend->snapshot = Snapshot(*t->trend);
       return t->trend->snapshot;
     }
     if (expired) t->trend_rebuilding = true;  // this request rebuilds; the others use the old one
@@ -181,15 +172,82 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
       const double f = std::exp2(-halvings);
       for (auto& [id, s] : tr.score) s *= f;
       tr.reference_ms = ev.ts_ms;
+      tr.base.reset();  // every score moved: re-rank on the next read
+      tr.changed.clear();
       halvings = 0;
     }
-    tr.score[ev.item_id] += w * std::exp2(halvings);
+    const double now_score = tr.score[ev.item_id] += w * std::exp2(halvings);
+    tr.changed[ev.item_id] = now_score;
     tr.snapshot.reset();  // rebuilt on the next read: popularity moves at once
   }
   if (!category.empty()) {
     t->context_counts[""][category] += 1;
     for (const auto& [k, v] : context) t->context_counts[k + "=" + v][category] += 1;
   }
+}
+
+std::shared_ptr<const TrendingSnapshot> Activity::Snapshot(TrendState& tr) {
+  auto better = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  // Re-rank the base when the overlay would cost more than sqrt(n) sorting work per event.
+  const size_t max_changed = std::max<size_t>(256, 4 * static_cast<size_t>(std::sqrt(tr.score.size())));
+  if (!tr.base || tr.changed.size() > max_changed) {
+    auto base = std::make_shared<TrendingSnapshot::Base>();
+    base->score = tr.score;
+    base->ranked.assign(tr.score.begin(), tr.score.end());
+    std::sort(base->ranked.begin(), base->ranked.end(), better);
+    tr.base = std::move(base);
+    tr.changed.clear();
+  }
+  auto snap = std::make_shared<TrendingSnapshot>();
+  snap->base = tr.base;
+  snap->changed_score = tr.changed;
+  snap->changed.assign(tr.changed.begin(), tr.changed.end());
+  std::sort(snap->changed.begin(), snap->changed.end(), better);
+  double max_score = snap->changed.empty() ? 0 : snap->changed.front().second;
+  snap->ForEachRanked([&](const std::string&, double s) {  // the best entry, wherever it is
+    max_score = std::max(max_score, s);
+    return false;
+  });
+  snap->max_score = max_score;
+  return snap;
+}
+
+double TrendingSnapshot::Score(const std::string& item_id) const {
+  if (auto it = changed_score.find(item_id); it != changed_score.end()) return it->second;
+  if (!base) return 0;
+  auto it = base->score.find(item_id);
+  return it == base->score.end() ? 0 : it->second;
+}
+
+bool TrendingSnapshot::Contains(const std::string& item_id) const {
+  return changed_score.count(item_id) || (base && base->score.count(item_id));
+}
+
+void TrendingSnapshot::ForEachRanked(const std::function<bool(const std::string&, double)>& fn) const {
+  static const Scored kNone;
+  const Scored& b = base ? base->ranked : kNone;
+  size_t i = 0, j = 0;
+  while (true) {
+    while (i < b.size() && changed_score.count(b[i].first)) ++i;  // stale: its score is in `changed`
+    const bool has_b = i < b.size(), has_c = j < changed.size();
+    if (!has_b && !has_c) return;
+    const bool take_c = has_c && (!has_b || changed[j].second > b[i].second ||
+                                  (changed[j].second == b[i].second && changed[j].first < b[i].first));
+    const auto& [id, s] = take_c ? changed[j++] : b[i++];
+    if (!fn(id, s)) return;
+  }
+}
+
+TrendingSnapshot::Scored TrendingSnapshot::Top(size_t n) const {
+  Scored out;
+  if (n == 0) return out;
+  ForEachRanked([&](const std::string& id, double s) {
+    out.emplace_back(id, s);
+    return out.size() < n;
+  });
+  return out;
 }
 
 double Activity::ContextFactor(const std::string& tenant_id,

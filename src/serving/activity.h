@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,10 +40,27 @@ struct UserProfile {
 
 // Item popularity over a recent window: weight of each event halves every
 // kTrendHalfLifeDays before the newest event.
+//
+// A snapshot is a ranked base shared by many snapshots plus the few items
+// whose score changed since (an overlay): a tracked event makes a new
+// snapshot by sorting the overlay, not the whole catalog; the base is
+// re-ranked once the overlay grows past a bound.
 struct TrendingSnapshot {
-  std::vector<std::pair<std::string, double>> ranked;  // item_id, score; best first
-  std::unordered_map<std::string, double> score;
+  using Scored = std::vector<std::pair<std::string, double>>;  // item_id, score
+  struct Base {
+    Scored ranked;  // best first (score, then id)
+    std::unordered_map<std::string, double> score;
+  };
+  std::shared_ptr<const Base> base;
+  Scored changed;                            // best first; these items' base entries are stale
+  std::unordered_map<std::string, double> changed_score;
   double max_score = 0;
+
+  double Score(const std::string& item_id) const;  // 0 for an item nobody touched
+  bool Contains(const std::string& item_id) const;
+  // Calls fn(item_id, score) best first until it returns false.
+  void ForEachRanked(const std::function<bool(const std::string&, double)>& fn) const;
+  Scored Top(size_t n) const;
 };
 
 class Activity {
@@ -82,6 +100,8 @@ class Activity {
  private:
   struct TrendState {
     std::unordered_map<std::string, double> score;
+    std::shared_ptr<const TrendingSnapshot::Base> base;  // null: re-rank on the next read
+    std::unordered_map<std::string, double> changed;     // scores changed since `base`
     int64_t reference_ms = 0;  // weights are relative to this (the newest stored event at build)
     std::shared_ptr<const TrendingSnapshot> snapshot;  // null when dirty
     int64_t built_at_ms = 0;
@@ -99,6 +119,9 @@ class Activity {
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
   static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store, int64_t now);
+  // The snapshot readers get: the base (re-ranked when missing or when too
+  // much changed since) and the changed items' overlay. Under the tenant's mutex.
+  static std::shared_ptr<const TrendingSnapshot> Snapshot(TrendState& tr);
   static void Apply(UserProfile& p, const UserEvent& e);
 
   const Clock* clock_;

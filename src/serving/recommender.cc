@@ -66,8 +66,7 @@ std::shared_ptr<const Recommender::Ranked> Recommender::CategoryRanked(
   auto ranked = std::make_shared<Ranked>();
   if (auto it = c.by_category.find(category); it != c.by_category.end()) {
     for (uint32_t pos : it->second) {
-      auto s = t->score.find(c.items[pos].item_id);
-      ranked->emplace_back(pos, s == t->score.end() ? 0.0 : s->second);
+      ranked->emplace_back(pos, t->Score(c.items[pos].item_id));
     }
   }
   // The trending list's order (score, then id); untouched items after, in catalog order.
@@ -111,13 +110,13 @@ std::vector<Recommendation> Recommender::TrendingFill(
     }
     return out;
   }
-  for (const auto& [id, s] : t->ranked) {
-    if (static_cast<int>(out.size()) >= count) return out;
+  t->ForEachRanked([&](const std::string& id, double s) {
     if (const CatalogItem* item = c.Find(id)) take(*item, s);
-  }
+    return static_cast<int>(out.size()) < count;
+  });
   for (const auto& item : c.items) {
     if (static_cast<int>(out.size()) >= count) break;
-    if (!t->score.count(item.item_id)) take(item, 0);
+    if (!t->Contains(item.item_id)) take(item, 0);
   }
   return out;
 }

@@ -2,7 +2,10 @@
 #include "serving/activity.h"
 
 #include <cmath>
+#include <map>
+#include <random>
 
+#include "ml/dataset.h"
 #include "serving/recommender.h"
 #include "test_util.h"
 
@@ -72,11 +75,11 @@ TEST_F(ActivityTest, TrendingComesFromTheHistoryAndMovesAtOnce) {
   Activity a(&clock_);
   auto t = a.Trending(id_, *store_);
   ASSERT_OK(t);
-  ASSERT_EQ((*t)->ranked.size(), 2u);
-  EXPECT_EQ((*t)->ranked[0].first, "A");  // a purchase outweighs a view
+  ASSERT_EQ((*t)->Top(100).size(), 2u);
+  EXPECT_EQ((*t)->Top(100)[0].first, "A");  // a purchase outweighs a view
   for (int i = 0; i < 3; ++i) a.Record(id_, Event("u" + std::to_string(i), "C", "purchase"), "", {});
   t = a.Trending(id_, *store_);
-  EXPECT_EQ((*t)->ranked[0].first, "C");
+  EXPECT_EQ((*t)->Top(100)[0].first, "C");
 }
 
 TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
@@ -85,18 +88,53 @@ TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
   ASSERT_OK(a.Trending(id_, *store_));  // A: a purchase (5) 8 days ago, B: a view (1)
   a.Record(id_, Event("u9", "C", "add_to_cart"), "", {});  // 3, now: 3 × 2^(8/7) vs 5
   auto t = *a.Trending(id_, *store_);
-  ASSERT_EQ(t->ranked.size(), 3u);
-  EXPECT_EQ(t->ranked[0].first, "C");
-  EXPECT_EQ(t->ranked[1].first, "A");
-  EXPECT_NEAR(t->ranked[1].second / t->ranked[0].second, 5.0 / 3 * std::exp2(-8.0 / 7), 1e-9);
+  ASSERT_EQ(t->Top(100).size(), 3u);
+  EXPECT_EQ(t->Top(100)[0].first, "C");
+  EXPECT_EQ(t->Top(100)[1].first, "A");
+  EXPECT_NEAR(t->Top(100)[1].second / t->Top(100)[0].second, 5.0 / 3 * std::exp2(-8.0 / 7), 1e-9);
   // Half a year later (the weights are re-based): one view outweighs everything before.
   auto later = Event("u9", "B", "view");
   later.ts_ms += int64_t{180} * 86400000;
   a.Record(id_, later, "", {});
   t = *a.Trending(id_, *store_);
-  EXPECT_EQ(t->ranked[0].first, "B");
-  EXPECT_EQ(t->ranked[1].first, "C");
-  EXPECT_NEAR(t->ranked[1].second / t->ranked[0].second, 3 * std::exp2(-180.0 / 7), 1e-12);
+  EXPECT_EQ(t->Top(100)[0].first, "B");
+  EXPECT_EQ(t->Top(100)[1].first, "C");
+  EXPECT_NEAR(t->Top(100)[1].second / t->Top(100)[0].second, 3 * std::exp2(-180.0 / 7), 1e-12);
+}
+
+TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
+  // Many events over few items and many items: snapshots are the base plus
+  // an overlay of changed items, re-ranked past a bound; every snapshot must
+  // rank exactly as sorting all scores would, with the same scores.
+  Activity a(&clock_);
+  ASSERT_OK(a.Trending(id_, *store_));
+  std::map<std::string, double> truth;
+  for (const auto& [id, s] : (*a.Trending(id_, *store_))->Top(100)) truth[id] = s;
+  std::mt19937 rng(3);
+  const char* types[] = {"view", "add_to_cart", "purchase"};
+  for (int e = 0; e < 1500; ++e) {
+    const std::string item = "I" + std::to_string(rng() % (e < 700 ? 900 : 40));
+    const std::string type = types[rng() % 3];
+    a.Record(id_, Event("u", item, type), "", {});
+    // All at the same time, a day after the stored events (the reference).
+    truth[item] += ml::DefaultTypeWeight(type) * std::exp2(1.0 / 7);
+    if (e % 97 != 0 && e != 1499) continue;
+    auto t = *a.Trending(id_, *store_);
+    std::vector<std::pair<std::string, double>> want(truth.begin(), truth.end());
+    std::sort(want.begin(), want.end(), [](const auto& x, const auto& y) {
+      return x.second != y.second ? x.second > y.second : x.first < y.first;
+    });
+    auto got = t->Top(want.size() + 5);
+    ASSERT_EQ(got.size(), want.size()) << "after event " << e;
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(got[i].first, want[i].first) << "rank " << i << " after event " << e;
+      ASSERT_NEAR(got[i].second, want[i].second, 1e-9);
+      ASSERT_NEAR(t->Score(want[i].first), want[i].second, 1e-9);
+    }
+    EXPECT_DOUBLE_EQ(t->max_score, want[0].second);
+    EXPECT_FALSE(t->Contains("never-seen"));
+    EXPECT_EQ(t->Score("never-seen"), 0);
+  }
 }
 
 TEST_F(ActivityTest, TrendingIsReadFromTheStoreAgainAfterTenMinutes) {
@@ -116,10 +154,10 @@ TEST_F(ActivityTest, TrendingIsReadFromTheStoreAgainAfterTenMinutes) {
     ASSERT_OK((*batch)->InsertInteraction(r));
   }
   ASSERT_OK((*batch)->Commit());
-  EXPECT_EQ((*a.Trending(id_, *store_))->ranked[0].first, "A");  // still the kept one
+  EXPECT_EQ((*a.Trending(id_, *store_))->Top(1)[0].first, "A");  // still the kept one
   clock_.AdvanceSeconds(11 * 60);
   EXPECT_FALSE(a.Warm(id_, "u1"));  // the next request rebuilds (on a worker)
-  EXPECT_EQ((*a.Trending(id_, *store_))->ranked[0].first, "C");
+  EXPECT_EQ((*a.Trending(id_, *store_))->Top(1)[0].first, "C");
   EXPECT_TRUE(a.Warm(id_, "u1"));
 }
 
