@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +31,42 @@ def wrk(url, connections, duration, env):
         return None
     r = json.loads(out.read_text())
     r["rps"] = r["requests"] / r["seconds"]
+    return r
+
+
+def tracking(port, key, rate, stop):
+    """Tracks `rate` view events per second (new users, spread over the
+    catalog) until `stop` is set; returns the thread. Counts what it sent."""
+    sent = {"events": 0}
+
+    def run():
+        t0 = time.monotonic()
+        i = 0
+        while not stop.is_set():
+            i += 1
+            call(port, "POST", "/api/v1/interactions",
+                 {"user_id": f"live-{i}", "item_id": "PROD_%06d" % (1 + (i * 7919) % 10000),
+                  "interaction_type": "view"}, token=key)
+            sent["events"] += 1
+            wait = t0 + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+
+    th = threading.Thread(target=run, daemon=True)
+    th.sent = sent
+    th.start()
+    return th
+
+
+def wrk_while_tracking(url, port, connections, duration, env, rate):
+    stop = threading.Event()
+    th = tracking(port, env["BENCH_KEY"], rate, stop)
+    try:
+        r = wrk(url, connections, duration, env)
+    finally:
+        stop.set()
+        th.join()
+    r["tracked_per_s"] = th.sent["events"] / duration
     return r
 
 
@@ -69,7 +106,7 @@ def main():
         tenants = {}
         for mode, ttl in (("cache_off", 0), ("cache_on", 300)):
             _, key = tenant_key(gw, mode.replace("_", "-"),
-                                ["data:write", "models:train", "recommendations:read"],
+                                ["data:write", "models:train", "recommendations:read", "interactions:write"],
                                 {"cache_ttl_seconds": ttl})
             for kind in ("items", "interactions"):
                 call(gw, "POST", f"/api/v1/upload/{kind}", token=key,
@@ -92,6 +129,10 @@ def main():
             ("embedrec recommendations, cache off, 64 conn", 64,
              lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["cache_off"], "BENCH_N": "5000",
                                                     "BENCH_KIND": "user", "BENCH_OUT": out})),
+            ("embedrec recommendations, cache off, 64 conn, while tracking 100 events/s", 64,
+             lambda c: wrk_while_tracking(base, gw, c, args.duration,
+                                          {"BENCH_KEY": tenants["cache_off"], "BENCH_N": "5000",
+                                           "BENCH_KIND": "user", "BENCH_OUT": out}, 100)),
             ("embedrec recommendations, cache on, 64 conn", 64,
              lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["cache_on"], "BENCH_N": "5000",
                                                     "BENCH_KIND": "user", "BENCH_OUT": out})),
@@ -118,9 +159,10 @@ def main():
                 r = fn(conns)
                 samples[name].append(r)
                 print(f"round {rnd + 1} {name}: {r['rps']:.0f} req/s p50 {r['p50_ms']:.2f} "
-                      f"p99 {r['p99_ms']:.2f} ms non-2xx {r['non2xx']}", file=sys.stderr)
-        nginx64 = median([r["rps"] for r in samples[runs[2][0]]])
-        nginx8 = median([r["rps"] for r in samples[runs[5][0]]])
+                      f"p99 {r['p99_ms']:.2f} ms non-2xx {r['non2xx']}"
+                      + (f" tracked {r['tracked_per_s']:.0f}/s" if "tracked_per_s" in r else ""), file=sys.stderr)
+        nginx64 = median([r["rps"] for r in samples[runs[3][0]]])
+        nginx8 = median([r["rps"] for r in samples[runs[6][0]]])
         lines = [f"wrk -t2 --latency -d{args.duration}s after a {args.warmup} s warm-up per target, "
                  f"{args.rounds} interleaved rounds, medians; "
                  f"answer size {len(sample)} B; model: LightGCN 64 dims, {args.epochs} epochs, "
@@ -132,6 +174,8 @@ def main():
             rs = samples[name]
             rps = median([r["rps"] for r in rs])
             ref = nginx64 if conns == 64 else nginx8
+            if "tracked_per_s" in rs[0]:
+                name += f" (achieved {median([r['tracked_per_s'] for r in rs]):.0f}/s)"
             lines.append(f"| {name} | {rps:.0f} | {median([r['p50_ms'] for r in rs]):.2f} | "
                          f"{median([r['p99_ms'] for r in rs]):.2f} | {sum(r['non2xx'] for r in rs)} | "
                          f"{100 * rps / ref:.0f}% |")
