@@ -7,18 +7,15 @@
 
 #include "ml/dataset.h"
 #include "serving/recommender.h"
-#include "test_util.h"
+#include "tenant_fixture.h"
 
 namespace embedrec::serving {
 namespace {
 
-class ActivityTest : public ::testing::Test {
+class ActivityTest : public TenantStoreTest {
  protected:
   void SetUp() override {
-    stores_ = store::NewSqliteTenantStores(dir_.path());
-    id_ = NewUuid();
-    ASSERT_OK(stores_->Create(id_));
-    store_ = *stores_->Open(id_);
+    TenantStoreTest::SetUp();
     auto batch = store_->BeginImport();
     store::ItemRecord item;
     for (const char* id : {"A", "B", "C"}) {
@@ -45,11 +42,6 @@ class ActivityTest : public ::testing::Test {
     e.ts_ms = clock_.NowMillis();
     return e;
   }
-  testing::TempDir dir_;
-  FakeClock clock_;
-  std::unique_ptr<store::TenantStores> stores_;
-  std::string id_;
-  std::shared_ptr<store::TenantStore> store_;
 };
 
 TEST_F(ActivityTest, ProfilesLoadFromTheStoreAndFollowTrackedEvents) {

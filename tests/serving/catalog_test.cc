@@ -3,18 +3,15 @@
 // at once on Invalidate.
 #include "serving/catalog.h"
 
-#include "test_util.h"
+#include "tenant_fixture.h"
 
 namespace embedrec::serving {
 namespace {
 
-class CatalogCacheTest : public ::testing::Test {
+class CatalogCacheTest : public TenantStoreTest {
  protected:
   void SetUp() override {
-    stores_ = store::NewSqliteTenantStores(dir_.path());
-    id_ = NewUuid();
-    ASSERT_OK(stores_->Create(id_));
-    store_ = *stores_->Open(id_);
+    TenantStoreTest::SetUp();
     Put("A", "shoes", R"({"stock": 3})");
     Put("B", "books", R"({"stock": 0})");
   }
@@ -27,11 +24,6 @@ class CatalogCacheTest : public ::testing::Test {
     ASSERT_OK((*batch)->UpsertItem(item, 1));
     ASSERT_OK((*batch)->Commit());
   }
-  testing::TempDir dir_;
-  FakeClock clock_;
-  std::unique_ptr<store::TenantStores> stores_;
-  std::string id_;
-  std::shared_ptr<store::TenantStore> store_;
 };
 
 TEST_F(CatalogCacheTest, LoadsOnceAndReadsStock) {
