@@ -8,6 +8,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 
 namespace embedrec::api {
@@ -59,7 +60,7 @@ json::object Report(const store::DataCounts& c, int64_t now_ms) {
                            "purchases, to learn more about them.");
   }
   if (c.upload_rows > 0 && validity < 95) {
-    warn("many_rejected_rows", "Only " + json::serialize(json::value(validity)) +
+    warn("many_rejected_rows", "Only " + JsonText(json::value(validity)) +
                                    "% of uploaded rows were valid; see validation_errors of "
                                    "/api/v1/data/uploads.");
   }

@@ -6,6 +6,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "http/errors.h"
@@ -39,7 +40,7 @@ StatusOr<std::string> OptObjectText(const json::object& o, std::string_view fiel
   const json::value* v = o.if_contains(field);
   if (!v || v->is_null()) return std::string();
   if (!v->is_object()) return FieldTypeError(field, "an object");
-  std::string text = json::serialize(*v);
+  std::string text = JsonText(*v);
   if (text.size() > 16 * 1024) return FieldValueError(field, std::string(field) + " is larger than 16 KiB");
   return text;
 }

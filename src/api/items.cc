@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "api/call.h"
+#include "common/json_text.h"
 #include "serving/catalog.h"
 #include "api/json_body.h"
 #include "common/time_format.h"
@@ -62,7 +63,7 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   }
   if (const json::value* p = o.if_contains("properties"); p && !p->is_null()) {
     if (!p->is_object()) return FieldTypeError("properties", "an object");
-    it.properties_json = json::serialize(*p);
+    it.properties_json = JsonText(*p);
     if (it.properties_json.size() > 64 * 1024) {
       return FieldValueError("properties", "properties must serialize to at most 64 KiB");
     }
@@ -114,7 +115,7 @@ void RegisterItemRoutes(http::Router& router, const Deps& deps) {
                       RETURN_IF_ERROR(batch->UpsertItem(item, now));
                       RETURN_IF_ERROR(batch->AppendEvent(
                           "item-catalog-updated",
-                          json::serialize(json::object{{"upserted_item_id", item.item_id}}), now));
+                          JsonText(json::object{{"upserted_item_id", item.item_id}}), now));
                       RETURN_IF_ERROR(batch->Commit());
                       return JsonAnswer(existed ? 200 : 201, ItemJson(item));
                     }));

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "http/errors.h"
 
@@ -105,7 +106,7 @@ StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int6
 }
 
 http::Response JsonAnswer(int status, const json::value& body) {
-  return http::JsonResponse(status, json::serialize(body));
+  return http::JsonResponse(status, JsonText(body));
 }
 
 json::value StoredJson(std::string_view text) {

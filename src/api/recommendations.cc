@@ -10,6 +10,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "common/json_text.h"
 #include "common/random.h"
 #include "http/errors.h"
 #include "serving/recommender.h"
@@ -203,7 +204,7 @@ StatusOr<std::string> RecommendFor(Shared& s, const std::string& tid, const Tena
                                                                   : json::value(res.model_version)},
                                              {"algorithm", res.algorithm},
                                              {"count", res.items.size()}}}};
-  std::string open_body = json::serialize(out);  // metadata is last: drop its "}}" to append
+  std::string open_body = JsonText(out);  // metadata is last: drop its "}}" to append
   open_body.resize(open_body.size() - 2);
   if (rules.cache_ttl_seconds > 0) {
     s.cache.Put(key, {open_body, res.model_version, profile->version, res.catalog->generation,
@@ -308,7 +309,7 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
       json::object shared = body;
       shared.erase("user_ids");
-      const std::string key_body = json::serialize(shared);
+      const std::string key_body = JsonText(shared);
       std::string results = "{\"results\":[";
       for (const auto& id : ids->as_array()) {
         if (!id.is_string() || id.as_string().empty()) {

@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 
 #include "api/call.h"
@@ -65,7 +66,7 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
   }
   ASSIGN_OR_RETURN(auto rt, OptBool(s, "enable_real_time"));
   s["enable_real_time"] = rt.value_or(true);
-  if (json::serialize(s).size() > kMaxSettingsBytes) {
+  if (JsonText(s).size() > kMaxSettingsBytes) {
     return FieldValueError("settings", "settings must serialize to at most 16 KiB");
   }
   return s;
@@ -125,7 +126,7 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
                       ASSIGN_OR_RETURN(auto settings, NormalizeSettings(std::move(raw)));
                       int64_t now = d->clock->NowMillis();
                       store::TenantRecord t{NewUuid(), name, slug, "active",
-                                            json::serialize(settings), now, now};
+                                            JsonText(settings), now, now};
                       RETURN_IF_ERROR(d->control->CreateTenant(t));
                       Status space = d->tenants->Create(t.id);
                       if (!space.ok()) {
@@ -188,7 +189,7 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
                           else merged[k] = v;
                         }
                         ASSIGN_OR_RETURN(auto settings, NormalizeSettings(std::move(merged)));
-                        t.settings_json = json::serialize(settings);
+                        t.settings_json = JsonText(settings);
                       }
                       t.updated_at_ms = d->clock->NowMillis();
                       RETURN_IF_ERROR(d->control->UpdateTenant(t));

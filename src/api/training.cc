@@ -1,7 +1,6 @@
 // Training jobs (ML engine port): POST /api/v1/train, progress, list,
 // cancel, and live progress as Server-Sent Events.
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <mutex>
 

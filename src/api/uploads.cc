@@ -8,6 +8,7 @@
 #include <set>
 
 #include "api/call.h"
+#include "common/json_text.h"
 #include "serving/activity.h"
 #include "serving/catalog.h"
 #include "api/json_body.h"
@@ -155,11 +156,11 @@ StatusOr<http::Response> RunUpload(const Deps& d, const Request& req, const auth
   answer["upload_id"] = upload_id;
   answer["storage_location"] = blobs->Location(key);
   for (auto& [k, v] : extra) answer[k] = v;
-  std::string answer_text = json::serialize(answer);
+  std::string answer_text = JsonText(answer);
   RETURN_IF_ERROR(batch->RecordUpload({upload_id, kind.name, now, blobs->Location(key), answer_text}));
   json::object event{{"upload_id", upload_id}, {"rows_accepted", result.rows_accepted}};
   for (auto& [k, v] : extra) event[k] = v;
-  RETURN_IF_ERROR(batch->AppendEvent(kind.topic, json::serialize(event), now));
+  RETURN_IF_ERROR(batch->AppendEvent(kind.topic, JsonText(event), now));
   RETURN_IF_ERROR(batch->Commit());
   // Serving reads the new catalog and history from now on.
   if (d.catalog) d.catalog->Invalidate(tid);

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/json_text.h"
 #include "common/random.h"
 
 namespace embedrec::auth {
@@ -20,7 +21,7 @@ std::string SignJwt(const JwtClaims& c, std::string_view secret) {
   json::object payload{{"sub", c.sub}, {"tid", c.tid}, {"role", c.role},
                        {"jti", c.jti}, {"iat", c.iat}, {"exp", c.exp}};
   std::string signing_input =
-      Base64UrlEncode(kHeader) + "." + Base64UrlEncode(json::serialize(payload));
+      Base64UrlEncode(kHeader) + "." + Base64UrlEncode(JsonText(payload));
   return signing_input + "." + Base64UrlEncode(HmacSha256(secret, signing_input));
 }
 

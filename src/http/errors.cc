@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/json_text.h"
+
 namespace embedrec::http {
 namespace json = boost::json;
 
@@ -48,7 +50,7 @@ Response ErrorResponse(const Status& status, const std::string& request_id) {
   }
   details["request_id"] = request_id;
   json::object err{{"code", status.reason()}, {"message", message}, {"details", std::move(details)}};
-  Response r = JsonResponse(code, json::serialize(json::object{{"error", std::move(err)}}));
+  Response r = JsonResponse(code, JsonText(json::object{{"error", std::move(err)}}));
   if (auto retry = status.detail("retry_after_seconds"); retry && code == 429) {
     r.headers.emplace_back("Retry-After", *retry);
   }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "ingest/csv_parser.h"
 
@@ -186,7 +187,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
       result.Reject({r.record, error, item.item_id.substr(0, 256), ""});
       return Status::Ok();
     }
-    item.properties_json = json::serialize(props);
+    item.properties_json = JsonText(props);
     RETURN_IF_ERROR(batch->UpsertItem(item, now_ms));
     ++result.rows_accepted;
     return Status::Ok();

@@ -1,7 +1,6 @@
 #include "training/job_request.h"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <optional>
 #include <map>

@@ -1,10 +1,10 @@
 #include "training/job_runner.h"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <chrono>
 
 #include "ann/item_index.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 #include "ml/evaluator.h"
 #include "training/training_data.h"
@@ -203,7 +203,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   artifact.history_items = data.train.items;
   json::object hyper = HyperparametersJson(req);
   json::object index_json{{"kind", index->kind()}, {"params", json::parse(index->params_json())}};
-  artifact.metadata_json = json::serialize(json::object{
+  artifact.metadata_json = JsonText(json::object{
       {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
       {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
       {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run}});
@@ -211,9 +211,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   v.job_id = ctx.job_id;
   json::object stored_metrics = final_metrics;
   if (old_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *old_ndcg;
-  v.metrics_json = json::serialize(stored_metrics);
-  v.params_json = json::serialize(hyper);
-  v.index_json = json::serialize(index_json);
+  v.metrics_json = JsonText(stored_metrics);
+  v.params_json = JsonText(hyper);
+  v.index_json = JsonText(index_json);
   std::string deployment_status = "standby", reason;
   char buf[256];
   if (!req.auto_deploy) {

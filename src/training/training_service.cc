@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -15,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/json_text.h"
 #include "common/random.h"
 #include "common/time_format.h"
 #include "training/job_runner.h"
@@ -110,7 +110,7 @@ class TrainingServiceImpl final : public TrainingService {
     job->request = request;
     const int64_t now = clock_->NowMillis();
     job->record = {job->job_id, "queued", request.model_type, request.mode,
-                   json::serialize(RequestJson(request)), "{}", now, now};
+                   JsonText(RequestJson(request)), "{}", now, now};
     job->doc = json::object{
         {"job_id", job->job_id},
         {"status", "queued"},
@@ -127,7 +127,7 @@ class TrainingServiceImpl final : public TrainingService {
         {"estimated_completion", FormatRfc3339((now + static_cast<int64_t>(estimate * 1000)) / 1000)},
         {"progress_url", "/api/v1/training/" + job->job_id + "/progress"},
         {"events_url", "/api/v1/training/" + job->job_id + "/events"}};
-    job->record.state_json = json::serialize(job->doc);
+    job->record.state_json = JsonText(job->doc);
     RETURN_IF_ERROR(store->training().PutJob(job->record));
     Submitted out;
     out.job_id = job->job_id;
@@ -150,7 +150,7 @@ class TrainingServiceImpl final : public TrainingService {
   StatusOr<std::string> Progress(const std::string& tenant_id, const std::string& job_id) override {
     if (auto job = Live(tenant_id, job_id)) {
       std::lock_guard lock(job->mu);
-      return json::serialize(job->doc);
+      return JsonText(job->doc);
     }
     ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
     ASSIGN_OR_RETURN(auto rec, store->training().GetJob(job_id));
@@ -165,7 +165,7 @@ class TrainingServiceImpl final : public TrainingService {
       auto job = Live(tenant_id, r.job_id);
       if (job) {
         std::lock_guard lock(job->mu);
-        out.push_back(json::serialize(job->doc));
+        out.push_back(JsonText(job->doc));
       } else {
         out.push_back(r.state_json);
       }
@@ -198,7 +198,7 @@ class TrainingServiceImpl final : public TrainingService {
       Update(*job, [](json::object& d) { d["cancel_requested"] = true; }, false);
     }
     std::lock_guard lock(job->mu);
-    return json::serialize(job->doc);
+    return JsonText(job->doc);
   }
 
   StatusOr<std::unique_ptr<Subscription>> Watch(const std::string& tenant_id,
@@ -211,7 +211,7 @@ class TrainingServiceImpl final : public TrainingService {
     }
     std::lock_guard lock(job->mu);
     bool done = Terminal(job->record.status);
-    fn(json::serialize(job->doc), done);
+    fn(JsonText(job->doc), done);
     if (done) return std::unique_ptr<Subscription>();
     uint64_t id = next_watch_id_.fetch_add(1);
     job->watchers.emplace(id, std::move(fn));
@@ -246,7 +246,7 @@ class TrainingServiceImpl final : public TrainingService {
         doc.as_object()["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
         doc.as_object().erase("estimated_completion");
         rec.status = "failed";
-        rec.state_json = json::serialize(doc);
+        rec.state_json = JsonText(doc);
         rec.updated_at_ms = clock_->NowMillis();
         RETURN_IF_ERROR(store->training().PutJob(rec));
         spdlog::warn("tenant {}: training job {} failed at start-up: {}", tenant_id, rec.job_id, why);
@@ -390,7 +390,7 @@ class TrainingServiceImpl final : public TrainingService {
       write = persist || status != job.record.status;
       job.record.status = status;
       job.record.updated_at_ms = clock_->NowMillis();
-      doc_text = json::serialize(job.doc);
+      doc_text = JsonText(job.doc);
       job.record.state_json = doc_text;
       const bool final = Terminal(status);
       for (auto& [id, fn] : job.watchers) fn(doc_text, final);

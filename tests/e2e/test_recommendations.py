@@ -2,6 +2,7 @@
 items, filters, exclusions, cold start, real-time fold-in, the result cache
 and model swaps under load."""
 import json
+import re
 import threading
 
 import pytest
@@ -42,6 +43,11 @@ def recommend(server, key, body):
 
 
 def test_personalised_recommendations_follow_taste_and_are_well_formed(server, trained):
+    raw = server.request("POST", "/api/v1/recommendations", {"user_id": "U0", "count": 10},
+                         token=trained["api_key"]).body
+    # Numbers as people write them ("price":12.0 → 12, 0.5), not "1.2E1".
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    assert re.search(r'"price":\d+(\.\d+)?[,}]', text) and "E1" not in text and "E0" not in text, text
     a = recommend(server, trained["api_key"], {"user_id": "U0", "count": 10})
     recs = a["recommendations"]
     assert len(recs) == 10

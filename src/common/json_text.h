@@ -1,0 +1,20 @@
+// JSON values as text, the way every answer and stored document is written:
+// numbers in their shortest round-trip form ("49.95", "0.971091", "1e-07"),
+// not Boost.JSON 1.81's "4.995E1"; strings escaped per RFC 8259 (UTF-8 passes
+// through); non-finite numbers as null.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <string>
+
+namespace embedrec {
+
+std::string JsonText(const boost::json::value& v);
+std::string JsonText(const boost::json::object& o);
+std::string JsonText(const boost::json::array& a);
+// Appends the text of `v` to `out`.
+void AppendJsonText(const boost::json::value& v, std::string* out);
+// Appends `s` as a JSON string literal (quoted, escaped).
+void AppendJsonString(std::string_view s, std::string* out);
+
+}  // namespace embedrec
