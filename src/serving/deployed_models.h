@@ -18,6 +18,7 @@
 #include "ann/item_index.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "ml/calibration.h"
 #include "ml/model.h"
 
 namespace embedrec::serving {
@@ -33,6 +34,9 @@ struct ServingModel {
   IdMap user_rows, item_rows;                    // external id → row
   std::unique_ptr<ann::ItemIndex> index;
   std::vector<float> item_norms;  // Euclidean norm of each item row (cosine similarity)
+  // Inner product → probability of choice, fitted when the model was trained
+  // (the model file's metadata "score_calibration"); sigmoid(ip) without one.
+  ml::ScoreCalibration calibration;
   // The training pairs per user row (sorted item rows), when the file has them.
   std::vector<int64_t> history_offsets;
   std::vector<int32_t> history_items;

@@ -15,7 +15,6 @@ constexpr double kModelWeight = 5;  // the trained user vector counts as five vi
 constexpr int kNeighbours = 20;     // nearest customers consulted for a reason
 constexpr int kNeighbourHits = 2;   // of them who chose the item: "customers like you"
 
-double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 double Dot(const float* a, const float* b, int d) {
   double s = 0;
@@ -273,7 +272,10 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     for (const auto& [row, ip] : hits) {
       const CatalogItem* item = &catalog->items[rows[row]];
       const float* e = items.data() + row * d;
-      Recommendation rec{item, Sigmoid(ip) * activity_->ContextFactor(r.tenant_id, r.context, item->category), ""};
+      Recommendation rec{item,
+                         model->calibration.Probability(ip) *
+                             activity_->ContextFactor(r.tenant_id, r.context, item->category),
+                         ""};
       // The reason: the strongest evidence that holds.
       const double from_user = current ? ip - Dot(current, e, d) : ip;
       if (current && Dot(current, e, d) >= from_user) {

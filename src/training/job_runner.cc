@@ -6,6 +6,7 @@
 #include "ann/item_index.h"
 #include "common/json_text.h"
 #include "common/time_format.h"
+#include "ml/calibration.h"
 #include "ml/evaluator.h"
 #include "training/training_data.h"
 
@@ -182,6 +183,16 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     new_ndcg = m.Get("ndcg@10");
     if (deployed) old_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
   }
+  // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
+  json::value calibration = nullptr;
+  if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
+    auto fit = ml::FitScoreCalibration(data, model->user_embeddings().data(),
+                                       model->item_embeddings().data(), dim, req.options.seed);
+    if (fit.ok()) {
+      calibration = json::object{{"method", "platt"}, {"a", fit->a}, {"b", fit->b},
+                                 {"users", fit->users}, {"positives", fit->positives}};
+    }
+  }
   if (cancelled()) return ml::CancelledStatus();
 
   // 4. The item index.
@@ -206,7 +217,8 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   artifact.metadata_json = JsonText(json::object{
       {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
       {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
-      {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run}});
+      {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run},
+      {"score_calibration", calibration}});
   v.model_type = req.model_type;
   v.job_id = ctx.job_id;
   json::object stored_metrics = final_metrics;

@@ -1,0 +1,113 @@
+#include "ml/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace embedrec::ml {
+
+namespace {
+
+double Dot(const float* x, const float* y, int d) {
+  double s = 0;
+  for (int j = 0; j < d; ++j) s += static_cast<double>(x[j]) * y[j];
+  return s;
+}
+
+struct Sample {
+  double ip, weight;
+  bool positive;
+};
+
+// Weighted log-loss of sigmoid(a·ip + b), with a little ridge on a.
+double Loss(const std::vector<Sample>& s, double a, double b, double ridge) {
+  double loss = 0.5 * ridge * a * a;
+  for (const auto& x : s) {
+    const double z = a * x.ip + b;
+    // log(1 + e^z) - y·z, computed stably
+    const double softplus = z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+    loss += x.weight * (softplus - (x.positive ? z : 0));
+  }
+  return loss;
+}
+
+}  // namespace
+
+double ScoreCalibration::Probability(double ip) const {
+  return 1.0 / (1.0 + std::exp(-(a * ip + b)));
+}
+
+StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
+                                               const float* items, int dim, uint64_t seed,
+                                               int negatives_per_user, int max_users) {
+  std::vector<int32_t> candidates;
+  for (int32_t u = 0; u < data.test.num_users(); ++u) {
+    if (data.test.degree(u) > 0) candidates.push_back(u);
+  }
+  if (candidates.empty()) return Status::FailedPrecondition("no held-out pairs to calibrate scores on");
+  std::mt19937_64 rng(seed ^ 0x5ca1ab1eULL);
+  if (static_cast<int>(candidates.size()) > max_users) {
+    std::shuffle(candidates.begin(), candidates.end(), rng);
+    candidates.resize(max_users);
+  }
+  std::uniform_int_distribution<int32_t> any_item(0, data.n_items - 1);
+  std::vector<Sample> samples;
+  ScoreCalibration out;
+  for (int32_t u : candidates) {
+    const float* q = users + static_cast<int64_t>(u) * dim;
+    for (const int32_t* i = data.test.begin(u); i != data.test.end(u); ++i) {
+      samples.push_back({Dot(q, items + static_cast<int64_t>(*i) * dim, dim), 1.0, true});
+      ++out.positives;
+    }
+    const int64_t seen = data.test.degree(u) + (u < data.train.num_users() ? data.train.degree(u) : 0);
+    const int64_t unseen = data.n_items - seen;
+    if (unseen <= 0) continue;
+    std::vector<int32_t> drawn;
+    for (int attempt = 0; static_cast<int>(drawn.size()) < negatives_per_user && attempt < 8 * negatives_per_user;
+         ++attempt) {
+      const int32_t i = any_item(rng);
+      if (data.test.Contains(u, i) || (u < data.train.num_users() && data.train.Contains(u, i))) continue;
+      drawn.push_back(i);
+    }
+    for (int32_t i : drawn) {
+      samples.push_back({Dot(q, items + static_cast<int64_t>(i) * dim, dim),
+                         static_cast<double>(unseen) / drawn.size(), false});
+    }
+    ++out.users;
+  }
+  // Newton's method from the base rate, halving steps that do not lower the loss.
+  double pos = 0, all = 0;
+  for (const auto& s : samples) all += s.weight, pos += s.positive ? s.weight : 0;
+  const double ridge = 1e-6 * all;
+  double a = 0, b = std::log(pos / std::max(all - pos, 1e-12));
+  double loss = Loss(samples, a, b, ridge);
+  for (int iter = 0; iter < 100; ++iter) {
+    double ga = ridge * a, gb = 0, haa = ridge, hab = 0, hbb = 0;
+    for (const auto& s : samples) {
+      const double p = 1.0 / (1.0 + std::exp(-(a * s.ip + b)));
+      const double r = s.weight * (p - (s.positive ? 1 : 0)), h = s.weight * p * (1 - p);
+      ga += r * s.ip, gb += r;
+      haa += h * s.ip * s.ip, hab += h * s.ip, hbb += h;
+    }
+    const double det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+    double step = 1;
+    double next = Loss(samples, a - da, b - db, ridge);
+    while (next > loss && step > 1e-6) {
+      step /= 2;
+      next = Loss(samples, a - step * da, b - step * db, ridge);
+    }
+    if (next > loss) break;
+    a -= step * da, b -= step * db;
+    const bool converged = loss - next < 1e-10 * std::max(1.0, loss);
+    loss = next;
+    if (converged) break;
+  }
+  out.a = a;
+  out.b = b;
+  return out;
+}
+
+}  // namespace embedrec::ml

@@ -1,0 +1,30 @@
+// Scores customers can read: the inner product of a user and an item turned
+// into the probability that the user chooses the item, fitted on held-out
+// data (Platt scaling: P = sigmoid(a · ip + b)). A bare sigmoid of the inner
+// product saturates: a trained model's best items all showed 1.0.
+#pragma once
+
+#include <cstdint>
+
+#include "common/status.h"
+#include "ml/dataset.h"
+
+namespace embedrec::ml {
+
+struct ScoreCalibration {
+  double a = 1, b = 0;  // the identity: sigmoid(ip), for models without a fit
+  int64_t positives = 0, users = 0;  // what the fit saw
+  double Probability(double ip) const;
+};
+
+// Fits a, b on the held-out pairs of `data.test` (label 1) against items the
+// user has neither in train nor test (label 0; `negatives_per_user` drawn
+// uniformly and weighted to stand for all of them), over at most `max_users`
+// users: P is then the chance that a given item is among a user's held-out
+// choices. Weighted logistic regression by Newton's method.
+// kFailedPrecondition when data.test holds no pair.
+StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
+                                               const float* items, int dim, uint64_t seed,
+                                               int negatives_per_user = 32, int max_users = 5000);
+
+}  // namespace embedrec::ml
