@@ -77,22 +77,71 @@ StatusOr<int> Count(const json::object& body, int max) {
   return static_cast<int>(n.value_or(std::min(10, max)));
 }
 
-json::object ItemJson(const serving::CatalogItem& item, bool properties) {
-  json::object o{{"item_id", item.item_id}, {"name", item.name}, {"category", item.category}};
-  o["price"] = item.price ? json::value(*item.price) : json::value(nullptr);
-  o["image_url"] = item.image_url;
+// Answers are written straight into their text (no JSON tree per item: on
+// the routes a shop calls on every page, building one cost more than the
+// ranking).
+void AppendField(std::string* out, std::string_view name) {
+  out->push_back(',');
+  AppendJsonString(name, out);
+  out->push_back(':');
+}
+
+// {"item_id",...,"image_url"[,brand, tags, available, properties] — left open for the caller's fields.
+void AppendItemOpen(std::string* out, const serving::CatalogItem& item, bool properties) {
+  out->append("{\"item_id\":");
+  AppendJsonString(item.item_id, out);
+  AppendField(out, "name");
+  AppendJsonString(item.name, out);
+  AppendField(out, "category");
+  AppendJsonString(item.category, out);
+  AppendField(out, "price");
+  if (item.price) AppendJsonNumber(*item.price, out);
+  else out->append("null");
+  AppendField(out, "image_url");
+  AppendJsonString(item.image_url, out);
   if (properties) {
-    o["brand"] = item.brand;
-    json::array tags;
-    for (const auto& t : item.tags) tags.push_back(json::value(t));
-    o["tags"] = std::move(tags);
-    o["available"] = item.available;
-    o["properties"] = StoredJson(item.properties_json);
+    AppendField(out, "brand");
+    AppendJsonString(item.brand, out);
+    AppendField(out, "tags");
+    out->push_back('[');
+    for (size_t i = 0; i < item.tags.size(); ++i) {
+      if (i) out->push_back(',');
+      AppendJsonString(item.tags[i], out);
+    }
+    out->push_back(']');
+    AppendField(out, "available");
+    out->append(item.available ? "true" : "false");
+    AppendField(out, "properties");
+    AppendJsonText(StoredJson(item.properties_json), out);
   }
-  return o;
 }
 
 double Round(double x, double digits = 1e6) { return std::round(x * digits) / digits; }
+
+// "recommendations":[...] of scored items with their reasons.
+void AppendRecommendations(std::string* out, const std::vector<serving::Recommendation>& recs,
+                           bool properties) {
+  out->append("\"recommendations\":[");
+  for (size_t i = 0; i < recs.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendItemOpen(out, *recs[i].item, properties);
+    AppendField(out, "score");
+    AppendJsonNumber(Round(recs[i].score), out);
+    AppendField(out, "reason");
+    AppendJsonString(recs[i].reason, out);
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+// ,"metadata":{"model_version":..,"algorithm":.. — left open.
+void AppendMetadataOpen(std::string* out, const std::string& model_version, const std::string& algorithm) {
+  out->append(",\"metadata\":{\"model_version\":");
+  if (model_version.empty()) out->append("null");
+  else AppendJsonString(model_version, out);
+  AppendField(out, "algorithm");
+  AppendJsonString(algorithm, out);
+}
 
 // Answers per (tenant, user, request), valid while the model version, the
 // user's profile and the catalog are those they were computed from, and
@@ -190,22 +239,13 @@ StatusOr<std::string> RecommendFor(Shared& s, const std::string& tid, const Tena
     }
   }
   ASSIGN_OR_RETURN(serving::RecommendResult res, d->recommender->Recommend(r));
-  json::array items;
-  for (const auto& rec : res.items) {
-    json::object o = ItemJson(*rec.item, props.value_or(false));
-    o["score"] = Round(rec.score);
-    o["reason"] = rec.reason;
-    items.push_back(std::move(o));
-  }
-  json::object out{{"user_id", user_id},
-                   {"recommendations", std::move(items)},
-                   {"metadata", json::object{{"model_version", res.model_version.empty()
-                                                                  ? json::value(nullptr)
-                                                                  : json::value(res.model_version)},
-                                             {"algorithm", res.algorithm},
-                                             {"count", res.items.size()}}}};
-  std::string open_body = JsonText(out);  // metadata is last: drop its "}}" to append
-  open_body.resize(open_body.size() - 2);
+  std::string open_body = "{\"user_id\":";  // metadata is last and left open (see Finish)
+  AppendJsonString(user_id, &open_body);
+  open_body.push_back(',');
+  AppendRecommendations(&open_body, res.items, props.value_or(false));
+  AppendMetadataOpen(&open_body, res.model_version, res.algorithm);
+  AppendField(&open_body, "count");
+  open_body += std::to_string(res.items.size());
   if (rules.cache_ttl_seconds > 0) {
     s.cache.Put(key, {open_body, res.model_version, profile->version, res.catalog->generation,
                       now + rules.cache_ttl_seconds * int64_t{1000}});
@@ -337,21 +377,24 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       ASSIGN_OR_RETURN(int count, Count(body, rules.max_recommendations));
       ASSIGN_OR_RETURN(auto filters, ParseFilters(body));
       ASSIGN_OR_RETURN(auto res, d->recommender->Similar(tid, item, count, filters));
-      json::array items;
-      for (const auto& x : res.items) {
-        json::object o = ItemJson(*x.item, false);
-        o["similarity_score"] = Round(x.similarity);
-        items.push_back(std::move(o));
+      std::string out = "{\"item_id\":";
+      AppendJsonString(item, &out);
+      out.append(",\"similar_items\":[");
+      for (size_t i = 0; i < res.items.size(); ++i) {
+        if (i) out.push_back(',');
+        AppendItemOpen(&out, *res.items[i].item, false);
+        AppendField(&out, "similarity_score");
+        AppendJsonNumber(Round(res.items[i].similarity), &out);
+        out.push_back('}');
       }
-      return JsonAnswer(200, json::object{
-          {"item_id", item},
-          {"similar_items", std::move(items)},
-          {"metadata", json::object{
-              {"model_version", res.model_version.empty() ? json::value(nullptr)
-                                                          : json::value(res.model_version)},
-              {"algorithm", res.algorithm},
-              {"latency_ms", Round(std::chrono::duration<double, std::milli>(
-                                       std::chrono::steady_clock::now() - t0).count(), 1e3)}}}});
+      out.push_back(']');
+      AppendMetadataOpen(&out, res.model_version, res.algorithm);
+      AppendField(&out, "latency_ms");
+      AppendJsonNumber(
+          Round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), 1e3),
+          &out);
+      out.append("}}");
+      return http::JsonResponse(200, std::move(out));
   })));
 
   router.Add({"GET", "/api/v1/recommendations/popular",
@@ -367,15 +410,12 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       serving::Filters f;
       if (auto c = req.Query("category"); c && !c->empty()) f.categories = {*c};
       ASSIGN_OR_RETURN(auto res, d->recommender->Popular(tid, static_cast<int>(count), f));
-      json::array items;
-      for (const auto& rec : res.items) {
-        json::object o = ItemJson(*rec.item, false);
-        o["score"] = Round(rec.score);
-        o["reason"] = rec.reason;
-        items.push_back(std::move(o));
-      }
-      return JsonAnswer(200, json::object{{"recommendations", std::move(items)},
-                                          {"metadata", json::object{{"algorithm", res.algorithm}}}});
+      std::string out = "{";
+      AppendRecommendations(&out, res.items, false);
+      out.append(",\"metadata\":{\"algorithm\":");
+      AppendJsonString(res.algorithm, &out);
+      out.append("}}");
+      return http::JsonResponse(200, std::move(out));
     });
   }));
 }

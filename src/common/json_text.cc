@@ -69,16 +69,18 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+void AppendJsonNumber(double x, std::string* out) {
+  if (std::isfinite(x)) AppendNumber(x, out);
+  else out->append("null");
+}
+
 void AppendJsonText(const json::value& v, std::string* out) {
   switch (v.kind()) {
     case json::kind::null: out->append("null"); break;
     case json::kind::bool_: out->append(v.get_bool() ? "true" : "false"); break;
     case json::kind::int64: AppendNumber(v.get_int64(), out); break;
     case json::kind::uint64: AppendNumber(v.get_uint64(), out); break;
-    case json::kind::double_:
-      if (std::isfinite(v.get_double())) AppendNumber(v.get_double(), out);
-      else out->append("null");
-      break;
+    case json::kind::double_: AppendJsonNumber(v.get_double(), out); break;
     case json::kind::string: AppendJsonString(v.get_string(), out); break;
     case json::kind::array: AppendArray(v.get_array(), out); break;
     case json::kind::object: AppendObject(v.get_object(), out); break;

@@ -16,5 +16,7 @@ std::string JsonText(const boost::json::array& a);
 void AppendJsonText(const boost::json::value& v, std::string* out);
 // Appends `s` as a JSON string literal (quoted, escaped).
 void AppendJsonString(std::string_view s, std::string* out);
+// Appends `x` in its shortest round-trip form (null when not finite).
+void AppendJsonNumber(double x, std::string* out);
 
 }  // namespace embedrec

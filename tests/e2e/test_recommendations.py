@@ -98,6 +98,18 @@ def test_purchased_items_are_excluded(server, trained):
     assert bought and not bought & {r["item_id"] for r in recs}
 
 
+def test_item_properties_on_request(server, trained):
+    key = trained["api_key"]
+    plain = recommend(server, key, {"user_id": "U0", "count": 3})["recommendations"]
+    assert all("brand" not in r and "properties" not in r for r in plain)
+    full = recommend(server, key, {"user_id": "U0", "count": 3, "include_properties": True})
+    for r in full["recommendations"]:
+        i = int(r["item_id"][1:])
+        assert r["brand"] == ("Acme" if i % 3 == 0 else "Globex")
+        assert r["tags"] == (["sale", "new"] if i % 5 == 0 else ["classic"])
+        assert r["available"] is True and r["properties"]["stock"] in ("0", "10")  # CSV values are text
+
+
 def test_cold_start_and_fold_in_after_a_few_views(server, trained):
     key = trained["api_key"]
     cold = recommend(server, key, {"user_id": "brand-new", "count": 10})
@@ -142,7 +154,8 @@ def test_similar_items(server, trained):
 
 def test_similar_items_of_an_item_the_model_has_not_seen(server, trained):
     key = trained["api_key"]
-    new = b"item_id,name,category,price\nP60,Item 60,cameras,70\nP61,Item 61,cameras,71\n"
+    new = ('item_id,name,category,price\nP60,Item 60,cameras,70\n'
+           'P61,"Lens ""Pro"" \\ é\u2014 61",cameras,71.5\n').encode()
     assert server.upload("/api/v1/upload/items", new, key).status == 200
     popular = server.request("GET", "/api/v1/recommendations/popular?category=cameras&count=50",
                              token=key).json()["recommendations"]
@@ -156,6 +169,8 @@ def test_similar_items_of_an_item_the_model_has_not_seen(server, trained):
     assert all(s["category"] == "cameras" for s in a["similar_items"])
     assert ids == [p["item_id"] for p in popular if p["item_id"] != "P60"]
     assert ids[-1] == "P61"  # untouched: after every trending camera
+    last = a["similar_items"][-1]
+    assert last["name"] == 'Lens "Pro" \\ é\u2014 61' and last["price"] == 71.5  # escaped, read back
 
 
 def test_popular_and_no_model_answers(server):
