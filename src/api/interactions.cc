@@ -105,19 +105,7 @@ void Feed(const Deps* d, const std::string& tid, const store::TrackEvent& ev) {
   if (auto catalog = d->catalog ? d->catalog->Peek(tid) : nullptr) {
     if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
   }
-  std::vector<std::pair<std::string, std::string>> context;
-  if (!ev.context_json.empty()) {
-    boost::system::error_code ec;
-    json::value v = json::parse(ev.context_json, ec);
-    if (!ec && v.is_object()) {
-      for (const char* k : {"page", "device", "time_of_day"}) {
-        if (auto* x = v.as_object().if_contains(k); x && x->is_string()) {
-          context.emplace_back(k, std::string(x->as_string()));
-        }
-      }
-    }
-  }
-  d->activity->Record(tid, ev, category, context);
+  d->activity->Record(tid, ev, category, serving::Activity::ContextFields(ev.context_json));
 }
 
 json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r) {

@@ -1,6 +1,8 @@
 #include "serving/activity.h"
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <cmath>
 
 #include "ml/dataset.h"
@@ -11,6 +13,18 @@ namespace {
 constexpr int64_t kDayMs = 86400000;
 constexpr int64_t kTrendRebuildMs = 10 * 60 * 1000;  // re-read the store this often
 }  // namespace
+
+Activity::ContextPairs Activity::ContextFields(std::string_view context_json) {
+  ContextPairs out;
+  if (context_json.empty()) return out;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(context_json, ec);
+  if (ec || !v.is_object()) return out;
+  for (const char* k : {"page", "device", "time_of_day"}) {
+    if (auto* x = v.as_object().if_contains(k); x && x->is_string()) out.emplace_back(k, std::string(x->as_string()));
+  }
+  return out;
+}
 
 double Activity::EventWeight(const std::string& type, int64_t age_ms) {
   const double w = ml::DefaultTypeWeight(type);
@@ -115,6 +129,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
     if (!rebuilt.ok()) return rebuilt.status();
     // Read before an upload changed the history: kept, but expired (the next request rebuilds).
     if (t->data_changes != changes) (*rebuilt)->built_at_ms = now - kTrendRebuildMs;
+    t->context_counts = std::move((*rebuilt)->context_counts);
     t->trend = std::move(*rebuilt);
   }
   return Trending(tenant_id, store);
@@ -122,10 +137,20 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
 
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,
                                                                       int64_t now) {
-  // Decayed from the newest stored event.
-  ASSIGN_OR_RETURN(IdMap items, store.LoadItemIndex());
+  // Decayed from the newest stored event. Items by index: id and category.
+  std::unordered_map<int64_t, std::pair<std::string, std::string>> items;
+  for (int64_t after = -1;;) {
+    std::vector<int64_t> idx;
+    ASSIGN_OR_RETURN(auto page, store.ListItems(after, 5000, "", &idx));
+    for (size_t i = 0; i < page.size() && i < idx.size(); ++i) {
+      items.emplace(idx[i], std::make_pair(std::move(page[i].item_id), std::move(page[i].category)));
+    }
+    if (page.size() < 5000 || idx.empty()) break;
+    after = idx.back();
+  }
   std::unordered_map<int64_t, const std::string*> name;
-  for (const auto& [id, idx] : items) name.emplace(idx, &id);
+  for (const auto& [idx, item] : items) name.emplace(idx, &item.first);
+  auto state = std::make_unique<TrendState>();
   struct Row { int64_t item; double w; int64_t ts; };
   std::vector<Row> rows;
   int64_t newest = 0;
@@ -134,8 +159,14 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
     if (w <= 0) return;
     rows.push_back({r.item_idx, w, r.ts_ms});
     newest = std::max(newest, r.ts_ms);
+    // Context counts as Record keeps them: every weighted event of an item with a category.
+    auto it = items.find(r.item_idx);
+    if (it == items.end() || it->second.second.empty()) return;
+    const std::string& category = it->second.second;
+    state->context_counts[""][category] += 1;
+    if (r.context_json.empty()) return;
+    for (const auto& [k, v] : ContextFields(r.context_json)) state->context_counts[k + "=" + v][category] += 1;
   }));
-  auto state = std::make_unique<TrendState>();
   state->reference_ms = newest;
   for (const auto& r : rows) {
     auto n = name.find(r.item);

@@ -2,10 +2,10 @@
 // by every tracked interaction: each user's recent items (for fold-in and
 // exclusions), item popularity over a recent window (trending), and how
 // contexts (page, device, time of day) shift interest between categories.
-// Profiles are loaded from the tenant's store on first use; popularity is
-// built from the stored history, kept current by Record, and rebuilt from
-// the store every 10 minutes by one request while the others go on with the
-// previous one (no stall, no herd of rebuilds).
+// Profiles are loaded from the tenant's store on first use; popularity and
+// the context counts are built from the stored history, kept current by
+// Record, and rebuilt from the store every 10 minutes by one request while
+// the others go on with the previous ones (no stall, no herd of rebuilds).
 //
 // Thread safety: safe for concurrent use. Profile and Trending may read the
 // store (call from workers); Record never blocks on I/O.
@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -96,10 +97,16 @@ class Activity {
 
   // Weight of an event in a fold-in: its type's weight, halving every 3 days of age.
   static double EventWeight(const std::string& type, int64_t age_ms);
+  // The context fields that drive re-ranking (page, device, time_of_day) of
+  // an interaction's stored context JSON; none for anything else.
+  using ContextPairs = std::vector<std::pair<std::string, std::string>>;
+  static ContextPairs ContextFields(std::string_view context_json);
 
  private:
+  using ContextCounts = std::map<std::string, std::map<std::string, double>>;
   struct TrendState {
     std::unordered_map<std::string, double> score;
+    ContextCounts context_counts;  // from the stored history (see TenantState), moved there on install
     std::shared_ptr<const TrendingSnapshot::Base> base;  // null: re-rank on the next read
     std::unordered_map<std::string, double> changed;     // scores changed since `base`
     int64_t reference_ms = 0;  // weights are relative to this (the newest stored event at build)
@@ -109,13 +116,14 @@ class Activity {
   struct TenantState {
     std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<const UserProfile>> profiles;
-    std::unique_ptr<TrendState> trend;
+    std::unique_ptr<TrendState> trend;  // with it, context counts read from the store
     // A request is rebuilding an expired trend from the store; meanwhile the
     // others are answered from the expired one (one rebuild, no stall).
     bool trend_rebuilding = false;
     uint64_t data_changes = 0;  // DataChanged calls: a rebuild begun before one is stale
     // context "page=home" → category → events; "" → category → events (all contexts)
-    std::map<std::string, std::map<std::string, double>> context_counts;
+    // Rebuilt from the stored contexts with the trend, then fed by Record.
+    ContextCounts context_counts;
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
   static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store, int64_t now);

@@ -171,6 +171,7 @@ class TenantStore {
     int64_t user_idx = 0, item_idx = 0;
     std::string type;
     int64_t ts_ms = 0;
+    std::string context_json;  // empty: none
   };
   // Stored interactions that name an item (a full count: call per training
   // request, not per tracked event).

@@ -74,7 +74,11 @@ class TrainingServiceImpl final : public TrainingService {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return Status::Unavailable("the server is stopping; submit again after restart");
-      if (auto it = active_.find(tenant_id); it != active_.end()) return Busy(*it->second);
+      // A job whose end is already visible (its client saw "completed") no
+      // longer holds the tenant, even while it writes its last record.
+      if (auto it = active_.find(tenant_id); it != active_.end() && !Ended(*it->second)) {
+        return Busy(*it->second);
+      }
       if (!reserved_.insert(tenant_id).second) {
         return Status(StatusCode::kFailedPrecondition,
                       "the tenant is submitting another training job right now", "job_running");
@@ -303,6 +307,10 @@ class TrainingServiceImpl final : public TrainingService {
   }
 
  private:
+  static bool Ended(Job& job) {
+    std::lock_guard lock(job.mu);
+    return Terminal(job.record.status);
+  }
   Status Busy(Job& running) {
     std::lock_guard lock(running.mu);
     return Status(StatusCode::kFailedPrecondition,

@@ -170,6 +170,44 @@ TEST_F(ActivityTest, ContextLiftsAreLearnedAndBounded) {
   EXPECT_DOUBLE_EQ(a.ContextFactor(id_, {{"device", "tv"}}, "phones"), 1.0);  // unseen context
 }
 
+TEST_F(ActivityTest, ContextLiftsAreReadFromStoredContexts) {
+  // History uploaded (or tracked before a restart) with contexts: phones on
+  // mobile, books on desktop. A new Activity learns the lifts from the store.
+  auto batch = store_->BeginImport();
+  store::ItemRecord item;
+  item.item_id = "phone";
+  item.category = "phones";
+  ASSERT_OK((*batch)->UpsertItem(item, 1));
+  item.item_id = "novel";
+  item.category = "books";
+  ASSERT_OK((*batch)->UpsertItem(item, 1));
+  ASSERT_OK((*batch)->Commit());
+  auto idx = store_->LoadItemIndex();
+  ASSERT_OK(idx);
+  batch = store_->BeginImport();
+  auto u = (*batch)->EnsureUser("u7", 1);
+  store::InteractionRecord r;
+  r.user_idx = *u;
+  r.type = "view";
+  for (int i = 0; i < 200; ++i) {
+    const bool mobile = i % 2 == 0;
+    r.item_idx = idx->at(mobile ? "phone" : "novel");
+    r.ts_ms = clock_.NowMillis() - 1000 - i;
+    r.context_json = mobile ? R"({"device":"mobile","page":"home"})" : R"({"device":"desktop"})";
+    ASSERT_OK((*batch)->InsertInteraction(r));
+  }
+  ASSERT_OK((*batch)->Commit());
+  Activity a(&clock_);
+  EXPECT_DOUBLE_EQ(a.ContextFactor(id_, {{"device", "mobile"}}, "phones"), 1.0);  // nothing read yet
+  ASSERT_OK(a.Trending(id_, *store_));
+  EXPECT_GT(a.ContextFactor(id_, {{"device", "mobile"}}, "phones"), 1.2);
+  EXPECT_LT(a.ContextFactor(id_, {{"device", "mobile"}}, "books"), 0.8);
+  EXPECT_GT(a.ContextFactor(id_, {{"device", "desktop"}}, "books"), 1.2);
+  EXPECT_EQ(Activity::ContextFields(R"({"device":"tv","page":"home","x":"y","time_of_day":7})"),
+            (Activity::ContextPairs{{"page", "home"}, {"device", "tv"}}));
+  EXPECT_TRUE(Activity::ContextFields("not json").empty());
+}
+
 TEST(EventWeightTest, TypeWeightHalvesEveryThreeDays) {
   EXPECT_DOUBLE_EQ(Activity::EventWeight("purchase", 0), 5.0);
   EXPECT_DOUBLE_EQ(Activity::EventWeight("view", 3 * 86400000LL), 0.5);

@@ -316,7 +316,7 @@ class SqliteTenantStore final : public TenantStore {
   Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) override {
     return db_->Read([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto st, c.Prepare(
-          "SELECT user_idx, item_idx, type, ts_ms FROM interactions WHERE item_idx >= 0"));
+          "SELECT user_idx, item_idx, type, ts_ms, context FROM interactions WHERE item_idx >= 0"));
       InteractionRow r;
       while (true) {
         ASSIGN_OR_RETURN(bool row, st->Step());
@@ -325,6 +325,7 @@ class SqliteTenantStore final : public TenantStore {
         r.item_idx = st->Int(1);
         r.type = st->Text(2);
         r.ts_ms = st->Int(3);
+        r.context_json = st->Text(4);
         fn(r);
       }
     });
