@@ -105,6 +105,9 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
     loss = next;
     if (converged) break;
   }
+  if (!(a > 0) || !std::isfinite(b)) {  // a decreasing link would invert the model's ranking
+    return Status::FailedPrecondition("the model's inner products do not rank held-out items above others");
+  }
   out.a = a;
   out.b = b;
   return out;

@@ -22,7 +22,8 @@ struct ScoreCalibration {
 // uniformly and weighted to stand for all of them), over at most `max_users`
 // users: P is then the chance that a given item is among a user's held-out
 // choices. Weighted logistic regression by Newton's method.
-// kFailedPrecondition when data.test holds no pair.
+// kFailedPrecondition when data.test holds no pair, or when the fit is not
+// increasing (it would invert the ranking; serving then keeps sigmoid(ip)).
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
                                                const float* items, int dim, uint64_t seed,
                                                int negatives_per_user = 32, int max_users = 5000);

@@ -47,5 +47,20 @@ TEST(ScoreCalibrationTest, NothingHeldOutIsAnError) {
   EXPECT_DOUBLE_EQ(ScoreCalibration{}.Probability(0), 0.5);  // the identity link
 }
 
+TEST(ScoreCalibrationTest, AModelThatRanksHeldOutItemsLastIsNotCalibrated) {
+  // Held-out items have the lowest inner products: an increasing link cannot fit.
+  Dataset data;
+  data.n_users = 200;
+  data.n_items = 50;
+  data.train.offsets.assign(201, 0);
+  std::vector<float> users(200, 1.0f), items(50);
+  for (int i = 0; i < 50; ++i) items[i] = static_cast<float>(i);
+  for (int u = 0; u < 200; ++u) {
+    data.test.items.push_back(u % 3);
+    data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
+  }
+  EXPECT_FALSE(FitScoreCalibration(data, users.data(), items.data(), 1, 1).ok());
+}
+
 }  // namespace
 }  // namespace embedrec::ml
