@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
+#include <future>
 
 #include "ml/dataset.h"
 
@@ -112,19 +113,36 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
   auto t = State(tenant_id);
   const int64_t now = clock_->NowMillis();
   uint64_t changes = 0;
+  std::shared_ptr<std::promise<void>> first;  // set when this request makes the first build
   {
-    std::lock_guard lock(t->mu);
+    std::unique_lock lock(t->mu);
     const bool expired = t->trend && now - t->trend->built_at_ms >= kTrendRebuildMs;
     if (t->trend && (!expired || t->trend_rebuilding)) {
       if (!t->trend->snapshot) t->trend->snapshot = Snapshot(*t->trend);
       return t->trend->snapshot;
     }
+    if (!t->trend && t->first_build.valid()) {  // another request is building it: wait for that one
+      auto building = t->first_build;
+      lock.unlock();
+      building.wait();
+      return Trending(tenant_id, store);
+    }
     if (expired) t->trend_rebuilding = true;  // this request rebuilds; the others use the old one
+    if (!t->trend) {
+      first = std::make_shared<std::promise<void>>();
+      t->first_build = first->get_future().share();
+    }
     changes = t->data_changes;
   }
   auto rebuilt = BuildTrend(store, now);
+  ++trend_builds_;
+  struct Done {  // wakes the waiters of a first build, whatever happens below
+    std::shared_ptr<std::promise<void>> p;
+    ~Done() { if (p) p->set_value(); }
+  } done{first};
   {
     std::lock_guard lock(t->mu);
+    if (first) t->first_build = {};
     if (t->data_changes == changes) t->trend_rebuilding = false;
     if (!rebuilt.ok()) return rebuilt.status();
     // Read before an upload changed the history: kept, but expired (the next request rebuilds).

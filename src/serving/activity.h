@@ -5,14 +5,17 @@
 // Profiles are loaded from the tenant's store on first use; popularity and
 // the context counts are built from the stored history, kept current by
 // Record, and rebuilt from the store every 10 minutes by one request while
-// the others go on with the previous ones (no stall, no herd of rebuilds).
+// the others go on with the previous ones (no stall, no herd of rebuilds);
+// the first build is made by one request while the others wait for it.
 //
 // Thread safety: safe for concurrent use. Profile and Trending may read the
 // store (call from workers); Record never blocks on I/O.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -95,6 +98,9 @@ class Activity {
   // Forgets a tenant (deleted).
   void Drop(const std::string& tenant_id);
 
+  // How many times popularity was built from the store (for tests and /metrics).
+  uint64_t TrendBuilds() const { return trend_builds_.load(); }
+
   // Weight of an event in a fold-in: its type's weight, halving every 3 days of age.
   static double EventWeight(const std::string& type, int64_t age_ms);
   // The context fields that drive re-ranking (page, device, time_of_day) of
@@ -120,6 +126,8 @@ class Activity {
     // A request is rebuilding an expired trend from the store; meanwhile the
     // others are answered from the expired one (one rebuild, no stall).
     bool trend_rebuilding = false;
+    // Valid while a request builds the first trend (none before): the others wait for it.
+    std::shared_future<void> first_build;
     uint64_t data_changes = 0;  // DataChanged calls: a rebuild begun before one is stale
     // context "page=home" → category → events; "" → category → events (all contexts)
     // Rebuilt from the stored contexts with the trend, then fed by Record.
@@ -136,6 +144,7 @@ class Activity {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TenantState>> tenants_;
   uint64_t next_version_ = 1;  // GUARDED_BY(mu_)
+  std::atomic<uint64_t> trend_builds_{0};
   uint64_t NextVersion();
 };
 

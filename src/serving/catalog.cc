@@ -1,6 +1,7 @@
 #include "serving/catalog.h"
 
 #include <boost/json/parse.hpp>
+#include <future>
 
 namespace embedrec::serving {
 namespace json = boost::json;
@@ -39,18 +40,33 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
   const int64_t now = clock_->NowMillis();
   std::shared_ptr<const CatalogSnapshot> previous;
   uint64_t invalidations = 0;
+  std::shared_ptr<std::promise<void>> first;  // set when this request makes the first load
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = entries_.find(tenant_id);
     if (it != entries_.end()) {
       if (now - it->second.loaded_at_ms < ttl_ms_ || it->second.reloading) return it->second.snapshot;
       it->second.reloading = true;  // this request re-reads; the others use the expired snapshot
       previous = it->second.snapshot;
+    } else if (auto f = first_loads_.find(tenant_id); f != first_loads_.end()) {
+      auto loading = f->second;  // another request is loading it: wait for that one
+      lock.unlock();
+      loading.wait();
+      return Get(tenant_id, store);
+    } else {
+      first = std::make_shared<std::promise<void>>();
+      first_loads_.emplace(tenant_id, first->get_future().share());
     }
     invalidations = invalidations_;
   }
   auto loaded = Load(store);
+  ++loads_;
+  struct Done {  // wakes the waiters of a first load, whatever happens below
+    std::shared_ptr<std::promise<void>> p;
+    ~Done() { if (p) p->set_value(); }
+  } done{first};
   std::lock_guard lock(mu_);
+  if (first) first_loads_.erase(tenant_id);
   auto it = entries_.find(tenant_id);
   if (it != entries_.end()) it->second.reloading = false;
   if (!loaded.ok()) return loaded.status();

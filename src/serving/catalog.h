@@ -2,14 +2,17 @@
 // for filters and for the fields answers carry. One snapshot per tenant,
 // replaced (never changed) when the catalog changes: item uploads and
 // deletes invalidate it; it also expires after a while, for changes made
-// by another node. An expired snapshot is re-read by one request while the
+// by another node. The first load is made by one request while the others
+// wait for it; an expired snapshot is re-read by one request while the
 // others go on with it; a re-read that finds the same items keeps the
 // snapshot (and its generation, so caches built on it stay valid).
 //
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +61,8 @@ class CatalogCache {
   // The tenant's snapshot if one is in memory (even expired); null otherwise. Never blocks on I/O.
   std::shared_ptr<const CatalogSnapshot> Peek(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
+  // How many times a catalog was read from a store (for tests and /metrics).
+  uint64_t Loads() const { return loads_.load(); }
 
  private:
   struct Entry {
@@ -72,6 +77,9 @@ class CatalogCache {
   std::map<std::string, Entry> entries_;
   uint64_t next_generation_ = 1;
   uint64_t invalidations_ = 0;  // a load begun before an Invalidate is stale
+  // Tenants whose first load is running: the other requests wait for it.
+  std::map<std::string, std::shared_future<void>> first_loads_;
+  std::atomic<uint64_t> loads_{0};
 };
 
 }  // namespace embedrec::serving

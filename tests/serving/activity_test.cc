@@ -2,8 +2,10 @@
 #include "serving/activity.h"
 
 #include <cmath>
+#include <latch>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "ml/dataset.h"
 #include "serving/recommender.h"
@@ -206,6 +208,35 @@ TEST_F(ActivityTest, ContextLiftsAreReadFromStoredContexts) {
   EXPECT_EQ(Activity::ContextFields(R"({"device":"tv","page":"home","x":"y","time_of_day":7})"),
             (Activity::ContextPairs{{"page", "home"}, {"device", "tv"}}));
   EXPECT_TRUE(Activity::ContextFields("not json").empty());
+}
+
+TEST_F(ActivityTest, ConcurrentFirstRequestsBuildTrendingOnce) {
+  auto batch = store_->BeginImport();
+  auto u = (*batch)->EnsureUser("heavy", 1);
+  store::InteractionRecord r;
+  r.user_idx = *u;
+  r.type = "view";
+  for (int i = 0; i < 30000; ++i) {  // enough that a build takes a while
+    r.item_idx = 1 + i % 3;
+    r.ts_ms = clock_.NowMillis() - 10 * i - 1;
+    ASSERT_OK((*batch)->InsertInteraction(r));
+  }
+  ASSERT_OK((*batch)->Commit());
+  Activity a(&clock_);
+  std::latch start(8);
+  std::vector<std::shared_ptr<const TrendingSnapshot>> got(8);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto t = a.Trending(id_, *store_);
+      if (t.ok()) got[i] = *t;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(a.TrendBuilds(), 1u);
+  for (const auto& g : got) EXPECT_EQ(g.get(), got[0].get());
+  ASSERT_NE(got[0], nullptr);
 }
 
 TEST(EventWeightTest, TypeWeightHalvesEveryThreeDays) {
