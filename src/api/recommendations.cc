@@ -283,30 +283,6 @@ AuthedFn JsonRoute(const Deps* d, const char* endpoint, BodyFn fn) {
   };
 }
 
-// For the network thread: true when this request finds everything in memory
-// (credentials, settings, store, catalog, popularity and, with `user_field`,
-// the user's profile), so it runs there without a hop to a worker. Parses
-// the body once more (a few microseconds) to find the user.
-std::function<bool(const Request&)> InlineWhenWarm(const Deps* d, const char* user_field) {
-  return [d, user_field](const Request& req) {
-    std::string tid = d->authenticator->CachedTenant(req.Header("authorization"), /*complete=*/true);
-    if (tid.empty() || !d->settings->IsFresh(tid) || !d->tenants->IsOpen(tid) ||
-        !d->catalog->IsFresh(tid)) {
-      return false;
-    }
-    std::string user;
-    if (user_field) {
-      boost::system::error_code ec;
-      json::value v = json::parse(req.body, ec);
-      if (ec || !v.is_object()) return false;
-      const json::value* u = v.as_object().if_contains(user_field);
-      if (!u || !u->is_string()) return false;
-      user = std::string(u->as_string());
-    }
-    return d->activity->Warm(tid, user);
-  };
-}
-
 }  // namespace
 
 void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
@@ -320,10 +296,12 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
   d->metrics->Declare("embedrec_recommendation_seconds_total", MetricsRegistry::Type::kCounter,
                       "Time spent answering recommendation requests per tenant and endpoint");
 
+  // These routes run on the worker pool, not on the network threads (as
+  // tracking may): measured, that gave both the better tail at 8 connections
+  // and the higher throughput at 64 (docs/benchmarks.md, Serving).
   http::RouteInfo recs{"POST", "/api/v1/recommendations",
                        "Personalised recommendations for a user (filters, context, model_version)",
                        "recommendations"};
-  recs.inline_if = InlineWhenWarm(d, "user_id");
   router.Add(recs,
              Authed(deps, auth::kRecommendationsRead,
                     JsonRoute(d, "recommendations", [s, d](const Request& req, const json::object& body,
@@ -366,7 +344,6 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
 
   http::RouteInfo similar{"POST", "/api/v1/recommendations/similar",
                           "Items similar to an item (never the item itself)", "recommendations"};
-  similar.inline_if = InlineWhenWarm(d, nullptr);
   router.Add(similar,
              Authed(deps, auth::kRecommendationsRead,
                     JsonRoute(d, "similar", [d](const Request& req, const json::object& body,

@@ -49,20 +49,6 @@ void Activity::Drop(const std::string& tenant_id) {
   tenants_.erase(tenant_id);
 }
 
-bool Activity::Warm(const std::string& tenant_id, const std::string& user_id) {
-  std::shared_ptr<TenantState> t;
-  {
-    std::lock_guard lock(mu_);
-    auto it = tenants_.find(tenant_id);
-    if (it == tenants_.end()) return false;
-    t = it->second;
-  }
-  std::lock_guard lock(t->mu);
-  return t->trend &&
-         (t->trend_rebuilding || clock_->NowMillis() - t->trend->built_at_ms < kTrendRebuildMs) &&
-         (user_id.empty() || t->profiles.count(user_id));
-}
-
 void Activity::DataChanged(const std::string& tenant_id) {
   auto t = State(tenant_id);
   std::lock_guard lock(t->mu);

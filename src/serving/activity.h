@@ -90,8 +90,6 @@ class Activity {
   double ContextFactor(const std::string& tenant_id,
                        const std::vector<std::pair<std::string, std::string>>& context,
                        const std::string& category);
-  // True when Profile(user) and Trending would answer from memory (no I/O).
-  bool Warm(const std::string& tenant_id, const std::string& user_id);
   // An upload changed the tenant's history: profiles and popularity are
   // read from the store again on next use (context lifts are kept).
   void DataChanged(const std::string& tenant_id);

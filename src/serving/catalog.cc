@@ -110,13 +110,6 @@ StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore
   return snap;
 }
 
-bool CatalogCache::IsFresh(const std::string& tenant_id) {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(tenant_id);
-  return it != entries_.end() &&
-         (it->second.reloading || clock_->NowMillis() - it->second.loaded_at_ms < ttl_ms_);
-}
-
 std::shared_ptr<const CatalogSnapshot> CatalogCache::Peek(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(tenant_id);

@@ -56,8 +56,6 @@ class CatalogCache {
   // The tenant's snapshot, loaded from `store` when missing or expired.
   StatusOr<std::shared_ptr<const CatalogSnapshot>> Get(const std::string& tenant_id,
                                                        store::TenantStore& store);
-  // True when Get would answer from memory (fresh, or being re-read by another request).
-  bool IsFresh(const std::string& tenant_id);
   // The tenant's snapshot if one is in memory (even expired); null otherwise. Never blocks on I/O.
   std::shared_ptr<const CatalogSnapshot> Peek(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
