@@ -2,10 +2,8 @@
 #include "serving/activity.h"
 
 #include <cmath>
-#include <latch>
 #include <map>
 #include <random>
-#include <thread>
 
 #include "ml/dataset.h"
 #include "serving/recommender.h"
@@ -221,17 +219,7 @@ TEST_F(ActivityTest, ConcurrentFirstRequestsBuildTrendingOnce) {
   }
   ASSERT_OK((*batch)->Commit());
   Activity a(&clock_);
-  std::latch start(8);
-  std::vector<std::shared_ptr<const TrendingSnapshot>> got(8);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      auto t = a.Trending(id_, *store_);
-      if (t.ok()) got[i] = *t;
-    });
-  }
-  for (auto& t : threads) t.join();
+  auto got = AllAtOnce(8, [&] { return a.Trending(id_, *store_); });
   EXPECT_EQ(a.TrendBuilds(), 1u);
   for (const auto& g : got) EXPECT_EQ(g.get(), got[0].get());
   ASSERT_NE(got[0], nullptr);

@@ -3,8 +3,6 @@
 // at once on Invalidate.
 #include "serving/catalog.h"
 
-#include <latch>
-#include <thread>
 
 #include "tenant_fixture.h"
 
@@ -73,17 +71,7 @@ TEST_F(CatalogCacheTest, AChangedReReadOrAnInvalidateGivesANewGeneration) {
 TEST_F(CatalogCacheTest, ConcurrentFirstRequestsLoadOnce) {
   for (int i = 0; i < 3000; ++i) Put("X" + std::to_string(i), "bulk", "{}");
   CatalogCache c(&clock_, 60000);
-  std::latch start(8);
-  std::vector<std::shared_ptr<const CatalogSnapshot>> got(8);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      auto s = c.Get(id_, *store_);
-      if (s.ok()) got[i] = *s;
-    });
-  }
-  for (auto& t : threads) t.join();
+  auto got = AllAtOnce(8, [&] { return c.Get(id_, *store_); });
   EXPECT_EQ(c.Loads(), 1u);
   ASSERT_NE(got[0], nullptr);
   EXPECT_EQ(got[0]->items.size(), 3002u);

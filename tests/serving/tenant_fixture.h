@@ -2,6 +2,11 @@
 // directory) and a fake clock.
 #pragma once
 
+#include <latch>
+#include <memory>
+#include <thread>
+#include <vector>
+
 #include "common/clock.h"
 #include "store/tenant_stores.h"
 #include "test_util.h"
@@ -22,5 +27,24 @@ class TenantStoreTest : public ::testing::Test {
   std::string id_;
   std::shared_ptr<store::TenantStore> store_;
 };
+
+// Calls `get()` from `n` threads released at once; each call's snapshot
+// (null when it failed), for tests of concurrent first requests.
+template <typename Get>
+auto AllAtOnce(int n, Get get) {
+  using Snapshot = typename std::decay_t<decltype(*get())>;
+  std::latch start(n);
+  std::vector<Snapshot> got(n);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto r = get();
+      if (r.ok()) got[i] = *r;
+    });
+  }
+  for (auto& t : threads) t.join();
+  return got;
+}
 
 }  // namespace embedrec::serving
