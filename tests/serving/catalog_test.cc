@@ -3,7 +3,6 @@
 // at once on Invalidate.
 #include "serving/catalog.h"
 
-
 #include "tenant_fixture.h"
 
 namespace embedrec::serving {
