@@ -1,6 +1,9 @@
 #include "ml/calibration.h"
 
 #include <algorithm>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -36,6 +39,27 @@ double Loss(const std::vector<Sample>& s, double a, double b, double ridge) {
 
 double ScoreCalibration::Probability(double ip) const {
   return 1.0 / (1.0 + std::exp(-(a * ip + b)));
+}
+
+boost::json::object ScoreCalibration::ToJson() const {
+  return {{"method", "platt"}, {"a", a}, {"b", b}, {"users", users}, {"positives", positives}};
+}
+
+ScoreCalibration ScoreCalibration::FromMetadata(std::string_view metadata_json) {
+  namespace json = boost::json;
+  ScoreCalibration out;
+  boost::system::error_code ec;
+  json::value meta = json::parse(metadata_json, ec);
+  const json::value* c = !ec && meta.is_object() ? meta.as_object().if_contains("score_calibration") : nullptr;
+  if (!c || !c->is_object()) return out;
+  const json::value* a = c->as_object().if_contains("a");
+  const json::value* b = c->as_object().if_contains("b");
+  if (a && b && a->is_number() && b->is_number() && std::isfinite(a->to_number<double>()) &&
+      std::isfinite(b->to_number<double>())) {
+    out.a = a->to_number<double>();
+    out.b = b->to_number<double>();
+  }
+  return out;
 }
 
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,

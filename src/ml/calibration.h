@@ -4,7 +4,9 @@
 // product saturates: a trained model's best items all showed 1.0.
 #pragma once
 
+#include <boost/json/fwd.hpp>
 #include <cstdint>
+#include <string_view>
 
 #include "common/status.h"
 #include "ml/dataset.h"
@@ -15,6 +17,11 @@ struct ScoreCalibration {
   double a = 1, b = 0;  // the identity: sigmoid(ip), for models without a fit
   int64_t positives = 0, users = 0;  // what the fit saw
   double Probability(double ip) const;
+  // As a model file's metadata carries it under "score_calibration".
+  boost::json::object ToJson() const;
+  // The calibration in a model file's metadata JSON; the identity when it
+  // has none or it is malformed.
+  static ScoreCalibration FromMetadata(std::string_view metadata_json);
 };
 
 // Fits a, b on the held-out pairs of `data.test` (label 1) against items the

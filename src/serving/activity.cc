@@ -4,9 +4,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
-#include <future>
+#include <optional>
 
 #include "ml/dataset.h"
+#include "serving/catalog.h"
+#include "serving/first_load.h"
 
 namespace embedrec::serving {
 
@@ -99,7 +101,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
   auto t = State(tenant_id);
   const int64_t now = clock_->NowMillis();
   uint64_t changes = 0;
-  std::shared_ptr<std::promise<void>> first;  // set when this request makes the first build
+  std::optional<FirstLoad> first;  // when this request makes the first build
   {
     std::unique_lock lock(t->mu);
     const bool expired = t->trend && now - t->trend->built_at_ms >= kTrendRebuildMs;
@@ -114,18 +116,11 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
       return Trending(tenant_id, store);
     }
     if (expired) t->trend_rebuilding = true;  // this request rebuilds; the others use the old one
-    if (!t->trend) {
-      first = std::make_shared<std::promise<void>>();
-      t->first_build = first->get_future().share();
-    }
+    if (!t->trend) t->first_build = first.emplace().done();
     changes = t->data_changes;
   }
   auto rebuilt = BuildTrend(store, now);
   ++trend_builds_;
-  struct Done {  // wakes the waiters of a first build, whatever happens below
-    std::shared_ptr<std::promise<void>> p;
-    ~Done() { if (p) p->set_value(); }
-  } done{first};
   {
     std::lock_guard lock(t->mu);
     if (first) t->first_build = {};
@@ -143,40 +138,24 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
                                                                       int64_t now) {
   // Decayed from the newest stored event. Items by index: id and category.
   std::unordered_map<int64_t, std::pair<std::string, std::string>> items;
-  for (int64_t after = -1;;) {
-    std::vector<int64_t> idx;
-    ASSIGN_OR_RETURN(auto page, store.ListItems(after, 5000, "", &idx));
-    for (size_t i = 0; i < page.size() && i < idx.size(); ++i) {
-      items.emplace(idx[i], std::make_pair(std::move(page[i].item_id), std::move(page[i].category)));
-    }
-    if (page.size() < 5000 || idx.empty()) break;
-    after = idx.back();
-  }
-  std::unordered_map<int64_t, const std::string*> name;
-  for (const auto& [idx, item] : items) name.emplace(idx, &item.first);
+  RETURN_IF_ERROR(ForEachStoredItem(store, [&](int64_t idx, store::ItemRecord&& item) {
+    items.emplace(idx, std::make_pair(std::move(item.item_id), std::move(item.category)));
+  }));
   auto state = std::make_unique<TrendState>();
-  struct Row { int64_t item; double w; int64_t ts; };
+  struct Row { const std::string* item; double w; int64_t ts; };
   std::vector<Row> rows;
   int64_t newest = 0;
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
     const double w = ml::DefaultTypeWeight(r.type);
-    if (w <= 0) return;
-    rows.push_back({r.item_idx, w, r.ts_ms});
-    newest = std::max(newest, r.ts_ms);
-    // Context counts as Record keeps them: every weighted event of an item with a category.
     auto it = items.find(r.item_idx);
-    if (it == items.end() || it->second.second.empty()) return;
-    const std::string& category = it->second.second;
-    state->context_counts[""][category] += 1;
-    if (r.context_json.empty()) return;
-    for (const auto& [k, v] : ContextFields(r.context_json)) state->context_counts[k + "=" + v][category] += 1;
+    if (w <= 0 || it == items.end()) return;
+    rows.push_back({&it->second.first, w, r.ts_ms});
+    newest = std::max(newest, r.ts_ms);
+    CountContext(state->context_counts, it->second.second, ContextFields(r.context_json));
   }));
   state->reference_ms = newest;
   for (const auto& r : rows) {
-    auto n = name.find(r.item);
-    if (n == name.end()) continue;
-    state->score[*n->second] +=
-        r.w * std::exp2(-static_cast<double>(newest - r.ts) / (kTrendHalfLifeDays * kDayMs));
+    state->score[*r.item] += r.w * std::exp2(-static_cast<double>(newest - r.ts) / (kTrendHalfLifeDays * kDayMs));
   }
   state->built_at_ms = now;
   return state;
@@ -215,10 +194,14 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
     tr.changed[ev.item_id] = now_score;
     tr.snapshot.reset();  // rebuilt on the next read: popularity moves at once
   }
-  if (!category.empty()) {
-    t->context_counts[""][category] += 1;
-    for (const auto& [k, v] : context) t->context_counts[k + "=" + v][category] += 1;
-  }
+  CountContext(t->context_counts, category, context);
+}
+
+void Activity::CountContext(ContextCounts& counts, const std::string& category,
+                            const ContextPairs& context) {
+  if (category.empty()) return;
+  counts[""][category] += 1;
+  for (const auto& [k, v] : context) counts[k + "=" + v][category] += 1;
 }
 
 std::shared_ptr<const TrendingSnapshot> Activity::Snapshot(TrendState& tr) {
@@ -240,12 +223,10 @@ std::shared_ptr<const TrendingSnapshot> Activity::Snapshot(TrendState& tr) {
   snap->changed_score = tr.changed;
   snap->changed.assign(tr.changed.begin(), tr.changed.end());
   std::sort(snap->changed.begin(), snap->changed.end(), better);
-  double max_score = snap->changed.empty() ? 0 : snap->changed.front().second;
-  snap->ForEachRanked([&](const std::string&, double s) {  // the best entry, wherever it is
-    max_score = std::max(max_score, s);
+  snap->ForEachRanked([&](const std::string&, double s) {  // the best entry, base or overlay
+    snap->max_score = s;
     return false;
   });
-  snap->max_score = max_score;
   return snap;
 }
 

@@ -133,6 +133,8 @@ class Activity {
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
   static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store, int64_t now);
+  // One weighted event of an item of `category` in `context` (nothing without a category).
+  static void CountContext(ContextCounts& counts, const std::string& category, const ContextPairs& context);
   // The snapshot readers get: the base (re-ranked when missing or when too
   // much changed since) and the changed items' overlay. Under the tenant's mutex.
   static std::shared_ptr<const TrendingSnapshot> Snapshot(TrendState& tr);

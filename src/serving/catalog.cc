@@ -1,7 +1,9 @@
 #include "serving/catalog.h"
 
 #include <boost/json/parse.hpp>
-#include <future>
+#include <optional>
+
+#include "serving/first_load.h"
 
 namespace embedrec::serving {
 namespace json = boost::json;
@@ -40,7 +42,7 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
   const int64_t now = clock_->NowMillis();
   std::shared_ptr<const CatalogSnapshot> previous;
   uint64_t invalidations = 0;
-  std::shared_ptr<std::promise<void>> first;  // set when this request makes the first load
+  std::optional<FirstLoad> first;  // when this request makes the first load
   {
     std::unique_lock lock(mu_);
     auto it = entries_.find(tenant_id);
@@ -54,17 +56,12 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
       loading.wait();
       return Get(tenant_id, store);
     } else {
-      first = std::make_shared<std::promise<void>>();
-      first_loads_.emplace(tenant_id, first->get_future().share());
+      first_loads_.emplace(tenant_id, first.emplace().done());
     }
     invalidations = invalidations_;
   }
   auto loaded = Load(store);
   ++loads_;
-  struct Done {  // wakes the waiters of a first load, whatever happens below
-    std::shared_ptr<std::promise<void>> p;
-    ~Done() { if (p) p->set_value(); }
-  } done{first};
   std::lock_guard lock(mu_);
   if (first) first_loads_.erase(tenant_id);
   auto it = entries_.find(tenant_id);
@@ -82,31 +79,36 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
   return e.snapshot;
 }
 
-StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore& store) {
-  auto snap = std::make_shared<CatalogSnapshot>();
-  int64_t after = -1;
-  while (true) {
+Status ForEachStoredItem(store::TenantStore& store,
+                         const std::function<void(int64_t idx, store::ItemRecord&& item)>& fn) {
+  constexpr int kPage = 5000;
+  for (int64_t after = -1;;) {
     std::vector<int64_t> idx;
-    ASSIGN_OR_RETURN(auto page, store.ListItems(after, 5000, "", &idx));
-    for (auto& r : page) {
-      CatalogItem c;
-      c.item_id = std::move(r.item_id);
-      c.name = std::move(r.name);
-      c.category = std::move(r.category);
-      c.brand = std::move(r.brand);
-      c.image_url = std::move(r.image_url);
-      c.price = r.price;
-      c.tags = std::move(r.tags);
-      c.available = r.available;
-      c.in_stock = InStock(r.properties_json);
-      c.properties_json = std::move(r.properties_json);
-      snap->index.emplace(c.item_id, snap->items.size());
-      snap->by_category[c.category].push_back(static_cast<uint32_t>(snap->items.size()));
-      snap->items.push_back(std::move(c));
-    }
-    if (page.size() < 5000 || idx.empty()) break;
+    ASSIGN_OR_RETURN(auto page, store.ListItems(after, kPage, "", &idx));
+    for (size_t i = 0; i < page.size() && i < idx.size(); ++i) fn(idx[i], std::move(page[i]));
+    if (static_cast<int>(page.size()) < kPage || idx.empty()) return Status::Ok();
     after = idx.back();
   }
+}
+
+StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore& store) {
+  auto snap = std::make_shared<CatalogSnapshot>();
+  RETURN_IF_ERROR(ForEachStoredItem(store, [&](int64_t, store::ItemRecord&& r) {
+    CatalogItem c;
+    c.item_id = std::move(r.item_id);
+    c.name = std::move(r.name);
+    c.category = std::move(r.category);
+    c.brand = std::move(r.brand);
+    c.image_url = std::move(r.image_url);
+    c.price = r.price;
+    c.tags = std::move(r.tags);
+    c.available = r.available;
+    c.in_stock = InStock(r.properties_json);
+    c.properties_json = std::move(r.properties_json);
+    snap->index.emplace(c.item_id, snap->items.size());
+    snap->by_category[c.category].push_back(static_cast<uint32_t>(snap->items.size()));
+    snap->items.push_back(std::move(c));
+  }));
   return snap;
 }
 

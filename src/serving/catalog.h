@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -49,6 +50,10 @@ struct CatalogSnapshot {
     return it == index.end() ? nullptr : &items[it->second];
   }
 };
+
+// Calls fn(item index, record) for every live item of the store, page by page.
+Status ForEachStoredItem(store::TenantStore& store,
+                         const std::function<void(int64_t idx, store::ItemRecord&& item)>& fn);
 
 class CatalogCache {
  public:

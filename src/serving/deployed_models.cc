@@ -2,14 +2,10 @@
 
 #include "ml/model_file.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-
 #include <algorithm>
 #include <cmath>
 
 namespace embedrec::serving {
-namespace json = boost::json;
 
 StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string& version,
                                                                int64_t created_at_ms,
@@ -35,20 +31,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   for (size_t i = 0; i < m->item_ids.size(); ++i) m->item_rows.emplace(m->item_ids[i], i);
   artifact.user_ego.clear();  // serving needs the final embeddings only
   artifact.item_ego.clear();
-  {
-    boost::system::error_code ec;
-    json::value meta = json::parse(artifact.metadata_json, ec);
-    const json::value* c = !ec && meta.is_object() ? meta.as_object().if_contains("score_calibration") : nullptr;
-    if (c && c->is_object()) {
-      const json::value* a = c->as_object().if_contains("a");
-      const json::value* b = c->as_object().if_contains("b");
-      if (a && b && a->is_number() && b->is_number() && std::isfinite(a->to_number<double>()) &&
-          std::isfinite(b->to_number<double>())) {
-        m->calibration.a = a->to_number<double>();
-        m->calibration.b = b->to_number<double>();
-      }
-    }
-  }
+  m->calibration = ml::ScoreCalibration::FromMetadata(artifact.metadata_json);
   m->history_offsets = std::move(artifact.history_offsets);
   m->history_items = std::move(artifact.history_items);
   ASSIGN_OR_RETURN(m->model, ml::LoadModel(artifact));

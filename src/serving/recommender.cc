@@ -15,7 +15,6 @@ constexpr double kModelWeight = 5;  // the trained user vector counts as five vi
 constexpr int kNeighbours = 20;     // nearest customers consulted for a reason
 constexpr int kNeighbourHits = 2;   // of them who chose the item: "customers like you"
 
-
 double Dot(const float* a, const float* b, int d) {
   double s = 0;
   for (int j = 0; j < d; ++j) s += static_cast<double>(a[j]) * b[j];
@@ -29,6 +28,33 @@ std::vector<int32_t> RowsToCatalog(const ServingModel& m, const CatalogSnapshot&
     auto it = c.index.find(m.item_ids[i]);
     if (it != c.index.end()) out[i] = static_cast<int32_t>(it->second);
   }
+  return out;
+}
+
+std::string CategoryLabel(const CatalogItem& item) {
+  return item.category.empty() ? std::string("the shop") : item.category;
+}
+
+// Trending's order over catalog positions with scores: score, then id;
+// untouched items (score 0) after, in catalog order.
+auto TrendingOrder(const CatalogSnapshot& c) {
+  return [&c](const std::pair<uint32_t, double>& a, const std::pair<uint32_t, double>& b) {
+    if (a.second != b.second) return a.second > b.second;
+    return a.second > 0 ? c.items[a.first].item_id < c.items[b.first].item_id : a.first < b.first;
+  };
+}
+
+// The first k entries of a kept list (the exact top `capacity` of the index,
+// best first) that pass `filter`; nullopt when fewer pass and the list was
+// cut at its capacity, so that items beyond it could rank (search instead).
+std::optional<ServingModel::Candidates> WalkKept(const ServingModel::Candidates& kept, size_t capacity,
+                                                 size_t k, const ann::ItemIndex::Filter& filter) {
+  ServingModel::Candidates out;
+  for (const auto& c : kept) {
+    if (out.size() == k) break;
+    if (filter(c.first)) out.push_back(c);
+  }
+  if (out.size() < k && kept.size() >= capacity) return std::nullopt;
   return out;
 }
 
@@ -68,11 +94,7 @@ std::shared_ptr<const Recommender::Ranked> Recommender::CategoryRanked(
       ranked->emplace_back(pos, t->Score(c.items[pos].item_id));
     }
   }
-  // The trending list's order (score, then id); untouched items after, in catalog order.
-  std::stable_sort(ranked->begin(), ranked->end(), [&](const auto& a, const auto& b) {
-    if (a.second != b.second) return a.second > b.second;
-    return a.second > 0 && c.items[a.first].item_id < c.items[b.first].item_id;
-  });
+  std::sort(ranked->begin(), ranked->end(), TrendingOrder(c));
   std::lock_guard lock(rows_mu_);
   if (ranked_.size() >= 10000) ranked_.clear();  // bounded; rebuilt on demand
   ranked_[key] = {t, c.generation, ranked};
@@ -88,8 +110,7 @@ std::vector<Recommendation> Recommender::TrendingFill(
   auto take = [&](const CatalogItem& item, double s) {
     if (skip.count(item.item_id) || !allowed(item)) return;
     out.push_back({&item, s > 0 && t->max_score > 0 ? top_score * s / t->max_score : 0.0,
-                   (s > 0 ? "Trending in " : "New in ") +
-                       (item.category.empty() ? std::string("the shop") : item.category)});
+                   (s > 0 ? "Trending in " : "New in ") + CategoryLabel(item)});
   };
   if (!categories.empty()) {
     std::vector<std::shared_ptr<const Ranked>> lists;
@@ -98,10 +119,7 @@ std::vector<Recommendation> Recommender::TrendingFill(
     const Ranked* ranked = lists.size() == 1 ? lists[0].get() : &merged;
     if (lists.size() > 1) {  // several categories: one ranking (rare; a merge of short lists)
       for (const auto& l : lists) merged.insert(merged.end(), l->begin(), l->end());
-      std::stable_sort(merged.begin(), merged.end(), [&](const auto& a, const auto& b) {
-        if (a.second != b.second) return a.second > b.second;
-        return a.second > 0 ? c.items[a.first].item_id < c.items[b.first].item_id : a.first < b.first;
-      });
+      std::sort(merged.begin(), merged.end(), TrendingOrder(c));
     }
     for (const auto& [pos, s] : *ranked) {
       if (static_cast<int>(out.size()) >= count) break;
@@ -234,17 +252,11 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     // A user the model knows, with nothing new since: the user's kept
     // candidates, filtered in order, when enough of them pass; otherwise
     // (new events, a current item, a narrow filter) a filtered search.
-    std::vector<std::pair<int64_t, float>> hits;
-    bool searched = false;
+    std::optional<ServingModel::Candidates> kept_hits;
     if (user_row && folded.empty() && !current) {
-      auto kept = model->UserCandidates(*user_row);
-      for (const auto& c : *kept) {
-        if (hits.size() == k) break;
-        if (filter(c.first)) hits.push_back(c);
-      }
-      searched = hits.size() == k || kept->size() < ServingModel::kUserCandidates;
+      kept_hits = WalkKept(*model->UserCandidates(*user_row), ServingModel::kUserCandidates, k, filter);
     }
-    if (!searched) hits = model->index->Search(q.data(), static_cast<int>(k), &filter);
+    const auto hits = kept_hits ? std::move(*kept_hits) : model->index->Search(q.data(), static_cast<int>(k), &filter);
     // Nearest customers, for the "customers like you" evidence: searched
     // only when an item's reason gets that far.
     std::vector<int64_t> neighbours;
@@ -277,8 +289,8 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
                              activity_->ContextFactor(r.tenant_id, r.context, item->category),
                          ""};
       // The reason: the strongest evidence that holds.
-      const double from_user = current ? ip - Dot(current, e, d) : ip;
-      if (current && Dot(current, e, d) >= from_user) {
+      const double from_current = current ? Dot(current, e, d) : 0;
+      if (current && from_current >= ip - from_current) {
         rec.reason = "Similar to " + current_name;
       } else if (!item->category.empty() && purchase_categories.count(item->category)) {
         rec.reason = "Based on your recent " + item->category + " purchases";
@@ -308,7 +320,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
         }
         const CatalogItem* past = best_id.empty() ? nullptr : catalog->Find(best_id);
         rec.reason = !best_id.empty() ? "Similar to " + (past && !past->name.empty() ? past->name : best_id)
-                     : "Trending in " + (item->category.empty() ? std::string("the shop") : item->category);
+                     : "Trending in " + CategoryLabel(*item);
       }
       out.items.push_back(std::move(rec));
     }
@@ -358,15 +370,8 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
     // long vectors): the item's kept list, filtered in order, when it holds
     // enough that pass; otherwise a filtered search.
     const size_t want = static_cast<size_t>(count) * 4;
-    std::vector<std::pair<int64_t, float>> candidates;
-    auto kept = model->SimilarCandidates(self_row);
-    for (const auto& c : *kept) {
-      if (candidates.size() == want) break;
-      if (filter(c.first)) candidates.push_back(c);
-    }
-    if (candidates.size() < want && kept->size() == ServingModel::kSimilarCandidates) {
-      candidates = model->index->Search(q, static_cast<int>(want), &filter);
-    }
+    auto kept = WalkKept(*model->SimilarCandidates(self_row), ServingModel::kSimilarCandidates, want, filter);
+    const auto candidates = kept ? std::move(*kept) : model->index->Search(q, static_cast<int>(want), &filter);
     for (auto& [i, ip] : candidates) {
       const double n = static_cast<double>(model->item_norms[i]) * qn;
       const double cos = n > 0 ? ip / n : 0;

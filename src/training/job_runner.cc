@@ -188,10 +188,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
     auto fit = ml::FitScoreCalibration(data, model->user_embeddings().data(),
                                        model->item_embeddings().data(), dim, req.options.seed);
-    if (fit.ok()) {
-      calibration = json::object{{"method", "platt"}, {"a", fit->a}, {"b", fit->b},
-                                 {"users", fit->users}, {"positives", fit->positives}};
-    }
+    if (fit.ok()) calibration = fit->ToJson();
   }
   if (cancelled()) return ml::CancelledStatus();
 

@@ -1,7 +1,11 @@
 // Score calibration recovers a known link between inner product and choice.
 #include "ml/calibration.h"
 
+#include "common/json_text.h"
+
 #include <gtest/gtest.h>
+
+#include <boost/json/object.hpp>
 
 #include <cmath>
 #include <random>
@@ -60,6 +64,22 @@ TEST(ScoreCalibrationTest, AModelThatRanksHeldOutItemsLastIsNotCalibrated) {
     data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
   }
   EXPECT_FALSE(FitScoreCalibration(data, users.data(), items.data(), 1, 1).ok());
+}
+
+TEST(ScoreCalibrationTest, ReadBackFromModelMetadata) {
+  ScoreCalibration c;
+  c.a = 1.75;
+  c.b = -4.5;
+  const std::string meta = "{\"version\":\"v1\",\"score_calibration\":" + JsonText(c.ToJson()) + "}";
+  const auto back = ScoreCalibration::FromMetadata(meta);
+  EXPECT_DOUBLE_EQ(back.a, 1.75);
+  EXPECT_DOUBLE_EQ(back.b, -4.5);
+  for (const char* bad : {"", "not json", "{}", R"({"score_calibration":null})",
+                          R"({"score_calibration":{"a":"x","b":1}})"}) {
+    const auto id = ScoreCalibration::FromMetadata(bad);
+    EXPECT_EQ(id.a, 1) << bad;
+    EXPECT_EQ(id.b, 0) << bad;
+  }
 }
 
 }  // namespace
