@@ -79,7 +79,11 @@ class PlatformImpl final : public Platform {
     deps_.training = training_.get();
     deps_.deployed = &deployed_;
     catalog_ = std::make_unique<serving::CatalogCache>(RealClock());
-    activity_ = std::make_unique<serving::Activity>(RealClock());
+    api::TenantSettingsCache* settings = settings_.get();
+    activity_ = std::make_unique<serving::Activity>(RealClock(), [settings](const std::string& tid) {
+      auto rules = settings->Rules(tid);
+      return rules.ok() ? rules->weights : ml::TypeWeights();
+    });
     recommender_ = std::make_unique<serving::Recommender>(&deployed_, catalog_.get(), activity_.get(),
                                                           tenants_.get());
     deps_.catalog = catalog_.get();

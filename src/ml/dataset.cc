@@ -45,13 +45,6 @@ UserItems UserItems::FromInteractions(int32_t n_users, std::vector<Interaction> 
   return out;
 }
 
-float DefaultTypeWeight(std::string_view type) {
-  if (type == "purchase") return 5;
-  if (type == "add_to_cart") return 3;
-  if (type == "rating" || type == "like" || type == "share") return 2;
-  if (type == "remove_from_cart" || type == "recommendations_shown") return 0;
-  return 1;  // view, click and custom types
-}
 
 namespace {
 

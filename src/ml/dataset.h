@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ml/interaction_types.h"
 
 namespace embedrec::ml {
 
@@ -57,11 +58,6 @@ struct Dataset {
 // integer ids from 0; gzip-compressed files are read transparently.
 // kInvalidArgument with the line number for anything else.
 StatusOr<std::vector<Interaction>> ReadAdjacencyFile(const std::string& path);
-
-// Default weights of interaction types, highest intent first: purchase 5,
-// add_to_cart 3, rating/like/share 2, view/click 1; remove_from_cart and
-// recommendations_shown 0 (not positives). Unknown types weigh 1.
-float DefaultTypeWeight(std::string_view type);
 
 // Reads a CSV file with a header naming at least the user and item columns
 // (user_id|userId|user, item_id|itemId|movieId|item; optional rating,

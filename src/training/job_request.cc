@@ -1,5 +1,7 @@
 #include "training/job_request.h"
 
+#include "common/strings.h"
+
 #include <boost/json/parse.hpp>
 #include <cmath>
 #include <optional>
@@ -121,12 +123,12 @@ Status ReadWeights(const json::value& v, const std::string& field,
       if (!spec.as_object().contains("weight")) continue;  // other per-type settings
       ASSIGN_OR_RETURN(auto w, OptNumber(spec.as_object(), "weight",
                                          field + "." + std::string(type) + ".weight", 0, 1000));
-      if (w) (*out)[std::string(type)] = static_cast<float>(*w);
+      if (w) (*out)[AsciiLower(std::string(type))] = static_cast<float>(*w);
       continue;
     }
     json::object one{{"w", spec}};
     ASSIGN_OR_RETURN(auto w, OptNumber(one, "w", field + "." + std::string(type), 0, 1000));
-    if (w) (*out)[std::string(type)] = static_cast<float>(*w);
+    if (w) (*out)[AsciiLower(std::string(type))] = static_cast<float>(*w);
   }
   return Status::Ok();
 }
@@ -135,7 +137,8 @@ Status ReadWeights(const json::value& v, const std::string& field,
 
 const std::vector<HyperparameterSpec>& Hyperparameters() {
   static const std::vector<HyperparameterSpec> kSpecs = {
-      {"embedding_dim", 2, 512, false, true, 64, "lightgcn,bpr_mf,als", "embedding dimension"},
+      {"embedding_dim", 2, 512, false, true, 64, "lightgcn,bpr_mf,als,ease,item_knn",
+       "embedding dimension (ease, item_knn: the rank the item x item model is factored to, default 128)"},
       {"num_layers", 0, 6, false, true, 3, "lightgcn", "propagation layers"},
       {"learning_rate", 0, 1, true, false, 0.001, "lightgcn,bpr_mf",
        "Adam step size (incremental mode: a tenth unless given)"},
@@ -152,7 +155,10 @@ const std::vector<HyperparameterSpec>& Hyperparameters() {
       {"validation_split", 0, 0.5, false, false, 0.2, "*",
        "share of each user's latest items held out for validation (0: none, no gate)"},
       {"alpha", 0, 10000, true, false, 10, "als", "confidence weight of interactions"},
-      {"half_life_days", 0, 36500, true, false, 30, "popularity", "popularity decay half-life"},
+      {"half_life_days", 0, 36500, true, false, 30, "popularity,item_knn",
+       "decay half-life of events (popularity; item_knn's pair weights)"},
+      {"lambda", 0, 1e7, true, false, 500, "ease", "L2 regularisation of the item x item solve"},
+      {"neighbors", 0, 5000, false, true, 0, "item_knn", "neighbours kept per item (0: all)"},
   };
   return kSpecs;
 }
@@ -180,7 +186,7 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   ASSIGN_OR_RETURN(tol, OptNumber(body, "deploy_tolerance", "deploy_tolerance", 0, 1));
   if (tol) r.deploy_tolerance = *tol;
   ASSIGN_OR_RETURN(r.model_type, OptionalString(body, "model_type",
-                                                {"lightgcn", "bpr_mf", "als", "popularity"},
+                                                {"lightgcn", "bpr_mf", "als", "popularity", "ease", "item_knn"},
                                                 tenant_default_model.empty() ? "lightgcn"
                                                                              : tenant_default_model));
   ASSIGN_OR_RETURN(r.mode, OptionalString(body, "training_mode", {"full", "incremental"}, "full"));
@@ -216,7 +222,9 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   o.batch_size = static_cast<int>(get("batch_size"));
   o.epochs = static_cast<int>(get("epochs"));
   if (r.model_type == "als" && !values.count("epochs")) o.epochs = 15;
-  if (r.model_type == "popularity") o.epochs = 1;
+  const bool closed_form = r.model_type == "popularity" || r.model_type == "ease" || r.model_type == "item_knn";
+  if (closed_form) o.epochs = 1;
+  if ((r.model_type == "ease" || r.model_type == "item_knn") && !values.count("embedding_dim")) o.embedding_dim = 128;
   if (r.mode == "incremental" && !given.count("epochs")) o.epochs = std::min(o.epochs, 10);
   // Adam restarts with empty moments: its first steps move every coordinate
   // by about the learning rate, which would shake a trained model. Unless
@@ -229,6 +237,8 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   o.patience = static_cast<int>(get("patience"));
   o.alpha = get("alpha");
   o.half_life_days = get("half_life_days");
+  o.lambda = get("lambda");
+  o.neighbors = static_cast<int>(get("neighbors"));
   o.ks = {10, 20};
   r.validation_split = get("validation_split");
   return r;
@@ -255,6 +265,8 @@ json::object HyperparametersJson(const JobRequest& r) {
   put("validation_split", r.validation_split);
   put("alpha", o.alpha);
   put("half_life_days", o.half_life_days);
+  put("lambda", o.lambda);
+  put("neighbors", o.neighbors);
   return h;
 }
 

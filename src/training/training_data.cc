@@ -6,7 +6,7 @@
 namespace embedrec::training {
 namespace json = boost::json;
 
-StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const TypeWeights& weights,
+StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::TypeWeights& weights,
                                         double validation_split, uint64_t seed) {
   ASSIGN_OR_RETURN(IdMap items, store.LoadItemIndex());
   ASSIGN_OR_RETURN(IdMap users, store.LoadUserIndex());
@@ -23,8 +23,7 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const TypeWei
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
     if (r.type != last_type || last_type.empty()) {  // rows come grouped: few lookups
       last_type = r.type;
-      auto it = weights.find(r.type);
-      last_weight = it != weights.end() ? it->second : ml::DefaultTypeWeight(r.type);
+      last_weight = weights.Weight(r.type);
     }
     if (last_weight <= 0) return;
     auto name = item_name.find(r.item_idx);
@@ -63,24 +62,6 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const TypeWei
          {"items", std::to_string(out.data.n_items)}});
   }
   return out;
-}
-
-TypeWeights TypeWeightsFromSettings(const std::string& settings_json) {
-  TypeWeights w;
-  boost::system::error_code ec;
-  json::value v = json::parse(settings_json, ec);
-  if (ec || !v.is_object()) return w;
-  const json::value* types = v.as_object().if_contains("interaction_types");
-  if (!types || !types->is_object()) return w;
-  for (const auto& [type, spec] : types->as_object()) {
-    const json::value* weight = &spec;
-    if (spec.is_object()) weight = spec.as_object().if_contains("weight");
-    if (weight && weight->is_number()) {
-      double x = weight->to_number<double>();
-      if (x >= 0 && x <= 1000) w[std::string(type)] = static_cast<float>(x);
-    }
-  }
-  return w;
 }
 
 }  // namespace embedrec::training

@@ -1,6 +1,6 @@
 // A tenant's stored interactions as a training data set: users and items
 // renumbered densely (items without a live catalog entry left out), each
-// pair weighted by its strongest interaction type, and each user's latest
+// pair weighted by its strongest interaction type (ml/interaction_types.h), and each user's latest
 // items held out for validation.
 #pragma once
 
@@ -13,9 +13,6 @@
 
 namespace embedrec::training {
 
-// Interaction type → weight, overriding ml::DefaultTypeWeight (tenant
-// settings.interaction_types.<type>.weight). Weight 0: not a positive.
-using TypeWeights = std::map<std::string, float, std::less<>>;
 
 // The smallest data set worth training on.
 inline constexpr int64_t kMinPairs = 10;
@@ -27,11 +24,8 @@ struct TrainingData {
 };
 
 // kUnprocessable (with the counts) when there is too little to train on.
-StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const TypeWeights& weights,
+StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::TypeWeights& weights,
                                         double validation_split, uint64_t seed);
 
-// Reads settings.interaction_types.<type>.weight (or a bare number) out of a
-// tenant's settings JSON; anything else is ignored.
-TypeWeights TypeWeightsFromSettings(const std::string& settings_json);
 
 }  // namespace embedrec::training
