@@ -29,9 +29,27 @@ Activity::ContextPairs Activity::ContextFields(std::string_view context_json) {
   return out;
 }
 
-double Activity::EventWeight(const std::string& type, int64_t age_ms) {
-  const double w = ml::DefaultTypeWeight(type);
-  return w * std::exp2(-static_cast<double>(std::max<int64_t>(age_ms, 0)) / (3.0 * kDayMs));
+ml::TypeWeights Activity::Weights(const std::string& tenant_id) const {
+  return weights_fn_ ? weights_fn_(tenant_id) : ml::TypeWeights();
+}
+
+namespace {
+constexpr int64_t kMaxIdleMs = static_cast<int64_t>(Activity::kMaxIdleDays * kDayMs);
+constexpr double kHalfLifeMs = Activity::kTrendHalfLifeDays * kDayMs;
+
+uint64_t PairKey(std::string_view user, std::string_view item) {
+  const uint64_t h = std::hash<std::string_view>()(user);
+  return h ^ (std::hash<std::string_view>()(item) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+}  // namespace
+
+int64_t Activity::ActivityTime(TrendState& tr, int64_t ts_ms) {
+  if (ts_ms >= tr.newest_ts_ms) {
+    tr.activity_ms += std::min(ts_ms - tr.newest_ts_ms, kMaxIdleMs);
+    tr.newest_ts_ms = ts_ms;
+    return tr.activity_ms;
+  }
+  return tr.activity_ms - (tr.newest_ts_ms - ts_ms);  // older than the newest: by its own age
 }
 
 uint64_t Activity::NextVersion() {
@@ -61,10 +79,9 @@ void Activity::DataChanged(const std::string& tenant_id) {
 }
 
 void Activity::Apply(UserProfile& p, const UserEvent& e) {
-  if (e.item_id.empty()) return;
-  if (ml::DefaultTypeWeight(e.type) > 0) p.interacted.insert(e.item_id);
-  if (e.type == "purchase") p.purchased.insert(e.item_id);
-  if (ml::DefaultTypeWeight(e.type) <= 0) return;
+  if (e.item_id.empty() || e.weight <= 0) return;
+  p.interacted.insert(e.item_id);
+  if (ml::TypeWeights::IsPurchase(e.type)) p.purchased.insert(e.item_id);
   p.recent.push_back(e);
   std::stable_sort(p.recent.begin(), p.recent.end(),
                    [](const UserEvent& a, const UserEvent& b) { return a.ts_ms < b.ts_ms; });
@@ -81,10 +98,17 @@ StatusOr<std::shared_ptr<const UserProfile>> Activity::Profile(const std::string
     if (it != t->profiles.end()) return it->second;
   }
   auto p = std::make_shared<UserProfile>();
-  auto history = store.ListUserInteractions(user_id, 0, 500);  // newest first
+  const ml::TypeWeights weights = Weights(tenant_id);
+  // Exclusions from the whole history; the fold-in from the newest events.
+  ASSIGN_OR_RETURN(auto items, store.ListUserItemTypes(user_id));
+  for (const auto& it : items) {
+    if (weights.Positive(it.type)) p->interacted.insert(it.item_id);
+    if (ml::TypeWeights::IsPurchase(it.type)) p->purchased.insert(it.item_id);
+  }
+  auto history = store.ListUserInteractions(user_id, 0, 4 * kRecent);  // newest first
   if (history.ok()) {
     for (auto it = history->rbegin(); it != history->rend(); ++it) {
-      Apply(*p, {it->item_id, it->type, it->ts_ms});
+      Apply(*p, {it->item_id, it->type, it->ts_ms, weights.Weight(it->type), 0});
     }
   } else if (history.status().code() != StatusCode::kNotFound) {
     return history.status();
@@ -119,7 +143,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
     if (!t->trend) t->first_build = first.emplace().done();
     changes = t->data_changes;
   }
-  auto rebuilt = BuildTrend(store, now);
+  auto rebuilt = BuildTrend(store, Weights(tenant_id), now);
   ++trend_builds_;
   {
     std::lock_guard lock(t->mu);
@@ -135,27 +159,50 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
 }
 
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,
+                                                                      const ml::TypeWeights& weights,
                                                                       int64_t now) {
-  // Decayed from the newest stored event. Items by index: id and category.
+  // Items by index: id and category; users by index: for the pairs.
   std::unordered_map<int64_t, std::pair<std::string, std::string>> items;
   RETURN_IF_ERROR(ForEachStoredItem(store, [&](int64_t idx, store::ItemRecord&& item) {
     items.emplace(idx, std::make_pair(std::move(item.item_id), std::move(item.category)));
   }));
   auto state = std::make_unique<TrendState>();
-  struct Row { const std::string* item; double w; int64_t ts; };
+  // Rows come in (user, item, type, time) order: a pair's events are adjacent.
+  struct Row { const std::string* item; float w; int64_t ts; bool pair_start; };
   std::vector<Row> rows;
-  int64_t newest = 0;
+  int64_t last_user = -1, last_item = -1;
+  std::string last_type;
+  float last_weight = 0;
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
-    const double w = ml::DefaultTypeWeight(r.type);
+    if (r.type != last_type || last_type.empty()) last_type = r.type, last_weight = weights.Weight(r.type);
     auto it = items.find(r.item_idx);
-    if (w <= 0 || it == items.end()) return;
-    rows.push_back({&it->second.first, w, r.ts_ms});
-    newest = std::max(newest, r.ts_ms);
+    if (last_weight <= 0 || it == items.end()) return;
+    const bool start = r.user_idx != last_user || r.item_idx != last_item;
+    last_user = r.user_idx, last_item = r.item_idx;
+    rows.push_back({&it->second.first, last_weight, std::min(r.ts_ms, now), start});
     CountContext(state->context_counts, it->second.second, ContextFields(r.context_json));
   }));
-  state->reference_ms = newest;
-  for (const auto& r : rows) {
-    state->score[*r.item] += r.w * std::exp2(-static_cast<double>(newest - r.ts) / (kTrendHalfLifeDays * kDayMs));
+  // Activity time of every row: idle stretches count at most kMaxIdleDays.
+  std::vector<int64_t> times;
+  times.reserve(rows.size());
+  for (const auto& r : rows) times.push_back(r.ts);
+  std::sort(times.begin(), times.end());
+  times.erase(std::unique(times.begin(), times.end()), times.end());
+  std::vector<int64_t> activity(times.size());
+  for (size_t k = 0; k < times.size(); ++k) {
+    activity[k] = k == 0 ? times[0] : activity[k - 1] + std::min(times[k] - times[k - 1], kMaxIdleMs);
+  }
+  if (!times.empty()) {
+    state->newest_ts_ms = times.back();
+    state->activity_ms = state->reference_ms = activity.back();
+  }
+  // Each pair's strongest decayed event.
+  double best = 0;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const auto at = std::lower_bound(times.begin(), times.end(), rows[k].ts) - times.begin();
+    const double w = rows[k].w * std::exp2(static_cast<double>(activity[at] - state->reference_ms) / kHalfLifeMs);
+    best = rows[k].pair_start ? w : std::max(best, w);
+    if (k + 1 == rows.size() || rows[k + 1].pair_start) state->score[*rows[k].item] += best;
   }
   state->built_at_ms = now;
   return state;
@@ -166,14 +213,15 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
                       const std::vector<std::pair<std::string, std::string>>& context) {
   auto t = State(tenant_id);
   const uint64_t version = NextVersion();
+  const double w = Weights(tenant_id).Weight(ev.type);
+  const int64_t now = clock_->NowMillis();
   std::lock_guard lock(t->mu);
   if (auto it = t->profiles.find(ev.user_id); it != t->profiles.end()) {
     auto p = std::make_shared<UserProfile>(*it->second);  // copy on write: readers keep theirs
-    Apply(*p, {ev.item_id, ev.type, ev.ts_ms});
+    Apply(*p, {ev.item_id, ev.type, ev.ts_ms, static_cast<float>(w), now});
     p->version = version;
     it->second = std::move(p);
   }
-  const double w = ml::DefaultTypeWeight(ev.type);
   if (ev.item_id.empty() || w <= 0) return;
   if (t->trend) {
     auto& tr = *t->trend;
@@ -181,18 +229,26 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
     // instead of every older score shrinking: one update per event, not one
     // per item; only the ratios matter. Re-based, rarely, before the
     // weights grow large.
-    double halvings = static_cast<double>(ev.ts_ms - tr.reference_ms) / (kTrendHalfLifeDays * kDayMs);
+    double halvings = static_cast<double>(ActivityTime(tr, std::min(ev.ts_ms, now)) - tr.reference_ms) / kHalfLifeMs;
     if (halvings > 20) {
       const double f = std::exp2(-halvings);
       for (auto& [id, s] : tr.score) s *= f;
-      tr.reference_ms = ev.ts_ms;
+      for (auto& [pair, s] : tr.pair_weight) s *= f;
+      tr.reference_ms = tr.activity_ms;
       tr.base.reset();  // every score moved: re-rank on the next read
       tr.changed.clear();
       halvings = 0;
     }
-    const double now_score = tr.score[ev.item_id] += w * std::exp2(halvings);
-    tr.changed[ev.item_id] = now_score;
-    tr.snapshot.reset();  // rebuilt on the next read: popularity moves at once
+    // The pair counts its strongest event only (bounded: cleared past a size; rebuilt with the trend).
+    if (tr.pair_weight.size() > 1000000) tr.pair_weight.clear();
+    double& counted = tr.pair_weight[PairKey(ev.user_id, ev.item_id)];
+    const double add = w * std::exp2(halvings) - counted;
+    if (add > 0) {
+      counted += add;
+      const double now_score = tr.score[ev.item_id] += add;
+      tr.changed[ev.item_id] = now_score;
+      tr.snapshot.reset();  // rebuilt on the next read: popularity moves at once
+    }
   }
   CountContext(t->context_counts, category, context);
 }

@@ -1,7 +1,9 @@
 // What serving knows of recent activity, kept in memory per tenant and fed
-// by every tracked interaction: each user's recent items (for fold-in and
-// exclusions), item popularity over a recent window (trending), and how
-// contexts (page, device, time of day) shift interest between categories.
+// by every tracked interaction: each user's recent items (for fold-in) and
+// the items of their whole history (for exclusions), item popularity over a
+// recent window (trending), and how contexts (page, device, time of day)
+// shift interest between categories. Every event is weighed by the tenant's
+// interaction types (ml/interaction_types.h).
 // Profiles are loaded from the tenant's store on first use; popularity and
 // the context counts are built from the stored history, kept current by
 // Record, and rebuilt from the store every 10 minutes by one request while
@@ -27,23 +29,33 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "ml/interaction_types.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
 
 struct UserEvent {
   std::string item_id, type;
-  int64_t ts_ms = 0;
+  int64_t ts_ms = 0;         // the event's own time (may lie in the uploaded data's past)
+  float weight = 1;          // its type's weight for the tenant (> 0)
+  int64_t tracked_ms = 0;    // wall clock when tracked by this process; 0: read from the store
 };
 
 struct UserProfile {
   std::vector<UserEvent> recent;  // oldest first, at most Activity::kRecent
+  // Over the whole history, at any length (the store's per-user index).
   std::set<std::string> purchased, interacted;
   uint64_t version = 0;           // changes with every event (result-cache key)
 };
 
-// Item popularity over a recent window: weight of each event halves every
-// kTrendHalfLifeDays before the newest event.
+// Item popularity over a recent window, robust to how events are stamped:
+//   * each (user, item) pair counts once, its strongest event (a visitor
+//     cannot push an item by repeating events; one purchase weighs 5 views);
+//   * an event's weight halves every kTrendHalfLifeDays of the tenant's
+//     activity time: time as the events tell it, with idle stretches
+//     (no event at all) counted as at most kMaxIdleDays, so a live event
+//     stamped long after an uploaded history outweighs it by a little, not
+//     by 2^(gap / half-life); timestamps after the wall clock count as now.
 //
 // A snapshot is a ranked base shared by many snapshots plus the few items
 // whose score changed since (an overlay): a tracked event makes a new
@@ -72,8 +84,11 @@ class Activity {
   static constexpr size_t kRecent = 50;
   static constexpr size_t kMaxProfiles = 200000;  // per tenant; past it one is dropped per load
   static constexpr double kTrendHalfLifeDays = 7;
+  static constexpr double kMaxIdleDays = 1;
 
-  explicit Activity(const Clock* clock) : clock_(clock) {}
+  // `weights` gives a tenant's interaction-type weights (null: the defaults).
+  explicit Activity(const Clock* clock, ml::TypeWeightsFn weights = {})
+      : clock_(clock), weights_fn_(std::move(weights)) {}
 
   // The user's profile (empty for an unknown user).
   StatusOr<std::shared_ptr<const UserProfile>> Profile(const std::string& tenant_id,
@@ -99,8 +114,8 @@ class Activity {
   // How many times popularity was built from the store (for tests and /metrics).
   uint64_t TrendBuilds() const { return trend_builds_.load(); }
 
-  // Weight of an event in a fold-in: its type's weight, halving every 3 days of age.
-  static double EventWeight(const std::string& type, int64_t age_ms);
+  // The tenant's interaction-type weights.
+  ml::TypeWeights Weights(const std::string& tenant_id) const;
   // The context fields that drive re-ranking (page, device, time_of_day) of
   // an interaction's stored context JSON; none for anything else.
   using ContextPairs = std::vector<std::pair<std::string, std::string>>;
@@ -113,7 +128,11 @@ class Activity {
     ContextCounts context_counts;  // from the stored history (see TenantState), moved there on install
     std::shared_ptr<const TrendingSnapshot::Base> base;  // null: re-rank on the next read
     std::unordered_map<std::string, double> changed;     // scores changed since `base`
-    int64_t reference_ms = 0;  // weights are relative to this (the newest stored event at build)
+    // Activity time (see TrendingSnapshot): weights are relative to
+    // reference_ms; the newest event's own time and activity time, for the next one.
+    int64_t reference_ms = 0, newest_ts_ms = 0, activity_ms = 0;
+    // (user, item) pairs tracked since the build: their counted weight.
+    std::unordered_map<uint64_t, double> pair_weight;
     std::shared_ptr<const TrendingSnapshot> snapshot;  // null when dirty
     int64_t built_at_ms = 0;
   };
@@ -132,7 +151,10 @@ class Activity {
     ContextCounts context_counts;
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
-  static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store, int64_t now);
+  static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store,
+                                                          const ml::TypeWeights& weights, int64_t now);
+  // The activity time of an event stamped ts_ms (see TrendingSnapshot); advances the clock.
+  static int64_t ActivityTime(TrendState& tr, int64_t ts_ms);
   // One weighted event of an item of `category` in `context` (nothing without a category).
   static void CountContext(ContextCounts& counts, const std::string& category, const ContextPairs& context);
   // The snapshot readers get: the base (re-ranked when missing or when too
@@ -141,6 +163,7 @@ class Activity {
   static void Apply(UserProfile& p, const UserEvent& e);
 
   const Clock* clock_;
+  ml::TypeWeightsFn weights_fn_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TenantState>> tenants_;
   uint64_t next_version_ = 1;  // GUARDED_BY(mu_)

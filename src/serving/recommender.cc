@@ -12,6 +12,12 @@ namespace embedrec::serving {
 namespace {
 
 constexpr double kModelWeight = 5;  // the trained user vector counts as five views' worth
+constexpr int64_t kDayMs = 86400000;
+constexpr double kRecencyHalfLifeDays = 3;  // a fold-in event's weight halves with this age
+constexpr double kSessionDecay = 0.8;  // ... and by this for each newer event (the session's order)
+constexpr size_t kSessionItems = 5;    // the newest distinct items whose neighbours are blended in
+constexpr size_t kNeighboursPerItem = 50;
+constexpr double kSessionShare = 0.7;  // the neighbours' share of the score for a visitor
 constexpr int kNeighbours = 20;     // nearest customers consulted for a reason
 constexpr int kNeighbourHits = 2;   // of them who chose the item: "customers like you"
 
@@ -187,25 +193,35 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   std::vector<float> q;
   std::vector<float> folded;  // the fold-in part, when there is one
   std::optional<int64_t> user_row;
+  ml::Model::ItemWeights recent;  // the fold-in's events: item row, weight (newest first)
+  double recent_weight = 0;
   const float* current = nullptr;
   int d = 0;
   if (model) {
     d = model->model->dim();
     const auto& items = model->model->item_embeddings();
     if (auto it = model->user_rows.find(r.user_id); it != model->user_rows.end()) user_row = it->second;
-    // Fold-in: events the model has not seen (all of them for a user it does not know).
-    ml::Model::ItemWeights recent;
-    const int64_t now = profile->recent.empty() ? 0 : profile->recent.back().ts_ms;
-    double recent_weight = 0;
-    for (const auto& e : profile->recent) {
-      if (user_row && e.ts_ms <= model->created_at_ms) continue;
-      auto row = model->item_rows.find(e.item_id);
-      if (row == model->item_rows.end()) continue;
-      const double w = Activity::EventWeight(e.type, now - e.ts_ms);
-      if (w <= 0) continue;
+    // Fold-in: events the model has not seen (all of them for a user it
+    // does not know): tracked since the model was made, or pairs absent
+    // from its training history, whatever their own timestamps say.
+    // Newer events weigh more: by age in the events' own time and by their
+    // order (a session steers at once).
+    const int64_t newest = profile->recent.empty() ? 0 : profile->recent.back().ts_ms;
+    const bool has_history = !model->history_offsets.empty();
+    double order_factor = 1;
+    for (auto e = profile->recent.rbegin(); e != profile->recent.rend(); ++e) {
+      auto row = model->item_rows.find(e->item_id);
+      if (row == model->item_rows.end() || e->weight <= 0) continue;
+      const bool unseen = !user_row || e->tracked_ms > model->created_at_ms ||
+                          (has_history ? !model->UserHad(*user_row, static_cast<int32_t>(row->second))
+                                       : e->ts_ms > model->created_at_ms);
+      if (!unseen) continue;
+      const double age_days = static_cast<double>(std::max<int64_t>(newest - e->ts_ms, 0)) / kDayMs;
+      const double w = e->weight * std::exp2(-age_days / kRecencyHalfLifeDays) * order_factor;
+      order_factor *= kSessionDecay;
       recent.emplace_back(static_cast<int32_t>(row->second), static_cast<float>(w));
-      recent_weight += w;
     }
+    for (const auto& [row, w] : recent) recent_weight += w;
     if (!recent.empty()) {
       auto f = model->model->FoldIn(recent);
       if (f.ok()) folded = std::move(*f);
@@ -256,7 +272,43 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     if (user_row && folded.empty() && !current) {
       kept_hits = WalkKept(*model->UserCandidates(*user_row), ServingModel::kUserCandidates, k, filter);
     }
-    const auto hits = kept_hits ? std::move(*kept_hits) : model->index->Search(q.data(), static_cast<int>(k), &filter);
+    // A session (events the model has not seen, or a current item): the
+    // newest distinct items' nearest neighbours (cosine) are blended in.
+    std::vector<std::pair<int64_t, double>> session;  // item row, weight
+    if (current) session.emplace_back((current - items.data()) / d, recent.empty() ? 1.0 : recent.front().second);
+    for (const auto& [row, w] : recent) {
+      if (session.size() >= kSessionItems) break;
+      if (std::none_of(session.begin(), session.end(), [&](const auto& x) { return x.first == row; })) {
+        session.emplace_back(row, w);
+      }
+    }
+    const double session_share =
+        session.empty() ? 0.0
+                        : kSessionShare * (user_row ? recent_weight / (recent_weight + kModelWeight) : 1.0);
+    auto hits = kept_hits ? std::move(*kept_hits)
+                          : model->index->Search(q.data(), static_cast<int>(session.empty() ? k : 2 * k), &filter);
+    // Item row → neighbourhood score Σ w·cos / Σ w over the session.
+    std::unordered_map<int64_t, double> near_score;
+    if (!session.empty()) {
+      double total = 0;
+      for (const auto& [srow, w] : session) {
+        total += w;
+        const double sn = model->item_norms[srow];
+        size_t taken = 0;
+        for (const auto& [row, ip] : *model->SimilarCandidates(srow)) {
+          if (taken >= kNeighboursPerItem) break;
+          if (row == srow || !filter(row)) continue;
+          const double n = sn * model->item_norms[row];
+          if (n > 0 && ip > 0) near_score[row] += w * ip / n;
+          ++taken;
+        }
+      }
+      for (auto& [row, v] : near_score) v /= total;
+      for (const auto& [row, ip] : hits) near_score.try_emplace(row, 0.0);
+      hits.clear();
+      for (const auto& [row, v] : near_score) hits.emplace_back(row, Dot(q.data(), items.data() + row * d, d));
+      std::sort(hits.begin(), hits.end());  // a deterministic order for equal scores
+    }
     // Nearest customers, for the "customers like you" evidence: searched
     // only when an item's reason gets that far.
     std::vector<int64_t> neighbours;
@@ -281,16 +333,26 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       const CatalogItem* c = catalog->Find(r.current_item);
       current_name = c && !c->name.empty() ? c->name : r.current_item;
     }
+    // With a session: score = (1 − share) · P(item) + share · P(best) · its
+    // neighbourhood score relative to the best one's (both in [0, 1]).
+    double p_best = 0, near_best = 0;
+    if (session_share > 0) {
+      for (const auto& [row, ip] : hits) {
+        p_best = std::max(p_best, model->calibration.Probability(ip));
+        near_best = std::max(near_best, near_score[row]);
+      }
+    }
     for (const auto& [row, ip] : hits) {
       const CatalogItem* item = &catalog->items[rows[row]];
       const float* e = items.data() + row * d;
-      Recommendation rec{item,
-                         model->calibration.Probability(ip) *
-                             activity_->ContextFactor(r.tenant_id, r.context, item->category),
-                         ""};
+      double p = model->calibration.Probability(ip);
+      if (session_share > 0 && near_best > 0) {
+        p = (1 - session_share) * p + session_share * p_best * near_score[row] / near_best;
+      }
+      Recommendation rec{item, p * activity_->ContextFactor(r.tenant_id, r.context, item->category), ""};
       // The reason: the strongest evidence that holds.
       const double from_current = current ? Dot(current, e, d) : 0;
-      if (current && from_current >= ip - from_current) {
+      if (current && (from_current >= ip - from_current || session.size() == 1)) {
         rec.reason = "Similar to " + current_name;
       } else if (!item->category.empty() && purchase_categories.count(item->category)) {
         rec.reason = "Based on your recent " + item->category + " purchases";

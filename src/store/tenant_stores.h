@@ -150,6 +150,13 @@ class TenantStore {
   virtual StatusOr<std::vector<UserInteraction>> ListUserInteractions(const std::string& user_id,
                                                                        int64_t offset,
                                                                        int limit) = 0;
+  // Each distinct (item, type) of a user's whole history, at any length
+  // (an index range, not a scan of the user's events): what exclusions need.
+  // Empty for an unknown user.
+  struct UserItemType {
+    std::string item_id, type;
+  };
+  virtual StatusOr<std::vector<UserItemType>> ListUserItemTypes(const std::string& user_id) = 0;
   // Aggregates over the whole tenant (scans: call after uploads, not per request).
   virtual StatusOr<DataCounts> CountData() = 0;
   // Uploads, newest first.

@@ -78,20 +78,37 @@ TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
   Activity a(&clock_);
   clock_.AdvanceSeconds(int64_t{7} * 86400);
   ASSERT_OK(a.Trending(id_, *store_));  // A: a purchase (5) 8 days ago, B: a view (1)
-  a.Record(id_, Event("u9", "C", "add_to_cart"), "", {});  // 3, now: 3 × 2^(8/7) vs 5
+  // 8 days without any event count as one day of activity: 3 × 2^(1/7) vs 5.
+  a.Record(id_, Event("u9", "C", "add_to_cart"), "", {});
   auto t = *a.Trending(id_, *store_);
   ASSERT_EQ(t->Top(100).size(), 3u);
-  EXPECT_EQ(t->Top(100)[0].first, "C");
-  EXPECT_EQ(t->Top(100)[1].first, "A");
-  EXPECT_NEAR(t->Top(100)[1].second / t->Top(100)[0].second, 5.0 / 3 * std::exp2(-8.0 / 7), 1e-9);
-  // Half a year later (the weights are re-based): one view outweighs everything before.
-  auto later = Event("u9", "B", "view");
-  later.ts_ms += int64_t{180} * 86400000;
-  a.Record(id_, later, "", {});
-  t = *a.Trending(id_, *store_);
-  EXPECT_EQ(t->Top(100)[0].first, "B");
+  EXPECT_EQ(t->Top(100)[0].first, "A");
   EXPECT_EQ(t->Top(100)[1].first, "C");
-  EXPECT_NEAR(t->Top(100)[1].second / t->Top(100)[0].second, 3 * std::exp2(-180.0 / 7), 1e-12);
+  EXPECT_NEAR(t->Top(100)[1].second / t->Top(100)[0].second, 3.0 / 5 * std::exp2(1.0 / 7), 1e-9);
+  // Steady activity: events every 12 hours for 180 days (each by another
+  // visitor) decay everything before them by the half-life; past 20
+  // halvings the weights are re-based. The events reach the store too, so
+  // the rebuilds every 10 minutes must agree with the tracked path.
+  auto track = [&](const store::TrackEvent& e) {
+    ASSERT_OK(store_->Track({e}));
+    a.Record(id_, e, "", {});
+  };
+  for (int h = 1; h <= 360; ++h) {
+    clock_.AdvanceSeconds(12 * 3600);
+    track(Event("v" + std::to_string(h), "C", "view"));
+  }
+  track(Event("u9", "B", "view"));  // B: its stored view, and this one now
+  t = *a.Trending(id_, *store_);
+  EXPECT_EQ(t->Top(100)[0].first, "C");
+  // 8.5 idle days count as 1, then 359 steps of 12 hours.
+  const double expected = 5 / (1 + std::exp2(180.5 / 7));
+  EXPECT_NEAR(t->Score("A") / t->Score("B") / expected, 1, 1e-9);
+  const uint64_t builds = a.TrendBuilds();
+  clock_.AdvanceSeconds(11 * 60);  // rebuilt from the store: the same figures
+  ASSERT_OK(a.Trending(id_, *store_));
+  t = *a.Trending(id_, *store_);
+  EXPECT_EQ(a.TrendBuilds(), builds + 1);
+  EXPECT_NEAR(t->Score("A") / t->Score("B") / expected, 1, 1e-9);
 }
 
 TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
@@ -107,7 +124,7 @@ TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
   for (int e = 0; e < 1500; ++e) {
     const std::string item = "I" + std::to_string(rng() % (e < 700 ? 900 : 40));
     const std::string type = types[rng() % 3];
-    a.Record(id_, Event("u", item, type), "", {});
+    a.Record(id_, Event("u" + std::to_string(e), item, type), "", {});  // a pair counts once: one user each
     // All at the same time, a day after the stored events (the reference).
     truth[item] += ml::DefaultTypeWeight(type) * std::exp2(1.0 / 7);
     if (e % 97 != 0 && e != 1499) continue;
@@ -225,10 +242,102 @@ TEST_F(ActivityTest, ConcurrentFirstRequestsBuildTrendingOnce) {
   ASSERT_NE(got[0], nullptr);
 }
 
-TEST(EventWeightTest, TypeWeightHalvesEveryThreeDays) {
-  EXPECT_DOUBLE_EQ(Activity::EventWeight("purchase", 0), 5.0);
-  EXPECT_DOUBLE_EQ(Activity::EventWeight("view", 3 * 86400000LL), 0.5);
-  EXPECT_DOUBLE_EQ(Activity::EventWeight("recommendations_shown", 0), 0.0);
+TEST_F(ActivityTest, TenantTypeWeightsDecideTrendingAndProfiles) {
+  // The tenant weighs views above purchases and ignores add_to_cart: trending
+  // and profiles follow its weights, not the defaults.
+  ml::TypeWeights w(ml::TypeWeights::Overrides{{"view", 10}, {"add_to_cart", 0}, {"wishlist", 4}});
+  Activity a(&clock_, [&](const std::string&) { return w; });
+  auto t = *a.Trending(id_, *store_);
+  EXPECT_EQ(t->Top(10)[0].first, "B");  // its view (10) outweighs A's purchase (5)
+  a.Record(id_, Event("u2", "C", "add_to_cart"), "", {});
+  EXPECT_FALSE((*a.Trending(id_, *store_))->Contains("C"));
+  a.Record(id_, Event("u2", "C", "wishlist"), "", {});  // a custom type with its weight
+  EXPECT_TRUE((*a.Trending(id_, *store_))->Contains("C"));
+  auto p = *a.Profile(id_, *store_, "u1");
+  ASSERT_EQ(p->recent.size(), 2u);
+  for (const auto& e : p->recent) EXPECT_EQ(e.weight, e.type == "view" ? 10.f : 5.f);
+}
+
+TEST_F(ActivityTest, ExclusionsCoverTheWholeHistory) {
+  // 700 views after the purchase: the purchase is far beyond the newest
+  // events a profile keeps, and still excluded.
+  auto batch = store_->BeginImport();
+  store::ItemRecord item;
+  for (int i = 0; i < 700; ++i) {
+    item.item_id = "V" + std::to_string(i);
+    ASSERT_OK((*batch)->UpsertItem(item, 1));
+  }
+  auto idx = store_->LoadItemIndex();
+  ASSERT_OK((*batch)->Commit());
+  batch = store_->BeginImport();
+  auto u = (*batch)->EnsureUser("heavy", 1);
+  store::InteractionRecord r;
+  r.user_idx = *u;
+  r.item_idx = 1;  // A
+  r.type = "purchase";
+  r.ts_ms = 1000;
+  ASSERT_OK((*batch)->InsertInteraction(r));
+  auto items = store_->LoadItemIndex();
+  for (int i = 0; i < 700; ++i) {
+    r.item_idx = items->at("V" + std::to_string(i));
+    r.type = "view";
+    r.ts_ms = 2000 + i;
+    ASSERT_OK((*batch)->InsertInteraction(r));
+  }
+  ASSERT_OK((*batch)->Commit());
+  Activity a(&clock_);
+  auto p = *a.Profile(id_, *store_, "heavy");
+  EXPECT_TRUE(p->purchased.count("A"));
+  EXPECT_EQ(p->interacted.size(), 701u);
+  EXPECT_LE(p->recent.size(), Activity::kRecent);
+  EXPECT_EQ(p->recent.back().item_id, "V699");
+}
+
+TEST_F(ActivityTest, OneVisitorCannotTakeOverTrending) {
+  // An uploaded history a year old, then live events stamped now (and one
+  // stamped in the future): the gap counts as a day of activity, a pair
+  // counts once, so one visitor moves an item by one event's weight at most.
+  auto batch = store_->BeginImport();
+  store::ItemRecord item;
+  for (int i = 0; i < 20; ++i) {
+    item.item_id = "P" + std::to_string(i);
+    ASSERT_OK((*batch)->UpsertItem(item, 1));
+  }
+  ASSERT_OK((*batch)->Commit());
+  auto items = *store_->LoadItemIndex();
+  batch = store_->BeginImport();
+  const int64_t year_ago = clock_.NowMillis() - int64_t{365} * 86400000;
+  store::InteractionRecord r;
+  for (int u = 0; u < 40; ++u) {
+    r.user_idx = *(*batch)->EnsureUser("old" + std::to_string(u), 1);
+    for (int i = 0; i < 20 - u / 2; ++i) {  // P0 by everyone, P19 by few
+      r.item_idx = items.at("P" + std::to_string(i));
+      r.type = "purchase";
+      r.ts_ms = year_ago + u * 60000;
+      ASSERT_OK((*batch)->InsertInteraction(r));
+    }
+  }
+  ASSERT_OK((*batch)->Commit());
+  Activity a(&clock_);
+  auto before = (*a.Trending(id_, *store_))->Top(5);
+  ASSERT_EQ(before[0].first, "P0");
+  auto ev = Event("visitor", "C", "purchase");
+  for (int i = 0; i < 50; ++i) a.Record(id_, ev, "", {});  // repeated: counts once
+  ev.ts_ms += int64_t{1000} * 86400000;                   // a lying future timestamp: counts as now
+  a.Record(id_, ev, "", {});
+  auto t = *a.Trending(id_, *store_);
+  EXPECT_EQ(t->Top(5)[0].first, "P0");
+  EXPECT_LT(t->Score("C"), 0.2 * t->max_score);
+  EXPECT_NEAR(t->Score("C"), 5 * std::exp2(1.0 / 7), 1e-6);  // one purchase, a day of activity later
+  // Rebuilt from the store (where the live events now are): the same picture.
+  clock_.AdvanceSeconds(11 * 60);
+  ASSERT_OK(store_->Track({[&] {
+    store::TrackEvent e = Event("visitor", "P19", "purchase");
+    return e;
+  }()}));
+  t = *a.Trending(id_, *store_);
+  t = *a.Trending(id_, *store_);
+  EXPECT_EQ(t->Top(1)[0].first, "P0");
 }
 
 TEST(FiltersTest, EachFieldAndAvailability) {

@@ -530,6 +530,22 @@ class SqliteTenantStore final : public TenantStore {
     return out;
   }
 
+  StatusOr<std::vector<UserItemType>> ListUserItemTypes(const std::string& user_id) override {
+    std::vector<UserItemType> out;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT i.item_id, x.type FROM users u JOIN interactions x ON x.user_idx = u.user_idx "
+          "JOIN items i ON i.item_idx = x.item_idx WHERE u.user_id=? GROUP BY x.item_idx, x.type"));
+      st->Bind(1, user_id);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return Status::Ok();
+        out.push_back({st->Text(0), st->Text(1)});
+      }
+    }));
+    return out;
+  }
+
   StatusOr<int64_t> CountItems() override {
     int64_t n = 0;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
