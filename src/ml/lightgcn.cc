@@ -17,7 +17,9 @@ Status TrainOptions::Validate() const {
   if (batch_size < 1 || batch_size > (1 << 22)) return bad("batch_size must be 1..4194304");
   if (epochs < 1 || epochs > 100000) return bad("epochs must be 1..100000");
   if (negative_samples < 1 || negative_samples > 100) return bad("negative_samples must be 1..100");
-  if (!(reg >= 0) || reg > 1) return bad("reg must be in [0, 1]");
+  if (!(reg >= 0) || reg > 1000) return bad("reg must be in [0, 1000]");
+  if (!(lambda > 0) || lambda > 1e7) return bad("lambda must be in (0, 1e7]");
+  if (neighbors < 0 || neighbors > 100000) return bad("neighbors must be 0..100000");
   if (threads < 0 || threads > 1024) return bad("threads must be 0..1024");
   if (eval_every < 0 || patience < 0) return bad("eval_every and patience must be >= 0");
   for (int k : ks) {

@@ -9,6 +9,8 @@ std::unique_ptr<Model> NewModel(const std::string& type) {
   if (type == "bpr_mf") return NewBprMf();
   if (type == "als") return NewAls();
   if (type == "popularity") return NewPopularity();
+  if (type == "ease") return NewEase();
+  if (type == "item_knn") return NewItemKnn();
   return nullptr;
 }
 
@@ -40,8 +42,8 @@ Status CheckArtifact(const ModelArtifact& a, const std::string& type) {
       a.item_emb.size() != a.n_items * a.dim) {
     return Status::InvalidArgument("model sizes are inconsistent");
   }
-  const bool ego = !a.user_ego.empty() || !a.item_ego.empty();
-  if (ego && (a.user_ego.size() != a.user_emb.size() || a.item_ego.size() != a.item_emb.size())) {
+  if ((!a.user_ego.empty() && a.user_ego.size() != a.user_emb.size()) ||
+      (!a.item_ego.empty() && a.item_ego.size() != a.item_emb.size())) {
     return Status::InvalidArgument("ego embedding sizes are inconsistent");
   }
   return Status::Ok();

@@ -49,6 +49,8 @@ struct TrainOptions {
   std::vector<int> ks{10, 20};
   double half_life_days = 30;  // popularity: weight of an event halves every this many days
   double alpha = 10;           // als: confidence 1 + alpha * (summed event weights)
+  double lambda = 500;         // ease: L2 of the item × item solve
+  int neighbors = 0;           // item_knn: neighbours kept per item (0: all)
   // Not hyperparameters: set by the caller, may be null.
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, Fit returns kCancelled soon
   const WarmStart* warm_start = nullptr;      // lightgcn, bpr_mf, als; ignored by popularity
@@ -141,7 +143,17 @@ std::unique_ptr<Model> NewPopularity();
 // Implicit ALS (ml/als.cc): `epochs` alternations, `reg` as λ, `alpha` for
 // the confidence; exact Cholesky solves (Eigen).
 std::unique_ptr<Model> NewAls();
-// By model_type name ("lightgcn", "bpr_mf", "als", "popularity"); null if unknown.
+// Item-to-item models (ml/item_item.cc), factored to embeddings of rank
+// embedding_dim: EASE^R (closed form, `lambda`) and time-decayed cosine item
+// k-NN (`neighbors`, `half_life_days`). Catalogs up to kMaxItemItemItems.
+inline constexpr int32_t kMaxItemItemItems = 30000;
+// True for the model types whose fold-in needs the item ego rows of their
+// file (the item x item models' input factor): serving keeps them.
+inline bool FoldInNeedsItemEgo(const std::string& type) { return type == "ease" || type == "item_knn"; }
+std::unique_ptr<Model> NewEase();
+std::unique_ptr<Model> NewItemKnn();
+// By model_type name ("lightgcn", "bpr_mf", "als", "popularity", "ease",
+// "item_knn"); null if unknown.
 std::unique_ptr<Model> NewModel(const std::string& model_type);
 
 }  // namespace embedrec::ml

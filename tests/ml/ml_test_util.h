@@ -53,6 +53,7 @@ inline TrainOptions QuickOptions(const std::string& type, int dim = 16) {
   o.eval_every = 0;
   o.ks = {10};
   if (type == "als") o.reg = 0.1;
+  if (type == "ease") o.lambda = 20;
   return o;
 }
 

@@ -13,7 +13,7 @@ namespace {
 TEST(BaselinesTest, EveryModelLearnsPlantedTastesAndPopularityDoesNot) {
   Dataset d = testing::PlantedSplit(11);
   std::map<std::string, double> recall;
-  for (std::string type : {"popularity", "bpr_mf", "als", "lightgcn"}) {
+  for (std::string type : {"popularity", "bpr_mf", "als", "lightgcn", "ease", "item_knn"}) {
     auto m = NewModel(type);
     ASSERT_NE(m, nullptr) << type;
     ASSERT_TRUE(m->Fit(d, testing::QuickOptions(type), nullptr).ok()) << type;
@@ -23,7 +23,7 @@ TEST(BaselinesTest, EveryModelLearnsPlantedTastesAndPopularityDoesNot) {
   }
   // Chance is ~0.11; knowing the user's half, ~0.22.
   EXPECT_LT(recall["popularity"], 0.17);
-  for (const char* t : {"bpr_mf", "als", "lightgcn"}) EXPECT_GT(recall[t], 0.18) << t;
+  for (const char* t : {"bpr_mf", "als", "lightgcn", "ease", "item_knn"}) EXPECT_GT(recall[t], 0.18) << t;
   EXPECT_EQ(NewModel("nope"), nullptr);
 }
 
@@ -45,7 +45,7 @@ TEST(FoldInTest, ANewUserGetsRecommendationsFromTheirItems) {
   // Fold in a user who liked three items of the first half: the first half
   // must outscore the second for every model but popularity.
   Dataset d = MakeDataset(testing::PlantedHalves(200, 50, 12, 5), {});
-  for (std::string type : {"bpr_mf", "als", "lightgcn", "popularity"}) {
+  for (std::string type : {"bpr_mf", "als", "lightgcn", "popularity", "ease", "item_knn"}) {
     auto m = NewModel(type);
     EXPECT_EQ(m->FoldIn({{0, 1.0f}}).status().code(), StatusCode::kFailedPrecondition);
     ASSERT_TRUE(m->Fit(d, testing::QuickOptions(type), nullptr).ok());
@@ -82,7 +82,7 @@ TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
 TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
   Dataset d = MakeDataset(testing::PlantedHalves(120, 40, 10, 9), {});
   Model::ItemWeights items = {{1, 1.0f}, {7, 3.0f}};
-  for (std::string type : {"lightgcn", "bpr_mf", "als", "popularity"}) {
+  for (std::string type : {"lightgcn", "bpr_mf", "als", "popularity", "ease", "item_knn"}) {
     auto m = NewModel(type);
     EXPECT_EQ(m->Export().status().code(), StatusCode::kFailedPrecondition);
     TrainOptions o = testing::QuickOptions(type, 8);
@@ -118,6 +118,57 @@ TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
   EXPECT_TRUE(LoadModel(als).ok());
   als.item_emb = {3};
   EXPECT_EQ(LoadModel(als).status().code(), StatusCode::kInvalidArgument);  // sizes
+}
+
+TEST(ItemItemTest, FactoredEaseAtFullRankScoresAsTheExactSolution) {
+  // 30 items, rank 30: x_u·L·Vᵀ must equal x_u·B with B from the closed form,
+  // computed here independently in double precision.
+  Dataset d = MakeDataset(testing::PlantedHalves(80, 15, 8, 4), {});
+  const int n = d.n_items;
+  TrainOptions o = testing::QuickOptions("ease", n);
+  o.lambda = 5;
+  auto m = NewEase();
+  ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+  ASSERT_EQ(m->dim(), n);
+  std::vector<double> x(static_cast<size_t>(d.n_users) * n, 0.0);
+  for (int32_t u = 0; u < d.n_users; ++u) {
+    for (int64_t p = d.train.offsets[u]; p < d.train.offsets[u + 1]; ++p) {
+      const float w = d.train.weights.empty() ? 1.0f : d.train.weights[p];
+      x[u * n + d.train.items[p]] = std::log1p(w);
+    }
+  }
+  std::vector<double> g(n * n, 0.0);
+  for (int32_t u = 0; u < d.n_users; ++u)
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) g[i * n + j] += x[u * n + i] * x[u * n + j];
+  for (int i = 0; i < n; ++i) g[i * n + i] += o.lambda;
+  // Gauss-Jordan inverse.
+  std::vector<double> inv(n * n, 0.0);
+  for (int i = 0; i < n; ++i) inv[i * n + i] = 1;
+  for (int c = 0; c < n; ++c) {
+    const double piv = g[c * n + c];
+    for (int j = 0; j < n; ++j) g[c * n + j] /= piv, inv[c * n + j] /= piv;
+    for (int r = 0; r < n; ++r) {
+      if (r == c) continue;
+      const double f = g[r * n + c];
+      for (int j = 0; j < n; ++j) g[r * n + j] -= f * g[c * n + j], inv[r * n + j] -= f * inv[c * n + j];
+    }
+  }
+  double worst = 0;
+  for (int32_t u = 0; u < d.n_users; ++u) {
+    for (int j = 0; j < n; ++j) {
+      double exact = 0;
+      for (int i = 0; i < n; ++i) {
+        if (i != j) exact += x[u * n + i] * (-inv[i * n + j] / inv[j * n + j]);
+      }
+      double got = 0;
+      for (int k = 0; k < n; ++k) got += m->user_embeddings()[u * n + k] * m->item_embeddings()[j * n + k];
+      worst = std::max(worst, std::abs(got - exact));
+    }
+  }
+  EXPECT_LT(worst, 2e-3);
+  // Too large a catalog is refused with a clear error.
+  EXPECT_GT(kMaxItemItemItems, 10000);
 }
 
 TEST(WarmStartTest, ContinuesFromAnotherModelsEmbeddingsAndNewRowsStartFresh) {
