@@ -73,6 +73,19 @@ StatusOr<ml::WarmStart> WarmStartFrom(const ml::ModelArtifact& a, const ml::Data
   return w;
 }
 
+// Popularity's metrics on the same split: the baseline every model must beat.
+std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml::TrainOptions& opt) {
+  if (data.test.size() == 0) return std::nullopt;
+  auto pop = ml::NewPopularity();
+  ml::TrainOptions p;
+  p.half_life_days = opt.half_life_days;
+  p.eval_every = 0;
+  p.epochs = 1;
+  if (!pop->Fit(data, p, nullptr).ok()) return std::nullopt;
+  return ml::Evaluate(data, pop->user_embeddings().data(), pop->item_embeddings().data(), pop->dim(),
+                      kFinalKs);
+}
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -87,6 +100,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     ctx.update([&](json::object& d) {
       d["status"] = status;
       d["progress"] = progress;
+      d.erase("phase");
     }, true);
   };
   ctx.update([&](json::object& d) {
@@ -96,15 +110,23 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }, true);
 
   // 1. Data: the tenant's interactions, the validation split.
-  ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, req.interaction_weights,
+  ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, ml::TypeWeights(req.interaction_weights),
                                                      req.validation_split, req.options.seed));
   const ml::Dataset& data = td.data;
+  // What a model must beat: popularity on the same validation split.
+  const std::optional<ml::Metrics> baseline = PopularityBaseline(data, req.options);
   ctx.update([&](json::object& d) {
     d["data"] = json::object{{"users", data.n_users},
                              {"items", data.n_items},
                              {"training_pairs", data.train.size()},
                              {"validation_pairs", data.test.size()},
                              {"interactions", td.events}};
+    if (baseline) {
+      d["baseline"] = json::object{{"model_type", "popularity"},
+                                   {"val_ndcg@10", baseline->Get("ndcg@10")},
+                                   {"val_hit_rate@20", baseline->Get("hit_rate@20")},
+                                   {"val_recall@20", baseline->Get("recall@20")}};
+    }
   }, false);
   if (cancelled()) return ml::CancelledStatus();
 
@@ -144,6 +166,10 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   if (!model) return Status::Unprocessable("unknown model type " + req.model_type);
   double train_seconds = 0;
   int epochs_run = 0;
+  // With a validation split the chosen model is refit on all the data
+  // afterwards (step 3b): the first fit takes the first part of the progress.
+  const bool will_refit = data.test.size() > 0;
+  const double fit_share = will_refit ? 0.55 : 0.85;
   auto last_persist = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(model->Fit(data, opt, [&](const ml::EpochReport& r) {
     train_seconds += r.seconds + r.eval_seconds;
@@ -154,34 +180,51 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     if (persist) last_persist = std::chrono::steady_clock::now();
     ctx.update([&](json::object& d) {
       d["current_epoch"] = r.epoch;
-      d["progress"] = 0.05 + 0.85 * r.epoch / opt.epochs;
+      d["progress"] = 0.05 + fit_share * r.epoch / opt.epochs;
       if (!d["metrics"].is_object()) d["metrics"] = json::object();
       auto& m = d["metrics"].as_object();
       if (req.model_type != "popularity") m["train_loss"] = r.loss;
       if (r.metrics) {
         m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
         m["val_recall@20"] = r.metrics->Get("recall@20");
+        m["val_hit_rate@20"] = r.metrics->Get("hit_rate@20");
+        if (baseline && baseline->Get("ndcg@10") > 0) {
+          m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
+        }
       }
       d["estimated_completion"] = FormatRfc3339(
           (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
     }, persist);
   }));
-  if (epochs_run > 0 && train_seconds > 0) env.speed->Record(req, data.train.size(), train_seconds / epochs_run);
+  if (epochs_run > 0 && train_seconds > 0) env.speed->Record(req, td.events, data.n_items, train_seconds / epochs_run);
   if (cancelled()) return ml::CancelledStatus();
 
   // 3. Evaluation on the validation split, of the new model and of the
   // deployed one (the same split: a fair comparison for the gate).
-  set_status("evaluating", 0.9);
+  set_status("evaluating", 0.05 + fit_share);
   const int dim = model->dim();
   json::object final_metrics;
   std::optional<double> new_ndcg, old_ndcg;
+  bool old_ndcg_recorded = false;
   if (data.test.size() > 0) {
     ml::Metrics m = ml::Evaluate(data, model->user_embeddings().data(),
                                  model->item_embeddings().data(), dim, kFinalKs);
     final_metrics = MetricsJson(m);
     final_metrics["evaluated_users"] = m.users;
     new_ndcg = m.Get("ndcg@10");
-    if (deployed) old_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
+    // A deployed model refit on all data has seen this split's pairs: it is
+    // compared by the validation figure recorded when it was trained.
+    if (deployed_record && deployed) {
+      boost::system::error_code ec;
+      json::value old = json::parse(deployed_record->metrics_json, ec);
+      const json::object* o = ec ? nullptr : old.if_object();
+      if (o && o->contains("refit") && o->at("refit").is_bool() && o->at("refit").as_bool()) {
+        if (auto* n = o->if_contains("ndcg@10"); n && n->is_number()) old_ndcg = n->to_number<double>();
+        old_ndcg_recorded = true;
+      } else {
+        old_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
+      }
+    }
   }
   // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
   json::value calibration = nullptr;
@@ -190,12 +233,57 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                                        model->item_embeddings().data(), dim, req.options.seed);
     if (fit.ok()) calibration = fit->ToJson();
   }
+  // The lift over popularity on the same split.
+  json::object lift;
+  bool beats_popularity = true;
+  if (baseline && new_ndcg) {
+    const double pop_ndcg = baseline->Get("ndcg@10"), pop_hit = baseline->Get("hit_rate@20");
+    const double hit = final_metrics.contains("hit_rate@20") ? final_metrics["hit_rate@20"].as_double() : 0;
+    lift = json::object{{"baseline", "popularity"},
+                        {"popularity_ndcg@10", pop_ndcg},
+                        {"popularity_hit_rate@20", pop_hit},
+                        {"ndcg@10", pop_ndcg > 0 ? json::value(*new_ndcg / pop_ndcg) : json::value(nullptr)},
+                        {"hit_rate@20", pop_hit > 0 ? json::value(hit / pop_hit) : json::value(nullptr)}};
+    beats_popularity = req.model_type == "popularity" || *new_ndcg > pop_ndcg;
+  }
   if (cancelled()) return ml::CancelledStatus();
+
+  // 3b. The validated model learned without each user's latest items, the
+  // best signal of what comes next: the served model is refit on all the
+  // data with the chosen settings (the epochs validation chose).
+  std::string refit = "none: no validation split";
+  std::optional<ml::Dataset> served_data;
+  if (will_refit) {
+    ctx.update([&](json::object& d) {
+      d["status"] = "training";
+      d["phase"] = "refit";
+      d["progress"] = 0.62;
+    }, true);
+    ASSIGN_OR_RETURN(TrainingData all, LoadTrainingData(*env.store, ml::TypeWeights(req.interaction_weights),
+                                                        0, req.options.seed));
+    ml::TrainOptions ropt = opt;
+    ropt.epochs = std::max(1, model->best_epoch() > 0 ? model->best_epoch() : epochs_run);
+    ropt.eval_every = 0;
+    ropt.patience = 0;
+    auto full = ml::NewModel(req.model_type);
+    RETURN_IF_ERROR(full->Fit(all.data, ropt, [&](const ml::EpochReport& r) {
+      ctx.update([&](json::object& d) {
+        d["progress"] = 0.62 + 0.28 * r.epoch / ropt.epochs;
+        d["refit_epoch"] = r.epoch;
+      }, false);
+    }));
+    if (cancelled()) return ml::CancelledStatus();
+    refit = "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
+    model = std::move(full);
+    served_data = std::move(all.data);
+  }
+  const ml::Dataset& final_data = served_data ? *served_data : data;
+  const int final_dim = model->dim();
 
   // 4. The item index.
   set_status("building_index", 0.93);
-  ASSIGN_OR_RETURN(auto index, ann::BuildItemIndex(model->item_embeddings().data(), data.n_items,
-                                                   dim, env.registry->options().index));
+  ASSIGN_OR_RETURN(auto index, ann::BuildItemIndex(model->item_embeddings().data(), final_data.n_items,
+                                                   final_dim, env.registry->options().index));
   ASSIGN_OR_RETURN(std::string index_bytes, index->Serialize());
   if (cancelled()) return ml::CancelledStatus();
 
@@ -205,20 +293,22 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                    env.registry->NextVersion(*env.store, incremental,
                                              deployed_record ? deployed_record->major : 0));
   ASSIGN_OR_RETURN(ml::ModelArtifact artifact, model->Export());
-  artifact.user_ids = data.user_ids;
-  artifact.item_ids = data.item_ids;
-  artifact.history_offsets = data.train.offsets;
-  artifact.history_items = data.train.items;
+  artifact.user_ids = final_data.user_ids;
+  artifact.item_ids = final_data.item_ids;
+  artifact.history_offsets = final_data.train.offsets;
+  artifact.history_items = final_data.train.items;
   json::object hyper = HyperparametersJson(req);
   json::object index_json{{"kind", index->kind()}, {"params", json::parse(index->params_json())}};
   artifact.metadata_json = JsonText(json::object{
       {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
       {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
       {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run},
-      {"score_calibration", calibration}});
+      {"score_calibration", calibration}, {"refit", refit}, {"lift", lift}});
   v.model_type = req.model_type;
   v.job_id = ctx.job_id;
   json::object stored_metrics = final_metrics;
+  if (!lift.empty()) stored_metrics["lift"] = lift;
+  stored_metrics["refit"] = served_data.has_value();
   if (old_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *old_ndcg;
   v.metrics_json = JsonText(stored_metrics);
   v.params_json = JsonText(hyper);
@@ -227,6 +317,13 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   char buf[256];
   if (!req.auto_deploy) {
     reason = "auto_deploy is false";
+  } else if (!beats_popularity) {
+    std::snprintf(buf, sizeof buf,
+                  "validation ndcg@10 %.4f does not beat popularity's %.4f on the same split; kept as "
+                  "standby (%s; deploy it by hand to override)",
+                  new_ndcg.value_or(0), baseline->Get("ndcg@10"),
+                  deployed_record ? "the deployed model keeps serving" : "popularity keeps serving");
+    reason = buf;
   } else if (!deployed_record) {
     deployment_status = "deployed";
     reason = "first model of the tenant";
@@ -236,16 +333,18 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   } else if (!old_ndcg || *new_ndcg >= *old_ndcg * (1 - req.deploy_tolerance)) {
     deployment_status = "deployed";
     std::snprintf(buf, sizeof buf,
-                  "validation ndcg@10 %.4f vs %.4f for the deployed %s on the same split "
+                  "validation ndcg@10 %.4f vs %.4f for the deployed %s %s "
                   "(tolerance %.0f%%)",
                   *new_ndcg, old_ndcg.value_or(0), deployed_record->version.c_str(),
+                  old_ndcg_recorded ? "at its own validation" : "on the same split",
                   100 * req.deploy_tolerance);
     reason = buf;
   } else {
     std::snprintf(buf, sizeof buf,
-                  "validation ndcg@10 %.4f is more than %.0f%% below the deployed %s's %.4f on the "
-                  "same split; kept as standby (deploy it by hand to override)",
-                  *new_ndcg, 100 * req.deploy_tolerance, deployed_record->version.c_str(), *old_ndcg);
+                  "validation ndcg@10 %.4f is more than %.0f%% below the deployed %s's %.4f %s; "
+                  "kept as standby (deploy it by hand to override)",
+                  *new_ndcg, 100 * req.deploy_tolerance, deployed_record->version.c_str(), *old_ndcg,
+                  old_ndcg_recorded ? "at its own validation" : "on the same split");
     reason = buf;
   }
   v.status = "standby";
@@ -271,6 +370,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d["deployment_reason"] = reason;
     d["training_duration_seconds"] = duration;
     d["epochs_run"] = epochs_run;
+    d["refit"] = refit;
+    if (!lift.empty()) d["lift"] = lift;
+    d.erase("phase");
     d["best_epoch"] = model->best_epoch();
     d["seconds_per_epoch"] = epochs_run ? train_seconds / epochs_run : 0.0;
     d["index"] = index_json;

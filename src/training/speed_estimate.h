@@ -18,15 +18,19 @@ namespace embedrec::training {
 
 class SpeedEstimate {
  public:
-  // Whole-job seconds for `pairs` training pairs (epochs, plus evaluations).
-  double JobSeconds(const JobRequest& r, int64_t pairs);
+  // Whole-job seconds for `pairs` training pairs over `items` items
+  // (epochs, plus evaluations and the refit).
+  double JobSeconds(const JobRequest& r, int64_t pairs, int64_t items);
   // Seconds per epoch alone.
-  double EpochSeconds(const JobRequest& r, int64_t pairs);
+  double EpochSeconds(const JobRequest& r, int64_t pairs, int64_t items);
   // A finished job's measured seconds per epoch.
-  void Record(const JobRequest& r, int64_t pairs, double seconds_per_epoch);
+  void Record(const JobRequest& r, int64_t pairs, int64_t items, double seconds_per_epoch);
 
  private:
-  static double Units(const JobRequest& r, int64_t pairs);
+  // An epoch's work: pairs × dimension (× layers, negatives) for the
+  // gradient models, × dimension for ALS; items³ for EASE's solve and
+  // items² × dimension for the item x item models' factorisation.
+  static double Units(const JobRequest& r, int64_t pairs, int64_t items);
   double SecondsPerUnit(const JobRequest& r);
 
   std::mutex mu_;

@@ -107,7 +107,8 @@ class TrainingServiceImpl final : public TrainingService {
           "incremental training needs a deployed model; train in full mode first",
           {{"field", "training_mode"}});
     }
-    const double estimate = speed_.JobSeconds(request, pairs);
+    ASSIGN_OR_RETURN(int64_t items, store->CountItems());
+    const double estimate = speed_.JobSeconds(request, pairs, items);
     auto job = std::make_shared<Job>();
     job->tenant_id = tenant_id;
     job->job_id = NewId("job");

@@ -139,7 +139,11 @@ def test_progress_moves_and_arrives_as_server_sent_events(server, shop):
     for _, d in events:
         if not statuses or statuses[-1] != d["status"]:
             statuses.append(d["status"])
-    assert statuses[-4:] == ["evaluating", "building_index", "deploying", "completed"]
+    # Validated, then refit on all the data (training again, phase "refit"), then served.
+    assert statuses[-5:] == ["evaluating", "training", "building_index", "deploying", "completed"]
+    refit = [d for _, d in events if d.get("phase") == "refit"]
+    assert refit and all(d["status"] == "training" for d in refit)
+    assert events[-1][1]["refit"].startswith("refit on all data")
     # A finished job's stream is one end event.
     r = server.request("GET", f"/api/v1/training/{job}/events", token=key, port="ml")
     assert r.status == 200 and r.body.startswith("event: end\ndata: ")
