@@ -64,15 +64,56 @@ const char* const kNouns[] = {"Kit", "Set", "Edition", "Model", "Pack", "Series"
 const char* const kBrandStems[] = {"Tech", "Pro", "Fit", "Nova", "Astra", "Vertex", "Zen",
                                    "Pulse", "Orbit", "Nimbus", "Apex", "Lumen"};
 
+constexpr int kStyleDims = 8;
+// How strongly each signal drives a choice (log scale), and how focused users
+// are. Chosen so that no signal dominates: popularity alone, a user's
+// categories alone, or a latent-factor model alone each explain only part
+// of the choices (bench/quality_bench.py reports all three).
+constexpr double kTaste = 1.3;         // latent taste × item style
+constexpr double kBrandBoost = 0.7;    // a favourite brand
+constexpr double kPriceBand = 0.8;     // tolerance around the user's price band (log scale)
+constexpr double kSessionPull = 0.5;   // later views of a session near the previous style
+constexpr double kExploration = 0.6;   // a session in a category outside the user's mix
+constexpr double kSwitch = 0.25;       // the session moves to another category
+
 struct Item {
   std::string id;
-  int category;
+  int category = 0;
+  int brand = 0;                    // index into the category's brands
+  double log_price_offset = 0;      // log(price) − log(the category's median)
+  std::array<float, kStyleDims> style{};
+  double season_peak = -1;          // day of the year, −1: not seasonal
+  double season_amplitude = 0;
+  int64_t release = 0;              // unix seconds; chosen only after it
+};
+
+struct User {
+  std::vector<std::pair<int, double>> categories;  // category, cumulative share
+  std::vector<std::pair<int, int>> brands;         // favourite (category, brand)
+  double price_offset = 0;                         // preferred log-price offset
+  std::array<float, kStyleDims> taste{};
+  int64_t joined = 0;
 };
 
 struct FileCloser {
   void operator()(std::FILE* f) const { if (f) std::fclose(f); }
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
+
+// Cumulative weights, sampled by binary search.
+struct Cdf {
+  std::vector<double> c;
+  void Add(double w) { c.push_back((c.empty() ? 0 : c.back()) + w); }
+  int64_t Sample(Rng& rng) const {
+    return std::lower_bound(c.begin(), c.end(), rng.Uniform() * c.back()) - c.begin();
+  }
+};
+
+double Dot(const std::array<float, kStyleDims>& a, const std::array<float, kStyleDims>& b) {
+  double s = 0;
+  for (int k = 0; k < kStyleDims; ++k) s += double(a[k]) * b[k];
+  return s / std::sqrt(double(kStyleDims));
+}
 
 }  // namespace
 
@@ -96,19 +137,45 @@ StatusOr<ShopStats> GenerateShop(const ShopOptions& o, const std::string& dir) {
   std::fputs("item_id,name,category,price,description,brand,tags,image_url,in_stock\n", items_f.get());
   std::vector<double> cat_price(ncat);
   for (auto& p : cat_price) p = std::exp(2.5 + 2.0 * rng.Uniform());  // ~12 to ~90 median
+  // Each category's brands: popular and niche ones (Zipf), each with a price level.
+  std::vector<std::vector<std::string>> brand_names(ncat);
+  std::vector<std::vector<double>> brand_price(ncat);
+  std::vector<Zipf> brand_pop;
+  for (int c = 0; c < ncat; ++c) {
+    const int nb = 3 + int(rng.Below(6));
+    for (int b = 0; b < nb; ++b) {
+      brand_names[c].push_back(std::string(kBrandStems[(c * 7 + b) % 12]) +
+                               kBrandStems[(c * 3 + b * 5 + 5) % 12] + (b >= 12 ? std::to_string(b) : ""));
+      brand_price[c].push_back(0.4 * rng.Normal());
+    }
+    brand_pop.emplace_back(nb, 1.0);
+  }
+  const int64_t start = o.start_unix, span = o.days * 86400;
   std::vector<std::vector<int64_t>> by_cat(ncat);
   std::vector<Item> items;
+  std::vector<double> popularity;
   items.reserve(o.items);
   for (int64_t i = 0; i < o.items; ++i) {
+    Item it;
     // Category sizes are skewed too: a few large categories, many small ones.
     int c = int(std::min<int64_t>(ncat - 1, int64_t(ncat * std::pow(rng.Uniform(), 1.6))));
+    it.category = c;
+    it.brand = int(brand_pop[c].Sample(rng));
     char id[32];
     std::snprintf(id, sizeof id, "PROD_%06lld", static_cast<long long>(i + 1));
-    std::string brand = std::string(kBrandStems[(c * 7 + rng.Below(4)) % 12]) +
-                        std::string(kBrandStems[(c * 3 + 5) % 12]);
+    it.id = id;
+    const std::string& brand = brand_names[c][it.brand];
     std::string name = std::string(kAdjectives[rng.Below(12)]) + " " + cat_name(c) + " " +
                        kNouns[rng.Below(8)] + " " + std::to_string(rng.Below(900) + 100);
-    double price = std::max(0.99, cat_price[c] * std::exp(0.6 * rng.Normal()));
+    it.log_price_offset = brand_price[c][it.brand] + 0.5 * rng.Normal();
+    double price = std::max(0.99, cat_price[c] * std::exp(it.log_price_offset));
+    for (auto& x : it.style) x = float(rng.Normal());
+    if (rng.Chance(0.25)) {
+      it.season_peak = double(rng.Below(365));
+      it.season_amplitude = 0.5 + 1.5 * rng.Uniform();
+    }
+    it.release = rng.Chance(0.15) ? start + rng.Below(span) : start - 86400;
+    popularity.push_back(std::exp(2.0 * rng.Normal()));  // log-normal: a heavy tail
     std::string tags = std::string(kAdjectives[rng.Below(12)]) + "|" + cat_name(c);
     for (auto& ch : tags) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     std::fprintf(items_f.get(), "%s,%s,%s,%.2f,%s,%s,%s,https://cdn.example.com/%s.jpg,%s\n", id,
@@ -116,7 +183,7 @@ StatusOr<ShopStats> GenerateShop(const ShopOptions& o, const std::string& dir) {
                  ingest::CsvQuote("A " + name + " by " + brand + ", \"best in class\"").c_str(), brand.c_str(),
                  ingest::CsvQuote(tags).c_str(), id, rng.Chance(0.95) ? "true" : "false");
     by_cat[c].push_back(i);
-    items.push_back({id, c});
+    items.push_back(std::move(it));
   }
   stats.items = o.items;
   if (std::fclose(items_f.release()) != 0) return Status::Internal("write items.csv failed");
@@ -124,47 +191,117 @@ StatusOr<ShopStats> GenerateShop(const ShopOptions& o, const std::string& dir) {
   for (auto& v : by_cat) {
     if (v.empty()) v.push_back(rng.Below(o.items));
   }
-  std::vector<Zipf> item_pop;
-  for (auto& v : by_cat) item_pop.emplace_back(int64_t(v.size()), o.item_zipf);
+  std::vector<Cdf> cat_items(ncat);  // candidates by base popularity
+  for (int c = 0; c < ncat; ++c) {
+    for (int64_t i : by_cat[c]) cat_items[c].Add(popularity[i]);
+  }
 
-  // --- Users: favourite categories (popular categories are favoured more often) ---
+  // --- Users ---
   Zipf cat_pop(ncat, 0.7);
-  std::vector<std::array<int, 3>> fav(o.users);
-  for (auto& f : fav) {
-    for (auto& c : f) c = int(cat_pop.Sample(rng));
+  std::vector<User> users(o.users);
+  for (auto& u : users) {
+    const int k = 2 + int(std::min<int64_t>(4, int64_t(-std::log(std::max(rng.Uniform(), 1e-12)) / 0.6)));
+    double total = 0;
+    for (int n = 0; n < k; ++n) {
+      const double share = -std::log(std::max(rng.Uniform(), 1e-12));  // uneven shares
+      u.categories.emplace_back(int(cat_pop.Sample(rng)), total += share);
+    }
+    for (auto& [c, cum] : u.categories) cum /= total;
+    const int nb = 1 + int(rng.Below(3));
+    for (int n = 0; n < nb; ++n) {
+      const int c = u.categories[rng.Below(int64_t(u.categories.size()))].first;
+      u.brands.emplace_back(c, int(brand_pop[c].Sample(rng)));
+    }
+    u.price_offset = 0.5 * rng.Normal();
+    for (auto& x : u.taste) x = float(rng.Normal());
+    u.joined = start + rng.Below(span * 7 / 10);
   }
   Zipf user_act(o.users, o.user_zipf);
+
+  // How much user u likes item i at time t (log scale, popularity aside).
+  auto affinity = [&](const User& u, const Item& it, int64_t t, const Item* previous) {
+    double a = kTaste * Dot(u.taste, it.style);
+    for (const auto& [c, b] : u.brands) {
+      if (c == it.category && b == it.brand) a += kBrandBoost;
+    }
+    const double dp = it.log_price_offset - u.price_offset;
+    a -= dp * dp / (2 * kPriceBand * kPriceBand);
+    if (it.season_peak >= 0) {
+      const double day = double((t - start) / 86400 % 365);
+      a += it.season_amplitude * std::cos(2 * M_PI * (day - it.season_peak) / 365);
+    }
+    if (previous) a += kSessionPull * Dot(previous->style, it.style);  // a session stays near its style
+    return a;
+  };
+  // An item of category c for u: popularity-drawn candidates, one kept by affinity.
+  constexpr int kCandidates = 48;
+  std::vector<double> w(kCandidates);
+  std::vector<int64_t> cand(kCandidates);
+  auto choose = [&](const User& u, int c, int64_t t, const Item* previous) -> int64_t {
+    double total = 0;
+    for (int k = 0; k < kCandidates; ++k) {
+      cand[k] = by_cat[c][cat_items[c].Sample(rng)];
+      const Item& it = items[cand[k]];
+      w[k] = it.release > t ? 0 : std::exp(affinity(u, it, t, previous));
+      total += w[k];
+    }
+    if (total <= 0) return -1;
+    double x = rng.Uniform() * total;
+    for (int k = 0; k < kCandidates; ++k) {
+      if ((x -= w[k]) < 0) return cand[k];
+    }
+    return cand[kCandidates - 1];
+  };
+  auto sigmoid = [](double x) { return 1 / (1 + std::exp(-x)); };
 
   // --- Interactions, session by session ---
   File inter_f(std::fopen((dir + "/interactions.csv").c_str(), "w"));
   if (!inter_f) return Status::Internal("cannot write " + dir + "/interactions.csv");
   std::fputs("user_id,item_id,interaction_type,timestamp,rating,duration_seconds\n", inter_f.get());
-  const int64_t span = o.days * 86400;
   char uid[32];
+  const int64_t end = start + span;
   while (stats.interactions < o.interactions) {
-    int64_t u = user_act.Sample(rng);
-    std::snprintf(uid, sizeof uid, "USER_%06lld", static_cast<long long>(u + 1));
-    int64_t t = o.start_unix + rng.Below(span);
-    int views = 1 + int(rng.Below(6));
+    const int64_t ui = user_act.Sample(rng);
+    const User& u = users[ui];
+    std::snprintf(uid, sizeof uid, "USER_%06lld", static_cast<long long>(ui + 1));
+    int64_t t = u.joined + rng.Below(std::max<int64_t>(1, end - u.joined));
+    auto pick_category = [&] {
+      if (rng.Chance(kExploration)) return int(cat_pop.Sample(rng));  // exploration, popular categories first
+      const double x = rng.Uniform();
+      for (const auto& [c, cum] : u.categories) {
+        if (x < cum) return c;
+      }
+      return u.categories.back().first;
+    };
+    int c = pick_category();
+    const Item* previous = nullptr;
+    const int views = 1 + int(std::min<int64_t>(11, int64_t(-std::log(std::max(rng.Uniform(), 1e-12)) * 3)));
     for (int v = 0; v < views && stats.interactions < o.interactions; ++v) {
-      int c = rng.Chance(0.85) ? fav[u][rng.Below(3)] : int(rng.Below(ncat));
-      const Item& it = items[by_cat[c][item_pop[c].Sample(rng)]];
-      int64_t dur = 5 + rng.Below(300);
-      std::string ts = FormatRfc3339(t);
-      std::fprintf(inter_f.get(), "%s,%s,view,%s,,%lld\n", uid, it.id.c_str(), ts.c_str(),
+      if (v > 0 && rng.Chance(kSwitch)) c = pick_category(), previous = nullptr;
+      const int64_t i = previous && rng.Chance(0.15) ? int64_t(previous - items.data()) : choose(u, c, t, previous);
+      if (i < 0) continue;
+      const Item& it = items[i];
+      const double fit = affinity(u, it, t, nullptr);
+      int64_t dur = 5 + int64_t(rng.Uniform() * 60 * (1 + sigmoid(fit) * 4));
+      std::fprintf(inter_f.get(), "%s,%s,view,%s,,%lld\n", uid, it.id.c_str(), FormatRfc3339(t).c_str(),
                    static_cast<long long>(dur));
       ++stats.views;
       ++stats.interactions;
       t += dur + rng.Below(60);
-      if (stats.interactions < o.interactions && rng.Chance(o.cart_rate)) {
+      previous = &it;
+      // Items that fit the user are carted and bought more often.
+      if (stats.interactions < o.interactions && rng.Chance(std::min(0.9, o.cart_rate * 2 * sigmoid(fit)))) {
         t += 10 + rng.Below(120);
         std::fprintf(inter_f.get(), "%s,%s,add_to_cart,%s,,\n", uid, it.id.c_str(),
                      FormatRfc3339(t).c_str());
         ++stats.carts;
         ++stats.interactions;
-        if (stats.interactions < o.interactions && rng.Chance(o.purchase_rate)) {
+        if (stats.interactions < o.interactions &&
+            rng.Chance(std::min(0.95, o.purchase_rate * 2 * sigmoid(fit - 0.3 * it.log_price_offset)))) {
           t += 30 + rng.Below(600);
-          std::string rating = rng.Chance(0.3) ? std::to_string(3 + rng.Below(3)) : "";
+          std::string rating = rng.Chance(0.3) ? std::to_string(std::clamp<int64_t>(
+                                                     int64_t(std::lround(3.5 + fit + rng.Normal())), 1, 5))
+                                               : "";
           std::fprintf(inter_f.get(), "%s,%s,purchase,%s,%s,\n", uid, it.id.c_str(),
                        FormatRfc3339(t).c_str(), rating.c_str());
           ++stats.purchases;

@@ -2,14 +2,23 @@
 // (items.csv and interactions.csv, in the columns of the customer journey),
 // for tests and benchmarks at any size.
 //
-// What makes it realistic enough to train and evaluate on:
-//   * categories with their own brands and log-normal price levels;
-//   * power-law (Zipf) item popularity within each category and power-law
-//     user activity;
-//   * users with 1-3 favourite categories, so collaborative filtering has
-//     signal to find;
-//   * sessions over a time window with a view → add_to_cart → purchase
-//     funnel, view durations, and ratings on some purchases.
+// Not shaped after any one model: a user's choice mixes several signals of
+// different kinds, none of which a single model type captures alone:
+//   * categories of skewed sizes, each with its own brands (popular and
+//     niche ones) and log-normal price level;
+//   * items with a power-law (log-normal) base popularity, a latent style
+//     vector, a brand, a price, some with a season (a yearly peak) and some
+//     released during the window (never chosen before their release);
+//   * users with a category mix (1-4 categories, uneven shares), one to three
+//     favourite brands, a price band (cheaper or dearer than the category's
+//     median), a latent taste (their affinity for item styles), a join day,
+//     and a power-law activity;
+//   * sessions: a category from the mix (or exploration), items drawn from it
+//     by popularity × taste × brand × price fit × season (importance
+//     resampling of popularity-drawn candidates, so any size stays cheap),
+//     later views of a session near the previous item's style; a view →
+//     add_to_cart → purchase funnel more likely for items that fit the user,
+//     view durations, re-views, and ratings on some purchases.
 // Output depends only on Options (seeded; no std:: distributions, whose
 // results differ between standard libraries).
 #pragma once

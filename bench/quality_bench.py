@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+"""Recommendation quality on several shops, entirely through HTTP (issue 12).
+
+Protocol, for each data set: 20 % of the users who have a purchase (at least
+400 users where the data has them; every eligible user otherwise) are
+sampled (seed 7); each one's last purchase is withheld, i.e. every row of that
+user with that item is removed from the upload. The rest is uploaded to one
+tenant per variant; each variant is trained through POST /api/v1/train; each
+sampled user is then asked for 20 recommendations (POST
+/api/v1/recommendations/batch, purchased items excluded as by default).
+hit@20 = share of users whose withheld item is among them; ndcg@20 =
+1/log2(rank + 1) of the withheld item (single target).
+
+Rows:
+  popularity           a tenant without a model (our trending) and, offline,
+                       plain counts of the uploaded rows
+  category-popularity  offline: the user's most frequent category's most
+                       popular items, then the overall ones
+  implicit ALS / BPR   the peer a shop would use instead (the `implicit` library,
+                       bench-only), each tuned on a validation split made the
+                       same way from the uploaded rows (every user's last
+                       purchase), then refit on all uploaded rows
+  ours                 each model type with the seed's training request
+
+Visitor steering: for 8 categories, a new visitor views 5 of the category's
+popular items (timestamps in the data's own time, after its last event), then
+asks for 10 recommendations without a filter; the share from that category.
+
+Data sets: (a) `embedrec generate-shop` (10k items, 5k users, 150k rows),
+(b) MovieLens small (ratings become 'rating' events: the last rating is
+withheld; the category is the first genre), (c) gowalla-shop (no timestamps
+or types: every pair a purchase, train then test items in file order, so the
+withheld item is one of the authors' random test items).
+
+Usage: bench/quality_bench.py [--data shop,movielens,gowalla] [--variants ...]
+"""
+import argparse
+import csv
+import io
+import json
+import math
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from embedrec_server import BIN, ROOT, call, peak_rss_mb, start, tenant_key
+from report import publish
+
+SEED_REQUEST = {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001, "batch_size": 2048,
+                "epochs": 100, "negative_samples": 4}
+TYPE_RANK = {"purchase": 3, "add_to_cart": 2}
+
+
+# ---------------------------------------------------------------- data sets
+
+def load_csv(path):
+    return list(csv.DictReader(io.StringIO(Path(path).read_text())))
+
+
+def data_shop(work):
+    out = work / "shop"
+    subprocess.run([BIN, "generate-shop", "--out", str(out), "--items", "10000", "--users", "5000",
+                    "--interactions", "150000"], check=True, capture_output=True)
+    return (out / "items.csv").read_bytes(), load_csv(out / "interactions.csv")
+
+
+def data_movielens(work):
+    out = work / "ml"
+    subprocess.run([BIN, "convert-movielens", "--in", str(ROOT.parent / "shared/data/movielens-small"),
+                    "--out", str(out)], check=True, capture_output=True)
+    return (out / "items.csv").read_bytes(), load_csv(out / "interactions.csv")
+
+
+def data_gowalla(work):
+    base = ROOT.parent / "shared/data/gowalla-shop"
+    lines = {}
+    for part in ("train", "test"):
+        for line in (base / f"{part}.txt").read_text().splitlines():
+            ids = line.split()
+            if len(ids) > 1:
+                lines.setdefault(ids[0], []).extend(ids[1:])
+    rows, items = [], set()
+    t0 = 1_700_000_000
+    for u, its in lines.items():
+        for j, i in enumerate(its):
+            items.add(i)
+            rows.append({"user_id": f"u{u}", "item_id": f"i{i}", "interaction_type": "purchase",
+                         "timestamp": str(t0 + j * 3600)})
+    items_csv = "item_id,name\n" + "".join(f"i{i},place {i}\n" for i in sorted(items, key=int))
+    return items_csv.encode(), rows
+
+
+DATA = {"shop": data_shop, "movielens": data_movielens, "gowalla": data_gowalla}
+
+
+# ---------------------------------------------------------------- protocol
+
+def target_of(rows):
+    """The user's withheld item: the last event of the strongest type present."""
+    best = max(TYPE_RANK.get(r["interaction_type"], 1) for r in rows)
+    cands = [r for r in rows if TYPE_RANK.get(r["interaction_type"], 1) == best]
+    return max(cands, key=lambda r: int(r["timestamp"]) if r["timestamp"].isdigit() else r["timestamp"])["item_id"]
+
+
+def withhold(rows, fraction=0.2, min_users=400, seed=7, users=None):
+    by_user = defaultdict(list)
+    for r in rows:
+        by_user[r["user_id"]].append(r)
+    eligible = sorted(u for u, rs in by_user.items() if len({r["item_id"] for r in rs}) >= 3)
+    rng = random.Random(seed)
+    if users is None:
+        n = min(len(eligible), max(int(len(by_user) * fraction), min_users))
+        users = rng.sample(eligible, n)
+    test = {u: target_of(by_user[u]) for u in users}
+    kept = [r for r in rows if test.get(r["user_id"]) != r["item_id"]]
+    return kept, test
+
+
+def to_csv(rows):
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue().encode()
+
+
+def score(recs, test):
+    """hit@k and ndcg@k of ranked lists against single targets."""
+    hits = ndcg = 0.0
+    for u, target in test.items():
+        got = recs.get(u, [])
+        if target in got:
+            hits += 1
+            ndcg += 1 / math.log2(got.index(target) + 2)
+    return hits / len(test), ndcg / len(test)
+
+
+def purchased_by(rows):
+    out = defaultdict(set)
+    for r in rows:
+        if r["interaction_type"] == "purchase":
+            out[r["user_id"]].add(r["item_id"])
+    return out
+
+
+# ---------------------------------------------------------------- offline baselines
+
+def popularity_lists(rows, test, k=20):
+    counts = Counter(r["item_id"] for r in rows)
+    ranked = [i for i, _ in counts.most_common()]
+    bought = purchased_by(rows)
+    return {u: [i for i in ranked[:k + len(bought[u])] if i not in bought[u]][:k] for u in test}
+
+
+def category_popularity_lists(rows, test, category, k=20):
+    counts = Counter(r["item_id"] for r in rows)
+    ranked = [i for i, _ in counts.most_common()]
+    by_cat = defaultdict(list)
+    for i in ranked:
+        by_cat[category.get(i, "")].append(i)
+    user_cats = defaultdict(Counter)
+    for r in rows:
+        user_cats[r["user_id"]][category.get(r["item_id"], "")] += 1
+    bought = purchased_by(rows)
+    out = {}
+    for u in test:
+        lst = []
+        for c, _ in user_cats[u].most_common(1):
+            lst += [i for i in by_cat[c] if i not in bought[u]][:k]
+        lst += [i for i in ranked if i not in bought[u] and i not in lst][:k - len(lst)]
+        out[u] = lst[:k]
+    return out
+
+
+def implicit_lists(rows, test, kind, params, k=20):
+    import numpy as np
+    import scipy.sparse as sp
+    from implicit.als import AlternatingLeastSquares
+    from implicit.bpr import BayesianPersonalizedRanking
+    weight = {"purchase": 5.0, "add_to_cart": 3.0}
+    users = sorted({r["user_id"] for r in rows})
+    items = sorted({r["item_id"] for r in rows})
+    uix = {u: n for n, u in enumerate(users)}
+    iix = {i: n for n, i in enumerate(items)}
+    data = defaultdict(float)
+    for r in rows:
+        data[(uix[r["user_id"]], iix[r["item_id"]])] += weight.get(r["interaction_type"], 1.0)
+    keys = list(data)
+    m = sp.csr_matrix((np.array([data[x] for x in keys], dtype=np.float32),
+                       ([x[0] for x in keys], [x[1] for x in keys])), shape=(len(users), len(items)))
+    if kind == "als":
+        model = AlternatingLeastSquares(factors=params["factors"], regularization=params["reg"],
+                                        alpha=params["alpha"], iterations=params["iterations"],
+                                        random_state=1)
+        model.fit(m, show_progress=False)
+    else:
+        model = BayesianPersonalizedRanking(factors=params["factors"], learning_rate=params["lr"],
+                                            regularization=params["reg"], iterations=params["iterations"],
+                                            random_state=1)
+        model.fit((m > 0).astype(np.float32), show_progress=False)
+    bought = purchased_by(rows)
+    out = {}
+    qs = [u for u in test if u in uix]
+    if qs:
+        ids, _ = model.recommend(np.array([uix[u] for u in qs]), m[[uix[u] for u in qs]], N=k + 50,
+                                 filter_already_liked_items=False)
+        for u, row in zip(qs, ids):
+            out[u] = [items[j] for j in row if items[j] not in bought[u]][:k]
+    return out
+
+
+GRIDS = {
+    "als": [{"factors": f, "reg": r, "alpha": a, "iterations": 15}
+            for f in (64, 128) for r in (0.01, 0.1, 1.0) for a in (1.0, 10.0, 40.0)],
+    "bpr": [{"factors": f, "lr": lr, "reg": r, "iterations": it}
+            for f in (64, 128) for lr in (0.01, 0.05) for r in (0.001, 0.01) for it in (100, 300)],
+}
+
+
+def tuned_implicit(rows, test, kind):
+    inner_rows, inner_test = withhold(rows, seed=8)  # the same protocol inside the uploaded rows
+    best, best_hit = None, -1
+    for p in GRIDS[kind]:
+        h, _ = score(implicit_lists(inner_rows, inner_test, kind, p), inner_test)
+        if h > best_hit:
+            best, best_hit = p, h
+    return implicit_lists(rows, test, kind, best), best
+
+
+# ---------------------------------------------------------------- through the API
+
+def wait_job(ml, key, job, deadline_s=3600):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        p = call(ml, "GET", job["progress_url"], token=key)
+        if p["status"] in ("completed", "failed", "cancelled"):
+            return p
+        time.sleep(0.5)
+    raise RuntimeError("training did not finish")
+
+
+def served_lists(gw, key, test, k=20):
+    out, users, scores = {}, sorted(test), []
+    for n in range(0, len(users), 100):
+        chunk = users[n:n + 100]
+        res = call(gw, "POST", "/api/v1/recommendations/batch", {"user_ids": chunk, "count": k},
+                   token=key)["results"]
+        for u, r in zip(chunk, res):
+            out[u] = [x["item_id"] for x in r["recommendations"]]
+            scores.append([x["score"] for x in r["recommendations"][:10]])
+    return out, scores
+
+
+def steering(gw, key, rows, category, t_after, n_categories=8, seed=11):
+    counts = Counter(r["item_id"] for r in rows)
+    by_cat = defaultdict(list)
+    for i, _ in counts.most_common():
+        if category.get(i):
+            by_cat[category[i]].append(i)
+    cats = sorted((c for c in by_cat if len(by_cat[c]) >= 30), key=lambda c: -len(by_cat[c]))[:n_categories]
+    rng = random.Random(seed)
+    shares = []
+    for n, c in enumerate(cats):
+        visitor = f"visitor-{seed}-{n}"
+        for j, item in enumerate(rng.sample(by_cat[c][:50], 5)):
+            ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_after + 60 * (j + 1)))
+            call(gw, "POST", "/api/v1/interactions", {"user_id": visitor, "item_id": item,
+                                                      "interaction_type": "view", "timestamp": ts},
+                 token=key)
+        recs = call(gw, "POST", "/api/v1/recommendations", {"user_id": visitor, "count": 10},
+                    token=key)["recommendations"]
+        shares.append(sum(category.get(x["item_id"]) == c for x in recs) / max(1, len(recs)))
+    return sum(shares) / max(1, len(shares)) if shares else float("nan")
+
+
+def run_dataset(name, work, variants, peers):
+    items_csv, rows = DATA[name](work)
+    items = load_csv_bytes(items_csv)
+    category = {r["item_id"]: r.get("category", "") for r in items}
+    kept, test = withhold(rows)
+    upload = to_csv(kept)
+    t_last = max(int(r["timestamp"]) for r in kept if r["timestamp"].isdigit()) if kept[0]["timestamp"].isdigit() \
+        else int(time.time())
+    out = []
+    # Offline baselines.
+    out.append(("popularity (offline counts)", *score(popularity_lists(kept, test), test), "", "", ""))
+    if any(category.values()):
+        out.append(("category-popularity (offline)", *score(category_popularity_lists(kept, test, category), test),
+                     "", "", ""))
+    for kind in peers:
+        t0 = time.monotonic()
+        lists, params = tuned_implicit(kept, test, kind)
+        out.append((f"implicit {kind.upper()} tuned", *score(lists, test), f"{time.monotonic() - t0:.0f} s",
+                    "", json.dumps(params)))
+    # Ours, through the API.
+    proc, ports = start(work, f"data-{name}")
+    try:
+        gw, ml = ports["gateway"], ports["ml"]
+        for variant in variants:
+            _, key = tenant_key(gw, f"{name}-{variant}".replace("_", "-"),
+                                ["data:write", "models:train", "recommendations:read", "interactions:write"],
+                                {"max_recommendations": 50})
+            call(gw, "POST", "/api/v1/upload/items", token=key, raw=items_csv, ctype="text/csv")
+            call(gw, "POST", "/api/v1/upload/interactions", token=key, raw=upload, ctype="text/csv")
+            train_s, note = "", ""
+            if variant != "untrained":
+                body = {"model_type": variant}
+                if variant == "lightgcn":
+                    body["hyperparameters"] = SEED_REQUEST
+                t0 = time.monotonic()
+                job = call(ml, "POST", "/api/v1/train", body, token=key)
+                p = wait_job(ml, key, job)
+                train_s = f"{time.monotonic() - t0:.0f} s"
+                if p["status"] != "completed":
+                    out.append((variant, float("nan"), float("nan"), train_s, "", p.get("error")))
+                    continue
+                note = f"{p.get('deployment_status')}; val p@10 {p['final_metrics'].get('precision@10', 0):.4f}"
+            lists, scores = served_lists(gw, key, test)
+            mean10 = sum(sum(s) / len(s) for s in scores if s) / max(1, sum(1 for s in scores if s))
+            steer = steering(gw, key, kept, category, t_last) if any(category.values()) else float("nan")
+            label = "popularity (untrained tenant)" if variant == "untrained" else f"ours: {variant}"
+            out.append((label, *score(lists, test), train_s, f"{steer:.2f}",
+                        f"{note}; mean score@10 {mean10:.3f}".strip("; ")))
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=120)
+    return len(test), out, rss
+
+
+def load_csv_bytes(b):
+    return list(csv.DictReader(io.StringIO(b.decode())))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="shop,movielens,gowalla")
+    ap.add_argument("--variants", default="untrained,popularity,lightgcn,bpr_mf,als")
+    ap.add_argument("--peers", default="als,bpr")
+    args = ap.parse_args()
+    try:
+        import implicit  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "implicit"], check=True)
+    work = Path(tempfile.mkdtemp(prefix="embedrec-quality-"))
+    lines = ["Each sampled user's last purchase withheld (all its rows); 20 recommendations through "
+             "POST /api/v1/recommendations/batch; steering = share of 10 recommendations in the category "
+             "of a new visitor's 5 views", ""]
+    for name in args.data.split(","):
+        n, rows, rss = run_dataset(name, work, args.variants.split(","), [p for p in args.peers.split(",") if p])
+        pop = next(r[1] for r in rows if r[0].startswith("popularity"))
+        lines += [f"**{name}** ({n} test users; server peak RSS {rss:.0f} MB)", "",
+                  "| variant | hit@20 | ×popularity | ndcg@20 | train | steering | notes |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for label, hit, ndcg, train_s, steer, note in rows:
+            lines.append(f"| {label} | {hit:.4f} | {hit / pop if pop else float('nan'):.2f} | {ndcg:.4f} | "
+                         f"{train_s} | {steer} | {note} |")
+        lines.append("")
+        print("\n".join(lines[-len(rows) - 4:]), flush=True)
+    publish("quality", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
