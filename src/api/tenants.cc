@@ -36,15 +36,16 @@ bool ValidSlug(const std::string& s) {
 // kept (room for settings later issues add), within a size bound.
 StatusOr<json::object> NormalizeSettings(json::object s) {
   if (auto* v = s.if_contains("recommendation_model")) {
-    static const std::set<std::string_view> kModels = {"lightgcn", "bpr_mf", "als", "popularity"};
+    static const std::set<std::string_view> kModels = {"auto", "lightgcn", "bpr_mf", "als", "ease", "item_knn",
+                                                        "popularity"};
     if (!v->is_string()) return FieldTypeError("settings.recommendation_model", "a string");
     if (!kModels.count(v->as_string())) {
       return FieldValueError("settings.recommendation_model",
-                             "settings.recommendation_model must be one of lightgcn, bpr_mf, als, "
-                             "popularity");
+                             "settings.recommendation_model must be one of auto, lightgcn, bpr_mf, "
+                             "als, ease, item_knn, popularity");
     }
   } else {
-    s["recommendation_model"] = "lightgcn";
+    s["recommendation_model"] = "auto";  // the search chooses (training/auto_search.h)
   }
   ASSIGN_OR_RETURN(auto max_recs, OptInt(s, "max_recommendations", 1, 1000));
   if (!max_recs && s.contains("max_recommendations") && !s.at("max_recommendations").is_null()) {

@@ -20,12 +20,16 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
       ->required();
   t->add_option("--test", c->test_path,
                 "Held-out interactions; without it, --holdout of each user's items is held out");
-  t->add_option("--model", c->model, "lightgcn, bpr_mf, als or popularity")->capture_default_str()
-      ->check(CLI::IsMember({"lightgcn", "bpr_mf", "als", "popularity"}));
+  t->add_option("--model", c->model, "lightgcn, bpr_mf, als, ease, item_knn or popularity")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"lightgcn", "bpr_mf", "als", "ease", "item_knn", "popularity"}));
+  t->add_option("--lambda", c->options.lambda, "ease: L2 of the item x item solve")->capture_default_str();
+  t->add_option("--neighbors", c->options.neighbors, "item_knn: neighbours kept per item (0: all)")
+      ->capture_default_str();
   t->add_option("--alpha", c->options.alpha, "als: confidence 1 + alpha * weight")
       ->capture_default_str();
   t->add_option("--half-life-days", c->options.half_life_days,
-                "popularity: days after which an event counts half")->capture_default_str();
+                "popularity, item_knn: days after which an event counts half")->capture_default_str();
   t->add_option("--format", c->format, "csv (header with user_id,item_id) or adjacency "
                 "(LightGCN's text format; .gz read as such)")
       ->capture_default_str()->check(CLI::IsMember({"csv", "adjacency"}));

@@ -2,6 +2,7 @@
 
 #include "common/strings.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <cmath>
 #include <optional>
@@ -31,7 +32,7 @@ Status RangeError(const std::string& field, const HyperparameterSpec& h) {
 }
 
 bool AppliesTo(const HyperparameterSpec& h, const std::string& model) {
-  if (std::string_view(h.models) == "*") return true;
+  if (std::string_view(h.models) == "*" || model == "auto") return true;
   std::string_view list(h.models);
   size_t pos = 0;
   while (pos <= list.size()) {
@@ -163,12 +164,18 @@ const std::vector<HyperparameterSpec>& Hyperparameters() {
   return kSpecs;
 }
 
+const std::vector<std::string>& ModelTypes() {
+  static const std::vector<std::string> kTypes = {"auto", "lightgcn", "bpr_mf", "als", "ease",
+                                                  "item_knn", "popularity"};
+  return kTypes;
+}
+
 StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string& settings_json) {
   boost::system::error_code ec;
   json::value sv = json::parse(settings_json.empty() ? "{}" : settings_json, ec);
   const json::object empty;
   const json::object& settings = !ec && sv.is_object() ? sv.as_object() : empty;
-  std::string tenant_default_model = "lightgcn";
+  std::string tenant_default_model = "auto";
   if (auto* m = settings.if_contains("recommendation_model"); m && m->is_string()) {
     tenant_default_model = std::string(m->as_string());
   }
@@ -185,10 +192,12 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   if (tol) r.deploy_tolerance = *tol;
   ASSIGN_OR_RETURN(tol, OptNumber(body, "deploy_tolerance", "deploy_tolerance", 0, 1));
   if (tol) r.deploy_tolerance = *tol;
-  ASSIGN_OR_RETURN(r.model_type, OptionalString(body, "model_type",
-                                                {"lightgcn", "bpr_mf", "als", "popularity", "ease", "item_knn"},
-                                                tenant_default_model.empty() ? "lightgcn"
-                                                                             : tenant_default_model));
+  const auto& types = ModelTypes();
+  if (std::find(types.begin(), types.end(), tenant_default_model) == types.end()) tenant_default_model = "auto";
+  ASSIGN_OR_RETURN(r.model_type, OptionalString(body, "model_type", std::set<std::string>(types.begin(), types.end()),
+                                                tenant_default_model));
+  ASSIGN_OR_RETURN(auto budget, OptNumber(body, "time_budget_seconds", "time_budget_seconds", 1, 86400));
+  if (budget) r.time_budget_seconds = *budget;
   ASSIGN_OR_RETURN(r.mode, OptionalString(body, "training_mode", {"full", "incremental"}, "full"));
   if (const json::value* v = body.if_contains("auto_deploy"); v && !v->is_null()) {
     if (!v->is_bool()) {
@@ -207,6 +216,7 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
     RETURN_IF_ERROR(ReadValues(v->as_object(), "hyperparameters.", &given));
   }
   for (const auto& [k, x] : given) values[k] = x;
+  for (const auto& [k, x] : values) r.given.insert(k);
   auto get = [&](const char* name) {
     auto it = values.find(name);
     if (it != values.end()) return it->second;
@@ -249,7 +259,11 @@ json::object HyperparametersJson(const JobRequest& r) {
   json::object h;
   auto put = [&](const char* name, json::value v) {
     for (const auto& spec : Hyperparameters()) {
-      if (std::string_view(spec.name) == name && AppliesTo(spec, r.model_type)) h[name] = v;
+      // auto: only what was given (the rest is searched; the chosen values are the trial's).
+      if (std::string_view(spec.name) == name && AppliesTo(spec, r.model_type) &&
+          (r.model_type != "auto" || r.given.count(name))) {
+        h[name] = v;
+      }
     }
   };
   put("embedding_dim", o.embedding_dim);
@@ -278,7 +292,9 @@ json::object RequestJson(const JobRequest& r) {
                       {"auto_deploy", r.auto_deploy},
                       {"hyperparameters", HyperparametersJson(r)},
                       {"deploy_tolerance", r.deploy_tolerance},
-                      {"interaction_weights", std::move(weights)}};
+                      {"interaction_weights", std::move(weights)},
+                      {"time_budget_seconds", r.time_budget_seconds > 0 ? json::value(r.time_budget_seconds)
+                                                                         : json::value(nullptr)}};
 }
 
 }  // namespace embedrec::training

@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,16 @@ struct JobRequest {
   // A new version is deployed only if its validation ndcg@10 is at least
   // (1 − deploy_tolerance) × the deployed version's on the same split.
   double deploy_tolerance = 0.05;
+  // model_type "auto": the search's time budget in seconds (0: three times
+  // one LightGCN training at the tenant's size, decided at submit).
+  double time_budget_seconds = 0;
+  // Hyperparameters the request or the tenant's settings gave: honoured as
+  // given, never searched over.
+  std::set<std::string> given;
 };
+
+// The model types a request may name ("auto" searches over the others).
+const std::vector<std::string>& ModelTypes();
 
 // One hyperparameter: its JSON name, allowed range and default.
 struct HyperparameterSpec {

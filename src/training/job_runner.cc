@@ -8,6 +8,7 @@
 #include "common/time_format.h"
 #include "ml/calibration.h"
 #include "ml/evaluator.h"
+#include "training/auto_search.h"
 #include "training/training_data.h"
 
 namespace embedrec::training {
@@ -138,65 +139,97 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }
   auto deployed = env.deployed->Get(ctx.tenant_id);
   const bool incremental = req.mode == "incremental";
+  // An incremental job continues the deployed model's type (auto: whichever it is).
+  const JobRequest run = incremental && req.model_type == "auto" && deployed_record
+                             ? RequestForType(req, deployed_record->model_type)
+                             : req;
   ml::WarmStart warm;
   if (incremental) {
     if (!deployed_record) {
       return Status::Unprocessable("incremental training needs a deployed model; train in full mode first",
                                    {{"field", "training_mode"}});
     }
-    if (deployed_record->model_type != req.model_type) {
+    if (deployed_record->model_type != run.model_type) {
       return Status::Unprocessable("incremental training continues the deployed " +
-                                       deployed_record->model_type + " model, not " + req.model_type,
+                                       deployed_record->model_type + " model, not " + run.model_type,
                                    {{"field", "model_type"}});
     }
     ASSIGN_OR_RETURN(auto artifact, env.registry->ReadArtifact(ctx.tenant_id, *deployed_record));
-    ASSIGN_OR_RETURN(warm, WarmStartFrom(artifact, data, req.options.embedding_dim));
+    ASSIGN_OR_RETURN(warm, WarmStartFrom(artifact, data, run.options.embedding_dim));
   }
 
-  // 2. Training, reporting every epoch.
+  // 2. Training, reporting every epoch (auto: the search's trials).
   ctx.update([&](json::object& d) {
     d["status"] = "training";
     d["progress"] = 0.05;
   }, true);
-  ml::TrainOptions opt = req.options;
-  opt.cancel = ctx.cancel;
-  opt.threads = ctx.threads;
-  opt.warm_start = incremental ? &warm : nullptr;
-  auto model = ml::NewModel(req.model_type);
-  if (!model) return Status::Unprocessable("unknown model type " + req.model_type);
+  JobRequest chosen = run;  // the trained model's type and settings (auto: the best trial's)
+  std::unique_ptr<ml::Model> model;
   double train_seconds = 0;
   int epochs_run = 0;
   // With a validation split the chosen model is refit on all the data
   // afterwards (step 3b): the first fit takes the first part of the progress.
   const bool will_refit = data.test.size() > 0;
   const double fit_share = will_refit ? 0.55 : 0.85;
-  auto last_persist = std::chrono::steady_clock::now();
-  RETURN_IF_ERROR(model->Fit(data, opt, [&](const ml::EpochReport& r) {
-    train_seconds += r.seconds + r.eval_seconds;
-    epochs_run = r.epoch;
-    const double per_epoch = train_seconds / r.epoch;
-    const int left = std::max(0, opt.epochs - r.epoch);
-    const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
-    if (persist) last_persist = std::chrono::steady_clock::now();
+  if (run.model_type == "auto") {
+    if (data.test.size() == 0) {
+      return Status::Unprocessable("model_type auto chooses on a validation split; validation_split must be > 0",
+                                   {{"field", "hyperparameters.validation_split"}});
+    }
+    SearchEnv senv{env.speed, ctx.cancel, ctx.threads, td.events,
+                   [&](const json::array& trials, double used) {
+                     ctx.update([&](json::object& d) {
+                       d["trials"] = trials;
+                       d["progress"] = 0.05 + fit_share * used;
+                     }, true);
+                   }};
+    ASSIGN_OR_RETURN(SearchResult search, RunSearch(req, data, senv));
+    model = std::move(search.best);
+    chosen = search.chosen;
+    epochs_run = search.epochs_run;
+    train_seconds = search.train_seconds;
     ctx.update([&](json::object& d) {
-      d["current_epoch"] = r.epoch;
-      d["progress"] = 0.05 + fit_share * r.epoch / opt.epochs;
-      if (!d["metrics"].is_object()) d["metrics"] = json::object();
-      auto& m = d["metrics"].as_object();
-      if (req.model_type != "popularity") m["train_loss"] = r.loss;
-      if (r.metrics) {
-        m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
-        m["val_recall@20"] = r.metrics->Get("recall@20");
-        m["val_hit_rate@20"] = r.metrics->Get("hit_rate@20");
-        if (baseline && baseline->Get("ndcg@10") > 0) {
-          m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
+      d["trials"] = search.trials;
+      d["time_budget_seconds"] = search.budget_seconds;
+      d["search_seconds"] = search.search_seconds;
+      d["chosen_model_type"] = chosen.model_type;
+      d["chosen_hyperparameters"] = HyperparametersJson(chosen);
+    }, true);
+  } else {
+    ml::TrainOptions opt = run.options;
+    opt.cancel = ctx.cancel;
+    opt.threads = ctx.threads;
+    opt.warm_start = incremental ? &warm : nullptr;
+    model = ml::NewModel(run.model_type);
+    if (!model) return Status::Unprocessable("unknown model type " + run.model_type);
+    auto last_persist = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(model->Fit(data, opt, [&](const ml::EpochReport& r) {
+      train_seconds += r.seconds + r.eval_seconds;
+      epochs_run = r.epoch;
+      const double per_epoch = train_seconds / r.epoch;
+      const int left = std::max(0, opt.epochs - r.epoch);
+      const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
+      if (persist) last_persist = std::chrono::steady_clock::now();
+      ctx.update([&](json::object& d) {
+        d["current_epoch"] = r.epoch;
+        d["progress"] = 0.05 + fit_share * r.epoch / opt.epochs;
+        if (!d["metrics"].is_object()) d["metrics"] = json::object();
+        auto& m = d["metrics"].as_object();
+        if (run.model_type != "popularity") m["train_loss"] = r.loss;
+        if (r.metrics) {
+          m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
+          m["val_recall@20"] = r.metrics->Get("recall@20");
+          m["val_hit_rate@20"] = r.metrics->Get("hit_rate@20");
+          if (baseline && baseline->Get("ndcg@10") > 0) {
+            m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
+          }
         }
-      }
-      d["estimated_completion"] = FormatRfc3339(
-          (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
-    }, persist);
-  }));
-  if (epochs_run > 0 && train_seconds > 0) env.speed->Record(req, td.events, data.n_items, train_seconds / epochs_run);
+        d["estimated_completion"] = FormatRfc3339(
+            (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
+      }, persist);
+    }));
+    if (epochs_run > 0 && train_seconds > 0) env.speed->Record(run, td.events, data.n_items, train_seconds / epochs_run);
+  }
   if (cancelled()) return ml::CancelledStatus();
 
   // 3. Evaluation on the validation split, of the new model and of the
@@ -230,7 +263,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   json::value calibration = nullptr;
   if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
     auto fit = ml::FitScoreCalibration(data, model->user_embeddings().data(),
-                                       model->item_embeddings().data(), dim, req.options.seed);
+                                       model->item_embeddings().data(), dim, chosen.options.seed);
     if (fit.ok()) calibration = fit->ToJson();
   }
   // The lift over popularity on the same split.
@@ -244,7 +277,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                         {"popularity_hit_rate@20", pop_hit},
                         {"ndcg@10", pop_ndcg > 0 ? json::value(*new_ndcg / pop_ndcg) : json::value(nullptr)},
                         {"hit_rate@20", pop_hit > 0 ? json::value(hit / pop_hit) : json::value(nullptr)}};
-    beats_popularity = req.model_type == "popularity" || *new_ndcg > pop_ndcg;
+    beats_popularity = chosen.model_type == "popularity" || *new_ndcg > pop_ndcg;
   }
   if (cancelled()) return ml::CancelledStatus();
 
@@ -260,12 +293,14 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       d["progress"] = 0.62;
     }, true);
     ASSIGN_OR_RETURN(TrainingData all, LoadTrainingData(*env.store, ml::TypeWeights(req.interaction_weights),
-                                                        0, req.options.seed));
-    ml::TrainOptions ropt = opt;
+                                                        0, chosen.options.seed));
+    ml::TrainOptions ropt = chosen.options;
+    ropt.cancel = ctx.cancel;
+    ropt.threads = ctx.threads;
     ropt.epochs = std::max(1, model->best_epoch() > 0 ? model->best_epoch() : epochs_run);
     ropt.eval_every = 0;
     ropt.patience = 0;
-    auto full = ml::NewModel(req.model_type);
+    auto full = ml::NewModel(chosen.model_type);
     RETURN_IF_ERROR(full->Fit(all.data, ropt, [&](const ml::EpochReport& r) {
       ctx.update([&](json::object& d) {
         d["progress"] = 0.62 + 0.28 * r.epoch / ropt.epochs;
@@ -297,14 +332,14 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   artifact.item_ids = final_data.item_ids;
   artifact.history_offsets = final_data.train.offsets;
   artifact.history_items = final_data.train.items;
-  json::object hyper = HyperparametersJson(req);
+  json::object hyper = HyperparametersJson(chosen);
   json::object index_json{{"kind", index->kind()}, {"params", json::parse(index->params_json())}};
   artifact.metadata_json = JsonText(json::object{
       {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
       {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
       {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run},
       {"score_calibration", calibration}, {"refit", refit}, {"lift", lift}});
-  v.model_type = req.model_type;
+  v.model_type = chosen.model_type;
   v.job_id = ctx.job_id;
   json::object stored_metrics = final_metrics;
   if (!lift.empty()) stored_metrics["lift"] = lift;

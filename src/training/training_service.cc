@@ -18,6 +18,7 @@
 #include "common/random.h"
 #include "common/time_format.h"
 #include "training/job_runner.h"
+#include "training/auto_search.h"
 #include "training/speed_estimate.h"
 #include "training/training_data.h"
 
@@ -108,7 +109,9 @@ class TrainingServiceImpl final : public TrainingService {
           {{"field", "training_mode"}});
     }
     ASSIGN_OR_RETURN(int64_t items, store->CountItems());
-    const double estimate = speed_.JobSeconds(request, pairs, items);
+    const double estimate = request.model_type == "auto" && request.mode != "incremental"
+                                ? AutoJobSeconds(request, pairs, items, speed_)
+                                : speed_.JobSeconds(request, pairs, items);
     auto job = std::make_shared<Job>();
     job->tenant_id = tenant_id;
     job->job_id = NewId("job");

@@ -23,7 +23,10 @@ std::string Detail(const Status& s, const std::string& key) {
 TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   auto r = Parse("{}");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->model_type, "lightgcn");
+  EXPECT_EQ(r->model_type, "auto");  // a tenant that sets nothing gets the search
+  EXPECT_TRUE(r->given.empty());
+  r = Parse(R"({"model_type":"lightgcn"})");
+  ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->mode, "full");
   EXPECT_TRUE(r->auto_deploy);
   EXPECT_EQ(r->options.embedding_dim, 64);
@@ -40,6 +43,7 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   EXPECT_EQ(r->options.epochs, 7);          // the request wins
   EXPECT_EQ(r->options.embedding_dim, 32);  // then the tenant's settings
   EXPECT_EQ(r->options.num_layers, 0);      // bpr_mf has no layers
+  EXPECT_EQ(r->given, (std::set<std::string>{"embedding_dim", "epochs"}));
   EXPECT_FLOAT_EQ(r->interaction_weights.at("wishlist"), 2.5f);
   EXPECT_FLOAT_EQ(r->interaction_weights.at("view"), 0.5f);
   EXPECT_DOUBLE_EQ(r->deploy_tolerance, 0.2);

@@ -1,0 +1,182 @@
+#include "training/auto_search.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "ml/evaluator.h"
+
+namespace embedrec::training {
+namespace json = boost::json;
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+JobRequest RequestForType(const JobRequest& req, const std::string& type) {
+  json::object given;
+  for (const auto& [name, value] : HyperparametersJson(req)) given[name] = value;
+  json::object body{{"model_type", type}, {"training_mode", req.mode}, {"hyperparameters", std::move(given)}};
+  auto parsed = ParseJobRequest(body, "{}");
+  JobRequest t = parsed.ok() ? std::move(*parsed) : req;
+  t.model_type = type;
+  t.mode = req.mode;
+  t.auto_deploy = req.auto_deploy;
+  t.validation_split = req.validation_split;
+  t.interaction_weights = req.interaction_weights;
+  t.deploy_tolerance = req.deploy_tolerance;
+  t.given = req.given;
+  return t;
+}
+
+namespace {
+
+double TrialSeconds(const JobRequest& t, int64_t interactions, int64_t items, SpeedEstimate& speed) {
+  const double epoch = speed.EpochSeconds(t, interactions, items);
+  // Periodic evaluations cost about 0.3 epochs each (speed_estimate.cc).
+  const int evals = t.options.eval_every > 0 ? t.options.epochs / t.options.eval_every + 1 : 1;
+  return epoch * (t.options.epochs + 0.3 * evals) + 0.2;
+}
+
+}  // namespace
+
+std::vector<Trial> PlanTrials(const JobRequest& req, int64_t interactions, int64_t items,
+                              SpeedEstimate& speed) {
+  std::vector<Trial> out;
+  auto add = [&](JobRequest t) {
+    const double s = TrialSeconds(t, interactions, items, speed);
+    out.push_back({std::move(t), s});
+  };
+  const bool small_catalog = items <= ml::kMaxItemItemItems;
+  if (small_catalog) {
+    // EASE's L2 grows with the data; three strengths a factor 4 apart.
+    for (double lambda : {250.0, 1000.0, 4000.0}) {
+      JobRequest t = RequestForType(req, "ease");
+      if (!req.given.count("lambda")) t.options.lambda = lambda;
+      add(std::move(t));
+      if (req.given.count("lambda")) break;
+    }
+    add(RequestForType(req, "item_knn"));
+  }
+  for (double reg : {3.0, 10.0, 30.0}) {
+    JobRequest t = RequestForType(req, "als");
+    if (!req.given.count("reg")) t.options.reg = reg;
+    add(std::move(t));
+    if (req.given.count("reg")) break;
+  }
+  add(RequestForType(req, "lightgcn"));
+  {
+    JobRequest t = RequestForType(req, "bpr_mf");
+    if (!req.given.count("learning_rate")) t.options.learning_rate = 0.01;
+    if (!req.given.count("epochs")) t.options.epochs = 50;
+    add(std::move(t));
+  }
+  return out;
+}
+
+double DefaultBudgetSeconds(const JobRequest& req, int64_t interactions, int64_t items,
+                            SpeedEstimate& speed) {
+  JobRequest l = RequestForType(req, "lightgcn");
+  l.given.clear();
+  return std::max(10.0, 3 * speed.JobSeconds(l, interactions, items));
+}
+
+double AutoJobSeconds(const JobRequest& req, int64_t interactions, int64_t items, SpeedEstimate& speed) {
+  const double budget = req.time_budget_seconds > 0 ? req.time_budget_seconds
+                                                    : DefaultBudgetSeconds(req, interactions, items, speed);
+  double used = 0, refit = 0;
+  for (const auto& t : PlanTrials(req, interactions, items, speed)) {
+    if (used + t.estimated_seconds > budget) continue;
+    used += t.estimated_seconds;
+    refit = std::max(refit, t.estimated_seconds / (1 - std::min(0.5, req.validation_split)));
+  }
+  return used + refit + 0.5;
+}
+
+StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data, const SearchEnv& env) {
+  const auto started = std::chrono::steady_clock::now();
+  SearchResult r;
+  r.budget_seconds = req.time_budget_seconds > 0
+                         ? req.time_budget_seconds
+                         : DefaultBudgetSeconds(req, env.interactions, data.n_items, *env.speed);
+  std::vector<Trial> plan = PlanTrials(req, env.interactions, data.n_items, *env.speed);
+  for (const auto& t : plan) {
+    r.trials.push_back(json::object{{"model_type", t.request.model_type},
+                                    {"hyperparameters", HyperparametersJson(t.request)},
+                                    {"status", "planned"},
+                                    {"estimated_seconds", t.estimated_seconds}});
+  }
+  auto report = [&] {
+    if (env.progress) env.progress(r.trials, std::min(1.0, Seconds(started) / r.budget_seconds));
+  };
+  report();
+  std::optional<double> best_ndcg;
+  size_t best_index = 0;
+  for (size_t k = 0; k < plan.size(); ++k) {
+    json::object& doc = r.trials[k].as_object();
+    const JobRequest& t = plan[k].request;
+    if (env.cancel && env.cancel->load()) return ml::CancelledStatus();
+    // Re-estimated with what the finished trials taught the speed estimate.
+    const double estimate = TrialSeconds(t, env.interactions, data.n_items, *env.speed);
+    if (Seconds(started) + estimate > r.budget_seconds) {
+      doc["status"] = "skipped";
+      doc["reason"] = "its estimated " + std::to_string(static_cast<int>(estimate + 0.5)) +
+                      " s would overrun the time budget";
+      report();
+      continue;
+    }
+    doc["status"] = "running";
+    report();
+    auto model = ml::NewModel(t.model_type);
+    ml::TrainOptions opt = t.options;
+    opt.cancel = env.cancel;
+    opt.threads = env.threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    double train_seconds = 0;
+    int epochs = 0;
+    Status fit = model->Fit(data, opt, [&](const ml::EpochReport& e) {
+      train_seconds += e.seconds + e.eval_seconds;
+      epochs = e.epoch;
+    });
+    if (fit.code() == StatusCode::kCancelled) return fit;
+    doc["seconds"] = Seconds(t0);
+    if (!fit.ok()) {
+      doc["status"] = "failed";
+      doc["reason"] = fit.message();
+      report();
+      continue;
+    }
+    if (epochs > 0 && train_seconds > 0) {
+      env.speed->Record(t, env.interactions, data.n_items, train_seconds / epochs);
+    }
+    ml::Metrics m = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(),
+                                 model->dim(), {10, 20});
+    doc["status"] = "completed";
+    doc["val_ndcg@10"] = m.Get("ndcg@10");
+    doc["val_hit_rate@20"] = m.Get("hit_rate@20");
+    doc["val_recall@20"] = m.Get("recall@20");
+    doc["epochs_run"] = epochs;
+    if (!best_ndcg || m.Get("ndcg@10") > *best_ndcg) {
+      best_ndcg = m.Get("ndcg@10");
+      best_index = k;
+      r.best = std::move(model);
+      r.chosen = t;
+      r.best_metrics = m;
+      r.epochs_run = epochs;
+      r.train_seconds = train_seconds;
+    }
+    report();
+  }
+  r.search_seconds = Seconds(started);
+  if (!r.best) {
+    return Status::FailedPrecondition("no model could be trained within the time budget of " +
+                                      std::to_string(static_cast<int>(r.budget_seconds)) + " s");
+  }
+  r.trials[best_index].as_object()["chosen"] = true;
+  return r;
+}
+
+}  // namespace embedrec::training

@@ -1,0 +1,70 @@
+// model_type "auto": a budgeted search over model types and their key
+// hyperparameters, each trial trained on the job's training split and
+// judged on its validation split (ndcg@10); the best is then refit on all
+// the data like any model (job_runner.cc). Hyperparameters the request or
+// the tenant gave are honoured in every trial and never searched over.
+//
+// The trials, cheapest first: ease at three L2 strengths (catalogs up to
+// ml::kMaxItemItemItems), item_knn, als at three regularisations, lightgcn,
+// bpr_mf. A trial whose estimated time would overrun the budget is skipped.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/array.hpp>
+
+#include "common/status.h"
+#include "ml/model.h"
+#include "training/job_request.h"
+#include "training/speed_estimate.h"
+
+namespace embedrec::training {
+
+struct Trial {
+  JobRequest request;  // a concrete model type and its settings
+  double estimated_seconds = 0;
+};
+
+// `req` for one model type: our defaults for that type, what `req` was given.
+JobRequest RequestForType(const JobRequest& req, const std::string& type);
+
+// The trials for `req` (model_type "auto") on data of this size.
+std::vector<Trial> PlanTrials(const JobRequest& req, int64_t interactions, int64_t items,
+                              SpeedEstimate& speed);
+// The default budget: three times one LightGCN training (our defaults) at this size.
+double DefaultBudgetSeconds(const JobRequest& req, int64_t interactions, int64_t items,
+                            SpeedEstimate& speed);
+// The expected whole-job time: the trials that fit in the budget, then the
+// refit of the most expensive of them.
+double AutoJobSeconds(const JobRequest& req, int64_t interactions, int64_t items, SpeedEstimate& speed);
+
+struct SearchResult {
+  std::unique_ptr<ml::Model> best;
+  JobRequest chosen;          // the best trial's request
+  ml::Metrics best_metrics;   // its validation metrics
+  int epochs_run = 0;         // of the best trial
+  double train_seconds = 0;   // of the best trial
+  boost::json::array trials;  // every trial: type, hyperparameters, status, metrics, seconds
+  double budget_seconds = 0, search_seconds = 0;
+};
+
+struct SearchEnv {
+  SpeedEstimate* speed = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+  int threads = 0;
+  int64_t interactions = 0;  // for the speed estimate
+  // Called after every trial's change with the trials so far and the
+  // fraction of the budget used.
+  std::function<void(const boost::json::array& trials, double budget_used)> progress;
+};
+
+// Runs the plan within the budget. kFailedPrecondition when no trial could
+// be trained; kCancelled when cancelled.
+StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data, const SearchEnv& env);
+
+}  // namespace embedrec::training
