@@ -42,7 +42,12 @@ double ScoreCalibration::Probability(double ip) const {
 }
 
 boost::json::object ScoreCalibration::ToJson() const {
-  return {{"method", "platt"}, {"a", a}, {"b", b}, {"users", users}, {"positives", positives}};
+  boost::json::object o{{"method", "platt"}, {"a", a}, {"b", b}, {"users", users}, {"positives", positives}};
+  if (mean_score_at_10 >= 0) {
+    o["mean_score@10"] = mean_score_at_10;
+    o["precision@10"] = precision_at_10;
+  }
+  return o;
 }
 
 ScoreCalibration ScoreCalibration::FromMetadata(std::string_view metadata_json) {
@@ -64,7 +69,7 @@ ScoreCalibration ScoreCalibration::FromMetadata(std::string_view metadata_json) 
 
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
                                                const float* items, int dim, uint64_t seed,
-                                               int negatives_per_user, int max_users) {
+                                               int negatives_per_user, int max_users, int top_k) {
   std::vector<int32_t> candidates;
   for (int32_t u = 0; u < data.test.num_users(); ++u) {
     if (data.test.degree(u) > 0) candidates.push_back(u);
@@ -78,8 +83,28 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
   std::uniform_int_distribution<int32_t> any_item(0, data.n_items - 1);
   std::vector<Sample> samples;
   ScoreCalibration out;
+  std::vector<std::pair<double, int32_t>> scored;
+  std::vector<size_t> starts;  // top-k fit: where each user's samples begin
   for (int32_t u : candidates) {
     const float* q = users + static_cast<int64_t>(u) * dim;
+    if (top_k > 0) {  // what the user is shown: the top_k unseen items
+      scored.clear();
+      for (int32_t i = 0; i < data.n_items; ++i) {
+        if (u < data.train.num_users() && data.train.Contains(u, i)) continue;
+        scored.emplace_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim), i);
+      }
+      const size_t k = std::min<size_t>(top_k, scored.size());
+      starts.push_back(samples.size());
+      std::partial_sort(scored.begin(), scored.begin() + k, scored.end(),
+                        [](const auto& x, const auto& y) { return x.first > y.first; });
+      for (size_t r = 0; r < k; ++r) {
+        const bool held = data.test.Contains(u, scored[r].second);
+        samples.push_back({scored[r].first, 1.0, held});
+        out.positives += held;
+      }
+      ++out.users;
+      continue;
+    }
     for (const int32_t* i = data.test.begin(u); i != data.test.end(u); ++i) {
       samples.push_back({Dot(q, items + static_cast<int64_t>(*i) * dim, dim), 1.0, true});
       ++out.positives;
@@ -100,6 +125,7 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
     }
     ++out.users;
   }
+  if (out.positives == 0) return Status::FailedPrecondition("no held-out item among the users' best");
   // Newton's method from the base rate, halving steps that do not lower the loss.
   double pos = 0, all = 0;
   for (const auto& s : samples) all += s.weight, pos += s.positive ? s.weight : 0;
@@ -134,6 +160,16 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
   }
   out.a = a;
   out.b = b;
+  if (top_k >= 10) {  // each user's first 10 samples are their 10 best
+    double score = 0, hits = 0, n = 0;
+    starts.push_back(samples.size());
+    for (size_t k = 0; k + 1 < starts.size(); ++k) {
+      for (size_t r = starts[k]; r < std::min(starts[k + 1], starts[k] + 10); ++r) {
+        score += out.Probability(samples[r].ip), hits += samples[r].positive, ++n;
+      }
+    }
+    if (n > 0) out.mean_score_at_10 = score / n, out.precision_at_10 = hits / n;
+  }
   return out;
 }
 

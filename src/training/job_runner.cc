@@ -262,8 +262,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
   json::value calibration = nullptr;
   if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
+    // Fitted on what users are shown (their 20 best), over up to 2,000 users.
     auto fit = ml::FitScoreCalibration(data, model->user_embeddings().data(),
-                                       model->item_embeddings().data(), dim, chosen.options.seed);
+                                       model->item_embeddings().data(), dim, chosen.options.seed, 32, 2000, 20);
     if (fit.ok()) calibration = fit->ToJson();
   }
   // The lift over popularity on the same split.
