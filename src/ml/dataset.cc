@@ -1,5 +1,7 @@
 #include "ml/dataset.h"
 
+#include <set>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -231,6 +233,24 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
     }
     i = j;
   }
+}
+
+bool KeepStrongestHeldOut(std::vector<Interaction>* test, int min_users) {
+  float top = 0;
+  bool mixed = false;
+  for (const auto& x : *test) {
+    if (x.weight != top && top != 0) mixed = true;
+    top = std::max(top, x.weight);
+  }
+  if (!mixed) return false;
+  std::set<int32_t> users;
+  std::set<std::pair<int32_t, int32_t>> strong;
+  for (const auto& x : *test) {
+    if (x.weight >= top) strong.emplace(x.user, x.item), users.insert(x.user);
+  }
+  if (static_cast<int>(users.size()) < min_users) return false;
+  std::erase_if(*test, [&](const Interaction& x) { return !strong.count({x.user, x.item}); });
+  return true;
 }
 
 Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test,

@@ -84,6 +84,13 @@ struct SplitOptions {
 void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& options,
                   std::vector<Interaction>* train, std::vector<Interaction>* test);
 
+// Keeps only the held-out pairs of the strongest interaction type present
+// (their strongest event has the largest weight there is, e.g. purchases):
+// what a shop wants predicted. Nothing changes when every pair weighs the
+// same, or when fewer than `min_users` users would keep a pair. Returns
+// whether it filtered.
+bool KeepStrongestHeldOut(std::vector<Interaction>* test, int min_users);
+
 // Builds a dataset; test pairs whose item or user never occurs in training
 // are kept (they count as misses, as in the reference evaluation).
 // At least `min_users` users and `min_items` items (for datasets that must

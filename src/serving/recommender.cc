@@ -18,6 +18,9 @@ constexpr double kSessionDecay = 0.8;  // ... and by this for each newer event (
 constexpr size_t kSessionItems = 5;    // the newest distinct items whose neighbours are blended in
 constexpr size_t kNeighboursPerItem = 50;
 constexpr double kSessionShare = 0.7;  // the neighbours' share of the score for a visitor
+// Items of the session's categories weigh up to this much more (a visitor
+// who viewed five cameras is shopping for a camera now).
+constexpr double kSessionCategoryBoost = 1.0;
 constexpr int kNeighbours = 20;     // nearest customers consulted for a reason
 constexpr int kNeighbourHits = 2;   // of them who chose the item: "customers like you"
 
@@ -287,12 +290,30 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
                         : kSessionShare * (user_row ? recent_weight / (recent_weight + kModelWeight) : 1.0);
     auto hits = kept_hits ? std::move(*kept_hits)
                           : model->index->Search(q.data(), static_cast<int>(session.empty() ? k : 2 * k), &filter);
-    // Item row → neighbourhood score Σ w·cos / Σ w over the session.
+    // Item row → neighbourhood score Σ w·cos / Σ w over the session; the
+    // session's categories by weight.
     std::unordered_map<int64_t, double> near_score;
+    std::map<std::string, double> session_categories;
     if (!session.empty()) {
       double total = 0;
+      for (const auto& [srow, w] : session) total += w;
       for (const auto& [srow, w] : session) {
-        total += w;
+        if (rows[srow] >= 0) {
+          const std::string& c = catalog->items[rows[srow]].category;
+          if (!c.empty()) session_categories[c] += w / total;
+        }
+      }
+      // The model's best items of the session's main category join the candidates.
+      for (const auto& [c, share] : session_categories) {
+        if (share < 0.5) continue;
+        ann::ItemIndex::Filter in_category = [&](int64_t i) {
+          return filter(i) && catalog->items[rows[i]].category == c;
+        };
+        for (const auto& h : model->index->Search(q.data(), static_cast<int>(k), &in_category)) {
+          hits.push_back(h);
+        }
+      }
+      for (const auto& [srow, w] : session) {
         const double sn = model->item_norms[srow];
         size_t taken = 0;
         for (const auto& [row, ip] : *model->SimilarCandidates(srow)) {
@@ -348,6 +369,9 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       double p = model->calibration.Probability(ip);
       if (session_share > 0 && near_best > 0) {
         p = (1 - session_share) * p + session_share * p_best * near_score[row] / near_best;
+      }
+      if (auto c = session_categories.find(item->category); c != session_categories.end()) {
+        p *= 1 + kSessionCategoryBoost * c->second * session_share / kSessionShare;
       }
       Recommendation rec{item, p * activity_->ContextFactor(r.tenant_id, r.context, item->category), ""};
       // The reason: the strongest evidence that holds.

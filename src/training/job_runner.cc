@@ -121,6 +121,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                              {"items", data.n_items},
                              {"training_pairs", data.train.size()},
                              {"validation_pairs", data.test.size()},
+                             {"validation_target", td.validation_target},
                              {"interactions", td.events}};
     if (baseline) {
       d["baseline"] = json::object{{"model_type", "popularity"},

@@ -41,6 +41,9 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::Typ
   if (validation_split > 0) {
     ml::SplitPerUser(all, {.fraction = validation_split, .seed = seed, .min_items = 2, .temporal = true},
                      &train, &test);
+    // Validation judges what a shop wants predicted: the held-out purchases
+    // (the strongest type present), when enough users have one.
+    out.validation_target = ml::KeepStrongestHeldOut(&test, 20) ? "strongest_type" : "all";
   } else {
     train = std::move(all);
   }

@@ -21,6 +21,9 @@ inline constexpr int32_t kMinUsers = 2, kMinItems = 2;
 struct TrainingData {
   ml::Dataset data;    // data.test holds the validation split; ids in data.user_ids/item_ids
   int64_t events = 0;  // stored interactions used (positive weight, live item)
+  // "strongest_type": validation counts only the held-out pairs of the
+  // strongest interaction type present (ml::KeepStrongestHeldOut); "all".
+  std::string validation_target = "all";
 };
 
 // kUnprocessable (with the counts) when there is too little to train on.

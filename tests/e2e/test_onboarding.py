@@ -166,7 +166,7 @@ def test_tenant_list_patch_and_delete(server):
     assert r.json()["name"] == "Renamed"
     assert r.json()["settings"]["max_recommendations"] == 20
     assert r.json()["settings"]["theme"] == "dark"
-    assert r.json()["settings"]["recommendation_model"] == "lightgcn"  # set at creation, kept
+    assert r.json()["settings"]["recommendation_model"] == "auto"  # the default at creation, kept
 
     assert server.admin("DELETE", f"/api/v1/admin/tenants/{tid}").status == 204
     assert server.admin("GET", f"/api/v1/admin/tenants/{tid}").status == 404

@@ -70,13 +70,16 @@ def test_auto_lists_its_trials_honours_the_budget_and_serves_the_best(server):
     a = recommend(server, key, {"user_id": "U0", "count": 10})
     assert a["metadata"]["algorithm"] == best["model_type"]
     assert sum(x["item_id"] in CAMERAS for x in a["recommendations"]) >= 8
-    # A budget too small for anything but the cheapest trials still yields a model, and says what it skipped.
+    # A tight budget: trials that would overrun it are skipped and say so;
+    # the search ends within the budget plus at most the trial under way.
     r = server.request("POST", "/api/v1/train", {"model_type": "auto", "time_budget_seconds": 1},
                        token=key, port="ml")
     small = wait_done(server, key, r.json()["job_id"], timeout=60)
-    assert small["status"] in ("completed", "failed")
-    if small["status"] == "completed":
-        assert any(t["status"] == "skipped" and "budget" in t["reason"] for t in small["trials"])
+    assert small["status"] == "completed", small
+    longest = max(t.get("seconds", 0) for t in small["trials"])
+    assert small["search_seconds"] <= 1 + longest + 0.5
+    for t in small["trials"]:
+        assert t["status"] == "completed" or (t["status"] == "skipped" and "budget" in t["reason"]), t
 
 
 def test_every_job_reports_its_lift_and_the_gate_refuses_a_model_below_popularity(server):
@@ -88,10 +91,10 @@ def test_every_job_reports_its_lift_and_the_gate_refuses_a_model_below_popularit
     assert base["model_type"] == "popularity" and 0 <= base["val_ndcg@10"] <= 1
     lift = good["lift"]
     assert lift["baseline"] == "popularity"
-    assert lift["ndcg@10"] == good["final_metrics"]["ndcg@10"] / base["val_ndcg@10"]
+    assert abs(lift["ndcg@10"] - good["final_metrics"]["ndcg@10"] / base["val_ndcg@10"]) < 1e-9
     assert lift["ndcg@10"] > 1
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
-    assert models[0]["metrics"]["lift"]["ndcg@10"] == lift["ndcg@10"]
+    assert abs(models[0]["metrics"]["lift"]["ndcg@10"] - lift["ndcg@10"]) < 1e-9  # Boost.JSON 1.81 parses the last digit loosely
     # A shop where only popularity matters, and a model that learned nothing
     # (one epoch at a vanishing learning rate): refused, popularity serves.
     o2 = onboard(server, "lift2", interactions=bestsellers_csv())

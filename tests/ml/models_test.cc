@@ -79,6 +79,26 @@ TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
 }
 
 
+TEST(SplitTest, ValidationKeepsTheStrongestHeldOutType) {
+  // Purchases (5) and views (1) held out: only the purchased pairs stay,
+  // when enough users have one; a pair viewed then bought counts as bought.
+  std::vector<Interaction> test;
+  for (int32_t u = 0; u < 30; ++u) {
+    test.push_back({u, 1, 1.0f, 10});
+    test.push_back({u, 2, 1.0f, 11});
+    test.push_back({u, 2, 5.0f, 12});
+  }
+  auto kept = test;
+  ASSERT_TRUE(KeepStrongestHeldOut(&kept, 20));
+  EXPECT_EQ(kept.size(), 60u);
+  for (const auto& x : kept) EXPECT_EQ(x.item, 2);
+  kept = test;
+  EXPECT_FALSE(KeepStrongestHeldOut(&kept, 31));  // too few users have a purchase
+  EXPECT_EQ(kept.size(), test.size());
+  std::vector<Interaction> same = {{0, 1, 2.0f, 1}, {1, 2, 2.0f, 1}};
+  EXPECT_FALSE(KeepStrongestHeldOut(&same, 1));  // one type: nothing to prefer
+}
+
 TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
   Dataset d = MakeDataset(testing::PlantedHalves(120, 40, 10, 9), {});
   Model::ItemWeights items = {{1, 1.0f}, {7, 3.0f}};
