@@ -23,6 +23,7 @@ struct TrainCommand {
   ml::TrainOptions options;
   bool progress = true;      // progress bar on a terminal
   CLI::Option* reg_option = nullptr;  // to tell a given --reg from the default
+  CLI::Option* lr_option = nullptr;   // to tell a given --lr from the default
 };
 
 void AddTrainCommand(CLI::App& app, TrainCommand* cmd, CLI::App** sub);

@@ -67,6 +67,40 @@ ScoreCalibration ScoreCalibration::FromMetadata(std::string_view metadata_json) 
   return out;
 }
 
+Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
+                           double target, ScoreCalibration* c, int max_users) {
+  if (!(target > 0 && target < 1)) return Status::InvalidArgument("the target must be in (0, 1)");
+  std::vector<double> top;  // the a·ip of every sampled user's 10 best
+  std::vector<double> scored;
+  const int32_t n_users = std::min(data.n_users, max_users);
+  const int32_t stride = std::max(1, data.n_users / std::max(1, n_users));
+  for (int32_t u = 0; u < data.n_users; u += stride) {
+    if (data.train.degree(u) == 0) continue;
+    scored.clear();
+    const float* q = users + static_cast<int64_t>(u) * dim;
+    for (int32_t i = 0; i < data.n_items; ++i) {
+      if (!data.train.Contains(u, i)) scored.push_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim));
+    }
+    const size_t k = std::min<size_t>(10, scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), std::greater<>());
+    for (size_t r = 0; r < k; ++r) top.push_back(c->a * scored[r]);
+  }
+  if (top.empty()) return Status::FailedPrecondition("no user to match scores on");
+  auto mean = [&](double b) {
+    double s = 0;
+    for (double x : top) s += 1.0 / (1.0 + std::exp(-(x + b)));
+    return s / top.size();
+  };
+  double lo = -60, hi = 60;  // mean is increasing in b
+  for (int it = 0; it < 100; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (mean(mid) < target ? lo : hi) = mid;
+  }
+  c->b = 0.5 * (lo + hi);
+  c->mean_score_at_10 = mean(c->b);
+  return Status::Ok();
+}
+
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
                                                const float* items, int dim, uint64_t seed,
                                                int negatives_per_user, int max_users, int top_k) {

@@ -40,6 +40,13 @@ struct ScoreCalibration {
 // A link fitted over all items bends wrong at the top (measured: the mean
 // score of the 10 best was 1.4-3× their precision); fitted there, the mean
 // score@k matches precision@k for k up to top_k.
+// Moves b so that the mean score of each user's 10 best unseen items
+// (data.train excluded; up to `max_users` users) is `target`, a unchanged:
+// for a model refit on all data, whose inner products grew with the data
+// it saw, against the precision@10 its validation measured.
+Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
+                           double target, ScoreCalibration* c, int max_users = 2000);
+
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
                                                const float* items, int dim, uint64_t seed,
                                                int negatives_per_user = 32, int max_users = 5000,

@@ -20,6 +20,7 @@ Status TrainOptions::Validate() const {
   if (!(reg >= 0) || reg > 1000) return bad("reg must be in [0, 1000]");
   if (!(lambda > 0) || lambda > 1e7) return bad("lambda must be in (0, 1e7]");
   if (neighbors < 0 || neighbors > 100000) return bad("neighbors must be 0..100000");
+  if (!(time_budget_seconds >= 0)) return bad("time_budget_seconds must be >= 0");
   if (threads < 0 || threads > 1024) return bad("threads must be 0..1024");
   if (eval_every < 0 || patience < 0) return bad("eval_every and patience must be >= 0");
   for (int k : ks) {
@@ -429,6 +430,8 @@ class BprEmbeddingModel final : public Model {
                            : (opt.ks.empty() ? 10 : opt.ks.front());
     const std::vector<int> eval_ks = opt.ks.empty() ? std::vector<int>{10} : opt.ks;
     int epochs_run = 0;
+    const bool keep_best = opt.patience > 0 || opt.time_budget_seconds > 0;
+    const auto fit_start = std::chrono::steady_clock::now();
     for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
       epochs_run = epoch;
       auto t0 = std::chrono::steady_clock::now();
@@ -464,6 +467,11 @@ class BprEmbeddingModel final : public Model {
       report.loss = loss_sum / batches;
       report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       bool last = epoch == opt.epochs;
+      const bool out_of_time =
+          opt.time_budget_seconds > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - fit_start).count() >=
+              opt.time_budget_seconds;
+      if (out_of_time) last = true;
       if (opt.eval_every > 0 && data.test.size() > 0 && (epoch % opt.eval_every == 0 || last)) {
         auto e0 = std::chrono::steady_clock::now();
         Publish(core, data);
@@ -475,7 +483,7 @@ class BprEmbeddingModel final : public Model {
           best_score = score;
           best_epoch_ = epoch;
           evals_without_gain = 0;
-          if (opt.patience > 0) best_ego = core.ego();
+          if (keep_best) best_ego = core.ego();
         } else {
           ++evals_without_gain;
         }
@@ -484,7 +492,7 @@ class BprEmbeddingModel final : public Model {
       if (progress) progress(report);
       if (last) break;
     }
-    if (opt.patience > 0 && !best_ego.empty()) {
+    if (keep_best && !best_ego.empty()) {
       core.ego() = std::move(best_ego);  // early stopping keeps the best evaluation's model
     } else {
       best_epoch_ = epochs_run;  // the last epoch's embeddings are the ones kept

@@ -261,12 +261,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     }
   }
   // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
-  json::value calibration = nullptr;
+  std::optional<ml::ScoreCalibration> calibration;
   if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
     // Fitted on what users are shown (their 20 best), over up to 2,000 users.
     auto fit = ml::FitScoreCalibration(data, model->user_embeddings().data(),
                                        model->item_embeddings().data(), dim, chosen.options.seed, 32, 2000, 20);
-    if (fit.ok()) calibration = fit->ToJson();
+    if (fit.ok()) calibration = *fit;
   }
   // The lift over popularity on the same split.
   json::object lift;
@@ -313,6 +313,13 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     refit = "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
     model = std::move(full);
     served_data = std::move(all.data);
+    // The refit model's inner products grew with the data it saw: its
+    // scores are brought back to the precision@10 validation measured.
+    if (calibration && calibration->precision_at_10 > 0) {
+      (void)ml::MatchMeanScoreAtTen(*served_data, model->user_embeddings().data(),
+                                    model->item_embeddings().data(), model->dim(),
+                                    calibration->precision_at_10, &*calibration);
+    }
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;
   const int final_dim = model->dim();
@@ -340,7 +347,8 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
       {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
       {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run},
-      {"score_calibration", calibration}, {"refit", refit}, {"lift", lift}});
+      {"score_calibration", calibration ? json::value(calibration->ToJson()) : json::value(nullptr)},
+      {"refit", refit}, {"lift", lift}});
   v.model_type = chosen.model_type;
   v.job_id = ctx.job_id;
   json::object stored_metrics = final_metrics;

@@ -89,6 +89,39 @@ TEST(ScoreCalibrationTest, ATopKFitMatchesPrecisionWhereItemsAreShown) {
   EXPECT_TRUE(top->ToJson().if_contains("mean_score@10") != nullptr);
 }
 
+TEST(ScoreCalibrationTest, AnInterceptIsFoundForAMeanScoreAtTen) {
+  // A refit model: the slope is kept, the intercept moved so that the mean
+  // score of every user's 10 best unseen items is the target.
+  constexpr int kUsers = 300, kItems = 80, kDim = 3;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  std::vector<float> users(kUsers * kDim), items(kItems * kDim);
+  for (auto& x : users) x = normal(rng);
+  for (auto& x : items) x = normal(rng);
+  std::vector<Interaction> train;
+  for (int u = 0; u < kUsers; ++u) train.push_back({u, u % kItems, 1.0f, 0});
+  Dataset data = MakeDataset(train, {}, kUsers, kItems);
+  ScoreCalibration c;
+  c.a = 1.7;
+  c.b = 3;
+  ASSERT_TRUE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 0.08, &c).ok());
+  EXPECT_DOUBLE_EQ(c.a, 1.7);
+  double sum = 0;
+  for (int u = 0; u < kUsers; ++u) {
+    std::vector<double> ips;
+    for (int i = 0; i < kItems; ++i) {
+      if (i == u % kItems) continue;  // seen
+      double ip = 0;
+      for (int j = 0; j < kDim; ++j) ip += users[u * kDim + j] * items[i * kDim + j];
+      ips.push_back(ip);
+    }
+    std::partial_sort(ips.begin(), ips.begin() + 10, ips.end(), std::greater<>());
+    for (int r = 0; r < 10; ++r) sum += c.Probability(ips[r]);
+  }
+  EXPECT_NEAR(sum / (10.0 * kUsers), 0.08, 1e-6);
+  EXPECT_FALSE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 1.5, &c).ok());
+}
+
 TEST(ScoreCalibrationTest, NothingHeldOutIsAnError) {
   Dataset data;
   data.n_users = 2;
