@@ -318,7 +318,10 @@ def run_dataset(name, work, variants, peers):
                 if p["status"] != "completed":
                     out.append((variant, float("nan"), float("nan"), train_s, "", p.get("error")))
                     continue
-                note = f"{p.get('deployment_status')}; val p@10 {p['final_metrics'].get('precision@10', 0):.4f}"
+                note = (f"{p.get('deployment_status')}; val p@10 {p['final_metrics'].get('precision@10', 0):.4f}; "
+                        f"estimate {job.get('estimated_duration_seconds', 0):.0f} s")
+                if p.get("chosen_model_type"):
+                    note += f"; chose {p['chosen_model_type']} {json.dumps(p.get('chosen_hyperparameters', {}))}"
             lists, scores = served_lists(gw, key, test)
             mean10 = sum(sum(s) / len(s) for s in scores if s) / max(1, sum(1 for s in scores if s))
             steer = steering(gw, key, kept, category, t_last) if any(category.values()) else float("nan")
