@@ -1,0 +1,87 @@
+// model_type auto: the plan honours given hyperparameters, the search keeps
+// to its budget and chooses the best validated trial.
+#include "training/auto_search.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <map>
+
+#include "ml/ml_test_util.h"
+
+namespace embedrec::training {
+namespace {
+
+JobRequest Auto(const std::string& body) {
+  auto r = ParseJobRequest(boost::json::parse(body).as_object(), "{}");
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return *r;
+}
+
+TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
+  SpeedEstimate speed;
+  JobRequest req = Auto(R"({"model_type":"auto"})");
+  auto plan = PlanTrials(req, 10000, 500, speed);
+  std::map<std::string, int> per_type;
+  for (const auto& t : plan) {
+    ++per_type[t.request.model_type];
+    EXPECT_GT(t.estimated_seconds, 0);
+  }
+  EXPECT_EQ(per_type["ease"], 3);
+  EXPECT_EQ(per_type["als"], 3);
+  EXPECT_EQ(per_type["item_knn"], 1);
+  EXPECT_EQ(per_type["lightgcn"], 1);
+  EXPECT_EQ(per_type["bpr_mf"], 1);
+  // Given values are used by every trial and not searched.
+  req = Auto(R"({"model_type":"auto","hyperparameters":{"lambda":77,"reg":2,"embedding_dim":24}})");
+  plan = PlanTrials(req, 10000, 500, speed);
+  per_type.clear();
+  for (const auto& t : plan) {
+    ++per_type[t.request.model_type];
+    EXPECT_EQ(t.request.options.embedding_dim, 24) << t.request.model_type;
+    if (t.request.model_type == "ease") EXPECT_EQ(t.request.options.lambda, 77);
+    if (t.request.model_type == "als" || t.request.model_type == "lightgcn") {
+      EXPECT_EQ(t.request.options.reg, 2);
+    }
+  }
+  EXPECT_EQ(per_type["ease"], 1);
+  EXPECT_EQ(per_type["als"], 1);
+  // Catalogs beyond the item x item models' bound leave them out.
+  plan = PlanTrials(Auto(R"({"model_type":"auto"})"), 10000, ml::kMaxItemItemItems + 1, speed);
+  for (const auto& t : plan) EXPECT_FALSE(ml::FoldInNeedsItemEgo(t.request.model_type));
+}
+
+TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
+  SpeedEstimate speed;
+  ml::Dataset data = ml::testing::PlantedSplit(3);
+  JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":120,
+                            "hyperparameters":{"embedding_dim":16,"epochs":20}})");
+  std::vector<double> fractions;
+  SearchEnv env{&speed, nullptr, 0, static_cast<int64_t>(data.train.size()),
+                [&](const boost::json::array&, double used) { fractions.push_back(used); }};
+  auto r = RunSearch(req, data, env);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_NE(r->best, nullptr);
+  double best = -1;
+  int chosen = 0;
+  for (const auto& t : r->trials) {
+    const auto& o = t.as_object();
+    ASSERT_EQ(o.at("status").as_string(), "completed") << boost::json::serialize(o);
+    best = std::max(best, o.at("val_ndcg@10").as_double());
+    chosen += o.contains("chosen");
+  }
+  EXPECT_EQ(chosen, 1);
+  EXPECT_DOUBLE_EQ(r->best_metrics.Get("ndcg@10"), best);
+  EXPECT_EQ(r->best->name(), r->chosen.model_type);
+  EXPECT_GT(best, 0.15);  // the planted tastes are learned
+  EXPECT_FALSE(fractions.empty());
+  EXPECT_LE(r->search_seconds, 120);
+  // A budget nothing fits in: every trial skipped, and the search says why.
+  req.time_budget_seconds = 1e-6;
+  auto none = RunSearch(req, data, env);
+  EXPECT_EQ(none.status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace embedrec::training
