@@ -99,13 +99,14 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
 // Tells serving about a committed interaction (fold-in, trending, context
 // lifts). Never blocks on I/O: the category comes from a catalog snapshot
 // already in memory, if any.
-void Feed(const Deps* d, const std::string& tid, const store::TrackEvent& ev) {
+void Feed(const Deps* d, const std::string& tid, const store::TrackEvent& ev, double type_weight) {
   if (!d->activity) return;
   std::string category;
   if (auto catalog = d->catalog ? d->catalog->Peek(tid) : nullptr) {
     if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
   }
-  d->activity->Record(tid, ev, category, serving::Activity::ContextFields(ev.context_json));
+  d->activity->Record(tid, ev, category, serving::Activity::ContextFields(ev.context_json),
+                      type_weight);
 }
 
 json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r) {
@@ -154,17 +155,18 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
                ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
                // Answered after the group commit that holds the event; the
                // worker is free meanwhile.
-               return http::Later([d, tid, tenant, ev = std::move(ev), request_id = req.request_id](
+               const double weight = rules.weights.Weight(ev.type);
+               return http::Later([d, tid, tenant, weight, ev = std::move(ev), request_id = req.request_id](
                                       std::function<void(http::Response)> send) mutable {
                  std::vector<store::TrackEvent> events{ev};
-                 tenant->TrackAsync(std::move(events), [d, tid, ev = std::move(ev), request_id,
+                 tenant->TrackAsync(std::move(events), [d, tid, weight, ev = std::move(ev), request_id,
                                                         send = std::move(send)](
                                                            StatusOr<std::vector<store::TrackResult>> results) {
                    if (!results.ok()) return send(http::ErrorResponse(results.status(), request_id));
                    const auto& r = results->at(0);
                    if (!r.status.ok()) return send(http::ErrorResponse(r.status, request_id));
                    // Before the answer: the next recommendation call sees it.
-                   if (!r.duplicate && !r.replayed) Feed(d, tid, ev);
+                   if (!r.duplicate && !r.replayed) Feed(d, tid, ev, weight);
                    send(JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r)));
                  });
                });
@@ -218,7 +220,9 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
                        {"error", json::object{{"code", s.reason()}, {"message", s.message()}}}});
                  } else {
                    ++tracked;
-                   if (!results[k].duplicate && !results[k].replayed) Feed(d, tid, events[k]);
+                   if (!results[k].duplicate && !results[k].replayed) {
+                     Feed(d, tid, events[k], rules.weights.Weight(events[k].type));
+                   }
                    out.push_back(ResultJson(events[k], results[k]));
                  }
                  if (!bad) ++k;

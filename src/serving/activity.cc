@@ -210,10 +210,11 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
 
 void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
                       const std::string& category,
-                      const std::vector<std::pair<std::string, std::string>>& context) {
+                      const std::vector<std::pair<std::string, std::string>>& context,
+                      std::optional<double> weight) {
   auto t = State(tenant_id);
   const uint64_t version = NextVersion();
-  const double w = Weights(tenant_id).Weight(ev.type);
+  const double w = weight ? *weight : Weights(tenant_id).Weight(ev.type);
   const int64_t now = clock_->NowMillis();
   std::lock_guard lock(t->mu);
   if (auto it = t->profiles.find(ev.user_id); it != t->profiles.end()) {

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -97,9 +98,12 @@ class Activity {
   StatusOr<std::shared_ptr<const TrendingSnapshot>> Trending(const std::string& tenant_id,
                                                              store::TenantStore& store);
   // A committed interaction. `category` is the item's ("" when unknown);
-  // `context` the event's context fields (page, device, time_of_day).
+  // `context` the event's context fields (page, device, time_of_day);
+  // `weight` its type's weight for the tenant (callers on I/O-free paths pass
+  // it; without it the weights function is asked, which may read settings).
   void Record(const std::string& tenant_id, const store::TrackEvent& ev, const std::string& category,
-              const std::vector<std::pair<std::string, std::string>>& context);
+              const std::vector<std::pair<std::string, std::string>>& context,
+              std::optional<double> weight = std::nullopt);
   // How much more (> 1) or less (< 1) the category is chosen in this context
   // than overall, from tracked events; 1 without evidence. Clipped to [0.5, 2].
   double ContextFactor(const std::string& tenant_id,
