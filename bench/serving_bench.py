@@ -111,7 +111,8 @@ def main():
             for kind in ("items", "interactions"):
                 call(gw, "POST", f"/api/v1/upload/{kind}", token=key,
                      raw=(work / "shop" / f"{kind}.csv").read_bytes(), ctype="text/csv")
-            job = call(ml, "POST", "/api/v1/train", {"hyperparameters": {"epochs": args.epochs}}, token=key)
+            job = call(ml, "POST", "/api/v1/train", {"model_type": "lightgcn", "hyperparameters": {"epochs": args.epochs}},
+                       token=key)
             while call(ml, "GET", job["progress_url"], token=key)["status"] not in ("completed", "failed"):
                 time.sleep(0.2)
             tenants[mode] = key

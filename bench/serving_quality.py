@@ -77,7 +77,8 @@ def run(name, items_csv, interactions_csv, epochs, work):
                  ctype="text/csv")
             call(gw, "POST", "/api/v1/upload/interactions", token=keys[slug], raw=train_csv,
                  ctype="text/csv")
-        job = call(ml, "POST", "/api/v1/train", {"hyperparameters": {"epochs": epochs}}, token=keys["model"])
+        job = call(ml, "POST", "/api/v1/train", {"model_type": "lightgcn", "hyperparameters": {"epochs": epochs}},
+                   token=keys["model"])
         while True:
             p = call(ml, "GET", job["progress_url"], token=keys["model"])
             if p["status"] in ("completed", "failed", "cancelled"):
