@@ -392,6 +392,10 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                   old_ndcg_recorded ? "at its own validation" : "on the same split");
     reason = buf;
   }
+  if (incremental && old_ndcg_recorded) {
+    reason += " (incremental: the deployed model it continues saw this validation split, so its "
+              "figures are optimistic)";
+  }
   v.status = "standby";
   v.reason = deployment_status == "deployed" ? "" : reason;
   RETURN_IF_ERROR(env.registry->Store(ctx.tenant_id, *env.store, &v, artifact, index_bytes));
@@ -416,6 +420,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d["training_duration_seconds"] = duration;
     d["epochs_run"] = epochs_run;
     d["refit"] = refit;
+    // An incremental run continues a model refit on all data: it has seen
+    // this validation split, so the figures are optimistic.
+    d["validation_held_out"] = !(incremental && old_ndcg_recorded);
     if (!lift.empty()) d["lift"] = lift;
     d.erase("phase");
     d["best_epoch"] = model->best_epoch();

@@ -274,6 +274,9 @@ def test_incremental_continues_the_deployed_model(server, shop):
     # Three epochs from the deployed embeddings keep (about) the full model's quality.
     assert inc["final_metrics"]["ndcg@10"] >= 0.9 * full["final_metrics"]["ndcg@10"]
     assert inc["deployment_status"] == "deployed", (inc["deployment_reason"], inc["final_metrics"], full["final_metrics"])
+    # It continues a model refit on all data: its validation is flagged as not held out.
+    assert inc["validation_held_out"] is False and "optimistic" in inc["deployment_reason"]
+    assert full["validation_held_out"] is True
     r = train(server, key, {"embedding_dim": 32}, training_mode="incremental")
     job = r.json()["job_id"]
     failed = wait_done(server, key, job)
