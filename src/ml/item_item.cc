@@ -10,7 +10,9 @@
 //             `neighbors` strongest (0: all).
 //
 // Both learn an item × item matrix M and score a user by x_u·M, where x_u
-// holds log(1 + w) of the user's pair weights. M is factored as M ≈ L·Vᵀ
+// holds log(1 + w) of the user's pair weights, scaled to unit length (the
+// ranking is x_u·M's; the scale keeps scores of long and short histories
+// comparable for calibration). M is factored as M ≈ L·Vᵀ
 // (randomized SVD, rank embedding_dim), so that the score is the dot product
 // of a user embedding x_u·L and an item embedding V: the item index, the
 // evaluator, calibration and serving work unchanged. Fold-in is exact for
@@ -143,11 +145,15 @@ class ItemItem final : public Model {
     if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
     RETURN_IF_ERROR(CheckFoldIn(items, n_items_));
     std::vector<float> q(d_, 0.0f);
+    double norm = 0;
     for (const auto& [i, w] : items) {
       const float x = std::log1p(w);
+      norm += static_cast<double>(x) * x;
       const float* row = left_.data() + static_cast<size_t>(i) * d_;
       for (int j = 0; j < d_; ++j) q[j] += x * row[j];
     }
+    const float scale = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.0f;
+    for (auto& v : q) v *= scale;
     return q;
   }
 
@@ -204,10 +210,16 @@ class ItemItem final : public Model {
 #pragma omp parallel for schedule(dynamic, 64)
     for (int32_t u = 0; u < data.n_users; ++u) {
       float* out = users_.data() + static_cast<size_t>(u) * d_;
+      double norm = 0;
       for (int64_t p = data.train.offsets[u]; p < data.train.offsets[u + 1]; ++p) {
         const float* row = left_.data() + static_cast<size_t>(data.train.items[p]) * d_;
+        norm += static_cast<double>(x[p]) * x[p];
         for (int j = 0; j < d_; ++j) out[j] += x[p] * row[j];
       }
+      // x_u / ‖x_u‖: the ranking is the same, and scores of heavy and light
+      // users compare (the sum over a long history would saturate them).
+      const float scale = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.0f;
+      for (int j = 0; j < d_; ++j) out[j] *= scale;
     }
     n_items_ = n;
     lambda_ = opt.lambda;

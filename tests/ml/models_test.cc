@@ -141,7 +141,7 @@ TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
 }
 
 TEST(ItemItemTest, FactoredEaseAtFullRankScoresAsTheExactSolution) {
-  // 30 items, rank 30: x_u·L·Vᵀ must equal x_u·B with B from the closed form,
+  // 30 items, rank 30: x_u·L·Vᵀ must equal x_u·B / ‖x_u‖ with B from the closed form,
   // computed here independently in double precision.
   Dataset d = MakeDataset(testing::PlantedHalves(80, 15, 8, 4), {});
   const int n = d.n_items;
@@ -176,11 +176,14 @@ TEST(ItemItemTest, FactoredEaseAtFullRankScoresAsTheExactSolution) {
   }
   double worst = 0;
   for (int32_t u = 0; u < d.n_users; ++u) {
+    double norm = 0;  // the user's input is scaled to unit length
+    for (int i = 0; i < n; ++i) norm += x[u * n + i] * x[u * n + i];
     for (int j = 0; j < n; ++j) {
       double exact = 0;
       for (int i = 0; i < n; ++i) {
         if (i != j) exact += x[u * n + i] * (-inv[i * n + j] / inv[j * n + j]);
       }
+      exact /= std::sqrt(norm);
       double got = 0;
       for (int k = 0; k < n; ++k) got += m->user_embeddings()[u * n + k] * m->item_embeddings()[j * n + k];
       worst = std::max(worst, std::abs(got - exact));
