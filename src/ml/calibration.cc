@@ -37,12 +37,18 @@ double Loss(const std::vector<Sample>& s, double a, double b, double ridge) {
 
 }  // namespace
 
-double ScoreCalibration::Probability(double ip) const {
-  return 1.0 / (1.0 + std::exp(-(a * ip + b)));
+double ScoreCalibration::Probability(double ip, double user_norm) const {
+  const double x = per_user_norm ? (user_norm > 0 ? ip / user_norm : 0.0) : ip;
+  return 1.0 / (1.0 + std::exp(-(a * x + b)));
 }
+
+namespace {
+double Norm(const float* x, int d) { return std::sqrt(Dot(x, x, d)); }
+}  // namespace
 
 boost::json::object ScoreCalibration::ToJson() const {
   boost::json::object o{{"method", "platt"}, {"a", a}, {"b", b}, {"users", users}, {"positives", positives}};
+  if (per_user_norm) o["per_user_norm"] = true;
   if (mean_score_at_10 >= 0) {
     o["mean_score@10"] = mean_score_at_10;
     o["precision@10"] = precision_at_10;
@@ -63,6 +69,8 @@ ScoreCalibration ScoreCalibration::FromMetadata(std::string_view metadata_json) 
       std::isfinite(b->to_number<double>())) {
     out.a = a->to_number<double>();
     out.b = b->to_number<double>();
+    const json::value* n = c->as_object().if_contains("per_user_norm");
+    out.per_user_norm = n && n->is_bool() && n->as_bool();
   }
   return out;
 }
@@ -78,8 +86,10 @@ Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float*
     if (data.train.degree(u) == 0) continue;
     scored.clear();
     const float* q = users + static_cast<int64_t>(u) * dim;
+    const double qn = c->per_user_norm ? Norm(q, dim) : 1.0;
+    if (!(qn > 0)) continue;
     for (int32_t i = 0; i < data.n_items; ++i) {
-      if (!data.train.Contains(u, i)) scored.push_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim));
+      if (!data.train.Contains(u, i)) scored.push_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn);
     }
     const size_t k = std::min<size_t>(10, scored.size());
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), std::greater<>());
@@ -119,13 +129,16 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
   ScoreCalibration out;
   std::vector<std::pair<double, int32_t>> scored;
   std::vector<size_t> starts;  // top-k fit: where each user's samples begin
+  out.per_user_norm = true;
   for (int32_t u : candidates) {
     const float* q = users + static_cast<int64_t>(u) * dim;
+    const double qn = Norm(q, dim);
+    if (!(qn > 0)) continue;
     if (top_k > 0) {  // what the user is shown: the top_k unseen items
       scored.clear();
       for (int32_t i = 0; i < data.n_items; ++i) {
         if (u < data.train.num_users() && data.train.Contains(u, i)) continue;
-        scored.emplace_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim), i);
+        scored.emplace_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn, i);
       }
       const size_t k = std::min<size_t>(top_k, scored.size());
       starts.push_back(samples.size());
@@ -140,7 +153,7 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
       continue;
     }
     for (const int32_t* i = data.test.begin(u); i != data.test.end(u); ++i) {
-      samples.push_back({Dot(q, items + static_cast<int64_t>(*i) * dim, dim), 1.0, true});
+      samples.push_back({Dot(q, items + static_cast<int64_t>(*i) * dim, dim) / qn, 1.0, true});
       ++out.positives;
     }
     const int64_t seen = data.test.degree(u) + (u < data.train.num_users() ? data.train.degree(u) : 0);
@@ -154,7 +167,7 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
       drawn.push_back(i);
     }
     for (int32_t i : drawn) {
-      samples.push_back({Dot(q, items + static_cast<int64_t>(i) * dim, dim),
+      samples.push_back({Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn,
                          static_cast<double>(unseen) / drawn.size(), false});
     }
     ++out.users;
@@ -199,7 +212,7 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
     starts.push_back(samples.size());
     for (size_t k = 0; k + 1 < starts.size(); ++k) {
       for (size_t r = starts[k]; r < std::min(starts[k + 1], starts[k] + 10); ++r) {
-        score += out.Probability(samples[r].ip), hits += samples[r].positive, ++n;
+        score += out.Probability(samples[r].ip), hits += samples[r].positive, ++n;  // ip already / ‖q‖
       }
     }
     if (n > 0) out.mean_score_at_10 = score / n, out.precision_at_10 = hits / n;

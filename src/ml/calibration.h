@@ -15,11 +15,15 @@ namespace embedrec::ml {
 
 struct ScoreCalibration {
   double a = 1, b = 0;  // the identity: sigmoid(ip), for models without a fit
+  // Fitted on ip / ‖user vector‖ (the ranking of each user is unchanged;
+  // users with long histories, whose vectors grow, no longer saturate at 1).
+  bool per_user_norm = false;
   int64_t positives = 0, users = 0;  // what the fit saw
   // With a top-k fit: the mean calibrated score of each user's 10 best and
   // their precision@10 on the held-out data (negative: not measured).
   double mean_score_at_10 = -1, precision_at_10 = -1;
-  double Probability(double ip) const;
+  // `user_norm`: the norm of the user (query) vector the inner product was taken with.
+  double Probability(double ip, double user_norm = 1) const;
   // As a model file's metadata carries it under "score_calibration".
   boost::json::object ToJson() const;
   // The calibration in a model file's metadata JSON; the identity when it

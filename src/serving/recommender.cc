@@ -354,19 +354,20 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       const CatalogItem* c = catalog->Find(r.current_item);
       current_name = c && !c->name.empty() ? c->name : r.current_item;
     }
+    const double q_norm = std::sqrt(std::max(Dot(q.data(), q.data(), d), 0.0));
     // With a session: score = (1 − share) · P(item) + share · P(best) · its
     // neighbourhood score relative to the best one's (both in [0, 1]).
     double p_best = 0, near_best = 0;
     if (session_share > 0) {
       for (const auto& [row, ip] : hits) {
-        p_best = std::max(p_best, model->calibration.Probability(ip));
+        p_best = std::max(p_best, model->calibration.Probability(ip, q_norm));
         near_best = std::max(near_best, near_score[row]);
       }
     }
     for (const auto& [row, ip] : hits) {
       const CatalogItem* item = &catalog->items[rows[row]];
       const float* e = items.data() + row * d;
-      double p = model->calibration.Probability(ip);
+      double p = model->calibration.Probability(ip, q_norm);
       if (session_share > 0 && near_best > 0) {
         p = (1 - session_share) * p + session_share * p_best * near_score[row] / near_best;
       }

@@ -81,8 +81,10 @@ TEST(ScoreCalibrationTest, ATopKFitMatchesPrecisionWhereItemsAreShown) {
       for (int j = 0; j < kDim; ++j) ip += users[u * kDim + j] * items[i * kDim + j];
       ips.push_back(ip);
     }
+    double norm = 0;
+    for (int j = 0; j < kDim; ++j) norm += users[u * kDim + j] * users[u * kDim + j];
     std::partial_sort(ips.begin(), ips.begin() + 10, ips.end(), std::greater<>());
-    for (int r = 0; r < 10; ++r) score += all->Probability(ips[r]);
+    for (int r = 0; r < 10; ++r) score += all->Probability(ips[r], std::sqrt(norm));
   }
   EXPECT_GT(std::abs(score / (10.0 * kUsers) / top->precision_at_10 - 1), 0.2);
   EXPECT_TRUE(all->ToJson().if_contains("mean_score@10") == nullptr);
@@ -156,6 +158,12 @@ TEST(ScoreCalibrationTest, ReadBackFromModelMetadata) {
   const auto back = ScoreCalibration::FromMetadata(meta);
   EXPECT_DOUBLE_EQ(back.a, 1.75);
   EXPECT_DOUBLE_EQ(back.b, -4.5);
+  EXPECT_FALSE(back.per_user_norm);
+  c.per_user_norm = true;
+  const auto normed = ScoreCalibration::FromMetadata(
+      "{\"score_calibration\":" + JsonText(c.ToJson()) + "}");
+  EXPECT_TRUE(normed.per_user_norm);
+  EXPECT_DOUBLE_EQ(normed.Probability(3.5, 2.0), back.Probability(1.75));  // ip / ‖user‖
   for (const char* bad : {"", "not json", "{}", R"({"score_calibration":null})",
                           R"({"score_calibration":{"a":"x","b":1}})"}) {
     const auto id = ScoreCalibration::FromMetadata(bad);
