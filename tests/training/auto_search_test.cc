@@ -40,7 +40,9 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   for (const auto& t : plan) {
     ++per_type[t.request.model_type];
     EXPECT_EQ(t.request.options.embedding_dim, 24) << t.request.model_type;
-    if (t.request.model_type == "ease") EXPECT_EQ(t.request.options.lambda, 77);
+    if (t.request.model_type == "ease") {
+      EXPECT_EQ(t.request.options.lambda, 77);
+    }
     if (t.request.model_type == "als" || t.request.model_type == "lightgcn") {
       EXPECT_EQ(t.request.options.reg, 2);
     }
