@@ -2,6 +2,7 @@
 // and deletes tenants. A tenant's own users may read their tenant.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <regex>
 #include <set>
@@ -36,13 +37,13 @@ bool ValidSlug(const std::string& s) {
 // kept (room for settings later issues add), within a size bound.
 StatusOr<json::object> NormalizeSettings(json::object s) {
   if (auto* v = s.if_contains("recommendation_model")) {
-    static const std::set<std::string_view> kModels = {"auto", "lightgcn", "bpr_mf", "als", "ease", "item_knn",
-                                                        "popularity"};
     if (!v->is_string()) return FieldTypeError("settings.recommendation_model", "a string");
-    if (!kModels.count(v->as_string())) {
+    const auto& types = training::ModelTypes();
+    if (std::find(types.begin(), types.end(), std::string_view(v->as_string())) == types.end()) {
+      std::string list;
+      for (const auto& t : types) list += (list.empty() ? "" : ", ") + t;
       return FieldValueError("settings.recommendation_model",
-                             "settings.recommendation_model must be one of auto, lightgcn, bpr_mf, "
-                             "als, ease, item_knn, popularity");
+                             "settings.recommendation_model must be one of " + list);
     }
   } else {
     s["recommendation_model"] = "auto";  // the search chooses (training/auto_search.h)

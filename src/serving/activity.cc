@@ -161,7 +161,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,
                                                                       const ml::TypeWeights& weights,
                                                                       int64_t now) {
-  // Items by index: id and category; users by index: for the pairs.
+  // Items by index: id and category.
   std::unordered_map<int64_t, std::pair<std::string, std::string>> items;
   RETURN_IF_ERROR(ForEachStoredItem(store, [&](int64_t idx, store::ItemRecord&& item) {
     items.emplace(idx, std::make_pair(std::move(item.item_id), std::move(item.category)));
@@ -182,20 +182,17 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
     rows.push_back({&it->second.first, last_weight, std::min(r.ts_ms, now), start});
     CountContext(state->context_counts, it->second.second, ContextFields(r.context_json));
   }));
-  // Activity time of every row: idle stretches count at most kMaxIdleDays.
+  // Activity time of every distinct timestamp, oldest first, by the rule
+  // Record follows for tracked events (ActivityTime).
   std::vector<int64_t> times;
   times.reserve(rows.size());
   for (const auto& r : rows) times.push_back(r.ts);
   std::sort(times.begin(), times.end());
   times.erase(std::unique(times.begin(), times.end()), times.end());
   std::vector<int64_t> activity(times.size());
-  for (size_t k = 0; k < times.size(); ++k) {
-    activity[k] = k == 0 ? times[0] : activity[k - 1] + std::min(times[k] - times[k - 1], kMaxIdleMs);
-  }
-  if (!times.empty()) {
-    state->newest_ts_ms = times.back();
-    state->activity_ms = state->reference_ms = activity.back();
-  }
+  if (!times.empty()) state->newest_ts_ms = state->activity_ms = times[0];
+  for (size_t k = 0; k < times.size(); ++k) activity[k] = ActivityTime(*state, times[k]);
+  state->reference_ms = state->activity_ms;
   // Each pair's strongest decayed event.
   double best = 0;
   for (size_t k = 0; k < rows.size(); ++k) {

@@ -32,22 +32,11 @@ JobRequest RequestForType(const JobRequest& req, const std::string& type) {
   return t;
 }
 
-namespace {
-
-double TrialSeconds(const JobRequest& t, int64_t interactions, int64_t items, SpeedEstimate& speed) {
-  const double epoch = speed.EpochSeconds(t, interactions, items);
-  // Periodic evaluations cost about 0.3 epochs each (speed_estimate.cc).
-  const int evals = t.options.eval_every > 0 ? t.options.epochs / t.options.eval_every + 1 : 1;
-  return epoch * (t.options.epochs + 0.3 * evals) + 0.2;
-}
-
-}  // namespace
-
 std::vector<Trial> PlanTrials(const JobRequest& req, int64_t interactions, int64_t items,
                               SpeedEstimate& speed) {
   std::vector<Trial> out;
   auto add = [&](JobRequest t) {
-    const double s = TrialSeconds(t, interactions, items, speed);
+    const double s = speed.FitSeconds(t, interactions, items);
     out.push_back({std::move(t), s});
   };
   const bool small_catalog = items <= ml::kMaxItemItemItems;
@@ -126,7 +115,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     const JobRequest& t = plan[k].request;
     if (env.cancel && env.cancel->load()) return ml::CancelledStatus();
     // Re-estimated with what the finished trials taught the speed estimate.
-    const double estimate = TrialSeconds(t, env.interactions, data.n_items, *env.speed);
+    const double estimate = env.speed->FitSeconds(t, env.interactions, data.n_items);
     if (Seconds(started) + estimate > r.budget_seconds) {
       doc["status"] = "skipped";
       doc["reason"] = "its estimated " + std::to_string(static_cast<int>(estimate + 0.5)) +

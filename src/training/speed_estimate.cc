@@ -50,17 +50,23 @@ double SpeedEstimate::EpochSeconds(const JobRequest& r, int64_t pairs, int64_t i
   return SecondsPerUnit(r) * Units(r, pairs, items);
 }
 
-double SpeedEstimate::JobSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
+double SpeedEstimate::FitSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
   const double epoch = EpochSeconds(r, pairs, items);
   const int epochs = r.options.epochs;
   const int evals = r.validation_split > 0 ? epochs / std::max(1, r.options.eval_every) + 1 : 0;
   // An evaluation scores every user against every item: about an epoch's
   // work on small catalogs (measured on the benchmark data sets: 0.2 to 0.3
   // epochs on gowalla-shop, 0.1 on Gowalla).
+  return epoch * (epochs + 0.3 * evals);
+}
+
+double SpeedEstimate::JobSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
   // With a validation split the chosen model is refit on all the data: up
   // to as many epochs again, each on 1 / (1 − split) times the pairs.
-  const double refit = r.validation_split > 0 ? epochs / (1 - r.validation_split) : 0;
-  return epoch * (epochs + 0.3 * evals + refit) + 0.5;  // + loading, index and deploy
+  const double refit = r.validation_split > 0
+                           ? r.options.epochs / (1 - r.validation_split) * EpochSeconds(r, pairs, items)
+                           : 0;
+  return FitSeconds(r, pairs, items) + refit + 0.5;  // + loading, index and deploy
 }
 
 void SpeedEstimate::Record(const JobRequest& r, int64_t pairs, int64_t items, double seconds_per_epoch) {

@@ -21,6 +21,8 @@ class SpeedEstimate {
   // Whole-job seconds for `pairs` training pairs over `items` items
   // (epochs, plus evaluations and the refit).
   double JobSeconds(const JobRequest& r, int64_t pairs, int64_t items);
+  // One fit of `r` alone (its epochs and periodic validations; no refit).
+  double FitSeconds(const JobRequest& r, int64_t pairs, int64_t items);
   // Seconds per epoch alone.
   double EpochSeconds(const JobRequest& r, int64_t pairs, int64_t items);
   // A finished job's measured seconds per epoch.

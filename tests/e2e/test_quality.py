@@ -66,7 +66,7 @@ def test_auto_lists_its_trials_honours_the_budget_and_serves_the_best(server):
     assert done["chosen_model_type"] == best["model_type"]
     assert done["refit"].startswith("refit on all data")
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
-    assert models[0]["model_type"] == best["model_type"] if "model_type" in models[0] else True
+    assert [m["model_type"] for m in models if m["status"] == "deployed"] == [best["model_type"]]
     a = recommend(server, key, {"user_id": "U0", "count": 10})
     assert a["metadata"]["algorithm"] == best["model_type"]
     assert sum(x["item_id"] in CAMERAS for x in a["recommendations"]) >= 8
@@ -125,7 +125,6 @@ def test_a_new_visitor_is_steered_by_what_they_view(server):
         recs = recommend(server, key, {"user_id": visitor, "count": 10})["recommendations"]
         share = sum((x["item_id"] in CAMERAS) == (kind == "cameras") for x in recs) / len(recs)
         assert share >= 0.8, (kind, recs)
-        assert not {x["item_id"] for x in recs} & set(items) or True  # views may come back; purchases may not
     # A known user who starts a new session in the other category follows it at once.
     before = recommend(server, key, {"user_id": "U0", "count": 10})["recommendations"]
     assert sum(x["item_id"] in CAMERAS for x in before) >= 8
