@@ -30,7 +30,7 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
   }
   if (auto* e = o.if_contains("exclude_from_recommendations"); e && e->is_string()) {
     std::string x(e->as_string());
-    if (x == "purchased" || x == "all_interacted" || x == "none") rules.exclude_from_recommendations = x;
+    if (x == "auto" || x == "purchased" || x == "all_interacted" || x == "none") rules.exclude_from_recommendations = x;
   }
   return rules;
 }

@@ -24,8 +24,9 @@ struct TenantRules {
   bool auto_create_items = false;      // settings.auto_create_items
   int max_recommendations = 50;        // settings.max_recommendations
   int cache_ttl_seconds = 300;         // settings.cache_ttl_seconds (0: no result cache)
-  // settings.exclude_from_recommendations: purchased | all_interacted | none
-  std::string exclude_from_recommendations = "purchased";
+  // settings.exclude_from_recommendations: auto | purchased | all_interacted | none
+  // (auto: purchased items when the tenant has any purchase, else every item interacted with)
+  std::string exclude_from_recommendations = "auto";
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

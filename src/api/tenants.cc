@@ -57,14 +57,15 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
   s["cache_ttl_seconds"] = ttl.value_or(300);
   if (auto* v = s.if_contains("exclude_from_recommendations")) {
     if (!v->is_string()) return FieldTypeError("settings.exclude_from_recommendations", "a string");
-    static const std::set<std::string_view> kModes = {"purchased", "all_interacted", "none"};
+    static const std::set<std::string_view> kModes = {"auto", "purchased", "all_interacted", "none"};
     if (!kModes.count(v->as_string())) {
       return FieldValueError("settings.exclude_from_recommendations",
-                             "settings.exclude_from_recommendations must be purchased, "
+                             "settings.exclude_from_recommendations must be auto, purchased, "
                              "all_interacted or none");
     }
   } else {
-    s["exclude_from_recommendations"] = "purchased";
+    // purchases when the shop tracks them, else everything interacted with
+    s["exclude_from_recommendations"] = "auto";
   }
   ASSIGN_OR_RETURN(auto rt, OptBool(s, "enable_real_time"));
   s["enable_real_time"] = rt.value_or(true);

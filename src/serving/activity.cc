@@ -174,7 +174,10 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
   std::string last_type;
   float last_weight = 0;
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
-    if (r.type != last_type || last_type.empty()) last_type = r.type, last_weight = weights.Weight(r.type);
+    if (r.type != last_type || last_type.empty()) {
+      last_type = r.type, last_weight = weights.Weight(r.type);
+      if (ml::TypeWeights::IsPurchase(r.type)) state->has_purchases = true;
+    }
     auto it = items.find(r.item_idx);
     if (last_weight <= 0 || it == items.end()) return;
     const bool start = r.user_idx != last_user || r.item_idx != last_item;
@@ -223,6 +226,10 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
   if (ev.item_id.empty() || w <= 0) return;
   if (t->trend) {
     auto& tr = *t->trend;
+    if (ml::TypeWeights::IsPurchase(ev.type) && !tr.has_purchases) {
+      tr.has_purchases = true;
+      tr.snapshot.reset();
+    }
     // Newer events weigh more (2^(age / half-life) after the reference)
     // instead of every older score shrinking: one update per event, not one
     // per item; only the ratios matter. Re-based, rarely, before the
@@ -275,6 +282,7 @@ std::shared_ptr<const TrendingSnapshot> Activity::Snapshot(TrendState& tr) {
   auto snap = std::make_shared<TrendingSnapshot>();
   snap->base = tr.base;
   snap->changed_score = tr.changed;
+  snap->has_purchases = tr.has_purchases;
   snap->changed.assign(tr.changed.begin(), tr.changed.end());
   std::sort(snap->changed.begin(), snap->changed.end(), better);
   snap->ForEachRanked([&](const std::string&, double s) {  // the best entry, base or overlay

@@ -72,6 +72,9 @@ struct TrendingSnapshot {
   Scored changed;                            // best first; these items' base entries are stale
   std::unordered_map<std::string, double> changed_score;
   double max_score = 0;
+  // The tenant's history holds a purchase (any time, uploaded or tracked):
+  // what "exclude_from_recommendations": "auto" decides by.
+  bool has_purchases = false;
 
   double Score(const std::string& item_id) const;  // 0 for an item nobody touched
   bool Contains(const std::string& item_id) const;
@@ -137,6 +140,7 @@ class Activity {
     int64_t reference_ms = 0, newest_ts_ms = 0, activity_ms = 0;
     // (user, item) pairs tracked since the build: their counted weight.
     std::unordered_map<uint64_t, double> pair_weight;
+    bool has_purchases = false;
     std::shared_ptr<const TrendingSnapshot> snapshot;  // null when dirty
     int64_t built_at_ms = 0;
   };

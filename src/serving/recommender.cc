@@ -179,9 +179,13 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   if (model && model->model_type == "popularity") model = nullptr;  // its ranking is trending's
 
   // What the user must not be shown again, and the filters.
+  // "auto": purchases where the shop tracks them; where it never has (ratings,
+  // plays, check-ins), what a user interacted with is what they consumed.
   std::set<std::string> excluded;
-  if (r.exclude == "purchased") excluded = profile->purchased;
-  else if (r.exclude == "all_interacted") excluded = profile->interacted;
+  const std::string exclude =
+      r.exclude != "auto" ? r.exclude : (trending->has_purchases ? "purchased" : "all_interacted");
+  if (exclude == "purchased") excluded = profile->purchased;
+  else if (exclude == "all_interacted") excluded = profile->interacted;
   if (!r.current_item.empty()) excluded.insert(r.current_item);
   auto allowed = [&](const CatalogItem& item) {
     return r.filters.Matches(item) && !excluded.count(item.item_id);

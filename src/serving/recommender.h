@@ -54,7 +54,8 @@ struct RecommendRequest {
   std::string current_item;  // context.current_item
   Context context;
   std::string model_version;      // empty: the deployed one
-  std::string exclude = "purchased";  // purchased | all_interacted | none
+  // purchased | all_interacted | none | auto (purchased when the tenant has any purchase, else all_interacted)
+  std::string exclude = "purchased";
 };
 
 struct Recommendation {

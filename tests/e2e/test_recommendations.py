@@ -173,6 +173,33 @@ def test_similar_items_of_an_item_the_model_has_not_seen(server, trained):
     assert last["name"] == 'Lens "Pro" \\ é\u2014 61' and last["price"] == 71.5  # escaped, read back
 
 
+def test_default_exclusion_follows_the_data(server):
+    """A ratings-only tenant (no purchase ever) is not shown what a user
+    already rated; once the tenant tracks a purchase, only purchases are
+    excluded ("auto", the default)."""
+    o = server.onboard("ratings", scopes=SCOPES + ["interactions:write"])
+    key = o["api_key"]
+    assert o["tenant"]["settings"]["exclude_from_recommendations"] == "auto"
+    rows = ["user_id,item_id,interaction_type,timestamp,rating"]
+    for u in range(10):  # everyone rated P0..P4 (the most popular), then a few others
+        rows += [f"R{u},P{i},rating,{1_700_000_000 + 60 * (5 * u + i)},4" for i in range(5)]
+        rows += [f"R{u},P{10 + (u + k) % 40},rating,{1_700_100_000 + 60 * (3 * u + k)},3" for k in range(3)]
+    server.upload("/api/v1/upload/items", items_csv_with_attributes(), key)
+    up = server.upload("/api/v1/upload/interactions", ("\n".join(rows) + "\n").encode(), key).json()
+    assert up["rows_accepted"] == 80, up
+    rated = {"P0", "P1", "P2", "P3", "P4"} | {f"P{10 + k % 40}" for k in range(3)}
+    recs = {r["item_id"] for r in recommend(server, key, {"user_id": "R0", "count": 40})["recommendations"]}
+    assert recs and not recs & rated, recs
+    # The first purchase: rated items are fair game again (R0 bought none of them).
+    r = server.request("POST", "/api/v1/interactions",
+                       {"user_id": "buyer", "item_id": "P30", "interaction_type": "purchase"}, token=key)
+    assert r.status == 201, r
+    server.request("POST", "/api/v1/interactions",  # a new event of R0's: not the cached answer
+                   {"user_id": "R0", "item_id": "P31", "interaction_type": "view"}, token=key)
+    recs = {r["item_id"] for r in recommend(server, key, {"user_id": "R0", "count": 40})["recommendations"]}
+    assert {"P0", "P1", "P2", "P3", "P4"} <= recs, recs
+
+
 def test_popular_and_no_model_answers(server):
     o = server.onboard("nomodel", scopes=SCOPES + ["interactions:write"])
     _, interactions = shop_csvs()
