@@ -7,7 +7,8 @@ sampled (seed 7); each one's last purchase is withheld, i.e. every row of that
 user with that item is removed from the upload. The rest is uploaded to one
 tenant per variant; each variant is trained through POST /api/v1/train; each
 sampled user is then asked for 20 recommendations (POST
-/api/v1/recommendations/batch, purchased items excluded as by default).
+/api/v1/recommendations/batch, excluded items as by default: purchased ones,
+or every item interacted with where the data has no purchase).
 hit@20 = share of users whose withheld item is among them; ndcg@20 =
 1/log2(rank + 1) of the withheld item (single target).
 
@@ -140,9 +141,13 @@ def score(recs, test):
 
 
 def purchased_by(rows):
+    """What a user must not be shown again, as the server's default
+    ("auto"): purchased items, or every item interacted with when the data
+    has no purchase at all (MovieLens's ratings)."""
+    any_purchase = any(r["interaction_type"] == "purchase" for r in rows)
     out = defaultdict(set)
     for r in rows:
-        if r["interaction_type"] == "purchase":
+        if r["interaction_type"] == "purchase" or not any_purchase:
             out[r["user_id"]].add(r["item_id"])
     return out
 
@@ -320,6 +325,8 @@ def run_dataset(name, work, variants, peers):
                     continue
                 note = (f"{p.get('deployment_status')}; val p@10 {p['final_metrics'].get('precision@10', 0):.4f}; "
                         f"estimate {job.get('estimated_duration_seconds', 0):.0f} s")
+                if p.get("recency"):
+                    note += f"; recent events share {p['recency'].get('recent_events_share')}"
                 if p.get("chosen_model_type"):
                     note += f"; chose {p['chosen_model_type']} {json.dumps(p.get('chosen_hyperparameters', {}))}"
             lists, scores = served_lists(gw, key, test)

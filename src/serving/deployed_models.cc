@@ -1,6 +1,7 @@
 #include "serving/deployed_models.h"
 
 #include "ml/model_file.h"
+#include "ml/recency.h"
 
 #include <algorithm>
 #include <cmath>
@@ -32,6 +33,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   artifact.user_ego.clear();  // serving needs the final embeddings only (and a fold-in's input factor)
   if (!ml::FoldInNeedsItemEgo(artifact.model_type)) artifact.item_ego.clear();
   m->calibration = ml::ScoreCalibration::FromMetadata(artifact.metadata_json);
+  m->recent_events_share = ml::RecentEventsShare(artifact.metadata_json);
   m->history_offsets = std::move(artifact.history_offsets);
   m->history_items = std::move(artifact.history_items);
   ASSIGN_OR_RETURN(m->model, ml::LoadModel(artifact));

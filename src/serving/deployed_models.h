@@ -37,6 +37,9 @@ struct ServingModel {
   // Inner product → probability of choice, fitted when the model was trained
   // (the model file's metadata "score_calibration"); sigmoid(ip) without one.
   ml::ScoreCalibration calibration;
+  // The weight of the newest events the model has seen in a user's query
+  // (ml/recency.h; the model file's metadata "recent_events_share").
+  double recent_events_share = 0;
   // The training pairs per user row (sorted item rows), when the file has them.
   std::vector<int64_t> history_offsets;
   std::vector<int32_t> history_items;

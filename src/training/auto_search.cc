@@ -130,10 +130,11 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     opt.cancel = env.cancel;
     opt.threads = env.threads;
     const auto t0 = std::chrono::steady_clock::now();
-    double train_seconds = 0;
+    double train_seconds = 0, epoch_seconds = 0;  // with and without the validations
     int epochs = 0;
     Status fit = model->Fit(data, opt, [&](const ml::EpochReport& e) {
       train_seconds += e.seconds + e.eval_seconds;
+      epoch_seconds += e.seconds;
       epochs = e.epoch;
     });
     if (fit.code() == StatusCode::kCancelled) return fit;
@@ -144,8 +145,8 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       report();
       continue;
     }
-    if (epochs > 0 && train_seconds > 0) {
-      env.speed->Record(t, env.interactions, data.n_items, train_seconds / epochs);
+    if (epochs > 0 && epoch_seconds > 0) {
+      env.speed->Record(t, env.interactions, data.n_items, epoch_seconds / epochs);
     }
     ml::Metrics m = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(),
                                  model->dim(), {10, 20});

@@ -8,6 +8,7 @@
 #include "common/time_format.h"
 #include "ml/calibration.h"
 #include "ml/evaluator.h"
+#include "ml/recency.h"
 #include "training/auto_search.h"
 #include "training/training_data.h"
 
@@ -166,7 +167,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }, true);
   JobRequest chosen = run;  // the trained model's type and settings (auto: the best trial's)
   std::unique_ptr<ml::Model> model;
-  double train_seconds = 0;
+  double train_seconds = 0, epoch_seconds = 0;  // with and without the validations
   int epochs_run = 0;
   // With a validation split the chosen model is refit on all the data
   // afterwards (step 3b): the first fit takes the first part of the progress.
@@ -206,6 +207,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     auto last_persist = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(model->Fit(data, opt, [&](const ml::EpochReport& r) {
       train_seconds += r.seconds + r.eval_seconds;
+      epoch_seconds += r.seconds;
       epochs_run = r.epoch;
       const double per_epoch = train_seconds / r.epoch;
       const int left = std::max(0, opt.epochs - r.epoch);
@@ -229,7 +231,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
             (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
       }, persist);
     }));
-    if (epochs_run > 0 && train_seconds > 0) env.speed->Record(run, td.events, data.n_items, train_seconds / epochs_run);
+    if (epochs_run > 0 && epoch_seconds > 0) env.speed->Record(run, td.events, data.n_items, epoch_seconds / epochs_run);
   }
   if (cancelled()) return ml::CancelledStatus();
 
@@ -259,6 +261,18 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
         old_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
       }
     }
+  }
+  // Do a user's newest events predict what comes next in this data? Then
+  // serving steers known users by them too (ml/recency.h).
+  double recent_share = 0;
+  json::object recency;
+  if (new_ndcg && !data.train_events.empty()) {
+    const auto steered = ml::SteeredUserVectors(data, *model, ml::Steering::kSeenShare);
+    const double steered_ndcg =
+        ml::Evaluate(data, steered.data(), model->item_embeddings().data(), dim, {10}).Get("ndcg@10");
+    if (steered_ndcg > *new_ndcg) recent_share = ml::Steering::kSeenShare;
+    recency = json::object{{"ndcg@10", *new_ndcg}, {"steered_ndcg@10", steered_ndcg},
+                           {"recent_events_share", recent_share}};
   }
   // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
   std::optional<ml::ScoreCalibration> calibration;
@@ -348,11 +362,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
       {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run},
       {"score_calibration", calibration ? json::value(calibration->ToJson()) : json::value(nullptr)},
-      {"refit", refit}, {"lift", lift}});
+      {"refit", refit}, {"lift", lift}, {"recent_events_share", recent_share}});
   v.model_type = chosen.model_type;
   v.job_id = ctx.job_id;
   json::object stored_metrics = final_metrics;
   if (!lift.empty()) stored_metrics["lift"] = lift;
+  if (!recency.empty()) stored_metrics["recency"] = recency;
   stored_metrics["refit"] = served_data.has_value();
   if (old_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *old_ndcg;
   v.metrics_json = JsonText(stored_metrics);
@@ -424,6 +439,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     // this validation split, so the figures are optimistic.
     d["validation_held_out"] = !(incremental && old_ndcg_recorded);
     if (!lift.empty()) d["lift"] = lift;
+    if (!recency.empty()) d["recency"] = recency;
     d.erase("phase");
     d["best_epoch"] = model->best_epoch();
     d["seconds_per_epoch"] = epochs_run ? train_seconds / epochs_run : 0.0;

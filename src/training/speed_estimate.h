@@ -25,7 +25,7 @@ class SpeedEstimate {
   double FitSeconds(const JobRequest& r, int64_t pairs, int64_t items);
   // Seconds per epoch alone.
   double EpochSeconds(const JobRequest& r, int64_t pairs, int64_t items);
-  // A finished job's measured seconds per epoch.
+  // A finished fit's measured seconds per epoch (training alone, without validations).
   void Record(const JobRequest& r, int64_t pairs, int64_t items, double seconds_per_epoch);
 
  private:
