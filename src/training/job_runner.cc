@@ -242,9 +242,28 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   json::object final_metrics;
   std::optional<double> new_ndcg, old_ndcg;
   bool old_ndcg_recorded = false;
+  // Do a user's newest events predict what comes next in this data? Then
+  // serving steers known users by them too (ml/recency.h), and what is
+  // judged below (metrics, calibration, lift, gate) is what will be served.
+  double recent_share = 0;
+  json::object recency;
+  std::vector<float> served_users;  // the user vectors serving queries with
+  if (data.test.size() > 0 && !data.train_events.empty() && chosen.model_type != "popularity") {
+    const double plain = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(),
+                                      dim, {10}).Get("ndcg@10");
+    auto steered = ml::SteeredUserVectors(data, *model, ml::Steering::kSeenShare);
+    const double steered_ndcg =
+        ml::Evaluate(data, steered.data(), model->item_embeddings().data(), dim, {10}).Get("ndcg@10");
+    if (steered_ndcg > plain) {
+      recent_share = ml::Steering::kSeenShare;
+      served_users = std::move(steered);
+    }
+    recency = json::object{{"ndcg@10", plain}, {"steered_ndcg@10", steered_ndcg},
+                           {"recent_events_share", recent_share}};
+  }
+  const float* users = served_users.empty() ? model->user_embeddings().data() : served_users.data();
   if (data.test.size() > 0) {
-    ml::Metrics m = ml::Evaluate(data, model->user_embeddings().data(),
-                                 model->item_embeddings().data(), dim, kFinalKs);
+    ml::Metrics m = ml::Evaluate(data, users, model->item_embeddings().data(), dim, kFinalKs);
     final_metrics = MetricsJson(m);
     final_metrics["evaluated_users"] = m.users;
     new_ndcg = m.Get("ndcg@10");
@@ -262,24 +281,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       }
     }
   }
-  // Do a user's newest events predict what comes next in this data? Then
-  // serving steers known users by them too (ml/recency.h).
-  double recent_share = 0;
-  json::object recency;
-  if (new_ndcg && !data.train_events.empty()) {
-    const auto steered = ml::SteeredUserVectors(data, *model, ml::Steering::kSeenShare);
-    const double steered_ndcg =
-        ml::Evaluate(data, steered.data(), model->item_embeddings().data(), dim, {10}).Get("ndcg@10");
-    if (steered_ndcg > *new_ndcg) recent_share = ml::Steering::kSeenShare;
-    recency = json::object{{"ndcg@10", *new_ndcg}, {"steered_ndcg@10", steered_ndcg},
-                           {"recent_events_share", recent_share}};
-  }
   // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
   std::optional<ml::ScoreCalibration> calibration;
   if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
     // Fitted on what users are shown (their 20 best), over up to 2,000 users.
-    auto fit = ml::FitScoreCalibration(data, model->user_embeddings().data(),
-                                       model->item_embeddings().data(), dim, chosen.options.seed, 32, 2000, 20);
+    auto fit = ml::FitScoreCalibration(data, users, model->item_embeddings().data(), dim,
+                                       chosen.options.seed, 32, 2000, 20);
     if (fit.ok()) calibration = *fit;
   }
   // The lift over popularity on the same split.
@@ -330,9 +337,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     // The refit model's inner products grew with the data it saw: its
     // scores are brought back to the precision@10 validation measured.
     if (calibration && calibration->precision_at_10 > 0) {
-      (void)ml::MatchMeanScoreAtTen(*served_data, model->user_embeddings().data(),
-                                    model->item_embeddings().data(), model->dim(),
-                                    calibration->precision_at_10, &*calibration);
+      const auto refit_users = ml::SteeredUserVectors(*served_data, *model, recent_share);
+      (void)ml::MatchMeanScoreAtTen(*served_data, refit_users.data(), model->item_embeddings().data(),
+                                    model->dim(), calibration->precision_at_10, &*calibration);
     }
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;

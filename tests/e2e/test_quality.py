@@ -134,6 +134,36 @@ def test_a_new_visitor_is_steered_by_what_they_view(server):
     assert sum(x["item_id"] not in CAMERAS for x in after) >= 5, after
 
 
+def drifting_csv(users=160, seed=6):
+    """Two sessions in the user's home category, then a last one in the
+    other: in this shop the newest events predict what comes next."""
+    rng = random.Random(seed)
+    rows, t = ["user_id,item_id,interaction_type,timestamp"], 1_700_000_000
+    for u in range(users):
+        home = 0 if u % 2 == 0 else 30
+        for session, base in enumerate((home, home, 30 - home)):
+            t += 5 * 86400
+            for k, i in enumerate(rng.sample(range(base, base + 30), 6)):
+                rows.append(f"U{u},P{i},{'purchase' if k == 5 else 'view'},{t + 60 * k}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_a_known_user_follows_their_latest_session_where_recency_predicts(server):
+    o = onboard(server, "recency", interactions=drifting_csv())
+    key = o["api_key"]
+    r = server.request("POST", "/api/v1/train", {"model_type": "als", "hyperparameters": {"embedding_dim": 16}},
+                       token=key, port="ml")
+    done = wait_done(server, key, r.json()["job_id"])
+    assert done["deployment_status"] == "deployed", {k: done.get(k) for k in ("deployment_reason", "lift", "recency", "final_metrics")}
+    rec = done["recency"]
+    assert rec["steered_ndcg@10"] > rec["ndcg@10"] and rec["recent_events_share"] == 0.5, rec
+    models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
+    assert models[0]["metrics"]["recency"]["recent_events_share"] == 0.5
+    # U0's history is two thirds cameras, their last session books: books lead.
+    recs = recommend(server, key, {"user_id": "U0", "count": 10})["recommendations"]
+    assert sum(x["item_id"] not in CAMERAS for x in recs) >= 7, recs
+
+
 def test_purchases_stay_excluded_behind_a_long_history(server):
     # U0 bought P0 long ago, then viewed 700 times: still never recommended.
     items, shop = shop_csvs()
