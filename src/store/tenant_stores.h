@@ -180,9 +180,12 @@ class TenantStore {
     int64_t ts_ms = 0;
     std::string context_json;  // empty: none
   };
-  // Stored interactions that name an item (a full count: call per training
-  // request, not per tracked event).
-  virtual StatusOr<int64_t> CountInteractions() = 0;
+  // Stored interactions that name an item, and their distinct (user, item)
+  // pairs (one full scan: call per training request, not per tracked event).
+  struct InteractionCounts {
+    int64_t events = 0, pairs = 0;
+  };
+  virtual StatusOr<InteractionCounts> CountInteractions() = 0;
   virtual Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) = 0;
   // The tenant's training jobs and model versions.
   virtual TrainingRecords& training() = 0;

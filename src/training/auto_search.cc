@@ -33,11 +33,11 @@ JobRequest RequestForType(const JobRequest& req, const std::string& type) {
   return t;
 }
 
-std::vector<Trial> PlanTrials(const JobRequest& req, int64_t interactions, int64_t items,
+std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t items,
                               SpeedEstimate& speed) {
   std::vector<Trial> out;
   auto add = [&](JobRequest t) {
-    const double s = speed.FitSeconds(t, interactions, items);
+    const double s = speed.FitSeconds(t, pairs, items);
     out.push_back({std::move(t), s});
   };
   const bool small_catalog = items <= ml::kMaxItemItemItems;
@@ -73,32 +73,37 @@ std::vector<Trial> PlanTrials(const JobRequest& req, int64_t interactions, int64
   return out;
 }
 
-double DefaultBudgetSeconds(const JobRequest& req, int64_t interactions, int64_t items,
+double DefaultBudgetSeconds(const JobRequest& req, int64_t pairs, int64_t items,
                             SpeedEstimate& speed) {
   JobRequest l = RequestForType(req, "lightgcn");
   l.given.clear();
-  return std::max(10.0, 3 * speed.JobSeconds(l, interactions, items));
+  return std::max(10.0, 3 * speed.JobSeconds(l, pairs, items));
 }
 
-double AutoJobSeconds(const JobRequest& req, int64_t interactions, int64_t items, SpeedEstimate& speed) {
+double AutoJobSeconds(const JobRequest& req, int64_t pairs, int64_t items, SpeedEstimate& speed) {
   const double budget = req.time_budget_seconds > 0 ? req.time_budget_seconds
-                                                    : DefaultBudgetSeconds(req, interactions, items, speed);
-  double used = 0, refit = 0;
-  for (const auto& t : PlanTrials(req, interactions, items, speed)) {
+                                                    : DefaultBudgetSeconds(req, pairs, items, speed);
+  // The trials that fit the budget, then the chosen one's refit: which one
+  // is not known yet, so their mean.
+  double used = 0, refits = 0;
+  int planned = 0;
+  for (const auto& t : PlanTrials(req, pairs, items, speed)) {
     if (used + t.estimated_seconds > budget) continue;
     used += t.estimated_seconds;
-    refit = std::max(refit, t.estimated_seconds / (1 - std::min(0.5, req.validation_split)));
+    refits += speed.JobSeconds(t.request, pairs, items) - t.estimated_seconds;
+    ++planned;
   }
-  return used + refit + 0.5;
+  return used + (planned ? refits / planned : 0.5);
 }
 
 StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data, const SearchEnv& env) {
   const auto started = std::chrono::steady_clock::now();
   SearchResult r;
+  const int64_t pairs = data.train.size() + data.test.size();  // every pair, as at the estimate
   r.budget_seconds = req.time_budget_seconds > 0
                          ? req.time_budget_seconds
-                         : DefaultBudgetSeconds(req, env.interactions, data.n_items, *env.speed);
-  std::vector<Trial> plan = PlanTrials(req, env.interactions, data.n_items, *env.speed);
+                         : DefaultBudgetSeconds(req, pairs, data.n_items, *env.speed);
+  std::vector<Trial> plan = PlanTrials(req, pairs, data.n_items, *env.speed);
   for (const auto& t : plan) {
     r.trials.push_back(json::object{{"model_type", t.request.model_type},
                                     {"hyperparameters", HyperparametersJson(t.request)},
@@ -116,7 +121,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     const JobRequest& t = plan[k].request;
     if (env.cancel && env.cancel->load()) return ml::CancelledStatus();
     // Re-estimated with what the finished trials taught the speed estimate.
-    const double estimate = env.speed->FitSeconds(t, env.interactions, data.n_items);
+    const double estimate = env.speed->FitSeconds(t, pairs, data.n_items);
     if (Seconds(started) + estimate > r.budget_seconds) {
       doc["status"] = "skipped";
       doc["reason"] = "its estimated " + std::to_string(static_cast<int>(estimate + 0.5)) +
@@ -147,7 +152,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       continue;
     }
     if (epochs > 0 && epoch_seconds > 0) {
-      env.speed->Record(t, env.interactions, data.n_items, epoch_seconds / epochs);
+      env.speed->Record(t, data.train.size(), data.n_items, epoch_seconds / epochs);
     }
     ml::Metrics m = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(),
                                  model->dim(), {10, 20});

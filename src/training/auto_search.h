@@ -36,14 +36,14 @@ struct Trial {
 JobRequest RequestForType(const JobRequest& req, const std::string& type);
 
 // The trials for `req` (model_type "auto") on data of this size.
-std::vector<Trial> PlanTrials(const JobRequest& req, int64_t interactions, int64_t items,
+std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t items,
                               SpeedEstimate& speed);
 // The default budget: three times one LightGCN training (our defaults) at this size.
-double DefaultBudgetSeconds(const JobRequest& req, int64_t interactions, int64_t items,
+double DefaultBudgetSeconds(const JobRequest& req, int64_t pairs, int64_t items,
                             SpeedEstimate& speed);
 // The expected whole-job time: the trials that fit in the budget, then the
-// refit of the most expensive of them.
-double AutoJobSeconds(const JobRequest& req, int64_t interactions, int64_t items, SpeedEstimate& speed);
+// mean of their refits (the chosen one is not known yet). `pairs`: as SpeedEstimate.
+double AutoJobSeconds(const JobRequest& req, int64_t pairs, int64_t items, SpeedEstimate& speed);
 
 struct SearchResult {
   std::unique_ptr<ml::Model> best;
@@ -59,7 +59,6 @@ struct SearchEnv {
   SpeedEstimate* speed = nullptr;
   const std::atomic<bool>* cancel = nullptr;
   int threads = 0;
-  int64_t interactions = 0;  // for the speed estimate
   // Called after every trial's change with the trials so far and the
   // fraction of the budget used.
   std::function<void(const boost::json::array& trials, double budget_used)> progress;

@@ -178,7 +178,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       return Status::Unprocessable("model_type auto chooses on a validation split; validation_split must be > 0",
                                    {{"field", "hyperparameters.validation_split"}});
     }
-    SearchEnv senv{env.speed, ctx.cancel, ctx.threads, td.events,
+    SearchEnv senv{env.speed, ctx.cancel, ctx.threads,
                    [&](const json::array& trials, double used) {
                      ctx.update([&](json::object& d) {
                        d["trials"] = trials;
@@ -231,7 +231,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
             (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
       }, persist);
     }));
-    if (epochs_run > 0 && epoch_seconds > 0) env.speed->Record(run, td.events, data.n_items, epoch_seconds / epochs_run);
+    if (epochs_run > 0 && epoch_seconds > 0) env.speed->Record(run, data.train.size(), data.n_items, epoch_seconds / epochs_run);
   }
   if (cancelled()) return ml::CancelledStatus();
 

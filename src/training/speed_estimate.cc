@@ -51,7 +51,9 @@ double SpeedEstimate::EpochSeconds(const JobRequest& r, int64_t pairs, int64_t i
 }
 
 double SpeedEstimate::FitSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
-  const double epoch = EpochSeconds(r, pairs, items);
+  // The validated fit learns from the training split only.
+  const auto fit_pairs = static_cast<int64_t>(static_cast<double>(pairs) * (1 - r.validation_split));
+  const double epoch = EpochSeconds(r, fit_pairs, items);
   const int epochs = r.options.epochs;
   const int evals = r.validation_split > 0 ? epochs / std::max(1, r.options.eval_every) + 1 : 0;
   // An evaluation scores every user against every item: about an epoch's
@@ -62,10 +64,8 @@ double SpeedEstimate::FitSeconds(const JobRequest& r, int64_t pairs, int64_t ite
 
 double SpeedEstimate::JobSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
   // With a validation split the chosen model is refit on all the data: up
-  // to as many epochs again, each on 1 / (1 − split) times the pairs.
-  const double refit = r.validation_split > 0
-                           ? r.options.epochs / (1 - r.validation_split) * EpochSeconds(r, pairs, items)
-                           : 0;
+  // to as many epochs again, on every pair.
+  const double refit = r.validation_split > 0 ? r.options.epochs * EpochSeconds(r, pairs, items) : 0;
   return FitSeconds(r, pairs, items) + refit + 0.5;  // + loading, index and deploy
 }
 

@@ -18,14 +18,18 @@ namespace embedrec::training {
 
 class SpeedEstimate {
  public:
-  // Whole-job seconds for `pairs` training pairs over `items` items
-  // (epochs, plus evaluations and the refit).
+  // `pairs` is the tenant's distinct (user, item) pairs (what an epoch of
+  // the pair models iterates; repeated events of a pair are one pair).
+  // Whole-job seconds over `items` items (the validated fit on the training
+  // split, its evaluations, and the refit on every pair).
   double JobSeconds(const JobRequest& r, int64_t pairs, int64_t items);
-  // One fit of `r` alone (its epochs and periodic validations; no refit).
+  // The validated fit of `r` alone (its epochs on the training split's
+  // pairs and periodic validations; no refit).
   double FitSeconds(const JobRequest& r, int64_t pairs, int64_t items);
-  // Seconds per epoch alone.
+  // Seconds per epoch over `pairs` pairs.
   double EpochSeconds(const JobRequest& r, int64_t pairs, int64_t items);
-  // A finished fit's measured seconds per epoch (training alone, without validations).
+  // A finished fit's measured seconds per epoch (training alone, without
+  // validations) over the `pairs` pairs it learned from.
   void Record(const JobRequest& r, int64_t pairs, int64_t items, double seconds_per_epoch);
 
  private:

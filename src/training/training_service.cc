@@ -95,14 +95,15 @@ class TrainingServiceImpl final : public TrainingService {
       }
     } release{this, tenant_id};
     ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
-    ASSIGN_OR_RETURN(int64_t pairs, store->CountInteractions());
-    if (pairs < kMinPairs) {
+    ASSIGN_OR_RETURN(auto counts, store->CountInteractions());
+    if (counts.events < kMinPairs) {
       return Status::Unprocessable(
-          "not enough data to train: the tenant has " + std::to_string(pairs) +
+          "not enough data to train: the tenant has " + std::to_string(counts.events) +
               " interactions (at least " + std::to_string(kMinPairs) +
               " are needed); upload interactions first",
-          {{"interactions", std::to_string(pairs)}, {"minimum", std::to_string(kMinPairs)}});
+          {{"interactions", std::to_string(counts.events)}, {"minimum", std::to_string(kMinPairs)}});
     }
+    const int64_t pairs = counts.pairs;
     if (request.mode == "incremental" && !deployed_->Get(tenant_id)) {
       return Status::Unprocessable(
           "incremental training needs a deployed model; train in full mode first",

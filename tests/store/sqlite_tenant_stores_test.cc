@@ -2,6 +2,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "store/tenant_stores.h"
 #include "test_util.h"
@@ -133,6 +134,24 @@ TEST_F(TenantStoreTrackTest, TrackAsyncAnswersEveryCallerOnceAfterCommit) {
   auto counts = store_->CountData();  // answered means committed
   ASSERT_OK(counts);
   EXPECT_EQ(counts->interactions, kEvents);
+}
+
+TEST_F(TenantStoreTrackTest, CountsEventsAndDistinctPairs) {
+  std::vector<TrackEvent> evs;
+  for (const auto& [user, type, ts] : std::vector<std::tuple<std::string, std::string, int64_t>>{
+           {"A", "view", 1000}, {"A", "view", 2000}, {"A", "purchase", 3000}, {"B", "view", 1000}}) {
+    TrackEvent ev;
+    ev.user_id = user;
+    ev.item_id = "P1";
+    ev.type = type;
+    ev.ts_ms = ts;
+    evs.push_back(ev);
+  }
+  ASSERT_OK(store_->Track(evs));
+  auto n = store_->CountInteractions();
+  ASSERT_OK(n);
+  EXPECT_EQ(n->events, 4);
+  EXPECT_EQ(n->pairs, 2);  // (A, P1) three times, (B, P1) once
 }
 
 TEST_F(TenantStoreTrackTest, EnsureUserFindsAUserTrackedSinceTheSnapshot) {

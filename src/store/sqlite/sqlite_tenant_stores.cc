@@ -302,12 +302,14 @@ class SqliteTenantStore final : public TenantStore {
       : id_(std::move(id)), db_(std::move(db)), training_(NewSqliteTrainingRecords(db_.get())) {}
   TrainingRecords& training() override { return *training_; }
 
-  StatusOr<int64_t> CountInteractions() override {
-    int64_t n = 0;
+  StatusOr<InteractionCounts> CountInteractions() override {
+    InteractionCounts n;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COUNT(*) FROM interactions WHERE item_idx >= 0"));
+      // The primary key's order: a pair's rows are adjacent (one scan, no sort).
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT COUNT(*) AS n "
+                                          "FROM interactions WHERE item_idx >= 0 GROUP BY user_idx, item_idx)"));
       ASSIGN_OR_RETURN(bool row, st->Step());
-      if (row) n = st->Int(0);
+      if (row) n = {st->Int(0), st->Int(1)};
       return Status::Ok();
     }));
     return n;
