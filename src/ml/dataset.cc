@@ -194,42 +194,54 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
 
 void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
                   std::vector<Interaction>* train, std::vector<Interaction>* test) {
-  // Latest event per (user, item): one edge each, dated by its last event.
-  std::vector<Interaction> edges = all;
-  std::sort(edges.begin(), edges.end(), [](const Interaction& a, const Interaction& b) {
+  // The events in (user, item, newest first) order: a pair's events are adjacent.
+  std::vector<Interaction> events = all;
+  std::sort(events.begin(), events.end(), [](const Interaction& a, const Interaction& b) {
     if (a.user != b.user) return a.user < b.user;
     if (a.item != b.item) return a.item < b.item;
     return a.ts > b.ts;
   });
-  edges.erase(std::unique(edges.begin(), edges.end(),
-                          [](const Interaction& a, const Interaction& b) {
-                            return a.user == b.user && a.item == b.item;
-                          }),
-              edges.end());
+  // One edge per pair, dated by its latest event, weighing its strongest;
+  // [first, last) of its events.
+  struct Edge {
+    Interaction pair;
+    size_t first, last;
+  };
+  std::vector<Edge> edges;
+  for (size_t k = 0; k < events.size(); ++k) {
+    if (edges.empty() || events[k].user != edges.back().pair.user || events[k].item != edges.back().pair.item) {
+      edges.push_back({events[k], k, k + 1});
+    } else {
+      edges.back().pair.weight = std::max(edges.back().pair.weight, events[k].weight);
+      edges.back().last = k + 1;
+    }
+  }
   bool has_ts = opt.temporal && std::any_of(edges.begin(), edges.end(),
-                                            [](const Interaction& x) { return x.ts != 0; });
+                                            [](const Edge& x) { return x.pair.ts != 0; });
   std::mt19937_64 rng(opt.seed);
   train->clear();
   test->clear();
+  // Training keeps every event of its pairs (repeats and types, as a fit on
+  // all the data sees them); a held-out pair is one test entry.
+  auto keep = [&](const Edge& e) { train->insert(train->end(), events.begin() + e.first, events.begin() + e.last); };
   size_t i = 0;
   while (i < edges.size()) {
     size_t j = i;
-    while (j < edges.size() && edges[j].user == edges[i].user) ++j;
-    std::vector<Interaction> mine(edges.begin() + i, edges.begin() + j);
+    while (j < edges.size() && edges[j].pair.user == edges[i].pair.user) ++j;
+    std::vector<Edge> mine(edges.begin() + i, edges.begin() + j);
     size_t n = mine.size();
     size_t held = static_cast<size_t>(static_cast<double>(n) * opt.fraction + 0.5);
     if (static_cast<int>(n) < opt.min_items || held == 0) {
-      train->insert(train->end(), mine.begin(), mine.end());
+      for (const auto& e : mine) keep(e);
     } else {
       held = std::min(held, n - 1);
       if (has_ts) {
-        std::stable_sort(mine.begin(), mine.end(),
-                         [](const Interaction& a, const Interaction& b) { return a.ts < b.ts; });
+        std::stable_sort(mine.begin(), mine.end(), [](const Edge& a, const Edge& b) { return a.pair.ts < b.pair.ts; });
       } else {
         std::shuffle(mine.begin(), mine.end(), rng);
       }
-      train->insert(train->end(), mine.begin(), mine.end() - held);
-      test->insert(test->end(), mine.end() - held, mine.end());
+      for (size_t k = 0; k < n - held; ++k) keep(mine[k]);
+      for (size_t k = n - held; k < n; ++k) test->push_back(mine[k].pair);
     }
     i = j;
   }

@@ -72,9 +72,13 @@ struct CsvIds {
 StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, double min_rating,
                                                        CsvIds* ids);
 
-// Holds out `fraction` of each user's distinct items: the latest ones when
-// the interactions carry timestamps, otherwise a seeded random choice.
-// Users with fewer than `min_items` distinct items stay in training only.
+// Holds out `fraction` of each user's distinct items: the latest ones (by
+// each pair's latest event) when the interactions carry timestamps,
+// otherwise a seeded random choice. Users with fewer than `min_items`
+// distinct items stay in training only. `train` gets every event of the
+// pairs kept (repeats, types, times: what a fit on all the data sees);
+// `test` one entry per held-out pair, dated by its latest event and
+// weighing its strongest.
 struct SplitOptions {
   double fraction = 0.2;
   uint64_t seed = 2020;

@@ -315,8 +315,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       d["phase"] = "refit";
       d["progress"] = 0.62;
     }, true);
-    ASSIGN_OR_RETURN(TrainingData all, LoadTrainingData(*env.store, ml::TypeWeights(req.interaction_weights),
-                                                        0, chosen.options.seed));
+    // The events validation was loaded with (no second read of the store);
+    // `data` is consumed: from here on only final_data is used.
+    served_data = AllData(std::move(td));
     ml::TrainOptions ropt = chosen.options;
     ropt.cancel = ctx.cancel;
     ropt.threads = ctx.threads;
@@ -324,7 +325,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     ropt.eval_every = 0;
     ropt.patience = 0;
     auto full = ml::NewModel(chosen.model_type);
-    RETURN_IF_ERROR(full->Fit(all.data, ropt, [&](const ml::EpochReport& r) {
+    RETURN_IF_ERROR(full->Fit(*served_data, ropt, [&](const ml::EpochReport& r) {
       ctx.update([&](json::object& d) {
         d["progress"] = 0.62 + 0.28 * r.epoch / ropt.epochs;
         d["refit_epoch"] = r.epoch;
@@ -333,7 +334,6 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     if (cancelled()) return ml::CancelledStatus();
     refit = "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
     model = std::move(full);
-    served_data = std::move(all.data);
     // The refit model's inner products grew with the data it saw: its
     // scores are brought back to the precision@10 validation measured.
     if (calibration && calibration->precision_at_10 > 0) {

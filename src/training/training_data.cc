@@ -41,6 +41,7 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::Typ
   if (validation_split > 0) {
     ml::SplitPerUser(all, {.fraction = validation_split, .seed = seed, .min_items = 2, .temporal = true},
                      &train, &test);
+    out.all_events = std::move(all);
     // Validation judges what a shop wants predicted: the held-out purchases
     // (the strongest type present), when enough users have one.
     out.validation_target = ml::KeepStrongestHeldOut(&test, 20) ? "strongest_type" : "all";
@@ -65,6 +66,16 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::Typ
          {"items", std::to_string(out.data.n_items)}});
   }
   return out;
+}
+
+ml::Dataset AllData(TrainingData&& td) {
+  const int32_t n_users = td.data.n_users, n_items = td.data.n_items;
+  std::vector<ml::Interaction> events = td.all_events.empty() ? std::move(td.data.train_events)
+                                                               : std::move(td.all_events);
+  ml::Dataset all = ml::MakeDataset(std::move(events), {}, n_users, n_items);
+  all.user_ids = std::move(td.data.user_ids);
+  all.item_ids = std::move(td.data.item_ids);
+  return all;
 }
 
 }  // namespace embedrec::training

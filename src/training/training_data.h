@@ -24,11 +24,18 @@ struct TrainingData {
   // "strongest_type": validation counts only the held-out pairs of the
   // strongest interaction type present (ml::KeepStrongestHeldOut); "all".
   std::string validation_target = "all";
+  // With a validation split: every event loaded (training's and the held-out
+  // pairs'), for the refit on all the data without reading the store again.
+  std::vector<ml::Interaction> all_events;
 };
 
 // kUnprocessable (with the counts) when there is too little to train on.
 StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::TypeWeights& weights,
                                         double validation_split, uint64_t seed);
+
+// Every loaded event as one training set (no validation split), with the
+// same numbering and ids; consumes `td` (its data is moved out).
+ml::Dataset AllData(TrainingData&& td);
 
 
 }  // namespace embedrec::training

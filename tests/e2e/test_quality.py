@@ -137,14 +137,16 @@ def test_a_new_visitor_is_steered_by_what_they_view(server):
 
 def drifting_csv(users=160, seed=6):
     """Two sessions in the user's home category, then a last one in the
-    other: in this shop the newest events predict what comes next."""
+    other, each within the user's half of the category (a taste popularity
+    cannot see): in this shop the newest events predict what comes next."""
     rng = random.Random(seed)
-    rows, t = ["user_id,item_id,interaction_type,timestamp"], 1_700_000_000
+    rows = ["user_id,item_id,interaction_type,timestamp"]
     for u in range(users):
-        home = 0 if u % 2 == 0 else 30
+        t = 1_700_000_000 + 60 * u  # everyone's sessions on the same days
+        home, taste = (0 if u % 2 == 0 else 30), 15 * ((u // 2) % 2)
         for session, base in enumerate((home, home, 30 - home)):
             t += 5 * 86400
-            for k, i in enumerate(rng.sample(range(base, base + 30), 6)):
+            for k, i in enumerate(rng.sample(range(base + taste, base + taste + 15), 6)):
                 rows.append(f"U{u},P{i},{'purchase' if k == 5 else 'view'},{t + 60 * k}")
     return ("\n".join(rows) + "\n").encode()
 

@@ -1,6 +1,7 @@
 // Every model behind the Model interface: learning, fold-in, save/load.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "ml/ml_test_util.h"
@@ -78,6 +79,27 @@ TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
   EXPECT_EQ(DefaultTypeWeight("recommendations_shown"), 0);
 }
 
+
+TEST(SplitTest, TrainingKeepsEveryEventOfItsPairsAndAHeldOutPairWeighsItsStrongest) {
+  // User 0: item 1 viewed, bought, viewed again last (the latest pair, held
+  // out as a purchase). User 1: item 1 viewed then bought first (kept, both
+  // events), item 5 last (held out).
+  std::vector<Interaction> all = {{0, 1, 1.0f, 10}, {0, 1, 5.0f, 20}, {0, 1, 1.0f, 30}, {0, 2, 1.0f, 5},
+                                  {0, 3, 1.0f, 6},  {0, 4, 1.0f, 7},  {0, 5, 1.0f, 8},  {1, 1, 1.0f, 1},
+                                  {1, 1, 5.0f, 2},  {1, 2, 1.0f, 10}, {1, 3, 1.0f, 11}, {1, 4, 1.0f, 12},
+                                  {1, 5, 1.0f, 13}};
+  std::vector<Interaction> train, test;
+  SplitPerUser(all, {.fraction = 0.2, .seed = 1, .min_items = 2, .temporal = true}, &train, &test);
+  ASSERT_EQ(test.size(), 2u);
+  EXPECT_EQ(test[0].user, 0);
+  EXPECT_EQ(test[0].item, 1);
+  EXPECT_EQ(test[0].weight, 5.0f);  // its strongest event
+  EXPECT_EQ(test[0].ts, 30);        // dated by its latest
+  EXPECT_EQ(test[1].item, 5);
+  EXPECT_EQ(train.size(), 4u + 5u);  // user 0: items 2-5; user 1: both events of item 1, items 2-4
+  EXPECT_EQ(std::count_if(train.begin(), train.end(), [](const Interaction& x) { return x.user == 1 && x.item == 1; }), 2);
+  for (const auto& x : train) EXPECT_FALSE(x.user == 0 && x.item == 1);
+}
 
 TEST(SplitTest, ValidationKeepsTheStrongestHeldOutType) {
   // Purchases (5) and views (1) held out: only the purchased pairs stay,
