@@ -349,7 +349,7 @@ def load_csv_bytes(b):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="shop,movielens,gowalla")
-    ap.add_argument("--variants", default="untrained,popularity,lightgcn,bpr_mf,als")
+    ap.add_argument("--variants", default="untrained,popularity,lightgcn,bpr_mf,als,ease,item_knn,auto")
     ap.add_argument("--peers", default="als,bpr")
     args = ap.parse_args()
     try:

@@ -49,6 +49,7 @@ double Norm(const float* x, int d) { return std::sqrt(Dot(x, x, d)); }
 boost::json::object ScoreCalibration::ToJson() const {
   boost::json::object o{{"method", "platt"}, {"a", a}, {"b", b}, {"users", users}, {"positives", positives}};
   if (per_user_norm) o["per_user_norm"] = true;
+  if (floored_slope) o["floored_slope"] = true;
   if (mean_score_at_10 >= 0) {
     o["mean_score@10"] = mean_score_at_10;
     o["precision@10"] = precision_at_10;
@@ -202,8 +203,27 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
     loss = next;
     if (converged) break;
   }
-  if (!(a > 0) || !std::isfinite(b)) {  // a decreasing link would invert the model's ranking
-    return Status::FailedPrecondition("the model's inner products do not rank held-out items above others");
+  if (!std::isfinite(a) || !std::isfinite(b)) {
+    return Status::FailedPrecondition("the score calibration did not converge");
+  }
+  if (!(a > 0)) {
+    // Among what users are shown, a higher inner product does not mean a
+    // likelier choice (on MovieLens: the 20 best are all good guesses).
+    // Nearly flat then: a slope that keeps each user's ranking but moves a
+    // probability by ~1 % over the spread of the samples, and the intercept
+    // that gives their base rate.
+    double m = 0, v = 0;
+    for (const auto& x : samples) m += x.ip;
+    m /= samples.size();
+    for (const auto& x : samples) v += (x.ip - m) * (x.ip - m);
+    const double sd = std::sqrt(v / samples.size());
+    if (top_k <= 0 || !(sd > 0)) {
+      return Status::FailedPrecondition("the model's inner products do not rank held-out items above others");
+    }
+    a = 0.04 / sd;
+    const double rate = pos / all;
+    b = std::log(rate / (1 - rate)) - a * m;
+    out.floored_slope = true;
   }
   out.a = a;
   out.b = b;

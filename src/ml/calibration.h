@@ -18,6 +18,9 @@ struct ScoreCalibration {
   // Fitted on ip / ‖user vector‖ (the ranking of each user is unchanged;
   // users with long histories, whose vectors grow, no longer saturate at 1).
   bool per_user_norm = false;
+  // The fitted slope was not increasing among what users are shown: a
+  // nearly flat one at their base rate instead (FitScoreCalibration).
+  bool floored_slope = false;
   int64_t positives = 0, users = 0;  // what the fit saw
   // With a top-k fit: the mean calibrated score of each user's 10 best and
   // their precision@10 on the held-out data (negative: not measured).
@@ -36,8 +39,10 @@ struct ScoreCalibration {
 // uniformly and weighted to stand for all of them), over at most `max_users`
 // users: P is then the chance that a given item is among a user's held-out
 // choices. Weighted logistic regression by Newton's method.
-// kFailedPrecondition when data.test holds no pair, or when the fit is not
-// increasing (it would invert the ranking; serving then keeps sigmoid(ip)).
+// kFailedPrecondition when data.test holds no pair, or when the fit over all
+// items is not increasing (it would invert the ranking; serving then keeps
+// sigmoid(ip)). A top-k fit that is not increasing gets a nearly flat slope
+// and the base rate of what users are shown (`floored_slope`).
 //
 // With top_k > 0 the fit sees only what a user is shown: each user's top_k
 // unseen items by inner product, labelled by whether they were held out.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <unordered_set>
 
@@ -364,8 +365,12 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       current_name = c && !c->name.empty() ? c->name : r.current_item;
     }
     const double q_norm = std::sqrt(std::max(Dot(q.data(), q.data(), d), 0.0));
-    // With a session: score = (1 − share) · P(item) + share · P(best) · its
-    // neighbourhood score relative to the best one's (both in [0, 1]).
+    // With a session: the order by (1 − share) · P(item) + share · P(best) ·
+    // its neighbourhood score relative to the best one's (both in [0, 1]);
+    // the k-th item of that order then scores the model's k-th best
+    // probability, so that scores stay calibrated (validation calibrates the
+    // model's own ranking, not the blend).
+    std::vector<double> plain_p, context_factor;
     double p_best = 0, near_best = 0;
     if (session_share > 0) {
       for (const auto& [row, ip] : hits) {
@@ -377,13 +382,15 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       const CatalogItem* item = &catalog->items[rows[row]];
       const float* e = items.data() + row * d;
       double p = model->calibration.Probability(ip, q_norm);
+      plain_p.push_back(p);
       if (session_share > 0 && near_best > 0) {
         p = (1 - session_share) * p + session_share * p_best * near_score[row] / near_best;
       }
       if (auto c = session_categories.find(item->category); c != session_categories.end()) {
         p *= 1 + kSessionCategoryBoost * c->second * session_share / kSessionShare;
       }
-      Recommendation rec{item, p * activity_->ContextFactor(r.tenant_id, r.context, item->category), ""};
+      context_factor.push_back(activity_->ContextFactor(r.tenant_id, r.context, item->category));
+      Recommendation rec{item, p, ""};
       // The reason: the strongest evidence that holds.
       const double from_current = current ? Dot(current, e, d) : 0;
       if (current && (from_current >= ip - from_current || session.size() == 1)) {
@@ -420,6 +427,15 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       }
       out.items.push_back(std::move(rec));
     }
+    if (session_share > 0) {
+      std::vector<size_t> order(out.items.size());
+      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::stable_sort(order.begin(), order.end(),
+                       [&](size_t a, size_t b) { return out.items[a].score > out.items[b].score; });
+      std::sort(plain_p.begin(), plain_p.end(), std::greater<>());
+      for (size_t k = 0; k < order.size(); ++k) out.items[order[k]].score = plain_p[k];
+    }
+    for (size_t k = 0; k < out.items.size(); ++k) out.items[k].score *= context_factor[k];
     std::stable_sort(out.items.begin(), out.items.end(),
                      [](const auto& a, const auto& b) { return a.score > b.score; });
     if (static_cast<int>(out.items.size()) > r.count) out.items.resize(r.count);

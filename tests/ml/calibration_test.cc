@@ -150,6 +150,29 @@ TEST(ScoreCalibrationTest, AModelThatRanksHeldOutItemsLastIsNotCalibrated) {
   EXPECT_FALSE(FitScoreCalibration(data, users.data(), items.data(), 1, 1).ok());
 }
 
+TEST(ScoreCalibrationTest, ATopKFitThatDoesNotIncreaseIsFlatAtTheShownBaseRate) {
+  // Among each user's 20 best (items 30..49), the held-out ones are the
+  // lowest: scores become nearly flat at the rate of held-out items shown
+  // (1 in 20), still increasing (each user's order is kept).
+  Dataset data;
+  data.n_users = 200;
+  data.n_items = 50;
+  data.train.offsets.assign(201, 0);
+  std::vector<float> users(200, 1.0f), items(50);
+  for (int i = 0; i < 50; ++i) items[i] = static_cast<float>(i);
+  for (int u = 0; u < 200; ++u) {
+    data.test.items.push_back(30 + u % 3);
+    data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
+  }
+  auto c = FitScoreCalibration(data, users.data(), items.data(), 1, 1, 32, 2000, 20);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->floored_slope);
+  EXPECT_GT(c->a, 0);
+  EXPECT_NEAR(c->Probability(40), 0.05, 0.005);
+  EXPECT_GT(c->Probability(49), c->Probability(30));
+  EXPECT_TRUE(c->ToJson().at("floored_slope").as_bool());
+}
+
 TEST(ScoreCalibrationTest, ReadBackFromModelMetadata) {
   ScoreCalibration c;
   c.a = 1.75;
