@@ -10,7 +10,8 @@
 //             `neighbors` strongest (0: all).
 //
 // Both learn an item × item matrix M and score a user by x_u·M, where x_u
-// holds log(1 + w) of the user's pair weights, scaled to unit length (the
+// holds log(1 + w) of the user's pair weights (item_knn: decayed by age from
+// the user's own newest event), scaled to unit length (the
 // ranking is x_u·M's; the scale keeps scores of long and short histories
 // comparable for calibration). M is factored as M ≈ L·Vᵀ
 // (randomized SVD, rank embedding_dim), so that the score is the dot product
@@ -43,13 +44,20 @@ namespace {
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // The user × item input x_ui = log(1 + w), w the pair's strongest event
-// weight (× its time decay when half_life_s > 0), as CSR aligned with data.train.
-std::vector<float> InputWeights(const Dataset& data, double half_life_s) {
+// weight (× its time decay when half_life_s > 0: by age from the newest
+// event of all, or with `per_user` of the user's own), as CSR aligned with
+// data.train.
+std::vector<float> InputWeights(const Dataset& data, double half_life_s, bool per_user = false) {
   const UserItems& t = data.train;
   std::vector<float> w(t.items.size(), 0.0f);
-  int64_t newest = 0;
-  for (const auto& e : data.train_events) newest = std::max(newest, e.ts);
+  int64_t newest_all = 0;
+  std::vector<int64_t> newest_of(per_user ? data.n_users : 0, 0);
   for (const auto& e : data.train_events) {
+    newest_all = std::max(newest_all, e.ts);
+    if (per_user) newest_of[e.user] = std::max(newest_of[e.user], e.ts);
+  }
+  for (const auto& e : data.train_events) {
+    const int64_t newest = per_user ? newest_of[e.user] : newest_all;
     const int32_t* b = t.begin(e.user);
     const int32_t* end = t.end(e.user);
     const int32_t* p = std::lower_bound(b, end, e.item);
@@ -118,10 +126,13 @@ void Factor(const std::vector<float>& m, int32_t n, int r, uint64_t seed, std::v
   const int rank = std::min(r, k);
   l->assign(static_cast<size_t>(n) * r, 0.0f);
   v->assign(static_cast<size_t>(n) * r, 0.0f);
+  // Singular values below float precision relative to the largest are
+  // noise: dividing by them overflows (MovieLens's decayed inputs did).
+  const double sigma_max = std::sqrt(std::max(0.0, eig.eigenvalues()[k - 1]));
   for (int c = 0; c < rank; ++c) {
     const int e = k - 1 - c;  // largest first
     const double sigma = std::sqrt(std::max(0.0, eig.eigenvalues()[e]));
-    if (sigma <= 1e-12) break;
+    if (!(sigma > 1e-5 * sigma_max) || sigma <= 1e-12) break;
     const Eigen::VectorXf uhat = eig.eigenvectors().col(e).cast<float>();
     const Eigen::VectorXf left = y * uhat;                                   // Q·û (n)
     const Eigen::VectorXf right = (qtm.transpose() * uhat) / static_cast<float>(sigma);  // w (n)
@@ -144,16 +155,10 @@ class ItemItem final : public Model {
   StatusOr<std::vector<float>> FoldIn(const ItemWeights& items) const override {
     if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
     RETURN_IF_ERROR(CheckFoldIn(items, n_items_));
+    std::vector<std::pair<int32_t, double>> x;
+    for (const auto& [i, w] : items) x.emplace_back(i, std::log1p(static_cast<double>(w)));
     std::vector<float> q(d_, 0.0f);
-    double norm = 0;
-    for (const auto& [i, w] : items) {
-      const float x = std::log1p(w);
-      norm += static_cast<double>(x) * x;
-      const float* row = left_.data() + static_cast<size_t>(i) * d_;
-      for (int j = 0; j < d_; ++j) q[j] += x * row[j];
-    }
-    const float scale = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.0f;
-    for (auto& v : q) v *= scale;
+    UnitSum(x, q.data());
     return q;
   }
 
@@ -192,7 +197,8 @@ class ItemItem final : public Model {
     const auto t0 = std::chrono::steady_clock::now();
     const int32_t n = data.n_items;
     const bool knn = type_ == "item_knn";
-    const std::vector<float> x = InputWeights(data, knn ? opt.half_life_days * 86400.0 : 0.0);
+    const double half_life_s = knn ? opt.half_life_days * 86400.0 : 0.0;
+    const std::vector<float> x = InputWeights(data, half_life_s);
     std::vector<float> m;
     Gram(data.train, x, n, &m);
     if (Cancelled(opt)) return CancelledStatus();
@@ -205,21 +211,24 @@ class ItemItem final : public Model {
     d_ = std::min<int>(opt.embedding_dim, n);
     Factor(m, n, d_, opt.seed, &left_, &items_);
     std::vector<float>().swap(m);
-    // Users: x_u·L.
+    auto finite = [](const std::vector<float>& v) {
+      return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+    };
+    if (!finite(left_) || !finite(items_)) {
+      return Status::Internal(type_ + ": the factorisation of the item x item weights was not finite");
+    }
+    // Users: their items decayed by age from their own newest event (a user
+    // last seen long ago keeps a direction; the co-occurrences above decay
+    // from the newest event of all).
+    const std::vector<float> xu_all = half_life_s > 0 ? InputWeights(data, half_life_s, true) : x;
     users_.assign(static_cast<size_t>(data.n_users) * d_, 0.0f);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int32_t u = 0; u < data.n_users; ++u) {
-      float* out = users_.data() + static_cast<size_t>(u) * d_;
-      double norm = 0;
+      std::vector<std::pair<int32_t, double>> xu;
       for (int64_t p = data.train.offsets[u]; p < data.train.offsets[u + 1]; ++p) {
-        const float* row = left_.data() + static_cast<size_t>(data.train.items[p]) * d_;
-        norm += static_cast<double>(x[p]) * x[p];
-        for (int j = 0; j < d_; ++j) out[j] += x[p] * row[j];
+        xu.emplace_back(data.train.items[p], xu_all[p]);
       }
-      // x_u / ‖x_u‖: the ranking is the same, and scores of heavy and light
-      // users compare (the sum over a long history would saturate them).
-      const float scale = norm > 0 ? static_cast<float>(1 / std::sqrt(norm)) : 0.0f;
-      for (int j = 0; j < d_; ++j) out[j] *= scale;
+      UnitSum(xu, users_.data() + static_cast<size_t>(u) * d_);
     }
     n_items_ = n;
     lambda_ = opt.lambda;
@@ -287,6 +296,26 @@ class ItemItem final : public Model {
     // Row i holds item i's neighbours: a user's score for j sums x_i·M_ij
     // over the user's items i.
     return Status::Ok();
+  }
+
+  // out = (x_u / ‖x_u‖)·L over the rows of L: the ranking is that of x_u·L,
+  // and scores of heavy and light users compare (the sum over a long history
+  // would saturate them). Weights are taken relative to the largest first,
+  // so that decayed ones (years old: ~1e-30) neither underflow nor overflow.
+  void UnitSum(const std::vector<std::pair<int32_t, double>>& x, float* out) const {
+    double top = 0;
+    for (const auto& [i, w] : x) top = std::max(top, w);
+    if (!(top > 0) || !std::isfinite(top)) return;  // nothing weighs: the zero vector
+    std::vector<double> acc(d_, 0.0);
+    double norm = 0;
+    for (const auto& [i, w] : x) {
+      const double rel = w / top;
+      norm += rel * rel;
+      const float* row = left_.data() + static_cast<size_t>(i) * d_;
+      for (int j = 0; j < d_; ++j) acc[j] += rel * row[j];
+    }
+    const double scale = 1 / std::sqrt(norm);
+    for (int j = 0; j < d_; ++j) out[j] = static_cast<float>(acc[j] * scale);
   }
 
   std::string type_;

@@ -283,11 +283,13 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }
   // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
   std::optional<ml::ScoreCalibration> calibration;
+  std::string calibration_problem = "no validation split";
   if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
     // Fitted on what users are shown (their 20 best), over up to 2,000 users.
     auto fit = ml::FitScoreCalibration(data, users, model->item_embeddings().data(), dim,
                                        chosen.options.seed, 32, 2000, 20);
     if (fit.ok()) calibration = *fit;
+    else calibration_problem = fit.status().message();
   }
   // The lift over popularity on the same split.
   json::object lift;
@@ -447,6 +449,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d["validation_held_out"] = !(incremental && old_ndcg_recorded);
     if (!lift.empty()) d["lift"] = lift;
     if (!recency.empty()) d["recency"] = recency;
+    // Scores as probabilities: the fit, or why there is none (scores are then sigmoid(ip)).
+    d["score_calibration"] = calibration ? json::value(calibration->ToJson())
+                                         : json::value(json::object{{"none", calibration_problem}});
     d.erase("phase");
     d["best_epoch"] = model->best_epoch();
     d["seconds_per_epoch"] = epochs_run ? train_seconds / epochs_run : 0.0;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "ml/ml_test_util.h"
@@ -214,6 +215,24 @@ TEST(ItemItemTest, FactoredEaseAtFullRankScoresAsTheExactSolution) {
   EXPECT_LT(worst, 2e-3);
   // Too large a catalog is refused with a clear error.
   EXPECT_GT(kMaxItemItemItems, 10000);
+}
+
+TEST(ItemItemTest, UsersWhoseEventsDecayedToAlmostNothingStillGetFiniteVectors) {
+  // item_knn decays inputs by age from the newest event: users active 20
+  // years before it weigh ~1e-70, which once overflowed their unit scaling.
+  std::vector<Interaction> all = testing::PlantedHalves(200, 50, 12, 4);
+  for (auto& e : all) e.ts = e.user < 100 ? 1'000'000'000 : 1'000'000'000 + 20LL * 365 * 86400;
+  Dataset data = MakeDataset(all, {});
+  auto model = NewModel("item_knn");
+  ASSERT_TRUE(model->Fit(data, testing::QuickOptions("item_knn"), nullptr).ok());
+  const auto& u = model->user_embeddings();
+  EXPECT_TRUE(std::all_of(u.begin(), u.end(), [](float x) { return std::isfinite(x); }));
+  double first = 0;
+  for (int j = 0; j < model->dim(); ++j) first += std::abs(u[j]);
+  EXPECT_GT(first, 0);  // an old user still has a direction
+  auto q = model->FoldIn({{1, 1e-30f}, {2, 1e-31f}});
+  ASSERT_TRUE(q.ok());
+  EXPECT_TRUE(std::all_of(q->begin(), q->end(), [](float x) { return std::isfinite(x); }));
 }
 
 TEST(WarmStartTest, ContinuesFromAnotherModelsEmbeddingsAndNewRowsStartFresh) {
