@@ -313,9 +313,13 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
           if (!c.empty()) session_categories[c] += w / total;
         }
       }
-      // The model's best items of the session's main category join the candidates.
+      // The model's best items of the session's main category join the
+      // candidates — for a new session (unseen events or a current item); a
+      // known user's learned events are in the query already (one scan less).
+      const bool new_session = current || std::find(recent_unseen.begin(), recent_unseen.end(), true) !=
+                                              recent_unseen.end();
       for (const auto& [c, share] : session_categories) {
-        if (share < 0.5) continue;
+        if (share < 0.5 || !new_session) continue;
         ann::ItemIndex::Filter in_category = [&](int64_t i) {
           return filter(i) && catalog->items[rows[i]].category == c;
         };
@@ -378,9 +382,16 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
         near_best = std::max(near_best, near_score[row]);
       }
     }
+    // Scores first, over every candidate; reasons only for those kept.
+    struct Scored {
+      int64_t row;
+      float ip;
+      double score;
+    };
+    std::vector<Scored> scored;
+    scored.reserve(hits.size());
     for (const auto& [row, ip] : hits) {
       const CatalogItem* item = &catalog->items[rows[row]];
-      const float* e = items.data() + row * d;
       double p = model->calibration.Probability(ip, q_norm);
       plain_p.push_back(p);
       if (session_share > 0 && near_best > 0) {
@@ -390,7 +401,23 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
         p *= 1 + kSessionCategoryBoost * c->second * session_share / kSessionShare;
       }
       context_factor.push_back(activity_->ContextFactor(r.tenant_id, r.context, item->category));
-      Recommendation rec{item, p, ""};
+      scored.push_back({row, ip, p});
+    }
+    if (session_share > 0) {
+      std::vector<size_t> order(scored.size());
+      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::stable_sort(order.begin(), order.end(),
+                       [&](size_t a, size_t b) { return scored[a].score > scored[b].score; });
+      std::sort(plain_p.begin(), plain_p.end(), std::greater<>());
+      for (size_t k = 0; k < order.size(); ++k) scored[order[k]].score = plain_p[k];
+    }
+    for (size_t k = 0; k < scored.size(); ++k) scored[k].score *= context_factor[k];
+    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+    if (static_cast<int>(scored.size()) > r.count) scored.resize(r.count);
+    for (const auto& [row, ip, score] : scored) {
+      const CatalogItem* item = &catalog->items[rows[row]];
+      const float* e = items.data() + row * d;
+      Recommendation rec{item, score, ""};
       // The reason: the strongest evidence that holds.
       const double from_current = current ? Dot(current, e, d) : 0;
       if (current && (from_current >= ip - from_current || session.size() == 1)) {
@@ -427,18 +454,6 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       }
       out.items.push_back(std::move(rec));
     }
-    if (session_share > 0) {
-      std::vector<size_t> order(out.items.size());
-      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-      std::stable_sort(order.begin(), order.end(),
-                       [&](size_t a, size_t b) { return out.items[a].score > out.items[b].score; });
-      std::sort(plain_p.begin(), plain_p.end(), std::greater<>());
-      for (size_t k = 0; k < order.size(); ++k) out.items[order[k]].score = plain_p[k];
-    }
-    for (size_t k = 0; k < out.items.size(); ++k) out.items[k].score *= context_factor[k];
-    std::stable_sort(out.items.begin(), out.items.end(),
-                     [](const auto& a, const auto& b) { return a.score > b.score; });
-    if (static_cast<int>(out.items.size()) > r.count) out.items.resize(r.count);
     for (auto& rec : out.items) rec.score = std::min(1.0, rec.score);
     for (const auto& rec : out.items) chosen.insert(rec.item->item_id);
   } else {
