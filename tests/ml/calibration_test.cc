@@ -135,36 +135,35 @@ TEST(ScoreCalibrationTest, NothingHeldOutIsAnError) {
   EXPECT_DOUBLE_EQ(ScoreCalibration{}.Probability(0), 0.5);  // the identity link
 }
 
+// 200 users (all [1]) and 50 items on a line (item i scores i); user u held
+// out item first + u % 3.
+struct Line {
+  Dataset data;
+  std::vector<float> users = std::vector<float>(200, 1.0f), items = std::vector<float>(50);
+  explicit Line(int first) {
+    data.n_users = 200;
+    data.n_items = 50;
+    data.train.offsets.assign(201, 0);
+    for (int i = 0; i < 50; ++i) items[i] = static_cast<float>(i);
+    for (int u = 0; u < 200; ++u) {
+      data.test.items.push_back(first + u % 3);
+      data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
+    }
+  }
+};
+
 TEST(ScoreCalibrationTest, AModelThatRanksHeldOutItemsLastIsNotCalibrated) {
   // Held-out items have the lowest inner products: an increasing link cannot fit.
-  Dataset data;
-  data.n_users = 200;
-  data.n_items = 50;
-  data.train.offsets.assign(201, 0);
-  std::vector<float> users(200, 1.0f), items(50);
-  for (int i = 0; i < 50; ++i) items[i] = static_cast<float>(i);
-  for (int u = 0; u < 200; ++u) {
-    data.test.items.push_back(u % 3);
-    data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
-  }
-  EXPECT_FALSE(FitScoreCalibration(data, users.data(), items.data(), 1, 1).ok());
+  Line line(0);
+  EXPECT_FALSE(FitScoreCalibration(line.data, line.users.data(), line.items.data(), 1, 1).ok());
 }
 
 TEST(ScoreCalibrationTest, ATopKFitThatDoesNotIncreaseIsFlatAtTheShownBaseRate) {
   // Among each user's 20 best (items 30..49), the held-out ones are the
   // lowest: scores become nearly flat at the rate of held-out items shown
   // (1 in 20), still increasing (each user's order is kept).
-  Dataset data;
-  data.n_users = 200;
-  data.n_items = 50;
-  data.train.offsets.assign(201, 0);
-  std::vector<float> users(200, 1.0f), items(50);
-  for (int i = 0; i < 50; ++i) items[i] = static_cast<float>(i);
-  for (int u = 0; u < 200; ++u) {
-    data.test.items.push_back(30 + u % 3);
-    data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
-  }
-  auto c = FitScoreCalibration(data, users.data(), items.data(), 1, 1, 32, 2000, 20);
+  Line line(30);
+  auto c = FitScoreCalibration(line.data, line.users.data(), line.items.data(), 1, 1, 32, 2000, 20);
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_TRUE(c->floored_slope);
   EXPECT_GT(c->a, 0);
