@@ -289,9 +289,9 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     for (size_t ri = 0; ri < recent.size(); ++ri) {
       const auto& [row, w] = recent[ri];
       if (!blend_seen && !recent_unseen[ri]) continue;
-      session_weight += w;
-      if (session.size() >= kSessionItems) break;
-      if (std::none_of(session.begin(), session.end(), [&](const auto& x) { return x.first == row; })) {
+      session_weight += w;  // every event of the session weighs; the newest items are blended
+      if (session.size() < kSessionItems &&
+          std::none_of(session.begin(), session.end(), [&](const auto& x) { return x.first == row; })) {
         session.emplace_back(row, w);
       }
     }
