@@ -180,10 +180,11 @@ class TenantStore {
     int64_t ts_ms = 0;
     std::string context_json;  // empty: none
   };
-  // Stored interactions that name an item, and their distinct (user, item)
-  // pairs (one full scan: call per training request, not per tracked event).
+  // Stored interactions that name an item, their distinct (user, item)
+  // pairs and distinct items (one full scan: call per training request, not
+  // per tracked event).
   struct InteractionCounts {
-    int64_t events = 0, pairs = 0;
+    int64_t events = 0, pairs = 0, items = 0;
   };
   virtual StatusOr<InteractionCounts> CountInteractions() = 0;
   virtual Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) = 0;

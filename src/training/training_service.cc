@@ -109,7 +109,7 @@ class TrainingServiceImpl final : public TrainingService {
           "incremental training needs a deployed model; train in full mode first",
           {{"field", "training_mode"}});
     }
-    ASSIGN_OR_RETURN(int64_t items, store->CountItems());
+    const int64_t items = counts.items;  // what the model learns (the catalog may hold more)
     const double estimate = request.model_type == "auto" && request.mode != "incremental"
                                 ? AutoJobSeconds(request, pairs, items, speed_)
                                 : speed_.JobSeconds(request, pairs, items);

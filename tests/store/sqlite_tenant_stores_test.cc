@@ -152,6 +152,7 @@ TEST_F(TenantStoreTrackTest, CountsEventsAndDistinctPairs) {
   ASSERT_OK(n);
   EXPECT_EQ(n->events, 4);
   EXPECT_EQ(n->pairs, 2);  // (A, P1) three times, (B, P1) once
+  EXPECT_EQ(n->items, 1);
 }
 
 TEST_F(TenantStoreTrackTest, EnsureUserFindsAUserTrackedSinceTheSnapshot) {

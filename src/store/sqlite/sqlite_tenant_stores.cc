@@ -305,11 +305,20 @@ class SqliteTenantStore final : public TenantStore {
   StatusOr<InteractionCounts> CountInteractions() override {
     InteractionCounts n;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
-      // The primary key's order: a pair's rows are adjacent (one scan, no sort).
-      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT COUNT(*) AS n "
-                                          "FROM interactions WHERE item_idx >= 0 GROUP BY user_idx, item_idx)"));
-      ASSIGN_OR_RETURN(bool row, st->Step());
-      if (row) n = {st->Int(0), st->Int(1)};
+      // The primary key's order: a pair's rows are adjacent (one scan, no
+      // sort); one row per pair, items counted here.
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT item_idx, COUNT(*) FROM interactions WHERE item_idx >= 0 "
+                                          "GROUP BY user_idx, item_idx"));
+      std::vector<bool> seen;
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) break;
+        const int64_t item = st->Int(0);
+        n.events += st->Int(1);
+        ++n.pairs;
+        if (item >= static_cast<int64_t>(seen.size())) seen.resize(std::max<int64_t>(item + 1, 2 * seen.size()));
+        if (!seen[item]) seen[item] = true, ++n.items;
+      }
       return Status::Ok();
     }));
     return n;
