@@ -209,9 +209,9 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
   if (!(a > 0)) {
     // Among what users are shown, a higher inner product does not mean a
     // likelier choice (on MovieLens: the 20 best are all good guesses).
-    // Nearly flat then: a slope that keeps each user's ranking but moves a
-    // probability by ~1 % over the spread of the samples, and the intercept
-    // that gives their base rate.
+    // Nearly flat then: a slope that keeps each user's ranking but moves the
+    // log-odds by only 0.04 per standard deviation of the samples, and the
+    // intercept that gives their base rate.
     double m = 0, v = 0;
     for (const auto& x : samples) m += x.ip;
     m /= samples.size();

@@ -247,23 +247,27 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   // judged below (metrics, calibration, lift, gate) is what will be served.
   double recent_share = 0;
   json::object recency;
-  std::vector<float> served_users;  // the user vectors serving queries with
-  if (data.test.size() > 0 && !data.train_events.empty() && chosen.model_type != "popularity") {
-    const double plain = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(),
-                                      dim, {10}).Get("ndcg@10");
+  std::vector<float> served_users;  // the user vectors serving queries with, when steered
+  std::optional<ml::Metrics> plain;
+  if (data.test.size() > 0) {
+    plain = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(), dim, kFinalKs);
+  }
+  if (plain && !data.train_events.empty() && chosen.model_type != "popularity") {
     auto steered = ml::SteeredUserVectors(data, *model, ml::Steering::kSeenShare);
     const double steered_ndcg =
         ml::Evaluate(data, steered.data(), model->item_embeddings().data(), dim, {10}).Get("ndcg@10");
-    if (steered_ndcg > plain) {
+    if (steered_ndcg > plain->Get("ndcg@10")) {
       recent_share = ml::Steering::kSeenShare;
       served_users = std::move(steered);
     }
-    recency = json::object{{"ndcg@10", plain}, {"steered_ndcg@10", steered_ndcg},
+    recency = json::object{{"ndcg@10", plain->Get("ndcg@10")}, {"steered_ndcg@10", steered_ndcg},
                            {"recent_events_share", recent_share}};
   }
   const float* users = served_users.empty() ? model->user_embeddings().data() : served_users.data();
-  if (data.test.size() > 0) {
-    ml::Metrics m = ml::Evaluate(data, users, model->item_embeddings().data(), dim, kFinalKs);
+  if (plain) {
+    const ml::Metrics m = served_users.empty()
+                              ? *plain
+                              : ml::Evaluate(data, users, model->item_embeddings().data(), dim, kFinalKs);
     final_metrics = MetricsJson(m);
     final_metrics["evaluated_users"] = m.users;
     new_ndcg = m.Get("ndcg@10");
@@ -339,9 +343,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     // The refit model's inner products grew with the data it saw: its
     // scores are brought back to the precision@10 validation measured.
     if (calibration && calibration->precision_at_10 > 0) {
-      const auto refit_users = ml::SteeredUserVectors(*served_data, *model, recent_share);
-      (void)ml::MatchMeanScoreAtTen(*served_data, refit_users.data(), model->item_embeddings().data(),
-                                    model->dim(), calibration->precision_at_10, &*calibration);
+      const auto steered = recent_share > 0 ? ml::SteeredUserVectors(*served_data, *model, recent_share)
+                                            : std::vector<float>();
+      (void)ml::MatchMeanScoreAtTen(*served_data,
+                                    steered.empty() ? model->user_embeddings().data() : steered.data(),
+                                    model->item_embeddings().data(), model->dim(),
+                                    calibration->precision_at_10, &*calibration);
     }
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;
