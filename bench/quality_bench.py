@@ -33,10 +33,15 @@ withheld; the category is the first genre), (c) gowalla-shop (no timestamps
 or types: every pair a purchase, train then test items in file order, so the
 withheld item is one of the authors' random test items).
 
+On the generated shop, two oracle rows rank by the generator's own purchase
+propensities (`generate-shop --truth`), alone and given the category of the
+withheld purchase's session: how far any model is from the best possible.
+
 Usage: bench/quality_bench.py [--data shop,movielens,gowalla] [--variants ...]
 """
 import argparse
 import csv
+import datetime
 import io
 import json
 import math
@@ -65,7 +70,7 @@ def load_csv(path):
 def data_shop(work):
     out = work / "shop"
     subprocess.run([BIN, "generate-shop", "--out", str(out), "--items", "10000", "--users", "5000",
-                    "--interactions", "150000"], check=True, capture_output=True)
+                    "--interactions", "150000", "--truth"], check=True, capture_output=True)
     return (out / "items.csv").read_bytes(), load_csv(out / "interactions.csv")
 
 
@@ -153,6 +158,43 @@ def purchased_by(rows):
 
 
 # ---------------------------------------------------------------- offline baselines
+
+def oracle_lists(truth_path, rows, kept, test, category, session, k=20):
+    """The generator's own purchase propensities (truth.csv): how well any
+    model could do. With `session`, also the category of the user's event
+    just before the withheld purchase (within an hour: the same session),
+    which keeps the session in that category with P 0.75 (the generator's
+    switch rate 0.25)."""
+    truth = defaultdict(list)
+    with open(truth_path) as f:
+        next(f)
+        for line in f:
+            u, i, share, in_cat = line.rstrip().split(",")
+            if u in test:
+                truth[u].append((i, float(share), float(in_cat)))
+    context = {}
+    if session:
+        def secs(r):
+            return datetime.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")).timestamp()
+        bought_at = {}
+        for r in rows:
+            if test.get(r["user_id"]) == r["item_id"] and r["interaction_type"] == "purchase":
+                bought_at[r["user_id"]] = max(bought_at.get(r["user_id"], 0), secs(r))
+        last = {}
+        for r in kept:
+            u = r["user_id"]
+            if u in bought_at and secs(r) <= bought_at[u] and (u not in last or secs(r) > last[u][0]):
+                last[u] = (secs(r), r["item_id"])
+        context = {u: category.get(i) for u, (t, i) in last.items() if bought_at[u] - t < 3600}
+    bought = purchased_by(kept)
+    out = {}
+    for u in test:
+        c = context.get(u)
+        scored = sorted(((0.75 * (category.get(i) == c) + 0.25 * share if c else share) * in_cat, i)
+                        for i, share, in_cat in truth[u] if i not in bought[u])
+        out[u] = [i for _, i in reversed(scored[-k:])]
+    return out
+
 
 def popularity_lists(rows, test, k=20):
     counts = Counter(r["item_id"] for r in rows)
@@ -296,6 +338,12 @@ def run_dataset(name, work, variants, peers):
     if any(category.values()):
         out.append(("category-popularity (offline)", *score(category_popularity_lists(kept, test, category), test),
                      "", "", ""))
+    truth = work / name / "truth.csv"
+    if truth.exists():
+        for session in (False, True):
+            label = "the generator's own propensities" + (" + the purchase session's category" if session else "")
+            out.append((f"{label} (oracle)", *score(oracle_lists(truth, rows, kept, test, category, session), test),
+                        "", "", ""))
     for kind in peers:
         t0 = time.monotonic()
         lists, params = tuned_implicit(kept, test, kind)

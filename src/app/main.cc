@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   gen->add_option("--seed", shop.seed, "Random seed (same seed, same files)")->capture_default_str();
   gen->add_option("--days", shop.days, "Time window in days")->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  gen->add_flag("--truth", shop.write_truth,
+                "Also write truth.csv: the generator's own purchase propensities (for benchmarks)");
 
   std::string ml_in, ml_out;
   auto* ml = app.add_subcommand(

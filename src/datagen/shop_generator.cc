@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -47,6 +48,7 @@ class Zipf {
   int64_t Sample(Rng& rng) const {
     return std::lower_bound(cdf_.begin(), cdf_.end(), rng.Uniform()) - cdf_.begin();
   }
+  double Probability(int64_t i) const { return cdf_[i] - (i > 0 ? cdf_[i - 1] : 0); }
 
  private:
   std::vector<double> cdf_;
@@ -311,6 +313,43 @@ StatusOr<ShopStats> GenerateShop(const ShopOptions& o, const std::string& dir) {
     }
   }
   if (std::fclose(inter_f.release()) != 0) return Status::Internal("write interactions.csv failed");
+  if (!o.write_truth) return stats;
+
+  // --- The generator's own purchase propensities (see the header) ---
+  File truth_f(std::fopen((dir + "/truth.csv").c_str(), "w"));
+  if (!truth_f) return Status::Internal("cannot write " + dir + "/truth.csv");
+  std::fputs("user_id,item_id,category_share,in_category\n", truth_f.get());
+  constexpr size_t kTruthPerCategory = 40;
+  std::vector<std::pair<double, int64_t>> ranked;
+  for (size_t ui = 0; ui < users.size(); ++ui) {
+    const User& u = users[ui];
+    std::snprintf(uid, sizeof uid, "USER_%06lld", static_cast<long long>(ui + 1));
+    std::vector<double> share(ncat);
+    double previous_cum = 0;
+    for (const auto& [c, cum] : u.categories) share[c] += cum - previous_cum, previous_cum = cum;
+    for (int c = 0; c < ncat; ++c) {
+      const double p_category = kExploration * cat_pop.Probability(c) + (1 - kExploration) * share[c];
+      ranked.clear();
+      double picked_total = 0;  // the view's choice: popularity × exp(affinity), normalised in c
+      for (int64_t i : by_cat[c]) {
+        const Item& it = items[i];
+        if (it.release > end) continue;
+        const double fit = affinity(u, it, end, nullptr), pick = popularity[i] * std::exp(fit);
+        picked_total += pick;
+        const double bought = std::min(0.9, o.cart_rate * 2 * sigmoid(fit)) *
+                              std::min(0.95, o.purchase_rate * 2 * sigmoid(fit - 0.3 * it.log_price_offset));
+        ranked.emplace_back(pick * bought, i);
+      }
+      if (picked_total <= 0) continue;
+      const size_t n = std::min(kTruthPerCategory, ranked.size());
+      std::partial_sort(ranked.begin(), ranked.begin() + n, ranked.end(), std::greater<>());
+      for (size_t k = 0; k < n; ++k) {
+        std::fprintf(truth_f.get(), "%s,%s,%.6g,%.6g\n", uid, items[ranked[k].second].id.c_str(), p_category,
+                     ranked[k].first / picked_total);
+      }
+    }
+  }
+  if (std::fclose(truth_f.release()) != 0) return Status::Internal("write truth.csv failed");
   return stats;
 }
 

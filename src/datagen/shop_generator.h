@@ -42,6 +42,9 @@ struct ShopOptions {
   double purchase_rate = 0.4;       // P(purchase | add_to_cart)
   int64_t start_unix = 1'704'067'200;  // 2024-01-01T00:00:00Z
   int64_t days = 180;
+  // Also write truth.csv: the generator's own purchase propensities, for
+  // benchmarks to measure how close a model comes to the best any could do.
+  bool write_truth = false;
 };
 
 struct ShopStats {
@@ -51,6 +54,12 @@ struct ShopStats {
 };
 
 // Writes `dir`/items.csv and `dir`/interactions.csv (the directory is created).
+// With write_truth, also `dir`/truth.csv (user_id,item_id,category_share,
+// in_category): for each user and category, the category's 40 likeliest
+// purchases at the end of the window. A purchase of item i in category c
+// comes from a session in c (P = category_share, exploration included) whose
+// view picked i and led to a cart and a purchase (P = in_category, given c);
+// the session pull and re-views are left out.
 StatusOr<ShopStats> GenerateShop(const ShopOptions& options, const std::string& dir);
 
 }  // namespace embedrec::datagen

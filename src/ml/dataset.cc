@@ -224,45 +224,34 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
   // Training keeps every event of its pairs (repeats and types, as a fit on
   // all the data sees them); a held-out pair is one test entry.
   auto keep = [&](const Edge& e) { train->insert(train->end(), events.begin() + e.first, events.begin() + e.last); };
+  float top = 0;
+  for (const auto& e : edges) top = std::max(top, e.pair.weight);
   size_t i = 0;
   while (i < edges.size()) {
     size_t j = i;
     while (j < edges.size() && edges[j].pair.user == edges[i].pair.user) ++j;
-    std::vector<Edge> mine(edges.begin() + i, edges.begin() + j);
-    size_t n = mine.size();
-    size_t held = static_cast<size_t>(static_cast<double>(n) * opt.fraction + 0.5);
+    // The user's pairs that may be held out, and the others (always kept).
+    std::vector<Edge> mine;
+    for (size_t k = i; k < j; ++k) {
+      if (!opt.strongest_type_only || edges[k].pair.weight >= top) mine.push_back(edges[k]); else keep(edges[k]);
+    }
+    const size_t n = j - i;
+    size_t held = static_cast<size_t>(static_cast<double>(mine.size()) * opt.fraction + 0.5);
+    if (opt.strongest_type_only && held == 0 && !mine.empty() && n >= 3) held = 1;
+    held = std::min(held, n - 1);
     if (static_cast<int>(n) < opt.min_items || held == 0) {
       for (const auto& e : mine) keep(e);
     } else {
-      held = std::min(held, n - 1);
       if (has_ts) {
         std::stable_sort(mine.begin(), mine.end(), [](const Edge& a, const Edge& b) { return a.pair.ts < b.pair.ts; });
       } else {
         std::shuffle(mine.begin(), mine.end(), rng);
       }
-      for (size_t k = 0; k < n - held; ++k) keep(mine[k]);
-      for (size_t k = n - held; k < n; ++k) test->push_back(mine[k].pair);
+      for (size_t k = 0; k < mine.size() - held; ++k) keep(mine[k]);
+      for (size_t k = mine.size() - held; k < mine.size(); ++k) test->push_back(mine[k].pair);
     }
     i = j;
   }
-}
-
-bool KeepStrongestHeldOut(std::vector<Interaction>* test, int min_users) {
-  float top = 0;
-  bool mixed = false;
-  for (const auto& x : *test) {
-    if (x.weight != top && top != 0) mixed = true;
-    top = std::max(top, x.weight);
-  }
-  if (!mixed) return false;
-  std::set<int32_t> users;
-  std::set<std::pair<int32_t, int32_t>> strong;
-  for (const auto& x : *test) {
-    if (x.weight >= top) strong.emplace(x.user, x.item), users.insert(x.user);
-  }
-  if (static_cast<int>(users.size()) < min_users) return false;
-  std::erase_if(*test, [&](const Interaction& x) { return !strong.count({x.user, x.item}); });
-  return true;
 }
 
 Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test,

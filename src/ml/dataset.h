@@ -79,21 +79,23 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
 // pairs kept (repeats, types, times: what a fit on all the data sees);
 // `test` one entry per held-out pair, dated by its latest event and
 // weighing its strongest.
+//
+// With `strongest_type_only`, only pairs of the strongest interaction type
+// present (their strongest event has the largest weight there is, e.g.
+// purchases: what a shop wants predicted) are held out, `fraction` of them
+// and at least one for users with 3 or more items; every other pair stays in
+// training, so the views and carts around a held-out purchase are known, as
+// they are when a shop asks for recommendations. When every pair weighs the
+// same, the two modes are one.
 struct SplitOptions {
   double fraction = 0.2;
   uint64_t seed = 2020;
   int min_items = 2;
   bool temporal = true;  // when timestamps exist
+  bool strongest_type_only = false;
 };
 void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& options,
                   std::vector<Interaction>* train, std::vector<Interaction>* test);
-
-// Keeps only the held-out pairs of the strongest interaction type present
-// (their strongest event has the largest weight there is, e.g. purchases):
-// what a shop wants predicted. Nothing changes when every pair weighs the
-// same, or when fewer than `min_users` users would keep a pair. Returns
-// whether it filtered.
-bool KeepStrongestHeldOut(std::vector<Interaction>* test, int min_users);
 
 // Builds a dataset; test pairs whose item or user never occurs in training
 // are kept (they count as misses, as in the reference evaluation).

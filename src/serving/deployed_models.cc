@@ -36,6 +36,14 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   m->recent_events_share = ml::RecentEventsShare(artifact.metadata_json);
   m->history_offsets = std::move(artifact.history_offsets);
   m->history_items = std::move(artifact.history_items);
+  if (!m->history_items.empty()) m->reranker = ml::Reranker::FromMetadata(artifact.metadata_json);
+  if (m->reranker) {
+    m->item_log_users.assign(m->item_ids.size(), 0.0f);
+    for (int32_t i : m->history_items) {
+      if (i >= 0 && static_cast<size_t>(i) < m->item_log_users.size()) m->item_log_users[i] += 1;
+    }
+    for (float& x : m->item_log_users) x = std::log1p(x);
+  }
   ASSIGN_OR_RETURN(m->model, ml::LoadModel(artifact));
   const int d = m->model->dim();
   const auto& items = m->model->item_embeddings();

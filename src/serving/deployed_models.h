@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "common/strings.h"
 #include "ml/calibration.h"
 #include "ml/model.h"
+#include "ml/reranker.h"
 
 namespace embedrec::serving {
 
@@ -43,6 +45,11 @@ struct ServingModel {
   // The training pairs per user row (sorted item rows), when the file has them.
   std::vector<int64_t> history_offsets;
   std::vector<int32_t> history_items;
+  // The second stage its training job fitted and kept (ml/reranker.h; the
+  // model file's metadata "reranker"), with what it reads: log(1 + users who
+  // chose each item row). Absent without one, or without the history.
+  std::optional<ml::Reranker> reranker;
+  std::vector<float> item_log_users;
   // Exact search over the user embeddings (nearest customers), when there
   // are at most kMaxUserIndex users; null otherwise.
   static constexpr int64_t kMaxUserIndex = 200000;
@@ -64,7 +71,7 @@ struct ServingModel {
   // Walking it in order with a filter gives the filtered top k exactly (as
   // exactly as the index) while k items pass, or while the list holds every
   // item (fewer than kUserCandidates items in the model).
-  static constexpr int kUserCandidates = 100;
+  static constexpr int kUserCandidates = 200;  // ml::Reranker::kCandidates, and room for exclusions
   std::shared_ptr<const Candidates> UserCandidates(int64_t u) const;
 
  private:

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <string_view>
 #include <unordered_set>
 
 #include "ml/dataset.h"
@@ -64,6 +65,45 @@ std::optional<ServingModel::Candidates> WalkKept(const ServingModel::Candidates&
     if (filter(c.first)) out.push_back(c);
   }
   if (out.size() < k && kept.size() >= capacity) return std::nullopt;
+  return out;
+}
+
+// A candidate of the model's, scored.
+struct Scored {
+  int64_t row;
+  float ip;
+  double score, context;  // context: the context lift (Activity::ContextFactor)
+};
+
+// `order` (positions in `scored`, best first) with its first
+// Reranker::kCandidates reordered by the model's reranker (ml/reranker.h);
+// the rest follow in their order.
+std::vector<size_t> Reranked(const ServingModel& m, const CatalogSnapshot& c, const std::vector<int32_t>& rows,
+                             const UserProfile& profile, const std::vector<Scored>& scored,
+                             std::vector<size_t> order) {
+  std::map<std::string_view, double> recent_categories;  // of the newest events, by count
+  size_t n = 0;
+  for (auto e = profile.recent.rbegin(); e != profile.recent.rend() && n < ml::Reranker::kRecentEvents; ++e) {
+    if (e->weight <= 0) continue;
+    ++n;
+    if (const CatalogItem* item = c.Find(e->item_id); item && !item->category.empty()) {
+      recent_categories[item->category] += 1;
+    }
+  }
+  const size_t top = std::min(order.size(), ml::Reranker::kCandidates);
+  std::vector<ml::Reranker::Candidate> candidates;
+  candidates.reserve(top);
+  for (size_t k = 0; k < top; ++k) {
+    const Scored& s = scored[order[k]];
+    const std::string& category = c.items[rows[s.row]].category;
+    auto it = category.empty() ? recent_categories.end() : recent_categories.find(category);
+    candidates.push_back({s.ip, it == recent_categories.end() ? 0.0 : it->second / static_cast<double>(n),
+                          m.item_log_users[s.row]});
+  }
+  std::vector<size_t> out;
+  out.reserve(order.size());
+  for (size_t k : m.reranker->Order(candidates)) out.push_back(order[k]);
+  out.insert(out.end(), order.begin() + top, order.end());
   return out;
 }
 
@@ -270,8 +310,11 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       return rows[i] >= 0 && !std::binary_search(excluded_rows.begin(), excluded_rows.end(), i) &&
              r.filters.Matches(catalog->items[rows[i]]);
     };
-    // Room for the context re-ranking to promote items from below the cut.
-    const size_t k = r.context.empty() ? r.count : r.count * 3;
+    // Room for the context re-ranking to promote items from below the cut;
+    // the model's reranker (ml/reranker.h) reorders its best kCandidates.
+    const bool rerank = model->reranker.has_value() && !current;
+    const size_t k = std::max<size_t>(r.context.empty() ? r.count : r.count * 3,
+                                      rerank ? ml::Reranker::kCandidates : 0);
     // A user the model knows, with nothing new since: the user's kept
     // candidates, filtered in order, when enough of them pass; otherwise
     // (new events, a current item, a narrow filter) a filtered search.
@@ -383,11 +426,6 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       }
     }
     // Scores first, over every candidate; reasons only for those kept.
-    struct Scored {
-      int64_t row;
-      float ip;
-      double score, context;  // context: the context lift (Activity::ContextFactor)
-    };
     std::vector<Scored> scored;
     scored.reserve(hits.size());
     for (const auto& [row, ip] : hits) {
@@ -402,11 +440,12 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       }
       scored.push_back({row, ip, p, activity_->ContextFactor(r.tenant_id, r.context, item->category)});
     }
-    if (session_share > 0) {
+    if (session_share > 0 || rerank) {
       std::vector<size_t> order(scored.size());
       for (size_t k = 0; k < order.size(); ++k) order[k] = k;
       std::stable_sort(order.begin(), order.end(),
                        [&](size_t a, size_t b) { return scored[a].score > scored[b].score; });
+      if (rerank) order = Reranked(*model, *catalog, rows, *profile, scored, std::move(order));
       std::sort(plain_p.begin(), plain_p.end(), std::greater<>());
       for (size_t k = 0; k < order.size(); ++k) scored[order[k]].score = plain_p[k];
     }

@@ -1,10 +1,32 @@
 #include "training/training_data.h"
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
+
+#include "serving/catalog.h"
 
 namespace embedrec::training {
 namespace json = boost::json;
+namespace {
+
+// Fewer users with a held-out purchase than this, and validation judges
+// every held-out item instead (too few to rank models by).
+constexpr size_t kMinStrongestUsers = 20;
+
+bool MixedWeights(const std::vector<ml::Interaction>& events) {
+  return std::any_of(events.begin(), events.end(),
+                     [&](const ml::Interaction& x) { return x.weight != events.front().weight; });
+}
+
+size_t DistinctUsers(const std::vector<ml::Interaction>& events) {
+  std::unordered_set<int32_t> users;
+  for (const auto& x : events) users.insert(x.user);
+  return users.size();
+}
+
+}  // namespace
 
 StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::TypeWeights& weights,
                                         double validation_split, uint64_t seed) {
@@ -37,14 +59,28 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::Typ
     all.push_back({u->second, i->second, last_weight, r.ts_ms / 1000});
   }));
   out.events = static_cast<int64_t>(all.size());
+  out.item_categories.assign(item_ids.size(), -1);
+  std::unordered_map<std::string, int32_t> category_numbers;
+  RETURN_IF_ERROR(serving::ForEachStoredItem(store, [&](int64_t idx, store::ItemRecord&& item) {
+    auto row = item_row.find(idx);
+    if (row == item_row.end() || item.category.empty()) return;
+    out.item_categories[row->second] =
+        category_numbers.try_emplace(item.category, static_cast<int32_t>(category_numbers.size())).first->second;
+  }));
   std::vector<ml::Interaction> train, test;
   if (validation_split > 0) {
-    ml::SplitPerUser(all, {.fraction = validation_split, .seed = seed, .min_items = 2, .temporal = true},
-                     &train, &test);
+    // Validation judges what a shop wants predicted: a user's next purchase
+    // (the strongest type present), knowing their other events, when enough
+    // users have one; otherwise their latest items of any type.
+    ml::SplitOptions split{.fraction = validation_split, .seed = seed, .min_items = 2, .temporal = true,
+                           .strongest_type_only = MixedWeights(all)};
+    ml::SplitPerUser(all, split, &train, &test);
+    if (split.strongest_type_only && DistinctUsers(test) < kMinStrongestUsers) {
+      split.strongest_type_only = false;
+      ml::SplitPerUser(all, split, &train, &test);
+    }
+    out.validation_target = split.strongest_type_only ? "strongest_type" : "all";
     out.all_events = std::move(all);
-    // Validation judges what a shop wants predicted: the held-out purchases
-    // (the strongest type present), when enough users have one.
-    out.validation_target = ml::KeepStrongestHeldOut(&test, 20) ? "strongest_type" : "all";
   } else {
     train = std::move(all);
   }

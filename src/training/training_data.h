@@ -21,12 +21,16 @@ inline constexpr int32_t kMinUsers = 2, kMinItems = 2;
 struct TrainingData {
   ml::Dataset data;    // data.test holds the validation split; ids in data.user_ids/item_ids
   int64_t events = 0;  // stored interactions used (positive weight, live item)
-  // "strongest_type": validation counts only the held-out pairs of the
-  // strongest interaction type present (ml::KeepStrongestHeldOut); "all".
+  // "strongest_type": validation holds out only pairs of the strongest
+  // interaction type present, each user's latest (SplitOptions::
+  // strongest_type_only); "all": each user's latest items of any type.
   std::string validation_target = "all";
   // With a validation split: every event loaded (training's and the held-out
   // pairs'), for the refit on all the data without reading the store again.
   std::vector<ml::Interaction> all_events;
+  // Per item (data numbering): a number per catalog category, −1 for none
+  // (what the reranker's category feature compares).
+  std::vector<int32_t> item_categories;
 };
 
 // kUnprocessable (with the counts) when there is too little to train on.

@@ -102,24 +102,39 @@ TEST(SplitTest, TrainingKeepsEveryEventOfItsPairsAndAHeldOutPairWeighsItsStronge
   for (const auto& x : train) EXPECT_FALSE(x.user == 0 && x.item == 1);
 }
 
-TEST(SplitTest, ValidationKeepsTheStrongestHeldOutType) {
-  // Purchases (5) and views (1) held out: only the purchased pairs stay,
-  // when enough users have one; a pair viewed then bought counts as bought.
-  std::vector<Interaction> test;
-  for (int32_t u = 0; u < 30; ++u) {
-    test.push_back({u, 1, 1.0f, 10});
-    test.push_back({u, 2, 1.0f, 11});
-    test.push_back({u, 2, 5.0f, 12});
+TEST(SplitTest, StrongestTypeOnlyHoldsOutTheLatestPurchaseAndKeepsTheViewsAroundIt) {
+  // Each user views items 0-5 and buys items 1 and 4 (item 4 last), then
+  // views item 6 after buying: only the latest purchase is held out; the
+  // views (even the later one) and the earlier purchase stay in training.
+  std::vector<Interaction> all;
+  for (int32_t u = 0; u < 3; ++u) {
+    for (int32_t i = 0; i < 6; ++i) all.push_back({u, i, 1.0f, 10 + i});
+    all.push_back({u, 1, 5.0f, 20});
+    all.push_back({u, 4, 5.0f, 30});
+    all.push_back({u, 6, 1.0f, 40});
   }
-  auto kept = test;
-  ASSERT_TRUE(KeepStrongestHeldOut(&kept, 20));
-  EXPECT_EQ(kept.size(), 60u);
-  for (const auto& x : kept) EXPECT_EQ(x.item, 2);
-  kept = test;
-  EXPECT_FALSE(KeepStrongestHeldOut(&kept, 31));  // too few users have a purchase
-  EXPECT_EQ(kept.size(), test.size());
-  std::vector<Interaction> same = {{0, 1, 2.0f, 1}, {1, 2, 2.0f, 1}};
-  EXPECT_FALSE(KeepStrongestHeldOut(&same, 1));  // one type: nothing to prefer
+  std::vector<Interaction> train, test;
+  SplitPerUser(all, {.fraction = 0.2, .strongest_type_only = true}, &train, &test);
+  ASSERT_EQ(test.size(), 3u);
+  for (const auto& x : test) {
+    EXPECT_EQ(x.item, 4);
+    EXPECT_EQ(x.weight, 5.0f);  // the pair weighs its strongest event
+  }
+  EXPECT_EQ(train.size(), all.size() - 6);  // item 4's view and purchase, per user
+  for (const auto& x : train) EXPECT_NE(x.item, 4);
+  // The plain split holds out the latest 20 % of items whatever their type:
+  // the view after the purchase.
+  SplitPerUser(all, {.fraction = 0.2}, &train, &test);
+  ASSERT_EQ(test.size(), 3u);
+  for (const auto& x : test) EXPECT_EQ(x.item, 6);
+  // One type only: the two modes agree.
+  std::vector<Interaction> same;
+  for (const auto& x : all) same.push_back({x.user, x.item, 1.0f, x.ts});
+  std::vector<Interaction> train2, test2;
+  SplitPerUser(same, {.fraction = 0.2, .strongest_type_only = true}, &train, &test);
+  SplitPerUser(same, {.fraction = 0.2}, &train2, &test2);
+  EXPECT_EQ(test.size(), test2.size());
+  EXPECT_EQ(train.size(), train2.size());
 }
 
 TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {

@@ -1,0 +1,78 @@
+// A second stage over a model's candidates: a logistic model over a few
+// signals every shop has and a single model ranks poorly — how strongly the
+// model prefers the item, its place in the model's order, how much of the
+// user's newest events were in the item's category (the session they are
+// in), and how many users chose the item (popularity, which each model
+// type weighs differently). One tenant's weights, fitted by the training job
+// on its validation split, against the items each user went on to choose.
+//
+// The job keeps a reranker only when, cross-fitted (fitted on half the
+// validation users, judged on the other half, and the other way round), it
+// ranks the held-out items better than the model's order; the model file's
+// metadata then carries it ("reranker") and serving reorders the model's
+// best kCandidates with it. The same feature function serves both, so what
+// was validated is what is served.
+//
+// Thread safety: a Reranker is immutable; the functions are pure.
+#pragma once
+
+#include <array>
+#include <boost/json/fwd.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "ml/dataset.h"
+
+namespace embedrec::ml {
+
+struct Reranker {
+  static constexpr int kFeatures = 4;
+  static constexpr size_t kCandidates = 100;    // the model's best items it reorders
+  static constexpr size_t kRecentEvents = 10;   // the user's newest events whose categories count
+
+  // One candidate's signals.
+  struct Candidate {
+    double score;             // the model's score (inner product)
+    double category_share;    // share of the user's newest events in the item's category (0: none)
+    double log_users;         // log(1 + users who chose the item in training)
+  };
+  // The features of candidates given in the model's order (best first).
+  static std::vector<std::array<double, kFeatures>> Features(const std::vector<Candidate>& in_model_order);
+
+  std::array<double, kFeatures> mean{}, scale{}, weight{};
+  double bias = 0;
+
+  // Higher is better; the logit of "the user chooses it".
+  double Score(const std::array<double, kFeatures>& features) const;
+  // Positions of `in_model_order` in the reranked order (stable for ties).
+  std::vector<size_t> Order(const std::vector<Candidate>& in_model_order) const;
+
+  boost::json::object ToJson() const;
+  // The reranker in a model file's metadata JSON ("reranker"); nullopt when
+  // it has none or it is malformed.
+  static std::optional<Reranker> FromMetadata(std::string_view metadata_json);
+};
+
+struct RerankerFit {
+  std::optional<Reranker> reranker;  // set when it ranks better than the model, cross-fitted
+  // Over the sampled validation users, the model's order and the reranked
+  // one (each half judged by the weights fitted on the other half).
+  double ndcg_at_10 = 0, reranked_ndcg_at_10 = 0, hit_rate_at_20 = 0, reranked_hit_rate_at_20 = 0;
+  double precision_at_10 = 0, reranked_precision_at_10 = 0;
+  int64_t users = 0;
+  std::string reason;  // why it was not kept (empty when kept)
+  boost::json::object ToJson() const;
+};
+
+// Fits on the users of `data.test` (up to a bound that keeps the scan of
+// users × items cheap): each user's kCandidates best unseen items by
+// `users`·`items` (n × dim, row-major, as served: steered when serving
+// steers), labelled by data.test. `item_category`: a category number per
+// item (−1: none). A user's newest events are data.train_events.
+RerankerFit FitReranker(const Dataset& data, const float* users, const float* items, int dim,
+                        const std::vector<int32_t>& item_category, uint64_t seed);
+
+}  // namespace embedrec::ml
