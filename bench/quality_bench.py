@@ -375,6 +375,10 @@ def run_dataset(name, work, variants, peers):
                         f"estimate {job.get('estimated_duration_seconds', 0):.0f} s")
                 if p.get("recency"):
                     note += f"; recent events share {p['recency'].get('recent_events_share')}"
+                if p.get("rerank"):
+                    rr = p["rerank"]
+                    note += (f"; reranker {'kept' if rr.get('kept') else 'not kept'} (validation ndcg@10 "
+                             f"{rr.get('ndcg@10', 0):.4f} → {rr.get('reranked_ndcg@10', 0):.4f})")
                 if p.get("chosen_model_type"):
                     note += f"; chose {p['chosen_model_type']} {json.dumps(p.get('chosen_hyperparameters', {}))}"
             lists, scores = served_lists(gw, key, test)

@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <numeric>
 #include <random>
@@ -24,6 +25,7 @@ constexpr int64_t kMaxScoredPairs = 400'000'000;
 constexpr int kMaxUsers = 4000, kMinUsers = 50;
 // The reranked order must beat the model's ndcg@10 by this factor (cross-fitted).
 constexpr double kMinGain = 1.01;
+constexpr double kStandardErrors = 2;
 constexpr double kL2 = 1.0;  // on the standardised weights
 
 using Row = std::array<double, Reranker::kFeatures>;
@@ -238,6 +240,7 @@ RerankerFit FitReranker(const Dataset& data, const float* users, const float* it
   std::vector<const Sample*> halves[2];
   for (size_t s = 0; s < samples.size(); ++s) halves[s % 2].push_back(&samples[s]);
   std::map<std::string, double> model_sums, reranked_sums;
+  std::vector<double> gains;  // per user: reranked ndcg@10 − the model's
   const std::vector<int> ks = {10, 20};
   for (int h = 0; h < 2; ++h) {
     const Reranker fitted = Fit(halves[1 - h], data);
@@ -249,8 +252,12 @@ RerankerFit FitReranker(const Dataset& data, const float* users, const float* it
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return z[a] > z[b]; });
       std::vector<int32_t> reranked;
       for (size_t k : order) reranked.push_back(s->items[k]);
-      AddUserMetrics(s->items, data.test.begin(s->user), data.test.end(s->user), ks, &model_sums);
-      AddUserMetrics(reranked, data.test.begin(s->user), data.test.end(s->user), ks, &reranked_sums);
+      std::map<std::string, double> model_user, reranked_user;
+      AddUserMetrics(s->items, data.test.begin(s->user), data.test.end(s->user), ks, &model_user);
+      AddUserMetrics(reranked, data.test.begin(s->user), data.test.end(s->user), ks, &reranked_user);
+      for (const auto& [name, v] : model_user) model_sums[name] += v;
+      for (const auto& [name, v] : reranked_user) reranked_sums[name] += v;
+      gains.push_back(reranked_user["ndcg@10"] - model_user["ndcg@10"]);
     }
   }
   const double n = static_cast<double>(samples.size());
@@ -260,8 +267,19 @@ RerankerFit FitReranker(const Dataset& data, const float* users, const float* it
   out.reranked_hit_rate_at_20 = reranked_sums["hit_rate@20"] / n;
   out.precision_at_10 = model_sums["precision@10"] / n;
   out.reranked_precision_at_10 = reranked_sums["precision@10"] / n;
-  if (!(out.reranked_ndcg_at_10 > kMinGain * out.ndcg_at_10)) {
-    out.reason = "does not rank the held-out items better than the model (cross-fitted ndcg@10)";
+  // Kept when the gain is real: above kMinGain and kStandardErrors paired
+  // standard errors of the per-user differences.
+  double mean_gain = 0, var = 0;
+  for (double g : gains) mean_gain += g / n;
+  for (double g : gains) var += (g - mean_gain) * (g - mean_gain) / std::max(1.0, n - 1);
+  const double standard_error = std::sqrt(var / n);
+  if (!(out.reranked_ndcg_at_10 > kMinGain * out.ndcg_at_10 && mean_gain > kStandardErrors * standard_error)) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "does not rank the held-out items better than the model (cross-fitted ndcg@10 %+.4f, "
+                  "standard error %.4f)",
+                  mean_gain, standard_error);
+    out.reason = buf;
     return out;
   }
   std::vector<const Sample*> all;

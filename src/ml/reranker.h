@@ -8,7 +8,8 @@
 //
 // The job keeps a reranker only when, cross-fitted (fitted on half the
 // validation users, judged on the other half, and the other way round), it
-// ranks the held-out items better than the model's order; the model file's
+// ranks the held-out items better than the model's order, by more than
+// noise (two paired standard errors of ndcg@10); the model file's
 // metadata then carries it ("reranker") and serving reorders the model's
 // best kCandidates with it. The same feature function serves both, so what
 // was validated is what is served.

@@ -91,13 +91,19 @@ std::vector<size_t> Reranked(const ServingModel& m, const CatalogSnapshot& c, co
     }
   }
   const size_t top = std::min(order.size(), ml::Reranker::kCandidates);
+  // The k-th candidate's score is the model's k-th best: the order given
+  // (a session's blend, or the model's own) is the prior the reranker
+  // adjusts, as in training, where order and scores agree.
+  std::vector<float> ips;
+  for (size_t k = 0; k < top; ++k) ips.push_back(scored[order[k]].ip);
+  std::sort(ips.begin(), ips.end(), std::greater<>());
   std::vector<ml::Reranker::Candidate> candidates;
   candidates.reserve(top);
   for (size_t k = 0; k < top; ++k) {
     const Scored& s = scored[order[k]];
     const std::string& category = c.items[rows[s.row]].category;
     auto it = category.empty() ? recent_categories.end() : recent_categories.find(category);
-    candidates.push_back({s.ip, it == recent_categories.end() ? 0.0 : it->second / static_cast<double>(n),
+    candidates.push_back({ips[k], it == recent_categories.end() ? 0.0 : it->second / static_cast<double>(n),
                           m.item_log_users[s.row]});
   }
   std::vector<size_t> out;
@@ -243,6 +249,11 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   ml::Model::ItemWeights recent;  // the fold-in's events: item row, weight (newest first)
   double recent_weight = 0;
   std::vector<bool> recent_unseen;  // per fold-in event: the model has not seen it
+  // Per fold-in event, how strongly it steers: an unseen event without the
+  // order decay (a new session steers more with every event of it; the
+  // decay only says which of its items lead, and capped six views below
+  // the trained vector's weight); a seen one as it is weighed.
+  std::vector<double> recent_strength;
   bool any_unseen = false;
   const float* current = nullptr;
   int d = 0;
@@ -270,6 +281,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       const double w = Steering::EventWeight(e->weight, newest - e->ts_ms, newer++) *
                        (unseen ? 1.0 : model->recent_events_share);
       recent.emplace_back(static_cast<int32_t>(row->second), static_cast<float>(w));
+      recent_strength.push_back(unseen ? w / std::pow(Steering::kOrderDecay, newer - 1) : w);
       recent_unseen.push_back(unseen);
       any_unseen |= unseen;
     }
@@ -334,7 +346,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     for (size_t ri = 0; ri < recent.size(); ++ri) {
       const auto& [row, w] = recent[ri];
       if (!blend_seen && !recent_unseen[ri]) continue;
-      session_weight += w;  // every event of the session weighs; the newest items are blended
+      session_weight += recent_strength[ri];  // every event of the session weighs; the newest items are blended
       if (session.size() < kSessionItems &&
           std::none_of(session.begin(), session.end(), [&](const auto& x) { return x.first == row; })) {
         session.emplace_back(row, w);

@@ -1,10 +1,15 @@
 """Issue 12 through the HTTP API: model_type auto (trials, budget), the lift
 over popularity in job records and the gate that refuses a model below it,
 a new visitor steered by what they view, exclusions over a long history,
-trending that one visitor cannot take over, and the tenant's interaction
-weights used by serving."""
+trending that one visitor cannot take over, the tenant's interaction
+weights used by serving, and the reranker fitted on the validation split."""
+import csv
 import datetime
+import io
 import random
+import subprocess
+
+from conftest import BIN
 
 from test_recommendations import CAMERAS, items_csv_with_attributes, recommend
 from test_training import SCOPES, shop_csvs, train, wait_done
@@ -208,3 +213,71 @@ def test_the_tenants_interaction_weights_drive_trending(server):
         track(server, key, f"fan{n}", "P29", "wishlist")
     after = server.request("GET", "/api/v1/recommendations/popular?count=3", token=key).json()
     assert after["recommendations"][0]["item_id"] == "P29", after
+
+
+def withheld_shop(tmp_path, users=500):
+    """A generated shop with each of `users` sampled users' last purchase
+    withheld (every row of that user with that item): (items.csv, the
+    upload, {user: withheld item})."""
+    out = tmp_path / "rerank-shop"
+    subprocess.run([BIN, "generate-shop", "--out", str(out), "--items", "2000", "--users", "2000",
+                    "--interactions", "60000", "--seed", "5"], check=True, capture_output=True)
+    with open(out / "interactions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    last = {}
+    for r in rows:
+        if r["interaction_type"] == "purchase" and r["timestamp"] >= last.get(r["user_id"], ("", ""))[0]:
+            last[r["user_id"]] = (r["timestamp"], r["item_id"])
+    test = dict(random.Random(9).sample(sorted((u, i) for u, (t, i) in last.items()), users))
+    kept = [r for r in rows if test.get(r["user_id"]) != r["item_id"]]
+    upload = io.StringIO()
+    w = csv.DictWriter(upload, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    w.writerows(kept)
+    return (out / "items.csv").read_bytes(), upload.getvalue().encode(), test
+
+
+def hit_rate(server, key, test, k=20):
+    users = sorted(test)
+    hits = 0
+    for n in range(0, len(users), 100):
+        r = server.request("POST", "/api/v1/recommendations/batch", {"user_ids": users[n:n + 100], "count": k},
+                           token=key)
+        assert r.status == 200, r
+        for u, res in zip(users[n:n + 100], r.json()["results"]):
+            hits += test[u] in {x["item_id"] for x in res["recommendations"]}
+    return hits / len(users)
+
+
+def test_the_reranker_learns_the_shops_signals_and_serves_them(server, tmp_path):
+    # The same shop twice, once with its categories and once without: the
+    # job fits a reranker on its validation split; with the categories (the
+    # last session's category predicts the purchase) it is kept, and served
+    # recommendations find more of the withheld purchases.
+    items, upload, test = withheld_shop(tmp_path)
+    rows = list(csv.DictReader(io.StringIO(items.decode())))
+    bare = io.StringIO()
+    w = csv.DictWriter(bare, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    w.writerows({**r, "category": ""} for r in rows)
+    hits = {}
+    for name, catalog in (("with", items), ("without", bare.getvalue().encode())):
+        o = server.onboard(f"rerank-{name}", scopes=SCOPES)
+        key = o["api_key"]
+        assert server.upload("/api/v1/upload/items", catalog, key).status == 200
+        assert server.upload("/api/v1/upload/interactions", upload, key).status == 200
+        r = server.request("POST", "/api/v1/train", {"model_type": "ease"}, token=key, port="ml")
+        done = wait_done(server, key, r.json()["job_id"], timeout=180)
+        assert done["status"] == "completed" and done["deployment_status"] == "deployed", done
+        rerank = done["rerank"]
+        if name == "with":
+            assert rerank["kept"] and rerank["reranked_ndcg@10"] > rerank["ndcg@10"], rerank
+            assert rerank["weights"]["features"][2] == "recent_category_share"
+            assert rerank["weights"]["weight"][2] > 0, rerank
+            models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
+            assert models[0]["metrics"]["rerank"]["kept"], models[0]["metrics"]
+        else:  # no signal beyond the model's: not kept, and the job says why
+            assert not rerank["kept"] and "does not rank" in rerank["reason"], rerank
+        hits[name] = hit_rate(server, key, test)
+    # Measured: 0.400 against 0.372 (500 users).
+    assert hits["with"] >= hits["without"] + 0.015, hits
