@@ -20,6 +20,9 @@
 namespace embedrec::training {
 class TrainingService;
 }
+namespace embedrec::tenants {
+class TenantService;
+}
 namespace embedrec::serving {
 class Activity;
 class CatalogCache;
@@ -48,6 +51,7 @@ struct Deps {
   serving::Recommender* recommender = nullptr;    // recommendations, similar, popular
   serving::Activity* activity = nullptr;          // real-time profiles, trending, context
   serving::CatalogCache* catalog = nullptr;       // catalog snapshots for serving
+  tenants::TenantService* tenant_service = nullptr;  // the tenant lifecycle
 };
 
 using AuthedFn = std::function<StatusOr<http::Response>(

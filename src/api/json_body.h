@@ -1,7 +1,7 @@
-// Reading JSON request bodies with precise errors: malformed JSON, a wrong
-// type or a missing field → kInvalidArgument (400) naming the field; a value
-// of the right type that breaks a rule (too long, out of range) →
-// kUnprocessable (422). Unknown fields are ignored.
+// Reading JSON request bodies with precise errors: malformed JSON →
+// kInvalidArgument (400); fields as common/json_fields.h reads them (400 for
+// a wrong type or a missing field, 422 for a bad value). Unknown fields are
+// ignored.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/json_fields.h"
 #include "common/status.h"
 #include "http/request.h"
 
@@ -20,23 +21,13 @@ namespace embedrec::api {
 // An empty body is an empty object when `allow_empty`.
 StatusOr<boost::json::object> ParseJsonObject(const http::Request& req, bool allow_empty = false);
 
-// Field readers. `max_chars` counts Unicode code points.
-StatusOr<std::optional<std::string>> OptString(const boost::json::object& o, std::string_view field,
-                                               size_t max_chars);
-StatusOr<std::string> ReqString(const boost::json::object& o, std::string_view field,
-                                size_t max_chars);
-StatusOr<std::optional<int64_t>> OptInt(const boost::json::object& o, std::string_view field,
-                                        int64_t min, int64_t max);
-StatusOr<std::optional<bool>> OptBool(const boost::json::object& o, std::string_view field);
+// The field readers (OptString, ReqString, OptInt, OptBool, FieldTypeError,
+// FieldValueError) are common/json_fields.h's.
 
 // Integer query parameter `name` within [min, max]; `dflt` when absent or
 // empty. kInvalidArgument naming the parameter otherwise.
 StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t dflt,
                            int64_t min, int64_t max);
-
-// A 400 for field `field` of the wrong type or missing; a 422 for a bad value.
-Status FieldTypeError(std::string_view field, std::string_view expected);
-Status FieldValueError(std::string_view field, std::string message);
 
 // A JSON answer.
 http::Response JsonAnswer(int status, const boost::json::value& body);

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
+#include "tenants/tenant_service.h"
 #include "serving/activity.h"
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
@@ -89,6 +90,9 @@ class PlatformImpl final : public Platform {
     deps_.catalog = catalog_.get();
     deps_.activity = activity_.get();
     deps_.recommender = recommender_.get();
+    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), RealClock());
+    WireTenantHooks();
+    deps_.tenant_service = tenant_service_.get();
     RETURN_IF_ERROR(RecoverTenants());
     api::RegisterAllRoutes(router_, deps_);
 
@@ -151,14 +155,42 @@ class PlatformImpl final : public Platform {
   }
 
  private:
+  // What the other modules do when a tenant changes or goes (tenants/tenant_service.h).
+  void WireTenantHooks() {
+    auth::Authenticator* authn = authenticator_.get();
+    api::TenantSettingsCache* settings = settings_.get();
+    training::TrainingService* training = training_.get();
+    serving::DeployedModels* deployed = &deployed_;
+    serving::Activity* activity = activity_.get();
+    serving::CatalogCache* catalog = catalog_.get();
+    tenant_service_->AddHooks({
+        .stop = [training](const std::string& id) { return training->StopTenant(id); },
+        .changed = [authn, settings](const std::string& id) {
+          authn->Invalidate();  // the status decides whether its credentials work
+          settings->Invalidate(id);
+        },
+        .deleted = [deployed, activity, catalog](const std::string& id) {
+          deployed->Set(id, nullptr);
+          activity->Drop(id);
+          catalog->Invalidate(id);
+        },
+    });
+  }
+
   // Every tenant: serve its deployed model, settle the jobs a stopped
-  // process left behind. A tenant that fails is logged, not fatal.
+  // process left behind, finish a deletion a stopped process left halfway.
+  // A tenant that fails is logged, not fatal.
   Status RecoverTenants() {
     std::string cursor;
     int tenants = 0;
     do {
       ASSIGN_OR_RETURN(auto page, control_->ListTenants(cursor, 500));
       for (const auto& t : page.tenants) {
+        if (t.status == tenants::kDeleting) {
+          Status s = tenant_service_->Delete(t.id);
+          if (!s.ok()) spdlog::error("tenant {}: finishing its deletion failed: {}", t.id, s.ToString());
+          continue;
+        }
         Status s = training_->Recover(t.id);
         if (!s.ok()) spdlog::error("tenant {}: start-up recovery failed: {}", t.id, s.ToString());
         ++tenants;
@@ -183,6 +215,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::CatalogCache> catalog_;
   std::unique_ptr<serving::Activity> activity_;
   std::unique_ptr<serving::Recommender> recommender_;
+  std::unique_ptr<tenants::TenantService> tenant_service_;
   api::Deps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_;

@@ -49,6 +49,9 @@ void Authenticator::Remember(const std::string& key, Entry entry) {
 
 Status Authenticator::CheckTenantStatus(const std::string& status) {
   if (status == "active") return Status::Ok();
+  if (status == "deleting") {
+    return Status(StatusCode::kPermissionDenied, "this tenant is being deleted", "tenant_deleting");
+  }
   return Status(StatusCode::kPermissionDenied, "this tenant is suspended", "tenant_suspended");
 }
 

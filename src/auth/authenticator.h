@@ -52,6 +52,9 @@ class Authenticator {
 
   const std::string& jwt_secret() const { return options_.jwt_secret; }
 
+  // OK for an active tenant; 403 tenant_suspended or tenant_deleting otherwise.
+  static Status CheckTenantStatus(const std::string& status);
+
  private:
   struct Entry {
     Principal principal;
@@ -65,7 +68,6 @@ class Authenticator {
   // Cached principal for `cache_key`, or nullptr (caller holds no lock).
   bool Lookup(const std::string& cache_key, Entry* out);
   void Remember(const std::string& cache_key, Entry entry);
-  static Status CheckTenantStatus(const std::string& status);
 
   store::ControlStore* store_;
   const Clock* clock_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/api_key.h"
+#include "auth/authenticator.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "common/random.h"
@@ -42,9 +43,7 @@ StatusOr<SessionTokens> SessionService::Login(const std::string& email,
   }
   throttle_->RecordSuccess(key);
   ASSIGN_OR_RETURN(auto tenant, store_->GetTenant(user->tenant_id));
-  if (tenant.status != "active") {
-    return Status(StatusCode::kPermissionDenied, "this tenant is suspended", "tenant_suspended");
-  }
+  RETURN_IF_ERROR(Authenticator::CheckTenantStatus(tenant.status));
   user->last_login_at_ms = clock_->NowMillis();
   RETURN_IF_ERROR(store_->UpdateUser(*user));
   return Issue(*user, NewId("fam"));
@@ -71,9 +70,7 @@ StatusOr<SessionTokens> SessionService::Refresh(const std::string& refresh_token
   auto user = store_->GetUser(rec->user_id);
   if (!user.ok() || user->status != "active") return InvalidRefresh("user is not active");
   ASSIGN_OR_RETURN(auto tenant, store_->GetTenant(user->tenant_id));
-  if (tenant.status != "active") {
-    return Status(StatusCode::kPermissionDenied, "this tenant is suspended", "tenant_suspended");
-  }
+  RETURN_IF_ERROR(Authenticator::CheckTenantStatus(tenant.status));
   return Issue(*user, rec->family_id);
 }
 

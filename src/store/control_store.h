@@ -26,8 +26,8 @@ struct TenantRecord {
   std::string id;             // UUID v4
   std::string name;
   std::string slug;           // unique
-  std::string status;         // "active" | "suspended"
-  std::string settings_json;  // JSON object, validated by the API layer
+  std::string status;         // "active" | "suspended" | "deleting" (tenants/tenant_service.h)
+  std::string settings_json;  // JSON object, validated by tenants::NormalizeSettings
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 };

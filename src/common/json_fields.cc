@@ -1,0 +1,70 @@
+#include "common/json_fields.h"
+
+#include <boost/json.hpp>
+#include <cstdint>
+
+#include "common/strings.h"
+
+namespace embedrec {
+namespace json = boost::json;
+
+Status FieldTypeError(std::string_view field, std::string_view expected) {
+  return Status::InvalidArgument(
+      "field '" + std::string(field) + "' must be " + std::string(expected),
+      {{"field", std::string(field)}, {"expected", std::string(expected)}});
+}
+
+Status FieldValueError(std::string_view field, std::string message) {
+  return Status::Unprocessable(std::move(message), {{"field", std::string(field)}});
+}
+
+StatusOr<std::optional<std::string>> OptString(const json::object& o, std::string_view field,
+                                               size_t max_chars) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::optional<std::string>();
+  if (!v->is_string()) return FieldTypeError(field, "a string");
+  std::string s(v->as_string());
+  if (Utf8Length(s) > max_chars) {
+    return FieldValueError(field, "field '" + std::string(field) + "' must be at most " +
+                                      std::to_string(max_chars) + " characters");
+  }
+  return std::optional<std::string>(std::move(s));
+}
+
+StatusOr<std::string> ReqString(const json::object& o, std::string_view field, size_t max_chars) {
+  ASSIGN_OR_RETURN(auto s, OptString(o, field, max_chars));
+  if (!s) {
+    return Status::InvalidArgument("field '" + std::string(field) + "' is required",
+                                   {{"field", std::string(field)}})
+        .WithReason("missing_field");
+  }
+  return std::move(*s);
+}
+
+StatusOr<std::optional<int64_t>> OptInt(const json::object& o, std::string_view field, int64_t min,
+                                        int64_t max) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::optional<int64_t>();
+  int64_t n;
+  if (v->is_int64()) n = v->as_int64();
+  else if (v->is_uint64() && v->as_uint64() <= uint64_t(INT64_MAX)) n = int64_t(v->as_uint64());
+  else if (v->is_double() && v->as_double() == double(int64_t(v->as_double()))) {
+    n = int64_t(v->as_double());
+  } else {
+    return FieldTypeError(field, "an integer");
+  }
+  if (n < min || n > max) {
+    return FieldValueError(field, "field '" + std::string(field) + "' must be between " +
+                                      std::to_string(min) + " and " + std::to_string(max));
+  }
+  return std::optional<int64_t>(n);
+}
+
+StatusOr<std::optional<bool>> OptBool(const json::object& o, std::string_view field) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::optional<bool>();
+  if (!v->is_bool()) return FieldTypeError(field, "a boolean");
+  return std::optional<bool>(v->as_bool());
+}
+
+}  // namespace embedrec

@@ -1,0 +1,165 @@
+#include "tenants/tenant_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <regex>
+#include <set>
+
+#include "common/json_fields.h"
+#include "common/json_text.h"
+#include "common/random.h"
+#include "common/strings.h"
+#include "training/job_request.h"
+
+namespace embedrec::tenants {
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxSettingsBytes = 16 * 1024;
+constexpr size_t kMaxNameChars = 200;
+
+bool ValidSlug(const std::string& s) {
+  static const std::regex kSlug("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$");
+  return std::regex_match(s, kSlug) && s.find("--") == std::string::npos;
+}
+
+StatusOr<std::string> ValidName(const std::string& name) {
+  std::string trimmed(Trim(name));
+  if (trimmed.empty()) return FieldValueError("name", "name must not be blank");
+  if (Utf8Length(trimmed) > kMaxNameChars) {
+    return FieldValueError("name", "field 'name' must be at most 200 characters");
+  }
+  return trimmed;
+}
+
+}  // namespace
+
+StatusOr<json::object> NormalizeSettings(json::object s) {
+  if (auto* v = s.if_contains("recommendation_model")) {
+    if (!v->is_string()) return FieldTypeError("settings.recommendation_model", "a string");
+    const auto& types = training::ModelTypes();
+    if (std::find(types.begin(), types.end(), std::string_view(v->as_string())) == types.end()) {
+      std::string list;
+      for (const auto& t : types) list += (list.empty() ? "" : ", ") + t;
+      return FieldValueError("settings.recommendation_model",
+                             "settings.recommendation_model must be one of " + list);
+    }
+  } else {
+    s["recommendation_model"] = "auto";  // the search chooses (training/auto_search.h)
+  }
+  ASSIGN_OR_RETURN(auto max_recs, OptInt(s, "max_recommendations", 1, 1000));
+  s["max_recommendations"] = max_recs.value_or(50);
+  ASSIGN_OR_RETURN(auto ttl, OptInt(s, "cache_ttl_seconds", 0, 86400));
+  s["cache_ttl_seconds"] = ttl.value_or(300);
+  if (auto* v = s.if_contains("exclude_from_recommendations")) {
+    if (!v->is_string()) return FieldTypeError("settings.exclude_from_recommendations", "a string");
+    static const std::set<std::string_view> kModes = {"auto", "purchased", "all_interacted", "none"};
+    if (!kModes.count(v->as_string())) {
+      return FieldValueError("settings.exclude_from_recommendations",
+                             "settings.exclude_from_recommendations must be auto, purchased, "
+                             "all_interacted or none");
+    }
+  } else {
+    // purchases when the shop tracks them, else everything interacted with
+    s["exclude_from_recommendations"] = "auto";
+  }
+  ASSIGN_OR_RETURN(auto rt, OptBool(s, "enable_real_time"));
+  s["enable_real_time"] = rt.value_or(true);
+  if (JsonText(s).size() > kMaxSettingsBytes) {
+    return FieldValueError("settings", "settings must serialize to at most 16 KiB");
+  }
+  return s;
+}
+
+StatusOr<store::TenantRecord> TenantService::Create(NewTenant n) {
+  ASSIGN_OR_RETURN(std::string name, ValidName(n.name));
+  if (!ValidSlug(n.slug)) {
+    return FieldValueError("slug",
+                           "slug must be 1 to 63 lowercase letters, digits and single dashes, "
+                           "starting and ending with a letter or digit");
+  }
+  ASSIGN_OR_RETURN(auto settings, NormalizeSettings(std::move(n.settings)));
+  const int64_t now = clock_->NowMillis();
+  store::TenantRecord t{NewUuid(), name, n.slug, kActive, JsonText(settings), now, now};
+  // The space first: a tenant that can be seen has one.
+  RETURN_IF_ERROR(spaces_->Create(t.id));
+  if (Status row = control_->CreateTenant(t); !row.ok()) {
+    (void)spaces_->Drop(t.id);
+    return row;
+  }
+  spdlog::info("created tenant {} ({})", t.id, t.slug);
+  return t;
+}
+
+StatusOr<store::TenantRecord> TenantService::Get(const std::string& id) { return control_->GetTenant(id); }
+
+StatusOr<store::TenantPage> TenantService::List(const std::string& cursor, int limit) {
+  return control_->ListTenants(cursor, limit);
+}
+
+StatusOr<store::TenantRecord> TenantService::Change(const std::string& id, const TenantChange& change) {
+  ASSIGN_OR_RETURN(auto t, control_->GetTenant(id));
+  if (t.status == kDeleting) {
+    return Status::FailedPrecondition("the tenant is being deleted; delete it again to finish");
+  }
+  if (change.name) {
+    ASSIGN_OR_RETURN(t.name, ValidName(*change.name));
+  }
+  if (change.status) {
+    if (*change.status != kActive && *change.status != kSuspended) {
+      return FieldValueError("status", "status must be 'active' or 'suspended'");
+    }
+    t.status = *change.status;
+  }
+  if (change.settings_patch) {
+    boost::system::error_code ec;
+    json::value stored = json::parse(t.settings_json, ec);
+    json::object merged = !ec && stored.is_object() ? stored.as_object() : json::object();
+    for (const auto& [k, v] : *change.settings_patch) {
+      if (v.is_null()) merged.erase(k);
+      else merged[k] = v;
+    }
+    ASSIGN_OR_RETURN(auto settings, NormalizeSettings(std::move(merged)));
+    t.settings_json = JsonText(settings);
+  }
+  t.updated_at_ms = clock_->NowMillis();
+  RETURN_IF_ERROR(control_->UpdateTenant(t));
+  Changed(id);
+  return t;
+}
+
+Status TenantService::Delete(const std::string& id) {
+  ASSIGN_OR_RETURN(auto t, control_->GetTenant(id));
+  // 1. Its credentials stop working (the authenticator admits active tenants only).
+  if (t.status != kDeleting) {
+    t.status = kDeleting;
+    t.updated_at_ms = clock_->NowMillis();
+    RETURN_IF_ERROR(control_->UpdateTenant(t));
+    Changed(id);
+  }
+  // 2. Nothing writes its data any more (a job finishing later would write files again).
+  for (const auto& h : hooks_) {
+    if (h.stop) RETURN_IF_ERROR(h.stop(id));
+  }
+  // 3. Its data, then what is held of it in memory.
+  RETURN_IF_ERROR(spaces_->Drop(id));
+  for (const auto& h : hooks_) {
+    if (h.deleted) h.deleted(id);
+  }
+  // 4. The row (with its users and keys) last: until here a retry finds it.
+  RETURN_IF_ERROR(control_->DeleteTenant(id));
+  Changed(id);
+  spdlog::info("deleted tenant {}", id);
+  return Status::Ok();
+}
+
+void TenantService::Changed(const std::string& id) {
+  for (const auto& h : hooks_) {
+    if (h.changed) h.changed(id);
+  }
+}
+
+}  // namespace embedrec::tenants
