@@ -10,7 +10,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "http/errors.h"
-#include "ingest/interaction_import.h"
+#include "interactions/interaction_rules.h"
 #include "serving/activity.h"
 #include "serving/catalog.h"
 
@@ -23,16 +23,15 @@ namespace {
 
 constexpr size_t kMaxBatch = 1000;
 
-StatusOr<std::optional<double>> OptNumber(const json::object& o, std::string_view field, double lo,
-                                          double hi) {
+// An optional number of the event, by the interaction rules (`field` as the event names it).
+StatusOr<std::optional<double>> OptNumber(const json::object& o, std::string_view field,
+                                          interactions::Number which) {
   const json::value* v = o.if_contains(field);
   if (!v || v->is_null()) return std::optional<double>();
   if (!v->is_number()) return FieldTypeError(field, "a number");
   double x = v->to_number<double>();
-  if (!(x >= lo && x <= hi)) {
-    return FieldValueError(field, std::string(field) + " must be between " + std::to_string(lo) +
-                                      " and " + std::to_string(hi));
-  }
+  const interactions::NumberRule& rule = interactions::Rule(which);
+  if (!rule.Allows(x)) return FieldValueError(field, std::string(field) + " must be " + rule.allowed);
   return std::optional<double>(x);
 }
 
@@ -53,7 +52,7 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
   if (Trim(ev.user_id).empty()) return FieldValueError("user_id", "user_id must not be empty");
   ASSIGN_OR_RETURN(auto type, ReqString(o, "interaction_type", 64));
   ev.type = AsciiLower(Trim(type));
-  if (!ingest::BuiltInInteractionTypes().count(ev.type) && !rules.custom_types.count(ev.type)) {
+  if (!interactions::KnownType(ev.type, rules.custom_types)) {
     return FieldValueError("interaction_type",
                            "unknown interaction_type '" + ev.type +
                                "'; use view, click, add_to_cart, remove_from_cart, purchase, "
@@ -69,26 +68,26 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
   ev.ts_ms = now_ms;
   if (const json::value* ts = o.if_contains("timestamp"); ts && !ts->is_null()) {
     std::optional<int64_t> parsed;
-    if (ts->is_string()) parsed = ingest::ParseTimestampMillis(ts->as_string());
-    else if (ts->is_number()) parsed = static_cast<int64_t>(ts->to_number<double>() * 1000);
+    if (ts->is_string()) parsed = interactions::ParseTimestampMillis(ts->as_string());
+    else if (ts->is_number()) parsed = interactions::TimestampMillisFromSeconds(ts->to_number<double>());
     if (!parsed) {
       return FieldValueError("timestamp", "timestamp must be RFC 3339 with a zone "
                                           "(2024-01-16T19:23:45Z) or epoch seconds");
     }
-    if (*parsed > now_ms + 24 * 3600 * 1000) {
+    if (*parsed > now_ms + interactions::kMaxFutureMs) {
       return FieldValueError("timestamp", "timestamp is more than a day in the future");
     }
     ev.ts_ms = *parsed;
   }
-  ASSIGN_OR_RETURN(ev.rating, OptNumber(o, "rating", 1, 5));
+  ASSIGN_OR_RETURN(ev.rating, OptNumber(o, "rating", interactions::Number::kRating));
   if (ev.type == "rating" && !ev.rating) {
     return FieldValueError("rating", "a rating interaction needs a rating from 1 to 5");
   }
   ASSIGN_OR_RETURN(ev.context_json, OptObjectText(o, "context"));
   ASSIGN_OR_RETURN(ev.metadata_json, OptObjectText(o, "metadata"));
   if (const json::value* m = o.if_contains("metadata"); m && m->is_object()) {
-    ASSIGN_OR_RETURN(ev.value, OptNumber(m->as_object(), "price", 0, 1e12));
-    ASSIGN_OR_RETURN(ev.quantity, OptNumber(m->as_object(), "quantity", 0, 1e9));
+    ASSIGN_OR_RETURN(ev.value, OptNumber(m->as_object(), "price", interactions::Number::kValue));
+    ASSIGN_OR_RETURN(ev.quantity, OptNumber(m->as_object(), "quantity", interactions::Number::kQuantity));
   }
   ASSIGN_OR_RETURN(auto rec, OptString(o, "recommendation_id", 128));
   ev.recommendation_id = rec.value_or("");

@@ -14,7 +14,7 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
   boost::system::error_code ec;
   json::value v = json::parse(settings_json, ec);
   if (ec || !v.is_object()) return rules;
-  rules.weights = ml::TypeWeights::FromSettings(settings_json);
+  rules.weights = interactions::TypeWeights::FromSettings(settings_json);
   const auto& o = v.as_object();
   if (auto* types = o.if_contains("interaction_types"); types && types->is_object()) {
     for (auto& [k, w] : types->as_object()) rules.custom_types.insert(AsciiLower(std::string(k)));

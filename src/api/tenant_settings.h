@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
-#include "ml/interaction_types.h"
+#include "interactions/interaction_types.h"
 #include "store/control_store.h"
 
 namespace embedrec::api {
@@ -20,7 +20,7 @@ namespace embedrec::api {
 // The settings that decide how a tenant's data is accepted.
 struct TenantRules {
   std::set<std::string> custom_types;  // settings.interaction_types keys, lowercased
-  ml::TypeWeights weights;             // settings.interaction_types.<type>.weight over the defaults
+  interactions::TypeWeights weights;             // settings.interaction_types.<type>.weight over the defaults
   bool auto_create_items = false;      // settings.auto_create_items
   int max_recommendations = 50;        // settings.max_recommendations
   int cache_ttl_seconds = 300;         // settings.cache_ttl_seconds (0: no result cache)

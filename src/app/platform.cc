@@ -83,7 +83,7 @@ class PlatformImpl final : public Platform {
     api::TenantSettingsCache* settings = settings_.get();
     activity_ = std::make_unique<serving::Activity>(RealClock(), [settings](const std::string& tid) {
       auto rules = settings->Rules(tid);
-      return rules.ok() ? rules->weights : ml::TypeWeights();
+      return rules.ok() ? rules->weights : interactions::TypeWeights();
     });
     recommender_ = std::make_unique<serving::Recommender>(&deployed_, catalog_.get(), activity_.get(),
                                                           tenants_.get());

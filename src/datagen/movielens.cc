@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "common/byte_source.h"
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 
 namespace embedrec::datagen {
 namespace {
@@ -28,11 +28,11 @@ class FileSource final : public ByteSource {
 
 // Runs `row` on every data record of `path` (header checked against `header`).
 Status EachRow(const std::string& path, const std::vector<std::string>& header,
-               const std::function<Status(const ingest::CsvRecord&)>& row) {
+               const std::function<Status(const CsvRecord&)>& row) {
   FileSource src(path);
   if (!src.ok()) return Status::NotFound("cannot open " + path);
   bool first = true;
-  ingest::CsvParser parser({}, [&](const ingest::CsvRecord& r) -> Status {
+  CsvParser parser({}, [&](const CsvRecord& r) -> Status {
     if (!r.error.empty()) {
       return Status::InvalidArgument(path + " record " + std::to_string(r.record) + ": " + r.error);
     }
@@ -62,19 +62,19 @@ StatusOr<MovielensStats> ConvertMovielens(const std::string& in_dir, const std::
   std::ofstream items(out_dir + "/items.csv", std::ios::binary);
   items << "item_id,name,category,tags\n";
   RETURN_IF_ERROR(EachRow(in_dir + "/movies.csv", {"movieId", "title", "genres"},
-                          [&](const ingest::CsvRecord& r) {
+                          [&](const CsvRecord& r) {
                             std::string_view genres = r.fields[2];
                             std::string_view first = genres.substr(0, genres.find('|'));
                             if (first == "(no genres listed)") first = {}, genres = {};
-                            items << r.fields[0] << ',' << ingest::CsvQuote(r.fields[1]) << ','
-                                  << ingest::CsvQuote(first) << ',' << ingest::CsvQuote(genres) << '\n';
+                            items << r.fields[0] << ',' << CsvQuote(r.fields[1]) << ','
+                                  << CsvQuote(first) << ',' << CsvQuote(genres) << '\n';
                             ++st.items;
                             return Status::Ok();
                           }));
   std::ofstream inter(out_dir + "/interactions.csv", std::ios::binary);
   inter << "user_id,item_id,interaction_type,timestamp,rating\n";
   RETURN_IF_ERROR(EachRow(in_dir + "/ratings.csv", {"userId", "movieId", "rating", "timestamp"},
-                          [&](const ingest::CsvRecord& r) {
+                          [&](const CsvRecord& r) {
                             double rating = std::strtod(std::string(r.fields[2]).c_str(), nullptr);
                             if (rating < 1) {
                               rating = 1;

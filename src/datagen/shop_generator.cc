@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/time_format.h"
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 
 namespace embedrec::datagen {
 namespace {
@@ -181,9 +181,9 @@ StatusOr<ShopStats> GenerateShop(const ShopOptions& o, const std::string& dir) {
     std::string tags = std::string(kAdjectives[rng.Below(12)]) + "|" + cat_name(c);
     for (auto& ch : tags) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     std::fprintf(items_f.get(), "%s,%s,%s,%.2f,%s,%s,%s,https://cdn.example.com/%s.jpg,%s\n", id,
-                 ingest::CsvQuote(name).c_str(), ingest::CsvQuote(cat_name(c)).c_str(), price,
-                 ingest::CsvQuote("A " + name + " by " + brand + ", \"best in class\"").c_str(), brand.c_str(),
-                 ingest::CsvQuote(tags).c_str(), id, rng.Chance(0.95) ? "true" : "false");
+                 CsvQuote(name).c_str(), CsvQuote(cat_name(c)).c_str(), price,
+                 CsvQuote("A " + name + " by " + brand + ", \"best in class\"").c_str(), brand.c_str(),
+                 CsvQuote(tags).c_str(), id, rng.Chance(0.95) ? "true" : "false");
     by_cat[c].push_back(i);
     items.push_back(std::move(it));
   }

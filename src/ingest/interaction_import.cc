@@ -9,34 +9,10 @@
 
 #include "common/strings.h"
 #include "common/time_format.h"
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 #include "ingest/interaction_sorter.h"
 
 namespace embedrec::ingest {
-
-const std::set<std::string>& BuiltInInteractionTypes() {
-  static const std::set<std::string> kTypes = {"view",     "click",  "add_to_cart",
-                                               "remove_from_cart", "purchase", "rating",
-                                               "like",     "share",  "recommendations_shown"};
-  return kTypes;
-}
-
-std::optional<int64_t> ParseTimestampMillis(std::string_view t) {
-  t = Trim(t);
-  if (t.empty()) return std::nullopt;
-  bool numeric = true;
-  int dots = 0;
-  for (char c : t) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') numeric = false;
-  }
-  if (numeric && dots <= 1 && t.front() != '.' && t.back() != '.') {
-    if (t.substr(0, t.find('.')).size() > 11) return std::nullopt;  // not seconds (ms?)
-    double secs = std::strtod(std::string(t).c_str(), nullptr);
-    return static_cast<int64_t>(std::llround(secs * 1000));
-  }
-  return ParseRfc3339Millis(t);
-}
 
 namespace {
 
@@ -84,7 +60,7 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
   std::vector<std::string> type_names;
   std::unordered_map<std::string, uint16_t> type_code;
   {
-    std::set<std::string> all = BuiltInInteractionTypes();
+    std::set<std::string> all = interactions::BuiltInTypes();
     all.insert(opt.custom_types.begin(), opt.custom_types.end());
     if (all.size() > 65535) return Status::InvalidArgument("too many custom interaction types");
     for (const auto& t : all) {
@@ -135,12 +111,13 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
         error = "column '" + names[i] + "' is not valid UTF-8";
         break;
       }
-      // A plain decimal within [lo, hi]; `rule` completes the error message.
-      auto number = [&](PackedInteraction::Field f, double lo, double hi, const char* rule) {
+      // A plain decimal that the interaction rules allow.
+      auto number = [&](PackedInteraction::Field f, interactions::Number which) {
         if (v.empty()) return;
         auto n = Number(v);
-        if (!n || *n < lo || *n > hi) {
-          error = names[i] + " must be " + rule + ", not '" + std::string(v.substr(0, 40)) + "'";
+        const interactions::NumberRule& rule = interactions::Rule(which);
+        if (!n || !rule.Allows(*n)) {
+          error = names[i] + " must be " + rule.allowed + ", not '" + std::string(v.substr(0, 40)) + "'";
         } else {
           rec.vals[f] = *n;
           rec.present |= static_cast<uint8_t>(1u << f);
@@ -151,7 +128,7 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
         case Col::kItem: item_id = v; break;
         case Col::kType: type = AsciiLower(v); break;
         case Col::kTimestamp: {
-          auto ts = ParseTimestampMillis(v);
+          auto ts = interactions::ParseTimestampMillis(v);
           if (!ts) {
             error = "Invalid timestamp format: '" + std::string(v.substr(0, 40)) +
                     "' (use RFC 3339 with a zone, e.g. 2024-01-10T14:23:00Z, or epoch seconds)";
@@ -163,16 +140,10 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
           }
           break;
         }
-        case Col::kRating: number(PackedInteraction::kRating, 1, 5, "a number from 1 to 5"); break;
-        case Col::kDuration: number(PackedInteraction::kDuration, 0, 1e308, "a number ≥ 0"); break;
-        case Col::kValue: number(PackedInteraction::kValue, 0, 1e308, "a number ≥ 0"); break;
-        case Col::kQuantity:
-          number(PackedInteraction::kQuantity, 0, 1e308, "a number > 0");
-          if (error.empty() && (rec.present & (1u << PackedInteraction::kQuantity)) &&
-              rec.vals[PackedInteraction::kQuantity] == 0) {
-            error = "quantity must be > 0";
-          }
-          break;
+        case Col::kRating: number(PackedInteraction::kRating, interactions::Number::kRating); break;
+        case Col::kDuration: number(PackedInteraction::kDuration, interactions::Number::kDurationSeconds); break;
+        case Col::kValue: number(PackedInteraction::kValue, interactions::Number::kValue); break;
+        case Col::kQuantity: number(PackedInteraction::kQuantity, interactions::Number::kQuantity); break;
         case Col::kExtra: break;
       }
     }

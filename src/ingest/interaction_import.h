@@ -26,19 +26,16 @@
 #include <string>
 
 #include "ingest/item_import.h"
+#include "interactions/interaction_rules.h"
 
 namespace embedrec::ingest {
-
-// view, click, add_to_cart, remove_from_cart, purchase, rating, like, share,
-// recommendations_shown.
-const std::set<std::string>& BuiltInInteractionTypes();
 
 struct InteractionImportOptions {
   std::set<std::string> custom_types;  // allowed beyond the built-in ones
   std::string spill_dir;               // temporary sorted runs of large files
   size_t sort_chunk_rows = 0;          // 0: InteractionSorter's default
   int64_t now_ms = 0;
-  int64_t max_future_ms = 24 * 3600 * 1000;  // later timestamps are rejected
+  int64_t max_future_ms = interactions::kMaxFutureMs;  // later timestamps are rejected
 };
 
 struct InteractionStats {
@@ -68,9 +65,5 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
                                              const BeginBatch& begin,
                                              const InteractionImportOptions& options,
                                              InteractionStats* stats);
-
-// Parses a timestamp: RFC 3339 with a zone, or Unix epoch seconds (optionally
-// fractional). Milliseconds since the epoch, or nullopt.
-std::optional<int64_t> ParseTimestampMillis(std::string_view text);
 
 }  // namespace embedrec::ingest

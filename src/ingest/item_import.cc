@@ -6,7 +6,7 @@
 
 #include "common/json_text.h"
 #include "common/strings.h"
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 
 namespace embedrec::ingest {
 namespace json = boost::json;

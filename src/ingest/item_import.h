@@ -16,7 +16,7 @@
 
 #include "common/byte_source.h"
 #include "common/status.h"
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::ingest {

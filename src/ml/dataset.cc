@@ -12,8 +12,8 @@
 
 #include "common/byte_source.h"
 #include "common/strings.h"
-#include "ingest/csv_parser.h"
-#include "ingest/interaction_import.h"
+#include "common/csv.h"
+#include "interactions/interaction_rules.h"
 
 namespace embedrec::ml {
 
@@ -143,7 +143,7 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
   std::vector<Interaction> out;
   Status error;
   bool header = true;
-  ingest::CsvParser parser({}, [&](const ingest::CsvRecord& r) -> Status {
+  CsvParser parser({}, [&](const CsvRecord& r) -> Status {
     if (header) {
       header = false;
       for (size_t i = 0; i < r.fields.size(); ++i) {
@@ -175,14 +175,14 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
     }
     Interaction x;
     if (type_col >= 0 && type_col < static_cast<int>(r.fields.size())) {
-      x.weight = DefaultTypeWeight(AsciiLower(Trim(r.fields[type_col])));
+      x.weight = interactions::DefaultTypeWeight(AsciiLower(Trim(r.fields[type_col])));
       if (x.weight <= 0) return Status::Ok();
     }
     x.user = index(users, ids->user_ids, Trim(r.fields[user_col]));
     x.item = index(items, ids->item_ids, Trim(r.fields[item_col]));
     if (ts_col >= 0 && ts_col < static_cast<int>(r.fields.size())) {
       // The upload API's rules: RFC 3339 with a zone, or epoch seconds.
-      if (auto ms = ingest::ParseTimestampMillis(r.fields[ts_col])) x.ts = *ms / 1000;
+      if (auto ms = interactions::ParseTimestampMillis(r.fields[ts_col])) x.ts = *ms / 1000;
     }
     out.push_back(x);
     return Status::Ok();

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "ml/interaction_types.h"
+#include "interactions/interaction_types.h"
 
 namespace embedrec::ml {
 

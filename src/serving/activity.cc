@@ -29,8 +29,8 @@ Activity::ContextPairs Activity::ContextFields(std::string_view context_json) {
   return out;
 }
 
-ml::TypeWeights Activity::Weights(const std::string& tenant_id) const {
-  return weights_fn_ ? weights_fn_(tenant_id) : ml::TypeWeights();
+interactions::TypeWeights Activity::Weights(const std::string& tenant_id) const {
+  return weights_fn_ ? weights_fn_(tenant_id) : interactions::TypeWeights();
 }
 
 namespace {
@@ -81,7 +81,7 @@ void Activity::DataChanged(const std::string& tenant_id) {
 void Activity::Apply(UserProfile& p, const UserEvent& e) {
   if (e.item_id.empty() || e.weight <= 0) return;
   p.interacted.insert(e.item_id);
-  if (ml::TypeWeights::IsPurchase(e.type)) p.purchased.insert(e.item_id);
+  if (interactions::TypeWeights::IsPurchase(e.type)) p.purchased.insert(e.item_id);
   p.recent.push_back(e);
   std::stable_sort(p.recent.begin(), p.recent.end(),
                    [](const UserEvent& a, const UserEvent& b) { return a.ts_ms < b.ts_ms; });
@@ -98,12 +98,12 @@ StatusOr<std::shared_ptr<const UserProfile>> Activity::Profile(const std::string
     if (it != t->profiles.end()) return it->second;
   }
   auto p = std::make_shared<UserProfile>();
-  const ml::TypeWeights weights = Weights(tenant_id);
+  const interactions::TypeWeights weights = Weights(tenant_id);
   // Exclusions from the whole history; the fold-in from the newest events.
   ASSIGN_OR_RETURN(auto items, store.ListUserItemTypes(user_id));
   for (const auto& it : items) {
     if (weights.Positive(it.type)) p->interacted.insert(it.item_id);
-    if (ml::TypeWeights::IsPurchase(it.type)) p->purchased.insert(it.item_id);
+    if (interactions::TypeWeights::IsPurchase(it.type)) p->purchased.insert(it.item_id);
   }
   auto history = store.ListUserInteractions(user_id, 0, 4 * kRecent);  // newest first
   if (history.ok()) {
@@ -159,7 +159,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
 }
 
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,
-                                                                      const ml::TypeWeights& weights,
+                                                                      const interactions::TypeWeights& weights,
                                                                       int64_t now) {
   // Items by index: id and category.
   std::unordered_map<int64_t, std::pair<std::string, std::string>> items;
@@ -176,7 +176,7 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
     if (r.type != last_type || last_type.empty()) {
       last_type = r.type, last_weight = weights.Weight(r.type);
-      if (ml::TypeWeights::IsPurchase(r.type)) state->has_purchases = true;
+      if (interactions::TypeWeights::IsPurchase(r.type)) state->has_purchases = true;
     }
     auto it = items.find(r.item_idx);
     if (last_weight <= 0 || it == items.end()) return;
@@ -226,7 +226,7 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
   if (ev.item_id.empty() || w <= 0) return;
   if (t->trend) {
     auto& tr = *t->trend;
-    if (ml::TypeWeights::IsPurchase(ev.type) && !tr.has_purchases) {
+    if (interactions::TypeWeights::IsPurchase(ev.type) && !tr.has_purchases) {
       tr.has_purchases = true;
       tr.snapshot.reset();
     }

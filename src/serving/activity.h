@@ -3,7 +3,7 @@
 // the items of their whole history (for exclusions), item popularity over a
 // recent window (trending), and how contexts (page, device, time of day)
 // shift interest between categories. Every event is weighed by the tenant's
-// interaction types (ml/interaction_types.h).
+// interaction types (interactions/interaction_types.h).
 // Profiles are loaded from the tenant's store on first use; popularity and
 // the context counts are built from the stored history, kept current by
 // Record, and rebuilt from the store every 10 minutes by one request while
@@ -30,7 +30,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "ml/interaction_types.h"
+#include "interactions/interaction_types.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
@@ -91,7 +91,7 @@ class Activity {
   static constexpr double kMaxIdleDays = 1;
 
   // `weights` gives a tenant's interaction-type weights (null: the defaults).
-  explicit Activity(const Clock* clock, ml::TypeWeightsFn weights = {})
+  explicit Activity(const Clock* clock, interactions::TypeWeightsFn weights = {})
       : clock_(clock), weights_fn_(std::move(weights)) {}
 
   // The user's profile (empty for an unknown user).
@@ -122,7 +122,7 @@ class Activity {
   uint64_t TrendBuilds() const { return trend_builds_.load(); }
 
   // The tenant's interaction-type weights.
-  ml::TypeWeights Weights(const std::string& tenant_id) const;
+  interactions::TypeWeights Weights(const std::string& tenant_id) const;
   // The context fields that drive re-ranking (page, device, time_of_day) of
   // an interaction's stored context JSON; none for anything else.
   using ContextPairs = std::vector<std::pair<std::string, std::string>>;
@@ -160,7 +160,7 @@ class Activity {
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
   static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store,
-                                                          const ml::TypeWeights& weights, int64_t now);
+                                                          const interactions::TypeWeights& weights, int64_t now);
   // The activity time of an event stamped ts_ms (see TrendingSnapshot); advances the clock.
   static int64_t ActivityTime(TrendState& tr, int64_t ts_ms);
   // One weighted event of an item of `category` in `context` (nothing without a category).
@@ -171,7 +171,7 @@ class Activity {
   static void Apply(UserProfile& p, const UserEvent& e);
 
   const Clock* clock_;
-  ml::TypeWeightsFn weights_fn_;
+  interactions::TypeWeightsFn weights_fn_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TenantState>> tenants_;
   uint64_t next_version_ = 1;  // GUARDED_BY(mu_)

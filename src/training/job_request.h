@@ -20,7 +20,7 @@ struct JobRequest {
   bool auto_deploy = true;
   ml::TrainOptions options;       // hyperparameters as applied
   double validation_split = 0.2;  // share of each user's latest items held out for validation
-  // Interaction type → weight (over ml::DefaultTypeWeight); 0: not a positive.
+  // Interaction type → weight (over interactions::DefaultTypeWeight); 0: not a positive.
   std::map<std::string, float, std::less<>> interaction_weights;
   // A new version is deployed only if its validation ndcg@10 is at least
   // (1 − deploy_tolerance) × the deployed version's on the same split.

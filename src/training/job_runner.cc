@@ -113,7 +113,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }, true);
 
   // 1. Data: the tenant's interactions, the validation split.
-  ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, ml::TypeWeights(req.interaction_weights),
+  ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, interactions::TypeWeights(req.interaction_weights),
                                                      req.validation_split, req.options.seed));
   const ml::Dataset& data = td.data;
   // What a model must beat: popularity on the same validation split.

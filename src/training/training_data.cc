@@ -28,7 +28,7 @@ size_t DistinctUsers(const std::vector<ml::Interaction>& events) {
 
 }  // namespace
 
-StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::TypeWeights& weights,
+StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interactions::TypeWeights& weights,
                                         double validation_split, uint64_t seed) {
   ASSIGN_OR_RETURN(IdMap items, store.LoadItemIndex());
   ASSIGN_OR_RETURN(IdMap users, store.LoadUserIndex());

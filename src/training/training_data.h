@@ -1,6 +1,6 @@
 // A tenant's stored interactions as a training data set: users and items
 // renumbered densely (items without a live catalog entry left out), each
-// pair weighted by its strongest interaction type (ml/interaction_types.h), and each user's latest
+// pair weighted by its strongest interaction type (interactions/interaction_types.h), and each user's latest
 // items held out for validation.
 #pragma once
 
@@ -34,7 +34,7 @@ struct TrainingData {
 };
 
 // kUnprocessable (with the counts) when there is too little to train on.
-StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const ml::TypeWeights& weights,
+StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interactions::TypeWeights& weights,
                                         double validation_split, uint64_t seed);
 
 // Every loaded event as one training set (no validation split), with the

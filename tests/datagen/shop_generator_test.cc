@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "common/time_format.h"
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 #include "test_util.h"
 
 namespace embedrec::datagen {
@@ -21,7 +21,7 @@ std::string Slurp(const std::string& path) {
 
 std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
   std::vector<std::vector<std::string>> rows;
-  ingest::CsvParser p({}, [&](const ingest::CsvRecord& r) {
+  CsvParser p({}, [&](const CsvRecord& r) {
     EXPECT_TRUE(r.error.empty()) << "record " << r.record << ": " << r.error;
     rows.emplace_back(r.fields.begin(), r.fields.end());
     return Status::Ok();

@@ -86,6 +86,11 @@ def test_duplicates_and_idempotency_keys_count_once(server, shop):
     ({"user_id": "U", "interaction_type": "view"}, 400),
     ({"user_id": 5, "item_id": "PROD_001", "interaction_type": "view"}, 400),
     ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "view", "context": "mobile"}, 400),
+    # The upload's rules (interactions/interaction_rules.h): a purchase of
+    # nothing, and epoch milliseconds given as seconds, were accepted here.
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "metadata": {"quantity": 0}}, 422),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "view", "timestamp": 1704896580000}, 422),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "view", "timestamp": -5}, 422),
 ])
 def test_invalid_events_are_refused_and_not_stored(server, shop, body, status):
     r = track(server, shop, body)

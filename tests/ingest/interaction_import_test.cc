@@ -10,16 +10,6 @@
 namespace embedrec::ingest {
 namespace {
 
-TEST(InteractionImportTest, ParsesRfc3339AndEpochSeconds) {
-  EXPECT_EQ(ParseTimestampMillis("2024-01-10T14:23:00Z"), 1704896580000);
-  EXPECT_EQ(ParseTimestampMillis(" 1704896580 "), 1704896580000);
-  EXPECT_EQ(ParseTimestampMillis("1704896580.25"), 1704896580250);
-  EXPECT_FALSE(ParseTimestampMillis("1704896580000"));  // milliseconds are not seconds
-  EXPECT_FALSE(ParseTimestampMillis("2024-01-10"));
-  EXPECT_FALSE(ParseTimestampMillis(""));
-  EXPECT_FALSE(ParseTimestampMillis("1.2.3"));
-}
-
 struct Fixture {
   testing::FakeImportBatch batch;
   IdSnapshot ids;

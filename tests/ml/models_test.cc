@@ -74,10 +74,6 @@ TEST(SamplerWeightsTest, RepeatedEventsKeepTheHighestWeight) {
   EXPECT_EQ(ui.weights, (std::vector<float>{3.0f, 5.0f, 1.0f}));
   UserItems plain = UserItems::FromInteractions(1, {{0, 1, 1.0f, 0}, {0, 1, 1.0f, 0}});
   EXPECT_TRUE(plain.weights.empty());
-  EXPECT_EQ(DefaultTypeWeight("purchase"), 5);
-  EXPECT_GT(DefaultTypeWeight("purchase"), DefaultTypeWeight("add_to_cart"));
-  EXPECT_GT(DefaultTypeWeight("add_to_cart"), DefaultTypeWeight("view"));
-  EXPECT_EQ(DefaultTypeWeight("recommendations_shown"), 0);
 }
 
 

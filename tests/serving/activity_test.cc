@@ -126,7 +126,7 @@ TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
     const std::string type = types[rng() % 3];
     a.Record(id_, Event("u" + std::to_string(e), item, type), "", {});  // a pair counts once: one user each
     // All at the same time, a day after the stored events (the reference).
-    truth[item] += ml::DefaultTypeWeight(type) * std::exp2(1.0 / 7);
+    truth[item] += interactions::DefaultTypeWeight(type) * std::exp2(1.0 / 7);
     if (e % 97 != 0 && e != 1499) continue;
     auto t = *a.Trending(id_, *store_);
     std::vector<std::pair<std::string, double>> want(truth.begin(), truth.end());
@@ -245,7 +245,7 @@ TEST_F(ActivityTest, ConcurrentFirstRequestsBuildTrendingOnce) {
 TEST_F(ActivityTest, TenantTypeWeightsDecideTrendingAndProfiles) {
   // The tenant weighs views above purchases and ignores add_to_cart: trending
   // and profiles follow its weights, not the defaults.
-  ml::TypeWeights w(ml::TypeWeights::Overrides{{"view", 10}, {"add_to_cart", 0}, {"wishlist", 4}});
+  interactions::TypeWeights w(interactions::TypeWeights::Overrides{{"view", 10}, {"add_to_cart", 0}, {"wishlist", 4}});
   Activity a(&clock_, [&](const std::string&) { return w; });
   auto t = *a.Trending(id_, *store_);
   EXPECT_EQ(t->Top(10)[0].first, "B");  // its view (10) outweighs A's purchase (5)

@@ -1,6 +1,6 @@
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 
-namespace embedrec::ingest {
+namespace embedrec {
 
 std::string CsvQuote(std::string_view s) {
   if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
@@ -218,4 +218,4 @@ Status CsvParser::Finish() {
   return Status::Ok();
 }
 
-}  // namespace embedrec::ingest
+}  // namespace embedrec

@@ -1,10 +1,10 @@
-#include "ingest/csv_parser.h"
+#include "common/csv.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-namespace embedrec::ingest {
+namespace embedrec {
 namespace {
 
 struct Parsed {
@@ -126,4 +126,4 @@ TEST(CsvParserTest, CallbackErrorStopsParsing) {
 }
 
 }  // namespace
-}  // namespace embedrec::ingest
+}  // namespace embedrec

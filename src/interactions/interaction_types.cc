@@ -1,11 +1,11 @@
-#include "ml/interaction_types.h"
+#include "interactions/interaction_types.h"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include "common/strings.h"
 
-namespace embedrec::ml {
+namespace embedrec::interactions {
 
 float DefaultTypeWeight(std::string_view type) {
   if (type == "purchase") return 5;
@@ -40,4 +40,4 @@ TypeWeights TypeWeights::FromSettings(std::string_view settings_json) {
   return TypeWeights(std::move(w));
 }
 
-}  // namespace embedrec::ml
+}  // namespace embedrec::interactions

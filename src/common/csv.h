@@ -27,7 +27,7 @@
 #include "common/byte_source.h"
 #include "common/status.h"
 
-namespace embedrec::ingest {
+namespace embedrec {
 
 struct CsvRecord {
   uint64_t record = 0;                   // 1-based record number
@@ -92,4 +92,4 @@ class CsvParser {
   CsvRecord out_;
 };
 
-}  // namespace embedrec::ingest
+}  // namespace embedrec

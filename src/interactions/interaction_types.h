@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace embedrec::ml {
+namespace embedrec::interactions {
 
 // Default weights, highest intent first: purchase 5, add_to_cart 3,
 // rating/like/share 2, view/click 1; remove_from_cart and
@@ -44,4 +44,4 @@ class TypeWeights {
 // tenant settings cache in app/; the defaults when it cannot answer).
 using TypeWeightsFn = std::function<TypeWeights(const std::string& tenant_id)>;
 
-}  // namespace embedrec::ml
+}  // namespace embedrec::interactions

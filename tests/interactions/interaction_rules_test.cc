@@ -1,0 +1,48 @@
+#include "interactions/interaction_rules.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace embedrec::interactions {
+namespace {
+
+TEST(InteractionRulesTest, ParsesRfc3339AndEpochSeconds) {
+  EXPECT_EQ(ParseTimestampMillis("2024-01-10T14:23:00Z"), 1704896580000);
+  EXPECT_EQ(ParseTimestampMillis(" 1704896580 "), 1704896580000);
+  EXPECT_EQ(ParseTimestampMillis("1704896580.25"), 1704896580250);
+  EXPECT_FALSE(ParseTimestampMillis("1704896580000"));  // milliseconds are not seconds
+  EXPECT_FALSE(ParseTimestampMillis("2024-01-10"));
+  EXPECT_FALSE(ParseTimestampMillis(""));
+  EXPECT_FALSE(ParseTimestampMillis("1.2.3"));
+}
+
+TEST(InteractionRulesTest, ANumericTimestampFollowsTheTextRule) {
+  EXPECT_EQ(TimestampMillisFromSeconds(1704896580.25), 1704896580250);
+  EXPECT_FALSE(TimestampMillisFromSeconds(1704896580000.0));  // milliseconds, as text refuses them
+  EXPECT_FALSE(TimestampMillisFromSeconds(-1));
+  EXPECT_FALSE(TimestampMillisFromSeconds(std::numeric_limits<double>::infinity()));
+  EXPECT_FALSE(TimestampMillisFromSeconds(std::numeric_limits<double>::quiet_NaN()));
+}
+
+TEST(InteractionRulesTest, OneRulePerNumber) {
+  EXPECT_TRUE(Rule(Number::kRating).Allows(1));
+  EXPECT_TRUE(Rule(Number::kRating).Allows(5));
+  EXPECT_FALSE(Rule(Number::kRating).Allows(0.5));
+  EXPECT_FALSE(Rule(Number::kQuantity).Allows(0));  // a purchase of nothing
+  EXPECT_TRUE(Rule(Number::kQuantity).Allows(0.5));
+  EXPECT_TRUE(Rule(Number::kValue).Allows(0));      // a free item
+  EXPECT_FALSE(Rule(Number::kValue).Allows(-1));
+  EXPECT_FALSE(Rule(Number::kDurationSeconds).Allows(2e9));
+  EXPECT_FALSE(Rule(Number::kValue).Allows(std::numeric_limits<double>::quiet_NaN()));
+}
+
+TEST(InteractionRulesTest, KnowsTheBuiltInAndTheTenantsTypes) {
+  EXPECT_TRUE(KnownType("purchase", {}));
+  EXPECT_FALSE(KnownType("wishlist", {}));
+  EXPECT_TRUE(KnownType("wishlist", {"wishlist"}));
+  EXPECT_EQ(BuiltInTypes().size(), 9u);
+}
+
+}  // namespace
+}  // namespace embedrec::interactions
