@@ -279,7 +279,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       json::value old = json::parse(deployed_record->metrics_json, ec);
       const json::object* o = ec ? nullptr : old.if_object();
       if (o && o->contains("refit") && o->at("refit").is_bool() && o->at("refit").as_bool()) {
-        if (auto* n = o->if_contains("ndcg@10"); n && n->is_number()) old_ndcg = n->to_number<double>();
+        const json::value* n = o->if_contains("served_ndcg@10");  // reranked, when it was
+        if (!n || !n->is_number()) n = o->if_contains("ndcg@10");
+        if (n && n->is_number()) old_ndcg = n->to_number<double>();
         old_ndcg_recorded = true;
       } else {
         old_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
@@ -304,12 +306,18 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                              chosen.options.seed);
     ctx.update([&](json::object& d) { d["rerank"] = rerank->ToJson(); }, true);
   }
+  // What is served is judged: with a reranker, the model's figures over all
+  // validation users scaled by what reranking did on the sampled ones.
+  double hit = final_metrics.contains("hit_rate@20") ? final_metrics["hit_rate@20"].as_double() : 0;
+  if (rerank && rerank->reranker && new_ndcg && rerank->ndcg_at_10 > 0 && rerank->hit_rate_at_20 > 0) {
+    *new_ndcg *= rerank->reranked_ndcg_at_10 / rerank->ndcg_at_10;
+    hit *= rerank->reranked_hit_rate_at_20 / rerank->hit_rate_at_20;
+  }
   // The lift over popularity on the same split.
   json::object lift;
   bool beats_popularity = true;
   if (baseline && new_ndcg) {
     const double pop_ndcg = baseline->Get("ndcg@10"), pop_hit = baseline->Get("hit_rate@20");
-    const double hit = final_metrics.contains("hit_rate@20") ? final_metrics["hit_rate@20"].as_double() : 0;
     lift = json::object{{"baseline", "popularity"},
                         {"popularity_ndcg@10", pop_ndcg},
                         {"popularity_hit_rate@20", pop_hit},
@@ -401,6 +409,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   if (!recency.empty()) stored_metrics["recency"] = recency;
   if (rerank) stored_metrics["rerank"] = rerank->ToJson();
   stored_metrics["refit"] = served_data.has_value();
+  if (new_ndcg) stored_metrics["served_ndcg@10"] = *new_ndcg;
   if (old_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *old_ndcg;
   v.metrics_json = JsonText(stored_metrics);
   v.params_json = JsonText(hyper);

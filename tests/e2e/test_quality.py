@@ -9,8 +9,9 @@ import io
 import random
 import subprocess
 
-from conftest import BIN
+import pytest
 
+from conftest import BIN
 from test_recommendations import CAMERAS, items_csv_with_attributes, recommend
 from test_training import SCOPES, shop_csvs, train, wait_done
 
@@ -275,7 +276,12 @@ def test_the_reranker_learns_the_shops_signals_and_serves_them(server, tmp_path)
             assert rerank["weights"]["features"][2] == "recent_category_share"
             assert rerank["weights"]["weight"][2] > 0, rerank
             models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
-            assert models[0]["metrics"]["rerank"]["kept"], models[0]["metrics"]
+            metrics = models[0]["metrics"]
+            assert metrics["rerank"]["kept"], metrics
+            # The lift and the gate judge what is served: the reranked figure.
+            assert metrics["served_ndcg@10"] > metrics["ndcg@10"], metrics
+            assert done["lift"]["ndcg@10"] == pytest.approx(
+                metrics["served_ndcg@10"] / done["lift"]["popularity_ndcg@10"]), done["lift"]
         else:  # no signal beyond the model's: not kept, and the job says why
             assert not rerank["kept"] and "does not rank" in rerank["reason"], rerank
         hits[name] = hit_rate(server, key, test)

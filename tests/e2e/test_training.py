@@ -229,8 +229,11 @@ def test_gate_standby_rollback_and_delete(server, shop):
     second = wait_done(server, key, train(server, key, auto_deploy=False).json()["job_id"])
     assert second["deployment_status"] == "standby"
     assert second["deployment_reason"] == "auto_deploy is false"
-    # A much worse model (one epoch at a tiny learning rate) fails the gate.
-    worse = wait_done(server, key, train(server, key, {"epochs": 1, "learning_rate": 1e-6}).json()["job_id"])
+    # A much worse model fails the gate: popularity, half the deployed one's
+    # ndcg@10 here. (An untrained lightgcn no longer does: its reranker,
+    # which reads the category of each user's newest events, serves nearly
+    # as well on this two-category shop, and the gate judges what is served.)
+    worse = wait_done(server, key, train(server, key, model_type="popularity").json()["job_id"])
     assert worse["deployment_status"] == "standby", worse
     # Refused by the first gate it fails: popularity on the same split, or the deployed model.
     assert ("below the deployed " + v1 in worse["deployment_reason"]
