@@ -23,6 +23,9 @@ class TrainingService;
 namespace embedrec::tenants {
 class TenantService;
 }
+namespace embedrec::ingest {
+class IngestService;
+}
 namespace embedrec::serving {
 class Activity;
 class CatalogCache;
@@ -52,6 +55,7 @@ struct Deps {
   serving::Activity* activity = nullptr;          // real-time profiles, trending, context
   serving::CatalogCache* catalog = nullptr;       // catalog snapshots for serving
   tenants::TenantService* tenant_service = nullptr;  // the tenant lifecycle
+  ingest::IngestService* ingest = nullptr;           // uploads
 };
 
 using AuthedFn = std::function<StatusOr<http::Response>(

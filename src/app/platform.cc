@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "common/fair_pool.h"
 #include "http/dispatcher.h"
+#include "ingest/ingest_service.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "store/control_store.h"
@@ -90,6 +91,18 @@ class PlatformImpl final : public Platform {
     deps_.catalog = catalog_.get();
     deps_.activity = activity_.get();
     deps_.recommender = recommender_.get();
+    serving::CatalogCache* catalog = catalog_.get();
+    serving::Activity* activity = activity_.get();
+    ingest_ = std::make_unique<ingest::IngestService>(ingest::IngestOptions{
+        .tenants = tenants_.get(),
+        .open_blobs = deps_.open_blobs,
+        .clock = RealClock(),
+        .spill_dir = config_.data_dir + "/tmp",
+        .data_changed = [catalog, activity](const std::string& tid) {
+          catalog->Invalidate(tid);  // serving reads the new catalog and history from now on
+          activity->DataChanged(tid);
+        }});
+    deps_.ingest = ingest_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), RealClock());
     WireTenantHooks();
     deps_.tenant_service = tenant_service_.get();
@@ -216,6 +229,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::Activity> activity_;
   std::unique_ptr<serving::Recommender> recommender_;
   std::unique_ptr<tenants::TenantService> tenant_service_;
+  std::unique_ptr<ingest::IngestService> ingest_;
   api::Deps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_;
