@@ -11,6 +11,7 @@
 #include "ml/recency.h"
 #include "ml/reranker.h"
 #include "training/auto_search.h"
+#include "training/deploy_policy.h"
 #include "training/training_data.h"
 
 namespace embedrec::training {
@@ -315,7 +316,6 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }
   // The lift over popularity on the same split.
   json::object lift;
-  bool beats_popularity = true;
   if (baseline && new_ndcg) {
     const double pop_ndcg = baseline->Get("ndcg@10"), pop_hit = baseline->Get("hit_rate@20");
     lift = json::object{{"baseline", "popularity"},
@@ -323,7 +323,6 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                         {"popularity_hit_rate@20", pop_hit},
                         {"ndcg@10", pop_ndcg > 0 ? json::value(*new_ndcg / pop_ndcg) : json::value(nullptr)},
                         {"hit_rate@20", pop_hit > 0 ? json::value(hit / pop_hit) : json::value(nullptr)}};
-    beats_popularity = chosen.model_type == "popularity" || *new_ndcg > pop_ndcg;
   }
   if (cancelled()) return ml::CancelledStatus();
 
@@ -414,44 +413,18 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   v.metrics_json = JsonText(stored_metrics);
   v.params_json = JsonText(hyper);
   v.index_json = JsonText(index_json);
-  std::string deployment_status = "standby", reason;
-  char buf[256];
-  if (!req.auto_deploy) {
-    reason = "auto_deploy is false";
-  } else if (!beats_popularity) {
-    std::snprintf(buf, sizeof buf,
-                  "validation ndcg@10 %.4f does not beat popularity's %.4f on the same split; kept as "
-                  "standby (%s; deploy it by hand to override)",
-                  new_ndcg.value_or(0), baseline->Get("ndcg@10"),
-                  deployed_record ? "the deployed model keeps serving" : "popularity keeps serving");
-    reason = buf;
-  } else if (!deployed_record) {
-    deployment_status = "deployed";
-    reason = "first model of the tenant";
-  } else if (!new_ndcg) {
-    deployment_status = "deployed";
-    reason = "no validation split (validation_split 0): deployed without the gate";
-  } else if (!old_ndcg || *new_ndcg >= *old_ndcg * (1 - req.deploy_tolerance)) {
-    deployment_status = "deployed";
-    std::snprintf(buf, sizeof buf,
-                  "validation ndcg@10 %.4f vs %.4f for the deployed %s %s "
-                  "(tolerance %.0f%%)",
-                  *new_ndcg, old_ndcg.value_or(0), deployed_record->version.c_str(),
-                  old_ndcg_recorded ? "at its own validation" : "on the same split",
-                  100 * req.deploy_tolerance);
-    reason = buf;
-  } else {
-    std::snprintf(buf, sizeof buf,
-                  "validation ndcg@10 %.4f is more than %.0f%% below the deployed %s's %.4f %s; "
-                  "kept as standby (deploy it by hand to override)",
-                  *new_ndcg, 100 * req.deploy_tolerance, deployed_record->version.c_str(), *old_ndcg,
-                  old_ndcg_recorded ? "at its own validation" : "on the same split");
-    reason = buf;
-  }
-  if (incremental && old_ndcg_recorded) {
-    reason += " (incremental: the deployed model it continues saw this validation split, so its "
-              "figures are optimistic)";
-  }
+  GateInput gate{.auto_deploy = req.auto_deploy,
+                 .tolerance = req.deploy_tolerance,
+                 .incremental = incremental,
+                 .model_type = chosen.model_type,
+                 .ndcg = new_ndcg,
+                 .popularity_ndcg = baseline ? std::optional<double>(baseline->Get("ndcg@10")) : std::nullopt,
+                 .deployed_version = deployed_record ? std::optional<std::string>(deployed_record->version)
+                                                     : std::nullopt,
+                 .deployed_ndcg = old_ndcg,
+                 .deployed_ndcg_recorded = old_ndcg_recorded};
+  const GateDecision decision = env.policy ? env.policy->Decide(gate) : DeployPolicy().Decide(gate);
+  std::string deployment_status = decision.deploy ? "deployed" : "standby", reason = decision.reason;
   v.status = "standby";
   v.reason = deployment_status == "deployed" ? "" : reason;
   RETURN_IF_ERROR(env.registry->Store(ctx.tenant_id, *env.store, &v, artifact, index_bytes));

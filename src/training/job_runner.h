@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "serving/deployed_models.h"
 #include "store/tenant_stores.h"
+#include "training/deploy_policy.h"
 #include "training/job_request.h"
 #include "training/model_registry.h"
 #include "training/speed_estimate.h"
@@ -35,6 +36,7 @@ struct JobEnv {
   serving::DeployedModels* deployed = nullptr;
   SpeedEstimate* speed = nullptr;
   const Clock* clock = nullptr;
+  const DeployPolicy* policy = nullptr;  // null: the default gate (training/deploy_policy.h)
 };
 
 // Runs the job to its end. On success the document holds the completed
