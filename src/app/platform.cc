@@ -44,7 +44,7 @@ class PlatformImpl final : public Platform {
     config_.data_dir = fs::canonical(config_.data_dir).string();
 
     ASSIGN_OR_RETURN(control_, store::OpenSqliteControlStore(config_.data_dir + "/control.db"));
-    tenants_ = store::NewSqliteTenantStores(config_.data_dir + "/tenants");
+    tenants_ = store::NewSqliteTenantStores(config_.data_dir + "/tenants", RealClock());
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
     ASSIGN_OR_RETURN(std::string jwt_secret,

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "store/training_records.h"
@@ -211,7 +212,8 @@ class TenantStores {
 };
 
 // Embedded backend: `root`/<tenant_id>/tenant.db and `root`/<tenant_id>/blobs/.
-std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root);
+// `clock` stamps what the stores record (processed_at of tracked events).
+std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock = RealClock());
 
 // True for a lowercase RFC 4122 UUID string.
 bool IsUuid(std::string_view s);

@@ -59,7 +59,7 @@ namespace {
 class TenantStoreTrackTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    stores_ = NewSqliteTenantStores(dir_.path());
+    stores_ = NewSqliteTenantStores(dir_.path(), &clock_);
     id_ = NewUuid();
     ASSERT_OK(stores_->Create(id_));
     auto s = stores_->Open(id_);
@@ -73,10 +73,22 @@ class TenantStoreTrackTest : public ::testing::Test {
     ASSERT_OK((*batch)->Commit());
   }
   testing::TempDir dir_;
+  FakeClock clock_{1'750'000'000'000};
   std::unique_ptr<TenantStores> stores_;
   std::string id_;
   std::shared_ptr<TenantStore> store_;
 };
+
+TEST_F(TenantStoreTrackTest, StampsWhatItProcessedWithTheClockItWasGiven) {
+  TrackEvent ev;
+  ev.user_id = "U";
+  ev.item_id = "P1";
+  ev.type = "view";
+  ev.ts_ms = 5;
+  auto r = store_->Track({ev});
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].processed_at_ms, 1'750'000'000'000);
+}
 
 TEST_F(TenantStoreTrackTest, ConcurrentTrackCallsAllCommitWithUniqueIds) {
   std::vector<std::thread> threads;

@@ -298,8 +298,8 @@ class SqliteImportBatch final : public ImportBatch {
 
 class SqliteTenantStore final : public TenantStore {
  public:
-  SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db)
-      : id_(std::move(id)), db_(std::move(db)), training_(NewSqliteTrainingRecords(db_.get())) {}
+  SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db, const Clock* clock)
+      : id_(std::move(id)), clock_(clock), db_(std::move(db)), training_(NewSqliteTrainingRecords(db_.get())) {}
   TrainingRecords& training() override { return *training_; }
 
   StatusOr<InteractionCounts> CountInteractions() override {
@@ -686,6 +686,7 @@ class SqliteTenantStore final : public TenantStore {
 
  private:
   std::string id_;
+  const Clock* clock_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<TrainingRecords> training_;
   struct TrackJob {
@@ -717,7 +718,7 @@ class SqliteTenantStore final : public TenantStore {
 
   StatusOr<TrackResult> WriteOne(SqliteConn& c, const TrackEvent& ev) {
     TrackResult r;
-    r.processed_at_ms = RealClock()->NowMillis();
+    r.processed_at_ms = clock_->NowMillis();
     if (!ev.idempotency_key.empty()) {
       ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT interaction_id FROM idempotency_keys WHERE key=?"));
       st->Bind(1, ev.idempotency_key);
@@ -809,7 +810,7 @@ class SqliteTenantStore final : public TenantStore {
 
 class SqliteTenantStores final : public TenantStores {
  public:
-  explicit SqliteTenantStores(std::string root) : root_(std::move(root)) {}
+  SqliteTenantStores(std::string root, const Clock* clock) : root_(std::move(root)), clock_(clock) {}
 
   Status Create(const std::string& tenant_id) override {
     if (!IsUuid(tenant_id)) return Status::InvalidArgument("tenant id must be a UUID");
@@ -860,7 +861,7 @@ class SqliteTenantStores final : public TenantStores {
     }
     ASSIGN_OR_RETURN(auto db, SqliteDb::Open({.path = db_path.string(), .pool_size = 4},
                                              TenantMigrations()));
-    auto store = std::make_shared<SqliteTenantStore>(tenant_id, std::move(db));
+    auto store = std::make_shared<SqliteTenantStore>(tenant_id, std::move(db), clock_);
     if (create) RETURN_IF_ERROR(store->Stamp());
     ASSIGN_OR_RETURN(std::string stamped, store->StampedId());
     if (stamped != tenant_id) {
@@ -872,14 +873,15 @@ class SqliteTenantStores final : public TenantStores {
   }
 
   std::string root_;
+  const Clock* clock_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<SqliteTenantStore>> open_;
 };
 
 }  // namespace
 
-std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root) {
-  return std::make_unique<SqliteTenantStores>(root);
+std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock) {
+  return std::make_unique<SqliteTenantStores>(root, clock);
 }
 
 }  // namespace embedrec::store
