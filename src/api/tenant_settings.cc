@@ -29,9 +29,9 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
     rules.cache_ttl_seconds = static_cast<int>(std::clamp<int64_t>(c->as_int64(), 0, 86400));
   }
   if (auto* e = o.if_contains("exclude_from_recommendations"); e && e->is_string()) {
-    std::string x(e->as_string());
-    if (x == "auto" || x == "purchased" || x == "all_interacted" || x == "none") rules.exclude_from_recommendations = x;
+    if (auto x = serving::ParseExclusion(e->as_string())) rules.exclude_from_recommendations = *x;
   }
+
   return rules;
 }
 

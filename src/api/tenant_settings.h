@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "interactions/interaction_types.h"
+#include "serving/exclusion.h"
 #include "store/control_store.h"
 
 namespace embedrec::api {
@@ -24,9 +25,7 @@ struct TenantRules {
   bool auto_create_items = false;      // settings.auto_create_items
   int max_recommendations = 50;        // settings.max_recommendations
   int cache_ttl_seconds = 300;         // settings.cache_ttl_seconds (0: no result cache)
-  // settings.exclude_from_recommendations: auto | purchased | all_interacted | none
-  // (auto: purchased items when the tenant has any purchase, else every item interacted with)
-  std::string exclude_from_recommendations = "auto";
+  serving::Exclusion exclude_from_recommendations = serving::Exclusion::kAuto;  // settings.exclude_from_recommendations
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

@@ -228,10 +228,11 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   // "auto": purchases where the shop tracks them; where it never has (ratings,
   // plays, check-ins), what a user interacted with is what they consumed.
   std::set<std::string> excluded;
-  const std::string exclude =
-      r.exclude != "auto" ? r.exclude : (trending->has_purchases ? "purchased" : "all_interacted");
-  if (exclude == "purchased") excluded = profile->purchased;
-  else if (exclude == "all_interacted") excluded = profile->interacted;
+  const Exclusion exclude =
+      r.exclude != Exclusion::kAuto ? r.exclude
+                                    : (trending->has_purchases ? Exclusion::kPurchased : Exclusion::kAllInteracted);
+  if (exclude == Exclusion::kPurchased) excluded = profile->purchased;
+  else if (exclude == Exclusion::kAllInteracted) excluded = profile->interacted;
   if (!r.current_item.empty()) excluded.insert(r.current_item);
   auto allowed = [&](const CatalogItem& item) {
     return r.filters.Matches(item) && !excluded.count(item.item_id);

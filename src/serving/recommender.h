@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "serving/activity.h"
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
+#include "serving/exclusion.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
@@ -54,8 +56,7 @@ struct RecommendRequest {
   std::string current_item;  // context.current_item
   Context context;
   std::string model_version;      // empty: the deployed one
-  // purchased | all_interacted | none | auto (purchased when the tenant has any purchase, else all_interacted)
-  std::string exclude = "purchased";
+  Exclusion exclude = Exclusion::kPurchased;
 };
 
 struct Recommendation {

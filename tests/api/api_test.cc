@@ -6,6 +6,7 @@
 #include "auth/api_key.h"
 #include "common/fair_pool.h"
 #include "http/dispatcher.h"
+#include "tenants/tenant_service.h"
 #include "test_util.h"
 
 namespace embedrec::api {
@@ -31,6 +32,12 @@ class ApiTest : public ::testing::Test {
     deps_ = {control_.get(), tenants_.get(), authn_.get(), sessions_.get(), &clock_, &metrics_,
              dir_.path()};
     deps_.settings = settings_.get();
+    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), &clock_);
+    tenant_service_->AddHooks({.changed = [this](const std::string& id) {
+      authn_->Invalidate();
+      settings_->Invalidate(id);
+    }});
+    deps_.tenant_service = tenant_service_.get();
     RegisterAllRoutes(router_, deps_);
     dispatcher_ = std::make_unique<http::Dispatcher>(&router_, &pool_, &metrics_,
                                                      http::Dispatcher::Options{});
@@ -58,6 +65,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<auth::Authenticator> authn_;
   std::unique_ptr<auth::SessionService> sessions_;
   std::unique_ptr<TenantSettingsCache> settings_;
+  std::unique_ptr<tenants::TenantService> tenant_service_;
   Deps deps_;
   http::Router router_;
   std::unique_ptr<http::Dispatcher> dispatcher_;

@@ -1,0 +1,26 @@
+// What a user is never shown again (settings.exclude_from_recommendations),
+// as serving reads it; the text only where settings are parsed.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace embedrec::serving {
+
+enum class Exclusion {
+  kAuto,           // purchased items once the tenant has any purchase, else every item interacted with
+  kPurchased,
+  kAllInteracted,
+  kNone,
+};
+
+// "auto", "purchased", "all_interacted", "none"; nullopt for anything else.
+inline std::optional<Exclusion> ParseExclusion(std::string_view text) {
+  if (text == "auto") return Exclusion::kAuto;
+  if (text == "purchased") return Exclusion::kPurchased;
+  if (text == "all_interacted") return Exclusion::kAllInteracted;
+  if (text == "none") return Exclusion::kNone;
+  return std::nullopt;
+}
+
+}  // namespace embedrec::serving
