@@ -202,7 +202,7 @@ class TrainingServiceImpl final : public TrainingService {
     }
     job->cancel = true;
     if (was_queued) {
-      Finish(job, "cancelled", "cancelled before it started");
+      Finish(job, "cancelled", "cancelled", "cancelled before it started");
     } else {
       Update(*job, [](json::object& d) { d["cancel_requested"] = true; }, false);
     }
@@ -375,11 +375,11 @@ class TrainingServiceImpl final : public TrainingService {
       }
     }
     if (s.ok()) {
-      Finish(job, "completed", "");
+      Finish(job, "completed", "", "");
     } else if (s.code() == StatusCode::kCancelled && job->interrupted) {
-      Finish(job, "failed", "interrupted: the server stopped during training; submit it again");
+      Finish(job, "failed", "interrupted", "interrupted: the server stopped during training; submit it again");
     } else if (s.code() == StatusCode::kCancelled) {
-      Finish(job, "cancelled", "cancelled on request");
+      Finish(job, "cancelled", "cancelled", "cancelled on request");
     } else {
       spdlog::error("tenant {}: training job {} failed: {}", job->tenant_id, job->job_id,
                     s.ToString());
@@ -387,7 +387,7 @@ class TrainingServiceImpl final : public TrainingService {
                             ? "internal error (see the server log, job " + job->job_id + ")"
                             : s.message();
       if (s.code() == StatusCode::kInternal) why += ": " + s.message();
-      Finish(job, "failed", why);
+      Finish(job, "failed", "failed", why);
     }
   }
 
@@ -423,14 +423,14 @@ class TrainingServiceImpl final : public TrainingService {
     if (!s.ok()) spdlog::error("tenant {}: job {} not saved: {}", job.tenant_id, job.job_id, s.ToString());
   }
 
-  void Finish(const std::shared_ptr<Job>& job, const std::string& status, const std::string& why) {
+  // `reason`: the error's machine-readable reason (cancelled, interrupted,
+  // failed), `why` its message; both unused for a completed job.
+  void Finish(const std::shared_ptr<Job>& job, const std::string& status, const std::string& reason,
+              const std::string& why) {
     Update(*job, [&](json::object& d) {
       if (status != "completed") {
         d["status"] = status;
-        d["error"] = json::object{{"reason", status == "cancelled" ? "cancelled"
-                                             : why.rfind("interrupted", 0) == 0 ? "interrupted"
-                                                                                 : "failed"},
-                                  {"message", why}};
+        d["error"] = json::object{{"reason", reason}, {"message", why}};
         d["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
         d.erase("estimated_completion");
       }
