@@ -3,7 +3,8 @@
 150,000 interactions) with a trained 64-dimension LightGCN model; wrk on
 POST /api/v1/recommendations over all users, result cache off and on, beside
 nginx serving a static JSON file of the same size as one answer, in the same
-run; then 8 connections for latency (recommendations and similar items).
+run; then 8 connections for latency (recommendations, the same model
+without its reranker, ALS with recency steering, similar items).
 
 Usage: bench/serving_bench.py [--duration 10] [--rounds 2] [--warmup 4]
 """
@@ -105,7 +106,8 @@ def main():
         gw, ml = ports["gateway"], ports["ml"]
         tenants = {}
         shares = {}
-        for mode, ttl in (("cache_off", 0), ("cache_on", 300), ("steered", 0)):
+        reranked = {}
+        for mode, ttl in (("cache_off", 0), ("cache_on", 300), ("steered", 0), ("no_rerank", 0)):
             _, key = tenant_key(gw, mode.replace("_", "-"),
                                 ["data:write", "models:train", "recommendations:read", "interactions:write"],
                                 {"cache_ttl_seconds": ttl})
@@ -114,13 +116,18 @@ def main():
                      raw=(work / "shop" / f"{kind}.csv").read_bytes(), ctype="text/csv")
             # "steered": ALS, whose validation on this shop chooses recency steering
             # (known users' newest events move every query: no kept-candidates walk).
+            # "no_rerank": the cache_off tenant's model without its reranker (the
+            # second stage's cost, side by side).
             body = ({"model_type": "als"} if mode == "steered" else
                     {"model_type": "lightgcn", "hyperparameters": {"epochs": args.epochs}})
+            if mode == "no_rerank":
+                body["rerank"] = False
             job = call(ml, "POST", "/api/v1/train", body, token=key)
             while (done := call(ml, "GET", job["progress_url"], token=key))["status"] not in ("completed", "failed"):
                 time.sleep(0.2)
             tenants[mode] = key
             shares[mode] = done.get("recency", {}).get("recent_events_share")
+            reranked[mode] = done.get("rerank", {}).get("kept", False)
         sample = json.dumps(call(gw, "POST", "/api/v1/recommendations",
                                  {"user_id": "USER_000001", "count": 10}, token=tenants["cache_off"]))
         www = work / "www"
@@ -147,6 +154,9 @@ def main():
             ("embedrec recommendations, cache off, 8 conn", 8,
              lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["cache_off"], "BENCH_N": "5000",
                                                     "BENCH_KIND": "user", "BENCH_OUT": out})),
+            ("embedrec recommendations, the same model without its reranker, cache off, 8 conn", 8,
+             lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["no_rerank"], "BENCH_N": "5000",
+                                                    "BENCH_KIND": "user", "BENCH_OUT": out})),
             ("embedrec recommendations, ALS with recency steering, cache off, 8 conn", 8,
              lambda c: wrk(base, c, args.duration, {"BENCH_KEY": tenants["steered"], "BENCH_N": "5000",
                                                     "BENCH_KIND": "user", "BENCH_OUT": out})),
@@ -160,7 +170,7 @@ def main():
         # and each user's (item's) candidate list is computed on its first
         # request; the measured rounds see a running shop's steady state.
         for key, kind, n in ((tenants["cache_off"], "user", "5000"), (tenants["cache_on"], "user", "5000"),
-                             (tenants["steered"], "user", "5000"),
+                             (tenants["steered"], "user", "5000"), (tenants["no_rerank"], "user", "5000"),
                              (tenants["cache_off"], "similar", "10000")):
             wrk(base, 64, args.warmup, {"BENCH_KEY": key, "BENCH_N": n, "BENCH_KIND": kind, "BENCH_OUT": out})
         samples = {name: [] for name, _, _ in runs}
@@ -172,12 +182,13 @@ def main():
                       f"p99 {r['p99_ms']:.2f} ms non-2xx {r['non2xx']}"
                       + (f" tracked {r['tracked_per_s']:.0f}/s" if "tracked_per_s" in r else ""), file=sys.stderr)
         nginx64 = median([r["rps"] for r in samples[runs[3][0]]])
-        nginx8 = median([r["rps"] for r in samples[runs[7][0]]])
+        nginx8 = median([r["rps"] for r in samples[runs[-1][0]]])
         lines = [f"wrk -t2 --latency -d{args.duration}s after a {args.warmup} s warm-up per target, "
                  f"{args.rounds} interleaved rounds, medians; "
                  f"answer size {len(sample)} B; model: LightGCN 64 dims, {args.epochs} epochs, "
                  f"10,000 items, 5,000 users (recency steering share {shares['cache_off']}; the ALS "
                  f"tenant's {shares['steered']}: known users' newest events steer when > 0); "
+                 f"reranker kept: LightGCN {reranked['cache_off']}, ALS {reranked['steered']}; "
                  "requests spread over all users (items)",
                  "",
                  "| target | req/s | p50 ms | p99 ms | non-2xx | vs nginx |",

@@ -1,5 +1,6 @@
 #include "training/job_request.h"
 
+#include "common/json_fields.h"
 #include "common/strings.h"
 
 #include <algorithm>
@@ -199,13 +200,10 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   ASSIGN_OR_RETURN(auto budget, OptNumber(body, "time_budget_seconds", "time_budget_seconds", 1, 86400));
   if (budget) r.time_budget_seconds = *budget;
   ASSIGN_OR_RETURN(r.mode, OptionalString(body, "training_mode", {"full", "incremental"}, "full"));
-  if (const json::value* v = body.if_contains("auto_deploy"); v && !v->is_null()) {
-    if (!v->is_bool()) {
-      return Status::InvalidArgument("field 'auto_deploy' must be a boolean",
-                                     {{"field", "auto_deploy"}, {"expected", "a boolean"}});
-    }
-    r.auto_deploy = v->as_bool();
-  }
+  ASSIGN_OR_RETURN(auto deploy, OptBool(body, "auto_deploy"));
+  r.auto_deploy = deploy.value_or(true);
+  ASSIGN_OR_RETURN(auto rerank, OptBool(body, "rerank"));
+  r.rerank = rerank.value_or(true);
   std::map<std::string, double> values, given;
   if (tenant_defaults) RETURN_IF_ERROR(ReadValues(*tenant_defaults, "settings.training.", &values));
   if (const json::value* v = body.if_contains("hyperparameters"); v && !v->is_null()) {

@@ -18,6 +18,8 @@ struct JobRequest {
   std::string model_type = "lightgcn";
   std::string mode = "full";      // full | incremental
   bool auto_deploy = true;
+  // Fit the second stage (ml/reranker.h) and keep it where it helps; false: the model alone.
+  bool rerank = true;
   ml::TrainOptions options;       // hyperparameters as applied
   double validation_split = 0.2;  // share of each user's latest items held out for validation
   // Interaction type → weight (over interactions::DefaultTypeWeight); 0: not a positive.
@@ -48,7 +50,7 @@ struct HyperparameterSpec {
 };
 const std::vector<HyperparameterSpec>& Hyperparameters();
 
-// Reads `body` {model_type?, training_mode?, auto_deploy?, hyperparameters?,
+// Reads `body` {model_type?, training_mode?, auto_deploy?, rerank?, hyperparameters?,
 // deploy_tolerance?, interaction_weights?} over the tenant's settings JSON:
 // settings.recommendation_model, settings.training (hyperparameter
 // defaults, validated the same way), settings.interaction_types.<t>.weight,

@@ -302,7 +302,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   // A second stage over the model's candidates (ml/reranker.h), kept when
   // it ranks the held-out items better than the model (cross-fitted).
   std::optional<ml::RerankerFit> rerank;
-  if (plain && chosen.model_type != "popularity") {
+  if (plain && chosen.model_type != "popularity" && req.rerank) {
     rerank = ml::FitReranker(data, users, model->item_embeddings().data(), dim, td.item_categories,
                              chosen.options.seed);
     ctx.update([&](json::object& d) { d["rerank"] = rerank->ToJson(); }, true);

@@ -287,3 +287,12 @@ def test_the_reranker_learns_the_shops_signals_and_serves_them(server, tmp_path)
         hits[name] = hit_rate(server, key, test)
     # Measured: 0.400 against 0.372 (500 users).
     assert hits["with"] >= hits["without"] + 0.015, hits
+    # Asked not to rerank, the same shop gets the model alone.
+    o = server.onboard("rerank-off", scopes=SCOPES)
+    key = o["api_key"]
+    assert server.upload("/api/v1/upload/items", items, key).status == 200
+    assert server.upload("/api/v1/upload/interactions", upload, key).status == 200
+    r = server.request("POST", "/api/v1/train", {"model_type": "ease", "rerank": False}, token=key, port="ml")
+    done = wait_done(server, key, r.json()["job_id"], timeout=180)
+    assert done["status"] == "completed" and "rerank" not in done, done
+    assert hit_rate(server, key, test) == pytest.approx(hits["without"], abs=0.01)
