@@ -90,6 +90,108 @@ std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml:
                       kFinalKs);
 }
 
+// What validation says of the trained model as it will be served: the
+// recency check (do a user's newest events predict what comes next in this
+// data? then serving steers known users by them, and what follows judges
+// the steered vectors), the final metrics, the deployed model's figure for
+// the gate, the score calibration, the reranker, and the lift over
+// popularity (reranked figures when a reranker is kept).
+struct Validation {
+  json::object final_metrics;
+  std::optional<double> ndcg;  // ndcg@10 as served
+  std::optional<double> deployed_ndcg;
+  bool deployed_ndcg_recorded = false;  // the deployed model's own validation figure (it was refit)
+  double recent_share = 0;
+  json::object recency;
+  std::optional<ml::ScoreCalibration> calibration;
+  std::string calibration_problem = "no validation split";
+  std::optional<ml::RerankerFit> rerank;
+  json::object lift;
+};
+
+Validation Validate(const ml::Dataset& data, const ml::Model& model, const std::string& model_type, uint64_t seed,
+                    bool rerank_asked, const std::vector<int32_t>& item_categories,
+                    const std::optional<ml::Metrics>& baseline, const store::ModelVersionRecord* deployed_record,
+                    const serving::ServingModel* deployed,
+                    const std::function<void(const ml::RerankerFit&)>& on_rerank) {
+  Validation v;
+  const int dim = model.dim();
+  // Do a user's newest events predict what comes next in this data? Then
+  // serving steers known users by them too (ml/recency.h), and what is
+  // judged below (metrics, calibration, lift, gate) is what will be served.
+  std::vector<float> served_users;  // the user vectors serving queries with, when steered
+  std::optional<ml::Metrics> plain;
+  if (data.test.size() > 0) {
+    plain = ml::Evaluate(data, model.user_embeddings().data(), model.item_embeddings().data(), dim, kFinalKs);
+  }
+  if (plain && !data.train_events.empty() && model_type != "popularity") {
+    auto steered = ml::SteeredUserVectors(data, model, ml::Steering::kSeenShare);
+    const double steered_ndcg =
+        ml::Evaluate(data, steered.data(), model.item_embeddings().data(), dim, {10}).Get("ndcg@10");
+    if (steered_ndcg > plain->Get("ndcg@10")) {
+      v.recent_share = ml::Steering::kSeenShare;
+      served_users = std::move(steered);
+    }
+    v.recency = json::object{{"ndcg@10", plain->Get("ndcg@10")}, {"steered_ndcg@10", steered_ndcg},
+                             {"recent_events_share", v.recent_share}};
+  }
+  const float* users = served_users.empty() ? model.user_embeddings().data() : served_users.data();
+  if (plain) {
+    const ml::Metrics m = served_users.empty()
+                              ? *plain
+                              : ml::Evaluate(data, users, model.item_embeddings().data(), dim, kFinalKs);
+    v.final_metrics = MetricsJson(m);
+    v.final_metrics["evaluated_users"] = m.users;
+    v.ndcg = m.Get("ndcg@10");
+    // A deployed model refit on all data has seen this split's pairs: it is
+    // compared by the validation figure recorded when it was trained.
+    if (deployed_record && deployed) {
+      boost::system::error_code ec;
+      json::value old = json::parse(deployed_record->metrics_json, ec);
+      const json::object* o = ec ? nullptr : old.if_object();
+      if (o && o->contains("refit") && o->at("refit").is_bool() && o->at("refit").as_bool()) {
+        const json::value* n = o->if_contains("served_ndcg@10");  // reranked, when it was
+        if (!n || !n->is_number()) n = o->if_contains("ndcg@10");
+        if (n && n->is_number()) v.deployed_ndcg = n->to_number<double>();
+        v.deployed_ndcg_recorded = true;
+      } else {
+        v.deployed_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
+      }
+    }
+  }
+  // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
+  if (data.test.size() > 0 && model.user_embeddings().size() > 0) {
+    // Fitted on what users are shown (their 20 best), over up to 2,000 users.
+    auto fit = ml::FitScoreCalibration(data, users, model.item_embeddings().data(), dim, seed, 32, 2000, 20);
+    if (fit.ok()) v.calibration = *fit;
+    else v.calibration_problem = fit.status().message();
+  }
+  // A second stage over the model's candidates (ml/reranker.h), kept when
+  // it ranks the held-out items better than the model (cross-fitted).
+  if (plain && model_type != "popularity" && rerank_asked) {
+    v.rerank = ml::FitReranker(data, users, model.item_embeddings().data(), dim, item_categories, seed);
+    if (on_rerank) on_rerank(*v.rerank);
+  }
+  // What is served is judged: with a reranker, the model's figures over all
+  // validation users scaled by what reranking did on the sampled ones.
+  double hit = v.final_metrics.contains("hit_rate@20") ? v.final_metrics["hit_rate@20"].as_double() : 0;
+  const auto& rr = v.rerank;
+  if (rr && rr->reranker && v.ndcg && rr->ndcg_at_10 > 0 && rr->hit_rate_at_20 > 0) {
+    *v.ndcg *= rr->reranked_ndcg_at_10 / rr->ndcg_at_10;
+    hit *= rr->reranked_hit_rate_at_20 / rr->hit_rate_at_20;
+  }
+  // The lift over popularity on the same split.
+  if (baseline && v.ndcg) {
+    const double pop_ndcg = baseline->Get("ndcg@10"), pop_hit = baseline->Get("hit_rate@20");
+    v.lift = json::object{{"baseline", "popularity"},
+                          {"popularity_ndcg@10", pop_ndcg},
+                          {"popularity_hit_rate@20", pop_hit},
+                          {"ndcg@10", pop_ndcg > 0 ? json::value(*v.ndcg / pop_ndcg) : json::value(nullptr)},
+                          {"hit_rate@20", pop_hit > 0 ? json::value(hit / pop_hit) : json::value(nullptr)}};
+  }
+  return v;
+}
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -240,90 +342,11 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   // 3. Evaluation on the validation split, of the new model and of the
   // deployed one (the same split: a fair comparison for the gate).
   set_status("evaluating", 0.05 + fit_share);
-  const int dim = model->dim();
-  json::object final_metrics;
-  std::optional<double> new_ndcg, old_ndcg;
-  bool old_ndcg_recorded = false;
-  // Do a user's newest events predict what comes next in this data? Then
-  // serving steers known users by them too (ml/recency.h), and what is
-  // judged below (metrics, calibration, lift, gate) is what will be served.
-  double recent_share = 0;
-  json::object recency;
-  std::vector<float> served_users;  // the user vectors serving queries with, when steered
-  std::optional<ml::Metrics> plain;
-  if (data.test.size() > 0) {
-    plain = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(), dim, kFinalKs);
-  }
-  if (plain && !data.train_events.empty() && chosen.model_type != "popularity") {
-    auto steered = ml::SteeredUserVectors(data, *model, ml::Steering::kSeenShare);
-    const double steered_ndcg =
-        ml::Evaluate(data, steered.data(), model->item_embeddings().data(), dim, {10}).Get("ndcg@10");
-    if (steered_ndcg > plain->Get("ndcg@10")) {
-      recent_share = ml::Steering::kSeenShare;
-      served_users = std::move(steered);
-    }
-    recency = json::object{{"ndcg@10", plain->Get("ndcg@10")}, {"steered_ndcg@10", steered_ndcg},
-                           {"recent_events_share", recent_share}};
-  }
-  const float* users = served_users.empty() ? model->user_embeddings().data() : served_users.data();
-  if (plain) {
-    const ml::Metrics m = served_users.empty()
-                              ? *plain
-                              : ml::Evaluate(data, users, model->item_embeddings().data(), dim, kFinalKs);
-    final_metrics = MetricsJson(m);
-    final_metrics["evaluated_users"] = m.users;
-    new_ndcg = m.Get("ndcg@10");
-    // A deployed model refit on all data has seen this split's pairs: it is
-    // compared by the validation figure recorded when it was trained.
-    if (deployed_record && deployed) {
-      boost::system::error_code ec;
-      json::value old = json::parse(deployed_record->metrics_json, ec);
-      const json::object* o = ec ? nullptr : old.if_object();
-      if (o && o->contains("refit") && o->at("refit").is_bool() && o->at("refit").as_bool()) {
-        const json::value* n = o->if_contains("served_ndcg@10");  // reranked, when it was
-        if (!n || !n->is_number()) n = o->if_contains("ndcg@10");
-        if (n && n->is_number()) old_ndcg = n->to_number<double>();
-        old_ndcg_recorded = true;
-      } else {
-        old_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
-      }
-    }
-  }
-  // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
-  std::optional<ml::ScoreCalibration> calibration;
-  std::string calibration_problem = "no validation split";
-  if (data.test.size() > 0 && model->user_embeddings().size() > 0) {
-    // Fitted on what users are shown (their 20 best), over up to 2,000 users.
-    auto fit = ml::FitScoreCalibration(data, users, model->item_embeddings().data(), dim,
-                                       chosen.options.seed, 32, 2000, 20);
-    if (fit.ok()) calibration = *fit;
-    else calibration_problem = fit.status().message();
-  }
-  // A second stage over the model's candidates (ml/reranker.h), kept when
-  // it ranks the held-out items better than the model (cross-fitted).
-  std::optional<ml::RerankerFit> rerank;
-  if (plain && chosen.model_type != "popularity" && req.rerank) {
-    rerank = ml::FitReranker(data, users, model->item_embeddings().data(), dim, td.item_categories,
-                             chosen.options.seed);
-    ctx.update([&](json::object& d) { d["rerank"] = rerank->ToJson(); }, true);
-  }
-  // What is served is judged: with a reranker, the model's figures over all
-  // validation users scaled by what reranking did on the sampled ones.
-  double hit = final_metrics.contains("hit_rate@20") ? final_metrics["hit_rate@20"].as_double() : 0;
-  if (rerank && rerank->reranker && new_ndcg && rerank->ndcg_at_10 > 0 && rerank->hit_rate_at_20 > 0) {
-    *new_ndcg *= rerank->reranked_ndcg_at_10 / rerank->ndcg_at_10;
-    hit *= rerank->reranked_hit_rate_at_20 / rerank->hit_rate_at_20;
-  }
-  // The lift over popularity on the same split.
-  json::object lift;
-  if (baseline && new_ndcg) {
-    const double pop_ndcg = baseline->Get("ndcg@10"), pop_hit = baseline->Get("hit_rate@20");
-    lift = json::object{{"baseline", "popularity"},
-                        {"popularity_ndcg@10", pop_ndcg},
-                        {"popularity_hit_rate@20", pop_hit},
-                        {"ndcg@10", pop_ndcg > 0 ? json::value(*new_ndcg / pop_ndcg) : json::value(nullptr)},
-                        {"hit_rate@20", pop_hit > 0 ? json::value(hit / pop_hit) : json::value(nullptr)}};
-  }
+  Validation val = Validate(data, *model, chosen.model_type, chosen.options.seed, req.rerank, td.item_categories,
+                            baseline, deployed_record, deployed.get(),
+                            [&](const ml::RerankerFit& r) {
+                              ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
+                            });
   if (cancelled()) return ml::CancelledStatus();
 
   // 3b. The validated model learned without each user's latest items, the
@@ -359,17 +382,17 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     // The refit model's inner products grew with the data it saw: its
     // scores are brought back to the precision@10 validation measured.
     // Reranked, the items shown are the better ones validation measured.
-    if (calibration && rerank && rerank->reranker && rerank->precision_at_10 > 0) {
-      calibration->precision_at_10 =
-          std::min(0.99, calibration->precision_at_10 * rerank->reranked_precision_at_10 / rerank->precision_at_10);
+    if (val.calibration && val.rerank && val.rerank->reranker && val.rerank->precision_at_10 > 0) {
+      val.calibration->precision_at_10 =
+          std::min(0.99, val.calibration->precision_at_10 * val.rerank->reranked_precision_at_10 / val.rerank->precision_at_10);
     }
-    if (calibration && calibration->precision_at_10 > 0) {
-      const auto steered = recent_share > 0 ? ml::SteeredUserVectors(*served_data, *model, recent_share)
+    if (val.calibration && val.calibration->precision_at_10 > 0) {
+      const auto steered = val.recent_share > 0 ? ml::SteeredUserVectors(*served_data, *model, val.recent_share)
                                             : std::vector<float>();
       (void)ml::MatchMeanScoreAtTen(*served_data,
                                     steered.empty() ? model->user_embeddings().data() : steered.data(),
                                     model->item_embeddings().data(), model->dim(),
-                                    calibration->precision_at_10, &*calibration);
+                                    val.calibration->precision_at_10, &*val.calibration);
     }
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;
@@ -396,20 +419,20 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   json::object index_json{{"kind", index->kind()}, {"params", json::parse(index->params_json())}};
   artifact.metadata_json = JsonText(json::object{
       {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
-      {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", final_metrics},
+      {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", val.final_metrics},
       {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run},
-      {"score_calibration", calibration ? json::value(calibration->ToJson()) : json::value(nullptr)},
-      {"refit", refit}, {"lift", lift}, {"recent_events_share", recent_share},
-      {"reranker", rerank && rerank->reranker ? json::value(rerank->reranker->ToJson()) : json::value(nullptr)}});
+      {"score_calibration", val.calibration ? json::value(val.calibration->ToJson()) : json::value(nullptr)},
+      {"refit", refit}, {"lift", val.lift}, {"recent_events_share", val.recent_share},
+      {"reranker", val.rerank && val.rerank->reranker ? json::value(val.rerank->reranker->ToJson()) : json::value(nullptr)}});
   v.model_type = chosen.model_type;
   v.job_id = ctx.job_id;
-  json::object stored_metrics = final_metrics;
-  if (!lift.empty()) stored_metrics["lift"] = lift;
-  if (!recency.empty()) stored_metrics["recency"] = recency;
-  if (rerank) stored_metrics["rerank"] = rerank->ToJson();
+  json::object stored_metrics = val.final_metrics;
+  if (!val.lift.empty()) stored_metrics["lift"] = val.lift;
+  if (!val.recency.empty()) stored_metrics["recency"] = val.recency;
+  if (val.rerank) stored_metrics["rerank"] = val.rerank->ToJson();
   stored_metrics["refit"] = served_data.has_value();
-  if (new_ndcg) stored_metrics["served_ndcg@10"] = *new_ndcg;
-  if (old_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *old_ndcg;
+  if (val.ndcg) stored_metrics["served_ndcg@10"] = *val.ndcg;
+  if (val.deployed_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *val.deployed_ndcg;
   v.metrics_json = JsonText(stored_metrics);
   v.params_json = JsonText(hyper);
   v.index_json = JsonText(index_json);
@@ -417,12 +440,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                  .tolerance = req.deploy_tolerance,
                  .incremental = incremental,
                  .model_type = chosen.model_type,
-                 .ndcg = new_ndcg,
+                 .ndcg = val.ndcg,
                  .popularity_ndcg = baseline ? std::optional<double>(baseline->Get("ndcg@10")) : std::nullopt,
                  .deployed_version = deployed_record ? std::optional<std::string>(deployed_record->version)
                                                      : std::nullopt,
-                 .deployed_ndcg = old_ndcg,
-                 .deployed_ndcg_recorded = old_ndcg_recorded};
+                 .deployed_ndcg = val.deployed_ndcg,
+                 .deployed_ndcg_recorded = val.deployed_ndcg_recorded};
   const GateDecision decision = env.policy ? env.policy->Decide(gate) : DeployPolicy().Decide(gate);
   std::string deployment_status = decision.deploy ? "deployed" : "standby", reason = decision.reason;
   v.status = "standby";
@@ -442,7 +465,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d["status"] = "completed";
     d["progress"] = 1.0;
     d["model_version"] = v.version;
-    d["final_metrics"] = final_metrics;
+    d["final_metrics"] = val.final_metrics;
     d["model_location"] = location;
     d["deployment_status"] = deployment_status;
     d["deployment_reason"] = reason;
@@ -451,12 +474,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d["refit"] = refit;
     // An incremental run continues a model refit on all data: it has seen
     // this validation split, so the figures are optimistic.
-    d["validation_held_out"] = !(incremental && old_ndcg_recorded);
-    if (!lift.empty()) d["lift"] = lift;
-    if (!recency.empty()) d["recency"] = recency;
+    d["validation_held_out"] = !(incremental && val.deployed_ndcg_recorded);
+    if (!val.lift.empty()) d["lift"] = val.lift;
+    if (!val.recency.empty()) d["recency"] = val.recency;
     // Scores as probabilities: the fit, or why there is none (scores are then sigmoid(ip)).
-    d["score_calibration"] = calibration ? json::value(calibration->ToJson())
-                                         : json::value(json::object{{"none", calibration_problem}});
+    d["score_calibration"] = val.calibration ? json::value(val.calibration->ToJson())
+                                         : json::value(json::object{{"none", val.calibration_problem}});
     d.erase("phase");
     d["best_epoch"] = model->best_epoch();
     d["seconds_per_epoch"] = epochs_run ? train_seconds / epochs_run : 0.0;
