@@ -375,6 +375,9 @@ def run_dataset(name, work, variants, peers):
                         f"estimate {job.get('estimated_duration_seconds', 0):.0f} s")
                 if p.get("recency"):
                     note += f"; recent events share {p['recency'].get('recent_events_share')}"
+                cal = p.get("score_calibration") or {}
+                if isinstance(cal.get("precision_at_10"), (int, float)) and cal["precision_at_10"] >= 0:
+                    note += f"; calibration target p@10 {cal['precision_at_10']:.4f}"
                 if p.get("rerank"):
                     rr = p["rerank"]
                     note += (f"; reranker {'kept' if rr.get('kept') else 'not kept'} (validation ndcg@10 "
