@@ -80,3 +80,75 @@ def test_roles_and_scopes_limit_what_a_caller_may_do(server):
     r = server.request("POST", "/api/v1/api-keys", {"name": "k", "scopes": ["models:read"]},
                        token=o["api_key"])
     assert r.status == 403
+
+
+ALL_SCOPES = ["recommendations:read", "interactions:write", "data:write", "models:train", "models:read",
+              "analytics:read"]
+
+
+def test_every_tenant_route_refuses_another_tenants_ids(server):
+    """A sweep over the route table (/openapi.json): tenant B's admin token and
+    API key, aimed at tenant A's tenant id, users, key, items, job and model,
+    never answer with A's data nor change it."""
+    from test_training import wait_done
+    a = server.onboard("sweep-a", scopes=ALL_SCOPES)
+    b = server.onboard("sweep-b", scopes=ALL_SCOPES)
+    a_id, key_a = a["tenant"]["id"], a["api_key"]
+    items = "item_id,name,category\n" + "".join(f"AONLY_P{i},Secret {i},secret\n" for i in range(12))
+    rows = ["user_id,item_id,interaction_type,timestamp"]
+    for u in range(12):
+        for k in range(6):
+            rows.append(f"AONLY_U{u},AONLY_P{(u + k) % 12},{'purchase' if k == 5 else 'view'},{1700000000 + u * 100 + k}")
+    assert server.upload("/api/v1/upload/items", items.encode(), key_a).status == 200
+    assert server.upload("/api/v1/upload/interactions", ("\n".join(rows) + "\n").encode(), key_a).status == 200
+    r = server.request("POST", "/api/v1/train", {"model_type": "popularity"}, token=key_a, port="ml")
+    job = wait_done(server, key_a, r.json()["job_id"])
+    assert job["status"] == "completed", job
+    a_user = server.request("GET", "/api/v1/admin/users", token=a["jwt"]).json()["users"][0]["id"]
+    ids = {"id": None, "item_id": "AONLY_P1", "user_id": "AONLY_U1", "job_id": job["job_id"],
+           "version": job["model_version"]}
+    per_prefix = {"/api/v1/admin/tenants/": a_id, "/api/v1/admin/users/": a_user,
+                  "/api/v1/api-keys/": a["key"]["id"]}
+    markers = ["AONLY_", a_user, a["key"]["id"], job["job_id"], a["email"]]
+    body = {"tenant_id": a_id, "user_id": "AONLY_U1", "item_id": "AONLY_P1", "user_ids": ["AONLY_U1"],
+            "interaction_type": "view", "events": [{"user_id": "AONLY_U1", "item_id": "AONLY_P1",
+                                                    "interaction_type": "view", "tenant_id": a_id}],
+            "name": "evil", "slug": "evil-sweep", "status": "suspended", "email": "evil@sweep.example",
+            "password": "Sweep-Pass-2024!", "role": "admin", "scopes": ["models:read"], "model_type": "popularity"}
+    skip = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/api/v1/auth/login", "/api/v1/auth/refresh",
+            "/api/v1/auth/logout", "/api/v1/auth/me"}
+    doc = server.request("GET", "/openapi.json").json()
+    swept = 0
+    for path, ops in doc["paths"].items():
+        if path in skip:
+            continue
+        for method in ops:
+            target = path
+            for prefix, value in per_prefix.items():
+                if path.startswith(prefix):
+                    target = target.replace("{id}", value)
+            for name, value in ids.items():
+                if value:
+                    target = target.replace("{" + name + "}", value)
+            target += ("&" if "?" in target else "?") + f"tenant_id={a_id}"
+            for token in (b["jwt"], b["api_key"]):
+                port = "ml" if "/train" in path or "/models" in path or "/training" in path else "gateway"
+                if method.upper() in ("GET", "DELETE"):
+                    r = server.request(method.upper(), target, token=token, port=port)
+                elif "/upload/" in path:
+                    r = server.request(method.upper(), target, token=token, port="pipeline", raw=items.encode(),
+                                       headers={"Content-Type": "text/csv"})
+                else:
+                    r = server.request(method.upper(), target, body, token=token, port=port)
+                swept += 1
+                text = r.body if isinstance(r.body, str) else r.body.decode(errors="replace")
+                leaked = [m for m in markers if m in text]
+                assert not (200 <= r.status < 300 and leaked), (method, target, r.status, leaked)
+                assert r.status in (400, 401, 403, 404, 405, 409, 422) or not leaked, (method, target, r)
+    assert swept >= 70
+    # A is untouched: its items, its model, its key and its admin.
+    assert server.request("GET", "/api/v1/items/AONLY_P1", token=key_a).status == 200
+    assert server.request("GET", "/api/v1/models", token=key_a, port="ml").json()["serving_version"] == \
+        job["model_version"]
+    assert server.admin("GET", f"/api/v1/admin/tenants/{a_id}").json()["status"] == "active"
+    assert server.request("GET", "/api/v1/admin/users", token=a["jwt"]).status == 200
