@@ -66,10 +66,9 @@ class PlatformImpl final : public Platform {
     deps_.metrics = &metrics_;
     deps_.data_dir = config_.data_dir;
     deps_.max_upload_bytes = config_.max_upload_bytes;
-    store::TenantStores* tenants = tenants_.get();
-    deps_.open_blobs = [tenants](const std::string& tid) {
-      return blob::OpenFsBlobStore(tenants->BlobRoot(tid));
-    };
+    blobs_ = blob::NewFsTenantBlobStores(config_.data_dir + "/tenants");
+    blob::TenantBlobStores* blobs = blobs_.get();
+    deps_.open_blobs = [blobs](const std::string& tid) { return blobs->Open(tid); };
     training::ServiceOptions topts;
     topts.workers = config_.training_workers;
     topts.threads_per_job = config_.training_threads;
@@ -219,6 +218,7 @@ class PlatformImpl final : public Platform {
   MetricsRegistry metrics_;
   std::unique_ptr<store::ControlStore> control_;
   std::unique_ptr<store::TenantStores> tenants_;
+  std::unique_ptr<blob::TenantBlobStores> blobs_;
   std::unique_ptr<auth::LoginThrottle> throttle_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<auth::SessionService> sessions_;

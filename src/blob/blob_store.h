@@ -58,7 +58,21 @@ class BlobStore {
 // True when `key` is a valid blob key (see above).
 bool IsValidBlobKey(const std::string& key);
 
+// Each tenant's blob area, opened by tenant id; where it lives is the
+// backend's business (a directory, a bucket prefix).
+class TenantBlobStores {
+ public:
+  virtual ~TenantBlobStores() = default;
+  // kNotFound when the tenant has no space (never created, or dropped).
+  virtual StatusOr<std::unique_ptr<BlobStore>> Open(const std::string& tenant_id) = 0;
+};
+
 // Local-filesystem backend rooted at `root` (created when missing).
 StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root);
+
+// Embedded: `tenants_root`/<tenant_id>/blobs, inside the tenant's directory
+// (which dropping the tenant's space removes); the tenant's directory must
+// exist, ids that are not plain names are refused.
+std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenants_root);
 
 }  // namespace embedrec::blob

@@ -207,8 +207,6 @@ class TenantStores {
   // Closes and deletes the tenant's whole space. Holders of the store keep a
   // usable handle until they drop it. OK when already absent.
   virtual Status Drop(const std::string& tenant_id) = 0;
-  // Directory (or URL) of the tenant's blob area.
-  virtual std::string BlobRoot(const std::string& tenant_id) const = 0;
 };
 
 // Embedded backend: `root`/<tenant_id>/tenant.db and `root`/<tenant_id>/blobs/.

@@ -94,3 +94,24 @@ TEST_F(FsBlobStoreTest, AbandonedWriterLeavesNothing) {
 
 }  // namespace
 }  // namespace embedrec::blob
+
+namespace embedrec::blob {
+namespace {
+
+TEST(FsTenantBlobStoresTest, OpensATenantsAreaInsideItsDirectoryOnly) {
+  testing::TempDir dir;
+  auto stores = NewFsTenantBlobStores(dir.path());
+  const std::string id = "2d34f4e3-8207-491a-ad07-242ef39506ec";
+  EXPECT_EQ(stores->Open(id).status().code(), StatusCode::kNotFound);  // no tenant space: nothing created
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/" + id));
+  std::filesystem::create_directories(dir.path() + "/" + id);
+  auto blobs = stores->Open(id);
+  ASSERT_OK(blobs);
+  ASSERT_OK((*blobs)->Put("models/v1/model.embr", "bytes"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/" + id + "/blobs/models/v1/model.embr"));
+  EXPECT_EQ(stores->Open("../" + id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(stores->Open("").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace embedrec::blob

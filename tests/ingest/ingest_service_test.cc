@@ -15,10 +15,11 @@ class IngestServiceTest : public ::testing::Test {
     spaces_ = store::NewSqliteTenantStores(dir_.Sub("tenants"));
     tid_ = NewUuid();
     ASSERT_OK(spaces_->Create(tid_));
-    store::TenantStores* spaces = spaces_.get();
+    blobs_ = blob::NewFsTenantBlobStores(dir_.Sub("tenants"));
+    blob::TenantBlobStores* blobs = blobs_.get();
     service_ = std::make_unique<IngestService>(IngestOptions{
-        .tenants = spaces,
-        .open_blobs = [spaces](const std::string& tid) { return blob::OpenFsBlobStore(spaces->BlobRoot(tid)); },
+        .tenants = spaces_.get(),
+        .open_blobs = [blobs](const std::string& tid) { return blobs->Open(tid); },
         .clock = RealClock(),
         .spill_dir = dir_.Sub("tmp"),
         .data_changed = [this](const std::string& tid) { changed_.push_back(tid); }});
@@ -31,6 +32,7 @@ class IngestServiceTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<store::TenantStores> spaces_;
+  std::unique_ptr<blob::TenantBlobStores> blobs_;
   std::string tid_;
   std::unique_ptr<IngestService> service_;
   std::vector<std::unique_ptr<ByteSource>> sources_;

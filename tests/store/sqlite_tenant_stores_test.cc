@@ -21,7 +21,7 @@ TEST(SqliteTenantStoresTest, CreatesOpensAndDropsATenantSpace) {
   EXPECT_EQ((*s)->tenant_id(), id);
   EXPECT_OK((*s)->Ping());
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/" + id + "/tenant.db"));
-  EXPECT_TRUE(std::filesystem::is_directory(stores->BlobRoot(id)));
+  EXPECT_TRUE(std::filesystem::is_directory(dir.path() + "/" + id + "/blobs"));
   ASSERT_OK(stores->Drop(id));
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/" + id));
   EXPECT_EQ(stores->Open(id).status().code(), StatusCode::kNotFound);

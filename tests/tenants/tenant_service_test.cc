@@ -24,7 +24,6 @@ class FlakySpaces final : public store::TenantStores {
     }
     return real_->Drop(id);
   }
-  std::string BlobRoot(const std::string& id) const override { return real_->BlobRoot(id); }
   int fail_drops = 0;
 
  private:

@@ -29,7 +29,12 @@ bool Eventually(Pred pred) {
 
 class TrainingServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override { stores_ = store::NewSqliteTenantStores(dir_.Sub("tenants")); }
+  void SetUp() override {
+    stores_ = store::NewSqliteTenantStores(dir_.Sub("tenants"));
+    blobs_ = blob::NewFsTenantBlobStores(dir_.Sub("tenants"));
+  }
+  // Where the embedded blob store keeps the tenant's files.
+  std::string BlobDir(const std::string& tenant_id) { return dir_.Sub("tenants") + "/" + tenant_id + "/blobs"; }
   void TearDown() override {
     if (service_) service_->Shutdown();
   }
@@ -39,9 +44,8 @@ class TrainingServiceTest : public ::testing::Test {
     o.workers = workers;
     o.registry = ro;
     store::TenantStores* t = stores_.get();
-    service_ = NewTrainingService(
-        t, [t](const std::string& id) { return blob::OpenFsBlobStore(t->BlobRoot(id)); },
-        &deployed_, &clock_, o);
+    blob::TenantBlobStores* b = blobs_.get();
+    service_ = NewTrainingService(t, [b](const std::string& id) { return b->Open(id); }, &deployed_, &clock_, o);
   }
 
   // A tenant with two planted taste groups (60 users, 40 items).
@@ -95,6 +99,7 @@ class TrainingServiceTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::unique_ptr<blob::TenantBlobStores> blobs_;
   FakeClock clock_;
   std::unique_ptr<store::TenantStores> stores_;
   serving::DeployedModels deployed_;
@@ -231,8 +236,8 @@ TEST_F(TrainingServiceTest, RetentionKeepsDeployedRecentAndTheLastN) {
   for (const auto& v : *listed) kept.push_back(v.version);
   // v4 and v3 (the last N = 2), v1 (deployed); v2, 80 days old, removed with its files.
   EXPECT_EQ(kept, (std::vector<std::string>{versions[3], versions[2], versions[0]}));
-  EXPECT_FALSE(std::filesystem::exists(stores_->BlobRoot(t) + "/models/" + versions[1] + "/model.embr"));
-  EXPECT_TRUE(std::filesystem::exists(stores_->BlobRoot(t) + "/models/" + versions[0] + "/model.embr"));
+  EXPECT_FALSE(std::filesystem::exists(BlobDir(t) + "/models/" + versions[1] + "/model.embr"));
+  EXPECT_TRUE(std::filesystem::exists(BlobDir(t) + "/models/" + versions[0] + "/model.embr"));
 }
 
 TEST_F(TrainingServiceTest, ADamagedDeployedModelFallsBackToThePreviousGoodVersion) {
@@ -249,15 +254,15 @@ TEST_F(TrainingServiceTest, ADamagedDeployedModelFallsBackToThePreviousGoodVersi
   }
   ASSERT_EQ(deployed_.Get(t)->version, versions[1]);
   // Damage the deployed model's index, then load as a restart would.
-  std::string path = stores_->BlobRoot(t) + "/models/" + versions[1] + "/index.faiss";
+  std::string path = BlobDir(t) + "/models/" + versions[1] + "/index.faiss";
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   f.seekp(40);
   f.put('\x7f');
   f.close();
   serving::DeployedModels fresh;
   store::TenantStores* st = stores_.get();
-  ModelRegistry registry(st, [st](const std::string& id) { return blob::OpenFsBlobStore(st->BlobRoot(id)); },
-                         &fresh, &clock_, {});
+  blob::TenantBlobStores* b = blobs_.get();
+  ModelRegistry registry(st, [b](const std::string& id) { return b->Open(id); }, &fresh, &clock_, {});
   ASSERT_OK(registry.LoadDeployed(t, **stores_->Open(t)));
   ASSERT_NE(fresh.Get(t), nullptr);
   EXPECT_EQ(fresh.Get(t)->version, versions[0]);

@@ -160,6 +160,33 @@ class FsBlobStore final : public BlobStore {
 
 }  // namespace
 
+namespace {
+
+class FsTenantBlobStores final : public TenantBlobStores {
+ public:
+  explicit FsTenantBlobStores(std::string root) : root_(std::move(root)) {}
+  StatusOr<std::unique_ptr<BlobStore>> Open(const std::string& tenant_id) override {
+    const bool plain = !tenant_id.empty() && tenant_id.size() <= 64 &&
+                       std::all_of(tenant_id.begin(), tenant_id.end(), [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                       });
+    std::error_code ec;
+    if (!plain || !fs::is_directory(fs::path(root_) / tenant_id, ec)) {
+      return Status::NotFound("tenant " + tenant_id + " has no blob area");
+    }
+    return OpenFsBlobStore((fs::path(root_) / tenant_id / "blobs").string());
+  }
+
+ private:
+  std::string root_;
+};
+
+}  // namespace
+
+std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenants_root) {
+  return std::make_unique<FsTenantBlobStores>(tenants_root);
+}
+
 StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root) {
   std::error_code ec;
   fs::create_directories(root, ec);

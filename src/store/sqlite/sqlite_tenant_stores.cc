@@ -843,10 +843,6 @@ class SqliteTenantStores final : public TenantStores {
     return Status::Ok();
   }
 
-  std::string BlobRoot(const std::string& tenant_id) const override {
-    return (Dir(tenant_id) / "blobs").string();
-  }
-
  private:
   fs::path Dir(const std::string& tenant_id) const { return fs::path(root_) / tenant_id; }
 
