@@ -326,8 +326,8 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     // Room for the context re-ranking to promote items from below the cut;
     // the model's reranker (ml/reranker.h) reorders its best kCandidates.
     const bool rerank = model->reranker.has_value() && !current;
-    const size_t k = std::max<size_t>(r.context.empty() ? r.count : r.count * 3,
-                                      rerank ? ml::Reranker::kCandidates : 0);
+    const size_t shown = r.context.empty() ? r.count : r.count * 3;
+    const size_t k = std::max<size_t>(shown, rerank ? ml::Reranker::kCandidates : 0);
     // A user the model knows, with nothing new since: the user's kept
     // candidates, filtered in order, when enough of them pass; otherwise
     // (new events, a current item, a narrow filter) a filtered search.
@@ -357,7 +357,8 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
         session.empty() ? 0.0
                         : kSessionShare * (user_row ? session_weight / (session_weight + Steering::kModelWeight) : 1.0);
     auto hits = kept_hits ? std::move(*kept_hits)
-                          : model->index->Search(q.data(), static_cast<int>(session.empty() ? k : 2 * k), &filter);
+                          : model->index->Search(q.data(), static_cast<int>(session.empty() ? k : std::max(k, 2 * shown)),
+                                                 &filter);
     // Item row → neighbourhood score Σ w·cos / Σ w over the session; the
     // session's categories by weight.
     std::unordered_map<int64_t, double> near_score;
