@@ -21,7 +21,7 @@ struct JobRequest {
   // Fit the second stage (ml/reranker.h) and keep it where it helps; false: the model alone.
   bool rerank = true;
   ml::TrainOptions options;       // hyperparameters as applied
-  double validation_split = 0.2;  // share of each user's latest items held out for validation
+  double validation_split = 0.2;  // share of each user's latest purchases (or items) held out for validation
   // Interaction type → weight (over interactions::DefaultTypeWeight); 0: not a positive.
   std::map<std::string, float, std::less<>> interaction_weights;
   // A new version is deployed only if its validation ndcg@10 is at least
