@@ -68,6 +68,156 @@ std::optional<ServingModel::Candidates> WalkKept(const ServingModel::Candidates&
   return out;
 }
 
+// A request's query: the user's trained vector steered by their newest
+// events, or the fold-in alone for a user the model does not know; plus the
+// current item's embedding.
+struct Query {
+  std::vector<float> q;       // empty: nothing to query with (a cold user)
+  std::vector<float> folded;  // the fold-in part, when there is one
+  std::optional<int64_t> user_row;
+  ml::Model::ItemWeights recent;  // the fold-in's events: item row, weight (newest first)
+  std::vector<bool> recent_unseen;  // per fold-in event: the model has not seen it
+  // Per fold-in event, how strongly it steers: an unseen event without the
+  // order decay (a new session steers more with every event of it; the
+  // decay only says which of its items lead, and capped six views below
+  // the trained vector's weight); a seen one as it is weighed.
+  std::vector<double> recent_strength;
+  bool any_unseen = false;
+  const float* current = nullptr;  // the current item's embedding
+  int d = 0;
+};
+
+Query QueryFor(const ServingModel& model, const UserProfile& profile, const std::string& user_id,
+               const std::string& current_item) {
+  Query out;
+  const int d = out.d = model.model->dim();
+  const auto& items = model.model->item_embeddings();
+  if (auto it = model.user_rows.find(user_id); it != model.user_rows.end()) out.user_row = it->second;
+  // Fold-in: events the model has not seen (all of them for a user it
+  // does not know): tracked since the model was made, or pairs absent
+  // from its training history, whatever their own timestamps say; and,
+  // when its training job found that recency predicts in this data, the
+  // newest events it has seen, at the model's recent-events share.
+  // Newer events weigh more: by age in the events' own time and by their
+  // order (a session steers at once).
+  const int64_t newest = profile.recent.empty() ? 0 : profile.recent.back().ts_ms;
+  const bool has_history = !model.history_offsets.empty();
+  int newer = 0;
+  for (auto e = profile.recent.rbegin(); e != profile.recent.rend(); ++e) {
+    auto row = model.item_rows.find(e->item_id);
+    if (row == model.item_rows.end() || e->weight <= 0) continue;
+    const bool unseen = !out.user_row || e->tracked_ms > model.created_at_ms ||
+                        (has_history ? !model.UserHad(*out.user_row, static_cast<int32_t>(row->second))
+                                     : e->ts_ms > model.created_at_ms);
+    if (!unseen && (model.recent_events_share <= 0 || out.recent.size() >= Steering::kSeenEvents)) continue;
+    const double w = Steering::EventWeight(e->weight, newest - e->ts_ms, newer++) *
+                     (unseen ? 1.0 : model.recent_events_share);
+    out.recent.emplace_back(static_cast<int32_t>(row->second), static_cast<float>(w));
+    out.recent_strength.push_back(unseen ? w / std::pow(Steering::kOrderDecay, newer - 1) : w);
+    out.recent_unseen.push_back(unseen);
+    out.any_unseen |= unseen;
+  }
+  double recent_weight = 0;
+  for (const auto& [row, w] : out.recent) recent_weight += w;
+  if (!out.recent.empty()) {
+    auto f = model.model->FoldIn(out.recent);
+    if (f.ok()) out.folded = std::move(*f);
+  }
+  if (out.user_row) {
+    const float* u = model.model->user_embeddings().data() + *out.user_row * d;
+    out.q.assign(u, u + d);
+    if (!out.folded.empty()) Steering::Blend(out.q.data(), out.folded.data(), recent_weight, d);
+  } else if (!out.folded.empty()) {
+    out.q = out.folded;
+  }
+  if (!current_item.empty()) {
+    if (auto it = model.item_rows.find(current_item); it != model.item_rows.end()) {
+      out.current = items.data() + it->second * d;
+      if (out.q.empty()) out.q.assign(out.current, out.current + d);
+      else for (int j = 0; j < d; ++j) out.q[j] += out.current[j];
+    }
+  }
+  return out;
+}
+
+// Why an item is shown: the strongest evidence that holds — the current
+// item, the category of the user's recent purchases, the nearest
+// customers' training histories, else the closest past item.
+class Reasons {
+ public:
+  Reasons(const ServingModel& m, const CatalogSnapshot& c, const UserProfile& profile, const Query& query,
+          const std::string& current_item, size_t session_items)
+      : m_(m), c_(c), profile_(profile), query_(query), session_items_(session_items) {
+    for (auto it = profile.recent.rbegin(); it != profile.recent.rend(); ++it) {
+      if (it->type != "purchase") continue;
+      if (const CatalogItem* item = c.Find(it->item_id); item && !item->category.empty()) {
+        purchase_categories_.insert(item->category);
+      }
+      if (purchase_categories_.size() >= 5) break;
+    }
+    if (query.current) {
+      const CatalogItem* item = c.Find(current_item);
+      current_name_ = item && !item->name.empty() ? item->name : current_item;
+    }
+  }
+
+  std::string For(const CatalogItem& item, int64_t row, float ip) {
+    const int d = query_.d;
+    const auto& items = m_.model->item_embeddings();
+    const float* e = items.data() + row * d;
+    const double from_current = query_.current ? Dot(query_.current, e, d) : 0;
+    if (query_.current && (from_current >= ip - from_current || session_items_ == 1)) {
+      return "Similar to " + current_name_;
+    }
+    if (!item.category.empty() && purchase_categories_.count(item.category)) {
+      return "Based on your recent " + item.category + " purchases";
+    }
+    const auto& near = NearestCustomers();
+    if (std::count_if(near.begin(), near.end(),
+                      [&](int64_t u) { return m_.UserHad(u, static_cast<int32_t>(row)); }) >= kNeighbourHits) {
+      return "Popular with customers like you";
+    }
+    // The past item (recent, or from the training history) this one is closest to.
+    double best = -1e30;
+    std::string best_id;
+    auto consider = [&](const std::string& id, int64_t past_row) {
+      const double s = Dot(items.data() + past_row * d, e, d);
+      if (s > best) best = s, best_id = id;
+    };
+    for (const auto& ev : profile_.recent) {
+      if (auto pr = m_.item_rows.find(ev.item_id); pr != m_.item_rows.end()) consider(ev.item_id, pr->second);
+    }
+    if (query_.user_row && !m_.history_offsets.empty()) {
+      for (int64_t p = m_.history_offsets[*query_.user_row]; p < m_.history_offsets[*query_.user_row + 1]; ++p) {
+        consider(m_.item_ids[m_.history_items[p]], m_.history_items[p]);
+      }
+    }
+    if (best_id.empty()) return "Trending in " + CategoryLabel(item);
+    const CatalogItem* past = c_.Find(best_id);
+    return "Similar to " + (past && !past->name.empty() ? past->name : best_id);
+  }
+
+ private:
+  // Searched only when an item's reason gets that far.
+  const std::vector<int64_t>& NearestCustomers() {
+    if (!searched_ && query_.user_row && !m_.history_offsets.empty()) {
+      neighbours_ = m_.NearestUsers(*query_.user_row, kNeighbours);
+    }
+    searched_ = true;
+    return neighbours_;
+  }
+
+  const ServingModel& m_;
+  const CatalogSnapshot& c_;
+  const UserProfile& profile_;
+  const Query& query_;
+  size_t session_items_;
+  std::set<std::string> purchase_categories_;
+  std::string current_name_;
+  std::vector<int64_t> neighbours_;
+  bool searched_ = false;
+};
+
 // A candidate of the model's, scored.
 struct Scored {
   int64_t row;
@@ -244,68 +394,17 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   out.model_version = deployed_version;
 
   // The query vector.
-  std::vector<float> q;
-  std::vector<float> folded;  // the fold-in part, when there is one
-  std::optional<int64_t> user_row;
-  ml::Model::ItemWeights recent;  // the fold-in's events: item row, weight (newest first)
-  double recent_weight = 0;
-  std::vector<bool> recent_unseen;  // per fold-in event: the model has not seen it
-  // Per fold-in event, how strongly it steers: an unseen event without the
-  // order decay (a new session steers more with every event of it; the
-  // decay only says which of its items lead, and capped six views below
-  // the trained vector's weight); a seen one as it is weighed.
-  std::vector<double> recent_strength;
-  bool any_unseen = false;
-  const float* current = nullptr;
-  int d = 0;
-  if (model) {
-    d = model->model->dim();
-    const auto& items = model->model->item_embeddings();
-    if (auto it = model->user_rows.find(r.user_id); it != model->user_rows.end()) user_row = it->second;
-    // Fold-in: events the model has not seen (all of them for a user it
-    // does not know): tracked since the model was made, or pairs absent
-    // from its training history, whatever their own timestamps say; and,
-    // when its training job found that recency predicts in this data, the
-    // newest events it has seen, at the model's recent-events share.
-    // Newer events weigh more: by age in the events' own time and by their
-    // order (a session steers at once).
-    const int64_t newest = profile->recent.empty() ? 0 : profile->recent.back().ts_ms;
-    const bool has_history = !model->history_offsets.empty();
-    int newer = 0;
-    for (auto e = profile->recent.rbegin(); e != profile->recent.rend(); ++e) {
-      auto row = model->item_rows.find(e->item_id);
-      if (row == model->item_rows.end() || e->weight <= 0) continue;
-      const bool unseen = !user_row || e->tracked_ms > model->created_at_ms ||
-                          (has_history ? !model->UserHad(*user_row, static_cast<int32_t>(row->second))
-                                       : e->ts_ms > model->created_at_ms);
-      if (!unseen && (model->recent_events_share <= 0 || recent.size() >= Steering::kSeenEvents)) continue;
-      const double w = Steering::EventWeight(e->weight, newest - e->ts_ms, newer++) *
-                       (unseen ? 1.0 : model->recent_events_share);
-      recent.emplace_back(static_cast<int32_t>(row->second), static_cast<float>(w));
-      recent_strength.push_back(unseen ? w / std::pow(Steering::kOrderDecay, newer - 1) : w);
-      recent_unseen.push_back(unseen);
-      any_unseen |= unseen;
-    }
-    for (const auto& [row, w] : recent) recent_weight += w;
-    if (!recent.empty()) {
-      auto f = model->model->FoldIn(recent);
-      if (f.ok()) folded = std::move(*f);
-    }
-    if (user_row) {
-      const float* u = model->model->user_embeddings().data() + *user_row * d;
-      q.assign(u, u + d);
-      if (!folded.empty()) Steering::Blend(q.data(), folded.data(), recent_weight, d);
-    } else if (!folded.empty()) {
-      q = folded;
-    }
-    if (!r.current_item.empty()) {
-      if (auto it = model->item_rows.find(r.current_item); it != model->item_rows.end()) {
-        current = items.data() + it->second * d;
-        if (q.empty()) q.assign(current, current + d);
-        else for (int j = 0; j < d; ++j) q[j] += current[j];
-      }
-    }
-  }
+  Query query;
+  if (model) query = QueryFor(*model, *profile, r.user_id, r.current_item);
+  std::vector<float>& q = query.q;
+  const std::vector<float>& folded = query.folded;
+  const std::optional<int64_t>& user_row = query.user_row;
+  const ml::Model::ItemWeights& recent = query.recent;
+  const std::vector<bool>& recent_unseen = query.recent_unseen;
+  const std::vector<double>& recent_strength = query.recent_strength;
+  const bool any_unseen = query.any_unseen;
+  const float* current = query.current;
+  const int d = query.d;
 
   std::unordered_set<std::string> chosen;
   if (!q.empty()) {
@@ -401,30 +500,6 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
       for (const auto& [row, v] : near_score) hits.emplace_back(row, Dot(q.data(), items.data() + row * d, d));
       std::sort(hits.begin(), hits.end());  // a deterministic order for equal scores
     }
-    // Nearest customers, for the "customers like you" evidence: searched
-    // only when an item's reason gets that far.
-    std::vector<int64_t> neighbours;
-    bool searched_neighbours = false;
-    auto nearest_customers = [&]() -> const std::vector<int64_t>& {
-      if (!searched_neighbours && user_row && !model->history_offsets.empty()) {
-        neighbours = model->NearestUsers(*user_row, kNeighbours);
-      }
-      searched_neighbours = true;
-      return neighbours;
-    };
-    std::set<std::string> purchase_categories;
-    for (auto it = profile->recent.rbegin(); it != profile->recent.rend(); ++it) {
-      if (it->type != "purchase") continue;
-      if (const CatalogItem* c = catalog->Find(it->item_id); c && !c->category.empty()) {
-        purchase_categories.insert(c->category);
-      }
-      if (purchase_categories.size() >= 5) break;
-    }
-    std::string current_name;
-    if (current) {
-      const CatalogItem* c = catalog->Find(r.current_item);
-      current_name = c && !c->name.empty() ? c->name : r.current_item;
-    }
     const double q_norm = std::sqrt(std::max(Dot(q.data(), q.data(), d), 0.0));
     // With a session: the order by (1 − share) · P(item) + share · P(best) ·
     // its neighbourhood score relative to the best one's (both in [0, 1]);
@@ -466,45 +541,10 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
     for (auto& c : scored) c.score *= c.context;
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
     if (static_cast<int>(scored.size()) > r.count) scored.resize(r.count);
+    Reasons reasons(*model, *catalog, *profile, query, r.current_item, session.size());
     for (const auto& [row, ip, score, context] : scored) {
       const CatalogItem* item = &catalog->items[rows[row]];
-      const float* e = items.data() + row * d;
-      Recommendation rec{item, score, ""};
-      // The reason: the strongest evidence that holds.
-      const double from_current = current ? Dot(current, e, d) : 0;
-      if (current && (from_current >= ip - from_current || session.size() == 1)) {
-        rec.reason = "Similar to " + current_name;
-      } else if (!item->category.empty() && purchase_categories.count(item->category)) {
-        rec.reason = "Based on your recent " + item->category + " purchases";
-      } else if (const auto& near = nearest_customers();
-                 std::count_if(near.begin(), near.end(), [&](int64_t u) {
-                   return model->UserHad(u, static_cast<int32_t>(row));
-                 }) >= kNeighbourHits) {
-        rec.reason = "Popular with customers like you";
-      } else {
-        // The past item (recent, or from the training history) this one is closest to.
-        double best = -1e30;
-        std::string best_id;
-        auto consider = [&](const std::string& id, int64_t past_row) {
-          double s = Dot(items.data() + past_row * d, e, d);
-          if (s > best) best = s, best_id = id;
-        };
-        for (const auto& ev : profile->recent) {
-          if (auto pr = model->item_rows.find(ev.item_id); pr != model->item_rows.end()) {
-            consider(ev.item_id, pr->second);
-          }
-        }
-        if (user_row && !model->history_offsets.empty()) {
-          for (int64_t p = model->history_offsets[*user_row];
-               p < model->history_offsets[*user_row + 1]; ++p) {
-            consider(model->item_ids[model->history_items[p]], model->history_items[p]);
-          }
-        }
-        const CatalogItem* past = best_id.empty() ? nullptr : catalog->Find(best_id);
-        rec.reason = !best_id.empty() ? "Similar to " + (past && !past->name.empty() ? past->name : best_id)
-                     : "Trending in " + CategoryLabel(*item);
-      }
-      out.items.push_back(std::move(rec));
+      out.items.push_back({item, score, reasons.For(*item, row, ip)});
     }
     for (auto& rec : out.items) rec.score = std::min(1.0, rec.score);
     for (const auto& rec : out.items) chosen.insert(rec.item->item_id);
