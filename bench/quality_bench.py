@@ -376,8 +376,8 @@ def run_dataset(name, work, variants, peers):
                 if p.get("recency"):
                     note += f"; recent events share {p['recency'].get('recent_events_share')}"
                 cal = p.get("score_calibration") or {}
-                if isinstance(cal.get("precision_at_10"), (int, float)) and cal["precision_at_10"] >= 0:
-                    note += f"; calibration target p@10 {cal['precision_at_10']:.4f}"
+                if isinstance(cal.get("precision@10"), (int, float)) and cal["precision@10"] >= 0:
+                    note += f"; calibration target p@10 {cal['precision@10']:.4f}"
                 if p.get("rerank"):
                     rr = p["rerank"]
                     note += (f"; reranker {'kept' if rr.get('kept') else 'not kept'} (validation ndcg@10 "

@@ -12,6 +12,13 @@ namespace embedrec::ml {
 
 namespace {
 
+// Whether serving would never show training pair (u, i): every training
+// pair, or (shown_below_weight > 0) those weighing at least that much.
+bool Excluded(const UserItems& train, int32_t u, int32_t i, float shown_below_weight) {
+  const float w = train.WeightOf(u, i);
+  return w > 0 && (shown_below_weight <= 0 || w >= shown_below_weight);
+}
+
 double Dot(const float* x, const float* y, int d) {
   double s = 0;
   for (int j = 0; j < d; ++j) s += static_cast<double>(x[j]) * y[j];
@@ -77,7 +84,7 @@ ScoreCalibration ScoreCalibration::FromMetadata(std::string_view metadata_json) 
 }
 
 Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
-                           double target, ScoreCalibration* c, int max_users) {
+                           double target, ScoreCalibration* c, int max_users, float shown_below_weight) {
   if (!(target > 0 && target < 1)) return Status::InvalidArgument("the target must be in (0, 1)");
   std::vector<double> top;  // the a·ip of every sampled user's 10 best
   std::vector<double> scored;
@@ -90,7 +97,9 @@ Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float*
     const double qn = c->per_user_norm ? Norm(q, dim) : 1.0;
     if (!(qn > 0)) continue;
     for (int32_t i = 0; i < data.n_items; ++i) {
-      if (!data.train.Contains(u, i)) scored.push_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn);
+      if (!Excluded(data.train, u, i, shown_below_weight)) {
+        scored.push_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn);
+      }
     }
     const size_t k = std::min<size_t>(10, scored.size());
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), std::greater<>());
@@ -114,7 +123,8 @@ Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float*
 
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
                                                const float* items, int dim, uint64_t seed,
-                                               int negatives_per_user, int max_users, int top_k) {
+                                               int negatives_per_user, int max_users, int top_k,
+                                               float shown_below_weight) {
   std::vector<int32_t> candidates;
   for (int32_t u = 0; u < data.test.num_users(); ++u) {
     if (data.test.degree(u) > 0) candidates.push_back(u);
@@ -138,7 +148,7 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
     if (top_k > 0) {  // what the user is shown: the top_k unseen items
       scored.clear();
       for (int32_t i = 0; i < data.n_items; ++i) {
-        if (u < data.train.num_users() && data.train.Contains(u, i)) continue;
+        if (u < data.train.num_users() && Excluded(data.train, u, i, shown_below_weight)) continue;
         scored.emplace_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn, i);
       }
       const size_t k = std::min<size_t>(top_k, scored.size());

@@ -54,11 +54,17 @@ struct ScoreCalibration {
 // for a model refit on all data, whose inner products grew with the data
 // it saw, against the precision@10 its validation measured.
 Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
-                           double target, ScoreCalibration* c, int max_users = 2000);
+                           double target, ScoreCalibration* c, int max_users = 2000,
+                           float shown_below_weight = 0);
 
+//
+// `shown_below_weight` (> 0): what serving may show again is a training pair
+// weighing less than this (a viewed item, where serving excludes purchases
+// only); the top-k fit and the match then rank those too, as serving does.
+// 0: every training pair is excluded.
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
                                                const float* items, int dim, uint64_t seed,
                                                int negatives_per_user = 32, int max_users = 5000,
-                                               int top_k = 0);
+                                               int top_k = 0, float shown_below_weight = 0);
 
 }  // namespace embedrec::ml

@@ -21,6 +21,12 @@ bool UserItems::Contains(int32_t u, int32_t item) const {
   return std::binary_search(begin(u), end(u), item);
 }
 
+float UserItems::WeightOf(int32_t u, int32_t item) const {
+  const int32_t* it = std::lower_bound(begin(u), end(u), item);
+  if (it == end(u) || *it != item) return 0;
+  return weights.empty() ? 1.0f : weights[it - items.data()];
+}
+
 UserItems UserItems::FromInteractions(int32_t n_users, std::vector<Interaction> pairs) {
   std::sort(pairs.begin(), pairs.end(), [](const Interaction& a, const Interaction& b) {
     return a.user != b.user ? a.user < b.user : a.item < b.item;

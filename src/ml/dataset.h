@@ -39,6 +39,8 @@ struct UserItems {
   const int32_t* begin(int32_t u) const { return items.data() + offsets[u]; }
   const int32_t* end(int32_t u) const { return items.data() + offsets[u + 1]; }
   bool Contains(int32_t u, int32_t item) const;
+  // The pair's weight: 0 when absent, 1 when every weight is 1.
+  float WeightOf(int32_t u, int32_t item) const;
 
   // Groups `pairs` by user (n_users rows), sorting and merging repeats.
   static UserItems FromInteractions(int32_t n_users, std::vector<Interaction> pairs);

@@ -110,7 +110,7 @@ struct Validation {
 };
 
 Validation Validate(const ml::Dataset& data, const ml::Model& model, const std::string& model_type, uint64_t seed,
-                    bool rerank_asked, const std::vector<int32_t>& item_categories,
+                    bool rerank_asked, float shown_below_weight, const std::vector<int32_t>& item_categories,
                     const std::optional<ml::Metrics>& baseline, const store::ModelVersionRecord* deployed_record,
                     const serving::ServingModel* deployed,
                     const std::function<void(const ml::RerankerFit&)>& on_rerank) {
@@ -162,7 +162,8 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, const std::
   // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
   if (data.test.size() > 0 && model.user_embeddings().size() > 0) {
     // Fitted on what users are shown (their 20 best), over up to 2,000 users.
-    auto fit = ml::FitScoreCalibration(data, users, model.item_embeddings().data(), dim, seed, 32, 2000, 20);
+    auto fit = ml::FitScoreCalibration(data, users, model.item_embeddings().data(), dim, seed, 32, 2000, 20,
+                                       shown_below_weight);
     if (fit.ok()) v.calibration = *fit;
     else v.calibration_problem = fit.status().message();
   }
@@ -342,7 +343,14 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   // 3. Evaluation on the validation split, of the new model and of the
   // deployed one (the same split: a fair comparison for the gate).
   set_status("evaluating", 0.05 + fit_share);
-  Validation val = Validate(data, *model, chosen.model_type, chosen.options.seed, req.rerank, td.item_categories,
+  // What serving may show again: with purchases in the data (the strongest
+  // type), only they are excluded, and the items a user viewed can come back.
+  float shown_below_weight = 0;
+  if (td.validation_target == "strongest_type") {
+    for (float w : data.train.weights) shown_below_weight = std::max(shown_below_weight, w);
+  }
+  Validation val = Validate(data, *model, chosen.model_type, chosen.options.seed, req.rerank, shown_below_weight,
+                            td.item_categories,
                             baseline, deployed_record, deployed.get(),
                             [&](const ml::RerankerFit& r) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
@@ -392,7 +400,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
       (void)ml::MatchMeanScoreAtTen(*served_data,
                                     steered.empty() ? model->user_embeddings().data() : steered.data(),
                                     model->item_embeddings().data(), model->dim(),
-                                    val.calibration->precision_at_10, &*val.calibration);
+                                    val.calibration->precision_at_10, &*val.calibration, 2000, shown_below_weight);
     }
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;

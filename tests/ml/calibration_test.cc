@@ -124,6 +124,34 @@ TEST(ScoreCalibrationTest, AnInterceptIsFoundForAMeanScoreAtTen) {
   EXPECT_FALSE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 1.5, &c).ok());
 }
 
+TEST(ScoreCalibrationTest, TheMatchRanksTheViewedItemsServingShowsAgain) {
+  // Each user viewed (weight 1) the item their vector points at most, and
+  // bought (weight 5) another. Serving excludes purchases only: the viewed
+  // item is among the 10 best it shows, so matching over what is shown
+  // needs a lower intercept than matching over unseen items alone.
+  constexpr int kUsers = 200, kItems = 60, kDim = 4;
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal;
+  std::vector<float> users(kUsers * kDim), items(kItems * kDim);
+  for (auto& x : items) x = normal(rng);
+  std::vector<Interaction> train;
+  for (int u = 0; u < kUsers; ++u) {
+    const int viewed = u % kItems, bought = (u + 7) % kItems;
+    for (int j = 0; j < kDim; ++j) users[u * kDim + j] = 3 * items[viewed * kDim + j] + 0.1f * normal(rng);
+    train.push_back({u, viewed, 1.0f, 0});
+    train.push_back({u, bought, 5.0f, 1});
+  }
+  Dataset data = MakeDataset(train, {}, kUsers, kItems);
+  EXPECT_EQ(data.train.WeightOf(0, 0), 1.0f);
+  EXPECT_EQ(data.train.WeightOf(0, 7), 5.0f);
+  EXPECT_EQ(data.train.WeightOf(0, 8), 0.0f);
+  ScoreCalibration unseen, shown;
+  unseen.a = shown.a = 1;
+  ASSERT_TRUE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 0.05, &unseen).ok());
+  ASSERT_TRUE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 0.05, &shown, 2000, 5.0f).ok());
+  EXPECT_LT(shown.b, unseen.b - 0.5);
+}
+
 TEST(ScoreCalibrationTest, NothingHeldOutIsAnError) {
   Dataset data;
   data.n_users = 2;
