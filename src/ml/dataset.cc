@@ -1,6 +1,5 @@
 #include "ml/dataset.h"
 
-#include <set>
 
 #include <zlib.h>
 
