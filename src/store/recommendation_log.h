@@ -1,0 +1,96 @@
+// What was recommended to whom: one record per answer a shop's page showed
+// (its recommendation_id, the items in the order shown with their scores,
+// the model version, the context), so analytics can attribute later views,
+// carts and purchases that carry the id, and compare model versions.
+//
+// Appending never blocks the answer: records are queued and written in the
+// background, in batches. A record is readable by Find and Read once Flush
+// has returned, or a moment after Append. When the queue is full (a store
+// that cannot keep up) records are dropped and counted, never the answer.
+//
+// Backends: SQLite (embedded: one log database per tenant, beside its
+// tenant database). A Kafka or PostgreSQL one comes with the scale-out issue;
+// every backend passes tests/store/recommendation_log_test.cc.
+//
+// Thread safety: safe for concurrent use. Find, Read, Flush and DropTenant
+// block on I/O: call them from workers; Append never does.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace embedrec::store {
+
+struct ShownItem {
+  std::string item_id;
+  double score = 0;  // as answered; position is the index in `items` + 1
+};
+
+struct RecommendationRecord {
+  std::string id;         // recommendation_id, unique per answer
+  std::string tenant_id;
+  std::string user_id;    // empty for answers that are not about a user (similar items)
+  std::string endpoint;   // "recommendations", "similar"
+  std::string model_version;  // empty when no model answered
+  std::string algorithm;
+  std::vector<ShownItem> items;
+  std::string context_json = "{}";  // the request's context (page, device, current_item, …)
+  int64_t ts_ms = 0;
+  bool cached = false;    // answered from the result cache
+};
+
+class RecommendationLog {
+ public:
+  virtual ~RecommendationLog() = default;
+
+  // Queues the record (copied); never blocks on I/O.
+  virtual void Append(RecommendationRecord record) = 0;
+  // Returns once every record appended before the call is written (or
+  // dropped because its tenant was dropped or its space is gone).
+  virtual Status Flush() = 0;
+
+  // The tenant's record with this id; nullopt when there is none (another
+  // tenant's id included).
+  virtual StatusOr<std::optional<RecommendationRecord>> Find(const std::string& tenant_id,
+                                                             const std::string& id) = 0;
+  // The tenant's records with from_ms <= ts_ms < to_ms, oldest first (ties
+  // by id), at most `limit`, after the record (after_ts_ms, after_id) when
+  // after_id is set: a page, and the next page starts after its last record.
+  struct Range {
+    int64_t from_ms = 0, to_ms = INT64_MAX;
+    int limit = 1000;
+    int64_t after_ts_ms = 0;
+    std::string after_id;
+  };
+  virtual StatusOr<std::vector<RecommendationRecord>> Read(const std::string& tenant_id,
+                                                           const Range& range) = 0;
+
+  // Forgets the tenant (its queued records, its open handles) before its
+  // space is deleted; later appends for it are dropped. The stored records
+  // go with the tenant's space.
+  virtual Status DropTenant(const std::string& tenant_id) = 0;
+
+  // Records dropped because the queue was full or the write failed.
+  virtual uint64_t dropped() const = 0;
+};
+
+struct RecommendationLogOptions {
+  size_t max_queued = 100000;      // records waiting to be written; more are dropped
+  int64_t flush_interval_ms = 200;  // a batch is written at least this often
+  int64_t retention_days = 90;      // older records are deleted (checked hourly per tenant)
+};
+
+// Embedded backend: `root`/<tenant_id>/recommendations.db, written by one
+// background thread; a tenant whose directory does not exist gets nothing
+// written (its records are dropped).
+std::unique_ptr<RecommendationLog> NewSqliteRecommendationLog(const std::string& root,
+                                                              const Clock* clock = RealClock(),
+                                                              RecommendationLogOptions options = {});
+
+}  // namespace embedrec::store

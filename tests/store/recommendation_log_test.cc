@@ -1,0 +1,206 @@
+// The recommendation log's contract (store/recommendation_log.h), one suite
+// every backend must pass: add a backend to kBackends.
+#include <filesystem>
+#include <thread>
+
+#include "common/clock.h"
+#include "store/recommendation_log.h"
+#include "test_util.h"
+
+namespace embedrec::store {
+namespace {
+
+// A backend under test: makes a log and the space of a tenant.
+struct Backend {
+  const char* name;
+  std::function<std::unique_ptr<RecommendationLog>(const std::string& root, const Clock*,
+                                                   RecommendationLogOptions)>
+      open;
+  std::function<void(const std::string& root, const std::string& tenant)> create_tenant;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+const Backend kBackends[] = {
+    {"sqlite",
+     [](const std::string& root, const Clock* clock, RecommendationLogOptions o) {
+       return NewSqliteRecommendationLog(root, clock, o);
+     },
+     [](const std::string& root, const std::string& tenant) {
+       std::filesystem::create_directories(root + "/" + tenant);
+     }},
+};
+
+class RecommendationLogTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    GetParam().create_tenant(dir_.path(), "t1");
+    GetParam().create_tenant(dir_.path(), "t2");
+  }
+  std::unique_ptr<RecommendationLog> Open(RecommendationLogOptions o = {}) {
+    return GetParam().open(dir_.path(), &clock_, o);
+  }
+  // At `ts_ms` after a day ago.
+  RecommendationRecord Record(const std::string& tenant, const std::string& id, int64_t ts_ms) {
+    RecommendationRecord r;
+    r.id = id;
+    r.tenant_id = tenant;
+    r.user_id = "u-" + id;
+    r.endpoint = "recommendations";
+    r.model_version = "v1.0_20261201";
+    r.algorithm = "als";
+    r.items = {{"P" + id + "a", 0.9}, {"P" + id + "b", 0.5}};
+    r.context_json = R"({"page":"home"})";
+    r.ts_ms = base_ + ts_ms;
+    return r;
+  }
+  testing::TempDir dir_;
+  FakeClock clock_;
+  const int64_t base_ = clock_.NowMillis() - 86'400'000;
+};
+
+TEST_P(RecommendationLogTest, FindsWhatWasAppendedWithItsItemsInOrder) {
+  auto log = Open();
+  auto r = Record("t1", "rec_1", 5);
+  r.cached = true;
+  log->Append(r);
+  ASSERT_OK(log->Flush());
+  auto found = log->Find("t1", "rec_1");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  const auto& f = **found;
+  EXPECT_EQ(f.tenant_id, "t1");
+  EXPECT_EQ(f.user_id, "u-rec_1");
+  EXPECT_EQ(f.endpoint, "recommendations");
+  EXPECT_EQ(f.model_version, "v1.0_20261201");
+  EXPECT_EQ(f.algorithm, "als");
+  EXPECT_EQ(f.context_json, R"({"page":"home"})");
+  EXPECT_EQ(f.ts_ms, r.ts_ms);
+  EXPECT_TRUE(f.cached);
+  ASSERT_EQ(f.items.size(), 2u);
+  EXPECT_EQ(f.items[0].item_id, "Prec_1a");
+  EXPECT_DOUBLE_EQ(f.items[0].score, 0.9);
+  EXPECT_EQ(f.items[1].item_id, "Prec_1b");
+  auto none = log->Find("t1", "rec_unknown");
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(RecommendationLogTest, ATenantNeverSeesAnotherTenantsRecords) {
+  auto log = Open();
+  log->Append(Record("t1", "rec_a", 1000));
+  log->Append(Record("t2", "rec_b", 1000));
+  auto cross = log->Find("t2", "rec_a");
+  ASSERT_OK(cross);
+  EXPECT_FALSE(cross->has_value());
+  auto t2 = log->Read("t2", {});
+  ASSERT_OK(t2);
+  ASSERT_EQ(t2->size(), 1u);
+  EXPECT_EQ((*t2)[0].id, "rec_b");
+}
+
+TEST_P(RecommendationLogTest, ReadsATimeRangeInPagesOldestFirst) {
+  auto log = Open();
+  // Out of order, with a tie in time.
+  for (auto [id, ts] : std::vector<std::pair<std::string, int64_t>>{
+           {"r5", 5000}, {"r1", 1000}, {"r3b", 3000}, {"r3a", 3000}, {"r2", 2000}, {"r9", 9000}}) {
+    log->Append(Record("t1", id, ts));
+  }
+  RecommendationLog::Range range;
+  range.from_ms = base_ + 1500;
+  range.to_ms = base_ + 9000;  // exclusive
+  range.limit = 2;
+  std::vector<std::string> seen;
+  while (true) {
+    auto page = log->Read("t1", range);
+    ASSERT_OK(page);
+    if (page->empty()) break;
+    ASSERT_LE(page->size(), 2u);
+    for (const auto& r : *page) seen.push_back(r.id);
+    range.after_ts_ms = page->back().ts_ms;
+    range.after_id = page->back().id;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"r2", "r3a", "r3b", "r5"}));
+}
+
+TEST_P(RecommendationLogTest, AppendsFromManyThreadsAreAllKept) {
+  auto log = Open();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2500; ++i) {
+        log->Append(Record("t1", "r" + std::to_string(t) + "_" + std::to_string(i), 1000 + i));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  RecommendationLog::Range all;
+  all.limit = 20000;
+  auto read = log->Read("t1", all);
+  ASSERT_OK(read);
+  EXPECT_EQ(read->size(), 10000u);
+  EXPECT_EQ(log->dropped(), 0u);
+}
+
+TEST_P(RecommendationLogTest, AFullQueueDropsAndCountsRecordsInsteadOfBlocking) {
+  RecommendationLogOptions o;
+  o.max_queued = 10;
+  o.flush_interval_ms = 60'000;  // the writer waits: the queue fills
+  auto log = Open(o);
+  for (int i = 0; i < 25; ++i) log->Append(Record("t1", "r" + std::to_string(i), 1000));
+  EXPECT_EQ(log->dropped(), 15u);
+  auto read = log->Read("t1", {});
+  ASSERT_OK(read);
+  EXPECT_EQ(read->size(), 10u);
+}
+
+TEST_P(RecommendationLogTest, ADroppedTenantsRecordsAreForgottenAndNewOnesRefused) {
+  RecommendationLogOptions o;
+  o.flush_interval_ms = 60'000;
+  auto log = Open(o);
+  log->Append(Record("t1", "queued", 1000));
+  log->Append(Record("t2", "kept", 1000));
+  ASSERT_OK(log->DropTenant("t1"));
+  log->Append(Record("t1", "later", 1000));
+  ASSERT_OK(log->Flush());
+  auto t1 = log->Read("t1", {});
+  ASSERT_OK(t1);
+  EXPECT_TRUE(t1->empty());
+  auto t2 = log->Find("t2", "kept");
+  ASSERT_OK(t2);
+  EXPECT_TRUE(t2->has_value());
+}
+
+TEST_P(RecommendationLogTest, ATenantWithoutASpaceLosesItsRecordsOnly) {
+  auto log = Open();
+  log->Append(Record("no-such-tenant", "lost", 1000));
+  log->Append(Record("t1", "kept", 1000));
+  ASSERT_OK(log->Flush());
+  auto lost = log->Find("no-such-tenant", "lost");
+  ASSERT_OK(lost);
+  EXPECT_FALSE(lost->has_value());
+  EXPECT_EQ(log->dropped(), 1u);
+  auto kept = log->Find("t1", "kept");
+  ASSERT_OK(kept);
+  EXPECT_TRUE(kept->has_value());
+}
+
+TEST_P(RecommendationLogTest, RecordsOlderThanTheRetentionAreDeleted) {
+  RecommendationLogOptions o;
+  o.retention_days = 30;
+  auto log = Open(o);
+  const int64_t day = 86'400'000;
+  log->Append(Record("t1", "old", -30 * day));  // 31 days ago
+  log->Append(Record("t1", "recent", -28 * day));
+  ASSERT_OK(log->Flush());
+  auto read = log->Read("t1", {});
+  ASSERT_OK(read);
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].id, "recent");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecommendationLogTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace embedrec::store
