@@ -42,7 +42,7 @@ void RegisterAllRoutes(http::Router& router, const Deps& deps) {
     RegisterTrainingRoutes(router, deps);
     RegisterModelRoutes(router, deps);
   }
-  if (deps.recommender) RegisterRecommendationRoutes(router, deps);
+  if (deps.recommender && deps.recommendations) RegisterRecommendationRoutes(router, deps);
 }
 
 }  // namespace embedrec::api

@@ -31,6 +31,7 @@ class Activity;
 class CatalogCache;
 class DeployedModels;
 class Recommender;
+class RecommendationService;
 }
 
 namespace embedrec::api {
@@ -51,7 +52,8 @@ struct Deps {
   TenantSettingsCache* settings = nullptr;  // hot-path reads of tenant settings
   training::TrainingService* training = nullptr;  // jobs and the model registry
   serving::DeployedModels* deployed = nullptr;    // the models being served
-  serving::Recommender* recommender = nullptr;    // recommendations, similar, popular
+  serving::Recommender* recommender = nullptr;    // popular items
+  serving::RecommendationService* recommendations = nullptr;  // recommendations, similar: cached, logged
   serving::Activity* activity = nullptr;          // real-time profiles, trending, context
   serving::CatalogCache* catalog = nullptr;       // catalog snapshots for serving
   tenants::TenantService* tenant_service = nullptr;  // the tenant lifecycle

@@ -1,19 +1,17 @@
 // What the shop's website calls on every page (seed steps 7-8, gateway):
 // personalised recommendations, similar items, popular items, batches.
-// The ranking is in serving/recommender.h; this file parses, caches and
-// answers.
+// The ranking, the result cache and the recommendation log are serving's
+// (serving/recommendation_service.h); this file parses and answers.
 #include <boost/json.hpp>
 #include <chrono>
-#include <list>
 #include <mutex>
-#include <unordered_map>
 
 #include "api/call.h"
 #include "api/json_body.h"
 #include "common/json_text.h"
 #include "common/random.h"
 #include "http/errors.h"
-#include "serving/recommender.h"
+#include "serving/recommendation_service.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
@@ -143,66 +141,10 @@ void AppendMetadataOpen(std::string* out, const std::string& model_version, cons
   AppendJsonString(algorithm, out);
 }
 
-// Answers per (tenant, user, request), valid while the model version, the
-// user's profile and the catalog are those they were computed from, and
-// until their TTL.
-class ResultCache {
- public:
-  struct Entry {
-    std::string body;  // serialised, without the closing "}}" (see Finish)
-    std::string model_version;
-    uint64_t profile_version = 0, catalog_generation = 0;
-    int64_t expires_ms = 0;
-  };
-  std::optional<Entry> Get(const std::string& key) {
-    std::lock_guard lock(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return std::nullopt;
-    return it->second->second;
-  }
-  void Put(const std::string& key, Entry e) {
-    std::lock_guard lock(mu_);
-    if (auto it = map_.find(key); it != map_.end()) {
-      lru_.erase(it->second);
-      map_.erase(it);
-    }
-    lru_.emplace_front(key, std::move(e));
-    map_[key] = lru_.begin();
-    if (map_.size() > kMaxEntries) {
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 100000;
-  std::mutex mu_;
-  std::list<std::pair<std::string, Entry>> lru_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> map_;
-};
-
-struct Shared {
-  const Deps* d;
-  ResultCache cache;
-};
-
-// The answer from its cached part (serialised, metadata last, open) and the
-// fields that differ per request.
-std::string Finish(const Deps* d, const std::string& open_body,
-                   std::chrono::steady_clock::time_point started, const char* cache) {
-  d->metrics->Inc("embedrec_recommendation_cache_total", {{"result", cache}});
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  char tail[160];
-  std::snprintf(tail, sizeof tail, ",\"latency_ms\":%.3f,\"recommendation_id\":\"%s\",\"cache\":\"%s\"}}",
-                ms, ("rec_" + FastRandomBase62(22)).c_str(), cache);
-  return open_body + tail;
-}
-
-// One user's recommendations as the answer body (cached or computed), serialised.
-StatusOr<std::string> RecommendFor(Shared& s, const std::string& tid, const TenantRules& rules,
-                                    const json::object& body, const std::string& user_id,
-                                    const std::string& cache_key_body) {
-  const Deps* d = s.d;
+// One user's recommendations as the answer body, serialised.
+StatusOr<std::string> RecommendFor(const Deps* d, const std::string& tid, const TenantRules& rules,
+                                   const json::object& body, const std::string& user_id,
+                                   const std::string& request_key) {
   const auto started = std::chrono::steady_clock::now();
   serving::RecommendRequest r;
   r.tenant_id = tid;
@@ -224,33 +166,26 @@ StatusOr<std::string> RecommendFor(Shared& s, const std::string& tid, const Tena
       }
     }
   }
-  ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
-  ASSIGN_OR_RETURN(auto profile, d->activity->Profile(tid, *store, user_id));
-  auto model = d->deployed->Get(tid);
-  auto catalog = d->catalog->Peek(tid);
-  const std::string key = tid + '\n' + user_id + '\n' + cache_key_body;
-  const int64_t now = d->clock->NowMillis();
-  if (rules.cache_ttl_seconds > 0 && catalog) {
-    if (auto hit = s.cache.Get(key);
-        hit && hit->expires_ms > now && hit->profile_version == profile->version &&
-        hit->model_version == (model ? model->version : "") &&
-        hit->catalog_generation == catalog->generation) {
-      return Finish(d, hit->body, started, "hit");
-    }
-  }
-  ASSIGN_OR_RETURN(serving::RecommendResult res, d->recommender->Recommend(r));
-  std::string open_body = "{\"user_id\":";  // metadata is last and left open (see Finish)
-  AppendJsonString(user_id, &open_body);
-  open_body.push_back(',');
-  AppendRecommendations(&open_body, res.items, props.value_or(false));
-  AppendMetadataOpen(&open_body, res.model_version, res.algorithm);
-  AppendField(&open_body, "count");
-  open_body += std::to_string(res.items.size());
-  if (rules.cache_ttl_seconds > 0) {
-    s.cache.Put(key, {open_body, res.model_version, profile->version, res.catalog->generation,
-                      now + rules.cache_ttl_seconds * int64_t{1000}});
-  }
-  return Finish(d, open_body, started, "miss");
+  ASSIGN_OR_RETURN(serving::Served served,
+                   d->recommendations->Recommend(r, {rules.cache_ttl_seconds, request_key}));
+  const auto& res = served.result;
+  std::string out = "{\"user_id\":";
+  AppendJsonString(user_id, &out);
+  out.push_back(',');
+  AppendRecommendations(&out, res.items, props.value_or(false));
+  AppendMetadataOpen(&out, res.model_version, res.algorithm);
+  AppendField(&out, "count");
+  out += std::to_string(res.items.size());
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  char latency[32];
+  std::snprintf(latency, sizeof latency, "%.3f", ms);
+  AppendField(&out, "latency_ms");
+  out += latency;
+  AppendField(&out, "recommendation_id");
+  AppendJsonString(served.recommendation_id, &out);
+  AppendField(&out, "cache");
+  out += served.cached ? "\"hit\"}}" : "\"miss\"}}";
+  return out;
 }
 
 void Count(const Deps* d, const std::string& tid, const char* endpoint, double seconds) {
@@ -286,11 +221,7 @@ AuthedFn JsonRoute(const Deps* d, const char* endpoint, BodyFn fn) {
 }  // namespace
 
 void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
-  auto s = std::make_shared<Shared>();
-  s->d = &deps;
   const Deps* d = &deps;
-  d->metrics->Declare("embedrec_recommendation_cache_total", MetricsRegistry::Type::kCounter,
-                      "Recommendation answers by result cache outcome (hit, miss)");
   d->metrics->Declare("embedrec_recommendation_requests_total", MetricsRegistry::Type::kCounter,
                       "Recommendation requests per tenant and endpoint");
   d->metrics->Declare("embedrec_recommendation_seconds_total", MetricsRegistry::Type::kCounter,
@@ -304,12 +235,12 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
                        "recommendations"};
   router.Add(recs,
              Authed(deps, auth::kRecommendationsRead,
-                    JsonRoute(d, "recommendations", [s, d](const Request& req, const json::object& body,
+                    JsonRoute(d, "recommendations", [d](const Request& req, const json::object& body,
                                                      const std::string& tid) -> StatusOr<http::Response> {
       ASSIGN_OR_RETURN(std::string user, ReqString(body, "user_id", 256));
       if (user.empty()) return FieldValueError("user_id", "user_id must not be empty");
       ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
-      ASSIGN_OR_RETURN(std::string out, RecommendFor(*s, tid, rules, body, user, req.body));
+      ASSIGN_OR_RETURN(std::string out, RecommendFor(d, tid, rules, body, user, req.body));
       return http::JsonResponse(200, std::move(out));
   })));
 
@@ -317,7 +248,7 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
               "Recommendations for up to 100 users (user_ids, and the single request's fields)",
               "recommendations"},
              Authed(deps, auth::kRecommendationsRead,
-                    JsonRoute(d, "batch", [s, d](const Request& req, const json::object& body,
+                    JsonRoute(d, "batch", [d](const Request& req, const json::object& body,
                                                      const std::string& tid) -> StatusOr<http::Response> {
       const json::value* ids = body.if_contains("user_ids");
       if (!ids || !ids->is_array()) return FieldTypeError("user_ids", "an array of strings");
@@ -333,7 +264,7 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
         if (!id.is_string() || id.as_string().empty()) {
           return FieldTypeError("user_ids", "an array of non-empty strings");
         }
-        ASSIGN_OR_RETURN(std::string one, RecommendFor(*s, tid, rules, shared,
+        ASSIGN_OR_RETURN(std::string one, RecommendFor(d, tid, rules, shared,
                                                        std::string(id.as_string()), key_body));
         if (results.back() != '[') results += ',';
         results += one;
@@ -353,7 +284,8 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
       ASSIGN_OR_RETURN(int count, Count(body, rules.max_recommendations));
       ASSIGN_OR_RETURN(auto filters, ParseFilters(body));
-      ASSIGN_OR_RETURN(auto res, d->recommender->Similar(tid, item, count, filters));
+      ASSIGN_OR_RETURN(auto served, d->recommendations->Similar(tid, item, count, filters));
+      const auto& res = served.result;
       std::string out = "{\"item_id\":";
       AppendJsonString(item, &out);
       out.append(",\"similar_items\":[");
@@ -370,6 +302,8 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       AppendJsonNumber(
           Round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), 1e3),
           &out);
+      AppendField(&out, "recommendation_id");
+      AppendJsonString(served.recommendation_id, &out);
       out.append("}}");
       return http::JsonResponse(200, std::move(out));
   })));

@@ -24,7 +24,9 @@
 #include "serving/activity.h"
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
-#include "serving/recommender.h"
+#include "serving/recommendation_service.h"
+#include "store/recommendation_log.h"
+#include "common/id_source.h"
 #include "training/training_service.h"
 
 namespace embedrec::app {
@@ -87,6 +89,10 @@ class PlatformImpl final : public Platform {
     });
     recommender_ = std::make_unique<serving::Recommender>(&deployed_, catalog_.get(), activity_.get(),
                                                           tenants_.get());
+    rec_log_ = store::NewSqliteRecommendationLog(config_.data_dir + "/tenants", RealClock());
+    recommendations_ = std::make_unique<serving::RecommendationService>(
+        recommender_.get(), rec_log_.get(), RealClock(), RandomIds(), &metrics_);
+    deps_.recommendations = recommendations_.get();
     deps_.catalog = catalog_.get();
     deps_.activity = activity_.get();
     deps_.recommender = recommender_.get();
@@ -161,6 +167,7 @@ class PlatformImpl final : public Platform {
     if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
     training_.reset();
     server_.reset();
+    rec_log_.reset();  // writes what is queued
     tenants_.reset();
     control_.reset();
     spdlog::info("stopped");
@@ -175,8 +182,12 @@ class PlatformImpl final : public Platform {
     serving::DeployedModels* deployed = &deployed_;
     serving::Activity* activity = activity_.get();
     serving::CatalogCache* catalog = catalog_.get();
+    store::RecommendationLog* rec_log = rec_log_.get();
     tenant_service_->AddHooks({
-        .stop = [training](const std::string& id) { return training->StopTenant(id); },
+        .stop = [training, rec_log](const std::string& id) {
+          RETURN_IF_ERROR(training->StopTenant(id));
+          return rec_log->DropTenant(id);
+        },
         .changed = [authn, settings](const std::string& id) {
           authn->Invalidate();  // the status decides whether its credentials work
           settings->Invalidate(id);
@@ -228,6 +239,8 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::CatalogCache> catalog_;
   std::unique_ptr<serving::Activity> activity_;
   std::unique_ptr<serving::Recommender> recommender_;
+  std::unique_ptr<store::RecommendationLog> rec_log_;
+  std::unique_ptr<serving::RecommendationService> recommendations_;
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<ingest::IngestService> ingest_;
   api::Deps deps_;

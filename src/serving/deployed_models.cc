@@ -119,24 +119,97 @@ std::shared_ptr<const ServingModel::Candidates> ServingModel::UserCandidates(int
 std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {
   std::lock_guard lock(mu_);
   auto it = models_.find(tenant_id);
-  return it == models_.end() ? nullptr : it->second;
+  return it == models_.end() ? nullptr : it->second->front().model;
+}
+
+double DeployedModels::TrafficPoint(std::string_view tenant_id, std::string_view user_id) {
+  // FNV-1a over "tenant\nuser", then a 64-bit finaliser (splitmix) so that
+  // nearby ids spread over [0, 1).
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  };
+  mix(tenant_id);
+  mix("\n");
+  mix(user_id);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return static_cast<double>(h >> 11) * 0x1.0p-53;
+}
+
+std::shared_ptr<const ServingModel> DeployedModels::For(const std::string& tenant_id,
+                                                        std::string_view user_id) const {
+  std::shared_ptr<const LiveSet> live;
+  {
+    std::lock_guard lock(mu_);
+    auto it = models_.find(tenant_id);
+    if (it == models_.end()) return nullptr;
+    live = it->second;
+  }
+  if (live->size() == 1) return live->front().model;
+  double total = 0;
+  for (const auto& l : *live) total += l.weight;
+  const double point = TrafficPoint(tenant_id, user_id) * total;
+  double upto = 0;
+  for (const auto& l : *live) {
+    upto += l.weight;
+    if (point < upto) return l.model;
+  }
+  return live->back().model;
+}
+
+std::shared_ptr<const ServingModel> DeployedModels::Find(const std::string& tenant_id,
+                                                         std::string_view version) const {
+  std::lock_guard lock(mu_);
+  auto it = models_.find(tenant_id);
+  if (it == models_.end()) return nullptr;
+  for (const auto& l : *it->second) {
+    if (l.model->version == version) return l.model;
+  }
+  return nullptr;
+}
+
+std::vector<LiveVersion> DeployedModels::Live(const std::string& tenant_id) const {
+  std::lock_guard lock(mu_);
+  auto it = models_.find(tenant_id);
+  return it == models_.end() ? std::vector<LiveVersion>{} : *it->second;
 }
 
 void DeployedModels::Set(const std::string& tenant_id, std::shared_ptr<const ServingModel> model) {
-  std::shared_ptr<const ServingModel> old;  // released outside the lock
+  std::shared_ptr<const LiveSet> old;  // released outside the lock
   std::lock_guard lock(mu_);
   problems_.erase(tenant_id);
-  if (!model) {
-    auto it = models_.find(tenant_id);
-    if (it != models_.end()) {
-      old = std::move(it->second);
-      models_.erase(it);
-    }
-    return;
+  auto it = models_.find(tenant_id);
+  if (it != models_.end()) {
+    old = std::move(it->second);
+    models_.erase(it);
   }
+  if (model) models_.emplace(tenant_id, std::make_shared<const LiveSet>(LiveSet{{std::move(model), 1.0}}));
+}
+
+Status DeployedModels::SetLive(const std::string& tenant_id, std::vector<LiveVersion> live) {
+  if (live.empty()) return Status::InvalidArgument("a tenant's live versions cannot be none");
+  for (size_t i = 0; i < live.size(); ++i) {
+    if (!live[i].model) return Status::InvalidArgument("a live version without a model");
+    if (!(live[i].weight > 0) || !std::isfinite(live[i].weight)) {
+      return Status::InvalidArgument("the weight of live version " + live[i].model->version + " is not > 0");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (live[j].model->version == live[i].model->version) {
+        return Status::InvalidArgument("version " + live[i].model->version + " is live twice");
+      }
+    }
+  }
+  std::shared_ptr<const LiveSet> old;  // released outside the lock
+  std::lock_guard lock(mu_);
+  problems_.erase(tenant_id);
   auto& slot = models_[tenant_id];
   old = std::move(slot);
-  slot = std::move(model);
+  slot = std::make_shared<const LiveSet>(std::move(live));
+  return Status::Ok();
 }
 
 void DeployedModels::SetProblem(const std::string& tenant_id, std::string problem) {

@@ -1,4 +1,5 @@
-// The models being served, one per tenant, swapped atomically: a request
+// The models being served: per tenant, its live versions with their share
+// of the traffic (one at 100 % unless an experiment splits it), swapped atomically: a request
 // takes a reference to the tenant's current model and keeps using it even if
 // a deploy replaces it meanwhile; later requests see the new one. Also keeps
 // the load problems /readyz reports (a deployed model file that could not be
@@ -93,12 +94,31 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
                                                                std::string_view index_bytes,
                                                                const ann::IndexOptions& options);
 
+// A version serving a share of a tenant's users.
+struct LiveVersion {
+  std::shared_ptr<const ServingModel> model;
+  double weight = 1;  // share of users, relative to the other live versions' (> 0)
+};
+
 class DeployedModels {
  public:
-  // The tenant's current model, or null when it has none.
+  // The tenant's deployed (primary) version, or null when it has none.
   std::shared_ptr<const ServingModel> Get(const std::string& tenant_id) const;
-  // Replaces the tenant's model (null: none) and clears its load problem.
+  // The live version answering `user_id`: with one, it; with several, one
+  // drawn by weight from a hash of the tenant and user, so a user stays with
+  // one version while the split is unchanged. Null when the tenant has none.
+  std::shared_ptr<const ServingModel> For(const std::string& tenant_id, std::string_view user_id) const;
+  // The live version named `version`, or null.
+  std::shared_ptr<const ServingModel> Find(const std::string& tenant_id, std::string_view version) const;
+  // The tenant's live versions, the deployed one first.
+  std::vector<LiveVersion> Live(const std::string& tenant_id) const;
+  // Makes `model` the tenant's only live version (null: none) and clears its
+  // load problem.
   void Set(const std::string& tenant_id, std::shared_ptr<const ServingModel> model);
+  // Replaces the tenant's live versions (the first is the deployed one);
+  // kInvalidArgument for an empty set, a null model, a repeated version or a
+  // weight that is not > 0.
+  Status SetLive(const std::string& tenant_id, std::vector<LiveVersion> live);
   // Records why the tenant's deployed version could not be served.
   void SetProblem(const std::string& tenant_id, std::string problem);
   // Tenants with a model.
@@ -106,9 +126,13 @@ class DeployedModels {
   // Tenant id → problem, for /readyz.
   std::map<std::string, std::string> Problems() const;
 
+  // Where `user_id` falls in [0, 1) for the split of `tenant_id`'s traffic.
+  static double TrafficPoint(std::string_view tenant_id, std::string_view user_id);
+
  private:
+  using LiveSet = std::vector<LiveVersion>;
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const ServingModel>> models_;
+  std::map<std::string, std::shared_ptr<const LiveSet>> models_;
   std::map<std::string, std::string> problems_;
 };
 

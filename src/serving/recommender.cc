@@ -359,18 +359,39 @@ bool Filters::Matches(const CatalogItem& item) const {
   return true;
 }
 
-StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
-  ASSIGN_OR_RETURN(auto store, tenants_->Open(r.tenant_id));
-  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(r.tenant_id, *store));
-  ASSIGN_OR_RETURN(auto profile, activity_->Profile(r.tenant_id, *store, r.user_id));
-  ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, *store));  // built once, then warm
-  auto model = models_->Get(r.tenant_id);
-  if (!r.model_version.empty() && (!model || model->version != r.model_version)) {
-    return Status::Unprocessable("model_version '" + r.model_version + "' is not deployed" +
-                                     (model ? " (the deployed version is " + model->version + ")"
-                                            : " (the tenant has no deployed model)"),
-                                 {{"field", "model_version"}});
+StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
+  ServingState s;
+  ASSIGN_OR_RETURN(s.store, tenants_->Open(r.tenant_id));
+  ASSIGN_OR_RETURN(s.catalog, catalog_->Get(r.tenant_id, *s.store));
+  ASSIGN_OR_RETURN(s.profile, activity_->Profile(r.tenant_id, *s.store, r.user_id));
+  ASSIGN_OR_RETURN(s.trending, activity_->Trending(r.tenant_id, *s.store));  // built once, then warm
+  if (r.model_version.empty()) {
+    s.model = models_->For(r.tenant_id, r.user_id);
+  } else {
+    s.model = models_->Find(r.tenant_id, r.model_version);
+    if (!s.model) {
+      auto live = models_->Live(r.tenant_id);
+      std::string names;
+      for (const auto& l : live) names += (names.empty() ? "" : ", ") + l.model->version;
+      return Status::Unprocessable("model_version '" + r.model_version + "' is not live" +
+                                       (live.empty() ? " (the tenant has no deployed model)"
+                                                     : " (live: " + names + ")"),
+                                   {{"field", "model_version"}});
+    }
   }
+  return s;
+}
+
+StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
+  ASSIGN_OR_RETURN(ServingState s, State(r));
+  return Recommend(r, s);
+}
+
+StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, const ServingState& state) {
+  const auto& catalog = state.catalog;
+  const auto& profile = state.profile;
+  const auto& trending = state.trending;
+  auto model = state.model;
   const std::string deployed_version = model ? model->version : "";
   if (model && model->model_type == "popularity") model = nullptr;  // its ranking is trending's
 
@@ -390,7 +411,6 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
 
   RecommendResult out;
   out.catalog = catalog;
-  out.model = model;
   out.model_version = deployed_version;
 
   // The query vector.

@@ -55,7 +55,7 @@ struct RecommendRequest {
   Filters filters;
   std::string current_item;  // context.current_item
   Context context;
-  std::string model_version;      // empty: the deployed one
+  std::string model_version;      // empty: the live version the user is assigned to
   Exclusion exclude = Exclusion::kPurchased;
 };
 
@@ -70,7 +70,16 @@ struct RecommendResult {
   std::string model_version;  // "" without a model
   std::string algorithm;      // the model type, "trending" (cold user) or "popularity" (no model)
   std::shared_ptr<const CatalogSnapshot> catalog;  // keeps `items` valid
-  std::shared_ptr<const ServingModel> model;
+};
+
+// What one user's recommendations are computed from, read once per request
+// (a result cache checks it before ranking).
+struct ServingState {
+  std::shared_ptr<store::TenantStore> store;
+  std::shared_ptr<const CatalogSnapshot> catalog;
+  std::shared_ptr<const UserProfile> profile;
+  std::shared_ptr<const TrendingSnapshot> trending;
+  std::shared_ptr<const ServingModel> model;  // the live version answering; null: none
 };
 
 struct SimilarItem {
@@ -89,8 +98,13 @@ class Recommender {
               store::TenantStores* tenants)
       : models_(models), catalog_(catalog), activity_(activity), tenants_(tenants) {}
 
-  // kUnprocessable for a model_version that is not the deployed one.
-  StatusOr<RecommendResult> Recommend(const RecommendRequest& r);
+  // The state `r` is answered from: the live model version the user is
+  // assigned to (DeployedModels::For), or the one `r` names — kUnprocessable
+  // for a version that is not live.
+  StatusOr<ServingState> State(const RecommendRequest& r);
+  // Ranks for `r` from `state` (State(r)'s).
+  StatusOr<RecommendResult> Recommend(const RecommendRequest& r, const ServingState& state);
+  StatusOr<RecommendResult> Recommend(const RecommendRequest& r);  // State, then rank
   // Items nearest to `item_id` (never itself). kNotFound for an item not in the catalog.
   StatusOr<SimilarResult> Similar(const std::string& tenant_id, const std::string& item_id,
                                   int count, const Filters& filters);

@@ -9,13 +9,14 @@
 #include <random>
 
 #include "ml/model_file.h"
+#include "test_util.h"
 
 namespace embedrec::serving {
 namespace {
 
 constexpr int kDim = 16, kUsers = 30, kItems = 700;
 
-std::shared_ptr<const ServingModel> RandomModel() {
+std::shared_ptr<const ServingModel> RandomModel(const std::string& version = "v1.0_20261125") {
   ml::ModelArtifact a;
   a.model_type = "bpr_mf";
   a.dim = kDim;
@@ -34,7 +35,7 @@ std::shared_ptr<const ServingModel> RandomModel() {
   EXPECT_TRUE(index.ok());
   auto bytes = (*index)->Serialize();
   EXPECT_TRUE(bytes.ok());
-  auto m = LoadServingModel("v1.0_20261125", 0, ml::EncodeModel(a), *bytes, options);
+  auto m = LoadServingModel(version, 0, ml::EncodeModel(a), *bytes, options);
   EXPECT_TRUE(m.ok()) << m.status().message();
   return *m;
 }
@@ -90,6 +91,61 @@ TEST(ServingModelTest, SimilarCandidatesNeverHoldTheItem) {
     truth.erase(std::find(truth.begin(), truth.end(), i));
     for (size_t r = 0; r < kept->size(); ++r) EXPECT_EQ((*kept)[r].first, truth[r]) << "item " << i;
   }
+}
+
+TEST(DeployedModelsTest, OneLiveVersionAnswersEveryone) {
+  DeployedModels d;
+  EXPECT_EQ(d.For("t", "u1"), nullptr);
+  auto v1 = RandomModel("v1.0_20261201");
+  d.Set("t", v1);
+  EXPECT_EQ(d.Get("t"), v1);
+  EXPECT_EQ(d.For("t", "anyone"), v1);
+  EXPECT_EQ(d.Find("t", "v1.0_20261201"), v1);
+  EXPECT_EQ(d.Find("t", "v2.0_20261201"), nullptr);
+  EXPECT_EQ(d.For("other-tenant", "anyone"), nullptr);
+  d.Set("t", nullptr);
+  EXPECT_EQ(d.Get("t"), nullptr);
+  EXPECT_TRUE(d.Live("t").empty());
+}
+
+TEST(DeployedModelsTest, LiveVersionsSplitUsersByWeightAndKeepEachUserOnOne) {
+  DeployedModels d;
+  auto v1 = RandomModel("v1.0_20261201"), v2 = RandomModel("v2.0_20261201");
+  ASSERT_OK(d.SetLive("t", {{v1, 3}, {v2, 1}}));
+  EXPECT_EQ(d.Get("t"), v1);  // the first is the deployed one
+  ASSERT_EQ(d.Live("t").size(), 2u);
+  EXPECT_EQ(d.Find("t", "v2.0_20261201"), v2);
+  int on_v1 = 0;
+  const int n = 8000;
+  for (int u = 0; u < n; ++u) {
+    const std::string user = "user-" + std::to_string(u);
+    auto m = d.For("t", user);
+    ASSERT_TRUE(m == v1 || m == v2);
+    on_v1 += m == v1;
+    EXPECT_EQ(d.For("t", user), m);  // stable
+  }
+  EXPECT_NEAR(on_v1 / double(n), 0.75, 0.02);
+  // Another tenant's split of the same users is independent of this one's.
+  ASSERT_OK(d.SetLive("t2", {{v1, 1}, {v2, 1}}));
+  int same = 0;
+  for (int u = 0; u < n; ++u) {
+    const std::string user = "user-" + std::to_string(u);
+    same += (d.For("t", user) == v2) == (d.For("t2", user) == v2);
+  }
+  EXPECT_GT(same, n * 0.4);
+  EXPECT_LT(same, n * 0.6);
+}
+
+TEST(DeployedModelsTest, ABadSplitIsRefusedAndChangesNothing) {
+  DeployedModels d;
+  auto v1 = RandomModel("v1.0_20261201"), v2 = RandomModel("v2.0_20261201");
+  d.Set("t", v1);
+  EXPECT_EQ(d.SetLive("t", {}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(d.SetLive("t", {{v1, 1}, {v2, 0}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(d.SetLive("t", {{v1, 1}, {v1, 1}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(d.SetLive("t", {{nullptr, 1}}).code(), StatusCode::kInvalidArgument);
+  ASSERT_EQ(d.Live("t").size(), 1u);
+  EXPECT_EQ(d.For("t", "u"), v1);
 }
 
 }  // namespace

@@ -1,0 +1,135 @@
+#include "serving/recommendation_service.h"
+
+#include "common/json_text.h"
+
+namespace embedrec::serving {
+
+RecommendationService::RecommendationService(Recommender* recommender, store::RecommendationLog* log,
+                                             const Clock* clock, IdSource* ids, MetricsRegistry* metrics)
+    : recommender_(recommender), log_(log), clock_(clock), ids_(ids), metrics_(metrics) {
+  metrics_->Declare("embedrec_recommendation_cache_total", MetricsRegistry::Type::kCounter,
+                    "Recommendation answers by result cache outcome (hit, miss)");
+}
+
+std::optional<RecommendationService::Entry> RecommendationService::CacheGet(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end()) return std::nullopt;
+  return it->second->second;
+}
+
+void RecommendationService::CachePut(const std::string& key, Entry e) {
+  std::lock_guard lock(mu_);
+  if (auto it = map_.find(key); it != map_.end()) {
+    lru_.erase(it->second);
+    map_.erase(it);
+  }
+  lru_.emplace_front(key, std::move(e));
+  map_[key] = lru_.begin();
+  if (map_.size() > kMaxEntries) {
+    map_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+void RecommendationService::Log(const std::string& id, const std::string& tenant_id,
+                                const std::string& user_id, const char* endpoint,
+                                const std::string& model_version, const std::string& algorithm,
+                                std::vector<store::ShownItem> items, const std::string& context_json,
+                                bool cached) {
+  if (!log_) return;
+  store::RecommendationRecord rec;
+  rec.id = id;
+  rec.tenant_id = tenant_id;
+  rec.user_id = user_id;
+  rec.endpoint = endpoint;
+  rec.model_version = model_version;
+  rec.algorithm = algorithm;
+  rec.items = std::move(items);
+  rec.context_json = context_json.empty() ? "{}" : context_json;
+  rec.ts_ms = clock_->NowMillis();
+  rec.cached = cached;
+  log_->Append(std::move(rec));
+}
+
+namespace {
+std::string ContextJson(const RecommendRequest& r) {
+  std::string out = "{";
+  auto field = [&out](std::string_view k, std::string_view v) {
+    if (out.size() > 1) out.push_back(',');
+    AppendJsonString(k, &out);
+    out.push_back(':');
+    AppendJsonString(v, &out);
+  };
+  if (!r.current_item.empty()) field("current_item", r.current_item);
+  for (const auto& [k, v] : r.context) field(k, v);
+  out.push_back('}');
+  return out;
+}
+}  // namespace
+
+StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, const CachePolicy& cache) {
+  ASSIGN_OR_RETURN(ServingState state, recommender_->State(r));
+  const std::string key = cache.ttl_seconds > 0 ? r.tenant_id + '\n' + r.user_id + '\n' + cache.request_key : "";
+  const int64_t now = clock_->NowMillis();
+  const std::string live_version = state.model ? state.model->version : "";
+  Served out;
+  std::optional<Entry> hit;
+  if (cache.ttl_seconds > 0) {
+    hit = CacheGet(key);
+    if (hit && !(hit->expires_ms > now && hit->profile_version == state.profile->version &&
+                 hit->model_version == live_version &&
+                 hit->catalog_generation == state.catalog->generation)) {
+      hit.reset();
+    }
+  }
+  if (hit) {
+    out.cached = true;
+    out.result.catalog = state.catalog;
+    out.result.model_version = hit->model_version;
+    out.result.algorithm = hit->algorithm;
+    for (auto& c : hit->items) {
+      out.result.items.push_back({&state.catalog->items[c.position], c.score, std::move(c.reason)});
+    }
+  } else {
+    ASSIGN_OR_RETURN(out.result, recommender_->Recommend(r, state));
+    if (cache.ttl_seconds > 0) {
+      Entry e{.model_version = out.result.model_version,
+              .algorithm = out.result.algorithm,
+              .profile_version = state.profile->version,
+              .catalog_generation = state.catalog->generation,
+              .expires_ms = now + cache.ttl_seconds * 1000};
+      e.items.reserve(out.result.items.size());
+      for (const auto& rec : out.result.items) {
+        e.items.push_back({static_cast<uint32_t>(rec.item - state.catalog->items.data()), rec.score, rec.reason});
+      }
+      CachePut(key, std::move(e));
+    }
+  }
+  metrics_->Inc("embedrec_recommendation_cache_total", {{"result", out.cached ? "hit" : "miss"}});
+  out.recommendation_id = ids_->Next("rec_");
+  std::vector<store::ShownItem> shown;
+  shown.reserve(out.result.items.size());
+  for (const auto& rec : out.result.items) shown.push_back({rec.item->item_id, rec.score});
+  Log(out.recommendation_id, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
+      out.result.algorithm, std::move(shown), ContextJson(r), out.cached);
+  return out;
+}
+
+StatusOr<ServedSimilar> RecommendationService::Similar(const std::string& tenant_id, const std::string& item_id,
+                                                       int count, const Filters& filters) {
+  ServedSimilar out;
+  ASSIGN_OR_RETURN(out.result, recommender_->Similar(tenant_id, item_id, count, filters));
+  out.recommendation_id = ids_->Next("rec_");
+  std::vector<store::ShownItem> shown;
+  shown.reserve(out.result.items.size());
+  for (const auto& s : out.result.items) shown.push_back({s.item->item_id, s.similarity});
+  std::string context = "{\"current_item\":";
+  AppendJsonString(item_id, &context);
+  context += "}";
+  Log(out.recommendation_id, tenant_id, "", "similar", out.result.model_version, out.result.algorithm,
+      std::move(shown), context, false);
+  return out;
+}
+
+}  // namespace embedrec::serving
