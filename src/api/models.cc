@@ -29,7 +29,43 @@ json::object VersionJson(const store::ModelVersionRecord& v, const std::string& 
   if (!v.reason.empty()) o["reason"] = v.reason;
   if (v.deployed_at_ms) o["deployed_at"] = FormatRfc3339Millis(v.deployed_at_ms);
   o["serving"] = serving == v.version;
+  o["traffic_weight"] = v.traffic_weight;
   return o;
+}
+
+// {"versions":[{"model_version","weight","share"}...]}: what serves now, the
+// deployed version first.
+json::object TrafficJson(const std::vector<serving::LiveVersion>& live) {
+  double total = 0;
+  for (const auto& l : live) total += l.weight;
+  json::array versions;
+  for (const auto& l : live) {
+    versions.push_back(json::object{{"model_version", l.model->version},
+                                    {"model_type", l.model->model_type},
+                                    {"weight", l.weight},
+                                    {"share", total > 0 ? l.weight / total : 0.0}});
+  }
+  return json::object{{"versions", std::move(versions)}};
+}
+
+StatusOr<training::ModelRegistry::Split> ParseSplit(const json::object& body) {
+  const json::value* v = body.if_contains("versions");
+  if (!v || !v->is_array()) return FieldTypeError("versions", "an array of {model_version, weight}");
+  if (v->as_array().empty() || v->as_array().size() > training::ModelRegistry::kMaxLive) {
+    return FieldValueError("versions", "versions must name 1 to " +
+                                           std::to_string(training::ModelRegistry::kMaxLive) + " model versions");
+  }
+  training::ModelRegistry::Split split;
+  for (const auto& e : v->as_array()) {
+    if (!e.is_object()) return FieldTypeError("versions", "an array of {model_version, weight}");
+    ASSIGN_OR_RETURN(std::string version, ReqString(e.as_object(), "model_version", 64));
+    const json::value* w = e.as_object().if_contains("weight");
+    if (!w || !w->is_number()) return FieldTypeError("versions[].weight", "a number");
+    const double weight = w->to_number<double>();
+    if (!(weight > 0 && weight <= 1e6)) return FieldValueError("versions[].weight", "weights must be > 0 and <= 1000000");
+    split.emplace_back(std::move(version), weight);
+  }
+  return split;
 }
 
 }  // namespace
@@ -57,6 +93,31 @@ void RegisterModelRoutes(http::Router& router, const Deps& deps) {
                auto problems = d->deployed->Problems();
                if (auto it = problems.find(tid); it != problems.end()) body["problem"] = it->second;
                return JsonAnswer(200, body);
+             }));
+
+  router.Add({"GET", "/api/v1/models/traffic",
+              "The live versions and their share of users (an A/B split, or the deployed one at 100 %)",
+              "models", Role::kMlEngine},
+             Authed(deps, 0, [d](const Request& req, const PathParams&,
+                                 const auth::Principal& who) -> StatusOr<http::Response> {
+               if (!who.Has(auth::kModelsTrain)) RETURN_IF_ERROR(who.Require(auth::kModelsRead));
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+               return JsonAnswer(200, TrafficJson(d->deployed->Live(tid)));
+             }));
+
+  router.Add({"PUT", "/api/v1/models/traffic",
+              "Split users between stored versions by weight (the deployed one among them); "
+              "a user stays with one version while the split is unchanged",
+              "models", Role::kMlEngine},
+             Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams&,
+                                                  const auth::Principal& who) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+               ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
+               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
+               ASSIGN_OR_RETURN(auto split, ParseSplit(body));
+               ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
+               RETURN_IF_ERROR(d->training->registry().SetTraffic(tid, *store, split).status());
+               return JsonAnswer(200, TrafficJson(d->deployed->Live(tid)));
              }));
 
   router.Add({"POST", "/api/v1/models/{version}/deploy",

@@ -10,6 +10,7 @@
 #include "api/json_body.h"
 #include "common/json_text.h"
 #include "common/random.h"
+#include "common/time_format.h"
 #include "http/errors.h"
 #include "serving/recommendation_service.h"
 
@@ -293,7 +294,7 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
         if (i) out.push_back(',');
         AppendItemOpen(&out, *res.items[i].item, false);
         AppendField(&out, "similarity_score");
-        AppendJsonNumber(Round(res.items[i].similarity), &out);
+        AppendJsonNumber(res.items[i].similarity, &out);
         out.push_back('}');
       }
       out.push_back(']');
@@ -307,6 +308,32 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       out.append("}}");
       return http::JsonResponse(200, std::move(out));
   })));
+
+  router.Add({"GET", "/api/v1/recommendations/log/{recommendation_id}",
+              "What an answer showed: its items in order with their scores, model version, context",
+              "recommendations"},
+             Authed(deps, auth::kRecommendationsRead,
+                    [d](const Request& req, const PathParams& p,
+                        const auth::Principal& who) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+    ASSIGN_OR_RETURN(auto rec, d->recommendations->Logged(tid, p.Get("recommendation_id")));
+    json::array items;
+    for (size_t i = 0; i < rec.items.size(); ++i) {
+      items.push_back(json::object{{"item_id", rec.items[i].item_id},
+                                   {"position", static_cast<int64_t>(i + 1)},
+                                   {"score", rec.items[i].score}});
+    }
+    json::object out{{"recommendation_id", rec.id},
+                     {"endpoint", rec.endpoint},
+                     {"user_id", rec.user_id.empty() ? json::value(nullptr) : json::value(rec.user_id)},
+                     {"model_version", rec.model_version.empty() ? json::value(nullptr) : json::value(rec.model_version)},
+                     {"algorithm", rec.algorithm},
+                     {"items", std::move(items)},
+                     {"context", StoredJson(rec.context_json)},
+                     {"cached", rec.cached},
+                     {"created_at", FormatRfc3339Millis(rec.ts_ms)}};
+    return JsonAnswer(200, out);
+  }));
 
   router.Add({"GET", "/api/v1/recommendations/popular",
               "Trending items, optionally of one category (?category, ?count)", "recommendations"},

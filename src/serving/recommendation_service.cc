@@ -1,5 +1,7 @@
 #include "serving/recommendation_service.h"
 
+#include <cmath>
+
 #include "common/json_text.h"
 
 namespace embedrec::serving {
@@ -53,6 +55,9 @@ void RecommendationService::Log(const std::string& id, const std::string& tenant
 }
 
 namespace {
+// Scores as answered and logged: six decimals.
+double Rounded(double x) { return std::round(x * 1e6) / 1e6; }
+
 std::string ContextJson(const RecommendRequest& r) {
   std::string out = "{";
   auto field = [&out](std::string_view k, std::string_view v) {
@@ -106,6 +111,7 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
       CachePut(key, std::move(e));
     }
   }
+  for (auto& rec : out.result.items) rec.score = Rounded(rec.score);
   metrics_->Inc("embedrec_recommendation_cache_total", {{"result", out.cached ? "hit" : "miss"}});
   out.recommendation_id = ids_->Next("rec_");
   std::vector<store::ShownItem> shown;
@@ -116,10 +122,19 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
   return out;
 }
 
+StatusOr<store::RecommendationRecord> RecommendationService::Logged(const std::string& tenant_id,
+                                                                   const std::string& id) {
+  if (!log_) return Status::NotFound("recommendations are not logged");
+  ASSIGN_OR_RETURN(auto found, log_->Find(tenant_id, id));
+  if (!found) return Status::NotFound("recommendation '" + id + "' is not in the log");
+  return std::move(*found);
+}
+
 StatusOr<ServedSimilar> RecommendationService::Similar(const std::string& tenant_id, const std::string& item_id,
                                                        int count, const Filters& filters) {
   ServedSimilar out;
   ASSIGN_OR_RETURN(out.result, recommender_->Similar(tenant_id, item_id, count, filters));
+  for (auto& s : out.result.items) s.similarity = Rounded(s.similarity);
   out.recommendation_id = ids_->Next("rec_");
   std::vector<store::ShownItem> shown;
   shown.reserve(out.result.items.size());

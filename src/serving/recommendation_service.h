@@ -35,6 +35,7 @@ struct CachePolicy {
   std::string request_key;
 };
 
+// Scores (and similarities) come rounded to six decimals, as answered and logged.
 struct Served {
   std::string recommendation_id;  // "rec_" + 22 characters, logged with the answer
   RecommendResult result;
@@ -54,6 +55,9 @@ class RecommendationService {
 
   // Logged with the request's context (current_item, page, device, time_of_day).
   StatusOr<Served> Recommend(const RecommendRequest& r, const CachePolicy& cache);
+  // The logged answer with this id (kNotFound when the tenant has none: an
+  // unknown id, another tenant's, or one older than the log keeps).
+  StatusOr<store::RecommendationRecord> Logged(const std::string& tenant_id, const std::string& id);
   // Items similar to `item_id`, logged as endpoint "similar".
   StatusOr<ServedSimilar> Similar(const std::string& tenant_id, const std::string& item_id, int count,
                                   const Filters& filters);

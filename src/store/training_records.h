@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include <utility>
 
 #include "common/status.h"
 
@@ -34,6 +35,9 @@ struct ModelVersionRecord {
   int64_t size_bytes = 0;  // model file plus index
   std::string model_key, index_key;  // keys in the tenant's blob area
   std::string metrics_json = "{}", params_json = "{}", index_json = "{}";
+  // Its share of the tenant's users, relative to the other live versions'
+  // (0: it serves nobody); the deployed version's is > 0.
+  double traffic_weight = 0;
 };
 
 class TrainingRecords {
@@ -51,14 +55,21 @@ class TrainingRecords {
   virtual Status PutVersion(const ModelVersionRecord& v) = 0;
   // Newest first (by major, minor).
   virtual StatusOr<std::vector<ModelVersionRecord>> ListVersions() = 0;
-  // kNotFound for an unknown version; kFailedPrecondition for the deployed one.
+  // kNotFound for an unknown version; kFailedPrecondition for the deployed one
+  // or one with traffic.
   virtual Status DeleteVersion(const std::string& version) = 0;
-  // In one transaction: `version` becomes deployed (reason recorded), the
-  // version deployed before becomes archived, and the event is appended to
+  // In one transaction: `version` becomes deployed (reason recorded) with all
+  // the traffic, the version deployed before becomes archived, and the event is appended to
   // the tenant's event log. kNotFound for an unknown version.
   virtual Status Deploy(const std::string& version, const std::string& reason,
                         const std::string& event_topic, const std::string& event_json,
                         int64_t now_ms) = 0;
+  // In one transaction: the named versions get their weights (> 0), every
+  // other version 0, and the event is appended. kNotFound for an unknown
+  // version, kFailedPrecondition when the deployed version is not named.
+  virtual Status SetTraffic(const std::vector<std::pair<std::string, double>>& weights,
+                            const std::string& event_topic, const std::string& event_json,
+                            int64_t now_ms) = 0;
 };
 
 }  // namespace embedrec::store

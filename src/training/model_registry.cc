@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 
+#include "common/json_text.h"
 #include "common/time_format.h"
 
 namespace embedrec::training {
@@ -101,6 +103,66 @@ StatusOr<store::ModelVersionRecord> ModelRegistry::Deploy(const std::string& ten
   return *it;
 }
 
+StatusOr<std::vector<store::ModelVersionRecord>> ModelRegistry::SetTraffic(const std::string& tenant_id,
+                                                                          store::TenantStore& store,
+                                                                          const Split& split) {
+  if (split.empty() || split.size() > kMaxLive) {
+    return Status::InvalidArgument("a traffic split names 1 to " + std::to_string(kMaxLive) + " versions");
+  }
+  std::lock_guard lock(deploy_mu_);
+  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
+  std::vector<serving::LiveVersion> live;
+  std::vector<store::ModelVersionRecord> records;
+  for (const auto& [version, weight] : split) {
+    if (!(weight > 0) || !std::isfinite(weight)) {
+      return Status::InvalidArgument("the weight of " + version + " must be a number > 0");
+    }
+    auto it = std::find_if(versions.begin(), versions.end(), [&](const auto& v) { return v.version == version; });
+    if (it == versions.end()) return Status::NotFound("model version '" + version + "' does not exist");
+    for (const auto& r : records) {
+      if (r.version == version) return Status::InvalidArgument("version " + version + " is named twice");
+    }
+    auto model = deployed_->Find(tenant_id, version);  // already in memory
+    if (!model) {
+      auto loaded = Load(tenant_id, *it);
+      if (!loaded.ok()) {
+        return Status::FailedPrecondition("model version '" + version +
+                                          "' cannot be loaded: " + loaded.status().message());
+      }
+      model = *loaded;
+    }
+    it->traffic_weight = weight;
+    serving::LiveVersion l{model, weight};
+    if (it->status == "deployed") {
+      live.insert(live.begin(), l);
+      records.insert(records.begin(), *it);
+    } else {
+      live.push_back(l);
+      records.push_back(*it);
+    }
+  }
+  if (records.front().status != "deployed") {
+    return Status::FailedPrecondition("the deployed version must be in the split (deploy another one to replace it)");
+  }
+  const int64_t now = clock_->NowMillis();
+  std::string event = "{\"tenant_id\":";
+  AppendJsonString(tenant_id, &event);
+  event += ",\"versions\":[";
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i) event += ",";
+    event += "{\"model_version\":";
+    AppendJsonString(records[i].version, &event);
+    event += ",\"weight\":";
+    AppendJsonNumber(records[i].traffic_weight, &event);
+    event += "}";
+  }
+  event += "],\"changed_at\":\"" + FormatRfc3339Millis(now) + "\"}";
+  RETURN_IF_ERROR(store.training().SetTraffic(split, "traffic-changed", event, now));
+  RETURN_IF_ERROR(deployed_->SetLive(tenant_id, std::move(live)));
+  spdlog::info("tenant {}: traffic split over {} versions", tenant_id, records.size());
+  return records;
+}
+
 Status ModelRegistry::Delete(const std::string& tenant_id, store::TenantStore& store,
                              const std::string& version) {
   ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
@@ -124,7 +186,7 @@ StatusOr<int> ModelRegistry::ApplyRetention(const std::string& tenant_id, store:
   const int64_t young = clock_->NowMillis() - options_.min_age_days * 86400000;
   int kept = 0, removed = 0;
   for (const auto& v : versions) {
-    if (v.status == "deployed") continue;
+    if (v.status == "deployed" || v.traffic_weight > 0) continue;
     if (kept < options_.keep_versions || v.created_at_ms >= young) {
       ++kept;
       continue;
@@ -141,22 +203,39 @@ Status ModelRegistry::LoadDeployed(const std::string& tenant_id, store::TenantSt
                                [](const auto& v) { return v.status == "deployed"; });
   if (deployed == versions.end()) return Status::Ok();
   auto model = Load(tenant_id, *deployed);
-  if (model.ok()) {
-    deployed_->Set(tenant_id, *model);
+  if (!model.ok()) {
+    std::string problem = "deployed model " + deployed->version +
+                          " cannot be loaded: " + model.status().message();
+    // The newest older version that loads serves instead, alone.
+    for (auto it = deployed + 1; it != versions.end(); ++it) {
+      auto older = Load(tenant_id, *it);
+      if (!older.ok()) continue;
+      deployed_->Set(tenant_id, *older);
+      problem += "; serving " + it->version + " instead";
+      break;
+    }
+    spdlog::error("tenant {}: {}", tenant_id, problem);
+    deployed_->SetProblem(tenant_id, problem);
     return Status::Ok();
   }
-  std::string problem = "deployed model " + deployed->version +
-                        " cannot be loaded: " + model.status().message();
-  // The newest older version that loads serves instead.
-  for (auto it = deployed + 1; it != versions.end(); ++it) {
-    auto older = Load(tenant_id, *it);
-    if (!older.ok()) continue;
-    deployed_->Set(tenant_id, *older);
-    problem += "; serving " + it->version + " instead";
-    break;
+  std::vector<serving::LiveVersion> live{{*model, deployed->traffic_weight > 0 ? deployed->traffic_weight : 1.0}};
+  std::string problem;
+  for (const auto& v : versions) {
+    if (v.status == "deployed" || !(v.traffic_weight > 0)) continue;
+    auto other = Load(tenant_id, v);
+    if (other.ok()) {
+      live.push_back({*other, v.traffic_weight});
+    } else {
+      problem += (problem.empty() ? "" : "; ") + ("live version " + v.version + " cannot be loaded: " +
+                                                  other.status().message() + "; its traffic goes to the others");
+    }
   }
-  spdlog::error("tenant {}: {}", tenant_id, problem);
-  deployed_->SetProblem(tenant_id, problem);
+  if (live.size() == 1) deployed_->Set(tenant_id, *model);
+  else RETURN_IF_ERROR(deployed_->SetLive(tenant_id, std::move(live)));
+  if (!problem.empty()) {
+    spdlog::error("tenant {}: {}", tenant_id, problem);
+    deployed_->SetProblem(tenant_id, problem);
+  }
   return Status::Ok();
 }
 

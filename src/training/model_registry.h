@@ -57,7 +57,18 @@ class ModelRegistry {
   StatusOr<store::ModelVersionRecord> Deploy(const std::string& tenant_id, store::TenantStore& store,
                                              const std::string& version, const std::string& reason);
 
-  // Deletes a version that is not deployed (record and blobs).
+  // Splits the tenant's users between live versions by weight (> 0 each,
+  // the deployed version among them, at most kMaxLive): each version is
+  // loaded (one that cannot be is refused and nothing changes), the split
+  // recorded with a traffic-changed event, then swapped into serving. A
+  // deploy ends any split (the deployed version gets all the traffic).
+  static constexpr size_t kMaxLive = 4;
+  using Split = std::vector<std::pair<std::string, double>>;  // version, weight
+  StatusOr<std::vector<store::ModelVersionRecord>> SetTraffic(const std::string& tenant_id,
+                                                              store::TenantStore& store,
+                                                              const Split& split);
+
+  // Deletes a version that is not deployed and serves no traffic (record and blobs).
   Status Delete(const std::string& tenant_id, store::TenantStore& store, const std::string& version);
 
   // Removes versions beyond the retention rule; returns how many.
@@ -65,7 +76,9 @@ class ModelRegistry {
 
   // Start-up: serves the tenant's deployed version, or, when it cannot be
   // read, the newest older version that can (the problem goes to /readyz
-  // and the log). OK when the tenant has no deployed version.
+  // and the log), with the other live versions of its traffic split (one
+  // that cannot be read is left out, and reported). OK when the tenant has no
+  // deployed version.
   Status LoadDeployed(const std::string& tenant_id, store::TenantStore& store);
 
   // A URL naming a blob of the tenant, for people ("file:///…").

@@ -325,3 +325,38 @@ def test_context_reranks_by_what_is_chosen_in_that_context(server, trained):
     assert mobile > desktop, (mobile, desktop)
     # Deterministic: the same request, the same answer.
     assert books_in_top("mobile") == mobile
+
+
+def test_every_answer_is_logged_with_what_it_showed(server, trained):
+    key = trained["api_key"]
+    a = recommend(server, key, {"user_id": "U0", "count": 5, "context": {"page": "home", "device": "mobile"}})
+    rid = a["metadata"]["recommendation_id"]
+    r = server.request("GET", f"/api/v1/recommendations/log/{rid}", token=key)
+    assert r.status == 200, r
+    log = r.json()
+    assert log["recommendation_id"] == rid and log["endpoint"] == "recommendations"
+    assert log["user_id"] == "U0" and log["model_version"] == trained["version"]
+    assert [i["item_id"] for i in log["items"]] == [x["item_id"] for x in a["recommendations"]]
+    assert [i["position"] for i in log["items"]] == [1, 2, 3, 4, 5]
+    assert [i["score"] for i in log["items"]] == [x["score"] for x in a["recommendations"]]
+    assert log["context"] == {"page": "home", "device": "mobile"}
+    # Similar items carry an id too, logged with the item as context.
+    s = server.request("POST", "/api/v1/recommendations/similar", {"item_id": "P3", "count": 4}, token=key).json()
+    sid = s["metadata"]["recommendation_id"]
+    slog = server.request("GET", f"/api/v1/recommendations/log/{sid}", token=key).json()
+    assert slog["endpoint"] == "similar" and slog["user_id"] is None
+    assert [i["item_id"] for i in slog["items"]] == [x["item_id"] for x in s["similar_items"]]
+    assert slog["context"] == {"current_item": "P3"}
+    # Each answer of a batch is its own record.
+    b = server.request("POST", "/api/v1/recommendations/batch", {"user_ids": ["U1", "U2"], "count": 3},
+                       token=key).json()
+    ids = [x["metadata"]["recommendation_id"] for x in b["results"]]
+    assert len(set(ids)) == 2
+    for x, rid2 in zip(b["results"], ids):
+        got = server.request("GET", f"/api/v1/recommendations/log/{rid2}", token=key).json()
+        assert got["user_id"] == x["user_id"]
+    # Unknown ids, and another tenant's, are 404.
+    assert server.request("GET", "/api/v1/recommendations/log/rec_nope", token=key).status == 404
+    other = server.onboard("other-shop", scopes=SCOPES)
+    r = server.request("GET", f"/api/v1/recommendations/log/{rid}", token=other["api_key"])
+    assert r.status == 404, r

@@ -1,4 +1,6 @@
 // Training jobs and model versions in a tenant's database.
+#include <map>
+
 #include "store/tenant_stores.h"
 #include "test_util.h"
 
@@ -86,6 +88,45 @@ TEST_F(TrainingRecordsTest, DeployArchivesThePreviousVersionAndAppendsTheEvent) 
   ASSERT_OK(t.DeleteVersion("v1.0_20261125"));
   EXPECT_EQ(t.DeleteVersion("v1.0_20261125").code(), StatusCode::kNotFound);
   EXPECT_EQ(t.ListVersions()->size(), 2u);
+}
+
+TEST_F(TrainingRecordsTest, ATrafficSplitIsRecordedAndADeployEndsIt) {
+  auto& t = store_->training();
+  ASSERT_OK(t.PutVersion(Version(1, 0, "standby")));
+  ASSERT_OK(t.PutVersion(Version(2, 0, "standby")));
+  ASSERT_OK(t.PutVersion(Version(3, 0, "standby")));
+  ASSERT_OK(t.Deploy("v1.0_20261125", "first", "model-deployed", "{}", 10));
+  auto weights = [&] {
+    std::map<std::string, double> out;
+    auto versions = t.ListVersions();
+    EXPECT_TRUE(versions.ok());
+    for (const auto& v : *versions) out[v.version] = v.traffic_weight;
+    return out;
+  };
+  EXPECT_EQ(weights()["v1.0_20261125"], 1.0);
+  // The deployed version must be in the split; unknown versions are refused; nothing changes.
+  EXPECT_EQ(t.SetTraffic({{"v2.0_20261125", 1}}, "traffic-changed", "{}", 20).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t.SetTraffic({{"v1.0_20261125", 1}, {"v9.0_20261125", 1}}, "traffic-changed", "{}", 20).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(weights()["v1.0_20261125"], 1.0);
+  ASSERT_OK(t.SetTraffic({{"v1.0_20261125", 9}, {"v2.0_20261125", 1}}, "traffic-changed", R"({"n":2})", 30));
+  auto w = weights();
+  EXPECT_EQ(w["v1.0_20261125"], 9.0);
+  EXPECT_EQ(w["v2.0_20261125"], 1.0);
+  EXPECT_EQ(w["v3.0_20261125"], 0.0);
+  auto events = store_->ReadEvents(0, 100);
+  ASSERT_OK(events);
+  EXPECT_EQ(events->back().topic, "traffic-changed");
+  // A version with traffic cannot be deleted; one without can.
+  EXPECT_EQ(t.DeleteVersion("v2.0_20261125").code(), StatusCode::kFailedPrecondition);
+  // A deploy gives the new version all the traffic.
+  ASSERT_OK(t.Deploy("v3.0_20261125", "by hand", "model-deployed", "{}", 40));
+  w = weights();
+  EXPECT_EQ(w["v3.0_20261125"], 1.0);
+  EXPECT_EQ(w["v1.0_20261125"], 0.0);
+  EXPECT_EQ(w["v2.0_20261125"], 0.0);
+  ASSERT_OK(t.DeleteVersion("v2.0_20261125"));
 }
 
 TEST_F(TrainingRecordsTest, ScanInteractionsSeesEveryRowWithAnItem) {

@@ -114,6 +114,10 @@ CREATE TABLE model_versions (
   index_json TEXT NOT NULL
 );
 )sql"},
+      {7, R"sql(
+ALTER TABLE model_versions ADD COLUMN traffic_weight REAL NOT NULL DEFAULT 0;
+UPDATE model_versions SET traffic_weight = 1 WHERE status = 'deployed';
+)sql"},
   };
   return kMigrations;
 }

@@ -7,7 +7,7 @@ constexpr const char* kJobColumns =
     "job_id, status, model_type, mode, request_json, state_json, created_at_ms, updated_at_ms";
 constexpr const char* kVersionColumns =
     "version, major, minor, model_type, status, reason, job_id, created_at_ms, deployed_at_ms, "
-    "size_bytes, model_key, index_key, metrics_json, params_json, index_json";
+    "size_bytes, model_key, index_key, metrics_json, params_json, index_json, traffic_weight";
 
 JobRecord JobFrom(const SqliteStmt& st) {
   return {st.Text(0), st.Text(1), st.Text(2), st.Text(3),
@@ -31,6 +31,7 @@ ModelVersionRecord VersionFrom(const SqliteStmt& st) {
   v.metrics_json = st.Text(12);
   v.params_json = st.Text(13);
   v.index_json = st.Text(14);
+  v.traffic_weight = st.Double(15);
   return v;
 }
 
@@ -39,7 +40,7 @@ Status BindVersion(SqliteStmt& st, const ModelVersionRecord& v) {
       .Bind(5, v.status).Bind(6, v.reason).Bind(7, v.job_id).Bind(8, v.created_at_ms)
       .Bind(9, v.deployed_at_ms).Bind(10, v.size_bytes).Bind(11, v.model_key)
       .Bind(12, v.index_key).Bind(13, v.metrics_json).Bind(14, v.params_json)
-      .Bind(15, v.index_json);
+      .Bind(15, v.index_json).Bind(16, v.traffic_weight);
   return st.Run();
 }
 
@@ -100,7 +101,7 @@ class SqliteTrainingRecords final : public TrainingRecords {
     return db_->Write([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto st, c.Prepare(std::string("INSERT OR REPLACE INTO model_versions (") +
                                           kVersionColumns +
-                                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
       return BindVersion(*st, v);
     });
   }
@@ -127,6 +128,13 @@ class SqliteTrainingRecords final : public TrainingRecords {
         return Status::FailedPrecondition("model version '" + version +
                                           "' is deployed; deploy another version first");
       }
+      ASSIGN_OR_RETURN(auto w, c.Prepare("SELECT traffic_weight FROM model_versions WHERE version=?"));
+      w->Bind(1, version);
+      ASSIGN_OR_RETURN(bool row, w->Step());
+      if (row && w->Double(0) > 0) {
+        return Status::FailedPrecondition("model version '" + version +
+                                          "' serves part of the traffic; take it out of the split first");
+      }
       ASSIGN_OR_RETURN(auto st, c.Prepare("DELETE FROM model_versions WHERE version=?"));
       st->Bind(1, version);
       return st->Run();
@@ -142,10 +150,39 @@ class SqliteTrainingRecords final : public TrainingRecords {
           "UPDATE model_versions SET status='archived' WHERE status='deployed' AND version<>?"));
       old->Bind(1, version);
       RETURN_IF_ERROR(old->Run());
+      RETURN_IF_ERROR(c.Exec("UPDATE model_versions SET traffic_weight=0 WHERE traffic_weight<>0"));
       ASSIGN_OR_RETURN(auto st, c.Prepare(
-          "UPDATE model_versions SET status='deployed', reason=?, deployed_at_ms=? WHERE version=?"));
+          "UPDATE model_versions SET status='deployed', reason=?, deployed_at_ms=?, traffic_weight=1 "
+          "WHERE version=?"));
       st->Bind(1, reason).Bind(2, now_ms).Bind(3, version);
       RETURN_IF_ERROR(st->Run());
+      ASSIGN_OR_RETURN(auto ev, c.Prepare(
+          "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
+      ev->Bind(1, event_topic).Bind(2, event_json).Bind(3, now_ms);
+      return ev->Run();
+    });
+  }
+
+  Status SetTraffic(const std::vector<std::pair<std::string, double>>& weights,
+                    const std::string& event_topic, const std::string& event_json,
+                    int64_t now_ms) override {
+    return db_->Write([&](SqliteConn& c) -> Status {
+      bool has_deployed = false;
+      for (const auto& [version, weight] : weights) {
+        ASSIGN_OR_RETURN(std::string status, StatusOf(c, version));
+        has_deployed |= status == "deployed";
+        if (!(weight > 0)) return Status::InvalidArgument("the weight of " + version + " is not > 0");
+      }
+      if (!has_deployed) {
+        return Status::FailedPrecondition("the deployed version must be in the split");
+      }
+      RETURN_IF_ERROR(c.Exec("UPDATE model_versions SET traffic_weight=0 WHERE traffic_weight<>0"));
+      ASSIGN_OR_RETURN(auto st, c.Prepare("UPDATE model_versions SET traffic_weight=? WHERE version=?"));
+      for (const auto& [version, weight] : weights) {
+        st->Bind(1, weight).Bind(2, version);
+        RETURN_IF_ERROR(st->Run());
+        st->Reset();
+      }
       ASSIGN_OR_RETURN(auto ev, c.Prepare(
           "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
       ev->Bind(1, event_topic).Bind(2, event_json).Bind(3, now_ms);
