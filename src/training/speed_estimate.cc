@@ -20,30 +20,91 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   return p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
 }
 
-double SpeedEstimate::SecondsPerUnit(const JobRequest& r) {
+namespace {
+// Seconds per work unit measured on the 2-core reference machine (one
+// synthetic epoch each, docs/benchmarks.md): what estimates use until this
+// machine's own figure is known.
+double DefaultSecondsPerUnit(const std::string& model_type) {
+  if (model_type == "lightgcn") return 5.7e-9;
+  if (model_type == "bpr_mf") return 4e-9;
+  if (model_type == "als") return 6.3e-10;
+  if (model_type == "ease") return 5e-11;
+  if (model_type == "item_knn") return 5.6e-11;
+  return 4e-9;  // popularity
+}
+}  // namespace
+
+SpeedEstimate::~SpeedEstimate() {
   {
     std::lock_guard lock(mu_);
-    auto it = per_unit_.find(r.model_type);
-    if (it != per_unit_.end()) return it->second;
+    stop_ = true;
   }
-  // Calibrate: one epoch of 2,000 users × 15 random items, as requested otherwise.
+  cv_.notify_all();
+  if (calibrator_.joinable()) calibrator_.join();
+}
+
+void SpeedEstimate::WaitIdle() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return (to_time_.empty() && !timing_) || stop_; });
+}
+
+size_t SpeedEstimate::Measured() const {
+  std::lock_guard lock(mu_);
+  return per_unit_.size();
+}
+
+std::optional<double> SpeedEstimate::Time(const std::string& model_type) const {
+  // One epoch of 2,000 users × 15 random items.
   std::mt19937_64 rng(7);
   std::vector<ml::Interaction> pairs;
   for (int32_t u = 0; u < 2000; ++u) {
     for (int k = 0; k < 15; ++k) pairs.push_back({u, static_cast<int32_t>(rng() % 3000), 1.0f, 0});
   }
   ml::Dataset data = ml::MakeDataset(std::move(pairs), {});
-  auto model = ml::NewModel(r.model_type);
+  auto model = ml::NewModel(model_type);
+  if (!model) return std::nullopt;
+  JobRequest r;
+  r.model_type = model_type;
   ml::TrainOptions o = r.options;
   o.epochs = 1;
   o.eval_every = 0;
   o.patience = 0;
+  o.threads = threads_;
   auto t0 = std::chrono::steady_clock::now();
-  Status s = model ? model->Fit(data, o, nullptr) : Status::InvalidArgument("unknown model");
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double per_unit = s.ok() ? seconds / Units(r, data.train.size(), data.n_items) : 1e-8;
+  Status s = model->Fit(data, o, nullptr);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!s.ok()) return std::nullopt;
+  return seconds / Units(r, data.train.size(), data.n_items);
+}
+
+void SpeedEstimate::Calibrate() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !to_time_.empty(); });
+    if (stop_) return;
+    const std::string type = to_time_.front();
+    to_time_.erase(to_time_.begin());
+    if (per_unit_.count(type)) continue;  // a job measured it meanwhile
+    timing_ = true;
+    lock.unlock();
+    auto per_unit = Time(type);
+    lock.lock();
+    timing_ = false;
+    if (per_unit) per_unit_.try_emplace(type, *per_unit);
+    cv_.notify_all();
+  }
+}
+
+double SpeedEstimate::SecondsPerUnit(const JobRequest& r) {
   std::lock_guard lock(mu_);
-  return per_unit_.try_emplace(r.model_type, per_unit).first->second;
+  auto it = per_unit_.find(r.model_type);
+  if (it != per_unit_.end()) return it->second;
+  if (queued_.insert(r.model_type).second && !stop_) {
+    to_time_.push_back(r.model_type);
+    if (!calibrator_.joinable()) calibrator_ = std::thread([this] { Calibrate(); });
+    cv_.notify_all();
+  }
+  return DefaultSecondsPerUnit(r.model_type);
 }
 
 double SpeedEstimate::EpochSeconds(const JobRequest& r, int64_t pairs, int64_t items) {

@@ -1,16 +1,23 @@
 // How long a training job will take, from measured speed: seconds per epoch
 // grow with the work units of an epoch (pairs × dimension × layers, and
-// dimension² for ALS). The seconds per unit of each model type come from
-// timing one epoch of a small synthetic data set on first use, then from
+// dimension² for ALS). The seconds per unit of each model type start from
+// figures measured on a 2-core reference machine, are replaced by timing one
+// epoch of a small synthetic data set of the type on a background thread
+// when the type is first estimated (no request waits for it), then follow
 // every finished job (a moving average), so estimates follow this machine.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
+#include <vector>
+#include <thread>
 
 #include "training/job_request.h"
 
@@ -18,6 +25,15 @@ namespace embedrec::training {
 
 class SpeedEstimate {
  public:
+  // `threads`: what a job's fit uses (0: OpenMP's default), and the timing too.
+  explicit SpeedEstimate(int threads = 0) : threads_(threads) {}
+  ~SpeedEstimate();
+  SpeedEstimate(const SpeedEstimate&) = delete;
+  SpeedEstimate& operator=(const SpeedEstimate&) = delete;
+  // Model types measured on this machine (by calibration or by jobs).
+  size_t Measured() const;
+  // Waits until no type waits to be timed (tests).
+  void WaitIdle();
   // `pairs` is the tenant's distinct (user, item) pairs (what an epoch of
   // the pair models iterates; repeated events of a pair are one pair).
   // Whole-job seconds over `items` items (the validated fit on the training
@@ -38,9 +54,19 @@ class SpeedEstimate {
   // items² × dimension for the item x item models' factorisation.
   static double Units(const JobRequest& r, int64_t pairs, int64_t items);
   double SecondsPerUnit(const JobRequest& r);
+  // One epoch of a synthetic data set with `model_type`'s default options:
+  // seconds per unit, or nullopt when the fit failed.
+  std::optional<double> Time(const std::string& model_type) const;
+  void Calibrate();
 
-  std::mutex mu_;
-  std::map<std::string, double> per_unit_;  // model type → seconds per unit
+  const int threads_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, double> per_unit_;  // model type → measured seconds per unit
+  std::set<std::string> queued_;           // types asked for, not measured yet (timed in order)
+  std::vector<std::string> to_time_;
+  bool stop_ = false, timing_ = false;
+  std::thread calibrator_;                 // started on the first type to time
 };
 
 }  // namespace embedrec::training

@@ -449,7 +449,7 @@ class TrainingServiceImpl final : public TrainingService {
   const Clock* clock_;
   ServiceOptions options_;
   ModelRegistry registry_;
-  SpeedEstimate speed_;
+  SpeedEstimate speed_{options_.threads_per_job};  // after options_
   std::atomic<uint64_t> next_watch_id_{1};
 
   std::mutex mu_;

@@ -1,0 +1,46 @@
+// Training time estimates: never wait for a measurement (the first
+// estimate of a type uses the reference figures while the type is timed in
+// the background), then follow this machine and finished jobs.
+#include "training/speed_estimate.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace embedrec::training {
+namespace {
+
+TEST(SpeedEstimateTest, TheFirstEstimateDoesNotWaitForTheTiming) {
+  SpeedEstimate speed;
+  JobRequest r;
+  r.model_type = "ease";  // its synthetic epoch takes the longest (a 3,000-item solve)
+  const auto t0 = std::chrono::steady_clock::now();
+  const double first = speed.EpochSeconds(r, 100000, 3000);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 20.0);
+  EXPECT_GT(first, 0);
+  EXPECT_EQ(speed.Measured(), 0u);
+  speed.WaitIdle();
+  EXPECT_EQ(speed.Measured(), 1u);
+  const double measured = speed.EpochSeconds(r, 100000, 3000);
+  EXPECT_GT(measured, 0);
+  EXPECT_NE(measured, first);  // this machine's figure now
+  EXPECT_LT(measured / first, 20);  // the reference figure was of the right order
+  EXPECT_GT(measured / first, 0.05);
+}
+
+TEST(SpeedEstimateTest, FinishedJobsMoveTheEstimate) {
+  SpeedEstimate speed;
+  JobRequest r;
+  r.model_type = "als";
+  speed.Record(r, 1000000, 10000, 2.0);
+  EXPECT_NEAR(speed.EpochSeconds(r, 1000000, 10000), 2.0, 1e-9);
+  EXPECT_NEAR(speed.EpochSeconds(r, 2000000, 10000), 4.0, 1e-9);  // linear in the pairs
+  speed.Record(r, 1000000, 10000, 4.0);
+  EXPECT_NEAR(speed.EpochSeconds(r, 1000000, 10000), 3.0, 1e-9);  // a moving average
+  speed.WaitIdle();  // nothing was queued: a job measured it
+  EXPECT_EQ(speed.Measured(), 1u);
+}
+
+}  // namespace
+}  // namespace embedrec::training
