@@ -116,6 +116,7 @@ void RegisterDataQualityRoutes(http::Router& router, const Deps& deps) {
   http::RouteInfo info{"GET", "/api/v1/data/quality",
                        "Data-quality report of the tenant's catalog and history, with warnings",
                        "uploads", http::Role::kDataPipeline};
+  info.slow = true;  // recomputed after every change of the data: a full scan
   router.Add(info, Authed(deps, 0,
                           [d, cache](const Request& req, const PathParams&,
                                      const auth::Principal& who) -> StatusOr<http::Response> {

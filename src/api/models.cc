@@ -105,10 +105,13 @@ void RegisterModelRoutes(http::Router& router, const Deps& deps) {
                return JsonAnswer(200, TrafficJson(d->deployed->Live(tid)));
              }));
 
-  router.Add({"PUT", "/api/v1/models/traffic",
-              "Split users between stored versions by weight (the deployed one among them); "
-              "a user stays with one version while the split is unchanged",
-              "models", Role::kMlEngine},
+  // Loading a model version (deploy, a split) reads and indexes its files: slow.
+  http::RouteInfo set_traffic{"PUT", "/api/v1/models/traffic",
+                              "Split users between stored versions by weight (the deployed one among them); "
+                              "a user stays with one version while the split is unchanged",
+                              "models", Role::kMlEngine};
+  set_traffic.slow = true;
+  router.Add(set_traffic,
              Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams&,
                                                   const auth::Principal& who) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
@@ -120,8 +123,10 @@ void RegisterModelRoutes(http::Router& router, const Deps& deps) {
                return JsonAnswer(200, TrafficJson(d->deployed->Live(tid)));
              }));
 
-  router.Add({"POST", "/api/v1/models/{version}/deploy",
-              "Deploy a stored version (rollback or roll forward)", "models", Role::kMlEngine},
+  http::RouteInfo deploy{"POST", "/api/v1/models/{version}/deploy",
+                         "Deploy a stored version (rollback or roll forward)", "models", Role::kMlEngine};
+  deploy.slow = true;
+  router.Add(deploy,
              Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams& p,
                                                   const auth::Principal& who) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));

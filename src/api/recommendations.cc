@@ -231,9 +231,14 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
   // These routes run on the worker pool, not on the network threads (as
   // tracking may): measured, that gave both the better tail at 8 connections
   // and the higher throughput at 64 (docs/benchmarks.md, Serving).
+  // A tenant's first requests (after a start or an upload) load its catalog
+  // and popularity from its store: they wait in the slow lane, not on the
+  // workers every tenant's warm requests need.
+  auto cold = [d](const Request&, const std::string& tid) { return !tid.empty() && !d->recommender->Warm(tid); };
   http::RouteInfo recs{"POST", "/api/v1/recommendations",
                        "Personalised recommendations for a user (filters, context, model_version)",
                        "recommendations"};
+  recs.slow_if = cold;
   router.Add(recs,
              Authed(deps, auth::kRecommendationsRead,
                     JsonRoute(d, "recommendations", [d](const Request& req, const json::object& body,
@@ -245,9 +250,11 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       return http::JsonResponse(200, std::move(out));
   })));
 
-  router.Add({"POST", "/api/v1/recommendations/batch",
-              "Recommendations for up to 100 users (user_ids, and the single request's fields)",
-              "recommendations"},
+  http::RouteInfo batch{"POST", "/api/v1/recommendations/batch",
+                        "Recommendations for up to 100 users (user_ids, and the single request's fields)",
+                        "recommendations"};
+  batch.slow_if = cold;
+  router.Add(batch,
              Authed(deps, auth::kRecommendationsRead,
                     JsonRoute(d, "batch", [d](const Request& req, const json::object& body,
                                                      const std::string& tid) -> StatusOr<http::Response> {
@@ -276,6 +283,7 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
 
   http::RouteInfo similar{"POST", "/api/v1/recommendations/similar",
                           "Items similar to an item (never the item itself)", "recommendations"};
+  similar.slow_if = cold;
   router.Add(similar,
              Authed(deps, auth::kRecommendationsRead,
                     JsonRoute(d, "similar", [d](const Request& req, const json::object& body,
@@ -335,8 +343,10 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
     return JsonAnswer(200, out);
   }));
 
-  router.Add({"GET", "/api/v1/recommendations/popular",
-              "Trending items, optionally of one category (?category, ?count)", "recommendations"},
+  http::RouteInfo popular{"GET", "/api/v1/recommendations/popular",
+                          "Trending items, optionally of one category (?category, ?count)", "recommendations"};
+  popular.slow_if = cold;
+  router.Add(popular,
              Authed(deps, auth::kRecommendationsRead,
                     [d](const Request& req, const PathParams&,
                         const auth::Principal& who) -> StatusOr<http::Response> {

@@ -94,8 +94,10 @@ void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
                       return JsonAnswer(200, TenantJson(t));
                     }));
 
-  router.Add({"DELETE", "/api/v1/admin/tenants/{id}",
-              "Delete a tenant with all its users, keys and data (platform admin)", "tenants"},
+  http::RouteInfo remove{"DELETE", "/api/v1/admin/tenants/{id}",
+                         "Delete a tenant with all its users, keys and data (platform admin)", "tenants"};
+  remove.slow = true;  // stops its job, removes its files
+  router.Add(remove,
              Authed(deps, kPlatformAdmin,
                     [d](const Request&, const PathParams& p,
                         const auth::Principal&) -> StatusOr<http::Response> {

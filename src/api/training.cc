@@ -62,6 +62,7 @@ void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
   http::RouteInfo train{"POST", "/api/v1/train",
                         "Start a training job (model_type, training_mode, auto_deploy, hyperparameters)",
                         "training", Role::kMlEngine};
+  train.slow = true;  // counts the tenant's interactions (a scan) to plan the job
   router.Add(train, Authed(deps, auth::kModelsTrain,
                            [d](const Request& req, const PathParams&,
                                const auth::Principal& who) -> StatusOr<http::Response> {

@@ -119,9 +119,13 @@ class PlatformImpl final : public Platform {
     // One tenant may run on all but one worker: the rest of the pool always
     // serves the other tenants (see common/fair_pool.h).
     workers_ = std::make_unique<FairThreadPool>(workers, std::max(1, workers - 1));
+    // Slow work (reports, scans, model loads, uploads, a tenant's first
+    // requests) has a pool of its own: one request per tenant at a time, at a
+    // lower CPU priority, so it never holds the workers above (http/router.h).
+    slow_lane_ = std::make_unique<FairThreadPool>(std::max(4, 2 * cores), 1, /*nice=*/10);
     auth::Authenticator* authn = authenticator_.get();
     dispatcher_ = std::make_unique<http::Dispatcher>(
-        &router_, workers_.get(), &metrics_,
+        &router_, workers_.get(), slow_lane_.get(), &metrics_,
         http::Dispatcher::Options{
             .default_body_limit = config_.max_body_bytes,
             .queue_key = [authn](const http::Request& req) {
@@ -164,6 +168,7 @@ class PlatformImpl final : public Platform {
       server_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
     }
     workers_.reset();  // runs what was queued, then joins
+    slow_lane_.reset();
     if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
     training_.reset();
     server_.reset();
@@ -245,7 +250,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<ingest::IngestService> ingest_;
   api::Deps deps_;
   http::Router router_;
-  std::unique_ptr<FairThreadPool> workers_;
+  std::unique_ptr<FairThreadPool> workers_, slow_lane_;
   std::unique_ptr<http::Dispatcher> dispatcher_;
   std::unique_ptr<http::Server> server_;
 };

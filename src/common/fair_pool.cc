@@ -1,10 +1,21 @@
 #include "common/fair_pool.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace embedrec {
 
-FairThreadPool::FairThreadPool(int threads, int max_running_per_key)
+FairThreadPool::FairThreadPool(int threads, int max_running_per_key, int nice)
     : max_running_(max_running_per_key < 1 ? 1 : max_running_per_key) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, nice] {
+      // Per thread on Linux (a thread is a task with its own nice value);
+      // failing to lower the priority leaves it as it was.
+      if (nice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+      Run();
+    });
+  }
 }
 
 FairThreadPool::~FairThreadPool() {

@@ -23,7 +23,9 @@ namespace embedrec {
 
 class FairThreadPool {
  public:
-  FairThreadPool(int threads, int max_running_per_key);
+  // `nice`: the threads' scheduling niceness (Linux: > 0 yields the CPU to
+  // the process's other threads), for a pool of background or slow work.
+  FairThreadPool(int threads, int max_running_per_key, int nice = 0);
   ~FairThreadPool();
   FairThreadPool(const FairThreadPool&) = delete;
   FairThreadPool& operator=(const FairThreadPool&) = delete;

@@ -11,9 +11,12 @@
 
 namespace embedrec::http {
 
-Dispatcher::Dispatcher(const Router* router, FairThreadPool* workers, MetricsRegistry* metrics,
-                       Options options)
-    : router_(router), workers_(workers), metrics_(metrics), options_(options) {
+Dispatcher::Dispatcher(const Router* router, FairThreadPool* workers, FairThreadPool* slow_lane,
+                       MetricsRegistry* metrics, Options options)
+    : router_(router), workers_(workers), slow_lane_(slow_lane ? slow_lane : workers), metrics_(metrics),
+      options_(options) {
+  metrics_->Declare("embedrec_http_slow_lane_total", MetricsRegistry::Type::kCounter,
+                    "Requests run in the slow lane, by route pattern.");
   metrics_->Declare("embedrec_http_requests_total", MetricsRegistry::Type::kCounter,
                     "HTTP requests by route pattern, method and status.");
   metrics_->Declare("embedrec_http_request_duration_seconds", MetricsRegistry::Type::kHistogram,
@@ -136,7 +139,12 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
     return Run(*r.route, r.params, req, std::move(finish));
   }
   std::string key = options_.queue_key ? options_.queue_key(req) : std::string();
-  workers_->Post(key, [this, route = r.route, params = std::move(r.params), req = std::move(req),
+  FairThreadPool* pool = workers_;
+  if (info.slow || info.stream_body || (info.slow_if && info.slow_if(req, key))) {
+    pool = slow_lane_;
+    if (pool != workers_) metrics_->Inc("embedrec_http_slow_lane_total", {{"route", info.pattern}});
+  }
+  pool->Post(key, [this, route = r.route, params = std::move(r.params), req = std::move(req),
                        finish = std::move(finish)]() mutable {
     Run(*route, params, req, std::move(finish));
   });

@@ -24,9 +24,11 @@ class Dispatcher final : public RequestHandler {
     // the network thread, so it must not block. Null: one shared queue.
     std::function<std::string(const Request&)> queue_key;
   };
-  // `router`, `workers` and `metrics` must outlive the dispatcher.
-  Dispatcher(const Router* router, FairThreadPool* workers, MetricsRegistry* metrics,
-             Options options);
+  // `router`, `workers`, `slow_lane` and `metrics` must outlive the
+  // dispatcher. `slow_lane` runs slow routes (RouteInfo::slow); null: the
+  // workers do.
+  Dispatcher(const Router* router, FairThreadPool* workers, FairThreadPool* slow_lane,
+             MetricsRegistry* metrics, Options options);
 
   BodyPolicy BodyPolicyFor(std::string_view method, std::string_view target) const override;
   void Handle(Request req, std::function<void(Response)> done) override;
@@ -50,6 +52,7 @@ class Dispatcher final : public RequestHandler {
   std::atomic<int64_t> in_flight_{0};
   const Router* router_;
   FairThreadPool* workers_;
+  FairThreadPool* slow_lane_;
   MetricsRegistry* metrics_;
   Options options_;
 };

@@ -64,6 +64,18 @@ std::shared_ptr<Activity::TenantState> Activity::State(const std::string& tenant
   return s;
 }
 
+bool Activity::Warm(const std::string& tenant_id) {
+  std::shared_ptr<TenantState> s;
+  {
+    std::lock_guard lock(mu_);
+    auto it = tenants_.find(tenant_id);
+    if (it == tenants_.end()) return false;
+    s = it->second;
+  }
+  std::unique_lock lock(s->mu, std::try_to_lock);
+  return lock.owns_lock() && s->trend != nullptr;
+}
+
 void Activity::Drop(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   tenants_.erase(tenant_id);

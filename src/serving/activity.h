@@ -117,6 +117,9 @@ class Activity {
   void DataChanged(const std::string& tenant_id);
   // Forgets a tenant (deleted).
   void Drop(const std::string& tenant_id);
+  // True when the tenant's popularity is in memory (Trending will not read
+  // the store). Never blocks.
+  bool Warm(const std::string& tenant_id);
 
   // How many times popularity was built from the store (for tests and /metrics).
   uint64_t TrendBuilds() const { return trend_builds_.load(); }

@@ -382,6 +382,10 @@ StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
   return s;
 }
 
+bool Recommender::Warm(const std::string& tenant_id) {
+  return tenants_->IsOpen(tenant_id) && catalog_->Peek(tenant_id) && activity_->Warm(tenant_id);
+}
+
 StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   ASSIGN_OR_RETURN(ServingState s, State(r));
   return Recommend(r, s);

@@ -108,6 +108,9 @@ class Recommender {
   // Items nearest to `item_id` (never itself). kNotFound for an item not in the catalog.
   StatusOr<SimilarResult> Similar(const std::string& tenant_id, const std::string& item_id,
                                   int count, const Filters& filters);
+  // True when the tenant's store is open and its catalog and popularity are
+  // in memory: its requests will not read much from the store. Never blocks.
+  bool Warm(const std::string& tenant_id);
   // Trending items (optionally of one category), best first; score in [0, 1].
   StatusOr<RecommendResult> Popular(const std::string& tenant_id, int count, const Filters& filters);
 

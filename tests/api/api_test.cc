@@ -39,7 +39,7 @@ class ApiTest : public ::testing::Test {
     }});
     deps_.tenant_service = tenant_service_.get();
     RegisterAllRoutes(router_, deps_);
-    dispatcher_ = std::make_unique<http::Dispatcher>(&router_, &pool_, &metrics_,
+    dispatcher_ = std::make_unique<http::Dispatcher>(&router_, &pool_, nullptr, &metrics_,
                                                      http::Dispatcher::Options{});
   }
 

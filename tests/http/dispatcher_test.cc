@@ -24,7 +24,7 @@ class DispatcherTest : public ::testing::Test {
   Router router_;
   MetricsRegistry metrics_;
   FairThreadPool pool_{2, 2};
-  Dispatcher dispatcher_{&router_, &pool_, &metrics_, Dispatcher::Options{}};
+  Dispatcher dispatcher_{&router_, &pool_, nullptr, &metrics_, Dispatcher::Options{}};
 };
 
 TEST_F(DispatcherTest, DeferredAnswerIsSentWhenReadyFromAnotherThread) {
@@ -59,6 +59,54 @@ TEST_F(DispatcherTest, InlinePredicateChoosesTheNetworkThread) {
   EXPECT_EQ(ran_on, std::this_thread::get_id());
   EXPECT_EQ(Call("/maybe").status, 200);
   EXPECT_NE(ran_on, std::this_thread::get_id());  // a worker
+}
+
+// Slow routes (and fast ones while their tenant is cold) wait in the slow
+// lane: a full slow lane never holds a warm request back.
+TEST(DispatcherSlowLaneTest, SlowWorkNeverHoldsTheWorkers) {
+  Router router;
+  MetricsRegistry metrics;
+  FairThreadPool workers{1, 1}, slow_lane{1, 1};
+  Dispatcher dispatcher{&router, &workers, &slow_lane, &metrics,
+                        Dispatcher::Options{.queue_key = [](const Request& req) {
+                          return std::string(req.Header("x-tenant"));
+                        }}};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  RouteInfo report{"GET", "/report", "", "t"};
+  report.slow = true;
+  router.Add(report, [&](const Request&, const PathParams&) {
+    released.wait();
+    return Response{};
+  });
+  RouteInfo recs{"GET", "/recs", "", "t"};
+  recs.slow_if = [](const Request&, const std::string& tenant) { return tenant == "cold"; };
+  router.Add(recs, [&](const Request& req, const PathParams&) {
+    if (req.Header("x-tenant") == "cold") released.wait();  // loading its state
+    return Response{};
+  });
+  auto call = [&](const std::string& target, const std::string& tenant) {
+    Request req;
+    req.method = "GET";
+    req.target = target;
+    req.headers.emplace_back("x-tenant", tenant);
+    auto answer = std::make_shared<std::promise<Response>>();
+    auto f = answer->get_future();
+    dispatcher.Handle(std::move(req), [answer](Response r) { answer->set_value(std::move(r)); });
+    return f;
+  };
+  auto slow = call("/report", "big");     // takes the slow lane's only thread
+  auto cold = call("/recs", "cold");       // waits behind it, in the slow lane
+  // A warm request of another tenant still runs: on the worker, at once.
+  auto warm = call("/recs", "warm");
+  ASSERT_EQ(warm.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(warm.get().status, 200);
+  EXPECT_EQ(cold.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  release.set_value();
+  ASSERT_EQ(slow.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(cold.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_NE(metrics.RenderPrometheus().find("embedrec_http_slow_lane_total{route=\"/recs\"} 1"),
+            std::string::npos);
 }
 
 }  // namespace
