@@ -123,9 +123,12 @@ class PlatformImpl final : public Platform {
     // requests) has a pool of its own: one request per tenant at a time, at a
     // lower CPU priority, so it never holds the workers above (http/router.h).
     slow_lane_ = std::make_unique<FairThreadPool>(std::max(4, 2 * cores), 1, /*nice=*/10);
+    // Uploads wait on their client's network as much as on the CPU: a pool
+    // of their own, two per tenant at a time, at the slow lane's priority.
+    streams_ = std::make_unique<FairThreadPool>(std::max(8, 4 * cores), 2, /*nice=*/10);
     auth::Authenticator* authn = authenticator_.get();
     dispatcher_ = std::make_unique<http::Dispatcher>(
-        &router_, workers_.get(), slow_lane_.get(), &metrics_,
+        &router_, http::Dispatcher::Pools{workers_.get(), slow_lane_.get(), streams_.get()}, &metrics_,
         http::Dispatcher::Options{
             .default_body_limit = config_.max_body_bytes,
             .queue_key = [authn](const http::Request& req) {
@@ -169,6 +172,7 @@ class PlatformImpl final : public Platform {
     }
     workers_.reset();  // runs what was queued, then joins
     slow_lane_.reset();
+    streams_.reset();
     if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
     training_.reset();
     server_.reset();
@@ -250,7 +254,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<ingest::IngestService> ingest_;
   api::Deps deps_;
   http::Router router_;
-  std::unique_ptr<FairThreadPool> workers_, slow_lane_;
+  std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;
   std::unique_ptr<http::Dispatcher> dispatcher_;
   std::unique_ptr<http::Server> server_;
 };

@@ -11,10 +11,9 @@
 
 namespace embedrec::http {
 
-Dispatcher::Dispatcher(const Router* router, FairThreadPool* workers, FairThreadPool* slow_lane,
-                       MetricsRegistry* metrics, Options options)
-    : router_(router), workers_(workers), slow_lane_(slow_lane ? slow_lane : workers), metrics_(metrics),
-      options_(options) {
+Dispatcher::Dispatcher(const Router* router, Pools pools, MetricsRegistry* metrics, Options options)
+    : router_(router), workers_(pools.workers), slow_lane_(pools.slow ? pools.slow : pools.workers),
+      streams_(pools.streams ? pools.streams : pools.workers), metrics_(metrics), options_(options) {
   metrics_->Declare("embedrec_http_slow_lane_total", MetricsRegistry::Type::kCounter,
                     "Requests run in the slow lane, by route pattern.");
   metrics_->Declare("embedrec_http_requests_total", MetricsRegistry::Type::kCounter,
@@ -140,7 +139,9 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
   }
   std::string key = options_.queue_key ? options_.queue_key(req) : std::string();
   FairThreadPool* pool = workers_;
-  if (info.slow || info.stream_body || (info.slow_if && info.slow_if(req, key))) {
+  if (info.stream_body) {
+    pool = streams_;
+  } else if (info.slow || (info.slow_if && info.slow_if(req, key))) {
     pool = slow_lane_;
     if (pool != workers_) metrics_->Inc("embedrec_http_slow_lane_total", {{"route", info.pattern}});
   }

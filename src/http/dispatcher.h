@@ -24,11 +24,17 @@ class Dispatcher final : public RequestHandler {
     // the network thread, so it must not block. Null: one shared queue.
     std::function<std::string(const Request&)> queue_key;
   };
-  // `router`, `workers`, `slow_lane` and `metrics` must outlive the
-  // dispatcher. `slow_lane` runs slow routes (RouteInfo::slow); null: the
-  // workers do.
-  Dispatcher(const Router* router, FairThreadPool* workers, FairThreadPool* slow_lane,
-             MetricsRegistry* metrics, Options options);
+  // Where handlers run. `workers` runs the blocking routes; `slow` the slow
+  // ones (RouteInfo::slow, slow_if); `streams` the routes that read their
+  // body as it arrives (uploads: they wait on the client's network, not on
+  // the CPU, so they never queue behind a tenant's report). Null: `workers`.
+  struct Pools {
+    FairThreadPool* workers = nullptr;
+    FairThreadPool* slow = nullptr;
+    FairThreadPool* streams = nullptr;
+  };
+  // `router`, the pools and `metrics` must outlive the dispatcher.
+  Dispatcher(const Router* router, Pools pools, MetricsRegistry* metrics, Options options);
 
   BodyPolicy BodyPolicyFor(std::string_view method, std::string_view target) const override;
   void Handle(Request req, std::function<void(Response)> done) override;
@@ -53,6 +59,7 @@ class Dispatcher final : public RequestHandler {
   const Router* router_;
   FairThreadPool* workers_;
   FairThreadPool* slow_lane_;
+  FairThreadPool* streams_;
   MetricsRegistry* metrics_;
   Options options_;
 };

@@ -47,10 +47,10 @@ struct RouteInfo {
   // run on the network thread and save two thread hops. Called on the
   // network thread: must not block.
   std::function<bool(const Request&)> inline_if;
-  // May take long (a report, a full scan, loading a model, an upload: every
-  // stream_body route is): runs in the slow lane — a pool of its own, one
-  // such request per tenant at a time, at a lower CPU priority — so it never
-  // holds the workers other tenants' requests need.
+  // May take long (a report, a full scan, loading a model): runs in the slow
+  // lane — a pool of its own, one such request per tenant at a time, at a
+  // lower CPU priority — so it never holds the workers other tenants'
+  // requests need. (stream_body routes have a pool of their own too.)
   bool slow = false;
   // For a route that is fast once its tenant's state is in memory: true
   // when this request would load it (the first after a start or an upload),

@@ -39,7 +39,7 @@ class ApiTest : public ::testing::Test {
     }});
     deps_.tenant_service = tenant_service_.get();
     RegisterAllRoutes(router_, deps_);
-    dispatcher_ = std::make_unique<http::Dispatcher>(&router_, &pool_, nullptr, &metrics_,
+    dispatcher_ = std::make_unique<http::Dispatcher>(&router_, http::Dispatcher::Pools{&pool_}, &metrics_,
                                                      http::Dispatcher::Options{});
   }
 

@@ -24,7 +24,7 @@ class DispatcherTest : public ::testing::Test {
   Router router_;
   MetricsRegistry metrics_;
   FairThreadPool pool_{2, 2};
-  Dispatcher dispatcher_{&router_, &pool_, nullptr, &metrics_, Dispatcher::Options{}};
+  Dispatcher dispatcher_{&router_, {&pool_}, &metrics_, Dispatcher::Options{}};
 };
 
 TEST_F(DispatcherTest, DeferredAnswerIsSentWhenReadyFromAnotherThread) {
@@ -67,7 +67,7 @@ TEST(DispatcherSlowLaneTest, SlowWorkNeverHoldsTheWorkers) {
   Router router;
   MetricsRegistry metrics;
   FairThreadPool workers{1, 1}, slow_lane{1, 1};
-  Dispatcher dispatcher{&router, &workers, &slow_lane, &metrics,
+  Dispatcher dispatcher{&router, {&workers, &slow_lane}, &metrics,
                         Dispatcher::Options{.queue_key = [](const Request& req) {
                           return std::string(req.Header("x-tenant"));
                         }}};
