@@ -44,7 +44,6 @@ struct Deps {
   auth::SessionService* sessions = nullptr;
   const Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
-  std::string data_dir;
   // The blob area of a tenant (embedded: DATA_DIR/tenants/<id>/blobs).
   std::function<StatusOr<std::unique_ptr<blob::BlobStore>>(const std::string& tenant_id)>
       open_blobs;

@@ -18,7 +18,7 @@ json::object VersionJson(const store::ModelVersionRecord& v, const std::string& 
                          const std::string& serving) {
   json::object o{{"version", v.version},
                  {"model_type", v.model_type},
-                 {"status", v.status},
+                 {"status", store::VersionStatusName(v.status)},
                  {"created_at", FormatRfc3339Millis(v.created_at_ms)},
                  {"size_bytes", v.size_bytes},
                  {"metrics", StoredJson(v.metrics_json)},

@@ -167,16 +167,22 @@ StatusOr<std::string> RecommendFor(const Deps* d, const std::string& tid, const 
       }
     }
   }
+  // The answer up to its metadata's count, left open for the fields that
+  // differ per request; kept with a cached answer.
+  const bool properties = props.value_or(false);
+  auto render = [&user_id, properties](const serving::RecommendResult& res) {
+    std::string text = "{\"user_id\":";
+    AppendJsonString(user_id, &text);
+    text.push_back(',');
+    AppendRecommendations(&text, res.items, properties);
+    AppendMetadataOpen(&text, res.model_version, res.algorithm);
+    AppendField(&text, "count");
+    text += std::to_string(res.items.size());
+    return text;
+  };
   ASSIGN_OR_RETURN(serving::Served served,
-                   d->recommendations->Recommend(r, {rules.cache_ttl_seconds, request_key}));
-  const auto& res = served.result;
-  std::string out = "{\"user_id\":";
-  AppendJsonString(user_id, &out);
-  out.push_back(',');
-  AppendRecommendations(&out, res.items, props.value_or(false));
-  AppendMetadataOpen(&out, res.model_version, res.algorithm);
-  AppendField(&out, "count");
-  out += std::to_string(res.items.size());
+                   d->recommendations->Recommend(r, {rules.cache_ttl_seconds, request_key}, render));
+  std::string out = *served.rendered;
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   char latency[32];
   std::snprintf(latency, sizeof latency, "%.3f", ms);

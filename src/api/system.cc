@@ -112,9 +112,9 @@ void RegisterSystemRoutes(http::Router& router, const Deps& deps) {
                Status s = d->control->Ping();
                checks["control_store"] = s.ok() ? "ok" : s.message();
                ok &= s.ok();
-               bool writable = ::access(d->data_dir.c_str(), W_OK) == 0;
-               checks["data_dir"] = writable ? "ok" : "not writable";
-               ok &= writable;
+               Status spaces = d->tenants->Ping();  // where tenants' data goes
+               checks["data_dir"] = spaces.ok() ? "ok" : "not writable";
+               ok &= spaces.ok();
                if (d->deployed) {
                  // A model that cannot be loaded is reported; the tenant is
                  // served by its previous good version (or popularity), so the

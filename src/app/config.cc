@@ -51,6 +51,9 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->envname("EMBEDREC_TRAINING_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
   cmd.add_option("--training-threads", c.training_threads, "Threads per training job (0: one per core)")
       ->envname("EMBEDREC_TRAINING_THREADS")->capture_default_str()->check(CLI::Range(0, 256));
+  cmd.add_option("--recommendation-log-days", c.recommendation_log_days,
+                 "Days every answer shown is kept in the recommendation log (0: answers are not logged)")
+      ->envname("EMBEDREC_RECOMMENDATION_LOG_DAYS")->capture_default_str()->check(CLI::Range(0, 3650));
   cmd.add_option("--keep-model-versions", c.keep_model_versions,
                  "Model versions kept besides the deployed one and those younger than --model-min-age-days")
       ->envname("EMBEDREC_KEEP_MODEL_VERSIONS")->capture_default_str()->check(CLI::Range(0, 10000));

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -46,7 +47,14 @@ class PlatformImpl final : public Platform {
     config_.data_dir = fs::canonical(config_.data_dir).string();
 
     ASSIGN_OR_RETURN(control_, store::OpenSqliteControlStore(config_.data_dir + "/control.db"));
-    tenants_ = store::NewSqliteTenantStores(config_.data_dir + "/tenants", RealClock());
+    // Tracking's answers (serving's update and the reply) run on the workers,
+    // in the tenant's queue: the store's committer thread only writes.
+    tenants_ = store::NewSqliteTenantStores(
+        config_.data_dir + "/tenants", RealClock(),
+        [this](const std::string& tenant_id, std::function<void()> callback) {
+          if (FairThreadPool* w = callback_pool_.load()) w->Post(tenant_id, std::move(callback));
+          else callback();  // before the pools start, or after they stop
+        });
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
     ASSIGN_OR_RETURN(std::string jwt_secret,
@@ -66,7 +74,6 @@ class PlatformImpl final : public Platform {
     deps_.sessions = sessions_.get();
     deps_.clock = RealClock();
     deps_.metrics = &metrics_;
-    deps_.data_dir = config_.data_dir;
     deps_.max_upload_bytes = config_.max_upload_bytes;
     blobs_ = blob::NewFsTenantBlobStores(config_.data_dir + "/tenants");
     blob::TenantBlobStores* blobs = blobs_.get();
@@ -89,7 +96,11 @@ class PlatformImpl final : public Platform {
     });
     recommender_ = std::make_unique<serving::Recommender>(&deployed_, catalog_.get(), activity_.get(),
                                                           tenants_.get());
-    rec_log_ = store::NewSqliteRecommendationLog(config_.data_dir + "/tenants", RealClock());
+    if (config_.recommendation_log_days > 0) {
+      store::RecommendationLogOptions lo;
+      lo.retention_days = config_.recommendation_log_days;
+      rec_log_ = store::NewSqliteRecommendationLog(config_.data_dir + "/tenants", RealClock(), lo);
+    }
     recommendations_ = std::make_unique<serving::RecommendationService>(
         recommender_.get(), rec_log_.get(), RealClock(), RandomIds(), &metrics_);
     deps_.recommendations = recommendations_.get();
@@ -119,6 +130,7 @@ class PlatformImpl final : public Platform {
     // One tenant may run on all but one worker: the rest of the pool always
     // serves the other tenants (see common/fair_pool.h).
     workers_ = std::make_unique<FairThreadPool>(workers, std::max(1, workers - 1));
+    callback_pool_ = workers_.get();
     // Slow work (reports, scans, model loads, uploads, a tenant's first
     // requests) has a pool of its own: one request per tenant at a time, at a
     // lower CPU priority, so it never holds the workers above (http/router.h).
@@ -170,6 +182,7 @@ class PlatformImpl final : public Platform {
       spdlog::info("shutting down: finishing {} in-flight requests", server_->in_flight());
       server_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
     }
+    callback_pool_ = nullptr;
     workers_.reset();  // runs what was queued, then joins
     slow_lane_.reset();
     streams_.reset();
@@ -195,7 +208,7 @@ class PlatformImpl final : public Platform {
     tenant_service_->AddHooks({
         .stop = [training, rec_log](const std::string& id) {
           RETURN_IF_ERROR(training->StopTenant(id));
-          return rec_log->DropTenant(id);
+          return rec_log ? rec_log->DropTenant(id) : Status::Ok();
         },
         .changed = [authn, settings](const std::string& id) {
           authn->Invalidate();  // the status decides whether its credentials work
@@ -255,6 +268,7 @@ class PlatformImpl final : public Platform {
   api::Deps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;
+  std::atomic<FairThreadPool*> callback_pool_{nullptr};  // workers_ while it runs
   std::unique_ptr<http::Dispatcher> dispatcher_;
   std::unique_ptr<http::Server> server_;
 };

@@ -1,8 +1,13 @@
-// Time comes through this interface so tests never read the real clock.
+// Time comes through this interface so tests never read the real clock, and
+// timers too, so a scheduler can be tested by moving a fake clock.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <utility>
 
 namespace embedrec {
 
@@ -13,21 +18,52 @@ class Clock {
   // Wall-clock time in milliseconds since the Unix epoch.
   virtual int64_t NowMillis() const = 0;
   int64_t NowSeconds() const { return NowMillis() / 1000; }
+
+  using TimerId = uint64_t;
+  // Calls `fn` once when the clock reaches `at_ms` (at once when it has):
+  // on the clock's timer thread for the real clock, inside AdvanceMillis for
+  // a fake one. `fn` must not block for long (hand work to a pool); it may
+  // set timers, and cancel others.
+  virtual TimerId RunAt(int64_t at_ms, std::function<void()> fn) const = 0;
+  // True when the timer was pending and now will not run; false when it has
+  // run, is running or never existed.
+  virtual bool Cancel(TimerId id) const = 0;
 };
 
 // The process-wide real clock. Never null; lives forever.
 Clock* RealClock();
 
-// A clock that only moves when told to; for tests.
+// Pending timers ordered by time, then by when they were set.
+class TimerQueue {
+ public:
+  Clock::TimerId Add(int64_t at_ms, std::function<void()> fn);
+  bool Cancel(Clock::TimerId id);
+  // The earliest timer due at `now_ms` (removed), or false.
+  bool PopDue(int64_t now_ms, std::function<void()>* fn);
+  // The earliest timer's time, or INT64_MAX.
+  int64_t Next() const;
+
+ private:
+  mutable std::mutex mu_;
+  Clock::TimerId next_id_ = 1;
+  std::map<std::pair<int64_t, Clock::TimerId>, std::function<void()>> timers_;
+  std::map<Clock::TimerId, int64_t> at_;
+};
+
+// A clock that only moves when told to; timers fire inside AdvanceMillis, in
+// time order, each seeing NowMillis() at its own time. For tests.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(int64_t start_millis = 1'700'000'000'000) : now_(start_millis) {}
   int64_t NowMillis() const override { return now_.load(); }
-  void AdvanceMillis(int64_t ms) { now_ += ms; }
-  void AdvanceSeconds(int64_t s) { now_ += s * 1000; }
+  void AdvanceMillis(int64_t ms);
+  void AdvanceSeconds(int64_t s) { AdvanceMillis(s * 1000); }
+  TimerId RunAt(int64_t at_ms, std::function<void()> fn) const override;
+  bool Cancel(TimerId id) const override { return timers_.Cancel(id); }
 
  private:
   std::atomic<int64_t> now_;
+  mutable TimerQueue timers_;
 };
 
 }  // namespace embedrec

@@ -72,8 +72,7 @@ bool Activity::Warm(const std::string& tenant_id) {
     if (it == tenants_.end()) return false;
     s = it->second;
   }
-  std::unique_lock lock(s->mu, std::try_to_lock);
-  return lock.owns_lock() && s->trend != nullptr;
+  return s->has_trend.load(std::memory_order_acquire);
 }
 
 void Activity::Drop(const std::string& tenant_id) {
@@ -86,6 +85,7 @@ void Activity::DataChanged(const std::string& tenant_id) {
   std::lock_guard lock(t->mu);
   t->profiles.clear();
   t->trend.reset();
+  t->has_trend = false;
   t->trend_rebuilding = false;
   ++t->data_changes;
 }
@@ -166,6 +166,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
     if (t->data_changes != changes) (*rebuilt)->built_at_ms = now - kTrendRebuildMs;
     t->context_counts = std::move((*rebuilt)->context_counts);
     t->trend = std::move(*rebuilt);
+    t->has_trend = true;
   }
   return Trending(tenant_id, store);
 }

@@ -151,6 +151,7 @@ class Activity {
     std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<const UserProfile>> profiles;
     std::unique_ptr<TrendState> trend;  // with it, context counts read from the store
+    std::atomic<bool> has_trend{false};  // trend != null, read without the mutex (Warm)
     // A request is rebuilding an expired trend from the store; meanwhile the
     // others are answered from the expired one (one rebuild, no stall).
     bool trend_rebuilding = false;

@@ -1,5 +1,6 @@
 #include "serving/recommendation_service.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/json_text.h"
@@ -13,14 +14,14 @@ RecommendationService::RecommendationService(Recommender* recommender, store::Re
                     "Recommendation answers by result cache outcome (hit, miss)");
 }
 
-std::optional<RecommendationService::Entry> RecommendationService::CacheGet(const std::string& key) {
+std::shared_ptr<const RecommendationService::Entry> RecommendationService::CacheGet(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = map_.find(key);
-  if (it == map_.end()) return std::nullopt;
+  if (it == map_.end()) return nullptr;
   return it->second->second;
 }
 
-void RecommendationService::CachePut(const std::string& key, Entry e) {
+void RecommendationService::CachePut(const std::string& key, std::shared_ptr<const Entry> e) {
   std::lock_guard lock(mu_);
   if (auto it = map_.find(key); it != map_.end()) {
     lru_.erase(it->second);
@@ -55,6 +56,23 @@ void RecommendationService::Log(const std::string& id, const std::string& tenant
 }
 
 namespace {
+// "rec_" + the time in 7 base62 digits (sortable, to the year 2081) + the
+// id source's characters: ids of one tenant's answers arrive nearly in
+// order, so the log's index on them grows at its end (random ids cost a
+// random B-tree page per answer: a third of a core at 25k answers/s).
+std::string TimedId(IdSource* ids, int64_t now_ms) {
+  static constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  char time[7];
+  uint64_t t = static_cast<uint64_t>(std::max<int64_t>(now_ms, 0));
+  for (int i = 6; i >= 0; --i) {
+    time[i] = kDigits[t % 62];
+    t /= 62;
+  }
+  std::string random = ids->Next("");
+  if (random.size() > 15) random.resize(15);
+  return "rec_" + std::string(time, 7) + random;
+}
+
 // Scores as answered and logged: six decimals.
 double Rounded(double x) { return std::round(x * 1e6) / 1e6; }
 
@@ -73,52 +91,64 @@ std::string ContextJson(const RecommendRequest& r) {
 }
 }  // namespace
 
-StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, const CachePolicy& cache) {
+StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, const CachePolicy& cache,
+                                                  const Renderer& render) {
   ASSIGN_OR_RETURN(ServingState state, recommender_->State(r));
   const std::string key = cache.ttl_seconds > 0 ? r.tenant_id + '\n' + r.user_id + '\n' + cache.request_key : "";
   const int64_t now = clock_->NowMillis();
   const std::string live_version = state.model ? state.model->version : "";
   Served out;
-  std::optional<Entry> hit;
+  std::shared_ptr<const Entry> hit;
   if (cache.ttl_seconds > 0) {
     hit = CacheGet(key);
     if (hit && !(hit->expires_ms > now && hit->profile_version == state.profile->version &&
-                 hit->model_version == live_version &&
-                 hit->catalog_generation == state.catalog->generation)) {
+                 hit->model_version == live_version && hit->catalog_generation == state.catalog->generation &&
+                 (hit->rendered != nullptr) == (render != nullptr))) {
       hit.reset();
     }
   }
+  std::vector<store::ShownItem> shown;
   if (hit) {
     out.cached = true;
     out.result.catalog = state.catalog;
     out.result.model_version = hit->model_version;
     out.result.algorithm = hit->algorithm;
-    for (auto& c : hit->items) {
-      out.result.items.push_back({&state.catalog->items[c.position], c.score, std::move(c.reason)});
+    out.rendered = hit->rendered;
+    if (!out.rendered) {
+      out.result.items.reserve(hit->items.size());
+      for (const auto& c : hit->items) out.result.items.push_back({&state.catalog->items[c.position], c.score, c.reason});
     }
+    if (log_) shown = hit->shown;
   } else {
     ASSIGN_OR_RETURN(out.result, recommender_->Recommend(r, state));
+    for (auto& rec : out.result.items) rec.score = Rounded(rec.score);
+    shown.reserve(out.result.items.size());
+    for (const auto& rec : out.result.items) shown.push_back({rec.item->item_id, rec.score});
+    if (render) out.rendered = std::make_shared<const std::string>(render(out.result));
     if (cache.ttl_seconds > 0) {
-      Entry e{.model_version = out.result.model_version,
-              .algorithm = out.result.algorithm,
-              .profile_version = state.profile->version,
-              .catalog_generation = state.catalog->generation,
-              .expires_ms = now + cache.ttl_seconds * 1000};
-      e.items.reserve(out.result.items.size());
-      for (const auto& rec : out.result.items) {
-        e.items.push_back({static_cast<uint32_t>(rec.item - state.catalog->items.data()), rec.score, rec.reason});
+      auto e = std::make_shared<Entry>();
+      e->model_version = out.result.model_version;
+      e->algorithm = out.result.algorithm;
+      e->profile_version = state.profile->version;
+      e->catalog_generation = state.catalog->generation;
+      e->expires_ms = now + cache.ttl_seconds * 1000;
+      e->rendered = out.rendered;
+      e->shown = shown;
+      if (!render) {
+        e->items.reserve(out.result.items.size());
+        for (const auto& rec : out.result.items) {
+          e->items.push_back({static_cast<uint32_t>(rec.item - state.catalog->items.data()), rec.score, rec.reason});
+        }
       }
       CachePut(key, std::move(e));
     }
   }
-  for (auto& rec : out.result.items) rec.score = Rounded(rec.score);
   metrics_->Inc("embedrec_recommendation_cache_total", {{"result", out.cached ? "hit" : "miss"}});
-  out.recommendation_id = ids_->Next("rec_");
-  std::vector<store::ShownItem> shown;
-  shown.reserve(out.result.items.size());
-  for (const auto& rec : out.result.items) shown.push_back({rec.item->item_id, rec.score});
-  Log(out.recommendation_id, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
-      out.result.algorithm, std::move(shown), ContextJson(r), out.cached);
+  out.recommendation_id = TimedId(ids_, now);
+  if (log_) {
+    Log(out.recommendation_id, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
+        out.result.algorithm, std::move(shown), ContextJson(r), out.cached);
+  }
   return out;
 }
 
@@ -135,7 +165,7 @@ StatusOr<ServedSimilar> RecommendationService::Similar(const std::string& tenant
   ServedSimilar out;
   ASSIGN_OR_RETURN(out.result, recommender_->Similar(tenant_id, item_id, count, filters));
   for (auto& s : out.result.items) s.similarity = Rounded(s.similarity);
-  out.recommendation_id = ids_->Next("rec_");
+  out.recommendation_id = TimedId(ids_, clock_->NowMillis());
   std::vector<store::ShownItem> shown;
   shown.reserve(out.result.items.size());
   for (const auto& s : out.result.items) shown.push_back({s.item->item_id, s.similarity});

@@ -37,10 +37,18 @@ struct CachePolicy {
 
 // Scores (and similarities) come rounded to six decimals, as answered and logged.
 struct Served {
-  std::string recommendation_id;  // "rec_" + 22 characters, logged with the answer
+  std::string recommendation_id;  // "rec_" + 22 characters (the time, then random), logged with the answer
+  // The answer: on a cache hit with a renderer, only its model_version and
+  // algorithm (the items are in `rendered`).
   RecommendResult result;
   bool cached = false;
+  // What the caller's renderer made of this answer (kept with a cached one
+  // and reused by its hits); null without a renderer.
+  std::shared_ptr<const std::string> rendered;
 };
+
+// Turns an answer into the caller's text (the API's JSON), once per cached answer.
+using Renderer = std::function<std::string(const RecommendResult&)>;
 
 struct ServedSimilar {
   std::string recommendation_id;
@@ -54,7 +62,10 @@ class RecommendationService {
                         IdSource* ids, MetricsRegistry* metrics);
 
   // Logged with the request's context (current_item, page, device, time_of_day).
-  StatusOr<Served> Recommend(const RecommendRequest& r, const CachePolicy& cache);
+  // With `render`, a cache hit is answered by the text rendered when it was
+  // computed (the request key must then cover what the renderer reads).
+  StatusOr<Served> Recommend(const RecommendRequest& r, const CachePolicy& cache,
+                             const Renderer& render = nullptr);
   // The logged answer with this id (kNotFound when the tenant has none: an
   // unknown id, another tenant's, or one older than the log keeps).
   StatusOr<store::RecommendationRecord> Logged(const std::string& tenant_id, const std::string& id);
@@ -65,7 +76,7 @@ class RecommendationService {
  private:
   // An answer kept by position in its catalog snapshot (valid while the
   // generation is the same), so a cached answer keeps neither its catalog
-  // nor its model in memory.
+  // nor its model in memory; with its rendered text, and what the log needs.
   struct CachedItem {
     uint32_t position;
     double score;
@@ -73,12 +84,14 @@ class RecommendationService {
   };
   struct Entry {
     std::vector<CachedItem> items;
+    std::vector<store::ShownItem> shown;
+    std::shared_ptr<const std::string> rendered;
     std::string model_version, algorithm;
     uint64_t profile_version = 0, catalog_generation = 0;
     int64_t expires_ms = 0;
   };
-  std::optional<Entry> CacheGet(const std::string& key);
-  void CachePut(const std::string& key, Entry e);
+  std::shared_ptr<const Entry> CacheGet(const std::string& key);
+  void CachePut(const std::string& key, std::shared_ptr<const Entry> e);
   void Log(const std::string& id, const std::string& tenant_id, const std::string& user_id,
            const char* endpoint, const std::string& model_version, const std::string& algorithm,
            std::vector<store::ShownItem> items, const std::string& context_json, bool cached);
@@ -90,8 +103,9 @@ class RecommendationService {
   IdSource* ids_;
   MetricsRegistry* metrics_;
   std::mutex mu_;
-  std::list<std::pair<std::string, Entry>> lru_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> map_;
+  using Lru = std::list<std::pair<std::string, std::shared_ptr<const Entry>>>;
+  Lru lru_;
+  std::unordered_map<std::string, Lru::iterator> map_;
 };
 
 }  // namespace embedrec::serving

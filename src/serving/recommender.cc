@@ -364,7 +364,6 @@ StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
   ASSIGN_OR_RETURN(s.store, tenants_->Open(r.tenant_id));
   ASSIGN_OR_RETURN(s.catalog, catalog_->Get(r.tenant_id, *s.store));
   ASSIGN_OR_RETURN(s.profile, activity_->Profile(r.tenant_id, *s.store, r.user_id));
-  ASSIGN_OR_RETURN(s.trending, activity_->Trending(r.tenant_id, *s.store));  // built once, then warm
   if (r.model_version.empty()) {
     s.model = models_->For(r.tenant_id, r.user_id);
   } else {
@@ -394,7 +393,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
 StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, const ServingState& state) {
   const auto& catalog = state.catalog;
   const auto& profile = state.profile;
-  const auto& trending = state.trending;
+  ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, *state.store));  // built once, then warm
   auto model = state.model;
   const std::string deployed_version = model ? model->version : "";
   if (model && model->model_type == "popularity") model = nullptr;  // its ranking is trending's

@@ -72,13 +72,12 @@ struct RecommendResult {
   std::shared_ptr<const CatalogSnapshot> catalog;  // keeps `items` valid
 };
 
-// What one user's recommendations are computed from, read once per request
-// (a result cache checks it before ranking).
+// What one user's recommendations depend on, read once per request (a
+// result cache checks it before ranking; ranking reads popularity too).
 struct ServingState {
   std::shared_ptr<store::TenantStore> store;
   std::shared_ptr<const CatalogSnapshot> catalog;
   std::shared_ptr<const UserProfile> profile;
-  std::shared_ptr<const TrendingSnapshot> trending;
   std::shared_ptr<const ServingModel> model;  // the live version answering; null: none
 };
 

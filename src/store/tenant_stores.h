@@ -117,8 +117,10 @@ class TenantStore {
   // One result per event, in order; the call itself fails only on I/O errors.
   virtual StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) = 0;
   // The same without blocking the caller: `done` is called once, after the
-  // commit that holds the events, on the thread that wrote that commit (never
-  // the caller's). `done` must not call Track (it would wait for itself).
+  // commit that holds the events, never on the caller's thread: handed to
+  // the stores' CallbackRunner (the writing thread only goes on writing), or
+  // without one called by the thread that wrote the commit. `done` must not
+  // call Track (it would wait for itself).
   using TrackCallback = std::function<void(StatusOr<std::vector<TrackResult>>)>;
   virtual void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) = 0;
 
@@ -204,14 +206,22 @@ class TenantStores {
   virtual StatusOr<std::shared_ptr<TenantStore>> Open(const std::string& tenant_id) = 0;
   // True when Open(tenant_id) would answer without I/O (the store is open).
   virtual bool IsOpen(const std::string& tenant_id) = 0;
+  // OK when new tenant spaces can be created and written now (readiness).
+  virtual Status Ping() = 0;
   // Closes and deletes the tenant's whole space. Holders of the store keep a
   // usable handle until they drop it. OK when already absent.
   virtual Status Drop(const std::string& tenant_id) = 0;
 };
 
+// Runs a store's callback (TrackAsync's `done`) for tenant `tenant_id`
+// elsewhere: e.g. on the app's worker pool, in the tenant's queue.
+using CallbackRunner = std::function<void(const std::string& tenant_id, std::function<void()> callback)>;
+
 // Embedded backend: `root`/<tenant_id>/tenant.db and `root`/<tenant_id>/blobs/.
-// `clock` stamps what the stores record (processed_at of tracked events).
-std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock = RealClock());
+// `clock` stamps what the stores record (processed_at of tracked events);
+// `run_callback` (null: the writing thread calls them) receives callbacks.
+std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock = RealClock(),
+                                                    CallbackRunner run_callback = nullptr);
 
 // True for a lowercase RFC 4122 UUID string.
 bool IsUuid(std::string_view s);

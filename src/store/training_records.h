@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 #include <utility>
 
@@ -14,9 +16,21 @@
 
 namespace embedrec::store {
 
+// A training job's stage; a string ("loading_data", …) only at the edges:
+// JSON documents and storage.
+enum class JobStatus {
+  kQueued, kLoadingData, kTraining, kEvaluating, kBuildingIndex, kDeploying,  // open
+  kCompleted, kFailed, kCancelled,                                             // final
+};
+std::string_view JobStatusName(JobStatus s);
+std::optional<JobStatus> ParseJobStatus(std::string_view name);
+bool IsFinal(JobStatus s);
+// Every status of a job that has not ended.
+const std::vector<JobStatus>& OpenJobStatuses();
+
 struct JobRecord {
   std::string job_id;
-  std::string status;      // queued, loading_data, training, ..., completed, failed, cancelled
+  JobStatus status = JobStatus::kQueued;
   std::string model_type;
   std::string mode;        // "full" | "incremental"
   std::string request_json = "{}";  // the validated request (hyperparameters, options)
@@ -24,11 +38,17 @@ struct JobRecord {
   int64_t created_at_ms = 0, updated_at_ms = 0;
 };
 
+// A stored model version: serving (deployed), kept to serve later
+// (standby: not deployed by the gate or by request), or replaced (archived).
+enum class VersionStatus { kDeployed, kStandby, kArchived };
+std::string_view VersionStatusName(VersionStatus s);
+std::optional<VersionStatus> ParseVersionStatus(std::string_view name);
+
 struct ModelVersionRecord {
   std::string version;     // "v<major>.<minor>_<YYYYMMDD>"
   int major = 0, minor = 0;
   std::string model_type;
-  std::string status;      // deployed | standby | archived
+  VersionStatus status = VersionStatus::kStandby;
   std::string reason;      // why it is standby, or how it was deployed
   std::string job_id;
   int64_t created_at_ms = 0, deployed_at_ms = 0;
@@ -48,7 +68,7 @@ class TrainingRecords {
   // kNotFound for an unknown job.
   virtual StatusOr<JobRecord> GetJob(const std::string& job_id) = 0;
   // Newest first; `statuses` empty: every job.
-  virtual StatusOr<std::vector<JobRecord>> ListJobs(const std::vector<std::string>& statuses,
+  virtual StatusOr<std::vector<JobRecord>> ListJobs(const std::vector<JobStatus>& statuses,
                                                     int limit) = 0;
 
   // Inserts or replaces the version (by version).

@@ -197,30 +197,270 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+using store::JobStatus;
+
+// The document's status and progress at a stage's start.
+void SetStatus(const JobContext& ctx, JobStatus status, double progress) {
+  ctx.update([&](json::object& d) {
+    d["status"] = store::JobStatusName(status);
+    d["progress"] = progress;
+    d.erase("phase");
+  }, true);
+}
+
+bool Cancelled(const JobContext& ctx) { return ctx.cancel && ctx.cancel->load(); }
+
+// Where a job starts from: the deployed version (the incremental starting
+// point and the gate's baseline), and what it trains.
+struct Start {
+  std::vector<store::ModelVersionRecord> versions;
+  const store::ModelVersionRecord* deployed_record = nullptr;  // into `versions`
+  std::shared_ptr<const serving::ServingModel> deployed;
+  bool incremental = false;
+  JobRequest run;  // an incremental job continues the deployed model's type (auto: whichever it is)
+  ml::WarmStart warm;
+};
+
+StatusOr<std::unique_ptr<Start>> StartFrom(const JobContext& ctx, const JobEnv& env, const ml::Dataset& data) {
+  const JobRequest& req = *ctx.request;
+  auto st = std::make_unique<Start>();
+  ASSIGN_OR_RETURN(st->versions, env.store->training().ListVersions());
+  for (const auto& v : st->versions) {
+    if (v.status == store::VersionStatus::kDeployed) st->deployed_record = &v;
+  }
+  st->deployed = env.deployed->Get(ctx.tenant_id);
+  st->incremental = req.mode == "incremental";
+  st->run = st->incremental && req.model_type == "auto" && st->deployed_record
+                ? RequestForType(req, st->deployed_record->model_type)
+                : req;
+  if (!st->incremental) return st;
+  if (!st->deployed_record) {
+    return Status::Unprocessable("incremental training needs a deployed model; train in full mode first",
+                                 {{"field", "training_mode"}});
+  }
+  if (st->deployed_record->model_type != st->run.model_type) {
+    return Status::Unprocessable("incremental training continues the deployed " +
+                                     st->deployed_record->model_type + " model, not " + st->run.model_type,
+                                 {{"field", "model_type"}});
+  }
+  ASSIGN_OR_RETURN(auto artifact, env.registry->ReadArtifact(ctx.tenant_id, *st->deployed_record));
+  ASSIGN_OR_RETURN(st->warm, WarmStartFrom(artifact, data, st->run.options.embedding_dim));
+  return st;
+}
+
+// The trained model, with its type and settings (auto: the best trial's).
+struct Fitted {
+  JobRequest chosen;
+  std::unique_ptr<ml::Model> model;
+  double train_seconds = 0;  // with the validations
+  int epochs_run = 0;
+};
+
+// Step 2: the search's trials (auto), or one fit reporting every epoch.
+StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start& st, const ml::Dataset& data,
+                          const std::optional<ml::Metrics>& baseline, double fit_share) {
+  const JobRequest& run = st.run;
+  Fitted out;
+  out.chosen = run;
+  if (run.model_type == "auto") {
+    if (data.test.size() == 0) {
+      return Status::Unprocessable("model_type auto chooses on a validation split; validation_split must be > 0",
+                                   {{"field", "hyperparameters.validation_split"}});
+    }
+    SearchEnv senv{env.speed, ctx.cancel, ctx.threads,
+                   [&](const json::array& trials, double used) {
+                     ctx.update([&](json::object& d) {
+                       d["trials"] = trials;
+                       d["progress"] = 0.05 + fit_share * used;
+                     }, true);
+                   }};
+    ASSIGN_OR_RETURN(SearchResult search, RunSearch(*ctx.request, data, senv));
+    out.model = std::move(search.best);
+    out.chosen = search.chosen;
+    out.epochs_run = search.epochs_run;
+    out.train_seconds = search.train_seconds;
+    ctx.update([&](json::object& d) {
+      d["trials"] = search.trials;
+      d["time_budget_seconds"] = search.budget_seconds;
+      d["search_seconds"] = search.search_seconds;
+      d["chosen_model_type"] = out.chosen.model_type;
+      d["chosen_hyperparameters"] = HyperparametersJson(out.chosen);
+    }, true);
+    return out;
+  }
+  ml::TrainOptions opt = run.options;
+  opt.cancel = ctx.cancel;
+  opt.threads = ctx.threads;
+  opt.warm_start = st.incremental ? &st.warm : nullptr;
+  out.model = ml::NewModel(run.model_type);
+  if (!out.model) return Status::Unprocessable("unknown model type " + run.model_type);
+  double epoch_seconds = 0;  // without the validations
+  auto last_persist = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
+    out.train_seconds += r.seconds + r.eval_seconds;
+    epoch_seconds += r.seconds;
+    out.epochs_run = r.epoch;
+    const double per_epoch = out.train_seconds / r.epoch;
+    const int left = std::max(0, opt.epochs - r.epoch);
+    const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
+    if (persist) last_persist = std::chrono::steady_clock::now();
+    ctx.update([&](json::object& d) {
+      d["current_epoch"] = r.epoch;
+      d["progress"] = 0.05 + fit_share * r.epoch / opt.epochs;
+      if (!d["metrics"].is_object()) d["metrics"] = json::object();
+      auto& m = d["metrics"].as_object();
+      if (run.model_type != "popularity") m["train_loss"] = r.loss;
+      if (r.metrics) {
+        m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
+        m["val_recall@20"] = r.metrics->Get("recall@20");
+        m["val_hit_rate@20"] = r.metrics->Get("hit_rate@20");
+        if (baseline && baseline->Get("ndcg@10") > 0) {
+          m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
+        }
+      }
+      d["estimated_completion"] = FormatRfc3339(
+          (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
+    }, persist);
+  }));
+  if (out.epochs_run > 0 && epoch_seconds > 0) {
+    env.speed->Record(run, data.train.size(), data.n_items, epoch_seconds / out.epochs_run);
+  }
+  return out;
+}
+
+// Step 3b: the validated model learned without each user's latest items,
+// the best signal of what comes next: the served model is refit on all the
+// data with the chosen settings (the epochs validation chose), and its
+// scores brought back to the precision@10 validation measured. Returns what
+// the job record says of it.
+StatusOr<std::string> Refit(const JobContext& ctx, Fitted& fitted, const ml::Dataset& all, Validation& val,
+                            float shown_below_weight) {
+  ctx.update([&](json::object& d) {
+    d["status"] = store::JobStatusName(JobStatus::kTraining);
+    d["phase"] = "refit";
+    d["progress"] = 0.62;
+  }, true);
+  ml::TrainOptions ropt = fitted.chosen.options;
+  ropt.cancel = ctx.cancel;
+  ropt.threads = ctx.threads;
+  ropt.epochs = std::max(1, fitted.model->best_epoch() > 0 ? fitted.model->best_epoch() : fitted.epochs_run);
+  ropt.eval_every = 0;
+  ropt.patience = 0;
+  auto full = ml::NewModel(fitted.chosen.model_type);
+  RETURN_IF_ERROR(full->Fit(all, ropt, [&](const ml::EpochReport& r) {
+    ctx.update([&](json::object& d) {
+      d["progress"] = 0.62 + 0.28 * r.epoch / ropt.epochs;
+      d["refit_epoch"] = r.epoch;
+    }, false);
+  }));
+  if (Cancelled(ctx)) return ml::CancelledStatus();
+  fitted.model = std::move(full);
+  // The refit model's inner products grew with the data it saw: its scores
+  // are brought back to the precision@10 validation measured. Reranked, the
+  // items shown are the better ones validation measured.
+  if (val.calibration && val.rerank && val.rerank->reranker && val.rerank->precision_at_10 > 0) {
+    val.calibration->precision_at_10 = std::min(
+        0.99, val.calibration->precision_at_10 * val.rerank->reranked_precision_at_10 / val.rerank->precision_at_10);
+  }
+  if (val.calibration && val.calibration->precision_at_10 > 0) {
+    const ml::Model& model = *fitted.model;
+    const auto steered =
+        val.recent_share > 0 ? ml::SteeredUserVectors(all, model, val.recent_share) : std::vector<float>();
+    (void)ml::MatchMeanScoreAtTen(all, steered.empty() ? model.user_embeddings().data() : steered.data(),
+                                  model.item_embeddings().data(), model.dim(), val.calibration->precision_at_10,
+                                  &*val.calibration, 2000, shown_below_weight);
+  }
+  return "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
+}
+
+// Step 5's outcome.
+struct Stored {
+  store::ModelVersionRecord version;
+  std::string deployment_status, reason;  // deployed | standby | failed
+  json::object index_json;
+};
+
+// Step 5: the version stored (model file with its metadata, index, record),
+// then deployed if the gate lets it; retention.
+StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const Start& st, const Fitted& fitted,
+                                const ml::Dataset& final_data, const Validation& val, const ann::ItemIndex& index,
+                                const std::string& index_bytes, const std::optional<ml::Metrics>& baseline,
+                                const std::string& refit, bool refitted) {
+  const JobRequest& req = *ctx.request;
+  const ml::Model& model = *fitted.model;
+  Stored out;
+  store::ModelVersionRecord& v = out.version;
+  ASSIGN_OR_RETURN(v, env.registry->NextVersion(*env.store, st.incremental,
+                                                st.deployed_record ? st.deployed_record->major : 0));
+  ASSIGN_OR_RETURN(ml::ModelArtifact artifact, model.Export());
+  artifact.user_ids = final_data.user_ids;
+  artifact.item_ids = final_data.item_ids;
+  artifact.history_offsets = final_data.train.offsets;
+  artifact.history_items = final_data.train.items;
+  json::object hyper = HyperparametersJson(fitted.chosen);
+  out.index_json = json::object{{"kind", index.kind()}, {"params", json::parse(index.params_json())}};
+  artifact.metadata_json = JsonText(json::object{
+      {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
+      {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", val.final_metrics},
+      {"best_epoch", model.best_epoch()}, {"epochs_run", fitted.epochs_run},
+      {"score_calibration", val.calibration ? json::value(val.calibration->ToJson()) : json::value(nullptr)},
+      {"refit", refit}, {"lift", val.lift}, {"recent_events_share", val.recent_share},
+      {"reranker", val.rerank && val.rerank->reranker ? json::value(val.rerank->reranker->ToJson()) : json::value(nullptr)}});
+  v.model_type = fitted.chosen.model_type;
+  v.job_id = ctx.job_id;
+  json::object stored_metrics = val.final_metrics;
+  if (!val.lift.empty()) stored_metrics["lift"] = val.lift;
+  if (!val.recency.empty()) stored_metrics["recency"] = val.recency;
+  if (val.rerank) stored_metrics["rerank"] = val.rerank->ToJson();
+  stored_metrics["refit"] = refitted;
+  if (val.ndcg) stored_metrics["served_ndcg@10"] = *val.ndcg;
+  if (val.deployed_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *val.deployed_ndcg;
+  v.metrics_json = JsonText(stored_metrics);
+  v.params_json = JsonText(hyper);
+  v.index_json = JsonText(out.index_json);
+  GateInput gate{.auto_deploy = req.auto_deploy,
+                 .tolerance = req.deploy_tolerance,
+                 .incremental = st.incremental,
+                 .model_type = fitted.chosen.model_type,
+                 .ndcg = val.ndcg,
+                 .popularity_ndcg = baseline ? std::optional<double>(baseline->Get("ndcg@10")) : std::nullopt,
+                 .deployed_version = st.deployed_record ? std::optional<std::string>(st.deployed_record->version)
+                                                        : std::nullopt,
+                 .deployed_ndcg = val.deployed_ndcg,
+                 .deployed_ndcg_recorded = val.deployed_ndcg_recorded};
+  const GateDecision decision = env.policy ? env.policy->Decide(gate) : DeployPolicy().Decide(gate);
+  out.deployment_status = decision.deploy ? "deployed" : "standby";
+  out.reason = decision.reason;
+  v.status = store::VersionStatus::kStandby;
+  v.reason = decision.deploy ? "" : decision.reason;
+  RETURN_IF_ERROR(env.registry->Store(ctx.tenant_id, *env.store, &v, artifact, index_bytes));
+  if (decision.deploy) {
+    auto d = env.registry->Deploy(ctx.tenant_id, *env.store, v.version, decision.reason);
+    if (!d.ok()) {
+      out.deployment_status = "failed";
+      out.reason = "deploy failed: " + d.status().message();
+    }
+  }
+  (void)env.registry->ApplyRetention(ctx.tenant_id, *env.store);
+  return out;
+}
+
 }  // namespace
 
 Status RunJob(const JobContext& ctx, const JobEnv& env) {
   const JobRequest& req = *ctx.request;
   const auto started = std::chrono::steady_clock::now();
-  auto cancelled = [&] { return ctx.cancel && ctx.cancel->load(); };
-  auto set_status = [&](const char* status, double progress) {
-    ctx.update([&](json::object& d) {
-      d["status"] = status;
-      d["progress"] = progress;
-      d.erase("phase");
-    }, true);
-  };
   ctx.update([&](json::object& d) {
-    d["status"] = "loading_data";
+    d["status"] = store::JobStatusName(JobStatus::kLoadingData);
     d["progress"] = 0.01;
     d["started_at"] = FormatRfc3339Millis(env.clock->NowMillis());
   }, true);
 
-  // 1. Data: the tenant's interactions, the validation split.
+  // 1. Data: the tenant's interactions, the validation split, and what a
+  // model must beat: popularity on the same split.
   ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, interactions::TypeWeights(req.interaction_weights),
                                                      req.validation_split, req.options.seed));
   const ml::Dataset& data = td.data;
-  // What a model must beat: popularity on the same validation split.
   const std::optional<ml::Metrics> baseline = PopularityBaseline(data, req.options);
   ctx.update([&](json::object& d) {
     d["data"] = json::object{{"users", data.n_users},
@@ -236,262 +476,79 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                                    {"val_recall@20", baseline->Get("recall@20")}};
     }
   }, false);
-  if (cancelled()) return ml::CancelledStatus();
+  if (Cancelled(ctx)) return ml::CancelledStatus();
+  ASSIGN_OR_RETURN(std::unique_ptr<Start> st, StartFrom(ctx, env, data));
 
-  // The deployed model: the incremental starting point and the gate's baseline.
-  ASSIGN_OR_RETURN(auto versions, env.store->training().ListVersions());
-  const store::ModelVersionRecord* deployed_record = nullptr;
-  for (const auto& v : versions) {
-    if (v.status == "deployed") deployed_record = &v;
-  }
-  auto deployed = env.deployed->Get(ctx.tenant_id);
-  const bool incremental = req.mode == "incremental";
-  // An incremental job continues the deployed model's type (auto: whichever it is).
-  const JobRequest run = incremental && req.model_type == "auto" && deployed_record
-                             ? RequestForType(req, deployed_record->model_type)
-                             : req;
-  ml::WarmStart warm;
-  if (incremental) {
-    if (!deployed_record) {
-      return Status::Unprocessable("incremental training needs a deployed model; train in full mode first",
-                                   {{"field", "training_mode"}});
-    }
-    if (deployed_record->model_type != run.model_type) {
-      return Status::Unprocessable("incremental training continues the deployed " +
-                                       deployed_record->model_type + " model, not " + run.model_type,
-                                   {{"field", "model_type"}});
-    }
-    ASSIGN_OR_RETURN(auto artifact, env.registry->ReadArtifact(ctx.tenant_id, *deployed_record));
-    ASSIGN_OR_RETURN(warm, WarmStartFrom(artifact, data, run.options.embedding_dim));
-  }
-
-  // 2. Training, reporting every epoch (auto: the search's trials).
-  ctx.update([&](json::object& d) {
-    d["status"] = "training";
-    d["progress"] = 0.05;
-  }, true);
-  JobRequest chosen = run;  // the trained model's type and settings (auto: the best trial's)
-  std::unique_ptr<ml::Model> model;
-  double train_seconds = 0, epoch_seconds = 0;  // with and without the validations
-  int epochs_run = 0;
-  // With a validation split the chosen model is refit on all the data
-  // afterwards (step 3b): the first fit takes the first part of the progress.
+  // 2. Training. With a validation split the chosen model is refit on all
+  // the data afterwards (3b): the first fit takes the first part of the progress.
+  SetStatus(ctx, JobStatus::kTraining, 0.05);
   const bool will_refit = data.test.size() > 0;
   const double fit_share = will_refit ? 0.55 : 0.85;
-  if (run.model_type == "auto") {
-    if (data.test.size() == 0) {
-      return Status::Unprocessable("model_type auto chooses on a validation split; validation_split must be > 0",
-                                   {{"field", "hyperparameters.validation_split"}});
-    }
-    SearchEnv senv{env.speed, ctx.cancel, ctx.threads,
-                   [&](const json::array& trials, double used) {
-                     ctx.update([&](json::object& d) {
-                       d["trials"] = trials;
-                       d["progress"] = 0.05 + fit_share * used;
-                     }, true);
-                   }};
-    ASSIGN_OR_RETURN(SearchResult search, RunSearch(req, data, senv));
-    model = std::move(search.best);
-    chosen = search.chosen;
-    epochs_run = search.epochs_run;
-    train_seconds = search.train_seconds;
-    ctx.update([&](json::object& d) {
-      d["trials"] = search.trials;
-      d["time_budget_seconds"] = search.budget_seconds;
-      d["search_seconds"] = search.search_seconds;
-      d["chosen_model_type"] = chosen.model_type;
-      d["chosen_hyperparameters"] = HyperparametersJson(chosen);
-    }, true);
-  } else {
-    ml::TrainOptions opt = run.options;
-    opt.cancel = ctx.cancel;
-    opt.threads = ctx.threads;
-    opt.warm_start = incremental ? &warm : nullptr;
-    model = ml::NewModel(run.model_type);
-    if (!model) return Status::Unprocessable("unknown model type " + run.model_type);
-    auto last_persist = std::chrono::steady_clock::now();
-    RETURN_IF_ERROR(model->Fit(data, opt, [&](const ml::EpochReport& r) {
-      train_seconds += r.seconds + r.eval_seconds;
-      epoch_seconds += r.seconds;
-      epochs_run = r.epoch;
-      const double per_epoch = train_seconds / r.epoch;
-      const int left = std::max(0, opt.epochs - r.epoch);
-      const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
-      if (persist) last_persist = std::chrono::steady_clock::now();
-      ctx.update([&](json::object& d) {
-        d["current_epoch"] = r.epoch;
-        d["progress"] = 0.05 + fit_share * r.epoch / opt.epochs;
-        if (!d["metrics"].is_object()) d["metrics"] = json::object();
-        auto& m = d["metrics"].as_object();
-        if (run.model_type != "popularity") m["train_loss"] = r.loss;
-        if (r.metrics) {
-          m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
-          m["val_recall@20"] = r.metrics->Get("recall@20");
-          m["val_hit_rate@20"] = r.metrics->Get("hit_rate@20");
-          if (baseline && baseline->Get("ndcg@10") > 0) {
-            m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
-          }
-        }
-        d["estimated_completion"] = FormatRfc3339(
-            (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
-      }, persist);
-    }));
-    if (epochs_run > 0 && epoch_seconds > 0) env.speed->Record(run, data.train.size(), data.n_items, epoch_seconds / epochs_run);
-  }
-  if (cancelled()) return ml::CancelledStatus();
+  ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, baseline, fit_share));
+  if (Cancelled(ctx)) return ml::CancelledStatus();
 
   // 3. Evaluation on the validation split, of the new model and of the
-  // deployed one (the same split: a fair comparison for the gate).
-  set_status("evaluating", 0.05 + fit_share);
-  // What serving may show again: with purchases in the data (the strongest
-  // type), only they are excluded, and the items a user viewed can come back.
+  // deployed one (the same split: a fair comparison for the gate). What
+  // serving may show again: with purchases in the data (the strongest type),
+  // only they are excluded, and the items a user viewed can come back.
+  SetStatus(ctx, JobStatus::kEvaluating, 0.05 + fit_share);
   float shown_below_weight = 0;
   if (td.validation_target == "strongest_type") {
     for (float w : data.train.weights) shown_below_weight = std::max(shown_below_weight, w);
   }
-  Validation val = Validate(data, *model, chosen.model_type, chosen.options.seed, req.rerank, shown_below_weight,
-                            td.item_categories,
-                            baseline, deployed_record, deployed.get(),
-                            [&](const ml::RerankerFit& r) {
+  Validation val = Validate(data, *fitted.model, fitted.chosen.model_type, fitted.chosen.options.seed, req.rerank,
+                            shown_below_weight, td.item_categories, baseline, st->deployed_record,
+                            st->deployed.get(), [&](const ml::RerankerFit& r) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
                             });
-  if (cancelled()) return ml::CancelledStatus();
+  if (Cancelled(ctx)) return ml::CancelledStatus();
 
-  // 3b. The validated model learned without each user's latest items, the
-  // best signal of what comes next: the served model is refit on all the
-  // data with the chosen settings (the epochs validation chose).
+  // 3b. The refit on all data (the events validation was loaded with, no
+  // second read of the store; `data` is consumed: only final_data from here).
   std::string refit = "none: no validation split";
   std::optional<ml::Dataset> served_data;
   if (will_refit) {
-    ctx.update([&](json::object& d) {
-      d["status"] = "training";
-      d["phase"] = "refit";
-      d["progress"] = 0.62;
-    }, true);
-    // The events validation was loaded with (no second read of the store);
-    // `data` is consumed: from here on only final_data is used.
     served_data = AllData(std::move(td));
-    ml::TrainOptions ropt = chosen.options;
-    ropt.cancel = ctx.cancel;
-    ropt.threads = ctx.threads;
-    ropt.epochs = std::max(1, model->best_epoch() > 0 ? model->best_epoch() : epochs_run);
-    ropt.eval_every = 0;
-    ropt.patience = 0;
-    auto full = ml::NewModel(chosen.model_type);
-    RETURN_IF_ERROR(full->Fit(*served_data, ropt, [&](const ml::EpochReport& r) {
-      ctx.update([&](json::object& d) {
-        d["progress"] = 0.62 + 0.28 * r.epoch / ropt.epochs;
-        d["refit_epoch"] = r.epoch;
-      }, false);
-    }));
-    if (cancelled()) return ml::CancelledStatus();
-    refit = "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
-    model = std::move(full);
-    // The refit model's inner products grew with the data it saw: its
-    // scores are brought back to the precision@10 validation measured.
-    // Reranked, the items shown are the better ones validation measured.
-    if (val.calibration && val.rerank && val.rerank->reranker && val.rerank->precision_at_10 > 0) {
-      val.calibration->precision_at_10 =
-          std::min(0.99, val.calibration->precision_at_10 * val.rerank->reranked_precision_at_10 / val.rerank->precision_at_10);
-    }
-    if (val.calibration && val.calibration->precision_at_10 > 0) {
-      const auto steered = val.recent_share > 0 ? ml::SteeredUserVectors(*served_data, *model, val.recent_share)
-                                            : std::vector<float>();
-      (void)ml::MatchMeanScoreAtTen(*served_data,
-                                    steered.empty() ? model->user_embeddings().data() : steered.data(),
-                                    model->item_embeddings().data(), model->dim(),
-                                    val.calibration->precision_at_10, &*val.calibration, 2000, shown_below_weight);
-    }
+    ASSIGN_OR_RETURN(refit, Refit(ctx, fitted, *served_data, val, shown_below_weight));
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;
-  const int final_dim = model->dim();
 
   // 4. The item index.
-  set_status("building_index", 0.93);
-  ASSIGN_OR_RETURN(auto index, ann::BuildItemIndex(model->item_embeddings().data(), final_data.n_items,
-                                                   final_dim, env.registry->options().index));
+  SetStatus(ctx, JobStatus::kBuildingIndex, 0.93);
+  ASSIGN_OR_RETURN(auto index, ann::BuildItemIndex(fitted.model->item_embeddings().data(), final_data.n_items,
+                                                   fitted.model->dim(), env.registry->options().index));
   ASSIGN_OR_RETURN(std::string index_bytes, index->Serialize());
-  if (cancelled()) return ml::CancelledStatus();
+  if (Cancelled(ctx)) return ml::CancelledStatus();
 
   // 5. Store the version, then deploy it if the gate lets it.
-  set_status("deploying", 0.96);
-  ASSIGN_OR_RETURN(store::ModelVersionRecord v,
-                   env.registry->NextVersion(*env.store, incremental,
-                                             deployed_record ? deployed_record->major : 0));
-  ASSIGN_OR_RETURN(ml::ModelArtifact artifact, model->Export());
-  artifact.user_ids = final_data.user_ids;
-  artifact.item_ids = final_data.item_ids;
-  artifact.history_offsets = final_data.train.offsets;
-  artifact.history_items = final_data.train.items;
-  json::object hyper = HyperparametersJson(chosen);
-  json::object index_json{{"kind", index->kind()}, {"params", json::parse(index->params_json())}};
-  artifact.metadata_json = JsonText(json::object{
-      {"version", v.version}, {"job_id", ctx.job_id}, {"tenant_id", ctx.tenant_id},
-      {"training_mode", req.mode}, {"hyperparameters", hyper}, {"metrics", val.final_metrics},
-      {"best_epoch", model->best_epoch()}, {"epochs_run", epochs_run},
-      {"score_calibration", val.calibration ? json::value(val.calibration->ToJson()) : json::value(nullptr)},
-      {"refit", refit}, {"lift", val.lift}, {"recent_events_share", val.recent_share},
-      {"reranker", val.rerank && val.rerank->reranker ? json::value(val.rerank->reranker->ToJson()) : json::value(nullptr)}});
-  v.model_type = chosen.model_type;
-  v.job_id = ctx.job_id;
-  json::object stored_metrics = val.final_metrics;
-  if (!val.lift.empty()) stored_metrics["lift"] = val.lift;
-  if (!val.recency.empty()) stored_metrics["recency"] = val.recency;
-  if (val.rerank) stored_metrics["rerank"] = val.rerank->ToJson();
-  stored_metrics["refit"] = served_data.has_value();
-  if (val.ndcg) stored_metrics["served_ndcg@10"] = *val.ndcg;
-  if (val.deployed_ndcg) stored_metrics["deployed_ndcg@10_same_split"] = *val.deployed_ndcg;
-  v.metrics_json = JsonText(stored_metrics);
-  v.params_json = JsonText(hyper);
-  v.index_json = JsonText(index_json);
-  GateInput gate{.auto_deploy = req.auto_deploy,
-                 .tolerance = req.deploy_tolerance,
-                 .incremental = incremental,
-                 .model_type = chosen.model_type,
-                 .ndcg = val.ndcg,
-                 .popularity_ndcg = baseline ? std::optional<double>(baseline->Get("ndcg@10")) : std::nullopt,
-                 .deployed_version = deployed_record ? std::optional<std::string>(deployed_record->version)
-                                                     : std::nullopt,
-                 .deployed_ndcg = val.deployed_ndcg,
-                 .deployed_ndcg_recorded = val.deployed_ndcg_recorded};
-  const GateDecision decision = env.policy ? env.policy->Decide(gate) : DeployPolicy().Decide(gate);
-  std::string deployment_status = decision.deploy ? "deployed" : "standby", reason = decision.reason;
-  v.status = "standby";
-  v.reason = deployment_status == "deployed" ? "" : reason;
-  RETURN_IF_ERROR(env.registry->Store(ctx.tenant_id, *env.store, &v, artifact, index_bytes));
-  if (deployment_status == "deployed") {
-    auto d = env.registry->Deploy(ctx.tenant_id, *env.store, v.version, reason);
-    if (!d.ok()) {
-      deployment_status = "failed";
-      reason = "deploy failed: " + d.status().message();
-    }
-  }
-  (void)env.registry->ApplyRetention(ctx.tenant_id, *env.store);
+  SetStatus(ctx, JobStatus::kDeploying, 0.96);
+  ASSIGN_OR_RETURN(Stored stored, StoreAndDeploy(ctx, env, *st, fitted, final_data, val, *index, index_bytes,
+                                                 baseline, refit, served_data.has_value()));
   const double duration = Seconds(started);
-  const std::string location = env.registry->Location(ctx.tenant_id, v.model_key);
+  const std::string location = env.registry->Location(ctx.tenant_id, stored.version.model_key);
   ctx.update([&](json::object& d) {
-    d["status"] = "completed";
+    d["status"] = store::JobStatusName(JobStatus::kCompleted);
     d["progress"] = 1.0;
-    d["model_version"] = v.version;
+    d["model_version"] = stored.version.version;
     d["final_metrics"] = val.final_metrics;
     d["model_location"] = location;
-    d["deployment_status"] = deployment_status;
-    d["deployment_reason"] = reason;
+    d["deployment_status"] = stored.deployment_status;
+    d["deployment_reason"] = stored.reason;
     d["training_duration_seconds"] = duration;
-    d["epochs_run"] = epochs_run;
+    d["epochs_run"] = fitted.epochs_run;
     d["refit"] = refit;
     // An incremental run continues a model refit on all data: it has seen
     // this validation split, so the figures are optimistic.
-    d["validation_held_out"] = !(incremental && val.deployed_ndcg_recorded);
+    d["validation_held_out"] = !(st->incremental && val.deployed_ndcg_recorded);
     if (!val.lift.empty()) d["lift"] = val.lift;
     if (!val.recency.empty()) d["recency"] = val.recency;
     // Scores as probabilities: the fit, or why there is none (scores are then sigmoid(ip)).
     d["score_calibration"] = val.calibration ? json::value(val.calibration->ToJson())
-                                         : json::value(json::object{{"none", val.calibration_problem}});
+                                             : json::value(json::object{{"none", val.calibration_problem}});
     d.erase("phase");
-    d["best_epoch"] = model->best_epoch();
-    d["seconds_per_epoch"] = epochs_run ? train_seconds / epochs_run : 0.0;
-    d["index"] = index_json;
+    d["best_epoch"] = fitted.model->best_epoch();
+    d["seconds_per_epoch"] = fitted.epochs_run ? fitted.train_seconds / fitted.epochs_run : 0.0;
+    d["index"] = stored.index_json;
     d["finished_at"] = FormatRfc3339Millis(env.clock->NowMillis());
     d.erase("estimated_completion");
   }, true);

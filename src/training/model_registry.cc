@@ -51,7 +51,6 @@ Status ModelRegistry::Store(const std::string& tenant_id, store::TenantStore& st
   RETURN_IF_ERROR(blobs->Put(v->model_key, model_bytes));
   v->size_bytes = static_cast<int64_t>(model_bytes.size() + index_bytes.size());
   v->created_at_ms = clock_->NowMillis();
-  if (v->status.empty()) v->status = "standby";
   return store.training().PutVersion(*v);
 }
 
@@ -97,7 +96,7 @@ StatusOr<store::ModelVersionRecord> ModelRegistry::Deploy(const std::string& ten
   RETURN_IF_ERROR(store.training().Deploy(version, reason, "model-deployed", event, now));
   deployed_->Set(tenant_id, *loaded);
   spdlog::info("tenant {}: model {} deployed ({})", tenant_id, version, reason);
-  it->status = "deployed";
+  it->status = store::VersionStatus::kDeployed;
   it->reason = reason;
   it->deployed_at_ms = now;
   return *it;
@@ -133,7 +132,7 @@ StatusOr<std::vector<store::ModelVersionRecord>> ModelRegistry::SetTraffic(const
     }
     it->traffic_weight = weight;
     serving::LiveVersion l{model, weight};
-    if (it->status == "deployed") {
+    if (it->status == store::VersionStatus::kDeployed) {
       live.insert(live.begin(), l);
       records.insert(records.begin(), *it);
     } else {
@@ -141,7 +140,7 @@ StatusOr<std::vector<store::ModelVersionRecord>> ModelRegistry::SetTraffic(const
       records.push_back(*it);
     }
   }
-  if (records.front().status != "deployed") {
+  if (records.front().status != store::VersionStatus::kDeployed) {
     return Status::FailedPrecondition("the deployed version must be in the split (deploy another one to replace it)");
   }
   const int64_t now = clock_->NowMillis();
@@ -186,7 +185,7 @@ StatusOr<int> ModelRegistry::ApplyRetention(const std::string& tenant_id, store:
   const int64_t young = clock_->NowMillis() - options_.min_age_days * 86400000;
   int kept = 0, removed = 0;
   for (const auto& v : versions) {
-    if (v.status == "deployed" || v.traffic_weight > 0) continue;
+    if (v.status == store::VersionStatus::kDeployed || v.traffic_weight > 0) continue;
     if (kept < options_.keep_versions || v.created_at_ms >= young) {
       ++kept;
       continue;
@@ -200,7 +199,7 @@ StatusOr<int> ModelRegistry::ApplyRetention(const std::string& tenant_id, store:
 Status ModelRegistry::LoadDeployed(const std::string& tenant_id, store::TenantStore& store) {
   ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
   auto deployed = std::find_if(versions.begin(), versions.end(),
-                               [](const auto& v) { return v.status == "deployed"; });
+                               [](const auto& v) { return v.status == store::VersionStatus::kDeployed; });
   if (deployed == versions.end()) return Status::Ok();
   auto model = Load(tenant_id, *deployed);
   if (!model.ok()) {
@@ -221,7 +220,7 @@ Status ModelRegistry::LoadDeployed(const std::string& tenant_id, store::TenantSt
   std::vector<serving::LiveVersion> live{{*model, deployed->traffic_weight > 0 ? deployed->traffic_weight : 1.0}};
   std::string problem;
   for (const auto& v : versions) {
-    if (v.status == "deployed" || !(v.traffic_weight > 0)) continue;
+    if (v.status == store::VersionStatus::kDeployed || !(v.traffic_weight > 0)) continue;
     auto other = Load(tenant_id, v);
     if (other.ok()) {
       live.push_back({*other, v.traffic_weight});

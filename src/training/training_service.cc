@@ -27,10 +27,6 @@ namespace json = boost::json;
 
 namespace {
 
-bool Terminal(std::string_view status) {
-  return status == "completed" || status == "failed" || status == "cancelled";
-}
-
 struct Job {
   std::string tenant_id, job_id;
   JobRequest request;
@@ -118,11 +114,11 @@ class TrainingServiceImpl final : public TrainingService {
     job->job_id = NewId("job");
     job->request = request;
     const int64_t now = clock_->NowMillis();
-    job->record = {job->job_id, "queued", request.model_type, request.mode,
+    job->record = {job->job_id, store::JobStatus::kQueued, request.model_type, request.mode,
                    JsonText(RequestJson(request)), "{}", now, now};
     job->doc = json::object{
         {"job_id", job->job_id},
-        {"status", "queued"},
+        {"status", store::JobStatusName(store::JobStatus::kQueued)},
         {"progress", 0.0},
         {"model_type", request.model_type},
         {"training_mode", request.mode},
@@ -202,7 +198,7 @@ class TrainingServiceImpl final : public TrainingService {
     }
     job->cancel = true;
     if (was_queued) {
-      Finish(job, "cancelled", "cancelled", "cancelled before it started");
+      Finish(job, store::JobStatus::kCancelled, "cancelled", "cancelled before it started");
     } else {
       Update(*job, [](json::object& d) { d["cancel_requested"] = true; }, false);
     }
@@ -219,7 +215,7 @@ class TrainingServiceImpl final : public TrainingService {
       return std::unique_ptr<Subscription>();
     }
     std::lock_guard lock(job->mu);
-    bool done = Terminal(job->record.status);
+    bool done = store::IsFinal(job->record.status);
     fn(JsonText(job->doc), done);
     if (done) return std::unique_ptr<Subscription>();
     uint64_t id = next_watch_id_.fetch_add(1);
@@ -230,9 +226,7 @@ class TrainingServiceImpl final : public TrainingService {
   Status Recover(const std::string& tenant_id) override {
     ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
     RETURN_IF_ERROR(registry_.LoadDeployed(tenant_id, *store));
-    ASSIGN_OR_RETURN(auto open, store->training().ListJobs(
-                                    {"queued", "loading_data", "training", "evaluating",
-                                     "building_index", "deploying"}, 1000));
+    ASSIGN_OR_RETURN(auto open, store->training().ListJobs(store::OpenJobStatuses(), 1000));
     // Oldest first, so the queue keeps the original order.
     for (auto it = open.rbegin(); it != open.rend(); ++it) {
       store::JobRecord rec = *it;
@@ -244,17 +238,17 @@ class TrainingServiceImpl final : public TrainingService {
       auto parsed = !pec && req.is_object()
                         ? ParseJobRequest(req.as_object(), "{}")
                         : StatusOr<JobRequest>(Status::Internal("unreadable JSON"));
-      if (rec.status != "queued" || !parsed.ok()) {
+      if (rec.status != store::JobStatus::kQueued || !parsed.ok()) {
         std::string why =
-            rec.status != "queued"
-                ? "the server stopped while the job was " + rec.status +
+            rec.status != store::JobStatus::kQueued
+                ? "the server stopped while the job was " + std::string(store::JobStatusName(rec.status)) +
                       "; nothing was deployed from it; submit the training again"
                 : "its stored request cannot be read (" + parsed.status().message() + ")";
         doc.as_object()["status"] = "failed";
         doc.as_object()["error"] = json::object{{"reason", "interrupted"}, {"message", why}};
         doc.as_object()["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
         doc.as_object().erase("estimated_completion");
-        rec.status = "failed";
+        rec.status = store::JobStatus::kFailed;
         rec.state_json = JsonText(doc);
         rec.updated_at_ms = clock_->NowMillis();
         RETURN_IF_ERROR(store->training().PutJob(rec));
@@ -314,14 +308,15 @@ class TrainingServiceImpl final : public TrainingService {
  private:
   static bool Ended(Job& job) {
     std::lock_guard lock(job.mu);
-    return Terminal(job.record.status);
+    return store::IsFinal(job.record.status);
   }
   Status Busy(Job& running) {
     std::lock_guard lock(running.mu);
     return Status(StatusCode::kFailedPrecondition,
                   "the tenant already has training job " + running.job_id + " (" +
-                      running.record.status + "); wait for it or cancel it",
-                  "job_running", {{"job_id", running.job_id}, {"status", running.record.status}});
+                      std::string(store::JobStatusName(running.record.status)) + "); wait for it or cancel it",
+                  "job_running",
+                  {{"job_id", running.job_id}, {"status", std::string(store::JobStatusName(running.record.status))}});
   }
 
   // The job if it is queued or running and belongs to the tenant.
@@ -375,11 +370,11 @@ class TrainingServiceImpl final : public TrainingService {
       }
     }
     if (s.ok()) {
-      Finish(job, "completed", "", "");
+      Finish(job, store::JobStatus::kCompleted, "", "");
     } else if (s.code() == StatusCode::kCancelled && job->interrupted) {
-      Finish(job, "failed", "interrupted", "interrupted: the server stopped during training; submit it again");
+      Finish(job, store::JobStatus::kFailed, "interrupted", "interrupted: the server stopped during training; submit it again");
     } else if (s.code() == StatusCode::kCancelled) {
-      Finish(job, "cancelled", "cancelled", "cancelled on request");
+      Finish(job, store::JobStatus::kCancelled, "cancelled", "cancelled on request");
     } else {
       spdlog::error("tenant {}: training job {} failed: {}", job->tenant_id, job->job_id,
                     s.ToString());
@@ -387,7 +382,7 @@ class TrainingServiceImpl final : public TrainingService {
                             ? "internal error (see the server log, job " + job->job_id + ")"
                             : s.message();
       if (s.code() == StatusCode::kInternal) why += ": " + s.message();
-      Finish(job, "failed", "failed", why);
+      Finish(job, store::JobStatus::kFailed, "failed", why);
     }
   }
 
@@ -399,13 +394,15 @@ class TrainingServiceImpl final : public TrainingService {
     {
       std::lock_guard lock(job.mu);
       change(job.doc);
-      std::string status(job.doc["status"].as_string());
+      // The document's status is one of ours (job_runner sets it by JobStatusName).
+      const store::JobStatus status =
+          store::ParseJobStatus(job.doc["status"].as_string()).value_or(store::JobStatus::kFailed);
       write = persist || status != job.record.status;
       job.record.status = status;
       job.record.updated_at_ms = clock_->NowMillis();
       doc_text = JsonText(job.doc);
       job.record.state_json = doc_text;
-      const bool final = Terminal(status);
+      const bool final = store::IsFinal(status);
       for (auto& [id, fn] : job.watchers) fn(doc_text, final);
       if (final) job.watchers.clear();
     }
@@ -425,11 +422,11 @@ class TrainingServiceImpl final : public TrainingService {
 
   // `reason`: the error's machine-readable reason (cancelled, interrupted,
   // failed), `why` its message; both unused for a completed job.
-  void Finish(const std::shared_ptr<Job>& job, const std::string& status, const std::string& reason,
+  void Finish(const std::shared_ptr<Job>& job, store::JobStatus status, const std::string& reason,
               const std::string& why) {
     Update(*job, [&](json::object& d) {
-      if (status != "completed") {
-        d["status"] = status;
+      if (status != store::JobStatus::kCompleted) {
+        d["status"] = store::JobStatusName(status);
         d["error"] = json::object{{"reason", reason}, {"message", why}};
         d["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
         d.erase("estimated_completion");

@@ -29,8 +29,7 @@ class ApiTest : public ::testing::Test {
         control_.get(), &clock_, throttle_.get(),
         auth::SessionService::Options{"s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"});
     settings_ = std::make_unique<TenantSettingsCache>(control_.get(), &clock_);
-    deps_ = {control_.get(), tenants_.get(), authn_.get(), sessions_.get(), &clock_, &metrics_,
-             dir_.path()};
+    deps_ = {control_.get(), tenants_.get(), authn_.get(), sessions_.get(), &clock_, &metrics_};
     deps_.settings = settings_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), &clock_);
     tenant_service_->AddHooks({.changed = [this](const std::string& id) {

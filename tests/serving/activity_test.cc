@@ -22,14 +22,16 @@ class ActivityTest : public TenantStoreTest {
       item.item_id = id;
       ASSERT_OK((*batch)->UpsertItem(item, 1));
     }
+    ASSERT_OK((*batch)->Commit());
+    batch = store_->BeginImport();
     auto u = (*batch)->EnsureUser("u1", 1);
     store::InteractionRecord r;
     r.user_idx = *u;
-    r.item_idx = 1;  // A
+    r.item_idx = Idx("A");
     r.type = "purchase";
     r.ts_ms = clock_.NowMillis() - 86400000;
     ASSERT_OK((*batch)->InsertInteraction(r));
-    r.item_idx = 2;  // B
+    r.item_idx = Idx("B");
     r.type = "view";
     ASSERT_OK((*batch)->InsertInteraction(r));
     ASSERT_OK((*batch)->Commit());
@@ -154,7 +156,7 @@ TEST_F(ActivityTest, TrendingIsReadFromTheStoreAgainAfterTenMinutes) {
   auto u = (*batch)->EnsureUser("u2", 1);
   store::InteractionRecord r;
   r.user_idx = *u;
-  r.item_idx = 3;  // C
+  r.item_idx = Idx("C");
   r.type = "purchase";
   for (int i = 0; i < 3; ++i) {
     r.ts_ms = clock_.NowMillis() - i;
@@ -223,14 +225,30 @@ TEST_F(ActivityTest, ContextLiftsAreReadFromStoredContexts) {
   EXPECT_TRUE(Activity::ContextFields("not json").empty());
 }
 
+TEST_F(ActivityTest, WarmOnceTrendingIsInMemoryUntilTheDataChanges) {
+  Activity a(&clock_);
+  EXPECT_FALSE(a.Warm(id_));
+  ASSERT_OK(a.Trending(id_, *store_));
+  EXPECT_TRUE(a.Warm(id_));
+  ASSERT_OK(a.Profile(id_, *store_, "u1"));
+  EXPECT_TRUE(a.Warm(id_));
+  a.DataChanged(id_);  // an upload: the next request reads the store again
+  EXPECT_FALSE(a.Warm(id_));
+  ASSERT_OK(a.Trending(id_, *store_));
+  EXPECT_TRUE(a.Warm(id_));
+  a.Drop(id_);
+  EXPECT_FALSE(a.Warm(id_));
+}
+
 TEST_F(ActivityTest, ConcurrentFirstRequestsBuildTrendingOnce) {
   auto batch = store_->BeginImport();
   auto u = (*batch)->EnsureUser("heavy", 1);
   store::InteractionRecord r;
   r.user_idx = *u;
   r.type = "view";
+  const int64_t abc[] = {Idx("A"), Idx("B"), Idx("C")};
   for (int i = 0; i < 30000; ++i) {  // enough that a build takes a while
-    r.item_idx = 1 + i % 3;
+    r.item_idx = abc[i % 3];
     r.ts_ms = clock_.NowMillis() - 10 * i - 1;
     ASSERT_OK((*batch)->InsertInteraction(r));
   }
@@ -273,7 +291,7 @@ TEST_F(ActivityTest, ExclusionsCoverTheWholeHistory) {
   auto u = (*batch)->EnsureUser("heavy", 1);
   store::InteractionRecord r;
   r.user_idx = *u;
-  r.item_idx = 1;  // A
+  r.item_idx = Idx("A");
   r.type = "purchase";
   r.ts_ms = 1000;
   ASSERT_OK((*batch)->InsertInteraction(r));

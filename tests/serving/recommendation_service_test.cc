@@ -20,13 +20,15 @@ class RecommendationServiceTest : public TenantStoreTest {
       item.category = "c";
       ASSERT_OK((*batch)->UpsertItem(item, 1));
     }
+    ASSERT_OK((*batch)->Commit());
+    batch = store_->BeginImport();
     auto u = (*batch)->EnsureUser("u1", 1);
     store::InteractionRecord r;
     r.user_idx = *u;
     r.type = "view";
     r.ts_ms = clock_.NowMillis() - 3600000;
-    for (int64_t i : {2, 3}) {  // B, C
-      r.item_idx = i;
+    for (const char* id : {"B", "C"}) {
+      r.item_idx = Idx(id);
       ASSERT_OK((*batch)->InsertInteraction(r));
     }
     ASSERT_OK((*batch)->Commit());
@@ -63,8 +65,16 @@ TEST_F(RecommendationServiceTest, EachAnswerHasItsOwnIdAndIsLoggedWithWhatWasSho
   ASSERT_OK(a);
   auto b = service_->Recommend(Request("u1"), {});
   ASSERT_OK(b);
-  EXPECT_EQ(a->recommendation_id, "rec_000001");
-  EXPECT_EQ(b->recommendation_id, "rec_000002");
+  // "rec_", the time (7 base62 digits), then the id source's characters.
+  EXPECT_EQ(a->recommendation_id.substr(0, 4), "rec_");
+  EXPECT_EQ(a->recommendation_id.size(), 4u + 7 + 6);
+  EXPECT_EQ(a->recommendation_id.substr(11), "000001");
+  EXPECT_EQ(b->recommendation_id.substr(11), "000002");
+  EXPECT_EQ(a->recommendation_id.substr(0, 11), b->recommendation_id.substr(0, 11));  // the same ms
+  clock_.AdvanceMillis(1);
+  auto c = service_->Recommend(Request("u1"), {});
+  ASSERT_OK(c);
+  EXPECT_LT(b->recommendation_id, c->recommendation_id);  // later answers sort after
   ASSERT_EQ(a->result.items.size(), 3u);
   auto logged = log_->Find(id_, a->recommendation_id);
   ASSERT_OK(logged);
@@ -74,7 +84,7 @@ TEST_F(RecommendationServiceTest, EachAnswerHasItsOwnIdAndIsLoggedWithWhatWasSho
   EXPECT_EQ(rec.endpoint, "recommendations");
   EXPECT_EQ(rec.algorithm, a->result.algorithm);
   EXPECT_EQ(rec.context_json, R"({"page":"home"})");
-  EXPECT_EQ(rec.ts_ms, clock_.NowMillis());
+  EXPECT_EQ(rec.ts_ms, clock_.NowMillis() - 1);  // before the clock moved for `c`
   ASSERT_EQ(rec.items.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(rec.items[i].item_id, a->result.items[i].item->item_id);
@@ -129,6 +139,32 @@ TEST_F(RecommendationServiceTest, TheCacheAnswersUntilTheProfileOrTheCatalogChan
   auto expired = service_->Recommend(Request("u1"), cache);
   ASSERT_OK(expired);
   EXPECT_FALSE(expired->cached);
+}
+
+TEST_F(RecommendationServiceTest, AHitReusesTheTextRenderedForItsAnswer) {
+  int renders = 0;
+  Renderer render = [&](const RecommendResult& res) {
+    ++renders;
+    std::string text;
+    for (const auto& r : res.items) text += r.item->item_id + ";";
+    return text;
+  };
+  auto first = service_->Recommend(Request("u1"), {60, "{}"}, render);
+  ASSERT_OK(first);
+  ASSERT_TRUE(first->rendered);
+  auto second = service_->Recommend(Request("u1"), {60, "{}"}, render);
+  ASSERT_OK(second);
+  EXPECT_TRUE(second->cached);
+  EXPECT_EQ(renders, 1);
+  EXPECT_EQ(*second->rendered, *first->rendered);
+  EXPECT_EQ(second->result.model_version, first->result.model_version);
+  // The hit is logged with the items it showed.
+  auto logged = log_->Find(id_, second->recommendation_id);
+  ASSERT_OK(logged);
+  ASSERT_TRUE(logged->has_value());
+  std::string shown;
+  for (const auto& i : (*logged)->items) shown += i.item_id + ";";
+  EXPECT_EQ(shown, *first->rendered);
 }
 
 TEST_F(RecommendationServiceTest, WithoutATtlNothingIsCached) {

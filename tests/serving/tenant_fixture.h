@@ -21,6 +21,15 @@ class TenantStoreTest : public ::testing::Test {
     ASSERT_OK(stores_->Create(id_));
     store_ = *stores_->Open(id_);
   }
+  // The item_idx the store gave `item_id` (committed items only): tests
+  // never assume how a backend numbers rows.
+  int64_t Idx(const std::string& item_id) {
+    auto idx = store_->LoadItemIndex();
+    EXPECT_TRUE(idx.ok());
+    auto it = idx->find(item_id);
+    EXPECT_TRUE(it != idx->end()) << item_id;
+    return it == idx->end() ? -1 : it->second;
+  }
   testing::TempDir dir_;
   FakeClock clock_;
   std::unique_ptr<store::TenantStores> stores_;

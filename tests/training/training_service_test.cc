@@ -59,13 +59,17 @@ class TrainingServiceTest : public ::testing::Test {
       item.item_id = "P" + std::to_string(i);
       EXPECT_OK((*batch)->UpsertItem(item, 1));
     }
+    EXPECT_OK((*batch)->Commit());
+    auto items = (*s)->LoadItemIndex();  // never assume how a backend numbers rows
+    EXPECT_OK(items);
+    batch = (*s)->BeginImport();
     std::mt19937_64 rng(5);
     for (int u = 0; u < users; ++u) {
       auto idx = (*batch)->EnsureUser("U" + std::to_string(u), 1);
       for (int k = 0; k < 8; ++k) {
         store::InteractionRecord r;
         r.user_idx = *idx;
-        r.item_idx = 1 + (u % 2) * 20 + static_cast<int64_t>(rng() % 20);
+        r.item_idx = items->at("P" + std::to_string((u % 2) * 20 + static_cast<int64_t>(rng() % 20)));
         r.type = k % 3 ? "view" : "purchase";
         r.ts_ms = 1000 * (u * 10 + k);
         EXPECT_OK((*batch)->InsertInteraction(r));
@@ -144,7 +148,7 @@ TEST_F(TrainingServiceTest, AJobTrainsStoresAndDeploysAndItsWatcherSeesTheEnd) {
   // The job is persisted: a fresh service over the same stores reads it.
   auto stored = (*stores_->Open(t))->training().GetJob(sub->job_id);
   ASSERT_OK(stored);
-  EXPECT_EQ(stored->status, "completed");
+  EXPECT_EQ(stored->status, store::JobStatus::kCompleted);
 }
 
 TEST_F(TrainingServiceTest, OneJobPerTenantTenantsQueueInOrderAndQueuedJobsCancelAtOnce) {
@@ -185,7 +189,7 @@ TEST_F(TrainingServiceTest, RecoverFailsInterruptedJobsAndRequeuesQueuedOnes) {
   std::string a = Tenant(), b = Tenant();
   JobRequest q = Quick();
   auto put = [&](const std::string& t, const std::string& id, const std::string& status) {
-    store::JobRecord r{id, status, "lightgcn", "full", json::serialize(RequestJson(q)),
+    store::JobRecord r{id, *store::ParseJobStatus(status), "lightgcn", "full", json::serialize(RequestJson(q)),
                        R"({"job_id":")" + id + R"(","status":")" + status + "\"}", 1, 1};
     ASSERT_OK((*stores_->Open(t))->training().PutJob(r));
   };

@@ -1,4 +1,6 @@
 // SQLite backend of TenantStores: one database file per tenant directory.
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -40,8 +42,10 @@ namespace {
 
 class SqliteTenantStore final : public TenantStore {
  public:
-  SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db, const Clock* clock)
-      : id_(std::move(id)), clock_(clock), db_(std::move(db)), training_(NewSqliteTrainingRecords(db_.get())) {}
+  SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db, const Clock* clock,
+                    const CallbackRunner* run_callback)
+      : id_(std::move(id)), clock_(clock), run_callback_(run_callback), db_(std::move(db)),
+        training_(NewSqliteTrainingRecords(db_.get())) {}
   TrainingRecords& training() override { return *training_; }
 
   StatusOr<InteractionCounts> CountInteractions() override {
@@ -95,13 +99,18 @@ class SqliteTenantStore final : public TenantStore {
   StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) override {
     std::promise<StatusOr<std::vector<TrackResult>>> answer;
     auto future = answer.get_future();
-    TrackAsync(events, [&answer](StatusOr<std::vector<TrackResult>> r) {
-      answer.set_value(std::move(r));
-    });
+    // Answered on the writing thread itself: a caller waiting on a pool must
+    // not wait for that pool to run its answer.
+    Enqueue(events, [&answer](StatusOr<std::vector<TrackResult>> r) { answer.set_value(std::move(r)); },
+            /*hand_back=*/false);
     return future.get();
   }
 
   void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) override {
+    Enqueue(std::move(events), std::move(done), /*hand_back=*/true);
+  }
+
+  void Enqueue(std::vector<TrackEvent> events, TrackCallback done, bool hand_back) {
     // Group commit on a committer thread of the tenant's own: callers queue
     // their events and return at once; the committer writes everything
     // queued in one transaction, answers those callers, and takes what has
@@ -109,6 +118,7 @@ class SqliteTenantStore final : public TenantStore {
     auto job = std::make_shared<TrackJob>();
     job->events = std::move(events);
     job->done = std::move(done);
+    job->hand_back = hand_back;
     {
       std::lock_guard lock(track_mu_);
       track_queue_.push_back(std::move(job));
@@ -135,12 +145,17 @@ class SqliteTenantStore final : public TenantStore {
       lock.unlock();
       Status s = WriteJobs(jobs);
       for (auto& j : jobs) {
-        try {
-          if (s.ok()) j->done(std::move(j->results));
-          else j->done(s);
-        } catch (const std::exception& e) {
-          spdlog::error("tenant {}: track callback failed: {}", id_, e.what());
-        }
+        auto answer = [j, s, id = id_]() mutable {
+          try {
+            if (s.ok()) j->done(std::move(j->results));
+            else j->done(s);
+          } catch (const std::exception& e) {
+            spdlog::error("tenant {}: track callback failed: {}", id, e.what());
+          }
+        };
+        // Handed back: this thread only writes (no API or serving code on it).
+        if (j->hand_back && *run_callback_) (*run_callback_)(id_, std::move(answer));
+        else answer();
       }
       jobs.clear();
       lock.lock();
@@ -425,12 +440,14 @@ class SqliteTenantStore final : public TenantStore {
  private:
   std::string id_;
   const Clock* clock_;
+  const CallbackRunner* run_callback_;  // the stores'; may hold a null function
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<TrainingRecords> training_;
   struct TrackJob {
     std::vector<TrackEvent> events;
     std::vector<TrackResult> results;
     TrackCallback done;
+    bool hand_back = true;  // to run_callback_, when there is one
   };
 
   Status WriteJobs(const std::vector<std::shared_ptr<TrackJob>>& jobs) {
@@ -548,7 +565,13 @@ class SqliteTenantStore final : public TenantStore {
 
 class SqliteTenantStores final : public TenantStores {
  public:
-  SqliteTenantStores(std::string root, const Clock* clock) : root_(std::move(root)), clock_(clock) {}
+  SqliteTenantStores(std::string root, const Clock* clock, CallbackRunner run_callback)
+      : root_(std::move(root)), clock_(clock), run_callback_(std::move(run_callback)) {}
+
+  Status Ping() override {
+    if (::access(root_.c_str(), W_OK) != 0) return Status::Unavailable(root_ + " is not writable");
+    return Status::Ok();
+  }
 
   Status Create(const std::string& tenant_id) override {
     if (!IsUuid(tenant_id)) return Status::InvalidArgument("tenant id must be a UUID");
@@ -595,7 +618,7 @@ class SqliteTenantStores final : public TenantStores {
     }
     ASSIGN_OR_RETURN(auto db, SqliteDb::Open({.path = db_path.string(), .pool_size = 4},
                                              TenantMigrations()));
-    auto store = std::make_shared<SqliteTenantStore>(tenant_id, std::move(db), clock_);
+    auto store = std::make_shared<SqliteTenantStore>(tenant_id, std::move(db), clock_, &run_callback_);
     if (create) RETURN_IF_ERROR(store->Stamp());
     ASSIGN_OR_RETURN(std::string stamped, store->StampedId());
     if (stamped != tenant_id) {
@@ -608,14 +631,16 @@ class SqliteTenantStores final : public TenantStores {
 
   std::string root_;
   const Clock* clock_;
+  const CallbackRunner run_callback_;  // outlives the stores: they are closed with this
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<SqliteTenantStore>> open_;
 };
 
 }  // namespace
 
-std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock) {
-  return std::make_unique<SqliteTenantStores>(root, clock);
+std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock,
+                                                    CallbackRunner run_callback) {
+  return std::make_unique<SqliteTenantStores>(root, clock, std::move(run_callback));
 }
 
 }  // namespace embedrec::store

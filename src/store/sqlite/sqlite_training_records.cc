@@ -10,8 +10,9 @@ constexpr const char* kVersionColumns =
     "size_bytes, model_key, index_key, metrics_json, params_json, index_json, traffic_weight";
 
 JobRecord JobFrom(const SqliteStmt& st) {
-  return {st.Text(0), st.Text(1), st.Text(2), st.Text(3),
-          st.Text(4), st.Text(5), st.Int(6),  st.Int(7)};
+  // A status this build does not know (a newer one wrote it) reads as failed.
+  return {st.Text(0), ParseJobStatus(st.Text(1)).value_or(JobStatus::kFailed), st.Text(2), st.Text(3),
+          st.Text(4), st.Text(5), st.Int(6), st.Int(7)};
 }
 
 ModelVersionRecord VersionFrom(const SqliteStmt& st) {
@@ -20,7 +21,7 @@ ModelVersionRecord VersionFrom(const SqliteStmt& st) {
   v.major = static_cast<int>(st.Int(1));
   v.minor = static_cast<int>(st.Int(2));
   v.model_type = st.Text(3);
-  v.status = st.Text(4);
+  v.status = ParseVersionStatus(st.Text(4)).value_or(VersionStatus::kArchived);
   v.reason = st.Text(5);
   v.job_id = st.Text(6);
   v.created_at_ms = st.Int(7);
@@ -37,7 +38,7 @@ ModelVersionRecord VersionFrom(const SqliteStmt& st) {
 
 Status BindVersion(SqliteStmt& st, const ModelVersionRecord& v) {
   st.Bind(1, v.version).Bind(2, int64_t{v.major}).Bind(3, int64_t{v.minor}).Bind(4, v.model_type)
-      .Bind(5, v.status).Bind(6, v.reason).Bind(7, v.job_id).Bind(8, v.created_at_ms)
+      .Bind(5, VersionStatusName(v.status)).Bind(6, v.reason).Bind(7, v.job_id).Bind(8, v.created_at_ms)
       .Bind(9, v.deployed_at_ms).Bind(10, v.size_bytes).Bind(11, v.model_key)
       .Bind(12, v.index_key).Bind(13, v.metrics_json).Bind(14, v.params_json)
       .Bind(15, v.index_json).Bind(16, v.traffic_weight);
@@ -52,7 +53,7 @@ class SqliteTrainingRecords final : public TrainingRecords {
     return db_->Write([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto st, c.Prepare(std::string("INSERT OR REPLACE INTO training_jobs (") +
                                           kJobColumns + ") VALUES (?,?,?,?,?,?,?,?)"));
-      st->Bind(1, j.job_id).Bind(2, j.status).Bind(3, j.model_type).Bind(4, j.mode)
+      st->Bind(1, j.job_id).Bind(2, JobStatusName(j.status)).Bind(3, j.model_type).Bind(4, j.mode)
           .Bind(5, j.request_json).Bind(6, j.state_json).Bind(7, j.created_at_ms)
           .Bind(8, j.updated_at_ms);
       return st->Run();
@@ -73,7 +74,7 @@ class SqliteTrainingRecords final : public TrainingRecords {
     return *out;
   }
 
-  StatusOr<std::vector<JobRecord>> ListJobs(const std::vector<std::string>& statuses,
+  StatusOr<std::vector<JobRecord>> ListJobs(const std::vector<JobStatus>& statuses,
                                             int limit) override {
     std::vector<JobRecord> out;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
@@ -86,7 +87,7 @@ class SqliteTrainingRecords final : public TrainingRecords {
       sql += " ORDER BY created_at_ms DESC, job_id DESC LIMIT ?";
       ASSIGN_OR_RETURN(auto st, c.Prepare(sql));
       int i = 1;
-      for (const auto& s : statuses) st->Bind(i++, s);
+      for (JobStatus s : statuses) st->Bind(i++, JobStatusName(s));
       st->Bind(i, int64_t{limit});
       while (true) {
         ASSIGN_OR_RETURN(bool row, st->Step());

@@ -1,16 +1,27 @@
-#include <sqlite3.h>
-
+// The control store's contract (store/control_store.h), one suite every
+// backend must pass: add a backend to kBackends.
 #include "store/control_store.h"
-#include "store/sqlite/sqlite_db.h"
 #include "test_util.h"
 
 namespace embedrec::store {
 namespace {
 
-class SqliteControlStoreTest : public ::testing::Test {
+struct Backend {
+  const char* name;
+  // The store kept in `dir`: opened again on the same `dir`, the same data.
+  std::function<StatusOr<std::unique_ptr<ControlStore>>(const std::string& dir)> open;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+const Backend kBackends[] = {
+    {"sqlite", [](const std::string& dir) { return OpenSqliteControlStore(dir + "/control.db"); }},
+};
+
+class ControlStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    auto s = OpenSqliteControlStore(dir_.Sub("control.db"));
+    auto s = GetParam().open(dir_.path());
     ASSERT_OK(s);
     store_ = std::move(s).value();
   }
@@ -24,7 +35,7 @@ class SqliteControlStoreTest : public ::testing::Test {
   std::unique_ptr<ControlStore> store_;
 };
 
-TEST_F(SqliteControlStoreTest, CreatesAndReadsTenant) {
+TEST_P(ControlStoreTest, CreatesAndReadsTenant) {
   auto t = Tenant("shop-a");
   ASSERT_OK(store_->CreateTenant(t));
   auto got = store_->GetTenant(t.id);
@@ -33,19 +44,19 @@ TEST_F(SqliteControlStoreTest, CreatesAndReadsTenant) {
   EXPECT_EQ(got->status, "active");
 }
 
-TEST_F(SqliteControlStoreTest, RejectsDuplicateSlug) {
+TEST_P(ControlStoreTest, RejectsDuplicateSlug) {
   ASSERT_OK(store_->CreateTenant(Tenant("dup")));
   Status s = store_->CreateTenant(Tenant("dup"));
   EXPECT_EQ(s.code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(s.reason(), "duplicate_slug");
 }
 
-TEST_F(SqliteControlStoreTest, ReturnsNotFoundForUnknownTenant) {
+TEST_P(ControlStoreTest, ReturnsNotFoundForUnknownTenant) {
   EXPECT_EQ(store_->GetTenant("nope").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->DeleteTenant("nope").code(), StatusCode::kNotFound);
 }
 
-TEST_F(SqliteControlStoreTest, PaginatesTenantsInCreationOrder) {
+TEST_P(ControlStoreTest, PaginatesTenantsInCreationOrder) {
   for (int i = 0; i < 5; ++i) ASSERT_OK(store_->CreateTenant(Tenant("t" + std::to_string(i))));
   auto p1 = store_->ListTenants("", 2);
   ASSERT_OK(p1);
@@ -63,7 +74,7 @@ TEST_F(SqliteControlStoreTest, PaginatesTenantsInCreationOrder) {
   EXPECT_EQ(store_->ListTenants("garbage", 2).status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(SqliteControlStoreTest, RejectsDuplicateEmailAndUnknownTenant) {
+TEST_P(ControlStoreTest, RejectsDuplicateEmailAndUnknownTenant) {
   auto t = Tenant("a");
   ASSERT_OK(store_->CreateTenant(t));
   ASSERT_OK(store_->CreateUser(User(t.id, "x@y.com")));
@@ -73,7 +84,7 @@ TEST_F(SqliteControlStoreTest, RejectsDuplicateEmailAndUnknownTenant) {
   EXPECT_EQ(store_->CreateUser(User("missing", "z@y.com")).code(), StatusCode::kNotFound);
 }
 
-TEST_F(SqliteControlStoreTest, DeletingTenantCascadesToUsersKeysAndTokens) {
+TEST_P(ControlStoreTest, DeletingTenantCascadesToUsersKeysAndTokens) {
   auto t = Tenant("a");
   ASSERT_OK(store_->CreateTenant(t));
   auto u = User(t.id, "x@y.com");
@@ -87,7 +98,7 @@ TEST_F(SqliteControlStoreTest, DeletingTenantCascadesToUsersKeysAndTokens) {
   EXPECT_EQ(store_->ConsumeRefreshToken("rt1").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(SqliteControlStoreTest, RevokesKeysOnlyWithinTheirTenant) {
+TEST_P(ControlStoreTest, RevokesKeysOnlyWithinTheirTenant) {
   auto a = Tenant("a"), b = Tenant("b");
   ASSERT_OK(store_->CreateTenant(a));
   ASSERT_OK(store_->CreateTenant(b));
@@ -105,7 +116,7 @@ TEST_F(SqliteControlStoreTest, RevokesKeysOnlyWithinTheirTenant) {
   EXPECT_EQ(store_->RevokeApiKey(a.id, "key_a", 6).code(), StatusCode::kNotFound);
 }
 
-TEST_F(SqliteControlStoreTest, ConsumeMarksRefreshTokenUsedOnce) {
+TEST_P(ControlStoreTest, ConsumeMarksRefreshTokenUsedOnce) {
   auto t = Tenant("a");
   ASSERT_OK(store_->CreateTenant(t));
   auto u = User(t.id, "x@y.com");
@@ -121,11 +132,11 @@ TEST_F(SqliteControlStoreTest, ConsumeMarksRefreshTokenUsedOnce) {
   EXPECT_TRUE(store_->ConsumeRefreshToken("rt")->revoked);
 }
 
-TEST_F(SqliteControlStoreTest, SettingsPersistAcrossReopen) {
+TEST_P(ControlStoreTest, SettingsPersistAcrossReopen) {
   ASSERT_OK(store_->PutSetting("k", "v1"));
   ASSERT_OK(store_->PutSetting("k", "v2"));
   store_.reset();
-  auto reopened = OpenSqliteControlStore(dir_.Sub("control.db"));
+  auto reopened = GetParam().open(dir_.path());
   ASSERT_OK(reopened);
   auto v = (*reopened)->GetSetting("k");
   ASSERT_OK(v);
@@ -133,61 +144,8 @@ TEST_F(SqliteControlStoreTest, SettingsPersistAcrossReopen) {
   EXPECT_FALSE((*reopened)->GetSetting("other")->has_value());
 }
 
-TEST(SqliteDbTest, AppliesMigrationsInOrderAndOnlyOnce) {
-  testing::TempDir dir;
-  std::vector<Migration> v1 = {{1, "CREATE TABLE a (x INTEGER);"}};
-  std::vector<Migration> v2 = {{1, "CREATE TABLE a (x INTEGER);"},
-                               {2, "ALTER TABLE a ADD COLUMN y TEXT;"}};
-  {
-    auto db = SqliteDb::Open({.path = dir.Sub("m.db")}, v1);
-    ASSERT_OK(db);
-    EXPECT_EQ((*db)->SchemaVersion(), 1);
-  }
-  auto db = SqliteDb::Open({.path = dir.Sub("m.db")}, v2);
-  ASSERT_OK(db);
-  EXPECT_EQ((*db)->SchemaVersion(), 2);
-  ASSERT_OK((*db)->Write([](SqliteConn& c) { return c.Exec("INSERT INTO a VALUES (1, 'y')"); }));
-}
-
-TEST(SqliteDbTest, RefusesADatabaseNewerThanTheBuild) {
-  testing::TempDir dir;
-  {
-    auto db = SqliteDb::Open({.path = dir.Sub("m.db")},
-                             {{1, "CREATE TABLE a (x);"}, {2, "CREATE TABLE b (x);"}});
-    ASSERT_OK(db);
-  }
-  auto old = SqliteDb::Open({.path = dir.Sub("m.db")}, {{1, "CREATE TABLE a (x);"}});
-  EXPECT_EQ(old.status().code(), StatusCode::kFailedPrecondition);
-}
-
-TEST(SqliteDbTest, FailedMigrationLeavesPreviousVersion) {
-  testing::TempDir dir;
-  auto bad = SqliteDb::Open({.path = dir.Sub("m.db")},
-                            {{1, "CREATE TABLE a (x);"}, {2, "CREATE TABLE b (x); SYNTAX ERROR;"}});
-  EXPECT_EQ(bad.status().code(), StatusCode::kInternal);
-  auto good = SqliteDb::Open({.path = dir.Sub("m.db")}, {{1, "CREATE TABLE a (x);"}});
-  ASSERT_OK(good);
-  EXPECT_EQ((*good)->SchemaVersion(), 1);
-}
-
-TEST(SqliteDbTest, WriteRollsBackWhenTheCallbackFails) {
-  testing::TempDir dir;
-  auto db = SqliteDb::Open({.path = dir.Sub("m.db")}, {{1, "CREATE TABLE a (x);"}});
-  ASSERT_OK(db);
-  Status s = (*db)->Write([](SqliteConn& c) {
-    RETURN_IF_ERROR(c.Exec("INSERT INTO a VALUES (1)"));
-    return Status::Internal("boom");
-  });
-  EXPECT_FALSE(s.ok());
-  int64_t n = -1;
-  ASSERT_OK((*db)->Read([&](SqliteConn& c) {
-    ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COUNT(*) FROM a"));
-    ASSIGN_OR_RETURN(bool row, st->Step());
-    if (row) n = st->Int(0);
-    return Status::Ok();
-  }));
-  EXPECT_EQ(n, 0);
-}
+INSTANTIATE_TEST_SUITE_P(Backends, ControlStoreTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace embedrec::store

@@ -1,0 +1,137 @@
+// The blob store's contract (blob/blob_store.h), one suite every backend
+// must pass: add a backend to kBackends. What only the filesystem backend
+// promises (its layout on disk) is in fs_blob_store_test.cc.
+#include "blob/blob_store.h"
+#include "test_util.h"
+
+namespace embedrec::blob {
+namespace {
+
+struct Backend {
+  const char* name;
+  // A store in `dir` (a fresh temporary directory).
+  std::function<StatusOr<std::unique_ptr<BlobStore>>(const std::string& dir)> open;
+  // The per-tenant factory over `dir`, and how a tenant's space is made.
+  std::function<std::unique_ptr<TenantBlobStores>(const std::string& dir)> tenants;
+  std::function<void(const std::string& dir, const std::string& tenant)> create_space;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+const Backend kBackends[] = {
+    {"fs", [](const std::string& dir) { return OpenFsBlobStore(dir + "/blobs"); },
+     [](const std::string& dir) { return NewFsTenantBlobStores(dir); },
+     [](const std::string& dir, const std::string& tenant) {
+       std::filesystem::create_directories(dir + "/" + tenant);
+     }},
+};
+
+class BlobStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    auto s = GetParam().open(dir_.path());
+    ASSERT_OK(s);
+    store_ = std::move(s).value();
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_P(BlobStoreTest, PutThenGetReturnsTheBytes) {
+  std::string data("a\0b\xff", 4);
+  ASSERT_OK(store_->Put("uploads/x.bin", data));
+  auto got = store_->Get("uploads/x.bin");
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, data);
+  ASSERT_OK(store_->Put("empty", ""));
+  EXPECT_EQ(*store_->Get("empty"), "");
+}
+
+TEST_P(BlobStoreTest, PutReplaces) {
+  ASSERT_OK(store_->Put("m/model.bin", "old"));
+  ASSERT_OK(store_->Put("m/model.bin", "new"));
+  EXPECT_EQ(*store_->Get("m/model.bin"), "new");
+  auto list = store_->List("m/");
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].size, 3u);
+}
+
+TEST_P(BlobStoreTest, ListsByPrefixSorted) {
+  ASSERT_OK(store_->Put("b/2", "xx"));
+  ASSERT_OK(store_->Put("b/1", "x"));
+  ASSERT_OK(store_->Put("c/1", "x"));
+  auto list = store_->List("b/");
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].key, "b/1");
+  EXPECT_EQ((*list)[1].key, "b/2");
+  EXPECT_EQ((*list)[1].size, 2u);
+  EXPECT_EQ(store_->List("")->size(), 3u);
+  EXPECT_TRUE(store_->List("d/")->empty());
+}
+
+TEST_P(BlobStoreTest, DeleteIsIdempotentAndGetOfMissingIsNotFound) {
+  ASSERT_OK(store_->Put("a", "x"));
+  ASSERT_OK(store_->Delete("a"));
+  ASSERT_OK(store_->Delete("a"));
+  EXPECT_EQ(store_->Get("a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get("never").status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreTest, RejectsKeysThatCouldEscapeTheRoot) {
+  for (std::string bad : {"../x", "a/../../x", "/abs", "a//b", "", "a/./b", "sp ace"}) {
+    EXPECT_EQ(store_->Put(bad, "x").code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(store_->Get(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_FALSE(store_->OpenWriter(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(IsValidBlobKey("uploads/2024/items_001.csv.zst"));
+}
+
+TEST_P(BlobStoreTest, AWriterPublishesOnlyOnCommit) {
+  auto w = store_->OpenWriter("uploads/big.csv.zst");
+  ASSERT_OK(w);
+  ASSERT_OK((*w)->Append("part1,"));
+  ASSERT_OK((*w)->Append("part2"));
+  EXPECT_EQ(store_->Get("uploads/big.csv.zst").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->List("uploads/")->empty());
+  ASSERT_OK((*w)->Commit());
+  EXPECT_EQ(*store_->Get("uploads/big.csv.zst"), "part1,part2");
+  EXPECT_EQ((*w)->bytes(), 11u);
+}
+
+TEST_P(BlobStoreTest, AnAbandonedWriterLeavesNothing) {
+  {
+    auto w = store_->OpenWriter("uploads/x");
+    ASSERT_OK(w);
+    ASSERT_OK((*w)->Append("data"));
+  }
+  EXPECT_TRUE(store_->List("")->empty());
+  EXPECT_EQ(store_->Get("uploads/x").status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(BlobStoreTest, EachTenantHasItsOwnAreaAndNoneWithoutASpace) {
+  testing::TempDir root;
+  auto stores = GetParam().tenants(root.path());
+  const std::string a = "2d34f4e3-8207-491a-ad07-242ef39506ec", b = "6f1c9b7e-2a4d-4f0e-9b1a-3c5d7e9f1a2b";
+  EXPECT_EQ(stores->Open(a).status().code(), StatusCode::kNotFound);  // no space yet
+  GetParam().create_space(root.path(), a);
+  GetParam().create_space(root.path(), b);
+  auto blobs_a = stores->Open(a);
+  auto blobs_b = stores->Open(b);
+  ASSERT_OK(blobs_a);
+  ASSERT_OK(blobs_b);
+  ASSERT_OK((*blobs_a)->Put("models/v1/model.embr", "a's"));
+  EXPECT_EQ((*blobs_b)->Get("models/v1/model.embr").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE((*blobs_b)->List("")->empty());
+  EXPECT_EQ(*(*stores->Open(a))->Get("models/v1/model.embr"), "a's");  // opened again: the same area
+  for (const std::string& bad : std::vector<std::string>{"../" + a, "", ".", "..", a + "/x"}) {
+    EXPECT_EQ(stores->Open(bad).status().code(), StatusCode::kNotFound) << bad;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace embedrec::blob

@@ -1,0 +1,68 @@
+// Timers on the clock: a fake clock fires them as it is moved (so a
+// scheduler is tested without waiting), the real one on its own thread.
+#include "common/clock.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace embedrec {
+namespace {
+
+TEST(FakeClockTest, TimersFireInTimeOrderAsTheClockMoves) {
+  FakeClock clock(1000);
+  std::vector<std::pair<std::string, int64_t>> fired;
+  clock.RunAt(1500, [&] { fired.emplace_back("b", clock.NowMillis()); });
+  clock.RunAt(1200, [&] { fired.emplace_back("a", clock.NowMillis()); });
+  clock.RunAt(1500, [&] { fired.emplace_back("c", clock.NowMillis()); });  // same time: in the order set
+  clock.RunAt(3000, [&] { fired.emplace_back("late", clock.NowMillis()); });
+  clock.AdvanceMillis(100);
+  EXPECT_TRUE(fired.empty());
+  clock.AdvanceMillis(900);  // to 2000
+  EXPECT_EQ(fired, (std::vector<std::pair<std::string, int64_t>>{{"a", 1200}, {"b", 1500}, {"c", 1500}}));
+  EXPECT_EQ(clock.NowMillis(), 2000);
+  clock.RunAt(500, [&] { fired.emplace_back("past", clock.NowMillis()); });  // due already: the next move fires it
+  clock.AdvanceMillis(0);
+  EXPECT_EQ(fired.back(), (std::pair<std::string, int64_t>{"past", 2000}));
+}
+
+TEST(FakeClockTest, APeriodicTimerReArmsItselfAndCanBeCancelled) {
+  FakeClock clock(0);
+  int runs = 0;
+  Clock::TimerId current = 0;
+  std::function<void()> tick = [&] {
+    ++runs;
+    current = clock.RunAt(clock.NowMillis() + 60'000, tick);
+  };
+  current = clock.RunAt(60'000, tick);
+  clock.AdvanceMillis(10 * 60'000);  // ten minutes: ten runs within one move
+  EXPECT_EQ(runs, 10);
+  EXPECT_TRUE(clock.Cancel(current));
+  EXPECT_FALSE(clock.Cancel(current));  // once
+  clock.AdvanceMillis(10 * 60'000);
+  EXPECT_EQ(runs, 10);
+}
+
+TEST(RealClockTest, ATimerFiresOnItsThreadAndACancelledOneNever) {
+  std::atomic<int> fired{0}, cancelled_fired{0};
+  const int64_t now = RealClock()->NowMillis();
+  auto id = RealClock()->RunAt(now + 200, [&] { cancelled_fired = 1; });
+  RealClock()->RunAt(now + 20, [&] { fired = 1; });
+  EXPECT_TRUE(RealClock()->Cancel(id));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!fired && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(fired, 1);
+  EXPECT_GE(RealClock()->NowMillis(), now + 20);
+  // The cancelled one's time passes: still nothing (a later timer proves the thread went past it).
+  std::atomic<int> after{0};
+  RealClock()->RunAt(now + 300, [&] { after = 1; });
+  while (!after && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(after, 1);
+  EXPECT_EQ(cancelled_fired, 0);
+}
+
+}  // namespace
+}  // namespace embedrec

@@ -1,0 +1,445 @@
+// The tenant stores' contract (store/tenant_stores.h, store/training_records.h),
+// one suite every backend must pass: add a backend to kBackends. What only
+// the SQLite backend promises is in sqlite_tenant_stores_test.cc.
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "store/tenant_stores.h"
+#include "test_util.h"
+
+namespace embedrec::store {
+namespace {
+
+struct Backend {
+  const char* name;
+  std::function<std::unique_ptr<TenantStores>(const std::string& dir, const Clock* clock)> open;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+const Backend kBackends[] = {
+    {"sqlite", [](const std::string& dir, const Clock* clock) { return NewSqliteTenantStores(dir, clock); }},
+};
+
+// The item_idx of each item, as the store assigned them.
+IdMap ItemIdx(TenantStore& store) {
+  auto idx = store.LoadItemIndex();
+  EXPECT_TRUE(idx.ok());
+  return idx.ok() ? std::move(idx).value() : IdMap();
+}
+
+class TenantSpacesTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  testing::TempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_P(TenantSpacesTest, ASpaceIsCreatedOpenedAndDropped) {
+  auto stores = GetParam().open(dir_.path(), &clock_);
+  EXPECT_OK(stores->Ping());
+  std::string id = NewUuid();
+  EXPECT_EQ(stores->Open(id).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(stores->IsOpen(id));
+  ASSERT_OK(stores->Create(id));
+  ASSERT_OK(stores->Create(id));  // idempotent
+  auto s = stores->Open(id);
+  ASSERT_OK(s);
+  EXPECT_EQ((*s)->tenant_id(), id);
+  EXPECT_OK((*s)->Ping());
+  EXPECT_TRUE(stores->IsOpen(id));
+  ASSERT_OK(stores->Drop(id));
+  EXPECT_EQ(stores->Open(id).status().code(), StatusCode::kNotFound);
+  ASSERT_OK(stores->Drop(id));  // dropping what is gone is done
+}
+
+TEST_P(TenantSpacesTest, TwoTenantsNeverSeeEachOthersData) {
+  auto stores = GetParam().open(dir_.path(), &clock_);
+  std::string a = NewUuid(), b = NewUuid();
+  ASSERT_OK(stores->Create(a));
+  ASSERT_OK(stores->Create(b));
+  auto sa = *stores->Open(a);
+  auto sb = *stores->Open(b);
+  auto batch = sa->BeginImport();
+  ASSERT_OK(batch);
+  ItemRecord item;
+  item.item_id = "P1";
+  ASSERT_OK((*batch)->UpsertItem(item, 1));
+  ASSERT_OK((*batch)->Commit());
+  TrackEvent ev;
+  ev.user_id = "U";
+  ev.item_id = "P1";
+  ev.type = "view";
+  ev.ts_ms = 5;
+  ASSERT_OK(sa->Track({ev}));
+  EXPECT_EQ(*sa->CountItems(), 1);
+  EXPECT_EQ(*sb->CountItems(), 0);
+  EXPECT_EQ(sb->GetItem("P1").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(sb->CountInteractions()->events, 0);
+  EXPECT_EQ(sb->ListUserInteractions("U", 0, 10).status().code(), StatusCode::kNotFound);
+  auto tracked = sb->Track({ev});  // P1 is not b's item
+  ASSERT_OK(tracked);
+  EXPECT_EQ((*tracked)[0].status.code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace embedrec::store
+
+namespace embedrec::store {
+namespace {
+
+class TenantStoreTrackTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    stores_ = GetParam().open(dir_.path(), &clock_);
+    id_ = NewUuid();
+    ASSERT_OK(stores_->Create(id_));
+    auto s = stores_->Open(id_);
+    ASSERT_OK(s);
+    store_ = *s;
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    ItemRecord it;
+    it.item_id = "P1";
+    ASSERT_OK((*batch)->UpsertItem(it, 1));
+    ASSERT_OK((*batch)->Commit());
+  }
+  testing::TempDir dir_;
+  FakeClock clock_{1'750'000'000'000};
+  std::unique_ptr<TenantStores> stores_;
+  std::string id_;
+  std::shared_ptr<TenantStore> store_;
+};
+
+TEST_P(TenantStoreTrackTest, StampsWhatItProcessedWithTheClockItWasGiven) {
+  TrackEvent ev;
+  ev.user_id = "U";
+  ev.item_id = "P1";
+  ev.type = "view";
+  ev.ts_ms = 5;
+  auto r = store_->Track({ev});
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].processed_at_ms, 1'750'000'000'000);
+}
+
+TEST_P(TenantStoreTrackTest, ConcurrentTrackCallsAllCommitWithUniqueIds) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::string> ids;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        TrackEvent ev;
+        ev.user_id = "U" + std::to_string(t);
+        ev.item_id = "P1";
+        ev.type = "view";
+        ev.ts_ms = i;
+        auto r = store_->Track({ev});
+        ASSERT_TRUE(r.ok());
+        ASSERT_TRUE((*r)[0].status.ok());
+        std::lock_guard lock(mu);
+        ids.insert((*r)[0].interaction_id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ids.size(), 400u);
+  auto counts = store_->CountData();
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->interactions, 400);
+  EXPECT_EQ(counts->users, 8);
+}
+
+TEST_P(TenantStoreTrackTest, TrackAsyncAnswersEveryCallerOnceAfterCommit) {
+  constexpr int kEvents = 300;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::set<std::string> ids;
+  for (int i = 0; i < kEvents; ++i) {
+    TrackEvent ev;
+    ev.user_id = "A" + std::to_string(i % 7);
+    ev.item_id = "P1";
+    ev.type = "view";
+    ev.ts_ms = i;
+    store_->TrackAsync({ev}, [&](StatusOr<std::vector<TrackResult>> r) {
+      std::lock_guard lock(mu);
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->size(), 1u);
+      ids.insert((*r)[0].interaction_id);
+      ++answered;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == kEvents; }));
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
+  lock.unlock();
+  auto counts = store_->CountData();  // answered means committed
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->interactions, kEvents);
+}
+
+TEST_P(TenantStoreTrackTest, CountsEventsAndDistinctPairs) {
+  std::vector<TrackEvent> evs;
+  for (const auto& [user, type, ts] : std::vector<std::tuple<std::string, std::string, int64_t>>{
+           {"A", "view", 1000}, {"A", "view", 2000}, {"A", "purchase", 3000}, {"B", "view", 1000}}) {
+    TrackEvent ev;
+    ev.user_id = user;
+    ev.item_id = "P1";
+    ev.type = type;
+    ev.ts_ms = ts;
+    evs.push_back(ev);
+  }
+  ASSERT_OK(store_->Track(evs));
+  auto n = store_->CountInteractions();
+  ASSERT_OK(n);
+  EXPECT_EQ(n->events, 4);
+  EXPECT_EQ(n->pairs, 2);  // (A, P1) three times, (B, P1) once
+  EXPECT_EQ(n->items, 1);
+}
+
+TEST_P(TenantStoreTrackTest, EnsureUserFindsAUserTrackedSinceTheSnapshot) {
+  auto snapshot = store_->LoadUserIndex();
+  ASSERT_OK(snapshot);
+  EXPECT_EQ(snapshot->count("LATE"), 0u);
+  TrackEvent ev;
+  ev.user_id = "LATE";
+  ev.item_id = "P1";
+  ev.type = "view";
+  ASSERT_OK(store_->Track({ev}));
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  auto idx = (*batch)->EnsureUser("LATE", 1);
+  ASSERT_OK(idx);
+  auto fresh = (*batch)->EnsureUser("FRESH", 1);
+  ASSERT_OK(fresh);
+  EXPECT_GT(*fresh, *idx);
+  ASSERT_OK((*batch)->Commit());
+  auto users = store_->LoadUserIndex();
+  ASSERT_OK(users);
+  EXPECT_EQ(users->at("LATE"), *idx);
+  EXPECT_EQ(users->size(), 2u);
+}
+
+TEST_P(TenantStoreTrackTest, UnknownItemDuplicateAndIdempotencyKey) {
+  TrackEvent ev;
+  ev.user_id = "U";
+  ev.item_id = "NOPE";
+  ev.type = "view";
+  auto r = store_->Track({ev});
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].status.code(), StatusCode::kNotFound);
+  ev.item_id = "P1";
+  ev.ts_ms = 5;
+  auto first = store_->Track({ev, ev});  // the second is a duplicate of the first
+  ASSERT_OK(first);
+  EXPECT_FALSE((*first)[0].duplicate);
+  EXPECT_TRUE((*first)[1].duplicate);
+  EXPECT_EQ((*first)[1].interaction_id, (*first)[0].interaction_id);
+  ev.ts_ms = 6;
+  ev.idempotency_key = "k1";
+  auto a = store_->Track({ev});
+  ev.ts_ms = 7;  // a retry with another clock reading: still the same request
+  auto b = store_->Track({ev});
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_TRUE((*b)[0].replayed);
+  EXPECT_EQ((*b)[0].interaction_id, (*a)[0].interaction_id);
+  EXPECT_EQ(store_->CountData()->interactions, 2);
+}
+
+TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
+  {
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    ItemRecord it;
+    it.item_id = "P2";
+    ASSERT_OK((*batch)->UpsertItem(it, 1));
+  }  // dropped without Commit
+  EXPECT_EQ(store_->GetItem("P2").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store_->CountItems(), 1);
+}
+
+}  // namespace
+}  // namespace embedrec::store
+
+namespace embedrec::store {
+namespace {
+
+class TrainingRecordsTest : public ::testing::TestWithParam<Backend> {
+ public:
+  FakeClock clock_;
+ protected:
+  void SetUp() override {
+    stores_ = GetParam().open(dir_.path(), &clock_);
+    id_ = NewUuid();
+    ASSERT_OK(stores_->Create(id_));
+    auto s = stores_->Open(id_);
+    ASSERT_OK(s);
+    store_ = *s;
+  }
+  ModelVersionRecord Version(int major, int minor, VersionStatus status) {
+    ModelVersionRecord v;
+    v.version = "v" + std::to_string(major) + "." + std::to_string(minor) + "_20261125";
+    v.major = major;
+    v.minor = minor;
+    v.model_type = "lightgcn";
+    v.status = status;
+    v.job_id = "job_" + std::to_string(major);
+    v.created_at_ms = 1000 * major + minor;
+    v.metrics_json = R"({"ndcg@10":0.1})";
+    return v;
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<TenantStores> stores_;
+  std::string id_;
+  std::shared_ptr<TenantStore> store_;
+};
+
+TEST_P(TrainingRecordsTest, JobsAreStoredReplacedAndListedNewestFirstByStatus) {
+  auto& t = store_->training();
+  EXPECT_EQ(t.GetJob("nope").status().code(), StatusCode::kNotFound);
+  JobRecord a{"job_a", JobStatus::kCompleted, "lightgcn", "full", R"({"epochs":3})", "{}", 10, 10};
+  JobRecord b{"job_b", JobStatus::kQueued, "als", "full", "{}", "{}", 20, 20};
+  ASSERT_OK(t.PutJob(a));
+  ASSERT_OK(t.PutJob(b));
+  b.status = JobStatus::kTraining;
+  b.state_json = R"({"progress":0.5})";
+  ASSERT_OK(t.PutJob(b));
+  auto got = t.GetJob("job_b");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->status, JobStatus::kTraining);
+  EXPECT_EQ(got->state_json, R"({"progress":0.5})");
+  auto all = t.ListJobs({}, 10);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].job_id, "job_b");
+  auto running = t.ListJobs({JobStatus::kQueued, JobStatus::kTraining}, 10);
+  ASSERT_OK(running);
+  ASSERT_EQ(running->size(), 1u);
+  EXPECT_EQ((*running)[0].job_id, "job_b");
+}
+
+TEST_P(TrainingRecordsTest, DeployArchivesThePreviousVersionAndAppendsTheEvent) {
+  auto& t = store_->training();
+  ASSERT_OK(t.PutVersion(Version(1, 0, VersionStatus::kStandby)));
+  ASSERT_OK(t.PutVersion(Version(2, 0, VersionStatus::kStandby)));
+  ASSERT_OK(t.PutVersion(Version(1, 1, VersionStatus::kStandby)));
+  ASSERT_OK(t.Deploy("v1.0_20261125", "auto", "model-deployed", R"({"v":1})", 5));
+  ASSERT_OK(t.Deploy("v2.0_20261125", "gate passed", "model-deployed", R"({"v":2})", 6));
+  auto list = t.ListVersions();
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].version, "v2.0_20261125");  // newest first by (major, minor)
+  EXPECT_EQ((*list)[0].status, VersionStatus::kDeployed);
+  EXPECT_EQ((*list)[0].reason, "gate passed");
+  EXPECT_EQ((*list)[0].deployed_at_ms, 6);
+  EXPECT_EQ((*list)[1].version, "v1.1_20261125");
+  EXPECT_EQ((*list)[1].status, VersionStatus::kStandby);
+  EXPECT_EQ((*list)[2].status, VersionStatus::kArchived);
+  auto events = store_->ReadEvents(0, 10);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].topic, "model-deployed");
+  EXPECT_EQ((*events)[1].payload_json, R"({"v":2})");
+  EXPECT_EQ(t.Deploy("v9.9_x", "", "model-deployed", "{}", 7).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ReadEvents(0, 10)->size(), 2u);  // nothing appended for a failed deploy
+  // The deployed version cannot be deleted; another can.
+  EXPECT_EQ(t.DeleteVersion("v2.0_20261125").code(), StatusCode::kFailedPrecondition);
+  ASSERT_OK(t.DeleteVersion("v1.0_20261125"));
+  EXPECT_EQ(t.DeleteVersion("v1.0_20261125").code(), StatusCode::kNotFound);
+  EXPECT_EQ(t.ListVersions()->size(), 2u);
+}
+
+TEST_P(TrainingRecordsTest, ATrafficSplitIsRecordedAndADeployEndsIt) {
+  auto& t = store_->training();
+  ASSERT_OK(t.PutVersion(Version(1, 0, VersionStatus::kStandby)));
+  ASSERT_OK(t.PutVersion(Version(2, 0, VersionStatus::kStandby)));
+  ASSERT_OK(t.PutVersion(Version(3, 0, VersionStatus::kStandby)));
+  ASSERT_OK(t.Deploy("v1.0_20261125", "first", "model-deployed", "{}", 10));
+  auto weights = [&] {
+    std::map<std::string, double> out;
+    auto versions = t.ListVersions();
+    EXPECT_TRUE(versions.ok());
+    for (const auto& v : *versions) out[v.version] = v.traffic_weight;
+    return out;
+  };
+  EXPECT_EQ(weights()["v1.0_20261125"], 1.0);
+  // The deployed version must be in the split; unknown versions are refused; nothing changes.
+  EXPECT_EQ(t.SetTraffic({{"v2.0_20261125", 1}}, "traffic-changed", "{}", 20).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t.SetTraffic({{"v1.0_20261125", 1}, {"v9.0_20261125", 1}}, "traffic-changed", "{}", 20).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(weights()["v1.0_20261125"], 1.0);
+  ASSERT_OK(t.SetTraffic({{"v1.0_20261125", 9}, {"v2.0_20261125", 1}}, "traffic-changed", R"({"n":2})", 30));
+  auto w = weights();
+  EXPECT_EQ(w["v1.0_20261125"], 9.0);
+  EXPECT_EQ(w["v2.0_20261125"], 1.0);
+  EXPECT_EQ(w["v3.0_20261125"], 0.0);
+  auto events = store_->ReadEvents(0, 100);
+  ASSERT_OK(events);
+  EXPECT_EQ(events->back().topic, "traffic-changed");
+  // A version with traffic cannot be deleted; one without can.
+  EXPECT_EQ(t.DeleteVersion("v2.0_20261125").code(), StatusCode::kFailedPrecondition);
+  // A deploy gives the new version all the traffic.
+  ASSERT_OK(t.Deploy("v3.0_20261125", "by hand", "model-deployed", "{}", 40));
+  w = weights();
+  EXPECT_EQ(w["v3.0_20261125"], 1.0);
+  EXPECT_EQ(w["v1.0_20261125"], 0.0);
+  EXPECT_EQ(w["v2.0_20261125"], 0.0);
+  ASSERT_OK(t.DeleteVersion("v2.0_20261125"));
+}
+
+TEST_P(TrainingRecordsTest, ScanInteractionsSeesEveryRowWithAnItem) {
+  {
+    auto items = store_->BeginImport();
+    ASSERT_OK(items);
+    ItemRecord item;
+    item.item_id = "P1";
+    ASSERT_OK((*items)->UpsertItem(item, 1));
+    item.item_id = "P2";
+    ASSERT_OK((*items)->UpsertItem(item, 1));
+    ASSERT_OK((*items)->Commit());
+  }
+  const IdMap idx = ItemIdx(*store_);
+  const int64_t p1 = idx.at("P1"), p2 = idx.at("P2");
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  auto u = (*batch)->EnsureUser("U1", 1);
+  ASSERT_OK(u);
+  InteractionRecord r;
+  r.user_idx = *u;
+  r.item_idx = p1;
+  r.type = "view";
+  r.ts_ms = 100;
+  ASSERT_OK((*batch)->InsertInteraction(r));
+  r.item_idx = p2;
+  r.type = "purchase";
+  ASSERT_OK((*batch)->InsertInteraction(r));
+  r.item_idx.reset();  // an impression without an item is not a training row
+  r.type = "recommendations_shown";
+  ASSERT_OK((*batch)->InsertInteraction(r));
+  ASSERT_OK((*batch)->Commit());
+  std::multiset<std::string> seen;
+  ASSERT_OK(store_->ScanInteractions([&](const TenantStore::InteractionRow& row) {
+    seen.insert(std::to_string(row.user_idx) + ":" + std::to_string(row.item_idx) + ":" + row.type + ":" +
+                std::to_string(row.ts_ms));
+  }));
+  std::multiset<std::string> want = {std::to_string(*u) + ":" + std::to_string(p1) + ":view:100",
+                                     std::to_string(*u) + ":" + std::to_string(p2) + ":purchase:100"};
+  EXPECT_EQ(seen, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TenantSpacesTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Backends, TenantStoreTrackTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Backends, TrainingRecordsTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace embedrec::store
