@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <mutex>
+#include <unordered_map>
 
 #include "api/call.h"
 #include "api/json_body.h"
@@ -240,7 +241,18 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
   // A tenant's first requests (after a start or an upload) load its catalog
   // and popularity from its store: they wait in the slow lane, not on the
   // workers every tenant's warm requests need.
-  auto cold = [d](const Request&, const std::string& tid) { return !tid.empty() && !d->recommender->Warm(tid); };
+  // Checked per request on the network thread: a tenant found warm is not
+  // asked again for a second (per thread, no shared lock on the hot path).
+  auto cold = [d](const Request&, const std::string& tid) {
+    if (tid.empty()) return false;
+    thread_local std::unordered_map<std::string, std::chrono::steady_clock::time_point> warm_until;
+    const auto now = std::chrono::steady_clock::now();
+    if (auto it = warm_until.find(tid); it != warm_until.end() && it->second > now) return false;
+    if (!d->recommender->Warm(tid)) return true;
+    if (warm_until.size() > 10000) warm_until.clear();
+    warm_until[tid] = now + std::chrono::seconds(1);
+    return false;
+  };
   http::RouteInfo recs{"POST", "/api/v1/recommendations",
                        "Personalised recommendations for a user (filters, context, model_version)",
                        "recommendations"};

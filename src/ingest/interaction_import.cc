@@ -43,180 +43,197 @@ std::optional<double> Number(std::string_view s) {
   return std::strtod(std::string(s).c_str(), nullptr);
 }
 
-}  // namespace
-
-StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& ids,
-                                             const BeginBatch& begin,
-                                             const InteractionImportOptions& opt,
-                                             InteractionStats* stats) {
-  ImportResult result;
-  std::vector<Col> cols;
+// Type codes are ranks among the allowed names, so sorting by code sorts by
+// name, as the store's key does.
+struct TypeCodes {
   std::vector<std::string> names;
-  bool have_header = false;
-  *stats = InteractionStats{};
+  std::unordered_map<std::string, uint16_t> code;
+  uint16_t shown = 0, rating = 0;
+};
 
-  // Type codes are ranks among the allowed names, so sorting by code sorts
-  // by name, as the store's key does.
-  std::vector<std::string> type_names;
-  std::unordered_map<std::string, uint16_t> type_code;
-  {
-    std::set<std::string> all = interactions::BuiltInTypes();
-    all.insert(opt.custom_types.begin(), opt.custom_types.end());
-    if (all.size() > 65535) return Status::InvalidArgument("too many custom interaction types");
-    for (const auto& t : all) {
-      type_code.emplace(t, static_cast<uint16_t>(type_names.size()));
-      type_names.push_back(t);
-    }
+StatusOr<TypeCodes> MakeTypeCodes(const std::set<std::string>& custom_types) {
+  TypeCodes t;
+  std::set<std::string> all = interactions::BuiltInTypes();
+  all.insert(custom_types.begin(), custom_types.end());
+  if (all.size() > 65535) return Status::InvalidArgument("too many custom interaction types");
+  for (const auto& name : all) {
+    t.code.emplace(name, static_cast<uint16_t>(t.names.size()));
+    t.names.push_back(name);
   }
-  const uint16_t shown_code = type_code.at("recommendations_shown");
-  const uint16_t rating_code = type_code.at("rating");
-  IdMap new_user_keys;  // users unknown to the snapshot → kNewUserBase + order of appearance
-  InteractionSorter sorter(opt.spill_dir, opt.sort_chunk_rows ? opt.sort_chunk_rows
-                                                              : InteractionSorter::kDefaultChunkRows);
+  t.shown = t.code.at("recommendations_shown");
+  t.rating = t.code.at("rating");
+  return t;
+}
 
-  // Phase 1: read, validate and sort; no lock held.
-  std::string type, error;
-  auto on_record = [&](const CsvRecord& r) -> Status {
-    if (!have_header) {
-      if (!r.error.empty()) return Status::Unprocessable("the header row is malformed: " + r.error);
-      for (auto f : r.fields) {
-        std::string name = AsciiLower(Trim(f));
-        Col c = ColumnFor(name);
-        if (c != Col::kExtra && std::find(cols.begin(), cols.end(), c) != cols.end()) {
-          return Status::Unprocessable("column '" + name + "' appears twice in the header");
-        }
-        names.push_back(name);
-        cols.push_back(c);
-        if (c == Col::kExtra) result.extra_columns.push_back(name);
-      }
-      for (auto [c, label] : {std::pair{Col::kUser, "user_id"}, std::pair{Col::kItem, "item_id"},
-                              std::pair{Col::kType, "interaction_type"},
-                              std::pair{Col::kTimestamp, "timestamp"}}) {
-        if (std::find(cols.begin(), cols.end(), c) == cols.end()) {
-          return Status::Unprocessable(std::string("the header has no ") + label + " column");
-        }
-      }
-      have_header = true;
-      return Status::Ok();
+// Phase 1 of an upload, no lock held: the header, then each row validated
+// (the interaction rules), packed and handed to the sorter; users the
+// snapshot does not know get provisional keys in order of appearance.
+class RowReader {
+ public:
+  RowReader(const IdSnapshot& ids, const TypeCodes& types, const InteractionImportOptions& opt,
+            InteractionSorter* sorter, ImportResult* result)
+      : ids_(ids), types_(types), opt_(opt), sorter_(sorter), result_(result) {}
+
+  Status OnRecord(const CsvRecord& r) { return have_header_ ? Row(r) : Header(r); }
+  bool have_header() const { return have_header_; }
+  // The new users, by order of appearance (their key − kNewUserBase).
+  std::vector<std::string> TakeNewUsers() {
+    std::vector<std::string> out(new_user_keys_.size());
+    while (!new_user_keys_.empty()) {
+      auto node = new_user_keys_.extract(new_user_keys_.begin());
+      out[node.mapped() - kNewUserBase] = std::move(node.key());
     }
-    if (!result.AdmitRecord(r, cols.size())) return Status::Ok();
+    return out;
+  }
+
+ private:
+  Status Header(const CsvRecord& r) {
+    if (!r.error.empty()) return Status::Unprocessable("the header row is malformed: " + r.error);
+    for (auto f : r.fields) {
+      std::string name = AsciiLower(Trim(f));
+      Col c = ColumnFor(name);
+      if (c != Col::kExtra && std::find(cols_.begin(), cols_.end(), c) != cols_.end()) {
+        return Status::Unprocessable("column '" + name + "' appears twice in the header");
+      }
+      names_.push_back(name);
+      cols_.push_back(c);
+      if (c == Col::kExtra) result_->extra_columns.push_back(name);
+    }
+    for (auto [c, label] : {std::pair{Col::kUser, "user_id"}, std::pair{Col::kItem, "item_id"},
+                            std::pair{Col::kType, "interaction_type"},
+                            std::pair{Col::kTimestamp, "timestamp"}}) {
+      if (std::find(cols_.begin(), cols_.end(), c) == cols_.end()) {
+        return Status::Unprocessable(std::string("the header has no ") + label + " column");
+      }
+    }
+    have_header_ = true;
+    return Status::Ok();
+  }
+
+  Status Row(const CsvRecord& r) {
+    if (!result_->AdmitRecord(r, cols_.size())) return Status::Ok();
     std::string_view user_id, item_id;
-    type.clear();
-    error.clear();
+    type_.clear();
+    error_.clear();
     PackedInteraction rec;
     bool have_ts = false;
-    for (size_t i = 0; i < cols.size() && error.empty(); ++i) {
+    for (size_t i = 0; i < cols_.size() && error_.empty(); ++i) {
       std::string_view v = Trim(r.fields[i]);
-      if (cols[i] != Col::kExtra && !IsValidUtf8(v)) {
-        error = "column '" + names[i] + "' is not valid UTF-8";
+      if (cols_[i] != Col::kExtra && !IsValidUtf8(v)) {
+        error_ = "column '" + names_[i] + "' is not valid UTF-8";
         break;
       }
-      // A plain decimal that the interaction rules allow.
-      auto number = [&](PackedInteraction::Field f, interactions::Number which) {
-        if (v.empty()) return;
-        auto n = Number(v);
-        const interactions::NumberRule& rule = interactions::Rule(which);
-        if (!n || !rule.Allows(*n)) {
-          error = names[i] + " must be " + rule.allowed + ", not '" + std::string(v.substr(0, 40)) + "'";
-        } else {
-          rec.vals[f] = *n;
-          rec.present |= static_cast<uint8_t>(1u << f);
-        }
-      };
-      switch (cols[i]) {
+      switch (cols_[i]) {
         case Col::kUser: user_id = v; break;
         case Col::kItem: item_id = v; break;
-        case Col::kType: type = AsciiLower(v); break;
-        case Col::kTimestamp: {
-          auto ts = interactions::ParseTimestampMillis(v);
-          if (!ts) {
-            error = "Invalid timestamp format: '" + std::string(v.substr(0, 40)) +
-                    "' (use RFC 3339 with a zone, e.g. 2024-01-10T14:23:00Z, or epoch seconds)";
-          } else if (*ts > opt.now_ms + opt.max_future_ms) {
-            error = "timestamp is in the future";
-          } else {
-            rec.ts_ms = *ts;
-            have_ts = true;
-          }
+        case Col::kType: type_ = AsciiLower(v); break;
+        case Col::kTimestamp: have_ts = ReadTimestamp(v, &rec); break;
+        case Col::kRating: ReadNumber(i, v, PackedInteraction::kRating, interactions::Number::kRating, &rec); break;
+        case Col::kDuration:
+          ReadNumber(i, v, PackedInteraction::kDuration, interactions::Number::kDurationSeconds, &rec);
           break;
-        }
-        case Col::kRating: number(PackedInteraction::kRating, interactions::Number::kRating); break;
-        case Col::kDuration: number(PackedInteraction::kDuration, interactions::Number::kDurationSeconds); break;
-        case Col::kValue: number(PackedInteraction::kValue, interactions::Number::kValue); break;
-        case Col::kQuantity: number(PackedInteraction::kQuantity, interactions::Number::kQuantity); break;
+        case Col::kValue: ReadNumber(i, v, PackedInteraction::kValue, interactions::Number::kValue, &rec); break;
+        case Col::kQuantity:
+          ReadNumber(i, v, PackedInteraction::kQuantity, interactions::Number::kQuantity, &rec);
+          break;
         case Col::kExtra: break;
       }
     }
-    if (error.empty()) {
-      auto code = type_code.find(type);
-      if (user_id.empty()) error = "user_id is empty";
-      else if (user_id.size() > 256) error = "user_id is longer than 256 bytes";
-      else if (type.empty()) error = "interaction_type is empty";
-      else if (code == type_code.end()) {
-        error = "unknown interaction_type '" + type.substr(0, 40) +
-                "' (add custom types to the tenant's settings)";
-      } else if (!have_ts) error = "timestamp is empty";
-      else if (code->second == rating_code && !(rec.present & (1u << PackedInteraction::kRating))) {
-        error = "a rating interaction needs a rating";
-      } else if (item_id.empty() && code->second != shown_code) error = "item_id is empty";
-      else rec.type = code->second;
-    }
-    if (error.empty() && !item_id.empty()) {
-      auto it = ids.items.find(item_id);
-      if (it == ids.items.end()) {
-        error = "unknown item_id '" + std::string(item_id.substr(0, 256)) +
-                "': upload it in the catalog first";
-      } else {
-        rec.item_idx = it->second;
-      }
-    }
-    if (!error.empty()) {
-      result.Reject({r.record, error, std::string(item_id.substr(0, 256)),
-                     std::string(user_id.substr(0, 256))});
+    if (error_.empty()) CheckFields(user_id, item_id, have_ts, &rec);
+    if (!error_.empty()) {
+      result_->Reject({r.record, error_, std::string(item_id.substr(0, 256)), std::string(user_id.substr(0, 256))});
       return Status::Ok();
     }
-    if (auto u = ids.users.find(user_id); u != ids.users.end()) {
+    if (auto u = ids_.users.find(user_id); u != ids_.users.end()) {
       rec.user_key = u->second;
     } else {
-      auto n = new_user_keys.emplace(std::string(user_id),
-                                     kNewUserBase + static_cast<int64_t>(new_user_keys.size()));
+      auto n = new_user_keys_.emplace(std::string(user_id),
+                                      kNewUserBase + static_cast<int64_t>(new_user_keys_.size()));
       rec.user_key = n.first->second;
     }
-    return sorter.Add(rec);
-  };
-
-  auto t0 = std::chrono::steady_clock::now();
-  auto seconds_since = [](auto t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-  };
-  CsvParser parser({}, on_record);
-  RETURN_IF_ERROR(parser.ParseAll(csv));
-  if (!have_header) {
-    return Status::Unprocessable("the file is empty: it needs a header row naming its columns")
-        .WithReason("empty_file");
+    return sorter_->Add(rec);
   }
-  RETURN_IF_ERROR(sorter.Finish());
-  std::vector<std::string> new_users(new_user_keys.size());  // by order of appearance
-  while (!new_user_keys.empty()) {
-    auto node = new_user_keys.extract(new_user_keys.begin());
-    new_users[node.mapped() - kNewUserBase] = std::move(node.key());
-  }
-  stats->read_seconds = seconds_since(t0);
-  stats->runs_spilled = sorter.runs_spilled();
-  auto t1 = std::chrono::steady_clock::now();
 
-  // Phase 2: under the write lock, users first (in order, so keys keep their
-  // order), then the rows in key order.
-  ASSIGN_OR_RETURN(store::ImportBatch * batch, begin());
+  // False (with error_ set) for a timestamp that is malformed or too far ahead.
+  bool ReadTimestamp(std::string_view v, PackedInteraction* rec) {
+    auto ts = interactions::ParseTimestampMillis(v);
+    if (!ts) {
+      error_ = "Invalid timestamp format: '" + std::string(v.substr(0, 40)) +
+               "' (use RFC 3339 with a zone, e.g. 2024-01-10T14:23:00Z, or epoch seconds)";
+      return false;
+    }
+    if (*ts > opt_.now_ms + opt_.max_future_ms) {
+      error_ = "timestamp is in the future";
+      return false;
+    }
+    rec->ts_ms = *ts;
+    return true;
+  }
+
+  // A plain decimal that the interaction rules allow (empty: absent).
+  void ReadNumber(size_t col, std::string_view v, PackedInteraction::Field f, interactions::Number which,
+                  PackedInteraction* rec) {
+    if (v.empty()) return;
+    auto n = Number(v);
+    const interactions::NumberRule& rule = interactions::Rule(which);
+    if (!n || !rule.Allows(*n)) {
+      error_ = names_[col] + " must be " + rule.allowed + ", not '" + std::string(v.substr(0, 40)) + "'";
+      return;
+    }
+    rec->vals[f] = *n;
+    rec->present |= static_cast<uint8_t>(1u << f);
+  }
+
+  // The rules between fields: ids present, a known type, a rating for a
+  // rating, a catalog item.
+  void CheckFields(std::string_view user_id, std::string_view item_id, bool have_ts, PackedInteraction* rec) {
+    auto code = types_.code.find(type_);
+    if (user_id.empty()) error_ = "user_id is empty";
+    else if (user_id.size() > 256) error_ = "user_id is longer than 256 bytes";
+    else if (type_.empty()) error_ = "interaction_type is empty";
+    else if (code == types_.code.end()) {
+      error_ = "unknown interaction_type '" + type_.substr(0, 40) + "' (add custom types to the tenant's settings)";
+    } else if (!have_ts) error_ = "timestamp is empty";
+    else if (code->second == types_.rating && !(rec->present & (1u << PackedInteraction::kRating))) {
+      error_ = "a rating interaction needs a rating";
+    } else if (item_id.empty() && code->second != types_.shown) error_ = "item_id is empty";
+    else rec->type = code->second;
+    if (!error_.empty() || item_id.empty()) return;
+    auto it = ids_.items.find(item_id);
+    if (it == ids_.items.end()) {
+      error_ = "unknown item_id '" + std::string(item_id.substr(0, 256)) + "': upload it in the catalog first";
+    } else {
+      rec->item_idx = it->second;
+    }
+  }
+
+  const IdSnapshot& ids_;
+  const TypeCodes& types_;
+  const InteractionImportOptions& opt_;
+  InteractionSorter* sorter_;
+  ImportResult* result_;
+  std::vector<Col> cols_;
+  std::vector<std::string> names_;
+  bool have_header_ = false;
+  std::string type_, error_;  // per row, kept for their buffers
+  IdMap new_user_keys_;       // users unknown to the snapshot → kNewUserBase + order of appearance
+};
+
+// Phase 2, under the write lock: users first (in order, so keys keep their
+// order), then the rows in key order, repeats of the file and of the store
+// dropped, with the upload's statistics.
+Status WriteSorted(InteractionSorter& sorter, std::vector<std::string> new_users, const IdSnapshot& ids,
+                   const TypeCodes& types, int64_t now_ms, store::ImportBatch* batch, ImportResult* result,
+                   InteractionStats* stats) {
   std::vector<int64_t> new_user_idx(new_users.size());
   for (size_t k = 0; k < new_users.size(); ++k) {
-    ASSIGN_OR_RETURN(new_user_idx[k], batch->EnsureUser(new_users[k], opt.now_ms));
+    ASSIGN_OR_RETURN(new_user_idx[k], batch->EnsureUser(new_users[k], now_ms));
   }
   new_users = {};
   int64_t max_item = -1;
   for (const auto& [id, idx] : ids.items) max_item = std::max(max_item, idx);
   std::vector<bool> item_seen(static_cast<size_t>(max_item + 1));
-  std::vector<int64_t> per_type(type_names.size());
+  std::vector<int64_t> per_type(types.names.size());
   store::InteractionRecord out;
   PackedInteraction row, prev;
   bool have_prev = false;
@@ -225,15 +242,14 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
     ASSIGN_OR_RETURN(bool more, sorter.Next(&row));
     if (!more) break;
     if (have_prev && SameKey(row, prev)) {  // the file repeats itself
-      ++result.duplicates_removed;
+      ++result->duplicates_removed;
       continue;
     }
     prev = row;
     have_prev = true;
-    out.user_idx = row.user_key >= kNewUserBase ? new_user_idx[row.user_key - kNewUserBase]
-                                                : row.user_key;
+    out.user_idx = row.user_key >= kNewUserBase ? new_user_idx[row.user_key - kNewUserBase] : row.user_key;
     out.item_idx = row.item_idx >= 0 ? std::optional<int64_t>(row.item_idx) : std::nullopt;
-    out.type = type_names[row.type];
+    out.type = types.names[row.type];
     out.ts_ms = row.ts_ms;
     auto val = [&](PackedInteraction::Field f) {
       return (row.present & (1u << f)) ? std::optional<double>(row.vals[f]) : std::nullopt;
@@ -244,10 +260,10 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
     out.quantity = val(PackedInteraction::kQuantity);
     ASSIGN_OR_RETURN(bool inserted, batch->InsertInteraction(out));
     if (!inserted) {  // stored before
-      ++result.duplicates_removed;
+      ++result->duplicates_removed;
       continue;
     }
-    ++result.rows_accepted;
+    ++result->rows_accepted;
     if (row.user_key != prev_user) ++stats->unique_users;  // rows come grouped by user
     prev_user = row.user_key;
     if (row.item_idx >= 0 && !item_seen[row.item_idx]) {
@@ -259,9 +275,45 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
     stats->max_ts_ms = std::max(stats->max_ts_ms, row.ts_ms);
   }
   for (size_t t = 0; t < per_type.size(); ++t) {
-    if (per_type[t] > 0) stats->types[type_names[t]] = per_type[t];
+    if (per_type[t] > 0) stats->types[types.names[t]] = per_type[t];
   }
-  stats->write_seconds = seconds_since(t1);
+  return Status::Ok();
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& ids,
+                                             const BeginBatch& begin,
+                                             const InteractionImportOptions& opt,
+                                             InteractionStats* stats) {
+  ImportResult result;
+  *stats = InteractionStats{};
+  ASSIGN_OR_RETURN(TypeCodes types, MakeTypeCodes(opt.custom_types));
+  InteractionSorter sorter(opt.spill_dir, opt.sort_chunk_rows ? opt.sort_chunk_rows
+                                                              : InteractionSorter::kDefaultChunkRows);
+  // Phase 1: read, validate and sort; no lock held.
+  const auto t0 = std::chrono::steady_clock::now();
+  RowReader reader(ids, types, opt, &sorter, &result);
+  CsvParser parser({}, [&reader](const CsvRecord& r) { return reader.OnRecord(r); });
+  RETURN_IF_ERROR(parser.ParseAll(csv));
+  if (!reader.have_header()) {
+    return Status::Unprocessable("the file is empty: it needs a header row naming its columns")
+        .WithReason("empty_file");
+  }
+  RETURN_IF_ERROR(sorter.Finish());
+  std::vector<std::string> new_users = reader.TakeNewUsers();
+  stats->read_seconds = SecondsSince(t0);
+  stats->runs_spilled = sorter.runs_spilled();
+
+  // Phase 2: under the write lock.
+  const auto t1 = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(store::ImportBatch * batch, begin());
+  RETURN_IF_ERROR(WriteSorted(sorter, std::move(new_users), ids, types, opt.now_ms, batch, &result, stats));
+  stats->write_seconds = SecondsSince(t1);
   return result;
 }
 

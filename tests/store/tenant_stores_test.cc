@@ -91,7 +91,8 @@ TEST_P(TenantSpacesTest, TwoTenantsNeverSeeEachOthersData) {
 namespace embedrec::store {
 namespace {
 
-class TenantStoreTrackTest : public ::testing::TestWithParam<Backend> {
+// One tenant's store of the backend under test.
+class OneTenantTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     stores_ = GetParam().open(dir_.path(), &clock_);
@@ -100,6 +101,19 @@ class TenantStoreTrackTest : public ::testing::TestWithParam<Backend> {
     auto s = stores_->Open(id_);
     ASSERT_OK(s);
     store_ = *s;
+  }
+  testing::TempDir dir_;
+  FakeClock clock_{1'750'000'000'000};
+  std::unique_ptr<TenantStores> stores_;
+  std::string id_;
+  std::shared_ptr<TenantStore> store_;
+};
+
+// With item P1 in the catalog.
+class TenantStoreTrackTest : public OneTenantTest {
+ protected:
+  void SetUp() override {
+    OneTenantTest::SetUp();
     auto batch = store_->BeginImport();
     ASSERT_OK(batch);
     ItemRecord it;
@@ -107,11 +121,6 @@ class TenantStoreTrackTest : public ::testing::TestWithParam<Backend> {
     ASSERT_OK((*batch)->UpsertItem(it, 1));
     ASSERT_OK((*batch)->Commit());
   }
-  testing::TempDir dir_;
-  FakeClock clock_{1'750'000'000'000};
-  std::unique_ptr<TenantStores> stores_;
-  std::string id_;
-  std::shared_ptr<TenantStore> store_;
 };
 
 TEST_P(TenantStoreTrackTest, StampsWhatItProcessedWithTheClockItWasGiven) {
@@ -270,18 +279,8 @@ TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
 namespace embedrec::store {
 namespace {
 
-class TrainingRecordsTest : public ::testing::TestWithParam<Backend> {
- public:
-  FakeClock clock_;
+class TrainingRecordsTest : public OneTenantTest {
  protected:
-  void SetUp() override {
-    stores_ = GetParam().open(dir_.path(), &clock_);
-    id_ = NewUuid();
-    ASSERT_OK(stores_->Create(id_));
-    auto s = stores_->Open(id_);
-    ASSERT_OK(s);
-    store_ = *s;
-  }
   ModelVersionRecord Version(int major, int minor, VersionStatus status) {
     ModelVersionRecord v;
     v.version = "v" + std::to_string(major) + "." + std::to_string(minor) + "_20261125";
@@ -294,10 +293,6 @@ class TrainingRecordsTest : public ::testing::TestWithParam<Backend> {
     v.metrics_json = R"({"ndcg@10":0.1})";
     return v;
   }
-  testing::TempDir dir_;
-  std::unique_ptr<TenantStores> stores_;
-  std::string id_;
-  std::shared_ptr<TenantStore> store_;
 };
 
 TEST_P(TrainingRecordsTest, JobsAreStoredReplacedAndListedNewestFirstByStatus) {

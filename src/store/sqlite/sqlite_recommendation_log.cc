@@ -2,6 +2,9 @@
 // (`root`/<tenant>/recommendations.db), written by one background thread in
 // a transaction per tenant per batch, so the answer path only queues.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <condition_variable>
@@ -185,7 +188,7 @@ class SqliteRecommendationLog final : public RecommendationLog {
   }
 
  private:
-  static constexpr size_t kBatch = 2000;
+  static constexpr size_t kBatch = 500;
 
   // The tenant's log database, opened once; null when its directory does not
   // exist (a tenant without a space) and `create` cannot help.
@@ -211,6 +214,8 @@ class SqliteRecommendationLog final : public RecommendationLog {
   }
 
   void WriteLoop() {
+    // Background work: the answers it logs come first (Linux: per thread).
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms),
