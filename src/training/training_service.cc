@@ -403,6 +403,12 @@ class TrainingServiceImpl final : public TrainingService {
       doc_text = JsonText(job.doc);
       job.record.state_json = doc_text;
       const bool final = store::IsFinal(status);
+      if (final && write) {
+        // Stored before anyone hears of the end: a watcher that sees it, or
+        // a client reading the job once it has left memory, reads it back.
+        Save(job, job.record);
+        write = false;
+      }
       for (auto& [id, fn] : job.watchers) fn(doc_text, final);
       if (final) job.watchers.clear();
     }
@@ -415,6 +421,10 @@ class TrainingServiceImpl final : public TrainingService {
       std::lock_guard lock(job.mu);
       rec = job.record;
     }
+    Save(job, rec);
+  }
+
+  void Save(const Job& job, const store::JobRecord& rec) {
     auto store = tenants_->Open(job.tenant_id);
     Status s = store.ok() ? (*store)->training().PutJob(rec) : store.status();
     if (!s.ok()) spdlog::error("tenant {}: job {} not saved: {}", job.tenant_id, job.job_id, s.ToString());
