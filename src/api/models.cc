@@ -119,7 +119,7 @@ void RegisterModelRoutes(http::Router& router, const Deps& deps) {
                ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
                ASSIGN_OR_RETURN(auto split, ParseSplit(body));
                ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
-               RETURN_IF_ERROR(d->training->registry().SetTraffic(tid, *store, split).status());
+               RETURN_IF_ERROR(d->training->registry().SetTraffic(tid, *store, split));
                return JsonAnswer(200, TrafficJson(d->deployed->Live(tid)));
              }));
 

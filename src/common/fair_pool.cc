@@ -1,8 +1,6 @@
 #include "common/fair_pool.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "common/thread_priority.h"
 
 namespace embedrec {
 
@@ -10,9 +8,8 @@ FairThreadPool::FairThreadPool(int threads, int max_running_per_key, int nice)
     : max_running_(max_running_per_key < 1 ? 1 : max_running_per_key) {
   for (int i = 0; i < threads; ++i) {
     threads_.emplace_back([this, nice] {
-      // Per thread on Linux (a thread is a task with its own nice value);
-      // failing to lower the priority leaves it as it was.
-      if (nice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+      // Failing to lower the priority leaves it as it was.
+      if (nice != 0) (void)NiceThisThread(nice);
       Run();
     });
   }

@@ -122,7 +122,9 @@ std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenan
   return it == models_.end() ? nullptr : it->second->front().model;
 }
 
-double DeployedModels::TrafficPoint(std::string_view tenant_id, std::string_view user_id) {
+namespace {
+// Where `user_id` falls in [0, 1) for the split of `tenant_id`'s traffic.
+double TrafficPoint(std::string_view tenant_id, std::string_view user_id) {
   // FNV-1a over "tenant\nuser", then a 64-bit finaliser (splitmix) so that
   // nearby ids spread over [0, 1).
   uint64_t h = 1469598103934665603ull;
@@ -139,6 +141,7 @@ double DeployedModels::TrafficPoint(std::string_view tenant_id, std::string_view
   h ^= h >> 31;
   return static_cast<double>(h >> 11) * 0x1.0p-53;
 }
+}  // namespace
 
 std::shared_ptr<const ServingModel> DeployedModels::For(const std::string& tenant_id,
                                                         std::string_view user_id) const {

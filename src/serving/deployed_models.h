@@ -126,9 +126,6 @@ class DeployedModels {
   // Tenant id → problem, for /readyz.
   std::map<std::string, std::string> Problems() const;
 
-  // Where `user_id` falls in [0, 1) for the split of `tenant_id`'s traffic.
-  static double TrafficPoint(std::string_view tenant_id, std::string_view user_id);
-
  private:
   using LiveSet = std::vector<LiveVersion>;
   mutable std::mutex mu_;

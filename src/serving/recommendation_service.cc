@@ -35,12 +35,10 @@ void RecommendationService::CachePut(const std::string& key, std::shared_ptr<con
   }
 }
 
-void RecommendationService::Log(const std::string& id, const std::string& tenant_id,
+void RecommendationService::Log(const std::string& id, int64_t ts_ms, const std::string& tenant_id,
                                 const std::string& user_id, const char* endpoint,
                                 const std::string& model_version, const std::string& algorithm,
-                                std::vector<store::ShownItem> items, const std::string& context_json,
-                                bool cached) {
-  if (!log_) return;
+                                std::vector<store::ShownItem> items, std::string context_json, bool cached) {
   store::RecommendationRecord rec;
   rec.id = id;
   rec.tenant_id = tenant_id;
@@ -49,8 +47,8 @@ void RecommendationService::Log(const std::string& id, const std::string& tenant
   rec.model_version = model_version;
   rec.algorithm = algorithm;
   rec.items = std::move(items);
-  rec.context_json = context_json.empty() ? "{}" : context_json;
-  rec.ts_ms = clock_->NowMillis();
+  rec.context_json = std::move(context_json);
+  rec.ts_ms = ts_ms;
   rec.cached = cached;
   log_->Append(std::move(rec));
 }
@@ -58,8 +56,9 @@ void RecommendationService::Log(const std::string& id, const std::string& tenant
 namespace {
 // "rec_" + the time in 7 base62 digits (sortable, to the year 2081) + the
 // id source's characters: ids of one tenant's answers arrive nearly in
-// order, so the log's index on them grows at its end (random ids cost a
-// random B-tree page per answer: a third of a core at 25k answers/s).
+// order, so the log's index on them grows at its end (with random ids the
+// log's writer took 28 % of the process's CPU samples at ~25k answers/s,
+// about 12 % with these; docs/benchmarks.md).
 std::string TimedId(IdSource* ids, int64_t now_ms) {
   static constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   char time[7];
@@ -146,7 +145,7 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
   metrics_->Inc("embedrec_recommendation_cache_total", {{"result", out.cached ? "hit" : "miss"}});
   out.recommendation_id = TimedId(ids_, now);
   if (log_) {
-    Log(out.recommendation_id, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
+    Log(out.recommendation_id, now, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
         out.result.algorithm, std::move(shown), ContextJson(r), out.cached);
   }
   return out;
@@ -165,15 +164,17 @@ StatusOr<ServedSimilar> RecommendationService::Similar(const std::string& tenant
   ServedSimilar out;
   ASSIGN_OR_RETURN(out.result, recommender_->Similar(tenant_id, item_id, count, filters));
   for (auto& s : out.result.items) s.similarity = Rounded(s.similarity);
-  out.recommendation_id = TimedId(ids_, clock_->NowMillis());
+  const int64_t now = clock_->NowMillis();
+  out.recommendation_id = TimedId(ids_, now);
+  if (!log_) return out;
   std::vector<store::ShownItem> shown;
   shown.reserve(out.result.items.size());
   for (const auto& s : out.result.items) shown.push_back({s.item->item_id, s.similarity});
   std::string context = "{\"current_item\":";
   AppendJsonString(item_id, &context);
   context += "}";
-  Log(out.recommendation_id, tenant_id, "", "similar", out.result.model_version, out.result.algorithm,
-      std::move(shown), context, false);
+  Log(out.recommendation_id, now, tenant_id, "", "similar", out.result.model_version, out.result.algorithm,
+      std::move(shown), std::move(context), false);
   return out;
 }
 

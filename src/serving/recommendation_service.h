@@ -92,9 +92,10 @@ class RecommendationService {
   };
   std::shared_ptr<const Entry> CacheGet(const std::string& key);
   void CachePut(const std::string& key, std::shared_ptr<const Entry> e);
-  void Log(const std::string& id, const std::string& tenant_id, const std::string& user_id,
+  // Appends to the log (callers check there is one).
+  void Log(const std::string& id, int64_t ts_ms, const std::string& tenant_id, const std::string& user_id,
            const char* endpoint, const std::string& model_version, const std::string& algorithm,
-           std::vector<store::ShownItem> items, const std::string& context_json, bool cached);
+           std::vector<store::ShownItem> items, std::string context_json, bool cached);
 
   static constexpr size_t kMaxEntries = 100000;
   Recommender* recommender_;

@@ -83,7 +83,9 @@ class RecommendationLog {
 struct RecommendationLogOptions {
   size_t max_queued = 100000;      // records waiting to be written; more are dropped
   // A batch is written at least this often: small batches keep the writer's
-  // bursts short (measured: 200 ms batches at 25k answers/s doubled p99).
+  // bursts short (at ~25k answers/s, 200 ms batches left the 8-connection
+  // p99 at twice the unlogged one; with 50 ms it was 2.1–2.3 ms against
+  // 1.6–2.0 ms for a build without the log, in the same run).
   int64_t flush_interval_ms = 50;
   int64_t retention_days = 90;      // older records are deleted (checked hourly per tenant)
 };

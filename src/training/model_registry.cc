@@ -102,15 +102,13 @@ StatusOr<store::ModelVersionRecord> ModelRegistry::Deploy(const std::string& ten
   return *it;
 }
 
-StatusOr<std::vector<store::ModelVersionRecord>> ModelRegistry::SetTraffic(const std::string& tenant_id,
-                                                                          store::TenantStore& store,
-                                                                          const Split& split) {
+Status ModelRegistry::SetTraffic(const std::string& tenant_id, store::TenantStore& store, const Split& split) {
   if (split.empty() || split.size() > kMaxLive) {
     return Status::InvalidArgument("a traffic split names 1 to " + std::to_string(kMaxLive) + " versions");
   }
   std::lock_guard lock(deploy_mu_);
   ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
-  std::vector<serving::LiveVersion> live;
+  // The split is checked whole before any model is loaded; the deployed version first.
   std::vector<store::ModelVersionRecord> records;
   for (const auto& [version, weight] : split) {
     if (!(weight > 0) || !std::isfinite(weight)) {
@@ -121,27 +119,25 @@ StatusOr<std::vector<store::ModelVersionRecord>> ModelRegistry::SetTraffic(const
     for (const auto& r : records) {
       if (r.version == version) return Status::InvalidArgument("version " + version + " is named twice");
     }
-    auto model = deployed_->Find(tenant_id, version);  // already in memory
+    it->traffic_weight = weight;
+    if (it->status == store::VersionStatus::kDeployed) records.insert(records.begin(), *it);
+    else records.push_back(*it);
+  }
+  if (records.front().status != store::VersionStatus::kDeployed) {
+    return Status::FailedPrecondition("the deployed version must be in the split (deploy another one to replace it)");
+  }
+  std::vector<serving::LiveVersion> live;
+  for (const auto& r : records) {
+    auto model = deployed_->Find(tenant_id, r.version);  // already in memory
     if (!model) {
-      auto loaded = Load(tenant_id, *it);
+      auto loaded = Load(tenant_id, r);
       if (!loaded.ok()) {
-        return Status::FailedPrecondition("model version '" + version +
+        return Status::FailedPrecondition("model version '" + r.version +
                                           "' cannot be loaded: " + loaded.status().message());
       }
       model = *loaded;
     }
-    it->traffic_weight = weight;
-    serving::LiveVersion l{model, weight};
-    if (it->status == store::VersionStatus::kDeployed) {
-      live.insert(live.begin(), l);
-      records.insert(records.begin(), *it);
-    } else {
-      live.push_back(l);
-      records.push_back(*it);
-    }
-  }
-  if (records.front().status != store::VersionStatus::kDeployed) {
-    return Status::FailedPrecondition("the deployed version must be in the split (deploy another one to replace it)");
+    live.push_back({model, r.traffic_weight});
   }
   const int64_t now = clock_->NowMillis();
   std::string event = "{\"tenant_id\":";
@@ -159,7 +155,7 @@ StatusOr<std::vector<store::ModelVersionRecord>> ModelRegistry::SetTraffic(const
   RETURN_IF_ERROR(store.training().SetTraffic(split, "traffic-changed", event, now));
   RETURN_IF_ERROR(deployed_->SetLive(tenant_id, std::move(live)));
   spdlog::info("tenant {}: traffic split over {} versions", tenant_id, records.size());
-  return records;
+  return Status::Ok();
 }
 
 Status ModelRegistry::Delete(const std::string& tenant_id, store::TenantStore& store,

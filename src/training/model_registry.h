@@ -64,9 +64,7 @@ class ModelRegistry {
   // deploy ends any split (the deployed version gets all the traffic).
   static constexpr size_t kMaxLive = 4;
   using Split = std::vector<std::pair<std::string, double>>;  // version, weight
-  StatusOr<std::vector<store::ModelVersionRecord>> SetTraffic(const std::string& tenant_id,
-                                                              store::TenantStore& store,
-                                                              const Split& split);
+  Status SetTraffic(const std::string& tenant_id, store::TenantStore& store, const Split& split);
 
   // Deletes a version that is not deployed and serves no traffic (record and blobs).
   Status Delete(const std::string& tenant_id, store::TenantStore& store, const std::string& version);

@@ -11,11 +11,10 @@
 #include <set>
 #include <thread>
 
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "common/json_text.h"
 #include "common/random.h"
+#include "common/thread_priority.h"
 #include "common/time_format.h"
 #include "training/job_runner.h"
 #include "training/auto_search.h"
@@ -330,7 +329,7 @@ class TrainingServiceImpl final : public TrainingService {
   void WorkLoop() {
     // Training yields the cores to request handling: a lower priority for
     // this thread and the OpenMP threads it starts (they inherit it).
-    if (setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 5) != 0) {
+    if (!NiceThisThread(5)) {
       spdlog::debug("training threads keep the normal priority");
     }
     while (true) {

@@ -16,14 +16,8 @@ class ActivityTest : public TenantStoreTest {
  protected:
   void SetUp() override {
     TenantStoreTest::SetUp();
+    AddItems({"A", "B", "C"});
     auto batch = store_->BeginImport();
-    store::ItemRecord item;
-    for (const char* id : {"A", "B", "C"}) {
-      item.item_id = id;
-      ASSERT_OK((*batch)->UpsertItem(item, 1));
-    }
-    ASSERT_OK((*batch)->Commit());
-    batch = store_->BeginImport();
     auto u = (*batch)->EnsureUser("u1", 1);
     store::InteractionRecord r;
     r.user_idx = *u;

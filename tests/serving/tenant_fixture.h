@@ -21,6 +21,18 @@ class TenantStoreTest : public ::testing::Test {
     ASSERT_OK(stores_->Create(id_));
     store_ = *stores_->Open(id_);
   }
+  // Commits catalog items with these ids (of `category`).
+  void AddItems(std::initializer_list<const char*> ids, const std::string& category = "") {
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    store::ItemRecord item;
+    item.category = category;
+    for (const char* id : ids) {
+      item.item_id = id;
+      ASSERT_OK((*batch)->UpsertItem(item, 1));
+    }
+    ASSERT_OK((*batch)->Commit());
+  }
   // The item_idx the store gave `item_id` (committed items only): tests
   // never assume how a backend numbers rows.
   int64_t Idx(const std::string& item_id) {

@@ -2,9 +2,6 @@
 // (`root`/<tenant>/recommendations.db), written by one background thread in
 // a transaction per tenant per batch, so the answer path only queues.
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <condition_variable>
@@ -15,6 +12,7 @@
 #include <thread>
 
 #include "common/json_text.h"
+#include "common/thread_priority.h"
 #include "store/recommendation_log.h"
 #include "store/sqlite/sqlite_db.h"
 
@@ -165,14 +163,7 @@ class SqliteRecommendationLog final : public RecommendationLog {
     {
       std::lock_guard lock(mu_);
       dropped_tenants_.insert(tenant_id);
-      for (auto it = queue_.begin(); it != queue_.end();) {
-        if (it->tenant_id == tenant_id) {
-          it = queue_.erase(it);
-          ++settled_;
-        } else {
-          ++it;
-        }
-      }
+      settled_ += std::erase_if(queue_, [&](const RecommendationRecord& r) { return r.tenant_id == tenant_id; });
     }
     done_cv_.notify_all();
     std::lock_guard write(write_mu_);  // a batch being written has finished
@@ -215,7 +206,7 @@ class SqliteRecommendationLog final : public RecommendationLog {
 
   void WriteLoop() {
     // Background work: the answers it logs come first (Linux: per thread).
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    (void)NiceThisThread(10);
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms),
