@@ -57,71 +57,53 @@ StatusOr<std::vector<std::string>> ParseScopes(const json::object& body) {
 
 }  // namespace
 
-void RegisterApiKeyRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterApiKeyRoutes(TenantRoutes& routes) {
   using auth::kManageKeys;
 
-  router.Add(
-      {"POST", "/api/v1/api-keys", "Create an API key; the secret is shown only in this answer",
-       "api_keys"},
-      Authed(deps, kManageKeys,
-             [d](const Request& req, const PathParams&,
-                 const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-               ASSIGN_OR_RETURN(std::string name, ReqString(body, "name", 200));
-               if (Trim(name).empty()) return FieldValueError("name", "name must not be blank");
-               ASSIGN_OR_RETURN(auto scopes, ParseScopes(body));
-               ASSIGN_OR_RETURN(auto tenant_field, OptString(body, "tenant_id", 64));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tenant_field.value_or("")));
-               ASSIGN_OR_RETURN(auto tenant, d->control->GetTenant(tid));
-               auth::GeneratedApiKey gen = auth::GenerateApiKey();
-               store::ApiKeyRecord k{NewId("key"), tenant.id, std::string(Trim(name)), gen.prefix,
-                                     gen.hash, scopes,
-                                     who.user_id.empty() ? "admin" : who.user_id,
-                                     d->clock->NowMillis(), std::nullopt, std::nullopt};
-               RETURN_IF_ERROR(d->control->CreateApiKey(k));
-               spdlog::info("created api key {} for tenant {} by {}", k.id, k.tenant_id,
-                            who.Describe());
-               json::object o = KeyJson(k);
-               o["api_key"] = gen.key;
-               return JsonAnswer(201, o);
-             }));
+  routes.AddJson({"POST", "/api/v1/api-keys", "Create an API key; the secret is shown only in this answer",
+                  "api_keys"},
+                 {.all = kManageKeys},
+                 [](const Request&, const PathParams&, TenantContext& ctx,
+                    const json::object& body) -> StatusOr<http::Response> {
+                   ASSIGN_OR_RETURN(std::string name, ReqString(body, "name", 200));
+                   if (Trim(name).empty()) return FieldValueError("name", "name must not be blank");
+                   ASSIGN_OR_RETURN(auto scopes, ParseScopes(body));
+                   ASSIGN_OR_RETURN(auto tenant, ctx.Record());
+                   const auth::Principal& who = ctx.who();
+                   auth::GeneratedApiKey gen = auth::GenerateApiKey();
+                   store::ApiKeyRecord k{NewId("key"), tenant.id, std::string(Trim(name)), gen.prefix,
+                                         gen.hash, scopes, who.user_id.empty() ? "admin" : who.user_id,
+                                         ctx.NowMillis(), std::nullopt, std::nullopt};
+                   RETURN_IF_ERROR(ctx.CreateApiKey(k));
+                   spdlog::info("created api key {} for tenant {} by {}", k.id, k.tenant_id, who.Describe());
+                   json::object o = KeyJson(k);
+                   o["api_key"] = gen.key;
+                   return JsonAnswer(201, o);
+                 });
 
-  router.Add({"GET", "/api/v1/api-keys",
-              "List the tenant's API keys without secrets (an API key sees only itself)",
+  routes.Add({"GET", "/api/v1/api-keys", "List the tenant's API keys without secrets (an API key sees only itself)",
               "api_keys"},
-             Authed(deps, 0,
-                    [d](const Request& req, const PathParams&,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(std::string tid,
-                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      if (who.kind == auth::Principal::Kind::kUser && !who.Has(kManageKeys)) {
-                        RETURN_IF_ERROR(who.Require(kManageKeys));
-                      }
-                      ASSIGN_OR_RETURN(auto keys, d->control->ListApiKeys(tid));
-                      json::array items;
-                      for (const auto& k : keys) {
-                        if (who.kind == auth::Principal::Kind::kApiKey && k.id != who.key_id) {
-                          continue;
-                        }
-                        items.push_back(KeyJson(k));
-                      }
-                      return JsonAnswer(200, json::object{{"api_keys", std::move(items)}});
-                    }));
+             {}, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+               const auth::Principal& who = ctx.who();
+               if (who.kind == auth::Principal::Kind::kUser && !who.Has(kManageKeys)) {
+                 RETURN_IF_ERROR(who.Require(kManageKeys));
+               }
+               ASSIGN_OR_RETURN(auto keys, ctx.ApiKeys());
+               json::array items;
+               for (const auto& k : keys) {
+                 if (who.kind == auth::Principal::Kind::kApiKey && k.id != who.key_id) continue;
+                 items.push_back(KeyJson(k));
+               }
+               return JsonAnswer(200, json::object{{"api_keys", std::move(items)}});
+             });
 
-  router.Add({"DELETE", "/api/v1/api-keys/{id}", "Revoke an API key at once", "api_keys"},
-             Authed(deps, kManageKeys,
-                    [d](const Request& req, const PathParams& p,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(std::string tid,
-                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      RETURN_IF_ERROR(
-                          d->control->RevokeApiKey(tid, p.Get("id"), d->clock->NowMillis()));
-                      d->authenticator->Invalidate();
-                      http::Response r;
-                      r.status = 204;
-                      return r;
-                    }));
+  routes.Add({"DELETE", "/api/v1/api-keys/{id}", "Revoke an API key at once", "api_keys"}, {.all = kManageKeys},
+             [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               RETURN_IF_ERROR(ctx.RevokeApiKey(p.Get("id")));
+               http::Response r;
+               r.status = 204;
+               return r;
+             });
 }
 
 }  // namespace embedrec::api

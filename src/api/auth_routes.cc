@@ -24,8 +24,8 @@ json::object TokensJson(const auth::SessionTokens& t) {
 
 }  // namespace
 
-void RegisterAuthRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
+  const PlatformDeps* d = &deps;
 
   http::RouteInfo login{"POST", "/api/v1/auth/login",
                         "Exchange email and password for an access and a refresh token", "auth"};

@@ -4,7 +4,7 @@
 
 namespace embedrec::api {
 
-http::Handler Authed(const Deps& deps, uint32_t permission, AuthedFn fn) {
+http::Handler Authed(const PlatformDeps& deps, uint32_t permission, AuthedFn fn) {
   auth::Authenticator* authn = deps.authenticator;
   return [authn, permission, fn = std::move(fn)](const http::Request& req,
                                                  const http::PathParams& params) {
@@ -28,21 +28,22 @@ http::Handler Public(PublicFn fn) {
   };
 }
 
-void RegisterAllRoutes(http::Router& router, const Deps& deps) {
-  RegisterSystemRoutes(router, deps);
-  RegisterTenantRoutes(router, deps);
-  RegisterUserRoutes(router, deps);
-  RegisterAuthRoutes(router, deps);
-  RegisterApiKeyRoutes(router, deps);
-  RegisterUploadRoutes(router, deps);
-  RegisterItemRoutes(router, deps);
-  RegisterDataQualityRoutes(router, deps);
-  RegisterInteractionRoutes(router, deps);
-  if (deps.training) {
-    RegisterTrainingRoutes(router, deps);
-    RegisterModelRoutes(router, deps);
+void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {
+  RegisterSystemRoutes(router, deps.platform);
+  RegisterTenantRoutes(router, deps.platform);
+  RegisterAuthRoutes(router, deps.platform);
+  TenantRoutes routes(&router, deps.tenant);
+  RegisterUserRoutes(router, routes, deps.platform);
+  RegisterApiKeyRoutes(routes);
+  if (deps.tenant.ingest) RegisterUploadRoutes(routes, deps.max_upload_bytes);
+  RegisterItemRoutes(routes);
+  RegisterDataQualityRoutes(routes);
+  RegisterInteractionRoutes(routes);
+  if (deps.tenant.training && deps.tenant.deployed) {
+    RegisterTrainingRoutes(routes);
+    RegisterModelRoutes(routes);
   }
-  if (deps.recommender && deps.recommendations) RegisterRecommendationRoutes(router, deps);
+  if (deps.tenant.recommender && deps.tenant.recommendations) RegisterRecommendationRoutes(routes);
 }
 
 }  // namespace embedrec::api

@@ -110,29 +110,22 @@ class QualityCache {
 
 }  // namespace
 
-void RegisterDataQualityRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterDataQualityRoutes(TenantRoutes& routes) {
   auto cache = std::make_shared<QualityCache>();
   http::RouteInfo info{"GET", "/api/v1/data/quality",
                        "Data-quality report of the tenant's catalog and history, with warnings",
                        "uploads", http::Role::kDataPipeline};
   info.slow = true;  // recomputed after every change of the data: a full scan
-  router.Add(info, Authed(deps, 0,
-                          [d, cache](const Request& req, const PathParams&,
-                                     const auth::Principal& who) -> StatusOr<http::Response> {
-                            if (!who.Has(auth::kDataWrite) && !who.Has(auth::kAnalyticsRead)) {
-                              RETURN_IF_ERROR(who.Require(auth::kAnalyticsRead));
-                            }
-                            ASSIGN_OR_RETURN(std::string tid,
-                                             who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                            ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                            ASSIGN_OR_RETURN(int64_t seq, tenant->LatestEventSeq());
-                            if (auto hit = cache->Get(tid, seq)) return JsonAnswer(200, *hit);
-                            ASSIGN_OR_RETURN(auto counts, tenant->CountData());
-                            json::object report = Report(counts, d->clock->NowMillis());
-                            cache->Put(tid, seq, report);
-                            return JsonAnswer(200, report);
-                          }));
+  routes.Add(info, {.any = auth::kDataWrite | auth::kAnalyticsRead},
+             [cache](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+               ASSIGN_OR_RETURN(int64_t seq, tenant->LatestEventSeq());
+               if (auto hit = cache->Get(ctx.tenant_id(), seq)) return JsonAnswer(200, *hit);
+               ASSIGN_OR_RETURN(auto counts, tenant->CountData());
+               json::object report = Report(counts, ctx.NowMillis());
+               cache->Put(ctx.tenant_id(), seq, report);
+               return JsonAnswer(200, report);
+             });
 }
 
 }  // namespace embedrec::api

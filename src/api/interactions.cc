@@ -11,8 +11,6 @@
 #include "common/time_format.h"
 #include "http/errors.h"
 #include "interactions/interaction_rules.h"
-#include "serving/activity.h"
-#include "serving/catalog.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
@@ -95,19 +93,6 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
   return ev;
 }
 
-// Tells serving about a committed interaction (fold-in, trending, context
-// lifts). Never blocks on I/O: the category comes from a catalog snapshot
-// already in memory, if any.
-void Feed(const Deps* d, const std::string& tid, const store::TrackEvent& ev, double type_weight) {
-  if (!d->activity) return;
-  std::string category;
-  if (auto catalog = d->catalog ? d->catalog->Peek(tid) : nullptr) {
-    if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
-  }
-  d->activity->Record(tid, ev, category, serving::Activity::ContextFields(ev.context_json),
-                      type_weight);
-}
-
 json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r) {
   json::object out{{"status", r.replayed ? "tracked" : r.duplicate ? "duplicate" : "tracked"},
                    {"interaction_id", r.interaction_id},
@@ -124,8 +109,7 @@ json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r
 
 }  // namespace
 
-void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterInteractionRoutes(TenantRoutes& routes) {
   http::RouteInfo track{"POST", "/api/v1/interactions",
                         "Track one interaction (view, add_to_cart, purchase, ...); durable when "
                         "answered; Idempotency-Key header honoured",
@@ -133,103 +117,84 @@ void RegisterInteractionRoutes(http::Router& router, const Deps& deps) {
   // The hot path runs on the network thread: it only parses, checks cached
   // credentials and settings, and queues the event for the tenant's
   // committer thread, which answers after COMMIT.
-  track.inline_if = [d](const Request& req) {
-    std::string tid = d->authenticator->CachedTenant(req.Header("authorization"), /*complete=*/true);
-    return !tid.empty() && d->settings->IsFresh(tid) && d->tenants->IsOpen(tid);
-  };
-  router.Add(track,
-      Authed(deps, auth::kInteractionsWrite,
-             [d](const Request& req, const PathParams&,
-                 const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-               ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-               ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
-               ASSIGN_OR_RETURN(auto ev, ParseEvent(body, rules, d->clock->NowMillis()));
-               std::string_view key = req.Header("idempotency-key");
-               if (key.size() > 255) {
-                 return Status::InvalidArgument("Idempotency-Key is longer than 255 characters");
-               }
-               ev.idempotency_key = std::string(key);
-               ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-               // Answered after the group commit that holds the event; the
-               // worker is free meanwhile.
-               const double weight = rules.weights.Weight(ev.type);
-               return http::Later([d, tid, tenant, weight, ev = std::move(ev), request_id = req.request_id](
-                                      std::function<void(http::Response)> send) mutable {
-                 std::vector<store::TrackEvent> events{ev};
-                 tenant->TrackAsync(std::move(events), [d, tid, weight, ev = std::move(ev), request_id,
-                                                        send = std::move(send)](
-                                                           StatusOr<std::vector<store::TrackResult>> results) {
-                   if (!results.ok()) return send(http::ErrorResponse(results.status(), request_id));
-                   const auto& r = results->at(0);
-                   if (!r.status.ok()) return send(http::ErrorResponse(r.status, request_id));
-                   // Before the answer: the next recommendation call sees it.
-                   if (!r.duplicate && !r.replayed) Feed(d, tid, ev, weight);
-                   send(JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r)));
-                 });
-               });
-             }));
+  track.inline_if = routes.AllInMemory();
+  routes.AddJson(track, {.all = auth::kInteractionsWrite},
+                 [](const Request& req, const PathParams&, TenantContext& ctx,
+                    const json::object& body) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    ASSIGN_OR_RETURN(auto ev, ParseEvent(body, rules, ctx.NowMillis()));
+    std::string_view key = req.Header("idempotency-key");
+    if (key.size() > 255) return Status::InvalidArgument("Idempotency-Key is longer than 255 characters");
+    ev.idempotency_key = std::string(key);
+    ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+    // Answered after the group commit that holds the event; the worker is free meanwhile.
+    const double weight = rules.weights.Weight(ev.type);
+    return http::Later([ctx, tenant, weight, ev = std::move(ev), request_id = req.request_id](
+                           std::function<void(http::Response)> send) mutable {
+      std::vector<store::TrackEvent> events{ev};
+      tenant->TrackAsync(std::move(events), [ctx = std::move(ctx), weight, ev = std::move(ev), request_id,
+                                             send = std::move(send)](
+                                                StatusOr<std::vector<store::TrackResult>> results) {
+        if (!results.ok()) return send(http::ErrorResponse(results.status(), request_id));
+        const auto& r = results->at(0);
+        if (!r.status.ok()) return send(http::ErrorResponse(r.status, request_id));
+        // Before the answer: the next recommendation call sees it.
+        if (!r.duplicate && !r.replayed) ctx.Tracked(ev, weight);
+        send(JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r)));
+      });
+    });
+  });
 
-  router.Add(
-      {"POST", "/api/v1/interactions/batch",
-       "Track up to 1,000 interactions; a result per event", "interactions"},
-      Authed(deps, auth::kInteractionsWrite,
-             [d](const Request& req, const PathParams&,
-                 const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-               ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-               const json::value* list = body.if_contains("events");
-               if (!list || !list->is_array()) return FieldTypeError("events", "an array of events");
-               if (list->as_array().size() > kMaxBatch) {
-                 return FieldValueError("events", "at most 1000 events per batch");
-               }
-               ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
-               int64_t now = d->clock->NowMillis();
-               std::vector<store::TrackEvent> events;
-               std::vector<std::optional<Status>> invalid;
-               for (const auto& v : list->as_array()) {
-                 if (!v.is_object()) {
-                   invalid.push_back(FieldTypeError("events[]", "an object"));
-                   continue;
-                 }
-                 auto ev = ParseEvent(v.as_object(), rules, now);
-                 if (!ev.ok()) {
-                   invalid.push_back(ev.status());
-                   continue;
-                 }
-                 invalid.push_back(std::nullopt);
-                 events.push_back(std::move(ev).value());
-               }
-               ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-               std::vector<store::TrackResult> results;
-               if (!events.empty()) {
-                 ASSIGN_OR_RETURN(results, tenant->Track(events));
-               }
-               json::array out;
-               int64_t tracked = 0, failed = 0;
-               size_t k = 0;
-               for (const auto& bad : invalid) {
-                 Status s = bad ? *bad : results[k].status;
-                 if (!s.ok()) {
-                   ++failed;
-                   out.push_back(json::object{
-                       {"status", "error"},
-                       {"error", json::object{{"code", s.reason()}, {"message", s.message()}}}});
-                 } else {
-                   ++tracked;
-                   if (!results[k].duplicate && !results[k].replayed) {
-                     Feed(d, tid, events[k], rules.weights.Weight(events[k].type));
-                   }
-                   out.push_back(ResultJson(events[k], results[k]));
-                 }
-                 if (!bad) ++k;
-               }
-               return JsonAnswer(200, json::object{{"tracked", tracked},
-                                                   {"failed", failed},
-                                                   {"results", std::move(out)}});
-             }));
+  routes.AddJson({"POST", "/api/v1/interactions/batch", "Track up to 1,000 interactions; a result per event",
+                  "interactions"},
+                 {.all = auth::kInteractionsWrite},
+                 [](const Request&, const PathParams&, TenantContext& ctx,
+                    const json::object& body) -> StatusOr<http::Response> {
+    const json::value* list = body.if_contains("events");
+    if (!list || !list->is_array()) return FieldTypeError("events", "an array of events");
+    if (list->as_array().size() > kMaxBatch) return FieldValueError("events", "at most 1000 events per batch");
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    int64_t now = ctx.NowMillis();
+    std::vector<store::TrackEvent> events;
+    std::vector<std::optional<Status>> invalid;
+    for (const auto& v : list->as_array()) {
+      if (!v.is_object()) {
+        invalid.push_back(FieldTypeError("events[]", "an object"));
+        continue;
+      }
+      auto ev = ParseEvent(v.as_object(), rules, now);
+      if (!ev.ok()) {
+        invalid.push_back(ev.status());
+        continue;
+      }
+      invalid.push_back(std::nullopt);
+      events.push_back(std::move(ev).value());
+    }
+    ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+    std::vector<store::TrackResult> results;
+    if (!events.empty()) {
+      ASSIGN_OR_RETURN(results, tenant->Track(events));
+    }
+    json::array out;
+    int64_t tracked = 0, failed = 0;
+    size_t k = 0;
+    for (const auto& bad : invalid) {
+      Status s = bad ? *bad : results[k].status;
+      if (!s.ok()) {
+        ++failed;
+        out.push_back(json::object{{"status", "error"},
+                                   {"error", json::object{{"code", s.reason()}, {"message", s.message()}}}});
+      } else {
+        ++tracked;
+        if (!results[k].duplicate && !results[k].replayed) {
+          ctx.Tracked(events[k], rules.weights.Weight(events[k].type));
+        }
+        out.push_back(ResultJson(events[k], results[k]));
+      }
+      if (!bad) ++k;
+    }
+    return JsonAnswer(200, json::object{{"tracked", tracked}, {"failed", failed}, {"results", std::move(out)}});
+  });
 }
 
 }  // namespace embedrec::api

@@ -3,7 +3,6 @@
 
 #include "api/call.h"
 #include "common/json_text.h"
-#include "serving/catalog.h"
 #include "api/json_body.h"
 #include "common/time_format.h"
 
@@ -73,112 +72,86 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
 
 }  // namespace
 
-void RegisterItemRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
-  router.Add({"GET", "/api/v1/items", "The catalog, paginated (?limit, ?cursor, ?category)", "items"},
-             Authed(deps, 0,
-                    [d](const Request& req, const PathParams&,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(std::string tid,
-                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
-                      ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "cursor", 0, 0, INT64_MAX));
-                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                      std::vector<int64_t> idx;
-                      ASSIGN_OR_RETURN(auto items,
-                                       tenant->ListItems(after, limit + 1,
-                                                         req.Query("category").value_or(""), &idx));
-                      json::object out;
-                      json::array arr;
-                      bool more = static_cast<int>(items.size()) > limit;
-                      for (int i = 0; i < static_cast<int>(items.size()) && i < limit; ++i) {
-                        arr.push_back(ItemJson(items[i]));
-                      }
-                      out["items"] = std::move(arr);
-                      out["next_cursor"] = more ? json::value(std::to_string(idx[limit - 1]))
-                                                : json::value(nullptr);
-                      return JsonAnswer(200, out);
-                    }));
+void RegisterItemRoutes(TenantRoutes& routes) {
+  routes.Add({"GET", "/api/v1/items", "The catalog, paginated (?limit, ?cursor, ?category)", "items"}, {},
+             [](const Request& req, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
+               ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "cursor", 0, 0, INT64_MAX));
+               ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+               std::vector<int64_t> idx;
+               ASSIGN_OR_RETURN(auto items, tenant->ListItems(after, limit + 1,
+                                                              req.Query("category").value_or(""), &idx));
+               json::object out;
+               json::array arr;
+               bool more = static_cast<int>(items.size()) > limit;
+               for (int i = 0; i < static_cast<int>(items.size()) && i < limit; ++i) {
+                 arr.push_back(ItemJson(items[i]));
+               }
+               out["items"] = std::move(arr);
+               out["next_cursor"] = more ? json::value(std::to_string(idx[limit - 1])) : json::value(nullptr);
+               return JsonAnswer(200, out);
+             });
 
-  router.Add({"PUT", "/api/v1/items/{item_id}", "Create or replace one catalog item", "items"},
-             Authed(deps, auth::kDataWrite,
-                    [d](const Request& req, const PathParams& p,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-                      ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-                      ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-                      ASSIGN_OR_RETURN(auto item, ParseItem(body, p.Get("item_id")));
-                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                      bool existed = tenant->GetItem(item.item_id).ok();
-                      int64_t now = d->clock->NowMillis();
-                      ASSIGN_OR_RETURN(auto batch, tenant->BeginImport());
-                      RETURN_IF_ERROR(batch->UpsertItem(item, now));
-                      RETURN_IF_ERROR(batch->AppendEvent(
-                          "item-catalog-updated",
-                          JsonText(json::object{{"upserted_item_id", item.item_id}}), now));
-                      RETURN_IF_ERROR(batch->Commit());
-                      return JsonAnswer(existed ? 200 : 201, ItemJson(item));
-                    }));
+  routes.AddJson({"PUT", "/api/v1/items/{item_id}", "Create or replace one catalog item", "items"},
+                 {.all = auth::kDataWrite},
+                 [](const Request&, const PathParams& p, TenantContext& ctx,
+                    const json::object& body) -> StatusOr<http::Response> {
+                   ASSIGN_OR_RETURN(auto item, ParseItem(body, p.Get("item_id")));
+                   ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+                   bool existed = tenant->GetItem(item.item_id).ok();
+                   int64_t now = ctx.NowMillis();
+                   ASSIGN_OR_RETURN(auto batch, tenant->BeginImport());
+                   RETURN_IF_ERROR(batch->UpsertItem(item, now));
+                   RETURN_IF_ERROR(batch->AppendEvent(
+                       "item-catalog-updated", JsonText(json::object{{"upserted_item_id", item.item_id}}), now));
+                   RETURN_IF_ERROR(batch->Commit());
+                   return JsonAnswer(existed ? 200 : 201, ItemJson(item));
+                 });
 
-  router.Add({"DELETE", "/api/v1/items/{item_id}",
-              "Remove an item from the catalog (its history is kept)", "items"},
-             Authed(deps, auth::kDataWrite,
-                    [d](const Request& req, const PathParams& p,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(std::string tid,
-                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                      RETURN_IF_ERROR(tenant->DeleteItem(p.Get("item_id"), d->clock->NowMillis()));
-                      if (d->catalog) d->catalog->Invalidate(tid);
-                      http::Response r;
-                      r.status = 204;
-                      return r;
-                    }));
+  routes.Add({"DELETE", "/api/v1/items/{item_id}", "Remove an item from the catalog (its history is kept)",
+              "items"},
+             {.all = auth::kDataWrite},
+             [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+               RETURN_IF_ERROR(tenant->DeleteItem(p.Get("item_id"), ctx.NowMillis()));
+               ctx.CatalogChanged();
+               http::Response r;
+               r.status = 204;
+               return r;
+             });
 
-  router.Add({"GET", "/api/v1/users/{user_id}/interactions",
+  routes.Add({"GET", "/api/v1/users/{user_id}/interactions",
               "A user's interactions, newest first (?limit, ?cursor)", "interactions"},
-             Authed(deps, 0,
-                    [d](const Request& req, const PathParams& p,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      if (!who.Has(auth::kDataWrite) && !who.Has(auth::kAnalyticsRead)) {
-                        RETURN_IF_ERROR(who.Require(auth::kAnalyticsRead));
-                      }
-                      ASSIGN_OR_RETURN(std::string tid,
-                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
-                      ASSIGN_OR_RETURN(int64_t offset, QueryInt(req, "cursor", 0, 0, INT64_MAX));
-                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                      ASSIGN_OR_RETURN(auto rows, tenant->ListUserInteractions(p.Get("user_id"),
-                                                                               offset, limit + 1));
-                      json::array arr;
-                      for (int i = 0; i < static_cast<int>(rows.size()) && i < limit; ++i) {
-                        const auto& r = rows[i];
-                        json::object o{{"interaction_type", r.type},
-                                       {"timestamp", FormatRfc3339Millis(r.ts_ms)}};
-                        o["item_id"] = r.item_id.empty() ? json::value(nullptr) : json::value(r.item_id);
-                        if (!r.interaction_id.empty()) o["interaction_id"] = r.interaction_id;
-                        if (r.rating) o["rating"] = *r.rating;
-                        if (r.value) o["value"] = *r.value;
-                        if (r.quantity) o["quantity"] = *r.quantity;
-                        arr.push_back(std::move(o));
-                      }
-                      bool more = static_cast<int>(rows.size()) > limit;
-                      return JsonAnswer(200, json::object{
-                          {"user_id", p.Get("user_id")},
-                          {"interactions", std::move(arr)},
-                          {"next_cursor", more ? json::value(std::to_string(offset + limit))
-                                               : json::value(nullptr)}});
-                    }));
-  router.Add({"GET", "/api/v1/items/{item_id}", "One catalog item", "items"},
-             Authed(deps, 0,
-                    [d](const Request& req, const PathParams& p,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(std::string tid,
-                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                      ASSIGN_OR_RETURN(auto item, tenant->GetItem(p.Get("item_id")));
-                      return JsonAnswer(200, ItemJson(item));
-                    }));
+             {.any = auth::kDataWrite | auth::kAnalyticsRead},
+             [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
+               ASSIGN_OR_RETURN(int64_t offset, QueryInt(req, "cursor", 0, 0, INT64_MAX));
+               ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+               ASSIGN_OR_RETURN(auto rows, tenant->ListUserInteractions(p.Get("user_id"), offset, limit + 1));
+               json::array arr;
+               for (int i = 0; i < static_cast<int>(rows.size()) && i < limit; ++i) {
+                 const auto& r = rows[i];
+                 json::object o{{"interaction_type", r.type}, {"timestamp", FormatRfc3339Millis(r.ts_ms)}};
+                 o["item_id"] = r.item_id.empty() ? json::value(nullptr) : json::value(r.item_id);
+                 if (!r.interaction_id.empty()) o["interaction_id"] = r.interaction_id;
+                 if (r.rating) o["rating"] = *r.rating;
+                 if (r.value) o["value"] = *r.value;
+                 if (r.quantity) o["quantity"] = *r.quantity;
+                 arr.push_back(std::move(o));
+               }
+               bool more = static_cast<int>(rows.size()) > limit;
+               return JsonAnswer(200, json::object{
+                   {"user_id", p.Get("user_id")},
+                   {"interactions", std::move(arr)},
+                   {"next_cursor", more ? json::value(std::to_string(offset + limit)) : json::value(nullptr)}});
+             });
+
+  routes.Add({"GET", "/api/v1/items/{item_id}", "One catalog item", "items"}, {},
+             [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+               ASSIGN_OR_RETURN(auto item, tenant->GetItem(p.Get("item_id")));
+               return JsonAnswer(200, ItemJson(item));
+             });
 }
 
 }  // namespace embedrec::api

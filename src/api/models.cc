@@ -70,40 +70,32 @@ StatusOr<training::ModelRegistry::Split> ParseSplit(const json::object& body) {
 
 }  // namespace
 
-void RegisterModelRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterModelRoutes(TenantRoutes& routes) {
   using http::Role;
+  const Needs read{.any = auth::kModelsTrain | auth::kModelsRead};
+  const Needs train{.all = auth::kModelsTrain};
 
-  router.Add({"GET", "/api/v1/models", "The tenant's model versions with metrics and status",
-              "models", Role::kMlEngine},
-             Authed(deps, 0, [d](const Request& req, const PathParams&,
-                                 const auth::Principal& who) -> StatusOr<http::Response> {
-               if (!who.Has(auth::kModelsTrain)) RETURN_IF_ERROR(who.Require(auth::kModelsRead));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-               ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
-               ASSIGN_OR_RETURN(auto versions, store->training().ListVersions());
-               auto serving = d->deployed->Get(tid);
+  routes.Add({"GET", "/api/v1/models", "The tenant's model versions with metrics and status", "models",
+              Role::kMlEngine},
+             read, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto versions, ctx.Versions());
+               auto serving = ctx.Deployed();
                const std::string serving_version = serving ? serving->version : "";
                json::array out;
                for (const auto& v : versions) {
-                 out.push_back(VersionJson(v, d->training->registry().Location(tid, v.model_key),
-                                           serving_version));
+                 out.push_back(VersionJson(v, ctx.BlobLocation(v.model_key), serving_version));
                }
                json::object body{{"models", std::move(out)}, {"serving_version", serving_version}};
-               auto problems = d->deployed->Problems();
-               if (auto it = problems.find(tid); it != problems.end()) body["problem"] = it->second;
+               if (auto problem = ctx.ModelProblem()) body["problem"] = *problem;
                return JsonAnswer(200, body);
-             }));
+             });
 
-  router.Add({"GET", "/api/v1/models/traffic",
+  routes.Add({"GET", "/api/v1/models/traffic",
               "The live versions and their share of users (an A/B split, or the deployed one at 100 %)",
               "models", Role::kMlEngine},
-             Authed(deps, 0, [d](const Request& req, const PathParams&,
-                                 const auth::Principal& who) -> StatusOr<http::Response> {
-               if (!who.Has(auth::kModelsTrain)) RETURN_IF_ERROR(who.Require(auth::kModelsRead));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-               return JsonAnswer(200, TrafficJson(d->deployed->Live(tid)));
-             }));
+             read, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+               return JsonAnswer(200, TrafficJson(ctx.LiveVersions()));
+             });
 
   // Loading a model version (deploy, a split) reads and indexes its files: slow.
   http::RouteInfo set_traffic{"PUT", "/api/v1/models/traffic",
@@ -111,44 +103,33 @@ void RegisterModelRoutes(http::Router& router, const Deps& deps) {
                               "a user stays with one version while the split is unchanged",
                               "models", Role::kMlEngine};
   set_traffic.slow = true;
-  router.Add(set_traffic,
-             Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams&,
-                                                  const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-               ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-               ASSIGN_OR_RETURN(auto split, ParseSplit(body));
-               ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
-               RETURN_IF_ERROR(d->training->registry().SetTraffic(tid, *store, split));
-               return JsonAnswer(200, TrafficJson(d->deployed->Live(tid)));
-             }));
+  routes.AddJson(set_traffic, train,
+                 [](const Request&, const PathParams&, TenantContext& ctx,
+                    const json::object& body) -> StatusOr<http::Response> {
+                   ASSIGN_OR_RETURN(auto split, ParseSplit(body));
+                   RETURN_IF_ERROR(ctx.SetTraffic(split));
+                   return JsonAnswer(200, TrafficJson(ctx.LiveVersions()));
+                 });
 
   http::RouteInfo deploy{"POST", "/api/v1/models/{version}/deploy",
                          "Deploy a stored version (rollback or roll forward)", "models", Role::kMlEngine};
   deploy.slow = true;
-  router.Add(deploy,
-             Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams& p,
-                                                  const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-               ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
-               auto& registry = d->training->registry();
-               ASSIGN_OR_RETURN(auto v, registry.Deploy(tid, *store, p.Get("version"),
-                                                        "deployed by hand (" + who.Describe() + ")"));
-               return JsonAnswer(200, VersionJson(v, registry.Location(tid, v.model_key), v.version));
-             }));
+  routes.Add(deploy, train,
+             [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto v, ctx.DeployVersion(p.Get("version"),
+                                                          "deployed by hand (" + ctx.who().Describe() + ")"));
+               return JsonAnswer(200, VersionJson(v, ctx.BlobLocation(v.model_key), v.version));
+             });
 
-  router.Add({"DELETE", "/api/v1/models/{version}", "Delete a version that is not deployed",
-              "models", Role::kMlEngine},
-             Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams& p,
-                                                  const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-               ASSIGN_OR_RETURN(auto store, d->tenants->Open(tid));
-               RETURN_IF_ERROR(d->training->registry().Delete(tid, *store, p.Get("version")));
+  routes.Add({"DELETE", "/api/v1/models/{version}", "Delete a version that is not deployed", "models",
+              Role::kMlEngine},
+             train, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               RETURN_IF_ERROR(ctx.DeleteVersion(p.Get("version")));
                http::Response r;
                r.status = 204;
                r.content_type.clear();
                return r;
-             }));
+             });
 }
 
 }  // namespace embedrec::api

@@ -144,12 +144,11 @@ void AppendMetadataOpen(std::string* out, const std::string& model_version, cons
 }
 
 // One user's recommendations as the answer body, serialised.
-StatusOr<std::string> RecommendFor(const Deps* d, const std::string& tid, const TenantRules& rules,
+StatusOr<std::string> RecommendFor(const TenantContext& ctx, const TenantRules& rules,
                                    const json::object& body, const std::string& user_id,
                                    const std::string& request_key) {
   const auto started = std::chrono::steady_clock::now();
   serving::RecommendRequest r;
-  r.tenant_id = tid;
   r.user_id = user_id;
   ASSIGN_OR_RETURN(r.count, Count(body, rules.max_recommendations));
   ASSIGN_OR_RETURN(r.filters, ParseFilters(body));
@@ -182,7 +181,7 @@ StatusOr<std::string> RecommendFor(const Deps* d, const std::string& tid, const 
     return text;
   };
   ASSIGN_OR_RETURN(serving::Served served,
-                   d->recommendations->Recommend(r, {rules.cache_ttl_seconds, request_key}, render));
+                   ctx.Recommend(std::move(r), {rules.cache_ttl_seconds, request_key}, render));
   std::string out = *served.rendered;
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   char latency[32];
@@ -196,44 +195,31 @@ StatusOr<std::string> RecommendFor(const Deps* d, const std::string& tid, const 
   return out;
 }
 
-void Count(const Deps* d, const std::string& tid, const char* endpoint, double seconds) {
-  d->metrics->Inc("embedrec_recommendation_requests_total", {{"tenant", tid}, {"endpoint", endpoint}});
-  d->metrics->Inc("embedrec_recommendation_seconds_total", {{"tenant", tid}, {"endpoint", endpoint}},
-                  seconds);
-}
-
 // Runs `fn`, counting the request per tenant and endpoint with its latency.
 template <typename Fn>
-StatusOr<http::Response> Counted(const Deps* d, const std::string& tid, const char* endpoint, Fn fn) {
+StatusOr<http::Response> Counted(const TenantContext& ctx, const char* endpoint, Fn fn) {
   const auto t0 = std::chrono::steady_clock::now();
   auto r = fn();
-  Count(d, tid, endpoint,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  ctx.CountRequest(endpoint, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return r;
 }
 
-// A JSON-body route of this file: parses the body, resolves the tenant (the
-// body's tenant_id), runs `fn` and counts the request with its latency.
-using BodyFn = std::function<StatusOr<http::Response>(const Request&, const json::object& body,
-                                                      const std::string& tid)>;
-AuthedFn JsonRoute(const Deps* d, const char* endpoint, BodyFn fn) {
-  return [d, endpoint, fn = std::move(fn)](const Request& req, const PathParams&,
-                                           const auth::Principal& who) -> StatusOr<http::Response> {
-    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-    return Counted(d, tid, endpoint, [&] { return fn(req, body, tid); });
+// A JSON-body route of this file, counted with its latency.
+TenantRoutes::JsonFn CountedJson(const char* endpoint, TenantRoutes::JsonFn fn) {
+  return [endpoint, fn = std::move(fn)](const Request& req, const PathParams& p, TenantContext& ctx,
+                                        const json::object& body) {
+    return Counted(ctx, endpoint, [&] { return fn(req, p, ctx, body); });
   };
 }
 
 }  // namespace
 
-void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
-  d->metrics->Declare("embedrec_recommendation_requests_total", MetricsRegistry::Type::kCounter,
-                      "Recommendation requests per tenant and endpoint");
-  d->metrics->Declare("embedrec_recommendation_seconds_total", MetricsRegistry::Type::kCounter,
-                      "Time spent answering recommendation requests per tenant and endpoint");
+void RegisterRecommendationRoutes(TenantRoutes& routes) {
+  routes.metrics().Declare("embedrec_recommendation_requests_total", MetricsRegistry::Type::kCounter,
+                           "Recommendation requests per tenant and endpoint");
+  routes.metrics().Declare("embedrec_recommendation_seconds_total", MetricsRegistry::Type::kCounter,
+                           "Time spent answering recommendation requests per tenant and endpoint");
+  const Needs read{.all = auth::kRecommendationsRead};
 
   // These routes run on the worker pool, not on the network threads (as
   // tracking may): measured, that gave both the better tail at 8 connections
@@ -241,108 +227,88 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
   // A tenant's first requests (after a start or an upload) load its catalog
   // and popularity from its store: they wait in the slow lane, not on the
   // workers every tenant's warm requests need.
-  // Checked per request on the network thread: a tenant found warm is not
-  // asked again for a second (per thread, no shared lock on the hot path).
-  auto cold = [d](const Request&, const std::string& tid) {
-    if (tid.empty()) return false;
-    thread_local std::unordered_map<std::string, std::chrono::steady_clock::time_point> warm_until;
-    const auto now = std::chrono::steady_clock::now();
-    if (auto it = warm_until.find(tid); it != warm_until.end() && it->second > now) return false;
-    if (!d->recommender->Warm(tid)) return true;
-    if (warm_until.size() > 10000) warm_until.clear();
-    warm_until[tid] = now + std::chrono::seconds(1);
-    return false;
-  };
+  auto cold = routes.ServingCold();
   http::RouteInfo recs{"POST", "/api/v1/recommendations",
                        "Personalised recommendations for a user (filters, context, model_version)",
                        "recommendations"};
   recs.slow_if = cold;
-  router.Add(recs,
-             Authed(deps, auth::kRecommendationsRead,
-                    JsonRoute(d, "recommendations", [d](const Request& req, const json::object& body,
-                                                     const std::string& tid) -> StatusOr<http::Response> {
-      ASSIGN_OR_RETURN(std::string user, ReqString(body, "user_id", 256));
-      if (user.empty()) return FieldValueError("user_id", "user_id must not be empty");
-      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
-      ASSIGN_OR_RETURN(std::string out, RecommendFor(d, tid, rules, body, user, req.body));
-      return http::JsonResponse(200, std::move(out));
-  })));
+  routes.AddJson(recs, read, CountedJson("recommendations", [](const Request& req, const PathParams&,
+                                                               TenantContext& ctx, const json::object& body)
+                                                                -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(std::string user, ReqString(body, "user_id", 256));
+    if (user.empty()) return FieldValueError("user_id", "user_id must not be empty");
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    ASSIGN_OR_RETURN(std::string out, RecommendFor(ctx, rules, body, user, req.body));
+    return http::JsonResponse(200, std::move(out));
+  }));
 
   http::RouteInfo batch{"POST", "/api/v1/recommendations/batch",
                         "Recommendations for up to 100 users (user_ids, and the single request's fields)",
                         "recommendations"};
   batch.slow_if = cold;
-  router.Add(batch,
-             Authed(deps, auth::kRecommendationsRead,
-                    JsonRoute(d, "batch", [d](const Request& req, const json::object& body,
-                                                     const std::string& tid) -> StatusOr<http::Response> {
-      const json::value* ids = body.if_contains("user_ids");
-      if (!ids || !ids->is_array()) return FieldTypeError("user_ids", "an array of strings");
-      if (ids->as_array().empty() || ids->as_array().size() > kMaxBatchUsers) {
-        return FieldValueError("user_ids", "user_ids must hold 1 to 100 users");
+  routes.AddJson(batch, read, CountedJson("batch", [](const Request&, const PathParams&, TenantContext& ctx,
+                                                      const json::object& body) -> StatusOr<http::Response> {
+    const json::value* ids = body.if_contains("user_ids");
+    if (!ids || !ids->is_array()) return FieldTypeError("user_ids", "an array of strings");
+    if (ids->as_array().empty() || ids->as_array().size() > kMaxBatchUsers) {
+      return FieldValueError("user_ids", "user_ids must hold 1 to 100 users");
+    }
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    json::object shared = body;
+    shared.erase("user_ids");
+    const std::string key_body = JsonText(shared);
+    std::string results = "{\"results\":[";
+    for (const auto& id : ids->as_array()) {
+      if (!id.is_string() || id.as_string().empty()) {
+        return FieldTypeError("user_ids", "an array of non-empty strings");
       }
-      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
-      json::object shared = body;
-      shared.erase("user_ids");
-      const std::string key_body = JsonText(shared);
-      std::string results = "{\"results\":[";
-      for (const auto& id : ids->as_array()) {
-        if (!id.is_string() || id.as_string().empty()) {
-          return FieldTypeError("user_ids", "an array of non-empty strings");
-        }
-        ASSIGN_OR_RETURN(std::string one, RecommendFor(d, tid, rules, shared,
-                                                       std::string(id.as_string()), key_body));
-        if (results.back() != '[') results += ',';
-        results += one;
-      }
-      results += "],\"count\":" + std::to_string(ids->as_array().size()) + "}";
-      return http::JsonResponse(200, std::move(results));
-  })));
+      ASSIGN_OR_RETURN(std::string one, RecommendFor(ctx, rules, shared, std::string(id.as_string()), key_body));
+      if (results.back() != '[') results += ',';
+      results += one;
+    }
+    results += "],\"count\":" + std::to_string(ids->as_array().size()) + "}";
+    return http::JsonResponse(200, std::move(results));
+  }));
 
   http::RouteInfo similar{"POST", "/api/v1/recommendations/similar",
                           "Items similar to an item (never the item itself)", "recommendations"};
   similar.slow_if = cold;
-  router.Add(similar,
-             Authed(deps, auth::kRecommendationsRead,
-                    JsonRoute(d, "similar", [d](const Request& req, const json::object& body,
-                                                     const std::string& tid) -> StatusOr<http::Response> {
-      const auto t0 = std::chrono::steady_clock::now();
-      ASSIGN_OR_RETURN(std::string item, ReqString(body, "item_id", 256));
-      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
-      ASSIGN_OR_RETURN(int count, Count(body, rules.max_recommendations));
-      ASSIGN_OR_RETURN(auto filters, ParseFilters(body));
-      ASSIGN_OR_RETURN(auto served, d->recommendations->Similar(tid, item, count, filters));
-      const auto& res = served.result;
-      std::string out = "{\"item_id\":";
-      AppendJsonString(item, &out);
-      out.append(",\"similar_items\":[");
-      for (size_t i = 0; i < res.items.size(); ++i) {
-        if (i) out.push_back(',');
-        AppendItemOpen(&out, *res.items[i].item, false);
-        AppendField(&out, "similarity_score");
-        AppendJsonNumber(res.items[i].similarity, &out);
-        out.push_back('}');
-      }
-      out.push_back(']');
-      AppendMetadataOpen(&out, res.model_version, res.algorithm);
-      AppendField(&out, "latency_ms");
-      AppendJsonNumber(
-          Round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), 1e3),
-          &out);
-      AppendField(&out, "recommendation_id");
-      AppendJsonString(served.recommendation_id, &out);
-      out.append("}}");
-      return http::JsonResponse(200, std::move(out));
-  })));
+  routes.AddJson(similar, read, CountedJson("similar", [](const Request&, const PathParams&, TenantContext& ctx,
+                                                          const json::object& body) -> StatusOr<http::Response> {
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(std::string item, ReqString(body, "item_id", 256));
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    ASSIGN_OR_RETURN(int count, Count(body, rules.max_recommendations));
+    ASSIGN_OR_RETURN(auto filters, ParseFilters(body));
+    ASSIGN_OR_RETURN(auto served, ctx.Similar(item, count, filters));
+    const auto& res = served.result;
+    std::string out = "{\"item_id\":";
+    AppendJsonString(item, &out);
+    out.append(",\"similar_items\":[");
+    for (size_t i = 0; i < res.items.size(); ++i) {
+      if (i) out.push_back(',');
+      AppendItemOpen(&out, *res.items[i].item, false);
+      AppendField(&out, "similarity_score");
+      AppendJsonNumber(res.items[i].similarity, &out);
+      out.push_back('}');
+    }
+    out.push_back(']');
+    AppendMetadataOpen(&out, res.model_version, res.algorithm);
+    AppendField(&out, "latency_ms");
+    AppendJsonNumber(
+        Round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), 1e3),
+        &out);
+    AppendField(&out, "recommendation_id");
+    AppendJsonString(served.recommendation_id, &out);
+    out.append("}}");
+    return http::JsonResponse(200, std::move(out));
+  }));
 
-  router.Add({"GET", "/api/v1/recommendations/log/{recommendation_id}",
+  routes.Add({"GET", "/api/v1/recommendations/log/{recommendation_id}",
               "What an answer showed: its items in order with their scores, model version, context",
               "recommendations"},
-             Authed(deps, auth::kRecommendationsRead,
-                    [d](const Request& req, const PathParams& p,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-    ASSIGN_OR_RETURN(auto rec, d->recommendations->Logged(tid, p.Get("recommendation_id")));
+             read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto rec, ctx.Logged(p.Get("recommendation_id")));
     json::array items;
     for (size_t i = 0; i < rec.items.size(); ++i) {
       items.push_back(json::object{{"item_id", rec.items[i].item_id},
@@ -359,23 +325,19 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
                      {"cached", rec.cached},
                      {"created_at", FormatRfc3339Millis(rec.ts_ms)}};
     return JsonAnswer(200, out);
-  }));
+  });
 
   http::RouteInfo popular{"GET", "/api/v1/recommendations/popular",
                           "Trending items, optionally of one category (?category, ?count)", "recommendations"};
   popular.slow_if = cold;
-  router.Add(popular,
-             Authed(deps, auth::kRecommendationsRead,
-                    [d](const Request& req, const PathParams&,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-    return Counted(d, tid, "popular", [&]() -> StatusOr<http::Response> {
-      ASSIGN_OR_RETURN(auto rules, d->settings->Rules(tid));
+  routes.Add(popular, read, [](const Request& req, const PathParams&, TenantContext& ctx) {
+    return Counted(ctx, "popular", [&]() -> StatusOr<http::Response> {
+      ASSIGN_OR_RETURN(auto rules, ctx.Rules());
       ASSIGN_OR_RETURN(int64_t count, QueryInt(req, "count", std::min(10, rules.max_recommendations), 1,
                                                rules.max_recommendations));
       serving::Filters f;
       if (auto c = req.Query("category"); c && !c->empty()) f.categories = {*c};
-      ASSIGN_OR_RETURN(auto res, d->recommender->Popular(tid, static_cast<int>(count), f));
+      ASSIGN_OR_RETURN(auto res, ctx.Popular(static_cast<int>(count), f));
       std::string out = "{";
       AppendRecommendations(&out, res.items, false);
       out.append(",\"metadata\":{\"algorithm\":");
@@ -383,7 +345,7 @@ void RegisterRecommendationRoutes(http::Router& router, const Deps& deps) {
       out.append("}}");
       return http::JsonResponse(200, std::move(out));
     });
-  }));
+  });
 }
 
 }  // namespace embedrec::api

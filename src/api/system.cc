@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include "api/call.h"
-#include "serving/deployed_models.h"
 #include "api/json_body.h"
 #include "common/build_info.h"
 #include "common/random.h"
@@ -90,8 +89,8 @@ std::string AsOperationId(const std::string& method, const std::string& pattern)
   return id;
 }
 
-void RegisterSystemRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps) {
+  const PlatformDeps* d = &deps;
   const http::Router* rt = &router;
   deps.metrics->Declare("embedrec_build_info", MetricsRegistry::Type::kGauge,
                         "Build version and commit of the running binary.");
@@ -112,15 +111,15 @@ void RegisterSystemRoutes(http::Router& router, const Deps& deps) {
                Status s = d->control->Ping();
                checks["control_store"] = s.ok() ? "ok" : s.message();
                ok &= s.ok();
-               Status spaces = d->tenants->Ping();  // where tenants' data goes
+               Status spaces = d->ping_tenant_spaces ? d->ping_tenant_spaces() : Status::Ok();
                checks["data_dir"] = spaces.ok() ? "ok" : "not writable";
                ok &= spaces.ok();
-               if (d->deployed) {
+               if (d->model_problems) {
                  // A model that cannot be loaded is reported; the tenant is
                  // served by its previous good version (or popularity), so the
                  // process stays ready.
                  json::object problems;
-                 for (auto& [tid, p] : d->deployed->Problems()) problems[tid] = p;
+                 for (auto& [tid, p] : d->model_problems()) problems[tid] = p;
                  checks["models"] = problems.empty() ? json::value("ok")
                                                      : json::value(json::object{
                                                            {"status", "degraded"},

@@ -34,8 +34,8 @@ json::object TenantJson(const store::TenantRecord& t) {
 
 }  // namespace
 
-void RegisterTenantRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
+  const PlatformDeps* d = &deps;
   using auth::kPlatformAdmin;
 
   router.Add({"POST", "/api/v1/admin/tenants", "Create a tenant (platform admin)", "tenants"},

@@ -16,12 +16,6 @@ using http::Request;
 
 namespace {
 
-// Progress may be read with either model scope.
-Status RequireModelScope(const auth::Principal& who) {
-  if (who.Has(auth::kModelsTrain)) return Status::Ok();
-  return who.Require(auth::kModelsRead);
-}
-
 // One SSE stream of a job's progress. The subscription may deliver
 // documents before the stream is attached (the response is still on its
 // way): they wait here.
@@ -55,23 +49,20 @@ class ProgressEvents {
 
 }  // namespace
 
-void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterTrainingRoutes(TenantRoutes& routes) {
   using http::Role;
+  const Needs read{.any = auth::kModelsTrain | auth::kModelsRead};
 
   http::RouteInfo train{"POST", "/api/v1/train",
                         "Start a training job (model_type, training_mode, auto_deploy, hyperparameters)",
                         "training", Role::kMlEngine};
   train.slow = true;  // counts the tenant's interactions (a scan) to plan the job
-  router.Add(train, Authed(deps, auth::kModelsTrain,
-                           [d](const Request& req, const PathParams&,
-                               const auth::Principal& who) -> StatusOr<http::Response> {
-    ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-    ASSIGN_OR_RETURN(auto tid_field, OptString(body, "tenant_id", 64));
-    ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(tid_field.value_or("")));
-    ASSIGN_OR_RETURN(auto tenant, d->control->GetTenant(tid));
+  routes.AddJson(train, {.all = auth::kModelsTrain},
+                 [](const Request&, const PathParams&, TenantContext& ctx,
+                    const json::object& body) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(auto tenant, ctx.Record());
     ASSIGN_OR_RETURN(training::JobRequest job, training::ParseJobRequest(body, tenant.settings_json));
-    ASSIGN_OR_RETURN(training::Submitted s, d->training->Submit(tid, job));
+    ASSIGN_OR_RETURN(training::Submitted s, ctx.Train(job));
     const double minutes = std::ceil(s.estimated_seconds / 60.0 * 100) / 100;
     return JsonAnswer(202, json::object{
         {"job_id", s.job_id},
@@ -84,53 +75,43 @@ void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
         {"hyperparameters", training::HyperparametersJson(job)},
         {"progress_url", "/api/v1/training/" + s.job_id + "/progress"},
         {"events_url", "/api/v1/training/" + s.job_id + "/events"}});
-  }));
+  });
 
-  router.Add({"GET", "/api/v1/training/{job_id}/progress", "A training job's progress and result",
+  routes.Add({"GET", "/api/v1/training/{job_id}/progress", "A training job's progress and result",
               "training", Role::kMlEngine},
-             Authed(deps, 0, [d](const Request& req, const PathParams& p,
-                                 const auth::Principal& who) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(RequireModelScope(who));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-               ASSIGN_OR_RETURN(std::string doc, d->training->Progress(tid, p.Get("job_id")));
+             read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(std::string doc, ctx.JobProgress(p.Get("job_id")));
                return http::JsonResponse(200, std::move(doc));
-             }));
+             });
 
-  router.Add({"GET", "/api/v1/training", "The tenant's training jobs, newest first (?limit)",
-              "training", Role::kMlEngine},
-             Authed(deps, 0, [d](const Request& req, const PathParams&,
-                                 const auth::Principal& who) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(RequireModelScope(who));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+  routes.Add({"GET", "/api/v1/training", "The tenant's training jobs, newest first (?limit)", "training",
+              Role::kMlEngine},
+             read, [](const Request& req, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
-               ASSIGN_OR_RETURN(auto docs, d->training->List(tid, static_cast<int>(limit)));
+               ASSIGN_OR_RETURN(auto docs, ctx.Jobs(static_cast<int>(limit)));
                std::string body = "{\"jobs\":[";
                for (size_t i = 0; i < docs.size(); ++i) body += (i ? "," : "") + docs[i];
                body += "],\"count\":" + std::to_string(docs.size()) + "}";
                return http::JsonResponse(200, std::move(body));
-             }));
+             });
 
-  router.Add({"POST", "/api/v1/training/{job_id}/cancel", "Cancel a queued or running training job",
+  routes.Add({"POST", "/api/v1/training/{job_id}/cancel", "Cancel a queued or running training job",
               "training", Role::kMlEngine},
-             Authed(deps, auth::kModelsTrain, [d](const Request& req, const PathParams& p,
-                                                  const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-               ASSIGN_OR_RETURN(std::string doc, d->training->Cancel(tid, p.Get("job_id")));
+             {.all = auth::kModelsTrain},
+             [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(std::string doc, ctx.CancelJob(p.Get("job_id")));
                return http::JsonResponse(202, std::move(doc));
-             }));
+             });
 
-  router.Add({"GET", "/api/v1/training/{job_id}/events",
+  routes.Add({"GET", "/api/v1/training/{job_id}/events",
               "A training job's progress as Server-Sent Events (progress…, then end)", "training",
               Role::kMlEngine},
-             Authed(deps, 0, [d](const Request& req, const PathParams& p,
-                                 const auth::Principal& who) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(RequireModelScope(who));
-               ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+             read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                auto events = std::make_shared<ProgressEvents>();
-               ASSIGN_OR_RETURN(auto sub, d->training->Watch(tid, p.Get("job_id"),
-                                                             [events](const std::string& doc, bool final) {
-                                                               events->Send(doc, final);
-                                                             }));
+               ASSIGN_OR_RETURN(auto sub, ctx.WatchJob(p.Get("job_id"),
+                                                       [events](const std::string& doc, bool final) {
+                                                         events->Send(doc, final);
+                                                       }));
                std::shared_ptr<training::Subscription> shared(std::move(sub));
                http::Response r;
                r.content_type = "text/event-stream";
@@ -142,7 +123,7 @@ void RegisterTrainingRoutes(http::Router& router, const Deps& deps) {
                  s->OnEnd([shared]() mutable { shared.reset(); });
                };
                return r;
-             }));
+             });
 }
 
 }  // namespace embedrec::api

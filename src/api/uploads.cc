@@ -26,7 +26,17 @@ struct CsvInput {
   std::string file_name;
 };
 
-StatusOr<CsvInput> LocateCsv(const Request& req, const auth::Principal& who) {
+// A tenant_id form field must name the request's tenant.
+Status CheckTenantField(CsvInput& in, const TenantContext& ctx) {
+  ASSIGN_OR_RETURN(std::string named, in.multipart->ReadAll(64));
+  named = std::string(Trim(named));
+  if (named.empty() || named == ctx.tenant_id()) return Status::Ok();
+  RETURN_IF_ERROR(ctx.who().ResolveTenant(named).status());  // a tenant's credential: tenant_mismatch
+  return Status::InvalidArgument("the tenant_id field names another tenant than ?tenant_id",
+                                 {{"field", "tenant_id"}});
+}
+
+StatusOr<CsvInput> LocateCsv(const Request& req, const TenantContext& ctx) {
   CsvInput in;
   std::string_view ctype = req.Header("content-type");
   if (auto boundary = ingest::MultipartBoundary(ctype)) {
@@ -39,8 +49,7 @@ StatusOr<CsvInput> LocateCsv(const Request& req, const auth::Principal& who) {
                                        {{"field", "file"}});
       }
       if (part.name == "tenant_id") {
-        ASSIGN_OR_RETURN(std::string tid, in.multipart->ReadAll(64));
-        RETURN_IF_ERROR(who.ResolveTenant(std::string(Trim(tid))).status());
+        RETURN_IF_ERROR(CheckTenantField(in, ctx));
       } else if (part.name == "file") {
         in.source = in.multipart.get();
         in.file_name = part.filename;
@@ -62,127 +71,112 @@ StatusOr<CsvInput> LocateCsv(const Request& req, const auth::Principal& who) {
 }
 
 // Reads the parts after the file: a tenant_id field may come last.
-Status CheckTrailingParts(CsvInput& in, const auth::Principal& who) {
+Status CheckTrailingParts(CsvInput& in, const TenantContext& ctx) {
   if (!in.multipart) return Status::Ok();
   ingest::MultipartReader::Part part;
   while (true) {
     ASSIGN_OR_RETURN(bool more, in.multipart->NextPart(&part));
     if (!more) return Status::Ok();
-    if (part.name == "tenant_id") {
-      ASSIGN_OR_RETURN(std::string tid, in.multipart->ReadAll(64));
-      RETURN_IF_ERROR(who.ResolveTenant(std::string(Trim(tid))).status());
-    }
+    if (part.name == "tenant_id") RETURN_IF_ERROR(CheckTenantField(in, ctx));
   }
 }
 
 // The CSV of the request as the ingest service reads it: the body or the
 // multipart 'file' part, its compression, and the trailing parts checked
 // once the file is read.
-StatusOr<http::Response> Upload(const Request& req, const auth::Principal& who,
+StatusOr<http::Response> Upload(const Request& req, const TenantContext& ctx,
                                 const std::function<StatusOr<json::object>(ingest::UploadSource)>& run) {
-  ASSIGN_OR_RETURN(CsvInput input, LocateCsv(req, who));
+  ASSIGN_OR_RETURN(CsvInput input, LocateCsv(req, ctx));
   ingest::UploadSource source;
   source.bytes = input.source;
   source.compression = ingest::DetectCompression(req.Header("content-encoding"), input.file_name);
-  source.after_read = [&] { return CheckTrailingParts(input, who); };
+  source.after_read = [&] { return CheckTrailingParts(input, ctx); };
   ASSIGN_OR_RETURN(json::object result, run(std::move(source)));
   return JsonAnswer(200, result);
 }
 
-StatusOr<http::Response> UploadItems(const Deps& d, const Request& req, const auth::Principal& who) {
-  ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
+StatusOr<http::Response> UploadItems(const Request& req, const TenantContext& ctx) {
   std::string mode = req.Query("mode").value_or("upsert");
   if (mode != "upsert" && mode != "replace") {
     return FieldValueError("mode", "mode must be 'upsert' (default) or 'replace'");
   }
-  return Upload(req, who, [&](ingest::UploadSource source) {
-    return d.ingest->UploadItems(tid, std::move(source),
-                                 mode == "replace" ? ingest::ItemsMode::kReplace : ingest::ItemsMode::kUpsert);
+  return Upload(req, ctx, [&](ingest::UploadSource source) {
+    return ctx.UploadItems(std::move(source),
+                           mode == "replace" ? ingest::ItemsMode::kReplace : ingest::ItemsMode::kUpsert);
   });
 }
 
-StatusOr<http::Response> UploadInteractions(const Deps& d, const Request& req,
-                                            const auth::Principal& who) {
-  ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(req.Query("tenant_id").value_or("")));
-  ASSIGN_OR_RETURN(auto rules, d.settings->Rules(tid));
-  return Upload(req, who, [&](ingest::UploadSource source) {
-    return d.ingest->UploadInteractions(tid, std::move(source), rules.custom_types);
-  });
+StatusOr<http::Response> UploadInteractions(const Request& req, const TenantContext& ctx) {
+  return Upload(req, ctx, [&](ingest::UploadSource source) { return ctx.UploadInteractions(std::move(source)); });
+}
+
+// {"uploads": [...]}: past uploads with their results, newest first.
+StatusOr<http::Response> ListUploads(const TenantContext& ctx) {
+  ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+  ASSIGN_OR_RETURN(auto uploads, tenant->ListUploads(100));
+  json::array items;
+  for (const auto& u : uploads) {
+    boost::system::error_code ec;
+    json::value result = json::parse(u.result_json, ec);
+    items.push_back(json::object{{"upload_id", u.id},
+                                 {"kind", u.kind},
+                                 {"created_at", FormatRfc3339(u.created_at_ms / 1000)},
+                                 {"storage_location", u.storage_location},
+                                 {"result", ec ? json::value(nullptr) : result}});
+  }
+  return JsonAnswer(200, json::object{{"uploads", std::move(items)}});
+}
+
+// {"events": [...]}: the tenant's event log after ?after=<seq>.
+StatusOr<http::Response> ListEvents(const Request& req, const TenantContext& ctx) {
+  ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "after", 0, 0, INT64_MAX));
+  ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+  ASSIGN_OR_RETURN(auto evs, tenant->ReadEvents(after, 1000));
+  json::array items;
+  for (const auto& e : evs) {
+    boost::system::error_code ec;
+    json::value payload = json::parse(e.payload_json, ec);
+    items.push_back(json::object{{"seq", e.seq},
+                                 {"topic", e.topic},
+                                 {"created_at", FormatRfc3339Millis(e.created_at_ms)},
+                                 {"payload", ec ? json::value(nullptr) : payload}});
+  }
+  return JsonAnswer(200, json::object{{"events", std::move(items)}});
 }
 
 }  // namespace
 
-void RegisterUploadRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
-
+void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes) {
+  const Needs data_write{.all = auth::kDataWrite};
   http::RouteInfo items{"POST", "/api/v1/upload/items",
                         "Upload the product catalog as CSV (multipart 'file' part or text/csv "
                         "body; gzip/zstd accepted); ?mode=upsert|replace",
                         "uploads", http::Role::kDataPipeline};
   items.stream_body = true;
-  items.body_limit = deps.max_upload_bytes;
-  router.Add(items, Authed(deps, auth::kDataWrite,
-                           [d](const Request& req, const PathParams&,
-                               const auth::Principal& who) { return UploadItems(*d, req, who); }));
+  items.body_limit = max_upload_bytes;
+  routes.Add(items, data_write, [](const Request& req, const PathParams&, TenantContext& ctx) {
+    return UploadItems(req, ctx);
+  });
 
   http::RouteInfo inter{"POST", "/api/v1/upload/interactions",
                         "Upload interaction history as CSV (multipart 'file' part or text/csv body; "
                         "gzip/zstd accepted)",
                         "uploads", http::Role::kDataPipeline};
   inter.stream_body = true;
-  inter.body_limit = deps.max_upload_bytes;
-  router.Add(inter, Authed(deps, auth::kDataWrite,
-                           [d](const Request& req, const PathParams&, const auth::Principal& who) {
-                             return UploadInteractions(*d, req, who);
-                           }));
+  inter.body_limit = max_upload_bytes;
+  routes.Add(inter, data_write, [](const Request& req, const PathParams&, TenantContext& ctx) {
+    return UploadInteractions(req, ctx);
+  });
 
-  http::RouteInfo events{"GET", "/api/v1/data/events",
-                         "The tenant's event log after ?after=<seq> (item-catalog-updated, ...)",
-                         "uploads", http::Role::kDataPipeline};
-  router.Add(events, Authed(deps, auth::kDataWrite,
-                            [d](const Request& req, const PathParams&,
-                                const auth::Principal& who) -> StatusOr<http::Response> {
-                              ASSIGN_OR_RETURN(std::string tid,
-                                               who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                              ASSIGN_OR_RETURN(int64_t after,
-                                               QueryInt(req, "after", 0, 0, INT64_MAX));
-                              ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                              ASSIGN_OR_RETURN(auto evs, tenant->ReadEvents(after, 1000));
-                              json::array items;
-                              for (const auto& e : evs) {
-                                boost::system::error_code ec;
-                                json::value payload = json::parse(e.payload_json, ec);
-                                items.push_back(json::object{
-                                    {"seq", e.seq},
-                                    {"topic", e.topic},
-                                    {"created_at", FormatRfc3339Millis(e.created_at_ms)},
-                                    {"payload", ec ? json::value(nullptr) : payload}});
-                              }
-                              return JsonAnswer(200, json::object{{"events", std::move(items)}});
-                            }));
+  routes.Add({"GET", "/api/v1/data/events",
+              "The tenant's event log after ?after=<seq> (item-catalog-updated, ...)", "uploads",
+              http::Role::kDataPipeline},
+             data_write,
+             [](const Request& req, const PathParams&, TenantContext& ctx) { return ListEvents(req, ctx); });
 
-  http::RouteInfo list{"GET", "/api/v1/data/uploads", "Past uploads with their results, newest first",
-                       "uploads", http::Role::kDataPipeline};
-  router.Add(list, Authed(deps, auth::kDataWrite,
-                          [d](const Request& req, const PathParams&,
-                              const auth::Principal& who) -> StatusOr<http::Response> {
-                            ASSIGN_OR_RETURN(std::string tid,
-                                             who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                            ASSIGN_OR_RETURN(auto tenant, d->tenants->Open(tid));
-                            ASSIGN_OR_RETURN(auto uploads, tenant->ListUploads(100));
-                            json::array items;
-                            for (const auto& u : uploads) {
-                              boost::system::error_code ec;
-                              json::value result = json::parse(u.result_json, ec);
-                              items.push_back(json::object{
-                                  {"upload_id", u.id},
-                                  {"kind", u.kind},
-                                  {"created_at", FormatRfc3339(u.created_at_ms / 1000)},
-                                  {"storage_location", u.storage_location},
-                                  {"result", ec ? json::value(nullptr) : result}});
-                            }
-                            return JsonAnswer(200, json::object{{"uploads", std::move(items)}});
-                          }));
+  routes.Add({"GET", "/api/v1/data/uploads", "Past uploads with their results, newest first", "uploads",
+              http::Role::kDataPipeline},
+             data_write, [](const Request&, const PathParams&, TenantContext& ctx) { return ListUploads(ctx); });
 }
 
 }  // namespace embedrec::api

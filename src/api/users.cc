@@ -37,7 +37,7 @@ json::object UserJson(const store::UserRecord& u) {
 
 // The user `id` if the caller may manage it; users of other tenants are
 // reported as absent so their existence does not leak.
-StatusOr<store::UserRecord> ManagedUser(const Deps& d, const auth::Principal& who,
+StatusOr<store::UserRecord> ManagedUser(const PlatformDeps& d, const auth::Principal& who,
                                         const std::string& id) {
   auto u = d.control->GetUser(id);
   if (!u.ok() || (who.kind != auth::Principal::Kind::kPlatformAdmin &&
@@ -50,54 +50,46 @@ StatusOr<store::UserRecord> ManagedUser(const Deps& d, const auth::Principal& wh
 
 }  // namespace
 
-void RegisterUserRoutes(http::Router& router, const Deps& deps) {
-  const Deps* d = &deps;
+void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const PlatformDeps& deps) {
+  const PlatformDeps* d = &deps;
   using auth::kManageUsers;
 
-  router.Add(
+  routes.AddJson(
       {"POST", "/api/v1/admin/users", "Create a user (platform admin, or a tenant admin)", "users"},
-      Authed(deps, kManageUsers,
-             [d](const Request& req, const PathParams&,
-                 const auth::Principal& who) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-               ASSIGN_OR_RETURN(std::string email, ReqString(body, "email", 254));
-               ASSIGN_OR_RETURN(std::string password, ReqString(body, "password", 1024));
-               ASSIGN_OR_RETURN(auto tenant_field, OptString(body, "tenant_id", 64));
-               ASSIGN_OR_RETURN(auto role, OptString(body, "role", 32));
-               ASSIGN_OR_RETURN(std::string tenant_id,
-                                who.ResolveTenant(tenant_field.value_or("")));
-               email = std::string(Trim(email));
-               if (!ValidEmail(email)) {
-                 return FieldValueError("email", "email must be a valid address like name@example.com")
-                     .WithReason("invalid_email");
-               }
-               std::string r = role.value_or("member");
-               if (!auth::IsValidRole(r)) {
-                 return FieldValueError("role", "role must be one of admin, member, viewer");
-               }
-               RETURN_IF_ERROR(auth::CheckPasswordStrength(password, email));
-               ASSIGN_OR_RETURN(auto tenant, d->control->GetTenant(tenant_id));
-               ASSIGN_OR_RETURN(std::string hash, auth::HashPassword(password));
-               store::UserRecord u{NewId("usr"), email, AsciiLower(email), tenant.id, r,
-                                   "active", hash, d->clock->NowMillis(), std::nullopt};
-               RETURN_IF_ERROR(d->control->CreateUser(u));
-               spdlog::info("created user {} in tenant {} by {}", u.id, u.tenant_id, who.Describe());
-               return JsonAnswer(201, UserJson(u));
-             }));
+      {.all = kManageUsers},
+      [](const Request&, const PathParams&, TenantContext& ctx,
+         const json::object& body) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(std::string email, ReqString(body, "email", 254));
+        ASSIGN_OR_RETURN(std::string password, ReqString(body, "password", 1024));
+        ASSIGN_OR_RETURN(auto role, OptString(body, "role", 32));
+        email = std::string(Trim(email));
+        if (!ValidEmail(email)) {
+          return FieldValueError("email", "email must be a valid address like name@example.com")
+              .WithReason("invalid_email");
+        }
+        std::string r = role.value_or("member");
+        if (!auth::IsValidRole(r)) {
+          return FieldValueError("role", "role must be one of admin, member, viewer");
+        }
+        RETURN_IF_ERROR(auth::CheckPasswordStrength(password, email));
+        ASSIGN_OR_RETURN(auto tenant, ctx.Record());
+        ASSIGN_OR_RETURN(std::string hash, auth::HashPassword(password));
+        store::UserRecord u{NewId("usr"), email, AsciiLower(email), tenant.id, r,
+                            "active", hash, ctx.NowMillis(), std::nullopt};
+        RETURN_IF_ERROR(ctx.CreateUser(u));
+        spdlog::info("created user {} in tenant {} by {}", u.id, u.tenant_id, ctx.who().Describe());
+        return JsonAnswer(201, UserJson(u));
+      });
 
-  router.Add({"GET", "/api/v1/admin/users",
-              "List a tenant's users (platform admin with ?tenant_id=, or a tenant admin)",
-              "users"},
-             Authed(deps, kManageUsers,
-                    [d](const Request& req, const PathParams&,
-                        const auth::Principal& who) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(std::string tid,
-                                       who.ResolveTenant(req.Query("tenant_id").value_or("")));
-                      ASSIGN_OR_RETURN(auto users, d->control->ListUsers(tid));
-                      json::array items;
-                      for (const auto& u : users) items.push_back(UserJson(u));
-                      return JsonAnswer(200, json::object{{"users", std::move(items)}});
-                    }));
+  routes.Add({"GET", "/api/v1/admin/users",
+              "List a tenant's users (platform admin with ?tenant_id=, or a tenant admin)", "users"},
+             {.all = kManageUsers},
+             [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto users, ctx.Users());
+               json::array items;
+               for (const auto& u : users) items.push_back(UserJson(u));
+               return JsonAnswer(200, json::object{{"users", std::move(items)}});
+             });
 
   router.Add({"GET", "/api/v1/admin/users/{id}", "Get a user", "users"},
              Authed(deps, kManageUsers,

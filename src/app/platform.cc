@@ -67,27 +67,36 @@ class PlatformImpl final : public Platform {
         control_.get(), RealClock(), throttle_.get(), auth::SessionService::Options{jwt_secret});
 
     settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), RealClock());
-    deps_.settings = settings_.get();
-    deps_.control = control_.get();
-    deps_.tenants = tenants_.get();
-    deps_.authenticator = authenticator_.get();
-    deps_.sessions = sessions_.get();
-    deps_.clock = RealClock();
-    deps_.metrics = &metrics_;
+    api::PlatformDeps& platform = deps_.platform;
+    platform.control = control_.get();
+    platform.authenticator = authenticator_.get();
+    platform.sessions = sessions_.get();
+    platform.clock = RealClock();
+    platform.metrics = &metrics_;
+    store::TenantStores* tenant_stores = tenants_.get();
+    platform.ping_tenant_spaces = [tenant_stores] { return tenant_stores->Ping(); };
+    platform.model_problems = [this] { return deployed_.Problems(); };
+    api::TenantServices& services = deps_.tenant;
+    services.stores = tenants_.get();
+    services.control = control_.get();
+    services.authenticator = authenticator_.get();
+    services.settings = settings_.get();
+    services.clock = RealClock();
+    services.metrics = &metrics_;
     deps_.max_upload_bytes = config_.max_upload_bytes;
     blobs_ = blob::NewFsTenantBlobStores(config_.data_dir + "/tenants");
     blob::TenantBlobStores* blobs = blobs_.get();
-    deps_.open_blobs = [blobs](const std::string& tid) { return blobs->Open(tid); };
+    auto open_blobs = [blobs](const std::string& tid) { return blobs->Open(tid); };
     training::ServiceOptions topts;
     topts.workers = config_.training_workers;
     topts.threads_per_job = config_.training_threads;
     topts.registry.keep_versions = config_.keep_model_versions;
     topts.registry.min_age_days = config_.model_min_age_days;
     topts.registry.index.exact_max_items = config_.exact_search_max_items;
-    training_ = training::NewTrainingService(tenants_.get(), deps_.open_blobs, &deployed_,
+    training_ = training::NewTrainingService(tenants_.get(), open_blobs, &deployed_,
                                              RealClock(), topts);
-    deps_.training = training_.get();
-    deps_.deployed = &deployed_;
+    services.training = training_.get();
+    services.deployed = &deployed_;
     catalog_ = std::make_unique<serving::CatalogCache>(RealClock());
     api::TenantSettingsCache* settings = settings_.get();
     activity_ = std::make_unique<serving::Activity>(RealClock(), [settings](const std::string& tid) {
@@ -103,25 +112,25 @@ class PlatformImpl final : public Platform {
     }
     recommendations_ = std::make_unique<serving::RecommendationService>(
         recommender_.get(), rec_log_.get(), RealClock(), RandomIds(), &metrics_);
-    deps_.recommendations = recommendations_.get();
-    deps_.catalog = catalog_.get();
-    deps_.activity = activity_.get();
-    deps_.recommender = recommender_.get();
+    services.recommendations = recommendations_.get();
+    services.catalog = catalog_.get();
+    services.activity = activity_.get();
+    services.recommender = recommender_.get();
     serving::CatalogCache* catalog = catalog_.get();
     serving::Activity* activity = activity_.get();
     ingest_ = std::make_unique<ingest::IngestService>(ingest::IngestOptions{
         .tenants = tenants_.get(),
-        .open_blobs = deps_.open_blobs,
+        .open_blobs = open_blobs,
         .clock = RealClock(),
         .spill_dir = config_.data_dir + "/tmp",
         .data_changed = [catalog, activity](const std::string& tid) {
           catalog->Invalidate(tid);  // serving reads the new catalog and history from now on
           activity->DataChanged(tid);
         }});
-    deps_.ingest = ingest_.get();
+    services.ingest = ingest_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), RealClock());
     WireTenantHooks();
-    deps_.tenant_service = tenant_service_.get();
+    platform.tenant_service = tenant_service_.get();
     RETURN_IF_ERROR(RecoverTenants());
     api::RegisterAllRoutes(router_, deps_);
 
@@ -265,7 +274,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::RecommendationService> recommendations_;
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<ingest::IngestService> ingest_;
-  api::Deps deps_;
+  api::ApiDeps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;
   std::atomic<FairThreadPool*> callback_pool_{nullptr};  // workers_ while it runs

@@ -6,6 +6,7 @@
 #include "auth/api_key.h"
 #include "common/fair_pool.h"
 #include "http/dispatcher.h"
+#include "http/errors.h"
 #include "tenants/tenant_service.h"
 #include "test_util.h"
 
@@ -29,14 +30,16 @@ class ApiTest : public ::testing::Test {
         control_.get(), &clock_, throttle_.get(),
         auth::SessionService::Options{"s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"});
     settings_ = std::make_unique<TenantSettingsCache>(control_.get(), &clock_);
-    deps_ = {control_.get(), tenants_.get(), authn_.get(), sessions_.get(), &clock_, &metrics_};
-    deps_.settings = settings_.get();
+    deps_.platform = {control_.get(), authn_.get(), sessions_.get(), &clock_, &metrics_};
+    deps_.tenant = {.stores = tenants_.get(), .control = control_.get(), .authenticator = authn_.get(),
+                    .settings = settings_.get(), .clock = &clock_, .metrics = &metrics_};
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), &clock_);
     tenant_service_->AddHooks({.changed = [this](const std::string& id) {
       authn_->Invalidate();
       settings_->Invalidate(id);
     }});
-    deps_.tenant_service = tenant_service_.get();
+    deps_.platform.tenant_service = tenant_service_.get();
+    deps_.platform.ping_tenant_spaces = [this] { return tenants_->Ping(); };
     RegisterAllRoutes(router_, deps_);
     dispatcher_ = std::make_unique<http::Dispatcher>(&router_, http::Dispatcher::Pools{&pool_}, &metrics_,
                                                      http::Dispatcher::Options{});
@@ -65,7 +68,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<auth::SessionService> sessions_;
   std::unique_ptr<TenantSettingsCache> settings_;
   std::unique_ptr<tenants::TenantService> tenant_service_;
-  Deps deps_;
+  ApiDeps deps_;
   http::Router router_;
   std::unique_ptr<http::Dispatcher> dispatcher_;
 };
@@ -136,6 +139,54 @@ TEST_F(ApiTest, CountsRequestsPerRouteAndStatus) {
   EXPECT_EQ(metrics_.Value("embedrec_http_requests_total",
                            {{"route", "/api/v1/admin/tenants"}, {"method", "GET"}, {"status", "401"}}),
             1);
+}
+
+// A probe route through TenantRoutes: answers with the tenant its context
+// holds, so each rule of the resolution is visible.
+TEST_F(ApiTest, TenantRoutesResolveTheCallersTenantOnce) {
+  TenantRoutes routes(&router_, deps_.tenant);
+  auto echo = [](TenantContext& ctx) -> StatusOr<http::Response> {
+    return http::JsonResponse(200, json::serialize(json::object{{"tenant", ctx.tenant_id()}}));
+  };
+  routes.Add({"GET", "/probe", "probe", "test"}, {.any = auth::kDataWrite | auth::kAnalyticsRead},
+             [echo](const http::Request&, const http::PathParams&, TenantContext& ctx) { return echo(ctx); });
+  routes.AddJson({"POST", "/probe", "probe", "test"}, {.all = auth::kDataWrite},
+                 [echo](const http::Request&, const http::PathParams&, TenantContext& ctx,
+                        const json::object&) { return echo(ctx); });
+  std::string a = Body(Call("POST", "/api/v1/admin/tenants", R"({"name":"A","slug":"a"})")).at("id").as_string().c_str();
+  std::string b = Body(Call("POST", "/api/v1/admin/tenants", R"({"name":"B","slug":"b"})")).at("id").as_string().c_str();
+  auto key = [&](const std::string& tid, const char* scopes) {
+    auto r = Call("POST", "/api/v1/api-keys",
+                  R"({"name":"k","scopes":)" + std::string(scopes) + R"(,"tenant_id":")" + tid + "\"}");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(Body(r).at("api_key").as_string());
+  };
+  const std::string key_a = key(a, R"(["data:write"])");
+  const std::string reader_a = key(a, R"(["recommendations:read"])");
+  auto tenant_of = [&](const http::Response& r) {
+    return r.status == 200 ? std::string(Body(r).at("tenant").as_string()) : "status " + std::to_string(r.status);
+  };
+
+  // A tenant's credential: its own tenant, named or not; never another.
+  EXPECT_EQ(tenant_of(Call("GET", "/probe", "", key_a)), a);
+  EXPECT_EQ(tenant_of(Call("GET", "/probe?tenant_id=" + a, "", key_a)), a);
+  auto r = Call("GET", "/probe?tenant_id=" + b, "", key_a);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Body(r).at("error").at("code"), "tenant_mismatch");
+  EXPECT_EQ(Call("POST", "/probe", R"({"tenant_id":")" + b + "\"}", key_a).status, 403);
+  // The body's tenant_id is the one that counts for a JSON route.
+  EXPECT_EQ(Call("POST", "/probe?tenant_id=" + a, R"({"tenant_id":")" + b + "\"}", key_a).status, 403);
+  // The platform admin names the tenant, in the body or the query.
+  EXPECT_EQ(Call("GET", "/probe").status, 400);
+  EXPECT_EQ(tenant_of(Call("GET", "/probe?tenant_id=" + b)), b);
+  EXPECT_EQ(tenant_of(Call("POST", "/probe?tenant_id=" + a, R"({"tenant_id":")" + b + "\"}")), b);
+  // Permissions are checked before the tenant is: "any of" names the read permission.
+  r = Call("GET", "/probe?tenant_id=" + b, "", reader_a);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Body(r).at("error").at("code"), "insufficient_scope");
+  EXPECT_NE(r.body.find("analytics:read"), std::string::npos) << r.body;
+  // A broken body is answered before any tenant is resolved.
+  EXPECT_EQ(Call("POST", "/probe", "{", key_a).status, 400);
 }
 
 }  // namespace

@@ -1,0 +1,248 @@
+#include "api/tenant_context.h"
+
+#include <bit>
+#include <chrono>
+#include <unordered_map>
+
+#include "api/json_body.h"
+#include "auth/authenticator.h"
+#include "http/errors.h"
+#include "ingest/ingest_service.h"
+#include "serving/activity.h"
+#include "serving/catalog.h"
+#include "serving/deployed_models.h"
+#include "serving/recommendation_service.h"
+#include "serving/recommender.h"
+#include "training/training_service.h"
+
+namespace embedrec::api {
+
+TenantContext::TenantContext(const TenantServices* services, auth::Principal who, std::string tenant_id)
+    : s_(services), who_(std::move(who)), tenant_id_(std::move(tenant_id)) {}
+
+int64_t TenantContext::NowMillis() const { return s_->clock->NowMillis(); }
+
+StatusOr<store::TenantRecord> TenantContext::Record() const { return s_->control->GetTenant(tenant_id_); }
+
+StatusOr<TenantRules> TenantContext::Rules() const { return s_->settings->Rules(tenant_id_); }
+
+StatusOr<std::shared_ptr<store::TenantStore>> TenantContext::Store() const {
+  if (!store_) {
+    ASSIGN_OR_RETURN(store_, s_->stores->Open(tenant_id_));
+  }
+  return store_;
+}
+
+Status TenantContext::CreateUser(const store::UserRecord& user) const {
+  if (user.tenant_id != tenant_id_) return Status::Internal("a user of another tenant");
+  return s_->control->CreateUser(user);
+}
+
+StatusOr<std::vector<store::UserRecord>> TenantContext::Users() const {
+  return s_->control->ListUsers(tenant_id_);
+}
+
+Status TenantContext::CreateApiKey(const store::ApiKeyRecord& key) const {
+  if (key.tenant_id != tenant_id_) return Status::Internal("an API key of another tenant");
+  return s_->control->CreateApiKey(key);
+}
+
+StatusOr<std::vector<store::ApiKeyRecord>> TenantContext::ApiKeys() const {
+  return s_->control->ListApiKeys(tenant_id_);
+}
+
+Status TenantContext::RevokeApiKey(const std::string& key_id) const {
+  RETURN_IF_ERROR(s_->control->RevokeApiKey(tenant_id_, key_id, NowMillis()));
+  s_->authenticator->Invalidate();
+  return Status::Ok();
+}
+
+StatusOr<boost::json::object> TenantContext::UploadItems(ingest::UploadSource source,
+                                                         ingest::ItemsMode mode) const {
+  return s_->ingest->UploadItems(tenant_id_, std::move(source), mode);
+}
+
+StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSource source) const {
+  ASSIGN_OR_RETURN(TenantRules rules, Rules());
+  return s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types);
+}
+
+void TenantContext::CatalogChanged() const {
+  if (s_->catalog) s_->catalog->Invalidate(tenant_id_);
+}
+
+void TenantContext::Tracked(const store::TrackEvent& ev, double type_weight) const {
+  if (!s_->activity) return;
+  std::string category;
+  if (auto catalog = s_->catalog ? s_->catalog->Peek(tenant_id_) : nullptr) {
+    if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
+  }
+  s_->activity->Record(tenant_id_, ev, category, serving::Activity::ContextFields(ev.context_json),
+                       type_weight);
+}
+
+StatusOr<training::Submitted> TenantContext::Train(const training::JobRequest& request) const {
+  return s_->training->Submit(tenant_id_, request);
+}
+
+StatusOr<std::string> TenantContext::JobProgress(const std::string& job_id) const {
+  return s_->training->Progress(tenant_id_, job_id);
+}
+
+StatusOr<std::vector<std::string>> TenantContext::Jobs(int limit) const {
+  return s_->training->List(tenant_id_, limit);
+}
+
+StatusOr<std::string> TenantContext::CancelJob(const std::string& job_id) const {
+  return s_->training->Cancel(tenant_id_, job_id);
+}
+
+StatusOr<std::unique_ptr<training::Subscription>> TenantContext::WatchJob(
+    const std::string& job_id, std::function<void(const std::string&, bool)> on_doc) const {
+  return s_->training->Watch(tenant_id_, job_id, std::move(on_doc));
+}
+
+StatusOr<std::vector<store::ModelVersionRecord>> TenantContext::Versions() const {
+  ASSIGN_OR_RETURN(auto store, Store());
+  return store->training().ListVersions();
+}
+
+std::shared_ptr<const serving::ServingModel> TenantContext::Deployed() const {
+  return s_->deployed->Get(tenant_id_);
+}
+
+std::vector<serving::LiveVersion> TenantContext::LiveVersions() const {
+  return s_->deployed->Live(tenant_id_);
+}
+
+std::optional<std::string> TenantContext::ModelProblem() const {
+  auto problems = s_->deployed->Problems();
+  if (auto it = problems.find(tenant_id_); it != problems.end()) return it->second;
+  return std::nullopt;
+}
+
+std::string TenantContext::BlobLocation(const std::string& key) const {
+  return s_->training->registry().Location(tenant_id_, key);
+}
+
+StatusOr<store::ModelVersionRecord> TenantContext::DeployVersion(const std::string& version,
+                                                                 const std::string& reason) const {
+  ASSIGN_OR_RETURN(auto store, Store());
+  return s_->training->registry().Deploy(tenant_id_, *store, version, reason);
+}
+
+Status TenantContext::SetTraffic(const std::vector<std::pair<std::string, double>>& split) const {
+  ASSIGN_OR_RETURN(auto store, Store());
+  return s_->training->registry().SetTraffic(tenant_id_, *store, split);
+}
+
+Status TenantContext::DeleteVersion(const std::string& version) const {
+  ASSIGN_OR_RETURN(auto store, Store());
+  return s_->training->registry().Delete(tenant_id_, *store, version);
+}
+
+StatusOr<serving::Served> TenantContext::Recommend(
+    serving::RecommendRequest request, const serving::CachePolicy& cache,
+    const std::function<std::string(const serving::RecommendResult&)>& render) const {
+  request.tenant_id = tenant_id_;
+  return s_->recommendations->Recommend(request, cache, render);
+}
+
+StatusOr<serving::ServedSimilar> TenantContext::Similar(const std::string& item_id, int count,
+                                                        const serving::Filters& filters) const {
+  return s_->recommendations->Similar(tenant_id_, item_id, count, filters);
+}
+
+StatusOr<serving::RecommendResult> TenantContext::Popular(int count, const serving::Filters& filters) const {
+  return s_->recommender->Popular(tenant_id_, count, filters);
+}
+
+StatusOr<store::RecommendationRecord> TenantContext::Logged(const std::string& recommendation_id) const {
+  return s_->recommendations->Logged(tenant_id_, recommendation_id);
+}
+
+void TenantContext::CountRequest(const char* endpoint, double seconds) const {
+  s_->metrics->Inc("embedrec_recommendation_requests_total", {{"tenant", tenant_id_}, {"endpoint", endpoint}});
+  s_->metrics->Inc("embedrec_recommendation_seconds_total", {{"tenant", tenant_id_}, {"endpoint", endpoint}},
+                   seconds);
+}
+
+TenantRoutes::TenantRoutes(http::Router* router, TenantServices services)
+    : router_(router), services_(std::make_shared<const TenantServices>(std::move(services))) {}
+
+void TenantRoutes::Add(http::RouteInfo info, Needs needs, Fn fn) {
+  router_->Add(std::move(info),
+               Wrap(needs, false,
+                    [fn = std::move(fn)](const http::Request& req, const http::PathParams& p,
+                                         TenantContext& ctx, const boost::json::object&) {
+                      return fn(req, p, ctx);
+                    }));
+}
+
+void TenantRoutes::AddJson(http::RouteInfo info, Needs needs, JsonFn fn) {
+  router_->Add(std::move(info), Wrap(needs, true, std::move(fn)));
+}
+
+namespace {
+
+Status Check(const auth::Principal& who, Needs needs) {
+  if (needs.all != 0) RETURN_IF_ERROR(who.Require(needs.all));
+  if (needs.any != 0 && (who.permissions & needs.any) == 0) {
+    return who.Require(std::bit_floor(needs.any));
+  }
+  return Status::Ok();
+}
+
+// Authenticates, checks `needs`, parses the body when asked and resolves
+// the tenant, in that order (the first failure is the answer).
+StatusOr<http::Response> Serve(const TenantServices* s, Needs needs, bool json_body,
+                               const TenantRoutes::JsonFn& fn, const http::Request& req,
+                               const http::PathParams& params) {
+  ASSIGN_OR_RETURN(auth::Principal who, s->authenticator->Authenticate(req.Header("authorization")));
+  RETURN_IF_ERROR(Check(who, needs));
+  boost::json::object body;
+  std::optional<std::string> named;
+  if (json_body) {
+    ASSIGN_OR_RETURN(body, ParseJsonObject(req));
+    ASSIGN_OR_RETURN(named, OptString(body, "tenant_id", 64));
+  }
+  if (!named) named = req.Query("tenant_id");
+  ASSIGN_OR_RETURN(std::string tenant_id, who.ResolveTenant(named.value_or("")));
+  TenantContext ctx(s, std::move(who), std::move(tenant_id));
+  return fn(req, params, ctx, body);
+}
+
+}  // namespace
+
+http::Handler TenantRoutes::Wrap(Needs needs, bool json_body, JsonFn fn) const {
+  return [s = services_, needs, json_body, fn = std::move(fn)](const http::Request& req,
+                                                              const http::PathParams& params) {
+    auto res = Serve(s.get(), needs, json_body, fn, req, params);
+    if (!res.ok()) return http::ErrorResponse(res.status(), req.request_id);
+    return std::move(res).value();
+  };
+}
+
+std::function<bool(const http::Request&, const std::string&)> TenantRoutes::ServingCold() const {
+  // A tenant found warm is not asked again for a second (per network
+  // thread: no shared lock on the hot path).
+  return [s = services_](const http::Request&, const std::string& tid) {
+    if (tid.empty() || !s->recommender) return false;
+    thread_local std::unordered_map<std::string, std::chrono::steady_clock::time_point> warm_until;
+    const auto now = std::chrono::steady_clock::now();
+    if (auto it = warm_until.find(tid); it != warm_until.end() && it->second > now) return false;
+    if (!s->recommender->Warm(tid)) return true;
+    if (warm_until.size() > 10000) warm_until.clear();
+    warm_until[tid] = now + std::chrono::seconds(1);
+    return false;
+  };
+}
+
+std::function<bool(const http::Request&)> TenantRoutes::AllInMemory() const {
+  return [s = services_](const http::Request& req) {
+    std::string tid = s->authenticator->CachedTenant(req.Header("authorization"), /*complete=*/true);
+    return !tid.empty() && s->settings->IsFresh(tid) && s->stores->IsOpen(tid);
+  };
+}
+
+}  // namespace embedrec::api

@@ -1,0 +1,198 @@
+// The tenant a request acts on, and everything a tenant-scoped handler can
+// reach.
+//
+// Isolation by construction: TenantRoutes authenticates the caller, checks
+// its permissions and resolves the tenant once (a tenant's credential acts on
+// its own tenant only; the platform admin names one), then hands the handler
+// a TenantContext. Every method of the context acts on that one tenant. The
+// services behind it take tenant ids, but no handler holds them: a handler
+// has no way to name another tenant's store, models or keys.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/tenant_settings.h"
+#include "auth/principal.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "http/router.h"
+#include "store/control_store.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::auth {
+class Authenticator;
+}
+namespace embedrec::training {
+class TrainingService;
+class Subscription;
+struct JobRequest;
+struct Submitted;
+}
+namespace embedrec::ingest {
+class IngestService;
+struct UploadSource;
+enum class ItemsMode;
+}
+namespace embedrec::serving {
+class Activity;
+class CatalogCache;
+class DeployedModels;
+class Recommender;
+class RecommendationService;
+struct CachePolicy;
+struct Filters;
+struct LiveVersion;
+struct RecommendRequest;
+struct RecommendResult;
+struct Served;
+struct ServedSimilar;
+struct ServingModel;
+}
+namespace embedrec::store {
+struct RecommendationRecord;
+}
+
+namespace embedrec::api {
+
+// The platform's tenant-addressed services, owned by the app. Only
+// TenantContext calls them, always with its own tenant's id.
+struct TenantServices {
+  store::TenantStores* stores = nullptr;
+  store::ControlStore* control = nullptr;        // the tenant's record, users and keys
+  auth::Authenticator* authenticator = nullptr;  // cached credentials
+  TenantSettingsCache* settings = nullptr;
+  const Clock* clock = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  ingest::IngestService* ingest = nullptr;                    // uploads
+  training::TrainingService* training = nullptr;              // jobs and the model registry
+  serving::DeployedModels* deployed = nullptr;                // the live model versions
+  serving::Recommender* recommender = nullptr;                // popular items, warmth
+  serving::RecommendationService* recommendations = nullptr;  // cached, logged answers
+  serving::Activity* activity = nullptr;                      // real-time profiles and trending
+  serving::CatalogCache* catalog = nullptr;                   // catalog snapshots
+};
+
+// Cheap to copy (a handler answering later keeps one). Methods block on I/O
+// where the service behind them does.
+class TenantContext {
+ public:
+  TenantContext(const TenantServices* services, auth::Principal who, std::string tenant_id);
+
+  const auth::Principal& who() const { return who_; }
+  const std::string& tenant_id() const { return tenant_id_; }
+  int64_t NowMillis() const;
+
+  // The tenant: its control record, its settings as rules, its database
+  // (opened on first use; kNotFound once the tenant is deleted).
+  StatusOr<store::TenantRecord> Record() const;
+  StatusOr<TenantRules> Rules() const;
+  StatusOr<std::shared_ptr<store::TenantStore>> Store() const;
+
+  // Its users and API keys (records of other tenants are never returned).
+  Status CreateUser(const store::UserRecord& user) const;  // REQUIRES: user.tenant_id is this tenant
+  StatusOr<std::vector<store::UserRecord>> Users() const;
+  Status CreateApiKey(const store::ApiKeyRecord& key) const;  // REQUIRES: key.tenant_id is this tenant
+  StatusOr<std::vector<store::ApiKeyRecord>> ApiKeys() const;
+  // Revokes at once: cached credentials are dropped. kNotFound for another tenant's key.
+  Status RevokeApiKey(const std::string& key_id) const;
+
+  // Data in: uploads, catalog edits, tracked interactions.
+  StatusOr<boost::json::object> UploadItems(ingest::UploadSource source, ingest::ItemsMode mode) const;
+  // Interaction types beyond the standard ones come from the tenant's settings.
+  StatusOr<boost::json::object> UploadInteractions(ingest::UploadSource source) const;
+  // Serving re-reads the catalog after an item is changed or deleted.
+  void CatalogChanged() const;
+  // Tells serving about a committed interaction (fold-in, trending, context
+  // lifts). Never blocks: the item's category comes from the catalog
+  // snapshot in memory, if any.
+  void Tracked(const store::TrackEvent& event, double type_weight) const;
+
+  // Training jobs.
+  StatusOr<training::Submitted> Train(const training::JobRequest& request) const;
+  StatusOr<std::string> JobProgress(const std::string& job_id) const;
+  StatusOr<std::vector<std::string>> Jobs(int limit) const;
+  StatusOr<std::string> CancelJob(const std::string& job_id) const;
+  // `on_doc` gets each progress document (final: the last); the job is
+  // watched while the subscription lives.
+  StatusOr<std::unique_ptr<training::Subscription>> WatchJob(
+      const std::string& job_id, std::function<void(const std::string& doc, bool final)> on_doc) const;
+
+  // Model versions.
+  StatusOr<std::vector<store::ModelVersionRecord>> Versions() const;
+  std::shared_ptr<const serving::ServingModel> Deployed() const;  // null: none
+  std::vector<serving::LiveVersion> LiveVersions() const;
+  std::optional<std::string> ModelProblem() const;  // a version that failed to load
+  std::string BlobLocation(const std::string& key) const;  // where a model file lives, for people
+  StatusOr<store::ModelVersionRecord> DeployVersion(const std::string& version,
+                                                    const std::string& reason) const;
+  Status SetTraffic(const std::vector<std::pair<std::string, double>>& split) const;
+  Status DeleteVersion(const std::string& version) const;
+
+  // Serving. `request.tenant_id` is set to this tenant's.
+  StatusOr<serving::Served> Recommend(serving::RecommendRequest request,
+                                      const serving::CachePolicy& cache,
+                                      const std::function<std::string(const serving::RecommendResult&)>&
+                                          render) const;
+  StatusOr<serving::ServedSimilar> Similar(const std::string& item_id, int count,
+                                           const serving::Filters& filters) const;
+  StatusOr<serving::RecommendResult> Popular(int count, const serving::Filters& filters) const;
+  StatusOr<store::RecommendationRecord> Logged(const std::string& recommendation_id) const;
+  // Counts a request per tenant and endpoint with its time.
+  void CountRequest(const char* endpoint, double seconds) const;
+
+ private:
+  const TenantServices* s_;
+  auth::Principal who_;
+  std::string tenant_id_;
+  mutable std::shared_ptr<store::TenantStore> store_;
+};
+
+// Who may call a route: every permission of `all`, and, when `any` is not 0,
+// at least one of `any` (refused naming its highest bit, the least powerful).
+struct Needs {
+  uint32_t all = 0;
+  uint32_t any = 0;
+};
+
+// Registers tenant-scoped routes: each handler gets a TenantContext and
+// nothing that names tenants.
+class TenantRoutes {
+ public:
+  using Fn = std::function<StatusOr<http::Response>(const http::Request&, const http::PathParams&,
+                                                    TenantContext&)>;
+  using JsonFn = std::function<StatusOr<http::Response>(
+      const http::Request&, const http::PathParams&, TenantContext&, const boost::json::object& body)>;
+
+  TenantRoutes(http::Router* router, TenantServices services);
+
+  // The tenant is ?tenant_id (needed by the platform admin only).
+  void Add(http::RouteInfo info, Needs needs, Fn fn);
+  // A JSON object body, parsed once; the tenant is its tenant_id, else ?tenant_id.
+  void AddJson(http::RouteInfo info, Needs needs, JsonFn fn);
+
+  // Route predicates (http::RouteInfo), called on a network thread, never blocking.
+  // True while the tenant's serving state is not in memory: its first
+  // requests (after a start or an upload) load it, in the slow lane.
+  std::function<bool(const http::Request&, const std::string& tenant_id)> ServingCold() const;
+  // True when the caller's credential, its tenant's settings and store are in memory.
+  std::function<bool(const http::Request&)> AllInMemory() const;
+
+  MetricsRegistry& metrics() const { return *services_->metrics; }
+
+ private:
+  http::Handler Wrap(Needs needs, bool json_body, JsonFn fn) const;
+
+  http::Router* router_;
+  std::shared_ptr<const TenantServices> services_;
+};
+
+}  // namespace embedrec::api
