@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN_TOKEN
 
 SEED_CSV = (b"item_id,name,category,price,description,brand,tags\n"
             b"PROD_001,Wireless Headphones,Audio,99.99,Premium noise-canceling headphones,AudioTech,wireless|bluetooth|premium\n"
@@ -144,6 +145,12 @@ def test_uploads_need_data_write_and_stay_in_the_callers_tenant(server, shop):
     assert r.status == 403, r
     assert item(server, shop, "PROD_001").status == 404
     assert server.request("GET", "/api/v1/items/PROD_001", token=other["api_key"]).status == 404
+    # The platform admin's form field must agree with the tenant it names in the query.
+    r = server.upload("/api/v1/upload/items", SEED_CSV, ADMIN_TOKEN, fields={"tenant_id": other["tenant"]["id"]},
+                      query=f"?tenant_id={shop['tenant']['id']}")
+    assert r.status == 400 and r.json()["error"]["details"]["field"] == "tenant_id", r
+    assert item(server, shop, "PROD_001").status == 404
+    assert server.request("GET", "/api/v1/items/PROD_001", token=other["api_key"]).status == 404
     # A tenant admin's JWT may upload too; the gateway port serves the route as well.
     r = server.upload("/api/v1/upload/items", SEED_CSV, shop["jwt"], port="gateway")
     assert r.status == 200, r
@@ -200,5 +207,5 @@ def test_large_generated_catalog_streams_through(server, shop, tmp_path):
 
 
 def server_bin():
-    from conftest import BIN
+    from conftest import ADMIN_TOKEN, BIN
     return BIN
