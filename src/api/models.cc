@@ -41,7 +41,7 @@ json::object TrafficJson(const std::vector<serving::LiveVersion>& live) {
   json::array versions;
   for (const auto& l : live) {
     versions.push_back(json::object{{"model_version", l.model->version},
-                                    {"model_type", l.model->model_type},
+                                    {"model_type", ml::ModelTypeName(l.model->model_type)},
                                     {"weight", l.weight},
                                     {"share", total > 0 ? l.weight / total : 0.0}});
   }

@@ -70,7 +70,7 @@ void RegisterTrainingRoutes(TenantRoutes& routes) {
         {"estimated_duration_minutes", minutes},
         {"estimated_duration_seconds", std::round(s.estimated_seconds * 10) / 10},
         {"queue_position", s.queue_position},
-        {"model_type", job.model_type},
+        {"model_type", training::ModelChoiceName(job.model_type)},
         {"training_mode", job.mode},
         {"hyperparameters", training::HyperparametersJson(job)},
         {"progress_url", "/api/v1/training/" + s.job_id + "/progress"},

@@ -160,8 +160,9 @@ int RunTrain(TrainCommand c) {
   double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
-  auto model = ml::NewModel(c.model);
-  if (!model) return fail("unknown model " + c.model);
+  const auto type = ml::ParseModelType(c.model);
+  if (!type) return fail("unknown model " + c.model);
+  auto model = ml::NewModel(*type);
   const bool bar = c.progress && isatty(STDERR_FILENO);
   std::vector<double> epoch_seconds, eval_seconds;
   std::ostringstream curve;

@@ -4,19 +4,22 @@
 
 namespace embedrec::ml {
 
-std::unique_ptr<Model> NewModel(const std::string& type) {
-  if (type == "lightgcn") return NewLightGcn();
-  if (type == "bpr_mf") return NewBprMf();
-  if (type == "als") return NewAls();
-  if (type == "popularity") return NewPopularity();
-  if (type == "ease") return NewEase();
-  if (type == "item_knn") return NewItemKnn();
+std::unique_ptr<Model> NewModel(ModelType type) {
+  switch (type) {
+    case ModelType::kLightGcn: return NewLightGcn();
+    case ModelType::kBprMf: return NewBprMf();
+    case ModelType::kAls: return NewAls();
+    case ModelType::kPopularity: return NewPopularity();
+    case ModelType::kEase: return NewEase();
+    case ModelType::kItemKnn: return NewItemKnn();
+  }
   return nullptr;
 }
 
 StatusOr<std::unique_ptr<Model>> LoadModel(const ModelArtifact& artifact) {
-  auto model = NewModel(artifact.model_type);
-  if (!model) return Status::InvalidArgument("unknown model type '" + artifact.model_type + "'");
+  auto type = ParseModelType(artifact.model_type);
+  if (!type) return Status::InvalidArgument("unknown model type '" + artifact.model_type + "'");
+  auto model = NewModel(*type);
   RETURN_IF_ERROR(model->Restore(artifact));
   return model;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ml/model_type.h"
 #include "ml/dataset.h"
 #include "ml/evaluator.h"
 #include "ml/model_file.h"
@@ -150,17 +151,8 @@ std::unique_ptr<Model> NewAls();
 // embedding_dim: EASE^R (closed form, `lambda`) and time-decayed cosine item
 // k-NN (`neighbors`, `half_life_days`). Catalogs up to kMaxItemItemItems.
 inline constexpr int32_t kMaxItemItemItems = 30000;
-// True for the item-to-item models: a user's vector is the sum of their
-// items' rows of the item x item weights, so a fold-in of recent items
-// already ranks those items' neighbours.
-inline bool IsItemToItem(const std::string& type) { return type == "ease" || type == "item_knn"; }
-// True for the model types whose fold-in needs the item ego rows of their
-// file (the item x item models' input factor): serving keeps them.
-inline bool FoldInNeedsItemEgo(const std::string& type) { return IsItemToItem(type); }
 std::unique_ptr<Model> NewEase();
 std::unique_ptr<Model> NewItemKnn();
-// By model_type name ("lightgcn", "bpr_mf", "als", "popularity", "ease",
-// "item_knn"); null if unknown.
-std::unique_ptr<Model> NewModel(const std::string& model_type);
+std::unique_ptr<Model> NewModel(ModelType type);
 
 }  // namespace embedrec::ml

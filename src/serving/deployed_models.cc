@@ -20,7 +20,9 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   auto m = std::make_shared<ServingModel>();
   m->version = version;
   m->created_at_ms = created_at_ms;
-  m->model_type = artifact.model_type;
+  auto type = ml::ParseModelType(artifact.model_type);
+  if (!type) return Status::FailedPrecondition("model " + version + " is of an unknown type '" + artifact.model_type + "'");
+  m->model_type = *type;
   ASSIGN_OR_RETURN(m->index, ann::LoadItemIndex(index_bytes, options));
   if (m->index->size() != static_cast<int64_t>(artifact.n_items) ||
       m->index->dim() != static_cast<int>(artifact.dim)) {
@@ -31,7 +33,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   for (size_t i = 0; i < m->user_ids.size(); ++i) m->user_rows.emplace(m->user_ids[i], i);
   for (size_t i = 0; i < m->item_ids.size(); ++i) m->item_rows.emplace(m->item_ids[i], i);
   artifact.user_ego.clear();  // serving needs the final embeddings only (and a fold-in's input factor)
-  if (!ml::FoldInNeedsItemEgo(artifact.model_type)) artifact.item_ego.clear();
+  if (!ml::IsItemToItem(m->model_type)) artifact.item_ego.clear();
   m->calibration = ml::ScoreCalibration::FromMetadata(artifact.metadata_json);
   m->recent_events_share = ml::RecentEventsShare(artifact.metadata_json);
   m->history_offsets = std::move(artifact.history_offsets);

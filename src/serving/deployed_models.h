@@ -30,7 +30,7 @@ namespace embedrec::serving {
 // folds in new users), the external ids of its rows, and the item index.
 struct ServingModel {
   std::string version;        // "v1.0_20261125"
-  std::string model_type;
+  ml::ModelType model_type = ml::ModelType::kLightGcn;
   int64_t created_at_ms = 0;  // when the version was stored: later events are new to it
   std::unique_ptr<ml::Model> model;
   std::vector<std::string> user_ids, item_ids;  // row → external id

@@ -563,7 +563,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, cons
   RecommendResult out;
   out.catalog = catalog;
   out.model_version = model ? model->version : "";
-  if (model && model->model_type == "popularity") model = nullptr;  // its ranking is trending's
+  if (model && model->model_type == ml::ModelType::kPopularity) model = nullptr;  // its ranking is trending's
 
   // What the user must not be shown again, and the filters.
   // "auto": purchases where the shop tracks them; where it never has (ratings,
@@ -584,7 +584,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, cons
   Query query;
   if (model) query = QueryFor(*model, *profile, r.user_id, r.current_item);
   if (!query.q.empty()) {
-    out.algorithm = model->model_type;
+    out.algorithm = ml::ModelTypeName(model->model_type);
     const auto rows = Rows(r.tenant_id, model, *catalog);
     out.items = ModelRanked(r, *model, *catalog, *profile, query, excluded, *rows,
                             [&](const std::string& category) {
@@ -614,11 +614,11 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
   SimilarResult out;
   out.catalog = catalog;
   auto model = models_->Get(tenant_id);
-  if (model && model->model_type == "popularity") model = nullptr;
+  if (model && model->model_type == ml::ModelType::kPopularity) model = nullptr;
   auto row = model ? model->item_rows.find(item_id) : decltype(model->item_rows.end()){};
   if (model && row != model->item_rows.end()) {
     out.model_version = model->version;
-    out.algorithm = model->model_type;
+    out.algorithm = ml::ModelTypeName(model->model_type);
     const int d = model->model->dim();
     const float* q = model->model->item_embeddings().data() + row->second * d;
     const double qn = model->item_norms[row->second];

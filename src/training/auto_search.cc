@@ -17,10 +17,10 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 }  // namespace
 
-JobRequest RequestForType(const JobRequest& req, const std::string& type) {
+JobRequest RequestForType(const JobRequest& req, ml::ModelType type) {
   json::object given;
   for (const auto& [name, value] : HyperparametersJson(req)) given[name] = value;
-  json::object body{{"model_type", type}, {"training_mode", req.mode}, {"hyperparameters", std::move(given)}};
+  json::object body{{"model_type", ml::ModelTypeName(type)}, {"training_mode", req.mode}, {"hyperparameters", std::move(given)}};
   auto parsed = ParseJobRequest(body, "{}");
   JobRequest t = parsed.ok() ? std::move(*parsed) : req;
   t.model_type = type;
@@ -44,15 +44,15 @@ std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t item
   if (small_catalog) {
     // EASE's L2 grows with the data; three strengths a factor 4 apart.
     for (double lambda : {250.0, 1000.0, 4000.0}) {
-      JobRequest t = RequestForType(req, "ease");
+      JobRequest t = RequestForType(req, ml::ModelType::kEase);
       if (!req.given.count("lambda")) t.options.lambda = lambda;
       add(std::move(t));
       if (req.given.count("lambda")) break;
     }
-    add(RequestForType(req, "item_knn"));
+    add(RequestForType(req, ml::ModelType::kItemKnn));
   }
   for (double reg : {3.0, 10.0, 30.0}) {
-    JobRequest t = RequestForType(req, "als");
+    JobRequest t = RequestForType(req, ml::ModelType::kAls);
     if (!req.given.count("reg")) t.options.reg = reg;
     add(std::move(t));
     if (req.given.count("reg")) break;
@@ -60,12 +60,12 @@ std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t item
   {
     // Our recipe: a learning rate ten times the reference's reaches its
     // 100-epoch recall in 10 epochs on gowalla-shop (docs/benchmarks.md).
-    JobRequest t = RequestForType(req, "lightgcn");
+    JobRequest t = RequestForType(req, ml::ModelType::kLightGcn);
     if (!req.given.count("learning_rate")) t.options.learning_rate = 0.01;
     add(std::move(t));
   }
   {
-    JobRequest t = RequestForType(req, "bpr_mf");
+    JobRequest t = RequestForType(req, ml::ModelType::kBprMf);
     if (!req.given.count("learning_rate")) t.options.learning_rate = 0.01;
     if (!req.given.count("epochs")) t.options.epochs = 50;
     add(std::move(t));
@@ -75,7 +75,7 @@ std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t item
 
 double DefaultBudgetSeconds(const JobRequest& req, int64_t pairs, int64_t items,
                             SpeedEstimate& speed) {
-  JobRequest l = RequestForType(req, "lightgcn");
+  JobRequest l = RequestForType(req, ml::ModelType::kLightGcn);
   l.given.clear();
   return std::max(10.0, 3 * speed.JobSeconds(l, pairs, items));
 }
@@ -105,7 +105,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
                          : DefaultBudgetSeconds(req, pairs, data.n_items, *env.speed);
   std::vector<Trial> plan = PlanTrials(req, pairs, data.n_items, *env.speed);
   for (const auto& t : plan) {
-    r.trials.push_back(json::object{{"model_type", t.request.model_type},
+    r.trials.push_back(json::object{{"model_type", ModelChoiceName(t.request.model_type)},
                                     {"hyperparameters", HyperparametersJson(t.request)},
                                     {"status", "planned"},
                                     {"estimated_seconds", t.estimated_seconds}});
@@ -131,7 +131,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     }
     doc["status"] = "running";
     report();
-    auto model = ml::NewModel(t.model_type);
+    auto model = ml::NewModel(*t.model_type);  // a trial names its type
     ml::TrainOptions opt = t.options;
     opt.cancel = env.cancel;
     opt.threads = env.threads;
@@ -164,7 +164,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     // Judged as it would be served: steered by the newest events where that
     // predicts better (ml/recency.h; the job decides again for the chosen one).
     double served_ndcg = m.Get("ndcg@10");
-    if (!data.train_events.empty() && t.model_type != "popularity") {
+    if (!data.train_events.empty() && t.model_type != ml::ModelType::kPopularity) {
       const auto steered = ml::SteeredUserVectors(data, *model, ml::Steering::kSeenShare);
       const double s = ml::Evaluate(data, steered.data(), model->item_embeddings().data(), model->dim(), {10})
                            .Get("ndcg@10");

@@ -33,7 +33,7 @@ struct Trial {
 };
 
 // `req` for one model type: our defaults for that type, what `req` was given.
-JobRequest RequestForType(const JobRequest& req, const std::string& type);
+JobRequest RequestForType(const JobRequest& req, ml::ModelType type);
 
 // The trials for `req` (model_type "auto") on data of this size.
 std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t items,

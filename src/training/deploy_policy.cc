@@ -8,7 +8,7 @@ GateDecision DeployPolicy::Decide(const GateInput& in) const {
   GateDecision d;
   char buf[320];
   const char* judged = in.deployed_ndcg_recorded ? "at its own validation" : "on the same split";
-  const bool beats_popularity = in.model_type == "popularity" || !in.ndcg || !in.popularity_ndcg ||
+  const bool beats_popularity = in.is_popularity || !in.ndcg || !in.popularity_ndcg ||
                                 *in.ndcg > *in.popularity_ndcg;
   if (!in.auto_deploy) {
     d.reason = "auto_deploy is false";

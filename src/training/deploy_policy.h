@@ -21,7 +21,7 @@ struct GateInput {
   bool auto_deploy = true;
   double tolerance = 0.05;   // JobRequest::deploy_tolerance
   bool incremental = false;  // continues the deployed model
-  std::string model_type;    // "popularity" never has to beat itself
+  bool is_popularity = false;  // popularity never has to beat itself
   std::optional<double> ndcg;             // the new version's validation ndcg@10, as served
   std::optional<double> popularity_ndcg;  // popularity's on the same split
   // The deployed version, if any: its version and ndcg@10, and whether that

@@ -32,8 +32,9 @@ Status RangeError(const std::string& field, const HyperparameterSpec& h) {
        {"min_exclusive", h.min_exclusive ? "true" : "false"}});
 }
 
-bool AppliesTo(const HyperparameterSpec& h, const std::string& model) {
-  if (std::string_view(h.models) == "*" || model == "auto") return true;
+bool AppliesTo(const HyperparameterSpec& h, const std::optional<ml::ModelType>& type) {
+  if (std::string_view(h.models) == "*" || !type) return true;
+  const std::string_view model = ml::ModelTypeName(*type);
   std::string_view list(h.models);
   size_t pos = 0;
   while (pos <= list.size()) {
@@ -166,9 +167,16 @@ const std::vector<HyperparameterSpec>& Hyperparameters() {
 }
 
 const std::vector<std::string>& ModelTypes() {
-  static const std::vector<std::string> kTypes = {"auto", "lightgcn", "bpr_mf", "als", "ease",
-                                                  "item_knn", "popularity"};
+  static const std::vector<std::string> kTypes = [] {
+    std::vector<std::string> v{"auto"};
+    for (ml::ModelType t : ml::AllModelTypes()) v.emplace_back(ml::ModelTypeName(t));
+    return v;
+  }();
   return kTypes;
+}
+
+std::string_view ModelChoiceName(const std::optional<ml::ModelType>& type) {
+  return type ? ml::ModelTypeName(*type) : "auto";
 }
 
 StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string& settings_json) {
@@ -195,8 +203,10 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   if (tol) r.deploy_tolerance = *tol;
   const auto& types = ModelTypes();
   if (std::find(types.begin(), types.end(), tenant_default_model) == types.end()) tenant_default_model = "auto";
-  ASSIGN_OR_RETURN(r.model_type, OptionalString(body, "model_type", std::set<std::string>(types.begin(), types.end()),
-                                                tenant_default_model));
+  ASSIGN_OR_RETURN(std::string model_type,
+                   OptionalString(body, "model_type", std::set<std::string>(types.begin(), types.end()),
+                                  tenant_default_model));
+  r.model_type = ml::ParseModelType(model_type);  // "auto": nullopt
   ASSIGN_OR_RETURN(auto budget, OptNumber(body, "time_budget_seconds", "time_budget_seconds", 1, 86400));
   if (budget) r.time_budget_seconds = *budget;
   ASSIGN_OR_RETURN(r.mode, OptionalString(body, "training_mode", {"full", "incremental"}, "full"));
@@ -225,21 +235,21 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   };
   ml::TrainOptions& o = r.options;
   o.embedding_dim = static_cast<int>(get("embedding_dim"));
-  o.num_layers = r.model_type == "lightgcn" ? static_cast<int>(get("num_layers")) : 0;
+  using ml::ModelType;
+  o.num_layers = r.model_type == ModelType::kLightGcn ? static_cast<int>(get("num_layers")) : 0;
   o.learning_rate = get("learning_rate");
   o.batch_size = static_cast<int>(get("batch_size"));
   o.epochs = static_cast<int>(get("epochs"));
-  if (r.model_type == "als" && !values.count("epochs")) o.epochs = 15;
-  const bool closed_form = r.model_type == "popularity" || r.model_type == "ease" || r.model_type == "item_knn";
-  if (closed_form) o.epochs = 1;
-  if ((r.model_type == "ease" || r.model_type == "item_knn") && !values.count("embedding_dim")) o.embedding_dim = 128;
+  if (r.model_type == ModelType::kAls && !values.count("epochs")) o.epochs = 15;
+  if (r.model_type && ml::IsClosedForm(*r.model_type)) o.epochs = 1;
+  if (r.model_type && ml::IsItemToItem(*r.model_type) && !values.count("embedding_dim")) o.embedding_dim = 128;
   if (r.mode == "incremental" && !given.count("epochs")) o.epochs = std::min(o.epochs, 10);
   // Adam restarts with empty moments: its first steps move every coordinate
   // by about the learning rate, which would shake a trained model. Unless
   // the request says otherwise, an incremental run steps ten times smaller.
   if (r.mode == "incremental" && !given.count("learning_rate")) o.learning_rate /= 10;
   o.negative_samples = static_cast<int>(get("negative_samples"));
-  o.reg = r.model_type == "als" && !values.count("reg") ? 0.1 : get("reg");
+  o.reg = r.model_type == ModelType::kAls && !values.count("reg") ? 0.1 : get("reg");
   o.seed = static_cast<uint64_t>(get("seed"));
   o.eval_every = static_cast<int>(get("eval_every"));
   o.patience = static_cast<int>(get("patience"));
@@ -259,7 +269,7 @@ json::object HyperparametersJson(const JobRequest& r) {
     for (const auto& spec : Hyperparameters()) {
       // auto: only what was given (the rest is searched; the chosen values are the trial's).
       if (std::string_view(spec.name) == name && AppliesTo(spec, r.model_type) &&
-          (r.model_type != "auto" || r.given.count(name))) {
+          (r.model_type || r.given.count(name))) {
         h[name] = v;
       }
     }
@@ -285,7 +295,7 @@ json::object HyperparametersJson(const JobRequest& r) {
 json::object RequestJson(const JobRequest& r) {
   json::object weights;
   for (const auto& [t, w] : r.interaction_weights) weights[t] = w;
-  return json::object{{"model_type", r.model_type},
+  return json::object{{"model_type", ModelChoiceName(r.model_type)},
                       {"training_mode", r.mode},
                       {"auto_deploy", r.auto_deploy},
                       {"hyperparameters", HyperparametersJson(r)},

@@ -5,6 +5,8 @@
 
 #include <boost/json/object.hpp>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,7 +17,8 @@
 namespace embedrec::training {
 
 struct JobRequest {
-  std::string model_type = "lightgcn";
+  // nullopt: "auto", a budgeted search over the types (training/auto_search.h).
+  std::optional<ml::ModelType> model_type = ml::ModelType::kLightGcn;
   std::string mode = "full";      // full | incremental
   bool auto_deploy = true;
   // Fit the second stage (ml/reranker.h) and keep it where it helps; false: the model alone.
@@ -37,6 +40,8 @@ struct JobRequest {
 
 // The model types a request may name ("auto" searches over the others).
 const std::vector<std::string>& ModelTypes();
+// A request's model_type as its JSON names it: a type's name, or "auto".
+std::string_view ModelChoiceName(const std::optional<ml::ModelType>& type);
 
 // One hyperparameter: its JSON name, allowed range and default.
 struct HyperparameterSpec {

@@ -109,7 +109,7 @@ struct Validation {
   json::object lift;
 };
 
-Validation Validate(const ml::Dataset& data, const ml::Model& model, const std::string& model_type, uint64_t seed,
+Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelType model_type, uint64_t seed,
                     bool rerank_asked, float shown_below_weight, const std::vector<int32_t>& item_categories,
                     const std::optional<ml::Metrics>& baseline, const store::ModelVersionRecord* deployed_record,
                     const serving::ServingModel* deployed,
@@ -124,7 +124,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, const std::
   if (data.test.size() > 0) {
     plain = ml::Evaluate(data, model.user_embeddings().data(), model.item_embeddings().data(), dim, kFinalKs);
   }
-  if (plain && !data.train_events.empty() && model_type != "popularity") {
+  if (plain && !data.train_events.empty() && model_type != ml::ModelType::kPopularity) {
     auto steered = ml::SteeredUserVectors(data, model, ml::Steering::kSeenShare);
     const double steered_ndcg =
         ml::Evaluate(data, steered.data(), model.item_embeddings().data(), dim, {10}).Get("ndcg@10");
@@ -169,7 +169,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, const std::
   }
   // A second stage over the model's candidates (ml/reranker.h), kept when
   // it ranks the held-out items better than the model (cross-fitted).
-  if (plain && model_type != "popularity" && rerank_asked) {
+  if (plain && model_type != ml::ModelType::kPopularity && rerank_asked) {
     v.rerank = ml::FitReranker(data, users, model.item_embeddings().data(), dim, item_categories, seed);
     if (on_rerank) on_rerank(*v.rerank);
   }
@@ -230,17 +230,22 @@ StatusOr<std::unique_ptr<Start>> StartFrom(const JobContext& ctx, const JobEnv& 
   }
   st->deployed = env.deployed->Get(ctx.tenant_id);
   st->incremental = req.mode == "incremental";
-  st->run = st->incremental && req.model_type == "auto" && st->deployed_record
-                ? RequestForType(req, st->deployed_record->model_type)
-                : req;
+  st->run = req;
   if (!st->incremental) return st;
   if (!st->deployed_record) {
     return Status::Unprocessable("incremental training needs a deployed model; train in full mode first",
                                  {{"field", "training_mode"}});
   }
-  if (st->deployed_record->model_type != st->run.model_type) {
+  const auto deployed_type = ml::ParseModelType(st->deployed_record->model_type);
+  if (!deployed_type) {
+    return Status::FailedPrecondition("the deployed model's type '" + st->deployed_record->model_type +
+                                      "' is unknown to this version");
+  }
+  if (!req.model_type) st->run = RequestForType(req, *deployed_type);  // auto: continue the deployed type
+  if (*deployed_type != st->run.model_type) {
     return Status::Unprocessable("incremental training continues the deployed " +
-                                     st->deployed_record->model_type + " model, not " + st->run.model_type,
+                                     st->deployed_record->model_type + " model, not " +
+                                     std::string(ModelChoiceName(st->run.model_type)),
                                  {{"field", "model_type"}});
   }
   ASSIGN_OR_RETURN(auto artifact, env.registry->ReadArtifact(ctx.tenant_id, *st->deployed_record));
@@ -262,7 +267,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
   const JobRequest& run = st.run;
   Fitted out;
   out.chosen = run;
-  if (run.model_type == "auto") {
+  if (!run.model_type) {
     if (data.test.size() == 0) {
       return Status::Unprocessable("model_type auto chooses on a validation split; validation_split must be > 0",
                                    {{"field", "hyperparameters.validation_split"}});
@@ -283,7 +288,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
       d["trials"] = search.trials;
       d["time_budget_seconds"] = search.budget_seconds;
       d["search_seconds"] = search.search_seconds;
-      d["chosen_model_type"] = out.chosen.model_type;
+      d["chosen_model_type"] = ModelChoiceName(out.chosen.model_type);
       d["chosen_hyperparameters"] = HyperparametersJson(out.chosen);
     }, true);
     return out;
@@ -292,8 +297,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
   opt.cancel = ctx.cancel;
   opt.threads = ctx.threads;
   opt.warm_start = st.incremental ? &st.warm : nullptr;
-  out.model = ml::NewModel(run.model_type);
-  if (!out.model) return Status::Unprocessable("unknown model type " + run.model_type);
+  out.model = ml::NewModel(*run.model_type);
   double epoch_seconds = 0;  // without the validations
   auto last_persist = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
@@ -309,7 +313,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
       d["progress"] = 0.05 + fit_share * r.epoch / opt.epochs;
       if (!d["metrics"].is_object()) d["metrics"] = json::object();
       auto& m = d["metrics"].as_object();
-      if (run.model_type != "popularity") m["train_loss"] = r.loss;
+      if (run.model_type != ml::ModelType::kPopularity) m["train_loss"] = r.loss;
       if (r.metrics) {
         m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
         m["val_recall@20"] = r.metrics->Get("recall@20");
@@ -346,7 +350,7 @@ StatusOr<std::string> Refit(const JobContext& ctx, Fitted& fitted, const ml::Dat
   ropt.epochs = std::max(1, fitted.model->best_epoch() > 0 ? fitted.model->best_epoch() : fitted.epochs_run);
   ropt.eval_every = 0;
   ropt.patience = 0;
-  auto full = ml::NewModel(fitted.chosen.model_type);
+  auto full = ml::NewModel(*fitted.chosen.model_type);
   RETURN_IF_ERROR(full->Fit(all, ropt, [&](const ml::EpochReport& r) {
     ctx.update([&](json::object& d) {
       d["progress"] = 0.62 + 0.28 * r.epoch / ropt.epochs;
@@ -406,7 +410,7 @@ StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const 
       {"score_calibration", val.calibration ? json::value(val.calibration->ToJson()) : json::value(nullptr)},
       {"refit", refit}, {"lift", val.lift}, {"recent_events_share", val.recent_share},
       {"reranker", val.rerank && val.rerank->reranker ? json::value(val.rerank->reranker->ToJson()) : json::value(nullptr)}});
-  v.model_type = fitted.chosen.model_type;
+  v.model_type = ModelChoiceName(fitted.chosen.model_type);
   v.job_id = ctx.job_id;
   json::object stored_metrics = val.final_metrics;
   if (!val.lift.empty()) stored_metrics["lift"] = val.lift;
@@ -421,7 +425,7 @@ StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const 
   GateInput gate{.auto_deploy = req.auto_deploy,
                  .tolerance = req.deploy_tolerance,
                  .incremental = st.incremental,
-                 .model_type = fitted.chosen.model_type,
+                 .is_popularity = fitted.chosen.model_type == ml::ModelType::kPopularity,
                  .ndcg = val.ndcg,
                  .popularity_ndcg = baseline ? std::optional<double>(baseline->Get("ndcg@10")) : std::nullopt,
                  .deployed_version = st.deployed_record ? std::optional<std::string>(st.deployed_record->version)
@@ -496,7 +500,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   if (td.validation_target == "strongest_type") {
     for (float w : data.train.weights) shown_below_weight = std::max(shown_below_weight, w);
   }
-  Validation val = Validate(data, *fitted.model, fitted.chosen.model_type, fitted.chosen.options.seed, req.rerank,
+  Validation val = Validate(data, *fitted.model, *fitted.chosen.model_type, fitted.chosen.options.seed, req.rerank,
                             shown_below_weight, td.item_categories, baseline, st->deployed_record,
                             st->deployed.get(), [&](const ml::RerankerFit& r) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);

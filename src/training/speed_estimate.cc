@@ -13,10 +13,11 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   const double d = r.options.embedding_dim;
   const double p = static_cast<double>(std::max<int64_t>(pairs, 1));
   const double n = static_cast<double>(std::max<int64_t>(items, 1));
-  if (r.model_type == "popularity") return p;
-  if (r.model_type == "ease") return n * n * n / 3 + 8 * n * n * d;
-  if (r.model_type == "item_knn") return n * n * (8 * d + 20);
-  if (r.model_type == "als") return p * d * d;
+  using ml::ModelType;
+  if (r.model_type == ModelType::kPopularity) return p;
+  if (r.model_type == ModelType::kEase) return n * n * n / 3 + 8 * n * n * d;
+  if (r.model_type == ModelType::kItemKnn) return n * n * (8 * d + 20);
+  if (r.model_type == ModelType::kAls) return p * d * d;
   return p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
 }
 
@@ -24,13 +25,16 @@ namespace {
 // Seconds per work unit measured on the 2-core reference machine (one
 // synthetic epoch each, docs/benchmarks.md): what estimates use until this
 // machine's own figure is known.
-double DefaultSecondsPerUnit(const std::string& model_type) {
-  if (model_type == "lightgcn") return 5.7e-9;
-  if (model_type == "bpr_mf") return 4e-9;
-  if (model_type == "als") return 6.3e-10;
-  if (model_type == "ease") return 5e-11;
-  if (model_type == "item_knn") return 5.6e-11;
-  return 4e-9;  // popularity
+double DefaultSecondsPerUnit(ml::ModelType type) {
+  switch (type) {
+    case ml::ModelType::kLightGcn: return 5.7e-9;
+    case ml::ModelType::kBprMf: return 4e-9;
+    case ml::ModelType::kAls: return 6.3e-10;
+    case ml::ModelType::kEase: return 5e-11;
+    case ml::ModelType::kItemKnn: return 5.6e-11;
+    case ml::ModelType::kPopularity: return 4e-9;
+  }
+  return 4e-9;
 }
 }  // namespace
 
@@ -53,7 +57,7 @@ size_t SpeedEstimate::Measured() const {
   return per_unit_.size();
 }
 
-std::optional<double> SpeedEstimate::Time(const std::string& model_type) const {
+std::optional<double> SpeedEstimate::Time(ml::ModelType model_type) const {
   // One epoch of 2,000 users × 15 random items.
   std::mt19937_64 rng(7);
   std::vector<ml::Interaction> pairs;
@@ -82,7 +86,7 @@ void SpeedEstimate::Calibrate() {
   while (true) {
     cv_.wait(lock, [&] { return stop_ || !to_time_.empty(); });
     if (stop_) return;
-    const std::string type = to_time_.front();
+    const ml::ModelType type = to_time_.front();
     to_time_.erase(to_time_.begin());
     if (per_unit_.count(type)) continue;  // a job measured it meanwhile
     timing_ = true;
@@ -96,15 +100,17 @@ void SpeedEstimate::Calibrate() {
 }
 
 double SpeedEstimate::SecondsPerUnit(const JobRequest& r) {
+  // "auto" (no type yet): as LightGCN, the search's reference.
+  const ml::ModelType type = r.model_type.value_or(ml::ModelType::kLightGcn);
   std::lock_guard lock(mu_);
-  auto it = per_unit_.find(r.model_type);
+  auto it = per_unit_.find(type);
   if (it != per_unit_.end()) return it->second;
-  if (queued_.insert(r.model_type).second && !stop_) {
-    to_time_.push_back(r.model_type);
+  if (queued_.insert(type).second && !stop_) {
+    to_time_.push_back(type);
     if (!calibrator_.joinable()) calibrator_ = std::thread([this] { Calibrate(); });
     cv_.notify_all();
   }
-  return DefaultSecondsPerUnit(r.model_type);
+  return DefaultSecondsPerUnit(type);
 }
 
 double SpeedEstimate::EpochSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
@@ -133,8 +139,9 @@ double SpeedEstimate::JobSeconds(const JobRequest& r, int64_t pairs, int64_t ite
 void SpeedEstimate::Record(const JobRequest& r, int64_t pairs, int64_t items, double seconds_per_epoch) {
   if (!(seconds_per_epoch > 0)) return;
   const double measured = seconds_per_epoch / Units(r, pairs, items);
+  if (!r.model_type) return;
   std::lock_guard lock(mu_);
-  auto [it, fresh] = per_unit_.try_emplace(r.model_type, measured);
+  auto [it, fresh] = per_unit_.try_emplace(*r.model_type, measured);
   if (!fresh) it->second = 0.5 * it->second + 0.5 * measured;
 }
 

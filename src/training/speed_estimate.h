@@ -56,15 +56,15 @@ class SpeedEstimate {
   double SecondsPerUnit(const JobRequest& r);
   // One epoch of a synthetic data set with `model_type`'s default options:
   // seconds per unit, or nullopt when the fit failed.
-  std::optional<double> Time(const std::string& model_type) const;
+  std::optional<double> Time(ml::ModelType model_type) const;
   void Calibrate();
 
   const int threads_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, double> per_unit_;  // model type → measured seconds per unit
-  std::set<std::string> queued_;           // types asked for, not measured yet (timed in order)
-  std::vector<std::string> to_time_;
+  std::map<ml::ModelType, double> per_unit_;  // model type → measured seconds per unit
+  std::set<ml::ModelType> queued_;           // types asked for, not measured yet (timed in order)
+  std::vector<ml::ModelType> to_time_;
   bool stop_ = false, timing_ = false;
   std::thread calibrator_;                 // started on the first type to time
 };

@@ -105,7 +105,7 @@ class TrainingServiceImpl final : public TrainingService {
           {{"field", "training_mode"}});
     }
     const int64_t items = counts.items;  // what the model learns (the catalog may hold more)
-    const double estimate = request.model_type == "auto" && request.mode != "incremental"
+    const double estimate = !request.model_type && request.mode != "incremental"
                                 ? AutoJobSeconds(request, pairs, items, speed_)
                                 : speed_.JobSeconds(request, pairs, items);
     auto job = std::make_shared<Job>();
@@ -113,13 +113,14 @@ class TrainingServiceImpl final : public TrainingService {
     job->job_id = NewId("job");
     job->request = request;
     const int64_t now = clock_->NowMillis();
-    job->record = {job->job_id, store::JobStatus::kQueued, request.model_type, request.mode,
+    const std::string model_type(ModelChoiceName(request.model_type));
+    job->record = {job->job_id, store::JobStatus::kQueued, model_type, request.mode,
                    JsonText(RequestJson(request)), "{}", now, now};
     job->doc = json::object{
         {"job_id", job->job_id},
         {"status", store::JobStatusName(store::JobStatus::kQueued)},
         {"progress", 0.0},
-        {"model_type", request.model_type},
+        {"model_type", model_type},
         {"training_mode", request.mode},
         {"auto_deploy", request.auto_deploy},
         {"hyperparameters", HyperparametersJson(request)},
@@ -147,7 +148,7 @@ class TrainingServiceImpl final : public TrainingService {
     }
     cv_.notify_one();
     spdlog::info("tenant {}: training job {} queued ({} {}, ~{:.1f} s)", tenant_id, job->job_id,
-                 request.model_type, request.mode, estimate);
+                 model_type, request.mode, estimate);
     return out;
   }
 

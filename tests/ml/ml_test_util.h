@@ -43,6 +43,12 @@ inline Dataset PlantedSplit(uint64_t seed) {
   return MakeDataset(train, test);
 }
 
+// A new model by its type's name ("als", ...); null for an unknown name.
+inline std::unique_ptr<Model> NewNamed(const std::string& type) {
+  auto t = ParseModelType(type);
+  return t ? NewModel(*t) : nullptr;
+}
+
 // Options that learn the planted data quickly, per model type.
 inline TrainOptions QuickOptions(const std::string& type, int dim = 16) {
   TrainOptions o;

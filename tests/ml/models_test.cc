@@ -16,7 +16,7 @@ TEST(BaselinesTest, EveryModelLearnsPlantedTastesAndPopularityDoesNot) {
   Dataset d = testing::PlantedSplit(11);
   std::map<std::string, double> recall;
   for (std::string type : {"popularity", "bpr_mf", "als", "lightgcn", "ease", "item_knn"}) {
-    auto m = NewModel(type);
+    auto m = testing::NewNamed(type);
     ASSERT_NE(m, nullptr) << type;
     ASSERT_TRUE(m->Fit(d, testing::QuickOptions(type), nullptr).ok()) << type;
     EXPECT_EQ(m->user_embeddings().size(), static_cast<size_t>(d.n_users) * m->dim()) << type;
@@ -26,7 +26,11 @@ TEST(BaselinesTest, EveryModelLearnsPlantedTastesAndPopularityDoesNot) {
   // Chance is ~0.11; knowing the user's half, ~0.22.
   EXPECT_LT(recall["popularity"], 0.17);
   for (const char* t : {"bpr_mf", "als", "lightgcn", "ease", "item_knn"}) EXPECT_GT(recall[t], 0.18) << t;
-  EXPECT_EQ(NewModel("nope"), nullptr);
+  EXPECT_FALSE(ParseModelType("nope"));
+  for (ModelType t : AllModelTypes()) {
+    EXPECT_EQ(ParseModelType(ModelTypeName(t)), t);
+    EXPECT_EQ(NewModel(t)->name(), ModelTypeName(t));
+  }
 }
 
 TEST(BaselinesTest, PopularityDecaysWithAgeAndSumsWeights) {
@@ -48,7 +52,7 @@ TEST(FoldInTest, ANewUserGetsRecommendationsFromTheirItems) {
   // must outscore the second for every model but popularity.
   Dataset d = MakeDataset(testing::PlantedHalves(200, 50, 12, 5), {});
   for (std::string type : {"bpr_mf", "als", "lightgcn", "popularity", "ease", "item_knn"}) {
-    auto m = NewModel(type);
+    auto m = testing::NewNamed(type);
     EXPECT_EQ(m->FoldIn({{0, 1.0f}}).status().code(), StatusCode::kFailedPrecondition);
     ASSERT_TRUE(m->Fit(d, testing::QuickOptions(type), nullptr).ok());
     auto e = m->FoldIn({{3, 1.0f}, {17, 2.0f}, {30, 1.0f}});
@@ -137,7 +141,7 @@ TEST(SaveLoadTest, ARestoredModelServesAndFoldsInLikeTheTrainedOne) {
   Dataset d = MakeDataset(testing::PlantedHalves(120, 40, 10, 9), {});
   Model::ItemWeights items = {{1, 1.0f}, {7, 3.0f}};
   for (std::string type : {"lightgcn", "bpr_mf", "als", "popularity", "ease", "item_knn"}) {
-    auto m = NewModel(type);
+    auto m = testing::NewNamed(type);
     EXPECT_EQ(m->Export().status().code(), StatusCode::kFailedPrecondition);
     TrainOptions o = testing::QuickOptions(type, 8);
     o.epochs = 3;
@@ -234,7 +238,7 @@ TEST(ItemItemTest, UsersWhoseEventsDecayedToAlmostNothingStillGetFiniteVectors) 
   std::vector<Interaction> all = testing::PlantedHalves(200, 50, 12, 4);
   for (auto& e : all) e.ts = e.user < 100 ? 1'000'000'000 : 1'000'000'000 + 20LL * 365 * 86400;
   Dataset data = MakeDataset(all, {});
-  auto model = NewModel("item_knn");
+  auto model = testing::NewNamed("item_knn");
   ASSERT_TRUE(model->Fit(data, testing::QuickOptions("item_knn"), nullptr).ok());
   const auto& u = model->user_embeddings();
   EXPECT_TRUE(std::all_of(u.begin(), u.end(), [](float x) { return std::isfinite(x); }));
@@ -249,7 +253,7 @@ TEST(ItemItemTest, UsersWhoseEventsDecayedToAlmostNothingStillGetFiniteVectors) 
 TEST(WarmStartTest, ContinuesFromAnotherModelsEmbeddingsAndNewRowsStartFresh) {
   Dataset d = testing::PlantedSplit(5);
   for (std::string type : {"lightgcn", "bpr_mf", "als"}) {
-    auto first = NewModel(type);
+    auto first = testing::NewNamed(type);
     TrainOptions o = testing::QuickOptions(type);
     ASSERT_TRUE(first->Fit(d, o, nullptr).ok()) << type;
     auto a = first->Export();
@@ -275,10 +279,10 @@ TEST(WarmStartTest, ContinuesFromAnotherModelsEmbeddingsAndNewRowsStartFresh) {
     one.epochs = 1;
     one.learning_rate = 1e-4;  // too little for a cold start to learn anything
     one.warm_start = &w;
-    auto warm = NewModel(type);
+    auto warm = testing::NewNamed(type);
     ASSERT_TRUE(warm->Fit(d, one, nullptr).ok()) << type;
     one.warm_start = nullptr;
-    auto cold = NewModel(type);
+    auto cold = testing::NewNamed(type);
     ASSERT_TRUE(cold->Fit(d, one, nullptr).ok());
     auto recall = [&](const Model& m) {
       return Evaluate(d, m.user_embeddings().data(), m.item_embeddings().data(), m.dim(), {10})
@@ -288,7 +292,7 @@ TEST(WarmStartTest, ContinuesFromAnotherModelsEmbeddingsAndNewRowsStartFresh) {
     EXPECT_GT(recall(*warm), recall(*cold) + 0.02) << type;
     w.dim = 7;
     one.warm_start = &w;
-    EXPECT_EQ(NewModel(type)->Fit(d, one, nullptr).code(), StatusCode::kInvalidArgument) << type;
+    EXPECT_EQ(testing::NewNamed(type)->Fit(d, one, nullptr).code(), StatusCode::kInvalidArgument) << type;
   }
 }
 
@@ -300,7 +304,7 @@ TEST(CancelTest, FitReturnsCancelledOnceTheFlagIsSet) {
     o.epochs = 1000;
     o.cancel = &cancel;
     int epochs_seen = 0;
-    auto m = NewModel(type);
+    auto m = testing::NewNamed(type);
     Status s = m->Fit(d, o, [&](const EpochReport& r) {
       epochs_seen = r.epoch;
       if (r.epoch == 2) cancel = true;

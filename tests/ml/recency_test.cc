@@ -44,7 +44,7 @@ double Ndcg(const Dataset& data, const Model& m, const std::vector<float>& users
 TEST(RecencyTest, SteeringByTheNewestEventsHelpsWhenTheyPredictAndNotOtherwise) {
   for (const bool shifted : {true, false}) {
     Dataset data = Drifting(shifted, 5);
-    auto model = NewModel("als");
+    auto model = testing::NewNamed("als");
     ASSERT_TRUE(model->Fit(data, testing::QuickOptions("als"), nullptr).ok());
     const double plain = Ndcg(data, *model, model->user_embeddings());
     const double steered = Ndcg(data, *model, SteeredUserVectors(data, *model, Steering::kSeenShare));
@@ -55,7 +55,7 @@ TEST(RecencyTest, SteeringByTheNewestEventsHelpsWhenTheyPredictAndNotOtherwise) 
 
 TEST(RecencyTest, ShareZeroKeepsTheTrainedVectors) {
   Dataset data = Drifting(true, 6);
-  auto model = NewModel("als");
+  auto model = testing::NewNamed("als");
   ASSERT_TRUE(model->Fit(data, testing::QuickOptions("als"), nullptr).ok());
   EXPECT_EQ(SteeredUserVectors(data, *model, 0), model->user_embeddings());
   EXPECT_NE(SteeredUserVectors(data, *model, 0.5), model->user_embeddings());

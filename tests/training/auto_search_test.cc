@@ -25,7 +25,7 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   auto plan = PlanTrials(req, 10000, 500, speed);
   std::map<std::string, int> per_type;
   for (const auto& t : plan) {
-    ++per_type[t.request.model_type];
+    ++per_type[std::string(ModelChoiceName(t.request.model_type))];
     EXPECT_GT(t.estimated_seconds, 0);
   }
   EXPECT_EQ(per_type["ease"], 3);
@@ -38,12 +38,12 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   plan = PlanTrials(req, 10000, 500, speed);
   per_type.clear();
   for (const auto& t : plan) {
-    ++per_type[t.request.model_type];
-    EXPECT_EQ(t.request.options.embedding_dim, 24) << t.request.model_type;
-    if (t.request.model_type == "ease") {
+    ++per_type[std::string(ModelChoiceName(t.request.model_type))];
+    EXPECT_EQ(t.request.options.embedding_dim, 24) << ModelChoiceName(t.request.model_type);
+    if (t.request.model_type == ml::ModelType::kEase) {
       EXPECT_EQ(t.request.options.lambda, 77);
     }
-    if (t.request.model_type == "als" || t.request.model_type == "lightgcn") {
+    if (t.request.model_type == ml::ModelType::kAls || t.request.model_type == ml::ModelType::kLightGcn) {
       EXPECT_EQ(t.request.options.reg, 2);
     }
   }
@@ -51,7 +51,7 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   EXPECT_EQ(per_type["als"], 1);
   // Catalogs beyond the item x item models' bound leave them out.
   plan = PlanTrials(Auto(R"({"model_type":"auto"})"), 10000, ml::kMaxItemItemItems + 1, speed);
-  for (const auto& t : plan) EXPECT_FALSE(ml::FoldInNeedsItemEgo(t.request.model_type));
+  for (const auto& t : plan) EXPECT_FALSE(ml::IsItemToItem(*t.request.model_type));
 }
 
 TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
@@ -80,7 +80,7 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   }
   EXPECT_EQ(chosen, 1);
   EXPECT_DOUBLE_EQ(chosen_served, best);
-  EXPECT_EQ(r->best->name(), r->chosen.model_type);
+  EXPECT_EQ(r->best->name(), ModelChoiceName(r->chosen.model_type));
   EXPECT_GT(best, 0.15);  // the planted tastes are learned
   EXPECT_FALSE(fractions.empty());
   EXPECT_LE(r->search_seconds, 120);

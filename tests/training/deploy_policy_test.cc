@@ -7,7 +7,6 @@ namespace {
 
 GateInput Base() {
   GateInput in;
-  in.model_type = "ease";
   in.ndcg = 0.20;
   in.popularity_ndcg = 0.10;
   in.deployed_version = "v1.0_20260101";
@@ -37,7 +36,7 @@ TEST(DeployPolicyTest, KeepsAsStandbyWhatFallsBelowTheDeployedOneOrPopularity) {
   in.deployed_version.reset();
   in.deployed_ndcg.reset();
   EXPECT_NE(DeployPolicy().Decide(in).reason.find("popularity keeps serving"), std::string::npos);
-  in.model_type = "popularity";  // never has to beat itself
+  in.is_popularity = true;  // never has to beat itself
   EXPECT_TRUE(DeployPolicy().Decide(in).deploy);
 }
 

@@ -23,7 +23,7 @@ std::string Detail(const Status& s, const std::string& key) {
 TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   auto r = Parse("{}");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->model_type, "auto");  // a tenant that sets nothing gets the search
+  EXPECT_EQ(r->model_type, std::nullopt);  // a tenant that sets nothing gets the search
   EXPECT_TRUE(r->given.empty());
   r = Parse(R"({"model_type":"lightgcn"})");
   ASSERT_TRUE(r.ok());
@@ -39,7 +39,7 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
             R"({"recommendation_model":"bpr_mf","training":{"epochs":30,"embedding_dim":32},
                 "interaction_types":{"wishlist":{"weight":2.5},"view":0.5},"deploy_tolerance":0.2})");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->model_type, "bpr_mf");
+  EXPECT_EQ(r->model_type, ml::ModelType::kBprMf);
   EXPECT_EQ(r->options.epochs, 7);          // the request wins
   EXPECT_EQ(r->options.embedding_dim, 32);  // then the tenant's settings
   EXPECT_EQ(r->options.num_layers, 0);      // bpr_mf has no layers

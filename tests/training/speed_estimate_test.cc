@@ -13,7 +13,7 @@ namespace {
 TEST(SpeedEstimateTest, TheFirstEstimateDoesNotWaitForTheTiming) {
   SpeedEstimate speed;
   JobRequest r;
-  r.model_type = "ease";  // its synthetic epoch takes the longest (a 3,000-item solve)
+  r.model_type = ml::ModelType::kEase;  // its synthetic epoch takes the longest (a 3,000-item solve)
   const auto t0 = std::chrono::steady_clock::now();
   const double first = speed.EpochSeconds(r, 100000, 3000);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -32,7 +32,7 @@ TEST(SpeedEstimateTest, TheFirstEstimateDoesNotWaitForTheTiming) {
 TEST(SpeedEstimateTest, FinishedJobsMoveTheEstimate) {
   SpeedEstimate speed;
   JobRequest r;
-  r.model_type = "als";
+  r.model_type = ml::ModelType::kAls;
   speed.Record(r, 1000000, 10000, 2.0);
   EXPECT_NEAR(speed.EpochSeconds(r, 1000000, 10000), 2.0, 1e-9);
   EXPECT_NEAR(speed.EpochSeconds(r, 2000000, 10000), 4.0, 1e-9);  // linear in the pairs
