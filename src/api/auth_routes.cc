@@ -30,40 +30,37 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
   http::RouteInfo login{"POST", "/api/v1/auth/login",
                         "Exchange email and password for an access and a refresh token", "auth"};
   login.authenticated = false;
-  router.Add(login, Public([d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
+  AddPublic(router, login, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(std::string email, ReqString(body, "email", 254));
                ASSIGN_OR_RETURN(std::string password, ReqString(body, "password", 1024));
                ASSIGN_OR_RETURN(auto tokens, d->sessions->Login(email, password));
                return JsonAnswer(200, TokensJson(tokens));
-             }));
+             });
 
   http::RouteInfo refresh{"POST", "/api/v1/auth/refresh",
                           "Rotate a refresh token into a new token pair", "auth"};
   refresh.authenticated = false;
-  router.Add(refresh,
-             Public([d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
+  AddPublic(router, refresh, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(std::string token, ReqString(body, "refresh_token", 512));
                ASSIGN_OR_RETURN(auto tokens, d->sessions->Refresh(token));
                return JsonAnswer(200, TokensJson(tokens));
-             }));
+             });
 
   http::RouteInfo logout{"POST", "/api/v1/auth/logout",
                          "End a login: revoke its refresh token and every rotation of it", "auth"};
   logout.authenticated = false;
-  router.Add(logout,
-             Public([d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
+  AddPublic(router, logout, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(std::string token, ReqString(body, "refresh_token", 512));
                RETURN_IF_ERROR(d->sessions->Logout(token));
                http::Response r;
                r.status = 204;
                return r;
-             }));
+             });
 
-  router.Add({"GET", "/api/v1/auth/me", "Describe the caller's credentials", "auth"},
-             Authed(deps, 0,
+  AddAuthed(router, {"GET", "/api/v1/auth/me", "Describe the caller's credentials", "auth"}, deps, 0,
                     [](const Request&, const PathParams&,
                        const auth::Principal& who) -> StatusOr<http::Response> {
                       json::array perms;
@@ -80,7 +77,7 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
                       if (!who.key_id.empty()) o["api_key_id"] = who.key_id;
                       if (!who.role.empty()) o["role"] = who.role;
                       return JsonAnswer(200, o);
-                    }));
+                    });
 }
 
 }  // namespace embedrec::api

@@ -1,31 +1,49 @@
 #include "api/call.h"
 
+#include "http/declared.h"
 #include "http/errors.h"
 
 namespace embedrec::api {
 
-http::Handler Authed(const PlatformDeps& deps, uint32_t permission, AuthedFn fn) {
-  auth::Authenticator* authn = deps.authenticator;
-  return [authn, permission, fn = std::move(fn)](const http::Request& req,
-                                                 const http::PathParams& params) {
-    auto principal = authn->Authenticate(req.Header("authorization"));
-    if (!principal.ok()) return http::ErrorResponse(principal.status(), req.request_id);
-    if (permission != 0) {
-      Status s = principal->Require(permission);
-      if (!s.ok()) return http::ErrorResponse(s, req.request_id);
-    }
-    auto res = fn(req, params, *principal);
-    if (!res.ok()) return http::ErrorResponse(res.status(), req.request_id);
-    return std::move(res).value();
-  };
+namespace {
+
+// The declared parameters and body of a request (the body parsed to check it).
+Status CheckDeclared(const http::Declared& declared, const http::Request& req, const http::PathParams& params) {
+  RETURN_IF_ERROR(declared.CheckParams(req, params));
+  if (declared.has_body()) RETURN_IF_ERROR(declared.Body(req).status());
+  return Status::Ok();
 }
 
-http::Handler Public(PublicFn fn) {
-  return [fn = std::move(fn)](const http::Request& req, const http::PathParams& params) {
-    auto res = fn(req, params);
+}  // namespace
+
+void AddAuthed(http::Router& router, http::RouteInfo info, const PlatformDeps& deps, uint32_t permission,
+               AuthedFn fn) {
+  auth::Authenticator* authn = deps.authenticator;
+  auto declared = std::make_shared<const http::Declared>(http::Declared::Compile(info));
+  router.Add(std::move(info), [authn, permission, declared, fn = std::move(fn)](const http::Request& req,
+                                                                              const http::PathParams& params) {
+    auto res = [&]() -> StatusOr<http::Response> {
+      ASSIGN_OR_RETURN(auth::Principal who, authn->Authenticate(req.Header("authorization")));
+      if (permission != 0) RETURN_IF_ERROR(who.Require(permission));
+      RETURN_IF_ERROR(CheckDeclared(*declared, req, params));
+      return fn(req, params, who);
+    }();
     if (!res.ok()) return http::ErrorResponse(res.status(), req.request_id);
     return std::move(res).value();
-  };
+  });
+}
+
+void AddPublic(http::Router& router, http::RouteInfo info, PublicFn fn) {
+  info.authenticated = false;
+  auto declared = std::make_shared<const http::Declared>(http::Declared::Compile(info));
+  router.Add(std::move(info), [declared, fn = std::move(fn)](const http::Request& req, const http::PathParams& params) {
+    auto res = [&]() -> StatusOr<http::Response> {
+      RETURN_IF_ERROR(CheckDeclared(*declared, req, params));
+      return fn(req, params);
+    }();
+    if (!res.ok()) return http::ErrorResponse(res.status(), req.request_id);
+    return std::move(res).value();
+  });
 }
 
 void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {

@@ -49,11 +49,14 @@ using AuthedFn = std::function<StatusOr<http::Response>(
 using PublicFn =
     std::function<StatusOr<http::Response>(const http::Request&, const http::PathParams&)>;
 
-// Authenticates the bearer token, requires `permission` (0: any authenticated
-// caller), then runs `fn`; any error becomes the JSON error answer.
-http::Handler Authed(const PlatformDeps& deps, uint32_t permission, AuthedFn fn);
-// Runs `fn` without authentication; errors become the JSON error answer.
-http::Handler Public(PublicFn fn);
+// Adds a platform route that authenticates the bearer token, requires
+// `permission` (0: any authenticated caller), checks the route's declared
+// parameters and body (http/declared.h), then runs `fn`; any error becomes
+// the JSON error answer.
+void AddAuthed(http::Router& router, http::RouteInfo info, const PlatformDeps& deps, uint32_t permission,
+               AuthedFn fn);
+// The same without authentication (info.authenticated is set false).
+void AddPublic(http::Router& router, http::RouteInfo info, PublicFn fn);
 
 // Registration of each resource's routes (one file each). Platform routes:
 void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps);
@@ -71,9 +74,6 @@ void RegisterInteractionRoutes(TenantRoutes& routes);
 void RegisterTrainingRoutes(TenantRoutes& routes);
 void RegisterModelRoutes(TenantRoutes& routes);
 void RegisterRecommendationRoutes(TenantRoutes& routes);
-
-// "post_api_v1_admin_tenants_id": a stable OpenAPI operationId.
-std::string AsOperationId(const std::string& method, const std::string& pattern);
 
 // Every route of the platform.
 // Every route of the platform; training, model and recommendation routes

@@ -6,28 +6,14 @@
 
 #include "common/json_text.h"
 #include "common/strings.h"
+#include "http/declared.h"
 #include "http/errors.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
 
 StatusOr<json::object> ParseJsonObject(const http::Request& req, bool allow_empty) {
-  if (Trim(req.body).empty()) {
-    if (allow_empty) return json::object();
-    return Status::InvalidArgument("request body must be a JSON object").WithReason("invalid_json");
-  }
-  json::parse_options opts;
-  opts.max_depth = 32;
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body, ec, {}, opts);
-  if (ec) {
-    return Status::InvalidArgument("request body is not valid JSON: " + ec.message())
-        .WithReason("invalid_json");
-  }
-  if (!v.is_object()) {
-    return Status::InvalidArgument("request body must be a JSON object").WithReason("invalid_json");
-  }
-  return std::move(v.as_object());
+  return http::ParseJsonBody(req, allow_empty);
 }
 
 StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t dflt,

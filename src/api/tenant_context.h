@@ -174,9 +174,13 @@ class TenantRoutes {
 
   TenantRoutes(http::Router* router, TenantServices services);
 
-  // The tenant is ?tenant_id (needed by the platform admin only).
+  // The tenant is ?tenant_id (needed by the platform admin only). The
+  // route's declared parameters are checked (http/declared.h) after the
+  // caller's permissions; ?tenant_id is declared here.
   void Add(http::RouteInfo info, Needs needs, Fn fn);
-  // A JSON object body, parsed once; the tenant is its tenant_id, else ?tenant_id.
+  // A JSON object body, parsed once and checked against info.body_schema
+  // (a tenant_id property is declared here); the tenant is its tenant_id,
+  // else ?tenant_id.
   void AddJson(http::RouteInfo info, Needs needs, JsonFn fn);
 
   // Route predicates (http::RouteInfo), called on a network thread, never blocking.
@@ -189,7 +193,7 @@ class TenantRoutes {
   MetricsRegistry& metrics() const { return *services_->metrics; }
 
  private:
-  http::Handler Wrap(Needs needs, bool json_body, JsonFn fn) const;
+  http::Handler Wrap(const http::RouteInfo& info, Needs needs, bool json_body, JsonFn fn) const;
 
   http::Router* router_;
   std::shared_ptr<const TenantServices> services_;

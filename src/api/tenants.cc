@@ -38,8 +38,7 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
   const PlatformDeps* d = &deps;
   using auth::kPlatformAdmin;
 
-  router.Add({"POST", "/api/v1/admin/tenants", "Create a tenant (platform admin)", "tenants"},
-             Authed(deps, kPlatformAdmin,
+  AddAuthed(router, {"POST", "/api/v1/admin/tenants", "Create a tenant (platform admin)", "tenants"}, deps, kPlatformAdmin,
                     [d](const Request& req, const PathParams&,
                         const auth::Principal&) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
@@ -49,11 +48,10 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       ASSIGN_OR_RETURN(n.settings, SettingsField(body));
                       ASSIGN_OR_RETURN(auto t, d->tenant_service->Create(std::move(n)));
                       return JsonAnswer(201, TenantJson(t));
-                    }));
+                    });
 
-  router.Add({"GET", "/api/v1/admin/tenants", "List tenants, oldest first (platform admin)",
-              "tenants"},
-             Authed(deps, kPlatformAdmin,
+  AddAuthed(router, {"GET", "/api/v1/admin/tenants", "List tenants, oldest first (platform admin)",
+              "tenants"}, deps, kPlatformAdmin,
                     [d](const Request& req, const PathParams&,
                         const auth::Principal&) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
@@ -66,21 +64,19 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       out["next_cursor"] = page.next_cursor ? json::value(*page.next_cursor)
                                                             : json::value(nullptr);
                       return JsonAnswer(200, out);
-                    }));
+                    });
 
-  router.Add({"GET", "/api/v1/admin/tenants/{id}",
-              "Get a tenant (platform admin, or a user or key of that tenant)", "tenants"},
-             Authed(deps, 0,
+  AddAuthed(router, {"GET", "/api/v1/admin/tenants/{id}",
+              "Get a tenant (platform admin, or a user or key of that tenant)", "tenants"}, deps, 0,
                     [d](const Request&, const PathParams& p,
                         const auth::Principal& who) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(p.Get("id")));
                       ASSIGN_OR_RETURN(auto t, d->tenant_service->Get(tid));
                       return JsonAnswer(200, TenantJson(t));
-                    }));
+                    });
 
-  router.Add({"PATCH", "/api/v1/admin/tenants/{id}",
-              "Change a tenant's name, settings or status (platform admin)", "tenants"},
-             Authed(deps, kPlatformAdmin,
+  AddAuthed(router, {"PATCH", "/api/v1/admin/tenants/{id}",
+              "Change a tenant's name, settings or status (platform admin)", "tenants"}, deps, kPlatformAdmin,
                     [d](const Request& req, const PathParams& p,
                         const auth::Principal&) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
@@ -92,20 +88,19 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       }
                       ASSIGN_OR_RETURN(auto t, d->tenant_service->Change(p.Get("id"), change));
                       return JsonAnswer(200, TenantJson(t));
-                    }));
+                    });
 
   http::RouteInfo remove{"DELETE", "/api/v1/admin/tenants/{id}",
                          "Delete a tenant with all its users, keys and data (platform admin)", "tenants"};
   remove.slow = true;  // stops its job, removes its files
-  router.Add(remove,
-             Authed(deps, kPlatformAdmin,
+  AddAuthed(router, remove, deps, kPlatformAdmin,
                     [d](const Request&, const PathParams& p,
                         const auth::Principal&) -> StatusOr<http::Response> {
                       RETURN_IF_ERROR(d->tenant_service->Delete(p.Get("id")));
                       http::Response r;
                       r.status = 204;
                       return r;
-                    }));
+                    });
 }
 
 }  // namespace embedrec::api

@@ -91,19 +91,16 @@ void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const Platfo
                return JsonAnswer(200, json::object{{"users", std::move(items)}});
              });
 
-  router.Add({"GET", "/api/v1/admin/users/{id}", "Get a user", "users"},
-             Authed(deps, kManageUsers,
+  AddAuthed(router, {"GET", "/api/v1/admin/users/{id}", "Get a user", "users"}, deps, kManageUsers,
                     [d](const Request&, const PathParams& p,
                         const auth::Principal& who) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(auto u, ManagedUser(*d, who, p.Get("id")));
                       return JsonAnswer(200, UserJson(u));
-                    }));
+                    });
 
-  router.Add(
-      {"PATCH", "/api/v1/admin/users/{id}",
+  AddAuthed(router, {"PATCH", "/api/v1/admin/users/{id}",
        "Change a user's role or status (status 'inactive' deactivates and ends its sessions)",
-       "users"},
-      Authed(deps, kManageUsers,
+       "users"}, deps, kManageUsers,
              [d](const Request& req, const PathParams& p,
                  const auth::Principal& who) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
@@ -133,7 +130,7 @@ void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const Platfo
                }
                d->authenticator->Invalidate();
                return JsonAnswer(200, UserJson(u));
-             }));
+             });
 }
 
 }  // namespace embedrec::api

@@ -32,6 +32,24 @@ class PathParams {
 
 using Handler = std::function<Response(const Request&, const PathParams&)>;
 
+// The declared contract of a route (http/declared.h checks requests against
+// it; http/openapi.h documents it). Schemas are JSON Schema text, the
+// OpenAPI 3.0 subset common/json_schema.h checks.
+struct Param {
+  enum class In { kPath, kQuery, kHeader };
+  std::string name;
+  In in = In::kQuery;
+  std::string schema = R"({"type":"string"})";
+  bool required = false;
+  std::string description;
+};
+struct Reply {
+  int status = 200;
+  std::string description;
+  std::string schema;  // of the JSON body; empty: not described (or no body)
+  std::string media = "application/json";
+};
+
 struct RouteInfo {
   std::string method;
   std::string pattern;
@@ -57,7 +75,12 @@ struct RouteInfo {
   // so it goes to the slow lane. Called on the network thread with the
   // caller's tenant (empty when not known yet): must not block.
   std::function<bool(const Request&, const std::string& tenant_id)> slow_if;
-  std::string request_schema;   // optional JSON Schema (text) of the body
+  // The contract. Path parameters not declared are non-empty strings.
+  std::vector<Param> params;
+  std::string body_schema;               // a JSON object body's schema; empty: no JSON body
+  std::vector<std::string> body_media;   // a body of another kind (uploads: multipart/form-data, text/csv)
+  std::vector<Reply> replies;            // its answers on success (none declared: 200)
+  std::vector<int> errors;               // the error statuses it may give
 };
 
 struct Route {

@@ -1,0 +1,273 @@
+#include "common/json_schema.h"
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "common/json_fields.h"
+#include "common/json_text.h"
+#include "common/strings.h"
+
+namespace embedrec {
+namespace json = boost::json;
+
+namespace {
+
+const std::set<std::string_view>& KnownTypes() {
+  static const std::set<std::string_view> k = {"object", "array", "string", "integer", "number", "boolean"};
+  return k;
+}
+
+// Checks the keywords Validate relies on, recursively.
+Status CheckSchema(const json::value& s, const std::string& at) {
+  if (!s.is_object()) return Status::InvalidArgument("schema at '" + at + "' is not an object");
+  const json::object& o = s.as_object();
+  if (const auto* t = o.if_contains("type")) {
+    if (!t->is_string() || !KnownTypes().count(t->as_string())) {
+      return Status::InvalidArgument("schema at '" + at + "' has an unknown type");
+    }
+  }
+  if (const auto* p = o.if_contains("properties")) {
+    if (!p->is_object()) return Status::InvalidArgument("properties at '" + at + "' is not an object");
+    for (const auto& [k, v] : p->as_object()) RETURN_IF_ERROR(CheckSchema(v, at + "." + std::string(k)));
+  }
+  if (const auto* r = o.if_contains("required")) {
+    if (!r->is_array()) return Status::InvalidArgument("required at '" + at + "' is not an array");
+    for (const auto& name : r->as_array()) {
+      if (!name.is_string()) return Status::InvalidArgument("required at '" + at + "' names a non-string");
+    }
+  }
+  if (const auto* a = o.if_contains("additionalProperties"); a && !a->is_bool()) {
+    RETURN_IF_ERROR(CheckSchema(*a, at + ".*"));
+  }
+  if (const auto* i = o.if_contains("items")) RETURN_IF_ERROR(CheckSchema(*i, at + "[]"));
+  if (const auto* any = o.if_contains("anyOf")) {
+    if (!any->is_array() || any->as_array().empty()) {
+      return Status::InvalidArgument("anyOf at '" + at + "' is not a non-empty array");
+    }
+    for (const auto& sub : any->as_array()) RETURN_IF_ERROR(CheckSchema(sub, at));
+  }
+  for (const char* k : {"minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"}) {
+    if (const auto* v = o.if_contains(k); v && !v->is_number()) {
+      return Status::InvalidArgument(std::string(k) + " at '" + at + "' is not a number");
+    }
+  }
+  if (const auto* e = o.if_contains("enum"); e && (!e->is_array() || e->as_array().empty())) {
+    return Status::InvalidArgument("enum at '" + at + "' is not a non-empty array");
+  }
+  return Status::Ok();
+}
+
+std::optional<double> Number(const json::value& v) {
+  if (v.is_int64()) return static_cast<double>(v.as_int64());
+  if (v.is_uint64()) return static_cast<double>(v.as_uint64());
+  if (v.is_double()) return v.as_double();
+  return std::nullopt;
+}
+
+bool IsInteger(const json::value& v) {
+  if (v.is_int64() || v.is_uint64()) return true;
+  return v.is_double() && std::isfinite(v.as_double()) && v.as_double() == std::floor(v.as_double());
+}
+
+std::string_view Expected(std::string_view type) {
+  if (type == "object") return "an object";
+  if (type == "array") return "an array";
+  if (type == "string") return "a string";
+  if (type == "integer") return "an integer";
+  if (type == "number") return "a number";
+  return "a boolean";
+}
+
+bool HasType(const json::value& v, std::string_view type) {
+  if (type == "object") return v.is_object();
+  if (type == "array") return v.is_array();
+  if (type == "string") return v.is_string();
+  if (type == "integer") return IsInteger(v);
+  if (type == "number") return v.is_number();
+  return v.is_bool();
+}
+
+std::string Num(double x) {
+  if (x == std::floor(x) && std::fabs(x) < 1e15) return std::to_string(static_cast<int64_t>(x));
+  return JsonText(json::value(x));
+}
+
+std::string Name(std::string_view field) { return field.empty() ? "the body" : "field '" + std::string(field) + "'"; }
+
+Status Check(const json::object& s, const json::value& v, const std::string& field);
+
+Status CheckRange(const json::object& s, double x, const std::string& field) {
+  const auto* min = s.if_contains("minimum");
+  const auto* max = s.if_contains("maximum");
+  const bool xmin = s.if_contains("exclusiveMinimum") && s.at("exclusiveMinimum") == true;
+  const bool xmax = s.if_contains("exclusiveMaximum") && s.at("exclusiveMaximum") == true;
+  const double lo = min ? min->to_number<double>() : 0, hi = max ? max->to_number<double>() : 0;
+  const bool below = min && (xmin ? x <= lo : x < lo);
+  const bool above = max && (xmax ? x >= hi : x > hi);
+  if (!below && !above) return Status::Ok();
+  std::string rule;
+  if (min && max) {
+    rule = "between " + Num(lo) + " and " + Num(hi);
+    if (xmin || xmax) rule = std::string("in ") + (xmin ? "(" : "[") + Num(lo) + ", " + Num(hi) + (xmax ? ")" : "]");
+  } else if (min) {
+    rule = std::string(xmin ? "> " : "at least ") + Num(lo);
+  } else {
+    rule = std::string(xmax ? "< " : "at most ") + Num(hi);
+  }
+  return FieldValueError(field, Name(field) + " must be " + rule);
+}
+
+Status CheckObject(const json::object& s, const json::object& o, const std::string& field) {
+  const auto prefix = field.empty() ? std::string() : field + ".";
+  if (const auto* r = s.if_contains("required")) {
+    for (const auto& name : r->as_array()) {
+      const json::value* v = o.if_contains(name.as_string());
+      if (!v || v->is_null()) {
+        const std::string f = prefix + std::string(name.as_string());
+        return Status::InvalidArgument("field '" + f + "' is required", {{"field", f}}).WithReason("missing_field");
+      }
+    }
+  }
+  const json::object* props = s.if_contains("properties") ? &s.at("properties").as_object() : nullptr;
+  const json::value* extra = s.if_contains("additionalProperties");
+  for (const auto& [k, v] : o) {
+    const std::string f = prefix + std::string(k);
+    if (props) {
+      if (const auto* ps = props->if_contains(k)) {
+        if (v.is_null()) continue;  // absent
+        RETURN_IF_ERROR(Check(ps->as_object(), v, f));
+        continue;
+      }
+    }
+    if (!extra) continue;
+    if (extra->is_bool()) {
+      if (!extra->as_bool()) return FieldValueError(f, "unknown field '" + f + "'");
+      continue;
+    }
+    RETURN_IF_ERROR(Check(extra->as_object(), v, f));
+  }
+  return Status::Ok();
+}
+
+Status Check(const json::object& s, const json::value& v, const std::string& field) {
+  if (const auto* any = s.if_contains("anyOf")) {
+    Status first;
+    for (const auto& sub : any->as_array()) {
+      Status st = Check(sub.as_object(), v, field);
+      if (st.ok()) return st;
+      if (first.ok()) first = st;
+    }
+    return first;
+  }
+  if (v.is_null()) {
+    if (const auto* n = s.if_contains("nullable"); n && *n == true) return Status::Ok();
+    if (s.if_contains("type")) return FieldTypeError(field.empty() ? "body" : field, Expected(s.at("type").as_string()));
+    return Status::Ok();
+  }
+  if (const auto* t = s.if_contains("type")) {
+    const std::string_view type = t->as_string();
+    if (!HasType(v, type)) return FieldTypeError(field.empty() ? "body" : field, Expected(type));
+  }
+  if (const auto* e = s.if_contains("enum")) {
+    bool found = false;
+    std::string allowed;
+    for (const auto& x : e->as_array()) {
+      found = found || x == v;
+      if (!allowed.empty()) allowed += ", ";
+      allowed += x.is_string() ? std::string(x.as_string()) : JsonText(x);
+    }
+    if (!found) return FieldValueError(field, Name(field) + " must be one of " + allowed);
+  }
+  if (v.is_string()) {
+    const size_t n = Utf8Length(v.as_string());
+    if (const auto* m = s.if_contains("maxLength"); m && n > m->to_number<double>()) {
+      return FieldValueError(field, Name(field) + " must be at most " + Num(m->to_number<double>()) + " characters");
+    }
+    if (const auto* m = s.if_contains("minLength"); m && n < m->to_number<double>()) {
+      return FieldValueError(field, m->to_number<double>() == 1
+                                        ? Name(field) + " must not be empty"
+                                        : Name(field) + " must be at least " + Num(m->to_number<double>()) + " characters");
+    }
+  } else if (v.is_number()) {
+    RETURN_IF_ERROR(CheckRange(s, *Number(v), field));
+  } else if (v.is_array()) {
+    const auto& a = v.as_array();
+    const auto* maxi = s.if_contains("maxItems");
+    const auto* mini = s.if_contains("minItems");
+    if ((maxi && a.size() > maxi->to_number<double>()) || (mini && a.size() < mini->to_number<double>())) {
+      return FieldValueError(field, Name(field) + " must hold " +
+                                        (mini && maxi ? Num(mini->to_number<double>()) + " to " + Num(maxi->to_number<double>())
+                                         : maxi       ? "at most " + Num(maxi->to_number<double>())
+                                                      : "at least " + Num(mini->to_number<double>())) +
+                                        " items");
+    }
+    if (const auto* items = s.if_contains("items")) {
+      for (const auto& x : a) RETURN_IF_ERROR(Check(items->as_object(), x, field + "[]"));
+    }
+  } else if (v.is_object()) {
+    RETURN_IF_ERROR(CheckObject(s, v.as_object(), field));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<JsonSchema> JsonSchema::Parse(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return Status::InvalidArgument("schema is not valid JSON: " + ec.message());
+  RETURN_IF_ERROR(CheckSchema(v, "#"));
+  return JsonSchema(std::make_shared<const json::value>(std::move(v)));
+}
+
+Status JsonSchema::Validate(const json::value& value, std::string_view field) const {
+  return Check(doc_->as_object(), value, std::string(field));
+}
+
+Status JsonSchema::Validate(const json::object& value, std::string_view field) const {
+  const json::object& s = doc_->as_object();
+  if (const auto* t = s.if_contains("type"); t && t->as_string() != "object") {
+    return FieldTypeError(field.empty() ? "body" : field, Expected(t->as_string()));
+  }
+  return CheckObject(s, value, std::string(field));
+}
+
+Status JsonSchema::ValidateText(std::string_view text, std::string_view field) const {
+  const json::object& s = doc_->as_object();
+  const json::value* t = s.if_contains("type");
+  const std::string_view type = t ? std::string_view(t->as_string()) : "string";
+  json::value v;
+  if (type == "integer" || type == "number") {
+    const std::string copy(text);
+    char* end = nullptr;
+    errno = 0;
+    const double x = std::strtod(copy.c_str(), &end);
+    if (copy.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) ||
+        (type == "integer" && x != std::floor(x))) {
+      return Status::InvalidArgument("parameter '" + std::string(field) + "' must be " +
+                                         std::string(Expected(type)),
+                                     {{"field", std::string(field)}});
+    }
+    v = type == "integer" ? json::value(static_cast<int64_t>(x)) : json::value(x);
+  } else if (type == "boolean") {
+    if (text != "true" && text != "false") {
+      return Status::InvalidArgument("parameter '" + std::string(field) + "' must be true or false",
+                                     {{"field", std::string(field)}});
+    }
+    v = text == "true";
+  } else {
+    v = json::string(text);
+  }
+  Status st = Check(s, v, std::string(field));
+  // A parameter that breaks its rule is as malformed as one of the wrong type: 400.
+  if (!st.ok() && st.code() == StatusCode::kUnprocessable) {
+    return Status::InvalidArgument("parameter '" + std::string(field) + "': " + st.message(),
+                                   {{"field", std::string(field)}});
+  }
+  return st;
+}
+
+}  // namespace embedrec

@@ -1,0 +1,50 @@
+// A JSON Schema (the OpenAPI 3.0 subset) that both documents and checks a
+// value: what a route declares about its request is what is enforced.
+//
+// Keywords checked: type (object, array, string, integer, number, boolean),
+// nullable, required, properties, additionalProperties (false or a schema),
+// items, minItems, maxItems, minLength, maxLength (in code points), minimum,
+// maximum, exclusiveMinimum/exclusiveMaximum (booleans, as in 3.0), enum,
+// anyOf. Other keywords (description, example, format, ...) document only.
+//
+// Errors follow common/json_fields.h: a wrong type or a missing required
+// field → kInvalidArgument (400); a value of the right type that breaks a
+// rule (length, range, enum, item count) → kUnprocessable (422). Both name
+// the field in details.field ("context.page", "events[]"). As the field
+// readers do, a null optional property is treated as absent.
+//
+// Thread safety: immutable after Parse; Validate may run concurrently.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace embedrec {
+
+class JsonSchema {
+ public:
+  // kInvalidArgument when `text` is not a JSON object or uses a keyword
+  // wrongly (a programming error in a declaration).
+  static StatusOr<JsonSchema> Parse(std::string_view text);
+
+  // `field`: the name of `value` in errors ("" for a whole body).
+  Status Validate(const boost::json::value& value, std::string_view field = "") const;
+  // The same for an object (a request body), without copying it.
+  Status Validate(const boost::json::object& value, std::string_view field = "") const;
+  // The same for a text value (a query or path parameter): converted to the
+  // declared type first (an integer, number or boolean must parse as one).
+  Status ValidateText(std::string_view text, std::string_view field) const;
+
+  const boost::json::value& document() const { return *doc_; }
+
+ private:
+  explicit JsonSchema(std::shared_ptr<const boost::json::value> doc) : doc_(std::move(doc)) {}
+  std::shared_ptr<const boost::json::value> doc_;
+};
+
+}  // namespace embedrec
