@@ -7,6 +7,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "auth/api_key.h"
 #include "common/random.h"
 #include "common/strings.h"
@@ -55,14 +56,23 @@ StatusOr<std::vector<std::string>> ParseScopes(const json::object& body) {
   return out;
 }
 
+constexpr const char* kKey = R"({"type":"object","required":["id","name","key_prefix","scopes","tenant_id","created_at","last_used_at"],
+  "properties":{"id":{"type":"string"},"name":{"type":"string"},"key_prefix":{"type":"string"},
+  "scopes":{"type":"array","items":{"type":"string"}},"tenant_id":{"type":"string"},"created_at":{"type":"string"},
+  "last_used_at":{"type":"string","nullable":true},"api_key":{"type":"string","description":"the secret, only when created"}}})";
+
 }  // namespace
 
 void RegisterApiKeyRoutes(TenantRoutes& routes) {
   using auth::kManageKeys;
 
-  routes.AddJson({"POST", "/api/v1/api-keys", "Create an API key; the secret is shown only in this answer",
-                  "api_keys"},
-                 {.all = kManageKeys},
+  http::RouteInfo create{"POST", "/api/v1/api-keys", "Create an API key; the secret is shown only in this answer",
+                         "api_keys"};
+  create.body_schema = R"({"type":"object","required":["name","scopes"],"properties":{
+    "name":{"type":"string","maxLength":200},
+    "scopes":{"type":"array","items":{"type":"string"},"description":"recommendations:read, interactions:write, data:write, models:train, models:read, analytics:read"}}})";
+  create.replies = {schema::Reply(201, "the key with its secret (api_key), shown once", kKey)};
+  routes.AddJson(create, {.all = kManageKeys},
                  [](const Request&, const PathParams&, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
                    ASSIGN_OR_RETURN(std::string name, ReqString(body, "name", 200));
@@ -81,9 +91,12 @@ void RegisterApiKeyRoutes(TenantRoutes& routes) {
                    return JsonAnswer(201, o);
                  });
 
-  routes.Add({"GET", "/api/v1/api-keys", "List the tenant's API keys without secrets (an API key sees only itself)",
-              "api_keys"},
-             {}, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+  http::RouteInfo list{"GET", "/api/v1/api-keys",
+                       "List the tenant's API keys without secrets (an API key sees only itself)", "api_keys"};
+  list.replies = {schema::Reply(200, "the keys, without secrets",
+                                std::string(R"({"type":"object","required":["api_keys"],"properties":{"api_keys":{"type":"array","items":)") +
+                                    kKey + "}}}")};
+  routes.Add(list, {}, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                const auth::Principal& who = ctx.who();
                if (who.kind == auth::Principal::Kind::kUser && !who.Has(kManageKeys)) {
                  RETURN_IF_ERROR(who.Require(kManageKeys));
@@ -97,7 +110,11 @@ void RegisterApiKeyRoutes(TenantRoutes& routes) {
                return JsonAnswer(200, json::object{{"api_keys", std::move(items)}});
              });
 
-  routes.Add({"DELETE", "/api/v1/api-keys/{id}", "Revoke an API key at once", "api_keys"}, {.all = kManageKeys},
+  http::RouteInfo revoke{"DELETE", "/api/v1/api-keys/{id}", "Revoke an API key at once", "api_keys"};
+  revoke.params = {schema::Path("id", 64, "the key's id")};
+  revoke.replies = {schema::NoContent("revoked")};
+  revoke.errors = {404};
+  routes.Add(revoke, {.all = kManageKeys},
              [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                RETURN_IF_ERROR(ctx.RevokeApiKey(p.Get("id")));
                http::Response r;

@@ -3,6 +3,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
@@ -22,6 +23,13 @@ json::object TokensJson(const auth::SessionTokens& t) {
                                             {"role", t.user.role}}}};
 }
 
+constexpr const char* kTokens = R"({"type":"object","required":["access_token","refresh_token","token_type","expires_in","user"],"properties":{
+    "access_token":{"type":"string"},"refresh_token":{"type":"string"},"token_type":{"type":"string","enum":["Bearer"]},
+    "expires_in":{"type":"integer"},"user":{"type":"object","required":["id","email","tenant_id","role"],"properties":{
+    "id":{"type":"string"},"email":{"type":"string"},"tenant_id":{"type":"string"},"role":{"type":"string"}}}}})";
+constexpr const char* kRefreshBody = R"({"type":"object","required":["refresh_token"],"properties":{
+    "refresh_token":{"type":"string","minLength":1,"maxLength":512}}})";
+
 }  // namespace
 
 void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
@@ -29,7 +37,10 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
 
   http::RouteInfo login{"POST", "/api/v1/auth/login",
                         "Exchange email and password for an access and a refresh token", "auth"};
-  login.authenticated = false;
+  login.body_schema = R"({"type":"object","required":["email","password"],"properties":{
+    "email":{"type":"string","maxLength":254},"password":{"type":"string","maxLength":1024}}})";
+  login.replies = {schema::Reply(200, "signed in", kTokens)};
+  login.errors = {401, 403, 429};
   AddPublic(router, login, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(std::string email, ReqString(body, "email", 254));
@@ -40,7 +51,9 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
 
   http::RouteInfo refresh{"POST", "/api/v1/auth/refresh",
                           "Rotate a refresh token into a new token pair", "auth"};
-  refresh.authenticated = false;
+  refresh.body_schema = kRefreshBody;
+  refresh.replies = {schema::Reply(200, "a new token pair (the old refresh token is spent)", kTokens)};
+  refresh.errors = {401};
   AddPublic(router, refresh, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(std::string token, ReqString(body, "refresh_token", 512));
@@ -50,7 +63,8 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
 
   http::RouteInfo logout{"POST", "/api/v1/auth/logout",
                          "End a login: revoke its refresh token and every rotation of it", "auth"};
-  logout.authenticated = false;
+  logout.body_schema = kRefreshBody;
+  logout.replies = {schema::NoContent("signed out")};
   AddPublic(router, logout, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(std::string token, ReqString(body, "refresh_token", 512));
@@ -60,7 +74,11 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
                return r;
              });
 
-  AddAuthed(router, {"GET", "/api/v1/auth/me", "Describe the caller's credentials", "auth"}, deps, 0,
+  http::RouteInfo me{"GET", "/api/v1/auth/me", "Describe the caller's credentials", "auth"};
+  me.replies = {schema::Reply(200, "the caller", R"({"type":"object","required":["kind","permissions"],"properties":{
+    "kind":{"type":"string","enum":["platform_admin","user","api_key"]},"permissions":{"type":"array","items":{"type":"string"}},
+    "tenant_id":{"type":"string"},"user_id":{"type":"string"},"api_key_id":{"type":"string"},"role":{"type":"string"}}})")};
+  AddAuthed(router, me, deps, 0,
                     [](const Request&, const PathParams&,
                        const auth::Principal& who) -> StatusOr<http::Response> {
                       json::array perms;

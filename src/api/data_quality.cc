@@ -116,6 +116,14 @@ void RegisterDataQualityRoutes(TenantRoutes& routes) {
                        "Data-quality report of the tenant's catalog and history, with warnings",
                        "uploads", http::Role::kDataPipeline};
   info.slow = true;  // recomputed after every change of the data: a full scan
+  info.replies = {{.status = 200, .description = "the report", .schema = R"({"type":"object",
+    "required":["completeness_percent","validity_percent","uniqueness_percent","freshness_hours","counts","warnings","computed_at"],
+    "properties":{"completeness_percent":{"type":"number"},"validity_percent":{"type":"number"},
+    "uniqueness_percent":{"type":"number"},"freshness_hours":{"type":"number","nullable":true},
+    "counts":{"type":"object","required":["users","items","interactions"],"properties":{"users":{"type":"integer"},
+      "items":{"type":"integer"},"interactions":{"type":"integer"},"items_without_interactions":{"type":"integer"},
+      "users_with_single_interaction":{"type":"integer"},"interactions_per_type":{"type":"object"}}},
+    "warnings":{"type":"array","items":{"type":"object"}},"computed_at":{"type":"string"}}})"}};
   routes.Add(info, {.any = auth::kDataWrite | auth::kAnalyticsRead},
              [cache](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto tenant, ctx.Store());

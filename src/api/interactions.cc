@@ -6,6 +6,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "common/time_format.h"
@@ -107,6 +108,32 @@ json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r
   return out;
 }
 
+// A number of an event as the interaction rules allow it.
+std::string NumberSchema(interactions::Number which) {
+  const interactions::NumberRule& r = interactions::Rule(which);
+  return JsonText(json::object{{"type", "number"}, {"minimum", r.min}, {"maximum", r.max},
+                               {"exclusiveMinimum", r.min_exclusive}, {"description", r.allowed}});
+}
+
+// One event, as POST /api/v1/interactions takes it.
+std::string EventSchema() {
+  return R"({"type":"object","required":["user_id","interaction_type"],"properties":{
+    "user_id":{"type":"string","minLength":1,"maxLength":256},
+    "interaction_type":{"type":"string","maxLength":64,"description":"view, click, add_to_cart, remove_from_cart, purchase, rating, like, share, recommendations_shown, or a custom type of the tenant's settings"},
+    "item_id":{"type":"string","maxLength":256,"description":"required except for recommendations_shown"},
+    "timestamp":{"anyOf":[{"type":"string","description":"RFC 3339 with a zone"},{"type":"number","description":"epoch seconds"}],"description":"default: now; at most a day ahead"},
+    "rating":)" + NumberSchema(interactions::Number::kRating) + R"(,
+    "context":{"type":"object","description":"page, device, time_of_day, ...; at most 16 KiB"},
+    "metadata":{"type":"object","properties":{"price":)" + NumberSchema(interactions::Number::kValue) +
+         R"(,"quantity":)" + NumberSchema(interactions::Number::kQuantity) + R"(}},
+    "recommendation_id":{"type":"string","maxLength":128,"description":"the answer that showed the item"}}})";
+}
+
+// One tracked event's result.
+constexpr const char* kTrackResult = R"({"type":"object","required":["status","interaction_id","processed_at"],
+  "properties":{"status":{"type":"string","enum":["tracked","duplicate"]},"interaction_id":{"type":"string"},
+  "processed_at":{"type":"string"},"idempotent_replay":{"type":"boolean"},"next_actions":{"type":"object"}}})";
+
 }  // namespace
 
 void RegisterInteractionRoutes(TenantRoutes& routes) {
@@ -114,6 +141,14 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
                         "Track one interaction (view, add_to_cart, purchase, ...); durable when "
                         "answered; Idempotency-Key header honoured",
                         "interactions"};
+  track.params = {{.name = "Idempotency-Key",
+                   .in = http::Param::In::kHeader,
+                   .schema = R"({"type":"string","maxLength":255})",
+                   .description = "a retry with the same key answers the first answer's interaction_id"}};
+  track.body_schema = EventSchema();
+  track.replies = {schema::Reply(201, "tracked", kTrackResult),
+                   schema::Reply(200, "already stored (an identical event, or the key's replay)", kTrackResult)};
+  track.errors = {404};
   // The hot path runs on the network thread: it only parses, checks cached
   // credentials and settings, and queues the event for the tenant's
   // committer thread, which answers after COMMIT.
@@ -145,9 +180,16 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
     });
   });
 
-  routes.AddJson({"POST", "/api/v1/interactions/batch", "Track up to 1,000 interactions; a result per event",
-                  "interactions"},
-                 {.all = auth::kInteractionsWrite},
+  http::RouteInfo batch{"POST", "/api/v1/interactions/batch",
+                        "Track up to 1,000 interactions; a result per event", "interactions"};
+  batch.body_schema = R"({"type":"object","required":["events"],"properties":{"events":{"type":"array",
+    "maxItems":1000,"description":"events as POST /api/v1/interactions takes them; an invalid one gets an error result, the others are tracked",
+    "items":{}}}})";
+  batch.replies = {schema::Reply(200, "a result per event, in order", std::string(R"({"type":"object",
+    "required":["tracked","failed","results"],"properties":{"tracked":{"type":"integer"},"failed":{"type":"integer"},
+    "results":{"type":"array","items":{"anyOf":[)") + kTrackResult + R"(,{"type":"object","required":["status","error"],
+      "properties":{"status":{"type":"string","enum":["error"]},"error":{"type":"object"}}}]}}}})")};
+  routes.AddJson(batch, {.all = auth::kInteractionsWrite},
                  [](const Request&, const PathParams&, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
     const json::value* list = body.if_contains("events");

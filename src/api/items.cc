@@ -4,6 +4,7 @@
 #include "api/call.h"
 #include "common/json_text.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "common/time_format.h"
 
 namespace embedrec::api {
@@ -70,10 +71,54 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   return it;
 }
 
+const std::string kItemBody = R"({"type":"object","properties":{
+  "name":{"type":"string","maxLength":1000},"category":{"type":"string","maxLength":200},
+  "description":{"type":"string","maxLength":65536},"brand":{"type":"string","maxLength":200},
+  "image_url":{"type":"string","maxLength":2048},"available":{"type":"boolean"},
+  "price":{"type":"number","minimum":0,"maximum":1e15,"exclusiveMaximum":true},
+  "tags":{"type":"array","maxItems":100,"items":{"type":"string","maxLength":100}},
+  "properties":{"type":"object","description":"free-form attributes, at most 64 KiB as JSON"}}})";
+
+http::RouteInfo ListItems() {
+  http::RouteInfo r{"GET", "/api/v1/items", "The catalog, paginated (?limit, ?cursor, ?category)", "items"};
+  r.params = {schema::QueryInt("limit", 1, 1000, "items per page (default 100)"),
+              schema::QueryInt("cursor", 0, INT64_MAX, "next_cursor of the previous page"),
+              schema::QueryString("category", 200, "only this category")};
+  r.replies = {schema::Reply(200, "a page of live items",
+                             std::string(R"({"type":"object","required":["items","next_cursor"],"properties":{"items":{"type":"array","items":)") +
+                                 schema::kItem + R"(},"next_cursor":)" + schema::kCursor + "}}")};
+  return r;
+}
+
+http::RouteInfo PutItem() {
+  http::RouteInfo r{"PUT", "/api/v1/items/{item_id}", "Create or replace one catalog item", "items"};
+  r.params = {schema::Path("item_id", 256, "the shop's item id")};
+  r.body_schema = kItemBody;
+  r.replies = {schema::Reply(200, "replaced", schema::kItem), schema::Reply(201, "created", schema::kItem)};
+  return r;
+}
+
+http::RouteInfo UserInteractions() {
+  http::RouteInfo r{"GET", "/api/v1/users/{user_id}/interactions",
+                    "A user's interactions, newest first (?limit, ?cursor)", "interactions"};
+  r.params = {schema::Path("user_id", 256, "the shop's user id"),
+              schema::QueryInt("limit", 1, 1000, "interactions per page (default 100)"),
+              schema::QueryInt("cursor", 0, INT64_MAX, "next_cursor of the previous page")};
+  r.replies = {schema::Reply(200, "a page of the user's interactions", R"({"type":"object",
+    "required":["user_id","interactions","next_cursor"],"properties":{"user_id":{"type":"string"},
+    "interactions":{"type":"array","items":{"type":"object","required":["interaction_type","timestamp","item_id"],
+      "properties":{"interaction_type":{"type":"string"},"timestamp":{"type":"string"},
+      "item_id":{"type":"string","nullable":true},"interaction_id":{"type":"string"},"rating":{"type":"number"},
+      "value":{"type":"number"},"quantity":{"type":"number"}}}},
+    "next_cursor":{"type":"string","nullable":true}}})")};
+  r.errors = {404};
+  return r;
+}
+
 }  // namespace
 
 void RegisterItemRoutes(TenantRoutes& routes) {
-  routes.Add({"GET", "/api/v1/items", "The catalog, paginated (?limit, ?cursor, ?category)", "items"}, {},
+  routes.Add(ListItems(), {},
              [](const Request& req, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
                ASSIGN_OR_RETURN(int64_t after, QueryInt(req, "cursor", 0, 0, INT64_MAX));
@@ -92,8 +137,7 @@ void RegisterItemRoutes(TenantRoutes& routes) {
                return JsonAnswer(200, out);
              });
 
-  routes.AddJson({"PUT", "/api/v1/items/{item_id}", "Create or replace one catalog item", "items"},
-                 {.all = auth::kDataWrite},
+  routes.AddJson(PutItem(), {.all = auth::kDataWrite},
                  [](const Request&, const PathParams& p, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
                    ASSIGN_OR_RETURN(auto item, ParseItem(body, p.Get("item_id")));
@@ -108,9 +152,12 @@ void RegisterItemRoutes(TenantRoutes& routes) {
                    return JsonAnswer(existed ? 200 : 201, ItemJson(item));
                  });
 
-  routes.Add({"DELETE", "/api/v1/items/{item_id}", "Remove an item from the catalog (its history is kept)",
-              "items"},
-             {.all = auth::kDataWrite},
+  http::RouteInfo remove{"DELETE", "/api/v1/items/{item_id}",
+                         "Remove an item from the catalog (its history is kept)", "items"};
+  remove.params = {schema::Path("item_id", 256, "the shop's item id")};
+  remove.replies = {schema::NoContent("removed")};
+  remove.errors = {404};
+  routes.Add(remove, {.all = auth::kDataWrite},
              [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto tenant, ctx.Store());
                RETURN_IF_ERROR(tenant->DeleteItem(p.Get("item_id"), ctx.NowMillis()));
@@ -120,9 +167,7 @@ void RegisterItemRoutes(TenantRoutes& routes) {
                return r;
              });
 
-  routes.Add({"GET", "/api/v1/users/{user_id}/interactions",
-              "A user's interactions, newest first (?limit, ?cursor)", "interactions"},
-             {.any = auth::kDataWrite | auth::kAnalyticsRead},
+  routes.Add(UserInteractions(), {.any = auth::kDataWrite | auth::kAnalyticsRead},
              [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100, 1, 1000));
                ASSIGN_OR_RETURN(int64_t offset, QueryInt(req, "cursor", 0, 0, INT64_MAX));
@@ -146,7 +191,11 @@ void RegisterItemRoutes(TenantRoutes& routes) {
                    {"next_cursor", more ? json::value(std::to_string(offset + limit)) : json::value(nullptr)}});
              });
 
-  routes.Add({"GET", "/api/v1/items/{item_id}", "One catalog item", "items"}, {},
+  http::RouteInfo get{"GET", "/api/v1/items/{item_id}", "One catalog item", "items"};
+  get.params = {schema::Path("item_id", 256, "the shop's item id")};
+  get.replies = {schema::Reply(200, "the item", schema::kItem)};
+  get.errors = {404};
+  routes.Add(get, {},
              [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto tenant, ctx.Store());
                ASSIGN_OR_RETURN(auto item, tenant->GetItem(p.Get("item_id")));

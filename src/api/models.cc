@@ -3,6 +3,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "common/time_format.h"
 #include "serving/deployed_models.h"
 #include "training/training_service.h"
@@ -68,6 +69,20 @@ StatusOr<training::ModelRegistry::Split> ParseSplit(const json::object& body) {
   return split;
 }
 
+constexpr const char* kVersion = R"({"type":"object",
+  "required":["version","model_type","status","created_at","size_bytes","metrics","hyperparameters","index","job_id","model_location","serving","traffic_weight"],
+  "properties":{"version":{"type":"string"},"model_type":{"type":"string"},
+  "status":{"type":"string","enum":["deployed","standby","archived"]},"created_at":{"type":"string"},
+  "size_bytes":{"type":"integer"},"metrics":{"type":"object"},"hyperparameters":{"type":"object"},"index":{"type":"object"},
+  "job_id":{"type":"string"},"model_location":{"type":"string"},"reason":{"type":"string"},"deployed_at":{"type":"string"},
+  "serving":{"type":"boolean"},"traffic_weight":{"type":"number"}}})";
+
+constexpr const char* kTraffic = R"({"type":"object","required":["versions"],"properties":{"versions":{"type":"array",
+  "items":{"type":"object","required":["model_version","model_type","weight","share"],"properties":{
+  "model_version":{"type":"string"},"model_type":{"type":"string"},"weight":{"type":"number"},"share":{"type":"number"}}}}}})";
+
+http::Param Version() { return schema::Path("version", 64, "a model version (v<major>.<minor>_<YYYYMMDD>)"); }
+
 }  // namespace
 
 void RegisterModelRoutes(TenantRoutes& routes) {
@@ -75,9 +90,12 @@ void RegisterModelRoutes(TenantRoutes& routes) {
   const Needs read{.any = auth::kModelsTrain | auth::kModelsRead};
   const Needs train{.all = auth::kModelsTrain};
 
-  routes.Add({"GET", "/api/v1/models", "The tenant's model versions with metrics and status", "models",
-              Role::kMlEngine},
-             read, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+  http::RouteInfo list{"GET", "/api/v1/models", "The tenant's model versions with metrics and status", "models",
+                       Role::kMlEngine};
+  list.replies = {schema::Reply(200, "every stored version, newest first",
+                                std::string(R"({"type":"object","required":["models","serving_version"],"properties":{
+    "models":{"type":"array","items":)") + kVersion + R"(},"serving_version":{"type":"string"},"problem":{"type":"string"}}})")};
+  routes.Add(list, read, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto versions, ctx.Versions());
                auto serving = ctx.Deployed();
                const std::string serving_version = serving ? serving->version : "";
@@ -90,10 +108,11 @@ void RegisterModelRoutes(TenantRoutes& routes) {
                return JsonAnswer(200, body);
              });
 
-  routes.Add({"GET", "/api/v1/models/traffic",
-              "The live versions and their share of users (an A/B split, or the deployed one at 100 %)",
-              "models", Role::kMlEngine},
-             read, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+  http::RouteInfo traffic{"GET", "/api/v1/models/traffic",
+                          "The live versions and their share of users (an A/B split, or the deployed one at 100 %)",
+                          "models", Role::kMlEngine};
+  traffic.replies = {schema::Reply(200, "the live versions, the deployed one first", kTraffic)};
+  routes.Add(traffic, read, [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                return JsonAnswer(200, TrafficJson(ctx.LiveVersions()));
              });
 
@@ -103,6 +122,12 @@ void RegisterModelRoutes(TenantRoutes& routes) {
                               "a user stays with one version while the split is unchanged",
                               "models", Role::kMlEngine};
   set_traffic.slow = true;
+  set_traffic.body_schema = R"({"type":"object","required":["versions"],"properties":{"versions":{"type":"array",
+    "minItems":1,"maxItems":)" + std::to_string(training::ModelRegistry::kMaxLive) + R"(,"items":{"type":"object",
+    "required":["model_version","weight"],"properties":{"model_version":{"type":"string","minLength":1,"maxLength":64},
+    "weight":{"type":"number","minimum":0,"exclusiveMinimum":true,"maximum":1000000}}}}}})";
+  set_traffic.replies = {schema::Reply(200, "the live versions now", kTraffic)};
+  set_traffic.errors = {404, 409};
   routes.AddJson(set_traffic, train,
                  [](const Request&, const PathParams&, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
@@ -114,6 +139,9 @@ void RegisterModelRoutes(TenantRoutes& routes) {
   http::RouteInfo deploy{"POST", "/api/v1/models/{version}/deploy",
                          "Deploy a stored version (rollback or roll forward)", "models", Role::kMlEngine};
   deploy.slow = true;
+  deploy.params = {Version()};
+  deploy.replies = {schema::Reply(200, "the version, deployed", kVersion)};
+  deploy.errors = {404, 409};
   routes.Add(deploy, train,
              [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto v, ctx.DeployVersion(p.Get("version"),
@@ -121,9 +149,12 @@ void RegisterModelRoutes(TenantRoutes& routes) {
                return JsonAnswer(200, VersionJson(v, ctx.BlobLocation(v.model_key), v.version));
              });
 
-  routes.Add({"DELETE", "/api/v1/models/{version}", "Delete a version that is not deployed", "models",
-              Role::kMlEngine},
-             train, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+  http::RouteInfo remove{"DELETE", "/api/v1/models/{version}", "Delete a version that is not deployed", "models",
+                         Role::kMlEngine};
+  remove.params = {Version()};
+  remove.replies = {schema::NoContent("deleted")};
+  remove.errors = {404, 409};
+  routes.Add(remove, train, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                RETURN_IF_ERROR(ctx.DeleteVersion(p.Get("version")));
                http::Response r;
                r.status = 204;

@@ -9,6 +9,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "common/json_text.h"
 #include "common/random.h"
 #include "common/time_format.h"
@@ -212,6 +213,91 @@ TenantRoutes::JsonFn CountedJson(const char* endpoint, TenantRoutes::JsonFn fn) 
   };
 }
 
+// The fields a recommendation request shares with a batch.
+std::string RequestProperties() {
+  return std::string(R"("count":{"type":"integer","minimum":1,"maximum":1000,"description":"default 10; at most the tenant's max_recommendations"},
+    "filters":)") + schema::kFilters + R"(,
+    "model_version":{"type":"string","maxLength":64,"description":"a live version to answer with; default: the user's by the traffic split"},
+    "include_properties":{"type":"boolean","description":"also brand, tags, available, properties"},
+    "context":{"type":"object","properties":{"current_item":{"type":"string","maxLength":256},
+      "page":{"type":"string"},"device":{"type":"string"},"time_of_day":{"type":"string"}}})";
+}
+
+std::string RecommendationsAnswer() {
+  return std::string(R"({"type":"object","required":["user_id","recommendations","metadata"],"properties":{
+    "user_id":{"type":"string"},"recommendations":{"type":"array","items":)") + schema::kRecommendation +
+         R"(},"metadata":)" + schema::kMetadata + "}}";
+}
+
+http::RouteInfo RecommendRoute() {
+  http::RouteInfo r{"POST", "/api/v1/recommendations",
+                    "Personalised recommendations for a user (filters, context, model_version)", "recommendations"};
+  r.body_schema = R"({"type":"object","required":["user_id"],"properties":{
+    "user_id":{"type":"string","minLength":1,"maxLength":256},)" + RequestProperties() + "}}";
+  r.replies = {schema::Reply(200, "the user's recommendations", RecommendationsAnswer())};
+  r.errors = {404};
+  return r;
+}
+
+http::RouteInfo BatchRoute() {
+  http::RouteInfo r{"POST", "/api/v1/recommendations/batch",
+                    "Recommendations for up to 100 users (user_ids, and the single request's fields)",
+                    "recommendations"};
+  r.body_schema = R"({"type":"object","required":["user_ids"],"properties":{
+    "user_ids":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":256}},)" +
+                  RequestProperties() + "}}";
+  r.replies = {schema::Reply(200, "each user's recommendations, in order",
+                             R"({"type":"object","required":["results","count"],"properties":{
+    "results":{"type":"array","items":)" + RecommendationsAnswer() + R"(},"count":{"type":"integer"}}})")};
+  r.errors = {404};
+  return r;
+}
+
+http::RouteInfo SimilarRoute() {
+  http::RouteInfo r{"POST", "/api/v1/recommendations/similar",
+                    "Items similar to an item (never the item itself)", "recommendations"};
+  r.body_schema = std::string(R"({"type":"object","required":["item_id"],"properties":{
+    "item_id":{"type":"string","minLength":1,"maxLength":256},
+    "count":{"type":"integer","minimum":1,"maximum":1000},"filters":)") + schema::kFilters + "}}";
+  r.replies = {schema::Reply(200, "the similar items, most similar first",
+                             std::string(R"({"type":"object","required":["item_id","similar_items","metadata"],"properties":{
+    "item_id":{"type":"string"},"similar_items":{"type":"array","items":{"type":"object",
+      "required":["item_id","name","category","price","image_url","similarity_score"],"properties":{
+      "item_id":{"type":"string"},"name":{"type":"string"},"category":{"type":"string"},
+      "price":{"type":"number","nullable":true},"image_url":{"type":"string"},"similarity_score":{"type":"number"}}}},
+    "metadata":)") + schema::kMetadata + "}}")};
+  r.errors = {404};
+  return r;
+}
+
+http::RouteInfo LogRoute() {
+  http::RouteInfo r{"GET", "/api/v1/recommendations/log/{recommendation_id}",
+                    "What an answer showed: its items in order with their scores, model version, context",
+                    "recommendations"};
+  r.params = {schema::Path("recommendation_id", 64, "an answer's metadata.recommendation_id")};
+  r.replies = {schema::Reply(200, "the logged answer", R"({"type":"object",
+    "required":["recommendation_id","endpoint","user_id","model_version","algorithm","items","context","cached","created_at"],
+    "properties":{"recommendation_id":{"type":"string"},"endpoint":{"type":"string"},
+    "user_id":{"type":"string","nullable":true},"model_version":{"type":"string","nullable":true},
+    "algorithm":{"type":"string"},"items":{"type":"array","items":{"type":"object","required":["item_id","position","score"],
+      "properties":{"item_id":{"type":"string"},"position":{"type":"integer"},"score":{"type":"number"}}}},
+    "context":{"type":"object"},"cached":{"type":"boolean"},"created_at":{"type":"string"}}})")};
+  r.errors = {404};
+  return r;
+}
+
+http::RouteInfo PopularRoute() {
+  http::RouteInfo r{"GET", "/api/v1/recommendations/popular",
+                    "Trending items, optionally of one category (?category, ?count)", "recommendations"};
+  r.params = {schema::QueryInt("count", 1, 1000, "default 10; at most the tenant's max_recommendations"),
+              schema::QueryString("category", 256, "only this category")};
+  r.replies = {schema::Reply(200, "trending items",
+                             std::string(R"({"type":"object","required":["recommendations","metadata"],"properties":{
+    "recommendations":{"type":"array","items":)") + schema::kRecommendation + R"(},"metadata":)" +
+                                 schema::kMetadata + "}}")};
+  return r;
+}
+
 }  // namespace
 
 void RegisterRecommendationRoutes(TenantRoutes& routes) {
@@ -228,9 +314,7 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
   // and popularity from its store: they wait in the slow lane, not on the
   // workers every tenant's warm requests need.
   auto cold = routes.ServingCold();
-  http::RouteInfo recs{"POST", "/api/v1/recommendations",
-                       "Personalised recommendations for a user (filters, context, model_version)",
-                       "recommendations"};
+  http::RouteInfo recs = RecommendRoute();
   recs.slow_if = cold;
   routes.AddJson(recs, read, CountedJson("recommendations", [](const Request& req, const PathParams&,
                                                                TenantContext& ctx, const json::object& body)
@@ -242,9 +326,7 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
     return http::JsonResponse(200, std::move(out));
   }));
 
-  http::RouteInfo batch{"POST", "/api/v1/recommendations/batch",
-                        "Recommendations for up to 100 users (user_ids, and the single request's fields)",
-                        "recommendations"};
+  http::RouteInfo batch = BatchRoute();
   batch.slow_if = cold;
   routes.AddJson(batch, read, CountedJson("batch", [](const Request&, const PathParams&, TenantContext& ctx,
                                                       const json::object& body) -> StatusOr<http::Response> {
@@ -270,8 +352,7 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
     return http::JsonResponse(200, std::move(results));
   }));
 
-  http::RouteInfo similar{"POST", "/api/v1/recommendations/similar",
-                          "Items similar to an item (never the item itself)", "recommendations"};
+  http::RouteInfo similar = SimilarRoute();
   similar.slow_if = cold;
   routes.AddJson(similar, read, CountedJson("similar", [](const Request&, const PathParams&, TenantContext& ctx,
                                                           const json::object& body) -> StatusOr<http::Response> {
@@ -304,10 +385,7 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
     return http::JsonResponse(200, std::move(out));
   }));
 
-  routes.Add({"GET", "/api/v1/recommendations/log/{recommendation_id}",
-              "What an answer showed: its items in order with their scores, model version, context",
-              "recommendations"},
-             read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+  routes.Add(LogRoute(), read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
     ASSIGN_OR_RETURN(auto rec, ctx.Logged(p.Get("recommendation_id")));
     json::array items;
     for (size_t i = 0; i < rec.items.size(); ++i) {
@@ -327,8 +405,7 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
     return JsonAnswer(200, out);
   });
 
-  http::RouteInfo popular{"GET", "/api/v1/recommendations/popular",
-                          "Trending items, optionally of one category (?category, ?count)", "recommendations"};
+  http::RouteInfo popular = PopularRoute();
   popular.slow_if = cold;
   routes.Add(popular, read, [](const Request& req, const PathParams&, TenantContext& ctx) {
     return Counted(ctx, "popular", [&]() -> StatusOr<http::Response> {

@@ -27,12 +27,17 @@ void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps) {
   http::RouteInfo health{"GET", "/healthz", "Liveness: the process answers", "system",
                          http::Role::kSystem, false};
   health.blocking = false;
+  health.replies = {{.status = 200, .description = "alive", .schema = R"({"type":"object","required":["status"],"properties":{"status":{"type":"string","enum":["ok"]}}})"}};
   AddPublic(router, health, [](const Request&, const PathParams&) -> StatusOr<http::Response> {
                return JsonAnswer(200, json::object{{"status", "ok"}});
              });
 
   http::RouteInfo ready{"GET", "/readyz", "Readiness: the stores are usable", "system",
                         http::Role::kSystem, false};
+  const char* readiness = R"({"type":"object","required":["status","checks"],"properties":{
+    "status":{"type":"string","enum":["ready","not_ready"]},"checks":{"type":"object"}}})";
+  ready.replies = {{.status = 200, .description = "ready", .schema = readiness},
+                   {.status = 503, .description = "a store is not usable", .schema = readiness}};
   AddPublic(router, ready, [d](const Request&, const PathParams&) -> StatusOr<http::Response> {
                json::object checks;
                bool ok = true;
@@ -60,6 +65,7 @@ void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps) {
   http::RouteInfo metrics{"GET", "/metrics", "Prometheus metrics (text format 0.0.4)", "system",
                           http::Role::kSystem, false};
   metrics.blocking = false;
+  metrics.replies = {{.status = 200, .description = "metrics", .media = "text/plain"}};
   AddPublic(router, metrics, [d](const Request&, const PathParams&) -> StatusOr<http::Response> {
                http::Response r;
                r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -70,6 +76,7 @@ void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps) {
   http::RouteInfo openapi{"GET", "/openapi.json", "This API's OpenAPI 3 document", "system",
                           http::Role::kSystem, false};
   openapi.blocking = false;
+  openapi.replies = {{.status = 200, .description = "this document", .schema = R"({"type":"object","required":["openapi","paths"]})"}};
   AddPublic(router, openapi, [rt](const Request&, const PathParams&) -> StatusOr<http::Response> {
                return JsonAnswer(200, http::OpenApiDocument(*rt, kVersion));
              });

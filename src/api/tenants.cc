@@ -5,6 +5,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "common/time_format.h"
 #include "tenants/tenant_service.h"
 
@@ -32,13 +33,26 @@ json::object TenantJson(const store::TenantRecord& t) {
                       {"updated_at", FormatRfc3339(t.updated_at_ms / 1000)}};
 }
 
+constexpr const char* kTenant = R"({"type":"object","required":["id","name","slug","status","settings","created_at","updated_at"],"properties":{
+    "id":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"},"status":{"type":"string","enum":["active","suspended"]},
+    "settings":{"type":"object"},"created_at":{"type":"string"},"updated_at":{"type":"string"}}})";
+constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance; checked by the tenant service, at most 16 KiB"})";
+
+http::Param TenantId() { return schema::Path("id", 64, "the tenant's id"); }
+
 }  // namespace
 
 void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
   const PlatformDeps* d = &deps;
   using auth::kPlatformAdmin;
 
-  AddAuthed(router, {"POST", "/api/v1/admin/tenants", "Create a tenant (platform admin)", "tenants"}, deps, kPlatformAdmin,
+  http::RouteInfo create{"POST", "/api/v1/admin/tenants", "Create a tenant (platform admin)", "tenants"};
+  create.body_schema = std::string(R"({"type":"object","required":["name","slug"],"properties":{
+    "name":{"type":"string","maxLength":200},"slug":{"type":"string","maxLength":63,"description":"lowercase letters, digits and dashes"},
+    "settings":)") + kSettings + "}}";
+  create.replies = {schema::Reply(201, "created, with its data space", kTenant)};
+  create.errors = {409};
+  AddAuthed(router, create, deps, kPlatformAdmin,
                     [d](const Request& req, const PathParams&,
                         const auth::Principal&) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
@@ -50,8 +64,13 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       return JsonAnswer(201, TenantJson(t));
                     });
 
-  AddAuthed(router, {"GET", "/api/v1/admin/tenants", "List tenants, oldest first (platform admin)",
-              "tenants"}, deps, kPlatformAdmin,
+  http::RouteInfo list{"GET", "/api/v1/admin/tenants", "List tenants, oldest first (platform admin)", "tenants"};
+  list.params = {schema::QueryInt("limit", 1, 500, "tenants per page (default 50)"),
+                 schema::QueryString("cursor", 256, "next_cursor of the previous page")};
+  list.replies = {schema::Reply(200, "a page of tenants",
+                                std::string(R"({"type":"object","required":["tenants","total","next_cursor"],"properties":{
+    "tenants":{"type":"array","items":)") + kTenant + R"(},"total":{"type":"integer"},"next_cursor":{"type":"string","nullable":true}}})")};
+  AddAuthed(router, list, deps, kPlatformAdmin,
                     [d](const Request& req, const PathParams&,
                         const auth::Principal&) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
@@ -66,8 +85,12 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       return JsonAnswer(200, out);
                     });
 
-  AddAuthed(router, {"GET", "/api/v1/admin/tenants/{id}",
-              "Get a tenant (platform admin, or a user or key of that tenant)", "tenants"}, deps, 0,
+  http::RouteInfo get{"GET", "/api/v1/admin/tenants/{id}",
+                      "Get a tenant (platform admin, or a user or key of that tenant)", "tenants"};
+  get.params = {TenantId()};
+  get.replies = {schema::Reply(200, "the tenant", kTenant)};
+  get.errors = {404};
+  AddAuthed(router, get, deps, 0,
                     [d](const Request&, const PathParams& p,
                         const auth::Principal& who) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(p.Get("id")));
@@ -75,8 +98,14 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       return JsonAnswer(200, TenantJson(t));
                     });
 
-  AddAuthed(router, {"PATCH", "/api/v1/admin/tenants/{id}",
-              "Change a tenant's name, settings or status (platform admin)", "tenants"}, deps, kPlatformAdmin,
+  http::RouteInfo change{"PATCH", "/api/v1/admin/tenants/{id}",
+                         "Change a tenant's name, settings or status (platform admin)", "tenants"};
+  change.params = {TenantId()};
+  change.body_schema = std::string(R"({"type":"object","properties":{"name":{"type":"string","maxLength":200},
+    "status":{"type":"string","maxLength":32,"description":"active or suspended"},"settings":)") + kSettings + "}}";
+  change.replies = {schema::Reply(200, "the tenant as changed (settings are merged)", kTenant)};
+  change.errors = {404};
+  AddAuthed(router, change, deps, kPlatformAdmin,
                     [d](const Request& req, const PathParams& p,
                         const auth::Principal&) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
@@ -93,6 +122,9 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
   http::RouteInfo remove{"DELETE", "/api/v1/admin/tenants/{id}",
                          "Delete a tenant with all its users, keys and data (platform admin)", "tenants"};
   remove.slow = true;  // stops its job, removes its files
+  remove.params = {TenantId()};
+  remove.replies = {schema::NoContent("deleted with all its data")};
+  remove.errors = {404};
   AddAuthed(router, remove, deps, kPlatformAdmin,
                     [d](const Request&, const PathParams& p,
                         const auth::Principal&) -> StatusOr<http::Response> {

@@ -6,6 +6,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "http/errors.h"
 #include "training/training_service.h"
 
@@ -47,6 +48,16 @@ class ProgressEvents {
   bool final_ = false;
 };
 
+// A job's progress document (the training service writes it; fields grow as the job runs).
+constexpr const char* kJobDoc = R"({"type":"object","required":["job_id","status","progress","model_type","training_mode"],
+  "properties":{"job_id":{"type":"string"},
+  "status":{"type":"string","enum":["queued","started","loading_data","training","evaluating","building_index","deploying","completed","failed","cancelled"]},
+  "progress":{"type":"number","minimum":0,"maximum":1},"model_type":{"type":"string"},"training_mode":{"type":"string"},
+  "current_epoch":{"type":"integer"},"total_epochs":{"type":"integer"},"metrics":{"type":"object"},
+  "model_version":{"type":"string"},"error":{"type":"object","properties":{"reason":{"type":"string"},"message":{"type":"string"}}}}})";
+
+http::Param JobId() { return schema::Path("job_id", 64, "the job's id (POST /api/v1/train answered it)"); }
+
 }  // namespace
 
 void RegisterTrainingRoutes(TenantRoutes& routes) {
@@ -57,6 +68,14 @@ void RegisterTrainingRoutes(TenantRoutes& routes) {
                         "Start a training job (model_type, training_mode, auto_deploy, hyperparameters)",
                         "training", Role::kMlEngine};
   train.slow = true;  // counts the tenant's interactions (a scan) to plan the job
+  train.body_schema = training::JobRequestSchema();
+  train.replies = {schema::Reply(202, "the job, queued or started", R"({"type":"object",
+    "required":["job_id","status","estimated_duration_seconds","queue_position","model_type","training_mode","hyperparameters","progress_url","events_url"],
+    "properties":{"job_id":{"type":"string"},"status":{"type":"string","enum":["queued","started"]},
+    "estimated_duration_minutes":{"type":"number"},"estimated_duration_seconds":{"type":"number"},
+    "queue_position":{"type":"integer"},"model_type":{"type":"string"},"training_mode":{"type":"string"},
+    "hyperparameters":{"type":"object"},"progress_url":{"type":"string"},"events_url":{"type":"string"}}})")};
+  train.errors = {409};
   routes.AddJson(train, {.all = auth::kModelsTrain},
                  [](const Request&, const PathParams&, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
@@ -77,16 +96,23 @@ void RegisterTrainingRoutes(TenantRoutes& routes) {
         {"events_url", "/api/v1/training/" + s.job_id + "/events"}});
   });
 
-  routes.Add({"GET", "/api/v1/training/{job_id}/progress", "A training job's progress and result",
-              "training", Role::kMlEngine},
-             read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+  http::RouteInfo progress{"GET", "/api/v1/training/{job_id}/progress", "A training job's progress and result",
+                           "training", Role::kMlEngine};
+  progress.params = {JobId()};
+  progress.replies = {schema::Reply(200, "the job's progress document", kJobDoc)};
+  progress.errors = {404};
+  routes.Add(progress, read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(std::string doc, ctx.JobProgress(p.Get("job_id")));
                return http::JsonResponse(200, std::move(doc));
              });
 
-  routes.Add({"GET", "/api/v1/training", "The tenant's training jobs, newest first (?limit)", "training",
-              Role::kMlEngine},
-             read, [](const Request& req, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+  http::RouteInfo list{"GET", "/api/v1/training", "The tenant's training jobs, newest first (?limit)", "training",
+                       Role::kMlEngine};
+  list.params = {schema::QueryInt("limit", 1, 500, "jobs to list (default 50)")};
+  list.replies = {schema::Reply(200, "the jobs' progress documents",
+                                std::string(R"({"type":"object","required":["jobs","count"],"properties":{"jobs":{"type":"array","items":)") +
+                                    kJobDoc + R"(},"count":{"type":"integer"}}})")};
+  routes.Add(list, read, [](const Request& req, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
                ASSIGN_OR_RETURN(auto docs, ctx.Jobs(static_cast<int>(limit)));
                std::string body = "{\"jobs\":[";
@@ -95,18 +121,25 @@ void RegisterTrainingRoutes(TenantRoutes& routes) {
                return http::JsonResponse(200, std::move(body));
              });
 
-  routes.Add({"POST", "/api/v1/training/{job_id}/cancel", "Cancel a queued or running training job",
-              "training", Role::kMlEngine},
-             {.all = auth::kModelsTrain},
+  http::RouteInfo cancel{"POST", "/api/v1/training/{job_id}/cancel", "Cancel a queued or running training job",
+                         "training", Role::kMlEngine};
+  cancel.params = {JobId()};
+  cancel.replies = {schema::Reply(202, "cancelling: the job's progress document", kJobDoc)};
+  cancel.errors = {404, 409};
+  routes.Add(cancel, {.all = auth::kModelsTrain},
              [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(std::string doc, ctx.CancelJob(p.Get("job_id")));
                return http::JsonResponse(202, std::move(doc));
              });
 
-  routes.Add({"GET", "/api/v1/training/{job_id}/events",
-              "A training job's progress as Server-Sent Events (progress…, then end)", "training",
-              Role::kMlEngine},
-             read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+  http::RouteInfo events{"GET", "/api/v1/training/{job_id}/events",
+                         "A training job's progress as Server-Sent Events (progress…, then end)", "training",
+                         Role::kMlEngine};
+  events.params = {JobId()};
+  events.replies = {{.status = 200, .description = "event: progress / end, data: the progress document",
+                     .media = "text/event-stream"}};
+  events.errors = {404};
+  routes.Add(events, read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
                auto events = std::make_shared<ProgressEvents>();
                ASSIGN_OR_RETURN(auto sub, ctx.WatchJob(p.Get("job_id"),
                                                        [events](const std::string& doc, bool final) {

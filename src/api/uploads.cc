@@ -7,6 +7,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "ingest/ingest_service.h"
@@ -144,6 +145,28 @@ StatusOr<http::Response> ListEvents(const Request& req, const TenantContext& ctx
   return JsonAnswer(200, json::object{{"events", std::move(items)}});
 }
 
+// An upload's answer (ingest/ingest_service.h).
+constexpr const char* kUploadResult = R"({"type":"object",
+  "required":["upload_id","status","rows_accepted","rows_rejected","duplicates_removed","validation_errors","storage_location"],
+  "properties":{"upload_id":{"type":"string"},"status":{"type":"string","enum":["success"]},
+  "rows_accepted":{"type":"integer"},"rows_rejected":{"type":"integer"},"duplicates_removed":{"type":"integer"},
+  "validation_errors":{"type":"array","items":{"type":"object","properties":{"row":{"type":"integer"},"error":{"type":"string"}}}},
+  "validation_errors_not_listed":{"type":"integer"},"extra_columns":{"type":"array","items":{"type":"string"}},
+  "storage_location":{"type":"string"},"statistics":{"type":"object"}}})";
+
+void DeclareUpload(http::RouteInfo& r, uint64_t max_upload_bytes) {
+  r.stream_body = true;
+  r.body_limit = max_upload_bytes;
+  r.body_media = {"multipart/form-data", "text/csv"};
+  r.params.push_back(schema::QueryString("filename", 1024, "a raw body's file name (its extension tells the compression)"));
+  r.params.push_back({.name = "Content-Encoding",
+                      .in = http::Param::In::kHeader,
+                      .schema = R"({"type":"string","maxLength":64})",
+                      .description = "gzip or zstd for a compressed raw body"});
+  r.replies = {schema::Reply(200, "imported (or refused row by row: see validation_errors)", kUploadResult)};
+  r.errors = {413, 415};
+}
+
 }  // namespace
 
 void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes) {
@@ -152,8 +175,9 @@ void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes) {
                         "Upload the product catalog as CSV (multipart 'file' part or text/csv "
                         "body; gzip/zstd accepted); ?mode=upsert|replace",
                         "uploads", http::Role::kDataPipeline};
-  items.stream_body = true;
-  items.body_limit = max_upload_bytes;
+  DeclareUpload(items, max_upload_bytes);
+  items.params.push_back(schema::Query("mode", R"({"type":"string","enum":["upsert","replace"]})",
+                                       "replace: items not in the file are deleted (default upsert)"));
   routes.Add(items, data_write, [](const Request& req, const PathParams&, TenantContext& ctx) {
     return UploadItems(req, ctx);
   });
@@ -162,21 +186,28 @@ void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes) {
                         "Upload interaction history as CSV (multipart 'file' part or text/csv body; "
                         "gzip/zstd accepted)",
                         "uploads", http::Role::kDataPipeline};
-  inter.stream_body = true;
-  inter.body_limit = max_upload_bytes;
+  DeclareUpload(inter, max_upload_bytes);
   routes.Add(inter, data_write, [](const Request& req, const PathParams&, TenantContext& ctx) {
     return UploadInteractions(req, ctx);
   });
 
-  routes.Add({"GET", "/api/v1/data/events",
-              "The tenant's event log after ?after=<seq> (item-catalog-updated, ...)", "uploads",
-              http::Role::kDataPipeline},
-             data_write,
+  http::RouteInfo events{"GET", "/api/v1/data/events",
+                         "The tenant's event log after ?after=<seq> (item-catalog-updated, ...)", "uploads",
+                         http::Role::kDataPipeline};
+  events.params = {schema::QueryInt("after", 0, INT64_MAX, "the last seq seen (default 0)")};
+  events.replies = {schema::Reply(200, "up to 1,000 events, oldest first", R"({"type":"object","required":["events"],"properties":{
+    "events":{"type":"array","items":{"type":"object","required":["seq","topic","created_at","payload"],"properties":{
+    "seq":{"type":"integer"},"topic":{"type":"string"},"created_at":{"type":"string"},"payload":{"nullable":true}}}}}})")};
+  routes.Add(events, data_write,
              [](const Request& req, const PathParams&, TenantContext& ctx) { return ListEvents(req, ctx); });
 
-  routes.Add({"GET", "/api/v1/data/uploads", "Past uploads with their results, newest first", "uploads",
-              http::Role::kDataPipeline},
-             data_write, [](const Request&, const PathParams&, TenantContext& ctx) { return ListUploads(ctx); });
+  http::RouteInfo list{"GET", "/api/v1/data/uploads", "Past uploads with their results, newest first", "uploads",
+                       http::Role::kDataPipeline};
+  list.replies = {schema::Reply(200, "the latest 100 uploads", R"({"type":"object","required":["uploads"],"properties":{
+    "uploads":{"type":"array","items":{"type":"object","required":["upload_id","kind","created_at","storage_location","result"],
+    "properties":{"upload_id":{"type":"string"},"kind":{"type":"string","enum":["items","interactions"]},
+    "created_at":{"type":"string"},"storage_location":{"type":"string"},"result":{"type":"object","nullable":true}}}}}})")};
+  routes.Add(list, data_write, [](const Request&, const PathParams&, TenantContext& ctx) { return ListUploads(ctx); });
 }
 
 }  // namespace embedrec::api

@@ -7,6 +7,7 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "auth/password.h"
 #include "common/random.h"
 #include "common/strings.h"
@@ -48,15 +49,26 @@ StatusOr<store::UserRecord> ManagedUser(const PlatformDeps& d, const auth::Princ
   return u;
 }
 
+constexpr const char* kUser = R"({"type":"object","required":["id","email","tenant_id","role","status","created_at","last_login_at"],"properties":{
+  "id":{"type":"string"},"email":{"type":"string"},"tenant_id":{"type":"string"},
+  "role":{"type":"string","enum":["admin","member","viewer"]},"status":{"type":"string","enum":["active","inactive"]},
+  "created_at":{"type":"string"},"last_login_at":{"type":"string","nullable":true}}})";
+
+http::Param UserId() { return schema::Path("id", 64, "the user's id"); }
+
 }  // namespace
 
 void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const PlatformDeps& deps) {
   const PlatformDeps* d = &deps;
   using auth::kManageUsers;
 
-  routes.AddJson(
-      {"POST", "/api/v1/admin/users", "Create a user (platform admin, or a tenant admin)", "users"},
-      {.all = kManageUsers},
+  http::RouteInfo create{"POST", "/api/v1/admin/users", "Create a user (platform admin, or a tenant admin)", "users"};
+  create.body_schema = R"({"type":"object","required":["email","password"],"properties":{
+    "email":{"type":"string","maxLength":254},"password":{"type":"string","maxLength":1024,"description":"at least 12 characters, not common, not the email"},
+    "role":{"type":"string","maxLength":32,"description":"admin, member (default) or viewer"}}})";
+  create.replies = {schema::Reply(201, "created", kUser)};
+  create.errors = {409};
+  routes.AddJson(create, {.all = kManageUsers},
       [](const Request&, const PathParams&, TenantContext& ctx,
          const json::object& body) -> StatusOr<http::Response> {
         ASSIGN_OR_RETURN(std::string email, ReqString(body, "email", 254));
@@ -81,9 +93,12 @@ void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const Platfo
         return JsonAnswer(201, UserJson(u));
       });
 
-  routes.Add({"GET", "/api/v1/admin/users",
-              "List a tenant's users (platform admin with ?tenant_id=, or a tenant admin)", "users"},
-             {.all = kManageUsers},
+  http::RouteInfo list{"GET", "/api/v1/admin/users",
+                       "List a tenant's users (platform admin with ?tenant_id=, or a tenant admin)", "users"};
+  list.replies = {schema::Reply(200, "the tenant's users",
+                                std::string(R"({"type":"object","required":["users"],"properties":{"users":{"type":"array","items":)") +
+                                    kUser + "}}}")};
+  routes.Add(list, {.all = kManageUsers},
              [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto users, ctx.Users());
                json::array items;
@@ -91,16 +106,27 @@ void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const Platfo
                return JsonAnswer(200, json::object{{"users", std::move(items)}});
              });
 
-  AddAuthed(router, {"GET", "/api/v1/admin/users/{id}", "Get a user", "users"}, deps, kManageUsers,
+  http::RouteInfo get{"GET", "/api/v1/admin/users/{id}", "Get a user", "users"};
+  get.params = {UserId()};
+  get.replies = {schema::Reply(200, "the user", kUser)};
+  get.errors = {404};
+  AddAuthed(router, get, deps, kManageUsers,
                     [d](const Request&, const PathParams& p,
                         const auth::Principal& who) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(auto u, ManagedUser(*d, who, p.Get("id")));
                       return JsonAnswer(200, UserJson(u));
                     });
 
-  AddAuthed(router, {"PATCH", "/api/v1/admin/users/{id}",
-       "Change a user's role or status (status 'inactive' deactivates and ends its sessions)",
-       "users"}, deps, kManageUsers,
+  http::RouteInfo change{"PATCH", "/api/v1/admin/users/{id}",
+                         "Change a user's role or status (status 'inactive' deactivates and ends its sessions)",
+                         "users"};
+  change.params = {UserId()};
+  change.body_schema = R"({"type":"object","properties":{"role":{"type":"string","maxLength":32,"description":"admin, member or viewer"},
+    "status":{"type":"string","maxLength":32,"description":"active or inactive"},
+    "password":{"type":"string","maxLength":1024,"description":"a new password; ends the user's sessions"}}})";
+  change.replies = {schema::Reply(200, "the user as changed", kUser)};
+  change.errors = {404};
+  AddAuthed(router, change, deps, kManageUsers,
              [d](const Request& req, const PathParams& p,
                  const auth::Principal& who) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));

@@ -49,6 +49,9 @@ Status CheckSchema(const json::value& s, const std::string& at) {
     }
     for (const auto& sub : any->as_array()) RETURN_IF_ERROR(CheckSchema(sub, at));
   }
+  if (const auto* m = o.if_contains("multipleOf"); m && !(m->is_number() && m->to_number<double>() > 0)) {
+    return Status::InvalidArgument("multipleOf at '" + at + "' is not a positive number");
+  }
   for (const char* k : {"minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"}) {
     if (const auto* v = o.if_contains(k); v && !v->is_number()) {
       return Status::InvalidArgument(std::string(k) + " at '" + at + "' is not a number");
@@ -99,6 +102,17 @@ std::string Name(std::string_view field) { return field.empty() ? "the body" : "
 
 Status Check(const json::object& s, const json::value& v, const std::string& field);
 
+// details of a range error: the field, and min, max as declared.
+Status::Details RangeDetails(const json::object& s, const std::string& field) {
+  Status::Details d{{"field", field}};
+  if (const auto* v = s.if_contains("minimum")) d.emplace_back("min", Num(v->to_number<double>()));
+  if (const auto* v = s.if_contains("maximum")) d.emplace_back("max", Num(v->to_number<double>()));
+  if (s.if_contains("minimum")) {
+    d.emplace_back("min_exclusive", s.if_contains("exclusiveMinimum") && s.at("exclusiveMinimum") == true ? "true" : "false");
+  }
+  return d;
+}
+
 Status CheckRange(const json::object& s, double x, const std::string& field) {
   const auto* min = s.if_contains("minimum");
   const auto* max = s.if_contains("maximum");
@@ -107,6 +121,14 @@ Status CheckRange(const json::object& s, double x, const std::string& field) {
   const double lo = min ? min->to_number<double>() : 0, hi = max ? max->to_number<double>() : 0;
   const bool below = min && (xmin ? x <= lo : x < lo);
   const bool above = max && (xmax ? x >= hi : x > hi);
+  if (const auto* m = s.if_contains("multipleOf"); m && std::fmod(x, m->to_number<double>()) != 0) {
+    if (m->to_number<double>() == 1) {
+      std::string rule = min && max ? " in " + std::string(xmin ? "(" : "[") + Num(lo) + ", " + Num(hi) + "]" : "";
+      return Status::Unprocessable(Name(field) + " must be an integer" + rule, RangeDetails(s, field));
+    }
+    return Status::Unprocessable(Name(field) + " must be a multiple of " + Num(m->to_number<double>()),
+                                 {{"field", field}});
+  }
   if (!below && !above) return Status::Ok();
   std::string rule;
   if (min && max) {
@@ -117,7 +139,7 @@ Status CheckRange(const json::object& s, double x, const std::string& field) {
   } else {
     rule = std::string(xmax ? "< " : "at most ") + Num(hi);
   }
-  return FieldValueError(field, Name(field) + " must be " + rule);
+  return Status::Unprocessable(Name(field) + " must be " + rule, RangeDetails(s, field));
 }
 
 Status CheckObject(const json::object& s, const json::object& o, const std::string& field) {
@@ -262,8 +284,9 @@ Status JsonSchema::ValidateText(std::string_view text, std::string_view field) c
     v = json::string(text);
   }
   Status st = Check(s, v, std::string(field));
-  // A parameter that breaks its rule is as malformed as one of the wrong type: 400.
-  if (!st.ok() && st.code() == StatusCode::kUnprocessable) {
+  // A number parameter out of its range is as malformed as one that is not
+  // a number: 400 (a string's allowed values and length stay 422, as in a body).
+  if (!st.ok() && st.code() == StatusCode::kUnprocessable && v.is_number()) {
     return Status::InvalidArgument("parameter '" + std::string(field) + "': " + st.message(),
                                    {{"field", std::string(field)}});
   }

@@ -4,8 +4,9 @@
 // Keywords checked: type (object, array, string, integer, number, boolean),
 // nullable, required, properties, additionalProperties (false or a schema),
 // items, minItems, maxItems, minLength, maxLength (in code points), minimum,
-// maximum, exclusiveMinimum/exclusiveMaximum (booleans, as in 3.0), enum,
-// anyOf. Other keywords (description, example, format, ...) document only.
+// maximum, exclusiveMinimum/exclusiveMaximum (booleans, as in 3.0),
+// multipleOf, enum, anyOf. A number that breaks its range or multipleOf
+// names min, max and min_exclusive in the error's details. Other keywords (description, example, format, ...) document only.
 //
 // Errors follow common/json_fields.h: a wrong type or a missing required
 // field → kInvalidArgument (400); a value of the right type that breaks a
@@ -38,6 +39,7 @@ class JsonSchema {
   Status Validate(const boost::json::object& value, std::string_view field = "") const;
   // The same for a text value (a query or path parameter): converted to the
   // declared type first (an integer, number or boolean must parse as one).
+  // A number out of its range is a 400 here, like one that does not parse.
   Status ValidateText(std::string_view text, std::string_view field) const;
 
   const boost::json::value& document() const { return *doc_; }

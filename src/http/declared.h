@@ -4,10 +4,11 @@
 // after authentication, before any handler reads the request; the OpenAPI
 // document (http/openapi.h) is written from the same declarations.
 //
-// Errors: a malformed parameter (wrong type, out of its range, not one of
-// its values) or a missing required one → 400 naming it; a body that is not
-// a JSON object → 400 invalid_json; a body field of the wrong type or
-// missing → 400, one breaking a rule → 422 (common/json_schema.h).
+// Errors: a parameter of the wrong type, a number out of its range, or a
+// missing required one → 400 naming it; a string parameter not among its
+// values → 422; a body that is not a JSON object → 400 invalid_json; a body
+// field of the wrong type or missing → 400, one breaking a rule → 422
+// (common/json_schema.h).
 //
 // Thread safety: immutable after Compile.
 #pragma once

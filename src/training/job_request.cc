@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <optional>
 #include <map>
@@ -177,6 +178,42 @@ const std::vector<std::string>& ModelTypes() {
 
 std::string_view ModelChoiceName(const std::optional<ml::ModelType>& type) {
   return type ? ml::ModelTypeName(*type) : "auto";
+}
+
+std::string JobRequestSchema() {
+  json::array types;
+  for (const auto& t : ModelTypes()) types.emplace_back(t);
+  json::object hyper;
+  for (const auto& h : Hyperparameters()) {
+    json::object p{{"type", "number"}, {"minimum", h.min}, {"maximum", h.max},
+                   {"description", std::string(h.help) + " (model types: " + h.models + "; default " +
+                                       Num(h.default_value) + ")"}};
+    if (h.min_exclusive) p["exclusiveMinimum"] = true;
+    if (h.integer) p["multipleOf"] = 1;
+    hyper[h.name] = std::move(p);
+  }
+  const json::object weight{{"type", "number"}, {"minimum", 0}, {"maximum", 1000}};
+  json::object schema{
+      {"type", "object"},
+      {"properties",
+       json::object{
+           {"model_type", json::object{{"type", "string"}, {"enum", std::move(types)},
+                                       {"description", "default: the tenant's settings.recommendation_model, else "
+                                                       "auto (a budgeted search over the types)"}}},
+           {"training_mode", json::object{{"type", "string"}, {"enum", json::array{"full", "incremental"}}}},
+           {"auto_deploy", json::object{{"type", "boolean"}}},
+           {"rerank", json::object{{"type", "boolean"}}},
+           {"deploy_tolerance", json::object{{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+           {"time_budget_seconds", json::object{{"type", "number"}, {"minimum", 1}, {"maximum", 86400}}},
+           {"interaction_weights",
+            json::object{{"type", "object"},
+                         {"description", "interaction type → weight (0: not a positive)"},
+                         {"additionalProperties",
+                          json::object{{"anyOf", json::array{weight, json::object{{"type", "object"},
+                                                                                   {"properties", json::object{{"weight", weight}}}}}}}}}},
+           {"hyperparameters", json::object{{"type", "object"}, {"additionalProperties", false},
+                                            {"properties", std::move(hyper)}}}}}};
+  return json::serialize(schema);
 }
 
 StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string& settings_json) {

@@ -55,6 +55,10 @@ struct HyperparameterSpec {
 };
 const std::vector<HyperparameterSpec>& Hyperparameters();
 
+// The JSON Schema (text) of a training request's body, from the same table
+// ParseJobRequest applies (ModelTypes, Hyperparameters).
+std::string JobRequestSchema();
+
 // Reads `body` {model_type?, training_mode?, auto_deploy?, rerank?, hyperparameters?,
 // deploy_tolerance?, interaction_weights?} over the tenant's settings JSON:
 // settings.recommendation_model, settings.training (hyperparameter
