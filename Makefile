@@ -25,7 +25,7 @@ unit-test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
 
 e2e-test: build
-	@$(PYTHON) -c "import pytest" 2>/dev/null || $(PYTHON) -m pip install -q pytest
+	@$(PYTHON) -c "import pytest, jsonschema" 2>/dev/null || $(PYTHON) -m pip install -q pytest jsonschema
 	EMBEDREC_BIN=$(abspath $(BUILD_DIR))/embedrec $(PYTHON) -m pytest -q tests/e2e
 
 test: unit-test e2e-test

@@ -4,6 +4,7 @@
 
 #include "api/call.h"
 #include "auth/api_key.h"
+#include "common/json_schema.h"
 #include "common/fair_pool.h"
 #include "http/dispatcher.h"
 #include "http/errors.h"
@@ -90,6 +91,19 @@ TEST_F(ApiTest, OpenApiListsExactlyTheRoutesTheRouterServes) {
   }
   EXPECT_EQ(documented, served);
   EXPECT_GE(served.size(), 18u);
+}
+
+TEST_F(ApiTest, EveryRouteDeclaresItsAnswersAndItsBody) {
+  for (const auto& route : router_.routes()) {
+    const auto& info = route.info;
+    const std::string where = info.method + " " + info.pattern;
+    EXPECT_FALSE(info.replies.empty()) << where;
+    const bool writes = info.method == "POST" || info.method == "PUT" || info.method == "PATCH";
+    if (writes) EXPECT_TRUE(!info.body_schema.empty() || !info.body_media.empty()) << where;
+    for (const auto& p : info.params) {
+      EXPECT_TRUE(JsonSchema::Parse(p.schema).ok()) << where << " " << p.name;
+    }
+  }
 }
 
 TEST_F(ApiTest, CreatingATenantCreatesItsDataSpace) {

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from contract import Contract
+
 BIN = os.environ.get("EMBEDREC_BIN", str(Path(__file__).resolve().parents[2] / "build" / "embedrec"))
 ADMIN_TOKEN = "test-admin-token-0123456789"
 STRONG_PASSWORD = "SecurePass123!"
@@ -85,7 +87,7 @@ class Server:
         return self.proc.returncode if self.proc else None
 
     def request(self, method, path, body=None, token=None, port="gateway", headers=None,
-                raw=None):
+                raw=None, check_contract=True):
         conn = http.client.HTTPConnection("127.0.0.1", self.ports[port], timeout=30)
         hdrs = dict(headers or {})
         if token:
@@ -99,7 +101,16 @@ class Server:
         out = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
                        resp.read().decode("utf-8", "replace"))
         conn.close()
+        if check_contract:
+            self.contract(port).check(method, path, out.status, out.headers, out.body)
         return out
+
+    def contract(self, port="gateway"):
+        """The server's declared contract (/openapi.json), fetched once."""
+        if getattr(self, "_contract", None) is None:
+            doc = self.request("GET", "/openapi.json", port=port, check_contract=False)
+            self._contract = Contract(doc.json())
+        return self._contract
 
     def upload(self, path, csv_bytes, token, filename="data.csv", fields=None, port="pipeline",
                query="", raw=False, headers=None):
