@@ -361,164 +361,183 @@ bool Filters::Matches(const CatalogItem& item) const {
 
 namespace {
 
+// A request's session: the current item and the newest distinct items of
+// the fold-in, weighted, and how much of the score their neighbourhood gets.
+struct Session {
+  std::vector<std::pair<int64_t, double>> items;  // item row, weight
+  double share = 0;                                // of the score, in [0, kSessionShare]
+  std::map<std::string, double> categories;        // the items' categories by share of weight
+  std::unordered_map<int64_t, double> near;        // item row → Σ w·cos / Σ w over the items
+};
+
+// For an item-to-item model the fold-in already ranks the neighbours of what
+// the model has seen: only unseen events are blended (blending seen ones
+// too cost EASE about half its hit rate on MovieLens: 0.1775 → 0.0875).
+Session SessionOf(const ServingModel& model, const Query& query) {
+  Session s;
+  const auto& items = model.model->item_embeddings();
+  if (query.current) {
+    s.items.emplace_back((query.current - items.data()) / query.d,
+                         query.recent.empty() ? 1.0 : query.recent.front().second);
+  }
+  const bool blend_seen = !ml::IsItemToItem(model.model_type);
+  double weight = 0;
+  for (size_t ri = 0; ri < query.recent.size(); ++ri) {
+    const auto& [row, w] = query.recent[ri];
+    if (!blend_seen && !query.recent_unseen[ri]) continue;
+    weight += query.recent_strength[ri];  // every event of the session weighs; the newest items are blended
+    if (s.items.size() < kSessionItems &&
+        std::none_of(s.items.begin(), s.items.end(), [&](const auto& x) { return x.first == row; })) {
+      s.items.emplace_back(row, w);
+    }
+  }
+  if (!s.items.empty()) {
+    s.share = kSessionShare * (query.user_row ? weight / (weight + Steering::kModelWeight) : 1.0);
+  }
+  return s;
+}
+
+// With a session, the candidates become the session items' nearest
+// neighbours (cosine) and the model's own `hits`, each with its
+// neighbourhood score; for a new session (unseen events or a current item)
+// also the model's best items of the session's main category (a known
+// user's learned events are in the query already: one scan less).
+void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, const std::vector<int32_t>& rows,
+                  const Query& query, const ann::ItemIndex::Filter& filter, size_t k, Session& session,
+                  ServingModel::Candidates& hits) {
+  if (session.items.empty()) return;
+  double total = 0;
+  for (const auto& [srow, w] : session.items) total += w;
+  for (const auto& [srow, w] : session.items) {
+    if (rows[srow] >= 0) {
+      const std::string& c = catalog.items[rows[srow]].category;
+      if (!c.empty()) session.categories[c] += w / total;
+    }
+  }
+  for (const auto& [c, share] : session.categories) {
+    if (share < 0.5 || !(query.current || query.any_unseen)) continue;
+    ann::ItemIndex::Filter in_category = [&](int64_t i) { return filter(i) && catalog.items[rows[i]].category == c; };
+    for (const auto& h : model.index->Search(query.q.data(), static_cast<int>(k), &in_category)) hits.push_back(h);
+  }
+  for (const auto& [srow, w] : session.items) {
+    const double sn = model.item_norms[srow];
+    size_t taken = 0;
+    for (const auto& [row, ip] : *model.SimilarCandidates(srow)) {
+      if (taken >= kNeighboursPerItem) break;
+      if (row == srow || !filter(row)) continue;
+      const double n = sn * model.item_norms[row];
+      if (n > 0 && ip > 0) session.near[row] += w * ip / n;
+      ++taken;
+    }
+  }
+  for (auto& [row, v] : session.near) v /= total;
+  for (const auto& [row, ip] : hits) session.near.try_emplace(row, 0.0);
+  const auto& items = model.model->item_embeddings();
+  hits.clear();
+  for (const auto& [row, v] : session.near) hits.emplace_back(row, Dot(query.q.data(), items.data() + row * query.d, query.d));
+  std::sort(hits.begin(), hits.end());  // a deterministic order for equal scores
+}
+
+// Every candidate's probability of being chosen: the model's, blended with
+// the session's neighbourhood as (1 − share) · P(item) + share · P(best) ·
+// its neighbourhood score relative to the best one's (both in [0, 1]),
+// lifted for the session's categories; with its context lift. `plain_p`:
+// the model's own probabilities.
+std::vector<Scored> ScoreCandidates(const ServingModel& model, const CatalogSnapshot& catalog,
+                                    const std::vector<int32_t>& rows, const Query& query, const Session& session,
+                                    const ServingModel::Candidates& hits,
+                                    const std::function<double(const std::string&)>& context_factor,
+                                    std::vector<double>* plain_p) {
+  const double q_norm = std::sqrt(std::max(Dot(query.q.data(), query.q.data(), query.d), 0.0));
+  auto near = [&](int64_t row) {
+    auto it = session.near.find(row);
+    return it == session.near.end() ? 0.0 : it->second;
+  };
+  double p_best = 0, near_best = 0;
+  if (session.share > 0) {
+    for (const auto& [row, ip] : hits) {
+      p_best = std::max(p_best, model.calibration.Probability(ip, q_norm));
+      near_best = std::max(near_best, near(row));
+    }
+  }
+  std::vector<Scored> scored;
+  scored.reserve(hits.size());
+  for (const auto& [row, ip] : hits) {
+    const CatalogItem* item = &catalog.items[rows[row]];
+    double p = model.calibration.Probability(ip, q_norm);
+    plain_p->push_back(p);
+    if (session.share > 0 && near_best > 0) {
+      p = (1 - session.share) * p + session.share * p_best * near(row) / near_best;
+    }
+    if (auto c = session.categories.find(item->category); c != session.categories.end()) {
+      p *= 1 + kSessionCategoryBoost * c->second * session.share / kSessionShare;
+    }
+    scored.push_back({row, ip, p, context_factor(item->category)});
+  }
+  return scored;
+}
+
 // The model's ranking for a query: candidates (the user's kept list, or a
 // filtered search), a session's neighbours blended in, calibrated scores,
 // the reranker and the context lift, then reasons for the `r.count` kept.
 // `rows`: model item row → catalog position (−1: not in the catalog).
-std::vector<Recommendation> ModelRanked(const RecommendRequest& r, const ServingModel& model_ref,
-                                        const CatalogSnapshot& catalog_ref, const UserProfile& profile_ref,
+std::vector<Recommendation> ModelRanked(const RecommendRequest& r, const ServingModel& model,
+                                        const CatalogSnapshot& catalog, const UserProfile& profile,
                                         Query& query, const std::set<std::string>& excluded,
                                         const std::vector<int32_t>& rows,
                                         const std::function<double(const std::string& category)>& context_factor) {
-  const ServingModel* model = &model_ref;
-  const CatalogSnapshot* catalog = &catalog_ref;
-  const UserProfile* profile = &profile_ref;
-  std::vector<float>& q = query.q;
-  const std::vector<float>& folded = query.folded;
-  const std::optional<int64_t>& user_row = query.user_row;
-  const ml::Model::ItemWeights& recent = query.recent;
-  const std::vector<bool>& recent_unseen = query.recent_unseen;
-  const std::vector<double>& recent_strength = query.recent_strength;
-  const bool any_unseen = query.any_unseen;
-  const float* current = query.current;
-  const int d = query.d;
-  std::vector<Recommendation> ranked;
-  const auto& items = model->model->item_embeddings();
-  // Evaluated lazily by the search, on the items near the top only.
+  // Candidates: live, not excluded, matching the filters (evaluated lazily
+  // by the search, on the items near the top only).
   std::vector<int64_t> excluded_rows;
   for (const auto& id : excluded) {
-    if (auto it = model->item_rows.find(id); it != model->item_rows.end()) excluded_rows.push_back(it->second);
+    if (auto it = model.item_rows.find(id); it != model.item_rows.end()) excluded_rows.push_back(it->second);
   }
   std::sort(excluded_rows.begin(), excluded_rows.end());
   ann::ItemIndex::Filter filter = [&](int64_t i) {
     return rows[i] >= 0 && !std::binary_search(excluded_rows.begin(), excluded_rows.end(), i) &&
-           r.filters.Matches(catalog->items[rows[i]]);
+           r.filters.Matches(catalog.items[rows[i]]);
   };
   // Room for the context re-ranking to promote items from below the cut;
   // the model's reranker (ml/reranker.h) reorders its best kCandidates.
-  const bool rerank = model->reranker.has_value() && !current;
+  const bool rerank = model.reranker.has_value() && !query.current;
   const size_t shown = r.context.empty() ? r.count : r.count * 3;
   const size_t k = std::max<size_t>(shown, rerank ? ml::Reranker::kCandidates : 0);
+  Session session = SessionOf(model, query);
   // A user the model knows, with nothing new since: the user's kept
   // candidates, filtered in order, when enough of them pass; otherwise
   // (new events, a current item, a narrow filter) a filtered search.
-  std::optional<ServingModel::Candidates> kept_hits;
-  if (user_row && folded.empty() && !current) {
-    kept_hits = WalkKept(*model->UserCandidates(*user_row), ServingModel::kUserCandidates, k, filter);
+  std::optional<ServingModel::Candidates> kept;
+  if (query.user_row && query.folded.empty() && !query.current) {
+    kept = WalkKept(*model.UserCandidates(*query.user_row), ServingModel::kUserCandidates, k, filter);
   }
-  // A session (the fold-in's events, or a current item): the newest
-  // distinct items' nearest neighbours (cosine) are blended in. For an
-  // item-to-item model the fold-in already ranks the neighbours of what
-  // the model has seen: only unseen events are blended (blending seen ones
-  // too cost EASE about half its hit rate on MovieLens: 0.1775 → 0.0875).
-  std::vector<std::pair<int64_t, double>> session;  // item row, weight
-  if (current) session.emplace_back((current - items.data()) / d, recent.empty() ? 1.0 : recent.front().second);
-  const bool blend_seen = !ml::IsItemToItem(model->model_type);
-  double session_weight = 0;
-  for (size_t ri = 0; ri < recent.size(); ++ri) {
-    const auto& [row, w] = recent[ri];
-    if (!blend_seen && !recent_unseen[ri]) continue;
-    session_weight += recent_strength[ri];  // every event of the session weighs; the newest items are blended
-    if (session.size() < kSessionItems &&
-        std::none_of(session.begin(), session.end(), [&](const auto& x) { return x.first == row; })) {
-      session.emplace_back(row, w);
-    }
-  }
-  const double session_share =
-      session.empty() ? 0.0
-                      : kSessionShare * (user_row ? session_weight / (session_weight + Steering::kModelWeight) : 1.0);
-  auto hits = kept_hits ? std::move(*kept_hits)
-                        : model->index->Search(q.data(), static_cast<int>(session.empty() ? k : std::max(k, 2 * shown)),
-                                               &filter);
-  // Item row → neighbourhood score Σ w·cos / Σ w over the session; the
-  // session's categories by weight.
-  std::unordered_map<int64_t, double> near_score;
-  std::map<std::string, double> session_categories;
-  if (!session.empty()) {
-    double total = 0;
-    for (const auto& [srow, w] : session) total += w;
-    for (const auto& [srow, w] : session) {
-      if (rows[srow] >= 0) {
-        const std::string& c = catalog->items[rows[srow]].category;
-        if (!c.empty()) session_categories[c] += w / total;
-      }
-    }
-    // The model's best items of the session's main category join the
-    // candidates — for a new session (unseen events or a current item); a
-    // known user's learned events are in the query already (one scan less).
-    for (const auto& [c, share] : session_categories) {
-      if (share < 0.5 || !(current || any_unseen)) continue;
-      ann::ItemIndex::Filter in_category = [&](int64_t i) {
-        return filter(i) && catalog->items[rows[i]].category == c;
-      };
-      for (const auto& h : model->index->Search(q.data(), static_cast<int>(k), &in_category)) {
-        hits.push_back(h);
-      }
-    }
-    for (const auto& [srow, w] : session) {
-      const double sn = model->item_norms[srow];
-      size_t taken = 0;
-      for (const auto& [row, ip] : *model->SimilarCandidates(srow)) {
-        if (taken >= kNeighboursPerItem) break;
-        if (row == srow || !filter(row)) continue;
-        const double n = sn * model->item_norms[row];
-        if (n > 0 && ip > 0) near_score[row] += w * ip / n;
-        ++taken;
-      }
-    }
-    for (auto& [row, v] : near_score) v /= total;
-    for (const auto& [row, ip] : hits) near_score.try_emplace(row, 0.0);
-    hits.clear();
-    for (const auto& [row, v] : near_score) hits.emplace_back(row, Dot(q.data(), items.data() + row * d, d));
-    std::sort(hits.begin(), hits.end());  // a deterministic order for equal scores
-  }
-  const double q_norm = std::sqrt(std::max(Dot(q.data(), q.data(), d), 0.0));
-  // With a session: the order by (1 − share) · P(item) + share · P(best) ·
-  // its neighbourhood score relative to the best one's (both in [0, 1]);
-  // the k-th item of that order then scores the model's k-th best
-  // probability, so that scores stay calibrated (validation calibrates the
+  auto hits = kept ? std::move(*kept)
+                   : model.index->Search(query.q.data(),
+                                         static_cast<int>(session.items.empty() ? k : std::max(k, 2 * shown)), &filter);
+  BlendSession(model, catalog, rows, query, filter, k, session, hits);
+
+  // Scores first, over every candidate; reasons only for those kept. A
+  // blended or reranked order keeps the model's calibrated probabilities:
+  // its k-th item scores the model's k-th best (validation calibrates the
   // model's own ranking, not the blend).
   std::vector<double> plain_p;
-  double p_best = 0, near_best = 0;
-  if (session_share > 0) {
-    for (const auto& [row, ip] : hits) {
-      p_best = std::max(p_best, model->calibration.Probability(ip, q_norm));
-      near_best = std::max(near_best, near_score[row]);
-    }
-  }
-  // Scores first, over every candidate; reasons only for those kept.
-  std::vector<Scored> scored;
-  scored.reserve(hits.size());
-  for (const auto& [row, ip] : hits) {
-    const CatalogItem* item = &catalog->items[rows[row]];
-    double p = model->calibration.Probability(ip, q_norm);
-    plain_p.push_back(p);
-    if (session_share > 0 && near_best > 0) {
-      p = (1 - session_share) * p + session_share * p_best * near_score[row] / near_best;
-    }
-    if (auto c = session_categories.find(item->category); c != session_categories.end()) {
-      p *= 1 + kSessionCategoryBoost * c->second * session_share / kSessionShare;
-    }
-    scored.push_back({row, ip, p, context_factor(item->category)});
-  }
-  if (session_share > 0 || rerank) {
+  std::vector<Scored> scored = ScoreCandidates(model, catalog, rows, query, session, hits, context_factor, &plain_p);
+  if (session.share > 0 || rerank) {
     std::vector<size_t> order(scored.size());
-    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return scored[a].score > scored[b].score; });
-    if (rerank) order = Reranked(*model, *catalog, rows, *profile, scored, std::move(order));
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scored[a].score > scored[b].score; });
+    if (rerank) order = Reranked(model, catalog, rows, profile, scored, std::move(order));
     std::sort(plain_p.begin(), plain_p.end(), std::greater<>());
-    for (size_t k = 0; k < order.size(); ++k) scored[order[k]].score = plain_p[k];
+    for (size_t i = 0; i < order.size(); ++i) scored[order[i]].score = plain_p[i];
   }
   for (auto& c : scored) c.score *= c.context;
   std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
   if (static_cast<int>(scored.size()) > r.count) scored.resize(r.count);
-  Reasons reasons(*model, *catalog, *profile, query, r.current_item, session.size());
+  Reasons reasons(model, catalog, profile, query, r.current_item, session.items.size());
+  std::vector<Recommendation> ranked;
   for (const auto& [row, ip, score, context] : scored) {
-    const CatalogItem* item = &catalog->items[rows[row]];
-    ranked.push_back({item, score, reasons.For(*item, row, ip)});
+    const CatalogItem* item = &catalog.items[rows[row]];
+    ranked.push_back({item, std::min(1.0, score), reasons.For(*item, row, ip)});
   }
-  for (auto& rec : ranked) rec.score = std::min(1.0, rec.score);
   return ranked;
 }
 
