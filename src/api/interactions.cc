@@ -119,7 +119,7 @@ std::string NumberSchema(interactions::Number which) {
 std::string EventSchema() {
   return R"({"type":"object","required":["user_id","interaction_type"],"properties":{
     "user_id":{"type":"string","minLength":1,"maxLength":256},
-    "interaction_type":{"type":"string","maxLength":64,"description":"view, click, add_to_cart, remove_from_cart, purchase, rating, like, share, recommendations_shown, or a custom type of the tenant's settings"},
+    "interaction_type":{"type":"string","minLength":1,"maxLength":64,"description":"view, click, add_to_cart, remove_from_cart, purchase, rating, like, share, recommendations_shown, or a custom type of the tenant's settings"},
     "item_id":{"type":"string","maxLength":256,"description":"required except for recommendations_shown"},
     "timestamp":{"anyOf":[{"type":"string","description":"RFC 3339 with a zone"},{"type":"number","description":"epoch seconds"}],"description":"default: now; at most a day ahead"},
     "rating":)" + NumberSchema(interactions::Number::kRating) + R"(,

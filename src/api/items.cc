@@ -48,7 +48,7 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   if (const json::value* p = o.if_contains("price"); p && !p->is_null()) {
     if (!p->is_number()) return FieldTypeError("price", "a number");
     double v = p->to_number<double>();
-    if (!(v >= 0 && v < 1e15)) return FieldValueError("price", "price must be ≥ 0");
+    if (!(v >= 0 && v <= 1e15)) return FieldValueError("price", "price must be ≥ 0");
     it.price = v;
   }
   if (const json::value* t = o.if_contains("tags"); t && !t->is_null()) {
@@ -75,14 +75,14 @@ const std::string kItemBody = R"({"type":"object","properties":{
   "name":{"type":"string","maxLength":1000},"category":{"type":"string","maxLength":200},
   "description":{"type":"string","maxLength":65536},"brand":{"type":"string","maxLength":200},
   "image_url":{"type":"string","maxLength":2048},"available":{"type":"boolean"},
-  "price":{"type":"number","minimum":0,"maximum":1e15,"exclusiveMaximum":true},
+  "price":{"type":"number","minimum":0,"maximum":1e15},
   "tags":{"type":"array","maxItems":100,"items":{"type":"string","maxLength":100}},
   "properties":{"type":"object","description":"free-form attributes, at most 64 KiB as JSON"}}})";
 
 http::RouteInfo ListItems() {
   http::RouteInfo r{"GET", "/api/v1/items", "The catalog, paginated (?limit, ?cursor, ?category)", "items"};
   r.params = {schema::QueryInt("limit", 1, 1000, "items per page (default 100)"),
-              schema::QueryInt("cursor", 0, INT64_MAX, "next_cursor of the previous page"),
+              schema::QueryInt("cursor", 0, schema::kMaxCursor, "next_cursor of the previous page"),
               schema::QueryString("category", 200, "only this category")};
   r.replies = {schema::Reply(200, "a page of live items",
                              std::string(R"({"type":"object","required":["items","next_cursor"],"properties":{"items":{"type":"array","items":)") +
@@ -103,7 +103,7 @@ http::RouteInfo UserInteractions() {
                     "A user's interactions, newest first (?limit, ?cursor)", "interactions"};
   r.params = {schema::Path("user_id", 256, "the shop's user id"),
               schema::QueryInt("limit", 1, 1000, "interactions per page (default 100)"),
-              schema::QueryInt("cursor", 0, INT64_MAX, "next_cursor of the previous page")};
+              schema::QueryInt("cursor", 0, schema::kMaxCursor, "next_cursor of the previous page")};
   r.replies = {schema::Reply(200, "a page of the user's interactions", R"({"type":"object",
     "required":["user_id","interactions","next_cursor"],"properties":{"user_id":{"type":"string"},
     "interactions":{"type":"array","items":{"type":"object","required":["interaction_type","timestamp","item_id"],

@@ -43,7 +43,7 @@ StatusOr<std::optional<double>> OptPrice(const json::object& o, std::string_view
   if (!v || v->is_null()) return std::optional<double>();
   if (!v->is_number()) return FieldTypeError(std::string("filters.") + std::string(field), "a number");
   double x = v->to_number<double>();
-  if (!(x >= 0 && x < 1e15)) {
+  if (!(x >= 0 && x <= 1e15)) {
     return FieldValueError(std::string("filters.") + std::string(field), "prices must be >= 0");
   }
   return std::optional<double>(x);
@@ -161,6 +161,7 @@ StatusOr<std::string> RecommendFor(const TenantContext& ctx, const TenantRules& 
     if (!c->is_object()) return FieldTypeError("context", "an object");
     for (const auto& [k, v] : c->as_object()) {
       if (k == "current_item") {
+        if (v.is_null()) continue;  // absent
         if (!v.is_string()) return FieldTypeError("context.current_item", "a string");
         r.current_item = std::string(v.as_string());
       } else if ((k == "page" || k == "device" || k == "time_of_day") && v.is_string()) {

@@ -10,6 +10,10 @@
 
 namespace embedrec::api::schema {
 
+// The largest cursor or sequence number a client may send: 2^53 − 1, exact
+// in every JSON number (a JavaScript client's too).
+inline constexpr long long kMaxCursor = 9007199254740991LL;
+
 // Query parameters.
 inline http::Param QueryInt(std::string name, long long min, long long max, std::string description) {
   return {.name = std::move(name),
@@ -75,7 +79,8 @@ inline constexpr const char* kFilters = R"({"type":"object","properties":{
   "category":{"type":"string","maxLength":256},
   "categories":{"type":"array","maxItems":10000,"items":{"type":"string"}},
   "brand":{"type":"string","maxLength":256},
-  "price_min":{"type":"number","minimum":0,"maximum":1e15},"price_max":{"type":"number","minimum":0,"maximum":1e15},
+  "price_min":{"type":"number","minimum":0,"maximum":1e15},
+  "price_max":{"type":"number","minimum":0,"maximum":1e15},
   "tags_any":{"type":"array","maxItems":10000,"items":{"type":"string"}},
   "exclude_item_ids":{"type":"array","maxItems":10000,"items":{"type":"string"}},
   "include_item_ids":{"type":"array","maxItems":10000,"items":{"type":"string"}},

@@ -194,7 +194,7 @@ void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes) {
   http::RouteInfo events{"GET", "/api/v1/data/events",
                          "The tenant's event log after ?after=<seq> (item-catalog-updated, ...)", "uploads",
                          http::Role::kDataPipeline};
-  events.params = {schema::QueryInt("after", 0, INT64_MAX, "the last seq seen (default 0)")};
+  events.params = {schema::QueryInt("after", 0, schema::kMaxCursor, "the last seq seen (default 0)")};
   events.replies = {schema::Reply(200, "up to 1,000 events, oldest first", R"({"type":"object","required":["events"],"properties":{
     "events":{"type":"array","items":{"type":"object","required":["seq","topic","created_at","payload"],"properties":{
     "seq":{"type":"integer"},"topic":{"type":"string"},"created_at":{"type":"string"},"payload":{"nullable":true}}}}}})")};

@@ -267,8 +267,9 @@ Status JsonSchema::ValidateText(std::string_view text, std::string_view field) c
     char* end = nullptr;
     errno = 0;
     const double x = std::strtod(copy.c_str(), &end);
+    // Integers beyond ±2^63 are not integers this server stores.
     if (copy.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) ||
-        (type == "integer" && x != std::floor(x))) {
+        (type == "integer" && (x != std::floor(x) || std::fabs(x) >= 9.2e18))) {
       return Status::InvalidArgument("parameter '" + std::string(field) + "' must be " +
                                          std::string(Expected(type)),
                                      {{"field", std::string(field)}});

@@ -42,7 +42,11 @@ Status Declared::CheckParams(const Request& req, const PathParams& params) const
         break;
       }
     }
-    if (!value || value->empty()) {
+    // An empty value is absent for a string parameter; for a number or a
+    // boolean it is malformed (ValidateText says so).
+    const auto* type = schema.document().as_object().if_contains("type");
+    const bool is_string = !type || *type == "string";
+    if (!value || (value->empty() && is_string)) {
       if (p.required) {
         return Status::InvalidArgument("parameter '" + p.name + "' is required", {{"field", p.name}})
             .WithReason("missing_field");

@@ -58,11 +58,15 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
     if (pos == std::string_view::npos) break;
     start = pos + 1;
   }
+  // For a 405, the methods of the most literal patterns matching the path
+  // (/models/traffic's, not /models/{version}'s).
+  size_t fewest_params = n + 1;
   for (const auto& r : routes_) {
     if (r.segments.size() != n) continue;
     bool ok = true;
+    size_t params = 0;
     for (size_t i = 0; i < n && ok; ++i) {
-      ok = IsParam(r.segments[i]) ? !segs[i].empty() : r.segments[i] == segs[i];
+      ok = IsParam(r.segments[i]) ? (++params, !segs[i].empty()) : r.segments[i] == segs[i];
     }
     if (!ok) continue;
     if (r.info.method == method || (method == "HEAD" && r.info.method == "GET")) {
@@ -76,7 +80,11 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
       return m;
     }
     m.outcome = Outcome::kMethodNotAllowed;
-    m.allowed.push_back(r.info.method);
+    if (params < fewest_params) {
+      fewest_params = params;
+      m.allowed.clear();
+    }
+    if (params == fewest_params) m.allowed.push_back(r.info.method);
   }
   return m;
 }

@@ -41,6 +41,17 @@ TEST(RouterTest, KnownPathWithOtherMethodListsAllowedMethods) {
   EXPECT_EQ(m.allowed, (std::vector<std::string>{"GET", "DELETE"}));
 }
 
+TEST(RouterTest, AllowedMethodsAreTheMostLiteralPatterns) {
+  Router r;
+  r.Add({"GET", "/m/traffic", "", ""}, Echo("traffic"));
+  r.Add({"PUT", "/m/traffic", "", ""}, Echo("set"));
+  r.Add({"DELETE", "/m/{version}", "", ""}, Echo("del"));
+  auto m = r.Find("OPTIONS", "/m/traffic");
+  EXPECT_EQ(m.outcome, Router::Outcome::kMethodNotAllowed);
+  EXPECT_EQ(m.allowed, (std::vector<std::string>{"GET", "PUT"}));
+  EXPECT_EQ(r.Find("OPTIONS", "/m/v1").allowed, (std::vector<std::string>{"DELETE"}));
+}
+
 TEST(RouterTest, HeadIsServedByGet) {
   Router r;
   r.Add({"GET", "/healthz", "", ""}, Echo("ok"));
