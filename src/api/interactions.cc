@@ -94,12 +94,12 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
   return ev;
 }
 
-json::object ResultJson(const store::TrackEvent& ev, const store::TrackResult& r) {
+json::object ResultJson(bool purchase, const store::TrackResult& r) {
   json::object out{{"status", r.replayed ? "tracked" : r.duplicate ? "duplicate" : "tracked"},
                    {"interaction_id", r.interaction_id},
                    {"processed_at", FormatRfc3339Millis(r.processed_at_ms)}};
   if (r.replayed) out["idempotent_replay"] = true;
-  if (ev.type == "purchase") {
+  if (purchase) {
     // Real-time fold-in updates the user at once (serving issue); a full
     // retrain is the scheduler's call (training issue), so none is asked for here.
     out["next_actions"] = json::object{{"retrain_recommended", false},
@@ -161,21 +161,15 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
     std::string_view key = req.Header("idempotency-key");
     if (key.size() > 255) return Status::InvalidArgument("Idempotency-Key is longer than 255 characters");
     ev.idempotency_key = std::string(key);
-    ASSIGN_OR_RETURN(auto tenant, ctx.Store());
     // Answered after the group commit that holds the event; the worker is free meanwhile.
     const double weight = rules.weights.Weight(ev.type);
-    return http::Later([ctx, tenant, weight, ev = std::move(ev), request_id = req.request_id](
+    return http::Later([ctx, weight, ev = std::move(ev), request_id = req.request_id](
                            std::function<void(http::Response)> send) mutable {
-      std::vector<store::TrackEvent> events{ev};
-      tenant->TrackAsync(std::move(events), [ctx = std::move(ctx), weight, ev = std::move(ev), request_id,
-                                             send = std::move(send)](
-                                                StatusOr<std::vector<store::TrackResult>> results) {
-        if (!results.ok()) return send(http::ErrorResponse(results.status(), request_id));
-        const auto& r = results->at(0);
-        if (!r.status.ok()) return send(http::ErrorResponse(r.status, request_id));
-        // Before the answer: the next recommendation call sees it.
-        if (!r.duplicate && !r.replayed) ctx.Tracked(ev, weight);
-        send(JsonAnswer(r.duplicate || r.replayed ? 200 : 201, ResultJson(ev, r)));
+      const bool purchase = ev.type == "purchase";
+      ctx.TrackAsync(std::move(ev), weight, [purchase, request_id, send = std::move(send)](StatusOr<store::TrackResult> r) {
+        if (!r.ok()) return send(http::ErrorResponse(r.status(), request_id));
+        if (!r->status.ok()) return send(http::ErrorResponse(r->status, request_id));
+        send(JsonAnswer(r->duplicate || r->replayed ? 200 : 201, ResultJson(purchase, *r)));
       });
     });
   });
@@ -212,10 +206,11 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
       invalid.push_back(std::nullopt);
       events.push_back(std::move(ev).value());
     }
-    ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+    std::vector<double> weights;
+    for (const auto& ev : events) weights.push_back(rules.weights.Weight(ev.type));
     std::vector<store::TrackResult> results;
     if (!events.empty()) {
-      ASSIGN_OR_RETURN(results, tenant->Track(events));
+      ASSIGN_OR_RETURN(results, ctx.Track(events, weights));
     }
     json::array out;
     int64_t tracked = 0, failed = 0;
@@ -228,10 +223,7 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
                                    {"error", json::object{{"code", s.reason()}, {"message", s.message()}}}});
       } else {
         ++tracked;
-        if (!results[k].duplicate && !results[k].replayed) {
-          ctx.Tracked(events[k], rules.weights.Weight(events[k].type));
-        }
-        out.push_back(ResultJson(events[k], results[k]));
+        out.push_back(ResultJson(events[k].type == "purchase", results[k]));
       }
       if (!bad) ++k;
     }

@@ -141,14 +141,7 @@ void RegisterItemRoutes(TenantRoutes& routes) {
                  [](const Request&, const PathParams& p, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
                    ASSIGN_OR_RETURN(auto item, ParseItem(body, p.Get("item_id")));
-                   ASSIGN_OR_RETURN(auto tenant, ctx.Store());
-                   bool existed = tenant->GetItem(item.item_id).ok();
-                   int64_t now = ctx.NowMillis();
-                   ASSIGN_OR_RETURN(auto batch, tenant->BeginImport());
-                   RETURN_IF_ERROR(batch->UpsertItem(item, now));
-                   RETURN_IF_ERROR(batch->AppendEvent(
-                       "item-catalog-updated", JsonText(json::object{{"upserted_item_id", item.item_id}}), now));
-                   RETURN_IF_ERROR(batch->Commit());
+                   ASSIGN_OR_RETURN(bool existed, ctx.PutItem(item));
                    return JsonAnswer(existed ? 200 : 201, ItemJson(item));
                  });
 
@@ -159,9 +152,7 @@ void RegisterItemRoutes(TenantRoutes& routes) {
   remove.errors = {404};
   routes.Add(remove, {.all = auth::kDataWrite},
              [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto tenant, ctx.Store());
-               RETURN_IF_ERROR(tenant->DeleteItem(p.Get("item_id"), ctx.NowMillis()));
-               ctx.CatalogChanged();
+               RETURN_IF_ERROR(ctx.DeleteItem(p.Get("item_id")));
                http::Response r;
                r.status = 204;
                return r;

@@ -69,8 +69,35 @@ StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSo
   return s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types);
 }
 
-void TenantContext::CatalogChanged() const {
-  if (s_->catalog) s_->catalog->Invalidate(tenant_id_);
+StatusOr<bool> TenantContext::PutItem(const store::ItemRecord& item) const {
+  return s_->ingest->PutItem(tenant_id_, item);
+}
+
+Status TenantContext::DeleteItem(const std::string& item_id) const {
+  return s_->ingest->DeleteItem(tenant_id_, item_id);
+}
+
+void TenantContext::TrackAsync(store::TrackEvent event, double weight, TrackDone done) const {
+  auto tenant = Store();
+  if (!tenant.ok()) return done(tenant.status());
+  std::vector<store::TrackEvent> events{event};
+  (*tenant)->TrackAsync(std::move(events), [ctx = *this, weight, event = std::move(event), done = std::move(done)](
+                                               StatusOr<std::vector<store::TrackResult>> results) {
+    if (!results.ok()) return done(results.status());
+    store::TrackResult& r = results->at(0);
+    if (r.status.ok() && !r.duplicate && !r.replayed) ctx.Tracked(event, weight);
+    done(std::move(r));
+  });
+}
+
+StatusOr<std::vector<store::TrackResult>> TenantContext::Track(const std::vector<store::TrackEvent>& events,
+                                                               const std::vector<double>& weights) const {
+  ASSIGN_OR_RETURN(auto tenant, Store());
+  ASSIGN_OR_RETURN(auto results, tenant->Track(events));
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].status.ok() && !results[i].duplicate && !results[i].replayed) Tracked(events[i], weights[i]);
+  }
+  return results;
 }
 
 void TenantContext::Tracked(const store::TrackEvent& ev, double type_weight) const {

@@ -109,12 +109,17 @@ class TenantContext {
   StatusOr<boost::json::object> UploadItems(ingest::UploadSource source, ingest::ItemsMode mode) const;
   // Interaction types beyond the standard ones come from the tenant's settings.
   StatusOr<boost::json::object> UploadInteractions(ingest::UploadSource source) const;
-  // Serving re-reads the catalog after an item is changed or deleted.
-  void CatalogChanged() const;
-  // Tells serving about a committed interaction (fold-in, trending, context
-  // lifts). Never blocks: the item's category comes from the catalog
-  // snapshot in memory, if any.
-  void Tracked(const store::TrackEvent& event, double type_weight) const;
+  StatusOr<bool> PutItem(const store::ItemRecord& item) const;  // true: it existed (ingest/ingest_service.h)
+  Status DeleteItem(const std::string& item_id) const;
+  // Records interactions durably, then tells serving about each new one
+  // (fold-in, trending, context lifts) before answering, so the next
+  // recommendation sees it. `weights`: each event's type weight.
+  // TrackAsync answers after the group commit that holds the event, never
+  // on the caller's thread; Track blocks.
+  using TrackDone = std::function<void(StatusOr<store::TrackResult>)>;
+  void TrackAsync(store::TrackEvent event, double weight, TrackDone done) const;
+  StatusOr<std::vector<store::TrackResult>> Track(const std::vector<store::TrackEvent>& events,
+                                                  const std::vector<double>& weights) const;
 
   // Training jobs.
   StatusOr<training::Submitted> Train(const training::JobRequest& request) const;
@@ -153,6 +158,10 @@ class TenantContext {
   const TenantServices* s_;
   auth::Principal who_;
   std::string tenant_id_;
+  // Serving's view of a committed interaction. Never blocks: the item's
+  // category comes from the catalog snapshot in memory, if any.
+  void Tracked(const store::TrackEvent& event, double type_weight) const;
+
   mutable std::shared_ptr<store::TenantStore> store_;
 };
 

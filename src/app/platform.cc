@@ -126,7 +126,8 @@ class PlatformImpl final : public Platform {
         .data_changed = [catalog, activity](const std::string& tid) {
           catalog->Invalidate(tid);  // serving reads the new catalog and history from now on
           activity->DataChanged(tid);
-        }});
+        },
+        .item_deleted = [catalog](const std::string& tid) { catalog->Invalidate(tid); }});
     services.ingest = ingest_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), RealClock());
     WireTenantHooks();

@@ -96,6 +96,25 @@ StatusOr<json::object> IngestService::Run(const std::string& tid, UploadSource& 
   return result;
 }
 
+StatusOr<bool> IngestService::PutItem(const std::string& tid, const store::ItemRecord& item) {
+  ASSIGN_OR_RETURN(auto tenant, o_.tenants->Open(tid));
+  const bool existed = tenant->GetItem(item.item_id).ok();
+  const int64_t now = o_.clock->NowMillis();
+  ASSIGN_OR_RETURN(auto batch, tenant->BeginImport());
+  RETURN_IF_ERROR(batch->UpsertItem(item, now));
+  RETURN_IF_ERROR(batch->AppendEvent("item-catalog-updated",
+                                     JsonText(json::object{{"upserted_item_id", item.item_id}}), now));
+  RETURN_IF_ERROR(batch->Commit());
+  return existed;
+}
+
+Status IngestService::DeleteItem(const std::string& tid, const std::string& item_id) {
+  ASSIGN_OR_RETURN(auto tenant, o_.tenants->Open(tid));
+  RETURN_IF_ERROR(tenant->DeleteItem(item_id, o_.clock->NowMillis()));
+  if (o_.item_deleted) o_.item_deleted(tid);
+  return Status::Ok();
+}
+
 StatusOr<json::object> IngestService::UploadItems(const std::string& tid, UploadSource source, ItemsMode mode) {
   Kind kind{"items", "item-catalog-updated",
             [&](ByteSource* csv, const BeginBatch& begin, const std::string&, int64_t now,

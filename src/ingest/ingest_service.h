@@ -46,6 +46,8 @@ struct IngestOptions {
   std::string spill_dir;  // temporary sorted runs of large interaction files
   // After a commit: the tenant's catalog or history changed.
   std::function<void(const std::string& tenant_id)> data_changed;
+  // After an item is deleted one by one: serving must stop showing it.
+  std::function<void(const std::string& tenant_id)> item_deleted;
 };
 
 class IngestService {
@@ -61,6 +63,15 @@ class IngestService {
   // `custom_types`: the tenant's interaction types beyond the built-in ones.
   StatusOr<boost::json::object> UploadInteractions(const std::string& tenant_id, UploadSource source,
                                                    const std::set<std::string>& custom_types);
+
+  // One catalog item created or replaced (PUT /api/v1/items/{item_id}), with
+  // its item-catalog-updated event; true when it existed. Serving shows the
+  // change when its catalog snapshot is next rebuilt (not at once: a shop
+  // writing items one by one must not reload its catalog per item).
+  StatusOr<bool> PutItem(const std::string& tenant_id, const store::ItemRecord& item);
+  // Soft-deletes an item (its history is kept); serving stops showing it at
+  // once. kNotFound for an unknown item.
+  Status DeleteItem(const std::string& tenant_id, const std::string& item_id);
 
  private:
   struct Kind;
