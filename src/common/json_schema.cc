@@ -100,11 +100,34 @@ std::string Num(double x) {
 
 std::string Name(std::string_view field) { return field.empty() ? "the body" : "field '" + std::string(field) + "'"; }
 
-Status Check(const json::object& s, const json::value& v, const std::string& field);
+// Where a value is ("context.page", "events[]"), spelled out only for an
+// error: checking a body builds no strings.
+struct Field {
+  const Field* parent = nullptr;
+  std::string_view key;  // a property's name (the root's: the caller's name, maybe empty)
+  bool item = false;     // an array's item
+};
+
+std::string Str(const Field& f, std::string_view if_empty = "") {
+  std::vector<const Field*> chain;
+  for (const Field* x = &f; x; x = x->parent) chain.push_back(x);
+  std::string out;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if ((*it)->item) {
+      out += "[]";
+    } else if (!(*it)->key.empty()) {
+      if (!out.empty()) out += '.';
+      out += (*it)->key;
+    }
+  }
+  return out.empty() ? std::string(if_empty) : out;
+}
+
+Status Check(const json::object& s, const json::value& v, const Field& field);
 
 // details of a range error: the field, and min, max as declared.
-Status::Details RangeDetails(const json::object& s, const std::string& field) {
-  Status::Details d{{"field", field}};
+Status::Details RangeDetails(const json::object& s, const Field& field) {
+  Status::Details d{{"field", Str(field)}};
   if (const auto* v = s.if_contains("minimum")) d.emplace_back("min", Num(v->to_number<double>()));
   if (const auto* v = s.if_contains("maximum")) d.emplace_back("max", Num(v->to_number<double>()));
   if (s.if_contains("minimum")) {
@@ -113,7 +136,7 @@ Status::Details RangeDetails(const json::object& s, const std::string& field) {
   return d;
 }
 
-Status CheckRange(const json::object& s, double x, const std::string& field) {
+Status CheckRange(const json::object& s, double x, const Field& field) {
   const auto* min = s.if_contains("minimum");
   const auto* max = s.if_contains("maximum");
   const bool xmin = s.if_contains("exclusiveMinimum") && s.at("exclusiveMinimum") == true;
@@ -124,10 +147,10 @@ Status CheckRange(const json::object& s, double x, const std::string& field) {
   if (const auto* m = s.if_contains("multipleOf"); m && std::fmod(x, m->to_number<double>()) != 0) {
     if (m->to_number<double>() == 1) {
       std::string rule = min && max ? " in " + std::string(xmin ? "(" : "[") + Num(lo) + ", " + Num(hi) + "]" : "";
-      return Status::Unprocessable(Name(field) + " must be an integer" + rule, RangeDetails(s, field));
+      return Status::Unprocessable(Name(Str(field)) + " must be an integer" + rule, RangeDetails(s, field));
     }
-    return Status::Unprocessable(Name(field) + " must be a multiple of " + Num(m->to_number<double>()),
-                                 {{"field", field}});
+    return Status::Unprocessable(Name(Str(field)) + " must be a multiple of " + Num(m->to_number<double>()),
+                                 {{"field", Str(field)}});
   }
   if (!below && !above) return Status::Ok();
   std::string rule;
@@ -139,16 +162,15 @@ Status CheckRange(const json::object& s, double x, const std::string& field) {
   } else {
     rule = std::string(xmax ? "< " : "at most ") + Num(hi);
   }
-  return Status::Unprocessable(Name(field) + " must be " + rule, RangeDetails(s, field));
+  return Status::Unprocessable(Name(Str(field)) + " must be " + rule, RangeDetails(s, field));
 }
 
-Status CheckObject(const json::object& s, const json::object& o, const std::string& field) {
-  const auto prefix = field.empty() ? std::string() : field + ".";
+Status CheckObject(const json::object& s, const json::object& o, const Field& field) {
   if (const auto* r = s.if_contains("required")) {
     for (const auto& name : r->as_array()) {
       const json::value* v = o.if_contains(name.as_string());
       if (!v || v->is_null()) {
-        const std::string f = prefix + std::string(name.as_string());
+        const std::string f = Str(Field{&field, name.as_string()});
         return Status::InvalidArgument("field '" + f + "' is required", {{"field", f}}).WithReason("missing_field");
       }
     }
@@ -156,7 +178,7 @@ Status CheckObject(const json::object& s, const json::object& o, const std::stri
   const json::object* props = s.if_contains("properties") ? &s.at("properties").as_object() : nullptr;
   const json::value* extra = s.if_contains("additionalProperties");
   for (const auto& [k, v] : o) {
-    const std::string f = prefix + std::string(k);
+    const Field f{&field, k};
     if (props) {
       if (const auto* ps = props->if_contains(k)) {
         if (v.is_null()) continue;  // absent
@@ -166,7 +188,7 @@ Status CheckObject(const json::object& s, const json::object& o, const std::stri
     }
     if (!extra) continue;
     if (extra->is_bool()) {
-      if (!extra->as_bool()) return FieldValueError(f, "unknown field '" + f + "'");
+      if (!extra->as_bool()) return FieldValueError(Str(f), "unknown field '" + Str(f) + "'");
       continue;
     }
     RETURN_IF_ERROR(Check(extra->as_object(), v, f));
@@ -174,7 +196,7 @@ Status CheckObject(const json::object& s, const json::object& o, const std::stri
   return Status::Ok();
 }
 
-Status Check(const json::object& s, const json::value& v, const std::string& field) {
+Status Check(const json::object& s, const json::value& v, const Field& field) {
   if (const auto* any = s.if_contains("anyOf")) {
     Status first;
     for (const auto& sub : any->as_array()) {
@@ -186,12 +208,12 @@ Status Check(const json::object& s, const json::value& v, const std::string& fie
   }
   if (v.is_null()) {
     if (const auto* n = s.if_contains("nullable"); n && *n == true) return Status::Ok();
-    if (s.if_contains("type")) return FieldTypeError(field.empty() ? "body" : field, Expected(s.at("type").as_string()));
+    if (s.if_contains("type")) return FieldTypeError(Str(field, "body"), Expected(s.at("type").as_string()));
     return Status::Ok();
   }
   if (const auto* t = s.if_contains("type")) {
     const std::string_view type = t->as_string();
-    if (!HasType(v, type)) return FieldTypeError(field.empty() ? "body" : field, Expected(type));
+    if (!HasType(v, type)) return FieldTypeError(Str(field, "body"), Expected(type));
   }
   if (const auto* e = s.if_contains("enum")) {
     bool found = false;
@@ -201,17 +223,17 @@ Status Check(const json::object& s, const json::value& v, const std::string& fie
       if (!allowed.empty()) allowed += ", ";
       allowed += x.is_string() ? std::string(x.as_string()) : JsonText(x);
     }
-    if (!found) return FieldValueError(field, Name(field) + " must be one of " + allowed);
+    if (!found) return FieldValueError(Str(field), Name(Str(field)) + " must be one of " + allowed);
   }
   if (v.is_string()) {
     const size_t n = Utf8Length(v.as_string());
     if (const auto* m = s.if_contains("maxLength"); m && n > m->to_number<double>()) {
-      return FieldValueError(field, Name(field) + " must be at most " + Num(m->to_number<double>()) + " characters");
+      return FieldValueError(Str(field), Name(Str(field)) + " must be at most " + Num(m->to_number<double>()) + " characters");
     }
     if (const auto* m = s.if_contains("minLength"); m && n < m->to_number<double>()) {
-      return FieldValueError(field, m->to_number<double>() == 1
-                                        ? Name(field) + " must not be empty"
-                                        : Name(field) + " must be at least " + Num(m->to_number<double>()) + " characters");
+      return FieldValueError(Str(field), m->to_number<double>() == 1
+                                        ? Name(Str(field)) + " must not be empty"
+                                        : Name(Str(field)) + " must be at least " + Num(m->to_number<double>()) + " characters");
     }
   } else if (v.is_number()) {
     RETURN_IF_ERROR(CheckRange(s, *Number(v), field));
@@ -220,14 +242,14 @@ Status Check(const json::object& s, const json::value& v, const std::string& fie
     const auto* maxi = s.if_contains("maxItems");
     const auto* mini = s.if_contains("minItems");
     if ((maxi && a.size() > maxi->to_number<double>()) || (mini && a.size() < mini->to_number<double>())) {
-      return FieldValueError(field, Name(field) + " must hold " +
+      return FieldValueError(Str(field), Name(Str(field)) + " must hold " +
                                         (mini && maxi ? Num(mini->to_number<double>()) + " to " + Num(maxi->to_number<double>())
                                          : maxi       ? "at most " + Num(maxi->to_number<double>())
                                                       : "at least " + Num(mini->to_number<double>())) +
                                         " items");
     }
     if (const auto* items = s.if_contains("items")) {
-      for (const auto& x : a) RETURN_IF_ERROR(Check(items->as_object(), x, field + "[]"));
+      for (const auto& x : a) RETURN_IF_ERROR(Check(items->as_object(), x, Field{&field, "", true}));
     }
   } else if (v.is_object()) {
     RETURN_IF_ERROR(CheckObject(s, v.as_object(), field));
@@ -246,7 +268,7 @@ StatusOr<JsonSchema> JsonSchema::Parse(std::string_view text) {
 }
 
 Status JsonSchema::Validate(const json::value& value, std::string_view field) const {
-  return Check(doc_->as_object(), value, std::string(field));
+  return Check(doc_->as_object(), value, Field{nullptr, field});
 }
 
 Status JsonSchema::Validate(const json::object& value, std::string_view field) const {
@@ -254,7 +276,7 @@ Status JsonSchema::Validate(const json::object& value, std::string_view field) c
   if (const auto* t = s.if_contains("type"); t && t->as_string() != "object") {
     return FieldTypeError(field.empty() ? "body" : field, Expected(t->as_string()));
   }
-  return CheckObject(s, value, std::string(field));
+  return CheckObject(s, value, Field{nullptr, field});
 }
 
 Status JsonSchema::ValidateText(std::string_view text, std::string_view field) const {
@@ -284,7 +306,7 @@ Status JsonSchema::ValidateText(std::string_view text, std::string_view field) c
   } else {
     v = json::string(text);
   }
-  Status st = Check(s, v, std::string(field));
+  Status st = Check(s, v, Field{nullptr, field});
   // A number parameter out of its range is as malformed as one that is not
   // a number: 400 (a string's allowed values and length stay 422, as in a body).
   if (!st.ok() && st.code() == StatusCode::kUnprocessable && v.is_number()) {
