@@ -10,6 +10,7 @@
 
 #include "common/strings.h"
 #include "ml/dataset.h"
+#include "ml/evaluator.h"
 #include "ml/model_file.h"
 
 namespace embedrec::app {
@@ -34,6 +35,9 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
                 "(LightGCN's text format; .gz read as such)")
       ->capture_default_str()->check(CLI::IsMember({"csv", "adjacency"}));
   t->add_option("--min-rating", c->min_rating, "CSV: rows rated below this are not positives")
+      ->capture_default_str();
+  t->add_option("--eval-users", c->eval_users,
+                 "Rank a fixed random sample of this many test users (0: all); figures get standard errors")
       ->capture_default_str();
   t->add_option("--holdout", c->holdout, "Fraction of each user's items held out without --test")
       ->capture_default_str()->check(CLI::Range(0.0, 0.9));
@@ -152,6 +156,7 @@ int RunTrain(TrainCommand c) {
     ml::SplitPerUser(train, so, &fit_train, &valid);
   }
   ml::Dataset data = ml::MakeDataset(std::move(train), std::move(test));
+  ml::SampleEvalUsers(&data, c.eval_users, c.options.seed);
   ml::Dataset fit_view;
   if (c.valid > 0) {
     fit_view = ml::MakeDataset(std::move(fit_train), std::move(valid), data.n_users, data.n_items);
@@ -216,7 +221,8 @@ int RunTrain(TrainCommand c) {
       << ",\"best_epoch\":" << model->best_epoch() << ",\"seconds_per_epoch\":" << per_epoch
       << ",\"seconds_per_eval\":" << per_eval << ",\"load_seconds\":" << load_seconds
       << ",\"train_seconds\":" << train_seconds << ",\"peak_rss_mb\":" << PeakRssMb()
-      << ",\"evaluated_users\":" << final_metrics.users;
+      << ",\"evaluated_users\":" << final_metrics.users << ",\"population\":" << final_metrics.population;
+  for (const auto& [k, v] : final_metrics.std_errors) out << "," << JsonQuote(k + "_se") << ":" << v;
   for (const auto& [k, v] : final_metrics.values) out << "," << JsonQuote(k) << ":" << v;
   out << ",\"curve\":[" << curve.str() << "]}";
   std::printf("%s\n", out.str().c_str());

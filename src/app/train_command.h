@@ -18,6 +18,7 @@ struct TrainCommand {
   double min_rating = 0;     // CSV: skip rows rated below this
   double holdout = 0.2;      // without --test: fraction held out per user
   double valid = 0;          // fraction of each user's training items for validation
+  int64_t eval_users = 0;    // rank a sample of this many test users (0: all)
   bool random_split = false; // without --test: random even when timestamps exist
   std::string ks = "10,20";
   ml::TrainOptions options;

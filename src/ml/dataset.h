@@ -52,6 +52,9 @@ struct Dataset {
   UserItems train;
   std::vector<Interaction> train_events;  // every training event (repeats, weights, times)
   UserItems test;  // may be empty (no evaluation)
+  // The users Evaluate ranks for, ascending (SampleEvalUsers); empty: every
+  // user with held-out items.
+  std::vector<int32_t> eval_users;
   // External ids by index, when the source had them (CSV); empty otherwise.
   std::vector<std::string> user_ids, item_ids;
 };

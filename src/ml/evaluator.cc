@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace embedrec::ml {
 
@@ -32,6 +33,24 @@ void AddUserMetrics(const std::vector<int32_t>& ranked, const int32_t* rel_begin
   }
 }
 
+void SampleEvalUsers(Dataset* data, int64_t max_users, uint64_t seed) {
+  data->eval_users.clear();
+  std::vector<int32_t> users;
+  for (int32_t u = 0; u < data->n_users; ++u) {
+    if (data->test.num_users() > u && data->test.degree(u) > 0) users.push_back(u);
+  }
+  if (max_users <= 0 || static_cast<int64_t>(users.size()) <= max_users) return;
+  // A seeded partial Fisher–Yates shuffle: the first max_users are the sample.
+  std::mt19937_64 rng(seed);
+  for (int64_t i = 0; i < max_users; ++i) {
+    std::uniform_int_distribution<int64_t> pick(i, static_cast<int64_t>(users.size()) - 1);
+    std::swap(users[i], users[pick(rng)]);
+  }
+  users.resize(max_users);
+  std::sort(users.begin(), users.end());
+  data->eval_users = std::move(users);
+}
+
 Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_emb, int d,
                  const std::vector<int>& ks) {
   Metrics out;
@@ -40,6 +59,14 @@ Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_e
   std::vector<int32_t> users;
   for (int32_t u = 0; u < data.n_users; ++u) {
     if (data.test.num_users() > u && data.test.degree(u) > 0) users.push_back(u);
+  }
+  out.population = static_cast<int64_t>(users.size());
+  if (!data.eval_users.empty()) {
+    std::vector<int32_t> sampled;
+    for (int32_t u : data.eval_users) {
+      if (data.test.num_users() > u && data.test.degree(u) > 0) sampled.push_back(u);
+    }
+    users.swap(sampled);
   }
   const int32_t ni = data.n_items;
   constexpr int kBlock = 256;
@@ -88,11 +115,21 @@ Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_e
     }
   }
   // Sums in user order: the same result whatever the thread count.
-  std::map<std::string, double> sums;
+  const bool sampled = static_cast<int64_t>(users.size()) < out.population;
+  std::map<std::string, double> sums, squares, one;
   std::vector<std::vector<uint8_t>> seen(ks.size(), std::vector<uint8_t>(ni, 0));
   std::vector<int64_t> distinct(ks.size(), 0);
   for (size_t i = 0; i < users.size(); ++i) {
-    AddUserMetrics(top[i], data.test.begin(users[i]), data.test.end(users[i]), ks, &sums);
+    if (sampled) {
+      one.clear();
+      AddUserMetrics(top[i], data.test.begin(users[i]), data.test.end(users[i]), ks, &one);
+      for (const auto& [name, x] : one) {
+        sums[name] += x;
+        squares[name] += x * x;
+      }
+    } else {
+      AddUserMetrics(top[i], data.test.begin(users[i]), data.test.end(users[i]), ks, &sums);
+    }
     for (size_t q = 0; q < ks.size(); ++q) {
       for (int r = 0; r < std::min<int>(ks[q], static_cast<int>(top[i].size())); ++r) {
         if (!seen[q][top[i][r]]) {
@@ -104,6 +141,15 @@ Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_e
   }
   out.users = static_cast<int64_t>(users.size());
   for (auto& [name, sum] : sums) out.values[name] = users.empty() ? 0 : sum / users.size();
+  if (sampled && users.size() > 1) {
+    const double n = static_cast<double>(users.size()), pop = static_cast<double>(out.population);
+    const double fpc = std::sqrt((pop - n) / (pop - 1));
+    for (const auto& [name, sum] : sums) {
+      const double mean = sum / n;
+      const double var = std::max(0.0, (squares[name] - n * mean * mean) / (n - 1));
+      out.std_errors[name] = std::sqrt(var / n) * fpc;
+    }
+  }
   for (size_t q = 0; q < ks.size(); ++q) {
     out.values["coverage@" + std::to_string(ks[q])] =
         ni > 0 ? static_cast<double>(distinct[q]) / ni : 0;

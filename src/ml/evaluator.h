@@ -24,14 +24,24 @@ namespace embedrec::ml {
 struct Metrics {
   std::map<std::string, double> values;  // "recall@20" → 0.1916, ...
   int64_t users = 0;                     // users evaluated
+  int64_t population = 0;                // users with held-out items
+  // For a sample of the population (users < population): each mean's
+  // standard error (with the finite-population correction); empty otherwise.
+  std::map<std::string, double> std_errors;
   double Get(const std::string& name) const {
     auto it = values.find(name);
     return it == values.end() ? 0.0 : it->second;
   }
 };
 
+// Makes Evaluate rank a uniform random sample of `max_users` of the users
+// with held-out items (the same sample on every call, so that evaluations
+// compare: early stopping, the deploy gate), when there are more; full
+// ranking costs users × items, a fixed sample only items.
+void SampleEvalUsers(Dataset* data, int64_t max_users, uint64_t seed);
+
 // `user_emb`: n_users × d, `item_emb`: n_items × d (row-major). Ranks
-// against data.test, excluding data.train items. Scores with OpenBLAS sgemm
+// against data.test (data.eval_users of them when set), excluding data.train items. Scores with OpenBLAS sgemm
 // in blocks of users; top-k selection in parallel (OpenMP).
 Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_emb, int d,
                  const std::vector<int>& ks);

@@ -142,6 +142,13 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
                               : ml::Evaluate(data, users, model.item_embeddings().data(), dim, kFinalKs);
     v.final_metrics = MetricsJson(m);
     v.final_metrics["evaluated_users"] = m.users;
+    if (!m.std_errors.empty()) {
+      // A sample of the validation users (training_data.cc): each figure's standard error.
+      v.final_metrics["validation_users"] = m.population;
+      json::object se;
+      for (const auto& [k, x] : m.std_errors) se[k] = x;
+      v.final_metrics["std_errors"] = std::move(se);
+    }
     v.ndcg = m.Get("ndcg@10");
     // A deployed model refit on all data has seen this split's pairs: it is
     // compared by the validation figure recorded when it was trained.

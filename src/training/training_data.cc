@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "ml/evaluator.h"
 #include "serving/catalog.h"
 
 namespace embedrec::training {
@@ -89,6 +90,9 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
                              static_cast<int32_t>(item_ids.size()));
   out.data.user_ids = std::move(user_ids);
   out.data.item_ids = std::move(item_ids);
+  // Validations rank a fixed sample of users (full ranking costs users ×
+  // items); the figures say their standard errors.
+  ml::SampleEvalUsers(&out.data, kValidationUsers, seed);
   if (out.data.train.size() < kMinPairs || out.data.n_users < kMinUsers ||
       out.data.n_items < kMinItems) {
     return Status::Unprocessable(

@@ -16,6 +16,10 @@ namespace embedrec::training {
 
 // The smallest data set worth training on.
 inline constexpr int64_t kMinPairs = 10;
+// Validations inside a job rank at most this many users (a fixed random
+// sample, ml::SampleEvalUsers): the standard error of a mean over 20,000
+// users is below 0.003 for ndcg@10 and hit_rate@20 (both within [0, 1]).
+inline constexpr int64_t kValidationUsers = 20000;
 inline constexpr int32_t kMinUsers = 2, kMinItems = 2;
 
 struct TrainingData {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <filesystem>
 #include <fstream>
 
@@ -48,6 +50,47 @@ TEST(EvaluatorTest, RanksAllUnseenItemsAndExcludesTraining) {
   EXPECT_DOUBLE_EQ(m.Get("precision@2"), 0.5);
   // Top-1 lists {2} and {0}: 2 of 4 items.
   EXPECT_DOUBLE_EQ(m.Get("coverage@1"), 0.5);
+}
+
+TEST(EvaluatorTest, ASampleOfUsersEstimatesTheFullFiguresWithItsStandardError) {
+  // 4,000 users, 50 items, d = 2: every user's held-out item is ranked
+  // somewhere by a random embedding; the sample's means must fall within a
+  // few standard errors of the full evaluation's.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> unit(-1, 1);
+  std::vector<Interaction> train, test;
+  for (int32_t u = 0; u < 4000; ++u) {
+    train.push_back({u, static_cast<int32_t>(u % 50), 1, 0});
+    test.push_back({u, static_cast<int32_t>((u * 7 + 3) % 50), 1, 0});
+  }
+  Dataset d = MakeDataset(train, test, 4000, 50);
+  std::vector<float> users(4000 * 2), items(50 * 2);
+  for (auto& x : users) x = unit(rng);
+  for (auto& x : items) x = unit(rng);
+  Metrics full = Evaluate(d, users.data(), items.data(), 2, {10});
+  EXPECT_EQ(full.users, 4000);
+  EXPECT_EQ(full.population, 4000);
+  EXPECT_TRUE(full.std_errors.empty());
+
+  SampleEvalUsers(&d, 500, 11);
+  ASSERT_EQ(d.eval_users.size(), 500u);
+  EXPECT_TRUE(std::is_sorted(d.eval_users.begin(), d.eval_users.end()));
+  const std::vector<int32_t> first = d.eval_users;
+  SampleEvalUsers(&d, 500, 11);
+  EXPECT_EQ(d.eval_users, first);  // the same sample for the same seed
+  Metrics part = Evaluate(d, users.data(), items.data(), 2, {10});
+  EXPECT_EQ(part.users, 500);
+  EXPECT_EQ(part.population, 4000);
+  for (const char* name : {"hit_rate@10", "ndcg@10", "recall@10"}) {
+    ASSERT_TRUE(part.std_errors.count(name)) << name;
+    const double se = part.std_errors.at(name);
+    EXPECT_GT(se, 0) << name;
+    EXPECT_LT(se, 0.03) << name;
+    EXPECT_NEAR(part.Get(name), full.Get(name), 4 * se) << name;
+  }
+  // No sample when there are not more users than asked for.
+  SampleEvalUsers(&d, 4000, 11);
+  EXPECT_TRUE(d.eval_users.empty());
 }
 
 TEST(DatasetTest, SplitHoldsOutTheLatestItemsPerUser) {
