@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "api/tenant_context.h"
+#include "api/tenant_routes.h"
 #include "auth/authenticator.h"
 #include "auth/principal.h"
 #include "auth/session_service.h"

@@ -1,14 +1,6 @@
 #include "api/tenant_context.h"
 
-#include <bit>
-#include <boost/json.hpp>
-#include <chrono>
-#include <unordered_map>
-
-#include "api/json_body.h"
 #include "auth/authenticator.h"
-#include "http/declared.h"
-#include "http/errors.h"
 #include "ingest/ingest_service.h"
 #include "serving/activity.h"
 #include "serving/catalog.h"
@@ -194,117 +186,6 @@ void TenantContext::CountRequest(const char* endpoint, double seconds) const {
   s_->metrics->Inc("embedrec_recommendation_requests_total", {{"tenant", tenant_id_}, {"endpoint", endpoint}});
   s_->metrics->Inc("embedrec_recommendation_seconds_total", {{"tenant", tenant_id_}, {"endpoint", endpoint}},
                    seconds);
-}
-
-TenantRoutes::TenantRoutes(http::Router* router, TenantServices services)
-    : router_(router), services_(std::make_shared<const TenantServices>(std::move(services))) {}
-
-namespace {
-
-constexpr const char* kTenantIdHelp = "the tenant to act on: the platform admin names one; a tenant's credential "
-                                      "may name only its own";
-
-void DeclareTenantParam(http::RouteInfo& info) {
-  info.params.push_back({.name = "tenant_id",
-                         .in = http::Param::In::kQuery,
-                         .schema = R"({"type":"string","maxLength":64})",
-                         .description = kTenantIdHelp});
-}
-
-// The body schema with a tenant_id property.
-std::string WithTenantProperty(const std::string& schema_text) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(schema_text.empty() ? R"({"type":"object"})" : schema_text, ec);
-  if (ec || !v.is_object()) return schema_text;  // Declared::Compile reports it
-  boost::json::object& o = v.as_object();
-  boost::json::value& props = o["properties"];
-  if (!props.is_object()) props = boost::json::object();
-  if (!props.as_object().contains("tenant_id")) {
-    props.as_object()["tenant_id"] =
-        boost::json::object{{"type", "string"}, {"maxLength", 64}, {"description", kTenantIdHelp}};
-  }
-  return boost::json::serialize(v);
-}
-
-}  // namespace
-
-void TenantRoutes::Add(http::RouteInfo info, Needs needs, Fn fn) {
-  DeclareTenantParam(info);
-  auto handler = Wrap(info, needs, false,
-                      [fn = std::move(fn)](const http::Request& req, const http::PathParams& p,
-                                           TenantContext& ctx, const boost::json::object&) { return fn(req, p, ctx); });
-  router_->Add(std::move(info), std::move(handler));
-}
-
-void TenantRoutes::AddJson(http::RouteInfo info, Needs needs, JsonFn fn) {
-  DeclareTenantParam(info);
-  info.body_schema = WithTenantProperty(info.body_schema);
-  auto handler = Wrap(info, needs, true, std::move(fn));
-  router_->Add(std::move(info), std::move(handler));
-}
-
-namespace {
-
-Status Check(const auth::Principal& who, Needs needs) {
-  if (needs.all != 0) RETURN_IF_ERROR(who.Require(needs.all));
-  if (needs.any != 0 && (who.permissions & needs.any) == 0) {
-    return who.Require(std::bit_floor(needs.any));
-  }
-  return Status::Ok();
-}
-
-// Authenticates, checks `needs`, parses the body when asked and resolves
-// the tenant, in that order (the first failure is the answer).
-StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& declared, Needs needs,
-                               bool json_body, const TenantRoutes::JsonFn& fn, const http::Request& req,
-                               const http::PathParams& params) {
-  ASSIGN_OR_RETURN(auth::Principal who, s->authenticator->Authenticate(req.Header("authorization")));
-  RETURN_IF_ERROR(Check(who, needs));
-  RETURN_IF_ERROR(declared.CheckParams(req, params));
-  boost::json::object body;
-  std::optional<std::string> named;
-  if (json_body) {
-    ASSIGN_OR_RETURN(body, declared.Body(req));
-    ASSIGN_OR_RETURN(named, OptString(body, "tenant_id", 64));
-  }
-  if (!named) named = req.Query("tenant_id");
-  ASSIGN_OR_RETURN(std::string tenant_id, who.ResolveTenant(named.value_or("")));
-  TenantContext ctx(s, std::move(who), std::move(tenant_id));
-  return fn(req, params, ctx, body);
-}
-
-}  // namespace
-
-http::Handler TenantRoutes::Wrap(const http::RouteInfo& info, Needs needs, bool json_body, JsonFn fn) const {
-  auto declared = std::make_shared<const http::Declared>(http::Declared::Compile(info));
-  return [s = services_, declared, needs, json_body, fn = std::move(fn)](const http::Request& req,
-                                                                        const http::PathParams& params) {
-    auto res = Serve(s.get(), *declared, needs, json_body, fn, req, params);
-    if (!res.ok()) return http::ErrorResponse(res.status(), req.request_id);
-    return std::move(res).value();
-  };
-}
-
-std::function<bool(const http::Request&, const std::string&)> TenantRoutes::ServingCold() const {
-  // A tenant found warm is not asked again for a second (per network
-  // thread: no shared lock on the hot path).
-  return [s = services_](const http::Request&, const std::string& tid) {
-    if (tid.empty() || !s->recommender) return false;
-    thread_local std::unordered_map<std::string, std::chrono::steady_clock::time_point> warm_until;
-    const auto now = std::chrono::steady_clock::now();
-    if (auto it = warm_until.find(tid); it != warm_until.end() && it->second > now) return false;
-    if (!s->recommender->Warm(tid)) return true;
-    if (warm_until.size() > 10000) warm_until.clear();
-    warm_until[tid] = now + std::chrono::seconds(1);
-    return false;
-  };
-}
-
-std::function<bool(const http::Request&)> TenantRoutes::AllInMemory() const {
-  return [s = services_](const http::Request& req) {
-    std::string tid = s->authenticator->CachedTenant(req.Header("authorization"), /*complete=*/true);
-    return !tid.empty() && s->settings->IsFresh(tid) && s->stores->IsOpen(tid);
-  };
 }
 
 }  // namespace embedrec::api

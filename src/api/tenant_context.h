@@ -1,8 +1,8 @@
 // The tenant a request acts on, and everything a tenant-scoped handler can
 // reach.
 //
-// Isolation by construction: TenantRoutes authenticates the caller, checks
-// its permissions and resolves the tenant once (a tenant's credential acts on
+// Isolation by construction: TenantRoutes (api/tenant_routes.h)
+// authenticates the caller, checks its permissions and resolves the tenant once (a tenant's credential acts on
 // its own tenant only; the platform admin names one), then hands the handler
 // a TenantContext. Every method of the context acts on that one tenant. The
 // services behind it take tenant ids, but no handler holds them: a handler
@@ -24,7 +24,6 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
-#include "http/router.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
 
@@ -163,49 +162,6 @@ class TenantContext {
   void Tracked(const store::TrackEvent& event, double type_weight) const;
 
   mutable std::shared_ptr<store::TenantStore> store_;
-};
-
-// Who may call a route: every permission of `all`, and, when `any` is not 0,
-// at least one of `any` (refused naming its highest bit, the least powerful).
-struct Needs {
-  uint32_t all = 0;
-  uint32_t any = 0;
-};
-
-// Registers tenant-scoped routes: each handler gets a TenantContext and
-// nothing that names tenants.
-class TenantRoutes {
- public:
-  using Fn = std::function<StatusOr<http::Response>(const http::Request&, const http::PathParams&,
-                                                    TenantContext&)>;
-  using JsonFn = std::function<StatusOr<http::Response>(
-      const http::Request&, const http::PathParams&, TenantContext&, const boost::json::object& body)>;
-
-  TenantRoutes(http::Router* router, TenantServices services);
-
-  // The tenant is ?tenant_id (needed by the platform admin only). The
-  // route's declared parameters are checked (http/declared.h) after the
-  // caller's permissions; ?tenant_id is declared here.
-  void Add(http::RouteInfo info, Needs needs, Fn fn);
-  // A JSON object body, parsed once and checked against info.body_schema
-  // (a tenant_id property is declared here); the tenant is its tenant_id,
-  // else ?tenant_id.
-  void AddJson(http::RouteInfo info, Needs needs, JsonFn fn);
-
-  // Route predicates (http::RouteInfo), called on a network thread, never blocking.
-  // True while the tenant's serving state is not in memory: its first
-  // requests (after a start or an upload) load it, in the slow lane.
-  std::function<bool(const http::Request&, const std::string& tenant_id)> ServingCold() const;
-  // True when the caller's credential, its tenant's settings and store are in memory.
-  std::function<bool(const http::Request&)> AllInMemory() const;
-
-  MetricsRegistry& metrics() const { return *services_->metrics; }
-
- private:
-  http::Handler Wrap(const http::RouteInfo& info, Needs needs, bool json_body, JsonFn fn) const;
-
-  http::Router* router_;
-  std::shared_ptr<const TenantServices> services_;
 };
 
 }  // namespace embedrec::api
