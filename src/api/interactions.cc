@@ -143,8 +143,10 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
                         "interactions"};
   track.params = {{.name = "Idempotency-Key",
                    .in = http::Param::In::kHeader,
-                   .schema = R"({"type":"string","maxLength":255})",
-                   .description = "a retry with the same key answers the first answer's interaction_id"}};
+                   // Its limit (255 characters) is the handler's: a longer key is a 400.
+                   .schema = R"({"type":"string"})",
+                   .description = "at most 255 characters (longer: 400); a retry with the same key answers "
+                                  "the first answer's interaction_id"}};
   track.body_schema = EventSchema();
   track.replies = {schema::Reply(201, "tracked", kTrackResult),
                    schema::Reply(200, "already stored (an identical event, or the key's replay)", kTrackResult)};

@@ -25,13 +25,18 @@ JsonSchema MustParse(const std::string& text, const RouteInfo& info, const std::
 
 Declared Declared::Compile(const RouteInfo& info) {
   Declared d;
-  for (const auto& p : info.params) d.params_.push_back({p, MustParse(p.schema, info, "parameter " + p.name)});
+  for (const auto& p : info.params) {
+    JsonSchema schema = MustParse(p.schema, info, "parameter " + p.name);
+    const auto* type = schema.document().as_object().if_contains("type");
+    const bool is_string = !type || *type == "string";
+    d.params_.push_back({p, std::move(schema), is_string});
+  }
   if (!info.body_schema.empty()) d.body_ = MustParse(info.body_schema, info, "the body");
   return d;
 }
 
 Status Declared::CheckParams(const Request& req, const PathParams& params) const {
-  for (const auto& [p, schema] : params_) {
+  for (const auto& [p, schema, is_string] : params_) {
     std::optional<std::string> value;
     switch (p.in) {
       case Param::In::kPath: value = params.Get(p.name); break;
@@ -44,8 +49,6 @@ Status Declared::CheckParams(const Request& req, const PathParams& params) const
     }
     // An empty value is absent for a string parameter; for a number or a
     // boolean it is malformed (ValidateText says so).
-    const auto* type = schema.document().as_object().if_contains("type");
-    const bool is_string = !type || *type == "string";
     if (!value || (value->empty() && is_string)) {
       if (p.required) {
         return Status::InvalidArgument("parameter '" + p.name + "' is required", {{"field", p.name}})

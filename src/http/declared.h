@@ -44,6 +44,7 @@ class Declared {
   struct CompiledParam {
     Param param;
     JsonSchema schema;
+    bool is_string = true;  // an empty value is absent (else malformed)
   };
   std::vector<CompiledParam> params_;
   std::optional<JsonSchema> body_;
