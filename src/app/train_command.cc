@@ -55,6 +55,12 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
                                "learning_rate (with --time-budget and none given: 0.01)")
                      ->capture_default_str();
   t->add_option("--batch-size", o.batch_size, "batch_size")->capture_default_str();
+  t->add_option("--walks", o.walks,
+                "lightgcn: 0 for the exact propagation step, else random walks per batch node "
+                "of the sampled step (cost linear in the data)")
+      ->capture_default_str();
+  t->add_option("--refreshes", o.refreshes,
+                "lightgcn with --walks: full propagations per epoch")->capture_default_str();
   t->add_option("--negatives", o.negative_samples, "negative_samples per positive")
       ->capture_default_str();
   c->reg_option = t->add_option("--reg", o.reg,

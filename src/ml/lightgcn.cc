@@ -20,6 +20,8 @@ Status TrainOptions::Validate() const {
   if (!(reg >= 0) || reg > 1000) return bad("reg must be in [0, 1000]");
   if (!(lambda > 0) || lambda > 1e7) return bad("lambda must be in (0, 1e7]");
   if (neighbors < 0 || neighbors > 100000) return bad("neighbors must be 0..100000");
+  if (walks < 0 || walks > 64) return bad("walks must be 0..64");
+  if (refreshes < 1 || refreshes > 1000) return bad("refreshes must be 1..1000");
   if (!(time_budget_seconds >= 0)) return bad("time_budget_seconds must be >= 0");
   if (threads < 0 || threads > 1024) return bad("threads must be 0..1024");
   if (eval_every < 0 || patience < 0) return bad("eval_every and patience must be >= 0");
@@ -29,20 +31,164 @@ Status TrainOptions::Validate() const {
   return Status::Ok();
 }
 
-LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed)
-    : graph_(graph), d_(d), layers_(layers) {
+LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed,
+                           int walks)
+    : graph_(graph), d_(d), layers_(layers), walks_(walks), seed_(seed), adam_(graph->n(), d) {
   const size_t size = static_cast<size_t>(graph->n()) * d;
   ego_.resize(size);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 0.1f);
   for (auto& x : ego_) x = normal(rng);
   grad_.assign(size, 0.0f);
-  adam_m_.assign(size, 0.0f);
-  adam_v_.assign(size, 0.0f);
-  layer_.assign(layers, std::vector<float>(size, 0.0f));
   fin_.assign(size, 0.0f);
   g_.assign(size, 0.0f);
   mark_.assign(graph->n(), 0);
+  if (walks_ > 0 && layers_ > 0) {
+    hist_final_.assign(size, 0.0f);
+    hist_ego_.assign(size, 0.0f);
+  } else {
+    layer_.assign(layers, std::vector<float>(size, 0.0f));
+  }
+  // The exact step with propagation reads every row: its optimiser step is dense.
+  if (layers_ > 0 && walks_ == 0) {
+    all_rows_.resize(graph->n());
+    for (int32_t v = 0; v < graph->n(); ++v) all_rows_[v] = v;
+  }
+}
+
+void LightGcnCore::BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                              const std::vector<int32_t>& neg, std::vector<int32_t>* out) const {
+  const int32_t nu = graph_->n_users;
+  out->clear();
+  out->reserve(users.size() + pos.size() + neg.size());
+  for (int32_t u : users) out->push_back(u);
+  for (int32_t i : pos) out->push_back(nu + i);
+  for (int32_t j : neg) out->push_back(nu + j);
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+}
+
+void LightGcnCore::Sync() { adam_.CatchUpAll(ego_.data()); }
+
+double LightGcnCore::TrainStep(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                               const std::vector<int32_t>& neg, double reg, double lr) {
+  if (layers_ > 0 && walks_ > 0) return SampledStep(users, pos, neg, reg, lr);
+  if (layers_ > 0) {
+    const double loss = LossAndGradient(users, pos, neg, reg);
+    AdamStep(lr);
+    return loss;
+  }
+  // No propagation (BPR-MF): the step reads and writes the batch's rows only.
+  BatchNodes(users, pos, neg, &batch_nodes_);
+  adam_.CatchUp(batch_nodes_, ego_.data());
+  const double loss = LossAndGradient(users, pos, neg, reg);
+  adam_.Step(batch_nodes_, ego_.data(), grad_.data(), lr);
+  return loss;
+}
+
+void LightGcnCore::Refresh() {
+  FullForward(&hist_final_);
+  hist_ego_ = ego_;
+}
+
+namespace {
+
+// A walk's random numbers: a function of (seed, step, node, walk) only, so
+// the result does not depend on the thread count.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+double LightGcnCore::SampledStep(const std::vector<int32_t>& users,
+                                 const std::vector<int32_t>& pos,
+                                 const std::vector<int32_t>& neg, double reg, double lr) {
+  const double loss = SampledLossAndGradient(users, pos, neg, reg);
+  adam_.Step(touched_, ego_.data(), grad_.data(), lr);
+  return loss;
+}
+
+double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
+                                            const std::vector<int32_t>& pos,
+                                            const std::vector<int32_t>& neg, double reg) {
+  const NormalizedGraph& g = *graph_;
+  const int d = d_, K = layers_, P = walks_;
+  const float inv = 1.0f / static_cast<float>(K + 1);
+  auto row = [d](std::vector<float>& m, int32_t v) { return m.data() + static_cast<int64_t>(v) * d; };
+  BatchNodes(users, pos, neg, &batch_nodes_);
+  const int64_t nb = static_cast<int64_t>(batch_nodes_.size());
+  const int64_t per = static_cast<int64_t>(P) * K;
+
+  // Walks: node −1 where a walk stopped (a node with no edge).
+  walk_node_.assign(nb * per, -1);
+  walk_weight_.assign(nb * per, 0.0f);
+  const uint64_t step_key = Mix(seed_ ^ Mix(++walk_round_));
+#pragma omp parallel for schedule(static) if (nb * per >= 4096)
+  for (int64_t q = 0; q < nb; ++q) {
+    const int32_t v = batch_nodes_[q];
+    for (int p = 0; p < P; ++p) {
+      uint64_t state = Mix(step_key ^ Mix((static_cast<uint64_t>(v) << 8) + p));
+      int32_t x = v;
+      float w = 1.0f / static_cast<float>(P);
+      for (int k = 0; k < K; ++k) {
+        const int64_t deg = g.offsets[x + 1] - g.offsets[x];
+        if (deg == 0) break;
+        state = Mix(state);
+        const int64_t e = g.offsets[x] + static_cast<int64_t>(state % static_cast<uint64_t>(deg));
+        w *= g.vals[e] * static_cast<float>(deg);
+        x = g.cols[e];
+        walk_node_[q * per + p * K + k] = x;
+        walk_weight_[q * per + p * K + k] = w * inv;
+      }
+    }
+  }
+  // The rows this step reads or writes, brought up to date.
+  touched_ = batch_nodes_;
+  for (int32_t v : batch_nodes_) mark_[v] = 1;
+  for (int32_t x : walk_node_) {
+    if (x >= 0 && !mark_[x]) {
+      mark_[x] = 1;
+      touched_.push_back(x);
+    }
+  }
+  for (int32_t x : touched_) mark_[x] = 0;
+  adam_.CatchUp(touched_, ego_.data());
+
+  // Forward: the history plus the live change of the node's own E(0).
+#pragma omp parallel for schedule(static) if (nb * d >= kParallelMinWork)
+  for (int64_t q = 0; q < nb; ++q) {
+    const int32_t v = batch_nodes_[q];
+    float* f = row(fin_, v);
+    const float* h = row(hist_final_, v);
+    const float* e = row(ego_, v);
+    const float* e0 = row(hist_ego_, v);
+    float* gv = row(g_, v);
+    for (int j = 0; j < d; ++j) {
+      f[j] = h[j] + inv * (e[j] - e0[j]);
+      gv[j] = 0;
+    }
+  }
+  const double loss = BprLoss(users, pos, neg, reg, fin_.data(), g_.data());
+
+  // Backward: the node's own term, then each walk's share.
+  for (int64_t q = 0; q < nb; ++q) {
+    const int32_t v = batch_nodes_[q];
+    const float* gv = row(g_, v);
+    float* gr = row(grad_, v);
+    for (int j = 0; j < d; ++j) gr[j] += inv * gv[j];
+    for (int64_t k = 0; k < per; ++k) {
+      const int32_t x = walk_node_[q * per + k];
+      if (x < 0) continue;
+      const float w = walk_weight_[q * per + k];
+      float* gx = row(grad_, x);
+      for (int j = 0; j < d; ++j) gx[j] += w * gv[j];
+    }
+  }
+  return loss;
 }
 
 void LightGcnCore::Expand(const std::vector<int32_t>& nodes, std::vector<int32_t>* out,
@@ -175,7 +321,6 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
                                      const std::vector<int32_t>& neg, double reg) {
   const NormalizedGraph& graph = *graph_;
   const int d = d_, K = layers_;
-  const int32_t nu = graph.n_users;
   const float inv = 1.0f / static_cast<float>(K + 1);
   auto row = [d](std::vector<float>& m, int32_t v) { return m.data() + static_cast<int64_t>(v) * d; };
 
@@ -183,14 +328,7 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
   std::vector<std::vector<int32_t>> hops(K + 1);
   std::vector<bool> all(K + 1, false);
   {
-    std::vector<int32_t> b;
-    b.reserve(users.size() + pos.size() + neg.size());
-    for (int32_t u : users) b.push_back(u);
-    for (int32_t i : pos) b.push_back(nu + i);
-    for (int32_t j : neg) b.push_back(nu + j);
-    std::sort(b.begin(), b.end());
-    b.erase(std::unique(b.begin(), b.end()), b.end());
-    hops[0] = std::move(b);
+    BatchNodes(users, pos, neg, &hops[0]);
     for (int h = 1; h <= K; ++h) {
       if (all[h - 1]) {
         all[h] = true;
@@ -284,51 +422,33 @@ double LightGcnCore::LossAndGradientReference(const std::vector<int32_t>& users,
   return loss;
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void AdamRange(
-    float* w, float* g, float* m, float* v, int64_t lo, int64_t hi, float step_size, float b1,
-    float b2, float inv_sqrt_bc2, float eps) {
-#pragma omp simd
-  for (int64_t i = lo; i < hi; ++i) {
-    const float gi = g[i];
-    m[i] = b1 * m[i] + (1 - b1) * gi;
-    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-    w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-    g[i] = 0;
+void LightGcnCore::AdamStep(double lr) {
+  if (all_rows_.empty()) {
+    all_rows_.resize(graph_->n());
+    for (int32_t v = 0; v < graph_->n(); ++v) all_rows_[v] = v;
   }
-}
-
-void LightGcnCore::AdamStep(double lr, int64_t step) {
-  // PyTorch's Adam: every parameter moves every step (moments decay even
-  // where this batch's gradient is zero), so the update is dense.
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  const float step_size = static_cast<float>(lr / (1 - std::pow(b1, step)));
-  const float inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(1 - std::pow(b2, step)));
-  const int64_t size = static_cast<int64_t>(ego_.size());
-  const int64_t chunk = 16384;
-#pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
-  for (int64_t lo = 0; lo < size; lo += chunk) {
-    AdamRange(ego_.data(), grad_.data(), adam_m_.data(), adam_v_.data(), lo,
-              std::min(size, lo + chunk), step_size, static_cast<float>(b1),
-              static_cast<float>(b2), inv_sqrt_bc2, static_cast<float>(eps));
-  }
+  adam_.Step(all_rows_, ego_.data(), grad_.data(), lr);
 }
 
 void LightGcnCore::FullForward(std::vector<float>* final_emb) {
+  Sync();
   const NormalizedGraph& graph = *graph_;
   const int d = d_, K = layers_;
-  for (int k = 1; k <= K; ++k) {
-    const float* in = k == 1 ? ego_.data() : layer_[k - 2].data();
-    Propagate(graph, in, d, layer_[k - 1].data());
-  }
-  final_emb->resize(ego_.size());
   const float inv = 1.0f / static_cast<float>(K + 1);
   const int64_t size = static_cast<int64_t>(ego_.size());
+  final_emb->resize(ego_.size());
+  // final = (E0 + E1 + … + EK)/(K+1), accumulated layer by layer over two
+  // n × d buffers (the output and one scratch).
+  std::vector<float> cur = ego_, next(ego_.size());
+  float* out = final_emb->data();
 #pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
-  for (int64_t i = 0; i < size; ++i) {
-    float s = ego_[i];
-    for (int k = 0; k < K; ++k) s += layer_[k][i];
-    (*final_emb)[i] = s * inv;
+  for (int64_t i = 0; i < size; ++i) out[i] = ego_[i];
+  for (int k = 1; k <= K; ++k) {
+    Propagate(graph, cur.data(), d, next.data(), nullptr, nullptr, out, 1.0f);
+    cur.swap(next);
   }
+#pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
+  for (int64_t i = 0; i < size; ++i) out[i] *= inv;
 }
 
 namespace {
@@ -392,7 +512,11 @@ class BprEmbeddingModel final : public Model {
     d_ = opt.embedding_dim;
     NormalizedGraph graph = NormalizedGraph::Build(data);
     const int layers = force_layers_ >= 0 ? force_layers_ : opt.num_layers;
-    LightGcnCore core(&graph, d_, layers, opt.seed);
+    const bool sampled = layers > 0 && opt.walks > 0;
+    LightGcnCore core(&graph, d_, layers, opt.seed, layers > 0 ? opt.walks : 0);
+    const int64_t steps_per_epoch = (data.train.size() + opt.batch_size - 1) / opt.batch_size;
+    const int64_t refresh_every =
+        std::max<int64_t>(1, (steps_per_epoch + opt.refreshes - 1) / opt.refreshes);
     if (opt.warm_start) {
       float* e = core.ego().data();
       RETURN_IF_ERROR(ApplyWarmStart(*opt.warm_start, d_, e, data.n_users,
@@ -420,7 +544,6 @@ class BprEmbeddingModel final : public Model {
       }
     }
     std::vector<int32_t> users, pos, neg;
-    int64_t step = 0;
     double best_score = -1;
     int evals_without_gain = 0;
     std::vector<float> best_ego;
@@ -458,8 +581,8 @@ class BprEmbeddingModel final : public Model {
             neg[t * S + s] = j;
           }
         }
-        loss_sum += core.LossAndGradient(users, pos, neg, opt.reg);
-        core.AdamStep(opt.learning_rate, ++step);
+        if (sampled && batches % refresh_every == 0) core.Refresh();
+        loss_sum += core.TrainStep(users, pos, neg, opt.reg, opt.learning_rate);
         ++batches;
       }
       EpochReport report;
@@ -483,7 +606,10 @@ class BprEmbeddingModel final : public Model {
           best_score = score;
           best_epoch_ = epoch;
           evals_without_gain = 0;
-          if (keep_best) best_ego = core.ego();
+          if (keep_best) {
+            core.Sync();
+            best_ego = core.ego();
+          }
         } else {
           ++evals_without_gain;
         }
@@ -493,11 +619,12 @@ class BprEmbeddingModel final : public Model {
       if (last) break;
     }
     if (keep_best && !best_ego.empty()) {
+      core.Sync();
       core.ego() = std::move(best_ego);  // early stopping keeps the best evaluation's model
     } else {
       best_epoch_ = epochs_run;  // the last epoch's embeddings are the ones kept
     }
-    Publish(core, data);
+    Publish(core, data);  // syncs E(0)
     if (layers > 0) ego_ = std::move(core.ego());
     else ego_.clear();
     return Status::Ok();

@@ -12,6 +12,20 @@
 // non-zero on B only (Â is symmetric), evaluated by Horner's rule where
 // each product skips the zero rows of its input. Tests check it against
 // finite differences and a plain full-propagation reference.
+//
+// That exact step costs the batch's K-hop neighbourhood, which on a large
+// graph is most of it: an epoch then costs (interactions / batch) × graph,
+// quadratic in the data. The sampled step (walks > 0) costs the batch only:
+//   forward  final(v) ≈ H(v) + (E0(v) − E0ref(v)) / (K+1), where H = the
+//            final embeddings and E0ref = E(0) at the last Refresh (a few
+//            per epoch, one full propagation each): the neighbours' share
+//            is as fresh as the last refresh, the node's own is live;
+//   backward dE(0) = (1/(K+1)) Σ_k Â^k G estimated by `walks` random walks
+//            of K hops from each batch node: the walk's node at hop k
+//            receives √(deg(v)/deg(x)) · G(v) / walks, an unbiased
+//            estimate of (Â^k G)(x) (Â^k = D^-½ A (D^-1 A)^(k-1) D^-½).
+// The optimiser is RowAdam (ml/row_adam.h): dense Adam's result at the
+// cost of the rows a step touches.
 #pragma once
 
 #include <cstdint>
@@ -19,23 +33,42 @@
 
 #include "ml/graph.h"
 #include "ml/model.h"
+#include "ml/row_adam.h"
 
 namespace embedrec::ml {
 
 // The numerical core, exposed for tests and benchmarks.
 class LightGcnCore {
  public:
-  LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed);
+  // walks = 0: the exact step; > 0: the sampled step with that many walks
+  // per batch node.
+  LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed, int walks = 0);
 
   int d() const { return d_; }
   int n() const { return graph_->n(); }
-  std::vector<float>& ego() { return ego_; }  // E(0), n × d
+  // E(0), n × d, as of the last step once Sync() has run (the optimiser
+  // brings rows up to date only when they are read).
+  std::vector<float>& ego() { return ego_; }
+  void Sync();
+
+  // One batch and its optimiser step; returns the batch's loss. The sampled
+  // step needs a Refresh() before its first call.
+  double TrainStep(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                   const std::vector<int32_t>& neg, double reg, double lr);
+  // The sampled step's history: H and E0ref from the current E(0).
+  void Refresh();
 
   // One batch: loss (BPR + reg) and its gradient with respect to E(0),
   // written to grad() (n × d; rows outside N^K(B) are zero). `neg` holds
   // negatives_per_pos entries per positive; items as item indices.
   double LossAndGradient(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                          const std::vector<int32_t>& neg, double reg);
+  // The sampled step's loss and gradient (after a Refresh); each call draws
+  // new walks. The rows it wrote are touched().
+  double SampledLossAndGradient(const std::vector<int32_t>& users,
+                                const std::vector<int32_t>& pos,
+                                const std::vector<int32_t>& neg, double reg);
+  const std::vector<int32_t>& touched() const { return touched_; }
   // The same with full propagations and no sparsity shortcuts (tests).
   double LossAndGradientReference(const std::vector<int32_t>& users,
                                   const std::vector<int32_t>& pos,
@@ -45,10 +78,10 @@ class LightGcnCore {
   // sparse path); true when every row was computed.
   bool grad_rows_all() const { return grad_rows_all_; }
 
-  // One Adam step with grad() (then cleared). `step` counts from 1.
-  void AdamStep(double lr, int64_t step);
+  // One Adam step of every row with grad() (then cleared).
+  void AdamStep(double lr);
 
-  // Final embeddings of every node (n × d).
+  // Final embeddings of every node (n × d), from the current E(0).
   void FullForward(std::vector<float>* final_emb);
 
  private:
@@ -57,10 +90,23 @@ class LightGcnCore {
   void Expand(const std::vector<int32_t>& nodes, std::vector<int32_t>* out, bool* all);
   double BprLoss(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                  const std::vector<int32_t>& neg, double reg, const float* fin, float* g);
+  // The batch's distinct nodes, sorted (users, then items offset by n_users).
+  void BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                  const std::vector<int32_t>& neg, std::vector<int32_t>* out) const;
+  double SampledStep(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                     const std::vector<int32_t>& neg, double reg, double lr);
 
   const NormalizedGraph* graph_;
-  int d_, layers_;
-  std::vector<float> ego_, grad_, adam_m_, adam_v_;
+  int d_, layers_, walks_;
+  uint64_t seed_;
+  std::vector<float> ego_, grad_;
+  RowAdam adam_;
+  std::vector<int32_t> all_rows_, batch_nodes_, touched_;
+  // Sampled step: the history (H, E0ref) and each walk's node and weight.
+  std::vector<float> hist_final_, hist_ego_;
+  std::vector<int32_t> walk_node_;
+  uint64_t walk_round_ = 0;
+  std::vector<float> walk_weight_;
   // E(1..K), valid on the rows last computed; the backward reuses the
   // storage of the first two as its ping-pong buffers.
   std::vector<std::vector<float>> layer_;

@@ -55,6 +55,11 @@ struct TrainOptions {
   double alpha = 10;           // als: confidence 1 + alpha * (summed event weights)
   double lambda = 500;         // ease: L2 of the item × item solve
   int neighbors = 0;           // item_knn: neighbours kept per item (0: all)
+  // lightgcn: 0 for the exact propagation step, else the sampled step with
+  // this many random walks per batch node and `refreshes` full propagations
+  // per epoch (ml/lightgcn.h).
+  int walks = 0;
+  int refreshes = 4;
   // Not hyperparameters: set by the caller, may be null.
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, Fit returns kCancelled soon
   const WarmStart* warm_start = nullptr;      // lightgcn, bpr_mf, als; ignored by popularity

@@ -120,7 +120,7 @@ TEST(LightGcnCoreTest, AdamStepMovesEveryParameterAndClearsTheGradient) {
   std::vector<float> before = core.ego();
   core.LossAndGradient(b.users, b.pos, b.neg, 0.0);
   std::vector<float> grad = core.grad();
-  core.AdamStep(0.01, 1);
+  core.AdamStep(0.01);
   for (size_t i = 0; i < before.size(); ++i) {
     EXPECT_EQ(core.grad()[i], 0.0f);
     // First Adam step: w -= lr * sign(g) (m̂ / sqrt(v̂) = g / |g|).
@@ -158,6 +158,44 @@ TEST(LightGcnCoreTest, GradientMatchesFiniteDifferences) {
   EXPECT_EQ(checked, 60);
 }
 
+TEST(LightGcnCoreTest, SampledStepIsExactForwardAndAnUnbiasedGradient) {
+  Dataset d = RandomData(40, 30, 5, 5);
+  NormalizedGraph g = NormalizedGraph::Build(d);
+  const int dim = 6;
+  for (int layers : {1, 3}) {
+    LightGcnCore core(&g, dim, layers, 9, /*walks=*/4);
+    Batch b = SomeBatch(d, 8, 2, 6);
+    const double reg = 0.05;
+    const double exact = core.LossAndGradientReference(b.users, b.pos, b.neg, reg);
+    const std::vector<float> want = core.grad();
+    std::fill(core.grad().begin(), core.grad().end(), 0.0f);
+    core.Refresh();  // history = the current E(0): the forward is exact
+    const int draws = 3000;
+    std::vector<double> mean(want.size(), 0.0);
+    double one_draw_error = 0, norm = 0;
+    for (int r = 0; r < draws; ++r) {
+      const double loss = core.SampledLossAndGradient(b.users, b.pos, b.neg, reg);
+      ASSERT_NEAR(loss, exact, 1e-6);
+      for (size_t i = 0; i < want.size(); ++i) {
+        if (r == 0) one_draw_error += std::pow(core.grad()[i] - want[i], 2);
+        mean[i] += core.grad()[i] / draws;
+      }
+      std::fill(core.grad().begin(), core.grad().end(), 0.0f);
+    }
+    double err = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      err += std::pow(mean[i] - want[i], 2);
+      norm += std::pow(want[i], 2);
+    }
+    // One draw is noisy (the estimate is a sample); their mean converges on
+    // the exact gradient (the noise falls as 1/√draws: ~2 % here).
+    if (layers == 3) {
+      EXPECT_GT(std::sqrt(one_draw_error / norm), 0.1);
+    }
+    EXPECT_LT(std::sqrt(err / norm), 0.05) << layers;
+  }
+}
+
 TEST(LightGcnTest, LearnsPlantedTastes) {
   // Held-out items of a user's own half must rank far above chance, and
   // scores separate the halves for nearly every user.
@@ -192,18 +230,41 @@ TEST(LightGcnTest, SameSeedSameEmbeddingsAcrossThreadCounts) {
   o.epochs = 2;
   o.batch_size = 1024;
   o.eval_every = 0;
-  auto a = NewLightGcn();
-  o.threads = 1;
-  ASSERT_TRUE(a->Fit(d, o, nullptr).ok());
-  auto b = NewLightGcn();
-  o.threads = 2;
-  ASSERT_TRUE(b->Fit(d, o, nullptr).ok());
-  EXPECT_EQ(a->user_embeddings(), b->user_embeddings());
-  EXPECT_EQ(a->item_embeddings(), b->item_embeddings());
-  auto c = NewLightGcn();
-  o.seed = 99;
-  ASSERT_TRUE(c->Fit(d, o, nullptr).ok());
-  EXPECT_NE(a->user_embeddings(), c->user_embeddings());
+  // The exact step, the sampled step, and BPR-MF (whose optimiser steps
+  // touch the batch's rows only).
+  for (auto [model, walks] : {std::pair{"lightgcn", 0}, {"lightgcn", 2}, {"bpr_mf", 0}}) {
+    auto make = [model = std::string(model)] { return model == "bpr_mf" ? NewBprMf() : NewLightGcn(); };
+    o.walks = walks;
+    o.seed = 2020;
+    auto a = make();
+    o.threads = 1;
+    ASSERT_TRUE(a->Fit(d, o, nullptr).ok());
+    auto b = make();
+    o.threads = 2;
+    ASSERT_TRUE(b->Fit(d, o, nullptr).ok());
+    EXPECT_EQ(a->user_embeddings(), b->user_embeddings()) << model << walks;
+    EXPECT_EQ(a->item_embeddings(), b->item_embeddings()) << model << walks;
+    auto c = make();
+    o.seed = 99;
+    ASSERT_TRUE(c->Fit(d, o, nullptr).ok());
+    EXPECT_NE(a->user_embeddings(), c->user_embeddings()) << model << walks;
+  }
+}
+
+TEST(LightGcnTest, SampledStepLearnsPlantedTastesAsTheExactOneDoes) {
+  Dataset d = testing::PlantedSplit(11);
+  double recall[2];
+  for (int walks : {0, 2}) {
+    TrainOptions o = testing::QuickOptions("lightgcn");
+    o.walks = walks;
+    auto m = NewLightGcn();
+    ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+    recall[walks > 0] =
+        Evaluate(d, m->user_embeddings().data(), m->item_embeddings().data(), 16, {10})
+            .Get("recall@10");
+  }
+  EXPECT_GT(recall[1], 0.2);  // chance ~0.11 (LearnsPlantedTastes)
+  EXPECT_GT(recall[1], recall[0] - 0.05);
 }
 
 TEST(LightGcnTest, RejectsBadHyperparameters) {

@@ -1,0 +1,101 @@
+#include "ml/row_adam.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ml/graph.h"
+
+namespace embedrec::ml {
+
+namespace {
+
+constexpr double kB1 = 0.9, kB2 = 0.999, kEps = 1e-8;
+constexpr int64_t kWindow = 300;  // q^300 ≈ 2e-14 (q = 0.9/√0.999 ≈ 0.9005)
+
+}  // namespace
+
+RowAdam::RowAdam(int64_t rows, int d)
+    : d_(d),
+      m_(static_cast<size_t>(rows) * d, 0.0f),
+      v_(static_cast<size_t>(rows) * d, 0.0f),
+      current_(static_cast<size_t>(rows), 0),
+      drift_(1, 0.0),
+      drift_eps_(1, 0.0) {}
+
+void RowAdam::CatchUpRow(int32_t r, float* w) {
+  const int64_t t = current_[r];
+  if (t == step_) return;
+  current_[r] = step_;
+  const int64_t s = step_ - t;
+  const float drift = static_cast<float>(drift_[t]);
+  const float f1 = static_cast<float>(std::pow(kB1, static_cast<double>(s)));
+  const float f2 = static_cast<float>(std::pow(kB2, static_cast<double>(s)));
+  // ε relative to √v, averaged over the missed steps as they weigh in the drift.
+  const float eps = drift_[t] > 0 ? static_cast<float>(kEps * drift_eps_[t] / drift_[t]) : 0.0f;
+  const int64_t base = static_cast<int64_t>(r) * d_;
+  float* wr = w + base;
+  float* m = m_.data() + base;
+  float* v = v_.data() + base;
+  for (int j = 0; j < d_; ++j) {
+    if (v[j] > 0) wr[j] -= drift * m[j] / (std::sqrt(v[j]) + eps);
+    m[j] *= f1;
+    v[j] *= f2;
+  }
+}
+
+void RowAdam::CatchUp(const std::vector<int32_t>& rows, float* w) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+#pragma omp parallel for schedule(static) if (n * d_ >= kParallelMinWork)
+  for (int64_t k = 0; k < n; ++k) CatchUpRow(rows[k], w);
+}
+
+void RowAdam::CatchUpAll(float* w) {
+  const int64_t n = static_cast<int64_t>(current_.size());
+#pragma omp parallel for schedule(static) if (n * d_ >= kParallelMinWork)
+  for (int64_t r = 0; r < n; ++r) CatchUpRow(static_cast<int32_t>(r), w);
+}
+
+void RowAdam::Step(const std::vector<int32_t>& rows, float* w, float* grad, double lr) {
+  const int64_t step = ++step_;
+  const double bc1 = 1 - std::pow(kB1, static_cast<double>(step));
+  const double bc2 = 1 - std::pow(kB2, static_cast<double>(step));
+  // This step's move for the rows that miss it: a(step)·q^(step − t).
+  const double a = lr * std::sqrt(bc2) / bc1;
+  const double q = kB1 / std::sqrt(kB2);
+  // In √v's units, step j after t has ε·√(1−β2^step)·β2^(−j/2) in its denominator.
+  const double eps_scale = std::sqrt(bc2);
+  const double inv_sqrt_b2 = 1 / std::sqrt(kB2);
+  drift_.push_back(0.0);
+  drift_eps_.push_back(0.0);
+  double qp = q, grow = inv_sqrt_b2;
+  for (int64_t t = step - 1; t >= 0 && t >= step - kWindow; --t, qp *= q, grow *= inv_sqrt_b2) {
+    drift_[t] += a * qp;
+    drift_eps_[t] += a * qp * eps_scale * grow;
+  }
+
+  const float step_size = static_cast<float>(lr / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
+  const float b1 = static_cast<float>(kB1), b2 = static_cast<float>(kB2);
+  const float eps = static_cast<float>(kEps);
+  const int64_t n = static_cast<int64_t>(rows.size());
+#pragma omp parallel for schedule(static) if (n * d_ >= kParallelMinWork)
+  for (int64_t k = 0; k < n; ++k) {
+    const int32_t r = rows[k];
+    current_[r] = step;
+    const int64_t base = static_cast<int64_t>(r) * d_;
+    float* wr = w + base;
+    float* g = grad + base;
+    float* m = m_.data() + base;
+    float* v = v_.data() + base;
+    for (int j = 0; j < d_; ++j) {
+      m[j] = b1 * m[j] + (1 - b1) * g[j];
+      v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j];
+      wr[j] -= step_size * m[j] / (std::sqrt(v[j]) * inv_sqrt_bc2 + eps);
+      g[j] = 0;
+    }
+  }
+}
+
+}  // namespace embedrec::ml
