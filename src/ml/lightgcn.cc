@@ -44,6 +44,7 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
   g_.assign(size, 0.0f);
   mark_.assign(graph->n(), 0);
   if (walks_ > 0 && layers_ > 0) {
+    occurrences_.assign(graph->n(), 0);
     hist_final_.assign(size, 0.0f);
     hist_ego_.assign(size, 0.0f);
   } else {
@@ -121,19 +122,31 @@ double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
   auto row = [d](std::vector<float>& m, int32_t v) { return m.data() + static_cast<int64_t>(v) * d; };
   BatchNodes(users, pos, neg, &batch_nodes_);
   const int64_t nb = static_cast<int64_t>(batch_nodes_.size());
-  const int64_t per = static_cast<int64_t>(P) * K;
 
-  // Walks: node −1 where a walk stopped (a node with no edge).
-  walk_node_.assign(nb * per, -1);
-  walk_weight_.assign(nb * per, 0.0f);
-  const uint64_t step_key = Mix(seed_ ^ Mix(++walk_round_));
-#pragma omp parallel for schedule(static) if (nb * per >= 4096)
+  // Walks: `walks` per occurrence of the node in the batch (a popular item
+  // present many times carries that much more gradient, and gets that many
+  // more walks to spread it). Node −1 where a walk stopped (a node with no edge).
+  for (int32_t u : users) ++occurrences_[u];
+  for (int32_t i : pos) ++occurrences_[g.n_users + i];
+  for (int32_t j : neg) ++occurrences_[g.n_users + j];
+  walk_begin_.resize(nb + 1);
+  walk_begin_[0] = 0;
   for (int64_t q = 0; q < nb; ++q) {
     const int32_t v = batch_nodes_[q];
-    for (int p = 0; p < P; ++p) {
-      uint64_t state = Mix(step_key ^ Mix((static_cast<uint64_t>(v) << 8) + p));
+    walk_begin_[q + 1] = walk_begin_[q] + static_cast<int64_t>(occurrences_[v]) * P * K;
+  }
+  walk_node_.assign(walk_begin_[nb], -1);
+  walk_weight_.assign(walk_begin_[nb], 0.0f);
+  const uint64_t step_key = Mix(seed_ ^ Mix(++walk_round_));
+#pragma omp parallel for schedule(static) if (walk_begin_[nb] >= 4096)
+  for (int64_t q = 0; q < nb; ++q) {
+    const int32_t v = batch_nodes_[q];
+    const int64_t n_walks = (walk_begin_[q + 1] - walk_begin_[q]) / K;
+    for (int64_t p = 0; p < n_walks; ++p) {
+      uint64_t state = Mix(step_key ^ Mix((static_cast<uint64_t>(v) << 16) + p));
       int32_t x = v;
-      float w = 1.0f / static_cast<float>(P);
+      float w = 1.0f / static_cast<float>(n_walks);
+      const int64_t at = walk_begin_[q] + p * K;
       for (int k = 0; k < K; ++k) {
         const int64_t deg = g.offsets[x + 1] - g.offsets[x];
         if (deg == 0) break;
@@ -141,11 +154,12 @@ double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
         const int64_t e = g.offsets[x] + static_cast<int64_t>(state % static_cast<uint64_t>(deg));
         w *= g.vals[e] * static_cast<float>(deg);
         x = g.cols[e];
-        walk_node_[q * per + p * K + k] = x;
-        walk_weight_[q * per + p * K + k] = w * inv;
+        walk_node_[at + k] = x;
+        walk_weight_[at + k] = w * inv;
       }
     }
   }
+  for (int32_t v : batch_nodes_) occurrences_[v] = 0;
   // The rows this step reads or writes, brought up to date.
   touched_ = batch_nodes_;
   for (int32_t v : batch_nodes_) mark_[v] = 1;
@@ -159,6 +173,9 @@ double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
   adam_.CatchUp(touched_, ego_.data());
 
   // Forward: the history plus the live change of the node's own E(0).
+  // (Adding the change along the walks, an unbiased estimate of the rest,
+  // measured no better on the 1.5M shop: 0.0475 against 0.0486 ndcg@20
+  // after 8 epochs.)
 #pragma omp parallel for schedule(static) if (nb * d >= kParallelMinWork)
   for (int64_t q = 0; q < nb; ++q) {
     const int32_t v = batch_nodes_[q];
@@ -180,10 +197,10 @@ double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
     const float* gv = row(g_, v);
     float* gr = row(grad_, v);
     for (int j = 0; j < d; ++j) gr[j] += inv * gv[j];
-    for (int64_t k = 0; k < per; ++k) {
-      const int32_t x = walk_node_[q * per + k];
+    for (int64_t k = walk_begin_[q]; k < walk_begin_[q + 1]; ++k) {
+      const int32_t x = walk_node_[k];
       if (x < 0) continue;
-      const float w = walk_weight_[q * per + k];
+      const float w = walk_weight_[k];
       float* gx = row(grad_, x);
       for (int j = 0; j < d; ++j) gx[j] += w * gv[j];
     }

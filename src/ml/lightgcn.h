@@ -104,7 +104,8 @@ class LightGcnCore {
   std::vector<int32_t> all_rows_, batch_nodes_, touched_;
   // Sampled step: the history (H, E0ref) and each walk's node and weight.
   std::vector<float> hist_final_, hist_ego_;
-  std::vector<int32_t> walk_node_;
+  std::vector<int32_t> walk_node_, occurrences_;
+  std::vector<int64_t> walk_begin_;  // node q's walks: [walk_begin_[q], walk_begin_[q+1])
   uint64_t walk_round_ = 0;
   std::vector<float> walk_weight_;
   // E(1..K), valid on the rows last computed; the backward reuses the
