@@ -50,11 +50,6 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
   } else {
     layer_.assign(layers, std::vector<float>(size, 0.0f));
   }
-  // The exact step with propagation reads every row: its optimiser step is dense.
-  if (layers_ > 0 && walks_ == 0) {
-    all_rows_.resize(graph->n());
-    for (int32_t v = 0; v < graph->n(); ++v) all_rows_[v] = v;
-  }
 }
 
 void LightGcnCore::BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
@@ -439,13 +434,7 @@ double LightGcnCore::LossAndGradientReference(const std::vector<int32_t>& users,
   return loss;
 }
 
-void LightGcnCore::AdamStep(double lr) {
-  if (all_rows_.empty()) {
-    all_rows_.resize(graph_->n());
-    for (int32_t v = 0; v < graph_->n(); ++v) all_rows_[v] = v;
-  }
-  adam_.Step(all_rows_, ego_.data(), grad_.data(), lr);
-}
+void LightGcnCore::AdamStep(double lr) { adam_.StepAll(ego_.data(), grad_.data(), lr); }
 
 void LightGcnCore::FullForward(std::vector<float>* final_emb) {
   Sync();
@@ -454,15 +443,28 @@ void LightGcnCore::FullForward(std::vector<float>* final_emb) {
   const float inv = 1.0f / static_cast<float>(K + 1);
   const int64_t size = static_cast<int64_t>(ego_.size());
   final_emb->resize(ego_.size());
-  // final = (E0 + E1 + … + EK)/(K+1), accumulated layer by layer over two
-  // n × d buffers (the output and one scratch).
-  std::vector<float> cur = ego_, next(ego_.size());
+  // final = (E0 + E1 + … + EK)/(K+1), accumulated into the output layer by
+  // layer over two scratch buffers (the exact step's layer storage when it
+  // has two, else temporary ones).
+  std::vector<float> own_a, own_b;
+  float* bufs[2];
+  if (layer_.size() >= 2) {
+    bufs[0] = layer_[0].data();
+    bufs[1] = layer_[1].data();
+  } else if (K > 0) {
+    own_a.resize(ego_.size());
+    own_b.resize(K > 1 ? ego_.size() : 0);
+    bufs[0] = own_a.data();
+    bufs[1] = own_b.data();
+  }
   float* out = final_emb->data();
 #pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
   for (int64_t i = 0; i < size; ++i) out[i] = ego_[i];
+  const float* in = ego_.data();
   for (int k = 1; k <= K; ++k) {
-    Propagate(graph, cur.data(), d, next.data(), nullptr, nullptr, out, 1.0f);
-    cur.swap(next);
+    float* next = bufs[(k - 1) % 2];
+    Propagate(graph, in, d, next, nullptr, nullptr, out, 1.0f);
+    in = next;
   }
 #pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
   for (int64_t i = 0; i < size; ++i) out[i] *= inv;

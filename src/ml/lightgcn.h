@@ -101,7 +101,7 @@ class LightGcnCore {
   uint64_t seed_;
   std::vector<float> ego_, grad_;
   RowAdam adam_;
-  std::vector<int32_t> all_rows_, batch_nodes_, touched_;
+  std::vector<int32_t> batch_nodes_, touched_;
   // Sampled step: the history (H, E0ref) and each walk's node and weight.
   std::vector<float> hist_final_, hist_ego_;
   std::vector<int32_t> walk_node_, occurrences_;

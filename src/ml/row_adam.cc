@@ -13,6 +13,7 @@ namespace {
 
 constexpr double kB1 = 0.9, kB2 = 0.999, kEps = 1e-8;
 constexpr int64_t kWindow = 300;  // q^300 ≈ 2e-14 (q = 0.9/√0.999 ≈ 0.9005)
+constexpr int64_t kDecayTable = 4096;  // β^s tabled below this many missed steps
 
 }  // namespace
 
@@ -22,7 +23,43 @@ RowAdam::RowAdam(int64_t rows, int d)
       v_(static_cast<size_t>(rows) * d, 0.0f),
       current_(static_cast<size_t>(rows), 0),
       drift_(1, 0.0),
-      drift_eps_(1, 0.0) {}
+      drift_eps_(1, 0.0),
+      decay1_(kDecayTable),
+      decay2_(kDecayTable) {
+  for (int64_t s = 0; s < kDecayTable; ++s) {
+    decay1_[s] = static_cast<float>(std::pow(kB1, static_cast<double>(s)));
+    decay2_[s] = static_cast<float>(std::pow(kB2, static_cast<double>(s)));
+  }
+}
+
+namespace {
+
+// The inner loops, compiled for AVX2+FMA and for any x86-64, picked at load
+// time. v = 0 implies m = 0 (no gradient yet), and ε > 0: no division by zero.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void CatchUpKernel(
+    float* w, float* m, float* v, int64_t n, float drift, float eps, float f1, float f2) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    w[j] -= drift * m[j] / (std::sqrt(v[j]) + eps);
+    m[j] *= f1;
+    v[j] *= f2;
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void StepKernel(
+    float* w, float* g, float* m, float* v, int64_t n, float step_size, float b1, float b2,
+    float inv_sqrt_bc2, float eps) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const float gj = g[j];
+    m[j] = b1 * m[j] + (1 - b1) * gj;
+    v[j] = b2 * v[j] + (1 - b2) * gj * gj;
+    w[j] -= step_size * m[j] / (std::sqrt(v[j]) * inv_sqrt_bc2 + eps);
+    g[j] = 0;
+  }
+}
+
+}  // namespace
 
 void RowAdam::CatchUpRow(int32_t r, float* w) {
   const int64_t t = current_[r];
@@ -30,19 +67,14 @@ void RowAdam::CatchUpRow(int32_t r, float* w) {
   current_[r] = step_;
   const int64_t s = step_ - t;
   const float drift = static_cast<float>(drift_[t]);
-  const float f1 = static_cast<float>(std::pow(kB1, static_cast<double>(s)));
-  const float f2 = static_cast<float>(std::pow(kB2, static_cast<double>(s)));
+  const bool tabled = s < static_cast<int64_t>(decay1_.size());
+  const float f1 = tabled ? decay1_[s] : static_cast<float>(std::pow(kB1, static_cast<double>(s)));
+  const float f2 = tabled ? decay2_[s] : static_cast<float>(std::pow(kB2, static_cast<double>(s)));
   // ε relative to √v, averaged over the missed steps as they weigh in the drift.
-  const float eps = drift_[t] > 0 ? static_cast<float>(kEps * drift_eps_[t] / drift_[t]) : 0.0f;
+  const float eps = drift_[t] > 0 ? static_cast<float>(kEps * drift_eps_[t] / drift_[t])
+                                  : static_cast<float>(kEps);
   const int64_t base = static_cast<int64_t>(r) * d_;
-  float* wr = w + base;
-  float* m = m_.data() + base;
-  float* v = v_.data() + base;
-  for (int j = 0; j < d_; ++j) {
-    if (v[j] > 0) wr[j] -= drift * m[j] / (std::sqrt(v[j]) + eps);
-    m[j] *= f1;
-    v[j] *= f2;
-  }
+  CatchUpKernel(w + base, m_.data() + base, v_.data() + base, d_, drift, eps, f1, f2);
 }
 
 void RowAdam::CatchUp(const std::vector<int32_t>& rows, float* w) {
@@ -58,6 +90,21 @@ void RowAdam::CatchUpAll(float* w) {
 }
 
 void RowAdam::Step(const std::vector<int32_t>& rows, float* w, float* grad, double lr) {
+  StepRows(&rows, w, grad, lr);
+}
+
+void RowAdam::StepAll(float* w, float* grad, double lr) {
+  // Every row is current after it: nothing is left to catch up.
+  for (int32_t r = 0; r < static_cast<int32_t>(current_.size()); ++r) {
+    if (current_[r] != step_) {
+      CatchUpAll(w);
+      break;
+    }
+  }
+  StepRows(nullptr, w, grad, lr);
+}
+
+void RowAdam::StepRows(const std::vector<int32_t>* rows, float* w, float* grad, double lr) {
   const int64_t step = ++step_;
   const double bc1 = 1 - std::pow(kB1, static_cast<double>(step));
   const double bc2 = 1 - std::pow(kB2, static_cast<double>(step));
@@ -79,22 +126,24 @@ void RowAdam::Step(const std::vector<int32_t>& rows, float* w, float* grad, doub
   const float inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
   const float b1 = static_cast<float>(kB1), b2 = static_cast<float>(kB2);
   const float eps = static_cast<float>(kEps);
-  const int64_t n = static_cast<int64_t>(rows.size());
+  if (rows == nullptr) {  // every row, in contiguous chunks
+    const int64_t size = static_cast<int64_t>(m_.size()), chunk = 16384;
+#pragma omp parallel for schedule(static) if (size >= kParallelMinWork)
+    for (int64_t lo = 0; lo < size; lo += chunk) {
+      StepKernel(w + lo, grad + lo, m_.data() + lo, v_.data() + lo, std::min(size, lo + chunk) - lo,
+                 step_size, b1, b2, inv_sqrt_bc2, eps);
+    }
+    std::fill(current_.begin(), current_.end(), step);
+    return;
+  }
+  const int64_t n = static_cast<int64_t>(rows->size());
 #pragma omp parallel for schedule(static) if (n * d_ >= kParallelMinWork)
   for (int64_t k = 0; k < n; ++k) {
-    const int32_t r = rows[k];
+    const int32_t r = (*rows)[k];
     current_[r] = step;
     const int64_t base = static_cast<int64_t>(r) * d_;
-    float* wr = w + base;
-    float* g = grad + base;
-    float* m = m_.data() + base;
-    float* v = v_.data() + base;
-    for (int j = 0; j < d_; ++j) {
-      m[j] = b1 * m[j] + (1 - b1) * g[j];
-      v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j];
-      wr[j] -= step_size * m[j] / (std::sqrt(v[j]) * inv_sqrt_bc2 + eps);
-      g[j] = 0;
-    }
+    StepKernel(w + base, grad + base, m_.data() + base, v_.data() + base, d_, step_size, b1, b2,
+               inv_sqrt_bc2, eps);
   }
 }
 

@@ -41,8 +41,11 @@ class RowAdam {
   // then cleared); every other row has a zero gradient this step and will
   // take it on its next CatchUp. Distinct rows.
   void Step(const std::vector<int32_t>& rows, float* w, float* grad, double lr);
+  // The same for every row (dense Adam's step, over contiguous memory).
+  void StepAll(float* w, float* grad, double lr);
 
  private:
+  void StepRows(const std::vector<int32_t>* rows, float* w, float* grad, double lr);  // null: all
   void CatchUpRow(int32_t r, float* w);
 
   int d_;
@@ -56,6 +59,7 @@ class RowAdam {
   // The same sum weighting each step by its ε in √v's units: drift_eps_/drift_
   // is the mean ε the missed steps' denominators hold.
   std::vector<double> drift_eps_;
+  std::vector<float> decay1_, decay2_;  // β1^s, β2^s for small s
 };
 
 }  // namespace embedrec::ml

@@ -100,5 +100,22 @@ TEST(RowAdamTest, UntouchedRowsNeverMove) {
   EXPECT_EQ(w[3], 4.0f);         // a zero gradient component has no momentum
 }
 
+TEST(RowAdamTest, StepAllIsAStepOfEveryRow) {
+  const int n = 5, d = 3;
+  std::vector<float> w1(n * d), w2, g1(n * d), g2;
+  for (int i = 0; i < n * d; ++i) w1[i] = 0.1f * i;
+  w2 = w1;
+  RowAdam a(n, d), b(n, d);
+  std::vector<int32_t> all = {0, 1, 2, 3, 4};
+  for (int step = 0; step < 20; ++step) {
+    for (int i = 0; i < n * d; ++i) g1[i] = 0.01f * ((i * 7 + step * 3) % 11 - 5);
+    g2 = g1;
+    a.Step(all, w1.data(), g1.data(), 0.05);
+    b.StepAll(w2.data(), g2.data(), 0.05);
+  }
+  EXPECT_EQ(w1, w2);
+  EXPECT_EQ(g2, std::vector<float>(n * d, 0.0f));
+}
+
 }  // namespace
 }  // namespace embedrec::ml
