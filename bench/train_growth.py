@@ -43,7 +43,7 @@ def shop(scale):
 def train(path, model, epochs):
     cmd = [BIN, "train", "--train", str(path / "interactions.csv"), "--model", model,
            "--epochs", str(epochs), "--eval-every", "0", "--holdout", "0.2", "--threads", "2",
-           "--k", "20", "--no-progress"]
+           "--k", "20", "--eval-users", "20000", "--no-progress"]
     t0 = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -80,7 +80,7 @@ def main():
                         f"{r['seconds_per_eval'] or 0:.1f} | {r['peak_rss_mb']:.0f} | "
                         f"hit@20 {r.get('hit_rate@20', r.get('recall@20', 0)):.4f} after {r['epochs']} epochs |")
             print(rows[-1], file=sys.stderr)
-    text = ("`embedrec train --threads 2 --holdout 0.2 --eval-every 0`, "
+    text = ("`embedrec train --threads 2 --holdout 0.2 --eval-every 0 --eval-users 20000`, "
             f"{args.epochs} epochs for the iterative models; growth: s/epoch against the step before "
             "(10x the data; aim ≤ 12x)\n\n"
             "| interactions | users | items | model | s/epoch | growth | s/eval | peak RSS MB | quality |\n"
