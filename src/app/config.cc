@@ -1,5 +1,9 @@
 #include "app/config.h"
 
+#include <unistd.h>
+
+#include <cctype>
+
 #include <CLI/CLI.hpp>
 
 namespace embedrec::app {
@@ -47,6 +51,10 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->envname("EMBEDREC_SHUTDOWN_GRACE")->capture_default_str()->check(CLI::Range(0, 3600));
   cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
       ->envname("EMBEDREC_PORT_FILE");
+  cmd.add_option("--memory-budget", c.memory_budget,
+                 "Memory the served models may hold (e.g. 512MiB, 2G; default 40 % of the machine's)")
+      ->envname("EMBEDREC_MEMORY_BUDGET")
+      ->check([](const std::string& v) { return ParseByteSize(v) ? "" : "not a size: " + v; });
   cmd.add_option("--training-workers", c.training_workers, "Training jobs run at once (across tenants)")
       ->envname("EMBEDREC_TRAINING_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
   cmd.add_option("--training-threads", c.training_threads, "Threads per training job (0: one per core)")
@@ -63,6 +71,35 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
                  "Catalogs up to this size get exact nearest-item search; larger ones HNSW")
       ->envname("EMBEDREC_EXACT_SEARCH_MAX_ITEMS")->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+}
+
+std::optional<int64_t> ParseByteSize(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    return std::nullopt;
+  }
+  std::string unit = text.substr(used);
+  for (auto& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (unit.size() >= 2 && unit.compare(unit.size() - 2, 2, "IB") == 0) unit.resize(unit.size() - 2);
+  else if (unit.size() >= 2 && unit.back() == 'B') unit.pop_back();
+  double scale = 1;
+  if (unit == "K") scale = 1024.0;
+  else if (unit == "M") scale = 1024.0 * 1024;
+  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B") return std::nullopt;
+  const double bytes = value * scale;
+  if (!(bytes >= 0) || bytes > 9.0e18) return std::nullopt;
+  return static_cast<int64_t>(bytes);
+}
+
+int64_t ModelMemoryBudget(const ServeConfig& config) {
+  if (!config.memory_budget.empty()) return ParseByteSize(config.memory_budget).value_or(0);
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 10 * 4 : 0;
 }
 
 }  // namespace embedrec::app

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ struct ServeConfig {
   int request_timeout_seconds = 60;      // EMBEDREC_REQUEST_TIMEOUT: read or write one message
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
   std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
+  // EMBEDREC_MEMORY_BUDGET: bytes the served models may hold ("512MiB",
+  // "2G", or a plain number); the least recently used tenants' models are
+  // dropped beyond it and read again when asked for. Empty: 40 % of the
+  // machine's memory.
+  std::string memory_budget;
   int training_workers = 1;              // EMBEDREC_TRAINING_WORKERS: jobs trained at once
   int training_threads = 0;              // EMBEDREC_TRAINING_THREADS: threads per job; 0: one per core
   int keep_model_versions = 5;           // EMBEDREC_KEEP_MODEL_VERSIONS: besides deployed and young ones
@@ -42,5 +48,12 @@ struct ServeConfig {
 
 // Adds the serve flags (bound to `config`) to a CLI11 (sub)command.
 void AddServeFlags(CLI::App& cmd, ServeConfig& config);
+
+// "512MiB", "2G", "1.5GB", "1000000": bytes (K/M/G/T are powers of 1024,
+// with or without "iB"/"B"); nullopt when it is not a size.
+std::optional<int64_t> ParseByteSize(const std::string& text);
+// The models' memory budget: ParseByteSize(config.memory_budget), or 40 %
+// of the machine's memory when it is empty.
+int64_t ModelMemoryBudget(const ServeConfig& config);
 
 }  // namespace embedrec::app

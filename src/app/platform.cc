@@ -97,6 +97,30 @@ class PlatformImpl final : public Platform {
                                              RealClock(), topts);
     services.training = training_.get();
     services.deployed = &deployed_;
+    // Served models are read on a tenant's first request and dropped, least
+    // recently used first, beyond the memory budget.
+    {
+      training::ModelRegistry* registry = &training_->registry();
+      store::TenantStores* stores = tenants_.get();
+      deployed_.SetLoader(
+          [registry, stores](const std::string& tid) -> StatusOr<serving::DeployedModels::Loaded> {
+            ASSIGN_OR_RETURN(auto store, stores->Open(tid));
+            return registry->ReadDeployed(tid, *store);
+          },
+          ModelMemoryBudget(config_));
+      auto gauge = [this](std::string name, std::string help, int64_t serving::DeployedModels::Residency::*f) {
+        metrics_.DeclareGaugeFunction(std::move(name), std::move(help),
+                                      [this, f] { return static_cast<double>(deployed_.residency().*f); });
+      };
+      using R = serving::DeployedModels::Residency;
+      gauge("embedrec_models_resident_tenants", "Tenants whose served models are in memory", &R::tenants);
+      gauge("embedrec_models_resident_bytes", "Memory held by the served models (estimated)", &R::bytes);
+      gauge("embedrec_models_memory_budget_bytes", "The served models' memory budget", &R::budget);
+      gauge("embedrec_model_loads", "Tenants' models read from storage since start (lazily, on first use)",
+            &R::loads);
+      gauge("embedrec_model_evictions", "Tenants' models dropped to stay within the budget since start",
+            &R::evictions);
+    }
     catalog_ = std::make_unique<serving::CatalogCache>(RealClock());
     api::TenantSettingsCache* settings = settings_.get();
     activity_ = std::make_unique<serving::Activity>(RealClock(), [settings](const std::string& tid) {
@@ -252,7 +276,8 @@ class PlatformImpl final : public Platform {
       }
       cursor = page.next_cursor.value_or("");
     } while (!cursor.empty());
-    spdlog::info("{} tenants loaded; {} serve a model", tenants, deployed_.Count());
+    spdlog::info("{} tenants recovered; their models are read on first use (budget {} MB)", tenants,
+                 deployed_.residency().budget >> 20);
     return Status::Ok();
   }
 

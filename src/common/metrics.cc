@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -15,9 +16,12 @@ const std::vector<double>& DefaultBuckets() {
 
 std::string FormatDouble(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
+  if (std::isnan(v)) return "NaN";
+  // Shortest round-trip text: a counter past a million, or a byte count,
+  // keeps every digit (printf's %g kept six).
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 void AppendEscapedLabelValue(std::string_view v, std::string* out) {

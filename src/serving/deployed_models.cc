@@ -62,7 +62,34 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
     ASSIGN_OR_RETURN(m->user_index, ann::BuildItemIndex(m->model->user_embeddings().data(), n_users,
                                                         m->model->dim(), exact));
   }
+  m->bytes = EstimateBytes(*m, index_bytes.size());
   return std::shared_ptr<const ServingModel>(std::move(m));
+}
+
+int64_t EstimateBytes(const ServingModel& m, size_t index_bytes) {
+  auto strings = [](const std::vector<std::string>& v) {
+    int64_t b = static_cast<int64_t>(v.capacity() * sizeof(std::string));
+    for (const auto& s : v) b += s.size() > 15 ? static_cast<int64_t>(s.capacity()) : 0;
+    return b;
+  };
+  // An id map entry: its key's copy and the hash node (about 64 bytes).
+  auto ids = [](const std::vector<std::string>& v) {
+    int64_t b = 0;
+    for (const auto& s : v) b += 64 + (s.size() > 15 ? static_cast<int64_t>(s.size()) : 0);
+    return b;
+  };
+  int64_t b = sizeof(ServingModel);
+  b += static_cast<int64_t>(m.model->user_embeddings().size() + m.model->item_embeddings().size()) * 4;
+  b += strings(m.user_ids) + strings(m.item_ids) + ids(m.user_ids) + ids(m.item_ids);
+  b += static_cast<int64_t>(index_bytes);
+  b += static_cast<int64_t>(m.item_norms.size() * 4 + m.item_log_users.size() * 4);
+  b += static_cast<int64_t>(m.history_offsets.size() * 8 + m.history_items.size() * 4);
+  if (m.user_index) b += static_cast<int64_t>(m.user_ids.size()) * m.model->dim() * 4;
+  // The kept candidate lists grow with use, up to their bound; counted at
+  // a tenth of it (most users and items are never asked about).
+  b += static_cast<int64_t>(m.item_ids.size() + m.user_ids.size()) *
+       (ServingModel::kSimilarCandidates * 12) / 10;
+  return b;
 }
 
 bool ServingModel::UserHad(int64_t u, int32_t i) const {
@@ -118,10 +145,94 @@ std::shared_ptr<const ServingModel::Candidates> ServingModel::UserCandidates(int
   });
 }
 
-std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {
+void DeployedModels::SetLoader(Loader load, int64_t budget_bytes) {
   std::lock_guard lock(mu_);
+  load_ = std::move(load);
+  budget_ = budget_bytes;
+}
+
+std::shared_ptr<const DeployedModels::LiveSet> DeployedModels::Acquire(
+    const std::string& tenant_id) const {
+  std::vector<std::shared_ptr<const LiveSet>> released;  // freed after the lock (declared first)
+  std::unique_lock lock(mu_);
+  while (true) {
+    if (auto it = models_.find(tenant_id); it != models_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);  // most recently used
+      return it->second.live;
+    }
+    if (!load_ || absent_.count(tenant_id)) return nullptr;
+    if (!loading_.count(tenant_id)) break;
+    loaded_cv_.wait(lock);  // another request is reading it
+  }
+  // Read it, without the lock (disk and index building); a deploy meanwhile
+  // wins over what was read (its generation moved on).
+  loading_.insert(tenant_id);
+  const uint64_t generation = generation_[tenant_id];
+  lock.unlock();
+  auto loaded = load_(tenant_id);
+  lock.lock();
+  loading_.erase(tenant_id);
+  ++loads_;
+  if (generation_[tenant_id] == generation) {
+    if (!loaded.ok()) {
+      problems_[tenant_id] = "its models could not be read: " + loaded.status().message();
+    } else {
+      if (!loaded->problem.empty()) problems_[tenant_id] = loaded->problem;
+      if (loaded->live.empty()) absent_.insert(tenant_id);
+      else InstallLocked(tenant_id, std::make_shared<const LiveSet>(std::move(loaded->live)), &released);
+    }
+  }
+  loaded_cv_.notify_all();
   auto it = models_.find(tenant_id);
-  return it == models_.end() ? nullptr : it->second->front().model;
+  auto live = it == models_.end() ? nullptr : it->second.live;
+  lock.unlock();
+  return live;
+}
+
+void DeployedModels::InstallLocked(const std::string& tenant_id, std::shared_ptr<const LiveSet> live,
+                                   std::vector<std::shared_ptr<const LiveSet>>* released) const {
+  auto it = models_.find(tenant_id);
+  if (it != models_.end()) {
+    released->push_back(std::move(it->second.live));
+    bytes_ -= it->second.bytes;
+    lru_.erase(it->second.lru);
+    models_.erase(it);
+  }
+  absent_.erase(tenant_id);
+  if (!live) return;
+  Entry r;
+  for (const auto& l : *live) r.bytes += l.model->bytes;
+  r.live = std::move(live);
+  lru_.push_front(tenant_id);
+  r.lru = lru_.begin();
+  bytes_ += r.bytes;
+  models_.emplace(tenant_id, std::move(r));
+  // Over the budget: the least recently used tenants go (never the one just
+  // installed; requests holding their models finish with them).
+  while (load_ && budget_ > 0 && bytes_ > budget_ && lru_.size() > 1) {
+    const std::string victim = lru_.back();
+    auto v = models_.find(victim);
+    released->push_back(std::move(v->second.live));
+    bytes_ -= v->second.bytes;
+    lru_.pop_back();
+    models_.erase(v);
+    ++evictions_;
+  }
+}
+
+bool DeployedModels::Resident(const std::string& tenant_id) const {
+  std::lock_guard lock(mu_);
+  return !load_ || models_.count(tenant_id) || absent_.count(tenant_id);
+}
+
+DeployedModels::Residency DeployedModels::residency() const {
+  std::lock_guard lock(mu_);
+  return {static_cast<int64_t>(models_.size()), bytes_, budget_, loads_, evictions_};
+}
+
+std::shared_ptr<const ServingModel> DeployedModels::Get(const std::string& tenant_id) const {
+  auto live = Acquire(tenant_id);
+  return live ? live->front().model : nullptr;
 }
 
 namespace {
@@ -147,13 +258,8 @@ double TrafficPoint(std::string_view tenant_id, std::string_view user_id) {
 
 std::shared_ptr<const ServingModel> DeployedModels::For(const std::string& tenant_id,
                                                         std::string_view user_id) const {
-  std::shared_ptr<const LiveSet> live;
-  {
-    std::lock_guard lock(mu_);
-    auto it = models_.find(tenant_id);
-    if (it == models_.end()) return nullptr;
-    live = it->second;
-  }
+  std::shared_ptr<const LiveSet> live = Acquire(tenant_id);
+  if (!live) return nullptr;
   if (live->size() == 1) return live->front().model;
   double total = 0;
   for (const auto& l : *live) total += l.weight;
@@ -168,31 +274,29 @@ std::shared_ptr<const ServingModel> DeployedModels::For(const std::string& tenan
 
 std::shared_ptr<const ServingModel> DeployedModels::Find(const std::string& tenant_id,
                                                          std::string_view version) const {
-  std::lock_guard lock(mu_);
-  auto it = models_.find(tenant_id);
-  if (it == models_.end()) return nullptr;
-  for (const auto& l : *it->second) {
+  auto live = Acquire(tenant_id);
+  if (!live) return nullptr;
+  for (const auto& l : *live) {
     if (l.model->version == version) return l.model;
   }
   return nullptr;
 }
 
 std::vector<LiveVersion> DeployedModels::Live(const std::string& tenant_id) const {
-  std::lock_guard lock(mu_);
-  auto it = models_.find(tenant_id);
-  return it == models_.end() ? std::vector<LiveVersion>{} : *it->second;
+  auto live = Acquire(tenant_id);
+  return live ? *live : std::vector<LiveVersion>{};
 }
 
 void DeployedModels::Set(const std::string& tenant_id, std::shared_ptr<const ServingModel> model) {
-  std::shared_ptr<const LiveSet> old;  // released outside the lock
+  std::shared_ptr<const LiveSet> live =
+      model ? std::make_shared<const LiveSet>(LiveSet{{std::move(model), 1.0}}) : nullptr;
+  const bool none = !live;
+  std::vector<std::shared_ptr<const LiveSet>> released;  // freed outside the lock
   std::lock_guard lock(mu_);
   problems_.erase(tenant_id);
-  auto it = models_.find(tenant_id);
-  if (it != models_.end()) {
-    old = std::move(it->second);
-    models_.erase(it);
-  }
-  if (model) models_.emplace(tenant_id, std::make_shared<const LiveSet>(LiveSet{{std::move(model), 1.0}}));
+  ++generation_[tenant_id];
+  InstallLocked(tenant_id, std::move(live), &released);
+  if (none) absent_.insert(tenant_id);
 }
 
 Status DeployedModels::SetLive(const std::string& tenant_id, std::vector<LiveVersion> live) {
@@ -208,12 +312,12 @@ Status DeployedModels::SetLive(const std::string& tenant_id, std::vector<LiveVer
       }
     }
   }
-  std::shared_ptr<const LiveSet> old;  // released outside the lock
+  auto set = std::make_shared<const LiveSet>(std::move(live));
+  std::vector<std::shared_ptr<const LiveSet>> released;  // freed outside the lock
   std::lock_guard lock(mu_);
   problems_.erase(tenant_id);
-  auto& slot = models_[tenant_id];
-  old = std::move(slot);
-  slot = std::make_shared<const LiveSet>(std::move(live));
+  ++generation_[tenant_id];
+  InstallLocked(tenant_id, std::move(set), &released);
   return Status::Ok();
 }
 

@@ -5,14 +5,25 @@
 // the load problems /readyz reports (a deployed model file that could not be
 // read, and which version serves instead).
 //
-// Thread safety: safe for concurrent use; Get never blocks on I/O.
+// Residency (issue 14): with a loader set, nothing is read at start-up; a
+// tenant's versions are read on its first use (one reader, the others
+// wait) and dropped, least recently used first, while the resident models
+// weigh more than the memory budget. A request that holds a model keeps it
+// until it is done.
+//
+// Thread safety: safe for concurrent use. Without a loader nothing blocks
+// on I/O; with one, the first use of a tenant that is not resident reads
+// its models (Resident() tells callers to do that off the hot path).
 #pragma once
 
+#include <condition_variable>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,6 +66,8 @@ struct ServingModel {
   // are at most kMaxUserIndex users; null otherwise.
   static constexpr int64_t kMaxUserIndex = 200000;
   std::unique_ptr<ann::ItemIndex> user_index;
+  // What it holds in memory, estimated when loaded (EstimateBytes).
+  int64_t bytes = 0;
 
   // True when user row `u` trained on item row `i`.
   bool UserHad(int64_t u, int32_t i) const;
@@ -94,6 +107,10 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
                                                                std::string_view index_bytes,
                                                                const ann::IndexOptions& options);
 
+// The memory a loaded model holds: its arrays, ids and id maps, its index
+// (its serialised size), and a share of the candidate lists it keeps.
+int64_t EstimateBytes(const ServingModel& m, size_t index_bytes);
+
 // A version serving a share of a tenant's users.
 struct LiveVersion {
   std::shared_ptr<const ServingModel> model;
@@ -102,6 +119,24 @@ struct LiveVersion {
 
 class DeployedModels {
  public:
+  // What a tenant serves, as read from storage: its live versions (the
+  // deployed one first; none when it has no deployed model) and the problem
+  // to report, if any.
+  struct Loaded {
+    std::vector<LiveVersion> live;
+    std::string problem;
+  };
+  using Loader = std::function<StatusOr<Loaded>(const std::string& tenant_id)>;
+  // Turns lazy residency on (see above); budget_bytes ≤ 0: no eviction.
+  void SetLoader(Loader load, int64_t budget_bytes);
+  // True when a use of the tenant will not read storage: its models are in
+  // memory, or it is known to have none (always true without a loader).
+  bool Resident(const std::string& tenant_id) const;
+  struct Residency {
+    int64_t tenants = 0, bytes = 0, budget = 0, loads = 0, evictions = 0;
+  };
+  Residency residency() const;
+
   // The tenant's deployed (primary) version, or null when it has none.
   std::shared_ptr<const ServingModel> Get(const std::string& tenant_id) const;
   // The live version answering `user_id`: with one, it; with several, one
@@ -121,16 +156,36 @@ class DeployedModels {
   Status SetLive(const std::string& tenant_id, std::vector<LiveVersion> live);
   // Records why the tenant's deployed version could not be served.
   void SetProblem(const std::string& tenant_id, std::string problem);
-  // Tenants with a model.
+  // Tenants whose models are in memory.
   size_t Count() const;
   // Tenant id → problem, for /readyz.
   std::map<std::string, std::string> Problems() const;
 
  private:
   using LiveSet = std::vector<LiveVersion>;
+  struct Entry {
+    std::shared_ptr<const LiveSet> live;
+    int64_t bytes = 0;
+    std::list<std::string>::iterator lru;
+  };
+  // The tenant's live set, read through the loader when it is not resident.
+  std::shared_ptr<const LiveSet> Acquire(const std::string& tenant_id) const;
+  // Replaces the tenant's set (null: none) and evicts over the budget; what
+  // is dropped goes to `released`, to be freed once the lock is let go.
+  void InstallLocked(const std::string& tenant_id, std::shared_ptr<const LiveSet> live,
+                     std::vector<std::shared_ptr<const LiveSet>>* released) const;
+
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const LiveSet>> models_;
-  std::map<std::string, std::string> problems_;
+  mutable std::condition_variable loaded_cv_;
+  Loader load_;
+  int64_t budget_ = 0;
+  // Loading changes these from const readers: all guarded by mu_.
+  mutable std::map<std::string, Entry> models_;
+  mutable std::list<std::string> lru_;  // most recently used first
+  mutable std::set<std::string> absent_, loading_;
+  mutable std::map<std::string, uint64_t> generation_;  // bumped by Set/SetLive
+  mutable int64_t bytes_ = 0, loads_ = 0, evictions_ = 0;
+  mutable std::map<std::string, std::string> problems_;
 };
 
 }  // namespace embedrec::serving

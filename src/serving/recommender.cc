@@ -566,7 +566,8 @@ StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
 }
 
 bool Recommender::Warm(const std::string& tenant_id) {
-  return tenants_->IsOpen(tenant_id) && catalog_->Peek(tenant_id) && activity_->Warm(tenant_id);
+  return tenants_->IsOpen(tenant_id) && models_->Resident(tenant_id) && catalog_->Peek(tenant_id) &&
+         activity_->Warm(tenant_id);
 }
 
 StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {

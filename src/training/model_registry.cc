@@ -192,45 +192,49 @@ StatusOr<int> ModelRegistry::ApplyRetention(const std::string& tenant_id, store:
   return removed;
 }
 
-Status ModelRegistry::LoadDeployed(const std::string& tenant_id, store::TenantStore& store) {
+StatusOr<serving::DeployedModels::Loaded> ModelRegistry::ReadDeployed(const std::string& tenant_id,
+                                                                      store::TenantStore& store) {
+  serving::DeployedModels::Loaded out;
   ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
   auto deployed = std::find_if(versions.begin(), versions.end(),
                                [](const auto& v) { return v.status == store::VersionStatus::kDeployed; });
-  if (deployed == versions.end()) return Status::Ok();
+  if (deployed == versions.end()) return out;
   auto model = Load(tenant_id, *deployed);
   if (!model.ok()) {
-    std::string problem = "deployed model " + deployed->version +
-                          " cannot be loaded: " + model.status().message();
+    out.problem = "deployed model " + deployed->version + " cannot be loaded: " + model.status().message();
     // The newest older version that loads serves instead, alone.
     for (auto it = deployed + 1; it != versions.end(); ++it) {
       auto older = Load(tenant_id, *it);
       if (!older.ok()) continue;
-      deployed_->Set(tenant_id, *older);
-      problem += "; serving " + it->version + " instead";
+      out.live.push_back({*older, 1.0});
+      out.problem += "; serving " + it->version + " instead";
       break;
     }
-    spdlog::error("tenant {}: {}", tenant_id, problem);
-    deployed_->SetProblem(tenant_id, problem);
-    return Status::Ok();
+    spdlog::error("tenant {}: {}", tenant_id, out.problem);
+    return out;
   }
-  std::vector<serving::LiveVersion> live{{*model, deployed->traffic_weight > 0 ? deployed->traffic_weight : 1.0}};
-  std::string problem;
+  out.live.push_back({*model, deployed->traffic_weight > 0 ? deployed->traffic_weight : 1.0});
   for (const auto& v : versions) {
     if (v.status == store::VersionStatus::kDeployed || !(v.traffic_weight > 0)) continue;
     auto other = Load(tenant_id, v);
     if (other.ok()) {
-      live.push_back({*other, v.traffic_weight});
+      out.live.push_back({*other, v.traffic_weight});
     } else {
-      problem += (problem.empty() ? "" : "; ") + ("live version " + v.version + " cannot be loaded: " +
-                                                  other.status().message() + "; its traffic goes to the others");
+      out.problem += (out.problem.empty() ? "" : "; ") +
+                     ("live version " + v.version + " cannot be loaded: " + other.status().message() +
+                      "; its traffic goes to the others");
     }
   }
-  if (live.size() == 1) deployed_->Set(tenant_id, *model);
-  else RETURN_IF_ERROR(deployed_->SetLive(tenant_id, std::move(live)));
-  if (!problem.empty()) {
-    spdlog::error("tenant {}: {}", tenant_id, problem);
-    deployed_->SetProblem(tenant_id, problem);
-  }
+  if (out.live.size() == 1) out.live.front().weight = 1.0;
+  if (!out.problem.empty()) spdlog::error("tenant {}: {}", tenant_id, out.problem);
+  return out;
+}
+
+Status ModelRegistry::LoadDeployed(const std::string& tenant_id, store::TenantStore& store) {
+  ASSIGN_OR_RETURN(auto loaded, ReadDeployed(tenant_id, store));
+  if (loaded.live.size() == 1) deployed_->Set(tenant_id, loaded.live.front().model);
+  else if (loaded.live.size() > 1) RETURN_IF_ERROR(deployed_->SetLive(tenant_id, std::move(loaded.live)));
+  if (!loaded.problem.empty()) deployed_->SetProblem(tenant_id, loaded.problem);
   return Status::Ok();
 }
 

@@ -78,6 +78,9 @@ class ModelRegistry {
   // that cannot be read is left out, and reported). OK when the tenant has no
   // deployed version.
   Status LoadDeployed(const std::string& tenant_id, store::TenantStore& store);
+  // The same read without installing it: what serving's loader calls.
+  StatusOr<serving::DeployedModels::Loaded> ReadDeployed(const std::string& tenant_id,
+                                                          store::TenantStore& store);
 
   // A URL naming a blob of the tenant, for people ("file:///…").
   std::string Location(const std::string& tenant_id, const std::string& key);

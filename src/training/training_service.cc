@@ -225,7 +225,8 @@ class TrainingServiceImpl final : public TrainingService {
 
   Status Recover(const std::string& tenant_id) override {
     ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
-    RETURN_IF_ERROR(registry_.LoadDeployed(tenant_id, *store));
+    // The deployed model is not read here: serving reads it on the tenant's
+    // first request (serving::DeployedModels' loader).
     ASSIGN_OR_RETURN(auto open, store->training().ListJobs(store::OpenJobStatuses(), 1000));
     // Oldest first, so the queue keeps the original order.
     for (auto it = open.rbegin(); it != open.rend(); ++it) {

@@ -27,6 +27,18 @@ TEST(MetricsRegistryTest, RendersPrometheusTextWithHelpTypeAndEscapedLabels) {
   EXPECT_NE(text.find("hits_total{path=\"a\\\"b\"} 1\n"), std::string::npos);
 }
 
+TEST(MetricsRegistryTest, LargeAndFractionalValuesKeepEveryDigit) {
+  MetricsRegistry m;
+  m.Declare("big_total", MetricsRegistry::Type::kCounter, "Big.");
+  m.Inc("big_total", {}, 1234567);
+  m.DeclareGaugeFunction("bytes", "Bytes.", [] { return double(int64_t{1} << 30); });
+  m.DeclareGaugeFunction("share", "Share.", [] { return 0.1; });
+  std::string text = m.RenderPrometheus();
+  EXPECT_NE(text.find("big_total 1234567\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("bytes 1073741824\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("share 0.1\n"), std::string::npos) << text;
+}
+
 TEST(MetricsRegistryTest, HistogramBucketsAreCumulative) {
   MetricsRegistry m;
   m.Declare("lat", MetricsRegistry::Type::kHistogram, "Latency.", {0.1, 1});

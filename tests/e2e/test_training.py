@@ -13,6 +13,8 @@ from conftest import ADMIN_TOKEN, wait_for
 SCOPES = ["data:write", "models:train", "models:read", "recommendations:read"]
 QUICK = {"embedding_dim": 16, "num_layers": 2, "learning_rate": 0.01, "batch_size": 256,
          "epochs": 20, "eval_every": 5}
+# A job that runs until stopped: no early stopping, so it cannot end on its own first.
+LONG = {"epochs": 1000, "batch_size": 16, "patience": 0}
 
 
 def shop_csvs(users=120, items=60, per_user=12, seed=3):
@@ -151,7 +153,7 @@ def test_progress_moves_and_arrives_as_server_sent_events(server, shop):
 
 def test_one_job_per_tenant_and_cancel(server, shop):
     key = shop["api_key"]
-    job = train(server, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
+    job = train(server, key, LONG).json()["job_id"]
     wait_for(lambda: progress(server, key, job)["status"] == "training", what="training")
     r = train(server, key)
     assert r.status == 409, r
@@ -291,7 +293,7 @@ def test_restart_during_training_marks_the_job_interrupted(make_server, sig):
     s, o = shop_server(make_server, "restart")
     key = o["api_key"]
     first = wait_done(s, key, train(s, key).json()["job_id"])
-    job = train(s, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
+    job = train(s, key, LONG).json()["job_id"]
     wait_for(lambda: progress(s, key, job)["current_epoch"] >= 1, what="an epoch")
     s.stop(sig)
     s.start()
@@ -317,12 +319,14 @@ def test_corrupt_deployed_model_falls_back_to_the_previous_version(make_server):
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     s.start()
+    # Models are read on a tenant's first request: nothing to report before it.
+    assert s.request("GET", "/readyz").json()["checks"]["models"] == "ok"
+    models = s.request("GET", "/api/v1/models", token=key, port="ml").json()
+    assert models["serving_version"] == v1 and v2 in models["problem"]
     ready = s.request("GET", "/readyz")
     assert ready.status == 200
     problem = ready.json()["checks"]["models"]["problems"][o["tenant"]["id"]]
     assert v2 in problem and "serving " + v1 in problem
-    models = s.request("GET", "/api/v1/models", token=key, port="ml").json()
-    assert models["serving_version"] == v1 and v2 in models["problem"]
     # Deploying the damaged version by hand is refused; nothing changes.
     r = s.request("POST", f"/api/v1/models/{v2}/deploy", token=key, port="ml")
     assert r.status == 409 and "cannot be loaded" in r.json()["error"]["message"]
@@ -331,7 +335,7 @@ def test_corrupt_deployed_model_falls_back_to_the_previous_version(make_server):
 def test_event_streams_end_with_the_client_or_the_server(make_server):
     s, o = shop_server(make_server, "streams", {"EMBEDREC_SHUTDOWN_GRACE": "30"})
     key = o["api_key"]
-    job = train(s, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
+    job = train(s, key, LONG).json()["job_id"]
 
     def open_stream():
         conn = http.client.HTTPConnection("127.0.0.1", s.ports["ml"], timeout=30)
@@ -362,7 +366,7 @@ def test_event_streams_end_with_the_client_or_the_server(make_server):
 def test_deleting_a_tenant_stops_its_training_and_forgets_its_model(server, shop):
     key = shop["api_key"]
     wait_done(server, key, train(server, key).json()["job_id"])
-    job = train(server, key, {"epochs": 1000, "batch_size": 16}).json()["job_id"]
+    job = train(server, key, LONG).json()["job_id"]
     wait_for(lambda: progress(server, key, job)["status"] == "training", what="training")
     tid = shop["tenant"]["id"]
     r = server.admin("DELETE", f"/api/v1/admin/tenants/{tid}")

@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
+#include <map>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "ml/model_file.h"
 #include "test_util.h"
@@ -146,6 +150,92 @@ TEST(DeployedModelsTest, ABadSplitIsRefusedAndChangesNothing) {
   EXPECT_EQ(d.SetLive("t", {{nullptr, 1}}).code(), StatusCode::kInvalidArgument);
   ASSERT_EQ(d.Live("t").size(), 1u);
   EXPECT_EQ(d.For("t", "u"), v1);
+}
+
+// Lazy residency: a tenant's models are read on first use, once however
+// many ask at the same time, and the least recently used go beyond the
+// budget; a deploy during a read wins over what was read.
+TEST(DeployedModelsTest, LoadsOnFirstUseAndEvictsTheLeastRecentlyUsed) {
+  DeployedModels d;
+  const int64_t one = RandomModel()->bytes;
+  ASSERT_GT(one, int64_t{kItems} * kDim * 4);  // at least the item embeddings
+  std::map<std::string, int> reads;
+  std::mutex mu;
+  d.SetLoader(
+      [&](const std::string& t) -> StatusOr<DeployedModels::Loaded> {
+        {
+          std::lock_guard lock(mu);
+          ++reads[t];
+        }
+        if (t == "none") return DeployedModels::Loaded{};
+        if (t == "broken") return Status::Internal("disk on fire");
+        DeployedModels::Loaded l;
+        l.live.push_back({RandomModel("v1.0_" + t), 1});
+        return l;
+      },
+      /*budget_bytes=*/one * 2 + one / 2);  // room for two
+  EXPECT_FALSE(d.Resident("a"));
+  // Eight threads ask for the same cold tenant: one read.
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 8; ++k) threads.emplace_back([&] { EXPECT_NE(d.For("a", "u1"), nullptr); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(reads["a"], 1);
+  EXPECT_TRUE(d.Resident("a"));
+  EXPECT_EQ(d.Get("a")->version, "v1.0_a");
+  // A tenant without models is read once, then known.
+  EXPECT_EQ(d.Get("none"), nullptr);
+  EXPECT_EQ(d.Get("none"), nullptr);
+  EXPECT_EQ(reads["none"], 1);
+  EXPECT_TRUE(d.Resident("none"));
+  // b, then a again (most recent), then c: b is the one dropped.
+  EXPECT_NE(d.Get("b"), nullptr);
+  EXPECT_NE(d.Get("a"), nullptr);
+  auto held_b = d.Get("b");  // a request still holding b's model...
+  EXPECT_NE(d.Get("a"), nullptr);
+  EXPECT_NE(d.Get("c"), nullptr);
+  auto r = d.residency();
+  EXPECT_EQ(r.tenants, 2);
+  EXPECT_EQ(r.evictions, 1);
+  EXPECT_LE(r.bytes, r.budget);
+  EXPECT_TRUE(d.Resident("a"));
+  EXPECT_TRUE(d.Resident("c"));
+  EXPECT_FALSE(d.Resident("b"));
+  EXPECT_EQ(held_b->version, "v1.0_b");  // ...keeps it until it lets go
+  EXPECT_NE(d.Get("b"), nullptr);         // read again when asked for
+  EXPECT_EQ(reads["b"], 2);
+  // A read that fails is reported and tried again next time.
+  EXPECT_EQ(d.Get("broken"), nullptr);
+  EXPECT_NE(d.Problems()["broken"].find("disk on fire"), std::string::npos);
+  EXPECT_EQ(d.Get("broken"), nullptr);
+  EXPECT_EQ(reads["broken"], 2);
+  // A deploy installs without reading; deleting (null) makes it known absent.
+  d.Set("d", RandomModel("v2.0_d"));
+  EXPECT_EQ(d.Get("d")->version, "v2.0_d");
+  EXPECT_EQ(reads.count("d"), 0u);
+  d.Set("d", nullptr);
+  EXPECT_EQ(d.Get("d"), nullptr);
+  EXPECT_EQ(reads.count("d"), 0u);
+}
+
+TEST(DeployedModelsTest, ADeployDuringALazyReadWins) {
+  DeployedModels d;
+  std::promise<void> reading, release;
+  auto released = release.get_future().share();
+  d.SetLoader(
+      [&](const std::string&) -> StatusOr<DeployedModels::Loaded> {
+        reading.set_value();
+        released.wait();
+        DeployedModels::Loaded l;
+        l.live.push_back({RandomModel("v1.0_old"), 1});
+        return l;
+      },
+      0);
+  std::thread request([&] { EXPECT_EQ(d.Get("t")->version, "v2.0_new"); });
+  reading.get_future().wait();
+  d.Set("t", RandomModel("v2.0_new"));  // the deploy lands while the read is under way
+  release.set_value();
+  request.join();
+  EXPECT_EQ(d.Get("t")->version, "v2.0_new");
 }
 
 }  // namespace

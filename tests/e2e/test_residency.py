@@ -1,0 +1,73 @@
+"""Models in memory on demand (issue 14): nothing is read at start-up, a
+tenant's models are read on its first request, and beyond the memory budget
+the least recently used tenants' models are dropped and read again when
+asked for, with what is resident and evicted in /metrics."""
+import subprocess
+
+from conftest import ADMIN_TOKEN, BIN
+from test_training import train, upload_shop, wait_done
+
+
+def metric(server, name):
+    for line in server.request("GET", "/metrics").body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not in /metrics")
+
+
+def recommend(server, shop, user):
+    r = server.request("POST", "/api/v1/recommendations", {"user_id": user, "count": 5},
+                       token=shop["api_key"])
+    assert r.status == 200, r
+    return r.json()
+
+
+def test_models_are_read_on_first_use_and_the_least_recently_used_go(make_server):
+    # A budget of one byte: room for one tenant's models at a time.
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_MEMORY_BUDGET": "1"})
+    assert metric(s, "embedrec_models_memory_budget_bytes") == 1
+    shops = [upload_shop(s, f"resident{k}") for k in range(3)]
+    for o in shops:
+        o["version"] = wait_done(s, o["api_key"], train(s, o["api_key"]).json()["job_id"])["model_version"]
+    # Each deploy put its model in memory and pushed the one before out.
+    assert metric(s, "embedrec_models_resident_tenants") == 1
+    assert metric(s, "embedrec_model_evictions") == 2
+    loads = metric(s, "embedrec_model_loads")  # each job looked for a deployed model to compare with
+    # Each tenant in turn: its own model is read again and answers.
+    for round_ in range(2):
+        for k, o in enumerate(shops):
+            m = recommend(s, o, f"U{10 * round_ + k}")["metadata"]
+            assert m["model_version"] == o["version"] and m["algorithm"] == "lightgcn"
+    assert metric(s, "embedrec_models_resident_tenants") == 1
+    assert metric(s, "embedrec_model_loads") == loads + 6  # every request found another tenant resident
+    assert metric(s, "embedrec_model_evictions") == 2 + 6
+    assert 0 < metric(s, "embedrec_models_resident_bytes")
+
+    # A restart reads no model until one is asked for.
+    s.stop()
+    s.start()
+    assert metric(s, "embedrec_models_resident_tenants") == 0
+    assert metric(s, "embedrec_model_loads") == 0
+    m = recommend(s, shops[1], "U40")["metadata"]
+    assert m["model_version"] == shops[1]["version"]
+    assert metric(s, "embedrec_models_resident_tenants") == 1
+    assert metric(s, "embedrec_model_loads") == 1
+
+
+def test_a_generous_budget_keeps_every_tenant(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_MEMORY_BUDGET": "1GiB"})
+    assert metric(s, "embedrec_models_memory_budget_bytes") == 1 << 30
+    shops = [upload_shop(s, f"kept{k}") for k in range(2)]
+    for o in shops:
+        wait_done(s, o["api_key"], train(s, o["api_key"]).json()["job_id"])
+    for k, o in enumerate(shops):
+        recommend(s, o, f"U{k}")
+    assert metric(s, "embedrec_models_resident_tenants") == 2
+    assert metric(s, "embedrec_model_evictions") == 0
+
+
+def test_a_budget_that_is_not_a_size_is_refused(tmp_path):
+    for bad in ("lots", "12 apples", "-5M"):
+        p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "d"), "--memory-budget", bad],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0 and "not a size" in p.stderr, (bad, p.stderr)
