@@ -27,8 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-import embedrec_server
-from embedrec_server import BIN, call, start, tenant_key
+from embedrec_server import BIN, call, start, tenant_key, wait_job
 from report import publish
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -42,12 +41,6 @@ def sizes(k):
     return n, users, items
 
 
-def wait_job(port, key, job):
-    while True:
-        p = call(port, "GET", job["progress_url"], token=key)
-        if p["status"] in ("completed", "failed", "cancelled"):
-            return p
-        time.sleep(0.1)
 
 
 def build(work, n_tenants):
@@ -74,7 +67,7 @@ def build(work, n_tenants):
                 call(gw, "POST", f"/api/v1/upload/{kind}", token=key,
                      raw=(shop / f"{kind}.csv").read_bytes(), ctype="text/csv")
             job = call(ml, "POST", "/api/v1/train", {"model_type": "als"}, token=key)
-            p = wait_job(ml, key, job)
+            p = wait_job(ml, key, job, poll_s=0.1)
             if p["status"] != "completed":
                 sys.exit(f"tenant {k}: training {p['status']}: {p.get('error')}")
             users_csv = (shop / "interactions.csv").read_text().splitlines()[1:200]

@@ -43,6 +43,17 @@ def call(port, method, path, body=None, token=None, raw=None, ctype="application
         return json.loads(r.read())
 
 
+def wait_job(port, key, job, poll_s=0.05, deadline_s=3600):
+    """Polls a training job's progress until it ends (at poll_s granularity)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        p = call(port, "GET", job["progress_url"], token=key)
+        if p["status"] in ("completed", "failed", "cancelled"):
+            return p
+        time.sleep(poll_s)
+    raise RuntimeError("training did not finish")
+
+
 def peak_rss_mb(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):

@@ -53,7 +53,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from embedrec_server import BIN, ROOT, call, peak_rss_mb, start, tenant_key
+from embedrec_server import BIN, ROOT, call, peak_rss_mb, start, tenant_key, wait_job
 from report import publish
 
 SEED_REQUEST = {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001, "batch_size": 2048,
@@ -280,14 +280,6 @@ def tuned_implicit(rows, test, kind):
 
 # ---------------------------------------------------------------- through the API
 
-def wait_job(ml, key, job, deadline_s=3600):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        p = call(ml, "GET", job["progress_url"], token=key)
-        if p["status"] in ("completed", "failed", "cancelled"):
-            return p
-        time.sleep(0.5)
-    raise RuntimeError("training did not finish")
 
 
 def served_lists(gw, key, test, k=20):
@@ -366,7 +358,7 @@ def run_dataset(name, work, variants, peers):
                     body["hyperparameters"] = SEED_REQUEST
                 t0 = time.monotonic()
                 job = call(ml, "POST", "/api/v1/train", body, token=key)
-                p = wait_job(ml, key, job)
+                p = wait_job(ml, key, job, poll_s=0.5)
                 train_s = f"{time.monotonic() - t0:.0f} s"
                 if p["status"] != "completed":
                     out.append((variant, float("nan"), float("nan"), train_s, "", p.get("error")))

@@ -17,20 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedrec_server import BIN, call, peak_rss_mb, start, tenant_key
+from embedrec_server import BIN, call, peak_rss_mb, start, tenant_key, wait_job
 from report import publish
 
 SEED_HYPER = {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001, "batch_size": 2048,
               "epochs": 100, "negative_samples": 4}
 
 
-def wait_job(port, key, job):
-    """Polls the job's progress until it ends (the measurement's 50 ms granularity)."""
-    while True:
-        p = call(port, "GET", job["progress_url"], token=key)
-        if p["status"] in ("completed", "failed", "cancelled"):
-            return p
-        time.sleep(0.05)
 
 
 def run_once(work):
