@@ -55,6 +55,9 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
                  "Memory the served models may hold (e.g. 512MiB, 2G; default 40 % of the machine's)")
       ->envname("EMBEDREC_MEMORY_BUDGET")
       ->check([](const std::string& v) { return ParseByteSize(v) ? "" : "not a size: " + v; });
+  cmd.add_option("--tenant-idle-seconds", c.tenant_idle_seconds,
+                 "Seconds after which an unused tenant's database is closed (0: never)")
+      ->envname("EMBEDREC_TENANT_IDLE_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400 * 365));
   cmd.add_option("--training-workers", c.training_workers, "Training jobs run at once (across tenants)")
       ->envname("EMBEDREC_TRAINING_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
   cmd.add_option("--training-threads", c.training_threads, "Threads per training job (0: one per core)")

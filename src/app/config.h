@@ -38,6 +38,9 @@ struct ServeConfig {
   // dropped beyond it and read again when asked for. Empty: 40 % of the
   // machine's memory.
   std::string memory_budget;
+  // EMBEDREC_TENANT_IDLE_SECONDS: a tenant's database, unused this long and
+  // held by no request, is closed (opened again on its next use); 0: never.
+  int tenant_idle_seconds = 600;
   int training_workers = 1;              // EMBEDREC_TRAINING_WORKERS: jobs trained at once
   int training_threads = 0;              // EMBEDREC_TRAINING_THREADS: threads per job; 0: one per core
   int keep_model_versions = 5;           // EMBEDREC_KEEP_MODEL_VERSIONS: besides deployed and young ones

@@ -54,7 +54,8 @@ class PlatformImpl final : public Platform {
         [this](const std::string& tenant_id, std::function<void()> callback) {
           if (FairThreadPool* w = callback_pool_.load()) w->Post(tenant_id, std::move(callback));
           else callback();  // before the pools start, or after they stop
-        });
+        },
+        int64_t{config_.tenant_idle_seconds} * 1000);
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
     ASSIGN_OR_RETURN(std::string jwt_secret,
@@ -120,6 +121,9 @@ class PlatformImpl final : public Platform {
             &R::loads);
       gauge("embedrec_model_evictions", "Tenants' models dropped to stay within the budget since start",
             &R::evictions);
+      metrics_.DeclareGaugeFunction("embedrec_tenant_databases_open",
+                                    "Tenant databases open (an idle one is closed, reopened on use)",
+                                    [stores] { return static_cast<double>(stores->OpenCount()); });
     }
     catalog_ = std::make_unique<serving::CatalogCache>(RealClock());
     api::TenantSettingsCache* settings = settings_.get();

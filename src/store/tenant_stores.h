@@ -206,6 +206,8 @@ class TenantStores {
   virtual StatusOr<std::shared_ptr<TenantStore>> Open(const std::string& tenant_id) = 0;
   // True when Open(tenant_id) would answer without I/O (the store is open).
   virtual bool IsOpen(const std::string& tenant_id) = 0;
+  // Stores open now (an idle one may be closed, and opened again on use).
+  virtual size_t OpenCount() = 0;
   // OK when new tenant spaces can be created and written now (readiness).
   virtual Status Ping() = 0;
   // Closes and deletes the tenant's whole space. Holders of the store keep a
@@ -220,8 +222,12 @@ using CallbackRunner = std::function<void(const std::string& tenant_id, std::fun
 // Embedded backend: `root`/<tenant_id>/tenant.db and `root`/<tenant_id>/blobs/.
 // `clock` stamps what the stores record (processed_at of tracked events);
 // `run_callback` (null: the writing thread calls them) receives callbacks.
+// A store that nobody holds and nobody opened for `idle_close_ms` (0: never)
+// is closed: an idle tenant keeps no database open.
+inline constexpr int64_t kDefaultIdleCloseMs = 10 * 60 * 1000;
 std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock = RealClock(),
-                                                    CallbackRunner run_callback = nullptr);
+                                                    CallbackRunner run_callback = nullptr,
+                                                    int64_t idle_close_ms = kDefaultIdleCloseMs);
 
 // True for a lowercase RFC 4122 UUID string.
 bool IsUuid(std::string_view s);

@@ -4,7 +4,7 @@ the least recently used tenants' models are dropped and read again when
 asked for, with what is resident and evicted in /metrics."""
 import subprocess
 
-from conftest import ADMIN_TOKEN, BIN
+from conftest import ADMIN_TOKEN, BIN, wait_for
 from test_training import train, upload_shop, wait_done
 
 
@@ -71,3 +71,23 @@ def test_a_budget_that_is_not_a_size_is_refused(tmp_path):
         p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "d"), "--memory-budget", bad],
                            capture_output=True, text=True, timeout=30)
         assert p.returncode != 0 and "not a size" in p.stderr, (bad, p.stderr)
+
+
+def test_an_idle_tenants_database_is_closed_and_reopened_on_use(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_TENANT_IDLE_SECONDS": "1"})
+    a, b = (upload_shop(s, f"idle{k}") for k in range(2))
+    for o in (a, b):
+        o["version"] = wait_done(s, o["api_key"], train(s, o["api_key"]).json()["job_id"])["model_version"]
+    first = recommend(s, a, "U1")
+    assert metric(s, "embedrec_tenant_databases_open") == 2
+
+    # b keeps being used; a, idle, is closed by one of b's requests.
+    def a_closed():
+        recommend(s, b, "U2")
+        return metric(s, "embedrec_tenant_databases_open") == 1
+    wait_for(a_closed, timeout=20, what="the idle tenant's database to close")
+    # a answers again, the same as before.
+    again = recommend(s, a, "U1")
+    assert again["metadata"]["model_version"] == a["version"]
+    assert [r["item_id"] for r in again["recommendations"]] == [r["item_id"] for r in first["recommendations"]]
+    assert metric(s, "embedrec_tenant_databases_open") == 2

@@ -28,6 +28,37 @@ TEST(SqliteTenantStoresTest, CreatesOpensAndDropsATenantSpace) {
   EXPECT_EQ(stores->Open(id).status().code(), StatusCode::kNotFound);
 }
 
+TEST(SqliteTenantStoresTest, ClosesAStoreNobodyHoldsOnceIdleAndReopensItOnUse) {
+  testing::TempDir dir;
+  FakeClock clock;
+  auto stores = NewSqliteTenantStores(dir.path(), &clock, nullptr, /*idle_close_ms=*/60000);
+  std::string a = NewUuid(), b = NewUuid(), c = NewUuid();
+  for (const auto& id : {a, b, c}) ASSERT_OK(stores->Create(id));
+  auto held = stores->Open(b);  // a request still holds b's store
+  ASSERT_OK(held);
+  EXPECT_EQ(stores->OpenCount(), 3u);
+  clock.AdvanceMillis(30000);
+  ASSERT_OK(stores->Open(c));  // c used again: its idle time starts over
+  clock.AdvanceMillis(40000);
+  ASSERT_OK(stores->Open(c));  // the next open sweeps: a was idle 70 s, b is held
+  EXPECT_FALSE(stores->IsOpen(a));
+  EXPECT_TRUE(stores->IsOpen(b));
+  EXPECT_TRUE(stores->IsOpen(c));
+  EXPECT_EQ(stores->OpenCount(), 2u);
+  // Reopened on use, with its data.
+  auto again = stores->Open(a);
+  ASSERT_OK(again);
+  EXPECT_EQ((*again)->tenant_id(), a);
+  EXPECT_OK((*again)->Ping());
+  EXPECT_TRUE(stores->IsOpen(a));
+  // Without an idle limit nothing is closed.
+  auto keep = NewSqliteTenantStores(dir.path(), &clock, nullptr, 0);
+  ASSERT_OK(keep->Open(a));
+  clock.AdvanceMillis(24 * 3600 * 1000LL);
+  ASSERT_OK(keep->Open(b));
+  EXPECT_TRUE(keep->IsOpen(a));
+}
+
 TEST(SqliteTenantStoresTest, RejectsIdsThatAreNotUuids) {
   testing::TempDir dir;
   auto stores = NewSqliteTenantStores(dir.path());

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_tenant_schema.h"
@@ -31,8 +32,12 @@ namespace {
 
 class SqliteTenantStores final : public TenantStores {
  public:
-  SqliteTenantStores(std::string root, const Clock* clock, CallbackRunner run_callback)
-      : root_(std::move(root)), clock_(clock), run_callback_(std::move(run_callback)) {}
+  SqliteTenantStores(std::string root, const Clock* clock, CallbackRunner run_callback,
+                     int64_t idle_close_ms)
+      : root_(std::move(root)),
+        clock_(clock),
+        run_callback_(std::move(run_callback)),
+        idle_close_ms_(idle_close_ms) {}
 
   Status Ping() override {
     if (::access(root_.c_str(), W_OK) != 0) return Status::Unavailable(root_ + " is not writable");
@@ -58,6 +63,11 @@ class SqliteTenantStores final : public TenantStores {
     return open_.count(tenant_id) > 0;
   }
 
+  size_t OpenCount() override {
+    std::lock_guard lock(mu_);
+    return open_.size();
+  }
+
   Status Drop(const std::string& tenant_id) override {
     if (!IsUuid(tenant_id)) return Status::InvalidArgument("tenant id must be a UUID");
     {
@@ -74,9 +84,28 @@ class SqliteTenantStores final : public TenantStores {
   fs::path Dir(const std::string& tenant_id) const { return fs::path(root_) / tenant_id; }
 
   StatusOr<std::shared_ptr<TenantStore>> OpenLocked(const std::string& tenant_id, bool create) {
+    std::vector<std::shared_ptr<TenantStore>> closing;  // closed after the lock (declared first)
     std::lock_guard lock(mu_);
+    const int64_t now = clock_->NowMillis();
+    if (idle_close_ms_ > 0 && now - last_sweep_ms_ >= 1000) {
+      last_sweep_ms_ = now;
+      // Stores nobody holds and nobody opened for a while are closed: an idle
+      // tenant keeps no database (its connections, its tracking queue) open.
+      for (auto e = open_.begin(); e != open_.end();) {
+        if (e->first != tenant_id && e->second.store.use_count() == 1 &&
+            now - e->second.last_used_ms >= idle_close_ms_) {
+          closing.push_back(std::move(e->second.store));
+          e = open_.erase(e);
+        } else {
+          ++e;
+        }
+      }
+    }
     auto it = open_.find(tenant_id);
-    if (it != open_.end()) return std::shared_ptr<TenantStore>(it->second);
+    if (it != open_.end()) {
+      it->second.last_used_ms = now;
+      return std::shared_ptr<TenantStore>(it->second.store);
+    }
     fs::path db_path = Dir(tenant_id) / "tenant.db";
     std::error_code ec;
     if (!create && !fs::exists(db_path, ec)) {
@@ -85,22 +114,28 @@ class SqliteTenantStores final : public TenantStores {
     ASSIGN_OR_RETURN(auto db, SqliteDb::Open({.path = db_path.string(), .pool_size = 4},
                                              TenantMigrations()));
     ASSIGN_OR_RETURN(auto store, OpenSqliteTenantStore(tenant_id, std::move(db), create, clock_, &run_callback_));
-    open_[tenant_id] = store;
-    return store;
+    open_[tenant_id] = {store, now};
+    return std::shared_ptr<TenantStore>(store);
   }
 
   std::string root_;
   const Clock* clock_;
   const CallbackRunner run_callback_;  // outlives the stores: they are closed with this
+  const int64_t idle_close_ms_;
+  struct Entry {
+    std::shared_ptr<TenantStore> store;
+    int64_t last_used_ms = 0;
+  };
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<TenantStore>> open_;
+  std::map<std::string, Entry> open_;
+  int64_t last_sweep_ms_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock,
-                                                    CallbackRunner run_callback) {
-  return std::make_unique<SqliteTenantStores>(root, clock, std::move(run_callback));
+                                                    CallbackRunner run_callback, int64_t idle_close_ms) {
+  return std::make_unique<SqliteTenantStores>(root, clock, std::move(run_callback), idle_close_ms);
 }
 
 }  // namespace embedrec::store
