@@ -138,7 +138,7 @@ double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
     const int32_t v = batch_nodes_[q];
     const int64_t n_walks = (walk_begin_[q + 1] - walk_begin_[q]) / K;
     for (int64_t p = 0; p < n_walks; ++p) {
-      uint64_t state = Mix(step_key ^ Mix((static_cast<uint64_t>(v) << 16) + p));
+      uint64_t state = Mix(Mix(step_key ^ static_cast<uint64_t>(v)) + static_cast<uint64_t>(p));
       int32_t x = v;
       float w = 1.0f / static_cast<float>(n_walks);
       const int64_t at = walk_begin_[q] + p * K;
