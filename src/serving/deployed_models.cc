@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 namespace embedrec::serving {
 
@@ -169,7 +170,12 @@ std::shared_ptr<const DeployedModels::LiveSet> DeployedModels::Acquire(
   loading_.insert(tenant_id);
   const uint64_t generation = generation_[tenant_id];
   lock.unlock();
-  auto loaded = load_(tenant_id);
+  StatusOr<Loaded> loaded = Status::Internal("not read");
+  try {
+    loaded = load_(tenant_id);
+  } catch (const std::exception& e) {  // the waiters must not wait forever
+    loaded = Status::Internal(e.what());
+  }
   lock.lock();
   loading_.erase(tenant_id);
   ++loads_;
@@ -177,7 +183,8 @@ std::shared_ptr<const DeployedModels::LiveSet> DeployedModels::Acquire(
     if (!loaded.ok()) {
       problems_[tenant_id] = "its models could not be read: " + loaded.status().message();
     } else {
-      if (!loaded->problem.empty()) problems_[tenant_id] = loaded->problem;
+      if (loaded->problem.empty()) problems_.erase(tenant_id);
+      else problems_[tenant_id] = loaded->problem;
       if (loaded->live.empty()) absent_.insert(tenant_id);
       else InstallLocked(tenant_id, std::make_shared<const LiveSet>(std::move(loaded->live)), &released);
     }
