@@ -20,10 +20,13 @@
 //            final embeddings and E0ref = E(0) at the last Refresh (a few
 //            per epoch, one full propagation each): the neighbours' share
 //            is as fresh as the last refresh, the node's own is live;
-//   backward dE(0) = (1/(K+1)) Σ_k Â^k G estimated by `walks` random walks
-//            of K hops from each batch node: the walk's node at hop k
-//            receives √(deg(v)/deg(x)) · G(v) / walks, an unbiased
-//            estimate of (Â^k G)(x) (Â^k = D^-½ A (D^-1 A)^(k-1) D^-½).
+//   backward dE(0) = (1/(K+1)) Σ_k Â^k G estimated by random walks of K
+//            hops, `walks` per occurrence of a node v in the batch (n_v in
+//            all): the walk's node x at hop k receives
+//            √(deg(v)/deg(x)) · G(v) / n_v, an unbiased estimate of
+//            (Â^k G)(x) (Â^k = D^-½ A (D^-1 A)^(k-1) D^-½).
+// Measured (docs/benchmarks.md): as good as the exact step on a 150K-
+// interaction shop, not on a 1.5M one; opt-in (CLI --walks) until it is.
 // The optimiser is RowAdam (ml/row_adam.h): dense Adam's result at the
 // cost of the rows a step touches.
 #pragma once
@@ -41,7 +44,7 @@ namespace embedrec::ml {
 class LightGcnCore {
  public:
   // walks = 0: the exact step; > 0: the sampled step with that many walks
-  // per batch node.
+  // per occurrence of a node in the batch.
   LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed, int walks = 0);
 
   int d() const { return d_; }

@@ -56,8 +56,8 @@ struct TrainOptions {
   double lambda = 500;         // ease: L2 of the item × item solve
   int neighbors = 0;           // item_knn: neighbours kept per item (0: all)
   // lightgcn: 0 for the exact propagation step, else the sampled step with
-  // this many random walks per batch node and `refreshes` full propagations
-  // per epoch (ml/lightgcn.h).
+  // this many random walks per occurrence of a node in the batch and
+  // `refreshes` full propagations per epoch (ml/lightgcn.h; opt-in).
   int walks = 0;
   int refreshes = 4;
   // Not hyperparameters: set by the caller, may be null.
