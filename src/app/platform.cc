@@ -276,6 +276,7 @@ class PlatformImpl final : public Platform {
         }
         Status s = training_->Recover(t.id);
         if (!s.ok()) spdlog::error("tenant {}: start-up recovery failed: {}", t.id, s.ToString());
+        tenants_->CloseIfUnused(t.id);  // opened again by its first request (or its queued job)
         ++tenants;
       }
       cursor = page.next_cursor.value_or("");

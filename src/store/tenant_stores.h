@@ -208,6 +208,8 @@ class TenantStores {
   virtual bool IsOpen(const std::string& tenant_id) = 0;
   // Stores open now (an idle one may be closed, and opened again on use).
   virtual size_t OpenCount() = 0;
+  // Closes the tenant's store now if nobody holds it (it opens again on use).
+  virtual void CloseIfUnused(const std::string& tenant_id) = 0;
   // OK when new tenant spaces can be created and written now (readiness).
   virtual Status Ping() = 0;
   // Closes and deletes the tenant's whole space. Holders of the store keep a

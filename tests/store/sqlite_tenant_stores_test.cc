@@ -51,6 +51,12 @@ TEST(SqliteTenantStoresTest, ClosesAStoreNobodyHoldsOnceIdleAndReopensItOnUse) {
   EXPECT_EQ((*again)->tenant_id(), a);
   EXPECT_OK((*again)->Ping());
   EXPECT_TRUE(stores->IsOpen(a));
+  // Closed at once when asked, unless held.
+  again->reset();
+  stores->CloseIfUnused(a);
+  stores->CloseIfUnused(b);
+  EXPECT_FALSE(stores->IsOpen(a));
+  EXPECT_TRUE(stores->IsOpen(b));
   // Without an idle limit nothing is closed.
   auto keep = NewSqliteTenantStores(dir.path(), &clock, nullptr, 0);
   ASSERT_OK(keep->Open(a));

@@ -18,6 +18,7 @@ class FlakySpaces final : public store::TenantStores {
   StatusOr<std::shared_ptr<store::TenantStore>> Open(const std::string& id) override { return real_->Open(id); }
   bool IsOpen(const std::string& id) override { return real_->IsOpen(id); }
   size_t OpenCount() override { return real_->OpenCount(); }
+  void CloseIfUnused(const std::string& id) override { real_->CloseIfUnused(id); }
   Status Ping() override { return real_->Ping(); }
   Status Drop(const std::string& id) override {
     if (fail_drops > 0) {

@@ -157,10 +157,7 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const Options& options,
   }
   db->schema_version_ = version;
   db->idle_.push_back(std::move(first));
-  for (int i = 1; i < options.pool_size; ++i) {
-    ASSIGN_OR_RETURN(auto c, db->OpenConn());
-    db->idle_.push_back(std::move(c));
-  }
+  db->opened_ = 1;  // the others are opened when requests need them at once
   return db;
 }
 
@@ -171,6 +168,14 @@ SqliteDb::~SqliteDb() {
 
 std::unique_ptr<SqliteConn> SqliteDb::Acquire() {
   std::unique_lock lock(mu_);
+  if (idle_.empty() && opened_ < options_.pool_size) {
+    ++opened_;
+    lock.unlock();
+    auto c = OpenConn();
+    if (c.ok()) return std::move(*c);
+    lock.lock();
+    --opened_;  // cannot open another now: wait for one of those open
+  }
   cv_.wait(lock, [&] { return !idle_.empty(); });
   auto c = std::move(idle_.back());
   idle_.pop_back();

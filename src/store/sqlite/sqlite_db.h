@@ -92,7 +92,7 @@ class SqliteDb {
  public:
   struct Options {
     std::string path;          // database file; created when missing
-    int pool_size = 4;         // connections (readers run in parallel under WAL)
+    int pool_size = 4;         // connections at most, opened as needed (readers run in parallel under WAL)
     int busy_timeout_ms = 5000;
     int64_t mmap_bytes = int64_t{1} << 30;  // address space for memory-mapped reads
     int64_t cache_kib = 64 * 1024;          // page cache per connection (grows on demand)
@@ -138,6 +138,7 @@ class SqliteDb {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<SqliteConn>> idle_;
+  int opened_ = 0;  // connections opened (≤ pool_size): a database used by one request at a time holds one
 };
 
 // Maps a SQLite result code (and the connection's message) to a Status.

@@ -68,6 +68,15 @@ class SqliteTenantStores final : public TenantStores {
     return open_.size();
   }
 
+  void CloseIfUnused(const std::string& tenant_id) override {
+    std::shared_ptr<TenantStore> closing;  // closed after the lock (declared first)
+    std::lock_guard lock(mu_);
+    auto it = open_.find(tenant_id);
+    if (it == open_.end() || it->second.store.use_count() != 1) return;
+    closing = std::move(it->second.store);
+    open_.erase(it);
+  }
+
   Status Drop(const std::string& tenant_id) override {
     if (!IsUuid(tenant_id)) return Status::InvalidArgument("tenant id must be a UUID");
     {
