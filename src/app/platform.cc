@@ -258,6 +258,14 @@ class PlatformImpl final : public Platform {
           catalog->Invalidate(id);
         },
     });
+    // An idle tenant (its database closed for being unused) keeps nothing in
+    // memory: its catalog, trend state and models are read again on its next
+    // request.
+    tenants_->OnIdleClose([deployed, activity, catalog](const std::string& id) {
+      catalog->Invalidate(id);
+      activity->Drop(id);
+      deployed->Evict(id);
+    });
   }
 
   // Every tenant: serve its deployed model, settle the jobs a stopped

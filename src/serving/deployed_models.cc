@@ -328,6 +328,20 @@ Status DeployedModels::SetLive(const std::string& tenant_id, std::vector<LiveVer
   return Status::Ok();
 }
 
+void DeployedModels::Evict(const std::string& tenant_id) {
+  std::shared_ptr<const LiveSet> released;  // freed after the lock (declared first)
+  std::lock_guard lock(mu_);
+  if (!load_) return;
+  absent_.erase(tenant_id);
+  auto it = models_.find(tenant_id);
+  if (it == models_.end()) return;
+  released = std::move(it->second.live);
+  bytes_ -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  models_.erase(it);
+  ++evictions_;
+}
+
 void DeployedModels::SetProblem(const std::string& tenant_id, std::string problem) {
   std::lock_guard lock(mu_);
   problems_[tenant_id] = std::move(problem);

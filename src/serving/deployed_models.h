@@ -154,6 +154,9 @@ class DeployedModels {
   // kInvalidArgument for an empty set, a null model, a repeated version or a
   // weight that is not > 0.
   Status SetLive(const std::string& tenant_id, std::vector<LiveVersion> live);
+  // Drops the tenant's models from memory (they are read again on next use;
+  // counted as an eviction). Nothing without a loader.
+  void Evict(const std::string& tenant_id);
   // Records why the tenant's deployed version could not be served.
   void SetProblem(const std::string& tenant_id, std::string problem);
   // Tenants whose models are in memory.

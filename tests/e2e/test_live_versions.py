@@ -33,7 +33,9 @@ def test_a_traffic_split_serves_each_user_one_version_and_survives_a_restart(mak
     users = [f"U{u}" for u in range(120)] + [f"visitor-{u}" for u in range(280)]
     seen = {u: served_version(s, key, u) for u in users}
     share_v2 = sum(v == v2 for v in seen.values()) / len(users)
-    assert 0.17 < share_v2 < 0.33, share_v2
+    # 400 users at 25 %: one standard deviation is 0.022 (the tenant id, new each run,
+    # reshuffles users); five either side fail about once in a million runs.
+    assert 0.14 < share_v2 < 0.36, share_v2
     assert all(served_version(s, key, u) == seen[u] for u in users[:40])  # sticky
     # Either version can be asked for by name while it is live.
     assert served_version(s, key, "U1", model_version=v2) == v2

@@ -79,15 +79,22 @@ def test_an_idle_tenants_database_is_closed_and_reopened_on_use(make_server):
     for o in (a, b):
         o["version"] = wait_done(s, o["api_key"], train(s, o["api_key"]).json()["job_id"])["model_version"]
     first = recommend(s, a, "U1")
+    recommend(s, b, "U1")
     assert metric(s, "embedrec_tenant_databases_open") == 2
+    assert metric(s, "embedrec_models_resident_tenants") == 2
 
-    # b keeps being used; a, idle, is closed by one of b's requests.
+    # b keeps being used; a, idle, is closed by one of b's requests, and its
+    # model leaves memory with it.
     def a_closed():
         recommend(s, b, "U2")
         return metric(s, "embedrec_tenant_databases_open") == 1
     wait_for(a_closed, timeout=20, what="the idle tenant's database to close")
-    # a answers again, the same as before.
+    assert metric(s, "embedrec_models_resident_tenants") == 1
+    # a answers again, the same as before, and a user not asked about before
+    # brings its model back.
     again = recommend(s, a, "U1")
     assert again["metadata"]["model_version"] == a["version"]
     assert [r["item_id"] for r in again["recommendations"]] == [r["item_id"] for r in first["recommendations"]]
+    assert recommend(s, a, "U3")["metadata"]["model_version"] == a["version"]
     assert metric(s, "embedrec_tenant_databases_open") == 2
+    assert metric(s, "embedrec_models_resident_tenants") == 2

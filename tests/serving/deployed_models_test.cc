@@ -208,6 +208,12 @@ TEST(DeployedModelsTest, LoadsOnFirstUseAndEvictsTheLeastRecentlyUsed) {
   EXPECT_NE(d.Problems()["broken"].find("disk on fire"), std::string::npos);
   EXPECT_EQ(d.Get("broken"), nullptr);
   EXPECT_EQ(reads["broken"], 2);
+  // Evicted by hand (an idle tenant): read again on next use.
+  d.Evict("a");
+  EXPECT_FALSE(d.Resident("a"));
+  EXPECT_EQ(d.residency().evictions, 2);
+  EXPECT_NE(d.Get("a"), nullptr);
+  EXPECT_EQ(reads["a"], 2);
   // A deploy installs without reading; deleting (null) makes it known absent.
   d.Set("d", RandomModel("v2.0_d"));
   EXPECT_EQ(d.Get("d")->version, "v2.0_d");

@@ -32,6 +32,8 @@ TEST(SqliteTenantStoresTest, ClosesAStoreNobodyHoldsOnceIdleAndReopensItOnUse) {
   testing::TempDir dir;
   FakeClock clock;
   auto stores = NewSqliteTenantStores(dir.path(), &clock, nullptr, /*idle_close_ms=*/60000);
+  std::vector<std::string> told;
+  stores->OnIdleClose([&](const std::string& id) { told.push_back(id); });
   std::string a = NewUuid(), b = NewUuid(), c = NewUuid();
   for (const auto& id : {a, b, c}) ASSERT_OK(stores->Create(id));
   auto held = stores->Open(b);  // a request still holds b's store
@@ -45,6 +47,7 @@ TEST(SqliteTenantStoresTest, ClosesAStoreNobodyHoldsOnceIdleAndReopensItOnUse) {
   EXPECT_TRUE(stores->IsOpen(b));
   EXPECT_TRUE(stores->IsOpen(c));
   EXPECT_EQ(stores->OpenCount(), 2u);
+  EXPECT_EQ(told, std::vector<std::string>{a});  // the others hear of it
   // Reopened on use, with its data.
   auto again = stores->Open(a);
   ASSERT_OK(again);

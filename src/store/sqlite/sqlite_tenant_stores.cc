@@ -49,13 +49,22 @@ class SqliteTenantStores final : public TenantStores {
     std::error_code ec;
     fs::create_directories(Dir(tenant_id) / "blobs", ec);
     if (ec) return Status::Internal("cannot create tenant directory: " + ec.message());
-    ASSIGN_OR_RETURN(auto store, OpenLocked(tenant_id, /*create=*/true));
+    std::vector<std::string> closed;
+    ASSIGN_OR_RETURN(auto store, OpenLocked(tenant_id, /*create=*/true, &closed));
+    if (on_idle_close_) {
+      for (const auto& id : closed) on_idle_close_(id);
+    }
     return Status::Ok();
   }
 
   StatusOr<std::shared_ptr<TenantStore>> Open(const std::string& tenant_id) override {
     if (!IsUuid(tenant_id)) return Status::NotFound("tenant '" + tenant_id + "' does not exist");
-    return OpenLocked(tenant_id, /*create=*/false);
+    std::vector<std::string> closed;
+    auto store = OpenLocked(tenant_id, /*create=*/false, &closed);
+    if (on_idle_close_) {
+      for (const auto& id : closed) on_idle_close_(id);
+    }
+    return store;
   }
 
   bool IsOpen(const std::string& tenant_id) override {
@@ -67,6 +76,8 @@ class SqliteTenantStores final : public TenantStores {
     std::lock_guard lock(mu_);
     return open_.size();
   }
+
+  void OnIdleClose(std::function<void(const std::string&)> fn) override { on_idle_close_ = std::move(fn); }
 
   void CloseIfUnused(const std::string& tenant_id) override {
     std::shared_ptr<TenantStore> closing;  // closed after the lock (declared first)
@@ -92,7 +103,9 @@ class SqliteTenantStores final : public TenantStores {
  private:
   fs::path Dir(const std::string& tenant_id) const { return fs::path(root_) / tenant_id; }
 
-  StatusOr<std::shared_ptr<TenantStore>> OpenLocked(const std::string& tenant_id, bool create) {
+  // `closed`: the tenants whose idle stores this call closed.
+  StatusOr<std::shared_ptr<TenantStore>> OpenLocked(const std::string& tenant_id, bool create,
+                                                    std::vector<std::string>* closed) {
     std::vector<std::shared_ptr<TenantStore>> closing;  // closed after the lock (declared first)
     std::lock_guard lock(mu_);
     const int64_t now = clock_->NowMillis();
@@ -104,6 +117,7 @@ class SqliteTenantStores final : public TenantStores {
         if (e->first != tenant_id && e->second.store.use_count() == 1 &&
             now - e->second.last_used_ms >= idle_close_ms_) {
           closing.push_back(std::move(e->second.store));
+          closed->push_back(e->first);
           e = open_.erase(e);
         } else {
           ++e;
@@ -131,6 +145,7 @@ class SqliteTenantStores final : public TenantStores {
   const Clock* clock_;
   const CallbackRunner run_callback_;  // outlives the stores: they are closed with this
   const int64_t idle_close_ms_;
+  std::function<void(const std::string&)> on_idle_close_;
   struct Entry {
     std::shared_ptr<TenantStore> store;
     int64_t last_used_ms = 0;
