@@ -110,8 +110,10 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
-def measure(work, tenants, budget, n_requests, threads=8, cold_sample=20):
+def measure(work, tenants, budget, n_requests, idle_seconds=0, threads=8, cold_sample=20):
     env = {} if budget == "none" else {"EMBEDREC_MEMORY_BUDGET": budget}
+    if idle_seconds:
+        env["EMBEDREC_TENANT_IDLE_SECONDS"] = str(idle_seconds)
     t0 = time.monotonic()
     proc, ports = start(work, extra_env=env)
     listen_s = time.monotonic() - t0
@@ -156,7 +158,18 @@ def measure(work, tenants, budget, n_requests, threads=8, cold_sample=20):
             th.join()
         mix_s = time.monotonic() - t1
         m = metrics(gw)
-        return {"budget": budget, "listen_s": listen_s, "ready_s": ready_s, "start_rss": start_rss,
+        idle = {}
+        if idle_seconds:
+            # Every tenant but one falls idle; that one's requests sweep the others out.
+            end_rss = rss_mb(proc.pid)
+            time.sleep(idle_seconds + 1)
+            for _ in range(3):
+                recommend(gw, tenants[0], tenants[0]["users"][0])
+                time.sleep(1.1)
+            mi = metrics(gw)
+            idle = {"rss": rss_mb(proc.pid), "models": mi.get("embedrec_models_resident_tenants", 0),
+                    "dbs": mi.get("embedrec_tenant_databases_open", 0), "busy_rss": end_rss}
+        return {"budget": budget, "idle": idle, "listen_s": listen_s, "ready_s": ready_s, "start_rss": start_rss,
                 "end_rss": rss_mb(proc.pid), "cold_p50": pct(cold, 50), "cold_max": max(cold),
                 "p50": pct(lat, 50), "p99": pct(lat, 99), "rps": len(lat) / mix_s, "metrics": m}
     finally:
@@ -169,13 +182,15 @@ def main():
     ap.add_argument("--tenants", type=int, default=1000)
     ap.add_argument("--budgets", default="none,64MiB")
     ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--idle-seconds", type=int, default=0,
+                    help="also: close idle tenants after this many seconds, and measure once all but one are")
     args = ap.parse_args()
     work = OUT / f"density_{args.tenants}"
     tenants = build(work, args.tenants)
     total = sum(t["interactions"] for t in tenants)
-    rows = []
+    rows, idle_rows = [], []
     for budget in args.budgets.split(","):
-        r = measure(work, tenants, budget, args.requests)
+        r = measure(work, tenants, budget, args.requests, args.idle_seconds)
         m = r["metrics"]
         rows.append(
             f"| {budget} | {r['listen_s']:.2f} | {r['ready_s']:.2f} | {r['start_rss']:.0f} | "
@@ -184,12 +199,20 @@ def main():
             f"{m.get('embedrec_model_loads', 0):.0f} | {m.get('embedrec_model_evictions', 0):.0f} | "
             f"{r['cold_p50']:.1f} / {r['cold_max']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rps']:.0f} |")
         print(rows[-1], file=sys.stderr)
+        if r["idle"]:
+            i = r["idle"]
+            idle_rows.append(f"| {budget} | {i['busy_rss']:.0f} | {i['rss']:.0f} | {i['dbs']:.0f} | {i['models']:.0f} |")
     text = (f"{len(tenants)} tenants, {total:,} interactions in all (the largest {tenants[0]['interactions']:,}), "
             f"an ALS model each; {args.requests} recommendation requests over 8 threads, tenants drawn "
             "with Zipf popularity (s = 1.1)\n\n"
             "| budget | listen s | /readyz s | RSS after start MB | RSS at end MB | resident tenants | "
             "resident model MB | loads | evictions | cold ms p50 / max | warm ms p50 | p99 | req/s |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n" + "\n".join(rows))
+    if idle_rows:
+        text += (f"\n\nOnce every tenant but one was idle for {args.idle_seconds} s "
+                 "(EMBEDREC_TENANT_IDLE_SECONDS):\n\n"
+                 "| budget | RSS after the mix MB | RSS once idle MB | databases open | tenants with models in memory |\n"
+                 "|---|---:|---:|---:|---:|\n" + "\n".join(idle_rows))
     publish(f"density_{len(tenants)}", text)
 
 
