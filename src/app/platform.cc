@@ -261,10 +261,11 @@ class PlatformImpl final : public Platform {
     // An idle tenant (its database closed for being unused) keeps nothing in
     // memory: its catalog, trend state and models are read again on its next
     // request.
-    tenants_->OnIdleClose([deployed, activity, catalog](const std::string& id) {
+    tenants_->OnIdleClose([deployed, activity, catalog, rec_log](const std::string& id) {
       catalog->Invalidate(id);
       activity->Drop(id);
       deployed->Evict(id);
+      if (rec_log) rec_log->CloseTenant(id);
     });
   }
 

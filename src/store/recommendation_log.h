@@ -75,6 +75,9 @@ class RecommendationLog {
   // space is deleted; later appends for it are dropped. The stored records
   // go with the tenant's space.
   virtual Status DropTenant(const std::string& tenant_id) = 0;
+  // Closes the tenant's open handles (an idle tenant); its records stay and
+  // later appends and reads open them again.
+  virtual void CloseTenant(const std::string& tenant_id) = 0;
 
   // Records dropped because the queue was full or the write failed.
   virtual uint64_t dropped() const = 0;

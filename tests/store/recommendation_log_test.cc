@@ -171,6 +171,23 @@ TEST_P(RecommendationLogTest, ADroppedTenantsRecordsAreForgottenAndNewOnesRefuse
   EXPECT_TRUE(t2->has_value());
 }
 
+TEST_P(RecommendationLogTest, AClosedTenantKeepsItsRecordsAndOpensAgainOnUse) {
+  auto log = Open();
+  log->Append(Record("t1", "before", 1000));
+  ASSERT_OK(log->Flush());
+  log->CloseTenant("t1");
+  log->CloseTenant("never-seen");  // nothing to close
+  auto before = log->Find("t1", "before");
+  ASSERT_OK(before);
+  EXPECT_TRUE(before->has_value());
+  log->CloseTenant("t1");
+  log->Append(Record("t1", "after", 2000));
+  ASSERT_OK(log->Flush());
+  auto all = log->Read("t1", {});
+  ASSERT_OK(all);
+  EXPECT_EQ(all->size(), 2u);
+}
+
 TEST_P(RecommendationLogTest, ATenantWithoutASpaceLosesItsRecordsOnly) {
   auto log = Open();
   log->Append(Record("no-such-tenant", "lost", 1000));

@@ -173,6 +173,16 @@ class SqliteRecommendationLog final : public RecommendationLog {
     return Status::Ok();
   }
 
+  void CloseTenant(const std::string& tenant_id) override {
+    std::shared_ptr<SqliteDb> closing;      // closed after the locks (declared first)
+    std::lock_guard write(write_mu_);      // not while a batch is being written
+    std::lock_guard lock(dbs_mu_);
+    auto it = dbs_.find(tenant_id);
+    if (it == dbs_.end()) return;
+    closing = std::move(it->second);
+    dbs_.erase(it);
+  }
+
   uint64_t dropped() const override {
     std::lock_guard lock(mu_);
     return dropped_;
