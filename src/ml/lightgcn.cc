@@ -7,6 +7,8 @@
 #include <cmath>
 #include <random>
 
+#include "common/bit_mix.h"
+
 namespace embedrec::ml {
 
 Status TrainOptions::Validate() const {
@@ -87,19 +89,6 @@ void LightGcnCore::Refresh() {
   hist_ego_ = ego_;
 }
 
-namespace {
-
-// A walk's random numbers: a function of (seed, step, node, walk) only, so
-// the result does not depend on the thread count.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 double LightGcnCore::SampledStep(const std::vector<int32_t>& users,
                                  const std::vector<int32_t>& pos,
                                  const std::vector<int32_t>& neg, double reg, double lr) {
@@ -132,20 +121,23 @@ double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
   }
   walk_node_.assign(walk_begin_[nb], -1);
   walk_weight_.assign(walk_begin_[nb], 0.0f);
-  const uint64_t step_key = Mix(seed_ ^ Mix(++walk_round_));
+  // A walk's random numbers are a function of (seed, call, node, walk) only,
+  // so the result does not depend on the thread count.
+  const uint64_t step_key = SplitMix64(seed_ ^ SplitMix64(++walk_round_));
 #pragma omp parallel for schedule(static) if (walk_begin_[nb] >= 4096)
   for (int64_t q = 0; q < nb; ++q) {
     const int32_t v = batch_nodes_[q];
     const int64_t n_walks = (walk_begin_[q + 1] - walk_begin_[q]) / K;
     for (int64_t p = 0; p < n_walks; ++p) {
-      uint64_t state = Mix(Mix(step_key ^ static_cast<uint64_t>(v)) + static_cast<uint64_t>(p));
+      uint64_t state =
+          SplitMix64(SplitMix64(step_key ^ static_cast<uint64_t>(v)) + static_cast<uint64_t>(p));
       int32_t x = v;
       float w = 1.0f / static_cast<float>(n_walks);
       const int64_t at = walk_begin_[q] + p * K;
       for (int k = 0; k < K; ++k) {
         const int64_t deg = g.offsets[x + 1] - g.offsets[x];
         if (deg == 0) break;
-        state = Mix(state);
+        state = SplitMix64(state);
         const int64_t e = g.offsets[x] + static_cast<int64_t>(state % static_cast<uint64_t>(deg));
         w *= g.vals[e] * static_cast<float>(deg);
         x = g.cols[e];
@@ -638,7 +630,7 @@ class BprEmbeddingModel final : public Model {
       if (last) break;
     }
     if (keep_best && !best_ego.empty()) {
-      core.Sync();
+      core.Sync();  // every row current first, or the next read would move the restored rows
       core.ego() = std::move(best_ego);  // early stopping keeps the best evaluation's model
     } else {
       best_epoch_ = epochs_run;  // the last epoch's embeddings are the ones kept

@@ -94,13 +94,7 @@ void RowAdam::Step(const std::vector<int32_t>& rows, float* w, float* grad, doub
 }
 
 void RowAdam::StepAll(float* w, float* grad, double lr) {
-  // Every row is current after it: nothing is left to catch up.
-  for (int32_t r = 0; r < static_cast<int32_t>(current_.size()); ++r) {
-    if (current_[r] != step_) {
-      CatchUpAll(w);
-      break;
-    }
-  }
+  CatchUpAll(w);  // a no-op per row already current (always, on a dense-only path)
   StepRows(nullptr, w, grad, lr);
 }
 

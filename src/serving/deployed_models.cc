@@ -1,5 +1,6 @@
 #include "serving/deployed_models.h"
 
+#include "common/bit_mix.h"
 #include "ml/model_file.h"
 #include "ml/recency.h"
 
@@ -254,11 +255,7 @@ double TrafficPoint(std::string_view tenant_id, std::string_view user_id) {
   mix(tenant_id);
   mix("\n");
   mix(user_id);
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
+  h = MixBits64(h);
   return static_cast<double>(h >> 11) * 0x1.0p-53;
 }
 }  // namespace
@@ -345,11 +342,6 @@ void DeployedModels::Evict(const std::string& tenant_id) {
 void DeployedModels::SetProblem(const std::string& tenant_id, std::string problem) {
   std::lock_guard lock(mu_);
   problems_[tenant_id] = std::move(problem);
-}
-
-size_t DeployedModels::Count() const {
-  std::lock_guard lock(mu_);
-  return models_.size();
 }
 
 std::map<std::string, std::string> DeployedModels::Problems() const {

@@ -159,8 +159,6 @@ class DeployedModels {
   void Evict(const std::string& tenant_id);
   // Records why the tenant's deployed version could not be served.
   void SetProblem(const std::string& tenant_id, std::string problem);
-  // Tenants whose models are in memory.
-  size_t Count() const;
   // Tenant id → problem, for /readyz.
   std::map<std::string, std::string> Problems() const;
 

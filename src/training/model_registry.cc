@@ -230,12 +230,4 @@ StatusOr<serving::DeployedModels::Loaded> ModelRegistry::ReadDeployed(const std:
   return out;
 }
 
-Status ModelRegistry::LoadDeployed(const std::string& tenant_id, store::TenantStore& store) {
-  ASSIGN_OR_RETURN(auto loaded, ReadDeployed(tenant_id, store));
-  if (loaded.live.size() == 1) deployed_->Set(tenant_id, loaded.live.front().model);
-  else if (loaded.live.size() > 1) RETURN_IF_ERROR(deployed_->SetLive(tenant_id, std::move(loaded.live)));
-  if (!loaded.problem.empty()) deployed_->SetProblem(tenant_id, loaded.problem);
-  return Status::Ok();
-}
-
 }  // namespace embedrec::training

@@ -72,13 +72,12 @@ class ModelRegistry {
   // Removes versions beyond the retention rule; returns how many.
   StatusOr<int> ApplyRetention(const std::string& tenant_id, store::TenantStore& store);
 
-  // Start-up: serves the tenant's deployed version, or, when it cannot be
-  // read, the newest older version that can (the problem goes to /readyz
-  // and the log), with the other live versions of its traffic split (one
-  // that cannot be read is left out, and reported). OK when the tenant has no
-  // deployed version.
-  Status LoadDeployed(const std::string& tenant_id, store::TenantStore& store);
-  // The same read without installing it: what serving's loader calls.
+  // What the tenant serves, read from storage (serving's loader calls it on
+  // the tenant's first use): its deployed version, or, when it cannot be
+  // read, the newest older version that can (the problem is returned for
+  // /readyz, and logged), with the other live versions of its traffic split
+  // (one that cannot be read is left out, and reported). No version when the
+  // tenant has no deployed one.
   StatusOr<serving::DeployedModels::Loaded> ReadDeployed(const std::string& tenant_id,
                                                           store::TenantStore& store);
 

@@ -267,8 +267,8 @@ TEST_F(TrainingServiceTest, ADamagedDeployedModelFallsBackToThePreviousGoodVersi
   store::TenantStores* st = stores_.get();
   blob::TenantBlobStores* b = blobs_.get();
   ModelRegistry registry(st, [b](const std::string& id) { return b->Open(id); }, &fresh, &clock_, {});
-  ASSERT_OK(registry.LoadDeployed(t, **stores_->Open(t)));
-  ASSERT_NE(fresh.Get(t), nullptr);
+  fresh.SetLoader([&](const std::string& id) { return registry.ReadDeployed(id, **stores_->Open(id)); }, 0);
+  ASSERT_NE(fresh.Get(t), nullptr);  // read on first use, as after a restart
   EXPECT_EQ(fresh.Get(t)->version, versions[0]);
   auto problems = fresh.Problems();
   ASSERT_EQ(problems.count(t), 1u);

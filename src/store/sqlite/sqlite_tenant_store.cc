@@ -15,6 +15,13 @@ namespace embedrec::store {
 
 namespace {
 
+// The first column of a query's first row as an integer (0 without a row).
+StatusOr<int64_t> QueryInt(SqliteConn& c, const char* sql) {
+  ASSIGN_OR_RETURN(auto st, c.Prepare(sql));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? st->Int(0) : 0;
+}
+
 class SqliteTenantStore final : public TenantStore {
  public:
   SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db, const Clock* clock,
@@ -217,35 +224,15 @@ class SqliteTenantStore final : public TenantStore {
     return out;
   }
 
-  StatusOr<int64_t> CountItems() override {
-    int64_t n = 0;
-    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
-      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COUNT(*) FROM items WHERE deleted=0"));
-      ASSIGN_OR_RETURN(bool row, st->Step());
-      if (row) n = st->Int(0);
-      return Status::Ok();
-    }));
-    return n;
-  }
+  StatusOr<int64_t> CountItems() override { return ReadInt("SELECT COUNT(*) FROM items WHERE deleted=0"); }
 
-  StatusOr<int64_t> LatestEventSeq() override {
-    int64_t seq = 0;
-    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
-      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COALESCE(MAX(seq), 0) FROM events"));
-      ASSIGN_OR_RETURN(bool row, st->Step());
-      if (row) seq = st->Int(0);
-      return Status::Ok();
-    }));
-    return seq;
-  }
+  StatusOr<int64_t> LatestEventSeq() override { return ReadInt("SELECT COALESCE(MAX(seq), 0) FROM events"); }
 
   StatusOr<DataCounts> CountData() override {
     DataCounts c;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& conn) {
       auto one = [&](const char* sql, int64_t* out) -> Status {
-        ASSIGN_OR_RETURN(auto st, conn.Prepare(sql));
-        ASSIGN_OR_RETURN(bool row, st->Step());
-        *out = row ? st->Int(0) : 0;
+        ASSIGN_OR_RETURN(*out, QueryInt(conn, sql));
         return Status::Ok();
       };
       // One read transaction: the counts agree with each other.
@@ -345,6 +332,15 @@ class SqliteTenantStore final : public TenantStore {
   }
 
  private:
+  StatusOr<int64_t> ReadInt(const char* sql) {
+    int64_t n = 0;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(n, QueryInt(c, sql));
+      return Status::Ok();
+    }));
+    return n;
+  }
+
   std::string id_;
   const Clock* clock_;
   std::unique_ptr<SqliteDb> db_;

@@ -49,22 +49,12 @@ class SqliteTenantStores final : public TenantStores {
     std::error_code ec;
     fs::create_directories(Dir(tenant_id) / "blobs", ec);
     if (ec) return Status::Internal("cannot create tenant directory: " + ec.message());
-    std::vector<std::string> closed;
-    ASSIGN_OR_RETURN(auto store, OpenLocked(tenant_id, /*create=*/true, &closed));
-    if (on_idle_close_) {
-      for (const auto& id : closed) on_idle_close_(id);
-    }
-    return Status::Ok();
+    return OpenAndSweep(tenant_id, /*create=*/true).status();
   }
 
   StatusOr<std::shared_ptr<TenantStore>> Open(const std::string& tenant_id) override {
     if (!IsUuid(tenant_id)) return Status::NotFound("tenant '" + tenant_id + "' does not exist");
-    std::vector<std::string> closed;
-    auto store = OpenLocked(tenant_id, /*create=*/false, &closed);
-    if (on_idle_close_) {
-      for (const auto& id : closed) on_idle_close_(id);
-    }
-    return store;
+    return OpenAndSweep(tenant_id, /*create=*/false);
   }
 
   bool IsOpen(const std::string& tenant_id) override {
@@ -102,6 +92,17 @@ class SqliteTenantStores final : public TenantStores {
 
  private:
   fs::path Dir(const std::string& tenant_id) const { return fs::path(root_) / tenant_id; }
+
+  // OpenLocked, then the tenants whose idle stores it closed are announced
+  // (outside the lock).
+  StatusOr<std::shared_ptr<TenantStore>> OpenAndSweep(const std::string& tenant_id, bool create) {
+    std::vector<std::string> closed;
+    auto store = OpenLocked(tenant_id, create, &closed);
+    if (on_idle_close_) {
+      for (const auto& id : closed) on_idle_close_(id);
+    }
+    return store;
+  }
 
   // `closed`: the tenants whose idle stores this call closed.
   StatusOr<std::shared_ptr<TenantStore>> OpenLocked(const std::string& tenant_id, bool create,
