@@ -1,9 +1,7 @@
 // Exact top-k by inner product over rows in memory, in two passes:
 //
-//  1. approximate scores for every row from a bfloat16 copy (half the bytes
-//     of float32: the scan is memory-bound), kept transposed in blocks of
-//     kBlock items so the scan is one fused multiply-add per item and
-//     dimension, vectorised across items, with the block's scores in L1;
+//  1. approximate scores for every row from a bfloat16 copy in chunks
+//     (ann/bf16_scan.h);
 //  2. a shortlist of the best approximate scores is re-scored exactly in
 //     float32, ranked, and filtered lazily (the filter runs only near the top).
 //
@@ -26,7 +24,6 @@ namespace embedrec::ann {
 
 class ExactScanner {
  public:
-  static constexpr int64_t kBlock = 1024;
   // Copies `n` rows of `d` floats (row-major).
   ExactScanner(const float* rows, int64_t n, int d);
   // The k rows of largest inner product with `q` among those `allowed`
@@ -38,7 +35,7 @@ class ExactScanner {
   int64_t n_;
   int d_;
   std::vector<float> rows_;       // row-major float32, for exact re-scoring
-  std::vector<uint16_t> blocks_;  // per block: d × kBlock bfloat16, item-minor (zero-padded)
+  std::vector<uint16_t> chunks_;  // bfloat16 copy, ann/bf16_scan.h's layout
   float max_norm_ = 0;            // largest row norm
 };
 

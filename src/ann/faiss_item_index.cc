@@ -1,6 +1,4 @@
-// ItemIndex over FAISS (the only file that includes FAISS headers):
-// IndexFlatIP for exact search, IndexHNSWFlat with the inner-product metric
-// above the exact limit. Filters go through FAISS's IDSelector, inside the
+// ItemIndex over FAISS. Filters go through FAISS's IDSelector, inside the
 // search.
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
@@ -10,27 +8,14 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
-#include <sodium.h>
-
 #include <cstring>
 
 #include "ann/exact_scan.h"
-#include "ann/item_index.h"
+#include "ann/faiss_item_index.h"
+#include "ann/index_file.h"
 
 namespace embedrec::ann {
 namespace {
-
-// The file: magic, FAISS's own bytes, BLAKE2b-256 of both. FAISS trusts the
-// sizes it reads, so a damaged file must be refused before FAISS sees it.
-constexpr std::string_view kMagic = "EMBIDX01";
-constexpr size_t kSumBytes = 32;
-
-std::string Checksum(std::string_view bytes) {
-  unsigned char sum[kSumBytes];
-  crypto_generichash(sum, sizeof(sum), reinterpret_cast<const unsigned char*>(bytes.data()),
-                     bytes.size(), nullptr, 0);
-  return std::string(reinterpret_cast<const char*>(sum), sizeof(sum));
-}
 
 // A FAISS IDSelector over our filter.
 struct FilterSelector final : faiss::IDSelector {
@@ -110,10 +95,8 @@ class FaissItemIndex final : public ItemIndex {
     try {
       faiss::VectorIOWriter w;
       faiss::write_index(index_.get(), &w);
-      std::string out(kMagic);
-      out.append(reinterpret_cast<const char*>(w.data.data()), w.data.size());
-      out += Checksum(out);
-      return out;
+      return SealIndexFile(kFaissMagic, std::string_view(reinterpret_cast<const char*>(w.data.data()),
+                                                         w.data.size()));
     } catch (const faiss::FaissException& e) {
       return Status::Internal(std::string("cannot serialise the index: ") + e.what());
     }
@@ -129,12 +112,11 @@ class FaissItemIndex final : public ItemIndex {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<ItemIndex>> BuildItemIndex(const float* items, int64_t n, int dim,
-                                                    const IndexOptions& o) {
-  if (dim <= 0) return Status::InvalidArgument("index dimension must be > 0");
+StatusOr<std::unique_ptr<ItemIndex>> BuildFaissIndex(const float* items, int64_t n, int dim,
+                                                     bool hnsw, const IndexOptions& o) {
   try {
     std::unique_ptr<faiss::Index> index;
-    if (n <= o.exact_max_items) {
+    if (!hnsw) {
       index = std::make_unique<faiss::IndexFlatIP>(dim);
     } else {
       auto h = std::make_unique<faiss::IndexHNSWFlat>(dim, o.hnsw_m, faiss::METRIC_INNER_PRODUCT);
@@ -148,15 +130,8 @@ StatusOr<std::unique_ptr<ItemIndex>> BuildItemIndex(const float* items, int64_t 
   }
 }
 
-StatusOr<std::unique_ptr<ItemIndex>> LoadItemIndex(std::string_view bytes, const IndexOptions& o) {
-  if (bytes.size() < kMagic.size() + kSumBytes || bytes.substr(0, kMagic.size()) != kMagic) {
-    return Status::FailedPrecondition("not an embedrec index file (bad magic)");
-  }
-  std::string_view body = bytes.substr(0, bytes.size() - kSumBytes);
-  if (Checksum(body) != bytes.substr(body.size())) {
-    return Status::FailedPrecondition("index file checksum mismatch (truncated or damaged)");
-  }
-  bytes = body.substr(kMagic.size());
+StatusOr<std::unique_ptr<ItemIndex>> LoadFaissIndex(std::string_view bytes, const IndexOptions& o) {
+  ASSIGN_OR_RETURN(bytes, OpenIndexFile(bytes, kFaissMagic));
   try {
     StringViewReader r(bytes);
     std::unique_ptr<faiss::Index> index(faiss::read_index(&r));

@@ -1,7 +1,8 @@
 // Nearest items by inner product over a model's item embeddings: what
 // "similar items" and recommendation retrieval search. Exact search up to a
-// catalog size, HNSW (approximate, much faster on large catalogs) above it;
-// the choice and its parameters are recorded with the model version.
+// catalog size, an approximate index above it (IVF of our own by default,
+// ann/ivf_index.h; FAISS's HNSW on request); the choice and its parameters
+// are recorded with the model version.
 //
 // Thread safety: Search is safe concurrently once built or loaded.
 #pragma once
@@ -20,6 +21,10 @@ namespace embedrec::ann {
 
 struct IndexOptions {
   int64_t exact_max_items = 200000;  // exact inner-product scan up to this many items
+  // Above it: "ivf" (built in seconds) or "hnsw" (FAISS; minutes at 1M items).
+  std::string large_index = "ivf";
+  int ivf_lists = 0;   // 0: about 2·√items, a power of two
+  int ivf_probes = 0;  // lists scanned per query; 0: lists / 4, at least 8
   int hnsw_m = 32;                   // HNSW graph degree
   // FAISS's default; 100k items built 6.4x faster than at 200 with recall@10 0.999
   // vs 1.000; at 1M items, recall@10 0.973 with ef_search 512 (docs/benchmarks.md)
@@ -32,14 +37,14 @@ class ItemIndex {
   virtual ~ItemIndex() = default;
   virtual int dim() const = 0;
   virtual int64_t size() const = 0;
-  // "exact_ip" or "hnsw_ip", and the parameters as a JSON object.
+  // "exact_ip", "ivf_ip" or "hnsw_ip", and the parameters as a JSON object.
   virtual std::string kind() const = 0;
   virtual std::string params_json() const = 0;
   // The k items of largest inner product with `query` (dim floats), best
   // first, as (item index, score). `allowed` (may be null) admits item
   // indices: the filter is applied inside the search, so k items come back
-  // whenever k are allowed (exact search; HNSW searches wider for narrow
-  // filters but may return fewer when very few items pass).
+  // whenever k are allowed (exact and IVF search; HNSW searches wider for
+  // narrow filters but may return fewer when very few items pass).
   using Filter = std::function<bool(int64_t)>;
   virtual std::vector<std::pair<int64_t, float>> Search(const float* query, int k,
                                                         const Filter* allowed) const = 0;

@@ -1,0 +1,118 @@
+#include "ann/bf16_scan.h"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+
+namespace embedrec::ann {
+
+uint16_t ToBf16(float x) {
+  uint32_t b = std::bit_cast<uint32_t>(x);
+  b += 0x7FFF + ((b >> 16) & 1);
+  return static_cast<uint16_t>(b >> 16);
+}
+
+void PutBf16Row(const float* r, int d, int64_t slot, uint16_t* chunks) {
+  uint16_t* chunk = chunks + (slot / kChunk) * d * kChunk;
+  for (int j = 0; j < d; ++j) chunk[j * kChunk + slot % kChunk] = ToBf16(r[j]);
+}
+
+// All kChunk scores in registers (eight 8-wide accumulators): one load and one
+// fused multiply-add per 8 rows and dimension, scores stored once. Cloned for
+// AVX2/FMA and a baseline: fast where it can be, runs everywhere.
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void ChunkScores(const uint16_t* chunk, int d, const float* q, float* out) {
+  float acc[kChunk] = {};
+  for (int j = 0; j < d; ++j) {
+    const float qj = q[j];
+    const uint16_t* col = chunk + j * kChunk;
+#pragma omp simd
+    for (int t = 0; t < kChunk; ++t) {
+      acc[t] += qj * std::bit_cast<float>(static_cast<uint32_t>(col[t]) << 16);
+    }
+  }
+  for (int t = 0; t < kChunk; ++t) out[t] = acc[t];
+}
+
+namespace {
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+float ChunkMax(const float* x, int64_t n) {
+  float m = x[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+}  // namespace
+
+float Dot(const float* a, const float* b, int d) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < d; ++j) s += a[j] * b[j];
+  return s;
+}
+
+bool Better(const Scored& a, const Scored& b) {
+  return a.first != b.first ? a.first > b.first : a.second < b.second;
+}
+
+void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
+  out->clear();
+  if (w >= n) {
+    out->resize(n);
+    for (int64_t i = 0; i < n; ++i) (*out)[i] = {scores[i], i};
+    std::sort(out->begin(), out->end(), Better);
+    return;
+  }
+  // A heap of the best w (worst on top); chunks that cannot beat it are skipped.
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t c1 = std::min(n, c0 + kChunk);
+    if (static_cast<int64_t>(out->size()) == w && ChunkMax(scores + c0, c1 - c0) < out->front().first) {
+      continue;
+    }
+    for (int64_t i = c0; i < c1; ++i) {
+      Scored s{scores[i], i};
+      if (static_cast<int64_t>(out->size()) < w) {
+        out->push_back(s);
+        std::push_heap(out->begin(), out->end(), Better);
+      } else if (Better(s, out->front())) {
+        std::pop_heap(out->begin(), out->end(), Better);
+        out->back() = s;
+        std::push_heap(out->begin(), out->end(), Better);
+      }
+    }
+  }
+  std::sort(out->begin(), out->end(), Better);
+}
+
+std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int64_t n,
+                                                        const int64_t* slots, const float* rows,
+                                                        const int32_t* items, int d, const float* q,
+                                                        int k, float delta,
+                                                        const std::function<bool(int64_t)>* allowed) {
+  std::vector<std::pair<int64_t, float>> out;
+  if (k <= 0 || n <= 0) return out;
+  thread_local std::vector<Scored> shortlist, exact;
+  for (int64_t w = std::max<int64_t>(4 * k, 64);; w *= 4) {
+    Shortlist(approx, n, w, &shortlist);
+    // The best approximate score left out (−∞ when every candidate is in).
+    const float left_out = w >= n ? -std::numeric_limits<float>::infinity() : shortlist.back().first;
+    exact.clear();
+    for (const auto& [s, c] : shortlist) {
+      const int64_t slot = slots ? slots[c] : c;
+      const int64_t item = items ? items[slot] : slot;
+      if (item >= 0) exact.emplace_back(Dot(rows + slot * d, q, d), item);
+    }
+    std::sort(exact.begin(), exact.end(), Better);
+    out.clear();
+    for (const auto& [s, i] : exact) {
+      if (static_cast<int>(out.size()) >= k) break;
+      if (!allowed || (*allowed)(i)) out.emplace_back(i, s);
+    }
+    if (w >= n) return out;  // every candidate considered
+    if (static_cast<int>(out.size()) == k && out.back().second > left_out + delta) return out;
+  }
+}
+
+}  // namespace embedrec::ann

@@ -1,0 +1,44 @@
+// The approximate first pass shared by the exact scan and the IVF index:
+// rows rounded to bfloat16 (half the bytes of float32: scans are memory-bound)
+// and stored in chunks of kChunk rows, transposed within the chunk (d ×
+// kChunk, row-minor), so scoring a chunk is one fused multiply-add per row and
+// dimension, vectorised across rows. Zero rows pad the last chunk.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace embedrec::ann {
+
+inline constexpr int64_t kChunk = 64;
+
+// float32 → bfloat16, round to nearest even (finite values).
+uint16_t ToBf16(float x);
+// Writes row `r` of `d` floats into slot `slot` of `chunks` (chunked layout).
+void PutBf16Row(const float* r, int d, int64_t slot, uint16_t* chunks);
+// out[0..kChunk) = q · each row of one chunk.
+void ChunkScores(const uint16_t* chunk, int d, const float* q, float* out);
+float Dot(const float* a, const float* b, int d);
+
+// (score, position); better: higher score, then lower position.
+using Scored = std::pair<float, int64_t>;
+bool Better(const Scored& a, const Scored& b);
+// The `w` best of scores[0..n), best first.
+void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out);
+
+// The k best of n candidates by exact score among those `allowed` admits
+// (null: all), best first, as (item, score). Candidate c sits in slot
+// s = slots ? slots[c] : c: its float row is rows + s·d, its item
+// items ? items[s] : s (negative: padding, never returned). approx[c] is its
+// approximate score, within `delta` of the exact one: the shortlist widens
+// until nothing left out can enter the top k, so the answer is exact among
+// the candidates.
+std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int64_t n,
+                                                        const int64_t* slots, const float* rows,
+                                                        const int32_t* items, int d, const float* q,
+                                                        int k, float delta,
+                                                        const std::function<bool(int64_t)>* allowed);
+
+}  // namespace embedrec::ann
