@@ -77,7 +77,7 @@ double DefaultBudgetSeconds(const JobRequest& req, int64_t pairs, int64_t items,
                             SpeedEstimate& speed) {
   JobRequest l = RequestForType(req, ml::ModelType::kLightGcn);
   l.given.clear();
-  return std::max(10.0, 3 * speed.JobSeconds(l, pairs, items));
+  return std::clamp(3 * speed.JobSeconds(l, pairs, items), 10.0, kMaxDefaultBudgetSeconds);
 }
 
 double AutoJobSeconds(const JobRequest& req, int64_t pairs, int64_t items, SpeedEstimate& speed) {

@@ -38,7 +38,10 @@ JobRequest RequestForType(const JobRequest& req, ml::ModelType type);
 // The trials for `req` (model_type "auto") on data of this size.
 std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t items,
                               SpeedEstimate& speed);
-// The default budget: three times one LightGCN training (our defaults) at this size.
+// The default budget: three times one LightGCN training (our defaults) at
+// this size, at most kMaxDefaultBudgetSeconds, so that a large shop's job
+// (the search, then the chosen model's refit) ends within about half an hour.
+inline constexpr double kMaxDefaultBudgetSeconds = 15 * 60;
 double DefaultBudgetSeconds(const JobRequest& req, int64_t pairs, int64_t items,
                             SpeedEstimate& speed);
 // The expected whole-job time: the trials that fit in the budget, then the

@@ -18,7 +18,16 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   if (r.model_type == ModelType::kEase) return n * n * n / 3 + 8 * n * n * d;
   if (r.model_type == ModelType::kItemKnn) return n * n * (8 * d + 20);
   if (r.model_type == ModelType::kAls) return p * d * d;
-  return p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
+  const double linear = p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
+  if (r.model_type != ModelType::kLightGcn || r.options.walks > 0) return linear;
+  // LightGCN's exact step propagates over the batch's K-hop neighbourhood,
+  // most of the graph on large data: every step costs about the graph
+  // (2 edges per pair, K layers, forward and backward), and an epoch has
+  // pairs / batch steps. Weighed against the linear term as measured at
+  // 150K and 1.5M interactions (about 1/285 of its per-unit time;
+  // docs/benchmarks.md, "Scale on one node").
+  const double steps = p / std::max(1, r.options.batch_size);
+  return linear + steps * 2.0 * r.options.num_layers * 2 * p * d / 285;
 }
 
 namespace {

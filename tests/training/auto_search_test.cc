@@ -19,6 +19,19 @@ JobRequest Auto(const std::string& body) {
   return *r;
 }
 
+TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) {
+  SpeedEstimate speed;
+  JobRequest req = Auto(R"({"model_type":"auto"})");
+  const int64_t pairs = 15000000, items = 1000000;
+  EXPECT_EQ(DefaultBudgetSeconds(req, pairs, items, speed), kMaxDefaultBudgetSeconds);
+  EXPECT_LT(DefaultBudgetSeconds(req, 20000, 1000, speed), kMaxDefaultBudgetSeconds);
+  for (const auto& t : PlanTrials(req, pairs, items, speed)) {
+    if (t.request.model_type == ml::ModelType::kLightGcn) EXPECT_GT(t.estimated_seconds, kMaxDefaultBudgetSeconds);
+  }
+  // The whole job, as the queue estimates it: within about half an hour.
+  EXPECT_LT(AutoJobSeconds(req, pairs, items, speed), 2 * kMaxDefaultBudgetSeconds);
+}
+
 TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   SpeedEstimate speed;
   JobRequest req = Auto(R"({"model_type":"auto"})");
