@@ -4,7 +4,9 @@ HTTP to embedrec, beside `sqlite3 .import` of the same file into a table of the
 same columns, in one run. Reports rows/s and embedrec's peak RSS for several
 file sizes, to show whether memory stays flat as the file grows.
 
-Usage: bench/import_bench.py [--sizes 1000000,10000000]
+Usage: bench/import_bench.py [--sizes 1000000,10000000] [--user-share 0.05]
+(--user-share: users per row of the file, all of them new to the tenant;
+0.5 makes a 5M-row file bring 2.5M new users)
 """
 import argparse
 import http.client
@@ -61,10 +63,10 @@ def upload_file(port, path, token, csv_path):
     return json.loads(data)
 
 
-def run_size(n, work):
+def run_size(n, work, user_share):
     shop = work / f"shop{n}"
     subprocess.run([BIN, "generate-shop", "--out", str(shop), "--items", "10000", "--users",
-                    str(max(1000, n // 20)), "--interactions", str(n), "--seed", "1"],
+                    str(max(1000, int(n * user_share))), "--interactions", str(n), "--seed", "1"],
                    check=True, capture_output=True)
     csv_path = shop / "interactions.csv"
 
@@ -100,7 +102,7 @@ def run_size(n, work):
     shutil.rmtree(work / f"data{n}", ignore_errors=True)
     db.unlink()
     shutil.rmtree(shop, ignore_errors=True)
-    return {"rows": rows, "accepted": res["rows_accepted"], "ours_s": t_ours,
+    return {"rows": rows, "users": max(1000, int(n * user_share)), "accepted": res["rows_accepted"], "ours_s": t_ours,
             "sqlite_s": t_sqlite, "rss_mib": rss / 1024, "rss_before_mib": rss_before / 1024,
             "file_mib": csv_path.stat().st_size / 2**20 if csv_path.exists() else 0}
 
@@ -108,21 +110,22 @@ def run_size(n, work):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000000,10000000")
+    ap.add_argument("--user-share", type=float, default=0.05)
     args = ap.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("sqlite3 is missing: scripts/install-deps --bench")
     work = Path(tempfile.mkdtemp(prefix="embedrec-import-bench-"))
-    lines = ["| interactions | embedrec rows/s (HTTP upload) | sqlite3 .import rows/s | ratio | "
-             "embedrec peak RSS (MiB) |", "|---:|---:|---:|---:|---:|"]
+    lines = ["| interactions | users generated (all new) | embedrec rows/s (HTTP upload) | sqlite3 .import rows/s | ratio | "
+             "embedrec peak RSS before / after the upload (MiB) |", "|---:|---:|---:|---:|---:|---:|"]
     try:
         for n in [int(x) for x in args.sizes.split(",")]:
-            r = run_size(n, work)
+            r = run_size(n, work, args.user_share)
             ours, theirs = r["rows"] / r["ours_s"], r["rows"] / r["sqlite_s"]
             print(f"{n}: embedrec {ours:.0f} rows/s ({r['ours_s']:.1f} s), sqlite3 {theirs:.0f} "
                   f"rows/s ({r['sqlite_s']:.1f} s), peak RSS {r['rss_mib']:.0f} MiB",
                   file=sys.stderr)
-            lines.append(f"| {r['rows']} | {ours:.0f} | {theirs:.0f} | {100 * ours / theirs:.0f}% | "
-                         f"{r['rss_mib']:.0f} |")
+            lines.append(f"| {r['rows']} | {r['users']} | {ours:.0f} | {theirs:.0f} | {100 * ours / theirs:.0f}% | "
+                         f"{r['rss_before_mib']:.0f} / {r['rss_mib']:.0f} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = "\n".join(lines)

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace embedrec {
 
@@ -32,6 +33,55 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
   fd = -1;
   if (closed != 0) return fail("close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename onto");
+  return Status::Ok();
+}
+
+namespace {
+
+Status IoError(const char* what, const char* op) {
+  return Status::Internal(std::string(what) + ": " + op + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+StatusOr<int> CreateAnonymousFile(const std::string& dir, const char* what) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::string tmpl = dir + "/spill-XXXXXX";
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) return IoError(what, "create");
+  ::unlink(tmpl.c_str());
+  return fd;
+}
+
+Status PWriteAll(int fd, const void* data, size_t n, uint64_t offset, const char* what) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return IoError(what, "write");
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status PReadAll(int fd, void* data, size_t n, uint64_t offset, const char* what) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return IoError(what, "read");
+    }
+    if (r == 0) return Status::Internal(std::string(what) + ": unexpected end");
+    p += r;
+    n -= static_cast<size_t>(r);
+    offset += static_cast<uint64_t>(r);
+  }
   return Status::Ok();
 }
 

@@ -1,4 +1,5 @@
-// Whole-file writes that are all or nothing.
+// Whole-file writes that are all or nothing; the anonymous temporary files
+// external sorts spill to.
 #pragma once
 
 #include <string>
@@ -12,5 +13,13 @@ namespace embedrec {
 // with `mode`), fsync, rename. On failure the temporary is removed and
 // `path` is left as it was. kInternal with the OS error.
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode);
+
+// A new file in `dir` (created if missing), unlinked at once: freed when
+// closed, even after a crash. Returns its descriptor; `what` names it in errors.
+StatusOr<int> CreateAnonymousFile(const std::string& dir, const char* what);
+// All `n` bytes at `offset`, retrying short transfers; kInternal on an error
+// or (reading) an early end of file.
+Status PWriteAll(int fd, const void* data, size_t n, uint64_t offset, const char* what);
+Status PReadAll(int fd, void* data, size_t n, uint64_t offset, const char* what);
 
 }  // namespace embedrec

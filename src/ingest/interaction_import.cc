@@ -71,20 +71,11 @@ StatusOr<TypeCodes> MakeTypeCodes(const std::set<std::string>& custom_types) {
 class RowReader {
  public:
   RowReader(const IdSnapshot& ids, const TypeCodes& types, const InteractionImportOptions& opt,
-            InteractionSorter* sorter, ImportResult* result)
-      : ids_(ids), types_(types), opt_(opt), sorter_(sorter), result_(result) {}
+            InteractionSorter* sorter, NewUsers* new_users, ImportResult* result)
+      : ids_(ids), types_(types), opt_(opt), sorter_(sorter), new_users_(new_users), result_(result) {}
 
   Status OnRecord(const CsvRecord& r) { return have_header_ ? Row(r) : Header(r); }
   bool have_header() const { return have_header_; }
-  // The new users, by order of appearance (their key − kNewUserBase).
-  std::vector<std::string> TakeNewUsers() {
-    std::vector<std::string> out(new_user_keys_.size());
-    while (!new_user_keys_.empty()) {
-      auto node = new_user_keys_.extract(new_user_keys_.begin());
-      out[node.mapped() - kNewUserBase] = std::move(node.key());
-    }
-    return out;
-  }
 
  private:
   Status Header(const CsvRecord& r) {
@@ -147,9 +138,7 @@ class RowReader {
     if (auto u = ids_.users.find(user_id); u != ids_.users.end()) {
       rec.user_key = u->second;
     } else {
-      auto n = new_user_keys_.emplace(std::string(user_id),
-                                      kNewUserBase + static_cast<int64_t>(new_user_keys_.size()));
-      rec.user_key = n.first->second;
+      ASSIGN_OR_RETURN(rec.user_key, new_users_->Add(user_id));
     }
     return sorter_->Add(rec);
   }
@@ -211,25 +200,32 @@ class RowReader {
   const TypeCodes& types_;
   const InteractionImportOptions& opt_;
   InteractionSorter* sorter_;
+  NewUsers* new_users_;
   ImportResult* result_;
   std::vector<Col> cols_;
   std::vector<std::string> names_;
   bool have_header_ = false;
   std::string type_, error_;  // per row, kept for their buffers
-  IdMap new_user_keys_;       // users unknown to the snapshot → kNewUserBase + order of appearance
 };
 
-// Phase 2, under the write lock: users first (in order, so keys keep their
-// order), then the rows in key order, repeats of the file and of the store
-// dropped, with the upload's statistics.
-Status WriteSorted(InteractionSorter& sorter, std::vector<std::string> new_users, const IdSnapshot& ids,
+// Phase 2, under the write lock: the rows in key order, each new user
+// created just before its rows (new users come in key order too, so user_idx
+// grows with the key and the inserts stay in the store's key order), repeats
+// of the file and of the store dropped, with the upload's statistics.
+Status WriteSorted(InteractionSorter& sorter, NewUsers& new_users, const IdSnapshot& ids,
                    const TypeCodes& types, int64_t now_ms, store::ImportBatch* batch, ImportResult* result,
                    InteractionStats* stats) {
-  std::vector<int64_t> new_user_idx(new_users.size());
-  for (size_t k = 0; k < new_users.size(); ++k) {
-    ASSIGN_OR_RETURN(new_user_idx[k], batch->EnsureUser(new_users[k], now_ms));
-  }
-  new_users = {};
+  int64_t new_key = -1, new_idx = -1;  // the last new user created
+  std::string new_id;
+  auto user_idx = [&](int64_t key) -> StatusOr<int64_t> {
+    if (key < kNewUserBase) return key;
+    while (new_key != key) {  // every new user has rows: the stream reaches `key`
+      ASSIGN_OR_RETURN(bool more, new_users.Next(&new_key, &new_id));
+      if (!more || new_key > key) return Status::Internal("import: rows of a user the upload did not see");
+      ASSIGN_OR_RETURN(new_idx, batch->EnsureUser(new_id, now_ms));
+    }
+    return new_idx;
+  };
   int64_t max_item = -1;
   for (const auto& [id, idx] : ids.items) max_item = std::max(max_item, idx);
   std::vector<bool> item_seen(static_cast<size_t>(max_item + 1));
@@ -247,7 +243,7 @@ Status WriteSorted(InteractionSorter& sorter, std::vector<std::string> new_users
     }
     prev = row;
     have_prev = true;
-    out.user_idx = row.user_key >= kNewUserBase ? new_user_idx[row.user_key - kNewUserBase] : row.user_key;
+    ASSIGN_OR_RETURN(out.user_idx, user_idx(row.user_key));
     out.item_idx = row.item_idx >= 0 ? std::optional<int64_t>(row.item_idx) : std::nullopt;
     out.type = types.names[row.type];
     out.ts_ms = row.ts_ms;
@@ -274,6 +270,9 @@ Status WriteSorted(InteractionSorter& sorter, std::vector<std::string> new_users
     if (stats->min_ts_ms == 0 || row.ts_ms < stats->min_ts_ms) stats->min_ts_ms = row.ts_ms;
     stats->max_ts_ms = std::max(stats->max_ts_ms, row.ts_ms);
   }
+  // The stream's end: two ids sharing the last key are found here.
+  ASSIGN_OR_RETURN(bool extra, new_users.Next(&new_key, &new_id));
+  if (extra) return Status::Internal("import: a new user without rows");
   for (size_t t = 0; t < per_type.size(); ++t) {
     if (per_type[t] > 0) stats->types[types.names[t]] = per_type[t];
   }
@@ -297,7 +296,9 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
                                                               : InteractionSorter::kDefaultChunkRows);
   // Phase 1: read, validate and sort; no lock held.
   const auto t0 = std::chrono::steady_clock::now();
-  RowReader reader(ids, types, opt, &sorter, &result);
+  NewUsers new_users(opt.spill_dir, opt.new_user_chunk ? opt.new_user_chunk : NewUsers::kDefaultChunkUsers,
+                     opt.user_hash);
+  RowReader reader(ids, types, opt, &sorter, &new_users, &result);
   CsvParser parser({}, [&reader](const CsvRecord& r) { return reader.OnRecord(r); });
   RETURN_IF_ERROR(parser.ParseAll(csv));
   if (!reader.have_header()) {
@@ -305,14 +306,14 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
         .WithReason("empty_file");
   }
   RETURN_IF_ERROR(sorter.Finish());
-  std::vector<std::string> new_users = reader.TakeNewUsers();
+  RETURN_IF_ERROR(new_users.Finish());
   stats->read_seconds = SecondsSince(t0);
-  stats->runs_spilled = sorter.runs_spilled();
+  stats->runs_spilled = sorter.runs_spilled() + new_users.runs_spilled();
 
   // Phase 2: under the write lock.
   const auto t1 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(store::ImportBatch * batch, begin());
-  RETURN_IF_ERROR(WriteSorted(sorter, std::move(new_users), ids, types, opt.now_ms, batch, &result, stats));
+  RETURN_IF_ERROR(WriteSorted(sorter, new_users, ids, types, opt.now_ms, batch, &result, stats));
   stats->write_seconds = SecondsSince(t1);
   return result;
 }

@@ -8,9 +8,11 @@
 //
 // Two phases, so that an upload holds the tenant's write lock only while it
 // writes: (1) the whole file is read, validated against id snapshots and
-// sorted in key order (spilled to temporary files past one chunk, so memory
-// stays bounded); (2) `begin` opens the batch, new users are added and the
-// rows are inserted in key order (appends to the store's B-tree).
+// sorted in key order, the ids of new users collected (both spilled to
+// temporary files past one chunk, so memory stays bounded whatever the file's
+// size and its number of new users); (2) `begin` opens the batch and the rows
+// are inserted in key order (appends to the store's B-tree), each new user
+// added just before its rows.
 //
 // Rules: the item must be in the tenant's catalog (not for
 // recommendations_shown, whose item is optional); users are created as they
@@ -26,6 +28,7 @@
 #include <string>
 
 #include "ingest/item_import.h"
+#include "ingest/new_users.h"
 #include "interactions/interaction_rules.h"
 
 namespace embedrec::ingest {
@@ -34,6 +37,8 @@ struct InteractionImportOptions {
   std::set<std::string> custom_types;  // allowed beyond the built-in ones
   std::string spill_dir;               // temporary sorted runs of large files
   size_t sort_chunk_rows = 0;          // 0: InteractionSorter's default
+  size_t new_user_chunk = 0;           // 0: NewUsers' default
+  NewUsers::Hash user_hash;            // null: NewUsers' keyed hash (tests pass weak ones)
   int64_t now_ms = 0;
   int64_t max_future_ms = interactions::kMaxFutureMs;  // later timestamps are rejected
 };
@@ -45,7 +50,7 @@ struct InteractionStats {
   int64_t min_ts_ms = 0, max_ts_ms = 0;  // of accepted rows; 0 when none
   double read_seconds = 0;   // phase 1: reading, validating, sorting (no lock held)
   double write_seconds = 0;  // phase 2: writing under the tenant's write lock
-  size_t runs_spilled = 0;   // sorted runs written to temporary files
+  size_t runs_spilled = 0;   // sorted runs written to temporary files (rows and new users)
 };
 
 // The tenant's ids as read before the upload (TenantStore::LoadItemIndex and

@@ -1,13 +1,11 @@
 #include "ingest/interaction_sorter.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <tuple>
+
+#include "common/file_util.h"
 
 namespace embedrec::ingest {
 
@@ -21,28 +19,7 @@ bool SameKey(const PackedInteraction& a, const PackedInteraction& b) {
          a.ts_ms == b.ts_ms;
 }
 
-namespace {
-
-Status IoError(const char* what) {
-  return Status::Internal(std::string("import spill file: ") + what + ": " + std::strerror(errno));
-}
-
-Status WriteAll(int fd, const void* data, size_t n, uint64_t offset) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return IoError("write");
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-    offset += static_cast<uint64_t>(w);
-  }
-  return Status::Ok();
-}
-
-}  // namespace
+constexpr const char* kWhat = "import spill file";
 
 InteractionSorter::InteractionSorter(std::string spill_dir, size_t chunk_rows)
     : spill_dir_(std::move(spill_dir)), chunk_rows_(std::max<size_t>(chunk_rows, 1)) {}
@@ -60,16 +37,11 @@ Status InteractionSorter::Add(const PackedInteraction& row) {
 
 Status InteractionSorter::Spill() {
   if (fd_ < 0) {
-    std::error_code ec;
-    std::filesystem::create_directories(spill_dir_, ec);
-    std::string tmpl = spill_dir_ + "/import-XXXXXX";
-    fd_ = ::mkstemp(tmpl.data());
-    if (fd_ < 0) return IoError("create");
-    ::unlink(tmpl.c_str());  // anonymous from now on: freed when closed, even after a crash
+    ASSIGN_OR_RETURN(fd_, CreateAnonymousFile(spill_dir_, kWhat));
   }
   std::sort(buffer_.begin(), buffer_.end(), KeyLess);
-  RETURN_IF_ERROR(WriteAll(fd_, buffer_.data(), buffer_.size() * sizeof(PackedInteraction),
-                           spilled_rows_ * sizeof(PackedInteraction)));
+  RETURN_IF_ERROR(PWriteAll(fd_, buffer_.data(), buffer_.size() * sizeof(PackedInteraction),
+                            spilled_rows_ * sizeof(PackedInteraction), kWhat));
   Run run;
   run.offset = spilled_rows_;
   run.rows = buffer_.size();
@@ -83,20 +55,8 @@ Status InteractionSorter::Refill(Run& run) {
   size_t n = static_cast<size_t>(std::min<uint64_t>(kMergeBufferRows, run.rows - run.next));
   run.buf.resize(n);
   run.pos = 0;
-  char* p = reinterpret_cast<char*>(run.buf.data());
-  size_t want = n * sizeof(PackedInteraction);
-  uint64_t off = (run.offset + run.next) * sizeof(PackedInteraction);
-  while (want > 0) {
-    ssize_t r = ::pread(fd_, p, want, static_cast<off_t>(off));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return IoError("read");
-    }
-    if (r == 0) return Status::Internal("import spill file: unexpected end");
-    p += r;
-    want -= static_cast<size_t>(r);
-    off += static_cast<uint64_t>(r);
-  }
+  RETURN_IF_ERROR(PReadAll(fd_, run.buf.data(), n * sizeof(PackedInteraction),
+                          (run.offset + run.next) * sizeof(PackedInteraction), kWhat));
   run.next += n;
   return Status::Ok();
 }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "ingest/fake_import_batch.h"
 
@@ -91,6 +93,60 @@ TEST(InteractionImportTest, WritesRowsInKeyOrderAcrossSpilledRuns) {
     EXPECT_GE(*x.rating, 1);
     EXPECT_FALSE(x.quantity.has_value());
   }
+}
+
+TEST(InteractionImportTest, ManyNewUsersSpillAndEachIsCreatedOnceBeforeItsRows) {
+  Fixture f;
+  f.ids.items = {{"P1", 1}, {"P2", 2}};
+  f.ids.users = {{"OLD", 7}};
+  f.batch.user_index = f.ids.users;
+  std::string csv = "user_id,item_id,interaction_type,timestamp\n";
+  for (int i = 0; i < 300; ++i) {
+    csv += "N" + std::to_string(i % 100) + ",P" + std::to_string(1 + i % 2) + ",view," +
+           std::to_string(1700000000 + i) + "\n";
+  }
+  csv += "OLD,P1,view,1700000000\n";
+  auto src = NewStringSource(csv);
+  InteractionImportOptions opt;
+  opt.now_ms = 1800000000000;
+  opt.new_user_chunk = 8;  // many spilled chunks of ids
+  opt.sort_chunk_rows = 50;
+  opt.spill_dir = (std::filesystem::temp_directory_path() / "embedrec-spill-test").string();
+  InteractionStats st;
+  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows_accepted, 301);
+  EXPECT_EQ(f.batch.users.size(), 100u);  // each new user once
+  EXPECT_EQ(std::set<std::string>(f.batch.users.begin(), f.batch.users.end()).size(), 100u);
+  EXPECT_EQ(st.unique_users, 101);
+  EXPECT_GT(st.runs_spilled, 10u);
+  // Every row went to its own user; user_idx grows along the rows.
+  std::map<int64_t, std::string> by_idx;
+  for (const auto& [id, idx] : f.batch.user_index) by_idx[idx] = id;
+  int per_user[100] = {};
+  for (const auto& x : f.batch.interactions) {
+    if (x.user_idx == 7) continue;
+    const std::string& id = by_idx.at(x.user_idx);
+    ++per_user[std::stoi(id.substr(1))];
+  }
+  for (int n : per_user) EXPECT_EQ(n, 3);
+  EXPECT_TRUE(std::is_sorted(f.batch.interactions.begin(), f.batch.interactions.end(),
+                             [](const auto& a, const auto& b) { return a.user_idx < b.user_idx; }));
+}
+
+TEST(InteractionImportTest, TwoNewUsersWithOneHashKeyFailTheUploadAsRetryable) {
+  Fixture f;
+  f.ids.items = {{"P1", 1}};
+  auto src = NewStringSource(
+      "user_id,item_id,interaction_type,timestamp\n"
+      "AA,P1,view,1704896580\n"
+      "BB,P1,view,1704896580\n");
+  InteractionImportOptions opt;
+  opt.now_ms = 1800000000000;
+  opt.user_hash = [](std::string_view) { return uint64_t{42}; };
+  InteractionStats st;
+  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);  // the caller commits nothing
 }
 
 TEST(InteractionImportTest, RejectsWithoutOpeningTheBatchWhenTheFileIsUnusable) {
