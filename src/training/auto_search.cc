@@ -116,20 +116,27 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
   report();
   std::optional<double> best_ndcg;
   size_t best_index = 0;
-  // The cheapest trial runs whatever its estimate: an estimate (of a machine
-  // under load, or before this machine's speed is known) must not leave the
-  // job without a model.
-  const size_t cheapest = static_cast<size_t>(
-      std::min_element(plan.begin(), plan.end(),
-                       [](const Trial& a, const Trial& b) { return a.estimated_seconds < b.estimated_seconds; }) -
-      plan.begin());
+  // One trial runs whatever its estimate: an estimate (of a machine under
+  // load, or before this machine's speed is known) must not leave the job
+  // without a model. The first ALS trial: the fastest type per epoch at every
+  // size measured and linear in the data (docs/benchmarks.md), where BPR-MF's
+  // epoch, memory-bound on large data, ran twice its estimate. Without ALS in
+  // the plan, the cheapest estimate.
+  auto fallback_it = std::find_if(plan.begin(), plan.end(),
+                                  [](const Trial& t) { return t.request.model_type == ml::ModelType::kAls; });
+  if (fallback_it == plan.end()) {
+    fallback_it = std::min_element(plan.begin(), plan.end(), [](const Trial& a, const Trial& b) {
+      return a.estimated_seconds < b.estimated_seconds;
+    });
+  }
+  const size_t fallback = static_cast<size_t>(fallback_it - plan.begin());
   for (size_t k = 0; k < plan.size(); ++k) {
     json::object& doc = r.trials[k].as_object();
     const JobRequest& t = plan[k].request;
     if (env.cancel && env.cancel->load()) return ml::CancelledStatus();
     // Re-estimated with what the finished trials taught the speed estimate.
     const double estimate = env.speed->FitSeconds(t, pairs, data.n_items);
-    const bool must_run = k == cheapest && !r.best;
+    const bool must_run = k == fallback && !r.best;
     if (!must_run && Seconds(started) + estimate > r.budget_seconds) {
       doc["status"] = "skipped";
       doc["reason"] = "its estimated " + std::to_string(static_cast<int>(estimate + 0.5)) +

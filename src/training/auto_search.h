@@ -9,7 +9,7 @@
 // The trials, cheapest first: ease at three L2 strengths (catalogs up to
 // ml::kMaxItemItemItems), item_knn, als at three regularisations, lightgcn,
 // bpr_mf. A trial whose estimated time would overrun the budget is skipped,
-// except the cheapest one while no trial has succeeded: the search always
+// except the first ALS trial while no trial has succeeded: the search always
 // trains something.
 #pragma once
 

@@ -114,6 +114,7 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   }
   EXPECT_EQ(completed, 1);
   EXPECT_EQ(skipped, static_cast<int>(one->trials.size()) - 1);
+  EXPECT_EQ(one->chosen.model_type, ml::ModelType::kAls);  // the trial that always runs
 }
 
 }  // namespace

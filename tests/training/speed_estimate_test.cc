@@ -35,7 +35,9 @@ TEST(SpeedEstimateTest, FinishedJobsMoveTheEstimate) {
   r.model_type = ml::ModelType::kAls;
   speed.Record(r, 1000000, 10000, 2.0);
   EXPECT_NEAR(speed.EpochSeconds(r, 1000000, 10000), 2.0, 1e-9);
-  EXPECT_NEAR(speed.EpochSeconds(r, 2000000, 10000), 4.0, 1e-9);  // linear in the pairs
+  // More pairs, more time, but less than in proportion (the solves do not grow).
+  EXPECT_GT(speed.EpochSeconds(r, 2000000, 10000), 2.0);
+  EXPECT_LT(speed.EpochSeconds(r, 2000000, 10000), 4.0);
   speed.Record(r, 1000000, 10000, 4.0);
   EXPECT_NEAR(speed.EpochSeconds(r, 1000000, 10000), 3.0, 1e-9);  // a moving average
   speed.WaitIdle();  // nothing was queued: a job measured it
