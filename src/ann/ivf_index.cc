@@ -191,8 +191,11 @@ class IvfIndex final : public ItemIndex {
           }
         }
       }
+      // An approximate index: the shortlist is not widened to prove the
+      // order exact (with k in the hundreds that cost more than the scan).
       auto out = TopKOfCandidates(approx.data(), static_cast<int64_t>(approx.size()), slots.data(),
-                                  rows_.data(), items_.data(), d_, q, k, delta, allowed);
+                                  rows_.data(), items_.data(), d_, q, k, delta, /*prove_exact=*/false,
+                                  allowed);
       if (static_cast<int>(out.size()) == k || probed == lists_) return out;
     }
   }
