@@ -44,9 +44,26 @@ NewUsers::~NewUsers() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+int64_t NewUsers::KeyOf(std::string_view user_id) const {
+  return kNewUserBase + static_cast<int64_t>(hash_(user_id) & kHashMask);
+}
+
+std::vector<NewUsers::Entry> NewUsers::TakeChunk() {
+  std::vector<Entry> entries;
+  entries.reserve(chunk_.size());
+  while (!chunk_.empty()) {
+    auto node = chunk_.extract(chunk_.begin());
+    const int64_t key = KeyOf(node.value());
+    entries.push_back({key, std::move(node.value())});
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return std::tie(a.key, a.id) < std::tie(b.key, b.id); });
+  return entries;
+}
+
 StatusOr<int64_t> NewUsers::Add(std::string_view user_id) {
   if (user_id.size() > UINT16_MAX) return Status::InvalidArgument("user id too long");
-  const int64_t key = kNewUserBase + static_cast<int64_t>(hash_(user_id) & kHashMask);
+  const int64_t key = KeyOf(user_id);
   if (chunk_.size() >= chunk_users_ && !chunk_.count(std::string(user_id))) RETURN_IF_ERROR(Spill());
   chunk_.emplace(user_id);
   return key;
@@ -56,15 +73,7 @@ Status NewUsers::Spill() {
   if (fd_ < 0) {
     ASSIGN_OR_RETURN(fd_, CreateAnonymousFile(spill_dir_, kWhat));
   }
-  std::vector<Entry> entries;
-  entries.reserve(chunk_.size());
-  while (!chunk_.empty()) {
-    auto node = chunk_.extract(chunk_.begin());
-    const int64_t key = kNewUserBase + static_cast<int64_t>(hash_(node.value()) & kHashMask);
-    entries.push_back({key, std::move(node.value())});
-  }
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return std::tie(a.key, a.id) < std::tie(b.key, b.id); });
+  std::vector<Entry> entries = TakeChunk();
   Run run;
   run.offset = spilled_bytes_;
   std::string out;
@@ -127,14 +136,7 @@ bool NewUsers::HeadAfter(size_t a, size_t b) const {
 
 Status NewUsers::Finish() {
   if (runs_.empty()) {  // everything fits in one chunk
-    sorted_.reserve(chunk_.size());
-    while (!chunk_.empty()) {
-      auto node = chunk_.extract(chunk_.begin());
-      const int64_t key = kNewUserBase + static_cast<int64_t>(hash_(node.value()) & kHashMask);
-      sorted_.push_back({key, std::move(node.value())});
-    }
-    std::sort(sorted_.begin(), sorted_.end(),
-              [](const Entry& a, const Entry& b) { return std::tie(a.key, a.id) < std::tie(b.key, b.id); });
+    sorted_ = TakeChunk();
     return Status::Ok();
   }
   if (!chunk_.empty()) RETURN_IF_ERROR(Spill());

@@ -66,6 +66,9 @@ class NewUsers {
     Entry head;
     bool has_head = false;
   };
+  int64_t KeyOf(std::string_view user_id) const;
+  // The chunk's ids with their keys, sorted by (key, id); the chunk is left empty.
+  std::vector<Entry> TakeChunk();
   Status Spill();
   Status Advance(Run& run);  // the run's next entry into head
   bool HeadAfter(size_t a, size_t b) const;
