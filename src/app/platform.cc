@@ -15,6 +15,7 @@
 #include "auth/session_service.h"
 #include "common/metrics.h"
 #include "common/fair_pool.h"
+#include "common/memory.h"
 #include "http/dispatcher.h"
 #include "ingest/ingest_service.h"
 #include "http/router.h"
@@ -260,12 +261,15 @@ class PlatformImpl final : public Platform {
     });
     // An idle tenant (its database closed for being unused) keeps nothing in
     // memory: its catalog, trend state and models are read again on its next
-    // request.
-    tenants_->OnIdleClose([deployed, activity, catalog, rec_log](const std::string& id) {
-      catalog->Invalidate(id);
-      activity->Drop(id);
-      deployed->Evict(id);
-      if (rec_log) rec_log->CloseTenant(id);
+    // request; what they held goes back to the system at once.
+    tenants_->OnIdleClose([deployed, activity, catalog, rec_log](const std::vector<std::string>& ids) {
+      for (const auto& id : ids) {
+        catalog->Invalidate(id);
+        activity->Drop(id);
+        deployed->Evict(id);
+        if (rec_log) rec_log->CloseTenant(id);
+      }
+      ReturnFreedMemory();  // once per sweep
     });
   }
 

@@ -210,10 +210,10 @@ class TenantStores {
   virtual size_t OpenCount() = 0;
   // Closes the tenant's store now if nobody holds it (it opens again on use).
   virtual void CloseIfUnused(const std::string& tenant_id) = 0;
-  // Called (outside any lock of the stores) with the id of each tenant whose
-  // store was closed for being idle: what others keep of an idle tenant in
-  // memory can go too. Set once, before use.
-  virtual void OnIdleClose(std::function<void(const std::string& tenant_id)> fn) = 0;
+  // Called (outside any lock of the stores) once per sweep with the ids of the
+  // tenants whose stores it closed for being idle: what others keep of an
+  // idle tenant in memory can go too. Set once, before use.
+  virtual void OnIdleClose(std::function<void(const std::vector<std::string>& tenant_ids)> fn) = 0;
   // OK when new tenant spaces can be created and written now (readiness).
   virtual Status Ping() = 0;
   // Closes and deletes the tenant's whole space. Holders of the store keep a

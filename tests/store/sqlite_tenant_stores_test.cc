@@ -33,7 +33,7 @@ TEST(SqliteTenantStoresTest, ClosesAStoreNobodyHoldsOnceIdleAndReopensItOnUse) {
   FakeClock clock;
   auto stores = NewSqliteTenantStores(dir.path(), &clock, nullptr, /*idle_close_ms=*/60000);
   std::vector<std::string> told;
-  stores->OnIdleClose([&](const std::string& id) { told.push_back(id); });
+  stores->OnIdleClose([&](const std::vector<std::string>& ids) { told.insert(told.end(), ids.begin(), ids.end()); });
   std::string a = NewUuid(), b = NewUuid(), c = NewUuid();
   for (const auto& id : {a, b, c}) ASSERT_OK(stores->Create(id));
   auto held = stores->Open(b);  // a request still holds b's store

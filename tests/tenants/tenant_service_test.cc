@@ -19,7 +19,9 @@ class FlakySpaces final : public store::TenantStores {
   bool IsOpen(const std::string& id) override { return real_->IsOpen(id); }
   size_t OpenCount() override { return real_->OpenCount(); }
   void CloseIfUnused(const std::string& id) override { real_->CloseIfUnused(id); }
-  void OnIdleClose(std::function<void(const std::string&)> fn) override { real_->OnIdleClose(std::move(fn)); }
+  void OnIdleClose(std::function<void(const std::vector<std::string>&)> fn) override {
+    real_->OnIdleClose(std::move(fn));
+  }
   Status Ping() override { return real_->Ping(); }
   Status Drop(const std::string& id) override {
     if (fail_drops > 0) {

@@ -67,7 +67,9 @@ class SqliteTenantStores final : public TenantStores {
     return open_.size();
   }
 
-  void OnIdleClose(std::function<void(const std::string&)> fn) override { on_idle_close_ = std::move(fn); }
+  void OnIdleClose(std::function<void(const std::vector<std::string>&)> fn) override {
+    on_idle_close_ = std::move(fn);
+  }
 
   void CloseIfUnused(const std::string& tenant_id) override {
     std::shared_ptr<TenantStore> closing;  // closed after the lock (declared first)
@@ -98,9 +100,7 @@ class SqliteTenantStores final : public TenantStores {
   StatusOr<std::shared_ptr<TenantStore>> OpenAndSweep(const std::string& tenant_id, bool create) {
     std::vector<std::string> closed;
     auto store = OpenLocked(tenant_id, create, &closed);
-    if (on_idle_close_) {
-      for (const auto& id : closed) on_idle_close_(id);
-    }
+    if (on_idle_close_ && !closed.empty()) on_idle_close_(closed);
     return store;
   }
 
@@ -146,7 +146,7 @@ class SqliteTenantStores final : public TenantStores {
   const Clock* clock_;
   const CallbackRunner run_callback_;  // outlives the stores: they are closed with this
   const int64_t idle_close_ms_;
-  std::function<void(const std::string&)> on_idle_close_;
+  std::function<void(const std::vector<std::string>&)> on_idle_close_;
   struct Entry {
     std::shared_ptr<TenantStore> store;
     int64_t last_used_ms = 0;
