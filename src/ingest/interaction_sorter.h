@@ -23,7 +23,7 @@ namespace embedrec::ingest {
 
 // A validated interaction in compact form (64 bytes, trivially copyable).
 struct PackedInteraction {
-  int64_t user_key = 0;   // user_idx, or kNewUserBase + k for the upload's k-th new user
+  int64_t user_key = 0;   // user_idx, or a new user's provisional key (≥ kNewUserBase, NewUsers)
   int64_t item_idx = -1;  // -1: no item (impressions)
   int64_t ts_ms = 0;
   uint16_t type = 0;      // rank of the type's name among the allowed names (sorted)
@@ -34,9 +34,9 @@ struct PackedInteraction {
 };
 static_assert(sizeof(PackedInteraction) == 64);
 
-// Users new to the tenant get provisional keys from here on, in order of
-// first appearance; the final user_idx is assigned when the rows are written.
-// Keys keep their order under that mapping, so the sort order holds.
+// Users new to the tenant get provisional keys from here on (ingest/new_users.h:
+// a hash of the id); the final user_idx is assigned, in key order, when the
+// rows are written, so the sort order holds.
 inline constexpr int64_t kNewUserBase = int64_t{1} << 40;
 
 // Store key order: (user_key, item_idx, type, ts_ms).
