@@ -121,3 +121,40 @@ def tenant_key(port, slug, scopes, settings=None):
     key = call(port, "POST", "/api/v1/api-keys", {"name": "k", "scopes": scopes, "tenant_id": t["id"]},
                ADMIN)["api_key"]
     return t, key
+
+
+def upload_file(port, path, token, csv_path):
+    """Streams a CSV from disk to an upload route (never whole in this
+    process's memory); the decoded answer."""
+    import http.client
+    size = csv_path.stat().st_size
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
+    c.putrequest("POST", path)
+    c.putheader("Authorization", f"Bearer {token}")
+    c.putheader("Content-Type", "text/csv")
+    c.putheader("Content-Length", str(size))
+    c.endheaders()
+    with open(csv_path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            c.send(chunk)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    if r.status != 200:
+        sys.exit(f"upload failed: {r.status} {data[:300]!r}")
+    return json.loads(data)
+
+
+def wrk(url, connections, duration, env):
+    """wrk on `url`; with env["BENCH_KEY"], through bench/recommend.lua
+    (BENCH_N, BENCH_KIND, BENCH_OUT), whose summary it returns with req/s."""
+    out = Path(env["BENCH_OUT"])
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if env.get("BENCH_KEY"):
+        cmd += ["-s", str(ROOT / "bench" / "recommend.lua")]
+    subprocess.run(cmd + [url], env={**os.environ, **env}, check=True, capture_output=True)
+    if not env.get("BENCH_KEY"):
+        return None
+    r = json.loads(out.read_text())
+    r["rps"] = r["requests"] / r["seconds"]
+    return r

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedrec_server import ADMIN, BIN, ROOT, start
+from embedrec_server import ADMIN, BIN, ROOT, start, upload_file
 from report import publish
 
 def rss_peak_kib(pid):
@@ -41,26 +41,6 @@ def call(port, method, path, body=None, token=None, headers=None):
     if r.status >= 300:
         sys.exit(f"{method} {path}: {r.status} {data[:300]!r}")
     return json.loads(data) if data else None
-
-
-def upload_file(port, path, token, csv_path):
-    """Streams the file from disk (never whole in this process's memory)."""
-    size = csv_path.stat().st_size
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
-    c.putrequest("POST", path)
-    c.putheader("Authorization", f"Bearer {token}")
-    c.putheader("Content-Type", "text/csv")
-    c.putheader("Content-Length", str(size))
-    c.endheaders()
-    with open(csv_path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            c.send(chunk)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    if r.status != 200:
-        sys.exit(f"upload failed: {r.status} {data[:300]!r}")
-    return json.loads(data)
 
 
 def run_size(n, work, user_share):

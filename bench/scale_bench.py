@@ -18,43 +18,17 @@ upload is skipped, and with --models '' only the serving is measured)
 """
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from embedrec_server import BIN, ROOT, call, peak_rss_mb, start, tenant_key, wait_job
+from embedrec_server import BIN, ROOT, call, peak_rss_mb, start, tenant_key, upload_file, wait_job, wrk
 from report import publish
 
 SCOPES = ["data:write", "models:train", "models:read", "recommendations:read"]
-
-
-def upload(port, key, kind, path):
-    """Streams a CSV to the upload route; returns (seconds, answer)."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/upload/{kind}", method="POST", data=f)
-        req.add_header("Content-Type", "text/csv")
-        req.add_header("Content-Length", str(size))
-        req.add_header("Authorization", f"Bearer {key}")
-        t0 = time.monotonic()
-        with urllib.request.urlopen(req, timeout=3600) as r:
-            answer = json.loads(r.read())
-    return time.monotonic() - t0, answer
-
-
-def wrk(port, key, kind, n, connections, duration, out):
-    env = {**os.environ, "BENCH_KEY": key, "BENCH_N": str(n), "BENCH_KIND": kind, "BENCH_OUT": str(out)}
-    subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
-                    str(ROOT / "bench" / "recommend.lua"), f"http://127.0.0.1:{port}"],
-                   env=env, check=True, capture_output=True)
-    r = json.loads(Path(out).read_text())
-    r["rps"] = r["requests"] / r["seconds"]
-    return r
 
 
 def main():
@@ -90,8 +64,9 @@ def main():
         else:
             _, key = tenant_key(gw, "large", SCOPES)
             for kind in ("items", "interactions"):
-                seconds, answer = upload(gw, key, kind, shop / f"{kind}.csv")
-                up[kind] = seconds
+                t0 = time.monotonic()
+                answer = upload_file(gw, f"/api/v1/upload/{kind}", key, shop / f"{kind}.csv")
+                seconds = up[kind] = time.monotonic() - t0
                 print(f"uploaded {kind} in {seconds:.1f} s: {json.dumps(answer)[:300]}", file=sys.stderr)
             up["rss_mb"] = peak_rss_mb(proc.pid)
             key_file.write_text(key)
@@ -118,8 +93,9 @@ def main():
         first_ms = (time.monotonic() - t0) * 1000
         serve = {"first_request_ms": first_ms}
         for kind, n in (("recommend", args.users), ("similar", min(args.items, 999_999))):
-            wrk(gw, key, kind, n, args.connections, args.warmup, work / "warm.json")
-            serve[kind] = wrk(gw, key, kind, n, args.connections, args.duration, work / "wrk.json")
+            env_wrk = {"BENCH_KEY": key, "BENCH_N": str(n), "BENCH_KIND": kind, "BENCH_OUT": str(work / "wrk.json")}
+            wrk(f"http://127.0.0.1:{gw}", args.connections, args.warmup, env_wrk)
+            serve[kind] = wrk(f"http://127.0.0.1:{gw}", args.connections, args.duration, env_wrk)
             print(f"{kind}: {serve[kind]}", file=sys.stderr)
         serve["rss_mb"] = peak_rss_mb(proc.pid)
         proc.terminate()

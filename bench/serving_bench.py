@@ -19,21 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from embedrec_server import BIN, ROOT, call, start, start_nginx, tenant_key
+from embedrec_server import BIN, ROOT, call, start, start_nginx, tenant_key, wrk
 from report import publish
-
-def wrk(url, connections, duration, env):
-    out = Path(env["BENCH_OUT"])
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if env.get("BENCH_KEY"):
-        cmd += ["-s", str(ROOT / "bench" / "recommend.lua")]
-    subprocess.run(cmd + [url], env={**os.environ, **env}, check=True, capture_output=True)
-    if not env.get("BENCH_KEY"):
-        return None
-    r = json.loads(out.read_text())
-    r["rps"] = r["requests"] / r["seconds"]
-    return r
-
 
 def tracking(port, key, rate, stop):
     """Tracks `rate` view events per second (new users, spread over the

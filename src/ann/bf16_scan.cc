@@ -89,7 +89,7 @@ void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* o
 std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int64_t n,
                                                         const int64_t* slots, const float* rows,
                                                         const int32_t* items, int d, const float* q,
-                                                        int k, float delta, bool prove_exact,
+                                                        int k, std::optional<float> exact_within,
                                                         const std::function<bool(int64_t)>* allowed) {
   std::vector<std::pair<int64_t, float>> out;
   if (k <= 0 || n <= 0) return out;
@@ -111,7 +111,9 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
       if (!allowed || (*allowed)(i)) out.emplace_back(i, s);
     }
     if (w >= n) return out;  // every candidate considered
-    if (static_cast<int>(out.size()) == k && (!prove_exact || out.back().second > left_out + delta)) return out;
+    if (static_cast<int>(out.size()) == k && (!exact_within || out.back().second > left_out + *exact_within)) {
+      return out;
+    }
   }
 }
 

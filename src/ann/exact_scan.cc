@@ -27,8 +27,7 @@ std::vector<std::pair<int64_t, float>> ExactScanner::TopK(
     ChunkScores(chunks_.data() + c * d_ * kChunk, d_, q, approx.data() + c * kChunk);
   }
   const float delta = std::ldexp(std::sqrt(Dot(q, q, d_)) * max_norm_, -8);
-  return TopKOfCandidates(approx.data(), n, nullptr, rows_.data(), nullptr, d_, q, k, delta,
-                          /*prove_exact=*/true, allowed);
+  return TopKOfCandidates(approx.data(), n, nullptr, rows_.data(), nullptr, d_, q, k, delta, allowed);
 }
 
 }  // namespace embedrec::ann

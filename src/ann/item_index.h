@@ -23,7 +23,7 @@ struct IndexOptions {
   int64_t exact_max_items = 200000;  // exact inner-product scan up to this many items
   // Above it: "ivf" (built in seconds) or "hnsw" (FAISS; minutes at 1M items).
   std::string large_index = "ivf";
-  int ivf_lists = 0;   // 0: about 2·√items, a power of two
+  int ivf_lists = 0;   // 0: the largest power of two up to 2·√items
   int ivf_probes = 0;  // lists scanned per query; 0: lists / 4, at least 8
   int hnsw_m = 32;                   // HNSW graph degree
   // FAISS's default; 100k items built 6.4x faster than at 200 with recall@10 0.999

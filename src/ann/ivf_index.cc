@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <numeric>
+#include <functional>
 #include <random>
 
 #include "ann/bf16_scan.h"
@@ -19,8 +19,8 @@ constexpr int kIterations = 10;       // k-means rounds over the sample
 constexpr int64_t kSamplePerList = 64;  // sample rows per list for k-means
 constexpr int64_t kAssignRows = 1024;   // rows per matrix product when assigning
 
-// The number of lists when the options leave it open: about 2·√n, a power of
-// two (1M items: 2,048 lists of ~490).
+// The number of lists when the options leave it open: the largest power of
+// two up to 2·√n (1M items: 1,024 lists of ~980).
 int DefaultLists(int64_t n) {
   const double want = 2 * std::sqrt(static_cast<double>(n));
   int lists = 1;
@@ -141,9 +141,7 @@ class IvfIndex final : public ItemIndex {
         probes_(std::clamp(o.ivf_probes > 0 ? o.ivf_probes : DefaultProbes(lists_), 1, lists_)) {
     chunks_.assign(rows_.size(), 0);
     for (size_t s = 0; s < items_.size(); ++s) {
-      if (items_[s] < 0) continue;
-      PutBf16Row(&rows_[s * d_], d_, static_cast<int64_t>(s), chunks_.data());
-      max_norm_ = std::max(max_norm_, std::sqrt(Dot(&rows_[s * d_], &rows_[s * d_], d_)));
+      if (items_[s] >= 0) PutBf16Row(&rows_[s * d_], d_, static_cast<int64_t>(s), chunks_.data());
     }
   }
 
@@ -169,7 +167,6 @@ class IvfIndex final : public ItemIndex {
     order.resize(lists_);
     for (int l = 0; l < lists_; ++l) order[l] = {Dot(q, &centroids_[static_cast<size_t>(l) * d_], d_) + bias_[l], l};
     auto by_score = [](const auto& a, const auto& b) { return a.first > b.first; };
-    const float delta = std::ldexp(std::sqrt(Dot(q, q, d_)) * max_norm_, -8);
     approx.clear();
     slots.clear();
     int probed = 0, sorted = 0;
@@ -194,7 +191,7 @@ class IvfIndex final : public ItemIndex {
       // An approximate index: the shortlist is not widened to prove the
       // order exact (with k in the hundreds that cost more than the scan).
       auto out = TopKOfCandidates(approx.data(), static_cast<int64_t>(approx.size()), slots.data(),
-                                  rows_.data(), items_.data(), d_, q, k, delta, /*prove_exact=*/false,
+                                  rows_.data(), items_.data(), d_, q, k, /*exact_within=*/std::nullopt,
                                   allowed);
       if (static_cast<int>(out.size()) == k || probed == lists_) return out;
     }
@@ -222,7 +219,6 @@ class IvfIndex final : public ItemIndex {
   std::vector<int32_t> items_;        // per slot (chunks × kChunk): its item, −1 for padding
   std::vector<float> rows_;           // per slot: d floats (zeros for padding)
   std::vector<uint16_t> chunks_;      // bfloat16 copy of rows_, ann/bf16_scan.h's layout
-  float max_norm_ = 0;
   int probes_;
 };
 

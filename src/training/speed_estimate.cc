@@ -38,9 +38,10 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   // LightGCN's exact step propagates over the batch's K-hop neighbourhood,
   // most of the graph on large data: every step costs about the graph
   // (2 edges per pair, K layers, forward and backward), and an epoch has
-  // pairs / batch steps. Weighed against the linear term as measured at
-  // 150K and 1.5M interactions (about 1/285 of its per-unit time;
-  // docs/benchmarks.md, "Scale on one node").
+  // pairs / batch steps. Weighed against the linear term so that the sum
+  // matches the 1.5M shop's 17–20 s epoch (1/285 of its per-unit time;
+  // docs/benchmarks.md, "Scale on one node"); it over-estimates the 150K
+  // shop's (0.12–0.29 s) about fivefold.
   const double steps = p / std::max(1, r.options.batch_size);
   return linear + steps * 2.0 * r.options.num_layers * 2 * p * d / 285;
 }
