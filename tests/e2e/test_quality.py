@@ -141,10 +141,15 @@ def test_a_new_visitor_is_steered_by_what_they_view(server):
     assert sum(x["item_id"] not in CAMERAS for x in after) >= 5, after
 
 
-def drifting_csv(users=160, seed=6):
-    """Two sessions in the user's home category, then a last one in the
-    other, each within the user's half of the category (a taste popularity
-    cannot see): in this shop the newest events predict what comes next."""
+def drifting_csv(users=300, seed=6):
+    """Two sessions of eight events in the user's home category, then a last
+    one of six in the other, each within the user's half of the category (a
+    taste popularity cannot see): in this shop the newest events predict
+    what comes next. Sized so that steering's gain (0.016-0.027 ndcg@10 in
+    24 runs) stands clear of the run-to-run spread: each upload numbers its
+    new users in the order of a freshly keyed hash, so no two trainings see
+    the same row order (160 users and 6-event sessions gained 0.001-0.024,
+    and once lost)."""
     rng = random.Random(seed)
     rows = ["user_id,item_id,interaction_type,timestamp"]
     for u in range(users):
@@ -152,8 +157,9 @@ def drifting_csv(users=160, seed=6):
         home, taste = (0 if u % 2 == 0 else 30), 15 * ((u // 2) % 2)
         for session, base in enumerate((home, home, 30 - home)):
             t += 5 * 86400
-            for k, i in enumerate(rng.sample(range(base + taste, base + taste + 15), 6)):
-                rows.append(f"U{u},P{i},{'purchase' if k == 5 else 'view'},{t + 60 * k}")
+            n = 6 if session == 2 else 8
+            for k, i in enumerate(rng.sample(range(base + taste, base + taste + 15), n)):
+                rows.append(f"U{u},P{i},{'purchase' if k == n - 1 else 'view'},{t + 60 * k}")
     return ("\n".join(rows) + "\n").encode()
 
 
