@@ -24,6 +24,7 @@
 #include "store/tenant_stores.h"
 #include "tenants/tenant_service.h"
 #include "serving/activity.h"
+#include "serving/background.h"
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
 #include "serving/recommendation_service.h"
@@ -174,6 +175,15 @@ class PlatformImpl final : public Platform {
     // requests) has a pool of its own: one request per tenant at a time, at a
     // lower CPU priority, so it never holds the workers above (http/router.h).
     slow_lane_ = std::make_unique<FairThreadPool>(std::max(4, 2 * cores), 1, /*nice=*/10);
+    refresh_pool_ = slow_lane_.get();
+    // Expired catalogs and popularity are re-read there too, one at a time
+    // per tenant, beside (not behind) the tenant's slow requests.
+    serving::Background refresh = [this](const std::string& tid, std::function<void()> task) {
+      if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
+      // (shutting down: not re-read)
+    };
+    catalog_->SetBackground(refresh);
+    activity_->SetBackground(refresh);
     // Uploads wait on their client's network as much as on the CPU: a pool
     // of their own, two per tenant at a time, at the slow lane's priority.
     streams_ = std::make_unique<FairThreadPool>(std::max(8, 4 * cores), 2, /*nice=*/10);
@@ -223,6 +233,7 @@ class PlatformImpl final : public Platform {
     }
     callback_pool_ = nullptr;
     workers_.reset();  // runs what was queued, then joins
+    refresh_pool_ = nullptr;
     slow_lane_.reset();
     streams_.reset();
     if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
@@ -322,6 +333,7 @@ class PlatformImpl final : public Platform {
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;
   std::atomic<FairThreadPool*> callback_pool_{nullptr};  // workers_ while it runs
+  std::atomic<FairThreadPool*> refresh_pool_{nullptr};   // slow_lane_ while it runs
   std::unique_ptr<http::Dispatcher> dispatcher_;
   std::unique_ptr<http::Server> server_;
 };

@@ -1,6 +1,7 @@
 #include "common/file_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,6 +68,24 @@ Status PWriteAll(int fd, const void* data, size_t n, uint64_t offset, const char
     offset += static_cast<uint64_t>(w);
   }
   return Status::Ok();
+}
+
+StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(path + " does not exist");
+    return IoError(path.c_str(), "open");
+  }
+  struct stat st {};
+  Status s = ::fstat(fd, &st) == 0 ? Status::Ok() : IoError(path.c_str(), "stat");
+  std::string out;
+  if (s.ok()) {
+    out.resize(static_cast<size_t>(st.st_size));
+    s = PReadAll(fd, out.data(), out.size(), 0, path.c_str());
+  }
+  ::close(fd);
+  RETURN_IF_ERROR(s);
+  return out;
 }
 
 Status PReadAll(int fd, void* data, size_t n, uint64_t offset, const char* what) {

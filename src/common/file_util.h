@@ -1,4 +1,4 @@
-// Whole-file writes that are all or nothing; the anonymous temporary files
+// Whole-file reads, and writes that are all or nothing; the anonymous temporary files
 // external sorts spill to.
 #pragma once
 
@@ -13,6 +13,10 @@ namespace embedrec {
 // with `mode`), fsync, rename. On failure the temporary is removed and
 // `path` is left as it was. kInternal with the OS error.
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode);
+
+// The whole file at `path`, in one read of its size (no stream copies).
+// kNotFound when it does not exist; kInternal on other errors.
+StatusOr<std::string> ReadWholeFile(const std::string& path);
 
 // A new file in `dir` (created if missing), unlinked at once: freed when
 // closed, even after a crash. Returns its descriptor; `what` names it in errors.

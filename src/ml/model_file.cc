@@ -3,8 +3,6 @@
 #include <sodium.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "common/file_util.h"
 
@@ -187,11 +185,10 @@ Status SaveModelFile(const std::string& path, const ModelArtifact& model) {
 }
 
 StatusOr<ModelArtifact> LoadModelFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::NotFound("cannot open model file " + path);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return DecodeModel(s.view());
+  auto data = ReadWholeFile(path);
+  if (data.status().code() == StatusCode::kNotFound) return Status::NotFound("cannot open model file " + path);
+  if (!data.ok()) return data.status();
+  return DecodeModel(*data);
 }
 
 }  // namespace embedrec::ml

@@ -132,8 +132,8 @@ StatusOr<std::shared_ptr<const UserProfile>> Activity::Profile(const std::string
   return it->second;  // a concurrent load may have won: both read the same store
 }
 
-StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::string& tenant_id,
-                                                                     store::TenantStore& store) {
+StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(
+    const std::string& tenant_id, const std::shared_ptr<store::TenantStore>& store) {
   auto t = State(tenant_id);
   const int64_t now = clock_->NowMillis();
   uint64_t changes = 0;
@@ -141,81 +141,167 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(const std::
   {
     std::unique_lock lock(t->mu);
     const bool expired = t->trend && now - t->trend->built_at_ms >= kTrendRebuildMs;
-    if (t->trend && (!expired || t->trend_rebuilding)) {
+    auto current = [&] {
       if (!t->trend->snapshot) t->trend->snapshot = Snapshot(*t->trend);
       return t->trend->snapshot;
-    }
+    };
+    if (t->trend && (!expired || t->trend_rebuilding)) return current();
     if (!t->trend && t->first_build.valid()) {  // another request is building it: wait for that one
       auto building = t->first_build;
       lock.unlock();
       building.wait();
       return Trending(tenant_id, store);
     }
-    if (expired) t->trend_rebuilding = true;  // this request rebuilds; the others use the old one
-    if (!t->trend) t->first_build = first.emplace().done();
     changes = t->data_changes;
+    if (expired) {
+      t->trend_rebuilding = true;  // one rebuild; meanwhile everyone uses the expired one
+      if (background_) {
+        background_(tenant_id, [this, t, tenant_id, store, changes, now] {
+          (void)Rebuild(*t, tenant_id, *store, changes, now, /*background=*/true);  // failed: tried again
+        });
+        return current();
+      }
+    } else {
+      t->first_build = first.emplace().done();
+    }
   }
+  const Status built = Rebuild(*t, tenant_id, *store, changes, now, /*background=*/false);
+  if (first) {
+    std::lock_guard lock(t->mu);
+    t->first_build = {};
+  }
+  RETURN_IF_ERROR(built);
+  return Trending(tenant_id, store);
+}
+
+Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::TenantStore& store,
+                         uint64_t changes, int64_t now, bool background) {
   auto rebuilt = BuildTrend(store, Weights(tenant_id), now);
   ++trend_builds_;
-  {
-    std::lock_guard lock(t->mu);
-    if (first) t->first_build = {};
-    if (t->data_changes == changes) t->trend_rebuilding = false;
-    if (!rebuilt.ok()) return rebuilt.status();
-    // Read before an upload changed the history: kept, but expired (the next request rebuilds).
-    if (t->data_changes != changes) (*rebuilt)->built_at_ms = now - kTrendRebuildMs;
-    t->context_counts = std::move((*rebuilt)->context_counts);
-    t->trend = std::move(*rebuilt);
-    t->has_trend = true;
+  std::lock_guard lock(t.mu);
+  if (t.data_changes == changes) t.trend_rebuilding = false;
+  if (!rebuilt.ok()) return rebuilt.status();
+  if (t.data_changes != changes) {
+    // Read before an upload changed the history: dropped when built in the
+    // background (the next request builds afresh); else kept for this
+    // request, but expired.
+    if (background) return Status::Ok();
+    (*rebuilt)->built_at_ms = now - kTrendRebuildMs;
   }
-  return Trending(tenant_id, store);
+  t.context_counts = std::move((*rebuilt)->context_counts);
+  t.trend = std::move(*rebuilt);
+  t.has_trend = true;
+  return Status::Ok();
 }
 
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,
                                                                       const interactions::TypeWeights& weights,
                                                                       int64_t now) {
-  // Items by index: id and category.
-  std::unordered_map<int64_t, std::pair<std::string, std::string>> items;
+  // Live items by store index: a slot each (its id and category number).
+  std::vector<std::string> ids;
+  std::vector<int32_t> slot_category;
+  std::vector<std::string> categories;
+  std::unordered_map<std::string, int32_t> category_number;
+  std::vector<int32_t> slot_of;  // by store index (dense, from 0); -1: not a live item
   RETURN_IF_ERROR(ForEachStoredItem(store, [&](int64_t idx, store::ItemRecord&& item) {
-    items.emplace(idx, std::make_pair(std::move(item.item_id), std::move(item.category)));
+    if (idx < 0 || idx >= INT32_MAX) return;
+    auto [c, fresh] = category_number.try_emplace(item.category, static_cast<int32_t>(categories.size()));
+    if (fresh) categories.push_back(item.category);
+    if (static_cast<size_t>(idx) >= slot_of.size()) slot_of.resize(static_cast<size_t>(idx) + 1, -1);
+    slot_of[idx] = static_cast<int32_t>(ids.size());
+    ids.push_back(std::move(item.item_id));
+    slot_category.push_back(c->second);
   }));
   auto state = std::make_unique<TrendState>();
-  // Rows come in (user, item, type, time) order: a pair's events are adjacent.
-  struct Row { const std::string* item; float w; int64_t ts; bool pair_start; };
+  // Rows come in (user, item, type, time) order: a pair's events are
+  // adjacent, and the last row of each (pair, type) is its newest, the only
+  // one that can be the pair's strongest (decay is monotonic in time).
+  struct Row {
+    int64_t ts;
+    uint32_t slot;  // kPairStart set on a pair's first row
+    float w;
+  };
+  constexpr uint32_t kPairStart = 1u << 31;
   std::vector<Row> rows;
-  int64_t last_user = -1, last_item = -1;
+  std::vector<double> category_events(categories.size(), 0);
+  // Activity time needs the gaps between consecutive distinct timestamps;
+  // only gaps longer than kMaxIdleMs matter, and those can only fall
+  // between days that hold events: each day's first and last time.
+  std::unordered_map<int64_t, std::pair<int64_t, int64_t>> days;
+  int64_t last_user = -1, last_item = -1, day_key = INT64_MIN;
   std::string last_type;
   float last_weight = 0;
+  std::pair<int64_t, int64_t>* day = nullptr;
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
-    if (r.type != last_type || last_type.empty()) {
+    const bool type_changed = r.type != last_type || last_type.empty();
+    if (type_changed) {
       last_type = r.type, last_weight = weights.Weight(r.type);
       if (interactions::TypeWeights::IsPurchase(r.type)) state->has_purchases = true;
     }
-    auto it = items.find(r.item_idx);
-    if (last_weight <= 0 || it == items.end()) return;
+    if (last_weight <= 0 || r.item_idx < 0 || static_cast<uint64_t>(r.item_idx) >= slot_of.size() ||
+        slot_of[r.item_idx] < 0) {
+      return;
+    }
+    const auto slot = static_cast<uint32_t>(slot_of[r.item_idx]);
+    const int64_t ts = std::min(r.ts_ms, now);
     const bool start = r.user_idx != last_user || r.item_idx != last_item;
+    if (!start && !type_changed && !rows.empty()) {
+      rows.back().ts = ts;  // a newer event of the same (pair, type)
+    } else {
+      rows.push_back({ts, start ? slot | kPairStart : slot, last_weight});
+    }
     last_user = r.user_idx, last_item = r.item_idx;
-    rows.push_back({&it->second.first, last_weight, std::min(r.ts_ms, now), start});
-    CountContext(state->context_counts, it->second.second, ContextFields(r.context_json));
+    const int64_t d = ts >= 0 ? ts / kMaxIdleMs : -1 - (-1 - ts) / kMaxIdleMs;
+    if (d != day_key) {
+      day = &days.try_emplace(d, ts, ts).first->second;
+      day_key = d;
+    }
+    day->first = std::min(day->first, ts), day->second = std::max(day->second, ts);
+    const std::string& category = categories[slot_category[slot]];
+    if (r.context_json.empty()) {
+      category_events[slot_category[slot]] += 1;
+    } else {
+      CountContext(state->context_counts, category, ContextFields(r.context_json));
+    }
   }));
-  // Activity time of every distinct timestamp, oldest first, by the rule
-  // Record follows for tracked events (ActivityTime).
-  std::vector<int64_t> times;
-  times.reserve(rows.size());
-  for (const auto& r : rows) times.push_back(r.ts);
-  std::sort(times.begin(), times.end());
-  times.erase(std::unique(times.begin(), times.end()), times.end());
-  std::vector<int64_t> activity(times.size());
-  if (!times.empty()) state->newest_ts_ms = state->activity_ms = times[0];
-  for (size_t k = 0; k < times.size(); ++k) activity[k] = ActivityTime(*state, times[k]);
+  for (size_t c = 0; c < categories.size(); ++c) {
+    if (category_events[c] > 0 && !categories[c].empty()) state->context_counts[""][categories[c]] += category_events[c];
+  }
+  // Activity time, by the rule Record follows for tracked events
+  // (ActivityTime): the time after the first event less, for every gap
+  // between consecutive times longer than kMaxIdleMs, its excess.
+  std::vector<std::pair<int64_t, int64_t>> spans;  // days' (first, last), oldest first
+  spans.reserve(days.size());
+  for (const auto& [d, span] : days) spans.push_back(span);
+  std::sort(spans.begin(), spans.end());
+  std::vector<std::pair<int64_t, int64_t>> skipped;  // (end of a long gap, idle time skipped up to it)
+  int64_t idle = 0;
+  for (size_t k = 1; k < spans.size(); ++k) {
+    const int64_t gap = spans[k].first - spans[k - 1].second;
+    if (gap > kMaxIdleMs) skipped.emplace_back(spans[k].first, idle += gap - kMaxIdleMs);
+  }
+  auto activity = [&](int64_t ts) {
+    auto it = std::upper_bound(skipped.begin(), skipped.end(), std::make_pair(ts, INT64_MAX));
+    return it == skipped.begin() ? ts : ts - std::prev(it)->second;
+  };
+  if (!spans.empty()) {
+    state->newest_ts_ms = spans.back().second;
+    state->activity_ms = activity(state->newest_ts_ms);
+  }
   state->reference_ms = state->activity_ms;
-  // Each pair's strongest decayed event.
+  // Each pair's strongest decayed event, summed per item.
+  std::vector<double> score(ids.size(), -1);  // -1: nobody touched the item
   double best = 0;
   for (size_t k = 0; k < rows.size(); ++k) {
-    const auto at = std::lower_bound(times.begin(), times.end(), rows[k].ts) - times.begin();
-    const double w = rows[k].w * std::exp2(static_cast<double>(activity[at] - state->reference_ms) / kHalfLifeMs);
-    best = rows[k].pair_start ? w : std::max(best, w);
-    if (k + 1 == rows.size() || rows[k + 1].pair_start) state->score[*rows[k].item] += best;
+    const double w = rows[k].w * std::exp2(static_cast<double>(activity(rows[k].ts) - state->reference_ms) / kHalfLifeMs);
+    best = rows[k].slot & kPairStart ? w : std::max(best, w);
+    if (k + 1 == rows.size() || rows[k + 1].slot & kPairStart) {
+      double& s = score[rows[k].slot & ~kPairStart];
+      s = std::max(s, 0.0) + best;
+    }
+  }
+  for (size_t s = 0; s < ids.size(); ++s) {
+    if (score[s] >= 0) state->score.emplace(std::move(ids[s]), score[s]);
   }
   state->built_at_ms = now;
   return state;

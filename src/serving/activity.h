@@ -6,9 +6,10 @@
 // interaction types (interactions/interaction_types.h).
 // Profiles are loaded from the tenant's store on first use; popularity and
 // the context counts are built from the stored history, kept current by
-// Record, and rebuilt from the store every 10 minutes by one request while
-// the others go on with the previous ones (no stall, no herd of rebuilds);
-// the first build is made by one request while the others wait for it.
+// Record, and rebuilt from the store every 10 minutes in the background
+// while requests go on with the previous ones (no stall, no herd of
+// rebuilds); the first build is made by one request while the others wait
+// for it.
 //
 // Thread safety: safe for concurrent use. Profile and Trending may read the
 // store (call from workers); Record never blocks on I/O.
@@ -31,6 +32,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "interactions/interaction_types.h"
+#include "serving/background.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
@@ -98,8 +100,12 @@ class Activity {
   StatusOr<std::shared_ptr<const UserProfile>> Profile(const std::string& tenant_id,
                                                        store::TenantStore& store,
                                                        const std::string& user_id);
+  // An expired one is answered at once and rebuilt in the background (see SetBackground).
   StatusOr<std::shared_ptr<const TrendingSnapshot>> Trending(const std::string& tenant_id,
-                                                             store::TenantStore& store);
+                                                             const std::shared_ptr<store::TenantStore>& store);
+  // Where expired popularity is rebuilt; without it, by the request that
+  // finds it expired. Call before concurrent use.
+  void SetBackground(Background bg) { background_ = std::move(bg); }
   // A committed interaction. `category` is the item's ("" when unknown);
   // `context` the event's context fields (page, device, time_of_day);
   // `weight` its type's weight for the tenant (callers on I/O-free paths pass
@@ -165,6 +171,11 @@ class Activity {
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
   static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store,
                                                           const interactions::TypeWeights& weights, int64_t now);
+  // Builds the tenant's popularity from the store as of `now` and installs
+  // it; `changes` is t.data_changes when the build was decided,
+  // `background` true off the request path.
+  Status Rebuild(TenantState& t, const std::string& tenant_id, store::TenantStore& store, uint64_t changes,
+                 int64_t now, bool background);
   // The activity time of an event stamped ts_ms (see TrendingSnapshot); advances the clock.
   static int64_t ActivityTime(TrendState& tr, int64_t ts_ms);
   // One weighted event of an item of `category` in `context` (nothing without a category).
@@ -176,6 +187,7 @@ class Activity {
 
   const Clock* clock_;
   interactions::TypeWeightsFn weights_fn_;
+  Background background_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TenantState>> tenants_;
   uint64_t next_version_ = 1;  // GUARDED_BY(mu_)

@@ -37,8 +37,8 @@ bool InStock(const std::string& properties_json) {
 
 }  // namespace
 
-StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::string& tenant_id,
-                                                                   store::TenantStore& store) {
+StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(
+    const std::string& tenant_id, const std::shared_ptr<store::TenantStore>& store) {
   const int64_t now = clock_->NowMillis();
   std::shared_ptr<const CatalogSnapshot> previous;
   uint64_t invalidations = 0;
@@ -48,7 +48,7 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
     auto it = entries_.find(tenant_id);
     if (it != entries_.end()) {
       if (now - it->second.loaded_at_ms < ttl_ms_ || it->second.reloading) return it->second.snapshot;
-      it->second.reloading = true;  // this request re-reads; the others use the expired snapshot
+      it->second.reloading = true;  // one re-read; meanwhile everyone uses the expired snapshot
       previous = it->second.snapshot;
     } else if (auto f = first_loads_.find(tenant_id); f != first_loads_.end()) {
       auto loading = f->second;  // another request is loading it: wait for that one
@@ -59,14 +59,32 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(const std::st
       first_loads_.emplace(tenant_id, first.emplace().done());
     }
     invalidations = invalidations_;
+    if (previous && background_) {
+      background_(tenant_id, [this, tenant_id, store, previous, invalidations, now] {
+        (void)Reload(tenant_id, *store, previous, invalidations, now, /*background=*/true);  // failed: tried again
+      });
+      return previous;
+    }
   }
+  auto got = Reload(tenant_id, *store, previous, invalidations, now, /*background=*/false);
+  if (first) {
+    std::lock_guard lock(mu_);
+    first_loads_.erase(tenant_id);
+  }
+  return got;
+}
+
+StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Reload(
+    const std::string& tenant_id, store::TenantStore& store, std::shared_ptr<const CatalogSnapshot> previous,
+    uint64_t invalidations, int64_t now, bool background) {
   auto loaded = Load(store);
   ++loads_;
   std::lock_guard lock(mu_);
-  if (first) first_loads_.erase(tenant_id);
   auto it = entries_.find(tenant_id);
   if (it != entries_.end()) it->second.reloading = false;
   if (!loaded.ok()) return loaded.status();
+  // Read in the background before an invalidation: dropped (the next request loads afresh).
+  if (background && invalidations != invalidations_) return std::shared_ptr<const CatalogSnapshot>(std::move(*loaded));
   auto& e = entries_[tenant_id];
   if (previous && e.snapshot == previous && previous->items == (*loaded)->items) {
     e.loaded_at_ms = now;  // unchanged

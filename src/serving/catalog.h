@@ -3,9 +3,10 @@
 // replaced (never changed) when the catalog changes: item uploads and
 // deletes invalidate it; it also expires after a while, for changes made
 // by another node. The first load is made by one request while the others
-// wait for it; an expired snapshot is re-read by one request while the
-// others go on with it; a re-read that finds the same items keeps the
-// snapshot (and its generation, so caches built on it stay valid).
+// wait for it; an expired snapshot is re-read in the background (see
+// SetBackground) while requests go on with it; a re-read that finds the
+// same items keeps the snapshot (and its generation, so caches built on it
+// stay valid).
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -25,6 +26,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "serving/background.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
@@ -58,9 +60,13 @@ Status ForEachStoredItem(store::TenantStore& store,
 class CatalogCache {
  public:
   explicit CatalogCache(const Clock* clock, int64_t ttl_ms = 60000) : clock_(clock), ttl_ms_(ttl_ms) {}
-  // The tenant's snapshot, loaded from `store` when missing or expired.
+  // The tenant's snapshot, loaded from `store` when missing; an expired one
+  // is returned and re-read in the background.
   StatusOr<std::shared_ptr<const CatalogSnapshot>> Get(const std::string& tenant_id,
-                                                       store::TenantStore& store);
+                                                       const std::shared_ptr<store::TenantStore>& store);
+  // Where expired snapshots are re-read; without it, by the request that
+  // finds one expired. Call before concurrent use.
+  void SetBackground(Background bg) { background_ = std::move(bg); }
   // The tenant's snapshot if one is in memory (even expired); null otherwise. Never blocks on I/O.
   std::shared_ptr<const CatalogSnapshot> Peek(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
@@ -74,7 +80,14 @@ class CatalogCache {
     bool reloading = false;
   };
   StatusOr<std::shared_ptr<CatalogSnapshot>> Load(store::TenantStore& store);
+  // Loads the tenant's catalog and installs it; `previous` is the expired
+  // snapshot being re-read (null for a first load), `invalidations` the
+  // count when the load was decided, `background` true off the request path.
+  StatusOr<std::shared_ptr<const CatalogSnapshot>> Reload(const std::string& tenant_id, store::TenantStore& store,
+                                                          std::shared_ptr<const CatalogSnapshot> previous,
+                                                          uint64_t invalidations, int64_t now, bool background);
   const Clock* clock_;
+  Background background_;
   int64_t ttl_ms_;
   std::mutex mu_;
   std::map<std::string, Entry> entries_;

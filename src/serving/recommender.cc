@@ -546,7 +546,7 @@ std::vector<Recommendation> ModelRanked(const RecommendRequest& r, const Serving
 StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
   ServingState s;
   ASSIGN_OR_RETURN(s.store, tenants_->Open(r.tenant_id));
-  ASSIGN_OR_RETURN(s.catalog, catalog_->Get(r.tenant_id, *s.store));
+  ASSIGN_OR_RETURN(s.catalog, catalog_->Get(r.tenant_id, s.store));
   ASSIGN_OR_RETURN(s.profile, activity_->Profile(r.tenant_id, *s.store, r.user_id));
   if (r.model_version.empty()) {
     s.model = models_->For(r.tenant_id, r.user_id);
@@ -578,7 +578,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
 StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, const ServingState& state) {
   const auto& catalog = state.catalog;
   const auto& profile = state.profile;
-  ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, *state.store));  // built once, then warm
+  ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, state.store));  // built once, then warm
   auto model = state.model;
   RecommendResult out;
   out.catalog = catalog;
@@ -628,7 +628,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, cons
 StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const std::string& item_id,
                                              int count, const Filters& filters) {
   ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
-  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, *store));
+  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, store));
   const CatalogItem* self = catalog->Find(item_id);
   if (!self) return Status::NotFound("item '" + item_id + "' is not in the catalog");
   SimilarResult out;
@@ -666,7 +666,7 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
   }
   // Not in the model (new item, or no model): trending items of its category.
   out.algorithm = "category_trending";
-  ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, *store));
+  ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, store));
   Filters same = filters;
   if (!self->category.empty() && same.categories.empty()) same.categories = {self->category};
   auto fill = TrendingFill(tenant_id, trending, *catalog,
@@ -679,8 +679,8 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
 StatusOr<RecommendResult> Recommender::Popular(const std::string& tenant_id, int count,
                                                const Filters& filters) {
   ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
-  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, *store));
-  ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, *store));
+  ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, store));
+  ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, store));
   RecommendResult out;
   out.catalog = catalog;
   out.algorithm = "popularity";

@@ -2,8 +2,10 @@
 #include "serving/activity.h"
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
+#include <vector>
 
 #include "ml/dataset.h"
 #include "serving/recommender.h"
@@ -28,6 +30,20 @@ class ActivityTest : public TenantStoreTest {
     r.item_idx = Idx("B");
     r.type = "view";
     ASSERT_OK((*batch)->InsertInteraction(r));
+    ASSERT_OK((*batch)->Commit());
+  }
+  // Purchases that reach the store without passing through Record (another node took them).
+  void StorePurchases(const std::string& user, const std::string& item, int n) {
+    auto batch = store_->BeginImport();
+    auto u = (*batch)->EnsureUser(user, 1);
+    store::InteractionRecord r;
+    r.user_idx = *u;
+    r.item_idx = Idx(item);
+    r.type = "purchase";
+    for (int i = 0; i < n; ++i) {
+      r.ts_ms = clock_.NowMillis() - i;
+      ASSERT_OK((*batch)->InsertInteraction(r));
+    }
     ASSERT_OK((*batch)->Commit());
   }
   store::TrackEvent Event(const std::string& user, const std::string& item, const std::string& type) {
@@ -61,22 +77,22 @@ TEST_F(ActivityTest, ProfilesLoadFromTheStoreAndFollowTrackedEvents) {
 
 TEST_F(ActivityTest, TrendingComesFromTheHistoryAndMovesAtOnce) {
   Activity a(&clock_);
-  auto t = a.Trending(id_, *store_);
+  auto t = a.Trending(id_, store_);
   ASSERT_OK(t);
   ASSERT_EQ((*t)->Top(100).size(), 2u);
   EXPECT_EQ((*t)->Top(100)[0].first, "A");  // a purchase outweighs a view
   for (int i = 0; i < 3; ++i) a.Record(id_, Event("u" + std::to_string(i), "C", "purchase"), "", {});
-  t = a.Trending(id_, *store_);
+  t = a.Trending(id_, store_);
   EXPECT_EQ((*t)->Top(100)[0].first, "C");
 }
 
 TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
   Activity a(&clock_);
   clock_.AdvanceSeconds(int64_t{7} * 86400);
-  ASSERT_OK(a.Trending(id_, *store_));  // A: a purchase (5) 8 days ago, B: a view (1)
+  ASSERT_OK(a.Trending(id_, store_));  // A: a purchase (5) 8 days ago, B: a view (1)
   // 8 days without any event count as one day of activity: 3 × 2^(1/7) vs 5.
   a.Record(id_, Event("u9", "C", "add_to_cart"), "", {});
-  auto t = *a.Trending(id_, *store_);
+  auto t = *a.Trending(id_, store_);
   ASSERT_EQ(t->Top(100).size(), 3u);
   EXPECT_EQ(t->Top(100)[0].first, "A");
   EXPECT_EQ(t->Top(100)[1].first, "C");
@@ -94,15 +110,15 @@ TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
     track(Event("v" + std::to_string(h), "C", "view"));
   }
   track(Event("u9", "B", "view"));  // B: its stored view, and this one now
-  t = *a.Trending(id_, *store_);
+  t = *a.Trending(id_, store_);
   EXPECT_EQ(t->Top(100)[0].first, "C");
   // 8.5 idle days count as 1, then 359 steps of 12 hours.
   const double expected = 5 / (1 + std::exp2(180.5 / 7));
   EXPECT_NEAR(t->Score("A") / t->Score("B") / expected, 1, 1e-9);
   const uint64_t builds = a.TrendBuilds();
   clock_.AdvanceSeconds(11 * 60);  // rebuilt from the store: the same figures
-  ASSERT_OK(a.Trending(id_, *store_));
-  t = *a.Trending(id_, *store_);
+  ASSERT_OK(a.Trending(id_, store_));
+  t = *a.Trending(id_, store_);
   EXPECT_EQ(a.TrendBuilds(), builds + 1);
   EXPECT_NEAR(t->Score("A") / t->Score("B") / expected, 1, 1e-9);
 }
@@ -112,9 +128,9 @@ TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
   // an overlay of changed items, re-ranked past a bound; every snapshot must
   // rank exactly as sorting all scores would, with the same scores.
   Activity a(&clock_);
-  ASSERT_OK(a.Trending(id_, *store_));
+  ASSERT_OK(a.Trending(id_, store_));
   std::map<std::string, double> truth;
-  for (const auto& [id, s] : (*a.Trending(id_, *store_))->Top(100)) truth[id] = s;
+  for (const auto& [id, s] : (*a.Trending(id_, store_))->Top(100)) truth[id] = s;
   std::mt19937 rng(3);
   const char* types[] = {"view", "add_to_cart", "purchase"};
   for (int e = 0; e < 1500; ++e) {
@@ -124,7 +140,7 @@ TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
     // All at the same time, a day after the stored events (the reference).
     truth[item] += interactions::DefaultTypeWeight(type) * std::exp2(1.0 / 7);
     if (e % 97 != 0 && e != 1499) continue;
-    auto t = *a.Trending(id_, *store_);
+    auto t = *a.Trending(id_, store_);
     std::vector<std::pair<std::string, double>> want(truth.begin(), truth.end());
     std::sort(want.begin(), want.end(), [](const auto& x, const auto& y) {
       return x.second != y.second ? x.second > y.second : x.first < y.first;
@@ -144,24 +160,49 @@ TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
 
 TEST_F(ActivityTest, TrendingIsReadFromTheStoreAgainAfterTenMinutes) {
   Activity a(&clock_);
-  ASSERT_OK(a.Trending(id_, *store_));
-  // Purchases of C reach the store without passing through Record (another node took them).
-  auto batch = store_->BeginImport();
-  auto u = (*batch)->EnsureUser("u2", 1);
-  store::InteractionRecord r;
-  r.user_idx = *u;
-  r.item_idx = Idx("C");
-  r.type = "purchase";
-  for (int i = 0; i < 3; ++i) {
-    r.ts_ms = clock_.NowMillis() - i;
-    ASSERT_OK((*batch)->InsertInteraction(r));
-  }
-  ASSERT_OK((*batch)->Commit());
-  EXPECT_EQ((*a.Trending(id_, *store_))->Top(1)[0].first, "A");  // still the kept one
+  ASSERT_OK(a.Trending(id_, store_));
+  StorePurchases("u2", "C", 3);
+  EXPECT_EQ((*a.Trending(id_, store_))->Top(1)[0].first, "A");  // still the kept one
   EXPECT_EQ(a.TrendBuilds(), 1u);
   clock_.AdvanceSeconds(11 * 60);
-  EXPECT_EQ((*a.Trending(id_, *store_))->Top(1)[0].first, "C");  // the next request rebuilds
+  EXPECT_EQ((*a.Trending(id_, store_))->Top(1)[0].first, "C");  // the next request rebuilds
   EXPECT_EQ(a.TrendBuilds(), 2u);
+}
+
+TEST_F(ActivityTest, ExpiredTrendingIsRebuiltInTheBackgroundWhileRequestsUseTheOldOne) {
+  Activity a(&clock_);
+  std::vector<std::function<void()>> queued;
+  a.SetBackground([&](const std::string& tid, std::function<void()> task) {
+    EXPECT_EQ(tid, id_);
+    queued.push_back(std::move(task));
+  });
+  auto top = [&] { return (*a.Trending(id_, store_))->Top(1)[0].first; };
+  EXPECT_EQ(top(), "A");  // the first build is made by the request
+  EXPECT_EQ(a.TrendBuilds(), 1u);
+  EXPECT_TRUE(queued.empty());
+  StorePurchases("u2", "C", 3);
+  clock_.AdvanceSeconds(11 * 60);
+  EXPECT_EQ(top(), "A");  // answered at once, from the expired one
+  EXPECT_EQ(top(), "A");
+  EXPECT_EQ(a.TrendBuilds(), 1u);
+  ASSERT_EQ(queued.size(), 1u);  // one rebuild, however many requests
+  queued[0]();
+  queued.clear();
+  EXPECT_EQ(a.TrendBuilds(), 2u);
+  EXPECT_EQ(top(), "C");
+  EXPECT_TRUE(queued.empty());
+  // A rebuild that raced an upload is dropped: the next request builds afresh.
+  clock_.AdvanceSeconds(11 * 60);
+  EXPECT_EQ(top(), "C");
+  ASSERT_EQ(queued.size(), 1u);
+  StorePurchases("u3", "B", 5);
+  a.DataChanged(id_);
+  queued[0]();
+  queued.clear();
+  EXPECT_FALSE(a.Warm(id_));
+  EXPECT_EQ(top(), "B");
+  EXPECT_EQ(a.TrendBuilds(), 4u);
+  EXPECT_TRUE(queued.empty());
 }
 
 TEST_F(ActivityTest, ContextLiftsAreLearnedAndBounded) {
@@ -210,7 +251,7 @@ TEST_F(ActivityTest, ContextLiftsAreReadFromStoredContexts) {
   ASSERT_OK((*batch)->Commit());
   Activity a(&clock_);
   EXPECT_DOUBLE_EQ(a.ContextFactor(id_, {{"device", "mobile"}}, "phones"), 1.0);  // nothing read yet
-  ASSERT_OK(a.Trending(id_, *store_));
+  ASSERT_OK(a.Trending(id_, store_));
   EXPECT_GT(a.ContextFactor(id_, {{"device", "mobile"}}, "phones"), 1.2);
   EXPECT_LT(a.ContextFactor(id_, {{"device", "mobile"}}, "books"), 0.8);
   EXPECT_GT(a.ContextFactor(id_, {{"device", "desktop"}}, "books"), 1.2);
@@ -222,13 +263,13 @@ TEST_F(ActivityTest, ContextLiftsAreReadFromStoredContexts) {
 TEST_F(ActivityTest, WarmOnceTrendingIsInMemoryUntilTheDataChanges) {
   Activity a(&clock_);
   EXPECT_FALSE(a.Warm(id_));
-  ASSERT_OK(a.Trending(id_, *store_));
+  ASSERT_OK(a.Trending(id_, store_));
   EXPECT_TRUE(a.Warm(id_));
   ASSERT_OK(a.Profile(id_, *store_, "u1"));
   EXPECT_TRUE(a.Warm(id_));
   a.DataChanged(id_);  // an upload: the next request reads the store again
   EXPECT_FALSE(a.Warm(id_));
-  ASSERT_OK(a.Trending(id_, *store_));
+  ASSERT_OK(a.Trending(id_, store_));
   EXPECT_TRUE(a.Warm(id_));
   a.Drop(id_);
   EXPECT_FALSE(a.Warm(id_));
@@ -248,7 +289,7 @@ TEST_F(ActivityTest, ConcurrentFirstRequestsBuildTrendingOnce) {
   }
   ASSERT_OK((*batch)->Commit());
   Activity a(&clock_);
-  auto got = AllAtOnce(8, [&] { return a.Trending(id_, *store_); });
+  auto got = AllAtOnce(8, [&] { return a.Trending(id_, store_); });
   EXPECT_EQ(a.TrendBuilds(), 1u);
   for (const auto& g : got) EXPECT_EQ(g.get(), got[0].get());
   ASSERT_NE(got[0], nullptr);
@@ -259,12 +300,12 @@ TEST_F(ActivityTest, TenantTypeWeightsDecideTrendingAndProfiles) {
   // and profiles follow its weights, not the defaults.
   interactions::TypeWeights w(interactions::TypeWeights::Overrides{{"view", 10}, {"add_to_cart", 0}, {"wishlist", 4}});
   Activity a(&clock_, [&](const std::string&) { return w; });
-  auto t = *a.Trending(id_, *store_);
+  auto t = *a.Trending(id_, store_);
   EXPECT_EQ(t->Top(10)[0].first, "B");  // its view (10) outweighs A's purchase (5)
   a.Record(id_, Event("u2", "C", "add_to_cart"), "", {});
-  EXPECT_FALSE((*a.Trending(id_, *store_))->Contains("C"));
+  EXPECT_FALSE((*a.Trending(id_, store_))->Contains("C"));
   a.Record(id_, Event("u2", "C", "wishlist"), "", {});  // a custom type with its weight
-  EXPECT_TRUE((*a.Trending(id_, *store_))->Contains("C"));
+  EXPECT_TRUE((*a.Trending(id_, store_))->Contains("C"));
   auto p = *a.Profile(id_, *store_, "u1");
   ASSERT_EQ(p->recent.size(), 2u);
   for (const auto& e : p->recent) EXPECT_EQ(e.weight, e.type == "view" ? 10.f : 5.f);
@@ -331,13 +372,13 @@ TEST_F(ActivityTest, OneVisitorCannotTakeOverTrending) {
   }
   ASSERT_OK((*batch)->Commit());
   Activity a(&clock_);
-  auto before = (*a.Trending(id_, *store_))->Top(5);
+  auto before = (*a.Trending(id_, store_))->Top(5);
   ASSERT_EQ(before[0].first, "P0");
   auto ev = Event("visitor", "C", "purchase");
   for (int i = 0; i < 50; ++i) a.Record(id_, ev, "", {});  // repeated: counts once
   ev.ts_ms += int64_t{1000} * 86400000;                   // a lying future timestamp: counts as now
   a.Record(id_, ev, "", {});
-  auto t = *a.Trending(id_, *store_);
+  auto t = *a.Trending(id_, store_);
   EXPECT_EQ(t->Top(5)[0].first, "P0");
   EXPECT_LT(t->Score("C"), 0.2 * t->max_score);
   EXPECT_NEAR(t->Score("C"), 5 * std::exp2(1.0 / 7), 1e-6);  // one purchase, a day of activity later
@@ -347,8 +388,8 @@ TEST_F(ActivityTest, OneVisitorCannotTakeOverTrending) {
     store::TrackEvent e = Event("visitor", "P19", "purchase");
     return e;
   }()}));
-  t = *a.Trending(id_, *store_);
-  t = *a.Trending(id_, *store_);
+  t = *a.Trending(id_, store_);
+  t = *a.Trending(id_, store_);
   EXPECT_EQ(t->Top(1)[0].first, "P0");
 }
 

@@ -1,7 +1,10 @@
 // The catalog snapshots serving reads: loaded once, re-read after their TTL
-// (keeping the snapshot and its generation when nothing changed), replaced
-// at once on Invalidate.
+// (in the background when there is one; keeping the snapshot and its
+// generation when nothing changed), replaced at once on Invalidate.
 #include "serving/catalog.h"
+
+#include <functional>
+#include <vector>
 
 #include "tenant_fixture.h"
 
@@ -29,48 +32,84 @@ class CatalogCacheTest : public TenantStoreTest {
 TEST_F(CatalogCacheTest, LoadsOnceAndReadsStock) {
   CatalogCache c(&clock_, 60000);
   EXPECT_EQ(c.Peek(id_), nullptr);
-  auto s = c.Get(id_, *store_);
+  auto s = c.Get(id_, store_);
   ASSERT_OK(s);
   ASSERT_EQ((*s)->items.size(), 2u);
   EXPECT_TRUE((*s)->Find("A")->in_stock);
   EXPECT_FALSE((*s)->Find("B")->in_stock);
   Put("C", "shoes", "{}");  // not seen until the TTL or an Invalidate
-  EXPECT_EQ(c.Get(id_, *store_)->get(), s->get());
+  EXPECT_EQ(c.Get(id_, store_)->get(), s->get());
   EXPECT_EQ(c.Peek(id_).get(), s->get());
 }
 
 TEST_F(CatalogCacheTest, AnUnchangedReReadKeepsTheSnapshotAndItsGeneration) {
   CatalogCache c(&clock_, 60000);
-  auto first = *c.Get(id_, *store_);
+  auto first = *c.Get(id_, store_);
   clock_.AdvanceSeconds(61);
   const uint64_t loads = c.Loads();
-  auto second = *c.Get(id_, *store_);
+  auto second = *c.Get(id_, store_);
   EXPECT_EQ(c.Loads(), loads + 1);  // re-read
   EXPECT_EQ(second.get(), first.get());
   EXPECT_EQ(second->generation, first->generation);
-  ASSERT_OK(c.Get(id_, *store_));
+  ASSERT_OK(c.Get(id_, store_));
   EXPECT_EQ(c.Loads(), loads + 1);  // fresh again
 }
 
 TEST_F(CatalogCacheTest, AChangedReReadOrAnInvalidateGivesANewGeneration) {
   CatalogCache c(&clock_, 60000);
-  auto first = *c.Get(id_, *store_);
+  auto first = *c.Get(id_, store_);
   Put("B", "books", R"({"stock": 5})");  // back in stock, written by another node
   clock_.AdvanceSeconds(61);
-  auto second = *c.Get(id_, *store_);
+  auto second = *c.Get(id_, store_);
   EXPECT_NE(second->generation, first->generation);
   EXPECT_TRUE(second->Find("B")->in_stock);
   Put("C", "shoes", "{}");
   c.Invalidate(id_);
-  auto third = *c.Get(id_, *store_);
+  auto third = *c.Get(id_, store_);
   EXPECT_NE(third->generation, second->generation);
   EXPECT_NE(third->Find("C"), nullptr);
+}
+
+TEST_F(CatalogCacheTest, AnExpiredSnapshotIsReReadInTheBackground) {
+  CatalogCache c(&clock_, 60000);
+  std::vector<std::function<void()>> queued;
+  c.SetBackground([&](const std::string& tid, std::function<void()> task) {
+    EXPECT_EQ(tid, id_);
+    queued.push_back(std::move(task));
+  });
+  auto first = *c.Get(id_, store_);  // a first load is made by the request
+  EXPECT_EQ(c.Loads(), 1u);
+  EXPECT_TRUE(queued.empty());
+  Put("C", "shoes", "{}");  // written by another node
+  clock_.AdvanceSeconds(61);
+  EXPECT_EQ(c.Get(id_, store_)->get(), first.get());  // answered at once, from the expired one
+  EXPECT_EQ(c.Get(id_, store_)->get(), first.get());
+  EXPECT_EQ(c.Loads(), 1u);
+  ASSERT_EQ(queued.size(), 1u);  // one re-read, however many requests
+  queued[0]();
+  queued.clear();
+  auto second = *c.Get(id_, store_);
+  EXPECT_EQ(c.Loads(), 2u);
+  EXPECT_NE(second->Find("C"), nullptr);
+  EXPECT_NE(second->generation, first->generation);
+  // A re-read that raced an Invalidate is dropped: the next request loads afresh.
+  clock_.AdvanceSeconds(61);
+  ASSERT_OK(c.Get(id_, store_));
+  ASSERT_EQ(queued.size(), 1u);
+  Put("D", "shoes", "{}");
+  c.Invalidate(id_);
+  queued[0]();
+  queued.clear();
+  EXPECT_EQ(c.Peek(id_), nullptr);
+  auto third = *c.Get(id_, store_);
+  EXPECT_TRUE(queued.empty());
+  EXPECT_NE(third->Find("D"), nullptr);
 }
 
 TEST_F(CatalogCacheTest, ConcurrentFirstRequestsLoadOnce) {
   for (int i = 0; i < 3000; ++i) Put("X" + std::to_string(i), "bulk", "{}");
   CatalogCache c(&clock_, 60000);
-  auto got = AllAtOnce(8, [&] { return c.Get(id_, *store_); });
+  auto got = AllAtOnce(8, [&] { return c.Get(id_, store_); });
   EXPECT_EQ(c.Loads(), 1u);
   ASSERT_NE(got[0], nullptr);
   EXPECT_EQ(got[0]->items.size(), 3002u);

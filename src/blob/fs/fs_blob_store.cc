@@ -8,10 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "blob/blob_store.h"
+#include "common/file_util.h"
 #include "common/random.h"
 #include "common/strings.h"
 
@@ -117,12 +116,9 @@ class FsBlobStore final : public BlobStore {
 
   StatusOr<std::string> Get(const std::string& key) override {
     if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");
-    std::ifstream in(root_ / key, std::ios::binary);
-    if (!in) return Status::NotFound("blob '" + key + "' does not exist");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return Status::Internal("read blob '" + key + "' failed");
-    return ss.str();
+    auto data = ReadWholeFile((root_ / key).string());
+    if (data.status().code() == StatusCode::kNotFound) return Status::NotFound("blob '" + key + "' does not exist");
+    return data;
   }
 
   Status Delete(const std::string& key) override {
