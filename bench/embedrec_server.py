@@ -14,14 +14,15 @@ BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
 ADMIN = "bench-admin-token-0123456789"
 
 
-def start(work, name="data", extra_env=None):
-    """Starts `embedrec serve` with data in work/name; returns (process, ports)."""
+def start(work, name="data", extra_env=None, bin=None):
+    """Starts `embedrec serve` (`bin`, default BIN) with data in work/name;
+    returns (process, ports)."""
     port_file = Path(work) / f"{name}.ports.json"
     port_file.unlink(missing_ok=True)
     env = dict(os.environ, EMBEDREC_DATA_DIR=str(Path(work) / name), EMBEDREC_ADMIN_TOKEN=ADMIN,
                EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
                EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn", **(extra_env or {}))
-    proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([bin or BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while not (port_file.exists() and port_file.read_text().strip().endswith("}")):

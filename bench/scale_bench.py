@@ -11,8 +11,13 @@ job's. Then, on the last deployed model, wrk at 8 connections on
 recommendations (users spread over the whole shop) and on similar items
 (items spread over the catalog), after a warm-up.
 
+The first request after a restart (catalog, popularity and model read
+from storage) is timed --cold-rounds times; with --baseline-bin, each round
+restarts that build too, interleaved, on the same data.
+
 Usage: python3 bench/scale_bench.py [--interactions 15000000 --users 500000
        --items 1000000] [--models als,auto] [--duration 20] [--work DIR]
+       [--cold-rounds 3] [--baseline-bin PATH]
 (--work: keep the data directory there; run again with the same DIR, the
 upload is skipped, and with --models '' only the serving is measured)
 """
@@ -41,6 +46,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--work", default="")
+    ap.add_argument("--cold-rounds", type=int, default=3)
+    ap.add_argument("--baseline-bin", default="")
     args = ap.parse_args()
 
     shop = ROOT / "bench" / "out" / "shops" / f"shop_{args.interactions}"
@@ -86,12 +93,22 @@ def main():
         # Serving on the last deployed model, after a restart: a first request, then wrk.
         proc.terminate()
         proc.wait()
+        cold = {"ours": []}
+        if args.baseline_bin:
+            cold["baseline"] = []
+        for _ in range(args.cold_rounds):
+            for build in cold:
+                proc, ports = start(work, extra_env=env, bin=args.baseline_bin if build == "baseline" else None)
+                t0 = time.monotonic()
+                call(ports["gateway"], "POST", "/api/v1/recommendations", {"user_id": "USER_000001", "count": 10},
+                     token=key)
+                cold[build].append((time.monotonic() - t0) * 1000)
+                proc.terminate()
+                proc.wait()
+        print(f"first request after a restart, ms: {cold}", file=sys.stderr)
         proc, ports = start(work, extra_env=env)
         gw = ports["gateway"]
-        t0 = time.monotonic()
-        call(gw, "POST", "/api/v1/recommendations", {"user_id": "USER_000001", "count": 10}, token=key)
-        first_ms = (time.monotonic() - t0) * 1000
-        serve = {"first_request_ms": first_ms}
+        serve = {"first_request_ms": cold}
         for kind, n in (("recommend", args.users), ("similar", min(args.items, 999_999))):
             env_wrk = {"BENCH_KEY": key, "BENCH_N": str(n), "BENCH_KIND": kind, "BENCH_OUT": str(work / "wrk.json")}
             wrk(f"http://127.0.0.1:{gw}", args.connections, args.warmup, env_wrk)
@@ -116,7 +133,8 @@ def main():
         lines.append(f"| {r['model']} | {r['status']} | {r['seconds']:.0f} | {r['peak_rss_mb']:.0f} | "
                      f"{j.get('chosen_model_type', j.get('model_type', ''))} | {j.get('epochs_run', '')} | {hit if hit == '' else round(hit, 4)} | "
                      f"{j.get('deployment_status', '')} | {j.get('refit', '')} |")
-    lines += ["", f"first request after the restart: {serve['first_request_ms']:.0f} ms", "",
+    cold_text = "; ".join(f"{build} " + ", ".join(f"{ms:,.0f}" for ms in v) for build, v in cold.items())
+    lines += ["", f"first request after a restart (ms, rounds interleaved): {cold_text}", "",
               f"| target ({args.connections} connections, {args.duration} s) | req/s | p50 ms | p99 ms | non-2xx |",
               "|---|---:|---:|---:|---:|"]
     for kind in ("recommend", "similar"):
