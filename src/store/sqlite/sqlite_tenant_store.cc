@@ -185,10 +185,12 @@ class SqliteTenantStore final : public TenantStore {
       int64_t user_idx = u->Int(0);
       u.reset();
       ASSIGN_OR_RETURN(auto st, c.Prepare(
+          // The page first, then its items' ids: a long history is not joined whole.
           "SELECT COALESCE(i.item_id, ''), x.type, x.ts_ms, x.rating, x.value, x.quantity, "
-          "COALESCE(x.interaction_id, '') FROM interactions x LEFT JOIN items i "
-          "ON i.item_idx = x.item_idx WHERE x.user_idx=? "
-          "ORDER BY x.ts_ms DESC, x.item_idx, x.type LIMIT ? OFFSET ?"));
+          "COALESCE(x.interaction_id, '') FROM (SELECT item_idx, type, ts_ms, rating, value, quantity, "
+          "interaction_id FROM interactions WHERE user_idx=? "
+          "ORDER BY ts_ms DESC, item_idx, type LIMIT ? OFFSET ?) x LEFT JOIN items i "
+          "ON i.item_idx = x.item_idx ORDER BY x.ts_ms DESC, x.item_idx, x.type"));
       st->Bind(1, user_idx).Bind(2, limit).Bind(3, offset);
       while (true) {
         ASSIGN_OR_RETURN(bool row, st->Step());
