@@ -42,7 +42,7 @@ double Percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   int64_t n = 1000000;
-  int queries = 500, efc = 40, d = 64, lists = 0;
+  int queries = 500, efc = 40, d = 64, lists = 0, k = 10;
   std::string kind = "ivf", model_path;
   std::vector<int> breadths = {128};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--index")) kind = argv[i + 1];
     if (!std::strcmp(argv[i], "--model")) model_path = argv[i + 1];
     if (!std::strcmp(argv[i], "--lists")) lists = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--k")) k = std::stoi(argv[i + 1]);  // asked for; recall is of the first 10
     if (!std::strcmp(argv[i], "--search") || !std::strcmp(argv[i], "--ef")) {  // comma-separated: one line each
       breadths.clear();
       for (std::string e = argv[i + 1]; !e.empty();) {
@@ -122,9 +123,11 @@ int main(int argc, char** argv) {
     for (int t = 0; t < queries; ++t) {
       const float* qq = q.data() + static_cast<size_t>(t) * d;
       auto a = std::chrono::steady_clock::now();
-      auto got = idx.Search(qq, 10, nullptr);
+      auto got = idx.Search(qq, k, nullptr);
       auto b = std::chrono::steady_clock::now();
-      auto got_f = idx.Search(qq, 10, &half);
+      auto got_f = idx.Search(qq, k, &half);
+      got.resize(std::min<size_t>(got.size(), 10));
+      got_f.resize(std::min<size_t>(got_f.size(), 10));
       auto c = std::chrono::steady_clock::now();
       auto want = exact.TopK(qq, 10, nullptr);
       auto e = std::chrono::steady_clock::now();
@@ -142,11 +145,11 @@ int main(int argc, char** argv) {
       for (auto& [i, s] : got_f) hits_f += hit(want_f, i, s);
     }
     std::printf(
-        "{\"items\":%lld,\"dim\":%d,\"index\":\"%s\",\"params\":%s,\"build_seconds\":%.1f,"
+        "{\"items\":%lld,\"k\":%d,\"dim\":%d,\"index\":\"%s\",\"params\":%s,\"build_seconds\":%.1f,"
         "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"recall@10\":%.4f,"
         "\"filtered_p50_ms\":%.3f,\"filtered_p99_ms\":%.3f,\"filtered_recall@10\":%.4f,"
         "\"exact_p50_ms\":%.3f,\"exact_p99_ms\":%.3f}\n",
-        static_cast<long long>(n), d, idx.kind().c_str(), idx.params_json().c_str(), build_s,
+        static_cast<long long>(n), k, d, idx.kind().c_str(), idx.params_json().c_str(), build_s,
         Percentile(lat, 0.5), Percentile(lat, 0.99), hits / (10.0 * queries), Percentile(lat_f, 0.5),
         Percentile(lat_f, 0.99), hits_f / (10.0 * queries), Percentile(lat_exact, 0.5),
         Percentile(lat_exact, 0.99));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <functional>
 #include <limits>
 
 namespace embedrec::ann {
@@ -57,15 +58,11 @@ bool Better(const Scored& a, const Scored& b) {
   return a.first != b.first ? a.first > b.first : a.second < b.second;
 }
 
-void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
+namespace {
+
+// The w best by a heap of them (worst on top); chunks that cannot beat it are skipped.
+void HeapShortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
   out->clear();
-  if (w >= n) {
-    out->resize(n);
-    for (int64_t i = 0; i < n; ++i) (*out)[i] = {scores[i], i};
-    std::sort(out->begin(), out->end(), Better);
-    return;
-  }
-  // A heap of the best w (worst on top); chunks that cannot beat it are skipped.
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
     const int64_t c1 = std::min(n, c0 + kChunk);
     if (static_cast<int64_t>(out->size()) == w && ChunkMax(scores + c0, c1 - c0) < out->front().first) {
@@ -83,11 +80,54 @@ void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* o
       }
     }
   }
+}
+
+// The w best by a threshold: the w-th best score is estimated from an even
+// sample, every candidate at or above a bound a little below it is gathered
+// (chunks whose best is under it are skipped whole), and the w best of those
+// are selected. Exact whenever at least w were gathered (everything left out
+// scores below every gathered one); false otherwise (then use the heap).
+bool ThresholdShortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
+  constexpr int64_t kSample = 1024;
+  thread_local std::vector<float> sample;
+  sample.resize(kSample);
+  for (int64_t j = 0; j < kSample; ++j) sample[j] = scores[j * n / kSample];
+  // The sample's rank of the w-th best, with room: 1.5× plus 16.
+  const int64_t rank = (3 * w * kSample) / (2 * n) + 16;
+  if (rank >= kSample) return false;
+  std::nth_element(sample.begin(), sample.begin() + rank, sample.end(), std::greater<float>());
+  const float bound = sample[rank];
+  out->clear();
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t c1 = std::min(n, c0 + kChunk);
+    if (ChunkMax(scores + c0, c1 - c0) < bound) continue;
+    for (int64_t i = c0; i < c1; ++i) {
+      if (scores[i] >= bound) out->push_back({scores[i], i});
+    }
+  }
+  if (static_cast<int64_t>(out->size()) < w) return false;
+  std::nth_element(out->begin(), out->begin() + (w - 1), out->end(), Better);
+  out->resize(w);
+  return true;
+}
+
+}  // namespace
+
+void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
+  out->clear();
+  if (w >= n) {
+    out->resize(n);
+    for (int64_t i = 0; i < n; ++i) (*out)[i] = {scores[i], i};
+  } else if (n < 16 * w || !ThresholdShortlist(scores, n, w, out)) {
+    // Few candidates per place (the heap's work is then small), or a
+    // sample that misjudged the bound.
+    HeapShortlist(scores, n, w, out);
+  }
   std::sort(out->begin(), out->end(), Better);
 }
 
 std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int64_t n,
-                                                        const int64_t* slots, const float* rows,
+                                                        const int64_t* chunks, const float* rows,
                                                         const int32_t* items, int d, const float* q,
                                                         int k, std::optional<float> exact_within,
                                                         const std::function<bool(int64_t)>* allowed) {
@@ -100,7 +140,7 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
     const float left_out = w >= n ? -std::numeric_limits<float>::infinity() : shortlist.back().first;
     exact.clear();
     for (const auto& [s, c] : shortlist) {
-      const int64_t slot = slots ? slots[c] : c;
+      const int64_t slot = chunks ? chunks[c / kChunk] * kChunk + c % kChunk : c;
       const int64_t item = items ? items[slot] : slot;
       if (item >= 0) exact.emplace_back(Dot(rows + slot * d, q, d), item);
     }

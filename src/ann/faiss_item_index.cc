@@ -12,7 +12,7 @@
 
 #include "ann/exact_scan.h"
 #include "ann/faiss_item_index.h"
-#include "ann/index_file.h"
+#include "common/sealed_file.h"
 
 namespace embedrec::ann {
 namespace {
@@ -95,7 +95,7 @@ class FaissItemIndex final : public ItemIndex {
     try {
       faiss::VectorIOWriter w;
       faiss::write_index(index_.get(), &w);
-      return SealIndexFile(kFaissMagic, std::string_view(reinterpret_cast<const char*>(w.data.data()),
+      return SealFile(kFaissMagic, std::string_view(reinterpret_cast<const char*>(w.data.data()),
                                                          w.data.size()));
     } catch (const faiss::FaissException& e) {
       return Status::Internal(std::string("cannot serialise the index: ") + e.what());
@@ -131,7 +131,7 @@ StatusOr<std::unique_ptr<ItemIndex>> BuildFaissIndex(const float* items, int64_t
 }
 
 StatusOr<std::unique_ptr<ItemIndex>> LoadFaissIndex(std::string_view bytes, const IndexOptions& o) {
-  ASSIGN_OR_RETURN(bytes, OpenIndexFile(bytes, kFaissMagic));
+  ASSIGN_OR_RETURN(bytes, OpenSealedFile(bytes, kFaissMagic, "index file"));
   try {
     StringViewReader r(bytes);
     std::unique_ptr<faiss::Index> index(faiss::read_index(&r));

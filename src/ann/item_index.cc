@@ -2,7 +2,7 @@
 #include "ann/item_index.h"
 
 #include "ann/faiss_item_index.h"
-#include "ann/index_file.h"
+#include "common/sealed_file.h"
 #include "ann/ivf_index.h"
 
 namespace embedrec::ann {

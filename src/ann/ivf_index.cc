@@ -10,7 +10,7 @@
 #include <random>
 
 #include "ann/bf16_scan.h"
-#include "ann/index_file.h"
+#include "common/sealed_file.h"
 
 namespace embedrec::ann {
 namespace {
@@ -163,12 +163,12 @@ class IvfIndex final : public ItemIndex {
     if (k <= 0) return {};
     thread_local std::vector<std::pair<float, int>> order;
     thread_local std::vector<float> approx;
-    thread_local std::vector<int64_t> slots;
+    thread_local std::vector<int64_t> chunks;  // the probed chunks, in candidate order
     order.resize(lists_);
     for (int l = 0; l < lists_; ++l) order[l] = {Dot(q, &centroids_[static_cast<size_t>(l) * d_], d_) + bias_[l], l};
     auto by_score = [](const auto& a, const auto& b) { return a.first > b.first; };
     approx.clear();
-    slots.clear();
+    chunks.clear();
     int probed = 0, sorted = 0;
     for (int want = probes_;; want = std::min(lists_, 2 * want)) {
       if (sorted < want) {
@@ -177,20 +177,23 @@ class IvfIndex final : public ItemIndex {
       }
       for (; probed < want; ++probed) {
         const int l = order[probed].second;
-        for (int64_t c = list_chunks_[l]; c < list_chunks_[l + 1]; ++c) {
-          const size_t at = approx.size();
-          approx.resize(at + kChunk);
+        const int64_t c0 = list_chunks_[l], c1 = list_chunks_[l + 1];
+        size_t at = approx.size();
+        approx.resize(at + (c1 - c0) * kChunk);
+        for (int64_t c = c0; c < c1; ++c, at += kChunk) {
           ChunkScores(chunks_.data() + c * d_ * kChunk, d_, q, approx.data() + at);
-          for (int64_t t = 0; t < kChunk; ++t) {
-            const int64_t slot = c * kChunk + t;
-            slots.push_back(slot);
-            if (items_[slot] < 0) approx[at + t] = -std::numeric_limits<float>::infinity();
+          chunks.push_back(c);
+        }
+        // Only a list's last chunk is padded (its items after the last are −1).
+        if (c1 > c0) {
+          for (int64_t t = 0, slot = (c1 - 1) * kChunk; t < kChunk; ++t, ++slot) {
+            if (items_[slot] < 0) approx[approx.size() - kChunk + t] = -std::numeric_limits<float>::infinity();
           }
         }
       }
       // An approximate index: the shortlist is not widened to prove the
       // order exact (with k in the hundreds that cost more than the scan).
-      auto out = TopKOfCandidates(approx.data(), static_cast<int64_t>(approx.size()), slots.data(),
+      auto out = TopKOfCandidates(approx.data(), static_cast<int64_t>(approx.size()), chunks.data(),
                                   rows_.data(), items_.data(), d_, q, k, /*exact_within=*/std::nullopt,
                                   allowed);
       if (static_cast<int>(out.size()) == k || probed == lists_) return out;
@@ -206,7 +209,7 @@ class IvfIndex final : public ItemIndex {
     Put(body, list_chunks_.data(), list_chunks_.size());
     Put(body, items_.data(), items_.size());
     Put(body, rows_.data(), rows_.size());
-    return SealIndexFile(kIvfMagic, body);
+    return SealFile(kIvfMagic, body);
   }
 
  private:
@@ -274,7 +277,7 @@ StatusOr<std::unique_ptr<ItemIndex>> BuildIvfIndex(const float* items, int64_t n
 }
 
 StatusOr<std::unique_ptr<ItemIndex>> LoadIvfIndex(std::string_view bytes, const IndexOptions& o) {
-  ASSIGN_OR_RETURN(std::string_view body, OpenIndexFile(bytes, kIvfMagic));
+  ASSIGN_OR_RETURN(std::string_view body, OpenSealedFile(bytes, kIvfMagic, "index file"));
   Reader r{body};
   int64_t header[3];
   auto bad = [](const std::string& why) { return Status::FailedPrecondition("corrupt IVF index file: " + why); };

@@ -120,29 +120,33 @@ std::vector<int64_t> ServingModel::NearestUsers(int64_t u, int k) const {
 }
 
 std::shared_ptr<const ServingModel::Candidates> ServingModel::Kept(
-    KeptLists& lists, int64_t key, const std::function<Candidates()>& search) const {
+    KeptLists& lists, int64_t key, size_t need, const std::function<Candidates()>& search) const {
   {
     std::lock_guard lock(neighbours_mu_);
-    if (auto it = lists.find(key); it != lists.end()) return it->second;
+    if (auto it = lists.find(key); it != lists.end() && it->second->size() >= need) return it->second;
   }
   auto list = std::make_shared<const Candidates>(search());  // outside the lock
   std::lock_guard lock(neighbours_mu_);
   // Bounded (about 64 MB of pairs per kind of list); recomputed on demand.
   constexpr size_t kMaxPairs = size_t{1} << 22;
   if ((lists.size() + 1) * std::max<size_t>(list->size(), 1) > kMaxPairs) lists.clear();
-  lists.emplace(key, list);
+  auto& kept = lists[key];
+  if (!kept || kept->size() < list->size()) kept = list;  // a concurrent longer one stays
   return list;
 }
 
-std::shared_ptr<const ServingModel::Candidates> ServingModel::SimilarCandidates(int64_t i) const {
-  return Kept(similar_, i, [&] {
+std::shared_ptr<const ServingModel::Candidates> ServingModel::SimilarCandidates(int64_t i, int k) const {
+  k = std::clamp(k, 1, kSimilarCandidates);
+  const auto need = static_cast<size_t>(std::max<int64_t>(0, std::min<int64_t>(k, index->size() - 1)));
+  return Kept(similar_, i, need, [&] {
     ann::ItemIndex::Filter not_self = [i](int64_t j) { return j != i; };
-    return index->Search(model->item_embeddings().data() + i * model->dim(), kSimilarCandidates, &not_self);
+    return index->Search(model->item_embeddings().data() + i * model->dim(), k, &not_self);
   });
 }
 
 std::shared_ptr<const ServingModel::Candidates> ServingModel::UserCandidates(int64_t u) const {
-  return Kept(user_candidates_, u, [&] {
+  const auto need = static_cast<size_t>(std::min<int64_t>(kUserCandidates, index->size()));
+  return Kept(user_candidates_, u, need, [&] {
     return index->Search(model->user_embeddings().data() + u * model->dim(), kUserCandidates, nullptr);
   });
 }

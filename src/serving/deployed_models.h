@@ -76,10 +76,11 @@ struct ServingModel {
   std::vector<int64_t> NearestUsers(int64_t u, int k) const;
   // Item rows with their inner product, best first.
   using Candidates = std::vector<std::pair<int64_t, float>>;
-  // The kSimilarCandidates items of largest inner product with item row `i`
-  // (not `i`), best first; computed once per item and kept (bounded).
+  // The `k` (at most kSimilarCandidates) items of largest inner product
+  // with item row `i` (not `i`), best first; computed once per item and kept
+  // (bounded): a kept list at least as long serves a shorter ask.
   static constexpr int kSimilarCandidates = 200;
-  std::shared_ptr<const Candidates> SimilarCandidates(int64_t i) const;
+  std::shared_ptr<const Candidates> SimilarCandidates(int64_t i, int k = kSimilarCandidates) const;
   // The kUserCandidates items of largest inner product with user row `u`'s
   // trained embedding, best first; computed once per user and kept (bounded).
   // Walking it in order with a filter gives the filtered top k exactly (as
@@ -90,8 +91,9 @@ struct ServingModel {
 
  private:
   using KeptLists = std::unordered_map<int64_t, std::shared_ptr<const Candidates>>;
-  // The list kept under `key`, or `search()`'s, kept for next time.
-  std::shared_ptr<const Candidates> Kept(KeptLists& lists, int64_t key,
+  // The list kept under `key` when it holds at least `need` pairs (or
+  // every item there is), else `search()`'s, kept for next time.
+  std::shared_ptr<const Candidates> Kept(KeptLists& lists, int64_t key, size_t need,
                                          const std::function<Candidates()>& search) const;
 
   mutable std::mutex neighbours_mu_;

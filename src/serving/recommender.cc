@@ -18,6 +18,9 @@ namespace {
 using ml::Steering;
 constexpr size_t kSessionItems = 5;    // the newest distinct items whose neighbours are blended in
 constexpr size_t kNeighboursPerItem = 50;
+// Neighbours searched per session item: the ones taken, and room for those
+// the request's filter refuses (a search costs more the more it returns).
+constexpr int kSessionNeighbourSearch = 2 * kNeighboursPerItem;
 constexpr double kSessionShare = 0.7;  // the neighbours' share of the score for a visitor
 // Items of the session's categories weigh up to this much more (a visitor
 // who viewed five cameras is shopping for a camera now).
@@ -422,7 +425,7 @@ void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, con
   for (const auto& [srow, w] : session.items) {
     const double sn = model.item_norms[srow];
     size_t taken = 0;
-    for (const auto& [row, ip] : *model.SimilarCandidates(srow)) {
+    for (const auto& [row, ip] : *model.SimilarCandidates(srow, kSessionNeighbourSearch)) {
       if (taken >= kNeighboursPerItem) break;
       if (row == srow || !filter(row)) continue;
       const double n = sn * model.item_norms[row];

@@ -174,6 +174,19 @@ class TenantStore {
   virtual StatusOr<std::vector<Event>> ReadEvents(int64_t after_seq, int limit) = 0;
   // The newest event's sequence number (0 when none): a version of the data.
   virtual StatusOr<int64_t> LatestEventSeq() = 0;
+  // Whether the data changed after event `seq` other than by tracked
+  // interactions: an upload, a catalog change.
+  virtual StatusOr<bool> DataChangedSince(int64_t seq) = 0;
+
+  // What serving derives from the data and keeps across restarts, by name
+  // (e.g. popularity): its bytes and the event position (LatestEventSeq) it
+  // reflects. Put replaces; Get is kNotFound when there is none.
+  struct Snapshot {
+    int64_t position = 0;
+    std::string bytes;
+  };
+  virtual Status PutSnapshot(const std::string& name, int64_t position, std::string_view bytes, int64_t now_ms) = 0;
+  virtual StatusOr<Snapshot> GetSnapshot(const std::string& name) = 0;
 
   // Every interaction that names an item, in storage order (user, item,
   // type, time), for training. `fn` runs while a read snapshot is held.

@@ -31,6 +31,10 @@ SqliteStmt& SqliteStmt::Bind(int i, std::string_view v) {
   sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   return *this;
 }
+SqliteStmt& SqliteStmt::BindBlob(int i, std::string_view v) {
+  sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT);
+  return *this;
+}
 SqliteStmt& SqliteStmt::Bind(int i, int64_t v) {
   sqlite3_bind_int64(s_, i, v);
   return *this;
@@ -63,6 +67,10 @@ std::string SqliteStmt::Text(int col) const {
   const auto* p = sqlite3_column_text(s_, col);
   return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col))
            : std::string();
+}
+std::string SqliteStmt::Blob(int col) const {
+  const auto* p = sqlite3_column_blob(s_, col);
+  return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(s_, col)) : std::string();
 }
 int64_t SqliteStmt::Int(int col) const { return sqlite3_column_int64(s_, col); }
 double SqliteStmt::Double(int col) const { return sqlite3_column_double(s_, col); }

@@ -41,6 +41,7 @@ class SqliteStmt {
 
   // Binds parameters by 1-based position.
   SqliteStmt& Bind(int i, std::string_view v);
+  SqliteStmt& BindBlob(int i, std::string_view v);  // bytes, not text
   SqliteStmt& Bind(int i, int64_t v);
   SqliteStmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
   SqliteStmt& Bind(int i, double v);
@@ -57,6 +58,7 @@ class SqliteStmt {
   void Reset();
 
   std::string Text(int col) const;
+  std::string Blob(int col) const;
   int64_t Int(int col) const;
   double Double(int col) const;
   bool IsNull(int col) const;

@@ -118,6 +118,16 @@ CREATE TABLE model_versions (
 ALTER TABLE model_versions ADD COLUMN traffic_weight REAL NOT NULL DEFAULT 0;
 UPDATE model_versions SET traffic_weight = 1 WHERE status = 'deployed';
 )sql"},
+      {8, R"sql(
+-- What serving derives from the data and keeps across restarts (popularity):
+-- by name, with the event position (events.seq) it reflects.
+CREATE TABLE serving_snapshots (
+  name TEXT PRIMARY KEY,
+  position INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -229,6 +229,39 @@ class SqliteTenantStore final : public TenantStore {
   StatusOr<int64_t> CountItems() override { return ReadInt("SELECT COUNT(*) FROM items WHERE deleted=0"); }
 
   StatusOr<int64_t> LatestEventSeq() override { return ReadInt("SELECT COALESCE(MAX(seq), 0) FROM events"); }
+  StatusOr<bool> DataChangedSince(int64_t seq) override {
+    bool changed = false;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT EXISTS (SELECT 1 FROM events WHERE seq > ? AND topic IN "
+          "('interactions-uploaded', 'item-catalog-updated'))"));
+      st->Bind(1, seq);
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      changed = row && st->Int(0) != 0;
+      return Status::Ok();
+    }));
+    return changed;
+  }
+  Status PutSnapshot(const std::string& name, int64_t position, std::string_view bytes, int64_t now_ms) override {
+    return db_->Write([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "INSERT OR REPLACE INTO serving_snapshots (name, position, data, created_at_ms) VALUES (?,?,?,?)"));
+      st->Bind(1, name).Bind(2, position).BindBlob(3, bytes).Bind(4, now_ms);
+      return st->Run();
+    });
+  }
+  StatusOr<Snapshot> GetSnapshot(const std::string& name) override {
+    std::optional<Snapshot> out;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT position, data FROM serving_snapshots WHERE name=?"));
+      st->Bind(1, name);
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) out = Snapshot{st->Int(0), st->Blob(1)};
+      return Status::Ok();
+    }));
+    if (!out) return Status::NotFound("no snapshot '" + name + "'");
+    return std::move(*out);
+  }
 
   StatusOr<DataCounts> CountData() override {
     DataCounts c;

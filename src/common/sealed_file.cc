@@ -1,8 +1,8 @@
-#include "ann/index_file.h"
+#include "common/sealed_file.h"
 
 #include <sodium.h>
 
-namespace embedrec::ann {
+namespace embedrec {
 namespace {
 
 constexpr size_t kSumBytes = 32;
@@ -16,7 +16,7 @@ std::string Checksum(std::string_view bytes) {
 
 }  // namespace
 
-std::string SealIndexFile(std::string_view magic, std::string_view body) {
+std::string SealFile(std::string_view magic, std::string_view body) {
   std::string out;
   out.reserve(magic.size() + body.size() + kSumBytes);
   out.append(magic);
@@ -29,15 +29,15 @@ bool HasMagic(std::string_view bytes, std::string_view magic) {
   return bytes.substr(0, magic.size()) == magic;
 }
 
-StatusOr<std::string_view> OpenIndexFile(std::string_view bytes, std::string_view magic) {
+StatusOr<std::string_view> OpenSealedFile(std::string_view bytes, std::string_view magic, std::string_view what) {
   if (bytes.size() < magic.size() + kSumBytes || !HasMagic(bytes, magic)) {
-    return Status::FailedPrecondition("not an embedrec index file (bad magic)");
+    return Status::FailedPrecondition("not an embedrec " + std::string(what) + " (bad magic)");
   }
   std::string_view sealed = bytes.substr(0, bytes.size() - kSumBytes);
   if (Checksum(sealed) != bytes.substr(sealed.size())) {
-    return Status::FailedPrecondition("index file checksum mismatch (truncated or damaged)");
+    return Status::FailedPrecondition(std::string(what) + " checksum mismatch (truncated or damaged)");
   }
   return sealed.substr(magic.size());
 }
 
-}  // namespace embedrec::ann
+}  // namespace embedrec
