@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   int64_t n = 1000000;
   int queries = 500, efc = 40, d = 64, lists = 0, k = 10;
   std::string kind = "ivf", model_path;
+  bool item_queries = false;  // --queries-from items: the model's item rows query (similar items)
   std::vector<int> breadths = {128};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--items")) n = std::stoll(argv[i + 1]);
@@ -51,7 +52,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--index")) kind = argv[i + 1];
     if (!std::strcmp(argv[i], "--model")) model_path = argv[i + 1];
     if (!std::strcmp(argv[i], "--lists")) lists = std::stoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--k")) k = std::stoi(argv[i + 1]);  // asked for; recall is of the first 10
+    if (!std::strcmp(argv[i], "--k")) k = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--queries-from")) item_queries = !std::strcmp(argv[i + 1], "items");  // asked for; recall is of the first 10
     if (!std::strcmp(argv[i], "--search") || !std::strcmp(argv[i], "--ef")) {  // comma-separated: one line each
       breadths.clear();
       for (std::string e = argv[i + 1]; !e.empty();) {
@@ -75,7 +77,7 @@ int main(int argc, char** argv) {
     d = (*model)->dim();
     items = (*model)->item_embeddings();
     n = static_cast<int64_t>(items.size() / d);
-    const auto& users = (*model)->user_embeddings();
+    const auto& users = item_queries ? (*model)->item_embeddings() : (*model)->user_embeddings();
     const int64_t n_users = static_cast<int64_t>(users.size() / d);
     for (int t = 0; t < queries; ++t) {
       const float* u = users.data() + (rng() % n_users) * d;

@@ -167,8 +167,8 @@ class IvfIndex final : public ItemIndex {
     order.resize(lists_);
     for (int l = 0; l < lists_; ++l) order[l] = {Dot(q, &centroids_[static_cast<size_t>(l) * d_], d_) + bias_[l], l};
     auto by_score = [](const auto& a, const auto& b) { return a.first > b.first; };
-    approx.clear();
     chunks.clear();
+    int64_t used = 0;  // approx's scores in use (it only grows: no zeroing per search)
     int probed = 0, sorted = 0;
     for (int want = probes_;; want = std::min(lists_, 2 * want)) {
       if (sorted < want) {
@@ -178,22 +178,22 @@ class IvfIndex final : public ItemIndex {
       for (; probed < want; ++probed) {
         const int l = order[probed].second;
         const int64_t c0 = list_chunks_[l], c1 = list_chunks_[l + 1];
-        size_t at = approx.size();
-        approx.resize(at + (c1 - c0) * kChunk);
-        for (int64_t c = c0; c < c1; ++c, at += kChunk) {
-          ChunkScores(chunks_.data() + c * d_ * kChunk, d_, q, approx.data() + at);
+        const int64_t need = used + (c1 - c0) * kChunk;
+        if (static_cast<int64_t>(approx.size()) < need) approx.resize(std::max<int64_t>(need, 2 * approx.size()));
+        for (int64_t c = c0; c < c1; ++c, used += kChunk) {
+          ChunkScores(chunks_.data() + c * d_ * kChunk, d_, q, approx.data() + used);
           chunks.push_back(c);
         }
         // Only a list's last chunk is padded (its items after the last are −1).
         if (c1 > c0) {
           for (int64_t t = 0, slot = (c1 - 1) * kChunk; t < kChunk; ++t, ++slot) {
-            if (items_[slot] < 0) approx[approx.size() - kChunk + t] = -std::numeric_limits<float>::infinity();
+            if (items_[slot] < 0) approx[used - kChunk + t] = -std::numeric_limits<float>::infinity();
           }
         }
       }
       // An approximate index: the shortlist is not widened to prove the
       // order exact (with k in the hundreds that cost more than the scan).
-      auto out = TopKOfCandidates(approx.data(), static_cast<int64_t>(approx.size()), chunks.data(),
+      auto out = TopKOfCandidates(approx.data(), used, chunks.data(),
                                   rows_.data(), items_.data(), d_, q, k, /*exact_within=*/std::nullopt,
                                   allowed);
       if (static_cast<int>(out.size()) == k || probed == lists_) return out;
