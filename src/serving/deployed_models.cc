@@ -87,10 +87,10 @@ int64_t EstimateBytes(const ServingModel& m, size_t index_bytes) {
   b += static_cast<int64_t>(m.item_norms.size() * 4 + m.item_log_users.size() * 4);
   b += static_cast<int64_t>(m.history_offsets.size() * 8 + m.history_items.size() * 4);
   if (m.user_index) b += static_cast<int64_t>(m.user_ids.size()) * m.model->dim() * 4;
-  // The kept candidate lists grow with use, up to their bound; counted at
-  // a tenth of it (most users and items are never asked about).
-  b += static_cast<int64_t>(m.item_ids.size() + m.user_ids.size()) *
-       (ServingModel::kSimilarCandidates * 12) / 10;
+  // The kept candidate lists grow with use, up to their bound (a pair and
+  // its share of the list's map entry: ~20 bytes).
+  b += static_cast<int64_t>(ServingModel::KeptPairsBound(m.item_ids.size()) +
+                            ServingModel::KeptPairsBound(m.user_ids.size())) * 20;
   return b;
 }
 
@@ -120,25 +120,46 @@ std::vector<int64_t> ServingModel::NearestUsers(int64_t u, int k) const {
 }
 
 std::shared_ptr<const ServingModel::Candidates> ServingModel::Kept(
-    KeptLists& lists, int64_t key, size_t need, const std::function<Candidates()>& search) const {
+    KeptLists& lists, int64_t key, size_t need, size_t max_pairs, const std::function<Candidates()>& search) const {
   {
     std::lock_guard lock(neighbours_mu_);
-    if (auto it = lists.find(key); it != lists.end() && it->second->size() >= need) return it->second;
+    if (auto it = lists.lists.find(key); it != lists.lists.end() && it->second.list->size() >= need) {
+      it->second.used = true;
+      return it->second.list;
+    }
   }
   auto list = std::make_shared<const Candidates>(search());  // outside the lock
   std::lock_guard lock(neighbours_mu_);
-  // Bounded (about 64 MB of pairs per kind of list); recomputed on demand.
-  constexpr size_t kMaxPairs = size_t{1} << 22;
-  if ((lists.size() + 1) * std::max<size_t>(list->size(), 1) > kMaxPairs) lists.clear();
-  auto& kept = lists[key];
-  if (!kept || kept->size() < list->size()) kept = list;  // a concurrent longer one stays
+  // Bounded: past the bound, the lists not used since the last sweep are
+  // dropped (all of them if that frees too little); dropped ones are
+  // recomputed on demand.
+  if (lists.pairs + list->size() > max_pairs) {
+    for (auto it = lists.lists.begin(); it != lists.lists.end();) {
+      if (it->second.used) {
+        it->second.used = false;
+        ++it;
+      } else {
+        lists.pairs -= it->second.list->size();
+        it = lists.lists.erase(it);
+      }
+    }
+    if (lists.pairs + list->size() > max_pairs * 3 / 4) {
+      lists.lists.clear();
+      lists.pairs = 0;
+    }
+  }
+  auto& kept = lists.lists[key];
+  if (!kept.list || kept.list->size() < list->size()) {  // a concurrent longer one stays
+    lists.pairs += list->size() - (kept.list ? kept.list->size() : 0);
+    kept.list = list;
+  }
   return list;
 }
 
 std::shared_ptr<const ServingModel::Candidates> ServingModel::SimilarCandidates(int64_t i, int k) const {
   k = std::clamp(k, 1, kSimilarCandidates);
   const auto need = static_cast<size_t>(std::max<int64_t>(0, std::min<int64_t>(k, index->size() - 1)));
-  return Kept(similar_, i, need, [&] {
+  return Kept(similar_, i, need, KeptPairsBound(item_ids.size()), [&] {
     ann::ItemIndex::Filter not_self = [i](int64_t j) { return j != i; };
     return index->Search(model->item_embeddings().data() + i * model->dim(), k, &not_self);
   });
@@ -146,7 +167,7 @@ std::shared_ptr<const ServingModel::Candidates> ServingModel::SimilarCandidates(
 
 std::shared_ptr<const ServingModel::Candidates> ServingModel::UserCandidates(int64_t u) const {
   const auto need = static_cast<size_t>(std::min<int64_t>(kUserCandidates, index->size()));
-  return Kept(user_candidates_, u, need, [&] {
+  return Kept(user_candidates_, u, need, KeptPairsBound(user_ids.size()), [&] {
     return index->Search(model->user_embeddings().data() + u * model->dim(), kUserCandidates, nullptr);
   });
 }

@@ -88,12 +88,25 @@ struct ServingModel {
   // item (fewer than kUserCandidates items in the model).
   static constexpr int kUserCandidates = 200;  // ml::Reranker::kCandidates, and room for exclusions
   std::shared_ptr<const Candidates> UserCandidates(int64_t u) const;
+  // The pairs each kind of kept list may hold for a model of `rows` items
+  // (similar items) or users (their candidates): lists for a tenth of them.
+  static size_t KeptPairsBound(size_t rows) { return std::max<size_t>(size_t{1} << 14, 20 * rows); }
 
  private:
-  using KeptLists = std::unordered_map<int64_t, std::shared_ptr<const Candidates>>;
+  // Kept lists with a second-chance bit: set when a list is used; when the
+  // lists are full, those not used since the last sweep go (hot items stay).
+  struct KeptList {
+    std::shared_ptr<const Candidates> list;
+    bool used = false;
+  };
+  struct KeptLists {
+    std::unordered_map<int64_t, KeptList> lists;
+    size_t pairs = 0;
+  };
   // The list kept under `key` when it holds at least `need` pairs (or
-  // every item there is), else `search()`'s, kept for next time.
-  std::shared_ptr<const Candidates> Kept(KeptLists& lists, int64_t key, size_t need,
+  // every item there is), else `search()`'s, kept for next time while the
+  // lists hold at most `max_pairs`.
+  std::shared_ptr<const Candidates> Kept(KeptLists& lists, int64_t key, size_t need, size_t max_pairs,
                                          const std::function<Candidates()>& search) const;
 
   mutable std::mutex neighbours_mu_;

@@ -97,6 +97,28 @@ TEST(ServingModelTest, SimilarCandidatesNeverHoldTheItem) {
   }
 }
 
+TEST(ServingModelTest, KeptListsServeShorterAsksAndKeepTheOnesInUse) {
+  auto m = RandomModel();
+  auto truth = BruteForce(*m, m->model->item_embeddings().data() + 3 * kDim);
+  truth.erase(std::find(truth.begin(), truth.end(), 3));
+  auto short_list = m->SimilarCandidates(3, 50);
+  ASSERT_EQ(short_list->size(), 50u);
+  for (size_t r = 0; r < 50; ++r) EXPECT_EQ((*short_list)[r].first, truth[r]);
+  auto full = m->SimilarCandidates(3);  // a longer ask searches again, and is kept
+  ASSERT_EQ(full->size(), static_cast<size_t>(ServingModel::kSimilarCandidates));
+  EXPECT_EQ(m->SimilarCandidates(3, 50).get(), full.get());  // which serves shorter asks
+  // Lists for many more items than the bound holds (700 items: 16,384 pairs,
+  // 81 lists of 200): the one asked for all along stays, the others go.
+  ASSERT_EQ(ServingModel::KeptPairsBound(kItems), 16384u);
+  auto hot = m->SimilarCandidates(0);
+  auto cold = m->SimilarCandidates(1);
+  for (int64_t i = 10; i < 400; ++i) {
+    m->SimilarCandidates(i);
+    EXPECT_EQ(m->SimilarCandidates(0).get(), hot.get()) << "after item " << i;
+  }
+  EXPECT_NE(m->SimilarCandidates(1).get(), cold.get());  // dropped, searched again
+}
+
 TEST(DeployedModelsTest, OneLiveVersionAnswersEveryone) {
   DeployedModels d;
   EXPECT_EQ(d.For("t", "u1"), nullptr);
