@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <cmath>
 #include <optional>
 
@@ -157,7 +158,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(
       t->trend_rebuilding = true;  // one rebuild; meanwhile everyone uses the expired one
       if (background_) {
         background_(tenant_id, [this, t, tenant_id, store, changes, now] {
-          (void)Rebuild(*t, tenant_id, *store, changes, now, /*background=*/true);  // failed: tried again
+          (void)Rebuild(*t, tenant_id, *store, changes, now, /*background=*/true, /*first=*/false);  // failed: tried again
         });
         return current();
       }
@@ -165,7 +166,7 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(
       t->first_build = first.emplace().done();
     }
   }
-  const Status built = Rebuild(*t, tenant_id, *store, changes, now, /*background=*/false);
+  const Status built = Rebuild(*t, tenant_id, *store, changes, now, /*background=*/false, first.has_value());
   if (first) {
     std::lock_guard lock(t->mu);
     t->first_build = {};
@@ -175,23 +176,50 @@ StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(
 }
 
 Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::TenantStore& store,
-                         uint64_t changes, int64_t now, bool background) {
-  auto rebuilt = BuildTrend(store, Weights(tenant_id), now);
+                         uint64_t changes, int64_t now, bool background, bool first) {
+  const interactions::TypeWeights weights = Weights(tenant_id);
+  if (first) {
+    if (auto loaded = LoadTrend(store, weights); loaded.ok()) {
+      ++trend_loads_;
+      (*loaded)->built_at_ms = now - kTrendRebuildMs;  // expired: rebuilt in the background next
+      std::lock_guard lock(t.mu);
+      Install(t, std::move(*loaded), changes, now, background);
+      return Status::Ok();
+    }
+  }
+  auto position = store.LatestEventSeq();  // read first: the build reflects at least this much
+  const auto started = std::chrono::steady_clock::now();
+  auto rebuilt = BuildTrend(store, weights, now);
   ++trend_builds_;
-  std::lock_guard lock(t.mu);
-  if (t.data_changes == changes) t.trend_rebuilding = false;
-  if (!rebuilt.ok()) return rebuilt.status();
+  std::string persist;
+  if (rebuilt.ok() && position.ok() &&
+      std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(persist_after_ms_)) {
+    persist = EncodeTrend(**rebuilt, weights);
+  }
+  {
+    std::lock_guard lock(t.mu);
+    if (t.data_changes == changes) t.trend_rebuilding = false;
+    if (!rebuilt.ok()) return rebuilt.status();
+    if (!Install(t, std::move(*rebuilt), changes, now, background) || t.data_changes != changes) return Status::Ok();
+  }
+  // A failed write only costs the next first build a full scan.
+  if (!persist.empty()) (void)SaveTrend(store, *position, persist, now);
+  return Status::Ok();
+}
+
+bool Activity::Install(TenantState& t, std::unique_ptr<TrendState> state, uint64_t changes, int64_t now,
+                       bool background) {
   if (t.data_changes != changes) {
     // Read before an upload changed the history: dropped when built in the
     // background (the next request builds afresh); else kept for this
     // request, but expired.
-    if (background) return Status::Ok();
-    (*rebuilt)->built_at_ms = now - kTrendRebuildMs;
+    if (background) return false;
+    state->built_at_ms = now - kTrendRebuildMs;
   }
-  t.context_counts = std::move((*rebuilt)->context_counts);
-  t.trend = std::move(*rebuilt);
+  t.context_counts = std::move(state->context_counts);
+  t.trend = std::move(state);
   t.has_trend = true;
-  return Status::Ok();
+  return true;
 }
 
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,

@@ -127,8 +127,16 @@ class Activity {
   // the store). Never blocks.
   bool Warm(const std::string& tenant_id);
 
-  // How many times popularity was built from the store (for tests and /metrics).
+  // How many times popularity was built from the store, and read back from
+  // its persisted snapshot instead (for tests and /metrics).
   uint64_t TrendBuilds() const { return trend_builds_.load(); }
+  uint64_t TrendLoads() const { return trend_loads_.load(); }
+  // A build that took at least this long is persisted in the tenant's store
+  // (a first build after a restart or an idle close reads it back when only
+  // tracked events changed the data since, then rebuilds in the
+  // background); quicker ones are simply built again.
+  static constexpr int64_t kPersistAfterMs = 300;
+  void SetPersistAfterMs(int64_t ms) { persist_after_ms_ = ms; }  // before concurrent use (tests)
 
   // The tenant's interaction-type weights.
   interactions::TypeWeights Weights(const std::string& tenant_id) const;
@@ -173,9 +181,25 @@ class Activity {
                                                           const interactions::TypeWeights& weights, int64_t now);
   // Builds the tenant's popularity from the store as of `now` and installs
   // it; `changes` is t.data_changes when the build was decided,
-  // `background` true off the request path.
+  // `background` true off the request path, `first` when none is in memory
+  // (then a persisted one that is still current is installed instead,
+  // expired so that it is rebuilt soon).
   Status Rebuild(TenantState& t, const std::string& tenant_id, store::TenantStore& store, uint64_t changes,
-                 int64_t now, bool background);
+                 int64_t now, bool background, bool first);
+  // The persisted popularity (activity_snapshot.cc): sealed bytes of a
+  // built state with the weights it was built with; LoadTrend refuses one
+  // the data changed after (uploads, catalog changes) or other weights.
+  static std::string EncodeTrend(const TrendState& tr, const interactions::TypeWeights& weights);
+  static StatusOr<std::unique_ptr<TrendState>> DecodeTrend(std::string_view bytes,
+                                                           const interactions::TypeWeights& weights);
+  static StatusOr<std::unique_ptr<TrendState>> LoadTrend(store::TenantStore& store,
+                                                         const interactions::TypeWeights& weights);
+  static Status SaveTrend(store::TenantStore& store, int64_t position, const std::string& bytes, int64_t now);
+  // Installs a built or loaded state unless an upload changed the data
+  // since `changes` (then: dropped when built in the background, else kept
+  // expired); false when dropped. Under t.mu.
+  static bool Install(TenantState& t, std::unique_ptr<TrendState> state, uint64_t changes, int64_t now,
+                      bool background);
   // The activity time of an event stamped ts_ms (see TrendingSnapshot); advances the clock.
   static int64_t ActivityTime(TrendState& tr, int64_t ts_ms);
   // One weighted event of an item of `category` in `context` (nothing without a category).
@@ -191,7 +215,8 @@ class Activity {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TenantState>> tenants_;
   uint64_t next_version_ = 1;  // GUARDED_BY(mu_)
-  std::atomic<uint64_t> trend_builds_{0};
+  std::atomic<uint64_t> trend_builds_{0}, trend_loads_{0};
+  int64_t persist_after_ms_ = kPersistAfterMs;
   uint64_t NextVersion();
 };
 

@@ -205,6 +205,62 @@ TEST_F(ActivityTest, ExpiredTrendingIsRebuiltInTheBackgroundWhileRequestsUseTheO
   EXPECT_TRUE(queued.empty());
 }
 
+TEST_F(ActivityTest, ACostlyBuildIsPersistedAndReadBackWhileOnlyTrackingChangedTheData) {
+  std::vector<std::function<void()>> queued;
+  auto background = [&](const std::string&, std::function<void()> task) { queued.push_back(std::move(task)); };
+  Activity a(&clock_);
+  a.SetPersistAfterMs(0);  // persist every build
+  a.SetBackground(background);
+  auto built = *a.Trending(id_, store_);
+  EXPECT_EQ(a.TrendBuilds(), 1u);
+  ASSERT_OK(store_->GetSnapshot("popularity"));
+  // A tracked event (stored; another node's): still current.
+  auto e = Event("u6", "B", "view");
+  ASSERT_OK(store_->Track({e}));
+  // A restart: read back, not built, the same figures; expired, so rebuilt in the background.
+  Activity b(&clock_);
+  b.SetBackground(background);
+  auto loaded = *b.Trending(id_, store_);
+  EXPECT_EQ(b.TrendBuilds(), 0u);
+  EXPECT_EQ(b.TrendLoads(), 1u);
+  ASSERT_EQ(loaded->Top(10), built->Top(10));
+  EXPECT_EQ(loaded->has_purchases, built->has_purchases);
+  ASSERT_EQ(queued.size(), 1u);
+  queued[0]();
+  queued.clear();
+  EXPECT_EQ(b.TrendBuilds(), 1u);
+  EXPECT_GT((*b.Trending(id_, store_))->Score("B"), loaded->Score("B"));  // the tracked view, now counted
+  // An upload after the snapshot makes it stale: built.
+  StorePurchases("u7", "C", 1);
+  auto batch = store_->BeginImport();
+  ASSERT_OK((*batch)->AppendEvent("interactions-uploaded", "{}", clock_.NowMillis()));
+  ASSERT_OK((*batch)->Commit());
+  Activity c(&clock_);
+  ASSERT_OK(c.Trending(id_, store_));
+  EXPECT_EQ(c.TrendLoads(), 0u);
+  EXPECT_EQ(c.TrendBuilds(), 1u);
+  // Other interaction-type weights: built too.
+  Activity d(&clock_, [](const std::string&) {
+    return interactions::TypeWeights(interactions::TypeWeights::Overrides{{"view", 2.0f}});
+  });
+  d.SetPersistAfterMs(0);
+  ASSERT_OK(d.Trending(id_, store_));  // built, and persisted with its weights
+  Activity e2(&clock_);
+  ASSERT_OK(e2.Trending(id_, store_));
+  EXPECT_EQ(e2.TrendLoads(), 0u);
+  EXPECT_EQ(e2.TrendBuilds(), 1u);
+  // A damaged snapshot is refused (built instead), never half read.
+  auto snap = *store_->GetSnapshot("popularity");
+  snap.bytes[snap.bytes.size() / 2] ^= 0x5a;
+  ASSERT_OK(store_->PutSnapshot("popularity", snap.position, snap.bytes, 0));
+  Activity f(&clock_, [](const std::string&) {
+    return interactions::TypeWeights(interactions::TypeWeights::Overrides{{"view", 2.0f}});
+  });
+  ASSERT_OK(f.Trending(id_, store_));
+  EXPECT_EQ(f.TrendLoads(), 0u);
+  EXPECT_EQ(f.TrendBuilds(), 1u);
+}
+
 TEST_F(ActivityTest, ContextLiftsAreLearnedAndBounded) {
   Activity a(&clock_);
   EXPECT_DOUBLE_EQ(a.ContextFactor(id_, {{"device", "mobile"}}, "phones"), 1.0);  // no evidence

@@ -273,6 +273,41 @@ TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
   EXPECT_EQ(*store_->CountItems(), 1);
 }
 
+TEST_P(TenantStoreTrackTest, SnapshotsAreKeptByNameAndOnlyDataChangesMoveThePosition) {
+  EXPECT_EQ(store_->GetSnapshot("popularity").status().code(), StatusCode::kNotFound);
+  const std::string bytes("\0binary\xff\0bytes", 15);
+  ASSERT_OK(store_->PutSnapshot("popularity", 7, bytes, 1));
+  auto got = store_->GetSnapshot("popularity");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->position, 7);
+  EXPECT_EQ(got->bytes, bytes);
+  ASSERT_OK(store_->PutSnapshot("popularity", 9, "newer", 2));  // replaced
+  EXPECT_EQ(store_->GetSnapshot("popularity")->bytes, "newer");
+  EXPECT_EQ(store_->GetSnapshot("other").status().code(), StatusCode::kNotFound);
+  // Tracked interactions do not count as a change of the data; uploads and
+  // catalog changes do.
+  const int64_t before = *store_->LatestEventSeq();
+  TrackEvent ev;
+  ev.user_id = "U";
+  ev.item_id = "P1";
+  ev.type = "view";
+  ev.ts_ms = 5;
+  ASSERT_OK(store_->Track({ev}));
+  EXPECT_GT(*store_->LatestEventSeq(), before);
+  EXPECT_FALSE(*store_->DataChangedSince(before));
+  for (const char* topic : {"interactions-uploaded", "item-catalog-updated"}) {
+    const int64_t seq = *store_->LatestEventSeq();
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    ASSERT_OK((*batch)->AppendEvent(topic, "{}", 3));
+    ASSERT_OK((*batch)->Commit());
+    EXPECT_TRUE(*store_->DataChangedSince(seq)) << topic;
+    EXPECT_FALSE(*store_->DataChangedSince(*store_->LatestEventSeq())) << topic;
+  }
+  ASSERT_OK(store_->DeleteItem("P1", 4));
+  EXPECT_TRUE(*store_->DataChangedSince(*store_->LatestEventSeq() - 1));
+}
+
 }  // namespace
 }  // namespace embedrec::store
 
