@@ -181,7 +181,9 @@ Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::Te
   if (first) {
     if (auto loaded = LoadTrend(store, weights); loaded.ok()) {
       ++trend_loads_;
-      (*loaded)->built_at_ms = now - kTrendRebuildMs;  // expired: rebuilt in the background next
+      // Rebuilt on the usual schedule from when it was built: in the
+      // background at once when that was 10 minutes ago or more.
+      (*loaded)->built_at_ms = std::min((*loaded)->built_at_ms, now);
       std::lock_guard lock(t.mu);
       Install(t, std::move(*loaded), changes, now, background);
       return Status::Ok();

@@ -133,8 +133,8 @@ class Activity {
   uint64_t TrendLoads() const { return trend_loads_.load(); }
   // A build that took at least this long is persisted in the tenant's store
   // (a first build after a restart or an idle close reads it back when only
-  // tracked events changed the data since, then rebuilds in the
-  // background); quicker ones are simply built again.
+  // tracked events changed the data since; it is rebuilt in the background
+  // 10 minutes after it was built, as any); quicker ones are built again.
   static constexpr int64_t kPersistAfterMs = 300;
   void SetPersistAfterMs(int64_t ms) { persist_after_ms_ = ms; }  // before concurrent use (tests)
 
@@ -182,8 +182,8 @@ class Activity {
   // Builds the tenant's popularity from the store as of `now` and installs
   // it; `changes` is t.data_changes when the build was decided,
   // `background` true off the request path, `first` when none is in memory
-  // (then a persisted one that is still current is installed instead,
-  // expired so that it is rebuilt soon).
+  // (then a persisted one that is still current is installed instead, and
+  // rebuilt 10 minutes after it was built, in the background).
   Status Rebuild(TenantState& t, const std::string& tenant_id, store::TenantStore& store, uint64_t changes,
                  int64_t now, bool background, bool first);
   // The persisted popularity (activity_snapshot.cc): sealed bytes of a

@@ -139,7 +139,9 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::LoadTrend(store::Tenan
   ASSIGN_OR_RETURN(auto snapshot, store.GetSnapshot(kName));
   ASSIGN_OR_RETURN(bool changed, store.DataChangedSince(snapshot.position));
   if (changed) return Status::FailedPrecondition("the data changed after the popularity snapshot");
-  return DecodeTrend(snapshot.bytes, weights);
+  ASSIGN_OR_RETURN(auto tr, DecodeTrend(snapshot.bytes, weights));
+  tr->built_at_ms = snapshot.created_at_ms;
+  return tr;
 }
 
 Status Activity::SaveTrend(store::TenantStore& store, int64_t position, const std::string& bytes, int64_t now) {

@@ -184,6 +184,7 @@ class TenantStore {
   struct Snapshot {
     int64_t position = 0;
     std::string bytes;
+    int64_t created_at_ms = 0;  // as Put was given it
   };
   virtual Status PutSnapshot(const std::string& name, int64_t position, std::string_view bytes, int64_t now_ms) = 0;
   virtual StatusOr<Snapshot> GetSnapshot(const std::string& name) = 0;

@@ -217,7 +217,8 @@ TEST_F(ActivityTest, ACostlyBuildIsPersistedAndReadBackWhileOnlyTrackingChangedT
   // A tracked event (stored; another node's): still current.
   auto e = Event("u6", "B", "view");
   ASSERT_OK(store_->Track({e}));
-  // A restart: read back, not built, the same figures; expired, so rebuilt in the background.
+  // A restart a minute later: read back, not built, the same figures.
+  clock_.AdvanceSeconds(60);
   Activity b(&clock_);
   b.SetBackground(background);
   auto loaded = *b.Trending(id_, store_);
@@ -225,6 +226,9 @@ TEST_F(ActivityTest, ACostlyBuildIsPersistedAndReadBackWhileOnlyTrackingChangedT
   EXPECT_EQ(b.TrendLoads(), 1u);
   ASSERT_EQ(loaded->Top(10), built->Top(10));
   EXPECT_EQ(loaded->has_purchases, built->has_purchases);
+  EXPECT_TRUE(queued.empty());  // rebuilt 10 minutes after it was built, as any
+  clock_.AdvanceSeconds(9 * 60);
+  EXPECT_EQ((*b.Trending(id_, store_)).get(), loaded.get());
   ASSERT_EQ(queued.size(), 1u);
   queued[0]();
   queued.clear();

@@ -281,6 +281,7 @@ TEST_P(TenantStoreTrackTest, SnapshotsAreKeptByNameAndOnlyDataChangesMoveThePosi
   ASSERT_OK(got);
   EXPECT_EQ(got->position, 7);
   EXPECT_EQ(got->bytes, bytes);
+  EXPECT_EQ(got->created_at_ms, 1);
   ASSERT_OK(store_->PutSnapshot("popularity", 9, "newer", 2));  // replaced
   EXPECT_EQ(store_->GetSnapshot("popularity")->bytes, "newer");
   EXPECT_EQ(store_->GetSnapshot("other").status().code(), StatusCode::kNotFound);

@@ -253,10 +253,11 @@ class SqliteTenantStore final : public TenantStore {
   StatusOr<Snapshot> GetSnapshot(const std::string& name) override {
     std::optional<Snapshot> out;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT position, data FROM serving_snapshots WHERE name=?"));
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT position, data, created_at_ms FROM serving_snapshots WHERE name=?"));
       st->Bind(1, name);
       ASSIGN_OR_RETURN(bool row, st->Step());
-      if (row) out = Snapshot{st->Int(0), st->Blob(1)};
+      if (row) out = Snapshot{st->Int(0), st->Blob(1), st->Int(2)};
       return Status::Ok();
     }));
     if (!out) return Status::NotFound("no snapshot '" + name + "'");
