@@ -301,4 +301,8 @@ def test_the_reranker_learns_the_shops_signals_and_serves_them(server, tmp_path)
     r = server.request("POST", "/api/v1/train", {"model_type": "ease", "rerank": False}, token=key, port="ml")
     done = wait_done(server, key, r.json()["job_id"], timeout=180)
     assert done["status"] == "completed" and "rerank" not in done, done
-    assert hit_rate(server, key, test) == pytest.approx(hits["without"], abs=0.01)
+    # Each figure moves by about ±0.005 from run to run (an upload numbers its
+    # users in a freshly keyed order; 0.362-0.372 in five runs): without the
+    # reranker's gain, within that spread of the model alone.
+    off = hit_rate(server, key, test)
+    assert off <= hits["with"] - 0.015 and off == pytest.approx(hits["without"], abs=0.02), (off, hits)
