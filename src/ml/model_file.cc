@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/binary_io.h"
 #include "common/file_util.h"
 
 namespace embedrec::ml {
@@ -15,55 +16,9 @@ constexpr uint32_t kFlagIds = 1;
 constexpr uint32_t kFlagEgo = 2;
 constexpr uint32_t kFlagHistory = 4;
 
-template <typename T>
-void Put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
-
-void PutString(std::string* out, std::string_view s) {
-  Put<uint32_t>(out, static_cast<uint32_t>(s.size()));
-  out->append(s);
-}
-
 Status Corrupt(const std::string& what) {
   return Status::FailedPrecondition("corrupt model file: " + what);
 }
-
-// Reads fields in order; any read past the end fails.
-class Reader {
- public:
-  explicit Reader(std::string_view b) : b_(b) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (b_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(v, b_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool GetString(std::string* s, size_t max) {
-    uint32_t n;
-    if (!Get(&n) || n > max || b_.size() - pos_ < n) return false;
-    s->assign(b_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool GetFloats(std::vector<float>* v, uint64_t count) { return GetArray(v, count); }
-  template <typename T>
-  bool GetArray(std::vector<T>* v, uint64_t count) {
-    if (count > (b_.size() - pos_) / sizeof(T)) return false;
-    v->resize(count);
-    std::memcpy(v->data(), b_.data() + pos_, count * sizeof(T));
-    pos_ += count * sizeof(T);
-    return true;
-  }
-  size_t remaining() const { return b_.size() - pos_; }
-
- private:
-  std::string_view b_;
-  size_t pos_ = 0;
-};
 
 }  // namespace
 
@@ -71,20 +26,20 @@ std::string EncodeModel(const ModelArtifact& m) {
   std::string out;
   out.reserve(64 + m.metadata_json.size() + (m.user_emb.size() + m.item_emb.size()) * 4);
   out.append(kMagic, sizeof(kMagic));
-  Put<uint32_t>(&out, kModelFormatVersion);
+  PutBinary<uint32_t>(&out, kModelFormatVersion);
   const bool ids = !m.user_ids.empty() || !m.item_ids.empty();
   const bool ego = !m.user_ego.empty() || !m.item_ego.empty();
   const bool history = !m.history_offsets.empty();
-  Put<uint32_t>(&out, (ids ? kFlagIds : 0) | (ego ? kFlagEgo : 0) | (history ? kFlagHistory : 0));
-  Put<uint32_t>(&out, m.dim);
-  Put<uint64_t>(&out, m.n_users);
-  Put<uint64_t>(&out, m.n_items);
-  PutString(&out, m.model_type);
-  PutString(&out, m.params_json);
-  PutString(&out, m.metadata_json);
+  PutBinary<uint32_t>(&out, (ids ? kFlagIds : 0) | (ego ? kFlagEgo : 0) | (history ? kFlagHistory : 0));
+  PutBinary<uint32_t>(&out, m.dim);
+  PutBinary<uint64_t>(&out, m.n_users);
+  PutBinary<uint64_t>(&out, m.n_items);
+  PutBinaryString(&out, m.model_type);
+  PutBinaryString(&out, m.params_json);
+  PutBinaryString(&out, m.metadata_json);
   if (ids) {
-    for (const auto& s : m.user_ids) PutString(&out, s);
-    for (const auto& s : m.item_ids) PutString(&out, s);
+    for (const auto& s : m.user_ids) PutBinaryString(&out, s);
+    for (const auto& s : m.item_ids) PutBinaryString(&out, s);
   }
   out.append(reinterpret_cast<const char*>(m.user_emb.data()), m.user_emb.size() * sizeof(float));
   out.append(reinterpret_cast<const char*>(m.item_emb.data()), m.item_emb.size() * sizeof(float));
@@ -93,7 +48,7 @@ std::string EncodeModel(const ModelArtifact& m) {
     out.append(reinterpret_cast<const char*>(m.item_ego.data()), m.item_ego.size() * sizeof(float));
   }
   if (history) {
-    Put<uint64_t>(&out, m.history_items.size());
+    PutBinary<uint64_t>(&out, m.history_items.size());
     out.append(reinterpret_cast<const char*>(m.history_offsets.data()),
                m.history_offsets.size() * sizeof(int64_t));
     out.append(reinterpret_cast<const char*>(m.history_items.data()),
@@ -118,7 +73,7 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
   if (sodium_memcmp(sum, bytes.data() + body.size(), kChecksumBytes) != 0) {
     return Corrupt("checksum mismatch (truncated or damaged)");
   }
-  Reader r(body.substr(sizeof(kMagic)));
+  BinaryReader r(body.substr(sizeof(kMagic)));
   uint32_t version = 0, flags = 0;
   ModelArtifact m;
   if (!r.Get(&version)) return Corrupt("no version");
@@ -152,12 +107,12 @@ StatusOr<ModelArtifact> DecodeModel(std::string_view bytes) {
       if (!r.GetString(&s, 4096)) return Corrupt("bad item id");
     }
   }
-  if (!r.GetFloats(&m.user_emb, m.n_users * floats_per_row) ||
-      !r.GetFloats(&m.item_emb, m.n_items * floats_per_row)) {
+  if (!r.GetArray(&m.user_emb, m.n_users * floats_per_row) ||
+      !r.GetArray(&m.item_emb, m.n_items * floats_per_row)) {
     return Corrupt("embeddings cut short");
   }
-  if ((flags & kFlagEgo) && (!r.GetFloats(&m.user_ego, m.n_users * floats_per_row) ||
-                             !r.GetFloats(&m.item_ego, m.n_items * floats_per_row))) {
+  if ((flags & kFlagEgo) && (!r.GetArray(&m.user_ego, m.n_users * floats_per_row) ||
+                             !r.GetArray(&m.item_ego, m.n_items * floats_per_row))) {
     return Corrupt("ego embeddings cut short");
   }
   if (flags & kFlagHistory) {

@@ -2,9 +2,7 @@
 // built trend state, written to the tenant's store after a costly build and
 // read back instead of a full scan when nothing but tracked events changed
 // the data since (uploads and catalog changes make it stale).
-#include <chrono>
-#include <cstring>
-
+#include "common/binary_io.h"
 #include "common/sealed_file.h"
 #include "serving/activity.h"
 
@@ -14,81 +12,42 @@ namespace {
 constexpr std::string_view kMagic = "ERTREND1";
 constexpr char kName[] = "popularity";
 
-class Writer {
- public:
-  template <typename T>
-  void Put(T v) {
-    out_.append(reinterpret_cast<const char*>(&v), sizeof(v));
-  }
-  void Put(std::string_view s) {
-    Put(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-  }
-  std::string& out() { return out_; }
-
- private:
-  std::string out_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (in_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(v, in_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool Get(std::string* s) {
-    uint32_t n = 0;
-    if (!Get(&n) || in_.size() - pos_ < n) return false;
-    s->assign(in_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool done() const { return pos_ == in_.size(); }
-
- private:
-  std::string_view in_;
-  size_t pos_ = 0;
-};
-
 }  // namespace
 
 std::string Activity::EncodeTrend(const TrendState& tr, const interactions::TypeWeights& weights) {
-  Writer w;
-  w.Put(tr.reference_ms);
-  w.Put(tr.newest_ts_ms);
-  w.Put(tr.activity_ms);
-  w.Put(static_cast<uint8_t>(tr.has_purchases));
-  w.Put(static_cast<uint32_t>(weights.overrides().size()));
+  std::string w;
+  PutBinary(&w, tr.reference_ms);
+  PutBinary(&w, tr.newest_ts_ms);
+  PutBinary(&w, tr.activity_ms);
+  PutBinary(&w, static_cast<uint8_t>(tr.has_purchases));
+  PutBinary(&w, static_cast<uint32_t>(weights.overrides().size()));
   for (const auto& [type, weight] : weights.overrides()) {
-    w.Put(std::string_view(type));
-    w.Put(weight);
+    PutBinaryString(&w, type);
+    PutBinary(&w, weight);
   }
-  w.Put(static_cast<uint64_t>(tr.score.size()));
+  PutBinary(&w, static_cast<uint64_t>(tr.score.size()));
   for (const auto& [id, score] : tr.score) {
-    w.Put(std::string_view(id));
-    w.Put(score);
+    PutBinaryString(&w, id);
+    PutBinary(&w, score);
   }
-  w.Put(static_cast<uint32_t>(tr.context_counts.size()));
+  PutBinary(&w, static_cast<uint32_t>(tr.context_counts.size()));
   for (const auto& [context, counts] : tr.context_counts) {
-    w.Put(std::string_view(context));
-    w.Put(static_cast<uint32_t>(counts.size()));
+    PutBinaryString(&w, context);
+    PutBinary(&w, static_cast<uint32_t>(counts.size()));
     for (const auto& [category, n] : counts) {
-      w.Put(std::string_view(category));
-      w.Put(n);
+      PutBinaryString(&w, category);
+      PutBinary(&w, n);
     }
   }
-  return SealFile(kMagic, w.out());
+  return SealFile(kMagic, w);
 }
 
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::DecodeTrend(std::string_view bytes,
                                                                        const interactions::TypeWeights& weights) {
   ASSIGN_OR_RETURN(std::string_view body, OpenSealedFile(bytes, kMagic, "popularity snapshot"));
   const Status bad = Status::FailedPrecondition("corrupt popularity snapshot");
-  Reader r(body);
+  BinaryReader r(body);
+  constexpr size_t kMaxString = 1 << 16;
   auto tr = std::make_unique<TrendState>();
   uint8_t purchases = 0;
   uint32_t n_weights = 0;
@@ -101,7 +60,7 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::DecodeTrend(std::strin
   for (uint32_t i = 0; i < n_weights; ++i) {
     std::string type;
     float weight = 0;
-    if (!r.Get(&type) || !r.Get(&weight)) return bad;
+    if (!r.GetString(&type, kMaxString) || !r.Get(&weight)) return bad;
     overrides.emplace(std::move(type), weight);
   }
   if (!(interactions::TypeWeights(std::move(overrides)) == weights)) {
@@ -113,7 +72,7 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::DecodeTrend(std::strin
   for (uint64_t i = 0; i < n_scores; ++i) {
     std::string id;
     double score = 0;
-    if (!r.Get(&id) || !r.Get(&score)) return bad;
+    if (!r.GetString(&id, kMaxString) || !r.Get(&score)) return bad;
     tr->score.emplace(std::move(id), score);
   }
   uint32_t n_contexts = 0;
@@ -121,16 +80,16 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::DecodeTrend(std::strin
   for (uint32_t i = 0; i < n_contexts; ++i) {
     std::string context;
     uint32_t n = 0;
-    if (!r.Get(&context) || !r.Get(&n)) return bad;
+    if (!r.GetString(&context, kMaxString) || !r.Get(&n)) return bad;
     auto& counts = tr->context_counts[context];
     for (uint32_t j = 0; j < n; ++j) {
       std::string category;
       double count = 0;
-      if (!r.Get(&category) || !r.Get(&count)) return bad;
+      if (!r.GetString(&category, kMaxString) || !r.Get(&count)) return bad;
       counts.emplace(std::move(category), count);
     }
   }
-  if (!r.done()) return bad;
+  if (r.remaining() != 0) return bad;
   return tr;
 }
 
