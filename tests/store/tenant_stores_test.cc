@@ -32,6 +32,16 @@ IdMap ItemIdx(TenantStore& store) {
   return idx.ok() ? std::move(idx).value() : IdMap();
 }
 
+// A view of `item` by `user` at time 5.
+TrackEvent View(const std::string& user, const std::string& item) {
+  TrackEvent ev;
+  ev.user_id = user;
+  ev.item_id = item;
+  ev.type = "view";
+  ev.ts_ms = 5;
+  return ev;
+}
+
 class TenantSpacesTest : public ::testing::TestWithParam<Backend> {
  protected:
   testing::TempDir dir_;
@@ -69,11 +79,7 @@ TEST_P(TenantSpacesTest, TwoTenantsNeverSeeEachOthersData) {
   item.item_id = "P1";
   ASSERT_OK((*batch)->UpsertItem(item, 1));
   ASSERT_OK((*batch)->Commit());
-  TrackEvent ev;
-  ev.user_id = "U";
-  ev.item_id = "P1";
-  ev.type = "view";
-  ev.ts_ms = 5;
+  const TrackEvent ev = View("U", "P1");
   ASSERT_OK(sa->Track({ev}));
   EXPECT_EQ(*sa->CountItems(), 1);
   EXPECT_EQ(*sb->CountItems(), 0);
@@ -124,11 +130,7 @@ class TenantStoreTrackTest : public OneTenantTest {
 };
 
 TEST_P(TenantStoreTrackTest, StampsWhatItProcessedWithTheClockItWasGiven) {
-  TrackEvent ev;
-  ev.user_id = "U";
-  ev.item_id = "P1";
-  ev.type = "view";
-  ev.ts_ms = 5;
+  const TrackEvent ev = View("U", "P1");
   auto r = store_->Track({ev});
   ASSERT_OK(r);
   EXPECT_EQ((*r)[0].processed_at_ms, 1'750'000'000'000);
@@ -288,11 +290,7 @@ TEST_P(TenantStoreTrackTest, SnapshotsAreKeptByNameAndOnlyDataChangesMoveThePosi
   // Tracked interactions do not count as a change of the data; uploads and
   // catalog changes do.
   const int64_t before = *store_->LatestEventSeq();
-  TrackEvent ev;
-  ev.user_id = "U";
-  ev.item_id = "P1";
-  ev.type = "view";
-  ev.ts_ms = 5;
+  const TrackEvent ev = View("U", "P1");
   ASSERT_OK(store_->Track({ev}));
   EXPECT_GT(*store_->LatestEventSeq(), before);
   EXPECT_FALSE(*store_->DataChangedSince(before));
