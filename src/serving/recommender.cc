@@ -379,12 +379,14 @@ struct Session {
 Session SessionOf(const ServingModel& model, const Query& query) {
   Session s;
   const auto& items = model.model->item_embeddings();
-  if (query.current) {
-    s.items.emplace_back((query.current - items.data()) / query.d,
-                         query.recent.empty() ? 1.0 : query.recent.front().second);
-  }
+  // The item on screen is a view happening now, at full strength (the
+  // newest recorded event's weight can be a fraction: a seen event's share).
+  if (query.current) s.items.emplace_back((query.current - items.data()) / query.d, 1.0);
   const bool blend_seen = !ml::IsItemToItem(model.model_type);
-  double weight = 0;
+  // ... and it steers whatever the model's recent-events share (0 where
+  // recency did not predict in validation, which left a known user's
+  // current item without any effect).
+  double weight = query.current ? 1.0 : 0.0;
   for (size_t ri = 0; ri < query.recent.size(); ++ri) {
     const auto& [row, w] = query.recent[ri];
     if (!blend_seen && !query.recent_unseen[ri]) continue;

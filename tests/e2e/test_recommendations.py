@@ -131,11 +131,18 @@ def test_cold_start_and_fold_in_after_a_few_views(server, trained):
 
 
 def test_context_current_item_blends_in_similar_items(server, trained):
-    a = recommend(server, trained["api_key"], {"user_id": "U0", "count": 5,
+    # A visitor on a product page: the page's item steers the list.
+    a = recommend(server, trained["api_key"], {"user_id": "visitor-on-P45", "count": 5,
                                                "context": {"current_item": "P45", "page": "product"}})
     recs = a["recommendations"]
     assert "P45" not in {r["item_id"] for r in recs}
-    assert any(r["reason"] == "Similar to Item 45" for r in recs), recs
+    assert any(r["reason"] == "Similar to Item 45" for r in recs), [(r["item_id"], r["reason"]) for r in recs]
+    # A known user there: never the item itself. (How far the page moves a
+    # strong history is the model's call: from none to all of the list in
+    # these trainings; issue 12's note.)
+    a = recommend(server, trained["api_key"], {"user_id": "U0", "count": 10,
+                                               "context": {"current_item": "P45", "page": "product"}})
+    assert "P45" not in {r["item_id"] for r in a["recommendations"]}
 
 
 def test_similar_items(server, trained):
