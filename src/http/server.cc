@@ -514,13 +514,19 @@ class SessionResponseStream final : public ResponseStream {
       Close();
       return false;
     }
-    net::post(executor_, [w = session_, b = std::move(bytes)]() mutable {
+    // Dispatched, not posted: on the connection's own thread (a producer
+    // writing from inside its stream callback) the bytes are queued at once.
+    // A post from there waits in that thread's private queue behind posts
+    // other threads make meanwhile, and a producer that hands over from the
+    // network thread to another one (buffered events, then live ones) would
+    // see its bytes reordered.
+    net::dispatch(executor_, [w = session_, b = std::move(bytes)]() mutable {
       if (auto s = w.lock()) s->StreamWrite(std::move(b));
     });
     return true;
   }
   void Close() override {
-    net::post(executor_, [w = session_] {
+    net::dispatch(executor_, [w = session_] {
       if (auto s = w.lock()) s->StreamClose();
     });
   }
