@@ -33,10 +33,11 @@ void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* o
 // (null: all), best first, as (item, score). Candidates come chunk by
 // chunk: candidate c sits in slot s = chunks ? chunks[c / kChunk] · kChunk +
 // c % kChunk : c; its float row is rows + s·d, its item items ? items[s] : s
-// (negative: padding, never returned). approx[c] is its approximate score. With `exact_within` (the most an approximate score can
-// be off) the shortlist widens until nothing left out can enter the top k, so
-// the answer is exact among the candidates; without, it widens only while
-// fewer than k pass the filter (approximate indexes).
+// (negative: padding, never returned). approx[c] is its approximate score.
+// With `exact_within` (the most an approximate score can be off) the
+// shortlist widens until nothing left out can enter the top k, so the answer
+// is exact among the candidates; without, it widens only while fewer than k
+// pass the filter (approximate indexes).
 std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int64_t n,
                                                         const int64_t* chunks, const float* rows,
                                                         const int32_t* items, int d, const float* q,

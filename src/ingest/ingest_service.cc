@@ -102,7 +102,7 @@ StatusOr<bool> IngestService::PutItem(const std::string& tid, const store::ItemR
   const int64_t now = o_.clock->NowMillis();
   ASSIGN_OR_RETURN(auto batch, tenant->BeginImport());
   RETURN_IF_ERROR(batch->UpsertItem(item, now));
-  RETURN_IF_ERROR(batch->AppendEvent("item-catalog-updated",
+  RETURN_IF_ERROR(batch->AppendEvent(store::TenantStore::kItemCatalogUpdated,
                                      JsonText(json::object{{"upserted_item_id", item.item_id}}), now));
   RETURN_IF_ERROR(batch->Commit());
   return existed;
@@ -116,7 +116,7 @@ Status IngestService::DeleteItem(const std::string& tid, const std::string& item
 }
 
 StatusOr<json::object> IngestService::UploadItems(const std::string& tid, UploadSource source, ItemsMode mode) {
-  Kind kind{"items", "item-catalog-updated",
+  Kind kind{"items", store::TenantStore::kItemCatalogUpdated,
             [&](ByteSource* csv, const BeginBatch& begin, const std::string&, int64_t now,
                 json::object* result) -> StatusOr<ImportResult> {
               ASSIGN_OR_RETURN(store::ImportBatch * batch, begin());
@@ -134,7 +134,7 @@ StatusOr<json::object> IngestService::UploadItems(const std::string& tid, Upload
 StatusOr<json::object> IngestService::UploadInteractions(const std::string& tid, UploadSource source,
                                                          const std::set<std::string>& custom_types) {
   ASSIGN_OR_RETURN(auto tenant, o_.tenants->Open(tid));
-  Kind kind{"interactions", "interactions-uploaded",
+  Kind kind{"interactions", store::TenantStore::kInteractionsUploaded,
             [&](ByteSource* csv, const BeginBatch& begin, const std::string& upload_id, int64_t now,
                 json::object* result) -> StatusOr<ImportResult> {
               InteractionImportOptions opt;

@@ -287,11 +287,10 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
       day_key = d;
     }
     day->first = std::min(day->first, ts), day->second = std::max(day->second, ts);
-    const std::string& category = categories[slot_category[slot]];
     if (r.context_json.empty()) {
       category_events[slot_category[slot]] += 1;
     } else {
-      CountContext(state->context_counts, category, ContextFields(r.context_json));
+      CountContext(state->context_counts, categories[slot_category[slot]], ContextFields(r.context_json));
     }
   }));
   for (size_t c = 0; c < categories.size(); ++c) {

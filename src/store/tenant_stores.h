@@ -174,8 +174,11 @@ class TenantStore {
   virtual StatusOr<std::vector<Event>> ReadEvents(int64_t after_seq, int limit) = 0;
   // The newest event's sequence number (0 when none): a version of the data.
   virtual StatusOr<int64_t> LatestEventSeq() = 0;
-  // Whether the data changed after event `seq` other than by tracked
-  // interactions: an upload, a catalog change.
+  // The topics of events that change the data other than by tracking (an
+  // interactions upload; an item upload, change or delete).
+  static constexpr const char* kInteractionsUploaded = "interactions-uploaded";
+  static constexpr const char* kItemCatalogUpdated = "item-catalog-updated";
+  // Whether an event of those topics came after event `seq`.
   virtual StatusOr<bool> DataChangedSince(int64_t seq) = 0;
 
   // What serving derives from the data and keeps across restarts, by name

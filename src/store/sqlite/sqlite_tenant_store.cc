@@ -166,8 +166,8 @@ class SqliteTenantStore final : public TenantStore {
       if (c.Changes() == 0) return Status::NotFound("item '" + item_id + "' does not exist");
       st.reset();
       ASSIGN_OR_RETURN(auto ev, c.Prepare(
-          "INSERT INTO events (topic, payload, created_at_ms) VALUES ('item-catalog-updated',?,?)"));
-      ev->Bind(1, "{\"deleted_item_id\":" + JsonQuote(item_id) + "}").Bind(2, now_ms);
+          "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
+      ev->Bind(1, kItemCatalogUpdated).Bind(2, "{\"deleted_item_id\":" + JsonQuote(item_id) + "}").Bind(3, now_ms);
       return ev->Run();
     });
   }
@@ -233,9 +233,8 @@ class SqliteTenantStore final : public TenantStore {
     bool changed = false;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto st, c.Prepare(
-          "SELECT EXISTS (SELECT 1 FROM events WHERE seq > ? AND topic IN "
-          "('interactions-uploaded', 'item-catalog-updated'))"));
-      st->Bind(1, seq);
+          "SELECT EXISTS (SELECT 1 FROM events WHERE seq > ? AND topic IN (?, ?))"));
+      st->Bind(1, seq).Bind(2, kInteractionsUploaded).Bind(3, kItemCatalogUpdated);
       ASSIGN_OR_RETURN(bool row, st->Step());
       changed = row && st->Int(0) != 0;
       return Status::Ok();
