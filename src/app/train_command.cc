@@ -54,7 +54,9 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
   c->lr_option = t->add_option("--lr", o.learning_rate,
                                "learning_rate (with --time-budget and none given: 0.01)")
                      ->capture_default_str();
-  t->add_option("--batch-size", o.batch_size, "batch_size")->capture_default_str();
+  t->add_option("--batch-size", o.batch_size,
+                 "batch_size (0: lightgcn's scaled to the data, max(2048, training pairs / 32); else 2048)")
+      ->capture_default_str();
   t->add_option("--walks", o.walks,
                 "lightgcn: 0 for the exact propagation step, else random walks per batch node "
                 "of the sampled step (cost linear in the data)")

@@ -16,7 +16,9 @@ Status TrainOptions::Validate() const {
   if (embedding_dim < 1 || embedding_dim > 512) return bad("embedding_dim must be 1..512");
   if (num_layers < 0 || num_layers > 8) return bad("num_layers must be 0..8");
   if (!(learning_rate > 0) || learning_rate > 10) return bad("learning_rate must be in (0, 10]");
-  if (batch_size < 1 || batch_size > (1 << 22)) return bad("batch_size must be 1..4194304");
+  if (batch_size < 0 || batch_size > (1 << 22)) {
+    return bad("batch_size must be 1..4194304 (0: scaled to the data)");
+  }
   if (epochs < 1 || epochs > 100000) return bad("epochs must be 1..100000");
   if (negative_samples < 1 || negative_samples > 100) return bad("negative_samples must be 1..100");
   if (!(reg >= 0) || reg > 1000) return bad("reg must be in [0, 1000]");
@@ -31,6 +33,14 @@ Status TrainOptions::Validate() const {
     if (k < 1 || k > 1000) return bad("every k must be 1..1000");
   }
   return Status::Ok();
+}
+
+int TrainOptions::BatchSizeFor(int64_t pairs, bool propagates) const {
+  if (batch_size > 0) return batch_size;
+  if (!propagates) return kDefaultBatch;
+  const int64_t scaled = (pairs + kStepsPerEpoch - 1) / kStepsPerEpoch;
+  const int64_t rounded = (scaled + 255) / 256 * 256;
+  return static_cast<int>(std::clamp<int64_t>(rounded, kDefaultBatch, 1 << 22));
 }
 
 LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed,
@@ -525,7 +535,8 @@ class BprEmbeddingModel final : public Model {
     const int layers = force_layers_ >= 0 ? force_layers_ : opt.num_layers;
     const bool sampled = layers > 0 && opt.walks > 0;
     LightGcnCore core(&graph, d_, layers, opt.seed, layers > 0 ? opt.walks : 0);
-    const int64_t steps_per_epoch = (data.train.size() + opt.batch_size - 1) / opt.batch_size;
+    const int64_t batch = opt.BatchSizeFor(data.train.size(), layers > 0 && !sampled);
+    const int64_t steps_per_epoch = (data.train.size() + batch - 1) / batch;
     const int64_t refresh_every =
         std::max<int64_t>(1, (steps_per_epoch + opt.refreshes - 1) / opt.refreshes);
     if (opt.warm_start) {
@@ -574,9 +585,9 @@ class BprEmbeddingModel final : public Model {
       std::mt19937_64 rng(opt.seed * 1000003 + epoch);
       double loss_sum = 0;
       int batches = 0;
-      for (int64_t start = 0; start < n_samples; start += opt.batch_size) {
+      for (int64_t start = 0; start < n_samples; start += batch) {
         if (Cancelled(opt)) return CancelledStatus();
-        const int64_t b = std::min<int64_t>(opt.batch_size, n_samples - start);
+        const int64_t b = std::min<int64_t>(batch, n_samples - start);
         users.resize(b);
         pos.resize(b);
         neg.resize(b * S);

@@ -146,7 +146,8 @@ const std::vector<HyperparameterSpec>& Hyperparameters() {
       {"num_layers", 0, 6, false, true, 3, "lightgcn", "propagation layers"},
       {"learning_rate", 0, 1, true, false, 0.001, "lightgcn,bpr_mf",
        "Adam step size (incremental mode: a tenth unless given)"},
-      {"batch_size", 16, 65536, false, true, 2048, "lightgcn,bpr_mf", "samples per step"},
+      {"batch_size", 16, 65536, false, true, 2048, "lightgcn,bpr_mf",
+       "samples per step (lightgcn when not given: scaled to the data, max(2048, training pairs / 32))"},
       {"epochs", 1, 1000, false, true, 100, "*",
        "passes over the data (als: alternations; incremental mode: 10 unless given)"},
       {"negative_samples", 1, 64, false, true, 1, "lightgcn,bpr_mf", "negatives per positive"},
@@ -275,7 +276,7 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   using ml::ModelType;
   o.num_layers = r.model_type == ModelType::kLightGcn ? static_cast<int>(get("num_layers")) : 0;
   o.learning_rate = get("learning_rate");
-  o.batch_size = static_cast<int>(get("batch_size"));
+  o.batch_size = values.count("batch_size") ? static_cast<int>(get("batch_size")) : 0;  // 0: scaled
   o.epochs = static_cast<int>(get("epochs"));
   if (r.model_type == ModelType::kAls && !values.count("epochs")) o.epochs = 15;
   if (r.model_type && ml::IsClosedForm(*r.model_type)) o.epochs = 1;
@@ -314,7 +315,7 @@ json::object HyperparametersJson(const JobRequest& r) {
   put("embedding_dim", o.embedding_dim);
   put("num_layers", o.num_layers);
   put("learning_rate", o.learning_rate);
-  put("batch_size", o.batch_size);
+  if (o.batch_size > 0) put("batch_size", o.batch_size);
   put("epochs", o.epochs);
   put("negative_samples", o.negative_samples);
   put("reg", o.reg);

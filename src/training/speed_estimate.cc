@@ -42,7 +42,8 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   // matches the 1.5M shop's 17–20 s epoch (1/285 of its per-unit time;
   // docs/benchmarks.md, "Scale on one node"); it over-estimates the 150K
   // shop's (0.12–0.29 s) about fivefold.
-  const double steps = p / std::max(1, r.options.batch_size);
+  // A batch scaled to the data keeps the steps per epoch, and the epoch, linear.
+  const double steps = p / r.options.BatchSizeFor(pairs, r.options.num_layers > 0);
   return linear + steps * 2.0 * r.options.num_layers * 2 * p * d / 285;
 }
 

@@ -267,6 +267,21 @@ TEST(LightGcnTest, SampledStepLearnsPlantedTastesAsTheExactOneDoes) {
   EXPECT_GT(recall[1], recall[0] - 0.05);
 }
 
+TEST(LightGcnTest, BatchScalesWithTheDataOnlyWhenNotGiven) {
+  TrainOptions o;  // batch_size 0: scaled
+  // Small data keeps the reference's batch; large data keeps ~32 steps per
+  // epoch (the exact step costs about the graph, so the epoch stays linear).
+  EXPECT_EQ(o.BatchSizeFor(60'000, true), 2048);
+  EXPECT_EQ(o.BatchSizeFor(1'200'000, true), 37'632);
+  EXPECT_EQ(o.BatchSizeFor(12'000'000, true), 375'040);
+  EXPECT_LE((12'000'000 + 375'039) / 375'040, TrainOptions::kStepsPerEpoch);
+  EXPECT_EQ(o.BatchSizeFor(12'000'000, false), 2048);  // BPR-MF, sampled step: cost per batch
+  o.batch_size = 512;                                  // given: honoured as given
+  EXPECT_EQ(o.BatchSizeFor(12'000'000, true), 512);
+  o.batch_size = -1;
+  EXPECT_EQ(o.Validate().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(LightGcnTest, RejectsBadHyperparameters) {
   Dataset d = RandomData(5, 5, 2, 1);
   TrainOptions o;

@@ -32,7 +32,8 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   EXPECT_EQ(r->options.embedding_dim, 64);
   EXPECT_EQ(r->options.num_layers, 3);
   EXPECT_DOUBLE_EQ(r->options.learning_rate, 0.001);
-  EXPECT_EQ(r->options.batch_size, 2048);
+  EXPECT_EQ(r->options.batch_size, 0);  // scaled to the data when the fit knows it
+  EXPECT_FALSE(HyperparametersJson(*r).contains("batch_size"));
   EXPECT_EQ(r->options.epochs, 100);
   EXPECT_DOUBLE_EQ(r->validation_split, 0.2);
   r = Parse(R"({"hyperparameters":{"epochs":7}})",
