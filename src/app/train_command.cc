@@ -230,6 +230,10 @@ int RunTrain(TrainCommand c) {
       << ",\"seconds_per_eval\":" << per_eval << ",\"load_seconds\":" << load_seconds
       << ",\"train_seconds\":" << train_seconds << ",\"peak_rss_mb\":" << PeakRssMb()
       << ",\"evaluated_users\":" << final_metrics.users << ",\"population\":" << final_metrics.population;
+  if (*type == ml::ModelType::kLightGcn || *type == ml::ModelType::kBprMf) {
+    const bool propagates = *type == ml::ModelType::kLightGcn && c.options.num_layers > 0 && c.options.walks == 0;
+    out << ",\"batch_size\":" << c.options.BatchSizeFor(fit_data.train.size(), propagates);
+  }
   for (const auto& [k, v] : final_metrics.std_errors) out << "," << JsonQuote(k + "_se") << ":" << v;
   for (const auto& [k, v] : final_metrics.values) out << "," << JsonQuote(k) << ":" << v;
   out << ",\"curve\":[" << curve.str() << "]}";

@@ -111,3 +111,25 @@ def test_bad_input_is_refused_clearly(tmp_path):
     assert r.returncode == 1 and "user_id and item_id" in r.stderr
     r = run("--train", str(tmp_path / "bad.txt"), "--dim", "0")
     assert r.returncode == 1 and "embedding_dim" in r.stderr
+
+
+def test_lightgcns_batch_scales_with_the_data_unless_given(tmp_path):
+    """Without --batch-size, LightGCN keeps ~32 steps per epoch (its exact step
+    costs about the graph, so an epoch stays linear in the data); BPR-MF and a
+    given batch are as asked."""
+    write_adjacency(tmp_path / "train.txt", 2000, 1000, 60, 7)  # ~116,000 pairs, 80 % trained on
+    common = ("--train", str(tmp_path / "train.txt"), "--format", "adjacency", "--epochs", "1",
+              "--dim", "4", "--layers", "1", "--eval-every", "0", "--no-progress")
+    r = run(*common)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    pairs = out["train_interactions"]
+    assert pairs > 32 * 2048  # else the floor, 2048
+    scaled = -(-pairs // 32)
+    assert out["batch_size"] == -(-scaled // 256) * 256, out  # rounded up to 256
+    assert -(-pairs // out["batch_size"]) <= 32
+    r = run(*common, "--batch-size", "1024")
+    assert json.loads(r.stdout)["batch_size"] == 1024
+    r = run(*common, "--model", "bpr_mf")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["batch_size"] == 2048
