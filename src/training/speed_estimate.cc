@@ -43,11 +43,14 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   // docs/benchmarks.md, "Scale on one node"); it over-estimates the 150K
   // shop's (0.12–0.29 s) about fivefold.
   // A batch scaled to the data keeps the steps per epoch, and the epoch, linear.
+  // (With it, the absolute figure is ~4× short at 1.5M: 10.4 s measured per
+  // epoch in a job. The / 285 above was fitted to ~600 steps of 2048; it
+  // needs refitting to ~32 whole-graph steps.)
   const double steps = p / r.options.BatchSizeFor(pairs, r.options.num_layers > 0);
   // Propagation gathers neighbours' rows at random: with the scaled batch the
   // epoch grew 16.4× from the 1.5M shop (a 51 MB table) to the 15M one
-  // (512 MB) for 10× the pairs. Fitted to those two epochs (7.2 and 118 s;
-  // popular rows stay cached, hence the larger effective cache than BPR-MF's).
+  // (512 MB) for 10× the pairs. The term is fitted to that ratio only (7.2 and
+  // 118 s); that cache misses cause it is our reading, not profiled.
   const double graph = steps * 2.0 * r.options.num_layers * 2 * p * d / 285;
   return (linear + graph) * (1 + 0.74 * missing(1, 50e6));
 }
