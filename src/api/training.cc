@@ -91,7 +91,7 @@ void RegisterTrainingRoutes(TenantRoutes& routes) {
         {"queue_position", s.queue_position},
         {"model_type", training::ModelChoiceName(job.model_type)},
         {"training_mode", job.mode},
-        {"hyperparameters", training::HyperparametersJson(job)},
+        {"hyperparameters", training::HyperparametersJson(s.request)},
         {"progress_url", "/api/v1/training/" + s.job_id + "/progress"},
         {"events_url", "/api/v1/training/" + s.job_id + "/events"}});
   });

@@ -37,6 +37,7 @@ std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t item
                               SpeedEstimate& speed) {
   std::vector<Trial> out;
   auto add = [&](JobRequest t) {
+    ResolveBatchSize(&t, pairs);
     const double s = speed.FitSeconds(t, pairs, items);
     out.push_back({std::move(t), s});
   };

@@ -300,6 +300,15 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   return r;
 }
 
+void ResolveBatchSize(JobRequest* r, int64_t pairs) {
+  using ml::ModelType;
+  if (r->options.batch_size > 0 || (r->model_type != ModelType::kLightGcn && r->model_type != ModelType::kBprMf)) {
+    return;
+  }
+  const bool propagates = r->model_type == ModelType::kLightGcn && r->options.num_layers > 0 && r->options.walks == 0;
+  r->options.batch_size = r->options.BatchSizeFor(pairs, propagates);
+}
+
 json::object HyperparametersJson(const JobRequest& r) {
   const ml::TrainOptions& o = r.options;
   json::object h;
@@ -315,7 +324,7 @@ json::object HyperparametersJson(const JobRequest& r) {
   put("embedding_dim", o.embedding_dim);
   put("num_layers", o.num_layers);
   put("learning_rate", o.learning_rate);
-  if (o.batch_size > 0) put("batch_size", o.batch_size);
+  if (o.batch_size > 0) put("batch_size", o.batch_size);  // 0 until ResolveBatchSize
   put("epochs", o.epochs);
   put("negative_samples", o.negative_samples);
   put("reg", o.reg);

@@ -69,6 +69,11 @@ std::string JobRequestSchema();
 StatusOr<JobRequest> ParseJobRequest(const boost::json::object& body,
                                      const std::string& settings_json);
 
+// A batch size not given (0) made concrete for a job over `pairs` pairs
+// (ml::TrainOptions::BatchSizeFor), so that every record names the batch
+// the job uses; other model types and a given batch are left as they are.
+void ResolveBatchSize(JobRequest* r, int64_t pairs);
+
 // The hyperparameters as applied, as a JSON object (every value that
 // applies to the model type).
 boost::json::object HyperparametersJson(const JobRequest& r);

@@ -66,7 +66,8 @@ class TrainingServiceImpl final : public TrainingService {
 
   ModelRegistry& registry() override { return registry_; }
 
-  StatusOr<Submitted> Submit(const std::string& tenant_id, const JobRequest& request) override {
+  StatusOr<Submitted> Submit(const std::string& tenant_id, const JobRequest& asked) override {
+    JobRequest request = asked;
     {
       std::lock_guard lock(mu_);
       if (stopping_) return Status::Unavailable("the server is stopping; submit again after restart");
@@ -99,6 +100,7 @@ class TrainingServiceImpl final : public TrainingService {
           {{"interactions", std::to_string(counts.events)}, {"minimum", std::to_string(kMinPairs)}});
     }
     const int64_t pairs = counts.pairs;
+    ResolveBatchSize(&request, pairs);
     if (request.mode == "incremental" && !deployed_->Get(tenant_id)) {
       return Status::Unprocessable(
           "incremental training needs a deployed model; train in full mode first",
@@ -137,6 +139,7 @@ class TrainingServiceImpl final : public TrainingService {
     Submitted out;
     out.job_id = job->job_id;
     out.estimated_seconds = estimate;
+    out.request = request;
     {
       std::lock_guard lock(mu_);
       active_[tenant_id] = job;

@@ -34,6 +34,7 @@ struct Submitted {
   std::string status;  // "started" when a worker takes it now, else "queued"
   double estimated_seconds = 0;
   int queue_position = 0;  // jobs ahead of it
+  JobRequest request;      // as it runs (a batch size not given made concrete)
 };
 
 // A live subscription to a job's progress; destroying it ends the subscription.

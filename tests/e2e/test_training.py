@@ -175,6 +175,20 @@ def test_one_job_per_tenant_and_cancel(server, shop):
     assert train(server, key).status == 202
 
 
+def test_a_batch_size_not_given_is_named_in_the_job(server, shop):
+    """LightGCN's batch, when not given, follows the data (~32 steps per
+    epoch, at least 2048): the answer and the job record say which."""
+    key = shop["api_key"]
+    hyper = {k: v for k, v in QUICK.items() if k != "batch_size"}
+    r = server.request("POST", "/api/v1/train", {"model_type": "lightgcn", "hyperparameters": hyper},
+                       token=key, port="ml")
+    assert r.status == 202, r
+    assert r.json()["hyperparameters"]["batch_size"] == 2048  # a small shop: the floor
+    done = wait_done(server, key, r.json()["job_id"])
+    assert done["status"] == "completed", done
+    assert done["hyperparameters"]["batch_size"] == 2048
+
+
 @pytest.mark.parametrize("hyper,field,lo,hi", [
     ({"learning_rate": 0}, "hyperparameters.learning_rate", "0", "1"),
     ({"embedding_dim": 100000}, "hyperparameters.embedding_dim", "2", "512"),

@@ -34,6 +34,13 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   EXPECT_DOUBLE_EQ(r->options.learning_rate, 0.001);
   EXPECT_EQ(r->options.batch_size, 0);  // scaled to the data when the fit knows it
   EXPECT_FALSE(HyperparametersJson(*r).contains("batch_size"));
+  JobRequest resolved = *r;
+  ResolveBatchSize(&resolved, 1'200'000);  // lightgcn: ~32 steps per epoch, and named in the record
+  EXPECT_EQ(resolved.options.batch_size, 37'632);
+  EXPECT_EQ(HyperparametersJson(resolved).at("batch_size").as_int64(), 37'632);
+  resolved = *r;
+  ResolveBatchSize(&resolved, 10'000);  // small data: the reference's
+  EXPECT_EQ(resolved.options.batch_size, 2048);
   EXPECT_EQ(r->options.epochs, 100);
   EXPECT_DOUBLE_EQ(r->validation_split, 0.2);
   r = Parse(R"({"hyperparameters":{"epochs":7}})",
