@@ -11,7 +11,11 @@ restart of the server over that data: time to listen and to answer /readyz,
 resident memory after start-up, the first (cold) recommendation of a sample
 of tenants, then a request mix over the tenants with Zipf-distributed
 popularity (s = 1.1; 8 client threads): warm latency percentiles, resident
-memory at the end, and the models' residency from /metrics.
+memory at the end, and the models' residency from /metrics. Then wrk at 8
+connections over another Zipf draw of (tenant, user) requests, after one
+request to each tenant it holds (warm p99 from a load generator that spends
+little CPU per request, unlike the Python clients), and what serving holds
+against the budget (models, catalogs, popularity and profiles; /metrics).
 
 Usage: bench/density_bench.py [--tenants 1000] [--budgets none,64MiB] [--requests 4000]
 """
@@ -27,7 +31,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from embedrec_server import BIN, call, start, tenant_key, wait_job
+from embedrec_server import BIN, call, start, tenant_key, wait_job, wrk
 from report import publish
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -93,7 +97,8 @@ def metrics(port):
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
     out = {}
     for line in text.splitlines():
-        if line.startswith("embedrec_model") and " " in line:
+        if line.startswith(("embedrec_model", "embedrec_serving", "embedrec_catalogs", "embedrec_activity",
+                            "embedrec_tenant")) and " " in line:
             name, value = line.rsplit(" ", 1)
             out[name] = float(value)
     return out
@@ -110,7 +115,32 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
-def measure(work, tenants, budget, n_requests, idle_seconds=0, threads=8, cold_sample=20):
+def zipf_draws(tenants, n, seed):
+    """n (tenant, user) pairs, tenants by Zipf popularity (s = 1.1)."""
+    cum = [0.0]
+    for k in range(len(tenants)):
+        cum.append(cum[-1] + 1 / (k + 1) ** 1.1)
+    r = random.Random(seed)
+    out = []
+    for _ in range(n):
+        t = tenants[bisect.bisect_right(cum, r.random() * cum[-1]) - 1]
+        out.append((t, r.choice(t["users"])))
+    return out
+
+
+def wrk_mix(work, gw, tenants, seconds):
+    """wrk at 8 connections over a Zipf draw of requests, each tenant in it
+    asked once first; its summary (p50_ms, p99_ms, rps, non2xx)."""
+    draws = zipf_draws(tenants, 20000, seed=11)
+    for t in {id(t): t for t, _ in draws}.values():
+        recommend(gw, t, t["users"][0])
+    listing = work / "wrk_requests.txt"
+    listing.write_text("".join(f"{t['key']} {u}\n" for t, u in draws))
+    return wrk(f"http://127.0.0.1:{gw}", 8, seconds,
+               {"BENCH_REQUESTS": str(listing), "BENCH_OUT": str(work / "wrk.json")})
+
+
+def measure(work, tenants, budget, n_requests, idle_seconds=0, threads=8, cold_sample=20, wrk_seconds=0):
     env = {} if budget == "none" else {"EMBEDREC_MEMORY_BUDGET": budget}
     if idle_seconds:
         env["EMBEDREC_TENANT_IDLE_SECONDS"] = str(idle_seconds)
@@ -157,6 +187,7 @@ def measure(work, tenants, budget, n_requests, idle_seconds=0, threads=8, cold_s
         for th in ths:
             th.join()
         mix_s = time.monotonic() - t1
+        w = wrk_mix(work, gw, tenants, wrk_seconds) if wrk_seconds else None
         m = metrics(gw)
         idle = {}
         if idle_seconds:
@@ -171,7 +202,7 @@ def measure(work, tenants, budget, n_requests, idle_seconds=0, threads=8, cold_s
                     "dbs": mi.get("embedrec_tenant_databases_open", 0), "busy_rss": end_rss}
         return {"budget": budget, "idle": idle, "listen_s": listen_s, "ready_s": ready_s, "start_rss": start_rss,
                 "end_rss": rss_mb(proc.pid), "cold_p50": pct(cold, 50), "cold_max": max(cold),
-                "p50": pct(lat, 50), "p99": pct(lat, 99), "rps": len(lat) / mix_s, "metrics": m}
+                "p50": pct(lat, 50), "p99": pct(lat, 99), "rps": len(lat) / mix_s, "metrics": m, "wrk": w}
     finally:
         proc.terminate()
         proc.wait()
@@ -182,16 +213,25 @@ def main():
     ap.add_argument("--tenants", type=int, default=1000)
     ap.add_argument("--budgets", default="none,64MiB")
     ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--wrk-seconds", type=int, default=20, help="the wrk mix's length (0: none)")
     ap.add_argument("--idle-seconds", type=int, default=0,
                     help="also: close idle tenants after this many seconds, and measure once all but one are")
     args = ap.parse_args()
     work = OUT / f"density_{args.tenants}"
     tenants = build(work, args.tenants)
     total = sum(t["interactions"] for t in tenants)
-    rows, idle_rows = [], []
+    rows, idle_rows, held_rows = [], [], []
     for budget in args.budgets.split(","):
-        r = measure(work, tenants, budget, args.requests, args.idle_seconds)
+        r = measure(work, tenants, budget, args.requests, args.idle_seconds, wrk_seconds=args.wrk_seconds)
         m = r["metrics"]
+        w = r["wrk"] or {"p50_ms": 0, "p99_ms": 0, "rps": 0, "non2xx": 0}
+        mb = lambda name: m.get(name, 0) / 2**20  # noqa: E731
+        held_rows.append(
+            f"| {budget} | {mb('embedrec_serving_resident_bytes'):.0f} | {mb('embedrec_models_resident_bytes'):.0f} | "
+            f"{mb('embedrec_catalogs_resident_bytes'):.0f} | {mb('embedrec_activity_resident_bytes'):.0f} | "
+            f"{m.get('embedrec_serving_resident_tenants', 0):.0f} | {m.get('embedrec_tenant_evictions', 0):.0f} | "
+            f"{r['end_rss']:.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['rps']:.0f} | {w['non2xx']} |")
+        print(held_rows[-1], file=sys.stderr)
         rows.append(
             f"| {budget} | {r['listen_s']:.2f} | {r['ready_s']:.2f} | {r['start_rss']:.0f} | "
             f"{r['end_rss']:.0f} | {m.get('embedrec_models_resident_tenants', 0):.0f} | "
@@ -208,6 +248,12 @@ def main():
             "| budget | listen s | /readyz s | RSS after start MB | RSS at end MB | resident tenants | "
             "resident model MB | loads | evictions | cold ms p50 / max | warm ms p50 | p99 | req/s |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n" + "\n".join(rows))
+    if held_rows:
+        text += (f"\n\nWhat serving holds after the mix and wrk ({args.wrk_seconds} s, 8 connections, a Zipf draw of "
+                 "20,000 requests, each tenant in it asked once before), estimated, /metrics:\n\n"
+                 "| budget | serving MB | models MB | catalogs MB | popularity + profiles MB | tenants held | "
+                 "tenants evicted | RSS MB | wrk p50 ms | p99 ms | req/s | non-2xx |\n"
+                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(held_rows))
     if idle_rows:
         text += (f"\n\nOnce every tenant but one was idle for {args.idle_seconds} s "
                  "(EMBEDREC_TENANT_IDLE_SECONDS):\n\n"

@@ -147,14 +147,16 @@ def upload_file(port, path, token, csv_path):
 
 
 def wrk(url, connections, duration, env):
-    """wrk on `url`; with env["BENCH_KEY"], through bench/recommend.lua
-    (BENCH_N, BENCH_KIND, BENCH_OUT), whose summary it returns with req/s."""
+    """wrk on `url`; with env["BENCH_KEY"] (or BENCH_REQUESTS), through
+    bench/recommend.lua (BENCH_N, BENCH_KIND, BENCH_OUT), whose summary it
+    returns with req/s."""
     out = Path(env["BENCH_OUT"])
+    scripted = env.get("BENCH_KEY") or env.get("BENCH_REQUESTS")
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if env.get("BENCH_KEY"):
+    if scripted:
         cmd += ["-s", str(ROOT / "bench" / "recommend.lua")]
     subprocess.run(cmd + [url], env={**os.environ, **env}, check=True, capture_output=True)
-    if not env.get("BENCH_KEY"):
+    if not scripted:
         return None
     r = json.loads(out.read_text())
     r["rps"] = r["requests"] / r["seconds"]

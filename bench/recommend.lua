@@ -1,5 +1,6 @@
 -- wrk script: POST a recommendation (or similar-items) request for a user
--- (item) drawn in turn from BENCH_N ids, so requests spread over many users.
+-- (item) drawn in turn from BENCH_N ids, so requests spread over many users;
+-- or the requests listed in BENCH_REQUESTS (many tenants).
 -- The requests are formatted once in init(): per request wrk only hands
 -- out the next string, so the load generator (which shares this machine's
 -- cores with the server) spends as little CPU per request as it does for
@@ -14,6 +15,19 @@ function setup(thread)
 end
 
 function init(args)
+  -- BENCH_REQUESTS: a file of "api_key user_id" lines, one request each
+  -- (many tenants); the threads start at different lines.
+  local file = os.getenv("BENCH_REQUESTS")
+  if file then
+    for line in io.lines(file) do
+      local key, user = line:match("^(%S+)%s+(%S+)$")
+      pool[#pool + 1] = wrk.format("POST", "/api/v1/recommendations",
+        {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key},
+        string.format('{"user_id":"%s","count":10}', user))
+    end
+    next_index = 1 + (tid * 7919) % #pool
+    return
+  end
   local key = os.getenv("BENCH_KEY")
   local n = tonumber(os.getenv("BENCH_N"))
   local similar = os.getenv("BENCH_KIND") == "similar"

@@ -52,7 +52,7 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
       ->envname("EMBEDREC_PORT_FILE");
   cmd.add_option("--memory-budget", c.memory_budget,
-                 "Memory the served models may hold (e.g. 512MiB, 2G; default 40 % of the machine's)")
+                 "Memory serving may hold for its tenants: models, catalogs, popularity, profiles (e.g. 512MiB, 2G; default 40 % of the machine's)")
       ->envname("EMBEDREC_MEMORY_BUDGET")
       ->check([](const std::string& v) { return ParseByteSize(v) ? "" : "not a size: " + v; });
   cmd.add_option("--tenant-idle-seconds", c.tenant_idle_seconds,
@@ -99,7 +99,7 @@ std::optional<int64_t> ParseByteSize(const std::string& text) {
   return static_cast<int64_t>(bytes);
 }
 
-int64_t ModelMemoryBudget(const ServeConfig& config) {
+int64_t ServingMemoryBudget(const ServeConfig& config) {
   if (!config.memory_budget.empty()) return ParseByteSize(config.memory_budget).value_or(0);
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 10 * 4 : 0;

@@ -33,10 +33,10 @@ struct ServeConfig {
   int request_timeout_seconds = 60;      // EMBEDREC_REQUEST_TIMEOUT: read or write one message
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
   std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
-  // EMBEDREC_MEMORY_BUDGET: bytes the served models may hold ("512MiB",
-  // "2G", or a plain number); the least recently used tenants' models are
-  // dropped beyond it and read again when asked for. Empty: 40 % of the
-  // machine's memory.
+  // EMBEDREC_MEMORY_BUDGET: bytes serving may hold for its tenants — their
+  // models, catalogs, popularity and user profiles ("512MiB", "2G", or a
+  // plain number); the least recently used tenants are dropped beyond it and
+  // read again when asked for. Empty: 40 % of the machine's memory.
   std::string memory_budget;
   // EMBEDREC_TENANT_IDLE_SECONDS: a tenant's database, unused this long and
   // held by no request, is closed (opened again on its next use); 0: never.
@@ -55,8 +55,8 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& config);
 // "512MiB", "2G", "1.5GB", "1000000": bytes (K/M/G/T are powers of 1024,
 // with or without "iB"/"B"); nullopt when it is not a size.
 std::optional<int64_t> ParseByteSize(const std::string& text);
-// The models' memory budget: ParseByteSize(config.memory_budget), or 40 %
+// Serving's memory budget: ParseByteSize(config.memory_budget), or 40 %
 // of the machine's memory when it is empty.
-int64_t ModelMemoryBudget(const ServeConfig& config);
+int64_t ServingMemoryBudget(const ServeConfig& config);
 
 }  // namespace embedrec::app

@@ -28,6 +28,7 @@
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
 #include "serving/recommendation_service.h"
+#include "serving/tenant_memory.h"
 #include "store/recommendation_log.h"
 #include "common/id_source.h"
 #include "training/training_service.h"
@@ -110,7 +111,7 @@ class PlatformImpl final : public Platform {
             ASSIGN_OR_RETURN(auto store, stores->Open(tid));
             return registry->ReadDeployed(tid, *store);
           },
-          ModelMemoryBudget(config_));
+          ServingMemoryBudget(config_));
       auto gauge = [this](std::string name, std::string help, int64_t serving::DeployedModels::Residency::*f) {
         metrics_.DeclareGaugeFunction(std::move(name), std::move(help),
                                       [this, f] { return static_cast<double>(deployed_.residency().*f); });
@@ -135,6 +136,7 @@ class PlatformImpl final : public Platform {
     });
     recommender_ = std::make_unique<serving::Recommender>(&deployed_, catalog_.get(), activity_.get(),
                                                           tenants_.get());
+    WireMemoryBudget();
     if (config_.recommendation_log_days > 0) {
       store::RecommendationLogOptions lo;
       lo.retention_days = config_.recommendation_log_days;
@@ -252,8 +254,6 @@ class PlatformImpl final : public Platform {
     api::TenantSettingsCache* settings = settings_.get();
     training::TrainingService* training = training_.get();
     serving::DeployedModels* deployed = &deployed_;
-    serving::Activity* activity = activity_.get();
-    serving::CatalogCache* catalog = catalog_.get();
     store::RecommendationLog* rec_log = rec_log_.get();
     tenant_service_->AddHooks({
         .stop = [training, rec_log](const std::string& id) {
@@ -264,24 +264,66 @@ class PlatformImpl final : public Platform {
           authn->Invalidate();  // the status decides whether its credentials work
           settings->Invalidate(id);
         },
-        .deleted = [deployed, activity, catalog](const std::string& id) {
+        .deleted = [this, deployed](const std::string& id) {
           deployed->Set(id, nullptr);
-          activity->Drop(id);
-          catalog->Invalidate(id);
+          DropServingState(id);
+          memory_->Forget(id);
         },
     });
     // An idle tenant (its database closed for being unused) keeps nothing in
     // memory: its catalog, trend state and models are read again on its next
     // request; what they held goes back to the system at once.
-    tenants_->OnIdleClose([deployed, activity, catalog, rec_log](const std::vector<std::string>& ids) {
+    tenants_->OnIdleClose([this, rec_log](const std::vector<std::string>& ids) {
       for (const auto& id : ids) {
-        catalog->Invalidate(id);
-        activity->Drop(id);
-        deployed->Evict(id);
+        DropServingState(id);
+        memory_->Forget(id);
         if (rec_log) rec_log->CloseTenant(id);
       }
       ReturnFreedMemory();  // once per sweep
     });
+  }
+
+  // What serving holds for a tenant, dropped from memory (read again on its
+  // next request).
+  void DropServingState(const std::string& id) {
+    catalog_->Invalidate(id);
+    activity_->Drop(id);
+    deployed_.Evict(id);
+    recommender_->Forget(id);
+  }
+
+  // Catalogs, popularity and profiles count with the models against the
+  // memory budget: beyond it the least recently used tenants are dropped
+  // whole (as when idle), and read again on their next request.
+  void WireMemoryBudget() {
+    serving::DeployedModels* deployed = &deployed_;
+    memory_ = std::make_unique<serving::TenantMemory>(
+        ServingMemoryBudget(config_), [this](const std::string& id) { DropServingState(id); },
+        [deployed] { return deployed->residency().bytes; });
+    catalog_->SetMemory(memory_.get());
+    activity_->SetMemory(memory_.get());
+    recommender_->SetMemory(memory_.get());
+    serving::TenantMemory* memory = memory_.get();
+    auto gauge = [this, memory](std::string name, std::string help, int64_t serving::TenantMemory::Usage::*f) {
+      metrics_.DeclareGaugeFunction(std::move(name), std::move(help),
+                                    [memory, f] { return static_cast<double>(memory->usage().*f); });
+    };
+    using U = serving::TenantMemory::Usage;
+    gauge("embedrec_serving_resident_tenants", "Tenants whose catalog, popularity or models are in memory",
+          &U::tenants);
+    gauge("embedrec_catalogs_resident_bytes", "Memory held by tenants' catalogs (estimated)", &U::catalog_bytes);
+    gauge("embedrec_activity_resident_bytes", "Memory held by tenants' popularity and user profiles (estimated)",
+          &U::activity_bytes);
+    gauge("embedrec_serving_memory_budget_bytes",
+          "The memory budget of models, catalogs, popularity and profiles together", &U::budget);
+    gauge("embedrec_tenant_evictions",
+          "Tenants dropped from memory whole (catalog, popularity, models) to stay within the budget", &U::evictions);
+    metrics_.DeclareGaugeFunction(
+        "embedrec_serving_resident_bytes", "Memory held by models, catalogs, popularity and profiles (estimated)",
+        [memory] {
+          const auto u = memory->usage();
+          return static_cast<double>(u.models_bytes + u.catalog_bytes + u.activity_bytes);
+        });
   }
 
   // Every tenant: serve its deployed model, settle the jobs a stopped
@@ -321,6 +363,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<auth::SessionService> sessions_;
   std::unique_ptr<api::TenantSettingsCache> settings_;
   serving::DeployedModels deployed_;
+  std::unique_ptr<serving::TenantMemory> memory_;  // outlives the caches that report to it
   std::unique_ptr<training::TrainingService> training_;
   std::unique_ptr<serving::CatalogCache> catalog_;
   std::unique_ptr<serving::Activity> activity_;

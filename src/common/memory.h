@@ -1,5 +1,9 @@
-// Memory the process has freed, given back to the system.
+// Memory: what the process has freed, given back to the system; what a
+// cache holds, estimated.
 #pragma once
+
+#include <cstdint>
+#include <string>
 
 namespace embedrec {
 
@@ -10,5 +14,12 @@ namespace embedrec {
 // does nothing. Costs about the pages it returns; call it when a lot was
 // just freed, not per request.
 void ReturnFreedMemory();
+
+// The heap bytes a string holds beyond the object itself (none while its
+// characters fit inside it: libstdc++ keeps up to 15 there). For estimates
+// of what a cache holds.
+inline int64_t HeapBytes(const std::string& s) {
+  return s.capacity() > 15 ? static_cast<int64_t>(s.capacity()) + 1 : 0;
+}
 
 }  // namespace embedrec

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <optional>
 
+#include "common/memory.h"
 #include "ml/dataset.h"
 #include "serving/catalog.h"
 #include "serving/first_load.h"
@@ -77,18 +78,59 @@ bool Activity::Warm(const std::string& tenant_id) {
 }
 
 void Activity::Drop(const std::string& tenant_id) {
-  std::lock_guard lock(mu_);
-  tenants_.erase(tenant_id);
+  {
+    std::lock_guard lock(mu_);
+    tenants_.erase(tenant_id);
+  }
+  Report(tenant_id, 0);
 }
 
 void Activity::DataChanged(const std::string& tenant_id) {
   auto t = State(tenant_id);
-  std::lock_guard lock(t->mu);
-  t->profiles.clear();
-  t->trend.reset();
-  t->has_trend = false;
-  t->trend_rebuilding = false;
-  ++t->data_changes;
+  {
+    std::lock_guard lock(t->mu);
+    t->profiles.clear();
+    t->trend.reset();
+    t->has_trend = false;
+    t->trend_rebuilding = false;
+    ++t->data_changes;
+    t->profile_bytes = t->trend_bytes = 0;
+    BytesToReport(*t, true);
+  }
+  Report(tenant_id, 0);
+}
+
+int64_t Activity::ProfileBytes(const std::string& user_id, const UserProfile& p) {
+  int64_t b = sizeof(UserProfile) + 64 + HeapBytes(user_id);  // and its map entry
+  b += static_cast<int64_t>(p.recent.capacity() * sizeof(UserEvent));
+  for (const auto& e : p.recent) b += HeapBytes(e.item_id) + HeapBytes(e.type);
+  for (const auto* set : {&p.purchased, &p.interacted}) {
+    for (const auto& id : *set) b += 64 + HeapBytes(id);  // a tree node with its string
+  }
+  return b;
+}
+
+int64_t Activity::TrendBytes(const TrendState& tr) {
+  // Per scored item: its score entry, and its place in the ranked base and
+  // in the base's score map (built on the first read).
+  int64_t b = sizeof(TrendState);
+  for (const auto& [id, score] : tr.score) b += 3 * (64 + HeapBytes(id));
+  b += static_cast<int64_t>(tr.changed.size()) * 64 + static_cast<int64_t>(tr.pair_weight.size()) * 40;
+  for (const auto& [context, counts] : tr.context_counts) b += 64 + static_cast<int64_t>(counts.size()) * 80;
+  return b;
+}
+
+int64_t Activity::BytesToReport(TenantState& t, bool always) {
+  // Told when it moved by a sixteenth, or by 64 KiB on large tenants.
+  const int64_t bytes = t.profile_bytes + t.trend_bytes;
+  const int64_t step = std::min<int64_t>(64 << 10, t.reported_bytes / 16);
+  if (!always && std::abs(bytes - t.reported_bytes) <= step) return -1;
+  t.reported_bytes = bytes;
+  return bytes;
+}
+
+void Activity::Report(const std::string& tenant_id, int64_t bytes) {
+  if (memory_ && bytes >= 0) memory_->Set(tenant_id, TenantMemory::Part::kActivity, bytes);
 }
 
 void Activity::Apply(UserProfile& p, const UserEvent& e) {
@@ -127,10 +169,22 @@ StatusOr<std::shared_ptr<const UserProfile>> Activity::Profile(const std::string
     return history.status();
   }
   p->version = NextVersion();
-  std::lock_guard lock(t->mu);
-  if (t->profiles.size() >= kMaxProfiles) t->profiles.erase(t->profiles.begin());  // bounded
-  auto [it, fresh] = t->profiles.emplace(user_id, std::move(p));
-  return it->second;  // a concurrent load may have won: both read the same store
+  const int64_t bytes = ProfileBytes(user_id, *p);
+  std::shared_ptr<const UserProfile> kept;
+  int64_t report = -1;
+  {
+    std::lock_guard lock(t->mu);
+    if (t->profiles.size() >= kMaxProfiles) {  // bounded
+      t->profile_bytes -= ProfileBytes(t->profiles.begin()->first, *t->profiles.begin()->second);
+      t->profiles.erase(t->profiles.begin());
+    }
+    auto [it, fresh] = t->profiles.emplace(user_id, std::move(p));
+    if (fresh) t->profile_bytes += bytes;
+    kept = it->second;  // a concurrent load may have won: both read the same store
+    report = BytesToReport(*t, false);
+  }
+  Report(tenant_id, report);
+  return kept;
 }
 
 StatusOr<std::shared_ptr<const TrendingSnapshot>> Activity::Trending(
@@ -184,8 +238,12 @@ Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::Te
       // Rebuilt on the usual schedule from when it was built: in the
       // background at once when that was 10 minutes ago or more.
       (*loaded)->built_at_ms = std::min((*loaded)->built_at_ms, now);
-      std::lock_guard lock(t.mu);
-      Install(t, std::move(*loaded), changes, now, background);
+      int64_t report = -1;
+      {
+        std::lock_guard lock(t.mu);
+        if (Install(t, std::move(*loaded), changes, now, background)) report = BytesToReport(t, true);
+      }
+      Report(tenant_id, report);
       return Status::Ok();
     }
   }
@@ -199,10 +257,19 @@ Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::Te
     persist = EncodeTrend(**rebuilt, weights);
   }
   {
-    std::lock_guard lock(t.mu);
-    if (t.data_changes == changes) t.trend_rebuilding = false;
-    if (!rebuilt.ok()) return rebuilt.status();
-    if (!Install(t, std::move(*rebuilt), changes, now, background) || t.data_changes != changes) return Status::Ok();
+    int64_t report = -1;
+    bool current = false;
+    {
+      std::lock_guard lock(t.mu);
+      if (t.data_changes == changes) t.trend_rebuilding = false;
+      if (!rebuilt.ok()) return rebuilt.status();
+      if (Install(t, std::move(*rebuilt), changes, now, background)) {
+        report = BytesToReport(t, true);
+        current = t.data_changes == changes;
+      }
+    }
+    Report(tenant_id, report);
+    if (!current) return Status::Ok();
   }
   // A failed write only costs the next first build a full scan.
   if (!persist.empty()) (void)SaveTrend(store, *position, persist, now);
@@ -218,6 +285,7 @@ bool Activity::Install(TenantState& t, std::unique_ptr<TrendState> state, uint64
     if (background) return false;
     state->built_at_ms = now - kTrendRebuildMs;
   }
+  t.trend_bytes = TrendBytes(*state);
   t.context_counts = std::move(state->context_counts);
   t.trend = std::move(state);
   t.has_trend = true;
@@ -344,16 +412,27 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
   const uint64_t version = NextVersion();
   const double w = weight ? *weight : Weights(tenant_id).Weight(ev.type);
   const int64_t now = clock_->NowMillis();
-  std::lock_guard lock(t->mu);
-  if (auto it = t->profiles.find(ev.user_id); it != t->profiles.end()) {
+  int64_t report = -1;
+  {
+    std::lock_guard lock(t->mu);
+    RecordLocked(*t, ev, category, context, w, version, now);
+    report = BytesToReport(*t, false);
+  }
+  Report(tenant_id, report);
+}
+
+void Activity::RecordLocked(TenantState& t, const store::TrackEvent& ev, const std::string& category,
+                            const ContextPairs& context, double w, uint64_t version, int64_t now) {
+  if (auto it = t.profiles.find(ev.user_id); it != t.profiles.end()) {
     auto p = std::make_shared<UserProfile>(*it->second);  // copy on write: readers keep theirs
     Apply(*p, {ev.item_id, ev.type, ev.ts_ms, static_cast<float>(w), now});
     p->version = version;
+    t.profile_bytes += ProfileBytes(ev.user_id, *p) - ProfileBytes(ev.user_id, *it->second);
     it->second = std::move(p);
   }
   if (ev.item_id.empty() || w <= 0) return;
-  if (t->trend) {
-    auto& tr = *t->trend;
+  if (t.trend) {
+    auto& tr = *t.trend;
     if (interactions::TypeWeights::IsPurchase(ev.type) && !tr.has_purchases) {
       tr.has_purchases = true;
       tr.snapshot.reset();
@@ -373,17 +452,24 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
       halvings = 0;
     }
     // The pair counts its strongest event only (bounded: cleared past a size; rebuilt with the trend).
-    if (tr.pair_weight.size() > 1000000) tr.pair_weight.clear();
+    if (tr.pair_weight.size() > 1000000) {
+      t.trend_bytes -= static_cast<int64_t>(tr.pair_weight.size()) * 40;
+      tr.pair_weight.clear();
+    }
+    const size_t pairs = tr.pair_weight.size();
     double& counted = tr.pair_weight[PairKey(ev.user_id, ev.item_id)];
+    if (tr.pair_weight.size() > pairs) t.trend_bytes += 40;
     const double add = w * std::exp2(halvings) - counted;
     if (add > 0) {
       counted += add;
+      const size_t items = tr.score.size();
       const double now_score = tr.score[ev.item_id] += add;
+      if (tr.score.size() > items) t.trend_bytes += 3 * (64 + HeapBytes(ev.item_id));
       tr.changed[ev.item_id] = now_score;
       tr.snapshot.reset();  // rebuilt on the next read: popularity moves at once
     }
   }
-  CountContext(t->context_counts, category, context);
+  CountContext(t.context_counts, category, context);
 }
 
 void Activity::CountContext(ContextCounts& counts, const std::string& category,

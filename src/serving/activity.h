@@ -33,6 +33,7 @@
 #include "common/status.h"
 #include "interactions/interaction_types.h"
 #include "serving/background.h"
+#include "serving/tenant_memory.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
@@ -106,6 +107,9 @@ class Activity {
   // Where expired popularity is rebuilt; without it, by the request that
   // finds it expired. Call before concurrent use.
   void SetBackground(Background bg) { background_ = std::move(bg); }
+  // Where each tenant's profiles and popularity are counted (null:
+  // nowhere). Call before concurrent use.
+  void SetMemory(TenantMemory* memory) { memory_ = memory; }
   // A committed interaction. `category` is the item's ("" when unknown);
   // `context` the event's context fields (page, device, time_of_day);
   // `weight` its type's weight for the tenant (callers on I/O-free paths pass
@@ -175,6 +179,9 @@ class Activity {
     // context "page=home" → category → events; "" → category → events (all contexts)
     // Rebuilt from the stored contexts with the trend, then fed by Record.
     ContextCounts context_counts;
+    // What the profiles and the trend hold (estimated), and what was last
+    // told to the TenantMemory.
+    int64_t profile_bytes = 0, trend_bytes = 0, reported_bytes = 0;
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
   static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store,
@@ -208,10 +215,21 @@ class Activity {
   // much changed since) and the changed items' overlay. Under the tenant's mutex.
   static std::shared_ptr<const TrendingSnapshot> Snapshot(TrendState& tr);
   static void Apply(UserProfile& p, const UserEvent& e);
+  // Record's work on the tenant's state, weight `w` given. Under t.mu.
+  static void RecordLocked(TenantState& t, const store::TrackEvent& ev, const std::string& category,
+                           const ContextPairs& context, double w, uint64_t version, int64_t now);
+  // Estimated bytes of a kept profile (with its map entry) and of a trend state.
+  static int64_t ProfileBytes(const std::string& user_id, const UserProfile& p);
+  static int64_t TrendBytes(const TrendState& tr);
+  // The tenant's bytes now, to tell the TenantMemory (after t.mu is let go);
+  // -1 when it changed too little since last told to be worth telling. Under t.mu.
+  static int64_t BytesToReport(TenantState& t, bool always);
+  void Report(const std::string& tenant_id, int64_t bytes);
 
   const Clock* clock_;
   interactions::TypeWeightsFn weights_fn_;
   Background background_;
+  TenantMemory* memory_ = nullptr;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TenantState>> tenants_;
   uint64_t next_version_ = 1;  // GUARDED_BY(mu_)

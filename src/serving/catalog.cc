@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <optional>
 
+#include "common/memory.h"
 #include "serving/first_load.h"
 
 namespace embedrec::serving {
@@ -79,22 +80,44 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Reload(
     uint64_t invalidations, int64_t now, bool background) {
   auto loaded = Load(store);
   ++loads_;
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(tenant_id);
-  if (it != entries_.end()) it->second.reloading = false;
-  if (!loaded.ok()) return loaded.status();
-  // Read in the background before an invalidation: dropped (the next request loads afresh).
-  if (background && invalidations != invalidations_) return std::shared_ptr<const CatalogSnapshot>(std::move(*loaded));
-  auto& e = entries_[tenant_id];
-  if (previous && e.snapshot == previous && previous->items == (*loaded)->items) {
-    e.loaded_at_ms = now;  // unchanged
-    return e.snapshot;
+  std::shared_ptr<const CatalogSnapshot> installed;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(tenant_id);
+    if (it != entries_.end()) it->second.reloading = false;
+    if (!loaded.ok()) return loaded.status();
+    // Read in the background before an invalidation: dropped (the next request loads afresh).
+    if (background && invalidations != invalidations_) {
+      return std::shared_ptr<const CatalogSnapshot>(std::move(*loaded));
+    }
+    auto& e = entries_[tenant_id];
+    if (previous && e.snapshot == previous && previous->items == (*loaded)->items) {
+      e.loaded_at_ms = now;  // unchanged
+      return e.snapshot;
+    }
+    (*loaded)->generation = next_generation_++;
+    e.snapshot = std::move(*loaded);
+    // Read before an invalidation: used by this request, but expired for the next one.
+    e.loaded_at_ms = invalidations == invalidations_ ? now : now - ttl_ms_;
+    installed = e.snapshot;
   }
-  (*loaded)->generation = next_generation_++;
-  e.snapshot = std::move(*loaded);
-  // Read before an invalidation: used by this request, but expired for the next one.
-  e.loaded_at_ms = invalidations == invalidations_ ? now : now - ttl_ms_;
-  return e.snapshot;
+  // Counted without the lock: going over the budget drops other tenants' snapshots.
+  if (memory_) memory_->Set(tenant_id, TenantMemory::Part::kCatalog, EstimateBytes(*installed));
+  return installed;
+}
+
+int64_t EstimateBytes(const CatalogSnapshot& c) {
+  int64_t b = sizeof(CatalogSnapshot) + static_cast<int64_t>(c.items.capacity() * sizeof(CatalogItem));
+  for (const auto& item : c.items) {
+    b += HeapBytes(item.item_id) + HeapBytes(item.name) + HeapBytes(item.category) + HeapBytes(item.brand) +
+         HeapBytes(item.image_url) + HeapBytes(item.properties_json);
+    b += static_cast<int64_t>(item.tags.capacity() * sizeof(std::string));
+    for (const auto& t : item.tags) b += HeapBytes(t);
+    b += 64 + HeapBytes(item.item_id);  // its id index entry: the key's copy and the hash node
+    b += 4;                             // its place in its category's list
+  }
+  b += static_cast<int64_t>(c.by_category.size()) * 96;  // a category's node, name and list
+  return b;
 }
 
 Status ForEachStoredItem(store::TenantStore& store,
@@ -137,9 +160,12 @@ std::shared_ptr<const CatalogSnapshot> CatalogCache::Peek(const std::string& ten
 }
 
 void CatalogCache::Invalidate(const std::string& tenant_id) {
-  std::lock_guard lock(mu_);
-  ++invalidations_;
-  entries_.erase(tenant_id);
+  {
+    std::lock_guard lock(mu_);
+    ++invalidations_;
+    entries_.erase(tenant_id);
+  }
+  if (memory_) memory_->Set(tenant_id, TenantMemory::Part::kCatalog, 0);
 }
 
 }  // namespace embedrec::serving

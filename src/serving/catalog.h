@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "serving/background.h"
+#include "serving/tenant_memory.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
@@ -53,6 +54,10 @@ struct CatalogSnapshot {
   }
 };
 
+// The memory a snapshot holds (its items, their strings, the id index and
+// the category lists), estimated.
+int64_t EstimateBytes(const CatalogSnapshot& c);
+
 // Calls fn(item index, record) for every live item of the store, page by page.
 Status ForEachStoredItem(store::TenantStore& store,
                          const std::function<void(int64_t idx, store::ItemRecord&& item)>& fn);
@@ -67,6 +72,9 @@ class CatalogCache {
   // Where expired snapshots are re-read; without it, by the request that
   // finds one expired. Call before concurrent use.
   void SetBackground(Background bg) { background_ = std::move(bg); }
+  // Where the snapshots' bytes are counted (null: nowhere). Call before
+  // concurrent use.
+  void SetMemory(TenantMemory* memory) { memory_ = memory; }
   // The tenant's snapshot if one is in memory (even expired); null otherwise. Never blocks on I/O.
   std::shared_ptr<const CatalogSnapshot> Peek(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
@@ -88,6 +96,7 @@ class CatalogCache {
                                                           uint64_t invalidations, int64_t now, bool background);
   const Clock* clock_;
   Background background_;
+  TenantMemory* memory_ = nullptr;
   int64_t ttl_ms_;
   std::mutex mu_;
   std::map<std::string, Entry> entries_;

@@ -548,7 +548,16 @@ std::vector<Recommendation> ModelRanked(const RecommendRequest& r, const Serving
 
 }  // namespace
 
+void Recommender::Forget(const std::string& tenant_id) {
+  std::lock_guard lock(rows_mu_);
+  rows_.erase(tenant_id);
+  for (auto it = ranked_.lower_bound({tenant_id, ""}); it != ranked_.end() && it->first.first == tenant_id;) {
+    it = ranked_.erase(it);
+  }
+}
+
 StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
+  Touch(r.tenant_id);
   ServingState s;
   ASSIGN_OR_RETURN(s.store, tenants_->Open(r.tenant_id));
   ASSIGN_OR_RETURN(s.catalog, catalog_->Get(r.tenant_id, s.store));
@@ -632,6 +641,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, cons
 
 StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const std::string& item_id,
                                              int count, const Filters& filters) {
+  Touch(tenant_id);
   ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
   ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, store));
   const CatalogItem* self = catalog->Find(item_id);
@@ -683,6 +693,7 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
 
 StatusOr<RecommendResult> Recommender::Popular(const std::string& tenant_id, int count,
                                                const Filters& filters) {
+  Touch(tenant_id);
   ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
   ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, store));
   ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, store));

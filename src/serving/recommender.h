@@ -32,6 +32,7 @@
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
 #include "serving/exclusion.h"
+#include "serving/tenant_memory.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::serving {
@@ -112,6 +113,11 @@ class Recommender {
   bool Warm(const std::string& tenant_id);
   // Trending items (optionally of one category), best first; score in [0, 1].
   StatusOr<RecommendResult> Popular(const std::string& tenant_id, int count, const Filters& filters);
+  // Where each answer marks its tenant used (null: nowhere). Call before concurrent use.
+  void SetMemory(TenantMemory* memory) { memory_ = memory; }
+  // Drops what is kept for the tenant (its model-to-catalog rows and
+  // category rankings): evicted, idle or deleted.
+  void Forget(const std::string& tenant_id);
 
  private:
   // Model item row → catalog position, per (model, catalog snapshot): built
@@ -155,6 +161,10 @@ class Recommender {
   CatalogCache* catalog_;
   Activity* activity_;
   store::TenantStores* tenants_;
+  TenantMemory* memory_ = nullptr;
+  void Touch(const std::string& tenant_id) {
+    if (memory_) memory_->Touch(tenant_id);
+  }
 };
 
 }  // namespace embedrec::serving

@@ -98,3 +98,48 @@ def test_an_idle_tenants_database_is_closed_and_reopened_on_use(make_server):
     assert recommend(s, a, "U3")["metadata"]["model_version"] == a["version"]
     assert metric(s, "embedrec_tenant_databases_open") == 2
     assert metric(s, "embedrec_models_resident_tenants") == 2
+
+
+def popular(server, shop):
+    r = server.request("GET", "/api/v1/recommendations/popular?count=5", token=shop["api_key"])
+    assert r.status == 200, r
+    return [(i["item_id"], i["score"]) for i in r.json()["recommendations"]]
+
+
+def ranked(answer):
+    return [(i["item_id"], i["score"]) for i in answer["recommendations"]]
+
+
+def test_catalogs_and_popularity_count_against_the_budget_too(make_server):
+    # No model: what serving holds is the catalog, popularity and profiles.
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_MEMORY_BUDGET": "1"})
+    assert metric(s, "embedrec_serving_memory_budget_bytes") == 1
+    a, b = (upload_shop(s, f"budgeted{k}") for k in range(2))
+    first = {"a": popular(s, a), "a_user": ranked(recommend(s, a, "U1"))}
+    assert metric(s, "embedrec_serving_resident_tenants") == 1
+    assert metric(s, "embedrec_catalogs_resident_bytes") > 0
+    assert metric(s, "embedrec_activity_resident_bytes") > 0
+    assert metric(s, "embedrec_tenant_evictions") == 0
+    # b's first request pushes a out whole: catalog, popularity, profiles.
+    popular(s, b)
+    assert metric(s, "embedrec_serving_resident_tenants") == 1
+    assert metric(s, "embedrec_tenant_evictions") == 1
+    # a is read again and answers as before.
+    assert popular(s, a) == first["a"]
+    assert ranked(recommend(s, a, "U1")) == first["a_user"]
+    assert metric(s, "embedrec_tenant_evictions") == 2
+
+
+def test_what_each_tenant_holds_is_in_metrics_under_a_generous_budget(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_MEMORY_BUDGET": "1GiB"})
+    shops = [upload_shop(s, f"counted{k}") for k in range(3)]
+    held = []
+    for o in shops:
+        popular(s, o)
+        recommend(s, o, "U1")
+        held.append(metric(s, "embedrec_catalogs_resident_bytes") + metric(s, "embedrec_activity_resident_bytes"))
+    assert held[0] > 0 and held[0] < held[1] < held[2]  # each tenant adds what it holds
+    assert metric(s, "embedrec_serving_resident_tenants") == 3
+    assert metric(s, "embedrec_tenant_evictions") == 0
+    total = metric(s, "embedrec_serving_resident_bytes")
+    assert total == held[2] + metric(s, "embedrec_models_resident_bytes")
