@@ -86,9 +86,11 @@ def build(work, n_tenants):
     return tenants
 
 
-def rss_mb(pid):
+def rss_mb(pid, field="VmRSS"):
+    """Resident MB (VmRSS; RssAnon: the heap; RssFile: mapped files, the
+    databases' pages the kernel may drop)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -201,7 +203,8 @@ def measure(work, tenants, budget, n_requests, idle_seconds=0, threads=8, cold_s
             idle = {"rss": rss_mb(proc.pid), "models": mi.get("embedrec_models_resident_tenants", 0),
                     "dbs": mi.get("embedrec_tenant_databases_open", 0), "busy_rss": end_rss}
         return {"budget": budget, "idle": idle, "listen_s": listen_s, "ready_s": ready_s, "start_rss": start_rss,
-                "end_rss": rss_mb(proc.pid), "cold_p50": pct(cold, 50), "cold_max": max(cold),
+                "end_rss": rss_mb(proc.pid), "end_anon": rss_mb(proc.pid, "RssAnon"),
+                "end_file": rss_mb(proc.pid, "RssFile"), "cold_p50": pct(cold, 50), "cold_max": max(cold),
                 "p50": pct(lat, 50), "p99": pct(lat, 99), "rps": len(lat) / mix_s, "metrics": m, "wrk": w}
     finally:
         proc.terminate()
@@ -230,7 +233,7 @@ def main():
             f"| {budget} | {mb('embedrec_serving_resident_bytes'):.0f} | {mb('embedrec_models_resident_bytes'):.0f} | "
             f"{mb('embedrec_catalogs_resident_bytes'):.0f} | {mb('embedrec_activity_resident_bytes'):.0f} | "
             f"{m.get('embedrec_serving_resident_tenants', 0):.0f} | {m.get('embedrec_tenant_evictions', 0):.0f} | "
-            f"{r['end_rss']:.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['rps']:.0f} | {w['non2xx']} |")
+            f"{r['end_rss']:.0f} | {r['end_anon']:.0f} | {r['end_file']:.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['rps']:.0f} | {w['non2xx']} |")
         print(held_rows[-1], file=sys.stderr)
         rows.append(
             f"| {budget} | {r['listen_s']:.2f} | {r['ready_s']:.2f} | {r['start_rss']:.0f} | "
@@ -252,8 +255,9 @@ def main():
         text += (f"\n\nWhat serving holds after the mix and wrk ({args.wrk_seconds} s, 8 connections, a Zipf draw of "
                  "20,000 requests, each tenant in it asked once before), estimated, /metrics:\n\n"
                  "| budget | serving MB | models MB | catalogs MB | popularity + profiles MB | tenants held | "
-                 "tenants evicted | RSS MB | wrk p50 ms | p99 ms | req/s | non-2xx |\n"
-                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(held_rows))
+                 "tenants evicted | RSS MB | of which heap (RssAnon) | mapped files (RssFile) | wrk p50 ms | p99 ms | "
+                 "req/s | non-2xx |\n"
+                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(held_rows))
     if idle_rows:
         text += (f"\n\nOnce every tenant but one was idle for {args.idle_seconds} s "
                  "(EMBEDREC_TENANT_IDLE_SECONDS):\n\n"

@@ -52,7 +52,7 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
   t->add_option("--dim", o.embedding_dim, "embedding_dim")->capture_default_str();
   t->add_option("--layers", o.num_layers, "num_layers")->capture_default_str();
   c->lr_option = t->add_option("--lr", o.learning_rate,
-                               "learning_rate (with --time-budget and none given: 0.01)")
+                               "learning_rate (none given: 0.01 with --time-budget; else 0.001, scaled with a batch scaled to the data up to 0.01)")
                      ->capture_default_str();
   t->add_option("--batch-size", o.batch_size,
                  "batch_size (0: lightgcn's scaled to the data, max(2048, training pairs / 32); else 2048)")
@@ -175,6 +175,11 @@ int RunTrain(TrainCommand c) {
 
   const auto type = ml::ParseModelType(c.model);
   if (!type) return fail("unknown model " + c.model);
+  const bool propagates = *type == ml::ModelType::kLightGcn && c.options.num_layers > 0 && c.options.walks == 0;
+  const bool scaled_batch = c.options.batch_size == 0 && (*type == ml::ModelType::kLightGcn || *type == ml::ModelType::kBprMf);
+  const int batch = c.options.BatchSizeFor(fit_data.train.size(), propagates);
+  // A batch scaled to the data takes a learning rate scaled with it, unless one was given (as jobs do).
+  if (scaled_batch && c.lr_option && c.lr_option->count() == 0) c.options.learning_rate = c.options.LearningRateFor(batch);
   auto model = ml::NewModel(*type);
   const bool bar = c.progress && isatty(STDERR_FILENO);
   std::vector<double> epoch_seconds, eval_seconds;
@@ -231,8 +236,7 @@ int RunTrain(TrainCommand c) {
       << ",\"train_seconds\":" << train_seconds << ",\"peak_rss_mb\":" << PeakRssMb()
       << ",\"evaluated_users\":" << final_metrics.users << ",\"population\":" << final_metrics.population;
   if (*type == ml::ModelType::kLightGcn || *type == ml::ModelType::kBprMf) {
-    const bool propagates = *type == ml::ModelType::kLightGcn && c.options.num_layers > 0 && c.options.walks == 0;
-    out << ",\"batch_size\":" << c.options.BatchSizeFor(fit_data.train.size(), propagates);
+    out << ",\"batch_size\":" << batch << ",\"learning_rate\":" << c.options.learning_rate;
   }
   for (const auto& [k, v] : final_metrics.std_errors) out << "," << JsonQuote(k + "_se") << ":" << v;
   for (const auto& [k, v] : final_metrics.values) out << "," << JsonQuote(k) << ":" << v;

@@ -43,6 +43,11 @@ int TrainOptions::BatchSizeFor(int64_t pairs, bool propagates) const {
   return static_cast<int>(std::clamp<int64_t>(rounded, kDefaultBatch, 1 << 22));
 }
 
+double TrainOptions::LearningRateFor(int batch) const {
+  const double scaled = learning_rate * batch / kDefaultBatch;
+  return std::max(learning_rate, std::min(kMaxScaledLearningRate, scaled));
+}
+
 LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint64_t seed,
                            int walks)
     : graph_(graph), d_(d), layers_(layers), walks_(walks), seed_(seed), adam_(graph->n(), d) {

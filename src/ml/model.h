@@ -80,6 +80,13 @@ struct TrainOptions {
   static constexpr int kDefaultBatch = 2048;
   static constexpr int64_t kStepsPerEpoch = 32;
   int BatchSizeFor(int64_t pairs, bool propagates) const;
+  // The learning rate to use with `batch` when none was given: larger
+  // batches take fewer steps, so the rate grows with the batch
+  // (learning_rate × batch / kDefaultBatch), up to kMaxScaledLearningRate —
+  // the rate our recipe was measured with at a batch ten times the
+  // reference's — and never below learning_rate.
+  static constexpr double kMaxScaledLearningRate = 0.01;
+  double LearningRateFor(int batch) const;
 };
 
 struct EpochReport {

@@ -24,5 +24,7 @@ const std::vector<ModelType>& AllModelTypes();
 inline bool IsItemToItem(ModelType type) { return type == ModelType::kEase || type == ModelType::kItemKnn; }
 // Fitted in one pass (no epochs): popularity, ease, item_knn.
 inline bool IsClosedForm(ModelType type) { return type == ModelType::kPopularity || IsItemToItem(type); }
+// Trained by gradient steps over epochs, with a time budget (lightgcn, bpr_mf).
+inline bool IsGradientTrained(ModelType type) { return type == ModelType::kLightGcn || type == ModelType::kBprMf; }
 
 }  // namespace embedrec::ml

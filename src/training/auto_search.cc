@@ -30,6 +30,7 @@ JobRequest RequestForType(const JobRequest& req, ml::ModelType type) {
   t.interaction_weights = req.interaction_weights;
   t.deploy_tolerance = req.deploy_tolerance;
   t.given = req.given;
+  t.time_budget_seconds = 0;  // the search's budget governs its trials
   return t;
 }
 

@@ -282,6 +282,10 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   if (r.model_type && ml::IsClosedForm(*r.model_type)) o.epochs = 1;
   if (r.model_type && ml::IsItemToItem(*r.model_type) && !values.count("embedding_dim")) o.embedding_dim = 128;
   if (r.mode == "incremental" && !given.count("epochs")) o.epochs = std::min(o.epochs, 10);
+  // Epochs not given: a large shop's default job still ends in a set time.
+  if (r.model_type && ml::IsGradientTrained(*r.model_type) && !budget && !values.count("epochs")) {
+    r.time_budget_seconds = JobRequest::kDefaultTrainingBudgetSeconds;
+  }
   // Adam restarts with empty moments: its first steps move every coordinate
   // by about the learning rate, which would shake a trained model. Unless
   // the request says otherwise, an incremental run steps ten times smaller.
@@ -307,6 +311,7 @@ void ResolveBatchSize(JobRequest* r, int64_t pairs) {
   }
   const bool propagates = r->model_type == ModelType::kLightGcn && r->options.num_layers > 0 && r->options.walks == 0;
   r->options.batch_size = r->options.BatchSizeFor(pairs, propagates);
+  if (!r->given.count("learning_rate")) r->options.learning_rate = r->options.LearningRateFor(r->options.batch_size);
 }
 
 json::object HyperparametersJson(const JobRequest& r) {

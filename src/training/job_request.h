@@ -32,7 +32,14 @@ struct JobRequest {
   double deploy_tolerance = 0.05;
   // model_type "auto": the search's time budget in seconds (0: three times
   // one LightGCN training at the tenant's size, decided at submit).
+  // lightgcn, bpr_mf: the fit and the refit's together — the validated fit
+  // stops once kFitShareOfBudget of it is spent and keeps its best evaluated
+  // epoch, and the refit trains that many epochs on all the data; by default
+  // kDefaultTrainingBudgetSeconds when `epochs` is not given, none when it is
+  // (the epochs asked for are trained). Other types: not used.
   double time_budget_seconds = 0;
+  static constexpr double kDefaultTrainingBudgetSeconds = 1800;
+  static constexpr double kFitShareOfBudget = 0.45;
   // Hyperparameters the request or the tenant's settings gave: honoured as
   // given, never searched over.
   std::set<std::string> given;
@@ -71,7 +78,8 @@ StatusOr<JobRequest> ParseJobRequest(const boost::json::object& body,
 
 // A batch size not given (0) made concrete for a job over `pairs` pairs
 // (ml::TrainOptions::BatchSizeFor), so that every record names the batch
-// the job uses; other model types and a given batch are left as they are.
+// the job uses, with the learning rate scaled to it when none was given
+// (LearningRateFor); other model types and a given batch are left as they are.
 void ResolveBatchSize(JobRequest* r, int64_t pairs);
 
 // The hyperparameters as applied, as a JSON object (every value that

@@ -1,7 +1,9 @@
 #include "training/job_runner.h"
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "ann/item_index.h"
 #include "common/json_text.h"
@@ -304,20 +306,34 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
   opt.cancel = ctx.cancel;
   opt.threads = ctx.threads;
   opt.warm_start = st.incremental ? &st.warm : nullptr;
+  // A time budget: the fit takes its share and keeps its best evaluated
+  // epoch; the refit (as many epochs, on all the data) the rest.
+  if (ml::IsGradientTrained(*run.model_type) && run.time_budget_seconds > 0) {
+    opt.time_budget_seconds = run.time_budget_seconds * (data.test.size() > 0 ? JobRequest::kFitShareOfBudget : 1.0);
+    ctx.update([&](json::object& d) { d["time_budget_seconds"] = run.time_budget_seconds; }, false);
+  }
   out.model = ml::NewModel(*run.model_type);
   double epoch_seconds = 0;  // without the validations
-  auto last_persist = std::chrono::steady_clock::now();
+  const auto fit_start = std::chrono::steady_clock::now();
+  auto last_persist = fit_start;
   RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
     out.train_seconds += r.seconds + r.eval_seconds;
     epoch_seconds += r.seconds;
     out.epochs_run = r.epoch;
     const double per_epoch = out.train_seconds / r.epoch;
-    const int left = std::max(0, opt.epochs - r.epoch);
+    int left = std::max(0, opt.epochs - r.epoch);
+    // Done: by epochs, or by the budget's share of time, whichever comes first.
+    double done = static_cast<double>(r.epoch) / opt.epochs;
+    if (opt.time_budget_seconds > 0) {
+      done = std::max(done, std::min(1.0, Seconds(fit_start) / opt.time_budget_seconds));
+      left = std::min(left, static_cast<int>(std::ceil(std::max(0.0, opt.time_budget_seconds - Seconds(fit_start)) /
+                                                       std::max(per_epoch, 1e-9))));
+    }
     const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
     if (persist) last_persist = std::chrono::steady_clock::now();
     ctx.update([&](json::object& d) {
       d["current_epoch"] = r.epoch;
-      d["progress"] = 0.05 + fit_share * r.epoch / opt.epochs;
+      d["progress"] = 0.05 + fit_share * done;
       if (!d["metrics"].is_object()) d["metrics"] = json::object();
       auto& m = d["metrics"].as_object();
       if (run.model_type != ml::ModelType::kPopularity) m["train_loss"] = r.loss;
@@ -335,6 +351,9 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
   }));
   if (out.epochs_run > 0 && epoch_seconds > 0) {
     env.speed->Record(run, data.train.size(), data.n_items, epoch_seconds / out.epochs_run);
+  }
+  if (opt.time_budget_seconds > 0 && out.epochs_run < opt.epochs && Seconds(fit_start) >= opt.time_budget_seconds) {
+    ctx.update([&](json::object& d) { d["fit_stopped_by"] = "time_budget"; }, true);
   }
   return out;
 }

@@ -107,9 +107,12 @@ class TrainingServiceImpl final : public TrainingService {
           {{"field", "training_mode"}});
     }
     const int64_t items = counts.items;  // what the model learns (the catalog may hold more)
-    const double estimate = !request.model_type && request.mode != "incremental"
-                                ? AutoJobSeconds(request, pairs, items, speed_)
-                                : speed_.JobSeconds(request, pairs, items);
+    double estimate = !request.model_type && request.mode != "incremental"
+                          ? AutoJobSeconds(request, pairs, items, speed_)
+                          : speed_.JobSeconds(request, pairs, items);
+    if (request.model_type && ml::IsGradientTrained(*request.model_type) && request.time_budget_seconds > 0) {
+      estimate = std::min(estimate, request.time_budget_seconds + 0.5);  // the fit and refit stop within it
+    }
     auto job = std::make_shared<Job>();
     job->tenant_id = tenant_id;
     job->job_id = NewId("job");

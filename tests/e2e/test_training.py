@@ -189,6 +189,40 @@ def test_a_batch_size_not_given_is_named_in_the_job(server, shop):
     assert done["hyperparameters"]["batch_size"] == 2048
 
 
+def test_a_time_budget_ends_a_lightgcn_fit_and_the_refit_trains_its_best_epochs(server, shop):
+    """lightgcn and bpr_mf honour time_budget_seconds: the validated fit stops
+    once its share (45 %) is spent, keeps its best evaluated epoch, and the
+    refit trains that many epochs on all the data."""
+    key = shop["api_key"]
+    hyper = {**LONG, "eval_every": 1, "learning_rate": 0.01}
+    r = server.request("POST", "/api/v1/train", {"model_type": "lightgcn", "time_budget_seconds": 2,
+                                                 "hyperparameters": hyper}, token=key, port="ml")
+    assert r.status == 202, r
+    assert r.json()["estimated_duration_seconds"] <= 2.5  # the budget bounds the estimate
+    t0 = time.monotonic()
+    done = wait_done(server, key, r.json()["job_id"])
+    assert done["status"] == "completed", done
+    assert done["time_budget_seconds"] == 2
+    assert done["fit_stopped_by"] == "time_budget"
+    assert 1 <= done["epochs_run"] < 1000
+    assert done["refit"].startswith(f"refit on all data: {done['best_epoch']} epochs")
+    assert time.monotonic() - t0 < 30
+
+
+def test_lightgcn_without_epochs_gets_the_default_budget_and_with_epochs_none(server, shop):
+    key = shop["api_key"]
+    r = server.request("POST", "/api/v1/train", {"model_type": "lightgcn", "hyperparameters": {"embedding_dim": 8}},
+                       token=key, port="ml")
+    assert r.status == 202, r
+    done = wait_done(server, key, r.json()["job_id"], timeout=120)
+    assert done["status"] == "completed", done
+    assert done["time_budget_seconds"] == 1800
+    assert "fit_stopped_by" not in done  # a small shop's epochs end long before
+    r = train(server, key)  # QUICK gives epochs: trained as asked
+    done = wait_done(server, key, r.json()["job_id"])
+    assert "time_budget_seconds" not in done and done["epochs_run"] <= QUICK["epochs"]
+
+
 @pytest.mark.parametrize("hyper,field,lo,hi", [
     ({"learning_rate": 0}, "hyperparameters.learning_rate", "0", "1"),
     ({"embedding_dim": 100000}, "hyperparameters.embedding_dim", "2", "512"),

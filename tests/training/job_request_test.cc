@@ -1,4 +1,5 @@
 #include "training/job_request.h"
+#include "training/auto_search.h"
 
 #include <gtest/gtest.h>
 
@@ -38,9 +39,29 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   ResolveBatchSize(&resolved, 1'200'000);  // lightgcn: ~32 steps per epoch, and named in the record
   EXPECT_EQ(resolved.options.batch_size, 37'632);
   EXPECT_EQ(HyperparametersJson(resolved).at("batch_size").as_int64(), 37'632);
+  // Fewer, larger steps: the learning rate not given grows with the batch, up to our recipe's 0.01.
+  EXPECT_DOUBLE_EQ(resolved.options.learning_rate, 0.01);
+  EXPECT_DOUBLE_EQ(HyperparametersJson(resolved).at("learning_rate").as_double(), 0.01);
   resolved = *r;
-  ResolveBatchSize(&resolved, 10'000);  // small data: the reference's
+  ResolveBatchSize(&resolved, 300'000);  // batch 9,472: 4.625 times the reference's
+  EXPECT_EQ(resolved.options.batch_size, 9472);
+  EXPECT_DOUBLE_EQ(resolved.options.learning_rate, 0.001 * 9472 / 2048);
+  resolved = *r;
+  ResolveBatchSize(&resolved, 10'000);  // small data: the reference's batch and rate
   EXPECT_EQ(resolved.options.batch_size, 2048);
+  EXPECT_DOUBLE_EQ(resolved.options.learning_rate, 0.001);
+  for (const char* body : {R"({"hyperparameters":{"learning_rate":0.002}})",    // a given rate is kept
+                           R"({"hyperparameters":{"batch_size":4096}})"}) {     // so is the rate of a given batch
+    auto given = Parse(body);
+    ASSERT_TRUE(given.ok());
+    const double lr = given->options.learning_rate;
+    ResolveBatchSize(&*given, 1'200'000);
+    EXPECT_DOUBLE_EQ(given->options.learning_rate, lr) << body;
+  }
+  auto recipe = Parse(R"({"hyperparameters":{"epochs":3}})");  // a rate set above the scaled one is not lowered
+  recipe->options.learning_rate = 0.02;
+  ResolveBatchSize(&*recipe, 1'200'000);
+  EXPECT_DOUBLE_EQ(recipe->options.learning_rate, 0.02);
   EXPECT_EQ(r->options.epochs, 100);
   EXPECT_DOUBLE_EQ(r->validation_split, 0.2);
   r = Parse(R"({"hyperparameters":{"epochs":7}})",
@@ -55,6 +76,30 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   EXPECT_FLOAT_EQ(r->interaction_weights.at("wishlist"), 2.5f);
   EXPECT_FLOAT_EQ(r->interaction_weights.at("view"), 0.5f);
   EXPECT_DOUBLE_EQ(r->deploy_tolerance, 0.2);
+}
+
+TEST(JobRequestTest, GradientTrainedJobsHaveADefaultTimeBudgetOnlyWithoutEpochs) {
+  auto r = Parse(R"({"model_type":"lightgcn"})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(r->time_budget_seconds, JobRequest::kDefaultTrainingBudgetSeconds);
+  EXPECT_DOUBLE_EQ(Parse(R"({"model_type":"bpr_mf"})")->time_budget_seconds, 1800);
+  // Epochs given (by the request or the tenant): trained as asked, no budget.
+  EXPECT_DOUBLE_EQ(Parse(R"({"model_type":"lightgcn","hyperparameters":{"epochs":300}})")->time_budget_seconds, 0);
+  EXPECT_DOUBLE_EQ(Parse(R"({"model_type":"lightgcn"})", R"({"training":{"epochs":300}})")->time_budget_seconds, 0);
+  // A budget given is kept, with or without epochs.
+  EXPECT_DOUBLE_EQ(
+      Parse(R"({"model_type":"lightgcn","time_budget_seconds":60,"hyperparameters":{"epochs":300}})")->time_budget_seconds,
+      60);
+  // Not for the other types; auto's budget is decided at submission, and its trials carry none.
+  EXPECT_DOUBLE_EQ(Parse(R"({"model_type":"als"})")->time_budget_seconds, 0);
+  auto a = Parse(R"({"model_type":"auto"})");
+  EXPECT_DOUBLE_EQ(a->time_budget_seconds, 0);
+  EXPECT_DOUBLE_EQ(RequestForType(*a, ml::ModelType::kLightGcn).time_budget_seconds, 0);
+  // Round trip: the record gives the same request back.
+  auto back = ParseJobRequest(RequestJson(*r), "{}");
+  ASSERT_TRUE(back.ok());
+  EXPECT_DOUBLE_EQ(back->time_budget_seconds, 1800);
+  EXPECT_EQ(back->options.epochs, 100);
 }
 
 TEST(JobRequestTest, ModelSpecificAndIncrementalDefaults) {
