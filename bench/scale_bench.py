@@ -89,6 +89,7 @@ def main():
             row = {"model": model, "status": p["status"], "seconds": seconds, "peak_rss_mb": peak_rss_mb(proc.pid),
                    "job": p}
             rows.append(row)
+            (work / f"job_{model}.json").write_text(json.dumps(p, indent=1))  # the whole record, for a look
             print(json.dumps(row)[:2000], file=sys.stderr)
         # Serving on the last deployed model, after a restart: a first request, then wrk.
         proc.terminate()

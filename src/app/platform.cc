@@ -297,8 +297,16 @@ class PlatformImpl final : public Platform {
   // whole (as when idle), and read again on their next request.
   void WireMemoryBudget() {
     serving::DeployedModels* deployed = &deployed_;
+    // A tenant dropped for the budget holds nothing any more, as an idle one:
+    // its database (pooled connections, their caches and statements) and its
+    // recommendation log are closed too when no request holds them.
     memory_ = std::make_unique<serving::TenantMemory>(
-        ServingMemoryBudget(config_), [this](const std::string& id) { DropServingState(id); },
+        ServingMemoryBudget(config_),
+        [this](const std::string& id) {
+          DropServingState(id);
+          tenants_->CloseIfUnused(id);
+          if (rec_log_) rec_log_->CloseTenant(id);
+        },
         [deployed] { return deployed->residency().bytes; });
     catalog_->SetMemory(memory_.get());
     activity_->SetMemory(memory_.get());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <random>
 
 #include "ml/dataset.h"
@@ -36,23 +37,22 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   }
   if (r.model_type != ModelType::kLightGcn || r.options.walks > 0) return linear;
   // LightGCN's exact step propagates over the batch's K-hop neighbourhood,
-  // most of the graph on large data: every step costs about the graph
-  // (2 edges per pair, K layers, forward and backward), and an epoch has
-  // pairs / batch steps. Weighed against the linear term so that the sum
-  // matches the 1.5M shop's 17–20 s epoch (1/285 of its per-unit time;
-  // docs/benchmarks.md, "Scale on one node"); it over-estimates the 150K
-  // shop's (0.12–0.29 s) about fivefold.
-  // A batch scaled to the data keeps the steps per epoch, and the epoch, linear.
-  // (With it, the absolute figure is ~4× short at 1.5M: 10.4 s measured per
-  // epoch in a job. The / 285 above was fitted to ~600 steps of 2048; it
-  // needs refitting to ~32 whole-graph steps.)
+  // the whole graph once the data is not tiny: a step costs about the graph
+  // (2 edges per pair, K layers, forward and backward: 4·K·pairs·d), and an
+  // epoch has pairs / batch steps (~32 with the batch scaled to the data:
+  // linear; a given small batch: quadratic).
   const double steps = p / r.options.BatchSizeFor(pairs, r.options.num_layers > 0);
-  // Propagation gathers neighbours' rows at random: with the scaled batch the
-  // epoch grew 16.4× from the 1.5M shop (a 51 MB table) to the 15M one
-  // (512 MB) for 10× the pairs. The term is fitted to that ratio only (7.2 and
-  // 118 s); that cache misses cause it is our reading, not profiled.
-  const double graph = steps * 2.0 * r.options.num_layers * 2 * p * d / 285;
-  return (linear + graph) * (1 + 0.74 * missing(1, 50e6));
+  const double graph = steps * 4.0 * r.options.num_layers * p * d;
+  // The propagation gathers rows of the users' and items' tables at random:
+  // the larger the tables, the more each gather costs. Measured per pair and
+  // step (`embedrec train --threads 2`, scaled batch) relative to the
+  // calibration's tables (5,000 rows, 1.28 MB): 1.13× at 2.6 MB, 1.69× at
+  // 26 MB, 2.75× at 258 MB (the 150K, 1.5M and 15M shops' users and items);
+  // 1 + 0.062·log2(size / 1.28 MB)^1.64 gives 1.06, 1.69 and 2.75. The size
+  // is taken as 2 × items rows (users as many as items, as above).
+  const double table_mb = 2 * n * d * 4 / 1e6;
+  const double l = std::log2(std::max(1.0, table_mb / 1.28));
+  return (linear + graph) * (1 + 0.062 * std::pow(l, 1.64));
 }
 
 namespace {
@@ -61,7 +61,7 @@ namespace {
 // machine's own figure is known.
 double DefaultSecondsPerUnit(ml::ModelType type) {
   switch (type) {
-    case ml::ModelType::kLightGcn: return 5.7e-9;
+    case ml::ModelType::kLightGcn: return 3e-10;  // the calibration epoch: 0.093 s (scaled batch)
     case ml::ModelType::kBprMf: return 4e-9;
     case ml::ModelType::kAls: return 1.4e-10;  // 11.7 s per epoch of the 15M shop
     case ml::ModelType::kEase: return 5e-11;
