@@ -77,8 +77,8 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
       ->capture_default_str();
   t->add_option("--k", c->ks, "Cut-offs for the metrics, comma-separated")->capture_default_str();
   t->add_option("--time-budget", c->options.time_budget_seconds,
-                "lightgcn, bpr_mf: stop once this many seconds of training are spent and keep the "
-                "best evaluated state")
+                "lightgcn, bpr_mf: stop before an epoch that would end past this many seconds of "
+                "training and keep the best evaluated state")
       ->check(CLI::PositiveNumber);
   t->add_option("--out", c->out, "Write the trained model here (embedrec model file)");
   t->add_flag("!--no-progress", c->progress, "No progress bar");

@@ -617,9 +617,10 @@ class BprEmbeddingModel final : public Model {
       report.loss = loss_sum / batches;
       report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       bool last = epoch == opt.epochs;
+      // Out of time when another epoch like this one would end past the budget.
       const bool out_of_time =
           opt.time_budget_seconds > 0 &&
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - fit_start).count() >=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - fit_start).count() + report.seconds >
               opt.time_budget_seconds;
       if (out_of_time) last = true;
       if (opt.eval_every > 0 && data.test.size() > 0 && (epoch % opt.eval_every == 0 || last)) {

@@ -48,8 +48,9 @@ struct TrainOptions {
   int threads = 0;           // 0: OpenMP's default
   int eval_every = 10;       // epochs between evaluations on data.test (0: never)
   int patience = 0;          // evaluations without a better ndcg@10 before stopping (0: off)
-  // lightgcn, bpr_mf: stop after the epoch that reaches this many seconds of
-  // training and keep the best evaluation's embeddings (0: no budget).
+  // lightgcn, bpr_mf: stop after the epoch past which another would end
+  // beyond this many seconds since the fit began (validations included),
+  // and keep the best evaluation's embeddings (0: no budget).
   double time_budget_seconds = 0;
   std::vector<int> ks{10, 20};
   double half_life_days = 30;  // popularity: weight of an event halves every this many days

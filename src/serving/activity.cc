@@ -82,7 +82,7 @@ void Activity::Drop(const std::string& tenant_id) {
     std::lock_guard lock(mu_);
     tenants_.erase(tenant_id);
   }
-  Report(tenant_id, 0);
+  Report(tenant_id, nullptr, 0);
 }
 
 void Activity::DataChanged(const std::string& tenant_id) {
@@ -97,7 +97,7 @@ void Activity::DataChanged(const std::string& tenant_id) {
     t->profile_bytes = t->trend_bytes = 0;
     BytesToReport(*t, true);
   }
-  Report(tenant_id, 0);
+  Report(tenant_id, t.get(), 0);
 }
 
 int64_t Activity::ProfileBytes(const std::string& user_id, const UserProfile& p) {
@@ -129,8 +129,16 @@ int64_t Activity::BytesToReport(TenantState& t, bool always) {
   return bytes;
 }
 
-void Activity::Report(const std::string& tenant_id, int64_t bytes) {
-  if (memory_ && bytes >= 0) memory_->Set(tenant_id, TenantMemory::Part::kActivity, bytes);
+void Activity::Report(const std::string& tenant_id, const TenantState* t, int64_t bytes) {
+  if (!memory_ || bytes < 0) return;
+  if (t) {
+    // A state dropped meanwhile (a load or build that outlived a Drop) holds
+    // nothing that stays: not counted.
+    std::lock_guard lock(mu_);
+    auto it = tenants_.find(tenant_id);
+    if (it == tenants_.end() || it->second.get() != t) return;
+  }
+  memory_->Set(tenant_id, TenantMemory::Part::kActivity, bytes);
 }
 
 void Activity::Apply(UserProfile& p, const UserEvent& e) {
@@ -183,7 +191,7 @@ StatusOr<std::shared_ptr<const UserProfile>> Activity::Profile(const std::string
     kept = it->second;  // a concurrent load may have won: both read the same store
     report = BytesToReport(*t, false);
   }
-  Report(tenant_id, report);
+  Report(tenant_id, t.get(), report);
   return kept;
 }
 
@@ -243,7 +251,7 @@ Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::Te
         std::lock_guard lock(t.mu);
         if (Install(t, std::move(*loaded), changes, now, background)) report = BytesToReport(t, true);
       }
-      Report(tenant_id, report);
+      Report(tenant_id, &t, report);
       return Status::Ok();
     }
   }
@@ -268,7 +276,7 @@ Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::Te
         current = t.data_changes == changes;
       }
     }
-    Report(tenant_id, report);
+    Report(tenant_id, &t, report);
     if (!current) return Status::Ok();
   }
   // A failed write only costs the next first build a full scan.
@@ -418,7 +426,7 @@ void Activity::Record(const std::string& tenant_id, const store::TrackEvent& ev,
     RecordLocked(*t, ev, category, context, w, version, now);
     report = BytesToReport(*t, false);
   }
-  Report(tenant_id, report);
+  Report(tenant_id, t.get(), report);
 }
 
 void Activity::RecordLocked(TenantState& t, const store::TrackEvent& ev, const std::string& category,

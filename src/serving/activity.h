@@ -224,7 +224,9 @@ class Activity {
   // The tenant's bytes now, to tell the TenantMemory (after t.mu is let go);
   // -1 when it changed too little since last told to be worth telling. Under t.mu.
   static int64_t BytesToReport(TenantState& t, bool always);
-  void Report(const std::string& tenant_id, int64_t bytes);
+  // Tells the TenantMemory (nothing for -1, or when `t` is no longer the
+  // tenant's state; null `t`: always).
+  void Report(const std::string& tenant_id, const TenantState* t, int64_t bytes);
 
   const Clock* clock_;
   interactions::TypeWeightsFn weights_fn_;

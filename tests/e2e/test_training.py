@@ -191,7 +191,7 @@ def test_a_batch_size_not_given_is_named_in_the_job(server, shop):
 
 def test_a_time_budget_ends_a_lightgcn_fit_and_the_refit_trains_its_best_epochs(server, shop):
     """lightgcn and bpr_mf honour time_budget_seconds: the validated fit stops
-    once its share (45 %) is spent, keeps its best evaluated epoch, and the
+    before an epoch would end past its share (35 %), keeps its best evaluated epoch, and the
     refit trains that many epochs on all the data."""
     key = shop["api_key"]
     hyper = {**LONG, "eval_every": 1, "learning_rate": 0.01}
