@@ -175,9 +175,8 @@ int RunTrain(TrainCommand c) {
 
   const auto type = ml::ParseModelType(c.model);
   if (!type) return fail("unknown model " + c.model);
-  const bool propagates = *type == ml::ModelType::kLightGcn && c.options.num_layers > 0 && c.options.walks == 0;
-  const bool scaled_batch = c.options.batch_size == 0 && (*type == ml::ModelType::kLightGcn || *type == ml::ModelType::kBprMf);
-  const int batch = c.options.BatchSizeFor(fit_data.train.size(), propagates);
+  const bool scaled_batch = c.options.batch_size == 0 && ml::IsGradientTrained(*type);
+  const int batch = c.options.BatchSizeFor(fit_data.train.size(), c.options.Propagates(*type));
   // A batch scaled to the data takes a learning rate scaled with it, unless one was given (as jobs do).
   if (scaled_batch && c.lr_option && c.lr_option->count() == 0) c.options.learning_rate = c.options.LearningRateFor(batch);
   auto model = ml::NewModel(*type);
@@ -235,7 +234,7 @@ int RunTrain(TrainCommand c) {
       << ",\"seconds_per_eval\":" << per_eval << ",\"load_seconds\":" << load_seconds
       << ",\"train_seconds\":" << train_seconds << ",\"peak_rss_mb\":" << PeakRssMb()
       << ",\"evaluated_users\":" << final_metrics.users << ",\"population\":" << final_metrics.population;
-  if (*type == ml::ModelType::kLightGcn || *type == ml::ModelType::kBprMf) {
+  if (ml::IsGradientTrained(*type)) {
     out << ",\"batch_size\":" << batch << ",\"learning_rate\":" << c.options.learning_rate;
   }
   for (const auto& [k, v] : final_metrics.std_errors) out << "," << JsonQuote(k + "_se") << ":" << v;

@@ -622,6 +622,7 @@ class BprEmbeddingModel final : public Model {
           opt.time_budget_seconds > 0 &&
           std::chrono::duration<double>(std::chrono::steady_clock::now() - fit_start).count() + report.seconds >
               opt.time_budget_seconds;
+      report.out_of_time = out_of_time;
       if (out_of_time) last = true;
       if (opt.eval_every > 0 && data.test.size() > 0 && (epoch % opt.eval_every == 0 || last)) {
         auto e0 = std::chrono::steady_clock::now();

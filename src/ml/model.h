@@ -81,6 +81,11 @@ struct TrainOptions {
   static constexpr int kDefaultBatch = 2048;
   static constexpr int64_t kStepsPerEpoch = 32;
   int BatchSizeFor(int64_t pairs, bool propagates) const;
+  // Whether a fit of `type` with these options takes LightGCN's exact
+  // (propagating) step: lightgcn with layers and no walks.
+  bool Propagates(ModelType type) const {
+    return type == ModelType::kLightGcn && num_layers > 0 && walks == 0;
+  }
   // The learning rate to use with `batch` when none was given: larger
   // batches take fewer steps, so the rate grows with the batch
   // (learning_rate × batch / kDefaultBatch), up to kMaxScaledLearningRate —
@@ -96,6 +101,7 @@ struct EpochReport {
   double seconds = 0;     // training time of this epoch
   std::optional<Metrics> metrics;  // when evaluated after this epoch
   double eval_seconds = 0;
+  bool out_of_time = false;  // the time budget ends the fit after this epoch
 };
 using ProgressFn = std::function<void(const EpochReport&)>;
 

@@ -305,12 +305,8 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
 }
 
 void ResolveBatchSize(JobRequest* r, int64_t pairs) {
-  using ml::ModelType;
-  if (r->options.batch_size > 0 || (r->model_type != ModelType::kLightGcn && r->model_type != ModelType::kBprMf)) {
-    return;
-  }
-  const bool propagates = r->model_type == ModelType::kLightGcn && r->options.num_layers > 0 && r->options.walks == 0;
-  r->options.batch_size = r->options.BatchSizeFor(pairs, propagates);
+  if (r->options.batch_size > 0 || !r->model_type || !ml::IsGradientTrained(*r->model_type)) return;
+  r->options.batch_size = r->options.BatchSizeFor(pairs, r->options.Propagates(*r->model_type));
   if (!r->given.count("learning_rate")) r->options.learning_rate = r->options.LearningRateFor(r->options.batch_size);
 }
 

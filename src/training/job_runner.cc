@@ -313,13 +313,14 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     ctx.update([&](json::object& d) { d["time_budget_seconds"] = run.time_budget_seconds; }, false);
   }
   out.model = ml::NewModel(*run.model_type);
-  double epoch_seconds = 0, last_epoch_seconds = 0;  // without the validations
+  double epoch_seconds = 0;  // without the validations
+  bool out_of_time = false;
   const auto fit_start = std::chrono::steady_clock::now();
   auto last_persist = fit_start;
   RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
     out.train_seconds += r.seconds + r.eval_seconds;
     epoch_seconds += r.seconds;
-    last_epoch_seconds = r.seconds;
+    out_of_time = r.out_of_time;
     out.epochs_run = r.epoch;
     const double per_epoch = out.train_seconds / r.epoch;
     int left = std::max(0, opt.epochs - r.epoch);
@@ -353,9 +354,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
   if (out.epochs_run > 0 && epoch_seconds > 0) {
     env.speed->Record(run, data.train.size(), data.n_items, epoch_seconds / out.epochs_run);
   }
-  // Ended early, and another epoch would have overrun the budget: the budget ended it (Fit's rule).
-  if (opt.time_budget_seconds > 0 && out.epochs_run < opt.epochs &&
-      Seconds(fit_start) + last_epoch_seconds > opt.time_budget_seconds) {
+  if (out_of_time && out.epochs_run < opt.epochs) {
     ctx.update([&](json::object& d) { d["fit_stopped_by"] = "time_budget"; }, true);
   }
   return out;

@@ -25,15 +25,15 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   // large shop's epoch look 6.7 times longer than it was.
   if (r.model_type == ModelType::kAls) return p * d * d + n * (d * d * d / 3 + 2 * d * d);
   const double linear = p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
-  // The share of a table of rows (users taken as many as the items, as for
-  // ALS) that a cache of `cache` bytes does not hold: rows read at random then miss.
-  auto missing = [&](int arrays, double cache) { return std::max(0.0, 1 - cache / (2 * n * d * 4 * arrays)); };
   if (r.model_type == ModelType::kBprMf) {
-    // Each pair reads and writes random rows (weights and two Adam moments).
-    // Measured per pair: 0.5 µs at 150K interactions (an 11 MB table), 2.2 µs
-    // at 1.5M, 3.1 µs at 15M (1.2 GB); the missing share explains them
-    // within 10 %.
-    return linear * (1 + 4.7 * missing(3, 32e6));
+    // Each pair reads and writes random rows (weights and two Adam moments):
+    // once the table outgrows the cache most of them miss. Measured per pair:
+    // 0.5 µs at 150K interactions (an 11 MB table), 2.2 µs at 1.5M, 3.1 µs at
+    // 15M (1.2 GB); the share of the table outside a ~32 MB cache explains
+    // them within 10 % (users taken as many as the items, as for ALS).
+    const double table_bytes = 2 * n * d * 4 * 3;
+    const double missing = std::max(0.0, 1 - 32e6 / table_bytes);
+    return linear * (1 + 4.7 * missing);
   }
   if (r.model_type != ModelType::kLightGcn || r.options.walks > 0) return linear;
   // LightGCN's exact step propagates over the batch's K-hop neighbourhood,
@@ -41,7 +41,7 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   // (2 edges per pair, K layers, forward and backward: 4·K·pairs·d), and an
   // epoch has pairs / batch steps (~32 with the batch scaled to the data:
   // linear; a given small batch: quadratic).
-  const double steps = p / r.options.BatchSizeFor(pairs, r.options.num_layers > 0);
+  const double steps = p / r.options.BatchSizeFor(pairs, r.options.Propagates(ModelType::kLightGcn));
   const double graph = steps * 4.0 * r.options.num_layers * p * d;
   // The propagation gathers rows of the users' and items' tables at random:
   // the larger the tables, the more each gather costs. Measured per pair and
