@@ -62,6 +62,7 @@ void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {
     RegisterModelRoutes(routes);
   }
   if (deps.tenant.recommender && deps.tenant.recommendations) RegisterRecommendationRoutes(routes);
+  RegisterAnalyticsRoutes(routes);
 }
 
 }  // namespace embedrec::api

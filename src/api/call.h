@@ -70,6 +70,9 @@ void RegisterApiKeyRoutes(TenantRoutes& routes);
 void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes);
 void RegisterItemRoutes(TenantRoutes& routes);
 void RegisterDataQualityRoutes(TenantRoutes& routes);
+// The data-quality report (GET /api/v1/data/quality), recomputed when the data changed.
+StatusOr<boost::json::object> DataQualityOf(TenantContext& ctx);
+void RegisterAnalyticsRoutes(TenantRoutes& routes);
 void RegisterInteractionRoutes(TenantRoutes& routes);
 void RegisterTrainingRoutes(TenantRoutes& routes);
 void RegisterModelRoutes(TenantRoutes& routes);

@@ -108,10 +108,24 @@ class QualityCache {
   std::map<std::string, std::pair<int64_t, json::object>> reports_;
 };
 
+QualityCache& Cache() {
+  static QualityCache* cache = new QualityCache();  // never destroyed: used until exit
+  return *cache;
+}
+
 }  // namespace
 
+StatusOr<json::object> DataQualityOf(TenantContext& ctx) {
+  ASSIGN_OR_RETURN(auto tenant, ctx.Store());
+  ASSIGN_OR_RETURN(int64_t seq, tenant->LatestEventSeq());
+  if (auto hit = Cache().Get(ctx.tenant_id(), seq)) return *hit;
+  ASSIGN_OR_RETURN(auto counts, tenant->CountData());
+  json::object report = Report(counts, ctx.NowMillis());
+  Cache().Put(ctx.tenant_id(), seq, report);
+  return report;
+}
+
 void RegisterDataQualityRoutes(TenantRoutes& routes) {
-  auto cache = std::make_shared<QualityCache>();
   http::RouteInfo info{"GET", "/api/v1/data/quality",
                        "Data-quality report of the tenant's catalog and history, with warnings",
                        "uploads", http::Role::kDataPipeline};
@@ -125,13 +139,8 @@ void RegisterDataQualityRoutes(TenantRoutes& routes) {
       "users_with_single_interaction":{"type":"integer"},"interactions_per_type":{"type":"object"}}},
     "warnings":{"type":"array","items":{"type":"object"}},"computed_at":{"type":"string"}}})"}};
   routes.Add(info, {.any = auth::kDataWrite | auth::kAnalyticsRead},
-             [cache](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto tenant, ctx.Store());
-               ASSIGN_OR_RETURN(int64_t seq, tenant->LatestEventSeq());
-               if (auto hit = cache->Get(ctx.tenant_id(), seq)) return JsonAnswer(200, *hit);
-               ASSIGN_OR_RETURN(auto counts, tenant->CountData());
-               json::object report = Report(counts, ctx.NowMillis());
-               cache->Put(ctx.tenant_id(), seq, report);
+             [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(json::object report, DataQualityOf(ctx));
                return JsonAnswer(200, report);
              });
 }

@@ -1,5 +1,6 @@
 #include "api/tenant_context.h"
 
+#include "analytics/analytics.h"
 #include "auth/authenticator.h"
 #include "ingest/ingest_service.h"
 #include "serving/activity.h"
@@ -53,12 +54,24 @@ Status TenantContext::RevokeApiKey(const std::string& key_id) const {
 
 StatusOr<boost::json::object> TenantContext::UploadItems(ingest::UploadSource source,
                                                          ingest::ItemsMode mode) const {
-  return s_->ingest->UploadItems(tenant_id_, std::move(source), mode);
+  ASSIGN_OR_RETURN(auto out, s_->ingest->UploadItems(tenant_id_, std::move(source), mode));
+  CountImported(out);
+  return out;
+}
+
+void TenantContext::CountImported(const boost::json::object& upload) const {
+  if (!s_->analytics) return;
+  const boost::json::value* rows = upload.if_contains("rows_accepted");
+  if (rows && rows->is_number()) {
+    s_->analytics->Imported(tenant_id_, who_.key_id, static_cast<int64_t>(rows->to_number<double>()));
+  }
 }
 
 StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSource source) const {
   ASSIGN_OR_RETURN(TenantRules rules, Rules());
-  return s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types);
+  ASSIGN_OR_RETURN(auto out, s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types));
+  CountImported(out);
+  return out;
 }
 
 StatusOr<bool> TenantContext::PutItem(const store::ItemRecord& item) const {
@@ -93,11 +106,33 @@ StatusOr<std::vector<store::TrackResult>> TenantContext::Track(const std::vector
 }
 
 void TenantContext::Tracked(const store::TrackEvent& ev, double type_weight) const {
-  if (!s_->activity) return;
   std::string category;
+  std::optional<double> price;
   if (auto catalog = s_->catalog ? s_->catalog->Peek(tenant_id_) : nullptr) {
-    if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
+    if (const auto* item = catalog->Find(ev.item_id)) {
+      category = item->category;
+      price = item->price;
+    }
   }
+  if (s_->analytics) {
+    analytics::TrackedEvent a;
+    a.user_id = ev.user_id;
+    a.item_id = ev.item_id;
+    a.type = ev.type;
+    a.recommendation_id = analytics::RecommendationIdOf(ev.recommendation_id, ev.context_json);
+    a.key_id = who_.key_id;
+    // Windows are measured in the server's time (the answers are logged in it too).
+    a.ts_ms = NowMillis();
+    a.price = ev.value;
+    a.quantity = ev.quantity;
+    a.catalog_price = price;
+    if (auto rules = Rules(); rules.ok()) {
+      a.windows.click_ms = rules->click_window_ms;
+      a.windows.conversion_ms = rules->conversion_window_ms;
+    }
+    s_->analytics->Tracked(tenant_id_, std::move(a));
+  }
+  if (!s_->activity) return;
   s_->activity->Record(tenant_id_, ev, category, serving::Activity::ContextFields(ev.context_json),
                        type_weight);
 }
@@ -166,16 +201,33 @@ StatusOr<serving::Served> TenantContext::Recommend(
     serving::RecommendRequest request, const serving::CachePolicy& cache,
     const std::function<std::string(const serving::RecommendResult&)>& render) const {
   request.tenant_id = tenant_id_;
-  return s_->recommendations->Recommend(request, cache, render);
+  ASSIGN_OR_RETURN(serving::Served served, s_->recommendations->Recommend(request, cache, render));
+  if (s_->analytics) {
+    s_->analytics->Served(tenant_id_, who_.key_id, "recommendations", served.result.model_version,
+                          served.shown_items, served.cached);
+  }
+  return served;
 }
 
 StatusOr<serving::ServedSimilar> TenantContext::Similar(const std::string& item_id, int count,
                                                         const serving::Filters& filters) const {
-  return s_->recommendations->Similar(tenant_id_, item_id, count, filters);
+  ASSIGN_OR_RETURN(serving::ServedSimilar served, s_->recommendations->Similar(tenant_id_, item_id, count, filters));
+  if (s_->analytics) {
+    s_->analytics->Served(tenant_id_, who_.key_id, "similar", served.result.model_version, served.shown_items,
+                          false);
+  }
+  return served;
 }
 
 StatusOr<serving::RecommendResult> TenantContext::Popular(int count, const serving::Filters& filters) const {
-  return s_->recommender->Popular(tenant_id_, count, filters);
+  ASSIGN_OR_RETURN(serving::RecommendResult res, s_->recommender->Popular(tenant_id_, count, filters));
+  if (s_->analytics) {
+    std::vector<std::string> shown;
+    shown.reserve(res.items.size());
+    for (const auto& r : res.items) shown.push_back(r.item->item_id);
+    s_->analytics->Served(tenant_id_, who_.key_id, "popular", res.model_version, shown, false);
+  }
+  return res;
 }
 
 StatusOr<store::RecommendationRecord> TenantContext::Logged(const std::string& recommendation_id) const {

@@ -59,6 +59,9 @@ struct ServingModel;
 namespace embedrec::store {
 struct RecommendationRecord;
 }
+namespace embedrec::analytics {
+class Analytics;
+}
 
 namespace embedrec::api {
 
@@ -78,6 +81,7 @@ struct TenantServices {
   serving::RecommendationService* recommendations = nullptr;  // cached, logged answers
   serving::Activity* activity = nullptr;                      // real-time profiles and trending
   serving::CatalogCache* catalog = nullptr;                   // catalog snapshots
+  analytics::Analytics* analytics = nullptr;                  // calls, answers, attribution (may be null)
 };
 
 // Cheap to copy (a handler answering later keeps one). Methods block on I/O
@@ -153,6 +157,9 @@ class TenantContext {
   // Counts a request per tenant and endpoint with its time.
   void CountRequest(const char* endpoint, double seconds) const;
 
+  // Analytics: the tenant's figures over [from_ms, to_ms) (analytics/analytics.h).
+  analytics::Analytics* Analytics() const { return s_->analytics; }
+
  private:
   const TenantServices* s_;
   auth::Principal who_;
@@ -160,6 +167,8 @@ class TenantContext {
   // Serving's view of a committed interaction. Never blocks: the item's
   // category comes from the catalog snapshot in memory, if any.
   void Tracked(const store::TrackEvent& event, double type_weight) const;
+  // Counts an upload's accepted rows (its answer) for usage.
+  void CountImported(const boost::json::object& upload) const;
 
   mutable std::shared_ptr<store::TenantStore> store_;
 };

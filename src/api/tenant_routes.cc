@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "api/json_body.h"
+#include "analytics/analytics.h"
 #include "auth/authenticator.h"
 #include "http/declared.h"
 #include "http/errors.h"
@@ -70,11 +71,16 @@ Status Check(const auth::Principal& who, Needs needs) {
   return Status::Ok();
 }
 
+// Who a call was counted for (analytics): set once the tenant is resolved.
+struct Caller {
+  std::string tenant_id, key_id;
+};
+
 // Authenticates, checks `needs`, parses the body when asked and resolves
 // the tenant, in that order (the first failure is the answer).
 StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& declared, Needs needs,
                                bool json_body, const TenantRoutes::JsonFn& fn, const http::Request& req,
-                               const http::PathParams& params) {
+                               const http::PathParams& params, Caller* caller) {
   ASSIGN_OR_RETURN(auth::Principal who, s->authenticator->Authenticate(req.Header("authorization")));
   RETURN_IF_ERROR(Check(who, needs));
   RETURN_IF_ERROR(declared.CheckParams(req, params));
@@ -86,6 +92,8 @@ StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& de
   }
   if (!named) named = req.Query("tenant_id");
   ASSIGN_OR_RETURN(std::string tenant_id, who.ResolveTenant(named.value_or("")));
+  caller->tenant_id = tenant_id;
+  caller->key_id = who.key_id;
   TenantContext ctx(s, std::move(who), std::move(tenant_id));
   return fn(req, params, ctx, body);
 }
@@ -94,11 +102,31 @@ StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& de
 
 http::Handler TenantRoutes::Wrap(const http::RouteInfo& info, Needs needs, bool json_body, JsonFn fn) const {
   auto declared = std::make_shared<const http::Declared>(http::Declared::Compile(info));
-  return [s = services_, declared, needs, json_body, fn = std::move(fn)](const http::Request& req,
-                                                                        const http::PathParams& params) {
-    auto res = Serve(s.get(), *declared, needs, json_body, fn, req, params);
-    if (!res.ok()) return http::ErrorResponse(res.status(), req.request_id);
-    return std::move(res).value();
+  const std::string route = info.method + " " + info.pattern;
+  return [s = services_, declared, needs, json_body, fn = std::move(fn), route](const http::Request& req,
+                                                                               const http::PathParams& params) {
+    const auto start = std::chrono::steady_clock::now();
+    Caller caller;
+    auto served = Serve(s.get(), *declared, needs, json_body, fn, req, params, &caller);
+    http::Response res =
+        served.ok() ? std::move(served).value() : http::ErrorResponse(served.status(), req.request_id);
+    if (!s->analytics || caller.tenant_id.empty()) return res;
+    // Counted for the tenant once answered (a deferred answer when it is sent).
+    auto count = [s, route, start, caller](int status) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      s->analytics->Call(caller.tenant_id, caller.key_id, route, status, ms);
+    };
+    if (!res.later) {
+      count(res.status);
+      return res;
+    }
+    res.later = [later = std::move(res.later), count](std::function<void(http::Response)> send) {
+      later([send = std::move(send), count](http::Response answer) {
+        count(answer.status);
+        send(std::move(answer));
+      });
+    };
+    return res;
   };
 }
 

@@ -31,6 +31,16 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
   if (auto* e = o.if_contains("exclude_from_recommendations"); e && e->is_string()) {
     if (auto x = serving::ParseExclusion(e->as_string())) rules.exclude_from_recommendations = *x;
   }
+  if (auto* a = o.if_contains("attribution"); a && a->is_object()) {
+    auto window = [&](const char* key, double unit_ms, double max_units, int64_t* out) {
+      const json::value* x = a->as_object().if_contains(key);
+      if (!x || !x->is_number()) return;
+      const double units = x->to_number<double>();
+      if (units > 0 && units <= max_units) *out = std::max<int64_t>(1, static_cast<int64_t>(units * unit_ms));
+    };
+    window("click_window_minutes", 60'000.0, 1440, &rules.click_window_ms);
+    window("conversion_window_hours", 3'600'000.0, 720, &rules.conversion_window_ms);
+  }
 
   return rules;
 }

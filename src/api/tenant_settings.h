@@ -26,6 +26,9 @@ struct TenantRules {
   int max_recommendations = 50;        // settings.max_recommendations
   int cache_ttl_seconds = 300;         // settings.cache_ttl_seconds (0: no result cache)
   serving::Exclusion exclude_from_recommendations = serving::Exclusion::kAuto;  // settings.exclude_from_recommendations
+  // settings.attribution.click_window_minutes (default 30), .conversion_window_hours (default 24)
+  int64_t click_window_ms = 30 * 60'000;
+  int64_t conversion_window_ms = 24 * 3'600'000;
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "analytics/analytics.h"
 #include "api/call.h"
 #include "app/secrets.h"
 #include "auth/authenticator.h"
@@ -29,6 +30,7 @@
 #include "serving/deployed_models.h"
 #include "serving/recommendation_service.h"
 #include "serving/tenant_memory.h"
+#include "store/analytics_store.h"
 #include "store/recommendation_log.h"
 #include "common/id_source.h"
 #include "training/training_service.h"
@@ -144,6 +146,18 @@ class PlatformImpl final : public Platform {
     }
     recommendations_ = std::make_unique<serving::RecommendationService>(
         recommender_.get(), rec_log_.get(), RealClock(), RandomIds(), &metrics_);
+    analytics_store_ = store::NewSqliteAnalyticsStore(config_.data_dir + "/tenants");
+    analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), RealClock());
+    services.analytics = analytics_.get();
+    {
+      analytics::Analytics* a = analytics_.get();
+      metrics_.DeclareGaugeFunction("embedrec_analytics_dropped_events",
+                                    "Tracked events not attributed because analytics' queue was full",
+                                    [a] { return static_cast<double>(a->dropped_events()); });
+      metrics_.DeclareGaugeFunction("embedrec_analytics_failed_batches",
+                                    "Analytics batches that could not be written (a tenant deleted meanwhile, a full disk)",
+                                    [a] { return static_cast<double>(a->failed_batches()); });
+    }
     services.recommendations = recommendations_.get();
     services.catalog = catalog_.get();
     services.activity = activity_.get();
@@ -241,6 +255,8 @@ class PlatformImpl final : public Platform {
     if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
     training_.reset();
     server_.reset();
+    analytics_.reset();  // attributes and writes what is counted (reads the log)
+    analytics_store_.reset();
     rec_log_.reset();  // writes what is queued
     tenants_.reset();
     control_.reset();
@@ -256,8 +272,9 @@ class PlatformImpl final : public Platform {
     serving::DeployedModels* deployed = &deployed_;
     store::RecommendationLog* rec_log = rec_log_.get();
     tenant_service_->AddHooks({
-        .stop = [training, rec_log](const std::string& id) {
+        .stop = [this, training, rec_log](const std::string& id) {
           RETURN_IF_ERROR(training->StopTenant(id));
+          analytics_->Forget(id);
           return rec_log ? rec_log->DropTenant(id) : Status::Ok();
         },
         .changed = [authn, settings](const std::string& id) {
@@ -278,6 +295,7 @@ class PlatformImpl final : public Platform {
         DropServingState(id);
         memory_->Forget(id);
         if (rec_log) rec_log->CloseTenant(id);
+        analytics_->Close(id);
       }
       ReturnFreedMemory();  // once per sweep
     });
@@ -306,6 +324,7 @@ class PlatformImpl final : public Platform {
           DropServingState(id);
           tenants_->CloseIfUnused(id);
           if (rec_log_) rec_log_->CloseTenant(id);
+          if (analytics_) analytics_->Close(id);
         },
         [deployed] { return deployed->residency().bytes; });
     catalog_->SetMemory(memory_.get());
@@ -377,6 +396,9 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::Activity> activity_;
   std::unique_ptr<serving::Recommender> recommender_;
   std::unique_ptr<store::RecommendationLog> rec_log_;
+  // After the log: destroyed first (its last flush reads the log).
+  std::unique_ptr<store::AnalyticsStore> analytics_store_;
+  std::unique_ptr<analytics::Analytics> analytics_;
   std::unique_ptr<serving::RecommendationService> recommendations_;
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<ingest::IngestService> ingest_;

@@ -117,7 +117,7 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
       out.result.items.reserve(hit->items.size());
       for (const auto& c : hit->items) out.result.items.push_back({&state.catalog->items[c.position], c.score, c.reason});
     }
-    if (log_) shown = hit->shown;
+    shown = hit->shown;
   } else {
     ASSIGN_OR_RETURN(out.result, recommender_->Recommend(r, state));
     for (auto& rec : out.result.items) rec.score = Rounded(rec.score);
@@ -143,6 +143,8 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
     }
   }
   metrics_->Inc("embedrec_recommendation_cache_total", {{"result", out.cached ? "hit" : "miss"}});
+  out.shown_items.reserve(shown.size());
+  for (const auto& s : shown) out.shown_items.push_back(s.item_id);
   out.recommendation_id = TimedId(ids_, now);
   if (log_) {
     Log(out.recommendation_id, now, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
@@ -166,6 +168,8 @@ StatusOr<ServedSimilar> RecommendationService::Similar(const std::string& tenant
   for (auto& s : out.result.items) s.similarity = Rounded(s.similarity);
   const int64_t now = clock_->NowMillis();
   out.recommendation_id = TimedId(ids_, now);
+  out.shown_items.reserve(out.result.items.size());
+  for (const auto& s : out.result.items) out.shown_items.push_back(s.item->item_id);
   if (!log_) return out;
   std::vector<store::ShownItem> shown;
   shown.reserve(out.result.items.size());

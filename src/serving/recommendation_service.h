@@ -45,6 +45,7 @@ struct Served {
   // What the caller's renderer made of this answer (kept with a cached one
   // and reused by its hits); null without a renderer.
   std::shared_ptr<const std::string> rendered;
+  std::vector<std::string> shown_items;  // the item ids in the order shown (cached answers too)
 };
 
 // Turns an answer into the caller's text (the API's JSON), once per cached answer.
@@ -53,6 +54,7 @@ using Renderer = std::function<std::string(const RecommendResult&)>;
 struct ServedSimilar {
   std::string recommendation_id;
   SimilarResult result;
+  std::vector<std::string> shown_items;  // the item ids in the order shown
 };
 
 class RecommendationService {

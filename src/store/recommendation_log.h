@@ -71,6 +71,12 @@ class RecommendationLog {
   virtual StatusOr<std::vector<RecommendationRecord>> Read(const std::string& tenant_id,
                                                            const Range& range) = 0;
 
+  // The user's records with from_ms <= ts_ms < to_ms, newest first, at most
+  // `limit` (answers not about a user are never returned).
+  virtual StatusOr<std::vector<RecommendationRecord>> ReadUser(const std::string& tenant_id,
+                                                               const std::string& user_id, int64_t from_ms,
+                                                               int64_t to_ms, int limit) = 0;
+
   // Forgets the tenant (its queued records, its open handles) before its
   // space is deleted; later appends for it are dropped. The stored records
   // go with the tenant's space.

@@ -68,6 +68,31 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
   }
   ASSIGN_OR_RETURN(auto rt, OptBool(s, "enable_real_time"));
   s["enable_real_time"] = rt.value_or(true);
+  // Analytics' attribution windows (analytics/attribution.h).
+  if (auto* v = s.if_contains("attribution"); v && !v->is_null()) {
+    if (!v->is_object()) return FieldTypeError("settings.attribution", "an object");
+    json::object& a = v->as_object();
+    for (const auto& [key, value] : a) {
+      if (key != "click_window_minutes" && key != "conversion_window_hours") {
+        return FieldValueError("settings.attribution",
+                               "settings.attribution takes click_window_minutes and conversion_window_hours");
+      }
+      if (!value.is_number()) return FieldTypeError("settings.attribution." + std::string(key), "a number");
+    }
+    auto in = [&](const char* key, double lo, double hi) -> Status {
+      const json::value* x = a.if_contains(key);
+      if (!x) return Status::Ok();
+      const double d = x->to_number<double>();
+      if (!(d >= lo && d <= hi)) {
+        return FieldValueError(std::string("settings.attribution.") + key,
+                               std::string("settings.attribution.") + key + " must be " + std::to_string(lo) +
+                                   " to " + std::to_string(hi));
+      }
+      return Status::Ok();
+    };
+    RETURN_IF_ERROR(in("click_window_minutes", 0.001, 1440));
+    RETURN_IF_ERROR(in("conversion_window_hours", 0.001, 720));
+  }
   if (JsonText(s).size() > kMaxSettingsBytes) {
     return FieldValueError("settings", "settings must serialize to at most 16 KiB");
   }

@@ -2,6 +2,7 @@
 // every backend must pass: add a backend to kBackends.
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include "common/clock.h"
 #include "store/recommendation_log.h"
@@ -121,6 +122,34 @@ TEST_P(RecommendationLogTest, ReadsATimeRangeInPagesOldestFirst) {
     range.after_id = page->back().id;
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"r2", "r3a", "r3b", "r5"}));
+}
+
+TEST_P(RecommendationLogTest, ReadsAUsersRecentAnswersNewestFirst) {
+  auto log = Open();
+  for (auto [id, user, ts] : std::vector<std::tuple<std::string, std::string, int64_t>>{
+           {"a1", "ann", 1000}, {"a2", "ann", 2000}, {"a3", "ann", 3000}, {"b1", "bob", 2500},
+           {"s1", "", 2600}}) {
+    auto r = Record("t1", id, ts);
+    r.user_id = user;
+    log->Append(r);
+  }
+  auto other = Record("t2", "x1", 2000);
+  other.user_id = "ann";
+  log->Append(other);
+  auto ann = log->ReadUser("t1", "ann", base_ + 1500, base_ + 3000, 10);  // to is exclusive
+  ASSERT_OK(ann);
+  ASSERT_EQ(ann->size(), 1u);
+  EXPECT_EQ((*ann)[0].id, "a2");
+  EXPECT_EQ((*ann)[0].items.size(), 2u);
+  ann = log->ReadUser("t1", "ann", 0, base_ + 10000, 2);
+  ASSERT_OK(ann);
+  ASSERT_EQ(ann->size(), 2u);
+  EXPECT_EQ((*ann)[0].id, "a3");
+  EXPECT_EQ((*ann)[1].id, "a2");
+  // Answers that are not about a user are not anybody's.
+  auto none = log->ReadUser("t1", "", 0, base_ + 10000, 10);
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
 }
 
 TEST_P(RecommendationLogTest, AppendsFromManyThreadsAreAllKept) {

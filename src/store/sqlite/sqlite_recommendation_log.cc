@@ -5,7 +5,6 @@
 
 #include <boost/json.hpp>
 #include <condition_variable>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -15,11 +14,10 @@
 #include "common/thread_priority.h"
 #include "store/recommendation_log.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/tenant_db_set.h"
 
 namespace embedrec::store {
 namespace {
-namespace fs = std::filesystem;
-
 const std::vector<Migration> kLogMigrations = {
     {1, R"sql(
 CREATE TABLE recommendations (
@@ -35,7 +33,19 @@ CREATE TABLE recommendations (
 );
 CREATE INDEX recommendations_ts ON recommendations(ts_ms, id);
 )sql"},
+    // Attribution looks up a user's recent answers.
+    {2, R"sql(
+CREATE INDEX recommendations_by_user ON recommendations(user_id, ts_ms) WHERE user_id <> '';
+)sql"},
 };
+
+SqliteDb::Options LogDbOptions() {
+  SqliteDb::Options o;
+  o.pool_size = 2;
+  o.cache_kib = 4 * 1024;
+  o.mmap_bytes = 0;
+  return o;
+}
 
 constexpr const char* kColumns = "id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached";
 
@@ -84,7 +94,10 @@ RecommendationRecord RowToRecord(const std::string& tenant_id, SqliteStmt& s) {
 class SqliteRecommendationLog final : public RecommendationLog {
  public:
   SqliteRecommendationLog(std::string root, const Clock* clock, RecommendationLogOptions options)
-      : root_(std::move(root)), clock_(clock), options_(options), writer_([this] { WriteLoop(); }) {}
+      : clock_(clock),
+        options_(options),
+        dbs_(std::move(root), "recommendations.db", &kLogMigrations, LogDbOptions()),
+        writer_([this] { WriteLoop(); }) {}
 
   ~SqliteRecommendationLog() override {
     {
@@ -159,6 +172,27 @@ class SqliteRecommendationLog final : public RecommendationLog {
     return out;
   }
 
+  StatusOr<std::vector<RecommendationRecord>> ReadUser(const std::string& tenant_id, const std::string& user_id,
+                                                       int64_t from_ms, int64_t to_ms, int limit) override {
+    RETURN_IF_ERROR(Flush());
+    std::vector<RecommendationRecord> out;
+    ASSIGN_OR_RETURN(auto db, Db(tenant_id, /*create=*/false));
+    if (!db || limit <= 0 || user_id.empty()) return out;
+    RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare(std::string("SELECT ") + kColumns +
+                                         " FROM recommendations WHERE user_id = ? AND user_id <> '' AND "
+                                         "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?"));
+      s->Bind(1, user_id).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        out.push_back(RowToRecord(tenant_id, *s));
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
   Status DropTenant(const std::string& tenant_id) override {
     {
       std::lock_guard lock(mu_);
@@ -167,20 +201,14 @@ class SqliteRecommendationLog final : public RecommendationLog {
     }
     done_cv_.notify_all();
     std::lock_guard write(write_mu_);  // a batch being written has finished
-    std::lock_guard lock(dbs_mu_);
-    dbs_.erase(tenant_id);
+    dbs_.Close(tenant_id);
     last_prune_.erase(tenant_id);
     return Status::Ok();
   }
 
   void CloseTenant(const std::string& tenant_id) override {
-    std::shared_ptr<SqliteDb> closing;      // closed after the locks (declared first)
-    std::lock_guard write(write_mu_);      // not while a batch is being written
-    std::lock_guard lock(dbs_mu_);
-    auto it = dbs_.find(tenant_id);
-    if (it == dbs_.end()) return;
-    closing = std::move(it->second);
-    dbs_.erase(it);
+    std::lock_guard write(write_mu_);  // not while a batch is being written
+    dbs_.Close(tenant_id);
   }
 
   uint64_t dropped() const override {
@@ -191,27 +219,8 @@ class SqliteRecommendationLog final : public RecommendationLog {
  private:
   static constexpr size_t kBatch = 500;
 
-  // The tenant's log database, opened once; null when its directory does not
-  // exist (a tenant without a space) and `create` cannot help.
   StatusOr<std::shared_ptr<SqliteDb>> Db(const std::string& tenant_id, bool create) {
-    std::lock_guard lock(dbs_mu_);
-    if (auto it = dbs_.find(tenant_id); it != dbs_.end()) return it->second;
-    if (tenant_id.empty() || tenant_id.find('/') != std::string::npos || tenant_id[0] == '.') {
-      return std::shared_ptr<SqliteDb>();
-    }
-    const fs::path dir = fs::path(root_) / tenant_id;
-    const fs::path file = dir / "recommendations.db";
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec) || (!create && !fs::exists(file, ec))) return std::shared_ptr<SqliteDb>();
-    SqliteDb::Options o;
-    o.path = file.string();
-    o.pool_size = 2;
-    o.cache_kib = 4 * 1024;
-    o.mmap_bytes = 0;
-    ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(o, kLogMigrations));
-    std::shared_ptr<SqliteDb> shared(std::move(db));
-    dbs_.emplace(tenant_id, shared);
-    return shared;
+    return dbs_.Get(tenant_id, create);
   }
 
   void WriteLoop() {
@@ -288,7 +297,6 @@ class SqliteRecommendationLog final : public RecommendationLog {
   }
 
   static constexpr int64_t kPruneEveryMs = 3'600'000;
-  const std::string root_;
   const Clock* clock_;
   const RecommendationLogOptions options_;
 
@@ -301,8 +309,7 @@ class SqliteRecommendationLog final : public RecommendationLog {
 
   std::mutex write_mu_;  // held while a batch is written
   std::map<std::string, int64_t> last_prune_;  // GUARDED_BY(write_mu_)
-  std::mutex dbs_mu_;
-  std::map<std::string, std::shared_ptr<SqliteDb>> dbs_;
+  TenantDbSet dbs_;
 
   std::thread writer_;  // last: starts once everything above exists
 };

@@ -1,0 +1,250 @@
+#include "analytics/analytics.h"
+
+#include <spdlog/spdlog.h>
+
+#include <functional>
+
+#include "common/thread_priority.h"
+
+namespace embedrec::analytics {
+
+Analytics::Analytics(store::AnalyticsStore* store, store::RecommendationLog* log, const Clock* clock,
+                     AnalyticsOptions options)
+    : store_(store), log_(log), clock_(clock), options_(options), thread_([this] { Loop(); }) {}
+
+Analytics::~Analytics() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();  // its last pass flushes
+}
+
+Analytics::Shard& Analytics::ShardForThread() {
+  thread_local const size_t slot = std::hash<std::thread::id>()(std::this_thread::get_id()) % kShards;
+  return shards_[slot];
+}
+
+void Analytics::Count(const std::string& tenant_id, store::CounterKey key, double value) {
+  Shard& s = ShardForThread();
+  std::lock_guard lock(s.mu);
+  s.batches[tenant_id].counters[std::move(key)] += value;
+}
+
+void Analytics::Call(const std::string& tenant_id, const std::string& key_id, const std::string& route,
+                     int status, double ms) {
+  const int64_t hour = Hour(clock_->NowMillis());
+  Shard& s = ShardForThread();
+  std::lock_guard lock(s.mu);
+  auto& counters = s.batches[tenant_id].counters;
+  counters[{hour, "calls", route, "", key_id}] += 1;
+  if (status >= 400) counters[{hour, "errors", route, "", key_id}] += 1;
+  counters[{hour, "latency_ms", route, "", key_id}] += ms;
+  counters[{hour, LatencyMetric(LatencyBucket(ms)), route, "", key_id}] += 1;
+}
+
+void Analytics::Served(const std::string& tenant_id, const std::string& key_id, const std::string& kind,
+                       const std::string& model_version, const std::vector<std::string>& items, bool cached) {
+  const int64_t now = clock_->NowMillis();
+  const int64_t hour = Hour(now), day = FloorTo(now, kDayMs);
+  Shard& s = ShardForThread();
+  std::lock_guard lock(s.mu);
+  store::AnalyticsBatch& b = s.batches[tenant_id];
+  b.counters[{hour, "served", kind, model_version, key_id}] += 1;
+  if (cached) b.counters[{hour, "cache_hits", kind, model_version, key_id}] += 1;
+  b.counters[{hour, "items_shown", kind, model_version, key_id}] += static_cast<double>(items.size());
+  for (const auto& item : items) b.items[{day, item}].impressions += 1;
+}
+
+void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
+  Count(tenant_id, {Hour(clock_->NowMillis()), "events_tracked", "", "", event.key_id}, 1);
+  if (RoleOf(event.type) == Role::kNone) return;
+  std::lock_guard lock(mu_);
+  if (forgotten_.count(tenant_id)) return;
+  if (queued_events_ >= options_.max_queued_events) {
+    ++dropped_events_;
+    return;
+  }
+  events_[tenant_id].push_back(std::move(event));
+  ++queued_events_;
+}
+
+void Analytics::Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows) {
+  Count(tenant_id, {Hour(clock_->NowMillis()), "rows_imported", "", "", key_id}, static_cast<double>(rows));
+}
+
+void Analytics::Trained(const std::string& tenant_id, double seconds) {
+  Count(tenant_id, {Hour(clock_->NowMillis()), "training_seconds", "", "", ""}, seconds);
+}
+
+Status Analytics::Flush() {
+  FlushOnce();
+  return Status::Ok();
+}
+
+void Analytics::Forget(const std::string& tenant_id) {
+  {
+    std::lock_guard lock(mu_);
+    forgotten_.insert(tenant_id);
+    if (auto it = events_.find(tenant_id); it != events_.end()) {
+      queued_events_ -= it->second.size();
+      events_.erase(it);
+    }
+  }
+  std::lock_guard flush(flush_mu_);  // a batch being written has finished
+  for (Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    s.batches.erase(tenant_id);
+  }
+  store_->CloseTenant(tenant_id);
+  last_prune_.erase(tenant_id);
+}
+
+void Analytics::Close(const std::string& tenant_id) {
+  std::lock_guard flush(flush_mu_);
+  store_->CloseTenant(tenant_id);
+}
+
+void Analytics::Loop() {
+  (void)NiceThisThread(10);  // background work: requests come first
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms), [&] { return stop_; });
+    const bool stopping = stop_;
+    lock.unlock();
+    FlushOnce();
+    lock.lock();
+    if (stopping) return;
+  }
+}
+
+void Analytics::FlushOnce() {
+  std::lock_guard flush(flush_mu_);
+  std::map<std::string, store::AnalyticsBatch> batches;
+  for (Shard& s : shards_) {
+    std::map<std::string, store::AnalyticsBatch> taken;
+    {
+      std::lock_guard lock(s.mu);
+      taken.swap(s.batches);
+    }
+    for (auto& [tenant, b] : taken) {
+      store::AnalyticsBatch& into = batches[tenant];
+      for (auto& [k, v] : b.counters) into.counters[k] += v;
+      for (auto& [k, v] : b.items) into.items[k].Add(v);
+    }
+  }
+  std::map<std::string, std::vector<TrackedEvent>> events;
+  {
+    std::lock_guard lock(mu_);
+    events.swap(events_);
+    queued_events_ = 0;
+    for (const auto& t : forgotten_) batches.erase(t);
+  }
+  for (auto& [tenant, list] : events) Attribute(tenant, list, &batches[tenant]);
+  const int64_t now = clock_->NowMillis();
+  for (auto& [tenant, batch] : batches) {
+    Status s = store_->Add(tenant, batch);
+    if (!s.ok()) {
+      if (s.code() != StatusCode::kNotFound) spdlog::warn("analytics of tenant {}: {}", tenant, s.ToString());
+      std::lock_guard lock(mu_);
+      ++failed_batches_;
+      continue;
+    }
+    int64_t& last = last_prune_[tenant];
+    if (now - last > kHourMs) {
+      last = now;
+      // Clicks older than the longest conversion window anybody may set.
+      (void)store_->PruneClicks(tenant, now - 30 * kDayMs);
+    }
+  }
+}
+
+void Analytics::Attribute(const std::string& tenant_id, const std::vector<TrackedEvent>& events,
+                          store::AnalyticsBatch* batch) {
+  for (const TrackedEvent& ev : events) {
+    const Role role = RoleOf(ev.type);
+    const int64_t hour = Hour(ev.ts_ms), day = FloorTo(ev.ts_ms, kDayMs);
+    std::optional<store::RecommendationRecord> named;
+    if (!ev.recommendation_id.empty() && log_) {
+      auto found = log_->Find(tenant_id, ev.recommendation_id);
+      if (found.ok()) named = std::move(found).value();
+    }
+    if (role == Role::kImpression) {
+      // A logged answer was counted when it was served.
+      if (!named) batch->counters[{hour, "shown_events", "widget", "", ev.key_id}] += 1;
+      continue;
+    }
+    if (role == Role::kClick) {
+      std::vector<store::RecommendationRecord> recent;
+      if (log_ && !(named && Showed(*named, ev.item_id, ev.ts_ms, ev.windows.click_ms))) {
+        auto r = log_->ReadUser(tenant_id, ev.user_id, ev.ts_ms - ev.windows.click_ms, ev.ts_ms + 1, 20);
+        if (r.ok()) recent = std::move(r).value();
+      }
+      const store::RecommendationRecord* from = ClickSource(ev, named ? &*named : nullptr, recent);
+      if (!from) continue;
+      batch->counters[{hour, "clicks", from->endpoint, from->model_version, ""}] += 1;
+      batch->items[{day, ev.item_id}].clicks += 1;
+      batch->clicks.push_back({ev.user_id, ev.item_id, from->id, from->endpoint, from->model_version, ev.ts_ms});
+      continue;
+    }
+    // A cart or a purchase: the user's click on the item within the window,
+    // among the clicks of this batch first (newest first), then the stored ones.
+    std::optional<store::AttributedClick> click;
+    if (named && Showed(*named, ev.item_id, ev.ts_ms, ev.windows.conversion_ms)) {
+      click = store::AttributedClick{ev.user_id, ev.item_id, named->id, named->endpoint, named->model_version,
+                                     ev.ts_ms};
+    }
+    for (auto it = batch->clicks.rbegin(); !click && it != batch->clicks.rend(); ++it) {
+      if (it->user_id == ev.user_id && it->item_id == ev.item_id && it->ts_ms <= ev.ts_ms &&
+          it->ts_ms >= ev.ts_ms - ev.windows.conversion_ms) {
+        click = *it;
+      }
+    }
+    if (!click) {
+      auto found = store_->LastClick(tenant_id, ev.user_id, ev.item_id, ev.ts_ms - ev.windows.conversion_ms,
+                                     ev.ts_ms);
+      if (found.ok()) click = std::move(found).value();
+    }
+    if (!click) continue;
+    if (role == Role::kCart) {
+      batch->counters[{hour, "carts", click->endpoint, click->model_version, ""}] += 1;
+      batch->items[{day, ev.item_id}].carts += 1;
+    } else {
+      const double revenue = Revenue(ev);
+      batch->counters[{hour, "orders", click->endpoint, click->model_version, ""}] += 1;
+      batch->counters[{hour, "revenue", click->endpoint, click->model_version, ""}] += revenue;
+      store::ItemCounts& item = batch->items[{day, ev.item_id}];
+      item.purchases += 1;
+      item.revenue += revenue;
+    }
+  }
+}
+
+StatusOr<Report> Analytics::Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms) {
+  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, FloorTo(from_ms, kHourMs), to_ms, ""));
+  return analytics::Summarize(rows);
+}
+
+StatusOr<std::map<int64_t, Bucket>> Analytics::Series(const std::string& tenant_id, int64_t from_ms,
+                                                      int64_t to_ms, int64_t interval_ms) {
+  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, FloorTo(from_ms, kHourMs), to_ms, ""));
+  return analytics::Series(rows, interval_ms);
+}
+
+StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopItems(
+    const std::string& tenant_id, int64_t from_ms, int64_t to_ms, int limit) {
+  return store_->TopItems(tenant_id, FloorTo(from_ms, kDayMs), to_ms, limit);
+}
+
+uint64_t Analytics::dropped_events() const {
+  std::lock_guard lock(mu_);
+  return dropped_events_;
+}
+
+uint64_t Analytics::failed_batches() const {
+  std::lock_guard lock(mu_);
+  return failed_batches_;
+}
+
+}  // namespace embedrec::analytics

@@ -1,0 +1,118 @@
+// Analytics: what the API did for each tenant and what its recommendations
+// earned. Requests count themselves here on the hot path (in memory,
+// sharded, never blocking on I/O); one background thread attributes tracked
+// events to the answers they came from (analytics/attribution.h) and adds
+// everything to the analytics store (store/analytics_store.h) in a batch
+// per tenant every flush interval. Reads summarize the stored rows
+// (analytics/report.h).
+//
+//   request ─ Call / Served / Tracked / Imported / Trained ─▶ shards (memory)
+//   every second: shards drained ─▶ attribution (recommendation log, clicks)
+//                                 ─▶ AnalyticsStore::Add, one transaction per tenant
+//
+// What is counted but not yet flushed is lost if the process is killed
+// (at most a flush interval); a graceful stop flushes.
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "analytics/attribution.h"
+#include "analytics/report.h"
+#include "common/clock.h"
+#include "store/analytics_store.h"
+#include "store/recommendation_log.h"
+
+namespace embedrec::analytics {
+
+struct AnalyticsOptions {
+  int64_t flush_interval_ms = 1000;
+  size_t max_queued_events = 200000;  // tracked events awaiting attribution; more are dropped and counted
+};
+
+class Analytics {
+ public:
+  // `log` may be null (no answer is logged: clicks are never attributed).
+  // Every pointer outlives the service.
+  Analytics(store::AnalyticsStore* store, store::RecommendationLog* log, const Clock* clock,
+            AnalyticsOptions options = {});
+  ~Analytics();  // flushes
+
+  // ---- Hot path: never blocks on I/O.
+  // An answered API call: its route, status and time.
+  void Call(const std::string& tenant_id, const std::string& key_id, const std::string& route, int status,
+            double ms);
+  // An answer shown: kind "recommendations", "similar" or "popular"; the items in order.
+  void Served(const std::string& tenant_id, const std::string& key_id, const std::string& kind,
+              const std::string& model_version, const std::vector<std::string>& items, bool cached);
+  // A committed, new tracked event (duplicates and replays are not).
+  void Tracked(const std::string& tenant_id, TrackedEvent event);
+  void Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows);
+  void Trained(const std::string& tenant_id, double seconds);
+
+  // Attributes and writes everything counted before the call.
+  Status Flush();
+  // A deleted tenant: what is queued for it is dropped, its handles closed.
+  void Forget(const std::string& tenant_id);
+  // An idle tenant: its handles closed (its rows stay).
+  void Close(const std::string& tenant_id);
+
+  // ---- Reads (block on I/O): the rows of [from_ms, to_ms), hours overlapping it.
+  StatusOr<Report> Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms);
+  StatusOr<std::map<int64_t, Bucket>> Series(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
+                                             int64_t interval_ms);
+  StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> TopItems(const std::string& tenant_id,
+                                                                            int64_t from_ms, int64_t to_ms,
+                                                                            int limit);
+
+  // Tracked events dropped because the queue was full; batches that could not be written.
+  uint64_t dropped_events() const;
+  uint64_t failed_batches() const;
+
+ private:
+  struct Shard {
+    std::mutex mu;
+    std::map<std::string, store::AnalyticsBatch> batches;  // by tenant
+  };
+  Shard& ShardForThread();
+  void Count(const std::string& tenant_id, store::CounterKey key, double value);
+  void Loop();
+  // Drains the shards and the events, attributes, writes. Under flush_mu_.
+  void FlushOnce();
+  void Attribute(const std::string& tenant_id, const std::vector<TrackedEvent>& events,
+                 store::AnalyticsBatch* batch);
+  int64_t Hour(int64_t ts_ms) const { return FloorTo(ts_ms, kHourMs); }
+
+  store::AnalyticsStore* store_;
+  store::RecommendationLog* log_;
+  const Clock* clock_;
+  const AnalyticsOptions options_;
+
+  static constexpr size_t kShards = 16;
+  std::array<Shard, kShards> shards_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::vector<TrackedEvent>> events_;  // GUARDED_BY(mu_), by tenant
+  size_t queued_events_ = 0;
+  uint64_t dropped_events_ = 0, failed_batches_ = 0;
+  std::set<std::string> forgotten_;  // GUARDED_BY(mu_)
+  bool stop_ = false;
+
+  std::mutex flush_mu_;  // one flush at a time
+  std::map<std::string, int64_t> last_prune_;  // GUARDED_BY(flush_mu_)
+  std::thread thread_;   // last: starts once everything above exists
+};
+
+}  // namespace embedrec::analytics

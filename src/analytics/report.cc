@@ -1,0 +1,102 @@
+#include "analytics/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+namespace embedrec::analytics {
+
+int LatencyBucket(double ms) {
+  if (!(ms > 0.1)) return 0;
+  const int b = static_cast<int>(std::ceil(2.0 * std::log2(ms / 0.1) - 1e-9));
+  return std::clamp(b, 0, kLatencyBuckets - 1);
+}
+
+double LatencyBound(int bucket) { return 0.1 * std::pow(2.0, bucket / 2.0); }
+
+std::string LatencyMetric(int bucket) { return "latency_bucket_" + std::to_string(bucket); }
+
+double Latency::Quantile(double q) const {
+  double total = 0;
+  for (double c : buckets) total += c;
+  if (total <= 0) return 0;
+  const double target = std::clamp(q, 0.0, 1.0) * total;
+  double seen = 0;
+  for (int i = 0; i < kLatencyBuckets; ++i) {
+    if (buckets[i] <= 0) continue;
+    if (seen + buckets[i] >= target) {
+      const double lo = i == 0 ? 0.0 : LatencyBound(i - 1), hi = LatencyBound(i);
+      return lo + (hi - lo) * std::clamp((target - seen) / buckets[i], 0.0, 1.0);
+    }
+    seen += buckets[i];
+  }
+  return LatencyBound(kLatencyBuckets - 1);
+}
+
+void Figures::Add(const store::CounterRow& row) {
+  const std::string& m = row.key.metric;
+  const double v = row.value;
+  if (m == "calls") {
+    calls += v;
+    latency.calls += v;
+  } else if (m == "errors") {
+    errors += v;
+  } else if (m == "latency_ms") {
+    latency.sum_ms += v;
+  } else if (m.starts_with("latency_bucket_")) {
+    const int b = std::atoi(m.c_str() + 15);
+    if (b >= 0 && b < kLatencyBuckets) latency.buckets[b] += v;
+  } else if (m == "served") {
+    served += v;
+    if (row.key.endpoint == "recommendations") served_recommendations += v;
+  } else if (m == "cache_hits") {
+    cache_hits += v;
+  } else if (m == "items_shown") {
+    items_shown += v;
+  } else if (m == "shown_events") {
+    shown_events += v;
+  } else if (m == "clicks") {
+    clicks += v;
+  } else if (m == "carts") {
+    carts += v;
+  } else if (m == "orders") {
+    orders += v;
+  } else if (m == "revenue") {
+    revenue += v;
+  } else if (m == "events_tracked") {
+    events_tracked += v;
+  } else if (m == "rows_imported") {
+    rows_imported += v;
+  } else if (m == "training_seconds") {
+    training_seconds += v;
+  }
+}
+
+Report Summarize(const std::vector<store::CounterRow>& rows) {
+  Report r;
+  for (const auto& row : rows) {
+    if (row.key.metric == "storage_bytes") {
+      double& b = r.storage_bytes_by_day[FloorTo(row.key.hour_ms, kDayMs)];
+      b = std::max(b, row.value);
+      continue;
+    }
+    r.total.Add(row);
+    if (!row.key.endpoint.empty()) r.by_endpoint[row.key.endpoint].Add(row);
+    if (!row.key.model_version.empty()) r.by_model_version[row.key.model_version].Add(row);
+    r.by_key[row.key.key_id].Add(row);
+    r.by_day[FloorTo(row.key.hour_ms, kDayMs)].Add(row);
+  }
+  return r;
+}
+
+std::map<int64_t, Bucket> Series(const std::vector<store::CounterRow>& rows, int64_t interval_ms) {
+  std::map<int64_t, Bucket> out;
+  for (const auto& row : rows) {
+    Bucket& b = out[FloorTo(row.key.hour_ms, interval_ms)];
+    b.all.Add(row);
+    if (!row.key.model_version.empty()) b.by_model_version[row.key.model_version].Add(row);
+  }
+  return out;
+}
+
+}  // namespace embedrec::analytics

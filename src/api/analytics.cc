@@ -1,0 +1,290 @@
+// The tenant's analytics (seed step 9): GET /api/v1/analytics/tenant/{tenant}/
+// dashboard and /timeseries, GET /api/v1/usage. Figures come from
+// analytics/analytics.h; the rules behind them are in analytics/attribution.h
+// and analytics/report.h, and the README.
+#include <boost/json.hpp>
+#include <cmath>
+
+#include "analytics/analytics.h"
+#include "api/call.h"
+#include "api/json_body.h"
+#include "api/schemas.h"
+#include "common/time_format.h"
+#include "http/errors.h"
+#include "interactions/interaction_rules.h"
+#include "serving/deployed_models.h"
+
+namespace embedrec::api {
+namespace json = boost::json;
+using analytics::Figures;
+using analytics::kDayMs;
+using analytics::kHourMs;
+using http::PathParams;
+using http::Request;
+
+namespace {
+
+constexpr int64_t kMaxRangeMs = 400 * kDayMs;
+
+double Rounded(double x, double scale = 1e4) { return std::round(x * scale) / scale; }
+
+struct Period {
+  std::string name;  // last_24_hours, last_7_days, last_30_days, custom
+  int64_t from_ms = 0, to_ms = 0;
+};
+
+StatusOr<int64_t> TimeParam(const Request& req, const char* name) {
+  auto text = req.Query(name);
+  std::optional<int64_t> ms = interactions::ParseTimestampMillis(*text);
+  if (!ms) {
+    char* end = nullptr;
+    const double secs = std::strtod(text->c_str(), &end);
+    if (end && *end == '\0' && !text->empty()) ms = interactions::TimestampMillisFromSeconds(secs);
+  }
+  if (!ms) {
+    return Status::InvalidArgument(std::string("query parameter '") + name +
+                                       "' must be RFC 3339 with a zone or epoch seconds",
+                                   {{"parameter", name}});
+  }
+  return *ms;
+}
+
+// ?period=last_24_hours|last_7_days|last_30_days (default last_7_days), or ?from (&to, default now).
+StatusOr<Period> PeriodOf(const Request& req, int64_t now_ms) {
+  Period p;
+  const auto from = req.Query("from"), period = req.Query("period");
+  if (from) {
+    if (period) return Status::InvalidArgument("give either period or from/to, not both");
+    p.name = "custom";
+    ASSIGN_OR_RETURN(p.from_ms, TimeParam(req, "from"));
+    p.to_ms = now_ms;
+    if (req.Query("to")) {
+      ASSIGN_OR_RETURN(p.to_ms, TimeParam(req, "to"));
+    }
+    if (p.to_ms <= p.from_ms) return Status::InvalidArgument("'to' must be after 'from'", {{"parameter", "to"}});
+    if (p.to_ms - p.from_ms > kMaxRangeMs) {
+      return Status::InvalidArgument("a range spans at most 400 days", {{"parameter", "from"}});
+    }
+    return p;
+  }
+  if (req.Query("to")) return Status::InvalidArgument("'to' needs 'from'", {{"parameter", "to"}});
+  p.name = period.value_or("last_7_days");
+  p.to_ms = now_ms;
+  if (p.name == "last_24_hours") p.from_ms = now_ms - kDayMs;
+  else if (p.name == "last_7_days") p.from_ms = now_ms - 7 * kDayMs;
+  else if (p.name == "last_30_days") p.from_ms = now_ms - 30 * kDayMs;
+  else {
+    return Status::InvalidArgument("period must be last_24_hours, last_7_days or last_30_days",
+                                   {{"parameter", "period"}});
+  }
+  return p;
+}
+
+// The path's {tenant} names the caller's tenant (its id or slug); any other is not found.
+Status CheckTenant(const PathParams& p, const TenantContext& ctx) {
+  const std::string named = p.Get("tenant");
+  if (named == ctx.tenant_id()) return Status::Ok();
+  auto record = ctx.Record();
+  if (record.ok() && record->slug == named) return Status::Ok();
+  return Status::NotFound("no tenant '" + named + "'");
+}
+
+analytics::Analytics* Need(const TenantContext& ctx) { return ctx.Analytics(); }
+
+json::object LatencyJson(const analytics::Latency& l) {
+  return {{"average_ms", Rounded(l.Average(), 1e3)},
+          {"p50_ms", Rounded(l.Quantile(0.50), 1e3)},
+          {"p95_ms", Rounded(l.Quantile(0.95), 1e3)},
+          {"p99_ms", Rounded(l.Quantile(0.99), 1e3)}};
+}
+
+json::object EarningsJson(const Figures& f) {
+  return {{"recommendations_served", f.served},
+          {"impressions", f.impressions()},
+          {"clicks", f.clicks},
+          {"add_to_carts", f.carts},
+          {"attributed_orders", f.orders},
+          {"attributed_revenue", Rounded(f.revenue, 100)},
+          {"click_through_rate", Rounded(f.click_through_rate())},
+          {"conversion_rate", Rounded(f.conversion_rate())}};
+}
+
+// The live model's offline figures (its job's final evaluation).
+json::object ModelPerformance(const TenantContext& ctx) {
+  json::object out{{"ndcg@10", nullptr}, {"recall@20", nullptr}, {"precision@10", nullptr}};
+  auto live = ctx.Deployed();
+  if (!live) return out;
+  auto versions = ctx.Versions();
+  if (!versions.ok()) return out;
+  for (const auto& v : *versions) {
+    if (v.version != live->version) continue;
+    json::value m = StoredJson(v.metrics_json);
+    if (!m.is_object()) break;
+    for (auto& [key, value] : out) {
+      if (const json::value* x = m.as_object().if_contains(key); x && x->is_number()) {
+        value = Rounded(x->to_number<double>());
+      }
+    }
+    out["model_version"] = v.version;
+    break;
+  }
+  return out;
+}
+
+std::string DayText(int64_t day_ms) { return FormatRfc3339(day_ms / 1000).substr(0, 10); }
+
+constexpr const char* kPeriodParams = "last_24_hours, last_7_days (default) or last_30_days";
+
+std::vector<http::Param> PeriodParams() {
+  return {schema::QueryString("period", 32, kPeriodParams),
+          schema::Query("from", R"({"type":"string"})", "start (RFC 3339 or epoch seconds), instead of period"),
+          schema::Query("to", R"({"type":"string"})", "end (default now)")};
+}
+
+}  // namespace
+
+void RegisterAnalyticsRoutes(TenantRoutes& routes) {
+  const Needs read{.all = auth::kAnalyticsRead};
+
+  http::RouteInfo dash{"GET", "/api/v1/analytics/tenant/{tenant}/dashboard",
+                       "What the tenant's recommendations did and earned over a period", "analytics"};
+  dash.params = PeriodParams();
+  dash.params.push_back(schema::Path("tenant", 64, "the tenant's id or slug"));
+  dash.params.push_back(schema::QueryInt("top", 1, 100, "top recommended items listed (default 10)"));
+  dash.replies = {schema::Reply(200, "the dashboard", R"({"type":"object","required":["period","metrics","top_recommended_items","data_quality"]})")};
+  dash.errors = {404};
+  dash.slow = true;  // reads the tenant's analytics database
+  routes.Add(dash, read, [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+    RETURN_IF_ERROR(CheckTenant(p, ctx));
+    analytics::Analytics* a = Need(ctx);
+    if (!a) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis()));
+    ASSIGN_OR_RETURN(int64_t top, QueryInt(req, "top", 10, 1, 100));
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    ASSIGN_OR_RETURN(analytics::Report r, a->Summarize(ctx.tenant_id(), period.from_ms, period.to_ms));
+    ASSIGN_OR_RETURN(auto items, a->TopItems(ctx.tenant_id(), period.from_ms, period.to_ms, static_cast<int>(top)));
+    const Figures& t = r.total;
+    json::object metrics{
+        {"total_api_calls", t.calls},
+        {"total_recommendations_served", t.served},
+        {"click_through_rate", Rounded(t.click_through_rate())},
+        {"conversion_rate", Rounded(t.conversion_rate())},
+        {"average_latency_ms", Rounded(t.latency.Average(), 1e3)},
+        {"cache_hit_rate", Rounded(t.cache_hit_rate())},
+        {"model_performance", ModelPerformance(ctx)},
+        {"revenue_impact", json::object{{"attributed_revenue", Rounded(t.revenue, 100)},
+                                        {"attributed_orders", t.orders},
+                                        {"average_order_value", Rounded(t.average_order_value(), 100)}}},
+        {"impressions", t.impressions()},
+        {"clicks", t.clicks},
+        {"add_to_carts", t.carts},
+        {"errors", t.errors},
+        {"latency", LatencyJson(t.latency)},
+        {"events_tracked", t.events_tracked}};
+    json::array top_items;
+    for (const auto& [item, c] : items) {
+      top_items.push_back(json::object{{"item_id", item}, {"impressions", c.impressions}, {"clicks", c.clicks},
+                                       {"add_to_carts", c.carts}, {"purchases", c.purchases},
+                                       {"revenue", Rounded(c.revenue, 100)}});
+    }
+    json::array endpoints, versions, days;
+    for (const auto& [name, f] : r.by_endpoint) {
+      if (f.calls > 0) {
+        json::object e{{"endpoint", name}, {"calls", f.calls}, {"errors", f.errors}};
+        for (auto& [k, v] : LatencyJson(f.latency)) e[k] = v;
+        endpoints.push_back(std::move(e));
+      }
+    }
+    for (const auto& [version, f] : r.by_model_version) {
+      json::object v = EarningsJson(f);
+      v["model_version"] = version;
+      versions.push_back(std::move(v));
+    }
+    for (const auto& [day, f] : r.by_day) {
+      json::object d = EarningsJson(f);
+      d["date"] = DayText(day);
+      d["api_calls"] = f.calls;
+      days.push_back(std::move(d));
+    }
+    json::object quality{{"freshness_hours", nullptr}, {"completeness_percent", nullptr}, {"validity_percent", nullptr}};
+    if (auto q = DataQualityOf(ctx); q.ok()) {
+      for (auto& [k, v] : quality) {
+        if (const json::value* x = q->if_contains(k)) v = *x;
+      }
+    }
+    json::object out{{"tenant_id", ctx.tenant_id()},
+                     {"period", period.name},
+                     {"from", FormatRfc3339Millis(period.from_ms)},
+                     {"to", FormatRfc3339Millis(period.to_ms)},
+                     {"metrics", std::move(metrics)},
+                     {"top_recommended_items", std::move(top_items)},
+                     {"data_quality", std::move(quality)},
+                     {"by_endpoint", std::move(endpoints)},
+                     {"by_model_version", std::move(versions)},
+                     {"daily", std::move(days)},
+                     {"attribution", json::object{{"click_window_minutes", rules.click_window_ms / 60000.0},
+                                                  {"conversion_window_hours", rules.conversion_window_ms / 3600000.0}}}};
+    return JsonAnswer(200, out);
+  });
+
+  http::RouteInfo series{"GET", "/api/v1/analytics/tenant/{tenant}/timeseries",
+                         "One figure per hour or day over a period, split by model version", "analytics"};
+  series.params = PeriodParams();
+  series.params.push_back(schema::Path("tenant", 64, "the tenant's id or slug"));
+  series.params.push_back(schema::Query(
+      "metric", R"({"type":"string","enum":["calls","recommendations","impressions","clicks","ctr","conversion","orders","revenue","latency_p95","latency_avg"]})",
+      "the figure"));
+  series.params.push_back(schema::Query("interval", R"({"type":"string","enum":["hour","day"]})", "default hour"));
+  series.replies = {schema::Reply(200, "the points, oldest first", R"({"type":"object","required":["metric","interval","points"]})")};
+  series.errors = {404};
+  series.slow = true;
+  routes.Add(series, read, [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+    RETURN_IF_ERROR(CheckTenant(p, ctx));
+    analytics::Analytics* a = Need(ctx);
+    if (!a) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis()));
+    const std::string metric = req.Query("metric").value_or("");
+    if (metric.empty()) {
+      return Status::InvalidArgument("query parameter 'metric' is required", {{"parameter", "metric"}});
+    }
+    const std::string interval = req.Query("interval").value_or("hour");
+    const int64_t step = interval == "day" ? kDayMs : kHourMs;
+    std::function<double(const Figures&)> value;
+    bool per_version = true;
+    if (metric == "calls") value = [](const Figures& f) { return f.calls; }, per_version = false;
+    else if (metric == "recommendations") value = [](const Figures& f) { return f.served; };
+    else if (metric == "impressions") value = [](const Figures& f) { return f.impressions(); };
+    else if (metric == "clicks") value = [](const Figures& f) { return f.clicks; };
+    else if (metric == "ctr") value = [](const Figures& f) { return Rounded(f.click_through_rate()); };
+    else if (metric == "conversion") value = [](const Figures& f) { return Rounded(f.conversion_rate()); };
+    else if (metric == "orders") value = [](const Figures& f) { return f.orders; };
+    else if (metric == "revenue") value = [](const Figures& f) { return Rounded(f.revenue, 100); };
+    else if (metric == "latency_p95") value = [](const Figures& f) { return Rounded(f.latency.Quantile(0.95), 1e3); }, per_version = false;
+    else if (metric == "latency_avg") value = [](const Figures& f) { return Rounded(f.latency.Average(), 1e3); }, per_version = false;
+    if (!value) return Status::InvalidArgument("unknown metric '" + metric + "'", {{"parameter", "metric"}});
+    if (interval != "hour" && interval != "day") {
+      return Status::InvalidArgument("interval must be hour or day", {{"parameter", "interval"}});
+    }
+    ASSIGN_OR_RETURN(auto buckets, a->Series(ctx.tenant_id(), period.from_ms, period.to_ms, step));
+    json::array points;
+    // Every interval of the period, empty ones as 0, so charts need no gap filling.
+    for (int64_t t = analytics::FloorTo(period.from_ms, step); t < period.to_ms; t += step) {
+      auto it = buckets.find(t);
+      const Figures none;
+      json::object pt{{"ts", FormatRfc3339(t / 1000)}, {"value", value(it == buckets.end() ? none : it->second.all)}};
+      if (per_version) {
+        json::object by;
+        if (it != buckets.end()) {
+          for (const auto& [v, f] : it->second.by_model_version) by[v] = value(f);
+        }
+        pt["by_model_version"] = std::move(by);
+      }
+      points.push_back(std::move(pt));
+    }
+    return JsonAnswer(200, json::object{{"tenant_id", ctx.tenant_id()}, {"metric", metric}, {"interval", interval},
+                                        {"from", FormatRfc3339Millis(period.from_ms)},
+                                        {"to", FormatRfc3339Millis(period.to_ms)}, {"points", std::move(points)}});
+  });
+}
+
+}  // namespace embedrec::api

@@ -1,0 +1,108 @@
+// Where analytics keeps what it counted: rollups by the hour (API calls,
+// latency histograms, answers served, impressions, attributed clicks,
+// carts, orders and revenue, usage), per-item figures by the day, and the
+// attributed clicks that later carts and purchases are matched to. Rows are
+// added to (never overwritten), in one transaction per batch, so a batch
+// is counted once or not at all.
+//
+// Backends: SQLite (embedded: `root`/<tenant_id>/analytics.db beside the
+// tenant's database). Every backend passes tests/store/analytics_store_test.cc.
+//
+// Thread safety: safe for concurrent use; every call may block on I/O.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/status.h"
+
+namespace embedrec::store {
+
+// One counted series in one hour. Dimensions a metric does not have are "".
+struct CounterKey {
+  int64_t hour_ms = 0;        // start of the hour (UTC)
+  std::string metric;         // "calls", "served", "clicks", "revenue", "latency_bucket_7", ...
+  std::string endpoint;       // a route ("POST /api/v1/recommendations") or an answer kind ("similar")
+  std::string model_version;
+  std::string key_id;         // the API key that called, "" for users and the platform
+  auto operator<=>(const CounterKey&) const = default;
+};
+
+struct ItemKey {
+  int64_t day_ms = 0;  // start of the day (UTC)
+  std::string item_id;
+  auto operator<=>(const ItemKey&) const = default;
+};
+
+struct ItemCounts {
+  double impressions = 0, clicks = 0, carts = 0, purchases = 0, revenue = 0;
+  void Add(const ItemCounts& o) {
+    impressions += o.impressions;
+    clicks += o.clicks;
+    carts += o.carts;
+    purchases += o.purchases;
+    revenue += o.revenue;
+  }
+};
+
+// A view attributed to a recommendation: later carts and purchases of the
+// same user and item within the conversion window are attributed to it.
+struct AttributedClick {
+  std::string user_id, item_id, recommendation_id, endpoint, model_version;
+  int64_t ts_ms = 0;
+};
+
+// What one flush adds for one tenant.
+struct AnalyticsBatch {
+  std::map<CounterKey, double> counters;
+  std::map<ItemKey, ItemCounts> items;
+  std::vector<AttributedClick> clicks;
+  // Gauges (the latest value wins, not a sum): e.g. storage bytes by day.
+  std::map<CounterKey, double> gauges;
+  bool empty() const { return counters.empty() && items.empty() && clicks.empty() && gauges.empty(); }
+};
+
+struct CounterRow {
+  CounterKey key;
+  double value = 0;
+};
+
+class AnalyticsStore {
+ public:
+  virtual ~AnalyticsStore() = default;
+
+  // Adds the batch (sums counters and item figures into what is stored,
+  // keeps the clicks, sets the gauges) in one transaction. A tenant without
+  // a space gets nothing written (kNotFound).
+  virtual Status Add(const std::string& tenant_id, const AnalyticsBatch& batch) = 0;
+
+  // The tenant's rows with from_ms <= hour_ms < to_ms; `metric_prefix`
+  // narrows them to metrics starting with it ("" for all).
+  virtual StatusOr<std::vector<CounterRow>> Counters(const std::string& tenant_id, int64_t from_ms,
+                                                     int64_t to_ms, const std::string& metric_prefix) = 0;
+  // Per-item figures summed over the days with from_ms <= day_ms < to_ms,
+  // the `limit` most shown first (ties by item id).
+  virtual StatusOr<std::vector<std::pair<std::string, ItemCounts>>> TopItems(const std::string& tenant_id,
+                                                                             int64_t from_ms, int64_t to_ms,
+                                                                             int limit) = 0;
+  // The newest click of the user on the item with from_ms <= ts_ms <= to_ms.
+  virtual StatusOr<std::optional<AttributedClick>> LastClick(const std::string& tenant_id,
+                                                             const std::string& user_id,
+                                                             const std::string& item_id, int64_t from_ms,
+                                                             int64_t to_ms) = 0;
+  // Deletes clicks older than `before_ms` (past every conversion window).
+  virtual Status PruneClicks(const std::string& tenant_id, int64_t before_ms) = 0;
+
+  // Closes the tenant's handles (idle); its data stays.
+  virtual void CloseTenant(const std::string& tenant_id) = 0;
+};
+
+// Embedded backend: `root`/<tenant_id>/analytics.db.
+std::unique_ptr<AnalyticsStore> NewSqliteAnalyticsStore(const std::string& root);
+
+}  // namespace embedrec::store

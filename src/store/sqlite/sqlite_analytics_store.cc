@@ -1,0 +1,188 @@
+// The embedded analytics store: one SQLite database per tenant
+// (`root`/<tenant>/analytics.db), rows summed in place by upserts.
+#include "store/analytics_store.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/tenant_db_set.h"
+
+namespace embedrec::store {
+namespace {
+
+const std::vector<Migration> kAnalyticsMigrations = {
+    {1, R"sql(
+CREATE TABLE counters (
+  hour_ms INTEGER NOT NULL,
+  metric TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  value REAL NOT NULL,
+  PRIMARY KEY (hour_ms, metric, endpoint, model_version, key_id)
+) WITHOUT ROWID;
+CREATE TABLE item_days (
+  day_ms INTEGER NOT NULL,
+  item_id TEXT NOT NULL,
+  impressions REAL NOT NULL,
+  clicks REAL NOT NULL,
+  carts REAL NOT NULL,
+  purchases REAL NOT NULL,
+  revenue REAL NOT NULL,
+  PRIMARY KEY (day_ms, item_id)
+) WITHOUT ROWID;
+CREATE TABLE clicks (
+  user_id TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  recommendation_id TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  model_version TEXT NOT NULL
+);
+CREATE INDEX clicks_by_pair ON clicks(user_id, item_id, ts_ms);
+CREATE INDEX clicks_by_time ON clicks(ts_ms);
+)sql"},
+};
+
+SqliteDb::Options AnalyticsDbOptions() {
+  SqliteDb::Options o;
+  o.pool_size = 2;
+  o.cache_kib = 4 * 1024;
+  o.mmap_bytes = 0;
+  return o;
+}
+
+class SqliteAnalyticsStore final : public AnalyticsStore {
+ public:
+  explicit SqliteAnalyticsStore(std::string root)
+      : dbs_(std::move(root), "analytics.db", &kAnalyticsMigrations, AnalyticsDbOptions()) {}
+
+  Status Add(const std::string& tenant_id, const AnalyticsBatch& batch) override {
+    if (batch.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/true));
+    if (!db) return Status::NotFound("tenant " + tenant_id + " has no space");
+    return db->Write([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto add, c.Prepare(
+          "INSERT INTO counters (hour_ms, metric, endpoint, model_version, key_id, value) "
+          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"));
+      for (const auto& [k, v] : batch.counters) {
+        add->Bind(1, k.hour_ms).Bind(2, k.metric).Bind(3, k.endpoint).Bind(4, k.model_version);
+        add->Bind(5, k.key_id).Bind(6, v);
+        RETURN_IF_ERROR(add->Run());
+        add->Reset();
+      }
+      ASSIGN_OR_RETURN(auto set, c.Prepare(
+          "INSERT INTO counters (hour_ms, metric, endpoint, model_version, key_id, value) "
+          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value"));
+      for (const auto& [k, v] : batch.gauges) {
+        set->Bind(1, k.hour_ms).Bind(2, k.metric).Bind(3, k.endpoint).Bind(4, k.model_version);
+        set->Bind(5, k.key_id).Bind(6, v);
+        RETURN_IF_ERROR(set->Run());
+        set->Reset();
+      }
+      ASSIGN_OR_RETURN(auto item, c.Prepare(
+          "INSERT INTO item_days (day_ms, item_id, impressions, clicks, carts, purchases, revenue) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET impressions = impressions + "
+          "excluded.impressions, clicks = clicks + excluded.clicks, carts = carts + excluded.carts, "
+          "purchases = purchases + excluded.purchases, revenue = revenue + excluded.revenue"));
+      for (const auto& [k, v] : batch.items) {
+        item->Bind(1, k.day_ms).Bind(2, k.item_id).Bind(3, v.impressions).Bind(4, v.clicks);
+        item->Bind(5, v.carts).Bind(6, v.purchases).Bind(7, v.revenue);
+        RETURN_IF_ERROR(item->Run());
+        item->Reset();
+      }
+      ASSIGN_OR_RETURN(auto click, c.Prepare(
+          "INSERT INTO clicks (user_id, item_id, ts_ms, recommendation_id, endpoint, model_version) "
+          "VALUES (?, ?, ?, ?, ?, ?)"));
+      for (const auto& k : batch.clicks) {
+        click->Bind(1, k.user_id).Bind(2, k.item_id).Bind(3, k.ts_ms).Bind(4, k.recommendation_id);
+        click->Bind(5, k.endpoint).Bind(6, k.model_version);
+        RETURN_IF_ERROR(click->Run());
+        click->Reset();
+      }
+      return Status::Ok();
+    });
+  }
+
+  StatusOr<std::vector<CounterRow>> Counters(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
+                                             const std::string& metric_prefix) override {
+    std::vector<CounterRow> out;
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db) return out;
+    RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
+      // The prefix as a range of the primary key's second column (no LIKE escaping).
+      ASSIGN_OR_RETURN(auto s, c.Prepare(
+          "SELECT hour_ms, metric, endpoint, model_version, key_id, value FROM counters "
+          "WHERE hour_ms >= ? AND hour_ms < ? AND substr(metric, 1, ?) = ?"));
+      s->Bind(1, from_ms).Bind(2, to_ms).Bind(3, static_cast<int64_t>(metric_prefix.size()));
+      s->Bind(4, metric_prefix);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        out.push_back({{s->Int(0), s->Text(1), s->Text(2), s->Text(3), s->Text(4)}, s->Double(5)});
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  StatusOr<std::vector<std::pair<std::string, ItemCounts>>> TopItems(const std::string& tenant_id,
+                                                                     int64_t from_ms, int64_t to_ms,
+                                                                     int limit) override {
+    std::vector<std::pair<std::string, ItemCounts>> out;
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db || limit <= 0) return out;
+    RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare(
+          "SELECT item_id, SUM(impressions) AS shown, SUM(clicks), SUM(carts), SUM(purchases), SUM(revenue) "
+          "FROM item_days WHERE day_ms >= ? AND day_ms < ? GROUP BY item_id "
+          "ORDER BY shown DESC, item_id LIMIT ?"));
+      s->Bind(1, from_ms).Bind(2, to_ms).Bind(3, static_cast<int64_t>(limit));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        out.push_back({s->Text(0), {s->Double(1), s->Double(2), s->Double(3), s->Double(4), s->Double(5)}});
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  StatusOr<std::optional<AttributedClick>> LastClick(const std::string& tenant_id, const std::string& user_id,
+                                                     const std::string& item_id, int64_t from_ms,
+                                                     int64_t to_ms) override {
+    std::optional<AttributedClick> out;
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db) return out;
+    RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare(
+          "SELECT recommendation_id, endpoint, model_version, ts_ms FROM clicks "
+          "WHERE user_id = ? AND item_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms DESC LIMIT 1"));
+      s->Bind(1, user_id).Bind(2, item_id).Bind(3, from_ms).Bind(4, to_ms);
+      ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) out = AttributedClick{user_id, item_id, s->Text(0), s->Text(1), s->Text(2), s->Int(3)};
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  Status PruneClicks(const std::string& tenant_id, int64_t before_ms) override {
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db) return Status::Ok();
+    return db->Write([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare("DELETE FROM clicks WHERE ts_ms < ?"));
+      s->Bind(1, before_ms);
+      return s->Run();
+    });
+  }
+
+  void CloseTenant(const std::string& tenant_id) override { dbs_.Close(tenant_id); }
+
+ private:
+  TenantDbSet dbs_;
+};
+
+}  // namespace
+
+std::unique_ptr<AnalyticsStore> NewSqliteAnalyticsStore(const std::string& root) {
+  return std::make_unique<SqliteAnalyticsStore>(root);
+}
+
+}  // namespace embedrec::store

@@ -1,0 +1,182 @@
+// The analytics service: what requests count, and the attribution rules
+// (analytics/attribution.h) over a real recommendation log and store.
+#include "analytics/analytics.h"
+
+#include <filesystem>
+
+#include "common/clock.h"
+#include "test_util.h"
+
+namespace embedrec::analytics {
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+
+class AnalyticsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_.path() + "/t1");
+    std::filesystem::create_directories(dir_.path() + "/t2");
+    log_ = store::NewSqliteRecommendationLog(dir_.path(), &clock_);
+    store_ = store::NewSqliteAnalyticsStore(dir_.path());
+    AnalyticsOptions o;
+    o.flush_interval_ms = 3'600'000;  // flushed by the tests only
+    analytics_ = std::make_unique<Analytics>(store_.get(), log_.get(), &clock_, o);
+  }
+  // An answer to `user` showing `items`, logged and counted now.
+  std::string Answer(const std::string& tenant, const std::string& user, std::vector<std::string> items,
+                     const std::string& version = "v1", bool cached = false) {
+    store::RecommendationRecord r;
+    r.id = "rec_" + std::to_string(++answers_);
+    r.tenant_id = tenant;
+    r.user_id = user;
+    r.endpoint = "recommendations";
+    r.model_version = version;
+    for (const auto& i : items) r.items.push_back({i, 0.5});
+    r.ts_ms = clock_.NowMillis();
+    r.cached = cached;
+    log_->Append(r);
+    analytics_->Served(tenant, "k1", "recommendations", version, items, cached);
+    return r.id;
+  }
+  void Track(const std::string& tenant, const std::string& user, const std::string& item, const std::string& type,
+             const std::string& rec_id = "", std::optional<double> price = std::nullopt,
+             std::optional<double> quantity = std::nullopt, std::optional<double> catalog_price = std::nullopt) {
+    TrackedEvent e;
+    e.user_id = user;
+    e.item_id = item;
+    e.type = type;
+    e.recommendation_id = rec_id;
+    e.ts_ms = clock_.NowMillis();
+    e.price = price;
+    e.quantity = quantity;
+    e.catalog_price = catalog_price;
+    analytics_->Tracked(tenant, e);
+  }
+  Report Figures(const std::string& tenant = "t1") {
+    EXPECT_OK(analytics_->Flush());
+    auto r = analytics_->Summarize(tenant, 0, INT64_MAX);
+    EXPECT_OK(r);
+    return r.ok() ? *r : Report{};
+  }
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::RecommendationLog> log_;
+  std::unique_ptr<store::AnalyticsStore> store_;
+  std::unique_ptr<Analytics> analytics_;
+  int answers_ = 0;
+};
+
+TEST_F(AnalyticsTest, CountsCallsAnswersAndCacheHits) {
+  analytics_->Call("t1", "k1", "POST /api/v1/recommendations", 200, 2.0);
+  analytics_->Call("t1", "k1", "POST /api/v1/recommendations", 200, 4.0);
+  analytics_->Call("t1", "", "GET /api/v1/models", 404, 1.0);
+  Answer("t1", "u1", {"A", "B"});
+  Answer("t1", "u1", {"A", "B"}, "v1", /*cached=*/true);
+  Report r = Figures();
+  EXPECT_EQ(r.total.calls, 3);
+  EXPECT_EQ(r.total.errors, 1);
+  EXPECT_DOUBLE_EQ(r.total.latency.Average(), 7.0 / 3.0);
+  EXPECT_EQ(r.total.served, 2);
+  EXPECT_DOUBLE_EQ(r.total.cache_hit_rate(), 0.5);
+  EXPECT_EQ(r.total.items_shown, 4);
+  EXPECT_EQ(r.by_key["k1"].calls, 2);
+  EXPECT_EQ(r.by_key[""].calls, 1);
+  auto top = analytics_->TopItems("t1", 0, INT64_MAX, 10);
+  ASSERT_OK(top);
+  ASSERT_EQ(top->size(), 2u);
+  EXPECT_EQ((*top)[0].second.impressions, 2);
+  // Another tenant saw none of it.
+  EXPECT_EQ(Figures("t2").total.calls, 0);
+}
+
+TEST_F(AnalyticsTest, AClickNamingItsAnswerOrWithinTheWindowIsAttributed) {
+  const std::string rec = Answer("t1", "u1", {"A", "B"}, "v1");
+  clock_.AdvanceMillis(kMinute);
+  Track("t1", "anyone", "A", "view", rec);  // named: the user does not matter
+  Track("t1", "u1", "B", "view");           // the user's answer showed B 1 minute ago
+  Track("t1", "u1", "C", "view");           // never shown
+  Track("t1", "u2", "A", "view");           // shown to somebody else
+  Track("t1", "u1", "A", "view", "rec_unknown");  // an unknown id: the window decides (shown to u1)
+  Report r = Figures();
+  EXPECT_EQ(r.total.clicks, 3);
+  EXPECT_EQ(r.by_model_version["v1"].clicks, 3);
+  clock_.AdvanceMillis(31 * kMinute);  // past the click window
+  Track("t1", "u1", "B", "view");
+  Track("t1", "u1", "B", "click", rec);  // named, but too late too
+  EXPECT_EQ(Figures().total.clicks, 3);
+}
+
+TEST_F(AnalyticsTest, CartsAndPurchasesAfterAClickAreAttributedWithTheirRevenue) {
+  const std::string rec = Answer("t1", "u1", {"A", "B", "C"}, "v2");
+  Track("t1", "u1", "A", "view", rec);
+  Track("t1", "u1", "A", "add_to_cart");
+  clock_.AdvanceMillis(60 * kMinute);
+  Track("t1", "u1", "A", "purchase", "", 20.0, 2.0);  // price × quantity
+  Track("t1", "u1", "B", "purchase", "", 5.0);         // B was shown but not clicked
+  Report r = Figures();  // the click is stored by now: later purchases find it there
+  clock_.AdvanceMillis(60 * kMinute);
+  Track("t1", "u1", "A", "purchase", "", std::nullopt, std::nullopt, 7.5);  // the catalog's price
+  Track("t1", "u2", "A", "purchase", "", 100.0);                            // another user
+  r = Figures();
+  EXPECT_EQ(r.total.clicks, 1);
+  EXPECT_EQ(r.total.carts, 1);
+  EXPECT_EQ(r.total.orders, 2);
+  EXPECT_DOUBLE_EQ(r.total.revenue, 47.5);
+  EXPECT_EQ(r.by_model_version["v2"].orders, 2);
+  EXPECT_DOUBLE_EQ(r.total.conversion_rate(), 2.0);
+  auto top = analytics_->TopItems("t1", 0, INT64_MAX, 1);
+  ASSERT_OK(top);
+  EXPECT_EQ((*top)[0].first, "A");
+  EXPECT_EQ((*top)[0].second.purchases, 2);
+  EXPECT_DOUBLE_EQ((*top)[0].second.revenue, 47.5);
+  clock_.AdvanceMillis(25 * 60 * kMinute);  // past the conversion window
+  Track("t1", "u1", "A", "purchase", "", 1.0);
+  EXPECT_EQ(Figures().total.orders, 2);
+}
+
+TEST_F(AnalyticsTest, APurchaseNamingTheAnswerThatShowedItIsAttributed) {
+  const std::string rec = Answer("t1", "u1", {"A"});
+  clock_.AdvanceMillis(2 * 60 * kMinute);
+  Track("t1", "u1", "A", "purchase", rec, 10.0);
+  Track("t1", "u1", "Z", "purchase", rec, 10.0);  // not shown by it
+  Report r = Figures();
+  EXPECT_EQ(r.total.orders, 1);
+  EXPECT_DOUBLE_EQ(r.total.revenue, 10.0);
+}
+
+TEST_F(AnalyticsTest, AnExplicitImpressionCountsOnceWhetherOrNotItWasLogged) {
+  const std::string rec = Answer("t1", "u1", {"A"});
+  Track("t1", "u1", "", "recommendations_shown", rec);  // already counted when served
+  Track("t1", "u1", "", "recommendations_shown");        // the widget's own
+  Report r = Figures();
+  EXPECT_EQ(r.total.served, 1);
+  EXPECT_EQ(r.total.impressions(), 2);
+  EXPECT_EQ(r.total.events_tracked, 2);
+}
+
+TEST_F(AnalyticsTest, AForgottenTenantsQueuedFiguresAreDropped) {
+  Answer("t2", "u1", {"A"});
+  analytics_->Forget("t2");
+  analytics_->Call("t2", "", "GET /x", 200, 1);
+  EXPECT_EQ(Figures("t2").total.served, 0);
+}
+
+TEST_F(AnalyticsTest, WhatWasCountedSurvivesARestart) {
+  Answer("t1", "u1", {"A"});
+  analytics_.reset();  // a graceful stop flushes
+  analytics_ = std::make_unique<Analytics>(store_.get(), log_.get(), &clock_);
+  EXPECT_EQ(Figures().total.served, 1);
+}
+
+TEST(AttributionTest, TheRecommendationIdMayComeInTheContext) {
+  EXPECT_EQ(RecommendationIdOf("rec_a", R"({"recommendation_id":"rec_b"})"), "rec_a");
+  EXPECT_EQ(RecommendationIdOf("", R"({"recommendation_id":"rec_b","source":"home"})"), "rec_b");
+  EXPECT_EQ(RecommendationIdOf("", R"({"recommendation_id":5})"), "");
+  EXPECT_EQ(RecommendationIdOf("", "not json"), "");
+  EXPECT_EQ(RoleOf("view"), Role::kClick);
+  EXPECT_EQ(RoleOf("like"), Role::kNone);
+}
+
+}  // namespace
+}  // namespace embedrec::analytics

@@ -1,0 +1,152 @@
+// The analytics store's contract (store/analytics_store.h), one suite every
+// backend must pass: add a backend to kBackends.
+#include <filesystem>
+
+#include "store/analytics_store.h"
+#include "test_util.h"
+
+namespace embedrec::store {
+namespace {
+
+struct Backend {
+  const char* name;
+  std::function<std::unique_ptr<AnalyticsStore>(const std::string& root)> open;
+  std::function<void(const std::string& root, const std::string& tenant)> create_tenant;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+const Backend kBackends[] = {
+    {"sqlite", [](const std::string& root) { return NewSqliteAnalyticsStore(root); },
+     [](const std::string& root, const std::string& tenant) {
+       std::filesystem::create_directories(root + "/" + tenant);
+     }},
+};
+
+constexpr int64_t kHour = 3'600'000, kDay = 86'400'000;
+
+class AnalyticsStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    GetParam().create_tenant(dir_.path(), "t1");
+    GetParam().create_tenant(dir_.path(), "t2");
+    store_ = GetParam().open(dir_.path());
+  }
+  double Sum(const std::string& tenant, const std::string& metric, int64_t from = 0, int64_t to = INT64_MAX) {
+    auto rows = store_->Counters(tenant, from, to, metric);
+    EXPECT_OK(rows);
+    double s = 0;
+    for (const auto& r : *rows) {
+      if (r.key.metric == metric) s += r.value;
+    }
+    return s;
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<AnalyticsStore> store_;
+};
+
+TEST_P(AnalyticsStoreTest, AddsCountersIntoWhatIsStored) {
+  AnalyticsBatch a;
+  a.counters[{10 * kHour, "calls", "GET /x", "", "k1"}] = 3;
+  a.counters[{10 * kHour, "revenue", "recommendations", "v1", ""}] = 12.5;
+  ASSERT_OK(store_->Add("t1", a));
+  ASSERT_OK(store_->Add("t1", a));
+  EXPECT_DOUBLE_EQ(Sum("t1", "calls"), 6);
+  EXPECT_DOUBLE_EQ(Sum("t1", "revenue"), 25);
+  // The range is by hour, end exclusive; the prefix narrows metrics.
+  EXPECT_DOUBLE_EQ(Sum("t1", "calls", 10 * kHour, 10 * kHour + 1), 6);
+  EXPECT_DOUBLE_EQ(Sum("t1", "calls", 11 * kHour, 12 * kHour), 0);
+  auto rows = store_->Counters("t1", 0, INT64_MAX, "rev");
+  ASSERT_OK(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].key.model_version, "v1");
+  EXPECT_EQ((*rows)[0].key.endpoint, "recommendations");
+}
+
+TEST_P(AnalyticsStoreTest, GaugesKeepTheLatestValue) {
+  AnalyticsBatch a;
+  a.gauges[{0, "storage_bytes", "", "", ""}] = 100;
+  ASSERT_OK(store_->Add("t1", a));
+  a.gauges[{0, "storage_bytes", "", "", ""}] = 70;
+  ASSERT_OK(store_->Add("t1", a));
+  EXPECT_DOUBLE_EQ(Sum("t1", "storage_bytes"), 70);
+}
+
+TEST_P(AnalyticsStoreTest, TopItemsSumDaysInTheRangeMostShownFirst) {
+  AnalyticsBatch a;
+  a.items[{0, "A"}] = {5, 1, 0, 0, 0};
+  a.items[{kDay, "A"}] = {5, 2, 1, 1, 20};
+  a.items[{kDay, "B"}] = {8, 0, 0, 0, 0};
+  a.items[{kDay, "C"}] = {8, 0, 0, 0, 0};
+  a.items[{2 * kDay, "D"}] = {100, 0, 0, 0, 0};
+  ASSERT_OK(store_->Add("t1", a));
+  auto top = store_->TopItems("t1", 0, 2 * kDay, 10);
+  ASSERT_OK(top);
+  ASSERT_EQ(top->size(), 3u);
+  EXPECT_EQ((*top)[0].first, "A");
+  EXPECT_DOUBLE_EQ((*top)[0].second.impressions, 10);
+  EXPECT_DOUBLE_EQ((*top)[0].second.clicks, 3);
+  EXPECT_DOUBLE_EQ((*top)[0].second.revenue, 20);
+  EXPECT_EQ((*top)[1].first, "B");  // ties by id
+  EXPECT_EQ((*top)[2].first, "C");
+  top = store_->TopItems("t1", kDay, 2 * kDay, 1);
+  ASSERT_OK(top);
+  ASSERT_EQ(top->size(), 1u);
+  EXPECT_DOUBLE_EQ((*top)[0].second.impressions, 8);
+}
+
+TEST_P(AnalyticsStoreTest, FindsTheNewestClickInTheWindowAndPrunesOldOnes) {
+  AnalyticsBatch a;
+  a.clicks.push_back({"u", "i", "rec_1", "recommendations", "v1", 1000});
+  a.clicks.push_back({"u", "i", "rec_2", "similar", "v2", 2000});
+  a.clicks.push_back({"u", "j", "rec_3", "recommendations", "v1", 2500});
+  ASSERT_OK(store_->Add("t1", a));
+  auto c = store_->LastClick("t1", "u", "i", 0, 3000);
+  ASSERT_OK(c);
+  ASSERT_TRUE(c->has_value());
+  EXPECT_EQ((*c)->recommendation_id, "rec_2");
+  EXPECT_EQ((*c)->endpoint, "similar");
+  EXPECT_EQ((*c)->model_version, "v2");
+  c = store_->LastClick("t1", "u", "i", 0, 1500);
+  ASSERT_OK(c);
+  ASSERT_TRUE(c->has_value());
+  EXPECT_EQ((*c)->recommendation_id, "rec_1");
+  c = store_->LastClick("t1", "u", "i", 2001, 3000);
+  ASSERT_OK(c);
+  EXPECT_FALSE(c->has_value());
+  ASSERT_OK(store_->PruneClicks("t1", 1500));
+  c = store_->LastClick("t1", "u", "i", 0, 1500);
+  ASSERT_OK(c);
+  EXPECT_FALSE(c->has_value());
+}
+
+TEST_P(AnalyticsStoreTest, TenantsAreApartAndATenantWithoutASpaceGetsNothing) {
+  AnalyticsBatch a;
+  a.counters[{0, "calls", "", "", ""}] = 1;
+  a.clicks.push_back({"u", "i", "rec_1", "recommendations", "v1", 1000});
+  ASSERT_OK(store_->Add("t1", a));
+  EXPECT_DOUBLE_EQ(Sum("t2", "calls"), 0);
+  auto c = store_->LastClick("t2", "u", "i", 0, 3000);
+  ASSERT_OK(c);
+  EXPECT_FALSE(c->has_value());
+  EXPECT_EQ(store_->Add("nobody", a).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Add("../t1", a).code(), StatusCode::kNotFound);
+  EXPECT_DOUBLE_EQ(Sum("nobody", "calls"), 0);
+}
+
+TEST_P(AnalyticsStoreTest, AClosedTenantKeepsItsRowsAndAnotherStoreReadsThem) {
+  AnalyticsBatch a;
+  a.counters[{0, "calls", "", "", ""}] = 4;
+  ASSERT_OK(store_->Add("t1", a));
+  store_->CloseTenant("t1");
+  EXPECT_DOUBLE_EQ(Sum("t1", "calls"), 4);
+  store_.reset();
+  store_ = GetParam().open(dir_.path());  // a restart
+  EXPECT_DOUBLE_EQ(Sum("t1", "calls"), 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AnalyticsStoreTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace embedrec::store
