@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
+#include <unordered_map>
 
 #include "common/thread_priority.h"
 
@@ -99,6 +101,8 @@ void Analytics::Forget(const std::string& tenant_id) {
   }
   store_->CloseTenant(tenant_id);
   last_prune_.erase(tenant_id);
+  std::lock_guard past(past_mu_);
+  past_items_.erase(tenant_id);
 }
 
 void Analytics::Close(const std::string& tenant_id) {
@@ -221,20 +225,83 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
   }
 }
 
+StatusOr<std::vector<store::CounterRow>> Analytics::Rows(const std::string& tenant_id, int64_t from_ms,
+                                                         int64_t to_ms, const std::vector<std::string>& metrics) {
+  using Grain = store::AnalyticsStore::Grain;
+  const int64_t from_hour = FloorTo(from_ms, kHourMs);
+  const int64_t first_day = FloorTo(from_hour + kDayMs - 1, kDayMs), end_day = FloorTo(to_ms, kDayMs);
+  if (first_day >= end_day) return store_->Counters(tenant_id, Grain::kHour, from_hour, to_ms, metrics);
+  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, Grain::kHour, from_hour, first_day, metrics));
+  ASSIGN_OR_RETURN(auto days, store_->Counters(tenant_id, Grain::kDay, first_day, end_day, metrics));
+  ASSIGN_OR_RETURN(auto tail, store_->Counters(tenant_id, Grain::kHour, end_day, to_ms, metrics));
+  rows.insert(rows.end(), std::make_move_iterator(days.begin()), std::make_move_iterator(days.end()));
+  rows.insert(rows.end(), std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));
+  return rows;
+}
+
 StatusOr<Report> Analytics::Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms) {
-  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, FloorTo(from_ms, kHourMs), to_ms, ""));
+  ASSIGN_OR_RETURN(auto rows, Rows(tenant_id, from_ms, to_ms, {}));
   return analytics::Summarize(rows);
 }
 
 StatusOr<std::map<int64_t, Bucket>> Analytics::Series(const std::string& tenant_id, int64_t from_ms,
-                                                      int64_t to_ms, int64_t interval_ms) {
-  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, FloorTo(from_ms, kHourMs), to_ms, ""));
+                                                      int64_t to_ms, int64_t interval_ms,
+                                                      const std::vector<std::string>& metrics) {
+  if (interval_ms >= kDayMs) {
+    ASSIGN_OR_RETURN(auto rows, Rows(tenant_id, from_ms, to_ms, metrics));
+    return analytics::Series(rows, interval_ms);
+  }
+  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, store::AnalyticsStore::Grain::kHour,
+                                               FloorTo(from_ms, kHourMs), to_ms, metrics));
   return analytics::Series(rows, interval_ms);
 }
 
 StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopItems(
     const std::string& tenant_id, int64_t from_ms, int64_t to_ms, int limit) {
-  return store_->TopItems(tenant_id, FloorTo(from_ms, kDayMs), to_ms, limit);
+  const int64_t from_day = FloorTo(from_ms, kDayMs);
+  const int64_t today = FloorTo(clock_->NowMillis(), kDayMs);
+  // Days before today no longer change (what is counted lands on its own day).
+  const int64_t past_end = std::min(today, FloorTo(to_ms + kDayMs - 1, kDayMs));
+  std::unordered_map<std::string, store::ItemCounts> sums;
+  if (from_day < past_end) {
+    std::vector<std::pair<std::string, store::ItemCounts>> past;
+    bool hit = false;
+    {
+      std::lock_guard lock(past_mu_);
+      auto it = past_items_.find(tenant_id);
+      if (it != past_items_.end() && it->second.from_day == from_day && it->second.to_day == past_end) {
+        past = it->second.items;
+        it->second.used = ++past_clock_;
+        hit = true;
+      }
+    }
+    if (!hit) {
+      ASSIGN_OR_RETURN(past, store_->TopItems(tenant_id, from_day, past_end, INT32_MAX));
+      std::lock_guard lock(past_mu_);
+      if (past_items_.size() >= kPastItemsKept && !past_items_.count(tenant_id)) {
+        auto oldest = past_items_.begin();
+        for (auto it = past_items_.begin(); it != past_items_.end(); ++it) {
+          if (it->second.used < oldest->second.used) oldest = it;
+        }
+        past_items_.erase(oldest);
+      }
+      past_items_[tenant_id] = PastItems{from_day, past_end, past, ++past_clock_};
+    }
+    sums.reserve(past.size() * 2);
+    for (auto& [item, c] : past) sums[item].Add(c);
+  }
+  if (past_end < to_ms && std::max(past_end, from_day) < to_ms) {
+    ASSIGN_OR_RETURN(auto recent, store_->TopItems(tenant_id, std::max(past_end, from_day), to_ms, INT32_MAX));
+    for (auto& [item, c] : recent) sums[item].Add(c);
+  }
+  std::vector<std::pair<std::string, store::ItemCounts>> out(sums.begin(), sums.end());
+  const size_t n = std::min(out.size(), static_cast<size_t>(std::max(limit, 0)));
+  std::partial_sort(out.begin(), out.begin() + n, out.end(), [](const auto& a, const auto& b) {
+    return a.second.impressions != b.second.impressions ? a.second.impressions > b.second.impressions
+                                                        : a.first < b.first;
+  });
+  out.resize(n);
+  return out;
 }
 
 uint64_t Analytics::dropped_events() const {

@@ -68,10 +68,17 @@ class Analytics {
   // An idle tenant: its handles closed (its rows stay).
   void Close(const std::string& tenant_id);
 
-  // ---- Reads (block on I/O): the rows of [from_ms, to_ms), hours overlapping it.
+  // ---- Reads (block on I/O) over [from_ms, to_ms): counters of the hours
+  // overlapping it (whole days read from the day rollup), per-item figures
+  // of the days overlapping it. `metrics`: prefixes of the metrics needed
+  // (empty: all).
   StatusOr<Report> Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms);
+  // Points every `interval_ms` (an hour or a day).
   StatusOr<std::map<int64_t, Bucket>> Series(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
-                                             int64_t interval_ms);
+                                             int64_t interval_ms, const std::vector<std::string>& metrics);
+  // The `limit` most shown items. The sums of the days before today are
+  // kept in memory for the next call over the same days (a few tenants'
+  // worth), so only today's rows are read again.
   StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> TopItems(const std::string& tenant_id,
                                                                             int64_t from_ms, int64_t to_ms,
                                                                             int limit);
@@ -92,6 +99,9 @@ class Analytics {
   void FlushOnce();
   void Attribute(const std::string& tenant_id, const std::vector<TrackedEvent>& events,
                  store::AnalyticsBatch* batch);
+  // Counter rows over [from_ms, to_ms): hours at its ends, days between.
+  StatusOr<std::vector<store::CounterRow>> Rows(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
+                                                const std::vector<std::string>& metrics);
   int64_t Hour(int64_t ts_ms) const { return FloorTo(ts_ms, kHourMs); }
 
   store::AnalyticsStore* store_;
@@ -109,6 +119,17 @@ class Analytics {
   uint64_t dropped_events_ = 0, failed_batches_ = 0;
   std::set<std::string> forgotten_;  // GUARDED_BY(mu_)
   bool stop_ = false;
+
+  // Per-item sums over whole past days, by tenant, for TopItems.
+  struct PastItems {
+    int64_t from_day = 0, to_day = 0;  // [from_day, to_day)
+    std::vector<std::pair<std::string, store::ItemCounts>> items;
+    uint64_t used = 0;
+  };
+  static constexpr size_t kPastItemsKept = 32;
+  std::mutex past_mu_;
+  std::map<std::string, PastItems> past_items_;  // GUARDED_BY(past_mu_)
+  uint64_t past_clock_ = 0;                      // GUARDED_BY(past_mu_)
 
   std::mutex flush_mu_;  // one flush at a time
   std::map<std::string, int64_t> last_prune_;  // GUARDED_BY(flush_mu_)

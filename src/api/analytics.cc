@@ -4,6 +4,8 @@
 // and analytics/report.h, and the README.
 #include <boost/json.hpp>
 #include <cmath>
+#include <functional>
+#include <map>
 
 #include "analytics/analytics.h"
 #include "api/call.h"
@@ -25,6 +27,7 @@ using http::Request;
 namespace {
 
 constexpr int64_t kMaxRangeMs = 400 * kDayMs;
+constexpr int64_t kQualityMaxAgeMs = 15 * 60'000;
 
 double Rounded(double x, double scale = 1e4) { return std::round(x * scale) / scale; }
 
@@ -207,7 +210,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
       days.push_back(std::move(d));
     }
     json::object quality{{"freshness_hours", nullptr}, {"completeness_percent", nullptr}, {"validity_percent", nullptr}};
-    if (auto q = DataQualityOf(ctx); q.ok()) {
+    if (auto q = DataQualityOf(ctx, kQualityMaxAgeMs); q.ok()) {
       for (auto& [k, v] : quality) {
         if (const json::value* x = q->if_contains(k)) v = *x;
       }
@@ -249,23 +252,33 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
     }
     const std::string interval = req.Query("interval").value_or("hour");
     const int64_t step = interval == "day" ? kDayMs : kHourMs;
-    std::function<double(const Figures&)> value;
-    bool per_version = true;
-    if (metric == "calls") value = [](const Figures& f) { return f.calls; }, per_version = false;
-    else if (metric == "recommendations") value = [](const Figures& f) { return f.served; };
-    else if (metric == "impressions") value = [](const Figures& f) { return f.impressions(); };
-    else if (metric == "clicks") value = [](const Figures& f) { return f.clicks; };
-    else if (metric == "ctr") value = [](const Figures& f) { return Rounded(f.click_through_rate()); };
-    else if (metric == "conversion") value = [](const Figures& f) { return Rounded(f.conversion_rate()); };
-    else if (metric == "orders") value = [](const Figures& f) { return f.orders; };
-    else if (metric == "revenue") value = [](const Figures& f) { return Rounded(f.revenue, 100); };
-    else if (metric == "latency_p95") value = [](const Figures& f) { return Rounded(f.latency.Quantile(0.95), 1e3); }, per_version = false;
-    else if (metric == "latency_avg") value = [](const Figures& f) { return Rounded(f.latency.Average(), 1e3); }, per_version = false;
+    // Each metric: its value from a bucket's figures, the counters it needs,
+    // and whether it splits by model version.
+    struct Spec {
+      std::function<double(const Figures&)> value;
+      std::vector<std::string> needs;
+      bool per_version = true;
+    };
+    static const std::map<std::string, Spec> kSpecs = {
+        {"calls", {[](const Figures& f) { return f.calls; }, {"calls"}, false}},
+        {"recommendations", {[](const Figures& f) { return f.served; }, {"served"}}},
+        {"impressions", {[](const Figures& f) { return f.impressions(); }, {"served", "shown_events"}}},
+        {"clicks", {[](const Figures& f) { return f.clicks; }, {"clicks"}}},
+        {"ctr", {[](const Figures& f) { return Rounded(f.click_through_rate()); }, {"served", "shown_events", "clicks"}}},
+        {"conversion", {[](const Figures& f) { return Rounded(f.conversion_rate()); }, {"clicks", "orders"}}},
+        {"orders", {[](const Figures& f) { return f.orders; }, {"orders"}}},
+        {"revenue", {[](const Figures& f) { return Rounded(f.revenue, 100); }, {"revenue"}}},
+        {"latency_p95", {[](const Figures& f) { return Rounded(f.latency.Quantile(0.95), 1e3); }, {"latency_bucket_"}, false}},
+        {"latency_avg", {[](const Figures& f) { return Rounded(f.latency.Average(), 1e3); }, {"calls", "latency_ms"}, false}},
+    };
+    auto spec = kSpecs.find(metric);
+    const auto value = spec == kSpecs.end() ? nullptr : spec->second.value;
+    const bool per_version = spec != kSpecs.end() && spec->second.per_version;
     if (!value) return Status::InvalidArgument("unknown metric '" + metric + "'", {{"parameter", "metric"}});
     if (interval != "hour" && interval != "day") {
       return Status::InvalidArgument("interval must be hour or day", {{"parameter", "interval"}});
     }
-    ASSIGN_OR_RETURN(auto buckets, a->Series(ctx.tenant_id(), period.from_ms, period.to_ms, step));
+    ASSIGN_OR_RETURN(auto buckets, a->Series(ctx.tenant_id(), period.from_ms, period.to_ms, step, spec->second.needs));
     json::array points;
     // Every interval of the period, empty ones as 0, so charts need no gap filling.
     for (int64_t t = analytics::FloorTo(period.from_ms, step); t < period.to_ms; t += step) {

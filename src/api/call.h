@@ -70,8 +70,11 @@ void RegisterApiKeyRoutes(TenantRoutes& routes);
 void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes);
 void RegisterItemRoutes(TenantRoutes& routes);
 void RegisterDataQualityRoutes(TenantRoutes& routes);
-// The data-quality report (GET /api/v1/data/quality), recomputed when the data changed.
-StatusOr<boost::json::object> DataQualityOf(TenantContext& ctx);
+// The data-quality report (GET /api/v1/data/quality): recomputed when the
+// data changed, unless the last one is younger than `max_age_ms` (a full
+// scan of the tenant's history: the dashboard takes one up to 15 minutes old
+// while tracked events keep changing the data).
+StatusOr<boost::json::object> DataQualityOf(TenantContext& ctx, int64_t max_age_ms);
 void RegisterAnalyticsRoutes(TenantRoutes& routes);
 void RegisterInteractionRoutes(TenantRoutes& routes);
 void RegisterTrainingRoutes(TenantRoutes& routes);

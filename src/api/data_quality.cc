@@ -88,24 +88,30 @@ json::object Report(const store::DataCounts& c, int64_t now_ms) {
   return out;
 }
 
-// Reports by tenant, valid while the tenant's newest event sequence is unchanged.
+// Reports by tenant, valid while the tenant's newest event sequence is
+// unchanged (or, for callers that accept it, while younger than a limit).
 class QualityCache {
  public:
-  std::optional<json::object> Get(const std::string& tid, int64_t seq) {
+  std::optional<json::object> Get(const std::string& tid, int64_t seq, int64_t now_ms, int64_t max_age_ms) {
     std::lock_guard lock(mu_);
     auto it = reports_.find(tid);
-    if (it == reports_.end() || it->second.first != seq) return std::nullopt;
-    return it->second.second;
+    if (it == reports_.end()) return std::nullopt;
+    if (it->second.seq != seq && now_ms - it->second.at_ms > max_age_ms) return std::nullopt;
+    return it->second.report;
   }
-  void Put(const std::string& tid, int64_t seq, json::object report) {
+  void Put(const std::string& tid, int64_t seq, int64_t now_ms, json::object report) {
     std::lock_guard lock(mu_);
     if (reports_.size() > 10000) reports_.clear();
-    reports_[tid] = {seq, std::move(report)};
+    reports_[tid] = {seq, now_ms, std::move(report)};
   }
 
  private:
+  struct Entry {
+    int64_t seq, at_ms;
+    json::object report;
+  };
   std::mutex mu_;
-  std::map<std::string, std::pair<int64_t, json::object>> reports_;
+  std::map<std::string, Entry> reports_;
 };
 
 QualityCache& Cache() {
@@ -115,13 +121,14 @@ QualityCache& Cache() {
 
 }  // namespace
 
-StatusOr<json::object> DataQualityOf(TenantContext& ctx) {
+StatusOr<json::object> DataQualityOf(TenantContext& ctx, int64_t max_age_ms) {
   ASSIGN_OR_RETURN(auto tenant, ctx.Store());
   ASSIGN_OR_RETURN(int64_t seq, tenant->LatestEventSeq());
-  if (auto hit = Cache().Get(ctx.tenant_id(), seq)) return *hit;
+  const int64_t now = ctx.NowMillis();
+  if (auto hit = Cache().Get(ctx.tenant_id(), seq, now, max_age_ms)) return *hit;
   ASSIGN_OR_RETURN(auto counts, tenant->CountData());
-  json::object report = Report(counts, ctx.NowMillis());
-  Cache().Put(ctx.tenant_id(), seq, report);
+  json::object report = Report(counts, now);
+  Cache().Put(ctx.tenant_id(), seq, now, report);
   return report;
 }
 
@@ -140,7 +147,7 @@ void RegisterDataQualityRoutes(TenantRoutes& routes) {
     "warnings":{"type":"array","items":{"type":"object"}},"computed_at":{"type":"string"}}})"}};
   routes.Add(info, {.any = auth::kDataWrite | auth::kAnalyticsRead},
              [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(json::object report, DataQualityOf(ctx));
+               ASSIGN_OR_RETURN(json::object report, DataQualityOf(ctx, /*max_age_ms=*/0));
                return JsonAnswer(200, report);
              });
 }

@@ -65,6 +65,9 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--recommendation-log-days", c.recommendation_log_days,
                  "Days every answer shown is kept in the recommendation log (0: answers are not logged)")
       ->envname("EMBEDREC_RECOMMENDATION_LOG_DAYS")->capture_default_str()->check(CLI::Range(0, 3650));
+  cmd.add_option("--analytics", c.analytics,
+                 "Count calls, answers and what they earned per tenant (the dashboard; false: nothing is counted)")
+      ->envname("EMBEDREC_ANALYTICS")->capture_default_str();
   cmd.add_option("--keep-model-versions", c.keep_model_versions,
                  "Model versions kept besides the deployed one and those younger than --model-min-age-days")
       ->envname("EMBEDREC_KEEP_MODEL_VERSIONS")->capture_default_str()->check(CLI::Range(0, 10000));

@@ -45,6 +45,7 @@ struct ServeConfig {
   int training_threads = 0;              // EMBEDREC_TRAINING_THREADS: threads per job; 0: one per core
   int keep_model_versions = 5;           // EMBEDREC_KEEP_MODEL_VERSIONS: besides deployed and young ones
   int recommendation_log_days = 90;      // EMBEDREC_RECOMMENDATION_LOG_DAYS: 0 logs nothing
+  bool analytics = true;                 // EMBEDREC_ANALYTICS: count calls, answers and attributions
   int model_min_age_days = 30;           // EMBEDREC_MODEL_MIN_AGE_DAYS: versions younger are kept
   int64_t exact_search_max_items = 200000;  // EMBEDREC_EXACT_SEARCH_MAX_ITEMS: HNSW above
 };

@@ -146,10 +146,10 @@ class PlatformImpl final : public Platform {
     }
     recommendations_ = std::make_unique<serving::RecommendationService>(
         recommender_.get(), rec_log_.get(), RealClock(), RandomIds(), &metrics_);
-    analytics_store_ = store::NewSqliteAnalyticsStore(config_.data_dir + "/tenants");
-    analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), RealClock());
-    services.analytics = analytics_.get();
-    {
+    if (config_.analytics) {
+      analytics_store_ = store::NewSqliteAnalyticsStore(config_.data_dir + "/tenants");
+      analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), RealClock());
+      services.analytics = analytics_.get();
       analytics::Analytics* a = analytics_.get();
       metrics_.DeclareGaugeFunction("embedrec_analytics_dropped_events",
                                     "Tracked events not attributed because analytics' queue was full",
@@ -274,7 +274,7 @@ class PlatformImpl final : public Platform {
     tenant_service_->AddHooks({
         .stop = [this, training, rec_log](const std::string& id) {
           RETURN_IF_ERROR(training->StopTenant(id));
-          analytics_->Forget(id);
+          if (analytics_) analytics_->Forget(id);
           return rec_log ? rec_log->DropTenant(id) : Status::Ok();
         },
         .changed = [authn, settings](const std::string& id) {
@@ -295,7 +295,7 @@ class PlatformImpl final : public Platform {
         DropServingState(id);
         memory_->Forget(id);
         if (rec_log) rec_log->CloseTenant(id);
-        analytics_->Close(id);
+        if (analytics_) analytics_->Close(id);
       }
       ReturnFreedMemory();  // once per sweep
     });

@@ -23,9 +23,10 @@
 
 namespace embedrec::store {
 
-// One counted series in one hour. Dimensions a metric does not have are "".
+// One counted series in one hour (or day: see Grain). Dimensions a metric
+// does not have are "".
 struct CounterKey {
-  int64_t hour_ms = 0;        // start of the hour (UTC)
+  int64_t hour_ms = 0;        // start of the hour (UTC); of the day in day rows
   std::string metric;         // "calls", "served", "clicks", "revenue", "latency_bucket_7", ...
   std::string endpoint;       // a route ("POST /api/v1/recommendations") or an answer kind ("similar")
   std::string model_version;
@@ -81,10 +82,13 @@ class AnalyticsStore {
   // a space gets nothing written (kNotFound).
   virtual Status Add(const std::string& tenant_id, const AnalyticsBatch& batch) = 0;
 
-  // The tenant's rows with from_ms <= hour_ms < to_ms; `metric_prefix`
-  // narrows them to metrics starting with it ("" for all).
-  virtual StatusOr<std::vector<CounterRow>> Counters(const std::string& tenant_id, int64_t from_ms,
-                                                     int64_t to_ms, const std::string& metric_prefix) = 0;
+  // Counters are kept by the hour and rolled up by the day as they are added.
+  enum class Grain { kHour, kDay };
+  // The tenant's rows of that grain starting in [from_ms, to_ms), of the
+  // metrics starting with one of `metric_prefixes` (empty: every metric).
+  virtual StatusOr<std::vector<CounterRow>> Counters(const std::string& tenant_id, Grain grain, int64_t from_ms,
+                                                     int64_t to_ms,
+                                                     const std::vector<std::string>& metric_prefixes) = 0;
   // Per-item figures summed over the days with from_ms <= day_ms < to_ms,
   // the `limit` most shown first (ties by item id).
   virtual StatusOr<std::vector<std::pair<std::string, ItemCounts>>> TopItems(const std::string& tenant_id,

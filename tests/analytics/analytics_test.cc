@@ -169,6 +169,54 @@ TEST_F(AnalyticsTest, WhatWasCountedSurvivesARestart) {
   EXPECT_EQ(Figures().total.served, 1);
 }
 
+TEST_F(AnalyticsTest, TopItemsAddTodayToThePastDaysKeptFromTheLastCall) {
+  const int64_t start = clock_.NowMillis();
+  Answer("t1", "u1", {"A", "B"});
+  clock_.AdvanceMillis(86'400'000);
+  Answer("t1", "u1", {"B", "C"});
+  ASSERT_OK(analytics_->Flush());
+  auto top = analytics_->TopItems("t1", start - 3'600'000, clock_.NowMillis() + 1, 10);
+  ASSERT_OK(top);
+  ASSERT_EQ(top->size(), 3u);
+  EXPECT_EQ((*top)[0].first, "B");
+  EXPECT_EQ((*top)[0].second.impressions, 2);
+  // Today moves on; the past days are the same: the answer is still whole.
+  Answer("t1", "u1", {"C", "C2"});
+  Answer("t1", "u1", {"C"});
+  ASSERT_OK(analytics_->Flush());
+  top = analytics_->TopItems("t1", start - 3'600'000, clock_.NowMillis() + 1, 2);
+  ASSERT_OK(top);
+  ASSERT_EQ(top->size(), 2u);
+  EXPECT_EQ((*top)[0].first, "C");
+  EXPECT_EQ((*top)[0].second.impressions, 3);
+  EXPECT_EQ((*top)[1].first, "B");
+  // A range of today only, then of the past only.
+  top = analytics_->TopItems("t1", clock_.NowMillis() - 1000, clock_.NowMillis() + 1, 10);
+  ASSERT_OK(top);
+  EXPECT_EQ(top->size(), 3u);  // B, C, C2
+  top = analytics_->TopItems("t1", start, start + 1000, 10);
+  ASSERT_OK(top);
+  EXPECT_EQ(top->size(), 2u);  // A, B
+}
+
+TEST_F(AnalyticsTest, ASummaryOverDaysAddsHoursAtItsEndsToWholeDays) {
+  const int64_t start = clock_.NowMillis();
+  for (int h = 0; h < 60; ++h) {  // an answer every hour for 2.5 days
+    Answer("t1", "u1", {"A"});
+    clock_.AdvanceMillis(3'600'000);
+  }
+  ASSERT_OK(analytics_->Flush());
+  for (int64_t from : {start, start + 7 * 3'600'000, start + 30 * 3'600'000}) {
+    for (int64_t to : {start + 59 * 3'600'000 + 1, start + 40 * 3'600'000}) {
+      auto r = analytics_->Summarize("t1", from, to);
+      ASSERT_OK(r);
+      // Every hour that starts before `to` and ends after `from`.
+      const double hours = static_cast<double>((to - 1) / 3'600'000 - from / 3'600'000 + 1);
+      EXPECT_EQ(r->total.served, hours) << from << " " << to;
+    }
+  }
+}
+
 TEST(AttributionTest, TheRecommendationIdMayComeInTheContext) {
   EXPECT_EQ(RecommendationIdOf("rec_a", R"({"recommendation_id":"rec_b"})"), "rec_a");
   EXPECT_EQ(RecommendationIdOf("", R"({"recommendation_id":"rec_b","source":"home"})"), "rec_b");

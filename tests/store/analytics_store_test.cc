@@ -33,7 +33,7 @@ class AnalyticsStoreTest : public ::testing::TestWithParam<Backend> {
     store_ = GetParam().open(dir_.path());
   }
   double Sum(const std::string& tenant, const std::string& metric, int64_t from = 0, int64_t to = INT64_MAX) {
-    auto rows = store_->Counters(tenant, from, to, metric);
+    auto rows = store_->Counters(tenant, AnalyticsStore::Grain::kHour, from, to, {metric});
     EXPECT_OK(rows);
     double s = 0;
     for (const auto& r : *rows) {
@@ -56,11 +56,37 @@ TEST_P(AnalyticsStoreTest, AddsCountersIntoWhatIsStored) {
   // The range is by hour, end exclusive; the prefix narrows metrics.
   EXPECT_DOUBLE_EQ(Sum("t1", "calls", 10 * kHour, 10 * kHour + 1), 6);
   EXPECT_DOUBLE_EQ(Sum("t1", "calls", 11 * kHour, 12 * kHour), 0);
-  auto rows = store_->Counters("t1", 0, INT64_MAX, "rev");
+  auto rows = store_->Counters("t1", AnalyticsStore::Grain::kHour, 0, INT64_MAX, {"rev"});
   ASSERT_OK(rows);
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].key.model_version, "v1");
   EXPECT_EQ((*rows)[0].key.endpoint, "recommendations");
+  rows = store_->Counters("t1", AnalyticsStore::Grain::kHour, 0, INT64_MAX, {"rev", "calls"});
+  ASSERT_OK(rows);
+  EXPECT_EQ(rows->size(), 2u);
+}
+
+TEST_P(AnalyticsStoreTest, DaysRollUpTheHours) {
+  AnalyticsBatch a;
+  a.counters[{kDay + 1 * kHour, "calls", "GET /x", "", "k1"}] = 2;
+  a.counters[{kDay + 5 * kHour, "calls", "GET /x", "", "k1"}] = 3;
+  a.counters[{2 * kDay, "calls", "GET /x", "", "k1"}] = 7;
+  a.gauges[{kDay + 2 * kHour, "storage_bytes", "", "", ""}] = 100;
+  ASSERT_OK(store_->Add("t1", a));
+  AnalyticsBatch later;
+  later.counters[{kDay + 23 * kHour, "calls", "GET /x", "", "k1"}] = 1;
+  later.gauges[{kDay + 9 * kHour, "storage_bytes", "", "", ""}] = 80;
+  ASSERT_OK(store_->Add("t1", later));
+  auto days = store_->Counters("t1", AnalyticsStore::Grain::kDay, kDay, 2 * kDay, {});
+  ASSERT_OK(days);
+  ASSERT_EQ(days->size(), 2u);
+  for (const auto& row : *days) {
+    EXPECT_EQ(row.key.hour_ms, kDay);
+    EXPECT_DOUBLE_EQ(row.value, row.key.metric == "calls" ? 6 : 80);
+  }
+  days = store_->Counters("t1", AnalyticsStore::Grain::kDay, kDay, 3 * kDay, {"calls"});
+  ASSERT_OK(days);
+  EXPECT_EQ(days->size(), 2u);
 }
 
 TEST_P(AnalyticsStoreTest, GaugesKeepTheLatestValue) {

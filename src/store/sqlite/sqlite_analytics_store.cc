@@ -1,5 +1,7 @@
 // The embedded analytics store: one SQLite database per tenant
 // (`root`/<tenant>/analytics.db), rows summed in place by upserts.
+#include <map>
+
 #include "store/analytics_store.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/tenant_db_set.h"
@@ -39,7 +41,26 @@ CREATE TABLE clicks (
 CREATE INDEX clicks_by_pair ON clicks(user_id, item_id, ts_ms);
 CREATE INDEX clicks_by_time ON clicks(ts_ms);
 )sql"},
+    // The day rollup of the counters: a month's dashboard reads days, not hours.
+    {2, R"sql(
+CREATE TABLE counters_day (
+  day_ms INTEGER NOT NULL,
+  metric TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  value REAL NOT NULL,
+  PRIMARY KEY (day_ms, metric, endpoint, model_version, key_id)
+) WITHOUT ROWID;
+INSERT INTO counters_day SELECT hour_ms / 86400000 * 86400000, metric, endpoint, model_version, key_id,
+  CASE WHEN metric = 'storage_bytes' THEN MAX(value) ELSE SUM(value) END
+  FROM counters GROUP BY 1, 2, 3, 4, 5;
+)sql"},
 };
+
+constexpr int64_t kDayMs = 86'400'000;
+
+int64_t DayOf(int64_t ms) { return ms >= 0 ? ms / kDayMs * kDayMs : (ms - kDayMs + 1) / kDayMs * kDayMs; }
 
 SqliteDb::Options AnalyticsDbOptions() {
   SqliteDb::Options o;
@@ -62,20 +83,32 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
       ASSIGN_OR_RETURN(auto add, c.Prepare(
           "INSERT INTO counters (hour_ms, metric, endpoint, model_version, key_id, value) "
           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"));
+      ASSIGN_OR_RETURN(auto add_day, c.Prepare(
+          "INSERT INTO counters_day (day_ms, metric, endpoint, model_version, key_id, value) "
+          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"));
+      auto put = [](SqliteStmt& st, int64_t t, const CounterKey& k, double v) -> Status {
+        st.Bind(1, t).Bind(2, k.metric).Bind(3, k.endpoint).Bind(4, k.model_version).Bind(5, k.key_id).Bind(6, v);
+        RETURN_IF_ERROR(st.Run());
+        st.Reset();
+        return Status::Ok();
+      };
+      std::map<CounterKey, double> days;
       for (const auto& [k, v] : batch.counters) {
-        add->Bind(1, k.hour_ms).Bind(2, k.metric).Bind(3, k.endpoint).Bind(4, k.model_version);
-        add->Bind(5, k.key_id).Bind(6, v);
-        RETURN_IF_ERROR(add->Run());
-        add->Reset();
+        RETURN_IF_ERROR(put(*add, k.hour_ms, k, v));
+        CounterKey d = k;
+        d.hour_ms = DayOf(k.hour_ms);
+        days[d] += v;
       }
+      for (const auto& [k, v] : days) RETURN_IF_ERROR(put(*add_day, k.hour_ms, k, v));
       ASSIGN_OR_RETURN(auto set, c.Prepare(
           "INSERT INTO counters (hour_ms, metric, endpoint, model_version, key_id, value) "
           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value"));
+      ASSIGN_OR_RETURN(auto set_day, c.Prepare(
+          "INSERT INTO counters_day (day_ms, metric, endpoint, model_version, key_id, value) "
+          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value"));
       for (const auto& [k, v] : batch.gauges) {
-        set->Bind(1, k.hour_ms).Bind(2, k.metric).Bind(3, k.endpoint).Bind(4, k.model_version);
-        set->Bind(5, k.key_id).Bind(6, v);
-        RETURN_IF_ERROR(set->Run());
-        set->Reset();
+        RETURN_IF_ERROR(put(*set, k.hour_ms, k, v));
+        RETURN_IF_ERROR(put(*set_day, DayOf(k.hour_ms), k, v));
       }
       ASSIGN_OR_RETURN(auto item, c.Prepare(
           "INSERT INTO item_days (day_ms, item_id, impressions, clicks, carts, purchases, revenue) "
@@ -101,18 +134,25 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
     });
   }
 
-  StatusOr<std::vector<CounterRow>> Counters(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
-                                             const std::string& metric_prefix) override {
+  StatusOr<std::vector<CounterRow>> Counters(const std::string& tenant_id, Grain grain, int64_t from_ms,
+                                             int64_t to_ms, const std::vector<std::string>& prefixes) override {
     std::vector<CounterRow> out;
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
-    if (!db) return out;
+    if (!db || from_ms >= to_ms) return out;
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
-      // The prefix as a range of the primary key's second column (no LIKE escaping).
-      ASSIGN_OR_RETURN(auto s, c.Prepare(
-          "SELECT hour_ms, metric, endpoint, model_version, key_id, value FROM counters "
-          "WHERE hour_ms >= ? AND hour_ms < ? AND substr(metric, 1, ?) = ?"));
-      s->Bind(1, from_ms).Bind(2, to_ms).Bind(3, static_cast<int64_t>(metric_prefix.size()));
-      s->Bind(4, metric_prefix);
+      const bool hours = grain == Grain::kHour;
+      std::string sql = std::string("SELECT ") + (hours ? "hour_ms" : "day_ms") +
+                        ", metric, endpoint, model_version, key_id, value FROM " +
+                        (hours ? "counters WHERE hour_ms >= ? AND hour_ms < ?" : "counters_day WHERE day_ms >= ? AND day_ms < ?");
+      // Prefixes compared as substrings (no LIKE escaping to get wrong).
+      for (size_t i = 0; i < prefixes.size(); ++i) {
+        sql += i == 0 ? " AND (" : " OR ";
+        sql += "substr(metric, 1, " + std::to_string(prefixes[i].size()) + ") = ?";
+      }
+      if (!prefixes.empty()) sql += ")";
+      ASSIGN_OR_RETURN(auto s, c.Prepare(sql));
+      s->Bind(1, from_ms).Bind(2, to_ms);
+      for (size_t i = 0; i < prefixes.size(); ++i) s->Bind(static_cast<int>(i) + 3, prefixes[i]);
       while (true) {
         ASSIGN_OR_RETURN(bool row, s->Step());
         if (!row) break;
