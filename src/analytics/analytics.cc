@@ -101,6 +101,7 @@ void Analytics::Forget(const std::string& tenant_id) {
   }
   store_->CloseTenant(tenant_id);
   last_prune_.erase(tenant_id);
+  last_storage_.erase(tenant_id);
   std::lock_guard past(past_mu_);
   past_items_.erase(tenant_id);
 }
@@ -148,6 +149,13 @@ void Analytics::FlushOnce() {
   for (auto& [tenant, list] : events) Attribute(tenant, list, &batches[tenant]);
   const int64_t now = clock_->NowMillis();
   for (auto& [tenant, batch] : batches) {
+    if (options_.storage_bytes) {
+      int64_t& last = last_storage_[tenant];
+      if (now - last >= kHourMs) {
+        last = now;
+        batch.gauges[{Hour(now), "storage_bytes", "", "", ""}] = static_cast<double>(options_.storage_bytes(tenant));
+      }
+    }
     Status s = store_->Add(tenant, batch);
     if (!s.ok()) {
       if (s.code() != StatusCode::kNotFound) spdlog::warn("analytics of tenant {}: {}", tenant, s.ToString());
@@ -242,6 +250,14 @@ StatusOr<std::vector<store::CounterRow>> Analytics::Rows(const std::string& tena
 StatusOr<Report> Analytics::Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms) {
   ASSIGN_OR_RETURN(auto rows, Rows(tenant_id, from_ms, to_ms, {}));
   return analytics::Summarize(rows);
+}
+
+StatusOr<std::map<std::pair<int64_t, std::string>, UsageDay>> Analytics::UsageOf(const std::string& tenant_id,
+                                                                                 int64_t from_ms, int64_t to_ms) {
+  ASSIGN_OR_RETURN(auto rows, Rows(tenant_id, from_ms, to_ms,
+                                   {"calls", "served", "events_tracked", "rows_imported", "training_seconds",
+                                    "storage_bytes"}));
+  return analytics::Usage(rows);
 }
 
 StatusOr<std::map<int64_t, Bucket>> Analytics::Series(const std::string& tenant_id, int64_t from_ms,

@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,9 @@ namespace embedrec::analytics {
 struct AnalyticsOptions {
   int64_t flush_interval_ms = 1000;
   size_t max_queued_events = 200000;  // tracked events awaiting attribution; more are dropped and counted
+  // The bytes a tenant stores (usage records), asked at most hourly per
+  // tenant that had something counted; null: not recorded.
+  std::function<int64_t(const std::string& tenant_id)> storage_bytes;
 };
 
 class Analytics {
@@ -73,6 +77,9 @@ class Analytics {
   // of the days overlapping it. `metrics`: prefixes of the metrics needed
   // (empty: all).
   StatusOr<Report> Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms);
+  // Usage records by day and API key.
+  StatusOr<std::map<std::pair<int64_t, std::string>, UsageDay>> UsageOf(const std::string& tenant_id,
+                                                                         int64_t from_ms, int64_t to_ms);
   // Points every `interval_ms` (an hour or a day).
   StatusOr<std::map<int64_t, Bucket>> Series(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
                                              int64_t interval_ms, const std::vector<std::string>& metrics);
@@ -132,7 +139,8 @@ class Analytics {
   uint64_t past_clock_ = 0;                      // GUARDED_BY(past_mu_)
 
   std::mutex flush_mu_;  // one flush at a time
-  std::map<std::string, int64_t> last_prune_;  // GUARDED_BY(flush_mu_)
+  std::map<std::string, int64_t> last_prune_;    // GUARDED_BY(flush_mu_)
+  std::map<std::string, int64_t> last_storage_;  // GUARDED_BY(flush_mu_)
   std::thread thread_;   // last: starts once everything above exists
 };
 

@@ -89,6 +89,31 @@ Report Summarize(const std::vector<store::CounterRow>& rows) {
   return r;
 }
 
+std::map<std::pair<int64_t, std::string>, UsageDay> Usage(const std::vector<store::CounterRow>& rows) {
+  std::map<std::pair<int64_t, std::string>, UsageDay> out;
+  for (const auto& row : rows) {
+    const std::string& m = row.key.metric;
+    auto slot = [&]() -> UsageDay& { return out[{FloorTo(row.key.hour_ms, kDayMs), row.key.key_id}]; };
+    if (m == "calls") {
+      UsageDay& u = slot();
+      u.calls += row.value;
+      u.calls_by_endpoint[row.key.endpoint] += row.value;
+    } else if (m == "served") {
+      slot().recommendations_served += row.value;
+    } else if (m == "events_tracked") {
+      slot().events_tracked += row.value;
+    } else if (m == "rows_imported") {
+      slot().rows_imported += row.value;
+    } else if (m == "training_seconds") {
+      slot().training_seconds += row.value;
+    } else if (m == "storage_bytes") {
+      UsageDay& u = slot();
+      u.storage_bytes = std::max(u.storage_bytes, row.value);
+    }
+  }
+  return out;
+}
+
 std::map<int64_t, Bucket> Series(const std::vector<store::CounterRow>& rows, int64_t interval_ms) {
   std::map<int64_t, Bucket> out;
   for (const auto& row : rows) {

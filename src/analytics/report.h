@@ -72,6 +72,16 @@ struct Bucket {
 };
 std::map<int64_t, Bucket> Series(const std::vector<store::CounterRow>& rows, int64_t interval_ms);
 
+// Usage records for billing: per day and API key ("" : the tenant's users,
+// the platform, and what belongs to no key: training, storage).
+struct UsageDay {
+  std::map<std::string, double> calls_by_endpoint;  // route → calls
+  double calls = 0, recommendations_served = 0, events_tracked = 0, rows_imported = 0;
+  double training_seconds = 0, storage_bytes = 0;  // on the "" row
+};
+// By (day start, key id), oldest first.
+std::map<std::pair<int64_t, std::string>, UsageDay> Usage(const std::vector<store::CounterRow>& rows);
+
 inline constexpr int64_t kHourMs = 3'600'000, kDayMs = 86'400'000;
 inline int64_t FloorTo(int64_t ms, int64_t unit) { return ms >= 0 ? ms / unit * unit : (ms - unit + 1) / unit * unit; }
 

@@ -11,6 +11,7 @@
 #include "api/call.h"
 #include "api/json_body.h"
 #include "api/schemas.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 #include "http/errors.h"
 #include "interactions/interaction_rules.h"
@@ -53,7 +54,7 @@ StatusOr<int64_t> TimeParam(const Request& req, const char* name) {
 }
 
 // ?period=last_24_hours|last_7_days|last_30_days (default last_7_days), or ?from (&to, default now).
-StatusOr<Period> PeriodOf(const Request& req, int64_t now_ms) {
+StatusOr<Period> PeriodOf(const Request& req, int64_t now_ms, const char* default_period = "last_7_days") {
   Period p;
   const auto from = req.Query("from"), period = req.Query("period");
   if (from) {
@@ -71,7 +72,7 @@ StatusOr<Period> PeriodOf(const Request& req, int64_t now_ms) {
     return p;
   }
   if (req.Query("to")) return Status::InvalidArgument("'to' needs 'from'", {{"parameter", "to"}});
-  p.name = period.value_or("last_7_days");
+  p.name = period.value_or(default_period);
   p.to_ms = now_ms;
   if (p.name == "last_24_hours") p.from_ms = now_ms - kDayMs;
   else if (p.name == "last_7_days") p.from_ms = now_ms - 7 * kDayMs;
@@ -142,6 +143,80 @@ std::vector<http::Param> PeriodParams() {
   return {schema::QueryString("period", 32, kPeriodParams),
           schema::Query("from", R"({"type":"string"})", "start (RFC 3339 or epoch seconds), instead of period"),
           schema::Query("to", R"({"type":"string"})", "end (default now)")};
+}
+
+// Usage records (billing): JSON records, or CSV in long form.
+struct UsageAnswer {
+  json::array records;
+  std::string csv;
+  json::object totals{{"api_calls", 0.0}, {"recommendations_served", 0.0}, {"events_tracked", 0.0},
+                      {"rows_imported", 0.0}, {"training_seconds", 0.0}};
+};
+
+void AddUsage(const std::string& tenant_id,
+              const std::map<std::pair<int64_t, std::string>, analytics::UsageDay>& usage, UsageAnswer* out) {
+  auto csv_field = [](const std::string& f) {
+    if (f.find_first_of(",\"\n\r") == std::string::npos) return f;
+    std::string q = "\"";
+    for (char c : f) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  auto number = [](double v) { return JsonText(json::value(Rounded(v, 1e3))); };
+  for (const auto& [at, u] : usage) {
+    const std::string date = DayText(at.first), key = at.second;
+    json::object by;
+    for (const auto& [route, n] : u.calls_by_endpoint) by[route] = n;
+    out->records.push_back(json::object{
+        {"date", date}, {"tenant_id", tenant_id}, {"api_key_id", key.empty() ? json::value(nullptr) : json::value(key)},
+        {"api_calls", u.calls}, {"api_calls_by_endpoint", std::move(by)},
+        {"recommendations_served", u.recommendations_served}, {"events_tracked", u.events_tracked},
+        {"rows_imported", u.rows_imported}, {"training_seconds", Rounded(u.training_seconds, 1e3)},
+        {"storage_bytes", u.storage_bytes}});
+    auto add_total = [&](const char* k, double v) { out->totals[k] = out->totals[k].to_number<double>() + v; };
+    add_total("api_calls", u.calls);
+    add_total("recommendations_served", u.recommendations_served);
+    add_total("events_tracked", u.events_tracked);
+    add_total("rows_imported", u.rows_imported);
+    add_total("training_seconds", u.training_seconds);
+    const std::string lead = date + "," + csv_field(tenant_id) + "," + csv_field(key) + ",";
+    for (const auto& [route, n] : u.calls_by_endpoint) out->csv += lead + "api_calls," + csv_field(route) + "," + number(n) + "\n";
+    for (auto [metric, v] : {std::pair<const char*, double>{"recommendations_served", u.recommendations_served},
+                             {"events_tracked", u.events_tracked}, {"rows_imported", u.rows_imported},
+                             {"training_seconds", u.training_seconds}, {"storage_bytes", u.storage_bytes}}) {
+      if (v != 0) out->csv += lead + metric + ",," + number(v) + "\n";
+    }
+  }
+}
+
+constexpr const char* kCsvHeader = "date,tenant_id,api_key_id,metric,endpoint,value\n";
+
+StatusOr<bool> WantsCsv(const Request& req) {
+  const std::string format = req.Query("format").value_or("json");
+  if (format != "json" && format != "csv") {
+    return Status::InvalidArgument("format must be json or csv", {{"parameter", "format"}});
+  }
+  return format == "csv";
+}
+
+http::Response CsvAnswer(std::string body) {
+  http::Response r;
+  r.status = 200;
+  r.content_type = "text/csv; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+http::RouteInfo UsageRoute(const char* path, const char* summary) {
+  http::RouteInfo r{"GET", path, summary, "analytics"};
+  r.params = PeriodParams();
+  r.params[0].description = "last_24_hours, last_7_days or last_30_days (default)";
+  r.params.push_back(schema::Query("format", R"({"type":"string","enum":["json","csv"]})",
+                                   "json (default) or csv (date,tenant_id,api_key_id,metric,endpoint,value)"));
+  r.replies = {schema::Reply(200, "usage records per day and API key",
+                             R"({"type":"object","required":["from","to","records","totals"]})"),
+               http::Reply{.status = 200, .description = "with format=csv", .media = "text/csv"}};
+  r.slow = true;
+  return r;
 }
 
 }  // namespace
@@ -297,6 +372,48 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
     return JsonAnswer(200, json::object{{"tenant_id", ctx.tenant_id()}, {"metric", metric}, {"interval", interval},
                                         {"from", FormatRfc3339Millis(period.from_ms)},
                                         {"to", FormatRfc3339Millis(period.to_ms)}, {"points", std::move(points)}});
+  });
+
+  routes.Add(UsageRoute("/api/v1/usage", "The tenant's usage per day and API key (billing)"), read,
+             [](const Request& req, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
+    analytics::Analytics* a = Need(ctx);
+    if (!a) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis(), "last_30_days"));
+    ASSIGN_OR_RETURN(bool csv, WantsCsv(req));
+    ASSIGN_OR_RETURN(auto usage, a->UsageOf(ctx.tenant_id(), period.from_ms, period.to_ms));
+    UsageAnswer out;
+    AddUsage(ctx.tenant_id(), usage, &out);
+    if (csv) return CsvAnswer(kCsvHeader + out.csv);
+    return JsonAnswer(200, json::object{{"tenant_id", ctx.tenant_id()}, {"period", period.name},
+                                        {"from", FormatRfc3339Millis(period.from_ms)},
+                                        {"to", FormatRfc3339Millis(period.to_ms)},
+                                        {"records", std::move(out.records)}, {"totals", std::move(out.totals)}});
+  });
+}
+
+void RegisterAdminUsageRoutes(http::Router& router, const PlatformDeps& deps) {
+  const PlatformDeps* d = &deps;
+  AddAuthed(router, UsageRoute("/api/v1/admin/usage", "Every tenant's usage per day and API key (platform admin)"),
+            deps, auth::kPlatformAdmin,
+            [d](const Request& req, const PathParams&, const auth::Principal&) -> StatusOr<http::Response> {
+    if (!d->analytics) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(Period period, PeriodOf(req, d->clock->NowMillis(), "last_30_days"));
+    ASSIGN_OR_RETURN(bool csv, WantsCsv(req));
+    UsageAnswer out;
+    std::string cursor;
+    while (true) {
+      ASSIGN_OR_RETURN(auto page, d->control->ListTenants(cursor, 200));
+      for (const auto& t : page.tenants) {
+        ASSIGN_OR_RETURN(auto usage, d->analytics->UsageOf(t.id, period.from_ms, period.to_ms));
+        AddUsage(t.id, usage, &out);
+      }
+      if (!page.next_cursor) break;
+      cursor = *page.next_cursor;
+    }
+    if (csv) return CsvAnswer(kCsvHeader + out.csv);
+    return JsonAnswer(200, json::object{{"period", period.name}, {"from", FormatRfc3339Millis(period.from_ms)},
+                                        {"to", FormatRfc3339Millis(period.to_ms)},
+                                        {"records", std::move(out.records)}, {"totals", std::move(out.totals)}});
   });
 }
 

@@ -63,6 +63,7 @@ void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {
   }
   if (deps.tenant.recommender && deps.tenant.recommendations) RegisterRecommendationRoutes(routes);
   RegisterAnalyticsRoutes(routes);
+  RegisterAdminUsageRoutes(router, deps.platform);
 }
 
 }  // namespace embedrec::api

@@ -20,6 +20,9 @@
 namespace embedrec::tenants {
 class TenantService;
 }
+namespace embedrec::analytics {
+class Analytics;
+}
 
 namespace embedrec::api {
 
@@ -35,6 +38,7 @@ struct PlatformDeps {
   // Readiness: can tenants' data be written; models that failed to load, by tenant.
   std::function<Status()> ping_tenant_spaces;
   std::function<std::map<std::string, std::string>()> model_problems;
+  analytics::Analytics* analytics = nullptr;  // every tenant's usage (may be null)
 };
 
 // Everything the API is built from.
@@ -76,6 +80,7 @@ void RegisterDataQualityRoutes(TenantRoutes& routes);
 // while tracked events keep changing the data).
 StatusOr<boost::json::object> DataQualityOf(TenantContext& ctx, int64_t max_age_ms);
 void RegisterAnalyticsRoutes(TenantRoutes& routes);
+void RegisterAdminUsageRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterInteractionRoutes(TenantRoutes& routes);
 void RegisterTrainingRoutes(TenantRoutes& routes);
 void RegisterModelRoutes(TenantRoutes& routes);

@@ -99,6 +99,9 @@ class PlatformImpl final : public Platform {
     topts.registry.keep_versions = config_.keep_model_versions;
     topts.registry.min_age_days = config_.model_min_age_days;
     topts.registry.index.exact_max_items = config_.exact_search_max_items;
+    topts.job_ran = [this](const std::string& tid, double seconds) {
+      if (analytics_) analytics_->Trained(tid, seconds);  // created before any job runs
+    };
     training_ = training::NewTrainingService(tenants_.get(), open_blobs, &deployed_,
                                              RealClock(), topts);
     services.training = training_.get();
@@ -148,8 +151,20 @@ class PlatformImpl final : public Platform {
         recommender_.get(), rec_log_.get(), RealClock(), RandomIds(), &metrics_);
     if (config_.analytics) {
       analytics_store_ = store::NewSqliteAnalyticsStore(config_.data_dir + "/tenants");
-      analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), RealClock());
+      analytics::AnalyticsOptions ao;
+      // What the tenant's space holds on disk (its databases, uploads, models).
+      ao.storage_bytes = [root = config_.data_dir + "/tenants"](const std::string& tid) -> int64_t {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        int64_t bytes = 0;
+        for (fs::recursive_directory_iterator it(fs::path(root) / tid, ec), end; !ec && it != end; it.increment(ec)) {
+          if (it->is_regular_file(ec)) bytes += static_cast<int64_t>(it->file_size(ec));
+        }
+        return bytes;
+      };
+      analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), RealClock(), ao);
       services.analytics = analytics_.get();
+      platform.analytics = analytics_.get();
       analytics::Analytics* a = analytics_.get();
       metrics_.DeclareGaugeFunction("embedrec_analytics_dropped_events",
                                     "Tracked events not attributed because analytics' queue was full",

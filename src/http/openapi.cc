@@ -121,14 +121,17 @@ json::object Operation(const Route& r) {
   if (info.replies.empty()) {
     responses["200"] = json::object{{"description", "success"}};
   }
+  // Replies of one status in several media (JSON or CSV) share its entry.
   for (const auto& reply : info.replies) {
-    json::object o{{"description", reply.description.empty() ? "success" : reply.description}};
-    if (!reply.schema.empty()) {
-      o["content"] = json::object{{reply.media, json::object{{"schema", Schema(reply.schema)}}}};
-    } else if (!reply.media.empty() && reply.status != 204) {
-      o["content"] = json::object{{reply.media, json::object{{"schema", json::object{}}}}};
+    const std::string status = std::to_string(reply.status);
+    if (!responses.contains(status)) {
+      responses[status] = json::object{{"description", reply.description.empty() ? "success" : reply.description}};
     }
-    responses[std::to_string(reply.status)] = std::move(o);
+    json::object& o = responses[status].as_object();
+    if (reply.media.empty() || reply.status == 204) continue;
+    if (!o.contains("content")) o["content"] = json::object{};
+    o["content"].as_object()[reply.media] =
+        json::object{{"schema", reply.schema.empty() ? json::value(json::object{}) : Schema(reply.schema)}};
   }
   const json::object error_content{{"application/json", json::object{{"schema", ErrorRef()}}}};
   for (int status : errors) {

@@ -357,6 +357,15 @@ class TrainingServiceImpl final : public TrainingService {
   }
 
   void Run(const std::shared_ptr<Job>& job) {
+    const auto started = std::chrono::steady_clock::now();
+    RunOnce(job);
+    if (options_.job_ran) {
+      options_.job_ran(job->tenant_id,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+  }
+
+  void RunOnce(const std::shared_ptr<Job>& job) {
     auto store = tenants_->Open(job->tenant_id);
     Status s = store.status();
     if (s.ok()) {

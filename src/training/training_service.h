@@ -26,6 +26,9 @@ struct ServiceOptions {
   int workers = 1;           // jobs trained at once, across tenants
   int threads_per_job = 0;   // OpenMP threads of a job (0: one per core)
   RegistryOptions registry;
+  // Told of every job that ran, however it ended, with the seconds it held
+  // a worker (usage records); may be null. Runs on the job's worker thread.
+  std::function<void(const std::string& tenant_id, double seconds)> job_ran;
 };
 
 // What Submit answers.

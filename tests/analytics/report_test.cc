@@ -65,5 +65,31 @@ TEST(ReportTest, SummarizesRowsByEndpointVersionKeyAndDay) {
   EXPECT_EQ(daily[kDayMs].all.served, 10);
 }
 
+TEST(ReportTest, UsageIsByDayAndKey) {
+  std::vector<store::CounterRow> rows = {
+      {{kHourMs, "calls", "POST /api/v1/recommendations", "", "k1"}, 3},
+      {{2 * kHourMs, "calls", "POST /api/v1/interactions", "", "k1"}, 2},
+      {{kHourMs, "calls", "GET /api/v1/models", "", ""}, 1},
+      {{kHourMs, "served", "recommendations", "v1", "k1"}, 3},
+      {{kHourMs, "events_tracked", "", "", "k1"}, 2},
+      {{kDayMs, "rows_imported", "", "", "k2"}, 100},
+      {{kDayMs, "training_seconds", "", "", ""}, 12.5},
+      {{kDayMs + kHourMs, "storage_bytes", "", "", ""}, 5000},
+      {{kDayMs + 2 * kHourMs, "storage_bytes", "", "", ""}, 4000},
+      {{kHourMs, "clicks", "recommendations", "v1", ""}, 9},  // not usage
+  };
+  auto u = Usage(rows);
+  ASSERT_EQ(u.size(), 4u);
+  const UsageDay& k1 = u[{0, "k1"}];
+  EXPECT_EQ(k1.calls, 5);
+  EXPECT_EQ(k1.calls_by_endpoint.at("POST /api/v1/recommendations"), 3);
+  EXPECT_EQ(k1.recommendations_served, 3);
+  EXPECT_EQ(k1.events_tracked, 2);
+  EXPECT_EQ((u[{0, ""}].calls), 1);
+  EXPECT_EQ((u[{kDayMs, "k2"}].rows_imported), 100);
+  EXPECT_EQ((u[{kDayMs, ""}].training_seconds), 12.5);
+  EXPECT_EQ((u[{kDayMs, ""}].storage_bytes), 5000);  // the day's largest
+}
+
 }  // namespace
 }  // namespace embedrec::analytics

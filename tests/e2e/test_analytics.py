@@ -3,6 +3,9 @@ and without the cache, impressions, clicks with and without
 recommendation_id, carts, purchases with and without a price, a second
 tenant's traffic), every dashboard figure, time-series point and breakdown
 checked against what the script did, across a restart."""
+import csv
+import io
+
 import pytest
 
 from conftest import ADMIN_TOKEN, wait_for
@@ -14,8 +17,11 @@ ANALYTICS_SCOPES = SCOPES + ["interactions:write", "analytics:read"]
 def onboard_trained(server, slug):
     o = server.onboard(slug, scopes=ANALYTICS_SCOPES)
     items, interactions = shop_csvs()
-    assert server.upload("/api/v1/upload/items", items, o["api_key"]).status == 200
-    assert server.upload("/api/v1/upload/interactions", interactions, o["api_key"]).status == 200
+    o["rows"] = 0
+    for path, data in (("/api/v1/upload/items", items), ("/api/v1/upload/interactions", interactions)):
+        r = server.upload(path, data, o["api_key"])
+        assert r.status == 200, r
+        o["rows"] += r.json()["rows_accepted"]
     done = wait_done(server, o["api_key"], train(server, o["api_key"]).json()["job_id"])
     assert done["deployment_status"] == "deployed", done
     o["version"] = done["model_version"]
@@ -170,6 +176,36 @@ def test_a_scripted_day_is_counted_and_attributed_exactly(make_server):
     revenue_days = server.request("GET", f"/api/v1/analytics/tenant/alpha/timeseries?metric=revenue&interval=day"
                                   "&period=last_7_days", token=a["api_key"]).json()["points"]
     assert round(sum(p["value"] for p in revenue_days), 2) == revenue
+
+    # Usage records (billing): per day and API key, JSON and CSV; every tenant's for the admin.
+    usage = server.request("GET", "/api/v1/usage?period=last_24_hours", token=a["api_key"])
+    assert usage.status == 200, usage
+    u = usage.json()
+    key_id = a["key"]["id"]
+    mine = [x for x in u["records"] if x["api_key_id"] == key_id]
+    assert len(mine) == 1 and mine[0]["tenant_id"] == a["tenant"]["id"]
+    rec = mine[0]
+    for route, n in s.calls.items():
+        assert rec["api_calls_by_endpoint"][route] == n, route
+    assert rec["recommendations_served"] == 4
+    assert rec["events_tracked"] == s.calls["POST /api/v1/interactions"]
+    assert rec["rows_imported"] == a["rows"]
+    unkeyed = [x for x in u["records"] if x["api_key_id"] is None]
+    assert unkeyed and unkeyed[0]["training_seconds"] > 0 and unkeyed[0]["storage_bytes"] > 0
+    assert u["totals"]["api_calls"] == sum(x["api_calls"] for x in u["records"])
+    text = server.request("GET", "/api/v1/usage?period=last_24_hours&format=csv", token=a["api_key"])
+    assert text.status == 200 and text.header("content-type").startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(text.body)))
+    assert {r["tenant_id"] for r in rows} == {a["tenant"]["id"]}
+    assert sum(float(r["value"]) for r in rows if r["metric"] == "api_calls" and r["api_key_id"] == key_id
+               and r["endpoint"] == "POST /api/v1/recommendations") == 3
+    assert sum(float(r["value"]) for r in rows if r["metric"] == "rows_imported") == a["rows"]
+    everyone = server.admin("GET", "/api/v1/admin/usage?period=last_24_hours")
+    assert everyone.status == 200, everyone
+    tenants = {x["tenant_id"] for x in everyone.json()["records"]}
+    assert {a["tenant"]["id"], b["tenant"]["id"]} <= tenants
+    assert server.request("GET", "/api/v1/admin/usage", token=b["api_key"]).status == 403
+    assert server.request("GET", "/api/v1/usage?format=xml", token=a["api_key"]).status == 422
 
     # A restart loses and doubles nothing; a purchase after it still finds the click before it.
     before = {k: m[k] for k in ("total_recommendations_served", "impressions", "clicks")}
