@@ -415,11 +415,14 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
                                                rules.max_recommendations));
       serving::Filters f;
       if (auto c = req.Query("category"); c && !c->empty()) f.categories = {*c};
-      ASSIGN_OR_RETURN(auto res, ctx.Popular(static_cast<int>(count), f));
+      ASSIGN_OR_RETURN(auto served, ctx.Popular(static_cast<int>(count), f));
+      const auto& res = served.result;
       std::string out = "{";
       AppendRecommendations(&out, res.items, false);
       out.append(",\"metadata\":{\"algorithm\":");
       AppendJsonString(res.algorithm, &out);
+      out.append(",\"recommendation_id\":");
+      AppendJsonString(served.recommendation_id, &out);
       out.append("}}");
       return http::JsonResponse(200, std::move(out));
     });

@@ -219,15 +219,13 @@ StatusOr<serving::ServedSimilar> TenantContext::Similar(const std::string& item_
   return served;
 }
 
-StatusOr<serving::RecommendResult> TenantContext::Popular(int count, const serving::Filters& filters) const {
-  ASSIGN_OR_RETURN(serving::RecommendResult res, s_->recommender->Popular(tenant_id_, count, filters));
+StatusOr<serving::Served> TenantContext::Popular(int count, const serving::Filters& filters) const {
+  ASSIGN_OR_RETURN(serving::Served served, s_->recommendations->Popular(tenant_id_, count, filters));
   if (s_->analytics) {
-    std::vector<std::string> shown;
-    shown.reserve(res.items.size());
-    for (const auto& r : res.items) shown.push_back(r.item->item_id);
-    s_->analytics->Served(tenant_id_, who_.key_id, "popular", res.model_version, shown, false);
+    s_->analytics->Served(tenant_id_, who_.key_id, "popular", served.result.model_version, served.shown_items,
+                          false);
   }
-  return res;
+  return served;
 }
 
 StatusOr<store::RecommendationRecord> TenantContext::Logged(const std::string& recommendation_id) const {

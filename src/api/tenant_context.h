@@ -152,7 +152,7 @@ class TenantContext {
                                           render) const;
   StatusOr<serving::ServedSimilar> Similar(const std::string& item_id, int count,
                                            const serving::Filters& filters) const;
-  StatusOr<serving::RecommendResult> Popular(int count, const serving::Filters& filters) const;
+  StatusOr<serving::Served> Popular(int count, const serving::Filters& filters) const;
   StatusOr<store::RecommendationRecord> Logged(const std::string& recommendation_id) const;
   // Counts a request per tenant and endpoint with its time.
   void CountRequest(const char* endpoint, double seconds) const;

@@ -182,4 +182,26 @@ StatusOr<ServedSimilar> RecommendationService::Similar(const std::string& tenant
   return out;
 }
 
+StatusOr<Served> RecommendationService::Popular(const std::string& tenant_id, int count, const Filters& filters) {
+  Served out;
+  ASSIGN_OR_RETURN(out.result, recommender_->Popular(tenant_id, count, filters));
+  const int64_t now = clock_->NowMillis();
+  out.recommendation_id = TimedId(ids_, now);
+  out.shown_items.reserve(out.result.items.size());
+  for (const auto& r : out.result.items) out.shown_items.push_back(r.item->item_id);
+  if (!log_) return out;
+  std::vector<store::ShownItem> shown;
+  shown.reserve(out.result.items.size());
+  for (const auto& r : out.result.items) shown.push_back({r.item->item_id, Rounded(r.score)});
+  std::string context = "{}";
+  if (filters.categories.size() == 1) {
+    context = "{\"category\":";
+    AppendJsonString(*filters.categories.begin(), &context);
+    context += "}";
+  }
+  Log(out.recommendation_id, now, tenant_id, "", "popular", out.result.model_version, out.result.algorithm,
+      std::move(shown), std::move(context), false);
+  return out;
+}
+
 }  // namespace embedrec::serving

@@ -74,6 +74,8 @@ class RecommendationService {
   // Items similar to `item_id`, logged as endpoint "similar".
   StatusOr<ServedSimilar> Similar(const std::string& tenant_id, const std::string& item_id, int count,
                                   const Filters& filters);
+  // Trending items, logged as endpoint "popular" (with the category asked for as context).
+  StatusOr<Served> Popular(const std::string& tenant_id, int count, const Filters& filters);
 
  private:
   // An answer kept by position in its catalog snapshot (valid while the

@@ -244,3 +244,23 @@ def test_the_dashboard_needs_analytics_read(server):
     assert d["period"] == "last_7_days" and d["metrics"]["total_recommendations_served"] == 0
     assert d["metrics"]["revenue_impact"] == {"attributed_revenue": 0, "attributed_orders": 0,
                                               "average_order_value": 0}
+
+
+def test_popular_answers_are_logged_and_their_clicks_attributed(make_server):
+    server = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN})
+    o = server.onboard("epsilon", scopes=ANALYTICS_SCOPES)
+    items, interactions = shop_csvs()
+    assert server.upload("/api/v1/upload/items", items, o["api_key"]).status == 200
+    assert server.upload("/api/v1/upload/interactions", interactions, o["api_key"]).status == 200
+    r = server.request("GET", "/api/v1/recommendations/popular?count=5&category=books", token=o["api_key"])
+    assert r.status == 200, r
+    rid = r.json()["metadata"]["recommendation_id"]
+    shown = [x["item_id"] for x in r.json()["recommendations"]]
+    log = server.request("GET", f"/api/v1/recommendations/log/{rid}", token=o["api_key"]).json()
+    assert log["endpoint"] == "popular" and [x["item_id"] for x in log["items"]] == shown
+    assert log["context"] == {"category": "books"}
+    r = server.request("POST", "/api/v1/interactions", {"user_id": "visitor", "item_id": shown[2],
+                       "interaction_type": "view", "recommendation_id": rid}, token=o["api_key"])
+    assert r.status == 201, r
+    d = settled(server, o, lambda d: d["metrics"]["clicks"] >= 1)
+    assert d["metrics"]["clicks"] == 1 and d["metrics"]["total_recommendations_served"] == 1
