@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 #include "common/thread_priority.h"
@@ -34,16 +36,48 @@ void Analytics::Count(const std::string& tenant_id, store::CounterKey key, doubl
   s.batches[tenant_id].counters[std::move(key)] += value;
 }
 
+// Keys as tuples of views: a stored key and a lookup of borrowed strings compare alike.
+template <class K>
+auto Analytics::Views(const K& k) {
+  if constexpr (requires { k.route; }) {
+    return std::tuple<int64_t, std::string_view, std::string_view, std::string_view>(k.hour, k.tenant, k.route,
+                                                                                     k.key_id);
+  } else if constexpr (requires { k.kind; }) {
+    return std::tuple<int64_t, std::string_view, std::string_view, std::string_view, std::string_view>(
+        k.hour, k.tenant, k.kind, k.model_version, k.key_id);
+  } else {
+    return std::tuple<int64_t, std::string_view, std::string_view>(k.day, k.tenant, k.item_id);
+  }
+}
+
+namespace {
+// Lookups of borrowed strings, shaped like the stored keys.
+struct CallRef {
+  int64_t hour;
+  std::string_view tenant, route, key_id;
+};
+struct ServedRef {
+  int64_t hour;
+  std::string_view tenant, kind, model_version, key_id;
+};
+struct ItemRef {
+  int64_t day;
+  std::string_view tenant, item_id;
+};
+}  // namespace
+
 void Analytics::Call(const std::string& tenant_id, const std::string& key_id, const std::string& route,
                      int status, double ms) {
   const int64_t hour = Hour(clock_->NowMillis());
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
-  auto& counters = s.batches[tenant_id].counters;
-  counters[{hour, "calls", route, "", key_id}] += 1;
-  if (status >= 400) counters[{hour, "errors", route, "", key_id}] += 1;
-  counters[{hour, "latency_ms", route, "", key_id}] += ms;
-  counters[{hour, LatencyMetric(LatencyBucket(ms)), route, "", key_id}] += 1;
+  auto it = s.calls.find(CallRef{hour, tenant_id, route, key_id});
+  if (it == s.calls.end()) it = s.calls.emplace(CallKey{hour, tenant_id, route, key_id}, CallStats{}).first;
+  CallStats& c = it->second;
+  c.calls += 1;
+  if (status >= 400) c.errors += 1;
+  c.latency_ms += ms;
+  c.buckets[LatencyBucket(ms)] += 1;
 }
 
 void Analytics::Served(const std::string& tenant_id, const std::string& key_id, const std::string& kind,
@@ -52,11 +86,46 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
   const int64_t hour = Hour(now), day = FloorTo(now, kDayMs);
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
-  store::AnalyticsBatch& b = s.batches[tenant_id];
-  b.counters[{hour, "served", kind, model_version, key_id}] += 1;
-  if (cached) b.counters[{hour, "cache_hits", kind, model_version, key_id}] += 1;
-  b.counters[{hour, "items_shown", kind, model_version, key_id}] += static_cast<double>(items.size());
-  for (const auto& item : items) b.items[{day, item}].impressions += 1;
+  auto it = s.served.find(ServedRef{hour, tenant_id, kind, model_version, key_id});
+  if (it == s.served.end()) {
+    it = s.served.emplace(ServedKey{hour, tenant_id, kind, model_version, key_id}, ServedStats{}).first;
+  }
+  it->second.served += 1;
+  if (cached) it->second.cache_hits += 1;
+  it->second.items_shown += static_cast<double>(items.size());
+  for (const auto& item : items) {
+    auto i = s.shown.find(ItemRef{day, tenant_id, item});
+    if (i == s.shown.end()) i = s.shown.emplace(ItemKey{day, tenant_id, item}, 0.0).first;
+    i->second += 1;
+  }
+}
+
+void Analytics::Drain(Shard& s, std::map<std::string, store::AnalyticsBatch>* into) {
+  for (auto& [tenant, b] : s.batches) {
+    store::AnalyticsBatch& to = (*into)[tenant];
+    for (auto& [k, v] : b.counters) to.counters[k] += v;
+    for (auto& [k, v] : b.items) to.items[k].Add(v);
+  }
+  s.batches.clear();
+  for (const auto& [k, c] : s.calls) {
+    auto& counters = (*into)[k.tenant].counters;
+    counters[{k.hour, "calls", k.route, "", k.key_id}] += c.calls;
+    if (c.errors > 0) counters[{k.hour, "errors", k.route, "", k.key_id}] += c.errors;
+    counters[{k.hour, "latency_ms", k.route, "", k.key_id}] += c.latency_ms;
+    for (int b = 0; b < kLatencyBuckets; ++b) {
+      if (c.buckets[b] > 0) counters[{k.hour, LatencyMetric(b), k.route, "", k.key_id}] += c.buckets[b];
+    }
+  }
+  s.calls.clear();
+  for (const auto& [k, v] : s.served) {
+    auto& counters = (*into)[k.tenant].counters;
+    counters[{k.hour, "served", k.kind, k.model_version, k.key_id}] += v.served;
+    if (v.cache_hits > 0) counters[{k.hour, "cache_hits", k.kind, k.model_version, k.key_id}] += v.cache_hits;
+    counters[{k.hour, "items_shown", k.kind, k.model_version, k.key_id}] += v.items_shown;
+  }
+  s.served.clear();
+  for (const auto& [k, v] : s.shown) (*into)[k.tenant].items[{k.day, k.item_id}].impressions += v;
+  s.shown.clear();
 }
 
 void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
@@ -98,6 +167,9 @@ void Analytics::Forget(const std::string& tenant_id) {
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
     s.batches.erase(tenant_id);
+    std::erase_if(s.calls, [&](const auto& e) { return e.first.tenant == tenant_id; });
+    std::erase_if(s.served, [&](const auto& e) { return e.first.tenant == tenant_id; });
+    std::erase_if(s.shown, [&](const auto& e) { return e.first.tenant == tenant_id; });
   }
   store_->CloseTenant(tenant_id);
   last_prune_.erase(tenant_id);
@@ -107,8 +179,10 @@ void Analytics::Forget(const std::string& tenant_id) {
 }
 
 void Analytics::Close(const std::string& tenant_id) {
-  std::lock_guard flush(flush_mu_);
-  store_->CloseTenant(tenant_id);
+  // Closed by the next flush: the caller (an eviction, on a request's
+  // thread) never waits for a batch being written.
+  std::lock_guard lock(mu_);
+  to_close_.insert(tenant_id);
 }
 
 void Analytics::Loop() {
@@ -128,23 +202,27 @@ void Analytics::FlushOnce() {
   std::lock_guard flush(flush_mu_);
   std::map<std::string, store::AnalyticsBatch> batches;
   for (Shard& s : shards_) {
-    std::map<std::string, store::AnalyticsBatch> taken;
+    Shard taken;
     {
       std::lock_guard lock(s.mu);
-      taken.swap(s.batches);
+      taken.batches.swap(s.batches);
+      taken.calls.swap(s.calls);
+      taken.served.swap(s.served);
+      taken.shown.swap(s.shown);
     }
-    for (auto& [tenant, b] : taken) {
-      store::AnalyticsBatch& into = batches[tenant];
-      for (auto& [k, v] : b.counters) into.counters[k] += v;
-      for (auto& [k, v] : b.items) into.items[k].Add(v);
-    }
+    Drain(taken, &batches);
   }
   std::map<std::string, std::vector<TrackedEvent>> events;
+  std::set<std::string> closing;
   {
     std::lock_guard lock(mu_);
     events.swap(events_);
+    closing.swap(to_close_);
     queued_events_ = 0;
     for (const auto& t : forgotten_) batches.erase(t);
+  }
+  for (const auto& t : closing) {
+    if (!batches.count(t) && !events.count(t)) store_->CloseTenant(t);
   }
   for (auto& [tenant, list] : events) Attribute(tenant, list, &batches[tenant]);
   const int64_t now = clock_->NowMillis();

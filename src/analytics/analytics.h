@@ -69,7 +69,7 @@ class Analytics {
   Status Flush();
   // A deleted tenant: what is queued for it is dropped, its handles closed.
   void Forget(const std::string& tenant_id);
-  // An idle tenant: its handles closed (its rows stay).
+  // An idle tenant: its handles closed by the next flush (its rows stay).
   void Close(const std::string& tenant_id);
 
   // ---- Reads (block on I/O) over [from_ms, to_ms): counters of the hours
@@ -95,10 +95,43 @@ class Analytics {
   uint64_t failed_batches() const;
 
  private:
+  // The hot path's counters, found without allocating once a series exists
+  // (maps ordered by a key of string views, compared with transparent lookup).
+  struct CallKey {
+    int64_t hour;
+    std::string tenant, route, key_id;
+  };
+  struct CallStats {
+    double calls = 0, errors = 0, latency_ms = 0;
+    std::array<double, kLatencyBuckets> buckets{};
+  };
+  struct ServedKey {
+    int64_t hour;
+    std::string tenant, kind, model_version, key_id;
+  };
+  struct ServedStats {
+    double served = 0, cache_hits = 0, items_shown = 0;
+  };
+  struct ItemKey {
+    int64_t day;
+    std::string tenant, item_id;
+  };
+  struct ByViews {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const { return Views(a) < Views(b); }
+  };
+  template <class K>
+  static auto Views(const K& k);
   struct Shard {
     std::mutex mu;
-    std::map<std::string, store::AnalyticsBatch> batches;  // by tenant
+    std::map<std::string, store::AnalyticsBatch> batches;  // by tenant: the rarer counters
+    std::map<CallKey, CallStats, ByViews> calls;
+    std::map<ServedKey, ServedStats, ByViews> served;
+    std::map<ItemKey, double, ByViews> shown;  // item impressions
   };
+  // What a shard counted, as batches by tenant (under its lock).
+  static void Drain(Shard& s, std::map<std::string, store::AnalyticsBatch>* into);
   Shard& ShardForThread();
   void Count(const std::string& tenant_id, store::CounterKey key, double value);
   void Loop();
@@ -125,6 +158,7 @@ class Analytics {
   size_t queued_events_ = 0;
   uint64_t dropped_events_ = 0, failed_batches_ = 0;
   std::set<std::string> forgotten_;  // GUARDED_BY(mu_)
+  std::set<std::string> to_close_;   // GUARDED_BY(mu_): closed by the next flush
   bool stop_ = false;
 
   // Per-item sums over whole past days, by tenant, for TopItems.
