@@ -30,49 +30,31 @@ Analytics::Shard& Analytics::ShardForThread() {
   return shards_[slot];
 }
 
-void Analytics::Count(const std::string& tenant_id, store::CounterKey key, double value) {
+Analytics::TenantCounts& Analytics::Shard::Of(const std::string& tenant_id) {
+  auto it = tenants.find(tenant_id);
+  if (it == tenants.end()) it = tenants.emplace(tenant_id, TenantCounts{}).first;
+  return it->second;
+}
+
+void Analytics::Count(const std::string& tenant_id, const char* metric, const std::string& key_id, double value) {
+  const int64_t hour = Hour(clock_->NowMillis());
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
-  s.batches[tenant_id].counters[std::move(key)] += value;
+  auto& counted = s.Of(tenant_id).counted;
+  const auto view = std::tuple<int64_t, std::string_view, std::string_view>(hour, metric, key_id);
+  auto it = counted.find(view);
+  if (it == counted.end()) it = counted.emplace(Two{hour, metric, key_id}, 0.0).first;
+  it->second += value;
 }
-
-// Keys as tuples of views: a stored key and a lookup of borrowed strings compare alike.
-template <class K>
-auto Analytics::Views(const K& k) {
-  if constexpr (requires { k.route; }) {
-    return std::tuple<int64_t, std::string_view, std::string_view, std::string_view>(k.hour, k.tenant, k.route,
-                                                                                     k.key_id);
-  } else if constexpr (requires { k.kind; }) {
-    return std::tuple<int64_t, std::string_view, std::string_view, std::string_view, std::string_view>(
-        k.hour, k.tenant, k.kind, k.model_version, k.key_id);
-  } else {
-    return std::tuple<int64_t, std::string_view, std::string_view>(k.day, k.tenant, k.item_id);
-  }
-}
-
-namespace {
-// Lookups of borrowed strings, shaped like the stored keys.
-struct CallRef {
-  int64_t hour;
-  std::string_view tenant, route, key_id;
-};
-struct ServedRef {
-  int64_t hour;
-  std::string_view tenant, kind, model_version, key_id;
-};
-struct ItemRef {
-  int64_t day;
-  std::string_view tenant, item_id;
-};
-}  // namespace
 
 void Analytics::Call(const std::string& tenant_id, const std::string& key_id, const std::string& route,
                      int status, double ms) {
   const int64_t hour = Hour(clock_->NowMillis());
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
-  auto it = s.calls.find(CallRef{hour, tenant_id, route, key_id});
-  if (it == s.calls.end()) it = s.calls.emplace(CallKey{hour, tenant_id, route, key_id}, CallStats{}).first;
+  auto& calls = s.Of(tenant_id).calls;
+  auto it = calls.find(std::tuple<int64_t, std::string_view, std::string_view>(hour, route, key_id));
+  if (it == calls.end()) it = calls.emplace(Two{hour, route, key_id}, CallStats{}).first;
   CallStats& c = it->second;
   c.calls += 1;
   if (status >= 400) c.errors += 1;
@@ -86,50 +68,49 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
   const int64_t hour = Hour(now), day = FloorTo(now, kDayMs);
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
-  auto it = s.served.find(ServedRef{hour, tenant_id, kind, model_version, key_id});
-  if (it == s.served.end()) {
-    it = s.served.emplace(ServedKey{hour, tenant_id, kind, model_version, key_id}, ServedStats{}).first;
-  }
+  TenantCounts& t = s.Of(tenant_id);
+  auto it = t.served.find(
+      std::tuple<int64_t, std::string_view, std::string_view, std::string_view>(hour, kind, model_version, key_id));
+  if (it == t.served.end()) it = t.served.emplace(Three{hour, kind, model_version, key_id}, ServedStats{}).first;
   it->second.served += 1;
   if (cached) it->second.cache_hits += 1;
   it->second.items_shown += static_cast<double>(items.size());
+  auto& shown = t.shown[day];
   for (const auto& item : items) {
-    auto i = s.shown.find(ItemRef{day, tenant_id, item});
-    if (i == s.shown.end()) i = s.shown.emplace(ItemKey{day, tenant_id, item}, 0.0).first;
+    auto i = shown.find(item);
+    if (i == shown.end()) i = shown.emplace(item, 0.0).first;
     i->second += 1;
   }
 }
 
-void Analytics::Drain(Shard& s, std::map<std::string, store::AnalyticsBatch>* into) {
-  for (auto& [tenant, b] : s.batches) {
-    store::AnalyticsBatch& to = (*into)[tenant];
-    for (auto& [k, v] : b.counters) to.counters[k] += v;
-    for (auto& [k, v] : b.items) to.items[k].Add(v);
-  }
-  s.batches.clear();
-  for (const auto& [k, c] : s.calls) {
-    auto& counters = (*into)[k.tenant].counters;
-    counters[{k.hour, "calls", k.route, "", k.key_id}] += c.calls;
-    if (c.errors > 0) counters[{k.hour, "errors", k.route, "", k.key_id}] += c.errors;
-    counters[{k.hour, "latency_ms", k.route, "", k.key_id}] += c.latency_ms;
+void Analytics::Drain(const TenantCounts& c, store::AnalyticsBatch* into) {
+  auto& counters = into->counters;
+  for (const auto& [k, v] : c.calls) {
+    const auto& [hour, route, key] = k;
+    counters[{hour, "calls", route, "", key}] += v.calls;
+    if (v.errors > 0) counters[{hour, "errors", route, "", key}] += v.errors;
+    counters[{hour, "latency_ms", route, "", key}] += v.latency_ms;
     for (int b = 0; b < kLatencyBuckets; ++b) {
-      if (c.buckets[b] > 0) counters[{k.hour, LatencyMetric(b), k.route, "", k.key_id}] += c.buckets[b];
+      if (v.buckets[b] > 0) counters[{hour, LatencyMetric(b), route, "", key}] += v.buckets[b];
     }
   }
-  s.calls.clear();
-  for (const auto& [k, v] : s.served) {
-    auto& counters = (*into)[k.tenant].counters;
-    counters[{k.hour, "served", k.kind, k.model_version, k.key_id}] += v.served;
-    if (v.cache_hits > 0) counters[{k.hour, "cache_hits", k.kind, k.model_version, k.key_id}] += v.cache_hits;
-    counters[{k.hour, "items_shown", k.kind, k.model_version, k.key_id}] += v.items_shown;
+  for (const auto& [k, v] : c.served) {
+    const auto& [hour, kind, version, key] = k;
+    counters[{hour, "served", kind, version, key}] += v.served;
+    if (v.cache_hits > 0) counters[{hour, "cache_hits", kind, version, key}] += v.cache_hits;
+    counters[{hour, "items_shown", kind, version, key}] += v.items_shown;
   }
-  s.served.clear();
-  for (const auto& [k, v] : s.shown) (*into)[k.tenant].items[{k.day, k.item_id}].impressions += v;
-  s.shown.clear();
+  for (const auto& [k, v] : c.counted) {
+    const auto& [hour, metric, key] = k;
+    counters[{hour, metric, "", "", key}] += v;
+  }
+  for (const auto& [day, items] : c.shown) {
+    for (const auto& [item, n] : items) into->items[{day, item}].impressions += n;
+  }
 }
 
 void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
-  Count(tenant_id, {Hour(clock_->NowMillis()), "events_tracked", "", "", event.key_id}, 1);
+  Count(tenant_id, "events_tracked", event.key_id, 1);
   if (RoleOf(event.type) == Role::kNone) return;
   std::lock_guard lock(mu_);
   if (forgotten_.count(tenant_id)) return;
@@ -142,11 +123,11 @@ void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
 }
 
 void Analytics::Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows) {
-  Count(tenant_id, {Hour(clock_->NowMillis()), "rows_imported", "", "", key_id}, static_cast<double>(rows));
+  Count(tenant_id, "rows_imported", key_id, static_cast<double>(rows));
 }
 
 void Analytics::Trained(const std::string& tenant_id, double seconds) {
-  Count(tenant_id, {Hour(clock_->NowMillis()), "training_seconds", "", "", ""}, seconds);
+  Count(tenant_id, "training_seconds", "", seconds);
 }
 
 Status Analytics::Flush() {
@@ -166,10 +147,7 @@ void Analytics::Forget(const std::string& tenant_id) {
   std::lock_guard flush(flush_mu_);  // a batch being written has finished
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    s.batches.erase(tenant_id);
-    std::erase_if(s.calls, [&](const auto& e) { return e.first.tenant == tenant_id; });
-    std::erase_if(s.served, [&](const auto& e) { return e.first.tenant == tenant_id; });
-    std::erase_if(s.shown, [&](const auto& e) { return e.first.tenant == tenant_id; });
+    s.tenants.erase(tenant_id);
   }
   store_->CloseTenant(tenant_id);
   last_prune_.erase(tenant_id);
@@ -202,15 +180,12 @@ void Analytics::FlushOnce() {
   std::lock_guard flush(flush_mu_);
   std::map<std::string, store::AnalyticsBatch> batches;
   for (Shard& s : shards_) {
-    Shard taken;
+    std::unordered_map<std::string, TenantCounts> taken;
     {
       std::lock_guard lock(s.mu);
-      taken.batches.swap(s.batches);
-      taken.calls.swap(s.calls);
-      taken.served.swap(s.served);
-      taken.shown.swap(s.shown);
+      taken.swap(s.tenants);
     }
-    Drain(taken, &batches);
+    for (const auto& [tenant, counts] : taken) Drain(counts, &batches[tenant]);
   }
   std::map<std::string, std::vector<TrackedEvent>> events;
   std::set<std::string> closing;
@@ -252,6 +227,7 @@ void Analytics::FlushOnce() {
 
 void Analytics::Attribute(const std::string& tenant_id, const std::vector<TrackedEvent>& events,
                           store::AnalyticsBatch* batch) {
+  if (log_) (void)log_->Flush();  // the answers these events follow are readable
   for (const TrackedEvent& ev : events) {
     const Role role = RoleOf(ev.type);
     const int64_t hour = Hour(ev.ts_ms), day = FloorTo(ev.ts_ms, kDayMs);

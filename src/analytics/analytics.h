@@ -27,6 +27,8 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "analytics/attribution.h"
@@ -95,45 +97,32 @@ class Analytics {
   uint64_t failed_batches() const;
 
  private:
-  // The hot path's counters, found without allocating once a series exists
-  // (maps ordered by a key of string views, compared with transparent lookup).
-  struct CallKey {
-    int64_t hour;
-    std::string tenant, route, key_id;
-  };
+  // The hot path's counters of one tenant, found without allocating once a
+  // series exists (ordered maps looked up by views; items by hash).
   struct CallStats {
     double calls = 0, errors = 0, latency_ms = 0;
     std::array<double, kLatencyBuckets> buckets{};
   };
-  struct ServedKey {
-    int64_t hour;
-    std::string tenant, kind, model_version, key_id;
-  };
   struct ServedStats {
     double served = 0, cache_hits = 0, items_shown = 0;
   };
-  struct ItemKey {
-    int64_t day;
-    std::string tenant, item_id;
+  using Two = std::tuple<int64_t, std::string, std::string>;                // hour, a, b
+  using Three = std::tuple<int64_t, std::string, std::string, std::string>;  // hour, a, b, c
+  struct TenantCounts {
+    std::map<Two, CallStats, std::less<>> calls;           // hour, route, key
+    std::map<Three, ServedStats, std::less<>> served;      // hour, kind, model version, key
+    std::map<Two, double, std::less<>> counted;            // hour, metric, key
+    std::map<int64_t, std::unordered_map<std::string, double>> shown;  // day → item → impressions
   };
-  struct ByViews {
-    using is_transparent = void;
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const { return Views(a) < Views(b); }
-  };
-  template <class K>
-  static auto Views(const K& k);
   struct Shard {
     std::mutex mu;
-    std::map<std::string, store::AnalyticsBatch> batches;  // by tenant: the rarer counters
-    std::map<CallKey, CallStats, ByViews> calls;
-    std::map<ServedKey, ServedStats, ByViews> served;
-    std::map<ItemKey, double, ByViews> shown;  // item impressions
+    std::unordered_map<std::string, TenantCounts> tenants;
+    TenantCounts& Of(const std::string& tenant_id);
   };
-  // What a shard counted, as batches by tenant (under its lock).
-  static void Drain(Shard& s, std::map<std::string, store::AnalyticsBatch>* into);
+  // A tenant's counts as a batch.
+  static void Drain(const TenantCounts& c, store::AnalyticsBatch* into);
   Shard& ShardForThread();
-  void Count(const std::string& tenant_id, store::CounterKey key, double value);
+  void Count(const std::string& tenant_id, const char* metric, const std::string& key_id, double value);
   void Loop();
   // Drains the shards and the events, attributes, writes. Under flush_mu_.
   void FlushOnce();

@@ -164,11 +164,10 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
     if (key.size() > 255) return Status::InvalidArgument("Idempotency-Key is longer than 255 characters");
     ev.idempotency_key = std::string(key);
     // Answered after the group commit that holds the event; the worker is free meanwhile.
-    const double weight = rules.weights.Weight(ev.type);
-    return http::Later([ctx, weight, ev = std::move(ev), request_id = req.request_id](
+    return http::Later([ctx, rules = std::move(rules), ev = std::move(ev), request_id = req.request_id](
                            std::function<void(http::Response)> send) mutable {
       const bool purchase = ev.type == "purchase";
-      ctx.TrackAsync(std::move(ev), weight, [purchase, request_id, send = std::move(send)](StatusOr<store::TrackResult> r) {
+      ctx.TrackAsync(std::move(ev), rules, [purchase, request_id, send = std::move(send)](StatusOr<store::TrackResult> r) {
         if (!r.ok()) return send(http::ErrorResponse(r.status(), request_id));
         if (!r->status.ok()) return send(http::ErrorResponse(r->status, request_id));
         send(JsonAnswer(r->duplicate || r->replayed ? 200 : 201, ResultJson(purchase, *r)));
@@ -208,11 +207,9 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
       invalid.push_back(std::nullopt);
       events.push_back(std::move(ev).value());
     }
-    std::vector<double> weights;
-    for (const auto& ev : events) weights.push_back(rules.weights.Weight(ev.type));
     std::vector<store::TrackResult> results;
     if (!events.empty()) {
-      ASSIGN_OR_RETURN(results, ctx.Track(events, weights));
+      ASSIGN_OR_RETURN(results, ctx.Track(events, rules));
     }
     json::array out;
     int64_t tracked = 0, failed = 0;

@@ -82,30 +82,37 @@ Status TenantContext::DeleteItem(const std::string& item_id) const {
   return s_->ingest->DeleteItem(tenant_id_, item_id);
 }
 
-void TenantContext::TrackAsync(store::TrackEvent event, double weight, TrackDone done) const {
+TenantContext::EventRules TenantContext::RulesFor(const store::TrackEvent& event, const TenantRules& rules) {
+  return {rules.weights.Weight(event.type), rules.click_window_ms, rules.conversion_window_ms};
+}
+
+void TenantContext::TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done) const {
   auto tenant = Store();
   if (!tenant.ok()) return done(tenant.status());
   std::vector<store::TrackEvent> events{event};
-  (*tenant)->TrackAsync(std::move(events), [ctx = *this, weight, event = std::move(event), done = std::move(done)](
+  const EventRules er = RulesFor(event, rules);
+  (*tenant)->TrackAsync(std::move(events), [ctx = *this, er, event = std::move(event), done = std::move(done)](
                                                StatusOr<std::vector<store::TrackResult>> results) {
     if (!results.ok()) return done(results.status());
     store::TrackResult& r = results->at(0);
-    if (r.status.ok() && !r.duplicate && !r.replayed) ctx.Tracked(event, weight);
+    if (r.status.ok() && !r.duplicate && !r.replayed) ctx.Tracked(event, er);
     done(std::move(r));
   });
 }
 
 StatusOr<std::vector<store::TrackResult>> TenantContext::Track(const std::vector<store::TrackEvent>& events,
-                                                               const std::vector<double>& weights) const {
+                                                               const TenantRules& rules) const {
   ASSIGN_OR_RETURN(auto tenant, Store());
   ASSIGN_OR_RETURN(auto results, tenant->Track(events));
   for (size_t i = 0; i < results.size(); ++i) {
-    if (results[i].status.ok() && !results[i].duplicate && !results[i].replayed) Tracked(events[i], weights[i]);
+    if (results[i].status.ok() && !results[i].duplicate && !results[i].replayed) {
+      Tracked(events[i], RulesFor(events[i], rules));
+    }
   }
   return results;
 }
 
-void TenantContext::Tracked(const store::TrackEvent& ev, double type_weight) const {
+void TenantContext::Tracked(const store::TrackEvent& ev, const EventRules& rules) const {
   std::string category;
   std::optional<double> price;
   if (auto catalog = s_->catalog ? s_->catalog->Peek(tenant_id_) : nullptr) {
@@ -126,15 +133,13 @@ void TenantContext::Tracked(const store::TrackEvent& ev, double type_weight) con
     a.price = ev.value;
     a.quantity = ev.quantity;
     a.catalog_price = price;
-    if (auto rules = Rules(); rules.ok()) {
-      a.windows.click_ms = rules->click_window_ms;
-      a.windows.conversion_ms = rules->conversion_window_ms;
-    }
+    a.windows.click_ms = rules.click_window_ms;
+    a.windows.conversion_ms = rules.conversion_window_ms;
     s_->analytics->Tracked(tenant_id_, std::move(a));
   }
   if (!s_->activity) return;
   s_->activity->Record(tenant_id_, ev, category, serving::Activity::ContextFields(ev.context_json),
-                       type_weight);
+                       rules.type_weight);
 }
 
 StatusOr<training::Submitted> TenantContext::Train(const training::JobRequest& request) const {

@@ -115,14 +115,16 @@ class TenantContext {
   StatusOr<bool> PutItem(const store::ItemRecord& item) const;  // true: it existed (ingest/ingest_service.h)
   Status DeleteItem(const std::string& item_id) const;
   // Records interactions durably, then tells serving about each new one
-  // (fold-in, trending, context lifts) before answering, so the next
-  // recommendation sees it. `weights`: each event's type weight.
+  // (fold-in, trending, context lifts) and analytics (attribution) before
+  // answering, so the next recommendation sees it.
   // TrackAsync answers after the group commit that holds the event, never
   // on the caller's thread; Track blocks.
+  // `rules`: the tenant's, as the caller read them (each type's weight, the
+  // attribution windows).
   using TrackDone = std::function<void(StatusOr<store::TrackResult>)>;
-  void TrackAsync(store::TrackEvent event, double weight, TrackDone done) const;
+  void TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done) const;
   StatusOr<std::vector<store::TrackResult>> Track(const std::vector<store::TrackEvent>& events,
-                                                  const std::vector<double>& weights) const;
+                                                  const TenantRules& rules) const;
 
   // Training jobs.
   StatusOr<training::Submitted> Train(const training::JobRequest& request) const;
@@ -166,7 +168,12 @@ class TenantContext {
   std::string tenant_id_;
   // Serving's view of a committed interaction. Never blocks: the item's
   // category comes from the catalog snapshot in memory, if any.
-  void Tracked(const store::TrackEvent& event, double type_weight) const;
+  struct EventRules {
+    double type_weight;
+    int64_t click_window_ms, conversion_window_ms;
+  };
+  static EventRules RulesFor(const store::TrackEvent& event, const TenantRules& rules);
+  void Tracked(const store::TrackEvent& event, const EventRules& rules) const;
   // Counts an upload's accepted rows (its answer) for usage.
   void CountImported(const boost::json::object& upload) const;
 

@@ -75,6 +75,22 @@ std::string TimedId(IdSource* ids, int64_t now_ms) {
 // Scores as answered and logged: six decimals.
 double Rounded(double x) { return std::round(x * 1e6) / 1e6; }
 
+// An answer's items as logged: ids in order with `score_of` each.
+template <class Items, class ScoreOf>
+std::vector<store::ShownItem> ShownOf(const Items& items, ScoreOf score_of) {
+  std::vector<store::ShownItem> shown;
+  shown.reserve(items.size());
+  for (const auto& x : items) shown.push_back({x.item->item_id, score_of(x)});
+  return shown;
+}
+
+std::vector<std::string> IdsOf(const std::vector<store::ShownItem>& shown) {
+  std::vector<std::string> ids;
+  ids.reserve(shown.size());
+  for (const auto& s : shown) ids.push_back(s.item_id);
+  return ids;
+}
+
 std::string ContextJson(const RecommendRequest& r) {
   std::string out = "{";
   auto field = [&out](std::string_view k, std::string_view v) {
@@ -121,8 +137,7 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
   } else {
     ASSIGN_OR_RETURN(out.result, recommender_->Recommend(r, state));
     for (auto& rec : out.result.items) rec.score = Rounded(rec.score);
-    shown.reserve(out.result.items.size());
-    for (const auto& rec : out.result.items) shown.push_back({rec.item->item_id, rec.score});
+    shown = ShownOf(out.result.items, [](const auto& rec) { return rec.score; });
     if (render) out.rendered = std::make_shared<const std::string>(render(out.result));
     if (cache.ttl_seconds > 0) {
       auto e = std::make_shared<Entry>();
@@ -143,8 +158,7 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
     }
   }
   metrics_->Inc("embedrec_recommendation_cache_total", {{"result", out.cached ? "hit" : "miss"}});
-  out.shown_items.reserve(shown.size());
-  for (const auto& s : shown) out.shown_items.push_back(s.item_id);
+  out.shown_items = IdsOf(shown);
   out.recommendation_id = TimedId(ids_, now);
   if (log_) {
     Log(out.recommendation_id, now, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
@@ -168,12 +182,9 @@ StatusOr<ServedSimilar> RecommendationService::Similar(const std::string& tenant
   for (auto& s : out.result.items) s.similarity = Rounded(s.similarity);
   const int64_t now = clock_->NowMillis();
   out.recommendation_id = TimedId(ids_, now);
-  out.shown_items.reserve(out.result.items.size());
-  for (const auto& s : out.result.items) out.shown_items.push_back(s.item->item_id);
+  std::vector<store::ShownItem> shown = ShownOf(out.result.items, [](const auto& s) { return s.similarity; });
+  out.shown_items = IdsOf(shown);
   if (!log_) return out;
-  std::vector<store::ShownItem> shown;
-  shown.reserve(out.result.items.size());
-  for (const auto& s : out.result.items) shown.push_back({s.item->item_id, s.similarity});
   std::string context = "{\"current_item\":";
   AppendJsonString(item_id, &context);
   context += "}";
@@ -187,12 +198,9 @@ StatusOr<Served> RecommendationService::Popular(const std::string& tenant_id, in
   ASSIGN_OR_RETURN(out.result, recommender_->Popular(tenant_id, count, filters));
   const int64_t now = clock_->NowMillis();
   out.recommendation_id = TimedId(ids_, now);
-  out.shown_items.reserve(out.result.items.size());
-  for (const auto& r : out.result.items) out.shown_items.push_back(r.item->item_id);
+  std::vector<store::ShownItem> shown = ShownOf(out.result.items, [](const auto& r) { return Rounded(r.score); });
+  out.shown_items = IdsOf(shown);
   if (!log_) return out;
-  std::vector<store::ShownItem> shown;
-  shown.reserve(out.result.items.size());
-  for (const auto& r : out.result.items) shown.push_back({r.item->item_id, Rounded(r.score)});
   std::string context = "{}";
   if (filters.categories.size() == 1) {
     context = "{\"category\":";

@@ -136,6 +136,7 @@ TEST_P(RecommendationLogTest, ReadsAUsersRecentAnswersNewestFirst) {
   auto other = Record("t2", "x1", 2000);
   other.user_id = "ann";
   log->Append(other);
+  ASSERT_OK(log->Flush());  // ReadUser reads what is written
   auto ann = log->ReadUser("t1", "ann", base_ + 1500, base_ + 3000, 10);  // to is exclusive
   ASSERT_OK(ann);
   ASSERT_EQ(ann->size(), 1u);

@@ -62,18 +62,11 @@ constexpr int64_t kDayMs = 86'400'000;
 
 int64_t DayOf(int64_t ms) { return ms >= 0 ? ms / kDayMs * kDayMs : (ms - kDayMs + 1) / kDayMs * kDayMs; }
 
-SqliteDb::Options AnalyticsDbOptions() {
-  SqliteDb::Options o;
-  o.pool_size = 2;
-  o.cache_kib = 4 * 1024;
-  o.mmap_bytes = 0;
-  return o;
-}
 
 class SqliteAnalyticsStore final : public AnalyticsStore {
  public:
   explicit SqliteAnalyticsStore(std::string root)
-      : dbs_(std::move(root), "analytics.db", &kAnalyticsMigrations, AnalyticsDbOptions()) {}
+      : dbs_(std::move(root), "analytics.db", &kAnalyticsMigrations) {}
 
   Status Add(const std::string& tenant_id, const AnalyticsBatch& batch) override {
     if (batch.empty()) return Status::Ok();

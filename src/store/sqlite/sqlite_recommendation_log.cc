@@ -39,13 +39,6 @@ CREATE INDEX recommendations_by_user ON recommendations(user_id, ts_ms) WHERE us
 )sql"},
 };
 
-SqliteDb::Options LogDbOptions() {
-  SqliteDb::Options o;
-  o.pool_size = 2;
-  o.cache_kib = 4 * 1024;
-  o.mmap_bytes = 0;
-  return o;
-}
 
 constexpr const char* kColumns = "id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached";
 
@@ -91,12 +84,21 @@ RecommendationRecord RowToRecord(const std::string& tenant_id, SqliteStmt& s) {
   return r;
 }
 
+// Every row the statement yields, as records.
+Status AppendRows(const std::string& tenant_id, SqliteStmt& s, std::vector<RecommendationRecord>* out) {
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::Ok();
+    out->push_back(RowToRecord(tenant_id, s));
+  }
+}
+
 class SqliteRecommendationLog final : public RecommendationLog {
  public:
   SqliteRecommendationLog(std::string root, const Clock* clock, RecommendationLogOptions options)
       : clock_(clock),
         options_(options),
-        dbs_(std::move(root), "recommendations.db", &kLogMigrations, LogDbOptions()),
+        dbs_(std::move(root), "recommendations.db", &kLogMigrations),
         writer_([this] { WriteLoop(); }) {}
 
   ~SqliteRecommendationLog() override {
@@ -127,6 +129,7 @@ class SqliteRecommendationLog final : public RecommendationLog {
   Status Flush() override {
     std::unique_lock lock(mu_);
     const uint64_t target = appended_;
+    if (settled_ >= target) return Status::Ok();  // nothing waiting: the writer sleeps on
     flush_wanted_ = true;
     cv_.notify_all();
     done_cv_.wait(lock, [&] { return settled_ >= target || stop_; });
@@ -162,19 +165,13 @@ class SqliteRecommendationLog final : public RecommendationLog {
       if (range.after_id.empty()) s->Bind(3, INT64_MIN).Bind(4, std::string_view());
       else s->Bind(3, range.after_ts_ms).Bind(4, range.after_id);
       s->Bind(5, static_cast<int64_t>(range.limit));
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        out.push_back(RowToRecord(tenant_id, *s));
-      }
-      return Status::Ok();
+      return AppendRows(tenant_id, *s, &out);
     }));
     return out;
   }
 
   StatusOr<std::vector<RecommendationRecord>> ReadUser(const std::string& tenant_id, const std::string& user_id,
                                                        int64_t from_ms, int64_t to_ms, int limit) override {
-    RETURN_IF_ERROR(Flush());
     std::vector<RecommendationRecord> out;
     ASSIGN_OR_RETURN(auto db, Db(tenant_id, /*create=*/false));
     if (!db || limit <= 0 || user_id.empty()) return out;
@@ -183,12 +180,7 @@ class SqliteRecommendationLog final : public RecommendationLog {
                                          " FROM recommendations WHERE user_id = ? AND user_id <> '' AND "
                                          "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?"));
       s->Bind(1, user_id).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        out.push_back(RowToRecord(tenant_id, *s));
-      }
-      return Status::Ok();
+      return AppendRows(tenant_id, *s, &out);
     }));
     return out;
   }

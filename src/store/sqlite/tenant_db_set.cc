@@ -9,6 +9,14 @@ TenantDbSet::TenantDbSet(std::string root, std::string file, const std::vector<M
                          SqliteDb::Options options)
     : root_(std::move(root)), file_(std::move(file)), migrations_(migrations), options_(std::move(options)) {}
 
+SqliteDb::Options TenantDbSet::SmallDbOptions() {
+  SqliteDb::Options o;
+  o.pool_size = 2;
+  o.cache_kib = 4 * 1024;
+  o.mmap_bytes = 0;
+  return o;
+}
+
 StatusOr<std::shared_ptr<SqliteDb>> TenantDbSet::Get(const std::string& tenant_id, bool create) {
   std::lock_guard lock(mu_);
   if (auto it = dbs_.find(tenant_id); it != dbs_.end()) return it->second;

@@ -19,7 +19,11 @@ namespace embedrec::store {
 class TenantDbSet {
  public:
   TenantDbSet(std::string root, std::string file, const std::vector<Migration>* migrations,
-              SqliteDb::Options options);
+              SqliteDb::Options options = SmallDbOptions());
+
+  // For databases written by one background thread and read now and then:
+  // two connections, a 4 MiB page cache each, no memory map.
+  static SqliteDb::Options SmallDbOptions();
 
   // The tenant's database, opened once; null when the tenant has no
   // directory, or (without `create`) no such file yet.
