@@ -63,7 +63,8 @@ void Analytics::Call(const std::string& tenant_id, const std::string& key_id, co
 }
 
 void Analytics::Served(const std::string& tenant_id, const std::string& key_id, const std::string& kind,
-                       const std::string& model_version, const std::vector<std::string>& items, bool cached) {
+                       const std::string& model_version, const std::vector<std::string>& items, bool cached,
+                       const std::string& user_id) {
   const int64_t now = clock_->NowMillis();
   const int64_t hour = Hour(now), day = FloorTo(now, kDayMs);
   Shard& s = ShardForThread();
@@ -75,6 +76,7 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
   it->second.served += 1;
   if (cached) it->second.cache_hits += 1;
   it->second.items_shown += static_cast<double>(items.size());
+  if (!user_id.empty()) t.users.push_back(std::hash<std::string>()(user_id));
   auto& shown = t.shown[day];
   for (const auto& item : items) {
     auto i = shown.find(item);
@@ -152,6 +154,7 @@ void Analytics::Forget(const std::string& tenant_id) {
   store_->CloseTenant(tenant_id);
   last_prune_.erase(tenant_id);
   last_storage_.erase(tenant_id);
+  recent_.erase(tenant_id);
   std::lock_guard past(past_mu_);
   past_items_.erase(tenant_id);
 }
@@ -185,7 +188,26 @@ void Analytics::FlushOnce() {
       std::lock_guard lock(s.mu);
       taken.swap(s.tenants);
     }
-    for (const auto& [tenant, counts] : taken) Drain(counts, &batches[tenant]);
+    const int64_t now = clock_->NowMillis();
+    for (const auto& [tenant, counts] : taken) {
+      Drain(counts, &batches[tenant]);
+      if (counts.users.empty()) continue;
+      Recent(tenant).current.insert(counts.users.begin(), counts.users.end());
+    }
+  }
+  for (auto it = recent_.begin(); it != recent_.end();) {
+    RecentUsers& r = it->second;
+    const int64_t now = clock_->NowMillis();
+    if (now - r.generation_ms < kDayMs) {
+      ++it;
+    } else if (r.current.empty() && r.previous.empty()) {
+      it = recent_.erase(it);  // nobody answered for a day: seeded again when needed
+    } else {  // a new day-long generation
+      r.previous.swap(r.current);
+      r.current.clear();
+      r.generation_ms = now;
+      ++it;
+    }
   }
   std::map<std::string, std::vector<TrackedEvent>> events;
   std::set<std::string> closing;
@@ -243,7 +265,8 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
     }
     if (role == Role::kClick) {
       std::vector<store::RecommendationRecord> recent;
-      if (log_ && !(named && Showed(*named, ev.item_id, ev.ts_ms, ev.windows.click_ms))) {
+      if (log_ && !(named && Showed(*named, ev.item_id, ev.ts_ms, ev.windows.click_ms)) &&
+          MaybeAnswered(tenant_id, ev.user_id, ev.ts_ms, ev.windows.click_ms)) {
         auto r = log_->ReadUser(tenant_id, ev.user_id, ev.ts_ms - ev.windows.click_ms, ev.ts_ms + 1, 20);
         if (r.ok()) recent = std::move(r).value();
       }
@@ -285,6 +308,32 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
       item.revenue += revenue;
     }
   }
+}
+
+Analytics::RecentUsers& Analytics::Recent(const std::string& tenant_id) {
+  auto it = recent_.find(tenant_id);
+  if (it != recent_.end()) return it->second;
+  RecentUsers& r = recent_[tenant_id];
+  const int64_t now = clock_->NowMillis();
+  r.generation_ms = now;
+  r.since_ms = now;
+  // Seeded from the log: the users answered in the last day, before this
+  // process or since its last idle close.
+  if (log_ && log_->Flush().ok()) {
+    if (auto users = log_->UsersSince(tenant_id, now - kDayMs); users.ok()) {
+      for (const auto& u : *users) r.current.insert(std::hash<std::string>()(u));
+      r.since_ms = now - kDayMs;
+    }
+  }
+  return r;
+}
+
+bool Analytics::MaybeAnswered(const std::string& tenant_id, const std::string& user_id, int64_t ts_ms,
+                              int64_t window_ms) {
+  const RecentUsers& r = Recent(tenant_id);
+  if (ts_ms - window_ms < r.since_ms) return true;  // not recorded that far back
+  const uint64_t h = std::hash<std::string>()(user_id);
+  return r.current.count(h) || r.previous.count(h);
 }
 
 StatusOr<std::vector<store::CounterRow>> Analytics::Rows(const std::string& tenant_id, int64_t from_ms,

@@ -29,6 +29,7 @@
 #include <thread>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "analytics/attribution.h"
@@ -59,9 +60,11 @@ class Analytics {
   // An answered API call: its route, status and time.
   void Call(const std::string& tenant_id, const std::string& key_id, const std::string& route, int status,
             double ms);
-  // An answer shown: kind "recommendations", "similar" or "popular"; the items in order.
+  // An answer shown: kind "recommendations", "similar" or "popular"; the
+  // items in order; the user it was for ("" when none).
   void Served(const std::string& tenant_id, const std::string& key_id, const std::string& kind,
-              const std::string& model_version, const std::vector<std::string>& items, bool cached);
+              const std::string& model_version, const std::vector<std::string>& items, bool cached,
+              const std::string& user_id = "");
   // A committed, new tracked event (duplicates and replays are not).
   void Tracked(const std::string& tenant_id, TrackedEvent event);
   void Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows);
@@ -113,6 +116,7 @@ class Analytics {
     std::map<Three, ServedStats, std::less<>> served;      // hour, kind, model version, key
     std::map<Two, double, std::less<>> counted;            // hour, metric, key
     std::map<int64_t, std::unordered_map<std::string, double>> shown;  // day → item → impressions
+    std::vector<uint64_t> users;  // hashes of the users answered
   };
   struct Shard {
     std::mutex mu;
@@ -160,6 +164,20 @@ class Analytics {
   std::mutex past_mu_;
   std::map<std::string, PastItems> past_items_;  // GUARDED_BY(past_mu_)
   uint64_t past_clock_ = 0;                      // GUARDED_BY(past_mu_)
+
+  // The users each tenant answered lately, so a view by anybody else needs
+  // no look-up in the log: two generations of hashes, each a day long (the
+  // longest click window), seeded from the log's last day. One node's view:
+  // answers other nodes log would need the log itself (scale-out).
+  struct RecentUsers {
+    int64_t since_ms = 0, generation_ms = 0;
+    std::unordered_set<uint64_t> current, previous;
+  };
+  std::map<std::string, RecentUsers> recent_;  // GUARDED_BY(flush_mu_)
+  RecentUsers& Recent(const std::string& tenant_id);  // seeded from the log on first use
+  // Whether `user_id` may have been answered within `window_ms` before `ts_ms`
+  // (true when the record does not reach back that far).
+  bool MaybeAnswered(const std::string& tenant_id, const std::string& user_id, int64_t ts_ms, int64_t window_ms);
 
   std::mutex flush_mu_;  // one flush at a time
   std::map<std::string, int64_t> last_prune_;    // GUARDED_BY(flush_mu_)

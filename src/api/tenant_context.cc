@@ -209,7 +209,7 @@ StatusOr<serving::Served> TenantContext::Recommend(
   ASSIGN_OR_RETURN(serving::Served served, s_->recommendations->Recommend(request, cache, render));
   if (s_->analytics) {
     s_->analytics->Served(tenant_id_, who_.key_id, "recommendations", served.result.model_version,
-                          served.shown_items, served.cached);
+                          served.shown_items, served.cached, request.user_id);
   }
   return served;
 }

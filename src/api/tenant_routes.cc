@@ -5,8 +5,8 @@
 #include <chrono>
 #include <unordered_map>
 
-#include "api/json_body.h"
 #include "analytics/analytics.h"
+#include "api/json_body.h"
 #include "auth/authenticator.h"
 #include "http/declared.h"
 #include "http/errors.h"
@@ -112,14 +112,16 @@ http::Handler TenantRoutes::Wrap(const http::RouteInfo& info, Needs needs, bool 
         served.ok() ? std::move(served).value() : http::ErrorResponse(served.status(), req.request_id);
     if (!s->analytics || caller.tenant_id.empty()) return res;
     // Counted for the tenant once answered (a deferred answer when it is sent).
-    auto count = [s, route, start, caller](int status) {
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      s->analytics->Call(caller.tenant_id, caller.key_id, route, status, ms);
+    auto since = [start] {
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     };
     if (!res.later) {
-      count(res.status);
+      s->analytics->Call(caller.tenant_id, caller.key_id, route, res.status, since());
       return res;
     }
+    auto count = [s, route, since, caller = std::move(caller)](int status) {
+      s->analytics->Call(caller.tenant_id, caller.key_id, route, status, since());
+    };
     res.later = [later = std::move(res.later), count](std::function<void(http::Response)> send) {
       later([send = std::move(send), count](http::Response answer) {
         count(answer.status);

@@ -36,7 +36,7 @@ class AnalyticsTest : public ::testing::Test {
     r.ts_ms = clock_.NowMillis();
     r.cached = cached;
     log_->Append(r);
-    analytics_->Served(tenant, "k1", "recommendations", version, items, cached);
+    analytics_->Served(tenant, "k1", "recommendations", version, items, cached, user);
     return r.id;
   }
   void Track(const std::string& tenant, const std::string& user, const std::string& item, const std::string& type,
@@ -215,6 +215,42 @@ TEST_F(AnalyticsTest, ASummaryOverDaysAddsHoursAtItsEndsToWholeDays) {
       EXPECT_EQ(r->total.served, hours) << from << " " << to;
     }
   }
+}
+
+TEST_F(AnalyticsTest, AClickAfterARestartFindsTheAnswerFromBeforeIt) {
+  Answer("t1", "u1", {"A"});
+  ASSERT_OK(log_->Flush());
+  analytics_.reset();
+  AnalyticsOptions o;
+  o.flush_interval_ms = 3'600'000;
+  analytics_ = std::make_unique<Analytics>(store_.get(), log_.get(), &clock_, o);
+  Answer("t1", "u2", {"B"});  // this process's first answer: the record starts with the log's last day
+  clock_.AdvanceMillis(kMinute);
+  Track("t1", "u1", "A", "view");
+  Track("t1", "u3", "A", "view");  // never answered
+  EXPECT_EQ(Figures().total.clicks, 1);
+}
+
+TEST_F(AnalyticsTest, ALongClickWindowReachesAnswersAcrossTheRecordsDays) {
+  Answer("t1", "u0", {"Z"});
+  ASSERT_OK(analytics_->Flush());  // the record of answered users starts now
+  clock_.AdvanceMillis(23 * 60 * kMinute);
+  Answer("t1", "u1", {"A"});
+  for (int h = 0; h < 2; ++h) {  // flushed every hour: the record turns a day old meanwhile
+    clock_.AdvanceMillis(60 * kMinute);
+    ASSERT_OK(analytics_->Flush());
+  }
+  TrackedEvent e;
+  e.user_id = "u1";
+  e.item_id = "A";
+  e.type = "view";
+  e.ts_ms = clock_.NowMillis();
+  e.windows.click_ms = 24 * 60 * kMinute;  // the answer is 2 hours old
+  analytics_->Tracked("t1", e);
+  e.user_id = "u0";  // 25 hours old: outside
+  e.item_id = "Z";
+  analytics_->Tracked("t1", e);
+  EXPECT_EQ(Figures().total.clicks, 1);
 }
 
 TEST(AttributionTest, TheRecommendationIdMayComeInTheContext) {

@@ -1,5 +1,6 @@
 // The recommendation log's contract (store/recommendation_log.h), one suite
 // every backend must pass: add a backend to kBackends.
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 #include <tuple>
@@ -151,6 +152,10 @@ TEST_P(RecommendationLogTest, ReadsAUsersRecentAnswersNewestFirst) {
   auto none = log->ReadUser("t1", "", 0, base_ + 10000, 10);
   ASSERT_OK(none);
   EXPECT_TRUE(none->empty());
+  auto users = log->UsersSince("t1", base_ + 2000);
+  ASSERT_OK(users);
+  std::sort(users->begin(), users->end());
+  EXPECT_EQ(*users, (std::vector<std::string>{"ann", "bob"}));
 }
 
 TEST_P(RecommendationLogTest, AppendsFromManyThreadsAreAllKept) {

@@ -185,6 +185,22 @@ class SqliteRecommendationLog final : public RecommendationLog {
     return out;
   }
 
+  StatusOr<std::vector<std::string>> UsersSince(const std::string& tenant_id, int64_t from_ms) override {
+    std::vector<std::string> out;
+    ASSIGN_OR_RETURN(auto db, Db(tenant_id, /*create=*/false));
+    if (!db) return out;
+    RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT DISTINCT user_id FROM recommendations WHERE ts_ms >= ? AND user_id <> ''"));
+      s->Bind(1, from_ms);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) return Status::Ok();
+        out.push_back(s->Text(0));
+      }
+    }));
+    return out;
+  }
+
   Status DropTenant(const std::string& tenant_id) override {
     {
       std::lock_guard lock(mu_);
