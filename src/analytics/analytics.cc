@@ -31,6 +31,7 @@ Analytics::Shard& Analytics::ShardForThread() {
 }
 
 Analytics::TenantCounts& Analytics::Shard::Of(const std::string& tenant_id) {
+  auto& tenants = sets[active];
   auto it = tenants.find(tenant_id);
   if (it == tenants.end()) it = tenants.emplace(tenant_id, TenantCounts{}).first;
   return it->second;
@@ -85,30 +86,68 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
   }
 }
 
-void Analytics::Drain(const TenantCounts& c, store::AnalyticsBatch* into) {
+namespace {
+// Items kept per tenant, shard and day between flushes (beyond: dropped, allocated again).
+constexpr size_t kMaxKeptItems = 20000;
+
+// Emits and zeroes every series of `m` with a count; drops the zero ones of
+// hours before `hour` (nothing adds to them any more).
+template <class Map, class Emit>
+void DrainSeries(Map& m, int64_t hour, Emit emit) {
+  for (auto it = m.begin(); it != m.end();) {
+    if (std::get<0>(it->first) < hour) {
+      emit(it->first, it->second);
+      it = m.erase(it);
+      continue;
+    }
+    emit(it->first, it->second);
+    it->second = {};
+    ++it;
+  }
+}
+}  // namespace
+
+void Analytics::Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_ms) {
   auto& counters = into->counters;
-  for (const auto& [k, v] : c.calls) {
-    const auto& [hour, route, key] = k;
-    counters[{hour, "calls", route, "", key}] += v.calls;
-    if (v.errors > 0) counters[{hour, "errors", route, "", key}] += v.errors;
-    counters[{hour, "latency_ms", route, "", key}] += v.latency_ms;
+  const int64_t hour = FloorTo(now_ms, kHourMs), day = FloorTo(now_ms, kDayMs);
+  DrainSeries(c.calls, hour, [&](const Two& k, const CallStats& v) {
+    if (v.calls == 0) return;
+    const auto& [h, route, key] = k;
+    counters[{h, "calls", route, "", key}] += v.calls;
+    if (v.errors > 0) counters[{h, "errors", route, "", key}] += v.errors;
+    counters[{h, "latency_ms", route, "", key}] += v.latency_ms;
     for (int b = 0; b < kLatencyBuckets; ++b) {
-      if (v.buckets[b] > 0) counters[{hour, LatencyMetric(b), route, "", key}] += v.buckets[b];
+      if (v.buckets[b] > 0) counters[{h, LatencyMetric(b), route, "", key}] += v.buckets[b];
+    }
+  });
+  DrainSeries(c.served, hour, [&](const Three& k, const ServedStats& v) {
+    if (v.served == 0) return;
+    const auto& [h, kind, version, key] = k;
+    counters[{h, "served", kind, version, key}] += v.served;
+    if (v.cache_hits > 0) counters[{h, "cache_hits", kind, version, key}] += v.cache_hits;
+    counters[{h, "items_shown", kind, version, key}] += v.items_shown;
+  });
+  DrainSeries(c.counted, hour, [&](const Two& k, double v) {
+    if (v == 0) return;
+    const auto& [h, metric, key] = k;
+    counters[{h, metric, "", "", key}] += v;
+  });
+  for (auto it = c.shown.begin(); it != c.shown.end();) {
+    for (auto& [item, n] : it->second) {
+      if (n == 0) continue;
+      into->items[{it->first, item}].impressions += n;
+      n = 0;
+    }
+    if (it->first < day || it->second.size() > kMaxKeptItems) {
+      it = c.shown.erase(it);
+    } else {
+      ++it;
     }
   }
-  for (const auto& [k, v] : c.served) {
-    const auto& [hour, kind, version, key] = k;
-    counters[{hour, "served", kind, version, key}] += v.served;
-    if (v.cache_hits > 0) counters[{hour, "cache_hits", kind, version, key}] += v.cache_hits;
-    counters[{hour, "items_shown", kind, version, key}] += v.items_shown;
-  }
-  for (const auto& [k, v] : c.counted) {
-    const auto& [hour, metric, key] = k;
-    counters[{hour, metric, "", "", key}] += v;
-  }
-  for (const auto& [day, items] : c.shown) {
-    for (const auto& [item, n] : items) into->items[{day, item}].impressions += n;
-  }
+}
+
+bool Analytics::Empty(const TenantCounts& c) {
+  return c.calls.empty() && c.served.empty() && c.counted.empty() && c.shown.empty() && c.users.empty();
 }
 
 void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
@@ -149,7 +188,8 @@ void Analytics::Forget(const std::string& tenant_id) {
   std::lock_guard flush(flush_mu_);  // a batch being written has finished
   for (Shard& s : shards_) {
     std::lock_guard lock(s.mu);
-    s.tenants.erase(tenant_id);
+    s.sets[0].erase(tenant_id);
+    s.sets[1].erase(tenant_id);
   }
   store_->CloseTenant(tenant_id);
   last_prune_.erase(tenant_id);
@@ -182,17 +222,24 @@ void Analytics::Loop() {
 void Analytics::FlushOnce() {
   std::lock_guard flush(flush_mu_);
   std::map<std::string, store::AnalyticsBatch> batches;
+  const int64_t drained_at = clock_->NowMillis();
   for (Shard& s : shards_) {
-    std::unordered_map<std::string, TenantCounts> taken;
+    int idle;
     {
       std::lock_guard lock(s.mu);
-      taken.swap(s.tenants);
+      idle = s.active;
+      s.active ^= 1;
     }
-    const int64_t now = clock_->NowMillis();
-    for (const auto& [tenant, counts] : taken) {
-      Drain(counts, &batches[tenant]);
-      if (counts.users.empty()) continue;
-      Recent(tenant).current.insert(counts.users.begin(), counts.users.end());
+    // Requests now add to the other set; this one is the flush's alone.
+    auto& set = s.sets[idle];
+    for (auto it = set.begin(); it != set.end();) {
+      TenantCounts& counts = it->second;
+      Drain(counts, &batches[it->first], drained_at);
+      if (!counts.users.empty()) {
+        Recent(it->first).current.insert(counts.users.begin(), counts.users.end());
+        counts.users.clear();
+      }
+      it = Empty(counts) ? set.erase(it) : std::next(it);
     }
   }
   for (auto it = recent_.begin(); it != recent_.end();) {

@@ -118,13 +118,19 @@ class Analytics {
     std::map<int64_t, std::unordered_map<std::string, double>> shown;  // day → item → impressions
     std::vector<uint64_t> users;  // hashes of the users answered
   };
+  // Two sets of counts per shard: requests add to the active one while a
+  // flush drains the other, zeroing values in place so the next second's
+  // requests find their series (and items) without allocating.
   struct Shard {
     std::mutex mu;
-    std::unordered_map<std::string, TenantCounts> tenants;
+    std::array<std::unordered_map<std::string, TenantCounts>, 2> sets;
+    int active = 0;  // GUARDED_BY(mu)
     TenantCounts& Of(const std::string& tenant_id);
   };
-  // A tenant's counts as a batch.
-  static void Drain(const TenantCounts& c, store::AnalyticsBatch* into);
+  // Adds a tenant's counts to a batch and zeroes them, dropping series of
+  // hours and days before `now_ms` and item maps grown past a bound.
+  static void Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_ms);
+  static bool Empty(const TenantCounts& c);
   Shard& ShardForThread();
   void Count(const std::string& tenant_id, const char* metric, const std::string& key_id, double value);
   void Loop();

@@ -90,6 +90,23 @@ TEST_F(AnalyticsTest, CountsCallsAnswersAndCacheHits) {
   EXPECT_EQ(Figures("t2").total.calls, 0);
 }
 
+TEST_F(AnalyticsTest, CountsAddUpOverManyFlushesAndHours) {
+  int64_t calls = 0;
+  for (int round = 0; round < 7; ++round) {  // both sets of every shard are drained several times
+    for (int i = 0; i <= round; ++i, ++calls) analytics_->Call("t1", "k1", "GET /x", 200, 1.0);
+    Answer("t1", "u1", {"A", "B"});
+    ASSERT_OK(analytics_->Flush());
+    clock_.AdvanceMillis(round % 3 == 2 ? 3'600'000 : 1000);  // now and then a new hour
+  }
+  Report r = Figures();
+  EXPECT_EQ(r.total.calls, calls);
+  EXPECT_EQ(r.total.served, 7);
+  auto top = analytics_->TopItems("t1", 0, INT64_MAX, 10);
+  ASSERT_OK(top);
+  ASSERT_EQ(top->size(), 2u);
+  EXPECT_EQ((*top)[0].second.impressions, 7);
+}
+
 TEST_F(AnalyticsTest, AClickNamingItsAnswerOrWithinTheWindowIsAttributed) {
   const std::string rec = Answer("t1", "u1", {"A", "B"}, "v1");
   clock_.AdvanceMillis(kMinute);
