@@ -4,7 +4,7 @@ dashboard answers over 30 days of a Sarah-sized shop.
 1. Hot path, A/B in one run: one data directory (a generated Sarah-sized
    shop: 10,000 items, 5,000 users, 150,000 rows; an ALS model), the same
    binary started in turn with EMBEDREC_ANALYTICS=1 and =0, interleaved
-   rounds; each round: recommendations (wrk, 8 connections, users spread
+   rounds (which goes first alternates); each round: recommendations (wrk, 8 connections, users spread
    over all 5,000) then tracking (bench/track.lua, 8 connections, a new
    user per event). Aim: <= 5 % fewer req/s with analytics on.
 2. Dashboard: 30 days of rollups as analytics writes them (hourly counters
@@ -59,7 +59,8 @@ def prepare(work):
 def hot_path(work, key, rounds, duration):
     rows = []
     for r in range(rounds):
-        for mode in ("1", "0"):
+        # The order alternates: on first in odd rounds, off first in even ones.
+        for mode in (("1", "0") if r % 2 == 0 else ("0", "1")):
             proc, ports = start(work, extra_env={"EMBEDREC_ANALYTICS": mode})
             try:
                 gw = f"http://127.0.0.1:{ports['gateway']}"
