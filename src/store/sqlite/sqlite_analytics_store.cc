@@ -63,6 +63,14 @@ constexpr int64_t kDayMs = 86'400'000;
 int64_t DayOf(int64_t ms) { return ms >= 0 ? ms / kDayMs * kDayMs : (ms - kDayMs + 1) / kDayMs * kDayMs; }
 
 
+// A counter row added to (sum) or replaced (a gauge), in the hour or day table.
+std::string UpsertSql(AnalyticsStore::Grain grain, bool sum) {
+  const bool hours = grain == AnalyticsStore::Grain::kHour;
+  return std::string("INSERT INTO ") + (hours ? "counters (hour_ms" : "counters_day (day_ms") +
+         ", metric, endpoint, model_version, key_id, value) VALUES (?, ?, ?, ?, ?, ?) "
+         "ON CONFLICT DO UPDATE SET value = " + (sum ? "value + excluded.value" : "excluded.value");
+}
+
 class SqliteAnalyticsStore final : public AnalyticsStore {
  public:
   explicit SqliteAnalyticsStore(std::string root)
@@ -73,12 +81,8 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/true));
     if (!db) return Status::NotFound("tenant " + tenant_id + " has no space");
     return db->Write([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(auto add, c.Prepare(
-          "INSERT INTO counters (hour_ms, metric, endpoint, model_version, key_id, value) "
-          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"));
-      ASSIGN_OR_RETURN(auto add_day, c.Prepare(
-          "INSERT INTO counters_day (day_ms, metric, endpoint, model_version, key_id, value) "
-          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"));
+      ASSIGN_OR_RETURN(auto add, c.Prepare(UpsertSql(Grain::kHour, /*sum=*/true)));
+      ASSIGN_OR_RETURN(auto add_day, c.Prepare(UpsertSql(Grain::kDay, /*sum=*/true)));
       auto put = [](SqliteStmt& st, int64_t t, const CounterKey& k, double v) -> Status {
         st.Bind(1, t).Bind(2, k.metric).Bind(3, k.endpoint).Bind(4, k.model_version).Bind(5, k.key_id).Bind(6, v);
         RETURN_IF_ERROR(st.Run());
@@ -93,12 +97,8 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
         days[d] += v;
       }
       for (const auto& [k, v] : days) RETURN_IF_ERROR(put(*add_day, k.hour_ms, k, v));
-      ASSIGN_OR_RETURN(auto set, c.Prepare(
-          "INSERT INTO counters (hour_ms, metric, endpoint, model_version, key_id, value) "
-          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value"));
-      ASSIGN_OR_RETURN(auto set_day, c.Prepare(
-          "INSERT INTO counters_day (day_ms, metric, endpoint, model_version, key_id, value) "
-          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value"));
+      ASSIGN_OR_RETURN(auto set, c.Prepare(UpsertSql(Grain::kHour, /*sum=*/false)));
+      ASSIGN_OR_RETURN(auto set_day, c.Prepare(UpsertSql(Grain::kDay, /*sum=*/false)));
       for (const auto& [k, v] : batch.gauges) {
         RETURN_IF_ERROR(put(*set, k.hour_ms, k, v));
         RETURN_IF_ERROR(put(*set_day, DayOf(k.hour_ms), k, v));
