@@ -147,20 +147,22 @@ void Analytics::Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_
 }
 
 bool Analytics::Empty(const TenantCounts& c) {
-  return c.calls.empty() && c.served.empty() && c.counted.empty() && c.shown.empty() && c.users.empty();
+  return c.calls.empty() && c.served.empty() && c.counted.empty() && c.shown.empty() && c.users.empty() &&
+         c.events.empty();
 }
 
 void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
   Count(tenant_id, "events_tracked", event.key_id, 1);
   if (RoleOf(event.type) == Role::kNone) return;
-  std::lock_guard lock(mu_);
-  if (forgotten_.count(tenant_id)) return;
-  if (queued_events_ >= options_.max_queued_events) {
-    ++dropped_events_;
+  Shard& s = ShardForThread();
+  std::lock_guard lock(s.mu);
+  std::vector<TrackedEvent>& events = s.Of(tenant_id).events;
+  // The bound per shard and tenant: a store that cannot keep up loses attributions, never answers.
+  if (events.size() >= options_.max_queued_events / kShards) {
+    dropped_events_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  events_[tenant_id].push_back(std::move(event));
-  ++queued_events_;
+  events.push_back(std::move(event));
 }
 
 void Analytics::Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows) {
@@ -180,10 +182,6 @@ void Analytics::Forget(const std::string& tenant_id) {
   {
     std::lock_guard lock(mu_);
     forgotten_.insert(tenant_id);
-    if (auto it = events_.find(tenant_id); it != events_.end()) {
-      queued_events_ -= it->second.size();
-      events_.erase(it);
-    }
   }
   std::lock_guard flush(flush_mu_);  // a batch being written has finished
   for (Shard& s : shards_) {
@@ -222,6 +220,7 @@ void Analytics::Loop() {
 void Analytics::FlushOnce() {
   std::lock_guard flush(flush_mu_);
   std::map<std::string, store::AnalyticsBatch> batches;
+  std::map<std::string, std::vector<TrackedEvent>> events;  // by tenant
   const int64_t drained_at = clock_->NowMillis();
   for (Shard& s : shards_) {
     int idle;
@@ -235,6 +234,12 @@ void Analytics::FlushOnce() {
     for (auto it = set.begin(); it != set.end();) {
       TenantCounts& counts = it->second;
       Drain(counts, &batches[it->first], drained_at);
+      if (!counts.events.empty()) {
+        auto& to = events[it->first];
+        to.insert(to.end(), std::make_move_iterator(counts.events.begin()),
+                  std::make_move_iterator(counts.events.end()));
+        counts.events.clear();
+      }
       if (!counts.users.empty()) {
         Recent(it->first).current.insert(counts.users.begin(), counts.users.end());
         counts.users.clear();
@@ -256,14 +261,20 @@ void Analytics::FlushOnce() {
       ++it;
     }
   }
-  std::map<std::string, std::vector<TrackedEvent>> events;
   std::set<std::string> closing;
   {
     std::lock_guard lock(mu_);
-    events.swap(events_);
     closing.swap(to_close_);
-    queued_events_ = 0;
-    for (const auto& t : forgotten_) batches.erase(t);
+    for (const auto& t : forgotten_) {
+      batches.erase(t);
+      events.erase(t);
+    }
+  }
+  // Shards hold each thread's events in order; attribution needs them in time
+  // order across threads (a click before the purchase it leads to).
+  for (auto& [tenant, list] : events) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const TrackedEvent& a, const TrackedEvent& b) { return a.ts_ms < b.ts_ms; });
   }
   for (const auto& t : closing) {
     if (!batches.count(t) && !events.count(t)) store_->CloseTenant(t);
@@ -470,10 +481,7 @@ StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopI
   return out;
 }
 
-uint64_t Analytics::dropped_events() const {
-  std::lock_guard lock(mu_);
-  return dropped_events_;
-}
+uint64_t Analytics::dropped_events() const { return dropped_events_.load(std::memory_order_relaxed); }
 
 uint64_t Analytics::failed_batches() const {
   std::lock_guard lock(mu_);

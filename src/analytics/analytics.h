@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -42,7 +43,7 @@ namespace embedrec::analytics {
 
 struct AnalyticsOptions {
   int64_t flush_interval_ms = 1000;
-  size_t max_queued_events = 200000;  // tracked events awaiting attribution; more are dropped and counted
+  size_t max_queued_events = 200000;  // tracked events awaiting attribution (per flush); more are dropped and counted
   // The bytes a tenant stores (usage records), asked at most hourly per
   // tenant that had something counted; null: not recorded.
   std::function<int64_t(const std::string& tenant_id)> storage_bytes;
@@ -117,6 +118,7 @@ class Analytics {
     std::map<Two, double, std::less<>> counted;            // hour, metric, key
     std::map<int64_t, std::unordered_map<std::string, double>> shown;  // day → item → impressions
     std::vector<uint64_t> users;  // hashes of the users answered
+    std::vector<TrackedEvent> events;  // awaiting attribution, in arrival order
   };
   // Two sets of counts per shard: requests add to the active one while a
   // flush drains the other, zeroing values in place so the next second's
@@ -153,9 +155,8 @@ class Analytics {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, std::vector<TrackedEvent>> events_;  // GUARDED_BY(mu_), by tenant
-  size_t queued_events_ = 0;
-  uint64_t dropped_events_ = 0, failed_batches_ = 0;
+  std::atomic<uint64_t> dropped_events_{0};
+  uint64_t failed_batches_ = 0;  // GUARDED_BY(mu_)
   std::set<std::string> forgotten_;  // GUARDED_BY(mu_)
   std::set<std::string> to_close_;   // GUARDED_BY(mu_): closed by the next flush
   bool stop_ = false;

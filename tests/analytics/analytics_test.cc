@@ -270,6 +270,20 @@ TEST_F(AnalyticsTest, ALongClickWindowReachesAnswersAcrossTheRecordsDays) {
   EXPECT_EQ(Figures().total.clicks, 1);
 }
 
+TEST_F(AnalyticsTest, EventsBeyondTheQueueAreDroppedAndCounted) {
+  analytics_.reset();
+  AnalyticsOptions o;
+  o.flush_interval_ms = 3'600'000;
+  o.max_queued_events = 32;  // 2 per shard
+  analytics_ = std::make_unique<Analytics>(store_.get(), log_.get(), &clock_, o);
+  const std::string rec = Answer("t1", "u1", {"A"});
+  for (int i = 0; i < 5; ++i) Track("t1", "u1", "A", "view", rec);
+  EXPECT_EQ(analytics_->dropped_events(), 3u);
+  Report r = Figures();
+  EXPECT_EQ(r.total.clicks, 2);
+  EXPECT_EQ(r.total.events_tracked, 5);  // counted even when not attributed
+}
+
 TEST(AttributionTest, TheRecommendationIdMayComeInTheContext) {
   EXPECT_EQ(RecommendationIdOf("rec_a", R"({"recommendation_id":"rec_b"})"), "rec_a");
   EXPECT_EQ(RecommendationIdOf("", R"({"recommendation_id":"rec_b","source":"home"})"), "rec_b");
