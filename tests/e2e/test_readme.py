@@ -40,3 +40,7 @@ def test_the_readme_walk_runs_as_written(server, tmp_path):
     assert len(popular) == 5
     # The visitor who viewed five Audio items is shown mostly Audio.
     assert sum(c == "Audio" for c in visitor) >= 5, visitor
+    dashboard = json.loads(lines[12])
+    assert dashboard["total_recommendations_served"] >= 6 and dashboard["clicks"] >= 1, dashboard
+    assert dashboard["revenue_impact"] == {"attributed_revenue": 50, "attributed_orders": 1,
+                                           "average_order_value": 50}, dashboard
