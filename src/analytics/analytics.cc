@@ -455,14 +455,22 @@ StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopI
     if (!hit) {
       ASSIGN_OR_RETURN(past, store_->TopItems(tenant_id, from_day, past_end, INT32_MAX));
       std::lock_guard lock(past_mu_);
-      if (past_items_.size() >= kPastItemsKept && !past_items_.count(tenant_id)) {
+      past_items_.erase(tenant_id);
+      // Within both bounds (tenants, and items over all of them), least recently used out first.
+      auto kept = [&] {
+        size_t n = 0;
+        for (const auto& [t, p] : past_items_) n += p.items.size();
+        return n;
+      };
+      while (!past_items_.empty() &&
+             (past_items_.size() >= kPastItemsKept || kept() + past.size() > kPastItemsMax)) {
         auto oldest = past_items_.begin();
         for (auto it = past_items_.begin(); it != past_items_.end(); ++it) {
           if (it->second.used < oldest->second.used) oldest = it;
         }
         past_items_.erase(oldest);
       }
-      past_items_[tenant_id] = PastItems{from_day, past_end, past, ++past_clock_};
+      if (past.size() <= kPastItemsMax) past_items_[tenant_id] = PastItems{from_day, past_end, past, ++past_clock_};
     }
     sums.reserve(past.size() * 2);
     for (auto& [item, c] : past) sums[item].Add(c);

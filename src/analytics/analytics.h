@@ -90,8 +90,8 @@ class Analytics {
   StatusOr<std::map<int64_t, Bucket>> Series(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
                                              int64_t interval_ms, const std::vector<std::string>& metrics);
   // The `limit` most shown items. The sums of the days before today are
-  // kept in memory for the next call over the same days (a few tenants'
-  // worth), so only today's rows are read again.
+  // kept in memory for the next call over the same days (32 tenants' worth,
+  // a million items in all at most), so only today's rows are read again.
   StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> TopItems(const std::string& tenant_id,
                                                                             int64_t from_ms, int64_t to_ms,
                                                                             int limit);
@@ -167,7 +167,8 @@ class Analytics {
     std::vector<std::pair<std::string, store::ItemCounts>> items;
     uint64_t used = 0;
   };
-  static constexpr size_t kPastItemsKept = 32;
+  static constexpr size_t kPastItemsKept = 32;         // tenants
+  static constexpr size_t kPastItemsMax = 1'000'000;   // items over all of them (~100 MB)
   std::mutex past_mu_;
   std::map<std::string, PastItems> past_items_;  // GUARDED_BY(past_mu_)
   uint64_t past_clock_ = 0;                      // GUARDED_BY(past_mu_)
