@@ -241,7 +241,12 @@ void Analytics::FlushOnce() {
         counts.events.clear();
       }
       if (!counts.users.empty()) {
-        Recent(it->first).current.insert(counts.users.begin(), counts.users.end());
+        RecentUsers& r = Recent(it->first);
+        if (!r.full) r.current.insert(counts.users.begin(), counts.users.end());
+        if (r.current.size() > kRecentUsersMax) {
+          r.full = true;  // a bound whatever a tenant asks for
+          r.current.clear();
+        }
         counts.users.clear();
       }
       it = Empty(counts) ? set.erase(it) : std::next(it);
@@ -252,12 +257,17 @@ void Analytics::FlushOnce() {
     const int64_t now = clock_->NowMillis();
     if (now - r.generation_ms < kDayMs) {
       ++it;
-    } else if (r.current.empty() && r.previous.empty()) {
+    } else if (r.current.empty() && r.previous.empty() && !r.full) {
       it = recent_.erase(it);  // nobody answered for a day: seeded again when needed
     } else {  // a new day-long generation
       r.previous.swap(r.current);
       r.current.clear();
       r.generation_ms = now;
+      if (r.full) {  // trusted again once a whole generation was kept
+        r.full = false;
+        r.previous.clear();
+        r.since_ms = now;
+      }
       ++it;
     }
   }
@@ -379,7 +389,11 @@ Analytics::RecentUsers& Analytics::Recent(const std::string& tenant_id) {
   // process or since its last idle close.
   if (log_ && log_->Flush().ok()) {
     if (auto users = log_->UsersSince(tenant_id, now - kDayMs); users.ok()) {
-      for (const auto& u : *users) r.current.insert(std::hash<std::string>()(u));
+      if (users->size() > kRecentUsersMax) {
+        r.full = true;
+      } else {
+        for (const auto& u : *users) r.current.insert(std::hash<std::string>()(u));
+      }
       r.since_ms = now - kDayMs;
     }
   }
@@ -389,7 +403,7 @@ Analytics::RecentUsers& Analytics::Recent(const std::string& tenant_id) {
 bool Analytics::MaybeAnswered(const std::string& tenant_id, const std::string& user_id, int64_t ts_ms,
                               int64_t window_ms) {
   const RecentUsers& r = Recent(tenant_id);
-  if (ts_ms - window_ms < r.since_ms) return true;  // not recorded that far back
+  if (r.full || ts_ms - window_ms < r.since_ms) return true;  // not recorded (that far back)
   const uint64_t h = std::hash<std::string>()(user_id);
   return r.current.count(h) || r.previous.count(h);
 }

@@ -180,7 +180,9 @@ class Analytics {
   struct RecentUsers {
     int64_t since_ms = 0, generation_ms = 0;
     std::unordered_set<uint64_t> current, previous;
+    bool full = false;  // more users than kept: every view is looked up (until two rotations)
   };
+  static constexpr size_t kRecentUsersMax = 1'000'000;  // per generation (~40 MB)
   std::map<std::string, RecentUsers> recent_;  // GUARDED_BY(flush_mu_)
   RecentUsers& Recent(const std::string& tenant_id);  // seeded from the log on first use
   // Whether `user_id` may have been answered within `window_ms` before `ts_ms`
