@@ -388,7 +388,7 @@ Analytics::RecentUsers& Analytics::Recent(const std::string& tenant_id) {
   // Seeded from the log: the users answered in the last day, before this
   // process or since its last idle close.
   if (log_ && log_->Flush().ok()) {
-    if (auto users = log_->UsersSince(tenant_id, now - kDayMs); users.ok()) {
+    if (auto users = log_->UsersSince(tenant_id, now - kDayMs, kRecentUsersMax + 1); users.ok()) {
       if (users->size() > kRecentUsersMax) {
         r.full = true;
       } else {

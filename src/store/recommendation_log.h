@@ -79,8 +79,10 @@ class RecommendationLog {
                                                                const std::string& user_id, int64_t from_ms,
                                                                int64_t to_ms, int limit) = 0;
 
-  // The distinct users of the tenant's written records with ts_ms >= from_ms.
-  virtual StatusOr<std::vector<std::string>> UsersSince(const std::string& tenant_id, int64_t from_ms) = 0;
+  // The distinct users of the tenant's written records with ts_ms >= from_ms,
+  // at most `limit` of them.
+  virtual StatusOr<std::vector<std::string>> UsersSince(const std::string& tenant_id, int64_t from_ms,
+                                                        size_t limit) = 0;
 
   // Forgets the tenant (its queued records, its open handles) before its
   // space is deleted; later appends for it are dropped. The stored records

@@ -152,10 +152,13 @@ TEST_P(RecommendationLogTest, ReadsAUsersRecentAnswersNewestFirst) {
   auto none = log->ReadUser("t1", "", 0, base_ + 10000, 10);
   ASSERT_OK(none);
   EXPECT_TRUE(none->empty());
-  auto users = log->UsersSince("t1", base_ + 2000);
+  auto users = log->UsersSince("t1", base_ + 2000, 10);
   ASSERT_OK(users);
   std::sort(users->begin(), users->end());
   EXPECT_EQ(*users, (std::vector<std::string>{"ann", "bob"}));
+  users = log->UsersSince("t1", 0, 1);
+  ASSERT_OK(users);
+  EXPECT_EQ(users->size(), 1u);
 }
 
 TEST_P(RecommendationLogTest, AppendsFromManyThreadsAreAllKept) {

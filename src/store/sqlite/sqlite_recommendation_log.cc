@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -185,13 +186,15 @@ class SqliteRecommendationLog final : public RecommendationLog {
     return out;
   }
 
-  StatusOr<std::vector<std::string>> UsersSince(const std::string& tenant_id, int64_t from_ms) override {
+  StatusOr<std::vector<std::string>> UsersSince(const std::string& tenant_id, int64_t from_ms,
+                                                size_t limit) override {
     std::vector<std::string> out;
     ASSIGN_OR_RETURN(auto db, Db(tenant_id, /*create=*/false));
     if (!db) return out;
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT DISTINCT user_id FROM recommendations WHERE ts_ms >= ? AND user_id <> ''"));
-      s->Bind(1, from_ms);
+      ASSIGN_OR_RETURN(auto s, c.Prepare(
+          "SELECT DISTINCT user_id FROM recommendations WHERE ts_ms >= ? AND user_id <> '' LIMIT ?"));
+      s->Bind(1, from_ms).Bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
       while (true) {
         ASSIGN_OR_RETURN(bool row, s->Step());
         if (!row) return Status::Ok();
