@@ -340,9 +340,12 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
       }
       const store::RecommendationRecord* from = ClickSource(ev, named ? &*named : nullptr, recent);
       if (!from) continue;
+      const std::string source = SourceOf(ev.context_json);
       batch->counters[{hour, "clicks", from->endpoint, from->model_version, ""}] += 1;
+      if (!source.empty()) batch->counters[{hour, "source_clicks", source, "", ""}] += 1;
       batch->items[{day, ev.item_id}].clicks += 1;
-      batch->clicks.push_back({ev.user_id, ev.item_id, from->id, from->endpoint, from->model_version, ev.ts_ms});
+      batch->clicks.push_back(
+          {ev.user_id, ev.item_id, from->id, from->endpoint, from->model_version, ev.ts_ms, source});
       continue;
     }
     // A cart or a purchase: the user's click on the item within the window,
@@ -350,7 +353,7 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
     std::optional<store::AttributedClick> click;
     if (named && Showed(*named, ev.item_id, ev.ts_ms, ev.windows.conversion_ms)) {
       click = store::AttributedClick{ev.user_id, ev.item_id, named->id, named->endpoint, named->model_version,
-                                     ev.ts_ms};
+                                     ev.ts_ms, SourceOf(ev.context_json)};
     }
     for (auto it = batch->clicks.rbegin(); !click && it != batch->clicks.rend(); ++it) {
       if (it->user_id == ev.user_id && it->item_id == ev.item_id && it->ts_ms <= ev.ts_ms &&
@@ -366,11 +369,16 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
     if (!click) continue;
     if (role == Role::kCart) {
       batch->counters[{hour, "carts", click->endpoint, click->model_version, ""}] += 1;
+      if (!click->source.empty()) batch->counters[{hour, "source_carts", click->source, "", ""}] += 1;
       batch->items[{day, ev.item_id}].carts += 1;
     } else {
       const double revenue = Revenue(ev);
       batch->counters[{hour, "orders", click->endpoint, click->model_version, ""}] += 1;
       batch->counters[{hour, "revenue", click->endpoint, click->model_version, ""}] += revenue;
+      if (!click->source.empty()) {
+        batch->counters[{hour, "source_orders", click->source, "", ""}] += 1;
+        batch->counters[{hour, "source_revenue", click->source, "", ""}] += revenue;
+      }
       store::ItemCounts& item = batch->items[{day, ev.item_id}];
       item.purchases += 1;
       item.revenue += revenue;

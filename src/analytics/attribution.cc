@@ -22,6 +22,16 @@ std::string RecommendationIdOf(const std::string& field, const std::string& cont
   return std::string(id->as_string());
 }
 
+std::string SourceOf(const std::string& context_json) {
+  if (context_json.empty()) return "";
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(context_json, ec);
+  if (ec || !v.is_object()) return "";
+  const boost::json::value* source = v.as_object().if_contains("source");
+  if (!source || !source->is_string() || source->as_string().size() > 64) return "";
+  return std::string(source->as_string());
+}
+
 bool Showed(const store::RecommendationRecord& record, const std::string& item_id, int64_t ts_ms,
             int64_t window_ms) {
   if (record.ts_ms > ts_ms || record.ts_ms < ts_ms - window_ms) return false;

@@ -43,6 +43,7 @@ struct TrackedEvent {
   int64_t ts_ms = 0;
   std::optional<double> price, quantity;  // metadata.price, metadata.quantity
   std::optional<double> catalog_price;    // the item's price in the catalog, when known
+  std::string context_json;               // as tracked ("" when none): context.source is read if attributed
   AttributionWindows windows;
 };
 
@@ -50,6 +51,10 @@ Role RoleOf(std::string_view interaction_type);
 
 // The event's recommendation_id: the field, else context.recommendation_id.
 std::string RecommendationIdOf(const std::string& field, const std::string& context_json);
+
+// The event's context.source (where the page showed the recommendation,
+// e.g. "homepage_recommendations"): at most 64 characters, else "".
+std::string SourceOf(const std::string& context_json);
 
 // Whether `record` showed `item_id` within [ts_ms - window_ms, ts_ms].
 bool Showed(const store::RecommendationRecord& record, const std::string& item_id, int64_t ts_ms,

@@ -75,6 +75,12 @@ void Figures::Add(const store::CounterRow& row) {
 Report Summarize(const std::vector<store::CounterRow>& rows) {
   Report r;
   for (const auto& row : rows) {
+    if (row.key.metric.starts_with("source_")) {
+      store::CounterRow as = row;
+      as.key.metric = row.key.metric.substr(7);
+      r.by_source[row.key.endpoint].Add(as);
+      continue;
+    }
     if (row.key.metric == "storage_bytes") {
       double& b = r.storage_bytes_by_day[FloorTo(row.key.hour_ms, kDayMs)];
       b = std::max(b, row.value);

@@ -9,6 +9,9 @@
 //     popular), model version and API key
 //   shown_events (recommendations_shown not matching a logged answer)
 //   clicks, carts, orders, revenue    by answer kind and model version
+//   source_clicks, source_carts, source_orders, source_revenue   by the
+//     clicks' context.source (in `endpoint`; not in the totals: the same
+//     clicks counted again by where they happened)
 //   events_tracked, rows_imported by API key; training_seconds
 //   storage_bytes (a gauge by day)
 #pragma once
@@ -59,6 +62,7 @@ struct Report {
   std::map<std::string, Figures> by_model_version;  // answers and what they earned
   std::map<std::string, Figures> by_key;            // usage by API key ("" : users)
   std::map<int64_t, Figures> by_day;                // day start (UTC ms)
+  std::map<std::string, Figures> by_source;         // context.source of the clicks: clicks, carts, orders, revenue
   std::map<int64_t, double> storage_bytes_by_day;
 };
 

@@ -284,6 +284,12 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
       d["api_calls"] = f.calls;
       days.push_back(std::move(d));
     }
+    json::array sources;
+    for (const auto& [source, f] : r.by_source) {
+      sources.push_back(json::object{{"source", source}, {"clicks", f.clicks}, {"add_to_carts", f.carts},
+                                     {"attributed_orders", f.orders},
+                                     {"attributed_revenue", Rounded(f.revenue, 100)}});
+    }
     json::object quality{{"freshness_hours", nullptr}, {"completeness_percent", nullptr}, {"validity_percent", nullptr}};
     if (auto q = DataQualityOf(ctx, kQualityMaxAgeMs); q.ok()) {
       for (auto& [k, v] : quality) {
@@ -300,6 +306,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
                      {"by_endpoint", std::move(endpoints)},
                      {"by_model_version", std::move(versions)},
                      {"daily", std::move(days)},
+                     {"by_source", std::move(sources)},
                      {"attribution", json::object{{"click_window_minutes", rules.click_window_ms / 60000.0},
                                                   {"conversion_window_hours", rules.conversion_window_ms / 3600000.0}}}};
     return JsonAnswer(200, out);

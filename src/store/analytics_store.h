@@ -56,6 +56,7 @@ struct ItemCounts {
 struct AttributedClick {
   std::string user_id, item_id, recommendation_id, endpoint, model_version;
   int64_t ts_ms = 0;
+  std::string source;  // the click's context.source ("" when none)
 };
 
 // What one flush adds for one tenant.

@@ -152,6 +152,34 @@ TEST_F(AnalyticsTest, CartsAndPurchasesAfterAClickAreAttributedWithTheirRevenue)
   EXPECT_EQ(Figures().total.orders, 2);
 }
 
+TEST_F(AnalyticsTest, ClicksAndWhatTheyLeadToAreSplitByTheirContextSource) {
+  const std::string rec = Answer("t1", "u1", {"A", "B"});
+  TrackedEvent e;
+  e.user_id = "u1";
+  e.item_id = "A";
+  e.type = "view";
+  e.recommendation_id = rec;
+  e.ts_ms = clock_.NowMillis();
+  e.context_json = R"({"source":"homepage_recommendations","device":"mobile"})";
+  analytics_->Tracked("t1", e);
+  e.item_id = "B";
+  e.context_json = "";  // no source: in the totals only
+  analytics_->Tracked("t1", e);
+  Report r = Figures();  // the click is stored: the purchase below finds its source there
+  clock_.AdvanceMillis(kMinute);
+  Track("t1", "u1", "A", "purchase", "", 30.0);
+  r = Figures();
+  EXPECT_EQ(r.total.clicks, 2);
+  ASSERT_EQ(r.by_source.size(), 1u);
+  const auto& home = r.by_source["homepage_recommendations"];
+  EXPECT_EQ(home.clicks, 1);
+  EXPECT_EQ(home.orders, 1);
+  EXPECT_DOUBLE_EQ(home.revenue, 30.0);
+  EXPECT_DOUBLE_EQ(r.total.revenue, 30.0);  // counted once in the totals
+  EXPECT_EQ(SourceOf(R"({"source":5})"), "");
+  EXPECT_EQ(SourceOf("[1]"), "");
+}
+
 TEST_F(AnalyticsTest, APurchaseNamingTheAnswerThatShowedItIsAttributed) {
   const std::string rec = Answer("t1", "u1", {"A"});
   clock_.AdvanceMillis(2 * 60 * kMinute);

@@ -153,6 +153,9 @@ def test_a_scripted_day_is_counted_and_attributed_exactly(make_server):
         assert t["impressions"] == shown_counts[item], item
     assert set(d["data_quality"]) == {"freshness_hours", "completeness_percent", "validity_percent"}
     assert d["attribution"] == {"click_window_minutes": 30, "conversion_window_hours": 24}
+    # U1's click came from the homepage (context.source); what it led to is credited there too.
+    assert d["by_source"] == [{"source": "homepage_recommendations", "clicks": 1, "add_to_carts": 0,
+                               "attributed_orders": 1, "attributed_revenue": price_of(shown2[1])}]
     days = d["daily"]
     assert sum(x["recommendations_served"] for x in days) == 4
 

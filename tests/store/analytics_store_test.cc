@@ -124,7 +124,7 @@ TEST_P(AnalyticsStoreTest, TopItemsSumDaysInTheRangeMostShownFirst) {
 TEST_P(AnalyticsStoreTest, FindsTheNewestClickInTheWindowAndPrunesOldOnes) {
   AnalyticsBatch a;
   a.clicks.push_back({"u", "i", "rec_1", "recommendations", "v1", 1000});
-  a.clicks.push_back({"u", "i", "rec_2", "similar", "v2", 2000});
+  a.clicks.push_back({"u", "i", "rec_2", "similar", "v2", 2000, "product_page"});
   a.clicks.push_back({"u", "j", "rec_3", "recommendations", "v1", 2500});
   ASSERT_OK(store_->Add("t1", a));
   auto c = store_->LastClick("t1", "u", "i", 0, 3000);
@@ -133,6 +133,7 @@ TEST_P(AnalyticsStoreTest, FindsTheNewestClickInTheWindowAndPrunesOldOnes) {
   EXPECT_EQ((*c)->recommendation_id, "rec_2");
   EXPECT_EQ((*c)->endpoint, "similar");
   EXPECT_EQ((*c)->model_version, "v2");
+  EXPECT_EQ((*c)->source, "product_page");
   c = store_->LastClick("t1", "u", "i", 0, 1500);
   ASSERT_OK(c);
   ASSERT_TRUE(c->has_value());

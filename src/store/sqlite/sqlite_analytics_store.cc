@@ -56,6 +56,10 @@ INSERT INTO counters_day SELECT hour_ms / 86400000 * 86400000, metric, endpoint,
   CASE WHEN metric = 'storage_bytes' THEN MAX(value) ELSE SUM(value) END
   FROM counters GROUP BY 1, 2, 3, 4, 5;
 )sql"},
+    // Where the page showed what was clicked (context.source).
+    {3, R"sql(
+ALTER TABLE clicks ADD COLUMN source TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr int64_t kDayMs = 86'400'000;
@@ -115,11 +119,11 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
         item->Reset();
       }
       ASSIGN_OR_RETURN(auto click, c.Prepare(
-          "INSERT INTO clicks (user_id, item_id, ts_ms, recommendation_id, endpoint, model_version) "
-          "VALUES (?, ?, ?, ?, ?, ?)"));
+          "INSERT INTO clicks (user_id, item_id, ts_ms, recommendation_id, endpoint, model_version, source) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)"));
       for (const auto& k : batch.clicks) {
         click->Bind(1, k.user_id).Bind(2, k.item_id).Bind(3, k.ts_ms).Bind(4, k.recommendation_id);
-        click->Bind(5, k.endpoint).Bind(6, k.model_version);
+        click->Bind(5, k.endpoint).Bind(6, k.model_version).Bind(7, k.source);
         RETURN_IF_ERROR(click->Run());
         click->Reset();
       }
@@ -186,11 +190,11 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
     if (!db) return out;
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto s, c.Prepare(
-          "SELECT recommendation_id, endpoint, model_version, ts_ms FROM clicks "
+          "SELECT recommendation_id, endpoint, model_version, ts_ms, source FROM clicks "
           "WHERE user_id = ? AND item_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms DESC LIMIT 1"));
       s->Bind(1, user_id).Bind(2, item_id).Bind(3, from_ms).Bind(4, to_ms);
       ASSIGN_OR_RETURN(bool row, s->Step());
-      if (row) out = AttributedClick{user_id, item_id, s->Text(0), s->Text(1), s->Text(2), s->Int(3)};
+      if (row) out = AttributedClick{user_id, item_id, s->Text(0), s->Text(1), s->Text(2), s->Int(3), s->Text(4)};
       return Status::Ok();
     }));
     return out;
