@@ -321,9 +321,10 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
   for (const TrackedEvent& ev : events) {
     const Role role = RoleOf(ev.type);
     const int64_t hour = Hour(ev.ts_ms), day = FloorTo(ev.ts_ms, kDayMs);
+    const EventContext context = ContextOf(ev.recommendation_id, ev.context_json);
     std::optional<store::RecommendationRecord> named;
-    if (!ev.recommendation_id.empty() && log_) {
-      auto found = log_->Find(tenant_id, ev.recommendation_id);
+    if (!context.recommendation_id.empty() && log_) {
+      auto found = log_->Find(tenant_id, context.recommendation_id);
       if (found.ok()) named = std::move(found).value();
     }
     if (role == Role::kImpression) {
@@ -340,7 +341,7 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
       }
       const store::RecommendationRecord* from = ClickSource(ev, named ? &*named : nullptr, recent);
       if (!from) continue;
-      const std::string source = SourceOf(ev.context_json);
+      const std::string& source = context.source;
       batch->counters[{hour, "clicks", from->endpoint, from->model_version, ""}] += 1;
       if (!source.empty()) batch->counters[{hour, "source_clicks", source, "", ""}] += 1;
       batch->items[{day, ev.item_id}].clicks += 1;
@@ -353,7 +354,7 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
     std::optional<store::AttributedClick> click;
     if (named && Showed(*named, ev.item_id, ev.ts_ms, ev.windows.conversion_ms)) {
       click = store::AttributedClick{ev.user_id, ev.item_id, named->id, named->endpoint, named->model_version,
-                                     ev.ts_ms, SourceOf(ev.context_json)};
+                                     ev.ts_ms, context.source};
     }
     for (auto it = batch->clicks.rbegin(); !click && it != batch->clicks.rend(); ++it) {
       if (it->user_id == ev.user_id && it->item_id == ev.item_id && it->ts_ms <= ev.ts_ms &&
@@ -463,41 +464,40 @@ StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopI
   const int64_t past_end = std::min(today, FloorTo(to_ms + kDayMs - 1, kDayMs));
   std::unordered_map<std::string, store::ItemCounts> sums;
   if (from_day < past_end) {
-    std::vector<std::pair<std::string, store::ItemCounts>> past;
-    bool hit = false;
+    std::shared_ptr<const ItemSums> past;
     {
       std::lock_guard lock(past_mu_);
       auto it = past_items_.find(tenant_id);
       if (it != past_items_.end() && it->second.from_day == from_day && it->second.to_day == past_end) {
         past = it->second.items;
         it->second.used = ++past_clock_;
-        hit = true;
       }
     }
-    if (!hit) {
-      ASSIGN_OR_RETURN(past, store_->TopItems(tenant_id, from_day, past_end, INT32_MAX));
+    if (!past) {
+      ASSIGN_OR_RETURN(auto read, store_->TopItems(tenant_id, from_day, past_end, INT32_MAX));
+      past = std::make_shared<const ItemSums>(std::move(read));
       std::lock_guard lock(past_mu_);
       past_items_.erase(tenant_id);
       // Within both bounds (tenants, and items over all of them), least recently used out first.
       auto kept = [&] {
         size_t n = 0;
-        for (const auto& [t, p] : past_items_) n += p.items.size();
+        for (const auto& [t, p] : past_items_) n += p.items->size();
         return n;
       };
       while (!past_items_.empty() &&
-             (past_items_.size() >= kPastItemsKept || kept() + past.size() > kPastItemsMax)) {
+             (past_items_.size() >= kPastItemsKept || kept() + past->size() > kPastItemsMax)) {
         auto oldest = past_items_.begin();
         for (auto it = past_items_.begin(); it != past_items_.end(); ++it) {
           if (it->second.used < oldest->second.used) oldest = it;
         }
         past_items_.erase(oldest);
       }
-      if (past.size() <= kPastItemsMax) past_items_[tenant_id] = PastItems{from_day, past_end, past, ++past_clock_};
+      if (past->size() <= kPastItemsMax) past_items_[tenant_id] = PastItems{from_day, past_end, past, ++past_clock_};
     }
-    sums.reserve(past.size() * 2);
-    for (auto& [item, c] : past) sums[item].Add(c);
+    sums.reserve(past->size() * 2);
+    for (const auto& [item, c] : *past) sums[item].Add(c);
   }
-  if (past_end < to_ms && std::max(past_end, from_day) < to_ms) {
+  if (std::max(past_end, from_day) < to_ms) {
     ASSIGN_OR_RETURN(auto recent, store_->TopItems(tenant_id, std::max(past_end, from_day), to_ms, INT32_MAX));
     for (auto& [item, c] : recent) sums[item].Add(c);
   }

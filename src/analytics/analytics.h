@@ -162,13 +162,14 @@ class Analytics {
   bool stop_ = false;
 
   // Per-item sums over whole past days, by tenant, for TopItems.
+  using ItemSums = std::vector<std::pair<std::string, store::ItemCounts>>;
   struct PastItems {
     int64_t from_day = 0, to_day = 0;  // [from_day, to_day)
-    std::vector<std::pair<std::string, store::ItemCounts>> items;
+    std::shared_ptr<const ItemSums> items;  // shared with the calls reading it
     uint64_t used = 0;
   };
   static constexpr size_t kPastItemsKept = 32;         // tenants
-  static constexpr size_t kPastItemsMax = 1'000'000;   // items over all of them (~100 MB)
+  static constexpr size_t kPastItemsMax = 1'000'000;   // items over all of them (estimated ~100 MB)
   std::mutex past_mu_;
   std::map<std::string, PastItems> past_items_;  // GUARDED_BY(past_mu_)
   uint64_t past_clock_ = 0;                      // GUARDED_BY(past_mu_)
@@ -182,7 +183,7 @@ class Analytics {
     std::unordered_set<uint64_t> current, previous;
     bool full = false;  // more users than kept: every view is looked up (until two rotations)
   };
-  static constexpr size_t kRecentUsersMax = 1'000'000;  // per generation (~40 MB)
+  static constexpr size_t kRecentUsersMax = 1'000'000;  // per generation (estimated ~40 MB)
   std::map<std::string, RecentUsers> recent_;  // GUARDED_BY(flush_mu_)
   RecentUsers& Recent(const std::string& tenant_id);  // seeded from the log on first use
   // Whether `user_id` may have been answered within `window_ms` before `ts_ms`

@@ -12,24 +12,20 @@ Role RoleOf(std::string_view type) {
   return Role::kNone;
 }
 
-std::string RecommendationIdOf(const std::string& field, const std::string& context_json) {
-  if (!field.empty() || context_json.empty()) return field;
+EventContext ContextOf(const std::string& recommendation_id_field, const std::string& context_json) {
+  EventContext out{recommendation_id_field, ""};
+  if (context_json.empty()) return out;
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(context_json, ec);
-  if (ec || !v.is_object()) return "";
-  const boost::json::value* id = v.as_object().if_contains("recommendation_id");
-  if (!id || !id->is_string() || id->as_string().size() > 128) return "";
-  return std::string(id->as_string());
-}
-
-std::string SourceOf(const std::string& context_json) {
-  if (context_json.empty()) return "";
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(context_json, ec);
-  if (ec || !v.is_object()) return "";
-  const boost::json::value* source = v.as_object().if_contains("source");
-  if (!source || !source->is_string() || source->as_string().size() > 64) return "";
-  return std::string(source->as_string());
+  if (ec || !v.is_object()) return out;
+  auto text = [&](const char* key, size_t max) -> std::string {
+    const boost::json::value* x = v.as_object().if_contains(key);
+    if (!x || !x->is_string() || x->as_string().size() > max) return "";
+    return std::string(x->as_string());
+  };
+  if (out.recommendation_id.empty()) out.recommendation_id = text("recommendation_id", 128);
+  out.source = text("source", 64);
+  return out;
 }
 
 bool Showed(const store::RecommendationRecord& record, const std::string& item_id, int64_t ts_ms,

@@ -39,22 +39,25 @@ enum class Role { kNone, kImpression, kClick, kCart, kPurchase };
 
 // What a committed tracked event is to attribution.
 struct TrackedEvent {
-  std::string user_id, item_id, type, recommendation_id, key_id;
+  std::string user_id, item_id, type, key_id;
+  std::string recommendation_id;          // the event's field ("" when none; see ContextOf)
   int64_t ts_ms = 0;
   std::optional<double> price, quantity;  // metadata.price, metadata.quantity
   std::optional<double> catalog_price;    // the item's price in the catalog, when known
-  std::string context_json;               // as tracked ("" when none): context.source is read if attributed
+  std::string context_json;               // as tracked ("" when none); read by ContextOf
   AttributionWindows windows;
 };
 
 Role RoleOf(std::string_view interaction_type);
 
-// The event's recommendation_id: the field, else context.recommendation_id.
-std::string RecommendationIdOf(const std::string& field, const std::string& context_json);
-
-// The event's context.source (where the page showed the recommendation,
-// e.g. "homepage_recommendations"): at most 64 characters, else "".
-std::string SourceOf(const std::string& context_json);
+// What attribution reads of an event's context, parsed once: the
+// recommendation_id (the event's field, else context.recommendation_id, at
+// most 128 characters) and context.source (where the page showed the
+// recommendation, e.g. "homepage_recommendations"; at most 64 characters).
+struct EventContext {
+  std::string recommendation_id, source;
+};
+EventContext ContextOf(const std::string& recommendation_id_field, const std::string& context_json);
 
 // Whether `record` showed `item_id` within [ts_ms - window_ms, ts_ms].
 bool Showed(const store::RecommendationRecord& record, const std::string& item_id, int64_t ts_ms,

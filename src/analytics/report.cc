@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <string_view>
+#include <unordered_map>
 
 namespace embedrec::analytics {
 
@@ -33,52 +35,39 @@ double Latency::Quantile(double q) const {
   return LatencyBound(kLatencyBuckets - 1);
 }
 
-void Figures::Add(const store::CounterRow& row) {
-  const std::string& m = row.key.metric;
+void Figures::Add(const store::CounterRow& row) { Add(row.key.metric, row); }
+
+void Figures::Add(std::string_view m, const store::CounterRow& row) {
+  // Metrics that only add to one figure.
+  static const std::unordered_map<std::string_view, double Figures::*> kSums = {
+      {"errors", &Figures::errors},           {"cache_hits", &Figures::cache_hits},
+      {"items_shown", &Figures::items_shown}, {"shown_events", &Figures::shown_events},
+      {"clicks", &Figures::clicks},           {"carts", &Figures::carts},
+      {"orders", &Figures::orders},           {"revenue", &Figures::revenue},
+      {"events_tracked", &Figures::events_tracked}, {"rows_imported", &Figures::rows_imported},
+      {"training_seconds", &Figures::training_seconds}};
   const double v = row.value;
-  if (m == "calls") {
+  if (auto it = kSums.find(m); it != kSums.end()) {
+    this->*(it->second) += v;
+  } else if (m == "calls") {
     calls += v;
     latency.calls += v;
-  } else if (m == "errors") {
-    errors += v;
   } else if (m == "latency_ms") {
     latency.sum_ms += v;
   } else if (m.starts_with("latency_bucket_")) {
-    const int b = std::atoi(m.c_str() + 15);
+    const int b = std::atoi(std::string(m.substr(15)).c_str());
     if (b >= 0 && b < kLatencyBuckets) latency.buckets[b] += v;
   } else if (m == "served") {
     served += v;
     if (row.key.endpoint == "recommendations") served_recommendations += v;
-  } else if (m == "cache_hits") {
-    cache_hits += v;
-  } else if (m == "items_shown") {
-    items_shown += v;
-  } else if (m == "shown_events") {
-    shown_events += v;
-  } else if (m == "clicks") {
-    clicks += v;
-  } else if (m == "carts") {
-    carts += v;
-  } else if (m == "orders") {
-    orders += v;
-  } else if (m == "revenue") {
-    revenue += v;
-  } else if (m == "events_tracked") {
-    events_tracked += v;
-  } else if (m == "rows_imported") {
-    rows_imported += v;
-  } else if (m == "training_seconds") {
-    training_seconds += v;
   }
 }
 
 Report Summarize(const std::vector<store::CounterRow>& rows) {
   Report r;
   for (const auto& row : rows) {
-    if (row.key.metric.starts_with("source_")) {
-      store::CounterRow as = row;
-      as.key.metric = row.key.metric.substr(7);
-      r.by_source[row.key.endpoint].Add(as);
+    if (row.key.metric.starts_with("source_")) {  // the clicks' figures again, by their source
+      r.by_source[row.key.endpoint].Add(std::string_view(row.key.metric).substr(7), row);
       continue;
     }
     if (row.key.metric == "storage_bytes") {

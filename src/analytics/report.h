@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/analytics_store.h"
@@ -54,6 +55,8 @@ struct Figures {
   double cache_hit_rate() const { return served_recommendations > 0 ? cache_hits / served_recommendations : 0; }
   double average_order_value() const { return orders > 0 ? revenue / orders : 0; }
   void Add(const store::CounterRow& row);
+  // The row counted as metric `m` (the source_ rows: their figure without the prefix).
+  void Add(std::string_view m, const store::CounterRow& row);
 };
 
 struct Report {

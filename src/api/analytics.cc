@@ -93,7 +93,10 @@ Status CheckTenant(const PathParams& p, const TenantContext& ctx) {
   return Status::NotFound("no tenant '" + named + "'");
 }
 
-analytics::Analytics* Need(const TenantContext& ctx) { return ctx.Analytics(); }
+StatusOr<analytics::Analytics*> On(analytics::Analytics* a) {
+  if (!a) return Status::Unavailable("analytics is off on this server (EMBEDREC_ANALYTICS=false)");
+  return a;
+}
 
 json::object LatencyJson(const analytics::Latency& l) {
   return {{"average_ms", Rounded(l.Average(), 1e3)},
@@ -234,8 +237,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
   dash.slow = true;  // reads the tenant's analytics database
   routes.Add(dash, read, [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
     RETURN_IF_ERROR(CheckTenant(p, ctx));
-    analytics::Analytics* a = Need(ctx);
-    if (!a) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(analytics::Analytics* a, On(ctx.Analytics()));
     ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis()));
     ASSIGN_OR_RETURN(int64_t top, QueryInt(req, "top", 10, 1, 100));
     ASSIGN_OR_RETURN(auto rules, ctx.Rules());
@@ -325,8 +327,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
   series.slow = true;
   routes.Add(series, read, [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
     RETURN_IF_ERROR(CheckTenant(p, ctx));
-    analytics::Analytics* a = Need(ctx);
-    if (!a) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(analytics::Analytics* a, On(ctx.Analytics()));
     ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis()));
     const std::string metric = req.Query("metric").value_or("");
     if (metric.empty()) {
@@ -383,8 +384,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
 
   routes.Add(UsageRoute("/api/v1/usage", "The tenant's usage per day and API key (billing)"), read,
              [](const Request& req, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
-    analytics::Analytics* a = Need(ctx);
-    if (!a) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(analytics::Analytics* a, On(ctx.Analytics()));
     ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis(), "last_30_days"));
     ASSIGN_OR_RETURN(bool csv, WantsCsv(req));
     ASSIGN_OR_RETURN(auto usage, a->UsageOf(ctx.tenant_id(), period.from_ms, period.to_ms));
@@ -403,7 +403,7 @@ void RegisterAdminUsageRoutes(http::Router& router, const PlatformDeps& deps) {
   AddAuthed(router, UsageRoute("/api/v1/admin/usage", "Every tenant's usage per day and API key (platform admin)"),
             deps, auth::kPlatformAdmin,
             [d](const Request& req, const PathParams&, const auth::Principal&) -> StatusOr<http::Response> {
-    if (!d->analytics) return Status::Unavailable("analytics is off on this server");
+    ASSIGN_OR_RETURN(analytics::Analytics* a, On(d->analytics));
     ASSIGN_OR_RETURN(Period period, PeriodOf(req, d->clock->NowMillis(), "last_30_days"));
     ASSIGN_OR_RETURN(bool csv, WantsCsv(req));
     UsageAnswer out;
@@ -411,7 +411,7 @@ void RegisterAdminUsageRoutes(http::Router& router, const PlatformDeps& deps) {
     while (true) {
       ASSIGN_OR_RETURN(auto page, d->control->ListTenants(cursor, 200));
       for (const auto& t : page.tenants) {
-        ASSIGN_OR_RETURN(auto usage, d->analytics->UsageOf(t.id, period.from_ms, period.to_ms));
+        ASSIGN_OR_RETURN(auto usage, a->UsageOf(t.id, period.from_ms, period.to_ms));
         AddUsage(t.id, usage, &out);
       }
       if (!page.next_cursor) break;

@@ -9,6 +9,7 @@
 
 #include "analytics/analytics.h"
 #include "api/call.h"
+#include "common/file_util.h"
 #include "app/secrets.h"
 #include "auth/authenticator.h"
 #include "blob/blob_store.h"
@@ -153,14 +154,8 @@ class PlatformImpl final : public Platform {
       analytics_store_ = store::NewSqliteAnalyticsStore(config_.data_dir + "/tenants");
       analytics::AnalyticsOptions ao;
       // What the tenant's space holds on disk (its databases, uploads, models).
-      ao.storage_bytes = [root = config_.data_dir + "/tenants"](const std::string& tid) -> int64_t {
-        namespace fs = std::filesystem;
-        std::error_code ec;
-        int64_t bytes = 0;
-        for (fs::recursive_directory_iterator it(fs::path(root) / tid, ec), end; !ec && it != end; it.increment(ec)) {
-          if (it->is_regular_file(ec)) bytes += static_cast<int64_t>(it->file_size(ec));
-        }
-        return bytes;
+      ao.storage_bytes = [root = config_.data_dir + "/tenants/"](const std::string& tid) {
+        return DirectoryBytes(root + tid);
       };
       analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), RealClock(), ao);
       services.analytics = analytics_.get();

@@ -37,6 +37,19 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
   return Status::Ok();
 }
 
+int64_t DirectoryBytes(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int64_t bytes = 0;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code file_ec;  // a file gone meanwhile is skipped, the walk goes on
+    if (!it->is_regular_file(file_ec)) continue;
+    const auto n = it->file_size(file_ec);
+    if (!file_ec) bytes += static_cast<int64_t>(n);
+  }
+  return bytes;
+}
+
 namespace {
 
 Status IoError(const char* what, const char* op) {

@@ -2,6 +2,7 @@
 // external sorts spill to.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,10 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
 // The whole file at `path`, in one read of its size (no stream copies).
 // kNotFound when it does not exist; kInternal on other errors.
 StatusOr<std::string> ReadWholeFile(const std::string& path);
+
+// The bytes of every regular file under `dir` (0 when it does not exist;
+// files that vanish meanwhile are skipped).
+int64_t DirectoryBytes(const std::string& dir);
 
 // A new file in `dir` (created if missing), unlinked at once: freed when
 // closed, even after a crash. Returns its descriptor; `what` names it in errors.

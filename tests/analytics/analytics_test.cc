@@ -176,8 +176,8 @@ TEST_F(AnalyticsTest, ClicksAndWhatTheyLeadToAreSplitByTheirContextSource) {
   EXPECT_EQ(home.orders, 1);
   EXPECT_DOUBLE_EQ(home.revenue, 30.0);
   EXPECT_DOUBLE_EQ(r.total.revenue, 30.0);  // counted once in the totals
-  EXPECT_EQ(SourceOf(R"({"source":5})"), "");
-  EXPECT_EQ(SourceOf("[1]"), "");
+  EXPECT_EQ(ContextOf("", R"({"source":5})").source, "");
+  EXPECT_EQ(ContextOf("", "[1]").source, "");
 }
 
 TEST_F(AnalyticsTest, APurchaseNamingTheAnswerThatShowedItIsAttributed) {
@@ -313,10 +313,10 @@ TEST_F(AnalyticsTest, EventsBeyondTheQueueAreDroppedAndCounted) {
 }
 
 TEST(AttributionTest, TheRecommendationIdMayComeInTheContext) {
-  EXPECT_EQ(RecommendationIdOf("rec_a", R"({"recommendation_id":"rec_b"})"), "rec_a");
-  EXPECT_EQ(RecommendationIdOf("", R"({"recommendation_id":"rec_b","source":"home"})"), "rec_b");
-  EXPECT_EQ(RecommendationIdOf("", R"({"recommendation_id":5})"), "");
-  EXPECT_EQ(RecommendationIdOf("", "not json"), "");
+  EXPECT_EQ(ContextOf("rec_a", R"({"recommendation_id":"rec_b"})").recommendation_id, "rec_a");
+  EXPECT_EQ(ContextOf("", R"({"recommendation_id":"rec_b","source":"home"})").recommendation_id, "rec_b");
+  EXPECT_EQ(ContextOf("", R"({"recommendation_id":5})").recommendation_id, "");
+  EXPECT_EQ(ContextOf("", "not json").recommendation_id, "");
   EXPECT_EQ(RoleOf("view"), Role::kClick);
   EXPECT_EQ(RoleOf("like"), Role::kNone);
 }

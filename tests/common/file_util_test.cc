@@ -40,5 +40,13 @@ TEST_F(FileUtilTest, ReadWholeFileTellsAMissingFileFromOtherErrors) {
   EXPECT_EQ(ReadWholeFile(dir_.string()).status().code(), StatusCode::kInternal);  // a directory
 }
 
+TEST_F(FileUtilTest, DirectoryBytesAddsUpEveryFileBelow) {
+  ASSERT_TRUE(WriteFileAtomically(Path("a"), std::string(100, 'x'), 0600).ok());
+  std::filesystem::create_directories(dir_ / "sub");
+  ASSERT_TRUE(WriteFileAtomically((dir_ / "sub" / "b").string(), std::string(23, 'y'), 0600).ok());
+  EXPECT_EQ(DirectoryBytes(dir_.string()), 123);
+  EXPECT_EQ(DirectoryBytes(Path("missing")), 0);
+}
+
 }  // namespace
 }  // namespace embedrec

@@ -44,11 +44,4 @@ void TenantDbSet::Close(const std::string& tenant_id) {
   dbs_.erase(it);
 }
 
-std::vector<std::string> TenantDbSet::Open() const {
-  std::lock_guard lock(mu_);
-  std::vector<std::string> out;
-  for (const auto& [id, db] : dbs_) out.push_back(id);
-  return out;
-}
-
 }  // namespace embedrec::store

@@ -30,8 +30,6 @@ class TenantDbSet {
   StatusOr<std::shared_ptr<SqliteDb>> Get(const std::string& tenant_id, bool create);
   // Forgets the open handle (closed once its last user lets it go).
   void Close(const std::string& tenant_id);
-  // Every tenant whose database is open.
-  std::vector<std::string> Open() const;
 
  private:
   const std::string root_, file_;
