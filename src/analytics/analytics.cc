@@ -156,13 +156,13 @@ void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
   if (RoleOf(event.type) == Role::kNone) return;
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
-  std::vector<TrackedEvent>& events = s.Of(tenant_id).events;
+  std::vector<Queued>& events = s.Of(tenant_id).events;
   // The bound per shard and tenant: a store that cannot keep up loses attributions, never answers.
   if (events.size() >= options_.max_queued_events / kShards) {
     dropped_events_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  events.push_back(std::move(event));
+  events.push_back({next_seq_.fetch_add(1, std::memory_order_relaxed), std::move(event)});
 }
 
 void Analytics::Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows) {
@@ -174,7 +174,7 @@ void Analytics::Trained(const std::string& tenant_id, double seconds) {
 }
 
 Status Analytics::Flush() {
-  FlushOnce();
+  FlushOnce(/*all=*/false);
   return Status::Ok();
 }
 
@@ -190,6 +190,7 @@ void Analytics::Forget(const std::string& tenant_id) {
     s.sets[1].erase(tenant_id);
   }
   store_->CloseTenant(tenant_id);
+  held_.erase(tenant_id);
   last_prune_.erase(tenant_id);
   last_storage_.erase(tenant_id);
   recent_.erase(tenant_id);
@@ -211,16 +212,20 @@ void Analytics::Loop() {
     cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms), [&] { return stop_; });
     const bool stopping = stop_;
     lock.unlock();
-    FlushOnce();
+    FlushOnce(/*all=*/stopping);
     lock.lock();
     if (stopping) return;
   }
 }
 
-void Analytics::FlushOnce() {
+void Analytics::FlushOnce(bool all) {
   std::lock_guard flush(flush_mu_);
   std::map<std::string, store::AnalyticsBatch> batches;
-  std::map<std::string, std::vector<TrackedEvent>> events;  // by tenant
+  std::map<std::string, std::vector<Queued>> queued;  // by tenant
+  queued.swap(held_);
+  // Every event numbered below the cut is in a set this flush drains: it was
+  // pushed under its shard's lock before the shard was swapped below.
+  const uint64_t cut = all ? UINT64_MAX : next_seq_.load(std::memory_order_relaxed);
   const int64_t drained_at = clock_->NowMillis();
   for (Shard& s : shards_) {
     int idle;
@@ -235,7 +240,7 @@ void Analytics::FlushOnce() {
       TenantCounts& counts = it->second;
       Drain(counts, &batches[it->first], drained_at);
       if (!counts.events.empty()) {
-        auto& to = events[it->first];
+        auto& to = queued[it->first];
         to.insert(to.end(), std::make_move_iterator(counts.events.begin()),
                   std::make_move_iterator(counts.events.end()));
         counts.events.clear();
@@ -277,14 +282,21 @@ void Analytics::FlushOnce() {
     closing.swap(to_close_);
     for (const auto& t : forgotten_) {
       batches.erase(t);
-      events.erase(t);
+      queued.erase(t);
     }
   }
-  // Shards hold each thread's events in order; attribution needs them in time
-  // order across threads (a click before the purchase it leads to).
-  for (auto& [tenant, list] : events) {
-    std::stable_sort(list.begin(), list.end(),
-                     [](const TrackedEvent& a, const TrackedEvent& b) { return a.ts_ms < b.ts_ms; });
+  // Shards hold each thread's events; attribution takes them in the order
+  // they were tracked across threads (a click before the purchase it leads
+  // to, even in the same millisecond), up to the cut.
+  std::map<std::string, std::vector<TrackedEvent>> events;  // by tenant
+  for (auto& [tenant, list] : queued) {
+    std::sort(list.begin(), list.end(), [](const Queued& a, const Queued& b) { return a.seq < b.seq; });
+    auto later = std::partition_point(list.begin(), list.end(), [&](const Queued& q) { return q.seq < cut; });
+    if (later != list.end()) held_[tenant].assign(std::make_move_iterator(later), std::make_move_iterator(list.end()));
+    if (later == list.begin()) continue;
+    auto& to = events[tenant];
+    to.reserve(static_cast<size_t>(later - list.begin()));
+    for (auto it = list.begin(); it != later; ++it) to.push_back(std::move(it->event));
   }
   for (const auto& t : closing) {
     if (!batches.count(t) && !events.count(t)) store_->CloseTenant(t);

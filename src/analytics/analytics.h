@@ -110,6 +110,12 @@ class Analytics {
   struct ServedStats {
     double served = 0, cache_hits = 0, items_shown = 0;
   };
+  // A tracked event and its place in the order events reached Tracked over all
+  // threads: a click answered before its purchase was tracked comes first.
+  struct Queued {
+    uint64_t seq;
+    TrackedEvent event;
+  };
   using Two = std::tuple<int64_t, std::string, std::string>;                // hour, a, b
   using Three = std::tuple<int64_t, std::string, std::string, std::string>;  // hour, a, b, c
   struct TenantCounts {
@@ -118,7 +124,7 @@ class Analytics {
     std::map<Two, double, std::less<>> counted;            // hour, metric, key
     std::map<int64_t, std::unordered_map<std::string, double>> shown;  // day → item → impressions
     std::vector<uint64_t> users;  // hashes of the users answered
-    std::vector<TrackedEvent> events;  // awaiting attribution, in arrival order
+    std::vector<Queued> events;   // awaiting attribution
   };
   // Two sets of counts per shard: requests add to the active one while a
   // flush drains the other, zeroing values in place so the next second's
@@ -137,7 +143,8 @@ class Analytics {
   void Count(const std::string& tenant_id, const char* metric, const std::string& key_id, double value);
   void Loop();
   // Drains the shards and the events, attributes, writes. Under flush_mu_.
-  void FlushOnce();
+  // Events tracked while it runs wait for the next one, unless `all`.
+  void FlushOnce(bool all);
   void Attribute(const std::string& tenant_id, const std::vector<TrackedEvent>& events,
                  store::AnalyticsBatch* batch);
   // Counter rows over [from_ms, to_ms): hours at its ends, days between.
@@ -189,6 +196,12 @@ class Analytics {
   // Whether `user_id` may have been answered within `window_ms` before `ts_ms`
   // (true when the record does not reach back that far).
   bool MaybeAnswered(const std::string& tenant_id, const std::string& user_id, int64_t ts_ms, int64_t window_ms);
+
+  // Events are numbered under their shard's lock; a flush attributes those
+  // numbered before it began swapping shards (all drained by then, whichever
+  // shard each is in) in that order, and keeps later ones for the next flush.
+  std::atomic<uint64_t> next_seq_{0};
+  std::map<std::string, std::vector<Queued>> held_;  // GUARDED_BY(flush_mu_)
 
   std::mutex flush_mu_;  // one flush at a time
   std::map<std::string, int64_t> last_prune_;    // GUARDED_BY(flush_mu_)

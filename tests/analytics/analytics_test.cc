@@ -2,7 +2,12 @@
 // (analytics/attribution.h) over a real recommendation log and store.
 #include "analytics/analytics.h"
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <future>
+#include <thread>
 
 #include "common/clock.h"
 #include "test_util.h"
@@ -150,6 +155,89 @@ TEST_F(AnalyticsTest, CartsAndPurchasesAfterAClickAreAttributedWithTheirRevenue)
   clock_.AdvanceMillis(25 * 60 * kMinute);  // past the conversion window
   Track("t1", "u1", "A", "purchase", "", 1.0);
   EXPECT_EQ(Figures().total.orders, 2);
+}
+
+// A thread that stays alive and runs what it is given, one call at a time:
+// requests' threads, each with an id (and so an analytics shard) of its own.
+class Worker {
+ public:
+  Worker() : thread_([this] { Loop(); }) {}
+  ~Worker() {
+    Run(nullptr);
+    thread_.join();
+  }
+  // Runs `fn` on this worker and waits for it (nullptr: the worker ends).
+  void Run(std::function<void()> fn) {
+    std::promise<void> ran;
+    {
+      std::lock_guard lock(mu_);
+      task_ = [&, fn = std::move(fn)] {
+        if (fn) fn();
+        ran.set_value();
+        return static_cast<bool>(fn);
+      };
+    }
+    cv_.notify_one();
+    ran.get_future().wait();
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      std::function<bool()> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return static_cast<bool>(task_); });
+        task.swap(task_);
+      }
+      if (!task()) return;
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<bool()> task_;
+  std::thread thread_;
+};
+
+// Requests run on many threads, each counting into its own shard: a purchase
+// tracked after its click (the click answered first) is attributed even in the
+// same millisecond, from another thread, whatever shard either lands in.
+TEST_F(AnalyticsTest, APurchaseAfterItsClickOnAnotherThreadInTheSameMillisecondIsAttributed) {
+  std::vector<Worker> workers(8);
+  const int users = static_cast<int>(workers.size() * workers.size());
+  for (int u = 0; u < users; ++u) {  // every ordered pair of threads
+    const std::string user = "u" + std::to_string(u);
+    const std::string rec = Answer("t1", user, {"A"});
+    workers[u % workers.size()].Run([&] { Track("t1", user, "A", "view", rec); });
+    workers[u / workers.size()].Run([&] { Track("t1", user, "A", "purchase", "", 1.0); });
+  }
+  const Report r = Figures();
+  EXPECT_EQ(r.total.clicks, users);
+  EXPECT_EQ(r.total.orders, users);
+}
+
+// A click tracked while a flush drains the shards, and its purchase after it:
+// the purchase never reaches attribution before the click does.
+TEST_F(AnalyticsTest, APurchaseIsNeverAttributedBeforeAClickTrackedBeforeIt) {
+  constexpr int kUsers = 200;
+  std::atomic<bool> done{false};
+  std::thread flusher([&] {
+    while (!done.load()) EXPECT_OK(analytics_->Flush());
+  });
+  std::vector<Worker> workers(4);
+  for (int u = 0; u < kUsers; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    const std::string rec = Answer("t1", user, {"A"});
+    workers[u % workers.size()].Run([&] { Track("t1", user, "A", "view", rec); });
+    workers[(u + 1) % workers.size()].Run([&] { Track("t1", user, "A", "purchase", "", 1.0); });
+  }
+  done = true;
+  flusher.join();
+  const Report r = Figures();
+  EXPECT_EQ(analytics_->failed_batches(), 0u);
+  EXPECT_EQ(analytics_->dropped_events(), 0u);
+  EXPECT_EQ(r.total.clicks, kUsers);
+  EXPECT_EQ(r.total.orders, kUsers);
 }
 
 TEST_F(AnalyticsTest, ClicksAndWhatTheyLeadToAreSplitByTheirContextSource) {
