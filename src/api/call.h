@@ -23,6 +23,9 @@ class TenantService;
 namespace embedrec::analytics {
 class Analytics;
 }
+namespace embedrec::ingest {
+struct CountedData;
+}
 
 namespace embedrec::api {
 
@@ -74,11 +77,9 @@ void RegisterApiKeyRoutes(TenantRoutes& routes);
 void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes);
 void RegisterItemRoutes(TenantRoutes& routes);
 void RegisterDataQualityRoutes(TenantRoutes& routes);
-// The data-quality report (GET /api/v1/data/quality): recomputed when the
-// data changed, unless the last one is younger than `max_age_ms` (a full
-// scan of the tenant's history: the dashboard takes one up to 15 minutes old
-// while tracked events keep changing the data).
-StatusOr<boost::json::object> DataQualityOf(TenantContext& ctx, int64_t max_age_ms);
+// The data-quality report (GET /api/v1/data/quality) of counts taken at
+// some point (ingest/data_quality.h), as seen at `now_ms`.
+boost::json::object DataQualityReport(const ingest::CountedData& counted, int64_t now_ms);
 void RegisterAnalyticsRoutes(TenantRoutes& routes);
 void RegisterAdminUsageRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterInteractionRoutes(TenantRoutes& routes);

@@ -1,15 +1,15 @@
 // GET /api/v1/data/quality: how fit the tenant's data is for training, with
-// warnings a person can act on. Recomputed when the tenant's event log has
-// moved on (every upload appends an event), otherwise served from memory.
+// warnings a person can act on. Counted again when the tenant's event log has
+// moved on (every upload and tracked event appends one), otherwise from what
+// was kept (ingest/data_quality.h).
 #include <boost/json.hpp>
 #include <cmath>
-#include <map>
-#include <mutex>
 
 #include "api/call.h"
 #include "api/json_body.h"
 #include "common/json_text.h"
 #include "common/time_format.h"
+#include "ingest/data_quality.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
@@ -25,7 +25,10 @@ double Percent(int64_t part, int64_t whole) {
   return whole == 0 ? 100.0 : std::round(1000.0 * double(part) / double(whole)) / 10.0;
 }
 
-json::object Report(const store::DataCounts& c, int64_t now_ms) {
+}  // namespace
+
+json::object DataQualityReport(const ingest::CountedData& counted, int64_t now_ms) {
+  const store::DataCounts& c = counted.counts;
   json::object types;
   for (const auto& [t, n] : c.per_type) types[t] = n;
   double completeness = Percent(c.filled_item_fields, 6 * c.items);
@@ -84,52 +87,8 @@ json::object Report(const store::DataCounts& c, int64_t now_ms) {
                                             c.users_with_one_interaction},
                                            {"interactions_per_type", std::move(types)}}},
                    {"warnings", std::move(warnings)},
-                   {"computed_at", FormatRfc3339(now_ms / 1000)}};
+                   {"computed_at", FormatRfc3339(counted.counted_ms / 1000)}};
   return out;
-}
-
-// Reports by tenant, valid while the tenant's newest event sequence is
-// unchanged (or, for callers that accept it, while younger than a limit).
-class QualityCache {
- public:
-  std::optional<json::object> Get(const std::string& tid, int64_t seq, int64_t now_ms, int64_t max_age_ms) {
-    std::lock_guard lock(mu_);
-    auto it = reports_.find(tid);
-    if (it == reports_.end()) return std::nullopt;
-    if (it->second.seq != seq && now_ms - it->second.at_ms > max_age_ms) return std::nullopt;
-    return it->second.report;
-  }
-  void Put(const std::string& tid, int64_t seq, int64_t now_ms, json::object report) {
-    std::lock_guard lock(mu_);
-    if (reports_.size() > 10000) reports_.clear();
-    reports_[tid] = {seq, now_ms, std::move(report)};
-  }
-
- private:
-  struct Entry {
-    int64_t seq, at_ms;
-    json::object report;
-  };
-  std::mutex mu_;
-  std::map<std::string, Entry> reports_;
-};
-
-QualityCache& Cache() {
-  static QualityCache* cache = new QualityCache();  // never destroyed: used until exit
-  return *cache;
-}
-
-}  // namespace
-
-StatusOr<json::object> DataQualityOf(TenantContext& ctx, int64_t max_age_ms) {
-  ASSIGN_OR_RETURN(auto tenant, ctx.Store());
-  ASSIGN_OR_RETURN(int64_t seq, tenant->LatestEventSeq());
-  const int64_t now = ctx.NowMillis();
-  if (auto hit = Cache().Get(ctx.tenant_id(), seq, now, max_age_ms)) return *hit;
-  ASSIGN_OR_RETURN(auto counts, tenant->CountData());
-  json::object report = Report(counts, now);
-  Cache().Put(ctx.tenant_id(), seq, now, report);
-  return report;
 }
 
 void RegisterDataQualityRoutes(TenantRoutes& routes) {
@@ -147,8 +106,8 @@ void RegisterDataQualityRoutes(TenantRoutes& routes) {
     "warnings":{"type":"array","items":{"type":"object"}},"computed_at":{"type":"string"}}})"}};
   routes.Add(info, {.any = auth::kDataWrite | auth::kAnalyticsRead},
              [](const Request&, const PathParams&, TenantContext& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(json::object report, DataQualityOf(ctx, /*max_age_ms=*/0));
-               return JsonAnswer(200, report);
+               ASSIGN_OR_RETURN(auto counted, ctx.DataCounts());
+               return JsonAnswer(200, DataQualityReport(counted, ctx.NowMillis()));
              });
 }
 

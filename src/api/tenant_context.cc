@@ -2,6 +2,7 @@
 
 #include "analytics/analytics.h"
 #include "auth/authenticator.h"
+#include "ingest/data_quality.h"
 #include "ingest/ingest_service.h"
 #include "serving/activity.h"
 #include "serving/catalog.h"
@@ -72,6 +73,16 @@ StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSo
   ASSIGN_OR_RETURN(auto out, s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types));
   CountImported(out);
   return out;
+}
+
+StatusOr<ingest::CountedData> TenantContext::DataCounts() const {
+  ASSIGN_OR_RETURN(auto tenant, Store());
+  return s_->data_quality->Exact(tenant_id_, *tenant);
+}
+
+StatusOr<ingest::CountedData> TenantContext::RecentDataCounts(int64_t rescan_after_ms) const {
+  ASSIGN_OR_RETURN(auto tenant, Store());
+  return s_->data_quality->Recent(tenant_id_, std::move(tenant), rescan_after_ms);
 }
 
 StatusOr<bool> TenantContext::PutItem(const store::ItemRecord& item) const {

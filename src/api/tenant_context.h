@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "ingest/data_quality.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
 
@@ -75,6 +76,7 @@ struct TenantServices {
   const Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
   ingest::IngestService* ingest = nullptr;                    // uploads
+  ingest::DataQuality* data_quality = nullptr;                // counts behind the data-quality report
   training::TrainingService* training = nullptr;              // jobs and the model registry
   serving::DeployedModels* deployed = nullptr;                // the live model versions
   serving::Recommender* recommender = nullptr;                // popular items, warmth
@@ -112,6 +114,11 @@ class TenantContext {
   StatusOr<boost::json::object> UploadItems(ingest::UploadSource source, ingest::ItemsMode mode) const;
   // Interaction types beyond the standard ones come from the tenant's settings.
   StatusOr<boost::json::object> UploadInteractions(ingest::UploadSource source) const;
+  // The counts behind the data-quality report (ingest/data_quality.h):
+  // exact (as of the newest event), or what is kept, rescanned in the
+  // background once older than `rescan_after_ms` and behind the data.
+  StatusOr<ingest::CountedData> DataCounts() const;
+  StatusOr<ingest::CountedData> RecentDataCounts(int64_t rescan_after_ms) const;
   StatusOr<bool> PutItem(const store::ItemRecord& item) const;  // true: it existed (ingest/ingest_service.h)
   Status DeleteItem(const std::string& item_id) const;
   // Records interactions durably, then tells serving about each new one

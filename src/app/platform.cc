@@ -19,6 +19,7 @@
 #include "common/fair_pool.h"
 #include "common/memory.h"
 #include "http/dispatcher.h"
+#include "ingest/data_quality.h"
 #include "ingest/ingest_service.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -185,6 +186,12 @@ class PlatformImpl final : public Platform {
         },
         .item_deleted = [catalog](const std::string& tid) { catalog->Invalidate(tid); }});
     services.ingest = ingest_.get();
+    // Rescans of data counts for dashboards run in the refresh lane (below).
+    data_quality_ = std::make_unique<ingest::DataQuality>(
+        RealClock(), [this](const std::string& tid, std::function<void()> task) {
+          if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
+        });
+    services.data_quality = data_quality_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), RealClock());
     WireTenantHooks();
     platform.tenant_service = tenant_service_.get();
@@ -294,6 +301,7 @@ class PlatformImpl final : public Platform {
         .deleted = [this, deployed](const std::string& id) {
           deployed->Set(id, nullptr);
           DropServingState(id);
+          data_quality_->Forget(id);
           memory_->Forget(id);
         },
     });
@@ -412,6 +420,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::RecommendationService> recommendations_;
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<ingest::IngestService> ingest_;
+  std::unique_ptr<ingest::DataQuality> data_quality_;  // its rescans run in slow_lane_ (declared below)
   api::ApiDeps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;
