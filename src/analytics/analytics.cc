@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string_view>
 #include <tuple>
@@ -89,6 +90,9 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
 namespace {
 // Items kept per tenant, shard and day between flushes (beyond: dropped, allocated again).
 constexpr size_t kMaxKeptItems = 20000;
+// How long after midnight the day before may still be written to (a flush
+// drained before it, a slow store): its item sums are not kept until then.
+constexpr int64_t kDaySettleMs = 10 * 60'000;
 
 // Emits and zeroes every series of `m` with a count; drops the zero ones of
 // hours before `hour` (nothing adds to them any more).
@@ -471,8 +475,10 @@ StatusOr<std::map<int64_t, Bucket>> Analytics::Series(const std::string& tenant_
 StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopItems(
     const std::string& tenant_id, int64_t from_ms, int64_t to_ms, int limit) {
   const int64_t from_day = FloorTo(from_ms, kDayMs);
-  const int64_t today = FloorTo(clock_->NowMillis(), kDayMs);
-  // Days before today no longer change (what is counted lands on its own day).
+  // Days before today no longer change (what is counted lands on its own
+  // day), once the last flushes of the day before are written: until then
+  // it is read as today is.
+  const int64_t today = FloorTo(clock_->NowMillis() - kDaySettleMs, kDayMs);
   const int64_t past_end = std::min(today, FloorTo(to_ms + kDayMs - 1, kDayMs));
   std::unordered_map<std::string, store::ItemCounts> sums;
   if (from_day < past_end) {
@@ -486,7 +492,7 @@ StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopI
       }
     }
     if (!past) {
-      ASSIGN_OR_RETURN(auto read, store_->TopItems(tenant_id, from_day, past_end, INT32_MAX));
+      ASSIGN_OR_RETURN(auto read, PastItemSums(tenant_id, from_day, past_end));
       past = std::make_shared<const ItemSums>(std::move(read));
       std::lock_guard lock(past_mu_);
       past_items_.erase(tenant_id);
@@ -520,6 +526,52 @@ StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> Analytics::TopI
                                                         : a.first < b.first;
   });
   out.resize(n);
+  return out;
+}
+
+StatusOr<Analytics::ItemSums> Analytics::PastItemSums(const std::string& tenant_id, int64_t from_day,
+                                                      int64_t to_day) {
+  using Window = store::AnalyticsStore::ItemWindow;
+  const int64_t days = (to_day - from_day) / kDayMs;
+  auto kept = store_->KeptItemWindow(tenant_id, days);
+  std::optional<Window> window;
+  if (kept.ok()) window = std::move(kept).value();
+  if (window && window->to_day_ms == to_day) return std::move(window->items);
+  // A kept run ending earlier, overlapping: slid forward by the days that
+  // entered the window and out of those that left it (a day a day reads two
+  // days' items, not the whole run).
+  const bool slide = window && window->to_day_ms < to_day && to_day - window->to_day_ms <= days * kDayMs / 2;
+  const bool newer = window && window->to_day_ms > to_day;  // stays kept (an old period was asked for)
+  ItemSums out;
+  if (slide) {
+    std::unordered_map<std::string, store::ItemCounts> sums;
+    sums.reserve(window->items.size() * 2);
+    for (auto& [item, c] : window->items) sums.emplace(std::move(item), c);
+    ASSIGN_OR_RETURN(auto entered, store_->TopItems(tenant_id, window->to_day_ms, to_day, INT32_MAX));
+    ASSIGN_OR_RETURN(auto left, store_->TopItems(tenant_id, window->from_day_ms, from_day, INT32_MAX));
+    for (const auto& [item, c] : entered) sums[item].Add(c);
+    for (const auto& [item, c] : left) {
+      store::ItemCounts& s = sums[item];
+      s.Add({-c.impressions, -c.clicks, -c.carts, -c.purchases, -c.revenue});
+    }
+    out.reserve(sums.size());
+    for (auto& [item, c] : sums) {
+      // An item no longer shown in the window (what is left is rounding).
+      constexpr double kNone = 1e-6;
+      if (std::abs(c.impressions) < kNone && std::abs(c.clicks) < kNone && std::abs(c.carts) < kNone &&
+          std::abs(c.purchases) < kNone && std::abs(c.revenue) < kNone) {
+        continue;
+      }
+      out.emplace_back(item, c);
+    }
+  } else {
+    ASSIGN_OR_RETURN(out, store_->TopItems(tenant_id, from_day, to_day, INT32_MAX));
+  }
+  if (!newer) {
+    // Kept for the next start and the next day; a failed write costs them a full read.
+    Status s = store_->KeepItemWindow(tenant_id, Window{from_day, to_day, out});
+    if (!s.ok() && s.code() != StatusCode::kNotFound) spdlog::warn("analytics of tenant {}: {}", tenant_id, s.ToString());
+  }
   return out;
 }
 

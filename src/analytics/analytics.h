@@ -147,6 +147,10 @@ class Analytics {
   void FlushOnce(bool all);
   void Attribute(const std::string& tenant_id, const std::vector<TrackedEvent>& events,
                  store::AnalyticsBatch* batch);
+  // Per-item sums over whole past days [from_day, to_day): the run kept in the
+  // store, slid forward from an earlier one, or summed whole (then kept).
+  using ItemSums = std::vector<std::pair<std::string, store::ItemCounts>>;
+  StatusOr<ItemSums> PastItemSums(const std::string& tenant_id, int64_t from_day, int64_t to_day);
   // Counter rows over [from_ms, to_ms): hours at its ends, days between.
   StatusOr<std::vector<store::CounterRow>> Rows(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
                                                 const std::vector<std::string>& metrics);
@@ -169,7 +173,6 @@ class Analytics {
   bool stop_ = false;
 
   // Per-item sums over whole past days, by tenant, for TopItems.
-  using ItemSums = std::vector<std::pair<std::string, store::ItemCounts>>;
   struct PastItems {
     int64_t from_day = 0, to_day = 0;  // [from_day, to_day)
     std::shared_ptr<const ItemSums> items;  // shared with the calls reading it

@@ -95,6 +95,18 @@ class AnalyticsStore {
   virtual StatusOr<std::vector<std::pair<std::string, ItemCounts>>> TopItems(const std::string& tenant_id,
                                                                              int64_t from_ms, int64_t to_ms,
                                                                              int limit) = 0;
+  // Per-item sums over whole past days [from_day_ms, to_day_ms), kept so a
+  // later call (after a restart, or a day on, sliding) need not sum every
+  // item-day again. One run is kept per length in days, the last
+  // kItemWindowsKept lengths put; Keep replaces the run of its length.
+  struct ItemWindow {
+    int64_t from_day_ms = 0, to_day_ms = 0;
+    std::vector<std::pair<std::string, ItemCounts>> items;
+  };
+  static constexpr int kItemWindowsKept = 4;
+  // The kept run `days` long (nullopt when none).
+  virtual StatusOr<std::optional<ItemWindow>> KeptItemWindow(const std::string& tenant_id, int64_t days) = 0;
+  virtual Status KeepItemWindow(const std::string& tenant_id, const ItemWindow& window) = 0;
   // The newest click of the user on the item with from_ms <= ts_ms <= to_ms.
   virtual StatusOr<std::optional<AttributedClick>> LastClick(const std::string& tenant_id,
                                                              const std::string& user_id,

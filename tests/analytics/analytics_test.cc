@@ -332,6 +332,57 @@ TEST_F(AnalyticsTest, TopItemsAddTodayToThePastDaysKeptFromTheLastCall) {
   EXPECT_EQ(top->size(), 2u);  // A, B
 }
 
+// A shop's dashboard over the last days, opened once a day and after a
+// restart: the past days' item sums come from the run kept in the store,
+// slid forward a day at a time, and always equal a whole sum of the days.
+TEST_F(AnalyticsTest, TopItemsOverTheLastDaysStayExactAcrossRestartsAndDays) {
+  constexpr int64_t kDay = 86'400'000;
+  constexpr int kDays = 5;
+  auto show_day = [&](int d) {
+    Answer("t1", "u1", {"I" + std::to_string(d % 3), "J" + std::to_string(d)});
+    for (int i = 0; i <= d % 4; ++i) Answer("t1", "u2", {"K" + std::to_string(i)});
+    Track("t1", "u1", "J" + std::to_string(d), "view");  // no answer named: clicked within the window
+    ASSERT_OK(analytics_->Flush());
+  };
+  auto whole = [&](int64_t from) {  // every item-day summed, today included
+    auto r = store_->TopItems("t1", from, INT64_MAX, 1000);
+    EXPECT_OK(r);
+    return r.ok() ? *r : std::vector<std::pair<std::string, store::ItemCounts>>{};
+  };
+  auto expect_same = [&](const std::vector<std::pair<std::string, store::ItemCounts>>& got,
+                         const std::vector<std::pair<std::string, store::ItemCounts>>& want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].first, want[i].first) << i;
+      EXPECT_NEAR(got[i].second.impressions, want[i].second.impressions, 1e-9) << got[i].first;
+      EXPECT_NEAR(got[i].second.clicks, want[i].second.clicks, 1e-9) << got[i].first;
+    }
+  };
+  for (int d = 0; d < 12; ++d) {
+    show_day(d);
+    const int64_t now = clock_.NowMillis();
+    const int64_t from = now - kDays * kDay;
+    auto top = analytics_->TopItems("t1", from, now + 1, 1000);
+    ASSERT_OK(top);
+    expect_same(*top, whole(from / kDay * kDay));
+    if (d == 7) {  // a restart: nothing in memory
+      analytics_.reset();
+      AnalyticsOptions o;
+      o.flush_interval_ms = 3'600'000;
+      analytics_ = std::make_unique<Analytics>(store_.get(), log_.get(), &clock_, o);
+      top = analytics_->TopItems("t1", from, now + 1, 1000);
+      ASSERT_OK(top);
+      expect_same(*top, whole(from / kDay * kDay));
+    }
+    clock_.AdvanceMillis(kDay);
+  }
+  // What is kept is the run the last call used, ending today.
+  auto kept = store_->KeptItemWindow("t1", kDays);
+  ASSERT_OK(kept);
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->to_day_ms, (clock_.NowMillis() - kDay) / kDay * kDay);
+}
+
 TEST_F(AnalyticsTest, ASummaryOverDaysAddsHoursAtItsEndsToWholeDays) {
   const int64_t start = clock_.NowMillis();
   for (int h = 0; h < 60; ++h) {  // an answer every hour for 2.5 days

@@ -121,6 +121,36 @@ TEST_P(AnalyticsStoreTest, TopItemsSumDaysInTheRangeMostShownFirst) {
   EXPECT_DOUBLE_EQ((*top)[0].second.impressions, 8);
 }
 
+TEST_P(AnalyticsStoreTest, ItemWindowsAreKeptOnePerLengthTheLastFewPut) {
+  auto none = store_->KeptItemWindow("t1", 30);
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+  AnalyticsStore::ItemWindow w{10 * kDay, 40 * kDay, {{"A", {5, 1, 0, 1, 9.5}}, {"B", {2, 0, 0, 0, 0}}}};
+  ASSERT_OK(store_->KeepItemWindow("t1", w));
+  AnalyticsStore::ItemWindow slid{11 * kDay, 41 * kDay, {{"A", {6, 1, 0, 1, 9.5}}}};
+  ASSERT_OK(store_->KeepItemWindow("t1", slid));  // replaces the 30-day run
+  auto kept = store_->KeptItemWindow("t1", 30);
+  ASSERT_OK(kept);
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->from_day_ms, 11 * kDay);
+  EXPECT_EQ((*kept)->to_day_ms, 41 * kDay);
+  ASSERT_EQ((*kept)->items.size(), 1u);
+  EXPECT_EQ((*kept)->items[0].first, "A");
+  EXPECT_DOUBLE_EQ((*kept)->items[0].second.impressions, 6);
+  EXPECT_DOUBLE_EQ((*kept)->items[0].second.revenue, 9.5);
+  EXPECT_FALSE(store_->KeptItemWindow("t2", 30)->has_value());  // tenants apart
+  // Other lengths: the oldest put goes once more than kItemWindowsKept are kept.
+  for (int64_t days = 1; days <= AnalyticsStore::kItemWindowsKept; ++days) {
+    ASSERT_OK(store_->KeepItemWindow("t1", {40 * kDay - days * kDay, 40 * kDay, {{"C", {1, 0, 0, 0, 0}}}}));
+  }
+  EXPECT_FALSE(store_->KeptItemWindow("t1", 30)->has_value());
+  auto one = store_->KeptItemWindow("t1", 1);
+  ASSERT_OK(one);
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->items.size(), 1u);
+  EXPECT_FALSE(store_->KeepItemWindow("t1", {kDay, kDay, {}}).ok());  // no days
+}
+
 TEST_P(AnalyticsStoreTest, FindsTheNewestClickInTheWindowAndPrunesOldOnes) {
   AnalyticsBatch a;
   a.clicks.push_back({"u", "i", "rec_1", "recommendations", "v1", 1000});

@@ -60,6 +60,25 @@ INSERT INTO counters_day SELECT hour_ms / 86400000 * 86400000, metric, endpoint,
     {3, R"sql(
 ALTER TABLE clicks ADD COLUMN source TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Per-item sums over runs of past days, one run per length (the dashboard's top items).
+    {4, R"sql(
+CREATE TABLE item_windows (
+  days INTEGER PRIMARY KEY,
+  from_day_ms INTEGER NOT NULL,
+  to_day_ms INTEGER NOT NULL,
+  put_seq INTEGER NOT NULL
+);
+CREATE TABLE item_window_sums (
+  days INTEGER NOT NULL,
+  item_id TEXT NOT NULL,
+  impressions REAL NOT NULL,
+  clicks REAL NOT NULL,
+  carts REAL NOT NULL,
+  purchases REAL NOT NULL,
+  revenue REAL NOT NULL,
+  PRIMARY KEY (days, item_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 constexpr int64_t kDayMs = 86'400'000;
@@ -180,6 +199,62 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
       return Status::Ok();
     }));
     return out;
+  }
+
+  StatusOr<std::optional<ItemWindow>> KeptItemWindow(const std::string& tenant_id, int64_t days) override {
+    std::optional<ItemWindow> out;
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db) return out;
+    RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto w, c.Prepare("SELECT from_day_ms, to_day_ms FROM item_windows WHERE days = ?"));
+      w->Bind(1, days);
+      ASSIGN_OR_RETURN(bool found, w->Step());
+      if (!found) return Status::Ok();
+      out.emplace();
+      out->from_day_ms = w->Int(0);
+      out->to_day_ms = w->Int(1);
+      ASSIGN_OR_RETURN(auto s, c.Prepare(
+          "SELECT item_id, impressions, clicks, carts, purchases, revenue FROM item_window_sums WHERE days = ?"));
+      s->Bind(1, days);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        out->items.push_back({s->Text(0), {s->Double(1), s->Double(2), s->Double(3), s->Double(4), s->Double(5)}});
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  Status KeepItemWindow(const std::string& tenant_id, const ItemWindow& window) override {
+    const int64_t days = (window.to_day_ms - window.from_day_ms) / kDayMs;
+    if (days <= 0) return Status::InvalidArgument("an item window spans at least a day");
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/true));
+    if (!db) return Status::NotFound("tenant " + tenant_id + " has no space");
+    return db->Write([&](SqliteConn& c) -> Status {
+      RETURN_IF_ERROR(c.Exec("DELETE FROM item_window_sums WHERE days = " + std::to_string(days)));
+      ASSIGN_OR_RETURN(auto w, c.Prepare(
+          "INSERT INTO item_windows (days, from_day_ms, to_day_ms, put_seq) "
+          "VALUES (?, ?, ?, (SELECT COALESCE(MAX(put_seq), 0) + 1 FROM item_windows)) "
+          "ON CONFLICT DO UPDATE SET from_day_ms = excluded.from_day_ms, to_day_ms = excluded.to_day_ms, "
+          "put_seq = excluded.put_seq"));
+      w->Bind(1, days).Bind(2, window.from_day_ms).Bind(3, window.to_day_ms);
+      RETURN_IF_ERROR(w->Run());
+      ASSIGN_OR_RETURN(auto s, c.Prepare(
+          "INSERT INTO item_window_sums (days, item_id, impressions, clicks, carts, purchases, revenue) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      for (const auto& [item, v] : window.items) {
+        s->Bind(1, days).Bind(2, item).Bind(3, v.impressions).Bind(4, v.clicks).Bind(5, v.carts);
+        s->Bind(6, v.purchases).Bind(7, v.revenue);
+        RETURN_IF_ERROR(s->Run());
+        s->Reset();
+      }
+      // Lengths beyond the last kItemWindowsKept put go.
+      const std::string older = "SELECT days FROM item_windows ORDER BY put_seq DESC LIMIT -1 OFFSET " +
+                                std::to_string(kItemWindowsKept);
+      RETURN_IF_ERROR(c.Exec("DELETE FROM item_window_sums WHERE days IN (" + older + ")"));
+      return c.Exec("DELETE FROM item_windows WHERE days IN (" + older + ")");
+    });
   }
 
   StatusOr<std::optional<AttributedClick>> LastClick(const std::string& tenant_id, const std::string& user_id,
