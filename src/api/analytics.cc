@@ -295,8 +295,9 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
                                      {"attributed_revenue", Rounded(f.revenue, 100)}});
     }
     json::object quality{{"freshness_hours", nullptr}, {"completeness_percent", nullptr}, {"validity_percent", nullptr}};
-    if (auto counted = ctx.RecentDataCounts(kQualityRescanMs); counted.ok()) {
-      const json::object q = DataQualityReport(*counted, ctx.NowMillis());
+    // (null while the tenant's data is counted for the first time)
+    if (auto counted = ctx.RecentDataCounts(kQualityRescanMs); counted.ok() && counted->has_value()) {
+      const json::object q = DataQualityReport(**counted, ctx.NowMillis());
       for (auto& [k, v] : quality) {
         if (const json::value* x = q.if_contains(k)) v = *x;
       }

@@ -76,13 +76,11 @@ StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSo
 }
 
 StatusOr<ingest::CountedData> TenantContext::DataCounts() const {
-  ASSIGN_OR_RETURN(auto tenant, Store());
-  return s_->data_quality->Exact(tenant_id_, *tenant);
+  return s_->data_quality->Exact(tenant_id_);
 }
 
-StatusOr<ingest::CountedData> TenantContext::RecentDataCounts(int64_t rescan_after_ms) const {
-  ASSIGN_OR_RETURN(auto tenant, Store());
-  return s_->data_quality->Recent(tenant_id_, std::move(tenant), rescan_after_ms);
+StatusOr<std::optional<ingest::CountedData>> TenantContext::RecentDataCounts(int64_t rescan_after_ms) const {
+  return s_->data_quality->Recent(tenant_id_, rescan_after_ms);
 }
 
 StatusOr<bool> TenantContext::PutItem(const store::ItemRecord& item) const {

@@ -116,9 +116,10 @@ class TenantContext {
   StatusOr<boost::json::object> UploadInteractions(ingest::UploadSource source) const;
   // The counts behind the data-quality report (ingest/data_quality.h):
   // exact (as of the newest event), or what is kept, rescanned in the
-  // background once older than `rescan_after_ms` and behind the data.
+  // background once older than `rescan_after_ms` and behind the data
+  // (nullopt while a first count runs).
   StatusOr<ingest::CountedData> DataCounts() const;
-  StatusOr<ingest::CountedData> RecentDataCounts(int64_t rescan_after_ms) const;
+  StatusOr<std::optional<ingest::CountedData>> RecentDataCounts(int64_t rescan_after_ms) const;
   StatusOr<bool> PutItem(const store::ItemRecord& item) const;  // true: it existed (ingest/ingest_service.h)
   Status DeleteItem(const std::string& item_id) const;
   // Records interactions durably, then tells serving about each new one

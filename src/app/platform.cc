@@ -175,23 +175,26 @@ class PlatformImpl final : public Platform {
     services.recommender = recommender_.get();
     serving::CatalogCache* catalog = catalog_.get();
     serving::Activity* activity = activity_.get();
+    // The counts behind data-quality reports: counted again in the refresh
+    // lane (below) after an upload, and when a dashboard finds them behind.
+    data_quality_ = std::make_unique<ingest::DataQuality>(
+        tenants_.get(), RealClock(), [this](const std::string& tid, std::function<void()> task) {
+          if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
+        });
+    services.data_quality = data_quality_.get();
+    ingest::DataQuality* quality = data_quality_.get();
     ingest_ = std::make_unique<ingest::IngestService>(ingest::IngestOptions{
         .tenants = tenants_.get(),
         .open_blobs = open_blobs,
         .clock = RealClock(),
         .spill_dir = config_.data_dir + "/tmp",
-        .data_changed = [catalog, activity](const std::string& tid) {
+        .data_changed = [catalog, activity, quality](const std::string& tid) {
           catalog->Invalidate(tid);  // serving reads the new catalog and history from now on
           activity->DataChanged(tid);
+          quality->Refresh(tid);
         },
         .item_deleted = [catalog](const std::string& tid) { catalog->Invalidate(tid); }});
     services.ingest = ingest_.get();
-    // Rescans of data counts for dashboards run in the refresh lane (below).
-    data_quality_ = std::make_unique<ingest::DataQuality>(
-        RealClock(), [this](const std::string& tid, std::function<void()> task) {
-          if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
-        });
-    services.data_quality = data_quality_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), RealClock());
     WireTenantHooks();
     platform.tenant_service = tenant_service_.get();

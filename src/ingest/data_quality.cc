@@ -19,8 +19,8 @@ int64_t IntOf(const json::object& o, const char* key) {
 
 }  // namespace
 
-DataQuality::DataQuality(const Clock* clock, Background background)
-    : clock_(clock), background_(std::move(background)) {}
+DataQuality::DataQuality(store::TenantStores* stores, const Clock* clock, Background background)
+    : stores_(stores), clock_(clock), background_(std::move(background)) {}
 
 std::string DataQuality::Encode(const CountedData& c) {
   const store::DataCounts& d = c.counts;
@@ -69,35 +69,51 @@ StatusOr<CountedData> DataQuality::Decode(std::string_view bytes) {
   return c;
 }
 
-StatusOr<CountedData> DataQuality::Exact(const std::string& tenant_id, store::TenantStore& store) {
-  ASSIGN_OR_RETURN(int64_t position, store.LatestEventSeq());
-  auto kept = Kept(tenant_id, store);
+StatusOr<CountedData> DataQuality::Exact(const std::string& tenant_id) {
+  ASSIGN_OR_RETURN(auto store, stores_->Open(tenant_id));
+  ASSIGN_OR_RETURN(int64_t position, store->LatestEventSeq());
+  auto kept = Kept(tenant_id, *store);
   if (kept.ok() && kept->position == position) return kept;
   if (!kept.ok() && kept.status().code() != StatusCode::kNotFound) return kept.status();
-  return Count(tenant_id, store);
+  return Count(tenant_id, *store);
 }
 
-StatusOr<CountedData> DataQuality::Recent(const std::string& tenant_id, std::shared_ptr<store::TenantStore> store,
-                                          int64_t rescan_after_ms) {
+StatusOr<std::optional<CountedData>> DataQuality::Recent(const std::string& tenant_id, int64_t rescan_after_ms) {
+  ASSIGN_OR_RETURN(auto store, stores_->Open(tenant_id));
   auto kept = Kept(tenant_id, *store);
   if (!kept.ok()) {
     if (kept.status().code() != StatusCode::kNotFound) return kept.status();
-    return Count(tenant_id, *store);  // never counted: nothing to show meanwhile
+    if (CountInBackground(tenant_id)) return std::optional<CountedData>();
+    ASSIGN_OR_RETURN(CountedData counted, Count(tenant_id, *store));
+    return std::optional<CountedData>(std::move(counted));
   }
-  if (clock_->NowMillis() - kept->counted_ms <= rescan_after_ms) return kept;
-  ASSIGN_OR_RETURN(int64_t position, store->LatestEventSeq());
-  if (position == kept->position) return kept;
-  if (!background_) return Count(tenant_id, *store);
+  if (clock_->NowMillis() - kept->counted_ms > rescan_after_ms) {
+    ASSIGN_OR_RETURN(int64_t position, store->LatestEventSeq());
+    if (position != kept->position && !CountInBackground(tenant_id)) {
+      ASSIGN_OR_RETURN(CountedData counted, Count(tenant_id, *store));
+      return std::optional<CountedData>(std::move(counted));
+    }
+  }
+  return std::optional<CountedData>(std::move(kept).value());
+}
+
+void DataQuality::Refresh(const std::string& tenant_id) { (void)CountInBackground(tenant_id); }
+
+bool DataQuality::CountInBackground(const std::string& tenant_id) {
+  if (!background_) return false;
   {
     std::lock_guard lock(mu_);
-    if (!rescanning_.insert(tenant_id).second) return kept;  // one rescan at a time
+    if (!rescanning_.insert(tenant_id).second) return true;  // one count at a time
   }
-  background_(tenant_id, [this, tenant_id, store] {
-    (void)Count(tenant_id, *store);  // failed: tried again by a later call
-    std::lock_guard lock(mu_);
-    rescanning_.erase(tenant_id);
+  background_(tenant_id, [this, tenant_id] {
+    {
+      std::lock_guard lock(mu_);
+      rescanning_.erase(tenant_id);  // a change from now on counts again
+    }
+    auto store = stores_->Open(tenant_id);
+    if (store.ok()) (void)Count(tenant_id, **store);  // failed (a deleted tenant): tried again by a later call
   });
-  return kept;
+  return true;
 }
 
 void DataQuality::Forget(const std::string& tenant_id) {

@@ -7,8 +7,9 @@
 // scan again. Exact() answers as of the tenant's newest event, scanning when
 // the data changed (GET /api/v1/data/quality). Recent() answers what is kept
 // at once, however far behind, and rescans in the background when the kept
-// counts are behind the data and older than a limit (the dashboard); it
-// scans on the caller's thread only when nothing was ever counted.
+// counts are behind the data and older than a limit (the dashboard); while
+// a tenant's first count runs it answers nothing. Refresh() counts again in
+// the background (after an upload), so what is kept is seldom far behind.
 //
 // Thread safety: safe for concurrent use. A tenant's background rescans run
 // one at a time.
@@ -19,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -39,11 +41,14 @@ class DataQuality {
   // `background(tenant_id, task)` runs a rescan later on another thread
   // (serving/background.h); without one, Recent() rescans on its caller.
   using Background = std::function<void(const std::string& tenant_id, std::function<void()> task)>;
-  explicit DataQuality(const Clock* clock, Background background = nullptr);
+  DataQuality(store::TenantStores* stores, const Clock* clock, Background background = nullptr);
 
-  StatusOr<CountedData> Exact(const std::string& tenant_id, store::TenantStore& store);
-  StatusOr<CountedData> Recent(const std::string& tenant_id, std::shared_ptr<store::TenantStore> store,
-                               int64_t rescan_after_ms);
+  StatusOr<CountedData> Exact(const std::string& tenant_id);
+  // nullopt: never counted, a first count now runs in the background.
+  StatusOr<std::optional<CountedData>> Recent(const std::string& tenant_id, int64_t rescan_after_ms);
+  // The tenant's data changed: counted again in the background (at most one
+  // count at a time per tenant; without a background, not at all).
+  void Refresh(const std::string& tenant_id);
   // A deleted tenant: its counts are dropped from memory.
   void Forget(const std::string& tenant_id);
 
@@ -56,7 +61,10 @@ class DataQuality {
   StatusOr<CountedData> Kept(const std::string& tenant_id, store::TenantStore& store);
   StatusOr<CountedData> Count(const std::string& tenant_id, store::TenantStore& store);
   void Remember(const std::string& tenant_id, const CountedData& c);
+  // Posts a count unless one is queued or running; false when none can run.
+  bool CountInBackground(const std::string& tenant_id);
 
+  store::TenantStores* stores_;
   const Clock* clock_;
   Background background_;
   std::mutex mu_;

@@ -152,6 +152,12 @@ def test_a_scripted_day_is_counted_and_attributed_exactly(make_server):
     for item, t in top.items():
         assert t["impressions"] == shown_counts[item], item
     assert set(d["data_quality"]) == {"freshness_hours", "completeness_percent", "validity_percent"}
+    # Counted after the uploads (in the background): the figures of GET /api/v1/data/quality.
+    quality = server.request("GET", "/api/v1/data/quality", token=a["api_key"]).json()
+    shown = wait_for(lambda: dashboard(server, a).json()["data_quality"]["completeness_percent"] is not None
+                     and dashboard(server, a).json()["data_quality"], what="the dashboard's data quality")
+    assert shown["completeness_percent"] == quality["completeness_percent"] > 0
+    assert shown["validity_percent"] == quality["validity_percent"] > 0
     assert d["attribution"] == {"click_window_minutes": 30, "conversion_window_hours": 24}
     # U1's click came from the homepage (context.source); what it led to is credited there too.
     assert d["by_source"] == [{"source": "homepage_recommendations", "clicks": 1, "add_to_carts": 0,

@@ -21,7 +21,7 @@ class DataQualityTest : public ::testing::Test {
     quality_ = New();
   }
   std::unique_ptr<DataQuality> New() {
-    return std::make_unique<DataQuality>(&clock_, [this](const std::string& tid, std::function<void()> task) {
+    return std::make_unique<DataQuality>(stores_.get(), &clock_, [this](const std::string& tid, std::function<void()> task) {
       EXPECT_EQ(tid, tid_);
       posted_.push_back(std::move(task));
     });
@@ -50,15 +50,15 @@ class DataQualityTest : public ::testing::Test {
 
 TEST_F(DataQualityTest, ExactCountsAgainOnlyWhenTheDataMovedOn) {
   Track("u1");
-  auto first = quality_->Exact(tid_, *store_);
+  auto first = quality_->Exact(tid_);
   ASSERT_OK(first);
   EXPECT_EQ(first->counts.interactions, 1);
   clock_.AdvanceSeconds(60);
-  auto same = quality_->Exact(tid_, *store_);
+  auto same = quality_->Exact(tid_);
   ASSERT_OK(same);
   EXPECT_EQ(same->counted_ms, first->counted_ms);  // not scanned again
   Track("u2", "purchase");
-  auto moved = quality_->Exact(tid_, *store_);
+  auto moved = quality_->Exact(tid_);
   ASSERT_OK(moved);
   EXPECT_EQ(moved->counts.interactions, 2);
   EXPECT_EQ(moved->counts.users, 2);
@@ -67,36 +67,60 @@ TEST_F(DataQualityTest, ExactCountsAgainOnlyWhenTheDataMovedOn) {
 
 TEST_F(DataQualityTest, ARestartFindsTheCountsKeptInTheTenantsDatabase) {
   Track("u1");
-  auto first = quality_->Exact(tid_, *store_);
+  auto first = quality_->Exact(tid_);
   ASSERT_OK(first);
   clock_.AdvanceSeconds(3600);
   quality_ = New();  // a new process: nothing in memory
-  auto kept = quality_->Exact(tid_, *store_);
+  auto kept = quality_->Exact(tid_);
   ASSERT_OK(kept);
   EXPECT_EQ(kept->counted_ms, first->counted_ms);
   EXPECT_EQ(kept->counts.interactions, 1);
-  auto recent = quality_->Recent(tid_, store_, 0);
+  auto recent = quality_->Recent(tid_, 0);
   ASSERT_OK(recent);
-  EXPECT_EQ(recent->counted_ms, first->counted_ms);  // the data did not move: nothing to rescan
+  ASSERT_TRUE(recent->has_value());
+  EXPECT_EQ((*recent)->counted_ms, first->counted_ms);  // the data did not move: nothing to rescan
   EXPECT_TRUE(posted_.empty());
 }
 
 TEST_F(DataQualityTest, RecentAnswersWhatIsKeptAndRescansInTheBackgroundOnce) {
-  auto never = quality_->Recent(tid_, store_, 60'000);  // nothing kept: counted on the caller
-  ASSERT_OK(never);
-  EXPECT_EQ(never->counts.interactions, 0);
+  auto interactions = [&] {
+    auto r = quality_->Recent(tid_, 60'000);
+    EXPECT_OK(r);
+    return r.ok() && r->has_value() ? (*r)->counts.interactions : -1;
+  };
+  EXPECT_EQ(interactions(), -1);  // never counted: counted in the background, nothing meanwhile
+  EXPECT_EQ(interactions(), -1);
+  ASSERT_EQ(posted_.size(), 1u);  // one count at a time
+  posted_[0]();
+  posted_.clear();
+  EXPECT_EQ(interactions(), 0);
   Track("u1");
-  EXPECT_EQ(quality_->Recent(tid_, store_, 60'000)->counts.interactions, 0);  // young enough
+  EXPECT_EQ(interactions(), 0);  // young enough
   EXPECT_TRUE(posted_.empty());
   clock_.AdvanceSeconds(61);
-  EXPECT_EQ(quality_->Recent(tid_, store_, 60'000)->counts.interactions, 0);  // answered at once
-  EXPECT_EQ(quality_->Recent(tid_, store_, 60'000)->counts.interactions, 0);
-  ASSERT_EQ(posted_.size(), 1u);  // one rescan at a time
+  EXPECT_EQ(interactions(), 0);  // answered at once
+  EXPECT_EQ(interactions(), 0);
+  ASSERT_EQ(posted_.size(), 1u);
   posted_[0]();
-  auto rescanned = quality_->Recent(tid_, store_, 60'000);
-  ASSERT_OK(rescanned);
-  EXPECT_EQ(rescanned->counts.interactions, 1);
-  EXPECT_EQ(rescanned->counted_ms, clock_.NowMillis());
+  posted_.clear();
+  EXPECT_EQ(interactions(), 1);
+  EXPECT_EQ((*quality_->Recent(tid_, 60'000))->counted_ms, clock_.NowMillis());
+}
+
+TEST_F(DataQualityTest, ARefreshCountsInTheBackgroundAndWithoutOneRecentCountsOnItsCaller) {
+  Track("u1");
+  quality_->Refresh(tid_);
+  ASSERT_EQ(posted_.size(), 1u);
+  posted_[0]();
+  EXPECT_EQ((*quality_->Recent(tid_, 0))->counts.interactions, 1);
+  DataQuality inline_counts(stores_.get(), &clock_);  // tools and tests: no background
+  inline_counts.Refresh(tid_);                          // nothing to run it on
+  Track("u2");
+  clock_.AdvanceSeconds(1);
+  auto now = inline_counts.Recent(tid_, 0);
+  ASSERT_OK(now);
+  EXPECT_EQ((*now)->counts.interactions, 2);
+  EXPECT_FALSE(quality_->Exact(NewUuid()).ok());  // no such tenant
 }
 
 TEST_F(DataQualityTest, CountsSurviveTheirEncoding) {
