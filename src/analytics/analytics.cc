@@ -186,6 +186,7 @@ void Analytics::Forget(const std::string& tenant_id) {
   {
     std::lock_guard lock(mu_);
     forgotten_.insert(tenant_id);
+    to_keep_.erase(tenant_id);
   }
   std::lock_guard flush(flush_mu_);  // a batch being written has finished
   for (Shard& s : shards_) {
@@ -281,12 +282,15 @@ void Analytics::FlushOnce(bool all) {
     }
   }
   std::set<std::string> closing;
+  std::map<std::string, store::AnalyticsStore::ItemWindow> windows;
   {
     std::lock_guard lock(mu_);
     closing.swap(to_close_);
+    windows.swap(to_keep_);
     for (const auto& t : forgotten_) {
       batches.erase(t);
       queued.erase(t);
+      windows.erase(t);
     }
   }
   // Shards hold each thread's events; attribution takes them in the order
@@ -301,6 +305,10 @@ void Analytics::FlushOnce(bool all) {
     auto& to = events[tenant];
     to.reserve(static_cast<size_t>(later - list.begin()));
     for (auto it = list.begin(); it != later; ++it) to.push_back(std::move(it->event));
+  }
+  for (const auto& [tenant, window] : windows) {
+    Status s = store_->KeepItemWindow(tenant, window);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) spdlog::warn("analytics of tenant {}: {}", tenant, s.ToString());
   }
   for (const auto& t : closing) {
     if (!batches.count(t) && !events.count(t)) store_->CloseTenant(t);
@@ -568,9 +576,10 @@ StatusOr<Analytics::ItemSums> Analytics::PastItemSums(const std::string& tenant_
     ASSIGN_OR_RETURN(out, store_->TopItems(tenant_id, from_day, to_day, INT32_MAX));
   }
   if (!newer) {
-    // Kept for the next start and the next day; a failed write costs them a full read.
-    Status s = store_->KeepItemWindow(tenant_id, Window{from_day, to_day, out});
-    if (!s.ok() && s.code() != StatusCode::kNotFound) spdlog::warn("analytics of tenant {}: {}", tenant_id, s.ToString());
+    // Kept for the next start and the next day, written by the next flush
+    // (not on this request); a failed write costs them a full read.
+    std::lock_guard lock(mu_);
+    to_keep_[tenant_id] = Window{from_day, to_day, out};
   }
   return out;
 }

@@ -170,6 +170,8 @@ class Analytics {
   uint64_t failed_batches_ = 0;  // GUARDED_BY(mu_)
   std::set<std::string> forgotten_;  // GUARDED_BY(mu_)
   std::set<std::string> to_close_;   // GUARDED_BY(mu_): closed by the next flush
+  // Item sums over past days to keep in the store (PastItemSums), written by the next flush.
+  std::map<std::string, store::AnalyticsStore::ItemWindow> to_keep_;  // GUARDED_BY(mu_)
   bool stop_ = false;
 
   // Per-item sums over whole past days, by tenant, for TopItems.
