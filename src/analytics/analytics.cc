@@ -39,24 +39,24 @@ Analytics::TenantCounts& Analytics::Shard::Of(const std::string& tenant_id) {
 }
 
 void Analytics::Count(const std::string& tenant_id, const char* metric, const std::string& key_id, double value) {
-  const int64_t hour = Hour(clock_->NowMillis());
+  const int64_t minute = Minute(clock_->NowMillis());
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
   auto& counted = s.Of(tenant_id).counted;
-  const auto view = std::tuple<int64_t, std::string_view, std::string_view>(hour, metric, key_id);
+  const auto view = std::tuple<int64_t, std::string_view, std::string_view>(minute, metric, key_id);
   auto it = counted.find(view);
-  if (it == counted.end()) it = counted.emplace(Two{hour, metric, key_id}, 0.0).first;
+  if (it == counted.end()) it = counted.emplace(Two{minute, metric, key_id}, 0.0).first;
   it->second += value;
 }
 
 void Analytics::Call(const std::string& tenant_id, const std::string& key_id, const std::string& route,
                      int status, double ms) {
-  const int64_t hour = Hour(clock_->NowMillis());
+  const int64_t minute = Minute(clock_->NowMillis());
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
   auto& calls = s.Of(tenant_id).calls;
-  auto it = calls.find(std::tuple<int64_t, std::string_view, std::string_view>(hour, route, key_id));
-  if (it == calls.end()) it = calls.emplace(Two{hour, route, key_id}, CallStats{}).first;
+  auto it = calls.find(std::tuple<int64_t, std::string_view, std::string_view>(minute, route, key_id));
+  if (it == calls.end()) it = calls.emplace(Two{minute, route, key_id}, CallStats{}).first;
   CallStats& c = it->second;
   c.calls += 1;
   if (status >= 400) c.errors += 1;
@@ -68,13 +68,13 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
                        const std::string& model_version, const std::vector<std::string>& items, bool cached,
                        const std::string& user_id) {
   const int64_t now = clock_->NowMillis();
-  const int64_t hour = Hour(now), day = FloorTo(now, kDayMs);
+  const int64_t minute = Minute(now), day = FloorTo(now, kDayMs);
   Shard& s = ShardForThread();
   std::lock_guard lock(s.mu);
   TenantCounts& t = s.Of(tenant_id);
   auto it = t.served.find(
-      std::tuple<int64_t, std::string_view, std::string_view, std::string_view>(hour, kind, model_version, key_id));
-  if (it == t.served.end()) it = t.served.emplace(Three{hour, kind, model_version, key_id}, ServedStats{}).first;
+      std::tuple<int64_t, std::string_view, std::string_view, std::string_view>(minute, kind, model_version, key_id));
+  if (it == t.served.end()) it = t.served.emplace(Three{minute, kind, model_version, key_id}, ServedStats{}).first;
   it->second.served += 1;
   if (cached) it->second.cache_hits += 1;
   it->second.items_shown += static_cast<double>(items.size());
@@ -95,11 +95,11 @@ constexpr size_t kMaxKeptItems = 20000;
 constexpr int64_t kDaySettleMs = 10 * 60'000;
 
 // Emits and zeroes every series of `m` with a count; drops the zero ones of
-// hours before `hour` (nothing adds to them any more).
+// minutes before `minute` (nothing adds to them any more).
 template <class Map, class Emit>
-void DrainSeries(Map& m, int64_t hour, Emit emit) {
+void DrainSeries(Map& m, int64_t minute, Emit emit) {
   for (auto it = m.begin(); it != m.end();) {
-    if (std::get<0>(it->first) < hour) {
+    if (std::get<0>(it->first) < minute) {
       emit(it->first, it->second);
       it = m.erase(it);
       continue;
@@ -113,8 +113,8 @@ void DrainSeries(Map& m, int64_t hour, Emit emit) {
 
 void Analytics::Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_ms) {
   auto& counters = into->counters;
-  const int64_t hour = FloorTo(now_ms, kHourMs), day = FloorTo(now_ms, kDayMs);
-  DrainSeries(c.calls, hour, [&](const Two& k, const CallStats& v) {
+  const int64_t minute = Minute(now_ms), day = FloorTo(now_ms, kDayMs);
+  DrainSeries(c.calls, minute, [&](const Two& k, const CallStats& v) {
     if (v.calls == 0) return;
     const auto& [h, route, key] = k;
     counters[{h, "calls", route, "", key}] += v.calls;
@@ -124,14 +124,14 @@ void Analytics::Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_
       if (v.buckets[b] > 0) counters[{h, LatencyMetric(b), route, "", key}] += v.buckets[b];
     }
   });
-  DrainSeries(c.served, hour, [&](const Three& k, const ServedStats& v) {
+  DrainSeries(c.served, minute, [&](const Three& k, const ServedStats& v) {
     if (v.served == 0) return;
     const auto& [h, kind, version, key] = k;
     counters[{h, "served", kind, version, key}] += v.served;
     if (v.cache_hits > 0) counters[{h, "cache_hits", kind, version, key}] += v.cache_hits;
     counters[{h, "items_shown", kind, version, key}] += v.items_shown;
   });
-  DrainSeries(c.counted, hour, [&](const Two& k, double v) {
+  DrainSeries(c.counted, minute, [&](const Two& k, double v) {
     if (v == 0) return;
     const auto& [h, metric, key] = k;
     counters[{h, metric, "", "", key}] += v;
@@ -320,7 +320,7 @@ void Analytics::FlushOnce(bool all) {
       int64_t& last = last_storage_[tenant];
       if (now - last >= kHourMs) {
         last = now;
-        batch.gauges[{Hour(now), "storage_bytes", "", "", ""}] = static_cast<double>(options_.storage_bytes(tenant));
+        batch.gauges[{Minute(now), "storage_bytes", "", "", ""}] = static_cast<double>(options_.storage_bytes(tenant));
       }
     }
     Status s = store_->Add(tenant, batch);
@@ -335,6 +335,7 @@ void Analytics::FlushOnce(bool all) {
       last = now;
       // Clicks older than the longest conversion window anybody may set.
       (void)store_->PruneClicks(tenant, now - 30 * kDayMs);
+      (void)store_->PruneMinutes(tenant, now - options_.minute_retention_ms);
     }
   }
 }
@@ -344,7 +345,7 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
   if (log_) (void)log_->Flush();  // the answers these events follow are readable
   for (const TrackedEvent& ev : events) {
     const Role role = RoleOf(ev.type);
-    const int64_t hour = Hour(ev.ts_ms), day = FloorTo(ev.ts_ms, kDayMs);
+    const int64_t minute = Minute(ev.ts_ms), day = FloorTo(ev.ts_ms, kDayMs);
     const EventContext context = ContextOf(ev.recommendation_id, ev.context_json);
     std::optional<store::RecommendationRecord> named;
     if (!context.recommendation_id.empty() && log_) {
@@ -353,7 +354,7 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
     }
     if (role == Role::kImpression) {
       // A logged answer was counted when it was served.
-      if (!named) batch->counters[{hour, "shown_events", "widget", "", ev.key_id}] += 1;
+      if (!named) batch->counters[{minute, "shown_events", "widget", "", ev.key_id}] += 1;
       continue;
     }
     if (role == Role::kClick) {
@@ -366,8 +367,8 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
       const store::RecommendationRecord* from = ClickSource(ev, named ? &*named : nullptr, recent);
       if (!from) continue;
       const std::string& source = context.source;
-      batch->counters[{hour, "clicks", from->endpoint, from->model_version, ""}] += 1;
-      if (!source.empty()) batch->counters[{hour, "source_clicks", source, "", ""}] += 1;
+      batch->counters[{minute, "clicks", from->endpoint, from->model_version, ""}] += 1;
+      if (!source.empty()) batch->counters[{minute, "source_clicks", source, "", ""}] += 1;
       batch->items[{day, ev.item_id}].clicks += 1;
       batch->clicks.push_back(
           {ev.user_id, ev.item_id, from->id, from->endpoint, from->model_version, ev.ts_ms, source});
@@ -393,16 +394,16 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
     }
     if (!click) continue;
     if (role == Role::kCart) {
-      batch->counters[{hour, "carts", click->endpoint, click->model_version, ""}] += 1;
-      if (!click->source.empty()) batch->counters[{hour, "source_carts", click->source, "", ""}] += 1;
+      batch->counters[{minute, "carts", click->endpoint, click->model_version, ""}] += 1;
+      if (!click->source.empty()) batch->counters[{minute, "source_carts", click->source, "", ""}] += 1;
       batch->items[{day, ev.item_id}].carts += 1;
     } else {
       const double revenue = Revenue(ev);
-      batch->counters[{hour, "orders", click->endpoint, click->model_version, ""}] += 1;
-      batch->counters[{hour, "revenue", click->endpoint, click->model_version, ""}] += revenue;
+      batch->counters[{minute, "orders", click->endpoint, click->model_version, ""}] += 1;
+      batch->counters[{minute, "revenue", click->endpoint, click->model_version, ""}] += revenue;
       if (!click->source.empty()) {
-        batch->counters[{hour, "source_orders", click->source, "", ""}] += 1;
-        batch->counters[{hour, "source_revenue", click->source, "", ""}] += revenue;
+        batch->counters[{minute, "source_orders", click->source, "", ""}] += 1;
+        batch->counters[{minute, "source_revenue", click->source, "", ""}] += revenue;
       }
       store::ItemCounts& item = batch->items[{day, ev.item_id}];
       item.purchases += 1;
@@ -444,15 +445,32 @@ bool Analytics::MaybeAnswered(const std::string& tenant_id, const std::string& u
 StatusOr<std::vector<store::CounterRow>> Analytics::Rows(const std::string& tenant_id, int64_t from_ms,
                                                          int64_t to_ms, const std::vector<std::string>& metrics) {
   using Grain = store::AnalyticsStore::Grain;
-  const int64_t from_hour = FloorTo(from_ms, kHourMs);
-  const int64_t first_day = FloorTo(from_hour + kDayMs - 1, kDayMs), end_day = FloorTo(to_ms, kDayMs);
-  if (first_day >= end_day) return store_->Counters(tenant_id, Grain::kHour, from_hour, to_ms, metrics);
-  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, Grain::kHour, from_hour, first_day, metrics));
-  ASSIGN_OR_RETURN(auto days, store_->Counters(tenant_id, Grain::kDay, first_day, end_day, metrics));
-  ASSIGN_OR_RETURN(auto tail, store_->Counters(tenant_id, Grain::kHour, end_day, to_ms, metrics));
-  rows.insert(rows.end(), std::make_move_iterator(days.begin()), std::make_move_iterator(days.end()));
-  rows.insert(rows.end(), std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));
+  auto ceil_to = [](int64_t t, int64_t step) { return FloorTo(t + step - 1, step); };
+  const bool minutes = from_ms >= MinutesKeptSince();
+  const int64_t from = FloorTo(from_ms, minutes ? kMinuteMs : kHourMs);
+  // [from, h1) minutes, [h1, d1) hours, [d1, d2) days, [d2, h2) hours, [h2, to) minutes.
+  const int64_t h1 = minutes ? std::min(ceil_to(from, kHourMs), to_ms) : from;
+  const int64_t h2 = minutes ? std::max(FloorTo(to_ms, kHourMs), h1) : to_ms;
+  int64_t d1 = ceil_to(h1, kDayMs), d2 = FloorTo(h2, kDayMs);
+  if (d1 >= d2) d1 = d2 = h2;
+  std::vector<store::CounterRow> rows;
+  for (const auto& [grain, a, b] : {std::tuple{Grain::kMinute, from, h1}, std::tuple{Grain::kHour, h1, d1},
+                                    std::tuple{Grain::kDay, d1, d2}, std::tuple{Grain::kHour, d2, h2},
+                                    std::tuple{Grain::kMinute, h2, to_ms}}) {
+    if (a >= b || (grain == Grain::kMinute && !minutes)) continue;
+    ASSIGN_OR_RETURN(auto part, store_->Counters(tenant_id, grain, a, b, metrics));
+    if (rows.empty()) {
+      rows = std::move(part);
+    } else {
+      rows.insert(rows.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    }
+  }
   return rows;
+}
+
+int64_t Analytics::MinutesKeptSince() const {
+  // (pruned hourly: a margin of an hour)
+  return clock_->NowMillis() - options_.minute_retention_ms + kHourMs;
 }
 
 StatusOr<Report> Analytics::Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms) {
@@ -475,8 +493,15 @@ StatusOr<std::map<int64_t, Bucket>> Analytics::Series(const std::string& tenant_
     ASSIGN_OR_RETURN(auto rows, Rows(tenant_id, from_ms, to_ms, metrics));
     return analytics::Series(rows, interval_ms);
   }
-  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, store::AnalyticsStore::Grain::kHour,
-                                               FloorTo(from_ms, kHourMs), to_ms, metrics));
+  const auto grain = interval_ms >= kHourMs ? store::AnalyticsStore::Grain::kHour
+                                            : store::AnalyticsStore::Grain::kMinute;
+  if (grain == store::AnalyticsStore::Grain::kMinute && from_ms < MinutesKeptSince()) {
+    return Status::InvalidArgument("counts by the minute are kept for the last " +
+                                       std::to_string(options_.minute_retention_ms / kHourMs - 1) +
+                                       " hours: ask for a later start or a coarser interval",
+                                   {{"parameter", "interval"}});
+  }
+  ASSIGN_OR_RETURN(auto rows, store_->Counters(tenant_id, grain, FloorTo(from_ms, interval_ms), to_ms, metrics));
   return analytics::Series(rows, interval_ms);
 }
 

@@ -47,6 +47,8 @@ struct AnalyticsOptions {
   // The bytes a tenant stores (usage records), asked at most hourly per
   // tenant that had something counted; null: not recorded.
   std::function<int64_t(const std::string& tenant_id)> storage_bytes;
+  // How long counters are kept by the minute (hours and days stay).
+  int64_t minute_retention_ms = 48 * 3'600'000LL;
 };
 
 class Analytics {
@@ -86,9 +88,12 @@ class Analytics {
   // Usage records by day and API key.
   StatusOr<std::map<std::pair<int64_t, std::string>, UsageDay>> UsageOf(const std::string& tenant_id,
                                                                          int64_t from_ms, int64_t to_ms);
-  // Points every `interval_ms` (an hour or a day).
+  // Points every `interval_ms` (a minute, an hour or a day); by the minute
+  // only over the minutes kept (MinutesKeptSince).
   StatusOr<std::map<int64_t, Bucket>> Series(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
                                              int64_t interval_ms, const std::vector<std::string>& metrics);
+  // The oldest time whose minutes are surely kept.
+  int64_t MinutesKeptSince() const;
   // The `limit` most shown items. The sums of the days before today are
   // kept in memory for the next call over the same days (32 tenants' worth,
   // a million items in all at most), so only today's rows are read again.
@@ -151,10 +156,11 @@ class Analytics {
   // store, slid forward from an earlier one, or summed whole (then kept).
   using ItemSums = std::vector<std::pair<std::string, store::ItemCounts>>;
   StatusOr<ItemSums> PastItemSums(const std::string& tenant_id, int64_t from_day, int64_t to_day);
-  // Counter rows over [from_ms, to_ms): hours at its ends, days between.
+  // Counter rows over [from_ms, to_ms): days in the middle, hours around
+  // them, minutes at the ends while kept (else the hours holding the ends).
   StatusOr<std::vector<store::CounterRow>> Rows(const std::string& tenant_id, int64_t from_ms, int64_t to_ms,
                                                 const std::vector<std::string>& metrics);
-  int64_t Hour(int64_t ts_ms) const { return FloorTo(ts_ms, kHourMs); }
+  static int64_t Minute(int64_t ts_ms) { return FloorTo(ts_ms, kMinuteMs); }
 
   store::AnalyticsStore* store_;
   store::RecommendationLog* log_;

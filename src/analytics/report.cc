@@ -71,7 +71,7 @@ Report Summarize(const std::vector<store::CounterRow>& rows) {
       continue;
     }
     if (row.key.metric == "storage_bytes") {
-      double& b = r.storage_bytes_by_day[FloorTo(row.key.hour_ms, kDayMs)];
+      double& b = r.storage_bytes_by_day[FloorTo(row.key.start_ms, kDayMs)];
       b = std::max(b, row.value);
       continue;
     }
@@ -79,7 +79,7 @@ Report Summarize(const std::vector<store::CounterRow>& rows) {
     if (!row.key.endpoint.empty()) r.by_endpoint[row.key.endpoint].Add(row);
     if (!row.key.model_version.empty()) r.by_model_version[row.key.model_version].Add(row);
     r.by_key[row.key.key_id].Add(row);
-    r.by_day[FloorTo(row.key.hour_ms, kDayMs)].Add(row);
+    r.by_day[FloorTo(row.key.start_ms, kDayMs)].Add(row);
   }
   return r;
 }
@@ -88,7 +88,7 @@ std::map<std::pair<int64_t, std::string>, UsageDay> Usage(const std::vector<stor
   std::map<std::pair<int64_t, std::string>, UsageDay> out;
   for (const auto& row : rows) {
     const std::string& m = row.key.metric;
-    auto slot = [&]() -> UsageDay& { return out[{FloorTo(row.key.hour_ms, kDayMs), row.key.key_id}]; };
+    auto slot = [&]() -> UsageDay& { return out[{FloorTo(row.key.start_ms, kDayMs), row.key.key_id}]; };
     if (m == "calls") {
       UsageDay& u = slot();
       u.calls += row.value;
@@ -112,7 +112,7 @@ std::map<std::pair<int64_t, std::string>, UsageDay> Usage(const std::vector<stor
 std::map<int64_t, Bucket> Series(const std::vector<store::CounterRow>& rows, int64_t interval_ms) {
   std::map<int64_t, Bucket> out;
   for (const auto& row : rows) {
-    Bucket& b = out[FloorTo(row.key.hour_ms, interval_ms)];
+    Bucket& b = out[FloorTo(row.key.start_ms, interval_ms)];
     b.all.Add(row);
     if (!row.key.model_version.empty()) b.by_model_version[row.key.model_version].Add(row);
   }

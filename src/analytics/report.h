@@ -89,7 +89,7 @@ struct UsageDay {
 // By (day start, key id), oldest first.
 std::map<std::pair<int64_t, std::string>, UsageDay> Usage(const std::vector<store::CounterRow>& rows);
 
-inline constexpr int64_t kHourMs = 3'600'000, kDayMs = 86'400'000;
+inline constexpr int64_t kMinuteMs = 60'000, kHourMs = 3'600'000, kDayMs = 86'400'000;
 inline int64_t FloorTo(int64_t ms, int64_t unit) { return ms >= 0 ? ms / unit * unit : (ms - unit + 1) / unit * unit; }
 
 }  // namespace embedrec::analytics

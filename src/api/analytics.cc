@@ -55,7 +55,7 @@ StatusOr<int64_t> TimeParam(const Request& req, const char* name) {
   return *ms;
 }
 
-// ?period=last_24_hours|last_7_days|last_30_days (default last_7_days), or ?from (&to, default now).
+// ?period=last_hour|last_24_hours|last_7_days|last_30_days (default last_7_days), or ?from (&to, default now).
 StatusOr<Period> PeriodOf(const Request& req, int64_t now_ms, const char* default_period = "last_7_days") {
   Period p;
   const auto from = req.Query("from"), period = req.Query("period");
@@ -76,13 +76,14 @@ StatusOr<Period> PeriodOf(const Request& req, int64_t now_ms, const char* defaul
   if (req.Query("to")) return Status::InvalidArgument("'to' needs 'from'", {{"parameter", "to"}});
   p.name = period.value_or(default_period);
   p.to_ms = now_ms;
-  if (p.name == "last_24_hours") p.from_ms = now_ms - kDayMs;
-  else if (p.name == "last_7_days") p.from_ms = now_ms - 7 * kDayMs;
-  else if (p.name == "last_30_days") p.from_ms = now_ms - 30 * kDayMs;
-  else {
-    return Status::InvalidArgument("period must be last_24_hours, last_7_days or last_30_days",
+  static const std::map<std::string, int64_t> kPeriods = {
+      {"last_hour", kHourMs}, {"last_24_hours", kDayMs}, {"last_7_days", 7 * kDayMs}, {"last_30_days", 30 * kDayMs}};
+  auto length = kPeriods.find(p.name);
+  if (length == kPeriods.end()) {
+    return Status::InvalidArgument("period must be last_hour, last_24_hours, last_7_days or last_30_days",
                                    {{"parameter", "period"}});
   }
+  p.from_ms = now_ms - length->second;
   return p;
 }
 
@@ -142,7 +143,7 @@ json::object ModelPerformance(const TenantContext& ctx) {
 
 std::string DayText(int64_t day_ms) { return FormatRfc3339(day_ms / 1000).substr(0, 10); }
 
-constexpr const char* kPeriodParams = "last_24_hours, last_7_days (default) or last_30_days";
+constexpr const char* kPeriodParams = "last_hour, last_24_hours, last_7_days (default) or last_30_days";
 
 std::vector<http::Param> PeriodParams() {
   return {schema::QueryString("period", 32, kPeriodParams),
@@ -214,7 +215,7 @@ http::Response CsvAnswer(std::string body) {
 http::RouteInfo UsageRoute(const char* path, const char* summary) {
   http::RouteInfo r{"GET", path, summary, "analytics"};
   r.params = PeriodParams();
-  r.params[0].description = "last_24_hours, last_7_days or last_30_days (default)";
+  r.params[0].description = "last_hour, last_24_hours, last_7_days or last_30_days (default)";
   r.params.push_back(schema::Query("format", R"({"type":"string","enum":["json","csv"]})",
                                    "json (default) or csv (date,tenant_id,api_key_id,metric,endpoint,value)"));
   r.replies = {schema::Reply(200, "usage records per day and API key",
@@ -325,7 +326,8 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
   series.params.push_back(schema::Query(
       "metric", R"({"type":"string","enum":["calls","recommendations","impressions","clicks","ctr","conversion","orders","revenue","latency_p95","latency_avg"]})",
       "the figure"));
-  series.params.push_back(schema::Query("interval", R"({"type":"string","enum":["hour","day"]})", "default hour"));
+  series.params.push_back(schema::Query("interval", R"({"type":"string","enum":["minute","hour","day"]})",
+                                                  "default hour; minute over the last 47 hours only"));
   series.replies = {schema::Reply(200, "the points, oldest first", R"({"type":"object","required":["metric","interval","points"]})")};
   series.errors = {404};
   series.slow = true;
@@ -338,7 +340,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
       return Status::InvalidArgument("query parameter 'metric' is required", {{"parameter", "metric"}});
     }
     const std::string interval = req.Query("interval").value_or("hour");
-    const int64_t step = interval == "day" ? kDayMs : kHourMs;
+    const int64_t step = interval == "day" ? kDayMs : interval == "minute" ? analytics::kMinuteMs : kHourMs;
     // Each metric: its value from a bucket's figures, the counters it needs,
     // and whether it splits by model version.
     struct Spec {
@@ -362,8 +364,8 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
     const auto value = spec == kSpecs.end() ? nullptr : spec->second.value;
     const bool per_version = spec != kSpecs.end() && spec->second.per_version;
     if (!value) return Status::InvalidArgument("unknown metric '" + metric + "'", {{"parameter", "metric"}});
-    if (interval != "hour" && interval != "day") {
-      return Status::InvalidArgument("interval must be hour or day", {{"parameter", "interval"}});
+    if (interval != "minute" && interval != "hour" && interval != "day") {
+      return Status::InvalidArgument("interval must be minute, hour or day", {{"parameter", "interval"}});
     }
     ASSIGN_OR_RETURN(auto buckets, a->Series(ctx.tenant_id(), period.from_ms, period.to_ms, step, spec->second.needs));
     json::array points;

@@ -1,4 +1,4 @@
-// Where analytics keeps what it counted: rollups by the hour (API calls,
+// Where analytics keeps what it counted: rollups by the minute, hour and day (API calls,
 // latency histograms, answers served, impressions, attributed clicks,
 // carts, orders and revenue, usage), per-item figures by the day, and the
 // attributed clicks that later carts and purchases are matched to. Rows are
@@ -23,10 +23,10 @@
 
 namespace embedrec::store {
 
-// One counted series in one hour (or day: see Grain). Dimensions a metric
-// does not have are "".
+// One counted series in one minute, hour or day (see Grain). Dimensions a
+// metric does not have are "".
 struct CounterKey {
-  int64_t hour_ms = 0;        // start of the hour (UTC); of the day in day rows
+  int64_t start_ms = 0;       // start of its minute (UTC) in a batch; of the grain asked for in rows read
   std::string metric;         // "calls", "served", "clicks", "revenue", "latency_bucket_7", ...
   std::string endpoint;       // a route ("POST /api/v1/recommendations") or an answer kind ("similar")
   std::string model_version;
@@ -78,13 +78,15 @@ class AnalyticsStore {
  public:
   virtual ~AnalyticsStore() = default;
 
-  // Adds the batch (sums counters and item figures into what is stored,
-  // keeps the clicks, sets the gauges) in one transaction. A tenant without
-  // a space gets nothing written (kNotFound).
+  // Adds the batch (sums counters into their minute, hour and day, and item
+  // figures into their day; keeps the clicks; sets the gauges in their
+  // minute, hour and day) in one transaction. A tenant without a space gets nothing
+  // written (kNotFound).
   virtual Status Add(const std::string& tenant_id, const AnalyticsBatch& batch) = 0;
 
-  // Counters are kept by the hour and rolled up by the day as they are added.
-  enum class Grain { kHour, kDay };
+  // Counters are kept by the minute (until pruned: PruneMinutes), the hour
+  // and the day, rolled up as they are added.
+  enum class Grain { kMinute, kHour, kDay };
   // The tenant's rows of that grain starting in [from_ms, to_ms), of the
   // metrics starting with one of `metric_prefixes` (empty: every metric).
   virtual StatusOr<std::vector<CounterRow>> Counters(const std::string& tenant_id, Grain grain, int64_t from_ms,
@@ -114,6 +116,8 @@ class AnalyticsStore {
                                                              int64_t to_ms) = 0;
   // Deletes clicks older than `before_ms` (past every conversion window).
   virtual Status PruneClicks(const std::string& tenant_id, int64_t before_ms) = 0;
+  // Deletes minute rows of minutes before `before_ms` (hours and days stay).
+  virtual Status PruneMinutes(const std::string& tenant_id, int64_t before_ms) = 0;
 
   // Closes the tenant's handles (idle); its data stays.
   virtual void CloseTenant(const std::string& tenant_id) = 0;

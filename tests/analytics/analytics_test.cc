@@ -112,6 +112,41 @@ TEST_F(AnalyticsTest, CountsAddUpOverManyFlushesAndHours) {
   EXPECT_EQ((*top)[0].second.impressions, 7);
 }
 
+TEST_F(AnalyticsTest, RecentPeriodsAreCountedToTheMinuteAndSeriesByTheMinuteStayWithinWhatIsKept) {
+  constexpr int64_t kMinute = 60'000;
+  analytics_->Call("t1", "k1", "GET /x", 200, 1.0);
+  ASSERT_OK(analytics_->Flush());
+  clock_.AdvanceMillis(40 * kMinute);
+  analytics_->Call("t1", "k1", "GET /x", 200, 1.0);
+  analytics_->Call("t1", "k1", "GET /x", 500, 1.0);
+  ASSERT_OK(analytics_->Flush());
+  const int64_t now = clock_.NowMillis();
+  // The last 30 minutes: the two later calls only, whichever hours they fall in.
+  auto r = analytics_->Summarize("t1", now - 30 * kMinute, now + 1);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->total.calls, 2);
+  EXPECT_EQ(r->total.errors, 1);
+  r = analytics_->Summarize("t1", now - 50 * kMinute, now + 1);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->total.calls, 3);
+  auto series = analytics_->Series("t1", now - 50 * kMinute, now + 1, kMinute, {"calls"});
+  ASSERT_OK(series);
+  ASSERT_EQ(series->size(), 2u);
+  EXPECT_EQ(series->begin()->first, FloorTo(now - 40 * kMinute, kMinute));
+  EXPECT_EQ(series->rbegin()->second.all.calls, 2);
+  // Minutes are kept for 48 hours: a series by the minute further back is refused.
+  auto old = analytics_->Series("t1", now - 72 * 3'600'000LL, now, kMinute, {"calls"});
+  EXPECT_EQ(old.status().code(), StatusCode::kInvalidArgument);
+  // Over the long run, the hours and days hold everything (minutes pruned).
+  clock_.AdvanceMillis(50 * 3'600'000LL);
+  analytics_->Call("t1", "k1", "GET /x", 200, 1.0);
+  ASSERT_OK(analytics_->Flush());
+  auto minutes = store_->Counters("t1", store::AnalyticsStore::Grain::kMinute, 0, INT64_MAX, {"calls"});
+  ASSERT_OK(minutes);
+  EXPECT_EQ(minutes->size(), 1u);
+  EXPECT_EQ(Figures().total.calls, 4);
+}
+
 TEST_F(AnalyticsTest, AClickNamingItsAnswerOrWithinTheWindowIsAttributed) {
   const std::string rec = Answer("t1", "u1", {"A", "B"}, "v1");
   clock_.AdvanceMillis(kMinute);

@@ -182,6 +182,15 @@ def test_a_scripted_day_is_counted_and_attributed_exactly(make_server):
     assert len(points) in (24, 25)
     assert sum(p["value"] for p in points) == 4
     assert sum(p["by_model_version"].get(a["version"], 0) for p in points) == 4
+    # By the minute over the last hour: every answer in a minute of it.
+    minutes = server.request("GET", f"/api/v1/analytics/tenant/{a['tenant']['id']}/timeseries"
+                             "?metric=recommendations&interval=minute&period=last_hour", token=a["api_key"])
+    assert minutes.status == 200, minutes
+    points = minutes.json()["points"]
+    assert len(points) in (60, 61) and sum(p["value"] for p in points) == 4
+    old = server.request("GET", f"/api/v1/analytics/tenant/alpha/timeseries?metric=calls&interval=minute"
+                         "&period=last_7_days", token=a["api_key"])
+    assert old.status == 400 and old.json()["error"]["details"]["parameter"] == "interval"
     revenue_days = server.request("GET", f"/api/v1/analytics/tenant/alpha/timeseries?metric=revenue&interval=day"
                                   "&period=last_7_days", token=a["api_key"]).json()["points"]
     assert round(sum(p["value"] for p in revenue_days), 2) == revenue

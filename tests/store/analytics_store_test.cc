@@ -81,12 +81,36 @@ TEST_P(AnalyticsStoreTest, DaysRollUpTheHours) {
   ASSERT_OK(days);
   ASSERT_EQ(days->size(), 2u);
   for (const auto& row : *days) {
-    EXPECT_EQ(row.key.hour_ms, kDay);
+    EXPECT_EQ(row.key.start_ms, kDay);
     EXPECT_DOUBLE_EQ(row.value, row.key.metric == "calls" ? 6 : 80);
   }
   days = store_->Counters("t1", AnalyticsStore::Grain::kDay, kDay, 3 * kDay, {"calls"});
   ASSERT_OK(days);
   EXPECT_EQ(days->size(), 2u);
+}
+
+TEST_P(AnalyticsStoreTest, MinutesRollUpIntoHoursAndArePrunedAlone) {
+  constexpr int64_t kMinute = 60'000;
+  AnalyticsBatch a;
+  a.counters[{kDay + 7 * kMinute, "calls", "GET /x", "", "k1"}] = 2;
+  a.counters[{kDay + 52 * kMinute, "calls", "GET /x", "", "k1"}] = 3;
+  a.counters[{kDay + kHour + 1 * kMinute, "calls", "GET /x", "", "k1"}] = 4;
+  ASSERT_OK(store_->Add("t1", a));
+  auto minutes = store_->Counters("t1", AnalyticsStore::Grain::kMinute, kDay, kDay + kHour, {"calls"});
+  ASSERT_OK(minutes);
+  ASSERT_EQ(minutes->size(), 2u);
+  EXPECT_EQ((*minutes)[0].key.start_ms, kDay + 7 * kMinute);
+  EXPECT_DOUBLE_EQ((*minutes)[1].value, 3);
+  EXPECT_DOUBLE_EQ(Sum("t1", "calls", kDay, kDay + kHour), 5);  // the hour
+  auto days = store_->Counters("t1", AnalyticsStore::Grain::kDay, kDay, 2 * kDay, {"calls"});
+  ASSERT_OK(days);
+  ASSERT_EQ(days->size(), 1u);
+  EXPECT_DOUBLE_EQ((*days)[0].value, 9);
+  ASSERT_OK(store_->PruneMinutes("t1", kDay + kHour));
+  minutes = store_->Counters("t1", AnalyticsStore::Grain::kMinute, 0, 3 * kDay, {});
+  ASSERT_OK(minutes);
+  ASSERT_EQ(minutes->size(), 1u);  // the minute after the hour
+  EXPECT_DOUBLE_EQ(Sum("t1", "calls"), 9);  // hours stay
 }
 
 TEST_P(AnalyticsStoreTest, GaugesKeepTheLatestValue) {

@@ -79,17 +79,42 @@ CREATE TABLE item_window_sums (
   PRIMARY KEY (days, item_id)
 ) WITHOUT ROWID;
 )sql"},
+    // Counters by the minute (the last hours: pruned), beside the hours and days.
+    {5, R"sql(
+CREATE TABLE counters_minute (
+  minute_ms INTEGER NOT NULL,
+  metric TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  value REAL NOT NULL,
+  PRIMARY KEY (minute_ms, metric, endpoint, model_version, key_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
-constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kHourMs = 3'600'000, kDayMs = 86'400'000;
 
-int64_t DayOf(int64_t ms) { return ms >= 0 ? ms / kDayMs * kDayMs : (ms - kDayMs + 1) / kDayMs * kDayMs; }
+int64_t FloorTo(int64_t ms, int64_t step) { return ms >= 0 ? ms / step * step : (ms - step + 1) / step * step; }
 
+// The table of a grain's counters and its time column.
+struct CounterTable {
+  const char* table;
+  const char* start;
+};
+CounterTable TableOf(AnalyticsStore::Grain grain) {
+  switch (grain) {
+    case AnalyticsStore::Grain::kMinute: return {"counters_minute", "minute_ms"};
+    case AnalyticsStore::Grain::kHour: return {"counters", "hour_ms"};
+    case AnalyticsStore::Grain::kDay: break;
+  }
+  return {"counters_day", "day_ms"};
+}
 
-// A counter row added to (sum) or replaced (a gauge), in the hour or day table.
+// A counter row added to (sum) or replaced (a gauge), in a grain's table.
 std::string UpsertSql(AnalyticsStore::Grain grain, bool sum) {
-  const bool hours = grain == AnalyticsStore::Grain::kHour;
-  return std::string("INSERT INTO ") + (hours ? "counters (hour_ms" : "counters_day (day_ms") +
+  const CounterTable t = TableOf(grain);
+  return std::string("INSERT INTO ") + t.table + " (" + t.start +
          ", metric, endpoint, model_version, key_id, value) VALUES (?, ?, ?, ?, ?, ?) "
          "ON CONFLICT DO UPDATE SET value = " + (sum ? "value + excluded.value" : "excluded.value");
 }
@@ -104,6 +129,7 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/true));
     if (!db) return Status::NotFound("tenant " + tenant_id + " has no space");
     return db->Write([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto add_minute, c.Prepare(UpsertSql(Grain::kMinute, /*sum=*/true)));
       ASSIGN_OR_RETURN(auto add, c.Prepare(UpsertSql(Grain::kHour, /*sum=*/true)));
       ASSIGN_OR_RETURN(auto add_day, c.Prepare(UpsertSql(Grain::kDay, /*sum=*/true)));
       auto put = [](SqliteStmt& st, int64_t t, const CounterKey& k, double v) -> Status {
@@ -112,19 +138,24 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
         st.Reset();
         return Status::Ok();
       };
-      std::map<CounterKey, double> days;
+      std::map<CounterKey, double> hours, days;
       for (const auto& [k, v] : batch.counters) {
-        RETURN_IF_ERROR(put(*add, k.hour_ms, k, v));
-        CounterKey d = k;
-        d.hour_ms = DayOf(k.hour_ms);
-        days[d] += v;
+        RETURN_IF_ERROR(put(*add_minute, FloorTo(k.start_ms, 60'000), k, v));
+        CounterKey up = k;
+        up.start_ms = FloorTo(k.start_ms, kHourMs);
+        hours[up] += v;
+        up.start_ms = FloorTo(k.start_ms, kDayMs);
+        days[up] += v;
       }
-      for (const auto& [k, v] : days) RETURN_IF_ERROR(put(*add_day, k.hour_ms, k, v));
+      for (const auto& [k, v] : hours) RETURN_IF_ERROR(put(*add, k.start_ms, k, v));
+      for (const auto& [k, v] : days) RETURN_IF_ERROR(put(*add_day, k.start_ms, k, v));
+      ASSIGN_OR_RETURN(auto set_minute, c.Prepare(UpsertSql(Grain::kMinute, /*sum=*/false)));
       ASSIGN_OR_RETURN(auto set, c.Prepare(UpsertSql(Grain::kHour, /*sum=*/false)));
       ASSIGN_OR_RETURN(auto set_day, c.Prepare(UpsertSql(Grain::kDay, /*sum=*/false)));
       for (const auto& [k, v] : batch.gauges) {
-        RETURN_IF_ERROR(put(*set, k.hour_ms, k, v));
-        RETURN_IF_ERROR(put(*set_day, DayOf(k.hour_ms), k, v));
+        RETURN_IF_ERROR(put(*set_minute, FloorTo(k.start_ms, 60'000), k, v));
+        RETURN_IF_ERROR(put(*set, FloorTo(k.start_ms, kHourMs), k, v));
+        RETURN_IF_ERROR(put(*set_day, FloorTo(k.start_ms, kDayMs), k, v));
       }
       ASSIGN_OR_RETURN(auto item, c.Prepare(
           "INSERT INTO item_days (day_ms, item_id, impressions, clicks, carts, purchases, revenue) "
@@ -156,10 +187,9 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
     if (!db || from_ms >= to_ms) return out;
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
-      const bool hours = grain == Grain::kHour;
-      std::string sql = std::string("SELECT ") + (hours ? "hour_ms" : "day_ms") +
-                        ", metric, endpoint, model_version, key_id, value FROM " +
-                        (hours ? "counters WHERE hour_ms >= ? AND hour_ms < ?" : "counters_day WHERE day_ms >= ? AND day_ms < ?");
+      const CounterTable t = TableOf(grain);
+      std::string sql = std::string("SELECT ") + t.start + ", metric, endpoint, model_version, key_id, value FROM " +
+                        t.table + " WHERE " + t.start + " >= ? AND " + t.start + " < ?";
       // Prefixes compared as substrings (no LIKE escaping to get wrong).
       for (size_t i = 0; i < prefixes.size(); ++i) {
         sql += i == 0 ? " AND (" : " OR ";
@@ -280,6 +310,16 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
     if (!db) return Status::Ok();
     return db->Write([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto s, c.Prepare("DELETE FROM clicks WHERE ts_ms < ?"));
+      s->Bind(1, before_ms);
+      return s->Run();
+    });
+  }
+
+  Status PruneMinutes(const std::string& tenant_id, int64_t before_ms) override {
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db) return Status::Ok();
+    return db->Write([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare("DELETE FROM counters_minute WHERE minute_ms < ?"));
       s->Bind(1, before_ms);
       return s->Run();
     });
