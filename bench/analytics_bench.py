@@ -6,7 +6,7 @@ dashboard answers over 30 days of a Sarah-sized shop.
    binary started in turn with EMBEDREC_ANALYTICS=1 and =0, interleaved
    rounds (which goes first alternates); each round: recommendations (wrk, 8 connections, users spread
    over all 5,000) then tracking (bench/track.lua, 8 connections, a new
-   user per event). Aim: <= 5 % fewer req/s with analytics on.
+   user per event), each after 3 s of warm-up. Aim: <= 5 % fewer req/s with analytics on.
 2. Dashboard: 30 days of rollups as analytics writes them (hourly counters
    for every route, answer kind, model version and key; per-item days),
    10M item impressions in all spread over the shop's 10,000 items by a
@@ -70,10 +70,14 @@ def hot_path(work, key, rounds, duration):
                 wrk(gw, 8, 3, env)
                 rec = wrk(gw, 8, duration, env)
                 out = work / "track.json"
-                subprocess.run(["wrk", "-t2", "-c8", f"-d{duration}s", "--latency", "-s",
-                                str(ROOT / "bench" / "track.lua"), gw],
-                               env={"BENCH_KEY": key, "BENCH_OUT": str(out), "PATH": "/usr/bin:/bin"},
-                               check=True, capture_output=True)
+                # Warmed up as recommendations are: after a start, analytics' first tracked
+                # view seeds its record of the users answered in the last day from the log
+                # (a one-time scan, on its own thread), which the measured seconds should not hold.
+                for seconds in (3, duration):
+                    subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s",
+                                    str(ROOT / "bench" / "track.lua"), gw],
+                                   env={"BENCH_KEY": key, "BENCH_OUT": str(out), "PATH": "/usr/bin:/bin"},
+                                   check=True, capture_output=True)
                 tr = json.loads(out.read_text())
                 row = {"round": r + 1, "analytics": mode == "1",
                        "recommend_rps": round(rec["rps"]), "recommend_p50_ms": round(rec["p50_ms"], 2),
