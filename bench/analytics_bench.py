@@ -61,6 +61,14 @@ def hot_path(work, key, rounds, duration):
     for r in range(rounds):
         # The order alternates: on first in odd rounds, off first in even ones.
         for mode in (("1", "0") if r % 2 == 0 else ("0", "1")):
+            # Each arm starts from an empty recommendation log: at its first answers
+            # analytics seeds its record of the users answered in the last day from the
+            # log (once per start, on its own thread; timed apart, see docs/benchmarks.md),
+            # which would otherwise grow with every round and run into the measurement.
+            log = sqlite3.connect(next((work / "data" / "tenants").glob("*/recommendations.db")))
+            log.execute("DELETE FROM recommendations")
+            log.commit()
+            log.close()
             proc, ports = start(work, extra_env={"EMBEDREC_ANALYTICS": mode})
             try:
                 gw = f"http://127.0.0.1:{ports['gateway']}"

@@ -153,7 +153,10 @@ void TenantContext::Tracked(const store::TrackEvent& ev, const EventRules& rules
 }
 
 StatusOr<training::Submitted> TenantContext::Train(const training::JobRequest& request) const {
-  return s_->training->Submit(tenant_id_, request);
+  training::JobRequest r = request;
+  r.started_by = who_.Describe();
+  r.trigger_json = R"({"reason":"manual"})";
+  return s_->training->Submit(tenant_id_, r);
 }
 
 StatusOr<std::string> TenantContext::JobProgress(const std::string& job_id) const {

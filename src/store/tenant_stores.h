@@ -180,6 +180,10 @@ class TenantStore {
   static constexpr const char* kItemCatalogUpdated = "item-catalog-updated";
   // Whether an event of those topics came after event `seq`.
   virtual StatusOr<bool> DataChangedSince(int64_t seq) = 0;
+  // Interactions that arrived after event `after_seq`: one per tracked
+  // interaction, the accepted rows of each interactions upload. Counting
+  // stops once `limit` is reached (the answer is then at least `limit`).
+  virtual StatusOr<int64_t> CountNewInteractions(int64_t after_seq, int64_t limit) = 0;
 
   // What serving derives from the data and keeps across restarts, by name
   // (e.g. popularity): its bytes and the event position (LatestEventSeq) it

@@ -12,6 +12,7 @@
 #include "common/random.h"
 #include "common/strings.h"
 #include "training/job_request.h"
+#include "training/retrain_policy.h"
 
 namespace embedrec::tenants {
 namespace json = boost::json;
@@ -93,6 +94,8 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
     RETURN_IF_ERROR(in("click_window_minutes", 0.001, 1440));
     RETURN_IF_ERROR(in("conversion_window_hours", 0.001, 720));
   }
+  // Automatic retraining (training/retrain_policy.h): checked here, read by the scheduler.
+  RETURN_IF_ERROR(training::ParseRetrainSettings(s).status());
   if (JsonText(s).size() > kMaxSettingsBytes) {
     return FieldValueError("settings", "settings must serialize to at most 16 KiB");
   }

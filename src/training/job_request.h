@@ -43,6 +43,12 @@ struct JobRequest {
   // Hyperparameters the request or the tenant's settings gave: honoured as
   // given, never searched over.
   std::set<std::string> given;
+  // Who started the job ("system" for the retrain scheduler, else the
+  // caller, e.g. "api key key_x") and why (a JSON object: {"reason":
+  // "manual" | "new_interactions" | "interval" | "metric_drop", …the figures
+  // behind it}); both shown in the job's record. Not read from a request body.
+  std::string started_by;
+  std::string trigger_json;
 };
 
 // The model types a request may name ("auto" searches over the others).

@@ -26,6 +26,16 @@ namespace json = boost::json;
 
 namespace {
 
+// The job's trigger as its record shows it ({"reason": "manual"} unless the request says).
+json::object TriggerOf(const JobRequest& r) {
+  if (!r.trigger_json.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(r.trigger_json, ec);
+    if (!ec && v.is_object()) return v.as_object();
+  }
+  return json::object{{"reason", "manual"}};
+}
+
 struct Job {
   std::string tenant_id, job_id;
   JobRequest request;
@@ -100,6 +110,7 @@ class TrainingServiceImpl final : public TrainingService {
           {{"interactions", std::to_string(counts.events)}, {"minimum", std::to_string(kMinPairs)}});
     }
     const int64_t pairs = counts.pairs;
+    ASSIGN_OR_RETURN(const int64_t data_position, store->LatestEventSeq());
     ResolveBatchSize(&request, pairs);
     if (request.mode == "incremental" && !deployed_->Get(tenant_id)) {
       return Status::Unprocessable(
@@ -136,7 +147,11 @@ class TrainingServiceImpl final : public TrainingService {
         {"estimated_duration_seconds", estimate},
         {"estimated_completion", FormatRfc3339((now + static_cast<int64_t>(estimate * 1000)) / 1000)},
         {"progress_url", "/api/v1/training/" + job->job_id + "/progress"},
-        {"events_url", "/api/v1/training/" + job->job_id + "/events"}};
+        {"events_url", "/api/v1/training/" + job->job_id + "/events"},
+        {"started_by", request.started_by.empty() ? "api" : request.started_by},
+        {"trigger", TriggerOf(request)},
+        // The data it sees begins after this event (retrain_scheduler.h counts from it).
+        {"data_position", data_position}};
     job->record.state_json = JsonText(job->doc);
     RETURN_IF_ERROR(store->training().PutJob(job->record));
     Submitted out;

@@ -229,6 +229,22 @@ class SqliteTenantStore final : public TenantStore {
   StatusOr<int64_t> CountItems() override { return ReadInt("SELECT COUNT(*) FROM items WHERE deleted=0"); }
 
   StatusOr<int64_t> LatestEventSeq() override { return ReadInt("SELECT COALESCE(MAX(seq), 0) FROM events"); }
+  StatusOr<int64_t> CountNewInteractions(int64_t after_seq, int64_t limit) override {
+    int64_t n = 0;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
+      // Each event is at least one interaction: `limit` events are enough.
+      ASSIGN_OR_RETURN(auto st, c.Prepare(
+          "SELECT COALESCE(SUM(CASE WHEN topic = ? THEN COALESCE(json_extract(payload, '$.rows_accepted'), 0) "
+          "ELSE 1 END), 0) FROM (SELECT topic, payload FROM events WHERE seq > ? AND topic IN (?, ?) "
+          "ORDER BY seq LIMIT ?)"));
+      st->Bind(1, kInteractionsUploaded).Bind(2, after_seq).Bind(3, kInteractionsUploaded);
+      st->Bind(4, "user-interactions").Bind(5, std::max<int64_t>(limit, 0));
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) n = st->Int(0);
+      return Status::Ok();
+    }));
+    return n;
+  }
   StatusOr<bool> DataChangedSince(int64_t seq) override {
     bool changed = false;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {

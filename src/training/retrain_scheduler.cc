@@ -1,0 +1,229 @@
+#include "training/retrain_scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "common/json_text.h"
+#include "common/thread_priority.h"
+
+namespace embedrec::training {
+namespace json = boost::json;
+
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int kJobsRead = 50;  // the newest jobs a look reads
+
+std::string StringField(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+RetrainScheduler::RetrainScheduler(RetrainDeps deps, RetrainOptions options)
+    : deps_(std::move(deps)), options_(options) {}
+
+RetrainScheduler::~RetrainScheduler() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RetrainScheduler::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RetrainScheduler::Watch(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  watched_.emplace(tenant_id, 0);  // looked at by the next pass
+}
+
+void RetrainScheduler::Forget(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  watched_.erase(tenant_id);
+  changed_.erase(tenant_id);
+  submitted_.erase(tenant_id);
+}
+
+void RetrainScheduler::DataChanged(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  changed_.insert(tenant_id);
+}
+
+StatusOr<RetrainState> RetrainScheduler::StateOf(const std::string& tenant_id, store::TenantStore& store,
+                                                 const RetrainSettings& settings) {
+  RetrainState st;
+  const int64_t now = deps_.clock->NowMillis();
+  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
+  const store::ModelVersionRecord* deployed = nullptr;
+  for (const auto& v : versions) {
+    if (v.status == store::VersionStatus::kDeployed) deployed = &v;
+  }
+  st.has_deployed = deployed != nullptr;
+  ASSIGN_OR_RETURN(auto jobs, store.training().ListJobs({}, kJobsRead));
+  std::optional<int64_t> data_position;
+  bool counting_incremental = true;
+  for (const auto& job : jobs) {  // newest first
+    json::object doc;
+    if (auto parsed = json::parse(job.state_json); parsed.is_object()) doc = std::move(parsed.as_object());
+    const bool scheduled = StringField(doc, "started_by") == "system";
+    if (!store::IsFinal(job.status)) st.job_active = true;
+    if (!st.last_job_created_ms) {
+      st.last_job_created_ms = job.created_at_ms;
+      st.last_job_mode = job.mode;
+      st.last_job_scheduled = scheduled;
+      st.last_job_deployed = StringField(doc, "deployment_status") == "deployed";
+    }
+    if (job.status != store::JobStatus::kCompleted) continue;
+    if (!st.last_trained_ms) {
+      st.last_trained_ms = job.created_at_ms;
+      if (const json::value* p = doc.if_contains("data_position"); p && p->is_int64()) data_position = p->as_int64();
+    }
+    if (counting_incremental) {
+      if (job.mode == "incremental" && scheduled) {
+        ++st.incremental_runs_since_full;
+      } else if (job.mode == "full") {
+        counting_incremental = false;
+      }
+    }
+  }
+  // Jobs from before data positions were recorded count nothing new: only
+  // the interval and the metric trigger apply to them.
+  if (data_position) {
+    ASSIGN_OR_RETURN(st.new_interactions, store.CountNewInteractions(*data_position, settings.min_new_interactions));
+  }
+  if (deployed && deps_.rate && now - deployed->deployed_at_ms >= 2 * kDayMs) {
+    auto at = deps_.rate(tenant_id, deployed->version, deployed->deployed_at_ms, deployed->deployed_at_ms + kDayMs);
+    auto last = deps_.rate(tenant_id, deployed->version, now - kDayMs, now);
+    if (at.ok() && last.ok() && at->impressions >= kMinImpressionsForRate &&
+        last->impressions >= kMinImpressionsForRate) {
+      st.rate_at_deployment = *at;
+      st.rate_now = *last;
+    }
+  }
+  return st;
+}
+
+StatusOr<std::optional<RetrainDecision>> RetrainScheduler::Check(const std::string& tenant_id) {
+  ASSIGN_OR_RETURN(std::string settings_text, deps_.settings_json(tenant_id));
+  json::object settings;
+  if (auto parsed = json::parse(settings_text); parsed.is_object()) settings = std::move(parsed.as_object());
+  ASSIGN_OR_RETURN(RetrainSettings s, ParseRetrainSettings(settings));
+  if (!s.auto_retrain) return std::optional<RetrainDecision>();
+  ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
+  ASSIGN_OR_RETURN(RetrainState st, StateOf(tenant_id, *store, s));
+  return DecideRetrain(s, st, deps_.clock->NowMillis(), RetrainJitterMs(tenant_id, s));
+}
+
+StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::string& tenant_id) {
+  ASSIGN_OR_RETURN(auto decision, Check(tenant_id));
+  if (!decision) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(std::string settings, deps_.settings_json(tenant_id));
+  ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
+  ASSIGN_OR_RETURN(auto versions, store->training().ListVersions());
+  std::string model_type;
+  for (const auto& v : versions) {
+    if (v.status == store::VersionStatus::kDeployed) model_type = v.model_type;
+  }
+  // The deployed model's type: continued (incremental) or trained again (full).
+  json::object body{{"training_mode", decision->mode}, {"auto_deploy", true}};
+  if (decision->mode == "full" && !model_type.empty()) body["model_type"] = model_type;
+  else body["model_type"] = "auto";  // incremental: the deployed type
+  ASSIGN_OR_RETURN(JobRequest request, ParseJobRequest(body, settings));
+  json::object trigger{{"reason", decision->reason}};
+  for (const auto& [k, v] : decision->figures) trigger[k] = v;
+  request.trigger_json = JsonText(trigger);
+  request.started_by = "system";
+  auto submitted = deps_.training->Submit(tenant_id, request);
+  if (!submitted.ok()) {
+    // A job started meanwhile (409), or too little data: the next pass looks again.
+    if (submitted.status().code() == StatusCode::kFailedPrecondition) return std::optional<std::string>();
+    return submitted.status();
+  }
+  spdlog::info("tenant {}: scheduled {} training ({}) as job {}", tenant_id, decision->mode, decision->reason,
+               submitted->job_id);
+  std::lock_guard lock(mu_);
+  submitted_[tenant_id] = submitted->job_id;
+  return std::optional<std::string>(submitted->job_id);
+}
+
+int RetrainScheduler::SubmittedActive() {
+  std::map<std::string, std::string> submitted;
+  {
+    std::lock_guard lock(mu_);
+    submitted = submitted_;
+  }
+  int active = 0;
+  for (const auto& [tenant, job] : submitted) {
+    auto doc = deps_.training->Progress(tenant, job);
+    bool open = false;
+    if (doc.ok()) {
+      auto parsed = json::parse(*doc);
+      if (parsed.is_object()) {
+        auto status = store::ParseJobStatus(StringField(parsed.as_object(), "status"));
+        open = status && !store::IsFinal(*status);
+      }
+    }
+    if (open) {
+      ++active;
+    } else {
+      std::lock_guard lock(mu_);
+      if (auto it = submitted_.find(tenant); it != submitted_.end() && it->second == job) submitted_.erase(it);
+    }
+  }
+  return active;
+}
+
+void RetrainScheduler::Pass() {
+  std::lock_guard pass(pass_mu_);
+  const int64_t now = deps_.clock->NowMillis();
+  std::set<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& t : changed_) {
+      if (watched_.count(t)) due.insert(t);
+    }
+    changed_.clear();
+    for (auto& [t, looked] : watched_) {
+      if (now - looked >= options_.recheck_all_ms) due.insert(t);
+    }
+  }
+  int room = options_.max_submitted - SubmittedActive();
+  for (const auto& t : due) {
+    if (room <= 0) {
+      std::lock_guard lock(mu_);
+      changed_.insert(t);  // taken by a later pass
+      continue;
+    }
+    auto job = RunIfDue(t);
+    if (!job.ok()) {
+      if (job.status().code() != StatusCode::kNotFound) {
+        spdlog::warn("tenant {}: retraining check failed: {}", t, job.status().ToString());
+      }
+    } else if (*job) {
+      --room;
+    }
+    std::lock_guard lock(mu_);
+    if (auto it = watched_.find(t); it != watched_.end()) it->second = now;
+  }
+}
+
+void RetrainScheduler::Loop() {
+  (void)NiceThisThread(10);  // background work: requests come first
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.check_interval_ms), [&] { return stop_; });
+    if (stop_) return;
+    lock.unlock();
+    Pass();
+    lock.lock();
+  }
+}
+
+}  // namespace embedrec::training
