@@ -68,6 +68,7 @@ def hot_path(work, key, rounds, duration):
             log = sqlite3.connect(next((work / "data" / "tenants").glob("*/recommendations.db")))
             log.execute("DELETE FROM recommendations")
             log.commit()
+            log.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # not left for the server to do
             log.close()
             proc, ports = start(work, extra_env={"EMBEDREC_ANALYTICS": mode})
             try:

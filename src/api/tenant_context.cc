@@ -9,6 +9,7 @@
 #include "serving/deployed_models.h"
 #include "serving/recommendation_service.h"
 #include "serving/recommender.h"
+#include "training/retrain_scheduler.h"
 #include "training/training_service.h"
 
 namespace embedrec::api {
@@ -130,6 +131,7 @@ void TenantContext::Tracked(const store::TrackEvent& ev, const EventRules& rules
       price = item->price;
     }
   }
+  if (s_->retrain) s_->retrain->DataChanged(tenant_id_);  // new interactions: looked at by its next pass
   if (s_->analytics) {
     analytics::TrackedEvent a;
     a.user_id = ev.user_id;

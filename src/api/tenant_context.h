@@ -32,6 +32,7 @@ namespace embedrec::auth {
 class Authenticator;
 }
 namespace embedrec::training {
+class RetrainScheduler;
 class TrainingService;
 class Subscription;
 struct JobRequest;
@@ -78,6 +79,7 @@ struct TenantServices {
   ingest::IngestService* ingest = nullptr;                    // uploads
   ingest::DataQuality* data_quality = nullptr;                // counts behind the data-quality report
   training::TrainingService* training = nullptr;              // jobs and the model registry
+  training::RetrainScheduler* retrain = nullptr;              // automatic retraining (may be null)
   serving::DeployedModels* deployed = nullptr;                // the live model versions
   serving::Recommender* recommender = nullptr;                // popular items, warmth
   serving::RecommendationService* recommendations = nullptr;  // cached, logged answers

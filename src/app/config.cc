@@ -68,6 +68,13 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--analytics", c.analytics,
                  "Count calls, answers and what they earned per tenant (the dashboard; false: nothing is counted)")
       ->envname("EMBEDREC_ANALYTICS")->capture_default_str();
+  cmd.add_option("--retrain-check-seconds", c.retrain_check_seconds,
+                 "How often tenants are looked at for automatic retraining (0: never; tenants switch it off "
+                 "with settings.auto_retrain false)")
+      ->envname("EMBEDREC_RETRAIN_CHECK_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400));
+  cmd.add_option("--retrain-min-gap-seconds", c.retrain_min_gap_seconds,
+                 "No automatic retraining of a tenant sooner than this after its last job")
+      ->envname("EMBEDREC_RETRAIN_MIN_GAP_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400 * 30));
   cmd.add_option("--keep-model-versions", c.keep_model_versions,
                  "Model versions kept besides the deployed one and those younger than --model-min-age-days")
       ->envname("EMBEDREC_KEEP_MODEL_VERSIONS")->capture_default_str()->check(CLI::Range(0, 10000));

@@ -46,6 +46,8 @@ struct ServeConfig {
   int keep_model_versions = 5;           // EMBEDREC_KEEP_MODEL_VERSIONS: besides deployed and young ones
   int recommendation_log_days = 90;      // EMBEDREC_RECOMMENDATION_LOG_DAYS: 0 logs nothing
   bool analytics = true;                 // EMBEDREC_ANALYTICS: count calls, answers and attributions
+  int retrain_check_seconds = 60;        // EMBEDREC_RETRAIN_CHECK_SECONDS: automatic retraining's pass (0: off)
+  int retrain_min_gap_seconds = 3600;    // EMBEDREC_RETRAIN_MIN_GAP_SECONDS: no scheduled job sooner after a tenant's last
   int model_min_age_days = 30;           // EMBEDREC_MODEL_MIN_AGE_DAYS: versions younger are kept
   int64_t exact_search_max_items = 200000;  // EMBEDREC_EXACT_SEARCH_MAX_ITEMS: HNSW above
 };

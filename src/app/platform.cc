@@ -35,6 +35,7 @@
 #include "store/analytics_store.h"
 #include "store/recommendation_log.h"
 #include "common/id_source.h"
+#include "training/retrain_scheduler.h"
 #include "training/training_service.h"
 
 namespace embedrec::app {
@@ -169,6 +170,35 @@ class PlatformImpl final : public Platform {
                                     "Analytics batches that could not be written (a tenant deleted meanwhile, a full disk)",
                                     [a] { return static_cast<double>(a->failed_batches()); });
     }
+    if (config_.retrain_check_seconds > 0) {
+      // Automatic retraining: its own thread; what it reads of analytics is the
+      // deployed version's click-through.
+      training::RetrainDeps rd;
+      rd.training = training_.get();
+      rd.stores = tenants_.get();
+      rd.clock = RealClock();
+      rd.settings_json = [this](const std::string& tid) -> StatusOr<std::string> {
+        ASSIGN_OR_RETURN(auto t, control_->GetTenant(tid));
+        return t.settings_json;
+      };
+      if (analytics::Analytics* a = analytics_.get()) {
+        rd.rate = [a](const std::string& tid, const std::string& version, int64_t from,
+                      int64_t to) -> StatusOr<training::OnlineRate> {
+          ASSIGN_OR_RETURN(auto report, a->Summarize(tid, from, to));
+          auto it = report.by_model_version.find(version);
+          if (it == report.by_model_version.end()) return training::OnlineRate{};
+          return training::OnlineRate{it->second.impressions(), it->second.clicks};
+        };
+      }
+      training::RetrainOptions ro;
+      ro.check_interval_ms = int64_t{config_.retrain_check_seconds} * 1000;
+      ro.min_gap_ms = int64_t{config_.retrain_min_gap_seconds} * 1000;
+      retrain_ = std::make_unique<training::RetrainScheduler>(std::move(rd), ro);
+      services.retrain = retrain_.get();
+      training::RetrainScheduler* r = retrain_.get();
+      metrics_.DeclareGaugeFunction("embedrec_retrain_passes", "Automatic retraining's passes over the tenants",
+                                    [r] { return static_cast<double>(r->passes()); });
+    }
     services.recommendations = recommendations_.get();
     services.catalog = catalog_.get();
     services.activity = activity_.get();
@@ -188,10 +218,11 @@ class PlatformImpl final : public Platform {
         .open_blobs = open_blobs,
         .clock = RealClock(),
         .spill_dir = config_.data_dir + "/tmp",
-        .data_changed = [catalog, activity, quality](const std::string& tid) {
+        .data_changed = [catalog, activity, quality, retrain = retrain_.get()](const std::string& tid) {
           catalog->Invalidate(tid);  // serving reads the new catalog and history from now on
           activity->DataChanged(tid);
           quality->Refresh(tid);
+          if (retrain) retrain->DataChanged(tid);
         },
         .item_deleted = [catalog](const std::string& tid) { catalog->Invalidate(tid); }});
     services.ingest = ingest_.get();
@@ -254,6 +285,7 @@ class PlatformImpl final : public Platform {
     }
     port_json += "}\n";
     if (!config_.port_file.empty()) RETURN_IF_ERROR(WritePrivateFile(config_.port_file, port_json));
+    if (retrain_) retrain_->Start();
     spdlog::info("embedrec ready; data in {}", config_.data_dir);
     return Status::Ok();
   }
@@ -272,6 +304,7 @@ class PlatformImpl final : public Platform {
     refresh_pool_ = nullptr;
     slow_lane_.reset();
     streams_.reset();
+    retrain_.reset();  // submits nothing more
     if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
     training_.reset();
     server_.reset();
@@ -302,6 +335,7 @@ class PlatformImpl final : public Platform {
           settings->Invalidate(id);
         },
         .deleted = [this, deployed](const std::string& id) {
+          if (retrain_) retrain_->Forget(id);
           deployed->Set(id, nullptr);
           DropServingState(id);
           data_quality_->Forget(id);
@@ -390,6 +424,7 @@ class PlatformImpl final : public Platform {
         }
         Status s = training_->Recover(t.id);
         if (!s.ok()) spdlog::error("tenant {}: start-up recovery failed: {}", t.id, s.ToString());
+        if (retrain_) retrain_->Watch(t.id);
         tenants_->CloseIfUnused(t.id);  // opened again by its first request (or its queued job)
         ++tenants;
       }
@@ -413,6 +448,7 @@ class PlatformImpl final : public Platform {
   serving::DeployedModels deployed_;
   std::unique_ptr<serving::TenantMemory> memory_;  // outlives the caches that report to it
   std::unique_ptr<training::TrainingService> training_;
+  std::unique_ptr<training::RetrainScheduler> retrain_;  // before training_ is shut down: reset first
   std::unique_ptr<serving::CatalogCache> catalog_;
   std::unique_ptr<serving::Activity> activity_;
   std::unique_ptr<serving::Recommender> recommender_;

@@ -61,9 +61,9 @@ int64_t RetrainJitterMs(const std::string& tenant_id, const RetrainSettings& s) 
 }
 
 std::optional<RetrainDecision> DecideRetrain(const RetrainSettings& s, const RetrainState& st, int64_t now_ms,
-                                             int64_t jitter_ms) {
+                                             int64_t jitter_ms, int64_t min_gap_ms) {
   if (!s.auto_retrain || !st.has_deployed || st.job_active) return std::nullopt;
-  if (st.last_job_created_ms && now_ms - *st.last_job_created_ms < kMinRetrainGapMs) return std::nullopt;
+  if (st.last_job_created_ms && now_ms - *st.last_job_created_ms < min_gap_ms) return std::nullopt;
   RetrainDecision d;
   if (st.new_interactions >= s.min_new_interactions) {
     d.reason = "new_interactions";

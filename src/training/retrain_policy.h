@@ -13,8 +13,8 @@
 //   metric_drop       the deployed version's click-through rate over the last
 //                     day fell more than `retrain_metric_drop` below its rate
 //                     over its first day (both with enough impressions).
-// Never while a job is queued or running, within an hour of the newest job's
-// creation (a failed run is not retried at once), or for a tenant without a
+// Never while a job is queued or running, within `min_gap_ms` (an hour) of
+// the newest job's creation (a failed run is not retried at once), or for a tenant without a
 // deployed model (its first model is trained by request). Runs are
 // incremental (warm-started from the deployed model), except every
 // `full_retrain_every`-th scheduled run and the run after an incremental one
@@ -75,7 +75,7 @@ inline constexpr int64_t kMinRetrainGapMs = 3'600'000;
 
 // `jitter_ms`: the tenant's delay added to the interval (RetrainJitterMs).
 std::optional<RetrainDecision> DecideRetrain(const RetrainSettings& s, const RetrainState& state, int64_t now_ms,
-                                             int64_t jitter_ms);
+                                             int64_t jitter_ms, int64_t min_gap_ms = kMinRetrainGapMs);
 // A stable per-tenant delay in [0, interval / 10).
 int64_t RetrainJitterMs(const std::string& tenant_id, const RetrainSettings& s);
 

@@ -54,6 +54,7 @@ void RetrainScheduler::Forget(const std::string& tenant_id) {
 void RetrainScheduler::DataChanged(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   changed_.insert(tenant_id);
+  watched_.emplace(tenant_id, 0);  // a tenant created since the start
 }
 
 StatusOr<RetrainState> RetrainScheduler::StateOf(const std::string& tenant_id, store::TenantStore& store,
@@ -118,7 +119,7 @@ StatusOr<std::optional<RetrainDecision>> RetrainScheduler::Check(const std::stri
   if (!s.auto_retrain) return std::optional<RetrainDecision>();
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
   ASSIGN_OR_RETURN(RetrainState st, StateOf(tenant_id, *store, s));
-  return DecideRetrain(s, st, deps_.clock->NowMillis(), RetrainJitterMs(tenant_id, s));
+  return DecideRetrain(s, st, deps_.clock->NowMillis(), RetrainJitterMs(tenant_id, s), options_.min_gap_ms);
 }
 
 StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::string& tenant_id) {
@@ -212,6 +213,7 @@ void RetrainScheduler::Pass() {
     std::lock_guard lock(mu_);
     if (auto it = watched_.find(t); it != watched_.end()) it->second = now;
   }
+  passes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void RetrainScheduler::Loop() {

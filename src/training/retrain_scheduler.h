@@ -17,6 +17,7 @@
 // Thread safety: safe for concurrent use. DataChanged is cheap (a set insert).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -52,6 +53,7 @@ struct RetrainOptions {
   int64_t check_interval_ms = 60'000;   // a pass this often (a threshold crossed starts its job within it)
   int64_t recheck_all_ms = 3'600'000;   // each watched tenant looked at this often, changed or not
   int max_submitted = 2;                // scheduled jobs queued or running at a time
+  int64_t min_gap_ms = kMinRetrainGapMs;  // after a tenant's newest job, none sooner
 };
 
 class RetrainScheduler {
@@ -63,7 +65,7 @@ class RetrainScheduler {
   // A tenant to look after (start-up, creation) / no more (deletion).
   void Watch(const std::string& tenant_id);
   void Forget(const std::string& tenant_id);
-  // The tenant's data changed: looked at by the next pass.
+  // The tenant's data changed: looked at by the next pass (and watched from now on).
   void DataChanged(const std::string& tenant_id);
 
   // What a look at the tenant finds now (the pass's step; tests).
@@ -72,6 +74,8 @@ class RetrainScheduler {
   StatusOr<std::optional<std::string>> RunIfDue(const std::string& tenant_id);
   // One pass now (tests; the thread runs them on its own).
   void Pass();
+  // Passes run so far (/metrics).
+  uint64_t passes() const { return passes_.load(std::memory_order_relaxed); }
 
  private:
   StatusOr<RetrainState> StateOf(const std::string& tenant_id, store::TenantStore& store,
@@ -87,6 +91,7 @@ class RetrainScheduler {
   std::set<std::string> changed_;           // GUARDED_BY(mu_)
   std::map<std::string, std::string> submitted_;  // GUARDED_BY(mu_): tenant → its scheduled job
   bool stop_ = false;                       // GUARDED_BY(mu_)
+  std::atomic<uint64_t> passes_{0};
   std::mutex pass_mu_;                      // one pass at a time
   std::thread thread_;
 };

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "blob/blob_store.h"
+#include "training/retrain_scheduler.h"
 #include "test_util.h"
 
 namespace embedrec::training {
@@ -296,6 +297,140 @@ TEST_F(TrainingServiceTest, StopTenantReturnsOnlyOnceItsJobHasEnded) {
 TEST(VersionNameTest, MajorMinorAndUtcDate) {
   EXPECT_EQ(VersionName(1, 0, 1705312800000), "v1.0_20240115");
   EXPECT_EQ(VersionName(12, 3, 0), "v12.3_19700101");
+}
+
+
+// ---- Retraining without a person (training/retrain_scheduler.h) over the
+// same stores and service.
+class RetrainSchedulerTest : public TrainingServiceTest {
+ protected:
+  void SetUp() override {
+    TrainingServiceTest::SetUp();
+    Start();
+    tenant_ = Tenant();
+    settings_ = R"({"training":{"embedding_dim":8,"num_layers":1,"epochs":10,"batch_size":64,"eval_every":5},
+                    "retrain_min_new_interactions":5})";
+    scheduler_ = New();
+    scheduler_->Watch(tenant_);
+  }
+  std::unique_ptr<RetrainScheduler> New() {
+    RetrainDeps d;
+    d.training = service_.get();
+    d.stores = stores_.get();
+    d.clock = &clock_;
+    d.settings_json = [this](const std::string&) -> StatusOr<std::string> { return settings_; };
+    d.rate = [this](const std::string&, const std::string&, int64_t from, int64_t) -> StatusOr<OnlineRate> {
+      return from < clock_.NowMillis() - 86'400'000 ? rate_then_ : rate_now_;
+    };
+    return std::make_unique<RetrainScheduler>(d, RetrainOptions{});
+  }
+  // Runs a job to its end; its progress document.
+  json::object Finish(const std::string& job) {
+    EXPECT_TRUE(Eventually([&] { return Finished(tenant_, job); }));
+    return Doc(tenant_, job);
+  }
+  void Track(int n) {
+    auto s = stores_->Open(tenant_);
+    for (int i = 0; i < n; ++i, ++tracked_) {  // each a new interaction (none a duplicate)
+      store::TrackEvent ev;
+      ev.user_id = "U" + std::to_string(tracked_ % 60);
+      ev.item_id = "P" + std::to_string(tracked_ % 40);
+      ev.type = "view";
+      ev.ts_ms = clock_.NowMillis() + tracked_;
+      ASSERT_OK((*s)->Track({ev}));
+    }
+  }
+  std::optional<std::string> RunIfDue() {
+    auto job = scheduler_->RunIfDue(tenant_);
+    EXPECT_OK(job);
+    return job.ok() ? *job : std::nullopt;
+  }
+
+  std::string tenant_, settings_;
+  OnlineRate rate_then_, rate_now_;
+  int tracked_ = 0;
+  std::unique_ptr<RetrainScheduler> scheduler_;
+};
+
+TEST_F(RetrainSchedulerTest, NewInteractionsTriggerOneIncrementalRunAsTheSystemAndARestartDoesNotDoubleIt) {
+  EXPECT_FALSE(RunIfDue());  // no deployed model: the first is trained by request
+  auto first = service_->Submit(tenant_, Quick());
+  ASSERT_OK(first);
+  auto manual = Finish(first->job_id);
+  EXPECT_EQ(manual["started_by"].as_string(), "api");
+  EXPECT_EQ(manual["trigger"].as_object().at("reason").as_string(), "manual");
+  clock_.AdvanceMillis(kMinRetrainGapMs);
+  Track(4);
+  EXPECT_FALSE(RunIfDue());  // below the threshold
+  Track(1);
+  auto job = RunIfDue();
+  ASSERT_TRUE(job);
+  auto doc = Finish(*job);
+  EXPECT_EQ(doc["status"].as_string(), "completed");
+  EXPECT_EQ(doc["started_by"].as_string(), "system");
+  EXPECT_EQ(doc["training_mode"].as_string(), "incremental");
+  const auto& trigger = doc["trigger"].as_object();
+  EXPECT_EQ(trigger.at("reason").as_string(), "new_interactions");
+  EXPECT_EQ(trigger.at("new_interactions").as_int64(), 5);
+  EXPECT_EQ(trigger.at("threshold").as_int64(), 5);
+  clock_.AdvanceMillis(kMinRetrainGapMs);
+  EXPECT_FALSE(RunIfDue());  // counted from the new job's data
+  scheduler_ = New();        // a restart: nothing kept but the stores
+  EXPECT_FALSE(RunIfDue());
+  Track(5);
+  EXPECT_TRUE(RunIfDue());
+}
+
+TEST_F(RetrainSchedulerTest, TheIntervalAndAMetricDropTriggerRunsAndEveryFewRunsOneIsFull) {
+  settings_ = R"({"training":{"embedding_dim":8,"num_layers":1,"epochs":10,"batch_size":64,"eval_every":5},
+                  "full_retrain_every":2})";
+  auto first = service_->Submit(tenant_, Quick());
+  ASSERT_OK(first);
+  Finish(first->job_id);
+  clock_.AdvanceMillis(6 * 86'400'000LL);
+  EXPECT_FALSE(RunIfDue());
+  clock_.AdvanceMillis(86'400'000LL + RetrainJitterMs(tenant_, RetrainSettings{}));
+  auto job = RunIfDue();
+  ASSERT_TRUE(job);
+  auto doc = Finish(*job);
+  EXPECT_EQ(doc["trigger"].as_object().at("reason").as_string(), "interval");
+  EXPECT_EQ(doc["training_mode"].as_string(), "incremental");
+  // Two days on, the new version's click-through fell by a fifth from its first day.
+  clock_.AdvanceMillis(2 * 86'400'000LL);
+  rate_then_ = {5000, 500};
+  rate_now_ = {5000, 480};
+  EXPECT_FALSE(RunIfDue());  // 4 %: within the 10 % allowed
+  rate_now_ = {5000, 400};
+  job = RunIfDue();
+  ASSERT_TRUE(job);
+  doc = Finish(*job);
+  EXPECT_EQ(doc["trigger"].as_object().at("reason").as_string(), "metric_drop");
+  EXPECT_EQ(doc["training_mode"].as_string(), "full");  // every second scheduled run
+  EXPECT_DOUBLE_EQ(doc["trigger"].as_object().at("drop").as_double(), 0.2);
+  // Switched off: nothing, however due.
+  settings_ = R"({"auto_retrain":false})";
+  clock_.AdvanceMillis(30 * 86'400'000LL);
+  EXPECT_FALSE(RunIfDue());
+}
+
+TEST_F(RetrainSchedulerTest, APassTakesTheTenantsWhoseDataChangedAndNeverTwoJobsForOne) {
+  auto first = service_->Submit(tenant_, Quick());
+  ASSERT_OK(first);
+  Finish(first->job_id);
+  clock_.AdvanceMillis(kMinRetrainGapMs);
+  scheduler_->Pass();  // looks at every watched tenant once: nothing due
+  EXPECT_EQ(service_->List(tenant_, 10)->size(), 1u);
+  Track(5);
+  scheduler_->DataChanged(tenant_);
+  scheduler_->Pass();
+  auto jobs = service_->List(tenant_, 10);
+  ASSERT_OK(jobs);
+  ASSERT_EQ(jobs->size(), 2u);
+  scheduler_->DataChanged(tenant_);
+  scheduler_->Pass();  // its job waits or runs: not another
+  EXPECT_EQ(service_->List(tenant_, 10)->size(), 2u);
+  const std::string job(json::parse(jobs->front()).as_object()["job_id"].as_string());
+  Finish(job);
 }
 
 }  // namespace
