@@ -306,28 +306,27 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
   }
 
   Status PruneClicks(const std::string& tenant_id, int64_t before_ms) override {
-    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
-    if (!db) return Status::Ok();
-    return db->Write([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(auto s, c.Prepare("DELETE FROM clicks WHERE ts_ms < ?"));
-      s->Bind(1, before_ms);
-      return s->Run();
-    });
+    return DeleteBefore(tenant_id, "DELETE FROM clicks WHERE ts_ms < ?", before_ms);
   }
 
   Status PruneMinutes(const std::string& tenant_id, int64_t before_ms) override {
-    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
-    if (!db) return Status::Ok();
-    return db->Write([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(auto s, c.Prepare("DELETE FROM counters_minute WHERE minute_ms < ?"));
-      s->Bind(1, before_ms);
-      return s->Run();
-    });
+    return DeleteBefore(tenant_id, "DELETE FROM counters_minute WHERE minute_ms < ?", before_ms);
   }
 
   void CloseTenant(const std::string& tenant_id) override { dbs_.Close(tenant_id); }
 
  private:
+  // Runs `sql` (a DELETE of rows older than its one parameter) on the tenant's database, if any.
+  Status DeleteBefore(const std::string& tenant_id, const char* sql, int64_t before_ms) {
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db) return Status::Ok();
+    return db->Write([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare(sql));
+      s->Bind(1, before_ms);
+      return s->Run();
+    });
+  }
+
   TenantDbSet dbs_;
 };
 
