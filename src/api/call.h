@@ -42,6 +42,8 @@ struct PlatformDeps {
   std::function<Status()> ping_tenant_spaces;
   std::function<std::map<std::string, std::string>()> model_problems;
   analytics::Analytics* analytics = nullptr;  // every tenant's usage (may be null)
+  // The server's time when tests may move it (EMBEDREC_TEST_CLOCK); null otherwise.
+  OffsetClock* test_clock = nullptr;
 };
 
 // Everything the API is built from.

@@ -7,8 +7,10 @@
 
 #include "api/call.h"
 #include "api/json_body.h"
+#include "api/schemas.h"
 #include "common/build_info.h"
 #include "common/random.h"
+#include "common/time_format.h"
 #include "http/errors.h"
 #include "http/openapi.h"
 
@@ -80,6 +82,27 @@ void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps) {
   AddPublic(router, openapi, [rt](const Request&, const PathParams&) -> StatusOr<http::Response> {
                return JsonAnswer(200, http::OpenApiDocument(*rt, kVersion));
              });
+  if (deps.test_clock) {
+    // Tests of what happens days later (automatic retraining): the time
+    // moves forward only, for the whole process.
+    http::RouteInfo clock{"POST", "/api/v1/admin/clock",
+                          "Tests only (EMBEDREC_TEST_CLOCK): move the server's time forward (platform admin)",
+                          "system"};
+    clock.body_schema = R"({"type":"object","required":["advance_seconds"],"properties":{
+      "advance_seconds":{"type":"integer","minimum":0,"maximum":315360000}}})";
+    clock.replies = {schema::Reply(200, "the server's time now", R"({"type":"object","required":["now","offset_seconds"]})")};
+    OffsetClock* c = deps.test_clock;
+    AddAuthed(router, clock, deps, auth::kPlatformAdmin,
+              [c](const Request& req, const PathParams&, const auth::Principal&) -> StatusOr<http::Response> {
+                ASSIGN_OR_RETURN(json::object body, ParseJsonObject(req));
+                ASSIGN_OR_RETURN(auto seconds, OptInt(body, "advance_seconds", 0, 315360000));
+                if (!seconds) return Status::InvalidArgument("field 'advance_seconds' is required",
+                                                             {{"field", "advance_seconds"}});
+                c->AdvanceMillis(*seconds * 1000);
+                return JsonAnswer(200, json::object{{"now", FormatRfc3339Millis(c->NowMillis())},
+                                                    {"offset_seconds", c->offset_ms() / 1000}});
+              });
+  }
 }
 
 }  // namespace embedrec::api

@@ -75,6 +75,12 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--retrain-min-gap-seconds", c.retrain_min_gap_seconds,
                  "No automatic retraining of a tenant sooner than this after its last job")
       ->envname("EMBEDREC_RETRAIN_MIN_GAP_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400 * 30));
+  cmd.add_option("--test-clock", c.test_clock,
+                 "Tests only: the platform admin may move the server's time forward (POST /api/v1/admin/clock)")
+      ->envname("EMBEDREC_TEST_CLOCK")->capture_default_str();
+  cmd.add_option("--clock-offset-seconds", c.clock_offset_seconds,
+                 "Tests only, with --test-clock: the server's time starts this far ahead of the real time")
+      ->envname("EMBEDREC_CLOCK_OFFSET_SECONDS")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{86400} * 3650));
   cmd.add_option("--keep-model-versions", c.keep_model_versions,
                  "Model versions kept besides the deployed one and those younger than --model-min-age-days")
       ->envname("EMBEDREC_KEEP_MODEL_VERSIONS")->capture_default_str()->check(CLI::Range(0, 10000));

@@ -48,6 +48,11 @@ struct ServeConfig {
   bool analytics = true;                 // EMBEDREC_ANALYTICS: count calls, answers and attributions
   int retrain_check_seconds = 60;        // EMBEDREC_RETRAIN_CHECK_SECONDS: automatic retraining's pass (0: off)
   int retrain_min_gap_seconds = 3600;    // EMBEDREC_RETRAIN_MIN_GAP_SECONDS: no scheduled job sooner after a tenant's last
+  // For end-to-end tests only: the server's time is the real time plus an
+  // offset, set at start and moved forward by the platform admin (POST
+  // /api/v1/admin/clock). Never in production.
+  bool test_clock = false;               // EMBEDREC_TEST_CLOCK
+  int64_t clock_offset_seconds = 0;      // EMBEDREC_CLOCK_OFFSET_SECONDS (with the test clock)
   int model_min_age_days = 30;           // EMBEDREC_MODEL_MIN_AGE_DAYS: versions younger are kept
   int64_t exact_search_max_items = 200000;  // EMBEDREC_EXACT_SEARCH_MAX_ITEMS: HNSW above
 };

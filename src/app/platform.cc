@@ -49,6 +49,12 @@ class PlatformImpl final : public Platform {
   ~PlatformImpl() override { Shutdown(); }
 
   Status Init() {
+    if (config_.test_clock) {
+      test_clock_ = std::make_unique<OffsetClock>(RealClock(), config_.clock_offset_seconds * 1000);
+      clock_ = test_clock_.get();
+      spdlog::warn("test clock: the platform admin may move this server's time forward (offset {} s)",
+                   config_.clock_offset_seconds);
+    }
     std::error_code ec;
     fs::create_directories(fs::path(config_.data_dir) / "tenants", ec);
     if (ec) return Status::Internal("cannot create data dir " + config_.data_dir + ": " + ec.message());
@@ -58,7 +64,7 @@ class PlatformImpl final : public Platform {
     // Tracking's answers (serving's update and the reply) run on the workers,
     // in the tenant's queue: the store's committer thread only writes.
     tenants_ = store::NewSqliteTenantStores(
-        config_.data_dir + "/tenants", RealClock(),
+        config_.data_dir + "/tenants", clock_,
         [this](const std::string& tenant_id, std::function<void()> callback) {
           if (FairThreadPool* w = callback_pool_.load()) w->Post(tenant_id, std::move(callback));
           else callback();  // before the pools start, or after they stop
@@ -69,18 +75,19 @@ class PlatformImpl final : public Platform {
     ASSIGN_OR_RETURN(std::string jwt_secret,
                      ResolveJwtSecret(config_.data_dir, config_.jwt_secret));
 
-    throttle_ = std::make_unique<auth::LoginThrottle>(RealClock(), auth::LoginThrottle::Options{});
+    throttle_ = std::make_unique<auth::LoginThrottle>(clock_, auth::LoginThrottle::Options{});
     authenticator_ = std::make_unique<auth::Authenticator>(
-        control_.get(), RealClock(), auth::Authenticator::Options{jwt_secret, admin_hash});
+        control_.get(), clock_, auth::Authenticator::Options{jwt_secret, admin_hash});
     sessions_ = std::make_unique<auth::SessionService>(
-        control_.get(), RealClock(), throttle_.get(), auth::SessionService::Options{jwt_secret});
+        control_.get(), clock_, throttle_.get(), auth::SessionService::Options{jwt_secret});
 
-    settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), RealClock());
+    settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), clock_);
     api::PlatformDeps& platform = deps_.platform;
     platform.control = control_.get();
     platform.authenticator = authenticator_.get();
     platform.sessions = sessions_.get();
-    platform.clock = RealClock();
+    platform.clock = clock_;
+    platform.test_clock = test_clock_.get();
     platform.metrics = &metrics_;
     store::TenantStores* tenant_stores = tenants_.get();
     platform.ping_tenant_spaces = [tenant_stores] { return tenant_stores->Ping(); };
@@ -90,7 +97,7 @@ class PlatformImpl final : public Platform {
     services.control = control_.get();
     services.authenticator = authenticator_.get();
     services.settings = settings_.get();
-    services.clock = RealClock();
+    services.clock = clock_;
     services.metrics = &metrics_;
     deps_.max_upload_bytes = config_.max_upload_bytes;
     blobs_ = blob::NewFsTenantBlobStores(config_.data_dir + "/tenants");
@@ -106,7 +113,7 @@ class PlatformImpl final : public Platform {
       if (analytics_) analytics_->Trained(tid, seconds);  // created before any job runs
     };
     training_ = training::NewTrainingService(tenants_.get(), open_blobs, &deployed_,
-                                             RealClock(), topts);
+                                             clock_, topts);
     services.training = training_.get();
     services.deployed = &deployed_;
     // Served models are read on a tenant's first request and dropped, least
@@ -136,9 +143,9 @@ class PlatformImpl final : public Platform {
                                     "Tenant databases open (an idle one is closed, reopened on use)",
                                     [stores] { return static_cast<double>(stores->OpenCount()); });
     }
-    catalog_ = std::make_unique<serving::CatalogCache>(RealClock());
+    catalog_ = std::make_unique<serving::CatalogCache>(clock_);
     api::TenantSettingsCache* settings = settings_.get();
-    activity_ = std::make_unique<serving::Activity>(RealClock(), [settings](const std::string& tid) {
+    activity_ = std::make_unique<serving::Activity>(clock_, [settings](const std::string& tid) {
       auto rules = settings->Rules(tid);
       return rules.ok() ? rules->weights : interactions::TypeWeights();
     });
@@ -148,10 +155,10 @@ class PlatformImpl final : public Platform {
     if (config_.recommendation_log_days > 0) {
       store::RecommendationLogOptions lo;
       lo.retention_days = config_.recommendation_log_days;
-      rec_log_ = store::NewSqliteRecommendationLog(config_.data_dir + "/tenants", RealClock(), lo);
+      rec_log_ = store::NewSqliteRecommendationLog(config_.data_dir + "/tenants", clock_, lo);
     }
     recommendations_ = std::make_unique<serving::RecommendationService>(
-        recommender_.get(), rec_log_.get(), RealClock(), RandomIds(), &metrics_);
+        recommender_.get(), rec_log_.get(), clock_, RandomIds(), &metrics_);
     if (config_.analytics) {
       analytics_store_ = store::NewSqliteAnalyticsStore(config_.data_dir + "/tenants");
       analytics::AnalyticsOptions ao;
@@ -159,7 +166,7 @@ class PlatformImpl final : public Platform {
       ao.storage_bytes = [root = config_.data_dir + "/tenants/"](const std::string& tid) {
         return DirectoryBytes(root + tid);
       };
-      analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), RealClock(), ao);
+      analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), clock_, ao);
       services.analytics = analytics_.get();
       platform.analytics = analytics_.get();
       analytics::Analytics* a = analytics_.get();
@@ -176,7 +183,7 @@ class PlatformImpl final : public Platform {
       training::RetrainDeps rd;
       rd.training = training_.get();
       rd.stores = tenants_.get();
-      rd.clock = RealClock();
+      rd.clock = clock_;
       rd.settings_json = [this](const std::string& tid) -> StatusOr<std::string> {
         ASSIGN_OR_RETURN(auto t, control_->GetTenant(tid));
         return t.settings_json;
@@ -208,7 +215,7 @@ class PlatformImpl final : public Platform {
     // The counts behind data-quality reports: counted again in the refresh
     // lane (below) after an upload, and when a dashboard finds them behind.
     data_quality_ = std::make_unique<ingest::DataQuality>(
-        tenants_.get(), RealClock(), [this](const std::string& tid, std::function<void()> task) {
+        tenants_.get(), clock_, [this](const std::string& tid, std::function<void()> task) {
           if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
         });
     services.data_quality = data_quality_.get();
@@ -216,7 +223,7 @@ class PlatformImpl final : public Platform {
     ingest_ = std::make_unique<ingest::IngestService>(ingest::IngestOptions{
         .tenants = tenants_.get(),
         .open_blobs = open_blobs,
-        .clock = RealClock(),
+        .clock = clock_,
         .spill_dir = config_.data_dir + "/tmp",
         .data_changed = [catalog, activity, quality, retrain = retrain_.get()](const std::string& tid) {
           catalog->Invalidate(tid);  // serving reads the new catalog and history from now on
@@ -226,7 +233,7 @@ class PlatformImpl final : public Platform {
         },
         .item_deleted = [catalog](const std::string& tid) { catalog->Invalidate(tid); }});
     services.ingest = ingest_.get();
-    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), RealClock());
+    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), clock_);
     WireTenantHooks();
     platform.tenant_service = tenant_service_.get();
     RETURN_IF_ERROR(RecoverTenants());
@@ -437,6 +444,10 @@ class PlatformImpl final : public Platform {
 
   ServeConfig config_;
   bool down_ = false;
+  // The time every module reads: the real clock, or (EMBEDREC_TEST_CLOCK) one
+  // tests move forward.
+  std::unique_ptr<OffsetClock> test_clock_;
+  Clock* clock_ = RealClock();
   MetricsRegistry metrics_;
   std::unique_ptr<store::ControlStore> control_;
   std::unique_ptr<store::TenantStores> tenants_;

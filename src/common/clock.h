@@ -50,6 +50,26 @@ class TimerQueue {
   std::map<Clock::TimerId, int64_t> at_;
 };
 
+// Another clock's time moved forward by a settable offset: a running server's
+// time for end-to-end tests of what happens days later (EMBEDREC_TEST_CLOCK).
+// Timers are the base clock's, set at the offset of the moment they are set:
+// moving the offset does not fire them early.
+class OffsetClock final : public Clock {
+ public:
+  OffsetClock(const Clock* base, int64_t offset_ms) : base_(base), offset_(offset_ms) {}
+  int64_t NowMillis() const override { return base_->NowMillis() + offset_.load(); }
+  void AdvanceMillis(int64_t ms) { offset_ += ms; }
+  int64_t offset_ms() const { return offset_.load(); }
+  TimerId RunAt(int64_t at_ms, std::function<void()> fn) const override {
+    return base_->RunAt(at_ms - offset_.load(), std::move(fn));
+  }
+  bool Cancel(TimerId id) const override { return base_->Cancel(id); }
+
+ private:
+  const Clock* base_;
+  std::atomic<int64_t> offset_;
+};
+
 // A clock that only moves when told to; timers fire inside AdvanceMillis, in
 // time order, each seeing NowMillis() at its own time. For tests.
 class FakeClock final : public Clock {

@@ -46,6 +46,25 @@ TEST(FakeClockTest, APeriodicTimerReArmsItselfAndCanBeCancelled) {
   EXPECT_EQ(runs, 10);
 }
 
+TEST(OffsetClockTest, ItsTimeIsTheBasesMovedForwardAndItsTimersTheBasesAtThatOffset) {
+  FakeClock base(1'000'000);
+  OffsetClock clock(&base, 5'000);
+  EXPECT_EQ(clock.NowMillis(), 1'005'000);
+  clock.AdvanceMillis(86'400'000);
+  EXPECT_EQ(clock.NowMillis(), 1'005'000 + 86'400'000);
+  EXPECT_EQ(clock.offset_ms(), 86'405'000);
+  int fired = 0;
+  clock.RunAt(clock.NowMillis() + 1'000, [&] { ++fired; });  // a second from now, in either's time
+  base.AdvanceMillis(999);
+  EXPECT_EQ(fired, 0);
+  base.AdvanceMillis(1);
+  EXPECT_EQ(fired, 1);
+  const auto id = clock.RunAt(clock.NowMillis() + 10, [&] { ++fired; });
+  EXPECT_TRUE(clock.Cancel(id));
+  base.AdvanceMillis(100);
+  EXPECT_EQ(fired, 1);
+}
+
 TEST(RealClockTest, ATimerFiresOnItsThreadAndACancelledOneNever) {
   std::atomic<int> fired{0}, cancelled_fired{0};
   const int64_t now = RealClock()->NowMillis();

@@ -11,7 +11,7 @@ THRESHOLD = 30
 
 def upload_shop(server, slug):
     """A tenant with the planted shop uploaded and a key that also tracks."""
-    o = server.onboard(slug, scopes=SCOPES + ["interactions:write"])
+    o = server.onboard(slug, scopes=SCOPES + ["interactions:write", "analytics:read"])
     items, interactions = shop_csvs()
     assert server.upload("/api/v1/upload/items", items, o["api_key"]).status == 200
     assert server.upload("/api/v1/upload/interactions", interactions, o["api_key"]).status == 200
@@ -99,3 +99,72 @@ def test_a_tenant_can_switch_automatic_retraining_off(make_server):
     track(server, key, range(5))
     settle(server)
     assert len(jobs(server, key)) == 1
+
+
+def advance(server, seconds):
+    r = server.admin("POST", "/api/v1/admin/clock", {"advance_seconds": seconds})
+    assert r.status == 200, r
+    return r.json()["offset_seconds"]
+
+
+def traffic(server, key, phase, answers, clicks):
+    """`answers` recommendations, each to a visitor of its own, then views of
+    `clicks` of the items they showed, each naming its answer."""
+    shown = []
+    for i in range(answers):
+        user = f"V{phase}_{i}"
+        r = server.request("POST", "/api/v1/recommendations", {"user_id": user, "count": 1}, token=key)
+        assert r.status == 200, r
+        a = r.json()
+        shown.append((user, a["recommendations"][0]["item_id"], a["metadata"]["recommendation_id"]))
+    events = [{"user_id": u, "item_id": item, "interaction_type": "view", "recommendation_id": rec}
+              for u, item, rec in shown[:clicks]]
+    for start in range(0, len(events), 500):
+        r = server.request("POST", "/api/v1/interactions/batch", {"events": events[start:start + 500]}, token=key)
+        assert r.status in (200, 207), r
+
+
+def dashboard_clicks(server, shop):
+    r = server.request("GET", f"/api/v1/analytics/tenant/{shop['tenant']['id']}/dashboard?period=last_7_days",
+                       token=shop["api_key"])
+    assert r.status == 200, r
+    return r.json()["metrics"]["clicks"]
+
+
+def test_a_click_through_drop_and_a_week_retrain_by_the_servers_clock(make_server, tmp_path):
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_RETRAIN_CHECK_SECONDS": "1", "EMBEDREC_TEST_CLOCK": "1"}
+    server = make_server(env=env, data_dir=tmp_path / "data")
+    shop = upload_shop(server, "weekly")
+    key = shop["api_key"]
+    assert server.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}",
+                        {"settings": {"training": QUICK}}).status == 200
+    assert wait_done(server, key, train(server, key).json()["job_id"])["status"] == "completed"
+
+    # Its first day: 30 % of the answers clicked; two days later 10 %.
+    traffic(server, key, "a", 1000, 300)
+    advance(server, 2 * 86400)
+    traffic(server, key, "b", 1000, 100)
+    # Once analytics has counted it, the hourly look at every tenant finds the drop.
+    wait_for(lambda: dashboard_clicks(server, shop) == 400, timeout=20, what="the clicks counted")
+    advance(server, 3600)
+    drop = wait_for(lambda: next((j for j in jobs(server, key) if j.get("started_by") == "system"), None),
+                    timeout=30, what="a job for the click-through drop")
+    assert drop["trigger"]["reason"] == "metric_drop", drop["trigger"]
+    assert drop["trigger"]["metric"] == "ctr"
+    assert drop["trigger"]["at_deployment"] == 0.3 and drop["trigger"]["last_day"] == 0.1
+    wait_done(server, key, drop["job_id"])
+
+    # A week (and the tenant's delay, at most a tenth of it) after that job: the interval.
+    offset = advance(server, int(7.7 * 86400))
+    week = wait_for(lambda: (lambda js: js[0] if len(js) == 3 else None)(jobs(server, key)),
+                    timeout=30, what="a job for the interval")
+    assert week["started_by"] == "system" and week["trigger"]["reason"] == "interval"
+    assert week["trigger"]["days_since_last_training"] >= 7
+    wait_done(server, key, week["job_id"])
+
+    # A restart at the same time: nothing doubled.
+    server.stop()
+    server = make_server(env={**env, "EMBEDREC_CLOCK_OFFSET_SECONDS": str(offset)}, data_dir=tmp_path / "data")
+    settle(server)
+    assert len(jobs(server, key)) == 3
+    assert server.admin("POST", "/api/v1/admin/clock", {"advance_seconds": -1}).status == 422
