@@ -166,7 +166,7 @@ void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
     dropped_events_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  events.push_back({next_seq_.fetch_add(1, std::memory_order_relaxed), std::move(event)});
+  events.push_back({next_seq_.fetch_add(1), std::move(event)});  // seq_cst: ordered with the flush's cut
 }
 
 void Analytics::Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows) {
@@ -230,7 +230,7 @@ void Analytics::FlushOnce(bool all) {
   queued.swap(held_);
   // Every event numbered below the cut is in a set this flush drains: it was
   // pushed under its shard's lock before the shard was swapped below.
-  const uint64_t cut = all ? UINT64_MAX : next_seq_.load(std::memory_order_relaxed);
+  const uint64_t cut = all ? UINT64_MAX : next_seq_.load();
   const int64_t drained_at = clock_->NowMillis();
   for (Shard& s : shards_) {
     int idle;
