@@ -151,7 +151,7 @@ const std::vector<HyperparameterSpec>& Hyperparameters() {
       {"epochs", 1, 1000, false, true, 100, "*",
        "passes over the data (als: alternations; incremental mode: 10 unless given)"},
       {"negative_samples", 1, 64, false, true, 1, "lightgcn,bpr_mf", "negatives per positive"},
-      {"reg", 0, 10, false, false, 1e-4, "lightgcn,bpr_mf,als",
+      {"reg", 0, 100, false, false, 1e-4, "lightgcn,bpr_mf,als",  // the auto search tries als up to 30
        "L2 regularisation (als: lambda, default 0.1)"},
       {"seed", 0, kMaxSeed, false, true, 2020, "*", "random seed"},
       {"eval_every", 1, 1000, false, true, 10, "*", "epochs between validations"},

@@ -128,14 +128,27 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
   ASSIGN_OR_RETURN(std::string settings, deps_.settings_json(tenant_id));
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
   ASSIGN_OR_RETURN(auto versions, store->training().ListVersions());
-  std::string model_type;
+  const store::ModelVersionRecord* deployed = nullptr;
   for (const auto& v : versions) {
-    if (v.status == store::VersionStatus::kDeployed) model_type = v.model_type;
+    if (v.status == store::VersionStatus::kDeployed) deployed = &v;
   }
-  // The deployed model's type: continued (incremental) or trained again (full).
-  json::object body{{"training_mode", decision->mode}, {"auto_deploy", true}};
-  if (decision->mode == "full" && !model_type.empty()) body["model_type"] = model_type;
-  else body["model_type"] = "auto";  // incremental: the deployed type
+  if (!deployed) return std::optional<std::string>();  // undeployed meanwhile
+  // The deployed model as it was trained: its type and hyperparameters,
+  // continued (incremental) or trained again (full); the tenant's settings
+  // fill in what it does not name.
+  json::object body{{"model_type", deployed->model_type}, {"training_mode", decision->mode}, {"auto_deploy", true}};
+  boost::system::error_code ec;
+  if (json::value hyper = json::parse(deployed->params_json, ec); !ec && hyper.is_object()) {
+    // Each as a request would give it (a value a search chose beyond the
+    // documented range is left to the settings).
+    json::object kept;
+    for (const auto& [name, value] : hyper.as_object()) {
+      json::object one = body;
+      one["hyperparameters"] = json::object{{name, value}};
+      if (ParseJobRequest(one, settings).ok()) kept[name] = value;
+    }
+    body["hyperparameters"] = std::move(kept);
+  }
   ASSIGN_OR_RETURN(JobRequest request, ParseJobRequest(body, settings));
   json::object trigger{{"reason", decision->reason}};
   for (const auto& [k, v] : decision->figures) trigger[k] = v;

@@ -353,6 +353,7 @@ class RetrainSchedulerTest : public TrainingServiceTest {
 };
 
 TEST_F(RetrainSchedulerTest, NewInteractionsTriggerOneIncrementalRunAsTheSystemAndARestartDoesNotDoubleIt) {
+  settings_ = R"({"training":{"embedding_dim":16},"retrain_min_new_interactions":5})";
   EXPECT_FALSE(RunIfDue());  // no deployed model: the first is trained by request
   auto first = service_->Submit(tenant_, Quick());
   ASSERT_OK(first);
@@ -369,6 +370,8 @@ TEST_F(RetrainSchedulerTest, NewInteractionsTriggerOneIncrementalRunAsTheSystemA
   EXPECT_EQ(doc["status"].as_string(), "completed");
   EXPECT_EQ(doc["started_by"].as_string(), "system");
   EXPECT_EQ(doc["training_mode"].as_string(), "incremental");
+  // The deployed model's hyperparameters, not the settings' defaults (embedding_dim 16).
+  EXPECT_EQ(doc["hyperparameters"].as_object().at("embedding_dim").as_int64(), 8);
   const auto& trigger = doc["trigger"].as_object();
   EXPECT_EQ(trigger.at("reason").as_string(), "new_interactions");
   EXPECT_EQ(trigger.at("new_interactions").as_int64(), 5);
