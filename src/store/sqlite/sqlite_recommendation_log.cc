@@ -295,6 +295,11 @@ class SqliteRecommendationLog final : public RecommendationLog {
           ASSIGN_OR_RETURN(auto del, c.Prepare("DELETE FROM recommendations WHERE ts_ms < ?"));
           del->Bind(1, now - options_.retention_days * 86'400'000);
           RETURN_IF_ERROR(del->Run());
+          // Statistics (sampled: a few milliseconds) so that the users answered
+          // since a time (UsersSince) are found by a skip-scan of the by-user index,
+          // user by user, not by reading every retained answer's entry.
+          RETURN_IF_ERROR(c.Exec("PRAGMA analysis_limit=1000"));
+          RETURN_IF_ERROR(c.Exec("ANALYZE recommendations"));
         }
         return Status::Ok();
       });
