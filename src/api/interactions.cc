@@ -94,15 +94,16 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
   return ev;
 }
 
-json::object ResultJson(bool purchase, const store::TrackResult& r) {
+json::object ResultJson(bool purchase, const store::TrackResult& r, bool retrain_recommended) {
   json::object out{{"status", r.replayed ? "tracked" : r.duplicate ? "duplicate" : "tracked"},
                    {"interaction_id", r.interaction_id},
                    {"processed_at", FormatRfc3339Millis(r.processed_at_ms)}};
   if (r.replayed) out["idempotent_replay"] = true;
   if (purchase) {
-    // Real-time fold-in updates the user at once (serving issue); a full
-    // retrain is the scheduler's call (training issue), so none is asked for here.
-    out["next_actions"] = json::object{{"retrain_recommended", false},
+    // Real-time fold-in updates the user at once; retrain_recommended: the
+    // automatic retraining's last look found a run due (it starts it itself
+    // unless the tenant switched it off).
+    out["next_actions"] = json::object{{"retrain_recommended", retrain_recommended},
                                        {"incremental_update", true}};
   }
   return out;
@@ -167,10 +168,11 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
     return http::Later([ctx, rules = std::move(rules), ev = std::move(ev), request_id = req.request_id](
                            std::function<void(http::Response)> send) mutable {
       const bool purchase = ev.type == "purchase";
-      ctx.TrackAsync(std::move(ev), rules, [purchase, request_id, send = std::move(send)](StatusOr<store::TrackResult> r) {
+      const bool retrain = purchase && ctx.RetrainRecommended();
+      ctx.TrackAsync(std::move(ev), rules, [purchase, retrain, request_id, send = std::move(send)](StatusOr<store::TrackResult> r) {
         if (!r.ok()) return send(http::ErrorResponse(r.status(), request_id));
         if (!r->status.ok()) return send(http::ErrorResponse(r->status, request_id));
-        send(JsonAnswer(r->duplicate || r->replayed ? 200 : 201, ResultJson(purchase, *r)));
+        send(JsonAnswer(r->duplicate || r->replayed ? 200 : 201, ResultJson(purchase, *r, retrain)));
       });
     });
   });
@@ -212,6 +214,7 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
       ASSIGN_OR_RETURN(results, ctx.Track(events, rules));
     }
     json::array out;
+    const bool retrain = ctx.RetrainRecommended();
     int64_t tracked = 0, failed = 0;
     size_t k = 0;
     for (const auto& bad : invalid) {
@@ -222,7 +225,7 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
                                    {"error", json::object{{"code", s.reason()}, {"message", s.message()}}}});
       } else {
         ++tracked;
-        out.push_back(ResultJson(events[k].type == "purchase", results[k]));
+        out.push_back(ResultJson(events[k].type == "purchase", results[k], retrain));
       }
       if (!bad) ++k;
     }

@@ -154,6 +154,10 @@ void TenantContext::Tracked(const store::TrackEvent& ev, const EventRules& rules
                        rules.type_weight);
 }
 
+bool TenantContext::RetrainRecommended() const {
+  return s_->retrain != nullptr && s_->retrain->Recommended(tenant_id_);
+}
+
 StatusOr<training::Submitted> TenantContext::Train(const training::JobRequest& request) const {
   training::JobRequest r = request;
   r.started_by = who_.Describe();

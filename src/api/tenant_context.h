@@ -136,7 +136,9 @@ class TenantContext {
   StatusOr<std::vector<store::TrackResult>> Track(const std::vector<store::TrackEvent>& events,
                                                   const TenantRules& rules) const;
 
-  // Training jobs.
+  // Training jobs. RetrainRecommended: the automatic retraining's last look
+  // found one due (training/retrain_scheduler.h); never blocks.
+  bool RetrainRecommended() const;
   StatusOr<training::Submitted> Train(const training::JobRequest& request) const;
   StatusOr<std::string> JobProgress(const std::string& job_id) const;
   StatusOr<std::vector<std::string>> Jobs(int limit) const;

@@ -49,6 +49,13 @@ void RetrainScheduler::Forget(const std::string& tenant_id) {
   watched_.erase(tenant_id);
   changed_.erase(tenant_id);
   submitted_.erase(tenant_id);
+  recommended_.erase(tenant_id);
+}
+
+bool RetrainScheduler::Recommended(const std::string& tenant_id) {
+  std::lock_guard lock(mu_);
+  auto it = recommended_.find(tenant_id);
+  return it != recommended_.end() && it->second;
 }
 
 void RetrainScheduler::DataChanged(const std::string& tenant_id) {
@@ -116,10 +123,20 @@ StatusOr<std::optional<RetrainDecision>> RetrainScheduler::Check(const std::stri
   json::object settings;
   if (auto parsed = json::parse(settings_text); parsed.is_object()) settings = std::move(parsed.as_object());
   ASSIGN_OR_RETURN(RetrainSettings s, ParseRetrainSettings(settings));
-  if (!s.auto_retrain) return std::optional<RetrainDecision>();
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
   ASSIGN_OR_RETURN(RetrainState st, StateOf(tenant_id, *store, s));
-  return DecideRetrain(s, st, deps_.clock->NowMillis(), RetrainJitterMs(tenant_id, s), options_.min_gap_ms);
+  const int64_t now = deps_.clock->NowMillis(), jitter = RetrainJitterMs(tenant_id, s);
+  // Recommended: a threshold is crossed and no job is under way, whether or
+  // not the system starts one (switched off, or right after the last job).
+  RetrainSettings on = s;
+  on.auto_retrain = true;
+  const bool recommended = DecideRetrain(on, st, now, jitter, /*min_gap_ms=*/0).has_value();
+  {
+    std::lock_guard lock(mu_);
+    recommended_[tenant_id] = recommended;
+  }
+  if (!s.auto_retrain) return std::optional<RetrainDecision>();
+  return DecideRetrain(s, st, now, jitter, options_.min_gap_ms);
 }
 
 StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::string& tenant_id) {
@@ -164,6 +181,7 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
                submitted->job_id);
   std::lock_guard lock(mu_);
   submitted_[tenant_id] = submitted->job_id;
+  recommended_[tenant_id] = false;  // under way
   return std::optional<std::string>(submitted->job_id);
 }
 

@@ -68,6 +68,11 @@ class RetrainScheduler {
   // The tenant's data changed: looked at by the next pass (and watched from now on).
   void DataChanged(const std::string& tenant_id);
 
+  // Whether the last look at the tenant found a retraining due (a threshold
+  // crossed, no job under way), whether or not the system starts it (the
+  // tenant switched it off, or its last job is too recent). Never blocks on I/O.
+  bool Recommended(const std::string& tenant_id);
+
   // What a look at the tenant finds now (the pass's step; tests).
   StatusOr<std::optional<RetrainDecision>> Check(const std::string& tenant_id);
   // Looks at the tenant and submits its job when due; the job id, if any.
@@ -90,6 +95,7 @@ class RetrainScheduler {
   std::map<std::string, int64_t> watched_;  // GUARDED_BY(mu_): tenant → when last looked at
   std::set<std::string> changed_;           // GUARDED_BY(mu_)
   std::map<std::string, std::string> submitted_;  // GUARDED_BY(mu_): tenant → its scheduled job
+  std::map<std::string, bool> recommended_;       // GUARDED_BY(mu_): as the last look found
   bool stop_ = false;                       // GUARDED_BY(mu_)
   std::atomic<uint64_t> passes_{0};
   std::mutex pass_mu_;                      // one pass at a time

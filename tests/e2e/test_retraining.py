@@ -54,8 +54,11 @@ def test_new_interactions_retrain_once_as_the_system_and_not_again_after_a_resta
     first = wait_done(server, key, train(server, key).json()["job_id"])
     assert first["status"] == "completed" and first["started_by"].startswith("api key")
     assert first["trigger"] == {"reason": "manual"}
+    bought = server.request("POST", "/api/v1/interactions",
+                            {"user_id": "U2", "item_id": "P2", "interaction_type": "purchase"}, token=key)
+    assert bought.json()["next_actions"]["retrain_recommended"] is False  # just trained
 
-    track(server, key, range(THRESHOLD - 1))
+    track(server, key, range(THRESHOLD - 2))  # with the purchase above: one short
     settle(server)
     assert len(jobs(server, key)) == 1  # below the threshold
     track(server, key, [THRESHOLD])
@@ -99,6 +102,11 @@ def test_a_tenant_can_switch_automatic_retraining_off(make_server):
     track(server, key, range(5))
     settle(server)
     assert len(jobs(server, key)) == 1
+    # Not started, but recommended: a purchase's answer says so.
+    r = server.request("POST", "/api/v1/interactions",
+                       {"user_id": "U1", "item_id": "P1", "interaction_type": "purchase"}, token=key)
+    assert r.status == 201, r
+    assert r.json()["next_actions"] == {"retrain_recommended": True, "incremental_update": True}
 
 
 def advance(server, seconds):

@@ -410,10 +410,12 @@ TEST_F(RetrainSchedulerTest, TheIntervalAndAMetricDropTriggerRunsAndEveryFewRuns
   EXPECT_EQ(doc["trigger"].as_object().at("reason").as_string(), "metric_drop");
   EXPECT_EQ(doc["training_mode"].as_string(), "full");  // every second scheduled run
   EXPECT_DOUBLE_EQ(doc["trigger"].as_object().at("drop").as_double(), 0.2);
-  // Switched off: nothing, however due.
+  // Switched off: nothing, however due — but recommended (to the shop, in tracking's answers).
+  EXPECT_FALSE(scheduler_->Recommended(tenant_));
   settings_ = R"({"auto_retrain":false})";
   clock_.AdvanceMillis(30 * 86'400'000LL);
   EXPECT_FALSE(RunIfDue());
+  EXPECT_TRUE(scheduler_->Recommended(tenant_));
 }
 
 TEST_F(RetrainSchedulerTest, APassTakesTheTenantsWhoseDataChangedAndNeverTwoJobsForOne) {
