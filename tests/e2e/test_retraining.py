@@ -107,6 +107,14 @@ def test_a_tenant_can_switch_automatic_retraining_off(make_server):
                        {"user_id": "U1", "item_id": "P1", "interaction_type": "purchase"}, token=key)
     assert r.status == 201, r
     assert r.json()["next_actions"] == {"retrain_recommended": True, "incremental_update": True}
+    # The seed's scheduled call, made by the platform admin (its "system token") for the tenant.
+    seed = server.request("POST", "/api/v1/train", {"tenant_id": shop["tenant"]["id"], "model_type": "lightgcn",
+                                                    "training_mode": "incremental", "auto_deploy": True},
+                          token=ADMIN_TOKEN, port="ml")
+    assert seed.status == 202, seed
+    done = wait_done(server, key, seed.json()["job_id"])
+    assert done["started_by"] == "platform admin" and done["trigger"] == {"reason": "manual"}
+    assert done["training_mode"] == "incremental"
 
 
 def advance(server, seconds):
