@@ -214,10 +214,7 @@ class PlatformImpl final : public Platform {
     serving::Activity* activity = activity_.get();
     // The counts behind data-quality reports: counted again in the refresh
     // lane (below) after an upload, and when a dashboard finds them behind.
-    data_quality_ = std::make_unique<ingest::DataQuality>(
-        tenants_.get(), clock_, [this](const std::string& tid, std::function<void()> task) {
-          if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
-        });
+    data_quality_ = std::make_unique<ingest::DataQuality>(tenants_.get(), clock_, RefreshLane());
     services.data_quality = data_quality_.get();
     ingest::DataQuality* quality = data_quality_.get();
     ingest_ = std::make_unique<ingest::IngestService>(ingest::IngestOptions{
@@ -252,10 +249,7 @@ class PlatformImpl final : public Platform {
     refresh_pool_ = slow_lane_.get();
     // Expired catalogs and popularity are re-read there too, one at a time
     // per tenant, beside (not behind) the tenant's slow requests.
-    serving::Background refresh = [this](const std::string& tid, std::function<void()> task) {
-      if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
-      // (shutting down: not re-read)
-    };
+    serving::Background refresh = RefreshLane();
     catalog_->SetBackground(refresh);
     activity_->SetBackground(refresh);
     // Uploads wait on their client's network as much as on the CPU: a pool
@@ -324,6 +318,14 @@ class PlatformImpl final : public Platform {
   }
 
  private:
+  // Background work per tenant (re-reads, recounts) in the slow lane, under a
+  // "refresh:<tenant>" key of its own; dropped once the lane has stopped.
+  serving::Background RefreshLane() {
+    return [this](const std::string& tid, std::function<void()> task) {
+      if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
+    };
+  }
+
   // What the other modules do when a tenant changes or goes (tenants/tenant_service.h).
   void WireTenantHooks() {
     auth::Authenticator* authn = authenticator_.get();

@@ -16,6 +16,13 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int kJobsRead = 50;  // the newest jobs a look reads
 
+// A stored JSON document as an object (empty when it is not one): never throws.
+json::object ObjectOf(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return !ec && v.is_object() ? std::move(v.as_object()) : json::object();
+}
+
 std::string StringField(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -41,7 +48,7 @@ void RetrainScheduler::Start() {
 
 void RetrainScheduler::Watch(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
-  watched_.emplace(tenant_id, 0);  // looked at by the next pass
+  watched_.try_emplace(tenant_id, 0);  // looked at by the next pass
 }
 
 void RetrainScheduler::Forget(const std::string& tenant_id) {
@@ -61,25 +68,20 @@ bool RetrainScheduler::Recommended(const std::string& tenant_id) {
 void RetrainScheduler::DataChanged(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   changed_.insert(tenant_id);
-  watched_.emplace(tenant_id, 0);  // a tenant created since the start
+  watched_.try_emplace(tenant_id, 0);  // a tenant created since the start (no copy when watched)
 }
 
 StatusOr<RetrainState> RetrainScheduler::StateOf(const std::string& tenant_id, store::TenantStore& store,
-                                                 const RetrainSettings& settings) {
+                                                 const RetrainSettings& settings,
+                                                 const store::ModelVersionRecord* deployed) {
   RetrainState st;
   const int64_t now = deps_.clock->NowMillis();
-  ASSIGN_OR_RETURN(auto versions, store.training().ListVersions());
-  const store::ModelVersionRecord* deployed = nullptr;
-  for (const auto& v : versions) {
-    if (v.status == store::VersionStatus::kDeployed) deployed = &v;
-  }
   st.has_deployed = deployed != nullptr;
   ASSIGN_OR_RETURN(auto jobs, store.training().ListJobs({}, kJobsRead));
   std::optional<int64_t> data_position;
   bool counting_incremental = true;
   for (const auto& job : jobs) {  // newest first
-    json::object doc;
-    if (auto parsed = json::parse(job.state_json); parsed.is_object()) doc = std::move(parsed.as_object());
+    const json::object doc = ObjectOf(job.state_json);
     const bool scheduled = StringField(doc, "started_by") == "system";
     if (!store::IsFinal(job.status)) st.job_active = true;
     if (!st.last_job_created_ms) {
@@ -118,13 +120,16 @@ StatusOr<RetrainState> RetrainScheduler::StateOf(const std::string& tenant_id, s
   return st;
 }
 
-StatusOr<std::optional<RetrainDecision>> RetrainScheduler::Check(const std::string& tenant_id) {
-  ASSIGN_OR_RETURN(std::string settings_text, deps_.settings_json(tenant_id));
-  json::object settings;
-  if (auto parsed = json::parse(settings_text); parsed.is_object()) settings = std::move(parsed.as_object());
-  ASSIGN_OR_RETURN(RetrainSettings s, ParseRetrainSettings(settings));
+StatusOr<RetrainScheduler::Look> RetrainScheduler::LookAt(const std::string& tenant_id) {
+  Look look;
+  ASSIGN_OR_RETURN(look.settings, deps_.settings_json(tenant_id));
+  ASSIGN_OR_RETURN(RetrainSettings s, ParseRetrainSettings(ObjectOf(look.settings)));
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
-  ASSIGN_OR_RETURN(RetrainState st, StateOf(tenant_id, *store, s));
+  ASSIGN_OR_RETURN(auto versions, store->training().ListVersions());
+  for (auto& v : versions) {
+    if (v.status == store::VersionStatus::kDeployed) look.deployed = std::move(v);
+  }
+  ASSIGN_OR_RETURN(RetrainState st, StateOf(tenant_id, *store, s, look.deployed ? &*look.deployed : nullptr));
   const int64_t now = deps_.clock->NowMillis(), jitter = RetrainJitterMs(tenant_id, s);
   // Recommended: a threshold is crossed and no job is under way, whether or
   // not the system starts one (switched off, or right after the last job).
@@ -135,40 +140,37 @@ StatusOr<std::optional<RetrainDecision>> RetrainScheduler::Check(const std::stri
     std::lock_guard lock(mu_);
     recommended_[tenant_id] = recommended;
   }
-  if (!s.auto_retrain) return std::optional<RetrainDecision>();
-  return DecideRetrain(s, st, now, jitter, options_.min_gap_ms);
+  if (s.auto_retrain) look.decision = DecideRetrain(s, st, now, jitter, options_.min_gap_ms);
+  return look;
+}
+
+StatusOr<std::optional<RetrainDecision>> RetrainScheduler::Check(const std::string& tenant_id) {
+  ASSIGN_OR_RETURN(Look look, LookAt(tenant_id));
+  return std::move(look.decision);
 }
 
 StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::string& tenant_id) {
-  ASSIGN_OR_RETURN(auto decision, Check(tenant_id));
-  if (!decision) return std::optional<std::string>();
-  ASSIGN_OR_RETURN(std::string settings, deps_.settings_json(tenant_id));
-  ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
-  ASSIGN_OR_RETURN(auto versions, store->training().ListVersions());
-  const store::ModelVersionRecord* deployed = nullptr;
-  for (const auto& v : versions) {
-    if (v.status == store::VersionStatus::kDeployed) deployed = &v;
-  }
-  if (!deployed) return std::optional<std::string>();  // undeployed meanwhile
+  ASSIGN_OR_RETURN(Look look, LookAt(tenant_id));
+  if (!look.decision || !look.deployed) return std::optional<std::string>();
+  const RetrainDecision& decision = *look.decision;
+  const std::string& settings = look.settings;
   // The deployed model as it was trained: its type and hyperparameters,
   // continued (incremental) or trained again (full); the tenant's settings
   // fill in what it does not name.
-  json::object body{{"model_type", deployed->model_type}, {"training_mode", decision->mode}, {"auto_deploy", true}};
-  boost::system::error_code ec;
-  if (json::value hyper = json::parse(deployed->params_json, ec); !ec && hyper.is_object()) {
+  json::object body{{"model_type", look.deployed->model_type}, {"training_mode", decision.mode},
+                    {"auto_deploy", true}};
+  json::object kept;
+  for (const auto& [name, value] : ObjectOf(look.deployed->params_json)) {
     // Each as a request would give it (a value a search chose beyond the
     // documented range is left to the settings).
-    json::object kept;
-    for (const auto& [name, value] : hyper.as_object()) {
-      json::object one = body;
-      one["hyperparameters"] = json::object{{name, value}};
-      if (ParseJobRequest(one, settings).ok()) kept[name] = value;
-    }
-    body["hyperparameters"] = std::move(kept);
+    json::object one = body;
+    one["hyperparameters"] = json::object{{name, value}};
+    if (ParseJobRequest(one, settings).ok()) kept[name] = value;
   }
+  body["hyperparameters"] = std::move(kept);
   ASSIGN_OR_RETURN(JobRequest request, ParseJobRequest(body, settings));
-  json::object trigger{{"reason", decision->reason}};
-  for (const auto& [k, v] : decision->figures) trigger[k] = v;
+  json::object trigger{{"reason", decision.reason}};
+  for (const auto& [k, v] : decision.figures) trigger[k] = v;
   request.trigger_json = JsonText(trigger);
   request.started_by = "system";
   auto submitted = deps_.training->Submit(tenant_id, request);
@@ -177,7 +179,7 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
     if (submitted.status().code() == StatusCode::kFailedPrecondition) return std::optional<std::string>();
     return submitted.status();
   }
-  spdlog::info("tenant {}: scheduled {} training ({}) as job {}", tenant_id, decision->mode, decision->reason,
+  spdlog::info("tenant {}: scheduled {} training ({}) as job {}", tenant_id, decision.mode, decision.reason,
                submitted->job_id);
   std::lock_guard lock(mu_);
   submitted_[tenant_id] = submitted->job_id;
@@ -196,11 +198,8 @@ int RetrainScheduler::SubmittedActive() {
     auto doc = deps_.training->Progress(tenant, job);
     bool open = false;
     if (doc.ok()) {
-      auto parsed = json::parse(*doc);
-      if (parsed.is_object()) {
-        auto status = store::ParseJobStatus(StringField(parsed.as_object(), "status"));
-        open = status && !store::IsFinal(*status);
-      }
+      auto status = store::ParseJobStatus(StringField(ObjectOf(*doc), "status"));
+      open = status && !store::IsFinal(*status);
     }
     if (open) {
       ++active;

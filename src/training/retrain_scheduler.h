@@ -83,8 +83,16 @@ class RetrainScheduler {
   uint64_t passes() const { return passes_.load(std::memory_order_relaxed); }
 
  private:
+  // One look at a tenant: its settings (JSON text), its deployed version, the
+  // decision (none when switched off); records whether a run is recommended.
+  struct Look {
+    std::string settings;
+    std::optional<store::ModelVersionRecord> deployed;
+    std::optional<RetrainDecision> decision;
+  };
+  StatusOr<Look> LookAt(const std::string& tenant_id);
   StatusOr<RetrainState> StateOf(const std::string& tenant_id, store::TenantStore& store,
-                                 const RetrainSettings& settings);
+                                 const RetrainSettings& settings, const store::ModelVersionRecord* deployed);
   void Loop();
   int SubmittedActive();
 
