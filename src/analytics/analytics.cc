@@ -66,7 +66,7 @@ void Analytics::Call(const std::string& tenant_id, const std::string& key_id, co
 
 void Analytics::Served(const std::string& tenant_id, const std::string& key_id, const std::string& kind,
                        const std::string& model_version, const std::vector<std::string>& items, bool cached,
-                       const std::string& user_id) {
+                       const std::string& user_id, const Arm* arm) {
   const int64_t now = clock_->NowMillis();
   const int64_t minute = Minute(now), day = FloorTo(now, kDayMs);
   Shard& s = ShardForThread();
@@ -79,6 +79,7 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
   if (cached) it->second.cache_hits += 1;
   it->second.items_shown += static_cast<double>(items.size());
   if (!user_id.empty()) t.users.push_back(std::hash<std::string>()(user_id));
+  if (arm && !user_id.empty()) t.arm_users[{arm->experiment_id, arm->arm, user_id}].impressions += 1;
   auto& shown = t.shown[day];
   for (const auto& item : items) {
     auto i = shown.find(item);
@@ -136,6 +137,8 @@ void Analytics::Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_
     const auto& [h, metric, key] = k;
     counters[{h, metric, "", "", key}] += v;
   });
+  for (auto& [k, v] : c.arm_users) into->arm_users[k].impressions += v.impressions;
+  c.arm_users.clear();
   for (auto it = c.shown.begin(); it != c.shown.end();) {
     for (auto& [item, n] : it->second) {
       if (n == 0) continue;
@@ -152,7 +155,7 @@ void Analytics::Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_
 
 bool Analytics::Empty(const TenantCounts& c) {
   return c.calls.empty() && c.served.empty() && c.counted.empty() && c.shown.empty() && c.users.empty() &&
-         c.events.empty();
+         c.events.empty() && c.arm_users.empty();
 }
 
 void Analytics::Tracked(const std::string& tenant_id, TrackedEvent event) {
@@ -370,16 +373,18 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
       batch->counters[{minute, "clicks", from->endpoint, from->model_version, ""}] += 1;
       if (!source.empty()) batch->counters[{minute, "source_clicks", source, "", ""}] += 1;
       batch->items[{day, ev.item_id}].clicks += 1;
-      batch->clicks.push_back(
-          {ev.user_id, ev.item_id, from->id, from->endpoint, from->model_version, ev.ts_ms, source});
+      batch->clicks.push_back({ev.user_id, ev.item_id, from->id, from->endpoint, from->model_version, ev.ts_ms,
+                               source, from->experiment_id, from->arm});
+      if (!from->experiment_id.empty()) batch->arm_users[{from->experiment_id, from->arm, ev.user_id}].clicks += 1;
       continue;
     }
     // A cart or a purchase: the user's click on the item within the window,
     // among the clicks of this batch first (newest first), then the stored ones.
     std::optional<store::AttributedClick> click;
     if (named && Showed(*named, ev.item_id, ev.ts_ms, ev.windows.conversion_ms)) {
-      click = store::AttributedClick{ev.user_id, ev.item_id, named->id, named->endpoint, named->model_version,
-                                     ev.ts_ms, context.source};
+      click = store::AttributedClick{ev.user_id,   ev.item_id,     named->id,
+                                     named->endpoint, named->model_version, ev.ts_ms,
+                                     context.source,  named->experiment_id, named->arm};
     }
     for (auto it = batch->clicks.rbegin(); !click && it != batch->clicks.rend(); ++it) {
       if (it->user_id == ev.user_id && it->item_id == ev.item_id && it->ts_ms <= ev.ts_ms &&
@@ -408,6 +413,11 @@ void Analytics::Attribute(const std::string& tenant_id, const std::vector<Tracke
       store::ItemCounts& item = batch->items[{day, ev.item_id}];
       item.purchases += 1;
       item.revenue += revenue;
+      if (!click->experiment_id.empty()) {
+        store::ArmUserCounts& arm = batch->arm_users[{click->experiment_id, click->arm, ev.user_id}];
+        arm.orders += 1;
+        arm.revenue += revenue;
+      }
     }
   }
 }
@@ -476,6 +486,11 @@ int64_t Analytics::MinutesKeptSince() const {
 StatusOr<Report> Analytics::Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms) {
   ASSIGN_OR_RETURN(auto rows, Rows(tenant_id, from_ms, to_ms, {}));
   return analytics::Summarize(rows);
+}
+
+StatusOr<std::map<std::string, store::ArmSums>> Analytics::ExperimentArms(const std::string& tenant_id,
+                                                                          const std::string& experiment_id) {
+  return store_->ExperimentArms(tenant_id, experiment_id);
 }
 
 StatusOr<std::map<std::pair<int64_t, std::string>, UsageDay>> Analytics::UsageOf(const std::string& tenant_id,

@@ -64,10 +64,15 @@ class Analytics {
   void Call(const std::string& tenant_id, const std::string& key_id, const std::string& route, int status,
             double ms);
   // An answer shown: kind "recommendations", "similar" or "popular"; the
-  // items in order; the user it was for ("" when none).
+  // items in order; the user it was for ("" when none); the experiment arm
+  // that chose its version (null: none).
+  struct Arm {
+    const std::string& experiment_id;
+    const std::string& arm;
+  };
   void Served(const std::string& tenant_id, const std::string& key_id, const std::string& kind,
               const std::string& model_version, const std::vector<std::string>& items, bool cached,
-              const std::string& user_id = "");
+              const std::string& user_id = "", const Arm* arm = nullptr);
   // A committed, new tracked event (duplicates and replays are not).
   void Tracked(const std::string& tenant_id, TrackedEvent event);
   void Imported(const std::string& tenant_id, const std::string& key_id, int64_t rows);
@@ -85,6 +90,9 @@ class Analytics {
   // of the days overlapping it. `metrics`: prefixes of the metrics needed
   // (empty: all).
   StatusOr<Report> Summarize(const std::string& tenant_id, int64_t from_ms, int64_t to_ms);
+  // The experiment's arms with their users' figures summed (what is flushed).
+  StatusOr<std::map<std::string, store::ArmSums>> ExperimentArms(const std::string& tenant_id,
+                                                                 const std::string& experiment_id);
   // Usage records by day and API key.
   StatusOr<std::map<std::pair<int64_t, std::string>, UsageDay>> UsageOf(const std::string& tenant_id,
                                                                          int64_t from_ms, int64_t to_ms);
@@ -130,6 +138,7 @@ class Analytics {
     std::map<int64_t, std::unordered_map<std::string, double>> shown;  // day → item → impressions
     std::vector<uint64_t> users;  // hashes of the users answered
     std::vector<Queued> events;   // awaiting attribution
+    std::map<store::ArmUserKey, store::ArmUserCounts> arm_users;  // experiment arms' answers
   };
   // Two sets of counts per shard: requests add to the active one while a
   // flush drains the other, zeroing values in place so the next second's

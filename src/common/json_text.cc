@@ -1,6 +1,7 @@
 #include "common/json_text.h"
 
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
@@ -103,6 +104,12 @@ std::string JsonText(const json::array& a) {
   std::string out;
   AppendArray(a, &out);
   return out;
+}
+
+boost::json::object ParseJsonObject(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  return !ec && v.is_object() ? std::move(v.as_object()) : boost::json::object();
 }
 
 }  // namespace embedrec

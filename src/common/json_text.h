@@ -6,6 +6,7 @@
 
 #include <boost/json/fwd.hpp>
 #include <string>
+#include <string_view>
 
 namespace embedrec {
 
@@ -18,5 +19,7 @@ void AppendJsonText(const boost::json::value& v, std::string* out);
 void AppendJsonString(std::string_view s, std::string* out);
 // Appends `x` in its shortest round-trip form (null when not finite).
 void AppendJsonNumber(double x, std::string* out);
+// A stored JSON document as an object: empty when the text is not one. Never throws.
+boost::json::object ParseJsonObject(std::string_view text);
 
 }  // namespace embedrec

@@ -38,7 +38,8 @@ void RecommendationService::CachePut(const std::string& key, std::shared_ptr<con
 void RecommendationService::Log(const std::string& id, int64_t ts_ms, const std::string& tenant_id,
                                 const std::string& user_id, const char* endpoint,
                                 const std::string& model_version, const std::string& algorithm,
-                                std::vector<store::ShownItem> items, std::string context_json, bool cached) {
+                                std::vector<store::ShownItem> items, std::string context_json, bool cached,
+                                const RecommendRequest* arm) {
   store::RecommendationRecord rec;
   rec.id = id;
   rec.tenant_id = tenant_id;
@@ -50,6 +51,10 @@ void RecommendationService::Log(const std::string& id, int64_t ts_ms, const std:
   rec.context_json = std::move(context_json);
   rec.ts_ms = ts_ms;
   rec.cached = cached;
+  if (arm && !arm->experiment_id.empty() && model_version == arm->model_version) {
+    rec.experiment_id = arm->experiment_id;
+    rec.arm = arm->arm;
+  }
   log_->Append(std::move(rec));
 }
 
@@ -162,7 +167,7 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
   out.recommendation_id = TimedId(ids_, now);
   if (log_) {
     Log(out.recommendation_id, now, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
-        out.result.algorithm, std::move(shown), ContextJson(r), out.cached);
+        out.result.algorithm, std::move(shown), ContextJson(r), out.cached, &r);
   }
   return out;
 }

@@ -96,10 +96,12 @@ class RecommendationService {
   };
   std::shared_ptr<const Entry> CacheGet(const std::string& key);
   void CachePut(const std::string& key, std::shared_ptr<const Entry> e);
-  // Appends to the log (callers check there is one).
+  // Appends to the log (callers check there is one), with the request's
+  // experiment arm when its version answered.
   void Log(const std::string& id, int64_t ts_ms, const std::string& tenant_id, const std::string& user_id,
            const char* endpoint, const std::string& model_version, const std::string& algorithm,
-           std::vector<store::ShownItem> items, std::string context_json, bool cached);
+           std::vector<store::ShownItem> items, std::string context_json, bool cached,
+           const RecommendRequest* arm = nullptr);
 
   static constexpr size_t kMaxEntries = 100000;
   Recommender* recommender_;

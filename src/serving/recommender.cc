@@ -566,7 +566,9 @@ StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
     s.model = models_->For(r.tenant_id, r.user_id);
   } else {
     s.model = models_->Find(r.tenant_id, r.model_version);
-    if (!s.model) {
+    if (!s.model && !r.experiment_id.empty()) {
+      s.model = models_->For(r.tenant_id, r.user_id);
+    } else if (!s.model) {
       auto live = models_->Live(r.tenant_id);
       std::string names;
       for (const auto& l : live) names += (names.empty() ? "" : ", ") + l.model->version;

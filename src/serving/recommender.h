@@ -57,6 +57,10 @@ struct RecommendRequest {
   std::string current_item;  // context.current_item
   Context context;
   std::string model_version;      // empty: the live version the user is assigned to
+  // Set when an experiment chose model_version for this user (logged with
+  // the answer). A version that is no longer live is then not an error: the
+  // user's default version answers, logged without the arm.
+  std::string experiment_id, arm;
   Exclusion exclude = Exclusion::kPurchased;
 };
 

@@ -1,7 +1,8 @@
 // Where analytics keeps what it counted: rollups by the minute, hour and day (API calls,
 // latency histograms, answers served, impressions, attributed clicks,
 // carts, orders and revenue, usage), per-item figures by the day, and the
-// attributed clicks that later carts and purchases are matched to. Rows are
+// attributed clicks that later carts and purchases are matched to, and
+// each experiment's figures per arm and user. Rows are
 // added to (never overwritten), in one transaction per batch, so a batch
 // is counted once or not at all.
 //
@@ -57,6 +58,27 @@ struct AttributedClick {
   std::string user_id, item_id, recommendation_id, endpoint, model_version;
   int64_t ts_ms = 0;
   std::string source;  // the click's context.source ("" when none)
+  std::string experiment_id, arm;  // the answer's experiment arm ("" when none)
+};
+
+// One user's figures in one arm of an experiment: answers shown, and the
+// clicks, orders and revenue attributed to them.
+struct ArmUserKey {
+  std::string experiment_id, arm, user_id;
+  auto operator<=>(const ArmUserKey&) const = default;
+};
+struct ArmUserCounts {
+  double impressions = 0, clicks = 0, orders = 0, revenue = 0;
+};
+
+// An arm's per-user figures summed (the unit of an experiment is the user:
+// users are assigned to arms), with the sums of squares and of products a
+// test needs for their variances.
+struct ArmSums {
+  double users = 0;
+  double impressions = 0, clicks = 0, orders = 0, revenue = 0;
+  double impressions_sq = 0, clicks_sq = 0, orders_sq = 0, revenue_sq = 0;
+  double clicks_x_impressions = 0, orders_x_impressions = 0;
 };
 
 // What one flush adds for one tenant.
@@ -66,7 +88,10 @@ struct AnalyticsBatch {
   std::vector<AttributedClick> clicks;
   // Gauges (the latest value wins, not a sum): e.g. storage bytes by day.
   std::map<CounterKey, double> gauges;
-  bool empty() const { return counters.empty() && items.empty() && clicks.empty() && gauges.empty(); }
+  std::map<ArmUserKey, ArmUserCounts> arm_users;  // added to the users' rows
+  bool empty() const {
+    return counters.empty() && items.empty() && clicks.empty() && gauges.empty() && arm_users.empty();
+  }
 };
 
 struct CounterRow {
@@ -114,6 +139,9 @@ class AnalyticsStore {
                                                              const std::string& user_id,
                                                              const std::string& item_id, int64_t from_ms,
                                                              int64_t to_ms) = 0;
+  // The experiment's arms ("control", "challenger") with their users' figures summed.
+  virtual StatusOr<std::map<std::string, ArmSums>> ExperimentArms(const std::string& tenant_id,
+                                                                  const std::string& experiment_id) = 0;
   // Deletes clicks older than `before_ms` (past every conversion window).
   virtual Status PruneClicks(const std::string& tenant_id, int64_t before_ms) = 0;
   // Deletes minute rows of minutes before `before_ms` (hours and days stay).

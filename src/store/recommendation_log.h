@@ -43,6 +43,9 @@ struct RecommendationRecord {
   std::string context_json = "{}";  // the request's context (page, device, current_item, …)
   int64_t ts_ms = 0;
   bool cached = false;    // answered from the result cache
+  // The experiment arm the user is in ("control" | "challenger"), when an
+  // experiment chose the answering version; empty otherwise.
+  std::string experiment_id, arm;
 };
 
 class RecommendationLog {

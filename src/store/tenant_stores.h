@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "store/experiment_records.h"
 #include "store/training_records.h"
 
 namespace embedrec::store {
@@ -214,6 +215,8 @@ class TenantStore {
   virtual Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) = 0;
   // The tenant's training jobs and model versions.
   virtual TrainingRecords& training() = 0;
+  // The tenant's experiments.
+  virtual ExperimentRecords& experiments() = 0;
 };
 
 // The set of tenant spaces.

@@ -16,13 +16,6 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int kJobsRead = 50;  // the newest jobs a look reads
 
-// A stored JSON document as an object (empty when it is not one): never throws.
-json::object ObjectOf(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return !ec && v.is_object() ? std::move(v.as_object()) : json::object();
-}
-
 std::string StringField(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -81,7 +74,7 @@ StatusOr<RetrainState> RetrainScheduler::StateOf(const std::string& tenant_id, s
   std::optional<int64_t> data_position;
   bool counting_incremental = true;
   for (const auto& job : jobs) {  // newest first
-    const json::object doc = ObjectOf(job.state_json);
+    const json::object doc = ParseJsonObject(job.state_json);
     const bool scheduled = StringField(doc, "started_by") == "system";
     if (!store::IsFinal(job.status)) st.job_active = true;
     if (!st.last_job_created_ms) {
@@ -123,7 +116,7 @@ StatusOr<RetrainState> RetrainScheduler::StateOf(const std::string& tenant_id, s
 StatusOr<RetrainScheduler::Look> RetrainScheduler::LookAt(const std::string& tenant_id) {
   Look look;
   ASSIGN_OR_RETURN(look.settings, deps_.settings_json(tenant_id));
-  ASSIGN_OR_RETURN(RetrainSettings s, ParseRetrainSettings(ObjectOf(look.settings)));
+  ASSIGN_OR_RETURN(RetrainSettings s, ParseRetrainSettings(ParseJsonObject(look.settings)));
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
   ASSIGN_OR_RETURN(auto versions, store->training().ListVersions());
   for (auto& v : versions) {
@@ -160,7 +153,7 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
   json::object body{{"model_type", look.deployed->model_type}, {"training_mode", decision.mode},
                     {"auto_deploy", true}};
   json::object kept;
-  for (const auto& [name, value] : ObjectOf(look.deployed->params_json)) {
+  for (const auto& [name, value] : ParseJsonObject(look.deployed->params_json)) {
     // Each as a request would give it (a value a search chose beyond the
     // documented range is left to the settings).
     json::object one = body;
@@ -198,7 +191,7 @@ int RetrainScheduler::SubmittedActive() {
     auto doc = deps_.training->Progress(tenant, job);
     bool open = false;
     if (doc.ok()) {
-      auto status = store::ParseJobStatus(StringField(ObjectOf(*doc), "status"));
+      auto status = store::ParseJobStatus(StringField(ParseJsonObject(*doc), "status"));
       open = status && !store::IsFinal(*status);
     }
     if (open) {

@@ -91,6 +91,21 @@ CREATE TABLE counters_minute (
   PRIMARY KEY (minute_ms, metric, endpoint, model_version, key_id)
 ) WITHOUT ROWID;
 )sql"},
+    // Experiments: the arm of a click, and each user's figures per arm.
+    {6, R"sql(
+ALTER TABLE clicks ADD COLUMN experiment_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE clicks ADD COLUMN arm TEXT NOT NULL DEFAULT '';
+CREATE TABLE experiment_users (
+  experiment_id TEXT NOT NULL,
+  arm TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  impressions REAL NOT NULL,
+  clicks REAL NOT NULL,
+  orders REAL NOT NULL,
+  revenue REAL NOT NULL,
+  PRIMARY KEY (experiment_id, arm, user_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 constexpr int64_t kHourMs = 3'600'000, kDayMs = 86'400'000;
@@ -169,13 +184,26 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
         item->Reset();
       }
       ASSIGN_OR_RETURN(auto click, c.Prepare(
-          "INSERT INTO clicks (user_id, item_id, ts_ms, recommendation_id, endpoint, model_version, source) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+          "INSERT INTO clicks (user_id, item_id, ts_ms, recommendation_id, endpoint, model_version, source, "
+          "experiment_id, arm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       for (const auto& k : batch.clicks) {
         click->Bind(1, k.user_id).Bind(2, k.item_id).Bind(3, k.ts_ms).Bind(4, k.recommendation_id);
         click->Bind(5, k.endpoint).Bind(6, k.model_version).Bind(7, k.source);
+        click->Bind(8, k.experiment_id).Bind(9, k.arm);
         RETURN_IF_ERROR(click->Run());
         click->Reset();
+      }
+      if (batch.arm_users.empty()) return Status::Ok();
+      ASSIGN_OR_RETURN(auto arm, c.Prepare(
+          "INSERT INTO experiment_users (experiment_id, arm, user_id, impressions, clicks, orders, revenue) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET impressions = impressions + "
+          "excluded.impressions, clicks = clicks + excluded.clicks, orders = orders + excluded.orders, "
+          "revenue = revenue + excluded.revenue"));
+      for (const auto& [k, v] : batch.arm_users) {
+        arm->Bind(1, k.experiment_id).Bind(2, k.arm).Bind(3, k.user_id).Bind(4, v.impressions);
+        arm->Bind(5, v.clicks).Bind(6, v.orders).Bind(7, v.revenue);
+        RETURN_IF_ERROR(arm->Run());
+        arm->Reset();
       }
       return Status::Ok();
     });
@@ -295,11 +323,38 @@ class SqliteAnalyticsStore final : public AnalyticsStore {
     if (!db) return out;
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto s, c.Prepare(
-          "SELECT recommendation_id, endpoint, model_version, ts_ms, source FROM clicks "
+          "SELECT recommendation_id, endpoint, model_version, ts_ms, source, experiment_id, arm FROM clicks "
           "WHERE user_id = ? AND item_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms DESC LIMIT 1"));
       s->Bind(1, user_id).Bind(2, item_id).Bind(3, from_ms).Bind(4, to_ms);
       ASSIGN_OR_RETURN(bool row, s->Step());
-      if (row) out = AttributedClick{user_id, item_id, s->Text(0), s->Text(1), s->Text(2), s->Int(3), s->Text(4)};
+      if (row) {
+        out = AttributedClick{user_id,   item_id,    s->Text(0), s->Text(1), s->Text(2),
+                              s->Int(3), s->Text(4), s->Text(5), s->Text(6)};
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  StatusOr<std::map<std::string, ArmSums>> ExperimentArms(const std::string& tenant_id,
+                                                          const std::string& experiment_id) override {
+    std::map<std::string, ArmSums> out;
+    ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
+    if (!db) return out;
+    RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare(
+          "SELECT arm, COUNT(*), SUM(impressions), SUM(clicks), SUM(orders), SUM(revenue), "
+          "SUM(impressions * impressions), SUM(clicks * clicks), SUM(orders * orders), SUM(revenue * revenue), "
+          "SUM(clicks * impressions), SUM(orders * impressions) FROM experiment_users "
+          "WHERE experiment_id = ? GROUP BY arm"));
+      s->Bind(1, experiment_id);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        out[s->Text(0)] = ArmSums{static_cast<double>(s->Int(1)), s->Double(2), s->Double(3), s->Double(4),
+                                  s->Double(5), s->Double(6), s->Double(7), s->Double(8), s->Double(9),
+                                  s->Double(10), s->Double(11)};
+      }
       return Status::Ok();
     }));
     return out;

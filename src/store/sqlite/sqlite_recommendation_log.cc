@@ -38,10 +38,16 @@ CREATE INDEX recommendations_ts ON recommendations(ts_ms, id);
     {2, R"sql(
 CREATE INDEX recommendations_by_user ON recommendations(user_id, ts_ms) WHERE user_id <> '';
 )sql"},
+    // The experiment arm an answer came from (experiments/experiments.h).
+    {3, R"sql(
+ALTER TABLE recommendations ADD COLUMN experiment_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE recommendations ADD COLUMN arm TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 
-constexpr const char* kColumns = "id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached";
+constexpr const char* kColumns =
+    "id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached, experiment_id, arm";
 
 std::string EncodeItems(const std::vector<ShownItem>& items) {
   std::string out = "[";
@@ -82,6 +88,8 @@ RecommendationRecord RowToRecord(const std::string& tenant_id, SqliteStmt& s) {
   r.items = DecodeItems(s.Text(6));
   r.context_json = s.Text(7);
   r.cached = s.Int(8) != 0;
+  r.experiment_id = s.Text(9);
+  r.arm = s.Text(10);
   return r;
 }
 
@@ -280,12 +288,13 @@ class SqliteRecommendationLog final : public RecommendationLog {
       }
       Status s = (*db)->Write([&](SqliteConn& c) -> Status {
         ASSIGN_OR_RETURN(auto ins, c.Prepare(std::string("INSERT OR IGNORE INTO recommendations (") + kColumns +
-                                             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         for (const RecommendationRecord* r : records) {
           ins->Bind(1, r->id).Bind(2, r->ts_ms).Bind(3, r->user_id).Bind(4, r->endpoint);
           ins->Bind(5, r->model_version).Bind(6, r->algorithm).Bind(7, EncodeItems(r->items));
           ins->Bind(8, r->context_json.empty() ? std::string_view("{}") : std::string_view(r->context_json));
           ins->Bind(9, int64_t{r->cached ? 1 : 0});
+          ins->Bind(10, r->experiment_id).Bind(11, r->arm);
           RETURN_IF_ERROR(ins->Run());
           ins->Reset();
         }

@@ -128,6 +128,17 @@ CREATE TABLE serving_snapshots (
   created_at_ms INTEGER NOT NULL
 );
 )sql"},
+      {9, R"sql(
+-- Experiments between model versions (store/experiment_records.h).
+CREATE TABLE experiments (
+  experiment_id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  doc_json TEXT NOT NULL
+);
+CREATE INDEX experiments_by_status ON experiments(status);
+)sql"},
   };
   return kMigrations;
 }

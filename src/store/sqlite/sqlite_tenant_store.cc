@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "store/sqlite/sqlite_experiment_records.h"
 #include "store/sqlite/sqlite_import_batch.h"
 #include "store/sqlite/sqlite_tenant_schema.h"
 #include "store/sqlite/sqlite_track_writer.h"
@@ -27,8 +28,10 @@ class SqliteTenantStore final : public TenantStore {
   SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db, const Clock* clock,
                     const CallbackRunner* run_callback)
       : id_(std::move(id)), clock_(clock), db_(std::move(db)),
-        training_(NewSqliteTrainingRecords(db_.get())), writer_(id_, db_.get(), clock, run_callback) {}
+        training_(NewSqliteTrainingRecords(db_.get())), experiments_(NewSqliteExperimentRecords(db_.get())),
+        writer_(id_, db_.get(), clock, run_callback) {}
   TrainingRecords& training() override { return *training_; }
+  ExperimentRecords& experiments() override { return *experiments_; }
 
   StatusOr<InteractionCounts> CountInteractions() override {
     InteractionCounts n;
@@ -396,6 +399,7 @@ class SqliteTenantStore final : public TenantStore {
   const Clock* clock_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<TrainingRecords> training_;
+  std::unique_ptr<ExperimentRecords> experiments_;
   SqliteTrackWriter writer_;  // last: stopped first
 };
 
