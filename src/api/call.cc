@@ -60,6 +60,7 @@ void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {
   if (deps.tenant.training && deps.tenant.deployed) {
     RegisterTrainingRoutes(routes);
     RegisterModelRoutes(routes);
+    RegisterExperimentRoutes(routes);
   }
   if (deps.tenant.recommender && deps.tenant.recommendations) RegisterRecommendationRoutes(routes);
   RegisterAnalyticsRoutes(routes);

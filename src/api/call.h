@@ -87,6 +87,7 @@ void RegisterAdminUsageRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterInteractionRoutes(TenantRoutes& routes);
 void RegisterTrainingRoutes(TenantRoutes& routes);
 void RegisterModelRoutes(TenantRoutes& routes);
+void RegisterExperimentRoutes(TenantRoutes& routes);
 void RegisterRecommendationRoutes(TenantRoutes& routes);
 
 // Every route of the platform.

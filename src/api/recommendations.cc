@@ -193,7 +193,15 @@ StatusOr<std::string> RecommendFor(const TenantContext& ctx, const TenantRules& 
   AppendField(&out, "recommendation_id");
   AppendJsonString(served.recommendation_id, &out);
   AppendField(&out, "cache");
-  out += served.cached ? "\"hit\"}}" : "\"miss\"}}";
+  out += served.cached ? "\"hit\"" : "\"miss\"";
+  // The experiment arm the user is in, when one chose the version.
+  AppendField(&out, "experiment_id");
+  if (served.experiment_id.empty()) out += "null";
+  else AppendJsonString(served.experiment_id, &out);
+  AppendField(&out, "arm");
+  if (served.arm.empty()) out += "null";
+  else AppendJsonString(served.arm, &out);
+  out += "}}";
   return out;
 }
 
@@ -282,7 +290,8 @@ http::RouteInfo LogRoute() {
     "user_id":{"type":"string","nullable":true},"model_version":{"type":"string","nullable":true},
     "algorithm":{"type":"string"},"items":{"type":"array","items":{"type":"object","required":["item_id","position","score"],
       "properties":{"item_id":{"type":"string"},"position":{"type":"integer"},"score":{"type":"number"}}}},
-    "context":{"type":"object"},"cached":{"type":"boolean"},"created_at":{"type":"string"}}})")};
+    "context":{"type":"object"},"cached":{"type":"boolean"},"created_at":{"type":"string"},
+    "experiment_id":{"type":"string","nullable":true},"arm":{"type":"string","nullable":true}}})")};
   r.errors = {404};
   return r;
 }
@@ -402,7 +411,9 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
                      {"items", std::move(items)},
                      {"context", StoredJson(rec.context_json)},
                      {"cached", rec.cached},
-                     {"created_at", FormatRfc3339Millis(rec.ts_ms)}};
+                     {"created_at", FormatRfc3339Millis(rec.ts_ms)},
+                     {"experiment_id", rec.experiment_id.empty() ? json::value(nullptr) : json::value(rec.experiment_id)},
+                     {"arm", rec.arm.empty() ? json::value(nullptr) : json::value(rec.arm)}};
     return JsonAnswer(200, out);
   });
 

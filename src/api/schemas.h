@@ -72,7 +72,9 @@ inline constexpr const char* kRecommendation = R"({"type":"object",
 inline constexpr const char* kMetadata = R"({"type":"object","required":["algorithm"],"properties":{
   "model_version":{"type":"string","nullable":true},"algorithm":{"type":"string"},
   "count":{"type":"integer"},"latency_ms":{"type":"number"},"recommendation_id":{"type":"string"},
-  "cache":{"type":"string","enum":["hit","miss"]}}})";
+  "cache":{"type":"string","enum":["hit","miss"]},
+  "experiment_id":{"type":"string","nullable":true,"description":"the running experiment that chose model_version, on recommendations"},
+  "arm":{"type":"string","nullable":true,"description":"control or challenger"}}})";
 
 // Filters of the recommendation routes.
 inline constexpr const char* kFilters = R"({"type":"object","properties":{

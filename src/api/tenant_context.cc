@@ -1,7 +1,10 @@
 #include "api/tenant_context.h"
 
+#include <chrono>
+
 #include "analytics/analytics.h"
 #include "auth/authenticator.h"
+#include "experiments/experiment_service.h"
 #include "ingest/data_quality.h"
 #include "ingest/ingest_service.h"
 #include "serving/activity.h"
@@ -225,12 +228,65 @@ StatusOr<serving::Served> TenantContext::Recommend(
     serving::RecommendRequest request, const serving::CachePolicy& cache,
     const std::function<std::string(const serving::RecommendResult&)>& render) const {
   request.tenant_id = tenant_id_;
-  ASSIGN_OR_RETURN(serving::Served served, s_->recommendations->Recommend(request, cache, render));
+  std::optional<experiments::Assignment> arm;
+  if (s_->experiments && request.model_version.empty() && !request.user_id.empty()) {
+    arm = s_->experiments->Assign(tenant_id_, request.user_id);
+    if (arm) {
+      request.model_version = arm->model_version;
+      request.experiment_id = arm->experiment_id;
+      request.arm = arm->arm;
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto served = s_->recommendations->Recommend(request, cache, render);
+  if (arm) {
+    // The arm's health (guardrails): its answers' time, and its failures.
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    const bool failed = !served.ok() && (served.status().code() == StatusCode::kInternal ||
+                                         served.status().code() == StatusCode::kUnavailable);
+    s_->experiments->Observe(tenant_id_, *arm, ms, failed);
+  }
+  if (!served.ok()) return served.status();
   if (s_->analytics) {
-    s_->analytics->Served(tenant_id_, who_.key_id, "recommendations", served.result.model_version,
-                          served.shown_items, served.cached, request.user_id);
+    const analytics::Analytics::Arm in_arm{served->experiment_id, served->arm};
+    s_->analytics->Served(tenant_id_, who_.key_id, "recommendations", served->result.model_version,
+                          served->shown_items, served->cached, request.user_id,
+                          served->experiment_id.empty() ? nullptr : &in_arm);
   }
   return served;
+}
+
+namespace {
+StatusOr<experiments::ExperimentService*> ExperimentsOf(const TenantServices* s) {
+  if (!s->experiments) return Status::Unavailable("experiments are not enabled on this platform");
+  return s->experiments;
+}
+}  // namespace
+
+StatusOr<experiments::Experiment> TenantContext::CreateExperiment(experiments::ExperimentSpec spec) const {
+  ASSIGN_OR_RETURN(auto* e, ExperimentsOf(s_));
+  spec.started_by = who_.Describe();
+  return e->Create(tenant_id_, std::move(spec));
+}
+
+StatusOr<std::vector<experiments::Experiment>> TenantContext::Experiments(int limit) const {
+  ASSIGN_OR_RETURN(auto* e, ExperimentsOf(s_));
+  return e->List(tenant_id_, limit);
+}
+
+StatusOr<experiments::Experiment> TenantContext::GetExperiment(const std::string& experiment_id) const {
+  ASSIGN_OR_RETURN(auto* e, ExperimentsOf(s_));
+  return e->Get(tenant_id_, experiment_id);
+}
+
+StatusOr<experiments::Experiment> TenantContext::PromoteExperiment(const std::string& experiment_id) const {
+  ASSIGN_OR_RETURN(auto* e, ExperimentsOf(s_));
+  return e->Promote(tenant_id_, experiment_id, who_.Describe());
+}
+
+StatusOr<experiments::Experiment> TenantContext::AbortExperiment(const std::string& experiment_id) const {
+  ASSIGN_OR_RETURN(auto* e, ExperimentsOf(s_));
+  return e->Abort(tenant_id_, experiment_id, who_.Describe());
 }
 
 StatusOr<serving::ServedSimilar> TenantContext::Similar(const std::string& item_id, int count,

@@ -64,6 +64,11 @@ struct RecommendationRecord;
 namespace embedrec::analytics {
 class Analytics;
 }
+namespace embedrec::experiments {
+class ExperimentService;
+struct Experiment;
+struct ExperimentSpec;
+}
 
 namespace embedrec::api {
 
@@ -86,6 +91,7 @@ struct TenantServices {
   serving::Activity* activity = nullptr;                      // real-time profiles and trending
   serving::CatalogCache* catalog = nullptr;                   // catalog snapshots
   analytics::Analytics* analytics = nullptr;                  // calls, answers, attribution (may be null)
+  experiments::ExperimentService* experiments = nullptr;      // A/B tests between versions (may be null)
 };
 
 // Cheap to copy (a handler answering later keeps one). Methods block on I/O
@@ -159,7 +165,18 @@ class TenantContext {
   Status SetTraffic(const std::vector<std::pair<std::string, double>>& split) const;
   Status DeleteVersion(const std::string& version) const;
 
-  // Serving. `request.tenant_id` is set to this tenant's.
+  // Experiments between model versions (experiments/experiment_service.h);
+  // kUnavailable when the platform runs without them. Created, promoted and
+  // aborted in the caller's name.
+  StatusOr<experiments::Experiment> CreateExperiment(experiments::ExperimentSpec spec) const;
+  StatusOr<std::vector<experiments::Experiment>> Experiments(int limit) const;
+  StatusOr<experiments::Experiment> GetExperiment(const std::string& experiment_id) const;
+  StatusOr<experiments::Experiment> PromoteExperiment(const std::string& experiment_id) const;
+  StatusOr<experiments::Experiment> AbortExperiment(const std::string& experiment_id) const;
+
+  // Serving. `request.tenant_id` is set to this tenant's. Without a
+  // model_version asked for, a user in a running experiment is answered by
+  // the version of their arm (the answer names the arm).
   StatusOr<serving::Served> Recommend(serving::RecommendRequest request,
                                       const serving::CachePolicy& cache,
                                       const std::function<std::string(const serving::RecommendResult&)>&

@@ -75,6 +75,10 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--retrain-min-gap-seconds", c.retrain_min_gap_seconds,
                  "No automatic retraining of a tenant sooner than this after its last job")
       ->envname("EMBEDREC_RETRAIN_MIN_GAP_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400 * 30));
+  cmd.add_option("--experiment-check-seconds", c.experiment_check_seconds,
+                 "How often running experiments are looked at and decided (rollout, rollback, promotion; 0: only "
+                 "by hand)")
+      ->envname("EMBEDREC_EXPERIMENT_CHECK_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400));
   cmd.add_option("--test-clock", c.test_clock,
                  "Tests only: the platform admin may move the server's time forward (POST /api/v1/admin/clock)")
       ->envname("EMBEDREC_TEST_CLOCK")->capture_default_str();

@@ -48,6 +48,7 @@ struct ServeConfig {
   bool analytics = true;                 // EMBEDREC_ANALYTICS: count calls, answers and attributions
   int retrain_check_seconds = 60;        // EMBEDREC_RETRAIN_CHECK_SECONDS: automatic retraining's pass (0: off)
   int retrain_min_gap_seconds = 3600;    // EMBEDREC_RETRAIN_MIN_GAP_SECONDS: no scheduled job sooner after a tenant's last
+  int experiment_check_seconds = 60;     // EMBEDREC_EXPERIMENT_CHECK_SECONDS: experiments' decisions (0: by hand only)
   // For end-to-end tests only: the server's time is the real time plus an
   // offset, set at start and moved forward by the platform admin (POST
   // /api/v1/admin/clock). Never in production.

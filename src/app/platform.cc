@@ -9,6 +9,7 @@
 
 #include "analytics/analytics.h"
 #include "api/call.h"
+#include "common/json_text.h"
 #include "common/file_util.h"
 #include "app/secrets.h"
 #include "auth/authenticator.h"
@@ -35,6 +36,7 @@
 #include "store/analytics_store.h"
 #include "store/recommendation_log.h"
 #include "common/id_source.h"
+#include "experiments/experiment_service.h"
 #include "training/retrain_scheduler.h"
 #include "training/training_service.h"
 
@@ -112,6 +114,18 @@ class PlatformImpl final : public Platform {
     topts.job_ran = [this](const std::string& tid, double seconds) {
       if (analytics_) analytics_->Trained(tid, seconds);  // created before any job runs
     };
+    // A version the gate passes enters an experiment waiting for it, or (a
+    // scheduled run, unless the tenant set retrain_experiment false) a new one.
+    topts.enter_experiment = [this](const std::string& tid, const std::string& version,
+                                    bool scheduled) -> StatusOr<std::optional<std::string>> {
+      if (!experiments_) return std::optional<std::string>();  // created before any job runs
+      if (scheduled) {
+        ASSIGN_OR_RETURN(auto t, control_->GetTenant(tid));
+        auto settings = training::ParseRetrainSettings(ParseJsonObject(t.settings_json));
+        scheduled = settings.ok() && settings->experiment;
+      }
+      return experiments_->EnterChallenger(tid, version, scheduled);
+    };
     training_ = training::NewTrainingService(tenants_.get(), open_blobs, &deployed_,
                                              clock_, topts);
     services.training = training_.get();
@@ -177,6 +191,38 @@ class PlatformImpl final : public Platform {
                                     "Analytics batches that could not be written (a tenant deleted meanwhile, a full disk)",
                                     [a] { return static_cast<double>(a->failed_batches()); });
     }
+    {
+      // Experiments between versions: their figures from analytics, their
+      // splits and promotions through the model registry.
+      experiments::ExperimentDeps ed;
+      ed.stores = tenants_.get();
+      ed.clock = clock_;
+      ed.ids = RandomIds();
+      analytics::Analytics* a = analytics_.get();
+      ed.arms = [a](const std::string& tid,
+                    const std::string& id) -> StatusOr<std::map<std::string, store::ArmSums>> {
+        if (!a) return std::map<std::string, store::ArmSums>();
+        return a->ExperimentArms(tid, id);
+      };
+      training::ModelRegistry* registry = &training_->registry();
+      store::TenantStores* stores = tenants_.get();
+      ed.split = [registry, stores](const std::string& tid, const std::string& control, const std::string& challenger,
+                                    double share) -> Status {
+        ASSIGN_OR_RETURN(auto store, stores->Open(tid));
+        training::ModelRegistry::Split split{{control, 1.0}};
+        if (share > 0 && challenger != control) split = {{control, 1 - share}, {challenger, share}};
+        return registry->SetTraffic(tid, *store, split);
+      };
+      ed.deploy = [registry, stores](const std::string& tid, const std::string& version,
+                                     const std::string& reason) -> Status {
+        ASSIGN_OR_RETURN(auto store, stores->Open(tid));
+        return registry->Deploy(tid, *store, version, reason).status();
+      };
+      experiments::ExperimentOptions eo;
+      eo.check_interval_ms = int64_t{config_.experiment_check_seconds} * 1000;
+      experiments_ = std::make_unique<experiments::ExperimentService>(std::move(ed), eo);
+      services.experiments = experiments_.get();
+    }
     if (config_.retrain_check_seconds > 0) {
       // Automatic retraining: its own thread; what it reads of analytics is the
       // deployed version's click-through.
@@ -197,6 +243,7 @@ class PlatformImpl final : public Platform {
           return training::OnlineRate{it->second.impressions(), it->second.clicks};
         };
       }
+      rd.experimenting = [e = experiments_.get()](const std::string& tid) { return e->Running(tid); };
       training::RetrainOptions ro;
       ro.check_interval_ms = int64_t{config_.retrain_check_seconds} * 1000;
       ro.min_gap_ms = int64_t{config_.retrain_min_gap_seconds} * 1000;
@@ -287,6 +334,7 @@ class PlatformImpl final : public Platform {
     port_json += "}\n";
     if (!config_.port_file.empty()) RETURN_IF_ERROR(WritePrivateFile(config_.port_file, port_json));
     if (retrain_) retrain_->Start();
+    experiments_->Start();
     spdlog::info("embedrec ready; data in {}", config_.data_dir);
     return Status::Ok();
   }
@@ -307,6 +355,7 @@ class PlatformImpl final : public Platform {
     streams_.reset();
     retrain_.reset();  // submits nothing more
     if (training_) training_->Shutdown();  // a running job ends as failed ("interrupted")
+    experiments_.reset();  // decides nothing more (it deploys through training's registry)
     training_.reset();
     server_.reset();
     analytics_.reset();  // attributes and writes what is counted (reads the log)
@@ -345,6 +394,7 @@ class PlatformImpl final : public Platform {
         },
         .deleted = [this, deployed](const std::string& id) {
           if (retrain_) retrain_->Forget(id);
+          experiments_->Forget(id);
           deployed->Set(id, nullptr);
           DropServingState(id);
           data_quality_->Forget(id);
@@ -432,6 +482,7 @@ class PlatformImpl final : public Platform {
           continue;
         }
         Status s = training_->Recover(t.id);
+        if (s.ok()) s = experiments_->Recover(t.id);
         if (!s.ok()) spdlog::error("tenant {}: start-up recovery failed: {}", t.id, s.ToString());
         if (retrain_) retrain_->Watch(t.id);
         tenants_->CloseIfUnused(t.id);  // opened again by its first request (or its queued job)
@@ -469,6 +520,9 @@ class PlatformImpl final : public Platform {
   // After the log: destroyed first (its last flush reads the log).
   std::unique_ptr<store::AnalyticsStore> analytics_store_;
   std::unique_ptr<analytics::Analytics> analytics_;
+  // Reset in Shutdown after training's jobs end (they offer it versions) and
+  // before training goes (it deploys through training's registry).
+  std::unique_ptr<experiments::ExperimentService> experiments_;
   std::unique_ptr<serving::RecommendationService> recommendations_;
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<ingest::IngestService> ingest_;

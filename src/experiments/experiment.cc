@@ -8,9 +8,17 @@
 namespace embedrec::experiments {
 namespace json = boost::json;
 
+std::vector<double> DefaultRollout(double traffic_share) {
+  std::vector<double> out;
+  for (double r : {0.25, 0.5, 1.0}) {
+    if (r > traffic_share) out.push_back(r);
+  }
+  return out;
+}
+
 Status Validate(const ExperimentSpec& s) {
   auto bad = [](const char* field, std::string message) {
-    return Status::InvalidArgument(std::move(message), {{"field", field}});
+    return Status::Unprocessable(std::move(message), {{"field", field}});
   };
   if (s.name.empty() || s.name.size() > 200) return bad("name", "name must have 1 to 200 characters");
   if (s.challenger.empty()) return bad("challenger", "challenger must name a model version or be \"next\"");

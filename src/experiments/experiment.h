@@ -45,7 +45,8 @@ struct ExperimentSpec {
   Metric metric = Metric::kCtr;
   int64_t min_sample = 1000;  // users per arm before a decision; impressions per arm per rollout step
   double confidence = 0.95;
-  std::vector<double> rollout = {0.25, 0.5, 1.0};  // shares after a win; the last is 1 (promotion)
+  // Shares after a win, the last 1 (promotion); empty: DefaultRollout.
+  std::vector<double> rollout;
   int64_t max_duration_days = 30;
   bool promote_if_inconclusive = false;
   // Guardrails: the challenger's error rate above the control's by more
@@ -56,7 +57,10 @@ struct ExperimentSpec {
   std::string started_by;  // who created it ("system" for a scheduled retrain)
 };
 
-// kInvalidArgument naming the field for a spec that cannot run (shares
+// 25 %, 50 %, 100 %: those above `traffic_share`.
+std::vector<double> DefaultRollout(double traffic_share);
+
+// kUnprocessable naming the field for a spec that cannot run (shares
 // outside (0, 1), a rollout not ending at 1, ...).
 Status Validate(const ExperimentSpec& spec);
 

@@ -177,6 +177,7 @@ StatusOr<Experiment> ExperimentService::Create(const std::string& tenant_id, Exp
   if (spec.challenger != kNextChallenger && !challenger) {
     return Status::NotFound("challenger: model version '" + spec.challenger + "' does not exist");
   }
+  if (spec.rollout.empty()) spec.rollout = DefaultRollout(spec.traffic_share);
   RETURN_IF_ERROR(Validate(spec));
   Experiment e;
   e.id = deps_.ids->Next("exp_");
@@ -431,6 +432,7 @@ StatusOr<std::optional<std::string>> ExperimentService::EnterChallenger(const st
     e.spec.name = "scheduled retrain " + version;
     e.spec.control = deployed;
     e.spec.started_by = "system";
+    e.spec.rollout = DefaultRollout(e.spec.traffic_share);
     e.Note(e.created_at_ms, "created", json::object{{"started_by", "system"}});
   } else {
     return std::optional<std::string>();

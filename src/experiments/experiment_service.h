@@ -81,7 +81,7 @@ class ExperimentService {
 
   // ---- API. Create: kFailedPrecondition when the tenant has an open
   // experiment, no deployed model, or `control` is not the deployed version;
-  // kNotFound for an unknown challenger; kInvalidArgument for a bad spec.
+  // kNotFound for an unknown challenger; kUnprocessable for a bad spec.
   StatusOr<Experiment> Create(const std::string& tenant_id, ExperimentSpec spec);
   // Newest first.
   StatusOr<std::vector<Experiment>> List(const std::string& tenant_id, int limit);

@@ -39,7 +39,7 @@ void RecommendationService::Log(const std::string& id, int64_t ts_ms, const std:
                                 const std::string& user_id, const char* endpoint,
                                 const std::string& model_version, const std::string& algorithm,
                                 std::vector<store::ShownItem> items, std::string context_json, bool cached,
-                                const RecommendRequest* arm) {
+                                const std::string& experiment_id, const std::string& arm) {
   store::RecommendationRecord rec;
   rec.id = id;
   rec.tenant_id = tenant_id;
@@ -51,10 +51,8 @@ void RecommendationService::Log(const std::string& id, int64_t ts_ms, const std:
   rec.context_json = std::move(context_json);
   rec.ts_ms = ts_ms;
   rec.cached = cached;
-  if (arm && !arm->experiment_id.empty() && model_version == arm->model_version) {
-    rec.experiment_id = arm->experiment_id;
-    rec.arm = arm->arm;
-  }
+  rec.experiment_id = experiment_id;
+  rec.arm = arm;
   log_->Append(std::move(rec));
 }
 
@@ -165,9 +163,13 @@ StatusOr<Served> RecommendationService::Recommend(const RecommendRequest& r, con
   metrics_->Inc("embedrec_recommendation_cache_total", {{"result", out.cached ? "hit" : "miss"}});
   out.shown_items = IdsOf(shown);
   out.recommendation_id = TimedId(ids_, now);
+  if (!r.experiment_id.empty() && out.result.model_version == r.model_version) {
+    out.experiment_id = r.experiment_id;
+    out.arm = r.arm;
+  }
   if (log_) {
     Log(out.recommendation_id, now, r.tenant_id, r.user_id, "recommendations", out.result.model_version,
-        out.result.algorithm, std::move(shown), ContextJson(r), out.cached, &r);
+        out.result.algorithm, std::move(shown), ContextJson(r), out.cached, out.experiment_id, out.arm);
   }
   return out;
 }

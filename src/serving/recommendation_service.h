@@ -46,6 +46,8 @@ struct Served {
   // and reused by its hits); null without a renderer.
   std::shared_ptr<const std::string> rendered;
   std::vector<std::string> shown_items;  // the item ids in the order shown (cached answers too)
+  // The request's experiment arm, when its version answered (logged with it).
+  std::string experiment_id, arm;
 };
 
 // Turns an answer into the caller's text (the API's JSON), once per cached answer.
@@ -96,12 +98,11 @@ class RecommendationService {
   };
   std::shared_ptr<const Entry> CacheGet(const std::string& key);
   void CachePut(const std::string& key, std::shared_ptr<const Entry> e);
-  // Appends to the log (callers check there is one), with the request's
-  // experiment arm when its version answered.
+  // Appends to the log (callers check there is one).
   void Log(const std::string& id, int64_t ts_ms, const std::string& tenant_id, const std::string& user_id,
            const char* endpoint, const std::string& model_version, const std::string& algorithm,
            std::vector<store::ShownItem> items, std::string context_json, bool cached,
-           const RecommendRequest* arm = nullptr);
+           const std::string& experiment_id = "", const std::string& arm = "");
 
   static constexpr size_t kMaxEntries = 100000;
   Recommender* recommender_;

@@ -1,5 +1,7 @@
 #include "training/job_runner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/json/parse.hpp>
 #include <algorithm>
 #include <chrono>
@@ -408,7 +410,8 @@ StatusOr<std::string> Refit(const JobContext& ctx, Fitted& fitted, const ml::Dat
 // Step 5's outcome.
 struct Stored {
   store::ModelVersionRecord version;
-  std::string deployment_status, reason;  // deployed | standby | failed
+  std::string deployment_status, reason;  // deployed | standby | experiment | failed
+  std::string experiment_id;              // when it entered one
   json::object index_json;
 };
 
@@ -466,7 +469,22 @@ StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const 
   v.status = store::VersionStatus::kStandby;
   v.reason = decision.deploy ? "" : decision.reason;
   RETURN_IF_ERROR(env.registry->Store(ctx.tenant_id, *env.store, &v, artifact, index_bytes));
-  if (decision.deploy) {
+  bool deploy = decision.deploy;
+  if (deploy && st.deployed_record && env.enter_experiment) {
+    // A waiting experiment, or a scheduled run: the version is compared on
+    // live traffic before it replaces the deployed one.
+    auto entered = (*env.enter_experiment)(ctx.tenant_id, v.version, req.started_by == "system");
+    if (!entered.ok()) {
+      spdlog::warn("tenant {}: version {} could not enter an experiment ({}); deployed at once", ctx.tenant_id,
+                   v.version, entered.status().ToString());
+    } else if (*entered) {
+      deploy = false;
+      out.deployment_status = "experiment";
+      out.reason = decision.reason + "; challenger of experiment " + **entered + " before it is deployed";
+      out.experiment_id = **entered;
+    }
+  }
+  if (deploy) {
     auto d = env.registry->Deploy(ctx.tenant_id, *env.store, v.version, decision.reason);
     if (!d.ok()) {
       out.deployment_status = "failed";
@@ -566,6 +584,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d["model_location"] = location;
     d["deployment_status"] = stored.deployment_status;
     d["deployment_reason"] = stored.reason;
+    if (!stored.experiment_id.empty()) d["experiment_id"] = stored.experiment_id;
     d["training_duration_seconds"] = duration;
     d["epochs_run"] = fitted.epochs_run;
     d["refit"] = refit;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/json/object.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -30,6 +31,12 @@ struct JobContext {
   std::function<void(const std::function<void(boost::json::object&)>& change, bool persist)> update;
 };
 
+// A version the gate would deploy, offered to an experiment instead (an
+// experiment waiting for the tenant's next version, or a scheduled run's):
+// the experiment's id when it took the version as its challenger.
+using EnterExperiment = std::function<StatusOr<std::optional<std::string>>(
+    const std::string& tenant_id, const std::string& version, bool scheduled)>;
+
 struct JobEnv {
   store::TenantStore* store = nullptr;
   ModelRegistry* registry = nullptr;
@@ -37,6 +44,7 @@ struct JobEnv {
   SpeedEstimate* speed = nullptr;
   const Clock* clock = nullptr;
   const DeployPolicy* policy = nullptr;  // null: the default gate (training/deploy_policy.h)
+  const EnterExperiment* enter_experiment = nullptr;  // null: versions the gate passes are deployed
 };
 
 // Runs the job to its end. On success the document holds the completed

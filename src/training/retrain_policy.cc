@@ -32,6 +32,10 @@ StatusOr<RetrainSettings> ParseRetrainSettings(const json::object& settings) {
     if (!v->is_bool()) return FieldTypeError("settings.auto_retrain", "a boolean");
     s.auto_retrain = v->as_bool();
   }
+  if (const json::value* v = settings.if_contains("retrain_experiment"); v && !v->is_null()) {
+    if (!v->is_bool()) return FieldTypeError("settings.retrain_experiment", "a boolean");
+    s.experiment = v->as_bool();
+  }
   auto number = [&](const char* field, double lo, double hi, bool integer, double* out) -> Status {
     const json::value* v = settings.if_contains(field);
     if (!v || v->is_null()) return Status::Ok();
@@ -62,7 +66,7 @@ int64_t RetrainJitterMs(const std::string& tenant_id, const RetrainSettings& s) 
 
 std::optional<RetrainDecision> DecideRetrain(const RetrainSettings& s, const RetrainState& st, int64_t now_ms,
                                              int64_t jitter_ms, int64_t min_gap_ms) {
-  if (!s.auto_retrain || !st.has_deployed || st.job_active) return std::nullopt;
+  if (!s.auto_retrain || !st.has_deployed || st.job_active || st.experiment_running) return std::nullopt;
   if (st.last_job_created_ms && now_ms - *st.last_job_created_ms < min_gap_ms) return std::nullopt;
   RetrainDecision d;
   if (st.new_interactions >= s.min_new_interactions) {

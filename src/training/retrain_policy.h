@@ -13,7 +13,7 @@
 //   metric_drop       the deployed version's click-through rate over the last
 //                     day fell more than `retrain_metric_drop` below its rate
 //                     over its first day (both with enough impressions).
-// Never while a job is queued or running, within `min_gap_ms` (an hour) of
+// Never while a job is queued or running, nor while an experiment runs, within `min_gap_ms` (an hour) of
 // the newest job's creation (a failed run is not retried at once), or for a tenant without a
 // deployed model (its first model is trained by request). Runs are
 // incremental (warm-started from the deployed model), except every
@@ -37,6 +37,10 @@ struct RetrainSettings {
   int64_t min_new_interactions = 10000;      // retrain_min_new_interactions (1 to 1e9)
   double metric_drop = 0.10;                 // retrain_metric_drop (0.01 to 0.9)
   int full_every = 4;                        // full_retrain_every (1: always full; to 100)
+  // retrain_experiment: a scheduled run's version that passes the deploy gate
+  // enters an experiment against the deployed one (experiments/) instead of
+  // replacing it at once.
+  bool experiment = true;
 };
 // Reads them (missing: defaults); a wrong type or a value out of range is an
 // error naming the field (common/json_fields.h).
@@ -52,6 +56,7 @@ inline constexpr double kMinImpressionsForRate = 1000;
 struct RetrainState {
   bool has_deployed = false;
   bool job_active = false;                // queued or running
+  bool experiment_running = false;        // its versions are being compared: no run meanwhile
   // The newest job, if any (whatever its end), and the newest that completed.
   std::optional<int64_t> last_job_created_ms;
   std::optional<int64_t> last_trained_ms;

@@ -70,6 +70,7 @@ StatusOr<RetrainState> RetrainScheduler::StateOf(const std::string& tenant_id, s
   RetrainState st;
   const int64_t now = deps_.clock->NowMillis();
   st.has_deployed = deployed != nullptr;
+  st.experiment_running = deps_.experimenting && deps_.experimenting(tenant_id);
   ASSIGN_OR_RETURN(auto jobs, store.training().ListJobs({}, kJobsRead));
   std::optional<int64_t> data_position;
   bool counting_incremental = true;

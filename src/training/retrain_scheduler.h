@@ -47,6 +47,8 @@ struct RetrainDeps {
   std::function<StatusOr<OnlineRate>(const std::string& tenant_id, const std::string& version, int64_t from_ms,
                                      int64_t to_ms)>
       rate;
+  // Whether the tenant has an experiment running (no scheduled run then); null: never.
+  std::function<bool(const std::string& tenant_id)> experimenting;
 };
 
 struct RetrainOptions {

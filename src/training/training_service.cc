@@ -394,6 +394,7 @@ class TrainingServiceImpl final : public TrainingService {
         Update(*job, change, persist);
       };
       JobEnv env{store->get(), &registry_, deployed_, &speed_, clock_};
+      if (options_.enter_experiment) env.enter_experiment = &options_.enter_experiment;
       try {
         s = RunJob(ctx, env);
       } catch (const std::exception& e) {

@@ -18,6 +18,7 @@
 #include "serving/deployed_models.h"
 #include "store/tenant_stores.h"
 #include "training/job_request.h"
+#include "training/job_runner.h"
 #include "training/model_registry.h"
 
 namespace embedrec::training {
@@ -29,6 +30,9 @@ struct ServiceOptions {
   // Told of every job that ran, however it ended, with the seconds it held
   // a worker (usage records); may be null. Runs on the job's worker thread.
   std::function<void(const std::string& tenant_id, double seconds)> job_ran;
+  // Offered every version the gate would deploy while the tenant has a
+  // deployed one (job_runner.h); null: deployed at once.
+  EnterExperiment enter_experiment;
 };
 
 // What Submit answers.

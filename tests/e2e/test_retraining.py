@@ -49,7 +49,8 @@ def test_new_interactions_retrain_once_as_the_system_and_not_again_after_a_resta
     shop = upload_shop(server, "retrainer")
     key = shop["api_key"]
     r = server.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}",
-                     {"settings": {"training": QUICK, "retrain_min_new_interactions": THRESHOLD}})
+                     {"settings": {"training": QUICK, "retrain_min_new_interactions": THRESHOLD,
+                                   "retrain_experiment": False}})  # replaced at once: the next run may follow
     assert r.status == 200, r
     first = wait_done(server, key, train(server, key).json()["job_id"])
     assert first["status"] == "completed" and first["started_by"].startswith("api key")
@@ -152,8 +153,9 @@ def test_a_click_through_drop_and_a_week_retrain_by_the_servers_clock(make_serve
     server = make_server(env=env, data_dir=tmp_path / "data")
     shop = upload_shop(server, "weekly")
     key = shop["api_key"]
+    # Scheduled versions replace the model at once (no experiment before the next trigger).
     assert server.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}",
-                        {"settings": {"training": QUICK}}).status == 200
+                        {"settings": {"training": QUICK, "retrain_experiment": False}}).status == 200
     assert wait_done(server, key, train(server, key).json()["job_id"])["status"] == "completed"
 
     # Its first day: 30 % of the answers clicked; two days later 10 %.

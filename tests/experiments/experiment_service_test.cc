@@ -266,7 +266,7 @@ TEST_F(ExperimentServiceTest, OneOpenExperimentAtATimeAndTheControlIsTheDeployed
   EXPECT_EQ(svc_->Create(id_, Spec("v9.0_20261202")).status().code(), StatusCode::kNotFound);
   auto share = Spec();
   share.traffic_share = 1.5;
-  EXPECT_EQ(svc_->Create(id_, share).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(svc_->Create(id_, share).status().code(), StatusCode::kUnprocessable);
   auto e = svc_->Create(id_, Spec());
   ASSERT_OK(e);
   EXPECT_EQ(svc_->Create(id_, Spec()).status().code(), StatusCode::kFailedPrecondition);
