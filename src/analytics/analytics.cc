@@ -79,7 +79,13 @@ void Analytics::Served(const std::string& tenant_id, const std::string& key_id, 
   if (cached) it->second.cache_hits += 1;
   it->second.items_shown += static_cast<double>(items.size());
   if (!user_id.empty()) t.users.push_back(std::hash<std::string>()(user_id));
-  if (arm && !user_id.empty()) t.arm_users[{arm->experiment_id, arm->arm, user_id}].impressions += 1;
+  if (arm && !user_id.empty()) {
+    const auto key = std::tuple<std::string_view, std::string_view, std::string_view>(arm->experiment_id, arm->arm,
+                                                                                       user_id);
+    auto a = t.arm_users.find(key);
+    if (a == t.arm_users.end()) a = t.arm_users.emplace(std::tuple(arm->experiment_id, arm->arm, user_id), 0.0).first;
+    a->second += 1;
+  }
   auto& shown = t.shown[day];
   for (const auto& item : items) {
     auto i = shown.find(item);
@@ -137,8 +143,15 @@ void Analytics::Drain(TenantCounts& c, store::AnalyticsBatch* into, int64_t now_
     const auto& [h, metric, key] = k;
     counters[{h, metric, "", "", key}] += v;
   });
-  for (auto& [k, v] : c.arm_users) into->arm_users[k].impressions += v.impressions;
-  c.arm_users.clear();
+  bool answered = false;
+  for (auto& [k, n] : c.arm_users) {
+    if (n == 0) continue;
+    into->arm_users[{std::get<0>(k), std::get<1>(k), std::get<2>(k)}].impressions += n;
+    n = 0;
+    answered = true;
+  }
+  // Kept for the users answered again; dropped when idle or too many.
+  if (!answered || c.arm_users.size() > kMaxKeptItems) c.arm_users.clear();
   for (auto it = c.shown.begin(); it != c.shown.end();) {
     for (auto& [item, n] : it->second) {
       if (n == 0) continue;

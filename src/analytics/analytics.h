@@ -138,7 +138,9 @@ class Analytics {
     std::map<int64_t, std::unordered_map<std::string, double>> shown;  // day → item → impressions
     std::vector<uint64_t> users;  // hashes of the users answered
     std::vector<Queued> events;   // awaiting attribution
-    std::map<store::ArmUserKey, store::ArmUserCounts> arm_users;  // experiment arms' answers
+    // Experiment arms' answers per (experiment, arm, user), zeroed in place
+    // by a drain (a user answered again needs no allocation).
+    std::map<std::tuple<std::string, std::string, std::string>, double, std::less<>> arm_users;
   };
   // Two sets of counts per shard: requests add to the active one while a
   // flush drains the other, zeroing values in place so the next second's

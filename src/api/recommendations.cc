@@ -157,6 +157,7 @@ StatusOr<std::string> RecommendFor(const TenantContext& ctx, const TenantRules& 
   r.model_version = version.value_or("");
   ASSIGN_OR_RETURN(auto props, OptBool(body, "include_properties"));
   r.exclude = rules.exclude_from_recommendations;
+  r.merchandising = rules.merchandising;
   if (const json::value* c = body.if_contains("context"); c && !c->is_null()) {
     if (!c->is_object()) return FieldTypeError("context", "an object");
     for (const auto& [k, v] : c->as_object()) {
@@ -182,8 +183,10 @@ StatusOr<std::string> RecommendFor(const TenantContext& ctx, const TenantRules& 
     text += std::to_string(res.items.size());
     return text;
   };
-  ASSIGN_OR_RETURN(serving::Served served,
-                   ctx.Recommend(std::move(r), {rules.cache_ttl_seconds, request_key}, render));
+  // A cached answer was made under the rules of its time: the key names them.
+  const std::string key =
+      rules.merchandising ? request_key + '\n' + std::to_string(rules.merchandising_hash) : request_key;
+  ASSIGN_OR_RETURN(serving::Served served, ctx.Recommend(std::move(r), {rules.cache_ttl_seconds, key}, render));
   std::string out = *served.rendered;
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   char latency[32];

@@ -244,7 +244,7 @@ StatusOr<serving::Served> TenantContext::Recommend(
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     const bool failed = !served.ok() && (served.status().code() == StatusCode::kInternal ||
                                          served.status().code() == StatusCode::kUnavailable);
-    s_->experiments->Observe(tenant_id_, *arm, ms, failed);
+    experiments::ExperimentService::Observe(*arm, ms, failed);
   }
   if (!served.ok()) return served.status();
   if (s_->analytics) {

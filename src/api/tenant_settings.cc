@@ -1,5 +1,7 @@
 #include "api/tenant_settings.h"
 
+#include "common/json_text.h"
+
 #include <algorithm>
 
 #include <boost/json.hpp>
@@ -41,7 +43,13 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
     window("click_window_minutes", 60'000.0, 1440, &rules.click_window_ms);
     window("conversion_window_hours", 3'600'000.0, 720, &rules.conversion_window_ms);
   }
-
+  if (auto* m = o.if_contains("merchandising"); m && !m->is_null()) {
+    auto merch = serving::ParseMerchandising(*m);  // checked when stored: unreadable only if hand-edited
+    if (merch.ok() && !merch->empty()) {
+      rules.merchandising = std::make_shared<const serving::Merchandising>(std::move(merch).value());
+      rules.merchandising_hash = std::hash<std::string>()(JsonText(*m));
+    }
+  }
   return rules;
 }
 

@@ -6,6 +6,7 @@
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@
 #include "common/clock.h"
 #include "interactions/interaction_types.h"
 #include "serving/exclusion.h"
+#include "serving/merchandising.h"
 #include "store/control_store.h"
 
 namespace embedrec::api {
@@ -29,6 +31,10 @@ struct TenantRules {
   // settings.attribution.click_window_minutes (default 30), .conversion_window_hours (default 24)
   int64_t click_window_ms = 30 * 60'000;
   int64_t conversion_window_ms = 24 * 3'600'000;
+  // settings.merchandising (serving/merchandising.h); null: none. Its text's
+  // hash names it in the result cache's keys (a change is seen at once).
+  std::shared_ptr<const serving::Merchandising> merchandising;
+  uint64_t merchandising_hash = 0;
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

@@ -452,13 +452,13 @@ std::optional<Assignment> ExperimentService::Assign(const std::string& tenant_id
     a = it->second;
   }
   const bool challenger = InChallengerArm(a->experiment_id, user_id, a->share);
-  return Assignment{a->experiment_id, kArmNames[challenger ? 1 : 0], challenger ? a->challenger : a->control};
+  return Assignment{a->experiment_id, kArmNames[challenger ? 1 : 0], challenger ? a->challenger : a->control,
+                    a->health};
 }
 
-void ExperimentService::Observe(const std::string& tenant_id, const Assignment& asg, double ms, bool error) {
-  std::shared_ptr<Health> health = HealthOf(tenant_id, asg.experiment_id);
-  if (!health) return;
-  auto& arm = health->arms[asg.arm == kArmNames[1] ? 1 : 0];
+void ExperimentService::Observe(const Assignment& asg, double ms, bool error) {
+  if (!asg.health) return;
+  auto& arm = asg.health->arms[asg.arm == kArmNames[1] ? 1 : 0];
   arm.requests.fetch_add(1, std::memory_order_relaxed);
   if (error) arm.errors.fetch_add(1, std::memory_order_relaxed);
   const int b = std::clamp(analytics::LatencyBucket(ms), 0, static_cast<int>(arm.latency.size()) - 1);

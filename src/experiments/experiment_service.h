@@ -41,6 +41,15 @@
 
 namespace embedrec::experiments {
 
+// Guardrail counts of an experiment's arms (control, challenger), since start.
+struct ArmHealth {
+  struct Arm {
+    std::atomic<uint64_t> requests{0}, errors{0};
+    std::array<std::atomic<uint64_t>, 44> latency{};  // analytics::LatencyBucket
+  };
+  std::array<Arm, 2> arms;
+};
+
 struct ExperimentDeps {
   store::TenantStores* stores = nullptr;
   const Clock* clock = nullptr;
@@ -64,9 +73,10 @@ struct ExperimentOptions {
 };
 
 // The arm a user is in: the experiment's id, "control" or "challenger", and
-// the arm's model version.
+// the arm's model version; `health`: where Observe counts its answers.
 struct Assignment {
   std::string experiment_id, arm, model_version;
+  std::shared_ptr<ArmHealth> health;
 };
 
 class ExperimentService {
@@ -96,7 +106,7 @@ class ExperimentService {
   // ---- Hot path. The user's arm while an experiment runs.
   std::optional<Assignment> Assign(const std::string& tenant_id, const std::string& user_id) const;
   // An answer of an arm (guardrails): its latency, and whether it failed.
-  void Observe(const std::string& tenant_id, const Assignment& a, double ms, bool error);
+  static void Observe(const Assignment& a, double ms, bool error);
   // Whether the tenant has a running experiment.
   bool Running(const std::string& tenant_id) const;
 
@@ -113,14 +123,8 @@ class ExperimentService {
   void CheckAll();
 
  private:
-  // Guardrail counts of one arm, shared by every snapshot of an experiment.
-  struct Health {
-    struct Arm {
-      std::atomic<uint64_t> requests{0}, errors{0};
-      std::array<std::atomic<uint64_t>, 44> latency{};  // analytics::LatencyBucket
-    };
-    std::array<Arm, 2> arms;  // control, challenger
-  };
+  // Guardrail counts of both arms, shared by every snapshot of an experiment.
+  using Health = ArmHealth;
   // What Assign reads: the running experiment of a tenant.
   struct Active {
     std::string experiment_id, control, challenger;

@@ -9,6 +9,7 @@
 
 #include "ml/dataset.h"
 #include "ml/recency.h"
+#include "serving/merchandising.h"
 
 namespace embedrec::serving {
 
@@ -591,7 +592,40 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
   return Recommend(r, s);
 }
 
+namespace {
+// What the user must not be shown again.
+// "auto": purchases where the shop tracks them; where it never has (ratings,
+// plays, check-ins), what a user interacted with is what they consumed.
+std::set<std::string> Excluded(const RecommendRequest& r, const UserProfile& profile, bool has_purchases) {
+  std::set<std::string> excluded;
+  const Exclusion exclude =
+      r.exclude != Exclusion::kAuto ? r.exclude : (has_purchases ? Exclusion::kPurchased : Exclusion::kAllInteracted);
+  if (exclude == Exclusion::kPurchased) excluded = profile.purchased;
+  else if (exclude == Exclusion::kAllInteracted) excluded = profile.interacted;
+  if (!r.current_item.empty()) excluded.insert(r.current_item);
+  return excluded;
+}
+}  // namespace
+
 StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, const ServingState& state) {
+  if (r.merchandising && !r.merchandising->empty()) {
+    // Ranked deeper than asked, then the rules reorder, cap, pin and cut.
+    RecommendRequest wide = r;
+    wide.merchandising = nullptr;
+    wide.count = MerchandisingPool(r.count);
+    ASSIGN_OR_RETURN(RecommendResult out, Recommend(wide, state));
+    std::string_view page;
+    for (const auto& [k, v] : r.context) {
+      if (k == "page") page = v;
+    }
+    ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, state.store));
+    const std::set<std::string> excluded = Excluded(r, *state.profile, trending->has_purchases);
+    out.items = Merchandise(*r.merchandising, page, std::move(out.items), r.count, *out.catalog,
+                            [&](const CatalogItem& item) {
+                              return r.filters.Matches(item) && !excluded.count(item.item_id);
+                            });
+    return out;
+  }
   const auto& catalog = state.catalog;
   const auto& profile = state.profile;
   ASSIGN_OR_RETURN(auto trending, activity_->Trending(r.tenant_id, state.store));  // built once, then warm
@@ -601,16 +635,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, cons
   out.model_version = model ? model->version : "";
   if (model && model->model_type == ml::ModelType::kPopularity) model = nullptr;  // its ranking is trending's
 
-  // What the user must not be shown again, and the filters.
-  // "auto": purchases where the shop tracks them; where it never has (ratings,
-  // plays, check-ins), what a user interacted with is what they consumed.
-  std::set<std::string> excluded;
-  const Exclusion exclude =
-      r.exclude != Exclusion::kAuto ? r.exclude
-                                    : (trending->has_purchases ? Exclusion::kPurchased : Exclusion::kAllInteracted);
-  if (exclude == Exclusion::kPurchased) excluded = profile->purchased;
-  else if (exclude == Exclusion::kAllInteracted) excluded = profile->interacted;
-  if (!r.current_item.empty()) excluded.insert(r.current_item);
+  const std::set<std::string> excluded = Excluded(r, *profile, trending->has_purchases);
   auto allowed = [&](const CatalogItem& item) {
     return r.filters.Matches(item) && !excluded.count(item.item_id);
   };

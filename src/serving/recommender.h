@@ -37,6 +37,8 @@
 
 namespace embedrec::serving {
 
+struct Merchandising;  // serving/merchandising.h
+
 struct Filters {
   std::set<std::string> categories;
   std::string brand;
@@ -62,6 +64,9 @@ struct RecommendRequest {
   // user's default version answers, logged without the arm.
   std::string experiment_id, arm;
   Exclusion exclude = Exclusion::kPurchased;
+  // The shop's merchandising rules (boosts, buries, pins, diversity), applied
+  // after scoring for the request's context page; null: none.
+  std::shared_ptr<const Merchandising> merchandising;
 };
 
 struct Recommendation {

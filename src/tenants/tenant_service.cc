@@ -12,6 +12,7 @@
 #include "common/random.h"
 #include "common/strings.h"
 #include "training/job_request.h"
+#include "serving/merchandising.h"
 #include "training/retrain_policy.h"
 
 namespace embedrec::tenants {
@@ -94,6 +95,8 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
     RETURN_IF_ERROR(in("click_window_minutes", 0.001, 1440));
     RETURN_IF_ERROR(in("conversion_window_hours", 0.001, 720));
   }
+  // Merchandising rules (serving/merchandising.h): checked here, read by serving.
+  if (auto* m = s.if_contains("merchandising")) RETURN_IF_ERROR(serving::ParseMerchandising(*m).status());
   // Automatic retraining (training/retrain_policy.h): checked here, read by the scheduler.
   RETURN_IF_ERROR(training::ParseRetrainSettings(s).status());
   if (JsonText(s).size() > kMaxSettingsBytes) {

@@ -115,6 +115,17 @@ class ExperimentServiceTest : public serving::TenantStoreTest {
     return out;
   }
 
+  // A user the experiment puts in the control's (challenger's) arm.
+  std::string UserIn(const std::string& exp_id, bool challenger) {
+    for (int i = 0;; ++i) {
+      const std::string u = "g" + std::to_string(i);
+      auto a = svc_->Assign(id_, u);
+      if (a && (a->arm == "challenger") == challenger) return u;
+    }
+  }
+  std::string Control(const std::string& exp_id) { return UserIn(exp_id, false); }
+  std::string Challenger(const std::string& exp_id) { return UserIn(exp_id, true); }
+
   std::string Deployed() {
     auto versions = store_->training().ListVersions();
     EXPECT_OK(versions);
@@ -216,8 +227,8 @@ TEST_F(ExperimentServiceTest, ASlowChallengerBreaksTheLatencyGuardrailAndIsRolle
   auto e = svc_->Create(id_, Spec());
   ASSERT_OK(e);
   for (int i = 0; i < 250; ++i) {
-    svc_->Observe(id_, {e->id, "control", "v1.0_20261201"}, 1.0, false);
-    svc_->Observe(id_, {e->id, "challenger", "v2.0_20261202"}, 12.0, false);
+    ExperimentService::Observe(*svc_->Assign(id_, Control(e->id)), 1.0, false);
+    ExperimentService::Observe(*svc_->Assign(id_, Challenger(e->id)), 12.0, false);
   }
   ASSERT_OK(svc_->Check(id_));
   auto done = svc_->Get(id_, e->id);
@@ -230,8 +241,8 @@ TEST_F(ExperimentServiceTest, ErrorsOfTheChallengerBreakTheErrorGuardrail) {
   auto e = svc_->Create(id_, Spec());
   ASSERT_OK(e);
   for (int i = 0; i < 250; ++i) {
-    svc_->Observe(id_, {e->id, "control", "v1.0_20261201"}, 1.0, false);
-    svc_->Observe(id_, {e->id, "challenger", "v2.0_20261202"}, 1.0, i % 10 == 0);
+    ExperimentService::Observe(*svc_->Assign(id_, Control(e->id)), 1.0, false);
+    ExperimentService::Observe(*svc_->Assign(id_, Challenger(e->id)), 1.0, i % 10 == 0);
   }
   ASSERT_OK(svc_->Check(id_));
   EXPECT_EQ(svc_->Get(id_, e->id)->decision.at("outcome").as_string(), "guardrail");
