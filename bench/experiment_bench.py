@@ -1,14 +1,15 @@
 """Issue 16: what a running experiment costs on the hot path.
 
-A/B in one run, one server: a generated Sarah-sized shop (10,000 items,
-5,000 users, 150,000 rows) with two ALS versions (the second trained with
-auto_deploy false); interleaved rounds (which goes first alternates):
-  on:  an experiment runs (POST /api/v1/experiments, traffic_share 0.5, a
-       min_sample it never reaches: no decision during the round), aborted
-       after the round
+A/B in one run: a generated Sarah-sized shop (10,000 items, 5,000 users,
+150,000 rows) with two ALS versions (the second trained with auto_deploy
+false), in two copies of one data directory:
+  on:  an experiment runs (created once: traffic_share 0.5, a min_sample it
+       never reaches, so no decision during the bench)
   off: no experiment (the deployed version answers everybody)
-each measured by wrk (bench/recommend.lua, 8 connections, users spread over
-all 5,000) for `duration` seconds after 3 s of warm-up. With an experiment
+Interleaved rounds (which goes first alternates), each starting the same
+binary on its data directory (both arms start cold alike), measured by wrk
+(bench/recommend.lua, 8 connections, users spread over all 5,000) for
+`duration` seconds after 5 s of warm-up. With an experiment
 every answer is assigned, logged with its arm and summed per user in
 analytics. Aim: <= 5 % fewer req/s.
 
@@ -16,6 +17,7 @@ Usage: python3 bench/experiment_bench.py [--work DIR] [--rounds 4] [--duration 1
 """
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 from pathlib import Path
@@ -61,32 +63,36 @@ def main():
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     key, challenger = prepare(work)
-    proc, ports = start(work)
+    # The "on" copy: the same data with an experiment running.
+    if not (work / "data_on").exists():
+        shutil.copytree(work / "data", work / "data_on")
+        proc, ports = start(work, name="data_on")
+        try:
+            call(ports["ml"], "POST", "/api/v1/experiments",
+                 {"name": "bench", "challenger": challenger, "traffic_share": 0.5, "min_sample": 1_000_000_000,
+                  "max_duration_days": 365}, token=key)
+        finally:
+            proc.terminate()
+            proc.wait()
     rows = []
-    try:
-        gw = f"http://127.0.0.1:{ports['gateway']}"
-        env = {"BENCH_KEY": key, "BENCH_N": "5000", "BENCH_KIND": "recommend", "BENCH_OUT": str(work / "wrk.json")}
-        for r in range(args.rounds):
-            for mode in (("on", "off") if r % 2 == 0 else ("off", "on")):
-                exp = None
-                if mode == "on":
-                    exp = call(ports["ml"], "POST", "/api/v1/experiments",
-                               {"name": f"bench {r}", "challenger": challenger, "traffic_share": 0.5,
-                                "min_sample": 1_000_000_000}, token=key)
-                wrk(gw, 8, 3, env)
+    env = {"BENCH_KEY": key, "BENCH_N": "5000", "BENCH_KIND": "recommend", "BENCH_OUT": str(work / "wrk.json")}
+    for r in range(args.rounds):
+        for mode in (("on", "off") if r % 2 == 0 else ("off", "on")):
+            proc, ports = start(work, name="data_on" if mode == "on" else "data")
+            try:
+                gw = f"http://127.0.0.1:{ports['gateway']}"
+                probe = call(ports["gateway"], "POST", "/api/v1/recommendations", {"user_id": "USER_000001"},
+                             token=key)
+                assert (probe["metadata"]["experiment_id"] is not None) == (mode == "on"), probe["metadata"]
+                wrk(gw, 8, 5, env)
                 res = wrk(gw, 8, args.duration, env)
-                if exp:
-                    probe = call(ports["gateway"], "POST", "/api/v1/recommendations", {"user_id": "USER_000001"},
-                                 token=key)
-                    assert probe["metadata"]["experiment_id"] == exp["experiment_id"]
-                    call(ports["ml"], "POST", f"/api/v1/experiments/{exp['experiment_id']}/abort", token=key)
-                row = {"round": r + 1, "experiment": mode == "on", "rps": round(res["rps"]),
-                       "p50_ms": round(res["p50_ms"], 2), "p99_ms": round(res["p99_ms"], 2)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    finally:
-        proc.terminate()
-        proc.wait()
+            finally:
+                proc.terminate()
+                proc.wait()
+            row = {"round": r + 1, "experiment": mode == "on", "rps": round(res["rps"]),
+                   "p50_ms": round(res["p50_ms"], 2), "p99_ms": round(res["p99_ms"], 2)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     on = statistics.median(x["rps"] for x in rows if x["experiment"])
     off = statistics.median(x["rps"] for x in rows if not x["experiment"])
     print(json.dumps({"median_rps": {"experiment": on, "none": off}, "loss_percent": round(100 * (1 - on / off), 1)}))

@@ -21,7 +21,7 @@ constexpr const char* kExperiment = R"({"type":"object",
   "required":["experiment_id","name","status","control","challenger","metric","traffic_share","min_sample","confidence","statistics","decision","history"],
   "properties":{"experiment_id":{"type":"string"},"name":{"type":"string"},
   "status":{"type":"string","enum":["waiting","running","promoted","rolled_back","ended","aborted"]},
-  "control":{"type":"string"},"challenger":{"type":"string"},"metric":{"type":"string","enum":["ctr","conversion","revenue_per_user"]},
+  "control":{"type":"string"},"challenger":{"type":"string"},"challenger_settings":{"type":"object"},"metric":{"type":"string","enum":["ctr","conversion","revenue_per_user"]},
   "traffic_share":{"type":"number"},"initial_traffic_share":{"type":"number"},"rollout":{"type":"array","items":{"type":"number"}},
   "step":{"type":"integer"},"min_sample":{"type":"integer"},"confidence":{"type":"number"},"p_value":{"type":"number"},
   "statistics":{"type":"object"},"decision":{"type":"object","nullable":true},"history":{"type":"array"},
@@ -32,6 +32,7 @@ std::string CreateSchema() {
     "name":{"type":"string","minLength":1,"maxLength":200},
     "control":{"type":"string","maxLength":64,"description":"the deployed version (default)"},
     "challenger":{"type":"string","minLength":1,"maxLength":64,"description":"a stored version, or \"next\": the next trained version"},
+    "challenger_settings":{"type":"object","description":"a strategy arm: settings its users are served with instead of the tenant's, e.g. {merchandising: {diversity: {max_per_category: 2}}}; promoted, they become the tenant's"},
     "traffic_share":{"type":"number","minimum":0,"exclusiveMinimum":true,"maximum":1,"exclusiveMaximum":true,"description":"the challenger's share of users at first (default 0.10)"},
     "metric":{"type":"string","enum":["ctr","conversion","revenue_per_user"],"description":"default ctr"},
     "min_sample":{"type":"integer","minimum":1,"maximum":1000000000,"description":"users per arm before a decision, impressions per arm per rollout step (default 1000)"},
@@ -53,6 +54,10 @@ StatusOr<experiments::ExperimentSpec> ParseSpec(const json::object& body) {
   experiments::ExperimentSpec s;
   ASSIGN_OR_RETURN(s.name, ReqString(body, "name", 200));
   ASSIGN_OR_RETURN(s.challenger, ReqString(body, "challenger", 64));
+  if (const json::value* cs = body.if_contains("challenger_settings"); cs && !cs->is_null()) {
+    if (!cs->is_object()) return FieldTypeError("challenger_settings", "an object");
+    s.challenger_settings = cs->as_object();
+  }
   ASSIGN_OR_RETURN(auto control, OptString(body, "control", 64));
   s.control = control.value_or("");
   s.traffic_share = Number(body, "traffic_share", s.traffic_share);

@@ -235,10 +235,15 @@ StatusOr<serving::Served> TenantContext::Recommend(
       request.model_version = arm->model_version;
       request.experiment_id = arm->experiment_id;
       request.arm = arm->arm;
+      // A strategy arm: its own rules (none when its set is empty).
+      if (arm->merchandising) request.merchandising = arm->merchandising->empty() ? nullptr : arm->merchandising;
     }
   }
+  // An arm's answers are cached apart from the same user's outside the experiment.
+  serving::CachePolicy policy = cache;
+  if (arm) policy.request_key += '\n' + arm->experiment_id + '/' + arm->arm;
   const auto started = std::chrono::steady_clock::now();
-  auto served = s_->recommendations->Recommend(request, cache, render);
+  auto served = s_->recommendations->Recommend(request, policy, render);
   if (arm) {
     // The arm's health (guardrails): its answers' time, and its failures.
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

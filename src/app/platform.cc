@@ -218,6 +218,11 @@ class PlatformImpl final : public Platform {
         ASSIGN_OR_RETURN(auto store, stores->Open(tid));
         return registry->Deploy(tid, *store, version, reason).status();
       };
+      ed.apply_settings = [this](const std::string& tid, const boost::json::object& settings) -> Status {
+        tenants::TenantChange change;
+        change.settings_patch = settings;
+        return tenant_service_->Change(tid, change).status();
+      };
       experiments::ExperimentOptions eo;
       eo.check_interval_ms = int64_t{config_.experiment_check_seconds} * 1000;
       experiments_ = std::make_unique<experiments::ExperimentService>(std::move(ed), eo);

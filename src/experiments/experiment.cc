@@ -33,6 +33,18 @@ Status Validate(const ExperimentSpec& s) {
     if (!(r > last && r <= 1)) return bad("rollout", "rollout shares must rise above traffic_share up to 1");
     last = r;
   }
+  for (const auto& [k, v] : s.challenger_settings) {
+    if (k != "merchandising") return bad("challenger_settings", "challenger_settings takes merchandising");
+    auto m = serving::ParseMerchandising(v);
+    if (!m.ok()) {
+      std::string field = "challenger_settings.merchandising";
+      const Status refused = m.status();
+      for (const auto& [dk, dv] : refused.details()) {
+        if (dk == "field") field = "challenger_" + dv;  // settings.merchandising… → challenger_settings.merchandising…
+      }
+      return Status::Unprocessable(refused.message(), {{"field", field}});
+    }
+  }
   if (s.max_duration_days < 1) return bad("max_duration_days", "max_duration_days must be at least 1");
   if (!(s.max_error_rate_increase >= 0 && s.max_error_rate_increase <= 1)) {
     return bad("max_error_rate_increase", "max_error_rate_increase must be in [0, 1]");
@@ -41,6 +53,13 @@ Status Validate(const ExperimentSpec& s) {
     return bad("max_latency_increase", "max_latency_increase must be in [0, 100]");
   }
   return Status::Ok();
+}
+
+std::shared_ptr<const serving::Merchandising> ChallengerMerchandising(const ExperimentSpec& spec) {
+  const json::value* v = spec.challenger_settings.if_contains("merchandising");
+  if (!v) return nullptr;
+  auto m = serving::ParseMerchandising(*v);
+  return std::make_shared<const serving::Merchandising>(m.ok() ? std::move(m).value() : serving::Merchandising{});
 }
 
 void Experiment::Note(int64_t now_ms, const std::string& event, json::object extra) {
@@ -74,6 +93,7 @@ json::object Experiment::ToJson() const {
       {"status", status},
       {"control", spec.control},
       {"challenger", spec.challenger},
+      {"challenger_settings", spec.challenger_settings},
       {"metric", MetricName(spec.metric)},
       {"min_sample", spec.min_sample},
       {"confidence", spec.confidence},
@@ -115,6 +135,9 @@ StatusOr<Experiment> Experiment::FromJson(const json::object& doc) {
   s.name = Text(doc, "name");
   s.control = Text(doc, "control");
   s.challenger = Text(doc, "challenger");
+  if (const json::value* v = doc.if_contains("challenger_settings"); v && v->is_object()) {
+    s.challenger_settings = v->as_object();
+  }
   auto metric = ParseMetric(Text(doc, "metric"));
   if (!metric) return Status::FailedPrecondition("experiment " + e.id + ": unknown metric");
   s.metric = *metric;

@@ -20,12 +20,14 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "experiments/sequential_test.h"
+#include "serving/merchandising.h"
 
 namespace embedrec::experiments {
 
@@ -41,6 +43,11 @@ struct ExperimentSpec {
   std::string name;
   std::string control;     // a model version: the deployed one
   std::string challenger;  // a model version, or "next"
+  // A strategy arm (issue 16, item 4): settings the challenger's users are
+  // served with instead of the tenant's — {"merchandising": {...}}
+  // (serving/merchandising.h; {} inside: no rules). Empty: the tenant's.
+  // Promoted, they become the tenant's settings.
+  boost::json::object challenger_settings;
   double traffic_share = 0.10;
   Metric metric = Metric::kCtr;
   int64_t min_sample = 1000;  // users per arm before a decision; impressions per arm per rollout step
@@ -59,6 +66,9 @@ struct ExperimentSpec {
 
 // 25 %, 50 %, 100 %: those above `traffic_share`.
 std::vector<double> DefaultRollout(double traffic_share);
+
+// The challenger arm's merchandising (null: the tenant's; empty: none).
+std::shared_ptr<const serving::Merchandising> ChallengerMerchandising(const ExperimentSpec& spec);
 
 // kUnprocessable naming the field for a spec that cannot run (shares
 // outside (0, 1), a rollout not ending at 1, ...).

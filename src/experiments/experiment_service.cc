@@ -104,6 +104,7 @@ Status ExperimentService::Recover(const std::string& tenant_id) {
   a->challenger = open->spec.challenger;
   a->share = open->share;
   a->health = std::make_shared<Health>();
+  a->challenger_merchandising = ChallengerMerchandising(open->spec);
   std::lock_guard lock(mu_);
   active_[tenant_id] = std::move(a);
   return Status::Ok();
@@ -150,6 +151,7 @@ Status ExperimentService::Publish(const std::string& tenant_id, store::TenantSto
   a->challenger = e.spec.challenger;
   a->share = e.share;
   a->health = health ? std::move(health) : std::make_shared<Health>();
+  a->challenger_merchandising = ChallengerMerchandising(e.spec);
   active_[tenant_id] = std::move(a);
   return Status::Ok();
 }
@@ -365,7 +367,11 @@ Status ExperimentService::Close(const std::string& tenant_id, store::TenantStore
   const int64_t now = deps_.clock->NowMillis();
   const std::string why = "experiment " + e.id + " (" + e.spec.name + "): " + reason;
   if (serve == Serve::kChallenger) {
-    RETURN_IF_ERROR(deps_.deploy(tenant_id, e.spec.challenger, why));
+    if (!e.spec.challenger_settings.empty() && deps_.apply_settings) {
+      RETURN_IF_ERROR(deps_.apply_settings(tenant_id, e.spec.challenger_settings));
+    }
+    if (e.spec.challenger != e.spec.control) RETURN_IF_ERROR(deps_.deploy(tenant_id, e.spec.challenger, why));
+    else if (e.status == kRunning) RETURN_IF_ERROR(deps_.split(tenant_id, e.spec.control, "", 0));
   } else if (serve == Serve::kControl && e.status == kRunning) {
     RETURN_IF_ERROR(deps_.split(tenant_id, e.spec.control, "", 0));
   }
@@ -453,7 +459,7 @@ std::optional<Assignment> ExperimentService::Assign(const std::string& tenant_id
   }
   const bool challenger = InChallengerArm(a->experiment_id, user_id, a->share);
   return Assignment{a->experiment_id, kArmNames[challenger ? 1 : 0], challenger ? a->challenger : a->control,
-                    a->health};
+                    a->health, challenger ? a->challenger_merchandising : nullptr};
 }
 
 void ExperimentService::Observe(const Assignment& asg, double ms, bool error) {

@@ -65,6 +65,8 @@ struct ExperimentDeps {
       split;
   // Deploys `version` (it then serves everybody).
   std::function<Status(const std::string& tenant_id, const std::string& version, const std::string& reason)> deploy;
+  // Makes a promoted strategy arm's settings the tenant's (keys replace).
+  std::function<Status(const std::string& tenant_id, const boost::json::object& settings)> apply_settings;
 };
 
 struct ExperimentOptions {
@@ -74,9 +76,12 @@ struct ExperimentOptions {
 
 // The arm a user is in: the experiment's id, "control" or "challenger", and
 // the arm's model version; `health`: where Observe counts its answers.
+// `merchandising`: the arm's rules when it is a strategy arm (null: the
+// tenant's; empty: none).
 struct Assignment {
   std::string experiment_id, arm, model_version;
   std::shared_ptr<ArmHealth> health;
+  std::shared_ptr<const serving::Merchandising> merchandising;
 };
 
 class ExperimentService {
@@ -130,6 +135,7 @@ class ExperimentService {
     std::string experiment_id, control, challenger;
     double share = 0;
     std::shared_ptr<Health> health;
+    std::shared_ptr<const serving::Merchandising> challenger_merchandising;
   };
 
   // The tenant's open experiment from the store, if any.

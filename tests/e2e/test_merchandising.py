@@ -106,3 +106,41 @@ def test_bad_rules_are_refused_naming_the_field_and_change_nothing(make_server):
         assert r.status in (400, 422), (bad, r)
         assert r.json()["error"]["details"]["field"] == field, (bad, r)
     assert [r["item_id"] for r in recs(server, shop)] == [r["item_id"] for r in before]
+
+
+def test_a_strategy_arm_serves_its_own_rules_and_its_promotion_makes_them_the_shops(make_server):
+    server, shop = setup(make_server)
+    key = shop["api_key"]
+    deployed = server.request("GET", "/api/v1/models", token=key, port="ml").json()["serving_version"]
+    r = server.request("POST", "/api/v1/experiments",
+                       {"name": "diversity on", "challenger": deployed, "traffic_share": 0.5,
+                        "challenger_settings": {"merchandising": {"diversity": {"max_per_category": 2}}}},
+                       token=key, port="ml")
+    assert r.status == 201, r
+    exp = r.json()
+    assert exp["control"] == exp["challenger"] == deployed
+    # The planted users like one category each: with the cap, a challenger's list alternates.
+    arms = {}
+    for u in range(40):
+        a = server.request("POST", "/api/v1/recommendations", {"user_id": f"U{u}", "count": 6},
+                           token=key).json()
+        arms[f"U{u}"] = a
+        assert a["metadata"]["experiment_id"] == exp["experiment_id"] and a["metadata"]["model_version"] == deployed
+        first4 = [x["category"] for x in a["recommendations"][:4]]
+        assert len(a["recommendations"]) == 6
+        if a["metadata"]["arm"] == "challenger":
+            assert first4.count("cameras") == 2 and first4.count("books") == 2, first4
+    control = [u for u, a in arms.items() if a["metadata"]["arm"] == "control"]
+    assert control and len(control) < 40
+    assert any(max([x["category"] for x in arms[u]["recommendations"][:4]].count(c) for c in ("cameras", "books")) > 2
+               for u in control)
+
+    promoted = server.request("POST", f"/api/v1/experiments/{exp['experiment_id']}/promote", token=key, port="ml")
+    assert promoted.status == 200 and promoted.json()["status"] == "promoted", promoted
+    tenant = server.admin("GET", f"/api/v1/admin/tenants/{shop['tenant']['id']}").json()
+    assert tenant["settings"]["merchandising"] == {"diversity": {"max_per_category": 2}}
+    for u in control[:5]:
+        a = server.request("POST", "/api/v1/recommendations", {"user_id": u, "count": 6}, token=key).json()
+        assert a["metadata"]["arm"] is None
+        first4 = [x["category"] for x in a["recommendations"][:4]]
+        assert first4.count("cameras") == 2 and first4.count("books") == 2, first4

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "../serving/tenant_fixture.h"
+#include "common/json_text.h"
 
 namespace embedrec::experiments {
 namespace {
@@ -64,6 +65,10 @@ class ExperimentServiceTest : public serving::TenantStoreTest {
       if (share <= 0) return store_->training().SetTraffic({{control, 1}}, "traffic-changed", "{}", clock_.NowMillis());
       return store_->training().SetTraffic({{control, 1 - share}, {challenger, share}}, "traffic-changed", "{}",
                                            clock_.NowMillis());
+    };
+    d.apply_settings = [this](const std::string&, const json::object& settings) -> Status {
+      applied_.push_back(settings);
+      return Status::Ok();
     };
     d.deploy = [this](const std::string&, const std::string& version, const std::string& reason) -> Status {
       deploys_.push_back(version);
@@ -141,6 +146,7 @@ class ExperimentServiceTest : public serving::TenantStoreTest {
   std::map<std::string, std::map<std::string, std::map<std::string, store::ArmUserCounts>>> counts_;
   std::vector<double> splits_;
   std::vector<std::string> deploys_;
+  std::vector<json::object> applied_;
 };
 
 TEST_F(ExperimentServiceTest, ABetterChallengerWinsAndIsRolledOutStepByStepToEverybody) {
@@ -341,6 +347,46 @@ TEST_F(ExperimentServiceTest, AScheduledRetrainStartsAnExperimentAndAManualOneDe
   auto again = svc_->EnterChallenger(id_, "v2.0_20261202", /*scheduled=*/true);
   ASSERT_OK(again);
   EXPECT_FALSE(*again);
+}
+
+}  // namespace
+}  // namespace embedrec::experiments
+
+namespace embedrec::experiments {
+namespace {
+
+TEST_F(ExperimentServiceTest, AStrategyArmServesItsOwnRulesAndIsPromotedIntoTheSettings) {
+  auto spec = Spec("v1.0_20261201");  // the same version: only the strategy differs
+  spec.challenger_settings = json::parse(R"({"merchandising":{"diversity":{"max_per_category":2}}})").as_object();
+  auto e = svc_->Create(id_, spec);
+  ASSERT_OK(e);
+  auto c = svc_->Assign(id_, Control(e->id));
+  auto h = svc_->Assign(id_, Challenger(e->id));
+  ASSERT_TRUE(c && h);
+  EXPECT_EQ(c->merchandising, nullptr);  // the tenant's rules
+  ASSERT_NE(h->merchandising, nullptr);
+  EXPECT_EQ(h->merchandising->max_per_category, 2);
+  EXPECT_EQ(h->model_version, "v1.0_20261201");
+  ASSERT_OK(svc_->Promote(id_, e->id, "user usr_1"));
+  ASSERT_EQ(applied_.size(), 1u);
+  EXPECT_EQ(JsonText(applied_[0]), R"({"merchandising":{"diversity":{"max_per_category":2}}})");
+  EXPECT_TRUE(deploys_.empty());  // the version was already deployed
+  EXPECT_EQ(Deployed(), "v1.0_20261201");
+}
+
+TEST_F(ExperimentServiceTest, AStrategyArmsBadRulesAreRefusedNamingTheField) {
+  auto spec = Spec("v1.0_20261201");
+  spec.challenger_settings = json::parse(R"({"merchandising":{"diversity":{"max_per_size":2}}})").as_object();
+  auto e = svc_->Create(id_, spec);
+  EXPECT_EQ(e.status().code(), StatusCode::kUnprocessable);
+  const Status st = e.status();
+  std::string field;
+  for (const auto& [k, v] : st.details()) {
+    if (k == "field") field = v;
+  }
+  EXPECT_EQ(field, "challenger_settings.merchandising.diversity");
+  spec.challenger_settings = json::parse(R"({"colour":"red"})").as_object();
+  EXPECT_EQ(svc_->Create(id_, spec).status().code(), StatusCode::kUnprocessable);
 }
 
 }  // namespace
