@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from embedrec_server import BIN, ROOT, call, start, tenant_key, upload_file, wait_job, wrk
+from embedrec_server import ROOT, call, generated_shop_tenant, start, wait_job, wrk
 
 SCOPES = ["data:write", "models:train", "models:read", "recommendations:read", "interactions:write",
           "analytics:read"]
@@ -38,14 +38,9 @@ def prepare(work):
     if meta.exists():
         m = json.loads(meta.read_text())
         return m["tenant"], m["key"]
-    shop = work / "shop"
-    subprocess.run([BIN, "generate-shop", "--out", str(shop), "--items", "10000", "--users", "5000",
-                    "--interactions", "150000"], check=True, capture_output=True)
     proc, ports = start(work, extra_env={"EMBEDREC_ANALYTICS": "0"})
     try:
-        t, key = tenant_key(ports["gateway"], "sarah", SCOPES)
-        upload_file(ports["pipeline"], "/api/v1/upload/items", key, shop / "items.csv")
-        upload_file(ports["pipeline"], "/api/v1/upload/interactions", key, shop / "interactions.csv")
+        t, key = generated_shop_tenant(work, ports, "sarah", SCOPES)
         job = call(ports["ml"], "POST", "/api/v1/train", {"model_type": "als"}, token=key)
         done = wait_job(ports["ml"], key, job)
         assert done["status"] == "completed", done

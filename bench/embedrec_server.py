@@ -146,6 +146,19 @@ def upload_file(port, path, token, csv_path):
     return json.loads(data)
 
 
+def generated_shop_tenant(work, ports, slug, scopes, items=10000, users=5000, interactions=150000):
+    """A new tenant with a shop made by `generate-shop` (written once, into
+    work/shop) uploaded; returns (tenant, key)."""
+    shop = Path(work) / "shop"
+    if not (shop / "interactions.csv").exists():
+        subprocess.run([BIN, "generate-shop", "--out", str(shop), "--items", str(items), "--users", str(users),
+                        "--interactions", str(interactions)], check=True, capture_output=True)
+    t, key = tenant_key(ports["gateway"], slug, scopes)
+    upload_file(ports["pipeline"], "/api/v1/upload/items", key, shop / "items.csv")
+    upload_file(ports["pipeline"], "/api/v1/upload/interactions", key, shop / "interactions.csv")
+    return t, key
+
+
 def wrk(url, connections, duration, env):
     """wrk on `url`; with env["BENCH_KEY"] (or BENCH_REQUESTS), through
     bench/recommend.lua (BENCH_N, BENCH_KIND, BENCH_OUT), whose summary it

@@ -19,10 +19,9 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 from pathlib import Path
 
-from embedrec_server import BIN, call, start, tenant_key, upload_file, wait_job, wrk
+from embedrec_server import call, generated_shop_tenant, start, wait_job, wrk
 
 SCOPES = ["data:write", "models:train", "models:read", "recommendations:read", "interactions:write",
           "analytics:read"]
@@ -34,14 +33,9 @@ def prepare(work):
     if meta.exists():
         m = json.loads(meta.read_text())
         return m["key"], m["challenger"]
-    shop = work / "shop"
-    subprocess.run([BIN, "generate-shop", "--out", str(shop), "--items", "10000", "--users", "5000",
-                    "--interactions", "150000"], check=True, capture_output=True)
     proc, ports = start(work)
     try:
-        _, key = tenant_key(ports["gateway"], "sarah", SCOPES)
-        upload_file(ports["pipeline"], "/api/v1/upload/items", key, shop / "items.csv")
-        upload_file(ports["pipeline"], "/api/v1/upload/interactions", key, shop / "interactions.csv")
+        _, key = generated_shop_tenant(work, ports, "sarah", SCOPES)
         first = wait_job(ports["ml"], key, call(ports["ml"], "POST", "/api/v1/train", {"model_type": "als"}, token=key))
         second = wait_job(ports["ml"], key, call(ports["ml"], "POST", "/api/v1/train",
                                                  {"model_type": "als", "auto_deploy": False,
