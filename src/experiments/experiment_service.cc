@@ -122,8 +122,7 @@ StatusOr<std::optional<Experiment>> ExperimentService::OpenOf(store::TenantStore
   return std::optional<Experiment>(std::move(e));
 }
 
-Status ExperimentService::Save(const std::string& tenant_id, store::TenantStore& store, Experiment& e) {
-  (void)tenant_id;
+Status ExperimentService::Save(store::TenantStore& store, Experiment& e) {
   e.updated_at_ms = deps_.clock->NowMillis();
   return store.experiments().PutExperiment(
       {e.id, e.status, e.created_at_ms, e.updated_at_ms, JsonText(e.ToJson())});
@@ -138,7 +137,7 @@ std::shared_ptr<ExperimentService::Health> ExperimentService::HealthOf(const std
 }
 
 Status ExperimentService::Publish(const std::string& tenant_id, store::TenantStore& store, Experiment& e) {
-  RETURN_IF_ERROR(Save(tenant_id, store, e));
+  RETURN_IF_ERROR(Save(store, e));
   std::shared_ptr<Health> health = HealthOf(tenant_id, e.id);
   std::lock_guard lock(mu_);
   if (e.status != kRunning) {
@@ -338,7 +337,7 @@ Status ExperimentService::Check(const std::string& tenant_id) {
     }
     return Close(tenant_id, *store, e, kEnded, "inconclusive", why + ": the control stays", Serve::kControl);
   }
-  return Save(tenant_id, *store, e);
+  return Save(*store, e);
 }
 
 Status ExperimentService::Advance(const std::string& tenant_id, store::TenantStore& store, Experiment& e,

@@ -140,7 +140,7 @@ class ExperimentService {
 
   // The tenant's open experiment from the store, if any.
   StatusOr<std::optional<Experiment>> OpenOf(store::TenantStore& store);
-  Status Save(const std::string& tenant_id, store::TenantStore& store, Experiment& e);
+  Status Save(store::TenantStore& store, Experiment& e);
   // Saves and makes Assign follow `e` (none once it is closed).
   Status Publish(const std::string& tenant_id, store::TenantStore& store, Experiment& e);
   // Moves a running experiment to its next rollout step (or promotes it).
