@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PYTHON     ?= python3
 
-.PHONY: all deps build run test unit-test e2e-test bench clean
+.PHONY: all deps build run test unit-test web-test e2e-test bench clean
 
 all: build
 
@@ -17,6 +17,7 @@ $(BUILD_DIR)/build.ninja:
 
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR)
+	@scripts/build-web $(BUILD_DIR)
 
 run: build
 	$(BUILD_DIR)/embedrec serve
@@ -28,7 +29,11 @@ e2e-test: build
 	@$(PYTHON) -c "import pytest, jsonschema" 2>/dev/null || $(PYTHON) -m pip install -q pytest jsonschema
 	EMBEDREC_BIN=$(abspath $(BUILD_DIR))/embedrec $(PYTHON) -m pytest -q tests/e2e
 
-test: unit-test e2e-test
+# The browser code: unit tests and type checks (npm; installed by build).
+web-test: build
+	cd web && npm test --silent && npm run typecheck --silent
+
+test: unit-test web-test e2e-test
 
 bench: deps $(BUILD_DIR)/build.ninja
 	@scripts/install-deps --bench

@@ -26,6 +26,7 @@ json::object KeyJson(const store::ApiKeyRecord& k) {
   json::object o{{"id", k.id},
                  {"name", k.name},
                  {"key_prefix", k.key_prefix},
+                 {"type", auth::IsPublishable(k.key_prefix) ? "publishable" : "secret"},
                  {"scopes", std::move(scopes)},
                  {"tenant_id", k.tenant_id},
                  {"created_at", FormatRfc3339(k.created_at_ms / 1000)}};
@@ -34,8 +35,15 @@ json::object KeyJson(const store::ApiKeyRecord& k) {
   return o;
 }
 
-StatusOr<std::vector<std::string>> ParseScopes(const json::object& body) {
+// A publishable key's scopes: at most these (for a shop's web pages).
+const std::vector<std::string>& PublishableScopes() {
+  static const std::vector<std::string> s = {"recommendations:read", "interactions:write"};
+  return s;
+}
+
+StatusOr<std::vector<std::string>> ParseScopes(const json::object& body, bool publishable) {
   const json::value* v = body.if_contains("scopes");
+  if (!v && publishable) return PublishableScopes();
   if (!v) {
     return Status::InvalidArgument("field 'scopes' is required", {{"field", "scopes"}})
         .WithReason("missing_field");
@@ -53,11 +61,19 @@ StatusOr<std::vector<std::string>> ParseScopes(const json::object& body) {
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
   }
   if (out.empty()) return FieldValueError("scopes", "scopes must name at least one of: " + all);
+  for (const auto& name : out) {
+    if (publishable && std::find(PublishableScopes().begin(), PublishableScopes().end(), name) ==
+                           PublishableScopes().end()) {
+      return FieldValueError("scopes", "a publishable key may hold recommendations:read and interactions:write "
+                                       "only, not '" + name + "'");
+    }
+  }
   return out;
 }
 
-constexpr const char* kKey = R"({"type":"object","required":["id","name","key_prefix","scopes","tenant_id","created_at","last_used_at"],
+constexpr const char* kKey = R"({"type":"object","required":["id","name","key_prefix","type","scopes","tenant_id","created_at","last_used_at"],
   "properties":{"id":{"type":"string"},"name":{"type":"string"},"key_prefix":{"type":"string"},
+  "type":{"type":"string","enum":["secret","publishable"]},
   "scopes":{"type":"array","items":{"type":"string"}},"tenant_id":{"type":"string"},"created_at":{"type":"string"},
   "last_used_at":{"type":"string","nullable":true},"api_key":{"type":"string","description":"the secret, only when created"}}})";
 
@@ -68,19 +84,25 @@ void RegisterApiKeyRoutes(TenantRoutes& routes) {
 
   http::RouteInfo create{"POST", "/api/v1/api-keys", "Create an API key; the secret is shown only in this answer",
                          "api_keys"};
-  create.body_schema = R"({"type":"object","required":["name","scopes"],"properties":{
+  create.body_schema = R"json({"type":"object","required":["name"],"properties":{
     "name":{"type":"string","maxLength":200},
-    "scopes":{"type":"array","items":{"type":"string"},"description":"recommendations:read, interactions:write, data:write, models:train, models:read, analytics:read"}}})";
+    "type":{"type":"string","enum":["secret","publishable"],"description":"secret (default: sk_live_, for servers) or publishable (pk_live_, for a shop's web pages: recommendations:read and interactions:write at most, accepted only from the tenant's settings.allowed_origins)"},
+    "scopes":{"type":"array","items":{"type":"string"},"description":"recommendations:read, interactions:write, data:write, models:train, models:read, analytics:read (required for a secret key; a publishable key's default: the first two)"}}})json";
   create.replies = {schema::Reply(201, "the key with its secret (api_key), shown once", kKey)};
   routes.AddJson(create, {.all = kManageKeys},
                  [](const Request&, const PathParams&, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
                    ASSIGN_OR_RETURN(std::string name, ReqString(body, "name", 200));
                    if (Trim(name).empty()) return FieldValueError("name", "name must not be blank");
-                   ASSIGN_OR_RETURN(auto scopes, ParseScopes(body));
+                   ASSIGN_OR_RETURN(auto type, OptString(body, "type", 16));
+                   const bool publishable = type && *type == "publishable";
+                   if (type && !publishable && *type != "secret") {
+                     return FieldValueError("type", "type must be secret or publishable");
+                   }
+                   ASSIGN_OR_RETURN(auto scopes, ParseScopes(body, publishable));
                    ASSIGN_OR_RETURN(auto tenant, ctx.Record());
                    const auth::Principal& who = ctx.who();
-                   auth::GeneratedApiKey gen = auth::GenerateApiKey();
+                   auth::GeneratedApiKey gen = auth::GenerateApiKey(publishable);
                    store::ApiKeyRecord k{NewId("key"), tenant.id, std::string(Trim(name)), gen.prefix,
                                          gen.hash, scopes, who.user_id.empty() ? "admin" : who.user_id,
                                          ctx.NowMillis(), std::nullopt, std::nullopt};

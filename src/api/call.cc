@@ -48,6 +48,7 @@ void AddPublic(http::Router& router, http::RouteInfo info, PublicFn fn) {
 
 void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterSystemRoutes(router, deps.platform);
+  RegisterWebRoutes(router, deps.platform);
   RegisterTenantRoutes(router, deps.platform);
   RegisterAuthRoutes(router, deps.platform);
   TenantRoutes routes(&router, deps.tenant);

@@ -44,6 +44,8 @@ struct PlatformDeps {
   analytics::Analytics* analytics = nullptr;  // every tenant's usage (may be null)
   // The server's time when tests may move it (EMBEDREC_TEST_CLOCK); null otherwise.
   OffsetClock* test_clock = nullptr;
+  // Where the built browser assets are (widget.js).
+  std::string web_dir;
 };
 
 // Everything the API is built from.
@@ -69,6 +71,7 @@ void AddPublic(http::Router& router, http::RouteInfo info, PublicFn fn);
 
 // Registration of each resource's routes (one file each). Platform routes:
 void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps);
+void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps);
 // Users: create and list are tenant-scoped; one user by id is found in the

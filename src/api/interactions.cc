@@ -142,6 +142,7 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
                         "Track one interaction (view, add_to_cart, purchase, ...); durable when "
                         "answered; Idempotency-Key header honoured",
                         "interactions"};
+  track.browser = true;  // called from shops' pages (CORS)
   track.params = {{.name = "Idempotency-Key",
                    .in = http::Param::In::kHeader,
                    // Its limit (255 characters) is the handler's: a longer key is a 400.
@@ -179,6 +180,7 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
 
   http::RouteInfo batch{"POST", "/api/v1/interactions/batch",
                         "Track up to 1,000 interactions; a result per event", "interactions"};
+  batch.browser = true;  // called from shops' pages (CORS)
   batch.body_schema = R"({"type":"object","required":["events"],"properties":{"events":{"type":"array",
     "maxItems":1000,"description":"events as POST /api/v1/interactions takes them; an invalid one gets an error result, the others are tracked",
     "items":{}}}})";

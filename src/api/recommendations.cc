@@ -244,6 +244,7 @@ std::string RecommendationsAnswer() {
 http::RouteInfo RecommendRoute() {
   http::RouteInfo r{"POST", "/api/v1/recommendations",
                     "Personalised recommendations for a user (filters, context, model_version)", "recommendations"};
+  r.browser = true;  // called from shops' pages (CORS)
   r.body_schema = R"({"type":"object","required":["user_id"],"properties":{
     "user_id":{"type":"string","minLength":1,"maxLength":256},)" + RequestProperties() + "}}";
   r.replies = {schema::Reply(200, "the user's recommendations", RecommendationsAnswer())};
@@ -255,6 +256,7 @@ http::RouteInfo BatchRoute() {
   http::RouteInfo r{"POST", "/api/v1/recommendations/batch",
                     "Recommendations for up to 100 users (user_ids, and the single request's fields)",
                     "recommendations"};
+  r.browser = true;  // called from shops' pages (CORS)
   r.body_schema = R"({"type":"object","required":["user_ids"],"properties":{
     "user_ids":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"string","minLength":1,"maxLength":256}},)" +
                   RequestProperties() + "}}";
@@ -268,6 +270,7 @@ http::RouteInfo BatchRoute() {
 http::RouteInfo SimilarRoute() {
   http::RouteInfo r{"POST", "/api/v1/recommendations/similar",
                     "Items similar to an item (never the item itself)", "recommendations"};
+  r.browser = true;  // called from shops' pages (CORS)
   r.body_schema = std::string(R"({"type":"object","required":["item_id"],"properties":{
     "item_id":{"type":"string","minLength":1,"maxLength":256},
     "count":{"type":"integer","minimum":1,"maximum":1000},"filters":)") + schema::kFilters + "}}";
@@ -302,6 +305,7 @@ http::RouteInfo LogRoute() {
 http::RouteInfo PopularRoute() {
   http::RouteInfo r{"GET", "/api/v1/recommendations/popular",
                     "Trending items, optionally of one category (?category, ?count)", "recommendations"};
+  r.browser = true;  // called from shops' pages (CORS)
   r.params = {schema::QueryInt("count", 1, 1000, "default 10; at most the tenant's max_recommendations"),
               schema::QueryString("category", 256, "only this category")};
   r.replies = {schema::Reply(200, "trending items",

@@ -8,6 +8,7 @@
 #include "analytics/analytics.h"
 #include "api/json_body.h"
 #include "auth/authenticator.h"
+#include "common/strings.h"
 #include "http/declared.h"
 #include "http/errors.h"
 #include "serving/recommender.h"
@@ -71,16 +72,70 @@ Status Check(const auth::Principal& who, Needs needs) {
   return Status::Ok();
 }
 
-// Who a call was counted for (analytics): set once the tenant is resolved.
+// Who a call was counted for (analytics): set once the tenant is resolved;
+// and the web origin its answer may be read from (CORS), if any.
 struct Caller {
   std::string tenant_id, key_id;
+  std::string cors_origin;
 };
+
+// Whether `origin` is the server's own (the console's pages).
+bool SameOrigin(const http::Request& req, std::string_view origin) {
+  const std::string_view host = req.Header("host");
+  if (host.empty()) return false;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.size() == scheme.size() + host.size() && origin.substr(0, scheme.size()) == scheme &&
+        origin.substr(scheme.size()) == host) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A browser route called from a web page of another origin: the origin must
+// be one of the tenant's allowed_origins ("*": any, for publishable keys).
+// A publishable key works only so, and only on browser routes.
+Status CheckOrigin(const TenantServices* s, const auth::Principal& who, const std::string& tenant_id,
+                   bool browser, const http::Request& req, Caller* caller) {
+  const std::string_view origin = req.Header("origin");
+  if (!browser) {
+    if (who.publishable) {
+      return Status::PermissionDenied("a publishable key may call the recommendation and interaction routes only")
+          .WithReason("publishable_key");
+    }
+    return Status::Ok();
+  }
+  if (origin.empty() || SameOrigin(req, origin)) {
+    if (who.publishable) {
+      return Status::PermissionDenied("a publishable key is accepted only from web pages of the tenant's "
+                                      "settings.allowed_origins (use a secret key on a server)")
+          .WithReason("publishable_key");
+    }
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(TenantRules rules, s->settings->Rules(tenant_id));
+  const std::string lower = AsciiLower(std::string(origin));
+  if (!rules.allowed_origins.count(lower) && !(who.publishable && rules.allowed_origins.count("*"))) {
+    return Status::PermissionDenied("origin '" + std::string(origin.substr(0, 200)) +
+                                    "' is not in the tenant's settings.allowed_origins")
+        .WithReason("origin_not_allowed");
+  }
+  caller->cors_origin = std::string(origin);
+  return Status::Ok();
+}
+
+// The answer readable by the page that asked (when its origin is allowed).
+void AllowOrigin(http::Response& res, const std::string& origin) {
+  if (origin.empty()) return;
+  res.headers.emplace_back("Access-Control-Allow-Origin", origin);
+  res.headers.emplace_back("Vary", "Origin");
+}
 
 // Authenticates, checks `needs`, parses the body when asked and resolves
 // the tenant, in that order (the first failure is the answer).
 StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& declared, Needs needs,
-                               bool json_body, const TenantRoutes::JsonFn& fn, const http::Request& req,
-                               const http::PathParams& params, Caller* caller) {
+                               bool json_body, bool browser, const TenantRoutes::JsonFn& fn,
+                               const http::Request& req, const http::PathParams& params, Caller* caller) {
   ASSIGN_OR_RETURN(auth::Principal who, s->authenticator->Authenticate(req.Header("authorization")));
   RETURN_IF_ERROR(Check(who, needs));
   RETURN_IF_ERROR(declared.CheckParams(req, params));
@@ -94,6 +149,7 @@ StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& de
   ASSIGN_OR_RETURN(std::string tenant_id, who.ResolveTenant(named.value_or("")));
   caller->tenant_id = tenant_id;
   caller->key_id = who.key_id;
+  RETURN_IF_ERROR(CheckOrigin(s, who, tenant_id, browser, req, caller));
   TenantContext ctx(s, std::move(who), std::move(tenant_id));
   return fn(req, params, ctx, body);
 }
@@ -103,13 +159,23 @@ StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& de
 http::Handler TenantRoutes::Wrap(const http::RouteInfo& info, Needs needs, bool json_body, JsonFn fn) const {
   auto declared = std::make_shared<const http::Declared>(http::Declared::Compile(info));
   const std::string route = info.method + " " + info.pattern;
-  return [s = services_, declared, needs, json_body, fn = std::move(fn), route](const http::Request& req,
-                                                                               const http::PathParams& params) {
+  return [s = services_, declared, needs, json_body, browser = info.browser, fn = std::move(fn), route](
+             const http::Request& req, const http::PathParams& params) {
     const auto start = std::chrono::steady_clock::now();
     Caller caller;
-    auto served = Serve(s.get(), *declared, needs, json_body, fn, req, params, &caller);
+    auto served = Serve(s.get(), *declared, needs, json_body, browser, fn, req, params, &caller);
     http::Response res =
         served.ok() ? std::move(served).value() : http::ErrorResponse(served.status(), req.request_id);
+    AllowOrigin(res, caller.cors_origin);
+    if (res.later && !caller.cors_origin.empty()) {
+      res.later = [later = std::move(res.later), origin = caller.cors_origin](
+                      std::function<void(http::Response)> send) {
+        later([send = std::move(send), origin](http::Response answer) {
+          AllowOrigin(answer, origin);
+          send(std::move(answer));
+        });
+      };
+    }
     if (!s->analytics || caller.tenant_id.empty()) return res;
     // Counted for the tenant once answered (a deferred answer when it is sent).
     auto since = [start] {

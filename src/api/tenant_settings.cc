@@ -43,6 +43,11 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
     window("click_window_minutes", 60'000.0, 1440, &rules.click_window_ms);
     window("conversion_window_hours", 3'600'000.0, 720, &rules.conversion_window_ms);
   }
+  if (auto* a = o.if_contains("allowed_origins"); a && a->is_array()) {
+    for (const auto& x : a->as_array()) {
+      if (x.is_string()) rules.allowed_origins.insert(AsciiLower(std::string(x.as_string())));
+    }
+  }
   if (auto* m = o.if_contains("merchandising"); m && !m->is_null()) {
     auto merch = serving::ParseMerchandising(*m);  // checked when stored: unreadable only if hand-edited
     if (merch.ok() && !merch->empty()) {

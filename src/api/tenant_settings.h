@@ -35,6 +35,9 @@ struct TenantRules {
   // hash names it in the result cache's keys (a change is seen at once).
   std::shared_ptr<const serving::Merchandising> merchandising;
   uint64_t merchandising_hash = 0;
+  // settings.allowed_origins: the web origins ("https://shop.example") whose
+  // pages may call the browser routes; "*": any (publishable keys only).
+  std::set<std::string> allowed_origins;
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

@@ -49,6 +49,10 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--shutdown-grace", c.shutdown_grace_seconds,
                  "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
       ->envname("EMBEDREC_SHUTDOWN_GRACE")->capture_default_str()->check(CLI::Range(0, 3600));
+  cmd.add_option("--web-dir", c.web_dir,
+                 "Where the built browser assets are (widget.js; default: web/ beside the binary, where make "
+                 "build puts them)")
+      ->envname("EMBEDREC_WEB_DIR");
   cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
       ->envname("EMBEDREC_PORT_FILE");
   cmd.add_option("--memory-budget", c.memory_budget,

@@ -33,6 +33,7 @@ struct ServeConfig {
   int request_timeout_seconds = 60;      // EMBEDREC_REQUEST_TIMEOUT: read or write one message
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
   std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
+  std::string web_dir;                   // EMBEDREC_WEB_DIR: built browser assets; "": web/ beside the binary
   // EMBEDREC_MEMORY_BUDGET: bytes serving may hold for its tenants — their
   // models, catalogs, popularity and user profiles ("512MiB", "2G", or a
   // plain number); the least recently used tenants are dropped beyond it and

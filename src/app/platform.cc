@@ -90,6 +90,7 @@ class PlatformImpl final : public Platform {
     platform.sessions = sessions_.get();
     platform.clock = clock_;
     platform.test_clock = test_clock_.get();
+    platform.web_dir = !config_.web_dir.empty() ? config_.web_dir : ExecutableDir() + "/web";
     platform.metrics = &metrics_;
     store::TenantStores* tenant_stores = tenants_.get();
     platform.ping_tenant_spaces = [tenant_stores] { return tenant_stores->Ping(); };

@@ -4,16 +4,17 @@
 
 namespace embedrec::auth {
 
-GeneratedApiKey GenerateApiKey() {
+GeneratedApiKey GenerateApiKey(bool publishable) {
   GeneratedApiKey k;
-  k.key = std::string(kApiKeyPrefix) + RandomBase62(kApiKeyRandomChars);
+  k.key = std::string(publishable ? kPublishableKeyPrefix : kApiKeyPrefix) + RandomBase62(kApiKeyRandomChars);
   k.prefix = k.key.substr(0, kApiKeyDisplayPrefix);
   k.hash = HashSecret(k.key);
   return k;
 }
 
 bool LooksLikeApiKey(std::string_view token) {
-  if (token.substr(0, kApiKeyPrefix.size()) != kApiKeyPrefix) return false;
+  static_assert(kApiKeyPrefix.size() == kPublishableKeyPrefix.size());
+  if (token.substr(0, kApiKeyPrefix.size()) != kApiKeyPrefix && !IsPublishable(token)) return false;
   if (token.size() <= kApiKeyPrefix.size() || token.size() > 256) return false;
   for (char c : token.substr(kApiKeyPrefix.size())) {
     bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

@@ -119,6 +119,7 @@ StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {
   p.kind = Principal::Kind::kApiKey;
   p.tenant_id = key->tenant_id;
   p.key_id = key->id;
+  p.publishable = IsPublishable(key->key_prefix);
   for (const auto& s : key->scopes) {
     if (auto bit = ParseScope(s)) p.permissions |= *bit;
   }

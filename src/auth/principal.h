@@ -46,6 +46,7 @@ struct Principal {
   std::string key_id;     // kApiKey
   std::string role;       // kUser
   uint32_t permissions = 0;
+  bool publishable = false;  // kApiKey: a publishable key (auth/api_key.h)
 
   bool Has(uint32_t perm) const { return (permissions & perm) == perm; }
   // kPermissionDenied naming the missing permission.

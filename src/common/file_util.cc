@@ -83,6 +83,12 @@ Status PWriteAll(int fd, const void* data, size_t n, uint64_t offset, const char
   return Status::Ok();
 }
 
+std::string ExecutableDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec || !exe.has_parent_path() ? std::string(".") : exe.parent_path().string();
+}
+
 StatusOr<std::string> ReadWholeFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

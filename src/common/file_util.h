@@ -19,6 +19,9 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
 // kNotFound when it does not exist; kInternal on other errors.
 StatusOr<std::string> ReadWholeFile(const std::string& path);
 
+// The directory of the running executable ("." when it cannot be told).
+std::string ExecutableDir();
+
 // The bytes of every regular file under `dir` (0 when it does not exist;
 // files that vanish meanwhile are skipped).
 int64_t DirectoryBytes(const std::string& dir);

@@ -78,6 +78,11 @@ Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
     out.error = ErrorResponse(Status::InvalidArgument("malformed request target"), req.request_id);
     return out;
   }
+  if (req.method == "OPTIONS" && !req.Header("origin").empty() &&
+      !req.Header("access-control-request-method").empty()) {
+    out.error = Preflight(req);
+    return out;
+  }
   auto m = router_->Find(req.method, req.path);
   switch (m.outcome) {
     case Router::Outcome::kNotFound:
@@ -113,6 +118,31 @@ Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
   out.route = m.route;
   out.params = std::move(m.params);
   return out;
+}
+
+Response Dispatcher::Preflight(const Request& req) const {
+  // The browser asks before a cross-origin call with a bearer token. Any
+  // origin is told yes for a browser route: nothing is read or done here,
+  // and the call itself is checked against the tenant's allowed origins
+  // (its credential names the tenant, which a preflight does not carry).
+  const std::string method(req.Header("access-control-request-method"));
+  auto m = router_->Find(method, req.path);
+  if (m.outcome != Router::Outcome::kFound || !m.route->info.browser) {
+    return ErrorResponse(Status::PermissionDenied("cross-origin calls are not accepted on " + method + " " +
+                                                  req.path + "; a shop's pages may call the recommendation "
+                                                  "and interaction routes")
+                             .WithReason("cors_not_allowed"),
+                         req.request_id);
+  }
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  r.headers.emplace_back("Access-Control-Allow-Origin", std::string(req.Header("origin")));
+  r.headers.emplace_back("Access-Control-Allow-Methods", method);
+  r.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key");
+  r.headers.emplace_back("Access-Control-Max-Age", "600");
+  r.headers.emplace_back("Vary", "Origin");
+  return r;
 }
 
 Response Dispatcher::HandleNow(Request& req) {

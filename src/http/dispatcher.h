@@ -50,6 +50,9 @@ class Dispatcher final : public RequestHandler {
     std::optional<Response> error;
   };
   Resolved Resolve(Request& req) const;
+  // The answer to a CORS preflight (OPTIONS with Origin and
+  // Access-Control-Request-Method): 204 for a browser route, else 403.
+  Response Preflight(const Request& req) const;
   // Runs the handler and calls `done` with its answer (later, for a
   // deferred one), after recording metrics.
   void Run(const Route& route, const PathParams& params, Request& req,

@@ -58,6 +58,10 @@ struct RouteInfo {
   Role role = Role::kGateway;
   bool authenticated = true; // needs a bearer token (documented as such)
   uint64_t body_limit = 0;   // 0: the server default
+  // Called from shops' web pages on other origins (CORS): a preflight
+  // (OPTIONS) is answered; the origin of each call is checked against the
+  // tenant's allowed origins (api/tenant_routes.h).
+  bool browser = false;
   bool blocking = true;      // may block on I/O: runs on the worker pool
   bool stream_body = false;  // handler reads Request::body_stream (uploads); implies blocking
   // For a blocking route: true when this request's handler will find all it

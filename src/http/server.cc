@@ -479,7 +479,7 @@ void Session::Reply(Response r, bool close) {
   res_->version(11);
   res_->result(static_cast<unsigned>(r.status));
   res_->set(bhttp::field::server, server_->options().server_header);
-  res_->set(bhttp::field::content_type, r.content_type);
+  if (!r.content_type.empty()) res_->set(bhttp::field::content_type, r.content_type);
   res_->set("X-Request-Id", request_id_);
   for (auto& [k, v] : r.headers) res_->set(k, v);
   res_->body() = std::move(r.body);

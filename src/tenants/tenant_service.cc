@@ -95,6 +95,23 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
     RETURN_IF_ERROR(in("click_window_minutes", 0.001, 1440));
     RETURN_IF_ERROR(in("conversion_window_hours", 0.001, 720));
   }
+  // The web origins whose pages may call the browser routes (CORS; api/tenant_routes.h).
+  if (auto* v = s.if_contains("allowed_origins"); v && !v->is_null()) {
+    if (!v->is_array()) return FieldTypeError("settings.allowed_origins", "an array of strings");
+    if (v->as_array().size() > 100) {
+      return FieldValueError("settings.allowed_origins", "settings.allowed_origins holds at most 100 origins");
+    }
+    static const std::regex kOrigin(R"(^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$)");
+    for (const auto& o : v->as_array()) {
+      if (!o.is_string()) return FieldTypeError("settings.allowed_origins", "an array of strings");
+      const std::string origin(o.as_string());
+      if (origin != "*" && !std::regex_match(origin, kOrigin)) {
+        return FieldValueError("settings.allowed_origins",
+                               "'" + origin.substr(0, 100) + "' is not an origin: scheme://host[:port] (no path), "
+                               "or \"*\" (any site, for publishable keys)");
+      }
+    }
+  }
   // Merchandising rules (serving/merchandising.h): checked here, read by serving.
   if (auto* m = s.if_contains("merchandising")) RETURN_IF_ERROR(serving::ParseMerchandising(*m).status());
   // Automatic retraining (training/retrain_policy.h): checked here, read by the scheduler.
