@@ -4,6 +4,7 @@
 #include "api/call.h"
 #include "api/json_body.h"
 #include "api/schemas.h"
+#include "common/json_fields.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
@@ -12,23 +13,74 @@ using http::Request;
 
 namespace {
 
-json::object TokensJson(const auth::SessionTokens& t) {
-  return json::object{{"access_token", t.access_token},
-                      {"refresh_token", t.refresh_token},
-                      {"token_type", "Bearer"},
-                      {"expires_in", t.expires_in},
-                      {"user", json::object{{"id", t.user.id},
-                                            {"email", t.user.email},
-                                            {"tenant_id", t.user.tenant_id},
-                                            {"role", t.user.role}}}};
+// The web console keeps its refresh token in an HttpOnly cookie (no script
+// can read it, and it is sent to /api/v1/auth only), asked for with
+// "cookie": true at login; the JSON answer then has no refresh_token.
+constexpr std::string_view kRefreshCookie = "embedrec_refresh";
+
+std::string CookieOf(const Request& req, std::string_view name) {
+  std::string_view all = req.Header("cookie");
+  while (!all.empty()) {
+    const size_t semi = all.find(';');
+    std::string_view part = all.substr(0, semi);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=') {
+      return std::string(part.substr(name.size() + 1));
+    }
+    if (semi == std::string_view::npos) break;
+    all.remove_prefix(semi + 1);
+  }
+  return {};
 }
 
-constexpr const char* kTokens = R"({"type":"object","required":["access_token","refresh_token","token_type","expires_in","user"],"properties":{
+// Set-Cookie for the refresh token (empty: cleared). Secure unless the
+// console is reached on this machine over plain http.
+std::string RefreshCookie(const Request& req, const std::string& token) {
+  const std::string_view host = req.Header("host");
+  const bool local = host.substr(0, 9) == "localhost" || host.substr(0, 9) == "127.0.0.1";
+  return std::string(kRefreshCookie) + "=" + token + "; Path=/api/v1/auth; HttpOnly; SameSite=Strict" +
+         (local ? "" : "; Secure") + (token.empty() ? "; Max-Age=0" : "; Max-Age=2592000");
+}
+
+json::object TokensJson(const auth::SessionTokens& t, bool cookie = false) {
+  json::object o{{"access_token", t.access_token},
+                 {"token_type", "Bearer"},
+                      {"expires_in", t.expires_in},
+                 {"user", json::object{{"id", t.user.id},
+                                       {"email", t.user.email},
+                                       {"tenant_id", t.user.tenant_id},
+                                       {"role", t.user.role}}}};
+  if (!cookie) o["refresh_token"] = t.refresh_token;
+  return o;
+}
+
+// The answer with the token pair: in JSON, or the refresh token in the cookie.
+http::Response TokensAnswer(const Request& req, const auth::SessionTokens& t, bool cookie) {
+  http::Response r = JsonAnswer(200, TokensJson(t, cookie));
+  if (cookie) r.headers.emplace_back("Set-Cookie", RefreshCookie(req, t.refresh_token));
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+// The refresh token of a request: its body's, else the console's cookie.
+StatusOr<std::pair<std::string, bool>> RefreshTokenOf(const Request& req) {
+  ASSIGN_OR_RETURN(json::object body, ParseJsonObject(req, /*allow_empty=*/true));
+  ASSIGN_OR_RETURN(auto token, OptString(body, "refresh_token", 512));
+  if (token && !token->empty()) return std::pair<std::string, bool>(*token, false);
+  std::string cookie = CookieOf(req, kRefreshCookie);
+  if (cookie.empty()) {
+    return Status::InvalidArgument("field 'refresh_token' is required (or the console's cookie)",
+                                   {{"field", "refresh_token"}});
+  }
+  return std::pair<std::string, bool>(std::move(cookie), true);
+}
+
+constexpr const char* kTokens = R"({"type":"object","required":["access_token","token_type","expires_in","user"],"properties":{
     "access_token":{"type":"string"},"refresh_token":{"type":"string"},"token_type":{"type":"string","enum":["Bearer"]},
     "expires_in":{"type":"integer"},"user":{"type":"object","required":["id","email","tenant_id","role"],"properties":{
     "id":{"type":"string"},"email":{"type":"string"},"tenant_id":{"type":"string"},"role":{"type":"string"}}}}})";
-constexpr const char* kRefreshBody = R"({"type":"object","required":["refresh_token"],"properties":{
-    "refresh_token":{"type":"string","minLength":1,"maxLength":512}}})";
+constexpr const char* kRefreshBody = R"({"type":"object","properties":{
+    "refresh_token":{"type":"string","minLength":1,"maxLength":512,"description":"required unless the console's cookie holds it"}}})";
 
 }  // namespace
 
@@ -38,15 +90,17 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
   http::RouteInfo login{"POST", "/api/v1/auth/login",
                         "Exchange email and password for an access and a refresh token", "auth"};
   login.body_schema = R"({"type":"object","required":["email","password"],"properties":{
-    "email":{"type":"string","maxLength":254},"password":{"type":"string","maxLength":1024}}})";
+    "email":{"type":"string","maxLength":254},"password":{"type":"string","maxLength":1024},
+    "cookie":{"type":"boolean","description":"keep the refresh token in an HttpOnly cookie instead of the answer, for the web console"}}})";
   login.replies = {schema::Reply(200, "signed in", kTokens)};
   login.errors = {401, 403, 429};
   AddPublic(router, login, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                ASSIGN_OR_RETURN(std::string email, ReqString(body, "email", 254));
                ASSIGN_OR_RETURN(std::string password, ReqString(body, "password", 1024));
+               ASSIGN_OR_RETURN(auto cookie, OptBool(body, "cookie"));
                ASSIGN_OR_RETURN(auto tokens, d->sessions->Login(email, password));
-               return JsonAnswer(200, TokensJson(tokens));
+               return TokensAnswer(req, tokens, cookie.value_or(false));
              });
 
   http::RouteInfo refresh{"POST", "/api/v1/auth/refresh",
@@ -55,10 +109,9 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
   refresh.replies = {schema::Reply(200, "a new token pair (the old refresh token is spent)", kTokens)};
   refresh.errors = {401};
   AddPublic(router, refresh, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-               ASSIGN_OR_RETURN(std::string token, ReqString(body, "refresh_token", 512));
-               ASSIGN_OR_RETURN(auto tokens, d->sessions->Refresh(token));
-               return JsonAnswer(200, TokensJson(tokens));
+               ASSIGN_OR_RETURN(auto token, RefreshTokenOf(req));
+               ASSIGN_OR_RETURN(auto tokens, d->sessions->Refresh(token.first));
+               return TokensAnswer(req, tokens, token.second);
              });
 
   http::RouteInfo logout{"POST", "/api/v1/auth/logout",
@@ -66,11 +119,11 @@ void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps) {
   logout.body_schema = kRefreshBody;
   logout.replies = {schema::NoContent("signed out")};
   AddPublic(router, logout, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
-               ASSIGN_OR_RETURN(std::string token, ReqString(body, "refresh_token", 512));
-               RETURN_IF_ERROR(d->sessions->Logout(token));
+               ASSIGN_OR_RETURN(auto token, RefreshTokenOf(req));
+               RETURN_IF_ERROR(d->sessions->Logout(token.first));
                http::Response r;
                r.status = 204;
+               if (token.second) r.headers.emplace_back("Set-Cookie", RefreshCookie(req, ""));
                return r;
              });
 

@@ -99,19 +99,27 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                     });
 
   http::RouteInfo change{"PATCH", "/api/v1/admin/tenants/{id}",
-                         "Change a tenant's name, settings or status (platform admin)", "tenants"};
+                         "Change a tenant's name, settings or status (platform admin); its settings (its "
+                         "own admins)", "tenants"};
   change.params = {TenantId()};
   change.body_schema = std::string(R"({"type":"object","properties":{"name":{"type":"string","maxLength":200},
     "status":{"type":"string","maxLength":32,"description":"active or suspended"},"settings":)") + kSettings + "}}";
   change.replies = {schema::Reply(200, "the tenant as changed (settings are merged)", kTenant)};
   change.errors = {404};
-  AddAuthed(router, change, deps, kPlatformAdmin,
+  AddAuthed(router, change, deps, 0,
                     [d](const Request& req, const PathParams& p,
-                        const auth::Principal&) -> StatusOr<http::Response> {
+                        const auth::Principal& who) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
                       tenants::TenantChange change;
                       ASSIGN_OR_RETURN(change.name, OptString(body, "name", 200));
                       ASSIGN_OR_RETURN(change.status, OptString(body, "status", 32));
+                      if (!who.Has(kPlatformAdmin)) {
+                        // A tenant's admin (users:manage) changes its settings, nothing else.
+                        ASSIGN_OR_RETURN(std::string own, who.ResolveTenant(p.Get("id")));
+                        (void)own;
+                        RETURN_IF_ERROR(who.Require(auth::kManageUsers));
+                        if (change.name || change.status) RETURN_IF_ERROR(who.Require(kPlatformAdmin));
+                      }
                       if (body.contains("settings")) {
                         ASSIGN_OR_RETURN(change.settings_patch, SettingsField(body));
                       }

@@ -1,9 +1,15 @@
 // What browsers load from the gateway: the widget's script for a shop's
-// pages (GET /widget.js, the IIFE build of web/widget). Built by `make
-// build` (npm) into the web directory, read once at start.
+// pages (GET /widget.js, the IIFE build of web/widget) and the admin console
+// (GET / and /assets/*, the build of web/console), with security headers
+// (CSP, no framing). Built by `make build` (npm) into the web directory,
+// read once at start.
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <map>
+
 #include "api/call.h"
+#include "api/schemas.h"
 #include "common/file_util.h"
 #include "http/errors.h"
 
@@ -11,7 +17,89 @@ namespace embedrec::api {
 using http::PathParams;
 using http::Request;
 
+namespace {
+
+// The console's files by name ("index.html", "assets/index-1a2b.js").
+using Files = std::map<std::string, std::string, std::less<>>;
+
+Files ReadConsole(const std::string& dir) {
+  Files out;
+  std::error_code ec;
+  for (const auto& name : {std::string("index.html")}) {
+    if (auto f = ReadWholeFile(dir + "/" + name); f.ok()) out[name] = std::move(f).value();
+  }
+  for (std::filesystem::directory_iterator it(dir + "/assets", ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    if (auto f = ReadWholeFile(it->path().string()); f.ok()) {
+      out["assets/" + it->path().filename().string()] = std::move(f).value();
+    }
+  }
+  return out;
+}
+
+std::string TypeOf(std::string_view name) {
+  auto ends = [&](std::string_view ext) {
+    return name.size() >= ext.size() && name.substr(name.size() - ext.size()) == ext;
+  };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "application/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".png")) return "image/png";
+  return "application/octet-stream";
+}
+
+// The console's pages may only load their own scripts and talk to this
+// server; nobody may frame them.
+void SecurityHeaders(http::Response& r) {
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                         "img-src 'self' data: http: https:; connect-src 'self'; frame-ancestors 'none'; "
+                         "base-uri 'none'; form-action 'self'; object-src 'none'");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+}
+
+}  // namespace
+
 void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps) {
+  auto console = std::make_shared<const Files>(ReadConsole(deps.web_dir + "/console"));
+  if (!console->count("index.html")) {
+    spdlog::warn("no console in {}/console (make build builds it): GET / answers 404", deps.web_dir);
+  }
+  http::RouteInfo home{"GET", "/", "The admin console (sign in, keys, data, training, models, dashboard)",
+                       "console", http::Role::kGateway, false};
+  home.blocking = false;
+  home.replies = {{.status = 200, .description = "the console's page", .media = "text/html"}};
+  home.errors = {404};
+  AddPublic(router, home, [console](const Request&, const PathParams&) -> StatusOr<http::Response> {
+    auto it = console->find("index.html");
+    if (it == console->end()) return Status::NotFound("the console is not built on this server (make build builds it)");
+    http::Response r;
+    r.content_type = TypeOf(it->first);
+    r.body = it->second;
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    SecurityHeaders(r);
+    return r;
+  });
+  http::RouteInfo asset{"GET", "/assets/{file}", "The console's scripts and styles", "console",
+                        http::Role::kGateway, false};
+  asset.blocking = false;
+  asset.params = {schema::Path("file", 200, "a file of the console's build")};
+  asset.replies = {{.status = 200, .description = "the file", .media = "application/octet-stream"}};
+  asset.errors = {404};
+  AddPublic(router, asset, [console](const Request&, const PathParams& p) -> StatusOr<http::Response> {
+    auto it = console->find("assets/" + p.Get("file"));
+    if (it == console->end()) return Status::NotFound("no console file '" + p.Get("file") + "'");
+    http::Response r;
+    r.content_type = TypeOf(it->first);
+    r.body = it->second;
+    r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");  // names carry a hash
+    SecurityHeaders(r);
+    return r;
+  });
+
   auto script = std::make_shared<const StatusOr<std::string>>(ReadWholeFile(deps.web_dir + "/widget.js"));
   if (!script->ok()) {
     spdlog::warn("no widget script in {} (make build builds it): GET /widget.js answers 404", deps.web_dir);

@@ -1,0 +1,60 @@
+// The tenant's settings and the "try it" panel.
+import { api, isAdmin, tenantId } from "./api";
+import { clear, field, fmt, h, notice, table } from "./dom";
+
+export async function settingsPage(main: HTMLElement): Promise<void> {
+  const t = await api("GET", `/api/v1/admin/tenants/${tenantId()}`);
+  const s = t.settings ?? {};
+  const origins = h("textarea", { rows: "3" });
+  origins.value = (s.allowed_origins ?? []).join("\n");
+  const ttl = h("input", { type: "number", min: "0", max: "86400", value: String(s.cache_ttl_seconds ?? 300) });
+  const maxRecs = h("input", { type: "number", min: "1", max: "1000", value: String(s.max_recommendations ?? 50) });
+  const exclude = h("select", {}, ...["auto", "purchased", "all_interacted", "none"].map((x) => h("option", { value: x, selected: x === s.exclude_from_recommendations }, x)));
+  const retrain = h("input", { type: "checkbox", checked: s.auto_retrain !== false });
+  const merch = h("textarea", { rows: "10", spellcheck: "false", class: "code" });
+  merch.value = JSON.stringify(s.merchandising ?? { rules: [], diversity: {} }, null, 2);
+  const status = h("div", { "aria-live": "polite" });
+  clear(main, h("h1", {}, "Settings"), h("form", { class: "card", onsubmit: async (e: Event) => {
+    e.preventDefault();
+    let merchandising: unknown;
+    try { merchandising = JSON.parse(merch.value || "null"); }
+    catch { status.replaceChildren(notice("error", "Merchandising rules are not valid JSON")); return; }
+    try {
+      await api("PATCH", `/api/v1/admin/tenants/${tenantId()}`, { settings: {
+        allowed_origins: origins.value.split(/\s+/).filter(Boolean), cache_ttl_seconds: Number(ttl.value),
+        max_recommendations: Number(maxRecs.value), exclude_from_recommendations: exclude.value,
+        auto_retrain: retrain.checked, merchandising } });
+      status.replaceChildren(notice("ok", "Saved"));
+    } catch (err) {
+      const e2 = err as any;
+      status.replaceChildren(notice("error", `${e2.message}${e2.details?.field ? ` (${e2.details.field})` : ""}`));
+    }
+  } },
+    field("Allowed origins for the widget", origins, "one per line: https://shop.example — or * (publishable keys only)"),
+    field("Result cache (seconds)", ttl), field("Most recommendations per request", maxRecs),
+    field("Exclude from recommendations", exclude), h("label", { class: "check" }, retrain, "Retrain automatically"),
+    field("Merchandising rules (JSON)", merch, "boost / bury / pin rules and diversity caps: see the README"),
+    h("button", { type: "submit", disabled: !isAdmin() && false }, "Save"), status),
+    h("p", {}, h("small", {}, "Tenant id: "), h("code", {}, tenantId())));
+}
+
+export async function tryPage(main: HTMLElement): Promise<void> {
+  const user = h("input", { placeholder: "USER_000001", required: true });
+  const item = h("input", { placeholder: "PROD_000001" });
+  const out = h("div", { "aria-live": "polite" });
+  const show = (title: string, rows: any[], score: string) => table(rows, [
+    ["#", (r: any) => rows.indexOf(r) + 1], ["Item", (r: any) => `${r.name} (${r.item_id})`], ["Category", (r: any) => r.category],
+    ["Score", (r: any) => fmt(r[score], 3)], ["Why", (r: any) => r.reason ?? ""]], title);
+  clear(main, h("h1", {}, "Try it"), h("form", { class: "card", onsubmit: async (e: Event) => {
+    e.preventDefault();
+    clear(out);
+    try {
+      const r = await api("POST", "/api/v1/recommendations", { user_id: user.value, count: 10 });
+      out.append(show(`Recommendations for ${user.value} (${r.metadata?.algorithm}, ${r.metadata?.model_version ?? "no model"})`, r.recommendations, "score"));
+      if (item.value) {
+        const s = await api("POST", "/api/v1/recommendations/similar", { item_id: item.value, count: 10 });
+        out.append(show(`Similar to ${item.value}`, s.similar_items, "similarity_score"));
+      }
+    } catch (err) { out.replaceChildren(notice("error", (err as Error).message)); }
+  } }, field("User", user), field("Item (optional: its similar items)", item), h("button", { type: "submit" }, "Show")), out);
+}
