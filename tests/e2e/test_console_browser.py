@@ -30,7 +30,7 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{server.ports['gateway']}/"
     run = subprocess.run(["node", "e2e/console_journey.mjs", url, "sarah@shop.example", "correct horse 42",
-                          str(tmp_path / "items.csv"), str(tmp_path / "interactions.csv"), str(shots)],
+                          str(tmp_path / "items.csv"), str(tmp_path / "interactions.csv"), str(shots), ADMIN_TOKEN],
                          cwd=ROOT / "web", capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
@@ -48,7 +48,8 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     assert all(c["canvas"] >= 1 and c["points"] >= 1 for c in drawn.values()), drawn
     assert seen["afterReload"] == "sarah@shop.example" and "embedrec_refresh" not in seen["cookieVisible"]
     assert seen["signedOut"]
-    for page in ("signin", "keys", "data", "training", "models", "try", "dashboard", "experiments", "settings"):
+    assert seen["adminUsers"] == 1 and seen["adminWho"].startswith("platform admin · tenant")
+    for page in ("tenants", "signin", "keys", "data", "training", "models", "try", "dashboard", "experiments", "settings"):
         for width in ("desktop", "phone"):
             assert (shots / f"console-{page}-{width}.png").stat().st_size > 1000, (page, width)
     # The console's pages carry their security headers.

@@ -4,10 +4,13 @@
 // page photographed at desktop and phone width. Prints what it saw as JSON
 // for tests/e2e/test_console_browser.py.
 //
-//   node e2e/console_journey.mjs <console url> <email> <password> <items.csv> <interactions.csv> <screenshot dir>
+// Then the platform admin signs in with the admin token, opens the tenant
+// and lists its users.
+//
+//   node e2e/console_journey.mjs <console url> <email> <password> <items.csv> <interactions.csv> <screenshot dir> <admin token>
 import { chromium } from "playwright-core";
 
-const [url, email, password, itemsCsv, interactionsCsv, shots] = process.argv.slice(2);
+const [url, email, password, itemsCsv, interactionsCsv, shots, adminToken] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-dev-shm-usage"],
@@ -107,6 +110,19 @@ try {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Email").waitFor();
   out.signedOut = true;
+
+  // The platform admin: tenants, one opened, its users.
+  await page.getByText("Platform administrator").click();
+  await page.getByLabel("Admin token").fill(adminToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("table", { name: "Tenants" }).waitFor({ timeout: 10000 });
+  await page.getByRole("button", { name: "Users" }).first().click();
+  await page.locator("table", { hasText: "Users of" }).waitFor();
+  out.adminUsers = await page.locator("table", { hasText: "Users of" }).locator("tbody tr").count();
+  await shot("tenants");
+  await page.getByRole("button", { name: "Open" }).first().click();
+  await page.locator(".tiles").waitFor({ timeout: 20000 });
+  out.adminWho = await page.locator("header .who").textContent();
 } catch (e) {
   out.failure = String(e);
   await page.screenshot({ path: `${shots}/console-failure.png`, fullPage: true }).catch(() => {});

@@ -95,7 +95,8 @@ export async function signOut(): Promise<void> {
 
 // Adds ?tenant_id for the platform admin (a tenant's user acts on its own).
 export function withTenant(path: string): string {
-  if (!session?.admin || !session.tenantId) return path;
+  if (!session?.admin || !session.tenantId || /[?&]tenant_id=/.test(path)) return path;
+  if (path.startsWith("/api/v1/admin/tenants") || path.startsWith("/api/v1/auth")) return path;  // not tenant-scoped
   return path + (path.includes("?") ? "&" : "?") + "tenant_id=" + encodeURIComponent(session.tenantId);
 }
 

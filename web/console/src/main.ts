@@ -55,15 +55,23 @@ async function tenantsPage(main: HTMLElement): Promise<void> {
     clear(list, table(page.tenants, [
       ["Name", (t: any) => t.name], ["Slug", (t: any) => t.slug], ["Status", (t: any) => t.status],
       ["Id", (t: any) => h("code", {}, t.id)],
-      ["", (t: any) => h("button", { onclick: () => { setTenant(t.id); location.hash = "#/dashboard"; render(); } },
-                          t.id === tenantId() ? "Current" : "Open")]], "Tenants"));
+      ["", (t: any) => h("span", {},
+        h("button", { onclick: () => { setTenant(t.id); location.hash = "#/dashboard"; render(); } },
+          t.id === tenantId() ? "Current" : "Open"), " ",
+        h("button", { onclick: () => void showUsers(t) }, "Users"))]], "Tenants"));
+  };
+  const users = h("div");
+  const showUsers = async (t: any) => {
+    const r = await api("GET", `/api/v1/admin/users?tenant_id=${encodeURIComponent(t.id)}`);
+    clear(users, table(r.users ?? [], [["Email", (u: any) => u.email], ["Role", (u: any) => u.role],
+      ["Status", (u: any) => u.status ?? "active"]], `Users of ${t.name}`));
   };
   const name = h("input", { required: true }), slug = h("input", { required: true, pattern: "[a-z0-9-]+" });
   const uEmail = h("input", { type: "email" }), uPass = h("input", { type: "password", minlength: 8 });
   const role = h("select", {}, h("option", { value: "admin" }, "admin"), h("option", { value: "member" }, "member"),
                  h("option", { value: "viewer" }, "viewer"));
   const status = h("div", { "aria-live": "polite" });
-  clear(main, h("h1", {}, "Tenants"), list,
+  clear(main, h("h1", {}, "Tenants"), list, users,
     h("form", { class: "card", onsubmit: async (e: Event) => {
       e.preventDefault();
       clear(status);

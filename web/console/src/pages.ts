@@ -60,7 +60,7 @@ export async function dataPage(main: HTMLElement): Promise<void> {
     const q = await api("GET", "/api/v1/data/quality");
     const rows = Object.entries(q).filter(([, v]) => typeof v !== "object" || v === null);
     clear(quality, table(rows, [["Figure", ([k]) => k.replace(/_/g, " ")], ["Value", ([, v]) => fmt(v)]], "Data quality"),
-      ...(Array.isArray(q.warnings) && q.warnings.length ? [h("ul", {}, ...q.warnings.map((w: any) => h("li", {}, typeof w === "string" ? w : JSON.stringify(w))))] : []));
+      ...(Array.isArray(q.warnings) && q.warnings.length ? [h("ul", {}, ...q.warnings.map((w: any) => h("li", {}, typeof w === "string" ? w : w.message ?? JSON.stringify(w))))] : []));
   };
   const uploader = (kind: "items" | "interactions", title: string) => {
     const file = h("input", { type: "file", accept: ".csv,text/csv" });
@@ -132,8 +132,9 @@ export async function trainingPage(main: HTMLElement): Promise<void> {
         chart.update(epochs, [{ label: "loss", values: loss }, { label: "val ndcg@10", values: ndcg }] as Series[]);
       }
       if (Array.isArray(d.trials) && d.trials.length) {
-        clear(trials, table(d.trials, [["Trial", (t: any) => t.model_type ?? t.name ?? "—"], ["ndcg@10", (t: any) => fmt(t.ndcg ?? t["ndcg@10"])],
-          ["Seconds", (t: any) => fmt(t.seconds)]], "Auto search trials"));
+        clear(trials, table(d.trials, [["Trial", (t: any) => t.model_type ?? "—"], ["Status", (t: any) => t.status ?? "—"],
+          ["val ndcg@10", (t: any) => fmt(t["val_ndcg@10"])], ["Epochs", (t: any) => fmt(t.epochs_run)],
+          ["Seconds", (t: any) => fmt(t.seconds, 1)]], "Auto search trials"));
       }
       if (["completed", "failed", "cancelled"].includes(d.status)) void loadJobs();
     }, abort.signal).catch((e) => { if ((e as Error).name !== "AbortError") status.textContent = (e as Error).message; });
@@ -163,7 +164,7 @@ export async function modelsPage(main: HTMLElement): Promise<void> {
     clear(box, table(models, [["Version", (m: any) => h("code", {}, m.version)], ["Type", (m: any) => m.model_type],
       ["Status", (m: any) => m.version === serving_version ? "serving" : m.status],
       ["ndcg@10", (m: any) => fmt(m.metrics?.["ndcg@10"])],
-      ["Lift over popularity", (m: any) => fmt(m.metrics?.lift?.["ndcg@10"] ?? m.metrics?.lift?.ndcg ?? null, 2)],
+      ["Lift over popularity", (m: any) => typeof m.metrics?.lift?.["ndcg@10"] === "number" ? `×${m.metrics.lift["ndcg@10"].toFixed(2)}` : "—"],
       ["Created", (m: any) => when(m.created_at)],
       ["", (m: any) => m.version === serving_version ? "" : h("span", {},
         h("button", { onclick: async () => {
