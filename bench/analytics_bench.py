@@ -26,10 +26,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from embedrec_server import ROOT, call, generated_shop_tenant, start, wait_job, wrk
+from embedrec_server import ALL_SCOPES, ROOT, call, generated_shop_tenant, start, wait_job, wrk
 
-SCOPES = ["data:write", "models:train", "models:read", "recommendations:read", "interactions:write",
-          "analytics:read"]
+SCOPES = ALL_SCOPES
 
 
 def prepare(work):

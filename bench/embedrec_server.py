@@ -12,6 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("EMBEDREC_BIN", str(ROOT / "build" / "embedrec"))
 ADMIN = "bench-admin-token-0123456789"
+# Every scope a tenant's key may hold.
+ALL_SCOPES = ["data:write", "models:train", "models:read", "recommendations:read", "interactions:write",
+              "analytics:read"]
 
 
 def start(work, name="data", extra_env=None, bin=None):

@@ -21,10 +21,9 @@ import shutil
 import statistics
 from pathlib import Path
 
-from embedrec_server import call, generated_shop_tenant, start, wait_job, wrk
+from embedrec_server import ALL_SCOPES, call, generated_shop_tenant, start, wait_job, wrk
 
-SCOPES = ["data:write", "models:train", "models:read", "recommendations:read", "interactions:write",
-          "analytics:read"]
+SCOPES = ALL_SCOPES
 
 
 def prepare(work):
