@@ -46,6 +46,9 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     drawn = {c["metric"]: c for c in seen["charts"]}
     assert set(drawn) == {"calls", "ctr", "conversion", "revenue", "latency_p95"}
     assert all(c["canvas"] >= 1 and c["points"] >= 1 for c in drawn.values()), drawn
+    assert seen["settingsSaved"]
+    settings = server.admin("GET", f"/api/v1/admin/tenants/{t.json()['id']}").json()["settings"]
+    assert settings["allowed_origins"] == ["https://shop.example"]
     assert seen["afterReload"] == "sarah@shop.example" and "embedrec_refresh" not in seen["cookieVisible"]
     assert seen["signedOut"]
     assert seen["adminUsers"] == 1 and seen["adminWho"].startswith("platform admin · tenant")

@@ -61,7 +61,8 @@ try {
   await page.goto(`${url}#/training`);
   await page.getByLabel("Model type").selectOption("lightgcn");
   await page.getByLabel("Deploy when it beats the model in use").uncheck();
-  await page.getByLabel("epochs").fill("30");
+  await page.getByText("Hyperparameters").click();
+  await page.getByLabel("epochs", { exact: true }).fill("30");
   await page.getByRole("button", { name: "Start training" }).click();
   const job = page.locator("[data-job]");
   await job.locator(".stage", { hasText: "completed" }).waitFor({ timeout: 120000 });
@@ -96,12 +97,16 @@ try {
   out.tiles = await page.locator(".tile").evaluateAll((ts) => ts.map((t) => t.textContent));
   await shot("dashboard");
 
-  for (const name of ["experiments", "settings"]) {
-    await page.goto(`${url}#/${name}`);
-    await page.locator("main h1").waitFor();
-    await page.waitForTimeout(100);
-    await shot(name);
-  }
+  await page.goto(`${url}#/experiments`);
+  await page.locator("main h1").waitFor();
+  await shot("experiments");
+  // Settings: the widget's origin, saved by a tenant admin.
+  await page.goto(`${url}#/settings`);
+  await page.getByLabel("Allowed origins for the widget").fill("https://shop.example");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved").waitFor();
+  out.settingsSaved = true;
+  await shot("settings");
   // A reload keeps the session (the refresh cookie), which no script can read.
   await page.reload();
   await page.locator("nav").waitFor({ timeout: 10000 });

@@ -94,10 +94,22 @@ export async function dataPage(main: HTMLElement): Promise<void> {
 }
 
 // ---- Training: a job, its live progress and curves, the history.
-const RANGES: Array<[string, string, string]> = [
-  ["epochs", "1–1000", "100"], ["embedding_dim", "8–512", "64"], ["learning_rate", "0.0001–1", "0.001"], ["batch_size", "32–1048576", ""],
-];
+interface HyperField { name: string; min?: number; max?: number; step: string; help: string }
+
+// The job request's documented model types and hyperparameters (with their
+// ranges), read from the server's own OpenAPI document.
+async function trainSchema(): Promise<{ types: string[]; hyper: HyperField[] }> {
+  const doc = await (await fetch("/openapi.json")).json();
+  const body = doc.paths?.["/api/v1/train"]?.post?.requestBody?.content?.["application/json"]?.schema ?? {};
+  const props = body.properties ?? {};
+  const hyper = Object.entries<any>(props.hyperparameters?.properties ?? {}).map(([name, p]) => ({
+    name, min: p.minimum, max: p.maximum, step: p.multipleOf === 1 ? "1" : "any",
+    help: `${p.minimum ?? ""}–${p.maximum ?? ""}${p.description ? " · " + p.description : ""}` }));
+  return { types: props.model_type?.enum ?? ["auto", "lightgcn", "als", "popularity"], hyper };
+}
+
 export async function trainingPage(main: HTMLElement): Promise<void> {
+  const schema = await trainSchema();
   const jobs = h("div"), live = h("div", { "aria-live": "polite" });
   const loadJobs = async () => {
     const { jobs: list } = await api("GET", "/api/v1/training?limit=20");
@@ -106,10 +118,10 @@ export async function trainingPage(main: HTMLElement): Promise<void> {
       ["Deployment", (j: any) => j.deployment_status ?? "—"], ["By", (j: any) => j.started_by ?? "—"],
       ["", (j: any) => h("button", { onclick: () => watch(j.job_id) }, "Watch")]], "Jobs"));
   };
-  const type = h("select", {}, ...["auto", "lightgcn", "als", "ease", "item_knn", "bpr_mf", "popularity"].map((t) => h("option", { value: t }, t)));
+  const type = h("select", {}, ...schema.types.map((t) => h("option", { value: t }, t)));
   const mode = h("select", {}, h("option", { value: "full" }, "full"), h("option", { value: "incremental" }, "incremental"));
   const deploy = h("input", { type: "checkbox", checked: true });
-  const hyper = RANGES.map(([name, range, dflt]) => [name, h("input", { type: "number", step: "any", placeholder: dflt, "data-name": name }), range] as const);
+  const hyper = schema.hyper.map((f) => [f.name, h("input", { type: "number", step: f.step, min: f.min, max: f.max, "data-name": f.name }), f.help] as const);
   let abort: AbortController | null = null;
   const watch = (jobId: string) => {
     abort?.abort();
@@ -150,7 +162,8 @@ export async function trainingPage(main: HTMLElement): Promise<void> {
     } catch (err) { fail(live, err); }
   } }, h("h2", {}, "Train a model"), field("Model type", type, "auto tries several and keeps the best"),
     field("Mode", mode), h("label", { class: "check" }, deploy, "Deploy when it beats the model in use"),
-    h("fieldset", {}, h("legend", {}, "Hyperparameters (empty: the defaults)"), ...hyper.map(([name, input, range]) => field(name, input, range))),
+    h("details", {}, h("summary", {}, "Hyperparameters (empty: the defaults; ranges as documented)"),
+      h("div", { class: "hyper" }, ...hyper.map(([name, input, range]) => field(name, input, range)))),
     h("button", { type: "submit" }, "Start training"));
   clear(main, h("h1", {}, "Training"), form, live, jobs);
   await loadJobs();
