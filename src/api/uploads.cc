@@ -4,6 +4,9 @@
 // events listed.
 #include <boost/json.hpp>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 
 #include "api/call.h"
 #include "api/json_body.h"
@@ -82,6 +85,46 @@ Status CheckTrailingParts(CsvInput& in, const TenantContext& ctx) {
   }
 }
 
+// How far the uploads that asked (header X-Upload-Progress: <an id of the
+// client's>) have been read, by tenant and id, for a page to poll while it
+// waits for the answer. One node's; entries go 10 minutes after their end.
+class ProgressBoard {
+ public:
+  struct Entry {
+    int64_t bytes = 0, lines = 0;
+    bool done = false;
+    int64_t ended_ms = 0;
+  };
+  void Set(const std::string& key, int64_t bytes, int64_t lines, bool done, int64_t now_ms) {
+    std::lock_guard lock(mu_);
+    if (entries_.size() > 10000) Prune(now_ms);
+    Entry& e = entries_[key];
+    e.bytes = bytes;
+    e.lines = lines;
+    e.done = done;
+    if (done) e.ended_ms = now_ms;
+  }
+  std::optional<Entry> Get(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    return it == entries_.end() ? std::nullopt : std::optional<Entry>(it->second);
+  }
+
+ private:
+  void Prune(int64_t now_ms) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = it->second.done && now_ms - it->second.ended_ms > 600'000 ? entries_.erase(it) : std::next(it);
+    }
+  }
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
+
+ProgressBoard& Board() {
+  static ProgressBoard* board = new ProgressBoard();  // lives as long as the process
+  return *board;
+}
+
 // The CSV of the request as the ingest service reads it: the body or the
 // multipart 'file' part, its compression, and the trailing parts checked
 // once the file is read.
@@ -92,8 +135,22 @@ StatusOr<http::Response> Upload(const Request& req, const TenantContext& ctx,
   source.bytes = input.source;
   source.compression = ingest::DetectCompression(req.Header("content-encoding"), input.file_name);
   source.after_read = [&] { return CheckTrailingParts(input, ctx); };
-  ASSIGN_OR_RETURN(json::object result, run(std::move(source)));
-  return JsonAnswer(200, result);
+  const std::string_view asked = req.Header("x-upload-progress");
+  std::string key;
+  if (!asked.empty() && asked.size() <= 64) {
+    key = ctx.tenant_id() + '\n' + std::string(asked);
+    Board().Set(key, 0, 0, false, ctx.NowMillis());
+    source.progress = [&ctx, key](int64_t bytes, int64_t lines, bool) {
+      Board().Set(key, bytes, lines, false, ctx.NowMillis());
+    };
+  }
+  auto result = run(std::move(source));
+  if (!key.empty()) {
+    const auto e = Board().Get(key);
+    Board().Set(key, e ? e->bytes : 0, e ? e->lines : 0, true, ctx.NowMillis());
+  }
+  if (!result.ok()) return result.status();
+  return JsonAnswer(200, *result);
 }
 
 StatusOr<http::Response> UploadItems(const Request& req, const TenantContext& ctx) {
@@ -200,6 +257,24 @@ void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes) {
     "seq":{"type":"integer"},"topic":{"type":"string"},"created_at":{"type":"string"},"payload":{"nullable":true}}}}}})")};
   routes.Add(events, data_write,
              [](const Request& req, const PathParams&, TenantContext& ctx) { return ListEvents(req, ctx); });
+
+  http::RouteInfo progress{"GET", "/api/v1/data/uploads/progress/{progress_id}",
+                           "How far an upload sent with X-Upload-Progress: <progress_id> has been read "
+                           "(bytes, CSV lines), while its answer is awaited", "uploads", http::Role::kDataPipeline};
+  progress.blocking = false;
+  progress.params = {schema::Path("progress_id", 64, "the X-Upload-Progress header's value")};
+  progress.replies = {schema::Reply(200, "the bytes and lines read so far", R"({"type":"object",
+    "required":["progress_id","bytes_read","lines_read","done"],"properties":{"progress_id":{"type":"string"},
+    "bytes_read":{"type":"integer"},"lines_read":{"type":"integer","description":"CSV lines read, the header included"},
+    "done":{"type":"boolean"}}})")};
+  progress.errors = {404};
+  routes.Add(progress, data_write, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
+    const std::string id = p.Get("progress_id");
+    auto e = Board().Get(ctx.tenant_id() + '\n' + id);
+    if (!e) return Status::NotFound("no upload in progress with X-Upload-Progress: " + id + " on this server");
+    return JsonAnswer(200, json::object{{"progress_id", id}, {"bytes_read", e->bytes}, {"lines_read", e->lines},
+                                        {"done", e->done}});
+  });
 
   http::RouteInfo list{"GET", "/api/v1/data/uploads", "Past uploads with their results, newest first", "uploads",
                        http::Role::kDataPipeline};

@@ -63,7 +63,18 @@ StatusOr<json::object> IngestService::Run(const std::string& tid, UploadSource& 
   ASSIGN_OR_RETURN(auto archive, blobs->OpenWriter(key));
   // Level 1: the archive must not slow the import; it still shrinks CSV ~5x.
   ZstdStreamCompressor zstd([&](std::string_view b) { return archive->Append(b); }, 1);
-  auto tee = NewTeeSource(csv.get(), [&](std::string_view b) { return zstd.Write(b); });
+  int64_t read_bytes = 0, read_lines = 0, told_at = 0;
+  auto tee = NewTeeSource(csv.get(), [&](std::string_view b) {
+    if (source.progress) {
+      read_bytes += static_cast<int64_t>(b.size());
+      read_lines += std::count(b.begin(), b.end(), '\n');
+      if (read_bytes - told_at >= (int64_t{1} << 16)) {
+        told_at = read_bytes;
+        source.progress(read_bytes, read_lines, false);
+      }
+    }
+    return zstd.Write(b);
+  });
   // Network reads, decompression and the archive on one core, parsing on the other.
   auto ahead = NewReadAheadSource(tee.get());
 
@@ -76,6 +87,7 @@ StatusOr<json::object> IngestService::Run(const std::string& tid, UploadSource& 
   };
   json::object extra;
   ASSIGN_OR_RETURN(ImportResult imported, kind.import(ahead.get(), begin, upload_id, now, &extra));
+  if (source.progress) source.progress(read_bytes, read_lines, true);
   RETURN_IF_ERROR(begin().status());
   if (source.after_read) RETURN_IF_ERROR(source.after_read());
   RETURN_IF_ERROR(zstd.Finish());

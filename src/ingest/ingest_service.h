@@ -35,6 +35,9 @@ struct UploadSource {
   // HTTP route reads the multipart parts after the file there); an error
   // drops the upload.
   std::function<Status()> after_read;
+  // Told, as the CSV is read (about every 64 KiB) and once at its end, the
+  // bytes and the lines read so far (the rows being imported); may be null.
+  std::function<void(int64_t bytes, int64_t lines, bool done)> progress;
 };
 
 enum class ItemsMode { kUpsert, kReplace };  // replace: items not in the file are deleted

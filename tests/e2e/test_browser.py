@@ -104,3 +104,20 @@ def test_the_widget_script_is_served(make_server):
     assert r.status == 200, r
     assert r.headers["content-type"].startswith("application/javascript")
     assert "RecommendationWidget" in r.body and "innerHTML" not in r.body
+
+
+def test_an_uploads_progress_can_be_polled_by_the_id_it_was_sent_with(make_server):
+    server = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN})
+    o = server.onboard("progress", scopes=SCOPES)
+    key = o["api_key"]
+    items, interactions = shop_csvs()
+    assert server.request("GET", "/api/v1/data/uploads/progress/p-1", token=key, port="pipeline").status == 404
+    r = server.upload("/api/v1/upload/items", items, key, raw=True, headers={"X-Upload-Progress": "p-1"})
+    assert r.status == 200, r
+    p = server.request("GET", "/api/v1/data/uploads/progress/p-1", token=key, port="pipeline")
+    assert p.status == 200, p
+    assert p.json() == {"progress_id": "p-1", "bytes_read": len(items), "lines_read": items.count(b"\n"), "done": True}
+    # Another tenant's key does not see it.
+    other = server.onboard("progress-b", scopes=SCOPES)
+    assert server.request("GET", "/api/v1/data/uploads/progress/p-1", token=other["api_key"],
+                          port="pipeline").status == 404

@@ -36,6 +36,7 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert "failure" not in seen, seen
     assert seen["errors"] == [] and seen["console"] == [], seen
+    assert seen["unlabeled"] == {}, seen["unlabeled"]  # every control has an accessible name
     assert seen["signedIn"] and seen["secret"].startswith("sk_live_")
     assert seen["itemsProgress"] == 1 and "60 rows accepted, 1 rejected" in seen["itemsStage"], seen
     assert len(seen["itemsErrors"]) == 1 and seen["itemsErrors"][0].startswith("62"), seen["itemsErrors"]

@@ -20,7 +20,14 @@ const context = await browser.newContext({ viewport: { width: 1280, height: 900 
 const page = await context.newPage();
 page.on("pageerror", (e) => out.errors.push(String(e)));
 page.on("console", (m) => { if (m.type() === "error") out.console.push(m.text()); });
+// Form controls without an accessible name (a label, aria-label or aria-labelledby), per page.
+out.unlabeled = {};
 const shot = async (name) => {
+  const missing = await page.evaluate(() => [...document.querySelectorAll("input, select, textarea, button")]
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby") &&
+                    !(el.tagName === "BUTTON" && el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 80)));
+  if (missing.length) out.unlabeled[name] = missing;
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: `${shots}/console-${name}-desktop.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });

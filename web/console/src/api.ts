@@ -112,17 +112,33 @@ export function authHeader(): string {
   return session ? `Bearer ${session.token}` : "";
 }
 
-// Uploads a file with progress: `onSent(fraction)` while bytes go out, then the answer.
-export function upload(path: string, file: File, onSent: (fraction: number) => void): Promise<any> {
+// Uploads a file with progress: `onSent(fraction)` while its bytes go out,
+// then `onRows(lines read)` as the server reads them (polled), then the answer.
+export function upload(path: string, file: File, onSent: (fraction: number) => void,
+                       onRows: (lines: number) => void = () => undefined): Promise<any> {
+  const progressId = (crypto.randomUUID?.() ?? Math.random().toString(36).slice(2)).replace(/[^a-z0-9-]/gi, "");
+  let polling: ReturnType<typeof setInterval> | undefined;
+  const poll = () => {
+    if (polling !== undefined) return;
+    polling = setInterval(async () => {
+      try {
+        const p = await api("GET", `/api/v1/data/uploads/progress/${progressId}`);
+        onRows(p.lines_read);
+      } catch { /* not started yet, or another server */ }
+    }, 250);
+  };
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", withTenant(path));
     xhr.setRequestHeader("Authorization", authHeader());
     xhr.setRequestHeader("Content-Type", "text/csv");
-    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onSent(e.loaded / e.total); };
+    xhr.setRequestHeader("X-Upload-Progress", progressId);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onSent(e.loaded / e.total); poll(); };
     xhr.upload.onload = () => onSent(1);
-    xhr.onerror = () => reject(new ApiError(0, "network", "the upload could not be sent"));
+    const done = () => { if (polling !== undefined) clearInterval(polling); };
+    xhr.onerror = () => { done(); reject(new ApiError(0, "network", "the upload could not be sent")); };
     xhr.onload = () => {
+      done();
       let data: any = {};
       try { data = JSON.parse(xhr.responseText || "{}"); } catch { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300) resolve(data);

@@ -77,7 +77,7 @@ export async function dataPage(main: HTMLElement): Promise<void> {
         const r = await upload(`/api/v1/upload/${kind}`, f, (x) => {
           bar.value = x;
           stage.textContent = x < 1 ? `sending ${Math.round(x * 100)} %` : "processing rows…";
-        });
+        }, (lines) => { if (lines > 0) stage.textContent = `processing: ${lines.toLocaleString("en")} rows read`; });
         stage.textContent = `done: ${fmt(r.rows_accepted)} rows accepted, ${fmt(r.rows_rejected)} rejected`;
         result.append(notice(r.rows_rejected ? "warn" : "ok", `${fmt(r.rows_accepted)} accepted · ${fmt(r.rows_rejected)} rejected · ${fmt(r.duplicates_removed)} duplicates removed`));
         if (r.validation_errors?.length) {
