@@ -47,8 +47,8 @@ def test_each_rule_changes_the_list_as_stated_and_the_count_is_met(make_server):
     # U0 likes cameras (the first half): the model's list is mostly cameras.
     assert sum(r["category"] == "cameras" for r in base) >= 7
 
-    # Bury: cameras × 0.01 — books fill the list.
-    assert rules(server, shop, {"rules": [{"name": "no cameras", "action": "bury", "weight": 0.99,
+    # Bury: cameras × 0 — books fill the list (the 40 ranked hold at most 30 cameras).
+    assert rules(server, shop, {"rules": [{"name": "no cameras", "action": "bury", "weight": 1,
                                            "when": {"category": "cameras"}}]}).status == 200
     buried = recs(server, shop)
     assert len(buried) == 10
@@ -60,15 +60,23 @@ def test_each_rule_changes_the_list_as_stated_and_the_count_is_met(make_server):
     boosted = recs(server, shop)
     assert len(boosted) == 10
     on_sale = [r for r in boosted if "sale" in r["tags"]]
-    assert on_sale and boosted[:len(on_sale)] == on_sale
+    assert on_sale and "sale" in boosted[0]["tags"]
+    assert len(on_sale) >= sum("sale" in r["tags"] for r in base)
     assert all("(promoted: sale)" in r["reason"] for r in on_sale)
-    assert not any("promoted" in r["reason"] for r in boosted[len(on_sale):])
+    assert not any("promoted" in r["reason"] for r in boosted if "sale" not in r["tags"])
+    # The order is the model's score × 11 for a sale item: an item above a sale item outscores it so.
+    key = [r["score"] * (11 if "sale" in r["tags"] else 1) for r in boosted]
+    assert all(a >= b - 1e-4 for a, b in zip(key, key[1:])), key  # scores are shown rounded
 
     # A property condition: summer items (every fourth) boosted, on the home page only.
     assert rules(server, shop, {"rules": [{"name": "summer", "action": "boost", "weight": 10, "pages": ["home"],
                                            "when": {"property": "season", "property_equals": "summer"}}]}).status == 200
     summer = recs(server, shop)
-    assert summer[0]["properties"]["season"] == "summer" and "(promoted: summer)" in summer[0]["reason"]
+    in_season = [r for r in summer if r["properties"]["season"] == "summer"]
+    assert len(in_season) >= sum(r["properties"]["season"] == "summer" for r in base)
+    assert in_season and all("(promoted: summer)" in r["reason"] for r in in_season)
+    key = [r["score"] * (11 if r["properties"]["season"] == "summer" else 1) for r in summer]
+    assert all(a >= b - 1e-4 for a, b in zip(key, key[1:])), key
     assert [r["item_id"] for r in recs(server, shop, page="cart")] == [r["item_id"] for r in base]
 
     # A pin: P59 (a book U0 would not be shown) first on the home page, not elsewhere.
