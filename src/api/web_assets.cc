@@ -5,8 +5,11 @@
 // read once at start.
 #include <spdlog/spdlog.h>
 
+#include <zlib.h>
+
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "api/call.h"
 #include "api/schemas.h"
@@ -19,19 +22,54 @@ using http::Request;
 
 namespace {
 
+// A file as served: its bytes, and gzipped once at start for the browsers
+// that accept it (the console's script shrinks ~2.4×).
+struct Asset {
+  std::string plain, gzipped;
+};
+
+std::string Gzip(const std::string& in) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&z, in.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : std::string();
+}
+
+Asset AssetOf(std::string bytes) {
+  Asset a;
+  a.gzipped = Gzip(bytes);
+  a.plain = std::move(bytes);
+  return a;
+}
+
+// The body of `asset` for this request: gzipped when the client accepts it.
+void Body(const Request& req, const Asset& asset, http::Response& r) {
+  const bool gzip = !asset.gzipped.empty() && req.Header("accept-encoding").find("gzip") != std::string_view::npos;
+  r.body = gzip ? asset.gzipped : asset.plain;
+  if (gzip) r.headers.emplace_back("Content-Encoding", "gzip");
+  r.headers.emplace_back("Vary", "Accept-Encoding");
+}
+
 // The console's files by name ("index.html", "assets/index-1a2b.js").
-using Files = std::map<std::string, std::string, std::less<>>;
+using Files = std::map<std::string, Asset, std::less<>>;
 
 Files ReadConsole(const std::string& dir) {
   Files out;
   std::error_code ec;
   for (const auto& name : {std::string("index.html")}) {
-    if (auto f = ReadWholeFile(dir + "/" + name); f.ok()) out[name] = std::move(f).value();
+    if (auto f = ReadWholeFile(dir + "/" + name); f.ok()) out[name] = AssetOf(std::move(f).value());
   }
   for (std::filesystem::directory_iterator it(dir + "/assets", ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     if (auto f = ReadWholeFile(it->path().string()); f.ok()) {
-      out["assets/" + it->path().filename().string()] = std::move(f).value();
+      out["assets/" + it->path().filename().string()] = AssetOf(std::move(f).value());
     }
   }
   return out;
@@ -73,12 +111,12 @@ void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps) {
   home.blocking = false;
   home.replies = {{.status = 200, .description = "the console's page", .media = "text/html"}};
   home.errors = {404};
-  AddPublic(router, home, [console](const Request&, const PathParams&) -> StatusOr<http::Response> {
+  AddPublic(router, home, [console](const Request& req, const PathParams&) -> StatusOr<http::Response> {
     auto it = console->find("index.html");
     if (it == console->end()) return Status::NotFound("the console is not built on this server (make build builds it)");
     http::Response r;
     r.content_type = TypeOf(it->first);
-    r.body = it->second;
+    Body(req, it->second, r);
     r.headers.emplace_back("Cache-Control", "no-cache");
     SecurityHeaders(r);
     return r;
@@ -89,19 +127,21 @@ void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps) {
   asset.params = {schema::Path("file", 200, "a file of the console's build")};
   asset.replies = {{.status = 200, .description = "the file", .media = "application/octet-stream"}};
   asset.errors = {404};
-  AddPublic(router, asset, [console](const Request&, const PathParams& p) -> StatusOr<http::Response> {
+  AddPublic(router, asset, [console](const Request& req, const PathParams& p) -> StatusOr<http::Response> {
     auto it = console->find("assets/" + p.Get("file"));
     if (it == console->end()) return Status::NotFound("no console file '" + p.Get("file") + "'");
     http::Response r;
     r.content_type = TypeOf(it->first);
-    r.body = it->second;
+    Body(req, it->second, r);
     r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");  // names carry a hash
     SecurityHeaders(r);
     return r;
   });
 
-  auto script = std::make_shared<const StatusOr<std::string>>(ReadWholeFile(deps.web_dir + "/widget.js"));
-  if (!script->ok()) {
+  auto read = ReadWholeFile(deps.web_dir + "/widget.js");
+  auto script = std::make_shared<const std::optional<Asset>>(
+      read.ok() ? std::optional<Asset>(AssetOf(std::move(read).value())) : std::nullopt);
+  if (!*script) {
     spdlog::warn("no widget script in {} (make build builds it): GET /widget.js answers 404", deps.web_dir);
   }
   http::RouteInfo widget{"GET", "/widget.js",
@@ -111,11 +151,11 @@ void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps) {
   widget.blocking = false;
   widget.replies = {{.status = 200, .description = "the widget's script", .media = "application/javascript"}};
   widget.errors = {404};
-  AddPublic(router, widget, [script](const Request&, const PathParams&) -> StatusOr<http::Response> {
-    if (!script->ok()) return Status::NotFound("the widget is not built on this server (make build builds it)");
+  AddPublic(router, widget, [script](const Request& req, const PathParams&) -> StatusOr<http::Response> {
+    if (!*script) return Status::NotFound("the widget is not built on this server (make build builds it)");
     http::Response r;
     r.content_type = "application/javascript; charset=utf-8";
-    r.body = **script;
+    Body(req, **script, r);
     // Any page may load it (a script tag needs no CORS; module imports do).
     r.headers.emplace_back("Access-Control-Allow-Origin", "*");
     r.headers.emplace_back("Cache-Control", "public, max-age=300");

@@ -104,6 +104,20 @@ def test_the_widget_script_is_served(make_server):
     assert r.status == 200, r
     assert r.headers["content-type"].startswith("application/javascript")
     assert "RecommendationWidget" in r.body and "innerHTML" not in r.body
+    # Gzipped for a browser that accepts it (as are the console's files).
+    import gzip
+    import http.client
+    for path in ("/widget.js", "/"):
+        conn = http.client.HTTPConnection("127.0.0.1", server.ports["gateway"], timeout=10)
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip, br"})
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        assert resp.status == 200 and resp.getheader("Content-Encoding") == "gzip", path
+        assert "Accept-Encoding" in resp.getheader("Vary")
+        text = gzip.decompress(body).decode()
+        assert ("RecommendationWidget" if path == "/widget.js" else "<div id=\"app\">") in text
+        assert len(body) < len(text)
 
 
 def test_an_uploads_progress_can_be_polled_by_the_id_it_was_sent_with(make_server):
