@@ -239,11 +239,15 @@ StatusOr<serving::Served> TenantContext::Recommend(
       if (arm->merchandising) request.merchandising = arm->merchandising->empty() ? nullptr : arm->merchandising;
     }
   }
-  // An arm's answers are cached apart from the same user's outside the experiment.
-  serving::CachePolicy policy = cache;
-  if (arm) policy.request_key += '\n' + arm->experiment_id + '/' + arm->arm;
+  // An arm's answers are cached apart from the same user's outside the
+  // experiment (the policy is copied only then: not on every request).
+  std::optional<serving::CachePolicy> arm_policy;
+  if (arm) {
+    arm_policy = cache;
+    arm_policy->request_key += '\n' + arm->experiment_id + '/' + arm->arm;
+  }
   const auto started = std::chrono::steady_clock::now();
-  auto served = s_->recommendations->Recommend(request, policy, render);
+  auto served = s_->recommendations->Recommend(request, arm_policy ? *arm_policy : cache, render);
   if (arm) {
     // The arm's health (guardrails): its answers' time, and its failures.
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

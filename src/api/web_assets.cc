@@ -49,12 +49,16 @@ Asset AssetOf(std::string bytes) {
   return a;
 }
 
-// The body of `asset` for this request: gzipped when the client accepts it.
-void Body(const Request& req, const Asset& asset, http::Response& r) {
+// `asset` as this request gets it: gzipped when the client accepts it.
+http::Response Answer(const Request& req, const Asset& asset, std::string content_type, const char* cache_control) {
+  http::Response r;
+  r.content_type = std::move(content_type);
   const bool gzip = !asset.gzipped.empty() && req.Header("accept-encoding").find("gzip") != std::string_view::npos;
   r.body = gzip ? asset.gzipped : asset.plain;
   if (gzip) r.headers.emplace_back("Content-Encoding", "gzip");
   r.headers.emplace_back("Vary", "Accept-Encoding");
+  r.headers.emplace_back("Cache-Control", cache_control);
+  return r;
 }
 
 // The console's files by name ("index.html", "assets/index-1a2b.js").
@@ -114,10 +118,7 @@ void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps) {
   AddPublic(router, home, [console](const Request& req, const PathParams&) -> StatusOr<http::Response> {
     auto it = console->find("index.html");
     if (it == console->end()) return Status::NotFound("the console is not built on this server (make build builds it)");
-    http::Response r;
-    r.content_type = TypeOf(it->first);
-    Body(req, it->second, r);
-    r.headers.emplace_back("Cache-Control", "no-cache");
+    http::Response r = Answer(req, it->second, TypeOf(it->first), "no-cache");
     SecurityHeaders(r);
     return r;
   });
@@ -130,10 +131,7 @@ void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps) {
   AddPublic(router, asset, [console](const Request& req, const PathParams& p) -> StatusOr<http::Response> {
     auto it = console->find("assets/" + p.Get("file"));
     if (it == console->end()) return Status::NotFound("no console file '" + p.Get("file") + "'");
-    http::Response r;
-    r.content_type = TypeOf(it->first);
-    Body(req, it->second, r);
-    r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");  // names carry a hash
+    http::Response r = Answer(req, it->second, TypeOf(it->first), "public, max-age=31536000, immutable");  // hashed names
     SecurityHeaders(r);
     return r;
   });
@@ -153,12 +151,9 @@ void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps) {
   widget.errors = {404};
   AddPublic(router, widget, [script](const Request& req, const PathParams&) -> StatusOr<http::Response> {
     if (!*script) return Status::NotFound("the widget is not built on this server (make build builds it)");
-    http::Response r;
-    r.content_type = "application/javascript; charset=utf-8";
-    Body(req, **script, r);
+    http::Response r = Answer(req, **script, "application/javascript; charset=utf-8", "public, max-age=300");
     // Any page may load it (a script tag needs no CORS; module imports do).
     r.headers.emplace_back("Access-Control-Allow-Origin", "*");
-    r.headers.emplace_back("Cache-Control", "public, max-age=300");
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     return r;
   });

@@ -41,6 +41,18 @@ analytics::Latency LatencyOf(const std::array<std::atomic<uint64_t>, 44>& bucket
   }
   return l;
 }
+
+// An arm's guardrail figures as they stand.
+struct ArmFigures {
+  double requests = 0, error_rate = 0, p95_ms = 0;
+};
+ArmFigures FiguresOf(const ArmHealth::Arm& arm) {
+  ArmFigures f;
+  f.requests = static_cast<double>(arm.requests.load(std::memory_order_relaxed));
+  if (f.requests > 0) f.error_rate = static_cast<double>(arm.errors.load(std::memory_order_relaxed)) / f.requests;
+  f.p95_ms = LatencyOf(arm.latency).Quantile(0.95);
+  return f;
+}
 }  // namespace
 
 bool InChallengerArm(const std::string& experiment_id, const std::string& user_id, double share) {
@@ -97,16 +109,7 @@ Status ExperimentService::Recover(const std::string& tenant_id) {
   std::lock_guard ops(ops_mu_);
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
   ASSIGN_OR_RETURN(auto open, OpenOf(*store));
-  if (!open || open->status != kRunning) return Status::Ok();
-  auto a = std::make_shared<Active>();
-  a->experiment_id = open->id;
-  a->control = open->spec.control;
-  a->challenger = open->spec.challenger;
-  a->share = open->share;
-  a->health = std::make_shared<Health>();
-  a->challenger_merchandising = ChallengerMerchandising(open->spec);
-  std::lock_guard lock(mu_);
-  active_[tenant_id] = std::move(a);
+  if (open) Follow(tenant_id, *open);
   return Status::Ok();
 }
 
@@ -120,6 +123,11 @@ StatusOr<std::optional<Experiment>> ExperimentService::OpenOf(store::TenantStore
   if (records.empty()) return std::optional<Experiment>();
   ASSIGN_OR_RETURN(Experiment e, Experiment::FromJson(ParseJsonObject(records[0].doc_json)));
   return std::optional<Experiment>(std::move(e));
+}
+
+StatusOr<Experiment> ExperimentService::Load(store::TenantStore& store, const std::string& experiment_id) {
+  ASSIGN_OR_RETURN(auto record, store.experiments().GetExperiment(experiment_id));
+  return Experiment::FromJson(ParseJsonObject(record.doc_json));
 }
 
 Status ExperimentService::Save(store::TenantStore& store, Experiment& e) {
@@ -138,11 +146,16 @@ std::shared_ptr<ExperimentService::Health> ExperimentService::HealthOf(const std
 
 Status ExperimentService::Publish(const std::string& tenant_id, store::TenantStore& store, Experiment& e) {
   RETURN_IF_ERROR(Save(store, e));
+  Follow(tenant_id, e);
+  return Status::Ok();
+}
+
+void ExperimentService::Follow(const std::string& tenant_id, const Experiment& e) {
   std::shared_ptr<Health> health = HealthOf(tenant_id, e.id);
   std::lock_guard lock(mu_);
   if (e.status != kRunning) {
     active_.erase(tenant_id);
-    return Status::Ok();
+    return;
   }
   auto a = std::make_shared<Active>();
   a->experiment_id = e.id;
@@ -152,7 +165,6 @@ Status ExperimentService::Publish(const std::string& tenant_id, store::TenantSto
   a->health = health ? std::move(health) : std::make_shared<Health>();
   a->challenger_merchandising = ChallengerMerchandising(e.spec);
   active_[tenant_id] = std::move(a);
-  return Status::Ok();
 }
 
 StatusOr<Experiment> ExperimentService::Create(const std::string& tenant_id, ExperimentSpec spec) {
@@ -221,8 +233,7 @@ StatusOr<std::vector<Experiment>> ExperimentService::List(const std::string& ten
 
 StatusOr<Experiment> ExperimentService::Get(const std::string& tenant_id, const std::string& experiment_id) {
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
-  ASSIGN_OR_RETURN(auto record, store->experiments().GetExperiment(experiment_id));
-  ASSIGN_OR_RETURN(Experiment e, Experiment::FromJson(ParseJsonObject(record.doc_json)));
+  ASSIGN_OR_RETURN(Experiment e, Load(*store, experiment_id));
   if (e.status == kRunning) {
     store::ArmSums c, h;
     (void)Look(tenant_id, e, &c, &h);  // figures as they stand (the decision waits for the next check)
@@ -253,12 +264,9 @@ StatusOr<TestResult> ExperimentService::Look(const std::string& tenant_id, Exper
   if (auto health = HealthOf(tenant_id, e.id)) {
     json::object guard;
     for (int i = 0; i < 2; ++i) {
-      const auto& arm = health->arms[i];
-      const double n = static_cast<double>(arm.requests.load(std::memory_order_relaxed));
-      const double errors = static_cast<double>(arm.errors.load(std::memory_order_relaxed));
-      guard[kArmNames[i]] = json::object{{"requests", n},
-                                         {"error_rate", n > 0 ? errors / n : 0.0},
-                                         {"latency_p95_ms", LatencyOf(arm.latency).Quantile(0.95)}};
+      const ArmFigures f = FiguresOf(health->arms[i]);
+      guard[kArmNames[i]] =
+          json::object{{"requests", f.requests}, {"error_rate", f.error_rate}, {"latency_p95_ms", f.p95_ms}};
     }
     stats["guardrails"] = std::move(guard);
   }
@@ -297,19 +305,14 @@ Status ExperimentService::Check(const std::string& tenant_id) {
   ASSIGN_OR_RETURN(TestResult r, Look(tenant_id, e, &control, &challenger));
   std::optional<std::string> broken;
   if (auto health = HealthOf(tenant_id, e.id)) {
-    const auto& c = health->arms[0];
-    const auto& h = health->arms[1];
-    const double nc = static_cast<double>(c.requests.load(std::memory_order_relaxed));
-    const double nh = static_cast<double>(h.requests.load(std::memory_order_relaxed));
-    if (nc >= static_cast<double>(options_.guardrail_requests) &&
-        nh >= static_cast<double>(options_.guardrail_requests)) {
-      const double ec = static_cast<double>(c.errors.load(std::memory_order_relaxed)) / nc;
-      const double eh = static_cast<double>(h.errors.load(std::memory_order_relaxed)) / nh;
-      const double pc = LatencyOf(c.latency).Quantile(0.95), ph = LatencyOf(h.latency).Quantile(0.95);
-      if (eh - ec > e.spec.max_error_rate_increase) {
-        broken = "error rate " + std::to_string(eh) + " against the control's " + std::to_string(ec);
-      } else if (ph > pc * (1 + e.spec.max_latency_increase) && ph - pc > kLatencyFloorMs) {
-        broken = "latency p95 " + std::to_string(ph) + " ms against the control's " + std::to_string(pc) + " ms";
+    const ArmFigures c = FiguresOf(health->arms[0]), h = FiguresOf(health->arms[1]);
+    const auto enough = static_cast<double>(options_.guardrail_requests);
+    if (c.requests >= enough && h.requests >= enough) {
+      if (h.error_rate - c.error_rate > e.spec.max_error_rate_increase) {
+        broken = "error rate " + std::to_string(h.error_rate) + " against the control's " + std::to_string(c.error_rate);
+      } else if (h.p95_ms > c.p95_ms * (1 + e.spec.max_latency_increase) && h.p95_ms - c.p95_ms > kLatencyFloorMs) {
+        broken = "latency p95 " + std::to_string(h.p95_ms) + " ms against the control's " + std::to_string(c.p95_ms) +
+                 " ms";
       }
     }
   }
@@ -387,8 +390,7 @@ StatusOr<Experiment> ExperimentService::Promote(const std::string& tenant_id, co
                                                 const std::string& who) {
   std::lock_guard ops(ops_mu_);
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
-  ASSIGN_OR_RETURN(auto record, store->experiments().GetExperiment(experiment_id));
-  ASSIGN_OR_RETURN(Experiment e, Experiment::FromJson(ParseJsonObject(record.doc_json)));
+  ASSIGN_OR_RETURN(Experiment e, Load(*store, experiment_id));
   if (e.status != kRunning) {
     return Status::FailedPrecondition("experiment '" + e.id + "' is " + e.status + ": only a running one can be promoted");
   }
@@ -402,8 +404,7 @@ StatusOr<Experiment> ExperimentService::Abort(const std::string& tenant_id, cons
                                               const std::string& who) {
   std::lock_guard ops(ops_mu_);
   ASSIGN_OR_RETURN(auto store, deps_.stores->Open(tenant_id));
-  ASSIGN_OR_RETURN(auto record, store->experiments().GetExperiment(experiment_id));
-  ASSIGN_OR_RETURN(Experiment e, Experiment::FromJson(ParseJsonObject(record.doc_json)));
+  ASSIGN_OR_RETURN(Experiment e, Load(*store, experiment_id));
   if (!e.Open()) {
     return Status::FailedPrecondition("experiment '" + e.id + "' is " + e.status + ": it has already ended");
   }

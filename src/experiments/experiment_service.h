@@ -140,8 +140,12 @@ class ExperimentService {
 
   // The tenant's open experiment from the store, if any.
   StatusOr<std::optional<Experiment>> OpenOf(store::TenantStore& store);
+  // A stored experiment; kNotFound for an unknown id.
+  StatusOr<Experiment> Load(store::TenantStore& store, const std::string& experiment_id);
   Status Save(store::TenantStore& store, Experiment& e);
-  // Saves and makes Assign follow `e` (none once it is closed).
+  // Makes Assign follow `e` (none once it is not running), keeping its guardrail counts.
+  void Follow(const std::string& tenant_id, const Experiment& e);
+  // Saves, then follows.
   Status Publish(const std::string& tenant_id, store::TenantStore& store, Experiment& e);
   // Moves a running experiment to its next rollout step (or promotes it).
   Status Advance(const std::string& tenant_id, store::TenantStore& store, Experiment& e,
