@@ -5,13 +5,14 @@
 // Writes are atomic: a reader sees the old object or the new one, never a
 // torn one, even after a crash.
 //
-// Backends: FsBlobStore (local files; embedded default). An S3 backend comes
-// with the scale-out issue.
+// Backends: FsBlobStore (local files; embedded default) and S3BlobStore (any
+// S3-compatible endpoint; scale-out: every node sees the same objects).
 //
 // Thread safety: safe for concurrent use; methods block on I/O.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,6 +66,9 @@ class TenantBlobStores {
   virtual ~TenantBlobStores() = default;
   // kNotFound when the tenant has no space (never created, or dropped).
   virtual StatusOr<std::unique_ptr<BlobStore>> Open(const std::string& tenant_id) = 0;
+  // Removes every object of the tenant's area (a deleted tenant). OK when
+  // there is none.
+  virtual Status Drop(const std::string& tenant_id) = 0;
 };
 
 // Local-filesystem backend rooted at `root` (created when missing).
@@ -74,5 +78,37 @@ StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root);
 // (which dropping the tenant's space removes); the tenant's directory must
 // exist, ids that are not plain names are refused.
 std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenants_root);
+
+// Where an S3 backend keeps its objects, and as whom it signs.
+struct S3Options {
+  std::string endpoint;  // "http://127.0.0.1:9000" (path-style); empty: AWS, virtual-hosted
+  std::string region = "us-east-1";
+  std::string bucket;
+  std::string prefix;    // "" or segments ending with '/', e.g. "embedrec/"
+  std::string access_key;
+  std::string secret_key;
+  std::string session_token;  // temporary credentials; empty when none
+  // Objects written piecewise go up as a multipart upload in parts of this
+  // size (S3's minimum is 5 MiB); smaller ones in one PUT at Commit.
+  size_t part_size = size_t{8} << 20;
+  int list_page = 1000;     // keys per listing request (S3's most)
+  long timeout_ms = 30000;  // per request
+  int attempts = 3;         // tries of a request failing in transit or with a 5xx
+};
+
+// "s3://bucket/prefix" with the endpoint, region and credentials from the
+// environment (EMBEDREC_S3_ENDPOINT, AWS_REGION or AWS_DEFAULT_REGION,
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+// kInvalidArgument for a malformed URL or missing credentials.
+StatusOr<S3Options> S3OptionsFromUrl(const std::string& url);
+
+// An S3 backend over `options.bucket`/`options.prefix`. Checks that the
+// bucket answers; kUnavailable when it does not.
+StatusOr<std::unique_ptr<BlobStore>> OpenS3BlobStore(const S3Options& options);
+
+// Scale-out: tenant T's area is `prefix`tenants/T/ in the bucket. A tenant
+// has an area while `has_space(T)` says so (its tenant store exists).
+std::unique_ptr<TenantBlobStores> NewS3TenantBlobStores(
+    const S3Options& options, std::function<bool(const std::string& tenant_id)> has_space);
 
 }  // namespace embedrec::blob

@@ -1,7 +1,11 @@
 // The blob store's contract (blob/blob_store.h), one suite every backend
 // must pass: add a backend to kBackends. What only the filesystem backend
 // promises (its layout on disk) is in fs_blob_store_test.cc.
+#include <map>
+#include <set>
+
 #include "blob/blob_store.h"
+#include "local_services.h"
 #include "test_util.h"
 
 namespace embedrec::blob {
@@ -14,9 +18,38 @@ struct Backend {
   // The per-tenant factory over `dir`, and how a tenant's space is made.
   std::function<std::unique_ptr<TenantBlobStores>(const std::string& dir)> tenants;
   std::function<void(const std::string& dir, const std::string& tenant)> create_space;
+  // False when the backend's server is not running (a suite run by hand).
+  std::function<bool()> available = [] { return true; };
 };
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+// S3: each store gets a prefix of its own in the test bucket (every test a
+// fresh, empty area); a tenant has a space once create_space named it.
+std::optional<S3Options> TestS3(const std::string& dir) {
+  auto endpoint = testing::LocalService("EMBEDREC_S3_ENDPOINT");
+  if (!endpoint) return std::nullopt;
+  static std::mutex mu;
+  static std::map<std::string, std::string> prefixes;
+  std::lock_guard lock(mu);
+  auto& prefix = prefixes[dir];
+  if (prefix.empty()) prefix = "test-" + HexEncode(RandomBytes(6)) + "/";
+  S3Options o;
+  o.endpoint = *endpoint;
+  o.bucket = *testing::LocalService("EMBEDREC_TEST_S3_BUCKET");
+  o.region = *testing::LocalService("AWS_REGION");
+  o.access_key = *testing::LocalService("AWS_ACCESS_KEY_ID");
+  o.secret_key = *testing::LocalService("AWS_SECRET_ACCESS_KEY");
+  o.prefix = prefix;
+  o.part_size = size_t{5} << 20;
+  o.list_page = 2;  // listings of three keys take two pages
+  return o;
+}
+
+std::set<std::string>& S3Spaces() {
+  static std::set<std::string> spaces;
+  return spaces;
+}
 
 const Backend kBackends[] = {
     {"fs", [](const std::string& dir) { return OpenFsBlobStore(dir + "/blobs"); },
@@ -24,11 +57,18 @@ const Backend kBackends[] = {
      [](const std::string& dir, const std::string& tenant) {
        std::filesystem::create_directories(dir + "/" + tenant);
      }},
+    {"s3", [](const std::string& dir) { return OpenS3BlobStore(*TestS3(dir)); },
+     [](const std::string& dir) {
+       return NewS3TenantBlobStores(*TestS3(dir), [dir](const std::string& t) { return S3Spaces().count(dir + t) > 0; });
+     },
+     [](const std::string& dir, const std::string& tenant) { S3Spaces().insert(dir + tenant); },
+     [] { return TestS3("").has_value(); }},
 };
 
 class BlobStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (!GetParam().available()) GTEST_SKIP() << GetParam().name << " is not running (see tests/local_services.h)";
     auto s = GetParam().open(dir_.path());
     ASSERT_OK(s);
     store_ = std::move(s).value();
@@ -100,6 +140,36 @@ TEST_P(BlobStoreTest, AWriterPublishesOnlyOnCommit) {
   EXPECT_EQ((*w)->bytes(), 11u);
 }
 
+TEST_P(BlobStoreTest, ALargeObjectWrittenPiecewiseArrivesWhole) {
+  // Over one S3 part (5 MiB in this suite): it goes up as a multipart upload.
+  std::string chunk(1 << 20, '\0');
+  for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 7 + i / 251);
+  auto w = store_->OpenWriter("models/v1/big.bin");
+  ASSERT_OK(w);
+  std::string expected;
+  for (int i = 0; i < 12; ++i) {
+    chunk[0] = static_cast<char>(i);
+    ASSERT_OK((*w)->Append(chunk));
+    expected += chunk;
+  }
+  EXPECT_EQ(store_->Get("models/v1/big.bin").status().code(), StatusCode::kNotFound);
+  ASSERT_OK((*w)->Commit());
+  auto got = store_->Get("models/v1/big.bin");
+  ASSERT_OK(got);
+  EXPECT_TRUE(*got == expected) << "got " << got->size() << " bytes";
+  EXPECT_EQ((*store_->List("models/"))[0].size, expected.size());
+}
+
+TEST_P(BlobStoreTest, AnAbandonedLargeWriterLeavesNothing) {
+  {
+    auto w = store_->OpenWriter("uploads/big");
+    ASSERT_OK(w);
+    ASSERT_OK((*w)->Append(std::string(6 << 20, 'x')));  // a part already sent
+  }
+  EXPECT_TRUE(store_->List("")->empty());
+  EXPECT_EQ(store_->Get("uploads/big").status().code(), StatusCode::kNotFound);
+}
+
 TEST_P(BlobStoreTest, AnAbandonedWriterLeavesNothing) {
   {
     auto w = store_->OpenWriter("uploads/x");
@@ -113,6 +183,7 @@ TEST_P(BlobStoreTest, AnAbandonedWriterLeavesNothing) {
 TEST_P(BlobStoreTest, EachTenantHasItsOwnAreaAndNoneWithoutASpace) {
   testing::TempDir root;
   auto stores = GetParam().tenants(root.path());
+  ASSERT_TRUE(stores);
   const std::string a = "2d34f4e3-8207-491a-ad07-242ef39506ec", b = "6f1c9b7e-2a4d-4f0e-9b1a-3c5d7e9f1a2b";
   EXPECT_EQ(stores->Open(a).status().code(), StatusCode::kNotFound);  // no space yet
   GetParam().create_space(root.path(), a);
@@ -128,6 +199,12 @@ TEST_P(BlobStoreTest, EachTenantHasItsOwnAreaAndNoneWithoutASpace) {
   for (const std::string& bad : std::vector<std::string>{"../" + a, "", ".", "..", a + "/x"}) {
     EXPECT_EQ(stores->Open(bad).status().code(), StatusCode::kNotFound) << bad;
   }
+  // Dropping a's area removes its objects, not b's.
+  ASSERT_OK((*blobs_b)->Put("uploads/u1", "b's"));
+  ASSERT_OK(stores->Drop(a));
+  ASSERT_OK(stores->Drop(a));  // again: nothing left, still fine
+  EXPECT_TRUE((*blobs_a)->List("")->empty());
+  EXPECT_EQ(*(*blobs_b)->Get("uploads/u1"), "b's");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreTest, ::testing::ValuesIn(kBackends),

@@ -158,19 +158,29 @@ class FsBlobStore final : public BlobStore {
 
 namespace {
 
+bool PlainName(const std::string& tenant_id) {
+  return !tenant_id.empty() && tenant_id.size() <= 64 &&
+         std::all_of(tenant_id.begin(), tenant_id.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
 class FsTenantBlobStores final : public TenantBlobStores {
  public:
   explicit FsTenantBlobStores(std::string root) : root_(std::move(root)) {}
   StatusOr<std::unique_ptr<BlobStore>> Open(const std::string& tenant_id) override {
-    const bool plain = !tenant_id.empty() && tenant_id.size() <= 64 &&
-                       std::all_of(tenant_id.begin(), tenant_id.end(), [](char c) {
-                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                       });
     std::error_code ec;
-    if (!plain || !fs::is_directory(fs::path(root_) / tenant_id, ec)) {
+    if (!PlainName(tenant_id) || !fs::is_directory(fs::path(root_) / tenant_id, ec)) {
       return Status::NotFound("tenant " + tenant_id + " has no blob area");
     }
     return OpenFsBlobStore((fs::path(root_) / tenant_id / "blobs").string());
+  }
+
+  Status Drop(const std::string& tenant_id) override {
+    if (!PlainName(tenant_id)) return Status::Ok();
+    std::error_code ec;
+    fs::remove_all(fs::path(root_) / tenant_id / "blobs", ec);
+    if (ec) return Status::Internal("drop the blobs of tenant " + tenant_id + ": " + ec.message());
+    return Status::Ok();
   }
 
  private:
