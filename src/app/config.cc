@@ -53,6 +53,13 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
                  "Where the built browser assets are (widget.js; default: web/ beside the binary, where make "
                  "build puts them)")
       ->envname("EMBEDREC_WEB_DIR");
+  cmd.add_option("--blob-url", c.blob_url,
+                 "Where uploads and model files are kept: file:// (default: the data dir) or s3://bucket/prefix "
+                 "(with EMBEDREC_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
+      ->envname("EMBEDREC_BLOB_URL")
+      ->check([](const std::string& v) {
+        return v.empty() || v == "file://" || v.rfind("s3://", 0) == 0 ? "" : "not file:// or s3://bucket/prefix: " + v;
+      });
   cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
       ->envname("EMBEDREC_PORT_FILE");
   cmd.add_option("--memory-budget", c.memory_budget,

@@ -34,6 +34,12 @@ struct ServeConfig {
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
   std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
   std::string web_dir;                   // EMBEDREC_WEB_DIR: built browser assets; "": web/ beside the binary
+  // EMBEDREC_BLOB_URL: where uploads' archives and model files are kept.
+  // "" or "file://": in each tenant's directory under the data dir;
+  // "s3://bucket/prefix": an S3-compatible store shared by every node
+  // (EMBEDREC_S3_ENDPOINT for one that is not AWS; credentials and region
+  // from the usual AWS variables).
+  std::string blob_url;
   // EMBEDREC_MEMORY_BUDGET: bytes serving may hold for its tenants — their
   // models, catalogs, popularity and user profiles ("512MiB", "2G", or a
   // plain number); the least recently used tenants are dropped beyond it and

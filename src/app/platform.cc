@@ -11,6 +11,7 @@
 #include "api/call.h"
 #include "common/json_text.h"
 #include "common/file_util.h"
+#include "app/backends.h"
 #include "app/secrets.h"
 #include "auth/authenticator.h"
 #include "blob/blob_store.h"
@@ -103,7 +104,7 @@ class PlatformImpl final : public Platform {
     services.clock = clock_;
     services.metrics = &metrics_;
     deps_.max_upload_bytes = config_.max_upload_bytes;
-    blobs_ = blob::NewFsTenantBlobStores(config_.data_dir + "/tenants");
+    ASSIGN_OR_RETURN(blobs_, OpenTenantBlobs(config_, tenants_.get()));
     blob::TenantBlobStores* blobs = blobs_.get();
     auto open_blobs = [blobs](const std::string& tid) { return blobs->Open(tid); };
     training::ServiceOptions topts;
@@ -283,7 +284,7 @@ class PlatformImpl final : public Platform {
         },
         .item_deleted = [catalog](const std::string& tid) { catalog->Invalidate(tid); }});
     services.ingest = ingest_.get();
-    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), clock_);
+    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), blobs_.get(), clock_);
     WireTenantHooks();
     platform.tenant_service = tenant_service_.get();
     RETURN_IF_ERROR(RecoverTenants());

@@ -192,7 +192,9 @@ Status TenantService::Delete(const std::string& id) {
   for (const auto& h : hooks_) {
     if (h.stop) RETURN_IF_ERROR(h.stop(id));
   }
-  // 3. Its data, then what is held of it in memory.
+  // 3. Its data (files first: they are found from its store), then what is
+  // held of it in memory.
+  if (blobs_) RETURN_IF_ERROR(blobs_->Drop(id));
   RETURN_IF_ERROR(spaces_->Drop(id));
   for (const auto& h : hooks_) {
     if (h.deleted) h.deleted(id);

@@ -24,6 +24,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "blob/blob_store.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
 
@@ -57,8 +58,10 @@ struct TenantChange {
 
 class TenantService {
  public:
-  TenantService(store::ControlStore* control, store::TenantStores* spaces, const Clock* clock)
-      : control_(control), spaces_(spaces), clock_(clock) {}
+  // `blobs` (may be null) is where the tenants' files are, dropped with them.
+  TenantService(store::ControlStore* control, store::TenantStores* spaces, blob::TenantBlobStores* blobs,
+                const Clock* clock)
+      : control_(control), spaces_(spaces), blobs_(blobs), clock_(clock) {}
 
   // Before the service is used (not thread-safe with the calls below).
   void AddHooks(TenantHooks hooks) { hooks_.push_back(std::move(hooks)); }
@@ -78,6 +81,7 @@ class TenantService {
 
   store::ControlStore* control_;
   store::TenantStores* spaces_;
+  blob::TenantBlobStores* blobs_;
   const Clock* clock_;
   std::vector<TenantHooks> hooks_;
 };

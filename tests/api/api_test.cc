@@ -34,7 +34,7 @@ class ApiTest : public ::testing::Test {
     deps_.platform = {control_.get(), authn_.get(), sessions_.get(), &clock_, &metrics_};
     deps_.tenant = {.stores = tenants_.get(), .control = control_.get(), .authenticator = authn_.get(),
                     .settings = settings_.get(), .clock = &clock_, .metrics = &metrics_};
-    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), &clock_);
+    tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), nullptr, &clock_);
     tenant_service_->AddHooks({.changed = [this](const std::string& id) {
       authn_->Invalidate();
       settings_->Invalidate(id);

@@ -192,3 +192,16 @@ def make_server(tmp_path):
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def local_services(tmp_path_factory):
+    """PostgreSQL and an S3 endpoint on loopback (scripts/local-services),
+    started once for the tests that use them; their variables as a dict."""
+    root = Path(__file__).resolve().parents[2]
+    dir = tmp_path_factory.mktemp("local-services")
+    subprocess.run([str(root / "scripts" / "local-services"), "start", str(dir)], check=True,
+                   stdout=subprocess.DEVNULL)
+    env = dict(line.split("=", 1) for line in (dir / "env").read_text().splitlines() if "=" in line)
+    yield env
+    subprocess.run([str(root / "scripts" / "local-services"), "stop", str(dir)], check=False)

@@ -36,6 +36,19 @@ class FlakySpaces final : public store::TenantStores {
   std::unique_ptr<store::TenantStores> real_;
 };
 
+// Tenants' file areas: counts which were dropped.
+class DroppedBlobs final : public blob::TenantBlobStores {
+ public:
+  StatusOr<std::unique_ptr<blob::BlobStore>> Open(const std::string&) override {
+    return Status::NotFound("not used");
+  }
+  Status Drop(const std::string& tenant_id) override {
+    dropped.push_back(tenant_id);
+    return Status::Ok();
+  }
+  std::vector<std::string> dropped;
+};
+
 class TenantServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -43,7 +56,7 @@ class TenantServiceTest : public ::testing::Test {
     ASSERT_OK(control);
     control_ = std::move(*control);
     spaces_ = std::make_unique<FlakySpaces>(store::NewSqliteTenantStores(dir_.Sub("tenants")));
-    service_ = std::make_unique<TenantService>(control_.get(), spaces_.get(), RealClock());
+    service_ = std::make_unique<TenantService>(control_.get(), spaces_.get(), &blobs_, RealClock());
     service_->AddHooks({
         .stop = [this](const std::string&) { return stop_result_; },
         .changed = [this](const std::string&) { ++changed_; },
@@ -55,6 +68,7 @@ class TenantServiceTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<store::ControlStore> control_;
   std::unique_ptr<FlakySpaces> spaces_;
+  DroppedBlobs blobs_;
   std::unique_ptr<TenantService> service_;
   Status stop_result_ = Status::Ok();
   int changed_ = 0, deleted_ = 0;
@@ -113,6 +127,7 @@ TEST_F(TenantServiceTest, AFailedDeletionLeavesATenantThatARetryFinishes) {
   ASSERT_OK(left);
   EXPECT_EQ(left->status, kDeleting);
   EXPECT_TRUE(HasSpace(t->id));
+  EXPECT_TRUE(blobs_.dropped.empty());
   EXPECT_EQ(deleted_, 0);
   EXPECT_EQ(service_->Change(t->id, {.name = "Renamed"}).status().code(), StatusCode::kFailedPrecondition);
   // The space cannot be dropped: still findable, still deleting.
@@ -123,6 +138,7 @@ TEST_F(TenantServiceTest, AFailedDeletionLeavesATenantThatARetryFinishes) {
   // A retry finishes: space, memory and row gone.
   ASSERT_OK(service_->Delete(t->id));
   EXPECT_FALSE(HasSpace(t->id));
+  EXPECT_EQ(blobs_.dropped.back(), t->id);  // its files too
   EXPECT_EQ(deleted_, 1);
   EXPECT_EQ(service_->Get(t->id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(service_->Delete(t->id).code(), StatusCode::kNotFound);

@@ -1,0 +1,21 @@
+// Which backend each store runs on, chosen from the configuration's URLs
+// (EMBEDREC_BLOB_URL, …): the embedded default (files under the data dir)
+// or the scale-out servers shared by every node.
+#pragma once
+
+#include <memory>
+
+#include "app/config.h"
+#include "blob/blob_store.h"
+#include "common/status.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::app {
+
+// Tenants' blob areas: in their directories (default) or in S3. A tenant has
+// an area while its store in `spaces` exists. kInvalidArgument for a bad URL
+// or missing credentials; kUnavailable when the bucket does not answer.
+StatusOr<std::unique_ptr<blob::TenantBlobStores>> OpenTenantBlobs(const ServeConfig& config,
+                                                                  store::TenantStores* spaces);
+
+}  // namespace embedrec::app

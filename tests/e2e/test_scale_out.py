@@ -1,0 +1,61 @@
+"""Scale-out backends (issue 18), one at a time, through the real binary:
+the blob store on S3 (EMBEDREC_BLOB_URL=s3://…) keeps uploads' archives and
+model files in the bucket, not under the data dir, and a deleted tenant's
+objects go with it."""
+import secrets
+import subprocess
+
+import boto3
+
+from conftest import ADMIN_TOKEN, BIN
+from test_training import train, upload_shop, wait_done
+
+
+def s3_env(services, prefix):
+    return {"EMBEDREC_BLOB_URL": f"s3://{services['EMBEDREC_TEST_S3_BUCKET']}/{prefix}",
+            **{k: services[k] for k in ("EMBEDREC_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                         "AWS_REGION")}}
+
+
+def s3_keys(services, prefix):
+    s3 = boto3.client("s3", endpoint_url=services["EMBEDREC_S3_ENDPOINT"], region_name=services["AWS_REGION"],
+                      aws_access_key_id=services["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=services["AWS_SECRET_ACCESS_KEY"])
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=services["EMBEDREC_TEST_S3_BUCKET"], Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def test_uploads_and_models_live_in_s3(make_server, local_services):
+    prefix = f"e2e-{secrets.token_hex(4)}/"
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **s3_env(local_services, prefix)})
+    shop = upload_shop(s, "s3shop")
+    tid = shop["tenant"]["id"]
+    job = wait_done(s, shop["api_key"], train(s, shop["api_key"]).json()["job_id"])
+    keys = s3_keys(local_services, f"{prefix}tenants/{tid}/")
+    assert any(k.startswith(f"{prefix}tenants/{tid}/uploads/") for k in keys), keys
+    assert any(k.startswith(f"{prefix}tenants/{tid}/models/") for k in keys), keys
+    assert not [p for p in (s.data_dir / "tenants" / tid).rglob("*") if "blobs" in p.parts and p.is_file()]
+    r = s.request("POST", "/api/v1/recommendations", {"user_id": "U1", "count": 5}, token=shop["api_key"])
+    assert r.status == 200 and r.json()["metadata"]["model_version"] == job["model_version"], r
+    # Read back from S3 by a restarted server (nothing of the model is kept locally).
+    s.stop()
+    s.start()
+    r = s.request("POST", "/api/v1/recommendations", {"user_id": "U1", "count": 5}, token=shop["api_key"])
+    assert r.status == 200 and r.json()["metadata"]["model_version"] == job["model_version"], r
+    assert len(r.json()["recommendations"]) == 5
+    # A deleted tenant's objects are removed; another tenant's stay.
+    other = upload_shop(s, "s3other")
+    assert s.admin("DELETE", f"/api/v1/admin/tenants/{tid}").status == 204
+    assert s3_keys(local_services, f"{prefix}tenants/{tid}/") == []
+    assert s3_keys(local_services, f"{prefix}tenants/{other['tenant']['id']}/")
+
+
+def test_a_bucket_that_does_not_answer_stops_the_start(tmp_path, local_services):
+    env = s3_env(local_services, "x/")
+    for bad, expect in ((dict(env, EMBEDREC_BLOB_URL="s3://no-such-bucket/x/"), "no-such-bucket"),
+                        (dict(env, EMBEDREC_S3_ENDPOINT="http://127.0.0.1:9"), "S3"),
+                        (dict(env, AWS_ACCESS_KEY_ID=""), "AWS_ACCESS_KEY_ID"),
+                        (dict(env, EMBEDREC_BLOB_URL="ftp://x"), "s3://")):
+        p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "d"), "--gateway-port", "0", "--ml-port", "0",
+                            "--pipeline-port", "0"], env=bad, capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and expect in p.stdout + p.stderr, (bad, p.stdout[-500:], p.stderr[-500:])
