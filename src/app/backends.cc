@@ -4,6 +4,17 @@
 
 namespace embedrec::app {
 
+bool SharedControlStore(const ServeConfig& config) {
+  return !config.database_url.empty() && config.database_url != "sqlite://";
+}
+
+StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfig& config) {
+  if (!SharedControlStore(config)) return store::OpenSqliteControlStore(config.data_dir + "/control.db");
+  ASSIGN_OR_RETURN(auto control, store::OpenPostgresControlStore(config.database_url));
+  spdlog::info("control data in PostgreSQL (schema control)");
+  return control;
+}
+
 StatusOr<std::unique_ptr<blob::TenantBlobStores>> OpenTenantBlobs(const ServeConfig& config,
                                                                   store::TenantStores* spaces) {
   if (config.blob_url.empty() || config.blob_url == "file://") {

@@ -8,9 +8,16 @@
 #include "app/config.h"
 #include "blob/blob_store.h"
 #include "common/status.h"
+#include "store/control_store.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::app {
+
+// The control store: SQLite in the data dir (default) or PostgreSQL.
+// kUnavailable when the database cannot be reached.
+StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfig& config);
+// True when the control store is shared by several nodes (PostgreSQL).
+bool SharedControlStore(const ServeConfig& config);
 
 // Tenants' blob areas: in their directories (default) or in S3. A tenant has
 // an area while its store in `spaces` exists. kInvalidArgument for a bad URL

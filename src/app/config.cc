@@ -53,6 +53,15 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
                  "Where the built browser assets are (widget.js; default: web/ beside the binary, where make "
                  "build puts them)")
       ->envname("EMBEDREC_WEB_DIR");
+  cmd.add_option("--database-url", c.database_url,
+                 "Where the control data is kept: sqlite:// (default: the data dir) or "
+                 "postgresql://user:password@host:port/database (shared by every node)")
+      ->envname("EMBEDREC_DATABASE_URL")
+      ->check([](const std::string& v) {
+        return v.empty() || v == "sqlite://" || v.rfind("postgresql://", 0) == 0 || v.rfind("postgres://", 0) == 0
+                   ? ""
+                   : "not sqlite:// or postgresql://…: " + v;
+      });
   cmd.add_option("--blob-url", c.blob_url,
                  "Where uploads and model files are kept: file:// (default: the data dir) or s3://bucket/prefix "
                  "(with EMBEDREC_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")

@@ -34,6 +34,11 @@ struct ServeConfig {
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
   std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
   std::string web_dir;                   // EMBEDREC_WEB_DIR: built browser assets; "": web/ beside the binary
+  // EMBEDREC_DATABASE_URL: where the control data (tenants, users, keys,
+  // sessions, platform settings) is kept. "" or "sqlite://": control.db in
+  // the data dir; "postgresql://user:password@host:port/db": PostgreSQL,
+  // shared by every node (tables in the schema "control").
+  std::string database_url;
   // EMBEDREC_BLOB_URL: where uploads' archives and model files are kept.
   // "" or "file://": in each tenant's directory under the data dir;
   // "s3://bucket/prefix": an S3-compatible store shared by every node

@@ -63,7 +63,7 @@ class PlatformImpl final : public Platform {
     if (ec) return Status::Internal("cannot create data dir " + config_.data_dir + ": " + ec.message());
     config_.data_dir = fs::canonical(config_.data_dir).string();
 
-    ASSIGN_OR_RETURN(control_, store::OpenSqliteControlStore(config_.data_dir + "/control.db"));
+    ASSIGN_OR_RETURN(control_, OpenControlStore(config_));
     // Tracking's answers (serving's update and the reply) run on the workers,
     // in the tenant's queue: the store's committer thread only writes.
     tenants_ = store::NewSqliteTenantStores(
@@ -76,7 +76,8 @@ class PlatformImpl final : public Platform {
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
     ASSIGN_OR_RETURN(std::string jwt_secret,
-                     ResolveJwtSecret(config_.data_dir, config_.jwt_secret));
+                     ResolveJwtSecret(control_.get(), SharedControlStore(config_), config_.data_dir,
+                                      config_.jwt_secret));
 
     throttle_ = std::make_unique<auth::LoginThrottle>(clock_, auth::LoginThrottle::Options{});
     authenticator_ = std::make_unique<auth::Authenticator>(

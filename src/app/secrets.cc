@@ -38,21 +38,26 @@ StatusOr<std::string> ResolveAdminTokenHash(store::ControlStore* control,
   ASSIGN_OR_RETURN(auto stored, control->GetSetting(kAdminHashKey));
   if (stored) return *stored;
   std::string token = "adm_" + RandomBase62(40);
+  std::string hash = auth::HashSecret(token);
+  // Another node sharing the store may be starting at once: the first
+  // token stored is the platform's.
+  ASSIGN_OR_RETURN(std::string stored_hash, control->PutSettingIfAbsent(kAdminHashKey, hash));
+  if (stored_hash != hash) return stored_hash;
   std::string path = data_dir + "/admin-token";
   RETURN_IF_ERROR(WritePrivateFile(path, token + "\n"));
-  std::string hash = auth::HashSecret(token);
-  RETURN_IF_ERROR(control->PutSetting(kAdminHashKey, hash));
   spdlog::warn("generated the platform admin token (shown once; also in {}): {}", path, token);
   return hash;
 }
 
-StatusOr<std::string> ResolveJwtSecret(const std::string& data_dir, const std::string& configured) {
+StatusOr<std::string> ResolveJwtSecret(store::ControlStore* control, bool shared, const std::string& data_dir,
+                                       const std::string& configured) {
   if (!configured.empty()) {
     if (configured.size() < 32) {
       return Status::InvalidArgument("EMBEDREC_JWT_SECRET must be at least 32 characters");
     }
     return configured;
   }
+  if (shared) return control->PutSettingIfAbsent("jwt_secret", Base64UrlEncode(RandomBytes(32)));
   std::string path = data_dir + "/jwt-secret";
   std::ifstream in(path);
   if (in) {

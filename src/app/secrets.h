@@ -17,8 +17,12 @@ StatusOr<std::string> ResolveAdminTokenHash(store::ControlStore* control,
                                             const std::string& configured);
 
 // The JWT secret: `configured` when set, else `data_dir`/jwt-secret, created
-// with 256 random bits (mode 0600) on first start.
-StatusOr<std::string> ResolveJwtSecret(const std::string& data_dir, const std::string& configured);
+// with 256 random bits (mode 0600) on first start. With a control store
+// shared by several nodes (`shared`), it is kept in the store instead (the
+// first node to start makes it), so a token issued by one node is accepted
+// by all.
+StatusOr<std::string> ResolveJwtSecret(store::ControlStore* control, bool shared, const std::string& data_dir,
+                                       const std::string& configured);
 
 // Writes `content` to `path` atomically with mode 0600.
 Status WritePrivateFile(const std::string& path, const std::string& content);

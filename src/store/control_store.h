@@ -2,8 +2,8 @@
 // platform settings. One database for the whole platform (tenant data lives
 // in per-tenant stores, see tenant_stores.h).
 //
-// Backends: SqliteControlStore (embedded default). A PostgreSQL backend
-// implements the same interface later; callers never see which one runs.
+// Backends: SqliteControlStore (embedded default) and PgControlStore
+// (PostgreSQL, shared by every node); callers never see which one runs.
 //
 // Thread safety: implementations are safe for concurrent use. Every method
 // blocks on I/O: call from worker threads, never from network threads.
@@ -125,9 +125,18 @@ class ControlStore {
   // --- Platform settings (small key/value pairs, e.g. the admin token's hash) ---
   virtual StatusOr<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+  // Stores `value` unless `key` has one; returns the value in effect (for
+  // what several nodes may generate at once: the first one's wins).
+  virtual StatusOr<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) = 0;
 };
 
 // Opens the embedded SQLite control store at `path`, migrating it.
 StatusOr<std::unique_ptr<ControlStore>> OpenSqliteControlStore(const std::string& path);
+
+// Opens the PostgreSQL control store at `url` ("postgresql://…"), its tables
+// in `schema` (created and migrated when needed, once across nodes).
+// kUnavailable when the server cannot be reached.
+StatusOr<std::unique_ptr<ControlStore>> OpenPostgresControlStore(const std::string& url,
+                                                                 const std::string& schema = "control");
 
 }  // namespace embedrec::store

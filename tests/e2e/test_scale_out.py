@@ -1,13 +1,16 @@
 """Scale-out backends (issue 18), one at a time, through the real binary:
 the blob store on S3 (EMBEDREC_BLOB_URL=s3://…) keeps uploads' archives and
 model files in the bucket, not under the data dir, and a deleted tenant's
-objects go with it."""
+objects go with it; the control store on PostgreSQL
+(EMBEDREC_DATABASE_URL=postgresql://…) is shared by nodes with data dirs of
+their own: a tenant, user, session and key made on one are known to the
+other, with no secret configured."""
 import secrets
 import subprocess
 
 import boto3
 
-from conftest import ADMIN_TOKEN, BIN
+from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD
 from test_training import train, upload_shop, wait_done
 
 
@@ -59,3 +62,63 @@ def test_a_bucket_that_does_not_answer_stops_the_start(tmp_path, local_services)
         p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "d"), "--gateway-port", "0", "--ml-port", "0",
                             "--pipeline-port", "0"], env=bad, capture_output=True, text=True, timeout=60)
         assert p.returncode != 0 and expect in p.stdout + p.stderr, (bad, p.stdout[-500:], p.stderr[-500:])
+
+
+def pg_env(services, database_url=None):
+    return {"EMBEDREC_DATABASE_URL": database_url or services["EMBEDREC_TEST_DATABASE_URL"]}
+
+
+def fresh_database(services):
+    """A database of its own for a test (the control schema is per database)."""
+    import urllib.parse
+    name = f"e2e_{secrets.token_hex(4)}"
+    url = services["EMBEDREC_TEST_DATABASE_URL"]
+    subprocess.run(["psql", url, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+    return urllib.parse.urlunparse(urllib.parse.urlparse(url)._replace(path="/" + name))
+
+
+def test_nodes_share_the_control_data_in_postgresql(make_server, local_services):
+    url = fresh_database(local_services)
+    # No admin token or JWT secret configured: the first node makes them, the
+    # second finds them in the database.
+    a = make_server(env=pg_env(local_services, url))
+    token = (a.data_dir / "admin-token").read_text().strip()
+    b = make_server(env=pg_env(local_services, url))
+    assert not (b.data_dir / "admin-token").exists()
+    assert not (a.data_dir / "control.db").exists() and not (b.data_dir / "control.db").exists()
+
+    t = a.request("POST", "/api/v1/admin/tenants", {"name": "Shared", "slug": "shared"}, token=token)
+    assert t.status == 201, t
+    tid = t.json()["id"]
+    got = b.request("GET", f"/api/v1/admin/tenants/{tid}", token=token)
+    assert got.status == 200 and got.json()["slug"] == "shared", got
+    assert b.request("POST", "/api/v1/admin/tenants", {"name": "Again", "slug": "shared"}, token=token).status == 409
+    # A user made on B logs in on A; A's access token works on B.
+    u = b.request("POST", "/api/v1/admin/users", {"tenant_id": tid, "email": "ops@shared.example.com",
+                                                  "password": STRONG_PASSWORD, "role": "admin"}, token=token)
+    assert u.status == 201, u
+    login = a.request("POST", "/api/v1/auth/login", {"email": "ops@shared.example.com", "password": STRONG_PASSWORD})
+    assert login.status == 200, login
+    jwt = login.json()["access_token"]
+    key = b.request("POST", "/api/v1/api-keys", {"name": "k", "scopes": ["recommendations:read"]}, token=jwt)
+    assert key.status == 201, key
+    listed = a.request("GET", "/api/v1/api-keys", token=jwt)
+    assert listed.status == 200 and [k["id"] for k in listed.json()["api_keys"]] == [key.json()["id"]], listed
+    # A refresh token rotated on A cannot be replayed on B.
+    refresh = login.json()["refresh_token"]
+    assert a.request("POST", "/api/v1/auth/refresh", {"refresh_token": refresh}).status == 200
+    assert b.request("POST", "/api/v1/auth/refresh", {"refresh_token": refresh}).status == 401
+    # Both restart on the same database and still know everything.
+    a.stop()
+    a.start()
+    assert a.request("GET", f"/api/v1/admin/tenants/{tid}", token=token).status == 200
+
+
+def test_a_database_that_does_not_answer_stops_the_start(tmp_path, local_services):
+    for url in ("postgresql://embedrec:wrong@127.0.0.1:1/embedrec", "mysql://x"):
+        p = subprocess.run([BIN, "serve", "--data-dir", str(tmp_path / "d"), "--gateway-port", "0", "--ml-port", "0",
+                            "--pipeline-port", "0"], env={"EMBEDREC_DATABASE_URL": url}, capture_output=True,
+                           text=True, timeout=60)
+        out = p.stdout + p.stderr
+        assert p.returncode != 0 and ("PostgreSQL" in out or "postgresql://" in out), out[-800:]
+        assert "wrong" not in out  # the password is never shown

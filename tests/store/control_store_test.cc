@@ -1,6 +1,10 @@
 // The control store's contract (store/control_store.h), one suite every
 // backend must pass: add a backend to kBackends.
+#include <atomic>
+#include <thread>
+
 #include "store/control_store.h"
+#include "local_services.h"
 #include "test_util.h"
 
 namespace embedrec::store {
@@ -10,17 +14,28 @@ struct Backend {
   const char* name;
   // The store kept in `dir`: opened again on the same `dir`, the same data.
   std::function<StatusOr<std::unique_ptr<ControlStore>>(const std::string& dir)> open;
+  // False when the backend's server is not running (a suite run by hand).
+  std::function<bool()> available = [] { return true; };
 };
+
+// PostgreSQL: a schema per test directory in the test database.
+std::string SchemaOf(const std::string& dir) { return "test_" + HexEncode(Sha256(dir)).substr(0, 16); }
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 const Backend kBackends[] = {
     {"sqlite", [](const std::string& dir) { return OpenSqliteControlStore(dir + "/control.db"); }},
+    {"postgres",
+     [](const std::string& dir) {
+       return OpenPostgresControlStore(*testing::LocalService("EMBEDREC_TEST_DATABASE_URL"), SchemaOf(dir));
+     },
+     [] { return testing::LocalService("EMBEDREC_TEST_DATABASE_URL").has_value(); }},
 };
 
 class ControlStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (!GetParam().available()) GTEST_SKIP() << GetParam().name << " is not running (see tests/local_services.h)";
     auto s = GetParam().open(dir_.path());
     ASSERT_OK(s);
     store_ = std::move(s).value();
@@ -130,6 +145,64 @@ TEST_P(ControlStoreTest, ConsumeMarksRefreshTokenUsedOnce) {
   EXPECT_TRUE(second->used);
   ASSERT_OK(store_->RevokeTokenFamily("fam"));
   EXPECT_TRUE(store_->ConsumeRefreshToken("rt")->revoked);
+}
+
+TEST_P(ControlStoreTest, ConcurrentConsumersOfOneTokenSeeItUnusedOnce) {
+  auto t = Tenant("a");
+  ASSERT_OK(store_->CreateTenant(t));
+  auto u = User(t.id, "x@y.com");
+  ASSERT_OK(store_->CreateUser(u));
+  for (int round = 0; round < 5; ++round) {
+    const std::string token = "rt" + std::to_string(round);
+    ASSERT_OK(store_->CreateRefreshToken({token, "fam", u.id, 1, 2, false, false}));
+    std::atomic<int> unused{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] {
+        auto r = store_->ConsumeRefreshToken(token);
+        if (!r.ok()) ++failed;
+        else if (!r->used) ++unused;
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(unused.load(), 1) << "round " << round;
+  }
+}
+
+TEST_P(ControlStoreTest, StoresOpenedAtOnceShareOneSchema) {
+  // Nodes starting together: every one opens (migrating once), all see the same rows.
+  store_.reset();
+  testing::TempDir other;
+  std::vector<std::unique_ptr<ControlStore>> stores(3);
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (auto& s : stores) {
+    threads.emplace_back([&] {
+      auto opened = GetParam().open(other.path());
+      if (opened.ok()) s = std::move(*opened);
+      else ADD_FAILURE() << opened.status().ToString(), ++failed;
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failed.load(), 0);
+  ASSERT_OK(stores[0]->CreateTenant(Tenant("shared")));
+  EXPECT_EQ(stores[2]->ListTenants("", 10)->total, 1);
+}
+
+TEST_P(ControlStoreTest, TheFirstOfSettingsPutIfAbsentAtOnceWins) {
+  std::vector<std::string> seen(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto v = store_->PutSettingIfAbsent("secret", "value" + std::to_string(i));
+      if (v.ok()) seen[i] = *v;
+    });
+  }
+  for (auto& th : threads) th.join();
+  const std::string winner = **store_->GetSetting("secret");
+  for (const auto& v : seen) EXPECT_EQ(v, winner);
+  EXPECT_EQ(*store_->PutSettingIfAbsent("secret", "later"), winner);
 }
 
 TEST_P(ControlStoreTest, SettingsPersistAcrossReopen) {

@@ -387,6 +387,23 @@ class SqliteControlStore final : public ControlStore {
     });
   }
 
+  StatusOr<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) override {
+    std::string out;
+    RETURN_IF_ERROR(db_->Write([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto ins, c.Prepare("INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT(key) DO NOTHING"));
+      ins->Bind(1, key).Bind(2, value);
+      RETURN_IF_ERROR(ins->Run());
+      ins.reset();
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT value FROM settings WHERE key=?"));
+      st->Bind(1, key);
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) return Status::Internal("setting " + key + " vanished");
+      out = st->Text(0);
+      return Status::Ok();
+    }));
+    return out;
+  }
+
  private:
   StatusOr<UserRecord> GetUserWhere(const char* col, const std::string& v) {
     std::optional<UserRecord> out;

@@ -137,13 +137,15 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const Options& options,
   std::unique_ptr<SqliteDb> db(new SqliteDb(options));
   ASSIGN_OR_RETURN(auto first, db->OpenConn());
 
-  // Migrate with the first connection, one transaction per step.
-  int version = 0;
-  {
+  // Migrate with the first connection, one transaction per step. The
+  // version is read again inside each step's write transaction: another
+  // process opening the same file at once may have applied it meanwhile.
+  auto current = [&]() -> StatusOr<int> {
     ASSIGN_OR_RETURN(auto stmt, first->Prepare("PRAGMA user_version"));
     ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (row) version = static_cast<int>(stmt->Int(0));
-  }
+    return row ? static_cast<int>(stmt->Int(0)) : 0;
+  };
+  ASSIGN_OR_RETURN(int version, current());
   int newest = migrations.empty() ? 0 : migrations.back().version;
   if (version > newest) {
     return Status::FailedPrecondition(options.path + " has schema version " +
@@ -153,7 +155,14 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const Options& options,
   for (const auto& m : migrations) {
     if (m.version <= version) continue;
     RETURN_IF_ERROR(first->Exec("BEGIN IMMEDIATE"));
-    Status s = first->Exec(m.sql);
+    auto now = current();
+    if (now.ok() && *now >= m.version) {  // applied by the other opener
+      RETURN_IF_ERROR(first->Exec("COMMIT"));
+      version = *now;
+      continue;
+    }
+    Status s = now.status();
+    if (s.ok()) s = first->Exec(m.sql);
     if (s.ok()) s = first->Exec("PRAGMA user_version = " + std::to_string(m.version));
     if (!s.ok()) {
       (void)first->Exec("ROLLBACK");

@@ -1,0 +1,197 @@
+#include "store/postgres/pg_db.h"
+
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace embedrec::store {
+namespace {
+
+// 1: SQLSTATE class 08 (connection), 40001, 40P01, 57P01-03 (shutdown):
+// worth another try on a fresh connection or transaction.
+bool Retryable(const std::string& state) {
+  return state.rfind("08", 0) == 0 || state == "40001" || state == "40P01" || state.rfind("57P0", 0) == 0;
+}
+
+Status ErrorOf(pg_conn* c, pg_result* r, const std::string& sql) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string code = state ? state : "";
+  std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  if (code == "23505") return Status::AlreadyExists(msg);
+  if (code == "23503" || code == "23514" || code == "23502") return Status::FailedPrecondition(msg);
+  if (code.empty() || Retryable(code)) {
+    if (PQstatus(c) != CONNECTION_OK || Retryable(code)) return Status::Unavailable("PostgreSQL: " + msg);
+  }
+  return Status::Internal("PostgreSQL " + code + ": " + msg + " (in: " + sql.substr(0, 120) + ")");
+}
+
+}  // namespace
+
+PgRows::PgRows(pg_result* r) : r_(r) {}
+PgRows& PgRows::operator=(PgRows&& o) noexcept {
+  if (this != &o) {
+    if (r_) PQclear(r_);
+    r_ = o.r_;
+    o.r_ = nullptr;
+  }
+  return *this;
+}
+PgRows::~PgRows() {
+  if (r_) PQclear(r_);
+}
+int PgRows::size() const { return r_ ? PQntuples(r_) : 0; }
+int64_t PgRows::changed() const {
+  const char* n = r_ ? PQcmdTuples(r_) : "";
+  return *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+std::string PgRows::Text(int row, int col) const {
+  return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col));
+}
+int64_t PgRows::Int(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
+double PgRows::Double(int row, int col) const { return std::strtod(PQgetvalue(r_, row, col), nullptr); }
+bool PgRows::IsNull(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+
+PgConn::~PgConn() {
+  if (c_) PQfinish(c_);
+}
+
+bool PgConn::healthy() const { return c_ && PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE; }
+
+StatusOr<PgRows> PgConn::Exec(const std::string& sql, const std::vector<PgParam>& params) {
+  std::vector<const char*> values(params.size());
+  for (size_t i = 0; i < params.size(); ++i) values[i] = params[i] ? params[i]->c_str() : nullptr;
+  pg_result* r = PQexecParams(c_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
+                              nullptr, 0);
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    Status s = ErrorOf(c_, r, sql);
+    if (r) PQclear(r);
+    return s;
+  }
+  return PgRows(r);
+}
+
+Status PgConn::Script(const std::string& sql) {
+  pg_result* r = PQexec(c_, sql.c_str());
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  Status s = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? Status::Ok() : ErrorOf(c_, r, sql);
+  if (r) PQclear(r);
+  return s;
+}
+
+Status PgConn::Transaction(const std::function<Status(PgConn&)>& fn) {
+  RETURN_IF_ERROR(Exec("BEGIN").status());
+  Status s = fn(*this);
+  if (s.ok()) s = Exec("COMMIT").status();
+  if (!s.ok() && PQtransactionStatus(c_) != PQTRANS_IDLE) (void)Exec("ROLLBACK");
+  return s;
+}
+
+std::string PgIdentifier(const std::string& name) {
+  std::string out = "\"";
+  for (char ch : name) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+StatusOr<std::unique_ptr<PgConn>> PgDb::Connect() {
+  const std::string timeout = std::to_string(options_.connect_timeout_seconds);
+  // NOTICEs (e.g. "schema already exists, skipping") are not worth a line.
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", "options", nullptr};
+  const char* values[] = {options_.url.c_str(), timeout.c_str(), "embedrec", "-c client_min_messages=warning",
+                          nullptr};
+  // expand_dbname: the URL's parts are used; the later keys add to them.
+  auto conn = std::make_unique<PgConn>(PQconnectdbParams(keys, values, 1));
+  if (!conn->raw() || PQstatus(conn->raw()) != CONNECTION_OK) {
+    std::string msg = conn->raw() ? PQerrorMessage(conn->raw()) : "out of memory";
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    return Status::Unavailable("cannot connect to PostgreSQL: " + msg);
+  }
+  RETURN_IF_ERROR(conn->Exec("SET search_path TO " + PgIdentifier(options_.schema)).status());
+  return conn;
+}
+
+StatusOr<std::unique_ptr<PgDb>> PgDb::Open(const PgOptions& options, const std::vector<PgMigration>& migrations) {
+  if (options.schema.empty()) return Status::InvalidArgument("PostgreSQL: no schema given");
+  std::unique_ptr<PgDb> db(new PgDb(options));
+  ASSIGN_OR_RETURN(auto conn, db->Connect());
+  // Several nodes may start at once: one migrates, the others wait for it.
+  const std::string schema = PgIdentifier(options.schema);
+  RETURN_IF_ERROR(conn->Transaction([&](PgConn& c) -> Status {
+    RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"embedrec-migrate:" + options.schema})
+                        .status());
+    RETURN_IF_ERROR(c.Exec("CREATE SCHEMA IF NOT EXISTS " + schema).status());
+    RETURN_IF_ERROR(c.Exec("CREATE TABLE IF NOT EXISTS " + schema +
+                           ".schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                        .status());
+    ASSIGN_OR_RETURN(auto have, c.Exec("SELECT COALESCE(MAX(version), 0) FROM " + schema + ".schema_migrations"));
+    const int64_t current = have.Int(0, 0);
+    for (const auto& m : migrations) {
+      if (m.version <= current) continue;
+      RETURN_IF_ERROR(c.Script(m.sql));
+      RETURN_IF_ERROR(c.Exec("INSERT INTO " + schema + ".schema_migrations (version) VALUES ($1)",
+                             {std::to_string(m.version)}).status());
+    }
+    return Status::Ok();
+  }));
+  db->Release(std::move(conn));
+  db->open_ = 1;
+  return db;
+}
+
+PgDb::~PgDb() = default;
+
+StatusOr<std::unique_ptr<PgConn>> PgDb::Acquire() {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < options_.pool_size; });
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      if (PQstatus(c->raw()) == CONNECTION_OK) {
+        lock.unlock();
+        if (!c->healthy()) (void)c->Exec("ROLLBACK");  // left in a transaction by a failure
+        return c;
+      }
+      // Lost since (a server restart): made again below.
+    } else {
+      ++open_;
+    }
+  }
+  auto c = Connect();
+  if (!c.ok()) {
+    std::lock_guard lock(mu_);
+    --open_;
+    cv_.notify_one();
+  }
+  return c;
+}
+
+void PgDb::Release(std::unique_ptr<PgConn> c) {
+  std::lock_guard lock(mu_);
+  idle_.push_back(std::move(c));
+  cv_.notify_one();
+}
+
+Status PgDb::With(const std::function<Status(PgConn&)>& fn) {
+  ASSIGN_OR_RETURN(auto c, Acquire());
+  Status s = fn(*c);
+  Release(std::move(c));
+  return s;
+}
+
+Status PgDb::Transaction(const std::function<Status(PgConn&)>& fn) {
+  Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    s = With([&](PgConn& c) { return c.Transaction(fn); });
+    if (s.code() != StatusCode::kUnavailable) break;
+  }
+  return s;
+}
+
+}  // namespace embedrec::store

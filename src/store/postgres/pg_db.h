@@ -1,0 +1,126 @@
+// A thin layer over libpq used by every PostgreSQL-backed store: a pool of
+// connections, each with its search_path set to one schema; parameterised
+// statements (text format); versioned migrations applied once across nodes
+// (under an advisory lock); SQLSTATEs mapped to Status.
+//
+// Thread safety: PgDb is safe to use from many threads; each call checks a
+// connection out of the pool for its duration. A PgConn belongs to one
+// thread at a time.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace embedrec::store {
+
+// One schema step, as for SQLite: versions from 1, applied in order, each in
+// its own transaction, recorded in the schema's `schema_migrations` table.
+struct PgMigration {
+  int version;
+  const char* sql;
+};
+
+// A statement's parameter: text, or NULL.
+using PgParam = std::optional<std::string>;
+
+// The rows a statement returned (text format), and how many it changed.
+class PgRows {
+ public:
+  PgRows() = default;
+  explicit PgRows(pg_result* r);
+  PgRows(PgRows&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+  PgRows& operator=(PgRows&& o) noexcept;
+  PgRows(const PgRows&) = delete;
+  ~PgRows();
+
+  int size() const;
+  int64_t changed() const;  // rows inserted, updated or deleted
+  std::string Text(int row, int col) const;
+  int64_t Int(int row, int col) const;
+  double Double(int row, int col) const;
+  bool IsNull(int row, int col) const;
+  std::optional<int64_t> OptInt(int row, int col) const {
+    return IsNull(row, col) ? std::nullopt : std::optional<int64_t>(Int(row, col));
+  }
+  bool Bool(int row, int col) const { return Text(row, col) == "t"; }
+
+ private:
+  pg_result* r_ = nullptr;
+};
+
+class PgConn {
+ public:
+  explicit PgConn(pg_conn* c) : c_(c) {}
+  ~PgConn();
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  // Runs `sql` with $1… bound to `params`. Errors: kAlreadyExists (unique
+  // violation), kFailedPrecondition (foreign key or check violation),
+  // kUnavailable (connection lost, serialization failure, deadlock: retry),
+  // kInternal otherwise.
+  StatusOr<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Runs several statements without parameters (a migration).
+  Status Script(const std::string& sql);
+  // BEGIN, fn, COMMIT (ROLLBACK when fn or COMMIT fails).
+  Status Transaction(const std::function<Status(PgConn&)>& fn);
+  // Connected and not inside a transaction.
+  bool healthy() const;
+  pg_conn* raw() { return c_; }
+
+ private:
+  pg_conn* c_;
+};
+
+struct PgOptions {
+  std::string url;      // "postgresql://user:password@host:port/database"
+  std::string schema;   // created when missing; every connection's search_path
+  int pool_size = 8;
+  int connect_timeout_seconds = 5;
+};
+
+class PgDb {
+ public:
+  // Connects, creates the schema and applies the migrations it lacks.
+  // kUnavailable when the server cannot be reached.
+  static StatusOr<std::unique_ptr<PgDb>> Open(const PgOptions& options,
+                                              const std::vector<PgMigration>& migrations);
+  ~PgDb();
+
+  // Runs fn on a pooled connection (waiting for one when all are busy).
+  Status With(const std::function<Status(PgConn&)>& fn);
+  // fn in a transaction; retried (up to 3 times) when PostgreSQL reports a
+  // serialization failure or deadlock, or the connection was lost before it
+  // began.
+  Status Transaction(const std::function<Status(PgConn&)>& fn);
+
+  const std::string& schema() const { return options_.schema; }
+
+ private:
+  explicit PgDb(PgOptions options) : options_(std::move(options)) {}
+  StatusOr<std::unique_ptr<PgConn>> Connect();
+  StatusOr<std::unique_ptr<PgConn>> Acquire();
+  void Release(std::unique_ptr<PgConn> c);
+
+  PgOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<PgConn>> idle_;
+  int open_ = 0;
+};
+
+// `name` quoted as an SQL identifier ("a""b").
+std::string PgIdentifier(const std::string& name);
+
+}  // namespace embedrec::store
