@@ -1,5 +1,5 @@
 // SQLite backend of one tenant's TenantStore: reads of its catalog, users,
-// history, uploads and events; tracking writes are its SqliteTrackWriter's,
+// history, uploads and events; tracking writes go through its TrackCommitter,
 // uploads its import batches'.
 #include "store/sqlite/sqlite_tenant_store.h"
 
@@ -29,7 +29,7 @@ class SqliteTenantStore final : public TenantStore {
                     const CallbackRunner* run_callback)
       : id_(std::move(id)), clock_(clock), db_(std::move(db)),
         training_(NewSqliteTrainingRecords(db_.get())), experiments_(NewSqliteExperimentRecords(db_.get())),
-        writer_(id_, db_.get(), clock, run_callback) {}
+        writer_(id_, SqliteTrackWrites(db_.get(), clock), run_callback) {}
   TrainingRecords& training() override { return *training_; }
   ExperimentRecords& experiments() override { return *experiments_; }
 
@@ -400,7 +400,7 @@ class SqliteTenantStore final : public TenantStore {
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<TrainingRecords> training_;
   std::unique_ptr<ExperimentRecords> experiments_;
-  SqliteTrackWriter writer_;  // last: stopped first
+  TrackCommitter writer_;  // last: stopped first
 };
 
 }  // namespace

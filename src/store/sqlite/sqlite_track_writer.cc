@@ -1,10 +1,6 @@
 #include "store/sqlite/sqlite_track_writer.h"
 
-#include <chrono>
-#include <future>
 #include <optional>
-
-#include <spdlog/spdlog.h>
 
 #include "common/json_text.h"
 #include "common/random.h"
@@ -22,96 +18,9 @@ StatusOr<std::optional<int64_t>> Lookup(SqliteConn& c, const char* sql, const st
   return std::optional<int64_t>(st->Int(0));
 }
 
-}  // namespace
-
-SqliteTrackWriter::SqliteTrackWriter(std::string tenant_id, SqliteDb* db, const Clock* clock,
-                                     const CallbackRunner* run_callback)
-    : tenant_id_(std::move(tenant_id)), db_(db), clock_(clock), run_callback_(run_callback) {}
-
-SqliteTrackWriter::~SqliteTrackWriter() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (committer_.joinable()) committer_.join();
-}
-
-StatusOr<std::vector<TrackResult>> SqliteTrackWriter::Track(const std::vector<TrackEvent>& events) {
-  std::promise<StatusOr<std::vector<TrackResult>>> answer;
-  auto future = answer.get_future();
-  Enqueue(events, [&answer](StatusOr<std::vector<TrackResult>> r) { answer.set_value(std::move(r)); },
-          /*hand_back=*/false);
-  return future.get();
-}
-
-void SqliteTrackWriter::TrackAsync(std::vector<TrackEvent> events, TenantStore::TrackCallback done) {
-  Enqueue(std::move(events), std::move(done), /*hand_back=*/true);
-}
-
-void SqliteTrackWriter::Enqueue(std::vector<TrackEvent> events, TenantStore::TrackCallback done, bool hand_back) {
-  auto job = std::make_shared<Job>();
-  job->events = std::move(events);
-  job->done = std::move(done);
-  job->hand_back = hand_back;
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(job));
-    if (!running_) {
-      if (committer_.joinable()) committer_.join();  // it has returned already
-      running_ = true;
-      committer_ = std::thread([this] { CommitLoop(); });
-    }
-  }
-  cv_.notify_one();
-}
-
-void SqliteTrackWriter::CommitLoop() {
-  std::vector<std::shared_ptr<Job>> jobs;
-  std::unique_lock lock(mu_);
-  while (true) {
-    if (!cv_.wait_for(lock, std::chrono::seconds(1), [&] { return !queue_.empty() || stop_; }) ||
-        queue_.empty()) {
-      running_ = false;  // idle or stopping
-      return;
-    }
-    jobs.swap(queue_);
-    lock.unlock();
-    Status s = WriteJobs(jobs);
-    for (auto& j : jobs) {
-      auto answer = [j, s, id = tenant_id_]() mutable {
-        try {
-          if (s.ok()) j->done(std::move(j->results));
-          else j->done(s);
-        } catch (const std::exception& e) {
-          spdlog::error("tenant {}: track callback failed: {}", id, e.what());
-        }
-      };
-      // Handed back: this thread only writes (no API or serving code on it).
-      if (j->hand_back && *run_callback_) (*run_callback_)(tenant_id_, std::move(answer));
-      else answer();
-    }
-    jobs.clear();
-    lock.lock();
-  }
-}
-
-Status SqliteTrackWriter::WriteJobs(const std::vector<std::shared_ptr<Job>>& jobs) {
-  return db_->Write([&](SqliteConn& c) -> Status {
-    for (auto& job : jobs) {
-      job->results.clear();
-      for (const auto& ev : job->events) {
-        ASSIGN_OR_RETURN(TrackResult r, WriteOne(c, ev));
-        job->results.push_back(std::move(r));
-      }
-    }
-    return Status::Ok();
-  });
-}
-
-StatusOr<TrackResult> SqliteTrackWriter::WriteOne(SqliteConn& c, const TrackEvent& ev) {
+StatusOr<TrackResult> WriteOne(SqliteConn& c, const Clock* clock, const TrackEvent& ev) {
   TrackResult r;
-  r.processed_at_ms = clock_->NowMillis();
+  r.processed_at_ms = clock->NowMillis();
   if (!ev.idempotency_key.empty()) {
     ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT interaction_id FROM idempotency_keys WHERE key=?"));
     st->Bind(1, ev.idempotency_key);
@@ -195,5 +104,20 @@ StatusOr<TrackResult> SqliteTrackWriter::WriteOne(SqliteConn& c, const TrackEven
   return r;
 }
 
+}  // namespace
+
+WriteTrackBatches SqliteTrackWrites(SqliteDb* db, const Clock* clock) {
+  return [db, clock](const std::vector<TrackBatch*>& batches) {
+    return db->Write([&](SqliteConn& c) -> Status {
+      for (TrackBatch* b : batches) {
+        for (const auto& ev : b->events) {
+          ASSIGN_OR_RETURN(TrackResult r, WriteOne(c, clock, ev));
+          b->results.push_back(std::move(r));
+        }
+      }
+      return Status::Ok();
+    });
+  };
+}
 
 }  // namespace embedrec::store
