@@ -1,5 +1,6 @@
-// Per-tenant storage spaces: each tenant's data lives in a database of its
-// own (and, beside it, a blob area), so isolation holds by construction: a
+// Per-tenant storage spaces: each tenant's data lives in a database (SQLite)
+// or a schema (PostgreSQL) of its own, and a blob area, so isolation holds
+// by construction: a
 // handler holding tenant A's store cannot read tenant B's rows, whatever its
 // WHERE clauses say. A tenant's space can be exported or deleted as a unit.
 //
@@ -258,6 +259,14 @@ inline constexpr int64_t kDefaultIdleCloseMs = 10 * 60 * 1000;
 std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock = RealClock(),
                                                     CallbackRunner run_callback = nullptr,
                                                     int64_t idle_close_ms = kDefaultIdleCloseMs);
+
+// Scale-out backend: a schema per tenant ("tenant_<uuid hex>") in the
+// PostgreSQL database at `url`, shared by every node, over one pool of
+// `pool_size` connections. kUnavailable when the server cannot be reached.
+StatusOr<std::unique_ptr<TenantStores>> NewPostgresTenantStores(const std::string& url,
+                                                                const Clock* clock = RealClock(),
+                                                                CallbackRunner run_callback = nullptr,
+                                                                int pool_size = 16);
 
 // True for a lowercase RFC 4122 UUID string.
 bool IsUuid(std::string_view s);

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "store/tenant_stores.h"
+#include "local_services.h"
 #include "test_util.h"
 
 namespace embedrec::store {
@@ -17,12 +18,22 @@ namespace {
 struct Backend {
   const char* name;
   std::function<std::unique_ptr<TenantStores>(const std::string& dir, const Clock* clock)> open;
+  // False when the backend's server is not running (a suite run by hand).
+  std::function<bool()> available = [] { return true; };
 };
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 const Backend kBackends[] = {
     {"sqlite", [](const std::string& dir, const Clock* clock) { return NewSqliteTenantStores(dir, clock); }},
+    // Every tenant a schema of its own (fresh UUIDs): tests share the database.
+    {"postgres",
+     [](const std::string& dir, const Clock* clock) {
+       auto stores = NewPostgresTenantStores(*testing::LocalService("EMBEDREC_TEST_DATABASE_URL"), clock);
+       EXPECT_TRUE(stores.ok()) << stores.status().ToString();
+       return stores.ok() ? std::move(stores).value() : nullptr;
+     },
+     [] { return testing::LocalService("EMBEDREC_TEST_DATABASE_URL").has_value(); }},
 };
 
 // The item_idx of each item, as the store assigned them.
@@ -44,6 +55,9 @@ TrackEvent View(const std::string& user, const std::string& item) {
 
 class TenantSpacesTest : public ::testing::TestWithParam<Backend> {
  protected:
+  void SetUp() override {
+    if (!GetParam().available()) GTEST_SKIP() << GetParam().name << " is not running (see tests/local_services.h)";
+  }
   testing::TempDir dir_;
   FakeClock clock_;
 };
@@ -101,7 +115,9 @@ namespace {
 class OneTenantTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (!GetParam().available()) GTEST_SKIP() << GetParam().name << " is not running (see tests/local_services.h)";
     stores_ = GetParam().open(dir_.path(), &clock_);
+    ASSERT_TRUE(stores_);
     id_ = NewUuid();
     ASSERT_OK(stores_->Create(id_));
     auto s = stores_->Open(id_);
@@ -273,6 +289,77 @@ TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
   }  // dropped without Commit
   EXPECT_EQ(store_->GetItem("P2").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(*store_->CountItems(), 1);
+}
+
+TEST_P(TenantStoreTrackTest, UploadsReplaceTheCatalogAndAreListedAndCounted) {
+  auto upload = [&](std::vector<std::pair<std::string, std::string>> items, bool replace, int64_t at,
+                    const std::string& id) {
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    for (const auto& [item, category] : items) {
+      ItemRecord it;
+      it.item_id = item;
+      it.category = category;
+      it.price = 9.5;
+      it.tags = {"a", "b"};
+      ASSERT_OK((*batch)->UpsertItem(it, at));
+    }
+    if (replace) EXPECT_EQ(*(*batch)->DeleteItemsNotUpserted(at), 2);  // P1 and P2 were not in it
+    ASSERT_OK((*batch)->RecordUpload({id, "items", at, "file:///x", "{\"rows_accepted\":3,\"rows_rejected\":1,"
+                                                                    "\"duplicates_removed\":0}"}));
+    ASSERT_OK((*batch)->AppendEvent("interactions-uploaded", "{\"rows_accepted\":3}", at));
+    ASSERT_OK((*batch)->Commit());
+  };
+  const int64_t seq = *store_->LatestEventSeq();
+  upload({{"P2", "books"}, {"P3", "books"}, {"P4", "toys"}}, false, 10, "upl_1");
+  EXPECT_EQ(*store_->CountItems(), 4);
+  std::vector<int64_t> idx;
+  auto books = store_->ListItems(0, 1, "books", &idx);
+  ASSERT_OK(books);
+  ASSERT_EQ(books->size(), 1u);
+  EXPECT_EQ((*books)[0].item_id, "P2");
+  EXPECT_EQ((*books)[0].tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ((*books)[0].price, 9.5);
+  auto next = store_->ListItems(idx[0], 10, "books", &idx);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].item_id, "P3");
+  EXPECT_EQ(store_->ListItems(0, 10, "", &idx)->size(), 4u);
+  // Each upload counts its accepted rows; a tracked event counts one.
+  ASSERT_OK(store_->Track({View("U", "P3")}));
+  EXPECT_EQ(*store_->CountNewInteractions(seq, 100), 4);
+  EXPECT_GE(*store_->CountNewInteractions(seq, 1), 1);
+  // A replacing upload deletes what it does not name.
+  upload({{"P3", "books"}, {"P4", "toys"}, {"P5", "toys"}}, true, 20, "upl_2");
+  EXPECT_EQ(store_->GetItem("P1").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store_->CountItems(), 3);
+  auto uploads = store_->ListUploads(10);
+  ASSERT_OK(uploads);
+  ASSERT_EQ(uploads->size(), 2u);
+  EXPECT_EQ((*uploads)[0].id, "upl_2");  // newest first
+  auto counts = store_->CountData();
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->upload_rows, 8);
+  EXPECT_EQ(counts->upload_rejected, 2);
+  auto types = store_->ListUserItemTypes("U");
+  ASSERT_OK(types);
+  ASSERT_EQ(types->size(), 1u);
+  EXPECT_EQ((*types)[0].item_id, "P3");
+  EXPECT_TRUE(store_->ListUserItemTypes("nobody")->empty());
+}
+
+TEST_P(TenantStoreTrackTest, ExperimentsArePutReadAndListedByStatus) {
+  auto& e = store_->experiments();
+  ASSERT_OK(e.PutExperiment({"exp_1", "running", 1, 1, "{\"a\":1}"}));
+  ASSERT_OK(e.PutExperiment({"exp_2", "ended", 2, 2, "{}"}));
+  ASSERT_OK(e.PutExperiment({"exp_1", "running", 1, 3, "{\"a\":2}"}));  // replaced
+  EXPECT_EQ(e.GetExperiment("exp_1")->doc_json, "{\"a\":2}");
+  EXPECT_EQ(e.GetExperiment("exp_x").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(e.ListExperiments({}, 10)->size(), 2u);
+  EXPECT_EQ((*e.ListExperiments({}, 10))[0].experiment_id, "exp_2");  // newest first
+  auto running = e.ListExperiments({"running"}, 10);
+  ASSERT_EQ(running->size(), 1u);
+  EXPECT_EQ((*running)[0].updated_at_ms, 3);
+  EXPECT_EQ(e.ListExperiments({}, 1)->size(), 1u);
 }
 
 TEST_P(TenantStoreTrackTest, SnapshotsAreKeptByNameAndOnlyDataChangesMoveThePosition) {

@@ -299,14 +299,8 @@ class PgControlStore final : public ControlStore {
   }
 
  private:
-  // One statement on a pooled connection (each is its own transaction).
   StatusOr<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {}) {
-    PgRows out;
-    RETURN_IF_ERROR(db_->With([&](PgConn& c) -> Status {
-      ASSIGN_OR_RETURN(out, c.Exec(sql, params));
-      return Status::Ok();
-    }));
-    return out;
+    return db_->Exec(sql, params);
   }
 
   StatusOr<UserRecord> GetUserWhere(const char* col, const std::string& v) {

@@ -112,18 +112,28 @@ StatusOr<std::unique_ptr<PgConn>> PgDb::Connect() {
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
     return Status::Unavailable("cannot connect to PostgreSQL: " + msg);
   }
-  RETURN_IF_ERROR(conn->Exec("SET search_path TO " + PgIdentifier(options_.schema)).status());
+  if (!options_.schema.empty()) {
+    RETURN_IF_ERROR(conn->Exec("SET search_path TO " + PgIdentifier(options_.schema)).status());
+  }
   return conn;
 }
 
-StatusOr<std::unique_ptr<PgDb>> PgDb::Open(const PgOptions& options, const std::vector<PgMigration>& migrations) {
-  if (options.schema.empty()) return Status::InvalidArgument("PostgreSQL: no schema given");
-  std::unique_ptr<PgDb> db(new PgDb(options));
-  ASSIGN_OR_RETURN(auto conn, db->Connect());
-  // Several nodes may start at once: one migrates, the others wait for it.
-  const std::string schema = PgIdentifier(options.schema);
-  RETURN_IF_ERROR(conn->Transaction([&](PgConn& c) -> Status {
-    RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"embedrec-migrate:" + options.schema})
+std::string InSchema(const std::string& sql, const std::string& quoted_schema) {
+  std::string out;
+  out.reserve(sql.size() + 64);
+  size_t at = 0;
+  for (size_t p; (p = sql.find("{s}", at)) != std::string::npos; at = p + 3) {
+    out.append(sql, at, p - at);
+    out += quoted_schema;
+  }
+  out.append(sql, at);
+  return out;
+}
+
+Status MigrateSchema(PgConn& conn, const std::string& schema_name, const std::vector<PgMigration>& migrations) {
+  const std::string schema = PgIdentifier(schema_name);
+  return conn.Transaction([&](PgConn& c) -> Status {
+    RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"embedrec-migrate:" + schema_name})
                         .status());
     RETURN_IF_ERROR(c.Exec("CREATE SCHEMA IF NOT EXISTS " + schema).status());
     RETURN_IF_ERROR(c.Exec("CREATE TABLE IF NOT EXISTS " + schema +
@@ -133,14 +143,20 @@ StatusOr<std::unique_ptr<PgDb>> PgDb::Open(const PgOptions& options, const std::
     const int64_t current = have.Int(0, 0);
     for (const auto& m : migrations) {
       if (m.version <= current) continue;
-      RETURN_IF_ERROR(c.Script(m.sql));
+      RETURN_IF_ERROR(c.Script(InSchema(m.sql, schema)));
       RETURN_IF_ERROR(c.Exec("INSERT INTO " + schema + ".schema_migrations (version) VALUES ($1)",
                              {std::to_string(m.version)}).status());
     }
     return Status::Ok();
-  }));
-  db->Release(std::move(conn));
+  });
+}
+
+StatusOr<std::unique_ptr<PgDb>> PgDb::Open(const PgOptions& options, const std::vector<PgMigration>& migrations) {
+  std::unique_ptr<PgDb> db(new PgDb(options));
+  ASSIGN_OR_RETURN(auto conn, db->Connect());
+  if (!options.schema.empty()) RETURN_IF_ERROR(MigrateSchema(*conn, options.schema, migrations));
   db->open_ = 1;
+  db->Release(std::move(conn));
   return db;
 }
 
@@ -178,11 +194,25 @@ void PgDb::Release(std::unique_ptr<PgConn> c) {
   cv_.notify_one();
 }
 
+StatusOr<PgDb::Lease> PgDb::Checkout() {
+  ASSIGN_OR_RETURN(auto c, Acquire());
+  return Lease(this, std::move(c));
+}
+
 Status PgDb::With(const std::function<Status(PgConn&)>& fn) {
   ASSIGN_OR_RETURN(auto c, Acquire());
   Status s = fn(*c);
   Release(std::move(c));
   return s;
+}
+
+StatusOr<PgRows> PgDb::Exec(const std::string& sql, const std::vector<PgParam>& params) {
+  PgRows out;
+  RETURN_IF_ERROR(With([&](PgConn& c) -> Status {
+    ASSIGN_OR_RETURN(out, c.Exec(sql, params));
+    return Status::Ok();
+  }));
+  return out;
 }
 
 Status PgDb::Transaction(const std::function<Status(PgConn&)>& fn) {

@@ -85,7 +85,9 @@ class PgConn {
 
 struct PgOptions {
   std::string url;      // "postgresql://user:password@host:port/database"
-  std::string schema;   // created when missing; every connection's search_path
+  // Created when missing, and every connection's search_path; "": none (the
+  // caller names each table's schema, e.g. one schema per tenant).
+  std::string schema;
   int pool_size = 8;
   int connect_timeout_seconds = 5;
 };
@@ -100,6 +102,23 @@ class PgDb {
 
   // Runs fn on a pooled connection (waiting for one when all are busy).
   Status With(const std::function<Status(PgConn&)>& fn);
+  // A connection held until the lease is dropped (an upload's transaction).
+  class Lease {
+   public:
+    Lease(PgDb* db, std::unique_ptr<PgConn> c) : db_(db), c_(std::move(c)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (c_) db_->Release(std::move(c_));
+    }
+    PgConn& conn() { return *c_; }
+
+   private:
+    PgDb* db_;
+    std::unique_ptr<PgConn> c_;
+  };
+  StatusOr<Lease> Checkout();
+  // One statement on a pooled connection (its own transaction).
+  StatusOr<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
   // fn in a transaction; retried (up to 3 times) when PostgreSQL reports a
   // serialization failure or deadlock, or the connection was lost before it
   // began.
@@ -122,5 +141,13 @@ class PgDb {
 
 // `name` quoted as an SQL identifier ("a""b").
 std::string PgIdentifier(const std::string& name);
+
+// Creates `schema` when missing and applies the migrations it lacks, in one
+// transaction under an advisory lock (nodes doing it at once: one does it).
+// A migration's text names its tables "{s}.t", {s} standing for the schema.
+Status MigrateSchema(PgConn& c, const std::string& schema, const std::vector<PgMigration>& migrations);
+
+// `sql` with every "{s}" replaced by the quoted `schema`.
+std::string InSchema(const std::string& sql, const std::string& quoted_schema);
 
 }  // namespace embedrec::store

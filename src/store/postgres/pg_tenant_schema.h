@@ -1,0 +1,38 @@
+// A tenant's tables in PostgreSQL: one schema per tenant ("tenant_<uuid>"),
+// the same tables as its SQLite database. Every statement of a tenant's
+// store names its tables through its own schema ({s}.items), so a query can
+// only ever reach that tenant's rows, whatever its WHERE clause says.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "store/postgres/pg_db.h"
+#include "store/tenant_stores.h"
+
+namespace embedrec::store {
+
+const std::vector<PgMigration>& PgTenantMigrations();
+
+// The schema of tenant `tenant_id` (a UUID): "tenant_" and its hex digits.
+std::string TenantSchemaName(const std::string& tenant_id);
+
+// What a tenant's store works with: the shared pool and its schema.
+struct PgTenantSpace {
+  PgDb* db;
+  std::string tenant_id;
+  std::string schema;  // quoted identifier
+
+  std::string Sql(const std::string& sql) const { return InSchema(sql, schema); }
+  // Serialises the tenant's writers (uploads, tracking, catalog changes,
+  // deploys) for the transaction: new item_idx/user_idx stay dense, and
+  // events commit in the order of their seq.
+  Status LockWrites(PgConn& c) const;
+  // Appends to the tenant's event log (call under LockWrites).
+  Status AppendEvent(PgConn& c, const std::string& topic, const std::string& payload, int64_t now_ms) const;
+  // Inserts an interaction row; false when an identical one exists.
+  StatusOr<bool> InsertInteraction(PgConn& c, const InteractionRecord& r, const std::string& interaction_id,
+                                   int64_t upload_seq) const;
+};
+
+}  // namespace embedrec::store
