@@ -2,7 +2,67 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <mutex>
+#include <set>
+
 namespace embedrec::app {
+namespace {
+namespace fs = std::filesystem;
+
+// Tenant stores in PostgreSQL, with this node's local directory per tenant
+// (see OpenTenantStores).
+class WithLocalDirs final : public store::TenantStores {
+ public:
+  WithLocalDirs(std::unique_ptr<store::TenantStores> shared, std::string root)
+      : shared_(std::move(shared)), root_(std::move(root)) {}
+
+  Status Create(const std::string& tenant_id) override {
+    RETURN_IF_ERROR(shared_->Create(tenant_id));
+    return LocalDir(tenant_id);
+  }
+  StatusOr<std::shared_ptr<store::TenantStore>> Open(const std::string& tenant_id) override {
+    ASSIGN_OR_RETURN(auto store, shared_->Open(tenant_id));
+    RETURN_IF_ERROR(LocalDir(tenant_id));
+    return store;
+  }
+  bool IsOpen(const std::string& tenant_id) override { return shared_->IsOpen(tenant_id); }
+  size_t OpenCount() override { return shared_->OpenCount(); }
+  void CloseIfUnused(const std::string& tenant_id) override { shared_->CloseIfUnused(tenant_id); }
+  void OnIdleClose(std::function<void(const std::vector<std::string>&)> fn) override {
+    shared_->OnIdleClose(std::move(fn));
+  }
+  Status Ping() override { return shared_->Ping(); }
+  Status Drop(const std::string& tenant_id) override {
+    RETURN_IF_ERROR(shared_->Drop(tenant_id));
+    {
+      std::lock_guard lock(mu_);
+      made_.erase(tenant_id);
+    }
+    std::error_code ec;
+    if (store::IsUuid(tenant_id)) fs::remove_all(fs::path(root_) / tenant_id, ec);
+    if (ec) return Status::Internal("cannot delete the tenant's local directory: " + ec.message());
+    return Status::Ok();
+  }
+
+ private:
+  Status LocalDir(const std::string& tenant_id) {
+    std::lock_guard lock(mu_);
+    if (made_.count(tenant_id)) return Status::Ok();
+    std::error_code ec;
+    fs::create_directories(fs::path(root_) / tenant_id, ec);
+    if (ec) return Status::Internal("cannot create the tenant's local directory: " + ec.message());
+    made_.insert(tenant_id);
+    return Status::Ok();
+  }
+
+  std::unique_ptr<store::TenantStores> shared_;
+  std::string root_;
+  std::mutex mu_;
+  std::set<std::string> made_;
+};
+
+}  // namespace
 
 bool SharedControlStore(const ServeConfig& config) {
   return !config.database_url.empty() && config.database_url != "sqlite://";
@@ -13,6 +73,18 @@ StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfi
   ASSIGN_OR_RETURN(auto control, store::OpenPostgresControlStore(config.database_url));
   spdlog::info("control data in PostgreSQL (schema control)");
   return control;
+}
+
+StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfig& config, const Clock* clock,
+                                                                store::CallbackRunner run_callback) {
+  const std::string root = config.data_dir + "/tenants";
+  if (!SharedControlStore(config)) {
+    return store::NewSqliteTenantStores(root, clock, std::move(run_callback),
+                                        int64_t{config.tenant_idle_seconds} * 1000);
+  }
+  ASSIGN_OR_RETURN(auto shared, store::NewPostgresTenantStores(config.database_url, clock, std::move(run_callback)));
+  spdlog::info("tenant data in PostgreSQL (a schema per tenant)");
+  return std::unique_ptr<store::TenantStores>(new WithLocalDirs(std::move(shared), root));
 }
 
 StatusOr<std::unique_ptr<blob::TenantBlobStores>> OpenTenantBlobs(const ServeConfig& config,

@@ -19,6 +19,14 @@ StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfi
 // True when the control store is shared by several nodes (PostgreSQL).
 bool SharedControlStore(const ServeConfig& config);
 
+// The tenants' data: SQLite databases under the data dir (default) or a
+// schema each in the PostgreSQL database (with EMBEDREC_DATABASE_URL). With
+// PostgreSQL, each node still keeps a directory per tenant it serves under
+// its data dir, for what it counts locally (analytics, the recommendation
+// log), made when the tenant is first opened there and removed with it.
+StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfig& config, const Clock* clock,
+                                                                store::CallbackRunner run_callback);
+
 // Tenants' blob areas: in their directories (default) or in S3. A tenant has
 // an area while its store in `spaces` exists. kInvalidArgument for a bad URL
 // or missing credentials; kUnavailable when the bucket does not answer.

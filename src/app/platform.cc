@@ -66,13 +66,14 @@ class PlatformImpl final : public Platform {
     ASSIGN_OR_RETURN(control_, OpenControlStore(config_));
     // Tracking's answers (serving's update and the reply) run on the workers,
     // in the tenant's queue: the store's committer thread only writes.
-    tenants_ = store::NewSqliteTenantStores(
-        config_.data_dir + "/tenants", clock_,
-        [this](const std::string& tenant_id, std::function<void()> callback) {
-          if (FairThreadPool* w = callback_pool_.load()) w->Post(tenant_id, std::move(callback));
-          else callback();  // before the pools start, or after they stop
-        },
-        int64_t{config_.tenant_idle_seconds} * 1000);
+    ASSIGN_OR_RETURN(tenants_, OpenTenantStores(config_, clock_,
+                                                [this](const std::string& tenant_id, std::function<void()> callback) {
+                                                  if (FairThreadPool* w = callback_pool_.load()) {
+                                                    w->Post(tenant_id, std::move(callback));
+                                                  } else {
+                                                    callback();  // before the pools start, or after they stop
+                                                  }
+                                                }));
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
     ASSIGN_OR_RETURN(std::string jwt_secret,

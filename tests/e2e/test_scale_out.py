@@ -122,3 +122,29 @@ def test_a_database_that_does_not_answer_stops_the_start(tmp_path, local_service
         out = p.stdout + p.stderr
         assert p.returncode != 0 and ("PostgreSQL" in out or "postgresql://" in out), out[-800:]
         assert "wrong" not in out  # the password is never shown
+
+
+def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
+    """Control and tenant data in PostgreSQL, files in S3: any node answers
+    for any tenant."""
+    url = fresh_database(local_services)
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **pg_env(local_services, url),
+           **s3_env(local_services, f"e2e-{secrets.token_hex(4)}/")}
+    a = make_server(env=env)
+    b = make_server(env=env)
+    shop = upload_shop(b, "everywhere")  # tenant, user and key made on B, data uploaded to B
+    key = shop["api_key"]
+    job = wait_done(a, key, train(a, key).json()["job_id"])  # trained by A
+    for node in (a, b):
+        r = node.request("POST", "/api/v1/recommendations", {"user_id": "U1", "count": 5}, token=key)
+        assert r.status == 200 and r.json()["metadata"]["model_version"] == job["model_version"], r
+        assert len(r.json()["recommendations"]) == 5
+        items = node.request("GET", "/api/v1/items?limit=5", token=key)
+        assert items.status == 200 and len(items.json()["items"]) == 5, items
+    # An interaction tracked on A is in the history B reads.
+    writer = a.create_key(shop["jwt"], ["interactions:write", "analytics:read"], name="tracker")["api_key"]
+    t = a.request("POST", "/api/v1/interactions", {"user_id": "NEW-1", "item_id": items.json()["items"][0]["item_id"],
+                                                   "interaction_type": "view"}, token=writer)
+    assert t.status in (200, 201, 202), t
+    h = b.request("GET", "/api/v1/users/NEW-1/interactions", token=writer)
+    assert h.status == 200 and len(h.json()["interactions"]) == 1, h
