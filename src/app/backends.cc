@@ -33,6 +33,10 @@ class WithLocalDirs final : public store::TenantStores {
     shared_->OnIdleClose(std::move(fn));
   }
   Status Ping() override { return shared_->Ping(); }
+  void OnRemoteChange(std::function<void(const store::RemoteChange&)> fn) override {
+    shared_->OnRemoteChange(std::move(fn));
+  }
+  void Broadcast(const store::RemoteChange& change) override { shared_->Broadcast(change); }
   Status Drop(const std::string& tenant_id) override {
     RETURN_IF_ERROR(shared_->Drop(tenant_id));
     {

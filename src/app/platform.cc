@@ -397,9 +397,10 @@ class PlatformImpl final : public Platform {
           if (analytics_) analytics_->Forget(id);
           return rec_log ? rec_log->DropTenant(id) : Status::Ok();
         },
-        .changed = [authn, settings](const std::string& id) {
+        .changed = [this, authn, settings](const std::string& id) {
           authn->Invalidate();  // the status decides whether its credentials work
           settings->Invalidate(id);
+          tenants_->Broadcast({id, store::RemoteChange::kTenant});  // other nodes do the same
         },
         .deleted = [this, deployed](const std::string& id) {
           if (retrain_) retrain_->Forget(id);
@@ -409,6 +410,25 @@ class PlatformImpl final : public Platform {
           data_quality_->Forget(id);
           memory_->Forget(id);
         },
+    });
+    // Other nodes' changes (scale-out): what this node holds of the tenant
+    // is read again on its next request.
+    tenants_->OnRemoteChange([this, authn, settings](const store::RemoteChange& c) {
+      switch (c.kind) {
+        case store::RemoteChange::kModels:
+          deployed_.Evict(c.tenant_id);
+          break;
+        case store::RemoteChange::kData:
+          catalog_->Invalidate(c.tenant_id);
+          activity_->DataChanged(c.tenant_id);
+          if (retrain_) retrain_->DataChanged(c.tenant_id);
+          break;
+        case store::RemoteChange::kTenant:
+          authn->Invalidate();
+          settings->Invalidate(c.tenant_id);
+          DropServingState(c.tenant_id);
+          break;
+      }
     });
     // An idle tenant (its database closed for being unused) keeps nothing in
     // memory: its catalog, trend state and models are read again on its next

@@ -220,10 +220,29 @@ class TenantStore {
   virtual ExperimentRecords& experiments() = 0;
 };
 
+// What another node changed of a tenant (scale-out: nodes share the stores
+// and keep their own caches).
+struct RemoteChange {
+  enum Kind {
+    kModels,  // a deploy or traffic split: its served models are stale
+    kData,    // an upload or catalog change: its catalog and history are stale
+    kTenant,  // its settings, status or existence changed (control data)
+  };
+  std::string tenant_id;
+  Kind kind;
+};
+
 // The set of tenant spaces.
 class TenantStores {
  public:
   virtual ~TenantStores() = default;
+  // Called (on a thread of the stores') for each change another node made,
+  // as soon as it is committed; set once, before use. Backends that only
+  // one process uses never call it.
+  virtual void OnRemoteChange(std::function<void(const RemoteChange&)> fn) {}
+  // Tells the other nodes of a change this node made outside the stores'
+  // own writes (kTenant: control data). Nothing for a one-process backend.
+  virtual void Broadcast(const RemoteChange& change) {}
   // Creates the space of a new tenant (idempotent). kInvalidArgument for an id
   // that is not a lowercase UUID (ids become directory names).
   virtual Status Create(const std::string& tenant_id) = 0;

@@ -10,7 +10,7 @@ import subprocess
 
 import boto3
 
-from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD
+from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD, wait_for
 from test_training import train, upload_shop, wait_done
 
 
@@ -148,3 +148,16 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
     assert t.status in (200, 201, 202), t
     h = b.request("GET", "/api/v1/users/NEW-1/interactions", token=writer)
     assert h.status == 200 and len(h.json()["interactions"]) == 1, h
+
+    # A new version deployed by A reaches B within a second (told through
+    # PostgreSQL's NOTIFY; B reads the model from S3 again).
+    def served(node):
+        r = node.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5}, token=key)
+        return r.json()["metadata"]["model_version"] if r.status == 200 else None
+    job2 = wait_done(a, key, train(a, key).json()["job_id"])
+    assert job2["model_version"] != job["model_version"]
+    wait_for(lambda: served(b) == job2["model_version"], timeout=1.0, what="B to serve A's new version")
+    # A tenant suspended on A is refused by B at once.
+    assert a.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}", {"status": "suspended"}).status == 200
+    wait_for(lambda: b.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5},
+                               token=key).status in (401, 403), timeout=1.0, what="B to refuse the suspended tenant")

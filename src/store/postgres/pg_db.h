@@ -117,6 +117,8 @@ class PgDb {
     std::unique_ptr<PgConn> c_;
   };
   StatusOr<Lease> Checkout();
+  // A connection of its own, outside the pool (a LISTEN loop).
+  StatusOr<std::unique_ptr<PgConn>> Dedicated() { return Connect(); }
   // One statement on a pooled connection (its own transaction).
   StatusOr<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
   // fn in a transaction; retried (up to 3 times) when PostgreSQL reports a

@@ -86,6 +86,7 @@ class PgImportBatch final : public ImportBatch {
   }
 
   Status Commit() override {
+    RETURN_IF_ERROR(t_.Notify(c(), RemoteChange::kData));
     RETURN_IF_ERROR(c().Exec("COMMIT").status());
     open_ = false;
     return Status::Ok();

@@ -126,6 +126,25 @@ std::string TenantSchemaName(const std::string& tenant_id) {
   return out;
 }
 
+std::string ChangeMessage(const std::string& node, const RemoteChange& change) {
+  return node + " " + change.tenant_id + " " + std::to_string(static_cast<int>(change.kind));
+}
+
+bool ParseChangeMessage(const std::string& message, std::string* node, RemoteChange* change) {
+  size_t a = message.find(' '), b = a == std::string::npos ? a : message.find(' ', a + 1);
+  if (b == std::string::npos || b + 2 != message.size()) return false;
+  const int kind = message[b + 1] - '0';
+  if (kind < RemoteChange::kModels || kind > RemoteChange::kTenant) return false;
+  *node = message.substr(0, a);
+  change->tenant_id = message.substr(a + 1, b - a - 1);
+  change->kind = static_cast<RemoteChange::Kind>(kind);
+  return true;
+}
+
+Status PgTenantSpace::Notify(PgConn& c, RemoteChange::Kind kind) const {
+  return c.Exec("SELECT pg_notify($1, $2)", {kChangesChannel, ChangeMessage(node, {tenant_id, kind})}).status();
+}
+
 Status PgTenantSpace::LockWrites(PgConn& c) const {
   return c.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"embedrec-writes:" + tenant_id}).status();
 }

@@ -17,11 +17,18 @@ const std::vector<PgMigration>& PgTenantMigrations();
 // The schema of tenant `tenant_id` (a UUID): "tenant_" and its hex digits.
 std::string TenantSchemaName(const std::string& tenant_id);
 
+// The channel of tenants' changes, and its message: "<node> <tenant> <kind>".
+inline constexpr const char* kChangesChannel = "embedrec_tenant_changes";
+std::string ChangeMessage(const std::string& node, const RemoteChange& change);
+// False for a message that is not one (or names an unknown kind).
+bool ParseChangeMessage(const std::string& message, std::string* node, RemoteChange* change);
+
 // What a tenant's store works with: the shared pool and its schema.
 struct PgTenantSpace {
   PgDb* db;
   std::string tenant_id;
   std::string schema;  // quoted identifier
+  std::string node;    // this process's id in change messages
 
   std::string Sql(const std::string& sql) const { return InSchema(sql, schema); }
   // Serialises the tenant's writers (uploads, tracking, catalog changes,
@@ -30,6 +37,8 @@ struct PgTenantSpace {
   Status LockWrites(PgConn& c) const;
   // Appends to the tenant's event log (call under LockWrites).
   Status AppendEvent(PgConn& c, const std::string& topic, const std::string& payload, int64_t now_ms) const;
+  // Tells the other nodes, when the transaction commits (NOTIFY).
+  Status Notify(PgConn& c, RemoteChange::Kind kind) const;
   // Inserts an interaction row; false when an identical one exists.
   StatusOr<bool> InsertInteraction(PgConn& c, const InteractionRecord& r, const std::string& interaction_id,
                                    int64_t upload_seq) const;

@@ -198,6 +198,7 @@ class PgTenantStore final : public TenantStore {
                                              "AND deleted=0"),
                                       {std::to_string(now_ms), item_id}));
       if (r.changed() == 0) return Status::NotFound("item '" + item_id + "' does not exist");
+      RETURN_IF_ERROR(t_.Notify(c, RemoteChange::kData));
       return t_.AppendEvent(c, kItemCatalogUpdated, "{\"deleted_item_id\":" + JsonQuote(item_id) + "}", now_ms);
     });
   }

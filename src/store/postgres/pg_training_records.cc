@@ -140,6 +140,7 @@ class PgTrainingRecords final : public TrainingRecords {
       RETURN_IF_ERROR(c.Exec(t_.Sql("UPDATE {s}.model_versions SET status='deployed', reason=$1, deployed_at_ms=$2, "
                                     "traffic_weight=1 WHERE version=$3"),
                              {reason, std::to_string(now_ms), version}).status());
+      RETURN_IF_ERROR(t_.Notify(c, RemoteChange::kModels));
       return t_.AppendEvent(c, event_topic, event_json, now_ms);
     });
   }
@@ -160,6 +161,7 @@ class PgTrainingRecords final : public TrainingRecords {
         RETURN_IF_ERROR(c.Exec(t_.Sql("UPDATE {s}.model_versions SET traffic_weight=$1 WHERE version=$2"),
                                {PgDouble(weight), version}).status());
       }
+      RETURN_IF_ERROR(t_.Notify(c, RemoteChange::kModels));
       return t_.AppendEvent(c, event_topic, event_json, now_ms);
     });
   }
