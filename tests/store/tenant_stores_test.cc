@@ -291,6 +291,53 @@ TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
   EXPECT_EQ(*store_->CountItems(), 1);
 }
 
+TEST_P(TenantStoreTrackTest, AnUploadInsertsOnlyInteractionsNotStoredYet) {
+  TrackEvent tracked = View("OLD", "P1");  // stored before the upload, ts 5
+  ASSERT_OK(store_->Track({tracked}));
+  const int64_t p1 = ItemIdx(*store_).at("P1");
+  auto upload = [&](bool* all_new, int* inserted) {
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    auto old_user = (*batch)->EnsureUser("OLD", 1);
+    auto new_user = (*batch)->EnsureUser("NEW", 1);
+    ASSERT_OK(old_user);
+    ASSERT_OK(new_user);
+    *inserted = 0;
+    *all_new = true;
+    for (auto [user, ts] : std::vector<std::pair<int64_t, int64_t>>{{*old_user, 5}, {*old_user, 6}, {*new_user, 5},
+                                                                     {*new_user, 7}}) {
+      InteractionRecord r;
+      r.user_idx = user;
+      r.item_idx = p1;
+      r.type = "view";
+      r.ts_ms = ts;
+      r.context_json = "{\"page\":\"a\\tb\\\\c\nd\"}";  // tab, backslash, newline in a value
+      auto ok = (*batch)->InsertInteraction(r);
+      ASSERT_OK(ok);
+      *inserted += *ok;
+      *all_new &= *ok;
+    }
+    ASSERT_OK((*batch)->Commit());
+  };
+  bool all_new = false;
+  int inserted = 0;
+  upload(&all_new, &inserted);
+  EXPECT_EQ(inserted, 3);  // OLD's row at ts 5 was tracked before
+  upload(&all_new, &inserted);
+  EXPECT_EQ(inserted, 0);  // the same file again: nothing new
+  auto counts = store_->CountInteractions();
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->events, 4);
+  int with_context = 0;
+  ASSERT_OK(store_->ScanInteractions([&](const TenantStore::InteractionRow& row) {
+    if (!row.context_json.empty()) {
+      EXPECT_EQ(row.context_json, "{\"page\":\"a\\tb\\\\c\nd\"}");
+      ++with_context;
+    }
+  }));
+  EXPECT_EQ(with_context, 3);
+}
+
 TEST_P(TenantStoreTrackTest, UploadsReplaceTheCatalogAndAreListedAndCounted) {
   auto upload = [&](std::vector<std::pair<std::string, std::string>> items, bool replace, int64_t at,
                     const std::string& id) {

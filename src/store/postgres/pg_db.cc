@@ -74,6 +74,25 @@ StatusOr<PgRows> PgConn::Exec(const std::string& sql, const std::vector<PgParam>
   return PgRows(r);
 }
 
+Status PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
+  pg_result* r = PQexec(c_, copy_sql.c_str());
+  if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+    Status s = ErrorOf(c_, r, copy_sql);
+    if (r) PQclear(r);
+    return s;
+  }
+  PQclear(r);
+  Status s;
+  if (PQputCopyData(c_, data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(c_, nullptr) != 1) {
+    s = Status::Unavailable(std::string("PostgreSQL COPY: ") + PQerrorMessage(c_));
+  }
+  while ((r = PQgetResult(c_)) != nullptr) {  // the COPY's outcome, then the end
+    if (s.ok() && PQresultStatus(r) != PGRES_COMMAND_OK) s = ErrorOf(c_, r, copy_sql);
+    PQclear(r);
+  }
+  return s;
+}
+
 Status PgConn::Script(const std::string& sql) {
   pg_result* r = PQexec(c_, sql.c_str());
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

@@ -71,6 +71,8 @@ class PgConn {
   // kUnavailable (connection lost, serialization failure, deadlock: retry),
   // kInternal otherwise.
   StatusOr<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
+  // COPY … FROM STDIN (`copy_sql`) fed `data` in COPY's text format.
+  Status CopyIn(const std::string& copy_sql, const std::string& data);
   // Runs several statements without parameters (a migration).
   Status Script(const std::string& sql);
   // BEGIN, fn, COMMIT (ROLLBACK when fn or COMMIT fails).

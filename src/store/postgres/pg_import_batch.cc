@@ -2,6 +2,10 @@
 // connection, under the tenant's write lock.
 #include "store/postgres/pg_import_batch.h"
 
+#include <set>
+#include <tuple>
+#include <unordered_set>
+
 #include "store/postgres/pg_training_records.h"
 
 namespace embedrec::store {
@@ -15,6 +19,25 @@ std::string JoinTags(const std::vector<std::string>& tags) {
   }
   return out;
 }
+
+// `v` in COPY's text format: backslash, tab, newline and carriage return escaped.
+void CopyText(std::string_view v, std::string* out) {
+  for (char ch : v) {
+    switch (ch) {
+      case '\\': *out += "\\\\"; break;
+      case '\t': *out += "\\t"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      default: *out += ch;
+    }
+  }
+}
+
+// Interactions go in with COPY, in chunks: a row is new when its user is new
+// to the tenant (made by this batch) or its key is not among the user's
+// stored ones, read once when the user's rows begin (the rows come grouped
+// by user); the write lock keeps tracking out meanwhile.
+constexpr size_t kCopyRows = 20000;
 
 class PgImportBatch final : public ImportBatch {
  public:
@@ -62,7 +85,10 @@ class PgImportBatch final : public ImportBatch {
                                              "((SELECT COALESCE(MAX(user_idx), 0) + 1 FROM {s}.users), $1, $2) "
                                              "ON CONFLICT (user_id) DO NOTHING RETURNING user_idx"),
                                       {user_id, std::to_string(now_ms)}));
-    if (r.size() > 0) return r.Int(0, 0);
+    if (r.size() > 0) {
+      new_users_.insert(r.Int(0, 0));  // no stored interactions to compare with
+      return r.Int(0, 0);
+    }
     // Created since the caller's snapshot (a tracked event): use that one.
     ASSIGN_OR_RETURN(auto q, c().Exec(t_.Sql("SELECT user_idx FROM {s}.users WHERE user_id=$1"), {user_id}));
     if (q.size() == 0) return Status::Internal("user '" + user_id + "' vanished during an upload");
@@ -70,7 +96,31 @@ class PgImportBatch final : public ImportBatch {
   }
 
   StatusOr<bool> InsertInteraction(const InteractionRecord& r) override {
-    return t_.InsertInteraction(c(), r, "", seq_);
+    if (r.user_idx != user_) {
+      user_ = r.user_idx;
+      keys_.clear();
+      if (!new_users_.count(user_)) {
+        ASSIGN_OR_RETURN(auto stored, c().Exec(t_.Sql("SELECT item_idx, type, ts_ms FROM {s}.interactions "
+                                                      "WHERE user_idx=$1"),
+                                               {std::to_string(user_)}));
+        for (int i = 0; i < stored.size(); ++i) keys_.emplace(stored.Int(i, 0), stored.Text(i, 1), stored.Int(i, 2));
+      }
+    }
+    if (!keys_.emplace(r.item_idx.value_or(-1), r.type, r.ts_ms).second) return false;  // stored (or repeated)
+    auto num = [&](const std::optional<double>& v) { copy_ += v ? PgDouble(*v) : "\\N"; };
+    auto text = [&](const std::string& v) {
+      if (v.empty()) copy_ += "\\N";
+      else CopyText(v, &copy_);
+    };
+    copy_ += std::to_string(r.user_idx) + '\t' + std::to_string(r.item_idx.value_or(-1)) + '\t';
+    CopyText(r.type, &copy_);
+    copy_ += '\t' + std::to_string(r.ts_ms) + '\t';
+    num(r.rating), copy_ += '\t', num(r.duration_seconds), copy_ += '\t', num(r.value), copy_ += '\t';
+    num(r.quantity), copy_ += '\t', text(r.context_json), copy_ += '\t', text(r.metadata_json), copy_ += '\t';
+    text(r.recommendation_id);
+    copy_ += '\t' + std::to_string(seq_) + "\t\\N\n";
+    if (++buffered_ >= kCopyRows) RETURN_IF_ERROR(Flush());
+    return true;
   }
 
   Status RecordUpload(const UploadRecord& u) override {
@@ -86,6 +136,7 @@ class PgImportBatch final : public ImportBatch {
   }
 
   Status Commit() override {
+    RETURN_IF_ERROR(Flush());
     RETURN_IF_ERROR(t_.Notify(c(), RemoteChange::kData));
     RETURN_IF_ERROR(c().Exec("COMMIT").status());
     open_ = false;
@@ -95,10 +146,26 @@ class PgImportBatch final : public ImportBatch {
  private:
   PgConn& c() { return lease_.conn(); }
 
+  Status Flush() {
+    if (buffered_ == 0) return Status::Ok();
+    RETURN_IF_ERROR(c().CopyIn(t_.Sql("COPY {s}.interactions (user_idx, item_idx, type, ts_ms, rating, "
+                                      "duration_seconds, value, quantity, context, metadata, recommendation_id, "
+                                      "upload_seq, interaction_id) FROM STDIN"),
+                               copy_));
+    copy_.clear();
+    buffered_ = 0;
+    return Status::Ok();
+  }
+
   PgTenantSpace t_;
   PgDb::Lease lease_;
   int64_t seq_ = 0;  // this upload's number (uploads.seq), ≥ 1
   bool open_ = false;
+  std::unordered_set<int64_t> new_users_;                  // made by this batch
+  int64_t user_ = -1;                                      // whose rows are coming
+  std::set<std::tuple<int64_t, std::string, int64_t>> keys_;  // its stored and added keys
+  std::string copy_;                                       // rows not yet sent
+  size_t buffered_ = 0;
 };
 
 }  // namespace
