@@ -291,6 +291,42 @@ TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
   EXPECT_EQ(*store_->CountItems(), 1);
 }
 
+TEST_P(TenantStoreTrackTest, OneCallOfManyEventsFollowsTheRulesOfOneByOne) {
+  auto ev = [](std::string user, std::string item, int64_t ts, std::string key = "") {
+    TrackEvent e = View(user, item);
+    e.ts_ms = ts;
+    e.idempotency_key = std::move(key);
+    return e;
+  };
+  TrackEvent made = ev("A", "NEWITEM", 9);
+  made.create_missing_item = true;
+  auto r = store_->Track({ev("A", "P1", 1, "k"), ev("B", "NOPE", 2), ev("A", "P1", 3, "k"), ev("C", "P1", 4),
+                          ev("C", "P1", 4), made, ev("A", "P1", 1)});
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 7u);
+  const auto& x = *r;
+  EXPECT_FALSE(x[0].replayed || x[0].duplicate);
+  EXPECT_EQ(x[1].status.code(), StatusCode::kNotFound);  // unknown item: nothing stored, no user made
+  EXPECT_TRUE(x[2].replayed);                            // the same idempotency key: the first answer
+  EXPECT_EQ(x[2].interaction_id, x[0].interaction_id);
+  EXPECT_FALSE(x[3].duplicate);
+  EXPECT_TRUE(x[4].duplicate);  // the same interaction twice in one call
+  EXPECT_EQ(x[4].interaction_id, x[3].interaction_id);
+  EXPECT_OK(x[5].status);       // an item made on the way
+  EXPECT_TRUE(x[6].duplicate);  // A's first interaction again (without its key)
+  EXPECT_EQ(x[6].interaction_id, x[0].interaction_id);
+  auto users = store_->LoadUserIndex();
+  ASSERT_OK(users);
+  EXPECT_EQ(users->count("B"), 0u);
+  EXPECT_LT(users->at("A"), users->at("C"));  // numbered in the order they came
+  EXPECT_EQ(store_->CountData()->interactions, 3);
+  EXPECT_OK(store_->GetItem("NEWITEM").status());
+  // The key is kept: a later call is answered from it.
+  auto again = store_->Track({ev("A", "P1", 8, "k")});
+  EXPECT_TRUE((*again)[0].replayed);
+  EXPECT_EQ((*again)[0].interaction_id, x[0].interaction_id);
+}
+
 TEST_P(TenantStoreTrackTest, AnUploadInsertsOnlyInteractionsNotStoredYet) {
   TrackEvent tracked = View("OLD", "P1");  // stored before the upload, ts 5
   ASSERT_OK(store_->Track({tracked}));

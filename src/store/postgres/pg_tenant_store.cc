@@ -8,6 +8,7 @@
 #include "common/random.h"
 #include "common/strings.h"
 #include "store/postgres/pg_import_batch.h"
+#include "store/postgres/pg_track_writes.h"
 #include "store/postgres/pg_training_records.h"
 #include "store/track_committer.h"
 
@@ -23,103 +24,6 @@ std::string Unhex(const std::string& text) {  // bytea's text form "\x…"
   out.reserve((text.size() - 2) / 2);
   for (size_t i = 2; i + 1 < text.size(); i += 2) out += static_cast<char>(nibble(text[i]) << 4 | nibble(text[i + 1]));
   return out;
-}
-
-// Writes tracked events (see SqliteTrackWrites for the rules they follow).
-StatusOr<TrackResult> WriteOne(const PgTenantSpace& t, PgConn& c, const Clock* clock, const TrackEvent& ev) {
-  TrackResult r;
-  r.processed_at_ms = clock->NowMillis();
-  const std::string now = std::to_string(r.processed_at_ms);
-  if (!ev.idempotency_key.empty()) {
-    ASSIGN_OR_RETURN(auto k, c.Exec(t.Sql("SELECT interaction_id FROM {s}.idempotency_keys WHERE key=$1"),
-                                    {ev.idempotency_key}));
-    if (k.size() > 0) {
-      r.interaction_id = k.Text(0, 0);
-      r.replayed = true;
-      return r;
-    }
-  }
-  std::optional<int64_t> item_idx;
-  if (!ev.item_id.empty()) {
-    ASSIGN_OR_RETURN(auto i, c.Exec(t.Sql("SELECT item_idx FROM {s}.items WHERE item_id=$1 AND deleted=0"),
-                                    {ev.item_id}));
-    if (i.size() > 0) item_idx = i.Int(0, 0);
-    if (!item_idx) {
-      if (!ev.create_missing_item) {
-        r.status = Status::NotFound("item '" + ev.item_id +
-                                    "' is not in the catalog; upload it first or enable settings.auto_create_items")
-                       .WithReason("unknown_item");
-        return r;
-      }
-      ASSIGN_OR_RETURN(auto ins, c.Exec(t.Sql("INSERT INTO {s}.items (item_idx, item_id, created_at_ms, updated_at_ms) "
-                                              "VALUES ((SELECT COALESCE(MAX(item_idx), 0) + 1 FROM {s}.items), $1, $2, $2) "
-                                              "ON CONFLICT (item_id) DO UPDATE SET deleted=0, "
-                                              "updated_at_ms=excluded.updated_at_ms RETURNING item_idx"),
-                                        {ev.item_id, now}));
-      item_idx = ins.Int(0, 0);
-    }
-  }
-  // Under the tenant's write lock: looked up, then added when missing.
-  ASSIGN_OR_RETURN(auto u, c.Exec(t.Sql("SELECT user_idx FROM {s}.users WHERE user_id=$1"), {ev.user_id}));
-  if (u.size() == 0) {
-    ASSIGN_OR_RETURN(u, c.Exec(t.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) VALUES "
-                                     "((SELECT COALESCE(MAX(user_idx), 0) + 1 FROM {s}.users), $1, $2) "
-                                     "RETURNING user_idx"),
-                               {ev.user_id, now}));
-  }
-  const int64_t user_idx = u.Int(0, 0);
-  r.interaction_id = NewId("int");
-  InteractionRecord row;
-  row.user_idx = user_idx;
-  row.item_idx = item_idx;
-  row.type = ev.type;
-  row.ts_ms = ev.ts_ms;
-  row.rating = ev.rating;
-  row.value = ev.value;
-  row.quantity = ev.quantity;
-  row.context_json = ev.context_json;
-  row.metadata_json = ev.metadata_json;
-  row.recommendation_id = ev.recommendation_id;
-  ASSIGN_OR_RETURN(bool inserted, t.InsertInteraction(c, row, r.interaction_id, 0));
-  if (!inserted) {
-    // The same interaction is stored already: answer with its id.
-    ASSIGN_OR_RETURN(auto q, c.Exec(t.Sql("SELECT COALESCE(interaction_id, '') FROM {s}.interactions WHERE "
-                                          "user_idx=$1 AND item_idx=$2 AND type=$3 AND ts_ms=$4"),
-                                    {std::to_string(user_idx), std::to_string(item_idx.value_or(-1)), ev.type,
-                                     std::to_string(ev.ts_ms)}));
-    r.interaction_id = q.size() > 0 ? q.Text(0, 0) : std::string();
-    r.duplicate = true;
-  } else {
-    std::string payload = "{\"interaction_id\":";
-    AppendJsonString(r.interaction_id, &payload);
-    payload += ",\"user_idx\":" + std::to_string(user_idx) + ",\"item_idx\":" +
-               std::to_string(item_idx.value_or(-1)) + ",\"type\":";
-    AppendJsonString(ev.type, &payload);
-    payload += ",\"ts_ms\":" + std::to_string(ev.ts_ms) + "}";
-    RETURN_IF_ERROR(t.AppendEvent(c, "user-interactions", payload, r.processed_at_ms));
-  }
-  if (!ev.idempotency_key.empty()) {
-    RETURN_IF_ERROR(c.Exec(t.Sql("INSERT INTO {s}.idempotency_keys (key, interaction_id, created_at_ms) "
-                                 "VALUES ($1,$2,$3) ON CONFLICT DO NOTHING"),
-                           {ev.idempotency_key, r.interaction_id, now}).status());
-  }
-  return r;
-}
-
-WriteTrackBatches PgTrackWrites(PgTenantSpace t, const Clock* clock) {
-  return [t = std::move(t), clock](const std::vector<TrackBatch*>& batches) {
-    return t.db->Transaction([&](PgConn& c) -> Status {
-      RETURN_IF_ERROR(t.LockWrites(c));
-      for (TrackBatch* b : batches) {
-        b->results.clear();  // a retried transaction starts again
-        for (const auto& ev : b->events) {
-          ASSIGN_OR_RETURN(TrackResult r, WriteOne(t, c, clock, ev));
-          b->results.push_back(std::move(r));
-        }
-      }
-      return Status::Ok();
-    });
-  };
 }
 
 class PgTenantStore final : public TenantStore {

@@ -1,0 +1,217 @@
+#include "store/postgres/pg_track_writes.h"
+
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include "common/json_text.h"
+#include "common/random.h"
+#include "store/postgres/pg_training_records.h"
+
+namespace embedrec::store {
+
+std::string PgArray(const std::vector<PgParam>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char ch : *values[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+namespace {
+
+
+Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const std::vector<TrackBatch*>& batches) {
+  const int64_t now = clock->NowMillis();
+  const std::string now_text = std::to_string(now);
+  std::vector<std::pair<const TrackEvent*, TrackResult*>> all;
+  for (TrackBatch* b : batches) {
+    b->results.assign(b->events.size(), TrackResult{});
+    for (size_t i = 0; i < b->events.size(); ++i) {
+      b->results[i].processed_at_ms = now;
+      all.emplace_back(&b->events[i], &b->results[i]);
+    }
+  }
+
+  // 1. Idempotency keys seen before (in the store, or earlier in this group).
+  std::unordered_map<std::string, std::string> replay;
+  {
+    std::vector<PgParam> keys;
+    for (auto& [ev, r] : all) {
+      if (!ev->idempotency_key.empty()) keys.emplace_back(ev->idempotency_key);
+    }
+    if (!keys.empty()) {
+      ASSIGN_OR_RETURN(auto rows, c.Exec(t.Sql("SELECT key, interaction_id FROM {s}.idempotency_keys "
+                                               "WHERE key = ANY($1::text[])"),
+                                         {PgArray(keys)}));
+      for (int i = 0; i < rows.size(); ++i) replay[rows.Text(i, 0)] = rows.Text(i, 1);
+    }
+  }
+  // 2. The items named (missing ones made when the event asks for it).
+  std::unordered_map<std::string, int64_t> items;
+  {
+    std::vector<PgParam> ids;
+    for (auto& [ev, r] : all) {
+      if (!ev->item_id.empty()) ids.emplace_back(ev->item_id);
+    }
+    if (!ids.empty()) {
+      ASSIGN_OR_RETURN(auto rows, c.Exec(t.Sql("SELECT item_id, item_idx FROM {s}.items "
+                                               "WHERE item_id = ANY($1::text[]) AND deleted=0"),
+                                         {PgArray(ids)}));
+      for (int i = 0; i < rows.size(); ++i) items[rows.Text(i, 0)] = rows.Int(i, 1);
+    }
+  }
+  // Events in order: replayed, rejected, or written (their user wanted).
+  std::vector<std::pair<const TrackEvent*, TrackResult*>> writes;
+  std::map<std::string, int64_t> users;  // user_id → user_idx (-1: to be made)
+  std::unordered_map<std::string, TrackResult*> keyed;  // idempotency key → the first event's result
+  for (auto& [ev, r] : all) {
+    if (!ev->idempotency_key.empty()) {
+      if (auto k = replay.find(ev->idempotency_key); k != replay.end()) {
+        r->interaction_id = k->second;
+        r->replayed = true;
+        continue;
+      }
+      if (auto k = keyed.find(ev->idempotency_key); k != keyed.end()) {
+        r->replayed = true;  // its id is the first one's, known once written
+        continue;
+      }
+    }
+    if (!ev->item_id.empty() && !items.count(ev->item_id)) {
+      if (!ev->create_missing_item) {
+        r->status = Status::NotFound("item '" + ev->item_id +
+                                     "' is not in the catalog; upload it first or enable settings.auto_create_items")
+                        .WithReason("unknown_item");
+        continue;
+      }
+      ASSIGN_OR_RETURN(auto made, c.Exec(t.Sql("INSERT INTO {s}.items (item_idx, item_id, created_at_ms, "
+                                               "updated_at_ms) VALUES ((SELECT COALESCE(MAX(item_idx), 0) + 1 FROM "
+                                               "{s}.items), $1, $2, $2) ON CONFLICT (item_id) DO UPDATE SET deleted=0, "
+                                               "updated_at_ms=excluded.updated_at_ms RETURNING item_idx"),
+                                         {ev->item_id, now_text}));
+      items[ev->item_id] = made.Int(0, 0);
+    }
+    if (!ev->idempotency_key.empty()) keyed[ev->idempotency_key] = r;
+    users.emplace(ev->user_id, -1);
+    writes.emplace_back(ev, r);
+  }
+  // 3. Users: the known ones read, the others made with the next numbers.
+  if (!users.empty()) {
+    std::vector<PgParam> ids;
+    for (const auto& [id, idx] : users) ids.emplace_back(id);
+    ASSIGN_OR_RETURN(auto known, c.Exec(t.Sql("SELECT user_id, user_idx FROM {s}.users WHERE user_id = ANY($1::text[])"),
+                                        {PgArray(ids)}));
+    for (int i = 0; i < known.size(); ++i) users[known.Text(i, 0)] = known.Int(i, 1);
+    std::vector<PgParam> fresh;
+    for (const auto& [ev, r] : writes) {  // in event order: earlier events' users get lower numbers
+      if (users[ev->user_id] == -1) {
+        users[ev->user_id] = -2;
+        fresh.emplace_back(ev->user_id);
+      }
+    }
+    if (!fresh.empty()) {
+      ASSIGN_OR_RETURN(auto made, c.Exec(t.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) "
+                                               "SELECT m.n + u.ord, u.id, $2 FROM unnest($1::text[]) WITH ORDINALITY "
+                                               "AS u(id, ord), (SELECT COALESCE(MAX(user_idx), 0) AS n FROM {s}.users) m "
+                                               "RETURNING user_id, user_idx"),
+                                         {PgArray(fresh), now_text}));
+      for (int i = 0; i < made.size(); ++i) users[made.Text(i, 0)] = made.Int(i, 1);
+    }
+  }
+  if (writes.empty()) return Status::Ok();
+  // 4. The rows, in one statement; those stored before (or earlier in the
+  // group) are not returned.
+  std::vector<PgParam> col[13];
+  auto num = [](const std::optional<double>& v) { return v ? PgParam(PgDouble(*v)) : PgParam(); };
+  auto text = [](const std::string& v) { return v.empty() ? PgParam() : PgParam(v); };
+  for (auto& [ev, r] : writes) {
+    r->interaction_id = NewId("int");
+    const int64_t item = ev->item_id.empty() ? -1 : items[ev->item_id];
+    col[0].emplace_back(std::to_string(users[ev->user_id]));
+    col[1].emplace_back(std::to_string(item));
+    col[2].emplace_back(ev->type);
+    col[3].emplace_back(std::to_string(ev->ts_ms));
+    col[4].push_back(num(ev->rating));
+    col[5].push_back(std::nullopt);  // duration_seconds: not tracked
+    col[6].push_back(num(ev->value));
+    col[7].push_back(num(ev->quantity));
+    col[8].push_back(text(ev->context_json));
+    col[9].push_back(text(ev->metadata_json));
+    col[10].push_back(text(ev->recommendation_id));
+    col[11].push_back(std::nullopt);
+    col[12].emplace_back(r->interaction_id);
+  }
+  std::vector<PgParam> arrays;
+  for (auto& v : col) arrays.emplace_back(PgArray(v));
+  ASSIGN_OR_RETURN(auto inserted, c.Exec(t.Sql("INSERT INTO {s}.interactions (user_idx, item_idx, type, ts_ms, rating, "
+                                               "duration_seconds, value, quantity, context, metadata, recommendation_id, "
+                                               "upload_seq, interaction_id) SELECT * FROM unnest($1::bigint[], "
+                                               "$2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::float8[], "
+                                               "$7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], "
+                                               "$12::bigint[], $13::text[]) ON CONFLICT DO NOTHING RETURNING interaction_id"),
+                                         arrays));
+  std::unordered_map<std::string, bool> written;
+  for (int i = 0; i < inserted.size(); ++i) written[inserted.Text(i, 0)] = true;
+  // 5. Duplicates answer with the stored row's id; the others get an event each.
+  std::vector<PgParam> topics, payloads;
+  for (auto& [ev, r] : writes) {
+    const int64_t user = users[ev->user_id], item = ev->item_id.empty() ? -1 : items[ev->item_id];
+    if (!written.count(r->interaction_id)) {
+      ASSIGN_OR_RETURN(auto q, c.Exec(t.Sql("SELECT COALESCE(interaction_id, '') FROM {s}.interactions WHERE "
+                                            "user_idx=$1 AND item_idx=$2 AND type=$3 AND ts_ms=$4"),
+                                      {std::to_string(user), std::to_string(item), ev->type, std::to_string(ev->ts_ms)}));
+      r->interaction_id = q.size() > 0 ? q.Text(0, 0) : std::string();
+      r->duplicate = true;
+      continue;
+    }
+    std::string payload = "{\"interaction_id\":";
+    AppendJsonString(r->interaction_id, &payload);
+    payload += ",\"user_idx\":" + std::to_string(user) + ",\"item_idx\":" + std::to_string(item) + ",\"type\":";
+    AppendJsonString(ev->type, &payload);
+    payload += ",\"ts_ms\":" + std::to_string(ev->ts_ms) + "}";
+    payloads.emplace_back(std::move(payload));
+  }
+  if (!payloads.empty()) {
+    RETURN_IF_ERROR(c.Exec(t.Sql("INSERT INTO {s}.events (topic, payload, created_at_ms) SELECT 'user-interactions', "
+                                 "p, $2 FROM unnest($1::text[]) WITH ORDINALITY AS e(p, ord) ORDER BY ord"),
+                           {PgArray(payloads), now_text}).status());
+  }
+  // 6. Idempotency keys, and the answers of events that repeated one in this group.
+  std::vector<PgParam> keys, ids;
+  for (auto& [key, r] : keyed) {
+    keys.emplace_back(key);
+    ids.emplace_back(r->interaction_id);
+  }
+  for (auto& [ev, r] : all) {
+    if (r->replayed && r->interaction_id.empty()) r->interaction_id = keyed[ev->idempotency_key]->interaction_id;
+  }
+  if (!keys.empty()) {
+    RETURN_IF_ERROR(c.Exec(t.Sql("INSERT INTO {s}.idempotency_keys (key, interaction_id, created_at_ms) "
+                                 "SELECT k, i, $3 FROM unnest($1::text[], $2::text[]) AS x(k, i) ON CONFLICT DO NOTHING"),
+                           {PgArray(keys), PgArray(ids), now_text}).status());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+WriteTrackBatches PgTrackWrites(PgTenantSpace t, const Clock* clock) {
+  return [t = std::move(t), clock](const std::vector<TrackBatch*>& batches) {
+    return t.db->Transaction([&](PgConn& c) -> Status {
+      RETURN_IF_ERROR(t.LockWrites(c));
+      return WriteGroup(t, c, clock, batches);
+    });
+  };
+}
+
+}  // namespace embedrec::store
