@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/json/object.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -428,6 +430,9 @@ class PlatformImpl final : public Platform {
           settings->Invalidate(c.tenant_id);
           DropServingState(c.tenant_id);
           break;
+        case store::RemoteChange::kTracked:
+          RemoteTracked(c);
+          break;
       }
     });
     // An idle tenant (its database closed for being unused) keeps nothing in
@@ -442,6 +447,32 @@ class PlatformImpl final : public Platform {
       }
       ReturnFreedMemory();  // once per sweep
     });
+  }
+
+  // An interaction another node tracked: this node's real-time state (the
+  // user's profile, popularity) takes it as the node that took it did, on
+  // the tenant's worker queue (the weights may read settings).
+  void RemoteTracked(const store::RemoteChange& c) {
+    const boost::json::object o = ParseJsonObject(c.event);
+    auto str = [&o](const char* k) {
+      const auto* v = o.if_contains(k);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    store::TrackEvent ev;
+    ev.user_id = str("user_id");
+    ev.item_id = str("item_id");
+    ev.type = str("type");
+    ev.context_json = str("context");
+    if (auto ts = o.if_contains("ts_ms"); ts && ts->is_int64()) ev.ts_ms = ts->as_int64();
+    if (ev.user_id.empty() || ev.type.empty()) return;
+    auto record = [this, tid = c.tenant_id, ev = std::move(ev)] {
+      std::string category;
+      if (auto catalog = catalog_->Peek(tid)) {
+        if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
+      }
+      activity_->Record(tid, ev, category, serving::Activity::ContextFields(ev.context_json));
+    };
+    if (FairThreadPool* w = callback_pool_.load()) w->Post(c.tenant_id, std::move(record));
   }
 
   // What serving holds for a tenant, dropped from memory (read again on its

@@ -227,9 +227,12 @@ struct RemoteChange {
     kModels,  // a deploy or traffic split: its served models are stale
     kData,    // an upload or catalog change: its catalog and history are stale
     kTenant,  // its settings, status or existence changed (control data)
+    kTracked, // an interaction was tracked: `event` holds it
   };
   std::string tenant_id;
   Kind kind;
+  // kTracked: the event as JSON {"user_id","item_id","type","ts_ms","context"}.
+  std::string event;
 };
 
 // The set of tenant spaces.

@@ -157,6 +157,19 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
     job2 = wait_done(a, key, train(a, key).json()["job_id"])
     assert job2["model_version"] != job["model_version"]
     wait_for(lambda: served(b) == job2["model_version"], timeout=1.0, what="B to serve A's new version")
+    # A visitor known to B (as nobody yet) views items through A: B's next
+    # answer follows those views within a second (the event reached B's
+    # real-time state through NOTIFY, not a fresh read of the history).
+    def algorithm(node, user):
+        r = node.request("POST", "/api/v1/recommendations", {"user_id": user, "count": 5}, token=key)
+        assert r.status == 200, r
+        return r.json()["metadata"]["algorithm"]
+    assert algorithm(b, "visitor-x") == "trending"
+    for item in items.json()["items"][:5]:
+        r = a.request("POST", "/api/v1/interactions", {"user_id": "visitor-x", "item_id": item["item_id"],
+                                                       "interaction_type": "view"}, token=writer)
+        assert r.status in (200, 201), r
+    wait_for(lambda: algorithm(b, "visitor-x") != "trending", timeout=1.0, what="B to follow A's tracked views")
     # A tenant suspended on A is refused by B at once.
     assert a.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}", {"status": "suspended"}).status == 200
     wait_for(lambda: b.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5},

@@ -127,17 +127,21 @@ std::string TenantSchemaName(const std::string& tenant_id) {
 }
 
 std::string ChangeMessage(const std::string& node, const RemoteChange& change) {
-  return node + " " + change.tenant_id + " " + std::to_string(static_cast<int>(change.kind));
+  std::string m = node + " " + change.tenant_id + " " + std::to_string(static_cast<int>(change.kind));
+  if (!change.event.empty()) m += " " + change.event;
+  return m;
 }
 
 bool ParseChangeMessage(const std::string& message, std::string* node, RemoteChange* change) {
   size_t a = message.find(' '), b = a == std::string::npos ? a : message.find(' ', a + 1);
-  if (b == std::string::npos || b + 2 != message.size()) return false;
+  if (b == std::string::npos || b + 2 > message.size()) return false;
   const int kind = message[b + 1] - '0';
-  if (kind < RemoteChange::kModels || kind > RemoteChange::kTenant) return false;
+  if (kind < RemoteChange::kModels || kind > RemoteChange::kTracked) return false;
+  if (b + 2 < message.size() && message[b + 2] != ' ') return false;
   *node = message.substr(0, a);
   change->tenant_id = message.substr(a + 1, b - a - 1);
   change->kind = static_cast<RemoteChange::Kind>(kind);
+  change->event = b + 3 < message.size() ? message.substr(b + 3) : std::string();
   return true;
 }
 

@@ -17,7 +17,8 @@ const std::vector<PgMigration>& PgTenantMigrations();
 // The schema of tenant `tenant_id` (a UUID): "tenant_" and its hex digits.
 std::string TenantSchemaName(const std::string& tenant_id);
 
-// The channel of tenants' changes, and its message: "<node> <tenant> <kind>".
+// The channel of tenants' changes, and its message: "<node> <tenant> <kind>"
+// and, for a tracked event, " <event JSON>" (NOTIFY's limit: under 8000 bytes).
 inline constexpr const char* kChangesChannel = "embedrec_tenant_changes";
 std::string ChangeMessage(const std::string& node, const RemoteChange& change);
 // False for a message that is not one (or names an unknown kind).

@@ -163,7 +163,7 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
   std::unordered_map<std::string, bool> written;
   for (int i = 0; i < inserted.size(); ++i) written[inserted.Text(i, 0)] = true;
   // 5. Duplicates answer with the stored row's id; the others get an event each.
-  std::vector<PgParam> topics, payloads;
+  std::vector<PgParam> payloads, notices;
   for (auto& [ev, r] : writes) {
     const int64_t user = users[ev->user_id], item = ev->item_id.empty() ? -1 : items[ev->item_id];
     if (!written.count(r->interaction_id)) {
@@ -180,11 +180,28 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
     AppendJsonString(ev->type, &payload);
     payload += ",\"ts_ms\":" + std::to_string(ev->ts_ms) + "}";
     payloads.emplace_back(std::move(payload));
+    // Other nodes' real-time state follows (an event too large for NOTIFY
+    // reaches them when they read the user's history again).
+    std::string event = "{\"user_id\":";
+    AppendJsonString(ev->user_id, &event);
+    event += ",\"item_id\":";
+    AppendJsonString(ev->item_id, &event);
+    event += ",\"type\":";
+    AppendJsonString(ev->type, &event);
+    event += ",\"ts_ms\":" + std::to_string(ev->ts_ms) + ",\"context\":";
+    AppendJsonString(ev->context_json, &event);
+    event += "}";
+    std::string notice = ChangeMessage(t.node, {t.tenant_id, RemoteChange::kTracked, std::move(event)});
+    if (notice.size() < 7900) notices.emplace_back(std::move(notice));
   }
   if (!payloads.empty()) {
     RETURN_IF_ERROR(c.Exec(t.Sql("INSERT INTO {s}.events (topic, payload, created_at_ms) SELECT 'user-interactions', "
                                  "p, $2 FROM unnest($1::text[]) WITH ORDINALITY AS e(p, ord) ORDER BY ord"),
                            {PgArray(payloads), now_text}).status());
+  }
+  if (!notices.empty()) {
+    RETURN_IF_ERROR(c.Exec("SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m", {kChangesChannel, PgArray(notices)})
+                        .status());
   }
   // 6. Idempotency keys, and the answers of events that repeated one in this group.
   std::vector<PgParam> keys, ids;
