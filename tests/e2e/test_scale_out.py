@@ -149,14 +149,14 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
     h = b.request("GET", "/api/v1/users/NEW-1/interactions", token=writer)
     assert h.status == 200 and len(h.json()["interactions"]) == 1, h
 
-    # A new version deployed by A reaches B within a second (told through
-    # PostgreSQL's NOTIFY; B reads the model from S3 again).
+    # A new version deployed by A reaches B (told through PostgreSQL's
+    # NOTIFY at once; B then reads the model from S3 again: seconds at most).
     def served(node):
         r = node.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5}, token=key)
         return r.json()["metadata"]["model_version"] if r.status == 200 else None
     job2 = wait_done(a, key, train(a, key).json()["job_id"])
     assert job2["model_version"] != job["model_version"]
-    wait_for(lambda: served(b) == job2["model_version"], timeout=1.0, what="B to serve A's new version")
+    wait_for(lambda: served(b) == job2["model_version"], timeout=5.0, what="B to serve A's new version")
     # A visitor known to B (as nobody yet) views items through A: B's next
     # answer follows those views within a second (the event reached B's
     # real-time state through NOTIFY, not a fresh read of the history).
