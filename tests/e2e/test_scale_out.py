@@ -156,6 +156,9 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
         return r.json()["metadata"]["model_version"] if r.status == 200 else None
     job2 = wait_done(a, key, train(a, key).json()["job_id"])
     assert job2["model_version"] != job["model_version"]
+    if job2["deployment_status"] != "deployed":  # the gate kept the first: deploy it by hand on A
+        d = a.request("POST", f"/api/v1/models/{job2['model_version']}/deploy", {}, token=key, port="ml")
+        assert d.status == 200, d
     wait_for(lambda: served(b) == job2["model_version"], timeout=5.0, what="B to serve A's new version")
     # A visitor known to B (as nobody yet) views items through A: B's next
     # answer follows those views within a second (the event reached B's
