@@ -355,6 +355,7 @@ class PlatformImpl final : public Platform {
   void Shutdown() override {
     if (down_) return;
     down_ = true;
+    down_remote_ = true;
     if (server_) {
       spdlog::info("shutting down: finishing {} in-flight requests", server_->in_flight());
       server_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
@@ -400,7 +401,7 @@ class PlatformImpl final : public Platform {
           return rec_log ? rec_log->DropTenant(id) : Status::Ok();
         },
         .changed = [this, authn, settings](const std::string& id) {
-          authn->Invalidate();  // the status decides whether its credentials work
+          authn->InvalidateHere();  // the status decides whether its credentials work
           settings->Invalidate(id);
           tenants_->Broadcast({id, store::RemoteChange::kTenant});  // other nodes do the same
         },
@@ -413,9 +414,13 @@ class PlatformImpl final : public Platform {
           memory_->Forget(id);
         },
     });
+    // A revoked key, a deactivated user: the other nodes drop their cached
+    // credentials at once too (not after their cache's 30 s).
+    authn->OnInvalidate([this] { tenants_->Broadcast({"*", store::RemoteChange::kCredentials}); });
     // Other nodes' changes (scale-out): what this node holds of the tenant
     // is read again on its next request.
     tenants_->OnRemoteChange([this, authn, settings](const store::RemoteChange& c) {
+      if (down_remote_.load()) return;  // shutting down: what it would drop is going away
       switch (c.kind) {
         case store::RemoteChange::kModels:
           deployed_.Evict(c.tenant_id);
@@ -423,15 +428,17 @@ class PlatformImpl final : public Platform {
         case store::RemoteChange::kData:
           catalog_->Invalidate(c.tenant_id);
           activity_->DataChanged(c.tenant_id);
-          if (retrain_) retrain_->DataChanged(c.tenant_id);
           break;
         case store::RemoteChange::kTenant:
-          authn->Invalidate();
+          authn->InvalidateHere();
           settings->Invalidate(c.tenant_id);
           DropServingState(c.tenant_id);
           break;
         case store::RemoteChange::kTracked:
           RemoteTracked(c);
+          break;
+        case store::RemoteChange::kCredentials:
+          authn->InvalidateHere();
           break;
       }
     });
@@ -584,6 +591,7 @@ class PlatformImpl final : public Platform {
   // before training goes (it deploys through training's registry).
   std::unique_ptr<experiments::ExperimentService> experiments_;
   std::unique_ptr<serving::RecommendationService> recommendations_;
+  std::atomic<bool> down_remote_{false};  // other nodes' changes are no longer applied
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<ingest::IngestService> ingest_;
   std::unique_ptr<ingest::DataQuality> data_quality_;  // its rescans run in slow_lane_ (declared below)

@@ -18,6 +18,11 @@ Authenticator::Authenticator(store::ControlStore* store, const Clock* clock, Opt
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
 void Authenticator::Invalidate() {
+  InvalidateHere();
+  if (on_invalidate_) on_invalidate_();
+}
+
+void Authenticator::InvalidateHere() {
   generation_.fetch_add(1);
   std::lock_guard lock(mu_);
   cache_.clear();

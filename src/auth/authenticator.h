@@ -47,8 +47,13 @@ class Authenticator {
   // answer from memory alone too (for a JWT: its user is cached).
   std::string CachedTenant(std::string_view authorization_header, bool complete = false);
 
-  // Drops every cached lookup. Call after any change to tenants, users or keys.
+  // Drops every cached lookup. Call after any change to tenants, users or keys;
+  // then tells the other nodes (OnInvalidate), which drop theirs (InvalidateHere).
   void Invalidate();
+  void InvalidateHere();
+  // Called by every Invalidate (scale-out: the other nodes are told). Set once,
+  // before concurrent use.
+  void OnInvalidate(std::function<void()> fn) { on_invalidate_ = std::move(fn); }
 
   const std::string& jwt_secret() const { return options_.jwt_secret; }
 
@@ -73,6 +78,7 @@ class Authenticator {
   const Clock* clock_;
   Options options_;
   std::atomic<uint64_t> generation_{1};
+  std::function<void()> on_invalidate_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> cache_;
 };

@@ -44,6 +44,22 @@ size_t Utf8Length(std::string_view s) {
   return n;
 }
 
+std::string JoinList(const std::vector<std::string>& items, char sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out.push_back(sep);
+    out += item;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitList(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  for (auto piece : Split(text, sep)) out.emplace_back(piece);
+  return out;
+}
+
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   size_t start = 0;

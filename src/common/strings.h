@@ -27,6 +27,10 @@ bool IsValidUtf8(std::string_view s);
 size_t Utf8Length(std::string_view s);
 // Splits on `sep`, keeping empty pieces.
 std::vector<std::string_view> Split(std::string_view s, char sep);
+// A stored list (scopes, tags) as text and back: the items joined by `sep`;
+// "" is the empty list.
+std::string JoinList(const std::vector<std::string>& items, char sep);
+std::vector<std::string> SplitList(std::string_view text, char sep);
 // `s` as a JSON string literal, quotes included ("a\"b").
 std::string JsonQuote(std::string_view s);
 // Strips ASCII whitespace at both ends.

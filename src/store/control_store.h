@@ -130,6 +130,10 @@ class ControlStore {
   virtual StatusOr<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) = 0;
 };
 
+// The position a ListTenants cursor names (0 for ""), as every backend
+// writes it; kInvalidArgument (field "cursor") for one it did not write.
+StatusOr<int64_t> ParseTenantCursor(const std::string& cursor);
+
 // Opens the embedded SQLite control store at `path`, migrating it.
 StatusOr<std::unique_ptr<ControlStore>> OpenSqliteControlStore(const std::string& path);
 

@@ -228,6 +228,7 @@ struct RemoteChange {
     kData,    // an upload or catalog change: its catalog and history are stale
     kTenant,  // its settings, status or existence changed (control data)
     kTracked, // an interaction was tracked: `event` holds it
+    kCredentials,  // a key, user or session changed (any tenant: tenant_id "*")
   };
   std::string tenant_id;
   Kind kind;

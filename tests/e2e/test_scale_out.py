@@ -104,6 +104,13 @@ def test_nodes_share_the_control_data_in_postgresql(make_server, local_services)
     assert key.status == 201, key
     listed = a.request("GET", "/api/v1/api-keys", token=jwt)
     assert listed.status == 200 and [k["id"] for k in listed.json()["api_keys"]] == [key.json()["id"]], listed
+    # A key used on A (and cached there), revoked on B: A refuses it at once
+    # (told through NOTIFY, not after its cache's 30 s).
+    api_key = key.json()["api_key"]
+    used = lambda: a.request("POST", "/api/v1/recommendations", {"user_id": "u", "count": 3}, token=api_key).status
+    assert used() != 401
+    assert b.request("DELETE", f"/api/v1/api-keys/{key.json()['id']}", token=jwt).status in (200, 204)
+    wait_for(lambda: used() == 401, timeout=1.0, what="A to refuse the key revoked on B")
     # A refresh token rotated on A cannot be replayed on B.
     refresh = login.json()["refresh_token"]
     assert a.request("POST", "/api/v1/auth/refresh", {"refresh_token": refresh}).status == 200

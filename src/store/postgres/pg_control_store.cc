@@ -67,22 +67,6 @@ CREATE TABLE settings (
   return kMigrations;
 }
 
-std::string JoinScopes(const std::vector<std::string>& scopes) {
-  std::string out;
-  for (const auto& s : scopes) {
-    if (!out.empty()) out.push_back(' ');
-    out += s;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitScopes(const std::string& s) {
-  std::vector<std::string> out;
-  if (s.empty()) return out;
-  for (auto piece : Split(s, ' ')) out.emplace_back(piece);
-  return out;
-}
-
 PgParam Opt(const std::optional<int64_t>& v) {
   return v ? PgParam(std::to_string(*v)) : std::nullopt;
 }
@@ -103,7 +87,7 @@ constexpr const char* kKeyCols =
     "id, tenant_id, name, key_prefix, key_hash, scopes, created_by, created_at_ms, last_used_at_ms, revoked_at_ms";
 ApiKeyRecord ReadKey(const PgRows& r, int i) {
   return ApiKeyRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3), r.Text(i, 4),
-                      SplitScopes(r.Text(i, 5)), r.Text(i, 6), r.Int(i, 7), r.OptInt(i, 8), r.OptInt(i, 9)};
+                      SplitList(r.Text(i, 5), ' '), r.Text(i, 6), r.Int(i, 7), r.OptInt(i, 8), r.OptInt(i, 9)};
 }
 
 class PgControlStore final : public ControlStore {
@@ -131,16 +115,7 @@ class PgControlStore final : public ControlStore {
   }
 
   StatusOr<TenantPage> ListTenants(const std::string& cursor, int limit) override {
-    int64_t after = 0;
-    if (!cursor.empty()) {
-      try {
-        size_t used = 0;
-        after = std::stoll(cursor, &used);
-        if (used != cursor.size() || after < 0) throw std::invalid_argument("cursor");
-      } catch (const std::exception&) {
-        return Status::InvalidArgument("cursor is not one this server returned", {{"field", "cursor"}});
-      }
-    }
+    ASSIGN_OR_RETURN(const int64_t after, ParseTenantCursor(cursor));
     TenantPage page;
     RETURN_IF_ERROR(db_->With([&](PgConn& c) -> Status {
       ASSIGN_OR_RETURN(auto r, c.Exec(std::string("SELECT ") + kTenantCols +
@@ -214,7 +189,7 @@ class PgControlStore final : public ControlStore {
   Status CreateApiKey(const ApiKeyRecord& k) override {
     return Exec("INSERT INTO api_keys (id, tenant_id, name, key_prefix, key_hash, scopes, created_by, "
                 "created_at_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-                {k.id, k.tenant_id, k.name, k.key_prefix, k.key_hash, JoinScopes(k.scopes), k.created_by,
+                {k.id, k.tenant_id, k.name, k.key_prefix, k.key_hash, JoinList(k.scopes, ' '), k.created_by,
                  std::to_string(k.created_at_ms)})
         .status();
   }

@@ -6,19 +6,11 @@
 #include <tuple>
 #include <unordered_set>
 
+#include "common/strings.h"
 #include "store/postgres/pg_training_records.h"
 
 namespace embedrec::store {
 namespace {
-
-std::string JoinTags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const auto& t : tags) {
-    if (!out.empty()) out.push_back('|');
-    out += t;
-  }
-  return out;
-}
 
 // `v` in COPY's text format: backslash, tab, newline and carriage return escaped.
 void CopyText(std::string_view v, std::string* out) {
@@ -68,7 +60,7 @@ class PgImportBatch final : public ImportBatch {
                            "properties=excluded.properties, deleted=0, import_mark=excluded.import_mark, "
                            "updated_at_ms=excluded.updated_at_ms"),
                     {it.item_id, it.name, it.category, it.price ? PgParam(PgDouble(*it.price)) : std::nullopt,
-                     it.description, it.brand, JoinTags(it.tags), it.image_url, it.available ? "1" : "0",
+                     it.description, it.brand, JoinList(it.tags, '|'), it.image_url, it.available ? "1" : "0",
                      it.properties_json, std::to_string(seq_), now})
         .status();
   }

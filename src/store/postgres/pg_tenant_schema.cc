@@ -136,7 +136,7 @@ bool ParseChangeMessage(const std::string& message, std::string* node, RemoteCha
   size_t a = message.find(' '), b = a == std::string::npos ? a : message.find(' ', a + 1);
   if (b == std::string::npos || b + 2 > message.size()) return false;
   const int kind = message[b + 1] - '0';
-  if (kind < RemoteChange::kModels || kind > RemoteChange::kTracked) return false;
+  if (kind < RemoteChange::kModels || kind > RemoteChange::kCredentials) return false;
   if (b + 2 < message.size() && message[b + 2] != ' ') return false;
   *node = message.substr(0, a);
   change->tenant_id = message.substr(a + 1, b - a - 1);

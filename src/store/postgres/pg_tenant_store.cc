@@ -61,10 +61,7 @@ class PgTenantStore final : public TenantStore {
     if (!r.IsNull(i, 3)) it.price = r.Double(i, 3);
     it.description = r.Text(i, 4);
     it.brand = r.Text(i, 5);
-    std::string tags = r.Text(i, 6);
-    if (!tags.empty()) {
-      for (auto tag : Split(tags, '|')) it.tags.emplace_back(tag);
-    }
+    it.tags = SplitList(r.Text(i, 6), '|');
     it.image_url = r.Text(i, 7);
     it.available = r.Int(i, 8) != 0;
     it.properties_json = r.Text(i, 9);

@@ -66,22 +66,6 @@ CREATE TABLE settings (
   return kMigrations;
 }
 
-std::string JoinScopes(const std::vector<std::string>& scopes) {
-  std::string out;
-  for (const auto& s : scopes) {
-    if (!out.empty()) out.push_back(' ');
-    out += s;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitScopes(const std::string& s) {
-  std::vector<std::string> out;
-  if (s.empty()) return out;
-  for (auto piece : Split(s, ' ')) out.emplace_back(piece);
-  return out;
-}
-
 constexpr const char* kTenantCols =
     "id, name, slug, status, settings_json, created_at_ms, updated_at_ms, seq";
 TenantRecord ReadTenant(const SqliteStmt& s) {
@@ -101,7 +85,7 @@ constexpr const char* kKeyCols =
     "last_used_at_ms, revoked_at_ms";
 ApiKeyRecord ReadKey(const SqliteStmt& s) {
   return ApiKeyRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4),
-                      SplitScopes(s.Text(5)), s.Text(6), s.Int(7), s.OptInt(8), s.OptInt(9)};
+                      SplitList(s.Text(5), ' '), s.Text(6), s.Int(7), s.OptInt(8), s.OptInt(9)};
 }
 
 class SqliteControlStore final : public ControlStore {
@@ -146,17 +130,7 @@ class SqliteControlStore final : public ControlStore {
   }
 
   StatusOr<TenantPage> ListTenants(const std::string& cursor, int limit) override {
-    int64_t after = 0;
-    if (!cursor.empty()) {
-      try {
-        size_t used = 0;
-        after = std::stoll(cursor, &used);
-        if (used != cursor.size() || after < 0) throw std::invalid_argument("cursor");
-      } catch (const std::exception&) {
-        return Status::InvalidArgument("cursor is not one this server returned",
-                                       {{"field", "cursor"}});
-      }
-    }
+    ASSIGN_OR_RETURN(const int64_t after, ParseTenantCursor(cursor));
     TenantPage page;
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) {
       ASSIGN_OR_RETURN(auto st, c.Prepare(std::string("SELECT ") + kTenantCols +
@@ -262,7 +236,7 @@ class SqliteControlStore final : public ControlStore {
                                           "key_hash, scopes, created_by, created_at_ms) "
                                           "VALUES (?,?,?,?,?,?,?,?)"));
       st->Bind(1, k.id).Bind(2, k.tenant_id).Bind(3, k.name).Bind(4, k.key_prefix)
-          .Bind(5, k.key_hash).Bind(6, JoinScopes(k.scopes)).Bind(7, k.created_by)
+          .Bind(5, k.key_hash).Bind(6, JoinList(k.scopes, ' ')).Bind(7, k.created_by)
           .Bind(8, k.created_at_ms);
       return st->Run();
     });

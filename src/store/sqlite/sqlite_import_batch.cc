@@ -36,7 +36,7 @@ class SqliteImportBatch final : public ImportBatch {
         "updated_at_ms=excluded.updated_at_ms"));
     st->Bind(1, it.item_id).Bind(2, it.name).Bind(3, it.category);
     if (it.price) st->Bind(4, *it.price); else st->BindNull(4);
-    st->Bind(5, it.description).Bind(6, it.brand).Bind(7, JoinTags(it.tags)).Bind(8, it.image_url)
+    st->Bind(5, it.description).Bind(6, it.brand).Bind(7, JoinList(it.tags, '|')).Bind(8, it.image_url)
         .Bind(9, int64_t{it.available}).Bind(10, it.properties_json).Bind(11, seq_)
         .Bind(12, now_ms).Bind(13, now_ms);
     return st->Run();

@@ -143,15 +143,6 @@ CREATE INDEX experiments_by_status ON experiments(status);
   return kMigrations;
 }
 
-std::string JoinTags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const auto& t : tags) {
-    if (!out.empty()) out.push_back('|');
-    out += t;
-  }
-  return out;
-}
-
 const char* const kInsertInteractionSql =
     "INSERT OR IGNORE INTO interactions (user_idx, item_idx, type, ts_ms, rating, "
     "duration_seconds, value, quantity, context, metadata, recommendation_id, upload_seq, "

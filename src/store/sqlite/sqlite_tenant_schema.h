@@ -14,9 +14,6 @@ namespace embedrec::store {
 
 const std::vector<Migration>& TenantMigrations();
 
-// "a|b|c": item tags as stored.
-std::string JoinTags(const std::vector<std::string>& tags);
-
 extern const char* const kInsertInteractionSql;
 extern const char* const kItemIndexSql;
 extern const char* const kUserIndexSql;

@@ -115,10 +115,7 @@ class SqliteTenantStore final : public TenantStore {
     if (!st.IsNull(3)) r.price = st.Double(3);
     r.description = st.Text(4);
     r.brand = st.Text(5);
-    std::string tags = st.Text(6);
-    if (!tags.empty()) {
-      for (auto t : Split(tags, '|')) r.tags.emplace_back(t);
-    }
+    r.tags = SplitList(st.Text(6), '|');
     r.image_url = st.Text(7);
     r.available = st.Int(8) != 0;
     r.properties_json = st.Text(9);
