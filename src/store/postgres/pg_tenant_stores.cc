@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "common/random.h"
-
 #include "store/postgres/pg_db.h"
 #include "store/postgres/pg_tenant_schema.h"
 #include "store/postgres/pg_tenant_store.h"
