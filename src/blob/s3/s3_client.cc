@@ -67,6 +67,13 @@ S3Client::S3Client(S3Options options) : options_(std::move(options)) {
     bucket_path_ = "/" + options_.bucket;  // path-style
   }
   origin_ = scheme + host_;
+  // The Host header libcurl sends leaves a scheme's default port out: so
+  // does the signed one.
+  const std::string default_port = scheme == "https://" ? ":443" : ":80";
+  if (host_.size() > default_port.size() &&
+      host_.compare(host_.size() - default_port.size(), default_port.size(), default_port) == 0) {
+    host_.resize(host_.size() - default_port.size());
+  }
   credentials_ = {options_.access_key, options_.secret_key, options_.region, "s3"};
 }
 
