@@ -117,6 +117,8 @@ class PlatformImpl final : public Platform {
     topts.registry.keep_versions = config_.keep_model_versions;
     topts.registry.min_age_days = config_.model_min_age_days;
     topts.registry.index.exact_max_items = config_.exact_search_max_items;
+    // Nodes sharing the stores: a job is its node's while that node touches it.
+    if (SharedControlStore(config_)) topts.job_lease_ms = 60'000;
     topts.job_ran = [this](const std::string& tid, double seconds) {
       if (analytics_) analytics_->Trained(tid, seconds);  // created before any job runs
     };

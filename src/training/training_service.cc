@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json/parse.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -71,6 +72,7 @@ class TrainingServiceImpl final : public TrainingService {
     for (int i = 0; i < std::max(1, o.workers); ++i) {
       workers_.emplace_back([this] { WorkLoop(); });
     }
+    if (o.job_lease_ms > 0) heartbeat_ = std::thread([this] { HeartbeatLoop(); });
   }
   ~TrainingServiceImpl() override { Shutdown(); }
 
@@ -101,6 +103,7 @@ class TrainingServiceImpl final : public TrainingService {
       }
     } release{this, tenant_id};
     ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+    if (options_.job_lease_ms > 0) RETURN_IF_ERROR(CheckOtherNodesJobs(tenant_id, *store));
     ASSIGN_OR_RETURN(auto counts, store->CountInteractions());
     if (counts.events < kMinPairs) {
       return Status::Unprocessable(
@@ -252,6 +255,11 @@ class TrainingServiceImpl final : public TrainingService {
     // Oldest first, so the queue keeps the original order.
     for (auto it = open.rbegin(); it != open.rend(); ++it) {
       store::JobRecord rec = *it;
+      if (HeldElsewhere(rec)) {
+        spdlog::info("tenant {}: training job {} is another node's (touched {} ms ago)", tenant_id, rec.job_id,
+                     clock_->NowMillis() - rec.updated_at_ms);
+        continue;
+      }
       boost::system::error_code ec;
       json::value doc = json::parse(rec.state_json, ec);
       if (ec || !doc.is_object()) doc = json::object{{"job_id", rec.job_id}};
@@ -266,15 +274,7 @@ class TrainingServiceImpl final : public TrainingService {
                 ? "the server stopped while the job was " + std::string(store::JobStatusName(rec.status)) +
                       "; nothing was deployed from it; submit the training again"
                 : "its stored request cannot be read (" + parsed.status().message() + ")";
-        doc.as_object()["status"] = "failed";
-        doc.as_object()["error"] = json::object{{"reason", "interrupted"}, {"message", why}};
-        doc.as_object()["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
-        doc.as_object().erase("estimated_completion");
-        rec.status = store::JobStatus::kFailed;
-        rec.state_json = JsonText(doc);
-        rec.updated_at_ms = clock_->NowMillis();
-        RETURN_IF_ERROR(store->training().PutJob(rec));
-        spdlog::warn("tenant {}: training job {} failed at start-up: {}", tenant_id, rec.job_id, why);
+        RETURN_IF_ERROR(FailInterrupted(*store, rec, why));
         continue;
       }
       auto job = std::make_shared<Job>();
@@ -323,11 +323,86 @@ class TrainingServiceImpl final : public TrainingService {
       }
     }
     cv_.notify_all();
+    heartbeat_cv_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
+    if (heartbeat_.joinable()) heartbeat_.join();
   }
 
  private:
+  // Records an open job that nobody runs any more as failed ("interrupted").
+  Status FailInterrupted(store::TenantStore& store, store::JobRecord rec, const std::string& why) {
+    boost::system::error_code ec;
+    json::value doc = json::parse(rec.state_json, ec);
+    if (ec || !doc.is_object()) doc = json::object{{"job_id", rec.job_id}};
+    doc.as_object()["status"] = "failed";
+    doc.as_object()["error"] = json::object{{"reason", "interrupted"}, {"message", why}};
+    doc.as_object()["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
+    doc.as_object().erase("estimated_completion");
+    rec.status = store::JobStatus::kFailed;
+    rec.state_json = JsonText(doc);
+    rec.updated_at_ms = clock_->NowMillis();
+    RETURN_IF_ERROR(store.training().PutJob(rec));
+    spdlog::warn("tenant {}: training job {} failed: {}", store.tenant_id(), rec.job_id, why);
+    return Status::Ok();
+  }
+
+  // Scale-out: a stored open job that is not ours and was touched less than
+  // a lease ago (its node is alive).
+  bool HeldElsewhere(const store::JobRecord& rec) {
+    if (options_.job_lease_ms <= 0) return false;
+    {
+      std::lock_guard lock(mu_);
+      if (jobs_.count(rec.job_id)) return false;
+    }
+    return clock_->NowMillis() - rec.updated_at_ms < options_.job_lease_ms;
+  }
+
+  // Scale-out, at submit: 409 while another node holds a job of the tenant;
+  // the remains of a stopped node's job are failed on the way.
+  Status CheckOtherNodesJobs(const std::string& tenant_id, store::TenantStore& store) {
+    ASSIGN_OR_RETURN(auto open, store.training().ListJobs(store::OpenJobStatuses(), 100));
+    for (const auto& rec : open) {
+      if (HeldElsewhere(rec)) {
+        const std::string status(store::JobStatusName(rec.status));
+        return Status(StatusCode::kFailedPrecondition,
+                      "the tenant already has training job " + rec.job_id + " (" + status +
+                          ", on another node); wait for it or cancel it",
+                      "job_running", {{"job_id", rec.job_id}, {"status", status}});
+      }
+      bool ours;
+      {
+        std::lock_guard lock(mu_);
+        ours = jobs_.count(rec.job_id) > 0;
+      }
+      if (!ours) {
+        RETURN_IF_ERROR(FailInterrupted(store, rec, "the node that held the job stopped; nothing was deployed from "
+                                                     "it; submit the training again"));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Scale-out: touches the record of every job this node holds, every lease/4.
+  void HeartbeatLoop() {
+    const auto every = std::chrono::milliseconds(std::max<int64_t>(options_.job_lease_ms / 4, 10));
+    std::unique_lock lock(mu_);
+    while (!heartbeat_cv_.wait_for(lock, every, [&] { return stopping_; })) {
+      std::vector<std::shared_ptr<Job>> held;
+      for (const auto& [id, job] : jobs_) held.push_back(job);
+      lock.unlock();
+      for (const auto& job : held) {
+        // Under the job's lock: a final record written meanwhile is never
+        // overwritten by an older copy.
+        std::lock_guard jl(job->mu);
+        if (store::IsFinal(job->record.status)) continue;
+        job->record.updated_at_ms = clock_->NowMillis();
+        Save(*job, job->record);
+      }
+      lock.lock();
+    }
+  }
+
   static bool Ended(Job& job) {
     std::lock_guard lock(job.mu);
     return store::IsFinal(job.record.status);
@@ -494,6 +569,7 @@ class TrainingServiceImpl final : public TrainingService {
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable finished_cv_;  // a job left jobs_
+  std::condition_variable heartbeat_cv_;  // wakes the heartbeat to stop
   std::deque<std::shared_ptr<Job>> queue_;                   // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Job>> active_;       // tenant → its job; GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Job>> jobs_;         // job id → queued or running job
@@ -501,6 +577,7 @@ class TrainingServiceImpl final : public TrainingService {
   int running_ = 0;                                          // GUARDED_BY(mu_)
   bool stopping_ = false;                                    // GUARDED_BY(mu_)
   std::vector<std::thread> workers_;
+  std::thread heartbeat_;  // scale-out only (options_.job_lease_ms)
 };
 
 }  // namespace

@@ -33,6 +33,14 @@ struct ServiceOptions {
   // Offered every version the gate would deploy while the tenant has a
   // deployed one (job_runner.h); null: deployed at once.
   EnterExperiment enter_experiment;
+  // Scale-out (nodes share the stores), > 0: a node touches the record of
+  // every job it holds (queued or running) every lease/4; a job touched
+  // less than a lease ago belongs to a live node: no other node's Recover
+  // fails or re-queues it, and no node submits another job for its tenant.
+  // An open job not touched for a lease is the remains of a node that
+  // stopped: failed as "interrupted" (at start-up, or when its tenant
+  // submits again). 0 (one process): every open job at start-up is ours.
+  int64_t job_lease_ms = 0;
 };
 
 // What Submit answers.

@@ -11,7 +11,7 @@ import subprocess
 import boto3
 
 from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD, wait_for
-from test_training import train, upload_shop, wait_done
+from test_training import LONG, train, upload_shop, wait_done
 
 
 def s3_env(services, prefix):
@@ -180,6 +180,13 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
                                                        "interaction_type": "view"}, token=writer)
         assert r.status in (200, 201), r
     wait_for(lambda: algorithm(b, "visitor-x") != "trending", timeout=1.0, what="B to follow A's tracked views")
+    # One job per tenant across nodes: while A runs one, B refuses another.
+    long_job = train(a, key, LONG).json()["job_id"]
+    refused = train(b, key)
+    assert refused.status == 409 and refused.json()["error"]["code"] == "job_running", refused
+    assert refused.json()["error"]["details"]["job_id"] == long_job
+    assert a.request("POST", f"/api/v1/training/{long_job}/cancel", {}, token=key, port="ml").status in (200, 202)
+    wait_done(a, key, long_job)
     # A tenant suspended on A is refused by B at once.
     assert a.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}", {"status": "suspended"}).status == 200
     wait_for(lambda: b.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5},

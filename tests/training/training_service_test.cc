@@ -40,9 +40,10 @@ class TrainingServiceTest : public ::testing::Test {
     if (service_) service_->Shutdown();
   }
 
-  void Start(int workers = 1, RegistryOptions ro = {}) {
+  void Start(int workers = 1, RegistryOptions ro = {}, int64_t job_lease_ms = 0) {
     ServiceOptions o;
     o.workers = workers;
+    o.job_lease_ms = job_lease_ms;
     o.registry = ro;
     store::TenantStores* t = stores_.get();
     blob::TenantBlobStores* b = blobs_.get();
@@ -205,6 +206,33 @@ TEST_F(TrainingServiceTest, RecoverFailsInterruptedJobsAndRequeuesQueuedOnes) {
   ASSERT_TRUE(Eventually([&] { return Finished(b, "job_waiting"); }));
   EXPECT_EQ(Status(b, "job_waiting"), "completed");
   EXPECT_NE(deployed_.Get(b), nullptr);
+}
+
+TEST_F(TrainingServiceTest, WithALeaseAnotherNodesLiveJobIsLeftAloneAndAStoppedNodesIsFailed) {
+  // Nodes sharing the stores (job_lease_ms > 0): a job another node touched
+  // less than a lease ago is that node's.
+  std::string a = Tenant();
+  JobRequest q = Quick();
+  const int64_t t0 = clock_.NowMillis();
+  store::JobRecord other{"job_other", store::JobStatus::kTraining, "lightgcn", "full", json::serialize(RequestJson(q)),
+                         R"({"job_id":"job_other","status":"training"})", t0, t0};
+  ASSERT_OK((*stores_->Open(a))->training().PutJob(other));
+  Start(1, {}, /*job_lease_ms=*/60'000);
+  clock_.AdvanceMillis(59'000);
+  ASSERT_OK(service_->Recover(a));
+  EXPECT_EQ((*stores_->Open(a))->training().GetJob("job_other")->status, store::JobStatus::kTraining);
+  auto busy = service_->Submit(a, q);
+  EXPECT_EQ(busy.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(busy.status().reason(), "job_running");
+  // Not touched for a lease: its node stopped. The next submit fails it and goes on.
+  clock_.AdvanceMillis(2'000);
+  auto next = service_->Submit(a, q);
+  ASSERT_OK(next);
+  auto left = (*stores_->Open(a))->training().GetJob("job_other");
+  EXPECT_EQ(left->status, store::JobStatus::kFailed);
+  EXPECT_NE(left->state_json.find("interrupted"), std::string::npos);
+  ASSERT_TRUE(Eventually([&] { return Finished(a, next->job_id); }));
+  EXPECT_EQ(Status(a, next->job_id), "completed");
 }
 
 TEST_F(TrainingServiceTest, TooLittleDataIsRefusedAtSubmit) {
