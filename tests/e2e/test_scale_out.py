@@ -5,6 +5,7 @@ objects go with it; the control store on PostgreSQL
 (EMBEDREC_DATABASE_URL=postgresql://…) is shared by nodes with data dirs of
 their own: a tenant, user, session and key made on one are known to the
 other, with no secret configured."""
+import os
 import secrets
 import subprocess
 
@@ -191,3 +192,52 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
     assert a.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}", {"status": "suspended"}).status == 200
     wait_for(lambda: b.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5},
                                token=key).status in (401, 403), timeout=1.0, what="B to refuse the suspended tenant")
+
+
+def restart_postgres(services):
+    pg_ctl = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", services["EMBEDREC_TEST_PGDATA"], "-w", "-m", "fast",
+              "restart"]
+    if os.getuid() == 0:
+        pg_ctl = ["runuser", "-u", "postgres", "--"] + pg_ctl
+    subprocess.run(pg_ctl, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_a_postgresql_restart_is_survived(make_server, local_services):
+    """PostgreSQL restarted under two nodes: what was acknowledged before is
+    kept, the nodes answer again without a restart of their own (the pool
+    replaces its dead connections), and they hear each other again (the
+    listener reconnects)."""
+    url = fresh_database(local_services)
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **pg_env(local_services, url),
+           **s3_env(local_services, f"e2e-{secrets.token_hex(4)}/")}
+    a, b = make_server(env=env), make_server(env=env)
+    shop = upload_shop(a, "restarts")
+    key = shop["api_key"]
+    job = wait_done(a, key, train(a, key).json()["job_id"])
+    writer = a.create_key(shop["jwt"], ["interactions:write", "analytics:read"], name="tracker")["api_key"]
+    item = a.request("GET", "/api/v1/items?limit=1", token=key).json()["items"][0]["item_id"]
+
+    def track(node, user, ts):
+        return node.request("POST", "/api/v1/interactions", {"user_id": user, "item_id": item,
+                                                             "interaction_type": "view", "timestamp": ts},
+                            token=writer).status
+    assert track(a, "before", 1700000001) == 201
+    restart_postgres(local_services)
+    # Each node answers again on its own (a first call may still meet a dead connection).
+    for node in (a, b):
+        wait_for(lambda: track(node, "after", 1700000002 + (node is b)) == 201, timeout=10,
+                 what="tracking after the restart")
+    h = b.request("GET", "/api/v1/users/before/interactions", token=writer)
+    assert h.status == 200 and len(h.json()["interactions"]) == 1, h
+    # The listeners are back: a deploy on A reaches B.
+    def served(node):
+        r = node.request("POST", "/api/v1/recommendations", {"user_id": "U3", "count": 5}, token=key)
+        return r.json()["metadata"]["model_version"] if r.status == 200 else None
+    assert served(b) == job["model_version"]
+    t2 = train(a, key)
+    assert t2.status == 202, t2
+    job2 = wait_done(a, key, t2.json()["job_id"])
+    if job2["deployment_status"] != "deployed":
+        assert a.request("POST", f"/api/v1/models/{job2['model_version']}/deploy", {}, token=key,
+                         port="ml").status == 200
+    wait_for(lambda: served(b) == job2["model_version"], timeout=5.0, what="B to hear of A's deploy again")

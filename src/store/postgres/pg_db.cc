@@ -1,6 +1,7 @@
 #include "store/postgres/pg_db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -188,7 +189,11 @@ StatusOr<std::unique_ptr<PgConn>> PgDb::Acquire() {
     if (!idle_.empty()) {
       auto c = std::move(idle_.back());
       idle_.pop_back();
-      if (PQstatus(c->raw()) == CONNECTION_OK) {
+      // An idle connection has nothing to read unless the server is closing
+      // it (a restart, an administrator): such a one is made again.
+      pollfd p{PQsocket(c->raw()), POLLIN, 0};
+      const bool closing = p.fd < 0 || ::poll(&p, 1, 0) != 0;
+      if (!closing && PQstatus(c->raw()) == CONNECTION_OK) {
         lock.unlock();
         if (!c->healthy()) (void)c->Exec("ROLLBACK");  // left in a transaction by a failure
         return c;
