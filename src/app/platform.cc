@@ -435,6 +435,7 @@ class PlatformImpl final : public Platform {
           authn->InvalidateHere();
           settings->Invalidate(c.tenant_id);
           DropServingState(c.tenant_id);
+          tenants_->CloseIfUnused(c.tenant_id);  // opened again (or found gone) on its next use
           break;
         case store::RemoteChange::kTracked:
           RemoteTracked(c);

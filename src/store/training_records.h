@@ -60,6 +60,14 @@ struct ModelVersionRecord {
   double traffic_weight = 0;
 };
 
+// The columns of the jobs' and versions' tables, in the order every backend
+// reads and writes them (JobRecord's and ModelVersionRecord's fields).
+inline constexpr const char* kJobColumns =
+    "job_id, status, model_type, mode, request_json, state_json, created_at_ms, updated_at_ms";
+inline constexpr const char* kVersionColumns =
+    "version, major, minor, model_type, status, reason, job_id, created_at_ms, deployed_at_ms, "
+    "size_bytes, model_key, index_key, metrics_json, params_json, index_json, traffic_weight";
+
 class TrainingRecords {
  public:
   virtual ~TrainingRecords() = default;

@@ -3,11 +3,6 @@
 namespace embedrec::store {
 namespace {
 
-constexpr const char* kJobColumns =
-    "job_id, status, model_type, mode, request_json, state_json, created_at_ms, updated_at_ms";
-constexpr const char* kVersionColumns =
-    "version, major, minor, model_type, status, reason, job_id, created_at_ms, deployed_at_ms, "
-    "size_bytes, model_key, index_key, metrics_json, params_json, index_json, traffic_weight";
 
 JobRecord JobFrom(const SqliteStmt& st) {
   // A status this build does not know (a newer one wrote it) reads as failed.
