@@ -79,6 +79,11 @@ StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfi
   return control;
 }
 
+StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& config) {
+  if (!SharedControlStore(config)) return std::unique_ptr<store::JobQueue>();
+  return store::OpenPostgresJobQueue(config.database_url);
+}
+
 StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfig& config, const Clock* clock,
                                                                 store::CallbackRunner run_callback) {
   const std::string root = config.data_dir + "/tenants";

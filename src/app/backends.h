@@ -9,6 +9,7 @@
 #include "blob/blob_store.h"
 #include "common/status.h"
 #include "store/control_store.h"
+#include "store/job_queue.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::app {
@@ -18,6 +19,10 @@ namespace embedrec::app {
 StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfig& config);
 // True when the control store is shared by several nodes (PostgreSQL).
 bool SharedControlStore(const ServeConfig& config);
+
+// The training jobs' queue shared by the nodes (PostgreSQL, schema "jobs");
+// null for the embedded default (jobs wait in the process's memory).
+StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& config);
 
 // The tenants' data: SQLite databases under the data dir (default) or a
 // schema each in the PostgreSQL database (with EMBEDREC_DATABASE_URL). With

@@ -75,6 +75,10 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
                  "Memory serving may hold for its tenants: models, catalogs, popularity, profiles (e.g. 512MiB, 2G; default 40 % of the machine's)")
       ->envname("EMBEDREC_MEMORY_BUDGET")
       ->check([](const std::string& v) { return ParseByteSize(v) ? "" : "not a size: " + v; });
+  cmd.add_option("--job-lease-seconds", c.job_lease_seconds,
+                 "With PostgreSQL: seconds after which another node takes over the training job of a node that "
+                 "stopped renewing it")
+      ->envname("EMBEDREC_JOB_LEASE_SECONDS")->capture_default_str()->check(CLI::Range(1, 3600));
   cmd.add_option("--tenant-idle-seconds", c.tenant_idle_seconds,
                  "Seconds after which an unused tenant's database is closed (0: never)")
       ->envname("EMBEDREC_TENANT_IDLE_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400 * 365));

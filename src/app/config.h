@@ -54,6 +54,10 @@ struct ServeConfig {
   // held by no request, is closed (opened again on its next use); 0: never.
   int tenant_idle_seconds = 600;
   int training_workers = 1;              // EMBEDREC_TRAINING_WORKERS: jobs trained at once
+  // EMBEDREC_JOB_LEASE_SECONDS (with PostgreSQL): a training job is its
+  // node's while the node renews its lease; a job whose node stopped for
+  // this long is taken again by another node with the ml role.
+  int job_lease_seconds = 60;
   int training_threads = 0;              // EMBEDREC_TRAINING_THREADS: threads per job; 0: one per core
   int keep_model_versions = 5;           // EMBEDREC_KEEP_MODEL_VERSIONS: besides deployed and young ones
   int recommendation_log_days = 90;      // EMBEDREC_RECOMMENDATION_LOG_DAYS: 0 logs nothing

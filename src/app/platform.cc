@@ -9,10 +9,13 @@
 #include <filesystem>
 #include <thread>
 
+#include <unistd.h>
+
 #include "analytics/analytics.h"
 #include "api/call.h"
 #include "common/json_text.h"
 #include "common/file_util.h"
+#include "common/random.h"
 #include "app/backends.h"
 #include "app/secrets.h"
 #include "auth/authenticator.h"
@@ -117,8 +120,16 @@ class PlatformImpl final : public Platform {
     topts.registry.keep_versions = config_.keep_model_versions;
     topts.registry.min_age_days = config_.model_min_age_days;
     topts.registry.index.exact_max_items = config_.exact_search_max_items;
-    // Nodes sharing the stores: a job is its node's while that node touches it.
-    if (SharedControlStore(config_)) topts.job_lease_ms = 60'000;
+    // Nodes sharing the stores take jobs from one queue (those with the ml role).
+    ASSIGN_OR_RETURN(job_queue_, OpenJobQueue(config_));
+    if (job_queue_) {
+      topts.queue = job_queue_.get();
+      topts.node = NodeName();
+      topts.takes_jobs = Serves("ml");
+      topts.job_lease_ms = int64_t{config_.job_lease_seconds} * 1000;
+      spdlog::info("training jobs from the shared queue as node {}{}", topts.node,
+                   topts.takes_jobs ? "" : " (submitted only: no ml role)");
+    }
     topts.job_ran = [this](const std::string& tid, double seconds) {
       if (analytics_) analytics_->Trained(tid, seconds);  // created before any job runs
     };
@@ -329,9 +340,7 @@ class PlatformImpl final : public Platform {
     so.threads = config_.http_threads > 0 ? config_.http_threads : cores;
     so.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
     so.read_timeout = so.write_timeout = std::chrono::seconds(config_.request_timeout_seconds);
-    auto serves = [&](const char* r) {
-      return std::find(config_.roles.begin(), config_.roles.end(), r) != config_.roles.end();
-    };
+    auto serves = [&](const char* r) { return Serves(r); };
     if (serves("gateway")) so.listeners.push_back({"gateway", config_.gateway_port});
     if (serves("ml")) so.listeners.push_back({"ml", config_.ml_port});
     if (serves("pipeline")) so.listeners.push_back({"pipeline", config_.pipeline_port});
@@ -350,6 +359,16 @@ class PlatformImpl final : public Platform {
     experiments_->Start();
     spdlog::info("embedrec ready; data in {}", config_.data_dir);
     return Status::Ok();
+  }
+
+  bool Serves(const char* role) const {
+    return std::find(config_.roles.begin(), config_.roles.end(), role) != config_.roles.end();
+  }
+  // This process among the nodes (logs, the job queue): host, pid and a random suffix.
+  static std::string NodeName() {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0) host[0] = 0;
+    return std::string(host[0] ? host : "node") + "-" + std::to_string(getpid()) + "-" + RandomBase62(6);
   }
 
   std::vector<int> ports() const override { return server_ ? server_->ports() : std::vector<int>{}; }
@@ -581,6 +600,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<api::TenantSettingsCache> settings_;
   serving::DeployedModels deployed_;
   std::unique_ptr<serving::TenantMemory> memory_;  // outlives the caches that report to it
+  std::unique_ptr<store::JobQueue> job_queue_;  // scale-out; outlives training_
   std::unique_ptr<training::TrainingService> training_;
   std::unique_ptr<training::RetrainScheduler> retrain_;  // before training_ is shut down: reset first
   std::unique_ptr<serving::CatalogCache> catalog_;

@@ -42,6 +42,7 @@ struct Job {
   JobRequest request;
   std::atomic<bool> cancel{false};
   std::atomic<bool> interrupted{false};  // set by Shutdown
+  std::atomic<bool> lost{false};         // another node claimed it (its lease ran out): not ours to record
 
   std::mutex mu;  // guards the fields below
   store::JobRecord record;
@@ -72,7 +73,7 @@ class TrainingServiceImpl final : public TrainingService {
     for (int i = 0; i < std::max(1, o.workers); ++i) {
       workers_.emplace_back([this] { WorkLoop(); });
     }
-    if (o.job_lease_ms > 0) heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+    if (o.queue) queue_thread_ = std::thread([this] { QueueLoop(); });
   }
   ~TrainingServiceImpl() override { Shutdown(); }
 
@@ -103,7 +104,7 @@ class TrainingServiceImpl final : public TrainingService {
       }
     } release{this, tenant_id};
     ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
-    if (options_.job_lease_ms > 0) RETURN_IF_ERROR(CheckOtherNodesJobs(tenant_id, *store));
+    if (options_.queue) RETURN_IF_ERROR(CheckQueue(tenant_id, *store));
     ASSIGN_OR_RETURN(auto counts, store->CountInteractions());
     if (counts.events < kMinPairs) {
       return Status::Unprocessable(
@@ -156,13 +157,48 @@ class TrainingServiceImpl final : public TrainingService {
         // The data it sees begins after this event (retrain_scheduler.h counts from it).
         {"data_position", data_position}};
     job->record.state_json = JsonText(job->doc);
-    RETURN_IF_ERROR(store->training().PutJob(job->record));
     Submitted out;
     out.job_id = job->job_id;
     out.estimated_seconds = estimate;
     out.request = request;
+    // With a shared queue the job is queued (held by this node, so no other
+    // node claims it before its record exists) before its record is written.
+    bool here = true;
+    if (options_.queue) {
+      {
+        std::lock_guard lock(mu_);
+        here = options_.takes_jobs && running_ + static_cast<int>(queue_.size()) < static_cast<int>(workers_.size());
+        pending_.insert(job->job_id);
+      }
+      Status queued = options_.queue->Enqueue(tenant_id, job->job_id, options_.node, now, options_.job_lease_ms);
+      if (!queued.ok()) {
+        Unpend(job->job_id);
+        if (queued.code() == StatusCode::kAlreadyExists) return QueuedElsewhere(tenant_id, *store);
+        return queued;
+      }
+    }
+    if (Status put = store->training().PutJob(job->record); !put.ok()) {
+      if (options_.queue) {
+        (void)options_.queue->Remove(job->job_id);
+        Unpend(job->job_id);
+      }
+      return put;
+    }
+    if (!here) {
+      // No free worker here: any node with one takes it.
+      Status released = options_.queue->Release(job->job_id, options_.node);
+      Unpend(job->job_id);
+      if (!released.ok()) spdlog::warn("training job {} not handed to other nodes: {}", job->job_id, released.ToString());
+      auto ahead = options_.queue->WaitingAhead(job->job_id);
+      out.status = "queued";
+      out.queue_position = ahead.ok() ? *ahead : 0;
+      spdlog::info("tenant {}: training job {} queued for any node ({} {}, ~{:.1f} s)", tenant_id, job->job_id,
+                   model_type, request.mode, estimate);
+      return out;
+    }
     {
       std::lock_guard lock(mu_);
+      pending_.erase(job->job_id);
       active_[tenant_id] = job;
       jobs_[job->job_id] = job;
       out.queue_position = static_cast<int>(queue_.size());
@@ -206,6 +242,7 @@ class TrainingServiceImpl final : public TrainingService {
     auto job = Live(tenant_id, job_id);
     if (!job) {
       RETURN_IF_ERROR(Progress(tenant_id, job_id).status());  // kNotFound when unknown
+      if (options_.queue) return CancelElsewhere(tenant_id, job_id);
       return Status(StatusCode::kFailedPrecondition,
                     "training job " + job_id + " has already finished", "job_finished");
     }
@@ -235,6 +272,15 @@ class TrainingServiceImpl final : public TrainingService {
     auto job = Live(tenant_id, job_id);
     if (!job) {
       ASSIGN_OR_RETURN(std::string doc, Progress(tenant_id, job_id));
+      if (options_.queue && QueueHolds(job_id)) {
+        // Another node's job: followed through its stored record.
+        fn(doc, false);
+        auto watch = std::make_shared<RemoteWatch>(RemoteWatch{tenant_id, job_id, std::move(fn), doc});
+        const uint64_t id = next_watch_id_.fetch_add(1);
+        std::lock_guard lock(mu_);
+        remote_watches_[id] = watch;
+        return std::unique_ptr<Subscription>(std::make_unique<RemoteSubscription>(this, id));
+      }
       fn(doc, true);
       return std::unique_ptr<Subscription>();
     }
@@ -255,34 +301,27 @@ class TrainingServiceImpl final : public TrainingService {
     // Oldest first, so the queue keeps the original order.
     for (auto it = open.rbegin(); it != open.rend(); ++it) {
       store::JobRecord rec = *it;
-      if (HeldElsewhere(rec)) {
-        spdlog::info("tenant {}: training job {} is another node's (touched {} ms ago)", tenant_id, rec.job_id,
-                     clock_->NowMillis() - rec.updated_at_ms);
+      if (options_.queue) {
+        // The queue's jobs are claimed by the nodes; the rest are the remains
+        // of a node that stopped before the queue held them.
+        if (Ours(rec.job_id) || QueueHolds(rec.job_id)) continue;
+        RETURN_IF_ERROR(FailInterrupted(*store, rec, "the node that held the job stopped; nothing was deployed "
+                                                      "from it; submit the training again"));
         continue;
       }
-      boost::system::error_code ec;
-      json::value doc = json::parse(rec.state_json, ec);
-      if (ec || !doc.is_object()) doc = json::object{{"job_id", rec.job_id}};
-      boost::system::error_code pec;
-      json::value req = json::parse(rec.request_json, pec);
-      auto parsed = !pec && req.is_object()
-                        ? ParseJobRequest(req.as_object(), "{}")
-                        : StatusOr<JobRequest>(Status::Internal("unreadable JSON"));
-      if (rec.status != store::JobStatus::kQueued || !parsed.ok()) {
-        std::string why =
-            rec.status != store::JobStatus::kQueued
-                ? "the server stopped while the job was " + std::string(store::JobStatusName(rec.status)) +
-                      "; nothing was deployed from it; submit the training again"
-                : "its stored request cannot be read (" + parsed.status().message() + ")";
-        RETURN_IF_ERROR(FailInterrupted(*store, rec, why));
+      if (rec.status != store::JobStatus::kQueued) {
+        RETURN_IF_ERROR(FailInterrupted(*store, rec,
+                                        "the server stopped while the job was " +
+                                            std::string(store::JobStatusName(rec.status)) +
+                                            "; nothing was deployed from it; submit the training again"));
         continue;
       }
-      auto job = std::make_shared<Job>();
-      job->tenant_id = tenant_id;
-      job->job_id = rec.job_id;
-      job->record = rec;
-      job->doc = std::move(doc.as_object());
-      job->request = *parsed;
+      auto made = JobFromRecord(tenant_id, rec);
+      if (!made.ok()) {
+        RETURN_IF_ERROR(FailInterrupted(*store, rec, made.status().message()));
+        continue;
+      }
+      auto job = *made;
       std::lock_guard lock(mu_);
       if (active_.count(tenant_id)) continue;  // one per tenant
       active_[tenant_id] = job;
@@ -299,8 +338,14 @@ class TrainingServiceImpl final : public TrainingService {
     {
       std::lock_guard lock(mu_);
       auto it = active_.find(tenant_id);
-      if (it == active_.end()) return Status::Ok();
-      job = it->second;
+      if (it != active_.end()) job = it->second;
+    }
+    if (!job) {
+      // Another node's job learns of it at its next renewal (and fails on the dropped data at worst).
+      if (options_.queue) {
+        if (auto q = options_.queue->OfTenant(tenant_id); q.ok() && *q) (void)options_.queue->RequestCancel((*q)->job_id);
+      }
+      return Status::Ok();
     }
     (void)Cancel(tenant_id, job->job_id);
     std::unique_lock lock(mu_);
@@ -323,10 +368,25 @@ class TrainingServiceImpl final : public TrainingService {
       }
     }
     cv_.notify_all();
-    heartbeat_cv_.notify_all();
+    queue_cv_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
-    if (heartbeat_.joinable()) heartbeat_.join();
+    if (queue_thread_.joinable()) queue_thread_.join();
+    if (options_.queue) {
+      // Claimed jobs no worker started go back to the queue for other nodes.
+      std::vector<std::shared_ptr<Job>> left;
+      {
+        std::lock_guard lock(mu_);
+        left.assign(queue_.begin(), queue_.end());
+        queue_.clear();
+      }
+      for (const auto& job : left) HandBack(job);
+    }
+  }
+
+  void Unwatch(uint64_t id) {
+    std::lock_guard lock(mu_);
+    remote_watches_.erase(id);
   }
 
  private:
@@ -347,59 +407,284 @@ class TrainingServiceImpl final : public TrainingService {
     return Status::Ok();
   }
 
-  // Scale-out: a stored open job that is not ours and was touched less than
-  // a lease ago (its node is alive).
-  bool HeldElsewhere(const store::JobRecord& rec) {
-    if (options_.job_lease_ms <= 0) return false;
-    {
-      std::lock_guard lock(mu_);
-      if (jobs_.count(rec.job_id)) return false;
+  // The job described by a stored record (its request read back).
+  StatusOr<std::shared_ptr<Job>> JobFromRecord(const std::string& tenant_id, const store::JobRecord& rec) {
+    boost::system::error_code ec;
+    json::value doc = json::parse(rec.state_json, ec);
+    if (ec || !doc.is_object()) doc = json::object{{"job_id", rec.job_id}};
+    boost::system::error_code pec;
+    json::value req = json::parse(rec.request_json, pec);
+    auto parsed = !pec && req.is_object() ? ParseJobRequest(req.as_object(), "{}")
+                                          : StatusOr<JobRequest>(Status::Internal("unreadable JSON"));
+    if (!parsed.ok()) {
+      return Status::Internal("its stored request cannot be read (" + parsed.status().message() + ")");
     }
-    return clock_->NowMillis() - rec.updated_at_ms < options_.job_lease_ms;
+    auto job = std::make_shared<Job>();
+    job->tenant_id = tenant_id;
+    job->job_id = rec.job_id;
+    job->record = rec;
+    job->doc = std::move(doc.as_object());
+    job->request = *parsed;
+    return job;
   }
 
-  // Scale-out, at submit: 409 while another node holds a job of the tenant;
-  // the remains of a stopped node's job are failed on the way.
-  Status CheckOtherNodesJobs(const std::string& tenant_id, store::TenantStore& store) {
+  bool Ours(const std::string& job_id) {
+    std::lock_guard lock(mu_);
+    return jobs_.count(job_id) > 0 || pending_.count(job_id) > 0;
+  }
+  // The shared queue holds the job (true when it cannot tell: never fail a live job).
+  bool QueueHolds(const std::string& job_id) {
+    auto q = options_.queue->Get(job_id);
+    return !q.ok() || q->has_value();
+  }
+  void Unpend(const std::string& job_id) {
+    std::lock_guard lock(mu_);
+    pending_.erase(job_id);
+  }
+
+  // With a queue, at submit: 409 while the tenant has a job in it; open
+  // records the queue does not hold (a node stopped before handing them
+  // back) are failed on the way.
+  Status CheckQueue(const std::string& tenant_id, store::TenantStore& store) {
+    ASSIGN_OR_RETURN(auto queued, options_.queue->OfTenant(tenant_id));
+    if (queued) return QueuedElsewhere(tenant_id, store);
     ASSIGN_OR_RETURN(auto open, store.training().ListJobs(store::OpenJobStatuses(), 100));
     for (const auto& rec : open) {
-      if (HeldElsewhere(rec)) {
-        const std::string status(store::JobStatusName(rec.status));
-        return Status(StatusCode::kFailedPrecondition,
-                      "the tenant already has training job " + rec.job_id + " (" + status +
-                          ", on another node); wait for it or cancel it",
-                      "job_running", {{"job_id", rec.job_id}, {"status", status}});
-      }
-      bool ours;
-      {
-        std::lock_guard lock(mu_);
-        ours = jobs_.count(rec.job_id) > 0;
-      }
-      if (!ours) {
-        RETURN_IF_ERROR(FailInterrupted(store, rec, "the node that held the job stopped; nothing was deployed from "
-                                                     "it; submit the training again"));
-      }
+      if (Ours(rec.job_id)) continue;
+      if (QueueHolds(rec.job_id)) return QueuedElsewhere(tenant_id, store);  // queued meanwhile
+      RETURN_IF_ERROR(FailInterrupted(store, rec, "the node that held the job stopped; nothing was deployed from "
+                                                   "it; submit the training again"));
     }
     return Status::Ok();
   }
 
-  // Scale-out: touches the record of every job this node holds, every lease/4.
-  void HeartbeatLoop() {
-    const auto every = std::chrono::milliseconds(std::max<int64_t>(options_.job_lease_ms / 4, 10));
+  Status QueuedElsewhere(const std::string& tenant_id, store::TenantStore& store) {
+    auto q = options_.queue->OfTenant(tenant_id);
+    const std::string job_id = q.ok() && *q ? (*q)->job_id : "";
+    std::string status = "queued";
+    if (auto rec = store.training().GetJob(job_id); rec.ok()) status = store::JobStatusName(rec->status);
+    return Status(StatusCode::kFailedPrecondition,
+                  "the tenant already has training job " + job_id + " (" + status + "); wait for it or cancel it",
+                  "job_running", {{"job_id", job_id}, {"status", status}});
+  }
+
+  // Cancels a job this node does not hold: a waiting one at once, one that
+  // another node runs when that node renews its lease.
+  StatusOr<std::string> CancelElsewhere(const std::string& tenant_id, const std::string& job_id) {
+    ASSIGN_OR_RETURN(auto outcome, options_.queue->RequestCancel(job_id));
+    ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+    ASSIGN_OR_RETURN(auto rec, store->training().GetJob(job_id));
+    json::object doc = ParseJsonObject(rec.state_json);
+    switch (outcome) {
+      case store::CancelOutcome::kRemoved:
+        doc["status"] = store::JobStatusName(store::JobStatus::kCancelled);
+        doc["error"] = json::object{{"reason", "cancelled"}, {"message", "cancelled before it started"}};
+        doc["finished_at"] = FormatRfc3339Millis(clock_->NowMillis());
+        doc.erase("estimated_completion");
+        rec.status = store::JobStatus::kCancelled;
+        rec.state_json = JsonText(doc);
+        rec.updated_at_ms = clock_->NowMillis();
+        RETURN_IF_ERROR(store->training().PutJob(rec));
+        return rec.state_json;
+      case store::CancelOutcome::kFlagged:
+        doc["cancel_requested"] = true;
+        return JsonText(doc);
+      case store::CancelOutcome::kAbsent:
+        break;
+    }
+    return Status(StatusCode::kFailedPrecondition, "training job " + job_id + " has already finished",
+                  "job_finished");
+  }
+
+  // The node is stopping: the job goes back to the queue (its record to
+  // "queued") for another node to run from the start.
+  void HandBack(const std::shared_ptr<Job>& job) {
+    Update(*job, [&](json::object& d) {
+      d["status"] = store::JobStatusName(store::JobStatus::kQueued);
+      d["progress"] = 0.0;
+      d["current_epoch"] = 0;
+      d["handed_back"] = json::object{{"reason", "node_stopped"},
+                                      {"message", "the node running it stopped; another node starts it again"},
+                                      {"at", FormatRfc3339Millis(clock_->NowMillis())}};
+    }, true);
+    Status s = options_.queue->Release(job->job_id, options_.node);
+    if (!s.ok()) spdlog::warn("training job {} not handed back: {}", job->job_id, s.ToString());
+    spdlog::info("tenant {}: training job {} handed back to the queue", job->tenant_id, job->job_id);
+    Forget(job);
+  }
+
+  // With a queue: renews this node's leases, claims jobs while a worker is
+  // free, and follows other nodes' jobs for remote watchers.
+  void QueueLoop() {
+    const auto tick = std::chrono::milliseconds(std::clamp<int64_t>(options_.job_lease_ms / 4, 10, 1000));
     std::unique_lock lock(mu_);
-    while (!heartbeat_cv_.wait_for(lock, every, [&] { return stopping_; })) {
-      std::vector<std::shared_ptr<Job>> held;
-      for (const auto& [id, job] : jobs_) held.push_back(job);
+    while (!stopping_) {
       lock.unlock();
-      for (const auto& job : held) {
-        // Under the job's lock: a final record written meanwhile is never
-        // overwritten by an older copy.
-        std::lock_guard jl(job->mu);
-        if (store::IsFinal(job->record.status)) continue;
-        job->record.updated_at_ms = clock_->NowMillis();
-        Save(*job, job->record);
-      }
+      RenewLeases();
+      ClaimWhileFree();
+      PollRemoteWatches();
       lock.lock();
+      queue_cv_.wait_for(lock, tick, [&] { return stopping_; });
+    }
+  }
+
+  void RenewLeases() {
+    std::set<std::string> before;  // jobs held before the renewal: each must come back from it
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [id, job] : jobs_) before.insert(id);
+    }
+    auto held = options_.queue->Renew(options_.node, clock_->NowMillis(), options_.job_lease_ms);
+    if (!held.ok()) {
+      spdlog::warn("training leases not renewed: {}", held.status().ToString());
+      return;
+    }
+    std::set<std::string> renewed;
+    std::vector<std::string> orphans;
+    std::vector<std::shared_ptr<Job>> cancelled;  // waiting for a worker here: they end now
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& q : *held) {
+        renewed.insert(q.job_id);
+        auto it = jobs_.find(q.job_id);
+        if (it == jobs_.end()) {
+          if (!pending_.count(q.job_id)) orphans.push_back(q.job_id);
+        } else if (q.cancel_requested && !it->second->cancel) {
+          spdlog::info("tenant {}: training job {} cancelled from another node", q.tenant_id, q.job_id);
+          it->second->cancel = true;
+          if (DropQueuedLocked(it->second)) cancelled.push_back(it->second);
+        }
+      }
+      for (const auto& id : before) {
+        auto it = jobs_.find(id);
+        if (it == jobs_.end() || renewed.count(id)) continue;
+        it->second->lost = true;
+        it->second->cancel = true;
+        DropQueuedLocked(it->second);
+      }
+    }
+    for (const auto& job : cancelled) Finish(job, store::JobStatus::kCancelled, "cancelled", "cancelled on request");
+    // Held in the queue but not in memory (a removal that failed): any node may take it again.
+    for (const auto& id : orphans) (void)options_.queue->Release(id, options_.node);
+  }
+  // Takes a job out of the workers' queue (under mu_); false when it was not there.
+  bool DropQueuedLocked(const std::shared_ptr<Job>& job) {
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (*it == job) {
+        queue_.erase(it);
+        if (job->lost) {
+          jobs_.erase(job->job_id);
+          if (auto a = active_.find(job->tenant_id); a != active_.end() && a->second == job) active_.erase(a);
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void ClaimWhileFree() {
+    if (!options_.takes_jobs) return;
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_ || running_ + static_cast<int>(queue_.size()) >= static_cast<int>(workers_.size())) return;
+      }
+      auto claimed = options_.queue->Claim(options_.node, clock_->NowMillis(), options_.job_lease_ms);
+      if (!claimed.ok()) {
+        spdlog::warn("no training job claimed: {}", claimed.status().ToString());
+        return;
+      }
+      if (!claimed->has_value()) return;
+      Adopt(**claimed);
+    }
+  }
+
+  // A job this node just claimed joins its workers' queue (from the start,
+  // when a node that stopped had begun it).
+  void Adopt(const store::QueuedJob& q) {
+    auto store = tenants_->Open(q.tenant_id);
+    if (!store.ok()) {
+      if (store.status().code() == StatusCode::kNotFound) {
+        (void)options_.queue->Remove(q.job_id);  // the tenant was deleted
+      } else {
+        spdlog::warn("tenant {}: claimed job {} not started: {}", q.tenant_id, q.job_id, store.status().ToString());
+        (void)options_.queue->Release(q.job_id, options_.node);
+      }
+      return;
+    }
+    auto rec = (*store)->training().GetJob(q.job_id);
+    if (!rec.ok() || store::IsFinal(rec->status)) {
+      if (!rec.ok() && rec.status().code() != StatusCode::kNotFound) {
+        (void)options_.queue->Release(q.job_id, options_.node);
+      } else {
+        (void)options_.queue->Remove(q.job_id);
+      }
+      return;
+    }
+    auto fail = [&](const std::string& why) {
+      Status s = FailInterrupted(**store, *rec, why);
+      if (s.ok()) (void)options_.queue->Remove(q.job_id);
+    };
+    if (q.attempts > options_.max_attempts) {
+      return fail("the nodes that ran it stopped " + std::to_string(q.attempts - 1) +
+                  " times; nothing was deployed from it; submit the training again");
+    }
+    auto made = JobFromRecord(q.tenant_id, *rec);
+    if (!made.ok()) return fail(made.status().message());
+    auto job = *made;
+    if (q.cancel_requested) job->cancel = true;
+    if (rec->status != store::JobStatus::kQueued || q.attempts > 1) {
+      job->doc["status"] = store::JobStatusName(store::JobStatus::kQueued);
+      job->doc["progress"] = 0.0;
+      job->doc["current_epoch"] = 0;
+      job->doc["attempt"] = q.attempts;
+      job->record.status = store::JobStatus::kQueued;
+      job->record.state_json = JsonText(job->doc);
+      job->record.updated_at_ms = clock_->NowMillis();
+      Save(*job, job->record);
+      spdlog::info("tenant {}: training job {} taken over (attempt {})", q.tenant_id, q.job_id, q.attempts);
+    }
+    std::lock_guard lock(mu_);
+    if (active_.count(q.tenant_id)) {
+      (void)options_.queue->Release(q.job_id, options_.node);
+      return;
+    }
+    active_[q.tenant_id] = job;
+    jobs_[job->job_id] = job;
+    queue_.push_back(job);
+    cv_.notify_one();
+  }
+
+  // Other nodes' jobs watched here: their stored records, read each tick.
+  struct RemoteWatch {
+    std::string tenant_id, job_id;
+    WatchFn fn;
+    std::string last;
+  };
+  class RemoteSubscription final : public Subscription {
+   public:
+    RemoteSubscription(TrainingServiceImpl* self, uint64_t id) : self_(self), id_(id) {}
+    ~RemoteSubscription() override { self_->Unwatch(id_); }
+
+   private:
+    TrainingServiceImpl* self_;
+    uint64_t id_;
+  };
+  void PollRemoteWatches() {
+    std::vector<std::pair<uint64_t, std::shared_ptr<RemoteWatch>>> watches;
+    {
+      std::lock_guard lock(mu_);
+      watches.assign(remote_watches_.begin(), remote_watches_.end());
+    }
+    for (auto& [id, w] : watches) {
+      auto doc = Progress(w->tenant_id, w->job_id);
+      if (!doc.ok() || *doc == w->last) continue;
+      w->last = *doc;
+      auto status = ParseJsonObject(*doc).if_contains("status");
+      const bool final = status && status->is_string() &&
+                         store::IsFinal(store::ParseJobStatus(status->as_string()).value_or(store::JobStatus::kQueued));
+      w->fn(*doc, final);
+      if (final) Unwatch(id);
     }
   }
 
@@ -476,8 +761,15 @@ class TrainingServiceImpl final : public TrainingService {
         s = Status::Internal(std::string("training failed: ") + e.what());
       }
     }
-    if (s.ok()) {
+    if (job->lost) {
+      // Another node claimed it after this node's lease ran out: its record is that node's now.
+      spdlog::warn("tenant {}: training job {} was lost to another node (its lease ran out); this run is dropped",
+                   job->tenant_id, job->job_id);
+      Forget(job);
+    } else if (s.ok()) {
       Finish(job, store::JobStatus::kCompleted, "", "");
+    } else if (s.code() == StatusCode::kCancelled && job->interrupted && options_.queue) {
+      HandBack(job);
     } else if (s.code() == StatusCode::kCancelled && job->interrupted) {
       Finish(job, store::JobStatus::kFailed, "interrupted", "interrupted: the server stopped during training; submit it again");
     } else if (s.code() == StatusCode::kCancelled) {
@@ -549,6 +841,15 @@ class TrainingServiceImpl final : public TrainingService {
         d.erase("estimated_completion");
       }
     }, true);
+    if (options_.queue) {
+      Status s = options_.queue->Remove(job->job_id);
+      if (!s.ok()) spdlog::warn("training job {} left in the queue: {}", job->job_id, s.ToString());
+    }
+    Forget(job);
+  }
+
+  // The job leaves this node's memory.
+  void Forget(const std::shared_ptr<Job>& job) {
     {
       std::lock_guard lock(mu_);
       jobs_.erase(job->job_id);
@@ -556,6 +857,7 @@ class TrainingServiceImpl final : public TrainingService {
       if (it != active_.end() && it->second == job) active_.erase(it);
     }
     finished_cv_.notify_all();
+    queue_cv_.notify_all();  // a worker is free: claim the next job
   }
 
   store::TenantStores* tenants_;
@@ -569,15 +871,17 @@ class TrainingServiceImpl final : public TrainingService {
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable finished_cv_;  // a job left jobs_
-  std::condition_variable heartbeat_cv_;  // wakes the heartbeat to stop
+  std::condition_variable queue_cv_;  // wakes the queue loop (to stop, or to claim)
   std::deque<std::shared_ptr<Job>> queue_;                   // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Job>> active_;       // tenant → its job; GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Job>> jobs_;         // job id → queued or running job
   std::set<std::string> reserved_;                           // tenants mid-submit
+  std::set<std::string> pending_;  // jobs in the shared queue, not yet in jobs_ (mid-submit)
+  std::map<uint64_t, std::shared_ptr<RemoteWatch>> remote_watches_;  // GUARDED_BY(mu_)
   int running_ = 0;                                          // GUARDED_BY(mu_)
   bool stopping_ = false;                                    // GUARDED_BY(mu_)
   std::vector<std::thread> workers_;
-  std::thread heartbeat_;  // scale-out only (options_.job_lease_ms)
+  std::thread queue_thread_;  // scale-out only (options_.queue)
 };
 
 }  // namespace

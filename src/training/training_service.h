@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "serving/deployed_models.h"
+#include "store/job_queue.h"
 #include "store/tenant_stores.h"
 #include "training/job_request.h"
 #include "training/job_runner.h"
@@ -33,14 +34,21 @@ struct ServiceOptions {
   // Offered every version the gate would deploy while the tenant has a
   // deployed one (job_runner.h); null: deployed at once.
   EnterExperiment enter_experiment;
-  // Scale-out (nodes share the stores), > 0: a node touches the record of
-  // every job it holds (queued or running) every lease/4; a job touched
-  // less than a lease ago belongs to a live node: no other node's Recover
-  // fails or re-queues it, and no node submits another job for its tenant.
-  // An open job not touched for a lease is the remains of a node that
-  // stopped: failed as "interrupted" (at start-up, or when its tenant
-  // submits again). 0 (one process): every open job at start-up is ours.
-  int64_t job_lease_ms = 0;
+  // Scale-out: the queue every node takes jobs from (store/job_queue.h);
+  // null for one process (jobs wait in memory, and every open job found at
+  // start-up is this process's). With a queue, a job runs on whichever node
+  // with `takes_jobs` claims it (the submitting one when it has a free
+  // worker); the node renews its lease every min(lease/4, 1 s), and a job
+  // whose node stopped without releasing it is claimed again by another
+  // node once the lease runs out, up to `max_attempts` claims. A node that
+  // stops gracefully hands its jobs back at once. Cancelling, progress and
+  // watching work from any node (a watch of another node's job follows its
+  // stored record).
+  store::JobQueue* queue = nullptr;
+  std::string node;          // this node's name in the queue (unique per process)
+  bool takes_jobs = true;    // claims jobs (the ml role); false: only submits them
+  int64_t job_lease_ms = 60'000;
+  int max_attempts = 3;
 };
 
 // What Submit answers.
@@ -83,15 +91,17 @@ class TrainingService {
                                                         const std::string& job_id, WatchFn fn) = 0;
 
   // Start-up, per tenant: jobs left running by a stopped process become
-  // failed ("interrupted"), queued ones are queued again, and the deployed
-  // model is loaded for serving.
+  // failed ("interrupted"), queued ones are queued again. With a shared
+  // queue, the queue's jobs are left to the nodes' claims and only open jobs
+  // it does not hold are failed.
   virtual Status Recover(const std::string& tenant_id) = 0;
   // The tenant is being deleted: its queued job is cancelled, its running
   // one cancelled and waited for (up to a minute), so nothing writes the
   // tenant's files afterwards. kUnavailable if the job did not stop in time.
   virtual Status StopTenant(const std::string& tenant_id) = 0;
   // Stops the workers: running jobs end as failed ("interrupted"), queued
-  // ones stay queued for the next start. Idempotent.
+  // ones stay queued for the next start; with a shared queue, both go back
+  // to the queue for another node. Idempotent.
   virtual void Shutdown() = 0;
 
   virtual ModelRegistry& registry() = 0;

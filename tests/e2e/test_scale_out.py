@@ -6,6 +6,7 @@ objects go with it; the control store on PostgreSQL
 their own: a tenant, user, session and key made on one are known to the
 other, with no secret configured."""
 import os
+import signal
 import secrets
 import subprocess
 
@@ -241,3 +242,42 @@ def test_a_postgresql_restart_is_survived(make_server, local_services):
         assert a.request("POST", f"/api/v1/models/{job2['model_version']}/deploy", {}, token=key,
                          port="ml").status == 200
     wait_for(lambda: served(b) == job2["model_version"], timeout=5.0, what="B to hear of A's deploy again")
+
+
+def test_a_training_job_outlives_its_node(make_server, local_services):
+    """Training jobs wait in PostgreSQL's queue: a node without the ml role
+    only submits; a node killed mid-job (kill -9) stops renewing its lease and
+    another node with the ml role trains the job again from the start; a node
+    stopping gracefully hands its job back at once."""
+    url = fresh_database(local_services)
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_JOB_LEASE_SECONDS": "2", **pg_env(local_services, url),
+           **s3_env(local_services, f"e2e-{secrets.token_hex(4)}/")}
+    a = make_server(env=env)
+    shop = upload_shop(a, "retried")
+    key = shop["api_key"]
+    paced = dict(LONG, epochs=1000)
+    first = train(a, key, paced, time_budget_seconds=4)
+    assert first.status == 202 and first.json()["status"] == "started", first  # A has a free worker: A runs it
+    job_id = first.json()["job_id"]
+    b = make_server(env=env)
+    status = lambda node: node.request("GET", f"/api/v1/training/{job_id}/progress", token=key,
+                                       port="ml").json()
+    wait_for(lambda: status(b)["status"] == "training", timeout=30, what="A to train (seen from B)")
+    a.stop(signal.SIGKILL)
+    done = wait_for(lambda: (lambda p: p if p["status"] in ("completed", "failed", "cancelled") else None)(status(b)),
+                    timeout=60, what="B to take over and finish A's job")
+    assert done["status"] == "completed" and done["attempt"] == 2, done
+    r = b.request("POST", "/api/v1/recommendations", {"user_id": "U1", "count": 5}, token=key)
+    assert r.status == 200 and r.json()["metadata"]["model_version"] == done["model_version"], r
+
+    # A graceful stop hands a running job back: another node takes it within
+    # its next claim (half a second here), not after the lease.
+    second = train(b, key, paced, time_budget_seconds=30)
+    assert second.status == 202, second
+    job_id = second.json()["job_id"]
+    d = make_server(env=env)
+    wait_for(lambda: status(d)["status"] == "training", timeout=30, what="B to train")
+    b.stop()  # SIGTERM: hands the job back
+    wait_for(lambda: status(d).get("attempt") == 2, timeout=1.5, what="D to take the handed-back job at once")
+    assert d.request("POST", f"/api/v1/training/{job_id}/cancel", {}, token=key, port="ml").status in (200, 202)
+    assert wait_done(d, key, job_id)["status"] == "cancelled"

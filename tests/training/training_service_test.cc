@@ -40,14 +40,25 @@ class TrainingServiceTest : public ::testing::Test {
     if (service_) service_->Shutdown();
   }
 
-  void Start(int workers = 1, RegistryOptions ro = {}, int64_t job_lease_ms = 0) {
+  void Start(int workers = 1, RegistryOptions ro = {}) {
     ServiceOptions o;
     o.workers = workers;
-    o.job_lease_ms = job_lease_ms;
     o.registry = ro;
+    service_ = NewService(o);
+  }
+  std::unique_ptr<TrainingService> NewService(const ServiceOptions& o) {
     store::TenantStores* t = stores_.get();
     blob::TenantBlobStores* b = blobs_.get();
-    service_ = NewTrainingService(t, [b](const std::string& id) { return b->Open(id); }, &deployed_, &clock_, o);
+    return NewTrainingService(t, [b](const std::string& id) { return b->Open(id); }, &deployed_, &clock_, o);
+  }
+  // A node of a cluster sharing the stores and `queue_`.
+  std::unique_ptr<TrainingService> Node(const std::string& name, bool takes_jobs, int64_t lease_ms = 60'000) {
+    ServiceOptions o;
+    o.queue = queue_.get();
+    o.node = name;
+    o.takes_jobs = takes_jobs;
+    o.job_lease_ms = lease_ms;
+    return NewService(o);
   }
 
   // A tenant with two planted taste groups (60 users, 40 items).
@@ -107,6 +118,7 @@ class TrainingServiceTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<blob::TenantBlobStores> blobs_;
   FakeClock clock_;
+  std::unique_ptr<store::JobQueue> queue_ = store::NewMemoryJobQueue();  // the nodes' shared queue
   std::unique_ptr<store::TenantStores> stores_;
   serving::DeployedModels deployed_;
   std::unique_ptr<TrainingService> service_;
@@ -208,31 +220,126 @@ TEST_F(TrainingServiceTest, RecoverFailsInterruptedJobsAndRequeuesQueuedOnes) {
   EXPECT_NE(deployed_.Get(b), nullptr);
 }
 
-TEST_F(TrainingServiceTest, WithALeaseAnotherNodesLiveJobIsLeftAloneAndAStoppedNodesIsFailed) {
-  // Nodes sharing the stores (job_lease_ms > 0): a job another node touched
-  // less than a lease ago is that node's.
-  std::string a = Tenant();
+std::string StatusIn(TrainingService& node, const std::string& tenant, const std::string& job) {
+  auto d = node.Progress(tenant, job);
+  return d.ok() ? std::string(json::parse(*d).as_object()["status"].as_string()) : d.status().ToString();
+}
+
+TEST_F(TrainingServiceTest, AJobSubmittedOnANodeWithoutWorkersRunsOnOneWithAndIsFollowedFromBoth) {
+  auto gateway = Node("gw", /*takes_jobs=*/false);
+  std::string t = Tenant();
+  auto sub = gateway->Submit(t, Quick());
+  ASSERT_OK(sub);
+  EXPECT_EQ(sub->status, "queued");
+  EXPECT_EQ(gateway->Submit(t, Quick()).status().reason(), "job_running");  // one per tenant, across nodes
+  std::atomic<bool> ended{false};
+  std::string last;
+  std::mutex mu;
+  auto watch = gateway->Watch(t, sub->job_id, [&](const std::string& doc, bool final) {
+    std::lock_guard lock(mu);
+    last = doc;
+    if (final) ended = true;
+  });
+  ASSERT_OK(watch);
+  auto ml = Node("ml", /*takes_jobs=*/true);
+  ASSERT_TRUE(Eventually([&] { return ended.load(); }));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(json::parse(last).as_object()["status"].as_string(), "completed");
+  }
+  EXPECT_EQ(StatusIn(*gateway, t, sub->job_id), "completed");
+  EXPECT_FALSE(queue_->Get(sub->job_id)->has_value());  // it left the queue
+  EXPECT_NE(deployed_.Get(t), nullptr);
+  // A node with a free worker runs what it is given itself.
+  auto own = ml->Submit(t, Quick());
+  ASSERT_OK(own);
+  EXPECT_EQ(own->status, "started");
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*gateway, t, own->job_id) == "completed"; }));
+  ml->Shutdown();
+  gateway->Shutdown();
+}
+
+TEST_F(TrainingServiceTest, AJobWhoseNodeStoppedRenewingIsRetriedByAnotherAfterTheLease) {
+  std::string t = Tenant();
   JobRequest q = Quick();
   const int64_t t0 = clock_.NowMillis();
-  store::JobRecord other{"job_other", store::JobStatus::kTraining, "lightgcn", "full", json::serialize(RequestJson(q)),
-                         R"({"job_id":"job_other","status":"training"})", t0, t0};
-  ASSERT_OK((*stores_->Open(a))->training().PutJob(other));
-  Start(1, {}, /*job_lease_ms=*/60'000);
-  clock_.AdvanceMillis(59'000);
-  ASSERT_OK(service_->Recover(a));
-  EXPECT_EQ((*stores_->Open(a))->training().GetJob("job_other")->status, store::JobStatus::kTraining);
-  auto busy = service_->Submit(a, q);
-  EXPECT_EQ(busy.status().code(), StatusCode::kFailedPrecondition);
+  // A node claimed it, began training and died (kill -9): nobody renews its lease.
+  store::JobRecord dead{"job_dead", store::JobStatus::kTraining, "lightgcn", "full",
+                        json::serialize(RequestJson(q)),
+                        R"({"job_id":"job_dead","status":"training","progress":0.4})", t0, t0};
+  ASSERT_OK((*stores_->Open(t))->training().PutJob(dead));
+  ASSERT_OK(queue_->Enqueue(t, "job_dead", "dead-node", t0, 60'000));
+  auto node = Node("alive", true);
+  ASSERT_OK(node->Recover(t));  // the queue holds it: left alone
+  EXPECT_EQ(StatusIn(*node, t, "job_dead"), "training");
+  auto busy = node->Submit(t, q);
   EXPECT_EQ(busy.status().reason(), "job_running");
-  // Not touched for a lease: its node stopped. The next submit fails it and goes on.
-  clock_.AdvanceMillis(2'000);
-  auto next = service_->Submit(a, q);
-  ASSERT_OK(next);
-  auto left = (*stores_->Open(a))->training().GetJob("job_other");
-  EXPECT_EQ(left->status, store::JobStatus::kFailed);
-  EXPECT_NE(left->state_json.find("interrupted"), std::string::npos);
-  ASSERT_TRUE(Eventually([&] { return Finished(a, next->job_id); }));
-  EXPECT_EQ(Status(a, next->job_id), "completed");
+  EXPECT_NE(busy.status().message().find("job_dead"), std::string::npos);
+  clock_.AdvanceMillis(60'001);  // the lease ran out
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*node, t, "job_dead") == "completed"; }));
+  auto doc = json::parse(*node->Progress(t, "job_dead")).as_object();
+  EXPECT_EQ(doc["attempt"].as_int64(), 2);
+  EXPECT_NE(deployed_.Get(t), nullptr);
+  node->Shutdown();
+}
+
+TEST_F(TrainingServiceTest, AJobClaimedTooOftenFailsAndOpenJobsTheQueueLostAreFailed) {
+  std::string t = Tenant();
+  std::string u = Tenant();
+  JobRequest q = Quick();
+  const int64_t t0 = clock_.NowMillis();
+  store::JobRecord rec{"job_x", store::JobStatus::kTraining, "lightgcn", "full", json::serialize(RequestJson(q)),
+                       R"({"job_id":"job_x","status":"training"})", t0, t0};
+  ASSERT_OK((*stores_->Open(t))->training().PutJob(rec));
+  ASSERT_OK(queue_->Enqueue(t, "job_x", "", t0, 1000));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue_->Claim("crashing-" + std::to_string(i), t0 + 2000 * i, 1000)->has_value());
+  rec.job_id = "job_orphan";  // open, but in no queue (its node stopped before the queue held it)
+  ASSERT_OK((*stores_->Open(u))->training().PutJob(rec));
+  clock_.AdvanceMillis(10'000);
+  auto node = Node("alive", true, 1000);
+  ASSERT_OK(node->Recover(u));
+  EXPECT_EQ(StatusIn(*node, u, "job_orphan"), "failed");
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*node, t, "job_x") == "failed"; }));
+  EXPECT_NE(node->Progress(t, "job_x")->find("stopped 3 times"), std::string::npos);
+  EXPECT_FALSE(queue_->Get("job_x")->has_value());
+  node->Shutdown();
+}
+
+TEST_F(TrainingServiceTest, CancelFromAnyNodeAndAStoppingNodeHandsItsJobBack) {
+  auto gateway = Node("gw", false);
+  std::string t = Tenant(600);  // 1000 epochs of it take long enough to act on one mid-run
+  auto waiting = gateway->Submit(t, Quick());
+  ASSERT_OK(waiting);
+  auto cancelled = gateway->Cancel(t, waiting->job_id);  // nobody took it yet: ends at once
+  ASSERT_OK(cancelled);
+  EXPECT_EQ(json::parse(*cancelled).as_object()["status"].as_string(), "cancelled");
+  EXPECT_EQ(StatusIn(*gateway, t, waiting->job_id), "cancelled");
+
+  // A long job on one node, cancelled from another.
+  auto ml = Node("ml", true, 400);
+  auto running = gateway->Submit(t, Quick(1000));
+  ASSERT_OK(running);
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*gateway, t, running->job_id) == "training"; }));
+  auto flagged = gateway->Cancel(t, running->job_id);
+  ASSERT_OK(flagged);
+  EXPECT_TRUE(json::parse(*flagged).as_object()["cancel_requested"].as_bool());
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*gateway, t, running->job_id) == "cancelled"; }));
+
+  // A node stopping mid-job hands it back: the next node starts it again at once.
+  auto again = gateway->Submit(t, Quick(1000));
+  ASSERT_OK(again);
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*gateway, t, again->job_id) == "training"; }));
+  ml->Shutdown();
+  EXPECT_EQ(StatusIn(*gateway, t, again->job_id), "queued");
+  auto q = queue_->Get(again->job_id);
+  ASSERT_TRUE(q->has_value());
+  EXPECT_EQ((*q)->holder, "");
+  auto next = Node("ml2", true, 400);
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*gateway, t, again->job_id) == "training"; }));
+  ASSERT_OK(gateway->Cancel(t, again->job_id));
+  ASSERT_TRUE(Eventually([&] { return StatusIn(*gateway, t, again->job_id) == "cancelled"; }));
+  next->Shutdown();
+  gateway->Shutdown();
 }
 
 TEST_F(TrainingServiceTest, TooLittleDataIsRefusedAtSubmit) {
