@@ -64,6 +64,9 @@ struct RecommendationRecord;
 namespace embedrec::analytics {
 class Analytics;
 }
+namespace embedrec::limits {
+class LimitStore;
+}
 namespace embedrec::experiments {
 class ExperimentService;
 struct Experiment;
@@ -91,6 +94,7 @@ struct TenantServices {
   serving::Activity* activity = nullptr;                      // real-time profiles and trending
   serving::CatalogCache* catalog = nullptr;                   // catalog snapshots
   analytics::Analytics* analytics = nullptr;                  // calls, answers, attribution (may be null)
+  limits::LimitStore* limits = nullptr;  // settings.rate_limit's buckets (may be null: no rate limits)
   experiments::ExperimentService* experiments = nullptr;      // A/B tests between versions (may be null)
 };
 

@@ -1,5 +1,7 @@
 #include "api/tenant_routes.h"
 
+#include "limits/limit_store.h"
+
 #include <bit>
 #include <boost/json.hpp>
 #include <chrono>
@@ -131,6 +133,27 @@ void AllowOrigin(http::Response& res, const std::string& origin) {
   res.headers.emplace_back("Vary", "Origin");
 }
 
+// 429 when the caller's key (or signed-in user) is over the tenant's
+// settings.rate_limit. The platform admin is never limited; a limits store
+// that cannot answer lets the request through (its fallback counts per node).
+Status CheckRate(const TenantServices* s, const auth::Principal& who, const std::string& tenant_id) {
+  if (!s->limits || who.kind == auth::Principal::Kind::kPlatformAdmin) return Status::Ok();
+  auto rules = s->settings->Rules(tenant_id);
+  if (!rules.ok() || rules->rate_limit.per_second <= 0) return Status::Ok();
+  const std::string& who_id = who.kind == auth::Principal::Kind::kApiKey ? who.key_id : who.user_id;
+  auto taken = s->limits->Take("rate:" + tenant_id + ":" + who_id, rules->rate_limit, s->clock->NowMillis());
+  if (!taken.ok() || taken->allowed) return Status::Ok();
+  char rate[64];
+  std::snprintf(rate, sizeof(rate), "%g requests per second (burst %g)", rules->rate_limit.per_second,
+                rules->rate_limit.burst);
+  return Status::ResourceExhausted(std::string("rate limit reached: ") + rate + " for this " +
+                                       (who.kind == auth::Principal::Kind::kApiKey ? "API key" : "user") +
+                                       "; retry after the time in Retry-After",
+                                   {{"retry_after_seconds", std::to_string((taken->retry_after_ms + 999) / 1000)},
+                                    {"requests_per_second", std::to_string(rules->rate_limit.per_second)}})
+      .WithReason("rate_limited");
+}
+
 // Authenticates, checks `needs`, parses the body when asked and resolves
 // the tenant, in that order (the first failure is the answer).
 StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& declared, Needs needs,
@@ -149,6 +172,7 @@ StatusOr<http::Response> Serve(const TenantServices* s, const http::Declared& de
   ASSIGN_OR_RETURN(std::string tenant_id, who.ResolveTenant(named.value_or("")));
   caller->tenant_id = tenant_id;
   caller->key_id = who.key_id;
+  RETURN_IF_ERROR(CheckRate(s, who, tenant_id));
   RETURN_IF_ERROR(CheckOrigin(s, who, tenant_id, browser, req, caller));
   TenantContext ctx(s, std::move(who), std::move(tenant_id));
   return fn(req, params, ctx, body);

@@ -30,6 +30,15 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
   if (auto* c = o.if_contains("cache_ttl_seconds"); c && c->is_int64()) {
     rules.cache_ttl_seconds = static_cast<int>(std::clamp<int64_t>(c->as_int64(), 0, 86400));
   }
+  if (auto* r = o.if_contains("rate_limit"); r && r->is_object()) {
+    const auto* rps = r->as_object().if_contains("requests_per_second");
+    const auto* burst = r->as_object().if_contains("burst");
+    if (rps && rps->is_number() && rps->to_number<double>() > 0) {
+      rules.rate_limit.per_second = rps->to_number<double>();
+      rules.rate_limit.burst = burst && burst->is_number() ? std::max(1.0, burst->to_number<double>())
+                                                           : std::max(1.0, rules.rate_limit.per_second);
+    }
+  }
   if (auto* e = o.if_contains("exclude_from_recommendations"); e && e->is_string()) {
     if (auto x = serving::ParseExclusion(e->as_string())) rules.exclude_from_recommendations = *x;
   }

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "interactions/interaction_types.h"
+#include "limits/limit_store.h"
 #include "serving/exclusion.h"
 #include "serving/merchandising.h"
 #include "store/control_store.h"
@@ -38,6 +39,10 @@ struct TenantRules {
   // settings.allowed_origins: the web origins ("https://shop.example") whose
   // pages may call the browser routes; "*": any (publishable keys only).
   std::set<std::string> allowed_origins;
+  // settings.rate_limit {requests_per_second, burst}: each API key's (and
+  // each signed-in user's) token bucket, counted across nodes with Redis;
+  // per_second 0: none (the default).
+  limits::BucketPolicy rate_limit;
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

@@ -36,7 +36,7 @@ json::object TenantJson(const store::TenantRecord& t) {
 constexpr const char* kTenant = R"({"type":"object","required":["id","name","slug","status","settings","created_at","updated_at"],"properties":{
     "id":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"},"status":{"type":"string","enum":["active","suspended"]},
     "settings":{"type":"object"},"created_at":{"type":"string"},"updated_at":{"type":"string"}}})";
-constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance, attribution {click_window_minutes (default 30), conversion_window_hours (default 24)}; checked by the tenant service, at most 16 KiB"})";
+constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance, attribution {click_window_minutes (default 30), conversion_window_hours (default 24)}, rate_limit {requests_per_second, burst} (per API key or user; none by default); checked by the tenant service, at most 16 KiB"})";
 
 http::Param TenantId() { return schema::Path("id", 64, "the tenant's id"); }
 

@@ -79,6 +79,13 @@ StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfi
   return control;
 }
 
+StatusOr<std::unique_ptr<limits::LimitStore>> OpenLimitStore(const ServeConfig& config) {
+  if (config.cache_url.empty()) return limits::NewMemoryLimitStore();
+  ASSIGN_OR_RETURN(auto redis, limits::OpenRedisLimitStore(config.cache_url));
+  spdlog::info("login throttling and rate limits counted in Redis");
+  return limits::WithLocalFallback(std::move(redis), limits::NewMemoryLimitStore());
+}
+
 StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& config) {
   if (!SharedControlStore(config)) return std::unique_ptr<store::JobQueue>();
   return store::OpenPostgresJobQueue(config.database_url);

@@ -8,6 +8,7 @@
 #include "app/config.h"
 #include "blob/blob_store.h"
 #include "common/status.h"
+#include "limits/limit_store.h"
 #include "store/control_store.h"
 #include "store/job_queue.h"
 #include "store/tenant_stores.h"
@@ -19,6 +20,11 @@ namespace embedrec::app {
 StatusOr<std::unique_ptr<store::ControlStore>> OpenControlStore(const ServeConfig& config);
 // True when the control store is shared by several nodes (PostgreSQL).
 bool SharedControlStore(const ServeConfig& config);
+
+// Limits' counters (login throttling, rate limits): this process's memory,
+// or Redis with EMBEDREC_CACHE_URL (this process's memory while Redis does
+// not answer). kUnavailable when Redis does not answer at start.
+StatusOr<std::unique_ptr<limits::LimitStore>> OpenLimitStore(const ServeConfig& config);
 
 // The training jobs' queue shared by the nodes (PostgreSQL, schema "jobs");
 // null for the embedded default (jobs wait in the process's memory).

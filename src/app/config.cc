@@ -69,6 +69,13 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->check([](const std::string& v) {
         return v.empty() || v == "file://" || v.rfind("s3://", 0) == 0 ? "" : "not file:// or s3://bucket/prefix: " + v;
       });
+  cmd.add_option("--cache-url", c.cache_url,
+                 "Where login throttling and rate limits are counted across nodes: redis://[:password@]host[:port][/db] "
+                 "(default: each process's memory)")
+      ->envname("EMBEDREC_CACHE_URL")
+      ->check([](const std::string& v) {
+        return v.empty() || v.rfind("redis://", 0) == 0 ? "" : "not redis://host[:port][/db]: " + v;
+      });
   cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
       ->envname("EMBEDREC_PORT_FILE");
   cmd.add_option("--memory-budget", c.memory_budget,

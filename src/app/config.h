@@ -45,6 +45,10 @@ struct ServeConfig {
   // (EMBEDREC_S3_ENDPOINT for one that is not AWS; credentials and region
   // from the usual AWS variables).
   std::string blob_url;
+  // EMBEDREC_CACHE_URL: "" (none: this process's memory) or
+  // "redis://[:password@]host[:port][/db]": login throttling and rate
+  // limits counted in Redis, across nodes (per node while it is down).
+  std::string cache_url;
   // EMBEDREC_MEMORY_BUDGET: bytes serving may hold for its tenants — their
   // models, catalogs, popularity and user profiles ("512MiB", "2G", or a
   // plain number); the least recently used tenants are dropped beyond it and

@@ -85,7 +85,8 @@ class PlatformImpl final : public Platform {
                      ResolveJwtSecret(control_.get(), SharedControlStore(config_), config_.data_dir,
                                       config_.jwt_secret));
 
-    throttle_ = std::make_unique<auth::LoginThrottle>(clock_, auth::LoginThrottle::Options{});
+    ASSIGN_OR_RETURN(limits_, OpenLimitStore(config_));
+    throttle_ = std::make_unique<auth::LoginThrottle>(clock_, auth::LoginThrottle::Options{}, limits_.get());
     authenticator_ = std::make_unique<auth::Authenticator>(
         control_.get(), clock_, auth::Authenticator::Options{jwt_secret, admin_hash});
     sessions_ = std::make_unique<auth::SessionService>(
@@ -108,6 +109,7 @@ class PlatformImpl final : public Platform {
     services.control = control_.get();
     services.authenticator = authenticator_.get();
     services.settings = settings_.get();
+    services.limits = limits_.get();
     services.clock = clock_;
     services.metrics = &metrics_;
     deps_.max_upload_bytes = config_.max_upload_bytes;
@@ -594,6 +596,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<store::ControlStore> control_;
   std::unique_ptr<store::TenantStores> tenants_;
   std::unique_ptr<blob::TenantBlobStores> blobs_;
+  std::unique_ptr<limits::LimitStore> limits_;  // outlives throttle_ and the routes
   std::unique_ptr<auth::LoginThrottle> throttle_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<auth::SessionService> sessions_;

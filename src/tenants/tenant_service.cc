@@ -112,6 +112,29 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
       }
     }
   }
+  // Each API key's request rate (api/tenant_settings.h): null or absent for none.
+  if (auto* v = s.if_contains("rate_limit"); v && !v->is_null()) {
+    if (!v->is_object()) return FieldTypeError("settings.rate_limit", "an object");
+    for (const auto& [key, value] : v->as_object()) {
+      if (key != "requests_per_second" && key != "burst") {
+        return FieldValueError("settings.rate_limit", "settings.rate_limit takes requests_per_second and burst");
+      }
+      if (!value.is_number()) return FieldTypeError("settings.rate_limit." + std::string(key), "a number");
+    }
+    const json::value* rps = v->as_object().if_contains("requests_per_second");
+    if (!rps) return FieldValueError("settings.rate_limit", "settings.rate_limit needs requests_per_second");
+    const double r = rps->to_number<double>();
+    if (!(r >= 0.01 && r <= 1e6)) {
+      return FieldValueError("settings.rate_limit.requests_per_second",
+                             "settings.rate_limit.requests_per_second must be 0.01 to 1000000");
+    }
+    if (const json::value* b = v->as_object().if_contains("burst")) {
+      const double d = b->to_number<double>();
+      if (!(d >= 1 && d <= 1e7)) {
+        return FieldValueError("settings.rate_limit.burst", "settings.rate_limit.burst must be 1 to 10000000");
+      }
+    }
+  }
   // Merchandising rules (serving/merchandising.h): checked here, read by serving.
   if (auto* m = s.if_contains("merchandising")) RETURN_IF_ERROR(serving::ParseMerchandising(*m).status());
   // Automatic retraining (training/retrain_policy.h): checked here, read by the scheduler.

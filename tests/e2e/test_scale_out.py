@@ -281,3 +281,65 @@ def test_a_training_job_outlives_its_node(make_server, local_services):
     wait_for(lambda: status(d).get("attempt") == 2, timeout=1.5, what="D to take the handed-back job at once")
     assert d.request("POST", f"/api/v1/training/{job_id}/cancel", {}, token=key, port="ml").status in (200, 202)
     assert wait_done(d, key, job_id)["status"] == "cancelled"
+
+
+def redis_ctl(services, *args):
+    password = services["EMBEDREC_TEST_REDIS_URL"].split(":")[2].split("@")[0]
+    return subprocess.run(["redis-cli", "-p", services["EMBEDREC_TEST_REDIS_PORT"], "-a", password,
+                           "--no-auth-warning", *args], capture_output=True, text=True)
+
+
+def test_limits_are_counted_across_nodes_in_redis(make_server, local_services, tmp_path):
+    """With EMBEDREC_CACHE_URL=redis://…, a key's rate limit and an email's
+    failed logins are counted once for all nodes; Redis stopped, the nodes
+    keep answering (counting per node) and share again once it is back."""
+    url = fresh_database(local_services)
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_CACHE_URL": local_services["EMBEDREC_TEST_REDIS_URL"],
+           **pg_env(local_services, url)}
+    a, b = make_server(env=env), make_server(env=env)
+    o = a.onboard("limited")
+    key = o["api_key"]
+    assert a.admin("PATCH", f"/api/v1/admin/tenants/{o['tenant']['id']}",
+                   {"settings": {"rate_limit": {"requests_per_second": 0.5, "burst": 6}}}).status == 200
+    bad = a.admin("PATCH", f"/api/v1/admin/tenants/{o['tenant']['id']}",
+                  {"settings": {"rate_limit": {"requests_per_second": -1}}})
+    assert bad.status == 422 and bad.json()["error"]["details"]["field"] == "settings.rate_limit.requests_per_second"
+    popular = lambda node: node.request("GET", "/api/v1/recommendations/popular?count=3", token=key)
+    # Six requests spread over both nodes take the burst (a settings change
+    # reaches B at once through NOTIFY); the seventh is refused on either.
+    statuses = [popular(a if i % 2 else b).status for i in range(6)]
+    assert statuses == [200] * 6, statuses
+    refused = popular(a)
+    assert refused.status == 429 and refused.json()["error"]["code"] == "rate_limited", refused
+    assert int(refused.headers["retry-after"]) >= 1
+    # Another key of the tenant has a bucket of its own.
+    other = a.create_key(o["jwt"], ["recommendations:read"], name="other")["api_key"]
+    assert b.request("GET", "/api/v1/recommendations/popular?count=3", token=other).status == 200
+
+    # Failed logins spread over both nodes lock the email out on both.
+    login = lambda node, pw: node.request("POST", "/api/v1/auth/login", {"email": o["email"], "password": pw})
+    for i in range(5):
+        assert login(a if i % 2 else b, "wrong-password-1").status == 401
+    locked = login(a, STRONG_PASSWORD)
+    assert locked.status == 429 and locked.json()["error"]["code"] == "login_throttled", locked
+
+    # Redis stops: both nodes answer (limits per node meanwhile); back, they share again.
+    redis_ctl(local_services, "SHUTDOWN", "NOSAVE")
+    during = a.create_key(o["jwt"], ["recommendations:read"], name="during")["api_key"]
+    for node in (a, b):
+        r = node.request("GET", "/api/v1/recommendations/popular?count=3", token=during)
+        assert r.status == 200, r
+    subprocess.run(["redis-server", local_services["EMBEDREC_TEST_REDIS_CONF"]], check=True,
+                   stdout=subprocess.DEVNULL)
+    wait_for(lambda: redis_ctl(local_services, "PING").stdout.strip() == "PONG", timeout=10, what="Redis back")
+    tid = o["tenant"]["id"]
+    for node in (a, b):  # each node counts in Redis again (within a second of it being back)
+        probe = a.create_key(o["jwt"], ["recommendations:read"], name="probe")
+        wait_for(lambda: node.request("GET", "/api/v1/recommendations/popular?count=3",
+                                      token=probe["api_key"]).status == 200 and
+                 redis_ctl(local_services, "EXISTS", f"embedrec:limits:rate:{tid}:{probe['id']}").stdout.strip() == "1",
+                 timeout=10, what="the node to count in Redis again")
+    after = a.create_key(o["jwt"], ["recommendations:read"], name="after")["api_key"]
+    statuses = [(a if i % 2 else b).request("GET", "/api/v1/recommendations/popular?count=3", token=after).status
+                for i in range(7)]
+    assert statuses == [200] * 6 + [429], statuses

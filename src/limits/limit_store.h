@@ -1,0 +1,65 @@
+// The counters behind abuse limits, shared by the nodes when the backend is
+// (Redis): token buckets for request rates, and failure windows with a
+// doubling lockout for login attempts. Each operation is atomic per key.
+//
+// Times are the callers' clocks in milliseconds. Keys are the callers'
+// ("login:<email>", "rate:key:<id>"); a backend may prefix them.
+//
+// Thread safety: implementations are safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace embedrec::limits {
+
+// A token bucket: `burst` tokens when full, refilled at `per_second`.
+struct BucketPolicy {
+  double per_second = 0;
+  double burst = 0;
+};
+struct Taken {
+  bool allowed = false;
+  int64_t retry_after_ms = 0;  // when refused: until a token is back
+};
+
+// After `max_failures` failures inside `window_ms`, the key is locked out for
+// `base_lockout_ms`, doubled by each further failure, up to `max_lockout_ms`.
+struct FailurePolicy {
+  int max_failures = 5;
+  int64_t window_ms = 900'000;
+  int64_t base_lockout_ms = 30'000;
+  int64_t max_lockout_ms = 900'000;
+};
+
+class LimitStore {
+ public:
+  virtual ~LimitStore() = default;
+  // Takes one token from the key's bucket (full when new).
+  virtual StatusOr<Taken> Take(const std::string& key, const BucketPolicy& policy, int64_t now_ms) = 0;
+  // Counts a failure; returns when the key's lockout ends (0: not locked).
+  virtual StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& policy, int64_t now_ms) = 0;
+  // When the key's lockout ends (0: not locked).
+  virtual StatusOr<int64_t> LockedUntil(const std::string& key, int64_t now_ms) = 0;
+  // Forgets the key's failures (a success).
+  virtual Status Clear(const std::string& key) = 0;
+};
+
+// In this process (the embedded default): at most `max_keys` keys, idle
+// ones dropped first.
+std::unique_ptr<LimitStore> NewMemoryLimitStore(size_t max_keys = 100'000);
+
+// In Redis ("redis://[:password@]host[:port][/db]"), shared by the nodes;
+// keys under "embedrec:limits:". kInvalidArgument for a bad URL,
+// kUnavailable when the server does not answer at start.
+StatusOr<std::unique_ptr<LimitStore>> OpenRedisLimitStore(const std::string& url);
+
+// `shared`, and `local` whenever `shared` fails (Redis restarting): limits
+// then count per node until it is back, rather than refusing or letting
+// everything through.
+std::unique_ptr<LimitStore> WithLocalFallback(std::unique_ptr<LimitStore> shared, std::unique_ptr<LimitStore> local);
+
+}  // namespace embedrec::limits

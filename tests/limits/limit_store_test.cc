@@ -1,0 +1,160 @@
+// The limits' counters' contract (limits/limit_store.h), one suite every
+// backend must pass: add a backend to kBackends.
+#include "limits/limit_store.h"
+
+#include <atomic>
+#include <thread>
+
+#include "limits/redis/redis_pool.h"
+#include "local_services.h"
+#include "test_util.h"
+
+namespace embedrec::limits {
+namespace {
+
+struct Backend {
+  const char* name;
+  std::function<std::unique_ptr<LimitStore>()> open;
+  std::function<bool()> available = [] { return true; };
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+const Backend kBackends[] = {
+    {"memory", [] { return NewMemoryLimitStore(); }},
+    {"redis", [] { return std::move(OpenRedisLimitStore(*testing::LocalService("EMBEDREC_TEST_REDIS_URL"))).value(); },
+     [] { return testing::LocalService("EMBEDREC_TEST_REDIS_URL").has_value(); }},
+};
+
+class LimitStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (!GetParam().available()) GTEST_SKIP() << GetParam().name << " is not running (see tests/local_services.h)";
+    store_ = GetParam().open();
+  }
+  // Keys of this test only (a shared server keeps other tests' keys).
+  std::string Key(const std::string& k) { return prefix_ + k; }
+  std::string prefix_ = "test:" + NewUuid() + ":";
+  std::unique_ptr<LimitStore> store_;
+};
+
+TEST_P(LimitStoreTest, ABucketAllowsItsBurstThenItsRate) {
+  const BucketPolicy p{.per_second = 10, .burst = 3};
+  const int64_t t0 = 1'700'000'000'000;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->Take(Key("k"), p, t0)->allowed) << i;
+  auto refused = store_->Take(Key("k"), p, t0);
+  ASSERT_OK(refused);
+  EXPECT_FALSE(refused->allowed);
+  EXPECT_EQ(refused->retry_after_ms, 100);  // one token per 100 ms
+  EXPECT_FALSE(store_->Take(Key("k"), p, t0 + 50)->allowed);
+  EXPECT_TRUE(store_->Take(Key("k"), p, t0 + 100)->allowed);
+  EXPECT_TRUE(store_->Take(Key("other"), p, t0)->allowed);  // keys are independent
+  // Idle for long: full again, never more than the burst.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->Take(Key("k"), p, t0 + 60'000)->allowed) << i;
+  EXPECT_FALSE(store_->Take(Key("k"), p, t0 + 60'000)->allowed);
+}
+
+TEST_P(LimitStoreTest, TakersAtOnceGetExactlyTheBurst) {
+  const BucketPolicy p{.per_second = 0.001, .burst = 50};
+  std::atomic<int> allowed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 30; ++i) {
+        auto r = store_->Take(Key("shared"), p, 1'700'000'000'000);
+        if (r.ok() && r->allowed) ++allowed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(allowed.load(), 50);
+}
+
+TEST_P(LimitStoreTest, FailuresLockOutWithADoublingLockoutAndSuccessClears) {
+  const FailurePolicy p{.max_failures = 3, .window_ms = 600'000, .base_lockout_ms = 30'000, .max_lockout_ms = 100'000};
+  const int64_t t0 = 1'700'000'000'000;
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0), 0);
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0 + 1), 0);
+  EXPECT_EQ(*store_->LockedUntil(Key("a"), t0 + 2), 0);
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0 + 2), t0 + 2 + 30'000);
+  EXPECT_EQ(*store_->LockedUntil(Key("a"), t0 + 10), t0 + 2 + 30'000);
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0 + 3), t0 + 3 + 60'000);    // doubled
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0 + 4), t0 + 4 + 100'000);   // capped
+  EXPECT_EQ(*store_->LockedUntil(Key("a"), t0 + 4 + 100'000), 0);    // over
+  EXPECT_EQ(*store_->LockedUntil(Key("b"), t0), 0);
+  ASSERT_OK(store_->Clear(Key("a")));
+  EXPECT_EQ(*store_->LockedUntil(Key("a"), t0 + 5), 0);
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0 + 6), 0);  // counting again from one
+}
+
+TEST_P(LimitStoreTest, FailuresOutsideTheWindowStartItAgain) {
+  const FailurePolicy p{.max_failures = 2, .window_ms = 60'000, .base_lockout_ms = 30'000, .max_lockout_ms = 900'000};
+  const int64_t t0 = 1'700'000'000'000;
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0), 0);
+  EXPECT_EQ(*store_->Fail(Key("a"), p, t0 + 61'000), 0);  // the first fell out of the window
+  EXPECT_GT(*store_->Fail(Key("a"), p, t0 + 62'000), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LimitStoreTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(MemoryLimitStoreTest, StaysWithinItsMemoryBound) {
+  auto store = NewMemoryLimitStore(100);
+  const FailurePolicy p{.max_failures = 5, .window_ms = 1000};
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_OK(store->Fail("user" + std::to_string(i), p, 1'000'000 + 10 * i));
+    ASSERT_OK(store->Take("key" + std::to_string(i), {1, 1}, 1'000'000 + 10 * i));
+  }
+  // Every key is still answered for (the newest are kept).
+  EXPECT_TRUE(store->Take("key999", {1, 1}, 1'010'000)->allowed == false);
+}
+
+// A shared store that fails: the local one answers (limits count per node
+// meanwhile); the shared one is tried again after a second.
+class FailingStore final : public LimitStore {
+ public:
+  std::atomic<int> calls{0};
+  StatusOr<Taken> Take(const std::string&, const BucketPolicy&, int64_t) override { return Down(); }
+  StatusOr<int64_t> Fail(const std::string&, const FailurePolicy&, int64_t) override { return Down(); }
+  StatusOr<int64_t> LockedUntil(const std::string&, int64_t) override { return Down(); }
+  Status Clear(const std::string&) override { return Down(); }
+
+ private:
+  Status Down() {
+    ++calls;
+    return Status::Unavailable("down");
+  }
+};
+
+TEST(LimitFallbackTest, TheLocalStoreAnswersWhileTheSharedOneIsDown) {
+  auto failing = std::make_unique<FailingStore>();
+  FailingStore* shared = failing.get();
+  auto store = WithLocalFallback(std::move(failing), NewMemoryLimitStore());
+  const BucketPolicy p{.per_second = 1, .burst = 2};
+  EXPECT_TRUE(store->Take("k", p, 0)->allowed);
+  EXPECT_TRUE(store->Take("k", p, 0)->allowed);
+  EXPECT_FALSE(store->Take("k", p, 0)->allowed);
+  EXPECT_EQ(shared->calls.load(), 1);  // not asked again within the second
+}
+
+TEST(RedisUrlTest, ParsesTheUsualForms) {
+  auto o = ParseRedisUrl("redis://:s3cret@10.0.0.5:6380/2");
+  ASSERT_OK(o);
+  EXPECT_EQ(o->host, "10.0.0.5");
+  EXPECT_EQ(o->port, 6380);
+  EXPECT_EQ(o->password, "s3cret");
+  EXPECT_EQ(o->db, 2);
+  auto d = ParseRedisUrl("redis://cache");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->port, 6379);
+  EXPECT_EQ(d->db, 0);
+  EXPECT_EQ(ParseRedisUrl("http://cache").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseRedisUrl("redis://cache/x").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(RedisUrlTest, AServerThatDoesNotAnswerIsUnavailable) {
+  EXPECT_EQ(OpenRedisLimitStore("redis://127.0.0.1:1").status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace embedrec::limits
