@@ -8,7 +8,10 @@ scripts/local-services), in interleaved rounds with alternating order:
   * recommendation req/s (wrk, 16 connections) on 1 node and, for the
     scale-out mode, on 2 and 3 nodes at once (one wrk per node, summed),
     warm (after a first, cold pass, reported too, and two warm-up passes);
-  * tracking req/s (wrk, 16 connections, a new interaction per request).
+  * tracking req/s (wrk, 16 connections, a new interaction per request);
+  * recommendation req/s on 1 node with a per-key rate limit set (too high
+    to refuse anything): its token bucket in memory (embedded) or in Redis
+    (scale-out, EMBEDREC_CACHE_URL), against the same mode without one.
 
 On this 2-core machine more nodes share the same cores: what matters is the
 per-request cost against the embedded default (aim: <= 1.3x).
@@ -26,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from embedrec_server import ALL_SCOPES, BIN, ROOT, call, start, tenant_key, upload_file, wait_job, wrk
+from embedrec_server import ADMIN, ALL_SCOPES, BIN, ROOT, call, start, tenant_key, upload_file, wait_job, wrk
 from report import publish
 
 
@@ -43,7 +46,8 @@ def fresh_db(env):
 
 
 def scale_env(env, db):
-    return {"EMBEDREC_DATABASE_URL": db, "EMBEDREC_BLOB_URL": f"s3://{env['EMBEDREC_TEST_S3_BUCKET']}/{secrets.token_hex(4)}/",
+    return {"EMBEDREC_DATABASE_URL": db, "EMBEDREC_CACHE_URL": env["EMBEDREC_TEST_REDIS_URL"],
+            "EMBEDREC_BLOB_URL": f"s3://{env['EMBEDREC_TEST_S3_BUCKET']}/{secrets.token_hex(4)}/",
             **{k: env[k] for k in ("EMBEDREC_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}}
 
 
@@ -101,6 +105,12 @@ def run_mode(mode, env, shop, args, work, node_counts):
             for _ in range(2):
                 rec_rps(nodes[:n], key, 4000, args.duration, work, f"warm{mode}{n}")
             out[f"rec_{n}"] = rec_rps(nodes[:n], key, 4000, args.duration, work, f"{mode}{n}")
+        # A rate limit on the key: every request takes a token (memory or Redis).
+        call(ports["gateway"], "PATCH", f"/api/v1/admin/tenants/{t['id']}",
+             {"settings": {"auto_create_items": True, "rate_limit": {"requests_per_second": 1e6, "burst": 1e7}}},
+             ADMIN)
+        rec_rps(nodes[:1], key, 4000, args.duration, work, f"warmlim{mode}")
+        out["rec_limited"] = rec_rps(nodes[:1], key, 4000, args.duration, work, f"lim{mode}")
         out["track"] = track_rps(ports, key, args.duration, work)
         return out
     finally:
@@ -130,7 +140,7 @@ def main():
         e, s = runs["embedded"], runs["scale-out"]
         lines = [f"Scale-out vs embedded (bench/scale_out_bench.py, {args.rounds} interleaved rounds, medians; "
                  f"shop of {args.interactions} interactions, 10K items, 5K users; wrk -t2 -c16 -d{args.duration}s per node; "
-                 "PostgreSQL 15 and moto on the same 2 cores)", "",
+                 "PostgreSQL 15, Redis and moto on the same 2 cores)", "",
                  "| measure | embedded | scale-out (PostgreSQL + S3) | ratio |", "|---|---|---|---|"]
         ei, si = med([r["import_rps"] for r in e]), med([r["import_rps"] for r in s])
         lines.append(f"| import rows/s | {ei:,.0f} | {si:,.0f} | {ei / si:.2f}x slower |")
@@ -144,9 +154,13 @@ def main():
             lines.append(f"| recommendations req/s, {n} node{'s' if n > 1 else ''} | "
                          f"{er:,.0f} (p99 {med([r['rec_1'][1] for r in e]):.1f} ms) | {sr:,.0f} (p99 {p99:.1f} ms) | "
                          f"{er / sr:.2f}x cost |")
+        el, sl = med([r["rec_limited"][0] for r in e]), med([r["rec_limited"][0] for r in s])
+        lines.append(f"| recommendations req/s, 1 node, per-key rate limit (memory / Redis) | {el:,.0f} "
+                     f"({el / er:.2f}x of without) | {sl:,.0f} ({sl / med([r['rec_1'][0] for r in s]):.2f}x of "
+                     f"without) | {el / sl:.2f}x cost |")
         et, st = med([r["track"][0] for r in e]), med([r["track"][0] for r in s])
         lines.append(f"| tracking req/s, 1 node | {et:,.0f} | {st:,.0f} | {et / st:.2f}x cost |")
-        errors = sum(r["rec_1"][2] + r["track"][2] for r in e + s)
+        errors = sum(r["rec_1"][2] + r["rec_limited"][2] + r["track"][2] for r in e + s)
         lines.append("")
         lines.append(f"non-2xx answers over all runs: {errors}")
         publish("scale_out", "\n".join(lines))

@@ -83,7 +83,7 @@ StatusOr<std::unique_ptr<limits::LimitStore>> OpenLimitStore(const ServeConfig& 
   if (config.cache_url.empty()) return limits::NewMemoryLimitStore();
   ASSIGN_OR_RETURN(auto redis, limits::OpenRedisLimitStore(config.cache_url));
   spdlog::info("login throttling and rate limits counted in Redis");
-  return limits::WithLocalFallback(std::move(redis), limits::NewMemoryLimitStore());
+  return limits::WithLocalBatches(limits::WithLocalFallback(std::move(redis), limits::NewMemoryLimitStore()));
 }
 
 StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& config) {

@@ -22,7 +22,8 @@ struct BucketPolicy {
   double burst = 0;
 };
 struct Taken {
-  bool allowed = false;
+  bool allowed = false;        // at least one token granted
+  int granted = 0;             // tokens taken (at most those asked for)
   int64_t retry_after_ms = 0;  // when refused: until a token is back
 };
 
@@ -38,8 +39,9 @@ struct FailurePolicy {
 class LimitStore {
  public:
   virtual ~LimitStore() = default;
-  // Takes one token from the key's bucket (full when new).
-  virtual StatusOr<Taken> Take(const std::string& key, const BucketPolicy& policy, int64_t now_ms) = 0;
+  // Takes up to `want` tokens from the key's bucket (full when new): as many
+  // as it holds whole, none when it holds less than one.
+  virtual StatusOr<Taken> Take(const std::string& key, const BucketPolicy& policy, int64_t now_ms, int want = 1) = 0;
   // Counts a failure; returns when the key's lockout ends (0: not locked).
   virtual StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& policy, int64_t now_ms) = 0;
   // When the key's lockout ends (0: not locked).
@@ -56,6 +58,14 @@ std::unique_ptr<LimitStore> NewMemoryLimitStore(size_t max_keys = 100'000);
 // keys under "embedrec:limits:". kInvalidArgument for a bad URL,
 // kUnavailable when the server does not answer at start.
 StatusOr<std::unique_ptr<LimitStore>> OpenRedisLimitStore(const std::string& url);
+
+// `shared`'s buckets taken from in batches: a bucket's tokens are fetched
+// up to a twentieth of a second's worth at once (at most a tenth of the
+// burst) and spent here for up to 100 ms, so a high limit costs one round
+// trip per batch, not per request. A low limit (under 20 per second) is
+// fetched token by token: exact. Each node may admit at most one batch more
+// than the bucket held; unspent tokens lapse (never admitted twice).
+std::unique_ptr<LimitStore> WithLocalBatches(std::unique_ptr<LimitStore> shared);
 
 // `shared`, and `local` whenever `shared` fails (Redis restarting): limits
 // then count per node until it is back, rather than refusing or letting

@@ -13,7 +13,7 @@ class MemoryLimitStore final : public LimitStore {
  public:
   explicit MemoryLimitStore(size_t max_keys) : max_keys_(std::max<size_t>(max_keys, 1)) {}
 
-  StatusOr<Taken> Take(const std::string& key, const BucketPolicy& p, int64_t now_ms) override {
+  StatusOr<Taken> Take(const std::string& key, const BucketPolicy& p, int64_t now_ms, int want) override {
     std::lock_guard lock(mu_);
     auto [it, fresh] = buckets_.try_emplace(key);
     Bucket& b = it->second;
@@ -25,11 +25,12 @@ class MemoryLimitStore final : public LimitStore {
       b.at_ms = now_ms;
     }
     if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return Taken{true, 0};
+      const int granted = static_cast<int>(std::min<double>(std::max(want, 1), std::floor(b.tokens)));
+      b.tokens -= granted;
+      return Taken{true, granted, 0};
     }
     const double wait_ms = p.per_second > 0 ? (1 - b.tokens) * 1000.0 / p.per_second : 3'600'000.0;
-    return Taken{false, static_cast<int64_t>(std::ceil(wait_ms))};
+    return Taken{false, 0, static_cast<int64_t>(std::ceil(wait_ms))};
   }
 
   StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& p, int64_t now_ms) override {

@@ -54,6 +54,21 @@ TEST_P(LimitStoreTest, ABucketAllowsItsBurstThenItsRate) {
   EXPECT_FALSE(store_->Take(Key("k"), p, t0 + 60'000)->allowed);
 }
 
+TEST_P(LimitStoreTest, SeveralTokensAtOnceAsManyAsTheBucketHolds) {
+  const BucketPolicy p{.per_second = 10, .burst = 25};
+  const int64_t t0 = 1'700'000'000'000;
+  auto ten = store_->Take(Key("k"), p, t0, 10);
+  ASSERT_OK(ten);
+  EXPECT_TRUE(ten->allowed);
+  EXPECT_EQ(ten->granted, 10);
+  EXPECT_EQ(store_->Take(Key("k"), p, t0, 10)->granted, 10);
+  EXPECT_EQ(store_->Take(Key("k"), p, t0, 10)->granted, 5);  // what was left
+  auto none = store_->Take(Key("k"), p, t0, 10);
+  EXPECT_FALSE(none->allowed);
+  EXPECT_EQ(none->granted, 0);
+  EXPECT_EQ(none->retry_after_ms, 100);
+}
+
 TEST_P(LimitStoreTest, TakersAtOnceGetExactlyTheBurst) {
   const BucketPolicy p{.per_second = 0.001, .burst = 50};
   std::atomic<int> allowed{0};
@@ -114,7 +129,7 @@ TEST(MemoryLimitStoreTest, StaysWithinItsMemoryBound) {
 class FailingStore final : public LimitStore {
  public:
   std::atomic<int> calls{0};
-  StatusOr<Taken> Take(const std::string&, const BucketPolicy&, int64_t) override { return Down(); }
+  StatusOr<Taken> Take(const std::string&, const BucketPolicy&, int64_t, int) override { return Down(); }
   StatusOr<int64_t> Fail(const std::string&, const FailurePolicy&, int64_t) override { return Down(); }
   StatusOr<int64_t> LockedUntil(const std::string&, int64_t) override { return Down(); }
   Status Clear(const std::string&) override { return Down(); }
@@ -135,6 +150,50 @@ TEST(LimitFallbackTest, TheLocalStoreAnswersWhileTheSharedOneIsDown) {
   EXPECT_TRUE(store->Take("k", p, 0)->allowed);
   EXPECT_FALSE(store->Take("k", p, 0)->allowed);
   EXPECT_EQ(shared->calls.load(), 1);  // not asked again within the second
+}
+
+TEST(LimitBatchesTest, HighLimitsAreFetchedInBatchesAndNeverAdmitMoreThanABatchPerNodeOver) {
+  auto owned = NewMemoryLimitStore();
+  LimitStore* shared = owned.get();
+  struct Borrowed final : LimitStore {  // two "nodes" over one shared store
+    LimitStore* s;
+    explicit Borrowed(LimitStore* s) : s(s) {}
+    StatusOr<Taken> Take(const std::string& k, const BucketPolicy& p, int64_t n, int w) override {
+      ++calls;
+      return s->Take(k, p, n, w);
+    }
+    StatusOr<int64_t> Fail(const std::string& k, const FailurePolicy& p, int64_t n) override { return s->Fail(k, p, n); }
+    StatusOr<int64_t> LockedUntil(const std::string& k, int64_t n) override { return s->LockedUntil(k, n); }
+    Status Clear(const std::string& k) override { return s->Clear(k); }
+    int calls = 0;
+  };
+  auto b1 = std::make_unique<Borrowed>(shared);
+  auto b2 = std::make_unique<Borrowed>(shared);
+  Borrowed* r1 = b1.get();
+  auto node1 = WithLocalBatches(std::move(b1));
+  auto node2 = WithLocalBatches(std::move(b2));
+  const BucketPolicy p{.per_second = 1000, .burst = 1000};  // batches of 50
+  const int64_t t0 = 1'700'000'000'000;
+  int admitted = 0;
+  for (int i = 0; i < 2000; ++i) {
+    if ((i % 2 ? node1 : node2)->Take("k", p, t0)->allowed) ++admitted;
+  }
+  EXPECT_GE(admitted, 1000 - 2 * 50);
+  EXPECT_LE(admitted, 1000);
+  EXPECT_LE(r1->calls, 1000 / 50 + 2 + 1000);  // refused takes go to the shared store each time
+  // A low limit is exact: token by token.
+  const BucketPolicy low{.per_second = 2, .burst = 3};
+  int low_admitted = 0;
+  for (int i = 0; i < 10; ++i) {
+    if ((i % 2 ? node1 : node2)->Take("low", low, t0)->allowed) ++low_admitted;
+  }
+  EXPECT_EQ(low_admitted, 3);
+  // Unspent tokens lapse after 100 ms (counted as spent, never admitted late).
+  const BucketPolicy q{.per_second = 200, .burst = 100};  // batches of 10
+  EXPECT_TRUE(node1->Take("q", q, t0)->allowed);           // fetched 10, spent 1
+  EXPECT_EQ(shared->Take("q", q, t0, 1000)->granted, 90);  // the rest of the bucket
+  EXPECT_TRUE(node1->Take("q", q, t0 + 101)->allowed);     // 9 lapsed: a new batch from the 20 refilled
+  EXPECT_EQ(shared->Take("q", q, t0 + 101, 1000)->granted, 10);
 }
 
 TEST(RedisUrlTest, ParsesTheUsualForms) {

@@ -1,6 +1,7 @@
 // Limits' counters in Redis (limits/limit_store.h): each operation is one
 // Lua script, so it is atomic across nodes; keys expire once they hold
 // nothing worth keeping (a full bucket, a window with no lockout).
+#include <algorithm>
 #include <cmath>
 
 #include "limits/limit_store.h"
@@ -9,9 +10,9 @@
 namespace embedrec::limits {
 namespace {
 
-// KEYS[1]: the bucket; ARGV: per_second, burst, now_ms. Returns {allowed, retry_after_ms}.
+// KEYS[1]: the bucket; ARGV: per_second, burst, now_ms, want. Returns {granted, retry_after_ms}.
 constexpr const char* kTake = R"lua(
-local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, burst, now, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local b = redis.call('HMGET', KEYS[1], 't', 'at')
 local tokens, at = tonumber(b[1]), tonumber(b[2])
 if not tokens then tokens, at = burst, now end
@@ -19,10 +20,10 @@ if now > at then
   tokens = math.min(burst, tokens + (now - at) * rate / 1000)
   at = now
 end
-local allowed, retry = 0, 0
+local granted, retry = 0, 0
 if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+  granted = math.min(want, math.floor(tokens))
+  tokens = tokens - granted
 elseif rate > 0 then
   retry = math.ceil((1 - tokens) * 1000 / rate)
 else
@@ -32,7 +33,7 @@ redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(at))
 local full_in = 1000
 if rate > 0 then full_in = math.ceil((burst - tokens) * 1000 / rate) + 1000 end
 redis.call('PEXPIRE', KEYS[1], full_in)
-return {allowed, retry}
+return {granted, retry}
 )lua";
 
 // KEYS[1]: the key's failures; ARGV: now, window, max_failures, base, max lockout. Returns the lockout's end.
@@ -59,11 +60,12 @@ class RedisLimitStore final : public LimitStore {
  public:
   explicit RedisLimitStore(std::unique_ptr<RedisPool> pool) : pool_(std::move(pool)) {}
 
-  StatusOr<Taken> Take(const std::string& key, const BucketPolicy& p, int64_t now_ms) override {
+  StatusOr<Taken> Take(const std::string& key, const BucketPolicy& p, int64_t now_ms, int want) override {
     ASSIGN_OR_RETURN(auto v, pool_->Command({"EVAL", kTake, "1", Key(key), Number(p.per_second), Number(p.burst),
-                                             std::to_string(now_ms)}));
+                                             std::to_string(now_ms), std::to_string(std::max(want, 1))}));
     if (v.kind != RedisValue::Kind::kArray || v.items.size() != 2) return Status::Internal("Redis: odd bucket reply");
-    return Taken{v.items[0].integer == 1, v.items[1].integer};
+    const int granted = static_cast<int>(v.items[0].integer);
+    return Taken{granted > 0, granted, v.items[1].integer};
   }
 
   StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& p, int64_t now_ms) override {
