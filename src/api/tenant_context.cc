@@ -1,5 +1,7 @@
 #include "api/tenant_context.h"
 
+#include "events/event_relay.h"
+
 #include <chrono>
 
 #include "analytics/analytics.h"
@@ -135,6 +137,7 @@ void TenantContext::Tracked(const store::TrackEvent& ev, const EventRules& rules
     }
   }
   if (s_->retrain) s_->retrain->DataChanged(tenant_id_);  // new interactions: looked at by its next pass
+  if (s_->events) s_->events->MarkDirty(tenant_id_);      // its user-interactions event: published
   if (s_->analytics) {
     analytics::TrackedEvent a;
     a.user_id = ev.user_id;

@@ -67,6 +67,9 @@ class Analytics;
 namespace embedrec::limits {
 class LimitStore;
 }
+namespace embedrec::events {
+class EventRelay;
+}
 namespace embedrec::experiments {
 class ExperimentService;
 struct Experiment;
@@ -94,7 +97,8 @@ struct TenantServices {
   serving::Activity* activity = nullptr;                      // real-time profiles and trending
   serving::CatalogCache* catalog = nullptr;                   // catalog snapshots
   analytics::Analytics* analytics = nullptr;                  // calls, answers, attribution (may be null)
-  limits::LimitStore* limits = nullptr;  // settings.rate_limit's buckets (may be null: no rate limits)
+  limits::LimitStore* limits = nullptr;
+  events::EventRelay* events = nullptr;  // told of tracked events to publish (may be null)  // settings.rate_limit's buckets (may be null: no rate limits)
   experiments::ExperimentService* experiments = nullptr;      // A/B tests between versions (may be null)
 };
 

@@ -86,6 +86,13 @@ StatusOr<std::unique_ptr<limits::LimitStore>> OpenLimitStore(const ServeConfig& 
   return limits::WithLocalBatches(limits::WithLocalFallback(std::move(redis), limits::NewMemoryLimitStore()));
 }
 
+StatusOr<std::unique_ptr<events::EventPublisher>> OpenEventPublisher(const ServeConfig& config) {
+  if (config.events_url.empty()) return std::unique_ptr<events::EventPublisher>();
+  ASSIGN_OR_RETURN(auto publisher, events::OpenKafkaPublisher(config.events_url));
+  spdlog::info("events published to {}", publisher->Describe());
+  return publisher;
+}
+
 StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& config) {
   if (!SharedControlStore(config)) return std::unique_ptr<store::JobQueue>();
   return store::OpenPostgresJobQueue(config.database_url);

@@ -8,6 +8,7 @@
 #include "app/config.h"
 #include "blob/blob_store.h"
 #include "common/status.h"
+#include "events/event_publisher.h"
 #include "limits/limit_store.h"
 #include "store/control_store.h"
 #include "store/job_queue.h"
@@ -25,6 +26,10 @@ bool SharedControlStore(const ServeConfig& config);
 // or Redis with EMBEDREC_CACHE_URL (this process's memory while Redis does
 // not answer). kUnavailable when Redis does not answer at start.
 StatusOr<std::unique_ptr<limits::LimitStore>> OpenLimitStore(const ServeConfig& config);
+
+// Where the tenants' events are published besides their logs: null (the
+// default) or Kafka. kUnavailable when no broker answers at start.
+StatusOr<std::unique_ptr<events::EventPublisher>> OpenEventPublisher(const ServeConfig& config);
 
 // The training jobs' queue shared by the nodes (PostgreSQL, schema "jobs");
 // null for the embedded default (jobs wait in the process's memory).

@@ -76,6 +76,13 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->check([](const std::string& v) {
         return v.empty() || v.rfind("redis://", 0) == 0 ? "" : "not redis://host[:port][/db]: " + v;
       });
+  cmd.add_option("--events-url", c.events_url,
+                 "Where the tenants' events are also published: kafka://host:port[,host:port...][/topic-prefix] "
+                 "(default: only in each tenant's event log)")
+      ->envname("EMBEDREC_EVENTS_URL")
+      ->check([](const std::string& v) {
+        return v.empty() || v.rfind("kafka://", 0) == 0 ? "" : "not kafka://host:port[/prefix]: " + v;
+      });
   cmd.add_option("--port-file", c.port_file, "Write the bound ports as JSON to this file")
       ->envname("EMBEDREC_PORT_FILE");
   cmd.add_option("--memory-budget", c.memory_budget,

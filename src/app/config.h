@@ -49,6 +49,10 @@ struct ServeConfig {
   // "redis://[:password@]host[:port][/db]": login throttling and rate
   // limits counted in Redis, across nodes (per node while it is down).
   std::string cache_url;
+  // EMBEDREC_EVENTS_URL: "" (the tenants' events stay in their event logs,
+  // GET /api/v1/data/events) or "kafka://host:port[,host:port…][/prefix]":
+  // also published to Kafka topics (events/event_relay.h).
+  std::string events_url;
   // EMBEDREC_MEMORY_BUDGET: bytes serving may hold for its tenants — their
   // models, catalogs, popularity and user profiles ("512MiB", "2G", or a
   // plain number); the least recently used tenants are dropped beyond it and

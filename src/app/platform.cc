@@ -42,6 +42,7 @@
 #include "store/analytics_store.h"
 #include "store/recommendation_log.h"
 #include "common/id_source.h"
+#include "events/event_relay.h"
 #include "experiments/experiment_service.h"
 #include "training/retrain_scheduler.h"
 #include "training/training_service.h"
@@ -79,6 +80,25 @@ class PlatformImpl final : public Platform {
                                                     callback();  // before the pools start, or after they stop
                                                   }
                                                 }));
+    // Tenants' events also published (Kafka): the relay reads their logs.
+    ASSIGN_OR_RETURN(publisher_, OpenEventPublisher(config_));
+    if (publisher_) {
+      store::ControlStore* control = control_.get();
+      relay_ = std::make_unique<events::EventRelay>(
+          tenants_.get(),
+          [control]() -> StatusOr<std::vector<std::string>> {
+            std::vector<std::string> ids;
+            std::string cursor;
+            while (true) {
+              ASSIGN_OR_RETURN(auto page, control->ListTenants(cursor, 500));
+              for (const auto& t : page.tenants) ids.push_back(t.id);
+              if (!page.next_cursor) return ids;
+              cursor = *page.next_cursor;
+            }
+          },
+          publisher_.get(), clock_);
+    }
+    events::EventRelay* relay = relay_.get();
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
     ASSIGN_OR_RETURN(std::string jwt_secret,
@@ -110,6 +130,7 @@ class PlatformImpl final : public Platform {
     services.authenticator = authenticator_.get();
     services.settings = settings_.get();
     services.limits = limits_.get();
+    services.events = relay;
     services.clock = clock_;
     services.metrics = &metrics_;
     deps_.max_upload_bytes = config_.max_upload_bytes;
@@ -122,6 +143,7 @@ class PlatformImpl final : public Platform {
     topts.registry.keep_versions = config_.keep_model_versions;
     topts.registry.min_age_days = config_.model_min_age_days;
     topts.registry.index.exact_max_items = config_.exact_search_max_items;
+    if (relay) topts.registry.deployed = [relay](const std::string& tid) { relay->MarkDirty(tid); };
     // Nodes sharing the stores take jobs from one queue (those with the ml role).
     ASSIGN_OR_RETURN(job_queue_, OpenJobQueue(config_));
     if (job_queue_) {
@@ -295,13 +317,17 @@ class PlatformImpl final : public Platform {
         .open_blobs = open_blobs,
         .clock = clock_,
         .spill_dir = config_.data_dir + "/tmp",
-        .data_changed = [catalog, activity, quality, retrain = retrain_.get()](const std::string& tid) {
+        .data_changed = [catalog, activity, quality, retrain = retrain_.get(), relay](const std::string& tid) {
           catalog->Invalidate(tid);  // serving reads the new catalog and history from now on
           activity->DataChanged(tid);
           quality->Refresh(tid);
           if (retrain) retrain->DataChanged(tid);
+          if (relay) relay->MarkDirty(tid);
         },
-        .item_deleted = [catalog](const std::string& tid) { catalog->Invalidate(tid); }});
+        .item_deleted = [catalog, relay](const std::string& tid) {
+          catalog->Invalidate(tid);
+          if (relay) relay->MarkDirty(tid);
+        }});
     services.ingest = ingest_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), blobs_.get(), clock_);
     WireTenantHooks();
@@ -359,6 +385,7 @@ class PlatformImpl final : public Platform {
     if (!config_.port_file.empty()) RETURN_IF_ERROR(WritePrivateFile(config_.port_file, port_json));
     if (retrain_) retrain_->Start();
     experiments_->Start();
+    if (relay_) relay_->Start();
     spdlog::info("embedrec ready; data in {}", config_.data_dir);
     return Status::Ok();
   }
@@ -393,6 +420,7 @@ class PlatformImpl final : public Platform {
     experiments_.reset();  // decides nothing more (it deploys through training's registry)
     training_.reset();
     server_.reset();
+    if (relay_) relay_->Stop();  // publishes what is waiting (stores still open)
     analytics_.reset();  // attributes and writes what is counted (reads the log)
     analytics_store_.reset();
     rec_log_.reset();  // writes what is queued
@@ -603,6 +631,8 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<api::TenantSettingsCache> settings_;
   serving::DeployedModels deployed_;
   std::unique_ptr<serving::TenantMemory> memory_;  // outlives the caches that report to it
+  std::unique_ptr<events::EventPublisher> publisher_;  // outlives relay_
+  std::unique_ptr<events::EventRelay> relay_;
   std::unique_ptr<store::JobQueue> job_queue_;  // scale-out; outlives training_
   std::unique_ptr<training::TrainingService> training_;
   std::unique_ptr<training::RetrainScheduler> retrain_;  // before training_ is shut down: reset first

@@ -1,5 +1,7 @@
 #include "store/track_committer.h"
 
+#include "common/json_text.h"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -82,6 +84,20 @@ void TrackCommitter::CommitLoop() {
     jobs.clear();
     lock.lock();
   }
+}
+
+std::string TrackedEventPayload(const std::string& interaction_id, const TrackEvent& ev, int64_t user_idx,
+                                int64_t item_idx) {
+  std::string payload = "{\"interaction_id\":";
+  AppendJsonString(interaction_id, &payload);
+  payload += ",\"user_id\":";
+  AppendJsonString(ev.user_id, &payload);
+  payload += ",\"item_id\":";
+  AppendJsonString(ev.item_id, &payload);
+  payload += ",\"user_idx\":" + std::to_string(user_idx) + ",\"item_idx\":" + std::to_string(item_idx) + ",\"type\":";
+  AppendJsonString(ev.type, &payload);
+  payload += ",\"ts_ms\":" + std::to_string(ev.ts_ms) + "}";
+  return payload;
 }
 
 }  // namespace embedrec::store

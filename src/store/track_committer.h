@@ -63,4 +63,10 @@ class TrackCommitter {
   std::thread committer_;
 };
 
+// The payload of a tracked interaction's "user-interactions" event, as every
+// backend writes it: the ids a consumer reads (interaction, user, item, type,
+// time) and the tenant's row numbers.
+std::string TrackedEventPayload(const std::string& interaction_id, const TrackEvent& ev, int64_t user_idx,
+                                int64_t item_idx);
+
 }  // namespace embedrec::store

@@ -95,6 +95,7 @@ StatusOr<store::ModelVersionRecord> ModelRegistry::Deploy(const std::string& ten
                       FormatRfc3339Millis(now) + "\",\"metrics\":" + it->metrics_json + "}";
   RETURN_IF_ERROR(store.training().Deploy(version, reason, "model-deployed", event, now));
   deployed_->Set(tenant_id, *loaded);
+  if (options_.deployed) options_.deployed(tenant_id);
   spdlog::info("tenant {}: model {} deployed ({})", tenant_id, version, reason);
   it->status = store::VersionStatus::kDeployed;
   it->reason = reason;

@@ -27,6 +27,8 @@ struct RegistryOptions {
   int keep_versions = 5;       // besides the deployed one and those younger than min_age
   int64_t min_age_days = 30;   // versions younger than this are never removed
   ann::IndexOptions index;
+  // Told of every deploy once committed (its model-deployed event written); may be null.
+  std::function<void(const std::string& tenant_id)> deployed;
 };
 
 class ModelRegistry {

@@ -5,6 +5,7 @@ objects go with it; the control store on PostgreSQL
 (EMBEDREC_DATABASE_URL=postgresql://…) is shared by nodes with data dirs of
 their own: a tenant, user, session and key made on one are known to the
 other, with no secret configured."""
+import json
 import os
 import signal
 import secrets
@@ -343,3 +344,56 @@ def test_limits_are_counted_across_nodes_in_redis(make_server, local_services, t
     statuses = [(a if i % 2 else b).request("GET", "/api/v1/recommendations/popular?count=3", token=after).status
                 for i in range(7)]
     assert statuses == [200] * 6 + [429], statuses
+
+
+def kafka_messages(services, topic):
+    """Every message of `topic` so far: (key, value as JSON)."""
+    out = subprocess.run(["kcat", "-C", "-b", services["EMBEDREC_TEST_KAFKA_BROKERS"], "-t", topic, "-o", "beginning",
+                          "-e", "-q", "-f", "%k\\t%s\\n"], capture_output=True, text=True, timeout=30)
+    rows = [line.split("\t", 1) for line in out.stdout.splitlines() if "\t" in line]
+    return [(k, json.loads(v)) for k, v in rows]
+
+
+def test_events_are_published_to_kafka(make_server, local_services):
+    """EMBEDREC_EVENTS_URL=kafka://…/prefix: a tenant's events (its outbox,
+    written with the data) reach Kafka topics, keyed by tenant, in order; an
+    event acknowledged by a node killed before it published is published by
+    the next node to start."""
+    url = fresh_database(local_services)
+    prefix = f"e2e-{secrets.token_hex(4)}"
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **pg_env(local_services, url),
+           "EMBEDREC_EVENTS_URL": f"kafka://{local_services['EMBEDREC_TEST_KAFKA_BROKERS']}/{prefix}"}
+    a = make_server(env=env)
+    shop = upload_shop(a, "published")
+    key, tid = shop["api_key"], shop["tenant"]["id"]
+    job = wait_done(a, key, train(a, key).json()["job_id"])
+    assert job["deployment_status"] == "deployed", job
+    writer = a.create_key(shop["jwt"], ["interactions:write"], name="tracker")["api_key"]
+    item = a.request("GET", "/api/v1/items?limit=1", token=key).json()["items"][0]["item_id"]
+    assert a.request("POST", "/api/v1/interactions", {"user_id": "kafka-visitor", "item_id": item,
+                                                      "interaction_type": "view"}, token=writer).status == 201
+
+    def topic(name):
+        return kafka_messages(local_services, f"{prefix}.{name}")
+    wait_for(lambda: len(topic("user-interactions")) >= 1, timeout=10, what="the tracked event in Kafka")
+    assert [v["payload"]["user_id"] for k, v in topic("user-interactions")] == ["kafka-visitor"]
+    catalog = topic("item-catalog-updated")
+    assert len(catalog) == 1 and catalog[0][0] == tid and catalog[0][1]["tenant_id"] == tid, catalog
+    assert len(topic("interactions-uploaded")) == 1
+    deployed = topic("model-deployed")
+    assert [v["payload"]["model_version"] for k, v in deployed] == [job["model_version"]]
+    seqs = [v["seq"] for t in ("item-catalog-updated", "interactions-uploaded", "model-deployed", "user-interactions")
+            for k, v in topic(t)]
+    assert len(set(seqs)) == len(seqs) and sorted(seqs) == seqs, seqs  # one log, in order
+
+    # Killed right after acknowledging: the event is in PostgreSQL (the
+    # outbox); the next node publishes it when it starts.
+    a.stop(signal.SIGKILL)
+    b = make_server(env=dict(env, EMBEDREC_EVENTS_URL="", EMBEDREC_LOG_LEVEL="warn"))  # no relay: tracks only
+    assert b.request("POST", "/api/v1/interactions", {"user_id": "after-kill", "item_id": item,
+                                                      "interaction_type": "purchase"}, token=writer).status == 201
+    b.stop(signal.SIGKILL)
+    assert [v["payload"]["user_id"] for k, v in topic("user-interactions")] == ["kafka-visitor"]
+    make_server(env=env)
+    wait_for(lambda: [v["payload"]["user_id"] for k, v in topic("user-interactions")] == ["kafka-visitor", "after-kill"],
+             timeout=15, what="the next node to publish what was acknowledged before")

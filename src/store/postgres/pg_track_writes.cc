@@ -1,4 +1,5 @@
 #include "store/postgres/pg_track_writes.h"
+#include "store/track_committer.h"
 
 #include <map>
 #include <tuple>
@@ -174,11 +175,7 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
       r->duplicate = true;
       continue;
     }
-    std::string payload = "{\"interaction_id\":";
-    AppendJsonString(r->interaction_id, &payload);
-    payload += ",\"user_idx\":" + std::to_string(user) + ",\"item_idx\":" + std::to_string(item) + ",\"type\":";
-    AppendJsonString(ev->type, &payload);
-    payload += ",\"ts_ms\":" + std::to_string(ev->ts_ms) + "}";
+    std::string payload = TrackedEventPayload(r->interaction_id, *ev, user, item);
     payloads.emplace_back(std::move(payload));
     // Other nodes' real-time state follows (an event too large for NOTIFY
     // reaches them when they read the user's history again).

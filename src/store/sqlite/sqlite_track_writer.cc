@@ -1,4 +1,5 @@
 #include "store/sqlite/sqlite_track_writer.h"
+#include "store/track_committer.h"
 
 #include <optional>
 
@@ -84,12 +85,7 @@ StatusOr<TrackResult> WriteOne(SqliteConn& c, const Clock* clock, const TrackEve
     r.interaction_id = row ? q->Text(0) : std::string();
     r.duplicate = true;
   } else {
-    std::string payload = "{\"interaction_id\":";
-    AppendJsonString(r.interaction_id, &payload);
-    payload += ",\"user_idx\":" + std::to_string(*user_idx) + ",\"item_idx\":" +
-               std::to_string(item_idx.value_or(-1)) + ",\"type\":";
-    AppendJsonString(ev.type, &payload);
-    payload += ",\"ts_ms\":" + std::to_string(ev.ts_ms) + "}";
+    const std::string payload = TrackedEventPayload(r.interaction_id, ev, *user_idx, item_idx.value_or(-1));
     ASSIGN_OR_RETURN(auto e, c.Prepare(
         "INSERT INTO events (topic, payload, created_at_ms) VALUES ('user-interactions',?,?)"));
     e->Bind(1, payload).Bind(2, r.processed_at_ms);
