@@ -57,9 +57,10 @@ class MemoryJobQueue final : public JobQueue {
     return Status::Ok();
   }
 
-  Status Remove(const std::string& job_id) override {
+  Status Remove(const std::string& job_id, const std::string& node) override {
     std::lock_guard lock(mu_);
-    jobs_.erase(job_id);
+    auto it = jobs_.find(job_id);
+    if (it != jobs_.end() && it->second.holder == node) jobs_.erase(it);
     return Status::Ok();
   }
 

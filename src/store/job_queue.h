@@ -57,8 +57,9 @@ class JobQueue {
   // The job goes back to waiting, for any node (its holder is stopping).
   // Only `node`'s: kNotFound otherwise.
   virtual Status Release(const std::string& job_id, const std::string& node) = 0;
-  // The job left the queue (it ended). Ok when it was not there.
-  virtual Status Remove(const std::string& job_id) = 0;
+  // The job left the queue (it ended), when `node` holds it: a job another
+  // node took over stays. Ok when it was not there (or not `node`'s).
+  virtual Status Remove(const std::string& job_id, const std::string& node) = 0;
   virtual StatusOr<CancelOutcome> RequestCancel(const std::string& job_id) = 0;
   // The job, or the tenant's job; nullopt when not queued.
   virtual StatusOr<std::optional<QueuedJob>> Get(const std::string& job_id) = 0;

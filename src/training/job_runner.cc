@@ -421,6 +421,7 @@ StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const 
                                 const ml::Dataset& final_data, const Validation& val, const ann::ItemIndex& index,
                                 const std::string& index_bytes, const std::optional<ml::Metrics>& baseline,
                                 const std::string& refit, bool refitted) {
+  if (ctx.still_ours) RETURN_IF_ERROR(ctx.still_ours());  // fenced: nothing stored by a job another node took
   const JobRequest& req = *ctx.request;
   const ml::Model& model = *fitted.model;
   Stored out;

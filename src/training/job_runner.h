@@ -29,6 +29,10 @@ struct JobContext {
   // Changes the progress document; `persist` asks for it to be written to
   // the store now (status changes, validations), otherwise it may wait.
   std::function<void(const std::function<void(boost::json::object&)>& change, bool persist)> update;
+  // Scale-out: Ok while this node still holds the job, checked before the
+  // model is stored and deployed (another node may have taken the job over
+  // after this one's lease ran out); null: always.
+  std::function<Status()> still_ours;
 };
 
 // A version the gate would deploy, offered to an experiment instead (an

@@ -179,7 +179,7 @@ class TrainingServiceImpl final : public TrainingService {
     }
     if (Status put = store->training().PutJob(job->record); !put.ok()) {
       if (options_.queue) {
-        (void)options_.queue->Remove(job->job_id);
+        (void)options_.queue->Remove(job->job_id, options_.node);
         Unpend(job->job_id);
       }
       return put;
@@ -605,7 +605,7 @@ class TrainingServiceImpl final : public TrainingService {
     auto store = tenants_->Open(q.tenant_id);
     if (!store.ok()) {
       if (store.status().code() == StatusCode::kNotFound) {
-        (void)options_.queue->Remove(q.job_id);  // the tenant was deleted
+        (void)options_.queue->Remove(q.job_id, options_.node);  // the tenant was deleted
       } else {
         spdlog::warn("tenant {}: claimed job {} not started: {}", q.tenant_id, q.job_id, store.status().ToString());
         (void)options_.queue->Release(q.job_id, options_.node);
@@ -617,13 +617,13 @@ class TrainingServiceImpl final : public TrainingService {
       if (!rec.ok() && rec.status().code() != StatusCode::kNotFound) {
         (void)options_.queue->Release(q.job_id, options_.node);
       } else {
-        (void)options_.queue->Remove(q.job_id);
+        (void)options_.queue->Remove(q.job_id, options_.node);
       }
       return;
     }
     auto fail = [&](const std::string& why) {
       Status s = FailInterrupted(**store, *rec, why);
-      if (s.ok()) (void)options_.queue->Remove(q.job_id);
+      if (s.ok()) (void)options_.queue->Remove(q.job_id, options_.node);
     };
     if (q.attempts > options_.max_attempts) {
       return fail("the nodes that ran it stopped " + std::to_string(q.attempts - 1) +
@@ -753,6 +753,14 @@ class TrainingServiceImpl final : public TrainingService {
       ctx.update = [this, job](const std::function<void(json::object&)>& change, bool persist) {
         Update(*job, change, persist);
       };
+      if (options_.queue) {
+        ctx.still_ours = [this, job]() -> Status {
+          ASSIGN_OR_RETURN(auto q, options_.queue->Get(job->job_id));
+          if (q && q->holder == options_.node) return Status::Ok();
+          job->lost = true;
+          return Status(StatusCode::kCancelled, "another node took the job over");
+        };
+      }
       JobEnv env{store->get(), &registry_, deployed_, &speed_, clock_};
       if (options_.enter_experiment) env.enter_experiment = &options_.enter_experiment;
       try {
@@ -842,7 +850,7 @@ class TrainingServiceImpl final : public TrainingService {
       }
     }, true);
     if (options_.queue) {
-      Status s = options_.queue->Remove(job->job_id);
+      Status s = options_.queue->Remove(job->job_id, options_.node);
       if (!s.ok()) spdlog::warn("training job {} left in the queue: {}", job->job_id, s.ToString());
     }
     Forget(job);

@@ -73,8 +73,10 @@ TEST_P(JobQueueTest, OneJobPerTenantOldestClaimedFirst) {
   ASSERT_OK(none);
   EXPECT_FALSE(none->has_value());
 
-  ASSERT_OK(a_->Remove("job_b"));
-  ASSERT_OK(a_->Remove("job_b"));  // gone already: fine
+  ASSERT_OK(a_->Remove("job_b", "node-b"));  // not node-b's: stays
+  EXPECT_TRUE(b_->Get("job_b")->has_value());
+  ASSERT_OK(a_->Remove("job_b", "node-a"));
+  ASSERT_OK(a_->Remove("job_b", "node-a"));  // gone already: fine
   EXPECT_FALSE(b_->Get("job_b")->has_value());
   ASSERT_OK(b_->Enqueue("t1", "job_c", "", 6000, 1000));  // the tenant's next job
 }

@@ -52,8 +52,10 @@ class TrainingServiceTest : public ::testing::Test {
     return NewTrainingService(t, [b](const std::string& id) { return b->Open(id); }, &deployed_, &clock_, o);
   }
   // A node of a cluster sharing the stores and `queue_`.
-  std::unique_ptr<TrainingService> Node(const std::string& name, bool takes_jobs, int64_t lease_ms = 60'000) {
+  std::unique_ptr<TrainingService> Node(const std::string& name, bool takes_jobs, int64_t lease_ms = 60'000,
+                                        std::function<void()> ran = nullptr) {
     ServiceOptions o;
+    if (ran) o.job_ran = [ran](const std::string&, double) { ran(); };
     o.queue = queue_.get();
     o.node = name;
     o.takes_jobs = takes_jobs;
@@ -302,6 +304,25 @@ TEST_F(TrainingServiceTest, AJobClaimedTooOftenFailsAndOpenJobsTheQueueLostAreFa
   ASSERT_TRUE(Eventually([&] { return StatusIn(*node, t, "job_x") == "failed"; }));
   EXPECT_NE(node->Progress(t, "job_x")->find("stopped 3 times"), std::string::npos);
   EXPECT_TRUE(Eventually([&] { return !queue_->Get("job_x")->has_value(); }));  // removed once recorded
+  node->Shutdown();
+}
+
+TEST_F(TrainingServiceTest, AJobTakenOverByAnotherNodeStoresAndDeploysNothingHere) {
+  std::atomic<bool> ran{false};
+  auto node = Node("slow", true, 60'000, [&] { ran = true; });
+  std::string t = Tenant(600);
+  auto sub = node->Submit(t, Quick(200));
+  ASSERT_OK(sub);
+  // Its lease "ran out" and another node claimed it (as after a long pause).
+  ASSERT_OK(queue_->Remove(sub->job_id, "slow"));
+  ASSERT_OK(queue_->Enqueue(t, sub->job_id, "other", clock_.NowMillis(), 60'000));
+  // This node learns at its next renewal or, at the latest, before it stores
+  // the model: its run ends with nothing stored, deployed or recorded.
+  ASSERT_TRUE(Eventually([&] { return ran.load(); }));
+  EXPECT_EQ(deployed_.Get(t), nullptr);
+  EXPECT_TRUE((*stores_->Open(t))->training().ListVersions()->empty());
+  EXPECT_FALSE(store::IsFinal((*stores_->Open(t))->training().GetJob(sub->job_id)->status));
+  EXPECT_EQ((*queue_->Get(sub->job_id))->holder, "other");  // still the other node's
   node->Shutdown();
 }
 

@@ -79,8 +79,8 @@ class PgJobQueue final : public JobQueue {
     return Status::Ok();
   }
 
-  Status Remove(const std::string& job_id) override {
-    return db_->Exec("DELETE FROM queued_jobs WHERE job_id = $1", {job_id}).status();
+  Status Remove(const std::string& job_id, const std::string& node) override {
+    return db_->Exec("DELETE FROM queued_jobs WHERE job_id = $1 AND holder = $2", {job_id, node}).status();
   }
 
   StatusOr<CancelOutcome> RequestCancel(const std::string& job_id) override {
