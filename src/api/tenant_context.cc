@@ -9,6 +9,7 @@
 #include "experiments/experiment_service.h"
 #include "ingest/data_quality.h"
 #include "ingest/ingest_service.h"
+#include "ingest/upload_progress.h"
 #include "serving/activity.h"
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
@@ -158,6 +159,15 @@ void TenantContext::Tracked(const store::TrackEvent& ev, const EventRules& rules
   if (!s_->activity) return;
   s_->activity->Record(tenant_id_, ev, category, serving::Activity::ContextFields(ev.context_json),
                        rules.type_weight);
+}
+
+void TenantContext::SetUploadProgress(const std::string& id, const ingest::UploadProgress& p) const {
+  if (s_->upload_progress) s_->upload_progress->Set(tenant_id_, id, p);
+}
+
+std::optional<ingest::UploadProgress> TenantContext::UploadProgressOf(const std::string& id) const {
+  if (!s_->upload_progress) return std::nullopt;
+  return s_->upload_progress->Get(tenant_id_, id);
 }
 
 bool TenantContext::RetrainRecommended() const {

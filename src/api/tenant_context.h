@@ -40,6 +40,8 @@ struct Submitted;
 }
 namespace embedrec::ingest {
 class IngestService;
+class UploadProgressBoard;
+struct UploadProgress;
 struct UploadSource;
 enum class ItemsMode;
 }
@@ -98,7 +100,8 @@ struct TenantServices {
   serving::CatalogCache* catalog = nullptr;                   // catalog snapshots
   analytics::Analytics* analytics = nullptr;                  // calls, answers, attribution (may be null)
   limits::LimitStore* limits = nullptr;
-  events::EventRelay* events = nullptr;  // told of tracked events to publish (may be null)  // settings.rate_limit's buckets (may be null: no rate limits)
+  events::EventRelay* events = nullptr;  // told of tracked events to publish (may be null)
+  ingest::UploadProgressBoard* upload_progress = nullptr;  // X-Upload-Progress (may be null: not kept)  // settings.rate_limit's buckets (may be null: no rate limits)
   experiments::ExperimentService* experiments = nullptr;      // A/B tests between versions (may be null)
 };
 
@@ -111,6 +114,9 @@ class TenantContext {
   const auth::Principal& who() const { return who_; }
   const std::string& tenant_id() const { return tenant_id_; }
   int64_t NowMillis() const;
+  // How far the tenant's upload that sent X-Upload-Progress: <id> is read.
+  void SetUploadProgress(const std::string& id, const ingest::UploadProgress& p) const;
+  std::optional<ingest::UploadProgress> UploadProgressOf(const std::string& id) const;
 
   // The tenant: its control record, its settings as rules, its database
   // (opened on first use; kNotFound once the tenant is deleted).

@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "ingest/ingest_service.h"
+#include "ingest/upload_progress.h"
 #include "ingest/multipart.h"
 
 namespace embedrec::api {
@@ -85,46 +86,6 @@ Status CheckTrailingParts(CsvInput& in, const TenantContext& ctx) {
   }
 }
 
-// How far the uploads that asked (header X-Upload-Progress: <an id of the
-// client's>) have been read, by tenant and id, for a page to poll while it
-// waits for the answer. One node's; entries go 10 minutes after their end.
-class ProgressBoard {
- public:
-  struct Entry {
-    int64_t bytes = 0, lines = 0;
-    bool done = false;
-    int64_t ended_ms = 0;
-  };
-  void Set(const std::string& key, int64_t bytes, int64_t lines, bool done, int64_t now_ms) {
-    std::lock_guard lock(mu_);
-    if (entries_.size() > 10000) Prune(now_ms);
-    Entry& e = entries_[key];
-    e.bytes = bytes;
-    e.lines = lines;
-    e.done = done;
-    if (done) e.ended_ms = now_ms;
-  }
-  std::optional<Entry> Get(const std::string& key) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    return it == entries_.end() ? std::nullopt : std::optional<Entry>(it->second);
-  }
-
- private:
-  void Prune(int64_t now_ms) {
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      it = it->second.done && now_ms - it->second.ended_ms > 600'000 ? entries_.erase(it) : std::next(it);
-    }
-  }
-  std::mutex mu_;
-  std::map<std::string, Entry> entries_;
-};
-
-ProgressBoard& Board() {
-  static ProgressBoard* board = new ProgressBoard();  // lives as long as the process
-  return *board;
-}
-
 // The CSV of the request as the ingest service reads it: the body or the
 // multipart 'file' part, its compression, and the trailing parts checked
 // once the file is read.
@@ -136,19 +97,18 @@ StatusOr<http::Response> Upload(const Request& req, const TenantContext& ctx,
   source.compression = ingest::DetectCompression(req.Header("content-encoding"), input.file_name);
   source.after_read = [&] { return CheckTrailingParts(input, ctx); };
   const std::string_view asked = req.Header("x-upload-progress");
-  std::string key;
+  std::string id;
+  auto last = std::make_shared<ingest::UploadProgress>();
   if (!asked.empty() && asked.size() <= 64) {
-    key = ctx.tenant_id() + '\n' + std::string(asked);
-    Board().Set(key, 0, 0, false, ctx.NowMillis());
-    source.progress = [&ctx, key](int64_t bytes, int64_t lines, bool) {
-      Board().Set(key, bytes, lines, false, ctx.NowMillis());
+    id = std::string(asked);
+    ctx.SetUploadProgress(id, {});
+    source.progress = [&ctx, id, last](int64_t bytes, int64_t lines, bool) {
+      *last = {bytes, lines, false};
+      ctx.SetUploadProgress(id, *last);
     };
   }
   auto result = run(std::move(source));
-  if (!key.empty()) {
-    const auto e = Board().Get(key);
-    Board().Set(key, e ? e->bytes : 0, e ? e->lines : 0, true, ctx.NowMillis());
-  }
+  if (!id.empty()) ctx.SetUploadProgress(id, {last->bytes, last->lines, true});
   if (!result.ok()) return result.status();
   return JsonAnswer(200, *result);
 }
@@ -270,8 +230,8 @@ void RegisterUploadRoutes(TenantRoutes& routes, uint64_t max_upload_bytes) {
   progress.errors = {404};
   routes.Add(progress, data_write, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
     const std::string id = p.Get("progress_id");
-    auto e = Board().Get(ctx.tenant_id() + '\n' + id);
-    if (!e) return Status::NotFound("no upload in progress with X-Upload-Progress: " + id + " on this server");
+    auto e = ctx.UploadProgressOf(id);
+    if (!e) return Status::NotFound("no upload in progress with X-Upload-Progress: " + id);
     return JsonAnswer(200, json::object{{"progress_id", id}, {"bytes_read", e->bytes}, {"lines_read", e->lines},
                                         {"done", e->done}});
   });

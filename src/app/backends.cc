@@ -86,6 +86,12 @@ StatusOr<std::unique_ptr<limits::LimitStore>> OpenLimitStore(const ServeConfig& 
   return limits::WithLocalBatches(limits::WithLocalFallback(std::move(redis), limits::NewMemoryLimitStore()));
 }
 
+StatusOr<std::unique_ptr<ingest::UploadProgressBoard>> OpenUploadProgress(const ServeConfig& config,
+                                                                          const Clock* clock) {
+  if (config.cache_url.empty()) return ingest::NewMemoryUploadProgressBoard(clock);
+  return ingest::OpenRedisUploadProgressBoard(config.cache_url, clock);
+}
+
 StatusOr<std::unique_ptr<events::EventPublisher>> OpenEventPublisher(const ServeConfig& config) {
   if (config.events_url.empty()) return std::unique_ptr<events::EventPublisher>();
   ASSIGN_OR_RETURN(auto publisher, events::OpenKafkaPublisher(config.events_url));

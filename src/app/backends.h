@@ -9,6 +9,7 @@
 #include "blob/blob_store.h"
 #include "common/status.h"
 #include "events/event_publisher.h"
+#include "ingest/upload_progress.h"
 #include "limits/limit_store.h"
 #include "store/control_store.h"
 #include "store/job_queue.h"
@@ -26,6 +27,11 @@ bool SharedControlStore(const ServeConfig& config);
 // or Redis with EMBEDREC_CACHE_URL (this process's memory while Redis does
 // not answer). kUnavailable when Redis does not answer at start.
 StatusOr<std::unique_ptr<limits::LimitStore>> OpenLimitStore(const ServeConfig& config);
+
+// Uploads' progress (X-Upload-Progress): this process's memory, or Redis
+// with EMBEDREC_CACHE_URL (a poll through any node finds it).
+StatusOr<std::unique_ptr<ingest::UploadProgressBoard>> OpenUploadProgress(const ServeConfig& config,
+                                                                          const Clock* clock);
 
 // Where the tenants' events are published besides their logs: null (the
 // default) or Kafka. kUnavailable when no broker answers at start.

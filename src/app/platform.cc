@@ -130,6 +130,8 @@ class PlatformImpl final : public Platform {
     services.authenticator = authenticator_.get();
     services.settings = settings_.get();
     services.limits = limits_.get();
+    ASSIGN_OR_RETURN(upload_progress_, OpenUploadProgress(config_, clock_));
+    services.upload_progress = upload_progress_.get();
     services.events = relay;
     services.clock = clock_;
     services.metrics = &metrics_;
@@ -624,6 +626,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<store::ControlStore> control_;
   std::unique_ptr<store::TenantStores> tenants_;
   std::unique_ptr<blob::TenantBlobStores> blobs_;
+  std::unique_ptr<ingest::UploadProgressBoard> upload_progress_;
   std::unique_ptr<limits::LimitStore> limits_;  // outlives throttle_ and the routes
   std::unique_ptr<auth::LoginThrottle> throttle_;
   std::unique_ptr<auth::Authenticator> authenticator_;

@@ -14,7 +14,7 @@ import subprocess
 import boto3
 
 from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD, wait_for
-from test_training import LONG, train, upload_shop, wait_done
+from test_training import LONG, shop_csvs, train, upload_shop, wait_done
 
 
 def s3_env(services, prefix):
@@ -292,8 +292,9 @@ def redis_ctl(services, *args):
 
 def test_limits_are_counted_across_nodes_in_redis(make_server, local_services, tmp_path):
     """With EMBEDREC_CACHE_URL=redis://…, a key's rate limit and an email's
-    failed logins are counted once for all nodes; Redis stopped, the nodes
-    keep answering (counting per node) and share again once it is back."""
+    failed logins are counted once for all nodes, and an upload's progress is
+    read through any node; Redis stopped, the nodes keep answering (counting
+    per node) and share again once it is back."""
     url = fresh_database(local_services)
     env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_CACHE_URL": local_services["EMBEDREC_TEST_REDIS_URL"],
            **pg_env(local_services, url)}
@@ -323,6 +324,14 @@ def test_limits_are_counted_across_nodes_in_redis(make_server, local_services, t
         assert login(a if i % 2 else b, "wrong-password-1").status == 401
     locked = login(a, STRONG_PASSWORD)
     assert locked.status == 429 and locked.json()["error"]["code"] == "login_throttled", locked
+
+    # An upload's progress (X-Upload-Progress) sent through A is read through B.
+    loader = a.create_key(o["jwt"], ["data:write"], name="loader")["api_key"]
+    items, _ = shop_csvs()
+    assert a.upload("/api/v1/upload/items", items, loader, raw=True, headers={"X-Upload-Progress": "up-1"}).status == 200
+    p = b.request("GET", "/api/v1/data/uploads/progress/up-1", token=loader, port="pipeline")
+    assert p.status == 200 and p.json() == {"progress_id": "up-1", "bytes_read": len(items),
+                                            "lines_read": items.count(b"\n"), "done": True}, p
 
     # Redis stops: both nodes answer (limits per node meanwhile); back, they share again.
     redis_ctl(local_services, "SHUTDOWN", "NOSAVE")

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <thread>
 
-#include "limits/redis/redis_pool.h"
 #include "local_services.h"
 #include "test_util.h"
 
@@ -196,22 +195,7 @@ TEST(LimitBatchesTest, HighLimitsAreFetchedInBatchesAndNeverAdmitMoreThanABatchP
   EXPECT_EQ(shared->Take("q", q, t0 + 101, 1000)->granted, 10);
 }
 
-TEST(RedisUrlTest, ParsesTheUsualForms) {
-  auto o = ParseRedisUrl("redis://:s3cret@10.0.0.5:6380/2");
-  ASSERT_OK(o);
-  EXPECT_EQ(o->host, "10.0.0.5");
-  EXPECT_EQ(o->port, 6380);
-  EXPECT_EQ(o->password, "s3cret");
-  EXPECT_EQ(o->db, 2);
-  auto d = ParseRedisUrl("redis://cache");
-  ASSERT_OK(d);
-  EXPECT_EQ(d->port, 6379);
-  EXPECT_EQ(d->db, 0);
-  EXPECT_EQ(ParseRedisUrl("http://cache").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ParseRedisUrl("redis://cache/x").status().code(), StatusCode::kInvalidArgument);
-}
-
-TEST(RedisUrlTest, AServerThatDoesNotAnswerIsUnavailable) {
+TEST(RedisLimitStoreTest, AServerThatDoesNotAnswerIsUnavailable) {
   EXPECT_EQ(OpenRedisLimitStore("redis://127.0.0.1:1").status().code(), StatusCode::kUnavailable);
 }
 

@@ -5,10 +5,15 @@
 #include <cmath>
 
 #include "limits/limit_store.h"
-#include "limits/redis/redis_pool.h"
+#include "redis/redis_pool.h"
 
 namespace embedrec::limits {
 namespace {
+
+using redis::RedisOptions;
+using redis::RedisPool;
+using redis::RedisValue;
+using redis::ParseRedisUrl;
 
 // KEYS[1]: the bucket; ARGV: per_second, burst, now_ms, want. Returns {granted, retry_after_ms}.
 constexpr const char* kTake = R"lua(

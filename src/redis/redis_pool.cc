@@ -1,10 +1,10 @@
-#include "limits/redis/redis_pool.h"
+#include "redis/redis_pool.h"
 
 #include <hiredis/hiredis.h>
 
 #include <boost/url/parse.hpp>
 
-namespace embedrec::limits {
+namespace embedrec::redis {
 namespace {
 
 timeval Millis(int ms) { return {ms / 1000, (ms % 1000) * 1000}; }
@@ -139,4 +139,4 @@ StatusOr<RedisValue> RedisPool::Command(const std::vector<std::string>& argv) {
   return v;
 }
 
-}  // namespace embedrec::limits
+}  // namespace embedrec::redis

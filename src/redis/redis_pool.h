@@ -1,6 +1,7 @@
-// A small pool of blocking hiredis connections (Debian's hiredis 0.14 has
-// no Boost.Asio adapter; limits' calls are short and made from worker
-// threads, so blocking calls with short timeouts are enough). A connection
+// The Redis client every Redis backend uses (limits, upload progress): a
+// small pool of blocking hiredis connections (Debian's hiredis 0.14 has no
+// Boost.Asio adapter; the calls are single short round trips made from
+// worker threads, so blocking calls with short timeouts are enough). A connection
 // that failed is dropped and made again on the next call.
 //
 // Thread safety: safe for concurrent use.
@@ -16,7 +17,7 @@
 
 struct redisContext;
 
-namespace embedrec::limits {
+namespace embedrec::redis {
 
 // A reply, copied out of hiredis's.
 struct RedisValue {
@@ -59,4 +60,4 @@ class RedisPool {
   std::vector<redisContext*> idle_;
 };
 
-}  // namespace embedrec::limits
+}  // namespace embedrec::redis
