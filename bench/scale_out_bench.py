@@ -8,7 +8,8 @@ scripts/local-services), in interleaved rounds with alternating order:
   * recommendation req/s (wrk, 16 connections) on 1 node and, for the
     scale-out mode, on 2 and 3 nodes at once (one wrk per node, summed),
     warm (after a first, cold pass, reported too, and two warm-up passes);
-  * tracking req/s (wrk, 16 connections, a new interaction per request);
+  * tracking req/s (wrk, 16 connections, a new interaction per request; the
+    scale-out nodes also publish every event to Kafka);
   * recommendation req/s on 1 node with a per-key rate limit set (too high
     to refuse anything): its token bucket in memory (embedded) or in Redis
     (scale-out, EMBEDREC_CACHE_URL), against the same mode without one.
@@ -47,6 +48,7 @@ def fresh_db(env):
 
 def scale_env(env, db):
     return {"EMBEDREC_DATABASE_URL": db, "EMBEDREC_CACHE_URL": env["EMBEDREC_TEST_REDIS_URL"],
+            "EMBEDREC_EVENTS_URL": f"kafka://{env['EMBEDREC_TEST_KAFKA_BROKERS']}/bench{secrets.token_hex(3)}",
             "EMBEDREC_BLOB_URL": f"s3://{env['EMBEDREC_TEST_S3_BUCKET']}/{secrets.token_hex(4)}/",
             **{k: env[k] for k in ("EMBEDREC_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}}
 
@@ -140,8 +142,8 @@ def main():
         e, s = runs["embedded"], runs["scale-out"]
         lines = [f"Scale-out vs embedded (bench/scale_out_bench.py, {args.rounds} interleaved rounds, medians; "
                  f"shop of {args.interactions} interactions, 10K items, 5K users; wrk -t2 -c16 -d{args.duration}s per node; "
-                 "PostgreSQL 15, Redis and moto on the same 2 cores)", "",
-                 "| measure | embedded | scale-out (PostgreSQL + S3) | ratio |", "|---|---|---|---|"]
+                 "PostgreSQL 15, Redis, Kafka and moto on the same 2 cores)", "",
+                 "| measure | embedded | scale-out (PostgreSQL + S3 + Redis + Kafka) | ratio |", "|---|---|---|---|"]
         ei, si = med([r["import_rps"] for r in e]), med([r["import_rps"] for r in s])
         lines.append(f"| import rows/s | {ei:,.0f} | {si:,.0f} | {ei / si:.2f}x slower |")
         ec, sc = med([r["rec_cold"][0] for r in e]), med([r["rec_cold"][0] for r in s])
@@ -159,7 +161,8 @@ def main():
                      f"({el / er:.2f}x of without) | {sl:,.0f} ({sl / med([r['rec_1'][0] for r in s]):.2f}x of "
                      f"without) | {el / sl:.2f}x cost |")
         et, st = med([r["track"][0] for r in e]), med([r["track"][0] for r in s])
-        lines.append(f"| tracking req/s, 1 node | {et:,.0f} | {st:,.0f} | {et / st:.2f}x cost |")
+        lines.append(f"| tracking req/s, 1 node (scale-out: events also published to Kafka) | {et:,.0f} | {st:,.0f} | "
+                     f"{et / st:.2f}x cost |")
         errors = sum(r["rec_1"][2] + r["rec_limited"][2] + r["track"][2] for r in e + s)
         lines.append("")
         lines.append(f"non-2xx answers over all runs: {errors}")

@@ -99,6 +99,10 @@ class PlatformImpl final : public Platform {
           publisher_.get(), clock_);
     }
     events::EventRelay* relay = relay_.get();
+    if (relay) {
+      metrics_.DeclareGaugeFunction("embedrec_events_published", "Tenants' events published to Kafka since start",
+                                    [relay] { return static_cast<double>(relay->published()); });
+    }
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
     ASSIGN_OR_RETURN(std::string jwt_secret,
