@@ -10,6 +10,7 @@ import os
 import signal
 import secrets
 import subprocess
+from pathlib import Path
 
 import boto3
 
@@ -367,7 +368,8 @@ def test_events_are_published_to_kafka(make_server, local_services):
     """EMBEDREC_EVENTS_URL=kafka://…/prefix: a tenant's events (its outbox,
     written with the data) reach Kafka topics, keyed by tenant, in order; an
     event acknowledged by a node killed before it published is published by
-    the next node to start."""
+    the next node to start; one acknowledged while the broker is down, once
+    it is back."""
     url = fresh_database(local_services)
     prefix = f"e2e-{secrets.token_hex(4)}"
     env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **pg_env(local_services, url),
@@ -403,6 +405,20 @@ def test_events_are_published_to_kafka(make_server, local_services):
                                                       "interaction_type": "purchase"}, token=writer).status == 201
     b.stop(signal.SIGKILL)
     assert [v["payload"]["user_id"] for k, v in topic("user-interactions")] == ["kafka-visitor"]
-    make_server(env=env)
-    wait_for(lambda: [v["payload"]["user_id"] for k, v in topic("user-interactions")] == ["kafka-visitor", "after-kill"],
-             timeout=15, what="the next node to publish what was acknowledged before")
+    c = make_server(env=env)
+    users = lambda: [v["payload"]["user_id"] for k, v in topic("user-interactions")]
+    wait_for(lambda: users() == ["kafka-visitor", "after-kill"], timeout=15,
+             what="the next node to publish what was acknowledged before")
+
+    # The broker killed (-9) and started again: an interaction acknowledged
+    # while it was down is published once it is back (the relay retries).
+    ls = [str(Path(__file__).resolve().parents[2] / "scripts" / "local-services")]
+    svc = local_services["EMBEDREC_TEST_SERVICES_DIR"]
+    subprocess.run(ls + ["kafka-stop", svc], check=True)
+    try:
+        assert c.request("POST", "/api/v1/interactions", {"user_id": "while-down", "item_id": item,
+                                                          "interaction_type": "view"}, token=writer).status == 201
+    finally:
+        subprocess.run(ls + ["kafka-start", svc], check=True, stdout=subprocess.DEVNULL)
+    wait_for(lambda: users() == ["kafka-visitor", "after-kill", "while-down"], timeout=60,
+             what="the event acknowledged while Kafka was down, published once it is back")
