@@ -10,6 +10,8 @@ scripts/local-services), in interleaved rounds with alternating order:
     warm (after a first, cold pass, reported too, and two warm-up passes);
   * tracking req/s (wrk, 16 connections, a new interaction per request; the
     scale-out nodes also publish every event to Kafka);
+  * tracking req/s the same way on 1 node and, scale-out, on 2 and 3 nodes
+    (one wrk per node, distinct users per node);
   * recommendation req/s on 1 node with a per-key rate limit set (too high
     to refuse anything): its token bucket in memory (embedded) or in Redis
     (scale-out, EMBEDREC_CACHE_URL), against the same mode without one.
@@ -68,13 +70,24 @@ def rec_rps(nodes, key, users, duration, work, tag):
     return sum(r["rps"] for r in results), max(r["p99_ms"] for r in results), sum(r["non2xx"] for r in results)
 
 
-def track_rps(ports, key, duration, work):
-    out = work / "track.json"
-    subprocess.run(["wrk", "-t2", "-c16", f"-d{duration}s", "-s", str(ROOT / "bench" / "track.lua"),
-                    f"http://127.0.0.1:{ports['gateway']}"],
-                   env={**os.environ, "BENCH_KEY": key, "BENCH_OUT": str(out)}, check=True, capture_output=True)
-    r = json.loads(out.read_text())
-    return r["requests"] / duration, r["p99_ms"], r["non2xx"]
+def track_rps(nodes, key, duration, work):
+    """Tracking req/s over `nodes` at once (one wrk each, distinct users), summed."""
+    results = [None] * len(nodes)
+
+    def one(i, ports):
+        out = work / f"track{i}.json"
+        subprocess.run(["wrk", "-t2", "-c16", f"-d{duration}s", "-s", str(ROOT / "bench" / "track.lua"),
+                        f"http://127.0.0.1:{ports['gateway']}"],
+                       env={**os.environ, "BENCH_KEY": key, "BENCH_OUT": str(out), "BENCH_PREFIX": f"N{i}W"},
+                       check=True, capture_output=True)
+        results[i] = json.loads(out.read_text())
+    threads = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(nodes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (sum(r["requests"] for r in results) / duration, max(r["p99_ms"] for r in results),
+            sum(r["non2xx"] for r in results))
 
 
 def run_mode(mode, env, shop, args, work, node_counts):
@@ -113,7 +126,10 @@ def run_mode(mode, env, shop, args, work, node_counts):
              ADMIN)
         rec_rps(nodes[:1], key, 4000, args.duration, work, f"warmlim{mode}")
         out["rec_limited"] = rec_rps(nodes[:1], key, 4000, args.duration, work, f"lim{mode}")
-        out["track"] = track_rps(ports, key, args.duration, work)
+        call(ports["gateway"], "PATCH", f"/api/v1/admin/tenants/{t['id']}",
+             {"settings": {"auto_create_items": True, "rate_limit": None}}, ADMIN)
+        for n in node_counts:
+            out["track" if n == 1 else f"track_{n}"] = track_rps(nodes[:n], key, args.duration, work)
         return out
     finally:
         for p in procs:
@@ -163,7 +179,12 @@ def main():
         et, st = med([r["track"][0] for r in e]), med([r["track"][0] for r in s])
         lines.append(f"| tracking req/s, 1 node (scale-out: events also published to Kafka) | {et:,.0f} | {st:,.0f} | "
                      f"{et / st:.2f}x cost |")
+        for n in (2, 3):
+            stn = med([r[f"track_{n}"][0] for r in s])
+            lines.append(f"| tracking req/s, {n} nodes (scale-out) | {et:,.0f} (1 node) | {stn:,.0f} "
+                         f"(p99 {med([r[f'track_{n}'][1] for r in s]):.1f} ms) | {et / stn:.2f}x cost |")
         errors = sum(r["rec_1"][2] + r["rec_limited"][2] + r["track"][2] for r in e + s)
+        errors += sum(r[f"track_{n}"][2] for r in s for n in (2, 3))
         lines.append("")
         lines.append(f"non-2xx answers over all runs: {errors}")
         publish("scale_out", "\n".join(lines))

@@ -2,6 +2,7 @@
 -- every acknowledged request is one new stored interaction.
 local counter = 0
 local thread_id = 0
+local prefix = os.getenv("BENCH_PREFIX") or "W"
 local threads = {}
 
 function setup(thread)
@@ -18,8 +19,8 @@ end
 function request()
   counter = counter + 1
   local body = string.format(
-    '{"user_id":"W%d_%d","item_id":"PROD_%06d","interaction_type":"view"}',
-    tid, counter, 1 + counter % 1000)
+    '{"user_id":"%s%d_%d","item_id":"PROD_%06d","interaction_type":"view"}',
+    prefix, tid, counter, 1 + counter % 1000)
   return wrk.format(nil, "/api/v1/interactions", nil, body)
 end
 
