@@ -310,9 +310,30 @@ void Session::OnHeader(beast::error_code ec, size_t) {
     Status s(too_big ? StatusCode::kPayloadTooLarge : StatusCode::kInvalidArgument,
              too_big ? "request header is too large" : "malformed HTTP request: " + ec.message(),
              too_big ? "header_too_large" : "malformed_http");
-    return Reply(ErrorResponse(s, request_id_), /*close=*/true);
+    Response res = ErrorResponse(s, request_id_);
+    if (too_big) res.status = 431;  // Request Header Fields Too Large (RFC 6585)
+    return Reply(std::move(res), /*close=*/true);
   }
   const auto& h = header_parser_->get();
+  // RFC 9112 §6.1/§6.3: a body framed by anything but one final "chunked"
+  // (an unknown coding such as "xchunked", a list, chunked on HTTP/1.0, or
+  // Transfer-Encoding beside Content-Length) cannot be delimited safely: read
+  // as we would, its bytes would pass for a second request. 400, and close.
+  if (auto te = h.find(bhttp::field::transfer_encoding); te != h.end()) {
+    std::string_view coding(te->value().data(), te->value().size());
+    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+    const bool ok = h.version() >= 11 && h.count(bhttp::field::transfer_encoding) == 1 &&
+                    beast::iequals(coding, "chunked") && h.find(bhttp::field::content_length) == h.end();
+    if (!ok) {
+      return Reply(ErrorResponse(Status(StatusCode::kInvalidArgument,
+                                        "unsupported request framing: Transfer-Encoding must be exactly "
+                                        "\"chunked\" on HTTP/1.1, without Content-Length",
+                                        "malformed_http"),
+                                 request_id_),
+                   /*close=*/true);
+    }
+  }
   RequestHandler::BodyPolicy policy = server_->handler()->BodyPolicyFor(h.method_string(), h.target());
   uint64_t limit = policy.limit;
   auto declared = header_parser_->content_length();

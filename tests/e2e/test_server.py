@@ -2,6 +2,7 @@
 OpenAPI, request ids, keep-alive, timeouts and graceful shutdown."""
 import http.client
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -174,3 +175,51 @@ def test_invalid_settings_refuse_to_start(tmp_path):
                        env={"EMBEDREC_ADMIN_TOKEN": "short"}, capture_output=True, text=True,
                        timeout=30)
     assert p.returncode != 0 and "at least 16" in p.stderr
+
+
+def raw_exchange(port, data):
+    """Sends `data` on one connection and reads until the server closes it."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(data)
+    got = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    sock.close()
+    return got
+
+
+def test_request_framing_the_server_cannot_delimit_is_refused_and_closed(server):
+    """RFC 9112 §6.1/§6.3 (request smuggling): a Transfer-Encoding other than
+    one final "chunked", chunked on HTTP/1.0, or Transfer-Encoding beside
+    Content-Length gets one 400 and the connection closes — the body is never
+    read as a second request."""
+    port = server.ports["gateway"]
+    smuggled = b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+    for head in (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n",
+                 b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                 b"POST /api/v1/auth/login HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                 b"Content-Length: 5\r\n\r\n"):
+        got = raw_exchange(port, head + smuggled)
+        answers = re.findall(rb"(?:^|\r\n)HTTP/1\.[01] \d{3} ", got)
+        assert len(answers) == 1, (head, got)  # one answer: the smuggled request is never served
+        status_line, _, rest = got.partition(b"\r\n")
+        assert status_line.startswith(b"HTTP/1.1 400") or status_line.startswith(b"HTTP/1.0 400"), (head, got)
+        assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "malformed_http"
+    # A well-framed chunked body is still read (and answered as the route would).
+    body = b'{"email":"nobody@example.com","password":"x"}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    got = raw_exchange(port, b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked)
+    assert got.startswith(b"HTTP/1.1 401"), got
+    assert server.request("GET", "/healthz").status == 200
+
+
+def test_an_oversized_header_gets_431(server):
+    got = raw_exchange(server.ports["gateway"],
+                       b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (256 * 1024) + b"\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 431"), got[:200]
+    assert json.loads(got.partition(b"\r\n\r\n")[2])["error"]["code"] == "header_too_large"
