@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_db.h"
 
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 namespace embedrec::store {
@@ -118,10 +121,19 @@ StatusOr<std::unique_ptr<SqliteConn>> SqliteDb::OpenConn() {
   // transaction survives a crash or kill of the process (it is in the OS's
   // page cache); a power loss may lose the last commits before a checkpoint.
   // mmap: page reads without a copy through read().
-  RETURN_IF_ERROR(conn->Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-      "PRAGMA mmap_size=" + std::to_string(options_.mmap_bytes) + "; PRAGMA cache_size=-" +
-      std::to_string(options_.cache_kib) + ";"));
+  // Switching a new file to WAL takes an exclusive lock, and SQLite answers
+  // "locked" at once (no busy handler) to an opener that races another one:
+  // retried, within the busy timeout.
+  const std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                              "PRAGMA mmap_size=" + std::to_string(options_.mmap_bytes) + "; PRAGMA cache_size=-" +
+                              std::to_string(options_.cache_kib) + ";";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+  while (true) {
+    Status s = conn->Exec(pragmas);
+    if (s.ok()) break;
+    if (s.code() != StatusCode::kUnavailable || std::chrono::steady_clock::now() >= deadline) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   return conn;
 }
 
