@@ -74,7 +74,7 @@ void Dispatcher::Run(const Route& route, const PathParams& params, Request& req,
 
 Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
   Resolved out;
-  if (!ParseTarget(req.target, &req.path, &req.query)) {
+  if (!ParseTarget(req.target, &req.path, &req.query, &req.encoded_path)) {
     out.error = ErrorResponse(Status::InvalidArgument("malformed request target"), req.request_id);
     return out;
   }
@@ -83,7 +83,7 @@ Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
     out.error = Preflight(req);
     return out;
   }
-  auto m = router_->Find(req.method, req.path);
+  auto m = router_->Find(req.method, req.encoded_path);
   switch (m.outcome) {
     case Router::Outcome::kNotFound:
       metrics_->Inc("embedrec_http_requests_total",
@@ -126,7 +126,7 @@ Response Dispatcher::Preflight(const Request& req) const {
   // and the call itself is checked against the tenant's allowed origins
   // (its credential names the tenant, which a preflight does not carry).
   const std::string method(req.Header("access-control-request-method"));
-  auto m = router_->Find(method, req.path);
+  auto m = router_->Find(method, req.encoded_path);
   if (m.outcome != Router::Outcome::kFound || !m.route->info.browser) {
     return ErrorResponse(Status::PermissionDenied("cross-origin calls are not accepted on " + method + " " +
                                                   req.path + "; a shop's pages may call the recommendation "

@@ -32,6 +32,7 @@ struct Request {
   std::string method;       // "GET", "POST", ...
   std::string target;       // as sent: "/api/v1/x?limit=5"
   std::string path;         // percent-decoded path: "/api/v1/x"
+  std::string encoded_path;  // as sent: routes match it segment by segment, so "%2F" stays inside one
   Fields query;             // percent-decoded query parameters, in order
   Fields headers;           // names lowercased
   std::string body;                        // empty for streaming routes
@@ -88,6 +89,9 @@ Response Later(std::function<void(std::function<void(Response)>)> start);
 
 // Splits `target` into a decoded path and query. False when `target` is not a
 // valid origin-form request target (e.g. bad percent-encoding).
-bool ParseTarget(std::string_view target, std::string* path, Fields* query);
+// `encoded_path` (may be null) receives the path as sent.
+bool ParseTarget(std::string_view target, std::string* path, Fields* query, std::string* encoded_path = nullptr);
+// A valid percent-encoded path segment, decoded ("SKU%2F1" → "SKU/1").
+std::string DecodeSegment(std::string_view segment);
 
 }  // namespace embedrec::http

@@ -74,7 +74,7 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
       m.route = &r;
       for (size_t i = 0; i < n; ++i) {
         if (IsParam(r.segments[i])) {
-          m.params.Add(r.segments[i].substr(1, r.segments[i].size() - 2), std::string(segs[i]));
+          m.params.Add(r.segments[i].substr(1, r.segments[i].size() - 2), DecodeSegment(segs[i]));
         }
       }
       return m;

@@ -105,6 +105,8 @@ class Router {
 
   // Aborts on a duplicate (method, pattern): a programming error.
   void Add(RouteInfo info, Handler handler);
+  // `path` as sent (percent-encoded: "%2F" inside an id stays in its
+  // segment); the parameters come back decoded.
   Match Find(std::string_view method, std::string_view path) const;
   const std::vector<Route>& routes() const { return routes_; }
 

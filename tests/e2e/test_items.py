@@ -57,3 +57,17 @@ def test_user_history_newest_first(server, shop):
                           token=k).json()
     assert [x["interaction_type"] for x in more["interactions"]] == ["view"]
     assert server.request("GET", "/api/v1/users/NOBODY/interactions", token=k).status == 404
+
+
+def test_an_item_id_with_a_slash_is_reachable_percent_encoded(server):
+    """An id such as SKU/123 (accepted by uploads) is addressed as SKU%2F123:
+    routes match the path as sent, then decode each parameter."""
+    o = server.onboard("slashes", scopes=["data:write", "recommendations:read"])
+    key = o["api_key"]
+    csv = b"item_id,name,category\nSKU/123,Slashed,Tools\nPLAIN,Plain,Tools\n"
+    assert server.upload("/api/v1/upload/items", csv, key, port="pipeline").status == 200
+    got = server.request("GET", "/api/v1/items/SKU%2F123", token=key)
+    assert got.status == 200 and got.json()["item_id"] == "SKU/123", got
+    assert server.request("GET", "/api/v1/items/SKU/123", token=key).status == 404  # two segments: no such route
+    assert server.request("DELETE", "/api/v1/items/SKU%2F123", token=key).status in (200, 204)
+    assert server.request("GET", "/api/v1/items/SKU%2F123", token=key).status == 404
