@@ -2,6 +2,7 @@
 OpenAPI, request ids, keep-alive, timeouts and graceful shutdown."""
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -223,3 +224,16 @@ def test_an_oversized_header_gets_431(server):
                        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (256 * 1024) + b"\r\n\r\n")
     assert got.startswith(b"HTTP/1.1 431"), got[:200]
     assert json.loads(got.partition(b"\r\n\r\n")[2])["error"]["code"] == "header_too_large"
+
+
+def test_the_data_dir_and_databases_are_their_owners_only(server):
+    """The data dir is 0700 and every SQLite database 0600 (the black-box
+    probe found 0644 databases)."""
+    o = server.onboard("modes")
+    assert server.request("POST", "/api/v1/recommendations", {"user_id": "u", "count": 3},
+                          token=o["api_key"]).status == 200
+    assert os.stat(server.data_dir).st_mode & 0o777 == 0o700
+    dbs = list(server.data_dir.rglob("*.db"))
+    assert any(p.name == "control.db" for p in dbs) and any(p.name == "tenant.db" for p in dbs), dbs
+    for p in dbs + list(server.data_dir.rglob("*.db-wal")):
+        assert p.stat().st_mode & 0o777 == 0o600, (p, oct(p.stat().st_mode))

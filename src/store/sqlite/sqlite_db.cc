@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_db.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -110,6 +113,10 @@ Status SqliteConn::Exec(const std::string& sql) {
 int64_t SqliteConn::Changes() const { return sqlite3_changes64(db_); }
 
 StatusOr<std::unique_ptr<SqliteConn>> SqliteDb::OpenConn() {
+  // A new database file is readable by its owner only (SQLite gives its WAL
+  // and shared-memory files the same mode): tenants' data and credentials'
+  // hashes are nobody else's on the machine.
+  if (int fd = ::open(options_.path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600); fd >= 0) ::close(fd);
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(options_.path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
