@@ -69,7 +69,8 @@ class PlatformImpl final : public Platform {
     if (ec) return Status::Internal("cannot create data dir " + config_.data_dir + ": " + ec.message());
     // The data dir is its owner's only (databases, uploads, models, secrets).
     fs::permissions(config_.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-    if (ec) return Status::Internal("cannot restrict the data dir " + config_.data_dir + ": " + ec.message());
+    if (ec) spdlog::warn("the data dir {} is not restricted to its owner: {}", config_.data_dir, ec.message());
+    ec.clear();
     config_.data_dir = fs::canonical(config_.data_dir).string();
 
     ASSIGN_OR_RETURN(control_, OpenControlStore(config_));
