@@ -142,7 +142,7 @@ Status CheckRate(const TenantServices* s, const auth::Principal& who, const std:
   if (!rules.ok() || rules->rate_limit.per_second <= 0) return Status::Ok();
   const std::string& who_id = who.kind == auth::Principal::Kind::kApiKey ? who.key_id : who.user_id;
   auto taken = s->limits->Take("rate:" + tenant_id + ":" + who_id, rules->rate_limit, s->clock->NowMillis());
-  if (!taken.ok() || taken->allowed) return Status::Ok();
+  if (!taken.ok() || taken->allowed()) return Status::Ok();
   char rate[64];
   std::snprintf(rate, sizeof(rate), "%g requests per second (burst %g)", rules->rate_limit.per_second,
                 rules->rate_limit.burst);

@@ -70,13 +70,13 @@ class BatchingLimitStore final : public LimitStore {
       auto it = spare_.find(key);
       if (it != spare_.end() && it->second.tokens >= want && now_ms - it->second.at_ms < kLapseMs) {
         it->second.tokens -= want;
-        return Taken{true, want, 0};
+        return Taken{want, 0};
       }
     }
     // Fetched without the lock (other keys go on); threads refilling one key
     // at once each fetch a batch, and pool what they did not spend.
     ASSIGN_OR_RETURN(Taken got, shared_->Take(key, p, now_ms, batch + want - 1));
-    if (!got.allowed) return got;
+    if (!got.allowed()) return got;
     std::lock_guard lock(mu_);
     if (spare_.size() > kMaxKeys) {
       for (auto it = spare_.begin(); it != spare_.end();) {
@@ -87,7 +87,7 @@ class BatchingLimitStore final : public LimitStore {
     if (now_ms - s.at_ms >= kLapseMs) s.tokens = 0;
     s.tokens += got.granted - std::min(want, got.granted);
     s.at_ms = now_ms;
-    return Taken{true, std::min(want, got.granted), 0};
+    return Taken{std::min(want, got.granted), 0};
   }
   StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& p, int64_t now_ms) override {
     return shared_->Fail(key, p, now_ms);

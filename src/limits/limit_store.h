@@ -22,9 +22,9 @@ struct BucketPolicy {
   double burst = 0;
 };
 struct Taken {
-  bool allowed = false;        // at least one token granted
   int granted = 0;             // tokens taken (at most those asked for)
   int64_t retry_after_ms = 0;  // when refused: until a token is back
+  bool allowed() const { return granted > 0; }
 };
 
 // After `max_failures` failures inside `window_ms`, the key is locked out for

@@ -27,10 +27,10 @@ class MemoryLimitStore final : public LimitStore {
     if (b.tokens >= 1) {
       const int granted = static_cast<int>(std::min<double>(std::max(want, 1), std::floor(b.tokens)));
       b.tokens -= granted;
-      return Taken{true, granted, 0};
+      return Taken{granted, 0};
     }
     const double wait_ms = p.per_second > 0 ? (1 - b.tokens) * 1000.0 / p.per_second : 3'600'000.0;
-    return Taken{false, 0, static_cast<int64_t>(std::ceil(wait_ms))};
+    return Taken{0, static_cast<int64_t>(std::ceil(wait_ms))};
   }
 
   StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& p, int64_t now_ms) override {

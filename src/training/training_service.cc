@@ -173,7 +173,10 @@ class TrainingServiceImpl final : public TrainingService {
       Status queued = options_.queue->Enqueue(tenant_id, job->job_id, options_.node, now, options_.job_lease_ms);
       if (!queued.ok()) {
         Unpend(job->job_id);
-        if (queued.code() == StatusCode::kAlreadyExists) return QueuedElsewhere(tenant_id, *store);
+        if (queued.code() == StatusCode::kAlreadyExists) {
+          auto q = options_.queue->OfTenant(tenant_id);
+          return QueuedElsewhere(q.ok() && *q ? (*q)->job_id : "", *store);
+        }
         return queued;
       }
     }
@@ -447,20 +450,19 @@ class TrainingServiceImpl final : public TrainingService {
   // back) are failed on the way.
   Status CheckQueue(const std::string& tenant_id, store::TenantStore& store) {
     ASSIGN_OR_RETURN(auto queued, options_.queue->OfTenant(tenant_id));
-    if (queued) return QueuedElsewhere(tenant_id, store);
+    if (queued) return QueuedElsewhere(queued->job_id, store);
     ASSIGN_OR_RETURN(auto open, store.training().ListJobs(store::OpenJobStatuses(), 100));
     for (const auto& rec : open) {
       if (Ours(rec.job_id)) continue;
-      if (QueueHolds(rec.job_id)) return QueuedElsewhere(tenant_id, store);  // queued meanwhile
+      if (QueueHolds(rec.job_id)) return QueuedElsewhere(rec.job_id, store);  // queued meanwhile
       RETURN_IF_ERROR(FailInterrupted(store, rec, "the node that held the job stopped; nothing was deployed from "
                                                    "it; submit the training again"));
     }
     return Status::Ok();
   }
 
-  Status QueuedElsewhere(const std::string& tenant_id, store::TenantStore& store) {
-    auto q = options_.queue->OfTenant(tenant_id);
-    const std::string job_id = q.ok() && *q ? (*q)->job_id : "";
+  // 409 job_running naming the tenant's queued job (its status from its record).
+  Status QueuedElsewhere(const std::string& job_id, store::TenantStore& store) {
     std::string status = "queued";
     if (auto rec = store.training().GetJob(job_id); rec.ok()) status = store::JobStatusName(rec->status);
     return Status(StatusCode::kFailedPrecondition,

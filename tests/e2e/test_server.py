@@ -96,15 +96,7 @@ def test_idle_and_slow_clients_are_cut_off(make_server):
 
 
 def test_malformed_http_gets_a_json_400(server):
-    sock = socket.create_connection(("127.0.0.1", server.ports["gateway"]), timeout=10)
-    sock.sendall(b"GARBAGE\r\n\r\n")
-    data = b""
-    while True:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    sock.close()
+    data = raw_exchange(server.ports["gateway"], b"GARBAGE\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert json.loads(body)["error"]["code"] == "malformed_http"

@@ -40,17 +40,17 @@ class LimitStoreTest : public ::testing::TestWithParam<Backend> {
 TEST_P(LimitStoreTest, ABucketAllowsItsBurstThenItsRate) {
   const BucketPolicy p{.per_second = 10, .burst = 3};
   const int64_t t0 = 1'700'000'000'000;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->Take(Key("k"), p, t0)->allowed) << i;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->Take(Key("k"), p, t0)->allowed()) << i;
   auto refused = store_->Take(Key("k"), p, t0);
   ASSERT_OK(refused);
-  EXPECT_FALSE(refused->allowed);
+  EXPECT_FALSE(refused->allowed());
   EXPECT_EQ(refused->retry_after_ms, 100);  // one token per 100 ms
-  EXPECT_FALSE(store_->Take(Key("k"), p, t0 + 50)->allowed);
-  EXPECT_TRUE(store_->Take(Key("k"), p, t0 + 100)->allowed);
-  EXPECT_TRUE(store_->Take(Key("other"), p, t0)->allowed);  // keys are independent
+  EXPECT_FALSE(store_->Take(Key("k"), p, t0 + 50)->allowed());
+  EXPECT_TRUE(store_->Take(Key("k"), p, t0 + 100)->allowed());
+  EXPECT_TRUE(store_->Take(Key("other"), p, t0)->allowed());  // keys are independent
   // Idle for long: full again, never more than the burst.
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->Take(Key("k"), p, t0 + 60'000)->allowed) << i;
-  EXPECT_FALSE(store_->Take(Key("k"), p, t0 + 60'000)->allowed);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->Take(Key("k"), p, t0 + 60'000)->allowed()) << i;
+  EXPECT_FALSE(store_->Take(Key("k"), p, t0 + 60'000)->allowed());
 }
 
 TEST_P(LimitStoreTest, SeveralTokensAtOnceAsManyAsTheBucketHolds) {
@@ -58,12 +58,12 @@ TEST_P(LimitStoreTest, SeveralTokensAtOnceAsManyAsTheBucketHolds) {
   const int64_t t0 = 1'700'000'000'000;
   auto ten = store_->Take(Key("k"), p, t0, 10);
   ASSERT_OK(ten);
-  EXPECT_TRUE(ten->allowed);
+  EXPECT_TRUE(ten->allowed());
   EXPECT_EQ(ten->granted, 10);
   EXPECT_EQ(store_->Take(Key("k"), p, t0, 10)->granted, 10);
   EXPECT_EQ(store_->Take(Key("k"), p, t0, 10)->granted, 5);  // what was left
   auto none = store_->Take(Key("k"), p, t0, 10);
-  EXPECT_FALSE(none->allowed);
+  EXPECT_FALSE(none->allowed());
   EXPECT_EQ(none->granted, 0);
   EXPECT_EQ(none->retry_after_ms, 100);
 }
@@ -76,7 +76,7 @@ TEST_P(LimitStoreTest, TakersAtOnceGetExactlyTheBurst) {
     threads.emplace_back([&] {
       for (int i = 0; i < 30; ++i) {
         auto r = store_->Take(Key("shared"), p, 1'700'000'000'000);
-        if (r.ok() && r->allowed) ++allowed;
+        if (r.ok() && r->allowed()) ++allowed;
       }
     });
   }
@@ -112,15 +112,15 @@ TEST_P(LimitStoreTest, FailuresOutsideTheWindowStartItAgain) {
 INSTANTIATE_TEST_SUITE_P(Backends, LimitStoreTest, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST(MemoryLimitStoreTest, StaysWithinItsMemoryBound) {
+TEST(MemoryLimitStoreTest, PruningToItsBoundKeepsTheNewestKeys) {
   auto store = NewMemoryLimitStore(100);
   const FailurePolicy p{.max_failures = 5, .window_ms = 1000};
   for (int i = 0; i < 1000; ++i) {
     ASSERT_OK(store->Fail("user" + std::to_string(i), p, 1'000'000 + 10 * i));
     ASSERT_OK(store->Take("key" + std::to_string(i), {1, 1}, 1'000'000 + 10 * i));
   }
-  // Every key is still answered for (the newest are kept).
-  EXPECT_TRUE(store->Take("key999", {1, 1}, 1'010'000)->allowed == false);
+  // Pruned to 100 keys, the newest bucket is still the one it was (spent, not a fresh full one).
+  EXPECT_TRUE(store->Take("key999", {1, 1}, 1'010'000)->allowed() == false);
 }
 
 // A shared store that fails: the local one answers (limits count per node
@@ -145,9 +145,9 @@ TEST(LimitFallbackTest, TheLocalStoreAnswersWhileTheSharedOneIsDown) {
   FailingStore* shared = failing.get();
   auto store = WithLocalFallback(std::move(failing), NewMemoryLimitStore());
   const BucketPolicy p{.per_second = 1, .burst = 2};
-  EXPECT_TRUE(store->Take("k", p, 0)->allowed);
-  EXPECT_TRUE(store->Take("k", p, 0)->allowed);
-  EXPECT_FALSE(store->Take("k", p, 0)->allowed);
+  EXPECT_TRUE(store->Take("k", p, 0)->allowed());
+  EXPECT_TRUE(store->Take("k", p, 0)->allowed());
+  EXPECT_FALSE(store->Take("k", p, 0)->allowed());
   EXPECT_EQ(shared->calls.load(), 1);  // not asked again within the second
 }
 
@@ -175,7 +175,7 @@ TEST(LimitBatchesTest, HighLimitsAreFetchedInBatchesAndNeverAdmitMoreThanABatchP
   const int64_t t0 = 1'700'000'000'000;
   int admitted = 0;
   for (int i = 0; i < 2000; ++i) {
-    if ((i % 2 ? node1 : node2)->Take("k", p, t0)->allowed) ++admitted;
+    if ((i % 2 ? node1 : node2)->Take("k", p, t0)->allowed()) ++admitted;
   }
   EXPECT_GE(admitted, 1000 - 2 * 50);
   EXPECT_LE(admitted, 1000);
@@ -184,14 +184,14 @@ TEST(LimitBatchesTest, HighLimitsAreFetchedInBatchesAndNeverAdmitMoreThanABatchP
   const BucketPolicy low{.per_second = 2, .burst = 3};
   int low_admitted = 0;
   for (int i = 0; i < 10; ++i) {
-    if ((i % 2 ? node1 : node2)->Take("low", low, t0)->allowed) ++low_admitted;
+    if ((i % 2 ? node1 : node2)->Take("low", low, t0)->allowed()) ++low_admitted;
   }
   EXPECT_EQ(low_admitted, 3);
   // Unspent tokens lapse after 100 ms (counted as spent, never admitted late).
   const BucketPolicy q{.per_second = 200, .burst = 100};  // batches of 10
-  EXPECT_TRUE(node1->Take("q", q, t0)->allowed);           // fetched 10, spent 1
+  EXPECT_TRUE(node1->Take("q", q, t0)->allowed());           // fetched 10, spent 1
   EXPECT_EQ(shared->Take("q", q, t0, 1000)->granted, 90);  // the rest of the bucket
-  EXPECT_TRUE(node1->Take("q", q, t0 + 101)->allowed);     // 9 lapsed: a new batch from the 20 refilled
+  EXPECT_TRUE(node1->Take("q", q, t0 + 101)->allowed());     // 9 lapsed: a new batch from the 20 refilled
   EXPECT_EQ(shared->Take("q", q, t0 + 101, 1000)->granted, 10);
 }
 

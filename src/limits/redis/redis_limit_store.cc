@@ -70,7 +70,7 @@ class RedisLimitStore final : public LimitStore {
                                              std::to_string(now_ms), std::to_string(std::max(want, 1))}));
     if (v.kind != RedisValue::Kind::kArray || v.items.size() != 2) return Status::Internal("Redis: odd bucket reply");
     const int granted = static_cast<int>(v.items[0].integer);
-    return Taken{granted > 0, granted, v.items[1].integer};
+    return Taken{granted, v.items[1].integer};
   }
 
   StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& p, int64_t now_ms) override {
