@@ -241,6 +241,7 @@ void Analytics::Loop() {
 
 void Analytics::FlushOnce(bool all) {
   std::lock_guard flush(flush_mu_);
+  ++flushes_;
   std::map<std::string, store::AnalyticsBatch> batches;
   std::map<std::string, std::vector<Queued>> queued;  // by tenant
   queued.swap(held_);
@@ -442,6 +443,7 @@ Analytics::RecentUsers& Analytics::Recent(const std::string& tenant_id) {
   const int64_t now = clock_->NowMillis();
   r.generation_ms = now;
   r.since_ms = now;
+  r.refreshed_ms = now;
   // Seeded from the log: the users answered in the last day, before this
   // process or since its last idle close.
   if (log_ && log_->Flush().ok()) {
@@ -459,7 +461,21 @@ Analytics::RecentUsers& Analytics::Recent(const std::string& tenant_id) {
 
 bool Analytics::MaybeAnswered(const std::string& tenant_id, const std::string& user_id, int64_t ts_ms,
                               int64_t window_ms) {
-  const RecentUsers& r = Recent(tenant_id);
+  RecentUsers& r = Recent(tenant_id);
+  if (options_.shared_log && r.refreshed_flush != flushes_ && !r.full) {
+    // Answers other nodes logged since the last look (this flush's first click).
+    r.refreshed_flush = flushes_;
+    const int64_t now = clock_->NowMillis();
+    auto users = log_->UsersSince(tenant_id, r.refreshed_ms - kSharedLogMarginMs, kRecentUsersMax + 1);
+    if (users.ok()) {
+      r.refreshed_ms = now;
+      for (const auto& u : *users) r.current.insert(std::hash<std::string>()(u));
+      if (r.current.size() > kRecentUsersMax) {
+        r.full = true;
+        r.current.clear();
+      }
+    }
+  }
   if (r.full || ts_ms - window_ms < r.since_ms) return true;  // not recorded (that far back)
   const uint64_t h = std::hash<std::string>()(user_id);
   return r.current.count(h) || r.previous.count(h);

@@ -49,6 +49,9 @@ struct AnalyticsOptions {
   std::function<int64_t(const std::string& tenant_id)> storage_bytes;
   // How long counters are kept by the minute (hours and days stay).
   int64_t minute_retention_ms = 48 * 3'600'000LL;
+  // The log is shared with other nodes (scale-out): the users they answered
+  // are read from it before each flush's clicks are attributed.
+  bool shared_log = false;
 };
 
 class Analytics {
@@ -205,16 +208,22 @@ class Analytics {
 
   // The users each tenant answered lately, so a view by anybody else needs
   // no look-up in the log: two generations of hashes, each a day long (the
-  // longest click window), seeded from the log's last day. One node's view:
-  // answers other nodes log would need the log itself (scale-out).
+  // longest click window), seeded from the log's last day. With a shared
+  // log, the users other nodes answered are added from it once per flush
+  // that has clicks to attribute (those logged since the last time, less a
+  // margin for answers written late).
   struct RecentUsers {
     int64_t since_ms = 0, generation_ms = 0;
+    int64_t refreshed_ms = 0;     // the log was last read for users then
+    uint64_t refreshed_flush = 0;  // by that flush
     std::unordered_set<uint64_t> current, previous;
     bool full = false;  // more users than kept: every view is looked up (until two rotations)
   };
   static constexpr size_t kRecentUsersMax = 1'000'000;  // per generation (estimated ~40 MB)
   std::map<std::string, RecentUsers> recent_;  // GUARDED_BY(flush_mu_)
   RecentUsers& Recent(const std::string& tenant_id);  // seeded from the log on first use
+  static constexpr int64_t kSharedLogMarginMs = 10'000;
+  uint64_t flushes_ = 0;  // GUARDED_BY(flush_mu_)
   // Whether `user_id` may have been answered within `window_ms` before `ts_ms`
   // (true when the record does not reach back that far).
   bool MaybeAnswered(const std::string& tenant_id, const std::string& user_id, int64_t ts_ms, int64_t window_ms);

@@ -116,6 +116,18 @@ StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfi
   return std::unique_ptr<store::TenantStores>(new WithLocalDirs(std::move(shared), root));
 }
 
+StatusOr<std::unique_ptr<store::RecommendationLog>> OpenRecommendationLog(const ServeConfig& config,
+                                                                          const Clock* clock,
+                                                                          store::RecommendationLogOptions options) {
+  if (!SharedControlStore(config)) return store::NewSqliteRecommendationLog(config.data_dir + "/tenants", clock, options);
+  return store::NewPostgresRecommendationLog(config.database_url, clock, options);
+}
+
+StatusOr<std::unique_ptr<store::AnalyticsStore>> OpenAnalyticsStore(const ServeConfig& config) {
+  if (!SharedControlStore(config)) return store::NewSqliteAnalyticsStore(config.data_dir + "/tenants");
+  return store::NewPostgresAnalyticsStore(config.database_url);
+}
+
 StatusOr<std::unique_ptr<blob::TenantBlobStores>> OpenTenantBlobs(const ServeConfig& config,
                                                                   store::TenantStores* spaces) {
   if (config.blob_url.empty() || config.blob_url == "file://") {

@@ -11,8 +11,10 @@
 #include "events/event_publisher.h"
 #include "ingest/upload_progress.h"
 #include "limits/limit_store.h"
+#include "store/analytics_store.h"
 #include "store/control_store.h"
 #include "store/job_queue.h"
+#include "store/recommendation_log.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::app {
@@ -44,10 +46,19 @@ StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& confi
 // The tenants' data: SQLite databases under the data dir (default) or a
 // schema each in the PostgreSQL database (with EMBEDREC_DATABASE_URL). With
 // PostgreSQL, each node still keeps a directory per tenant it serves under
-// its data dir, for what it counts locally (analytics, the recommendation
-// log), made when the tenant is first opened there and removed with it.
+// its data dir (blobs with a file:// location, models being trained), made
+// when the tenant is first opened there and removed with it.
 StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfig& config, const Clock* clock,
                                                                 store::CallbackRunner run_callback);
+
+// The answers logged, and analytics' rollups: in each tenant's directory
+// (default) or its PostgreSQL schema, which every node writes and reads
+// (a click through one node is attributed to another node's answer; the
+// dashboard counts every node). SharedControlStore tells which.
+StatusOr<std::unique_ptr<store::RecommendationLog>> OpenRecommendationLog(const ServeConfig& config,
+                                                                          const Clock* clock,
+                                                                          store::RecommendationLogOptions options);
+StatusOr<std::unique_ptr<store::AnalyticsStore>> OpenAnalyticsStore(const ServeConfig& config);
 
 // Tenants' blob areas: in their directories (default) or in S3. A tenant has
 // an area while its store in `spaces` exists. kInvalidArgument for a bad URL

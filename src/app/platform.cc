@@ -222,13 +222,15 @@ class PlatformImpl final : public Platform {
     if (config_.recommendation_log_days > 0) {
       store::RecommendationLogOptions lo;
       lo.retention_days = config_.recommendation_log_days;
-      rec_log_ = store::NewSqliteRecommendationLog(config_.data_dir + "/tenants", clock_, lo);
+      ASSIGN_OR_RETURN(rec_log_, OpenRecommendationLog(config_, clock_, lo));
     }
     recommendations_ = std::make_unique<serving::RecommendationService>(
         recommender_.get(), rec_log_.get(), clock_, RandomIds(), &metrics_);
     if (config_.analytics) {
-      analytics_store_ = store::NewSqliteAnalyticsStore(config_.data_dir + "/tenants");
+      ASSIGN_OR_RETURN(analytics_store_, OpenAnalyticsStore(config_));
       analytics::AnalyticsOptions ao;
+      // Other nodes log answers too: users they answered are looked up in the log.
+      ao.shared_log = SharedControlStore(config_);
       // What the tenant's space holds on disk (its databases, uploads, models).
       ao.storage_bytes = [root = config_.data_dir + "/tenants/"](const std::string& tid) {
         return DirectoryBytes(root + tid);

@@ -7,7 +7,9 @@
 // is counted once or not at all.
 //
 // Backends: SQLite (embedded: `root`/<tenant_id>/analytics.db beside the
-// tenant's database). Every backend passes tests/store/analytics_store_test.cc.
+// tenant's database) and PostgreSQL (scale-out: tables in the tenant's
+// schema, added to by every node). Every backend passes
+// tests/store/analytics_store_test.cc.
 //
 // Thread safety: safe for concurrent use; every call may block on I/O.
 #pragma once
@@ -153,5 +155,9 @@ class AnalyticsStore {
 
 // Embedded backend: `root`/<tenant_id>/analytics.db.
 std::unique_ptr<AnalyticsStore> NewSqliteAnalyticsStore(const std::string& root);
+// Scale-out backend: tables in each tenant's schema of the PostgreSQL
+// database at `url` (made by NewPostgresTenantStores), over a pool of its
+// own. kUnavailable when the database cannot be reached.
+StatusOr<std::unique_ptr<AnalyticsStore>> NewPostgresAnalyticsStore(const std::string& url, int pool_size = 4);
 
 }  // namespace embedrec::store

@@ -9,8 +9,10 @@
 // that cannot keep up) records are dropped and counted, never the answer.
 //
 // Backends: SQLite (embedded: one log database per tenant, beside its
-// tenant database). A Kafka or PostgreSQL one comes with the scale-out issue;
-// every backend passes tests/store/recommendation_log_test.cc.
+// tenant database) and PostgreSQL (scale-out: a table in the tenant's
+// schema, shared by every node), both behind the same queue
+// (store/recommendation_rows.h); every backend passes
+// tests/store/recommendation_log_test.cc.
 //
 // Thread safety: safe for concurrent use. Find, Read, Flush and DropTenant
 // block on I/O: call them from workers; Append never does.
@@ -115,5 +117,13 @@ struct RecommendationLogOptions {
 std::unique_ptr<RecommendationLog> NewSqliteRecommendationLog(const std::string& root,
                                                               const Clock* clock = RealClock(),
                                                               RecommendationLogOptions options = {});
+
+// Scale-out backend: the table `recommendations` in each tenant's schema of
+// the PostgreSQL database at `url` (made by NewPostgresTenantStores), over a
+// pool of its own. kUnavailable when the database cannot be reached.
+StatusOr<std::unique_ptr<RecommendationLog>> NewPostgresRecommendationLog(const std::string& url,
+                                                                          const Clock* clock = RealClock(),
+                                                                          RecommendationLogOptions options = {},
+                                                                          int pool_size = 4);
 
 }  // namespace embedrec::store

@@ -451,6 +451,36 @@ TEST_F(AnalyticsTest, AClickAfterARestartFindsTheAnswerFromBeforeIt) {
   EXPECT_EQ(Figures().total.clicks, 1);
 }
 
+// Scale-out: node B attributes a click to the answer node A gave, both
+// logging to one shared log (two log handles over the same store here).
+TEST_F(AnalyticsTest, WithASharedLogAClickIsAttributedToAnotherNodesAnswer) {
+  for (bool shared : {false, true}) {
+    SCOPED_TRACE(shared ? "shared log" : "log of its own");
+    auto log_b = store::NewSqliteRecommendationLog(dir_.path(), &clock_);
+    AnalyticsOptions o;
+    o.flush_interval_ms = 3'600'000;
+    o.shared_log = shared;
+    auto store_b = store::NewSqliteAnalyticsStore(dir_.path());
+    Analytics node_b(store_b.get(), log_b.get(), &clock_, o);
+    const std::string user = shared ? "shared-u" : "own-u";
+    // B has answered somebody (its record of recent users is seeded), then A answers the user.
+    node_b.Served("t1", "k1", "recommendations", "v1", {"Z"}, false, "other");
+    ASSERT_OK(node_b.Flush());
+    const double before = Figures().total.clicks;
+    Answer("t1", user, {"A"});
+    ASSERT_OK(log_->Flush());
+    clock_.AdvanceMillis(kMinute);
+    TrackedEvent view;
+    view.user_id = user;
+    view.item_id = "A";
+    view.type = "view";
+    view.ts_ms = clock_.NowMillis();
+    node_b.Tracked("t1", view);
+    ASSERT_OK(node_b.Flush());
+    EXPECT_EQ(Figures().total.clicks - before, shared ? 1 : 0);
+  }
+}
+
 TEST_F(AnalyticsTest, ALongClickWindowReachesAnswersAcrossTheRecordsDays) {
   Answer("t1", "u0", {"Z"});
   ASSERT_OK(analytics_->Flush());  // the record of answered users starts now

@@ -197,6 +197,56 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
                                token=key).status in (401, 403), timeout=1.0, what="B to refuse the suspended tenant")
 
 
+def test_analytics_count_what_every_node_served_and_tracked(make_server, local_services):
+    """The recommendation log and analytics' rollups are in PostgreSQL: a
+    view tracked through B is attributed to the answer A gave (named or
+    found by the click window), a purchase through A to that click, and
+    either node's dashboard shows the whole shop."""
+    url = fresh_database(local_services)
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **pg_env(local_services, url)}
+    a = make_server(env=env)
+    b = make_server(env=env)
+    shop = upload_shop(a, "counted")
+    key = shop["api_key"]
+    wait_done(a, key, train(a, key).json()["job_id"])
+    tracker = a.create_key(shop["jwt"], ["interactions:write", "analytics:read"], name="tracker")["api_key"]
+    # B answers somebody first (its record of recent users starts), then A answers U1 and U2.
+    assert b.request("POST", "/api/v1/recommendations", {"user_id": "U3", "count": 3}, token=key).status == 200
+    answers = {}
+    for user in ("U1", "U2"):
+        r = a.request("POST", "/api/v1/recommendations", {"user_id": user, "count": 3}, token=key)
+        assert r.status == 200, r
+        answers[user] = (r.json()["metadata"]["recommendation_id"], r.json()["recommendations"][0]["item_id"])
+
+    def track(node, body):
+        r = node.request("POST", "/api/v1/interactions", body, token=tracker)
+        assert r.status in (200, 201), r
+    # U1's view names the answer; U2's does not (B finds A's answer in the shared log).
+    track(b, {"user_id": "U1", "item_id": answers["U1"][1], "interaction_type": "view",
+              "recommendation_id": answers["U1"][0]})
+    track(b, {"user_id": "U2", "item_id": answers["U2"][1], "interaction_type": "view"})
+    # B writes its clicks within a second; the purchases through A then find them in PostgreSQL.
+    def board(node):
+        r = node.request("GET", f"/api/v1/analytics/tenant/{shop['tenant']['id']}/dashboard?period=last_24_hours",
+                         token=tracker)
+        assert r.status == 200, r
+        return r.json()["metrics"]
+    wait_for(lambda: board(a)["clicks"] == 2, timeout=10, what="B's clicks in the shared rollups")
+    track(a, {"user_id": "U1", "item_id": answers["U1"][1], "interaction_type": "purchase",
+              "metadata": {"price": 20.0}})
+    track(a, {"user_id": "U2", "item_id": answers["U2"][1], "interaction_type": "purchase",
+              "metadata": {"price": 30.0}})
+    m = wait_for(lambda: (lambda m: m if m["revenue_impact"]["attributed_orders"] == 2 else None)(board(b)),
+                 timeout=10, what="A's orders on B's dashboard")
+    assert m["total_recommendations_served"] == 3
+    assert m["clicks"] == 2
+    assert m["revenue_impact"]["attributed_revenue"] == 50.0
+    assert board(a)["revenue_impact"]["attributed_revenue"] == 50.0
+    # The data dirs hold no analytics or log databases of their own.
+    for node in (a, b):
+        assert not list(node.data_dir.rglob("analytics.db")) and not list(node.data_dir.rglob("recommendations.db"))
+
+
 def restart_postgres(services):
     pg_ctl = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", services["EMBEDREC_TEST_PGDATA"], "-w", "-m", "fast",
               "restart"]

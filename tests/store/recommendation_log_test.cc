@@ -6,7 +6,9 @@
 #include <tuple>
 
 #include "common/clock.h"
+#include "common/random.h"
 #include "store/recommendation_log.h"
+#include "store/tenant_spaces.h"
 #include "test_util.h"
 
 namespace embedrec::store {
@@ -19,6 +21,9 @@ struct Backend {
                                                    RecommendationLogOptions)>
       open;
   std::function<void(const std::string& root, const std::string& tenant)> create_tenant;
+  std::function<void(const std::string& tenant)> drop_tenant = [](const std::string&) {};
+  // False when the backend's server is not running (a suite run by hand).
+  std::function<bool()> available = [] { return true; };
 };
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
@@ -28,16 +33,22 @@ const Backend kBackends[] = {
      [](const std::string& root, const Clock* clock, RecommendationLogOptions o) {
        return NewSqliteRecommendationLog(root, clock, o);
      },
-     [](const std::string& root, const std::string& tenant) {
-       std::filesystem::create_directories(root + "/" + tenant);
-     }},
+     testing::MakeDirectorySpace},
+    {"postgres",
+     [](const std::string&, const Clock* clock, RecommendationLogOptions o) {
+       auto log = NewPostgresRecommendationLog(*testing::TestDatabaseUrl(), clock, o);
+       EXPECT_TRUE(log.ok()) << log.status().ToString();
+       return log.ok() ? std::move(log).value() : nullptr;
+     },
+     testing::MakeSchemaSpace, testing::DropSchemaSpace, [] { return testing::PgSpaces() != nullptr; }},
 };
 
 class RecommendationLogTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    GetParam().create_tenant(dir_.path(), "t1");
-    GetParam().create_tenant(dir_.path(), "t2");
+    if (!GetParam().available()) GTEST_SKIP() << GetParam().name << " is not running (see tests/local_services.h)";
+    GetParam().create_tenant(dir_.path(), t1_);
+    GetParam().create_tenant(dir_.path(), t2_);
   }
   std::unique_ptr<RecommendationLog> Open(RecommendationLogOptions o = {}) {
     return GetParam().open(dir_.path(), &clock_, o);
@@ -56,22 +67,27 @@ class RecommendationLogTest : public ::testing::TestWithParam<Backend> {
     r.ts_ms = base_ + ts_ms;
     return r;
   }
+  void TearDown() override {
+    GetParam().drop_tenant(t1_);
+    GetParam().drop_tenant(t2_);
+  }
   testing::TempDir dir_;
+  const std::string t1_ = NewUuid(), t2_ = NewUuid();
   FakeClock clock_;
   const int64_t base_ = clock_.NowMillis() - 86'400'000;
 };
 
 TEST_P(RecommendationLogTest, FindsWhatWasAppendedWithItsItemsInOrder) {
   auto log = Open();
-  auto r = Record("t1", "rec_1", 5);
+  auto r = Record(t1_, "rec_1", 5);
   r.cached = true;
   log->Append(r);
   ASSERT_OK(log->Flush());
-  auto found = log->Find("t1", "rec_1");
+  auto found = log->Find(t1_, "rec_1");
   ASSERT_OK(found);
   ASSERT_TRUE(found->has_value());
   const auto& f = **found;
-  EXPECT_EQ(f.tenant_id, "t1");
+  EXPECT_EQ(f.tenant_id, t1_);
   EXPECT_EQ(f.user_id, "u-rec_1");
   EXPECT_EQ(f.endpoint, "recommendations");
   EXPECT_EQ(f.model_version, "v1.0_20261201");
@@ -83,19 +99,19 @@ TEST_P(RecommendationLogTest, FindsWhatWasAppendedWithItsItemsInOrder) {
   EXPECT_EQ(f.items[0].item_id, "Prec_1a");
   EXPECT_DOUBLE_EQ(f.items[0].score, 0.9);
   EXPECT_EQ(f.items[1].item_id, "Prec_1b");
-  auto none = log->Find("t1", "rec_unknown");
+  auto none = log->Find(t1_, "rec_unknown");
   ASSERT_OK(none);
   EXPECT_FALSE(none->has_value());
 }
 
 TEST_P(RecommendationLogTest, ATenantNeverSeesAnotherTenantsRecords) {
   auto log = Open();
-  log->Append(Record("t1", "rec_a", 1000));
-  log->Append(Record("t2", "rec_b", 1000));
-  auto cross = log->Find("t2", "rec_a");
+  log->Append(Record(t1_, "rec_a", 1000));
+  log->Append(Record(t2_, "rec_b", 1000));
+  auto cross = log->Find(t2_, "rec_a");
   ASSERT_OK(cross);
   EXPECT_FALSE(cross->has_value());
-  auto t2 = log->Read("t2", {});
+  auto t2 = log->Read(t2_, {});
   ASSERT_OK(t2);
   ASSERT_EQ(t2->size(), 1u);
   EXPECT_EQ((*t2)[0].id, "rec_b");
@@ -106,7 +122,7 @@ TEST_P(RecommendationLogTest, ReadsATimeRangeInPagesOldestFirst) {
   // Out of order, with a tie in time.
   for (auto [id, ts] : std::vector<std::pair<std::string, int64_t>>{
            {"r5", 5000}, {"r1", 1000}, {"r3b", 3000}, {"r3a", 3000}, {"r2", 2000}, {"r9", 9000}}) {
-    log->Append(Record("t1", id, ts));
+    log->Append(Record(t1_, id, ts));
   }
   RecommendationLog::Range range;
   range.from_ms = base_ + 1500;
@@ -114,7 +130,7 @@ TEST_P(RecommendationLogTest, ReadsATimeRangeInPagesOldestFirst) {
   range.limit = 2;
   std::vector<std::string> seen;
   while (true) {
-    auto page = log->Read("t1", range);
+    auto page = log->Read(t1_, range);
     ASSERT_OK(page);
     if (page->empty()) break;
     ASSERT_LE(page->size(), 2u);
@@ -130,33 +146,33 @@ TEST_P(RecommendationLogTest, ReadsAUsersRecentAnswersNewestFirst) {
   for (auto [id, user, ts] : std::vector<std::tuple<std::string, std::string, int64_t>>{
            {"a1", "ann", 1000}, {"a2", "ann", 2000}, {"a3", "ann", 3000}, {"b1", "bob", 2500},
            {"s1", "", 2600}}) {
-    auto r = Record("t1", id, ts);
+    auto r = Record(t1_, id, ts);
     r.user_id = user;
     log->Append(r);
   }
-  auto other = Record("t2", "x1", 2000);
+  auto other = Record(t2_, "x1", 2000);
   other.user_id = "ann";
   log->Append(other);
   ASSERT_OK(log->Flush());  // ReadUser reads what is written
-  auto ann = log->ReadUser("t1", "ann", base_ + 1500, base_ + 3000, 10);  // to is exclusive
+  auto ann = log->ReadUser(t1_, "ann", base_ + 1500, base_ + 3000, 10);  // to is exclusive
   ASSERT_OK(ann);
   ASSERT_EQ(ann->size(), 1u);
   EXPECT_EQ((*ann)[0].id, "a2");
   EXPECT_EQ((*ann)[0].items.size(), 2u);
-  ann = log->ReadUser("t1", "ann", 0, base_ + 10000, 2);
+  ann = log->ReadUser(t1_, "ann", 0, base_ + 10000, 2);
   ASSERT_OK(ann);
   ASSERT_EQ(ann->size(), 2u);
   EXPECT_EQ((*ann)[0].id, "a3");
   EXPECT_EQ((*ann)[1].id, "a2");
   // Answers that are not about a user are not anybody's.
-  auto none = log->ReadUser("t1", "", 0, base_ + 10000, 10);
+  auto none = log->ReadUser(t1_, "", 0, base_ + 10000, 10);
   ASSERT_OK(none);
   EXPECT_TRUE(none->empty());
-  auto users = log->UsersSince("t1", base_ + 2000, 10);
+  auto users = log->UsersSince(t1_, base_ + 2000, 10);
   ASSERT_OK(users);
   std::sort(users->begin(), users->end());
   EXPECT_EQ(*users, (std::vector<std::string>{"ann", "bob"}));
-  users = log->UsersSince("t1", 0, 1);
+  users = log->UsersSince(t1_, 0, 1);
   ASSERT_OK(users);
   EXPECT_EQ(users->size(), 1u);
 }
@@ -167,14 +183,14 @@ TEST_P(RecommendationLogTest, AppendsFromManyThreadsAreAllKept) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 2500; ++i) {
-        log->Append(Record("t1", "r" + std::to_string(t) + "_" + std::to_string(i), 1000 + i));
+        log->Append(Record(t1_, "r" + std::to_string(t) + "_" + std::to_string(i), 1000 + i));
       }
     });
   }
   for (auto& t : threads) t.join();
   RecommendationLog::Range all;
   all.limit = 20000;
-  auto read = log->Read("t1", all);
+  auto read = log->Read(t1_, all);
   ASSERT_OK(read);
   EXPECT_EQ(read->size(), 10000u);
   EXPECT_EQ(log->dropped(), 0u);
@@ -185,9 +201,9 @@ TEST_P(RecommendationLogTest, AFullQueueDropsAndCountsRecordsInsteadOfBlocking) 
   o.max_queued = 10;
   o.flush_interval_ms = 60'000;  // the writer waits: the queue fills
   auto log = Open(o);
-  for (int i = 0; i < 25; ++i) log->Append(Record("t1", "r" + std::to_string(i), 1000));
+  for (int i = 0; i < 25; ++i) log->Append(Record(t1_, "r" + std::to_string(i), 1000));
   EXPECT_EQ(log->dropped(), 15u);
-  auto read = log->Read("t1", {});
+  auto read = log->Read(t1_, {});
   ASSERT_OK(read);
   EXPECT_EQ(read->size(), 10u);
 }
@@ -196,32 +212,52 @@ TEST_P(RecommendationLogTest, ADroppedTenantsRecordsAreForgottenAndNewOnesRefuse
   RecommendationLogOptions o;
   o.flush_interval_ms = 60'000;
   auto log = Open(o);
-  log->Append(Record("t1", "queued", 1000));
-  log->Append(Record("t2", "kept", 1000));
-  ASSERT_OK(log->DropTenant("t1"));
-  log->Append(Record("t1", "later", 1000));
+  log->Append(Record(t1_, "queued", 1000));
+  log->Append(Record(t2_, "kept", 1000));
+  ASSERT_OK(log->DropTenant(t1_));
+  log->Append(Record(t1_, "later", 1000));
   ASSERT_OK(log->Flush());
-  auto t1 = log->Read("t1", {});
+  auto t1 = log->Read(t1_, {});
   ASSERT_OK(t1);
   EXPECT_TRUE(t1->empty());
-  auto t2 = log->Find("t2", "kept");
+  auto t2 = log->Find(t2_, "kept");
   ASSERT_OK(t2);
   EXPECT_TRUE(t2->has_value());
 }
 
+// Nodes sharing the backend (scale-out) find the answers the others logged.
+TEST_P(RecommendationLogTest, TwoLogsOverOneStoreReadEachOthersRecords) {
+  auto a = Open(), b = Open();
+  a->Append(Record(t1_, "from_a", 1000));
+  b->Append(Record(t1_, "from_b", 2000));
+  ASSERT_OK(a->Flush());
+  ASSERT_OK(b->Flush());
+  auto found = b->Find(t1_, "from_a");
+  ASSERT_OK(found);
+  EXPECT_TRUE(found->has_value());
+  auto all = a->Read(t1_, {});
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, "from_a");
+  EXPECT_EQ((*all)[1].id, "from_b");
+  auto users = a->UsersSince(t1_, base_, 10);
+  ASSERT_OK(users);
+  EXPECT_EQ(users->size(), 2u);
+}
+
 TEST_P(RecommendationLogTest, AClosedTenantKeepsItsRecordsAndOpensAgainOnUse) {
   auto log = Open();
-  log->Append(Record("t1", "before", 1000));
+  log->Append(Record(t1_, "before", 1000));
   ASSERT_OK(log->Flush());
-  log->CloseTenant("t1");
+  log->CloseTenant(t1_);
   log->CloseTenant("never-seen");  // nothing to close
-  auto before = log->Find("t1", "before");
+  auto before = log->Find(t1_, "before");
   ASSERT_OK(before);
   EXPECT_TRUE(before->has_value());
-  log->CloseTenant("t1");
-  log->Append(Record("t1", "after", 2000));
+  log->CloseTenant(t1_);
+  log->Append(Record(t1_, "after", 2000));
   ASSERT_OK(log->Flush());
-  auto all = log->Read("t1", {});
+  auto all = log->Read(t1_, {});
   ASSERT_OK(all);
   EXPECT_EQ(all->size(), 2u);
 }
@@ -229,13 +265,13 @@ TEST_P(RecommendationLogTest, AClosedTenantKeepsItsRecordsAndOpensAgainOnUse) {
 TEST_P(RecommendationLogTest, ATenantWithoutASpaceLosesItsRecordsOnly) {
   auto log = Open();
   log->Append(Record("no-such-tenant", "lost", 1000));
-  log->Append(Record("t1", "kept", 1000));
+  log->Append(Record(t1_, "kept", 1000));
   ASSERT_OK(log->Flush());
   auto lost = log->Find("no-such-tenant", "lost");
   ASSERT_OK(lost);
   EXPECT_FALSE(lost->has_value());
   EXPECT_EQ(log->dropped(), 1u);
-  auto kept = log->Find("t1", "kept");
+  auto kept = log->Find(t1_, "kept");
   ASSERT_OK(kept);
   EXPECT_TRUE(kept->has_value());
 }
@@ -245,10 +281,10 @@ TEST_P(RecommendationLogTest, RecordsOlderThanTheRetentionAreDeleted) {
   o.retention_days = 30;
   auto log = Open(o);
   const int64_t day = 86'400'000;
-  log->Append(Record("t1", "old", -30 * day));  // 31 days ago
-  log->Append(Record("t1", "recent", -28 * day));
+  log->Append(Record(t1_, "old", -30 * day));  // 31 days ago
+  log->Append(Record(t1_, "recent", -28 * day));
   ASSERT_OK(log->Flush());
-  auto read = log->Read("t1", {});
+  auto read = log->Read(t1_, {});
   ASSERT_OK(read);
   ASSERT_EQ(read->size(), 1u);
   EXPECT_EQ((*read)[0].id, "recent");

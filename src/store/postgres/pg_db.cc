@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -22,6 +23,8 @@ Status ErrorOf(pg_conn* c, pg_result* r, const std::string& sql) {
   std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (code == "23505") return Status::AlreadyExists(msg);
+  // A schema or table that is not there: a tenant deleted, or never made.
+  if (code == "3F000" || code == "42P01") return Status::NotFound(msg);
   if (code == "23503" || code == "23514" || code == "23502") return Status::FailedPrecondition(msg);
   if (code.empty() || Retryable(code)) {
     if (PQstatus(c) != CONNECTION_OK || Retryable(code)) return Status::Unavailable("PostgreSQL: " + msg);
@@ -30,6 +33,30 @@ Status ErrorOf(pg_conn* c, pg_result* r, const std::string& sql) {
 }
 
 }  // namespace
+
+std::string PgDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string PgArray(const std::vector<PgParam>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char ch : *values[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
 
 PgRows::PgRows(pg_result* r) : r_(r) {}
 PgRows& PgRows::operator=(PgRows&& o) noexcept {

@@ -143,6 +143,12 @@ class PgDb {
   int open_ = 0;
 };
 
+// A double as PostgreSQL reads it back exactly.
+std::string PgDouble(double v);
+// A PostgreSQL array literal of text values ({"a","b"}; NULL for nullopt),
+// for a statement that takes a whole column at once: unnest($1::text[]).
+std::string PgArray(const std::vector<PgParam>& values);
+
 // `name` quoted as an SQL identifier ("a""b").
 std::string PgIdentifier(const std::string& name);
 

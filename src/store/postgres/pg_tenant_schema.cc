@@ -3,7 +3,7 @@
 namespace embedrec::store {
 
 const std::vector<PgMigration>& PgTenantMigrations() {
-  // The SQLite tenant schema's nine steps as one (there is no older
+  // 1: the SQLite tenant schema's nine steps as one (there was no older
   // PostgreSQL data to migrate).
   static const std::vector<PgMigration> kMigrations = {
       {1, R"sql(
@@ -114,6 +114,87 @@ CREATE TABLE {s}.experiments (
 );
 CREATE INDEX experiments_by_status ON {s}.experiments(status);
 )sql"},
+      // What the nodes count together: the recommendation log and analytics'
+      // rollups (SQLite keeps these in recommendations.db and analytics.db).
+      // Ids compare bytewise (COLLATE "C"), as in SQLite: pages and ties
+      // come in the same order whatever the database's locale.
+      {2, R"sql(
+CREATE TABLE {s}.recommendations (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  ts_ms BIGINT NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  endpoint TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  items TEXT NOT NULL,
+  context TEXT NOT NULL,
+  cached BOOLEAN NOT NULL,
+  experiment_id TEXT NOT NULL,
+  arm TEXT NOT NULL
+);
+CREATE INDEX recommendations_ts ON {s}.recommendations(ts_ms, id);
+CREATE INDEX recommendations_by_user ON {s}.recommendations(user_id, ts_ms) WHERE user_id <> '';
+CREATE TABLE {s}.counters_minute (
+  start_ms BIGINT NOT NULL,
+  metric TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  value DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (start_ms, metric, endpoint, model_version, key_id)
+);
+CREATE TABLE {s}.counters_hour (LIKE {s}.counters_minute INCLUDING ALL);
+CREATE TABLE {s}.counters_day (LIKE {s}.counters_minute INCLUDING ALL);
+CREATE TABLE {s}.item_days (
+  day_ms BIGINT NOT NULL,
+  item_id TEXT COLLATE "C" NOT NULL,
+  impressions DOUBLE PRECISION NOT NULL,
+  clicks DOUBLE PRECISION NOT NULL,
+  carts DOUBLE PRECISION NOT NULL,
+  purchases DOUBLE PRECISION NOT NULL,
+  revenue DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (day_ms, item_id)
+);
+CREATE TABLE {s}.clicks (
+  user_id TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  ts_ms BIGINT NOT NULL,
+  recommendation_id TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  source TEXT NOT NULL,
+  experiment_id TEXT NOT NULL,
+  arm TEXT NOT NULL
+);
+CREATE INDEX clicks_by_pair ON {s}.clicks(user_id, item_id, ts_ms);
+CREATE INDEX clicks_by_time ON {s}.clicks(ts_ms);
+CREATE TABLE {s}.item_windows (
+  days BIGINT PRIMARY KEY,
+  from_day_ms BIGINT NOT NULL,
+  to_day_ms BIGINT NOT NULL,
+  put_seq BIGINT NOT NULL
+);
+CREATE TABLE {s}.item_window_sums (
+  days BIGINT NOT NULL,
+  item_id TEXT COLLATE "C" NOT NULL,
+  impressions DOUBLE PRECISION NOT NULL,
+  clicks DOUBLE PRECISION NOT NULL,
+  carts DOUBLE PRECISION NOT NULL,
+  purchases DOUBLE PRECISION NOT NULL,
+  revenue DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (days, item_id)
+);
+CREATE TABLE {s}.experiment_users (
+  experiment_id TEXT NOT NULL,
+  arm TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  impressions DOUBLE PRECISION NOT NULL,
+  clicks DOUBLE PRECISION NOT NULL,
+  orders DOUBLE PRECISION NOT NULL,
+  revenue DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (experiment_id, arm, user_id)
+);
+)sql"},
   };
   return kMigrations;
 }
@@ -162,12 +243,7 @@ Status PgTenantSpace::AppendEvent(PgConn& c, const std::string& topic, const std
 
 StatusOr<bool> PgTenantSpace::InsertInteraction(PgConn& c, const InteractionRecord& r,
                                                 const std::string& interaction_id, int64_t upload_seq) const {
-  auto num = [](const std::optional<double>& v) -> PgParam {
-    if (!v) return std::nullopt;
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", *v);
-    return std::string(buf);
-  };
+  auto num = [](const std::optional<double>& v) { return v ? PgParam(PgDouble(*v)) : PgParam(); };
   auto text = [](const std::string& v) -> PgParam { return v.empty() ? PgParam() : PgParam(v); };
   ASSIGN_OR_RETURN(auto rows, c.Exec(Sql("INSERT INTO {s}.interactions (user_idx, item_idx, type, ts_ms, rating, "
                                          "duration_seconds, value, quantity, context, metadata, recommendation_id, "

@@ -14,7 +14,4 @@ namespace embedrec::store {
 // `space.db` and `clock` outlive the function.
 WriteTrackBatches PgTrackWrites(PgTenantSpace space, const Clock* clock);
 
-// A PostgreSQL array literal of text values ({"a","b"}; NULL for nullopt).
-std::string PgArray(const std::vector<PgParam>& values);
-
 }  // namespace embedrec::store

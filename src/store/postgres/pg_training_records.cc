@@ -4,12 +4,6 @@
 
 namespace embedrec::store {
 
-std::string PgDouble(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 namespace {
 
 

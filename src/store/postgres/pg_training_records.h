@@ -14,7 +14,4 @@ namespace embedrec::store {
 std::unique_ptr<TrainingRecords> NewPgTrainingRecords(PgTenantSpace space);
 std::unique_ptr<ExperimentRecords> NewPgExperimentRecords(PgTenantSpace space);
 
-// A double as PostgreSQL reads it back exactly.
-std::string PgDouble(double v);
-
 }  // namespace embedrec::store
