@@ -142,6 +142,7 @@ def main():
     ap.add_argument("--interactions", type=int, default=200000)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--nodes", type=int, default=3, help="the most scale-out nodes measured at once (1-3)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-scale-out-"))
     sdir, env = services(work)
@@ -153,7 +154,7 @@ def main():
         for rnd in range(args.rounds):
             order = ["embedded", "scale-out"] if rnd % 2 == 0 else ["scale-out", "embedded"]
             for mode in order:
-                runs[mode].append(run_mode(mode, env, shop, args, work, [1] if mode == "embedded" else [1, 2, 3]))
+                runs[mode].append(run_mode(mode, env, shop, args, work, [1] if mode == "embedded" else list(range(1, args.nodes + 1))))
         med = lambda xs: sorted(xs)[len(xs) // 2]
         e, s = runs["embedded"], runs["scale-out"]
         lines = [f"Scale-out vs embedded (bench/scale_out_bench.py, {args.rounds} interleaved rounds, medians; "
@@ -166,7 +167,8 @@ def main():
         lines.append(f"| recommendations req/s, 1 node, first pass (users' state read) | {ec:,.0f} | {sc:,.0f} | "
                      f"{ec / sc:.2f}x cost |")
         er = med([r["rec_1"][0] for r in e])
-        for n in (1, 2, 3):
+        counts = range(1, args.nodes + 1)
+        for n in counts:
             sr = med([r[f"rec_{n}"][0] for r in s])
             p99 = med([r[f"rec_{n}"][1] for r in s])
             lines.append(f"| recommendations req/s, {n} node{'s' if n > 1 else ''} | "
@@ -179,12 +181,12 @@ def main():
         et, st = med([r["track"][0] for r in e]), med([r["track"][0] for r in s])
         lines.append(f"| tracking req/s, 1 node (scale-out: events also published to Kafka) | {et:,.0f} | {st:,.0f} | "
                      f"{et / st:.2f}x cost |")
-        for n in (2, 3):
+        for n in counts[1:]:
             stn = med([r[f"track_{n}"][0] for r in s])
             lines.append(f"| tracking req/s, {n} nodes (scale-out) | {et:,.0f} (1 node) | {stn:,.0f} "
                          f"(p99 {med([r[f'track_{n}'][1] for r in s]):.1f} ms) | {et / stn:.2f}x cost |")
         errors = sum(r["rec_1"][2] + r["rec_limited"][2] + r["track"][2] for r in e + s)
-        errors += sum(r[f"track_{n}"][2] for r in s for n in (2, 3))
+        errors += sum(r[f"track_{n}"][2] for r in s for n in counts[1:])
         lines.append("")
         lines.append(f"non-2xx answers over all runs: {errors}")
         publish("scale_out", "\n".join(lines))

@@ -163,18 +163,13 @@ StatusOr<std::shared_ptr<const UserProfile>> Activity::Profile(const std::string
   auto p = std::make_shared<UserProfile>();
   const interactions::TypeWeights weights = Weights(tenant_id);
   // Exclusions from the whole history; the fold-in from the newest events.
-  ASSIGN_OR_RETURN(auto items, store.ListUserItemTypes(user_id));
-  for (const auto& it : items) {
+  ASSIGN_OR_RETURN(auto state, store.LoadUserState(user_id, 4 * kRecent));
+  for (const auto& it : state.item_types) {
     if (weights.Positive(it.type)) p->interacted.insert(it.item_id);
     if (interactions::TypeWeights::IsPurchase(it.type)) p->purchased.insert(it.item_id);
   }
-  auto history = store.ListUserInteractions(user_id, 0, 4 * kRecent);  // newest first
-  if (history.ok()) {
-    for (auto it = history->rbegin(); it != history->rend(); ++it) {
-      Apply(*p, {it->item_id, it->type, it->ts_ms, weights.Weight(it->type), 0});
-    }
-  } else if (history.status().code() != StatusCode::kNotFound) {
-    return history.status();
+  for (auto it = state.recent.rbegin(); it != state.recent.rend(); ++it) {  // oldest first
+    Apply(*p, {it->item_id, it->type, it->ts_ms, weights.Weight(it->type), 0});
   }
   p->version = NextVersion();
   const int64_t bytes = ProfileBytes(user_id, *p);

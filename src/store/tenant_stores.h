@@ -162,6 +162,21 @@ class TenantStore {
     std::string item_id, type;
   };
   virtual StatusOr<std::vector<UserItemType>> ListUserItemTypes(const std::string& user_id) = 0;
+  // What serving reads of a user on first use: ListUserItemTypes and the
+  // `recent` newest interactions (ListUserInteractions), both empty for an
+  // unknown user. A backend whose reads are round trips does it in one.
+  struct UserState {
+    std::vector<UserItemType> item_types;
+    std::vector<UserInteraction> recent;  // newest first
+  };
+  virtual StatusOr<UserState> LoadUserState(const std::string& user_id, int recent) {
+    UserState out;
+    ASSIGN_OR_RETURN(out.item_types, ListUserItemTypes(user_id));
+    auto history = ListUserInteractions(user_id, 0, recent);
+    if (history.ok()) out.recent = std::move(history).value();
+    else if (history.status().code() != StatusCode::kNotFound) return history.status();
+    return out;
+  }
   // Aggregates over the whole tenant (scans: call after uploads, not per request).
   virtual StatusOr<DataCounts> CountData() = 0;
   // Uploads, newest first.

@@ -430,6 +430,45 @@ TEST_P(TenantStoreTrackTest, UploadsReplaceTheCatalogAndAreListedAndCounted) {
   EXPECT_TRUE(store_->ListUserItemTypes("nobody")->empty());
 }
 
+// One read of what serving needs of a user (one round trip on PostgreSQL)
+// says what the two separate reads say.
+TEST_P(TenantStoreTrackTest, AUsersStateIsWhatTheSeparateReadsSay) {
+  std::vector<TrackEvent> events;
+  for (int i = 0; i < 5; ++i) {
+    TrackEvent ev = View("S", "P" + std::to_string(i % 3));
+    ev.ts_ms = 100 + i;
+    ev.create_missing_item = true;
+    if (i == 4) ev.type = "purchase";
+    events.push_back(ev);
+  }
+  ASSERT_OK(store_->Track(events));
+  auto state = store_->LoadUserState("S", 3);
+  ASSERT_OK(state);
+  auto types = store_->ListUserItemTypes("S");
+  auto recent = store_->ListUserInteractions("S", 0, 3);
+  ASSERT_OK(types);
+  ASSERT_OK(recent);
+  auto key = [](const auto& v) {
+    std::set<std::pair<std::string, std::string>> out;
+    for (const auto& x : v) out.insert({x.item_id, x.type});
+    return out;
+  };
+  EXPECT_EQ(key(state->item_types), key(*types));
+  EXPECT_EQ(state->item_types.size(), 4u);  // P0, P1, P2 viewed; P1 bought
+  ASSERT_EQ(state->recent.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(state->recent[i].item_id, (*recent)[i].item_id);
+    EXPECT_EQ(state->recent[i].type, (*recent)[i].type);
+    EXPECT_EQ(state->recent[i].ts_ms, (*recent)[i].ts_ms);
+    EXPECT_EQ(state->recent[i].interaction_id, (*recent)[i].interaction_id);
+  }
+  EXPECT_EQ(state->recent[0].ts_ms, 104);  // newest first
+  EXPECT_EQ(state->recent[0].type, "purchase");
+  auto nobody = store_->LoadUserState("nobody", 3);
+  ASSERT_OK(nobody);
+  EXPECT_TRUE(nobody->item_types.empty() && nobody->recent.empty());
+}
+
 TEST_P(TenantStoreTrackTest, ExperimentsArePutReadAndListedByStatus) {
   auto& e = store_->experiments();
   ASSERT_OK(e.PutExperiment({"exp_1", "running", 1, 1, "{\"a\":1}"}));

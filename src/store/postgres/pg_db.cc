@@ -23,6 +23,7 @@ Status ErrorOf(pg_conn* c, pg_result* r, const std::string& sql) {
   std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (code == "23505") return Status::AlreadyExists(msg);
+  if (code == "0A000" && msg.find("cached plan") != std::string::npos) return Status::Unavailable(msg);
   // A schema or table that is not there: a tenant deleted, or never made.
   if (code == "3F000" || code == "42P01") return Status::NotFound(msg);
   if (code == "23503" || code == "23514" || code == "23502") return Status::FailedPrecondition(msg);
@@ -88,11 +89,47 @@ PgConn::~PgConn() {
 
 bool PgConn::healthy() const { return c_ && PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE; }
 
+pg_result* PgConn::Run(const std::string& sql, const std::vector<const char*>& values) {
+  const int n = static_cast<int>(values.size());
+  if (n == 0) return PQexec(c_, sql.c_str());
+  auto [it, first] = seen_.try_emplace(sql);
+  if (first) {
+    if (seen_.size() > 4 * kMaxPrepared) {  // statements run once, mostly: forget them
+      std::erase_if(seen_, [&](const auto& e) { return e.second.name.empty() && e.first != sql; });
+    }
+    return PQexecParams(c_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+  }
+  if (it->second.name.empty()) {
+    if (prepared_ >= kMaxPrepared) {
+      pg_result* d = PQexec(c_, "DEALLOCATE ALL");
+      const bool done = d && PQresultStatus(d) == PGRES_COMMAND_OK;
+      if (d) PQclear(d);
+      if (!done) return PQexecParams(c_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+      for (auto& [text, seen] : seen_) seen.name.clear();
+      prepared_ = 0;
+    }
+    std::string name = "er" + std::to_string(++next_name_);
+    pg_result* p = PQprepare(c_, name.c_str(), sql.c_str(), n, nullptr);
+    const bool ok = p && PQresultStatus(p) == PGRES_COMMAND_OK;
+    if (!ok) return p;  // the error, as the statement's
+    PQclear(p);
+    it->second.name = std::move(name);
+    ++prepared_;
+  }
+  pg_result* r = PQexecPrepared(c_, it->second.name.c_str(), n, values.data(), nullptr, nullptr, 0);
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (state && std::strcmp(state, "0A000") == 0) {
+    // "cached plan must not change result type": a table changed under the
+    // prepared statement (a migration by a newer node). Prepared again on its next run.
+    seen_.erase(it);
+  }
+  return r;
+}
+
 StatusOr<PgRows> PgConn::Exec(const std::string& sql, const std::vector<PgParam>& params) {
   std::vector<const char*> values(params.size());
   for (size_t i = 0; i < params.size(); ++i) values[i] = params[i] ? params[i]->c_str() : nullptr;
-  pg_result* r = PQexecParams(c_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
-                              nullptr, 0);
+  pg_result* r = Run(sql, values);
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     Status s = ErrorOf(c_, r, sql);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -68,8 +69,12 @@ class PgConn {
 
   // Runs `sql` with $1… bound to `params`. Errors: kAlreadyExists (unique
   // violation), kFailedPrecondition (foreign key or check violation),
-  // kUnavailable (connection lost, serialization failure, deadlock: retry),
-  // kInternal otherwise.
+  // kNotFound (no such schema or table: a tenant deleted), kUnavailable
+  // (connection lost, serialization failure, deadlock: retry), kInternal
+  // otherwise. A statement with parameters run a second time on this
+  // connection is prepared, then executed by name: PostgreSQL parses and
+  // plans it once (planning was most of a short read's cost), see
+  // kMaxPrepared.
   StatusOr<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
   // COPY … FROM STDIN (`copy_sql`) fed `data` in COPY's text format.
   Status CopyIn(const std::string& copy_sql, const std::string& data);
@@ -82,7 +87,19 @@ class PgConn {
   pg_conn* raw() { return c_; }
 
  private:
+  // Statements prepared per connection, at most; past it they are all
+  // deallocated and prepared again as they come (a bound on the server's
+  // memory with many tenants: each tenant's statements name its schema).
+  static constexpr size_t kMaxPrepared = 256;
+  struct Seen {
+    std::string name;  // "" until prepared
+  };
+  pg_result* Run(const std::string& sql, const std::vector<const char*>& values);
+
   pg_conn* c_;
+  std::unordered_map<std::string, Seen> seen_;  // statements with parameters, by text
+  size_t prepared_ = 0;
+  uint64_t next_name_ = 0;
 };
 
 struct PgOptions {

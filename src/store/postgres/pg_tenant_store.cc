@@ -139,6 +139,38 @@ class PgTenantStore final : public TenantStore {
     return out;
   }
 
+  // One statement: the user's (item, type) pairs (part 0) and newest rows (part 1).
+  StatusOr<UserState> LoadUserState(const std::string& user_id, int recent) override {
+    ASSIGN_OR_RETURN(auto r, Q("WITH u AS (SELECT user_idx FROM {s}.users WHERE user_id=$1), "
+                               "t AS (SELECT item_idx, type FROM {s}.interactions WHERE user_idx = (SELECT user_idx "
+                               "FROM u) GROUP BY item_idx, type), "
+                               "r AS (SELECT item_idx, type, ts_ms, rating, value, quantity, interaction_id FROM "
+                               "{s}.interactions WHERE user_idx = (SELECT user_idx FROM u) ORDER BY ts_ms DESC, "
+                               "item_idx, type LIMIT $2) "
+                               "SELECT 0, i.item_id, t.type, 0::bigint, NULL::float8, NULL::float8, NULL::float8, '', "
+                               "t.item_idx FROM t JOIN {s}.items i ON i.item_idx = t.item_idx "
+                               "UNION ALL SELECT 1, COALESCE(i.item_id, ''), r.type, r.ts_ms, r.rating, r.value, "
+                               "r.quantity, COALESCE(r.interaction_id, ''), r.item_idx FROM r LEFT JOIN {s}.items i "
+                               "ON i.item_idx = r.item_idx ORDER BY 1, 4 DESC, 9, 3",
+                               {user_id, std::to_string(recent)}));
+    UserState out;
+    for (int i = 0; i < r.size(); ++i) {
+      if (r.Int(i, 0) == 0) {
+        out.item_types.push_back({r.Text(i, 1), r.Text(i, 2)});
+        continue;
+      }
+      UserInteraction& x = out.recent.emplace_back();
+      x.item_id = r.Text(i, 1);
+      x.type = r.Text(i, 2);
+      x.ts_ms = r.Int(i, 3);
+      if (!r.IsNull(i, 4)) x.rating = r.Double(i, 4);
+      if (!r.IsNull(i, 5)) x.value = r.Double(i, 5);
+      if (!r.IsNull(i, 6)) x.quantity = r.Double(i, 6);
+      x.interaction_id = r.Text(i, 7);
+    }
+    return out;
+  }
+
   StatusOr<DataCounts> CountData() override {
     DataCounts d;
     // One snapshot: the counts agree with each other.
