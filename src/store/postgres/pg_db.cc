@@ -87,7 +87,10 @@ PgConn::~PgConn() {
   if (c_) PQfinish(c_);
 }
 
-bool PgConn::healthy() const { return c_ && PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE; }
+bool PgConn::healthy() const {
+  return c_ && PQstatus(c_) == CONNECTION_OK && PQpipelineStatus(c_) == PQ_PIPELINE_OFF &&
+         PQtransactionStatus(c_) == PQTRANS_IDLE;
+}
 
 pg_result* PgConn::Run(const std::string& sql, const std::vector<const char*>& values) {
   const int n = static_cast<int>(values.size());
@@ -127,6 +130,11 @@ pg_result* PgConn::Run(const std::string& sql, const std::vector<const char*>& v
 }
 
 StatusOr<PgRows> PgConn::Exec(const std::string& sql, const std::vector<PgParam>& params) {
+  if (begin_pending_) {
+    const PgStatement one{sql, params};
+    ASSIGN_OR_RETURN(auto rows, RunPipeline({&one}, /*commit=*/false));
+    return std::move(rows[0]);
+  }
   std::vector<const char*> values(params.size());
   for (size_t i = 0; i < params.size(); ++i) values[i] = params[i] ? params[i]->c_str() : nullptr;
   pg_result* r = Run(sql, values);
@@ -139,7 +147,90 @@ StatusOr<PgRows> PgConn::Exec(const std::string& sql, const std::vector<PgParam>
   return PgRows(r);
 }
 
+StatusOr<std::vector<PgRows>> PgConn::Pipeline(const std::vector<PgStatement>& statements, bool commit) {
+  std::vector<const PgStatement*> list;
+  for (const auto& s : statements) list.push_back(&s);
+  return RunPipeline(list, commit);
+}
+
+StatusOr<std::vector<PgRows>> PgConn::RunPipeline(const std::vector<const PgStatement*>& statements, bool commit) {
+  static const PgStatement kBegin{"BEGIN", {}}, kCommit{"COMMIT", {}};
+  std::vector<const PgStatement*> all;
+  const bool begin = begin_pending_;
+  if (begin) all.push_back(&kBegin);
+  all.insert(all.end(), statements.begin(), statements.end());
+  if (commit) all.push_back(&kCommit);
+  begin_pending_ = false;
+  if (PQenterPipelineMode(c_) != 1) return Status::Unavailable(std::string("PostgreSQL: ") + PQerrorMessage(c_));
+  auto lost = [&] { return Status::Unavailable(std::string("PostgreSQL pipeline: ") + PQerrorMessage(c_)); };
+  // 1. Send: a statement run before is prepared (its Parse in the same round trip).
+  std::vector<std::string*> preparing(all.size(), nullptr);  // the name being prepared, if any
+  for (size_t i = 0; i < all.size(); ++i) {
+    const PgStatement& st = *all[i];
+    const int n = static_cast<int>(st.params.size());
+    std::vector<const char*> values(st.params.size());
+    for (size_t k = 0; k < st.params.size(); ++k) values[k] = st.params[k] ? st.params[k]->c_str() : nullptr;
+    Seen* seen = nullptr;
+    if (n > 0) {
+      auto [it, first] = seen_.try_emplace(st.sql);
+      if (!first && (!it->second.name.empty() || prepared_ < kMaxPrepared)) seen = &it->second;
+    }
+    int sent;
+    if (!seen) {
+      sent = PQsendQueryParams(c_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+    } else {
+      if (seen->name.empty()) {
+        seen->name = "er" + std::to_string(++next_name_);
+        ++prepared_;
+        preparing[i] = &seen->name;
+        if (PQsendPrepare(c_, seen->name.c_str(), st.sql.c_str(), n, nullptr) != 1) return lost();
+      }
+      sent = PQsendQueryPrepared(c_, seen->name.c_str(), n, values.data(), nullptr, nullptr, 0);
+    }
+    if (sent != 1) return lost();  // the connection is dropped (its pipeline is not finished)
+  }
+  if (PQpipelineSync(c_) != 1) return lost();
+  // 2. Read: each command's result, then a null; the sync's last.
+  Status error;
+  std::vector<PgRows> rows;
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (int command = preparing[i] ? 0 : 1; command < 2; ++command) {
+      pg_result* r = PQgetResult(c_);
+      if (!r) return lost();
+      const ExecStatusType st = PQresultStatus(r);
+      const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+      if (!ok && error.ok() && st != PGRES_PIPELINE_ABORTED) error = ErrorOf(c_, r, all[i]->sql);
+      if (command == 0) {  // the Parse
+        if (!ok) {
+          preparing[i]->clear();
+          --prepared_;
+        }
+        PQclear(r);
+      } else if (ok && all[i] != &kBegin && all[i] != &kCommit) {
+        rows.emplace_back(r);
+      } else {
+        PQclear(r);
+      }
+      while ((r = PQgetResult(c_)) != nullptr) PQclear(r);
+    }
+  }
+  pg_result* sync = PQgetResult(c_);
+  const bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  if (sync) PQclear(sync);
+  if (!synced || PQexitPipelineMode(c_) != 1) return lost();
+  if (!error.ok()) return error;
+  if (commit) committed_ = true;
+  return rows;
+}
+
+Status PgConn::SendPendingBegin() {
+  if (!begin_pending_) return Status::Ok();
+  begin_pending_ = false;
+  return Exec("BEGIN").status();
+}
+
 Status PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
+  RETURN_IF_ERROR(SendPendingBegin());
   pg_result* r = PQexec(c_, copy_sql.c_str());
   if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
     Status s = ErrorOf(c_, r, copy_sql);
@@ -159,6 +250,7 @@ Status PgConn::CopyIn(const std::string& copy_sql, const std::string& data) {
 }
 
 Status PgConn::Script(const std::string& sql) {
+  RETURN_IF_ERROR(SendPendingBegin());
   pg_result* r = PQexec(c_, sql.c_str());
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   Status s = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? Status::Ok() : ErrorOf(c_, r, sql);
@@ -167,10 +259,17 @@ Status PgConn::Script(const std::string& sql) {
 }
 
 Status PgConn::Transaction(const std::function<Status(PgConn&)>& fn) {
-  RETURN_IF_ERROR(Exec("BEGIN").status());
+  begin_pending_ = true;  // sent with fn's first statement
+  committed_ = false;
   Status s = fn(*this);
-  if (s.ok()) s = Exec("COMMIT").status();
-  if (!s.ok() && PQtransactionStatus(c_) != PQTRANS_IDLE) (void)Exec("ROLLBACK");
+  const bool began = !begin_pending_;
+  begin_pending_ = false;
+  if (s.ok() && began && !committed_) s = Exec("COMMIT").status();
+  committed_ = false;
+  if (!s.ok() && PQstatus(c_) == CONNECTION_OK && PQpipelineStatus(c_) == PQ_PIPELINE_OFF &&
+      PQtransactionStatus(c_) != PQTRANS_IDLE) {
+    (void)Exec("ROLLBACK");
+  }
   return s;
 }
 
@@ -256,7 +355,8 @@ StatusOr<std::unique_ptr<PgConn>> PgDb::Acquire() {
       // An idle connection has nothing to read unless the server is closing
       // it (a restart, an administrator): such a one is made again.
       pollfd p{PQsocket(c->raw()), POLLIN, 0};
-      const bool closing = p.fd < 0 || ::poll(&p, 1, 0) != 0;
+      const bool closing = p.fd < 0 || ::poll(&p, 1, 0) != 0 ||
+                           PQpipelineStatus(c->raw()) != PQ_PIPELINE_OFF;  // a pipeline cut short
       if (!closing && PQstatus(c->raw()) == CONNECTION_OK) {
         lock.unlock();
         if (!c->healthy()) (void)c->Exec("ROLLBACK");  // left in a transaction by a failure

@@ -60,6 +60,12 @@ class PgRows {
   pg_result* r_ = nullptr;
 };
 
+// One statement of a pipeline.
+struct PgStatement {
+  std::string sql;
+  std::vector<PgParam> params;
+};
+
 class PgConn {
  public:
   explicit PgConn(pg_conn* c) : c_(c) {}
@@ -76,11 +82,17 @@ class PgConn {
   // plans it once (planning was most of a short read's cost), see
   // kMaxPrepared.
   StatusOr<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Runs the statements in one round trip (libpq's pipeline mode), in
+  // order; their rows. The first error is the answer (the statements after
+  // it are not run). With `commit`, COMMIT follows them in the same round
+  // trip (inside Transaction: the transaction ends there).
+  StatusOr<std::vector<PgRows>> Pipeline(const std::vector<PgStatement>& statements, bool commit = false);
   // COPY … FROM STDIN (`copy_sql`) fed `data` in COPY's text format.
   Status CopyIn(const std::string& copy_sql, const std::string& data);
   // Runs several statements without parameters (a migration).
   Status Script(const std::string& sql);
-  // BEGIN, fn, COMMIT (ROLLBACK when fn or COMMIT fails).
+  // BEGIN, fn, COMMIT (ROLLBACK when fn or COMMIT fails). BEGIN goes with
+  // fn's first statement, in the same round trip.
   Status Transaction(const std::function<Status(PgConn&)>& fn);
   // Connected and not inside a transaction.
   bool healthy() const;
@@ -95,11 +107,15 @@ class PgConn {
     std::string name;  // "" until prepared
   };
   pg_result* Run(const std::string& sql, const std::vector<const char*>& values);
+  StatusOr<std::vector<PgRows>> RunPipeline(const std::vector<const PgStatement*>& statements, bool commit);
+  Status SendPendingBegin();  // BEGIN now, when Transaction left it to the first statement
 
   pg_conn* c_;
   std::unordered_map<std::string, Seen> seen_;  // statements with parameters, by text
   size_t prepared_ = 0;
   uint64_t next_name_ = 0;
+  bool begin_pending_ = false;  // in Transaction, before its first statement
+  bool committed_ = false;      // in Transaction, by a Pipeline with commit
 };
 
 struct PgOptions {

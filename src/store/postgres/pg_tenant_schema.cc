@@ -230,8 +230,13 @@ Status PgTenantSpace::Notify(PgConn& c, RemoteChange::Kind kind) const {
   return c.Exec("SELECT pg_notify($1, $2)", {kChangesChannel, ChangeMessage(node, {tenant_id, kind})}).status();
 }
 
+PgStatement PgTenantSpace::LockWritesStatement() const {
+  return {"SELECT pg_advisory_xact_lock(hashtext($1))", {"embedrec-writes:" + tenant_id}};
+}
+
 Status PgTenantSpace::LockWrites(PgConn& c) const {
-  return c.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"embedrec-writes:" + tenant_id}).status();
+  const PgStatement lock = LockWritesStatement();
+  return c.Exec(lock.sql, lock.params).status();
 }
 
 Status PgTenantSpace::AppendEvent(PgConn& c, const std::string& topic, const std::string& payload,

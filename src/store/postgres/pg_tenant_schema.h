@@ -36,6 +36,7 @@ struct PgTenantSpace {
   // deploys) for the transaction: new item_idx/user_idx stay dense, and
   // events commit in the order of their seq.
   Status LockWrites(PgConn& c) const;
+  PgStatement LockWritesStatement() const;  // the same, to send in a pipeline
   // Appends to the tenant's event log (call under LockWrites).
   Status AppendEvent(PgConn& c, const std::string& topic, const std::string& payload, int64_t now_ms) const;
   // Tells the other nodes, when the transaction commits (NOTIFY).

@@ -2,6 +2,7 @@
 #include "store/track_committer.h"
 
 #include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
@@ -26,34 +27,33 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
     }
   }
 
-  // 1. Idempotency keys seen before (in the store, or earlier in this group).
-  std::unordered_map<std::string, std::string> replay;
+  // 1. One round trip (BEGIN goes with it): the tenant's write lock, the
+  // idempotency keys seen before, the items named, the users known.
+  std::vector<PgParam> keys, item_ids, user_ids;
   {
-    std::vector<PgParam> keys;
+    std::set<std::string> distinct_users;
     for (auto& [ev, r] : all) {
       if (!ev->idempotency_key.empty()) keys.emplace_back(ev->idempotency_key);
-    }
-    if (!keys.empty()) {
-      ASSIGN_OR_RETURN(auto rows, c.Exec(t.Sql("SELECT key, interaction_id FROM {s}.idempotency_keys "
-                                               "WHERE key = ANY($1::text[])"),
-                                         {PgArray(keys)}));
-      for (int i = 0; i < rows.size(); ++i) replay[rows.Text(i, 0)] = rows.Text(i, 1);
+      if (!ev->item_id.empty()) item_ids.emplace_back(ev->item_id);
+      if (distinct_users.insert(ev->user_id).second) user_ids.emplace_back(ev->user_id);
     }
   }
-  // 2. The items named (missing ones made when the event asks for it).
+  std::vector<PgStatement> reads = {t.LockWritesStatement(),
+                                    {t.Sql("SELECT key, interaction_id FROM {s}.idempotency_keys "
+                                           "WHERE key = ANY($1::text[])"),
+                                     {PgArray(keys)}},
+                                    {t.Sql("SELECT item_id, item_idx FROM {s}.items "
+                                           "WHERE item_id = ANY($1::text[]) AND deleted=0"),
+                                     {PgArray(item_ids)}},
+                                    {t.Sql("SELECT user_id, user_idx FROM {s}.users WHERE user_id = ANY($1::text[])"),
+                                     {PgArray(user_ids)}}};
+  ASSIGN_OR_RETURN(auto read, c.Pipeline(reads));
+  std::unordered_map<std::string, std::string> replay;  // idempotency key → the stored interaction
+  for (int i = 0; i < read[1].size(); ++i) replay[read[1].Text(i, 0)] = read[1].Text(i, 1);
   std::unordered_map<std::string, int64_t> items;
-  {
-    std::vector<PgParam> ids;
-    for (auto& [ev, r] : all) {
-      if (!ev->item_id.empty()) ids.emplace_back(ev->item_id);
-    }
-    if (!ids.empty()) {
-      ASSIGN_OR_RETURN(auto rows, c.Exec(t.Sql("SELECT item_id, item_idx FROM {s}.items "
-                                               "WHERE item_id = ANY($1::text[]) AND deleted=0"),
-                                         {PgArray(ids)}));
-      for (int i = 0; i < rows.size(); ++i) items[rows.Text(i, 0)] = rows.Int(i, 1);
-    }
-  }
+  for (int i = 0; i < read[2].size(); ++i) items[read[2].Text(i, 0)] = read[2].Int(i, 1);
+  std::unordered_map<std::string, int64_t> known_users;
+  for (int i = 0; i < read[3].size(); ++i) known_users[read[3].Text(i, 0)] = read[3].Int(i, 1);
   // Events in order: replayed, rejected, or written (their user wanted).
   std::vector<std::pair<const TrackEvent*, TrackResult*>> writes;
   std::map<std::string, int64_t> users;  // user_id → user_idx (-1: to be made)
@@ -88,13 +88,11 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
     users.emplace(ev->user_id, -1);
     writes.emplace_back(ev, r);
   }
-  // 3. Users: the known ones read, the others made with the next numbers.
+  // 3. Users: the known ones read (above), the others made with the next numbers.
   if (!users.empty()) {
-    std::vector<PgParam> ids;
-    for (const auto& [id, idx] : users) ids.emplace_back(id);
-    ASSIGN_OR_RETURN(auto known, c.Exec(t.Sql("SELECT user_id, user_idx FROM {s}.users WHERE user_id = ANY($1::text[])"),
-                                        {PgArray(ids)}));
-    for (int i = 0; i < known.size(); ++i) users[known.Text(i, 0)] = known.Int(i, 1);
+    for (auto& [id, idx] : users) {
+      if (auto k = known_users.find(id); k != known_users.end()) idx = k->second;
+    }
     std::vector<PgParam> fresh;
     for (const auto& [ev, r] : writes) {  // in event order: earlier events' users get lower numbers
       if (users[ev->user_id] == -1) {
@@ -173,40 +171,38 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
     std::string notice = ChangeMessage(t.node, {t.tenant_id, RemoteChange::kTracked, std::move(event)});
     if (notice.size() < 7900) notices.emplace_back(std::move(notice));
   }
+  // 6. The events, the other nodes told, the idempotency keys kept, and
+  // COMMIT: one round trip.
+  std::vector<PgStatement> writes_after;
   if (!payloads.empty()) {
-    RETURN_IF_ERROR(c.Exec(t.Sql("INSERT INTO {s}.events (topic, payload, created_at_ms) SELECT 'user-interactions', "
-                                 "p, $2 FROM unnest($1::text[]) WITH ORDINALITY AS e(p, ord) ORDER BY ord"),
-                           {PgArray(payloads), now_text}).status());
+    writes_after.push_back({t.Sql("INSERT INTO {s}.events (topic, payload, created_at_ms) SELECT 'user-interactions', "
+                                  "p, $2 FROM unnest($1::text[]) WITH ORDINALITY AS e(p, ord) ORDER BY ord"),
+                            {PgArray(payloads), now_text}});
   }
   if (!notices.empty()) {
-    RETURN_IF_ERROR(c.Exec("SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m", {kChangesChannel, PgArray(notices)})
-                        .status());
+    writes_after.push_back({"SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m", {kChangesChannel, PgArray(notices)}});
   }
-  // 6. Idempotency keys, and the answers of events that repeated one in this group.
-  std::vector<PgParam> keys, ids;
+  std::vector<PgParam> new_keys, ids;
   for (auto& [key, r] : keyed) {
-    keys.emplace_back(key);
+    new_keys.emplace_back(key);
     ids.emplace_back(r->interaction_id);
   }
-  for (auto& [ev, r] : all) {
+  for (auto& [ev, r] : all) {  // the answers of events that repeated a key of this group
     if (r->replayed && r->interaction_id.empty()) r->interaction_id = keyed[ev->idempotency_key]->interaction_id;
   }
-  if (!keys.empty()) {
-    RETURN_IF_ERROR(c.Exec(t.Sql("INSERT INTO {s}.idempotency_keys (key, interaction_id, created_at_ms) "
-                                 "SELECT k, i, $3 FROM unnest($1::text[], $2::text[]) AS x(k, i) ON CONFLICT DO NOTHING"),
-                           {PgArray(keys), PgArray(ids), now_text}).status());
+  if (!new_keys.empty()) {
+    writes_after.push_back({t.Sql("INSERT INTO {s}.idempotency_keys (key, interaction_id, created_at_ms) "
+                                  "SELECT k, i, $3 FROM unnest($1::text[], $2::text[]) AS x(k, i) ON CONFLICT DO NOTHING"),
+                            {PgArray(new_keys), PgArray(ids), now_text}});
   }
-  return Status::Ok();
+  return c.Pipeline(writes_after, /*commit=*/true).status();
 }
 
 }  // namespace
 
 WriteTrackBatches PgTrackWrites(PgTenantSpace t, const Clock* clock) {
   return [t = std::move(t), clock](const std::vector<TrackBatch*>& batches) {
-    return t.db->Transaction([&](PgConn& c) -> Status {
-      RETURN_IF_ERROR(t.LockWrites(c));
-      return WriteGroup(t, c, clock, batches);
-    });
+    return t.db->Transaction([&](PgConn& c) { return WriteGroup(t, c, clock, batches); });
   };
 }
 

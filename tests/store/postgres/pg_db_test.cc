@@ -70,5 +70,59 @@ TEST_F(PgDbTest, ATableChangedUnderAPreparedStatementIsReadAgain) {
   EXPECT_EQ(again->Text(0, 2), "x");
 }
 
+TEST_F(PgDbTest, APipelineAnswersEachStatementInOrderRunAfterRun) {
+  for (int run = 0; run < 3; ++run) {  // the second and third prepared in the pipeline
+    const std::string k = "p" + std::to_string(run);
+    auto rows = db_->Exec("SELECT 1");  // a pooled connection, then a pipeline on it
+    ASSERT_OK(rows);
+    Status s = db_->With([&](PgConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto out, c.Pipeline({{"INSERT INTO t (k, v) VALUES ($1, $2)", {k, "5"}},
+                                             {"SELECT v * 2 FROM t WHERE k = $1", {k}},
+                                             {"SELECT COUNT(*) FROM t WHERE k LIKE $1", {"p%"}}}));
+      EXPECT_EQ(out.size(), 3u);
+      EXPECT_EQ(out[0].changed(), 1);
+      EXPECT_EQ(out[1].Int(0, 0), 10);
+      EXPECT_EQ(out[2].Int(0, 0), run + 1);
+      return Status::Ok();
+    });
+    ASSERT_OK(s);
+  }
+}
+
+TEST_F(PgDbTest, APipelineStopsAtItsFirstErrorAndItsTransactionLeavesNothing) {
+  ASSERT_OK(db_->Exec("INSERT INTO t (k, v) VALUES ($1, 1)", {"taken"}));
+  Status s = db_->Transaction([&](PgConn& c) -> Status {
+    return c.Pipeline({{"INSERT INTO t (k, v) VALUES ($1, 1)", {"first"}},
+                       {"INSERT INTO t (k, v) VALUES ($1, 1)", {"taken"}},
+                       {"INSERT INTO t (k, v) VALUES ($1, 1)", {"after"}}},
+                      /*commit=*/true)
+        .status();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  auto n = db_->Exec("SELECT COUNT(*) FROM t");
+  ASSERT_OK(n);
+  EXPECT_EQ(n->Int(0, 0), 1);  // "first" rolled back, "after" never run
+  // The connection is fine afterwards, and a committing pipeline commits.
+  ASSERT_OK(db_->Transaction([&](PgConn& c) -> Status {
+    RETURN_IF_ERROR(c.Exec("INSERT INTO t (k, v) VALUES ($1, 2)", {"x"}).status());
+    return c.Pipeline({{"INSERT INTO t (k, v) VALUES ($1, 3)", {"y"}}}, /*commit=*/true).status();
+  }));
+  n = db_->Exec("SELECT COUNT(*) FROM t");
+  ASSERT_OK(n);
+  EXPECT_EQ(n->Int(0, 0), 3);
+}
+
+TEST_F(PgDbTest, ATransactionThatRanNothingAndOneThatFailedLeaveTheConnectionIdle) {
+  ASSERT_OK(db_->Transaction([](PgConn&) { return Status::Ok(); }));
+  EXPECT_EQ(db_->Transaction([](PgConn& c) -> Status {
+              RETURN_IF_ERROR(c.Exec("INSERT INTO t (k, v) VALUES ($1, 1)", {"gone"}).status());
+              return Status::Internal("the caller changed its mind");
+            }).code(),
+            StatusCode::kInternal);
+  auto n = db_->Exec("SELECT COUNT(*) FROM t");
+  ASSERT_OK(n);
+  EXPECT_EQ(n->Int(0, 0), 0);
+}
+
 }  // namespace
 }  // namespace embedrec::store
