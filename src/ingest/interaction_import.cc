@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <tuple>
 #include <cstdlib>
 #include <unordered_map>
@@ -215,16 +216,32 @@ class RowReader {
 Status WriteSorted(InteractionSorter& sorter, NewUsers& new_users, const IdSnapshot& ids,
                    const TypeCodes& types, int64_t now_ms, store::ImportBatch* batch, ImportResult* result,
                    InteractionStats* stats) {
-  int64_t new_key = -1, new_idx = -1;  // the last new user created
-  std::string new_id;
+  // New users are made a chunk at a time ahead of their rows (one round
+  // trip per chunk on a database server), in key order.
+  constexpr size_t kUsersAhead = 1024;
+  std::deque<std::pair<int64_t, int64_t>> made;  // (key, user_idx), keys increasing
   auto user_idx = [&](int64_t key) -> StatusOr<int64_t> {
     if (key < kNewUserBase) return key;
-    while (new_key != key) {  // every new user has rows: the stream reaches `key`
-      ASSIGN_OR_RETURN(bool more, new_users.Next(&new_key, &new_id));
-      if (!more || new_key > key) return Status::Internal("import: rows of a user the upload did not see");
-      ASSIGN_OR_RETURN(new_idx, batch->EnsureUser(new_id, now_ms));
+    while (true) {
+      while (!made.empty() && made.front().first < key) made.pop_front();
+      if (!made.empty()) {
+        if (made.front().first == key) return made.front().second;
+        return Status::Internal("import: rows of a user the upload did not see");
+      }
+      std::vector<int64_t> keys;
+      std::vector<std::string> ids;
+      int64_t k;
+      std::string id;
+      while (ids.size() < kUsersAhead) {
+        ASSIGN_OR_RETURN(bool more, new_users.Next(&k, &id));
+        if (!more) break;
+        keys.push_back(k);
+        ids.push_back(std::move(id));
+      }
+      if (ids.empty()) return Status::Internal("import: rows of a user the upload did not see");
+      ASSIGN_OR_RETURN(auto idx, batch->EnsureUsers(ids, now_ms));
+      for (size_t i = 0; i < keys.size(); ++i) made.emplace_back(keys[i], idx[i]);
     }
-    return new_idx;
   };
   int64_t max_item = -1;
   for (const auto& [id, idx] : ids.items) max_item = std::max(max_item, idx);
@@ -270,9 +287,13 @@ Status WriteSorted(InteractionSorter& sorter, NewUsers& new_users, const IdSnaps
     if (stats->min_ts_ms == 0 || row.ts_ms < stats->min_ts_ms) stats->min_ts_ms = row.ts_ms;
     stats->max_ts_ms = std::max(stats->max_ts_ms, row.ts_ms);
   }
-  // The stream's end: two ids sharing the last key are found here.
-  ASSIGN_OR_RETURN(bool extra, new_users.Next(&new_key, &new_id));
-  if (extra) return Status::Internal("import: a new user without rows");
+  // The stream's end: a user made ahead but never reached, or two ids
+  // sharing the last key, are found here.
+  while (!made.empty() && made.front().first <= prev_user) made.pop_front();
+  int64_t extra_key;
+  std::string extra_id;
+  ASSIGN_OR_RETURN(bool extra, new_users.Next(&extra_key, &extra_id));
+  if (extra || !made.empty()) return Status::Internal("import: a new user without rows");
   for (size_t t = 0; t < per_type.size(); ++t) {
     if (per_type[t] > 0) stats->types[types.names[t]] = per_type[t];
   }

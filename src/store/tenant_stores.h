@@ -65,6 +65,16 @@ class ImportBatch {
   // since an IdMap snapshot is found, not added twice). Users added one after
   // another get increasing user_idx.
   virtual StatusOr<int64_t> EnsureUser(const std::string& user_id, int64_t now_ms) = 0;
+  // EnsureUser of each, in order (one round trip on a server).
+  virtual StatusOr<std::vector<int64_t>> EnsureUsers(const std::vector<std::string>& user_ids, int64_t now_ms) {
+    std::vector<int64_t> out;
+    out.reserve(user_ids.size());
+    for (const auto& id : user_ids) {
+      ASSIGN_OR_RETURN(int64_t idx, EnsureUser(id, now_ms));
+      out.push_back(idx);
+    }
+    return out;
+  }
   // False when an identical interaction (user, item, type, timestamp) exists.
   // The row is marked as this upload's. Fastest when called in key order
   // (user_idx, item_idx, type, ts_ms).

@@ -29,6 +29,7 @@ class DispatcherTest : public ::testing::Test {
 
 TEST_F(DispatcherTest, DeferredAnswerIsSentWhenReadyFromAnotherThread) {
   std::thread helper;
+  std::promise<void> kept;  // `helper` is assigned (the answer may come before that)
   router_.Add({"GET", "/later", "", "t"}, [&](const Request&, const PathParams&) {
     return Later([&](std::function<void(Response)> send) {
       helper = std::thread([send = std::move(send)] {
@@ -37,9 +38,11 @@ TEST_F(DispatcherTest, DeferredAnswerIsSentWhenReadyFromAnotherThread) {
         r.body = "done";
         send(std::move(r));
       });
+      kept.set_value();
     });
   });
   Response r = Call("/later");
+  kept.get_future().wait();
   helper.join();
   EXPECT_EQ(r.status, 201);
   EXPECT_EQ(r.body, "done");

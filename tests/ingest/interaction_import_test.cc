@@ -134,6 +134,32 @@ TEST(InteractionImportTest, ManyNewUsersSpillAndEachIsCreatedOnceBeforeItsRows) 
                              [](const auto& a, const auto& b) { return a.user_idx < b.user_idx; }));
 }
 
+// New users are made a chunk (1024) at a time ahead of their rows.
+TEST(InteractionImportTest, NewUsersBeyondOneChunkAreEachMadeOnceWithTheirRows) {
+  Fixture f;
+  f.ids.items = {{"P1", 1}};
+  std::string csv = "user_id,item_id,interaction_type,timestamp\n";
+  constexpr int kUsers = 2500;
+  for (int i = 0; i < kUsers; ++i) csv += "U" + std::to_string(i) + ",P1,view," + std::to_string(1700000000 + i) + "\n";
+  auto src = NewStringSource(csv);
+  InteractionImportOptions opt;
+  opt.now_ms = 1800000000000;
+  InteractionStats st;
+  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows_accepted, kUsers);
+  EXPECT_EQ(f.batch.users.size(), static_cast<size_t>(kUsers));
+  std::map<int64_t, std::string> by_idx;
+  for (const auto& [id, idx] : f.batch.user_index) by_idx[idx] = id;
+  std::set<std::string> with_rows;
+  for (const auto& x : f.batch.interactions) {
+    const std::string& id = by_idx.at(x.user_idx);
+    EXPECT_EQ(x.ts_ms, (1700000000LL + std::stoi(id.substr(1))) * 1000) << id;
+    with_rows.insert(id);
+  }
+  EXPECT_EQ(with_rows.size(), static_cast<size_t>(kUsers));
+}
+
 TEST(InteractionImportTest, TwoNewUsersWithOneHashKeyFailTheUploadAsRetryable) {
   Fixture f;
   f.ids.items = {{"P1", 1}};

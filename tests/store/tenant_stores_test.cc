@@ -252,6 +252,33 @@ TEST_P(TenantStoreTrackTest, EnsureUserFindsAUserTrackedSinceTheSnapshot) {
   EXPECT_EQ(users->size(), 2u);
 }
 
+TEST_P(TenantStoreTrackTest, EnsureUsersFindsTheKnownAndNumbersTheNewInOrder) {
+  TrackEvent ev;
+  ev.user_id = "LATE";
+  ev.item_id = "P1";
+  ev.type = "view";
+  ASSERT_OK(store_->Track({ev}));
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  auto idx = (*batch)->EnsureUsers({"N1", "LATE", "N2", "N3"}, 1);
+  ASSERT_OK(idx);
+  ASSERT_EQ(idx->size(), 4u);
+  auto late = (*batch)->EnsureUser("LATE", 1);
+  ASSERT_OK(late);
+  EXPECT_EQ((*idx)[1], *late);
+  EXPECT_EQ((*idx)[2], (*idx)[0] + 1);  // dense, in the order given
+  EXPECT_EQ((*idx)[3], (*idx)[2] + 1);
+  EXPECT_GT((*idx)[0], *late);
+  auto again = (*batch)->EnsureUsers({"N3", "N1"}, 1);  // made already: the same numbers
+  ASSERT_OK(again);
+  EXPECT_EQ(*again, (std::vector<int64_t>{(*idx)[3], (*idx)[0]}));
+  ASSERT_OK((*batch)->Commit());
+  auto users = store_->LoadUserIndex();
+  ASSERT_OK(users);
+  EXPECT_EQ(users->size(), 4u);
+  EXPECT_EQ(users->at("N2"), (*idx)[2]);
+}
+
 TEST_P(TenantStoreTrackTest, UnknownItemDuplicateAndIdempotencyKey) {
   TrackEvent ev;
   ev.user_id = "U";

@@ -90,6 +90,34 @@ class PgImportBatch final : public ImportBatch {
     return q.Int(0, 0);
   }
 
+  StatusOr<std::vector<int64_t>> EnsureUsers(const std::vector<std::string>& user_ids, int64_t now_ms) override {
+    std::vector<PgParam> ids(user_ids.begin(), user_ids.end());
+    ASSIGN_OR_RETURN(auto known, c().Exec(t_.Sql("SELECT user_id, user_idx FROM {s}.users WHERE user_id = ANY($1::text[])"),
+                                          {PgArray(ids)}));
+    std::unordered_map<std::string, int64_t> idx;
+    for (int i = 0; i < known.size(); ++i) idx[known.Text(i, 0)] = known.Int(i, 1);
+    std::vector<PgParam> fresh;
+    for (const auto& id : user_ids) {
+      if (!idx.count(id) && idx.emplace(id, -1).second) fresh.emplace_back(id);
+    }
+    if (!fresh.empty()) {
+      // Under the write lock: numbered on from the largest, in the order given.
+      ASSIGN_OR_RETURN(auto made, c().Exec(t_.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) "
+                                                  "SELECT m.n + u.ord, u.id, $2 FROM unnest($1::text[]) WITH ORDINALITY "
+                                                  "AS u(id, ord), (SELECT COALESCE(MAX(user_idx), 0) AS n FROM "
+                                                  "{s}.users) m RETURNING user_id, user_idx"),
+                                           {PgArray(fresh), std::to_string(now_ms)}));
+      for (int i = 0; i < made.size(); ++i) {
+        idx[made.Text(i, 0)] = made.Int(i, 1);
+        new_users_.insert(made.Int(i, 1));  // no stored interactions to compare with
+      }
+    }
+    std::vector<int64_t> out;
+    out.reserve(user_ids.size());
+    for (const auto& id : user_ids) out.push_back(idx[id]);
+    return out;
+  }
+
   StatusOr<bool> InsertInteraction(const InteractionRecord& r) override {
     if (r.user_idx != user_) {
       user_ = r.user_idx;
