@@ -105,13 +105,15 @@ StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& confi
 }
 
 StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfig& config, const Clock* clock,
-                                                                store::CallbackRunner run_callback) {
+                                                                store::CallbackRunner run_callback,
+                                                                const std::string& node) {
   const std::string root = config.data_dir + "/tenants";
   if (!SharedControlStore(config)) {
     return store::NewSqliteTenantStores(root, clock, std::move(run_callback),
                                         int64_t{config.tenant_idle_seconds} * 1000);
   }
-  ASSIGN_OR_RETURN(auto shared, store::NewPostgresTenantStores(config.database_url, clock, std::move(run_callback)));
+  ASSIGN_OR_RETURN(auto shared, store::NewPostgresTenantStores(config.database_url, clock, std::move(run_callback), 16,
+                                                               {node, /*notify_tracked=*/config.events_url.empty()}));
   spdlog::info("tenant data in PostgreSQL (a schema per tenant)");
   return std::unique_ptr<store::TenantStores>(new WithLocalDirs(std::move(shared), root));
 }

@@ -48,8 +48,12 @@ StatusOr<std::unique_ptr<store::JobQueue>> OpenJobQueue(const ServeConfig& confi
 // PostgreSQL, each node still keeps a directory per tenant it serves under
 // its data dir (blobs with a file:// location, models being trained), made
 // when the tenant is first opened there and removed with it.
+// `node` names this process in the messages nodes send each other; with
+// EMBEDREC_EVENTS_URL, tracked interactions reach the other nodes through
+// Kafka (the published user-interactions events), not by NOTIFY.
 StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfig& config, const Clock* clock,
-                                                                store::CallbackRunner run_callback);
+                                                                store::CallbackRunner run_callback,
+                                                                const std::string& node);
 
 // The answers logged, and analytics' rollups: in each tenant's directory
 // (default) or its PostgreSQL schema, which every node writes and reads

@@ -74,6 +74,7 @@ class PlatformImpl final : public Platform {
     config_.data_dir = fs::canonical(config_.data_dir).string();
 
     ASSIGN_OR_RETURN(control_, OpenControlStore(config_));
+    node_ = NodeName();
     // Tracking's answers (serving's update and the reply) run on the workers,
     // in the tenant's queue: the store's committer thread only writes.
     ASSIGN_OR_RETURN(tenants_, OpenTenantStores(config_, clock_,
@@ -83,7 +84,8 @@ class PlatformImpl final : public Platform {
                                                   } else {
                                                     callback();  // before the pools start, or after they stop
                                                   }
-                                                }));
+                                                },
+                                                node_));
     // Tenants' events also published (Kafka): the relay reads their logs.
     ASSIGN_OR_RETURN(publisher_, OpenEventPublisher(config_));
     if (publisher_) {
@@ -158,7 +160,7 @@ class PlatformImpl final : public Platform {
     ASSIGN_OR_RETURN(job_queue_, OpenJobQueue(config_));
     if (job_queue_) {
       topts.queue = job_queue_.get();
-      topts.node = NodeName();
+      topts.node = node_;
       topts.takes_jobs = Serves("ml");
       topts.job_lease_ms = int64_t{config_.job_lease_seconds} * 1000;
       spdlog::info("training jobs from the shared queue as node {}{}", topts.node,
@@ -398,6 +400,7 @@ class PlatformImpl final : public Platform {
     if (retrain_) retrain_->Start();
     experiments_->Start();
     if (relay_) relay_->Start();
+    RETURN_IF_ERROR(SubscribeToOtherNodes());
     spdlog::info("embedrec ready; data in {}", config_.data_dir);
     return Status::Ok();
   }
@@ -418,6 +421,7 @@ class PlatformImpl final : public Platform {
     if (down_) return;
     down_ = true;
     down_remote_ = true;
+    if (subscriber_) subscriber_->Stop();  // no more of other nodes' events
     if (server_) {
       spdlog::info("shutting down: finishing {} in-flight requests", server_->in_flight());
       server_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
@@ -517,6 +521,29 @@ class PlatformImpl final : public Platform {
         if (analytics_) analytics_->Close(id);
       }
       ReturnFreedMemory();  // once per sweep
+    });
+  }
+
+  // With Kafka and shared stores, other nodes' tracked interactions and
+  // deploys come from the published events (their own NOTIFY is not sent):
+  // each node reads every event, its own skipped.
+  Status SubscribeToOtherNodes() {
+    if (config_.events_url.empty() || !SharedControlStore(config_)) return Status::Ok();
+    ASSIGN_OR_RETURN(subscriber_, events::OpenKafkaSubscriber(config_.events_url, node_));
+    metrics_.DeclareGaugeFunction("embedrec_events_applied_from_kafka",
+                                  "Interactions other nodes tracked, applied to this node's real-time state from Kafka",
+                                  [this] { return static_cast<double>(applied_from_kafka_.load()); });
+    return subscriber_->Start({"user-interactions", "model-deployed"}, [this](const events::ConsumedEvent& e) {
+      if (down_remote_.load()) return;
+      if (e.topic == "model-deployed") {
+        deployed_.Evict(e.tenant_id);  // read again on its next request (as after a NOTIFY)
+        return;
+      }
+      const boost::json::object o = ParseJsonObject(e.payload);
+      const auto* node = o.if_contains("node");
+      if (node && node->is_string() && node->as_string() == node_) return;  // taken here
+      applied_from_kafka_.fetch_add(1);
+      RemoteTracked({e.tenant_id, store::RemoteChange::kTracked, e.payload});
     });
   }
 
@@ -646,6 +673,9 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::TenantMemory> memory_;  // outlives the caches that report to it
   std::unique_ptr<events::EventPublisher> publisher_;  // outlives relay_
   std::unique_ptr<events::EventRelay> relay_;
+  std::unique_ptr<events::EventSubscriber> subscriber_;  // other nodes' events (Kafka)
+  std::string node_;  // this process among the nodes
+  std::atomic<int64_t> applied_from_kafka_{0};
   std::unique_ptr<store::JobQueue> job_queue_;  // scale-out; outlives training_
   std::unique_ptr<training::TrainingService> training_;
   std::unique_ptr<training::RetrainScheduler> retrain_;  // before training_ is shut down: reset first

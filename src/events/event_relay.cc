@@ -38,6 +38,25 @@ void EventRelay::MarkDirty(const std::string& tenant_id) {
   dirty_.insert(tenant_id);
 }
 
+bool ParsePublishedEvent(std::string_view value, ConsumedEvent* out) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(value, ec);
+  if (ec || !v.is_object()) return false;
+  const auto& o = v.as_object();
+  const auto* tenant = o.if_contains("tenant_id");
+  const auto* topic = o.if_contains("topic");
+  const auto* seq = o.if_contains("seq");
+  const auto* payload = o.if_contains("payload");
+  if (!tenant || !tenant->is_string() || !topic || !topic->is_string() || !seq || !seq->is_int64() || !payload) {
+    return false;
+  }
+  out->tenant_id = std::string(tenant->as_string());
+  out->topic = std::string(topic->as_string());
+  out->seq = seq->as_int64();
+  out->payload = payload->is_string() ? std::string(payload->as_string()) : JsonText(*payload);
+  return true;
+}
+
 Status EventRelay::Relay(const std::string& tenant_id) {
   ASSIGN_OR_RETURN(auto store, stores_->Open(tenant_id));
   int64_t position = 0;

@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "events/event_publisher.h"
+#include "events/event_subscriber.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::events {
@@ -72,5 +73,9 @@ class EventRelay {
   std::thread thread_;
   std::atomic<int64_t> published_{0};
 };
+
+// The fields of a message the relay published (its value); false when it is
+// not one. The payload comes back as JSON text.
+bool ParsePublishedEvent(std::string_view value, ConsumedEvent* out);
 
 }  // namespace embedrec::events

@@ -311,10 +311,16 @@ std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, con
 // Scale-out backend: a schema per tenant ("tenant_<uuid hex>") in the
 // PostgreSQL database at `url`, shared by every node, over one pool of
 // `pool_size` connections. kUnavailable when the server cannot be reached.
+struct PgNodeOptions {
+  std::string node;  // this process among the nodes ("": a random name)
+  // Tracked events reach the other nodes by NOTIFY; false when they read
+  // them from the published events instead (Kafka).
+  bool notify_tracked = true;
+};
 StatusOr<std::unique_ptr<TenantStores>> NewPostgresTenantStores(const std::string& url,
                                                                 const Clock* clock = RealClock(),
                                                                 CallbackRunner run_callback = nullptr,
-                                                                int pool_size = 16);
+                                                                int pool_size = 16, PgNodeOptions node = {});
 
 // True for a lowercase RFC 4122 UUID string.
 bool IsUuid(std::string_view s);

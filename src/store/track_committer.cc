@@ -87,7 +87,7 @@ void TrackCommitter::CommitLoop() {
 }
 
 std::string TrackedEventPayload(const std::string& interaction_id, const TrackEvent& ev, int64_t user_idx,
-                                int64_t item_idx) {
+                                int64_t item_idx, const std::string& node) {
   std::string payload = "{\"interaction_id\":";
   AppendJsonString(interaction_id, &payload);
   payload += ",\"user_id\":";
@@ -96,8 +96,16 @@ std::string TrackedEventPayload(const std::string& interaction_id, const TrackEv
   AppendJsonString(ev.item_id, &payload);
   payload += ",\"user_idx\":" + std::to_string(user_idx) + ",\"item_idx\":" + std::to_string(item_idx) + ",\"type\":";
   AppendJsonString(ev.type, &payload);
-  payload += ",\"ts_ms\":" + std::to_string(ev.ts_ms) + "}";
-  return payload;
+  payload += ",\"ts_ms\":" + std::to_string(ev.ts_ms);
+  if (!ev.context_json.empty()) {
+    payload += ",\"context\":";
+    AppendJsonString(ev.context_json, &payload);
+  }
+  if (!node.empty()) {
+    payload += ",\"node\":";
+    AppendJsonString(node, &payload);
+  }
+  return payload + "}";
 }
 
 }  // namespace embedrec::store

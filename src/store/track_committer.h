@@ -65,8 +65,10 @@ class TrackCommitter {
 
 // The payload of a tracked interaction's "user-interactions" event, as every
 // backend writes it: the ids a consumer reads (interaction, user, item, type,
-// time) and the tenant's row numbers.
+// time, the context as JSON text when there is one), the tenant's row
+// numbers, and in the scale-out mode the node that took it ("node": the
+// other nodes apply it to their real-time state, that one already has).
 std::string TrackedEventPayload(const std::string& interaction_id, const TrackEvent& ev, int64_t user_idx,
-                                int64_t item_idx);
+                                int64_t item_idx, const std::string& node = "");
 
 }  // namespace embedrec::store

@@ -7,9 +7,11 @@ their own: a tenant, user, session and key made on one are known to the
 other, with no secret configured."""
 import json
 import os
+import re
 import signal
 import secrets
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
@@ -472,3 +474,46 @@ def test_events_are_published_to_kafka(make_server, local_services):
         subprocess.run(ls + ["kafka-start", svc], check=True, stdout=subprocess.DEVNULL)
     wait_for(lambda: users() == ["kafka-visitor", "after-kill", "while-down"], timeout=60,
              what="the event acknowledged while Kafka was down, published once it is back")
+
+
+def applied_from_kafka(node):
+    m = re.search(r"^embedrec_events_applied_from_kafka (\d+)", node.request("GET", "/metrics").body, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_with_kafka_nodes_follow_each_others_tracking_through_it(make_server, local_services):
+    """With EMBEDREC_EVENTS_URL, a node reads the other nodes' tracked
+    interactions from the published user-interactions events (not from
+    NOTIFY): a visitor's views through A steer B's next answer, and A skips
+    its own events."""
+    url = fresh_database(local_services)
+    prefix = f"e2e-{secrets.token_hex(4)}"
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **pg_env(local_services, url),
+           "EMBEDREC_EVENTS_URL": f"kafka://{local_services['EMBEDREC_TEST_KAFKA_BROKERS']}/{prefix}"}
+    a = make_server(env=env)
+    b = make_server(env=env)
+    shop = upload_shop(a, "followed")
+    key = shop["api_key"]
+    wait_done(a, key, train(a, key).json()["job_id"])
+    writer = a.create_key(shop["jwt"], ["interactions:write"], name="tracker")["api_key"]
+    items = a.request("GET", "/api/v1/items?limit=5", token=key).json()["items"]
+
+    def algorithm(node, user):
+        r = node.request("POST", "/api/v1/recommendations", {"user_id": user, "count": 5}, token=key)
+        assert r.status == 200, r
+        return r.json()["metadata"]["algorithm"]
+    # The topics exist and B's consumer has them (an earlier visitor's view reaches B).
+    assert a.request("POST", "/api/v1/interactions", {"user_id": "warm-up", "item_id": items[0]["item_id"],
+                                                      "interaction_type": "view"}, token=writer).status == 201
+    wait_for(lambda: applied_from_kafka(b) >= 1, timeout=30, what="B to read A's events from Kafka")
+    assert algorithm(b, "visitor-k") == "trending"
+    for item in items:
+        r = a.request("POST", "/api/v1/interactions", {"user_id": "visitor-k", "item_id": item["item_id"],
+                                                       "interaction_type": "view"}, token=writer)
+        assert r.status == 201, r
+    start = time.monotonic()
+    wait_for(lambda: algorithm(b, "visitor-k") != "trending", timeout=5, what="B to follow A's views via Kafka")
+    followed_s = time.monotonic() - start
+    assert followed_s < 1.5, followed_s
+    assert applied_from_kafka(b) >= 1 + len(items)
+    assert applied_from_kafka(a) == 0  # its own events are skipped

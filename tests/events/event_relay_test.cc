@@ -4,8 +4,11 @@
 
 #include <boost/json/parse.hpp>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
+#include "common/random.h"
+#include "local_services.h"
 #include "test_util.h"
 
 namespace embedrec::events {
@@ -110,6 +113,73 @@ TEST_F(EventRelayTest, TheThreadPublishesDirtyTenantsAndSweepsTheRest) {
   }
   EXPECT_EQ(publisher_.Count(), 9u);
   relay.Stop();
+}
+
+TEST_F(EventRelayTest, APublishedMessageParsesBackIntoItsEvent) {
+  const std::string id = Tenant(2);
+  tenants_ = {id};
+  auto relay = Relay();
+  ASSERT_OK(relay.Relay(id));
+  ASSERT_EQ(publisher_.got.size(), 2u);
+  ConsumedEvent e;
+  ASSERT_TRUE(ParsePublishedEvent(publisher_.got[1].value, &e));
+  EXPECT_EQ(e.tenant_id, id);
+  EXPECT_EQ(e.topic, "item-catalog-updated");
+  EXPECT_GT(e.seq, 0);
+  EXPECT_EQ(boost::json::parse(e.payload), boost::json::parse("{\"n\":1}"));
+  EXPECT_FALSE(ParsePublishedEvent("not json", &e));
+  EXPECT_FALSE(ParsePublishedEvent("{\"tenant_id\":\"t\"}", &e));
+}
+
+// A subscriber reads what a publisher sends to the same prefix (a real broker).
+TEST(KafkaSubscriberTest, ReadsWhatIsPublishedAfterItStarts) {
+  auto brokers = testing::LocalService("EMBEDREC_TEST_KAFKA_BROKERS");
+  if (!brokers) GTEST_SKIP() << "Kafka is not running (see tests/local_services.h)";
+  const std::string url = "kafka://" + *brokers + "/unit-" + RandomBase62(8);
+  auto publisher = OpenKafkaPublisher(url);
+  ASSERT_OK(publisher);
+  auto subscriber = OpenKafkaSubscriber(url, "unit-" + RandomBase62(6));
+  ASSERT_OK(subscriber);
+  std::mutex mu;
+  std::vector<ConsumedEvent> got;
+  ASSERT_OK((*subscriber)->Start({"user-interactions"}, [&](const ConsumedEvent& e) {
+    std::lock_guard lock(mu);
+    got.push_back(e);
+  }));
+  auto message = [](const std::string& user, int64_t seq) {
+    return PublishedEvent{"user-interactions", "t1",
+                          "{\"tenant_id\":\"t1\",\"seq\":" + std::to_string(seq) +
+                              ",\"topic\":\"user-interactions\",\"created_at\":\"x\",\"payload\":{\"user_id\":\"" +
+                              user + "\"}}"};
+  };
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return got.size();
+  };
+  // Until the subscription has the topic (made by the first publish), pings.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int64_t seq = 1; count() == 0; ++seq) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "nothing read within 30 s";
+    ASSERT_OK((*publisher)->Publish({message("ping", seq)}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // paces the pings, not a synchronisation
+  }
+  const size_t before = count();
+  ASSERT_OK((*publisher)->Publish({message("real", 1000)}));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    {
+      std::lock_guard lock(mu);
+      if (!got.empty() && got.back().seq == 1000) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  (*subscriber)->Stop();
+  std::lock_guard lock(mu);
+  ASSERT_GT(got.size(), before);
+  EXPECT_EQ(got.back().tenant_id, "t1");
+  EXPECT_EQ(got.back().topic, "user-interactions");
+  EXPECT_EQ(got.back().seq, 1000);
+  EXPECT_EQ(boost::json::parse(got.back().payload), boost::json::parse("{\"user_id\":\"real\"}"));
 }
 
 TEST(KafkaPublisherTest, BadUrlsAndABrokerThatDoesNotAnswer) {

@@ -8,35 +8,14 @@
 #include <mutex>
 
 #include "events/event_publisher.h"
+#include "events/kafka/kafka_common.h"
 
 namespace embedrec::events {
 namespace {
 
-struct Parsed {
-  std::string brokers, prefix;
-};
-
-StatusOr<Parsed> ParseUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "kafka://";
-  if (url.rfind(kScheme, 0) != 0) return Status::InvalidArgument("not a kafka://host:port[,host:port…][/prefix] URL");
-  std::string rest = url.substr(kScheme.size());
-  Parsed p;
-  const size_t slash = rest.find('/');
-  p.brokers = rest.substr(0, slash);
-  if (slash != std::string::npos) p.prefix = rest.substr(slash + 1);
-  while (!p.prefix.empty() && p.prefix.back() == '/') p.prefix.pop_back();
-  if (p.brokers.empty()) return Status::InvalidArgument("the Kafka URL names no broker");
-  for (char c : p.prefix) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
-      return Status::InvalidArgument("a Kafka topic prefix takes letters, digits, '.', '_' and '-'");
-    }
-  }
-  return p;
-}
-
 class KafkaPublisher final : public EventPublisher {
  public:
-  KafkaPublisher(rd_kafka_t* rk, Parsed p) : rk_(rk), p_(std::move(p)) {}
+  KafkaPublisher(rd_kafka_t* rk, KafkaUrl p) : rk_(rk), p_(std::move(p)) {}
   ~KafkaPublisher() override {
     rd_kafka_flush(rk_, 10'000);
     rd_kafka_destroy(rk_);
@@ -46,7 +25,7 @@ class KafkaPublisher final : public EventPublisher {
     failed_ = 0;
     first_error_.clear();
     for (const auto& e : events) {
-      const std::string topic = p_.prefix.empty() ? e.topic : p_.prefix + "." + e.topic;
+      const std::string topic = p_.Topic(e.topic);
       rd_kafka_resp_err_t err;
       while ((err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
                                       RD_KAFKA_V_KEY(e.key.data(), e.key.size()),
@@ -82,7 +61,7 @@ class KafkaPublisher final : public EventPublisher {
 
  private:
   rd_kafka_t* rk_;
-  Parsed p_;
+  KafkaUrl p_;
   std::atomic<int> failed_{0};
   std::mutex mu_;
   std::string first_error_;
@@ -91,25 +70,13 @@ class KafkaPublisher final : public EventPublisher {
 }  // namespace
 
 StatusOr<std::unique_ptr<EventPublisher>> OpenKafkaPublisher(const std::string& url) {
-  ASSIGN_OR_RETURN(Parsed p, ParseUrl(url));
+  ASSIGN_OR_RETURN(KafkaUrl p, ParseKafkaUrl(url));
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto set = [&](const char* k, const std::string& v) -> Status {
-    if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      return Status::InvalidArgument(std::string("Kafka setting ") + k + ": " + err);
-    }
-    return Status::Ok();
-  };
-  Status s = set("bootstrap.servers", p.brokers);
-  if (s.ok()) s = set("enable.idempotence", "true");
-  if (s.ok()) s = set("acks", "all");
-  if (s.ok()) s = set("linger.ms", "5");
-  if (s.ok()) s = set("message.timeout.ms", "30000");
-  if (s.ok()) s = set("log_level", "3");  // errors only: a broker restart is retried, not news
-  if (!s.ok()) {
-    rd_kafka_conf_destroy(conf);
-    return s;
-  }
+  ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, NewKafkaConf({{"bootstrap.servers", p.brokers},
+                                                        {"enable.idempotence", "true"},
+                                                        {"acks", "all"},
+                                                        {"linger.ms", "5"},
+                                                        {"message.timeout.ms", "30000"}}));
   rd_kafka_conf_set_dr_msg_cb(conf, &KafkaPublisher::Delivered);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));  // owns conf from here
   if (!rk) {

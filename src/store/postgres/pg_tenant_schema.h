@@ -30,6 +30,7 @@ struct PgTenantSpace {
   std::string tenant_id;
   std::string schema;  // quoted identifier
   std::string node;    // this process's id in change messages
+  bool notify_tracked = true;  // tracked events go to the other nodes by NOTIFY (not through Kafka)
 
   std::string Sql(const std::string& sql) const { return InSchema(sql, schema); }
   // Serialises the tenant's writers (uploads, tracking, catalog changes,

@@ -22,8 +22,12 @@ namespace {
 
 class PgTenantStores final : public TenantStores {
  public:
-  PgTenantStores(std::unique_ptr<PgDb> db, const Clock* clock, CallbackRunner run_callback)
-      : db_(std::move(db)), clock_(clock), run_callback_(std::move(run_callback)), node_(RandomBase62(12)) {}
+  PgTenantStores(std::unique_ptr<PgDb> db, const Clock* clock, CallbackRunner run_callback, PgNodeOptions node)
+      : db_(std::move(db)),
+        clock_(clock),
+        run_callback_(std::move(run_callback)),
+        node_(node.node.empty() ? RandomBase62(12) : node.node),
+        notify_tracked_(node.notify_tracked) {}
 
   ~PgTenantStores() override {
     {
@@ -152,7 +156,8 @@ class PgTenantStores final : public TenantStores {
       // A schema made by an older build gets this build's migrations.
       RETURN_IF_ERROR(db_->With([&](PgConn& c) { return MigrateSchema(c, schema, PgTenantMigrations()); }));
     }
-    ASSIGN_OR_RETURN(auto store, OpenPgTenantStore({db_.get(), tenant_id, PgIdentifier(schema), node_}, create,
+    ASSIGN_OR_RETURN(auto store, OpenPgTenantStore({db_.get(), tenant_id, PgIdentifier(schema), node_, notify_tracked_},
+                                                   create,
                                                    clock_, &run_callback_));
     std::lock_guard lock(mu_);
     auto [it, added] = open_.emplace(tenant_id, store);
@@ -163,6 +168,7 @@ class PgTenantStores final : public TenantStores {
   const Clock* clock_;
   const CallbackRunner run_callback_;  // outlives the stores: they are closed with this
   const std::string node_;  // this process, in change messages
+  const bool notify_tracked_;
   std::function<void(const RemoteChange&)> on_change_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TenantStore>> open_;
@@ -174,9 +180,10 @@ class PgTenantStores final : public TenantStores {
 }  // namespace
 
 StatusOr<std::unique_ptr<TenantStores>> NewPostgresTenantStores(const std::string& url, const Clock* clock,
-                                                                CallbackRunner run_callback, int pool_size) {
+                                                                CallbackRunner run_callback, int pool_size,
+                                                                PgNodeOptions node) {
   ASSIGN_OR_RETURN(auto db, PgDb::Open({.url = url, .schema = "", .pool_size = pool_size}, {}));
-  return std::unique_ptr<TenantStores>(new PgTenantStores(std::move(db), clock, std::move(run_callback)));
+  return std::unique_ptr<TenantStores>(new PgTenantStores(std::move(db), clock, std::move(run_callback), std::move(node)));
 }
 
 }  // namespace embedrec::store

@@ -155,10 +155,12 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
       r->duplicate = true;
       continue;
     }
-    std::string payload = TrackedEventPayload(r->interaction_id, *ev, user, item);
+    std::string payload = TrackedEventPayload(r->interaction_id, *ev, user, item, t.node);
     payloads.emplace_back(std::move(payload));
     // Other nodes' real-time state follows (an event too large for NOTIFY
-    // reaches them when they read the user's history again).
+    // reaches them when they read the user's history again), unless they
+    // read the events from Kafka.
+    if (!t.notify_tracked) continue;
     std::string event = "{\"user_id\":";
     AppendJsonString(ev->user_id, &event);
     event += ",\"item_id\":";
