@@ -489,6 +489,7 @@ def test_with_kafka_nodes_follow_each_others_tracking_through_it(make_server, lo
     url = fresh_database(local_services)
     prefix = f"e2e-{secrets.token_hex(4)}"
     env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, **pg_env(local_services, url),
+           **s3_env(local_services, f"e2e-{secrets.token_hex(4)}/"),
            "EMBEDREC_EVENTS_URL": f"kafka://{local_services['EMBEDREC_TEST_KAFKA_BROKERS']}/{prefix}"}
     a = make_server(env=env)
     b = make_server(env=env)
@@ -506,14 +507,15 @@ def test_with_kafka_nodes_follow_each_others_tracking_through_it(make_server, lo
     assert a.request("POST", "/api/v1/interactions", {"user_id": "warm-up", "item_id": items[0]["item_id"],
                                                       "interaction_type": "view"}, token=writer).status == 201
     wait_for(lambda: applied_from_kafka(b) >= 1, timeout=30, what="B to read A's events from Kafka")
-    assert algorithm(b, "visitor-k") == "trending"
+    cold = algorithm(b, "visitor-k")
+    assert cold in ("trending", "popularity"), cold  # nothing known of the visitor yet
     for item in items:
         r = a.request("POST", "/api/v1/interactions", {"user_id": "visitor-k", "item_id": item["item_id"],
                                                        "interaction_type": "view"}, token=writer)
         assert r.status == 201, r
     start = time.monotonic()
-    wait_for(lambda: algorithm(b, "visitor-k") != "trending", timeout=5, what="B to follow A's views via Kafka")
+    wait_for(lambda: algorithm(b, "visitor-k") != cold, timeout=5, what="B to follow A's views via Kafka")
     followed_s = time.monotonic() - start
-    assert followed_s < 1.5, followed_s
+    assert followed_s < 1.0, followed_s  # the aim: within a second
     assert applied_from_kafka(b) >= 1 + len(items)
     assert applied_from_kafka(a) == 0  # its own events are skipped
