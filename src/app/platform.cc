@@ -233,9 +233,20 @@ class PlatformImpl final : public Platform {
       analytics::AnalyticsOptions ao;
       // Other nodes log answers too: users they answered are looked up in the log.
       ao.shared_log = SharedControlStore(config_);
-      // What the tenant's space holds on disk (its databases, uploads, models).
-      ao.storage_bytes = [root = config_.data_dir + "/tenants/"](const std::string& tid) {
-        return DirectoryBytes(root + tid);
+      // What the tenant's space holds on disk (its databases, uploads,
+      // models): its directory, or (scale-out) its schema and its objects.
+      ao.storage_bytes = [this, root = config_.data_dir + "/tenants/"](const std::string& tid) -> int64_t {
+        if (!SharedControlStore(config_)) return DirectoryBytes(root + tid);
+        int64_t bytes = 0;
+        if (auto store = tenants_->Open(tid); store.ok()) {
+          if (auto db = (*store)->DatabaseBytes(); db.ok()) bytes += *db;
+        }
+        if (auto area = blobs_->Open(tid); area.ok()) {
+          if (auto objects = (*area)->List(""); objects.ok()) {
+            for (const auto& o : *objects) bytes += static_cast<int64_t>(o.size);
+          }
+        }
+        return bytes;
       };
       analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), clock_, ao);
       services.analytics = analytics_.get();

@@ -189,6 +189,9 @@ class TenantStore {
   }
   // Aggregates over the whole tenant (scans: call after uploads, not per request).
   virtual StatusOr<DataCounts> CountData() = 0;
+  // What the tenant's tables take in a database server (indexes included);
+  // kFailedPrecondition for a backend whose files say it (SQLite: the directory).
+  virtual StatusOr<int64_t> DatabaseBytes() { return Status::FailedPrecondition("the tenant's files say it"); }
   // Uploads, newest first.
   virtual StatusOr<std::vector<UploadRecord>> ListUploads(int limit) = 0;
   // Events with seq > after_seq, oldest first: {seq, topic, payload_json}.

@@ -17,6 +17,20 @@ namespace {
 
 std::string Hex(std::string_view bytes) { return "\\x" + HexEncode(bytes); }
 
+// A user's interaction from the columns item_id, type, ts_ms, rating, value,
+// quantity, interaction_id starting at `first`.
+TenantStore::UserInteraction InteractionAt(const PgRows& r, int row, int first) {
+  TenantStore::UserInteraction x;
+  x.item_id = r.Text(row, first);
+  x.type = r.Text(row, first + 1);
+  x.ts_ms = r.Int(row, first + 2);
+  if (!r.IsNull(row, first + 3)) x.rating = r.Double(row, first + 3);
+  if (!r.IsNull(row, first + 4)) x.value = r.Double(row, first + 4);
+  if (!r.IsNull(row, first + 5)) x.quantity = r.Double(row, first + 5);
+  x.interaction_id = r.Text(row, first + 6);
+  return x;
+}
+
 std::string Unhex(const std::string& text) {  // bytea's text form "\x…"
   std::string out;
   if (text.size() < 2) return out;
@@ -115,17 +129,7 @@ class PgTenantStore final : public TenantStore {
                                "ON i.item_idx = x.item_idx ORDER BY x.ts_ms DESC, x.item_idx, x.type",
                                {u.Text(0, 0), std::to_string(limit), std::to_string(offset)}));
     std::vector<UserInteraction> out;
-    for (int i = 0; i < r.size(); ++i) {
-      UserInteraction x;
-      x.item_id = r.Text(i, 0);
-      x.type = r.Text(i, 1);
-      x.ts_ms = r.Int(i, 2);
-      if (!r.IsNull(i, 3)) x.rating = r.Double(i, 3);
-      if (!r.IsNull(i, 4)) x.value = r.Double(i, 4);
-      if (!r.IsNull(i, 5)) x.quantity = r.Double(i, 5);
-      x.interaction_id = r.Text(i, 6);
-      out.push_back(std::move(x));
-    }
+    for (int i = 0; i < r.size(); ++i) out.push_back(InteractionAt(r, i, 0));
     return out;
   }
 
@@ -159,16 +163,16 @@ class PgTenantStore final : public TenantStore {
         out.item_types.push_back({r.Text(i, 1), r.Text(i, 2)});
         continue;
       }
-      UserInteraction& x = out.recent.emplace_back();
-      x.item_id = r.Text(i, 1);
-      x.type = r.Text(i, 2);
-      x.ts_ms = r.Int(i, 3);
-      if (!r.IsNull(i, 4)) x.rating = r.Double(i, 4);
-      if (!r.IsNull(i, 5)) x.value = r.Double(i, 5);
-      if (!r.IsNull(i, 6)) x.quantity = r.Double(i, 6);
-      x.interaction_id = r.Text(i, 7);
+      out.recent.push_back(InteractionAt(r, i, 1));
     }
     return out;
+  }
+
+  StatusOr<int64_t> DatabaseBytes() override {
+    ASSIGN_OR_RETURN(auto r, Q("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN "
+                               "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
+                               {TenantSchemaName(t_.tenant_id)}));
+    return r.Int(0, 0);
   }
 
   StatusOr<DataCounts> CountData() override {
