@@ -1,5 +1,6 @@
 #include "api/json_body.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -11,6 +12,16 @@
 
 namespace embedrec::api {
 namespace json = boost::json;
+
+Status OnlyFields(const json::object& body, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : body) {
+    if (std::find(allowed.begin(), allowed.end(), std::string_view(key)) != allowed.end()) continue;
+    std::string names;
+    for (auto a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
+    return FieldValueError(key, "'" + std::string(key).substr(0, 64) + "' cannot be changed here (only " + names + ")");
+  }
+  return Status::Ok();
+}
 
 StatusOr<json::object> ParseJsonObject(const http::Request& req, bool allow_empty) {
   return http::ParseJsonBody(req, allow_empty);

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,11 @@ StatusOr<boost::json::object> ParseJsonObject(const http::Request& req, bool all
 
 // The field readers (OptString, ReqString, OptInt, OptBool, FieldTypeError,
 // FieldValueError) are common/json_fields.h's.
+
+// kUnprocessable (422) naming the first field of `body` not in `allowed`:
+// for a change that must not silently ignore what it cannot change (an
+// email, a tenant).
+Status OnlyFields(const boost::json::object& body, std::initializer_list<std::string_view> allowed);
 
 // Integer query parameter `name` within [min, max]; `dflt` when absent or
 // empty. kInvalidArgument naming the parameter otherwise.

@@ -165,7 +165,7 @@ StatusOr<http::Response> ListEvents(const Request& req, const TenantContext& ctx
 // An upload's answer (ingest/ingest_service.h).
 constexpr const char* kUploadResult = R"({"type":"object",
   "required":["upload_id","status","rows_accepted","rows_rejected","duplicates_removed","validation_errors","storage_location"],
-  "properties":{"upload_id":{"type":"string"},"status":{"type":"string","enum":["success"]},
+  "properties":{"upload_id":{"type":"string"},"status":{"type":"string","enum":["success","failed"],"description":"failed when every row was rejected"},
   "rows_accepted":{"type":"integer"},"rows_rejected":{"type":"integer"},"duplicates_removed":{"type":"integer"},
   "validation_errors":{"type":"array","items":{"type":"object","properties":{"row":{"type":"integer"},"error":{"type":"string"}}}},
   "validation_errors_not_listed":{"type":"integer"},"extra_columns":{"type":"array","items":{"type":"string"}},

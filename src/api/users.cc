@@ -125,11 +125,12 @@ void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const Platfo
     "status":{"type":"string","maxLength":32,"description":"active or inactive"},
     "password":{"type":"string","maxLength":1024,"description":"a new password; ends the user's sessions"}}})";
   change.replies = {schema::Reply(200, "the user as changed", kUser)};
-  change.errors = {404};
+  change.errors = {404, 422};
   AddAuthed(router, change, deps, kManageUsers,
              [d](const Request& req, const PathParams& p,
                  const auth::Principal& who) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto body, ParseJsonObject(req));
+               RETURN_IF_ERROR(OnlyFields(body, {"role", "status", "password"}));
                ASSIGN_OR_RETURN(auto u, ManagedUser(*d, who, p.Get("id")));
                ASSIGN_OR_RETURN(auto role, OptString(body, "role", 32));
                ASSIGN_OR_RETURN(auto status, OptString(body, "status", 32));

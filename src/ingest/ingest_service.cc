@@ -26,7 +26,10 @@ json::object ResultJson(const ImportResult& r) {
   }
   json::array extra;
   for (const auto& c : r.extra_columns) extra.push_back(json::string(c));
-  return json::object{{"status", "success"},
+  // "failed" when every row was rejected (nothing stored); "success" otherwise,
+  // rejected rows listed (the contract's answer to a partly valid file).
+  const bool failed = r.rows_accepted == 0 && r.rows_rejected > 0;
+  return json::object{{"status", failed ? "failed" : "success"},
                       {"rows_accepted", r.rows_accepted},
                       {"rows_rejected", r.rows_rejected},
                       {"duplicates_removed", r.duplicates_removed},

@@ -128,6 +128,14 @@ def test_users_list_and_deactivate(server):
     assert r.status == 200
     assert {u["email"] for u in r.json()["users"]} == {o["email"], "member@team.example.com"}
     m_session = server.login("member@team.example.com")
+    # What cannot be changed is refused, not silently ignored; nothing else changes either.
+    for immutable in ({"email": "other@team.example.com"}, {"tenant_id": "someone-else"},
+                      {"status": "inactive", "id": "x"}):
+        r = server.request("PATCH", f"/api/v1/admin/users/{member['id']}", immutable, token=o["jwt"])
+        assert r.status == 422, (immutable, r)
+        assert r.json()["error"]["details"]["field"] in ("email", "tenant_id", "id"), r
+    same = server.request("GET", f"/api/v1/admin/users/{member['id']}", token=o["jwt"]).json()
+    assert same["email"] == "member@team.example.com" and same["status"] == "active", same
     r = server.request("PATCH", f"/api/v1/admin/users/{member['id']}", {"status": "inactive"},
                        token=o["jwt"])
     assert r.status == 200 and r.json()["status"] == "inactive"

@@ -84,6 +84,7 @@ def test_every_kind_of_bad_row_is_reported_with_its_row_number(server, shop):
     a = r.json()
     assert a["rows_accepted"] == 3
     assert a["rows_rejected"] == 8
+    assert a["status"] == "success"  # partly valid: what was valid is stored (the contract's answer)
     assert a["rows_accepted"] + a["rows_rejected"] + a["duplicates_removed"] == 11
     rows = {e["row"]: e for e in a["validation_errors"]}
     assert sorted(rows) == [4, 5, 6, 7, 8, 9, 10, 11 + 1]
@@ -209,3 +210,15 @@ def test_large_generated_catalog_streams_through(server, shop, tmp_path):
 def server_bin():
     from conftest import ADMIN_TOKEN, BIN
     return BIN
+
+
+def test_an_upload_whose_every_row_is_rejected_says_failed(server):
+    shop = server.onboard("allbad", scopes=["data:write", "recommendations:read"])
+    r = server.upload("/api/v1/upload/items", b"item_id,name,price,in_stock\r\nB1,Bad,abc,true\r\n,No id,1,true\r\n",
+                      shop["api_key"])
+    assert r.status == 200, r
+    a = r.json()
+    assert (a["status"], a["rows_accepted"], a["rows_rejected"]) == ("failed", 0, 2), a
+    assert len(a["validation_errors"]) == 2
+    items = server.request("GET", "/api/v1/items", token=shop["api_key"])
+    assert items.status == 200 and items.json()["items"] == [], items
