@@ -24,6 +24,11 @@ StatusOr<std::optional<std::string>> OptString(const json::object& o, std::strin
   if (!v || v->is_null()) return std::optional<std::string>();
   if (!v->is_string()) return FieldTypeError(field, "a string");
   std::string s(v->as_string());
+  // An id ("id", "*_id") is one line of text; other text may break lines.
+  const bool id = field == "id" || (field.size() > 3 && field.substr(field.size() - 3) == "_id");
+  if (HasControlChars(s, /*allow_line_breaks=*/!id)) {
+    return FieldValueError(field, "field '" + std::string(field) + "' must not contain control characters");
+  }
   if (Utf8Length(s) > max_chars) {
     return FieldValueError(field, "field '" + std::string(field) + "' must be at most " +
                                       std::to_string(max_chars) + " characters");

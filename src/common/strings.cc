@@ -12,6 +12,40 @@ std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+std::string ValidUtf8(std::string_view s) {
+  if (IsValidUtf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    // The longest valid sequence starting here (1 to 4 bytes), else one replaced byte.
+    size_t len = 0;
+    for (size_t n = 1; n <= 4 && i + n <= s.size(); ++n) {
+      if (IsValidUtf8(s.substr(i, n))) {
+        len = n;
+        break;
+      }
+    }
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+bool HasControlChars(std::string_view s, bool allow_line_breaks) {
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c != 0x7f) continue;
+    if (allow_line_breaks && (c == '\t' || c == '\n' || c == '\r')) continue;
+    return true;
+  }
+  return false;
+}
+
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t n = s.size(), i = 0;

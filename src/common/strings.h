@@ -23,6 +23,12 @@ using IdMap = std::unordered_map<std::string, int64_t, StringHash, std::equal_to
 std::string AsciiLower(std::string_view s);
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool IsValidUtf8(std::string_view s);
+// `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD:
+// text that may echo what a client sent, safe to put in JSON.
+std::string ValidUtf8(std::string_view s);
+// True when `s` holds an ASCII control character (C0 or DEL); tab, line feed
+// and carriage return are allowed with `allow_line_breaks` (free text).
+bool HasControlChars(std::string_view s, bool allow_line_breaks);
 // Number of Unicode code points in well-formed UTF-8 `s`.
 size_t Utf8Length(std::string_view s);
 // Splits on `sep`, keeping empty pieces.

@@ -56,9 +56,16 @@ Status Declared::CheckParams(const Request& req, const PathParams& params) const
       }
       continue;
     }
+    RETURN_IF_ERROR(CheckParamText(p.name, *value));
     RETURN_IF_ERROR(schema.ValidateText(*value, p.name));
   }
   return Status::Ok();
+}
+
+Status CheckParamText(const std::string& name, std::string_view value) {
+  if (IsValidUtf8(value) && !HasControlChars(value, /*allow_line_breaks=*/false)) return Status::Ok();
+  return Status::InvalidArgument("parameter '" + name + "' must be UTF-8 text without control characters",
+                                 {{"field", name}});
 }
 
 StatusOr<json::object> ParseJsonBody(const Request& req, bool allow_empty) {

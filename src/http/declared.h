@@ -27,6 +27,10 @@ namespace embedrec::http {
 // empty body is an empty object when `allow_empty`. 400 invalid_json otherwise.
 StatusOr<boost::json::object> ParseJsonBody(const Request& req, bool allow_empty = false);
 
+// 400 naming the parameter unless `value` (decoded from %XX) is UTF-8 text
+// of one line: no invalid bytes, no control character.
+Status CheckParamText(const std::string& name, std::string_view value);
+
 class Declared {
  public:
   // Aborts on a schema that does not parse: a programming error, caught by

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <exception>
 
+#include "http/declared.h"
 #include "http/errors.h"
 
 namespace embedrec::http {
@@ -114,6 +115,14 @@ Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
             .WithReason("wrong_port"),
         req.request_id);
     return out;
+  }
+  // Every path parameter (an id, decoded) is one line of UTF-8 text, on
+  // every route: nothing else is stored or echoed.
+  for (const auto& [name, value] : m.params.all()) {
+    if (Status s = CheckParamText(name, value); !s.ok()) {
+      out.error = ErrorResponse(s, req.request_id);
+      return out;
+    }
   }
   out.route = m.route;
   out.params = std::move(m.params);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "common/json_text.h"
+#include "common/strings.h"
 
 namespace embedrec::http {
 namespace json = boost::json;
@@ -39,14 +40,14 @@ Response JsonResponse(int status, std::string body) {
 Response ErrorResponse(const Status& status, const std::string& request_id) {
   int code = HttpStatusFor(status.code());
   json::object details;
-  std::string message = status.message();
+  std::string message = ValidUtf8(status.message());  // may echo what a client sent
   if (code >= 500) {
     spdlog::error("request {} failed: {}", request_id, status.ToString());
     if (status.code() == StatusCode::kInternal) {
       message = "an internal error occurred; quote request id " + request_id + " when reporting it";
     }
   } else {
-    for (const auto& [k, v] : status.details()) details[k] = v;
+    for (const auto& [k, v] : status.details()) details[k] = ValidUtf8(v);
   }
   details["request_id"] = request_id;
   json::object err{{"code", status.reason()}, {"message", message}, {"details", std::move(details)}};

@@ -25,6 +25,7 @@ class PathParams {
   void Add(std::string name, std::string value) { v_.emplace_back(std::move(name), std::move(value)); }
   // REQUIRES: the route's pattern has {name}.
   const std::string& Get(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& all() const { return v_; }
 
  private:
   std::vector<std::pair<std::string, std::string>> v_;

@@ -180,6 +180,9 @@ class RowReader {
     auto code = types_.code.find(type_);
     if (user_id.empty()) error_ = "user_id is empty";
     else if (user_id.size() > 256) error_ = "user_id is longer than 256 bytes";
+    else if (HasControlChars(user_id, false) || HasControlChars(item_id, false)) {
+      error_ = "user_id and item_id may not contain control characters";
+    }
     else if (type_.empty()) error_ = "interaction_type is empty";
     else if (code == types_.code.end()) {
       error_ = "unknown interaction_type '" + type_.substr(0, 40) + "' (add custom types to the tenant's settings)";

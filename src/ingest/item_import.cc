@@ -170,6 +170,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
     if (error.empty()) {
       if (item.item_id.empty()) error = "item_id is empty";
       else if (item.item_id.size() > 256) error = "item_id is longer than 256 bytes";
+      else if (HasControlChars(item.item_id, false)) error = "item_id contains a control character";
     }
     for (const auto& lim : kTextLimits) {
       if (!error.empty()) break;

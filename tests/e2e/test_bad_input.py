@@ -136,3 +136,40 @@ def test_unknown_routes_and_methods(server):
     assert_error(server.admin("GET", "/api/v1/admin/tenants/not-a-real-id"), 404)
     assert_error(server.admin("GET", "/api/v1/admin/tenants?limit=abc"), 400)
     assert_error(server.admin("GET", "/api/v1/admin/tenants?cursor=zzz"), 400)
+
+
+def test_ids_are_utf8_text_of_one_line_on_every_route(server):
+    """Invalid UTF-8, NUL and other control characters in ids are refused
+    (path, JSON body, CSV), so nothing stored can make a later answer
+    invalid JSON; an error echoing what was sent stays valid UTF-8."""
+    from test_server import raw_exchange
+    o = server.onboard("utf8", scopes=["data:write", "recommendations:read", "interactions:write"])
+    key = o["api_key"]
+    for path in ("/api/v1/items/%FF%FE", "/api/v1/items/a%00b", "/api/v1/items/two%0Alines", "/api/v1/items/del%7F"):
+        r = server.request("PUT", path, {"name": "x"}, token=key)
+        assert_error(r, 400)
+        assert r.json()["error"]["details"]["field"] == "item_id", r
+    assert server.request("PUT", "/api/v1/items/caf%C3%A9", {"name": "ok"}, token=key).status in (200, 201)
+    for user in ("u\u0000x", "u\u0007x", "two\nlines"):
+        r = server.request("POST", "/api/v1/interactions", {"user_id": user, "item_id": "café",
+                                                           "interaction_type": "view"}, token=key)
+        assert_error(r, 422)
+        assert r.json()["error"]["details"]["field"] == "user_id", r
+    # Free text may break lines; an id may not.
+    assert server.request("PUT", "/api/v1/items/multi", {"name": "x", "description": "two\nlines"},
+                          token=key).status in (200, 201)
+    csv = b"item_id,name\r\nok1,Fine\r\n\"bad\x01id\",Nope\r\n\"line\nid\",Nope\r\n"
+    r = server.upload("/api/v1/upload/items", csv, key)
+    assert r.status == 200 and (r.json()["rows_accepted"], r.json()["rows_rejected"]) == (1, 2), r
+    got = raw_exchange(server.ports["gateway"], b"GET /api/v1/items?limit=100 HTTP/1.1\r\nHost: x\r\n"
+                                                b"Authorization: Bearer " + key.encode() + b"\r\n"
+                                                b"Connection: close\r\n\r\n")
+    body = got.partition(b"\r\n\r\n")[2]
+    listed = json.loads(body.decode("utf-8"))  # strict: the bytes are UTF-8
+    assert sorted(i["item_id"] for i in listed["items"]) == ["café", "multi", "ok1"]
+    # An unknown route echoes the path it was sent: replaced, never raw bytes.
+    got = raw_exchange(server.ports["gateway"], b"GET /api/v1/nothing%FF%FE HTTP/1.1\r\nHost: x\r\n"
+                                                b"Connection: close\r\n\r\n")
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert b" 404 " in head.split(b"\r\n")[0], head
+    assert "no route" in json.loads(body.decode("utf-8"))["error"]["message"]
