@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -79,6 +80,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void Heartbeat();
   void EndStream();
   void Close();
+  // After an answer sent before the request's body was read (401, 403,
+  // 413…): the answer is complete (FIN), then what the client still sends is
+  // read and dropped for a bounded time before the socket closes, so a
+  // client that writes its whole body before reading (Python's urllib) gets
+  // the answer instead of a reset.
+  void LingeringClose();
+  void Drain();
   // Bytes of a next request are buffered or waiting in the kernel.
   bool RequestWaiting();
 
@@ -98,6 +106,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_addr_;
   bool idle_ = false;
   bool counted_ = false;
+  bool linger_ = false;  // close with LingeringClose: the body was not read to its end
+  int64_t drained_ = 0;
+  std::chrono::steady_clock::time_point linger_until_;
+  std::unique_ptr<std::array<char, 65536>> drain_buf_;
+  static constexpr auto kLingerRead = std::chrono::seconds(2);   // each read must bring bytes within
+  static constexpr auto kLingerTotal = std::chrono::seconds(10);
+  static constexpr int64_t kLingerMaxBytes = int64_t{256} << 20;
   uint64_t id_ = 0;
 
  public:
@@ -338,6 +353,7 @@ void Session::OnHeader(beast::error_code ec, size_t) {
   uint64_t limit = policy.limit;
   auto declared = header_parser_->content_length();
   if (declared && *declared > limit) {
+    linger_ = true;
     return Reply(ErrorResponse(Status(StatusCode::kPayloadTooLarge,
                                       "request body of " + std::to_string(*declared) +
                                           " bytes exceeds this route's limit of " +
@@ -444,6 +460,7 @@ void Session::ReadBodySome(char* buf, size_t n, std::function<void(StatusOr<size
 
 void Session::OnBody(beast::error_code ec, size_t) {
   if (ec == bhttp::error::body_limit) {
+    linger_ = true;
     return Reply(ErrorResponse(Status(StatusCode::kPayloadTooLarge,
                                       "request body exceeds this route's limit",
                                       "payload_too_large"),
@@ -489,6 +506,7 @@ void Session::Dispatch(const bhttp::request_header<>& h, std::string body, bool 
     net::post(self->stream_.get_executor(), [self, keep_alive, r = std::move(r)]() mutable {
       // A body the handler did not read to its end cannot be skipped safely.
       bool unread = self->streaming_ && (self->body_broken_ || !self->stream_parser_->is_done());
+      if (unread) self->linger_ = true;
       self->Reply(std::move(r), !keep_alive || unread);
     });
   });
@@ -518,7 +536,8 @@ void Session::OnWrite(bool close, beast::error_code ec, size_t) {
     server_->RequestFinished();
   }
   res_.reset();
-  if (ec || close) return Close();
+  if (ec) return Close();
+  if (close) return linger_ ? LingeringClose() : Close();
   ReadHeader();
 }
 
@@ -671,6 +690,28 @@ void Session::EndStream() {
     server_->RequestFinished();
   }
   for (auto& fn : callbacks) fn();
+}
+
+void Session::LingeringClose() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return Close();
+  linger_until_ = std::chrono::steady_clock::now() + kLingerTotal;
+  drain_buf_ = std::make_unique<std::array<char, 65536>>();
+  Drain();
+}
+
+void Session::Drain() {
+  stream_.expires_after(kLingerRead);
+  stream_.async_read_some(net::buffer(*drain_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->drained_ += static_cast<int64_t>(n);
+    // The client closed, went quiet, or sends too much or too long: done.
+    if (ec || self->drained_ > kLingerMaxBytes || std::chrono::steady_clock::now() > self->linger_until_ ||
+        self->server_->stopping()) {
+      return self->Close();
+    }
+    self->Drain();
+  });
 }
 
 void Session::Close() {

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD, wait_for
 
 
@@ -229,3 +231,29 @@ def test_the_data_dir_and_databases_are_their_owners_only(server):
     assert any(p.name == "control.db" for p in dbs) and any(p.name == "tenant.db" for p in dbs), dbs
     for p in dbs + list(server.data_dir.rglob("*.db-wal")):
         assert p.stat().st_mode & 0o777 == 0o600, (p, oct(p.stat().st_mode))
+
+
+@pytest.mark.parametrize("case", ["no_scope", "bad_token", "too_large"])
+def test_an_early_answer_reaches_a_client_still_sending_its_body(server, case):
+    """Lingering close: the server answers before reading the body (403, 401,
+    413), then reads and drops what the client still sends before closing,
+    so a client that writes its whole body first (Python's urllib, 8 MB)
+    reads the answer instead of a broken pipe."""
+    import urllib.error
+    import urllib.request
+    o = server.onboard(f"linger-{case.replace('_', '-')}", scopes=["recommendations:read"])
+    token = {"no_scope": o["api_key"], "bad_token": "nope", "too_large": ADMIN_TOKEN}[case]
+    if case == "too_large":  # a JSON route's limit is far below 8 MB
+        url = f"http://127.0.0.1:{server.ports['gateway']}/api/v1/admin/tenants"
+        body, ctype, want = b'{"pad":"' + b"y" * (8 << 20) + b'"}', "application/json", 413
+    else:
+        url = f"http://127.0.0.1:{server.ports['pipeline']}/api/v1/upload/items"
+        body = b"item_id,name\r\n" + b"".join(b"P%d,Name %d\r\n" % (i, i) for i in range(400_000))
+        ctype, want = "text/csv", {"no_scope": 403, "bad_token": 401}[case]
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": ctype})
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(req, timeout=30)
+    assert answer.value.code == want
+    assert json.loads(answer.value.read())["error"]["code"]
+    assert server.request("GET", "/healthz").status == 200
