@@ -1,5 +1,6 @@
 #include "api/call.h"
 
+#include "common/random.h"
 #include "http/declared.h"
 #include "http/errors.h"
 
@@ -66,6 +67,10 @@ void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {
   if (deps.tenant.recommender && deps.tenant.recommendations) RegisterRecommendationRoutes(routes);
   RegisterAnalyticsRoutes(routes);
   RegisterAdminUsageRoutes(router, deps.platform);
+}
+
+std::string MetricsTenantLabel(const std::string& key, std::string_view tenant_id) {
+  return "t_" + HexEncode(HmacSha256(key, "metrics-label:" + std::string(tenant_id))).substr(0, 16);
 }
 
 }  // namespace embedrec::api

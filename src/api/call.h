@@ -69,6 +69,11 @@ void AddAuthed(http::Router& router, http::RouteInfo info, const PlatformDeps& d
 // The same without authentication (info.authenticated is set false).
 void AddPublic(http::Router& router, http::RouteInfo info, PublicFn fn);
 
+// How /metrics names a tenant to whoever may read it (not the platform
+// admin): "t_" and 16 hex digits of a keyed hash of its id (`key`: the JWT
+// secret, shared by every node).
+std::string MetricsTenantLabel(const std::string& key, std::string_view tenant_id);
+
 // Registration of each resource's routes (one file each). Platform routes:
 void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps);

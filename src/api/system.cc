@@ -68,10 +68,19 @@ void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps) {
                           http::Role::kSystem, false};
   metrics.blocking = false;
   metrics.replies = {{.status = 200, .description = "metrics", .media = "text/plain"}};
-  AddPublic(router, metrics, [d](const Request&, const PathParams&) -> StatusOr<http::Response> {
+  // Per-tenant series name their tenant by an alias (a keyed hash of its id,
+  // the same on every node: GET /api/v1/admin/tenants/{id} shows it as
+  // metrics_label); the platform admin's token shows the ids.
+  AddPublic(router, metrics, [d](const Request& req, const PathParams&) -> StatusOr<http::Response> {
                http::Response r;
                r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-               r.body = d->metrics->RenderPrometheus();
+               if (d->authenticator->IsPlatformAdmin(req.Header("authorization"))) {
+                 r.body = d->metrics->RenderPrometheus();
+               } else {
+                 const std::string& key = d->authenticator->jwt_secret();
+                 r.body = d->metrics->RenderPrometheus(
+                     [&key](std::string_view tenant) { return MetricsTenantLabel(key, tenant); });
+               }
                return r;
              });
 

@@ -35,7 +35,8 @@ json::object TenantJson(const store::TenantRecord& t) {
 
 constexpr const char* kTenant = R"({"type":"object","required":["id","name","slug","status","settings","created_at","updated_at"],"properties":{
     "id":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"},"status":{"type":"string","enum":["active","suspended"]},
-    "settings":{"type":"object"},"created_at":{"type":"string"},"updated_at":{"type":"string"}}})";
+    "settings":{"type":"object"},"created_at":{"type":"string"},"updated_at":{"type":"string"},
+    "metrics_label":{"type":"string","description":"GET of one tenant: how /metrics names it without the platform admin's token"}}})";
 constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance, attribution {click_window_minutes (default 30), conversion_window_hours (default 24)}, rate_limit {requests_per_second, burst} (per API key or user; none by default); checked by the tenant service, at most 16 KiB"})";
 
 http::Param TenantId() { return schema::Path("id", 64, "the tenant's id"); }
@@ -95,7 +96,10 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                         const auth::Principal& who) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(std::string tid, who.ResolveTenant(p.Get("id")));
                       ASSIGN_OR_RETURN(auto t, d->tenant_service->Get(tid));
-                      return JsonAnswer(200, TenantJson(t));
+                      json::object out = TenantJson(t);
+                      // Its series on /metrics, for whoever reads them without the admin token.
+                      out["metrics_label"] = MetricsTenantLabel(d->authenticator->jwt_secret(), t.id);
+                      return JsonAnswer(200, out);
                     });
 
   http::RouteInfo change{"PATCH", "/api/v1/admin/tenants/{id}",

@@ -60,20 +60,36 @@ Status Authenticator::CheckTenantStatus(const std::string& status) {
   return Status(StatusCode::kPermissionDenied, "this tenant is suspended", "tenant_suspended");
 }
 
+namespace {
+// The token of "Bearer <token>" (trimmed); nullopt when the header is not one.
+std::optional<std::string_view> BearerToken(std::string_view header) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    return std::nullopt;
+  }
+  std::string_view token = header.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+}  // namespace
+
+bool Authenticator::IsPlatformAdmin(std::string_view header) const {
+  auto token = BearerToken(header);
+  return token && !token->empty() && token->size() <= 4096 && !options_.admin_token_hash.empty() &&
+         ConstantTimeEquals(HashSecret(*token), options_.admin_token_hash);
+}
+
 StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
   if (header.empty()) {
     return Status::Unauthenticated("missing Authorization header; send 'Bearer <token>'")
         .WithReason("missing_credentials");
   }
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() ||
-      !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
-                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-    return BadCredentials("Authorization header must be 'Bearer <token>'");
-  }
-  std::string_view token = header.substr(kBearer.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  auto bearer = BearerToken(header);
+  if (!bearer) return BadCredentials("Authorization header must be 'Bearer <token>'");
+  std::string_view token = *bearer;
   if (token.empty() || token.size() > 4096) return BadCredentials("malformed bearer token");
 
   if (LooksLikeApiKey(token)) return FromApiKey(token);

@@ -47,6 +47,10 @@ class Authenticator {
   // answer from memory alone too (for a JWT: its user is cached).
   std::string CachedTenant(std::string_view authorization_header, bool complete = false);
 
+  // True when the header carries the platform admin token (memory only:
+  // fit for a network thread).
+  bool IsPlatformAdmin(std::string_view authorization_header) const;
+
   // Drops every cached lookup. Call after any change to tenants, users or keys;
   // then tells the other nodes (OnInvalidate), which drop theirs (InvalidateHere).
   void Invalidate();

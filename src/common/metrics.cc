@@ -119,7 +119,23 @@ double MetricsRegistry::Value(std::string_view name, const MetricLabels& labels)
   return it->second.type == Type::kHistogram ? double(s->second.count) : s->second.value;
 }
 
-std::string MetricsRegistry::RenderPrometheus() const {
+std::string MetricsRegistry::RenderPrometheus() const { return RenderPrometheus(nullptr); }
+
+namespace {
+// `key` (a rendered label set) with the value of tenant="…" replaced.
+std::string Relabeled(const std::string& key, const std::function<std::string(std::string_view)>& alias) {
+  constexpr std::string_view kLabel = "tenant=\"";
+  size_t at = key.rfind(kLabel, 0) == 0 ? 0 : key.find(",tenant=\"");
+  if (at == std::string::npos) return key;
+  const size_t value = key.find('"', at) + 1;
+  size_t end = value;
+  while (end < key.size() && key[end] != '"') end += key[end] == '\\' ? 2 : 1;
+  if (end >= key.size()) return key;
+  return key.substr(0, value) + alias(std::string_view(key).substr(value, end - value)) + key.substr(end);
+}
+}  // namespace
+
+std::string MetricsRegistry::RenderPrometheus(const std::function<std::string(std::string_view)>& tenant_alias) const {
   std::string out;
   std::lock_guard lock(mu_);
   for (const auto& [name, g] : gauge_fns_) {
@@ -131,7 +147,8 @@ std::string MetricsRegistry::RenderPrometheus() const {
     const char* type = f.type == Type::kCounter ? "counter"
                        : f.type == Type::kGauge ? "gauge" : "histogram";
     out += "# TYPE " + name + " " + type + "\n";
-    for (const auto& [key, s] : f.series) {
+    for (const auto& [stored_key, s] : f.series) {
+      const std::string key = tenant_alias ? Relabeled(stored_key, tenant_alias) : stored_key;
       if (f.type != Type::kHistogram) {
         out += name + (key.empty() ? "" : "{" + key + "}") + " " + FormatDouble(s.value) + "\n";
         continue;

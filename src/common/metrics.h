@@ -41,6 +41,9 @@ class MetricsRegistry {
   double Value(std::string_view name, const MetricLabels& labels) const;
 
   std::string RenderPrometheus() const;
+  // The same with every value of the label "tenant" replaced by
+  // `tenant_alias(value)` (who may read /metrics need not learn tenants' ids).
+  std::string RenderPrometheus(const std::function<std::string(std::string_view)>& tenant_alias) const;
 
  private:
   struct Series {

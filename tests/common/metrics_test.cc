@@ -67,3 +67,23 @@ TEST(MetricsRegistryTest, ConcurrentIncrementsAreNotLost) {
 
 }  // namespace
 }  // namespace embedrec
+
+namespace embedrec {
+namespace {
+
+TEST(MetricsRelabelTest, TheTenantLabelIsRenderedThroughTheAliasEverywhere) {
+  MetricsRegistry m;
+  m.Inc("req_total", {{"tenant", "abc"}, {"endpoint", "recs"}});
+  m.Inc("other_total", {{"endpoint", "x"}, {"tenant", "abc"}});
+  m.Observe("lat_seconds", {{"tenant", "abc"}}, 0.01);
+  m.Inc("plain_total", {{"route", "/tenant=\"no\""}});
+  const std::string out = m.RenderPrometheus([](std::string_view t) { return "alias-" + std::string(t); });
+  EXPECT_EQ(out.find("\"abc\""), std::string::npos) << out;
+  EXPECT_NE(out.find("req_total{tenant=\"alias-abc\",endpoint=\"recs\"} 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("other_total{endpoint=\"x\",tenant=\"alias-abc\"} 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("lat_seconds_count{tenant=\"alias-abc\"} 1"), std::string::npos) << out;
+  EXPECT_NE(m.RenderPrometheus().find("tenant=\"abc\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace embedrec

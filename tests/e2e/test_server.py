@@ -257,3 +257,22 @@ def test_an_early_answer_reaches_a_client_still_sending_its_body(server, case):
     assert answer.value.code == want
     assert json.loads(answer.value.read())["error"]["code"]
     assert server.request("GET", "/healthz").status == 200
+
+
+def test_metrics_name_tenants_by_an_alias_unless_the_platform_admin_asks(server):
+    """Unauthenticated /metrics does not list tenants' ids: their series carry
+    a keyed-hash alias (the tenant's metrics_label); the admin token shows ids."""
+    o = server.onboard("metered", scopes=["recommendations:read"])
+    tid = o["tenant"]["id"]
+    assert server.request("POST", "/api/v1/recommendations", {"user_id": "u", "count": 3},
+                          token=o["api_key"]).status == 200
+    label = server.admin("GET", f"/api/v1/admin/tenants/{tid}").json()["metrics_label"]
+    assert re.fullmatch(r"t_[0-9a-f]{16}", label), label
+    public = server.request("GET", "/metrics").body
+    assert tid not in public
+    assert f'tenant="{label}"' in public
+    admin = server.request("GET", "/metrics", token=ADMIN_TOKEN).body
+    assert f'tenant="{tid}"' in admin and label not in admin
+    # Another tenant's key neither sees ids nor the other tenant's label mapping.
+    other = server.onboard("other-metered", scopes=["recommendations:read"])
+    assert tid not in server.request("GET", "/metrics", token=other["api_key"]).body
