@@ -71,12 +71,16 @@ class TenantBlobStores {
   virtual Status Drop(const std::string& tenant_id) = 0;
 };
 
-// Local-filesystem backend rooted at `root` (created when missing).
-StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root);
+// Local-filesystem backend rooted at `root` (created when missing). Its
+// Location(key) is "file:" + `location_prefix` + key when a prefix is given
+// (a path relative to the data dir: answers never show the server's own
+// paths), the absolute "file:///…" path otherwise.
+StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root, const std::string& location_prefix = "");
 
 // Embedded: `tenants_root`/<tenant_id>/blobs, inside the tenant's directory
 // (which dropping the tenant's space removes); the tenant's directory must
-// exist, ids that are not plain names are refused.
+// exist, ids that are not plain names are refused. Locations read
+// "file:tenants/<tenant_id>/blobs/<key>" (under the data dir).
 std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenants_root);
 
 // Where an S3 backend keeps its objects, and as whom it signs.

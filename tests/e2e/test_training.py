@@ -94,6 +94,7 @@ def test_seed_step_6_train_progress_deploy(server, shop):
     assert fm["recall@20"] > 0.5, fm
     assert done["deployment_status"] == "deployed"
     assert done["model_location"].endswith("/model.embr")
+    assert done["model_location"].startswith("file:tenants/") and str(server.data_dir) not in done["model_location"]
     assert done["training_duration_seconds"] > 0
     assert 0 < done["metrics"]["train_loss"] < 0.7
     assert "val_ndcg@10" in done["metrics"] and "val_recall@20" in done["metrics"]

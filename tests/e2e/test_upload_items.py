@@ -25,9 +25,10 @@ def item(server, shop, item_id):
     return server.request("GET", f"/api/v1/items/{item_id}", token=shop["api_key"])
 
 
-def archive_text(location):
-    path = location.removeprefix("file://")
-    return subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
+def archive_text(server, location):
+    """The archived upload at `location` ("file:" and a path under the data dir)."""
+    path = server.data_dir / location.removeprefix("file:")
+    return subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout
 
 
 def test_seed_step_4_multipart_upload(server, shop):
@@ -38,8 +39,10 @@ def test_seed_step_4_multipart_upload(server, shop):
     assert a["status"] == "success"
     assert (a["rows_accepted"], a["rows_rejected"]) == (4, 0)
     assert a["validation_errors"] == []
-    assert a["storage_location"].startswith("file://") and a["storage_location"].endswith(".csv.zst")
-    assert archive_text(a["storage_location"]) == SEED_CSV
+    loc = a["storage_location"]
+    assert loc.startswith(f"file:tenants/{shop['tenant']['id']}/blobs/") and loc.endswith(".csv.zst"), loc
+    assert str(server.data_dir) not in loc  # the server's own paths are not shown
+    assert archive_text(server, loc) == SEED_CSV
     it = item(server, shop, "PROD_002").json()
     assert it["name"] == "Gaming Laptop" and it["price"] == 1299.99
     assert it["tags"] == ["gaming", "laptop", "rgb"] and it["available"] is True
@@ -60,7 +63,7 @@ def test_raw_csv_gzip_and_zstd_bodies(server, shop):
     zst = subprocess.run(["zstd", "-c"], input=SEED_CSV, capture_output=True, check=True).stdout
     r = server.upload("/api/v1/upload/items", zst, shop["api_key"], filename="products.csv.zst")
     assert r.status == 200 and r.json()["rows_accepted"] == 4, r
-    assert archive_text(r.json()["storage_location"]) == SEED_CSV
+    assert archive_text(server, r.json()["storage_location"]) == SEED_CSV
     r = server.upload("/api/v1/upload/items", b"\x1f\x8b garbage", shop["api_key"], raw=True,
                       headers={"Content-Encoding": "gzip"})
     assert r.status == 400, r

@@ -94,7 +94,8 @@ class FsBlobWriter final : public BlobWriter {
 
 class FsBlobStore final : public BlobStore {
  public:
-  explicit FsBlobStore(fs::path root) : root_(std::move(root)) {}
+  FsBlobStore(fs::path root, std::string location_prefix)
+      : root_(std::move(root)), location_prefix_(std::move(location_prefix)) {}
 
   StatusOr<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& key) override {
     if (!IsValidBlobKey(key)) return Status::InvalidArgument("invalid blob key '" + key + "'");
@@ -147,11 +148,13 @@ class FsBlobStore final : public BlobStore {
   }
 
   std::string Location(const std::string& key) const override {
+    if (!location_prefix_.empty()) return "file:" + location_prefix_ + key;
     return "file://" + (root_ / key).string();
   }
 
  private:
   fs::path root_;
+  const std::string location_prefix_;
 };
 
 }  // namespace
@@ -172,7 +175,7 @@ class FsTenantBlobStores final : public TenantBlobStores {
     if (!PlainName(tenant_id) || !fs::is_directory(fs::path(root_) / tenant_id, ec)) {
       return Status::NotFound("tenant " + tenant_id + " has no blob area");
     }
-    return OpenFsBlobStore((fs::path(root_) / tenant_id / "blobs").string());
+    return OpenFsBlobStore((fs::path(root_) / tenant_id / "blobs").string(), "tenants/" + tenant_id + "/blobs/");
   }
 
   Status Drop(const std::string& tenant_id) override {
@@ -193,11 +196,11 @@ std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenan
   return std::make_unique<FsTenantBlobStores>(tenants_root);
 }
 
-StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root) {
+StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root, const std::string& location_prefix) {
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) return Status::Internal("cannot create blob root " + root + ": " + ec.message());
-  return std::unique_ptr<BlobStore>(new FsBlobStore(fs::absolute(root)));
+  return std::unique_ptr<BlobStore>(new FsBlobStore(fs::absolute(root), location_prefix));
 }
 
 }  // namespace embedrec::blob
