@@ -119,8 +119,11 @@ class PlatformImpl final : public Platform {
     throttle_ = std::make_unique<auth::LoginThrottle>(clock_, auth::LoginThrottle::Options{}, limits_.get());
     authenticator_ = std::make_unique<auth::Authenticator>(
         control_.get(), clock_, auth::Authenticator::Options{jwt_secret, admin_hash});
-    sessions_ = std::make_unique<auth::SessionService>(
-        control_.get(), clock_, throttle_.get(), auth::SessionService::Options{jwt_secret});
+    auth::SessionService::Options session_options{jwt_secret};
+    // A login ended: every node forgets what it cached (its access tokens are refused from then on).
+    session_options.on_revoked = [a = authenticator_.get()] { a->Invalidate(); };
+    sessions_ = std::make_unique<auth::SessionService>(control_.get(), clock_, throttle_.get(),
+                                                       std::move(session_options));
 
     settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), clock_);
     api::PlatformDeps& platform = deps_.platform;

@@ -180,6 +180,17 @@ StatusOr<Principal> Authenticator::FromJwt(std::string_view token) {
   }
   if (e.principal.permissions == 0) return BadCredentials("this user has been deactivated");
   if (e.principal.tenant_id != claims.tid) return BadCredentials("token tenant mismatch");
+  if (!claims.sid.empty()) {  // its login ended (logout, a reused refresh token): refused before it expires
+    const std::string session_key = "s:" + claims.sid;
+    Entry s;
+    if (!Lookup(session_key, &s)) {
+      s.generation = generation_.load();
+      ASSIGN_OR_RETURN(s.revoked, store_->IsTokenFamilyRevoked(claims.sid));
+      s.cached_at_ms = s.touched_at_ms = clock_->NowMillis();
+      Remember(session_key, s);
+    }
+    if (s.revoked) return BadCredentials("this login has ended (signed out or its refresh token was reused)");
+  }
   RETURN_IF_ERROR(CheckTenantStatus(e.tenant_status));
   return e.principal;
 }

@@ -71,6 +71,7 @@ class Authenticator {
     uint64_t generation;
     int64_t cached_at_ms;
     int64_t touched_at_ms;
+    bool revoked = false;  // a session ("s:<sid>"): its login was ended
   };
   StatusOr<Principal> FromApiKey(std::string_view token);
   StatusOr<Principal> FromJwt(std::string_view token);

@@ -20,6 +20,7 @@ Status Bad(std::string msg) {
 std::string SignJwt(const JwtClaims& c, std::string_view secret) {
   json::object payload{{"sub", c.sub}, {"tid", c.tid}, {"role", c.role},
                        {"jti", c.jti}, {"iat", c.iat}, {"exp", c.exp}};
+  if (!c.sid.empty()) payload["sid"] = c.sid;
   std::string signing_input =
       Base64UrlEncode(kHeader) + "." + Base64UrlEncode(JsonText(payload));
   return signing_input + "." + Base64UrlEncode(HmacSha256(secret, signing_input));
@@ -67,6 +68,7 @@ StatusOr<JwtClaims> VerifyJwt(std::string_view token, std::string_view secret, i
       !str("jti", &c.jti) || !num("iat", &c.iat) || !num("exp", &c.exp)) {
     return Bad("missing claims");
   }
+  if (o.contains("sid") && !str("sid", &c.sid)) return Bad("malformed claims");
   if (now_s >= c.exp) {
     return Status::Unauthenticated("access token expired; refresh it").WithReason("token_expired");
   }

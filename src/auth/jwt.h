@@ -16,6 +16,7 @@ struct JwtClaims {
   std::string jti;   // unique token id
   int64_t iat = 0;   // issued at, Unix seconds
   int64_t exp = 0;   // expires at, Unix seconds
+  std::string sid;   // the login it belongs to (its refresh tokens' family); "" in older tokens
 };
 
 inline constexpr int64_t kAccessTokenTtlSeconds = 900;

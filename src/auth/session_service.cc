@@ -64,6 +64,7 @@ StatusOr<SessionTokens> SessionService::Refresh(const std::string& refresh_token
     spdlog::warn("refresh token reuse detected for user {}; revoking family {}", rec->user_id,
                  rec->family_id);
     RETURN_IF_ERROR(store_->RevokeTokenFamily(rec->family_id));
+    if (options_.on_revoked) options_.on_revoked();  // its access tokens stop working too
     return InvalidRefresh("refresh token was already used; all sessions of this login are revoked");
   }
   if (clock_->NowMillis() >= rec->expires_at_ms) return InvalidRefresh("refresh token expired");
@@ -79,14 +80,18 @@ Status SessionService::Logout(const std::string& refresh_token) {
   if (!rec.ok()) {
     return rec.status().code() == StatusCode::kNotFound ? Status::Ok() : rec.status();
   }
-  return store_->RevokeTokenFamily(rec->family_id);
+  RETURN_IF_ERROR(store_->RevokeTokenFamily(rec->family_id));
+  if (options_.on_revoked) options_.on_revoked();  // its access tokens stop working too
+  return Status::Ok();
 }
 
 StatusOr<SessionTokens> SessionService::Issue(const store::UserRecord& user,
                                               const std::string& family_id) {
   int64_t now_ms = clock_->NowMillis();
-  JwtClaims claims{user.id, user.tenant_id, user.role, NewId("jti"), now_ms / 1000,
-                   now_ms / 1000 + kAccessTokenTtlSeconds};
+  JwtClaims claims{user.id,      user.tenant_id,
+                   user.role,    NewId("jti"),
+                   now_ms / 1000, now_ms / 1000 + kAccessTokenTtlSeconds,
+                   family_id};
   SessionTokens out;
   out.access_token = SignJwt(claims, options_.jwt_secret);
   out.refresh_token = GenerateRefreshToken();

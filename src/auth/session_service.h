@@ -8,6 +8,7 @@
 // Thread safety: safe for concurrent use; methods block (store, argon2id).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "auth/login_throttle.h"
@@ -28,6 +29,9 @@ class SessionService {
   struct Options {
     std::string jwt_secret;
     int64_t refresh_ttl_seconds = 30 * 24 * 3600;
+    // Called after a login's tokens were revoked (logout, reuse of a rotated
+    // refresh token): the authenticator forgets what it cached, on every node.
+    std::function<void()> on_revoked;
   };
   SessionService(store::ControlStore* store, const Clock* clock, LoginThrottle* throttle,
                  Options options)

@@ -120,6 +120,9 @@ class ControlStore {
   // kNotFound when unknown. The caller decides what a used/revoked token means.
   virtual StatusOr<RefreshTokenRecord> ConsumeRefreshToken(const std::string& token_hash) = 0;
   virtual Status RevokeTokenFamily(const std::string& family_id) = 0;
+  // True when the family's tokens were revoked (a logout, a detected reuse,
+  // the user's tokens revoked): its access tokens are refused too.
+  virtual StatusOr<bool> IsTokenFamilyRevoked(const std::string& family_id) = 0;
   virtual Status RevokeUserTokens(const std::string& user_id) = 0;
 
   // --- Platform settings (small key/value pairs, e.g. the admin token's hash) ---

@@ -22,6 +22,17 @@ TEST(JwtTest, SignedTokenVerifiesAndCarriesClaims) {
   EXPECT_EQ(c->exp, 1900);
 }
 
+TEST(JwtTest, TheLoginItBelongsToIsCarriedWhenThereIsOne) {
+  JwtClaims with = Claims(1000);
+  with.sid = "fam_1";
+  auto c = VerifyJwt(SignJwt(with, kSecret), kSecret, 1500);
+  ASSERT_OK(c);
+  EXPECT_EQ(c->sid, "fam_1");
+  auto old = VerifyJwt(SignJwt(Claims(1000), kSecret), kSecret, 1500);  // tokens from before sid
+  ASSERT_OK(old);
+  EXPECT_EQ(old->sid, "");
+}
+
 TEST(JwtTest, ExpiresAfterItsLifetime) {
   std::string t = SignJwt(Claims(1000), kSecret);
   auto c = VerifyJwt(t, kSecret, 1900);

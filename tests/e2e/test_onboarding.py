@@ -79,17 +79,27 @@ def test_refresh_rotates_and_reuse_revokes_the_family(server):
     assert second != first
     assert server.request("GET", "/api/v1/auth/me", token=r.json()["access_token"]).status == 200
     # Presenting the rotated token again: 401, and the live one dies with it.
+    live_access = r.json()["access_token"]
     r = server.request("POST", "/api/v1/auth/refresh", {"refresh_token": first})
     assert r.status == 401 and r.json()["error"]["code"] == "invalid_refresh_token"
     r = server.request("POST", "/api/v1/auth/refresh", {"refresh_token": second})
     assert r.status == 401
+    # The login's access tokens end with it, not 15 minutes later.
+    assert server.request("GET", "/api/v1/auth/me", token=live_access).status == 401
+    assert server.request("GET", "/api/v1/auth/me", token=o["session"]["access_token"]).status == 401
 
 
 def test_logout_revokes_the_refresh_token(server):
     o = server.onboard("logout")
     token = o["session"]["refresh_token"]
+    access = o["session"]["access_token"]
+    other = server.login(o["email"])  # another login of the same user lives on
+    assert server.request("GET", "/api/v1/auth/me", token=access).status == 200  # cached as valid
     assert server.request("POST", "/api/v1/auth/logout", {"refresh_token": token}).status == 204
     assert server.request("POST", "/api/v1/auth/refresh", {"refresh_token": token}).status == 401
+    r = server.request("GET", "/api/v1/auth/me", token=access)
+    assert r.status == 401 and r.json()["error"]["code"], r
+    assert server.request("GET", "/api/v1/auth/me", token=other["access_token"]).status == 200
 
 
 def test_wrong_email_and_wrong_password_answer_the_same(server):

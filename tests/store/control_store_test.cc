@@ -143,8 +143,11 @@ TEST_P(ControlStoreTest, ConsumeMarksRefreshTokenUsedOnce) {
   auto second = store_->ConsumeRefreshToken("rt");
   ASSERT_OK(second);
   EXPECT_TRUE(second->used);
+  EXPECT_FALSE(*store_->IsTokenFamilyRevoked("fam"));  // rotation is not revocation
   ASSERT_OK(store_->RevokeTokenFamily("fam"));
   EXPECT_TRUE(store_->ConsumeRefreshToken("rt")->revoked);
+  EXPECT_TRUE(*store_->IsTokenFamilyRevoked("fam"));
+  EXPECT_FALSE(*store_->IsTokenFamilyRevoked("other"));
 }
 
 TEST_P(ControlStoreTest, ConcurrentConsumersOfOneTokenSeeItUnusedOnce) {

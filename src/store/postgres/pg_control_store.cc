@@ -247,6 +247,11 @@ class PgControlStore final : public ControlStore {
     return Exec("UPDATE refresh_tokens SET revoked=true WHERE family_id=$1", {family_id}).status();
   }
 
+  StatusOr<bool> IsTokenFamilyRevoked(const std::string& family_id) override {
+    ASSIGN_OR_RETURN(auto r, Exec("SELECT 1 FROM refresh_tokens WHERE family_id=$1 AND revoked LIMIT 1", {family_id}));
+    return r.size() > 0;
+  }
+
   Status RevokeUserTokens(const std::string& user_id) override {
     return Exec("UPDATE refresh_tokens SET revoked=true WHERE user_id=$1", {user_id}).status();
   }

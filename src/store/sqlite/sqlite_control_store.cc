@@ -332,6 +332,17 @@ class SqliteControlStore final : public ControlStore {
     });
   }
 
+  StatusOr<bool> IsTokenFamilyRevoked(const std::string& family_id) override {
+    bool revoked = false;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT 1 FROM refresh_tokens WHERE family_id=? AND revoked=1 LIMIT 1"));
+      st->Bind(1, family_id);
+      ASSIGN_OR_RETURN(revoked, st->Step());
+      return Status::Ok();
+    }));
+    return revoked;
+  }
+
   Status RevokeUserTokens(const std::string& user_id) override {
     return db_->Write([&](SqliteConn& c) {
       ASSIGN_OR_RETURN(auto st, c.Prepare("UPDATE refresh_tokens SET revoked=1 WHERE user_id=?"));
