@@ -133,6 +133,10 @@ StatusOr<std::unique_ptr<store::AnalyticsStore>> OpenAnalyticsStore(const ServeC
 StatusOr<std::unique_ptr<blob::TenantBlobStores>> OpenTenantBlobs(const ServeConfig& config,
                                                                   store::TenantStores* spaces) {
   if (config.blob_url.empty() || config.blob_url == "file://") {
+    // A process killed mid-upload left its unfinished file: nobody writes yet.
+    if (int64_t n = blob::RemoveFsTempFiles(config.data_dir + "/tenants"); n > 0) {
+      spdlog::info("removed {} unfinished blob files left by a stop mid-write", n);
+    }
     return blob::NewFsTenantBlobStores(config.data_dir + "/tenants");
   }
   ASSIGN_OR_RETURN(blob::S3Options options, blob::S3OptionsFromUrl(config.blob_url));

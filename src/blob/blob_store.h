@@ -83,6 +83,11 @@ StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root, co
 // "file:tenants/<tenant_id>/blobs/<key>" (under the data dir).
 std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenants_root);
 
+// Removes what writers left under `root` when their process was killed
+// mid-write (".tmp-*" files: never visible as blobs); call at start, before
+// anything writes there. The number removed.
+int64_t RemoveFsTempFiles(const std::string& root);
+
 // Where an S3 backend keeps its objects, and as whom it signs.
 struct S3Options {
   std::string endpoint;  // "http://127.0.0.1:9000" (path-style); empty: AWS, virtual-hosted

@@ -1,6 +1,7 @@
 // The blob store's contract (blob/blob_store.h), one suite every backend
 // must pass: add a backend to kBackends. What only the filesystem backend
 // promises (its layout on disk) is in fs_blob_store_test.cc.
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -205,6 +206,32 @@ TEST_P(BlobStoreTest, EachTenantHasItsOwnAreaAndNoneWithoutASpace) {
   ASSERT_OK(stores->Drop(a));  // again: nothing left, still fine
   EXPECT_TRUE((*blobs_a)->List("")->empty());
   EXPECT_EQ(*(*blobs_b)->Get("uploads/u1"), "b's");
+}
+
+// A writer killed before Commit leaves its ".tmp-*" file; the next start
+// removes it and nothing else.
+TEST(FsBlobStoreTest, AWritersLeftoversAreRemovedAtStartAndBlobsKept) {
+  testing::TempDir dir;
+  auto store = OpenFsBlobStore(dir.path() + "/t1/blobs");
+  ASSERT_OK(store);
+  ASSERT_OK((*store)->Put("uploads/kept.csv", "data"));
+  auto writer = (*store)->OpenWriter("uploads/killed.csv");
+  ASSERT_OK(writer);
+  ASSERT_OK((*writer)->Append("half"));
+  // What the kill leaves: the writer's file on disk (copied: the writer would remove its own).
+  std::string left;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
+    if (e.path().filename().string().rfind(".tmp-", 0) == 0) left = e.path().string();
+  }
+  ASSERT_FALSE(left.empty());
+  std::filesystem::copy_file(left, dir.path() + "/t1/blobs/uploads/.tmp-leftover");
+  writer->reset();
+  EXPECT_EQ(RemoveFsTempFiles(dir.path()), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/t1/blobs/uploads/.tmp-leftover"));
+  auto kept = (*store)->Get("uploads/kept.csv");
+  ASSERT_OK(kept);
+  EXPECT_EQ(*kept, "data");
+  EXPECT_EQ(RemoveFsTempFiles(dir.path() + "/nothing-here"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreTest, ::testing::ValuesIn(kBackends),

@@ -276,3 +276,20 @@ def test_metrics_name_tenants_by_an_alias_unless_the_platform_admin_asks(server)
     # Another tenant's key neither sees ids nor the other tenant's label mapping.
     other = server.onboard("other-metered", scopes=["recommendations:read"])
     assert tid not in server.request("GET", "/metrics", token=other["api_key"]).body
+
+
+def test_a_restart_removes_what_a_write_killed_midway_left(make_server):
+    """kill -9 in the middle of an upload leaves the archive's unfinished
+    ".tmp-*" file; the next start removes it (the finished archives stay)."""
+    server = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN})
+    o = server.onboard("tmpfiles", scopes=["data:write", "recommendations:read"])
+    r = server.upload("/api/v1/upload/items", b"item_id,name\r\nP1,One\r\n", o["api_key"])
+    assert r.status == 200, r
+    archive = server.data_dir / r.json()["storage_location"].removeprefix("file:")
+    assert archive.exists()
+    server.stop(signal.SIGKILL)
+    leftover = archive.parent / ".tmp-killedmidway"
+    leftover.write_bytes(b"half an upload")
+    server.start()
+    assert not leftover.exists()
+    assert archive.exists()

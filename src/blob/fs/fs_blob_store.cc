@@ -196,6 +196,19 @@ std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenan
   return std::make_unique<FsTenantBlobStores>(tenants_root);
 }
 
+int64_t RemoveFsTempFiles(const std::string& root) {
+  int64_t removed = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().filename().string().rfind(".tmp-", 0) == 0) {
+      std::error_code rm;
+      if (fs::remove(it->path(), rm)) ++removed;
+    }
+  }
+  return removed;
+}
+
 StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root, const std::string& location_prefix) {
   std::error_code ec;
   fs::create_directories(root, ec);
