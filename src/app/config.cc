@@ -103,6 +103,12 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--recommendation-log-days", c.recommendation_log_days,
                  "Days every answer shown is kept in the recommendation log (0: answers are not logged)")
       ->envname("EMBEDREC_RECOMMENDATION_LOG_DAYS")->capture_default_str()->check(CLI::Range(0, 3650));
+  cmd.add_option("--event-retention-days", c.event_retention_days,
+                 "Days each tenant's event log (GET /api/v1/data/events) is kept; unpublished events stay (0: forever)")
+      ->envname("EMBEDREC_EVENT_RETENTION_DAYS")->capture_default_str()->check(CLI::Range(0, 36500));
+  cmd.add_option("--idempotency-retention-hours", c.idempotency_retention_hours,
+                 "Hours an Idempotency-Key is remembered (a replay after that is a new event; 0: forever)")
+      ->envname("EMBEDREC_IDEMPOTENCY_RETENTION_HOURS")->capture_default_str()->check(CLI::Range(0, 876000));
   cmd.add_option("--analytics", c.analytics,
                  "Count calls, answers and what they earned per tenant (the dashboard; false: nothing is counted)")
       ->envname("EMBEDREC_ANALYTICS")->capture_default_str();

@@ -32,6 +32,7 @@
 #include "http/server.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
+#include "tenants/retention.h"
 #include "tenants/tenant_service.h"
 #include "serving/activity.h"
 #include "serving/background.h"
@@ -358,6 +359,14 @@ class PlatformImpl final : public Platform {
         }});
     services.ingest = ingest_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), blobs_.get(), clock_);
+    {
+      // Event logs and idempotency keys pruned in the background (unpublished events stay).
+      tenants::RetentionOptions ro;
+      ro.event_days = config_.event_retention_days;
+      ro.idempotency_hours = config_.idempotency_retention_hours;
+      if (relay_) ro.published_through = [](store::TenantStore& s) { return events::PublishedThrough(s); };
+      retention_ = std::make_unique<tenants::Retention>(control_.get(), tenants_.get(), clock_, std::move(ro));
+    }
     WireTenantHooks();
     platform.tenant_service = tenant_service_.get();
     RETURN_IF_ERROR(RecoverTenants());
@@ -414,6 +423,7 @@ class PlatformImpl final : public Platform {
     if (retrain_) retrain_->Start();
     experiments_->Start();
     if (relay_) relay_->Start();
+    retention_->Start();
     RETURN_IF_ERROR(SubscribeToOtherNodes());
     spdlog::info("embedrec ready; data in {}", config_.data_dir);
     return Status::Ok();
@@ -436,6 +446,7 @@ class PlatformImpl final : public Platform {
     down_ = true;
     down_remote_ = true;
     if (subscriber_) subscriber_->Stop();  // no more of other nodes' events
+    if (retention_) retention_->Stop();
     if (server_) {
       spdlog::info("shutting down: finishing {} in-flight requests", server_->in_flight());
       server_->Shutdown(std::chrono::seconds(config_.shutdown_grace_seconds));
@@ -706,6 +717,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<serving::RecommendationService> recommendations_;
   std::atomic<bool> down_remote_{false};  // other nodes' changes are no longer applied
   std::unique_ptr<tenants::TenantService> tenant_service_;
+  std::unique_ptr<tenants::Retention> retention_;
   std::unique_ptr<ingest::IngestService> ingest_;
   std::unique_ptr<ingest::DataQuality> data_quality_;  // its rescans run in slow_lane_ (declared below)
   api::ApiDeps deps_;

@@ -38,6 +38,13 @@ void EventRelay::MarkDirty(const std::string& tenant_id) {
   dirty_.insert(tenant_id);
 }
 
+StatusOr<int64_t> PublishedThrough(store::TenantStore& store) {
+  auto at = store.GetSnapshot(kPosition);
+  if (at.ok()) return at->position;
+  if (at.status().code() == StatusCode::kNotFound) return int64_t{0};
+  return at.status();
+}
+
 bool ParsePublishedEvent(std::string_view value, ConsumedEvent* out) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(value, ec);

@@ -74,6 +74,9 @@ class EventRelay {
   std::atomic<int64_t> published_{0};
 };
 
+// The last seq of the tenant's log the relay published (0: none yet).
+StatusOr<int64_t> PublishedThrough(store::TenantStore& store);
+
 // The fields of a message the relay published (its value); false when it is
 // not one. The payload comes back as JSON text.
 bool ParsePublishedEvent(std::string_view value, ConsumedEvent* out);

@@ -223,6 +223,13 @@ class TenantStore {
     std::string bytes;
     int64_t created_at_ms = 0;  // as Put was given it
   };
+  // Retention. Deletes up to `limit` of the oldest log events created
+  // before `before_ms` with seq <= `through_seq` (events not yet published
+  // are kept); the number deleted.
+  virtual StatusOr<int64_t> PruneEvents(int64_t before_ms, int64_t through_seq, int64_t limit) = 0;
+  // Deletes idempotency keys recorded before `before_ms` (a replay after
+  // that is a new event); the number deleted.
+  virtual StatusOr<int64_t> PruneIdempotencyKeys(int64_t before_ms) = 0;
   virtual Status PutSnapshot(const std::string& name, int64_t position, std::string_view bytes, int64_t now_ms) = 0;
   virtual StatusOr<Snapshot> GetSnapshot(const std::string& name) = 0;
 

@@ -516,6 +516,50 @@ TEST_P(TenantStoreTrackTest, DatabaseBytesAreTheTablesOrLeftToTheFiles) {
   EXPECT_GT(*after, *before);
 }
 
+TEST_P(TenantStoreTrackTest, RetentionPrunesOldEventsOldestFirstUpToThePublishedOnesAndOldKeys) {
+  {
+    auto batch = store_->BeginImport();
+    ASSERT_OK(batch);
+    for (int i = 0; i < 10; ++i) ASSERT_OK((*batch)->AppendEvent("item-catalog-updated", "{}", 1000 + i));
+    ASSERT_OK((*batch)->AppendEvent("item-catalog-updated", "{}", 5000));  // recent
+    ASSERT_OK((*batch)->Commit());
+  }
+  auto events = store_->ReadEvents(0, 100);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 11u);
+  const int64_t first = (*events)[0].seq;
+  // Only what was published (through the 6th) may go; 3 at a time.
+  auto n = store_->PruneEvents(2000, first + 5, 3);
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 3);
+  n = store_->PruneEvents(2000, first + 5, 3);
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 3);
+  n = store_->PruneEvents(2000, first + 5, 3);
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 0);  // the rest is unpublished
+  n = store_->PruneEvents(2000, INT64_MAX, 100);
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 4);  // every old one; the recent one stays
+  events = store_->ReadEvents(0, 100);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].created_at_ms, 5000);
+  // Idempotency keys: an old one goes, and its key then makes a new event.
+  TrackEvent ev = View("K", "P1");
+  ev.idempotency_key = "order-1";
+  ASSERT_OK(store_->Track({ev}));
+  clock_.AdvanceMillis(10'000);
+  ev.ts_ms = 6;
+  ASSERT_TRUE((*store_->Track({ev}))[0].replayed);
+  auto keys = store_->PruneIdempotencyKeys(clock_.NowMillis() - 5'000);
+  ASSERT_OK(keys);
+  EXPECT_EQ(*keys, 1);
+  auto again = store_->Track({ev});
+  ASSERT_OK(again);
+  EXPECT_FALSE((*again)[0].replayed);
+}
+
 TEST_P(TenantStoreTrackTest, ExperimentsArePutReadAndListedByStatus) {
   auto& e = store_->experiments();
   ASSERT_OK(e.PutExperiment({"exp_1", "running", 1, 1, "{\"a\":1}"}));

@@ -258,6 +258,17 @@ class PgTenantStore final : public TenantStore {
     return r.Int(0, 0);
   }
 
+  StatusOr<int64_t> PruneEvents(int64_t before_ms, int64_t through_seq, int64_t limit) override {
+    ASSIGN_OR_RETURN(auto r, Q("DELETE FROM {s}.events WHERE seq IN (SELECT seq FROM {s}.events WHERE seq <= $1 "
+                               "ORDER BY seq LIMIT $2) AND created_at_ms < $3",
+                               {std::to_string(through_seq), std::to_string(limit), std::to_string(before_ms)}));
+    return r.changed();
+  }
+  StatusOr<int64_t> PruneIdempotencyKeys(int64_t before_ms) override {
+    ASSIGN_OR_RETURN(auto r, Q("DELETE FROM {s}.idempotency_keys WHERE created_at_ms < $1", {std::to_string(before_ms)}));
+    return r.changed();
+  }
+
   Status PutSnapshot(const std::string& name, int64_t position, std::string_view bytes, int64_t now_ms) override {
     return Q("INSERT INTO {s}.serving_snapshots (name, position, data, created_at_ms) VALUES ($1,$2,$3::bytea,$4) "
              "ON CONFLICT (name) DO UPDATE SET position=excluded.position, data=excluded.data, "

@@ -257,6 +257,31 @@ class SqliteTenantStore final : public TenantStore {
     }));
     return changed;
   }
+  StatusOr<int64_t> PruneEvents(int64_t before_ms, int64_t through_seq, int64_t limit) override {
+    int64_t deleted = 0;
+    RETURN_IF_ERROR(db_->Write([&](SqliteConn& c) -> Status {
+      // The oldest first (seq grows with time): a bounded walk of the key.
+      ASSIGN_OR_RETURN(auto st, c.Prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? "
+                                          "ORDER BY seq LIMIT ?) AND created_at_ms < ?"));
+      st->Bind(1, through_seq).Bind(2, limit).Bind(3, before_ms);
+      RETURN_IF_ERROR(st->Run());
+      deleted = c.Changes();
+      return Status::Ok();
+    }));
+    return deleted;
+  }
+  StatusOr<int64_t> PruneIdempotencyKeys(int64_t before_ms) override {
+    int64_t deleted = 0;
+    RETURN_IF_ERROR(db_->Write([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("DELETE FROM idempotency_keys WHERE created_at_ms < ?"));
+      st->Bind(1, before_ms);
+      RETURN_IF_ERROR(st->Run());
+      deleted = c.Changes();
+      return Status::Ok();
+    }));
+    return deleted;
+  }
+
   Status PutSnapshot(const std::string& name, int64_t position, std::string_view bytes, int64_t now_ms) override {
     return db_->Write([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto st, c.Prepare(
