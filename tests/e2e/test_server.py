@@ -293,3 +293,25 @@ def test_a_restart_removes_what_a_write_killed_midway_left(make_server):
     server.start()
     assert not leftover.exists()
     assert archive.exists()
+
+
+def test_secrets_never_reach_the_log(make_server):
+    """Tokens, keys and passwords a session handles are never written to the
+    server's log (at debug level too), whatever fails along the way."""
+    server = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_LOG_LEVEL": "debug"})
+    o = server.onboard("secretive", scopes=["data:write", "recommendations:read", "interactions:write"])
+    session = server.login(o["email"])
+    refreshed = server.request("POST", "/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]}).json()
+    # Failures that name what was sent: a reused refresh token, a wrong password, a bad key.
+    assert server.request("POST", "/api/v1/auth/refresh", {"refresh_token": session["refresh_token"]}).status == 401
+    assert server.request("POST", "/api/v1/auth/login", {"email": o["email"], "password": "Wrong-" + STRONG_PASSWORD}
+                          ).status == 401
+    assert server.request("POST", "/api/v1/recommendations", {"user_id": "u"}, token=o["api_key"] + "x").status == 401
+    assert server.upload("/api/v1/upload/items", b"item_id,name\r\nP1,One\r\n", o["api_key"]).status == 200
+    assert server.request("POST", "/api/v1/auth/logout", {"refresh_token": refreshed["refresh_token"]}).status == 204
+    server.stop()
+    log = server.log_path.read_text(errors="replace")
+    assert "refresh token reuse detected" in log  # the log was written, failures included
+    for secret in (ADMIN_TOKEN, STRONG_PASSWORD, o["api_key"], session["access_token"], session["refresh_token"],
+                   refreshed["access_token"], refreshed["refresh_token"]):
+        assert secret not in log, f"a secret ({secret[:6]}…) is in the log"
