@@ -107,6 +107,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = false;
   bool counted_ = false;
   bool linger_ = false;  // close with LingeringClose: the body was not read to its end
+  // A streamed body's pace: bytes and the time spent waiting for them.
+  int64_t body_bytes_ = 0;
+  std::chrono::steady_clock::duration body_wait_{};
   int64_t drained_ = 0;
   std::chrono::steady_clock::time_point linger_until_;
   std::unique_ptr<std::array<char, 65536>> drain_buf_;
@@ -424,9 +427,21 @@ void Session::ReadBodySome(char* buf, size_t n, std::function<void(StatusOr<size
   stream_.expires_after(server_->options().read_timeout);
   bhttp::async_read_some(
       stream_, buffer_, *stream_parser_,
-      [self = shared_from_this(), buf, n, done = std::move(done)](beast::error_code ec,
-                                                                 size_t) mutable {
+      [self = shared_from_this(), buf, n, done = std::move(done),
+       asked = std::chrono::steady_clock::now()](beast::error_code ec, size_t) mutable {
         size_t got = n - self->stream_parser_->get().body().size;
+        self->body_bytes_ += static_cast<int64_t>(got);
+        self->body_wait_ += std::chrono::steady_clock::now() - asked;
+        const auto& o = self->server_->options();
+        const double waited_s = std::chrono::duration<double>(self->body_wait_).count();
+        if (!ec && waited_s > static_cast<double>(o.min_body_rate_after.count()) &&
+            static_cast<double>(self->body_bytes_) < waited_s * static_cast<double>(o.min_body_bytes_per_second)) {
+          self->body_broken_ = true;
+          return done(Status(StatusCode::kUnavailable,
+                             "the request body arrives too slowly (under " +
+                                 std::to_string(o.min_body_bytes_per_second) + " bytes/s)",
+                             "body_too_slow"));
+        }
         if (ec == bhttp::error::need_buffer) ec = {};
         if (ec) {
           self->body_broken_ = true;

@@ -49,6 +49,12 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{75};    // keep-alive connection with no request
   std::chrono::seconds read_timeout{60};    // to receive one whole request
   std::chrono::seconds write_timeout{60};   // to send one whole response
+  // A streamed body (an upload) must come at this average rate, counted over
+  // the time spent waiting for the client once `min_body_rate_after` of it
+  // has passed: a client trickling bytes cannot hold a connection and an
+  // upload worker for hours (each read's own limit is read_timeout).
+  int64_t min_body_bytes_per_second = 1024;
+  std::chrono::seconds min_body_rate_after{10};
   uint32_t header_limit = 16 * 1024;
   std::string server_header = "embedrec";
 };
