@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "http/loopback.h"
 #include "http/server.h"
 #include "test_util.h"
 
@@ -43,23 +44,6 @@ class ReadAllHandler final : public RequestHandler {
   }
 };
 
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  return fd;
-}
-
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
 class ServerBodyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -78,7 +62,7 @@ class ServerBodyTest : public ::testing::Test {
 };
 
 TEST_F(ServerBodyTest, ABodyTrickledUnderTheMinimumRateIsCutOff) {
-  const int fd = Connect(server_->ports()[0]);
+  const int fd = testing::ConnectLoopback(server_->ports()[0]);
   const std::string head = "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n";
   ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
   const auto start = std::chrono::steady_clock::now();
@@ -92,7 +76,7 @@ TEST_F(ServerBodyTest, ABodyTrickledUnderTheMinimumRateIsCutOff) {
     if (n > 0) got.append(buf, static_cast<size_t>(n));
   }
   ::shutdown(fd, SHUT_WR);  // done sending: the server's lingering read ends
-  got += ReadAll(fd);
+  got += testing::ReadUntilClosed(fd);
   ::close(fd);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_NE(got.find(" 503 "), std::string::npos) << got;
@@ -100,11 +84,11 @@ TEST_F(ServerBodyTest, ABodyTrickledUnderTheMinimumRateIsCutOff) {
 }
 
 TEST_F(ServerBodyTest, ABodyAtAGoodPaceIsReadWhole) {
-  const int fd = Connect(server_->ports()[0]);
+  const int fd = testing::ConnectLoopback(server_->ports()[0]);
   const std::string body(200000, 'x');
   const std::string req = "POST /upload HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 200000\r\n\r\n" + body;
   ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
-  const std::string got = ReadAll(fd);
+  const std::string got = testing::ReadUntilClosed(fd);
   ::close(fd);
   EXPECT_NE(got.find(" 200 "), std::string::npos) << got;
   EXPECT_NE(got.find("200000"), std::string::npos) << got;

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "http/loopback.h"
 #include "http/server.h"
 #include "test_util.h"
 
@@ -45,17 +46,10 @@ class HandOverHandler final : public RequestHandler {
 };
 
 std::string Get(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int fd = testing::ConnectLoopback(port);
   const std::string req = "GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
   EXPECT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  std::string out = testing::ReadUntilClosed(fd);
   ::close(fd);
   return out;
 }
