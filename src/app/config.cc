@@ -109,6 +109,9 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--idempotency-retention-hours", c.idempotency_retention_hours,
                  "Hours an Idempotency-Key is remembered (a replay after that is a new event; 0: forever)")
       ->envname("EMBEDREC_IDEMPOTENCY_RETENTION_HOURS")->capture_default_str()->check(CLI::Range(0, 876000));
+  cmd.add_option("--upload-archive-days", c.upload_archive_days,
+                 "Days an upload's archived file is kept (its rows stay imported; 0: forever)")
+      ->envname("EMBEDREC_UPLOAD_ARCHIVE_DAYS")->capture_default_str()->check(CLI::Range(0, 36500));
   cmd.add_option("--analytics", c.analytics,
                  "Count calls, answers and what they earned per tenant (the dashboard; false: nothing is counted)")
       ->envname("EMBEDREC_ANALYTICS")->capture_default_str();

@@ -71,6 +71,7 @@ struct ServeConfig {
   int recommendation_log_days = 90;      // EMBEDREC_RECOMMENDATION_LOG_DAYS: 0 logs nothing
   int event_retention_days = 30;         // EMBEDREC_EVENT_RETENTION_DAYS: 0 keeps every event
   int idempotency_retention_hours = 168; // EMBEDREC_IDEMPOTENCY_RETENTION_HOURS: 0 keeps every key
+  int upload_archive_days = 90;          // EMBEDREC_UPLOAD_ARCHIVE_DAYS: 0 keeps every archived upload
   bool analytics = true;                 // EMBEDREC_ANALYTICS: count calls, answers and attributions
   int retrain_check_seconds = 60;        // EMBEDREC_RETRAIN_CHECK_SECONDS: automatic retraining's pass (0: off)
   int retrain_min_gap_seconds = 3600;    // EMBEDREC_RETRAIN_MIN_GAP_SECONDS: no scheduled job sooner after a tenant's last

@@ -364,6 +364,8 @@ class PlatformImpl final : public Platform {
       tenants::RetentionOptions ro;
       ro.event_days = config_.event_retention_days;
       ro.idempotency_hours = config_.idempotency_retention_hours;
+      ro.archive_days = config_.upload_archive_days;
+      ro.open_blobs = [b = blobs_.get()](const std::string& tid) { return b->Open(tid); };
       if (relay_) ro.published_through = [](store::TenantStore& s) { return events::PublishedThrough(s); };
       retention_ = std::make_unique<tenants::Retention>(control_.get(), tenants_.get(), clock_, std::move(ro));
     }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "common/thread_priority.h"
+#include "common/time_format.h"
 
 namespace embedrec::tenants {
 
@@ -15,7 +16,7 @@ Retention::Retention(store::ControlStore* control, store::TenantStores* stores, 
 Retention::~Retention() { Stop(); }
 
 void Retention::Start() {
-  if (options_.event_days <= 0 && options_.idempotency_hours <= 0) return;
+  if (options_.event_days <= 0 && options_.idempotency_hours <= 0 && options_.archive_days <= 0) return;
   thread_ = std::thread([this] {
     (void)NiceThisThread(10);  // background work: requests come first
     std::unique_lock lock(mu_);
@@ -58,6 +59,31 @@ StatusOr<int64_t> Retention::RunOnce() {
   return deleted;
 }
 
+namespace {
+// The day in an archive's name ("uploads/items_20240115_upl_….csv.zst"), or nullopt.
+std::optional<int64_t> ArchiveDayMs(const std::string& key) {
+  const size_t a = key.find('_');
+  if (a == std::string::npos || key.size() < a + 9) return std::nullopt;
+  const std::string d = key.substr(a + 1, 8);
+  if (d.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return ParseRfc3339Millis(d.substr(0, 4) + "-" + d.substr(4, 2) + "-" + d.substr(6, 2) + "T00:00:00Z");
+}
+}  // namespace
+
+StatusOr<int64_t> Retention::PruneArchives(const std::string& tenant_id, int64_t before_ms) {
+  ASSIGN_OR_RETURN(auto blobs, options_.open_blobs(tenant_id));
+  ASSIGN_OR_RETURN(auto archives, blobs->List("uploads/"));
+  int64_t deleted = 0;
+  for (const auto& a : archives) {
+    // A day ends after its start: kept until the whole day is past the limit.
+    auto day = ArchiveDayMs(a.key);
+    if (!day || *day + 86'400'000 > before_ms) continue;
+    RETURN_IF_ERROR(blobs->Delete(a.key));
+    ++deleted;
+  }
+  return deleted;
+}
+
 StatusOr<int64_t> Retention::PruneTenant(const std::string& tenant_id, int64_t now_ms) {
   ASSIGN_OR_RETURN(auto store, stores_->Open(tenant_id));
   int64_t deleted = 0;
@@ -75,6 +101,10 @@ StatusOr<int64_t> Retention::PruneTenant(const std::string& tenant_id, int64_t n
   }
   if (options_.idempotency_hours > 0) {
     ASSIGN_OR_RETURN(int64_t n, store->PruneIdempotencyKeys(now_ms - options_.idempotency_hours * 3'600'000));
+    deleted += n;
+  }
+  if (options_.archive_days > 0 && options_.open_blobs) {
+    ASSIGN_OR_RETURN(int64_t n, PruneArchives(tenant_id, now_ms - options_.archive_days * 86'400'000));
     deleted += n;
   }
   return deleted;

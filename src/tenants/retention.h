@@ -1,6 +1,8 @@
 // Retention of what grows with every request: each tenant's event log
 // (events older than `event_days`, once published when a relay publishes
-// them) and its idempotency keys (older than `idempotency_hours`), pruned
+// them), its idempotency keys (older than `idempotency_hours`) and its
+// uploads' archived files (older than `archive_days`, by the day in their
+// name; the imported rows stay), pruned
 // by a background thread every `interval_ms`, in bounded batches. (The
 // recommendation log prunes itself: store/recommendation_log.h.)
 //
@@ -14,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "blob/blob_store.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/control_store.h"
@@ -24,6 +27,9 @@ namespace embedrec::tenants {
 struct RetentionOptions {
   int64_t event_days = 30;          // 0: events are kept
   int64_t idempotency_hours = 168;  // 0: keys are kept
+  int64_t archive_days = 90;        // uploads' archived files (uploads/<kind>_<yyyymmdd>_…); 0: kept
+  // The tenant's blob area (archives); null: archives are not pruned.
+  std::function<StatusOr<std::unique_ptr<blob::BlobStore>>(const std::string& tenant_id)> open_blobs;
   int64_t interval_ms = 3'600'000;
   int64_t batch = 10'000;           // events deleted per statement
   // The last event seq published for a tenant (the relay's position); null
@@ -43,6 +49,7 @@ class Retention {
 
  private:
   StatusOr<int64_t> PruneTenant(const std::string& tenant_id, int64_t now_ms);
+  StatusOr<int64_t> PruneArchives(const std::string& tenant_id, int64_t before_ms);
 
   store::ControlStore* control_;
   store::TenantStores* stores_;

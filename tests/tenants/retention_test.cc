@@ -70,5 +70,27 @@ TEST_F(RetentionTest, ZeroDaysKeepsEverything) {
   EXPECT_EQ(Events(a), 6u);
 }
 
+TEST_F(RetentionTest, ArchivedUploadsPastTheirDaysGoTheRestStay) {
+  const std::string a = Tenant("a", 0);
+  auto areas = blob::NewFsTenantBlobStores(dir_.Sub("tenants"));
+  auto blobs = areas->Open(a);
+  ASSERT_OK(blobs);
+  // The clock is 2025-06-15; 90 days back is mid-March.
+  for (const char* key : {"uploads/items_20250101_upl_old.csv.zst", "uploads/interactions_20250301_upl_old2.csv.zst",
+                          "uploads/items_20250610_upl_recent.csv.zst", "uploads/notes.txt", "models/v1/model.embr"}) {
+    ASSERT_OK((*blobs)->Put(key, "x"));
+  }
+  RetentionOptions o;
+  o.open_blobs = [&](const std::string& tid) { return areas->Open(tid); };
+  Retention r(control_.get(), stores_.get(), &clock_, o);
+  ASSERT_OK(r.RunOnce());
+  auto left = (*blobs)->List("");
+  ASSERT_OK(left);
+  std::vector<std::string> keys;
+  for (const auto& b : *left) keys.push_back(b.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"models/v1/model.embr", "uploads/items_20250610_upl_recent.csv.zst",
+                                            "uploads/notes.txt"}));
+}
+
 }  // namespace
 }  // namespace embedrec::tenants
