@@ -530,7 +530,7 @@ class PlatformImpl final : public Platform {
           tenants_->CloseIfUnused(c.tenant_id);  // opened again (or found gone) on its next use
           break;
         case store::RemoteChange::kTracked:
-          RemoteTracked(c);
+          RemoteTracked(c.tenant_id, ParseJsonObject(c.event));
           break;
         case store::RemoteChange::kCredentials:
           authn->InvalidateHere();
@@ -570,15 +570,14 @@ class PlatformImpl final : public Platform {
       const auto* node = o.if_contains("node");
       if (node && node->is_string() && node->as_string() == node_) return;  // taken here
       applied_from_kafka_.fetch_add(1);
-      RemoteTracked({e.tenant_id, store::RemoteChange::kTracked, e.payload});
+      RemoteTracked(e.tenant_id, o);
     });
   }
 
   // An interaction another node tracked: this node's real-time state (the
   // user's profile, popularity) takes it as the node that took it did, on
   // the tenant's worker queue (the weights may read settings).
-  void RemoteTracked(const store::RemoteChange& c) {
-    const boost::json::object o = ParseJsonObject(c.event);
+  void RemoteTracked(const std::string& tenant_id, const boost::json::object& o) {
     auto str = [&o](const char* k) {
       const auto* v = o.if_contains(k);
       return v && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -590,14 +589,14 @@ class PlatformImpl final : public Platform {
     ev.context_json = str("context");
     if (auto ts = o.if_contains("ts_ms"); ts && ts->is_int64()) ev.ts_ms = ts->as_int64();
     if (ev.user_id.empty() || ev.type.empty()) return;
-    auto record = [this, tid = c.tenant_id, ev = std::move(ev)] {
+    auto record = [this, tid = tenant_id, ev = std::move(ev)] {
       std::string category;
       if (auto catalog = catalog_->Peek(tid)) {
         if (const auto* item = catalog->Find(ev.item_id)) category = item->category;
       }
       activity_->Record(tid, ev, category, serving::Activity::ContextFields(ev.context_json));
     };
-    if (FairThreadPool* w = callback_pool_.load()) w->Post(c.tenant_id, std::move(record));
+    if (FairThreadPool* w = callback_pool_.load()) w->Post(tenant_id, std::move(record));
   }
 
   // What serving holds for a tenant, dropped from memory (read again on its

@@ -92,23 +92,27 @@ bool PgConn::healthy() const {
          PQtransactionStatus(c_) == PQTRANS_IDLE;
 }
 
+PgConn::Seen* PgConn::Repeated(const std::string& sql) {
+  auto [it, first] = seen_.try_emplace(sql);
+  if (!first) return &it->second;
+  if (seen_.size() > 4 * kMaxPrepared) {  // statements run once, mostly: forget them
+    std::erase_if(seen_, [&](const auto& e) { return e.second.name.empty() && e.first != sql; });
+  }
+  return nullptr;
+}
+
 pg_result* PgConn::Run(const std::string& sql, const std::vector<const char*>& values) {
   const int n = static_cast<int>(values.size());
   if (n == 0) return PQexec(c_, sql.c_str());
-  auto [it, first] = seen_.try_emplace(sql);
-  if (first) {
-    if (seen_.size() > 4 * kMaxPrepared) {  // statements run once, mostly: forget them
-      std::erase_if(seen_, [&](const auto& e) { return e.second.name.empty() && e.first != sql; });
-    }
-    return PQexecParams(c_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
-  }
-  if (it->second.name.empty()) {
+  Seen* seen = Repeated(sql);
+  if (!seen) return PQexecParams(c_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+  if (seen->name.empty()) {
     if (prepared_ >= kMaxPrepared) {
       pg_result* d = PQexec(c_, "DEALLOCATE ALL");
       const bool done = d && PQresultStatus(d) == PGRES_COMMAND_OK;
       if (d) PQclear(d);
       if (!done) return PQexecParams(c_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
-      for (auto& [text, seen] : seen_) seen.name.clear();
+      for (auto& [text, entry] : seen_) entry.name.clear();
       prepared_ = 0;
     }
     std::string name = "er" + std::to_string(++next_name_);
@@ -116,15 +120,15 @@ pg_result* PgConn::Run(const std::string& sql, const std::vector<const char*>& v
     const bool ok = p && PQresultStatus(p) == PGRES_COMMAND_OK;
     if (!ok) return p;  // the error, as the statement's
     PQclear(p);
-    it->second.name = std::move(name);
+    seen->name = std::move(name);
     ++prepared_;
   }
-  pg_result* r = PQexecPrepared(c_, it->second.name.c_str(), n, values.data(), nullptr, nullptr, 0);
+  pg_result* r = PQexecPrepared(c_, seen->name.c_str(), n, values.data(), nullptr, nullptr, 0);
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   if (state && std::strcmp(state, "0A000") == 0) {
     // "cached plan must not change result type": a table changed under the
     // prepared statement (a migration by a newer node). Prepared again on its next run.
-    seen_.erase(it);
+    seen_.erase(sql);
   }
   return r;
 }
@@ -170,11 +174,8 @@ StatusOr<std::vector<PgRows>> PgConn::RunPipeline(const std::vector<const PgStat
     const int n = static_cast<int>(st.params.size());
     std::vector<const char*> values(st.params.size());
     for (size_t k = 0; k < st.params.size(); ++k) values[k] = st.params[k] ? st.params[k]->c_str() : nullptr;
-    Seen* seen = nullptr;
-    if (n > 0) {
-      auto [it, first] = seen_.try_emplace(st.sql);
-      if (!first && (!it->second.name.empty() || prepared_ < kMaxPrepared)) seen = &it->second;
-    }
+    Seen* seen = n > 0 ? Repeated(st.sql) : nullptr;
+    if (seen && seen->name.empty() && prepared_ >= kMaxPrepared) seen = nullptr;  // no room: unprepared
     int sent;
     if (!seen) {
       sent = PQsendQueryParams(c_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);

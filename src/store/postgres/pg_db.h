@@ -106,6 +106,10 @@ class PgConn {
   struct Seen {
     std::string name;  // "" until prepared
   };
+  // The statement's entry when it ran on this connection before (to
+  // prepare, or prepared); null on its first run. Forgets one-off statements
+  // past a bound.
+  Seen* Repeated(const std::string& sql);
   pg_result* Run(const std::string& sql, const std::vector<const char*>& values);
   StatusOr<std::vector<PgRows>> RunPipeline(const std::vector<const PgStatement*>& statements, bool commit);
   Status SendPendingBegin();  // BEGIN now, when Transaction left it to the first statement

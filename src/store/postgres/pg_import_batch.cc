@@ -166,8 +166,8 @@ class PgImportBatch final : public ImportBatch {
     open_ = false;
     // Fresh statistics for the tables this upload grew: without them the
     // planner guesses a user's rows by the table's size and reads a
-    // cold user's profile with hash joins over whole tables (measured: a
-    // cold user's first request 3.5x slower under load). Autovacuum's own
+    // cold user's profile with hash joins over whole tables (measured on one
+    // node: 433-633 first requests/s without, 2,379 with). Autovacuum's own
     // ANALYZE comes later, and for a big table only after a big change.
     std::string tables;
     for (const auto& [changed, table] : {std::pair{rows_, "interactions"}, std::pair{items_, "items"},
