@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PYTHON     ?= python3
 
-.PHONY: all deps build run test unit-test web-test e2e-test bench clean
+.PHONY: all deps build run test unit-test web-test e2e-test fuzz-test bench clean
 
 all: build
 
@@ -33,7 +33,12 @@ e2e-test: build
 web-test: build
 	cd web && npm test --silent && npm run typecheck --silent
 
-test: unit-test web-test e2e-test
+# Every libFuzzer target for a few seconds (clang-19, ASan + UBSan; tests/fuzz):
+# a regression on its seeds or a quick finding fails the run.
+fuzz-test: deps
+	@scripts/fuzz smoke 8
+
+test: unit-test web-test e2e-test fuzz-test
 
 bench: deps $(BUILD_DIR)/build.ninja
 	@scripts/install-deps --bench

@@ -1,5 +1,7 @@
 #include "ann/bf16_scan.h"
 
+#include "common/cpu_clones.h"
+
 #include <algorithm>
 #include <bit>
 #include <functional>
@@ -21,7 +23,7 @@ void PutBf16Row(const float* r, int d, int64_t slot, uint16_t* chunks) {
 // All kChunk scores in registers (eight 8-wide accumulators): one load and one
 // fused multiply-add per 8 rows and dimension, scores stored once. Cloned for
 // AVX2/FMA and a baseline: fast where it can be, runs everywhere.
-__attribute__((target_clones("arch=x86-64-v3", "default")))
+EMBEDREC_CPU_CLONES
 void ChunkScores(const uint16_t* chunk, int d, const float* q, float* out) {
   float acc[kChunk] = {};
   for (int j = 0; j < d; ++j) {
@@ -37,7 +39,7 @@ void ChunkScores(const uint16_t* chunk, int d, const float* q, float* out) {
 
 namespace {
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
+EMBEDREC_CPU_CLONES
 float ChunkMax(const float* x, int64_t n) {
   float m = x[0];
 #pragma omp simd reduction(max : m)

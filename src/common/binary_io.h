@@ -46,7 +46,7 @@ class BinaryReader {
   bool GetArray(std::vector<T>* v, uint64_t count) {
     if (count > (b_.size() - pos_) / sizeof(T)) return false;
     v->resize(count);
-    std::memcpy(v->data(), b_.data() + pos_, count * sizeof(T));
+    if (count > 0) std::memcpy(v->data(), b_.data() + pos_, count * sizeof(T));  // data() may be null
     pos_ += count * sizeof(T);
     return true;
   }

@@ -1,5 +1,7 @@
 #include "common/csv.h"
 
+#include <algorithm>
+
 namespace embedrec {
 
 std::string CsvQuote(std::string_view s) {
@@ -18,6 +20,13 @@ CsvParser::CsvParser(Options options, RecordFn on_record)
 void CsvParser::EndField() {
   ends_.push_back(buf_.size());
   field_start_ = buf_.size();
+}
+
+size_t CsvParser::ScanEnd(size_t i, size_t size) const {
+  const size_t field = buf_.size() - field_start_;
+  const size_t room = std::min(options_.max_field_bytes - std::min(field, options_.max_field_bytes),
+                               options_.max_record_bytes - std::min(buf_.size(), options_.max_record_bytes));
+  return size - i > room + 1 ? i + room + 1 : size;
 }
 
 bool CsvParser::TooLong() {
@@ -121,12 +130,14 @@ Status CsvParser::Feed(std::string_view chunk) {
         } else {
           buf_.push_back(c);
           state_ = State::kUnquoted;
+          TooLong();  // a breach: skip to the line end
         }
         break;
       case State::kUnquoted: {
         // Fast path: copy the run of ordinary bytes at once.
+        const size_t stop = ScanEnd(i, chunk.size());
         size_t j = i;
-        while (j < chunk.size() && chunk[j] != ',' && chunk[j] != '\n' && chunk[j] != '\r' &&
+        while (j < stop && chunk[j] != ',' && chunk[j] != '\n' && chunk[j] != '\r' &&
                chunk[j] != '"') {
           ++j;
         }
@@ -148,14 +159,18 @@ Status CsvParser::Feed(std::string_view chunk) {
         break;
       }
       case State::kQuoted: {
+        const size_t stop = ScanEnd(i, chunk.size());
         size_t j = i;
-        while (j < chunk.size() && chunk[j] != '"') {
+        while (j < stop && chunk[j] != '"') {
           if (chunk[j] == '\n') ++line_;
           ++j;
         }
         buf_.append(chunk.data() + i, j - i);
         i = j;
-        if (TooLong()) break;  // resynchronises at the next line end
+        if (TooLong()) {  // resynchronises at the next line end
+          --i;
+          break;
+        }
         if (i < chunk.size()) state_ = State::kQuoteInQuoted;
         break;
       }
@@ -163,6 +178,7 @@ Status CsvParser::Feed(std::string_view chunk) {
         if (c == '"') {
           buf_.push_back('"');
           state_ = State::kQuoted;
+          TooLong();  // a breach: skip to the line end
         } else if (c == ',') {
           OnComma();
         } else if (c == '\n' || c == '\r') {
@@ -194,7 +210,10 @@ Status CsvParser::Finish() {
     at_start_ = false;
     std::string head = bom_;
     bom_.clear();
-    if (head.size() != 3) RETURN_IF_ERROR(Feed(head));
+    if (head.size() != 3) {
+      RETURN_IF_ERROR(Feed(head));  // data after all, counted once already
+      bytes_ -= head.size();
+    }
   }
   switch (state_) {
     case State::kQuoted:

@@ -74,6 +74,10 @@ class CsvParser {
   Status OnLineEnd(char c);     // '\n' or '\r' outside quotes: the record ends
   // Checks the size limits; on a breach marks the record malformed and drops its bytes.
   bool TooLong();
+  // Where a fast scan of a field's bytes from chunk[i] stops at the latest:
+  // one byte past the limits, so that where a record too long fails (and the
+  // line end it resumes after) does not depend on how the input was chunked.
+  size_t ScanEnd(size_t i, size_t size) const;
 
   Options options_;
   RecordFn on_record_;

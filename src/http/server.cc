@@ -449,9 +449,13 @@ void Session::ReadBodySome(char* buf, size_t n, std::function<void(StatusOr<size
             return done(Status(StatusCode::kPayloadTooLarge,
                                "request body exceeds this route's limit", "payload_too_large"));
           }
-          if (ec == beast::error::timeout || ec == net::error::eof ||
-              ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
-              ec == net::error::connection_reset) {
+          if (ec == net::error::eof || ec == bhttp::error::end_of_stream ||
+              ec == bhttp::error::partial_message) {
+            // The client closed its side before the body's end: its fault, and it may still read.
+            return done(Status(StatusCode::kInvalidArgument,
+                               "the request body ended before its declared end", "body_incomplete"));
+          }
+          if (ec == beast::error::timeout || ec == net::error::connection_reset) {
             return done(Status::Unavailable("the client stopped sending the request body"));
           }
           return done(Status::InvalidArgument("malformed request body: " + ec.message()));

@@ -1,5 +1,7 @@
 #include "ml/graph.h"
 
+#include "common/cpu_clones.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -47,7 +49,7 @@ namespace {
 // compile time (the accumulator then stays in registers), 0 otherwise.
 // Compiled for AVX2+FMA and for any x86-64, picked at load time.
 template <int D>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void RowsKernel(
+EMBEDREC_CPU_CLONES void RowsKernel(
     const NormalizedGraph& g, const float* x, int d, float* y, const int32_t* rows,
     int64_t lo, int64_t hi, const uint8_t* mask, float* sum, float scale) {
   const int w = D > 0 ? D : d;

@@ -1,5 +1,7 @@
 #include "ml/row_adam.h"
 
+#include "common/cpu_clones.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -36,7 +38,7 @@ namespace {
 
 // The inner loops, compiled for AVX2+FMA and for any x86-64, picked at load
 // time. v = 0 implies m = 0 (no gradient yet), and ε > 0: no division by zero.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void CatchUpKernel(
+EMBEDREC_CPU_CLONES void CatchUpKernel(
     float* w, float* m, float* v, int64_t n, float drift, float eps, float f1, float f2) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
@@ -46,7 +48,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void CatchUpKernel(
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void StepKernel(
+EMBEDREC_CPU_CLONES void StepKernel(
     float* w, float* g, float* m, float* v, int64_t n, float step_size, float b1, float b2,
     float inv_sqrt_bc2, float eps) {
 #pragma omp simd

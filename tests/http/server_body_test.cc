@@ -17,7 +17,7 @@
 namespace embedrec::http {
 namespace {
 
-// Reads the whole body, then answers 200 with its size, or 503 with the read's error.
+// Reads the whole body, then answers 200 with its size, or 503 with the read's error (code: message).
 class ReadAllHandler final : public RequestHandler {
  public:
   BodyPolicy BodyPolicyFor(std::string_view, std::string_view) const override { return {1 << 30, true}; }
@@ -30,7 +30,7 @@ class ReadAllHandler final : public RequestHandler {
         auto n = req.body_stream->Read(buf, sizeof buf);
         if (!n.ok()) {
           r.status = 503;
-          r.body = n.status().message();
+          r.body = std::string(StatusCodeName(n.status().code())) + ": " + n.status().message();
           break;
         }
         if (*n == 0) {
@@ -81,6 +81,18 @@ TEST_F(ServerBodyTest, ABodyTrickledUnderTheMinimumRateIsCutOff) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_NE(got.find(" 503 "), std::string::npos) << got;
   EXPECT_NE(got.find("too slowly"), std::string::npos) << got;
+}
+
+// Found by tests/fuzz/http_request_fuzz: a body cut short by the client read
+// as "unavailable" (a 503, the server's fault) instead of the client's error.
+TEST_F(ServerBodyTest, ABodyEndingBeforeItsLengthIsTheClientsError) {
+  const int fd = testing::ConnectLoopback(server_->ports()[0]);
+  const std::string req = "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  ::shutdown(fd, SHUT_WR);
+  const std::string got = testing::ReadUntilClosed(fd);
+  ::close(fd);
+  EXPECT_NE(got.find("invalid_request: the request body ended before its declared end"), std::string::npos) << got;
 }
 
 TEST_F(ServerBodyTest, ABodyAtAGoodPaceIsReadWhole) {

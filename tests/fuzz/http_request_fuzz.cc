@@ -1,0 +1,158 @@
+// The HTTP path we own, end to end over a loopback socket: the server's
+// sessions (http/server.h: header limits, framing checks, body policies,
+// streamed bodies, lingering close), the dispatcher and router (target
+// parsing, %-decoding of path segments), and the declared checks of
+// parameters and JSON bodies (http/declared.h). Any bytes are sent as one
+// connection's requests, then the client stops sending. Properties: the
+// server always finishes with the connection (no hang), every answer is an
+// HTTP/1.1 status line, and no input makes it fail (5xx).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "common/fair_pool.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "fuzz_input.h"
+#include "http/declared.h"
+#include "http/dispatcher.h"
+#include "http/errors.h"
+#include "http/router.h"
+#include "http/server.h"
+
+namespace {
+using namespace embedrec;
+
+struct World {
+  MetricsRegistry metrics;
+  FairThreadPool pool{1, 1};
+  http::Router router;
+  std::unique_ptr<http::Dispatcher> dispatcher;
+  std::unique_ptr<http::Server> server;
+  int port = 0;
+};
+World* world = nullptr;
+
+// A route whose handler checks its declared parameters and body, as the API's do.
+void AddChecked(http::RouteInfo info) {
+  auto declared = std::make_shared<http::Declared>(http::Declared::Compile(info));
+  const bool stream = info.stream_body;
+  world->router.Add(std::move(info), [declared, stream](const http::Request& req,
+                                                        const http::PathParams& params) -> http::Response {
+    Status s = declared->CheckParams(req, params);
+    if (s.ok() && declared->has_body()) s = declared->Body(req).status();
+    if (s.ok() && stream) {
+      char buf[4096];
+      while (true) {
+        auto n = req.body_stream->Read(buf, sizeof buf);
+        if (!n.ok()) {
+          s = n.status();
+          break;
+        }
+        if (*n == 0) break;
+      }
+    }
+    if (!s.ok()) return http::ErrorResponse(s, req.request_id);
+    http::Response r;
+    r.body = R"({"ok":true})";
+    return r;
+  });
+}
+
+void Start() {
+  (void)InitLogging("off", "text");  // a log line per failed request would be most of the time
+  world = new World;
+  http::RouteInfo item{"GET", "/api/v1/items/{item_id}", "an item", "items"};
+  item.params = {{.name = "item_id", .in = http::Param::In::kPath,
+                  .schema = R"({"type":"string","minLength":1,"maxLength":256})", .required = true},
+                 {.name = "limit", .schema = R"({"type":"integer","minimum":1,"maximum":100})"},
+                 {.name = "sort", .schema = R"({"type":"string","enum":["new","top"]})"}};
+  AddChecked(item);
+  http::RouteInfo create{"POST", "/api/v1/items/{item_id}/events", "an event", "items"};
+  create.params = {item.params[0]};
+  create.body_limit = 4096;
+  create.body_schema = R"({"type":"object","required":["type"],"properties":{
+    "type":{"type":"string","enum":["view","purchase"]},"count":{"type":"integer","minimum":0,"maximum":5},
+    "context":{"type":"object","properties":{"page":{"type":"string","maxLength":16}}},
+    "tags":{"type":"array","maxItems":3,"items":{"type":"string"}}}})";
+  AddChecked(create);
+  http::RouteInfo upload{"POST", "/api/v1/uploads", "an upload", "uploads"};
+  upload.stream_body = true;
+  upload.body_limit = 1 << 16;
+  upload.body_media = {"text/csv"};
+  AddChecked(upload);
+  http::RouteInfo quick{"GET", "/readyz", "ready", "system"};
+  quick.blocking = false;
+  AddChecked(quick);
+
+  world->dispatcher = std::make_unique<http::Dispatcher>(
+      &world->router, http::Dispatcher::Pools{&world->pool}, &world->metrics, http::Dispatcher::Options{});
+  http::ServerOptions options;
+  options.listeners = {{"gateway", 0}};
+  options.threads = 1;
+  options.idle_timeout = options.read_timeout = options.write_timeout = std::chrono::seconds(2);
+  options.header_limit = 2048;
+  auto server = http::StartServer(options, world->dispatcher.get());
+  if (!server.ok()) {
+    std::fprintf(stderr, "cannot start: %s\n", server.status().ToString().c_str());
+    std::abort();
+  }
+  world->server = std::move(server).value();
+  world->port = world->server->ports().at(0);
+}
+
+std::string Exchange(std::string_view bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(world->port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+  timeval tv{.tv_sec = 10, .tv_usec = 0};  // far beyond the server's 2 s read timeout
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  size_t at = 0;
+  while (at < bytes.size()) {
+    ssize_t n = send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server answered early and closed: allowed
+    at += static_cast<size_t>(n);
+  }
+  shutdown(fd, SHUT_WR);
+  std::string answers;
+  char buf[4096];
+  while (true) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == ECONNRESET) break;
+      std::fprintf(stderr, "the server kept the connection open for 10 s after the client stopped sending\n");
+      __builtin_trap();
+    }
+    answers.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return answers;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  Start();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string answers = Exchange(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (answers.empty()) return 0;
+  fuzz::Check(answers.rfind("HTTP/1.1 ", 0) == 0);
+  // Status lines start the answer or follow a line end (a JSON body has no raw line end).
+  for (size_t at = 0; at != std::string::npos; at = answers.find("\nHTTP/1.1 ", at + 1)) {
+    size_t status = answers.find(' ', at) + 1;
+    fuzz::Check(answers.compare(status, 1, "5") != 0);
+  }
+  return 0;
+}
