@@ -16,6 +16,7 @@
 #include "common/metrics.h"
 #include "http/router.h"
 #include "store/control_store.h"
+#include "tenants/tenant_limits.h"
 
 namespace embedrec::tenants {
 class TenantService;
@@ -46,6 +47,8 @@ struct PlatformDeps {
   OffsetClock* test_clock = nullptr;
   // Where the built browser assets are (widget.js).
   std::string web_dir;
+  // What a tenant may use where its settings.limits is silent.
+  tenants::TenantLimits default_limits;
 };
 
 // Everything the API is built from.

@@ -60,10 +60,18 @@ Status TenantContext::RevokeApiKey(const std::string& key_id) const {
   return Status::Ok();
 }
 
+StatusOr<std::unique_ptr<tenants::UploadQuotas::Slot>> TenantContext::AdmitUpload() const {
+  if (!s_->upload_quotas) return std::unique_ptr<tenants::UploadQuotas::Slot>();
+  ASSIGN_OR_RETURN(TenantRules rules, Rules());
+  return s_->upload_quotas->Admit(tenant_id_, rules.limits);
+}
+
 StatusOr<boost::json::object> TenantContext::UploadItems(ingest::UploadSource source,
                                                          ingest::ItemsMode mode) const {
-  ASSIGN_OR_RETURN(auto out, s_->ingest->UploadItems(tenant_id_, std::move(source), mode));
-  CountImported(out);
+  auto out = s_->ingest->UploadItems(tenant_id_, std::move(source), mode);
+  if (s_->upload_quotas) s_->upload_quotas->Changed(tenant_id_);
+  if (!out.ok()) return out.status();
+  CountImported(*out);
   return out;
 }
 
@@ -77,8 +85,10 @@ void TenantContext::CountImported(const boost::json::object& upload) const {
 
 StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSource source) const {
   ASSIGN_OR_RETURN(TenantRules rules, Rules());
-  ASSIGN_OR_RETURN(auto out, s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types));
-  CountImported(out);
+  auto out = s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types);
+  if (s_->upload_quotas) s_->upload_quotas->Changed(tenant_id_);
+  if (!out.ok()) return out.status();
+  CountImported(*out);
   return out;
 }
 

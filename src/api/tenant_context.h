@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/tenant_settings.h"
+#include "tenants/quotas.h"
 #include "auth/principal.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -99,9 +100,10 @@ struct TenantServices {
   serving::Activity* activity = nullptr;                      // real-time profiles and trending
   serving::CatalogCache* catalog = nullptr;                   // catalog snapshots
   analytics::Analytics* analytics = nullptr;                  // calls, answers, attribution (may be null)
-  limits::LimitStore* limits = nullptr;
+  limits::LimitStore* limits = nullptr;  // the rate limits' buckets (may be null: no rate limits)
   events::EventRelay* events = nullptr;  // told of tracked events to publish (may be null)
-  ingest::UploadProgressBoard* upload_progress = nullptr;  // X-Upload-Progress (may be null: not kept)  // settings.rate_limit's buckets (may be null: no rate limits)
+  ingest::UploadProgressBoard* upload_progress = nullptr;  // X-Upload-Progress (may be null: not kept)
+  tenants::UploadQuotas* upload_quotas = nullptr;         // uploads against settings.limits (may be null: none)
   experiments::ExperimentService* experiments = nullptr;      // A/B tests between versions (may be null)
 };
 
@@ -131,6 +133,10 @@ class TenantContext {
   StatusOr<std::vector<store::ApiKeyRecord>> ApiKeys() const;
   // Revokes at once: cached credentials are dropped. kNotFound for another tenant's key.
   Status RevokeApiKey(const std::string& key_id) const;
+
+  // An upload may start (tenants/quotas.h): held while it runs; null when
+  // no quotas are kept. Errors: 429 too_many_uploads, 403 *_quota_exceeded.
+  StatusOr<std::unique_ptr<tenants::UploadQuotas::Slot>> AdmitUpload() const;
 
   // Data in: uploads, catalog edits, tracked interactions.
   StatusOr<boost::json::object> UploadItems(ingest::UploadSource source, ingest::ItemsMode mode) const;

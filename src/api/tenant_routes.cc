@@ -133,25 +133,38 @@ void AllowOrigin(http::Response& res, const std::string& origin) {
   res.headers.emplace_back("Vary", "Origin");
 }
 
-// 429 when the caller's key (or signed-in user) is over the tenant's
-// settings.rate_limit. The platform admin is never limited; a limits store
-// that cannot answer lets the request through (its fallback counts per node).
+// The 429 of a bucket that refused: its rate, whose it is, and when to retry.
+Status RateLimited(const limits::BucketPolicy& policy, const std::string& whose, int64_t retry_after_ms) {
+  char rate[64];
+  std::snprintf(rate, sizeof(rate), "%g requests per second (burst %g)", policy.per_second, policy.burst);
+  return Status::ResourceExhausted(std::string("rate limit reached: ") + rate + " for " + whose +
+                                       "; retry after the time in Retry-After",
+                                   {{"retry_after_seconds", std::to_string((retry_after_ms + 999) / 1000)},
+                                    {"requests_per_second", std::to_string(policy.per_second)},
+                                    {"limit", whose}})
+      .WithReason("rate_limited");
+}
+
+// 429 when the tenant as a whole is over its settings.limits rate (the
+// platform admin's), or the caller's key (or signed-in user) over the
+// tenant's own settings.rate_limit. The platform admin is never limited; a
+// limits store that cannot answer lets the request through (its fallback
+// counts per node).
 Status CheckRate(const TenantServices* s, const auth::Principal& who, const std::string& tenant_id) {
   if (!s->limits || who.kind == auth::Principal::Kind::kPlatformAdmin) return Status::Ok();
   auto rules = s->settings->Rules(tenant_id);
-  if (!rules.ok() || rules->rate_limit.per_second <= 0) return Status::Ok();
-  const std::string& who_id = who.kind == auth::Principal::Kind::kApiKey ? who.key_id : who.user_id;
-  auto taken = s->limits->Take("rate:" + tenant_id + ":" + who_id, rules->rate_limit, s->clock->NowMillis());
+  if (!rules.ok()) return Status::Ok();
+  const int64_t now = s->clock->NowMillis();
+  if (const auto& l = rules->limits; l.requests_per_second > 0) {
+    const limits::BucketPolicy policy{l.requests_per_second, std::max(1.0, l.burst)};
+    auto taken = s->limits->Take("rate:tenant:" + tenant_id, policy, now);
+    if (taken.ok() && !taken->allowed()) return RateLimited(policy, "this tenant", taken->retry_after_ms);
+  }
+  if (rules->rate_limit.per_second <= 0) return Status::Ok();
+  const bool key = who.kind == auth::Principal::Kind::kApiKey;
+  auto taken = s->limits->Take("rate:" + tenant_id + ":" + (key ? who.key_id : who.user_id), rules->rate_limit, now);
   if (!taken.ok() || taken->allowed()) return Status::Ok();
-  char rate[64];
-  std::snprintf(rate, sizeof(rate), "%g requests per second (burst %g)", rules->rate_limit.per_second,
-                rules->rate_limit.burst);
-  return Status::ResourceExhausted(std::string("rate limit reached: ") + rate + " for this " +
-                                       (who.kind == auth::Principal::Kind::kApiKey ? "API key" : "user") +
-                                       "; retry after the time in Retry-After",
-                                   {{"retry_after_seconds", std::to_string((taken->retry_after_ms + 999) / 1000)},
-                                    {"requests_per_second", std::to_string(rules->rate_limit.per_second)}})
-      .WithReason("rate_limited");
+  return RateLimited(rules->rate_limit, key ? "this API key" : "this user", taken->retry_after_ms);
 }
 
 // Authenticates, checks `needs`, parses the body when asked and resolves

@@ -11,8 +11,9 @@
 namespace embedrec::api {
 namespace json = boost::json;
 
-TenantRules ParseTenantRules(const std::string& settings_json) {
+TenantRules ParseTenantRules(const std::string& settings_json, const tenants::TenantLimits& default_limits) {
   TenantRules rules;
+  rules.limits = default_limits;
   boost::system::error_code ec;
   json::value v = json::parse(settings_json, ec);
   if (ec || !v.is_object()) return rules;
@@ -38,6 +39,9 @@ TenantRules ParseTenantRules(const std::string& settings_json) {
       rules.rate_limit.burst = burst && burst->is_number() ? std::max(1.0, burst->to_number<double>())
                                                            : std::max(1.0, rules.rate_limit.per_second);
     }
+  }
+  if (auto* l = o.if_contains("limits"); l && l->is_object()) {
+    if (auto limits = tenants::ParseTenantLimits(l->as_object(), default_limits); limits.ok()) rules.limits = *limits;
   }
   if (auto* e = o.if_contains("exclude_from_recommendations"); e && e->is_string()) {
     if (auto x = serving::ParseExclusion(e->as_string())) rules.exclude_from_recommendations = *x;
@@ -75,7 +79,7 @@ StatusOr<TenantRules> TenantSettingsCache::Rules(const std::string& tenant_id) {
     if (it != entries_.end() && now - it->second.fetched_at_ms < ttl_ms_) return it->second.rules;
   }
   ASSIGN_OR_RETURN(auto t, control_->GetTenant(tenant_id));
-  TenantRules rules = ParseTenantRules(t.settings_json);
+  TenantRules rules = ParseTenantRules(t.settings_json, default_limits_);
   std::lock_guard lock(mu_);
   if (entries_.size() > 100000) entries_.clear();
   entries_[tenant_id] = {rules, now};

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "interactions/interaction_types.h"
 #include "limits/limit_store.h"
+#include "tenants/tenant_limits.h"
 #include "serving/exclusion.h"
 #include "serving/merchandising.h"
 #include "store/control_store.h"
@@ -43,15 +44,20 @@ struct TenantRules {
   // each signed-in user's) token bucket, counted across nodes with Redis;
   // per_second 0: none (the default).
   limits::BucketPolicy rate_limit;
+  // settings.limits over the platform's defaults: what the platform admin
+  // lets the tenant use (tenants/tenant_limits.h).
+  tenants::TenantLimits limits;
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).
-TenantRules ParseTenantRules(const std::string& settings_json);
+TenantRules ParseTenantRules(const std::string& settings_json, const tenants::TenantLimits& default_limits = {});
 
 class TenantSettingsCache {
  public:
-  TenantSettingsCache(store::ControlStore* control, const Clock* clock, int64_t ttl_ms = 5000)
-      : control_(control), clock_(clock), ttl_ms_(ttl_ms) {}
+  TenantSettingsCache(store::ControlStore* control, const Clock* clock, int64_t ttl_ms = 5000,
+                      tenants::TenantLimits default_limits = {})
+      : control_(control), clock_(clock), ttl_ms_(ttl_ms), default_limits_(default_limits) {}
+  const tenants::TenantLimits& default_limits() const { return default_limits_; }
   // The tenant's rules. Errors as ControlStore::GetTenant.
   StatusOr<TenantRules> Rules(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
@@ -66,6 +72,7 @@ class TenantSettingsCache {
   store::ControlStore* control_;
   const Clock* clock_;
   int64_t ttl_ms_;
+  tenants::TenantLimits default_limits_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
 };

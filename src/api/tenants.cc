@@ -6,6 +6,7 @@
 #include "api/call.h"
 #include "api/json_body.h"
 #include "api/schemas.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 #include "tenants/tenant_service.h"
 
@@ -36,8 +37,9 @@ json::object TenantJson(const store::TenantRecord& t) {
 constexpr const char* kTenant = R"({"type":"object","required":["id","name","slug","status","settings","created_at","updated_at"],"properties":{
     "id":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"},"status":{"type":"string","enum":["active","suspended"]},
     "settings":{"type":"object"},"created_at":{"type":"string"},"updated_at":{"type":"string"},
-    "metrics_label":{"type":"string","description":"GET of one tenant: how /metrics names it without the platform admin's token"}}})";
-constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance, attribution {click_window_minutes (default 30), conversion_window_hours (default 24)}, rate_limit {requests_per_second, burst} (per API key or user; none by default); checked by the tenant service, at most 16 KiB"})";
+    "metrics_label":{"type":"string","description":"GET of one tenant: how /metrics names it without the platform admin's token"},
+    "limits":{"type":"object","description":"GET of one tenant: what it may use: settings.limits over the platform's defaults, 0 for no limit"}}})";
+constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance, attribution {click_window_minutes (default 30), conversion_window_hours (default 24)}, rate_limit {requests_per_second, burst} (per API key or user; none by default), limits {requests_per_second, burst, max_concurrent_uploads, max_upload_bytes, max_storage_bytes, max_rows, training_minutes_per_day} (the whole tenant's; platform admin only; 0: no limit); checked by the tenant service, at most 16 KiB"})";
 
 http::Param TenantId() { return schema::Path("id", 64, "the tenant's id"); }
 
@@ -99,6 +101,13 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       json::object out = TenantJson(t);
                       // Its series on /metrics, for whoever reads them without the admin token.
                       out["metrics_label"] = MetricsTenantLabel(d->authenticator->jwt_secret(), t.id);
+                      // What it may use: settings.limits over the platform's defaults.
+                      tenants::TenantLimits limits = d->default_limits;
+                      const json::object settings = embedrec::ParseJsonObject(t.settings_json);
+                      if (const auto* l = settings.if_contains("limits"); l && l->is_object()) {
+                        if (auto own = tenants::ParseTenantLimits(l->as_object(), d->default_limits); own.ok()) limits = *own;
+                      }
+                      out["limits"] = tenants::TenantLimitsJson(limits);
                       return JsonAnswer(200, out);
                     });
 
@@ -126,6 +135,12 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       }
                       if (body.contains("settings")) {
                         ASSIGN_OR_RETURN(change.settings_patch, SettingsField(body));
+                        // What the tenant may use is the platform's to say.
+                        if (change.settings_patch->contains("limits") && !who.Has(kPlatformAdmin)) {
+                          return Status::PermissionDenied(
+                                     "settings.limits are set by the platform admin")
+                              .WithReason("platform_admin_only");
+                        }
                       }
                       ASSIGN_OR_RETURN(auto t, d->tenant_service->Change(p.Get("id"), change));
                       return JsonAnswer(200, TenantJson(t));

@@ -41,11 +41,11 @@ Status CheckTenantField(CsvInput& in, const TenantContext& ctx) {
                                  {{"field", "tenant_id"}});
 }
 
-StatusOr<CsvInput> LocateCsv(const Request& req, const TenantContext& ctx) {
+StatusOr<CsvInput> LocateCsv(const Request& req, ByteSource* body, const TenantContext& ctx) {
   CsvInput in;
   std::string_view ctype = req.Header("content-type");
   if (auto boundary = ingest::MultipartBoundary(ctype)) {
-    in.multipart = std::make_unique<ingest::MultipartReader>(req.body_stream.get(), *boundary);
+    in.multipart = std::make_unique<ingest::MultipartReader>(body, *boundary);
     ingest::MultipartReader::Part part;
     while (true) {
       ASSIGN_OR_RETURN(bool more, in.multipart->NextPart(&part));
@@ -70,7 +70,7 @@ StatusOr<CsvInput> LocateCsv(const Request& req, const TenantContext& ctx) {
                   "send the CSV as multipart/form-data with a 'file' part, or as a text/csv body",
                   "unsupported_media_type", {{"content_type", std::string(ctype.substr(0, 100))}});
   }
-  in.source = req.body_stream.get();
+  in.source = body;
   in.file_name = req.Query("filename").value_or("");
   return in;
 }
@@ -91,7 +91,21 @@ Status CheckTrailingParts(CsvInput& in, const TenantContext& ctx) {
 // once the file is read.
 StatusOr<http::Response> Upload(const Request& req, const TenantContext& ctx,
                                 const std::function<StatusOr<json::object>(ingest::UploadSource)>& run) {
-  ASSIGN_OR_RETURN(CsvInput input, LocateCsv(req, ctx));
+  // Admitted against the tenant's limits; the body capped at what it may still store.
+  ASSIGN_OR_RETURN(auto slot, ctx.AdmitUpload());
+  ByteSource* body = req.body_stream.get();
+  std::unique_ptr<ByteSource> capped;
+  if (slot && slot->max_bytes() > 0) {
+    const std::string max = std::to_string(slot->max_bytes());
+    capped = NewLimitedSource(body, static_cast<uint64_t>(slot->max_bytes()),
+                              Status(StatusCode::kPayloadTooLarge,
+                                     "the upload is larger than the " + max +
+                                         " bytes the tenant's limits (settings.limits: max_upload_bytes, "
+                                         "max_storage_bytes) leave it",
+                                     "upload_quota_exceeded", {{"limit_bytes", max}}));
+    body = capped.get();
+  }
+  ASSIGN_OR_RETURN(CsvInput input, LocateCsv(req, body, ctx));
   ingest::UploadSource source;
   source.bytes = input.source;
   source.compression = ingest::DetectCompression(req.Header("content-encoding"), input.file_name);
@@ -181,7 +195,7 @@ void DeclareUpload(http::RouteInfo& r, uint64_t max_upload_bytes) {
                       .schema = R"({"type":"string","maxLength":64})",
                       .description = "gzip or zstd for a compressed raw body"});
   r.replies = {schema::Reply(200, "imported (or refused row by row: see validation_errors)", kUploadResult)};
-  r.errors = {413, 415};
+  r.errors = {403, 413, 415, 429};
 }
 
 }  // namespace

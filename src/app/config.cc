@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/parse.hpp>
 
 namespace embedrec::app {
 
@@ -112,6 +113,14 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--upload-archive-days", c.upload_archive_days,
                  "Days an upload's archived file is kept (its rows stay imported; 0: forever)")
       ->envname("EMBEDREC_UPLOAD_ARCHIVE_DAYS")->capture_default_str()->check(CLI::Range(0, 36500));
+  cmd.add_option("--tenant-limits", c.tenant_limits,
+                 "Every tenant's limits where its settings.limits is silent: a JSON object of requests_per_second, "
+                 "burst, max_concurrent_uploads, max_upload_bytes, max_storage_bytes, max_rows, "
+                 "training_minutes_per_day (0: no limit)")
+      ->envname("EMBEDREC_TENANT_LIMITS");
+  cmd.add_option("--max-in-flight-per-tenant", c.max_in_flight_per_tenant,
+                 "One tenant's requests waiting or running on this node at once; more get 429 (0: no limit)")
+      ->envname("EMBEDREC_MAX_IN_FLIGHT_PER_TENANT")->capture_default_str()->check(CLI::Range(0, 1000000));
   cmd.add_option("--analytics", c.analytics,
                  "Count calls, answers and what they earned per tenant (the dashboard; false: nothing is counted)")
       ->envname("EMBEDREC_ANALYTICS")->capture_default_str();
@@ -170,6 +179,16 @@ int64_t ServingMemoryBudget(const ServeConfig& config) {
   if (!config.memory_budget.empty()) return ParseByteSize(config.memory_budget).value_or(0);
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 10 * 4 : 0;
+}
+
+StatusOr<tenants::TenantLimits> DefaultTenantLimits(const ServeConfig& config) {
+  if (config.tenant_limits.empty()) return tenants::TenantLimits{};
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(config.tenant_limits, ec);
+  if (ec || !v.is_object()) {
+    return Status::InvalidArgument("EMBEDREC_TENANT_LIMITS (--tenant-limits) must be a JSON object");
+  }
+  return tenants::ParseTenantLimits(v.as_object(), tenants::TenantLimits{}, "EMBEDREC_TENANT_LIMITS");
 }
 
 }  // namespace embedrec::app

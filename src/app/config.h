@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
+#include "tenants/tenant_limits.h"
+
 namespace CLI {
 class App;
 }
@@ -72,6 +75,13 @@ struct ServeConfig {
   int event_retention_days = 30;         // EMBEDREC_EVENT_RETENTION_DAYS: 0 keeps every event
   int idempotency_retention_hours = 168; // EMBEDREC_IDEMPOTENCY_RETENTION_HOURS: 0 keeps every key
   int upload_archive_days = 90;          // EMBEDREC_UPLOAD_ARCHIVE_DAYS: 0 keeps every archived upload
+  // EMBEDREC_TENANT_LIMITS: every tenant's limits where its settings.limits
+  // is silent, a JSON object over the built-in defaults
+  // (tenants/tenant_limits.h); checked at start.
+  std::string tenant_limits;
+  // EMBEDREC_MAX_IN_FLIGHT_PER_TENANT: one tenant's requests waiting or
+  // running on this node at once; past it, 429 (0: no limit).
+  int max_in_flight_per_tenant = 512;
   bool analytics = true;                 // EMBEDREC_ANALYTICS: count calls, answers and attributions
   int retrain_check_seconds = 60;        // EMBEDREC_RETRAIN_CHECK_SECONDS: automatic retraining's pass (0: off)
   int retrain_min_gap_seconds = 3600;    // EMBEDREC_RETRAIN_MIN_GAP_SECONDS: no scheduled job sooner after a tenant's last
@@ -94,5 +104,10 @@ std::optional<int64_t> ParseByteSize(const std::string& text);
 // Serving's memory budget: ParseByteSize(config.memory_budget), or 40 %
 // of the machine's memory when it is empty.
 int64_t ServingMemoryBudget(const ServeConfig& config);
+
+// Every tenant's default limits: config.tenant_limits over the built-in
+// ones. kInvalidArgument naming the field when it is not a JSON object of
+// limits.
+StatusOr<tenants::TenantLimits> DefaultTenantLimits(const ServeConfig& config);
 
 }  // namespace embedrec::app

@@ -32,6 +32,7 @@
 #include "http/server.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
+#include "tenants/quotas.h"
 #include "tenants/retention.h"
 #include "tenants/tenant_service.h"
 #include "serving/activity.h"
@@ -126,8 +127,10 @@ class PlatformImpl final : public Platform {
     sessions_ = std::make_unique<auth::SessionService>(control_.get(), clock_, throttle_.get(),
                                                        std::move(session_options));
 
-    settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), clock_);
+    ASSIGN_OR_RETURN(const tenants::TenantLimits default_limits, DefaultTenantLimits(config_));
+    settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), clock_, 5000, default_limits);
     api::PlatformDeps& platform = deps_.platform;
+    platform.default_limits = default_limits;
     platform.control = control_.get();
     platform.authenticator = authenticator_.get();
     platform.sessions = sessions_.get();
@@ -170,7 +173,12 @@ class PlatformImpl final : public Platform {
       spdlog::info("training jobs from the shared queue as node {}{}", topts.node,
                    topts.takes_jobs ? "" : " (submitted only: no ml role)");
     }
+    topts.training_minutes_per_day = [settings = settings_.get()](const std::string& tid) {
+      auto rules = settings->Rules(tid);
+      return rules.ok() ? rules->limits.training_minutes_per_day : settings->default_limits().training_minutes_per_day;
+    };
     topts.job_ran = [this](const std::string& tid, double seconds) {
+
       if (analytics_) analytics_->Trained(tid, seconds);  // created before any job runs
     };
     // A version the gate passes enters an experiment waiting for it, or (a
@@ -237,21 +245,7 @@ class PlatformImpl final : public Platform {
       analytics::AnalyticsOptions ao;
       // Other nodes log answers too: users they answered are looked up in the log.
       ao.shared_log = SharedControlStore(config_);
-      // What the tenant's space holds on disk (its databases, uploads,
-      // models): its directory, or (scale-out) its schema and its objects.
-      ao.storage_bytes = [this, root = config_.data_dir + "/tenants/"](const std::string& tid) -> int64_t {
-        if (!SharedControlStore(config_)) return DirectoryBytes(root + tid);
-        int64_t bytes = 0;
-        if (auto store = tenants_->Open(tid); store.ok()) {
-          if (auto db = (*store)->DatabaseBytes(); db.ok()) bytes += *db;
-        }
-        if (auto area = blobs_->Open(tid); area.ok()) {
-          if (auto objects = (*area)->List(""); objects.ok()) {
-            for (const auto& o : *objects) bytes += static_cast<int64_t>(o.size);
-          }
-        }
-        return bytes;
-      };
+      ao.storage_bytes = [this](const std::string& tid) { return TenantDiskBytes(tid); };
       analytics_ = std::make_unique<analytics::Analytics>(analytics_store_.get(), rec_log_.get(), clock_, ao);
       services.analytics = analytics_.get();
       platform.analytics = analytics_.get();
@@ -358,6 +352,15 @@ class PlatformImpl final : public Platform {
           if (relay) relay->MarkDirty(tid);
         }});
     services.ingest = ingest_.get();
+    // Uploads admitted against the tenants' limits (settings.limits).
+    upload_quotas_ = std::make_unique<tenants::UploadQuotas>(tenants::UploadQuotas::Options{
+        .storage_bytes = [this](const std::string& tid) -> StatusOr<int64_t> { return TenantDiskBytes(tid); },
+        .rows = [this](const std::string& tid) -> StatusOr<int64_t> {
+          ASSIGN_OR_RETURN(auto counted, data_quality_->Exact(tid));
+          return counted.counts.items + counted.counts.users + counted.counts.interactions;
+        },
+        .clock = clock_});
+    services.upload_quotas = upload_quotas_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), blobs_.get(), clock_);
     {
       // Event logs and idempotency keys pruned in the background (unpublished events stay).
@@ -400,7 +403,8 @@ class PlatformImpl final : public Platform {
             .default_body_limit = config_.max_body_bytes,
             .queue_key = [authn](const http::Request& req) {
               return authn->CachedTenant(req.Header("authorization"));
-            }});
+            },
+            .max_in_flight_per_key = config_.max_in_flight_per_tenant});
 
     http::ServerOptions so;
     so.bind = config_.bind;
@@ -475,6 +479,22 @@ class PlatformImpl final : public Platform {
  private:
   // Background work per tenant (re-reads, recounts) in the slow lane, under a
   // "refresh:<tenant>" key of its own; dropped once the lane has stopped.
+  // What the tenant's space holds on disk (its databases, uploads, models):
+  // its directory, or (scale-out) its schema and its objects.
+  int64_t TenantDiskBytes(const std::string& tid) {
+    if (!SharedControlStore(config_)) return DirectoryBytes(config_.data_dir + "/tenants/" + tid);
+    int64_t bytes = 0;
+    if (auto store = tenants_->Open(tid); store.ok()) {
+      if (auto db = (*store)->DatabaseBytes(); db.ok()) bytes += *db;
+    }
+    if (auto area = blobs_->Open(tid); area.ok()) {
+      if (auto objects = (*area)->List(""); objects.ok()) {
+        for (const auto& o : *objects) bytes += static_cast<int64_t>(o.size);
+      }
+    }
+    return bytes;
+  }
+
   serving::Background RefreshLane() {
     return [this](const std::string& tid, std::function<void()> task) {
       if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
@@ -720,7 +740,8 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<tenants::Retention> retention_;
   std::unique_ptr<ingest::IngestService> ingest_;
-  std::unique_ptr<ingest::DataQuality> data_quality_;  // its rescans run in slow_lane_ (declared below)
+  std::unique_ptr<ingest::DataQuality> data_quality_;
+  std::unique_ptr<tenants::UploadQuotas> upload_quotas_;  // its rescans run in slow_lane_ (declared below)
   api::ApiDeps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;

@@ -44,6 +44,30 @@ std::unique_ptr<ByteSource> NewTeeSource(ByteSource* in,
   return std::make_unique<TeeSource>(in, std::move(observer));
 }
 
+namespace {
+class LimitedSource final : public ByteSource {
+ public:
+  LimitedSource(ByteSource* in, uint64_t max, Status exceeded) : in_(in), max_(max), exceeded_(std::move(exceeded)) {}
+  StatusOr<size_t> Read(char* buf, size_t n) override {
+    // Ask for one byte past the limit at most: its arrival is the breach.
+    const uint64_t room = max_ - std::min(read_, max_) + 1;
+    ASSIGN_OR_RETURN(size_t got, in_->Read(buf, static_cast<size_t>(std::min<uint64_t>(n, room))));
+    read_ += got;
+    if (read_ > max_) return exceeded_;
+    return got;
+  }
+
+ private:
+  ByteSource* in_;
+  uint64_t max_, read_ = 0;
+  Status exceeded_;
+};
+}  // namespace
+
+std::unique_ptr<ByteSource> NewLimitedSource(ByteSource* in, uint64_t max_bytes, Status exceeded) {
+  return std::make_unique<LimitedSource>(in, max_bytes, std::move(exceeded));
+}
+
 std::unique_ptr<ByteSource> NewStringSource(std::string data) {
   return std::make_unique<StringSource>(std::move(data));
 }

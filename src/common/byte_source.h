@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string_view>
 #include <memory>
@@ -26,6 +27,10 @@ std::unique_ptr<ByteSource> NewStringSource(std::string data);
 // archive an upload while it is parsed). `in` must outlive the result.
 std::unique_ptr<ByteSource> NewTeeSource(ByteSource* in,
                                          std::function<Status(std::string_view)> observer);
+
+// Passes `in` through up to `max_bytes`; a byte beyond them fails the read
+// with `exceeded` (e.g. a 413 naming the limit). `in` must outlive the result.
+std::unique_ptr<ByteSource> NewLimitedSource(ByteSource* in, uint64_t max_bytes, Status exceeded);
 
 // Reads `in` ahead on a thread of its own, up to `depth` chunks of
 // `chunk_bytes`, so that producing the bytes (network reads,

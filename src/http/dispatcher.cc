@@ -17,6 +17,8 @@ Dispatcher::Dispatcher(const Router* router, Pools pools, MetricsRegistry* metri
       streams_(pools.streams ? pools.streams : pools.workers), metrics_(metrics), options_(options) {
   metrics_->Declare("embedrec_http_slow_lane_total", MetricsRegistry::Type::kCounter,
                     "Requests run in the slow lane, by route pattern.");
+  metrics_->Declare("embedrec_http_refused_in_flight_total", MetricsRegistry::Type::kCounter,
+                    "Requests refused (429) because their tenant had too many in progress.");
   metrics_->Declare("embedrec_http_requests_total", MetricsRegistry::Type::kCounter,
                     "HTTP requests by route pattern, method and status.");
   metrics_->Declare("embedrec_http_request_duration_seconds", MetricsRegistry::Type::kHistogram,
@@ -184,10 +186,38 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
     pool = slow_lane_;
     if (pool != workers_) metrics_->Inc("embedrec_http_slow_lane_total", {{"route", info.pattern}});
   }
+  if (!Admit(key)) {
+    metrics_->Inc("embedrec_http_refused_in_flight_total", {});
+    return finish(ErrorResponse(
+        Status(StatusCode::kResourceExhausted,
+               "too many requests of this tenant are in progress (" + std::to_string(options_.max_in_flight_per_key) +
+                   "); retry after the time in Retry-After",
+               "too_many_in_flight", {{"retry_after_seconds", "1"}}),
+        req.request_id));
+  }
+  auto release = [this, key, finish = std::move(finish)](Response res) {
+    Release(key);
+    finish(std::move(res));
+  };
   pool->Post(key, [this, route = r.route, params = std::move(r.params), req = std::move(req),
-                       finish = std::move(finish)]() mutable {
-    Run(*route, params, req, std::move(finish));
+                   release = std::move(release)]() mutable {
+    Run(*route, params, req, std::move(release));
   });
+}
+
+bool Dispatcher::Admit(const std::string& key) {
+  if (options_.max_in_flight_per_key <= 0 || key.empty()) return true;
+  std::lock_guard lock(keys_mu_);
+  int& n = key_in_flight_[key];
+  if (n >= options_.max_in_flight_per_key) return false;
+  ++n;
+  return true;
+}
+
+void Dispatcher::Release(const std::string& key) {
+  if (options_.max_in_flight_per_key <= 0 || key.empty()) return;
+  std::lock_guard lock(keys_mu_);
+  if (auto it = key_in_flight_.find(key); it != key_in_flight_.end() && --it->second <= 0) key_in_flight_.erase(it);
 }
 
 }  // namespace embedrec::http

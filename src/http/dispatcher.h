@@ -12,6 +12,9 @@
 #include "common/metrics.h"
 #include "common/fair_pool.h"
 #include "http/router.h"
+#include <mutex>
+#include <unordered_map>
+
 #include "http/server.h"
 
 namespace embedrec::http {
@@ -23,6 +26,11 @@ class Dispatcher final : public RequestHandler {
     // The worker queue a request waits in (the caller's tenant), computed on
     // the network thread, so it must not block. Null: one shared queue.
     std::function<std::string(const Request&)> queue_key;
+    // One queue key's requests waiting for or running on a worker at once;
+    // past it, 429 too_many_in_flight (Retry-After: 1) at once, so a tenant
+    // flooding the server cannot queue without bound. 0: no limit. Requests
+    // of no known key ("") and those run on the network thread are not counted.
+    int max_in_flight_per_key = 0;
   };
   // Where handlers run. `workers` runs the blocking routes; `slow` the slow
   // ones (RouteInfo::slow, slow_if); `streams` the routes that read their
@@ -58,7 +66,13 @@ class Dispatcher final : public RequestHandler {
   void Run(const Route& route, const PathParams& params, Request& req,
            std::function<void(Response)> done);
 
+  // Counts a queued request of `key`; false when the key is at its limit.
+  bool Admit(const std::string& key);
+  void Release(const std::string& key);
+
   std::atomic<int64_t> in_flight_{0};
+  std::mutex keys_mu_;
+  std::unordered_map<std::string, int> key_in_flight_;
   const Router* router_;
   FairThreadPool* workers_;
   FairThreadPool* slow_lane_;

@@ -11,6 +11,7 @@
 #include "common/json_text.h"
 #include "common/random.h"
 #include "common/strings.h"
+#include "tenants/tenant_limits.h"
 #include "training/job_request.h"
 #include "serving/merchandising.h"
 #include "training/retrain_policy.h"
@@ -134,6 +135,11 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
         return FieldValueError("settings.rate_limit.burst", "settings.rate_limit.burst must be 1 to 10000000");
       }
     }
+  }
+  // The platform admin's limits for the tenant (tenants/tenant_limits.h).
+  if (auto* v = s.if_contains("limits"); v && !v->is_null()) {
+    if (!v->is_object()) return FieldTypeError("settings.limits", "an object");
+    RETURN_IF_ERROR(ParseTenantLimits(v->as_object(), TenantLimits{}).status());
   }
   // Merchandising rules (serving/merchandising.h): checked here, read by serving.
   if (auto* m = s.if_contains("merchandising")) RETURN_IF_ERROR(serving::ParseMerchandising(*m).status());

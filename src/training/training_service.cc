@@ -17,6 +17,7 @@
 #include "common/random.h"
 #include "common/thread_priority.h"
 #include "common/time_format.h"
+#include "training/training_quota.h"
 #include "training/job_runner.h"
 #include "training/auto_search.h"
 #include "training/speed_estimate.h"
@@ -104,6 +105,10 @@ class TrainingServiceImpl final : public TrainingService {
       }
     } release{this, tenant_id};
     ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
+    if (options_.training_minutes_per_day) {
+      RETURN_IF_ERROR(CheckTrainingQuota(store->training(), options_.training_minutes_per_day(tenant_id),
+                                         clock_->NowMillis()));
+    }
     if (options_.queue) RETURN_IF_ERROR(CheckQueue(tenant_id, *store));
     ASSIGN_OR_RETURN(auto counts, store->CountInteractions());
     if (counts.events < kMinPairs) {

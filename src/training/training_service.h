@@ -31,6 +31,10 @@ struct ServiceOptions {
   // Told of every job that ran, however it ended, with the seconds it held
   // a worker (usage records); may be null. Runs on the job's worker thread.
   std::function<void(const std::string& tenant_id, double seconds)> job_ran;
+  // The tenant's training minutes per day (tenants/tenant_limits.h; 0: no
+  // limit); a job submitted past it is refused (training/training_quota.h).
+  // Null: no limit.
+  std::function<double(const std::string& tenant_id)> training_minutes_per_day;
   // Offered every version the gate would deploy while the tenant has a
   // deployed one (job_runner.h); null: deployed at once.
   EnterExperiment enter_experiment;

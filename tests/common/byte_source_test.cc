@@ -50,6 +50,22 @@ StatusOr<std::string> ReadAll(ByteSource* s, size_t step) {
   }
 }
 
+TEST(LimitedSourceTest, PassesUpToTheLimitAndFailsOnTheByteBeyond) {
+  const Status exceeded(StatusCode::kPayloadTooLarge, "too big", "upload_quota_exceeded");
+  for (size_t step : {1, 7, 4096}) {
+    PieceSource exact(Pattern(100), 13);
+    auto limited = NewLimitedSource(&exact, 100, exceeded);
+    auto all = ReadAll(limited.get(), step);
+    ASSERT_TRUE(all.ok()) << step;
+    EXPECT_EQ(*all, Pattern(100));
+    PieceSource over(Pattern(101), 13);
+    auto capped = NewLimitedSource(&over, 100, exceeded);
+    auto refused = ReadAll(capped.get(), step);
+    ASSERT_FALSE(refused.ok()) << step;
+    EXPECT_EQ(refused.status().reason(), "upload_quota_exceeded");
+  }
+}
+
 TEST(ReadAheadSourceTest, PassesEveryByteInOrder) {
   std::string data = Pattern(100003);
   PieceSource in(data, 777);

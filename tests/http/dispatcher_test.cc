@@ -112,5 +112,48 @@ TEST(DispatcherSlowLaneTest, SlowWorkNeverHoldsTheWorkers) {
             std::string::npos);
 }
 
+TEST(DispatcherInFlightTest, ATenantPastItsRequestsInFlightIsRefusedAndOthersAreNot) {
+  Router router;
+  MetricsRegistry metrics;
+  FairThreadPool workers{4, 4};
+  Dispatcher dispatcher{&router, {&workers}, &metrics,
+                        Dispatcher::Options{.queue_key = [](const Request& req) {
+                                              return std::string(req.Header("x-tenant"));
+                                            },
+                                            .max_in_flight_per_key = 2}};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  router.Add({"GET", "/work", "", "t"}, [&](const Request& req, const PathParams&) {
+    if (req.Header("x-tenant") == "busy") released.wait();
+    return Response{};
+  });
+  auto call = [&](const std::string& tenant) {
+    Request req;
+    req.method = "GET";
+    req.target = "/work";
+    req.headers.emplace_back("x-tenant", tenant);
+    auto answer = std::make_shared<std::promise<Response>>();
+    auto f = answer->get_future();
+    dispatcher.Handle(std::move(req), [answer](Response r) { answer->set_value(std::move(r)); });
+    return f;
+  };
+  auto first = call("busy"), second = call("busy");
+  auto third = call("busy");  // two in flight already: refused at once
+  ASSERT_EQ(third.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  Response refused = third.get();
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.body.find("too_many_in_flight"), std::string::npos) << refused.body;
+  bool retry_after = false;
+  for (const auto& [k, v] : refused.headers) retry_after = retry_after || (k == "Retry-After" && v == "1");
+  EXPECT_TRUE(retry_after);
+  auto other = call("calm");  // another tenant is not counted with it
+  ASSERT_EQ(other.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(other.get().status, 200);
+  release.set_value();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+  EXPECT_EQ(call("busy").get().status, 200);  // its slots are back
+}
+
 }  // namespace
 }  // namespace embedrec::http

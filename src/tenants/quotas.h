@@ -1,0 +1,75 @@
+// Admission of a tenant's uploads against its limits (tenants/tenant_limits.h):
+// how many run at once, the rows and bytes its space already holds, and how
+// many bytes one upload may still add. Training time is checked by the
+// training service (training/training_quota.h).
+//
+// Counts of uploads in progress are this process's (a cluster admits up to
+// max_concurrent_uploads per node); stored rows and bytes are the tenant's
+// own, read at most once per `cache_ms` per tenant.
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "tenants/tenant_limits.h"
+
+namespace embedrec::tenants {
+
+class UploadQuotas {
+ public:
+  struct Options {
+    // What the tenant's space holds on disk, and its stored rows (items,
+    // users and interactions). Either may be null: not checked.
+    std::function<StatusOr<int64_t>(const std::string& tenant_id)> storage_bytes;
+    std::function<StatusOr<int64_t>(const std::string& tenant_id)> rows;
+    const Clock* clock = nullptr;
+    int64_t cache_ms = 60'000;
+  };
+  explicit UploadQuotas(Options o) : o_(std::move(o)) {}
+
+  // An admitted upload: counts as running until destroyed.
+  class Slot {
+   public:
+    Slot(UploadQuotas* q, std::string tenant, int64_t max_bytes)
+        : q_(q), tenant_(std::move(tenant)), max_bytes_(max_bytes) {}
+    ~Slot();
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    // The most bytes this upload's body may have (0: no limit beyond the route's).
+    int64_t max_bytes() const { return max_bytes_; }
+
+   private:
+    UploadQuotas* q_;
+    std::string tenant_;
+    int64_t max_bytes_;
+  };
+
+  // 429 too_many_uploads (retry_after_seconds 1) while the tenant has
+  // max_concurrent_uploads running; 403 row_quota_exceeded or
+  // storage_quota_exceeded when its space is full.
+  StatusOr<std::unique_ptr<Slot>> Admit(const std::string& tenant_id, const TenantLimits& limits);
+  // The tenant's data changed (an upload ended): its figures are read again.
+  void Changed(const std::string& tenant_id);
+
+ private:
+  struct Figures {
+    int64_t read_at_ms = -1;
+    int64_t storage_bytes = -1, rows = -1;  // -1: unknown (not checked)
+  };
+  Figures Read(const std::string& tenant_id);
+
+  Options o_;
+  std::mutex mu_;
+  std::map<std::string, int> running_;
+  std::map<std::string, Figures> figures_;
+};
+
+}  // namespace embedrec::tenants

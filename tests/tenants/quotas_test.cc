@@ -1,0 +1,100 @@
+// A tenant's limits: read from settings.limits over defaults, and uploads
+// admitted against them.
+#include "tenants/quotas.h"
+
+#include <boost/json.hpp>
+
+#include "test_util.h"
+
+namespace embedrec::tenants {
+namespace {
+namespace json = boost::json;
+
+StatusOr<TenantLimits> Parse(const char* text, const TenantLimits& base = {}) {
+  return ParseTenantLimits(json::parse(text).as_object(), base);
+}
+
+TEST(TenantLimitsTest, NamedFieldsReplaceTheDefaultsAndTheRestStay) {
+  TenantLimits base;
+  base.max_rows = 1000;
+  auto l = Parse(R"({"max_storage_bytes":5000,"requests_per_second":20,"training_minutes_per_day":0})", base);
+  ASSERT_OK(l);
+  EXPECT_EQ(l->max_storage_bytes, 5000);
+  EXPECT_EQ(l->max_rows, 1000);
+  EXPECT_EQ(l->requests_per_second, 20);
+  EXPECT_EQ(l->burst, 20);  // a rate without its burst: a second's worth
+  EXPECT_EQ(l->training_minutes_per_day, 0);
+  EXPECT_EQ(l->max_concurrent_uploads, TenantLimits{}.max_concurrent_uploads);
+  auto round = ParseTenantLimits(TenantLimitsJson(*l), TenantLimits{});
+  ASSERT_OK(round);
+  EXPECT_EQ(round->max_rows, 1000);
+}
+
+TEST(TenantLimitsTest, RefusesUnknownFieldsWrongTypesAndValuesOutOfRange) {
+  EXPECT_EQ(Parse(R"({"max_rowz":1})").status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(Parse(R"({"max_rows":"many"})").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Parse(R"({"max_rows":-1})").status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(Parse(R"({"max_rows":1.5})").status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(Parse(R"({"training_minutes_per_day":1441})").status().code(), StatusCode::kUnprocessable);
+  auto e = Parse(R"({"max_rows":-1})").status();
+  EXPECT_EQ(e.detail("field").value_or(""), "settings.limits.max_rows");
+}
+
+class UploadQuotasTest : public ::testing::Test {
+ protected:
+  UploadQuotas quotas_{{.storage_bytes = [this](const std::string&) -> StatusOr<int64_t> {
+                          ++reads_;
+                          return bytes_;
+                        },
+                        .rows = [this](const std::string&) -> StatusOr<int64_t> { return rows_; },
+                        .clock = &clock_,
+                        .cache_ms = 60'000}};
+  FakeClock clock_;
+  int64_t bytes_ = 0, rows_ = 0;
+  int reads_ = 0;
+};
+
+TEST_F(UploadQuotasTest, CountsUploadsInProgressPerTenant) {
+  TenantLimits l;
+  l.max_concurrent_uploads = 2;
+  auto a = quotas_.Admit("t1", l), b = quotas_.Admit("t1", l);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  auto c = quotas_.Admit("t1", l);
+  EXPECT_EQ(c.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(c.status().reason(), "too_many_uploads");
+  EXPECT_EQ(c.status().detail("retry_after_seconds").value_or(""), "1");
+  EXPECT_OK(quotas_.Admit("t2", l));  // another tenant's are its own
+  a->reset();                          // one ended
+  EXPECT_OK(quotas_.Admit("t1", l));
+}
+
+TEST_F(UploadQuotasTest, AFullSpaceRefusesAndTheRestCapsTheUpload) {
+  TenantLimits l;
+  l.max_storage_bytes = 1000;
+  l.max_rows = 50;
+  bytes_ = 400;
+  auto slot = quotas_.Admit("t1", l);
+  ASSERT_OK(slot);
+  EXPECT_EQ((*slot)->max_bytes(), 600);
+  l.max_upload_bytes = 100;  // the smaller of the two
+  EXPECT_EQ((*quotas_.Admit("t1", l))->max_bytes(), 100);
+
+  bytes_ = 1000;  // cached for a minute: still 400
+  EXPECT_OK(quotas_.Admit("t1", l));
+  quotas_.Changed("t1");  // an upload ended: read again
+  auto full = quotas_.Admit("t1", l);
+  EXPECT_EQ(full.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(full.status().reason(), "storage_quota_exceeded");
+
+  bytes_ = 0;
+  rows_ = 50;
+  clock_.AdvanceSeconds(61);  // the cache expired
+  auto rows = quotas_.Admit("t1", l);
+  EXPECT_EQ(rows.status().reason(), "row_quota_exceeded");
+  l.max_rows = 0;  // no limit
+  EXPECT_OK(quotas_.Admit("t1", l));
+}
+
+}  // namespace
+}  // namespace embedrec::tenants
