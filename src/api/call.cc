@@ -52,6 +52,7 @@ void RegisterAllRoutes(http::Router& router, const ApiDeps& deps) {
   RegisterWebRoutes(router, deps.platform);
   RegisterTenantRoutes(router, deps.platform);
   RegisterAuthRoutes(router, deps.platform);
+  RegisterSecretRoutes(router, deps.platform);
   TenantRoutes routes(&router, deps.tenant);
   RegisterUserRoutes(router, routes, deps.platform);
   RegisterApiKeyRoutes(routes);

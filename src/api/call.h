@@ -49,6 +49,10 @@ struct PlatformDeps {
   std::string web_dir;
   // What a tenant may use where its settings.limits is silent.
   tenants::TenantLimits default_limits;
+  // Rotations of the platform's secrets (app/secrets.h); null when the
+  // configuration sets them (EMBEDREC_JWT_SECRET, EMBEDREC_ADMIN_TOKEN).
+  std::function<StatusOr<auth::JwtKeyRing>()> rotate_jwt_keys;
+  std::function<StatusOr<std::string>()> rotate_admin_token;
 };
 
 // Everything the API is built from.
@@ -82,6 +86,7 @@ void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterWebRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps);
 void RegisterAuthRoutes(http::Router& router, const PlatformDeps& deps);
+void RegisterSecretRoutes(http::Router& router, const PlatformDeps& deps);
 // Users: create and list are tenant-scoped; one user by id is found in the
 // control store and shown only to its tenant (or the platform admin).
 void RegisterUserRoutes(http::Router& router, TenantRoutes& routes, const PlatformDeps& deps);

@@ -77,7 +77,7 @@ void RegisterSystemRoutes(http::Router& router, const PlatformDeps& deps) {
                if (d->authenticator->IsPlatformAdmin(req.Header("authorization"))) {
                  r.body = d->metrics->RenderPrometheus();
                } else {
-                 const std::string& key = d->authenticator->jwt_secret();
+                 const std::string key = d->authenticator->label_key();
                  r.body = d->metrics->RenderPrometheus(
                      [&key](std::string_view tenant) { return MetricsTenantLabel(key, tenant); });
                }

@@ -100,7 +100,7 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       ASSIGN_OR_RETURN(auto t, d->tenant_service->Get(tid));
                       json::object out = TenantJson(t);
                       // Its series on /metrics, for whoever reads them without the admin token.
-                      out["metrics_label"] = MetricsTenantLabel(d->authenticator->jwt_secret(), t.id);
+                      out["metrics_label"] = MetricsTenantLabel(d->authenticator->label_key(), t.id);
                       // What it may use: settings.limits over the platform's defaults.
                       tenants::TenantLimits limits = d->default_limits;
                       const json::object settings = embedrec::ParseJsonObject(t.settings_json);

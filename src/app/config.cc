@@ -29,6 +29,9 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--jwt-secret", c.jwt_secret,
                  "Secret signing access tokens (prefer the variable; generated when unset)")
       ->envname("EMBEDREC_JWT_SECRET");
+  cmd.add_option("--jwt-previous-secrets", c.jwt_previous_secrets,
+                 "With --jwt-secret: earlier secrets (comma-separated) whose access tokens still verify")
+      ->envname("EMBEDREC_JWT_PREVIOUS_SECRETS");
   cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off")
       ->envname("EMBEDREC_LOG_LEVEL")->capture_default_str();
   cmd.add_option("--log-format", c.log_format, "text or json")->envname("EMBEDREC_LOG_FORMAT")

@@ -25,7 +25,10 @@ struct ServeConfig {
   // EMBEDREC_ROLES: which of gateway, ml, pipeline this process serves.
   std::vector<std::string> roles = {"gateway", "ml", "pipeline"};
   std::string admin_token;               // EMBEDREC_ADMIN_TOKEN; generated when empty
-  std::string jwt_secret;                // EMBEDREC_JWT_SECRET; generated when empty
+  std::string jwt_secret;                // EMBEDREC_JWT_SECRET; generated (and rotatable) when empty
+  // EMBEDREC_JWT_PREVIOUS_SECRETS: with EMBEDREC_JWT_SECRET, secrets (comma-
+  // separated) whose tokens still verify: rotating a configured secret.
+  std::string jwt_previous_secrets;
   std::string log_level = "info";        // EMBEDREC_LOG_LEVEL
   std::string log_format = "text";       // EMBEDREC_LOG_FORMAT: text | json
   int http_threads = 0;                  // EMBEDREC_HTTP_THREADS; 0: one per core

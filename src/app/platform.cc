@@ -18,6 +18,7 @@
 #include "common/random.h"
 #include "app/backends.h"
 #include "app/secrets.h"
+#include "auth/api_key.h"
 #include "auth/authenticator.h"
 #include "blob/blob_store.h"
 #include "auth/login_throttle.h"
@@ -113,15 +114,35 @@ class PlatformImpl final : public Platform {
     }
     ASSIGN_OR_RETURN(std::string admin_hash,
                      ResolveAdminTokenHash(control_.get(), config_.data_dir, config_.admin_token));
-    ASSIGN_OR_RETURN(std::string jwt_secret,
-                     ResolveJwtSecret(control_.get(), SharedControlStore(config_), config_.data_dir,
-                                      config_.jwt_secret));
+    const bool shared = SharedControlStore(config_);
+    ASSIGN_OR_RETURN(auth::JwtKeyRing ring,
+                     ResolveJwtKeys(control_.get(), shared, config_.data_dir, config_.jwt_secret,
+                                    config_.jwt_previous_secrets, clock_->NowSeconds()));
+    auto jwt_keys = std::make_shared<auth::JwtKeys>(std::move(ring));
+    // Another node's rotation, read back: when a token names a key not known
+    // here, and before signing (at most every 30 s).
+    std::function<void()> reload_keys;
+    if (config_.jwt_secret.empty()) {
+      reload_keys = [control = control_.get(), shared, dir = config_.data_dir, jwt_keys] {
+        auto stored = ReadJwtKeys(control, shared, dir);
+        if (stored.ok()) jwt_keys->Set(std::move(stored).value());
+      };
+    }
 
     ASSIGN_OR_RETURN(limits_, OpenLimitStore(config_));
     throttle_ = std::make_unique<auth::LoginThrottle>(clock_, auth::LoginThrottle::Options{}, limits_.get());
-    authenticator_ = std::make_unique<auth::Authenticator>(
-        control_.get(), clock_, auth::Authenticator::Options{jwt_secret, admin_hash});
-    auth::SessionService::Options session_options{jwt_secret};
+    auth::Authenticator::Options authn_options;
+    authn_options.jwt_keys = jwt_keys;
+    authn_options.admin_token_hash = admin_hash;
+    authn_options.reload_jwt_keys = reload_keys;
+    authn_options.reload_admin_token_hash = [control = control_.get()]() -> std::optional<std::string> {
+      auto stored = StoredAdminTokenHash(control);
+      return stored.ok() ? *stored : std::nullopt;
+    };
+    authenticator_ = std::make_unique<auth::Authenticator>(control_.get(), clock_, std::move(authn_options));
+    auth::SessionService::Options session_options;
+    session_options.jwt_keys = jwt_keys;
+    session_options.reload_jwt_keys = reload_keys;
     // A login ended: every node forgets what it cached (its access tokens are refused from then on).
     session_options.on_revoked = [a = authenticator_.get()] { a->Invalidate(); };
     sessions_ = std::make_unique<auth::SessionService>(control_.get(), clock_, throttle_.get(),
@@ -131,6 +152,22 @@ class PlatformImpl final : public Platform {
     settings_ = std::make_unique<api::TenantSettingsCache>(control_.get(), clock_, 5000, default_limits);
     api::PlatformDeps& platform = deps_.platform;
     platform.default_limits = default_limits;
+    if (config_.jwt_secret.empty()) {
+      platform.rotate_jwt_keys = [this, shared, jwt_keys]() -> StatusOr<auth::JwtKeyRing> {
+        ASSIGN_OR_RETURN(auto rotated, RotateJwtKeys(control_.get(), shared, config_.data_dir, clock_->NowSeconds()));
+        jwt_keys->Set(rotated);
+        spdlog::info("rotated the access tokens' signing key: {} signs from now on", rotated.current().kid);
+        return rotated;
+      };
+    }
+    if (config_.admin_token.empty()) {
+      platform.rotate_admin_token = [this]() -> StatusOr<std::string> {
+        ASSIGN_OR_RETURN(std::string token, RotateAdminToken(control_.get(), config_.data_dir));
+        authenticator_->SetAdminTokenHash(auth::HashSecret(token));
+        spdlog::info("rotated the platform admin token (the new one is in {}/admin-token)", config_.data_dir);
+        return token;
+      };
+    }
     platform.control = control_.get();
     platform.authenticator = authenticator_.get();
     platform.sessions = sessions_.get();

@@ -15,7 +15,38 @@ Status BadCredentials(std::string msg) {
 }  // namespace
 
 Authenticator::Authenticator(store::ControlStore* store, const Clock* clock, Options options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store), clock_(clock), options_(std::move(options)),
+      keys_(options_.jwt_keys ? options_.jwt_keys
+                              : std::make_shared<JwtKeys>(JwtKeyRing::Single("k0", options_.jwt_secret, 0))),
+      admin_hash_(std::make_shared<const std::string>(options_.admin_token_hash)) {}
+
+bool Authenticator::MayReload(std::atomic<int64_t>& last) {
+  const int64_t now = clock_->NowMillis();
+  int64_t before = last.load();
+  return now - before >= 1000 && last.compare_exchange_strong(before, now);
+}
+
+StatusOr<JwtClaims> Authenticator::Verify(std::string_view token, bool may_reload) {
+  const int64_t now = clock_->NowSeconds();
+  auto verify = [&] {
+    auto ring = keys_->Get();
+    return VerifyJwt(
+        token, [&ring, now](std::string_view kid) { return ring->SecretFor(kid, now, kAccessTokenTtlSeconds); },
+        now);
+  };
+  auto claims = verify();
+  if (!claims.ok() && claims.status().reason() == "unknown_key_id" && may_reload && options_.reload_jwt_keys &&
+      MayReload(keys_reloaded_ms_)) {
+    options_.reload_jwt_keys();  // another node may have rotated the keys
+    claims = verify();
+  }
+  return claims;
+}
+
+bool Authenticator::MatchesAdminToken(std::string_view token) const {
+  auto hash = admin_hash_.load();
+  return !hash->empty() && ConstantTimeEquals(HashSecret(token), *hash);
+}
 
 void Authenticator::Invalidate() {
   InvalidateHere();
@@ -78,8 +109,7 @@ std::optional<std::string_view> BearerToken(std::string_view header) {
 
 bool Authenticator::IsPlatformAdmin(std::string_view header) const {
   auto token = BearerToken(header);
-  return token && !token->empty() && token->size() <= 4096 && !options_.admin_token_hash.empty() &&
-         ConstantTimeEquals(HashSecret(*token), options_.admin_token_hash);
+  return token && !token->empty() && token->size() <= 4096 && MatchesAdminToken(*token);
 }
 
 StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
@@ -94,8 +124,15 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
 
   if (LooksLikeApiKey(token)) return FromApiKey(token);
   if (std::count(token.begin(), token.end(), '.') == 2) return FromJwt(token);
-  if (!options_.admin_token_hash.empty() &&
-      ConstantTimeEquals(HashSecret(token), options_.admin_token_hash)) {
+  bool admin = MatchesAdminToken(token);
+  if (!admin && options_.reload_admin_token_hash && MayReload(admin_reloaded_ms_)) {
+    // Another node may have rotated the admin token.
+    if (auto stored = options_.reload_admin_token_hash(); stored && *stored != *admin_hash_.load()) {
+      SetAdminTokenHash(*stored);
+      admin = MatchesAdminToken(token);
+    }
+  }
+  if (admin) {
     Principal p;
     p.kind = Principal::Kind::kPlatformAdmin;
     p.permissions = ~0u;
@@ -105,15 +142,15 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
 }
 
 std::string Authenticator::CachedTenant(std::string_view header, bool complete) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.size() > 4096) return {};
-  std::string_view token = header.substr(kBearer.size());
+  auto bearer = BearerToken(header);  // as Authenticate reads it
+  if (!bearer || bearer->empty() || bearer->size() > 4096) return {};
+  std::string_view token = *bearer;
   Entry e;
   if (LooksLikeApiKey(token)) {
     return Lookup("k:" + HashSecret(token), &e) ? e.principal.tenant_id : std::string();
   }
   if (std::count(token.begin(), token.end(), '.') == 2) {
-    auto claims = VerifyJwt(token, options_.jwt_secret, clock_->NowSeconds());
+    auto claims = Verify(token, /*may_reload=*/false);  // never blocks here
     if (!claims.ok() || (complete && !Lookup("u:" + claims->sub, &e))) return {};
     return claims->tid;
   }
@@ -155,7 +192,7 @@ StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {
 }
 
 StatusOr<Principal> Authenticator::FromJwt(std::string_view token) {
-  ASSIGN_OR_RETURN(JwtClaims claims, VerifyJwt(token, options_.jwt_secret, clock_->NowSeconds()));
+  ASSIGN_OR_RETURN(JwtClaims claims, Verify(token, /*may_reload=*/true));
   std::string cache_key = "u:" + claims.sub;
   Entry e;
   if (!Lookup(cache_key, &e)) {

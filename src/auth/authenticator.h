@@ -14,11 +14,16 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "auth/jwt.h"
+#include "auth/jwt_keys.h"
 #include "auth/principal.h"
 #include "common/clock.h"
 #include "store/control_store.h"
@@ -30,6 +35,15 @@ class Authenticator {
   struct Options {
     std::string jwt_secret;
     std::string admin_token_hash;  // HashSecret(admin token)
+    // The keys of access tokens (auth/jwt_keys.h), shared with the session
+    // service; when null, one key made of `jwt_secret`.
+    std::shared_ptr<JwtKeys> jwt_keys;
+    // Called (at most once a second) when a token names a key this node
+    // does not know, or a token is not the admin token: another node may
+    // have rotated them. Should update jwt_keys / return the stored admin
+    // token hash. Either may be null.
+    std::function<void()> reload_jwt_keys;
+    std::function<std::optional<std::string>()> reload_admin_token_hash;
     int64_t cache_ttl_ms = 30'000;
     int64_t touch_interval_ms = 60'000;  // how often last_used_at is written per key
     size_t max_cache_entries = 100'000;
@@ -59,7 +73,14 @@ class Authenticator {
   // before concurrent use.
   void OnInvalidate(std::function<void()> fn) { on_invalidate_ = std::move(fn); }
 
-  const std::string& jwt_secret() const { return options_.jwt_secret; }
+  // The key of what must not change when the signing key does (tenant
+  // aliases on /metrics): JwtKeyRing::label_key.
+  std::string label_key() const { return keys_->Get()->label_key(); }
+  const std::shared_ptr<JwtKeys>& jwt_keys() const { return keys_; }
+  // A new admin token (its hash) takes effect at once; the old one is refused.
+  void SetAdminTokenHash(std::string hash) {
+    admin_hash_.store(std::make_shared<const std::string>(std::move(hash)));
+  }
 
   // OK for an active tenant; 403 tenant_suspended or tenant_deleting otherwise.
   static Status CheckTenantStatus(const std::string& status);
@@ -79,9 +100,19 @@ class Authenticator {
   bool Lookup(const std::string& cache_key, Entry* out);
   void Remember(const std::string& cache_key, Entry entry);
 
+  // The token's claims, verified with the ring (read again once when the
+  // token names a key this node does not know yet).
+  StatusOr<JwtClaims> Verify(std::string_view token, bool may_reload);
+  bool MatchesAdminToken(std::string_view token) const;
+  // True when the reload ran (at most once per second).
+  bool MayReload(std::atomic<int64_t>& last);
+
   store::ControlStore* store_;
   const Clock* clock_;
   Options options_;
+  std::shared_ptr<JwtKeys> keys_;
+  std::atomic<std::shared_ptr<const std::string>> admin_hash_;
+  std::atomic<int64_t> keys_reloaded_ms_{0}, admin_reloaded_ms_{0};
   std::atomic<uint64_t> generation_{1};
   std::function<void()> on_invalidate_;
   std::mutex mu_;

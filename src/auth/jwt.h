@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -21,10 +22,20 @@ struct JwtClaims {
 
 inline constexpr int64_t kAccessTokenTtlSeconds = 900;
 
-std::string SignJwt(const JwtClaims& claims, std::string_view secret);
+// `kid` (may be empty) names the key in the header (auth/jwt_keys.h).
+std::string SignJwt(const JwtClaims& claims, std::string_view secret, std::string_view kid = "");
 
-// Verifies signature (constant time), header (alg must be HS256) and expiry
-// against `now_s`. kUnauthenticated with a reason on any failure.
+// The secret of the key a token's header names ("" when it names none), or
+// nullptr for a key that does not verify (unknown, or retired too long ago).
+using JwtSecretFor = std::function<const std::string*(std::string_view kid)>;
+
+// Verifies header (alg must be HS256; kid at most 64 characters), signature
+// (constant time, with the key the header names) and expiry against
+// `now_s`. kUnauthenticated with a reason on any failure: unknown_key_id
+// when no key of the header's kid verifies, invalid_token or token_expired
+// otherwise.
+StatusOr<JwtClaims> VerifyJwt(std::string_view token, const JwtSecretFor& secret_for, int64_t now_s);
+// With one key, whatever the header's kid.
 StatusOr<JwtClaims> VerifyJwt(std::string_view token, std::string_view secret, int64_t now_s);
 
 }  // namespace embedrec::auth

@@ -8,9 +8,11 @@
 // Thread safety: safe for concurrent use; methods block (store, argon2id).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 
+#include "auth/jwt_keys.h"
 #include "auth/login_throttle.h"
 #include "common/clock.h"
 #include "store/control_store.h"
@@ -28,6 +30,13 @@ class SessionService {
  public:
   struct Options {
     std::string jwt_secret;
+    // Access tokens are signed with the current key of `jwt_keys`
+    // (auth/jwt_keys.h), shared with the authenticator; when null, with
+    // `jwt_secret`.
+    std::shared_ptr<JwtKeys> jwt_keys;
+    // Reads the keys again (another node may have rotated them); called
+    // before signing at most every 30 s. May be null.
+    std::function<void()> reload_jwt_keys;
     int64_t refresh_ttl_seconds = 30 * 24 * 3600;
     // Called after a login's tokens were revoked (logout, reuse of a rotated
     // refresh token): the authenticator forgets what it cached, on every node.
@@ -35,7 +44,11 @@ class SessionService {
   };
   SessionService(store::ControlStore* store, const Clock* clock, LoginThrottle* throttle,
                  Options options)
-      : store_(store), clock_(clock), throttle_(throttle), options_(std::move(options)) {}
+      : store_(store), clock_(clock), throttle_(throttle), options_(std::move(options)) {
+    if (!options_.jwt_keys) {
+      options_.jwt_keys = std::make_shared<JwtKeys>(JwtKeyRing::Single("k0", options_.jwt_secret, 0));
+    }
+  }
 
   // kUnauthenticated ("invalid_credentials") for a wrong email or password, alike;
   // kResourceExhausted with detail retry_after_seconds when throttled;
@@ -53,6 +66,7 @@ class SessionService {
   const Clock* clock_;
   LoginThrottle* throttle_;
   Options options_;
+  std::atomic<int64_t> keys_read_ms_{0};
 };
 
 }  // namespace embedrec::auth

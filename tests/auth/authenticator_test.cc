@@ -99,5 +99,45 @@ TEST_F(AuthenticatorTest, AdminTokenAndGarbage) {
   }
 }
 
+TEST_F(AuthenticatorTest, ATokenOfAKeyRotatedElsewhereIsVerifiedAfterReadingTheKeysAgain) {
+  auto keys = std::make_shared<JwtKeys>(JwtKeyRing::Single("k0", kSecret, clock_.NowSeconds()));
+  JwtKeyRing elsewhere = keys->Get()->Rotated("k1", "another-secret-another-secret-12", clock_.NowSeconds(), 900);
+  int reloads = 0;
+  Authenticator::Options o{kSecret, HashSecret("admin-token-123456")};
+  o.jwt_keys = keys;
+  o.reload_jwt_keys = [&] {
+    ++reloads;
+    keys->Set(elsewhere);
+  };
+  Authenticator authn(store_.get(), &clock_, o);
+  const int64_t now = clock_.NowSeconds();
+  const std::string token =
+      SignJwt({user_.id, tenant_.id, user_.role, "j", now, now + 900}, "another-secret-another-secret-12", "k1");
+  EXPECT_EQ(authn.CachedTenant("Bearer " + token), "");  // the network thread never reads the store
+  ASSERT_OK(authn.Authenticate("Bearer " + token));
+  EXPECT_EQ(reloads, 1);
+  EXPECT_OK(authn.Authenticate("Bearer " + Jwt()));  // the replaced key still verifies
+  // A key nobody has: one read at most per second, then refused.
+  const std::string forged = SignJwt({user_.id, tenant_.id, user_.role, "j", now, now + 900}, kSecret, "k9");
+  EXPECT_EQ(authn.Authenticate("Bearer " + forged).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(authn.Authenticate("Bearer " + forged).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(reloads, 1);  // within the second of the last read
+}
+
+TEST_F(AuthenticatorTest, AnAdminTokenRotatedElsewhereIsReadAgainAndTheOldOneRefused) {
+  std::string stored = HashSecret("admin-token-123456");
+  Authenticator::Options o{kSecret, stored};
+  o.reload_admin_token_hash = [&]() -> std::optional<std::string> { return stored; };
+  Authenticator authn(store_.get(), &clock_, o);
+  ASSERT_OK(authn.Authenticate("Bearer admin-token-123456"));
+  stored = HashSecret("rotated-admin-token-0000");  // another node rotated it
+  clock_.AdvanceSeconds(2);
+  auto p = authn.Authenticate("Bearer rotated-admin-token-0000");
+  ASSERT_OK(p);
+  EXPECT_EQ(p->kind, Principal::Kind::kPlatformAdmin);
+  EXPECT_FALSE(authn.Authenticate("Bearer admin-token-123456").ok());
+  EXPECT_FALSE(authn.IsPlatformAdmin("Bearer admin-token-123456"));
+}
+
 }  // namespace
 }  // namespace embedrec::auth

@@ -217,3 +217,59 @@ def test_data_and_generated_admin_token_survive_a_restart(make_server, tmp_path)
         assert log.count(token) == 1  # not printed again
     finally:
         s2.stop()
+
+def test_the_platform_admin_rotates_the_secrets_without_a_restart(make_server, tmp_path):
+    s = make_server(data_dir=tmp_path / "rot")
+    token = (tmp_path / "rot" / "admin-token").read_text().strip()
+    tid = s.request("POST", "/api/v1/admin/tenants", {"name": "R", "slug": "rot"}, token=token).json()["id"]
+    assert s.request("POST", "/api/v1/admin/users", {"email": "r@rot.io", "password": STRONG_PASSWORD,
+                                                     "tenant_id": tid}, token=token).status == 201
+    before = s.login("r@rot.io")["access_token"]
+    keys = s.request("GET", "/api/v1/admin/secrets/jwt-keys", token=token).json()
+    assert keys["rotatable"] and len(keys["keys"]) == 1 and "secret" not in keys["keys"][0]
+    # A tenant's user may not rotate anything.
+    assert s.request("POST", "/api/v1/admin/secrets/jwt-keys/rotate", {}, token=before).status == 403
+    rotated = s.request("POST", "/api/v1/admin/secrets/jwt-keys/rotate", {}, token=token)
+    assert rotated.status == 200, rotated
+    ring = rotated.json()["keys"]
+    assert [k["current"] for k in ring] == [False, True] and ring[0]["verifies_until"], ring
+    after = s.login("r@rot.io")["access_token"]
+    assert after != before
+    # Signed-in users stay signed in: both tokens work, and keep working after a restart.
+    for t in (before, after):
+        assert s.request("GET", "/api/v1/auth/me", token=t).status == 200
+    r = s.request("POST", "/api/v1/admin/secrets/admin-token/rotate", {}, token=token)
+    assert r.status == 200, r
+    new_token = r.json()["admin_token"]
+    assert (tmp_path / "rot" / "admin-token").read_text().strip() == new_token
+    assert s.request("GET", f"/api/v1/admin/tenants/{tid}", token=token).status == 401
+    assert s.request("GET", f"/api/v1/admin/tenants/{tid}", token=new_token).status == 200
+    assert new_token not in s.log_path.read_text()  # shown once, in the answer only
+    assert s.stop() == 0
+    s2 = Server(tmp_path / "rot").start()
+    try:
+        for t in (before, after):
+            assert s2.request("GET", "/api/v1/auth/me", token=t).status == 200
+        assert s2.request("GET", f"/api/v1/admin/tenants/{tid}", token=new_token).status == 200
+        assert s2.request("GET", f"/api/v1/admin/tenants/{tid}", token=token).status == 401
+    finally:
+        s2.stop()
+
+
+def test_configured_secrets_are_rotated_by_configuration(make_server):
+    secret, previous = "configured-secret-configured-000", "previous-secret-previous-secret-1"
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_JWT_SECRET": previous})
+    o = s.onboard("conf")
+    old = o["jwt"]
+    s.stop()
+    s.extra_env = {**s.extra_env, "EMBEDREC_JWT_SECRET": secret, "EMBEDREC_JWT_PREVIOUS_SECRETS": previous}
+    s.start()
+    assert s.request("GET", "/api/v1/auth/me", token=old).status == 200  # the old secret still verifies
+    r = s.admin("POST", "/api/v1/admin/secrets/jwt-keys/rotate", {})
+    assert r.status == 409 and r.json()["error"]["code"] == "jwt_secret_configured", r
+    r = s.admin("POST", "/api/v1/admin/secrets/admin-token/rotate", {})
+    assert r.status == 409 and r.json()["error"]["code"] == "admin_token_configured", r
+    s.stop()
+    s.extra_env = {k: v for k, v in s.extra_env.items() if k != "EMBEDREC_JWT_PREVIOUS_SECRETS"}
+    s.start()
+    assert s.request("GET", "/api/v1/auth/me", token=old).status == 401  # dropped from the configuration

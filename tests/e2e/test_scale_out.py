@@ -126,6 +126,21 @@ def test_nodes_share_the_control_data_in_postgresql(make_server, local_services)
     a.start()
     assert a.request("GET", f"/api/v1/admin/tenants/{tid}", token=token).status == 200
 
+    # Secrets rotated on one node hold on the other at once, without a restart.
+    old_login = b.request("POST", "/api/v1/auth/login", {"email": "ops@shared.example.com", "password": STRONG_PASSWORD})
+    rotated = a.request("POST", "/api/v1/admin/secrets/jwt-keys/rotate", {}, token=token)
+    assert rotated.status == 200 and len(rotated.json()["keys"]) == 2, rotated
+    fresh = a.request("POST", "/api/v1/auth/login", {"email": "ops@shared.example.com", "password": STRONG_PASSWORD})
+    for node in (a, b):  # the new key's token, and the old key's, on both
+        for t in (fresh.json()["access_token"], old_login.json()["access_token"]):
+            assert node.request("GET", "/api/v1/auth/me", token=t).status == 200
+    new_token = a.request("POST", "/api/v1/admin/secrets/admin-token/rotate", {}, token=token)
+    assert new_token.status == 200, new_token
+    new_token = new_token.json()["admin_token"]
+    assert b.request("GET", f"/api/v1/admin/tenants/{tid}", token=new_token).status == 200
+    assert b.request("GET", f"/api/v1/admin/tenants/{tid}", token=token).status == 401
+    assert a.request("GET", f"/api/v1/admin/tenants/{tid}", token=token).status == 401
+
 
 def test_a_database_that_does_not_answer_stops_the_start(tmp_path, local_services):
     for url in ("postgresql://embedrec:wrong@127.0.0.1:1/embedrec", "mysql://x"):
