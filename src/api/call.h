@@ -51,8 +51,9 @@ struct PlatformDeps {
   tenants::TenantLimits default_limits;
   // Rotations of the platform's secrets (app/secrets.h); null when the
   // configuration sets them (EMBEDREC_JWT_SECRET, EMBEDREC_ADMIN_TOKEN).
-  std::function<StatusOr<auth::JwtKeyRing>()> rotate_jwt_keys;
-  std::function<StatusOr<std::string>()> rotate_admin_token;
+  // Their argument: the reason given, for the log.
+  std::function<StatusOr<auth::JwtKeyRing>(const std::string& reason)> rotate_jwt_keys;
+  std::function<StatusOr<std::string>(const std::string& reason)> rotate_admin_token;
 };
 
 // Everything the API is built from.

@@ -153,18 +153,20 @@ class PlatformImpl final : public Platform {
     api::PlatformDeps& platform = deps_.platform;
     platform.default_limits = default_limits;
     if (config_.jwt_secret.empty()) {
-      platform.rotate_jwt_keys = [this, shared, jwt_keys]() -> StatusOr<auth::JwtKeyRing> {
+      platform.rotate_jwt_keys = [this, shared, jwt_keys](const std::string& reason) -> StatusOr<auth::JwtKeyRing> {
         ASSIGN_OR_RETURN(auto rotated, RotateJwtKeys(control_.get(), shared, config_.data_dir, clock_->NowSeconds()));
         jwt_keys->Set(rotated);
-        spdlog::info("rotated the access tokens' signing key: {} signs from now on", rotated.current().kid);
+        spdlog::info("rotated the access tokens' signing key: {} signs from now on (reason: {})",
+                     rotated.current().kid, reason.empty() ? "none given" : reason);
         return rotated;
       };
     }
     if (config_.admin_token.empty()) {
-      platform.rotate_admin_token = [this]() -> StatusOr<std::string> {
+      platform.rotate_admin_token = [this](const std::string& reason) -> StatusOr<std::string> {
         ASSIGN_OR_RETURN(std::string token, RotateAdminToken(control_.get(), config_.data_dir));
         authenticator_->SetAdminTokenHash(auth::HashSecret(token));
-        spdlog::info("rotated the platform admin token (the new one is in {}/admin-token)", config_.data_dir);
+        spdlog::info("rotated the platform admin token (the new one is in {}/admin-token; reason: {})",
+                     config_.data_dir, reason.empty() ? "none given" : reason);
         return token;
       };
     }

@@ -1,13 +1,10 @@
 // Handler-level tests: the real route table and stores, no sockets.
 #include <boost/json.hpp>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "api/call.h"
 #include "auth/api_key.h"
 #include "common/json_schema.h"
-#include "common/json_text.h"
 #include "common/fair_pool.h"
 #include "http/dispatcher.h"
 #include "http/errors.h"
@@ -94,52 +91,6 @@ TEST_F(ApiTest, OpenApiListsExactlyTheRoutesTheRouterServes) {
   }
   EXPECT_EQ(documented, served);
   EXPECT_GE(served.size(), 18u);
-}
-
-// JSON text indented by two spaces per level, keys in document order.
-void AppendPretty(const json::value& v, int depth, std::string* out) {
-  const std::string pad(2 * (depth + 1), ' '), end_pad(2 * depth, ' ');
-  if (v.is_object() && !v.get_object().empty()) {
-    out->append("{\n");
-    bool first = true;
-    for (const auto& [k, x] : v.get_object()) {
-      out->append(first ? "" : ",\n").append(pad);
-      first = false;
-      AppendJsonString(k, out);
-      out->append(": ");
-      AppendPretty(x, depth + 1, out);
-    }
-    out->append("\n").append(end_pad).append("}");
-  } else if (v.is_array() && !v.get_array().empty()) {
-    out->append("[\n");
-    bool first = true;
-    for (const auto& x : v.get_array()) {
-      out->append(first ? "" : ",\n").append(pad);
-      first = false;
-      AppendPretty(x, depth + 1, out);
-    }
-    out->append("\n").append(end_pad).append("]");
-  } else {
-    AppendJsonText(v, out);
-  }
-}
-
-// docs/openapi.json is the API's inventory (OWASP API9, docs/security.md),
-// reviewed with every change to a route and read by the JSON body fuzz
-// target (tests/fuzz). Rewrite it with EMBEDREC_UPDATE_INVENTORY=1.
-TEST_F(ApiTest, TheInventoryInDocsIsTheRouteTable) {
-  auto r = Call("GET", "/openapi.json", "", "");
-  ASSERT_EQ(r.status, 200);
-  std::string text;
-  AppendPretty(json::parse(r.body), 0, &text);
-  text += "\n";
-  const std::string path = std::string(EMBEDREC_SOURCE_DIR) + "/docs/openapi.json";
-  if (std::getenv("EMBEDREC_UPDATE_INVENTORY")) std::ofstream(path) << text;
-  std::stringstream committed;
-  committed << std::ifstream(path).rdbuf();
-  EXPECT_TRUE(committed.str() == text)
-      << path << " differs from the route table: review the change, then rewrite it with "
-      << "EMBEDREC_UPDATE_INVENTORY=1 build/unit_tests --gtest_filter=ApiTest.TheInventoryInDocsIsTheRouteTable";
 }
 
 TEST_F(ApiTest, EveryRouteDeclaresItsAnswersAndItsBody) {

@@ -108,3 +108,18 @@ def test_declared_query_parameters_are_checked(server):
     r = server.request("POST", "/api/v1/interactions", {"user_id": "u", "interaction_type": "view", "item_id": "i"},
                        token=k, headers={"Idempotency-Key": "k" * 300})
     assert r.status == 400 and "Idempotency-Key" in r.json()["error"]["message"], r
+
+
+def test_the_inventory_in_docs_is_the_served_document(server):
+    """docs/openapi.json is the API's inventory (OWASP API9, docs/security.md),
+    reviewed with every change to a route and read by the JSON body fuzz
+    target (tests/fuzz). Rewrite it with EMBEDREC_UPDATE_INVENTORY=1."""
+    import os
+    from pathlib import Path
+    served = json.dumps(server.request("GET", "/openapi.json").json(), indent=2, ensure_ascii=False) + "\n"
+    path = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+    if os.environ.get("EMBEDREC_UPDATE_INVENTORY"):
+        path.write_text(served)
+    assert path.read_text() == served, (
+        f"{path} differs from the routes served: review the change, then rewrite it with "
+        "EMBEDREC_UPDATE_INVENTORY=1 python3 -m pytest tests/e2e/test_contract.py -k inventory")
