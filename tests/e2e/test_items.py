@@ -71,3 +71,30 @@ def test_an_item_id_with_a_slash_is_reachable_percent_encoded(server):
     assert server.request("GET", "/api/v1/items/SKU/123", token=key).status == 404  # two segments: no such route
     assert server.request("DELETE", "/api/v1/items/SKU%2F123", token=key).status in (200, 204)
     assert server.request("GET", "/api/v1/items/SKU%2F123", token=key).status == 404
+
+
+def test_urls_in_items_are_never_fetched(server, shop):
+    """SSRF (docs/security.md, API7): an item's image_url naming a server the
+    embedrec host can reach is stored and returned, never requested."""
+    import socket
+    trap = socket.socket()
+    trap.bind(("127.0.0.1", 0))
+    trap.listen(8)
+    trap.setblocking(False)
+    url = f"http://127.0.0.1:{trap.getsockname()[1]}/internal/admin?x=1"
+    key = shop["api_key"]
+    r = server.request("PUT", "/api/v1/items/trap", {"name": "Trap", "category": "Tools", "image_url": url},
+                       token=key)
+    assert r.status in (200, 201), r
+    assert server.request("GET", "/api/v1/items/trap", token=key).json()["image_url"] == url
+    assert server.request("GET", "/api/v1/items?limit=100", token=key).status == 200
+    assert server.request("GET", "/api/v1/recommendations/popular?count=50", token=key).status == 200
+    assert server.request("POST", "/api/v1/interactions", {"user_id": "u-trap", "item_id": "trap",
+                                                           "interaction_type": "view"}, token=key).status in (200, 201)
+    try:
+        trap.accept()
+        raise AssertionError("the server connected to the item's image_url")
+    except BlockingIOError:
+        pass  # nothing connected: the URL was never fetched
+    finally:
+        trap.close()
