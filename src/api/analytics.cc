@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <regex>
 
 #include "analytics/analytics.h"
 #include "api/call.h"
@@ -39,18 +40,27 @@ struct Period {
   int64_t from_ms = 0, to_ms = 0;
 };
 
+// A time parameter: epoch seconds, or RFC 3339 with a zone.
+constexpr const char* kTimeParam = R"json({"type":"string","maxLength":40,
+  "pattern":"^(-?[0-9]{1,12}(\\.[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))$"})json";
+
 StatusOr<int64_t> TimeParam(const Request& req, const char* name) {
   auto text = req.Query(name);
+  // The declared shape: text that is not one is malformed (400); one that
+  // names no time (a 13th month) breaks a rule (422).
+  static const std::regex kShape(
+      R"(^(-?[0-9]{1,12}(\.[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))$)");
+  const bool shaped = std::regex_match(*text, kShape);
   std::optional<int64_t> ms = interactions::ParseTimestampMillis(*text);
   if (!ms) {
     char* end = nullptr;
     const double secs = std::strtod(text->c_str(), &end);
     if (end && *end == '\0' && !text->empty()) ms = interactions::TimestampMillisFromSeconds(secs);
   }
-  if (!ms) {
-    return Status::InvalidArgument(std::string("query parameter '") + name +
-                                       "' must be RFC 3339 with a zone or epoch seconds",
-                                   {{"parameter", name}});
+  if (!ms || !shaped) {
+    const std::string msg = std::string("query parameter '") + name + "' must be RFC 3339 with a zone or epoch seconds";
+    if (shaped) return Status::Unprocessable(msg, {{"parameter", name}, {"field", name}});
+    return Status::InvalidArgument(msg, {{"parameter", name}});
   }
   return *ms;
 }
@@ -60,20 +70,20 @@ StatusOr<Period> PeriodOf(const Request& req, int64_t now_ms, const char* defaul
   Period p;
   const auto from = req.Query("from"), period = req.Query("period");
   if (from) {
-    if (period) return Status::InvalidArgument("give either period or from/to, not both");
+    if (period) return FieldValueError("period", "give either period or from/to, not both");
     p.name = "custom";
     ASSIGN_OR_RETURN(p.from_ms, TimeParam(req, "from"));
     p.to_ms = now_ms;
     if (req.Query("to")) {
       ASSIGN_OR_RETURN(p.to_ms, TimeParam(req, "to"));
     }
-    if (p.to_ms <= p.from_ms) return Status::InvalidArgument("'to' must be after 'from'", {{"parameter", "to"}});
+    if (p.to_ms <= p.from_ms) return Status::Unprocessable("'to' must be after 'from'", {{"parameter", "to"}, {"field", "to"}});
     if (p.to_ms - p.from_ms > kMaxRangeMs) {
-      return Status::InvalidArgument("a range spans at most 400 days", {{"parameter", "from"}});
+      return Status::Unprocessable("a range spans at most 400 days", {{"parameter", "from"}, {"field", "from"}});
     }
     return p;
   }
-  if (req.Query("to")) return Status::InvalidArgument("'to' needs 'from'", {{"parameter", "to"}});
+  if (req.Query("to")) return Status::Unprocessable("'to' needs 'from'", {{"parameter", "to"}, {"field", "to"}});
   p.name = period.value_or(default_period);
   p.to_ms = now_ms;
   static const std::map<std::string, int64_t> kPeriods = {
@@ -146,9 +156,10 @@ std::string DayText(int64_t day_ms) { return FormatRfc3339(day_ms / 1000).substr
 constexpr const char* kPeriodParams = "last_hour, last_24_hours, last_7_days (default) or last_30_days";
 
 std::vector<http::Param> PeriodParams() {
-  return {schema::QueryString("period", 32, kPeriodParams),
-          schema::Query("from", R"({"type":"string"})", "start (RFC 3339 or epoch seconds), instead of period"),
-          schema::Query("to", R"({"type":"string"})", "end (default now)")};
+  return {schema::Query("period", R"({"type":"string","enum":["last_hour","last_24_hours","last_7_days","last_30_days"]})",
+                        kPeriodParams),
+          schema::Query("from", kTimeParam, "start (RFC 3339 or epoch seconds), instead of period"),
+          schema::Query("to", kTimeParam, "end (RFC 3339 or epoch seconds; default now)")};
 }
 
 // Usage records (billing): JSON records, or CSV in long form.
@@ -323,9 +334,11 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
                          "One figure per hour or day over a period, split by model version", "analytics"};
   series.params = PeriodParams();
   series.params.push_back(schema::Path("tenant", 64, "the tenant's id or slug"));
-  series.params.push_back(schema::Query(
+  http::Param metric = schema::Query(
       "metric", R"({"type":"string","enum":["calls","recommendations","impressions","clicks","ctr","conversion","orders","revenue","latency_p95","latency_avg"]})",
-      "the figure"));
+      "the figure");
+  metric.required = true;
+  series.params.push_back(std::move(metric));
   series.params.push_back(schema::Query("interval", R"({"type":"string","enum":["minute","hour","day"]})",
                                                   "default hour; minute over the last 47 hours only"));
   series.replies = {schema::Reply(200, "the points, oldest first", R"({"type":"object","required":["metric","interval","points"]})")};

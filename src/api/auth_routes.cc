@@ -69,8 +69,10 @@ StatusOr<std::pair<std::string, bool>> RefreshTokenOf(const Request& req) {
   if (token && !token->empty()) return std::pair<std::string, bool>(*token, false);
   std::string cookie = CookieOf(req, kRefreshCookie);
   if (cookie.empty()) {
-    return Status::InvalidArgument("field 'refresh_token' is required (or the console's cookie)",
-                                   {{"field", "refresh_token"}});
+    // A credential that is missing, like a bearer token: 401.
+    return Status(StatusCode::kUnauthenticated,
+                  "no refresh token: send refresh_token in the body (or the console's cookie)", "missing_credentials",
+                  {{"field", "refresh_token"}});
   }
   return std::pair<std::string, bool>(std::move(cookie), true);
 }

@@ -429,8 +429,11 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
   routes.Add(popular, read, [](const Request& req, const PathParams&, TenantContext& ctx) {
     return Counted(ctx, "popular", [&]() -> StatusOr<http::Response> {
       ASSIGN_OR_RETURN(auto rules, ctx.Rules());
-      ASSIGN_OR_RETURN(int64_t count, QueryInt(req, "count", std::min(10, rules.max_recommendations), 1,
-                                               rules.max_recommendations));
+      ASSIGN_OR_RETURN(int64_t count, QueryInt(req, "count", std::min(10, rules.max_recommendations), 1, 1000));
+      if (count > rules.max_recommendations) {  // the tenant's own bound, as a body's count (422)
+        return FieldValueError("count", "count must be at most the tenant's max_recommendations (" +
+                                            std::to_string(rules.max_recommendations) + ")");
+      }
       serving::Filters f;
       if (auto c = req.Query("category"); c && !c->empty()) f.categories = {*c};
       ASSIGN_OR_RETURN(auto served, ctx.Popular(static_cast<int>(count), f));

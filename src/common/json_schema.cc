@@ -108,6 +108,17 @@ struct Field {
   bool item = false;     // an array's item
 };
 
+// Whether a string at `f` is an id (one line of text): its property, or
+// the array holding it, is named "id", "ids", "*_id" or "*_ids".
+bool IsIdField(const Field& f) {
+  const Field* x = &f;
+  while (x && x->item) x = x->parent;
+  if (!x) return false;
+  const std::string_view k = x->key;
+  auto ends = [&](std::string_view s) { return k.size() >= s.size() && k.substr(k.size() - s.size()) == s; };
+  return k == "id" || k == "ids" || ends("_id") || ends("_ids");
+}
+
 std::string Str(const Field& f, std::string_view if_empty = "") {
   std::vector<const Field*> chain;
   for (const Field* x = &f; x; x = x->parent) chain.push_back(x);
@@ -226,6 +237,10 @@ Status Check(const json::object& s, const json::value& v, const Field& field) {
     if (!found) return FieldValueError(Str(field), Name(Str(field)) + " must be one of " + allowed);
   }
   if (v.is_string()) {
+    // Text is printable: an id one line, other text may break lines.
+    if (HasControlChars(v.as_string(), /*allow_line_breaks=*/!IsIdField(field))) {
+      return FieldValueError(Str(field), Name(Str(field)) + " must not contain control characters");
+    }
     const size_t n = Utf8Length(v.as_string());
     if (const auto* m = s.if_contains("maxLength"); m && n > m->to_number<double>()) {
       return FieldValueError(Str(field), Name(Str(field)) + " must be at most " + Num(m->to_number<double>()) + " characters");

@@ -5,7 +5,9 @@
 // nullable, required, properties, additionalProperties (false or a schema),
 // items, minItems, maxItems, minLength, maxLength (in code points), minimum,
 // maximum, exclusiveMinimum/exclusiveMaximum (booleans, as in 3.0),
-// multipleOf, enum, anyOf. A number that breaks its range or multipleOf
+// multipleOf, enum, anyOf. Every string is printable text: no control
+// characters (an id's — a property or array named id, ids, *_id, *_ids —
+// none at all; other text may hold tabs and line breaks), a 422 otherwise. A number that breaks its range or multipleOf
 // names min, max and min_exclusive in the error's details. Other keywords (description, example, format, ...) document only.
 //
 // Errors follow common/json_fields.h: a wrong type or a missing required

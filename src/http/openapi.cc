@@ -36,6 +36,36 @@ void MarkOptionalNullable(json::value& schema) {
   }
 }
 
+// The text rules every request string follows (common/json_schema.h,
+// http/declared.h), spelled as patterns so that clients (and generators of
+// test requests) know them: an id or a parameter is one line without
+// control characters; other text may also hold tabs and line breaks.
+constexpr const char* kOneLine = R"(^[^\x00-\x1F\x7F]*$)";
+constexpr const char* kText = R"(^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$)";
+
+bool IsIdName(std::string_view k) {
+  auto ends = [&](std::string_view s) { return k.size() >= s.size() && k.substr(k.size() - s.size()) == s; };
+  return k == "id" || k == "ids" || ends("_id") || ends("_ids");
+}
+
+// Adds the pattern of its text rule to every string of a request's schema.
+void MarkPrintable(json::value& schema, bool id) {
+  if (!schema.is_object()) return;
+  json::object& o = schema.as_object();
+  if (auto* t = o.if_contains("type"); t && *t == "string" && !o.contains("pattern") && !o.contains("enum") &&
+                                       !o.contains("format")) {
+    o["pattern"] = id ? kOneLine : kText;
+  }
+  if (auto* props = o.if_contains("properties"); props && props->is_object()) {
+    for (auto& [name, p] : props->as_object()) MarkPrintable(p, IsIdName(name));
+  }
+  if (auto* items = o.if_contains("items")) MarkPrintable(*items, id);
+  if (auto* extra = o.if_contains("additionalProperties"); extra && extra->is_object()) MarkPrintable(*extra, false);
+  if (auto* any = o.if_contains("anyOf"); any && any->is_array()) {
+    for (auto& s : any->as_array()) MarkPrintable(s, id);
+  }
+}
+
 json::value Schema(const std::string& text) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
@@ -72,6 +102,7 @@ json::object Operation(const Route& r) {
                    {"in", p.in == Param::In::kPath ? "path" : p.in == Param::In::kQuery ? "query" : "header"},
                    {"required", p.in == Param::In::kPath || p.required},
                    {"schema", Schema(p.schema)}};
+    MarkPrintable(o["schema"], /*id=*/true);  // a parameter is one line (http/declared.h)
     if (!p.description.empty()) o["description"] = p.description;
     params.push_back(std::move(o));
   }
@@ -82,7 +113,7 @@ json::object Operation(const Route& r) {
       params.push_back(json::object{{"name", name},
                                     {"in", "path"},
                                     {"required", true},
-                                    {"schema", json::object{{"type", "string"}, {"minLength", 1}}}});
+                                    {"schema", json::object{{"type", "string"}, {"minLength", 1}, {"pattern", kOneLine}}}});
     }
   }
   if (!params.empty()) op["parameters"] = std::move(params);
@@ -93,6 +124,7 @@ json::object Operation(const Route& r) {
     if (!info.body_schema.empty()) {
       json::value schema = Schema(info.body_schema);
       MarkOptionalNullable(schema);
+      MarkPrintable(schema, false);
       content["application/json"] = json::object{{"schema", std::move(schema)}};
       errors.insert({400, 422});
     }

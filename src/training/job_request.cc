@@ -62,6 +62,7 @@ Status ReadValues(const json::object& o, const std::string& prefix,
       return Status::Unprocessable("unknown hyperparameter '" + std::string(key) + "'; known: " + known,
                                    {{"field", field}});
     }
+    if (v.is_null()) continue;  // absent, as everywhere else (the document says nullable)
     double x;
     if (v.is_int64()) x = static_cast<double>(v.as_int64());
     else if (v.is_uint64()) x = static_cast<double>(v.as_uint64());

@@ -78,6 +78,19 @@ TEST(JsonSchemaTest, BrokenRulesAre422NamingTheField) {
   EXPECT_TRUE(Check(s, R"({"user_id":"éééééééé","interaction_type":"view"})").ok());
 }
 
+TEST(JsonSchemaTest, TextIsPrintableAndIdsAreOneLine) {
+  JsonSchema s = Must(R"({"type":"object","properties":{"item_id":{"type":"string"},"name":{"type":"string"},
+    "tags_ids":{"type":"array","items":{"type":"string"}},"meta":{"type":"object","additionalProperties":{"type":"string"}}}})");
+  EXPECT_TRUE(Check(s, R"({"item_id":"sku-1","name":"two\nlines\tand a tab"})").ok());
+  Status id = Check(s, R"({"item_id":"sku\n1"})");
+  EXPECT_EQ(id.code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(FieldOf(id), "item_id");
+  EXPECT_EQ(Check(s, R"({"name":"bell\u0007"})").code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(FieldOf(Check(s, R"({"tags_ids":["a","b\r"]})")), "tags_ids[]");
+  EXPECT_EQ(FieldOf(Check(s, R"({"meta":{"k":"\u0000"}})")), "meta.k");
+  EXPECT_TRUE(Check(s, R"({"meta":{"k":"line\nbreak"}})").ok());
+}
+
 TEST(JsonSchemaTest, ClosedObjectsRefuseUnknownFields) {
   JsonSchema s = Must(R"({"type":"object","additionalProperties":false,"properties":{"a":{"type":"string"}}})");
   EXPECT_TRUE(Check(s, R"({"a":"x"})").ok());
