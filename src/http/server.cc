@@ -330,6 +330,9 @@ void Session::OnHeader(beast::error_code ec, size_t) {
              too_big ? "header_too_large" : "malformed_http");
     Response res = ErrorResponse(s, request_id_);
     if (too_big) res.status = 431;  // Request Header Fields Too Large (RFC 6585)
+    // Bytes may follow that were never read: closing at once could reset the
+    // connection and lose this answer on the way (RFC 9112 §9.6).
+    linger_ = true;
     return Reply(std::move(res), /*close=*/true);
   }
   const auto& h = header_parser_->get();
@@ -344,6 +347,7 @@ void Session::OnHeader(beast::error_code ec, size_t) {
     const bool ok = h.version() >= 11 && h.count(bhttp::field::transfer_encoding) == 1 &&
                     beast::iequals(coding, "chunked") && h.find(bhttp::field::content_length) == h.end();
     if (!ok) {
+      linger_ = true;  // its body is unread
       return Reply(ErrorResponse(Status(StatusCode::kInvalidArgument,
                                         "unsupported request framing: Transfer-Encoding must be exactly "
                                         "\"chunked\" on HTTP/1.1, without Content-Length",
@@ -492,6 +496,7 @@ void Session::OnBody(beast::error_code ec, size_t) {
     return Close();
   }
   if (ec) {
+    linger_ = true;  // the rest of a malformed body is unread
     return Reply(ErrorResponse(Status(StatusCode::kInvalidArgument,
                                       "malformed HTTP request: " + ec.message(), "malformed_http"),
                                request_id_),
@@ -556,7 +561,13 @@ void Session::OnWrite(bool close, beast::error_code ec, size_t) {
   }
   res_.reset();
   if (ec) return Close();
-  if (close) return linger_ ? LingeringClose() : Close();
+  if (close) {
+    // Unread bytes (a pipelined request after a "Connection: close" one)
+    // would reset the connection and could lose the answer: drain them.
+    beast::error_code aec;
+    const bool unread = buffer_.size() > 0 || stream_.socket().available(aec) > 0;
+    return linger_ || unread ? LingeringClose() : Close();
+  }
   ReadHeader();
 }
 
