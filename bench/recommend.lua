@@ -1,6 +1,7 @@
 -- wrk script: POST a recommendation (or similar-items) request for a user
 -- (item) drawn in turn from BENCH_N ids, so requests spread over many users;
--- or the requests listed in BENCH_REQUESTS (many tenants).
+-- a shop site's mix (BENCH_KIND=mix, bench/soak.py); or the requests listed
+-- in BENCH_REQUESTS (many tenants).
 -- The requests are formatted once in init(): per request wrk only hands
 -- out the next string, so the load generator (which shares this machine's
 -- cores with the server) spends as little CPU per request as it does for
@@ -8,6 +9,7 @@
 local tid = 0
 local pool = {}
 local next_index = 1
+local delay_ms = 0
 
 function setup(thread)
   thread:set("tid", tid)
@@ -33,6 +35,27 @@ function init(args)
   local similar = os.getenv("BENCH_KIND") == "similar"
   local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}
   local counter = tid * 7919
+  delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+  if os.getenv("BENCH_KIND") == "mix" then
+    -- What a shop's site sends: recommendations (60 %), similar items
+    -- (20 %) and tracked views (20 %), over BENCH_N users and BENCH_ITEMS items.
+    local items = tonumber(os.getenv("BENCH_ITEMS"))
+    for i = 1, 10000 do
+      counter = counter + 1
+      local u, it, k = 1 + (counter * 31) % n, 1 + (counter * 17) % items, i % 10
+      if k < 6 then
+        pool[i] = wrk.format("POST", "/api/v1/recommendations", headers,
+                             string.format('{"user_id":"USER_%06d","count":10}', u))
+      elseif k < 8 then
+        pool[i] = wrk.format("POST", "/api/v1/recommendations/similar", headers,
+                             string.format('{"item_id":"PROD_%06d","count":10}', it))
+      else
+        pool[i] = wrk.format("POST", "/api/v1/interactions", headers,
+                             string.format('{"user_id":"USER_%06d","item_id":"PROD_%06d","interaction_type":"view"}', u, it))
+      end
+    end
+    return
+  end
   for i = 1, n do
     counter = counter + 1
     local id = 1 + (counter * 31) % n
@@ -46,6 +69,16 @@ function init(args)
   end
 end
 
+-- BENCH_DELAY_MS (fractional) paces each connection: wrk waits that long
+-- before each request, so the offered rate is about connections / (delay +
+-- latency). Whole milliseconds only, alternated so the mean is the fraction.
+function delay()
+  if delay_ms <= 0 then return 0 end
+  local whole = math.floor(delay_ms)
+  if math.random() < delay_ms - whole then return whole + 1 end
+  return whole
+end
+
 function request()
   local r = pool[next_index]
   next_index = next_index + 1
@@ -55,8 +88,9 @@ end
 
 function done(summary, latency, requests)
   local f = io.open(os.getenv("BENCH_OUT"), "w")
-  f:write(string.format('{"requests":%d,"non2xx":%d,"seconds":%.3f,"p50_ms":%.3f,"p99_ms":%.3f}',
-    summary.requests, summary.errors.status, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+  f:write(string.format('{"requests":%d,"non2xx":%d,"socket_errors":%d,"seconds":%.3f,"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f}',
+    summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
   f:close()
 end

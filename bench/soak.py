@@ -1,5 +1,5 @@
 """Soak (issue 19): the real server under a mixed load — recommendations,
-similar items, tracked views (bench/soak.lua) — at 80 % of the maximum that
+similar items, tracked views (bench/recommend.lua, BENCH_KIND=mix) — at 80 % of the maximum that
 same mix reached, for 10 minutes, with an upload of interactions and a
 training job during it. Recorded per 10-second slice: requests/s, p50,
 p99, errors, and the server's resident memory (sampled every second).
@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from embedrec_server import BIN, ROOT, call, start, tenant_key, upload_file
+from embedrec_server import BIN, ROOT, call, start, tenant_key, upload_file, wrk
 
 SLICE_S = 10
 
@@ -38,11 +38,7 @@ def rss_mb(pid):
 
 
 def wrk_slice(url, connections, seconds, env, out):
-    subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(ROOT / "bench" / "soak.lua"), url],
-                   env={**os.environ, **env, "BENCH_OUT": str(out)}, check=True, capture_output=True)
-    r = json.loads(out.read_text())
-    r["rps"] = r["requests"] / r["seconds"]
-    return r
+    return wrk(url, connections, seconds, {**env, "BENCH_OUT": str(out)})
 
 
 def plot(result, path):
@@ -97,7 +93,7 @@ def main():
         job = call(ml, "POST", "/api/v1/train", {"model_type": "lightgcn", "hyperparameters": {"epochs": 20}}, token=key)
         while call(ml, "GET", job["progress_url"], token=key)["status"] not in ("completed", "failed"):
             time.sleep(0.2)
-        env = {"BENCH_KEY": key, "BENCH_USERS": "5000", "BENCH_ITEMS": "10000"}
+        env = {"BENCH_KEY": key, "BENCH_KIND": "mix", "BENCH_N": "5000", "BENCH_ITEMS": "10000"}
         url = f"http://127.0.0.1:{gw}"
         wrk_slice(url, args.connections, 10, env, work / "warm.json")  # warm-up
         peak = wrk_slice(url, args.connections, 20, env, work / "max.json")

@@ -172,10 +172,13 @@ def test_invalid_settings_refuse_to_start(tmp_path):
     assert p.returncode != 0 and "at least 16" in p.stderr
 
 
-def raw_exchange(port, data):
-    """Sends `data` on one connection and reads until the server closes it."""
+def raw_exchange(port, data, half_close=False):
+    """Sends `data` on one connection (then stops sending, with `half_close`)
+    and reads until the server closes it."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(data)
+    if half_close:
+        sock.shutdown(socket.SHUT_WR)
     got = b""
     while True:
         chunk = sock.recv(4096)
@@ -268,17 +271,8 @@ def test_an_answer_before_closing_is_never_lost_to_unread_bytes(server, head):
     """Found by tests/fuzz/http_request_fuzz: a malformed request answered
     with 400 and closed at once, with bytes still unread, could reset the
     connection and lose the answer. The server drains them first."""
-    import socket
-    sock = socket.create_connection(("127.0.0.1", server.ports["gateway"]), timeout=10)
-    sock.sendall(head + b"x" * (1 << 20))  # a megabyte after it, unread when the answer goes out
-    sock.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    sock.close()
+    # A megabyte after it, unread when the answer goes out.
+    got = raw_exchange(server.ports["gateway"], head + b"x" * (1 << 20), half_close=True)
     assert got.startswith(b"HTTP/1.1 "), got[:200]
     assert got.startswith(b"HTTP/1.1 200") == head.startswith(b"GET"), got[:200]
 
