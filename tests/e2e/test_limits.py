@@ -63,13 +63,13 @@ def test_uploads_are_held_to_the_tenants_limits(server):
     set_limits(server, tid, {"max_upload_bytes": 0, "max_concurrent_uploads": 1})
     slow = socket.create_connection(("127.0.0.1", server.ports["pipeline"]), timeout=30)
     head = (f"POST /api/v1/upload/interactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Type: text/csv\r\nContent-Length: {len(interactions)}\r\n\r\n").encode()
+            f"Content-Type: text/csv\r\nX-Upload-Progress: slow-1\r\nContent-Length: {len(interactions)}\r\n\r\n"
+            ).encode()
     slow.sendall(head + interactions[:100])
-
-    def refused_while_running():
-        r = server.upload("/api/v1/upload/items", items, key)
-        return r if r.status == 429 else None
-    busy = wait_for(refused_while_running, timeout=10, what="the second upload refused")
+    # Its progress is shown once it has been admitted: only then start the second.
+    wait_for(lambda: server.request("GET", "/api/v1/data/uploads/progress/slow-1", token=key,
+                                    port="pipeline").status == 200, timeout=10, what="the first upload admitted")
+    busy = server.upload("/api/v1/upload/items", items, key)
     assert busy.json()["error"]["code"] == "too_many_uploads" and busy.headers["retry-after"] == "1", busy
     slow.sendall(interactions[100:])
     answer = b""
