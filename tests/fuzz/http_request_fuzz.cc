@@ -130,11 +130,17 @@ std::string Exchange(std::string_view bytes) {
     if (n == 0) break;
     if (n < 0) {
       if (errno == ECONNRESET) break;
-      std::fprintf(stderr, "the server kept the connection open for 10 s after the client stopped sending\n");
+      std::fprintf(stderr, "the server kept the connection open for 10 s after the client stopped sending "
+                           "(%zu bytes of answer so far; requests in flight: %lld)\n",
+                   answers.size(), static_cast<long long>(world->server->in_flight()));
       __builtin_trap();
     }
     answers.append(buf, static_cast<size_t>(n));
   }
+  // Closed with a reset once read: thousands of connections a second would
+  // otherwise fill the loopback's ports with TIME_WAIT.
+  linger abort{.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   close(fd);
   return answers;
 }
