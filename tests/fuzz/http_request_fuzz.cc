@@ -12,7 +12,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -38,13 +41,23 @@ struct World {
   int port = 0;
 };
 World* world = nullptr;
+// The handler running now (for a report when the server stalls).
+std::atomic<const char*> running_route{nullptr};
+std::atomic<int64_t> running_since_ms{0};
 
 // A route whose handler checks its declared parameters and body, as the API's do.
 void AddChecked(http::RouteInfo info) {
   auto declared = std::make_shared<http::Declared>(http::Declared::Compile(info));
   const bool stream = info.stream_body;
-  world->router.Add(std::move(info), [declared, stream](const http::Request& req,
-                                                        const http::PathParams& params) -> http::Response {
+  const char* route = strdup((info.method + " " + info.pattern).c_str());
+  world->router.Add(std::move(info), [declared, stream, route](const http::Request& req,
+                                                               const http::PathParams& params) -> http::Response {
+    running_route = route;
+    running_since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch()).count();
+    struct Done {
+      ~Done() { running_route = nullptr; }
+    } done;
     Status s = declared->CheckParams(req, params);
     if (s.ok() && declared->has_body()) s = declared->Body(req).status();
     if (s.ok() && stream) {
@@ -151,9 +164,13 @@ std::string Exchange(std::string_view bytes) {
         close(fd);
         return {};
       }
+      const char* r = running_route.load();
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch()).count();
       std::fprintf(stderr, "the server kept the connection open for 10 s after the client stopped sending "
-                           "(%zu bytes of answer so far; requests in flight: %lld)\n",
-                   answers.size(), static_cast<long long>(world->server->in_flight()));
+                           "(%zu bytes of answer so far; requests in flight: %lld; handler running: %s for %lld ms)\n",
+                   answers.size(), static_cast<long long>(world->server->in_flight()), r ? r : "none",
+                   static_cast<long long>(r ? now_ms - running_since_ms.load() : 0));
       __builtin_trap();
     }
     answers.append(buf, static_cast<size_t>(n));
