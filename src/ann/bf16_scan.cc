@@ -136,15 +136,22 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
   std::vector<std::pair<int64_t, float>> out;
   if (k <= 0 || n <= 0) return out;
   thread_local std::vector<Scored> shortlist, exact;
+  thread_local std::vector<float> masked;
+  const float* scores = approx;
+  auto item_of = [&](int64_t c) {
+    const int64_t slot = chunks ? chunks[c / kChunk] * kChunk + c % kChunk : c;
+    return std::pair<int64_t, int64_t>(slot, items ? items[slot] : slot);
+  };
   for (int64_t w = std::max<int64_t>(4 * k, 64);; w *= 4) {
-    Shortlist(approx, n, w, &shortlist);
+    Shortlist(scores, n, w, &shortlist);
     // The best approximate score left out (−∞ when every candidate is in).
     const float left_out = w >= n ? -std::numeric_limits<float>::infinity() : shortlist.back().first;
     exact.clear();
     for (const auto& [s, c] : shortlist) {
-      const int64_t slot = chunks ? chunks[c / kChunk] * kChunk + c % kChunk : c;
-      const int64_t item = items ? items[slot] : slot;
-      if (item >= 0) exact.emplace_back(Dot(rows + slot * d, q, d), item);
+      const auto [slot, item] = item_of(c);
+      if (item >= 0 && s > -std::numeric_limits<float>::infinity()) {
+        exact.emplace_back(Dot(rows + slot * d, q, d), item);
+      }
     }
     std::sort(exact.begin(), exact.end(), Better);
     out.clear();
@@ -155,6 +162,18 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
     if (w >= n) return out;  // every candidate considered
     if (static_cast<int>(out.size()) == k && (!exact_within || out.back().second > left_out + *exact_within)) {
       return out;
+    }
+    if (allowed && scores == approx && static_cast<int>(out.size()) < k) {
+      // Most of the best are not allowed (a user's own items, excluded):
+      // rather than widening toward the whole catalog, drop every candidate
+      // that is not allowed, once, and look again at this width.
+      masked.assign(approx, approx + n);
+      for (int64_t c = 0; c < n; ++c) {
+        const int64_t item = item_of(c).second;
+        if (item < 0 || !(*allowed)(item)) masked[c] = -std::numeric_limits<float>::infinity();
+      }
+      scores = masked.data();
+      w /= 4;  // the same width again
     }
   }
 }
