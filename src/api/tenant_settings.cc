@@ -40,9 +40,7 @@ TenantRules ParseTenantRules(const std::string& settings_json, const tenants::Te
                                                            : std::max(1.0, rules.rate_limit.per_second);
     }
   }
-  if (auto* l = o.if_contains("limits"); l && l->is_object()) {
-    if (auto limits = tenants::ParseTenantLimits(l->as_object(), default_limits); limits.ok()) rules.limits = *limits;
-  }
+  rules.limits = tenants::LimitsOf(o, default_limits);
   if (auto* e = o.if_contains("exclude_from_recommendations"); e && e->is_string()) {
     if (auto x = serving::ParseExclusion(e->as_string())) rules.exclude_from_recommendations = *x;
   }

@@ -102,12 +102,8 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                       // Its series on /metrics, for whoever reads them without the admin token.
                       out["metrics_label"] = MetricsTenantLabel(d->authenticator->label_key(), t.id);
                       // What it may use: settings.limits over the platform's defaults.
-                      tenants::TenantLimits limits = d->default_limits;
-                      const json::object settings = embedrec::ParseJsonObject(t.settings_json);
-                      if (const auto* l = settings.if_contains("limits"); l && l->is_object()) {
-                        if (auto own = tenants::ParseTenantLimits(l->as_object(), d->default_limits); own.ok()) limits = *own;
-                      }
-                      out["limits"] = tenants::TenantLimitsJson(limits);
+                      out["limits"] = tenants::TenantLimitsJson(
+                          tenants::LimitsOf(embedrec::ParseJsonObject(t.settings_json), d->default_limits));
                       return JsonAnswer(200, out);
                     });
 

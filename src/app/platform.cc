@@ -217,7 +217,6 @@ class PlatformImpl final : public Platform {
       return rules.ok() ? rules->limits.training_minutes_per_day : settings->default_limits().training_minutes_per_day;
     };
     topts.job_ran = [this](const std::string& tid, double seconds) {
-
       if (analytics_) analytics_->Trained(tid, seconds);  // created before any job runs
     };
     // A version the gate passes enters an experiment waiting for it, or (a
@@ -516,8 +515,6 @@ class PlatformImpl final : public Platform {
   }
 
  private:
-  // Background work per tenant (re-reads, recounts) in the slow lane, under a
-  // "refresh:<tenant>" key of its own; dropped once the lane has stopped.
   // What the tenant's space holds on disk (its databases, uploads, models):
   // its directory, or (scale-out) its schema and its objects.
   int64_t TenantDiskBytes(const std::string& tid) {
@@ -534,6 +531,8 @@ class PlatformImpl final : public Platform {
     return bytes;
   }
 
+  // Background work per tenant (re-reads, recounts) in the slow lane, under a
+  // "refresh:<tenant>" key of its own; dropped once the lane has stopped.
   serving::Background RefreshLane() {
     return [this](const std::string& tid, std::function<void()> task) {
       if (FairThreadPool* p = refresh_pool_.load()) p->Post("refresh:" + tid, std::move(task));
@@ -779,8 +778,8 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<tenants::TenantService> tenant_service_;
   std::unique_ptr<tenants::Retention> retention_;
   std::unique_ptr<ingest::IngestService> ingest_;
-  std::unique_ptr<ingest::DataQuality> data_quality_;
-  std::unique_ptr<tenants::UploadQuotas> upload_quotas_;  // its rescans run in slow_lane_ (declared below)
+  std::unique_ptr<ingest::DataQuality> data_quality_;  // its rescans run in slow_lane_ (declared below)
+  std::unique_ptr<tenants::UploadQuotas> upload_quotas_;
   api::ApiDeps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;

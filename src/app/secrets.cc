@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "auth/api_key.h"
 #include "auth/jwt.h"
@@ -57,11 +55,9 @@ constexpr const char* kJwtKeysSetting = "jwt_keys";
 StatusOr<std::optional<std::string>> LegacyJwtSecret(store::ControlStore* control, bool shared,
                                                      const std::string& data_dir) {
   if (shared) return control->GetSetting("jwt_secret");
-  std::ifstream in(data_dir + "/jwt-secret");
-  if (!in) return std::optional<std::string>();
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string secret(Trim(ss.str()));
+  auto text = ReadWholeFile(data_dir + "/jwt-secret");
+  if (!text.ok()) return std::optional<std::string>();
+  std::string secret(Trim(*text));
   if (secret.size() < 32) return Status::FailedPrecondition(data_dir + "/jwt-secret holds a secret shorter than 32 characters");
   return std::optional<std::string>(secret);
 }
@@ -80,11 +76,9 @@ StatusOr<auth::JwtKeyRing> ReadJwtKeys(store::ControlStore* control, bool shared
     if (!stored) return Status::NotFound("no JWT keys stored");
     text = *stored;
   } else {
-    std::ifstream in(data_dir + "/jwt-keys");
-    if (!in) return Status::NotFound("no JWT keys stored");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    auto file = ReadWholeFile(data_dir + "/jwt-keys");
+    if (!file.ok()) return Status::NotFound("no JWT keys stored");
+    text = std::move(file).value();
   }
   return auth::JwtKeyRing::FromJson(text);
 }

@@ -65,6 +65,13 @@ StatusOr<TenantLimits> ParseTenantLimits(const json::object& o, const TenantLimi
   return l;
 }
 
+TenantLimits LimitsOf(const json::object& settings, const TenantLimits& defaults) {
+  const json::value* l = settings.if_contains("limits");
+  if (!l || !l->is_object()) return defaults;
+  auto limits = ParseTenantLimits(l->as_object(), defaults);
+  return limits.ok() ? *limits : defaults;
+}
+
 json::object TenantLimitsJson(const TenantLimits& l) {
   return {{"requests_per_second", l.requests_per_second},
           {"burst", l.burst},

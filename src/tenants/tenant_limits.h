@@ -36,6 +36,10 @@ struct TenantLimits {
 StatusOr<TenantLimits> ParseTenantLimits(const boost::json::object& o, const TenantLimits& base,
                                          const char* field = "settings.limits");
 
+// What a tenant may use: its settings' "limits" over `defaults` (settings
+// without them, or with limits that do not parse: the defaults).
+TenantLimits LimitsOf(const boost::json::object& settings, const TenantLimits& defaults);
+
 boost::json::object TenantLimitsJson(const TenantLimits& l);
 
 }  // namespace embedrec::tenants

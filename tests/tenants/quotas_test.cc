@@ -40,6 +40,16 @@ TEST(TenantLimitsTest, RefusesUnknownFieldsWrongTypesAndValuesOutOfRange) {
   EXPECT_EQ(e.detail("field").value_or(""), "settings.limits.max_rows");
 }
 
+TEST(TenantLimitsTest, LimitsOfSettingsFallBackToTheDefaults) {
+  TenantLimits defaults;
+  defaults.max_rows = 7;
+  EXPECT_EQ(LimitsOf(json::object{}, defaults).max_rows, 7);
+  EXPECT_EQ(LimitsOf(json::parse(R"({"limits":{"max_rows":-1}})").as_object(), defaults).max_rows, 7);
+  const TenantLimits own = LimitsOf(json::parse(R"({"limits":{"max_rows":9}})").as_object(), defaults);
+  EXPECT_EQ(own.max_rows, 9);
+  EXPECT_EQ(own.max_concurrent_uploads, defaults.max_concurrent_uploads);
+}
+
 class UploadQuotasTest : public ::testing::Test {
  protected:
   UploadQuotas quotas_{{.storage_bytes = [this](const std::string&) -> StatusOr<int64_t> {
