@@ -37,7 +37,7 @@ def test_schemathesis_finds_no_failure(server):
     run = subprocess.run(
         [str(exe), "--config-file", str(config), "run", f"http://127.0.0.1:{server.ports['gateway']}/openapi.json",
          "-H", f"Authorization: Bearer {o['api_key']}", "--max-time", seconds, "-w", "1", "--seed", "1"],
-        capture_output=True, text=True, timeout=int(seconds) + 300)
+        capture_output=True, text=True, timeout=int(seconds) + 300, cwd=exe.parent.parent)  # its cache beside it
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert "Stateful" in run.stdout and " passed" in run.stdout, run.stdout[-3000:]
     # The server is still healthy after it.
