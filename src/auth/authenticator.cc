@@ -20,12 +20,6 @@ Authenticator::Authenticator(store::ControlStore* store, const Clock* clock, Opt
                               : std::make_shared<JwtKeys>(JwtKeyRing::Single("k0", options_.jwt_secret, 0))),
       admin_hash_(std::make_shared<const std::string>(options_.admin_token_hash)) {}
 
-bool Authenticator::MayReload(std::atomic<int64_t>& last) {
-  const int64_t now = clock_->NowMillis();
-  int64_t before = last.load();
-  return now - before >= 1000 && last.compare_exchange_strong(before, now);
-}
-
 StatusOr<JwtClaims> Authenticator::Verify(std::string_view token, bool may_reload) {
   const int64_t now = clock_->NowSeconds();
   auto verify = [&] {
@@ -36,7 +30,7 @@ StatusOr<JwtClaims> Authenticator::Verify(std::string_view token, bool may_reloa
   };
   auto claims = verify();
   if (!claims.ok() && claims.status().reason() == "unknown_key_id" && may_reload && options_.reload_jwt_keys &&
-      MayReload(keys_reloaded_ms_)) {
+      keys_reload_.Take(clock_->NowMillis())) {
     options_.reload_jwt_keys();  // another node may have rotated the keys
     claims = verify();
   }
@@ -125,7 +119,7 @@ StatusOr<Principal> Authenticator::Authenticate(std::string_view header) {
   if (LooksLikeApiKey(token)) return FromApiKey(token);
   if (std::count(token.begin(), token.end(), '.') == 2) return FromJwt(token);
   bool admin = MatchesAdminToken(token);
-  if (!admin && options_.reload_admin_token_hash && MayReload(admin_reloaded_ms_)) {
+  if (!admin && options_.reload_admin_token_hash && admin_reload_.Take(clock_->NowMillis())) {
     // Another node may have rotated the admin token.
     if (auto stored = options_.reload_admin_token_hash(); stored && *stored != *admin_hash_.load()) {
       SetAdminTokenHash(*stored);

@@ -104,15 +104,13 @@ class Authenticator {
   // token names a key this node does not know yet).
   StatusOr<JwtClaims> Verify(std::string_view token, bool may_reload);
   bool MatchesAdminToken(std::string_view token) const;
-  // True when the reload ran (at most once per second).
-  bool MayReload(std::atomic<int64_t>& last);
 
   store::ControlStore* store_;
   const Clock* clock_;
   Options options_;
   std::shared_ptr<JwtKeys> keys_;
   std::atomic<std::shared_ptr<const std::string>> admin_hash_;
-  std::atomic<int64_t> keys_reloaded_ms_{0}, admin_reloaded_ms_{0};
+  OncePer keys_reload_{1000}, admin_reload_{1000};  // the stored keys (admin token) read again
   std::atomic<uint64_t> generation_{1};
   std::function<void()> on_invalidate_;
   std::mutex mu_;

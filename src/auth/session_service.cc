@@ -93,10 +93,7 @@ StatusOr<SessionTokens> SessionService::Issue(const store::UserRecord& user,
                    now_ms / 1000, now_ms / 1000 + kAccessTokenTtlSeconds,
                    family_id};
   SessionTokens out;
-  if (options_.reload_jwt_keys) {
-    int64_t read = keys_read_ms_.load();
-    if (now_ms - read >= 30'000 && keys_read_ms_.compare_exchange_strong(read, now_ms)) options_.reload_jwt_keys();
-  }
+  if (options_.reload_jwt_keys && keys_reload_.Take(now_ms)) options_.reload_jwt_keys();
   const auto ring = options_.jwt_keys->Get();
   out.access_token = SignJwt(claims, ring->current().secret, ring->current().kid);
   out.refresh_token = GenerateRefreshToken();

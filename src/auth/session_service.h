@@ -66,7 +66,7 @@ class SessionService {
   const Clock* clock_;
   LoginThrottle* throttle_;
   Options options_;
-  std::atomic<int64_t> keys_read_ms_{0};
+  OncePer keys_reload_{30'000};  // another node's rotation read back before signing
 };
 
 }  // namespace embedrec::auth

@@ -30,6 +30,23 @@ class Clock {
   virtual bool Cancel(TimerId id) const = 0;
 };
 
+// Lets one caller through per interval of a clock's time: e.g. a reload a
+// cache miss may start, at most once a second whatever the request rate.
+// Thread safety: safe for concurrent use.
+class OncePer {
+ public:
+  explicit OncePer(int64_t interval_ms) : interval_ms_(interval_ms) {}
+  // True for one caller once `interval_ms` has passed since the last one let through.
+  bool Take(int64_t now_ms) {
+    int64_t last = last_ms_.load();
+    return now_ms - last >= interval_ms_ && last_ms_.compare_exchange_strong(last, now_ms);
+  }
+
+ private:
+  const int64_t interval_ms_;
+  std::atomic<int64_t> last_ms_{0};
+};
+
 // The process-wide real clock. Never null; lives forever.
 Clock* RealClock();
 

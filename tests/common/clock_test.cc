@@ -83,5 +83,22 @@ TEST(RealClockTest, ATimerFiresOnItsThreadAndACancelledOneNever) {
   EXPECT_EQ(cancelled_fired, 0);
 }
 
+TEST(OncePerTest, LetsOneCallerThroughPerInterval) {
+  OncePer gate(1000);
+  const int64_t t0 = 1'700'000'000'000;
+  EXPECT_TRUE(gate.Take(t0));
+  EXPECT_FALSE(gate.Take(t0));
+  EXPECT_FALSE(gate.Take(t0 + 999));
+  EXPECT_TRUE(gate.Take(t0 + 1000));
+  EXPECT_FALSE(gate.Take(t0 + 1500));
+
+  // Many callers at once past the interval: exactly one wins.
+  std::atomic<int> won{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) threads.emplace_back([&] { won += gate.Take(t0 + 5000) ? 1 : 0; });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+}
+
 }  // namespace
 }  // namespace embedrec

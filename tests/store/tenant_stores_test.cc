@@ -136,6 +136,7 @@ class TenantStoreTrackTest : public OneTenantTest {
  protected:
   void SetUp() override {
     OneTenantTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     auto batch = store_->BeginImport();
     ASSERT_OK(batch);
     ItemRecord it;
