@@ -393,10 +393,7 @@ class PlatformImpl final : public Platform {
     // Uploads admitted against the tenants' limits (settings.limits).
     upload_quotas_ = std::make_unique<tenants::UploadQuotas>(tenants::UploadQuotas::Options{
         .storage_bytes = [this](const std::string& tid) -> StatusOr<int64_t> { return TenantDiskBytes(tid); },
-        .rows = [this](const std::string& tid) -> StatusOr<int64_t> {
-          ASSIGN_OR_RETURN(auto counted, data_quality_->Exact(tid));
-          return counted.counts.items + counted.counts.users + counted.counts.interactions;
-        },
+        .rows = [this](const std::string& tid) { return data_quality_->StoredRows(tid); },
         .clock = clock_});
     services.upload_quotas = upload_quotas_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), blobs_.get(), clock_);

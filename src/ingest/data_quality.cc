@@ -97,6 +97,19 @@ StatusOr<std::optional<CountedData>> DataQuality::Recent(const std::string& tena
   return std::optional<CountedData>(std::move(kept).value());
 }
 
+StatusOr<int64_t> DataQuality::StoredRows(const std::string& tenant_id) {
+  ASSIGN_OR_RETURN(auto store, stores_->Open(tenant_id));
+  auto kept = Kept(tenant_id, *store);
+  if (!kept.ok()) {
+    if (kept.status().code() != StatusCode::kNotFound) return kept.status();
+    kept = Count(tenant_id, *store);
+    if (!kept.ok()) return kept.status();
+  }
+  ASSIGN_OR_RETURN(int64_t since, store->CountNewInteractions(kept->position, INT64_MAX));
+  const store::DataCounts& c = kept->counts;
+  return c.items + c.users + c.interactions + since;
+}
+
 void DataQuality::Refresh(const std::string& tenant_id) { (void)CountInBackground(tenant_id); }
 
 bool DataQuality::CountInBackground(const std::string& tenant_id) {

@@ -46,6 +46,10 @@ class DataQuality {
   StatusOr<CountedData> Exact(const std::string& tenant_id);
   // nullopt: never counted, a first count now runs in the background.
   StatusOr<std::optional<CountedData>> Recent(const std::string& tenant_id, int64_t rescan_after_ms);
+  // Items, users and interactions stored, without a scan once counted: the
+  // kept counts plus the interactions added since (a lower bound: users a
+  // tracked event created since are not in it). A first count scans.
+  StatusOr<int64_t> StoredRows(const std::string& tenant_id);
   // The tenant's data changed: counted again in the background (at most one
   // count at a time per tenant; without a background, not at all).
   void Refresh(const std::string& tenant_id);

@@ -11,21 +11,24 @@ UploadQuotas::Slot::~Slot() {
   }
 }
 
-UploadQuotas::Figures UploadQuotas::Read(const std::string& tenant_id) {
+UploadQuotas::Figures UploadQuotas::Read(const std::string& tenant_id, const TenantLimits& limits) {
+  const bool need_rows = limits.max_rows > 0 && o_.rows;
+  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
   const int64_t now = o_.clock->NowMillis();
+  Figures f;
   {
     std::lock_guard lock(mu_);
     auto it = figures_.find(tenant_id);
-    if (it != figures_.end() && it->second.read_at_ms >= 0 && now - it->second.read_at_ms < o_.cache_ms) {
-      return it->second;
-    }
+    if (it != figures_.end() && now - it->second.read_at_ms < o_.cache_ms) f = it->second;
   }
-  Figures f;
-  f.read_at_ms = now;
-  if (o_.storage_bytes) {
+  // Only what the limits check, each read at most once per cache_ms.
+  const bool read_rows = need_rows && f.rows < 0, read_bytes = need_bytes && f.storage_bytes < 0;
+  if (!read_rows && !read_bytes) return f;
+  if (f.read_at_ms < 0) f.read_at_ms = now;
+  if (read_bytes) {
     if (auto b = o_.storage_bytes(tenant_id); b.ok()) f.storage_bytes = *b;
   }
-  if (o_.rows) {
+  if (read_rows) {
     if (auto r = o_.rows(tenant_id); r.ok()) f.rows = *r;
   }
   std::lock_guard lock(mu_);
@@ -36,7 +39,7 @@ UploadQuotas::Figures UploadQuotas::Read(const std::string& tenant_id) {
 
 StatusOr<std::unique_ptr<UploadQuotas::Slot>> UploadQuotas::Admit(const std::string& tenant_id,
                                                                   const TenantLimits& limits) {
-  const Figures f = Read(tenant_id);
+  const Figures f = Read(tenant_id, limits);
   if (limits.max_rows > 0 && f.rows >= limits.max_rows) {
     return Status(StatusCode::kPermissionDenied,
                   "the tenant stores " + std::to_string(f.rows) + " rows, its limit is " +

@@ -5,7 +5,8 @@
 //
 // Counts of uploads in progress are this process's (a cluster admits up to
 // max_concurrent_uploads per node); stored rows and bytes are the tenant's
-// own, read at most once per `cache_ms` per tenant.
+// own, read at most once per `cache_ms` per tenant, and only when a limit
+// checks them.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -64,7 +65,8 @@ class UploadQuotas {
     int64_t read_at_ms = -1;
     int64_t storage_bytes = -1, rows = -1;  // -1: unknown (not checked)
   };
-  Figures Read(const std::string& tenant_id);
+  // The figures `limits` check (the others stay -1).
+  Figures Read(const std::string& tenant_id, const TenantLimits& limits);
 
   Options o_;
   std::mutex mu_;

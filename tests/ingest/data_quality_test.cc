@@ -65,6 +65,24 @@ TEST_F(DataQualityTest, ExactCountsAgainOnlyWhenTheDataMovedOn) {
   EXPECT_EQ(moved->counted_ms, clock_.NowMillis());
 }
 
+TEST_F(DataQualityTest, StoredRowsAddWhatWasTrackedSinceTheCountWithoutScanningAgain) {
+  Track("u1");
+  auto rows = quality_->StoredRows(tid_);  // a first count: 1 item, 1 user, 1 interaction
+  ASSERT_OK(rows);
+  EXPECT_EQ(*rows, 3);
+  const int64_t counted_ms = quality_->Exact(tid_)->counted_ms;
+  clock_.AdvanceSeconds(60);
+  Track("u1");
+  Track("u1");
+  rows = quality_->StoredRows(tid_);
+  ASSERT_OK(rows);
+  EXPECT_EQ(*rows, 5);  // + 2 interactions (their new items come with the next count)
+  EXPECT_TRUE(posted_.empty());
+  clock_.AdvanceSeconds(1);
+  EXPECT_EQ(quality_->Exact(tid_)->counts.interactions, 3);  // Exact scans; StoredRows did not
+  EXPECT_GT(quality_->Exact(tid_)->counted_ms, counted_ms);
+}
+
 TEST_F(DataQualityTest, ARestartFindsTheCountsKeptInTheTenantsDatabase) {
   Track("u1");
   auto first = quality_->Exact(tid_);

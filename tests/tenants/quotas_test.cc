@@ -56,12 +56,15 @@ class UploadQuotasTest : public ::testing::Test {
                           ++reads_;
                           return bytes_;
                         },
-                        .rows = [this](const std::string&) -> StatusOr<int64_t> { return rows_; },
+                        .rows = [this](const std::string&) -> StatusOr<int64_t> {
+                          ++row_reads_;
+                          return rows_;
+                        },
                         .clock = &clock_,
                         .cache_ms = 60'000}};
   FakeClock clock_;
   int64_t bytes_ = 0, rows_ = 0;
-  int reads_ = 0;
+  int reads_ = 0, row_reads_ = 0;
 };
 
 TEST_F(UploadQuotasTest, CountsUploadsInProgressPerTenant) {
@@ -104,6 +107,23 @@ TEST_F(UploadQuotasTest, AFullSpaceRefusesAndTheRestCapsTheUpload) {
   EXPECT_EQ(rows.status().reason(), "row_quota_exceeded");
   l.max_rows = 0;  // no limit
   EXPECT_OK(quotas_.Admit("t1", l));
+}
+
+TEST_F(UploadQuotasTest, ReadsOnlyTheFiguresALimitChecks) {
+  TenantLimits l;
+  l.max_rows = l.max_storage_bytes = 0;  // no storage or row limit: nothing read
+  ASSERT_OK(quotas_.Admit("t1", l));
+  EXPECT_EQ(reads_, 0);
+  EXPECT_EQ(row_reads_, 0);
+  l.max_rows = 10;  // the rows, once per cache period
+  ASSERT_OK(quotas_.Admit("t1", l));
+  ASSERT_OK(quotas_.Admit("t1", l));
+  EXPECT_EQ(row_reads_, 1);
+  EXPECT_EQ(reads_, 0);
+  l.max_storage_bytes = 100;  // now the bytes too, the rows still cached
+  ASSERT_OK(quotas_.Admit("t1", l));
+  EXPECT_EQ(reads_, 1);
+  EXPECT_EQ(row_reads_, 1);
 }
 
 }  // namespace
