@@ -704,6 +704,15 @@ class PlatformImpl final : public Platform {
           const auto u = memory->usage();
           return static_cast<double>(u.models_bytes + u.catalog_bytes + u.activity_bytes);
         });
+    // Beside the estimates: what the allocator and the kernel hold (a gap
+    // that grows while the estimates do not is memory nobody accounts for).
+    metrics_.DeclareGaugeFunction("embedrec_heap_allocated_bytes", "Live heap allocations (jemalloc's stats.allocated)",
+                                  [] { return static_cast<double>(ReadMemoryStats().heap_allocated); });
+    metrics_.DeclareGaugeFunction("embedrec_heap_resident_bytes",
+                                  "The allocator's pages in memory: live, free and its own (jemalloc's stats.resident)",
+                                  [] { return static_cast<double>(ReadMemoryStats().heap_resident); });
+    metrics_.DeclareGaugeFunction("process_resident_memory_bytes", "Resident memory of the process (RSS)",
+                                  [] { return static_cast<double>(ReadMemoryStats().process_resident); });
   }
 
   // Every tenant: serve its deployed model, settle the jobs a stopped

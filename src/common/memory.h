@@ -15,6 +15,15 @@ namespace embedrec {
 // just freed, not per request.
 void ReturnFreedMemory();
 
+// The process's memory as the allocator and the kernel see it, for /metrics:
+// -1 where not known (the allocator's figures need jemalloc).
+struct MemoryStats {
+  int64_t heap_allocated = -1;  // bytes of live allocations
+  int64_t heap_resident = -1;   // bytes of the allocator's pages in memory (live, free and its own)
+  int64_t process_resident = -1;  // the process's RSS
+};
+MemoryStats ReadMemoryStats();
+
 // The heap bytes a string holds beyond the object itself (none while its
 // characters fit inside it: libstdc++ keeps up to 15 there). For estimates
 // of what a cache holds.

@@ -143,3 +143,11 @@ def test_what_each_tenant_holds_is_in_metrics_under_a_generous_budget(make_serve
     assert metric(s, "embedrec_tenant_evictions") == 0
     total = metric(s, "embedrec_serving_resident_bytes")
     assert total == held[2] + metric(s, "embedrec_models_resident_bytes")
+    # Beside the estimates, what the allocator and the kernel hold (the
+    # server runs on jemalloc): live allocations within what it keeps
+    # resident (an upper bound, which may exceed the RSS), within the
+    # process's RSS, and more than the estimates.
+    allocated = metric(s, "embedrec_heap_allocated_bytes")
+    resident = metric(s, "embedrec_heap_resident_bytes")
+    rss = metric(s, "process_resident_memory_bytes")
+    assert total < allocated <= resident and allocated < rss, (total, allocated, resident, rss)
