@@ -10,6 +10,8 @@ local tid = 0
 local pool = {}
 local next_index = 1
 local delay_ms = 0
+local visitors = 0
+local track_headers = nil
 
 function setup(thread)
   thread:set("tid", tid)
@@ -49,6 +51,8 @@ function init(args)
       elseif k < 8 then
         pool[i] = wrk.format("POST", "/api/v1/recommendations/similar", headers,
                              string.format('{"item_id":"PROD_%06d","count":10}', it))
+      elseif visitors > 0 then
+        pool[i] = it  -- formatted when sent: a visitor drawn from the population
       else
         pool[i] = wrk.format("POST", "/api/v1/interactions", headers,
                              string.format('{"user_id":"USER_%06d","item_id":"PROD_%06d","interaction_type":"view"}', u, it))
@@ -83,6 +87,11 @@ function request()
   local r = pool[next_index]
   next_index = next_index + 1
   if next_index > #pool then next_index = 1 end
+  if type(r) == "number" then
+    return wrk.format("POST", "/api/v1/interactions", track_headers,
+      string.format('{"user_id":"VISITOR_%d","item_id":"PROD_%06d","interaction_type":"view"}',
+                    math.random(visitors), r))
+  end
   return r
 end
 

@@ -41,13 +41,29 @@ def wrk_slice(url, connections, seconds, env, out):
     return wrk(url, connections, seconds, {**env, "BENCH_OUT": str(out)})
 
 
-def plot(result, path):
+MEMORY_METRICS = ("embedrec_serving_resident_bytes", "embedrec_activity_resident_bytes",
+                  "embedrec_heap_allocated_bytes", "embedrec_heap_resident_bytes")
+
+
+def memory_metrics(port):
+    """The server's own memory figures from /metrics, in MB."""
+    import urllib.request
+    from embedrec_server import ADMIN
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
+    out = {}
+    for line in urllib.request.urlopen(req, timeout=10).read().decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name in MEMORY_METRICS:
+            out[name] = float(value) / 1e6
+    return out
+
+
+def plot(data, path):
     venv = ROOT / "bench" / "out" / "plot-venv"
     py = venv / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "matplotlib==3.9.2"], check=True)
-    data = ROOT / "bench" / "out" / "soak.json"
     script = f"""
 import json, matplotlib
 matplotlib.use("Agg")
@@ -59,7 +75,12 @@ ax[0].plot(t, [x["rps"] for x in s]); ax[0].set_ylabel("requests/s")
 ax[0].axhline(r["target_rps"], ls="--", c="grey", label="target (80 % of max)"); ax[0].legend(loc="lower right")
 ax[1].plot(t, [x["p50_ms"] for x in s], label="p50"); ax[1].plot(t, [x["p99_ms"] for x in s], label="p99")
 ax[1].set_ylabel("latency (ms)"); ax[1].legend(loc="upper right")
-rss = r["rss"]; ax[2].plot([x[0] / 60 for x in rss], [x[1] for x in rss]); ax[2].set_ylabel("server RSS (MB)")
+rss = r["rss"]; ax[2].plot([x[0] / 60 for x in rss], [x[1] for x in rss], label="RSS")
+m = r.get("memory", [])
+for k, lbl in (("embedrec_heap_allocated_bytes", "heap, live"), ("embedrec_serving_resident_bytes", "serving state (estimate)"),
+               ("embedrec_activity_resident_bytes", "profiles, popularity (estimate)")):
+    if m and k in m[0]: ax[2].plot([x["t_s"] / 60 for x in m], [x.get(k, 0) for x in m], label=lbl)
+ax[2].set_ylabel("memory (MB)"); ax[2].legend(loc="upper left", fontsize=8)
 for e in r["events"]:
     for a in ax: a.axvline(e["t_s"] / 60, c="red", alpha=0.3)
     ax[0].annotate(e["what"], (e["t_s"] / 60, ax[0].get_ylim()[1]), fontsize=8, rotation=90, va="top")
@@ -75,6 +96,9 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--plot", default="")
+    ap.add_argument("--visitors", type=int, default=0,
+                    help="tracked views from this many visitors (mostly new users) instead of the shop's 5,000")
+    ap.add_argument("--out", default="soak.json", help="file name under bench/out")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-soak-"))
     out_dir = ROOT / "bench" / "out"
@@ -93,7 +117,8 @@ def main():
         job = call(ml, "POST", "/api/v1/train", {"model_type": "lightgcn", "hyperparameters": {"epochs": 20}}, token=key)
         while call(ml, "GET", job["progress_url"], token=key)["status"] not in ("completed", "failed"):
             time.sleep(0.2)
-        env = {"BENCH_KEY": key, "BENCH_KIND": "mix", "BENCH_N": "5000", "BENCH_ITEMS": "10000"}
+        env = {"BENCH_KEY": key, "BENCH_KIND": "mix", "BENCH_N": "5000", "BENCH_ITEMS": "10000",
+               "BENCH_VISITORS": str(args.visitors)}
         url = f"http://127.0.0.1:{gw}"
         wrk_slice(url, args.connections, 10, env, work / "warm.json")  # warm-up
         peak = wrk_slice(url, args.connections, 20, env, work / "max.json")
@@ -104,13 +129,17 @@ def main():
         print(f"maximum {peak['rps']:.0f} req/s (p99 {peak['p99_ms']:.2f} ms); target {target:.0f} req/s, "
               f"delay {delay_ms:.2f} ms per request per connection", flush=True)
 
-        rss, events, slices = [], [], []
+        rss, events, slices, mem = [], [], [], []
         stop = threading.Event()
         t0 = time.monotonic()
 
         def sample():
+            i = 0
             while not stop.is_set():
                 rss.append((time.monotonic() - t0, rss_mb(proc.pid)))
+                if i % 5 == 0:  # what the server accounts for, every 5 s
+                    mem.append({"t_s": time.monotonic() - t0, **memory_metrics(gw)})
+                i += 1
                 stop.wait(1)
 
         def background():
@@ -151,21 +180,28 @@ def main():
         thirds = len(rss_after) // 2
         second, last = statistics.mean(rss_after[:thirds]), statistics.mean(rss_after[thirds:])
         p99s = [s["p99_ms"] for s in slices[warm:]]
+        # The same halves of the server's own figures: does the RSS move with
+        # what it accounts for (state) or apart from it?
+        mem_after = [m for m in mem if m["t_s"] >= slices[warm - 1]["t_s"]]
+        half = len(mem_after) // 2
+        halves = {k: [statistics.mean(m.get(k, 0) for m in part) for part in (mem_after[:half], mem_after[half:])]
+                  for k in MEMORY_METRICS} if half else {}
         result = {
             "minutes": args.minutes, "connections": args.connections, "max_rps": peak["rps"],
             "max_p99_ms": peak["p99_ms"], "target_rps": target,
             "mean_rps": statistics.mean(s["rps"] for s in slices), "errors": errors,
             "requests": sum(s["requests"] for s in slices),
             "rss_mb": {"after_warmup_first_half": second, "last_half": last, "max": max(m for _, m in rss)},
+            "memory_mb_halves": halves,
             "p99_ms": {"median_slice": statistics.median(p99s), "max_slice": max(p99s)},
-            "events": events, "slices": slices, "rss": rss,
+            "events": events, "slices": slices, "rss": rss, "memory": mem, "visitors": args.visitors,
         }
         result["pass"] = {"zero_errors": errors == 0, "rss_flat": abs(last - second) <= 0.10 * second,
                           "p99_stable": max(p99s) <= 3 * statistics.median(p99s)}
-        (out_dir / "soak.json").write_text(json.dumps(result))
-        print(json.dumps({k: v for k, v in result.items() if k not in ("slices", "rss")}, indent=1))
+        (out_dir / args.out).write_text(json.dumps(result))
+        print(json.dumps({k: v for k, v in result.items() if k not in ("slices", "rss", "memory")}, indent=1))
         if args.plot:
-            plot(result, ROOT / args.plot if not os.path.isabs(args.plot) else Path(args.plot))
+            plot(out_dir / args.out, ROOT / args.plot if not os.path.isabs(args.plot) else Path(args.plot))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
