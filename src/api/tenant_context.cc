@@ -60,16 +60,16 @@ Status TenantContext::RevokeApiKey(const std::string& key_id) const {
   return Status::Ok();
 }
 
-StatusOr<std::unique_ptr<tenants::UploadQuotas::Slot>> TenantContext::AdmitUpload() const {
-  if (!s_->upload_quotas) return std::unique_ptr<tenants::UploadQuotas::Slot>();
+StatusOr<std::unique_ptr<tenants::DataQuotas::Slot>> TenantContext::AdmitUpload() const {
+  if (!s_->data_quotas) return std::unique_ptr<tenants::DataQuotas::Slot>();
   ASSIGN_OR_RETURN(TenantRules rules, Rules());
-  return s_->upload_quotas->Admit(tenant_id_, rules.limits);
+  return s_->data_quotas->Admit(tenant_id_, rules.limits);
 }
 
 StatusOr<boost::json::object> TenantContext::UploadItems(ingest::UploadSource source,
                                                          ingest::ItemsMode mode) const {
   auto out = s_->ingest->UploadItems(tenant_id_, std::move(source), mode);
-  if (s_->upload_quotas) s_->upload_quotas->Changed(tenant_id_);
+  if (s_->data_quotas) s_->data_quotas->Changed(tenant_id_);
   if (!out.ok()) return out.status();
   CountImported(*out);
   return out;
@@ -86,7 +86,7 @@ void TenantContext::CountImported(const boost::json::object& upload) const {
 StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSource source) const {
   ASSIGN_OR_RETURN(TenantRules rules, Rules());
   auto out = s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types);
-  if (s_->upload_quotas) s_->upload_quotas->Changed(tenant_id_);
+  if (s_->data_quotas) s_->data_quotas->Changed(tenant_id_);
   if (!out.ok()) return out.status();
   CountImported(*out);
   return out;
@@ -113,6 +113,9 @@ TenantContext::EventRules TenantContext::RulesFor(const store::TrackEvent& event
 }
 
 void TenantContext::TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done) const {
+  if (s_->data_quotas) {
+    if (Status s = s_->data_quotas->AdmitTracked(tenant_id_, rules.limits, 1); !s.ok()) return done(s);
+  }
   auto tenant = Store();
   if (!tenant.ok()) return done(tenant.status());
   std::vector<store::TrackEvent> events{event};
@@ -128,6 +131,9 @@ void TenantContext::TrackAsync(store::TrackEvent event, const TenantRules& rules
 
 StatusOr<std::vector<store::TrackResult>> TenantContext::Track(const std::vector<store::TrackEvent>& events,
                                                                const TenantRules& rules) const {
+  if (s_->data_quotas) {
+    RETURN_IF_ERROR(s_->data_quotas->AdmitTracked(tenant_id_, rules.limits, static_cast<int64_t>(events.size())));
+  }
   ASSIGN_OR_RETURN(auto tenant, Store());
   ASSIGN_OR_RETURN(auto results, tenant->Track(events));
   for (size_t i = 0; i < results.size(); ++i) {

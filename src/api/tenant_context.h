@@ -103,7 +103,7 @@ struct TenantServices {
   limits::LimitStore* limits = nullptr;  // the rate limits' buckets (may be null: no rate limits)
   events::EventRelay* events = nullptr;  // told of tracked events to publish (may be null)
   ingest::UploadProgressBoard* upload_progress = nullptr;  // X-Upload-Progress (may be null: not kept)
-  tenants::UploadQuotas* upload_quotas = nullptr;         // uploads against settings.limits (may be null: none)
+  tenants::DataQuotas* data_quotas = nullptr;         // uploads and tracked events against settings.limits (null: none)
   experiments::ExperimentService* experiments = nullptr;      // A/B tests between versions (may be null)
 };
 
@@ -136,7 +136,7 @@ class TenantContext {
 
   // An upload may start (tenants/quotas.h): held while it runs; null when
   // no quotas are kept. Errors: 429 too_many_uploads, 403 *_quota_exceeded.
-  StatusOr<std::unique_ptr<tenants::UploadQuotas::Slot>> AdmitUpload() const;
+  StatusOr<std::unique_ptr<tenants::DataQuotas::Slot>> AdmitUpload() const;
 
   // Data in: uploads, catalog edits, tracked interactions.
   StatusOr<boost::json::object> UploadItems(ingest::UploadSource source, ingest::ItemsMode mode) const;

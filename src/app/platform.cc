@@ -391,11 +391,12 @@ class PlatformImpl final : public Platform {
         }});
     services.ingest = ingest_.get();
     // Uploads admitted against the tenants' limits (settings.limits).
-    upload_quotas_ = std::make_unique<tenants::UploadQuotas>(tenants::UploadQuotas::Options{
+    data_quotas_ = std::make_unique<tenants::DataQuotas>(tenants::DataQuotas::Options{
         .storage_bytes = [this](const std::string& tid) -> StatusOr<int64_t> { return TenantDiskBytes(tid); },
         .rows = [this](const std::string& tid) { return data_quality_->StoredRows(tid); },
-        .clock = clock_});
-    services.upload_quotas = upload_quotas_.get();
+        .clock = clock_,
+        .background = RefreshLane()});  // tracked events never wait for a read
+    services.data_quotas = data_quotas_.get();
     tenant_service_ = std::make_unique<tenants::TenantService>(control_.get(), tenants_.get(), blobs_.get(), clock_);
     {
       // Event logs and idempotency keys pruned in the background (unpublished events stay).
@@ -404,6 +405,7 @@ class PlatformImpl final : public Platform {
       ro.idempotency_hours = config_.idempotency_retention_hours;
       ro.archive_days = config_.upload_archive_days;
       ro.open_blobs = [b = blobs_.get()](const std::string& tid) { return b->Open(tid); };
+      ro.remove_abandoned_blobs = [b = blobs_.get()](int64_t before_ms) { return b->RemoveAbandoned(before_ms); };
       if (relay_) ro.published_through = [](store::TenantStore& s) { return events::PublishedThrough(s); };
       retention_ = std::make_unique<tenants::Retention>(control_.get(), tenants_.get(), clock_, std::move(ro));
     }
@@ -785,7 +787,7 @@ class PlatformImpl final : public Platform {
   std::unique_ptr<tenants::Retention> retention_;
   std::unique_ptr<ingest::IngestService> ingest_;
   std::unique_ptr<ingest::DataQuality> data_quality_;  // its rescans run in slow_lane_ (declared below)
-  std::unique_ptr<tenants::UploadQuotas> upload_quotas_;
+  std::unique_ptr<tenants::DataQuotas> data_quotas_;
   api::ApiDeps deps_;
   http::Router router_;
   std::unique_ptr<FairThreadPool> workers_, slow_lane_, streams_;

@@ -69,6 +69,11 @@ class TenantBlobStores {
   // Removes every object of the tenant's area (a deleted tenant). OK when
   // there is none.
   virtual Status Drop(const std::string& tenant_id) = 0;
+  // Removes what writers stopped mid-write left in every tenant's area
+  // (unfinished files, multipart uploads never completed nor aborted) that
+  // were started before `started_before_ms`: a writer still running, here or
+  // on another node, is younger. The number removed.
+  virtual StatusOr<int64_t> RemoveAbandoned(int64_t started_before_ms) = 0;
 };
 
 // Local-filesystem backend rooted at `root` (created when missing). Its
@@ -84,9 +89,10 @@ StatusOr<std::unique_ptr<BlobStore>> OpenFsBlobStore(const std::string& root, co
 std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenants_root);
 
 // Removes what writers left under `root` when their process was killed
-// mid-write (".tmp-*" files: never visible as blobs); call at start, before
-// anything writes there. The number removed.
-int64_t RemoveFsTempFiles(const std::string& root);
+// mid-write (".tmp-*" files: never visible as blobs) and last modified
+// before `modified_before_ms` (by default all: call at start, before anything
+// writes there). The number removed.
+int64_t RemoveFsTempFiles(const std::string& root, int64_t modified_before_ms = INT64_MAX);
 
 // Where an S3 backend keeps its objects, and as whom it signs.
 struct S3Options {

@@ -4,14 +4,14 @@
 
 namespace embedrec::tenants {
 
-UploadQuotas::Slot::~Slot() {
+DataQuotas::Slot::~Slot() {
   std::lock_guard lock(q_->mu_);
   if (auto it = q_->running_.find(tenant_); it != q_->running_.end() && --it->second <= 0) {
     q_->running_.erase(it);
   }
 }
 
-UploadQuotas::Figures UploadQuotas::Read(const std::string& tenant_id, const TenantLimits& limits) {
+DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantLimits& limits) {
   const bool need_rows = limits.max_rows > 0 && o_.rows;
   const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
   const int64_t now = o_.clock->NowMillis();
@@ -29,7 +29,10 @@ UploadQuotas::Figures UploadQuotas::Read(const std::string& tenant_id, const Ten
     if (auto b = o_.storage_bytes(tenant_id); b.ok()) f.storage_bytes = *b;
   }
   if (read_rows) {
-    if (auto r = o_.rows(tenant_id); r.ok()) f.rows = *r;
+    if (auto r = o_.rows(tenant_id); r.ok()) {
+      f.rows = *r;
+      f.tracked = 0;  // what was tracked before is in the rows read
+    }
   }
   std::lock_guard lock(mu_);
   if (figures_.size() > 100'000) figures_.clear();  // bounded: figures are cheap to read again
@@ -37,28 +40,69 @@ UploadQuotas::Figures UploadQuotas::Read(const std::string& tenant_id, const Ten
   return f;
 }
 
-StatusOr<std::unique_ptr<UploadQuotas::Slot>> UploadQuotas::Admit(const std::string& tenant_id,
-                                                                  const TenantLimits& limits) {
-  const Figures f = Read(tenant_id, limits);
-  if (limits.max_rows > 0 && f.rows >= limits.max_rows) {
+Status DataQuotas::Full(const Figures& f, const TenantLimits& limits, int64_t adding) {
+  const int64_t rows = f.rows + f.tracked;
+  // Full when the rows would pass the limit; an upload (adding 0) when they have reached it.
+  if (limits.max_rows > 0 && f.rows >= 0 && rows + std::max<int64_t>(adding, 1) > limits.max_rows) {
     return Status(StatusCode::kPermissionDenied,
-                  "the tenant stores " + std::to_string(f.rows) + " rows, its limit is " +
+                  "the tenant stores " + std::to_string(rows) + " rows, its limit is " +
                       std::to_string(limits.max_rows) +
                       ": delete data or ask the platform admin to raise settings.limits.max_rows",
-                  "row_quota_exceeded", {{"rows", std::to_string(f.rows)}, {"max_rows", std::to_string(limits.max_rows)}});
+                  "row_quota_exceeded", {{"rows", std::to_string(rows)}, {"max_rows", std::to_string(limits.max_rows)}});
   }
+  if (limits.max_storage_bytes > 0 && f.storage_bytes >= limits.max_storage_bytes) {
+    return Status(StatusCode::kPermissionDenied,
+                  "the tenant's space holds " + std::to_string(f.storage_bytes) + " bytes, its limit is " +
+                      std::to_string(limits.max_storage_bytes) +
+                      ": delete data or ask the platform admin to raise settings.limits.max_storage_bytes",
+                  "storage_quota_exceeded",
+                  {{"storage_bytes", std::to_string(f.storage_bytes)},
+                   {"max_storage_bytes", std::to_string(limits.max_storage_bytes)}});
+  }
+  return Status::Ok();
+}
+
+Status DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows) {
+  const bool need_rows = limits.max_rows > 0 && o_.rows;
+  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
+  if (!need_rows && !need_bytes) return Status::Ok();
+  const int64_t now = o_.clock->NowMillis();
+  bool read = false;
+  Status verdict;  // unknown figures: admitted while they are read
+  {
+    std::lock_guard lock(mu_);
+    auto it = figures_.find(tenant_id);
+    if (it != figures_.end()) {
+      verdict = Full(it->second, limits, rows);
+      if (verdict.ok()) it->second.tracked += rows;
+    }
+    const bool stale = it == figures_.end() || now - it->second.read_at_ms >= o_.cache_ms ||
+                       (need_rows && it->second.rows < 0) || (need_bytes && it->second.storage_bytes < 0);
+    if (stale && !reading_[tenant_id]) read = reading_[tenant_id] = true;
+  }
+  if (read) {
+    auto task = [this, tenant_id, limits] {
+      {
+        std::lock_guard lock(mu_);
+        figures_.erase(tenant_id);  // read afresh (Read keeps a fresh entry)
+      }
+      (void)Read(tenant_id, limits);
+      std::lock_guard lock(mu_);
+      reading_.erase(tenant_id);
+    };
+    if (o_.background) o_.background(tenant_id, std::move(task));
+    else task();
+  }
+  return verdict;
+}
+
+StatusOr<std::unique_ptr<DataQuotas::Slot>> DataQuotas::Admit(const std::string& tenant_id,
+                                                                  const TenantLimits& limits) {
+  const Figures f = Read(tenant_id, limits);
+  RETURN_IF_ERROR(Full(f, limits, 0));
   int64_t max_bytes = limits.max_upload_bytes;
   if (limits.max_storage_bytes > 0 && f.storage_bytes >= 0) {
     const int64_t left = limits.max_storage_bytes - f.storage_bytes;
-    if (left <= 0) {
-      return Status(StatusCode::kPermissionDenied,
-                    "the tenant's space holds " + std::to_string(f.storage_bytes) + " bytes, its limit is " +
-                        std::to_string(limits.max_storage_bytes) +
-                        ": delete data or ask the platform admin to raise settings.limits.max_storage_bytes",
-                    "storage_quota_exceeded",
-                    {{"storage_bytes", std::to_string(f.storage_bytes)},
-                     {"max_storage_bytes", std::to_string(limits.max_storage_bytes)}});
-    }
     max_bytes = max_bytes > 0 ? std::min(max_bytes, left) : left;
   }
   std::lock_guard lock(mu_);
@@ -76,7 +120,7 @@ StatusOr<std::unique_ptr<UploadQuotas::Slot>> UploadQuotas::Admit(const std::str
   return std::make_unique<Slot>(this, tenant_id, max_bytes);
 }
 
-void UploadQuotas::Changed(const std::string& tenant_id) {
+void DataQuotas::Changed(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   figures_.erase(tenant_id);
 }

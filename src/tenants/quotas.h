@@ -1,12 +1,15 @@
-// Admission of a tenant's uploads against its limits (tenants/tenant_limits.h):
-// how many run at once, the rows and bytes its space already holds, and how
-// many bytes one upload may still add. Training time is checked by the
+// Admission of what a tenant adds to its data against its limits
+// (tenants/tenant_limits.h): uploads (how many run at once, the rows and
+// bytes its space already holds, how many bytes one upload may still add)
+// and tracked events (the rows stored). Training time is checked by the
 // training service (training/training_quota.h).
 //
 // Counts of uploads in progress are this process's (a cluster admits up to
 // max_concurrent_uploads per node); stored rows and bytes are the tenant's
 // own, read at most once per `cache_ms` per tenant, and only when a limit
-// checks them.
+// checks them. Tracked events never wait for a read: they are admitted
+// against the figures last read plus the events admitted since, and a stale
+// figure is read again in the background.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -24,7 +27,7 @@
 
 namespace embedrec::tenants {
 
-class UploadQuotas {
+class DataQuotas {
  public:
   struct Options {
     // What the tenant's space holds on disk, and its stored rows (items,
@@ -33,13 +36,16 @@ class UploadQuotas {
     std::function<StatusOr<int64_t>(const std::string& tenant_id)> rows;
     const Clock* clock = nullptr;
     int64_t cache_ms = 60'000;
+    // Runs a read of the figures later, on another thread (tracked events'
+    // admission); null: on the caller.
+    std::function<void(const std::string& tenant_id, std::function<void()> task)> background;
   };
-  explicit UploadQuotas(Options o) : o_(std::move(o)) {}
+  explicit DataQuotas(Options o) : o_(std::move(o)) {}
 
   // An admitted upload: counts as running until destroyed.
   class Slot {
    public:
-    Slot(UploadQuotas* q, std::string tenant, int64_t max_bytes)
+    Slot(DataQuotas* q, std::string tenant, int64_t max_bytes)
         : q_(q), tenant_(std::move(tenant)), max_bytes_(max_bytes) {}
     ~Slot();
     Slot(const Slot&) = delete;
@@ -48,7 +54,7 @@ class UploadQuotas {
     int64_t max_bytes() const { return max_bytes_; }
 
    private:
-    UploadQuotas* q_;
+    DataQuotas* q_;
     std::string tenant_;
     int64_t max_bytes_;
   };
@@ -57,6 +63,10 @@ class UploadQuotas {
   // max_concurrent_uploads running; 403 row_quota_exceeded or
   // storage_quota_exceeded when its space is full.
   StatusOr<std::unique_ptr<Slot>> Admit(const std::string& tenant_id, const TenantLimits& limits);
+  // `rows` tracked rows (events), admitted from the figures in memory: 403
+  // row_quota_exceeded or storage_quota_exceeded when the space is full.
+  // Never reads on the caller when a background is given.
+  Status AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows);
   // The tenant's data changed (an upload ended): its figures are read again.
   void Changed(const std::string& tenant_id);
 
@@ -64,14 +74,18 @@ class UploadQuotas {
   struct Figures {
     int64_t read_at_ms = -1;
     int64_t storage_bytes = -1, rows = -1;  // -1: unknown (not checked)
+    int64_t tracked = 0;                    // rows of tracked events admitted since the read
   };
   // The figures `limits` check (the others stay -1).
   Figures Read(const std::string& tenant_id, const TenantLimits& limits);
+  // 403 when the figures say the space is full for `adding` more rows.
+  static Status Full(const Figures& f, const TenantLimits& limits, int64_t adding);
 
   Options o_;
   std::mutex mu_;
   std::map<std::string, int> running_;
   std::map<std::string, Figures> figures_;
+  std::map<std::string, bool> reading_;  // a background read posted and not finished
 };
 
 }  // namespace embedrec::tenants

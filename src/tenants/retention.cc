@@ -16,7 +16,10 @@ Retention::Retention(store::ControlStore* control, store::TenantStores* stores, 
 Retention::~Retention() { Stop(); }
 
 void Retention::Start() {
-  if (options_.event_days <= 0 && options_.idempotency_hours <= 0 && options_.archive_days <= 0) return;
+  if (options_.event_days <= 0 && options_.idempotency_hours <= 0 && options_.archive_days <= 0 &&
+      !options_.remove_abandoned_blobs) {
+    return;
+  }
   thread_ = std::thread([this] {
     (void)NiceThisThread(10);  // background work: requests come first
     std::unique_lock lock(mu_);
@@ -24,7 +27,7 @@ void Retention::Start() {
       lock.unlock();
       auto n = RunOnce();
       if (!n.ok()) spdlog::warn("retention: {}", n.status().ToString());
-      else if (*n > 0) spdlog::info("retention: {} old events and idempotency keys deleted", *n);
+      else if (*n > 0) spdlog::info("retention: {} old events, idempotency keys, archives and abandoned writes deleted", *n);
       lock.lock();
     }
   });
@@ -56,6 +59,11 @@ StatusOr<int64_t> Retention::RunOnce() {
     }
     cursor = page.next_cursor.value_or("");
   } while (!cursor.empty());
+  if (options_.remove_abandoned_blobs) {
+    auto n = options_.remove_abandoned_blobs(now - options_.abandoned_after_ms);
+    if (n.ok()) deleted += *n;
+    else spdlog::warn("retention of abandoned blob writes: {}", n.status().ToString());
+  }
   return deleted;
 }
 

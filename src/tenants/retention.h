@@ -2,7 +2,9 @@
 // (events older than `event_days`, once published when a relay publishes
 // them), its idempotency keys (older than `idempotency_hours`) and its
 // uploads' archived files (older than `archive_days`, by the day in their
-// name; the imported rows stay), pruned
+// name; the imported rows stay), and what writers killed mid-write left in
+// the blob areas (S3's unfinished multipart uploads, files never renamed),
+// pruned
 // by a background thread every `interval_ms`, in bounded batches. (The
 // recommendation log prunes itself: store/recommendation_log.h.)
 //
@@ -30,6 +32,11 @@ struct RetentionOptions {
   int64_t archive_days = 90;        // uploads' archived files (uploads/<kind>_<yyyymmdd>_…); 0: kept
   // The tenant's blob area (archives); null: archives are not pruned.
   std::function<StatusOr<std::unique_ptr<blob::BlobStore>>(const std::string& tenant_id)> open_blobs;
+  // Removes what writers stopped mid-write (a killed process) left in the
+  // blob areas, started before the given time (blob::TenantBlobStores::
+  // RemoveAbandoned); null: not done.
+  std::function<StatusOr<int64_t>(int64_t started_before_ms)> remove_abandoned_blobs;
+  int64_t abandoned_after_ms = 86'400'000;  // a write this old is not running any more
   int64_t interval_ms = 3'600'000;
   int64_t batch = 10'000;           // events deleted per statement
   // The last event seq published for a tenant (the relay's position); null

@@ -106,3 +106,39 @@ def test_training_minutes_a_day_end_new_jobs_until_time_leaves_the_window(server
     assert 0 < int(again.headers["retry-after"]) <= 86400
     set_limits(server, tid, {"training_minutes_per_day": 0})  # no limit
     assert server.request("POST", "/api/v1/train", body, token=key, port="ml").status in (200, 201, 202)
+
+
+def test_tracked_events_are_held_to_the_stored_rows_limit(server):
+    o = server.onboard("tracker", scopes=SCOPES)
+    tid, key = o["tenant"]["id"], o["api_key"]
+    items, _ = shop_csvs()
+    assert server.upload("/api/v1/upload/items", items, key).status == 200
+    quality = lambda: server.request("GET", "/api/v1/data/quality", token=key, port="pipeline").json()["counts"]
+    stored = quality()["items"]
+    set_limits(server, tid, {"max_rows": stored + 10})
+    item_ids = [line.split(",")[0] for line in items.decode().splitlines()[1:]]
+
+    def track(i):
+        return server.request("POST", "/api/v1/interactions",
+                              {"user_id": "U1", "item_id": item_ids[i % len(item_ids)], "interaction_type": "view"},
+                              token=key)
+
+    accepted, refused = 0, None
+    for i in range(60):
+        r = track(i)
+        if r.status == 403:
+            refused = r
+            break
+        assert r.status == 201, r
+        accepted += 1
+    assert refused is not None, "tracking never reached the row limit"
+    err = refused.json()["error"]
+    assert err["code"] == "row_quota_exceeded" and int(err["details"]["max_rows"]) == stored + 10, err
+    # Admitted from the figures in memory (read in the background, not on the
+    # request): a user and at most ten rows more, give or take what was
+    # tracked while the first read ran.
+    assert 5 <= accepted <= 12, accepted
+    assert quality()["interactions"] == accepted  # the refused event is not stored
+    # The limit raised, the same tenant tracks again at once.
+    set_limits(server, tid, {"max_rows": stored + 1000})
+    assert track(100).status == 201

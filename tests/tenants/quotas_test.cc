@@ -50,9 +50,9 @@ TEST(TenantLimitsTest, LimitsOfSettingsFallBackToTheDefaults) {
   EXPECT_EQ(own.max_concurrent_uploads, defaults.max_concurrent_uploads);
 }
 
-class UploadQuotasTest : public ::testing::Test {
+class DataQuotasTest : public ::testing::Test {
  protected:
-  UploadQuotas quotas_{{.storage_bytes = [this](const std::string&) -> StatusOr<int64_t> {
+  DataQuotas quotas_{{.storage_bytes = [this](const std::string&) -> StatusOr<int64_t> {
                           ++reads_;
                           return bytes_;
                         },
@@ -67,7 +67,7 @@ class UploadQuotasTest : public ::testing::Test {
   int reads_ = 0, row_reads_ = 0;
 };
 
-TEST_F(UploadQuotasTest, CountsUploadsInProgressPerTenant) {
+TEST_F(DataQuotasTest, CountsUploadsInProgressPerTenant) {
   TenantLimits l;
   l.max_concurrent_uploads = 2;
   auto a = quotas_.Admit("t1", l), b = quotas_.Admit("t1", l);
@@ -82,7 +82,7 @@ TEST_F(UploadQuotasTest, CountsUploadsInProgressPerTenant) {
   EXPECT_OK(quotas_.Admit("t1", l));
 }
 
-TEST_F(UploadQuotasTest, AFullSpaceRefusesAndTheRestCapsTheUpload) {
+TEST_F(DataQuotasTest, AFullSpaceRefusesAndTheRestCapsTheUpload) {
   TenantLimits l;
   l.max_storage_bytes = 1000;
   l.max_rows = 50;
@@ -109,7 +109,7 @@ TEST_F(UploadQuotasTest, AFullSpaceRefusesAndTheRestCapsTheUpload) {
   EXPECT_OK(quotas_.Admit("t1", l));
 }
 
-TEST_F(UploadQuotasTest, ReadsOnlyTheFiguresALimitChecks) {
+TEST_F(DataQuotasTest, ReadsOnlyTheFiguresALimitChecks) {
   TenantLimits l;
   l.max_rows = l.max_storage_bytes = 0;  // no storage or row limit: nothing read
   ASSERT_OK(quotas_.Admit("t1", l));
@@ -124,6 +124,49 @@ TEST_F(UploadQuotasTest, ReadsOnlyTheFiguresALimitChecks) {
   ASSERT_OK(quotas_.Admit("t1", l));
   EXPECT_EQ(reads_, 1);
   EXPECT_EQ(row_reads_, 1);
+}
+
+TEST_F(DataQuotasTest, TrackedEventsAreAdmittedFromTheFiguresInMemoryAndCountedUntilTheNextRead) {
+  std::vector<std::function<void()>> posted;
+  DataQuotas quotas({.rows = [this](const std::string&) -> StatusOr<int64_t> {
+                       ++row_reads_;
+                       return rows_;
+                     },
+                     .clock = &clock_,
+                     .cache_ms = 60'000,
+                     .background = [&](const std::string&, std::function<void()> task) {
+                       posted.push_back(std::move(task));
+                     }});
+  TenantLimits l;
+  l.max_storage_bytes = 0;
+  l.max_rows = 10;
+  rows_ = 7;
+  // Nothing read yet: admitted at once, a read posted (once), none on the caller.
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
+  EXPECT_EQ(row_reads_, 0);
+  ASSERT_EQ(posted.size(), 1u);
+  posted[0]();
+  EXPECT_EQ(row_reads_, 1);
+  // 7 stored: three more fit, the fourth does not.
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 2));
+  auto full = quotas.AdmitTracked("t1", l, 1);
+  EXPECT_EQ(full.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(full.reason(), "row_quota_exceeded");
+  EXPECT_EQ(full.detail("rows").value_or(""), "10");
+  EXPECT_EQ(quotas.AdmitTracked("t2", l, 1).code(), StatusCode::kOk);  // another tenant's are its own
+  // An upload sees the tracked rows too.
+  EXPECT_EQ(quotas.Admit("t1", l).status().reason(), "row_quota_exceeded");
+  // Data deleted: the next read (after the cache period) admits again.
+  rows_ = 2;
+  clock_.AdvanceSeconds(61);
+  EXPECT_EQ(quotas.AdmitTracked("t1", l, 1).reason(), "row_quota_exceeded");  // the stale figure, a read posted
+  ASSERT_EQ(posted.size(), 3u);  // t2's first read, then t1's second
+  posted[2]();
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
+  l.max_rows = 0;  // no limit: nothing checked
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 1000));
 }
 
 }  // namespace

@@ -92,5 +92,19 @@ TEST_F(RetentionTest, ArchivedUploadsPastTheirDaysGoTheRestStay) {
                                             "uploads/notes.txt"}));
 }
 
+TEST_F(RetentionTest, AbandonedBlobWritesOlderThanADayGoOncePerPass) {
+  std::vector<int64_t> asked;
+  RetentionOptions o;
+  o.remove_abandoned_blobs = [&](int64_t before_ms) -> StatusOr<int64_t> {
+    asked.push_back(before_ms);
+    return 2;
+  };
+  Retention r(control_.get(), stores_.get(), &clock_, o);
+  auto n = r.RunOnce();
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 2);  // counted with what was pruned
+  EXPECT_EQ(asked, (std::vector<int64_t>{clock_.NowMillis() - kDay}));
+}
+
 }  // namespace
 }  // namespace embedrec::tenants

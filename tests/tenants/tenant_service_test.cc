@@ -46,6 +46,7 @@ class DroppedBlobs final : public blob::TenantBlobStores {
     dropped.push_back(tenant_id);
     return Status::Ok();
   }
+  StatusOr<int64_t> RemoveAbandoned(int64_t) override { return 0; }
   std::vector<std::string> dropped;
 };
 

@@ -2,6 +2,7 @@
 // directory, fsyncs it, renames it over the target and fsyncs the directory,
 // so a crash at any point leaves either the old or the new object.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -186,6 +187,10 @@ class FsTenantBlobStores final : public TenantBlobStores {
     return Status::Ok();
   }
 
+  StatusOr<int64_t> RemoveAbandoned(int64_t started_before_ms) override {
+    return RemoveFsTempFiles(root_, started_before_ms);
+  }
+
  private:
   std::string root_;
 };
@@ -196,12 +201,18 @@ std::unique_ptr<TenantBlobStores> NewFsTenantBlobStores(const std::string& tenan
   return std::make_unique<FsTenantBlobStores>(tenants_root);
 }
 
-int64_t RemoveFsTempFiles(const std::string& root) {
+int64_t RemoveFsTempFiles(const std::string& root, int64_t modified_before_ms) {
   int64_t removed = 0;
   std::error_code ec;
+  auto modified_ms = [](const fs::path& p) -> int64_t {
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0) return INT64_MAX;  // gone meanwhile: nothing to remove
+    return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  };
   for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && it->path().filename().string().rfind(".tmp-", 0) == 0) {
+    if (it->is_regular_file(ec) && it->path().filename().string().rfind(".tmp-", 0) == 0 &&
+        (modified_before_ms == INT64_MAX || modified_ms(it->path()) < modified_before_ms)) {
       std::error_code rm;
       if (fs::remove(it->path(), rm)) ++removed;
     }

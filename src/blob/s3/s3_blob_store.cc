@@ -6,6 +6,7 @@
 
 #include "blob/blob_store.h"
 #include "blob/s3/s3_client.h"
+#include "common/time_format.h"
 
 namespace embedrec::blob {
 namespace {
@@ -177,6 +178,45 @@ class S3TenantBlobStores final : public TenantBlobStores {
   Status Drop(const std::string& tenant_id) override {
     if (!PlainSegment(tenant_id)) return Status::Ok();
     return Area(tenant_id)->DeleteAll();
+  }
+
+  // ListMultipartUploads over every tenant's area, page by page; each upload
+  // started before the limit is aborted (S3 then frees its parts).
+  StatusOr<int64_t> RemoveAbandoned(int64_t started_before_ms) override {
+    const std::string prefix = s3_->options().prefix + "tenants/";
+    int64_t removed = 0;
+    std::string key_marker, id_marker;
+    while (true) {
+      S3Client::Query query = {{"uploads", ""}, {"prefix", prefix}};
+      if (!key_marker.empty()) {
+        query.push_back({"key-marker", key_marker});
+        query.push_back({"upload-id-marker", id_marker});
+      }
+      ASSIGN_OR_RETURN(auto r, s3_->Request("GET", "", query));
+      if (r.status != 200) return S3Client::ErrorOf("list multipart uploads", r);
+      size_t at = 0;
+      while (true) {
+        std::string upload = S3Client::XmlText(r.body, "Upload", &at);
+        if (at == std::string::npos) break;
+        const std::string key = S3Client::XmlText(upload, "Key"), id = S3Client::XmlText(upload, "UploadId");
+        const auto started = ParseRfc3339Millis(S3Client::XmlText(upload, "Initiated"));
+        if (key.compare(0, prefix.size(), prefix) != 0 || id.empty() || !started || *started >= started_before_ms) {
+          continue;
+        }
+        ASSIGN_OR_RETURN(auto aborted, s3_->Request("DELETE", key, {{"uploadId", id}}));
+        if (aborted.status != 204 && aborted.status != 200 && aborted.status != 404) {
+          return S3Client::ErrorOf("abort the upload of " + key, aborted);
+        }
+        ++removed;
+      }
+      if (S3Client::XmlText(r.body, "IsTruncated") != "true") break;
+      std::string next_key = S3Client::XmlText(r.body, "NextKeyMarker");
+      std::string next_id = S3Client::XmlText(r.body, "NextUploadIdMarker");
+      if (next_key.empty() || (next_key == key_marker && next_id == id_marker)) break;  // no progress
+      key_marker = std::move(next_key);
+      id_marker = std::move(next_id);
+    }
+    return removed;
   }
 
  private:
