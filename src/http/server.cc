@@ -53,6 +53,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start(uint64_t id);
   // Called (posted) at shutdown: closes the connection if it is waiting for a request.
   void OnShutdown();
+  // Where the connection is (any thread; for diagnostics).
+  std::string Describe() const;
 
  private:
   void ReadHeader();
@@ -117,6 +119,16 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr auto kLingerTotal = std::chrono::seconds(10);
   static constexpr int64_t kLingerMaxBytes = int64_t{256} << 20;
   uint64_t id_ = 0;
+  // Where the connection is, for Describe (written on its thread, read anywhere).
+  enum class Phase : uint8_t { kStart, kHeader, kBody, kHandler, kBodyRead, kContinue, kWrite, kStream, kLinger, kClosed };
+  std::atomic<Phase> phase_{Phase::kStart};
+  std::atomic<int64_t> phase_since_ms_{0};
+  void Enter(Phase p) {
+    phase_.store(p, std::memory_order_relaxed);
+    phase_since_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch()).count(),
+                          std::memory_order_relaxed);
+  }
 
  public:
   // A streamed response in progress (Response::stream).
@@ -186,6 +198,19 @@ class ServerImpl final : public Server {
 
   std::vector<int> ports() const override { return ports_; }
   int64_t in_flight() const override { return in_flight_.load(); }
+  std::string DescribeConnections() const override {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(sessions_mu_);
+      for (const auto& [id, weak] : sessions_) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    std::string out;
+    for (const auto& s : live) out += s->Describe() + "\n";
+    live.clear();  // outside the lock: dropping the last reference runs ~Session, which locks it
+    return out;
+  }
 
   void Shutdown(std::chrono::milliseconds grace) override {
     if (stopping_.exchange(true)) return;
@@ -260,7 +285,7 @@ class ServerImpl final : public Server {
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> next_id_{1};
-  std::mutex sessions_mu_;
+  mutable std::mutex sessions_mu_;
   std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions_;
 };
 
@@ -295,6 +320,7 @@ void Session::OnShutdown() {
 
 void Session::ReadHeader() {
   if (server_->stopping() && !RequestWaiting()) return Close();
+  Enter(Phase::kHeader);
   header_parser_.emplace();
   header_parser_->header_limit(server_->options().header_limit);
   header_parser_->body_limit(boost::none);  // checked per route once the header is known
@@ -374,6 +400,7 @@ void Session::OnHeader(beast::error_code ec, size_t) {
   if (expect != h.end() && beast::iequals(expect->value(), "100-continue")) {
     // The client waits for this before sending a large body (curl does).
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    Enter(Phase::kContinue);
     stream_.expires_after(server_->options().write_timeout);
     net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                      [self = shared_from_this(), policy](beast::error_code ec, size_t) {
@@ -392,6 +419,7 @@ void Session::ReadBody(const RequestHandler::BodyPolicy& policy) {
     stream_parser_->body_limit(policy.limit);
     return Dispatch(stream_parser_->get().base(), std::string(), stream_parser_->keep_alive());
   }
+  Enter(Phase::kBody);
   parser_.emplace(std::move(*header_parser_));
   parser_->body_limit(policy.limit);
   stream_.expires_after(server_->options().read_timeout);
@@ -428,12 +456,14 @@ void Session::ReadBodySome(char* buf, size_t n, std::function<void(StatusOr<size
   body.data = buf;
   body.size = n;
   body.more = true;
+  Enter(Phase::kBodyRead);
   stream_.expires_after(server_->options().read_timeout);
   bhttp::async_read_some(
       stream_, buffer_, *stream_parser_,
       [self = shared_from_this(), buf, n, done = std::move(done),
        asked = std::chrono::steady_clock::now()](beast::error_code ec, size_t) mutable {
         size_t got = n - self->stream_parser_->get().body().size;
+        self->Enter(Phase::kHandler);  // back with its handler (or reading on, below)
         self->body_bytes_ += static_cast<int64_t>(got);
         self->body_wait_ += std::chrono::steady_clock::now() - asked;
         const auto& o = self->server_->options();
@@ -525,6 +555,7 @@ void Session::Dispatch(const bhttp::request_header<>& h, std::string body, bool 
 
   server_->RequestStarted();
   counted_ = true;
+  Enter(Phase::kHandler);
   auto self = shared_from_this();
   server_->handler()->Handle(std::move(req), [self, keep_alive](Response r) {
     net::post(self->stream_.get_executor(), [self, keep_alive, r = std::move(r)]() mutable {
@@ -538,6 +569,7 @@ void Session::Dispatch(const bhttp::request_header<>& h, std::string body, bool 
 
 void Session::Reply(Response r, bool close) {
   if (r.stream) return StartStream(std::move(r));
+  Enter(Phase::kWrite);
   res_ = std::make_shared<bhttp::response<bhttp::string_body>>();
   res_->version(11);
   res_->result(static_cast<unsigned>(r.status));
@@ -616,6 +648,7 @@ class SessionResponseStream final : public ResponseStream {
 }  // namespace
 
 void Session::StartStream(Response r) {
+  Enter(Phase::kStream);
   sse_ = std::make_unique<StreamState>();
   auto& st = *sse_;
   st.header = std::make_shared<bhttp::response<bhttp::empty_body>>();
@@ -723,6 +756,7 @@ void Session::EndStream() {
 }
 
 void Session::LingeringClose() {
+  Enter(Phase::kLinger);
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return Close();
@@ -744,7 +778,18 @@ void Session::Drain() {
   });
 }
 
+std::string Session::Describe() const {
+  static constexpr const char* kNames[] = {"accepted",      "reading a header", "reading a body",
+                                           "in its handler", "reading a streamed body", "sending 100 Continue",
+                                           "writing an answer", "streaming an answer", "lingering", "closed"};
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  return "#" + std::to_string(id_) + " " + kNames[static_cast<int>(phase_.load(std::memory_order_relaxed))] +
+         " for " + std::to_string(now - phase_since_ms_.load(std::memory_order_relaxed)) + " ms";
+}
+
 void Session::Close() {
+  Enter(Phase::kClosed);
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.close();

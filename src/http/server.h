@@ -66,6 +66,9 @@ class Server {
   virtual std::vector<int> ports() const = 0;
   // Requests being handled right now.
   virtual int64_t in_flight() const = 0;
+  // Each open connection's state, one line each ("#<id> <phase> ..."), for
+  // diagnostics (the socket fuzzer prints it when a connection stalls).
+  virtual std::string DescribeConnections() const = 0;
   // Stops accepting, closes idle connections, lets in-flight requests finish
   // (up to `grace`), then stops the network threads. Idempotent.
   virtual void Shutdown(std::chrono::milliseconds grace) = 0;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -122,6 +123,31 @@ void Start() {
 
 std::string Exchange(std::string_view bytes);
 
+// The kernel's TCP recovery counters (TcpExt TCPTimeouts, TCPSynRetrans,
+// TCPLossProbes; Tcp RetransSegs), summed: when they move while a connection
+// stalls, the kernel was retransmitting, on loopback, which a server cannot cause.
+long TcpRecoveries() {
+  long total = 0;
+  for (const char* file : {"/proc/net/netstat", "/proc/net/snmp"}) {
+    FILE* f = std::fopen(file, "r");
+    if (!f) continue;
+    char names[8192], values[8192];
+    while (std::fgets(names, sizeof names, f) && std::fgets(values, sizeof values, f)) {
+      char *ns = nullptr, *vs = nullptr;
+      char* n = strtok_r(names, " \n", &ns);
+      char* v = strtok_r(values, " \n", &vs);
+      for (; n && v; n = strtok_r(nullptr, " \n", &ns), v = strtok_r(nullptr, " \n", &vs)) {
+        if (!std::strcmp(n, "TCPTimeouts") || !std::strcmp(n, "TCPSynRetrans") || !std::strcmp(n, "TCPLossProbes") ||
+            !std::strcmp(n, "RetransSegs")) {
+          total += std::atol(v);
+        }
+      }
+    }
+    std::fclose(f);
+  }
+  return total;
+}
+
 // Whether the server answers a new connection's GET /readyz (within 10 s).
 bool probing = false;  // a probe that times out itself is a finding, not another probe
 bool Alive() {
@@ -133,6 +159,7 @@ bool Alive() {
 }
 
 std::string Exchange(std::string_view bytes) {
+  const long recoveries_before = TcpRecoveries();
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -168,9 +195,12 @@ std::string Exchange(std::string_view bytes) {
       const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::steady_clock::now().time_since_epoch()).count();
       std::fprintf(stderr, "the server kept the connection open for 10 s after the client stopped sending "
-                           "(%zu bytes of answer so far; requests in flight: %lld; handler running: %s for %lld ms)\n",
+                           "(%zu bytes of answer so far; requests in flight: %lld; handler running: %s for %lld ms; "
+                           "the kernel's TCP retransmissions and timeouts meanwhile: %ld)\n",
                    answers.size(), static_cast<long long>(world->server->in_flight()), r ? r : "none",
-                   static_cast<long long>(r ? now_ms - running_since_ms.load() : 0));
+                   static_cast<long long>(r ? now_ms - running_since_ms.load() : 0),
+                   TcpRecoveries() - recoveries_before);
+      std::fprintf(stderr, "the server's connections:\n%s", world->server->DescribeConnections().c_str());
       __builtin_trap();
     }
     answers.append(buf, static_cast<size_t>(n));
