@@ -428,7 +428,11 @@ void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, con
   for (const auto& [srow, w] : session.items) {
     const double sn = model.item_norms[srow];
     size_t taken = 0;
-    for (const auto& [row, ip] : *model.SimilarCandidates(srow, kSessionNeighbourSearch)) {
+    // Held while walked: the kept lists may drop this one meanwhile (another
+    // request's over the bound), and a range-for over *temporary() would
+    // walk freed memory (the soak crashed on it).
+    const auto neighbours = model.SimilarCandidates(srow, kSessionNeighbourSearch);
+    for (const auto& [row, ip] : *neighbours) {
       if (taken >= kNeighboursPerItem) break;
       if (row == srow || !filter(row)) continue;
       const double n = sn * model.item_norms[row];
