@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -160,12 +161,24 @@ bool Alive() {
 
 std::string Exchange(std::string_view bytes) {
   const long recoveries_before = TcpRecoveries();
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(world->port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+  // A loopback short of ports (other programs' connections beside this
+  // one's thousands a second) refuses for a moment: tried again, up to 10 s.
+  int fd = -1;
+  for (int attempt = 0;; ++attempt) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) break;
+    const int err = errno;
+    close(fd);
+    if ((err != EADDRNOTAVAIL && err != EAGAIN && err != ECONNREFUSED) || attempt == 1000) {
+      std::fprintf(stderr, "cannot connect to the server: %s\n", std::strerror(err));
+      std::abort();
+    }
+    usleep(10'000);
+  }
   timeval tv{.tv_sec = 10, .tv_usec = 0};  // far beyond the server's 2 s read timeout
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   size_t at = 0;
