@@ -121,13 +121,16 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t id_ = 0;
   // Where the connection is, for Describe (written on its thread, read anywhere).
   enum class Phase : uint8_t { kStart, kHeader, kBody, kHandler, kBodyRead, kContinue, kWrite, kStream, kLinger, kClosed };
-  std::atomic<Phase> phase_{Phase::kStart};
-  std::atomic<int64_t> phase_since_ms_{0};
+  // The last kHistory phases, each packed as (ms << 8 | phase), oldest overwritten.
+  static constexpr int kHistory = 12;
+  std::array<std::atomic<uint64_t>, kHistory> history_{};
+  std::atomic<uint32_t> entered_{0};
   void Enter(Phase p) {
-    phase_.store(p, std::memory_order_relaxed);
-    phase_since_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now().time_since_epoch()).count(),
-                          std::memory_order_relaxed);
+    const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now().time_since_epoch()).count());
+    const uint32_t n = entered_.load(std::memory_order_relaxed);
+    history_[n % kHistory].store(ms << 8 | static_cast<uint8_t>(p), std::memory_order_relaxed);
+    entered_.store(n + 1, std::memory_order_release);
   }
 
  public:
@@ -782,10 +785,18 @@ std::string Session::Describe() const {
   static constexpr const char* kNames[] = {"accepted",      "reading a header", "reading a body",
                                            "in its handler", "reading a streamed body", "sending 100 Continue",
                                            "writing an answer", "streaming an answer", "lingering", "closed"};
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
-  return "#" + std::to_string(id_) + " " + kNames[static_cast<int>(phase_.load(std::memory_order_relaxed))] +
-         " for " + std::to_string(now - phase_since_ms_.load(std::memory_order_relaxed)) + " ms";
+  const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::steady_clock::now().time_since_epoch()).count());
+  const uint32_t n = entered_.load(std::memory_order_acquire);
+  // Newest first: what it does now and for how long, then what it did before.
+  std::string out = "#" + std::to_string(id_);
+  for (uint32_t k = 0; k < std::min<uint32_t>(n, kHistory); ++k) {
+    const uint64_t h = history_[(n - 1 - k) % kHistory].load(std::memory_order_relaxed);
+    const int phase = static_cast<int>(h & 0xff);
+    out += (k == 0 ? " " : ", before: ") + std::string(phase < 10 ? kNames[phase] : "?") + " since " +
+           std::to_string(static_cast<int64_t>(now - (h >> 8))) + " ms";
+  }
+  return out + " (" + std::to_string(n) + " steps)";
 }
 
 void Session::Close() {
