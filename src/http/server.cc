@@ -122,13 +122,22 @@ class Session : public std::enable_shared_from_this<Session> {
   // Where the connection is, for Describe (written on its thread, read anywhere).
   enum class Phase : uint8_t { kStart, kHeader, kBody, kHandler, kBodyRead, kContinue, kWrite, kStream, kLinger, kClosed };
   // The last kHistory phases, each packed as (ms << 8 | phase), oldest overwritten.
-  static constexpr int kHistory = 12;
+  static constexpr int kHistory = 32;
   std::array<std::atomic<uint64_t>, kHistory> history_{};
   std::atomic<uint32_t> entered_{0};
+  // The step the connection spent longest in, packed the same way (ms: how long).
+  std::atomic<uint64_t> longest_{0};
   void Enter(Phase p) {
     const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::steady_clock::now().time_since_epoch()).count());
     const uint32_t n = entered_.load(std::memory_order_relaxed);
+    if (n > 0) {
+      const uint64_t last = history_[(n - 1) % kHistory].load(std::memory_order_relaxed);
+      const uint64_t dwell = ms - (last >> 8);
+      if (dwell > (longest_.load(std::memory_order_relaxed) >> 8)) {
+        longest_.store(dwell << 8 | (last & 0xff), std::memory_order_relaxed);
+      }
+    }
     history_[n % kHistory].store(ms << 8 | static_cast<uint8_t>(p), std::memory_order_relaxed);
     entered_.store(n + 1, std::memory_order_release);
   }
@@ -796,7 +805,10 @@ std::string Session::Describe() const {
     out += (k == 0 ? " " : ", before: ") + std::string(phase < 10 ? kNames[phase] : "?") + " since " +
            std::to_string(static_cast<int64_t>(now - (h >> 8))) + " ms";
   }
-  return out + " (" + std::to_string(n) + " steps)";
+  const uint64_t longest = longest_.load(std::memory_order_relaxed);
+  const int lp = static_cast<int>(longest & 0xff);
+  return out + " (" + std::to_string(n) + " steps; the longest: " + std::string(lp < 10 ? kNames[lp] : "?") +
+         " for " + std::to_string(longest >> 8) + " ms)";
 }
 
 void Session::Close() {

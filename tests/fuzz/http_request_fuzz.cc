@@ -20,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/fair_pool.h"
 #include "common/log.h"
@@ -124,6 +125,35 @@ void Start() {
 
 std::string Exchange(std::string_view bytes);
 
+// A thread of this process that wakes every 50 ms: the longest it slept
+// beyond that since `Reset` tells whether the process itself was held (no CPU
+// for it on a loaded machine) while a connection seemed to stall.
+class Heartbeat {
+ public:
+  Heartbeat() {
+    std::thread([this] {
+      while (true) {
+        const int64_t before = NowMs();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const int64_t gap = NowMs() - before - 50;
+        int64_t seen = longest_.load();
+        while (gap > seen && !longest_.compare_exchange_weak(seen, gap)) {
+        }
+      }
+    }).detach();
+  }
+  void Reset() { longest_ = 0; }
+  int64_t longest_ms() const { return longest_.load(); }
+
+ private:
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  std::atomic<int64_t> longest_{0};
+};
+Heartbeat* heartbeat = nullptr;
+
 // The kernel's TCP recovery counters (TcpExt TCPTimeouts, TCPSynRetrans,
 // TCPLossProbes; Tcp RetransSegs), summed: when they move while a connection
 // stalls, the kernel was retransmitting, on loopback, which a server cannot cause.
@@ -161,6 +191,10 @@ bool Alive() {
 
 std::string Exchange(std::string_view bytes) {
   const long recoveries_before = TcpRecoveries();
+  const auto began = std::chrono::steady_clock::now();
+  auto last_bytes = began;
+  if (!heartbeat) heartbeat = new Heartbeat;
+  heartbeat->Reset();
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(world->port));
@@ -213,10 +247,19 @@ std::string Exchange(std::string_view bytes) {
                    answers.size(), static_cast<long long>(world->server->in_flight()), r ? r : "none",
                    static_cast<long long>(r ? now_ms - running_since_ms.load() : 0),
                    TcpRecoveries() - recoveries_before);
+      auto ago = [](std::chrono::steady_clock::time_point t) {
+        return static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count());
+      };
+      std::fprintf(stderr, "this exchange began %lld ms ago, its last answer bytes came %lld ms ago\n", ago(began),
+                   ago(last_bytes));
       std::fprintf(stderr, "the server's connections:\n%s", world->server->DescribeConnections().c_str());
+      std::fprintf(stderr, "this process's heartbeat thread overslept by up to %lld ms meanwhile\n",
+                   static_cast<long long>(heartbeat->longest_ms()));
       __builtin_trap();
     }
     answers.append(buf, static_cast<size_t>(n));
+    last_bytes = std::chrono::steady_clock::now();
   }
   // Closed with a reset once read: thousands of connections a second would
   // otherwise fill the loopback's ports with TIME_WAIT.
