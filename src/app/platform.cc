@@ -406,6 +406,13 @@ class PlatformImpl final : public Platform {
       ro.archive_days = config_.upload_archive_days;
       ro.open_blobs = [b = blobs_.get()](const std::string& tid) { return b->Open(tid); };
       ro.remove_abandoned_blobs = [b = blobs_.get()](int64_t before_ms) { return b->RemoveAbandoned(before_ms); };
+      // One node's passes at a time (the lease outlives one interval: the
+      // holder renews it at its next pass; a stopped holder's runs out).
+      ro.take_turn = [control = control_.get(), clock = clock_, node = node_, interval = ro.interval_ms] {
+        auto mine = control->TakeLease("retention", node, clock->NowMillis(), interval + interval / 2);
+        if (!mine.ok()) spdlog::warn("retention: cannot take its lease: {}", mine.status().ToString());
+        return mine.ok() && *mine;
+      };
       if (relay_) ro.published_through = [](store::TenantStore& s) { return events::PublishedThrough(s); };
       retention_ = std::make_unique<tenants::Retention>(control_.get(), tenants_.get(), clock_, std::move(ro));
     }

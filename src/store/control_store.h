@@ -131,6 +131,14 @@ class ControlStore {
   // Stores `value` unless `key` has one; returns the value in effect (for
   // what several nodes may generate at once: the first one's wins).
   virtual StatusOr<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) = 0;
+
+  // --- Leases: one node at a time does a periodic task (retention) ---
+  // True when `holder` has the lease `name` until now_ms + ttl_ms: it was
+  // free, had run out, or was `holder`'s already (renewed). Kept among the
+  // settings ("lease:<name>"). Nodes' clocks are assumed to agree to well
+  // within a ttl.
+  virtual StatusOr<bool> TakeLease(const std::string& name, const std::string& holder, int64_t now_ms,
+                                   int64_t ttl_ms) = 0;
 };
 
 // The position a ListTenants cursor names (0 for ""), as every backend

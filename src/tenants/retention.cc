@@ -25,6 +25,10 @@ void Retention::Start() {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), [&] { return stop_; })) {
       lock.unlock();
+      if (options_.take_turn && !options_.take_turn()) {  // another node's turn
+        lock.lock();
+        continue;
+      }
       auto n = RunOnce();
       if (!n.ok()) spdlog::warn("retention: {}", n.status().ToString());
       else if (*n > 0) spdlog::info("retention: {} old events, idempotency keys, archives and abandoned writes deleted", *n);

@@ -38,6 +38,10 @@ struct RetentionOptions {
   std::function<StatusOr<int64_t>(int64_t started_before_ms)> remove_abandoned_blobs;
   int64_t abandoned_after_ms = 86'400'000;  // a write this old is not running any more
   int64_t interval_ms = 3'600'000;
+  // Whether this node takes this pass (scale-out: one node at a time, by a
+  // lease in the control store); null: every pass runs. RunOnce itself
+  // always runs.
+  std::function<bool()> take_turn;
   int64_t batch = 10'000;           // events deleted per statement
   // The last event seq published for a tenant (the relay's position); null
   // when nothing publishes (every event may go).

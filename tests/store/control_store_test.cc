@@ -208,6 +208,28 @@ TEST_P(ControlStoreTest, TheFirstOfSettingsPutIfAbsentAtOnceWins) {
   EXPECT_EQ(*store_->PutSettingIfAbsent("secret", "later"), winner);
 }
 
+TEST_P(ControlStoreTest, ALeaseIsOneHoldersUntilItRunsOut) {
+  const int64_t t = 1'750'000'000'000;
+  EXPECT_TRUE(*store_->TakeLease("retention", "node-a", t, 60'000));
+  EXPECT_FALSE(*store_->TakeLease("retention", "node-b", t + 1'000, 60'000));  // a's
+  EXPECT_TRUE(*store_->TakeLease("other-task", "node-b", t + 1'000, 60'000));  // another lease
+  EXPECT_TRUE(*store_->TakeLease("retention", "node-a", t + 30'000, 60'000));  // renewed: until t + 90 s
+  EXPECT_FALSE(*store_->TakeLease("retention", "node-b", t + 70'000, 60'000));
+  EXPECT_TRUE(*store_->TakeLease("retention", "node-b", t + 90'001, 60'000));  // ran out: b's now
+  EXPECT_FALSE(*store_->TakeLease("retention", "node-a", t + 91'000, 60'000));
+  // Several at once after it ran out: exactly one wins.
+  std::atomic<int> won{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      auto got = store_->TakeLease("retention", "node-" + std::to_string(i), t + 500'000, 60'000);
+      if (got.ok() && *got) ++won;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(won.load(), 1);
+}
+
 TEST_P(ControlStoreTest, SettingsPersistAcrossReopen) {
   ASSERT_OK(store_->PutSetting("k", "v1"));
   ASSERT_OK(store_->PutSetting("k", "v2"));

@@ -2,6 +2,10 @@
 // ones only, when something publishes) and old idempotency keys go.
 #include "tenants/retention.h"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "common/random.h"
 #include "test_util.h"
 
@@ -104,6 +108,27 @@ TEST_F(RetentionTest, AbandonedBlobWritesOlderThanADayGoOncePerPass) {
   ASSERT_OK(n);
   EXPECT_EQ(*n, 2);  // counted with what was pruned
   EXPECT_EQ(asked, (std::vector<int64_t>{clock_.NowMillis() - kDay}));
+}
+
+TEST_F(RetentionTest, APassRunsOnlyOnTheNodeWhoseTurnItIs) {
+  std::atomic<int> asked{0}, passes{0};
+  RetentionOptions o;
+  o.interval_ms = 5;
+  o.take_turn = [&] { return ++asked > 3; };  // another node's turn three times, then ours
+  o.remove_abandoned_blobs = [&](int64_t) -> StatusOr<int64_t> {
+    ++passes;
+    EXPECT_GT(asked.load(), 3);  // never before it was our turn
+    return 0;
+  };
+  Retention r(control_.get(), stores_.get(), RealClock(), o);
+  r.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (passes.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  r.Stop();
+  EXPECT_GT(passes.load(), 0);
+  EXPECT_GE(asked.load(), 4);
 }
 
 }  // namespace

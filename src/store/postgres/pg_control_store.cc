@@ -268,6 +268,17 @@ class PgControlStore final : public ControlStore {
         .status();
   }
 
+  StatusOr<bool> TakeLease(const std::string& name, const std::string& holder, int64_t now_ms,
+                           int64_t ttl_ms) override {
+    // The value is "<until_ms>|<holder>"; taken over only when it ran out or is ours.
+    ASSIGN_OR_RETURN(auto r, Exec("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
+                                  "SET value = excluded.value WHERE split_part(settings.value, '|', 1)::bigint < $3 "
+                                  "OR split_part(settings.value, '|', 2) = $4 RETURNING key",
+                                  {"lease:" + name, std::to_string(now_ms + ttl_ms) + "|" + holder,
+                                   std::to_string(now_ms), holder}));
+    return r.size() > 0;
+  }
+
   StatusOr<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) override {
     // The insert, or the row another node inserted first (locked until we read it).
     ASSIGN_OR_RETURN(auto r, Exec("WITH ins AS (INSERT INTO settings (key, value) VALUES ($1,$2) "

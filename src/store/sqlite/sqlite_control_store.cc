@@ -372,6 +372,24 @@ class SqliteControlStore final : public ControlStore {
     });
   }
 
+  StatusOr<bool> TakeLease(const std::string& name, const std::string& holder, int64_t now_ms,
+                           int64_t ttl_ms) override {
+    // The value is "<until_ms>|<holder>"; taken over only when it ran out or is ours.
+    const std::string key = "lease:" + name, value = std::to_string(now_ms + ttl_ms) + "|" + holder;
+    bool taken = false;
+    RETURN_IF_ERROR(db_->Write([&](SqliteConn& c) {
+      ASSIGN_OR_RETURN(auto up, c.Prepare(
+          "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+          "WHERE CAST(substr(settings.value, 1, instr(settings.value, '|') - 1) AS INTEGER) < ?3 "
+          "OR substr(settings.value, instr(settings.value, '|') + 1) = ?4"));
+      up->Bind(1, key).Bind(2, value).Bind(3, now_ms).Bind(4, holder);
+      RETURN_IF_ERROR(up->Run());
+      taken = sqlite3_changes(c.raw()) > 0;
+      return Status::Ok();
+    }));
+    return taken;
+  }
+
   StatusOr<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) override {
     std::string out;
     RETURN_IF_ERROR(db_->Write([&](SqliteConn& c) {
