@@ -55,7 +55,7 @@ RSS_PARTS = ("RssAnon", "RssFile", "RssShmem")
 
 
 def memory_metrics(port):
-    """The server's own memory figures from /metrics, in MB."""
+    """The server's own memory figures from /metrics, in MiB (as the RSS is)."""
     import urllib.request
     from embedrec_server import ADMIN
     req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
@@ -63,7 +63,7 @@ def memory_metrics(port):
     for line in urllib.request.urlopen(req, timeout=10).read().decode().splitlines():
         name, _, value = line.partition(" ")
         if name in MEMORY_METRICS:
-            out[name] = float(value) / 1e6
+            out[name] = float(value) / 2**20
     return out
 
 
@@ -90,7 +90,7 @@ for k, lbl in (("RssAnon", "RSS, private"), ("RssFile", "RSS, mapped files"),
                ("embedrec_heap_allocated_bytes", "heap, live"), ("embedrec_serving_resident_bytes", "serving state (estimate)"),
                ("embedrec_activity_resident_bytes", "profiles, popularity (estimate)")):
     if m and k in m[0]: ax[2].plot([x["t_s"] / 60 for x in m], [x.get(k, 0) for x in m], label=lbl)
-ax[2].set_ylabel("memory (MB)"); ax[2].legend(loc="upper left", fontsize=8)
+ax[2].set_ylabel("memory (MiB)"); ax[2].legend(loc="upper left", fontsize=8)
 for e in r["events"]:
     for a in ax: a.axvline(e["t_s"] / 60, c="red", alpha=0.3)
     ax[0].annotate(e["what"], (e["t_s"] / 60, ax[0].get_ylim()[1]), fontsize=8, rotation=90, va="top")

@@ -120,7 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr int64_t kLingerMaxBytes = int64_t{256} << 20;
   uint64_t id_ = 0;
   // Where the connection is, for Describe (written on its thread, read anywhere).
-  enum class Phase : uint8_t { kStart, kHeader, kBody, kHandler, kBodyRead, kContinue, kWrite, kStream, kLinger, kClosed };
+  enum class Phase : uint8_t { kHeader, kBody, kHandler, kBodyRead, kContinue, kWrite, kStream, kLinger, kClosed };
   // The last kHistory phases, each packed as (ms << 8 | phase), oldest overwritten.
   static constexpr int kHistory = 32;
   std::array<std::atomic<uint64_t>, kHistory> history_{};
@@ -791,9 +791,14 @@ void Session::Drain() {
 }
 
 std::string Session::Describe() const {
-  static constexpr const char* kNames[] = {"accepted",      "reading a header", "reading a body",
-                                           "in its handler", "reading a streamed body", "sending 100 Continue",
-                                           "writing an answer", "streaming an answer", "lingering", "closed"};
+  // In Phase's order.
+  static constexpr const char* kNames[] = {"reading a header",    "reading a body",    "in its handler",
+                                           "reading a streamed body", "sending 100 Continue", "writing an answer",
+                                           "streaming an answer", "lingering",         "closed"};
+  auto name = [](uint64_t packed) {
+    const size_t phase = packed & 0xff;
+    return std::string(phase < std::size(kNames) ? kNames[phase] : "?");
+  };
   const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::steady_clock::now().time_since_epoch()).count());
   const uint32_t n = entered_.load(std::memory_order_acquire);
@@ -801,14 +806,12 @@ std::string Session::Describe() const {
   std::string out = "#" + std::to_string(id_);
   for (uint32_t k = 0; k < std::min<uint32_t>(n, kHistory); ++k) {
     const uint64_t h = history_[(n - 1 - k) % kHistory].load(std::memory_order_relaxed);
-    const int phase = static_cast<int>(h & 0xff);
-    out += (k == 0 ? " " : ", before: ") + std::string(phase < 10 ? kNames[phase] : "?") + " since " +
-           std::to_string(static_cast<int64_t>(now - (h >> 8))) + " ms";
+    out += (k == 0 ? " " : ", before: ") + name(h) + " since " + std::to_string(static_cast<int64_t>(now - (h >> 8))) +
+           " ms";
   }
   const uint64_t longest = longest_.load(std::memory_order_relaxed);
-  const int lp = static_cast<int>(longest & 0xff);
-  return out + " (" + std::to_string(n) + " steps; the longest: " + std::string(lp < 10 ? kNames[lp] : "?") +
-         " for " + std::to_string(longest >> 8) + " ms)";
+  return out + " (" + std::to_string(n) + " steps; the longest: " + name(longest) + " for " +
+         std::to_string(longest >> 8) + " ms)";
 }
 
 void Session::Close() {

@@ -78,7 +78,7 @@ Status DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits
     }
     const bool stale = it == figures_.end() || now - it->second.read_at_ms >= o_.cache_ms ||
                        (need_rows && it->second.rows < 0) || (need_bytes && it->second.storage_bytes < 0);
-    if (stale && !reading_[tenant_id]) read = reading_[tenant_id] = true;
+    read = stale && reading_.insert(tenant_id).second;
   }
   if (read) {
     auto task = [this, tenant_id, limits] {

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "common/clock.h"
@@ -85,7 +86,7 @@ class DataQuotas {
   std::mutex mu_;
   std::map<std::string, int> running_;
   std::map<std::string, Figures> figures_;
-  std::map<std::string, bool> reading_;  // a background read posted and not finished
+  std::set<std::string> reading_;  // tenants whose background read is posted and not finished
 };
 
 }  // namespace embedrec::tenants

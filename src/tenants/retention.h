@@ -4,9 +4,8 @@
 // uploads' archived files (older than `archive_days`, by the day in their
 // name; the imported rows stay), and what writers killed mid-write left in
 // the blob areas (S3's unfinished multipart uploads, files never renamed),
-// pruned
-// by a background thread every `interval_ms`, in bounded batches. (The
-// recommendation log prunes itself: store/recommendation_log.h.)
+// pruned by a background thread every `interval_ms`, in bounded batches.
+// (The recommendation log prunes itself: store/recommendation_log.h.)
 //
 // Thread safety: Start/Stop from one thread; RunOnce may run concurrently
 // with requests (the stores serialise their writes).
