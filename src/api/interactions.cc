@@ -153,9 +153,10 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
   track.replies = {schema::Reply(201, "tracked", kTrackResult),
                    schema::Reply(200, "already stored (an identical event, or the key's replay)", kTrackResult)};
   track.errors = {404};
-  // The hot path runs on the network thread: it only parses, checks cached
-  // credentials and settings, and queues the event for the tenant's
-  // committer thread, which answers after COMMIT.
+  // The hot path runs on the network thread: it parses, checks cached
+  // credentials and settings, and writes the event into the tenant's open
+  // tracking transaction and journal (store/track_committer.h) when they are
+  // free, else queues it for the committer thread, which answers it.
   track.inline_if = routes.AllInMemory();
   routes.AddJson(track, {.all = auth::kInteractionsWrite},
                  [](const Request& req, const PathParams&, TenantContext& ctx,
@@ -165,7 +166,8 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
     std::string_view key = req.Header("idempotency-key");
     if (key.size() > 255) return Status::InvalidArgument("Idempotency-Key is longer than 255 characters");
     ev.idempotency_key = std::string(key);
-    // Answered after the group commit that holds the event; the worker is free meanwhile.
+    // Answered once the event is durable (store/tenant_stores.h: at once when the tenant's
+    // tracking transaction is open and free, else after the committer wrote it).
     return http::Later([ctx, rules = std::move(rules), ev = std::move(ev), request_id = req.request_id](
                            std::function<void(http::Response)> send) mutable {
       const bool purchase = ev.type == "purchase";

@@ -161,7 +161,7 @@ void TenantContext::Tracked(const store::TrackEvent& ev, const EventRules& rules
     a.item_id = ev.item_id;
     a.type = ev.type;
     a.recommendation_id = ev.recommendation_id;
-    a.context_json = ev.context_json;  // parsed by attribution, off this (the committer's) thread
+    a.context_json = ev.context_json;  // parsed by attribution, off the request's thread
     a.key_id = who_.key_id;
     // Windows are measured in the server's time (the answers are logged in it too).
     a.ts_ms = NowMillis();

@@ -110,7 +110,7 @@ StatusOr<std::unique_ptr<store::TenantStores>> OpenTenantStores(const ServeConfi
   const std::string root = config.data_dir + "/tenants";
   if (!SharedControlStore(config)) {
     return store::NewSqliteTenantStores(root, clock, std::move(run_callback),
-                                        int64_t{config.tenant_idle_seconds} * 1000);
+                                        int64_t{config.tenant_idle_seconds} * 1000, config.track_commit_ms);
   }
   ASSIGN_OR_RETURN(auto shared, store::NewPostgresTenantStores(config.database_url, clock, std::move(run_callback), 16,
                                                                {node, /*notify_tracked=*/config.events_url.empty()}));

@@ -100,6 +100,10 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--tenant-idle-seconds", c.tenant_idle_seconds,
                  "Seconds after which an unused tenant's database is closed (0: never)")
       ->envname("EMBEDREC_TENANT_IDLE_SECONDS")->capture_default_str()->check(CLI::Range(0, 86400 * 365));
+  cmd.add_option("--track-commit-ms", c.track_commit_ms,
+                 "Embedded mode: milliseconds after which journaled tracked events are committed to the "
+                 "tenant's database")
+      ->envname("EMBEDREC_TRACK_COMMIT_MS")->capture_default_str()->check(CLI::Range(1, 3600 * 1000));
   cmd.add_option("--training-workers", c.training_workers, "Training jobs run at once (across tenants)")
       ->envname("EMBEDREC_TRAINING_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
   cmd.add_option("--training-threads", c.training_threads, "Threads per training job (0: one per core)")

@@ -67,6 +67,10 @@ struct ServeConfig {
   // EMBEDREC_TENANT_IDLE_SECONDS: a tenant's database, unused this long and
   // held by no request, is closed (opened again on its next use); 0: never.
   int tenant_idle_seconds = 600;
+  // EMBEDREC_TRACK_COMMIT_MS (embedded mode): tracked events are answered
+  // once in the tenant's journal and committed to its database at most this
+  // long after the first of them (sooner when anything reads the database).
+  int track_commit_ms = 20;
   int training_workers = 1;              // EMBEDREC_TRAINING_WORKERS: jobs trained at once
   // EMBEDREC_JOB_LEASE_SECONDS (with PostgreSQL): a training job is its
   // node's while the node renews its lease; a job whose node stopped for

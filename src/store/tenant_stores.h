@@ -94,6 +94,10 @@ struct TrackEvent {
   std::string context_json, metadata_json, recommendation_id;
   std::string idempotency_key;      // empty: none
   bool create_missing_item = false;  // else an unknown item is kNotFound
+  // Set only when a journal is replayed (store/track_journal.h): the id and
+  // time the event was given when it was first written and acknowledged.
+  std::string replay_interaction_id;
+  int64_t replay_processed_at_ms = 0;
 };
 
 struct TrackResult {
@@ -123,16 +127,21 @@ class TenantStore {
   virtual Status Ping() = 0;
   virtual int SchemaVersion() const = 0;
 
-  // Records real-time interactions durably (committed before returning):
-  // users are created on demand, a user-interactions event is appended per
-  // new interaction. Concurrent calls may share one commit (group commit).
-  // One result per event, in order; the call itself fails only on I/O errors.
+  // Records real-time interactions durably before returning (committed, or
+  // in the embedded mode written to the tenant's tracking journal and its
+  // open transaction: a killed process loses none, and every later use of
+  // the store sees them): users are created on demand, a user-interactions
+  // event is appended per new interaction. Concurrent calls may share one
+  // commit (group commit). One result per event, in order; the call itself
+  // fails only on I/O errors.
   virtual StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) = 0;
-  // The same without blocking the caller: `done` is called once, after the
-  // commit that holds the events, never on the caller's thread: handed to
-  // the stores' CallbackRunner (the writing thread only goes on writing), or
-  // without one called by the thread that wrote the commit. `done` must not
-  // call Track (it would wait for itself).
+  // The same without blocking the caller: `done` is called once, when the
+  // events are durable as above: on the caller's thread when they could be
+  // written at once (the embedded mode, a transaction open and the writer
+  // free: no waiting, no hand-off), else handed to the stores'
+  // CallbackRunner (the writing thread only goes on writing), or without one
+  // called by the thread that wrote them. `done` must not call Track (it
+  // would wait for itself).
   using TrackCallback = std::function<void(StatusOr<std::vector<TrackResult>>)>;
   virtual void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) = 0;
 
@@ -312,11 +321,15 @@ using CallbackRunner = std::function<void(const std::string& tenant_id, std::fun
 // `clock` stamps what the stores record (processed_at of tracked events);
 // `run_callback` (null: the writing thread calls them) receives callbacks.
 // A store that nobody holds and nobody opened for `idle_close_ms` (0: never)
-// is closed: an idle tenant keeps no database open.
+// is closed: an idle tenant keeps no database open. Tracked events are
+// journaled and committed at most `track_commit_ms` after the first of them
+// (store/track_committer.h).
 inline constexpr int64_t kDefaultIdleCloseMs = 10 * 60 * 1000;
+inline constexpr int kDefaultTrackCommitMs = 20;
 std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock = RealClock(),
                                                     CallbackRunner run_callback = nullptr,
-                                                    int64_t idle_close_ms = kDefaultIdleCloseMs);
+                                                    int64_t idle_close_ms = kDefaultIdleCloseMs,
+                                                    int track_commit_ms = kDefaultTrackCommitMs);
 
 // Scale-out backend: a schema per tenant ("tenant_<uuid hex>") in the
 // PostgreSQL database at `url`, shared by every node, over one pool of

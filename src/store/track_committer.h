@@ -6,9 +6,21 @@
 // without work. Answers of TrackAsync go to the stores' CallbackRunner, so
 // the committer thread runs no API or serving code.
 //
+// Journaled (the embedded mode, see store/track_journal.h): the committer
+// keeps one database transaction open across rounds; each round is written
+// into it and appended to the tenant's journal file, then answered; the
+// transaction commits every `commit_every_ms` or `commit_every_events`, when
+// the queue runs dry for that long, or at once when someone needs the
+// database (Flush: the store calls it before every other use of the
+// database, so every reader sees what was acknowledged). A killed process
+// loses no acknowledged event: the journal's rounds after the last committed
+// one are applied again by Start.
+//
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -18,6 +30,7 @@
 #include <vector>
 
 #include "store/tenant_stores.h"
+#include "store/track_journal.h"
 
 namespace embedrec::store {
 
@@ -31,12 +44,49 @@ struct TrackBatch {
 // error fails them all (nothing of them is stored).
 using WriteTrackBatches = std::function<Status(const std::vector<TrackBatch*>& batches)>;
 
+// A backend's transaction kept open across rounds (journaled mode). Used by
+// the committer thread only.
+class TrackTransaction {
+ public:
+  virtual ~TrackTransaction() = default;
+  // The last round recorded as applied by a commit (0 when none).
+  virtual StatusOr<uint64_t> AppliedSeq() = 0;
+  // Writes a round into the open transaction (beginning one when none is
+  // open), filling the batches' results; on error nothing of the round stays.
+  // The round stays undoable until EndRound.
+  virtual Status Write(const std::vector<TrackBatch*>& batches) = 0;
+  // Keeps or undoes the round last written.
+  virtual void EndRound(bool keep) = 0;
+  // Commits, recording `seq` as the last round applied; on failure the whole
+  // transaction is rolled back.
+  virtual Status Commit(uint64_t seq) = 0;
+  // Drops the open transaction, if any.
+  virtual void Rollback() = 0;
+  // Whether a transaction is open (a round may be written without beginning one).
+  virtual bool open() const = 0;
+};
+
 class TrackCommitter {
  public:
   // `run_callback` (which may hold a null function) outlives the committer.
   TrackCommitter(std::string tenant_id, WriteTrackBatches write, const CallbackRunner* run_callback);
-  // Answers what is queued, then stops the committer.
+  struct JournalOptions {
+    std::string path;              // the journal file
+    int commit_every_ms = 20;      // the open transaction's longest life
+    int commit_every_events = 4096;
+  };
+  // Journaled mode: Start must succeed before the first event.
+  TrackCommitter(std::string tenant_id, std::unique_ptr<TrackTransaction> tx, JournalOptions journal,
+                 const CallbackRunner* run_callback);
+  // Answers what is queued (and commits), then stops the committer.
   ~TrackCommitter();
+
+  // Journaled mode: opens the journal and applies (and commits) its rounds
+  // the database has not committed. A no-op otherwise.
+  Status Start();
+  // Journaled mode: returns once every event answered so far is committed
+  // (or a commit failed). Cheap when nothing is waiting.
+  void Flush();
 
   // Blocks until the commit that holds the events (answered on the committer
   // thread itself: a caller waiting on a pool must not wait for that pool).
@@ -51,6 +101,15 @@ class TrackCommitter {
   };
   void Enqueue(std::vector<TrackEvent> events, TenantStore::TrackCallback done, bool hand_back);
   void CommitLoop();
+  void JournaledLoop();
+  // Journaled mode.
+  bool TryWriteNow(std::vector<TrackEvent>& events, TenantStore::TrackCallback& done);
+  Status WriteRoundLocked(const std::vector<TrackBatch*>& batches);  // write, journal
+  void RunRound(std::vector<std::shared_ptr<Job>>& jobs);             // the committer's: write, journal, answer
+  void CommitOpen();
+  StatusOr<uint64_t> ReapplyLocked(const std::vector<JournalRound>& rounds);  // the last round committed, or 0
+  void Committed(uint64_t seq);  // after a commit (seq 0: it failed); wakes Flush
+  void Answer(std::vector<std::shared_ptr<Job>>& jobs, const Status& s);
 
   const std::string tenant_id_;
   const WriteTrackBatches write_;
@@ -61,6 +120,24 @@ class TrackCommitter {
   bool stop_ = false;                        // GUARDED_BY(mu_)
   bool running_ = false;                     // GUARDED_BY(mu_): the committer has not returned
   std::thread committer_;
+
+  // Journaled mode. The writer lock orders rounds and commits; a caller
+  // that finds it free and a transaction open writes its round at once, on
+  // its own thread (no hand-off), else the round goes to the queue.
+  std::mutex write_mu_;
+  std::unique_ptr<TrackTransaction> tx_;   // GUARDED_BY(write_mu_)
+  JournalOptions journal_options_;
+  std::unique_ptr<TrackJournal> journal_;  // GUARDED_BY(write_mu_)
+  uint64_t next_seq_ = 1;                  // GUARDED_BY(write_mu_)
+  bool reapply_ = false;                   // GUARDED_BY(write_mu_): a commit failed, the journal is ahead
+  std::atomic<uint64_t> uncommitted_events_{0};  // written under write_mu_
+  std::atomic<int64_t> open_since_ns_{0};        // steady clock; written under write_mu_
+  std::atomic<bool> reapply_pending_{false};     // reapply_, for the committer's wait
+  std::atomic<uint64_t> acked_seq_{0};     // the last round answered
+  std::atomic<uint64_t> committed_seq_{0}; // written under mu_
+  uint64_t commit_attempts_ = 0;           // GUARDED_BY(mu_)
+  bool flush_wanted_ = false;              // GUARDED_BY(mu_)
+  std::condition_variable committed_cv_;
 };
 
 // The payload of a tracked interaction's "user-interactions" event, as every

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <mutex>
 
+#include "common/file_util.h"
 #include "store/tenant_stores.h"
+#include "store/track_committer.h"
 #include "test_util.h"
 
 namespace embedrec::store {
@@ -133,6 +135,112 @@ TEST(SqliteTenantStoresTest, TrackAnswersAreHandedToTheCallbackRunner) {
   EXPECT_EQ(answered, 0);  // the writing thread did not run it
   callback();
   EXPECT_EQ(answered, 1);
+}
+
+// A store with item P1, open on `stores`.
+std::shared_ptr<TenantStore> StoreWithItem(TenantStores& stores, const std::string& id) {
+  auto store = stores.Open(id);
+  EXPECT_TRUE(store.ok());
+  auto batch = (*store)->BeginImport();
+  ItemRecord item;
+  item.item_id = "P1";
+  EXPECT_TRUE((*batch)->UpsertItem(item, 1).ok());
+  EXPECT_TRUE((*batch)->Commit().ok());
+  return *store;
+}
+
+TrackEvent ViewOfP1(const std::string& user) {
+  TrackEvent ev;
+  ev.user_id = user;
+  ev.item_id = "P1";
+  ev.type = "view";
+  ev.ts_ms = 5;
+  return ev;
+}
+
+// A journal round of views of P1 by `users`, each with its id and time.
+std::string JournalRoundOf(uint64_t seq, const std::vector<std::string>& users) {
+  TrackBatch batch;
+  for (const auto& u : users) {
+    batch.events.push_back(ViewOfP1(u));
+    TrackResult r;
+    r.interaction_id = "int_journal_" + u;
+    r.processed_at_ms = 1234;
+    batch.results.push_back(r);
+  }
+  return EncodeJournalRound(seq, {&batch});
+}
+
+int64_t StoredEvents(TenantStore& store) {
+  auto n = store.CountInteractions();
+  EXPECT_TRUE(n.ok());
+  return n.ok() ? n->events : -1;
+}
+
+// The tracked events are acknowledged once in the journal; the database
+// commits later. Every use of the database must see them at once.
+TEST(SqliteTenantStoresTest, WhatTrackingAcknowledgedIsVisibleToTheNextRead) {
+  testing::TempDir dir;
+  auto stores = NewSqliteTenantStores(dir.path());
+  std::string id = NewUuid();
+  ASSERT_OK(stores->Create(id));
+  auto store = StoreWithItem(*stores, id);
+  for (int i = 0; i < 40; ++i) {
+    auto r = store->Track({ViewOfP1("U" + std::to_string(i))});
+    ASSERT_OK(r);
+    ASSERT_EQ(StoredEvents(*store), i + 1);  // no wait for the commit window
+  }
+  // A writer other than tracking gets the database without waiting for the window.
+  auto again = store->Track({ViewOfP1("W")});
+  ASSERT_OK(again);
+  auto batch = store->BeginImport();
+  ASSERT_OK(batch);
+  ASSERT_OK((*batch)->Commit());
+}
+
+// A process killed after the answers, before the commit: its journal holds
+// the rounds, applied when the tenant's store is opened again, once.
+TEST(SqliteTenantStoresTest, RoundsOnlyInTheJournalAreAppliedOnceWhenTheStoreOpens) {
+  testing::TempDir dir;
+  std::string id = NewUuid();
+  const std::string journal = dir.path() + "/" + id + "/tenant.db-track";
+  {
+    auto stores = NewSqliteTenantStores(dir.path());
+    ASSERT_OK(stores->Create(id));
+    auto store = StoreWithItem(*stores, id);
+    ASSERT_OK(store->Track({ViewOfP1("live")}));  // round 1, committed when the store closes
+  }
+  EXPECT_EQ(std::filesystem::file_size(journal), 0u);  // emptied by the commit
+  // As a killed process leaves it: round 2 whole, round 3 torn.
+  std::string torn = JournalRoundOf(3, {"C"});
+  ASSERT_OK(WriteFileAtomically(journal, JournalRoundOf(2, {"A", "B"}) + torn.substr(0, torn.size() / 2), 0600));
+  {
+    auto stores = NewSqliteTenantStores(dir.path());
+    auto store = stores->Open(id);
+    ASSERT_OK(store);
+    EXPECT_EQ(StoredEvents(**store), 3);  // live, A, B; not the torn C
+    // The ids and times the answers gave.
+    auto dup = (*store)->Track({ViewOfP1("A")});
+    ASSERT_OK(dup);
+    EXPECT_TRUE((*dup)[0].duplicate);
+    EXPECT_EQ((*dup)[0].interaction_id, "int_journal_A");
+    // The next live round follows the journal's numbers.
+    ASSERT_OK((*store)->Track({ViewOfP1("D")}));
+  }
+  EXPECT_EQ(std::filesystem::file_size(journal), 0u);
+  // A journal whose rounds were committed already (killed after the commit,
+  // before it was emptied) changes nothing; a later round is applied.
+  ASSERT_OK(WriteFileAtomically(journal, JournalRoundOf(2, {"E"}) + JournalRoundOf(3, {"F"}) +
+                                             JournalRoundOf(5, {"G"}), 0600));
+  auto stores = NewSqliteTenantStores(dir.path());
+  auto store = stores->Open(id);
+  ASSERT_OK(store);
+  auto stored = (*store)->Track({ViewOfP1("E"), ViewOfP1("F"), ViewOfP1("G")});
+  ASSERT_OK(stored);
+  EXPECT_FALSE((*stored)[0].duplicate);  // round 2 was committed: E never applied
+  EXPECT_FALSE((*stored)[1].duplicate);  // round 3 was D's (live), committed
+  EXPECT_TRUE((*stored)[2].duplicate);   // round 5 applied from the journal
+  EXPECT_EQ((*stored)[2].interaction_id, "int_journal_G");
 }
 
 }  // namespace

@@ -227,6 +227,7 @@ void SqliteDb::Release(std::unique_ptr<SqliteConn> conn) {
 }
 
 Status SqliteDb::Read(const std::function<Status(SqliteConn&)>& fn) {
+  BeforeUse();
   auto conn = Acquire();
   Status s = fn(*conn);
   Release(std::move(conn));
@@ -234,6 +235,7 @@ Status SqliteDb::Read(const std::function<Status(SqliteConn&)>& fn) {
 }
 
 Status SqliteDb::Write(const std::function<Status(SqliteConn&)>& fn) {
+  BeforeUse();
   auto conn = Acquire();
   Status s = conn->Exec("BEGIN IMMEDIATE");
   if (s.ok()) {

@@ -124,7 +124,17 @@ class SqliteDb {
     SqliteDb* db_;
     std::unique_ptr<SqliteConn> conn_;
   };
-  Lease Checkout() { return Lease(this, Acquire()); }
+  Lease Checkout() {
+    BeforeUse();
+    return Lease(this, Acquire());
+  }
+  // Without the hook below: for the writer the hook waits for.
+  Lease CheckoutUnsynced() { return Lease(this, Acquire()); }
+
+  // Called before every Read, Write and Checkout (a tenant store flushes its
+  // tracking writes there, so every use sees what was acknowledged). Set it
+  // before the database is shared; clear it before what it calls goes.
+  void SetBeforeUse(std::function<void()> hook) { before_use_ = std::move(hook); }
 
   int SchemaVersion() const { return schema_version_; }
   const std::string& path() const { return options_.path; }
@@ -134,8 +144,12 @@ class SqliteDb {
   StatusOr<std::unique_ptr<SqliteConn>> OpenConn();
   std::unique_ptr<SqliteConn> Acquire();
   void Release(std::unique_ptr<SqliteConn> conn);
+  void BeforeUse() {
+    if (before_use_) before_use_();
+  }
 
   Options options_;
+  std::function<void()> before_use_;
   int schema_version_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;

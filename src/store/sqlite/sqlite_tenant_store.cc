@@ -1,6 +1,6 @@
 // SQLite backend of one tenant's TenantStore: reads of its catalog, users,
-// history, uploads and events; tracking writes go through its TrackCommitter,
-// uploads its import batches'.
+// history, uploads and events; tracking writes go through its TrackCommitter
+// (journaled: store/track_journal.h), uploads its import batches'.
 #include "store/sqlite/sqlite_tenant_store.h"
 
 #include <algorithm>
@@ -26,10 +26,18 @@ StatusOr<int64_t> QueryInt(SqliteConn& c, const char* sql) {
 class SqliteTenantStore final : public TenantStore {
  public:
   SqliteTenantStore(std::string id, std::unique_ptr<SqliteDb> db, const Clock* clock,
-                    const CallbackRunner* run_callback)
+                    const CallbackRunner* run_callback, int track_commit_ms)
       : id_(std::move(id)), clock_(clock), db_(std::move(db)),
         training_(NewSqliteTrainingRecords(db_.get())), experiments_(NewSqliteExperimentRecords(db_.get())),
-        writer_(id_, SqliteTrackWrites(db_.get(), clock), run_callback) {}
+        writer_(id_, NewSqliteTrackTransaction(db_.get(), clock), {.path = db_->path() + "-track", .commit_every_ms = track_commit_ms}, run_callback) {
+    // Every other use of the database first waits for the tracked events
+    // answered so far to be committed (they may be only in the journal).
+    db_->SetBeforeUse([this] { writer_.Flush(); });
+  }
+  ~SqliteTenantStore() override { db_->SetBeforeUse(nullptr); }
+
+  // Applies what the tracking journal holds beyond the last commit.
+  Status StartTracking() { return writer_.Start(); }
   TrainingRecords& training() override { return *training_; }
   ExperimentRecords& experiments() override { return *experiments_; }
 
@@ -430,13 +438,15 @@ class SqliteTenantStore final : public TenantStore {
 StatusOr<std::shared_ptr<TenantStore>> OpenSqliteTenantStore(const std::string& tenant_id,
                                                              std::unique_ptr<SqliteDb> db, bool create,
                                                              const Clock* clock,
-                                                             const CallbackRunner* run_callback) {
-  auto store = std::make_shared<SqliteTenantStore>(tenant_id, std::move(db), clock, run_callback);
+                                                             const CallbackRunner* run_callback,
+                                                             int track_commit_ms) {
+  auto store = std::make_shared<SqliteTenantStore>(tenant_id, std::move(db), clock, run_callback, track_commit_ms);
   if (create) RETURN_IF_ERROR(store->Stamp());
   ASSIGN_OR_RETURN(std::string stamped, store->StampedId());
   if (stamped != tenant_id) {
     return Status::Internal("tenant database of '" + tenant_id + "' belongs to '" + stamped + "'");
   }
+  RETURN_IF_ERROR(store->StartTracking());
   return std::shared_ptr<TenantStore>(store);
 }
 

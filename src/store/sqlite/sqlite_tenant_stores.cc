@@ -33,11 +33,12 @@ namespace {
 class SqliteTenantStores final : public TenantStores {
  public:
   SqliteTenantStores(std::string root, const Clock* clock, CallbackRunner run_callback,
-                     int64_t idle_close_ms)
+                     int64_t idle_close_ms, int track_commit_ms)
       : root_(std::move(root)),
         clock_(clock),
         run_callback_(std::move(run_callback)),
-        idle_close_ms_(idle_close_ms) {}
+        idle_close_ms_(idle_close_ms),
+        track_commit_ms_(track_commit_ms) {}
 
   Status Ping() override {
     if (::access(root_.c_str(), W_OK) != 0) return Status::Unavailable(root_ + " is not writable");
@@ -137,7 +138,8 @@ class SqliteTenantStores final : public TenantStores {
     }
     ASSIGN_OR_RETURN(auto db, SqliteDb::Open({.path = db_path.string(), .pool_size = 4},
                                              TenantMigrations()));
-    ASSIGN_OR_RETURN(auto store, OpenSqliteTenantStore(tenant_id, std::move(db), create, clock_, &run_callback_));
+    ASSIGN_OR_RETURN(auto store, OpenSqliteTenantStore(tenant_id, std::move(db), create, clock_, &run_callback_,
+                                                                track_commit_ms_));
     open_[tenant_id] = {store, now};
     return std::shared_ptr<TenantStore>(store);
   }
@@ -146,6 +148,7 @@ class SqliteTenantStores final : public TenantStores {
   const Clock* clock_;
   const CallbackRunner run_callback_;  // outlives the stores: they are closed with this
   const int64_t idle_close_ms_;
+  const int track_commit_ms_;
   std::function<void(const std::vector<std::string>&)> on_idle_close_;
   struct Entry {
     std::shared_ptr<TenantStore> store;
@@ -159,8 +162,10 @@ class SqliteTenantStores final : public TenantStores {
 }  // namespace
 
 std::unique_ptr<TenantStores> NewSqliteTenantStores(const std::string& root, const Clock* clock,
-                                                    CallbackRunner run_callback, int64_t idle_close_ms) {
-  return std::make_unique<SqliteTenantStores>(root, clock, std::move(run_callback), idle_close_ms);
+                                                    CallbackRunner run_callback, int64_t idle_close_ms,
+                                                    int track_commit_ms) {
+  return std::make_unique<SqliteTenantStores>(root, clock, std::move(run_callback), idle_close_ms,
+                                              track_commit_ms);
 }
 
 }  // namespace embedrec::store

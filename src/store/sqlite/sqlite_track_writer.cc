@@ -21,7 +21,7 @@ StatusOr<std::optional<int64_t>> Lookup(SqliteConn& c, const char* sql, const st
 
 StatusOr<TrackResult> WriteOne(SqliteConn& c, const Clock* clock, const TrackEvent& ev) {
   TrackResult r;
-  r.processed_at_ms = clock->NowMillis();
+  r.processed_at_ms = ev.replay_processed_at_ms > 0 ? ev.replay_processed_at_ms : clock->NowMillis();
   if (!ev.idempotency_key.empty()) {
     ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT interaction_id FROM idempotency_keys WHERE key=?"));
     st->Bind(1, ev.idempotency_key);
@@ -60,7 +60,7 @@ StatusOr<TrackResult> WriteOne(SqliteConn& c, const Clock* clock, const TrackEve
     RETURN_IF_ERROR(ins->Run());
     user_idx = static_cast<int64_t>(sqlite3_last_insert_rowid(c.raw()));
   }
-  r.interaction_id = NewId("int");
+  r.interaction_id = ev.replay_interaction_id.empty() ? NewId("int") : ev.replay_interaction_id;
   InteractionRecord row;
   row.user_idx = *user_idx;
   row.item_idx = item_idx;
@@ -100,20 +100,109 @@ StatusOr<TrackResult> WriteOne(SqliteConn& c, const Clock* clock, const TrackEve
   return r;
 }
 
+
+Status WriteBatches(SqliteConn& c, const Clock* clock, const std::vector<TrackBatch*>& batches) {
+  for (TrackBatch* b : batches) {
+    for (const auto& ev : b->events) {
+      ASSIGN_OR_RETURN(TrackResult r, WriteOne(c, clock, ev));
+      b->results.push_back(std::move(r));
+    }
+  }
+  return Status::Ok();
+}
+
+// The meta key of the last journal round a commit applied.
+constexpr const char* kAppliedKey = "track_journal_applied_seq";
+
+class SqliteTrackTransaction final : public TrackTransaction {
+ public:
+  SqliteTrackTransaction(SqliteDb* db, const Clock* clock) : db_(db), clock_(clock) {}
+  ~SqliteTrackTransaction() override { Rollback(); }
+
+  StatusOr<uint64_t> AppliedSeq() override {
+    std::optional<SqliteDb::Lease> own;
+    SqliteConn* c = lease_ ? &lease_->conn() : &own.emplace(db_->CheckoutUnsynced()).conn();
+    ASSIGN_OR_RETURN(auto st, c->Prepare("SELECT value FROM meta WHERE key=?"));
+    st->Bind(1, std::string_view(kAppliedKey));
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    return row ? static_cast<uint64_t>(std::stoull(st->Text(0))) : uint64_t{0};
+  }
+
+  Status Write(const std::vector<TrackBatch*>& batches) override {
+    if (!lease_) {
+      lease_.emplace(db_->CheckoutUnsynced());
+      Status s = lease_->conn().Exec("BEGIN IMMEDIATE");
+      if (!s.ok()) {
+        lease_.reset();
+        return s;
+      }
+      rounds_ = 0;
+    }
+    SqliteConn& c = lease_->conn();
+    RETURN_IF_ERROR(c.Exec("SAVEPOINT track_round"));
+    round_open_ = true;
+    Status s = WriteBatches(c, clock_, batches);
+    if (!s.ok()) EndRound(false);
+    return s;
+  }
+
+  void EndRound(bool keep) override {
+    if (round_open_) {
+      SqliteConn& c = lease_->conn();
+      if (keep) {
+        if (c.Exec("RELEASE track_round").ok()) ++rounds_;
+        else keep = false, (void)c.Exec("ROLLBACK TO track_round"), (void)c.Exec("RELEASE track_round");
+      } else {
+        (void)c.Exec("ROLLBACK TO track_round");
+        (void)c.Exec("RELEASE track_round");
+      }
+      round_open_ = false;
+    }
+    if (lease_ && rounds_ == 0) Rollback();  // nothing kept: no write lock held for nothing
+  }
+
+  Status Commit(uint64_t seq) override {
+    if (!lease_) return Status::Ok();
+    SqliteConn& c = lease_->conn();
+    Status s = [&]() -> Status {
+      ASSIGN_OR_RETURN(auto st, c.Prepare("INSERT INTO meta (key, value) VALUES (?, ?) "
+                                          "ON CONFLICT(key) DO UPDATE SET value=excluded.value"));
+      st->Bind(1, std::string_view(kAppliedKey)).Bind(2, std::to_string(seq));
+      RETURN_IF_ERROR(st->Run());
+      return c.Exec("COMMIT");
+    }();
+    if (!s.ok()) (void)c.Exec("ROLLBACK");
+    lease_.reset();
+    return s;
+  }
+
+  bool open() const override { return lease_.has_value(); }
+
+  void Rollback() override {
+    if (!lease_) return;
+    (void)lease_->conn().Exec("ROLLBACK");
+    lease_.reset();
+    round_open_ = false;
+  }
+
+ private:
+  SqliteDb* const db_;
+  const Clock* const clock_;
+  std::optional<SqliteDb::Lease> lease_;  // while a transaction is open
+  int rounds_ = 0;                        // kept in the open transaction
+  bool round_open_ = false;
+};
+
 }  // namespace
 
 WriteTrackBatches SqliteTrackWrites(SqliteDb* db, const Clock* clock) {
   return [db, clock](const std::vector<TrackBatch*>& batches) {
-    return db->Write([&](SqliteConn& c) -> Status {
-      for (TrackBatch* b : batches) {
-        for (const auto& ev : b->events) {
-          ASSIGN_OR_RETURN(TrackResult r, WriteOne(c, clock, ev));
-          b->results.push_back(std::move(r));
-        }
-      }
-      return Status::Ok();
-    });
+    return db->Write([&](SqliteConn& c) -> Status { return WriteBatches(c, clock, batches); });
   };
+}
+
+std::unique_ptr<TrackTransaction> NewSqliteTrackTransaction(SqliteDb* db, const Clock* clock) {
+  return std::make_unique<SqliteTrackTransaction>(db, clock);
 }
 
 }  // namespace embedrec::store
