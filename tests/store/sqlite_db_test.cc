@@ -1,11 +1,45 @@
-// The SQLite layer every SQLite store uses: migrations, rollback.
+// The SQLite layer every SQLite store uses: migrations, rollback, checkpoints.
 #include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
 
 #include "store/sqlite/sqlite_db.h"
 #include "test_util.h"
 
 namespace embedrec::store {
 namespace {
+
+// The database file's size once `rows` rows of 2 KB were committed one by
+// one, after a checkpoint had time to copy them (polled up to 10 s).
+uintmax_t FileSizeAfterCommits(const SqliteDb::Options& options, int rows, uintmax_t enough) {
+  auto db = SqliteDb::Open(options, {{1, "CREATE TABLE a (x BLOB);"}});
+  EXPECT_TRUE(db.ok());
+  for (int i = 0; i < rows; ++i) {
+    EXPECT_TRUE((*db)->Write([](SqliteConn& c) {
+                   return c.Exec("INSERT INTO a VALUES (randomblob(2000))");
+                 }).ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  uintmax_t size = std::filesystem::file_size(options.path);
+  while (size < enough && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    size = std::filesystem::file_size(options.path);
+  }
+  return size;
+}
+
+TEST(SqliteDbTest, CheckpointsInTheBackgroundOnceTheWalReachesItsMark) {
+  testing::TempDir dir;
+  // 100 rows of 2 KB: ~50 pages in the WAL, below SQLite's own mark (1000).
+  constexpr uintmax_t kCopied = 100 * 2000;
+  EXPECT_GE(FileSizeAfterCommits({.path = dir.Sub("bg.db"), .background_checkpoint = true, .checkpoint_pages = 10},
+                                 100, kCopied),
+            kCopied);
+  // Without it, nothing is copied yet (the WAL holds the rows).
+  EXPECT_LT(FileSizeAfterCommits({.path = dir.Sub("auto.db")}, 100, 0), kCopied);
+}
 
 TEST(SqliteDbTest, AppliesMigrationsInOrderAndOnlyOnce) {
   testing::TempDir dir;

@@ -141,7 +141,36 @@ StatusOr<std::unique_ptr<SqliteConn>> SqliteDb::OpenConn() {
     if (s.code() != StatusCode::kUnavailable || std::chrono::steady_clock::now() >= deadline) return s;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (options_.background_checkpoint) {
+    RETURN_IF_ERROR(conn->Exec("PRAGMA wal_autocheckpoint=0"));
+    sqlite3_wal_hook(raw, &SqliteDb::OnWalCommit, this);
+  }
   return conn;
+}
+
+int SqliteDb::OnWalCommit(void* db, sqlite3*, const char*, int pages) {
+  auto* self = static_cast<SqliteDb*>(db);
+  if (pages >= self->options_.checkpoint_pages) self->StartCheckpoint();
+  return SQLITE_OK;
+}
+
+void SqliteDb::StartCheckpoint() {
+  std::lock_guard lock(checkpoint_mu_);
+  if (checkpointing_) return;
+  checkpointing_ = true;
+  if (checkpointer_.joinable()) checkpointer_.join();  // it has finished
+  checkpointer_ = std::thread([this] {
+    // PASSIVE: copies what no reader still needs, beside the readers and
+    // the writer; what it cannot copy now, a later one will.
+    auto conn = Acquire();
+    int rc = sqlite3_wal_checkpoint_v2(conn->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("{}: checkpoint failed: {}", options_.path, sqlite3_errmsg(conn->raw()));
+    }
+    Release(std::move(conn));
+    std::lock_guard done(checkpoint_mu_);
+    checkpointing_ = false;
+  });
 }
 
 StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const Options& options,
@@ -198,6 +227,12 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const Options& options,
 }
 
 SqliteDb::~SqliteDb() {
+  std::thread checkpointer;
+  {
+    std::lock_guard lock(checkpoint_mu_);  // the thread takes it as it ends: joined outside
+    checkpointer = std::move(checkpointer_);
+  }
+  if (checkpointer.joinable()) checkpointer.join();
   std::lock_guard lock(mu_);
   idle_.clear();
 }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -98,6 +99,12 @@ class SqliteDb {
     int busy_timeout_ms = 5000;
     int64_t mmap_bytes = int64_t{1} << 30;  // address space for memory-mapped reads
     int64_t cache_kib = 64 * 1024;          // page cache per connection (grows on demand)
+    // Checkpoints of the WAL run on a thread of their own (started when the
+    // WAL reaches `checkpoint_pages` after a commit, gone when done) instead
+    // of inside the commit that crosses the mark (SQLite's automatic one,
+    // which holds that writer for the copy and its fsync).
+    bool background_checkpoint = false;
+    int checkpoint_pages = 1000;
   };
 
   // Opens (creating if needed) and migrates the database to the newest version.
@@ -144,6 +151,8 @@ class SqliteDb {
   StatusOr<std::unique_ptr<SqliteConn>> OpenConn();
   std::unique_ptr<SqliteConn> Acquire();
   void Release(std::unique_ptr<SqliteConn> conn);
+  static int OnWalCommit(void* db, sqlite3* conn, const char* name, int pages);
+  void StartCheckpoint();
   void BeforeUse() {
     if (before_use_) before_use_();
   }
@@ -155,6 +164,9 @@ class SqliteDb {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<SqliteConn>> idle_;
   int opened_ = 0;  // connections opened (≤ pool_size): a database used by one request at a time holds one
+  std::mutex checkpoint_mu_;
+  bool checkpointing_ = false;  // GUARDED_BY(checkpoint_mu_)
+  std::thread checkpointer_;    // GUARDED_BY(checkpoint_mu_)
 };
 
 // Maps a SQLite result code (and the connection's message) to a Status.

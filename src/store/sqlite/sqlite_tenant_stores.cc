@@ -136,7 +136,7 @@ class SqliteTenantStores final : public TenantStores {
     if (!create && !fs::exists(db_path, ec)) {
       return Status::NotFound("tenant '" + tenant_id + "' has no data space");
     }
-    ASSIGN_OR_RETURN(auto db, SqliteDb::Open({.path = db_path.string(), .pool_size = 4},
+    ASSIGN_OR_RETURN(auto db, SqliteDb::Open({.path = db_path.string(), .pool_size = 4, .background_checkpoint = true},
                                              TenantMigrations()));
     ASSIGN_OR_RETURN(auto store, OpenSqliteTenantStore(tenant_id, std::move(db), create, clock_, &run_callback_,
                                                                 track_commit_ms_));
