@@ -156,20 +156,29 @@ int SqliteDb::OnWalCommit(void* db, sqlite3*, const char*, int pages) {
 
 void SqliteDb::StartCheckpoint() {
   std::lock_guard lock(checkpoint_mu_);
-  if (checkpointing_) return;
+  if (checkpointing_) {
+    checkpoint_again_ = true;  // commits after the running one began: copied by another pass
+    return;
+  }
   checkpointing_ = true;
   if (checkpointer_.joinable()) checkpointer_.join();  // it has finished
   checkpointer_ = std::thread([this] {
-    // PASSIVE: copies what no reader still needs, beside the readers and
-    // the writer; what it cannot copy now, a later one will.
     auto conn = Acquire();
-    int rc = sqlite3_wal_checkpoint_v2(conn->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      spdlog::warn("{}: checkpoint failed: {}", options_.path, sqlite3_errmsg(conn->raw()));
-    }
-    Release(std::move(conn));
-    std::lock_guard done(checkpoint_mu_);
+    std::unique_lock lock(checkpoint_mu_);
+    do {
+      checkpoint_again_ = false;
+      lock.unlock();
+      // PASSIVE: copies what no reader still needs, beside the readers and
+      // the writer; what it cannot copy now, a later one will.
+      int rc = sqlite3_wal_checkpoint_v2(conn->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        spdlog::warn("{}: checkpoint failed: {}", options_.path, sqlite3_errmsg(conn->raw()));
+      }
+      lock.lock();
+    } while (checkpoint_again_);
     checkpointing_ = false;
+    lock.unlock();
+    Release(std::move(conn));
   });
 }
 

@@ -166,6 +166,7 @@ class SqliteDb {
   int opened_ = 0;  // connections opened (≤ pool_size): a database used by one request at a time holds one
   std::mutex checkpoint_mu_;
   bool checkpointing_ = false;  // GUARDED_BY(checkpoint_mu_)
+  bool checkpoint_again_ = false;  // GUARDED_BY(checkpoint_mu_): the WAL grew during a pass
   std::thread checkpointer_;    // GUARDED_BY(checkpoint_mu_)
 };
 
