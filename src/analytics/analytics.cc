@@ -540,7 +540,7 @@ StatusOr<std::map<int64_t, Bucket>> Analytics::Series(const std::string& tenant_
   const auto grain = interval_ms >= kHourMs ? store::AnalyticsStore::Grain::kHour
                                             : store::AnalyticsStore::Grain::kMinute;
   if (grain == store::AnalyticsStore::Grain::kMinute && from_ms < MinutesKeptSince()) {
-    return Status::InvalidArgument("counts by the minute are kept for the last " +
+    return Status::Unprocessable("counts by the minute are kept for the last " +
                                        std::to_string(options_.minute_retention_ms / kHourMs - 1) +
                                        " hours: ask for a later start or a coarser interval",
                                    {{"parameter", "interval"}});

@@ -340,19 +340,21 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
   metric.required = true;
   series.params.push_back(std::move(metric));
   series.params.push_back(schema::Query("interval", R"({"type":"string","enum":["minute","hour","day"]})",
-                                                  "default hour; minute over the last 47 hours only"));
+                                                  "default hour; minute over the last 47 hours only (then the default period is last_24_hours; an earlier start is a 422)"));
   series.replies = {schema::Reply(200, "the points, oldest first", R"({"type":"object","required":["metric","interval","points"]})")};
   series.errors = {404};
   series.slow = true;
   routes.Add(series, read, [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
     RETURN_IF_ERROR(CheckTenant(p, ctx));
     ASSIGN_OR_RETURN(analytics::Analytics* a, On(ctx.Analytics()));
-    ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis()));
+    const std::string interval = req.Query("interval").value_or("hour");
+    // By the minute, the default period is one the minutes are kept for.
+    ASSIGN_OR_RETURN(Period period, PeriodOf(req, ctx.NowMillis(),
+                                             interval == "minute" ? "last_24_hours" : "last_7_days"));
     const std::string metric = req.Query("metric").value_or("");
     if (metric.empty()) {
       return Status::InvalidArgument("query parameter 'metric' is required", {{"parameter", "metric"}});
     }
-    const std::string interval = req.Query("interval").value_or("hour");
     const int64_t step = interval == "day" ? kDayMs : interval == "minute" ? analytics::kMinuteMs : kHourMs;
     // Each metric: its value from a bucket's figures, the counters it needs,
     // and whether it splits by model version.
@@ -397,7 +399,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
       points.push_back(std::move(pt));
     }
     return JsonAnswer(200, json::object{{"tenant_id", ctx.tenant_id()}, {"metric", metric}, {"interval", interval},
-                                        {"from", FormatRfc3339Millis(period.from_ms)},
+                                        {"period", period.name}, {"from", FormatRfc3339Millis(period.from_ms)},
                                         {"to", FormatRfc3339Millis(period.to_ms)}, {"points", std::move(points)}});
   });
 

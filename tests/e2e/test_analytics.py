@@ -190,7 +190,12 @@ def test_a_scripted_day_is_counted_and_attributed_exactly(make_server):
     assert len(points) in (60, 61) and sum(p["value"] for p in points) == 4
     old = server.request("GET", f"/api/v1/analytics/tenant/alpha/timeseries?metric=calls&interval=minute"
                          "&period=last_7_days", token=a["api_key"])
-    assert old.status == 400 and old.json()["error"]["details"]["parameter"] == "interval"
+    assert old.status == 422 and old.json()["error"]["details"]["parameter"] == "interval"
+    # Without a period, by the minute: the last 24 hours (minutes are kept for 47).
+    day = server.request("GET", f"/api/v1/analytics/tenant/alpha/timeseries?metric=calls&interval=minute",
+                         token=a["api_key"])
+    assert day.status == 200, day
+    assert day.json()["period"] == "last_24_hours" and len(day.json()["points"]) in (1440, 1441)
     revenue_days = server.request("GET", f"/api/v1/analytics/tenant/alpha/timeseries?metric=revenue&interval=day"
                                   "&period=last_7_days", token=a["api_key"]).json()["points"]
     assert round(sum(p["value"] for p in revenue_days), 2) == revenue
