@@ -136,7 +136,7 @@ TEST_F(AnalyticsTest, RecentPeriodsAreCountedToTheMinuteAndSeriesByTheMinuteStay
   EXPECT_EQ(series->rbegin()->second.all.calls, 2);
   // Minutes are kept for 48 hours: a series by the minute further back is refused.
   auto old = analytics_->Series("t1", now - 72 * 3'600'000LL, now, kMinute, {"calls"});
-  EXPECT_EQ(old.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(old.status().code(), StatusCode::kUnprocessable);
   // Over the long run, the hours and days hold everything (minutes pruned).
   clock_.AdvanceMillis(50 * 3'600'000LL);
   analytics_->Call("t1", "k1", "GET /x", 200, 1.0);

@@ -120,8 +120,9 @@ TEST(SqliteTenantStoresTest, TrackAnswersAreHandedToTheCallbackRunner) {
     EXPECT_TRUE(r.ok());
     ++answered;
   });
-  // The synchronous call is answered by the writer itself (a caller on a
-  // pool must not wait for that pool), after the same or a later commit.
+  // The synchronous call is never handed to the runner (a caller on a pool
+  // must not wait for that pool): answered by the committer thread, or
+  // written and answered on the caller's own thread when the writer is free.
   ev.user_id = "V";
   auto sync = store->Track({ev});
   ASSERT_OK(sync);
