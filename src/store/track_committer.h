@@ -8,13 +8,14 @@
 //
 // Journaled (the embedded mode, see store/track_journal.h): the committer
 // keeps one database transaction open across rounds; each round is written
-// into it and appended to the tenant's journal file, then answered; the
-// transaction commits every `commit_every_ms` or `commit_every_events`, when
-// the queue runs dry for that long, or at once when someone needs the
-// database (Flush: the store calls it before every other use of the
-// database, so every reader sees what was acknowledged). A killed process
-// loses no acknowledged event: the journal's rounds after the last committed
-// one are applied again by Start.
+// into it and appended to the tenant's journal file, then answered. A caller
+// that finds the transaction open and the writer lock free writes its own
+// round on its own thread (no hand-off, answered there). The transaction
+// commits `commit_every_ms` after it opened, after `commit_every_events`, or
+// at once when someone needs the database (Flush: the store calls it before
+// every other use of the database, so every reader sees what was
+// acknowledged). A killed process loses no acknowledged event: the journal's
+// rounds after the last committed one are applied again by Start.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -88,8 +89,10 @@ class TrackCommitter {
   // (or a commit failed). Cheap when nothing is waiting.
   void Flush();
 
-  // Blocks until the commit that holds the events (answered on the committer
-  // thread itself: a caller waiting on a pool must not wait for that pool).
+  // Blocks until the events are durable: committed, or (journaled) in the
+  // journal. Answered on the caller's thread when it could write at once, else
+  // on the committer thread (never handed to the CallbackRunner: a caller
+  // waiting on a pool must not wait for that pool).
   StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events);
   void TrackAsync(std::vector<TrackEvent> events, TenantStore::TrackCallback done);
 
@@ -125,7 +128,7 @@ class TrackCommitter {
   // that finds it free and a transaction open writes its round at once, on
   // its own thread (no hand-off), else the round goes to the queue.
   std::mutex write_mu_;
-  std::unique_ptr<TrackTransaction> tx_;   // GUARDED_BY(write_mu_)
+  std::unique_ptr<TrackTransaction> tx_;   // set once; its use GUARDED_BY(write_mu_)
   JournalOptions journal_options_;
   std::unique_ptr<TrackJournal> journal_;  // GUARDED_BY(write_mu_)
   uint64_t next_seq_ = 1;                  // GUARDED_BY(write_mu_)
