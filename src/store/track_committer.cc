@@ -35,15 +35,15 @@ TrackCommitter::~TrackCommitter() {
 }
 
 StatusOr<std::vector<TrackResult>> TrackCommitter::Track(const std::vector<TrackEvent>& events) {
+  std::vector<TrackEvent> own = events;  // one copy: written now, or queued (TryWriteNow leaves it on refusal)
   if (tx_) {
-    std::vector<TrackEvent> now = events;
     std::optional<StatusOr<std::vector<TrackResult>>> out;
     TenantStore::TrackCallback put = [&out](StatusOr<std::vector<TrackResult>> r) { out.emplace(std::move(r)); };
-    if (TryWriteNow(now, put)) return std::move(*out);
+    if (TryWriteNow(own, put)) return std::move(*out);
   }
   std::promise<StatusOr<std::vector<TrackResult>>> answer;
   auto future = answer.get_future();
-  Enqueue(events, [&answer](StatusOr<std::vector<TrackResult>> r) { answer.set_value(std::move(r)); },
+  Enqueue(std::move(own), [&answer](StatusOr<std::vector<TrackResult>> r) { answer.set_value(std::move(r)); },
           /*hand_back=*/false);
   return future.get();
 }
@@ -136,14 +136,19 @@ Status TrackCommitter::Start() {
       behind += r.seq > applied ? r.events.size() : 0;
     }
     if (behind > 0) spdlog::info("tenant {}: applying {} tracked events from the journal", tenant_id_, behind);
-    ASSIGN_OR_RETURN(last, ReapplyLocked(rounds));
+    ASSIGN_OR_RETURN(last, ReapplyLocked(rounds, applied));
   }
   if (last > 0) Committed(last);
   return Status::Ok();
 }
 
-StatusOr<uint64_t> TrackCommitter::ReapplyLocked(const std::vector<JournalRound>& rounds) {
+StatusOr<uint64_t> TrackCommitter::ReapplyJournalLocked() {
+  ASSIGN_OR_RETURN(auto rounds, journal_->ReadBack());
   ASSIGN_OR_RETURN(uint64_t applied, tx_->AppliedSeq());
+  return ReapplyLocked(rounds, applied);
+}
+
+StatusOr<uint64_t> TrackCommitter::ReapplyLocked(const std::vector<JournalRound>& rounds, uint64_t applied) {
   uint64_t last = 0;
   for (const auto& r : rounds) {
     if (r.seq <= applied) continue;
@@ -161,7 +166,6 @@ StatusOr<uint64_t> TrackCommitter::ReapplyLocked(const std::vector<JournalRound>
   if (last > 0) RETURN_IF_ERROR(tx_->Commit(last));
   RETURN_IF_ERROR(journal_->Clear());
   reapply_ = false;
-  reapply_pending_.store(false);
   return last;
 }
 
@@ -208,8 +212,7 @@ void TrackCommitter::RunRound(std::vector<std::shared_ptr<Job>>& jobs) {
     std::lock_guard w(write_mu_);
     if (reapply_) {
       // A commit failed: the rounds since the one before are only in the journal.
-      auto rounds = journal_->ReadBack();
-      auto last = rounds.ok() ? ReapplyLocked(*rounds) : StatusOr<uint64_t>(rounds.status());
+      auto last = ReapplyJournalLocked();
       if (last.ok()) reapplied = *last;
       else s = last.status();
     }
@@ -226,8 +229,7 @@ void TrackCommitter::CommitOpen() {
     std::lock_guard w(write_mu_);
     if (uncommitted_events_.load() == 0) {
       if (!reapply_) return;
-      auto rounds = journal_->ReadBack();
-      auto last = rounds.ok() ? ReapplyLocked(*rounds) : StatusOr<uint64_t>(rounds.status());
+      auto last = ReapplyJournalLocked();
       if (!last.ok()) {
         spdlog::error("tenant {}: tracked events cannot be applied again: {}", tenant_id_, last.status().ToString());
         open_since_ns_.store(SteadyNanos());  // retried after a window
@@ -244,7 +246,6 @@ void TrackCommitter::CommitOpen() {
         spdlog::error("tenant {}: tracked events' commit failed (applied again from the journal): {}", tenant_id_,
                       s.ToString());
         reapply_ = true;
-        reapply_pending_.store(true);
         open_since_ns_.store(SteadyNanos());
         seq = 0;
       }
@@ -290,7 +291,7 @@ void TrackCommitter::JournaledLoop() {
   std::vector<std::shared_ptr<Job>> jobs;
   std::unique_lock lock(mu_);
   while (true) {
-    const bool open = uncommitted_events_.load() > 0 || reapply_pending_.load();
+    const bool open = uncommitted_events_.load() > 0 || reapply_.load();
     auto ready = [&] {
       return !queue_.empty() || stop_ || (open && flush_wanted_) || uncommitted_events_.load() >= max_events;
     };
@@ -312,16 +313,15 @@ void TrackCommitter::JournaledLoop() {
     }
     const bool due = flush_wanted_ || stop_ || SteadyNanos() >= open_since_ns_.load() + window_ns ||
                      uncommitted_events_.load() >= max_events;
-    if (due && (uncommitted_events_.load() > 0 || reapply_pending_.load())) {
+    if (due && (uncommitted_events_.load() > 0 || reapply_.load())) {
       const bool stopping = stop_;
       lock.unlock();
       CommitOpen();
-      if (stopping && reapply_pending_.load()) {
+      if (stopping && reapply_.load()) {
         // Stopping with a commit that keeps failing: the journal keeps the
         // rounds for the next start.
         std::lock_guard w(write_mu_);
         reapply_ = false;
-        reapply_pending_.store(false);
       }
       lock.lock();
     }

@@ -110,7 +110,9 @@ class TrackCommitter {
   Status WriteRoundLocked(const std::vector<TrackBatch*>& batches);  // write, journal
   void RunRound(std::vector<std::shared_ptr<Job>>& jobs);             // the committer's: write, journal, answer
   void CommitOpen();
-  StatusOr<uint64_t> ReapplyLocked(const std::vector<JournalRound>& rounds);  // the last round committed, or 0
+  // Writes and commits the rounds past `applied`; the last one committed, or 0.
+  StatusOr<uint64_t> ReapplyLocked(const std::vector<JournalRound>& rounds, uint64_t applied);
+  StatusOr<uint64_t> ReapplyJournalLocked();  // after a failed commit: the journal's rounds
   void Committed(uint64_t seq);  // after a commit (seq 0: it failed); wakes Flush
   void Answer(std::vector<std::shared_ptr<Job>>& jobs, const Status& s);
 
@@ -132,10 +134,9 @@ class TrackCommitter {
   JournalOptions journal_options_;
   std::unique_ptr<TrackJournal> journal_;  // GUARDED_BY(write_mu_)
   uint64_t next_seq_ = 1;                  // GUARDED_BY(write_mu_)
-  bool reapply_ = false;                   // GUARDED_BY(write_mu_): a commit failed, the journal is ahead
+  std::atomic<bool> reapply_{false};       // written under write_mu_: a commit failed, the journal is ahead
   std::atomic<uint64_t> uncommitted_events_{0};  // written under write_mu_
   std::atomic<int64_t> open_since_ns_{0};        // steady clock; written under write_mu_
-  std::atomic<bool> reapply_pending_{false};     // reapply_, for the committer's wait
   std::atomic<uint64_t> acked_seq_{0};     // the last round answered
   std::atomic<uint64_t> committed_seq_{0}; // written under mu_
   uint64_t commit_attempts_ = 0;           // GUARDED_BY(mu_)

@@ -15,7 +15,7 @@
 // 16-byte BLAKE2b of the body. A torn or damaged record ends the replay
 // (it was never acknowledged: its `write` had not returned).
 //
-// Thread safety: one writer (the committer) at a time.
+// Thread safety: one caller at a time (the TrackCommitter's writer lock).
 #pragma once
 
 #include <cstdint>

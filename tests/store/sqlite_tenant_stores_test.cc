@@ -191,7 +191,8 @@ TEST(SqliteTenantStoresTest, WhatTrackingAcknowledgedIsVisibleToTheNextRead) {
     ASSERT_OK(r);
     ASSERT_EQ(StoredEvents(*store), i + 1);  // no wait for the commit window
   }
-  // A writer other than tracking gets the database without waiting for the window.
+  // A writer other than tracking, with tracked events uncommitted, gets the
+  // database (its checkout flushes them first) and commits.
   auto again = store->Track({ViewOfP1("W")});
   ASSERT_OK(again);
   auto batch = store->BeginImport();

@@ -100,7 +100,6 @@ StatusOr<TrackResult> WriteOne(SqliteConn& c, const Clock* clock, const TrackEve
   return r;
 }
 
-
 Status WriteBatches(SqliteConn& c, const Clock* clock, const std::vector<TrackBatch*>& batches) {
   for (TrackBatch* b : batches) {
     for (const auto& ev : b->events) {
@@ -149,9 +148,8 @@ class SqliteTrackTransaction final : public TrackTransaction {
   void EndRound(bool keep) override {
     if (round_open_) {
       SqliteConn& c = lease_->conn();
-      if (keep) {
-        if (c.Exec("RELEASE track_round").ok()) ++rounds_;
-        else keep = false, (void)c.Exec("ROLLBACK TO track_round"), (void)c.Exec("RELEASE track_round");
+      if (keep && c.Exec("RELEASE track_round").ok()) {
+        ++rounds_;
       } else {
         (void)c.Exec("ROLLBACK TO track_round");
         (void)c.Exec("RELEASE track_round");
