@@ -254,7 +254,7 @@ class TenantStore {
   // pairs and distinct items (one full scan: call per training request, not
   // per tracked event).
   struct InteractionCounts {
-    int64_t events = 0, pairs = 0, items = 0;
+    int64_t events = 0, pairs = 0, items = 0, users = 0;
   };
   virtual StatusOr<InteractionCounts> CountInteractions() = 0;
   virtual Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) = 0;

@@ -284,10 +284,10 @@ class PgTenantStore final : public TenantStore {
   }
 
   StatusOr<InteractionCounts> CountInteractions() override {
-    ASSIGN_OR_RETURN(auto r, Q("SELECT COALESCE(SUM(n), 0), COUNT(*), COUNT(DISTINCT item_idx) FROM "
-                               "(SELECT item_idx, COUNT(*) AS n FROM {s}.interactions WHERE item_idx >= 0 "
-                               "GROUP BY user_idx, item_idx) p"));
-    return InteractionCounts{r.Int(0, 0), r.Int(0, 1), r.Int(0, 2)};
+    ASSIGN_OR_RETURN(auto r, Q("SELECT COALESCE(SUM(n), 0), COUNT(*), COUNT(DISTINCT item_idx), "
+                               "COUNT(DISTINCT user_idx) FROM (SELECT user_idx, item_idx, COUNT(*) AS n FROM "
+                               "{s}.interactions WHERE item_idx >= 0 GROUP BY user_idx, item_idx) p"));
+    return InteractionCounts{r.Int(0, 0), r.Int(0, 1), r.Int(0, 2), r.Int(0, 3)};
   }
 
   Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) override {

@@ -46,15 +46,17 @@ class SqliteTenantStore final : public TenantStore {
     RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
       // The primary key's order: a pair's rows are adjacent (one scan, no
       // sort); one row per pair, items counted here.
-      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT item_idx, COUNT(*) FROM interactions WHERE item_idx >= 0 "
-                                          "GROUP BY user_idx, item_idx"));
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT item_idx, COUNT(*), user_idx FROM interactions "
+                                          "WHERE item_idx >= 0 GROUP BY user_idx, item_idx"));
       std::vector<bool> seen;
+      int64_t last_user = -1;
       for (;;) {
         ASSIGN_OR_RETURN(bool row, st->Step());
         if (!row) break;
         const int64_t item = st->Int(0);
         n.events += st->Int(1);
         ++n.pairs;
+        if (st->Int(2) != last_user) last_user = st->Int(2), ++n.users;  // a user's pairs are adjacent
         if (item >= static_cast<int64_t>(seen.size())) seen.resize(std::max<int64_t>(item + 1, 2 * seen.size()));
         if (!seen[item]) seen[item] = true, ++n.items;
       }
