@@ -374,6 +374,8 @@ def run_dataset(name, work, variants, peers):
                     rr = p["rerank"]
                     note += (f"; reranker {'kept' if rr.get('kept') else 'not kept'} (validation ndcg@10 "
                              f"{rr.get('ndcg@10', 0):.4f} → {rr.get('reranked_ndcg@10', 0):.4f})")
+                if p.get("phase_seconds"):
+                    note += "; steps " + " ".join(f"{k} {v:.1f}" for k, v in p["phase_seconds"].items())
                 if p.get("chosen_model_type"):
                     note += f"; chose {p['chosen_model_type']} {json.dumps(p.get('chosen_hyperparameters', {}))}"
             lists, scores = served_lists(gw, key, test)

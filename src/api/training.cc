@@ -54,7 +54,11 @@ constexpr const char* kJobDoc = R"({"type":"object","required":["job_id","status
   "status":{"type":"string","enum":["queued","started","loading_data","training","evaluating","building_index","deploying","completed","failed","cancelled"]},
   "progress":{"type":"number","minimum":0,"maximum":1},"model_type":{"type":"string"},"training_mode":{"type":"string"},
   "current_epoch":{"type":"integer"},"total_epochs":{"type":"integer"},"metrics":{"type":"object"},
-  "model_version":{"type":"string"},"error":{"type":"object","properties":{"reason":{"type":"string"},"message":{"type":"string"}}}}})";
+  "model_version":{"type":"string"},"estimated_duration_seconds":{"type":"number"},
+  "estimated_phase_seconds":{"type":"object","additionalProperties":{"type":"number"},"description":"the estimate at submission, by step"},
+  "phase_seconds":{"type":"object","additionalProperties":{"type":"number"},"description":"seconds each step took (a completed job): loading, fit, validation, refit, index, storing"},
+  "fit_evaluation_seconds":{"type":"number","description":"of the fit's seconds, those its periodic validations took"},
+  "error":{"type":"object","properties":{"reason":{"type":"string"},"message":{"type":"string"}}}}})";
 
 http::Param JobId() { return schema::Path("job_id", 64, "the job's id (POST /api/v1/train answered it)"); }
 
@@ -73,6 +77,8 @@ void RegisterTrainingRoutes(TenantRoutes& routes) {
     "required":["job_id","status","estimated_duration_seconds","queue_position","model_type","training_mode","hyperparameters","progress_url","events_url"],
     "properties":{"job_id":{"type":"string"},"status":{"type":"string","enum":["queued","started"]},
     "estimated_duration_minutes":{"type":"number"},"estimated_duration_seconds":{"type":"number"},
+    "estimated_phase_seconds":{"type":"object","additionalProperties":{"type":"number"},
+      "description":"the estimate by step: loading, fit, validation, refit (with a validation split), index, storing"},
     "queue_position":{"type":"integer"},"model_type":{"type":"string"},"training_mode":{"type":"string"},
     "hyperparameters":{"type":"object"},"progress_url":{"type":"string"},"events_url":{"type":"string"}}})")};
   train.errors = {409};
@@ -88,6 +94,7 @@ void RegisterTrainingRoutes(TenantRoutes& routes) {
         {"status", s.status},
         {"estimated_duration_minutes", minutes},
         {"estimated_duration_seconds", std::round(s.estimated_seconds * 10) / 10},
+        {"estimated_phase_seconds", s.estimated_steps},
         {"queue_position", s.queue_position},
         {"model_type", training::ModelChoiceName(job.model_type)},
         {"training_mode", job.mode},

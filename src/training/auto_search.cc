@@ -15,6 +15,11 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// A trial: its fit, then its judgement (plain and steered rankings).
+double TrialSeconds(const JobRequest& t, const DataShape& data, SpeedEstimate& speed) {
+  return speed.FitSeconds(t, data) + 2 * speed.EvaluationSeconds(t, data);
+}
+
 }  // namespace
 
 JobRequest RequestForType(const JobRequest& req, ml::ModelType type) {
@@ -34,15 +39,14 @@ JobRequest RequestForType(const JobRequest& req, ml::ModelType type) {
   return t;
 }
 
-std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t items,
-                              SpeedEstimate& speed) {
+std::vector<Trial> PlanTrials(const JobRequest& req, const DataShape& data, SpeedEstimate& speed) {
   std::vector<Trial> out;
   auto add = [&](JobRequest t) {
-    ResolveBatchSize(&t, pairs);
-    const double s = speed.FitSeconds(t, pairs, items);
+    ResolveBatchSize(&t, data.pairs);
+    const double s = TrialSeconds(t, data, speed);
     out.push_back({std::move(t), s});
   };
-  const bool small_catalog = items <= ml::kMaxItemItemItems;
+  const bool small_catalog = data.items <= ml::kMaxItemItemItems;
   if (small_catalog) {
     // EASE's L2 grows with the data; three strengths a factor 4 apart.
     for (double lambda : {250.0, 1000.0, 4000.0}) {
@@ -75,37 +79,49 @@ std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t item
   return out;
 }
 
-double DefaultBudgetSeconds(const JobRequest& req, int64_t pairs, int64_t items,
-                            SpeedEstimate& speed) {
+double DefaultBudgetSeconds(const JobRequest& req, const DataShape& data, SpeedEstimate& speed) {
   JobRequest l = RequestForType(req, ml::ModelType::kLightGcn);
   l.given.clear();
-  return std::clamp(3 * speed.JobSeconds(l, pairs, items), 10.0, kMaxDefaultBudgetSeconds);
+  ResolveBatchSize(&l, data.pairs);
+  return std::clamp(3 * speed.Job(l, data).Total(), 10.0, kMaxDefaultBudgetSeconds);
 }
 
-double AutoJobSeconds(const JobRequest& req, int64_t pairs, int64_t items, SpeedEstimate& speed) {
+JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimate& speed) {
   const double budget = req.time_budget_seconds > 0 ? req.time_budget_seconds
-                                                    : DefaultBudgetSeconds(req, pairs, items, speed);
-  // The trials that fit the budget, then the chosen one's refit: which one
-  // is not known yet, so their mean.
-  double used = 0, refits = 0;
+                                                    : DefaultBudgetSeconds(req, data, speed);
+  // The trials that fit the budget, then the chosen one's refit and steps:
+  // which one is not known yet, so their mean.
+  JobSteps out;
   int planned = 0;
-  for (const auto& t : PlanTrials(req, pairs, items, speed)) {
-    if (used + t.estimated_seconds > budget) continue;
-    used += t.estimated_seconds;
-    refits += speed.JobSeconds(t.request, pairs, items) - t.estimated_seconds;
+  for (const auto& t : PlanTrials(req, data, speed)) {
+    if (out.fit + t.estimated_seconds > budget) continue;
+    out.fit += t.estimated_seconds;
+    const JobSteps other = speed.OtherSteps(t.request, data);
+    out.refit += speed.RefitSeconds(t.request, data);
+    out.loading += other.loading;
+    out.validation += other.validation;
+    out.index += other.index;
+    out.storing += other.storing;
     ++planned;
   }
-  return used + (planned ? refits / planned : 0.5);
+  if (planned > 1) {
+    for (double* x : {&out.refit, &out.loading, &out.validation, &out.index, &out.storing}) *x /= planned;
+  }
+  return out;
 }
 
 StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data, const SearchEnv& env) {
   const auto started = std::chrono::steady_clock::now();
   SearchResult r;
-  const int64_t pairs = data.train.size() + data.test.size();  // every pair, as at the estimate
-  r.budget_seconds = req.time_budget_seconds > 0
-                         ? req.time_budget_seconds
-                         : DefaultBudgetSeconds(req, pairs, data.n_items, *env.speed);
-  std::vector<Trial> plan = PlanTrials(req, pairs, data.n_items, *env.speed);
+  DataShape shape = env.shape;
+  if (shape.pairs == 0) {  // not given: the data's own (events as many as pairs)
+    shape.pairs = shape.events = static_cast<int64_t>(data.train.size() + data.test.size());
+    shape.users = data.n_users;
+    shape.items = data.n_items;
+  }
+  r.budget_seconds = req.time_budget_seconds > 0 ? req.time_budget_seconds
+                                                 : DefaultBudgetSeconds(req, shape, *env.speed);
+  std::vector<Trial> plan = PlanTrials(req, shape, *env.speed);
   for (const auto& t : plan) {
     r.trials.push_back(json::object{{"model_type", ModelChoiceName(t.request.model_type)},
                                     {"hyperparameters", HyperparametersJson(t.request)},
@@ -137,7 +153,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     const JobRequest& t = plan[k].request;
     if (env.cancel && env.cancel->load()) return ml::CancelledStatus();
     // Re-estimated with what the finished trials taught the speed estimate.
-    const double estimate = env.speed->FitSeconds(t, pairs, data.n_items);
+    const double estimate = TrialSeconds(t, shape, *env.speed);
     const bool must_run = k == fallback && !r.best;
     if (!must_run && Seconds(started) + estimate > r.budget_seconds) {
       doc["status"] = "skipped";
@@ -160,6 +176,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       epoch_seconds += e.seconds;
       epochs = e.epoch;
     });
+    if (fit.ok()) env.speed->RecordEpochs(t, epochs, model->best_epoch());
     if (fit.code() == StatusCode::kCancelled) return fit;
     doc["seconds"] = Seconds(t0);
     if (!fit.ok()) {
@@ -169,7 +186,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       continue;
     }
     if (epochs > 0 && epoch_seconds > 0) {
-      env.speed->Record(t, data.train.size(), data.n_items, epoch_seconds / epochs);
+      env.speed->Record(t, EpochData(data), epoch_seconds / epochs);
     }
     ml::Metrics m = ml::Evaluate(data, model->user_embeddings().data(), model->item_embeddings().data(),
                                  model->dim(), {10, 20});

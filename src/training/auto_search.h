@@ -38,17 +38,15 @@ struct Trial {
 JobRequest RequestForType(const JobRequest& req, ml::ModelType type);
 
 // The trials for `req` (model_type "auto") on data of this size.
-std::vector<Trial> PlanTrials(const JobRequest& req, int64_t pairs, int64_t items,
-                              SpeedEstimate& speed);
+std::vector<Trial> PlanTrials(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 // The default budget: three times one LightGCN training (our defaults) at
 // this size, at most kMaxDefaultBudgetSeconds, so that a large shop's job
 // (the search, then the chosen model's refit) ends within about half an hour.
 inline constexpr double kMaxDefaultBudgetSeconds = 15 * 60;
-double DefaultBudgetSeconds(const JobRequest& req, int64_t pairs, int64_t items,
-                            SpeedEstimate& speed);
-// The expected whole-job time: the trials that fit in the budget, then the
-// mean of their refits (the chosen one is not known yet). `pairs`: as SpeedEstimate.
-double AutoJobSeconds(const JobRequest& req, int64_t pairs, int64_t items, SpeedEstimate& speed);
+double DefaultBudgetSeconds(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
+// The expected whole job by step: the trials that fit in the budget (the
+// fit), then the mean of their refits (the chosen one is not known yet).
+JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 
 struct SearchResult {
   std::unique_ptr<ml::Model> best;
@@ -67,6 +65,7 @@ struct SearchEnv {
   // Called after every trial's change with the trials so far and the
   // fraction of the budget used.
   std::function<void(const boost::json::array& trials, double budget_used)> progress;
+  DataShape shape;  // the job's data as counted (every pair), for the trials' estimates; unset: `data`'s
 };
 
 // Runs the plan within the budget. kFailedPrecondition when no trial could

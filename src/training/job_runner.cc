@@ -221,6 +221,23 @@ void SetStatus(const JobContext& ctx, JobStatus status, double progress) {
 
 bool Cancelled(const JobContext& ctx) { return ctx.cancel && ctx.cancel->load(); }
 
+// The seconds each step of a job took, as the record's `phase_seconds`
+// says them and the speed estimate learns from them.
+class StepTimes {
+ public:
+  // The step that ends now began where the last one ended.
+  void End(double JobSteps::*step) {
+    const auto now = std::chrono::steady_clock::now();
+    took_.*step = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+  const JobSteps& took() const { return took_; }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  JobSteps took_;
+};
+
 // Where a job starts from: the deployed version (the incremental starting
 // point and the gate's baseline), and what it trains.
 struct Start {
@@ -269,12 +286,14 @@ struct Fitted {
   JobRequest chosen;
   std::unique_ptr<ml::Model> model;
   double train_seconds = 0;  // with the validations
+  double eval_seconds = 0;   // the validations alone
+  int evaluations = 0;
   int epochs_run = 0;
 };
 
 // Step 2: the search's trials (auto), or one fit reporting every epoch.
 StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start& st, const ml::Dataset& data,
-                          const std::optional<ml::Metrics>& baseline, double fit_share) {
+                          const DataShape& shape, const std::optional<ml::Metrics>& baseline, double fit_share) {
   const JobRequest& run = st.run;
   Fitted out;
   out.chosen = run;
@@ -290,6 +309,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
                        d["progress"] = 0.05 + fit_share * used;
                      }, true);
                    }};
+    senv.shape = shape;
     ASSIGN_OR_RETURN(SearchResult search, RunSearch(*ctx.request, data, senv));
     out.model = std::move(search.best);
     out.chosen = search.chosen;
@@ -322,6 +342,8 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
   RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
     out.train_seconds += r.seconds + r.eval_seconds;
     epoch_seconds += r.seconds;
+    out.eval_seconds += r.eval_seconds;
+    out.evaluations += r.metrics.has_value();
     out_of_time = r.out_of_time;
     out.epochs_run = r.epoch;
     const double per_epoch = out.train_seconds / r.epoch;
@@ -354,8 +376,9 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     }, persist);
   }));
   if (out.epochs_run > 0 && epoch_seconds > 0) {
-    env.speed->Record(run, data.train.size(), data.n_items, epoch_seconds / out.epochs_run);
+    env.speed->Record(run, EpochData(data), epoch_seconds / out.epochs_run);
   }
+  env.speed->RecordEpochs(run, out.epochs_run, out.model->best_epoch());
   if (out_of_time && out.epochs_run < opt.epochs) {
     ctx.update([&](json::object& d) { d["fit_stopped_by"] = "time_budget"; }, true);
   }
@@ -501,6 +524,7 @@ StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const 
 Status RunJob(const JobContext& ctx, const JobEnv& env) {
   const JobRequest& req = *ctx.request;
   const auto started = std::chrono::steady_clock::now();
+  StepTimes steps;
   ctx.update([&](json::object& d) {
     d["status"] = store::JobStatusName(JobStatus::kLoadingData);
     d["progress"] = 0.01;
@@ -529,14 +553,20 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }, false);
   if (Cancelled(ctx)) return ml::CancelledStatus();
   ASSIGN_OR_RETURN(std::unique_ptr<Start> st, StartFrom(ctx, env, data));
+  steps.End(&JobSteps::loading);
 
   // 2. Training. With a validation split the chosen model is refit on all
   // the data afterwards (3b): the first fit takes the first part of the progress.
   SetStatus(ctx, JobStatus::kTraining, 0.05);
   const bool will_refit = data.test.size() > 0;
   const double fit_share = will_refit ? 0.55 : 0.85;
-  ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, baseline, fit_share));
+  const DataShape shape{.events = td.events,
+                        .pairs = static_cast<int64_t>(data.train.size() + data.test.size()),
+                        .users = data.n_users,
+                        .items = data.n_items};
+  ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, shape, baseline, fit_share));
   if (Cancelled(ctx)) return ml::CancelledStatus();
+  steps.End(&JobSteps::fit);
 
   // 3. Evaluation on the validation split, of the new model and of the
   // deployed one (the same split: a fair comparison for the gate). What
@@ -553,6 +583,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
                             });
   if (Cancelled(ctx)) return ml::CancelledStatus();
+  steps.End(&JobSteps::validation);
 
   // 3b. The refit on all data (the events validation was loaded with, no
   // second read of the store; `data` is consumed: only final_data from here).
@@ -561,6 +592,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   if (will_refit) {
     served_data = AllData(std::move(td));
     ASSIGN_OR_RETURN(refit, Refit(ctx, fitted, *served_data, val, shown_below_weight));
+    steps.End(&JobSteps::refit);
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;
 
@@ -570,11 +602,17 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                                                    fitted.model->dim(), env.registry->options().index));
   ASSIGN_OR_RETURN(std::string index_bytes, index->Serialize());
   if (Cancelled(ctx)) return ml::CancelledStatus();
+  steps.End(&JobSteps::index);
 
   // 5. Store the version, then deploy it if the gate lets it.
   SetStatus(ctx, JobStatus::kDeploying, 0.96);
   ASSIGN_OR_RETURN(Stored stored, StoreAndDeploy(ctx, env, *st, fitted, final_data, val, *index, index_bytes,
                                                  baseline, refit, served_data.has_value()));
+  steps.End(&JobSteps::storing);
+  env.speed->RecordJob(fitted.chosen, JobTimes{.data = shape,
+                                               .took = steps.took(),
+                                               .eval_seconds = fitted.eval_seconds,
+                                               .evaluations = fitted.evaluations});
   const double duration = Seconds(started);
   const std::string location = env.registry->Location(ctx.tenant_id, stored.version.model_key);
   ctx.update([&](json::object& d) {
@@ -600,6 +638,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d.erase("phase");
     d["best_epoch"] = fitted.model->best_epoch();
     d["seconds_per_epoch"] = fitted.epochs_run ? fitted.train_seconds / fitted.epochs_run : 0.0;
+    d["phase_seconds"] = steps.took().Json(served_data.has_value());
+    // The fit's periodic validations: part of phase_seconds.fit.
+    if (fitted.evaluations > 0) d["fit_evaluation_seconds"] = fitted.eval_seconds;
     d["index"] = stored.index_json;
     d["finished_at"] = FormatRfc3339Millis(env.clock->NowMillis());
     d.erase("estimated_completion");

@@ -5,33 +5,36 @@
 #include <cmath>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "ml/dataset.h"
 #include "ml/model.h"
 
 namespace embedrec::training {
 
-double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
+double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
   const double d = r.options.embedding_dim;
-  const double p = static_cast<double>(std::max<int64_t>(pairs, 1));
-  const double n = static_cast<double>(std::max<int64_t>(items, 1));
+  const double p = static_cast<double>(std::max<int64_t>(data.pairs, 1));
+  const double n = static_cast<double>(std::max<int64_t>(data.items, 1));
+  // Users unknown (0): taken as many as the items.
+  const double rows = n + static_cast<double>(data.users > 0 ? data.users : data.items);
   using ml::ModelType;
   if (r.model_type == ModelType::kPopularity) return p;
   if (r.model_type == ModelType::kEase) return n * n * n / 3 + 8 * n * n * d;
   if (r.model_type == ModelType::kItemKnn) return n * n * (8 * d + 20);
   // ALS: every pair adds a rank-one update (d²) to its user's and its item's
-  // system; every row solves a d × d system (Cholesky, d³/3). Rows are users
-  // plus items; the users are not known here and are taken as many as the
-  // items. Without the solves a small shop's timing (mostly solves) made a
+  // system; every row (users and items) solves a d × d system (Cholesky,
+  // d³/3). Without the solves a small shop's timing (mostly solves) made a
   // large shop's epoch look 6.7 times longer than it was.
-  if (r.model_type == ModelType::kAls) return p * d * d + n * (d * d * d / 3 + 2 * d * d);
+  if (r.model_type == ModelType::kAls) return p * d * d + rows * (d * d * d / 3 + 2 * d * d);
   const double linear = p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
   if (r.model_type == ModelType::kBprMf) {
     // Each pair reads and writes random rows (weights and two Adam moments):
     // once the table outgrows the cache most of them miss. Measured per pair:
     // 0.5 µs at 150K interactions (an 11 MB table), 2.2 µs at 1.5M, 3.1 µs at
     // 15M (1.2 GB); the share of the table outside a ~32 MB cache explains
-    // them within 10 % (users taken as many as the items, as for ALS).
-    const double table_bytes = 2 * n * d * 4 * 3;
+    // them within 10 %.
+    const double table_bytes = rows * d * 4 * 3;
     const double missing = std::max(0.0, 1 - 32e6 / table_bytes);
     return linear * (1 + 4.7 * missing);
   }
@@ -41,36 +44,106 @@ double SpeedEstimate::Units(const JobRequest& r, int64_t pairs, int64_t items) {
   // (2 edges per pair, K layers, forward and backward: 4·K·pairs·d), and an
   // epoch has pairs / batch steps (~32 with the batch scaled to the data:
   // linear; a given small batch: quadratic).
-  const double steps = p / r.options.BatchSizeFor(pairs, r.options.Propagates(ModelType::kLightGcn));
+  const double steps = p / r.options.BatchSizeFor(data.pairs, r.options.Propagates(ModelType::kLightGcn));
   const double graph = steps * 4.0 * r.options.num_layers * p * d;
-  // The propagation gathers rows of the users' and items' tables at random:
-  // the larger the tables, the more each gather costs. Measured per pair and
-  // step (`embedrec train --threads 2`, scaled batch) relative to the
-  // calibration's tables (5,000 rows, 1.28 MB): 1.13× at 2.6 MB, 1.69× at
-  // 26 MB, 2.75× at 258 MB (the 150K, 1.5M and 15M shops' users and items);
-  // 1 + 0.062·log2(size / 1.28 MB)^1.64 gives 1.06, 1.69 and 2.75. The size
-  // is taken as 2 × items rows (users as many as items, as above).
-  const double table_mb = 2 * n * d * 4 / 1e6;
-  const double l = std::log2(std::max(1.0, table_mb / 1.28));
-  return (linear + graph) * (1 + 0.062 * std::pow(l, 1.64));
+  // The propagation gathers rows at random from what it keeps per user and
+  // item (the K + 1 layers' rows, the weights' and Adam's: ~K + 4 rows of d
+  // floats). While that fits the 32 MB cache a unit costs the same (jobs on
+  // shops of 62K–148K pairs, 18–27 MB: within 15 % of one figure; `embedrec
+  // train` on the 150K shop too); past it, more: 1.7× on a 500K-event shop
+  // (30K rows, 54 MB), 1.6× on the 1.5M shop (100K rows, 180 MB; `embedrec
+  // train`): 1 + 0.65·min(1, log2(size / 32 MB)). Larger sizes were not
+  // re-measured since LightGCN got faster (taken as the 1.5M shop's).
+  const double footprint_mb = rows * d * 4 * (r.options.num_layers + 4) / 1e6;
+  const double beyond = std::min(1.0, std::log2(std::max(1.0, footprint_mb / 32)));
+  return (linear + graph) * (1 + 0.65 * beyond);
 }
 
 namespace {
-// Seconds per work unit measured on the 2-core reference machine (one
-// synthetic epoch each, docs/benchmarks.md): what estimates use until this
-// machine's own figure is known.
+// Seconds per work unit of an epoch on the 2-core reference machine, fitted
+// to the refits of first jobs on four data sets (docs/benchmarks.md,
+// "Training time estimates"): what estimates use until jobs measure this
+// machine, scaled by the synthetic epoch's speed here against there.
 double DefaultSecondsPerUnit(ml::ModelType type) {
   switch (type) {
-    case ml::ModelType::kLightGcn: return 3e-10;  // the calibration epoch: 0.093 s (scaled batch)
-    case ml::ModelType::kBprMf: return 4e-9;
-    case ml::ModelType::kAls: return 1.4e-10;  // 11.7 s per epoch of the 15M shop
-    case ml::ModelType::kEase: return 5e-11;
-    case ml::ModelType::kItemKnn: return 5.6e-11;
+    case ml::ModelType::kLightGcn: return 8e-11;
+    case ml::ModelType::kBprMf: return 1.1e-8;
+    case ml::ModelType::kAls: return 8e-11;
+    case ml::ModelType::kEase: return 2e-11;
+    case ml::ModelType::kItemKnn: return 2e-11;
     case ml::ModelType::kPopularity: return 4e-9;
   }
   return 4e-9;
 }
+
+// The synthetic epoch's seconds per unit on the reference machine (Time(),
+// the fastest of three runs on a quiet machine; the server logs each type's
+// figure and ratio when it times it).
+double ReferenceSyntheticSecondsPerUnit(ml::ModelType type) {
+  switch (type) {
+    case ml::ModelType::kLightGcn: return 1.2e-10;
+    case ml::ModelType::kBprMf: return 1.5e-9;
+    case ml::ModelType::kAls: return 6.3e-11;
+    case ml::ModelType::kEase: return 1.75e-11;
+    case ml::ModelType::kItemKnn: return 2.15e-11;
+    case ml::ModelType::kPopularity: return 2.55e-9;
+  }
+  return 2.55e-9;
+}
+
+// The steps around the fit, each with its work units and its seconds per
+// unit on the reference machine.
+enum Step { kLoadStep, kEvalStep, kValidationStep, kIndexStep, kStoreStep };
+
+// Users a validation ranks against every item (training_data.h samples at
+// most 20,000).
+double RankedUsers(const DataShape& d) { return static_cast<double>(std::min<int64_t>(d.users, 20000)); }
+// Users the chosen model's judgement scores against every item, many times
+// over: the score calibration's (at most 2,000) and the reranker's (at most
+// 4,000), which are most of its time (measured: 0.4 and 0.5 of 1.2 s on a
+// 4,451-user shop, the rankings 0.3).
+double JudgedUsers(const DataShape& d) {
+  return static_cast<double>(std::min<int64_t>(d.users, 2000) + std::min<int64_t>(d.users, 4000));
+}
+
+double StepUnits(Step step, const JobRequest& r, const DataShape& d) {
+  const double dim = r.options.embedding_dim;
+  switch (step) {
+    case kLoadStep: return static_cast<double>(d.events);
+    // Every ranked user scored against every item, then the best kept.
+    case kEvalStep: return RankedUsers(d) * static_cast<double>(d.items) * (dim + 16);
+    case kValidationStep: return JudgedUsers(d) * static_cast<double>(d.items) * (dim + 16);
+    case kIndexStep: return static_cast<double>(d.items) * dim;
+    case kStoreStep: return static_cast<double>(d.users + d.items) * dim + static_cast<double>(d.pairs);
+  }
+  return 0;
+}
+
+double DefaultStepCost(int step) {
+  switch (step) {
+    case kLoadStep: return 1e-6;
+    case kEvalStep: return 1.6e-11;
+    case kValidationStep: return 3.5e-10;
+    case kIndexStep: return 1e-8;
+    case kStoreStep: return 1e-7;
+  }
+  return 0;
+}
+
+double Average(double old, double measured) { return 0.5 * old + 0.5 * measured; }
 }  // namespace
+
+DataShape EpochData(const ml::Dataset& data) {
+  return DataShape{.pairs = static_cast<int64_t>(data.train.size()), .users = data.n_users, .items = data.n_items};
+}
+
+boost::json::object JobSteps::Json(bool refit_step) const {
+  boost::json::object o{{"loading", loading}, {"fit", fit}, {"validation", validation}};
+  if (refit_step) o["refit"] = refit;
+  o["index"] = index;
+  o["storing"] = storing;
+  return o;
+}
 
 SpeedEstimate::~SpeedEstimate() {
   {
@@ -88,7 +161,10 @@ void SpeedEstimate::WaitIdle() {
 
 size_t SpeedEstimate::Measured() const {
   std::lock_guard lock(mu_);
-  return per_unit_.size();
+  std::set<ml::ModelType> types;
+  for (const auto& [t, _] : per_unit_) types.insert(t);
+  for (const auto& [t, _] : machine_) types.insert(t);
+  return types.size();
 }
 
 std::optional<double> SpeedEstimate::Time(ml::ModelType model_type) const {
@@ -99,8 +175,7 @@ std::optional<double> SpeedEstimate::Time(ml::ModelType model_type) const {
     for (int k = 0; k < 15; ++k) pairs.push_back({u, static_cast<int32_t>(rng() % 3000), 1.0f, 0});
   }
   ml::Dataset data = ml::MakeDataset(std::move(pairs), {});
-  auto model = ml::NewModel(model_type);
-  if (!model) return std::nullopt;
+  if (!ml::NewModel(model_type)) return std::nullopt;
   JobRequest r;
   r.model_type = model_type;
   ml::TrainOptions o = r.options;
@@ -108,11 +183,17 @@ std::optional<double> SpeedEstimate::Time(ml::ModelType model_type) const {
   o.eval_every = 0;
   o.patience = 0;
   o.threads = threads_;
-  auto t0 = std::chrono::steady_clock::now();
-  Status s = model->Fit(data, o, nullptr);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!s.ok()) return std::nullopt;
-  return seconds / Units(r, data.train.size(), data.n_items);
+  // The fastest of three epochs: the first pays for warming up (threads,
+  // pages), and a timing this short is easily disturbed.
+  double seconds = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto model = ml::NewModel(model_type);
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!model->Fit(data, o, nullptr).ok()) return std::nullopt;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    seconds = i == 0 ? s : std::min(seconds, s);
+  }
+  return seconds / Units(r, EpochData(data));
 }
 
 void SpeedEstimate::Calibrate() {
@@ -128,7 +209,14 @@ void SpeedEstimate::Calibrate() {
     auto per_unit = Time(type);
     lock.lock();
     timing_ = false;
-    if (per_unit) per_unit_.try_emplace(type, *per_unit);
+    // Believed within a factor of 3 (a timing beside a running job is
+    // slower than the machine is).
+    if (per_unit) {
+      const double ratio = *per_unit / ReferenceSyntheticSecondsPerUnit(type);
+      machine_.try_emplace(type, std::clamp(ratio, 1.0 / 3, 3.0));
+      spdlog::info("speed estimate: a synthetic {} epoch ran at {:.3g} s per unit, {:.2f}x the reference machine's",
+                   ml::ModelTypeName(type), *per_unit, ratio);
+    }
     cv_.notify_all();
   }
 }
@@ -137,8 +225,8 @@ double SpeedEstimate::SecondsPerUnit(const JobRequest& r) {
   // "auto" (no type yet): as LightGCN, the search's reference.
   const ml::ModelType type = r.model_type.value_or(ml::ModelType::kLightGcn);
   std::lock_guard lock(mu_);
-  auto it = per_unit_.find(type);
-  if (it != per_unit_.end()) return it->second;
+  if (auto it = per_unit_.find(type); it != per_unit_.end()) return it->second;
+  if (auto it = machine_.find(type); it != machine_.end()) return DefaultSecondsPerUnit(type) * it->second;
   if (queued_.insert(type).second && !stop_) {
     to_time_.push_back(type);
     if (!calibrator_.joinable()) calibrator_ = std::thread([this] { Calibrate(); });
@@ -147,36 +235,111 @@ double SpeedEstimate::SecondsPerUnit(const JobRequest& r) {
   return DefaultSecondsPerUnit(type);
 }
 
-double SpeedEstimate::EpochSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
-  return SecondsPerUnit(r) * Units(r, pairs, items);
+double SpeedEstimate::StepCost(int step) const {
+  auto it = step_cost_.find(step);
+  return it != step_cost_.end() ? it->second : DefaultStepCost(step);
 }
 
-double SpeedEstimate::FitSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
-  // The validated fit learns from the training split only.
-  const auto fit_pairs = static_cast<int64_t>(static_cast<double>(pairs) * (1 - r.validation_split));
-  const double epoch = EpochSeconds(r, fit_pairs, items);
-  const int epochs = r.options.epochs;
-  const int evals = r.validation_split > 0 ? epochs / std::max(1, r.options.eval_every) + 1 : 0;
-  // An evaluation scores every user against every item: about an epoch's
-  // work on small catalogs (measured on the benchmark data sets: 0.2 to 0.3
-  // epochs on gowalla-shop, 0.1 on Gowalla).
-  return epoch * (epochs + 0.3 * evals);
+std::pair<double, double> SpeedEstimate::EpochShares(const JobRequest& r) {
+  // Only a fit that validates can stop early; the refit trains the best epoch.
+  if (!r.model_type || !ml::IsGradientTrained(*r.model_type) || r.validation_split <= 0 ||
+      r.options.patience <= 0 || r.options.eval_every <= 0) {
+    return {1.0, 1.0};
+  }
+  std::lock_guard lock(mu_);
+  auto it = shares_.find({*r.model_type, r.options.learning_rate});
+  return it != shares_.end() ? it->second : std::pair<double, double>{1.0, 1.0};
 }
 
-double SpeedEstimate::JobSeconds(const JobRequest& r, int64_t pairs, int64_t items) {
-  // With a validation split the chosen model is refit on all the data: up
-  // to as many epochs again, on every pair.
-  const double refit = r.validation_split > 0 ? r.options.epochs * EpochSeconds(r, pairs, items) : 0;
-  return FitSeconds(r, pairs, items) + refit + 0.5;  // + loading, index and deploy
+double SpeedEstimate::EpochSeconds(const JobRequest& r, const DataShape& data) {
+  return SecondsPerUnit(r) * Units(r, data);
 }
 
-void SpeedEstimate::Record(const JobRequest& r, int64_t pairs, int64_t items, double seconds_per_epoch) {
+double SpeedEstimate::FitSeconds(const JobRequest& r, const DataShape& data) {
+  // The validated fit learns from the training split only: 1 − split of the
+  // pairs where one interaction type is all there is, more where only the
+  // strongest type's are held out (0.92 on a generated shop): taken as
+  // 1 − 0.75 × split.
+  DataShape fit_data = data;
+  fit_data.pairs = static_cast<int64_t>(static_cast<double>(data.pairs) * (1 - 0.75 * r.validation_split));
+  const double epoch = EpochSeconds(r, fit_data);
+  const double epochs = std::max(1.0, r.options.epochs * EpochShares(r).first);
+  const double evals = r.validation_split > 0 && r.options.eval_every > 0
+                           ? std::floor(epochs / r.options.eval_every) + 1 : 0;
+  return epoch * epochs + evals * EvaluationSeconds(r, data);
+}
+
+double SpeedEstimate::EvaluationSeconds(const JobRequest& r, const DataShape& data) {
+  std::lock_guard lock(mu_);
+  return StepCost(kEvalStep) * StepUnits(kEvalStep, r, data);
+}
+
+double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
+  if (r.validation_split <= 0) return 0;
+  const double epochs = std::max(1.0, std::round(r.options.epochs * EpochShares(r).second));
+  // Then the refit model's scores are matched to validation's precision
+  // over up to 2,000 users: a third of the judgement's users.
+  double match;
+  {
+    std::lock_guard lock(mu_);
+    match = StepCost(kValidationStep) * StepUnits(kValidationStep, r, data) *
+            static_cast<double>(std::min<int64_t>(data.users, 2000)) / std::max(1.0, JudgedUsers(data));
+  }
+  return epochs * EpochSeconds(r, data) + match;
+}
+
+JobSteps SpeedEstimate::OtherSteps(const JobRequest& r, const DataShape& data) {
+  std::lock_guard lock(mu_);
+  JobSteps s;
+  s.loading = StepCost(kLoadStep) * StepUnits(kLoadStep, r, data);
+  if (r.validation_split > 0) s.validation = StepCost(kValidationStep) * StepUnits(kValidationStep, r, data);
+  s.index = StepCost(kIndexStep) * StepUnits(kIndexStep, r, data);
+  s.storing = StepCost(kStoreStep) * StepUnits(kStoreStep, r, data);
+  return s;
+}
+
+JobSteps SpeedEstimate::Job(const JobRequest& r, const DataShape& data) {
+  JobSteps s = OtherSteps(r, data);
+  s.fit = FitSeconds(r, data);
+  s.refit = RefitSeconds(r, data);
+  return s;
+}
+
+void SpeedEstimate::Record(const JobRequest& r, const DataShape& data, double seconds_per_epoch) {
   if (!(seconds_per_epoch > 0)) return;
-  const double measured = seconds_per_epoch / Units(r, pairs, items);
+  const double measured = seconds_per_epoch / Units(r, data);
   if (!r.model_type) return;
   std::lock_guard lock(mu_);
   auto [it, fresh] = per_unit_.try_emplace(*r.model_type, measured);
-  if (!fresh) it->second = 0.5 * it->second + 0.5 * measured;
+  if (!fresh) it->second = Average(it->second, measured);
+}
+
+void SpeedEstimate::RecordEpochs(const JobRequest& r, int epochs_run, int best_epoch) {
+  if (!r.model_type || !ml::IsGradientTrained(*r.model_type) || r.validation_split <= 0 ||
+      r.options.patience <= 0 || r.options.eval_every <= 0 || r.options.epochs <= 0 || epochs_run <= 0) {
+    return;
+  }
+  const double asked = r.options.epochs;
+  const std::pair<double, double> measured{std::min(1.0, epochs_run / asked),
+                                           std::min(1.0, (best_epoch > 0 ? best_epoch : epochs_run) / asked)};
+  std::lock_guard lock(mu_);
+  auto [it, fresh] = shares_.try_emplace({*r.model_type, r.options.learning_rate}, measured);
+  if (!fresh) it->second = {Average(it->second.first, measured.first), Average(it->second.second, measured.second)};
+}
+
+void SpeedEstimate::RecordJob(const JobRequest& r, const JobTimes& t) {
+  std::lock_guard lock(mu_);
+  auto learn = [&](Step step, double seconds) {
+    const double units = StepUnits(step, r, t.data);
+    if (!(units > 0) || !(seconds > 0)) return;
+    auto [it, fresh] = step_cost_.try_emplace(step, seconds / units);
+    if (!fresh) it->second = Average(it->second, seconds / units);
+  };
+  learn(kLoadStep, t.took.loading);
+  if (t.evaluations > 0) learn(kEvalStep, t.eval_seconds / t.evaluations);
+  if (r.validation_split > 0) learn(kValidationStep, t.took.validation);
+  learn(kIndexStep, t.took.index);
+  learn(kStoreStep, t.took.storing);
 }
 
 }  // namespace embedrec::training

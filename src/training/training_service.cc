@@ -126,10 +126,10 @@ class TrainingServiceImpl final : public TrainingService {
           "incremental training needs a deployed model; train in full mode first",
           {{"field", "training_mode"}});
     }
-    const int64_t items = counts.items;  // what the model learns (the catalog may hold more)
-    double estimate = !request.model_type && request.mode != "incremental"
-                          ? AutoJobSeconds(request, pairs, items, speed_)
-                          : speed_.JobSeconds(request, pairs, items);
+    const DataShape shape{.events = counts.events, .pairs = pairs, .users = counts.users, .items = counts.items};
+    const bool searches = !request.model_type && request.mode != "incremental";
+    const JobSteps steps = searches ? AutoJobSteps(request, shape, speed_) : speed_.Job(request, shape);
+    double estimate = steps.Total();
     if (request.model_type && ml::IsGradientTrained(*request.model_type) && request.time_budget_seconds > 0) {
       estimate = std::min(estimate, request.time_budget_seconds + 0.5);  // the fit and refit stop within it
     }
@@ -154,6 +154,7 @@ class TrainingServiceImpl final : public TrainingService {
         {"metrics", json::object()},
         {"created_at", FormatRfc3339Millis(now)},
         {"estimated_duration_seconds", estimate},
+        {"estimated_phase_seconds", steps.Json(request.validation_split > 0)},
         {"estimated_completion", FormatRfc3339((now + static_cast<int64_t>(estimate * 1000)) / 1000)},
         {"progress_url", "/api/v1/training/" + job->job_id + "/progress"},
         {"events_url", "/api/v1/training/" + job->job_id + "/events"},
@@ -165,6 +166,7 @@ class TrainingServiceImpl final : public TrainingService {
     Submitted out;
     out.job_id = job->job_id;
     out.estimated_seconds = estimate;
+    out.estimated_steps = steps.Json(request.validation_split > 0);
     out.request = request;
     // With a shared queue the job is queued (held by this node, so no other
     // node claims it before its record exists) before its record is written.

@@ -8,6 +8,7 @@
 // store (call from workers, not network threads).
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <functional>
 #include <memory>
 #include <string>
@@ -60,6 +61,7 @@ struct Submitted {
   std::string job_id;
   std::string status;  // "started" when a worker takes it now, else "queued"
   double estimated_seconds = 0;
+  boost::json::object estimated_steps;  // seconds by step (the record's estimated_phase_seconds)
   int queue_position = 0;  // jobs ahead of it
   JobRequest request;      // as it runs (a batch size not given made concrete)
 };

@@ -115,6 +115,33 @@ def test_seed_step_6_train_progress_deploy(server, shop):
     assert [j["job_id"] for j in jobs["jobs"]] == [a["job_id"]]
 
 
+def test_the_estimate_and_the_time_taken_are_given_by_step(server, shop):
+    key = shop["api_key"]
+    steps = {"loading", "fit", "validation", "refit", "index", "storing"}
+    r = train(server, key)
+    assert r.status == 202, r
+    a = r.json()
+    est = a["estimated_phase_seconds"]
+    assert set(est) == steps and all(v >= 0 for v in est.values()), est
+    assert est["fit"] > 0 and est["refit"] > 0
+    assert math.isclose(sum(est.values()), a["estimated_duration_seconds"], abs_tol=0.06)
+    done = wait_done(server, key, a["job_id"])
+    assert done["status"] == "completed", done
+    assert done["estimated_phase_seconds"] == pytest.approx(est, abs=1e-6)  # kept in the record
+    took = done["phase_seconds"]
+    assert set(took) == steps and all(v >= 0 for v in took.values()), took
+    # The steps are the job, one after the other.
+    assert 0.8 * done["training_duration_seconds"] <= sum(took.values()) <= done["training_duration_seconds"]
+    assert 0 < done["fit_evaluation_seconds"] < took["fit"]
+    # Without a validation split there is no refit, estimated or taken.
+    r = train(server, key, {"validation_split": 0})
+    assert r.status == 202, r
+    assert "refit" not in r.json()["estimated_phase_seconds"]
+    done = wait_done(server, key, r.json()["job_id"])
+    assert done["status"] == "completed", done
+    assert "refit" not in done["phase_seconds"]
+
+
 def test_progress_moves_and_arrives_as_server_sent_events(server, shop):
     key = shop["api_key"]
     job = train(server, key, {"epochs": 150, "eval_every": 10}).json()["job_id"]

@@ -13,6 +13,10 @@
 namespace embedrec::training {
 namespace {
 
+DataShape Shape(int64_t pairs, int64_t items) {
+  return DataShape{.events = pairs, .pairs = pairs, .users = pairs / 10, .items = items};
+}
+
 JobRequest Auto(const std::string& body) {
   auto r = ParseJobRequest(boost::json::parse(body).as_object(), "{}");
   EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -22,20 +26,20 @@ JobRequest Auto(const std::string& body) {
 TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) {
   SpeedEstimate speed;
   JobRequest req = Auto(R"({"model_type":"auto"})");
-  const int64_t pairs = 15000000, items = 1000000;
-  EXPECT_EQ(DefaultBudgetSeconds(req, pairs, items, speed), kMaxDefaultBudgetSeconds);
-  EXPECT_LT(DefaultBudgetSeconds(req, 20000, 1000, speed), kMaxDefaultBudgetSeconds);
-  for (const auto& t : PlanTrials(req, pairs, items, speed)) {
+  const DataShape large{.events = 15000000, .pairs = 15000000, .users = 500000, .items = 1000000};
+  EXPECT_EQ(DefaultBudgetSeconds(req, large, speed), kMaxDefaultBudgetSeconds);
+  EXPECT_LT(DefaultBudgetSeconds(req, Shape(20000, 1000), speed), kMaxDefaultBudgetSeconds);
+  for (const auto& t : PlanTrials(req, large, speed)) {
     if (t.request.model_type == ml::ModelType::kLightGcn) EXPECT_GT(t.estimated_seconds, kMaxDefaultBudgetSeconds);
   }
   // The whole job, as the queue estimates it: within about half an hour.
-  EXPECT_LT(AutoJobSeconds(req, pairs, items, speed), 2 * kMaxDefaultBudgetSeconds);
+  EXPECT_LT(AutoJobSteps(req, large, speed).Total(), 2 * kMaxDefaultBudgetSeconds);
 }
 
 TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   SpeedEstimate speed;
   JobRequest req = Auto(R"({"model_type":"auto"})");
-  auto plan = PlanTrials(req, 10000, 500, speed);
+  auto plan = PlanTrials(req, Shape(10000, 500), speed);
   std::map<std::string, int> per_type;
   for (const auto& t : plan) {
     ++per_type[std::string(ModelChoiceName(t.request.model_type))];
@@ -48,7 +52,7 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   EXPECT_EQ(per_type["bpr_mf"], 1);
   // Given values are used by every trial and not searched.
   req = Auto(R"({"model_type":"auto","hyperparameters":{"lambda":77,"reg":2,"embedding_dim":24}})");
-  plan = PlanTrials(req, 10000, 500, speed);
+  plan = PlanTrials(req, Shape(10000, 500), speed);
   per_type.clear();
   for (const auto& t : plan) {
     ++per_type[std::string(ModelChoiceName(t.request.model_type))];
@@ -63,7 +67,7 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   EXPECT_EQ(per_type["ease"], 1);
   EXPECT_EQ(per_type["als"], 1);
   // Catalogs beyond the item x item models' bound leave them out.
-  plan = PlanTrials(Auto(R"({"model_type":"auto"})"), 10000, ml::kMaxItemItemItems + 1, speed);
+  plan = PlanTrials(Auto(R"({"model_type":"auto"})"), Shape(10000, ml::kMaxItemItemItems + 1), speed);
   for (const auto& t : plan) EXPECT_FALSE(ml::IsItemToItem(*t.request.model_type));
 }
 

@@ -10,19 +10,22 @@
 namespace embedrec::training {
 namespace {
 
+// `pairs` of `items` items (users unknown: as many as the items).
+DataShape E(int64_t pairs, int64_t items) { return DataShape{.pairs = pairs, .items = items}; }
+
 TEST(SpeedEstimateTest, TheFirstEstimateDoesNotWaitForTheTiming) {
   SpeedEstimate speed;
   JobRequest r;
   r.model_type = ml::ModelType::kEase;  // its synthetic epoch takes the longest (a 3,000-item solve)
   const auto t0 = std::chrono::steady_clock::now();
-  const double first = speed.EpochSeconds(r, 100000, 3000);
+  const double first = speed.EpochSeconds(r, E(100000, 3000));
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(ms, 20.0);
   EXPECT_GT(first, 0);
   EXPECT_EQ(speed.Measured(), 0u);
   speed.WaitIdle();
   EXPECT_EQ(speed.Measured(), 1u);
-  const double measured = speed.EpochSeconds(r, 100000, 3000);
+  const double measured = speed.EpochSeconds(r, E(100000, 3000));
   EXPECT_GT(measured, 0);
   EXPECT_NE(measured, first);  // this machine's figure now
   EXPECT_LT(measured / first, 20);  // the reference figure was of the right order
@@ -33,13 +36,13 @@ TEST(SpeedEstimateTest, FinishedJobsMoveTheEstimate) {
   SpeedEstimate speed;
   JobRequest r;
   r.model_type = ml::ModelType::kAls;
-  speed.Record(r, 1000000, 10000, 2.0);
-  EXPECT_NEAR(speed.EpochSeconds(r, 1000000, 10000), 2.0, 1e-9);
+  speed.Record(r, E(1000000, 10000), 2.0);
+  EXPECT_NEAR(speed.EpochSeconds(r, E(1000000, 10000)), 2.0, 1e-9);
   // More pairs, more time, but less than in proportion (the solves do not grow).
-  EXPECT_GT(speed.EpochSeconds(r, 2000000, 10000), 2.0);
-  EXPECT_LT(speed.EpochSeconds(r, 2000000, 10000), 4.0);
-  speed.Record(r, 1000000, 10000, 4.0);
-  EXPECT_NEAR(speed.EpochSeconds(r, 1000000, 10000), 3.0, 1e-9);  // a moving average
+  EXPECT_GT(speed.EpochSeconds(r, E(2000000, 10000)), 2.0);
+  EXPECT_LT(speed.EpochSeconds(r, E(2000000, 10000)), 4.0);
+  speed.Record(r, E(1000000, 10000), 4.0);
+  EXPECT_NEAR(speed.EpochSeconds(r, E(1000000, 10000)), 3.0, 1e-9);  // a moving average
   speed.WaitIdle();  // nothing was queued: a job measured it
   EXPECT_EQ(speed.Measured(), 1u);
 }
@@ -49,36 +52,121 @@ TEST(SpeedEstimateTest, LightGcnsExactStepGrowsWithTheDataSquaredUnlessItsBatchS
   JobRequest r;
   r.model_type = ml::ModelType::kLightGcn;
   r.options.batch_size = 2048;  // given
-  speed.Record(r, 1500000, 100000, 17);
+  speed.Record(r, E(1500000, 100000), 17);
   // Every exact step propagates over most of the graph: about quadratic
   // once the data is large (measured 68–120× from 150K to 1.5M pairs).
-  EXPECT_GT(speed.EpochSeconds(r, 1500000, 100000) / speed.EpochSeconds(r, 150000, 10000), 25);
-  EXPECT_GT(speed.EpochSeconds(r, 15000000, 1000000) / speed.EpochSeconds(r, 1500000, 100000), 60);
-  // Not given: the batch keeps ~32 steps per epoch, the epoch grows with the data.
-  r.options.batch_size = 0;
-  const double scaled = speed.EpochSeconds(r, 15000000, 1000000) / speed.EpochSeconds(r, 1500000, 100000);
-  // Measured 16.4× (7.2 → 118 s per epoch): 10× the graph, the rest cache misses.
-  EXPECT_NEAR(scaled, 16.4, 0.3 * 16.4);
-  // Absolute, before this machine's calibration (the reference machine's
-  // figure): a 1.5M shop's fit through the API, 660,467 pairs of 56,840
-  // items, batch 22,272, took 7.9 s per epoch with its validations: ~6.5 s
-  // without them (two validations of ~4 s in six epochs, by the CLI's eval time).
+  EXPECT_GT(speed.EpochSeconds(r, E(1500000, 100000)) / speed.EpochSeconds(r, E(150000, 10000)), 25);
+  EXPECT_GT(speed.EpochSeconds(r, E(15000000, 1000000)) / speed.EpochSeconds(r, E(1500000, 100000)), 60);
+  // Not given: the batch keeps ~32 steps per epoch, the epoch grows with
+  // the data (and the cost of gathering rows once they outgrow the cache).
+  // Before any job, the reference machine's figures: `embedrec train
+  // --threads 2` took 0.082 s per epoch on the 150K shop (49.7K training
+  // pairs, 4,451 users, 5,818 items, batch 2048) and 1.86 s on the 1.5M shop
+  // (573K pairs, 43,489 users, 56,840 items, batch 17,920); a job's refit on
+  // a 500K-event shop (220K pairs, 16,684 users, 13,233 items) 0.71 s.
   SpeedEstimate fresh;
-  r.options.batch_size = 22272;
-  EXPECT_NEAR(fresh.EpochSeconds(r, 660467, 56840), 6.5, 0.3 * 6.5);
   r.options.batch_size = 0;
+  const DataShape shop150k{.pairs = 49700, .users = 4451, .items = 5818};
+  const DataShape shop1500k{.pairs = 573000, .users = 43489, .items = 56840};
+  const DataShape shop500k{.pairs = 219606, .users = 16684, .items = 13233};
+  EXPECT_NEAR(fresh.EpochSeconds(r, shop150k), 0.082, 0.3 * 0.082);
+  EXPECT_NEAR(fresh.EpochSeconds(r, shop1500k), 1.86, 0.3 * 1.86);
+  EXPECT_NEAR(fresh.EpochSeconds(r, shop500k), 0.71, 0.3 * 0.71);
+  const double scaled = speed.EpochSeconds(r, E(15000000, 1000000)) / speed.EpochSeconds(r, E(1500000, 100000));
+  EXPECT_NEAR(scaled, 10, 1);  // linear once the rows are far beyond the cache
   r.options.walks = 2;  // the sampled step costs the batch only
-  EXPECT_NEAR(speed.EpochSeconds(r, 1500000, 100000) / speed.EpochSeconds(r, 150000, 10000), 10, 1e-6);
+  EXPECT_NEAR(speed.EpochSeconds(r, E(1500000, 100000)) / speed.EpochSeconds(r, E(150000, 10000)), 10, 1e-6);
 }
 
 TEST(SpeedEstimateTest, BprMfsEpochGrowsFasterThanItsPairsOnceItsTableOutgrowsTheCache) {
   SpeedEstimate speed;
   JobRequest r;
   r.model_type = ml::ModelType::kBprMf;
-  speed.Record(r, 150000, 10000, 0.06);
+  speed.Record(r, E(150000, 10000), 0.06);
   // Measured: 0.06, 2.6 and 37 s per epoch at 150K, 1.5M and 15M interactions.
-  EXPECT_NEAR(speed.EpochSeconds(r, 1500000, 100000) / 0.06, 2.6 / 0.06, 0.25 * 2.6 / 0.06);
-  EXPECT_NEAR(speed.EpochSeconds(r, 15000000, 1000000) / 0.06, 37 / 0.06, 0.25 * 37 / 0.06);
+  EXPECT_NEAR(speed.EpochSeconds(r, E(1500000, 100000)) / 0.06, 2.6 / 0.06, 0.25 * 2.6 / 0.06);
+  EXPECT_NEAR(speed.EpochSeconds(r, E(15000000, 1000000)) / 0.06, 37 / 0.06, 0.25 * 37 / 0.06);
+}
+
+JobRequest Validated(ml::ModelType type) {
+  JobRequest r;
+  r.model_type = type;
+  r.validation_split = 0.2;
+  r.options.epochs = 100;
+  r.options.eval_every = 10;
+  r.options.patience = 3;
+  return r;
+}
+
+TEST(SpeedEstimateTest, AJobThatStoppedEarlyShortensTheNextEstimateOfItsKind) {
+  SpeedEstimate speed;
+  JobRequest r = Validated(ml::ModelType::kLightGcn);
+  const DataShape shop{.events = 150000, .pairs = 60000, .users = 4500, .items = 6000};
+  speed.Record(r, shop, 0.1);
+  const JobSteps before = speed.Job(r, shop);
+  // Asked for 100 epochs; it stopped after 40, the best at 10.
+  speed.RecordEpochs(r, 40, 10);
+  const JobSteps after = speed.Job(r, shop);
+  EXPECT_NEAR(after.fit / before.fit, 0.4, 0.05);    // 40 epochs (and 5 validations, not 11)
+  // The refit trains the best epoch count (then matches scores, as before).
+  EXPECT_GT(after.refit / before.refit, 0.1);
+  EXPECT_LT(after.refit / before.refit, 0.15);
+  // Another learning rate is another kind: not moved.
+  JobRequest faster = r;
+  faster.options.learning_rate = 0.01;
+  EXPECT_NEAR(speed.Job(faster, shop).refit, before.refit, 1e-9);
+  // Without early stopping every epoch asked for is trained.
+  JobRequest all = r;
+  all.options.patience = 0;
+  EXPECT_NEAR(speed.Job(all, shop).refit, before.refit, 1e-9);
+}
+
+TEST(SpeedEstimateTest, TheStepsAroundTheFitFollowFinishedJobs) {
+  SpeedEstimate speed;
+  JobRequest r = Validated(ml::ModelType::kAls);
+  const DataShape small{.events = 150000, .pairs = 60000, .users = 4500, .items = 6000};
+  const DataShape large{.events = 1500000, .pairs = 600000, .users = 45000, .items = 60000};
+  const JobSteps first = speed.OtherSteps(r, small);
+  EXPECT_GT(first.loading, 0);
+  EXPECT_GT(first.validation, 0);
+  // The reference machine's figures for a 150K-event shop: loading ~0.15 s,
+  // the judgement of the model ~1 s (measured 0.15 and 0.9–1.2 s).
+  EXPECT_NEAR(first.loading, 0.15, 0.05);
+  EXPECT_NEAR(first.validation, 1.0, 0.3);
+  JobTimes t;
+  t.data = small;
+  t.took = first;
+  t.took.loading = 3 * first.loading;  // a slower disk
+  t.took.validation = first.validation / 2;
+  speed.RecordJob(r, t);  // this machine's figure replaces the reference
+  EXPECT_NEAR(speed.OtherSteps(r, small).loading, 3 * first.loading, 1e-9);
+  EXPECT_NEAR(speed.OtherSteps(r, small).validation, first.validation / 2, 1e-9);
+  t.took.loading = first.loading;
+  speed.RecordJob(r, t);
+  const JobSteps second = speed.OtherSteps(r, small);
+  EXPECT_NEAR(second.loading, 2 * first.loading, 1e-9);  // then a moving average
+  // Loading grows with the events; the judgement with its (bounded) users × items.
+  EXPECT_NEAR(speed.OtherSteps(r, large).loading / second.loading, 10, 1e-6);
+  const double judged = speed.OtherSteps(r, large).validation / second.validation;
+  EXPECT_GT(judged, 5);   // 10× the items, the users sampled (2,000 + 4,000)
+  EXPECT_LT(judged, 15);
+  // No validation split: no judgement, no refit.
+  JobRequest unsplit = r;
+  unsplit.validation_split = 0;
+  EXPECT_EQ(speed.Job(unsplit, small).validation, 0);
+  EXPECT_EQ(speed.Job(unsplit, small).refit, 0);
+}
+
+TEST(SpeedEstimateTest, AlsSolvesARowPerUserAndItem) {
+  SpeedEstimate speed;
+  JobRequest r;
+  r.model_type = ml::ModelType::kAls;
+  const DataShape few_users{.pairs = 100000, .users = 600, .items = 10000};
+  DataShape many_users = few_users;
+  many_users.users = 20000;
+  // MovieLens (610 users, 9,724 items) against a shop with as many pairs
+  // spread over 20,000 users: the solves are most of an epoch.
+  EXPECT_GT(speed.EpochSeconds(r, many_users) / speed.EpochSeconds(r, few_users), 1.8);
 }
 
 }  // namespace
