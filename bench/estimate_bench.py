@@ -24,6 +24,7 @@ from pathlib import Path
 
 from embedrec_server import BIN, ROOT, call, start, tenant_key, upload_file, wait_job
 from report import publish
+import quality_bench
 
 # The seed's request (customer-journey.md), and each type with its defaults.
 SEED = {"model_type": "lightgcn", "hyperparameters": {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001,
@@ -56,23 +57,12 @@ def movielens(work):
 
 
 def gowalla(work):
-    base = ROOT.parent / "shared/data/gowalla-shop"
-    rows, items = [], set()
-    t0 = 1_700_000_000
-    by_user = {}
-    for part in ("train", "test"):
-        for line in (base / f"{part}.txt").read_text().splitlines():
-            ids = line.split()
-            if len(ids) > 1:
-                by_user.setdefault(ids[0], []).extend(ids[1:])
-    for u, its in by_user.items():
-        for j, i in enumerate(its):
-            items.add(i)
-            rows.append(f"u{u},i{i},purchase,{t0 + j * 3600}\n")
+    """quality_bench's gowalla-shop rows (every pair a purchase), written as CSV files."""
+    items_csv, rows = quality_bench.data_gowalla(work)
     out = work / "gowalla"
     out.mkdir()
-    (out / "items.csv").write_text("item_id,name\n" + "".join(f"i{i},place {i}\n" for i in sorted(items, key=int)))
-    (out / "interactions.csv").write_text("user_id,item_id,interaction_type,timestamp\n" + "".join(rows))
+    (out / "items.csv").write_bytes(items_csv)
+    (out / "interactions.csv").write_bytes(quality_bench.to_csv(rows))
     return out / "items.csv", out / "interactions.csv"
 
 

@@ -60,35 +60,27 @@ double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
 }
 
 namespace {
-// Seconds per work unit of an epoch on the 2-core reference machine, fitted
-// to the refits of first jobs on four data sets (docs/benchmarks.md,
-// "Training time estimates"): what estimates use until jobs measure this
-// machine, scaled by the synthetic epoch's speed here against there.
-double DefaultSecondsPerUnit(ml::ModelType type) {
+// An epoch's seconds per work unit on the 2-core reference machine, fitted
+// to the refits of first jobs on four data sets and to `embedrec train` on
+// the 150K and 1.5M shops (docs/benchmarks.md, "Training time estimates"):
+// what estimates use until jobs measure this machine, scaled by the
+// synthetic epoch's speed here against there. `synthetic`: that epoch's
+// seconds per unit on the reference machine (Time(), the fastest of three
+// runs on a quiet machine; the server logs each type's figure and ratio
+// when it times it).
+struct Reference {
+  double per_unit, synthetic;
+};
+Reference ReferenceFor(ml::ModelType type) {
   switch (type) {
-    case ml::ModelType::kLightGcn: return 8e-11;
-    case ml::ModelType::kBprMf: return 1.1e-8;
-    case ml::ModelType::kAls: return 8e-11;
-    case ml::ModelType::kEase: return 2e-11;
-    case ml::ModelType::kItemKnn: return 2e-11;
-    case ml::ModelType::kPopularity: return 4e-9;
+    case ml::ModelType::kLightGcn: return {8e-11, 1.2e-10};
+    case ml::ModelType::kBprMf: return {1.1e-8, 1.5e-9};
+    case ml::ModelType::kAls: return {8e-11, 6.3e-11};
+    case ml::ModelType::kEase: return {2e-11, 1.75e-11};
+    case ml::ModelType::kItemKnn: return {2e-11, 2.15e-11};
+    case ml::ModelType::kPopularity: return {4e-9, 2.55e-9};
   }
-  return 4e-9;
-}
-
-// The synthetic epoch's seconds per unit on the reference machine (Time(),
-// the fastest of three runs on a quiet machine; the server logs each type's
-// figure and ratio when it times it).
-double ReferenceSyntheticSecondsPerUnit(ml::ModelType type) {
-  switch (type) {
-    case ml::ModelType::kLightGcn: return 1.2e-10;
-    case ml::ModelType::kBprMf: return 1.5e-9;
-    case ml::ModelType::kAls: return 6.3e-11;
-    case ml::ModelType::kEase: return 1.75e-11;
-    case ml::ModelType::kItemKnn: return 2.15e-11;
-    case ml::ModelType::kPopularity: return 2.55e-9;
-  }
-  return 2.55e-9;
+  return {4e-9, 2.55e-9};
 }
 
 // The steps around the fit, each with its work units and its seconds per
@@ -119,6 +111,9 @@ double StepUnits(Step step, const JobRequest& r, const DataShape& d) {
   return 0;
 }
 
+// Seconds per unit of each step on the reference machine, from the step
+// timings of the jobs behind the reference figures above (the 150k shop:
+// loading 0.15 s, the fit's validations ~0.03 s each, the judgement ~1 s).
 double DefaultStepCost(int step) {
   switch (step) {
     case kLoadStep: return 1e-6;
@@ -212,7 +207,7 @@ void SpeedEstimate::Calibrate() {
     // Believed within a factor of 3 (a timing beside a running job is
     // slower than the machine is).
     if (per_unit) {
-      const double ratio = *per_unit / ReferenceSyntheticSecondsPerUnit(type);
+      const double ratio = *per_unit / ReferenceFor(type).synthetic;
       machine_.try_emplace(type, std::clamp(ratio, 1.0 / 3, 3.0));
       spdlog::info("speed estimate: a synthetic {} epoch ran at {:.3g} s per unit, {:.2f}x the reference machine's",
                    ml::ModelTypeName(type), *per_unit, ratio);
@@ -226,13 +221,13 @@ double SpeedEstimate::SecondsPerUnit(const JobRequest& r) {
   const ml::ModelType type = r.model_type.value_or(ml::ModelType::kLightGcn);
   std::lock_guard lock(mu_);
   if (auto it = per_unit_.find(type); it != per_unit_.end()) return it->second;
-  if (auto it = machine_.find(type); it != machine_.end()) return DefaultSecondsPerUnit(type) * it->second;
+  if (auto it = machine_.find(type); it != machine_.end()) return ReferenceFor(type).per_unit * it->second;
   if (queued_.insert(type).second && !stop_) {
     to_time_.push_back(type);
     if (!calibrator_.joinable()) calibrator_ = std::thread([this] { Calibrate(); });
     cv_.notify_all();
   }
-  return DefaultSecondsPerUnit(type);
+  return ReferenceFor(type).per_unit;
 }
 
 double SpeedEstimate::StepCost(int step) const {
