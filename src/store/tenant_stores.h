@@ -251,8 +251,8 @@ class TenantStore {
     std::string context_json;  // empty: none
   };
   // Stored interactions that name an item, their distinct (user, item)
-  // pairs and distinct items (one full scan: call per training request, not
-  // per tracked event).
+  // pairs, distinct items and distinct users (one full scan: call per
+  // training request, not per tracked event).
   struct InteractionCounts {
     int64_t events = 0, pairs = 0, items = 0, users = 0;
   };

@@ -117,12 +117,9 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
 StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data, const SearchEnv& env) {
   const auto started = std::chrono::steady_clock::now();
   SearchResult r;
-  DataShape shape = env.shape;
-  if (shape.pairs == 0) {  // not given: the data's own (events as many as pairs)
-    shape.pairs = shape.events = static_cast<int64_t>(data.train.size() + data.test.size());
-    shape.users = data.n_users;
-    shape.items = data.n_items;
-  }
+  // Not given: the data's own (events taken as many as the pairs).
+  const DataShape shape =
+      env.shape.pairs > 0 ? env.shape : JobData(data, static_cast<int64_t>(data.train.size() + data.test.size()));
   r.budget_seconds = req.time_budget_seconds > 0 ? req.time_budget_seconds
                                                  : DefaultBudgetSeconds(req, shape, *env.speed);
   std::vector<Trial> plan = PlanTrials(req, shape, *env.speed);

@@ -560,10 +560,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   SetStatus(ctx, JobStatus::kTraining, 0.05);
   const bool will_refit = data.test.size() > 0;
   const double fit_share = will_refit ? 0.55 : 0.85;
-  const DataShape shape{.events = td.events,
-                        .pairs = static_cast<int64_t>(data.train.size() + data.test.size()),
-                        .users = data.n_users,
-                        .items = data.n_items};
+  const DataShape shape = JobData(data, td.events);
   ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, shape, baseline, fit_share));
   if (Cancelled(ctx)) return ml::CancelledStatus();
   steps.End(&JobSteps::fit);

@@ -30,10 +30,12 @@ double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
   const double linear = p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
   if (r.model_type == ModelType::kBprMf) {
     // Each pair reads and writes random rows (weights and two Adam moments):
-    // once the table outgrows the cache most of them miss. Measured per pair:
-    // 0.5 µs at 150K interactions (an 11 MB table), 2.2 µs at 1.5M, 3.1 µs at
-    // 15M (1.2 GB); the share of the table outside a ~32 MB cache explains
-    // them within 10 %.
+    // once the table outgrows the cache most of them miss. Measured per pair
+    // with `embedrec train` (an earlier session): 0.5 µs at 150K
+    // interactions, 2.2 µs at 1.5M, 3.1 µs at 15M (1.2 GB); the share of the
+    // table outside a ~32 MB cache explains them within 10 %. Jobs this
+    // session also slowed below it (0.9 µs per pair on 8 MB tables, 1.5 on
+    // 11.5 MB, 1.6–2.6 on 23 MB): not modelled.
     const double table_bytes = rows * d * 4 * 3;
     const double missing = std::max(0.0, 1 - 32e6 / table_bytes);
     return linear * (1 + 4.7 * missing);
@@ -126,7 +128,27 @@ double DefaultStepCost(int step) {
 }
 
 double Average(double old, double measured) { return 0.5 * old + 0.5 * measured; }
+
+// `measured` into `m[key]`: the first figure as it is, then a moving average.
+template <class Key>
+void Learn(std::map<Key, double>* m, const Key& key, double measured) {
+  auto [it, fresh] = m->try_emplace(key, measured);
+  if (!fresh) it->second = Average(it->second, measured);
+}
+
+// Whether a fit of `r` can stop before its epochs (validated, with patience).
+bool CanStopEarly(const JobRequest& r) {
+  return r.model_type && ml::IsGradientTrained(*r.model_type) && r.validation_split > 0 && r.options.patience > 0 &&
+         r.options.eval_every > 0;
+}
 }  // namespace
+
+DataShape JobData(const ml::Dataset& data, int64_t events) {
+  return DataShape{.events = events,
+                   .pairs = static_cast<int64_t>(data.train.size() + data.test.size()),
+                   .users = data.n_users,
+                   .items = data.n_items};
+}
 
 DataShape EpochData(const ml::Dataset& data) {
   return DataShape{.pairs = static_cast<int64_t>(data.train.size()), .users = data.n_users, .items = data.n_items};
@@ -237,10 +259,7 @@ double SpeedEstimate::StepCost(int step) const {
 
 std::pair<double, double> SpeedEstimate::EpochShares(const JobRequest& r) {
   // Only a fit that validates can stop early; the refit trains the best epoch.
-  if (!r.model_type || !ml::IsGradientTrained(*r.model_type) || r.validation_split <= 0 ||
-      r.options.patience <= 0 || r.options.eval_every <= 0) {
-    return {1.0, 1.0};
-  }
+  if (!CanStopEarly(r)) return {1.0, 1.0};
   std::lock_guard lock(mu_);
   auto it = shares_.find({*r.model_type, r.options.learning_rate});
   return it != shares_.end() ? it->second : std::pair<double, double>{1.0, 1.0};
@@ -305,15 +324,11 @@ void SpeedEstimate::Record(const JobRequest& r, const DataShape& data, double se
   const double measured = seconds_per_epoch / Units(r, data);
   if (!r.model_type) return;
   std::lock_guard lock(mu_);
-  auto [it, fresh] = per_unit_.try_emplace(*r.model_type, measured);
-  if (!fresh) it->second = Average(it->second, measured);
+  Learn(&per_unit_, *r.model_type, measured);
 }
 
 void SpeedEstimate::RecordEpochs(const JobRequest& r, int epochs_run, int best_epoch) {
-  if (!r.model_type || !ml::IsGradientTrained(*r.model_type) || r.validation_split <= 0 ||
-      r.options.patience <= 0 || r.options.eval_every <= 0 || r.options.epochs <= 0 || epochs_run <= 0) {
-    return;
-  }
+  if (!CanStopEarly(r) || r.options.epochs <= 0 || epochs_run <= 0) return;
   const double asked = r.options.epochs;
   const std::pair<double, double> measured{std::min(1.0, epochs_run / asked),
                                            std::min(1.0, (best_epoch > 0 ? best_epoch : epochs_run) / asked)};
@@ -326,9 +341,7 @@ void SpeedEstimate::RecordJob(const JobRequest& r, const JobTimes& t) {
   std::lock_guard lock(mu_);
   auto learn = [&](Step step, double seconds) {
     const double units = StepUnits(step, r, t.data);
-    if (!(units > 0) || !(seconds > 0)) return;
-    auto [it, fresh] = step_cost_.try_emplace(step, seconds / units);
-    if (!fresh) it->second = Average(it->second, seconds / units);
+    if (units > 0 && seconds > 0) Learn(&step_cost_, static_cast<int>(step), seconds / units);
   };
   learn(kLoadStep, t.took.loading);
   if (t.evaluations > 0) learn(kEvalStep, t.eval_seconds / t.evaluations);

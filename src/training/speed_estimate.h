@@ -42,6 +42,9 @@ struct DataShape {
   int64_t items = 0;   // items with interactions: what the model learns
 };
 
+// A job's data: every pair (the validation split's too), its users and
+// items, and the `events` it was loaded from.
+DataShape JobData(const ml::Dataset& data, int64_t events);
 // The pairs an epoch over `data` iterates (its training split), its users
 // and items.
 DataShape EpochData(const ml::Dataset& data);
