@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/strings.h"
@@ -52,7 +53,8 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
   t->add_option("--dim", o.embedding_dim, "embedding_dim")->capture_default_str();
   t->add_option("--layers", o.num_layers, "num_layers")->capture_default_str();
   c->lr_option = t->add_option("--lr", o.learning_rate,
-                               "learning_rate (none given: 0.01 with --time-budget; else 0.001, scaled with a batch scaled to the data up to 0.01)")
+                               "learning_rate (none given: 0.01 with --time-budget; else 0.001, scaled "
+                               "with a batch scaled to the data up to 0.01)")
                      ->capture_default_str();
   t->add_option("--batch-size", o.batch_size,
                  "batch_size (0: lightgcn's scaled to the data, max(2048, training pairs / 32); else 2048)")
@@ -65,9 +67,20 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
                 "lightgcn with --walks: full propagations per epoch")->capture_default_str();
   t->add_option("--negatives", o.negative_samples, "negative_samples per positive")
       ->capture_default_str();
+  c->loss_option = t->add_option("--loss", o.loss,
+                                 "lightgcn, bpr_mf: bpr, or softmax (the sampled softmax over "
+                                 "negatives shared by each batch; default bpr, softmax with --time-budget)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, ml::TrainOptions::Loss>{{"bpr", ml::TrainOptions::Loss::kBpr},
+                                                        {"softmax", ml::TrainOptions::Loss::kSoftmax}},
+          CLI::ignore_case));
+  t->add_option("--temperature", o.temperature, "softmax loss: temperature of the cosines")
+      ->capture_default_str();
+  t->add_option("--softmax-negatives", o.softmax_negatives,
+                "softmax loss: uniform negatives shared by each batch")->capture_default_str();
   c->reg_option = t->add_option("--reg", o.reg,
                                  "L2: on the batch's ego embeddings (lightgcn, bpr_mf; default "
-                                 "1e-4), λ (als; default 0.1)");
+                                 "1e-4, lightgcn with --time-budget 0.05), λ (als; default 0.1)");
   t->add_option("--seed", o.seed, "Random seed")->capture_default_str();
   t->add_option("--threads", o.threads, "Threads (0: all cores)")->capture_default_str();
   t->add_option("--eval-every", o.eval_every, "Epochs between evaluations (0: only at the end)")
@@ -123,11 +136,18 @@ int RunTrain(TrainCommand c) {
   }
   if (c.options.eval_every == 0) c.options.eval_every = c.options.epochs;  // only at the end
   if (c.model == "als" && c.reg_option && c.reg_option->count() == 0) c.options.reg = 0.1;
-  // With a time budget and no learning rate given: our recipe (lr 0.01,
-  // measured to reach the reference's 100-epoch quality ten times sooner).
-  if (c.options.time_budget_seconds > 0 && c.lr_option && c.lr_option->count() == 0 &&
-      (c.model == "lightgcn" || c.model == "bpr_mf")) {
-    c.options.learning_rate = 0.01;
+  // With a time budget, what is not given follows our recipe: lr 0.01
+  // (measured to reach the reference's 100-epoch quality ten times sooner)
+  // and, for LightGCN, the sampled softmax over 4,096 shared negatives with
+  // L2 0.05 (Gowalla's recall@20 0.18 in 30 epochs where BPR flattened at
+  // 0.172 after 200: docs/benchmarks.md, "Time to quality on Gowalla").
+  auto given = [](const CLI::Option* o) { return o && o->count() > 0; };
+  if (c.options.time_budget_seconds > 0 && (c.model == "lightgcn" || c.model == "bpr_mf")) {
+    if (!given(c.lr_option)) c.options.learning_rate = 0.01;
+    if (c.model == "lightgcn" && !given(c.loss_option)) {
+      c.options.loss = ml::TrainOptions::Loss::kSoftmax;
+      if (!given(c.reg_option)) c.options.reg = 0.05;
+    }
   }
   if (Status s = c.options.Validate(); !s.ok()) return fail(s.message());
 
@@ -235,7 +255,13 @@ int RunTrain(TrainCommand c) {
       << ",\"train_seconds\":" << train_seconds << ",\"peak_rss_mb\":" << PeakRssMb()
       << ",\"evaluated_users\":" << final_metrics.users << ",\"population\":" << final_metrics.population;
   if (ml::IsGradientTrained(*type)) {
-    out << ",\"batch_size\":" << batch << ",\"learning_rate\":" << c.options.learning_rate;
+    const bool softmax = c.options.loss == ml::TrainOptions::Loss::kSoftmax;
+    out << ",\"batch_size\":" << batch << ",\"learning_rate\":" << c.options.learning_rate
+        << ",\"reg\":" << c.options.reg << ",\"loss\":\"" << (softmax ? "softmax" : "bpr") << "\"";
+    if (softmax) {
+      out << ",\"softmax_negatives\":" << c.options.softmax_negatives
+          << ",\"temperature\":" << c.options.temperature;
+    }
   }
   for (const auto& [k, v] : final_metrics.std_errors) out << "," << JsonQuote(k + "_se") << ":" << v;
   for (const auto& [k, v] : final_metrics.values) out << "," << JsonQuote(k) << ":" << v;

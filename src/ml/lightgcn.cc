@@ -26,6 +26,10 @@ Status TrainOptions::Validate() const {
   if (neighbors < 0 || neighbors > 100000) return bad("neighbors must be 0..100000");
   if (walks < 0 || walks > 64) return bad("walks must be 0..64");
   if (refreshes < 1 || refreshes > 1000) return bad("refreshes must be 1..1000");
+  if (!(temperature > 0) || temperature > 10) return bad("temperature must be in (0, 10]");
+  if (softmax_negatives < 1 || softmax_negatives > 65536) {
+    return bad("softmax_negatives must be 1..65536");
+  }
   if (!(time_budget_seconds >= 0)) return bad("time_budget_seconds must be >= 0");
   if (threads < 0 || threads > 1024) return bad("threads must be 0..1024");
   if (eval_every < 0 || patience < 0) return bad("eval_every and patience must be >= 0");
@@ -191,7 +195,7 @@ double LightGcnCore::SampledLossAndGradient(const std::vector<int32_t>& users,
       gv[j] = 0;
     }
   }
-  const double loss = BprLoss(users, pos, neg, reg, fin_.data(), g_.data());
+  const double loss = Loss(users, pos, neg, reg, fin_.data(), g_.data());
 
   // Backward: the node's own term, then each walk's share.
   for (int64_t q = 0; q < nb; ++q) {
@@ -255,13 +259,6 @@ namespace {
 
 double Softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 double Sigmoid(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
-
-float Dot(const float* a, const float* b, int d) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int j = 0; j < d; ++j) s += a[j] * b[j];
-  return s;
-}
 
 }  // namespace
 
@@ -380,7 +377,7 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     float* gv = row(g_, v);
     for (int j = 0; j < d; ++j) gv[j] = 0;
   }
-  double loss = BprLoss(users, pos, neg, reg, fin_.data(), g_.data());
+  double loss = Loss(users, pos, neg, reg, fin_.data(), g_.data());
 
   // Backward: dE(0) = (1/(K+1)) Σ_k Â^k G, G = g_ (non-zero on the batch's
   // nodes hops[0]); the k = 0 term first, then each product adds its own
@@ -428,7 +425,7 @@ double LightGcnCore::LossAndGradientReference(const std::vector<int32_t>& users,
     fin[i] = static_cast<float>(s / (K + 1));
   }
   std::fill(grad_.begin(), grad_.end(), 0.0f);
-  double loss = BprLoss(users, pos, neg, reg, fin.data(), g.data());
+  double loss = Loss(users, pos, neg, reg, fin.data(), g.data());
   std::vector<float> x = g, y(size);
   for (int k = 0; k <= K; ++k) {
     if (k > 0) {
@@ -540,6 +537,8 @@ class BprEmbeddingModel final : public Model {
     const int layers = force_layers_ >= 0 ? force_layers_ : opt.num_layers;
     const bool sampled = layers > 0 && opt.walks > 0;
     LightGcnCore core(&graph, d_, layers, opt.seed, layers > 0 ? opt.walks : 0);
+    const bool softmax = opt.loss == TrainOptions::Loss::kSoftmax;
+    if (softmax) core.SetSoftmax(opt.temperature);
     const int64_t batch = opt.BatchSizeFor(data.train.size(), layers > 0 && !sampled);
     const int64_t steps_per_epoch = (data.train.size() + batch - 1) / batch;
     const int64_t refresh_every =
@@ -595,12 +594,15 @@ class BprEmbeddingModel final : public Model {
         const int64_t b = std::min<int64_t>(batch, n_samples - start);
         users.resize(b);
         pos.resize(b);
-        neg.resize(b * S);
+        neg.resize(softmax ? opt.softmax_negatives : b * S);
+        if (softmax) {  // shared by the batch, uniform over the catalog
+          for (auto& j : neg) j = static_cast<int32_t>(rng() % data.n_items);
+        }
         for (int64_t t = 0; t < b; ++t) {
           const int32_t u = samplable[rng() % samplable.size()];
           users[t] = u;
           pos[t] = PickPositive(data.train, cum, u, rng);
-          for (int s = 0; s < S; ++s) {
+          for (int s = 0; !softmax && s < S; ++s) {
             int32_t j;
             do {
               j = static_cast<int32_t>(rng() % data.n_items);

@@ -62,6 +62,13 @@ struct TrainOptions {
   // `refreshes` full propagations per epoch (ml/lightgcn.h; opt-in).
   int walks = 0;
   int refreshes = 4;
+  // lightgcn, bpr_mf: the loss. kBpr as the reference (negative_samples per
+  // positive); kSoftmax, the sampled softmax of the scores at `temperature`
+  // over `softmax_negatives` uniform negatives shared by each batch.
+  enum class Loss { kBpr, kSoftmax };
+  Loss loss = Loss::kBpr;
+  double temperature = 1;
+  int softmax_negatives = 4096;
   // Not hyperparameters: set by the caller, may be null.
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, Fit returns kCancelled soon
   const WarmStart* warm_start = nullptr;      // lightgcn, bpr_mf, als; ignored by popularity
@@ -97,7 +104,7 @@ struct TrainOptions {
 
 struct EpochReport {
   int epoch = 0;          // 1-based
-  double loss = 0;        // mean BPR loss + reg over the epoch's batches
+  double loss = 0;        // mean loss (BPR or softmax) + reg over the epoch's batches
   double seconds = 0;     // training time of this epoch
   std::optional<Metrics> metrics;  // when evaluated after this epoch
   double eval_seconds = 0;

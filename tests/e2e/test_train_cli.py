@@ -133,3 +133,29 @@ def test_lightgcns_batch_scales_with_the_data_unless_given(tmp_path):
     r = run(*common, "--model", "bpr_mf")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["batch_size"] == 2048
+
+
+def test_time_budget_recipe_takes_the_sampled_softmax_unless_told_otherwise(tmp_path):
+    """With --time-budget and nothing else, LightGCN trains with our recipe
+    (the sampled softmax over shared negatives, L2 0.05, lr 0.01); what is
+    given is kept; the softmax learns the planted halves."""
+    write_adjacency(tmp_path / "train.txt", 300, 200, 14, 3)
+    common = ("--train", str(tmp_path / "train.txt"), "--format", "adjacency", "--epochs", "15",
+              "--dim", "16", "--eval-every", "0", "--no-progress")
+    r = run(*common, "--time-budget", "60")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["loss"], out["reg"], out["learning_rate"]) == ("softmax", 0.05, 0.01), out
+    assert out["softmax_negatives"] == 4096 and out["temperature"] == 1
+    assert out["recall@20"] > 0.18, out  # chance ~0.11, knowing the half ~0.23
+    r = run(*common, "--time-budget", "60", "--loss", "bpr", "--reg", "0.001")
+    out = json.loads(r.stdout)
+    assert (out["loss"], out["reg"]) == ("bpr", 0.001), out
+    r = run(*common, "--loss", "softmax", "--softmax-negatives", "32", "--temperature", "0.5")
+    out = json.loads(r.stdout)
+    assert (out["loss"], out["softmax_negatives"], out["temperature"], out["reg"]) == (
+        "softmax", 32, 0.5, 0.0001), out
+    r = run(*common)
+    assert json.loads(r.stdout)["loss"] == "bpr"  # the reference's loss without a budget
+    r = run(*common, "--loss", "hinge")
+    assert r.returncode != 0 and "--loss" in r.stderr

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <tuple>
 
 namespace embedrec::ml {
 namespace {
@@ -158,6 +159,69 @@ TEST(LightGcnCoreTest, GradientMatchesFiniteDifferences) {
   EXPECT_EQ(checked, 60);
 }
 
+TEST(LightGcnCoreTest, SoftmaxGradientMatchesFiniteDifferencesAndTheReference) {
+  Dataset d = RandomData(30, 25, 4, 5);
+  NormalizedGraph g = NormalizedGraph::Build(d);
+  for (int layers : {0, 2}) {
+    LightGcnCore core(&g, 6, layers, 9);
+    core.SetSoftmax(0.5);
+    Batch b = SomeBatch(d, 8, 1, 6);
+    // Shared negatives, one of them a positive of the batch (left out of
+    // that row's softmax) and one repeated.
+    std::vector<int32_t> neg = {b.pos[0], 3, 7, 7, 11};
+    const double reg = 0.05;
+    const double fast = core.LossAndGradient(b.users, b.pos, neg, reg);
+    std::vector<float> grad = core.grad();
+    const double ref = core.LossAndGradientReference(b.users, b.pos, neg, reg);
+    EXPECT_NEAR(fast, ref, 1e-5);
+    for (size_t i = 0; i < grad.size(); ++i) ASSERT_NEAR(grad[i], core.grad()[i], 1e-5) << i;
+    double max_grad = 0;
+    for (float v : grad) max_grad = std::max<double>(max_grad, std::fabs(v));
+    ASSERT_GT(max_grad, 1e-3);
+    std::mt19937 rng(1);
+    for (int trial = 0; trial < 60; ++trial) {
+      size_t i = rng() % grad.size();
+      const float saved = core.ego()[i];
+      const float h = 1e-3f;
+      core.ego()[i] = saved + h;
+      double up = core.LossAndGradientReference(b.users, b.pos, neg, reg);
+      core.ego()[i] = saved - h;
+      double down = core.LossAndGradientReference(b.users, b.pos, neg, reg);
+      core.ego()[i] = saved;
+      double numeric = (up - down) / (2 * h);
+      EXPECT_NEAR(grad[i], numeric, 5e-4 + 0.02 * std::fabs(numeric))
+          << "layers " << layers << " entry " << i;
+    }
+  }
+}
+
+TEST(LightGcnTest, SoftmaxLossLearnsPlantedTastes) {
+  Dataset d = testing::PlantedSplit(11);
+  for (const char* model : {"lightgcn", "bpr_mf"}) {
+    TrainOptions o = testing::QuickOptions(model);
+    o.loss = TrainOptions::Loss::kSoftmax;
+    o.softmax_negatives = 64;
+    auto m = testing::NewNamed(model);
+    ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+    // Chance: ~0.11 (LearnsPlantedTastes).
+    Metrics r = Evaluate(d, m->user_embeddings().data(), m->item_embeddings().data(), 16, {10});
+    EXPECT_GT(r.Get("recall@10"), 0.2) << model;
+  }
+}
+
+TEST(LightGcnCoreTest, ExpNonPositiveIsAccurate) {
+  for (float x = -90.0f; x <= 0.0f; x += 0.0137f) {
+    const double want = std::exp(static_cast<double>(x));
+    const double got = ExpNonPositive(x);
+    if (x >= -87.0f) {
+      ASSERT_NEAR(got, want, 2e-7 * want + 1e-38) << x;
+    } else {
+      ASSERT_LT(got, 1.7e-38) << x;
+    }
+  }
+  EXPECT_EQ(ExpNonPositive(0.0f), 1.0f);
+}
+
 TEST(LightGcnCoreTest, SampledStepIsExactForwardAndAnUnbiasedGradient) {
   Dataset d = RandomData(40, 30, 5, 5);
   NormalizedGraph g = NormalizedGraph::Build(d);
@@ -230,11 +294,14 @@ TEST(LightGcnTest, SameSeedSameEmbeddingsAcrossThreadCounts) {
   o.epochs = 2;
   o.batch_size = 1024;
   o.eval_every = 0;
-  // The exact step, the sampled step, and BPR-MF (whose optimiser steps
-  // touch the batch's rows only).
-  for (auto [model, walks] : {std::pair{"lightgcn", 0}, {"lightgcn", 2}, {"bpr_mf", 0}}) {
+  // The exact step, the sampled step, BPR-MF (whose optimiser steps touch
+  // the batch's rows only), and the softmax loss (sgemm on OpenBLAS's threads).
+  for (auto [model, walks, softmax] : {std::tuple{"lightgcn", 0, false}, {"lightgcn", 2, false},
+                                       {"bpr_mf", 0, false}, {"lightgcn", 0, true}}) {
     auto make = [model = std::string(model)] { return model == "bpr_mf" ? NewBprMf() : NewLightGcn(); };
     o.walks = walks;
+    o.loss = softmax ? TrainOptions::Loss::kSoftmax : TrainOptions::Loss::kBpr;
+    o.softmax_negatives = 512;
     o.seed = 2020;
     auto a = make();
     o.threads = 1;
@@ -289,6 +356,12 @@ TEST(LightGcnTest, RejectsBadHyperparameters) {
   EXPECT_EQ(NewLightGcn()->Fit(d, o, nullptr).code(), StatusCode::kInvalidArgument);
   o = TrainOptions{};
   o.negative_samples = 0;
+  EXPECT_EQ(NewLightGcn()->Fit(d, o, nullptr).code(), StatusCode::kInvalidArgument);
+  o = TrainOptions{};
+  o.temperature = 0;
+  EXPECT_EQ(NewLightGcn()->Fit(d, o, nullptr).code(), StatusCode::kInvalidArgument);
+  o = TrainOptions{};
+  o.softmax_negatives = 0;
   EXPECT_EQ(NewLightGcn()->Fit(d, o, nullptr).code(), StatusCode::kInvalidArgument);
 }
 
