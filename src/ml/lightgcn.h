@@ -145,9 +145,9 @@ class LightGcnCore {
   std::vector<uint8_t> mark_;
   std::vector<float> coef_;                     // BprLoss scratch: dL/dscore per pair
   std::vector<double> pair_loss_, sample_reg_;  // BprLoss scratch: terms summed in order
-  // SoftmaxLoss scratch: the batch's user rows and negative rows, logits
-  // (then probabilities), their gradients, each row's positive probability.
-  std::vector<float> sm_users_, sm_neg_, sm_logits_, sm_gu_, sm_gn_, sm_ppos_;
+  // SoftmaxLoss scratch: the batch's user rows and negative rows, their
+  // gradients (the negatives' as partials), each row's positive probability.
+  std::vector<float> sm_users_, sm_neg_, sm_gu_, sm_gn_, sm_ppos_;
   bool grad_rows_all_ = false;
 };
 

@@ -15,7 +15,8 @@ namespace embedrec::ml {
 
 namespace {
 
-constexpr int64_t kSoftmaxBlock = 256;  // rows per sgemm call
+constexpr int64_t kSoftmaxBlock = 256;  // users per sgemm call
+constexpr int64_t kSoftmaxGroups = 16;  // partials of the negatives' gradient, at most
 
 }  // namespace
 
@@ -69,76 +70,78 @@ double LightGcnCore::SoftmaxLoss(const std::vector<int32_t>& users,
     std::memcpy(mrow(sm_neg_.data(), j), row(fin, nu + neg[j]), sizeof(float) * d);
   }
 
-  // Logits of every (user, negative) at once, then each row's softmax with
-  // its positive (a negative that is the row's own positive left out).
-  // The products run in blocks of rows fixed by the data, each block one
-  // single-threaded sgemm (OpenBLAS stays on one thread inside a parallel
-  // region): the result does not depend on the thread count.
-  const int bi = static_cast<int>(b);
-  sm_logits_.resize(b * m);
-  if (m > 0) {
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t r0 = 0; r0 < b; r0 += kSoftmaxBlock) {
-      const int rows = static_cast<int>(std::min(kSoftmaxBlock, b - r0));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, mi, d, inv_t,
-                  sm_users_.data() + r0 * d, d, sm_neg_.data(), d, 0.0f,
-                  sm_logits_.data() + r0 * m, mi);
-    }
-  }
-  pair_loss_.resize(b);
-  sm_ppos_.resize(b);
-#pragma omp parallel for schedule(static) if (b * m >= kParallelMinWork)
-  for (int64_t t = 0; t < b; ++t) {
-    float* l = sm_logits_.data() + t * m;
-    const float sp = Dot(row(sm_users_.data(), t), row(fin, nu + pos[t]), d) * inv_t;
-    float top = sp;
-#pragma omp simd reduction(max : top)
-    for (int64_t j = 0; j < m; ++j) top = std::max(top, l[j]);
-    float z = 0;
-#pragma omp simd reduction(+ : z)
-    for (int64_t j = 0; j < m; ++j) {
-      l[j] = ExpNonPositive(l[j] - top);
-      z += l[j];
-    }
-    for (int64_t j = 0; j < m; ++j) {  // the row's own positive is no negative
-      if (neg[j] == pos[t]) {
-        z -= l[j];
-        l[j] = 0;
-      }
-    }
-    const float e_pos = ExpNonPositive(sp - top);
-    z += e_pos;
-    const float inv_z = 1.0f / z;
-#pragma omp simd
-    for (int64_t j = 0; j < m; ++j) l[j] *= inv_z;  // now probabilities
-    sm_ppos_[t] = e_pos * inv_z;
-    pair_loss_[t] = -static_cast<double>(sp - top) + std::log(static_cast<double>(z));
-  }
-
+  // Block by block of users (rows fixed by the data, not by the thread
+  // count): their logits against every negative, each row's softmax with its
+  // positive (a negative that is the row's own positive left out), then the
+  // gradients, as single-threaded sgemm calls (OpenBLAS stays on one thread
+  // inside a parallel region). A group of blocks adds its share of the
+  // negatives' gradient to a partial of its own, summed in group order, so
+  // the result does not depend on the thread count, and only a block's
+  // logits are held at a time (not batch × negatives).
   // Gradients (mean over the batch, c = 1 / (τ b)): users c·(P N + (p_pos − 1) pos),
   // negatives c·Pᵀ U, positives c·(p_pos − 1) user.
   const float c = inv_t / static_cast<float>(b);
-  sm_gu_.resize(b * d);
-  sm_gn_.resize(m * d);
-  if (m > 0) {
-    const int64_t user_blocks = (b + kSoftmaxBlock - 1) / kSoftmaxBlock;
-    const int64_t blocks = user_blocks + (m + kSoftmaxBlock - 1) / kSoftmaxBlock;
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t q = 0; q < blocks; ++q) {
-      if (q < user_blocks) {  // users' rows: P N
+  const int64_t blocks = (b + kSoftmaxBlock - 1) / kSoftmaxBlock;
+  const int64_t groups = std::min(blocks, kSoftmaxGroups);
+  const int64_t per_group = (blocks + groups - 1) / groups;
+  pair_loss_.resize(b);
+  sm_ppos_.resize(b);
+  sm_gu_.assign(b * d, 0.0f);
+  sm_gn_.assign(groups * m * d, 0.0f);  // a partial per group; the sum lands in the first
+#pragma omp parallel if (groups > 1)
+  {
+    std::vector<float> logits(kSoftmaxBlock * m);
+#pragma omp for schedule(dynamic)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      float* part = sm_gn_.data() + grp * m * d;
+      const int64_t last = std::min(blocks, (grp + 1) * per_group);
+      for (int64_t q = grp * per_group; q < last; ++q) {
         const int64_t r0 = q * kSoftmaxBlock;
         const int rows = static_cast<int>(std::min(kSoftmaxBlock, b - r0));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, mi, c,
-                    sm_logits_.data() + r0 * m, mi, sm_neg_.data(), d, 0.0f,
-                    sm_gu_.data() + r0 * d, d);
-      } else {  // negatives' rows: Pᵀ U
-        const int64_t j0 = (q - user_blocks) * kSoftmaxBlock;
-        const int rows = static_cast<int>(std::min(kSoftmaxBlock, m - j0));
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, d, bi, c,
-                    sm_logits_.data() + j0, mi, sm_users_.data(), d, 0.0f,
-                    sm_gn_.data() + j0 * d, d);
+        const float* block_users = sm_users_.data() + r0 * d;
+        if (m > 0) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, mi, d, inv_t, block_users, d,
+                      sm_neg_.data(), d, 0.0f, logits.data(), mi);
+        }
+        for (int64_t i = 0; i < rows; ++i) {
+          const int64_t t = r0 + i;
+          float* l = logits.data() + i * m;
+          const float sp = Dot(row(sm_users_.data(), t), row(fin, nu + pos[t]), d) * inv_t;
+          float top = sp;
+#pragma omp simd reduction(max : top)
+          for (int64_t j = 0; j < m; ++j) top = std::max(top, l[j]);
+          float z = 0;
+#pragma omp simd reduction(+ : z)
+          for (int64_t j = 0; j < m; ++j) {
+            l[j] = ExpNonPositive(l[j] - top);
+            z += l[j];
+          }
+          for (int64_t j = 0; j < m; ++j) {  // the row's own positive is no negative
+            if (neg[j] == pos[t]) {
+              z -= l[j];
+              l[j] = 0;
+            }
+          }
+          const float e_pos = ExpNonPositive(sp - top);
+          z += e_pos;
+          const float inv_z = 1.0f / z;
+#pragma omp simd
+          for (int64_t j = 0; j < m; ++j) l[j] *= inv_z;  // now probabilities
+          sm_ppos_[t] = e_pos * inv_z;
+          pair_loss_[t] = -static_cast<double>(sp - top) + std::log(static_cast<double>(z));
+        }
+        if (m > 0) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, mi, c, logits.data(), mi,
+                      sm_neg_.data(), d, 0.0f, sm_gu_.data() + r0 * d, d);
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mi, d, rows, c, logits.data(), mi,
+                      block_users, d, 1.0f, part, d);
+        }
       }
     }
+  }
+  for (int64_t grp = 1; grp < groups; ++grp) {
+    const float* part = sm_gn_.data() + grp * m * d;
+    for (int64_t k = 0; k < m * d; ++k) sm_gn_[k] += part[k];
   }
   // Into g in a fixed order (rows repeat).
   double loss = 0;
