@@ -74,7 +74,7 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
           std::map<std::string, ml::TrainOptions::Loss>{{"bpr", ml::TrainOptions::Loss::kBpr},
                                                         {"softmax", ml::TrainOptions::Loss::kSoftmax}},
           CLI::ignore_case));
-  t->add_option("--temperature", o.temperature, "softmax loss: temperature of the cosines")
+  t->add_option("--temperature", o.temperature, "softmax loss: temperature of the scores")
       ->capture_default_str();
   t->add_option("--softmax-negatives", o.softmax_negatives,
                 "softmax loss: uniform negatives shared by each batch")->capture_default_str();
@@ -140,7 +140,7 @@ int RunTrain(TrainCommand c) {
   // (measured to reach the reference's 100-epoch quality ten times sooner)
   // and, for LightGCN, the sampled softmax over 4,096 shared negatives with
   // L2 0.05 (Gowalla's recall@20 0.18 in 30 epochs where BPR flattened at
-  // 0.172 after 200: docs/benchmarks.md, "Time to quality on Gowalla").
+  // 0.172 after 170: docs/benchmarks.md, "Time to quality on Gowalla").
   auto given = [](const CLI::Option* o) { return o && o->count() > 0; };
   if (c.options.time_budget_seconds > 0 && (c.model == "lightgcn" || c.model == "bpr_mf")) {
     if (!given(c.lr_option)) c.options.learning_rate = 0.01;

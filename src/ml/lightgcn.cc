@@ -594,15 +594,18 @@ class BprEmbeddingModel final : public Model {
         const int64_t b = std::min<int64_t>(batch, n_samples - start);
         users.resize(b);
         pos.resize(b);
+        // BPR: S negatives per positive, unseen by its user; the softmax: one
+        // list shared by the batch, uniform over the catalog.
+        const int per_positive = softmax ? 0 : S;
         neg.resize(softmax ? opt.softmax_negatives : b * S);
-        if (softmax) {  // shared by the batch, uniform over the catalog
+        if (softmax) {
           for (auto& j : neg) j = static_cast<int32_t>(rng() % data.n_items);
         }
         for (int64_t t = 0; t < b; ++t) {
           const int32_t u = samplable[rng() % samplable.size()];
           users[t] = u;
           pos[t] = PickPositive(data.train, cum, u, rng);
-          for (int s = 0; !softmax && s < S; ++s) {
+          for (int s = 0; s < per_positive; ++s) {
             int32_t j;
             do {
               j = static_cast<int32_t>(rng() % data.n_items);

@@ -1,12 +1,10 @@
 // The sampled-softmax loss of LightGcnCore (ml/lightgcn.h): negatives shared
 // by the batch, so that its scores and gradients are three matrix products
-// (BLAS) rather than one dot product per pair, and an exponential that
-// vectorises (the batch × negatives exponentials are most of the rest).
+// (BLAS) rather than one dot product per pair.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
 #include <cstring>
 
 #include "ml/lightgcn.h"
@@ -19,26 +17,6 @@ constexpr int64_t kSoftmaxBlock = 256;  // users per sgemm call
 constexpr int64_t kSoftmaxGroups = 16;  // partials of the negatives' gradient, at most
 
 }  // namespace
-
-float ExpNonPositive(float x) {
-  // e^x = 2^n · e^r, n = round(x / ln 2), |r| ≤ ln 2 / 2; e^r by its Taylor
-  // polynomial to degree 7 (relative error < 2e-7, tested); 0 below −87.
-  x = std::max(x, -87.0f);
-  const float n = std::nearbyint(x * 1.44269504088896341f);
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln 2 in two parts
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
 
 double LightGcnCore::Loss(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                           const std::vector<int32_t>& neg, double reg, const float* fin, float* g) {
@@ -113,7 +91,7 @@ double LightGcnCore::SoftmaxLoss(const std::vector<int32_t>& users,
           float z = 0;
 #pragma omp simd reduction(+ : z)
           for (int64_t j = 0; j < m; ++j) {
-            l[j] = ExpNonPositive(l[j] - top);
+            l[j] = std::exp(l[j] - top);
             z += l[j];
           }
           for (int64_t j = 0; j < m; ++j) {  // the row's own positive is no negative
@@ -122,7 +100,7 @@ double LightGcnCore::SoftmaxLoss(const std::vector<int32_t>& users,
               l[j] = 0;
             }
           }
-          const float e_pos = ExpNonPositive(sp - top);
+          const float e_pos = std::exp(sp - top);
           z += e_pos;
           const float inv_z = 1.0f / z;
 #pragma omp simd
