@@ -59,6 +59,13 @@ from report import publish
 SEED_REQUEST = {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001, "batch_size": 2048,
                 "epochs": 100, "negative_samples": 4}
 TYPE_RANK = {"purchase": 3, "add_to_cart": 2}
+# Variants beyond a model type's name: the type with these hyperparameters.
+VARIANT_REQUESTS = {
+    "lightgcn-softmax": {"model_type": "lightgcn", "hyperparameters": {"softmax_negatives": 4096, "learning_rate": 0.01}},
+    "lightgcn-softmax1024": {"model_type": "lightgcn",
+                             "hyperparameters": {"softmax_negatives": 1024, "learning_rate": 0.01}},
+    "bpr_mf-softmax": {"model_type": "bpr_mf", "hyperparameters": {"softmax_negatives": 4096, "learning_rate": 0.01}},
+}
 
 
 # ---------------------------------------------------------------- data sets
@@ -353,7 +360,7 @@ def run_dataset(name, work, variants, peers):
             call(gw, "POST", "/api/v1/upload/interactions", token=key, raw=upload, ctype="text/csv")
             train_s, note = "", ""
             if variant != "untrained":
-                body = {"model_type": variant}
+                body = dict(VARIANT_REQUESTS.get(variant, {"model_type": variant}))
                 if variant == "lightgcn":
                     body["hyperparameters"] = SEED_REQUEST
                 t0 = time.monotonic()
@@ -374,6 +381,8 @@ def run_dataset(name, work, variants, peers):
                     rr = p["rerank"]
                     note += (f"; reranker {'kept' if rr.get('kept') else 'not kept'} (validation ndcg@10 "
                              f"{rr.get('ndcg@10', 0):.4f} → {rr.get('reranked_ndcg@10', 0):.4f})")
+                if p.get("epochs_run"):
+                    note += f"; epochs {p['epochs_run']} (best {p.get('best_epoch')})"
                 if p.get("phase_seconds"):
                     note += "; steps " + " ".join(f"{k} {v:.1f}" for k, v in p["phase_seconds"].items())
                 if p.get("chosen_model_type"):

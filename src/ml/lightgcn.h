@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "ml/graph.h"
@@ -145,6 +146,7 @@ class LightGcnCore {
   // SoftmaxLoss scratch: the batch's user rows and negative rows, their
   // gradients (the negatives' as partials), each row's positive probability.
   std::vector<float> sm_users_, sm_neg_, sm_gu_, sm_gn_, sm_ppos_;
+  std::vector<std::pair<int32_t, int32_t>> sm_sorted_neg_;  // (item, its place in the negatives), sorted
   bool grad_rows_all_ = false;
 };
 

@@ -16,6 +16,10 @@ namespace {
 constexpr int64_t kSoftmaxBlock = 256;  // users per sgemm call
 constexpr int64_t kSoftmaxGroups = 16;  // partials of the negatives' gradient, at most
 
+bool ByItem(const std::pair<int32_t, int32_t>& a, const std::pair<int32_t, int32_t>& b) {
+  return a.first < b.first;
+}
+
 }  // namespace
 
 double LightGcnCore::Loss(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
@@ -58,6 +62,9 @@ double LightGcnCore::SoftmaxLoss(const std::vector<int32_t>& users,
   // logits are held at a time (not batch × negatives).
   // Gradients (mean over the batch, c = 1 / (τ b)): users c·(P N + (p_pos − 1) pos),
   // negatives c·Pᵀ U, positives c·(p_pos − 1) user.
+  sm_sorted_neg_.resize(m);
+  for (int64_t j = 0; j < m; ++j) sm_sorted_neg_[j] = {neg[j], static_cast<int32_t>(j)};
+  std::sort(sm_sorted_neg_.begin(), sm_sorted_neg_.end());
   const float c = inv_t / static_cast<float>(b);
   const int64_t blocks = (b + kSoftmaxBlock - 1) / kSoftmaxBlock;
   const int64_t groups = std::min(blocks, kSoftmaxGroups);
@@ -94,11 +101,13 @@ double LightGcnCore::SoftmaxLoss(const std::vector<int32_t>& users,
             l[j] = std::exp(l[j] - top);
             z += l[j];
           }
-          for (int64_t j = 0; j < m; ++j) {  // the row's own positive is no negative
-            if (neg[j] == pos[t]) {
-              z -= l[j];
-              l[j] = 0;
-            }
+          // The row's own positive is no negative (looked up, not scanned:
+          // a scan of the negatives per row cost as much as the exponentials).
+          const auto own = std::equal_range(sm_sorted_neg_.begin(), sm_sorted_neg_.end(),
+                                            std::pair<int32_t, int32_t>(pos[t], 0), ByItem);
+          for (auto it = own.first; it != own.second; ++it) {
+            z -= l[it->second];
+            l[it->second] = 0;
           }
           const float e_pos = std::exp(sp - top);
           z += e_pos;

@@ -37,7 +37,10 @@ struct Trial {
 // `req` for one model type: our defaults for that type, what `req` was given.
 JobRequest RequestForType(const JobRequest& req, ml::ModelType type);
 
-// The trials for `req` (model_type "auto") on data of this size.
+// The trials for `req` (model_type "auto") on data of this size. LightGCN's
+// trains with the sampled softmax over this many negatives (at most the
+// items) unless the request gives softmax_negatives.
+inline constexpr int kSearchSoftmaxNegatives = 1024;
 std::vector<Trial> PlanTrials(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 // The default budget: three times one LightGCN training (our defaults) at
 // this size, at most kMaxDefaultBudgetSeconds, so that a large shop's job

@@ -51,6 +51,9 @@ struct JobRequest {
   std::string trigger_json;
 };
 
+// The L2 the softmax loss takes when `reg` is not given.
+inline constexpr double kSoftmaxReg = 0.05;
+
 // The model types a request may name ("auto" searches over the others).
 const std::vector<std::string>& ModelTypes();
 // A request's model_type as its JSON names it: a type's name, or "auto".

@@ -12,55 +12,6 @@
 
 namespace embedrec::training {
 
-double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
-  const double d = r.options.embedding_dim;
-  const double p = static_cast<double>(std::max<int64_t>(data.pairs, 1));
-  const double n = static_cast<double>(std::max<int64_t>(data.items, 1));
-  // Users unknown (0): taken as many as the items.
-  const double rows = n + static_cast<double>(data.users > 0 ? data.users : data.items);
-  using ml::ModelType;
-  if (r.model_type == ModelType::kPopularity) return p;
-  if (r.model_type == ModelType::kEase) return n * n * n / 3 + 8 * n * n * d;
-  if (r.model_type == ModelType::kItemKnn) return n * n * (8 * d + 20);
-  // ALS: every pair adds a rank-one update (d²) to its user's and its item's
-  // system; every row (users and items) solves a d × d system (Cholesky,
-  // d³/3). Without the solves a small shop's timing (mostly solves) made a
-  // large shop's epoch look 6.7 times longer than it was.
-  if (r.model_type == ModelType::kAls) return p * d * d + rows * (d * d * d / 3 + 2 * d * d);
-  const double linear = p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * r.options.negative_samples);
-  if (r.model_type == ModelType::kBprMf) {
-    // Each pair reads and writes random rows (weights and two Adam moments):
-    // once the table outgrows the cache most of them miss. Measured per pair
-    // with `embedrec train` (an earlier session): 0.5 µs at 150K
-    // interactions, 2.2 µs at 1.5M, 3.1 µs at 15M (1.2 GB); the share of the
-    // table outside a ~32 MB cache explains them within 10 %. Jobs this
-    // session also slowed below it (0.9 µs per pair on 8 MB tables, 1.5 on
-    // 11.5 MB, 1.6–2.6 on 23 MB): not modelled.
-    const double table_bytes = rows * d * 4 * 3;
-    const double missing = std::max(0.0, 1 - 32e6 / table_bytes);
-    return linear * (1 + 4.7 * missing);
-  }
-  if (r.model_type != ModelType::kLightGcn || r.options.walks > 0) return linear;
-  // LightGCN's exact step propagates over the batch's K-hop neighbourhood,
-  // the whole graph once the data is not tiny: a step costs about the graph
-  // (2 edges per pair, K layers, forward and backward: 4·K·pairs·d), and an
-  // epoch has pairs / batch steps (~32 with the batch scaled to the data:
-  // linear; a given small batch: quadratic).
-  const double steps = p / r.options.BatchSizeFor(data.pairs, r.options.Propagates(ModelType::kLightGcn));
-  const double graph = steps * 4.0 * r.options.num_layers * p * d;
-  // The propagation gathers rows at random from what it keeps per user and
-  // item (the K + 1 layers' rows, the weights' and Adam's: ~K + 4 rows of d
-  // floats). While that fits the 32 MB cache a unit costs the same (jobs on
-  // shops of 62K–148K pairs, 18–27 MB: within 15 % of one figure; `embedrec
-  // train` on the 150K shop too); past it, more: 1.7× on a 500K-event shop
-  // (30K rows, 54 MB), 1.6× on the 1.5M shop (100K rows, 180 MB; `embedrec
-  // train`): 1 + 0.65·min(1, log2(size / 32 MB)). Larger sizes were not
-  // re-measured since LightGCN got faster (taken as the 1.5M shop's).
-  const double footprint_mb = rows * d * 4 * (r.options.num_layers + 4) / 1e6;
-  const double beyond = std::min(1.0, std::log2(std::max(1.0, footprint_mb / 32)));
-  return (linear + graph) * (1 + 0.65 * beyond);
-}
-
 namespace {
 // An epoch's seconds per work unit on the 2-core reference machine, fitted
 // to the refits of first jobs on four data sets and to `embedrec train` on
@@ -85,6 +36,72 @@ Reference ReferenceFor(ml::ModelType type) {
   return {4e-9, 2.55e-9};
 }
 
+// The sampled softmax's extra work per (pair, negative, dimension): three
+// products of a batch's rows with its shared negatives and an exponential
+// per score, all per pair (the batch's size barely matters). Measured on the
+// reference machine with `embedrec train --threads 2`, 4,096 negatives, the
+// epoch against BPR's: 5.8e-11 s on the 150K shop (batches of 2,048 to
+// 32,768: 0.79–0.75 s more per epoch), 6.2e-11 on gowalla-shop.
+constexpr double kSoftmaxSecondsPerTerm = 6e-11;
+}  // namespace
+
+double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
+  const double d = r.options.embedding_dim;
+  const double p = static_cast<double>(std::max<int64_t>(data.pairs, 1));
+  const double n = static_cast<double>(std::max<int64_t>(data.items, 1));
+  // Users unknown (0): taken as many as the items.
+  const double rows = n + static_cast<double>(data.users > 0 ? data.users : data.items);
+  using ml::ModelType;
+  if (r.model_type == ModelType::kPopularity) return p;
+  if (r.model_type == ModelType::kEase) return n * n * n / 3 + 8 * n * n * d;
+  if (r.model_type == ModelType::kItemKnn) return n * n * (8 * d + 20);
+  // ALS: every pair adds a rank-one update (d²) to its user's and its item's
+  // system; every row (users and items) solves a d × d system (Cholesky,
+  // d³/3). Without the solves a small shop's timing (mostly solves) made a
+  // large shop's epoch look 6.7 times longer than it was.
+  if (r.model_type == ModelType::kAls) return p * d * d + rows * (d * d * d / 3 + 2 * d * d);
+  const bool softmax = r.options.loss == ml::TrainOptions::Loss::kSoftmax;
+  const double linear = p * d * (1 + 2.0 * r.options.num_layers) * (1 + 0.5 * (softmax ? 1 : r.options.negative_samples));
+  // The softmax's products, in the type's units (its reference seconds per
+  // unit) so that what jobs measure of the type scales them too; in cache,
+  // unlike the rows gathered.
+  const double products =
+      softmax ? p * r.options.softmax_negatives * d * kSoftmaxSecondsPerTerm / ReferenceFor(*r.model_type).per_unit
+              : 0;
+  if (r.model_type == ModelType::kBprMf) {
+    // Each pair reads and writes random rows (weights and two Adam moments):
+    // once the table outgrows the cache most of them miss. Measured per pair
+    // with `embedrec train` (an earlier session): 0.5 µs at 150K
+    // interactions, 2.2 µs at 1.5M, 3.1 µs at 15M (1.2 GB); the share of the
+    // table outside a ~32 MB cache explains them within 10 %. Jobs this
+    // session also slowed below it (0.9 µs per pair on 8 MB tables, 1.5 on
+    // 11.5 MB, 1.6–2.6 on 23 MB): not modelled.
+    const double table_bytes = rows * d * 4 * 3;
+    const double missing = std::max(0.0, 1 - 32e6 / table_bytes);
+    return linear * (1 + 4.7 * missing) + products;
+  }
+  if (r.model_type != ModelType::kLightGcn || r.options.walks > 0) return linear + products;
+  // LightGCN's exact step propagates over the batch's K-hop neighbourhood,
+  // the whole graph once the data is not tiny: a step costs about the graph
+  // (2 edges per pair, K layers, forward and backward: 4·K·pairs·d), and an
+  // epoch has pairs / batch steps (~32 with the batch scaled to the data:
+  // linear; a given small batch: quadratic).
+  const double steps = p / r.options.BatchSizeFor(data.pairs, r.options.Propagates(ModelType::kLightGcn));
+  const double graph = steps * 4.0 * r.options.num_layers * p * d;
+  // The propagation gathers rows at random from what it keeps per user and
+  // item (the K + 1 layers' rows, the weights' and Adam's: ~K + 4 rows of d
+  // floats). While that fits the 32 MB cache a unit costs the same (jobs on
+  // shops of 62K–148K pairs, 18–27 MB: within 15 % of one figure; `embedrec
+  // train` on the 150K shop too); past it, more: 1.7× on a 500K-event shop
+  // (30K rows, 54 MB), 1.6× on the 1.5M shop (100K rows, 180 MB; `embedrec
+  // train`): 1 + 0.65·min(1, log2(size / 32 MB)). Larger sizes were not
+  // re-measured since LightGCN got faster (taken as the 1.5M shop's).
+  const double footprint_mb = rows * d * 4 * (r.options.num_layers + 4) / 1e6;
+  const double beyond = std::min(1.0, std::log2(std::max(1.0, footprint_mb / 32)));
+  return (linear + graph) * (1 + 0.65 * beyond) + products;
+}
+
+namespace {
 // The steps around the fit, each with its work units and its seconds per
 // unit on the reference machine.
 enum Step { kLoadStep, kEvalStep, kValidationStep, kIndexStep, kStoreStep };

@@ -251,11 +251,35 @@ def test_lightgcn_without_epochs_gets_the_default_budget_and_with_epochs_none(se
     assert "time_budget_seconds" not in done and done["epochs_run"] <= QUICK["epochs"]
 
 
+def test_the_softmax_loss_is_a_jobs_choice(server, shop):
+    """softmax_negatives > 0 trains lightgcn and bpr_mf with the sampled
+    softmax (its own L2 when reg is not given); the record names it, and
+    the model serves."""
+    key = shop["api_key"]
+    for model in ("lightgcn", "bpr_mf"):
+        r = server.request("POST", "/api/v1/train", {"model_type": model, "hyperparameters": {
+            **QUICK, "softmax_negatives": 32, "learning_rate": 0.01}}, token=key, port="ml")
+        assert r.status == 202, r
+        assert r.json()["hyperparameters"]["softmax_negatives"] == 32
+        done = wait_done(server, key, r.json()["job_id"])
+        assert done["status"] == "completed", done
+        h = done["hyperparameters"]
+        assert (h["softmax_negatives"], h["temperature"], h["reg"]) == (32, 1, 0.05)
+        assert done["final_metrics"]["ndcg@10"] > 0
+    recs = server.request("POST", "/api/v1/recommendations", {"user_id": "U1", "count": 5}, token=key)
+    assert recs.status == 200 and len(recs.json()["recommendations"]) == 5, recs
+    # BPR stays the default.
+    r = train(server, key)
+    assert r.json()["hyperparameters"]["softmax_negatives"] == 0
+    wait_done(server, key, r.json()["job_id"])
+
+
 @pytest.mark.parametrize("hyper,field,lo,hi", [
     ({"learning_rate": 0}, "hyperparameters.learning_rate", "0", "1"),
     ({"embedding_dim": 100000}, "hyperparameters.embedding_dim", "2", "512"),
     ({"epochs": 2.5}, "hyperparameters.epochs", "1", "1000"),
     ({"negative_samples": -1}, "hyperparameters.negative_samples", "1", "64"),
+    ({"softmax_negatives": 70000}, "hyperparameters.softmax_negatives", "0", "65536"),
 ])
 def test_invalid_hyperparameters_name_the_field_and_range(server, shop, hyper, field, lo, hi):
     r = train(server, shop["api_key"], hyper)

@@ -30,7 +30,9 @@ TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) 
   EXPECT_EQ(DefaultBudgetSeconds(req, large, speed), kMaxDefaultBudgetSeconds);
   EXPECT_LT(DefaultBudgetSeconds(req, Shape(20000, 1000), speed), kMaxDefaultBudgetSeconds);
   for (const auto& t : PlanTrials(req, large, speed)) {
-    if (t.request.model_type == ml::ModelType::kLightGcn) EXPECT_GT(t.estimated_seconds, kMaxDefaultBudgetSeconds);
+    if (t.request.model_type == ml::ModelType::kLightGcn) {
+      EXPECT_GT(t.estimated_seconds, kMaxDefaultBudgetSeconds);
+    }
   }
   // The whole job, as the queue estimates it: within about half an hour.
   EXPECT_LT(AutoJobSteps(req, large, speed).Total(), 2 * kMaxDefaultBudgetSeconds);
@@ -50,6 +52,14 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   EXPECT_EQ(per_type["item_knn"], 1);
   EXPECT_EQ(per_type["lightgcn"], 1);
   EXPECT_EQ(per_type["bpr_mf"], 1);
+  // LightGCN's trial: the sampled softmax, at most one negative per item.
+  for (const auto& t : plan) {
+    if (t.request.model_type != ml::ModelType::kLightGcn) continue;
+    EXPECT_EQ(t.request.options.loss, ml::TrainOptions::Loss::kSoftmax);
+    EXPECT_EQ(t.request.options.softmax_negatives, 500);  // 1,024 with more items
+    EXPECT_DOUBLE_EQ(t.request.options.reg, kSoftmaxReg);
+    EXPECT_EQ(HyperparametersJson(t.request).at("softmax_negatives").to_number<int>(), 500);
+  }
   // Given values are used by every trial and not searched.
   req = Auto(R"({"model_type":"auto","hyperparameters":{"lambda":77,"reg":2,"embedding_dim":24}})");
   plan = PlanTrials(req, Shape(10000, 500), speed);
@@ -66,6 +76,14 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   }
   EXPECT_EQ(per_type["ease"], 1);
   EXPECT_EQ(per_type["als"], 1);
+  // The BPR loss asked for (softmax_negatives 0): LightGCN's trial takes it.
+  for (const auto& t : PlanTrials(Auto(R"({"model_type":"auto","hyperparameters":{"softmax_negatives":0}})"),
+                                  Shape(10000, 500), speed)) {
+    if (t.request.model_type == ml::ModelType::kLightGcn) {
+      EXPECT_EQ(t.request.options.loss, ml::TrainOptions::Loss::kBpr);
+      EXPECT_DOUBLE_EQ(t.request.options.reg, 1e-4);
+    }
+  }
   // Catalogs beyond the item x item models' bound leave them out.
   plan = PlanTrials(Auto(R"({"model_type":"auto"})"), Shape(10000, ml::kMaxItemItemItems + 1), speed);
   for (const auto& t : plan) EXPECT_FALSE(ml::IsItemToItem(*t.request.model_type));

@@ -119,6 +119,42 @@ TEST(JobRequestTest, ModelSpecificAndIncrementalDefaults) {
   EXPECT_DOUBLE_EQ(inc->options.learning_rate, 0.01);
 }
 
+TEST(JobRequestTest, SoftmaxNegativesChooseTheLossAndItsL2) {
+  auto bpr = Parse(R"({"model_type":"lightgcn"})");
+  ASSERT_TRUE(bpr.ok());
+  EXPECT_EQ(bpr->options.loss, ml::TrainOptions::Loss::kBpr);
+  EXPECT_DOUBLE_EQ(bpr->options.reg, 1e-4);
+  EXPECT_EQ(HyperparametersJson(*bpr).at("softmax_negatives").to_number<int>(), 0);
+  auto sm = Parse(R"({"model_type":"lightgcn","hyperparameters":{"softmax_negatives":1024,"temperature":0.5}})");
+  ASSERT_TRUE(sm.ok()) << sm.status().ToString();
+  EXPECT_EQ(sm->options.loss, ml::TrainOptions::Loss::kSoftmax);
+  EXPECT_EQ(sm->options.softmax_negatives, 1024);
+  EXPECT_DOUBLE_EQ(sm->options.temperature, 0.5);
+  EXPECT_DOUBLE_EQ(sm->options.reg, kSoftmaxReg);  // not given: the softmax's own
+  EXPECT_TRUE(sm->options.Validate().ok());
+  // Given, it is kept; and the record parses back to the same loss.
+  sm = Parse(R"({"model_type":"bpr_mf","hyperparameters":{"softmax_negatives":64,"reg":0.001}})");
+  ASSERT_TRUE(sm.ok());
+  EXPECT_DOUBLE_EQ(sm->options.reg, 0.001);
+  auto back = ParseJobRequest(RequestJson(*sm), "{}");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->options.loss, ml::TrainOptions::Loss::kSoftmax);
+  EXPECT_EQ(back->options.softmax_negatives, 64);
+  // A tenant's default applies like any other; out of range is refused.
+  auto tenant = Parse(R"({"model_type":"lightgcn"})", R"({"training":{"softmax_negatives":256}})");
+  ASSERT_TRUE(tenant.ok());
+  EXPECT_EQ(tenant->options.loss, ml::TrainOptions::Loss::kSoftmax);
+  EXPECT_EQ(Detail(Parse(R"({"hyperparameters":{"softmax_negatives":70000}})").status(), "field"),
+            "hyperparameters.softmax_negatives");
+  EXPECT_EQ(Detail(Parse(R"({"hyperparameters":{"temperature":0}})").status(), "field"),
+            "hyperparameters.temperature");
+  // Not a hyperparameter of the other types, nor does it move their L2.
+  auto als = Parse(R"({"model_type":"als","hyperparameters":{"softmax_negatives":64}})");
+  ASSERT_TRUE(als.ok());
+  EXPECT_FALSE(HyperparametersJson(*als).contains("softmax_negatives"));
+  EXPECT_DOUBLE_EQ(als->options.reg, 0.1);
+}
+
 TEST(JobRequestTest, OutOfRangeValuesNameTheFieldAndTheRange) {
   auto r = Parse(R"({"hyperparameters":{"learning_rate":0}})");
   ASSERT_EQ(r.status().code(), StatusCode::kUnprocessable);
