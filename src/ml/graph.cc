@@ -44,6 +44,8 @@ NormalizedGraph NormalizedGraph::Build(const Dataset& data) {
 
 namespace {
 
+constexpr int64_t kAhead = 24;  // entries between a row's prefetch and its use
+
 // One block of output rows: y[r] = Σ val * x[col] over the row's entries
 // (skipping masked-out columns). D is the embedding width when known at
 // compile time (the accumulator then stays in registers), 0 otherwise.
@@ -53,11 +55,20 @@ EMBEDREC_CPU_CLONES void RowsKernel(
     const NormalizedGraph& g, const float* x, int d, float* y, const int32_t* rows,
     int64_t lo, int64_t hi, const uint8_t* mask, float* sum, float scale) {
   const int w = D > 0 ? D : d;
+  const int64_t row_bytes = static_cast<int64_t>(w) * sizeof(float);
+  // Rows in order (no list): their entries are contiguous, and the rows
+  // gathered kAhead entries on are fetched while these are summed — random
+  // rows of a large graph come from memory, not the cache.
+  const int64_t ahead_end = rows ? 0 : g.offsets[hi];
   for (int64_t k = lo; k < hi; ++k) {
     const int32_t r = rows ? rows[k] : static_cast<int32_t>(k);
     float acc[D > 0 ? D : 512];
     for (int j = 0; j < w; ++j) acc[j] = 0.0f;
     for (int64_t e = g.offsets[r]; e < g.offsets[r + 1]; ++e) {
+      if (e + kAhead < ahead_end) {
+        const char* next = reinterpret_cast<const char*>(x + static_cast<int64_t>(g.cols[e + kAhead]) * w);
+        for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b, 0, 0);
+      }
       const int32_t c = g.cols[e];
       if (mask && !mask[c]) continue;
       const float v = g.vals[e];
