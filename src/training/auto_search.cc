@@ -11,6 +11,8 @@ namespace json = boost::json;
 
 namespace {
 
+constexpr double kReportEverySeconds = 2;  // while a trial trains
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -139,8 +141,18 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
                                     {"status", "planned"},
                                     {"estimated_seconds", t.estimated_seconds}});
   }
+  std::optional<std::chrono::steady_clock::time_point> running_since;
+  double running_estimate = 0;
+  auto last_report = std::chrono::steady_clock::now();
   auto report = [&] {
-    if (env.progress) env.progress(r.trials, std::min(1.0, Seconds(started) / r.budget_seconds));
+    last_report = std::chrono::steady_clock::now();
+    if (!env.progress) return;
+    double left = running_since ? std::max(0.0, running_estimate - Seconds(*running_since)) : 0;
+    for (size_t k = 0; k < plan.size(); ++k) {
+      if (r.trials[k].as_object().at("status") == "planned") left += plan[k].estimated_seconds;
+    }
+    left = std::min(left, std::max(0.0, r.budget_seconds - Seconds(started)));
+    env.progress(r.trials, std::min(1.0, Seconds(started) / r.budget_seconds), left);
   };
   report();
   std::optional<double> best_ndcg;
@@ -174,6 +186,8 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       continue;
     }
     doc["status"] = "running";
+    running_since = std::chrono::steady_clock::now();
+    running_estimate = estimate;
     report();
     auto model = ml::NewModel(*t.model_type);  // a trial names its type
     ml::TrainOptions opt = t.options;
@@ -186,7 +200,9 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       train_seconds += e.seconds + e.eval_seconds;
       epoch_seconds += e.seconds;
       epochs = e.epoch;
+      if (Seconds(last_report) >= kReportEverySeconds) report();
     });
+    running_since.reset();
     if (fit.ok()) env.speed->RecordEpochs(t, epochs, model->best_epoch());
     if (fit.code() == StatusCode::kCancelled) return fit;
     doc["seconds"] = Seconds(t0);

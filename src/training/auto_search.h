@@ -65,9 +65,11 @@ struct SearchEnv {
   SpeedEstimate* speed = nullptr;
   const std::atomic<bool>* cancel = nullptr;
   int threads = 0;
-  // Called after every trial's change with the trials so far and the
-  // fraction of the budget used.
-  std::function<void(const boost::json::array& trials, double budget_used)> progress;
+  // Called after every trial's change, and every few seconds while one
+  // trains, with the trials so far, the fraction of the budget used and the
+  // seconds the search expects to have left (the trials still to run and
+  // what remains of the running one's estimate, within the budget).
+  std::function<void(const boost::json::array& trials, double budget_used, double seconds_left)> progress;
   DataShape shape;  // the job's data as counted (every pair), for the trials' estimates; unset: `data`'s
 };
 

@@ -291,6 +291,24 @@ struct Fitted {
   int epochs_run = 0;
 };
 
+// The seconds a job has left after its fit of `chosen` (which ran `epochs`;
+// 0: not known yet): validation, the refit when there is one (the epochs
+// the fit chose, at the speed this job measured), the index and storing.
+double AfterFitSeconds(const JobEnv& env, const JobRequest& chosen, const DataShape& shape, bool will_refit,
+                       int epochs) {
+  const JobSteps other = env.speed->OtherSteps(chosen, shape);
+  double refit = 0;
+  if (will_refit) {
+    refit = epochs > 0 ? epochs * env.speed->EpochSeconds(chosen, shape) : env.speed->RefitSeconds(chosen, shape);
+  }
+  return other.validation + refit + other.index + other.storing;
+}
+
+void SetCompletion(json::object& d, const JobEnv& env, double seconds_left) {
+  d["estimated_completion"] =
+      FormatRfc3339((env.clock->NowMillis() + static_cast<int64_t>(1000 * (std::max(0.0, seconds_left) + 1))) / 1000);
+}
+
 // Step 2: the search's trials (auto), or one fit reporting every epoch.
 StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start& st, const ml::Dataset& data,
                           const DataShape& shape, const std::optional<ml::Metrics>& baseline, double fit_share) {
@@ -302,11 +320,16 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
       return Status::Unprocessable("model_type auto chooses on a validation split; validation_split must be > 0",
                                    {{"field", "hyperparameters.validation_split"}});
     }
+    // After the search: the steps the estimate at submission expects (the
+    // chosen model is not known yet: the planned trials' mean refit).
+    const JobSteps planned = AutoJobSteps(*ctx.request, shape, *env.speed);
+    const double after_search = planned.validation + planned.refit + planned.index + planned.storing;
     SearchEnv senv{env.speed, ctx.cancel, ctx.threads,
-                   [&](const json::array& trials, double used) {
+                   [&](const json::array& trials, double used, double seconds_left) {
                      ctx.update([&](json::object& d) {
                        d["trials"] = trials;
                        d["progress"] = 0.05 + fit_share * used;
+                       SetCompletion(d, env, seconds_left + after_search);
                      }, true);
                    }};
     senv.shape = shape;
@@ -315,12 +338,17 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     out.chosen = search.chosen;
     out.epochs_run = search.epochs_run;
     out.train_seconds = search.train_seconds;
+    // What is left is now the chosen model's: its refit, not the mean of
+    // every trial's the estimate at submission took.
+    const int chosen_epochs = out.model->best_epoch() > 0 ? out.model->best_epoch() : out.epochs_run;
+    const double left = AfterFitSeconds(env, out.chosen, shape, data.test.size() > 0, std::max(1, chosen_epochs));
     ctx.update([&](json::object& d) {
       d["trials"] = search.trials;
       d["time_budget_seconds"] = search.budget_seconds;
       d["search_seconds"] = search.search_seconds;
       d["chosen_model_type"] = ModelChoiceName(out.chosen.model_type);
       d["chosen_hyperparameters"] = HyperparametersJson(out.chosen);
+      SetCompletion(d, env, left);
     }, true);
     return out;
   }
@@ -339,6 +367,8 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
   bool out_of_time = false;
   const auto fit_start = std::chrono::steady_clock::now();
   auto last_persist = fit_start;
+  // The steps after the fit, their refit as the estimate expects it.
+  const double after_fit = AfterFitSeconds(env, run, shape, data.test.size() > 0, 0);
   RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
     out.train_seconds += r.seconds + r.eval_seconds;
     epoch_seconds += r.seconds;
@@ -371,17 +401,19 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
           m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
         }
       }
-      d["estimated_completion"] = FormatRfc3339(
-          (env.clock->NowMillis() + static_cast<int64_t>(1000 * (left * per_epoch + 1))) / 1000);
+      SetCompletion(d, env, left * per_epoch + after_fit);
     }, persist);
   }));
   if (out.epochs_run > 0 && epoch_seconds > 0) {
     env.speed->Record(run, EpochData(data), epoch_seconds / out.epochs_run);
   }
   env.speed->RecordEpochs(run, out.epochs_run, out.model->best_epoch());
-  if (out_of_time && out.epochs_run < opt.epochs) {
-    ctx.update([&](json::object& d) { d["fit_stopped_by"] = "time_budget"; }, true);
-  }
+  const int chosen_epochs = out.model->best_epoch() > 0 ? out.model->best_epoch() : out.epochs_run;
+  const double left = AfterFitSeconds(env, run, shape, data.test.size() > 0, std::max(1, chosen_epochs));
+  ctx.update([&](json::object& d) {
+    if (out_of_time && out.epochs_run < opt.epochs) d["fit_stopped_by"] = "time_budget";
+    SetCompletion(d, env, left);
+  }, true);
   return out;
 }
 
@@ -390,8 +422,8 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
 // data with the chosen settings (the epochs validation chose), and its
 // scores brought back to the precision@10 validation measured. Returns what
 // the job record says of it.
-StatusOr<std::string> Refit(const JobContext& ctx, Fitted& fitted, const ml::Dataset& all, Validation& val,
-                            float shown_below_weight) {
+StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const DataShape& shape, Fitted& fitted,
+                            const ml::Dataset& all, Validation& val, float shown_below_weight) {
   ctx.update([&](json::object& d) {
     d["status"] = store::JobStatusName(JobStatus::kTraining);
     d["phase"] = "refit";
@@ -404,10 +436,14 @@ StatusOr<std::string> Refit(const JobContext& ctx, Fitted& fitted, const ml::Dat
   ropt.eval_every = 0;
   ropt.patience = 0;
   auto full = ml::NewModel(*fitted.chosen.model_type);
+  const JobSteps other = env.speed->OtherSteps(fitted.chosen, shape);
+  double refit_seconds = 0;
   RETURN_IF_ERROR(full->Fit(all, ropt, [&](const ml::EpochReport& r) {
+    refit_seconds += r.seconds;
     ctx.update([&](json::object& d) {
       d["progress"] = 0.62 + 0.28 * r.epoch / ropt.epochs;
       d["refit_epoch"] = r.epoch;
+      SetCompletion(d, env, refit_seconds / r.epoch * (ropt.epochs - r.epoch) + other.index + other.storing);
     }, false);
   }));
   if (Cancelled(ctx)) return ml::CancelledStatus();
@@ -588,7 +624,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   std::optional<ml::Dataset> served_data;
   if (will_refit) {
     served_data = AllData(std::move(td));
-    ASSIGN_OR_RETURN(refit, Refit(ctx, fitted, *served_data, val, shown_below_weight));
+    ASSIGN_OR_RETURN(refit, Refit(ctx, env, shape, fitted, *served_data, val, shown_below_weight));
     steps.End(&JobSteps::refit);
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;

@@ -94,9 +94,11 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   ml::Dataset data = ml::testing::PlantedSplit(3);
   JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":120,
                             "hyperparameters":{"embedding_dim":16,"epochs":20}})");
-  std::vector<double> fractions;
-  SearchEnv env{&speed, nullptr, 0,
-                [&](const boost::json::array&, double used) { fractions.push_back(used); }};
+  std::vector<double> fractions, left;
+  SearchEnv env{&speed, nullptr, 0, [&](const boost::json::array&, double used, double seconds_left) {
+                  fractions.push_back(used);
+                  left.push_back(seconds_left);
+                }};
   auto r = RunSearch(req, data, env);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_NE(r->best, nullptr);
@@ -119,6 +121,13 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   EXPECT_GT(best, 0.15);  // the planted tastes are learned
   EXPECT_FALSE(fractions.empty());
   EXPECT_LE(r->search_seconds, 120);
+  // What the search expects to have left: the plan's estimates at first,
+  // within the budget, nothing once every trial has run.
+  ASSERT_FALSE(left.empty());
+  EXPECT_GT(left.front(), 0);
+  EXPECT_LE(left.front(), 120);
+  EXPECT_EQ(left.back(), 0);
+  left.clear();
   // A budget nothing fits in: the cheapest trial still runs (a job always
   // ends with a model), every other one is skipped, and the search says why.
   req.time_budget_seconds = 1e-6;
