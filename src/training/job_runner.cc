@@ -289,6 +289,8 @@ struct Fitted {
   double eval_seconds = 0;   // the validations alone
   int evaluations = 0;
   int epochs_run = 0;
+  // The epochs the refit on all data trains: the fit's best, else all it ran.
+  int RefitEpochs() const { return std::max(1, model->best_epoch() > 0 ? model->best_epoch() : epochs_run); }
 };
 
 // The seconds a job has left after its fit of `chosen` (which ran `epochs`;
@@ -340,8 +342,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     out.train_seconds = search.train_seconds;
     // What is left is now the chosen model's: its refit, not the mean of
     // every trial's the estimate at submission took.
-    const int chosen_epochs = out.model->best_epoch() > 0 ? out.model->best_epoch() : out.epochs_run;
-    const double left = AfterFitSeconds(env, out.chosen, shape, data.test.size() > 0, std::max(1, chosen_epochs));
+    const double left = AfterFitSeconds(env, out.chosen, shape, data.test.size() > 0, out.RefitEpochs());
     ctx.update([&](json::object& d) {
       d["trials"] = search.trials;
       d["time_budget_seconds"] = search.budget_seconds;
@@ -408,8 +409,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     env.speed->Record(run, EpochData(data), epoch_seconds / out.epochs_run);
   }
   env.speed->RecordEpochs(run, out.epochs_run, out.model->best_epoch());
-  const int chosen_epochs = out.model->best_epoch() > 0 ? out.model->best_epoch() : out.epochs_run;
-  const double left = AfterFitSeconds(env, run, shape, data.test.size() > 0, std::max(1, chosen_epochs));
+  const double left = AfterFitSeconds(env, run, shape, data.test.size() > 0, out.RefitEpochs());
   ctx.update([&](json::object& d) {
     if (out_of_time && out.epochs_run < opt.epochs) d["fit_stopped_by"] = "time_budget";
     SetCompletion(d, env, left);
@@ -432,7 +432,7 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
   ml::TrainOptions ropt = fitted.chosen.options;
   ropt.cancel = ctx.cancel;
   ropt.threads = ctx.threads;
-  ropt.epochs = std::max(1, fitted.model->best_epoch() > 0 ? fitted.model->best_epoch() : fitted.epochs_run);
+  ropt.epochs = fitted.RefitEpochs();
   ropt.eval_every = 0;
   ropt.patience = 0;
   auto full = ml::NewModel(*fitted.chosen.model_type);
