@@ -16,10 +16,14 @@ DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantL
   const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
   const int64_t now = o_.clock->NowMillis();
   Figures f;
+  int64_t tracked_before = 0;
   {
     std::lock_guard lock(mu_);
     auto it = figures_.find(tenant_id);
-    if (it != figures_.end() && now - it->second.read_at_ms < o_.cache_ms) f = it->second;
+    if (it != figures_.end()) {
+      if (it->second.read_at_ms >= 0 && now - it->second.read_at_ms < o_.cache_ms) f = it->second;
+      tracked_before = it->second.tracked;
+    }
   }
   // Only what the limits check, each read at most once per cache_ms.
   const bool read_rows = need_rows && f.rows < 0, read_bytes = need_bytes && f.storage_bytes < 0;
@@ -28,15 +32,22 @@ DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantL
   if (read_bytes) {
     if (auto b = o_.storage_bytes(tenant_id); b.ok()) f.storage_bytes = *b;
   }
+  bool rows_read = false;
   if (read_rows) {
     if (auto r = o_.rows(tenant_id); r.ok()) {
       f.rows = *r;
-      f.tracked = 0;  // what was tracked before is in the rows read
+      rows_read = true;
     }
   }
   std::lock_guard lock(mu_);
   if (figures_.size() > 100'000) figures_.clear();  // bounded: figures are cheap to read again
-  figures_[tenant_id] = f;
+  Figures& kept = figures_[tenant_id];
+  // Events tracked before the read are in the rows read; those admitted while
+  // it ran may not be, so they still count (at worst twice: a little early to
+  // refuse, never late).
+  if (rows_read) f.tracked = std::max<int64_t>(0, kept.tracked - tracked_before);
+  else f.tracked = kept.tracked;
+  kept = f;
   return f;
 }
 
@@ -71,20 +82,20 @@ Status DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits
   Status verdict;  // unknown figures: admitted while they are read
   {
     std::lock_guard lock(mu_);
-    auto it = figures_.find(tenant_id);
-    if (it != figures_.end()) {
-      verdict = Full(it->second, limits, rows);
-      if (verdict.ok()) it->second.tracked += rows;
-    }
-    const bool stale = it == figures_.end() || now - it->second.read_at_ms >= o_.cache_ms ||
-                       (need_rows && it->second.rows < 0) || (need_bytes && it->second.storage_bytes < 0);
+    // Unknown figures are an entry too, so that what it admits counts once they are read.
+    Figures& f = figures_[tenant_id];
+    verdict = Full(f, limits, rows);
+    if (verdict.ok()) f.tracked += rows;
+    const bool stale = f.read_at_ms < 0 || now - f.read_at_ms >= o_.cache_ms || (need_rows && f.rows < 0) ||
+                       (need_bytes && f.storage_bytes < 0);
     read = stale && reading_.insert(tenant_id).second;
   }
   if (read) {
     auto task = [this, tenant_id, limits] {
       {
         std::lock_guard lock(mu_);
-        figures_.erase(tenant_id);  // read afresh (Read keeps a fresh entry)
+        // Read afresh; the entry stays, admitting from the old figures meanwhile.
+        if (auto it = figures_.find(tenant_id); it != figures_.end()) it->second.read_at_ms = -1;
       }
       (void)Read(tenant_id, limits);
       std::lock_guard lock(mu_);

@@ -169,5 +169,31 @@ TEST_F(DataQuotasTest, TrackedEventsAreAdmittedFromTheFiguresInMemoryAndCountedU
   EXPECT_OK(quotas.AdmitTracked("t1", l, 1000));
 }
 
+TEST_F(DataQuotasTest, EventsAdmittedWhileTheRowsAreReadStillCount) {
+  std::vector<std::function<void()>> posted;
+  DataQuotas* self = nullptr;
+  TenantLimits l;
+  l.max_storage_bytes = 0;
+  l.max_rows = 10;
+  DataQuotas quotas({.rows = [&](const std::string&) -> StatusOr<int64_t> {
+                       // Four events tracked while the count runs, after it looked.
+                       for (int i = 0; i < 4; ++i) EXPECT_OK(self->AdmitTracked("t1", l, 1));
+                       return 5;
+                     },
+                     .clock = &clock_,
+                     .cache_ms = 60'000,
+                     .background = [&](const std::string&, std::function<void()> task) {
+                       posted.push_back(std::move(task));
+                     }});
+  self = &quotas;
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));  // in the 5 the read will find
+  ASSERT_EQ(posted.size(), 1u);
+  posted[0]();
+  ASSERT_EQ(posted.size(), 1u);  // no second read while one runs
+  // 5 read + 4 admitted during the read: one more fits, not two.
+  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
+  EXPECT_EQ(quotas.AdmitTracked("t1", l, 1).reason(), "row_quota_exceeded");
+}
+
 }  // namespace
 }  // namespace embedrec::tenants
