@@ -62,43 +62,14 @@ bool Better(const Scored& a, const Scored& b) {
 
 namespace {
 
-// The w best by a heap of them (worst on top); chunks that cannot beat it are skipped.
-void HeapShortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
-  out->clear();
-  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
-    const int64_t c1 = std::min(n, c0 + kChunk);
-    if (static_cast<int64_t>(out->size()) == w && ChunkMax(scores + c0, c1 - c0) < out->front().first) {
-      continue;
-    }
-    for (int64_t i = c0; i < c1; ++i) {
-      Scored s{scores[i], i};
-      if (static_cast<int64_t>(out->size()) < w) {
-        out->push_back(s);
-        std::push_heap(out->begin(), out->end(), Better);
-      } else if (Better(s, out->front())) {
-        std::pop_heap(out->begin(), out->end(), Better);
-        out->back() = s;
-        std::push_heap(out->begin(), out->end(), Better);
-      }
-    }
-  }
-}
+// Better, inlined into the sorts and selections below (a function pointer is
+// a call per comparison: most of a search's time once).
+constexpr auto kBetter = [](const Scored& a, const Scored& b) {
+  return a.first != b.first ? a.first > b.first : a.second < b.second;
+};
 
-// The w best by a threshold: the w-th best score is estimated from an even
-// sample, every candidate at or above a bound a little below it is gathered
-// (chunks whose best is under it are skipped whole), and the w best of those
-// are selected. Exact whenever at least w were gathered (everything left out
-// scores below every gathered one); false otherwise (then use the heap).
-bool ThresholdShortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
-  constexpr int64_t kSample = 1024;
-  thread_local std::vector<float> sample;
-  sample.resize(kSample);
-  for (int64_t j = 0; j < kSample; ++j) sample[j] = scores[j * n / kSample];
-  // The sample's rank of the w-th best, with room: 1.5× plus 16.
-  const int64_t rank = (3 * w * kSample) / (2 * n) + 16;
-  if (rank >= kSample) return false;
-  std::nth_element(sample.begin(), sample.begin() + rank, sample.end(), std::greater<float>());
-  const float bound = sample[rank];
+// Every candidate at or above `bound` (chunks whose best is under it skipped whole).
+void Gather(const float* scores, int64_t n, float bound, std::vector<Scored>* out) {
   out->clear();
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
     const int64_t c1 = std::min(n, c0 + kChunk);
@@ -107,10 +78,32 @@ bool ThresholdShortlist(const float* scores, int64_t n, int64_t w, std::vector<S
       if (scores[i] >= bound) out->push_back({scores[i], i});
     }
   }
-  if (static_cast<int64_t>(out->size()) < w) return false;
-  std::nth_element(out->begin(), out->begin() + (w - 1), out->end(), Better);
+}
+
+// The w best (w < n), unordered but for the w-th best last: the w-th best
+// score is estimated from an even sample, every candidate at or above a
+// bound a little below it is gathered and the w best of those selected —
+// exact whenever at least w were gathered (everything left out scores below
+// every gathered one). A sample that misjudged the bound (too few gathered)
+// gathers everything.
+void Select(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
+  constexpr int64_t kSample = 1024;
+  // The sample's rank of the w-th best, with room: 1.5× plus 16.
+  const int64_t rank = (3 * w * kSample) / (2 * n) + 16;
+  if (n >= 4 * kSample && rank < kSample) {
+    thread_local std::vector<float> sample;
+    sample.resize(kSample);
+    // Positions j·n/kSample, in fixed point (no division per sample).
+    const uint64_t step = (static_cast<uint64_t>(n) << 20) / kSample;
+    for (int64_t j = 0; j < kSample; ++j) sample[j] = scores[(static_cast<uint64_t>(j) * step) >> 20];
+    std::nth_element(sample.begin(), sample.begin() + rank, sample.end(), std::greater<float>());
+    Gather(scores, n, sample[rank], out);
+  } else {
+    out->clear();
+  }
+  if (static_cast<int64_t>(out->size()) < w) Gather(scores, n, -std::numeric_limits<float>::infinity(), out);
+  std::nth_element(out->begin(), out->begin() + (w - 1), out->end(), kBetter);
   out->resize(w);
-  return true;
 }
 
 }  // namespace
@@ -120,12 +113,10 @@ void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* o
   if (w >= n) {
     out->resize(n);
     for (int64_t i = 0; i < n; ++i) (*out)[i] = {scores[i], i};
-  } else if (n < 16 * w || !ThresholdShortlist(scores, n, w, out)) {
-    // Few candidates per place (the heap's work is then small), or a
-    // sample that misjudged the bound.
-    HeapShortlist(scores, n, w, out);
+  } else {
+    Select(scores, n, w, out);
   }
-  std::sort(out->begin(), out->end(), Better);
+  std::sort(out->begin(), out->end(), kBetter);
 }
 
 std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int64_t n,
@@ -143,9 +134,16 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
     return std::pair<int64_t, int64_t>(slot, items ? items[slot] : slot);
   };
   for (int64_t w = std::max<int64_t>(4 * k, 64);; w *= 4) {
-    Shortlist(scores, n, w, &shortlist);
-    // The best approximate score left out (−∞ when every candidate is in).
-    const float left_out = w >= n ? -std::numeric_limits<float>::infinity() : shortlist.back().first;
+    // The shortlist in no order but its worst last: the best approximate
+    // score left out is at most that (−∞ when every candidate is in).
+    float left_out = -std::numeric_limits<float>::infinity();
+    if (w >= n) {
+      shortlist.resize(n);
+      for (int64_t i = 0; i < n; ++i) shortlist[i] = {scores[i], i};
+    } else {
+      Select(scores, n, w, &shortlist);
+      left_out = shortlist.back().first;
+    }
     exact.clear();
     for (const auto& [s, c] : shortlist) {
       const auto [slot, item] = item_of(c);
@@ -153,10 +151,17 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
         exact.emplace_back(Dot(rows + slot * d, q, d), item);
       }
     }
-    std::sort(exact.begin(), exact.end(), Better);
+    // Sorted in steps, as far as the k allowed need: the first 2k, then the rest.
     out.clear();
-    for (const auto& [s, i] : exact) {
-      if (static_cast<int>(out.size()) >= k) break;
+    size_t sorted = std::min(exact.size(), static_cast<size_t>(2 * k));
+    std::nth_element(exact.begin(), exact.begin() + sorted, exact.end(), kBetter);
+    std::sort(exact.begin(), exact.begin() + sorted, kBetter);
+    for (size_t at = 0; at < exact.size() && static_cast<int>(out.size()) < k; ++at) {
+      if (at == sorted) {
+        std::sort(exact.begin() + sorted, exact.end(), kBetter);
+        sorted = exact.size();
+      }
+      const auto& [s, i] = exact[at];
       if (!allowed || (*allowed)(i)) out.emplace_back(i, s);
     }
     if (w >= n) return out;  // every candidate considered

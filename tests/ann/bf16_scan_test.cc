@@ -1,5 +1,6 @@
-// The shortlist both first passes share: the w best of n scores, by a heap
-// or by a sampled threshold, always the same exact answer.
+// The shortlist both first passes share: the w best of n scores, by a
+// sampled threshold or, when the sample misjudged it, over every score:
+// always the same exact answer.
 #include "ann/bf16_scan.h"
 
 #include <gtest/gtest.h>
@@ -57,7 +58,7 @@ TEST(ShortlistTest, ManyCandidatesBelowAFewBestOnes) {
   for (int i = 0; i < 900; ++i) scores[rng() % scores.size()] = 1.0f + static_cast<float>(rng() % 1000) / 1000;
   for (int64_t w : {64, 800, 4000}) ExpectShortlist(scores, w, "clustered");
   // The best scores exactly where an even sample looks: its bound is too
-  // high, too few pass it, and the heap answers.
+  // high, too few pass it, and every score is gathered.
   std::vector<float> fooled(150000, 0.0f);
   for (int64_t j = 0; j < 1024; ++j) fooled[j * 150000 / 1024] = 2.0f;
   for (int64_t w : {800, 2000}) ExpectShortlist(fooled, w, "sampled positions best");

@@ -36,14 +36,17 @@ TEST(ExactScannerTest, MatchesTheTruthDespiteTheBf16FirstPass) {
   for (int j = 0; j < d; ++j) rows[7 * d + j] = rows[3 * d + j] * (1 + 1e-4f);
   ExactScanner scan(rows.data(), n, d);
   const std::function<bool(int64_t)> rare = [](int64_t i) { return i % 97 == 5; };
+  // A filter that admits a fifth: the k allowed lie past the first 2k sorted.
+  const std::function<bool(int64_t)> fifth = [](int64_t i) { return i % 5 == 2; };
   for (int t = 0; t < 60; ++t) {
     std::vector<float> q(d);
     for (auto& x : q) x = normal(rng);
     if (t == 0) q.assign(rows.begin() + 3 * d, rows.begin() + 4 * d);  // the near-duplicates lead
     const std::function<bool(int64_t)>* none = nullptr;
-    for (const std::function<bool(int64_t)>* f : {none, static_cast<const std::function<bool(int64_t)>*>(&rare)}) {
-      auto got = scan.TopK(q.data(), 10, f);
-      auto want = Truth(rows, d, q.data(), 10, f);
+    for (const auto& [f, k] : std::vector<std::pair<const std::function<bool(int64_t)>*, int>>{
+             {none, 10}, {&rare, 10}, {none, 200}, {&fifth, 100}}) {
+      auto got = scan.TopK(q.data(), k, f);
+      auto want = Truth(rows, d, q.data(), k, f);
       ASSERT_EQ(got.size(), want.size());
       for (size_t r = 0; r < got.size(); ++r) {
         EXPECT_EQ(got[r].first, want[r].first) << "query " << t << " rank " << r;
