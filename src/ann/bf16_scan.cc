@@ -39,12 +39,21 @@ void ChunkScores(const uint16_t* chunk, int d, const float* q, float* out) {
 
 namespace {
 
+// Eight running maxima, one vector (a single running maximum was a chain of
+// dependent scalar steps: as slow as the scores' selection itself).
 EMBEDREC_CPU_CLONES
 float ChunkMax(const float* x, int64_t n) {
-  float m = x[0];
-#pragma omp simd reduction(max : m)
-  for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
-  return m;
+  constexpr int kLanes = 8;
+  float m[kLanes];
+  for (int t = 0; t < kLanes; ++t) m[t] = x[0];
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int t = 0; t < kLanes; ++t) m[t] = m[t] > x[i + t] ? m[t] : x[i + t];
+  }
+  for (; i < n; ++i) m[0] = m[0] > x[i] ? m[0] : x[i];
+  float best = m[0];
+  for (int t = 1; t < kLanes; ++t) best = best > m[t] ? best : m[t];
+  return best;
 }
 
 }  // namespace
@@ -69,15 +78,21 @@ constexpr auto kBetter = [](const Scored& a, const Scored& b) {
 };
 
 // Every candidate at or above `bound` (chunks whose best is under it skipped whole).
+// Without a branch per score (a mispredicted one for every few gathered): each
+// is written and kept by moving the end past it when it passes.
 void Gather(const float* scores, int64_t n, float bound, std::vector<Scored>* out) {
-  out->clear();
+  thread_local std::vector<Scored> room;  // only grows: not written again per search
+  if (static_cast<int64_t>(room.size()) < n) room.resize(n);
+  Scored* end = room.data();
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
     const int64_t c1 = std::min(n, c0 + kChunk);
     if (ChunkMax(scores + c0, c1 - c0) < bound) continue;
     for (int64_t i = c0; i < c1; ++i) {
-      if (scores[i] >= bound) out->push_back({scores[i], i});
+      *end = {scores[i], i};
+      end += scores[i] >= bound;
     }
   }
+  out->assign(room.data(), end);
 }
 
 // The w best (w < n), unordered but for the w-th best last: the w-th best
