@@ -65,10 +65,6 @@ float Dot(const float* a, const float* b, int d) {
   return s;
 }
 
-bool Better(const Scored& a, const Scored& b) {
-  return a.first != b.first ? a.first > b.first : a.second < b.second;
-}
-
 namespace {
 
 // Better, inlined into the sorts and selections below (a function pointer is
@@ -76,6 +72,12 @@ namespace {
 constexpr auto kBetter = [](const Scored& a, const Scored& b) {
   return a.first != b.first ? a.first > b.first : a.second < b.second;
 };
+
+}  // namespace
+
+bool Better(const Scored& a, const Scored& b) { return kBetter(a, b); }
+
+namespace {
 
 // Every candidate at or above `bound` (chunks whose best is under it skipped whole).
 // Without a branch per score (a mispredicted one for every few gathered): each
