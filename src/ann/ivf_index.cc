@@ -143,6 +143,12 @@ class IvfIndex final : public ItemIndex {
     for (size_t s = 0; s < items_.size(); ++s) {
       if (items_[s] >= 0) PutBf16Row(&rows_[s * d_], d_, static_cast<int64_t>(s), chunks_.data());
     }
+    last_items_.assign(lists_, 0);
+    for (int l = 0; l < lists_; ++l) {
+      if (list_chunks_[l + 1] == list_chunks_[l]) continue;
+      const int64_t last = (list_chunks_[l + 1] - 1) * kChunk;
+      while (last_items_[l] < kChunk && items_[last + last_items_[l]] >= 0) ++last_items_[l];
+    }
   }
 
   // One list in 4, at least 8: recall@10 0.95–0.96 on trained ALS and BPR-MF
@@ -172,7 +178,8 @@ class IvfIndex final : public ItemIndex {
     int probed = 0, sorted = 0;
     for (int want = probes_;; want = std::min(lists_, 2 * want)) {
       if (sorted < want) {
-        std::partial_sort(order.begin() + sorted, order.begin() + want, order.end(), by_score);
+        std::nth_element(order.begin() + sorted, order.begin() + want, order.end(), by_score);
+        std::sort(order.begin() + sorted, order.begin() + want, by_score);
         sorted = want;
       }
       for (; probed < want; ++probed) {
@@ -186,8 +193,8 @@ class IvfIndex final : public ItemIndex {
         }
         // Only a list's last chunk is padded (its items after the last are −1).
         if (c1 > c0) {
-          for (int64_t t = 0, slot = (c1 - 1) * kChunk; t < kChunk; ++t, ++slot) {
-            if (items_[slot] < 0) approx[used - kChunk + t] = -std::numeric_limits<float>::infinity();
+          for (int64_t t = last_items_[l]; t < kChunk; ++t) {
+            approx[used - kChunk + t] = -std::numeric_limits<float>::infinity();
           }
         }
       }
@@ -222,6 +229,7 @@ class IvfIndex final : public ItemIndex {
   std::vector<int32_t> items_;        // per slot (chunks × kChunk): its item, −1 for padding
   std::vector<float> rows_;           // per slot: d floats (zeros for padding)
   std::vector<uint16_t> chunks_;      // bfloat16 copy of rows_, ann/bf16_scan.h's layout
+  std::vector<int> last_items_;       // per list: the items in its last chunk (the rest is padding)
   int probes_;
 };
 
