@@ -44,7 +44,7 @@ NormalizedGraph NormalizedGraph::Build(const Dataset& data) {
 
 namespace {
 
-constexpr int64_t kAhead = 24;  // entries between a row's prefetch and its use
+constexpr int64_t kAhead = 48;  // entries between a row's prefetch and its use (measured: 24 and 96 slower)
 
 // One block of output rows: y[r] = Σ val * x[col] over the row's entries
 // (skipping masked-out columns). D is the embedding width when known at
