@@ -126,14 +126,9 @@ void Select(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out)
 }  // namespace
 
 void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
-  out->clear();
-  if (w >= n) {
-    out->resize(n);
-    for (int64_t i = 0; i < n; ++i) (*out)[i] = {scores[i], i};
-  } else {
-    Select(scores, n, w, out);
-  }
-  std::sort(out->begin(), out->end(), kBetter);
+  if (w < n) return Select(scores, n, w, out);
+  out->resize(n);
+  for (int64_t i = 0; i < n; ++i) (*out)[i] = {scores[i], i};
 }
 
 std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int64_t n,
@@ -153,14 +148,8 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
   for (int64_t w = std::max<int64_t>(4 * k, 64);; w *= 4) {
     // The shortlist in no order but its worst last: the best approximate
     // score left out is at most that (−∞ when every candidate is in).
-    float left_out = -std::numeric_limits<float>::infinity();
-    if (w >= n) {
-      shortlist.resize(n);
-      for (int64_t i = 0; i < n; ++i) shortlist[i] = {scores[i], i};
-    } else {
-      Select(scores, n, w, &shortlist);
-      left_out = shortlist.back().first;
-    }
+    Shortlist(scores, n, w, &shortlist);
+    const float left_out = w < n ? shortlist.back().first : -std::numeric_limits<float>::infinity();
     exact.clear();
     for (const auto& [s, c] : shortlist) {
       const auto [slot, item] = item_of(c);

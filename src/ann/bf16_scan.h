@@ -26,7 +26,8 @@ float Dot(const float* a, const float* b, int d);
 // (score, position); better: higher score, then lower position.
 using Scored = std::pair<float, int64_t>;
 bool Better(const Scored& a, const Scored& b);
-// The `w` best of scores[0..n), best first.
+// The `w` best of scores[0..n) in no order, but for the w-th best last when
+// w < n (all n, in position order, otherwise).
 void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out);
 
 // The k best of n candidates by exact score among those `allowed` admits

@@ -298,12 +298,11 @@ struct Fitted {
 // the fit chose, at the speed this job measured), the index and storing.
 double AfterFitSeconds(const JobEnv& env, const JobRequest& chosen, const DataShape& shape, bool will_refit,
                        int epochs) {
-  const JobSteps other = env.speed->OtherSteps(chosen, shape);
-  double refit = 0;
-  if (will_refit) {
-    refit = epochs > 0 ? epochs * env.speed->EpochSeconds(chosen, shape) : env.speed->RefitSeconds(chosen, shape);
-  }
-  return other.validation + refit + other.index + other.storing;
+  JobSteps after = env.speed->OtherSteps(chosen, shape);
+  after.refit = !will_refit ? 0
+                : epochs > 0 ? epochs * env.speed->EpochSeconds(chosen, shape)
+                             : env.speed->RefitSeconds(chosen, shape);
+  return after.AfterFit();
 }
 
 void SetCompletion(json::object& d, const JobEnv& env, double seconds_left) {
@@ -324,8 +323,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     }
     // After the search: the steps the estimate at submission expects (the
     // chosen model is not known yet: the planned trials' mean refit).
-    const JobSteps planned = AutoJobSteps(*ctx.request, shape, *env.speed);
-    const double after_search = planned.validation + planned.refit + planned.index + planned.storing;
+    const double after_search = AutoJobSteps(*ctx.request, shape, *env.speed).AfterFit();
     SearchEnv senv{env.speed, ctx.cancel, ctx.threads,
                    [&](const json::array& trials, double used, double seconds_left) {
                      ctx.update([&](json::object& d) {

@@ -59,6 +59,7 @@ struct JobSteps {
   double index = 0;
   double storing = 0;     // model file, record, deploy
   double Total() const { return loading + fit + validation + refit + index + storing; }
+  double AfterFit() const { return validation + refit + index + storing; }
   // Only the steps the job has (no refit without a validation split).
   boost::json::object Json(bool refit_step) const;
 };
