@@ -11,7 +11,9 @@ namespace embedrec {
 // Must run once before any other call here (initialises libsodium). Idempotent.
 void InitCrypto();
 
-// `n` random characters from [0-9A-Za-z], each uniformly distributed.
+// `n` random characters from [0-9A-Za-z], each uniformly distributed and
+// unpredictable (for secrets too: a per-thread ChaCha20 keystream keyed from
+// the OS's CSPRNG, its key replaced as it is used).
 std::string RandomBase62(size_t n);
 // `n` random bytes.
 std::string RandomBytes(size_t n);

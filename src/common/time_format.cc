@@ -26,27 +26,52 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 
 }  // namespace
 
-std::string FormatRfc3339(int64_t unix_seconds) {
+namespace {
+// `n` digits of v (0 <= v < 10^n) at p.
+void PutDigits(char* p, unsigned v, int n) {
+  for (int i = n - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+}
+
+// "YYYY-MM-DDTHH:MM:SS", then `tail` (formatting a time is on every tracked
+// event's path: digits written directly, snprintf only for years outside 0..9999).
+std::string Format(int64_t unix_seconds, std::string_view tail) {
   using namespace std::chrono;
   sys_seconds tp{seconds{unix_seconds}};
   auto dp = floor<days>(tp);
   year_month_day ymd{dp};
   hh_mm_ss hms{tp - dp};
+  const int y = int(ymd.year());
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", int(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()), long(hms.hours().count()),
-                long(hms.minutes().count()), long(hms.seconds().count()));
-  return buf;
+  if (y < 0 || y > 9999) {
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld", y, unsigned(ymd.month()),
+                          unsigned(ymd.day()), long(hms.hours().count()), long(hms.minutes().count()),
+                          long(hms.seconds().count()));
+    return std::string(buf, static_cast<size_t>(n)).append(tail);
+  }
+  PutDigits(buf, static_cast<unsigned>(y), 4);
+  buf[4] = '-';
+  PutDigits(buf + 5, unsigned(ymd.month()), 2);
+  buf[7] = '-';
+  PutDigits(buf + 8, unsigned(ymd.day()), 2);
+  buf[10] = 'T';
+  PutDigits(buf + 11, static_cast<unsigned>(hms.hours().count()), 2);
+  buf[13] = ':';
+  PutDigits(buf + 14, static_cast<unsigned>(hms.minutes().count()), 2);
+  buf[16] = ':';
+  PutDigits(buf + 17, static_cast<unsigned>(hms.seconds().count()), 2);
+  std::string out;
+  out.reserve(19 + tail.size());
+  return out.append(buf, 19).append(tail);
 }
+}  // namespace
+
+std::string FormatRfc3339(int64_t unix_seconds) { return Format(unix_seconds, "Z"); }
 
 std::string FormatRfc3339Millis(int64_t unix_millis) {
   int64_t secs = unix_millis >= 0 ? unix_millis / 1000 : -((-unix_millis + 999) / 1000);
-  int ms = static_cast<int>(unix_millis - secs * 1000);
-  std::string s = FormatRfc3339(secs);
-  char buf[8];
-  std::snprintf(buf, sizeof buf, ".%03dZ", ms);
-  s.pop_back();
-  return s + buf;
+  char tail[5] = {'.', '0', '0', '0', 'Z'};
+  PutDigits(tail + 1, static_cast<unsigned>(unix_millis - secs * 1000), 3);
+  return Format(secs, std::string_view(tail, 5));
 }
 
 std::optional<int64_t> ParseRfc3339Millis(std::string_view s) {
