@@ -10,6 +10,7 @@
 #include <random>
 
 #include "ann/bf16_scan.h"
+#include "ann/int8_scan.h"
 #include "common/sealed_file.h"
 
 namespace embedrec::ann {
@@ -126,7 +127,7 @@ struct Reader {
 class IvfIndex final : public ItemIndex {
  public:
   // Lists' centroids and score offsets, each list's first chunk (lists + 1 entries), each
-  // slot's item (−1: padding) and float row; the bfloat16 copy is derived.
+  // slot's item (−1: padding) and float row; the int8 copy is derived.
   IvfIndex(int64_t n, int d, std::vector<float> centroids, std::vector<float> bias,
            std::vector<int64_t> list_chunks, std::vector<int32_t> items, std::vector<float> rows,
            const IndexOptions& o)
@@ -139,9 +140,10 @@ class IvfIndex final : public ItemIndex {
         items_(std::move(items)),
         rows_(std::move(rows)),
         probes_(std::clamp(o.ivf_probes > 0 ? o.ivf_probes : DefaultProbes(lists_), 1, lists_)) {
-    chunks_.assign(rows_.size(), 0);
+    chunks_.assign(static_cast<size_t>(items_.size() / kChunk * Int8ChunkBytes(d_)), 0);
+    scales_.assign(items_.size(), 0.0f);
     for (size_t s = 0; s < items_.size(); ++s) {
-      if (items_[s] >= 0) PutBf16Row(&rows_[s * d_], d_, static_cast<int64_t>(s), chunks_.data());
+      if (items_[s] >= 0) PutInt8Row(&rows_[s * d_], d_, static_cast<int64_t>(s), chunks_.data(), scales_.data());
     }
     last_items_.assign(lists_, 0);
     for (int l = 0; l < lists_; ++l) {
@@ -170,17 +172,19 @@ class IvfIndex final : public ItemIndex {
     thread_local std::vector<std::pair<float, int>> order;
     thread_local std::vector<float> approx;
     thread_local std::vector<int64_t> chunks;  // the probed chunks, in candidate order
+    thread_local Int8Query q8;
+    QuantizeQuery(q, d_, &q8);
+    const int64_t chunk_bytes = Int8ChunkBytes(d_);
     order.resize(lists_);
     for (int l = 0; l < lists_; ++l) order[l] = {Dot(q, &centroids_[static_cast<size_t>(l) * d_], d_) + bias_[l], l};
     auto by_score = [](const auto& a, const auto& b) { return a.first > b.first; };
     chunks.clear();
     int64_t used = 0;  // approx's scores in use (it only grows: no zeroing per search)
-    int probed = 0, sorted = 0;
+    int probed = 0, chosen = 0;
     for (int want = probes_;; want = std::min(lists_, 2 * want)) {
-      if (sorted < want) {
-        std::nth_element(order.begin() + sorted, order.begin() + want, order.end(), by_score);
-        std::sort(order.begin() + sorted, order.begin() + want, by_score);
-        sorted = want;
+      if (chosen < want) {  // the best `want` lists first, in no particular order
+        if (want < lists_) std::nth_element(order.begin() + chosen, order.begin() + want, order.end(), by_score);
+        chosen = want;
       }
       for (; probed < want; ++probed) {
         const int l = order[probed].second;
@@ -188,7 +192,7 @@ class IvfIndex final : public ItemIndex {
         const int64_t need = used + (c1 - c0) * kChunk;
         if (static_cast<int64_t>(approx.size()) < need) approx.resize(std::max<int64_t>(need, 2 * approx.size()));
         for (int64_t c = c0; c < c1; ++c, used += kChunk) {
-          ChunkScores(chunks_.data() + c * d_ * kChunk, d_, q, approx.data() + used);
+          Int8ChunkScores(chunks_.data() + c * chunk_bytes, scales_.data() + c * kChunk, q8, approx.data() + used);
           chunks.push_back(c);
         }
         // Only a list's last chunk is padded (its items after the last are −1).
@@ -228,7 +232,8 @@ class IvfIndex final : public ItemIndex {
   std::vector<int64_t> list_chunks_;  // list l: chunks [list_chunks_[l], list_chunks_[l+1])
   std::vector<int32_t> items_;        // per slot (chunks × kChunk): its item, −1 for padding
   std::vector<float> rows_;           // per slot: d floats (zeros for padding)
-  std::vector<uint16_t> chunks_;      // bfloat16 copy of rows_, ann/bf16_scan.h's layout
+  std::vector<uint8_t> chunks_;       // int8 copy of rows_, ann/int8_scan.h's layout
+  std::vector<float> scales_;         // per slot: its int8 row's scale
   std::vector<int> last_items_;       // per list: the items in its last chunk (the rest is padding)
   int probes_;
 };

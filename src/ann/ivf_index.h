@@ -1,7 +1,7 @@
 // An inverted-file index of our own, for catalogs above the exact limit:
 // k-means (L2) splits the items into lists; a query ranks the lists by its
 // inner product with their centroids, scans the best `ivf_probes` lists in
-// bfloat16 (ann/bf16_scan.h) and re-scores a shortlist exactly. Built in
+// int8 (ann/int8_scan.h) and re-scores a shortlist exactly. Built in
 // seconds where FAISS's HNSW (Debian's baseline-CPU build) took minutes at
 // 1M items (docs/benchmarks.md). A filter that leaves fewer than k items in
 // the probed lists makes the search probe more, up to every list, so k items
