@@ -1,13 +1,14 @@
 // Exact top-k by inner product over rows in memory, in two passes:
 //
-//  1. approximate scores for every row from a bfloat16 copy in chunks
-//     (ann/bf16_scan.h);
+//  1. approximate scores for every row from an int8 copy in chunks
+//     (ann/int8_scan.h);
 //  2. a shortlist of the best approximate scores is re-scored exactly in
 //     float32, ranked, and filtered lazily (the filter runs only near the top).
 //
-// The answer is exact, not approximate: rounding to bfloat16 moves a score by
-// at most δ = 2^-8 · |q| · max|row| (relative error 2^-9 per element, doubled
-// for the float sums), so when the k-th exact score of the shortlist exceeds
+// The answer is exact, not approximate: rounding to int8 moves a score by at
+// most δ = ½·max s_row·|q|₁ + ½·s_q·max |row|₁ (each coordinate off by at most
+// half its scale's step; the float steps after the integer sum add a few
+// ulps), so when the k-th exact score of the shortlist exceeds
 // the best approximate score left out plus δ, nothing outside can belong to
 // the top k; otherwise the shortlist widens (×4) until it does, or holds
 // every row.
@@ -35,8 +36,10 @@ class ExactScanner {
   int64_t n_;
   int d_;
   std::vector<float> rows_;       // row-major float32, for exact re-scoring
-  std::vector<uint16_t> chunks_;  // bfloat16 copy, ann/bf16_scan.h's layout
-  float max_norm_ = 0;            // largest row norm
+  std::vector<uint8_t> chunks_;   // int8 copy, ann/int8_scan.h's layout
+  std::vector<float> scales_;     // per row: its int8 scale
+  float max_scale_ = 0;           // largest row scale
+  float max_l1_ = 0;              // largest row |·|₁
 };
 
 }  // namespace embedrec::ann

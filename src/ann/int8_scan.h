@@ -1,18 +1,18 @@
 // A cheaper approximate first pass for large indexes: rows rounded to int8
 // (one byte a dimension, each row scaled by its largest coordinate), in
-// chunks of kChunk rows like ann/bf16_scan.h, dimensions in groups of four
+// chunks of kChunk rows like ann/shortlist.h, dimensions in groups of four
 // (per chunk: d4/4 groups × kChunk rows × 4 bytes, stored +128 as unsigned
 // bytes). A query is rounded the same way; a chunk's scores are then integer
 // dot products — one VNNI instruction per 16 rows and 4 dimensions where the
 // CPU has AVX-512 VNNI, plain integer code elsewhere, the same sums on both —
 // scaled back to floats. Half the bytes of bfloat16, and the candidates it
-// ranks are re-scored exactly (ann/bf16_scan.h's TopKOfCandidates).
+// ranks are re-scored exactly (ann/shortlist.h's TopKOfCandidates).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "ann/bf16_scan.h"
+#include "ann/shortlist.h"
 
 namespace embedrec::ann {
 

@@ -9,7 +9,7 @@
 #include <functional>
 #include <random>
 
-#include "ann/bf16_scan.h"
+#include "ann/shortlist.h"
 #include "ann/int8_scan.h"
 #include "common/sealed_file.h"
 

@@ -1,41 +1,12 @@
-#include "ann/bf16_scan.h"
+#include "ann/shortlist.h"
 
 #include "common/cpu_clones.h"
 
 #include <algorithm>
-#include <bit>
 #include <functional>
 #include <limits>
 
 namespace embedrec::ann {
-
-uint16_t ToBf16(float x) {
-  uint32_t b = std::bit_cast<uint32_t>(x);
-  b += 0x7FFF + ((b >> 16) & 1);
-  return static_cast<uint16_t>(b >> 16);
-}
-
-void PutBf16Row(const float* r, int d, int64_t slot, uint16_t* chunks) {
-  uint16_t* chunk = chunks + (slot / kChunk) * d * kChunk;
-  for (int j = 0; j < d; ++j) chunk[j * kChunk + slot % kChunk] = ToBf16(r[j]);
-}
-
-// All kChunk scores in registers (eight 8-wide accumulators): one load and one
-// fused multiply-add per 8 rows and dimension, scores stored once. Cloned for
-// AVX2/FMA and a baseline: fast where it can be, runs everywhere.
-EMBEDREC_CPU_CLONES
-void ChunkScores(const uint16_t* chunk, int d, const float* q, float* out) {
-  float acc[kChunk] = {};
-  for (int j = 0; j < d; ++j) {
-    const float qj = q[j];
-    const uint16_t* col = chunk + j * kChunk;
-#pragma omp simd
-    for (int t = 0; t < kChunk; ++t) {
-      acc[t] += qj * std::bit_cast<float>(static_cast<uint32_t>(col[t]) << 16);
-    }
-  }
-  for (int t = 0; t < kChunk; ++t) out[t] = acc[t];
-}
 
 namespace {
 

@@ -1,7 +1,7 @@
 // The shortlist both first passes share: the w best of n scores, by a
 // sampled threshold or, when the sample misjudged it, over every score:
 // always the same exact answer.
-#include "ann/bf16_scan.h"
+#include "ann/shortlist.h"
 
 #include <gtest/gtest.h>
 

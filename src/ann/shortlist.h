@@ -1,8 +1,6 @@
-// The approximate first pass shared by the exact scan and the IVF index:
-// rows rounded to bfloat16 (half the bytes of float32: scans are memory-bound)
-// and stored in chunks of kChunk rows, transposed within the chunk (d ×
-// kChunk, row-minor), so scoring a chunk is one fused multiply-add per row and
-// dimension, vectorised across rows. Zero rows pad the last chunk.
+// What the exact scan and the IVF index share after their first pass
+// (ann/int8_scan.h): approximate scores in chunks of kChunk rows, a shortlist
+// of the best of them, re-scored exactly in float32.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +13,6 @@ namespace embedrec::ann {
 
 inline constexpr int64_t kChunk = 64;
 
-// float32 → bfloat16, round to nearest even (finite values).
-uint16_t ToBf16(float x);
-// Writes row `r` of `d` floats into slot `slot` of `chunks` (chunked layout).
-void PutBf16Row(const float* r, int d, int64_t slot, uint16_t* chunks);
-// out[0..kChunk) = q · each row of one chunk.
-void ChunkScores(const uint16_t* chunk, int d, const float* q, float* out);
 float Dot(const float* a, const float* b, int d);
 
 // (score, position); better: higher score, then lower position.
