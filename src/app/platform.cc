@@ -433,10 +433,12 @@ class PlatformImpl final : public Platform {
     slow_lane_ = std::make_unique<FairThreadPool>(std::max(4, 2 * cores), 1, /*nice=*/10);
     refresh_pool_ = slow_lane_.get();
     // Expired catalogs and popularity are re-read there too, one at a time
-    // per tenant, beside (not behind) the tenant's slow requests.
+    // per tenant, beside (not behind) the tenant's slow requests, and a cold
+    // tenant's models are read there while its first request reads the rest.
     serving::Background refresh = RefreshLane();
     catalog_->SetBackground(refresh);
     activity_->SetBackground(refresh);
+    recommender_->SetBackground(refresh);
     // Uploads wait on their client's network as much as on the CPU: a pool
     // of their own, two per tenant at a time, at the slow lane's priority.
     streams_ = std::make_unique<FairThreadPool>(std::max(8, 4 * cores), 2, /*nice=*/10);

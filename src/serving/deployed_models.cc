@@ -32,6 +32,8 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   }
   m->user_ids = std::move(artifact.user_ids);
   m->item_ids = std::move(artifact.item_ids);
+  m->user_rows.reserve(m->user_ids.size());  // no rehashing as they fill
+  m->item_rows.reserve(m->item_ids.size());
   for (size_t i = 0; i < m->user_ids.size(); ++i) m->user_rows.emplace(m->user_ids[i], i);
   for (size_t i = 0; i < m->item_ids.size(); ++i) m->item_rows.emplace(m->item_ids[i], i);
   artifact.user_ego.clear();  // serving needs the final embeddings only (and a fold-in's input factor)
@@ -256,6 +258,11 @@ void DeployedModels::InstallLocked(const std::string& tenant_id, std::shared_ptr
 bool DeployedModels::Resident(const std::string& tenant_id) const {
   std::lock_guard lock(mu_);
   return !load_ || models_.count(tenant_id) || absent_.count(tenant_id);
+}
+
+bool DeployedModels::Reading(const std::string& tenant_id) const {
+  std::lock_guard lock(mu_);
+  return loading_.count(tenant_id) > 0;
 }
 
 DeployedModels::Residency DeployedModels::residency() const {

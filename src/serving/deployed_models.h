@@ -147,6 +147,8 @@ class DeployedModels {
   // True when a use of the tenant will not read storage: its models are in
   // memory, or it is known to have none (always true without a loader).
   bool Resident(const std::string& tenant_id) const;
+  // True while a use of the tenant is reading its models.
+  bool Reading(const std::string& tenant_id) const;
   struct Residency {
     int64_t tenants = 0, bytes = 0, budget = 0, loads = 0, evictions = 0;
   };

@@ -561,9 +561,15 @@ void Recommender::Forget(const std::string& tenant_id) {
   }
 }
 
+void Recommender::ReadModelsAside(const std::string& tenant_id) {
+  if (!background_ || models_->Resident(tenant_id) || models_->Reading(tenant_id)) return;
+  background_(tenant_id, [models = models_, tenant_id] { (void)models->Get(tenant_id); });
+}
+
 StatusOr<ServingState> Recommender::State(const RecommendRequest& r) {
   Touch(r.tenant_id);
   ServingState s;
+  ReadModelsAside(r.tenant_id);
   ASSIGN_OR_RETURN(s.store, tenants_->Open(r.tenant_id));
   ASSIGN_OR_RETURN(s.catalog, catalog_->Get(r.tenant_id, s.store));
   ASSIGN_OR_RETURN(s.profile, activity_->Profile(r.tenant_id, *s.store, r.user_id));
@@ -673,6 +679,7 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r, cons
 StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const std::string& item_id,
                                              int count, const Filters& filters) {
   Touch(tenant_id);
+  ReadModelsAside(tenant_id);
   ASSIGN_OR_RETURN(auto store, tenants_->Open(tenant_id));
   ASSIGN_OR_RETURN(auto catalog, catalog_->Get(tenant_id, store));
   const CatalogItem* self = catalog->Find(item_id);

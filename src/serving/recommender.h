@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "serving/activity.h"
+#include "serving/background.h"
 #include "serving/catalog.h"
 #include "serving/deployed_models.h"
 #include "serving/exclusion.h"
@@ -124,11 +125,20 @@ class Recommender {
   StatusOr<RecommendResult> Popular(const std::string& tenant_id, int count, const Filters& filters);
   // Where each answer marks its tenant used (null: nowhere). Call before concurrent use.
   void SetMemory(TenantMemory* memory) { memory_ = memory; }
+  // Where a cold tenant's models are read while its request reads the
+  // catalog and the user's profile (none needs another: a first request
+  // then waits for the longest read, not for their sum). Without one, the
+  // request reads them in turn. Call before concurrent use.
+  void SetBackground(Background bg) { background_ = std::move(bg); }
   // Drops what is kept for the tenant (its model-to-catalog rows and
   // category rankings): evicted, idle or deleted.
   void Forget(const std::string& tenant_id);
 
  private:
+  // Starts reading the tenant's models on the background when they are not
+  // in memory nor being read; the request's own use then joins that read
+  // (DeployedModels reads a tenant once however many ask).
+  void ReadModelsAside(const std::string& tenant_id);
   // Model item row → catalog position, per (model, catalog snapshot): built
   // once per pair instead of per request.
   std::shared_ptr<const std::vector<int32_t>> Rows(const std::string& tenant_id,
@@ -171,6 +181,7 @@ class Recommender {
   Activity* activity_;
   store::TenantStores* tenants_;
   TenantMemory* memory_ = nullptr;
+  Background background_;
   void Touch(const std::string& tenant_id) {
     if (memory_) memory_->Touch(tenant_id);
   }

@@ -3,6 +3,9 @@
 // per answer, and every answer in the recommendation log.
 #include "serving/recommendation_service.h"
 
+#include <mutex>
+#include <thread>
+
 #include "common/id_source.h"
 #include "tenant_fixture.h"
 
@@ -172,6 +175,33 @@ TEST_F(RecommendationServiceTest, AVersionThatIsNotLiveIsRefused) {
   r.model_version = "v9.0_20261201";
   auto s = service_->Recommend(r, {});
   EXPECT_EQ(s.status().code(), StatusCode::kUnprocessable);
+}
+
+TEST_F(RecommendationServiceTest, AColdTenantsModelsAreReadAsideOnceWhileItsRequestReadsTheRest) {
+  std::mutex mu;
+  int reads = 0;
+  models_.SetLoader(
+      [&](const std::string&) -> StatusOr<DeployedModels::Loaded> {
+        std::lock_guard lock(mu);
+        ++reads;
+        return DeployedModels::Loaded{};  // none deployed: popularity answers
+      },
+      /*budget_bytes=*/0);
+  std::vector<std::thread> lane;
+  recommender_->SetBackground([&](const std::string& tenant, std::function<void()> task) {
+    EXPECT_EQ(tenant, id_);
+    lane.emplace_back(std::move(task));
+  });
+  auto first = service_->Recommend(Request("u1"), {});
+  ASSERT_OK(first);
+  EXPECT_FALSE(first->result.items.empty());
+  for (auto& t : lane) t.join();
+  EXPECT_EQ(lane.size(), 1u);
+  EXPECT_EQ(reads, 1);  // the request joined the read aside (or made it first): once
+  // Known now (no models): nothing is read aside again.
+  ASSERT_OK(service_->Recommend(Request("u1"), {}));
+  EXPECT_EQ(lane.size(), 1u);
+  EXPECT_EQ(reads, 1);
 }
 
 }  // namespace
