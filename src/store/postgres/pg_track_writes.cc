@@ -28,7 +28,8 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
   }
 
   // 1. One round trip (BEGIN goes with it): the tenant's write lock, the
-  // idempotency keys seen before, the items named, the users known.
+  // idempotency keys seen before, the items named, the users known and the
+  // highest user number (new users take the next ones: the lock holds them).
   std::vector<PgParam> keys, item_ids, user_ids;
   {
     std::set<std::string> distinct_users;
@@ -46,7 +47,8 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
                                            "WHERE item_id = ANY($1::text[]) AND deleted=0"),
                                      {PgArray(item_ids)}},
                                     {t.Sql("SELECT user_id, user_idx FROM {s}.users WHERE user_id = ANY($1::text[])"),
-                                     {PgArray(user_ids)}}};
+                                     {PgArray(user_ids)}},
+                                    {t.Sql("SELECT COALESCE(MAX(user_idx), 0) FROM {s}.users"), {}}};
   ASSIGN_OR_RETURN(auto read, c.Pipeline(reads));
   std::unordered_map<std::string, std::string> replay;  // idempotency key → the stored interaction
   for (int i = 0; i < read[1].size(); ++i) replay[read[1].Text(i, 0)] = read[1].Text(i, 1);
@@ -54,6 +56,7 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
   for (int i = 0; i < read[2].size(); ++i) items[read[2].Text(i, 0)] = read[2].Int(i, 1);
   std::unordered_map<std::string, int64_t> known_users;
   for (int i = 0; i < read[3].size(); ++i) known_users[read[3].Text(i, 0)] = read[3].Int(i, 1);
+  int64_t last_user = read[4].Int(0, 0);
   // Events in order: replayed, rejected, or written (their user wanted).
   std::vector<std::pair<const TrackEvent*, TrackResult*>> writes;
   std::map<std::string, int64_t> users;  // user_id → user_idx (-1: to be made)
@@ -88,30 +91,22 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
     users.emplace(ev->user_id, -1);
     writes.emplace_back(ev, r);
   }
-  // 3. Users: the known ones read (above), the others made with the next numbers.
-  if (!users.empty()) {
-    for (auto& [id, idx] : users) {
-      if (auto k = known_users.find(id); k != known_users.end()) idx = k->second;
-    }
-    std::vector<PgParam> fresh;
-    for (const auto& [ev, r] : writes) {  // in event order: earlier events' users get lower numbers
-      if (users[ev->user_id] == -1) {
-        users[ev->user_id] = -2;
-        fresh.emplace_back(ev->user_id);
-      }
-    }
-    if (!fresh.empty()) {
-      ASSIGN_OR_RETURN(auto made, c.Exec(t.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) "
-                                               "SELECT m.n + u.ord, u.id, $2 FROM unnest($1::text[]) WITH ORDINALITY "
-                                               "AS u(id, ord), (SELECT COALESCE(MAX(user_idx), 0) AS n FROM {s}.users) m "
-                                               "RETURNING user_id, user_idx"),
-                                         {PgArray(fresh), now_text}));
-      for (int i = 0; i < made.size(); ++i) users[made.Text(i, 0)] = made.Int(i, 1);
+  // 3. Users: the known ones read (above), the others numbered after the
+  // highest, in event order (earlier events' users get lower numbers).
+  std::vector<PgParam> fresh_ids, fresh_idx;
+  for (auto& [id, idx] : users) {
+    if (auto k = known_users.find(id); k != known_users.end()) idx = k->second;
+  }
+  for (const auto& [ev, r] : writes) {
+    if (int64_t& idx = users[ev->user_id]; idx == -1) {
+      idx = ++last_user;
+      fresh_ids.emplace_back(ev->user_id);
+      fresh_idx.emplace_back(std::to_string(idx));
     }
   }
   if (writes.empty()) return Status::Ok();
-  // 4. The rows, in one statement; those stored before (or earlier in the
-  // group) are not returned.
+  // 4. The new users and the rows, in one round trip; rows stored before (or
+  // earlier in the group) are not returned.
   std::vector<PgParam> col[13];
   auto num = [](const std::optional<double>& v) { return v ? PgParam(PgDouble(*v)) : PgParam(); };
   auto text = [](const std::string& v) { return v.empty() ? PgParam() : PgParam(v); };
@@ -134,13 +129,21 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
   }
   std::vector<PgParam> arrays;
   for (auto& v : col) arrays.emplace_back(PgArray(v));
-  ASSIGN_OR_RETURN(auto inserted, c.Exec(t.Sql("INSERT INTO {s}.interactions (user_idx, item_idx, type, ts_ms, rating, "
-                                               "duration_seconds, value, quantity, context, metadata, recommendation_id, "
-                                               "upload_seq, interaction_id) SELECT * FROM unnest($1::bigint[], "
-                                               "$2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::float8[], "
-                                               "$7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], "
-                                               "$12::bigint[], $13::text[]) ON CONFLICT DO NOTHING RETURNING interaction_id"),
-                                         arrays));
+  std::vector<PgStatement> rows;
+  if (!fresh_ids.empty()) {
+    rows.push_back({t.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) "
+                          "SELECT * FROM unnest($1::bigint[], $2::text[]), (SELECT $3::bigint) AS now"),
+                    {PgArray(fresh_idx), PgArray(fresh_ids), now_text}});
+  }
+  rows.push_back({t.Sql("INSERT INTO {s}.interactions (user_idx, item_idx, type, ts_ms, rating, "
+                        "duration_seconds, value, quantity, context, metadata, recommendation_id, "
+                        "upload_seq, interaction_id) SELECT * FROM unnest($1::bigint[], "
+                        "$2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::float8[], "
+                        "$7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], "
+                        "$12::bigint[], $13::text[]) ON CONFLICT DO NOTHING RETURNING interaction_id"),
+                  arrays});
+  ASSIGN_OR_RETURN(auto stored, c.Pipeline(rows));
+  const PgRows& inserted = stored.back();
   std::unordered_map<std::string, bool> written;
   for (int i = 0; i < inserted.size(); ++i) written[inserted.Text(i, 0)] = true;
   // 5. Duplicates answer with the stored row's id; the others get an event each.
