@@ -63,7 +63,15 @@ void WriteHead(std::string& out, int status, std::string_view server, std::strin
   AppendField(out, "Server", server);
   if (!content_type.empty()) AppendField(out, "Content-Type", content_type);
   AppendField(out, "X-Request-Id", request_id);
-  for (const auto& [k, v] : headers) AppendField(out, k, v);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    // A name set again later replaces it (as Beast's set() did: a CORS
+    // layer's Vary or Access-Control-Allow-Origin over a handler's).
+    bool replaced = false;
+    for (size_t j = i + 1; j < headers.size() && !replaced; ++j) {
+      replaced = boost::beast::iequals(headers[i].first, headers[j].first);
+    }
+    if (!replaced) AppendField(out, headers[i].first, headers[i].second);
+  }
   if (HasBody(status)) {
     end = std::to_chars(num, num + sizeof num, body_size).ptr;
     AppendField(out, "Content-Length", std::string_view(num, static_cast<size_t>(end - num)));
