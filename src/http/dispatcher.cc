@@ -59,16 +59,14 @@ void Dispatcher::Run(const Route& route, const PathParams& params, Request& req,
   } catch (...) {
     res = ErrorResponse(Status::Internal("unhandled non-standard exception"), req.request_id);
   }
-  auto complete = [this, &route, start, head = req.method == "HEAD",
-                   done = std::move(done)](Response res) {
+  auto complete = [this, &route, start, done = std::move(done)](Response res) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::string status = std::to_string(res.status);
     const std::string& pattern = route.info.pattern;
     metrics_->Inc("embedrec_http_requests_total",
                   {{"route", pattern}, {"method", route.info.method}, {"status", status}});
     metrics_->Observe("embedrec_http_request_duration_seconds", {{"route", pattern}}, secs);
-    if (head) res.body.clear();
-    done(std::move(res));
+    done(std::move(res));  // a HEAD's body is dropped by the server, its length kept
   };
   if (!res.later) return complete(std::move(res));
   auto later = std::move(res.later);

@@ -1,5 +1,5 @@
 // The answer's status line and header as the server writes them: lengths,
-// no body where HTTP has none, a header set twice sent once (the last),
+// no body where HTTP has none (a HEAD's says the GET's length), a header set twice sent once (the last),
 // values kept to one line, keep-alive and "Connection: close".
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -73,6 +73,19 @@ TEST_F(ServerAnswerTest, KeptAliveAnswersCarryTheirLengthAndTheLastOneSaysClose)
   EXPECT_TRUE(first.ends_with("\r\n\r\nhello")) << first;
   EXPECT_NE(last.find("Connection: close\r\n"), std::string::npos) << last;
   EXPECT_TRUE(last.ends_with("\r\n\r\nhello")) << last;
+}
+
+TEST_F(ServerAnswerTest, AHeadAnswerSaysTheGetsLengthAndSendsNoBody) {
+  // Kept alive: the GET after it must be read right after the HEAD's header.
+  const std::string got = Exchange(
+      "HEAD /a HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  const size_t second = got.find("HTTP/1.1 200 OK\r\n", 1);
+  ASSERT_NE(second, std::string::npos) << got;
+  const std::string head = got.substr(0, second);
+  EXPECT_NE(head.find("Content-Length: 5\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+  EXPECT_TRUE(got.ends_with("\r\n\r\nhello")) << got;
 }
 
 TEST_F(ServerAnswerTest, NoContentHasNeitherBodyNorLength) {
