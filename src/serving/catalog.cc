@@ -114,9 +114,9 @@ int64_t EstimateBytes(const CatalogSnapshot& c) {
     b += static_cast<int64_t>(item.tags.capacity() * sizeof(std::string));
     for (const auto& t : item.tags) b += HeapBytes(t);
     b += 64 + HeapBytes(item.item_id);  // its id index entry: the key's copy and the hash node
-    b += 4;                             // its place in its category's list
+    b += 4 + 4;                         // its place in its category's list, its category's number
   }
-  b += static_cast<int64_t>(c.by_category.size()) * 96;  // a category's node, name and list
+  b += static_cast<int64_t>(c.by_category.size()) * (96 + 64);  // a category's node, name, list and number
   return b;
 }
 
@@ -148,6 +148,8 @@ StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore
     c.properties_json = std::move(r.properties_json);
     snap->index.emplace(c.item_id, snap->items.size());
     snap->by_category[c.category].push_back(static_cast<uint32_t>(snap->items.size()));
+    const auto number = snap->category_number.try_emplace(c.category, static_cast<uint32_t>(snap->category_number.size()));
+    snap->category_of.push_back(number.first->second);
     snap->items.push_back(std::move(c));
   }));
   return snap;

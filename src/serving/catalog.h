@@ -48,6 +48,20 @@ struct CatalogSnapshot {
   IdMap index;                      // item_id → position in items
   // category → positions in items, in catalog order (for category filters)
   std::unordered_map<std::string, std::vector<uint32_t>> by_category;
+  // Each category's number, and each item's (in catalog order): a search
+  // within a category tests a number in a small array instead of every
+  // candidate's category string (empty when the snapshot was built by hand).
+  std::unordered_map<std::string, uint32_t> category_number;
+  std::vector<uint32_t> category_of;
+  // Whether the item at `pos` is in category `name`.
+  bool InCategory(size_t pos, const std::string& name, uint32_t number) const {
+    return category_of.size() == items.size() ? category_of[pos] == number : items[pos].category == name;
+  }
+  // The number of category `name` (none: one no item has).
+  uint32_t CategoryNumber(const std::string& name) const {
+    auto it = category_number.find(name);
+    return it == category_number.end() ? UINT32_MAX : it->second;
+  }
   const CatalogItem* Find(std::string_view item_id) const {
     auto it = index.find(item_id);
     return it == index.end() ? nullptr : &items[it->second];

@@ -422,7 +422,12 @@ void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, con
   }
   for (const auto& [c, share] : session.categories) {
     if (share < 0.5 || !(query.current || query.any_unseen)) continue;
-    ann::ItemIndex::Filter in_category = [&](int64_t i) { return filter(i) && catalog.items[rows[i]].category == c; };
+    // The category first: a number in a small array, where the request's
+    // filter reads each candidate's catalog item (most are in other categories).
+    const uint32_t number = catalog.CategoryNumber(c);
+    ann::ItemIndex::Filter in_category = [&](int64_t i) {
+      return rows[i] >= 0 && catalog.InCategory(static_cast<size_t>(rows[i]), c, number) && filter(i);
+    };
     for (const auto& h : model.index->Search(query.q.data(), static_cast<int>(k), &in_category)) hits.push_back(h);
   }
   for (const auto& [srow, w] : session.items) {

@@ -42,6 +42,29 @@ TEST_F(CatalogCacheTest, LoadsOnceAndReadsStock) {
   EXPECT_EQ(c.Peek(id_).get(), s->get());
 }
 
+TEST_F(CatalogCacheTest, EachItemsCategoryNumberMatchesItsCategory) {
+  Put("C", "shoes", "{}");
+  CatalogCache c(&clock_, 60000);
+  auto s = c.Get(id_, store_);
+  ASSERT_OK(s);
+  const CatalogSnapshot& snap = **s;
+  ASSERT_EQ(snap.category_of.size(), snap.items.size());
+  const uint32_t shoes = snap.CategoryNumber("shoes"), books = snap.CategoryNumber("books");
+  EXPECT_NE(shoes, books);
+  EXPECT_EQ(snap.CategoryNumber("hats"), UINT32_MAX);
+  for (size_t pos = 0; pos < snap.items.size(); ++pos) {
+    const std::string& cat = snap.items[pos].category;
+    EXPECT_TRUE(snap.InCategory(pos, cat, snap.CategoryNumber(cat))) << pos;
+    const std::string other = cat == "shoes" ? "books" : "shoes";
+    EXPECT_FALSE(snap.InCategory(pos, other, snap.CategoryNumber(other))) << pos;
+  }
+  // A snapshot built by hand (no numbers) compares the names.
+  CatalogSnapshot by_hand;
+  by_hand.items.push_back(snap.items[0]);
+  EXPECT_TRUE(by_hand.InCategory(0, snap.items[0].category, 7));
+  EXPECT_FALSE(by_hand.InCategory(0, "nothing", 7));
+}
+
 TEST_F(CatalogCacheTest, AnUnchangedReReadKeepsTheSnapshotAndItsGeneration) {
   CatalogCache c(&clock_, 60000);
   auto first = *c.Get(id_, store_);
