@@ -1,7 +1,6 @@
 #include "ann/exact_scan.h"
 
 #include "ann/shortlist.h"
-#include "ann/int8_scan.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,16 +8,13 @@
 namespace embedrec::ann {
 
 ExactScanner::ExactScanner(const float* rows, int64_t n, int d)
-    : n_(n), d_(d), rows_(rows, rows + n * d) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  chunks_.assign(static_cast<size_t>(chunks * Int8ChunkBytes(d)), 0);
-  scales_.assign(static_cast<size_t>(chunks * kChunk), 0.0f);
+    : n_(n), d_(d), rows_(rows, rows + n * d), int8_(d, n) {
   for (int64_t i = 0; i < n; ++i) {
     const float* r = rows + i * d;
-    PutInt8Row(r, d, i, chunks_.data(), scales_.data());
+    int8_.Put(r, i);
     float l1 = 0;
     for (int j = 0; j < d; ++j) l1 += std::abs(r[j]);
-    max_scale_ = std::max(max_scale_, scales_[i]);
+    max_scale_ = std::max(max_scale_, int8_.scale(i));
     max_l1_ = std::max(max_l1_, l1);
   }
 }
@@ -31,11 +27,7 @@ std::vector<std::pair<int64_t, float>> ExactScanner::TopK(
   thread_local Int8Query q8;
   QuantizeQuery(q, d_, &q8);
   approx.resize((n + kChunk - 1) / kChunk * kChunk);
-  const int64_t chunk_bytes = Int8ChunkBytes(d_);
-  for (int64_t c = 0; c * kChunk < n; ++c) {
-    Int8ChunkScores(chunks_.data() + c * chunk_bytes, scales_.data() + c * kChunk, q8,
-                    approx.data() + c * kChunk);
-  }
+  for (int64_t c = 0; c * kChunk < n; ++c) int8_.ChunkScores(c, q8, approx.data() + c * kChunk);
   float q_l1 = 0;
   for (int j = 0; j < d_; ++j) q_l1 += std::abs(q[j]);
   // q·x − q̃·x̃ = q·(x − x̃) + (q − q̃)·x̃, each coordinate off by at most half

@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "ann/int8_scan.h"
+
 namespace embedrec::ann {
 
 class ExactScanner {
@@ -36,8 +38,7 @@ class ExactScanner {
   int64_t n_;
   int d_;
   std::vector<float> rows_;       // row-major float32, for exact re-scoring
-  std::vector<uint8_t> chunks_;   // int8 copy, ann/int8_scan.h's layout
-  std::vector<float> scales_;     // per row: its int8 scale
+  Int8Rows int8_;                 // the int8 copy
   float max_scale_ = 0;           // largest row scale
   float max_l1_ = 0;              // largest row |·|₁
 };

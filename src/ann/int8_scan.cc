@@ -105,6 +105,12 @@ void PutInt8Row(const float* r, int d, int64_t slot, uint8_t* chunks, float* sca
   }
 }
 
+Int8Rows::Int8Rows(int d, int64_t slots)
+    : d_(d),
+      chunk_bytes_(Int8ChunkBytes(d)),
+      bytes_(static_cast<size_t>((slots + kChunk - 1) / kChunk * chunk_bytes_), 0),
+      scales_(static_cast<size_t>((slots + kChunk - 1) / kChunk * kChunk), 0.0f) {}
+
 void QuantizeQuery(const float* q, int d, Int8Query* out) {
   const float m = MaxAbs(q, d);
   out->scale = m / 127.0f;

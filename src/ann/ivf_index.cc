@@ -140,10 +140,9 @@ class IvfIndex final : public ItemIndex {
         items_(std::move(items)),
         rows_(std::move(rows)),
         probes_(std::clamp(o.ivf_probes > 0 ? o.ivf_probes : DefaultProbes(lists_), 1, lists_)) {
-    chunks_.assign(static_cast<size_t>(items_.size() / kChunk * Int8ChunkBytes(d_)), 0);
-    scales_.assign(items_.size(), 0.0f);
+    int8_ = Int8Rows(d_, static_cast<int64_t>(items_.size()));
     for (size_t s = 0; s < items_.size(); ++s) {
-      if (items_[s] >= 0) PutInt8Row(&rows_[s * d_], d_, static_cast<int64_t>(s), chunks_.data(), scales_.data());
+      if (items_[s] >= 0) int8_.Put(&rows_[s * d_], static_cast<int64_t>(s));
     }
     last_items_.assign(lists_, 0);
     for (int l = 0; l < lists_; ++l) {
@@ -174,7 +173,6 @@ class IvfIndex final : public ItemIndex {
     thread_local std::vector<int64_t> chunks;  // the probed chunks, in candidate order
     thread_local Int8Query q8;
     QuantizeQuery(q, d_, &q8);
-    const int64_t chunk_bytes = Int8ChunkBytes(d_);
     order.resize(lists_);
     for (int l = 0; l < lists_; ++l) order[l] = {Dot(q, &centroids_[static_cast<size_t>(l) * d_], d_) + bias_[l], l};
     auto by_score = [](const auto& a, const auto& b) { return a.first > b.first; };
@@ -192,7 +190,7 @@ class IvfIndex final : public ItemIndex {
         const int64_t need = used + (c1 - c0) * kChunk;
         if (static_cast<int64_t>(approx.size()) < need) approx.resize(std::max<int64_t>(need, 2 * approx.size()));
         for (int64_t c = c0; c < c1; ++c, used += kChunk) {
-          Int8ChunkScores(chunks_.data() + c * chunk_bytes, scales_.data() + c * kChunk, q8, approx.data() + used);
+          int8_.ChunkScores(c, q8, approx.data() + used);
           chunks.push_back(c);
         }
         // Only a list's last chunk is padded (its items after the last are −1).
@@ -232,8 +230,7 @@ class IvfIndex final : public ItemIndex {
   std::vector<int64_t> list_chunks_;  // list l: chunks [list_chunks_[l], list_chunks_[l+1])
   std::vector<int32_t> items_;        // per slot (chunks × kChunk): its item, −1 for padding
   std::vector<float> rows_;           // per slot: d floats (zeros for padding)
-  std::vector<uint8_t> chunks_;       // int8 copy of rows_, ann/int8_scan.h's layout
-  std::vector<float> scales_;         // per slot: its int8 row's scale
+  Int8Rows int8_;                     // the int8 copy of rows_
   std::vector<int> last_items_;       // per list: the items in its last chunk (the rest is padding)
   int probes_;
 };

@@ -27,7 +27,9 @@ class KeystreamBytes {
   KeystreamBytes() { randombytes_buf(key_, sizeof key_); }
   unsigned char Next() {
     if (pos_ == sizeof buf_) Refill();
-    return buf_[pos_++];
+    const unsigned char b = buf_[pos_];
+    buf_[pos_++] = 0;  // handed out: not kept in the thread's state
+    return b;
   }
 
  private:

@@ -147,9 +147,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::buffer_body>> stream_parser_;
   bool streaming_ = false;
   bool body_broken_ = false;
-  bool head_ = false;  // the request is a HEAD: its answer's header says the GET's length, no body follows
+  bool head_request_ = false;  // the request is a HEAD: its answer's header says the GET's length, no body follows
   // The answer being written: its status line and header, and its body.
-  std::string head_text_, body_;
+  std::string answer_head_, body_;
   ServerImpl* server_;
   const std::string* listener_;
   std::string request_id_;
@@ -403,7 +403,7 @@ void Session::OnHeader(beast::error_code ec, size_t) {
     return Close();
   }
   request_id_.clear();
-  head_ = !ec && header_parser_->get().method() == bhttp::verb::head;
+  head_request_ = !ec && header_parser_->get().method() == bhttp::verb::head;
   if (!ec) {
     auto it = header_parser_->get().find("x-request-id");
     if (it != header_parser_->get().end() && SaneRequestId(it->value())) {
@@ -637,11 +637,11 @@ void Session::Reply(Response r, bool close) {
   bool keep = !close && !server_->stopping();
   body_ = std::move(r.body);
   if (!HasBody(r.status)) body_.clear();
-  WriteHead(head_text_, r.status, server_->options().server_header, r.content_type, request_id_,
+  WriteHead(answer_head_, r.status, server_->options().server_header, r.content_type, request_id_,
             r.headers, body_.size(), keep);
   stream_.expires_after(server_->options().write_timeout);
-  if (head_) body_.clear();  // RFC 9110 §9.3.2: the GET's header, without its content
-  std::array<net::const_buffer, 2> out{net::buffer(head_text_), net::buffer(body_)};
+  if (head_request_) body_.clear();  // RFC 9110 §9.3.2: the GET's header, without its content
+  std::array<net::const_buffer, 2> out{net::buffer(answer_head_), net::buffer(body_)};
   net::async_write(stream_, out,
                    beast::bind_front_handler(&Session::OnWrite, shared_from_this(), !keep));
 }

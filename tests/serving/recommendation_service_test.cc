@@ -177,7 +177,7 @@ TEST_F(RecommendationServiceTest, AVersionThatIsNotLiveIsRefused) {
   EXPECT_EQ(s.status().code(), StatusCode::kUnprocessable);
 }
 
-TEST_F(RecommendationServiceTest, AColdTenantsModelsAreReadAsideOnceWhileItsRequestReadsTheRest) {
+TEST_F(RecommendationServiceTest, AColdTenantsModelsAreReadAsideOnceAndAKnownTenantsNot) {
   std::mutex mu;
   int reads = 0;
   models_.SetLoader(

@@ -101,9 +101,9 @@ StatusOr<std::unique_ptr<SqliteStmt>> SqliteConn::Prepare(const std::string& sql
 
 namespace {
 // A transaction-control statement (BEGIN, COMMIT, SAVEPOINT…): a handful of
-// fixed texts run on every write, worth keeping prepared (parsing one anew
-// cost ~6 % of a tracked event). Other Exec texts (schema, pragmas) may be
-// built at run time and would fill the cache.
+// fixed texts run on every write, worth keeping prepared (sqlite3_exec of
+// them was ~6 % of a tracked event's samples, its parsing ~2.6 %). Other
+// Exec texts (schema, pragmas) may be built at run time and would fill the cache.
 bool IsTransactionControl(std::string_view sql) {
   if (sql.size() > 48 || sql.find(';') != std::string_view::npos) return false;
   for (std::string_view head : {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT ", "RELEASE "}) {
