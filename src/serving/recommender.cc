@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "ann/shortlist.h"
 #include "ml/dataset.h"
 #include "ml/recency.h"
 #include "serving/merchandising.h"
@@ -35,13 +36,82 @@ double Dot(const float* a, const float* b, int d) {
   return s;
 }
 
-// Model item row → catalog position (−1: not in the catalog any more).
-std::vector<int32_t> RowsToCatalog(const ServingModel& m, const CatalogSnapshot& c) {
-  std::vector<int32_t> out(m.item_ids.size(), -1);
+}  // namespace
+
+// A model's item rows and a catalog snapshot's positions, both ways.
+struct RowMap {
+  std::vector<int32_t> to_catalog;  // model item row → catalog position (−1: not in the catalog any more)
+  std::vector<int32_t> to_model;    // catalog position → model item row (−1: new to the model)
+  int32_t operator[](int64_t row) const { return to_catalog[static_cast<size_t>(row)]; }
+};
+
+namespace {
+
+RowMap MapRows(const ServingModel& m, const CatalogSnapshot& c) {
+  RowMap out;
+  out.to_catalog.assign(m.item_ids.size(), -1);
+  out.to_model.assign(c.items.size(), -1);
   for (size_t i = 0; i < m.item_ids.size(); ++i) {
     auto it = c.index.find(m.item_ids[i]);
-    if (it != c.index.end()) out[i] = static_cast<int32_t>(it->second);
+    if (it != c.index.end()) {
+      out.to_catalog[i] = static_cast<int32_t>(it->second);
+      out.to_model[it->second] = static_cast<int32_t>(i);
+    }
   }
+  return out;
+}
+
+// A filter that admits a category or a few is cheaper answered by scoring
+// their rows than by a masked exact scan of every row, which walks past the
+// rows of other categories (and tests each once the best are refused): up
+// to this share of the model's items.
+constexpr size_t kScoreAmongShare = 4;  // 1/4
+
+// The model rows of the catalog's `categories`, ascending; nullopt (search
+// then) when they hold more than 1/kScoreAmongShare of the model's items,
+// or when the index is approximate.
+std::optional<std::vector<int64_t>> CategoryRows(const ServingModel& model, const CatalogSnapshot& catalog,
+                                                 const RowMap& rows, const std::set<std::string>& categories) {
+  size_t n = 0;
+  std::vector<const std::vector<uint32_t>*> lists;
+  for (const auto& c : categories) {
+    if (auto it = catalog.by_category.find(c); it != catalog.by_category.end()) {
+      lists.push_back(&it->second);
+      n += it->second.size();
+    }
+  }
+  // An approximate index scans a share of the rows whatever the filter.
+  if (n * kScoreAmongShare > model.item_ids.size() || model.index->kind() != "exact_ip") return std::nullopt;
+  std::vector<int64_t> out;
+  out.reserve(n);
+  for (const auto* list : lists) {
+    for (uint32_t pos : *list) {
+      if (const int32_t row = rows.to_model[pos]; row >= 0) out.push_back(row);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The k of `candidates` (model item rows) passing `filter` with the largest
+// inner product with q, best first (ties: lower row first), scored as the
+// index's exact scan re-scores (float32): what a masked search returns,
+// without walking the rows that cannot pass.
+ServingModel::Candidates TopKAmong(const ServingModel& model, const float* q, const std::vector<int64_t>& candidates,
+                                   size_t k, const ann::ItemIndex::Filter& filter) {
+  const int d = model.model->dim();
+  const float* items = model.model->item_embeddings().data();
+  ServingModel::Candidates out;
+  out.reserve(candidates.size());
+  for (int64_t row : candidates) {
+    if (filter(row)) out.emplace_back(row, ann::Dot(q, items + row * d, d));
+  }
+  auto better = [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; };
+  if (out.size() > k) {
+    std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k), out.end(), better);
+    out.resize(k);
+  }
+  std::sort(out.begin(), out.end(), better);
   return out;
 }
 
@@ -232,7 +302,7 @@ struct Scored {
 // `order` (positions in `scored`, best first) with its first
 // Reranker::kCandidates reordered by the model's reranker (ml/reranker.h);
 // the rest follow in their order.
-std::vector<size_t> Reranked(const ServingModel& m, const CatalogSnapshot& c, const std::vector<int32_t>& rows,
+std::vector<size_t> Reranked(const ServingModel& m, const CatalogSnapshot& c, const RowMap& rows,
                              const UserProfile& profile, const std::vector<Scored>& scored,
                              std::vector<size_t> order) {
   std::map<std::string_view, double> recent_categories;  // of the newest events, by count
@@ -269,7 +339,7 @@ std::vector<size_t> Reranked(const ServingModel& m, const CatalogSnapshot& c, co
 
 }  // namespace
 
-std::shared_ptr<const std::vector<int32_t>> Recommender::Rows(
+std::shared_ptr<const RowMap> Recommender::Rows(
     const std::string& tenant_id, const std::shared_ptr<const ServingModel>& m,
     const CatalogSnapshot& c) {
   {
@@ -280,7 +350,7 @@ std::shared_ptr<const std::vector<int32_t>> Recommender::Rows(
       return it->second.rows;
     }
   }
-  auto rows = std::make_shared<const std::vector<int32_t>>(RowsToCatalog(*m, c));
+  auto rows = std::make_shared<const RowMap>(MapRows(*m, c));
   std::lock_guard lock(rows_mu_);
   rows_[tenant_id] = {m, c.generation, rows};
   return rows;
@@ -408,7 +478,7 @@ Session SessionOf(const ServingModel& model, const Query& query) {
 // neighbourhood score; for a new session (unseen events or a current item)
 // also the model's best items of the session's main category (a known
 // user's learned events are in the query already: one scan less).
-void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, const std::vector<int32_t>& rows,
+void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, const RowMap& rows,
                   const Query& query, const ann::ItemIndex::Filter& filter, size_t k, Session& session,
                   ServingModel::Candidates& hits) {
   if (session.items.empty()) return;
@@ -422,8 +492,13 @@ void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, con
   }
   for (const auto& [c, share] : session.categories) {
     if (share < 0.5 || !(query.current || query.any_unseen)) continue;
-    // The category first: a number in a small array, where the request's
-    // filter reads each candidate's catalog item (most are in other categories).
+    // A small category's rows scored; a large one searched, the category
+    // tested first (a number in a small array, where the request's filter
+    // reads each candidate's catalog item; most are in other categories).
+    if (auto among = CategoryRows(model, catalog, rows, {c})) {
+      for (const auto& h : TopKAmong(model, query.q.data(), *among, k, filter)) hits.push_back(h);
+      continue;
+    }
     const uint32_t number = catalog.CategoryNumber(c);
     ann::ItemIndex::Filter in_category = [&](int64_t i) {
       return rows[i] >= 0 && catalog.InCategory(static_cast<size_t>(rows[i]), c, number) && filter(i);
@@ -459,7 +534,7 @@ void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, con
 // lifted for the session's categories; with its context lift. `plain_p`:
 // the model's own probabilities.
 std::vector<Scored> ScoreCandidates(const ServingModel& model, const CatalogSnapshot& catalog,
-                                    const std::vector<int32_t>& rows, const Query& query, const Session& session,
+                                    const RowMap& rows, const Query& query, const Session& session,
                                     const ServingModel::Candidates& hits,
                                     const std::function<double(const std::string&)>& context_factor,
                                     std::vector<double>* plain_p) {
@@ -499,7 +574,7 @@ std::vector<Scored> ScoreCandidates(const ServingModel& model, const CatalogSnap
 std::vector<Recommendation> ModelRanked(const RecommendRequest& r, const ServingModel& model,
                                         const CatalogSnapshot& catalog, const UserProfile& profile,
                                         Query& query, const std::set<std::string>& excluded,
-                                        const std::vector<int32_t>& rows,
+                                        const RowMap& rows,
                                         const std::function<double(const std::string& category)>& context_factor) {
   // Candidates: live, not excluded, matching the filters (evaluated lazily
   // by the search, on the items near the top only).
@@ -525,9 +600,12 @@ std::vector<Recommendation> ModelRanked(const RecommendRequest& r, const Serving
   if (query.user_row && query.folded.empty() && !query.current) {
     kept = WalkKept(*model.UserCandidates(*query.user_row), ServingModel::kUserCandidates, k, filter);
   }
-  auto hits = kept ? std::move(*kept)
-                   : model.index->Search(query.q.data(),
-                                         static_cast<int>(session.items.empty() ? k : std::max(k, 2 * shown)), &filter);
+  const size_t want = session.items.empty() ? k : std::max(k, 2 * shown);
+  std::optional<std::vector<int64_t>> among;  // a request for a category or a few: their rows scored
+  if (!kept && !r.filters.categories.empty()) among = CategoryRows(model, catalog, rows, r.filters.categories);
+  auto hits = kept    ? std::move(*kept)
+              : among ? TopKAmong(model, query.q.data(), *among, want, filter)
+                      : model.index->Search(query.q.data(), static_cast<int>(want), &filter);
   BlendSession(model, catalog, rows, query, filter, k, session, hits);
 
   // Scores first, over every candidate; reasons only for those kept. A

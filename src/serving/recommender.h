@@ -102,6 +102,8 @@ struct SimilarResult {
   std::shared_ptr<const CatalogSnapshot> catalog;
 };
 
+struct RowMap;  // a model's item rows and a catalog's positions, both ways (recommender.cc)
+
 class Recommender {
  public:
   Recommender(DeployedModels* models, CatalogCache* catalog, Activity* activity,
@@ -139,15 +141,14 @@ class Recommender {
   // in memory nor being read; the request's own use then joins that read
   // (DeployedModels reads a tenant once however many ask).
   void ReadModelsAside(const std::string& tenant_id);
-  // Model item row → catalog position, per (model, catalog snapshot): built
-  // once per pair instead of per request.
-  std::shared_ptr<const std::vector<int32_t>> Rows(const std::string& tenant_id,
-                                                   const std::shared_ptr<const ServingModel>& m,
-                                                   const CatalogSnapshot& c);
+  // Model item rows ↔ catalog positions (RowMap, recommender.cc), per
+  // (model, catalog snapshot): built once per pair instead of per request.
+  std::shared_ptr<const RowMap> Rows(const std::string& tenant_id, const std::shared_ptr<const ServingModel>& m,
+                                     const CatalogSnapshot& c);
   struct RowsEntry {
     std::weak_ptr<const ServingModel> model;
     uint64_t generation = 0;
-    std::shared_ptr<const std::vector<int32_t>> rows;
+    std::shared_ptr<const RowMap> rows;
   };
   std::mutex rows_mu_;
   std::map<std::string, RowsEntry> rows_;
