@@ -385,7 +385,7 @@ class PlatformImpl final : public Platform {
           if (retrain) retrain->DataChanged(tid);
           if (relay) relay->MarkDirty(tid);
         },
-        .item_deleted = [catalog, relay](const std::string& tid) {
+        .item_changed = [catalog, relay](const std::string& tid) {
           catalog->Invalidate(tid);
           if (relay) relay->MarkDirty(tid);
         }});

@@ -120,13 +120,14 @@ StatusOr<bool> IngestService::PutItem(const std::string& tid, const store::ItemR
   RETURN_IF_ERROR(batch->AppendEvent(store::TenantStore::kItemCatalogUpdated,
                                      JsonText(json::object{{"upserted_item_id", item.item_id}}), now));
   RETURN_IF_ERROR(batch->Commit());
+  if (o_.item_changed) o_.item_changed(tid);
   return existed;
 }
 
 Status IngestService::DeleteItem(const std::string& tid, const std::string& item_id) {
   ASSIGN_OR_RETURN(auto tenant, o_.tenants->Open(tid));
   RETURN_IF_ERROR(tenant->DeleteItem(item_id, o_.clock->NowMillis()));
-  if (o_.item_deleted) o_.item_deleted(tid);
+  if (o_.item_changed) o_.item_changed(tid);
   return Status::Ok();
 }
 

@@ -49,8 +49,10 @@ struct IngestOptions {
   std::string spill_dir;  // temporary sorted runs of large interaction files
   // After a commit: the tenant's catalog or history changed.
   std::function<void(const std::string& tenant_id)> data_changed;
-  // After an item is deleted one by one: serving must stop showing it.
-  std::function<void(const std::string& tenant_id)> item_deleted;
+  // After an item is written or deleted one by one (PUT, DELETE): serving
+  // shows it as it now is from the next request (this node's catalog read
+  // again; other nodes told).
+  std::function<void(const std::string& tenant_id)> item_changed;
 };
 
 class IngestService {

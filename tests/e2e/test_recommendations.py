@@ -370,3 +370,28 @@ def test_every_answer_is_logged_with_what_it_showed(server, trained):
     other = server.onboard("other-shop", scopes=SCOPES)
     r = server.request("GET", f"/api/v1/recommendations/log/{rid}", token=other["api_key"])
     assert r.status == 404, r
+
+
+def test_an_item_changed_or_added_through_put_is_served_at_once(server, trained):
+    """PUT /api/v1/items/{id} reaches serving on the next request: an item
+    made unavailable is no longer recommended, a price change shows, and a
+    new item can be asked for (the catalog is not left to its next re-read)."""
+    key = trained["api_key"]
+    first = recommend(server, key, {"user_id": "U0", "count": 10})["recommendations"][0]
+    item = server.request("GET", f"/api/v1/items/{first['item_id']}", token=key).json()
+    body = {k: item[k] for k in ("name", "category", "price") if k in item}
+    r = server.request("PUT", f"/api/v1/items/{first['item_id']}", {**body, "available": False}, token=key)
+    assert r.status == 200, r
+    again = recommend(server, key, {"user_id": "U0", "count": 10})["recommendations"]
+    assert first["item_id"] not in {x["item_id"] for x in again}
+    popular = server.request("GET", "/api/v1/recommendations/popular?count=50", token=key).json()
+    assert first["item_id"] not in {x["item_id"] for x in popular["recommendations"]}
+    second = again[0]["item_id"]
+    assert server.request("PUT", f"/api/v1/items/{second}", {"name": "Renamed", "category": "cameras",
+                                                             "price": 1234.5}, token=key).status == 200
+    shown = {x["item_id"]: x for x in recommend(server, key, {"user_id": "U0", "count": 10})["recommendations"]}
+    assert shown[second]["price"] == 1234.5 and shown[second]["name"] == "Renamed"
+    assert server.request("PUT", "/api/v1/items/NEW_1", {"name": "New", "category": "cameras", "price": 5},
+                          token=key).status == 201
+    similar = server.request("POST", "/api/v1/recommendations/similar", {"item_id": "NEW_1", "count": 5}, token=key)
+    assert similar.status == 200, similar

@@ -201,6 +201,17 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
                                                        "interaction_type": "view"}, token=writer)
         assert r.status in (200, 201), r
     wait_for(lambda: algorithm(b, "visitor-x") != "trending", timeout=1.0, what="B to follow A's tracked views")
+    # An item made unavailable through A is no longer shown by B (told at
+    # once, not left to B's next re-read of the catalog a minute later).
+    def shown(node):
+        r = node.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5}, token=key)
+        assert r.status == 200, r
+        return [x["item_id"] for x in r.json()["recommendations"]]
+    top = shown(b)[0]
+    item = a.request("GET", f"/api/v1/items/{top}", token=key).json()
+    assert a.request("PUT", f"/api/v1/items/{top}", {"name": item["name"], "available": False},
+                     token=key).status == 200
+    wait_for(lambda: top not in shown(b), timeout=1.0, what="B to stop showing the item A made unavailable")
     # One job per tenant across nodes: while A runs one, B refuses another.
     long_job = train(a, key, LONG).json()["job_id"]
     refused = train(b, key)
