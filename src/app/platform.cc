@@ -715,6 +715,12 @@ class PlatformImpl final : public Platform {
           const auto u = memory->usage();
           return static_cast<double>(u.models_bytes + u.catalog_bytes + u.activity_bytes);
         });
+    serving::CatalogCache* catalog = catalog_.get();
+    metrics_.DeclareGaugeFunction("embedrec_catalog_reads", "Tenants' catalogs read from their stores (first and again)",
+                                  [catalog] { return static_cast<double>(catalog->Loads()); });
+    metrics_.DeclareGaugeFunction("embedrec_catalog_checks_unchanged",
+                                  "Expired catalogs kept because the event log showed no change since they were read",
+                                  [catalog] { return static_cast<double>(catalog->Kept()); });
     // Beside the estimates: what the allocator and the kernel hold (a gap
     // that grows while the estimates do not is memory nobody accounts for).
     metrics_.DeclareGaugeFunction("embedrec_heap_allocated_bytes", "Live heap allocations (jemalloc's stats.allocated)",

@@ -78,6 +78,20 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Get(
 StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Reload(
     const std::string& tenant_id, store::TenantStore& store, std::shared_ptr<const CatalogSnapshot> previous,
     uint64_t invalidations, int64_t now, bool background) {
+  // Expired but unchanged (a probe of the event log): kept, not read again.
+  if (previous && previous->position >= 0 && now - previous->read_at_ms < full_reread_ms_) {
+    auto changed = store.CatalogChangedSince(previous->position);
+    if (changed.ok() && !*changed) {
+      std::lock_guard lock(mu_);
+      ++checks_;
+      auto it = entries_.find(tenant_id);
+      if (it != entries_.end() && it->second.snapshot == previous) {
+        it->second.reloading = false;
+        if (invalidations == invalidations_) it->second.loaded_at_ms = now;
+      }
+      return previous;
+    }
+  }
   auto loaded = Load(store);
   ++loads_;
   std::shared_ptr<const CatalogSnapshot> installed;
@@ -92,7 +106,11 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Reload(
     }
     auto& e = entries_[tenant_id];
     if (previous && e.snapshot == previous && previous->items == (*loaded)->items) {
-      e.loaded_at_ms = now;  // unchanged
+      // Unchanged: the same generation (what answers and caches built on it
+      // stay valid), with the position and time of this read.
+      (*loaded)->generation = previous->generation;
+      e.snapshot = std::move(*loaded);
+      e.loaded_at_ms = now;
       return e.snapshot;
     }
     (*loaded)->generation = next_generation_++;
@@ -134,6 +152,8 @@ Status ForEachStoredItem(store::TenantStore& store,
 
 StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore& store) {
   auto snap = std::make_shared<CatalogSnapshot>();
+  ASSIGN_OR_RETURN(snap->position, store.LatestEventSeq());  // before the items: a change meanwhile is seen next time
+  snap->read_at_ms = clock_->NowMillis();
   RETURN_IF_ERROR(ForEachStoredItem(store, [&](int64_t, store::ItemRecord&& r) {
     CatalogItem c;
     c.item_id = std::move(r.item_id);

@@ -44,6 +44,11 @@ struct CatalogItem {
 
 struct CatalogSnapshot {
   uint64_t generation = 0;          // changes whenever the snapshot is rebuilt
+  // The store's newest event before the items were read (−1: not known),
+  // and when they were read: an expired snapshot is kept while the store
+  // says the catalog has not changed since (TenantStore::CatalogChangedSince).
+  int64_t position = -1;
+  int64_t read_at_ms = 0;
   std::vector<CatalogItem> items;   // live items
   IdMap index;                      // item_id → position in items
   // category → positions in items, in catalog order (for category filters)
@@ -78,9 +83,15 @@ Status ForEachStoredItem(store::TenantStore& store,
 
 class CatalogCache {
  public:
-  explicit CatalogCache(const Clock* clock, int64_t ttl_ms = 60000) : clock_(clock), ttl_ms_(ttl_ms) {}
+  // Snapshots expire after `ttl_ms`; an expired one is read again when the
+  // store's event log shows a change of the catalog since it was read, or
+  // when it was read `full_reread_ms` ago or more (what the log may miss:
+  // pruned events, rows written by other tools). Every change made through
+  // the API also invalidates the tenant's snapshot at once (Invalidate).
+  explicit CatalogCache(const Clock* clock, int64_t ttl_ms = 60000, int64_t full_reread_ms = 15 * 60000)
+      : clock_(clock), ttl_ms_(ttl_ms), full_reread_ms_(full_reread_ms) {}
   // The tenant's snapshot, loaded from `store` when missing; an expired one
-  // is returned and re-read in the background.
+  // is returned and checked (re-read if need be) in the background.
   StatusOr<std::shared_ptr<const CatalogSnapshot>> Get(const std::string& tenant_id,
                                                        const std::shared_ptr<store::TenantStore>& store);
   // Where expired snapshots are re-read; without it, by the request that
@@ -92,8 +103,10 @@ class CatalogCache {
   // The tenant's snapshot if one is in memory (even expired); null otherwise. Never blocks on I/O.
   std::shared_ptr<const CatalogSnapshot> Peek(const std::string& tenant_id);
   void Invalidate(const std::string& tenant_id);
-  // How many times a catalog was read from a store (for tests and /metrics).
+  // How many times a catalog was read from a store, and how many expired
+  // snapshots were kept because it had not changed (for tests and /metrics).
   uint64_t Loads() const { return loads_.load(); }
+  uint64_t Kept() const { return checks_.load(); }
 
  private:
   struct Entry {
@@ -111,14 +124,14 @@ class CatalogCache {
   const Clock* clock_;
   Background background_;
   TenantMemory* memory_ = nullptr;
-  int64_t ttl_ms_;
+  int64_t ttl_ms_, full_reread_ms_;
   std::mutex mu_;
   std::map<std::string, Entry> entries_;
   uint64_t next_generation_ = 1;
   uint64_t invalidations_ = 0;  // a load begun before an Invalidate is stale
   // Tenants whose first load is running: the other requests wait for it.
   std::map<std::string, std::shared_future<void>> first_loads_;
-  std::atomic<uint64_t> loads_{0};
+  std::atomic<uint64_t> loads_{0}, checks_{0};
 };
 
 }  // namespace embedrec::serving

@@ -219,6 +219,9 @@ class TenantStore {
   static constexpr const char* kItemCatalogUpdated = "item-catalog-updated";
   // Whether an event of those topics came after event `seq`.
   virtual StatusOr<bool> DataChangedSince(int64_t seq) = 0;
+  // Whether the catalog changed after event `seq` (an item uploaded,
+  // written, deleted, or created by a tracked interaction): an index probe.
+  virtual StatusOr<bool> CatalogChangedSince(int64_t seq) = 0;
   // Interactions that arrived after event `after_seq`: one per tracked
   // interaction, the accepted rows of each interactions upload. Counting
   // stops once `limit` is reached (the answer is then at least `limit`).

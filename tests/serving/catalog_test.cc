@@ -1,6 +1,7 @@
-// The catalog snapshots serving reads: loaded once, re-read after their TTL
-// (in the background when there is one; keeping the snapshot and its
-// generation when nothing changed), replaced at once on Invalidate.
+// The catalog snapshots serving reads: loaded once; after their TTL kept
+// while the event log shows no catalog change (read again when it does, or
+// after the full re-read interval; in the background when there is one;
+// keeping the generation when nothing changed), replaced at once on Invalidate.
 #include "serving/catalog.h"
 
 #include <functional>
@@ -18,13 +19,16 @@ class CatalogCacheTest : public TenantStoreTest {
     Put("A", "shoes", R"({"stock": 3})");
     Put("B", "books", R"({"stock": 0})");
   }
-  void Put(const std::string& id, const std::string& category, const std::string& properties) {
+  // Writes an item as the ingest service does (with its event in the log),
+  // or, `logged` false, as another tool writing the table would.
+  void Put(const std::string& id, const std::string& category, const std::string& properties, bool logged = true) {
     auto batch = store_->BeginImport();
     store::ItemRecord item;
     item.item_id = id;
     item.category = category;
     item.properties_json = properties;
     ASSERT_OK((*batch)->UpsertItem(item, 1));
+    if (logged) ASSERT_OK((*batch)->AppendEvent(store::TenantStore::kItemCatalogUpdated, "{}", 1));
     ASSERT_OK((*batch)->Commit());
   }
 };
@@ -65,14 +69,56 @@ TEST_F(CatalogCacheTest, EachItemsCategoryNumberMatchesItsCategory) {
   EXPECT_FALSE(by_hand.InCategory(0, "nothing", 7));
 }
 
-TEST_F(CatalogCacheTest, AnUnchangedReReadKeepsTheSnapshotAndItsGeneration) {
-  CatalogCache c(&clock_, 60000);
+TEST_F(CatalogCacheTest, AnExpiredSnapshotIsKeptWithoutAReadWhileTheLogShowsNoCatalogChange) {
+  CatalogCache c(&clock_, 60000, 15 * 60000);
+  auto first = *c.Get(id_, store_);
+  EXPECT_EQ(c.Loads(), 1u);
+  // Tracked interactions (new users, known items) are not catalog changes.
+  store::TrackEvent ev;
+  ev.user_id = "U";
+  ev.item_id = "A";
+  ev.type = "view";
+  ev.ts_ms = clock_.NowMillis();
+  ASSERT_OK(store_->Track({ev}));
+  for (int minute = 1; minute <= 5; ++minute) {
+    clock_.AdvanceSeconds(61);
+    EXPECT_EQ(c.Get(id_, store_)->get(), first.get()) << minute;
+  }
+  EXPECT_EQ(c.Loads(), 1u);  // never read again
+  EXPECT_EQ(c.Kept(), 5u);
+  // An item a tracked interaction created is a catalog change.
+  ev.item_id = "NEW";
+  ev.create_missing_item = true;
+  ASSERT_OK(store_->Track({ev}));
+  clock_.AdvanceSeconds(61);
+  auto second = *c.Get(id_, store_);
+  EXPECT_EQ(c.Loads(), 2u);
+  EXPECT_NE(second->Find("NEW"), nullptr);
+  EXPECT_NE(second->generation, first->generation);
+}
+
+TEST_F(CatalogCacheTest, AWriteTheLogDoesNotShowIsReadAfterTheFullReReadInterval) {
+  CatalogCache c(&clock_, 60000, 10 * 60000);
+  auto first = *c.Get(id_, store_);
+  Put("C", "shoes", "{}", /*logged=*/false);
+  for (int minute = 1; minute <= 9; ++minute) {  // 549 s: expired and checked, unchanged by the log
+    clock_.AdvanceSeconds(61);
+    EXPECT_EQ((*c.Get(id_, store_))->Find("C"), nullptr) << minute;
+  }
+  clock_.AdvanceSeconds(61);
+  auto later = *c.Get(id_, store_);  // 610 s after the read: read again
+  EXPECT_NE(later->Find("C"), nullptr);
+  EXPECT_EQ(c.Loads(), 2u);
+}
+
+TEST_F(CatalogCacheTest, AnUnchangedReReadKeepsTheGeneration) {
+  CatalogCache c(&clock_, 60000, 60000);  // every expired snapshot read again
   auto first = *c.Get(id_, store_);
   clock_.AdvanceSeconds(61);
   const uint64_t loads = c.Loads();
   auto second = *c.Get(id_, store_);
   EXPECT_EQ(c.Loads(), loads + 1);  // re-read
-  EXPECT_EQ(second.get(), first.get());
+  EXPECT_EQ(second->items, first->items);
   EXPECT_EQ(second->generation, first->generation);
   ASSERT_OK(c.Get(id_, store_));
   EXPECT_EQ(c.Loads(), loads + 1);  // fresh again

@@ -609,6 +609,46 @@ TEST_P(TenantStoreTrackTest, SnapshotsAreKeptByNameAndOnlyDataChangesMoveThePosi
   EXPECT_TRUE(*store_->DataChangedSince(*store_->LatestEventSeq() - 1));
 }
 
+TEST_P(TenantStoreTrackTest, CatalogChangesAreTheCatalogsEventsAndItemsTrackingCreated) {
+  const int64_t start = *store_->LatestEventSeq();
+  ASSERT_OK(store_->Track({View("U", "P1")}));  // a tracked interaction: not a catalog change
+  EXPECT_FALSE(*store_->CatalogChangedSince(start));
+  const int64_t before_upload = *store_->LatestEventSeq();
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  ASSERT_OK((*batch)->AppendEvent(TenantStore::kInteractionsUploaded, "{}", 3));
+  ASSERT_OK((*batch)->Commit());
+  EXPECT_FALSE(*store_->CatalogChangedSince(before_upload));  // interactions only
+  const int64_t before_items = *store_->LatestEventSeq();
+  batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  ASSERT_OK((*batch)->AppendEvent(TenantStore::kItemCatalogUpdated, "{}", 3));
+  ASSERT_OK((*batch)->Commit());
+  EXPECT_TRUE(*store_->CatalogChangedSince(before_items));
+  EXPECT_TRUE(*store_->CatalogChangedSince(start));
+  EXPECT_FALSE(*store_->CatalogChangedSince(*store_->LatestEventSeq()));
+  // An item a tracked interaction creates is a catalog change (and in the log).
+  const int64_t before_new = *store_->LatestEventSeq();
+  TrackEvent made = View("U", "MADE-BY-TRACKING");
+  made.create_missing_item = true;
+  auto r = store_->Track({made});
+  ASSERT_OK(r);
+  ASSERT_OK((*r)[0].status);
+  EXPECT_TRUE(*store_->CatalogChangedSince(before_new));
+  auto events = store_->ReadEvents(before_new, 10);
+  ASSERT_OK(events);
+  bool logged = false;
+  for (const auto& e : *events) {
+    logged |= e.topic == TenantStore::kItemCatalogUpdated && e.payload_json.find("MADE-BY-TRACKING") != std::string::npos;
+  }
+  EXPECT_TRUE(logged);
+  const int64_t after_new = *store_->LatestEventSeq();
+  ASSERT_OK(store_->Track({made}));  // known now: no change
+  EXPECT_FALSE(*store_->CatalogChangedSince(after_new));
+  ASSERT_OK(store_->DeleteItem("P1", 4));
+  EXPECT_TRUE(*store_->CatalogChangedSince(after_new));
+}
+
 }  // namespace
 }  // namespace embedrec::store
 

@@ -195,6 +195,11 @@ CREATE TABLE {s}.experiment_users (
   PRIMARY KEY (experiment_id, arm, user_id)
 );
 )sql"},
+      // The catalog's changes among the events (most are tracked
+      // interactions): "has the catalog changed since event N" is a probe.
+      {3, R"sql(
+CREATE INDEX events_catalog ON {s}.events(seq) WHERE topic = 'item-catalog-updated';
+)sql"},
   };
   return kMigrations;
 }

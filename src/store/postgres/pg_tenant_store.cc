@@ -247,6 +247,13 @@ class PgTenantStore final : public TenantStore {
     return r.Bool(0, 0);
   }
 
+  StatusOr<bool> CatalogChangedSince(int64_t seq) override {
+    ASSIGN_OR_RETURN(auto r, Q("SELECT EXISTS (SELECT 1 FROM {s}.events WHERE topic = 'item-catalog-updated' "
+                               "AND seq > $1)",
+                               {std::to_string(seq)}));
+    return r.Bool(0, 0);
+  }
+
   StatusOr<int64_t> CountNewInteractions(int64_t after_seq, int64_t limit) override {
     // Each event is at least one interaction: `limit` events are enough.
     ASSIGN_OR_RETURN(auto r, Q("SELECT COALESCE(SUM(CASE WHEN topic = $1 THEN "

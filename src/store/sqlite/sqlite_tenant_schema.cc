@@ -139,6 +139,11 @@ CREATE TABLE experiments (
 );
 CREATE INDEX experiments_by_status ON experiments(status);
 )sql"},
+      {10, R"sql(
+-- The catalog's changes among the events (most are tracked interactions):
+-- "has the catalog changed since event N" is a probe, not a scan.
+CREATE INDEX events_catalog ON events(seq) WHERE topic = 'item-catalog-updated';
+)sql"},
   };
   return kMigrations;
 }

@@ -267,6 +267,19 @@ class SqliteTenantStore final : public TenantStore {
     }));
     return changed;
   }
+  StatusOr<bool> CatalogChangedSince(int64_t seq) override {
+    bool changed = false;
+    RETURN_IF_ERROR(db_->Read([&](SqliteConn& c) -> Status {
+      // The topic as a literal: what lets SQLite use the partial index.
+      ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT EXISTS (SELECT 1 FROM events WHERE topic = 'item-catalog-updated' "
+                                          "AND seq > ?)"));
+      st->Bind(1, seq);
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      changed = row && st->Int(0) != 0;
+      return Status::Ok();
+    }));
+    return changed;
+  }
   StatusOr<int64_t> PruneEvents(int64_t before_ms, int64_t through_seq, int64_t limit) override {
     int64_t deleted = 0;
     RETURN_IF_ERROR(db_->Write([&](SqliteConn& c) -> Status {
