@@ -14,6 +14,10 @@ namespace {
 // Stock from the item's extra properties: false when a stock count is 0 or
 // in_stock is false; true when nothing says otherwise.
 bool InStock(const std::string& properties_json) {
+  // Most items say nothing of stock: no parse ("in_stock" holds "stock").
+  if (properties_json.find("stock") == std::string::npos && properties_json.find("inventory") == std::string::npos) {
+    return true;
+  }
   boost::system::error_code ec;
   json::value v = json::parse(properties_json, ec);
   if (ec || !v.is_object()) return true;
@@ -154,6 +158,14 @@ StatusOr<std::shared_ptr<CatalogSnapshot>> CatalogCache::Load(store::TenantStore
   auto snap = std::make_shared<CatalogSnapshot>();
   ASSIGN_OR_RETURN(snap->position, store.LatestEventSeq());  // before the items: a change meanwhile is seen next time
   snap->read_at_ms = clock_->NowMillis();
+  // Sized once: a million items grown by doubling were copied ~20 times
+  // over fresh pages the kernel zeroed (a third of a cold read's time).
+  if (auto n = store.CountItems(); n.ok() && *n > 0) {
+    const auto size = static_cast<size_t>(*n);
+    snap->items.reserve(size);
+    snap->category_of.reserve(size);
+    snap->index.reserve(size);
+  }
   RETURN_IF_ERROR(ForEachStoredItem(store, [&](int64_t, store::ItemRecord&& r) {
     CatalogItem c;
     c.item_id = std::move(r.item_id);
