@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <unordered_map>
 #include <chrono>
@@ -63,31 +64,55 @@ class BatchingLimitStore final : public LimitStore {
   explicit BatchingLimitStore(std::unique_ptr<LimitStore> shared) : shared_(std::move(shared)) {}
 
   StatusOr<Taken> Take(const std::string& key, const BucketPolicy& p, int64_t now_ms, int want) override {
-    const int batch = static_cast<int>(std::clamp(std::min(p.per_second / 20, p.burst / 10), 1.0, 1e6));
-    if (batch <= 1) return shared_->Take(key, p, now_ms, want);
-    {
-      std::lock_guard lock(mu_);
-      auto it = spare_.find(key);
-      if (it != spare_.end() && it->second.tokens >= want && now_ms - it->second.at_ms < kLapseMs) {
-        it->second.tokens -= want;
+    const int most = static_cast<int>(std::clamp(std::min(p.per_second / 20, p.burst / 10), 1.0, 1e6));
+    if (most <= 1) return shared_->Take(key, p, now_ms, want);
+    std::unique_lock lock(mu_);
+    int size = most;
+    while (true) {
+      Spare& s = spare_[key];
+      const bool fresh = now_ms - s.at_ms < kLapseMs;
+      if (fresh && s.tokens >= want) {
+        s.tokens -= want;
+        s.spent += want;
         return Taken{want, 0};
       }
+      if (!s.fetching) {
+        // The next batch follows what this node spends: the whole last
+        // batch spent → twice as many (up to `most`); part of it lapsed →
+        // a quarter more than was spent. Tokens fetched and left to lapse
+        // are gone from the shared bucket: an idle node must not draw
+        // a full batch every 100 ms.
+        if (s.fetched > 0) {
+          size = fresh || s.tokens == 0 ? std::min(most, 2 * s.fetched)
+                                        : std::clamp(s.spent + s.spent / 4 + 1, 1, most);
+        }
+        s.fetching = true;
+        break;
+      }
+      // Another thread is fetching this key's batch: one fetch per key at a
+      // time (several at once drew several batches, most of them lapsing,
+      // and refused a tenant well under its limit).
+      fetched_cv_.wait(lock);
     }
-    // Fetched without the lock (other keys go on); threads refilling one key
-    // at once each fetch a batch, and pool what they did not spend.
-    ASSIGN_OR_RETURN(Taken got, shared_->Take(key, p, now_ms, batch + want - 1));
-    if (!got.allowed()) return got;
-    std::lock_guard lock(mu_);
+    lock.unlock();
+    StatusOr<Taken> got = shared_->Take(key, p, now_ms, size + want - 1);
+    lock.lock();
     if (spare_.size() > kMaxKeys) {
       for (auto it = spare_.begin(); it != spare_.end();) {
-        it = now_ms - it->second.at_ms >= kLapseMs ? spare_.erase(it) : std::next(it);
+        it = now_ms - it->second.at_ms >= kLapseMs && !it->second.fetching && it->first != key ? spare_.erase(it)
+                                                                                                 : std::next(it);
       }
     }
     Spare& s = spare_[key];
-    if (now_ms - s.at_ms >= kLapseMs) s.tokens = 0;
-    s.tokens += got.granted - std::min(want, got.granted);
+    s.fetching = false;
+    fetched_cv_.notify_all();
+    if (!got.ok() || !got->allowed()) return got;
+    const int taken = std::min(want, got->granted);
+    s.tokens = got->granted - taken;  // what an earlier batch left has lapsed or been spent
+    s.fetched = got->granted;
+    s.spent = taken;
     s.at_ms = now_ms;
-    return Taken{std::min(want, got.granted), 0};
+    return Taken{taken, 0};
   }
   StatusOr<int64_t> Fail(const std::string& key, const FailurePolicy& p, int64_t now_ms) override {
     return shared_->Fail(key, p, now_ms);
@@ -101,11 +126,15 @@ class BatchingLimitStore final : public LimitStore {
   static constexpr int64_t kLapseMs = 100;
   static constexpr size_t kMaxKeys = 10'000;
   struct Spare {
-    int tokens = 0;
+    int tokens = 0;   // of the current batch, unspent
+    int fetched = 0;  // the current batch's size (0: none yet)
+    int spent = 0;    // of the current batch
     int64_t at_ms = 0;
+    bool fetching = false;
   };
   std::unique_ptr<LimitStore> shared_;
   std::mutex mu_;
+  std::condition_variable fetched_cv_;
   std::unordered_map<std::string, Spare> spare_;
 };
 

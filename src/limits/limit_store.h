@@ -62,9 +62,13 @@ StatusOr<std::unique_ptr<LimitStore>> OpenRedisLimitStore(const std::string& url
 // `shared`'s buckets taken from in batches: a bucket's tokens are fetched
 // up to a twentieth of a second's worth at once (at most a tenth of the
 // burst) and spent here for up to 100 ms, so a high limit costs one round
-// trip per batch, not per request. A low limit (under 20 per second) is
-// fetched token by token: exact. Each node may admit at most one batch more
-// than the bucket held; unspent tokens lapse (never admitted twice).
+// trip per batch, not per request. One fetch per key at a time (the other
+// threads wait for it); each batch sized by what the node spent of the last
+// (doubling while batches run out, a quarter over the spending when they
+// lapse), so a node draws from the bucket about what it admits. A low limit
+// (under 20 per second) is fetched token by token: exact. Each node may
+// admit at most one batch more than the bucket held; unspent tokens lapse
+// (never admitted twice).
 std::unique_ptr<LimitStore> WithLocalBatches(std::unique_ptr<LimitStore> shared);
 
 // `shared`, and `local` whenever `shared` fails (Redis restarting): limits
