@@ -99,7 +99,9 @@ TEST_F(ApiTest, EveryRouteDeclaresItsAnswersAndItsBody) {
     const std::string where = info.method + " " + info.pattern;
     EXPECT_FALSE(info.replies.empty()) << where;
     const bool writes = info.method == "POST" || info.method == "PUT" || info.method == "PATCH";
-    if (writes) EXPECT_TRUE(!info.body_schema.empty() || !info.body_media.empty()) << where;
+    if (writes) {
+      EXPECT_TRUE(!info.body_schema.empty() || !info.body_media.empty()) << where;
+    }
     for (const auto& p : info.params) {
       EXPECT_TRUE(JsonSchema::Parse(p.schema).ok()) << where << " " << p.name;
     }

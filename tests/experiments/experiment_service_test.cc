@@ -180,7 +180,9 @@ TEST_F(ExperimentServiceTest, AWorseChallengerIsRolledBackAndTheControlServesAlo
   auto versions = store_->training().ListVersions();
   ASSERT_OK(versions);
   for (const auto& v : *versions) {
-    if (v.version == "v2.0_20261202") EXPECT_EQ(v.traffic_weight, 0);
+    if (v.version == "v2.0_20261202") {
+      EXPECT_EQ(v.traffic_weight, 0);
+    }
   }
 }
 
