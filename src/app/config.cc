@@ -39,7 +39,7 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--http-threads", c.http_threads, "Network threads (0: one per core)")
       ->envname("EMBEDREC_HTTP_THREADS")->check(CLI::Range(0, 256));
   cmd.add_option("--worker-threads", c.worker_threads,
-                 "Threads for blocking work (0: max(4, two per core))")
+                 "Threads for blocking work (0: max(4, two per core); with a database server max(8, four per core))")
       ->envname("EMBEDREC_WORKER_THREADS")->check(CLI::Range(0, 1024));
   cmd.add_option("--max-body-bytes", c.max_body_bytes, "Body limit of non-upload routes")
       ->envname("EMBEDREC_MAX_BODY_BYTES")->capture_default_str();

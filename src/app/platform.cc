@@ -422,7 +422,11 @@ class PlatformImpl final : public Platform {
     api::RegisterAllRoutes(router_, deps_);
 
     int cores = std::max(1u, std::thread::hardware_concurrency());
-    int workers = config_.worker_threads > 0 ? config_.worker_threads : std::max(4, 2 * cores);
+    // On a database server a worker waits on round trips (a user's first
+    // request, tracking's groups, Redis batches): twice as many, measured
+    // (docs/benchmarks.md, "More workers when they wait on PostgreSQL").
+    const int per_core = SharedControlStore(config_) ? 4 : 2;
+    int workers = config_.worker_threads > 0 ? config_.worker_threads : std::max(2 * per_core, per_core * cores);
     // One tenant may run on all but one worker: the rest of the pool always
     // serves the other tenants (see common/fair_pool.h).
     workers_ = std::make_unique<FairThreadPool>(workers, std::max(1, workers - 1));
