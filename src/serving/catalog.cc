@@ -87,7 +87,7 @@ StatusOr<std::shared_ptr<const CatalogSnapshot>> CatalogCache::Reload(
     auto changed = store.CatalogChangedSince(previous->position);
     if (changed.ok() && !*changed) {
       std::lock_guard lock(mu_);
-      ++checks_;
+      ++kept_;
       auto it = entries_.find(tenant_id);
       if (it != entries_.end() && it->second.snapshot == previous) {
         it->second.reloading = false;

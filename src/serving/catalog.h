@@ -106,7 +106,7 @@ class CatalogCache {
   // How many times a catalog was read from a store, and how many expired
   // snapshots were kept because it had not changed (for tests and /metrics).
   uint64_t Loads() const { return loads_.load(); }
-  uint64_t Kept() const { return checks_.load(); }
+  uint64_t Kept() const { return kept_.load(); }
 
  private:
   struct Entry {
@@ -131,7 +131,7 @@ class CatalogCache {
   uint64_t invalidations_ = 0;  // a load begun before an Invalidate is stale
   // Tenants whose first load is running: the other requests wait for it.
   std::map<std::string, std::shared_future<void>> first_loads_;
-  std::atomic<uint64_t> loads_{0}, checks_{0};
+  std::atomic<uint64_t> loads_{0}, kept_{0};
 };
 
 }  // namespace embedrec::serving

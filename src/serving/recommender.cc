@@ -67,11 +67,13 @@ RowMap MapRows(const ServingModel& m, const CatalogSnapshot& c) {
 // to this share of the model's items.
 constexpr size_t kScoreAmongShare = 4;  // 1/4
 
-// The model rows of the catalog's `categories`, ascending; nullopt (search
-// then) when they hold more than 1/kScoreAmongShare of the model's items,
-// or when the index is approximate.
+// The model rows of the catalog's `categories` (in no order: TopKAmong
+// orders); nullopt (search then) when the index is approximate (it scans a
+// share of the rows whatever the filter) or they hold more than
+// 1/kScoreAmongShare of the model's items.
 std::optional<std::vector<int64_t>> CategoryRows(const ServingModel& model, const CatalogSnapshot& catalog,
                                                  const RowMap& rows, const std::set<std::string>& categories) {
+  if (model.index->kind() != "exact_ip") return std::nullopt;
   size_t n = 0;
   std::vector<const std::vector<uint32_t>*> lists;
   for (const auto& c : categories) {
@@ -80,8 +82,7 @@ std::optional<std::vector<int64_t>> CategoryRows(const ServingModel& model, cons
       n += it->second.size();
     }
   }
-  // An approximate index scans a share of the rows whatever the filter.
-  if (n * kScoreAmongShare > model.item_ids.size() || model.index->kind() != "exact_ip") return std::nullopt;
+  if (n * kScoreAmongShare > model.item_ids.size()) return std::nullopt;
   std::vector<int64_t> out;
   out.reserve(n);
   for (const auto* list : lists) {
@@ -89,7 +90,6 @@ std::optional<std::vector<int64_t>> CategoryRows(const ServingModel& model, cons
       if (const int32_t row = rows.to_model[pos]; row >= 0) out.push_back(row);
     }
   }
-  std::sort(out.begin(), out.end());
   return out;
 }
 

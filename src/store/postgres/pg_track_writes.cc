@@ -87,10 +87,8 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
                                          {ev->item_id, now_text}));
       items[ev->item_id] = made.Int(0, 0);
       // The catalog changed: serving reads it again (CatalogChangedSince).
-      RETURN_IF_ERROR(c.Exec(t.Sql("INSERT INTO {s}.events (topic, payload, created_at_ms) VALUES ($1, $2, $3)"),
-                             {TenantStore::kItemCatalogUpdated, "{\"created_item_id\":" + JsonQuote(ev->item_id) + "}",
-                              now_text})
-                          .status());
+      RETURN_IF_ERROR(
+          t.AppendEvent(c, TenantStore::kItemCatalogUpdated, "{\"created_item_id\":" + JsonQuote(ev->item_id) + "}", now));
     }
     if (!ev->idempotency_key.empty()) keyed[ev->idempotency_key] = r;
     users.emplace(ev->user_id, -1);

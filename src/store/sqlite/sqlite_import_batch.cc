@@ -83,10 +83,7 @@ class SqliteImportBatch final : public ImportBatch {
   }
 
   Status AppendEvent(const std::string& topic, const std::string& payload, int64_t now_ms) override {
-    ASSIGN_OR_RETURN(auto st, lease_.conn().Prepare(
-        "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
-    st->Bind(1, topic).Bind(2, payload).Bind(3, now_ms);
-    return st->Run();
+    return AppendEventRow(lease_.conn(), topic, payload, now_ms);
   }
 
   Status Commit() override {

@@ -177,6 +177,12 @@ StatusOr<bool> InsertInteractionRow(SqliteConn& c, SqliteStmt& st, const Interac
   return c.Changes() > 0;
 }
 
+Status AppendEventRow(SqliteConn& c, const std::string& topic, const std::string& payload, int64_t now_ms) {
+  ASSIGN_OR_RETURN(auto st, c.Prepare("INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
+  st->Bind(1, topic).Bind(2, payload).Bind(3, now_ms);
+  return st->Run();
+}
+
 const char* const kItemIndexSql = "SELECT item_id, item_idx FROM items WHERE deleted=0";
 const char* const kUserIndexSql = "SELECT user_id, user_idx FROM users";
 

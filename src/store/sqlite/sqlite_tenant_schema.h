@@ -24,5 +24,8 @@ extern const char* const kUserIndexSql;
 // not from an upload.
 StatusOr<bool> InsertInteractionRow(SqliteConn& c, SqliteStmt& st, const InteractionRecord& r,
                                     const std::string& interaction_id, int64_t upload_seq = 0);
+// Appends one event to the tenant's log (TenantStore::ReadEvents), in the
+// transaction `c` is in.
+Status AppendEventRow(SqliteConn& c, const std::string& topic, const std::string& payload, int64_t now_ms);
 
 }  // namespace embedrec::store

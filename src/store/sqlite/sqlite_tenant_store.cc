@@ -175,10 +175,7 @@ class SqliteTenantStore final : public TenantStore {
       RETURN_IF_ERROR(st->Run());
       if (c.Changes() == 0) return Status::NotFound("item '" + item_id + "' does not exist");
       st.reset();
-      ASSIGN_OR_RETURN(auto ev, c.Prepare(
-          "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
-      ev->Bind(1, kItemCatalogUpdated).Bind(2, "{\"deleted_item_id\":" + JsonQuote(item_id) + "}").Bind(3, now_ms);
-      return ev->Run();
+      return AppendEventRow(c, kItemCatalogUpdated, "{\"deleted_item_id\":" + JsonQuote(item_id) + "}", now_ms);
     });
   }
 

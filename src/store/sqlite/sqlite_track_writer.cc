@@ -52,11 +52,8 @@ StatusOr<TrackResult> WriteOne(SqliteConn& c, const Clock* clock, const TrackEve
       ins.reset();
       ASSIGN_OR_RETURN(item_idx, Lookup(c, "SELECT item_idx FROM items WHERE item_id=?", ev.item_id));
       // The catalog changed: serving reads it again (CatalogChangedSince).
-      ASSIGN_OR_RETURN(auto made, c.Prepare("INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
-      made->Bind(1, TenantStore::kItemCatalogUpdated)
-          .Bind(2, "{\"created_item_id\":" + JsonQuote(ev.item_id) + "}")
-          .Bind(3, r.processed_at_ms);
-      RETURN_IF_ERROR(made->Run());
+      RETURN_IF_ERROR(AppendEventRow(c, TenantStore::kItemCatalogUpdated,
+                                     "{\"created_item_id\":" + JsonQuote(ev.item_id) + "}", r.processed_at_ms));
     }
   }
   ASSIGN_OR_RETURN(auto user_idx, Lookup(c, "SELECT user_idx FROM users WHERE user_id=?", ev.user_id));

@@ -1,8 +1,9 @@
 #include "store/sqlite/sqlite_training_records.h"
 
+#include "store/sqlite/sqlite_tenant_schema.h"
+
 namespace embedrec::store {
 namespace {
-
 
 JobRecord JobFrom(const SqliteStmt& st) {
   // A status this build does not know (a newer one wrote it) reads as failed.
@@ -152,10 +153,7 @@ class SqliteTrainingRecords final : public TrainingRecords {
           "WHERE version=?"));
       st->Bind(1, reason).Bind(2, now_ms).Bind(3, version);
       RETURN_IF_ERROR(st->Run());
-      ASSIGN_OR_RETURN(auto ev, c.Prepare(
-          "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
-      ev->Bind(1, event_topic).Bind(2, event_json).Bind(3, now_ms);
-      return ev->Run();
+      return AppendEventRow(c, event_topic, event_json, now_ms);
     });
   }
 
@@ -179,10 +177,7 @@ class SqliteTrainingRecords final : public TrainingRecords {
         RETURN_IF_ERROR(st->Run());
         st->Reset();
       }
-      ASSIGN_OR_RETURN(auto ev, c.Prepare(
-          "INSERT INTO events (topic, payload, created_at_ms) VALUES (?,?,?)"));
-      ev->Bind(1, event_topic).Bind(2, event_json).Bind(3, now_ms);
-      return ev->Run();
+      return AppendEventRow(c, event_topic, event_json, now_ms);
     });
   }
 
