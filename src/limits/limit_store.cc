@@ -76,6 +76,10 @@ class BatchingLimitStore final : public LimitStore {
         s.spent += want;
         return Taken{want, 0};
       }
+      // The bucket refused this node's last fetch: nothing is back before
+      // then (other nodes only take), so no round trip until it is — nor a
+      // queue of refused callers behind the one fetch allowed at a time.
+      if (now_ms < s.refused_until_ms) return Taken{0, s.refused_until_ms - now_ms};
       if (!s.fetching) {
         // The next batch follows what this node spends: the whole last
         // batch spent → twice as many (up to `most`); part of it lapsed →
@@ -106,7 +110,11 @@ class BatchingLimitStore final : public LimitStore {
     Spare& s = spare_[key];
     s.fetching = false;
     fetched_cv_.notify_all();
-    if (!got.ok() || !got->allowed()) return got;
+    if (!got.ok()) return got;
+    if (!got->allowed()) {
+      s.refused_until_ms = now_ms + got->retry_after_ms;
+      return got;
+    }
     const int taken = std::min(want, got->granted);
     s.tokens = got->granted - taken;  // what an earlier batch left has lapsed or been spent
     s.fetched = got->granted;
@@ -130,6 +138,7 @@ class BatchingLimitStore final : public LimitStore {
     int fetched = 0;  // the current batch's size (0: none yet)
     int spent = 0;    // of the current batch
     int64_t at_ms = 0;
+    int64_t refused_until_ms = 0;  // the last fetch was refused: until a token is back
     bool fetching = false;
   };
   std::unique_ptr<LimitStore> shared_;

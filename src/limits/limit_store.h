@@ -66,7 +66,8 @@ StatusOr<std::unique_ptr<LimitStore>> OpenRedisLimitStore(const std::string& url
 // threads wait for it); each batch sized by what the node spent of the last
 // (doubling while batches run out, a quarter over the spending when they
 // lapse), so a node draws from the bucket about what it admits. A low limit
-// (under 20 per second) is fetched token by token: exact. Each node may
+// (under 20 per second) is fetched token by token: exact. A refused fetch is
+// remembered until the bucket said a token is back. Each node may
 // admit at most one batch more than the bucket held; unspent tokens lapse
 // (never admitted twice).
 std::unique_ptr<LimitStore> WithLocalBatches(std::unique_ptr<LimitStore> shared);

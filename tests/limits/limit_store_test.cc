@@ -181,7 +181,7 @@ TEST(LimitBatchesTest, HighLimitsAreFetchedInBatchesAndNeverAdmitMoreThanABatchP
   }
   EXPECT_GE(admitted, 1000 - 2 * 50);
   EXPECT_LE(admitted, 1000);
-  EXPECT_LE(r1->calls, 1000 / 50 + 2 + 1000);  // refused takes go to the shared store each time
+  EXPECT_LE(r1->calls, 1000 / 50 + 2 + 1000);
   // A low limit is exact: token by token.
   const BucketPolicy low{.per_second = 2, .burst = 3};
   int low_admitted = 0;
@@ -203,7 +203,9 @@ TEST(LimitBatchesTest, HighLimitsAreFetchedInBatchesAndNeverAdmitMoreThanABatchP
 struct SlowCounting final : LimitStore {
   std::unique_ptr<LimitStore> s = NewMemoryLimitStore();
   std::atomic<int64_t> handed{0};
+  std::atomic<int> calls{0};
   StatusOr<Taken> Take(const std::string& k, const BucketPolicy& p, int64_t n, int w) override {
+    ++calls;
     std::this_thread::sleep_for(std::chrono::microseconds(300));
     auto t = s->Take(k, p, n, w);
     if (t.ok()) handed += t->granted;
@@ -234,6 +236,27 @@ TEST(LimitBatchesTest, ThreadsRefillingOneKeyAtOnceDrawOneBatch) {
   // Drawn from the shared bucket: what was admitted and at most the last
   // batch's rest (eight threads each fetching their own batch drew ~8×).
   EXPECT_LE(shared->handed.load(), 16000 + 2500);
+}
+
+TEST(LimitBatchesTest, ARefusalIsKeptUntilATokenIsBackWithoutAskingAgain) {
+  auto owned = std::make_unique<SlowCounting>();
+  SlowCounting* shared = owned.get();
+  auto node = WithLocalBatches(std::move(owned));
+  const BucketPolicy p{.per_second = 1000, .burst = 1000};  // batches of up to 50
+  const int64_t t0 = 1'700'000'000'000;
+  ASSERT_EQ(shared->s->Take("k", p, t0, 1000)->granted, 1000);  // another node emptied the bucket
+  auto refused = node->Take("k", p, t0);
+  ASSERT_OK(refused);
+  EXPECT_FALSE(refused->allowed());
+  EXPECT_GT(refused->retry_after_ms, 0);
+  auto calls_before = shared->calls.load();
+  for (int i = 0; i < 20; ++i) {  // within the wait the bucket named: refused here
+    auto again = node->Take("k", p, t0);
+    EXPECT_FALSE(again->allowed());
+    EXPECT_EQ(again->retry_after_ms, refused->retry_after_ms);
+  }
+  EXPECT_EQ(shared->calls.load(), calls_before);
+  EXPECT_TRUE(node->Take("k", p, t0 + refused->retry_after_ms)->allowed());  // a token is back: asked again
 }
 
 TEST(LimitBatchesTest, ANodeThatSpendsLittleDrawsLittle) {
