@@ -13,14 +13,16 @@ namespace embedrec::ann {
 
 inline constexpr int64_t kChunk = 64;
 
+// The exact score: the same sums, bit for bit, as a search's exact pass.
 float Dot(const float* a, const float* b, int d);
 
 // (score, position); better: higher score, then lower position.
 using Scored = std::pair<float, int64_t>;
 bool Better(const Scored& a, const Scored& b);
-// The `w` best of scores[0..n) in no order, but for the w-th best last when
-// w < n (all n, in position order, otherwise).
-void Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out);
+// At least the w best of scores[0..n) (all n, in position order, when
+// w >= n), in no order; returns a score that every candidate left out is at
+// most (−∞ when none is left out).
+float Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out);
 
 // The k best of n candidates by exact score among those `allowed` admits
 // (null: all), best first, as (item, score). Candidates come chunk by

@@ -77,8 +77,12 @@ TEST(NormalizedGraphTest, IsSymmetricWithInverseSqrtDegrees) {
   ASSERT_EQ(g.nnz(), 6);
   // user 0 (degree 2) – item 1 (node 3, degree 2): 1/sqrt(2*2)
   for (int64_t e = g.offsets[0]; e < g.offsets[1]; ++e) {
-    if (g.cols[e] == 3) EXPECT_FLOAT_EQ(g.vals[e], 0.5f);
-    if (g.cols[e] == 2) EXPECT_FLOAT_EQ(g.vals[e], static_cast<float>(1 / std::sqrt(2.0)));
+    if (g.cols[e] == 3) {
+      EXPECT_FLOAT_EQ(g.vals[e], 0.5f);
+    }
+    if (g.cols[e] == 2) {
+      EXPECT_FLOAT_EQ(g.vals[e], static_cast<float>(1 / std::sqrt(2.0)));
+    }
   }
   for (int r = 0; r < g.n(); ++r) {
     for (int64_t e = g.offsets[r]; e < g.offsets[r + 1]; ++e) {
@@ -103,7 +107,9 @@ TEST(LightGcnCoreTest, FastGradientEqualsTheFullPropagationReference) {
       Batch b = SomeBatch(d, sparse ? 4 : 16, 2, 4);
       double fast = core.LossAndGradient(b.users, b.pos, b.neg, 1e-2);
       std::vector<float> fast_grad = core.grad();
-      if (sparse) EXPECT_FALSE(core.grad_rows_all()) << layers;
+      if (sparse) {
+        EXPECT_FALSE(core.grad_rows_all()) << layers;
+      }
       double ref = core.LossAndGradientReference(b.users, b.pos, b.neg, 1e-2);
       EXPECT_NEAR(fast, ref, 1e-6);
       for (size_t i = 0; i < fast_grad.size(); ++i) {
@@ -125,7 +131,9 @@ TEST(LightGcnCoreTest, AdamStepMovesEveryParameterAndClearsTheGradient) {
   for (size_t i = 0; i < before.size(); ++i) {
     EXPECT_EQ(core.grad()[i], 0.0f);
     // First Adam step: w -= lr * sign(g) (m̂ / sqrt(v̂) = g / |g|).
-    if (grad[i] != 0) EXPECT_NEAR(core.ego()[i], before[i] - 0.01f * (grad[i] > 0 ? 1 : -1), 1e-5);
+    if (grad[i] != 0) {
+      EXPECT_NEAR(core.ego()[i], before[i] - 0.01f * (grad[i] > 0 ? 1 : -1), 1e-5);
+    }
     else EXPECT_EQ(core.ego()[i], before[i]);
   }
 }

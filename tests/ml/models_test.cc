@@ -64,7 +64,9 @@ TEST(FoldInTest, ANewUserGetsRecommendationsFromTheirItems) {
       for (int j = 0; j < m->dim(); ++j) s += (*e)[j] * m->item_embeddings()[i * m->dim() + j];
       (i < 50 ? first : second) += s;
     }
-    if (type != "popularity") EXPECT_GT(first, second) << type;
+    if (type != "popularity") {
+      EXPECT_GT(first, second) << type;
+    }
     EXPECT_EQ(m->FoldIn({}).status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(m->FoldIn({{100, 1.0f}}).status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(m->FoldIn({{1, 0.0f}}).status().code(), StatusCode::kInvalidArgument);
