@@ -62,10 +62,11 @@ void Gather(const float* scores, int64_t n, float bound, std::vector<Scored>* ou
 // estimated from an even sample and every candidate at or above a bound a
 // little below it is gathered — all of the w best whenever at least w were
 // gathered (everything left out scores below every gathered one). A sample
-// that misjudged the bound (too few gathered) gathers everything. When far
-// more than w were gathered (ties, a skewed sample) the w best are selected,
-// the w-th best last. Returns a score every candidate left out is at most.
-float Select(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
+// that misjudged the bound (too few gathered) gathers everything. Then the
+// w best are selected, the w-th best last — unless `keep_extra` and not far
+// more than w were gathered (ties, a skewed sample): all are kept. Returns a
+// score every candidate left out is at most.
+float Select(const float* scores, int64_t n, int64_t w, bool keep_extra, std::vector<Scored>* out) {
   constexpr int64_t kSample = 1024;
   // The sample's rank of the w-th best, with room: 1.5× plus 16.
   const int64_t rank = (3 * w * kSample) / (2 * n) + 16;
@@ -90,11 +91,10 @@ float Select(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out
     bound = -std::numeric_limits<float>::infinity();
     Gather(scores, n, bound, out);
   }
-  if (static_cast<int64_t>(out->size()) <= std::max(2 * expected, 2 * w + 64)) {
-    // Scoring a few more exactly costs less than selecting exactly w of them.
+  if (keep_extra &&
+      static_cast<int64_t>(out->size()) <= std::max(2 * w + 64, std::min(2 * expected, 4 * w + 64))) {
     return std::nextafter(bound, -std::numeric_limits<float>::infinity());  // −∞: every one is in
   }
-  // Far more than the sample promised (ties, a skewed sample): the w best.
   std::nth_element(out->begin(), out->begin() + (w - 1), out->end(), kBetter);
   out->resize(w);
   return out->back().first;
@@ -138,8 +138,8 @@ float Dot(const float* a, const float* b, int d) {
   return out;
 }
 
-float Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out) {
-  if (w < n) return Select(scores, n, w, out);
+float Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out, bool keep_extra) {
+  if (w < n) return Select(scores, n, w, keep_extra, out);
   out->resize(n);
   for (int64_t i = 0; i < n; ++i) (*out)[i] = {scores[i], i};
   return -std::numeric_limits<float>::infinity();
@@ -175,27 +175,33 @@ std::vector<std::pair<int64_t, float>> TopKOfCandidates(const float* approx, int
     DotsOf(rows, slots.data(), static_cast<int64_t>(slots.size()), q, d, dots.data());
     for (size_t t = 0; t < exact.size(); ++t) exact[t].first = dots[t];
     // Sorted in steps, as far as the k allowed need: k and a few (most are
-    // allowed), then the rest.
+    // allowed), then as many more as the share allowed so far says are needed.
     out.clear();
-    size_t sorted = std::min(exact.size(), static_cast<size_t>(k + k / 8 + 8));
-    std::nth_element(exact.begin(), exact.begin() + sorted, exact.end(), kBetter);
-    std::sort(exact.begin(), exact.begin() + sorted, kBetter);
+    size_t sorted = 0;
     for (size_t at = 0; at < exact.size() && static_cast<int>(out.size()) < k; ++at) {
       if (at == sorted) {
-        std::sort(exact.begin() + sorted, exact.end(), kBetter);
-        sorted = exact.size();
+        const size_t need = static_cast<size_t>(k) - out.size();
+        const size_t step = sorted == 0 ? need + need / 8 + 8
+                                        : need * sorted / std::max<size_t>(1, out.size()) * 5 / 4 + 8;
+        const size_t end = std::min(exact.size(), sorted + step);
+        std::nth_element(exact.begin() + sorted, exact.begin() + end, exact.end(), kBetter);
+        std::sort(exact.begin() + sorted, exact.begin() + end, kBetter);
+        sorted = end;
       }
       const auto& [s, i] = exact[at];
       if (!allowed || (*allowed)(i)) out.emplace_back(i, s);
     }
   };
-  // An exact search starts from about the k best approximate scores (the
-  // rounding bound is tight: 98-99 % of searches end there, measured on
-  // three trained models); an approximate index rescores 4k, for its recall.
-  for (int64_t w = std::max<int64_t>(exact_within ? k : 4 * k, 64);; w *= 4) {
+  // An exact search starts from a little more than the k best approximate
+  // scores (the rounding bound is tight: 98-99 % of searches end there,
+  // measured on three trained models) and keeps what the shortlist's bound
+  // lets through (its rows are in cache: rescoring a few more costs less
+  // than selecting); an approximate index rescores exactly the 4k best, for
+  // its recall (its rows, on a large catalog, are not).
+  for (int64_t w = std::max<int64_t>(exact_within ? k + k / 8 + 16 : 4 * k, 64);; w *= 4) {
     // The shortlist in no order; the best approximate score left out is at
     // most left_out (−∞ when every candidate is in).
-    const float left_out = Shortlist(scores, n, w, &shortlist);
+    const float left_out = Shortlist(scores, n, w, &shortlist, /*keep_extra=*/exact_within.has_value());
     rescore(shortlist);
     if (w >= n || left_out == -std::numeric_limits<float>::infinity()) return out;  // every candidate considered
     const bool full = static_cast<int>(out.size()) == k;

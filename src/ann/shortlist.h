@@ -19,10 +19,11 @@ float Dot(const float* a, const float* b, int d);
 // (score, position); better: higher score, then lower position.
 using Scored = std::pair<float, int64_t>;
 bool Better(const Scored& a, const Scored& b);
-// At least the w best of scores[0..n) (all n, in position order, when
-// w >= n), in no order; returns a score that every candidate left out is at
-// most (−∞ when none is left out).
-float Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out);
+// The w best of scores[0..n) (all n, in position order, when w >= n), in no
+// order — or, with `keep_extra`, at least those: up to about 4w that a
+// sampled bound let through (cheaper when rescoring them is cheap). Returns
+// a score that every candidate left out is at most (−∞ when none is).
+float Shortlist(const float* scores, int64_t n, int64_t w, std::vector<Scored>* out, bool keep_extra = false);
 
 // The k best of n candidates by exact score among those `allowed` admits
 // (null: all), best first, as (item, score). Candidates come chunk by
