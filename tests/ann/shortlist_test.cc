@@ -56,7 +56,7 @@ void ExpectShortlist(const std::vector<float>& scores, int64_t w, bool keep_extr
 TEST(ShortlistTest, IsTheExactBestWhateverTheLayoutOfTheScores) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
-  for (int64_t n : {1, 63, 64, 1000, 20000, 150000}) {
+  for (int64_t n : {1, 63, 64, 1000, 6000, 20000, 150000}) {
     std::vector<float> random(n), ascending(n), descending(n), ties(n), padded(n);
     for (int64_t i = 0; i < n; ++i) {
       random[i] = normal(rng);
