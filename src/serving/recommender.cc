@@ -481,7 +481,8 @@ void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, con
                   const Query& query, const ann::ItemIndex::Filter& filter, size_t k, Session& session,
                   ServingModel::Candidates& hits) {
   if (session.items.empty()) return;
-  session.near.reserve(session.items.size() * kNeighboursPerItem + hits.size() + k);  // no rehash while filled
+  // Room for the neighbours and the candidates it usually holds (one rehash fewer or none).
+  session.near.reserve(session.items.size() * kNeighboursPerItem + hits.size() + k);
   double total = 0;
   for (const auto& [srow, w] : session.items) total += w;
   for (const auto& [srow, w] : session.items) {
