@@ -33,6 +33,7 @@
 #include "http/server.h"
 #include "store/control_store.h"
 #include "store/tenant_stores.h"
+#include "ml/blas_kernels.h"
 #include "tenants/quotas.h"
 #include "tenants/retention.h"
 #include "tenants/tenant_service.h"
@@ -481,7 +482,7 @@ class PlatformImpl final : public Platform {
     if (relay_) relay_->Start();
     retention_->Start();
     RETURN_IF_ERROR(SubscribeToOtherNodes());
-    spdlog::info("embedrec ready; data in {}", config_.data_dir);
+    spdlog::info("embedrec ready; data in {}; OpenBLAS kernels {}", config_.data_dir, ml::BlasCoreName());
     return Status::Ok();
   }
 
