@@ -7,8 +7,9 @@
 // start from figures measured on the 2-core reference machine (fitted to jobs
 // of several sizes, docs/benchmarks.md). An epoch's are scaled by how fast
 // this machine runs a small synthetic epoch of the type against the
-// reference machine (timed on a background thread when the type is first
-// estimated: no request waits for it). Every finished job then replaces them
+// reference machine, timed when the type is first estimated (a fraction of
+// a second, on the caller's thread; in the background once no job trains
+// when one does). Every finished job then replaces them
 // with its own figures (a moving average), and tells how many of the epochs
 // asked for an early-stopped fit ran and how many the refit trained (per
 // model type and learning rate), so estimates follow this machine and the
@@ -17,6 +18,7 @@
 // Thread safety: safe for concurrent use.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -84,6 +86,12 @@ class SpeedEstimate {
   // Waits until no type waits to be timed (tests).
   void WaitIdle();
 
+  // Jobs training now (the training service tells): no timing runs while
+  // there are any, since beside a job it would measure neither (measured: a
+  // first job ran beside its type's timing, the timing 4-5x slow); a type
+  // first estimated then keeps the reference figure until the jobs end.
+  void SetJobsRunning(int jobs);
+
   // A whole job of `r` (a concrete model type) over `data`, by step.
   JobSteps Job(const JobRequest& r, const DataShape& data);
   // The validated fit of `r` alone: the epochs it is expected to run on the
@@ -116,6 +124,10 @@ class SpeedEstimate {
   // seconds per unit, or nullopt when the fit failed.
   std::optional<double> Time(ml::ModelType model_type) const;
   void Calibrate();
+  // Queues `type` for the background timing (once); mu_ held.
+  void QueueTiming(ml::ModelType type);
+  // A timing's seconds per unit, as this machine's ratio to the reference; mu_ held.
+  void Believe(ml::ModelType type, double per_unit);
   // Expected share of the epochs asked for that the fit runs / the refit trains.
   std::pair<double, double> EpochShares(const JobRequest& r);
   // A step's seconds per unit: measured by jobs, or the reference figure.
@@ -123,6 +135,7 @@ class SpeedEstimate {
 
   const int threads_;
   mutable std::mutex mu_;
+  std::mutex timing_mu_;  // one synchronous timing at a time (taken before mu_)
   std::condition_variable cv_;
   std::map<ml::ModelType, double> per_unit_;     // model type → seconds per unit measured by jobs
   std::map<ml::ModelType, double> machine_;      // model type → synthetic epoch here ÷ on the reference machine
@@ -131,6 +144,8 @@ class SpeedEstimate {
   std::map<std::pair<ml::ModelType, double>, std::pair<double, double>> shares_;  // (type, lr) → run, best
   std::map<int, double> step_cost_;              // step → seconds per unit measured by jobs
   bool stop_ = false, timing_ = false;
+  int jobs_running_ = 0;
+  std::atomic<bool> cancel_timing_{false};  // set when destroyed
   std::thread calibrator_;                       // started on the first type to time
 };
 

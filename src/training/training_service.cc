@@ -732,11 +732,11 @@ class TrainingServiceImpl final : public TrainingService {
         if (stopping_) return;  // queued jobs stay queued in the store
         job = queue_.front();
         queue_.pop_front();
-        ++running_;
+        speed_.SetJobsRunning(++running_);
       }
       Run(job);
       std::lock_guard lock(mu_);
-      --running_;
+      speed_.SetJobsRunning(--running_);
     }
   }
 

@@ -25,6 +25,7 @@ JobRequest Auto(const std::string& body) {
 
 TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) {
   SpeedEstimate speed;
+  speed.SetJobsRunning(1);  // no timing: the reference machine's figures
   JobRequest req = Auto(R"({"model_type":"auto"})");
   const DataShape large{.events = 15000000, .pairs = 15000000, .users = 500000, .items = 1000000};
   EXPECT_EQ(DefaultBudgetSeconds(req, large, speed), kMaxDefaultBudgetSeconds);
@@ -40,6 +41,7 @@ TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) 
 
 TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   SpeedEstimate speed;
+  speed.SetJobsRunning(1);  // no timing: the reference machine's figures
   JobRequest req = Auto(R"({"model_type":"auto"})");
   auto plan = PlanTrials(req, Shape(10000, 500), speed);
   std::map<std::string, int> per_type;
@@ -91,6 +93,7 @@ TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
 
 TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   SpeedEstimate speed;
+  speed.SetJobsRunning(1);  // no timing: the reference machine's figures
   ml::Dataset data = ml::testing::PlantedSplit(3);
   JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":120,
                             "hyperparameters":{"embedding_dim":16,"epochs":20}})");
