@@ -107,7 +107,16 @@ def data_gowalla(work):
     return items_csv.encode(), rows
 
 
-DATA = {"shop": data_shop, "movielens": data_movielens, "gowalla": data_gowalla}
+def data_electronics(work, seed=1):
+    """A shop from bench/electronics_shop.py: drawn apart from generate-shop."""
+    out = work / f"electronics{seed}"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "electronics_shop.py"), "--out", str(out),
+                    "--seed", str(seed)], check=True)
+    return (out / "items.csv").read_bytes(), load_csv(out / "interactions.csv")
+
+
+DATA = {"shop": data_shop, "movielens": data_movielens, "gowalla": data_gowalla,
+        "electronics": data_electronics, "electronics2": lambda work: data_electronics(work, seed=2)}
 
 
 # ---------------------------------------------------------------- protocol
@@ -301,7 +310,14 @@ def served_lists(gw, key, test, k=20):
     return out, scores
 
 
+def epoch_seconds(ts):
+    return int(ts) if ts.isdigit() else int(datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp())
+
+
 def steering(gw, key, rows, category, t_after, n_categories=8, seed=11):
+    """Visitors' events stamped in the data's own time (after its last
+    event, long before the server's clock) and, with t_after None, events
+    sent without a timestamp (stamped on arrival)."""
     counts = Counter(r["item_id"] for r in rows)
     by_cat = defaultdict(list)
     for i, _ in counts.most_common():
@@ -311,12 +327,12 @@ def steering(gw, key, rows, category, t_after, n_categories=8, seed=11):
     rng = random.Random(seed)
     shares = []
     for n, c in enumerate(cats):
-        visitor = f"visitor-{seed}-{n}"
+        visitor = f"visitor-{seed}-{n}-{'arrival' if t_after is None else 'data'}"
         for j, item in enumerate(rng.sample(by_cat[c][:50], 5)):
-            ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_after + 60 * (j + 1)))
-            call(gw, "POST", "/api/v1/interactions", {"user_id": visitor, "item_id": item,
-                                                      "interaction_type": "view", "timestamp": ts},
-                 token=key)
+            event = {"user_id": visitor, "item_id": item, "interaction_type": "view"}
+            if t_after is not None:
+                event["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_after + 60 * (j + 1)))
+            call(gw, "POST", "/api/v1/interactions", event, token=key)
         recs = call(gw, "POST", "/api/v1/recommendations", {"user_id": visitor, "count": 10},
                     token=key)["recommendations"]
         shares.append(sum(category.get(x["item_id"]) == c for x in recs) / max(1, len(recs)))
@@ -329,8 +345,7 @@ def run_dataset(name, work, variants, peers):
     category = {r["item_id"]: r.get("category", "") for r in items}
     kept, test = withhold(rows)
     upload = to_csv(kept)
-    t_last = max(int(r["timestamp"]) for r in kept if r["timestamp"].isdigit()) if kept[0]["timestamp"].isdigit() \
-        else int(time.time())
+    t_last = max(epoch_seconds(r["timestamp"]) for r in kept)
     out = []
     # Offline baselines.
     out.append(("popularity (offline counts)", *score(popularity_lists(kept, test), test), "", "", ""))
@@ -389,10 +404,14 @@ def run_dataset(name, work, variants, peers):
                     note += f"; chose {p['chosen_model_type']} {json.dumps(p.get('chosen_hyperparameters', {}))}"
             lists, scores = served_lists(gw, key, test)
             mean10 = sum(sum(s) / len(s) for s in scores if s) / max(1, sum(1 for s in scores if s))
-            steer = steering(gw, key, kept, category, t_last) if any(category.values()) else float("nan")
+            steer = "nan"
+            if any(category.values()):
+                steer = (f"{steering(gw, key, kept, category, t_last):.2f} / "
+                         f"{steering(gw, key, kept, category, None):.2f}")
             label = "popularity (untrained tenant)" if variant == "untrained" else f"ours: {variant}"
-            out.append((label, *score(lists, test), train_s, f"{steer:.2f}",
-                        f"{note}; mean score@10 {mean10:.3f}".strip("; ")))
+            p10 = sum(test[u] in lists.get(u, [])[:10] for u in test) / len(test) / 10
+            out.append((label, *score(lists, test), train_s, steer,
+                        f"{note}; mean score@10 {mean10:.3f} (this protocol's precision@10 {p10:.4f})".strip("; ")))
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
