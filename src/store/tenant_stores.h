@@ -258,6 +258,7 @@ class TenantStore {
   // training request, not per tracked event).
   struct InteractionCounts {
     int64_t events = 0, pairs = 0, items = 0, users = 0;
+    int64_t types = 0;  // distinct interaction types, counted up to 2 (1: one type only)
   };
   virtual StatusOr<InteractionCounts> CountInteractions() = 0;
   virtual Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) = 0;

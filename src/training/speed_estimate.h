@@ -42,6 +42,9 @@ struct DataShape {
   int64_t pairs = 0;   // distinct (user, item) pairs: what an epoch of the pair models iterates
   int64_t users = 0;
   int64_t items = 0;   // items with interactions: what the model learns
+  // Interaction types (counted up to 2; 0: not known): with several, the
+  // validation split holds out only the strongest type's pairs.
+  int64_t types = 0;
 };
 
 // A job's data: every pair (the validation split's too), its users and

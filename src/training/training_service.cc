@@ -126,7 +126,8 @@ class TrainingServiceImpl final : public TrainingService {
           "incremental training needs a deployed model; train in full mode first",
           {{"field", "training_mode"}});
     }
-    const DataShape shape{.events = counts.events, .pairs = pairs, .users = counts.users, .items = counts.items};
+    const DataShape shape{
+        .events = counts.events, .pairs = pairs, .users = counts.users, .items = counts.items, .types = counts.types};
     const bool searches = !request.model_type && request.mode != "incremental";
     const JobSteps steps = searches ? AutoJobSteps(request, shape, speed_) : speed_.Job(request, shape);
     double estimate = steps.Total();

@@ -229,6 +229,7 @@ TEST_P(TenantStoreTrackTest, CountsEventsAndDistinctPairs) {
   EXPECT_EQ(n->pairs, 2);  // (A, P1) three times, (B, P1) once
   EXPECT_EQ(n->items, 1);
   EXPECT_EQ(n->users, 2);
+  EXPECT_EQ(n->types, 2);  // views and a purchase
 }
 
 TEST_P(TenantStoreTrackTest, EnsureUserFindsAUserTrackedSinceTheSnapshot) {

@@ -292,9 +292,10 @@ class PgTenantStore final : public TenantStore {
 
   StatusOr<InteractionCounts> CountInteractions() override {
     ASSIGN_OR_RETURN(auto r, Q("SELECT COALESCE(SUM(n), 0), COUNT(*), COUNT(DISTINCT item_idx), "
-                               "COUNT(DISTINCT user_idx) FROM (SELECT user_idx, item_idx, COUNT(*) AS n FROM "
-                               "{s}.interactions WHERE item_idx >= 0 GROUP BY user_idx, item_idx) p"));
-    return InteractionCounts{r.Int(0, 0), r.Int(0, 1), r.Int(0, 2), r.Int(0, 3)};
+                               "COUNT(DISTINCT user_idx), (SELECT COUNT(*) FROM (SELECT DISTINCT type FROM "
+                               "{s}.interactions WHERE item_idx >= 0 LIMIT 2) t) FROM (SELECT user_idx, item_idx, "
+                               "COUNT(*) AS n FROM {s}.interactions WHERE item_idx >= 0 GROUP BY user_idx, item_idx) p"));
+    return InteractionCounts{r.Int(0, 0), r.Int(0, 1), r.Int(0, 2), r.Int(0, 3), r.Int(0, 4)};
   }
 
   Status ScanInteractions(const std::function<void(const InteractionRow&)>& fn) override {

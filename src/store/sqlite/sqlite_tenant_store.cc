@@ -60,6 +60,10 @@ class SqliteTenantStore final : public TenantStore {
         if (item >= static_cast<int64_t>(seen.size())) seen.resize(std::max<int64_t>(item + 1, 2 * seen.size()));
         if (!seen[item]) seen[item] = true, ++n.items;
       }
+      ASSIGN_OR_RETURN(auto types, c.Prepare("SELECT COUNT(*) FROM (SELECT DISTINCT type FROM interactions "
+                                             "WHERE item_idx >= 0 LIMIT 2)"));
+      ASSIGN_OR_RETURN(bool row, types->Step());
+      if (row) n.types = types->Int(0);
       return Status::Ok();
     }));
     return n;
