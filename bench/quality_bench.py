@@ -31,7 +31,9 @@ Data sets: (a) `embedrec generate-shop` (10k items, 5k users, 150k rows),
 (b) MovieLens small (ratings become 'rating' events: the last rating is
 withheld; the category is the first genre), (c) gowalla-shop (no timestamps
 or types: every pair a purchase, train then test items in file order, so the
-withheld item is one of the authors' random test items).
+withheld item is one of the authors' random test items), (d) a shop from
+bench/electronics_shop.py, drawn apart from our generator (`electronics`;
+`electronics2` another seed).
 
 On the generated shop, two oracle rows rank by the generator's own purchase
 propensities (`generate-shop --truth`), alone and given the category of the
@@ -425,7 +427,7 @@ def load_csv_bytes(b):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="shop,movielens,gowalla")
+    ap.add_argument("--data", default="shop,electronics,movielens,gowalla")
     ap.add_argument("--variants", default="untrained,popularity,lightgcn,bpr_mf,als,ease,item_knn,auto")
     ap.add_argument("--peers", default="als,bpr")
     args = ap.parse_args()
