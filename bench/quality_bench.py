@@ -192,17 +192,18 @@ def oracle_lists(truth_path, rows, kept, test, category, session, k=20):
                 truth[u].append((i, float(share), float(in_cat)))
     context = {}
     if session:
-        def secs(r):
-            return datetime.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")).timestamp()
         bought_at = {}
         for r in rows:
             if test.get(r["user_id"]) == r["item_id"] and r["interaction_type"] == "purchase":
-                bought_at[r["user_id"]] = max(bought_at.get(r["user_id"], 0), secs(r))
+                bought_at[r["user_id"]] = max(bought_at.get(r["user_id"], 0), epoch_seconds(r["timestamp"]))
         last = {}
         for r in kept:
             u = r["user_id"]
-            if u in bought_at and secs(r) <= bought_at[u] and (u not in last or secs(r) > last[u][0]):
-                last[u] = (secs(r), r["item_id"])
+            if u not in bought_at:
+                continue
+            t = epoch_seconds(r["timestamp"])
+            if t <= bought_at[u] and (u not in last or t > last[u][0]):
+                last[u] = (t, r["item_id"])
         context = {u: category.get(i) for u, (t, i) in last.items() if bought_at[u] - t < 3600}
     bought = purchased_by(kept)
     out = {}

@@ -450,7 +450,7 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
   // are brought back to the precision@10 the job reports (final_metrics),
   // so that a user comparing the two finds them alike. (Before, the target
   // was the precision of the lists as shown, viewed items among them, times
-  // the reranker's gain: on three generated shops 0.72-0.77 of the reported
+  // the reranker's gain: on three generated shops 0.68-0.72 of the reported
   // figure for auto's choice and up to 1.24 for item_knn.)
   if (val.calibration && val.final_metrics.contains("precision@10") &&
       val.final_metrics.at("precision@10").is_number()) {

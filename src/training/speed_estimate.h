@@ -7,8 +7,8 @@
 // start from figures measured on the 2-core reference machine (fitted to jobs
 // of several sizes, docs/benchmarks.md). An epoch's are scaled by how fast
 // this machine runs a small synthetic epoch of the type against the
-// reference machine, timed when the type is first estimated (a fraction of
-// a second, on the caller's thread; in the background once no job trains
+// reference machine, timed when the type is first estimated (up to about a
+// second, on the caller's thread; in the background once no job trains
 // when one does). Every finished job then replaces them
 // with its own figures (a moving average), and tells how many of the epochs
 // asked for an early-stopped fit ran and how many the refit trained (per
