@@ -385,6 +385,7 @@ def run_dataset(name, work, variants, peers):
                 job = call(ml, "POST", "/api/v1/train", body, token=key)
                 p = wait_job(ml, key, job, poll_s=0.5)
                 train_s = f"{time.monotonic() - t0:.0f} s"
+                (work / f"{name}-{variant}-job.json").write_text(json.dumps(p, indent=1))  # the whole job record
                 if p["status"] != "completed":
                     out.append((variant, float("nan"), float("nan"), train_s, "", p.get("error")))
                     continue

@@ -1,9 +1,10 @@
 // model_type "auto": a budgeted search over model types and their key
 // hyperparameters, each trial trained on the job's training split and
-// judged on its validation split (ndcg@10, of the user vectors as served:
-// the better of plain and steered by the newest events, ml/recency.h);
-// the best is then refit on all
-// the data like any model (job_runner.cc). Hyperparameters the request or
+// judged on its validation split as it would be served (ndcg@10 of the
+// user vectors serving would query with, reordered by the second stage
+// where it ranks better: training/served_judgement.h); the best is then
+// refit on all the data like any model (job_runner.cc). Figures within 1 %
+// of each other are alike: of those, the trial that took less time. Hyperparameters the request or
 // the tenant gave are honoured in every trial and never searched over.
 //
 // The trials, cheapest first: ease at three L2 strengths (catalogs up to
@@ -71,6 +72,7 @@ struct SearchEnv {
   // what remains of the running one's estimate, within the budget).
   std::function<void(const boost::json::array& trials, double budget_used, double seconds_left)> progress;
   DataShape shape;  // the job's data as counted (every pair), for the trials' estimates; unset: `data`'s
+  const std::vector<int32_t>* item_categories = nullptr;  // per item (−1: none): the second stage's feature
 };
 
 // Runs the plan within the budget. kFailedPrecondition when no trial could

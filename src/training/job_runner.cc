@@ -16,6 +16,7 @@
 #include "ml/reranker.h"
 #include "training/auto_search.h"
 #include "training/deploy_policy.h"
+#include "training/served_judgement.h"
 #include "training/training_data.h"
 
 namespace embedrec::training {
@@ -119,31 +120,15 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
                     const serving::ServingModel* deployed,
                     const std::function<void(const ml::RerankerFit&)>& on_rerank) {
   Validation v;
-  const int dim = model.dim();
-  // Do a user's newest events predict what comes next in this data? Then
-  // serving steers known users by them too (ml/recency.h), and what is
-  // judged below (metrics, calibration, lift, gate) is what will be served.
-  std::vector<float> served_users;  // the user vectors serving queries with, when steered
-  std::optional<ml::Metrics> plain;
+  std::optional<ServedJudgement> j;
   if (data.test.size() > 0) {
-    plain = ml::Evaluate(data, model.user_embeddings().data(), model.item_embeddings().data(), dim, kFinalKs);
-  }
-  if (plain && !data.train_events.empty() && model_type != ml::ModelType::kPopularity) {
-    auto steered = ml::SteeredUserVectors(data, model, ml::Steering::kSeenShare);
-    const double steered_ndcg =
-        ml::Evaluate(data, steered.data(), model.item_embeddings().data(), dim, {10}).Get("ndcg@10");
-    if (steered_ndcg > plain->Get("ndcg@10")) {
-      v.recent_share = ml::Steering::kSeenShare;
-      served_users = std::move(steered);
+    j = JudgeAsServed(data, model, model_type, {kFinalKs, rerank_asked, &item_categories, seed});
+    if (j->steered_ndcg) {
+      v.recent_share = j->recent_share;
+      v.recency = json::object{{"ndcg@10", j->plain_ndcg}, {"steered_ndcg@10", *j->steered_ndcg},
+                               {"recent_events_share", v.recent_share}};
     }
-    v.recency = json::object{{"ndcg@10", plain->Get("ndcg@10")}, {"steered_ndcg@10", steered_ndcg},
-                             {"recent_events_share", v.recent_share}};
-  }
-  const float* users = served_users.empty() ? model.user_embeddings().data() : served_users.data();
-  if (plain) {
-    const ml::Metrics m = served_users.empty()
-                              ? *plain
-                              : ml::Evaluate(data, users, model.item_embeddings().data(), dim, kFinalKs);
+    const ml::Metrics& m = j->metrics;
     v.final_metrics = MetricsJson(m);
     v.final_metrics["evaluated_users"] = m.users;
     if (!m.std_errors.empty()) {
@@ -153,7 +138,9 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
       for (const auto& [k, x] : m.std_errors) se[k] = x;
       v.final_metrics["std_errors"] = std::move(se);
     }
-    v.ndcg = m.Get("ndcg@10");
+    v.ndcg = j->ndcg;
+    v.rerank = j->rerank;
+    if (v.rerank && on_rerank) on_rerank(*v.rerank);
     // A deployed model refit on all data has seen this split's pairs: it is
     // compared by the validation figure recorded when it was trained.
     if (deployed_record && deployed) {
@@ -169,29 +156,16 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
         v.deployed_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
       }
     }
+    // Scores as probabilities, fitted on the same held-out pairs: on what
+    // users are shown (their 20 best), over up to 2,000 users.
+    if (model.user_embeddings().size() > 0) {
+      auto fit = ml::FitScoreCalibration(data, j->users(model), model.item_embeddings().data(), model.dim(), seed,
+                                         32, 2000, 20, shown_below_weight);
+      if (fit.ok()) v.calibration = *fit;
+      else v.calibration_problem = fit.status().message();
+    }
   }
-  // Scores as probabilities, fitted on the same held-out pairs (the identity without them).
-  if (data.test.size() > 0 && model.user_embeddings().size() > 0) {
-    // Fitted on what users are shown (their 20 best), over up to 2,000 users.
-    auto fit = ml::FitScoreCalibration(data, users, model.item_embeddings().data(), dim, seed, 32, 2000, 20,
-                                       shown_below_weight);
-    if (fit.ok()) v.calibration = *fit;
-    else v.calibration_problem = fit.status().message();
-  }
-  // A second stage over the model's candidates (ml/reranker.h), kept when
-  // it ranks the held-out items better than the model (cross-fitted).
-  if (plain && model_type != ml::ModelType::kPopularity && rerank_asked) {
-    v.rerank = ml::FitReranker(data, users, model.item_embeddings().data(), dim, item_categories, seed);
-    if (on_rerank) on_rerank(*v.rerank);
-  }
-  // What is served is judged: with a reranker, the model's figures over all
-  // validation users scaled by what reranking did on the sampled ones.
-  double hit = v.final_metrics.contains("hit_rate@20") ? v.final_metrics["hit_rate@20"].as_double() : 0;
-  const auto& rr = v.rerank;
-  if (rr && rr->reranker && v.ndcg && rr->ndcg_at_10 > 0 && rr->hit_rate_at_20 > 0) {
-    *v.ndcg *= rr->reranked_ndcg_at_10 / rr->ndcg_at_10;
-    hit *= rr->reranked_hit_rate_at_20 / rr->hit_rate_at_20;
-  }
+  const double hit = j ? j->hit_rate : 0;
   // The lift over popularity on the same split.
   if (baseline && v.ndcg) {
     const double pop_ndcg = baseline->Get("ndcg@10"), pop_hit = baseline->Get("hit_rate@20");
@@ -312,7 +286,8 @@ void SetCompletion(json::object& d, const JobEnv& env, double seconds_left) {
 
 // Step 2: the search's trials (auto), or one fit reporting every epoch.
 StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start& st, const ml::Dataset& data,
-                          const DataShape& shape, const std::optional<ml::Metrics>& baseline, double fit_share) {
+                          const std::vector<int32_t>& item_categories, const DataShape& shape,
+                          const std::optional<ml::Metrics>& baseline, double fit_share) {
   const JobRequest& run = st.run;
   Fitted out;
   out.chosen = run;
@@ -333,6 +308,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
                      }, true);
                    }};
     senv.shape = shape;
+    senv.item_categories = &item_categories;
     ASSIGN_OR_RETURN(SearchResult search, RunSearch(*ctx.request, data, senv));
     out.model = std::move(search.best);
     out.chosen = search.chosen;
@@ -599,7 +575,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   const bool will_refit = data.test.size() > 0;
   const double fit_share = will_refit ? 0.55 : 0.85;
   const DataShape shape = JobData(data, td.events);
-  ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, shape, baseline, fit_share));
+  ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, td.item_categories, shape, baseline, fit_share));
   if (Cancelled(ctx)) return ml::CancelledStatus();
   steps.End(&JobSteps::fit);
 

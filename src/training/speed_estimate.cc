@@ -362,6 +362,12 @@ double SpeedEstimate::EvaluationSeconds(const JobRequest& r, const DataShape& da
   return StepCost(kEvalStep) * StepUnits(kEvalStep, r, data);
 }
 
+double SpeedEstimate::RerankSeconds(const JobRequest& r, const DataShape& data) {
+  std::lock_guard lock(mu_);
+  return StepCost(kValidationStep) * StepUnits(kValidationStep, r, data) *
+         static_cast<double>(std::min<int64_t>(data.users, 4000)) / std::max(1.0, JudgedUsers(data));
+}
+
 double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   if (r.validation_split <= 0) return 0;
   const double epochs = std::max(1.0, std::round(r.options.epochs * EpochShares(r).second));

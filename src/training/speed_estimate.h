@@ -103,6 +103,9 @@ class SpeedEstimate {
   double FitSeconds(const JobRequest& r, const DataShape& data);
   // One ranking of the validation users (a periodic validation, an auto trial's judgement).
   double EvaluationSeconds(const JobRequest& r, const DataShape& data);
+  // The second stage's cross-fitted fit (its users' candidates), part of a
+  // judgement as served (an auto trial's, the chosen model's validation).
+  double RerankSeconds(const JobRequest& r, const DataShape& data);
   // The refit on every pair: the epochs the fit is expected to choose.
   double RefitSeconds(const JobRequest& r, const DataShape& data);
   // The steps around the fit and refit (loading, validation, index, storing).

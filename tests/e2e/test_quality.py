@@ -68,8 +68,14 @@ def test_auto_lists_its_trials_honours_the_budget_and_serves_the_best(server):
         assert t["status"] in ("completed", "skipped", "failed"), t
     assert done["search_seconds"] <= done["time_budget_seconds"] + 5
     [best] = [t for t in trials if t.get("chosen")]
-    served = lambda t: max(t["val_ndcg@10"], t.get("val_steered_ndcg@10", 0))  # as it would be served
-    assert served(best) == max(served(t) for t in completed)
+    for t in completed:  # as it would be served: steered where better, reranked where the reranker is kept
+        assert t["val_served_ndcg@10"] >= max(t["val_ndcg@10"], t.get("val_steered_ndcg@10", 0)) - 1e-12, t
+        assert ("val_reranked_ndcg@10" in t) or t["val_served_ndcg@10"] == max(t["val_ndcg@10"],
+                                                                               t.get("val_steered_ndcg@10", 0)), t
+    top = max(completed, key=lambda t: t["val_served_ndcg@10"])
+    # The best figure, or one alike (within 1 %) that took less time.
+    assert best["val_served_ndcg@10"] >= 0.99 * top["val_served_ndcg@10"], (best, top)
+    assert best is top or best["seconds"] < top["seconds"], (best, top)
     assert done["chosen_model_type"] == best["model_type"]
     assert done["refit"].startswith("refit on all data")
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]

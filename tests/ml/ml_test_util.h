@@ -43,6 +43,48 @@ inline Dataset PlantedSplit(uint64_t seed) {
   return MakeDataset(train, test);
 }
 
+// Sessions that predict: each of 600 users views 12 random items of 300
+// (10 categories: item % 10), then five in one category (a last session);
+// the held-out choice is an unseen item of that category when
+// `session_predicts` (else of any category). Views an hour apart, the
+// session's a minute.
+struct PlantedSessions {
+  static constexpr int kUsers = 600, kItems = 300, kCategories = 10;
+  Dataset data;
+  std::vector<int32_t> categories;  // per item
+};
+inline PlantedSessions PlantSessions(bool session_predicts, uint64_t seed) {
+  constexpr int kUsers = PlantedSessions::kUsers, kItems = PlantedSessions::kItems,
+                kCategories = PlantedSessions::kCategories;
+  std::mt19937_64 rng(seed);
+  std::vector<Interaction> train, test;
+  for (int32_t u = 0; u < kUsers; ++u) {
+    int64_t ts = 1'700'000'000;
+    std::vector<bool> seen(kItems, false);
+    for (int k = 0; k < 12; ++k) {
+      const auto i = static_cast<int32_t>(rng() % kItems);
+      seen[i] = true;
+      train.push_back({u, i, 1.0f, ts += 3600});
+    }
+    const int32_t c = static_cast<int32_t>(rng() % kCategories);
+    for (int k = 0; k < 5; ++k) {
+      const auto i = static_cast<int32_t>(c + kCategories * (rng() % (kItems / kCategories)));
+      seen[i] = true;
+      train.push_back({u, i, 1.0f, ts += 60});
+    }
+    int32_t next;
+    do {
+      next = session_predicts ? static_cast<int32_t>(c + kCategories * (rng() % (kItems / kCategories)))
+                              : static_cast<int32_t>(rng() % kItems);
+    } while (seen[next]);
+    test.push_back({u, next, 5.0f, ts += 60});
+  }
+  PlantedSessions p;
+  p.data = MakeDataset(train, test, kUsers, kItems);
+  for (int32_t i = 0; i < kItems; ++i) p.categories.push_back(i % kCategories);
+  return p;
+}
+
 // A new model by its type's name ("als", ...); null for an unknown name.
 inline std::unique_ptr<Model> NewNamed(const std::string& type) {
   auto t = ParseModelType(type);

@@ -6,17 +6,15 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "ml/ml_test_util.h"
+
 namespace embedrec::ml {
 namespace {
 
-constexpr int kItems = 300, kCategories = 10, kDim = 8;
+constexpr int kItems = testing::PlantedSessions::kItems, kDim = 8;
 
-int32_t CategoryOf(int32_t item) { return item % kCategories; }
-
-// Each user views items of every category, then a last session of five
-// views in one category; the held-out choice is an unseen item of that
-// category when `session_predicts` (else of any category). The model's
-// vectors are random: they know nothing of it.
+// The planted sessions (ml_test_util.h) with random model vectors: the
+// model knows nothing of them.
 struct Planted {
   Dataset data;
   std::vector<float> users, items;
@@ -24,37 +22,14 @@ struct Planted {
 };
 
 Planted Plant(bool session_predicts, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<Interaction> train, test;
-  for (int32_t u = 0; u < 600; ++u) {
-    int64_t ts = 1'700'000'000;
-    std::vector<bool> seen(kItems, false);
-    for (int k = 0; k < 12; ++k) {
-      const auto i = static_cast<int32_t>(rng() % kItems);
-      seen[i] = true;
-      train.push_back({u, i, 1.0f, ts += 3600});
-    }
-    const int32_t c = static_cast<int32_t>(rng() % kCategories);
-    for (int k = 0; k < 5; ++k) {
-      const auto i = static_cast<int32_t>(c + kCategories * (rng() % (kItems / kCategories)));
-      seen[i] = true;
-      train.push_back({u, i, 1.0f, ts += 60});
-    }
-    int32_t next;
-    do {
-      next = session_predicts ? static_cast<int32_t>(c + kCategories * (rng() % (kItems / kCategories)))
-                              : static_cast<int32_t>(rng() % kItems);
-    } while (seen[next]);
-    test.push_back({u, next, 5.0f, ts += 60});
-  }
-  Planted p;
-  p.data = MakeDataset(train, test, 600, kItems);
+  testing::PlantedSessions s = testing::PlantSessions(session_predicts, seed);
+  Planted p{std::move(s.data), {}, {}, std::move(s.categories)};
+  std::mt19937_64 rng(seed + 1);
   std::normal_distribution<float> normal(0, 1);
-  p.users.resize(600 * kDim);
+  p.users.resize(testing::PlantedSessions::kUsers * kDim);
   p.items.resize(kItems * kDim);
   for (auto& x : p.users) x = normal(rng);
   for (auto& x : p.items) x = normal(rng);
-  for (int32_t i = 0; i < kItems; ++i) p.categories.push_back(CategoryOf(i));
   return p;
 }
 

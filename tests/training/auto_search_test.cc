@@ -105,21 +105,29 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   auto r = RunSearch(req, data, env);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_NE(r->best, nullptr);
-  // Judged as served: the better of plain and recency-steered ndcg@10.
+  // Judged as served: the better of plain and recency-steered ndcg@10,
+  // raised by the second stage where it is kept.
   auto served = [](const boost::json::object& o) {
     const double plain = o.at("val_ndcg@10").as_double();
-    return o.contains("val_steered_ndcg@10") ? std::max(plain, o.at("val_steered_ndcg@10").as_double()) : plain;
+    const double best = o.contains("val_steered_ndcg@10") ? std::max(plain, o.at("val_steered_ndcg@10").as_double())
+                                                          : plain;
+    const double s = o.at("val_served_ndcg@10").as_double();
+    EXPECT_GE(s, best - 1e-12);
+    if (!o.contains("val_reranked_ndcg@10")) EXPECT_DOUBLE_EQ(s, best);
+    return s;
   };
-  double best = -1, chosen_served = -1;
+  double best = -1, best_seconds = 0, chosen_served = -1, chosen_seconds = 0;
   int chosen = 0;
   for (const auto& t : r->trials) {
     const auto& o = t.as_object();
     ASSERT_EQ(o.at("status").as_string(), "completed") << boost::json::serialize(o);
-    best = std::max(best, served(o));
-    if (o.contains("chosen")) ++chosen, chosen_served = served(o);
+    if (served(o) > best) best = served(o), best_seconds = o.at("seconds").as_double();
+    if (o.contains("chosen")) ++chosen, chosen_served = served(o), chosen_seconds = o.at("seconds").as_double();
   }
   EXPECT_EQ(chosen, 1);
-  EXPECT_DOUBLE_EQ(chosen_served, best);
+  // The best figure, or one alike (within 1 %) that took less time.
+  EXPECT_GE(chosen_served, best * 0.99);
+  if (chosen_served < best) EXPECT_LT(chosen_seconds, best_seconds);
   EXPECT_EQ(r->best->name(), ModelChoiceName(r->chosen.model_type));
   EXPECT_GT(best, 0.15);  // the planted tastes are learned
   EXPECT_FALSE(fractions.empty());
