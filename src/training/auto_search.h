@@ -49,7 +49,9 @@ std::vector<Trial> PlanTrials(const JobRequest& req, const DataShape& data, Spee
 inline constexpr double kMaxDefaultBudgetSeconds = 15 * 60;
 double DefaultBudgetSeconds(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 // The expected whole job by step: the trials that fit in the budget (the
-// fit), then the mean of their refits (the chosen one is not known yet).
+// fit), then a refit between their cheapest and their dearest (the chosen
+// one is not known yet): the job's harmonic mean of the two, off by the same
+// share whichever wins.
 JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 
 struct SearchResult {

@@ -39,6 +39,27 @@ TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) 
   EXPECT_LT(AutoJobSteps(req, large, speed).Total(), 2 * kMaxDefaultBudgetSeconds);
 }
 
+// Whichever trial wins, the estimate at submission is off by the same
+// share: between the job with the cheapest planned refit and with the dearest.
+TEST(AutoSearchTest, EstimatesTheRefitBetweenTheCheapestAndTheDearestTrial) {
+  SpeedEstimate speed;
+  speed.SetJobsRunning(1);  // no timing: the reference machine's figures
+  JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":86400})");  // every trial planned
+  const DataShape shape = Shape(150000, 6000);
+  const JobSteps steps = AutoJobSteps(req, shape, speed);
+  double least = 1e18, most = 0;
+  for (const auto& t : PlanTrials(req, shape, speed)) {
+    least = std::min(least, speed.RefitSeconds(t.request, shape));
+    most = std::max(most, speed.RefitSeconds(t.request, shape));
+  }
+  ASSERT_GT(most, 2 * least);  // LightGCN's refit against ALS's
+  const double rest = steps.Total() - steps.refit;
+  const double shortest = rest + least, longest = rest + most, total = steps.Total();
+  EXPECT_GT(total, shortest);
+  EXPECT_LT(total, longest);
+  EXPECT_NEAR((total - shortest) / shortest, (longest - total) / longest, 1e-9);
+}
+
 TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
   SpeedEstimate speed;
   speed.SetJobsRunning(1);  // no timing: the reference machine's figures
