@@ -252,7 +252,7 @@ Status Activity::Rebuild(TenantState& t, const std::string& tenant_id, store::Te
   }
   auto position = store.LatestEventSeq();  // read first: the build reflects at least this much
   const auto started = std::chrono::steady_clock::now();
-  auto rebuilt = BuildTrend(store, weights, now);
+  auto rebuilt = BuildTrend(store, weights, now, trend_min_users_);
   ++trend_builds_;
   std::string persist;
   if (rebuilt.ok() && position.ok() &&
@@ -297,7 +297,7 @@ bool Activity::Install(TenantState& t, std::unique_ptr<TrendState> state, uint64
 
 StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::TenantStore& store,
                                                                       const interactions::TypeWeights& weights,
-                                                                      int64_t now) {
+                                                                      int64_t now, size_t min_users) {
   // Live items by store index: a slot each (its id and category number).
   std::vector<std::string> ids;
   std::vector<int32_t> slot_category;
@@ -325,6 +325,8 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
   constexpr uint32_t kPairStart = 1u << 31;
   std::vector<Row> rows;
   std::vector<double> category_events(categories.size(), 0);
+  std::vector<int64_t> user_newest;  // by store index: the user's newest counted event (INT64_MIN: none)
+  constexpr int64_t kMaxUserIndex = int64_t{1} << 28;
   // Activity time needs the gaps between consecutive distinct timestamps;
   // only gaps longer than kMaxIdleMs matter, and those can only fall
   // between days that hold events: each day's first and last time.
@@ -345,6 +347,12 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
     }
     const auto slot = static_cast<uint32_t>(slot_of[r.item_idx]);
     const int64_t ts = std::min(r.ts_ms, now);
+    if (r.user_idx >= 0 && r.user_idx < kMaxUserIndex) {
+      if (static_cast<size_t>(r.user_idx) >= user_newest.size()) {
+        user_newest.resize(static_cast<size_t>(r.user_idx) + 1, INT64_MIN);
+      }
+      user_newest[r.user_idx] = std::max(user_newest[r.user_idx], ts);
+    }
     const bool start = r.user_idx != last_user || r.item_idx != last_item;
     if (!start && !type_changed && !rows.empty()) {
       rows.back().ts = ts;  // a newer event of the same (pair, type)
@@ -389,11 +397,23 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
     state->activity_ms = activity(state->newest_ts_ms);
   }
   state->reference_ms = state->activity_ms;
+  // The half-life reaches back at least to the newest event of the
+  // min_users-th most recent user (every user when fewer).
+  std::erase(user_newest, INT64_MIN);
+  if (!user_newest.empty() && min_users > 0) {
+    const size_t k = std::min(min_users, user_newest.size()) - 1;
+    std::nth_element(user_newest.begin(), user_newest.begin() + static_cast<std::ptrdiff_t>(k), user_newest.end(),
+                     std::greater<>());
+    const double span = static_cast<double>(state->reference_ms - activity(user_newest[k]));
+    state->half_life_ms = std::max(kHalfLifeMs, span);
+  }
+  const double half_life_ms = state->half_life_ms;
   // Each pair's strongest decayed event, summed per item.
   std::vector<double> score(ids.size(), -1);  // -1: nobody touched the item
   double best = 0;
   for (size_t k = 0; k < rows.size(); ++k) {
-    const double w = rows[k].w * std::exp2(static_cast<double>(activity(rows[k].ts) - state->reference_ms) / kHalfLifeMs);
+    const double w =
+        rows[k].w * std::exp2(static_cast<double>(activity(rows[k].ts) - state->reference_ms) / half_life_ms);
     best = rows[k].slot & kPairStart ? w : std::max(best, w);
     if (k + 1 == rows.size() || rows[k + 1].slot & kPairStart) {
       double& s = score[rows[k].slot & ~kPairStart];
@@ -444,7 +464,8 @@ void Activity::RecordLocked(TenantState& t, const store::TrackEvent& ev, const s
     // instead of every older score shrinking: one update per event, not one
     // per item; only the ratios matter. Re-based, rarely, before the
     // weights grow large.
-    double halvings = static_cast<double>(ActivityTime(tr, std::min(ev.ts_ms, now)) - tr.reference_ms) / kHalfLifeMs;
+    double halvings =
+        static_cast<double>(ActivityTime(tr, std::min(ev.ts_ms, now)) - tr.reference_ms) / tr.half_life_ms;
     if (halvings > 20) {
       const double f = std::exp2(-halvings);
       for (auto& [id, s] : tr.score) s *= f;

@@ -55,11 +55,16 @@ struct UserProfile {
 // Item popularity over a recent window, robust to how events are stamped:
 //   * each (user, item) pair counts once, its strongest event (a visitor
 //     cannot push an item by repeating events; one purchase weighs 5 views);
-//   * an event's weight halves every kTrendHalfLifeDays of the tenant's
-//     activity time: time as the events tell it, with idle stretches
-//     (no event at all) counted as at most kMaxIdleDays, so a live event
-//     stamped long after an uploaded history outweighs it by a little, not
-//     by 2^(gap / half-life); timestamps after the wall clock count as now.
+//   * an event's weight halves every half-life of the tenant's activity
+//     time: time as the events tell it, with idle stretches (no event at
+//     all) counted as at most kMaxIdleDays, so a live event stamped long
+//     after an uploaded history outweighs it by a little, not by
+//     2^(gap / half-life); timestamps after the wall clock count as now;
+//   * the half-life is kTrendHalfLifeDays, or longer where the data is
+//     sparse: at least the activity time back to the newest event of the
+//     kTrendMinUsers-th most recent user (every user when fewer), so that a
+//     few visitors cannot make the list alone (a shop with a handful of
+//     visitors a week; ratings spread over years). Set at each build.
 //
 // A snapshot is a ranked base shared by many snapshots plus the few items
 // whose score changed since (an overlay): a tracked event makes a new
@@ -91,6 +96,7 @@ class Activity {
   static constexpr size_t kRecent = 50;
   static constexpr size_t kMaxProfiles = 200000;  // per tenant; past it one is dropped per load
   static constexpr double kTrendHalfLifeDays = 7;
+  static constexpr size_t kTrendMinUsers = 50;
   static constexpr double kMaxIdleDays = 1;
 
   // `weights` gives a tenant's interaction-type weights (null: the defaults).
@@ -141,6 +147,7 @@ class Activity {
   // 10 minutes after it was built, as any); quicker ones are built again.
   static constexpr int64_t kPersistAfterMs = 300;
   void SetPersistAfterMs(int64_t ms) { persist_after_ms_ = ms; }  // before concurrent use (tests)
+  void SetTrendMinUsers(size_t n) { trend_min_users_ = n; }        // before concurrent use (tests)
 
   // The tenant's interaction-type weights.
   interactions::TypeWeights Weights(const std::string& tenant_id) const;
@@ -159,6 +166,7 @@ class Activity {
     // Activity time (see TrendingSnapshot): weights are relative to
     // reference_ms; the newest event's own time and activity time, for the next one.
     int64_t reference_ms = 0, newest_ts_ms = 0, activity_ms = 0;
+    double half_life_ms = kTrendHalfLifeDays * 86400000.0;  // of activity time (see TrendingSnapshot)
     // (user, item) pairs tracked since the build: their counted weight.
     std::unordered_map<uint64_t, double> pair_weight;
     bool has_purchases = false;
@@ -185,7 +193,8 @@ class Activity {
   };
   std::shared_ptr<TenantState> State(const std::string& tenant_id);
   static StatusOr<std::unique_ptr<TrendState>> BuildTrend(store::TenantStore& store,
-                                                          const interactions::TypeWeights& weights, int64_t now);
+                                                          const interactions::TypeWeights& weights, int64_t now,
+                                                          size_t min_users);
   // Builds the tenant's popularity from the store as of `now` and installs
   // it; `changes` is t.data_changes when the build was decided,
   // `background` true off the request path, `first` when none is in memory
@@ -237,6 +246,7 @@ class Activity {
   uint64_t next_version_ = 1;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> trend_builds_{0}, trend_loads_{0};
   int64_t persist_after_ms_ = kPersistAfterMs;
+  size_t trend_min_users_ = kTrendMinUsers;
   uint64_t NextVersion();
 };
 

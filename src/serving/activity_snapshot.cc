@@ -9,7 +9,7 @@
 namespace embedrec::serving {
 namespace {
 
-constexpr std::string_view kMagic = "ERTREND1";
+constexpr std::string_view kMagic = "ERTREND2";  // 1: before the half-life was kept
 constexpr char kName[] = "popularity";
 
 }  // namespace
@@ -19,6 +19,7 @@ std::string Activity::EncodeTrend(const TrendState& tr, const interactions::Type
   PutBinary(&w, tr.reference_ms);
   PutBinary(&w, tr.newest_ts_ms);
   PutBinary(&w, tr.activity_ms);
+  PutBinary(&w, tr.half_life_ms);
   PutBinary(&w, static_cast<uint8_t>(tr.has_purchases));
   PutBinary(&w, static_cast<uint32_t>(weights.overrides().size()));
   for (const auto& [type, weight] : weights.overrides()) {
@@ -51,8 +52,8 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::DecodeTrend(std::strin
   auto tr = std::make_unique<TrendState>();
   uint8_t purchases = 0;
   uint32_t n_weights = 0;
-  if (!r.Get(&tr->reference_ms) || !r.Get(&tr->newest_ts_ms) || !r.Get(&tr->activity_ms) || !r.Get(&purchases) ||
-      !r.Get(&n_weights)) {
+  if (!r.Get(&tr->reference_ms) || !r.Get(&tr->newest_ts_ms) || !r.Get(&tr->activity_ms) ||
+      !r.Get(&tr->half_life_ms) || !(tr->half_life_ms > 0) || !r.Get(&purchases) || !r.Get(&n_weights)) {
     return bad;
   }
   tr->has_purchases = purchases != 0;

@@ -223,6 +223,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     if (fit.ok()) env.speed->RecordEpochs(t, epochs, model->best_epoch());
     if (fit.code() == StatusCode::kCancelled) return fit;
     doc["seconds"] = Seconds(t0);
+    doc["fit_seconds"] = Seconds(t0);  // and then its judgement: "seconds" in all
     if (!fit.ok()) {
       doc["status"] = "failed";
       doc["reason"] = fit.message();
@@ -238,6 +239,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     const ServedJudgement j =
         JudgeAsServed(data, *model, *t.model_type, {{10, 20}, req.rerank, env.item_categories, t.options.seed});
     const ml::Metrics& m = j.metrics;
+    doc["seconds"] = Seconds(t0);
     doc["status"] = "completed";
     doc["val_ndcg@10"] = j.plain_ndcg;
     doc["val_hit_rate@20"] = m.Get("hit_rate@20");

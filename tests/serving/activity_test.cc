@@ -88,6 +88,7 @@ TEST_F(ActivityTest, TrendingComesFromTheHistoryAndMovesAtOnce) {
 
 TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
   Activity a(&clock_);
+  a.SetTrendMinUsers(1);  // the plain half-life, however few the users
   clock_.AdvanceSeconds(int64_t{7} * 86400);
   ASSERT_OK(a.Trending(id_, store_));  // A: a purchase (5) 8 days ago, B: a view (1)
   // 8 days without any event count as one day of activity: 3 × 2^(1/7) vs 5.
@@ -121,6 +122,39 @@ TEST_F(ActivityTest, NewerEventsOutweighOlderOnesByTheHalfLife) {
   t = *a.Trending(id_, store_);
   EXPECT_EQ(a.TrendBuilds(), builds + 1);
   EXPECT_NEAR(t->Score("A") / t->Score("B") / expected, 1, 1e-9);
+}
+
+// A sparse history (a visitor a day): the half-life reaches back to the
+// 50th most recent user, and the last few visitors do not make the list
+// alone. With the plain 7 days, the ten newest do.
+TEST_F(ActivityTest, ASparseHistoryWidensTheHalfLifeToItsNewestUsers) {
+  auto batch = store_->BeginImport();
+  for (int i = 0; i < 60; ++i) {
+    auto u = (*batch)->EnsureUser("s" + std::to_string(i), 1);
+    store::InteractionRecord r;
+    r.user_idx = *u;
+    r.item_idx = Idx(i < 10 ? "B" : "C");
+    r.type = "purchase";
+    r.ts_ms = clock_.NowMillis() - (2 + int64_t{i}) * 86400000;
+    ASSERT_OK((*batch)->InsertInteraction(r));
+  }
+  ASSERT_OK((*batch)->Commit());
+  Activity wide(&clock_);
+  auto t = *wide.Trending(id_, store_);
+  EXPECT_EQ(t->Top(3)[0].first, "C");
+  // 50 purchases of C against 10 of B, the newest: their ratio about 3
+  // when the half-life spans the 50 newest users (~50 days), 5 without decay.
+  EXPECT_GT(t->Score("C") / t->Score("B"), 2.5);
+  EXPECT_LT(t->Score("C") / t->Score("B"), 5);
+  Activity narrow(&clock_);
+  narrow.SetTrendMinUsers(1);
+  t = *narrow.Trending(id_, store_);
+  EXPECT_EQ(t->Top(3)[0].first, "B");
+  // Tracked events decay by the built half-life: one purchase now does not
+  // outweigh 50 over the last two months.
+  wide.Record(id_, Event("new", "A", "purchase"), "", {});
+  t = *wide.Trending(id_, store_);
+  EXPECT_LT(t->Score("A"), t->Score("C") / 5);
 }
 
 TEST_F(ActivityTest, TrendingOverlayRanksAsAFullSortWould) {
