@@ -111,17 +111,14 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
   const double budget = req.time_budget_seconds > 0 ? req.time_budget_seconds
                                                     : DefaultBudgetSeconds(req, data, speed);
   // The trials that fit the budget, then the chosen one's refit and steps:
-  // which one is not known yet. The steps around the refit: their mean.
+  // which one is not known yet, so their mean.
   JobSteps out;
   int planned = 0;
-  double least = 0, most = 0;  // the cheapest and the dearest planned refit
   for (const auto& t : PlanTrials(req, data, speed)) {
     if (out.fit + t.estimated_seconds > budget) continue;
     out.fit += t.estimated_seconds;
     const JobSteps other = speed.OtherSteps(t.request, data);
-    const double refit = speed.RefitSeconds(t.request, data);
-    least = planned ? std::min(least, refit) : refit;
-    most = planned ? std::max(most, refit) : refit;
+    out.refit += speed.RefitSeconds(t.request, data);
     out.loading += other.loading;
     out.validation += other.validation;
     out.index += other.index;
@@ -129,16 +126,8 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
     ++planned;
   }
   if (planned > 1) {
-    for (double* x : {&out.loading, &out.validation, &out.index, &out.storing}) *x /= planned;
+    for (double* x : {&out.refit, &out.loading, &out.validation, &out.index, &out.storing}) *x /= planned;
   }
-  // The refit: the job takes `shortest` when the cheapest trial wins and
-  // `longest` when the dearest does (measured: the dearest, LightGCN, won
-  // on four of five data sets, and its refit can be 40 % of the job). Their
-  // harmonic mean is off by the same share either way, the least a single
-  // figure can be.
-  const double rest = out.Total();
-  const double shortest = rest + least, longest = rest + most;
-  out.refit = shortest + longest > 0 ? 2 * shortest * longest / (shortest + longest) - rest : 0;
   return out;
 }
 

@@ -49,9 +49,7 @@ std::vector<Trial> PlanTrials(const JobRequest& req, const DataShape& data, Spee
 inline constexpr double kMaxDefaultBudgetSeconds = 15 * 60;
 double DefaultBudgetSeconds(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 // The expected whole job by step: the trials that fit in the budget (the
-// fit), then a refit between their cheapest and their dearest (the chosen
-// one is not known yet): the job's harmonic mean of the two, off by the same
-// share whichever wins.
+// fit), then the mean of their refits (the chosen one is not known yet).
 JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 
 struct SearchResult {

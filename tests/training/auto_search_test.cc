@@ -39,25 +39,25 @@ TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) 
   EXPECT_LT(AutoJobSteps(req, large, speed).Total(), 2 * kMaxDefaultBudgetSeconds);
 }
 
-// Whichever trial wins, the estimate at submission is off by the same
-// share: between the job with the cheapest planned refit and with the dearest.
-TEST(AutoSearchTest, EstimatesTheRefitBetweenTheCheapestAndTheDearestTrial) {
+// The estimate at submission: the chosen trial is not known yet, so its
+// refit is the mean of the planned trials' (measured against the harmonic
+// mean of the jobs with the cheapest and the dearest refit, which the
+// trials' estimates, often high, pushed 8-59 % over the time taken where a
+// cheap trial won: docs/benchmarks.md).
+TEST(AutoSearchTest, EstimatesTheRefitAsThePlannedTrialsMean) {
   SpeedEstimate speed;
   speed.SetJobsRunning(1);  // no timing: the reference machine's figures
   JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":86400})");  // every trial planned
   const DataShape shape = Shape(150000, 6000);
   const JobSteps steps = AutoJobSteps(req, shape, speed);
-  double least = 1e18, most = 0;
+  double sum = 0, least = 1e18, most = 0;
+  int n = 0;
   for (const auto& t : PlanTrials(req, shape, speed)) {
-    least = std::min(least, speed.RefitSeconds(t.request, shape));
-    most = std::max(most, speed.RefitSeconds(t.request, shape));
+    const double r = speed.RefitSeconds(t.request, shape);
+    sum += r, ++n, least = std::min(least, r), most = std::max(most, r);
   }
   ASSERT_GT(most, 2 * least);  // LightGCN's refit against ALS's
-  const double rest = steps.Total() - steps.refit;
-  const double shortest = rest + least, longest = rest + most, total = steps.Total();
-  EXPECT_GT(total, shortest);
-  EXPECT_LT(total, longest);
-  EXPECT_NEAR((total - shortest) / shortest, (longest - total) / longest, 1e-9);
+  EXPECT_NEAR(steps.refit, sum / n, 1e-9);
 }
 
 TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
