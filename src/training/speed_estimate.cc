@@ -332,7 +332,14 @@ std::pair<double, double> SpeedEstimate::EpochShares(const JobRequest& r) {
   if (!CanStopEarly(r)) return {1.0, 1.0};
   std::lock_guard lock(mu_);
   auto it = shares_.find({*r.model_type, r.options.learning_rate});
-  return it != shares_.end() ? it->second : std::pair<double, double>{1.0, 1.0};
+  if (it != shares_.end()) return it->second;
+  // Before a job of this kind has run: at a learning rate of 0.005 or more
+  // the validated fit stops early. Measured with the search's recipe
+  // (lr 0.01) through the API on five data sets: 0.6-1.0 of the epochs run
+  // (mean 0.87 over nine fits), the best at 0.3-1.0 (mean 0.65 over six).
+  // At the reference's 0.001 the seed's request ran all its 100 epochs.
+  if (r.options.learning_rate >= 0.005) return {0.85, 0.65};
+  return {1.0, 1.0};
 }
 
 double SpeedEstimate::EpochSeconds(const JobRequest& r, const DataShape& data) {

@@ -153,10 +153,15 @@ TEST(SpeedEstimateTest, AJobThatStoppedEarlyShortensTheNextEstimateOfItsKind) {
   // The refit trains the best epoch count (then matches scores, as before).
   EXPECT_GT(after.refit / before.refit, 0.1);
   EXPECT_LT(after.refit / before.refit, 0.15);
-  // Another learning rate is another kind: not moved.
+  // Another learning rate is another kind: not moved by it. A fast one
+  // (0.005 and more) is expected to stop early before any job measured it.
+  JobRequest slower = r;
+  slower.options.learning_rate = 0.002;
+  EXPECT_NEAR(speed.Job(slower, shop).refit, before.refit, 1e-9);
   JobRequest faster = r;
   faster.options.learning_rate = 0.01;
-  EXPECT_NEAR(speed.Job(faster, shop).refit, before.refit, 1e-9);
+  EXPECT_NEAR(speed.Job(faster, shop).fit / before.fit, 0.85, 0.05);
+  EXPECT_LT(speed.Job(faster, shop).refit, before.refit * 0.7);
   // Without early stopping every epoch asked for is trained.
   JobRequest all = r;
   all.options.patience = 0;
