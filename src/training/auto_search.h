@@ -4,8 +4,9 @@
 // user vectors serving would query with, reordered by the second stage
 // where it ranks better: training/served_judgement.h); the best is then
 // refit on all the data like any model (job_runner.cc). Figures within 1 %
-// of each other are alike: of those, the trial that took less time. Hyperparameters the request or
-// the tenant gave are honoured in every trial and never searched over.
+// of each other are alike: of those, the trial that took less time.
+// Hyperparameters the request or the tenant gave are honoured in every
+// trial and never searched over.
 //
 // The trials, cheapest first: ease at three L2 strengths (catalogs up to
 // ml::kMaxItemItemItems), item_knn, als at three regularisations, lightgcn,
@@ -55,7 +56,6 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
 struct SearchResult {
   std::unique_ptr<ml::Model> best;
   JobRequest chosen;          // the best trial's request
-  ml::Metrics best_metrics;   // its validation metrics
   int epochs_run = 0;         // of the best trial
   double train_seconds = 0;   // of the best trial
   boost::json::array trials;  // every trial: type, hyperparameters, status, metrics, seconds

@@ -371,8 +371,12 @@ double SpeedEstimate::EvaluationSeconds(const JobRequest& r, const DataShape& da
 
 double SpeedEstimate::RerankSeconds(const JobRequest& r, const DataShape& data) {
   std::lock_guard lock(mu_);
+  return JudgementPart(r, data, 4000);
+}
+
+double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, int64_t max_users) const {
   return StepCost(kValidationStep) * StepUnits(kValidationStep, r, data) *
-         static_cast<double>(std::min<int64_t>(data.users, 4000)) / std::max(1.0, JudgedUsers(data));
+         static_cast<double>(std::min<int64_t>(data.users, max_users)) / std::max(1.0, JudgedUsers(data));
 }
 
 double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
@@ -383,8 +387,7 @@ double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   double match;
   {
     std::lock_guard lock(mu_);
-    match = StepCost(kValidationStep) * StepUnits(kValidationStep, r, data) *
-            static_cast<double>(std::min<int64_t>(data.users, 2000)) / std::max(1.0, JudgedUsers(data));
+    match = JudgementPart(r, data, 2000);
   }
   return epochs * EpochSeconds(r, data) + match;
 }
