@@ -66,6 +66,8 @@ VARIANT_REQUESTS = {
     "lightgcn-softmax": {"model_type": "lightgcn", "hyperparameters": {"softmax_negatives": 4096, "learning_rate": 0.01}},
     "lightgcn-softmax1024": {"model_type": "lightgcn",
                              "hyperparameters": {"softmax_negatives": 1024, "learning_rate": 0.01}},
+    # The auto search's BPR trial.
+    "bpr_mf-search": {"model_type": "bpr_mf", "hyperparameters": {"learning_rate": 0.01, "epochs": 50}},
     "bpr_mf-softmax": {"model_type": "bpr_mf", "hyperparameters": {"softmax_negatives": 4096, "learning_rate": 0.01}},
 }
 

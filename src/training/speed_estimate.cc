@@ -381,7 +381,10 @@ double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, 
 
 double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   if (r.validation_split <= 0) return 0;
-  const double epochs = std::max(1.0, std::round(r.options.epochs * EpochShares(r).second));
+  const auto [run, best] = EpochShares(r);
+  const double best_epochs = std::max(1.0, std::round(r.options.epochs * best));
+  const bool continues = best < run && RefitContinuesConverged(*r.model_type);
+  const double epochs = continues ? std::max(1.0, std::ceil(best_epochs * kConvergedRefitShare)) : best_epochs;
   // Then the refit model's scores are matched to validation's precision
   // over up to 2,000 users: a third of the judgement's users.
   double match;

@@ -81,6 +81,11 @@ class SpeedEstimate {
  public:
   // `threads`: what a job's fit uses (0: OpenMP's default), and the timing too.
   explicit SpeedEstimate(int threads = 0) : threads_(threads) {}
+  // The share of the best epoch's count that the refit of a converged fit
+  // trains, continuing from the validated model, for the model types that do
+  // so (job_runner.cc, Fitted::RefitContinues).
+  static constexpr double kConvergedRefitShare = 0.5;
+  static bool RefitContinuesConverged(ml::ModelType type) { return type == ml::ModelType::kLightGcn; }
   ~SpeedEstimate();
   SpeedEstimate(const SpeedEstimate&) = delete;
   SpeedEstimate& operator=(const SpeedEstimate&) = delete;
@@ -106,7 +111,8 @@ class SpeedEstimate {
   // The second stage's cross-fitted fit (its users' candidates), part of a
   // judgement as served (an auto trial's, the chosen model's validation).
   double RerankSeconds(const JobRequest& r, const DataShape& data);
-  // The refit on every pair: the epochs the fit is expected to choose.
+  // The refit on every pair: the epochs the fit is expected to choose (a
+  // share of them when it is expected to converge, its best before its last).
   double RefitSeconds(const JobRequest& r, const DataShape& data);
   // The steps around the fit and refit (loading, validation, index, storing).
   JobSteps OtherSteps(const JobRequest& r, const DataShape& data);

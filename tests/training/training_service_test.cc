@@ -167,6 +167,36 @@ TEST_F(TrainingServiceTest, AJobTrainsStoresAndDeploysAndItsWatcherSeesTheEnd) {
   EXPECT_EQ(stored->status, store::JobStatus::kCompleted);
 }
 
+TEST_F(TrainingServiceTest, AConvergedFitIsRefitFromTheValidatedModelForHalfItsBestEpochs) {
+  Start();
+  std::string t = Tenant();
+  auto r = ParseJobRequest(json::parse(R"({"model_type":"lightgcn","hyperparameters":{"embedding_dim":8,
+      "num_layers":1,"learning_rate":0.05,"batch_size":64,"eval_every":1,"patience":2,"epochs":300}})")
+                               .as_object(),
+                           "{}");
+  ASSERT_OK(r);
+  auto sub = service_->Submit(t, *r);
+  ASSERT_OK(sub);
+  ASSERT_TRUE(Eventually([&] { return Finished(t, sub->job_id); }));
+  auto doc = Doc(t, sub->job_id);
+  ASSERT_EQ(doc["status"].as_string(), "completed") << json::serialize(doc);
+  const int64_t run = doc["epochs_run"].as_int64(), best = doc["best_epoch"].as_int64();
+  ASSERT_LT(run, 300) << "the fit was meant to stop early";
+  ASSERT_LT(best, run);
+  EXPECT_EQ(std::string(doc["refit"].as_string()).rfind("refit on all data: " + std::to_string((best + 1) / 2) +
+                                                            " epochs continuing the validated model", 0),
+            0u)
+      << doc["refit"].as_string();
+  // The refit model still ranks a user's own taste group first.
+  auto model = deployed_.Get(t);
+  ASSERT_NE(model, nullptr);
+  const auto& ue = model->model->user_embeddings();
+  auto top = model->index->Search(ue.data() + model->user_rows.at("U1") * 8, 10, nullptr);
+  int same = 0;
+  for (auto& [i, s] : top) same += std::stoi(model->item_ids[i].substr(1)) >= 20;
+  EXPECT_GE(same, 8);
+}
+
 TEST_F(TrainingServiceTest, OneJobPerTenantTenantsQueueInOrderAndQueuedJobsCancelAtOnce) {
   Start(/*workers=*/1);
   std::string a = Tenant(), b = Tenant(), c = Tenant();
