@@ -27,10 +27,21 @@ struct Reference {
 };
 Reference ReferenceFor(ml::ModelType type) {
   switch (type) {
-    case ml::ModelType::kLightGcn: return {8e-11, 1.2e-10};
+    // LightGCN's and EASE's re-measured with their units reworked (twenty-
+    // fifth session, `bench/estimate_bench.py` on four data sets and the
+    // search's LightGCN through the quality bench on three, `embedrec
+    // train` on the 150K and 1.5M shops): LightGCN's default, the seed's
+    // request and the softmax recipe all ran at 0.93-1.18e-10 per unit and
+    // its synthetic epoch at 1.47-1.52e-10; EASE's jobs at 3.3e-12 per
+    // unit, its synthetic 1.8e-12.
+    case ml::ModelType::kLightGcn: return {1.1e-10, 1.49e-10};
     case ml::ModelType::kBprMf: return {1.1e-8, 1.5e-9};
-    case ml::ModelType::kAls: return {8e-11, 6.3e-11};
-    case ml::ModelType::kEase: return {2e-11, 1.75e-11};
+    // ALS's synthetic figure re-measured (twenty-fifth session) beside auto
+    // searches on three data sets on this machine type, whose fits ran at
+    // 1.01-1.08x ALS's figure while the old synthetic figure (6.3e-11) made
+    // the machine look 1.36-1.46x slow: its first estimates ran 1.4x long.
+    case ml::ModelType::kAls: return {8e-11, 8.4e-11};
+    case ml::ModelType::kEase: return {3.27e-12, 1.8e-12};
     case ml::ModelType::kItemKnn: return {2e-11, 2.15e-11};
     case ml::ModelType::kPopularity: return {4e-9, 2.55e-9};
   }
@@ -54,7 +65,13 @@ double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
   const double rows = n + static_cast<double>(data.users > 0 ? data.users : data.items);
   using ml::ModelType;
   if (r.model_type == ModelType::kPopularity) return p;
-  if (r.model_type == ModelType::kEase) return n * n * n / 3 + 8 * n * n * d;
+  // EASE: the solve (Cholesky and inverse, n³ flops) and the passes over
+  // the n × n matrix (the Gram, the mirror, the scaling, the factoring's
+  // products), the latter most of the time up to ~15K items: its jobs took
+  // 1.7, 5.0, 4.9 and 10.0 s at 5,885, 9,724, 9,972 and 13,233 items, which
+  // n³/3 + 13,000 n² fits within 9 % (n³ alone: 0.58-1.0x of the figure);
+  // the embedding's dimension barely shows (64 or 128: 1.7 s or 1.5 s).
+  if (r.model_type == ModelType::kEase) return n * n * n / 3 + 13000 * n * n;
   if (r.model_type == ModelType::kItemKnn) return n * n * (8 * d + 20);
   // ALS: every pair adds a rank-one update (d²) to its user's and its item's
   // system; every row (users and items) solves a d × d system (Cholesky,
@@ -87,24 +104,34 @@ double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
   // (2 edges per pair, K layers, forward and backward: 4·K·pairs·d), and an
   // epoch has pairs / batch steps (~32 with the batch scaled to the data:
   // linear; a given small batch: quadratic).
-  const double steps = p / r.options.BatchSizeFor(data.pairs, r.options.Propagates(ModelType::kLightGcn));
+  const double batch = r.options.BatchSizeFor(data.pairs, r.options.Propagates(ModelType::kLightGcn));
+  const double steps = p / batch;
   // Each negative beyond the first adds about a tenth (measured with
   // `embedrec train --batch-size 2048` on a 90K-pair shop: 0.217 s per epoch
   // with one negative, 0.285 s with four, the seed's request); the linear
   // term above counted 3 %.
   const double negatives = softmax ? 1.0 : 1 + 0.1 * std::max(0, r.options.negative_samples - 1);
-  const double graph = steps * 4.0 * r.options.num_layers * p * d * negatives;
+  // A step's propagation costs less with a batch that is a small share of
+  // the pairs: the forward pass covers the graph, the backward mostly the
+  // batch's neighbourhood. `embedrec train --threads 2` on the 1.5M shop
+  // (586K pairs): a step of 2,048 cost 0.62 of a step of the scaled batch
+  // (18,432, 1/32 of the pairs); the seed's request against the scaled
+  // batch's jobs on three data sets: 0.90, 0.72, 0.68 of it at 0.62, 0.42,
+  // 0.30 of its size: taken as 0.58 + 0.42 · min(1, 32 · batch / pairs)
+  // (within 7 % of each).
+  const double share = 0.58 + 0.42 * std::min(1.0, 32 * batch / p);
+  const double graph = steps * 4.0 * r.options.num_layers * p * d * negatives * share;
   // The propagation gathers rows at random from what it keeps per user and
   // item (the K + 1 layers' rows, the weights' and Adam's: ~K + 4 rows of d
-  // floats). While that fits the 32 MB cache a unit costs the same (jobs on
-  // shops of 62K–148K pairs, 18–27 MB: within 15 % of one figure; `embedrec
-  // train` on the 150K shop too); past it, more: 1.7× on a 500K-event shop
-  // (30K rows, 54 MB), 1.6× on the 1.5M shop (100K rows, 180 MB; `embedrec
-  // train`): 1 + 0.65·min(1, log2(size / 32 MB)). Larger sizes were not
-  // re-measured since LightGCN got faster (taken as the 1.5M shop's).
+  // floats). Past some size a unit costs more: 1.23× on the 1.5M shop (101K
+  // rows, 181 MB; `embedrec train --threads 2`, twenty-fifth session: 2.16 s
+  // per epoch against 0.113 on the 150K shop; 1.6× when LightGCN was
+  // slower); not at 54 MB (the 500K-event shop's jobs, 30K rows, ran at the
+  // 19-27 MB shops' cost per unit): 1 + 0.25·min(1, log2(size / 64 MB)).
+  // Larger sizes were not re-measured.
   const double footprint_mb = rows * d * 4 * (r.options.num_layers + 4) / 1e6;
-  const double beyond = std::min(1.0, std::log2(std::max(1.0, footprint_mb / 32)));
-  return (linear + graph) * (1 + 0.65 * beyond) + products;
+  const double beyond = std::min(1.0, std::log2(std::max(1.0, footprint_mb / 64)));
+  return (linear + graph) * (1 + 0.25 * beyond) + products;
 }
 
 namespace {
@@ -115,12 +142,17 @@ enum Step { kLoadStep, kEvalStep, kValidationStep, kIndexStep, kStoreStep };
 // Users a validation ranks against every item (training_data.h samples at
 // most 20,000).
 double RankedUsers(const DataShape& d) { return static_cast<double>(std::min<int64_t>(d.users, 20000)); }
-// Users the chosen model's judgement scores against every item, many times
-// over: the score calibration's (at most 2,000) and the reranker's (at most
-// 4,000), which are most of its time (measured: 0.4 and 0.5 of 1.2 s on a
-// 4,451-user shop, the rankings 0.3).
+// Users the chosen model's judgement scores against every item, each weighed
+// by what its part costs per user: the score calibration's (at most 2,000:
+// 1), the reranker's (at most 4,000: 0.625) and the validation rankings'
+// (0.34). Measured on a 4,451-user shop: the calibration 0.4 s, the
+// reranker 0.5 s, the rankings 0.3 s of 1.2 (an auto trial's reranker took
+// 0.4-0.5 s where its share of the users, 4,000 of 6,000, had said 0.8).
+constexpr double kRerankerUserWeight = 0.625, kRankingUserWeight = 0.34;
 double JudgedUsers(const DataShape& d) {
-  return static_cast<double>(std::min<int64_t>(d.users, 2000) + std::min<int64_t>(d.users, 4000));
+  return static_cast<double>(std::min<int64_t>(d.users, 2000)) +
+         kRerankerUserWeight * static_cast<double>(std::min<int64_t>(d.users, 4000)) +
+         kRankingUserWeight * static_cast<double>(std::min<int64_t>(d.users, 20000));
 }
 
 double StepUnits(Step step, const JobRequest& r, const DataShape& d) {
@@ -371,11 +403,12 @@ double SpeedEstimate::EvaluationSeconds(const JobRequest& r, const DataShape& da
 
 double SpeedEstimate::RerankSeconds(const JobRequest& r, const DataShape& data) {
   std::lock_guard lock(mu_);
-  return JudgementPart(r, data, 4000);
+  return JudgementPart(r, data, 4000, kRerankerUserWeight);
 }
 
-double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, int64_t max_users) const {
-  return StepCost(kValidationStep) * StepUnits(kValidationStep, r, data) *
+double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, int64_t max_users,
+                                    double user_weight) const {
+  return StepCost(kValidationStep) * StepUnits(kValidationStep, r, data) * user_weight *
          static_cast<double>(std::min<int64_t>(data.users, max_users)) / std::max(1.0, JudgedUsers(data));
 }
 
@@ -383,14 +416,15 @@ double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   if (r.validation_split <= 0) return 0;
   const auto [run, best] = EpochShares(r);
   const double best_epochs = std::max(1.0, std::round(r.options.epochs * best));
-  const bool continues = best < run && RefitContinuesConverged(*r.model_type);
+  // Expected to stop early (converged), its best before its last epoch.
+  const bool continues = run < 1 && best < run && RefitContinuesConverged(*r.model_type);
   const double epochs = continues ? std::max(1.0, std::ceil(best_epochs * kConvergedRefitShare)) : best_epochs;
   // Then the refit model's scores are matched to validation's precision
   // over up to 2,000 users: a third of the judgement's users.
   double match;
   {
     std::lock_guard lock(mu_);
-    match = JudgementPart(r, data, 2000);
+    match = JudgementPart(r, data, 2000, 1.0);
   }
   return epochs * EpochSeconds(r, data) + match;
 }

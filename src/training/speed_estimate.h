@@ -144,9 +144,10 @@ class SpeedEstimate {
   std::pair<double, double> EpochShares(const JobRequest& r);
   // A step's seconds per unit: measured by jobs, or the reference figure.
   double StepCost(int step) const;
-  // The part of the chosen model's judgement that scores `max_users` users
-  // (the reranker's 4,000, the calibration's 2,000); mu_ held.
-  double JudgementPart(const JobRequest& r, const DataShape& data, int64_t max_users) const;
+  // The part of the chosen model's judgement that scores up to `max_users`
+  // users at `user_weight` each (the reranker's 4,000, the calibration's
+  // 2,000; the .cc's JudgedUsers); mu_ held.
+  double JudgementPart(const JobRequest& r, const DataShape& data, int64_t max_users, double user_weight) const;
 
   const int threads_;
   mutable std::mutex mu_;
