@@ -370,7 +370,7 @@ std::pair<double, double> SpeedEstimate::EpochShares(const JobRequest& r) {
   // (lr 0.01) through the API on five data sets: 0.6-1.0 of the epochs run
   // (mean 0.87 over nine fits), the best at 0.3-1.0 (mean 0.65 over six).
   // At the reference's 0.001 the seed's request ran all its 100 epochs.
-  if (r.options.learning_rate >= 0.005) return {0.85, 0.65};
+  if (r.options.learning_rate >= kFastLearningRate) return {0.85, 0.65};
   return {1.0, 1.0};
 }
 
@@ -414,11 +414,8 @@ double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, 
 
 double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   if (r.validation_split <= 0) return 0;
-  const auto [run, best] = EpochShares(r);
-  const double best_epochs = std::max(1.0, std::round(r.options.epochs * best));
-  // Expected to stop early (converged), its best before its last epoch.
-  const bool continues = run < 1 && best < run && RefitContinuesConverged(*r.model_type);
-  const double epochs = continues ? std::max(1.0, std::ceil(best_epochs * kConvergedRefitShare)) : best_epochs;
+  const double best_epochs = std::max(1.0, std::round(r.options.epochs * EpochShares(r).second));
+  const double epochs = RefitContinues(r) ? std::max(1.0, std::ceil(best_epochs * kContinuedRefitShare)) : best_epochs;
   // Then the refit model's scores are matched to validation's precision
   // over up to 2,000 users: a third of the judgement's users.
   double match;
