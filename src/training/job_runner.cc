@@ -265,9 +265,9 @@ struct Fitted {
   int epochs_run = 0;
   int best_epoch = 0;  // the validated fit's (its model's; the refit trains its own)
   // Whether the refit continues the validated model: LightGCN's sampled
-  // softmax at a fast learning rate (SpeedEstimate::RefitContinues). It then trains half the
-  // best epoch's count from the validated model instead of all of them
-  // anew: measured through the API with the search's LightGCN recipe (lr
+  // softmax at a fast learning rate (SpeedEstimate::RefitContinues). It
+  // then trains half the best epoch's count from the validated model
+  // instead of all of them anew: measured through the API with the search's LightGCN recipe (lr
   // 0.01; docs/benchmarks.md), hit@20 0.2539 and 0.2629 against 0.2551 for
   // the refit anew on the generated shop, 0.2580 (a fit that ran all its
   // epochs) and 0.2510 against 0.2600 on gowalla-shop, 0.3140 and 0.3110
@@ -282,7 +282,8 @@ struct Fitted {
   // ran; a share of them when the refit continues the validated model.
   int RefitEpochs() const {
     const int best = std::max(1, best_epoch > 0 ? best_epoch : epochs_run);
-    return RefitContinues() ? std::max(1, static_cast<int>(std::ceil(best * SpeedEstimate::kContinuedRefitShare))) : best;
+    if (!RefitContinues()) return best;
+    return std::max(1, static_cast<int>(std::ceil(best * SpeedEstimate::kContinuedRefitShare)));
   }
 };
 
@@ -469,8 +470,9 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
                                   &*val.calibration, 2000, shown_below_weight);
   }
   if (fitted.RefitContinues()) {
-    return "refit on all data: " + std::to_string(ropt.epochs) + " epochs continuing the validated model (half its best, epoch " +
-           std::to_string(fitted.best_epoch) + " of the " + std::to_string(fitted.epochs_run) + " it ran)";
+    return "refit on all data: " + std::to_string(ropt.epochs) +
+           " epochs continuing the validated model (half its best, epoch " + std::to_string(fitted.best_epoch) +
+           " of the " + std::to_string(fitted.epochs_run) + " it ran)";
   }
   return "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
 }
