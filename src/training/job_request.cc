@@ -327,6 +327,16 @@ void ResolveBatchSize(JobRequest* r, int64_t pairs) {
   if (!r->given.count("learning_rate")) r->options.learning_rate = r->options.LearningRateFor(r->options.batch_size);
 }
 
+bool RefitContinues(const JobRequest& r) {
+  return r.model_type == ml::ModelType::kLightGcn && r.options.loss == ml::TrainOptions::Loss::kSoftmax &&
+         r.options.learning_rate >= JobRequest::kFastLearningRate;
+}
+
+int RefitEpochs(const JobRequest& r, int best_epochs) {
+  best_epochs = std::max(1, best_epochs);
+  return RefitContinues(r) ? (best_epochs + 1) / 2 : best_epochs;
+}
+
 json::object HyperparametersJson(const JobRequest& r) {
   const ml::TrainOptions& o = r.options;
   json::object h;

@@ -40,6 +40,10 @@ struct JobRequest {
   double time_budget_seconds = 0;
   static constexpr double kDefaultTrainingBudgetSeconds = 1800;
   static constexpr double kFitShareOfBudget = 0.35;  // the refit takes ~1.2× the fit, the rest ~20 % (15M shop)
+  // A learning rate at which a fit is fast: expected to stop early before a
+  // job of its kind has run (SpeedEstimate), and for LightGCN's softmax
+  // refit by continuing it (RefitEpochs).
+  static constexpr double kFastLearningRate = 0.005;
   // Hyperparameters the request or the tenant's settings gave: honoured as
   // given, never searched over.
   std::set<std::string> given;
@@ -90,6 +94,15 @@ StatusOr<JobRequest> ParseJobRequest(const boost::json::object& body,
 // the job uses, with the learning rate scaled to it when none was given
 // (LearningRateFor); other model types and a given batch are left as they are.
 void ResolveBatchSize(JobRequest* r, int64_t pairs);
+
+// Whether the refit on all data of `r`'s validated fit continues that
+// model (its embeddings as a warm start) instead of training anew:
+// LightGCN's sampled softmax at kFastLearningRate or more, the auto
+// search's recipe (measured as good; job_runner.cc says where).
+bool RefitContinues(const JobRequest& r);
+// The epochs that refit trains, given the fit's best epoch count: all of
+// them anew, or half of them continued.
+int RefitEpochs(const JobRequest& r, int best_epochs);
 
 // The hyperparameters as applied, as a JSON object (every value that
 // applies to the model type).

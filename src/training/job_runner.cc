@@ -264,10 +264,9 @@ struct Fitted {
   int evaluations = 0;
   int epochs_run = 0;
   int best_epoch = 0;  // the validated fit's (its model's; the refit trains its own)
-  // Whether the refit continues the validated model: LightGCN's sampled
-  // softmax at a fast learning rate (SpeedEstimate::RefitContinues). It
-  // then trains half the best epoch's count from the validated model
-  // instead of all of them anew: measured through the API with the search's LightGCN recipe (lr
+  // Whether the refit continues the validated model (RefitContinues): it
+  // then trains half the best epoch's count from it instead of all of them
+  // anew. Measured through the API with the search's LightGCN recipe (lr
   // 0.01; docs/benchmarks.md), hit@20 0.2539 and 0.2629 against 0.2551 for
   // the refit anew on the generated shop, 0.2580 (a fit that ran all its
   // epochs) and 0.2510 against 0.2600 on gowalla-shop, 0.3140 and 0.3110
@@ -277,13 +276,12 @@ struct Fitted {
   // epoch: 0.2112 against 0.2281, 0.1940 against 0.2260), which needs the
   // whole refit; BPR-MF's refit, cheap, gained no time (its score matching
   // is most of it) and lost 0.025 once.
-  bool RefitContinues() const { return SpeedEstimate::RefitContinues(chosen) && best_epoch > 0; }
-  // The epochs the refit on all data trains: the fit's best, else all it
-  // ran; a share of them when the refit continues the validated model.
+  bool RefitContinues() const { return training::RefitContinues(chosen) && best_epoch > 0; }
+  // The epochs the refit on all data trains: the fit's best (else all it
+  // ran), or half of them continued.
   int RefitEpochs() const {
     const int best = std::max(1, best_epoch > 0 ? best_epoch : epochs_run);
-    if (!RefitContinues()) return best;
-    return std::max(1, static_cast<int>(std::ceil(best * SpeedEstimate::kContinuedRefitShare)));
+    return RefitContinues() ? training::RefitEpochs(chosen, best) : best;
   }
 };
 

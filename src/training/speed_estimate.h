@@ -81,18 +81,6 @@ class SpeedEstimate {
  public:
   // `threads`: what a job's fit uses (0: OpenMP's default), and the timing too.
   explicit SpeedEstimate(int threads = 0) : threads_(threads) {}
-  // A learning rate at which a fit is fast: expected to stop early before a
-  // job of its kind has run, and (LightGCN) refit by continuing it.
-  static constexpr double kFastLearningRate = 0.005;
-  // Whether the refit of `r`'s fit continues the validated model for
-  // kContinuedRefitShare of its best epochs instead of training them anew:
-  // LightGCN's sampled softmax at a fast learning rate, the search's recipe
-  // (job_runner.cc, Fitted::RefitContinues).
-  static constexpr double kContinuedRefitShare = 0.5;
-  static bool RefitContinues(const JobRequest& r) {
-    return r.model_type == ml::ModelType::kLightGcn && r.options.loss == ml::TrainOptions::Loss::kSoftmax &&
-           r.options.learning_rate >= kFastLearningRate;
-  }
   ~SpeedEstimate();
   SpeedEstimate(const SpeedEstimate&) = delete;
   SpeedEstimate& operator=(const SpeedEstimate&) = delete;
@@ -118,8 +106,8 @@ class SpeedEstimate {
   // The second stage's cross-fitted fit (its users' candidates), part of a
   // judgement as served (an auto trial's, the chosen model's validation).
   double RerankSeconds(const JobRequest& r, const DataShape& data);
-  // The refit on every pair: the epochs the fit is expected to choose (a
-  // share of them when the refit continues the fit).
+  // The refit on every pair: the epochs the fit is expected to choose (as
+  // RefitEpochs trains them).
   double RefitSeconds(const JobRequest& r, const DataShape& data);
   // The steps around the fit and refit (loading, validation, index, storing).
   JobSteps OtherSteps(const JobRequest& r, const DataShape& data);

@@ -196,5 +196,22 @@ TEST(JobRequestTest, TheAppliedRequestParsesBackToTheSameRequest) {
   EXPECT_DOUBLE_EQ(back->options.learning_rate, r->options.learning_rate);
 }
 
+TEST(JobRequestTest, OnlyLightGcnsFastSoftmaxRefitContinuesForHalfItsBestEpochs) {
+  auto search = Parse(R"({"model_type":"lightgcn","hyperparameters":{"softmax_negatives":1024,"learning_rate":0.01}})");
+  ASSERT_TRUE(search.ok());
+  EXPECT_TRUE(RefitContinues(*search));
+  EXPECT_EQ(RefitEpochs(*search, 50), 25);
+  EXPECT_EQ(RefitEpochs(*search, 7), 4);
+  EXPECT_EQ(RefitEpochs(*search, 0), 1);
+  auto seed = Parse(R"({"model_type":"lightgcn","hyperparameters":{"learning_rate":0.001}})");
+  auto slow = Parse(R"({"model_type":"lightgcn","hyperparameters":{"softmax_negatives":1024,"learning_rate":0.001}})");
+  auto bpr_mf = Parse(R"({"model_type":"bpr_mf","hyperparameters":{"softmax_negatives":1024,"learning_rate":0.01}})");
+  for (const auto* r : {&seed, &slow, &bpr_mf}) {
+    ASSERT_TRUE(r->ok());
+    EXPECT_FALSE(RefitContinues(**r));
+    EXPECT_EQ(RefitEpochs(**r, 50), 50);
+  }
+}
+
 }  // namespace
 }  // namespace embedrec::training
