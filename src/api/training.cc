@@ -54,6 +54,8 @@ constexpr const char* kJobDoc = R"({"type":"object","required":["job_id","status
   "status":{"type":"string","enum":["queued","started","loading_data","training","evaluating","building_index","deploying","completed","failed","cancelled"]},
   "progress":{"type":"number","minimum":0,"maximum":1},"model_type":{"type":"string"},"training_mode":{"type":"string"},
   "current_epoch":{"type":"integer"},"total_epochs":{"type":"integer"},"metrics":{"type":"object"},
+  "curve":{"type":"array","description":"the fit by epoch: epoch, train_loss, val_ndcg@10 where validated; a long fit thinned to a few hundred points",
+    "items":{"type":"object","properties":{"epoch":{"type":"integer"},"train_loss":{"type":"number"},"val_ndcg@10":{"type":"number"}}}},
   "model_version":{"type":"string"},"estimated_duration_seconds":{"type":"number"},
   "estimated_phase_seconds":{"type":"object","additionalProperties":{"type":"number"},"description":"the estimate at submission, by step"},
   "phase_seconds":{"type":"object","additionalProperties":{"type":"number"},"description":"seconds each step took (a completed job): loading, fit, validation, refit, index, storing"},

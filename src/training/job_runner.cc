@@ -297,6 +297,28 @@ double AfterFitSeconds(const JobEnv& env, const JobRequest& chosen, const DataSh
   return after.AfterFit();
 }
 
+// The fit's curve, kept in the record (a page that opens the job late, or
+// misses progress events of a fast one, still draws it whole): one point per
+// epoch, {epoch, train_loss, val_ndcg@10 where validated}. Past kCurvePoints
+// every other point goes (the first and the validated ones stay), so a long
+// time-budgeted fit keeps its shape at a bounded size.
+void AddCurvePoint(json::object& d, const ml::EpochReport& r) {
+  constexpr size_t kCurvePoints = 400;
+  if (!d["curve"].is_array()) d["curve"] = json::array();
+  auto& curve = d["curve"].as_array();
+  json::object p{{"epoch", r.epoch}, {"train_loss", r.loss}};
+  if (r.metrics) p["val_ndcg@10"] = r.metrics->Get("ndcg@10");
+  curve.push_back(std::move(p));
+  if (curve.size() <= kCurvePoints) return;
+  json::array kept;
+  for (size_t i = 0; i < curve.size(); ++i) {
+    if (i % 2 == 0 || i + 1 == curve.size() || curve[i].as_object().contains("val_ndcg@10")) {
+      kept.push_back(std::move(curve[i]));
+    }
+  }
+  curve = std::move(kept);
+}
+
 void SetCompletion(json::object& d, const JobEnv& env, double seconds_left) {
   d["estimated_completion"] =
       FormatRfc3339((env.clock->NowMillis() + static_cast<int64_t>(1000 * (std::max(0.0, seconds_left) + 1))) / 1000);
@@ -386,7 +408,10 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
       d["progress"] = 0.05 + fit_share * done;
       if (!d["metrics"].is_object()) d["metrics"] = json::object();
       auto& m = d["metrics"].as_object();
-      if (run.model_type != ml::ModelType::kPopularity) m["train_loss"] = r.loss;
+      if (run.model_type != ml::ModelType::kPopularity) {
+        m["train_loss"] = r.loss;
+        AddCurvePoint(d, r);
+      }
       if (r.metrics) {
         m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
         m["val_recall@20"] = r.metrics->Get("recall@20");

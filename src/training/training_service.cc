@@ -513,6 +513,7 @@ class TrainingServiceImpl final : public TrainingService {
       d["status"] = store::JobStatusName(store::JobStatus::kQueued);
       d["progress"] = 0.0;
       d["current_epoch"] = 0;
+      d.erase("curve");
       d["handed_back"] = json::object{{"reason", "node_stopped"},
                                       {"message", "the node running it stopped; another node starts it again"},
                                       {"at", FormatRfc3339Millis(clock_->NowMillis())}};
@@ -647,6 +648,7 @@ class TrainingServiceImpl final : public TrainingService {
       job->doc["status"] = store::JobStatusName(store::JobStatus::kQueued);
       job->doc["progress"] = 0.0;
       job->doc["current_epoch"] = 0;
+      job->doc.erase("curve");
       job->doc["attempt"] = q.attempts;
       job->record.status = store::JobStatus::kQueued;
       job->record.state_json = JsonText(job->doc);

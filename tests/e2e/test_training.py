@@ -98,6 +98,11 @@ def test_seed_step_6_train_progress_deploy(server, shop):
     assert done["training_duration_seconds"] > 0
     assert 0 < done["metrics"]["train_loss"] < 0.7
     assert "val_ndcg@10" in done["metrics"] and "val_recall@20" in done["metrics"]
+    # The record keeps the fit's curve, one point per epoch, validated ones with their ndcg.
+    curve = done["curve"]
+    assert [p["epoch"] for p in curve] == list(range(1, done["epochs_run"] + 1))
+    assert all(p["train_loss"] > 0 for p in curve) and curve[-1]["train_loss"] < curve[0]["train_loss"]
+    assert sum("val_ndcg@10" in p for p in curve) >= 2
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()
     assert models["serving_version"] == done["model_version"]
     [m] = models["models"]

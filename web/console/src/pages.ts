@@ -136,11 +136,16 @@ export async function trainingPage(main: HTMLElement): Promise<void> {
       bar.value = d.progress ?? 0;
       status.textContent = `${d.status}${d.current_epoch ? ` · epoch ${d.current_epoch}/${d.total_epochs ?? "?"}` : ""}` +
         (d.deployment_status ? ` · ${d.deployment_status}` : "") + (d.error ? ` · ${d.error.message}` : "");
-      const m = d.metrics ?? {};
-      if (d.current_epoch && d.current_epoch !== epochs[epochs.length - 1] && typeof m.train_loss === "number") {
-        epochs.push(d.current_epoch);
-        loss.push(m.train_loss);
-        ndcg.push(typeof m["val_ndcg@10"] === "number" ? m["val_ndcg@10"] : null);
+      // The record keeps the fit's curve: drawn whole from it, whichever
+      // events this page saw (a fast job may finish before the second).
+      const curve: any[] = Array.isArray(d.curve) ? d.curve : [];
+      if (curve.length && curve[curve.length - 1].epoch !== epochs[epochs.length - 1]) {
+        epochs.length = loss.length = ndcg.length = 0;
+        for (const p of curve) {
+          epochs.push(p.epoch);
+          loss.push(typeof p.train_loss === "number" ? p.train_loss : null);
+          ndcg.push(typeof p["val_ndcg@10"] === "number" ? p["val_ndcg@10"] : null);
+        }
         chart.update(epochs, [{ label: "loss", values: loss }, { label: "val ndcg@10", values: ndcg }] as Series[]);
       }
       if (Array.isArray(d.trials) && d.trials.length) {
