@@ -42,6 +42,8 @@ test: unit-test web-test e2e-test fuzz-test
 
 bench: deps $(BUILD_DIR)/build.ninja
 	@scripts/install-deps --bench
+	@# the benchmarks' Python side: the peer a shop would use (`implicit`), the electronics shop's generator (numpy)
+	@$(PYTHON) -c "import numpy, scipy, implicit" 2>/dev/null || $(PYTHON) -m pip install -q numpy==2.4.6 scipy==1.17.1 implicit==0.7.3
 	cmake -S . -B $(BUILD_DIR) >/dev/null  # finds Google Benchmark once it is installed
 	cmake --build $(BUILD_DIR)
 	EMBEDREC_BIN=$(abspath $(BUILD_DIR))/embedrec BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run-all

@@ -25,8 +25,12 @@ def start(work, name="data", extra_env=None, bin=None):
     env = dict(os.environ, EMBEDREC_DATA_DIR=str(Path(work) / name), EMBEDREC_ADMIN_TOKEN=ADMIN,
                EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0",
                EMBEDREC_PORT_FILE=str(port_file), EMBEDREC_LOG_LEVEL="warn", **(extra_env or {}))
-    proc = subprocess.Popen([bin or BIN, "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    # EMBEDREC_BENCH_LOG=1: the server's log at info in work/name.log (for post-mortems).
+    log = subprocess.DEVNULL
+    if os.environ.get("EMBEDREC_BENCH_LOG"):
+        env["EMBEDREC_LOG_LEVEL"] = "info"
+        log = open(Path(work) / f"{name}.log", "ab")
+    proc = subprocess.Popen([bin or BIN, "serve"], env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 20
     while not (port_file.exists() and port_file.read_text().strip().endswith("}")):
         if time.monotonic() > deadline or proc.poll() is not None:

@@ -10,14 +10,16 @@ POST to done, their ratio, and each step's estimate (`estimated_phase_seconds`)
 beside what it took (`phase_seconds`).
 
 Data sets: `generate-shop` at two sizes (shop: 10k items, 5k users, 150k rows;
-shop-500k: 20k items, 20k users, 500k rows), MovieLens small, gowalla-shop.
+shop-500k: 20k items, 20k users, 500k rows), MovieLens small, gowalla-shop,
+electronics (bench/electronics_shop.py, drawn apart from our generator).
 
-Usage: bench/estimate_bench.py [--data shop,movielens,gowalla,shop-500k]
+Usage: bench/estimate_bench.py [--data shop,movielens,gowalla,shop-500k,electronics]
                                [--variants als,ease,...]
 """
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,10 +68,18 @@ def gowalla(work):
     return out / "items.csv", out / "interactions.csv"
 
 
+def electronics(work):
+    """bench/electronics_shop.py's shop (drawn apart from generate-shop)."""
+    out = work / "electronics1"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "electronics_shop.py"), "--out", str(out), "--seed", "1"],
+                   check=True, capture_output=True)
+    return out / "items.csv", out / "interactions.csv"
+
+
 RAW = []  # every job's POST answer and final record (bench/out/estimate.json)
 
 DATA = {"shop": shop(10000, 5000, 150000), "shop-500k": shop(20000, 20000, 500000), "movielens": movielens,
-        "gowalla": gowalla}
+        "gowalla": gowalla, "electronics": electronics}
 
 
 def fmt_steps(estimated, took):
