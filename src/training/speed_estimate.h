@@ -79,8 +79,11 @@ struct JobTimes {
 
 class SpeedEstimate {
  public:
-  // `threads`: what a job's fit uses (0: OpenMP's default), and the timing too.
+  // `threads`: what a job's fit uses (0: one per core).
   explicit SpeedEstimate(int threads = 0) : threads_(threads) {}
+  // A job's seconds on `threads` (0: one per core) against the reference's
+  // two: the synthetic epoch is timed on one thread and scaled by it.
+  static double ThreadScale(int threads);
   ~SpeedEstimate();
   SpeedEstimate(const SpeedEstimate&) = delete;
   SpeedEstimate& operator=(const SpeedEstimate&) = delete;

@@ -39,12 +39,12 @@ TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) 
   EXPECT_LT(AutoJobSteps(req, large, speed).Total(), 2 * kMaxDefaultBudgetSeconds);
 }
 
-// The estimate at submission: the chosen trial is not known yet, so its
-// refit is the mean of the planned trials' (measured against the harmonic
-// mean of the jobs with the cheapest and the dearest refit, which the
-// trials' estimates, often high, pushed 8-59 % over the time taken where a
-// cheap trial won: docs/benchmarks.md).
-TEST(AutoSearchTest, EstimatesTheRefitAsThePlannedTrialsMean) {
+// The estimate at submission: the chosen trial is not known yet. Its
+// refit: half the dearest planned trial's (the search's LightGCN, which won
+// on two data sets of five), the other half the mean of the rest (the mean
+// of all alone made first auto jobs 0.68-0.77x the time they took when
+// LightGCN won: docs/benchmarks.md).
+TEST(AutoSearchTest, EstimatesTheRefitAsHalfTheDearestAndHalfTheRest) {
   SpeedEstimate speed;
   speed.SetJobsRunning(1);  // no timing: the reference machine's figures
   JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":86400})");  // every trial planned
@@ -52,12 +52,17 @@ TEST(AutoSearchTest, EstimatesTheRefitAsThePlannedTrialsMean) {
   const JobSteps steps = AutoJobSteps(req, shape, speed);
   double sum = 0, least = 1e18, most = 0;
   int n = 0;
+  ml::ModelType dearest{};
   for (const auto& t : PlanTrials(req, shape, speed)) {
     const double r = speed.RefitSeconds(t.request, shape);
+    if (r > most) dearest = *t.request.model_type;
     sum += r, ++n, least = std::min(least, r), most = std::max(most, r);
   }
   ASSERT_GT(most, 2 * least);  // LightGCN's refit against ALS's
-  EXPECT_NEAR(steps.refit, sum / n, 1e-9);
+  EXPECT_EQ(dearest, ml::ModelType::kLightGcn);
+  EXPECT_NEAR(steps.refit, 0.5 * most + 0.5 * (sum - most) / (n - 1), 1e-9);
+  EXPECT_GT(steps.refit, sum / n);
+  EXPECT_LT(steps.refit, most);
 }
 
 TEST(AutoSearchTest, PlanCoversTheModelTypesAndHonoursWhatWasGiven) {
