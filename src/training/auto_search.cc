@@ -131,7 +131,9 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
     out.refit += refit;
     dearest_refit = std::max(dearest_refit, refit);
     out.loading += other.loading;
-    out.validation += other.validation;
+    // The job takes the search's judgement of its choice: its validation
+    // only calibrates the scores.
+    out.validation += speed.CalibrationSeconds(t.request, data);
     out.index += other.index;
     out.storing += other.storing;
     ++planned;
@@ -235,9 +237,10 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     }
     // Judged as it would be served: steered by the newest events where that
     // predicts better, reordered by the second stage where it ranks better
-    // (training/served_judgement.h; the job judges the chosen one again).
-    const ServedJudgement j =
-        JudgeAsServed(data, *model, *t.model_type, {{10, 20}, req.rerank, env.item_categories, t.options.seed});
+    // (training/served_judgement.h), at the job's final cut-offs: the job's
+    // validation takes the chosen trial's judgement as it is.
+    ServedJudgement j =
+        JudgeAsServed(data, *model, *t.model_type, {kFinalKs, req.rerank, env.item_categories, t.options.seed});
     const ml::Metrics& m = j.metrics;
     const double took = Seconds(t0);
     doc["seconds"] = took;
@@ -262,6 +265,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       best_seconds = took;
       best_index = k;
       r.best = std::move(model);
+      r.judgement = std::move(j);
       r.chosen = t;
       r.epochs_run = epochs;
       r.train_seconds = train_seconds;

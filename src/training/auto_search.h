@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "ml/model.h"
 #include "training/job_request.h"
+#include "training/served_judgement.h"
 #include "training/speed_estimate.h"
 
 namespace embedrec::training {
@@ -55,6 +56,7 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
 
 struct SearchResult {
   std::unique_ptr<ml::Model> best;
+  std::optional<ServedJudgement> judgement;  // of `best`, at kFinalKs: the job's validation reuses it
   JobRequest chosen;          // the best trial's request
   int epochs_run = 0;         // of the best trial
   double train_seconds = 0;   // of the best trial

@@ -24,8 +24,6 @@ namespace json = boost::json;
 
 namespace {
 
-const std::vector<int> kFinalKs = {5, 10, 20, 50};
-
 json::object MetricsJson(const ml::Metrics& m) {
   json::object o;
   for (const auto& [k, v] : m.values) o[k] = v;
@@ -118,11 +116,13 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
                     bool rerank_asked, float shown_below_weight, const std::vector<int32_t>& item_categories,
                     const std::optional<ml::Metrics>& baseline, const store::ModelVersionRecord* deployed_record,
                     const serving::ServingModel* deployed,
-                    const std::function<void(const ml::RerankerFit&)>& on_rerank) {
+                    const std::function<void(const ml::RerankerFit&)>& on_rerank,
+                    std::optional<ServedJudgement> judged) {
   Validation v;
   std::optional<ServedJudgement> j;
   if (data.test.size() > 0) {
-    j = JudgeAsServed(data, model, model_type, {kFinalKs, rerank_asked, &item_categories, seed});
+    j = judged ? std::move(judged)
+               : JudgeAsServed(data, model, model_type, {kFinalKs, rerank_asked, &item_categories, seed});
     if (j->steered_ndcg) {
       v.recent_share = j->recent_share;
       v.recency = json::object{{"ndcg@10", j->plain_ndcg}, {"steered_ndcg@10", *j->steered_ndcg},
@@ -264,6 +264,9 @@ struct Fitted {
   int evaluations = 0;
   int epochs_run = 0;
   int best_epoch = 0;  // the validated fit's (its model's; the refit trains its own)
+  // The search's judgement of the chosen model (auto): validation reuses it
+  // instead of judging the same model on the same split again (1-2.5 s).
+  std::optional<ServedJudgement> judgement;
   // Whether the refit continues the validated model (RefitContinues): it
   // then trains half the best epoch's count from it instead of all of them
   // anew. Measured through the API with the search's LightGCN recipe (lr
@@ -351,6 +354,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     senv.item_categories = &item_categories;
     ASSIGN_OR_RETURN(SearchResult search, RunSearch(*ctx.request, data, senv));
     out.model = std::move(search.best);
+    out.judgement = std::move(search.judgement);
     out.chosen = search.chosen;
     out.epochs_run = search.epochs_run;
     out.best_epoch = out.model->best_epoch();
@@ -644,11 +648,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   if (td.validation_target == "strongest_type") {
     for (float w : data.train.weights) shown_below_weight = std::max(shown_below_weight, w);
   }
+  const bool judged_by_search = fitted.judgement.has_value();
   Validation val = Validate(data, *fitted.model, *fitted.chosen.model_type, fitted.chosen.options.seed, req.rerank,
                             shown_below_weight, td.item_categories, baseline, st->deployed_record,
                             st->deployed.get(), [&](const ml::RerankerFit& r) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
-                            });
+                            }, std::move(fitted.judgement));
   if (Cancelled(ctx)) return ml::CancelledStatus();
   steps.End(&JobSteps::validation);
 
@@ -676,8 +681,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   ASSIGN_OR_RETURN(Stored stored, StoreAndDeploy(ctx, env, *st, fitted, final_data, val, *index, index_bytes,
                                                  baseline, refit, served_data.has_value()));
   steps.End(&JobSteps::storing);
+  JobSteps took = steps.took();
+  // An auto job's validation took the search's judgement: not what a
+  // validation costs (the steps' figures are learned across types).
+  if (judged_by_search) took.validation = 0;
   env.speed->RecordJob(fitted.chosen, JobTimes{.data = shape,
-                                               .took = steps.took(),
+                                               .took = took,
                                                .eval_seconds = fitted.eval_seconds,
                                                .evaluations = fitted.evaluations});
   const double duration = Seconds(started);

@@ -18,6 +18,10 @@
 
 namespace embedrec::training {
 
+// The cut-offs of a job's final metrics (the search judges its trials at
+// them too, so that the job reuses its chosen trial's judgement).
+inline const std::vector<int> kFinalKs = {5, 10, 20, 50};
+
 struct JudgeOptions {
   std::vector<int> ks = {10, 20};  // the cut-offs of `metrics` (10 and 20 are always computed)
   bool rerank = true;              // fit the second stage (the job's `rerank`)

@@ -423,6 +423,11 @@ double SpeedEstimate::RerankSeconds(const JobRequest& r, const DataShape& data) 
   return JudgementPart(r, data, 4000, kRerankerUserWeight);
 }
 
+double SpeedEstimate::CalibrationSeconds(const JobRequest& r, const DataShape& data) {
+  std::lock_guard lock(mu_);
+  return JudgementPart(r, data, 2000, 1.0);
+}
+
 double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, int64_t max_users,
                                     double user_weight) const {
   return StepCost(kValidationStep) * StepUnits(kValidationStep, r, data) * user_weight *
@@ -433,14 +438,8 @@ double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   if (r.validation_split <= 0) return 0;
   const double epochs =
       RefitEpochs(r, static_cast<int>(std::lround(r.options.epochs * EpochShares(r).second)));
-  // Then the refit model's scores are matched to validation's precision
-  // over up to 2,000 users: a third of the judgement's users.
-  double match;
-  {
-    std::lock_guard lock(mu_);
-    match = JudgementPart(r, data, 2000, 1.0);
-  }
-  return epochs * EpochSeconds(r, data) + match;
+  // Then the refit model's scores are matched to validation's precision.
+  return epochs * EpochSeconds(r, data) + CalibrationSeconds(r, data);
 }
 
 JobSteps SpeedEstimate::OtherSteps(const JobRequest& r, const DataShape& data) {

@@ -109,6 +109,10 @@ class SpeedEstimate {
   // The second stage's cross-fitted fit (its users' candidates), part of a
   // judgement as served (an auto trial's, the chosen model's validation).
   double RerankSeconds(const JobRequest& r, const DataShape& data);
+  // Scores matched to a precision over up to 2,000 users (the validation's
+  // calibration, the refit's): what an auto job's validation is left with,
+  // since it takes the search's judgement of the chosen trial.
+  double CalibrationSeconds(const JobRequest& r, const DataShape& data);
   // The refit on every pair: the epochs the fit is expected to choose (as
   // RefitEpochs trains them).
   double RefitSeconds(const JobRequest& r, const DataShape& data);

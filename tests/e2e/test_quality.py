@@ -6,6 +6,7 @@ weights used by serving, and the reranker fitted on the validation split."""
 import csv
 import datetime
 import io
+import math
 import random
 import subprocess
 
@@ -80,6 +81,10 @@ def test_auto_lists_its_trials_honours_the_budget_and_serves_the_best(server):
     assert done["refit"].startswith("refit on all data")
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
     assert [m["model_type"] for m in models if m["status"] == "deployed"] == [best["model_type"]]
+    # The job's validation is the chosen trial's judgement (not a second one).
+    [deployed] = [m for m in models if m["status"] == "deployed"]
+    assert math.isclose(deployed["metrics"]["served_ndcg@10"], best["val_served_ndcg@10"], rel_tol=1e-12)
+    assert math.isclose(done["final_metrics"]["hit_rate@20"], best["val_hit_rate@20"], rel_tol=1e-12)
     a = recommend(server, key, {"user_id": "U0", "count": 10})
     assert a["metadata"]["algorithm"] == best["model_type"]
     assert sum(x["item_id"] in CAMERAS for x in a["recommendations"]) >= 8
