@@ -289,11 +289,13 @@ struct Fitted {
 };
 
 // The seconds a job has left after its fit of `chosen` (which ran `epochs`;
-// 0: not known yet): validation, the refit when there is one (the epochs
-// the fit chose, at the speed this job measured), the index and storing.
+// 0: not known yet): validation (only its calibration when the search
+// judged the model: `judged`), the refit when there is one (the epochs the
+// fit chose, at the speed this job measured), the index and storing.
 double AfterFitSeconds(const JobEnv& env, const JobRequest& chosen, const DataShape& shape, bool will_refit,
-                       int epochs) {
+                       int epochs, bool judged = false) {
   JobSteps after = env.speed->OtherSteps(chosen, shape);
+  if (judged) after.validation = env.speed->CalibrationSeconds(chosen, shape);
   after.refit = !will_refit ? 0
                 : epochs > 0 ? epochs * env.speed->EpochSeconds(chosen, shape)
                              : env.speed->RefitSeconds(chosen, shape);
@@ -361,7 +363,8 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     out.train_seconds = search.train_seconds;
     // What is left is now the chosen model's: its refit, not the mean of
     // every trial's the estimate at submission took.
-    const double left = AfterFitSeconds(env, out.chosen, shape, data.test.size() > 0, out.RefitEpochs());
+    const double left =
+        AfterFitSeconds(env, out.chosen, shape, data.test.size() > 0, out.RefitEpochs(), out.judgement.has_value());
     ctx.update([&](json::object& d) {
       d["trials"] = search.trials;
       d["time_budget_seconds"] = search.budget_seconds;

@@ -458,6 +458,17 @@ class TrainingServiceImpl final : public TrainingService {
   // back) are failed on the way.
   Status CheckQueue(const std::string& tenant_id, store::TenantStore& store) {
     ASSIGN_OR_RETURN(auto queued, options_.queue->OfTenant(tenant_id));
+    if (queued) {
+      // A job whose record has ended no longer holds the tenant: its node
+      // wrote the end and is about to take it out of the queue (Finish: the
+      // record first, so that no open record is ever without its entry).
+      // Found under load: a client saw "cancelled" and was refused a new job.
+      auto rec = store.training().GetJob(queued->job_id);
+      if (rec.ok() && store::IsFinal(rec->status)) {
+        RETURN_IF_ERROR(options_.queue->Remove(queued->job_id, queued->holder));
+        ASSIGN_OR_RETURN(queued, options_.queue->OfTenant(tenant_id));
+      }
+    }
     if (queued) return QueuedElsewhere(queued->job_id, store);
     ASSIGN_OR_RETURN(auto open, store.training().ListJobs(store::OpenJobStatuses(), 100));
     for (const auto& rec : open) {

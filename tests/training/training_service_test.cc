@@ -346,6 +346,30 @@ TEST_F(TrainingServiceTest, AJobClaimedTooOftenFailsAndOpenJobsTheQueueLostAreFa
   node->Shutdown();
 }
 
+// A job's node records its end, then takes it out of the queue: in between,
+// the tenant is free (found under load: a client that saw "cancelled" was
+// refused its next job).
+TEST_F(TrainingServiceTest, AJobWhoseRecordEndedNoLongerHoldsTheTenantInTheQueue) {
+  auto gateway = Node("gw", false);
+  std::string t = Tenant(600);
+  auto first = gateway->Submit(t, Quick());
+  ASSERT_OK(first);
+  auto open = gateway->Submit(t, Quick());
+  EXPECT_EQ(open.status().code(), StatusCode::kFailedPrecondition);  // still queued: 409
+  auto store = stores_->Open(t);
+  ASSERT_OK(store);
+  auto rec = (*store)->training().GetJob(first->job_id);
+  ASSERT_OK(rec);
+  rec->status = store::JobStatus::kCancelled;  // its node wrote the end; the queue still has it
+  ASSERT_OK((*store)->training().PutJob(*rec));
+  ASSERT_TRUE((*queue_->Get(first->job_id)).has_value());
+  auto next = gateway->Submit(t, Quick());
+  ASSERT_OK(next);
+  EXPECT_FALSE((*queue_->Get(first->job_id)).has_value());
+  EXPECT_EQ((*queue_->OfTenant(t))->job_id, next->job_id);
+  gateway->Shutdown();
+}
+
 TEST_F(TrainingServiceTest, AJobTakenOverByAnotherNodeStoresAndDeploysNothingHere) {
   std::atomic<bool> ran{false};
   auto node = Node("slow", true, 60'000, [&] { ran = true; });
