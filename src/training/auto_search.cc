@@ -114,12 +114,12 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
                                                     : DefaultBudgetSeconds(req, data, speed);
   // The trials that fit the budget, then the chosen one's refit and steps:
   // which one is not known yet, so their mean; but the refits differ most
-  // (the search's LightGCN's 13-41 s against 1-3 s for the closed forms and
+  // (the search's LightGCN's 8-47 s against 1-3 s for the closed forms and
   // ALS on the shops measured), and the dearest won on two data sets of
   // five (gowalla-shop, the generated shop; ALS, EASE elsewhere): weighed
-  // half, the rest sharing the other half, a first auto job's estimate is
-  // ~0.9x the time taken when it wins and ~1.1x when it does not (its mean
-  // alone: 0.68-0.77x when it won).
+  // half, the rest sharing the other half, first auto jobs were estimated
+  // at 0.73-1.16x the time taken when it won and 0.85-1.13x when it did not
+  // (eleven jobs, four data sets; its mean alone: 0.68-0.80x when it won).
   JobSteps out;
   int planned = 0;
   double dearest_refit = 0;

@@ -305,8 +305,9 @@ double AfterFitSeconds(const JobEnv& env, const JobRequest& chosen, const DataSh
 // The fit's curve, kept in the record (a page that opens the job late, or
 // misses progress events of a fast one, still draws it whole): one point per
 // epoch, {epoch, train_loss, val_ndcg@10 where validated}. Past kCurvePoints
-// every other point goes (the first and the validated ones stay), so a long
-// time-budgeted fit keeps its shape at a bounded size.
+// every other point goes (the first, the last and, while they are at most
+// half the points, the validated ones stay), so a long time-budgeted fit
+// keeps its shape at a bounded size.
 void AddCurvePoint(json::object& d, const ml::EpochReport& r) {
   constexpr size_t kCurvePoints = 400;
   if (!d["curve"].is_array()) d["curve"] = json::array();
@@ -315,11 +316,13 @@ void AddCurvePoint(json::object& d, const ml::EpochReport& r) {
   if (r.metrics) p["val_ndcg@10"] = r.metrics->Get("ndcg@10");
   curve.push_back(std::move(p));
   if (curve.size() <= kCurvePoints) return;
+  auto validated = [&](size_t i) { return curve[i].as_object().contains("val_ndcg@10"); };
+  size_t validated_points = 0;
+  for (size_t i = 0; i < curve.size(); ++i) validated_points += validated(i);
+  const bool keep_validated = 2 * validated_points <= kCurvePoints;
   json::array kept;
   for (size_t i = 0; i < curve.size(); ++i) {
-    if (i % 2 == 0 || i + 1 == curve.size() || curve[i].as_object().contains("val_ndcg@10")) {
-      kept.push_back(std::move(curve[i]));
-    }
+    if (i % 2 == 0 || i + 1 == curve.size() || (keep_validated && validated(i))) kept.push_back(std::move(curve[i]));
   }
   curve = std::move(kept);
 }
