@@ -23,8 +23,10 @@ struct ScoreCalibration {
   bool floored_slope = false;
   int64_t positives = 0, users = 0;  // what the fit saw
   // With a top-k fit: the mean calibrated score of each user's 10 best and
-  // their precision@10 on the held-out data (negative: not measured).
+  // their precision@10 on the held-out data (negative: not measured), with
+  // one choice per user when the fit counted so.
   double mean_score_at_10 = -1, precision_at_10 = -1;
+  bool one_choice_per_user = false;
   // `user_norm`: the norm of the user (query) vector the inner product was taken with.
   double Probability(double ip, double user_norm = 1) const;
   // As a model file's metadata carries it under "score_calibration".
@@ -32,6 +34,39 @@ struct ScoreCalibration {
   // The calibration in a model file's metadata JSON; the identity when it
   // has none or it is malformed.
   static ScoreCalibration FromMetadata(std::string_view metadata_json);
+};
+
+// Moves b so that the mean score of each user's 10 best unseen items
+// (data.train excluded; up to `max_users` users) is `target`, a unchanged:
+// for a model refit on all data, whose inner products grew with the data
+// it saw, against the precision@10 its validation measured.
+// `shown_below_weight`: as in CalibrationOptions.
+Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
+                           double target, ScoreCalibration* c, int max_users = 2000,
+                           float shown_below_weight = 0);
+
+struct CalibrationOptions {
+  uint64_t seed = 0;
+  int negatives_per_user = 32;  // the fit over all items: drawn per user
+  int max_users = 5000;
+  // > 0: the fit sees only what a user is shown: each user's top_k unseen
+  // items by inner product, labelled by whether they were held out. A link
+  // fitted over all items bends wrong at the top (measured: the mean score
+  // of the 10 best was 1.4-3× their precision); fitted there, the mean
+  // score@k matches precision@k for k up to top_k.
+  int top_k = 0;
+  // > 0: what serving may show again is a training pair weighing less than
+  // this (a viewed item, where serving excludes purchases only); the top-k
+  // fit and the match then rank those too, as serving does. 0: every
+  // training pair is excluded.
+  float shown_below_weight = 0;
+  // Top-k fit: a score is the chance that the item is the user's NEXT
+  // choice: their earliest held-out item (data.next_test_item) where the
+  // split knows times, else one of them drawn, their other held-out items
+  // left out of the ranking. A user who held out five purchases counts as
+  // one who will make one more, as a shop's next visit does. false: each
+  // held-out item is a choice of its own (the precision of a 20 % split).
+  bool one_choice_per_user = false;
 };
 
 // Fits a, b on the held-out pairs of `data.test` (label 1) against items the
@@ -43,28 +78,7 @@ struct ScoreCalibration {
 // items is not increasing (it would invert the ranking; serving then keeps
 // sigmoid(ip)). A top-k fit that is not increasing gets a nearly flat slope
 // and the base rate of what users are shown (`floored_slope`).
-//
-// With top_k > 0 the fit sees only what a user is shown: each user's top_k
-// unseen items by inner product, labelled by whether they were held out.
-// A link fitted over all items bends wrong at the top (measured: the mean
-// score of the 10 best was 1.4-3× their precision); fitted there, the mean
-// score@k matches precision@k for k up to top_k.
-// Moves b so that the mean score of each user's 10 best unseen items
-// (data.train excluded; up to `max_users` users) is `target`, a unchanged:
-// for a model refit on all data, whose inner products grew with the data
-// it saw, against the precision@10 its validation measured.
-Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
-                           double target, ScoreCalibration* c, int max_users = 2000,
-                           float shown_below_weight = 0);
-
-//
-// `shown_below_weight` (> 0): what serving may show again is a training pair
-// weighing less than this (a viewed item, where serving excludes purchases
-// only); the top-k fit and the match then rank those too, as serving does.
-// 0: every training pair is excluded.
 StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float* users,
-                                               const float* items, int dim, uint64_t seed,
-                                               int negatives_per_user = 32, int max_users = 5000,
-                                               int top_k = 0, float shown_below_weight = 0);
+                                               const float* items, int dim, const CalibrationOptions& opt);
 
 }  // namespace embedrec::ml

@@ -274,6 +274,13 @@ Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> tes
   }
   d.train_events = train;
   d.train = UserItems::FromInteractions(d.n_users, std::move(train));
+  if (std::any_of(test.begin(), test.end(), [](const Interaction& x) { return x.ts != 0; })) {
+    d.next_test_item.assign(d.n_users, -1);
+    std::vector<int64_t> first(d.n_users, 0);
+    for (const auto& x : test) {
+      if (d.next_test_item[x.user] < 0 || x.ts < first[x.user]) d.next_test_item[x.user] = x.item, first[x.user] = x.ts;
+    }
+  }
   d.test = UserItems::FromInteractions(d.n_users, std::move(test));
   return d;
 }

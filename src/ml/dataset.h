@@ -52,6 +52,9 @@ struct Dataset {
   UserItems train;
   std::vector<Interaction> train_events;  // every training event (repeats, weights, times)
   UserItems test;  // may be empty (no evaluation)
+  // Per user, the earliest of their held-out items (-1: none) when the
+  // held-out pairs carry times; empty otherwise. A user's next choice.
+  std::vector<int32_t> next_test_item;
   // The users Evaluate ranks for, ascending (SampleEvalUsers); empty: every
   // user with held-out items.
   std::vector<int32_t> eval_users;

@@ -421,7 +421,7 @@ StatusOr<std::unique_ptr<Activity::TrendState>> Activity::BuildTrend(store::Tena
     }
   }
   for (size_t s = 0; s < ids.size(); ++s) {
-    if (score[s] >= 0) state->score.emplace(std::move(ids[s]), score[s]);
+    if (score[s] >= 0) state->score.emplace(std::move(ids[s]), score[s]), state->total += score[s];
   }
   state->built_at_ms = now;
   return state;
@@ -469,6 +469,7 @@ void Activity::RecordLocked(TenantState& t, const store::TrackEvent& ev, const s
     if (halvings > 20) {
       const double f = std::exp2(-halvings);
       for (auto& [id, s] : tr.score) s *= f;
+      tr.total *= f;
       for (auto& [pair, s] : tr.pair_weight) s *= f;
       tr.reference_ms = tr.activity_ms;
       tr.base.reset();  // every score moved: re-rank on the next read
@@ -486,6 +487,7 @@ void Activity::RecordLocked(TenantState& t, const store::TrackEvent& ev, const s
     const double add = w * std::exp2(halvings) - counted;
     if (add > 0) {
       counted += add;
+      tr.total += add;
       const size_t items = tr.score.size();
       const double now_score = tr.score[ev.item_id] += add;
       if (tr.score.size() > items) t.trend_bytes += 3 * (64 + HeapBytes(ev.item_id));
@@ -523,10 +525,7 @@ std::shared_ptr<const TrendingSnapshot> Activity::Snapshot(TrendState& tr) {
   snap->has_purchases = tr.has_purchases;
   snap->changed.assign(tr.changed.begin(), tr.changed.end());
   std::sort(snap->changed.begin(), snap->changed.end(), better);
-  snap->ForEachRanked([&](const std::string&, double s) {  // the best entry, base or overlay
-    snap->max_score = s;
-    return false;
-  });
+  snap->total_score = tr.total;
   return snap;
 }
 

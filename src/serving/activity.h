@@ -79,7 +79,10 @@ struct TrendingSnapshot {
   std::shared_ptr<const Base> base;
   Scored changed;                            // best first; these items' base entries are stale
   std::unordered_map<std::string, double> changed_score;
-  double max_score = 0;
+  // The sum of every item's score: an item's share of it is the chance that
+  // a shopper's next choice is that item (how popularity's scores read as
+  // probabilities, like a model's).
+  double total_score = 0;
   // The tenant's history holds a purchase (any time, uploaded or tracked):
   // what "exclude_from_recommendations": "auto" decides by.
   bool has_purchases = false;
@@ -160,6 +163,7 @@ class Activity {
   using ContextCounts = std::map<std::string, std::map<std::string, double>>;
   struct TrendState {
     std::unordered_map<std::string, double> score;
+    double total = 0;  // of score
     ContextCounts context_counts;  // from the stored history (see TenantState), moved there on install
     std::shared_ptr<const TrendingSnapshot::Base> base;  // null: re-rank on the next read
     std::unordered_map<std::string, double> changed;     // scores changed since `base`

@@ -387,7 +387,7 @@ std::vector<Recommendation> Recommender::TrendingFill(
   std::vector<Recommendation> out;
   auto take = [&](const CatalogItem& item, double s) {
     if (skip.count(item.item_id) || !allowed(item)) return;
-    out.push_back({&item, s > 0 && t->max_score > 0 ? top_score * s / t->max_score : 0.0,
+    out.push_back({&item, s > 0 && t->total_score > 0 ? std::min(top_score, s / t->total_score) : 0.0,
                    (s > 0 ? "Trending in " : "New in ") + CategoryLabel(item)});
   };
   if (!categories.empty()) {

@@ -170,6 +170,9 @@ class Recommender {
   // Trending items passing `allowed`, after `skip` (ids already chosen),
   // then items nobody touched recently when a filter leaves too few
   // trending ones; only `categories`' items when there are categories.
+  // Scores: the item's share of the tenant's trend (the chance a shopper's
+  // next choice is it), at most `top_score` (the last model item's, so the
+  // list stays in order).
   std::vector<Recommendation> TrendingFill(const std::string& tenant_id,
                                            const std::shared_ptr<const TrendingSnapshot>& t,
                                            const CatalogSnapshot& c,

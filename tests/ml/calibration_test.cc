@@ -31,7 +31,7 @@ TEST(ScoreCalibrationTest, RecoversAKnownLogisticLink) {
     }
     data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
   }
-  auto c = FitScoreCalibration(data, users.data(), items.data(), 1, 5);
+  auto c = FitScoreCalibration(data, users.data(), items.data(), 1, {.seed = 5});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_NEAR(c->a, 2.0, 0.15);
   EXPECT_NEAR(c->b, -3.0, 0.15);
@@ -66,12 +66,12 @@ TEST(ScoreCalibrationTest, ATopKFitMatchesPrecisionWhereItemsAreShown) {
     }
     data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
   }
-  auto top = FitScoreCalibration(data, users.data(), items.data(), kDim, 1, 32, 5000, 20);
+  auto top = FitScoreCalibration(data, users.data(), items.data(), kDim, {.seed = 1, .top_k = 20});
   ASSERT_TRUE(top.ok()) << top.status().message();
   EXPECT_NEAR(top->mean_score_at_10 / top->precision_at_10, 1.0, 0.1);
   EXPECT_GT(top->precision_at_10, 0.05);
   // The same measure for the fit over all items.
-  auto all = FitScoreCalibration(data, users.data(), items.data(), kDim, 1);
+  auto all = FitScoreCalibration(data, users.data(), items.data(), kDim, {.seed = 1});
   ASSERT_TRUE(all.ok());
   double score = 0;
   for (int u = 0; u < kUsers; ++u) {
@@ -89,6 +89,75 @@ TEST(ScoreCalibrationTest, ATopKFitMatchesPrecisionWhereItemsAreShown) {
   EXPECT_GT(std::abs(score / (10.0 * kUsers) / top->precision_at_10 - 1), 0.2);
   EXPECT_TRUE(all->ToJson().if_contains("mean_score@10") == nullptr);
   EXPECT_TRUE(top->ToJson().if_contains("mean_score@10") != nullptr);
+}
+
+TEST(ScoreCalibrationTest, OneChoicePerUserMatchesAProtocolThatWithholdsOneItem) {
+  // Users hold out several items each (a 20 % split of a long history); a
+  // shop's next visit, and the withheld-last-purchase protocol, has one
+  // to find, the user's other purchases known (not shown). Fitted with one
+  // choice per user, the mean score@10 matches the precision@10 of such
+  // lists; the plain top-k fit matches the split's precision, far higher.
+  // Both ways to name the choice: the split's earliest item per user
+  // (next_test_item), or one drawn when the split has no times.
+  constexpr int kUsers = 1500, kItems = 300, kDim = 4;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<double> uni(0, 1);
+  std::vector<float> users(kUsers * kDim), items(kItems * kDim);
+  for (auto& x : users) x = normal(rng);
+  for (auto& x : items) x = normal(rng);
+  auto ip_of = [&](int u, int i) {
+    double ip = 0;
+    for (int j = 0; j < kDim; ++j) ip += users[u * kDim + j] * items[i * kDim + j];
+    return ip;
+  };
+  Dataset data;
+  data.n_users = kUsers;
+  data.n_items = kItems;
+  data.train.offsets.assign(kUsers + 1, 0);
+  for (int u = 0; u < kUsers; ++u) {
+    for (int i = 0; i < kItems; ++i) {
+      if (uni(rng) < 0.6 / (1 + std::exp(-(2 * ip_of(u, i) - 5)))) data.test.items.push_back(i);
+    }
+    data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
+  }
+  // The protocol: `target[u]` the one item to find, the user's other held-out ones not shown.
+  auto protocol = [&](const std::vector<int32_t>& target, const ScoreCalibration& c) {
+    double hits = 0, score = 0, n = 0;
+    for (int u = 0; u < kUsers; ++u) {
+      if (target[u] < 0) continue;
+      std::vector<std::pair<double, int>> ips;
+      for (int i = 0; i < kItems; ++i) {
+        if (i == target[u] || !data.test.Contains(u, i)) ips.emplace_back(ip_of(u, i), i);
+      }
+      std::partial_sort(ips.begin(), ips.begin() + 10, ips.end(), std::greater<>());
+      double norm = 0;
+      for (int j = 0; j < kDim; ++j) norm += users[u * kDim + j] * users[u * kDim + j];
+      for (int r = 0; r < 10; ++r) hits += ips[r].second == target[u], score += c.Probability(ips[r].first, std::sqrt(norm));
+      n += 10;
+    }
+    return std::pair(hits / n, score / n);
+  };
+  std::vector<int32_t> drawn(kUsers, -1);
+  for (int u = 0; u < kUsers; ++u) {
+    if (data.test.degree(u) > 0) drawn[u] = data.test.begin(u)[rng() % data.test.degree(u)];
+  }
+  CalibrationOptions opt{.seed = 2, .top_k = 20};
+  auto split = FitScoreCalibration(data, users.data(), items.data(), kDim, opt);
+  opt.one_choice_per_user = true;
+  auto one = FitScoreCalibration(data, users.data(), items.data(), kDim, opt);  // drawn inside
+  data.next_test_item = drawn;  // as if these came first
+  auto next = FitScoreCalibration(data, users.data(), items.data(), kDim, opt);
+  ASSERT_TRUE(split.ok() && one.ok() && next.ok());
+  EXPECT_TRUE(one->one_choice_per_user);
+  const auto [precision, one_score] = protocol(drawn, *one);
+  const auto [same, next_score] = protocol(drawn, *next);
+  EXPECT_GT(split->precision_at_10, 2.5 * precision);  // several held out per user
+  EXPECT_NEAR(one_score / precision, 1.0, 0.15);
+  EXPECT_NEAR(next_score / precision, 1.0, 0.1);
+  EXPECT_NEAR(next->precision_at_10, precision, 1e-12);  // the same targets, the same lists
+  EXPECT_NEAR(next->mean_score_at_10 / next->precision_at_10, 1.0, 0.1);
+  EXPECT_EQ(JsonText(one->ToJson().at("held_out")), "\"one next choice per user\"");
 }
 
 TEST(ScoreCalibrationTest, AnInterceptIsFoundForAMeanScoreAtTen) {
@@ -159,7 +228,7 @@ TEST(ScoreCalibrationTest, NothingHeldOutIsAnError) {
   data.train.offsets = {0, 0, 0};
   data.test.offsets = {0, 0, 0};
   std::vector<float> users(2, 1.0f), items(3, 1.0f);
-  EXPECT_FALSE(FitScoreCalibration(data, users.data(), items.data(), 1, 1).ok());
+  EXPECT_FALSE(FitScoreCalibration(data, users.data(), items.data(), 1, {.seed = 1}).ok());
   EXPECT_DOUBLE_EQ(ScoreCalibration{}.Probability(0), 0.5);  // the identity link
 }
 
@@ -183,7 +252,7 @@ struct Line {
 TEST(ScoreCalibrationTest, AModelThatRanksHeldOutItemsLastIsNotCalibrated) {
   // Held-out items have the lowest inner products: an increasing link cannot fit.
   Line line(0);
-  EXPECT_FALSE(FitScoreCalibration(line.data, line.users.data(), line.items.data(), 1, 1).ok());
+  EXPECT_FALSE(FitScoreCalibration(line.data, line.users.data(), line.items.data(), 1, {.seed = 1}).ok());
 }
 
 TEST(ScoreCalibrationTest, ATopKFitThatDoesNotIncreaseIsFlatAtTheShownBaseRate) {
@@ -191,7 +260,7 @@ TEST(ScoreCalibrationTest, ATopKFitThatDoesNotIncreaseIsFlatAtTheShownBaseRate) 
   // lowest: scores become nearly flat at the rate of held-out items shown
   // (1 in 20), still increasing (each user's order is kept).
   Line line(30);
-  auto c = FitScoreCalibration(line.data, line.users.data(), line.items.data(), 1, 1, 32, 2000, 20);
+  auto c = FitScoreCalibration(line.data, line.users.data(), line.items.data(), 1, {.seed = 1, .max_users = 2000, .top_k = 20});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_TRUE(c->floored_slope);
   EXPECT_GT(c->a, 0);

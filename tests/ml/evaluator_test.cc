@@ -103,6 +103,10 @@ TEST(DatasetTest, SplitHoldsOutTheLatestItemsPerUser) {
   ASSERT_EQ(test.size(), 2u);
   for (const auto& t : test) EXPECT_TRUE(t.item == 8 || t.item == 9);
   EXPECT_EQ(train.size(), 9u);
+  // Each user's next choice: their earliest held-out item.
+  const Dataset d = MakeDataset(train, test);
+  EXPECT_EQ(d.next_test_item, (std::vector<int32_t>{8, -1}));
+  EXPECT_TRUE(MakeDataset(train, {{0, 8, 1.0f, 0}, {0, 9, 1.0f, 0}}).next_test_item.empty());  // no times
 }
 
 }  // namespace
