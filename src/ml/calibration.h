@@ -62,8 +62,8 @@ struct CalibrationOptions {
   float shown_below_weight = 0;
   // Top-k fit: a score is the chance that the item is the user's NEXT
   // choice: their earliest held-out item (data.next_test_item) where the
-  // split knows times, else one of them drawn, their other held-out items
-  // left out of the ranking. A user who held out five purchases counts as
+  // split knows times, else one of them drawn; their other held-out items
+  // are misses for it. A user who held out five purchases counts as
   // one who will make one more, as a shop's next visit does. false: each
   // held-out item is a choice of its own (the precision of a 20 % split).
   bool one_choice_per_user = false;
