@@ -449,7 +449,7 @@ def run_dataset(name, work, variants, peers):
                     parts.append(f"{name} targets {len(group)}: mean score@10 {ms:.3f} / p@10 {hit:.4f}")
                 note += "; " + "; ".join(parts)
             out.append((label, *score(lists, test), train_s, steer,
-                        f"{note}; mean score@10 {mean10:.3f} (this protocol's precision@10 {p10:.4f})".strip("; ")))
+                        f"{note}; mean score@10 {mean10:.4f} (this protocol's precision@10 {p10:.4f})".strip("; ")))
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
