@@ -40,6 +40,41 @@ TEST(ScoreCalibrationTest, RecoversAKnownLogisticLink) {
   EXPECT_NEAR(c->Probability(1.5), 0.5, 0.05);
 }
 
+// Users and items as standard normal vectors in `dim` dimensions; user u
+// holds out item i with probability p(u·i) (data.test; nothing in train).
+struct Planted {
+  int dim = 0;
+  std::vector<float> users, items;
+  Dataset data;
+  double Ip(int u, int i) const {
+    double ip = 0;
+    for (int j = 0; j < dim; ++j) ip += users[u * dim + j] * items[i * dim + j];
+    return ip;
+  }
+};
+
+Planted PlantChoices(int n_users, int n_items, int dim, unsigned seed, double (*p)(double)) {
+  Planted out;
+  out.dim = dim;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<double> uni(0, 1);
+  out.users.resize(n_users * dim);
+  out.items.resize(n_items * dim);
+  for (auto& x : out.users) x = normal(rng);
+  for (auto& x : out.items) x = normal(rng);
+  out.data.n_users = n_users;
+  out.data.n_items = n_items;
+  out.data.train.offsets.assign(n_users + 1, 0);
+  for (int u = 0; u < n_users; ++u) {
+    for (int i = 0; i < n_items; ++i) {
+      if (uni(rng) < p(out.Ip(u, i))) out.data.test.items.push_back(i);
+    }
+    out.data.test.offsets.push_back(static_cast<int64_t>(out.data.test.items.size()));
+  }
+  return out;
+}
+
 TEST(ScoreCalibrationTest, ATopKFitMatchesPrecisionWhereItemsAreShown) {
   // Users and items in 4 dimensions; a user holds out items with a
   // probability that is not logistic in the inner product (it saturates at
@@ -47,25 +82,11 @@ TEST(ScoreCalibrationTest, ATopKFitMatchesPrecisionWhereItemsAreShown) {
   // top 20, the mean score of the 10 best is within 10 % of their
   // precision; the fit over all items overshoots it.
   constexpr int kUsers = 800, kItems = 300, kDim = 4;
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal;
-  std::uniform_real_distribution<double> uni(0, 1);
-  std::vector<float> users(kUsers * kDim), items(kItems * kDim);
-  for (auto& x : users) x = normal(rng);
-  for (auto& x : items) x = normal(rng);
-  Dataset data;
-  data.n_users = kUsers;
-  data.n_items = kItems;
-  data.train.offsets.assign(kUsers + 1, 0);
-  for (int u = 0; u < kUsers; ++u) {
-    for (int i = 0; i < kItems; ++i) {
-      double ip = 0;
-      for (int j = 0; j < kDim; ++j) ip += users[u * kDim + j] * items[i * kDim + j];
-      const double p = 0.25 / (1 + std::exp(-(2 * ip - 4)));  // saturates at 0.25
-      if (uni(rng) < p) data.test.items.push_back(i);
-    }
-    data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
-  }
+  const Planted planted =
+      PlantChoices(kUsers, kItems, kDim, 3, [](double ip) { return 0.25 / (1 + std::exp(-(2 * ip - 4))); });
+  const Dataset& data = planted.data;
+  const std::vector<float>& users = planted.users;
+  const std::vector<float>& items = planted.items;
   auto top = FitScoreCalibration(data, users.data(), items.data(), kDim, {.seed = 1, .top_k = 20});
   ASSERT_TRUE(top.ok()) << top.status().message();
   EXPECT_NEAR(top->mean_score_at_10 / top->precision_at_10, 1.0, 0.1);
@@ -76,11 +97,7 @@ TEST(ScoreCalibrationTest, ATopKFitMatchesPrecisionWhereItemsAreShown) {
   double score = 0;
   for (int u = 0; u < kUsers; ++u) {
     std::vector<double> ips;
-    for (int i = 0; i < kItems; ++i) {
-      double ip = 0;
-      for (int j = 0; j < kDim; ++j) ip += users[u * kDim + j] * items[i * kDim + j];
-      ips.push_back(ip);
-    }
+    for (int i = 0; i < kItems; ++i) ips.push_back(planted.Ip(u, i));
     double norm = 0;
     for (int j = 0; j < kDim; ++j) norm += users[u * kDim + j] * users[u * kDim + j];
     std::partial_sort(ips.begin(), ips.begin() + 10, ips.end(), std::greater<>());
@@ -100,27 +117,13 @@ TEST(ScoreCalibrationTest, OneChoicePerUserMatchesAProtocolThatWithholdsOneItem)
   // Both ways to name the choice: the split's earliest item per user
   // (next_test_item), or one drawn when the split has no times.
   constexpr int kUsers = 1500, kItems = 300, kDim = 4;
-  std::mt19937 rng(21);
-  std::normal_distribution<float> normal;
-  std::uniform_real_distribution<double> uni(0, 1);
-  std::vector<float> users(kUsers * kDim), items(kItems * kDim);
-  for (auto& x : users) x = normal(rng);
-  for (auto& x : items) x = normal(rng);
-  auto ip_of = [&](int u, int i) {
-    double ip = 0;
-    for (int j = 0; j < kDim; ++j) ip += users[u * kDim + j] * items[i * kDim + j];
-    return ip;
-  };
-  Dataset data;
-  data.n_users = kUsers;
-  data.n_items = kItems;
-  data.train.offsets.assign(kUsers + 1, 0);
-  for (int u = 0; u < kUsers; ++u) {
-    for (int i = 0; i < kItems; ++i) {
-      if (uni(rng) < 0.6 / (1 + std::exp(-(2 * ip_of(u, i) - 5)))) data.test.items.push_back(i);
-    }
-    data.test.offsets.push_back(static_cast<int64_t>(data.test.items.size()));
-  }
+  Planted planted =
+      PlantChoices(kUsers, kItems, kDim, 21, [](double ip) { return 0.6 / (1 + std::exp(-(2 * ip - 5))); });
+  Dataset& data = planted.data;
+  const std::vector<float>& users = planted.users;
+  const std::vector<float>& items = planted.items;
+  auto ip_of = [&](int u, int i) { return planted.Ip(u, i); };
+  std::mt19937 rng(22);
   // The protocol: `target[u]` the one item to find.
   auto protocol = [&](const std::vector<int32_t>& target, const ScoreCalibration& c) {
     double hits = 0, score = 0, n = 0;
