@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -61,6 +62,7 @@ boost::json::object ScoreCalibration::ToJson() const {
     o["mean_score@10"] = mean_score_at_10;
     o["precision@10"] = precision_at_10;
     if (one_choice_per_user) o["held_out"] = "one next choice per user";
+    if (reranker_gain != 1) o["reranker_gain"] = reranker_gain;
   }
   return o;
 }
@@ -150,6 +152,11 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
   std::uniform_int_distribution<int32_t> any_item(0, data.n_items - 1);
   std::vector<Sample> samples;
   ScoreCalibration out;
+  const bool rerank = opt.top_k > 0 && opt.reranker && opt.item_category;
+  std::optional<RerankerSignals> signals;
+  if (rerank) signals.emplace(data, *opt.item_category, candidates);
+  double model_hits = 0, reranked_hits = 0;  // at 10, over the same lists
+  std::vector<std::pair<double, int32_t>> served;
   std::vector<std::pair<double, int32_t>> scored;
   std::vector<std::pair<double, double>> best10;  // top-k fit: each user's 10 best (ip, held-out share)
   out.per_user_norm = true;
@@ -179,10 +186,20 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
         scored.emplace_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn, i);
       }
       const size_t k = std::min<size_t>(opt.top_k, scored.size());
-      std::partial_sort(scored.begin(), scored.begin() + k, scored.end(),
+      const size_t ranked = rerank ? std::max(k, std::min(Reranker::kCandidates, scored.size())) : k;
+      std::partial_sort(scored.begin(), scored.begin() + ranked, scored.end(),
                         [](const auto& x, const auto& y) { return x.first > y.first; });
+      auto is_choice = [&](int32_t i) { return next >= 0 ? i == next : data.test.Contains(u, i); };
+      if (rerank) {  // the lists as serving shows them: the candidates reordered
+        served.assign(scored.begin(), scored.begin() + ranked);
+        const auto order = opt.reranker->Order(signals->Candidates(u, served));
+        for (size_t r = 0; r < std::min<size_t>(10, order.size()); ++r) {
+          reranked_hits += is_choice(served[order[r]].second);
+          model_hits += is_choice(served[r].second);
+        }
+      }
       for (size_t r = 0; r < k; ++r) {
-        const bool held = next >= 0 ? scored[r].second == next : data.test.Contains(u, scored[r].second);
+        const bool held = is_choice(scored[r].second);
         samples.push_back({scored[r].first, 1.0, held});
         if (r < 10) best10.emplace_back(scored[r].first, held ? 1.0 : 0.0);
         out.positives += held;
@@ -284,6 +301,16 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
       }
     }
     out.mean_score_at_10 = mean_score();
+    if (rerank) {
+      // Displayed probabilities stay in rank order: the k-th shown gets the
+      // model's k-th best. For probabilities well below 1, multiplying them
+      // all by the gain is adding its log to the intercept. (+1 each: a
+      // few hits do not make a wild ratio.)
+      out.reranker_gain = (reranked_hits + 1) / (model_hits + 1);
+      out.b += std::log(out.reranker_gain);
+      out.precision_at_10 *= out.reranker_gain;
+      out.mean_score_at_10 = mean_score();
+    }
   }
   return out;
 }

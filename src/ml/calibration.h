@@ -10,6 +10,7 @@
 
 #include "common/status.h"
 #include "ml/dataset.h"
+#include "ml/reranker.h"
 
 namespace embedrec::ml {
 
@@ -27,6 +28,7 @@ struct ScoreCalibration {
   // one choice per user when the fit counted so.
   double mean_score_at_10 = -1, precision_at_10 = -1;
   bool one_choice_per_user = false;
+  double reranker_gain = 1;  // the reranked lists' precision@10 over the model order's, when measured
   // `user_norm`: the norm of the user (query) vector the inner product was taken with.
   double Probability(double ip, double user_norm = 1) const;
   // As a model file's metadata carries it under "score_calibration".
@@ -67,6 +69,13 @@ struct CalibrationOptions {
   // one who will make one more, as a shop's next visit does. false: each
   // held-out item is a choice of its own (the precision of a 20 % split).
   bool one_choice_per_user = false;
+  // Top-k fit, with a reranker that serving applies: the lists' precision is
+  // that of each user's kCandidates best as served (seen items among them)
+  // reordered by it; the fit (on the model's order) is then moved by the
+  // gain it measures there (`reranker_gain`). `item_category`: what its
+  // category signal reads (a number per item, −1 none).
+  const Reranker* reranker = nullptr;
+  const std::vector<int32_t>* item_category = nullptr;
 };
 
 // Fits a, b on the held-out pairs of `data.test` (label 1) against items the

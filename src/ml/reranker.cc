@@ -166,6 +166,50 @@ json::object RerankerFit::ToJson() const {
   return o;
 }
 
+RerankerSignals::RerankerSignals(const Dataset& data, const std::vector<int32_t>& item_category,
+                                 const std::vector<int32_t>& users)
+    : item_category_(item_category), log_users_(data.n_items, 0.0), slot_(data.n_users, -1) {
+  for (int32_t i : data.train.items) log_users_[i] += 1;
+  for (double& x : log_users_) x = std::log1p(x);
+  for (int32_t u : users) {
+    if (u >= 0 && u < data.n_users && slot_[u] < 0) slot_[u] = static_cast<int32_t>(recent_share_.size()), recent_share_.emplace_back();
+  }
+  std::vector<std::vector<const Interaction*>> newest(recent_share_.size());
+  for (const auto& e : data.train_events) {
+    if (e.user >= 0 && e.user < data.n_users && slot_[e.user] >= 0 && e.weight > 0) newest[slot_[e.user]].push_back(&e);
+  }
+  for (size_t s = 0; s < newest.size(); ++s) {
+    auto& events = newest[s];
+    const size_t n_recent = std::min(events.size(), Reranker::kRecentEvents);
+    std::partial_sort(events.begin(), events.begin() + n_recent, events.end(),
+                      [](const Interaction* a, const Interaction* b) { return a->ts > b->ts; });
+    std::map<int32_t, double> share;
+    for (size_t k = 0; k < n_recent; ++k) {
+      const int32_t c = item_category_.empty() ? -1 : item_category_[events[k]->item];
+      if (c >= 0) share[c] += 1.0 / static_cast<double>(n_recent);
+    }
+    recent_share_[s].assign(share.begin(), share.end());
+  }
+}
+
+std::vector<Reranker::Candidate> RerankerSignals::Candidates(
+    int32_t u, const std::vector<std::pair<double, int32_t>>& model_order) const {
+  static const std::vector<std::pair<int32_t, double>> kNone;
+  const auto& shares = u >= 0 && u < static_cast<int32_t>(slot_.size()) && slot_[u] >= 0 ? recent_share_[slot_[u]] : kNone;
+  std::vector<Reranker::Candidate> out;
+  out.reserve(model_order.size());
+  for (const auto& [score, i] : model_order) {
+    const int32_t c = item_category_.empty() ? -1 : item_category_[i];
+    double share = 0;
+    if (c >= 0) {
+      auto it = std::lower_bound(shares.begin(), shares.end(), std::make_pair(c, -1.0));
+      if (it != shares.end() && it->first == c) share = it->second;
+    }
+    out.push_back({score, share, log_users_[i]});
+  }
+  return out;
+}
+
 RerankerFit FitReranker(const Dataset& data, const float* users, const float* items, int dim,
                         const std::vector<int32_t>& item_category, uint64_t seed) {
   RerankerFit out;
@@ -185,30 +229,11 @@ RerankerFit FitReranker(const Dataset& data, const float* users, const float* it
     return out;
   }
 
-  // What the features read: users per item, each user's newest events.
-  std::vector<double> log_users(data.n_items, 0.0);
-  for (int32_t i : data.train.items) log_users[i] += 1;
-  for (double& x : log_users) x = std::log1p(x);
-  std::vector<int32_t> slot(data.n_users, -1);
-  for (size_t s = 0; s < chosen.size(); ++s) slot[chosen[s]] = static_cast<int32_t>(s);
-  std::vector<std::vector<const Interaction*>> newest(chosen.size());
-  for (const auto& e : data.train_events) {
-    if (e.user >= 0 && e.user < data.n_users && slot[e.user] >= 0 && e.weight > 0) newest[slot[e.user]].push_back(&e);
-  }
-
+  const RerankerSignals signals(data, item_category, chosen);
   std::vector<Sample> samples(chosen.size());
 #pragma omp parallel for schedule(dynamic, 16)
   for (size_t s = 0; s < chosen.size(); ++s) {
     const int32_t u = chosen[s];
-    auto& events = newest[s];
-    const size_t n_recent = std::min(events.size(), Reranker::kRecentEvents);
-    std::partial_sort(events.begin(), events.begin() + n_recent, events.end(),
-                      [](const Interaction* a, const Interaction* b) { return a->ts > b->ts; });
-    std::map<int32_t, double> recent_share;
-    for (size_t k = 0; k < n_recent; ++k) {
-      const int32_t c = item_category.empty() ? -1 : item_category[events[k]->item];
-      if (c >= 0) recent_share[c] += 1.0 / static_cast<double>(n_recent);
-    }
     const float* q = users + static_cast<int64_t>(u) * dim;
     std::vector<std::pair<float, int32_t>> scored;
     scored.reserve(data.n_items);
@@ -223,17 +248,14 @@ RerankerFit FitReranker(const Dataset& data, const float* users, const float* it
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), [](const auto& a, const auto& b) {
       return a.first > b.first || (a.first == b.first && a.second < b.second);
     });
-    std::vector<Reranker::Candidate> candidates;
+    std::vector<std::pair<double, int32_t>> order;
     Sample& sample = samples[s];
     sample.user = u;
     for (size_t r = 0; r < k; ++r) {
-      const int32_t i = scored[r].second;
-      const int32_t c = item_category.empty() ? -1 : item_category[i];
-      auto share = c >= 0 ? recent_share.find(c) : recent_share.end();
-      candidates.push_back({scored[r].first, share == recent_share.end() ? 0.0 : share->second, log_users[i]});
-      sample.items.push_back(i);
+      order.emplace_back(scored[r].first, scored[r].second);
+      sample.items.push_back(scored[r].second);
     }
-    sample.features = Reranker::Features(candidates);
+    sample.features = Reranker::Features(signals.Candidates(u, order));
   }
 
   // Cross-fitted: each half ranked by the weights of the other.

@@ -57,6 +57,27 @@ struct Reranker {
   static std::optional<Reranker> FromMetadata(std::string_view metadata_json);
 };
 
+// What the reranker's signals read from a data set: users per item (from
+// data.train) and each user's newest kRecentEvents events' categories (from
+// data.train_events). Built once per data set; Candidates is thread-safe.
+class RerankerSignals {
+ public:
+  // `item_category`: a category number per item (−1: none); `users`: the
+  // users Candidates will be asked for (their events are indexed).
+  RerankerSignals(const Dataset& data, const std::vector<int32_t>& item_category,
+                  const std::vector<int32_t>& users);
+  // The candidates of user u's items in the model's order (score: the
+  // model's inner product).
+  std::vector<Reranker::Candidate> Candidates(int32_t u,
+                                              const std::vector<std::pair<double, int32_t>>& model_order) const;
+
+ private:
+  const std::vector<int32_t>& item_category_;
+  std::vector<double> log_users_;
+  std::vector<std::vector<std::pair<int32_t, double>>> recent_share_;  // per indexed user: (category, share)
+  std::vector<int32_t> slot_;  // user → index into recent_share_, −1 when not indexed
+};
+
 struct RerankerFit {
   std::optional<Reranker> reranker;  // set when it ranks better than the model, cross-fitted
   // Over the sampled validation users, the model's order and the reranked

@@ -324,8 +324,9 @@ def test_scores_are_the_chance_of_the_next_purchase(server, tmp_path):
     Untrained, popularity's scores are item shares of the shop's activity;
     trained on a generated shop whose users buy several items each, the job
     calibrates on each validation user's next held-out purchase (not on all
-    of them, as the split's precision@10 counts), and the served mean
-    score@10 is that figure. (Against the withheld-last-purchase protocol:
+    of them, as the split's precision@10 counts) in lists as served
+    (reranked where a reranker is kept), and the served mean score@10 is
+    that figure. (Against the withheld-last-purchase protocol:
     bench/quality_bench.py, docs/benchmarks.md.)"""
     out = tmp_path / "shop"
     subprocess.run([BIN, "generate-shop", "--out", str(out), "--users", "1500", "--items", "2000",
@@ -344,9 +345,11 @@ def test_scores_are_the_chance_of_the_next_purchase(server, tmp_path):
     done = wait_done(server, key, r.json()["job_id"], timeout=180)
     assert done["status"] == "completed" and done["deployment_status"] == "deployed", done
     fm, cal = done["final_metrics"], done["score_calibration"]
-    assert 0 < fm["next_choice_precision@10"] < 0.7 * fm["precision@10"], fm
+    assert 0 < fm["next_choice_precision@10"] < fm["precision@10"], fm
     assert cal["precision@10"] == fm["next_choice_precision@10"]
     assert cal["held_out"] == "one next choice per user"
+    if done["rerank"]["kept"]:  # measured on the lists as served (seen items among the candidates)
+        assert cal["reranker_gain"] > 1, cal
     shown, score = 0, 0.0
     for n in range(0, len(users), 100):
         res = server.request("POST", "/api/v1/recommendations/batch", {"user_ids": users[n:n + 100], "count": 10},

@@ -161,6 +161,34 @@ TEST(ScoreCalibrationTest, OneChoicePerUserMatchesAProtocolThatWithholdsOneItem)
   EXPECT_EQ(JsonText(one->ToJson().at("held_out")), "\"one next choice per user\"");
 }
 
+TEST(ScoreCalibrationTest, TheRerankersGainIsMeasuredOnTheListsAsServed) {
+  // A reranker that keeps the model's order leaves the fit as it is; one
+  // that turns the order round (the 100 candidates' worst first) shows
+  // lists that hold almost no held-out item: the gain says so and the
+  // scores drop with it.
+  Planted planted =
+      PlantChoices(600, 300, 4, 5, [](double ip) { return 0.3 / (1 + std::exp(-(2 * ip - 4))); });
+  const std::vector<int32_t> no_categories;
+  Reranker keep, reverse;
+  for (int f = 0; f < Reranker::kFeatures; ++f) keep.scale[f] = reverse.scale[f] = 1;
+  keep.weight[0] = 1;      // relative_score: the model's order
+  reverse.weight[0] = -1;  // its reverse
+  CalibrationOptions opt{.seed = 3, .top_k = 20, .one_choice_per_user = true, .item_category = &no_categories};
+  auto plain = FitScoreCalibration(planted.data, planted.users.data(), planted.items.data(), 4, opt);
+  opt.reranker = &keep;
+  auto kept = FitScoreCalibration(planted.data, planted.users.data(), planted.items.data(), 4, opt);
+  opt.reranker = &reverse;
+  auto reversed = FitScoreCalibration(planted.data, planted.users.data(), planted.items.data(), 4, opt);
+  ASSERT_TRUE(plain.ok() && kept.ok() && reversed.ok());
+  EXPECT_EQ(kept->reranker_gain, 1.0);
+  EXPECT_DOUBLE_EQ(kept->b, plain->b);
+  EXPECT_LT(reversed->reranker_gain, 0.3);
+  EXPECT_NEAR(reversed->precision_at_10, plain->precision_at_10 * reversed->reranker_gain, 1e-12);
+  EXPECT_NEAR(reversed->mean_score_at_10 / reversed->precision_at_10, 1.0, 0.1);
+  EXPECT_TRUE(reversed->ToJson().contains("reranker_gain"));
+  EXPECT_FALSE(kept->ToJson().contains("reranker_gain"));
+}
+
 TEST(ScoreCalibrationTest, AnInterceptIsFoundForAMeanScoreAtTen) {
   // A refit model: the slope is kept, the intercept moved so that the mean
   // score of every user's 10 best unseen items is the target.
