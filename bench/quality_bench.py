@@ -39,6 +39,8 @@ On the generated shop, two oracle rows rank by the generator's own purchase
 propensities (`generate-shop --truth`), alone and given the category of the
 withheld purchase's session: how far any model is from the best possible.
 
+Any shape of generated shop: `--data shop:ITEMS:USERS:ROWS[:SEED]`.
+
 Usage: bench/quality_bench.py [--data shop,movielens,gowalla] [--variants ...]
 """
 import argparse
@@ -78,10 +80,15 @@ def load_csv(path):
     return list(csv.DictReader(io.StringIO(Path(path).read_text())))
 
 
-def data_shop(work):
-    out = work / "shop"
-    subprocess.run([BIN, "generate-shop", "--out", str(out), "--items", "10000", "--users", "5000",
-                    "--interactions", "150000", "--truth"], check=True, capture_output=True)
+def data_dir(work, name):
+    return work / name.replace(":", "-")
+
+
+def data_shop(work, items=10000, users=5000, interactions=150000, seed=42, name="shop"):
+    out = data_dir(work, name)
+    subprocess.run([BIN, "generate-shop", "--out", str(out), "--items", str(items), "--users", str(users),
+                    "--interactions", str(interactions), "--seed", str(seed), "--truth"],
+                   check=True, capture_output=True)
     return (out / "items.csv").read_bytes(), load_csv(out / "interactions.csv")
 
 
@@ -367,8 +374,15 @@ def steering(gw, key, rows, category, t_after, n_categories=8, seed=11):
     return sum(shares) / max(1, len(shares)) if shares else float("nan")
 
 
+def load_dataset(name, work):
+    """A named data set, or `shop:ITEMS:USERS:ROWS[:SEED]`: generate-shop of that shape."""
+    if name.startswith("shop:"):
+        return data_shop(work, *(int(x) for x in name.split(":")[1:]), name=name)
+    return DATA[name](work)
+
+
 def run_dataset(name, work, variants, peers):
-    items_csv, rows = DATA[name](work)
+    items_csv, rows = load_dataset(name, work)
     items = load_csv_bytes(items_csv)
     category = {r["item_id"]: r.get("category", "") for r in items}
     kept, test = withhold(rows)
@@ -380,7 +394,7 @@ def run_dataset(name, work, variants, peers):
     if any(category.values()):
         out.append(("category-popularity (offline)", *score(category_popularity_lists(kept, test, category), test),
                      "", "", ""))
-    truth = work / name / "truth.csv"
+    truth = data_dir(work, name) / "truth.csv"
     if truth.exists():
         for session in (False, True):
             label = "the generator's own propensities" + (" + the purchase session's category" if session else "")
@@ -396,7 +410,7 @@ def run_dataset(name, work, variants, peers):
     try:
         gw, ml = ports["gateway"], ports["ml"]
         for variant in variants:
-            _, key = tenant_key(gw, f"{name}-{variant}".replace("_", "-"),
+            _, key = tenant_key(gw, f"{name}-{variant}".replace("_", "-").replace(":", "-"),
                                 ["data:write", "models:train", "recommendations:read", "interactions:write"],
                                 {"max_recommendations": 50})
             call(gw, "POST", "/api/v1/upload/items", token=key, raw=items_csv, ctype="text/csv")

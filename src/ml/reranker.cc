@@ -19,7 +19,8 @@ namespace json = boost::json;
 namespace {
 
 constexpr const char* kFeatureNames[Reranker::kFeatures] = {"relative_score", "log_position",
-                                                            "recent_category_share", "log_users"};
+                                                            "recent_category_share", "log_users",
+                                                            "log_recent_category_share"};
 // Users × items scored to fit (each validation user against every item).
 constexpr int64_t kMaxScoredPairs = 400'000'000;
 constexpr int kMaxUsers = 4000, kMinUsers = 50;
@@ -93,7 +94,7 @@ std::vector<Row> Reranker::Features(const std::vector<Candidate>& in_model_order
   for (size_t k = 0; k < in_model_order.size(); ++k) {
     const auto& c = in_model_order[k];
     out.push_back({best > 0 ? c.score / best : 0.0, std::log1p(static_cast<double>(k)), c.category_share,
-                   c.log_users});
+                   c.log_users, std::log(c.category_share + kShareFloor)});
   }
   return out;
 }
@@ -132,12 +133,26 @@ std::optional<Reranker> Reranker::FromMetadata(std::string_view metadata_json) {
   const json::value* v = !ec && meta.is_object() ? meta.as_object().if_contains("reranker") : nullptr;
   if (!v || !v->is_object()) return std::nullopt;
   const json::object& o = v->as_object();
+  // Where each of our features is in the file's arrays (-1: not there).
+  const json::value* names = o.if_contains("features");
+  if (!names || !names->is_array()) return std::nullopt;
+  const size_t n = names->as_array().size();
+  std::array<int, kFeatures> at;
+  at.fill(-1);
+  for (size_t k = 0; k < n; ++k) {
+    const json::value& name = names->as_array()[k];
+    if (!name.is_string()) return std::nullopt;
+    for (int j = 0; j < kFeatures; ++j) {
+      if (name.as_string() == kFeatureNames[j]) at[j] = static_cast<int>(k);
+    }
+  }
   Reranker r;
   auto read = [&](const char* key, std::array<double, kFeatures>* out) {
     const json::value* a = o.if_contains(key);
-    if (!a || !a->is_array() || a->as_array().size() != kFeatures) return false;
+    if (!a || !a->is_array() || a->as_array().size() != n) return false;
     for (int j = 0; j < kFeatures; ++j) {
-      const json::value& x = a->as_array()[j];
+      if (at[j] < 0) continue;  // weighs nothing (weight 0)
+      const json::value& x = a->as_array()[at[j]];
       if (!x.is_number() || !std::isfinite(x.to_number<double>())) return false;
       (*out)[j] = x.to_number<double>();
     }

@@ -2,8 +2,9 @@
 // signals every shop has and a single model ranks poorly — how strongly the
 // model prefers the item, its place in the model's order, how much of the
 // user's newest events were in the item's category (the session they are
-// in), and how many users chose the item (popularity, which each model
-// type weighs differently). One tenant's weights, fitted by the training job
+// in; also as a log, so that a category the user left weighs as a factor:
+// a choice is a category times an item within it), and how many users
+// chose the item (popularity, which each model type weighs differently). One tenant's weights, fitted by the training job
 // on its validation split, against the items each user went on to choose.
 //
 // The job keeps a reranker only when, cross-fitted (fitted on half the
@@ -30,7 +31,10 @@
 namespace embedrec::ml {
 
 struct Reranker {
-  static constexpr int kFeatures = 4;
+  static constexpr int kFeatures = 5;
+  // The log feature's floor: a category none of the newest events were in
+  // (one event of kRecentEvents is a share of 0.1).
+  static constexpr double kShareFloor = 0.01;
   static constexpr size_t kCandidates = 100;    // the model's best items it reorders
   static constexpr size_t kRecentEvents = 10;   // the user's newest events whose categories count
 
@@ -53,7 +57,8 @@ struct Reranker {
 
   boost::json::object ToJson() const;
   // The reranker in a model file's metadata JSON ("reranker"); nullopt when
-  // it has none or it is malformed.
+  // it has none or it is malformed. Features are matched by name: one a
+  // file does not name (written before it existed) weighs nothing.
   static std::optional<Reranker> FromMetadata(std::string_view metadata_json);
 };
 

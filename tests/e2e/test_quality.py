@@ -290,8 +290,14 @@ def test_the_reranker_learns_the_shops_signals_and_serves_them(server, tmp_path)
         rerank = done["rerank"]
         if name == "with":
             assert rerank["kept"] and rerank["reranked_ndcg@10"] > rerank["ndcg@10"], rerank
-            assert rerank["weights"]["features"][2] == "recent_category_share"
-            assert rerank["weights"]["weight"][2] > 0, rerank
+            # The session's category weighs up: its share enters as itself
+            # and as its log (floor 0.01); a share of 0.6 against none.
+            w = rerank["weights"]
+            at = {name: j for j, name in enumerate(w["features"])}
+            lift = sum(w["weight"][at[name]] * w["scale"][at[name]] * (x(0.6) - x(0.0))
+                       for name, x in (("recent_category_share", lambda s: s),
+                                       ("log_recent_category_share", lambda s: math.log(s + 0.01))))
+            assert lift > 0.5, rerank
             models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
             metrics = models[0]["metrics"]
             assert metrics["rerank"]["kept"], metrics

@@ -38,7 +38,9 @@ TEST(RerankerTest, LearnsThatTheLastSessionsCategoryPredicts) {
   RerankerFit fit = FitReranker(p.data, p.users.data(), p.items.data(), kDim, p.categories, 7);
   ASSERT_TRUE(fit.reranker.has_value()) << fit.reason;
   EXPECT_EQ(fit.users, 600);
-  EXPECT_GT(fit.reranker->weight[2], 0);  // recent_category_share
+  // The session's category weighs up (as a share and as its log).
+  const auto in_session = Reranker::Features({{1.0, 0.6, 1.0}}), outside = Reranker::Features({{1.0, 0.0, 1.0}});
+  EXPECT_GT(fit.reranker->Score(in_session[0]), fit.reranker->Score(outside[0]) + 1);
   // Cross-fitted: judged on users the weights were not fitted on.
   EXPECT_GT(fit.reranked_ndcg_at_10, 2 * fit.ndcg_at_10);
   EXPECT_GT(fit.reranked_hit_rate_at_20, fit.hit_rate_at_20);
@@ -68,8 +70,8 @@ TEST(RerankerTest, TooFewUsersFitNothing) {
 
 TEST(RerankerTest, OrdersByItsWeightsAndRoundTripsThroughMetadata) {
   Reranker r;
-  r.scale = {1, 1, 1, 1};
-  r.weight = {0, -0.1, 2.0, 0};  // the session's category, then the model's order
+  r.scale = {1, 1, 1, 1, 1};
+  r.weight = {0, -0.1, 2.0, 0, 0};  // the session's category, then the model's order
   const std::vector<Reranker::Candidate> in_model_order = {
       {3.0, 0.0, 1.0}, {2.0, 0.6, 1.0}, {1.0, 0.0, 1.0}, {0.5, 0.2, 1.0}};
   EXPECT_EQ(r.Order(in_model_order), (std::vector<size_t>{1, 3, 0, 2}));
@@ -81,6 +83,32 @@ TEST(RerankerTest, OrdersByItsWeightsAndRoundTripsThroughMetadata) {
   EXPECT_FALSE(Reranker::FromMetadata("{}").has_value());
   EXPECT_FALSE(Reranker::FromMetadata(R"({"reranker":{"mean":[0],"scale":[1],"weight":[1],"bias":0}})").has_value());
   EXPECT_FALSE(Reranker::FromMetadata("not json").has_value());
+}
+
+TEST(RerankerTest, ReadsFeaturesByNameAndOlderFilesWithoutTheNewOnes) {
+  // A model file written before the log share existed (four features), and
+  // one naming a feature this build does not know: what is named is read,
+  // the rest weighs nothing.
+  auto old = Reranker::FromMetadata(
+      R"({"reranker":{"features":["relative_score","log_position","recent_category_share","log_users"],)"
+      R"("mean":[0.5,1,0.1,2],"scale":[2,1,3,0.5],"weight":[1,-0.2,0.7,0.3],"bias":-4}})");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->weight, (std::array<double, Reranker::kFeatures>{1, -0.2, 0.7, 0.3, 0}));
+  EXPECT_EQ(old->mean[3], 2);
+  EXPECT_EQ(old->scale[2], 3);
+  EXPECT_EQ(old->bias, -4);
+  auto reordered = Reranker::FromMetadata(
+      R"({"reranker":{"features":["from_the_future","log_users","relative_score"],)"
+      R"("mean":[9,2,0.5],"scale":[9,0.5,2],"weight":[9,0.3,1],"bias":0}})");
+  ASSERT_TRUE(reordered.has_value());
+  EXPECT_EQ(reordered->weight, (std::array<double, Reranker::kFeatures>{1, 0, 0, 0.3, 0}));
+  // Arrays that do not match the names: malformed.
+  EXPECT_FALSE(Reranker::FromMetadata(
+                   R"({"reranker":{"features":["log_users","relative_score"],"mean":[1],"scale":[1],"weight":[1],"bias":0}})")
+                   .has_value());
+  EXPECT_FALSE(Reranker::FromMetadata(
+                   R"({"reranker":{"features":[1,2],"mean":[1,1],"scale":[1,1],"weight":[1,1],"bias":0}})")
+                   .has_value());
 }
 
 }  // namespace

@@ -139,7 +139,9 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
                                                           : plain;
     const double s = o.at("val_served_ndcg@10").as_double();
     EXPECT_GE(s, best - 1e-12);
-    if (!o.contains("val_reranked_ndcg@10")) EXPECT_DOUBLE_EQ(s, best);
+    if (!o.contains("val_reranked_ndcg@10")) {
+      EXPECT_DOUBLE_EQ(s, best);
+    }
     return s;
   };
   double best = -1, best_seconds = 0, chosen_served = -1, chosen_seconds = 0;
@@ -153,7 +155,9 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   EXPECT_EQ(chosen, 1);
   // The best figure, or one alike (within 1 %) that took less time.
   EXPECT_GE(chosen_served, best * 0.99);
-  if (chosen_served < best) EXPECT_LT(chosen_seconds, best_seconds);
+  if (chosen_served < best) {
+    EXPECT_LT(chosen_seconds, best_seconds);
+  }
   EXPECT_EQ(r->best->name(), ModelChoiceName(r->chosen.model_type));
   EXPECT_GT(best, 0.15);  // the planted tastes are learned
   EXPECT_FALSE(fractions.empty());
