@@ -380,8 +380,13 @@ def test_gate_standby_rollback_and_delete(server, shop):
 def test_incremental_continues_the_deployed_model(server, shop):
     key = shop["api_key"]
     full = wait_done(server, key, train(server, key).json()["job_id"])
-    r = server.request("POST", "/api/v1/train", {"training_mode": "incremental", "hyperparameters": {
-        "embedding_dim": 16, "num_layers": 2, "batch_size": 256, "epochs": 3}}, token=key, port="ml")
+    # The gate allows what this test asserts (0.9x); at the default 5 % a
+    # three-epoch continuation on this small shop was refused once in a
+    # loaded CI run (validation ndcg@10 0.2325 against 0.2451).
+    r = server.request("POST", "/api/v1/train", {"training_mode": "incremental", "deploy_tolerance": 0.1,
+                                                 "hyperparameters": {"embedding_dim": 16, "num_layers": 2,
+                                                                     "batch_size": 256, "epochs": 3}},
+                       token=key, port="ml")
     assert r.status == 202, r
     inc = wait_done(server, key, r.json()["job_id"])
     assert inc["status"] == "completed", inc
