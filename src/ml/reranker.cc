@@ -124,7 +124,7 @@ json::object Reranker::ToJson() const {
     w.push_back(weight[j]);
   }
   return {{"features", names}, {"mean", m}, {"scale", s}, {"weight", w}, {"bias", bias},
-          {"candidates", kCandidates}, {"recent_events", kRecentEvents}};
+          {"candidates", kCandidates}, {"recent_events", recent_events}};
 }
 
 std::optional<Reranker> Reranker::FromMetadata(std::string_view metadata_json) {
@@ -164,6 +164,12 @@ std::optional<Reranker> Reranker::FromMetadata(std::string_view metadata_json) {
     return std::nullopt;
   }
   r.bias = b->to_number<double>();
+  // Files carry the window their shares were fitted on (10 before it changed).
+  r.recent_events = 10;
+  if (const json::value* e = o.if_contains("recent_events"); e && e->is_int64()) {
+    if (e->as_int64() < 1 || e->as_int64() > 1000) return std::nullopt;
+    r.recent_events = static_cast<size_t>(e->as_int64());
+  }
   return r;
 }
 

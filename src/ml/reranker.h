@@ -36,7 +36,10 @@ struct Reranker {
   // (one event of kRecentEvents is a share of 0.1).
   static constexpr double kShareFloor = 0.01;
   static constexpr size_t kCandidates = 100;    // the model's best items it reorders
-  static constexpr size_t kRecentEvents = 10;   // the user's newest events whose categories count
+  // The user's newest events whose categories count: the session they are
+  // in. (5 was tried: better offline and on a small generated shop, 0.007-
+  // 0.016 lower hit@20 through the API on both electronics shops.)
+  static constexpr size_t kRecentEvents = 10;
 
   // One candidate's signals.
   struct Candidate {
@@ -49,6 +52,9 @@ struct Reranker {
 
   std::array<double, kFeatures> mean{}, scale{}, weight{};
   double bias = 0;
+  // The newest events its category shares were fitted on (kRecentEvents
+  // when fitted by this build; model files keep theirs).
+  size_t recent_events = kRecentEvents;
 
   // Higher is better; the logit of "the user chooses it".
   double Score(const std::array<double, kFeatures>& features) const;

@@ -306,7 +306,7 @@ std::vector<size_t> Reranked(const ServingModel& m, const CatalogSnapshot& c, co
                              std::vector<size_t> order) {
   std::map<std::string_view, double> recent_categories;  // of the newest events, by count
   size_t n = 0;
-  for (auto e = profile.recent.rbegin(); e != profile.recent.rend() && n < ml::Reranker::kRecentEvents; ++e) {
+  for (auto e = profile.recent.rbegin(); e != profile.recent.rend() && n < m.reranker->recent_events; ++e) {
     if (e->weight <= 0) continue;
     ++n;
     if (const CatalogItem* item = c.Find(e->item_id); item && !item->category.empty()) {

@@ -79,6 +79,7 @@ TEST(RerankerTest, OrdersByItsWeightsAndRoundTripsThroughMetadata) {
   auto back = Reranker::FromMetadata(meta);
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->weight, r.weight);
+  EXPECT_EQ(back->recent_events, Reranker::kRecentEvents);
   EXPECT_EQ(back->Order(in_model_order), r.Order(in_model_order));
   EXPECT_FALSE(Reranker::FromMetadata("{}").has_value());
   EXPECT_FALSE(Reranker::FromMetadata(R"({"reranker":{"mean":[0],"scale":[1],"weight":[1],"bias":0}})").has_value());
@@ -97,6 +98,14 @@ TEST(RerankerTest, ReadsFeaturesByNameAndOlderFilesWithoutTheNewOnes) {
   EXPECT_EQ(old->mean[3], 2);
   EXPECT_EQ(old->scale[2], 3);
   EXPECT_EQ(old->bias, -4);
+  EXPECT_EQ(old->recent_events, 10u);  // the window before it was written down as a choice
+  auto seven = Reranker::FromMetadata(
+      R"({"reranker":{"features":["log_users"],"mean":[1],"scale":[1],"weight":[1],"bias":0,"recent_events":7}})");
+  ASSERT_TRUE(seven.has_value());
+  EXPECT_EQ(seven->recent_events, 7u);
+  EXPECT_FALSE(Reranker::FromMetadata(
+                   R"({"reranker":{"features":["log_users"],"mean":[1],"scale":[1],"weight":[1],"bias":0,"recent_events":0}})")
+                   .has_value());
   auto reordered = Reranker::FromMetadata(
       R"({"reranker":{"features":["from_the_future","log_users","relative_score"],)"
       R"("mean":[9,2,0.5],"scale":[9,0.5,2],"weight":[9,0.3,1],"bias":0}})");
