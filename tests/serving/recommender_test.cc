@@ -32,8 +32,17 @@ class RecommenderTest : public TenantStoreTest {
       ASSERT_OK((*batch)->UpsertItem(item, 1));
     }
     ASSERT_OK((*batch)->Commit());
+    Deploy("{}");
+    recommender_ = std::make_unique<Recommender>(&models_, &catalog_, &activity_, stores_.get());
+  }
+  // The model (random embeddings, the same every time) with this metadata
+  // and a training history (the known user had i399).
+  void Deploy(const std::string& metadata_json) {
     ml::ModelArtifact a;
     a.model_type = "bpr_mf";
+    a.metadata_json = metadata_json;
+    a.history_offsets = {0, 1};
+    a.history_items = {kItems - 1};
     a.dim = kDim;
     a.n_users = 1;
     a.n_items = kItems;
@@ -53,7 +62,6 @@ class RecommenderTest : public TenantStoreTest {
     auto m = LoadServingModel("v1.0_20261125", 0, ml::EncodeModel(a), *bytes, options);
     ASSERT_OK(m);
     models_.Set(id_, *m);
-    recommender_ = std::make_unique<Recommender>(&models_, &catalog_, &activity_, stores_.get());
   }
   // `user` viewed these items (events the model has not seen).
   void Viewed(const std::string& user, const std::vector<int>& items) {
@@ -110,6 +118,21 @@ TEST_F(RecommenderTest, ACategoryScoredAloneRanksAsTheFilteredSearchOfEveryItem)
     Filters none;
     EXPECT_EQ(Ranked(user, by_category, 20), Ranked(user, none, 20)) << user;
   }
+}
+
+TEST_F(RecommenderTest, TheRerankerCountsTheNewestEventsItsModelFileWasFittedOn) {
+  // A reranker that orders by the share of the user's newest events in the
+  // item's category alone. The visitor's newest view is in "small", the two
+  // before it in "big": over the newest one, "small" leads; over the newest
+  // three, "big" does. The window is the model file's, not the build's.
+  Viewed("v", {21, 22, 30});
+  auto reranked_by = [&](int window) {
+    Deploy(R"({"reranker":{"features":["recent_category_share"],"mean":[0],"scale":[1],"weight":[10],)"
+           R"("bias":0,"recent_events":)" + std::to_string(window) + "}}");
+    return Ranked("v", Filters(), 5);
+  };
+  for (const auto& s : reranked_by(1)) EXPECT_TRUE(s.ends_with("/small")) << s;
+  for (const auto& s : reranked_by(3)) EXPECT_TRUE(s.ends_with("/big")) << s;
 }
 
 }  // namespace
