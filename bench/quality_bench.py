@@ -457,10 +457,10 @@ def run_dataset(name, work, variants, peers):
             if buyers and len(buyers) < len(test):  # purchases and views withheld: each part's figures
                 by_user = dict(zip(sorted(test), scores))
                 parts = []
-                for name, group in (("purchase", buyers), ("other", [u for u in sorted(test) if u not in PURCHASE_TARGET])):
+                for kind, group in (("purchase", buyers), ("other", [u for u in sorted(test) if u not in PURCHASE_TARGET])):
                     hit = sum(test[u] in lists.get(u, [])[:10] for u in group) / len(group) / 10
                     ms = sum(sum(by_user[u]) / len(by_user[u]) for u in group if by_user[u]) / len(group)
-                    parts.append(f"{name} targets {len(group)}: mean score@10 {ms:.3f} / p@10 {hit:.4f}")
+                    parts.append(f"{kind} targets {len(group)}: mean score@10 {ms:.3f} / p@10 {hit:.4f}")
                 note += "; " + "; ".join(parts)
             out.append((label, *score(lists, test), train_s, steer,
                         f"{note}; mean score@10 {mean10:.4f} (this protocol's precision@10 {p10:.4f})".strip("; ")))

@@ -159,7 +159,7 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
   ScoreCalibration out;
   const bool rerank = opt.top_k > 0 && opt.reranker && opt.item_category;
   std::optional<RerankerSignals> signals;
-  if (rerank) signals.emplace(data, *opt.item_category, candidates);
+  if (rerank) signals.emplace(data, *opt.item_category, candidates, opt.reranker->recent_events);
   double model_hits = 0, reranked_hits = 0;  // at 10, over the same lists
   std::vector<std::pair<double, int32_t>> scored;
   std::vector<std::pair<double, bool>> best10;  // top-k fit: each user's 10 best (ip, the choice?)

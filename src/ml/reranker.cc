@@ -164,8 +164,8 @@ std::optional<Reranker> Reranker::FromMetadata(std::string_view metadata_json) {
     return std::nullopt;
   }
   r.bias = b->to_number<double>();
-  // Files carry the window their shares were fitted on (10 before it changed).
-  r.recent_events = 10;
+  // Files carry the window their shares were fitted on (every one written
+  // has it); without it, this build's.
   if (const json::value* e = o.if_contains("recent_events"); e && e->is_int64()) {
     if (e->as_int64() < 1 || e->as_int64() > 1000) return std::nullopt;
     r.recent_events = static_cast<size_t>(e->as_int64());
@@ -188,7 +188,7 @@ json::object RerankerFit::ToJson() const {
 }
 
 RerankerSignals::RerankerSignals(const Dataset& data, const std::vector<int32_t>& item_category,
-                                 const std::vector<int32_t>& users)
+                                 const std::vector<int32_t>& users, size_t recent_events)
     : item_category_(item_category), log_users_(data.n_items, 0.0), slot_(data.n_users, -1) {
   for (int32_t i : data.train.items) log_users_[i] += 1;
   for (double& x : log_users_) x = std::log1p(x);
@@ -201,7 +201,7 @@ RerankerSignals::RerankerSignals(const Dataset& data, const std::vector<int32_t>
   }
   for (size_t s = 0; s < newest.size(); ++s) {
     auto& events = newest[s];
-    const size_t n_recent = std::min(events.size(), Reranker::kRecentEvents);
+    const size_t n_recent = std::min(events.size(), recent_events);
     std::partial_sort(events.begin(), events.begin() + n_recent, events.end(),
                       [](const Interaction* a, const Interaction* b) { return a->ts > b->ts; });
     std::map<int32_t, double> share;

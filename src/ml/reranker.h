@@ -4,8 +4,9 @@
 // user's newest events were in the item's category (the session they are
 // in; also as a log, so that a category the user left weighs as a factor:
 // a choice is a category times an item within it), and how many users
-// chose the item (popularity, which each model type weighs differently). One tenant's weights, fitted by the training job
-// on its validation split, against the items each user went on to choose.
+// chose the item (popularity, which each model type weighs differently).
+// One tenant's weights, fitted by the training job on its validation
+// split, against the items each user went on to choose.
 //
 // The job keeps a reranker only when, cross-fitted (fitted on half the
 // validation users, judged on the other half, and the other way round), it
@@ -52,8 +53,8 @@ struct Reranker {
 
   std::array<double, kFeatures> mean{}, scale{}, weight{};
   double bias = 0;
-  // The newest events its category shares were fitted on (kRecentEvents
-  // when fitted by this build; model files keep theirs).
+  // The newest events its category shares count (kRecentEvents when fitted
+  // by this build; a model file keeps the one it was fitted on).
   size_t recent_events = kRecentEvents;
 
   // Higher is better; the logit of "the user chooses it".
@@ -69,14 +70,16 @@ struct Reranker {
 };
 
 // What the reranker's signals read from a data set: users per item (from
-// data.train) and each user's newest kRecentEvents events' categories (from
-// data.train_events). Built once per data set; Candidates is thread-safe.
+// data.train) and each user's newest `recent_events` events' categories
+// (from data.train_events). Built once per data set; Candidates is
+// thread-safe.
 class RerankerSignals {
  public:
   // `item_category`: a category number per item (−1: none); `users`: the
-  // users Candidates will be asked for (their events are indexed).
+  // users Candidates will be asked for (their events are indexed);
+  // `recent_events`: the window of the reranker that will read them.
   RerankerSignals(const Dataset& data, const std::vector<int32_t>& item_category,
-                  const std::vector<int32_t>& users);
+                  const std::vector<int32_t>& users, size_t recent_events = Reranker::kRecentEvents);
   // The candidates of user u's items in the model's order (score: the
   // model's inner product).
   std::vector<Reranker::Candidate> Candidates(int32_t u,

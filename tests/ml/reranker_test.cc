@@ -98,7 +98,7 @@ TEST(RerankerTest, ReadsFeaturesByNameAndOlderFilesWithoutTheNewOnes) {
   EXPECT_EQ(old->mean[3], 2);
   EXPECT_EQ(old->scale[2], 3);
   EXPECT_EQ(old->bias, -4);
-  EXPECT_EQ(old->recent_events, 10u);  // the window before it was written down as a choice
+  EXPECT_EQ(old->recent_events, 10u);  // none written: this build's window
   auto seven = Reranker::FromMetadata(
       R"({"reranker":{"features":["log_users"],"mean":[1],"scale":[1],"weight":[1],"bias":0,"recent_events":7}})");
   ASSERT_TRUE(seven.has_value());
