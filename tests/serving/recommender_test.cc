@@ -135,5 +135,18 @@ TEST_F(RecommenderTest, TheRerankerCountsTheNewestEventsItsModelFileWasFittedOn)
   for (const auto& s : reranked_by(3)) EXPECT_TRUE(s.ends_with("/big")) << s;
 }
 
+TEST_F(RecommenderTest, AVisitorIsSteeredByTheCategoryOfTheirViews) {
+  // Random embeddings: nothing in the model ties "small" items together (a
+  // tenth of the catalog). A visitor who viewed five of them is shopping
+  // for one: nearly all of what they are shown comes from that category.
+  Viewed("visitor", {10, 50, 120, 230, 370});
+  int small = 0;
+  const auto got = Ranked("visitor", Filters(), 10);
+  ASSERT_EQ(got.size(), 10u);
+  for (const auto& s : got) small += s.ends_with("/small");
+  // 8 with the known user's factor (kSessionCategoryBoost), 1 without any.
+  EXPECT_GE(small, 9) << ::testing::PrintToString(got);
+}
+
 }  // namespace
 }  // namespace embedrec::serving
