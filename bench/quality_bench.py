@@ -26,6 +26,8 @@ Rows:
 Visitor steering: for 8 categories, a new visitor views 5 of the category's
 popular items (timestamps in the data's own time, after its last event), then
 asks for 10 recommendations without a filter; the share from that category.
+Visitor hit@20: each test user's newest 5 events replayed as views of a new
+visitor id, hit@20 of their withheld item (what a session alone predicts).
 
 Data sets: (a) `embedrec generate-shop` (10k items, 5k users, 150k rows),
 (b) MovieLens small (ratings become 'rating' events: the last rating is
@@ -374,6 +376,28 @@ def steering(gw, key, rows, category, t_after, n_categories=8, seed=11):
     return sum(shares) / max(1, len(shares)) if shares else float("nan")
 
 
+def visitor_hits(gw, key, kept, test, last=5):
+    """Each withheld user's newest `last` events replayed as views of a new
+    visitor (stamped in the data's time): hit@20 of the withheld item. What a
+    session alone predicts, where steering says only whether it follows the
+    session's category."""
+    by_user = defaultdict(list)
+    for r in kept:
+        if r["user_id"] in test:
+            by_user[r["user_id"]].append(r)
+    hits = 0
+    for u in sorted(test):
+        visitor = f"replay-{u}"
+        for r in sorted(by_user[u], key=lambda r: epoch_seconds(r["timestamp"]))[-last:]:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds(r["timestamp"])))
+            call(gw, "POST", "/api/v1/interactions",
+                 {"user_id": visitor, "item_id": r["item_id"], "interaction_type": "view", "timestamp": stamp},
+                 token=key)
+        recs = call(gw, "POST", "/api/v1/recommendations", {"user_id": visitor, "count": 20}, token=key)
+        hits += test[u] in {x["item_id"] for x in recs["recommendations"]}
+    return hits / max(1, len(test))
+
+
 def load_dataset(name, work):
     """A named data set, or `shop:ITEMS:USERS:ROWS[:SEED]`: generate-shop of that shape."""
     if name.startswith("shop:"):
@@ -451,6 +475,7 @@ def run_dataset(name, work, variants, peers):
             if any(category.values()):
                 steer = (f"{steering(gw, key, kept, category, t_last):.2f} / "
                          f"{steering(gw, key, kept, category, None):.2f}")
+            note += f"; visitor hit@20 {visitor_hits(gw, key, kept, test):.4f}"
             label = "popularity (untrained tenant)" if variant == "untrained" else f"ours: {variant}"
             p10 = sum(test[u] in lists.get(u, [])[:10] for u in test) / len(test) / 10
             buyers = [u for u in sorted(test) if u in PURCHASE_TARGET]
@@ -493,7 +518,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="embedrec-quality-"))
     lines = ["Each sampled user's last purchase withheld (all its rows); 20 recommendations through "
              "POST /api/v1/recommendations/batch; steering = share of 10 recommendations in the category "
-             "of a new visitor's 5 views", ""]
+             "of a new visitor's 5 views; visitor hit@20 = each test user's newest 5 events replayed as a new "
+             "visitor's views, hit@20 of their withheld item", ""]
     for name in args.data.split(","):
         n, rows, rss = run_dataset(name, work, args.variants.split(","), [p for p in args.peers.split(",") if p])
         pop = next(r[1] for r in rows if r[0].startswith("popularity"))

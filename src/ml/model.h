@@ -193,29 +193,6 @@ std::unique_ptr<Model> NewAls();
 inline constexpr int32_t kMaxItemItemItems = 30000;
 std::unique_ptr<Model> NewEase();
 std::unique_ptr<Model> NewItemKnn();
-
-// A blend (ml/blend.cc): the sum of trained models' scores, each part's
-// scaled to a unit spread over a user's items and weighed by its `mix`; one
-// embedding model (the parts' rows side by side). Fold-in: the parts'
-// fold-ins side by side. The auto search makes one of its two best types
-// when it ranks better than either (training/auto_search.h).
-struct BlendPart {
-  ModelType type = ModelType::kAls;
-  TrainOptions options;  // its Fit's (a blend's Fit fits each part with its own)
-  double mix = 0.5;      // its share of the score (> 0)
-};
-// Untrained: Fit fits every part anew (epochs counted across the parts).
-std::unique_ptr<Model> NewBlend(std::vector<BlendPart> parts);
-// Of parts already fitted on the same data, in `parts`' order.
-// kFailedPrecondition when a part's scores do not spread (it ranks nothing).
-StatusOr<std::unique_ptr<Model>> BlendOf(std::vector<BlendPart> parts,
-                                         std::vector<std::shared_ptr<const Model>> fitted);
-// A blend's file as its parts' (each its own type's, rows unscaled, ego rows
-// and ids kept): what a refit continues a part from. kInvalidArgument for a
-// malformed one.
-StatusOr<std::vector<ModelArtifact>> BlendPartArtifacts(const ModelArtifact& blend);
-
-// A new model of `type` (kBlend: one without parts, for Restore).
 std::unique_ptr<Model> NewModel(ModelType type);
 
 }  // namespace embedrec::ml

@@ -37,7 +37,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   for (size_t i = 0; i < m->user_ids.size(); ++i) m->user_rows.emplace(m->user_ids[i], i);
   for (size_t i = 0; i < m->item_ids.size(); ++i) m->item_rows.emplace(m->item_ids[i], i);
   artifact.user_ego.clear();  // serving needs the final embeddings only (and a fold-in's input factor)
-  if (!ml::FoldInNeedsItemEgo(m->model_type)) artifact.item_ego.clear();
+  if (!ml::IsItemToItem(m->model_type)) artifact.item_ego.clear();
   m->calibration = ml::ScoreCalibration::FromMetadata(artifact.metadata_json);
   m->recent_events_share = ml::RecentEventsShare(artifact.metadata_json);
   m->history_offsets = std::move(artifact.history_offsets);

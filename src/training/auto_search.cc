@@ -32,97 +32,6 @@ double TrialSeconds(const JobRequest& t, const DataShape& data, SpeedEstimate& s
          (rerank ? speed.RerankSeconds(t, data) : 0) + kPerTrialSeconds;
 }
 
-// The best trial of another type than the best's: a blend's second part.
-struct RunnerUp {
-  std::shared_ptr<ml::Model> model;
-  JobRequest request;
-  double ndcg = 0, train_seconds = 0;
-  int epochs = 0;
-};
-
-// A blend's shares of the score for the best trial (the runner-up has the
-// rest), in the order tried. Offline on the electronics shop's deployed
-// models (hit@20 of the withheld last purchase, raw scores): EASE 0.272,
-// ALS 0.256, the seed's LightGCN 0.253; blended 0.285-0.294 at the best
-// share, which was 0.15 to 0.7 for one part depending on the pair
-// (docs/benchmarks.md, "A blend of the search's two best").
-constexpr double kBlendMixes[] = {0.5, 0.7, 0.3};
-
-// A trial's part of a blend: its type and options, refit anew for the
-// epochs its validated fit chose.
-ml::BlendPart PartOf(const JobRequest& t, const ml::Model& m, int epochs_run, double mix) {
-  ml::BlendPart p{*t.model_type, t.options, mix};
-  p.options.epochs = std::max(1, m.best_epoch() > 0 ? m.best_epoch() : epochs_run);
-  p.options.eval_every = 0;
-  p.options.patience = 0;
-  p.options.time_budget_seconds = 0;
-  return p;
-}
-
-// After the trials: the best trial blended with the runner-up of another
-// type (ml/model.h), judged as served like any trial, at each of
-// kBlendMixes while the budget has room for the judgement; the best blend
-// is chosen when it ranks better than the best trial by more than
-// kTieShare (its refit trains both parts). Each blend is listed as a trial.
-Status TryBlends(const JobRequest& req, const ml::Dataset& data, const SearchEnv& env,
-                 std::chrono::steady_clock::time_point started, double judge_seconds, double best_ndcg,
-                 const RunnerUp& second, SearchResult& r, size_t& best_index) {
-  const std::shared_ptr<ml::Model> first = r.best;
-  const JobRequest first_request = r.chosen;
-  const double wider = static_cast<double>(first->dim() + second.model->dim()) / first->dim();
-  std::optional<double> chosen_ndcg;
-  for (double mix : kBlendMixes) {
-    if (env.cancel && env.cancel->load()) return ml::CancelledStatus();
-    const ml::BlendPart a = PartOf(first_request, *first, r.epochs_run, mix);
-    const ml::BlendPart b = PartOf(second.request, *second.model, second.epochs, 1 - mix);
-    JobRequest blend = first_request;
-    blend.model_type = ml::ModelType::kBlend;
-    blend.blend = {a, b};
-    blend.options.embedding_dim = first->dim() + second.model->dim();
-    json::object doc{{"model_type", "blend"}, {"hyperparameters", HyperparametersJson(blend)}};
-    const double estimate = judge_seconds * wider;
-    if (Seconds(started) + estimate > r.budget_seconds) {
-      doc["status"] = "skipped";
-      doc["reason"] = "its judgement's estimated " + std::to_string(static_cast<int>(estimate + 0.5)) +
-                      " s would overrun the time budget";
-      r.trials.push_back(std::move(doc));
-      break;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    auto model = ml::BlendOf({a, b}, {first, second.model});
-    if (!model.ok()) {
-      doc["status"] = "failed";
-      doc["reason"] = model.status().message();
-      r.trials.push_back(std::move(doc));
-      continue;
-    }
-    ServedJudgement j = JudgeAsServed(data, **model, ml::ModelType::kBlend,
-                                      {kFinalKs, req.rerank, env.item_categories, first_request.options.seed});
-    doc["status"] = "completed";
-    doc["seconds"] = Seconds(t0);
-    doc["val_ndcg@10"] = j.plain_ndcg;
-    doc["val_hit_rate@20"] = j.metrics.Get("hit_rate@20");
-    doc["val_recall@20"] = j.metrics.Get("recall@20");
-    if (j.steered_ndcg) doc["val_steered_ndcg@10"] = *j.steered_ndcg;
-    if (j.reranked()) doc["val_reranked_ndcg@10"] = j.ndcg;
-    doc["val_served_ndcg@10"] = j.ndcg;
-    r.trials.push_back(std::move(doc));
-    if (j.ndcg > best_ndcg * (1 + kTieShare) && (!chosen_ndcg || j.ndcg > *chosen_ndcg)) {
-      chosen_ndcg = j.ndcg;
-      best_index = r.trials.size() - 1;
-      r.best = std::shared_ptr<ml::Model>(std::move(*model));
-      r.judgement = std::move(j);
-      r.chosen = std::move(blend);
-    }
-    if (env.progress) env.progress(r.trials, std::min(1.0, Seconds(started) / r.budget_seconds), 0);
-  }
-  if (chosen_ndcg) {
-    r.epochs_run += second.epochs;
-    r.train_seconds += second.train_seconds;
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 JobRequest RequestForType(const JobRequest& req, ml::ModelType type) {
@@ -268,8 +177,6 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
   std::optional<double> best_ndcg;
   double best_seconds = 0, top_ndcg = 0;  // the chosen trial's seconds; the best figure of all
   size_t best_index = 0;
-  double judge_seconds = 0;        // the best trial's judgement
-  std::optional<RunnerUp> second;  // the best trial of another type than the best's
   // One trial runs whatever its estimate: an estimate (of a machine under
   // load, or before this machine's speed is known) must not leave the job
   // without a model. The first ALS trial: the fastest type per epoch at every
@@ -354,33 +261,22 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     const bool better =
         !best_ndcg || (served_ndcg >= alike && (*best_ndcg < alike || took < best_seconds));
     if (better) {
-      if (r.best && r.chosen.model_type != t.model_type && (!second || *best_ndcg > second->ndcg)) {
-        second = RunnerUp{std::move(r.best), r.chosen, *best_ndcg, r.train_seconds, r.epochs_run};
-      }
-      if (second && second->request.model_type == t.model_type) second.reset();
       best_ndcg = served_ndcg;
       best_seconds = took;
       best_index = k;
-      judge_seconds = took - doc["fit_seconds"].as_double();
       r.best = std::move(model);
       r.judgement = std::move(j);
       r.chosen = t;
       r.epochs_run = epochs;
       r.train_seconds = train_seconds;
-    } else if (r.best && t.model_type != r.chosen.model_type && (!second || served_ndcg > second->ndcg)) {
-      second = RunnerUp{std::move(model), t, served_ndcg, train_seconds, epochs};
     }
     report();
   }
+  r.search_seconds = Seconds(started);
   if (!r.best) {
-    r.search_seconds = Seconds(started);
     return Status::FailedPrecondition("no model could be trained within the time budget of " +
                                       std::to_string(static_cast<int>(r.budget_seconds)) + " s");
   }
-  if (second && shape.items <= ml::kMaxItemItemItems) {
-    RETURN_IF_ERROR(TryBlends(req, data, env, started, judge_seconds, *best_ndcg, *second, r, best_index));
-  }
-  r.search_seconds = Seconds(started);
   r.trials[best_index].as_object()["chosen"] = true;
   return r;
 }

@@ -55,7 +55,7 @@ double DefaultBudgetSeconds(const JobRequest& req, const DataShape& data, SpeedE
 JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 
 struct SearchResult {
-  std::shared_ptr<ml::Model> best;
+  std::unique_ptr<ml::Model> best;
   std::optional<ServedJudgement> judgement;  // of `best`, at kFinalKs: the job's validation reuses it
   JobRequest chosen;          // the best trial's request
   int epochs_run = 0;         // of the best trial

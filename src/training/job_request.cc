@@ -337,25 +337,7 @@ int RefitEpochs(const JobRequest& r, int best_epochs) {
   return RefitContinues(r) ? (best_epochs + 1) / 2 : best_epochs;
 }
 
-JobRequest PartRequest(const JobRequest& blend, size_t k) {
-  JobRequest p = blend;
-  p.blend.clear();
-  p.model_type = blend.blend.at(k).type;
-  p.options = blend.blend.at(k).options;
-  return p;
-}
-
 json::object HyperparametersJson(const JobRequest& r) {
-  if (r.model_type == ml::ModelType::kBlend) {
-    json::array parts;
-    for (size_t k = 0; k < r.blend.size(); ++k) {
-      const JobRequest p = PartRequest(r, k);
-      parts.push_back(json::object{{"model_type", ModelChoiceName(p.model_type)},
-                                   {"mix", r.blend[k].mix},
-                                   {"hyperparameters", HyperparametersJson(p)}});
-    }
-    return json::object{{"parts", std::move(parts)}};
-  }
   const ml::TrainOptions& o = r.options;
   json::object h;
   auto put = [&](const char* name, json::value v) {

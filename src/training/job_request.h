@@ -24,10 +24,6 @@ struct JobRequest {
   // Fit the second stage (ml/reranker.h) and keep it where it helps; false: the model alone.
   bool rerank = true;
   ml::TrainOptions options;       // hyperparameters as applied
-  // model_type kBlend (the auto search's choice, never a request's): its
-  // parts, each with the options its refit trains with (ml/model.h);
-  // options.embedding_dim is then their dimensions' sum.
-  std::vector<ml::BlendPart> blend;
   double validation_split = 0.2;  // share of each user's latest purchases (or items) held out for validation
   // Interaction type → weight (over interactions::DefaultTypeWeight); 0: not a positive.
   std::map<std::string, float, std::less<>> interaction_weights;
@@ -108,12 +104,8 @@ bool RefitContinues(const JobRequest& r);
 // them anew, or half of them continued.
 int RefitEpochs(const JobRequest& r, int best_epochs);
 
-// The request of a blend's part k: the blend's, with that part's type and options.
-JobRequest PartRequest(const JobRequest& blend, size_t k);
-
 // The hyperparameters as applied, as a JSON object (every value that
-// applies to the model type; a blend's: {"parts": [{model_type, mix,
-// hyperparameters}, …]}).
+// applies to the model type).
 boost::json::object HyperparametersJson(const JobRequest& r);
 // The whole request as applied: ParseJobRequest(RequestJson(r), "{}") gives r back.
 boost::json::object RequestJson(const JobRequest& r);

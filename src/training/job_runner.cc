@@ -236,7 +236,6 @@ struct Start {
   bool incremental = false;
   JobRequest run;  // an incremental job continues the deployed model's type (auto: whichever it is)
   ml::WarmStart warm;
-  std::string mode_note;  // why an incremental request trains in full
 };
 
 StatusOr<std::unique_ptr<Start>> StartFrom(const JobContext& ctx, const JobEnv& env, const ml::Dataset& data) {
@@ -259,13 +258,6 @@ StatusOr<std::unique_ptr<Start>> StartFrom(const JobContext& ctx, const JobEnv& 
     return Status::FailedPrecondition("the deployed model's type '" + st->deployed_record->model_type +
                                       "' is unknown to this version");
   }
-  if (!req.model_type && *deployed_type == ml::ModelType::kBlend) {
-    // A blend's parts have no one warm start: auto searches and fits anew.
-    st->incremental = false;
-    st->run.mode = "full";  // the trials' defaults (an incremental request's cap its epochs)
-    st->mode_note = "incremental asked, trained in full: the deployed model is a blend, which has no warm start";
-    return st;
-  }
   if (!req.model_type) st->run = RequestForType(req, *deployed_type);  // auto: continue the deployed type
   if (*deployed_type != st->run.model_type) {
     return Status::Unprocessable("incremental training continues the deployed " +
@@ -281,7 +273,7 @@ StatusOr<std::unique_ptr<Start>> StartFrom(const JobContext& ctx, const JobEnv& 
 // The trained model, with its type and settings (auto: the best trial's).
 struct Fitted {
   JobRequest chosen;
-  std::shared_ptr<ml::Model> model;  // shared: a blend's parts are the search's trials
+  std::unique_ptr<ml::Model> model;
   double train_seconds = 0;  // with the validations
   double eval_seconds = 0;   // the validations alone
   int evaluations = 0;
@@ -321,15 +313,6 @@ double AfterFitSeconds(const JobEnv& env, const JobRequest& chosen, const DataSh
                        int epochs, bool judged = false) {
   JobSteps after = env.speed->OtherSteps(chosen, shape);
   if (judged) after.validation = env.speed->CalibrationSeconds(chosen, shape);
-  if (chosen.model_type == ml::ModelType::kBlend) {
-    // A blend's refit: each part's epochs at its type's speed.
-    after.refit = 0;
-    for (size_t k = 0; will_refit && k < chosen.blend.size(); ++k) {
-      const JobRequest part = PartRequest(chosen, k);
-      after.refit += RefitEpochs(part, part.options.epochs) * env.speed->EpochSeconds(part, shape);
-    }
-    return after.AfterFit();
-  }
   after.refit = !will_refit ? 0
                 : epochs > 0 ? epochs * env.speed->EpochSeconds(chosen, shape)
                              : env.speed->RefitSeconds(chosen, shape);
@@ -380,7 +363,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     }
     // After the search: the steps the estimate at submission expects (the
     // chosen model is not known yet: the planned trials' mean refit).
-    const double after_search = AutoJobSteps(run, shape, *env.speed).AfterFit();
+    const double after_search = AutoJobSteps(*ctx.request, shape, *env.speed).AfterFit();
     SearchEnv senv{env.speed, ctx.cancel, ctx.threads,
                    [&](const json::array& trials, double used, double seconds_left) {
                      ctx.update([&](json::object& d) {
@@ -391,7 +374,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
                    }};
     senv.shape = shape;
     senv.item_categories = &item_categories;
-    ASSIGN_OR_RETURN(SearchResult search, RunSearch(run, data, senv));
+    ASSIGN_OR_RETURN(SearchResult search, RunSearch(*ctx.request, data, senv));
     out.model = std::move(search.best);
     out.judgement = std::move(search.judgement);
     out.chosen = search.chosen;
@@ -498,40 +481,17 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
   ropt.epochs = fitted.RefitEpochs();
   ropt.eval_every = 0;
   ropt.patience = 0;
-  // The validated model's rows by id: a fit on the split numbers users and
-  // items as `all` does (training_data.h's AllData). (Before, the file had no
-  // ids and no row was known: the "continued" refit started anew.)
-  auto validated_by_id = [&]() -> StatusOr<ml::ModelArtifact> {
-    ASSIGN_OR_RETURN(auto a, fitted.model->Export());
-    a.user_ids = all.user_ids;
-    a.item_ids = all.item_ids;
-    return a;
-  };
-  std::unique_ptr<ml::Model> full;
+  auto full = ml::NewModel(*fitted.chosen.model_type);
   ml::WarmStart warm;
-  std::vector<ml::WarmStart> part_warm;  // a blend's: each part continued as it would be alone
-  if (fitted.chosen.model_type == ml::ModelType::kBlend) {
-    std::vector<ml::BlendPart> parts = fitted.chosen.blend;
-    ASSIGN_OR_RETURN(auto validated, validated_by_id());
-    ASSIGN_OR_RETURN(auto subs, ml::BlendPartArtifacts(validated));
-    part_warm.resize(parts.size());
-    for (size_t k = 0; k < parts.size() && k < subs.size(); ++k) {
-      const JobRequest part = PartRequest(fitted.chosen, k);
-      if (!RefitContinues(part)) continue;
-      ASSIGN_OR_RETURN(part_warm[k], WarmStartFrom(subs[k], all, parts[k].options.embedding_dim));
-      parts[k].options.warm_start = &part_warm[k];
-      parts[k].options.epochs = RefitEpochs(part, parts[k].options.epochs);
-    }
-    ropt.epochs = 0;
-    for (const auto& p : parts) ropt.epochs += p.options.epochs;
-    full = ml::NewBlend(std::move(parts));
-  } else {
-    full = ml::NewModel(*fitted.chosen.model_type);
-    if (fitted.RefitContinues()) {
-      ASSIGN_OR_RETURN(auto validated, validated_by_id());
-      ASSIGN_OR_RETURN(warm, WarmStartFrom(validated, all, ropt.embedding_dim));
-      ropt.warm_start = &warm;
-    }
+  if (fitted.RefitContinues()) {
+    ASSIGN_OR_RETURN(auto validated, fitted.model->Export());
+    // Its rows by id: the split numbers users and items as `all` does
+    // (training_data.h's AllData). (An export has no ids: before, no row was
+    // known and the "continued" refit started anew.)
+    validated.user_ids = all.user_ids;
+    validated.item_ids = all.item_ids;
+    ASSIGN_OR_RETURN(warm, WarmStartFrom(validated, all, ropt.embedding_dim));
+    ropt.warm_start = &warm;
   }
   const JobSteps other = env.speed->OtherSteps(fitted.chosen, shape);
   double refit_seconds = 0;
@@ -566,21 +526,13 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
                                   model.item_embeddings().data(), model.dim(), val.calibration->precision_at_10,
                                   &*val.calibration, 2000, shown_below_weight);
   }
-  if (fitted.chosen.model_type == ml::ModelType::kBlend) {
-    std::string parts;
-    for (size_t k = 0; k < fitted.chosen.blend.size(); ++k) {
-      const JobRequest part = PartRequest(fitted.chosen, k);
-      const int epochs = RefitEpochs(part, part.options.epochs);
-      parts += std::string(parts.empty() ? "" : " and ") + std::string(ModelChoiceName(part.model_type)) + " (" +
-               std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs") +
-               (RefitContinues(part) ? " continuing its validated fit)" : ")");
-    }
-    return "refit on all data: the blend's parts, " + parts;
-  }
   if (fitted.RefitContinues()) {
+    auto known = [](const std::vector<uint8_t>& k) { return std::to_string(std::count(k.begin(), k.end(), 1)); };
     return "refit on all data: " + std::to_string(ropt.epochs) +
            " epochs continuing the validated model (half its best, epoch " + std::to_string(fitted.best_epoch) +
-           " of the " + std::to_string(fitted.epochs_run) + " it ran)";
+           " of the " + std::to_string(fitted.epochs_run) + " it ran; its rows for " + known(warm.user_known) +
+           " of " + std::to_string(warm.user_known.size()) + " users and " + known(warm.item_known) + " of " +
+           std::to_string(warm.item_known.size()) + " items)";
   }
   return "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
 }
@@ -787,7 +739,6 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     // An incremental run continues a model refit on all data: it has seen
     // this validation split, so the figures are optimistic.
     d["validation_held_out"] = !(st->incremental && val.deployed_ndcg_recorded);
-    if (!st->mode_note.empty()) d["training_mode_note"] = st->mode_note;
     if (!val.lift.empty()) d["lift"] = val.lift;
     if (!val.recency.empty()) d["recency"] = val.recency;
     // Scores as probabilities: the fit, or why there is none (scores are then sigmoid(ip)).

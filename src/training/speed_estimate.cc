@@ -52,7 +52,6 @@ Reference ReferenceFor(ml::ModelType type) {
     case ml::ModelType::kEase: return {3.27e-12, 2.85e-12};
     case ml::ModelType::kItemKnn: return {2e-11, 3.2e-11};
     case ml::ModelType::kPopularity: return {4e-9, 2.55e-9};
-    case ml::ModelType::kBlend: break;  // estimated part by part (PartRequest)
   }
   return {4e-9, 2.55e-9};
 }

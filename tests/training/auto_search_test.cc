@@ -160,37 +160,6 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   }
   EXPECT_EQ(r->best->name(), ModelChoiceName(r->chosen.model_type));
   EXPECT_GT(best, 0.15);  // the planted tastes are learned
-  // After the trials, the best single trial blended with the best of
-  // another type at each share; a blend is chosen only when it ranks
-  // better than the best single trial by more than 1 %.
-  double best_single = -1;
-  std::string best_single_type;
-  std::vector<const boost::json::object*> blends;
-  for (const auto& t : r->trials) {
-    const auto& o = t.as_object();
-    if (o.at("model_type").as_string() == "blend") {
-      blends.push_back(&o);
-    } else if (served(o) > best_single) {
-      best_single = served(o);
-      best_single_type = o.at("model_type").as_string();
-    }
-  }
-  ASSERT_EQ(blends.size(), 3u);
-  std::vector<double> mixes;
-  for (const auto* b : blends) {
-    const auto& parts = b->at("hyperparameters").at("parts").as_array();
-    ASSERT_EQ(parts.size(), 2u);
-    EXPECT_NE(parts[0].at("model_type"), parts[1].at("model_type"));
-    mixes.push_back(parts[0].at("mix").as_double());
-    EXPECT_NEAR(parts[0].at("mix").as_double() + parts[1].at("mix").as_double(), 1, 1e-9);
-    if (b->contains("chosen")) {
-      EXPECT_GT(served(*b), best_single * 1.01);
-      EXPECT_EQ(r->chosen.model_type, ml::ModelType::kBlend);
-      ASSERT_EQ(r->chosen.blend.size(), 2u);
-      EXPECT_EQ(r->chosen.options.embedding_dim, r->best->dim());
-    }
-  }
-  EXPECT_EQ(mixes, (std::vector<double>{0.5, 0.7, 0.3}));
   EXPECT_FALSE(fractions.empty());
   EXPECT_LE(r->search_seconds, 120);
   // What the search expects to have left: the plan's estimates at first,

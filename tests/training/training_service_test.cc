@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "blob/blob_store.h"
@@ -196,6 +197,21 @@ TEST_F(TrainingServiceTest, AFastSoftmaxLightGcnIsRefitFromTheValidatedModelForH
                                                             " epochs continuing the validated model", 0),
             0u)
       << doc["refit"].as_string();
+  // ... from the validated model's own rows: every user and item of the
+  // split is known to it (none were, when its rows were looked up by ids
+  // the export does not carry).
+  const std::string refit(doc["refit"].as_string());
+  const auto users = refit.find("its rows for "), items = refit.find(" users and ");
+  ASSERT_NE(users, std::string::npos) << refit;
+  ASSERT_NE(items, std::string::npos) << refit;
+  std::istringstream u(refit.substr(users + 13)), i(refit.substr(items + 11));
+  int64_t users_known = -1, users_all = -2, items_known = -1, items_all = -2;
+  std::string of;
+  u >> users_known >> of >> users_all;
+  i >> items_known >> of >> items_all;
+  EXPECT_GT(users_known, 0) << refit;
+  EXPECT_EQ(users_known, users_all) << refit;
+  EXPECT_EQ(items_known, items_all) << refit;
   // The refit model still ranks a user's own taste group first.
   auto model = deployed_.Get(t);
   ASSERT_NE(model, nullptr);
