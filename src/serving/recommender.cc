@@ -31,7 +31,8 @@ constexpr double kSessionShare = 0.7;  // the neighbours' share of the score for
 // 0.7 → 0.1: electronics 0.262 → 0.267, generated shop 0.205 → 0.236,
 // MovieLens 0.0925 → 0.0925; item_knn 0.248 → 0.281 and 0.200 → 0.238;
 // steering 0.96-1.00 before and after.
-constexpr double kItemToItemSessionShare = 0.1;// Items of the session's categories weigh up to this much more (a visitor
+constexpr double kItemToItemSessionShare = 0.1;
+// Items of the session's categories weigh up to this much more (a visitor
 // who viewed five cameras is shopping for a camera now); for a visitor the
 // model does not know, whose session is all there is to go by, up to
 // kVisitorCategoryBoost more. Measured on visitors made of held-out users'
@@ -453,8 +454,8 @@ namespace {
 // the fold-in, weighted, and how much of the score their neighbourhood gets.
 struct Session {
   std::vector<std::pair<int64_t, double>> items;  // item row, weight
-  double share = 0;     // of the score, in [0, kSessionShare]
-  double strength = 0;  // how strongly it steers: 1 for a visitor, weight / (weight + 5) for a known user
+  double share = 0;                                // of the score, in [0, kSessionShare]
+  double strength = 0;                             // 1 for a visitor, weight / (weight + 5) for a known user
   std::map<std::string, double> categories;        // the items' categories by share of weight
   std::unordered_map<int64_t, double> near;        // item row → Σ w·cos / Σ w over the items
 };
