@@ -63,11 +63,12 @@ struct CalibrationOptions {
   // training pair is excluded.
   float shown_below_weight = 0;
   // Top-k fit: a score is the chance that the item is the user's NEXT
-  // choice: their earliest held-out item (data.next_test_item) where the
-  // split knows times, else one of them drawn; their other held-out items
-  // are misses for it. A user who held out five purchases counts as
-  // one who will make one more, as a shop's next visit does. false: each
-  // held-out item is a choice of its own (the precision of a 20 % split).
+  // choice: one of the items of their next visit (data.next_choices, each
+  // with its chance of coming first; every held-out item as likely when the
+  // split has no times); their other held-out items are misses for it. A
+  // user who held out five purchases counts as one who will make one more,
+  // as a shop's next visit does. false: each held-out item is a choice of
+  // its own (the precision of a 20 % split).
   bool one_choice_per_user = false;
   // Top-k fit, with a reranker that serving applies: the lists' precision is
   // that of each user's kCandidates best as served (seen items among them)

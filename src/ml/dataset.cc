@@ -275,11 +275,19 @@ Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> tes
   d.train_events = train;
   d.train = UserItems::FromInteractions(d.n_users, std::move(train));
   if (std::any_of(test.begin(), test.end(), [](const Interaction& x) { return x.ts != 0; })) {
-    d.next_test_item.assign(d.n_users, -1);
-    std::vector<int64_t> first(d.n_users, 0);
+    std::vector<int64_t> first(d.n_users, INT64_MAX);
+    for (const auto& x : test) first[x.user] = std::min(first[x.user], x.ts);
+    std::vector<int32_t> in_visit(d.n_users, 0), at_first(d.n_users, 0);
+    auto visits = [&](const Interaction& x) { return x.ts - first[x.user] <= Dataset::kSessionSeconds; };
+    for (const auto& x : test) in_visit[x.user] += visits(x), at_first[x.user] += x.ts == first[x.user];
+    std::vector<Interaction> next;
     for (const auto& x : test) {
-      if (d.next_test_item[x.user] < 0 || x.ts < first[x.user]) d.next_test_item[x.user] = x.item, first[x.user] = x.ts;
+      if (!visits(x)) continue;
+      const float chance = 0.5f / static_cast<float>(in_visit[x.user]) +
+                           (x.ts == first[x.user] ? 0.5f / static_cast<float>(at_first[x.user]) : 0.0f);
+      next.push_back({x.user, x.item, chance, x.ts});
     }
+    d.next_choices = UserItems::FromInteractions(d.n_users, std::move(next));
   }
   d.test = UserItems::FromInteractions(d.n_users, std::move(test));
   return d;

@@ -52,9 +52,15 @@ struct Dataset {
   UserItems train;
   std::vector<Interaction> train_events;  // every training event (repeats, weights, times)
   UserItems test;  // may be empty (no evaluation)
-  // Per user, the earliest of their held-out items (-1: none) when the
-  // held-out pairs carry times; empty otherwise. A user's next choice.
-  std::vector<int32_t> next_test_item;
+  // Per user, the held-out items of their next visit (those within
+  // kSessionSeconds of their earliest held-out item), each weighted by the
+  // chance that it is the user's next choice, when the held-out pairs carry
+  // times; empty otherwise (then any held-out item may come next). Within
+  // one sitting the recorded order is only half a guide (MovieLens's users
+  // rate a dozen films a minute; a basket is bought at once): the earliest
+  // item takes half the chance, the visit's items share the other half.
+  UserItems next_choices;
+  static constexpr int64_t kSessionSeconds = 3600;
   // The users Evaluate ranks for, ascending (SampleEvalUsers); empty: every
   // user with held-out items.
   std::vector<int32_t> eval_users;

@@ -114,8 +114,9 @@ TEST(ScoreCalibrationTest, OneChoicePerUserMatchesAProtocolThatWithholdsOneItem)
   // to find. Fitted with one choice per user, the mean score@10 matches the
   // precision@10 of lists judged against that one; the plain top-k fit
   // matches the split's precision, far higher.
-  // Both ways to name the choice: the split's earliest item per user
-  // (next_test_item), or one drawn when the split has no times.
+  // Both ways to name the choice: the split's next visit per user
+  // (next_choices, here one item each), or, when the split has no times,
+  // any held-out item as likely (the expected hit of a draw).
   constexpr int kUsers = 1500, kItems = 300, kDim = 4;
   Planted planted =
       PlantChoices(kUsers, kItems, kDim, 21, [](double ip) { return 0.6 / (1 + std::exp(-(2 * ip - 5))); });
@@ -146,8 +147,12 @@ TEST(ScoreCalibrationTest, OneChoicePerUserMatchesAProtocolThatWithholdsOneItem)
   CalibrationOptions opt{.seed = 2, .top_k = 20};
   auto split = FitScoreCalibration(data, users.data(), items.data(), kDim, opt);
   opt.one_choice_per_user = true;
-  auto one = FitScoreCalibration(data, users.data(), items.data(), kDim, opt);  // drawn inside
-  data.next_test_item = drawn;  // as if these came first
+  auto one = FitScoreCalibration(data, users.data(), items.data(), kDim, opt);  // any held-out item
+  std::vector<Interaction> first;
+  for (int u = 0; u < kUsers; ++u) {
+    if (drawn[u] >= 0) first.push_back({u, drawn[u], 1.0f, 0});
+  }
+  data.next_choices = UserItems::FromInteractions(kUsers, first);  // as if these came first
   auto next = FitScoreCalibration(data, users.data(), items.data(), kDim, opt);
   ASSERT_TRUE(split.ok() && one.ok() && next.ok());
   EXPECT_TRUE(one->one_choice_per_user);

@@ -103,10 +103,19 @@ TEST(DatasetTest, SplitHoldsOutTheLatestItemsPerUser) {
   ASSERT_EQ(test.size(), 2u);
   for (const auto& t : test) EXPECT_TRUE(t.item == 8 || t.item == 9);
   EXPECT_EQ(train.size(), 9u);
-  // Each user's next choice: their earliest held-out item.
+  // Each user's next visit: their held-out items within an hour of the
+  // earliest one; that one takes half the chance of coming next, the
+  // visit's items share the other half.
   const Dataset d = MakeDataset(train, test);
-  EXPECT_EQ(d.next_test_item, (std::vector<int32_t>{8, -1}));
-  EXPECT_TRUE(MakeDataset(train, {{0, 8, 1.0f, 0}, {0, 9, 1.0f, 0}}).next_test_item.empty());  // no times
+  ASSERT_EQ(d.next_choices.num_users(), 2);
+  EXPECT_EQ(std::vector<int32_t>(d.next_choices.begin(0), d.next_choices.end(0)), (std::vector<int32_t>{8, 9}));
+  EXPECT_FLOAT_EQ(d.next_choices.WeightOf(0, 8), 0.75f);
+  EXPECT_FLOAT_EQ(d.next_choices.WeightOf(0, 9), 0.25f);
+  EXPECT_EQ(d.next_choices.degree(1), 0);
+  const Dataset apart = MakeDataset(train, {{0, 8, 1.0f, 1000}, {0, 9, 1.0f, 1000 + 2 * Dataset::kSessionSeconds}});
+  EXPECT_EQ(std::vector<int32_t>(apart.next_choices.begin(0), apart.next_choices.end(0)), (std::vector<int32_t>{8}));
+  EXPECT_FLOAT_EQ(apart.next_choices.WeightOf(0, 8), 1.0f);
+  EXPECT_EQ(MakeDataset(train, {{0, 8, 1.0f, 0}, {0, 9, 1.0f, 0}}).next_choices.size(), 0);  // no times
 }
 
 }  // namespace
