@@ -116,17 +116,26 @@ ServingModel::Candidates TopKAmong(const ServingModel& model, const float* q, co
                                    size_t k, const ann::ItemIndex::Filter& filter) {
   const int d = model.model->dim();
   const float* items = model.model->item_embeddings().data();
-  ServingModel::Candidates out;
-  out.reserve(candidates.size());
-  for (int64_t row : candidates) {
-    if (filter(row)) out.emplace_back(row, Dot(q, items + row * d, d));
-  }
+  // Every row scored (their embeddings, read in turn), then the filter asked
+  // in score order until k pass: it reads each candidate's catalog item, a
+  // cache miss apiece, and most of a category's rows are never shown.
+  ServingModel::Candidates all;
+  all.reserve(candidates.size());
+  for (int64_t row : candidates) all.emplace_back(row, Dot(q, items + row * d, d));
   auto better = [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; };
-  if (out.size() > k) {
-    std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k), out.end(), better);
-    out.resize(k);
+  ServingModel::Candidates out;
+  out.reserve(std::min(k, all.size()));
+  for (auto first = all.begin(); out.size() < k && first != all.end();) {
+    // The next best, twice as many as are still wanted (16 at least), in order.
+    const auto want = static_cast<std::ptrdiff_t>(std::max<size_t>(2 * (k - out.size()), 16));
+    const auto last = all.end() - first > want ? first + want : all.end();
+    if (last != all.end()) std::nth_element(first, last, all.end(), better);
+    std::sort(first, last, better);
+    for (; first != last && out.size() < k; ++first) {
+      if (filter(first->first)) out.push_back(*first);
+    }
+    first = last;
   }
-  std::sort(out.begin(), out.end(), better);
   return out;
 }
 

@@ -113,6 +113,17 @@ TEST_F(RecommenderTest, ACategoryScoredAloneRanksAsTheFilteredSearchOfEveryItem)
       for (const auto& s : scored) EXPECT_TRUE(s.ends_with("/small")) << user << " " << s;
       EXPECT_EQ(scored, Ranked(user, by_brand, count)) << user << " count " << count;
     }
+    // The best refused by the request's filter (more than one round of the
+    // scored rows' walk): the same answer as the search's.
+    Filters refusing_category = by_category, refusing_brand = by_brand;
+    for (const auto& s : Ranked(user, by_category, 25)) {
+      const std::string id = s.substr(0, s.find('/'));
+      refusing_category.exclude_item_ids.insert(id);
+      refusing_brand.exclude_item_ids.insert(id);
+    }
+    const auto rest = Ranked(user, refusing_category, 12);
+    ASSERT_EQ(rest.size(), 12u) << user;
+    EXPECT_EQ(rest, Ranked(user, refusing_brand, 12)) << user;
     // Two categories at once (more than a quarter of the items: searched).
     by_category.categories = {"small", "big"};
     Filters none;
