@@ -24,7 +24,7 @@ ServedJudgement JudgeAsServed(const ml::Dataset& data, const ml::Model& model, m
   if (personal && !data.train_events.empty()) {
     auto steered = ml::SteeredUserVectors(data, model, ml::Steering::kSeenShare);
     j.steered_ndcg = ml::Evaluate(data, steered.data(), items, dim, {10}).Get("ndcg@10");
-    if (*j.steered_ndcg > j.plain_ndcg) {
+    if (*j.steered_ndcg > j.plain_ndcg * (1 + ml::Steering::kMinSeenGain)) {
       j.recent_share = ml::Steering::kSeenShare;
       j.steered_users = std::move(steered);
       j.metrics = ml::Evaluate(data, j.steered_users.data(), items, dim, ks);

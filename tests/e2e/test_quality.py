@@ -69,10 +69,12 @@ def test_auto_lists_its_trials_honours_the_budget_and_serves_the_best(server):
         assert t["status"] in ("completed", "skipped", "failed"), t
     assert done["search_seconds"] <= done["time_budget_seconds"] + 5
     [best] = [t for t in trials if t.get("chosen")]
+    def unreranked(t):  # steered where that beats the model's own by more than 1 % (ml::Steering::kMinSeenGain)
+        steered = t.get("val_steered_ndcg@10", 0)
+        return steered if steered > 1.01 * t["val_ndcg@10"] else t["val_ndcg@10"]
     for t in completed:  # as it would be served: steered where better, reranked where the reranker is kept
-        assert t["val_served_ndcg@10"] >= max(t["val_ndcg@10"], t.get("val_steered_ndcg@10", 0)) - 1e-12, t
-        assert ("val_reranked_ndcg@10" in t) or t["val_served_ndcg@10"] == max(t["val_ndcg@10"],
-                                                                               t.get("val_steered_ndcg@10", 0)), t
+        assert t["val_served_ndcg@10"] >= unreranked(t) - 1e-12, t
+        assert ("val_reranked_ndcg@10" in t) or t["val_served_ndcg@10"] == unreranked(t), t
     top = max(completed, key=lambda t: t["val_served_ndcg@10"])
     # The best figure, or one alike (within 1 %) that took less time.
     assert best["val_served_ndcg@10"] >= 0.99 * top["val_served_ndcg@10"], (best, top)

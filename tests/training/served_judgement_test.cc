@@ -41,8 +41,9 @@ TEST(ServedJudgementTest, ServesTheSteeredVectorsOnlyWhereTheyPredictBetter) {
   auto model = Trained(p.data, ml::ModelType::kAls);
   const ServedJudgement j = JudgeAsServed(p.data, *model, ml::ModelType::kAls, {{10, 20}, false, nullptr, 7});
   ASSERT_TRUE(j.steered_ndcg.has_value());
-  // The last session predicts here: steering by it wins and is served.
-  EXPECT_GT(*j.steered_ndcg, j.plain_ndcg);
+  // The last session predicts here: steering by it wins (by more than the
+  // share a search per request is worth) and is served.
+  EXPECT_GT(*j.steered_ndcg, j.plain_ndcg * (1 + ml::Steering::kMinSeenGain));
   EXPECT_EQ(j.recent_share, ml::Steering::kSeenShare);
   EXPECT_NE(j.users(*model), model->user_embeddings().data());
   EXPECT_DOUBLE_EQ(j.metrics.Get("ndcg@10"), *j.steered_ndcg);
@@ -50,7 +51,7 @@ TEST(ServedJudgementTest, ServesTheSteeredVectorsOnlyWhereTheyPredictBetter) {
   PlantedSessions q = ml::testing::PlantSessions(false, 5);
   auto other = Trained(q.data, ml::ModelType::kAls);
   const ServedJudgement k = JudgeAsServed(q.data, *other, ml::ModelType::kAls, {{10, 20}, false, nullptr, 7});
-  if (k.steered_ndcg && *k.steered_ndcg <= k.plain_ndcg) {
+  if (k.steered_ndcg && *k.steered_ndcg <= k.plain_ndcg * (1 + ml::Steering::kMinSeenGain)) {
     EXPECT_EQ(k.recent_share, 0);
     EXPECT_EQ(k.users(*other), other->user_embeddings().data());
     EXPECT_DOUBLE_EQ(k.ndcg, k.plain_ndcg);
