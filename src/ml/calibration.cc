@@ -182,10 +182,8 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
       // 0.65-0.95 (one run, four models), half to the earliest as here
       // 0.79-1.12 (two runs, four models); on the shops, whose users hold out
       // 1-2 purchases, all alike.)
-      const UserItems* visit = nullptr;
-      if (out.one_choice_per_user) {
-        visit = u < data.next_choices.num_users() && data.next_choices.degree(u) > 0 ? &data.next_choices : &data.test;
-      }
+      const bool by_visit = out.one_choice_per_user && u < data.next_choices.num_users() &&
+                            data.next_choices.degree(u) > 0;
       scored.clear();
       for (int32_t i = 0; i < data.n_items; ++i) {
         if (u < data.train.num_users() && Excluded(data.train, u, i, opt.shown_below_weight)) continue;
@@ -198,9 +196,9 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
       // 1 for a held-out item (the split's precision); with one choice per
       // user, the chance that it is that choice.
       auto is_choice = [&](int32_t i) -> double {
-        if (!visit) return data.test.Contains(u, i) ? 1.0 : 0.0;
-        if (visit == &data.test) return visit->Contains(u, i) ? 1.0 / static_cast<double>(visit->degree(u)) : 0.0;
-        return visit->WeightOf(u, i);
+        if (by_visit) return data.next_choices.WeightOf(u, i);
+        if (!data.test.Contains(u, i)) return 0.0;
+        return out.one_choice_per_user ? 1.0 / static_cast<double>(data.test.degree(u)) : 1.0;
       };
       scored.resize(ranked);
       if (rerank) {  // the lists as serving shows them: the candidates reordered

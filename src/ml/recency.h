@@ -31,9 +31,9 @@ struct Steering {
   static constexpr size_t kSeenEvents = 10;     // newest seen events that steer
   static constexpr double kSeenShare = 0.5;     // their share of an unseen event's weight
   // Seen events steer only where that beats the model's own ndcg@10 by more
-  // than this share: steering costs every known user the candidates kept for
-  // them (a search per request: about a quarter of the recommendations per
-  // second on a generated shop), for gains measured from 0.1 % to 15 %.
+  // than this share (the reranker's rule): steering costs every known user
+  // the candidates kept for them, a search per request; the gains measured
+  // over 25 jobs ran from −5 % to +15 %, two of them below 1 % (0.1, 0.4).
   static constexpr double kMinSeenGain = 0.01;
 
   // An event's weight, `age_ms` before the user's newest, `newer` events after it.

@@ -51,11 +51,12 @@ TEST(ServedJudgementTest, ServesTheSteeredVectorsOnlyWhereTheyPredictBetter) {
   PlantedSessions q = ml::testing::PlantSessions(false, 5);
   auto other = Trained(q.data, ml::ModelType::kAls);
   const ServedJudgement k = JudgeAsServed(q.data, *other, ml::ModelType::kAls, {{10, 20}, false, nullptr, 7});
-  if (k.steered_ndcg && *k.steered_ndcg <= k.plain_ndcg * (1 + ml::Steering::kMinSeenGain)) {
-    EXPECT_EQ(k.recent_share, 0);
-    EXPECT_EQ(k.users(*other), other->user_embeddings().data());
-    EXPECT_DOUBLE_EQ(k.ndcg, k.plain_ndcg);
-  }
+  // (Sessions planted at random here: steering does not gain the 1 % it needs.)
+  ASSERT_TRUE(k.steered_ndcg.has_value());
+  ASSERT_LE(*k.steered_ndcg, k.plain_ndcg * (1 + ml::Steering::kMinSeenGain));
+  EXPECT_EQ(k.recent_share, 0);
+  EXPECT_EQ(k.users(*other), other->user_embeddings().data());
+  EXPECT_DOUBLE_EQ(k.ndcg, k.plain_ndcg);
 }
 
 TEST(ServedJudgementTest, PopularityIsNeitherSteeredNorReranked) {
