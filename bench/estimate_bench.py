@@ -68,11 +68,11 @@ def gowalla(work):
     return out / "items.csv", out / "interactions.csv"
 
 
-def electronics(work):
-    """bench/electronics_shop.py's shop (drawn apart from generate-shop)."""
-    out = work / "electronics1"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "electronics_shop.py"), "--out", str(out), "--seed", "1"],
-                   check=True, capture_output=True)
+def electronics(work, seed=1):
+    """bench/electronics_shop.py's shop (drawn apart from generate-shop); `electronics:SEED` another."""
+    out = work / f"electronics{seed}"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "electronics_shop.py"), "--out", str(out),
+                    "--seed", str(seed)], check=True, capture_output=True)
     return out / "items.csv", out / "interactions.csv"
 
 
@@ -89,12 +89,15 @@ def fmt_steps(estimated, took):
 
 
 def run_dataset(name, work, variants):
-    items_csv, interactions_csv = DATA[name](work)
+    if name.startswith("electronics:"):
+        items_csv, interactions_csv = electronics(work, int(name.split(":")[1]))
+    else:
+        items_csv, interactions_csv = DATA[name](work)
     proc, ports = start(work, f"data-{name}")
     rows = []
     try:
         gw, ml = ports["gateway"], ports["ml"]
-        _, key = tenant_key(gw, name, ["data:write", "models:train", "recommendations:read"])
+        _, key = tenant_key(gw, name.replace(":", "-"), ["data:write", "models:train", "recommendations:read"])
         upload_file(ports["pipeline"], "/api/v1/upload/items", key, items_csv)
         upload_file(ports["pipeline"], "/api/v1/upload/interactions", key, interactions_csv)
         for variant in variants:

@@ -41,7 +41,8 @@ On the generated shop, two oracle rows rank by the generator's own purchase
 propensities (`generate-shop --truth`), alone and given the category of the
 withheld purchase's session: how far any model is from the best possible.
 
-Any shape of generated shop: `--data shop:ITEMS:USERS:ROWS[:SEED]`.
+Any shape of generated shop: `--data shop:ITEMS:USERS:ROWS[:SEED]`; another electronics
+shop: `--data electronics:SEED`.
 
 Usage: bench/quality_bench.py [--data shop,movielens,gowalla] [--variants ...]
 """
@@ -66,6 +67,8 @@ SEED_REQUEST = {"embedding_dim": 64, "num_layers": 3, "learning_rate": 0.001, "b
                 "epochs": 100, "negative_samples": 4}
 TYPE_RANK = {"purchase": 3, "add_to_cart": 2}
 # Variants beyond a model type's name: the type with these hyperparameters.
+# A variant ending "+last" validates on each user's latest purchase alone
+# (validation_split 0.01: at least one held out per user with 3 items).
 VARIANT_REQUESTS = {
     "lightgcn-softmax": {"model_type": "lightgcn", "hyperparameters": {"softmax_negatives": 4096, "learning_rate": 0.01}},
     "lightgcn-softmax1024": {"model_type": "lightgcn",
@@ -73,6 +76,9 @@ VARIANT_REQUESTS = {
     # The auto search's BPR trial.
     "bpr_mf-search": {"model_type": "bpr_mf", "hyperparameters": {"learning_rate": 0.01, "epochs": 50}},
     "bpr_mf-softmax": {"model_type": "bpr_mf", "hyperparameters": {"softmax_negatives": 4096, "learning_rate": 0.01}},
+    # Two of the auto search's other trials.
+    "als-reg3": {"model_type": "als", "hyperparameters": {"reg": 3}},
+    "ease-250": {"model_type": "ease", "hyperparameters": {"lambda": 250}},
 }
 
 
@@ -402,6 +408,8 @@ def load_dataset(name, work):
     """A named data set, or `shop:ITEMS:USERS:ROWS[:SEED]`: generate-shop of that shape."""
     if name.startswith("shop:"):
         return data_shop(work, *(int(x) for x in name.split(":")[1:]), name=name)
+    if name.startswith("electronics:"):
+        return data_electronics(work, seed=int(name.split(":")[1]))
     return DATA[name](work)
 
 
@@ -441,9 +449,12 @@ def run_dataset(name, work, variants, peers):
             call(gw, "POST", "/api/v1/upload/interactions", token=key, raw=upload, ctype="text/csv")
             train_s, note = "", ""
             if variant != "untrained":
-                body = dict(VARIANT_REQUESTS.get(variant, {"model_type": variant}))
-                if variant == "lightgcn":
-                    body["hyperparameters"] = SEED_REQUEST
+                base, _, suffix = variant.partition("+")
+                body = json.loads(json.dumps(VARIANT_REQUESTS.get(base, {"model_type": base})))
+                if base == "lightgcn":
+                    body["hyperparameters"] = dict(SEED_REQUEST)
+                if suffix == "last":  # validation on each user's latest purchase alone
+                    body.setdefault("hyperparameters", {})["validation_split"] = 0.01
                 t0 = time.monotonic()
                 job = call(ml, "POST", "/api/v1/train", body, token=key)
                 p = wait_job(ml, key, job, poll_s=0.5)
