@@ -442,7 +442,7 @@ def run_dataset(name, work, variants, peers):
     try:
         gw, ml = ports["gateway"], ports["ml"]
         for variant in variants:
-            _, key = tenant_key(gw, f"{name}-{variant}".replace("_", "-").replace(":", "-"),
+            _, key = tenant_key(gw, f"{name}-{variant}".replace("_", "-").replace(":", "-").replace("+", "-"),
                                 ["data:write", "models:train", "recommendations:read", "interactions:write"],
                                 {"max_recommendations": 50})
             call(gw, "POST", "/api/v1/upload/items", token=key, raw=items_csv, ctype="text/csv")
@@ -487,6 +487,15 @@ def run_dataset(name, work, variants, peers):
                 steer = (f"{steering(gw, key, kept, category, t_last):.2f} / "
                          f"{steering(gw, key, kept, category, None):.2f}")
             note += f"; visitor hit@20 {visitor_hits(gw, key, kept, test):.4f}"
+            # Slots of the served top 20 holding items the user already has rows
+            # for (not purchased: viewed or carted), which the withheld item
+            # never is under the protocol.
+            had = defaultdict(set)
+            for r in kept:
+                if r["user_id"] in test:
+                    had[r["user_id"]].add(r["item_id"])
+            slots = sum(len(lists.get(u, [])) for u in test)
+            note += (f"; had in top 20 {sum(i in had[u] for u in test for i in lists.get(u, [])) / max(1, slots):.3f}")
             label = "popularity (untrained tenant)" if variant == "untrained" else f"ours: {variant}"
             p10 = sum(test[u] in lists.get(u, [])[:10] for u in test) / len(test) / 10
             buyers = [u for u in sorted(test) if u in PURCHASE_TARGET]
