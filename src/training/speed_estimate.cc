@@ -388,9 +388,10 @@ std::pair<double, double> SpeedEstimate::EpochShares(const JobRequest& r) {
   // (mean 0.87 over nine fits), the best at 0.3-1.0 (mean 0.65 over six);
   // again on seven data sets (thirty-first session, the search's LightGCN
   // trials in the quality bench's job records): 0.6-1.0 run (mean 0.91
-  // over eleven), the best of those chosen at 0.3-0.9 (mean 0.72 over six),
-  // where the shares above had made every first auto job that chose it
-  // 0.63-0.84x the time it took. Taken as the mean of both sets.
+  // over eleven), the best of those chosen at 0.3-0.9 (mean 0.72 over six).
+  // Taken as the mean of both sets. (First auto jobs on four electronics
+  // shops were estimated at 0.64-0.87x the time they took; these shares
+  // moved that by 2-3 %, the rest is the epoch's own speed.)
   // At the reference's 0.001 the seed's request ran all its 100 epochs.
   if (r.options.learning_rate >= JobRequest::kFastLearningRate) return {0.89, 0.69};
   return {1.0, 1.0};
