@@ -259,6 +259,21 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
   }
 }
 
+UserItems ServedExclusion(const Dataset& data) {
+  const UserItems& t = data.train;
+  if (t.weights.empty()) return t;
+  const float top = *std::max_element(t.weights.begin(), t.weights.end());
+  UserItems out;
+  out.offsets.reserve(t.offsets.size());
+  for (int32_t u = 0; u < t.num_users(); ++u) {
+    for (int64_t p = t.offsets[u]; p < t.offsets[u + 1]; ++p) {
+      if (t.weights[p] >= top) out.items.push_back(t.items[p]);
+    }
+    out.offsets.push_back(static_cast<int64_t>(out.items.size()));
+  }
+  return out;
+}
+
 Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test,
                     int32_t min_users, int32_t min_items) {
   Dataset d;

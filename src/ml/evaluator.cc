@@ -52,8 +52,9 @@ void SampleEvalUsers(Dataset* data, int64_t max_users, uint64_t seed) {
 }
 
 Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_emb, int d,
-                 const std::vector<int>& ks) {
+                 const std::vector<int>& ks, const UserItems* excluded) {
   Metrics out;
+  const UserItems& masked = excluded ? *excluded : data.train;
   if (ks.empty()) return out;
   const int kmax = *std::max_element(ks.begin(), ks.end());
   std::vector<int32_t> users;
@@ -86,8 +87,10 @@ Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_e
     for (int i = 0; i < nb; ++i) {
       const int32_t u = users[b0 + i];
       float* s = scores.data() + static_cast<int64_t>(i) * ni;
-      for (const int32_t* it = data.train.begin(u); it != data.train.end(u); ++it) {
-        s[*it] = -std::numeric_limits<float>::infinity();
+      if (u < masked.num_users()) {
+        for (const int32_t* it = masked.begin(u); it != masked.end(u); ++it) {
+          s[*it] = -std::numeric_limits<float>::infinity();
+        }
       }
       // Min-heap of the best kmax (worst on top); better = higher score, then lower index.
       using Entry = std::pair<float, int32_t>;

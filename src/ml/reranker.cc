@@ -232,7 +232,8 @@ std::vector<Reranker::Candidate> RerankerSignals::Candidates(
 }
 
 RerankerFit FitReranker(const Dataset& data, const float* users, const float* items, int dim,
-                        const std::vector<int32_t>& item_category, uint64_t seed) {
+                        const std::vector<int32_t>& item_category, uint64_t seed, const UserItems* excluded) {
+  const UserItems& masked = excluded ? *excluded : data.train;
   RerankerFit out;
   std::vector<int32_t> chosen;
   for (int32_t u = 0; u < data.test.num_users() && u < data.n_users; ++u) {
@@ -259,7 +260,7 @@ RerankerFit FitReranker(const Dataset& data, const float* users, const float* it
     std::vector<std::pair<float, int32_t>> scored;
     scored.reserve(data.n_items);
     for (int32_t i = 0; i < data.n_items; ++i) {
-      if (data.train.Contains(u, i)) continue;
+      if (masked.Contains(u, i)) continue;
       const float* e = items + static_cast<int64_t>(i) * dim;
       float ip = 0;
       for (int j = 0; j < dim; ++j) ip += q[j] * e[j];

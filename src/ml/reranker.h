@@ -104,11 +104,13 @@ struct RerankerFit {
 };
 
 // Fits on the users of `data.test` (up to a bound that keeps the scan of
-// users × items cheap): each user's kCandidates best unseen items by
+// users × items cheap): each user's kCandidates best items by
 // `users`·`items` (n × dim, row-major, as served: steered when serving
-// steers), labelled by data.test. `item_category`: a category number per
-// item (−1: none). A user's newest events are data.train_events.
+// steers) but their `excluded` ones (null: every training item; as served:
+// ServedExclusion(data)), labelled by data.test. `item_category`: a category
+// number per item (−1: none). A user's newest events are data.train_events.
 RerankerFit FitReranker(const Dataset& data, const float* users, const float* items, int dim,
-                        const std::vector<int32_t>& item_category, uint64_t seed);
+                        const std::vector<int32_t>& item_category, uint64_t seed,
+                        const UserItems* excluded = nullptr);
 
 }  // namespace embedrec::ml

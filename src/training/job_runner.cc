@@ -45,7 +45,8 @@ ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingMode
     auto it = m.item_rows.find(data.item_ids[i]);
     if (it != m.item_rows.end()) std::copy_n(ie.data() + it->second * d, d, items.data() + i * d);
   }
-  return ml::Evaluate(data, users.data(), items.data(), d, kFinalKs);
+  const ml::UserItems excluded = ml::ServedExclusion(data);  // as the new model is judged
+  return ml::Evaluate(data, users.data(), items.data(), d, kFinalKs, &excluded);
 }
 
 // The warm start of an incremental job: the deployed model's ego
@@ -89,8 +90,9 @@ std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml:
   p.eval_every = 0;
   p.epochs = 1;
   if (!pop->Fit(data, p, nullptr).ok()) return std::nullopt;
+  const ml::UserItems excluded = ml::ServedExclusion(data);  // as the models are judged
   return ml::Evaluate(data, pop->user_embeddings().data(), pop->item_embeddings().data(), pop->dim(),
-                      kFinalKs);
+                      kFinalKs, &excluded);
 }
 
 // What validation says of the trained model as it will be served: the

@@ -1,5 +1,7 @@
 // How a trained model is judged: as it will be served. On the validation
-// split, with the user vectors serving queries with (steered by a user's
+// split, ranking every item but those serving leaves out of a user's list
+// (ml::ServedExclusion: purchases, not the items a user only viewed), with
+// the user vectors serving queries with (steered by a user's
 // newest events where that predicts better in this data, ml/recency.h) and
 // the second stage serving reorders the candidates with (ml/reranker.h,
 // kept when it ranks better, cross-fitted). The auto search judges each

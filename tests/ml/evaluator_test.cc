@@ -52,6 +52,27 @@ TEST(EvaluatorTest, RanksAllUnseenItemsAndExcludesTraining) {
   EXPECT_DOUBLE_EQ(m.Get("coverage@1"), 0.5);
 }
 
+TEST(EvaluatorTest, JudgedAsServedAViewedItemTakesASlot) {
+  // User 0 viewed item 3 (weight 1, the top score) and bought item 0
+  // (weight 3); held out item 2. Serving leaves only the purchase out, so
+  // the viewed item ranks first and the held-out one second.
+  Dataset d = MakeDataset({{0, 3, 1, 0}, {0, 0, 3, 0}, {1, 1, 1, 0}, {1, 0, 3, 0}}, {{0, 2, 1, 0}});
+  const UserItems served = ServedExclusion(d);
+  ASSERT_EQ(served.num_users(), 2);
+  EXPECT_EQ(std::vector<int32_t>(served.begin(0), served.end(0)), std::vector<int32_t>{0});
+  EXPECT_EQ(std::vector<int32_t>(served.begin(1), served.end(1)), std::vector<int32_t>{0});
+  std::vector<float> users = {1.0f, 1.0f};
+  std::vector<float> items = {0.1f, 0.2f, 0.3f, 0.4f};
+  EXPECT_DOUBLE_EQ(Evaluate(d, users.data(), items.data(), 1, {1, 2}).Get("hit_rate@1"), 1.0);
+  const Metrics as_served = Evaluate(d, users.data(), items.data(), 1, {1, 2}, &served);
+  EXPECT_DOUBLE_EQ(as_served.Get("hit_rate@1"), 0.0);
+  EXPECT_DOUBLE_EQ(as_served.Get("hit_rate@2"), 1.0);
+  // Pairs of one weight (no types): every training item is left out.
+  Dataset plain = MakeDataset({{0, 3, 1, 0}, {0, 0, 1, 0}}, {{0, 2, 1, 0}});
+  const UserItems all = ServedExclusion(plain);
+  EXPECT_EQ(std::vector<int32_t>(all.begin(0), all.end(0)), (std::vector<int32_t>{0, 3}));
+}
+
 TEST(EvaluatorTest, ASampleOfUsersEstimatesTheFullFiguresWithItsStandardError) {
   // 4,000 users, 50 items, d = 2: every user's held-out item is ranked
   // somewhere by a random embedding; the sample's means must fall within a
