@@ -420,6 +420,10 @@ def run_dataset(name, work, variants, peers):
     kept, test = withhold(rows)
     upload = to_csv(kept)
     t_last = max(epoch_seconds(r["timestamp"]) for r in kept)
+    had = defaultdict(set)  # each withheld user's items in the upload
+    for r in kept:
+        if r["user_id"] in test:
+            had[r["user_id"]].add(r["item_id"])
     out = []
     # Offline baselines.
     out.append(("popularity (offline counts)", *score(popularity_lists(kept, test), test), "", "", ""))
@@ -490,10 +494,6 @@ def run_dataset(name, work, variants, peers):
             # Slots of the served top 20 holding items the user already has rows
             # for (not purchased: viewed or carted), which the withheld item
             # never is under the protocol.
-            had = defaultdict(set)
-            for r in kept:
-                if r["user_id"] in test:
-                    had[r["user_id"]].add(r["item_id"])
             slots = sum(len(lists.get(u, [])) for u in test)
             note += (f"; had in top 20 {sum(i in had[u] for u in test for i in lists.get(u, [])) / max(1, slots):.3f}")
             label = "popularity (untrained tenant)" if variant == "untrained" else f"ours: {variant}"

@@ -13,11 +13,10 @@ namespace embedrec::ml {
 
 namespace {
 
-// Whether serving would never show training pair (u, i): every training
-// pair, or (shown_below_weight > 0) those weighing at least that much.
+// Whether serving would never show training pair (u, i) (NeverShownAgain).
 bool Excluded(const UserItems& train, int32_t u, int32_t i, float shown_below_weight) {
   const float w = train.WeightOf(u, i);
-  return w > 0 && (shown_below_weight <= 0 || w >= shown_below_weight);
+  return w > 0 && NeverShownAgain(w, shown_below_weight);
 }
 
 double Dot(const float* x, const float* y, int d) {

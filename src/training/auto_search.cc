@@ -240,7 +240,8 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     // (training/served_judgement.h), at the job's final cut-offs: the job's
     // validation takes the chosen trial's judgement as it is.
     ServedJudgement j =
-        JudgeAsServed(data, *model, *t.model_type, {kFinalKs, req.rerank, env.item_categories, t.options.seed});
+        JudgeAsServed(data, *model, *t.model_type,
+                      {kFinalKs, req.rerank, env.item_categories, t.options.seed, env.excluded});
     const ml::Metrics& m = j.metrics;
     const double took = Seconds(t0);
     doc["seconds"] = took;

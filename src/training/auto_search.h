@@ -75,6 +75,7 @@ struct SearchEnv {
   std::function<void(const boost::json::array& trials, double budget_used, double seconds_left)> progress;
   DataShape shape;  // the job's data as counted (every pair), for the trials' estimates; unset: `data`'s
   const std::vector<int32_t>* item_categories = nullptr;  // per item (−1: none): the second stage's feature
+  const ml::UserItems* excluded = nullptr;  // what serving never shows again (JudgeOptions::excluded)
 };
 
 // Runs the plan within the budget. kFailedPrecondition when no trial could

@@ -31,7 +31,7 @@ json::object MetricsJson(const ml::Metrics& m) {
 }
 
 // Embeddings of `m` in the numbering of `data` (rows the model does not know stay zero).
-ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingModel& m) {
+ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingModel& m, const ml::UserItems& excluded) {
   const int d = m.model->dim();
   std::vector<float> users(static_cast<size_t>(data.n_users) * d, 0.0f);
   std::vector<float> items(static_cast<size_t>(data.n_items) * d, 0.0f);
@@ -45,8 +45,7 @@ ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingMode
     auto it = m.item_rows.find(data.item_ids[i]);
     if (it != m.item_rows.end()) std::copy_n(ie.data() + it->second * d, d, items.data() + i * d);
   }
-  const ml::UserItems excluded = ml::ServedExclusion(data);  // as the new model is judged
-  return ml::Evaluate(data, users.data(), items.data(), d, kFinalKs, &excluded);
+  return ml::Evaluate(data, users.data(), items.data(), d, kFinalKs, &excluded);  // as the new model is judged
 }
 
 // The warm start of an incremental job: the deployed model's ego
@@ -82,7 +81,8 @@ StatusOr<ml::WarmStart> WarmStartFrom(const ml::ModelArtifact& a, const ml::Data
 }
 
 // Popularity's metrics on the same split: the baseline every model must beat.
-std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml::TrainOptions& opt) {
+std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml::TrainOptions& opt,
+                                              const ml::UserItems& excluded) {
   if (data.test.size() == 0) return std::nullopt;
   auto pop = ml::NewPopularity();
   ml::TrainOptions p;
@@ -90,9 +90,8 @@ std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml:
   p.eval_every = 0;
   p.epochs = 1;
   if (!pop->Fit(data, p, nullptr).ok()) return std::nullopt;
-  const ml::UserItems excluded = ml::ServedExclusion(data);  // as the models are judged
   return ml::Evaluate(data, pop->user_embeddings().data(), pop->item_embeddings().data(), pop->dim(),
-                      kFinalKs, &excluded);
+                      kFinalKs, &excluded);  // as the models are judged
 }
 
 // What validation says of the trained model as it will be served: the
@@ -115,7 +114,8 @@ struct Validation {
 };
 
 Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelType model_type, uint64_t seed,
-                    bool rerank_asked, float shown_below_weight, const std::vector<int32_t>& item_categories,
+                    bool rerank_asked, float shown_below_weight, const ml::UserItems& excluded,
+                    const std::vector<int32_t>& item_categories,
                     const std::optional<ml::Metrics>& baseline, const store::ModelVersionRecord* deployed_record,
                     const serving::ServingModel* deployed,
                     const std::function<void(const ml::RerankerFit&)>& on_rerank,
@@ -124,7 +124,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
   std::optional<ServedJudgement> j;
   if (data.test.size() > 0) {
     j = judged ? std::move(judged)
-               : JudgeAsServed(data, model, model_type, {kFinalKs, rerank_asked, &item_categories, seed});
+               : JudgeAsServed(data, model, model_type, {kFinalKs, rerank_asked, &item_categories, seed, &excluded});
     if (j->steered_ndcg) {
       v.recent_share = j->recent_share;
       v.recency = json::object{{"ndcg@10", j->plain_ndcg}, {"steered_ndcg@10", *j->steered_ndcg},
@@ -155,7 +155,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
         if (n && n->is_number()) v.deployed_ndcg = n->to_number<double>();
         v.deployed_ndcg_recorded = true;
       } else {
-        v.deployed_ndcg = EvaluateDeployed(data, *deployed).Get("ndcg@10");
+        v.deployed_ndcg = EvaluateDeployed(data, *deployed, excluded).Get("ndcg@10");
       }
     }
     // Scores as probabilities, fitted on the same held-out pairs: on what
@@ -353,8 +353,8 @@ void SetCompletion(json::object& d, const JobEnv& env, double seconds_left) {
 
 // Step 2: the search's trials (auto), or one fit reporting every epoch.
 StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start& st, const ml::Dataset& data,
-                          const std::vector<int32_t>& item_categories, const DataShape& shape,
-                          const std::optional<ml::Metrics>& baseline, double fit_share) {
+                          const std::vector<int32_t>& item_categories, const ml::UserItems& excluded,
+                          const DataShape& shape, const std::optional<ml::Metrics>& baseline, double fit_share) {
   const JobRequest& run = st.run;
   Fitted out;
   out.chosen = run;
@@ -376,6 +376,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
                    }};
     senv.shape = shape;
     senv.item_categories = &item_categories;
+    senv.excluded = &excluded;
     ASSIGN_OR_RETURN(SearchResult search, RunSearch(*ctx.request, data, senv));
     out.model = std::move(search.best);
     out.judgement = std::move(search.judgement);
@@ -645,7 +646,9 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, interactions::TypeWeights(req.interaction_weights),
                                                      req.validation_split, req.options.seed));
   const ml::Dataset& data = td.data;
-  const std::optional<ml::Metrics> baseline = PopularityBaseline(data, req.options);
+  // What serving never shows a user again: models and the baseline are judged without it.
+  const ml::UserItems excluded = ml::ServedExclusion(data, td.shown_below_weight);
+  const std::optional<ml::Metrics> baseline = PopularityBaseline(data, req.options, excluded);
   ctx.update([&](json::object& d) {
     d["data"] = json::object{{"users", data.n_users},
                              {"items", data.n_items},
@@ -670,7 +673,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   const bool will_refit = data.test.size() > 0;
   const double fit_share = will_refit ? 0.55 : 0.85;
   const DataShape shape = JobData(data, td.events);
-  ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, td.item_categories, shape, baseline, fit_share));
+  ASSIGN_OR_RETURN(Fitted fitted, FitModel(ctx, env, *st, data, td.item_categories, excluded, shape, baseline, fit_share));
   if (Cancelled(ctx)) return ml::CancelledStatus();
   steps.End(&JobSteps::fit);
 
@@ -679,13 +682,10 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   // serving may show again: with purchases in the data (the strongest type),
   // only they are excluded, and the items a user viewed can come back.
   SetStatus(ctx, JobStatus::kEvaluating, 0.05 + fit_share);
-  float shown_below_weight = 0;
-  if (td.validation_target == "strongest_type") {
-    for (float w : data.train.weights) shown_below_weight = std::max(shown_below_weight, w);
-  }
+  const float shown_below_weight = td.shown_below_weight;
   const bool judged_by_search = fitted.judgement.has_value();
   Validation val = Validate(data, *fitted.model, *fitted.chosen.model_type, fitted.chosen.options.seed, req.rerank,
-                            shown_below_weight, td.item_categories, baseline, st->deployed_record,
+                            shown_below_weight, excluded, td.item_categories, baseline, st->deployed_record,
                             st->deployed.get(), [&](const ml::RerankerFit& r) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
                             }, std::move(fitted.judgement));

@@ -1,6 +1,6 @@
 // How a trained model is judged: as it will be served. On the validation
 // split, ranking every item but those serving leaves out of a user's list
-// (ml::ServedExclusion: purchases, not the items a user only viewed), with
+// (JudgeOptions::excluded: purchases, not the items a user only viewed), with
 // the user vectors serving queries with (steered by a user's
 // newest events where that predicts better in this data, ml/recency.h) and
 // the second stage serving reorders the candidates with (ml/reranker.h,
@@ -29,6 +29,9 @@ struct JudgeOptions {
   bool rerank = true;              // fit the second stage (the job's `rerank`)
   const std::vector<int32_t>* item_categories = nullptr;  // per item, −1: none (the reranker's feature)
   uint64_t seed = 0;
+  // What serving never shows a user again (ml::ServedExclusion); null:
+  // every training pair, the reference evaluation's mask.
+  const ml::UserItems* excluded = nullptr;
 };
 
 struct ServedJudgement {

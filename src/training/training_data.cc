@@ -90,6 +90,9 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
                              static_cast<int32_t>(item_ids.size()));
   out.data.user_ids = std::move(user_ids);
   out.data.item_ids = std::move(item_ids);
+  if (out.validation_target == "strongest_type") {
+    for (float w : out.data.train.weights) out.shown_below_weight = std::max(out.shown_below_weight, w);
+  }
   // Validations rank a fixed sample of users (full ranking costs users ×
   // items); the figures say their standard errors.
   ml::SampleEvalUsers(&out.data, kValidationUsers, seed);

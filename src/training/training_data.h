@@ -29,6 +29,10 @@ struct TrainingData {
   // interaction type present, each user's latest (SplitOptions::
   // strongest_type_only); "all": each user's latest items of any type.
   std::string validation_target = "all";
+  // What serving may show again (ml::NeverShownAgain): with validation
+  // judging the strongest type (purchases), the pairs weighing less than it
+  // (the items a user only viewed or carted); 0: none.
+  float shown_below_weight = 0;
   // With a validation split: every event loaded (training's and the held-out
   // pairs'), for the refit on all the data without reading the store again.
   std::vector<ml::Interaction> all_events;
