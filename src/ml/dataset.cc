@@ -261,12 +261,12 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
 
 UserItems ServedExclusion(const Dataset& data, float shown_below_weight) {
   const UserItems& t = data.train;
-  if (t.weights.empty() || shown_below_weight <= 0) return t;
+  if (shown_below_weight <= 0) return t;
   UserItems out;
   out.offsets.reserve(t.offsets.size());
   for (int32_t u = 0; u < t.num_users(); ++u) {
     for (int64_t p = t.offsets[u]; p < t.offsets[u + 1]; ++p) {
-      if (NeverShownAgain(t.weights[p], shown_below_weight)) out.items.push_back(t.items[p]);
+      if (NeverShownAgain(t.weights.empty() ? 1.0f : t.weights[p], shown_below_weight)) out.items.push_back(t.items[p]);
     }
     out.offsets.push_back(static_cast<int64_t>(out.items.size()));
   }

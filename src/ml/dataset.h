@@ -113,7 +113,8 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& optio
 
 // Whether serving never shows a training pair of this weight again:
 // every pair when `shown_below_weight` <= 0, else those weighing at least
-// that much (the pairs weighing less, e.g. views, can come back).
+// that much (the pairs weighing less, e.g. views, can come back; none at
+// +infinity).
 inline bool NeverShownAgain(float weight, float shown_below_weight) {
   return shown_below_weight <= 0 || weight >= shown_below_weight;
 }

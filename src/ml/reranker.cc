@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kFeatureNames[Reranker::kFeatures] = {"relative_score", "log_position",
                                                             "recent_category_share", "log_users",
-                                                            "log_recent_category_share"};
+                                                            "log_recent_category_share", "had_item"};
 // Users × items scored to fit (each validation user against every item).
 constexpr int64_t kMaxScoredPairs = 400'000'000;
 constexpr int kMaxUsers = 4000, kMinUsers = 50;
@@ -94,7 +94,7 @@ std::vector<Row> Reranker::Features(const std::vector<Candidate>& in_model_order
   for (size_t k = 0; k < in_model_order.size(); ++k) {
     const auto& c = in_model_order[k];
     out.push_back({best > 0 ? c.score / best : 0.0, std::log1p(static_cast<double>(k)), c.category_share,
-                   c.log_users, std::log(c.category_share + kShareFloor)});
+                   c.log_users, std::log(c.category_share + kShareFloor), c.had ? 1.0 : 0.0});
   }
   return out;
 }
@@ -189,7 +189,7 @@ json::object RerankerFit::ToJson() const {
 
 RerankerSignals::RerankerSignals(const Dataset& data, const std::vector<int32_t>& item_category,
                                  const std::vector<int32_t>& users, size_t recent_events)
-    : item_category_(item_category), log_users_(data.n_items, 0.0), slot_(data.n_users, -1) {
+    : item_category_(item_category), had_(data.train), log_users_(data.n_items, 0.0), slot_(data.n_users, -1) {
   for (int32_t i : data.train.items) log_users_[i] += 1;
   for (double& x : log_users_) x = std::log1p(x);
   for (int32_t u : users) {
@@ -226,7 +226,7 @@ std::vector<Reranker::Candidate> RerankerSignals::Candidates(
       auto it = std::lower_bound(shares.begin(), shares.end(), std::make_pair(c, -1.0));
       if (it != shares.end() && it->first == c) share = it->second;
     }
-    out.push_back({score, share, log_users_[i]});
+    out.push_back({score, share, log_users_[i], had_.Contains(u, i)});
   }
   return out;
 }

@@ -3,8 +3,11 @@
 // model prefers the item, its place in the model's order, how much of the
 // user's newest events were in the item's category (the session they are
 // in; also as a log, so that a category the user left weighs as a factor:
-// a choice is a category times an item within it), and how many users
-// chose the item (popularity, which each model type weighs differently).
+// a choice is a category times an item within it), how many users chose
+// the item (popularity, which each model type weighs differently), and
+// whether the user already had it (viewed or carted it: serving leaves
+// those in, and without this signal the fit reads "not chosen again" into
+// the session's category and weighs it less).
 // One tenant's weights, fitted by the training job on its validation
 // split, against the items each user went on to choose.
 //
@@ -32,7 +35,7 @@
 namespace embedrec::ml {
 
 struct Reranker {
-  static constexpr int kFeatures = 5;
+  static constexpr int kFeatures = 6;
   // The log feature's floor: a category none of the newest events were in
   // (one event of kRecentEvents is a share of 0.1).
   static constexpr double kShareFloor = 0.01;
@@ -47,6 +50,7 @@ struct Reranker {
     double score;             // the model's score (inner product)
     double category_share;    // share of the user's newest events in the item's category (0: none)
     double log_users;         // log(1 + users who chose the item in training)
+    bool had = false;         // the user already interacted with the item
   };
   // The features of candidates given in the model's order (best first).
   static std::vector<std::array<double, kFeatures>> Features(const std::vector<Candidate>& in_model_order);
@@ -69,9 +73,9 @@ struct Reranker {
   static std::optional<Reranker> FromMetadata(std::string_view metadata_json);
 };
 
-// What the reranker's signals read from a data set: users per item (from
-// data.train) and each user's newest `recent_events` events' categories
-// (from data.train_events). Built once per data set; Candidates is
+// What the reranker's signals read from a data set: users per item and
+// what each user had (from data.train) and each user's newest
+// `recent_events` events' categories (from data.train_events). Built once per data set; Candidates is
 // thread-safe.
 class RerankerSignals {
  public:
@@ -87,6 +91,7 @@ class RerankerSignals {
 
  private:
   const std::vector<int32_t>& item_category_;
+  const UserItems& had_;
   std::vector<double> log_users_;
   std::vector<std::vector<std::pair<int32_t, double>>> recent_share_;  // per indexed user: (category, share)
   std::vector<int32_t> slot_;  // user → index into recent_share_, −1 when not indexed

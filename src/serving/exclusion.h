@@ -23,4 +23,14 @@ inline std::optional<Exclusion> ParseExclusion(std::string_view text) {
   return std::nullopt;
 }
 
+inline std::string_view ExclusionName(Exclusion e) {
+  switch (e) {
+    case Exclusion::kAuto: return "auto";
+    case Exclusion::kPurchased: return "purchased";
+    case Exclusion::kAllInteracted: return "all_interacted";
+    case Exclusion::kNone: return "none";
+  }
+  return "auto";
+}
+
 }  // namespace embedrec::serving

@@ -352,7 +352,7 @@ std::vector<size_t> Reranked(const ServingModel& m, const CatalogSnapshot& c, co
     const std::string& category = c.items[rows[s.row]].category;
     auto it = category.empty() ? recent_categories.end() : recent_categories.find(category);
     candidates.push_back({ips[k], it == recent_categories.end() ? 0.0 : it->second / static_cast<double>(n),
-                          m.item_log_users[s.row]});
+                          m.item_log_users[s.row], profile.interacted.count(c.items[rows[s.row]].item_id) > 0});
   }
   std::vector<size_t> out;
   out.reserve(order.size());

@@ -237,6 +237,9 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   if (auto* t = settings.if_contains("interaction_types")) {
     if (t->is_object()) RETURN_IF_ERROR(ReadWeights(*t, "settings.interaction_types", &r.interaction_weights));
   }
+  if (auto* e = settings.if_contains("exclude_from_recommendations"); e && e->is_string()) {
+    r.exclusion = serving::ParseExclusion(e->as_string()).value_or(serving::Exclusion::kAuto);  // checked when set
+  }
   if (auto* w = body.if_contains("interaction_weights"); w && !w->is_null()) {
     RETURN_IF_ERROR(ReadWeights(*w, "interaction_weights", &r.interaction_weights));
   }

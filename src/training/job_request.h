@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "ml/model.h"
+#include "serving/exclusion.h"
 
 namespace embedrec::training {
 
@@ -27,6 +28,9 @@ struct JobRequest {
   double validation_split = 0.2;  // share of each user's latest purchases (or items) held out for validation
   // Interaction type → weight (over interactions::DefaultTypeWeight); 0: not a positive.
   std::map<std::string, float, std::less<>> interaction_weights;
+  // settings.exclude_from_recommendations: what serving will not show a
+  // user again, so what validation masks (training/training_data.h).
+  serving::Exclusion exclusion = serving::Exclusion::kAuto;
   // A new version is deployed only if its validation ndcg@10 is at least
   // (1 − deploy_tolerance) × the deployed version's on the same split.
   double deploy_tolerance = 0.05;

@@ -644,7 +644,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   // 1. Data: the tenant's interactions, the validation split, and what a
   // model must beat: popularity on the same split.
   ASSIGN_OR_RETURN(TrainingData td, LoadTrainingData(*env.store, interactions::TypeWeights(req.interaction_weights),
-                                                     req.validation_split, req.options.seed));
+                                                     req.exclusion, req.validation_split, req.options.seed));
   const ml::Dataset& data = td.data;
   // What serving never shows a user again: models and the baseline are judged without it.
   const ml::UserItems excluded = ml::ServedExclusion(data, td.shown_below_weight);
@@ -655,6 +655,8 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                              {"training_pairs", data.train.size()},
                              {"validation_pairs", data.test.size()},
                              {"validation_target", td.validation_target},
+                             // what validation leaves out of a user's ranking: what serving will
+                             {"validation_excludes", serving::ExclusionName(td.exclusion)},
                              {"interactions", td.events}};
     if (baseline) {
       d["baseline"] = json::object{{"model_type", "popularity"},

@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -30,7 +31,7 @@ size_t DistinctUsers(const std::vector<ml::Interaction>& events) {
 }  // namespace
 
 StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interactions::TypeWeights& weights,
-                                        double validation_split, uint64_t seed) {
+                                        serving::Exclusion exclusion, double validation_split, uint64_t seed) {
   ASSIGN_OR_RETURN(IdMap items, store.LoadItemIndex());
   ASSIGN_OR_RETURN(IdMap users, store.LoadUserIndex());
   std::unordered_map<int64_t, const std::string*> item_name, user_name;
@@ -43,10 +44,12 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
   std::vector<std::string> user_ids, item_ids;
   std::string last_type;
   float last_weight = 0;
+  bool has_purchases = false;
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
     if (r.type != last_type || last_type.empty()) {  // rows come grouped: few lookups
       last_type = r.type;
       last_weight = weights.Weight(r.type);
+      has_purchases = has_purchases || interactions::TypeWeights::IsPurchase(r.type);
     }
     if (last_weight <= 0) return;
     auto name = item_name.find(r.item_idx);
@@ -90,9 +93,18 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
                              static_cast<int32_t>(item_ids.size()));
   out.data.user_ids = std::move(user_ids);
   out.data.item_ids = std::move(item_ids);
-  if (out.validation_target == "strongest_type") {
-    for (float w : out.data.train.weights) out.shown_below_weight = std::max(out.shown_below_weight, w);
+  // Serving's exclusion (recommender.cc's Excluded), as a weight threshold
+  // on a pair's strongest event: a custom type weighing more than a
+  // purchase counts as one here.
+  if (exclusion == serving::Exclusion::kAuto) {
+    exclusion = has_purchases ? serving::Exclusion::kPurchased : serving::Exclusion::kAllInteracted;
   }
+  out.exclusion = exclusion;
+  const float purchase = weights.Weight("purchase");
+  out.shown_below_weight = exclusion == serving::Exclusion::kAllInteracted ? 0.0f
+                           : exclusion == serving::Exclusion::kPurchased && purchase > 0
+                               ? purchase
+                               : std::numeric_limits<float>::infinity();
   // Validations rank a fixed sample of users (full ranking costs users ×
   // items); the figures say their standard errors.
   ml::SampleEvalUsers(&out.data, kValidationUsers, seed);

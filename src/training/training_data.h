@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "ml/dataset.h"
+#include "serving/exclusion.h"
 #include "store/tenant_stores.h"
 
 namespace embedrec::training {
@@ -29,10 +30,13 @@ struct TrainingData {
   // interaction type present, each user's latest (SplitOptions::
   // strongest_type_only); "all": each user's latest items of any type.
   std::string validation_target = "all";
-  // What serving may show again (ml::NeverShownAgain): with validation
-  // judging the strongest type (purchases), the pairs weighing less than it
-  // (the items a user only viewed or carted); 0: none.
+  // What serving may show again (ml::NeverShownAgain), by the tenant's
+  // exclusion as serving applies it: "purchased" (and "auto" once the
+  // tenant has a purchase) — the pairs weighing less than a purchase (the
+  // items a user only viewed or carted); "all_interacted" (and "auto"
+  // without purchases) — none, 0; "none" — every pair, +infinity.
   float shown_below_weight = 0;
+  serving::Exclusion exclusion = serving::Exclusion::kAllInteracted;  // the rule above, "auto" resolved
   // With a validation split: every event loaded (training's and the held-out
   // pairs'), for the refit on all the data without reading the store again.
   std::vector<ml::Interaction> all_events;
@@ -43,7 +47,7 @@ struct TrainingData {
 
 // kUnprocessable (with the counts) when there is too little to train on.
 StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interactions::TypeWeights& weights,
-                                        double validation_split, uint64_t seed);
+                                        serving::Exclusion exclusion, double validation_split, uint64_t seed);
 
 // Every loaded event as one training set (no validation split), with the
 // same numbering and ids; consumes `td` (its data is moved out).

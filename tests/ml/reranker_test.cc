@@ -46,6 +46,22 @@ TEST(RerankerTest, LearnsThatTheLastSessionsCategoryPredicts) {
   EXPECT_GT(fit.reranked_hit_rate_at_20, fit.hit_rate_at_20);
 }
 
+TEST(RerankerTest, WithWhatTheUserHadLeftInTellsItApartFromTheSessionsCategory) {
+  // As served where only purchases are left out (every training pair here
+  // is a view, so none): the session's viewed items are candidates, never
+  // the one chosen next. The "had" signal takes them down; the session's
+  // category still weighs up.
+  Planted p = Plant(true, 3);
+  UserItems none;  // nothing masked
+  none.offsets.assign(p.data.n_users + 1, 0);
+  RerankerFit fit = FitReranker(p.data, p.users.data(), p.items.data(), kDim, p.categories, 7, &none);
+  ASSERT_TRUE(fit.reranker.has_value()) << fit.reason;
+  const auto f = Reranker::Features({{1.0, 0.6, 1.0, false}, {1.0, 0.6, 1.0, true}, {1.0, 0.0, 1.0, false}});
+  EXPECT_GT(fit.reranker->Score(f[0]), fit.reranker->Score(f[1]) + 1);  // had it: down
+  EXPECT_GT(fit.reranker->Score(f[0]), fit.reranker->Score(f[2]) + 1);  // the session's category: up
+  EXPECT_GT(fit.reranked_hit_rate_at_20, fit.hit_rate_at_20);
+}
+
 TEST(RerankerTest, IsNotKeptWhenItsSignalsPredictNothing) {
   Planted p = Plant(false, 3);
   RerankerFit fit = FitReranker(p.data, p.users.data(), p.items.data(), kDim, p.categories, 7);
@@ -70,8 +86,8 @@ TEST(RerankerTest, TooFewUsersFitNothing) {
 
 TEST(RerankerTest, OrdersByItsWeightsAndRoundTripsThroughMetadata) {
   Reranker r;
-  r.scale = {1, 1, 1, 1, 1};
-  r.weight = {0, -0.1, 2.0, 0, 0};  // the session's category, then the model's order
+  r.scale = {1, 1, 1, 1, 1, 1};
+  r.weight = {0, -0.1, 2.0, 0, 0, 0};  // the session's category, then the model's order
   const std::vector<Reranker::Candidate> in_model_order = {
       {3.0, 0.0, 1.0}, {2.0, 0.6, 1.0}, {1.0, 0.0, 1.0}, {0.5, 0.2, 1.0}};
   EXPECT_EQ(r.Order(in_model_order), (std::vector<size_t>{1, 3, 0, 2}));
@@ -94,7 +110,7 @@ TEST(RerankerTest, ReadsFeaturesByNameAndOlderFilesWithoutTheNewOnes) {
       R"({"reranker":{"features":["relative_score","log_position","recent_category_share","log_users"],)"
       R"("mean":[0.5,1,0.1,2],"scale":[2,1,3,0.5],"weight":[1,-0.2,0.7,0.3],"bias":-4}})");
   ASSERT_TRUE(old.has_value());
-  EXPECT_EQ(old->weight, (std::array<double, Reranker::kFeatures>{1, -0.2, 0.7, 0.3, 0}));
+  EXPECT_EQ(old->weight, (std::array<double, Reranker::kFeatures>{1, -0.2, 0.7, 0.3, 0, 0}));
   EXPECT_EQ(old->mean[3], 2);
   EXPECT_EQ(old->scale[2], 3);
   EXPECT_EQ(old->bias, -4);
@@ -110,7 +126,7 @@ TEST(RerankerTest, ReadsFeaturesByNameAndOlderFilesWithoutTheNewOnes) {
       R"({"reranker":{"features":["from_the_future","log_users","relative_score"],)"
       R"("mean":[9,2,0.5],"scale":[9,0.5,2],"weight":[9,0.3,1],"bias":0}})");
   ASSERT_TRUE(reordered.has_value());
-  EXPECT_EQ(reordered->weight, (std::array<double, Reranker::kFeatures>{1, 0, 0, 0.3, 0}));
+  EXPECT_EQ(reordered->weight, (std::array<double, Reranker::kFeatures>{1, 0, 0, 0.3, 0, 0}));
   // Arrays that do not match the names: malformed.
   EXPECT_FALSE(Reranker::FromMetadata(
                    R"({"reranker":{"features":["log_users","relative_score"],"mean":[1],"scale":[1],"weight":[1],"bias":0}})")

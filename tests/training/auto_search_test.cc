@@ -6,6 +6,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <map>
 
 #include "ml/ml_test_util.h"
@@ -189,6 +190,44 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   EXPECT_EQ(completed, 1);
   EXPECT_EQ(skipped, static_cast<int>(one->trials.size()) - 1);
   EXPECT_EQ(one->chosen.model_type, ml::ModelType::kAls);  // the trial that always runs
+}
+
+TEST(AutoSearchTest, ATrialSlowerThanEstimatedStopsAtTheBudget) {
+  // A machine under load: LightGCN's epochs taught to look a million times
+  // cheaper than they are, every other type's dearer than the budget (the
+  // one trial that always runs, ALS, aside). The LightGCN trial starts,
+  // and stops at the budget's end with its best evaluated epoch.
+  SpeedEstimate speed;
+  speed.SetJobsRunning(1);
+  std::vector<ml::Interaction> train, test;
+  ml::SplitPerUser(ml::testing::PlantedHalves(10000, 500, 12, 5),
+                   {.fraction = 0.2, .seed = 1, .min_items = 2, .temporal = false}, &train, &test);
+  const ml::Dataset data = ml::MakeDataset(train, test);
+  constexpr double kBudget = 6;
+  JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":6,"hyperparameters":{"embedding_dim":16}})");
+  const DataShape shape = EpochData(data);
+  for (const auto& t : PlanTrials(req, shape, speed)) {
+    for (int n = 0; n < 30; ++n) {
+      speed.Record(t.request, shape, t.request.model_type == ml::ModelType::kLightGcn ? 1e-7 : 1e4);
+    }
+  }
+  SearchEnv env{&speed, nullptr, 0, nullptr};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = RunSearch(req, data, env);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  bool ran = false;
+  for (const auto& t : r->trials) {
+    const auto& o = t.as_object();
+    if (o.at("model_type").as_string() != "lightgcn") continue;
+    ASSERT_EQ(o.at("status").as_string(), "completed") << boost::json::serialize(o);
+    EXPECT_EQ(o.at("fit_stopped_by").as_string(), "time_budget");
+    EXPECT_LT(o.at("epochs_run").as_int64(), 100);
+    ran = true;
+  }
+  EXPECT_TRUE(ran);
+  // Its judgement and the fallback's took what the fit left: a few seconds past at most.
+  EXPECT_LT(took, 3 * kBudget) << boost::json::serialize(r->trials);
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   EXPECT_DOUBLE_EQ(r->validation_split, 0.2);
   r = Parse(R"({"hyperparameters":{"epochs":7}})",
             R"({"recommendation_model":"bpr_mf","training":{"epochs":30,"embedding_dim":32},
-                "interaction_types":{"wishlist":{"weight":2.5},"view":0.5},"deploy_tolerance":0.2})");
+                "interaction_types":{"wishlist":{"weight":2.5},"view":0.5},"deploy_tolerance":0.2,
+                "exclude_from_recommendations":"all_interacted"})");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->model_type, ml::ModelType::kBprMf);
   EXPECT_EQ(r->options.epochs, 7);          // the request wins
@@ -76,6 +77,8 @@ TEST(JobRequestTest, DefaultsAreTheSeedsAndTheTenantsSettingsOverrideThem) {
   EXPECT_FLOAT_EQ(r->interaction_weights.at("wishlist"), 2.5f);
   EXPECT_FLOAT_EQ(r->interaction_weights.at("view"), 0.5f);
   EXPECT_DOUBLE_EQ(r->deploy_tolerance, 0.2);
+  EXPECT_EQ(r->exclusion, serving::Exclusion::kAllInteracted);  // what validation masks, as serving will
+  EXPECT_EQ(Parse("{}")->exclusion, serving::Exclusion::kAuto);
 }
 
 TEST(JobRequestTest, GradientTrainedJobsHaveADefaultTimeBudgetOnlyWithoutEpochs) {
