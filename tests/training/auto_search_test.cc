@@ -42,11 +42,11 @@ TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) 
 }
 
 // The estimate at submission: the chosen trial is not known yet. Its
-// refit: half the dearest planned trial's (the search's LightGCN, which won
-// on two data sets of five), the other half the mean of the rest (the mean
-// of all alone made first auto jobs 0.68-0.77x the time they took when
-// LightGCN won: docs/benchmarks.md).
-TEST(AutoSearchTest, EstimatesTheRefitAsHalfTheDearestAndHalfTheRest) {
+// refit: three quarters of the dearest planned trial's (the search's
+// LightGCN, which won four auto jobs of seven), the rest the mean of the
+// others' (the mean of all alone made first auto jobs 0.68-0.77x the time
+// they took when LightGCN won: docs/benchmarks.md).
+TEST(AutoSearchTest, EstimatesTheRefitMostlyAsTheDearestsAndTheRestAsTheOthersMean) {
   SpeedEstimate speed;
   speed.SetJobsRunning(1);  // no timing: the reference machine's figures
   JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":86400})");  // every trial planned
@@ -62,7 +62,7 @@ TEST(AutoSearchTest, EstimatesTheRefitAsHalfTheDearestAndHalfTheRest) {
   }
   ASSERT_GT(most, 2 * least);  // LightGCN's refit against ALS's
   EXPECT_EQ(dearest, ml::ModelType::kLightGcn);
-  EXPECT_NEAR(steps.refit, 0.5 * most + 0.5 * (sum - most) / (n - 1), 1e-9);
+  EXPECT_NEAR(steps.refit, 0.75 * most + 0.25 * (sum - most) / (n - 1), 1e-9);
   EXPECT_GT(steps.refit, sum / n);
   EXPECT_LT(steps.refit, most);
 }
