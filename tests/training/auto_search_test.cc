@@ -42,11 +42,11 @@ TEST(AutoSearchTest, ALargeShopsDefaultBudgetIsCappedAndLeavesOutExactLightGcn) 
 }
 
 // The estimate at submission: the chosen trial is not known yet. Its
-// refit: three quarters of the dearest planned trial's (the search's
-// LightGCN, which won four auto jobs of seven), the rest the mean of the
-// others' (the mean of all alone made first auto jobs 0.68-0.77x the time
-// they took when LightGCN won: docs/benchmarks.md).
-TEST(AutoSearchTest, EstimatesTheRefitMostlyAsTheDearestsAndTheRestAsTheOthersMean) {
+// refit: 0.6 of the dearest planned trial's (the search's LightGCN, which
+// won eight auto jobs of eleven) and 0.4 of the others' mean (half and half
+// made first auto jobs 0.66-0.70x the time they took when it won, all of
+// it 1.39x when ALS won: docs/benchmarks.md).
+TEST(AutoSearchTest, EstimatesTheRefitMostlyAsTheDearestPlannedTrials) {
   SpeedEstimate speed;
   speed.SetJobsRunning(1);  // no timing: the reference machine's figures
   JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":86400})");  // every trial planned
@@ -62,7 +62,7 @@ TEST(AutoSearchTest, EstimatesTheRefitMostlyAsTheDearestsAndTheRestAsTheOthersMe
   }
   ASSERT_GT(most, 2 * least);  // LightGCN's refit against ALS's
   EXPECT_EQ(dearest, ml::ModelType::kLightGcn);
-  EXPECT_NEAR(steps.refit, 0.75 * most + 0.25 * (sum - most) / (n - 1), 1e-9);
+  EXPECT_NEAR(steps.refit, 0.6 * most + 0.4 * (sum - most) / (n - 1), 1e-9);
   EXPECT_GT(steps.refit, sum / n);
   EXPECT_LT(steps.refit, most);
 }
