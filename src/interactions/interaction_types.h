@@ -32,7 +32,8 @@ class TypeWeights {
   float Weight(std::string_view type) const;
   bool Positive(std::string_view type) const { return Weight(type) > 0; }
   // Purchases are what "exclude purchased" excludes (not a weight: a fact).
-  static bool IsPurchase(std::string_view type) { return type == "purchase"; }
+  static constexpr std::string_view kPurchase = "purchase";
+  static bool IsPurchase(std::string_view type) { return type == kPurchase; }
   const Overrides& overrides() const { return overrides_; }
   bool operator==(const TypeWeights& o) const { return overrides_ == o.overrides_; }
 

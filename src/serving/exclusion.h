@@ -23,6 +23,14 @@ inline std::optional<Exclusion> ParseExclusion(std::string_view text) {
   return std::nullopt;
 }
 
+// "auto" as serving and validation apply it: purchases where the shop has
+// any; where it never has (ratings, plays, check-ins), what a user
+// interacted with is what they consumed. Other settings as they are.
+inline Exclusion Resolved(Exclusion e, bool has_purchases) {
+  if (e != Exclusion::kAuto) return e;
+  return has_purchases ? Exclusion::kPurchased : Exclusion::kAllInteracted;
+}
+
 inline std::string_view ExclusionName(Exclusion e) {
   switch (e) {
     case Exclusion::kAuto: return "auto";

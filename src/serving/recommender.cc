@@ -715,13 +715,10 @@ StatusOr<RecommendResult> Recommender::Recommend(const RecommendRequest& r) {
 }
 
 namespace {
-// What the user must not be shown again.
-// "auto": purchases where the shop tracks them; where it never has (ratings,
-// plays, check-ins), what a user interacted with is what they consumed.
+// What the user must not be shown again (Resolved: "auto" by the shop's purchases).
 std::set<std::string> Excluded(const RecommendRequest& r, const UserProfile& profile, bool has_purchases) {
   std::set<std::string> excluded;
-  const Exclusion exclude =
-      r.exclude != Exclusion::kAuto ? r.exclude : (has_purchases ? Exclusion::kPurchased : Exclusion::kAllInteracted);
+  const Exclusion exclude = Resolved(r.exclude, has_purchases);
   if (exclude == Exclusion::kPurchased) excluded = profile.purchased;
   else if (exclude == Exclusion::kAllInteracted) excluded = profile.interacted;
   if (!r.current_item.empty()) excluded.insert(r.current_item);

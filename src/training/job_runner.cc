@@ -680,11 +680,11 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   steps.End(&JobSteps::fit);
 
   // 3. Evaluation on the validation split, of the new model and of the
-  // deployed one (the same split: a fair comparison for the gate). What
-  // serving may show again: with purchases in the data (the strongest type),
-  // only they are excluded, and the items a user viewed can come back.
+  // deployed one (the same split: a fair comparison for the gate), with
+  // what serving leaves out masked (`excluded`, and its threshold for the
+  // calibration: TrainingData::shown_below_weight).
   SetStatus(ctx, JobStatus::kEvaluating, 0.05 + fit_share);
-  const float shown_below_weight = td.shown_below_weight;
+  const float shown_below_weight = td.shown_below_weight;  // kept: the refit consumes td
   const bool judged_by_search = fitted.judgement.has_value();
   Validation val = Validate(data, *fitted.model, *fitted.chosen.model_type, fitted.chosen.options.seed, req.rerank,
                             shown_below_weight, excluded, td.item_categories, baseline, st->deployed_record,

@@ -96,11 +96,9 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
   // Serving's exclusion (recommender.cc's Excluded), as a weight threshold
   // on a pair's strongest event: a custom type weighing more than a
   // purchase counts as one here.
-  if (exclusion == serving::Exclusion::kAuto) {
-    exclusion = has_purchases ? serving::Exclusion::kPurchased : serving::Exclusion::kAllInteracted;
-  }
+  exclusion = serving::Resolved(exclusion, has_purchases);
   out.exclusion = exclusion;
-  const float purchase = weights.Weight("purchase");
+  const float purchase = weights.Weight(interactions::TypeWeights::kPurchase);
   out.shown_below_weight = exclusion == serving::Exclusion::kAllInteracted ? 0.0f
                            : exclusion == serving::Exclusion::kPurchased && purchase > 0
                                ? purchase
