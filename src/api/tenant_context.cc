@@ -114,8 +114,19 @@ TenantContext::EventRules TenantContext::RulesFor(const store::TrackEvent& event
 
 void TenantContext::TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done) const {
   if (s_->data_quotas) {
-    if (Status s = s_->data_quotas->AdmitTracked(tenant_id_, rules.limits, 1); !s.ok()) return done(s);
+    // Admitted at once from the figures in memory; while the tenant's are
+    // unknown, on the lane that reads them once they are.
+    return s_->data_quotas->AdmitTracked(
+        tenant_id_, rules.limits, 1,
+        [ctx = *this, event = std::move(event), rules, done = std::move(done)](Status admitted) mutable {
+          if (!admitted.ok()) return done(admitted);
+          ctx.TrackAdmitted(std::move(event), rules, std::move(done));
+        });
   }
+  TrackAdmitted(std::move(event), rules, std::move(done));
+}
+
+void TenantContext::TrackAdmitted(store::TrackEvent event, const TenantRules& rules, TrackDone done) const {
   auto tenant = Store();
   if (!tenant.ok()) return done(tenant.status());
   std::vector<store::TrackEvent> events{event};

@@ -223,6 +223,8 @@ class TenantContext {
   };
   static EventRules RulesFor(const store::TrackEvent& event, const TenantRules& rules);
   void Tracked(const store::TrackEvent& event, const EventRules& rules) const;
+  // TrackAsync once the event is admitted against the tenant's limits.
+  void TrackAdmitted(store::TrackEvent event, const TenantRules& rules, TrackDone done) const;
   // Counts an upload's accepted rows (its answer) for usage.
   void CountImported(const boost::json::object& upload) const;
 

@@ -1,6 +1,7 @@
 #include "tenants/quotas.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace embedrec::tenants {
 
@@ -11,35 +12,44 @@ DataQuotas::Slot::~Slot() {
   }
 }
 
-DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantLimits& limits) {
+DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantLimits& limits, bool fresh,
+                                     bool* current) {
   const bool need_rows = limits.max_rows > 0 && o_.rows;
   const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
   const int64_t now = o_.clock->NowMillis();
   Figures f;
-  int64_t tracked_before = 0;
+  int64_t tracked_before = 0, change = 0;
   {
     std::lock_guard lock(mu_);
     auto it = figures_.find(tenant_id);
     if (it != figures_.end()) {
-      if (it->second.read_at_ms >= 0 && now - it->second.read_at_ms < o_.cache_ms) f = it->second;
+      if (!fresh && it->second.read_at_ms >= 0 && now - it->second.read_at_ms < o_.cache_ms) f = it->second;
       tracked_before = it->second.tracked;
     }
+    if (auto c = changes_.find(tenant_id); c != changes_.end()) change = c->second;
   }
+  if (current) *current = true;
   // Only what the limits check, each read at most once per cache_ms.
   const bool read_rows = need_rows && f.rows < 0, read_bytes = need_bytes && f.storage_bytes < 0;
   if (!read_rows && !read_bytes) return f;
   if (f.read_at_ms < 0) f.read_at_ms = now;
   if (read_bytes) {
+    f.bytes_tried = true;
     if (auto b = o_.storage_bytes(tenant_id); b.ok()) f.storage_bytes = *b;
   }
   bool rows_read = false;
   if (read_rows) {
+    f.rows_tried = true;
     if (auto r = o_.rows(tenant_id); r.ok()) {
       f.rows = *r;
       rows_read = true;
     }
   }
   std::lock_guard lock(mu_);
+  if (auto c = changes_.find(tenant_id); (c == changes_.end() ? 0 : c->second) != change) {
+    if (current) *current = false;  // read before the data changed: not kept
+    return f;
+  }
   if (figures_.size() > 100'000) figures_.clear();  // bounded: figures are cheap to read again
   Figures& kept = figures_[tenant_id];
   // Events tracked before the read are in the rows read; those admitted while
@@ -49,6 +59,11 @@ DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantL
   else f.tracked = kept.tracked;
   kept = f;
   return f;
+}
+
+bool DataQuotas::Unknown(const Figures& f, const TenantLimits& limits) const {
+  return (limits.max_rows > 0 && o_.rows && f.rows < 0 && !f.rows_tried) ||
+         (limits.max_storage_bytes > 0 && o_.storage_bytes && f.storage_bytes < 0 && !f.bytes_tried);
 }
 
 Status DataQuotas::Full(const Figures& f, const TenantLimits& limits, int64_t adding) {
@@ -73,38 +88,93 @@ Status DataQuotas::Full(const Figures& f, const TenantLimits& limits, int64_t ad
   return Status::Ok();
 }
 
+Status DataQuotas::AdmitKnown(Figures& f, const TenantLimits& limits, int64_t rows, bool* stale) const {
+  const Status verdict = Full(f, limits, rows);
+  if (verdict.ok()) f.tracked += rows;
+  const bool need_rows = limits.max_rows > 0 && o_.rows;
+  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
+  *stale = f.read_at_ms < 0 || o_.clock->NowMillis() - f.read_at_ms >= o_.cache_ms ||
+           (need_rows && f.rows < 0) || (need_bytes && f.storage_bytes < 0);
+  return verdict;
+}
+
+void DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows,
+                              std::function<void(Status)> then) {
+  const bool need_rows = limits.max_rows > 0 && o_.rows;
+  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
+  if (!need_rows && !need_bytes) return then(Status::Ok());
+  if (!o_.background) return then(AdmitTracked(tenant_id, limits, rows));
+  Status verdict;
+  bool post = false, waits = false;
+  {
+    std::lock_guard lock(mu_);
+    Figures& f = figures_[tenant_id];
+    if (Unknown(f, limits)) {
+      waits = true;
+      // Waits for the read: admitted from no figure, a burst of events would
+      // pass the limit by however many come before the read ends.
+      waiting_[tenant_id].push_back({limits, rows, std::move(then)});
+      post = reading_.insert(tenant_id).second;
+    } else {
+      bool stale = false;
+      verdict = AdmitKnown(f, limits, rows, &stale);
+      post = stale && reading_.insert(tenant_id).second;
+    }
+  }
+  if (post) o_.background(tenant_id, [this, tenant_id, limits] { ReadAndAdmitWaiting(tenant_id, limits); });
+  if (!waits) then(std::move(verdict));
+}
+
 Status DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows) {
   const bool need_rows = limits.max_rows > 0 && o_.rows;
   const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
   if (!need_rows && !need_bytes) return Status::Ok();
-  const int64_t now = o_.clock->NowMillis();
-  bool read = false;
-  Status verdict;  // unknown figures: admitted while they are read
+  bool unknown = false;
   {
     std::lock_guard lock(mu_);
-    // Unknown figures are an entry too, so that what it admits counts once they are read.
-    Figures& f = figures_[tenant_id];
-    verdict = Full(f, limits, rows);
-    if (verdict.ok()) f.tracked += rows;
-    const bool stale = f.read_at_ms < 0 || now - f.read_at_ms >= o_.cache_ms || (need_rows && f.rows < 0) ||
-                       (need_bytes && f.storage_bytes < 0);
-    read = stale && reading_.insert(tenant_id).second;
+    unknown = Unknown(figures_[tenant_id], limits);
   }
-  if (read) {
-    auto task = [this, tenant_id, limits] {
-      {
-        std::lock_guard lock(mu_);
-        // Read afresh; the entry stays, admitting from the old figures meanwhile.
-        if (auto it = figures_.find(tenant_id); it != figures_.end()) it->second.read_at_ms = -1;
-      }
-      (void)Read(tenant_id, limits);
-      std::lock_guard lock(mu_);
-      reading_.erase(tenant_id);
-    };
-    if (o_.background) o_.background(tenant_id, std::move(task));
-    else task();
+  if (unknown) (void)Read(tenant_id, limits);  // on the caller: it waits anyway
+  Status verdict;
+  bool post = false;
+  {
+    std::lock_guard lock(mu_);
+    bool stale = false;
+    verdict = AdmitKnown(figures_[tenant_id], limits, rows, &stale);
+    post = stale && reading_.insert(tenant_id).second;
+  }
+  if (post) {
+    if (o_.background) {
+      o_.background(tenant_id, [this, tenant_id, limits] { ReadAndAdmitWaiting(tenant_id, limits); });
+    } else {
+      ReadAndAdmitWaiting(tenant_id, limits);
+    }
   }
   return verdict;
+}
+
+void DataQuotas::ReadAndAdmitWaiting(const std::string& tenant_id, const TenantLimits& limits) {
+  // Afresh (the entry stays, admitting from the old figures meanwhile); again
+  // when the data changed during the read, a few times at most.
+  for (int tries = 0; tries < 3; ++tries) {
+    bool current = false;
+    (void)Read(tenant_id, limits, /*fresh=*/true, &current);
+    if (current) break;
+  }
+  std::vector<std::pair<std::function<void(Status)>, Status>> verdicts;
+  {
+    std::lock_guard lock(mu_);
+    reading_.erase(tenant_id);
+    if (auto w = waiting_.find(tenant_id); w != waiting_.end()) {
+      Figures& f = figures_[tenant_id];
+      for (Waiting& e : w->second) {
+        bool stale = false;  // (a figure the read could not get admits, as unknown ones do)
+        verdicts.emplace_back(std::move(e.then), AdmitKnown(f, e.limits, e.rows, &stale));
+      }
+      waiting_.erase(w);
+    }
+  }
+  for (auto& [then, verdict] : verdicts) then(std::move(verdict));
 }
 
 StatusOr<std::unique_ptr<DataQuotas::Slot>> DataQuotas::Admit(const std::string& tenant_id,
@@ -134,6 +204,8 @@ StatusOr<std::unique_ptr<DataQuotas::Slot>> DataQuotas::Admit(const std::string&
 void DataQuotas::Changed(const std::string& tenant_id) {
   std::lock_guard lock(mu_);
   figures_.erase(tenant_id);
+  if (changes_.size() > 100'000) changes_.clear();  // a read in flight then reads again: harmless
+  ++changes_[tenant_id];
 }
 
 }  // namespace embedrec::tenants

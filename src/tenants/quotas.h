@@ -7,9 +7,11 @@
 // Counts of uploads in progress are this process's (a cluster admits up to
 // max_concurrent_uploads per node); stored rows and bytes are the tenant's
 // own, read at most once per `cache_ms` per tenant, and only when a limit
-// checks them. Tracked events never wait for a read: they are admitted
-// against the figures last read plus the events admitted since, and a stale
-// figure is read again in the background.
+// checks them. Tracked events are admitted against the figures last read
+// plus the events admitted since, and a stale figure is read again in the
+// background; only while a tenant's figures are unknown (never read since
+// start, or its data changed) do its events wait, off the caller, for the
+// read that makes them known.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -21,6 +23,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -64,9 +67,14 @@ class DataQuotas {
   // max_concurrent_uploads running; 403 row_quota_exceeded or
   // storage_quota_exceeded when its space is full.
   StatusOr<std::unique_ptr<Slot>> Admit(const std::string& tenant_id, const TenantLimits& limits);
-  // `rows` tracked rows (events), admitted from the figures in memory: 403
-  // row_quota_exceeded or storage_quota_exceeded when the space is full.
-  // Never reads on the caller when a background is given.
+  // `rows` tracked rows (events): `then` gets OK, or 403 row_quota_exceeded
+  // or storage_quota_exceeded when the space is full. Called on the caller
+  // when the figures are known; when they are unknown, once the read that
+  // makes them known ends, on the background's thread (the caller never
+  // reads when a background is given), in the order the events came.
+  void AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows,
+                    std::function<void(Status)> then);
+  // The same, waiting: unknown figures are read on the caller.
   Status AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows);
   // The tenant's data changed (an upload ended): its figures are read again.
   void Changed(const std::string& tenant_id);
@@ -76,17 +84,35 @@ class DataQuotas {
     int64_t read_at_ms = -1;
     int64_t storage_bytes = -1, rows = -1;  // -1: unknown (not checked)
     int64_t tracked = 0;                    // rows of tracked events admitted since the read
+    bool rows_tried = false, bytes_tried = false;  // read (a failed read leaves its figure -1)
   };
-  // The figures `limits` check (the others stay -1).
-  Figures Read(const std::string& tenant_id, const TenantLimits& limits);
+  struct Waiting {
+    TenantLimits limits;
+    int64_t rows;
+    std::function<void(Status)> then;
+  };
+  // The figures `limits` check (the others stay -1), from the cache unless
+  // `fresh`; kept unless the tenant's data changed while they were read
+  // (`*current` says which).
+  Figures Read(const std::string& tenant_id, const TenantLimits& limits, bool fresh = false,
+               bool* current = nullptr);
+  // Admits `rows` from the known figures in `f`; `*stale` when a read is due.
+  Status AdmitKnown(Figures& f, const TenantLimits& limits, int64_t rows, bool* stale) const;
   // 403 when the figures say the space is full for `adding` more rows.
   static Status Full(const Figures& f, const TenantLimits& limits, int64_t adding);
+  // Whether `f` lacks a figure `limits` check.
+  bool Unknown(const Figures& f, const TenantLimits& limits) const;
+  // Reads the tenant's figures afresh (again if its data changed meanwhile),
+  // then admits the events that waited for them.
+  void ReadAndAdmitWaiting(const std::string& tenant_id, const TenantLimits& limits);
 
   Options o_;
   std::mutex mu_;
   std::map<std::string, int> running_;
   std::map<std::string, Figures> figures_;
-  std::set<std::string> reading_;  // tenants whose background read is posted and not finished
+  std::map<std::string, int64_t> changes_;  // Changed() calls per tenant: a read older than one is read again
+  std::set<std::string> reading_;           // tenants whose background read is posted and not finished
+  std::map<std::string, std::vector<Waiting>> waiting_;  // events waiting for unknown figures, in order
 };
 
 }  // namespace embedrec::tenants

@@ -126,73 +126,129 @@ TEST_F(DataQuotasTest, ReadsOnlyTheFiguresALimitChecks) {
   EXPECT_EQ(row_reads_, 1);
 }
 
-TEST_F(DataQuotasTest, TrackedEventsAreAdmittedFromTheFiguresInMemoryAndCountedUntilTheNextRead) {
-  std::vector<std::function<void()>> posted;
-  DataQuotas quotas({.rows = [this](const std::string&) -> StatusOr<int64_t> {
-                       ++row_reads_;
-                       return rows_;
-                     },
-                     .clock = &clock_,
-                     .cache_ms = 60'000,
-                     .background = [&](const std::string&, std::function<void()> task) {
-                       posted.push_back(std::move(task));
-                     }});
-  TenantLimits l;
-  l.max_storage_bytes = 0;
-  l.max_rows = 10;
+// Tracked events admitted through the callback: each verdict in order, or
+// "waiting" until it comes.
+class TrackedAdmissionTest : public DataQuotasTest {
+ protected:
+  DataQuotas Quotas(std::function<StatusOr<int64_t>(const std::string&)> rows) {
+    return DataQuotas({.rows = std::move(rows),
+                       .clock = &clock_,
+                       .cache_ms = 60'000,
+                       .background = [this](const std::string&, std::function<void()> task) {
+                         posted_.push_back(std::move(task));
+                       }});
+  }
+  // The verdict's reason ("ok" when admitted) lands in verdicts_[i].
+  size_t Track(DataQuotas& q, const std::string& tenant, int64_t rows = 1) {
+    const size_t i = verdicts_.size();
+    verdicts_.push_back("waiting");
+    q.AdmitTracked(tenant, limits_, rows, [this, i](Status s) { verdicts_[i] = s.ok() ? "ok" : s.reason(); });
+    return i;
+  }
+  TenantLimits limits_ = [] {
+    TenantLimits l;
+    l.max_storage_bytes = 0;
+    l.max_rows = 10;
+    return l;
+  }();
+  std::vector<std::function<void()>> posted_;
+  std::vector<std::string> verdicts_;
+};
+
+TEST_F(TrackedAdmissionTest, UnknownFiguresAreWaitedForOffTheCallerThenAdmittedInOrder) {
   rows_ = 7;
-  // Nothing read yet: admitted at once, a read posted (once), none on the caller.
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
+  auto quotas = Quotas([this](const std::string&) -> StatusOr<int64_t> {
+    ++row_reads_;
+    return rows_;
+  });
+  // Nothing read yet: the events wait, one read posted, none on the caller.
+  for (int i = 0; i < 4; ++i) Track(quotas, "t1");
+  EXPECT_EQ(verdicts_, std::vector<std::string>(4, "waiting"));
   EXPECT_EQ(row_reads_, 0);
-  ASSERT_EQ(posted.size(), 1u);
-  posted[0]();
+  ASSERT_EQ(posted_.size(), 1u);
+  posted_[0]();
   EXPECT_EQ(row_reads_, 1);
-  // 7 stored: three more fit, the fourth does not.
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 2));
-  auto full = quotas.AdmitTracked("t1", l, 1);
-  EXPECT_EQ(full.code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(full.reason(), "row_quota_exceeded");
-  EXPECT_EQ(full.detail("rows").value_or(""), "10");
-  EXPECT_EQ(quotas.AdmitTracked("t2", l, 1).code(), StatusCode::kOk);  // another tenant's are its own
+  // 7 stored: three fit, in the order they came; the fourth does not.
+  EXPECT_EQ(verdicts_, (std::vector<std::string>{"ok", "ok", "ok", "row_quota_exceeded"}));
+  // Known figures: answered at once, no read.
+  EXPECT_EQ(verdicts_[Track(quotas, "t1")], "row_quota_exceeded");
+  EXPECT_EQ(posted_.size(), 1u);
+  EXPECT_EQ(verdicts_[Track(quotas, "t2")], "waiting");  // another tenant's are its own
   // An upload sees the tracked rows too.
-  EXPECT_EQ(quotas.Admit("t1", l).status().reason(), "row_quota_exceeded");
-  // Data deleted: the next read (after the cache period) admits again.
+  EXPECT_EQ(quotas.Admit("t1", limits_).status().reason(), "row_quota_exceeded");
+  // Data deleted: the stale figure answers at once while the next read runs.
   rows_ = 2;
   clock_.AdvanceSeconds(61);
-  EXPECT_EQ(quotas.AdmitTracked("t1", l, 1).reason(), "row_quota_exceeded");  // the stale figure, a read posted
-  ASSERT_EQ(posted.size(), 3u);  // t2's first read, then t1's second
-  posted[2]();
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
-  l.max_rows = 0;  // no limit: nothing checked
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 1000));
+  EXPECT_EQ(verdicts_[Track(quotas, "t1")], "row_quota_exceeded");
+  ASSERT_EQ(posted_.size(), 3u);  // t2's first read, then t1's second
+  posted_[2]();
+  EXPECT_EQ(verdicts_[Track(quotas, "t1")], "ok");
+  // The data changed (an upload ended): unknown again, waited for.
+  quotas.Changed("t1");
+  const size_t after = Track(quotas, "t1");
+  EXPECT_EQ(verdicts_[after], "waiting");
+  ASSERT_EQ(posted_.size(), 4u);
+  posted_[3]();
+  EXPECT_EQ(verdicts_[after], "ok");
+  limits_.max_rows = 0;  // no limit: nothing checked, answered at once
+  EXPECT_EQ(verdicts_[Track(quotas, "t1", 1000)], "ok");
 }
 
-TEST_F(DataQuotasTest, EventsAdmittedWhileTheRowsAreReadStillCount) {
-  std::vector<std::function<void()>> posted;
+TEST_F(TrackedAdmissionTest, EventsAdmittedWhileStaleRowsAreReadStillCount) {
   DataQuotas* self = nullptr;
+  int64_t stored = 5;
+  bool track_during_read = false;
+  auto quotas = Quotas([&](const std::string&) -> StatusOr<int64_t> {
+    // Three events tracked while the count runs, after it looked.
+    if (track_during_read) {
+      for (int i = 0; i < 3; ++i) EXPECT_EQ(verdicts_[Track(*self, "t1")], "ok");
+    }
+    return stored;
+  });
+  self = &quotas;
+  Track(quotas, "t1", 0);
+  ASSERT_EQ(posted_.size(), 1u);
+  posted_[0]();  // 5 stored
+  clock_.AdvanceSeconds(61);
+  EXPECT_EQ(verdicts_[Track(quotas, "t1")], "ok");  // from the stale figure; in the 6 the read will find
+  ASSERT_EQ(posted_.size(), 2u);
+  stored = 6;
+  track_during_read = true;
+  posted_[1]();
+  ASSERT_EQ(posted_.size(), 2u);  // no second read while one runs
+  // 6 read + 3 admitted during the read: one more fits, not two.
+  EXPECT_EQ(verdicts_[Track(quotas, "t1")], "ok");
+  EXPECT_EQ(verdicts_[Track(quotas, "t1")], "row_quota_exceeded");
+}
+
+TEST_F(TrackedAdmissionTest, AReadTheDataChangedUnderIsReadAgain) {
+  DataQuotas* self = nullptr;
+  int reads = 0;
+  auto quotas = Quotas([&](const std::string&) -> StatusOr<int64_t> {
+    if (++reads == 1) {
+      self->Changed("t1");  // an upload ended while the first count ran
+      return 0;
+    }
+    return 9;
+  });
+  self = &quotas;
+  const size_t a = Track(quotas, "t1"), b = Track(quotas, "t1");
+  ASSERT_EQ(posted_.size(), 1u);
+  posted_[0]();
+  EXPECT_EQ(reads, 2);  // the count from before the upload is not kept
+  EXPECT_EQ(verdicts_[a], "ok");
+  EXPECT_EQ(verdicts_[b], "row_quota_exceeded");
+}
+
+TEST_F(DataQuotasTest, TheWaitingAdmissionReadsUnknownFiguresOnTheCaller) {
   TenantLimits l;
   l.max_storage_bytes = 0;
   l.max_rows = 10;
-  DataQuotas quotas({.rows = [&](const std::string&) -> StatusOr<int64_t> {
-                       // Four events tracked while the count runs, after it looked.
-                       for (int i = 0; i < 4; ++i) EXPECT_OK(self->AdmitTracked("t1", l, 1));
-                       return 5;
-                     },
-                     .clock = &clock_,
-                     .cache_ms = 60'000,
-                     .background = [&](const std::string&, std::function<void()> task) {
-                       posted.push_back(std::move(task));
-                     }});
-  self = &quotas;
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));  // in the 5 the read will find
-  ASSERT_EQ(posted.size(), 1u);
-  posted[0]();
-  ASSERT_EQ(posted.size(), 1u);  // no second read while one runs
-  // 5 read + 4 admitted during the read: one more fits, not two.
-  EXPECT_OK(quotas.AdmitTracked("t1", l, 1));
-  EXPECT_EQ(quotas.AdmitTracked("t1", l, 1).reason(), "row_quota_exceeded");
+  rows_ = 9;
+  EXPECT_OK(quotas_.AdmitTracked("t1", l, 1));
+  EXPECT_EQ(row_reads_, 1);
+  EXPECT_EQ(quotas_.AdmitTracked("t1", l, 1).reason(), "row_quota_exceeded");
+  EXPECT_EQ(row_reads_, 1);
 }
 
 }  // namespace
