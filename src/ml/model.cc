@@ -12,6 +12,7 @@ std::unique_ptr<Model> NewModel(ModelType type) {
     case ModelType::kPopularity: return NewPopularity();
     case ModelType::kEase: return NewEase();
     case ModelType::kItemKnn: return NewItemKnn();
+    case ModelType::kBlend: return NewBlend();
   }
   return nullptr;
 }

@@ -34,6 +34,8 @@ struct WarmStart {
   std::vector<uint8_t> user_known, item_known;
 };
 
+struct BlendSpec;  // ml/blend.h
+
 // Hyperparameters, named as the API names them.
 struct TrainOptions {
   int embedding_dim = 64;
@@ -69,6 +71,9 @@ struct TrainOptions {
   Loss loss = Loss::kBpr;
   double temperature = 1;
   int softmax_negatives = 4096;
+  // blend: the models it blends and their weights (ml/blend.h); the auto
+  // search sets it, a request cannot.
+  std::shared_ptr<const BlendSpec> blend;
   // Not hyperparameters: set by the caller, may be null.
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, Fit returns kCancelled soon
   const WarmStart* warm_start = nullptr;      // lightgcn, bpr_mf, als; ignored by popularity
@@ -193,6 +198,8 @@ std::unique_ptr<Model> NewAls();
 inline constexpr int32_t kMaxItemItemItems = 30000;
 std::unique_ptr<Model> NewEase();
 std::unique_ptr<Model> NewItemKnn();
+// A weighted blend of other models' scores (ml/blend.h).
+std::unique_ptr<Model> NewBlend();
 std::unique_ptr<Model> NewModel(ModelType type);
 
 }  // namespace embedrec::ml

@@ -6,6 +6,7 @@ namespace {
 constexpr std::pair<ModelType, std::string_view> kNames[] = {
     {ModelType::kLightGcn, "lightgcn"}, {ModelType::kBprMf, "bpr_mf"},       {ModelType::kAls, "als"},
     {ModelType::kEase, "ease"},         {ModelType::kItemKnn, "item_knn"},   {ModelType::kPopularity, "popularity"},
+    {ModelType::kBlend, "blend"},
 };
 }  // namespace
 
@@ -26,7 +27,9 @@ std::optional<ModelType> ParseModelType(std::string_view name) {
 const std::vector<ModelType>& AllModelTypes() {
   static const std::vector<ModelType> kAll = [] {
     std::vector<ModelType> v;
-    for (const auto& [t, name] : kNames) v.push_back(t);
+    for (const auto& [t, name] : kNames) {
+      if (t != ModelType::kBlend) v.push_back(t);
+    }
     return v;
   }();
   return kAll;

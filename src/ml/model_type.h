@@ -8,13 +8,15 @@
 
 namespace embedrec::ml {
 
-enum class ModelType { kLightGcn, kBprMf, kAls, kEase, kItemKnn, kPopularity };
+// kBlend: a weighted blend of two of the others' scores (ml/blend.h),
+// made only by the auto search.
+enum class ModelType { kLightGcn, kBprMf, kAls, kEase, kItemKnn, kPopularity, kBlend };
 
-// "lightgcn", "bpr_mf", "als", "ease", "item_knn", "popularity".
+// "lightgcn", "bpr_mf", "als", "ease", "item_knn", "popularity", "blend".
 std::string_view ModelTypeName(ModelType type);
 // nullopt for a name that is none of the above.
 std::optional<ModelType> ParseModelType(std::string_view name);
-// Every type, in the order above.
+// Every type a request may name, in the order above (all but kBlend).
 const std::vector<ModelType>& AllModelTypes();
 
 // The item-to-item models (ease, item_knn): a user's vector is the sum of

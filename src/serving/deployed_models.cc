@@ -1,6 +1,7 @@
 #include "serving/deployed_models.h"
 
 #include "common/bit_mix.h"
+#include "ml/blend.h"
 #include "ml/model_file.h"
 #include "ml/recency.h"
 
@@ -25,6 +26,8 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   auto type = ml::ParseModelType(artifact.model_type);
   if (!type) return Status::FailedPrecondition("model " + version + " is of an unknown type '" + artifact.model_type + "'");
   m->model_type = *type;
+  m->item_to_item = ml::IsItemToItem(*type) ||
+                    (*type == ml::ModelType::kBlend && ml::BlendHasItemToItem(artifact.params_json));
   ASSIGN_OR_RETURN(m->index, ann::LoadItemIndex(index_bytes, options));
   if (m->index->size() != static_cast<int64_t>(artifact.n_items) ||
       m->index->dim() != static_cast<int>(artifact.dim)) {
@@ -37,7 +40,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   for (size_t i = 0; i < m->user_ids.size(); ++i) m->user_rows.emplace(m->user_ids[i], i);
   for (size_t i = 0; i < m->item_ids.size(); ++i) m->item_rows.emplace(m->item_ids[i], i);
   artifact.user_ego.clear();  // serving needs the final embeddings only (and a fold-in's input factor)
-  if (!ml::IsItemToItem(m->model_type)) artifact.item_ego.clear();
+  if (!m->item_to_item) artifact.item_ego.clear();
   m->calibration = ml::ScoreCalibration::FromMetadata(artifact.metadata_json);
   m->recent_events_share = ml::RecentEventsShare(artifact.metadata_json);
   m->history_offsets = std::move(artifact.history_offsets);

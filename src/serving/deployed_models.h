@@ -42,6 +42,9 @@ namespace embedrec::serving {
 struct ServingModel {
   std::string version;        // "v1.0_20261125"
   ml::ModelType model_type = ml::ModelType::kLightGcn;
+  // Its fold-in already ranks the neighbours of the items folded in: an
+  // item-to-item model, or a blend with one (ml/model_type.h).
+  bool item_to_item = false;
   int64_t created_at_ms = 0;  // when the version was stored: later events are new to it
   std::unique_ptr<ml::Model> model;
   std::vector<std::string> user_ids, item_ids;  // row → external id

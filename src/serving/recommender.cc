@@ -478,7 +478,7 @@ Session SessionOf(const ServingModel& model, const Query& query) {
   // The item on screen is a view happening now, at full strength (the
   // newest recorded event's weight can be a fraction: a seen event's share).
   if (query.current) s.items.emplace_back((query.current - items.data()) / query.d, 1.0);
-  const bool blend_seen = !ml::IsItemToItem(model.model_type);
+  const bool blend_seen = !model.item_to_item;
   // ... and it steers whatever the model's recent-events share (0 where
   // recency did not predict in validation, which left a known user's
   // current item without any effect).

@@ -12,7 +12,9 @@
 // ml::kMaxItemItemItems), item_knn, als at three regularisations, lightgcn,
 // bpr_mf. A trial whose estimated time would overrun the budget is skipped,
 // except the first ALS trial while no trial has succeeded: the search always
-// trains something.
+// trains something. Then blends (ml/blend.h) of the chosen trial with the
+// best trial of each other family, chosen only when clearly better (the .cc
+// says by how much and why).
 #pragma once
 
 #include <atomic>
@@ -55,7 +57,7 @@ double DefaultBudgetSeconds(const JobRequest& req, const DataShape& data, SpeedE
 JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimate& speed);
 
 struct SearchResult {
-  std::unique_ptr<ml::Model> best;
+  std::shared_ptr<ml::Model> best;
   std::optional<ServedJudgement> judgement;  // of `best`, at kFinalKs: the job's validation reuses it
   JobRequest chosen;          // the best trial's request
   int epochs_run = 0;         // of the best trial

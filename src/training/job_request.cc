@@ -1,5 +1,7 @@
 #include "training/job_request.h"
 
+#include "ml/blend.h"
+
 #include "common/json_fields.h"
 #include "common/strings.h"
 
@@ -370,6 +372,18 @@ json::object HyperparametersJson(const JobRequest& r) {
   put("half_life_days", o.half_life_days);
   put("lambda", o.lambda);
   put("neighbors", o.neighbors);
+  if (r.model_type == ml::ModelType::kBlend && o.blend) {
+    // The parts as each was trained (a blend is the auto search's: never a request's).
+    json::array parts;
+    for (const ml::BlendPart& p : o.blend->parts) {
+      JobRequest part = r;
+      part.model_type = p.type;
+      part.options = p.options;
+      parts.push_back(json::object{{"model_type", ml::ModelTypeName(p.type)}, {"weight", p.weight},
+                                   {"hyperparameters", HyperparametersJson(part)}});
+    }
+    h["blend"] = std::move(parts);
+  }
   return h;
 }
 

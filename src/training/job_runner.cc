@@ -1,5 +1,7 @@
 #include "training/job_runner.h"
 
+#include "ml/blend.h"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/json/parse.hpp>
@@ -260,6 +262,10 @@ StatusOr<std::unique_ptr<Start>> StartFrom(const JobContext& ctx, const JobEnv& 
     return Status::FailedPrecondition("the deployed model's type '" + st->deployed_record->model_type +
                                       "' is unknown to this version");
   }
+  if (*deployed_type == ml::ModelType::kBlend) {
+    return Status::Unprocessable("incremental training cannot continue the deployed blend of models; train in full mode",
+                                 {{"field", "training_mode"}});
+  }
   if (!req.model_type) st->run = RequestForType(req, *deployed_type);  // auto: continue the deployed type
   if (*deployed_type != st->run.model_type) {
     return Status::Unprocessable("incremental training continues the deployed " +
@@ -275,7 +281,7 @@ StatusOr<std::unique_ptr<Start>> StartFrom(const JobContext& ctx, const JobEnv& 
 // The trained model, with its type and settings (auto: the best trial's).
 struct Fitted {
   JobRequest chosen;
-  std::unique_ptr<ml::Model> model;
+  std::shared_ptr<ml::Model> model;
   double train_seconds = 0;  // with the validations
   double eval_seconds = 0;   // the validations alone
   int evaluations = 0;
@@ -481,7 +487,9 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
   ml::TrainOptions ropt = fitted.chosen.options;
   ropt.cancel = ctx.cancel;
   ropt.threads = ctx.threads;
-  ropt.epochs = fitted.RefitEpochs();
+  const bool blend = fitted.chosen.model_type == ml::ModelType::kBlend && ropt.blend;
+  // A blend's parts are fitted anew, each its chosen epochs: one step each.
+  ropt.epochs = blend ? static_cast<int>(ropt.blend->parts.size()) : fitted.RefitEpochs();
   ropt.eval_every = 0;
   ropt.patience = 0;
   auto full = ml::NewModel(*fitted.chosen.model_type);
@@ -536,6 +544,15 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
            " of the " + std::to_string(fitted.epochs_run) + " it ran; its rows for " + known(warm.user_known) +
            " of " + std::to_string(warm.user_known.size()) + " users and " + known(warm.item_known) + " of " +
            std::to_string(warm.item_known.size()) + " items)";
+  }
+  if (blend) {
+    std::string parts;
+    for (const ml::BlendPart& p : ropt.blend->parts) {
+      parts += std::string(parts.empty() ? "" : ", ") + std::string(ml::ModelTypeName(p.type)) + " " +
+               std::to_string(p.options.epochs) + (p.options.epochs == 1 ? " epoch" : " epochs") +
+               (p.continue_from ? " continuing its trial (half its best)" : " anew (its trial's best)");
+    }
+    return "refit on all data: each part of the blend (" + parts + ")";
   }
   return "refit on all data: " + std::to_string(ropt.epochs) + " epochs (validation's best)";
 }

@@ -1,5 +1,7 @@
 #include "training/speed_estimate.h"
 
+#include "ml/blend.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -52,6 +54,7 @@ Reference ReferenceFor(ml::ModelType type) {
     case ml::ModelType::kEase: return {3.27e-12, 2.85e-12};
     case ml::ModelType::kItemKnn: return {2e-11, 3.2e-11};
     case ml::ModelType::kPopularity: return {4e-9, 2.55e-9};
+    case ml::ModelType::kBlend: break;  // its parts' (EpochSeconds)
   }
   return {4e-9, 2.55e-9};
 }
@@ -404,6 +407,19 @@ std::pair<double, double> SpeedEstimate::EpochShares(const JobRequest& r) {
 }
 
 double SpeedEstimate::EpochSeconds(const JobRequest& r, const DataShape& data) {
+  if (r.model_type == ml::ModelType::kBlend) {
+    // A blend's one "epoch" fits its parts, each its own epochs.
+    double s = 0;
+    if (r.options.blend) {
+      for (const ml::BlendPart& p : r.options.blend->parts) {
+        JobRequest part = r;
+        part.model_type = p.type;
+        part.options = p.options;
+        s += p.options.epochs * EpochSeconds(part, data);
+      }
+    }
+    return s;
+  }
   return SecondsPerUnit(r) * Units(r, data);
 }
 
@@ -448,6 +464,7 @@ double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, 
 
 double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   if (r.validation_split <= 0) return 0;
+  if (r.model_type == ml::ModelType::kBlend) return EpochSeconds(r, data) + CalibrationSeconds(r, data);
   const double epochs =
       RefitEpochs(r, static_cast<int>(std::lround(r.options.epochs * EpochShares(r).second)));
   // Then the refit model's scores are matched to validation's precision.
@@ -472,9 +489,9 @@ JobSteps SpeedEstimate::Job(const JobRequest& r, const DataShape& data) {
 }
 
 void SpeedEstimate::Record(const JobRequest& r, const DataShape& data, double seconds_per_epoch) {
-  if (!(seconds_per_epoch > 0)) return;
+  // (A blend's fit is its parts', each recorded as its own type.)
+  if (!(seconds_per_epoch > 0) || !r.model_type || *r.model_type == ml::ModelType::kBlend) return;
   const double measured = seconds_per_epoch / Units(r, data);
-  if (!r.model_type) return;
   std::lock_guard lock(mu_);
   Learn(&per_unit_, *r.model_type, measured);
 }

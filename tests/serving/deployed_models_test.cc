@@ -12,6 +12,8 @@
 #include <random>
 #include <thread>
 
+#include "ml/blend.h"
+#include "ml/ml_test_util.h"
 #include "ml/model_file.h"
 #include "test_util.h"
 
@@ -117,6 +119,40 @@ TEST(ServingModelTest, KeptListsServeShorterAsksAndKeepTheOnesInUse) {
     EXPECT_EQ(m->SimilarCandidates(0).get(), hot.get()) << "after item " << i;
   }
   EXPECT_NE(m->SimilarCandidates(1).get(), cold.get());  // dropped, searched again
+}
+
+// A blend (ml/blend.h) as serving loads it: an item-to-item part makes it
+// fold in as one (and keeps that part's fold-in factor), else not.
+TEST(ServingModelTest, ABlendFoldsInAfterLoadingAndSaysWhetherAPartIsItemToItem) {
+  ml::Dataset d = ml::MakeDataset(ml::testing::PlantedHalves(60, 30, 8, 3), {});
+  for (const auto& [second, item_to_item] : {std::pair{"ease", true}, std::pair{"lightgcn", false}}) {
+    std::vector<std::shared_ptr<const ml::Model>> parts;
+    std::vector<ml::BlendPart> spec;
+    for (std::string type : {std::string("als"), std::string(second)}) {
+      std::shared_ptr<ml::Model> m = ml::testing::NewNamed(type);
+      ml::TrainOptions o = ml::testing::QuickOptions(type, 8);
+      ASSERT_TRUE(m->Fit(d, o, nullptr).ok());
+      parts.push_back(m);
+      spec.push_back({*ml::ParseModelType(type), o, 0.5});
+    }
+    auto blend = ml::BlendOf(parts, spec, d);
+    ASSERT_TRUE(blend.ok());
+    auto a = (*blend)->Export();
+    ASSERT_TRUE(a.ok());
+    for (int u = 0; u < d.n_users; ++u) a->user_ids.push_back("u" + std::to_string(u));
+    for (int i = 0; i < d.n_items; ++i) a->item_ids.push_back("i" + std::to_string(i));
+    ann::IndexOptions options;
+    auto index = ann::BuildItemIndex(a->item_emb.data(), d.n_items, static_cast<int>(a->dim), options);
+    ASSERT_TRUE(index.ok());
+    auto m = LoadServingModel("v1.0_20261205", 0, ml::EncodeModel(*a), *(*index)->Serialize(), options);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ((*m)->model_type, ml::ModelType::kBlend);
+    EXPECT_EQ((*m)->item_to_item, item_to_item) << second;
+    auto want = (*blend)->FoldIn({{2, 1.0f}, {5, 2.0f}});
+    auto got = (*m)->model->FoldIn({{2, 1.0f}, {5, 2.0f}});
+    ASSERT_TRUE(want.ok() && got.ok()) << second;
+    for (size_t j = 0; j < want->size(); ++j) EXPECT_NEAR((*got)[j], (*want)[j], 1e-4 * (1 + std::abs((*want)[j])));
+  }
 }
 
 TEST(DeployedModelsTest, OneLiveVersionAnswersEveryone) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 
+#include "ml/blend.h"
 #include "ml/ml_test_util.h"
 #include "ml/recency.h"
 
@@ -152,7 +153,9 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   for (const auto& t : r->trials) {
     const auto& o = t.as_object();
     ASSERT_EQ(o.at("status").as_string(), "completed") << boost::json::serialize(o);
-    if (served(o) > best) best = served(o), best_seconds = o.at("seconds").as_double();
+    // (A blend of two trials is chosen by its own rule: next test.)
+    const bool blend = o.at("model_type").as_string() == "blend";
+    if (!blend && served(o) > best) best = served(o), best_seconds = o.at("seconds").as_double();
     if (o.contains("chosen")) ++chosen, chosen_served = served(o), chosen_seconds = o.at("seconds").as_double();
   }
   EXPECT_EQ(chosen, 1);
@@ -190,6 +193,57 @@ TEST(AutoSearchTest, ChoosesTheBestValidatedTrialWithinTheBudget) {
   EXPECT_EQ(completed, 1);
   EXPECT_EQ(skipped, static_cast<int>(one->trials.size()) - 1);
   EXPECT_EQ(one->chosen.model_type, ml::ModelType::kAls);  // the trial that always runs
+}
+
+TEST(AutoSearchTest, TriesABlendOfTheChosenTrialAndAnotherFamilysBest) {
+  SpeedEstimate speed;
+  speed.SetJobsRunning(1);
+  ml::Dataset data = ml::testing::PlantedSplit(3);
+  JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":120,
+                            "hyperparameters":{"embedding_dim":16,"epochs":20}})");
+  auto r = RunSearch(req, data, SearchEnv{&speed});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // Every model learns the planted halves about as well: a blend is tried,
+  // of two families, at each weight, and listed with its figures.
+  std::vector<const boost::json::object*> blends;
+  const boost::json::object* chosen = nullptr;
+  double best_single = 0;
+  for (const auto& t : r->trials) {
+    const auto& o = t.as_object();
+    if (o.contains("chosen")) chosen = &o;
+    if (o.at("model_type").as_string() == "blend") {
+      blends.push_back(&o);
+    } else {
+      best_single = std::max(best_single, o.at("val_served_ndcg@10").as_double());
+    }
+  }
+  ASSERT_GE(blends.size(), 2u) << boost::json::serialize(r->trials);
+  ASSERT_EQ(blends.size() % 2, 0u);  // each pair at both weights
+  double weight = 0;
+  for (const auto* b : blends) {
+    EXPECT_EQ(b->at("status").as_string(), "completed");
+    const auto& parts = b->at("hyperparameters").as_object().at("blend").as_array();
+    ASSERT_EQ(parts.size(), 2u);
+    const auto a = *ml::ParseModelType(parts[0].as_object().at("model_type").as_string());
+    const auto c = *ml::ParseModelType(parts[1].as_object().at("model_type").as_string());
+    EXPECT_NE(a, c);  // two families: not both item-to-item, nor both gradient-trained
+    EXPECT_FALSE(ml::IsItemToItem(a) && ml::IsItemToItem(c));
+    EXPECT_FALSE(ml::IsGradientTrained(a) && ml::IsGradientTrained(c));
+    EXPECT_NE(weight, parts[0].as_object().at("weight").as_double());  // the pair's next weight
+    weight = parts[0].as_object().at("weight").as_double();
+  }
+  ASSERT_NE(chosen, nullptr);
+  if (chosen->at("model_type").as_string() == "blend") {
+    // Chosen only when it beat every single trial by more than 3 %.
+    EXPECT_GT(chosen->at("val_served_ndcg@10").as_double(), best_single * 1.03);
+    EXPECT_EQ(r->best->name(), "blend");
+    ASSERT_NE(r->chosen.options.blend, nullptr);
+    EXPECT_EQ(r->best->dim(), r->chosen.options.embedding_dim);
+    // Its parts are refit with the epochs their trials chose.
+    for (const auto& p : r->chosen.options.blend->parts) EXPECT_GE(p.options.epochs, 1);
+  } else {
+    EXPECT_NE(r->best->name(), "blend");
+  }
 }
 
 TEST(AutoSearchTest, ATrialSlowerThanEstimatedStopsAtTheBudget) {
