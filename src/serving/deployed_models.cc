@@ -87,6 +87,10 @@ int64_t EstimateBytes(const ServingModel& m, size_t index_bytes) {
   };
   int64_t b = sizeof(ServingModel);
   b += static_cast<int64_t>(m.model->user_embeddings().size() + m.model->item_embeddings().size()) * 4;
+  // A blend's parts keep their own item rows (and an item-to-item part its fold-in factor).
+  if (m.model_type == ml::ModelType::kBlend) {
+    b += static_cast<int64_t>(m.model->item_embeddings().size()) * 4 * (m.item_to_item ? 2 : 1);
+  }
   b += strings(m.user_ids) + strings(m.item_ids) + ids(m.user_ids) + ids(m.item_ids);
   b += static_cast<int64_t>(index_bytes);
   b += static_cast<int64_t>(m.item_norms.size() * 4 + m.item_log_users.size() * 4);
