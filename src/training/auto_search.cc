@@ -182,7 +182,7 @@ JobSteps AutoJobSteps(const JobRequest& req, const DataShape& data, SpeedEstimat
     out.refit = kDearestRefitShare * dearest_refit + (1 - kDearestRefitShare) * (out.refit - dearest_refit) / (planned - 1);
     for (double* x : {&out.loading, &out.validation, &out.index, &out.storing}) *x /= planned;
   }
-  if (families.size() > 1) {
+  if (families.size() > 1 && data.items <= ml::kMaxItemItemItems) {
     // Then the blends' judgements (RunSearch): each other family at each
     // weight, as wide as two trials side by side, within the budget. (A
     // chosen blend's second refit is not counted: rarely chosen.)
@@ -352,8 +352,10 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
   // Then blends of the chosen trial with the best of each other family that
   // comes close (kBlendMinShare): two families' rankings err differently, so
   // their blend can rank better than either.
+  // (Only on catalogs up to ml::kMaxItemItemItems, where blends were
+  // measured; on larger ones a blend's rows would add gigabytes to the job.)
   std::vector<const Kept*> others;  // best first
-  if (r.best) {
+  if (r.best && data.n_items <= ml::kMaxItemItemItems) {
     for (const auto& [family, kept] : families) {
       if (family != Family(*chosen_kept.request.model_type) && kept.ndcg >= kBlendMinShare * *best_ndcg) {
         others.push_back(&kept);
