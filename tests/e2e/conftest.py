@@ -44,6 +44,31 @@ class Response:
         return f"<{self.status} {self.body[:300]!r}>"
 
 
+# The logs of the servers the running test started: shown with its failure
+# (pytest removes all but its last three temporary directories, so a flaky
+# failure's server log is otherwise gone by the end of a run).
+_test_logs = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when == "call":
+        for path in _test_logs:
+            try:
+                report.sections.append((f"embedrec log {path.name} (last 6,000 characters)",
+                                        path.read_text(errors="replace")[-6000:]))
+            except OSError:
+                pass
+
+
+@pytest.fixture(autouse=True)
+def _forget_earlier_test_logs():
+    _test_logs.clear()
+    yield
+
+
 class Server:
     """One running embedrec process."""
 
@@ -65,6 +90,8 @@ class Server:
                     "EMBEDREC_PORT_FILE": str(port_file), "EMBEDREC_LOG_LEVEL": "info"})
         env.update(self.extra_env)
         self.log = open(self.log_path, "ab")
+        if self.log_path not in _test_logs:
+            _test_logs.append(self.log_path)
         self.proc = subprocess.Popen([BIN, "serve", *self.args], env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
