@@ -138,7 +138,7 @@ def test_every_job_reports_its_lift_and_the_gate_refuses_a_model_below_popularit
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
     # Of what is served: the second stage's figure where it is kept.
     served = models[0]["metrics"]["served_ndcg@10"]
-    assert served >= good["final_metrics"]["ndcg@10"]
+    assert served >= good["final_metrics"]["ndcg@10"] * (1 - 1e-12)  # the records' JSON: a last digit apart
     assert abs(lift["ndcg@10"] - served / base["val_ndcg@10"]) < 1e-9
     assert lift["ndcg@10"] > 1
     assert abs(models[0]["metrics"]["lift"]["ndcg@10"] - lift["ndcg@10"]) < 1e-9  # Boost.JSON 1.81 parses the last digit loosely
