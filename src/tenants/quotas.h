@@ -9,9 +9,10 @@
 // own, read at most once per `cache_ms` per tenant, and only when a limit
 // checks them. Tracked events are admitted against the figures last read
 // plus the events admitted since, and a stale figure is read again in the
-// background; only while a tenant's figures are unknown (never read since
-// start, or its data changed) do its events wait, off the caller, for the
-// read that makes them known.
+// background; while a tenant's figures are unknown (never read since start,
+// or its data changed) its events are admitted up to a thousandth of its row
+// limit (kUnknownAllowance: at most that far past a full space), and beyond
+// it wait, off the caller, for the read that makes them known.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -45,6 +46,8 @@ class DataQuotas {
     std::function<void(const std::string& tenant_id, std::function<void()> task)> background;
   };
   explicit DataQuotas(Options o) : o_(std::move(o)) {}
+  // Unknown figures admit tracked rows up to max_rows / this without waiting.
+  static constexpr int64_t kUnknownAllowance = 1000;
 
   // An admitted upload: counts as running until destroyed.
   class Slot {

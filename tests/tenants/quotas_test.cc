@@ -194,6 +194,33 @@ TEST_F(TrackedAdmissionTest, UnknownFiguresAreWaitedForOffTheCallerThenAdmittedI
   EXPECT_EQ(verdicts_[Track(quotas, "t1", 1000)], "ok");
 }
 
+TEST_F(TrackedAdmissionTest, ATenantWithRoomToSpareDoesNotWaitForItsCount) {
+  rows_ = 9'000;
+  auto quotas = Quotas([this](const std::string&) -> StatusOr<int64_t> {
+    ++row_reads_;
+    return rows_;
+  });
+  limits_.max_rows = 10'000;  // a thousandth: 10 rows admitted while the count is unknown
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(verdicts_[Track(quotas, "t1")], "ok");
+  ASSERT_EQ(posted_.size(), 1u);  // one read posted, none on the caller
+  EXPECT_EQ(row_reads_, 0);
+  const size_t eleventh = Track(quotas, "t1"), twelfth = Track(quotas, "t1", 0);
+  EXPECT_EQ(verdicts_[eleventh], "waiting");  // past the allowance: waits, and so does what comes after it
+  EXPECT_EQ(verdicts_[twelfth], "waiting");
+  posted_[0]();
+  EXPECT_EQ(verdicts_[eleventh], "ok");
+  EXPECT_EQ(verdicts_[twelfth], "ok");
+  // A tenant at its limit: the allowance is all it can pass it by.
+  rows_ = 10'000;
+  quotas.Changed("t1");
+  int admitted = 0;
+  for (int i = 0; i < 20; ++i) admitted += verdicts_[Track(quotas, "t1")] == "ok";
+  EXPECT_EQ(admitted, 10);
+  ASSERT_EQ(posted_.size(), 2u);
+  posted_[1]();
+  EXPECT_EQ(verdicts_.back(), "row_quota_exceeded");
+}
+
 TEST_F(TrackedAdmissionTest, EventsAdmittedWhileStaleRowsAreReadStillCount) {
   DataQuotas* self = nullptr;
   int64_t stored = 5;
