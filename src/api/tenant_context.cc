@@ -114,8 +114,12 @@ TenantContext::EventRules TenantContext::RulesFor(const store::TrackEvent& event
 
 void TenantContext::TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done) const {
   if (s_->data_quotas) {
-    // Admitted at once from the figures in memory; while the tenant's are
-    // unknown, on the lane that reads them once they are.
+    // Admitted at once from the figures in memory (no callback made); while
+    // the tenant's are unknown, on the lane that reads them once they are.
+    if (auto verdict = s_->data_quotas->TryAdmitTracked(tenant_id_, rules.limits, 1)) {
+      if (!verdict->ok()) return done(*verdict);
+      return TrackAdmitted(std::move(event), rules, std::move(done));
+    }
     return s_->data_quotas->AdmitTracked(
         tenant_id_, rules.limits, 1,
         [ctx = *this, event = std::move(event), rules, done = std::move(done)](Status admitted) mutable {

@@ -1,6 +1,7 @@
 #include "tenants/quotas.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace embedrec::tenants {
@@ -98,38 +99,43 @@ Status DataQuotas::AdmitKnown(Figures& f, const TenantLimits& limits, int64_t ro
   return verdict;
 }
 
-void DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows,
-                              std::function<void(Status)> then) {
+std::optional<Status> DataQuotas::TryAdmitTracked(const std::string& tenant_id, const TenantLimits& limits,
+                                                  int64_t rows, std::function<void(Status)>* then) {
   const bool need_rows = limits.max_rows > 0 && o_.rows;
   const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
-  if (!need_rows && !need_bytes) return then(Status::Ok());
-  if (!o_.background) return then(AdmitTracked(tenant_id, limits, rows));
-  Status verdict;
-  bool post = false, waits = false;
+  if (!need_rows && !need_bytes) return Status::Ok();
+  if (!o_.background) return AdmitTracked(tenant_id, limits, rows);
+  std::optional<Status> verdict;
+  bool post = false;
   {
     std::lock_guard lock(mu_);
     Figures& f = figures_[tenant_id];
     const int64_t allowance = limits.max_rows > 0 ? limits.max_rows / kUnknownAllowance : 0;
-    if (Unknown(f, limits) && f.tracked + rows <= allowance && waiting_.count(tenant_id) == 0) {
+    if (!Unknown(f, limits)) {
+      bool stale = false;
+      verdict = AdmitKnown(f, limits, rows, &stale);
+      post = stale && reading_.insert(tenant_id).second;
+    } else if (f.tracked + rows <= allowance && waiting_.count(tenant_id) == 0) {
       // Within a thousandth of the row limit: admitted at once (counted
       // once the figures are read), so that a tenant with room to spare
       // never waits for its count.
       f.tracked += rows;
+      verdict = Status::Ok();
       post = reading_.insert(tenant_id).second;
-    } else if (Unknown(f, limits)) {
-      waits = true;
+    } else if (then) {
       // Waits for the read: admitted from no figure, a burst of events would
       // pass the limit by however many come before the read ends.
-      waiting_[tenant_id].push_back({limits, rows, std::move(then)});
+      waiting_[tenant_id].push_back({limits, rows, std::move(*then)});
       post = reading_.insert(tenant_id).second;
-    } else {
-      bool stale = false;
-      verdict = AdmitKnown(f, limits, rows, &stale);
-      post = stale && reading_.insert(tenant_id).second;
     }
   }
   if (post) o_.background(tenant_id, [this, tenant_id, limits] { ReadAndAdmitWaiting(tenant_id, limits); });
-  if (!waits) then(std::move(verdict));
+  return verdict;
+}
+
+void DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows,
+                              std::function<void(Status)> then) {
+  if (auto verdict = TryAdmitTracked(tenant_id, limits, rows, &then)) then(std::move(*verdict));
 }
 
 Status DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows) {

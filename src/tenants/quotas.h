@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -77,6 +78,13 @@ class DataQuotas {
   // reads when a background is given), in the order the events came.
   void AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows,
                     std::function<void(Status)> then);
+  // The same, deciding at once where it can (known figures, or within the
+  // allowance): the verdict; nullopt when the event must wait for the read
+  // — then, with `then` given, it waits (taken from *then) as above, and
+  // without, nothing is counted. The caller's fast path: no callback made
+  // while the figures are known.
+  std::optional<Status> TryAdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows,
+                                        std::function<void(Status)>* then = nullptr);
   // The same, waiting: unknown figures are read on the caller.
   Status AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows);
   // The tenant's data changed (an upload ended): its figures are read again.

@@ -204,6 +204,10 @@ TEST_F(TrackedAdmissionTest, ATenantWithRoomToSpareDoesNotWaitForItsCount) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(verdicts_[Track(quotas, "t1")], "ok");
   ASSERT_EQ(posted_.size(), 1u);  // one read posted, none on the caller
   EXPECT_EQ(row_reads_, 0);
+  // Past it, the fast path says it cannot decide (and counts nothing); the
+  // callback form waits.
+  EXPECT_FALSE(quotas.TryAdmitTracked("t1", limits_, 1).has_value());
+  EXPECT_EQ(posted_.size(), 1u);
   const size_t eleventh = Track(quotas, "t1"), twelfth = Track(quotas, "t1", 0);
   EXPECT_EQ(verdicts_[eleventh], "waiting");  // past the allowance: waits, and so does what comes after it
   EXPECT_EQ(verdicts_[twelfth], "waiting");
