@@ -151,10 +151,14 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
   // The deployed model as it was trained: its type and hyperparameters,
   // continued (incremental) or trained again (full); the tenant's settings
   // fill in what it does not name.
-  json::object body{{"model_type", look.deployed->model_type}, {"training_mode", decision.mode},
-                    {"auto_deploy", true}};
+  // A blend (the auto search's, never a request's) is searched for again,
+  // in full: no request names it, and none continues it.
+  const bool blend = look.deployed->model_type == ml::ModelTypeName(ml::ModelType::kBlend);
+  const std::string mode = blend ? "full" : decision.mode;
+  json::object body{{"model_type", blend ? std::string("auto") : look.deployed->model_type},
+                    {"training_mode", mode}, {"auto_deploy", true}};
   json::object kept;
-  for (const auto& [name, value] : ParseJsonObject(look.deployed->params_json)) {
+  for (const auto& [name, value] : blend ? json::object() : ParseJsonObject(look.deployed->params_json)) {
     // Each as a request would give it (a value a search chose beyond the
     // documented range is left to the settings).
     json::object one = body;
@@ -165,6 +169,7 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
   ASSIGN_OR_RETURN(JobRequest request, ParseJobRequest(body, settings));
   json::object trigger{{"reason", decision.reason}};
   for (const auto& [k, v] : decision.figures) trigger[k] = v;
+  if (blend) trigger["training_mode_reason"] = "the deployed blend is searched for again (auto, full)";
   request.trigger_json = JsonText(trigger);
   request.started_by = "system";
   auto submitted = deps_.training->Submit(tenant_id, request);
@@ -173,7 +178,7 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
     if (submitted.status().code() == StatusCode::kFailedPrecondition) return std::optional<std::string>();
     return submitted.status();
   }
-  spdlog::info("tenant {}: scheduled {} training ({}) as job {}", tenant_id, decision.mode, decision.reason,
+  spdlog::info("tenant {}: scheduled {} training ({}) as job {}", tenant_id, mode, decision.reason,
                submitted->job_id);
   std::lock_guard lock(mu_);
   submitted_[tenant_id] = submitted->job_id;

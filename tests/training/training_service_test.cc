@@ -653,6 +653,33 @@ TEST_F(RetrainSchedulerTest, TheIntervalAndAMetricDropTriggerRunsAndEveryFewRuns
   EXPECT_TRUE(scheduler_->Recommended(tenant_));
 }
 
+TEST_F(RetrainSchedulerTest, ADeployedBlendIsSearchedForAgainInFull) {
+  auto first = service_->Submit(tenant_, Quick());
+  ASSERT_OK(first);
+  Finish(first->job_id);
+  // The deployed version as the auto search leaves a blend (no request names one).
+  auto s = stores_->Open(tenant_);
+  ASSERT_OK(s);
+  auto versions = (*s)->training().ListVersions();
+  ASSERT_OK(versions);
+  for (auto v : *versions) {
+    if (v.status != store::VersionStatus::kDeployed) continue;
+    v.model_type = "blend";
+    v.params_json = R"({"epochs":1,"blend":[{"model_type":"als","weight":0.7},{"model_type":"ease","weight":0.3}]})";
+    ASSERT_OK((*s)->training().PutVersion(v));
+  }
+  clock_.AdvanceMillis(kMinRetrainGapMs);
+  Track(5);
+  auto job = RunIfDue();  // (failed before: a request cannot name "blend")
+  ASSERT_TRUE(job);
+  auto doc = Finish(*job);
+  EXPECT_EQ(doc["model_type"].as_string(), "auto");
+  EXPECT_EQ(doc["training_mode"].as_string(), "full");
+  EXPECT_EQ(doc["trigger"].as_object().at("training_mode_reason").as_string(),
+            "the deployed blend is searched for again (auto, full)");
+  EXPECT_EQ(doc["status"].as_string(), "completed") << json::serialize(doc);
+}
+
 TEST_F(RetrainSchedulerTest, APassTakesTheTenantsWhoseDataChangedAndNeverTwoJobsForOne) {
   auto first = service_->Submit(tenant_, Quick());
   ASSERT_OK(first);
