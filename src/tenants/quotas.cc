@@ -15,8 +15,8 @@ DataQuotas::Slot::~Slot() {
 
 DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantLimits& limits, bool fresh,
                                      bool* current) {
-  const bool need_rows = limits.max_rows > 0 && o_.rows;
-  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
+  const bool need_rows = ChecksRows(limits);
+  const bool need_bytes = ChecksBytes(limits);
   const int64_t now = o_.clock->NowMillis();
   Figures f;
   int64_t tracked_before = 0, change = 0;
@@ -63,8 +63,8 @@ DataQuotas::Figures DataQuotas::Read(const std::string& tenant_id, const TenantL
 }
 
 bool DataQuotas::Unknown(const Figures& f, const TenantLimits& limits) const {
-  return (limits.max_rows > 0 && o_.rows && f.rows < 0 && !f.rows_tried) ||
-         (limits.max_storage_bytes > 0 && o_.storage_bytes && f.storage_bytes < 0 && !f.bytes_tried);
+  return (ChecksRows(limits) && f.rows < 0 && !f.rows_tried) ||
+         (ChecksBytes(limits) && f.storage_bytes < 0 && !f.bytes_tried);
 }
 
 Status DataQuotas::Full(const Figures& f, const TenantLimits& limits, int64_t adding) {
@@ -92,8 +92,8 @@ Status DataQuotas::Full(const Figures& f, const TenantLimits& limits, int64_t ad
 Status DataQuotas::AdmitKnown(Figures& f, const TenantLimits& limits, int64_t rows, bool* stale) const {
   const Status verdict = Full(f, limits, rows);
   if (verdict.ok()) f.tracked += rows;
-  const bool need_rows = limits.max_rows > 0 && o_.rows;
-  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
+  const bool need_rows = ChecksRows(limits);
+  const bool need_bytes = ChecksBytes(limits);
   *stale = f.read_at_ms < 0 || o_.clock->NowMillis() - f.read_at_ms >= o_.cache_ms ||
            (need_rows && f.rows < 0) || (need_bytes && f.storage_bytes < 0);
   return verdict;
@@ -101,8 +101,8 @@ Status DataQuotas::AdmitKnown(Figures& f, const TenantLimits& limits, int64_t ro
 
 std::optional<Status> DataQuotas::TryAdmitTracked(const std::string& tenant_id, const TenantLimits& limits,
                                                   int64_t rows, std::function<void(Status)>* then) {
-  const bool need_rows = limits.max_rows > 0 && o_.rows;
-  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
+  const bool need_rows = ChecksRows(limits);
+  const bool need_bytes = ChecksBytes(limits);
   if (!need_rows && !need_bytes) return Status::Ok();
   if (!o_.background) return AdmitTracked(tenant_id, limits, rows);
   std::optional<Status> verdict;
@@ -139,8 +139,8 @@ void DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& 
 }
 
 Status DataQuotas::AdmitTracked(const std::string& tenant_id, const TenantLimits& limits, int64_t rows) {
-  const bool need_rows = limits.max_rows > 0 && o_.rows;
-  const bool need_bytes = limits.max_storage_bytes > 0 && o_.storage_bytes;
+  const bool need_rows = ChecksRows(limits);
+  const bool need_bytes = ChecksBytes(limits);
   if (!need_rows && !need_bytes) return Status::Ok();
   bool unknown = false;
   {

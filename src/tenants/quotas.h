@@ -102,6 +102,9 @@ class DataQuotas {
     int64_t rows;
     std::function<void(Status)> then;
   };
+  // Whether `limits` check the rows / the bytes (a limit set, and a way to read it).
+  bool ChecksRows(const TenantLimits& l) const { return l.max_rows > 0 && o_.rows != nullptr; }
+  bool ChecksBytes(const TenantLimits& l) const { return l.max_storage_bytes > 0 && o_.storage_bytes != nullptr; }
   // The figures `limits` check (the others stay -1), from the cache unless
   // `fresh`; kept unless the tenant's data changed while they were read
   // (`*current` says which).
