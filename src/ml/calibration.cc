@@ -13,10 +13,11 @@ namespace embedrec::ml {
 
 namespace {
 
-// Whether serving would never show training pair (u, i) (NeverShownAgain).
-bool Excluded(const UserItems& train, int32_t u, int32_t i, float shown_below_weight) {
-  const float w = train.WeightOf(u, i);
-  return w > 0 && NeverShownAgain(w, shown_below_weight);
+// Whether serving would never show user u item i: in `never_shown`, or
+// without it any training pair.
+bool Excluded(const Dataset& data, const UserItems* never_shown, int32_t u, int32_t i) {
+  const UserItems& mask = never_shown ? *never_shown : data.train;
+  return u < mask.num_users() && mask.Contains(u, i);
 }
 
 double Dot(const float* x, const float* y, int d) {
@@ -90,7 +91,7 @@ namespace {
 // a·ip (/‖q‖ when per-user) of each of up to `max_users` users' 10 best
 // items as serving shows them (see Excluded).
 std::vector<double> TopTen(const Dataset& data, const float* users, const float* items, int dim,
-                           const ScoreCalibration& c, int max_users, float shown_below_weight) {
+                           const ScoreCalibration& c, int max_users, const UserItems* never_shown) {
   std::vector<double> top;
   std::vector<double> scored;
   const int32_t n_users = std::min(data.n_users, max_users);
@@ -102,7 +103,7 @@ std::vector<double> TopTen(const Dataset& data, const float* users, const float*
     const double qn = c.per_user_norm ? Norm(q, dim) : 1.0;
     if (!(qn > 0)) continue;
     for (int32_t i = 0; i < data.n_items; ++i) {
-      if (!Excluded(data.train, u, i, shown_below_weight)) {
+      if (!Excluded(data, never_shown, u, i)) {
         scored.push_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn);
       }
     }
@@ -132,9 +133,9 @@ double InterceptGivingMean(const std::vector<double>& a_ips, double target) {
 }  // namespace
 
 Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
-                           double target, ScoreCalibration* c, int max_users, float shown_below_weight) {
+                           double target, ScoreCalibration* c, int max_users, const UserItems* never_shown) {
   if (!(target > 0 && target < 1)) return Status::InvalidArgument("the target must be in (0, 1)");
-  const auto top = TopTen(data, users, items, dim, *c, max_users, shown_below_weight);
+  const auto top = TopTen(data, users, items, dim, *c, max_users, never_shown);
   if (top.empty()) return Status::FailedPrecondition("no user to match scores on");
   c->b = InterceptGivingMean(top, target);
   c->mean_score_at_10 = MeanSigmoid(top, c->b);
@@ -185,7 +186,7 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
                             data.next_choices.degree(u) > 0;
       scored.clear();
       for (int32_t i = 0; i < data.n_items; ++i) {
-        if (u < data.train.num_users() && Excluded(data.train, u, i, opt.shown_below_weight)) continue;
+        if (Excluded(data, opt.never_shown, u, i)) continue;
         scored.emplace_back(Dot(q, items + static_cast<int64_t>(i) * dim, dim) / qn, i);
       }
       const size_t k = std::min<size_t>(opt.top_k, scored.size());

@@ -42,10 +42,10 @@ struct ScoreCalibration {
 // (data.train excluded; up to `max_users` users) is `target`, a unchanged:
 // for a model refit on all data, whose inner products grew with the data
 // it saw, against the precision@10 its validation measured.
-// `shown_below_weight`: as in CalibrationOptions.
+// `never_shown`: as in CalibrationOptions.
 Status MatchMeanScoreAtTen(const Dataset& data, const float* users, const float* items, int dim,
                            double target, ScoreCalibration* c, int max_users = 2000,
-                           float shown_below_weight = 0);
+                           const UserItems* never_shown = nullptr);
 
 struct CalibrationOptions {
   uint64_t seed = 0;
@@ -57,11 +57,11 @@ struct CalibrationOptions {
   // of the 10 best was 1.4-3× their precision); fitted there, the mean
   // score@k matches precision@k for k up to top_k.
   int top_k = 0;
-  // > 0: what serving may show again is a training pair weighing less than
-  // this (a viewed item, where serving excludes purchases only); the top-k
-  // fit and the match then rank those too, as serving does. 0: every
-  // training pair is excluded.
-  float shown_below_weight = 0;
+  // What serving never shows a user again (training's ServedMask, over
+  // `data`'s numbering); the other training pairs (e.g. viewed items, where
+  // serving excludes purchases only) are ranked by the top-k fit and the
+  // match, as serving does. Null: every training pair is excluded.
+  const UserItems* never_shown = nullptr;
   // Top-k fit: a score is the chance that the item is the user's NEXT
   // choice: one of the items of their next visit (data.next_choices, each
   // with its chance of coming first; every held-out item as likely when the

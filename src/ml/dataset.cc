@@ -259,20 +259,6 @@ void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& opt,
   }
 }
 
-UserItems ServedExclusion(const Dataset& data, float shown_below_weight) {
-  const UserItems& t = data.train;
-  if (shown_below_weight <= 0) return t;
-  UserItems out;
-  out.offsets.reserve(t.offsets.size());
-  for (int32_t u = 0; u < t.num_users(); ++u) {
-    for (int64_t p = t.offsets[u]; p < t.offsets[u + 1]; ++p) {
-      if (NeverShownAgain(t.weights.empty() ? 1.0f : t.weights[p], shown_below_weight)) out.items.push_back(t.items[p]);
-    }
-    out.offsets.push_back(static_cast<int64_t>(out.items.size()));
-  }
-  return out;
-}
-
 Dataset MakeDataset(std::vector<Interaction> train, std::vector<Interaction> test,
                     int32_t min_users, int32_t min_items) {
   Dataset d;

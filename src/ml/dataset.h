@@ -111,21 +111,6 @@ struct SplitOptions {
 void SplitPerUser(const std::vector<Interaction>& all, const SplitOptions& options,
                   std::vector<Interaction>* train, std::vector<Interaction>* test);
 
-// Whether serving never shows a training pair of this weight again:
-// every pair when `shown_below_weight` <= 0, else those weighing at least
-// that much (the pairs weighing less, e.g. views, can come back; none at
-// +infinity).
-inline bool NeverShownAgain(float weight, float shown_below_weight) {
-  return shown_below_weight <= 0 || weight >= shown_below_weight;
-}
-
-// The training pairs serving leaves out of a user's recommendations
-// (NeverShownAgain). Judging a model with this mask instead of every
-// training pair counts the slots it spends on items the user only viewed
-// or carted, as a served list does: judged with every pair masked, ALS and
-// the softmax LightGCN led the electronics shops by 0.01-0.05 hit@20 and
-// lost that lead to those slots as served (docs/benchmarks.md).
-UserItems ServedExclusion(const Dataset& data, float shown_below_weight);
 
 // Builds a dataset; test pairs whose item or user never occurs in training
 // are kept (they count as misses, as in the reference evaluation).

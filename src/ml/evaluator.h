@@ -43,7 +43,7 @@ void SampleEvalUsers(Dataset* data, int64_t max_users, uint64_t seed);
 // `user_emb`: n_users × d, `item_emb`: n_items × d (row-major). Ranks
 // against data.test (data.eval_users of them when set), excluding each
 // user's `excluded` items (null: data.train's, the reference evaluation's;
-// ServedExclusion(data): what serving excludes). Scores with OpenBLAS sgemm
+// training's ServedMask: what serving excludes). Scores with OpenBLAS sgemm
 // in blocks of users; top-k selection in parallel (OpenMP).
 Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_emb, int d,
                  const std::vector<int>& ks, const UserItems* excluded = nullptr);

@@ -112,7 +112,7 @@ struct RerankerFit {
 // users × items cheap): each user's kCandidates best items by
 // `users`·`items` (n × dim, row-major, as served: steered when serving
 // steers) but their `excluded` ones (null: every training item; as served:
-// ServedExclusion(data)), labelled by data.test. `item_category`: a category
+// training's ServedMask), labelled by data.test. `item_category`: a category
 // number per item (−1: none). A user's newest events are data.train_events.
 RerankerFit FitReranker(const Dataset& data, const float* users, const float* items, int dim,
                         const std::vector<int32_t>& item_category, uint64_t seed,

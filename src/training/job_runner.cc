@@ -116,7 +116,7 @@ struct Validation {
 };
 
 Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelType model_type, uint64_t seed,
-                    bool rerank_asked, float shown_below_weight, const ml::UserItems& excluded,
+                    bool rerank_asked, const ml::UserItems& excluded,
                     const std::vector<int32_t>& item_categories,
                     const std::optional<ml::Metrics>& baseline, const store::ModelVersionRecord* deployed_record,
                     const serving::ServingModel* deployed,
@@ -174,7 +174,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
       // 10 3.9.)
       auto fit = ml::FitScoreCalibration(
           data, j->users(model), model.item_embeddings().data(), model.dim(),
-          {.seed = seed, .max_users = 2000, .top_k = 20, .shown_below_weight = shown_below_weight,
+          {.seed = seed, .max_users = 2000, .top_k = 20, .never_shown = &excluded,
            .one_choice_per_user = true, .reranker = v.rerank && v.rerank->reranker ? &*v.rerank->reranker : nullptr,
            .item_category = &item_categories});
       if (fit.ok()) {
@@ -478,7 +478,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
 // scores brought back to the precision@10 validation measured. Returns what
 // the job record says of it.
 StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const DataShape& shape, Fitted& fitted,
-                            const ml::Dataset& all, Validation& val, float shown_below_weight) {
+                            const ml::Dataset& all, Validation& val, const ServedMask& served) {
   ctx.update([&](json::object& d) {
     d["status"] = store::JobStatusName(JobStatus::kTraining);
     d["phase"] = "refit";
@@ -531,11 +531,12 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
   // lost 13-25 % of hit@20.)
   if (val.calibration && val.calibration->precision_at_10 > 0) {
     const ml::Model& model = *fitted.model;
+    const ml::UserItems never_shown = served.For(all);
     const auto steered =
         val.recent_share > 0 ? ml::SteeredUserVectors(all, model, val.recent_share) : std::vector<float>();
     (void)ml::MatchMeanScoreAtTen(all, steered.empty() ? model.user_embeddings().data() : steered.data(),
                                   model.item_embeddings().data(), model.dim(), val.calibration->precision_at_10,
-                                  &*val.calibration, 2000, shown_below_weight);
+                                  &*val.calibration, 2000, &never_shown);
   }
   if (fitted.RefitContinues()) {
     auto known = [](const std::vector<uint8_t>& k) { return std::to_string(std::count(k.begin(), k.end(), 1)); };
@@ -664,7 +665,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                                                      req.exclusion, req.validation_split, req.options.seed));
   const ml::Dataset& data = td.data;
   // What serving never shows a user again: models and the baseline are judged without it.
-  const ml::UserItems excluded = ml::ServedExclusion(data, td.shown_below_weight);
+  const ml::UserItems excluded = td.served.For(data);
   const std::optional<ml::Metrics> baseline = PopularityBaseline(data, req.options, excluded);
   ctx.update([&](json::object& d) {
     d["data"] = json::object{{"users", data.n_users},
@@ -673,7 +674,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                              {"validation_pairs", data.test.size()},
                              {"validation_target", td.validation_target},
                              // what validation leaves out of a user's ranking: what serving will
-                             {"validation_excludes", serving::ExclusionName(td.exclusion)},
+                             {"validation_excludes", serving::ExclusionName(td.served.exclusion)},
                              {"interactions", td.events}};
     if (baseline) {
       d["baseline"] = json::object{{"model_type", "popularity"},
@@ -698,13 +699,12 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
 
   // 3. Evaluation on the validation split, of the new model and of the
   // deployed one (the same split: a fair comparison for the gate), with
-  // what serving leaves out masked (`excluded`, and its threshold for the
-  // calibration: TrainingData::shown_below_weight).
+  // what serving leaves out masked (`excluded`).
   SetStatus(ctx, JobStatus::kEvaluating, 0.05 + fit_share);
-  const float shown_below_weight = td.shown_below_weight;  // kept: the refit consumes td
+  const ServedMask served = std::move(td.served);  // kept: the refit consumes td
   const bool judged_by_search = fitted.judgement.has_value();
   Validation val = Validate(data, *fitted.model, *fitted.chosen.model_type, fitted.chosen.options.seed, req.rerank,
-                            shown_below_weight, excluded, td.item_categories, baseline, st->deployed_record,
+                            excluded, td.item_categories, baseline, st->deployed_record,
                             st->deployed.get(), [&](const ml::RerankerFit& r) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
                             }, std::move(fitted.judgement));
@@ -717,7 +717,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   std::optional<ml::Dataset> served_data;
   if (will_refit) {
     served_data = AllData(std::move(td));
-    ASSIGN_OR_RETURN(refit, Refit(ctx, env, shape, fitted, *served_data, val, shown_below_weight));
+    ASSIGN_OR_RETURN(refit, Refit(ctx, env, shape, fitted, *served_data, val, served));
     steps.End(&JobSteps::refit);
   }
   const ml::Dataset& final_data = served_data ? *served_data : data;

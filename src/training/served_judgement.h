@@ -29,7 +29,7 @@ struct JudgeOptions {
   bool rerank = true;              // fit the second stage (the job's `rerank`)
   const std::vector<int32_t>* item_categories = nullptr;  // per item, −1: none (the reranker's feature)
   uint64_t seed = 0;
-  // What serving never shows a user again (ml::ServedExclusion); null:
+  // What serving never shows a user again (training_data.h's ServedMask); null:
   // every training pair, the reference evaluation's mask.
   const ml::UserItems* excluded = nullptr;
 };

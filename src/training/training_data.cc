@@ -2,7 +2,6 @@
 
 #include <boost/json/parse.hpp>
 #include <algorithm>
-#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -44,12 +43,14 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
   std::vector<std::string> user_ids, item_ids;
   std::string last_type;
   float last_weight = 0;
-  bool has_purchases = false;
+  bool last_purchase = false, has_purchases = false;
+  std::vector<ml::Interaction> purchases;  // (user row, item row) of each purchase event
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
     if (r.type != last_type || last_type.empty()) {  // rows come grouped: few lookups
       last_type = r.type;
       last_weight = weights.Weight(r.type);
-      has_purchases = has_purchases || interactions::TypeWeights::IsPurchase(r.type);
+      last_purchase = interactions::TypeWeights::IsPurchase(r.type);
+      has_purchases = has_purchases || last_purchase;
     }
     if (last_weight <= 0) return;
     auto name = item_name.find(r.item_idx);
@@ -61,6 +62,7 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
     auto [i, new_item] = item_row.try_emplace(r.item_idx, static_cast<int32_t>(item_ids.size()));
     if (new_item) item_ids.push_back(*name->second);
     all.push_back({u->second, i->second, last_weight, r.ts_ms / 1000});
+    if (last_purchase) purchases.push_back({u->second, i->second, 1.0f, 0});
   }));
   out.events = static_cast<int64_t>(all.size());
   out.item_categories.assign(item_ids.size(), -1);
@@ -93,16 +95,10 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
                              static_cast<int32_t>(item_ids.size()));
   out.data.user_ids = std::move(user_ids);
   out.data.item_ids = std::move(item_ids);
-  // Serving's exclusion (recommender.cc's Excluded), as a weight threshold
-  // on a pair's strongest event: a custom type weighing more than a
-  // purchase counts as one here.
-  exclusion = serving::Resolved(exclusion, has_purchases);
-  out.exclusion = exclusion;
-  const float purchase = weights.Weight(interactions::TypeWeights::kPurchase);
-  out.shown_below_weight = exclusion == serving::Exclusion::kAllInteracted ? 0.0f
-                           : exclusion == serving::Exclusion::kPurchased && purchase > 0
-                               ? purchase
-                               : std::numeric_limits<float>::infinity();
+  out.served.exclusion = serving::Resolved(exclusion, has_purchases);
+  if (out.served.exclusion == serving::Exclusion::kPurchased) {
+    out.served.purchased = ml::UserItems::FromInteractions(out.data.n_users, std::move(purchases));
+  }
   // Validations rank a fixed sample of users (full ranking costs users ×
   // items); the figures say their standard errors.
   ml::SampleEvalUsers(&out.data, kValidationUsers, seed);
@@ -117,6 +113,34 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
         {{"pairs", std::to_string(out.data.train.size())},
          {"users", std::to_string(out.data.n_users)},
          {"items", std::to_string(out.data.n_items)}});
+  }
+  return out;
+}
+
+ml::UserItems ServedMask::For(const ml::Dataset& data) const {
+  const ml::UserItems& t = data.train;
+  switch (exclusion) {
+    case serving::Exclusion::kAuto:  // resolved when loaded
+    case serving::Exclusion::kAllInteracted: {
+      ml::UserItems all;
+      all.offsets = t.offsets;
+      all.items = t.items;
+      return all;
+    }
+    case serving::Exclusion::kNone: {
+      ml::UserItems none;
+      none.offsets.assign(t.offsets.size(), 0);
+      return none;
+    }
+    case serving::Exclusion::kPurchased: break;
+  }
+  ml::UserItems out;
+  out.offsets.reserve(t.offsets.size());
+  for (int32_t u = 0; u < t.num_users(); ++u) {
+    for (const int32_t* i = t.begin(u); i != t.end(u); ++i) {
+      if (u < purchased.num_users() && purchased.Contains(u, *i)) out.items.push_back(*i);
+    }
+    out.offsets.push_back(static_cast<int64_t>(out.items.size()));
   }
   return out;
 }

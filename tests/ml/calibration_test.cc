@@ -237,13 +237,15 @@ TEST(ScoreCalibrationTest, TheMatchRanksTheViewedItemsServingShowsAgain) {
   std::normal_distribution<float> normal;
   std::vector<float> users(kUsers * kDim), items(kItems * kDim);
   for (auto& x : items) x = normal(rng);
-  std::vector<Interaction> train;
+  std::vector<Interaction> train, purchases;
   for (int u = 0; u < kUsers; ++u) {
     const int viewed = u % kItems, bought = (u + 7) % kItems;
     for (int j = 0; j < kDim; ++j) users[u * kDim + j] = 3 * items[viewed * kDim + j] + 0.1f * normal(rng);
     train.push_back({u, viewed, 1.0f, 0});
     train.push_back({u, bought, 5.0f, 1});
+    purchases.push_back({u, bought, 5.0f, 1});
   }
+  const UserItems never_shown = UserItems::FromInteractions(kUsers, purchases);
   Dataset data = MakeDataset(train, {}, kUsers, kItems);
   EXPECT_EQ(data.train.WeightOf(0, 0), 1.0f);
   EXPECT_EQ(data.train.WeightOf(0, 7), 5.0f);
@@ -251,7 +253,7 @@ TEST(ScoreCalibrationTest, TheMatchRanksTheViewedItemsServingShowsAgain) {
   ScoreCalibration unseen, shown;
   unseen.a = shown.a = 1;
   ASSERT_TRUE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 0.05, &unseen).ok());
-  ASSERT_TRUE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 0.05, &shown, 2000, 5.0f).ok());
+  ASSERT_TRUE(MatchMeanScoreAtTen(data, users.data(), items.data(), kDim, 0.05, &shown, 2000, &never_shown).ok());
   EXPECT_LT(shown.b, unseen.b - 0.5);
 }
 

@@ -38,9 +38,9 @@ TEST(TrainingDataTest, AllDataIsEveryLoadedEventWithTheSameNumbering) {
 // tenant's exclusion, "auto" resolved as serving resolves it.
 class ServedMaskTest : public serving::TenantStoreTest {
  protected:
-  // Eight users, each with four of six items; with `purchases`, the first
-  // two of them bought (validation holds the latest out), the rest viewed.
-  void Fill(bool purchases) {
+  // Eight users, each with four of six items, of types `first`, `second`,
+  // then two views (validation holds the latest strongest pair out).
+  void Fill(const std::string& first, const std::string& second) {
     AddItems({"a", "b", "c", "d", "e", "f"});
     auto batch = store_->BeginImport();
     ASSERT_TRUE(batch.ok());
@@ -52,51 +52,88 @@ class ServedMaskTest : public serving::TenantStoreTest {
       r.user_idx = *user;
       for (int k = 0; k < 4; ++k) {
         r.item_idx = Idx(items[(u + k) % 6]);
-        r.type = purchases && k < 2 ? "purchase" : "view";
+        r.type = k == 0 ? first : k == 1 ? second : "view";
         r.ts_ms = 1'700'000'000'000 + 1000 * k;
         ASSERT_OK((*batch)->InsertInteraction(r));
       }
     }
     ASSERT_OK((*batch)->Commit());
   }
-  float Threshold(serving::Exclusion e, std::map<std::string, float, std::less<>> weights = {}) {
-    auto td = LoadTrainingData(*store_, interactions::TypeWeights(weights), e, 0.2, 1);
+  TrainingData Load(serving::Exclusion e, interactions::TypeWeights::Overrides weights = {}) {
+    auto td = LoadTrainingData(*store_, interactions::TypeWeights(std::move(weights)), e, 0.2, 1);
     EXPECT_TRUE(td.ok()) << td.status().ToString();
-    return td.ok() ? td->shown_below_weight : -1;
+    return td.ok() ? std::move(*td) : TrainingData{};
+  }
+  // How many training pairs the mask holds, and whether it holds only pairs of training.
+  static int64_t Masked(const TrainingData& td) {
+    const ml::UserItems mask = td.served.For(td.data);
+    for (int32_t u = 0; u < mask.num_users(); ++u) {
+      for (const int32_t* i = mask.begin(u); i != mask.end(u); ++i) EXPECT_TRUE(td.data.train.Contains(u, *i));
+    }
+    return mask.size();
   }
 };
 
 TEST_F(ServedMaskTest, APurchasingShopMasksPurchasesUnlessItSaysOtherwise) {
-  Fill(true);
-  const float purchase = interactions::TypeWeights().Weight("purchase");
-  EXPECT_EQ(Threshold(serving::Exclusion::kAuto), purchase);
-  EXPECT_EQ(Threshold(serving::Exclusion::kPurchased), purchase);
-  EXPECT_EQ(Threshold(serving::Exclusion::kAllInteracted), 0.0f);  // every pair
-  EXPECT_TRUE(std::isinf(Threshold(serving::Exclusion::kNone)));    // none
-  // A purchase the tenant does not count as a positive is not in the data: nothing to mask.
-  EXPECT_TRUE(std::isinf(Threshold(serving::Exclusion::kPurchased, {{"purchase", 0.0f}})));
-  auto td = LoadTrainingData(*store_, interactions::TypeWeights(), serving::Exclusion::kAuto, 0.2, 1);
-  ASSERT_TRUE(td.ok());
-  EXPECT_EQ(td->exclusion, serving::Exclusion::kPurchased);
+  Fill("purchase", "purchase");
+  const TrainingData td = Load(serving::Exclusion::kAuto);
+  EXPECT_EQ(td.served.exclusion, serving::Exclusion::kPurchased);
   // The mask it makes: the purchased pairs left in training, no view.
-  const ml::UserItems mask = ml::ServedExclusion(td->data, td->shown_below_weight);
+  const ml::UserItems mask = td.served.For(td.data);
+  const float purchase = interactions::TypeWeights().Weight("purchase");
   EXPECT_GT(mask.size(), 0);
-  EXPECT_LT(mask.size(), td->data.train.size());
-  for (int32_t u = 0; u < td->data.train.num_users(); ++u) {
-    for (const int32_t* i = td->data.train.begin(u); i != td->data.train.end(u); ++i) {
-      EXPECT_EQ(mask.Contains(u, *i), td->data.train.WeightOf(u, *i) >= purchase) << u << " " << *i;
+  EXPECT_LT(mask.size(), td.data.train.size());
+  for (int32_t u = 0; u < td.data.train.num_users(); ++u) {
+    for (const int32_t* i = td.data.train.begin(u); i != td.data.train.end(u); ++i) {
+      EXPECT_EQ(mask.Contains(u, *i), td.data.train.WeightOf(u, *i) >= purchase) << u << " " << *i;
     }
   }
+  EXPECT_EQ(Masked(Load(serving::Exclusion::kPurchased)), mask.size());
+  EXPECT_EQ(Masked(Load(serving::Exclusion::kAllInteracted)), td.data.train.size());  // every pair
+  EXPECT_EQ(Masked(Load(serving::Exclusion::kNone)), 0);
+  // A purchase the tenant does not count as a positive is not in the data: nothing to mask.
+  EXPECT_EQ(Masked(Load(serving::Exclusion::kPurchased, {{"purchase", 0.0f}})), 0);
+}
+
+TEST_F(ServedMaskTest, ACustomTypeWeighingMoreThanAPurchaseIsShownAgainAsServingShowsIt) {
+  // Serving's "purchased" names the purchase type: a heavier custom type
+  // ("subscribe") is shown again, so validation must rank it too (a mask by
+  // weight would have hidden it as a purchase).
+  Fill("subscribe", "purchase");
+  const TrainingData td = Load(serving::Exclusion::kAuto, {{"subscribe", 9.0f}});
+  ASSERT_EQ(td.served.exclusion, serving::Exclusion::kPurchased);
+  const ml::UserItems mask = td.served.For(td.data);
+  int purchased = 0, subscribed = 0;
+  for (int32_t u = 0; u < td.data.train.num_users(); ++u) {
+    for (const int32_t* i = td.data.train.begin(u); i != td.data.train.end(u); ++i) {
+      const float w = td.data.train.WeightOf(u, *i);
+      if (w == 9.0f) {
+        ++subscribed;
+        EXPECT_FALSE(mask.Contains(u, *i)) << u << " " << *i;
+      } else if (w == interactions::TypeWeights().Weight("purchase")) {
+        ++purchased;
+        EXPECT_TRUE(mask.Contains(u, *i)) << u << " " << *i;
+      } else {
+        EXPECT_FALSE(mask.Contains(u, *i));
+      }
+    }
+  }
+  EXPECT_GT(purchased, 0);
+  EXPECT_GT(subscribed, 0);
+  EXPECT_EQ(mask.size(), purchased);
+  // The refit's data set (every pair back) is masked the same way.
+  TrainingData copy = Load(serving::Exclusion::kAuto, {{"subscribe", 9.0f}});
+  const ServedMask served = copy.served;
+  const ml::Dataset all = AllData(std::move(copy));
+  EXPECT_EQ(served.For(all).size(), 8);  // each user's one purchase
 }
 
 TEST_F(ServedMaskTest, AShopWithoutPurchasesMasksEverythingByDefault) {
-  Fill(false);
-  EXPECT_EQ(Threshold(serving::Exclusion::kAuto), 0.0f);
-  auto td = LoadTrainingData(*store_, interactions::TypeWeights(), serving::Exclusion::kNone, 0.2, 1);
-  ASSERT_TRUE(td.ok());
-  // Every weight the same (none stored): "none" still masks nothing.
-  EXPECT_EQ(ml::ServedExclusion(td->data, td->shown_below_weight).items.size(), 0u);
-  EXPECT_EQ(ml::ServedExclusion(td->data, 0).size(), td->data.train.size());
+  Fill("view", "view");
+  const TrainingData td = Load(serving::Exclusion::kAuto);
+  EXPECT_EQ(td.served.exclusion, serving::Exclusion::kAllInteracted);
+  EXPECT_EQ(Masked(td), td.data.train.size());
+  EXPECT_EQ(Masked(Load(serving::Exclusion::kNone)), 0);
 }
 
 }  // namespace
