@@ -331,7 +331,7 @@ TEST_P(TenantStoreTrackTest, OneCallOfManyEventsFollowsTheRulesOfOneByOne) {
   TrackEvent made = ev("A", "NEWITEM", 9);
   made.create_missing_item = true;
   auto r = store_->Track({ev("A", "P1", 1, "k"), ev("B", "NOPE", 2), ev("A", "P1", 3, "k"), ev("C", "P1", 4),
-                          ev("C", "P1", 4), made, ev("A", "P1", 1)});
+                          ev("C", "P1", 4, "k4"), made, ev("A", "P1", 1)});
   ASSERT_OK(r);
   ASSERT_EQ(r->size(), 7u);
   const auto& x = *r;
@@ -355,6 +355,20 @@ TEST_P(TenantStoreTrackTest, OneCallOfManyEventsFollowsTheRulesOfOneByOne) {
   auto again = store_->Track({ev("A", "P1", 8, "k")});
   EXPECT_TRUE((*again)[0].replayed);
   EXPECT_EQ((*again)[0].interaction_id, x[0].interaction_id);
+  // A repeat's key is kept with the id it answered: that of the row it repeated,
+  // whether written in the same call (k4) or stored before (k5).
+  auto stored_before = store_->Track({ev("C", "P1", 4, "k5"), ev("D", "P1", 6)});
+  ASSERT_OK(stored_before);
+  EXPECT_TRUE((*stored_before)[0].duplicate);
+  EXPECT_EQ((*stored_before)[0].interaction_id, x[3].interaction_id);
+  EXPECT_FALSE((*stored_before)[1].duplicate);
+  auto retried = store_->Track({ev("C", "P1", 11, "k4"), ev("C", "P1", 12, "k5")});
+  ASSERT_OK(retried);
+  EXPECT_TRUE((*retried)[0].replayed);
+  EXPECT_EQ((*retried)[0].interaction_id, x[3].interaction_id);
+  EXPECT_TRUE((*retried)[1].replayed);
+  EXPECT_EQ((*retried)[1].interaction_id, x[3].interaction_id);
+  EXPECT_EQ(store_->CountData()->interactions, 4);
 }
 
 TEST_P(TenantStoreTrackTest, AnUploadInsertsOnlyInteractionsNotStoredYet) {

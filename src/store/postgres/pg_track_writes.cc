@@ -108,15 +108,33 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
     }
   }
   if (writes.empty()) return Status::Ok();
-  // 4. The new users and the rows, in one round trip; rows stored before (or
-  // earlier in the group) are not returned.
-  std::vector<PgParam> col[13];
+  // 4. Everything else in one round trip with the COMMIT: the new users, the
+  // rows (a pair's repeat of a stored row is not written), an event and a
+  // notice for each row written, the idempotency keys kept. A repeat within
+  // the group (the same user, item, type and time) is not sent: it answers
+  // as the duplicate of its first.
+  std::vector<PgParam> col[16];
+  std::vector<PgParam> dup_keys, dup_of;  // keys of in-group repeats, and the ordinal of their first
+  std::map<std::tuple<int64_t, int64_t, std::string_view, int64_t>, size_t> first_of;  // pair and time → ordinal
+  std::vector<std::pair<TrackResult*, size_t>> repeats;  // an in-group repeat's result, its first's ordinal
+  std::vector<TrackResult*> sent;  // the results of the events sent, by ordinal − 1
   auto num = [](const std::optional<double>& v) { return v ? PgParam(PgDouble(*v)) : PgParam(); };
   auto text = [](const std::string& v) { return v.empty() ? PgParam() : PgParam(v); };
   for (auto& [ev, r] : writes) {
+    const int64_t user = users[ev->user_id], item = ev->item_id.empty() ? -1 : items[ev->item_id];
+    auto [at, first] = first_of.try_emplace({user, item, ev->type, ev->ts_ms}, sent.size() + 1);
+    if (!first) {
+      r->duplicate = true;
+      repeats.emplace_back(r, at->second);
+      if (!ev->idempotency_key.empty()) {
+        dup_keys.emplace_back(ev->idempotency_key);
+        dup_of.emplace_back(std::to_string(at->second));
+      }
+      continue;
+    }
+    sent.push_back(r);
     r->interaction_id = NewId("int");
-    const int64_t item = ev->item_id.empty() ? -1 : items[ev->item_id];
-    col[0].emplace_back(std::to_string(users[ev->user_id]));
+    col[0].emplace_back(std::to_string(user));
     col[1].emplace_back(std::to_string(item));
     col[2].emplace_back(ev->type);
     col[3].emplace_back(std::to_string(ev->ts_ms));
@@ -129,81 +147,83 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
     col[10].push_back(text(ev->recommendation_id));
     col[11].push_back(std::nullopt);
     col[12].emplace_back(r->interaction_id);
-  }
-  std::vector<PgParam> arrays;
-  for (auto& v : col) arrays.emplace_back(PgArray(v));
-  std::vector<PgStatement> rows;
-  if (!fresh_ids.empty()) {
-    rows.push_back({t.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) "
-                          "SELECT * FROM unnest($1::bigint[], $2::text[]), (SELECT $3::bigint) AS now"),
-                    {PgArray(fresh_idx), PgArray(fresh_ids), now_text}});
-  }
-  rows.push_back({t.Sql("INSERT INTO {s}.interactions (user_idx, item_idx, type, ts_ms, rating, "
-                        "duration_seconds, value, quantity, context, metadata, recommendation_id, "
-                        "upload_seq, interaction_id) SELECT * FROM unnest($1::bigint[], "
-                        "$2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::float8[], "
-                        "$7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], "
-                        "$12::bigint[], $13::text[]) ON CONFLICT DO NOTHING RETURNING interaction_id"),
-                  arrays});
-  ASSIGN_OR_RETURN(auto stored, c.Pipeline(rows));
-  const PgRows& inserted = stored.back();
-  std::unordered_map<std::string, bool> written;
-  for (int i = 0; i < inserted.size(); ++i) written[inserted.Text(i, 0)] = true;
-  // 5. Duplicates answer with the stored row's id; the others get an event each.
-  std::vector<PgParam> payloads, notices;
-  for (auto& [ev, r] : writes) {
-    const int64_t user = users[ev->user_id], item = ev->item_id.empty() ? -1 : items[ev->item_id];
-    if (!written.count(r->interaction_id)) {
-      ASSIGN_OR_RETURN(auto q, c.Exec(t.Sql("SELECT COALESCE(interaction_id, '') FROM {s}.interactions WHERE "
-                                            "user_idx=$1 AND item_idx=$2 AND type=$3 AND ts_ms=$4"),
-                                      {std::to_string(user), std::to_string(item), ev->type, std::to_string(ev->ts_ms)}));
-      r->interaction_id = q.size() > 0 ? q.Text(0, 0) : std::string();
-      r->duplicate = true;
-      continue;
-    }
-    std::string payload = TrackedEventPayload(r->interaction_id, *ev, user, item, t.node);
-    payloads.emplace_back(std::move(payload));
+    col[13].emplace_back(TrackedEventPayload(r->interaction_id, *ev, user, item, t.node));
     // Other nodes' real-time state follows (an event too large for NOTIFY
     // reaches them when they read the user's history again), unless they
     // read the events from Kafka.
-    if (!t.notify_tracked) continue;
-    std::string event = "{\"user_id\":";
-    AppendJsonString(ev->user_id, &event);
-    event += ",\"item_id\":";
-    AppendJsonString(ev->item_id, &event);
-    event += ",\"type\":";
-    AppendJsonString(ev->type, &event);
-    event += ",\"ts_ms\":" + std::to_string(ev->ts_ms) + ",\"context\":";
-    AppendJsonString(ev->context_json, &event);
-    event += "}";
-    std::string notice = ChangeMessage(t.node, {t.tenant_id, RemoteChange::kTracked, std::move(event)});
-    if (notice.size() < 7900) notices.emplace_back(std::move(notice));
+    std::string notice;
+    if (t.notify_tracked) {
+      std::string event = "{\"user_id\":";
+      AppendJsonString(ev->user_id, &event);
+      event += ",\"item_id\":";
+      AppendJsonString(ev->item_id, &event);
+      event += ",\"type\":";
+      AppendJsonString(ev->type, &event);
+      event += ",\"ts_ms\":" + std::to_string(ev->ts_ms) + ",\"context\":";
+      AppendJsonString(ev->context_json, &event);
+      event += "}";
+      notice = ChangeMessage(t.node, {t.tenant_id, RemoteChange::kTracked, std::move(event)});
+      if (notice.size() >= 7900) notice.clear();
+    }
+    col[14].emplace_back(std::move(notice));
+    col[15].emplace_back(ev->idempotency_key);
   }
-  // 6. The events, the other nodes told, the idempotency keys kept, and
-  // COMMIT: one round trip.
-  std::vector<PgStatement> writes_after;
-  if (!payloads.empty()) {
-    writes_after.push_back({t.Sql("INSERT INTO {s}.events (topic, payload, created_at_ms) SELECT 'user-interactions', "
-                                  "p, $2 FROM unnest($1::text[]) WITH ORDINALITY AS e(p, ord) ORDER BY ord"),
-                            {PgArray(payloads), now_text}});
+  std::vector<PgParam> params;
+  for (auto& v : col) params.emplace_back(PgArray(v));
+  params.emplace_back(now_text);                 // $17
+  params.emplace_back(std::string(kChangesChannel));  // $18
+  params.emplace_back(PgArray(dup_keys));        // $19
+  params.emplace_back(PgArray(dup_of));          // $20
+  std::vector<PgStatement> group;
+  if (!fresh_ids.empty()) {
+    group.push_back({t.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) "
+                           "SELECT * FROM unnest($1::bigint[], $2::text[]), (SELECT $3::bigint) AS now"),
+                     {PgArray(fresh_idx), PgArray(fresh_ids), now_text}});
   }
-  if (!notices.empty()) {
-    writes_after.push_back({"SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m", {kChangesChannel, PgArray(notices)}});
+  // `a`: each event sent, whether its row was written, and the id it
+  // answers with (a duplicate's: the stored row's, read from the snapshot
+  // before this statement, which holds it: repeats within the group are not
+  // sent). The keys and notices follow `a`; the notices in event order.
+  group.push_back({t.Sql(
+      "WITH x AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::float8[], "
+      "$6::float8[], $7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], "
+      "$14::text[], $15::text[], $16::text[]) WITH ORDINALITY AS x(user_idx, item_idx, type, ts_ms, rating, "
+      "duration_seconds, value, quantity, context, metadata, recommendation_id, upload_seq, interaction_id, payload, "
+      "notice, key, ord)), "
+      "ins AS (INSERT INTO {s}.interactions (user_idx, item_idx, type, ts_ms, rating, duration_seconds, value, "
+      "quantity, context, metadata, recommendation_id, upload_seq, interaction_id) SELECT user_idx, item_idx, type, "
+      "ts_ms, rating, duration_seconds, value, quantity, context, metadata, recommendation_id, upload_seq, "
+      "interaction_id FROM x ORDER BY ord ON CONFLICT DO NOTHING RETURNING interaction_id), "
+      "a AS MATERIALIZED (SELECT x.ord, x.key, x.notice, x.payload, x.interaction_id IN (SELECT interaction_id FROM "
+      "ins) AS written, x.user_idx, x.item_idx, x.type, x.ts_ms, x.interaction_id FROM x), "
+      "b AS MATERIALIZED (SELECT ord, key, notice, payload, written, CASE WHEN written THEN interaction_id ELSE "
+      "(SELECT COALESCE(s.interaction_id, '') FROM {s}.interactions s WHERE s.user_idx = a.user_idx AND "
+      "s.item_idx = a.item_idx AND s.type = a.type AND s.ts_ms = a.ts_ms) END AS id FROM a), "
+      "ev AS (INSERT INTO {s}.events (topic, payload, created_at_ms) SELECT 'user-interactions', payload, $17 FROM b "
+      "WHERE written ORDER BY ord), "
+      "k AS (INSERT INTO {s}.idempotency_keys (key, interaction_id, created_at_ms) SELECT key, id, $17 FROM "
+      "(SELECT key, id FROM b WHERE key <> '' UNION ALL SELECT d.key, b.id FROM unnest($19::text[], "
+      "$20::bigint[]) AS d(key, ord) JOIN b ON b.ord = d.ord) kk WHERE id <> '' ON CONFLICT DO NOTHING) "
+      "SELECT ord, written, id, CASE WHEN written AND notice <> '' THEN pg_notify($18, notice) END "
+      "FROM (SELECT * FROM b ORDER BY ord OFFSET 0) o"),
+                   params});
+  ASSIGN_OR_RETURN(auto stored, c.Pipeline(group, /*commit=*/true));
+  const PgRows& answers = stored.back();
+  if (answers.size() != static_cast<int>(sent.size())) {
+    return Status::Internal("tracking: " + std::to_string(answers.size()) + " answers for " +
+                            std::to_string(sent.size()) + " events");
   }
-  std::vector<PgParam> new_keys, ids;
-  for (auto& [key, r] : keyed) {
-    new_keys.emplace_back(key);
-    ids.emplace_back(r->interaction_id);
+  for (int i = 0; i < answers.size(); ++i) {
+    TrackResult* r = sent[static_cast<size_t>(answers.Int(i, 0)) - 1];
+    if (answers.Text(i, 1) == "t") continue;  // written, with the id it was sent with
+    r->duplicate = true;
+    r->interaction_id = answers.IsNull(i, 2) ? std::string() : answers.Text(i, 2);
   }
+  for (auto& [r, first] : repeats) r->interaction_id = sent[first - 1]->interaction_id;
   for (auto& [ev, r] : all) {  // the answers of events that repeated a key of this group
     if (r->replayed && r->interaction_id.empty()) r->interaction_id = keyed[ev->idempotency_key]->interaction_id;
   }
-  if (!new_keys.empty()) {
-    writes_after.push_back({t.Sql("INSERT INTO {s}.idempotency_keys (key, interaction_id, created_at_ms) "
-                                  "SELECT k, i, $3 FROM unnest($1::text[], $2::text[]) AS x(k, i) ON CONFLICT DO NOTHING"),
-                            {PgArray(new_keys), PgArray(ids), now_text}});
-  }
-  return c.Pipeline(writes_after, /*commit=*/true).status();
+  return Status::Ok();
 }
 
 }  // namespace
