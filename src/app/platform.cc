@@ -634,7 +634,15 @@ class PlatformImpl final : public Platform {
     return subscriber_->Start({"user-interactions", "model-deployed"}, [this](const events::ConsumedEvent& e) {
       if (down_remote_.load()) return;
       if (e.topic == "model-deployed") {
-        deployed_.Evict(e.tenant_id);  // read again on its next request (as after a NOTIFY)
+        // Read again on its next request (as after a NOTIFY), unless this
+        // node serves that version alone already: its own deploy (every node
+        // reads its own events too), or one it read since. (Each node read
+        // its own deploys again from the blob store: a reload beside the
+        // first requests after every training job.)
+        const boost::json::object o = ParseJsonObject(e.payload);
+        const auto* version = o.if_contains("model_version");
+        if (version && version->is_string() && deployed_.ServesOnly(e.tenant_id, version->as_string())) return;
+        deployed_.Evict(e.tenant_id);
         return;
       }
       const boost::json::object o = ParseJsonObject(e.payload);

@@ -267,6 +267,14 @@ bool DeployedModels::Resident(const std::string& tenant_id) const {
   return !load_ || models_.count(tenant_id) || absent_.count(tenant_id);
 }
 
+bool DeployedModels::ServesOnly(const std::string& tenant_id, std::string_view version) const {
+  std::lock_guard lock(mu_);
+  auto it = models_.find(tenant_id);
+  if (it == models_.end() || !it->second.live || it->second.live->size() != 1) return false;
+  const auto& model = it->second.live->front().model;
+  return model && model->version == version;
+}
+
 bool DeployedModels::Reading(const std::string& tenant_id) const {
   std::lock_guard lock(mu_);
   return loading_.count(tenant_id) > 0;

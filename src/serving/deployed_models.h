@@ -174,6 +174,10 @@ class DeployedModels {
   // kInvalidArgument for an empty set, a null model, a repeated version or a
   // weight that is not > 0.
   Status SetLive(const std::string& tenant_id, std::vector<LiveVersion> live);
+  // Whether the tenant's models in memory are `version` alone (never reads
+  // storage): then a deploy of `version` announced by an event has nothing
+  // for this node to read again.
+  bool ServesOnly(const std::string& tenant_id, std::string_view version) const;
   // Drops the tenant's models from memory (they are read again on next use;
   // counted as an eviction). Nothing without a loader.
   void Evict(const std::string& tenant_id);

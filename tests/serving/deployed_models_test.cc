@@ -281,6 +281,30 @@ TEST(DeployedModelsTest, LoadsOnFirstUseAndEvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(reads.count("d"), 0u);
 }
 
+TEST(DeployedModelsTest, SaysWhetherItServesOneVersionAloneWithoutReading) {
+  DeployedModels d;
+  int reads = 0;
+  d.SetLoader(
+      [&](const std::string&) -> StatusOr<DeployedModels::Loaded> {
+        ++reads;
+        DeployedModels::Loaded l;
+        l.live.push_back({RandomModel("v1.0_a"), 1});
+        return l;
+      },
+      0);
+  EXPECT_FALSE(d.ServesOnly("a", "v1.0_a"));  // not in memory: not read for the question
+  EXPECT_EQ(reads, 0);
+  d.Set("a", RandomModel("v2.0_a"));
+  EXPECT_TRUE(d.ServesOnly("a", "v2.0_a"));
+  EXPECT_FALSE(d.ServesOnly("a", "v1.0_a"));
+  // Beside another live version (an experiment) it is not alone.
+  ASSERT_OK(d.SetLive("a", {{RandomModel("v2.0_a"), 1}, {RandomModel("v3.0_a"), 1}}));
+  EXPECT_FALSE(d.ServesOnly("a", "v2.0_a"));
+  d.Evict("a");
+  EXPECT_FALSE(d.ServesOnly("a", "v2.0_a"));
+  EXPECT_EQ(reads, 0);
+}
+
 TEST(DeployedModelsTest, ADeployDuringALazyReadWins) {
   DeployedModels d;
   std::promise<void> reading, release;
