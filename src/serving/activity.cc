@@ -145,9 +145,13 @@ void Activity::Apply(UserProfile& p, const UserEvent& e) {
   if (e.item_id.empty() || e.weight <= 0) return;
   p.interacted.insert(e.item_id);
   if (interactions::TypeWeights::IsPurchase(e.type)) p.purchased.insert(e.item_id);
-  p.recent.push_back(e);
-  std::stable_sort(p.recent.begin(), p.recent.end(),
-                   [](const UserEvent& a, const UserEvent& b) { return a.ts_ms < b.ts_ms; });
+  // In time order, after the events of its own time (as a stable sort of
+  // the list with it appended would place it; the list is in order): a
+  // profile read from the store applies up to 4 × kRecent events, and a sort
+  // per event was 12 % of a PostgreSQL node's first pass over its users.
+  const auto at = std::upper_bound(p.recent.begin(), p.recent.end(), e.ts_ms,
+                                   [](int64_t ts, const UserEvent& x) { return ts < x.ts_ms; });
+  p.recent.insert(at, e);
   if (p.recent.size() > kRecent) p.recent.erase(p.recent.begin(), p.recent.end() - kRecent);
 }
 

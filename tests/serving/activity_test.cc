@@ -75,6 +75,33 @@ TEST_F(ActivityTest, ProfilesLoadFromTheStoreAndFollowTrackedEvents) {
   EXPECT_TRUE((*unknown)->recent.empty());
 }
 
+TEST_F(ActivityTest, ARecentListStaysInTimeOrderWithTiesInArrivalOrderAndKeepsTheNewest) {
+  Activity a(&clock_);
+  ASSERT_OK(a.Profile(id_, *store_, "u1"));  // two events a day old
+  const int64_t now = clock_.NowMillis();
+  // Out of time order, with ties: 60 more events at times now - 10·(k mod 20),
+  // the first 20 of item A, the next B, the last C.
+  for (int k = 0; k < 60; ++k) {
+    store::TrackEvent e = Event("u1", k < 20 ? "A" : k < 40 ? "B" : "C", "view");
+    e.ts_ms = now - 10 * (k % 20);
+    a.Record(id_, e, "", {});
+  }
+  auto p = a.Profile(id_, *store_, "u1");
+  ASSERT_OK(p);
+  const auto& recent = (*p)->recent;
+  ASSERT_EQ(recent.size(), Activity::kRecent);
+  for (size_t i = 1; i < recent.size(); ++i) ASSERT_LE(recent[i - 1].ts_ms, recent[i].ts_ms) << i;
+  // The newest 50 of 62: the day-old two, times now - 190 to now - 170 and
+  // the first of now - 160 (A) left out; ties in the order they came.
+  EXPECT_EQ(recent.front().ts_ms, now - 160);
+  EXPECT_EQ(recent.front().item_id, "B");
+  EXPECT_EQ(recent[1].item_id, "C");
+  EXPECT_EQ(recent.back().ts_ms, now);
+  EXPECT_EQ(recent[recent.size() - 3].item_id, "A");
+  EXPECT_EQ(recent[recent.size() - 2].item_id, "B");
+  EXPECT_EQ(recent.back().item_id, "C");
+}
+
 TEST_F(ActivityTest, TrendingComesFromTheHistoryAndMovesAtOnce) {
   Activity a(&clock_);
   auto t = a.Trending(id_, store_);
