@@ -170,20 +170,21 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
   }
   std::vector<PgParam> params;
   for (auto& v : col) params.emplace_back(PgArray(v));
-  params.emplace_back(now_text);                 // $17
+  params.emplace_back(now_text);                      // $17
   params.emplace_back(std::string(kChangesChannel));  // $18
-  params.emplace_back(PgArray(dup_keys));        // $19
-  params.emplace_back(PgArray(dup_of));          // $20
+  params.emplace_back(PgArray(dup_keys));             // $19
+  params.emplace_back(PgArray(dup_of));               // $20
   std::vector<PgStatement> group;
   if (!fresh_ids.empty()) {
     group.push_back({t.Sql("INSERT INTO {s}.users (user_idx, user_id, created_at_ms) "
                            "SELECT * FROM unnest($1::bigint[], $2::text[]), (SELECT $3::bigint) AS now"),
                      {PgArray(fresh_idx), PgArray(fresh_ids), now_text}});
   }
-  // `a`: each event sent, whether its row was written, and the id it
+  // `a`: each event sent and whether its row was written; `b`: the id it
   // answers with (a duplicate's: the stored row's, read from the snapshot
-  // before this statement, which holds it: repeats within the group are not
-  // sent). The keys and notices follow `a`; the notices in event order.
+  // before this statement, which holds it, since repeats within the group
+  // are not sent). Events, keys and notices follow `b`; the notices in
+  // event order (the ordered subquery, fenced by OFFSET 0).
   group.push_back({t.Sql(
       "WITH x AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::float8[], "
       "$6::float8[], $7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], "
