@@ -51,15 +51,16 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// The judgement alone (a blend's: its parts are trained).
+double JudgementSeconds(const JobRequest& t, const DataShape& data, SpeedEstimate& speed, bool rerank) {
+  return 2 * speed.EvaluationSeconds(t, data) + (rerank ? speed.RerankSeconds(t, data) : 0);
+}
+
 // A trial: its fit, then its judgement (plain and steered rankings, the
 // second stage's fit when the job reranks), and what any trial costs
 // however small the data (a model and its buffers set up, the steered
 // vectors: 0.08–0.12 s for each closed-form trial on a 600-user shop, whose
 // own work is estimated at 0.016 s).
-// The judgement alone (a blend's: its parts are trained).
-double JudgementSeconds(const JobRequest& t, const DataShape& data, SpeedEstimate& speed, bool rerank) {
-  return 2 * speed.EvaluationSeconds(t, data) + (rerank ? speed.RerankSeconds(t, data) : 0);
-}
 double TrialSeconds(const JobRequest& t, const DataShape& data, SpeedEstimate& speed, bool rerank) {
   constexpr double kPerTrialSeconds = 0.08;
   return speed.FitSeconds(t, data) + JudgementSeconds(t, data, speed, rerank) + kPerTrialSeconds;

@@ -44,7 +44,8 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
   std::string last_type;
   float last_weight = 0;
   bool last_purchase = false, has_purchases = false;
-  std::vector<ml::Interaction> purchases;  // (user row, item row) of each purchase event
+  std::vector<ml::Interaction> purchases;  // (user row, item row) of each purchase event, when the mask may need them
+  const bool may_mask_purchases = exclusion == serving::Exclusion::kAuto || exclusion == serving::Exclusion::kPurchased;
   RETURN_IF_ERROR(store.ScanInteractions([&](const store::TenantStore::InteractionRow& r) {
     if (r.type != last_type || last_type.empty()) {  // rows come grouped: few lookups
       last_type = r.type;
@@ -62,7 +63,7 @@ StatusOr<TrainingData> LoadTrainingData(store::TenantStore& store, const interac
     auto [i, new_item] = item_row.try_emplace(r.item_idx, static_cast<int32_t>(item_ids.size()));
     if (new_item) item_ids.push_back(*name->second);
     all.push_back({u->second, i->second, last_weight, r.ts_ms / 1000});
-    if (last_purchase) purchases.push_back({u->second, i->second, 1.0f, 0});
+    if (last_purchase && may_mask_purchases) purchases.push_back({u->second, i->second, 1.0f, 0});
   }));
   out.events = static_cast<int64_t>(all.size());
   out.item_categories.assign(item_ids.size(), -1);
