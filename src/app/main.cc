@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 #include <cstdio>
 
 #include "app/config.h"
@@ -9,6 +10,7 @@
 #include "app/platform.h"
 #include "common/build_info.h"
 #include "common/log.h"
+#include "common/process_limits.h"
 #include "common/random.h"
 #include "datagen/movielens.h"
 #include "datagen/shop_generator.h"
@@ -29,6 +31,15 @@ int Serve(const embedrec::app::ServeConfig& config) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A few files per tenant served: the shell's default soft limit (often
+  // 1,024) runs out near a thousand tenants.
+  const embedrec::OpenFileLimit files = embedrec::RaiseOpenFileLimit();
+  if (files.now < 8192) {
+    spdlog::warn("open files limited to {} (hard limit {}): a node serving many tenants needs a few per tenant",
+                 files.now, files.hard);
+  } else if (files.now != files.before) {
+    spdlog::info("open files limit raised from {} to {}", files.before, files.now);
+  }
 
   auto platform = embedrec::app::Platform::Start(config);
   if (!platform.ok()) {

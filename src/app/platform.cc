@@ -26,6 +26,7 @@
 #include "common/metrics.h"
 #include "common/fair_pool.h"
 #include "common/memory.h"
+#include "common/process_limits.h"
 #include "http/dispatcher.h"
 #include "ingest/data_quality.h"
 #include "ingest/ingest_service.h"
@@ -743,6 +744,10 @@ class PlatformImpl final : public Platform {
                                   [] { return static_cast<double>(ReadMemoryStats().heap_resident); });
     metrics_.DeclareGaugeFunction("process_resident_memory_bytes", "Resident memory of the process (RSS)",
                                   [] { return static_cast<double>(ReadMemoryStats().process_resident); });
+    metrics_.DeclareGaugeFunction("process_open_fds", "Open file descriptors",
+                                  [] { return static_cast<double>(OpenFileCount()); });
+    metrics_.DeclareGaugeFunction("process_max_fds", "The limit on open file descriptors (the soft limit)",
+                                  [] { return static_cast<double>(OpenFileSoftLimit()); });
   }
 
   // Every tenant: serve its deployed model, settle the jobs a stopped

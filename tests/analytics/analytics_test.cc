@@ -330,6 +330,56 @@ TEST_F(AnalyticsTest, AForgottenTenantsQueuedFiguresAreDropped) {
   EXPECT_EQ(Figures("t2").total.served, 0);
 }
 
+// The SQLite store, with the tenants whose handles it was asked to close.
+class ClosingStore final : public store::AnalyticsStore {
+ public:
+  explicit ClosingStore(store::AnalyticsStore* inner) : inner_(inner) {}
+  Status Add(const std::string& t, const store::AnalyticsBatch& b) override { return inner_->Add(t, b); }
+  StatusOr<std::vector<store::CounterRow>> Counters(const std::string& t, Grain g, int64_t from, int64_t to,
+                                                    const std::vector<std::string>& prefixes) override {
+    return inner_->Counters(t, g, from, to, prefixes);
+  }
+  StatusOr<std::vector<std::pair<std::string, store::ItemCounts>>> TopItems(const std::string& t, int64_t from,
+                                                                           int64_t to, int limit) override {
+    return inner_->TopItems(t, from, to, limit);
+  }
+  StatusOr<std::optional<ItemWindow>> KeptItemWindow(const std::string& t, int64_t days) override {
+    return inner_->KeptItemWindow(t, days);
+  }
+  Status KeepItemWindow(const std::string& t, const ItemWindow& w) override { return inner_->KeepItemWindow(t, w); }
+  StatusOr<std::optional<store::AttributedClick>> LastClick(const std::string& t, const std::string& user,
+                                                            const std::string& item, int64_t from,
+                                                            int64_t to) override {
+    return inner_->LastClick(t, user, item, from, to);
+  }
+  StatusOr<std::map<std::string, store::ArmSums>> ExperimentArms(const std::string& t,
+                                                                 const std::string& experiment) override {
+    return inner_->ExperimentArms(t, experiment);
+  }
+  Status PruneClicks(const std::string& t, int64_t before) override { return inner_->PruneClicks(t, before); }
+  Status PruneMinutes(const std::string& t, int64_t before) override { return inner_->PruneMinutes(t, before); }
+  void CloseTenant(const std::string& t) override {
+    closed_.push_back(t);
+    inner_->CloseTenant(t);
+  }
+  std::vector<std::string> closed_;
+
+ private:
+  store::AnalyticsStore* inner_;
+};
+
+TEST_F(AnalyticsTest, ATenantClosedWithFiguresPendingIsClosedOnceTheyAreWritten) {
+  ClosingStore closing(store_.get());
+  AnalyticsOptions o;
+  o.flush_interval_ms = 3'600'000;
+  analytics_ = std::make_unique<Analytics>(&closing, log_.get(), &clock_, o);
+  Answer("t1", "u1", {"A"});  // served in the second before its eviction
+  analytics_->Close("t1");
+  EXPECT_EQ(Figures().total.served, 1);  // written by the flush ...
+  EXPECT_EQ(closing.closed_, std::vector<std::string>{"t1"});  // ... and then closed
+  analytics_.reset();
+}
+
 TEST_F(AnalyticsTest, WhatWasCountedSurvivesARestart) {
   Answer("t1", "u1", {"A"});
   analytics_.reset();  // a graceful stop flushes
