@@ -151,3 +151,23 @@ def test_what_each_tenant_holds_is_in_metrics_under_a_generous_budget(make_serve
     resident = metric(s, "embedrec_heap_resident_bytes")
     rss = metric(s, "process_resident_memory_bytes")
     assert total < allocated <= resident and allocated < rss, (total, allocated, resident, rss)
+
+
+def test_the_open_files_limit_is_raised_from_a_low_soft_limit(make_server):
+    """A node holds a few files per tenant it serves: started under a soft
+    limit of 256 (a shell's default is often 1,024, which a thousand tenants
+    pass), it raises it to the hard limit and says so in /metrics."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        import pytest
+        pytest.skip(f"the hard limit is {hard}: nothing to raise it to")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        s = make_server()  # inherits the lowered soft limit
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    limit = metric(s, "process_max_fds")
+    want = 1 << 20 if hard == resource.RLIM_INFINITY else min(hard, 1 << 20)
+    assert limit == want, (limit, hard)
+    assert 0 < metric(s, "process_open_fds") < limit
