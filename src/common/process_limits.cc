@@ -7,14 +7,16 @@
 #include <system_error>
 
 namespace embedrec {
+namespace {
+int64_t Figure(rlim_t v) { return v == RLIM_INFINITY ? INT64_MAX : static_cast<int64_t>(v); }
+}  // namespace
 
 OpenFileLimit RaiseOpenFileLimit(int64_t cap) {
   OpenFileLimit out;
   rlimit l{};
   if (getrlimit(RLIMIT_NOFILE, &l) != 0) return out;
-  auto figure = [](rlim_t v) { return v == RLIM_INFINITY ? INT64_MAX : static_cast<int64_t>(v); };
-  out.before = out.now = figure(l.rlim_cur);
-  out.hard = figure(l.rlim_max);
+  out.before = out.now = Figure(l.rlim_cur);
+  out.hard = Figure(l.rlim_max);
   const int64_t want = std::min(out.hard, cap);
   if (want <= out.before) return out;
   rlimit raised = l;
@@ -26,7 +28,7 @@ OpenFileLimit RaiseOpenFileLimit(int64_t cap) {
 int64_t OpenFileSoftLimit() {
   rlimit l{};
   if (getrlimit(RLIMIT_NOFILE, &l) != 0) return -1;
-  return l.rlim_cur == RLIM_INFINITY ? INT64_MAX : static_cast<int64_t>(l.rlim_cur);
+  return Figure(l.rlim_cur);
 }
 
 int64_t OpenFileCount() {

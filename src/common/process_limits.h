@@ -1,7 +1,7 @@
 // The process's open-file limit: a node serving many tenants holds a few
-// files per tenant it serves (its database with the WAL and shared-memory
-// files beside it, the analytics and recommendation-log databases), so a
-// thousand tenants pass the 1,024 descriptors a Debian shell gives by
+// files per tenant it serves (its database with the WAL, shared-memory and
+// journal files beside it, the analytics and recommendation-log databases),
+// so a thousand tenants pass the 1,024 descriptors a Debian shell gives by
 // default (docs/benchmarks.md: HTTP 500s from the density benchmark).
 #pragma once
 

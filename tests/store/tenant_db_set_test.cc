@@ -43,13 +43,13 @@ TEST_F(TenantDbSetTest, BeyondItsBoundTheLeastRecentlyUsedIsClosedAndOpenedAgain
   Get(set, "t2");
   Get(set, "t1");  // t1 used last: t2 is the least recent
   Get(set, "t3");
-  EXPECT_EQ(set.Open(), 2u);
+  EXPECT_EQ(set.OpenCount(), 2u);
   EXPECT_EQ(set.Opened(), 3u);
   Get(set, "t1");  // still open
   EXPECT_EQ(set.Opened(), 3u);
   Get(set, "t2");  // closed: opened again (and t3, now the least recent, closed)
   EXPECT_EQ(set.Opened(), 4u);
-  EXPECT_EQ(set.Open(), 2u);
+  EXPECT_EQ(set.OpenCount(), 2u);
   Get(set, "t1");
   EXPECT_EQ(set.Opened(), 4u);
   Get(set, "t3");
@@ -60,13 +60,13 @@ TEST_F(TenantDbSetTest, AHandleClosedWhileInUseServesItsUserAndTheDataStays) {
   TenantDbSet set(dir_.path(), "side.db", &kSchema, TenantDbSet::SmallDbOptions(), /*max_open=*/1);
   std::shared_ptr<SqliteDb> held = Get(set, "t1");
   Get(set, "t2");  // t1 closed by the bound while `held` still uses it
-  EXPECT_EQ(set.Open(), 1u);
+  EXPECT_EQ(set.OpenCount(), 1u);
   Insert(*held);
   EXPECT_EQ(Rows(*held), 1);
   held.reset();
   EXPECT_EQ(Rows(*Get(set, "t1")), 1);  // opened again: the row is there
   set.Close("t1");
-  EXPECT_EQ(set.Open(), 0u);
+  EXPECT_EQ(set.OpenCount(), 0u);
   EXPECT_EQ(Rows(*Get(set, "t1")), 1);
   EXPECT_EQ(set.Opened(), 4u);
 }

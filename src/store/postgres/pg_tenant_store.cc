@@ -23,15 +23,17 @@ std::string Hex(std::string_view bytes) { return "\\x" + HexEncode(bytes); }
 
 // A user's interaction from the columns item_id, type, ts_ms, rating, value,
 // quantity, interaction_id starting at `first`.
-TenantStore::UserInteraction InteractionAt(const PgRows& r, int row, int first) {
+// An interaction from the columns type, ts_ms, rating, value, quantity,
+// interaction_id starting at `first`, for the item named `item_id`.
+TenantStore::UserInteraction InteractionAt(const PgRows& r, int row, int first, std::string item_id) {
   TenantStore::UserInteraction x;
-  x.item_id = r.Text(row, first);
-  x.type = r.Text(row, first + 1);
-  x.ts_ms = r.Int(row, first + 2);
-  if (!r.IsNull(row, first + 3)) x.rating = r.Double(row, first + 3);
-  if (!r.IsNull(row, first + 4)) x.value = r.Double(row, first + 4);
-  if (!r.IsNull(row, first + 5)) x.quantity = r.Double(row, first + 5);
-  x.interaction_id = r.Text(row, first + 6);
+  x.item_id = std::move(item_id);
+  x.type = r.Text(row, first);
+  x.ts_ms = r.Int(row, first + 1);
+  if (!r.IsNull(row, first + 2)) x.rating = r.Double(row, first + 2);
+  if (!r.IsNull(row, first + 3)) x.value = r.Double(row, first + 3);
+  if (!r.IsNull(row, first + 4)) x.quantity = r.Double(row, first + 4);
+  x.interaction_id = r.Text(row, first + 5);
   return x;
 }
 
@@ -133,7 +135,7 @@ class PgTenantStore final : public TenantStore {
                                "ON i.item_idx = x.item_idx ORDER BY x.ts_ms DESC, x.item_idx, x.type",
                                {u.Text(0, 0), std::to_string(limit), std::to_string(offset)}));
     std::vector<UserInteraction> out;
-    for (int i = 0; i < r.size(); ++i) out.push_back(InteractionAt(r, i, 0));
+    for (int i = 0; i < r.size(); ++i) out.push_back(InteractionAt(r, i, 1, r.Text(i, 0)));
     return out;
   }
 
@@ -169,15 +171,7 @@ class PgTenantStore final : public TenantStore {
         if (name) out.item_types.push_back({std::move(*name), r.Text(i, 2)});
         continue;
       }
-      UserInteraction x;
-      x.item_id = name ? std::move(*name) : std::string();
-      x.type = r.Text(i, 2);
-      x.ts_ms = r.Int(i, 3);
-      if (!r.IsNull(i, 4)) x.rating = r.Double(i, 4);
-      if (!r.IsNull(i, 5)) x.value = r.Double(i, 5);
-      if (!r.IsNull(i, 6)) x.quantity = r.Double(i, 6);
-      x.interaction_id = r.Text(i, 7);
-      out.recent.push_back(std::move(x));
+      out.recent.push_back(InteractionAt(r, i, 2, name ? std::move(*name) : std::string()));
     }
     return out;
   }

@@ -62,7 +62,7 @@ void TenantDbSet::Close(const std::string& tenant_id) {
   dbs_.erase(it);
 }
 
-size_t TenantDbSet::Open() const {
+size_t TenantDbSet::OpenCount() const {
   std::lock_guard lock(mu_);
   return dbs_.size();
 }

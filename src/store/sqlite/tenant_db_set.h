@@ -3,8 +3,8 @@
 // tenant is closed (idle or evicted) or dropped (deleted), or until more
 // than `max_open` are open: then the least recently used is closed (a
 // handle still in use lives until its user lets it go). The bound keeps a
-// node's descriptors and SQLite's per-connection memory (~170 KB each,
-// docs/benchmarks.md) flat in its number of tenants; a tenant beyond it is
+// node's descriptors and SQLite's memory (~180 KB per open database, most
+// of it the parsed schema: docs/benchmarks.md) flat in its number of tenants; a tenant beyond it is
 // opened again when next used. The recommendation log and the analytics
 // rollups each hold one set.
 //
@@ -39,7 +39,7 @@ class TenantDbSet {
   // Forgets the open handle (closed once its last user lets it go).
   void Close(const std::string& tenant_id);
   // How many handles the set holds, and how many it has opened in all.
-  size_t Open() const;
+  size_t OpenCount() const;
   uint64_t Opened() const;
 
  private:
