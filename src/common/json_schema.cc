@@ -100,12 +100,13 @@ std::string Num(double x) {
 
 std::string Name(std::string_view field) { return field.empty() ? "the body" : "field '" + std::string(field) + "'"; }
 
-// Where a value is ("context.page", "events[]"), spelled out only for an
+// Where a value is ("context.page", "events[3]"), spelled out only for an
 // error: checking a body builds no strings.
 struct Field {
   const Field* parent = nullptr;
   std::string_view key;  // a property's name (the root's: the caller's name, maybe empty)
   bool item = false;     // an array's item
+  size_t index = 0;      // which one
 };
 
 // Whether a string at `f` is an id (one line of text): its property, or
@@ -125,7 +126,7 @@ std::string Str(const Field& f, std::string_view if_empty = "") {
   std::string out;
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
     if ((*it)->item) {
-      out += "[]";
+      out += "[" + std::to_string((*it)->index) + "]";
     } else if (!(*it)->key.empty()) {
       if (!out.empty()) out += '.';
       out += (*it)->key;
@@ -264,7 +265,7 @@ Status Check(const json::object& s, const json::value& v, const Field& field) {
                                         " items");
     }
     if (const auto* items = s.if_contains("items")) {
-      for (const auto& x : a) RETURN_IF_ERROR(Check(items->as_object(), x, Field{&field, "", true}));
+      for (size_t i = 0; i < a.size(); ++i) RETURN_IF_ERROR(Check(items->as_object(), a[i], Field{&field, "", true, i}));
     }
   } else if (v.is_object()) {
     RETURN_IF_ERROR(CheckObject(s, v.as_object(), field));

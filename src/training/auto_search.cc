@@ -380,12 +380,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
       if (env.cancel && env.cancel->load()) return ml::CancelledStatus();
       auto spec = std::make_shared<ml::BlendSpec>();
       for (const auto& [kept, w] : {std::pair<const Kept*, double>{&chosen_kept, weight}, std::pair<const Kept*, double>{other, 1 - weight}}) {
-        // The refit fits each part its chosen epochs anew, or half of them
-        // continuing its trial where a single model's refit would (RefitContinues).
-        ml::TrainOptions po = kept->request.options;
-        const bool continues = RefitContinues(kept->request);
-        po.epochs = continues ? RefitEpochs(kept->request, kept->refit_epochs) : kept->refit_epochs;
-        spec->parts.push_back({*kept->request.model_type, po, w, continues ? kept->model : nullptr});
+        spec->parts.push_back(RefitPart(kept->request, kept->refit_epochs, w, kept->model));
       }
       JobRequest t = chosen_kept.request;
       t.model_type = ml::ModelType::kBlend;

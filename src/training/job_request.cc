@@ -140,6 +140,94 @@ Status ReadWeights(const json::value& v, const std::string& field,
   return Status::Ok();
 }
 
+bool IsBlendJobHyperparameter(std::string_view name) {
+  for (const char* n : kBlendJobHyperparameters) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
+// options.blend made of the parts' requests (the blend's width: theirs together).
+void SetBlendSpec(JobRequest* r) {
+  auto spec = std::make_shared<ml::BlendSpec>();
+  int dim = 0;
+  for (size_t k = 0; k < r->blend_parts.size(); ++k) {
+    const JobRequest& p = r->blend_parts[k];
+    spec->parts.push_back({*p.model_type, p.options, r->blend_weights[k], nullptr});
+    dim += p.options.embedding_dim;
+  }
+  r->options.blend = std::move(spec);
+  r->options.embedding_dim = dim;
+}
+
+// hyperparameters.blend of a request naming model_type "blend": each part
+// read as a request for its type (the tenant's settings, then the blend's
+// job-level values `inherited`, then its own), into r->blend_parts.
+Status ReadBlendParts(const json::value* v, const json::object& inherited, const std::string& settings_json,
+                      JobRequest* r) {
+  const std::string field = "hyperparameters.blend";
+  if (!v || v->is_null()) {
+    return Status::Unprocessable("model_type blend needs hyperparameters.blend: its parts, "
+                                 "[{\"model_type\", \"weight\", \"hyperparameters\"}, …]",
+                                 {{"field", field}});
+  }
+  if (!v->is_array()) {
+    return Status::InvalidArgument("field '" + field + "' must be an array", {{"field", field}, {"expected", "an array"}});
+  }
+  const json::array& parts = v->as_array();
+  if (parts.size() < 2 || parts.size() > static_cast<size_t>(kMaxBlendParts)) {
+    return Status::Unprocessable(field + " must list 2 to " + std::to_string(kMaxBlendParts) + " parts",
+                                 {{"field", field}, {"min", "2"}, {"max", std::to_string(kMaxBlendParts)}});
+  }
+  std::set<std::string> part_types;
+  for (ml::ModelType t : ml::AllModelTypes()) {
+    if (t != ml::ModelType::kPopularity) part_types.emplace(ml::ModelTypeName(t));
+  }
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const std::string at = field + "[" + std::to_string(k) + "]";
+    if (!parts[k].is_object()) {
+      return Status::InvalidArgument("field '" + at + "' must be an object", {{"field", at}, {"expected", "an object"}});
+    }
+    const json::object& part = parts[k].as_object();
+    for (const auto& [key, value] : part) {
+      if (key != "model_type" && key != "weight" && key != "hyperparameters") {
+        return Status::Unprocessable("unknown field '" + std::string(key) + "' in a blend's part; known: model_type, "
+                                     "weight, hyperparameters",
+                                     {{"field", at + "." + std::string(key)}});
+      }
+    }
+    if (!part.contains("model_type") || part.at("model_type").is_null()) {
+      return Status::Unprocessable(at + ".model_type is required", {{"field", at + ".model_type"}});
+    }
+    json::object named{{at + ".model_type", part.at("model_type")}};
+    ASSIGN_OR_RETURN(std::string type, OptionalString(named, (at + ".model_type").c_str(), part_types, ""));
+    ASSIGN_OR_RETURN(auto weight, OptNumber(part, "weight", at + ".weight", 0, 1000));
+    if (!weight || *weight <= 0) {
+      return Status::Unprocessable(at + ".weight must be a number in (0, 1000]",
+                                   {{"field", at + ".weight"}, {"min", "0"}, {"max", "1000"}, {"min_exclusive", "true"}});
+    }
+    json::object hyper = inherited;
+    if (const json::value* h = part.if_contains("hyperparameters"); h && !h->is_null()) {
+      if (!h->is_object()) {
+        return Status::InvalidArgument("field '" + at + ".hyperparameters' must be an object",
+                                       {{"field", at + ".hyperparameters"}, {"expected", "an object"}});
+      }
+      std::map<std::string, double> checked;
+      RETURN_IF_ERROR(ReadValues(h->as_object(), at + ".hyperparameters.", &checked));
+      if (h->as_object().contains("validation_split")) {
+        return Status::Unprocessable("validation_split is the blend's, not a part's: give it in hyperparameters",
+                                     {{"field", at + ".hyperparameters.validation_split"}});
+      }
+      for (const auto& [key, value] : h->as_object()) hyper[key] = value;
+    }
+    json::object body{{"model_type", type}, {"training_mode", "full"}, {"hyperparameters", std::move(hyper)}};
+    ASSIGN_OR_RETURN(JobRequest p, ParseJobRequest(body, settings_json));
+    r->blend_parts.push_back(std::move(p));
+    r->blend_weights.push_back(*weight);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const std::vector<HyperparameterSpec>& Hyperparameters() {
@@ -191,6 +279,7 @@ std::string_view ModelChoiceName(const std::optional<ml::ModelType>& type) {
 std::string JobRequestSchema() {
   json::array types;
   for (const auto& t : ModelTypes()) types.emplace_back(t);
+  types.emplace_back(ml::ModelTypeName(ml::ModelType::kBlend));
   json::object hyper;
   for (const auto& h : Hyperparameters()) {
     json::object p{{"type", "number"}, {"minimum", h.min}, {"maximum", h.max},
@@ -200,6 +289,27 @@ std::string JobRequestSchema() {
     if (h.integer) p["multipleOf"] = 1;
     hyper[h.name] = std::move(p);
   }
+  json::array part_types;
+  for (ml::ModelType t : ml::AllModelTypes()) {
+    if (t != ml::ModelType::kPopularity) part_types.emplace_back(ml::ModelTypeName(t));
+  }
+  json::object part_hyper = hyper;
+  part_hyper.erase("validation_split");
+  hyper["blend"] = json::object{
+      {"type", "array"}, {"minItems", 2}, {"maxItems", kMaxBlendParts},
+      {"description", "model_type blend: its parts, each trained as a request for its type would be, their scores "
+                      "blended by weight (each part's scale measured first); the blend's own hyperparameters are "
+                      "seed, eval_every, patience and validation_split, which its parts inherit"},
+      {"items", json::object{{"type", "object"},
+                             {"required", json::array{"model_type", "weight"}},
+                             {"additionalProperties", false},
+                             {"properties",
+                              json::object{{"model_type", json::object{{"type", "string"}, {"enum", std::move(part_types)}}},
+                                           {"weight", json::object{{"type", "number"}, {"minimum", 0}, {"exclusiveMinimum", true},
+                                                                   {"maximum", 1000}}},
+                                           {"hyperparameters",
+                                            json::object{{"type", "object"}, {"additionalProperties", false},
+                                                         {"properties", std::move(part_hyper)}}}}}}}};
   const json::object weight{{"type", "number"}, {"minimum", 0}, {"maximum", 1000}};
   json::object schema{
       {"type", "object"},
@@ -251,13 +361,23 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   if (tol) r.deploy_tolerance = *tol;
   const auto& types = ModelTypes();
   if (std::find(types.begin(), types.end(), tenant_default_model) == types.end()) tenant_default_model = "auto";
-  ASSIGN_OR_RETURN(std::string model_type,
-                   OptionalString(body, "model_type", std::set<std::string>(types.begin(), types.end()),
-                                  tenant_default_model));
+  std::set<std::string> allowed(types.begin(), types.end());
+  allowed.emplace(ml::ModelTypeName(ml::ModelType::kBlend));
+  ASSIGN_OR_RETURN(std::string model_type, OptionalString(body, "model_type", allowed, tenant_default_model));
   r.model_type = ml::ParseModelType(model_type);  // "auto": nullopt
+  const bool blend = r.model_type == ml::ModelType::kBlend;
   ASSIGN_OR_RETURN(auto budget, OptNumber(body, "time_budget_seconds", "time_budget_seconds", 1, 86400));
   if (budget) r.time_budget_seconds = *budget;
+  if (budget && blend) {
+    return Status::Unprocessable("time_budget_seconds applies to auto, lightgcn and bpr_mf, not to a blend: give its "
+                                 "parts epochs",
+                                 {{"field", "time_budget_seconds"}});
+  }
   ASSIGN_OR_RETURN(r.mode, OptionalString(body, "training_mode", {"full", "incremental"}, "full"));
+  if (blend && r.mode == "incremental") {
+    return Status::Unprocessable("incremental training cannot continue a blend of models; train it in full mode",
+                                 {{"field", "training_mode"}});
+  }
   ASSIGN_OR_RETURN(auto deploy, OptBool(body, "auto_deploy"));
   r.auto_deploy = deploy.value_or(true);
   ASSIGN_OR_RETURN(auto rerank, OptBool(body, "rerank"));
@@ -269,8 +389,27 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
       return Status::InvalidArgument("field 'hyperparameters' must be an object",
                                      {{"field", "hyperparameters"}, {"expected", "an object"}});
     }
-    RETURN_IF_ERROR(ReadValues(v->as_object(), "hyperparameters.", &given));
+    json::object own = v->as_object();
+    if (own.contains("blend") && !blend) {
+      return Status::Unprocessable("hyperparameters.blend applies to model_type blend",
+                                   {{"field", "hyperparameters.blend"}});
+    }
+    own.erase("blend");
+    RETURN_IF_ERROR(ReadValues(own, "hyperparameters.", &given));
+    if (blend) {
+      json::object inherited;
+      for (const auto& [key, value] : own) {
+        if (!IsBlendJobHyperparameter(key)) {
+          return Status::Unprocessable("a blend's " + std::string(key) + " is its parts': give it in "
+                                       "hyperparameters.blend[i].hyperparameters",
+                                       {{"field", "hyperparameters." + std::string(key)}});
+        }
+        if (key != "validation_split" && !value.is_null()) inherited[key] = value;
+      }
+      RETURN_IF_ERROR(ReadBlendParts(v->as_object().if_contains("blend"), inherited, settings_json, &r));
+    }
   }
+  if (blend && r.blend_parts.empty()) RETURN_IF_ERROR(ReadBlendParts(nullptr, {}, settings_json, &r));
   for (const auto& [k, x] : given) values[k] = x;
   for (const auto& [k, x] : values) r.given.insert(k);
   auto get = [&](const char* name) {
@@ -323,10 +462,19 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   o.neighbors = static_cast<int>(get("neighbors"));
   o.ks = {10, 20};
   r.validation_split = get("validation_split");
+  if (blend) {
+    o.epochs = 1;  // its parts' fits, one after the other
+    SetBlendSpec(&r);
+  }
   return r;
 }
 
 void ResolveBatchSize(JobRequest* r, int64_t pairs) {
+  if (!r->blend_parts.empty()) {
+    for (JobRequest& p : r->blend_parts) ResolveBatchSize(&p, pairs);
+    SetBlendSpec(r);
+    return;
+  }
   if (r->options.batch_size > 0 || !r->model_type || !ml::IsGradientTrained(*r->model_type)) return;
   r->options.batch_size = r->options.BatchSizeFor(pairs, r->options.Propagates(*r->model_type));
   if (!r->given.count("learning_rate")) r->options.learning_rate = r->options.LearningRateFor(r->options.batch_size);
@@ -342,14 +490,34 @@ int RefitEpochs(const JobRequest& r, int best_epochs) {
   return RefitContinues(r) ? (best_epochs + 1) / 2 : best_epochs;
 }
 
+JobRequest PartRequest(const JobRequest& blend, const ml::BlendPart& p) {
+  JobRequest part = blend;
+  part.blend_parts.clear();
+  part.blend_weights.clear();
+  part.model_type = p.type;
+  part.options = p.options;
+  return part;
+}
+
+ml::BlendPart RefitPart(const JobRequest& part, int fit_epochs, double weight,
+                        std::shared_ptr<const ml::Model> trained) {
+  fit_epochs = std::max(1, fit_epochs);
+  ml::TrainOptions po = part.options;
+  const bool continues = RefitContinues(part);
+  po.epochs = continues ? RefitEpochs(part, fit_epochs) : fit_epochs;
+  return {*part.model_type, po, weight, continues ? std::move(trained) : nullptr};
+}
+
 json::object HyperparametersJson(const JobRequest& r) {
   const ml::TrainOptions& o = r.options;
   json::object h;
   auto put = [&](const char* name, json::value v) {
     for (const auto& spec : Hyperparameters()) {
       // auto: only what was given (the rest is searched; the chosen values are the trial's).
+      // blend: the job's own (its parts list theirs).
       if (std::string_view(spec.name) == name && AppliesTo(spec, r.model_type) &&
-          (r.model_type || r.given.count(name))) {
+          (r.model_type || r.given.count(name)) &&
+          (r.model_type != ml::ModelType::kBlend || IsBlendJobHyperparameter(name))) {
         h[name] = v;
       }
     }
@@ -373,14 +541,13 @@ json::object HyperparametersJson(const JobRequest& r) {
   put("lambda", o.lambda);
   put("neighbors", o.neighbors);
   if (r.model_type == ml::ModelType::kBlend && o.blend) {
-    // The parts as each was trained (a blend is the auto search's: never a request's).
+    // The parts as each was trained (the auto search's: the epochs it chose).
     json::array parts;
     for (const ml::BlendPart& p : o.blend->parts) {
-      JobRequest part = r;
-      part.model_type = p.type;
-      part.options = p.options;
+      json::object hyper = HyperparametersJson(PartRequest(r, p));
+      hyper.erase("validation_split");  // the blend's
       parts.push_back(json::object{{"model_type", ml::ModelTypeName(p.type)}, {"weight", p.weight},
-                                   {"hyperparameters", HyperparametersJson(part)}});
+                                   {"hyperparameters", std::move(hyper)}});
     }
     h["blend"] = std::move(parts);
   }

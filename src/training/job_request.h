@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ml/blend.h"
 #include "ml/model.h"
 #include "serving/exclusion.h"
 
@@ -57,13 +58,23 @@ struct JobRequest {
   // behind it}); both shown in the job's record. Not read from a request body.
   std::string started_by;
   std::string trigger_json;
+  // model_type "blend" (a request may name one: hyperparameters.blend): each
+  // part's request, its type and hyperparameters as applied, and its weight;
+  // options.blend is made of them.
+  std::vector<JobRequest> blend_parts;
+  std::vector<double> blend_weights;
 };
 
 // The L2 the softmax loss takes when `reg` is not given.
 inline constexpr double kSoftmaxReg = 0.05;
 
-// The model types a request may name ("auto" searches over the others).
+// The model types a request may name ("auto" searches over the others),
+// "blend" apart (it needs its parts: ParseJobRequest).
 const std::vector<std::string>& ModelTypes();
+// A blend's hyperparameters of the job as a whole (its parts inherit them
+// unless they give their own; every other one is a part's).
+inline constexpr const char* kBlendJobHyperparameters[] = {"seed", "eval_every", "patience", "validation_split"};
+inline constexpr int kMaxBlendParts = 4;
 // A request's model_type as its JSON names it: a type's name, or "auto".
 std::string_view ModelChoiceName(const std::optional<ml::ModelType>& type);
 
@@ -84,7 +95,10 @@ const std::vector<HyperparameterSpec>& Hyperparameters();
 std::string JobRequestSchema();
 
 // Reads `body` {model_type?, training_mode?, auto_deploy?, rerank?, hyperparameters?,
-// deploy_tolerance?, interaction_weights?} over the tenant's settings JSON:
+// deploy_tolerance?, interaction_weights?} over the tenant's settings JSON
+// (model_type "blend": hyperparameters.blend lists 2-4 parts, each
+// {model_type, weight, hyperparameters?} read as that type's request;
+// the blend's other hyperparameters are kBlendJobHyperparameters):
 // settings.recommendation_model, settings.training (hyperparameter
 // defaults, validated the same way), settings.interaction_types.<t>.weight,
 // settings.deploy_tolerance.
@@ -107,6 +121,14 @@ bool RefitContinues(const JobRequest& r);
 // The epochs that refit trains, given the fit's best epoch count: all of
 // them anew, or half of them continued.
 int RefitEpochs(const JobRequest& r, int best_epochs);
+// A blend's part `p` as a request of its own (the blend's job settings,
+// the part's type and options).
+JobRequest PartRequest(const JobRequest& blend, const ml::BlendPart& p);
+// A blend's part as the refit trains it: the epochs its validated fit chose
+// (`fit_epochs`: its best, else all it ran), anew, or half of them
+// continuing `trained` where a single model's refit would (RefitContinues).
+ml::BlendPart RefitPart(const JobRequest& part, int fit_epochs, double weight,
+                        std::shared_ptr<const ml::Model> trained);
 
 // The hyperparameters as applied, as a JSON object (every value that
 // applies to the model type).

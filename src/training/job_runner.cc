@@ -329,15 +329,16 @@ double AfterFitSeconds(const JobEnv& env, const JobRequest& chosen, const DataSh
 
 // The fit's curve, kept in the record (a page that opens the job late, or
 // misses progress events of a fast one, still draws it whole): one point per
-// epoch, {epoch, train_loss, val_ndcg@10 where validated}. Past kCurvePoints
+// epoch, {epoch, train_loss, val_ndcg@10 where validated, part for a blend's}. Past kCurvePoints
 // every other point goes (the first, the last and, while they are at most
 // half the points, the validated ones stay), so a long time-budgeted fit
 // keeps its shape at a bounded size.
-void AddCurvePoint(json::object& d, const ml::EpochReport& r) {
+void AddCurvePoint(json::object& d, const ml::EpochReport& r, int part) {
   constexpr size_t kCurvePoints = 400;
   if (!d["curve"].is_array()) d["curve"] = json::array();
   auto& curve = d["curve"].as_array();
   json::object p{{"epoch", r.epoch}, {"train_loss", r.loss}};
+  if (part > 0) p["part"] = part;  // a blend's parts, each from its epoch 1
   if (r.metrics) p["val_ndcg@10"] = r.metrics->Get("ndcg@10");
   curve.push_back(std::move(p));
   if (curve.size() <= kCurvePoints) return;
@@ -355,6 +356,122 @@ void AddCurvePoint(json::object& d, const ml::EpochReport& r) {
 void SetCompletion(json::object& d, const JobEnv& env, double seconds_left) {
   d["estimated_completion"] =
       FormatRfc3339((env.clock->NowMillis() + static_cast<int64_t>(1000 * (std::max(0.0, seconds_left) + 1))) / 1000);
+}
+
+// Where one fit's progress goes in the job's: from `from` over `share`,
+// `after_fit` seconds expected after it; `part` (from 1) when it fits a
+// blend's part (0: the job's one model).
+struct FitSlot {
+  double from = 0.05, share = 0.85, after_fit = 0;
+  int part = 0;
+};
+
+// One model fitted on `data`, reporting every epoch (progress, the loss
+// curve, validations, the estimate of what is left).
+StatusOr<Fitted> FitOne(const JobContext& ctx, const JobEnv& env, const JobRequest& run, const ml::WarmStart* warm,
+                        const ml::Dataset& data, const std::optional<ml::Metrics>& baseline, const FitSlot& slot) {
+  Fitted out;
+  out.chosen = run;
+  ml::TrainOptions opt = run.options;
+  opt.cancel = ctx.cancel;
+  opt.threads = ctx.threads;
+  opt.warm_start = warm;
+  // A time budget: the fit takes its share and keeps its best evaluated
+  // epoch; the refit (as many epochs, on all the data) the rest.
+  if (ml::IsGradientTrained(*run.model_type) && run.time_budget_seconds > 0) {
+    opt.time_budget_seconds = run.time_budget_seconds * (data.test.size() > 0 ? JobRequest::kFitShareOfBudget : 1.0);
+    if (slot.part == 0) ctx.update([&](json::object& d) { d["time_budget_seconds"] = run.time_budget_seconds; }, false);
+  }
+  out.model = ml::NewModel(*run.model_type);
+  double epoch_seconds = 0;  // without the validations
+  bool out_of_time = false;
+  const auto fit_start = std::chrono::steady_clock::now();
+  auto last_persist = fit_start;
+  RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
+    out.train_seconds += r.seconds + r.eval_seconds;
+    epoch_seconds += r.seconds;
+    out.eval_seconds += r.eval_seconds;
+    out.evaluations += r.metrics.has_value();
+    out_of_time = r.out_of_time;
+    out.epochs_run = r.epoch;
+    const double per_epoch = out.train_seconds / r.epoch;
+    int left = std::max(0, opt.epochs - r.epoch);
+    // Done: by epochs, or by the budget's share of time, whichever comes first.
+    double done = static_cast<double>(r.epoch) / opt.epochs;
+    if (opt.time_budget_seconds > 0) {
+      done = std::max(done, std::min(1.0, Seconds(fit_start) / opt.time_budget_seconds));
+      left = std::min(left, static_cast<int>(std::ceil(std::max(0.0, opt.time_budget_seconds - Seconds(fit_start)) /
+                                                       std::max(per_epoch, 1e-9))));
+    }
+    const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
+    if (persist) last_persist = std::chrono::steady_clock::now();
+    ctx.update([&](json::object& d) {
+      d["current_epoch"] = r.epoch;
+      if (slot.part > 0) d["blend_part"] = slot.part;
+      d["progress"] = slot.from + slot.share * done;
+      if (!d["metrics"].is_object()) d["metrics"] = json::object();
+      auto& m = d["metrics"].as_object();
+      if (run.model_type != ml::ModelType::kPopularity) {
+        m["train_loss"] = r.loss;
+        AddCurvePoint(d, r, slot.part);
+      }
+      if (r.metrics) {
+        m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
+        m["val_recall@20"] = r.metrics->Get("recall@20");
+        m["val_hit_rate@20"] = r.metrics->Get("hit_rate@20");
+        if (baseline && baseline->Get("ndcg@10") > 0) {
+          m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
+        }
+      }
+      SetCompletion(d, env, left * per_epoch + slot.after_fit);
+    }, persist);
+  }));
+  if (out.epochs_run > 0 && epoch_seconds > 0) {
+    env.speed->Record(run, EpochData(data), epoch_seconds / out.epochs_run);
+  }
+  out.best_epoch = out.model->best_epoch();
+  env.speed->RecordEpochs(run, out.epochs_run, out.best_epoch);
+  if (out_of_time && out.epochs_run < opt.epochs) {
+    ctx.update([&](json::object& d) { d["fit_stopped_by"] = "time_budget"; }, true);
+  }
+  return out;
+}
+
+// A blend a request named: each part fitted in turn as its own request
+// would be (its validations choosing its epochs), then blended with the
+// request's weights; the refit fits each part again (Refit), the epochs its
+// fit chose.
+StatusOr<Fitted> FitBlend(const JobContext& ctx, const JobEnv& env, const JobRequest& run, const ml::Dataset& data,
+                          const DataShape& shape, const std::optional<ml::Metrics>& baseline, double fit_share) {
+  const bool will_refit = data.test.size() > 0;
+  const size_t n = run.blend_parts.size();
+  double fits_left = 0;
+  for (const JobRequest& part : run.blend_parts) fits_left += env.speed->FitSeconds(part, shape);
+  Fitted out;
+  std::vector<std::shared_ptr<const ml::Model>> models;
+  auto spec = std::make_shared<ml::BlendSpec>();
+  for (size_t k = 0; k < n; ++k) {
+    const JobRequest& part = run.blend_parts[k];
+    fits_left -= env.speed->FitSeconds(part, shape);
+    const FitSlot slot{0.05 + fit_share * static_cast<double>(k) / static_cast<double>(n),
+                       fit_share / static_cast<double>(n),
+                       std::max(0.0, fits_left) + AfterFitSeconds(env, run, shape, will_refit, 0), static_cast<int>(k + 1)};
+    ASSIGN_OR_RETURN(Fitted f, FitOne(ctx, env, part, nullptr, data, baseline, slot));
+    if (Cancelled(ctx)) return ml::CancelledStatus();
+    out.train_seconds += f.train_seconds;
+    out.eval_seconds += f.eval_seconds;
+    out.evaluations += f.evaluations;
+    spec->parts.push_back(RefitPart(part, f.best_epoch > 0 ? f.best_epoch : f.epochs_run, run.blend_weights[k], f.model));
+    models.push_back(std::move(f.model));
+  }
+  ASSIGN_OR_RETURN(auto blend, ml::BlendOf(models, spec->parts, data));
+  out.model = std::move(blend);
+  out.chosen = run;
+  out.chosen.options.blend = std::move(spec);  // the parts as their refit trains them
+  out.epochs_run = out.best_epoch = 1;
+  const double left = AfterFitSeconds(env, out.chosen, shape, will_refit, 0);
+  ctx.update([&](json::object& d) { SetCompletion(d, env, left); }, true);
+  return out;
 }
 
 // Step 2: the search's trials (auto), or one fit reporting every epoch.
@@ -404,71 +521,12 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
     }, true);
     return out;
   }
-  ml::TrainOptions opt = run.options;
-  opt.cancel = ctx.cancel;
-  opt.threads = ctx.threads;
-  opt.warm_start = st.incremental ? &st.warm : nullptr;
-  // A time budget: the fit takes its share and keeps its best evaluated
-  // epoch; the refit (as many epochs, on all the data) the rest.
-  if (ml::IsGradientTrained(*run.model_type) && run.time_budget_seconds > 0) {
-    opt.time_budget_seconds = run.time_budget_seconds * (data.test.size() > 0 ? JobRequest::kFitShareOfBudget : 1.0);
-    ctx.update([&](json::object& d) { d["time_budget_seconds"] = run.time_budget_seconds; }, false);
-  }
-  out.model = ml::NewModel(*run.model_type);
-  double epoch_seconds = 0;  // without the validations
-  bool out_of_time = false;
-  const auto fit_start = std::chrono::steady_clock::now();
-  auto last_persist = fit_start;
+  if (run.model_type == ml::ModelType::kBlend) return FitBlend(ctx, env, run, data, shape, baseline, fit_share);
   // The steps after the fit, their refit as the estimate expects it.
-  const double after_fit = AfterFitSeconds(env, run, shape, data.test.size() > 0, 0);
-  RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
-    out.train_seconds += r.seconds + r.eval_seconds;
-    epoch_seconds += r.seconds;
-    out.eval_seconds += r.eval_seconds;
-    out.evaluations += r.metrics.has_value();
-    out_of_time = r.out_of_time;
-    out.epochs_run = r.epoch;
-    const double per_epoch = out.train_seconds / r.epoch;
-    int left = std::max(0, opt.epochs - r.epoch);
-    // Done: by epochs, or by the budget's share of time, whichever comes first.
-    double done = static_cast<double>(r.epoch) / opt.epochs;
-    if (opt.time_budget_seconds > 0) {
-      done = std::max(done, std::min(1.0, Seconds(fit_start) / opt.time_budget_seconds));
-      left = std::min(left, static_cast<int>(std::ceil(std::max(0.0, opt.time_budget_seconds - Seconds(fit_start)) /
-                                                       std::max(per_epoch, 1e-9))));
-    }
-    const bool persist = r.metrics.has_value() || Seconds(last_persist) > 2;
-    if (persist) last_persist = std::chrono::steady_clock::now();
-    ctx.update([&](json::object& d) {
-      d["current_epoch"] = r.epoch;
-      d["progress"] = 0.05 + fit_share * done;
-      if (!d["metrics"].is_object()) d["metrics"] = json::object();
-      auto& m = d["metrics"].as_object();
-      if (run.model_type != ml::ModelType::kPopularity) {
-        m["train_loss"] = r.loss;
-        AddCurvePoint(d, r);
-      }
-      if (r.metrics) {
-        m["val_ndcg@10"] = r.metrics->Get("ndcg@10");
-        m["val_recall@20"] = r.metrics->Get("recall@20");
-        m["val_hit_rate@20"] = r.metrics->Get("hit_rate@20");
-        if (baseline && baseline->Get("ndcg@10") > 0) {
-          m["lift_ndcg@10"] = r.metrics->Get("ndcg@10") / baseline->Get("ndcg@10");
-        }
-      }
-      SetCompletion(d, env, left * per_epoch + after_fit);
-    }, persist);
-  }));
-  if (out.epochs_run > 0 && epoch_seconds > 0) {
-    env.speed->Record(run, EpochData(data), epoch_seconds / out.epochs_run);
-  }
-  out.best_epoch = out.model->best_epoch();
-  env.speed->RecordEpochs(run, out.epochs_run, out.best_epoch);
+  const FitSlot slot{0.05, fit_share, AfterFitSeconds(env, run, shape, data.test.size() > 0, 0), 0};
+  ASSIGN_OR_RETURN(out, FitOne(ctx, env, run, st.incremental ? &st.warm : nullptr, data, baseline, slot));
   const double left = AfterFitSeconds(env, run, shape, data.test.size() > 0, out.RefitEpochs());
-  ctx.update([&](json::object& d) {
-    if (out_of_time && out.epochs_run < opt.epochs) d["fit_stopped_by"] = "time_budget";
-    SetCompletion(d, env, left);
-  }, true);
+  ctx.update([&](json::object& d) { SetCompletion(d, env, left); }, true);
   return out;
 }
 
@@ -551,7 +609,7 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
     for (const ml::BlendPart& p : ropt.blend->parts) {
       parts += std::string(parts.empty() ? "" : ", ") + std::string(ml::ModelTypeName(p.type)) + " " +
                std::to_string(p.options.epochs) + (p.options.epochs == 1 ? " epoch" : " epochs") +
-               (p.continue_from ? " continuing its trial (half its best)" : " anew (its trial's best)");
+               (p.continue_from ? " continuing its validated fit (half its best)" : " anew (its validated fit's best)");
     }
     return "refit on all data: each part of the blend (" + parts + ")";
   }

@@ -143,6 +143,22 @@ StatusOr<std::optional<RetrainDecision>> RetrainScheduler::Check(const std::stri
   return std::move(look.decision);
 }
 
+std::optional<json::object> RetrainScheduler::NamedBlend(const std::string& tenant_id,
+                                                          const store::ModelVersionRecord& deployed,
+                                                          const std::string& settings) {
+  auto store = deps_.stores->Open(tenant_id);
+  if (!store.ok()) return std::nullopt;
+  auto job = (*store)->training().GetJob(deployed.job_id);  // pruned, or the auto search's: nullopt
+  if (!job.ok()) return std::nullopt;
+  const json::object request = ParseJsonObject(job->request_json);
+  if (StringField(request, "model_type") != ml::ModelTypeName(ml::ModelType::kBlend)) return std::nullopt;
+  const json::value* hyper = request.if_contains("hyperparameters");
+  if (!hyper || !hyper->is_object()) return std::nullopt;
+  json::object body{{"model_type", "blend"}, {"training_mode", "full"}, {"hyperparameters", *hyper}};
+  if (!ParseJobRequest(body, settings).ok()) return std::nullopt;  // e.g. a part's type this version lacks
+  return hyper->as_object();
+}
+
 StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::string& tenant_id) {
   ASSIGN_OR_RETURN(Look look, LookAt(tenant_id));
   if (!look.decision || !look.deployed) return std::optional<std::string>();
@@ -151,11 +167,13 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
   // The deployed model as it was trained: its type and hyperparameters,
   // continued (incremental) or trained again (full); the tenant's settings
   // fill in what it does not name.
-  // A blend (the auto search's, never a request's) is searched for again,
-  // in full: no request names it, and none continues it.
+  // A blend is trained again in full (none continues one): the parts its
+  // job's request named, or, when the auto search chose it, searched for
+  // again.
   const bool blend = look.deployed->model_type == ml::ModelTypeName(ml::ModelType::kBlend);
+  const std::optional<json::object> named = blend ? NamedBlend(tenant_id, *look.deployed, settings) : std::nullopt;
   const std::string mode = blend ? "full" : decision.mode;
-  json::object body{{"model_type", blend ? std::string("auto") : look.deployed->model_type},
+  json::object body{{"model_type", blend && !named ? std::string("auto") : look.deployed->model_type},
                     {"training_mode", mode}, {"auto_deploy", true}};
   json::object kept;
   for (const auto& [name, value] : blend ? json::object() : ParseJsonObject(look.deployed->params_json)) {
@@ -165,11 +183,14 @@ StatusOr<std::optional<std::string>> RetrainScheduler::RunIfDue(const std::strin
     one["hyperparameters"] = json::object{{name, value}};
     if (ParseJobRequest(one, settings).ok()) kept[name] = value;
   }
-  body["hyperparameters"] = std::move(kept);
+  body["hyperparameters"] = named ? *named : std::move(kept);
   ASSIGN_OR_RETURN(JobRequest request, ParseJobRequest(body, settings));
   json::object trigger{{"reason", decision.reason}};
   for (const auto& [k, v] : decision.figures) trigger[k] = v;
-  if (blend) trigger["training_mode_reason"] = "the deployed blend is searched for again (auto, full)";
+  if (blend) {
+    trigger["training_mode_reason"] = named ? "the blend its request named is trained again (full)"
+                                            : "the deployed blend is searched for again (auto, full)";
+  }
   request.trigger_json = JsonText(trigger);
   request.started_by = "system";
   auto submitted = deps_.training->Submit(tenant_id, request);

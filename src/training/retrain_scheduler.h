@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -93,6 +94,10 @@ class RetrainScheduler {
     std::optional<RetrainDecision> decision;
   };
   StatusOr<Look> LookAt(const std::string& tenant_id);
+  // The hyperparameters of the request that named the deployed blend
+  // (model_type "blend"), when they still make a request; nullopt otherwise.
+  std::optional<boost::json::object> NamedBlend(const std::string& tenant_id, const store::ModelVersionRecord& deployed,
+                                                const std::string& settings);
   StatusOr<RetrainState> StateOf(const std::string& tenant_id, store::TenantStore& store,
                                  const RetrainSettings& settings, const store::ModelVersionRecord* deployed);
   void Loop();

@@ -411,12 +411,7 @@ double SpeedEstimate::EpochSeconds(const JobRequest& r, const DataShape& data) {
     // A blend's one "epoch" fits its parts, each its own epochs.
     double s = 0;
     if (r.options.blend) {
-      for (const ml::BlendPart& p : r.options.blend->parts) {
-        JobRequest part = r;
-        part.model_type = p.type;
-        part.options = p.options;
-        s += p.options.epochs * EpochSeconds(part, data);
-      }
+      for (const ml::BlendPart& p : r.options.blend->parts) s += p.options.epochs * EpochSeconds(PartRequest(r, p), data);
     }
     return s;
   }
@@ -431,6 +426,12 @@ double SpeedEstimate::FitSeconds(const JobRequest& r, const DataShape& data) {
   // when the types are not known. LightGCN's exact step costs the square of
   // the pairs: 0.85 for 0.95 made the seed's request's first estimate 0.71×
   // the time taken.
+  if (r.model_type == ml::ModelType::kBlend && r.options.blend) {
+    // Its parts' fits, each with its own validations (a blend a request named).
+    double s = 0;
+    for (const ml::BlendPart& p : r.options.blend->parts) s += FitSeconds(PartRequest(r, p), data);
+    return s;
+  }
   DataShape fit_data = data;
   const double held = data.types == 1 ? 1.0 : data.types > 1 ? 0.25 : 0.75;
   fit_data.pairs = static_cast<int64_t>(static_cast<double>(data.pairs) * (1 - held * r.validation_split));

@@ -53,8 +53,8 @@ TEST(JsonSchemaTest, WrongTypesAndMissingFieldsAre400NamingTheField) {
   EXPECT_EQ(FieldOf(st), "count");
   st = Check(s, R"({"user_id":"u","interaction_type":"view","context":{"page":7}})");
   EXPECT_EQ(FieldOf(st), "context.page");
-  st = Check(s, R"({"user_id":"u","interaction_type":"view","tags":[1]})");
-  EXPECT_EQ(FieldOf(st), "tags[]");
+  st = Check(s, R"({"user_id":"u","interaction_type":"view","tags":["a",1]})");
+  EXPECT_EQ(FieldOf(st), "tags[1]");  // which item
   st = Check(s, R"({"user_id":"u","interaction_type":"view","timestamp":true})");
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(FieldOf(st), "timestamp");
@@ -86,7 +86,7 @@ TEST(JsonSchemaTest, TextIsPrintableAndIdsAreOneLine) {
   EXPECT_EQ(id.code(), StatusCode::kUnprocessable);
   EXPECT_EQ(FieldOf(id), "item_id");
   EXPECT_EQ(Check(s, R"({"name":"bell\u0007"})").code(), StatusCode::kUnprocessable);
-  EXPECT_EQ(FieldOf(Check(s, R"({"tags_ids":["a","b\r"]})")), "tags_ids[]");
+  EXPECT_EQ(FieldOf(Check(s, R"({"tags_ids":["a","b\r"]})")), "tags_ids[1]");
   EXPECT_EQ(FieldOf(Check(s, R"({"meta":{"k":"\u0000"}})")), "meta.k");
   EXPECT_TRUE(Check(s, R"({"meta":{"k":"line\nbreak"}})").ok());
 }

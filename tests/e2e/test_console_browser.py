@@ -43,6 +43,11 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     assert "rows accepted" in seen["interactionsStage"]
     assert seen["trainingStatus"].startswith("completed") and "standby" in seen["trainingStatus"]
     assert seen["curvePoints"] >= 2 and seen["curveCanvas"] >= 1
+    # The form offers what it can send: every single type and auto, each numeric hyperparameter
+    # (a blend's parts are a list, asked for through the API).
+    assert "auto" in seen["trainingTypes"] and "lightgcn" in seen["trainingTypes"], seen["trainingTypes"]
+    assert "blend" not in seen["trainingTypes"] and "blend" not in seen["hyperInputs"], seen
+    assert "epochs" in seen["hyperInputs"], seen["hyperInputs"]
     assert seen["serving"] == 1 and seen["tried"] == 10
     drawn = {c["metric"]: c for c in seen["charts"]}
     assert set(drawn) == {"calls", "ctr", "conversion", "revenue", "latency_p95"}

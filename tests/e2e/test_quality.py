@@ -14,7 +14,7 @@ import pytest
 
 from conftest import BIN
 from test_recommendations import CAMERAS, items_csv_with_attributes, recommend
-from test_training import SCOPES, shop_csvs, train, wait_done
+from test_training import ADMIN_TOKEN, SCOPES, shop_csvs, train, wait_done
 
 
 def onboard(server, slug, settings=None, interactions=None):
@@ -123,6 +123,63 @@ def test_auto_lists_its_trials_honours_the_budget_and_serves_the_best(server):
     assert small["search_seconds"] <= 1 + longest + 0.5
     for t in small["trials"]:
         assert t["status"] == "completed" or (t["status"] == "skipped" and "budget" in t["reason"]), t
+
+
+def test_a_blend_a_request_names_is_trained_served_and_survives_a_restart(make_server):
+    server = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN})
+    o = onboard(server, "blend")
+    key = o["api_key"]
+    parts = [{"model_type": "ease", "weight": 0.4, "hyperparameters": {"lambda": 100}},
+             {"model_type": "lightgcn", "weight": 0.6,
+              "hyperparameters": {"embedding_dim": 16, "num_layers": 2, "epochs": 20, "eval_every": 5,
+                                  "softmax_negatives": 16, "learning_rate": 0.02}}]
+    # What cannot be trained is refused before any work, naming the field.
+    for body, field in (({"model_type": "blend"}, "hyperparameters.blend"),
+                        ({"model_type": "blend", "hyperparameters": {"blend": parts[:1]}}, "hyperparameters.blend"),
+                        ({"model_type": "blend", "hyperparameters": {"blend": [parts[0], dict(parts[1], weight=0)]}},
+                         "hyperparameters.blend[1].weight"),
+                        ({"model_type": "blend", "training_mode": "incremental",
+                          "hyperparameters": {"blend": parts}}, "training_mode")):
+        r = server.request("POST", "/api/v1/train", body, token=key, port="ml")
+        assert r.status == 422 and r.json()["error"]["details"]["field"] == field, (body, r)
+    r = server.request("POST", "/api/v1/train", {"model_type": "blend", "hyperparameters": {"blend": parts}},
+                       token=key, port="ml")
+    assert r.status == 202, r
+    done = wait_done(server, key, r.json()["job_id"], timeout=120)
+    assert done["status"] == "completed" and done["deployment_status"] == "deployed", done
+    assert done["model_type"] == "blend"
+    assert [p["model_type"] for p in done["hyperparameters"]["blend"]] == ["ease", "lightgcn"]
+    assert [p["weight"] for p in done["hyperparameters"]["blend"]] == [0.4, 0.6]
+    assert done["hyperparameters"]["blend"][0]["hyperparameters"]["lambda"] == 100
+    assert done["refit"].startswith("refit on all data: each part of the blend (ease "), done["refit"]
+    assert "lightgcn" in done["refit"] and "continuing its validated fit" in done["refit"], done["refit"]
+    assert {p["part"] for p in done["curve"]} == {1, 2}  # each part's fit drew its curve
+    assert done["lift"]["ndcg@10"] > 1, done["lift"]
+    models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
+    assert [m["model_type"] for m in models if m["status"] == "deployed"] == ["blend"]
+
+    def served():
+        a = recommend(server, key, {"user_id": "U0", "count": 10})
+        assert a["metadata"]["algorithm"] == "blend", a["metadata"]
+        recs = [x["item_id"] for x in a["recommendations"]]
+        assert len(recs) == 10 and sum(i in CAMERAS for i in recs) >= 8, recs  # U0's taste: the first half
+        r = server.request("POST", "/api/v1/recommendations/similar", {"item_id": "P40", "count": 5}, token=key)
+        assert r.status == 200, r
+        sims = [x["item_id"] for x in r.json()["similar_items"]]
+        assert len(sims) == 5 and "P40" not in sims and sum(i not in CAMERAS for i in sims) >= 4, sims
+        # A new visitor is folded in through both parts and follows what they viewed.
+        visitor = f"visitor-{random.randrange(10**9)}"
+        for n, item in enumerate(["P33", "P38", "P41", "P50", "P57"]):
+            track(server, key, visitor, item, ts=f"2023-11-15T10:0{n}:00Z")
+        recs = recommend(server, key, {"user_id": visitor, "count": 10})["recommendations"]
+        assert sum(x["item_id"] not in CAMERAS for x in recs) >= 8, recs
+        return recs
+
+    served()
+    # Read back from its file after a restart, it serves the same way.
+    server.stop()
+    server.start()
+    served()
 
 
 def test_every_job_reports_its_lift_and_the_gate_refuses_a_model_below_popularity(server):

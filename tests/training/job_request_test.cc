@@ -199,6 +199,84 @@ TEST(JobRequestTest, TheAppliedRequestParsesBackToTheSameRequest) {
   EXPECT_DOUBLE_EQ(back->options.learning_rate, r->options.learning_rate);
 }
 
+TEST(JobRequestTest, ABlendNamesItsPartsEachReadAsItsOwnRequest) {
+  auto r = Parse(R"({"model_type":"blend","hyperparameters":{"seed":7,"validation_split":0.1,"blend":[
+      {"model_type":"ease","weight":0.3,"hyperparameters":{"lambda":250}},
+      {"model_type":"lightgcn","weight":0.7,"hyperparameters":{"embedding_dim":32,"softmax_negatives":128,
+                                                              "learning_rate":0.01,"epochs":20}}]}})",
+                 R"({"training":{"reg":2}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->model_type, ml::ModelType::kBlend);
+  ASSERT_EQ(r->blend_parts.size(), 2u);
+  const JobRequest& ease = r->blend_parts[0];
+  const JobRequest& lgcn = r->blend_parts[1];
+  EXPECT_EQ(ease.model_type, ml::ModelType::kEase);
+  EXPECT_DOUBLE_EQ(ease.options.lambda, 250);
+  EXPECT_EQ(ease.options.embedding_dim, 128);  // the type's own default
+  EXPECT_EQ(lgcn.options.loss, ml::TrainOptions::Loss::kSoftmax);
+  EXPECT_EQ(lgcn.options.epochs, 20);
+  EXPECT_DOUBLE_EQ(lgcn.options.reg, 2);  // the tenant's setting, as a lightgcn request would read it
+  EXPECT_EQ(lgcn.options.seed, 7u);       // the blend's, inherited
+  EXPECT_DOUBLE_EQ(r->validation_split, 0.1);
+  ASSERT_TRUE(r->options.blend);
+  ASSERT_EQ(r->options.blend->parts.size(), 2u);
+  EXPECT_DOUBLE_EQ(r->options.blend->parts[1].weight, 0.7);
+  EXPECT_EQ(r->options.embedding_dim, 128 + 32);
+  // The batch is resolved part by part, as the job does for a single model.
+  JobRequest resolved = *r;
+  ResolveBatchSize(&resolved, 1'200'000);
+  EXPECT_GT(resolved.blend_parts[1].options.batch_size, 0);
+  EXPECT_EQ(resolved.options.blend->parts[1].options.batch_size, resolved.blend_parts[1].options.batch_size);
+  // The record lists the parts and parses back to the same request.
+  const std::string once = json::serialize(RequestJson(resolved));
+  auto back = ParseJobRequest(json::parse(once).as_object(), "{}");
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << " " << once;
+  EXPECT_EQ(json::serialize(RequestJson(*back)), once);
+  const json::object hyper = HyperparametersJson(resolved);
+  EXPECT_FALSE(hyper.contains("embedding_dim"));  // the parts' own
+  EXPECT_EQ(hyper.at("blend").as_array().size(), 2u);
+}
+
+TEST(JobRequestTest, ABlendThatCannotBeTrainedIsRefusedNamingTheField) {
+  const std::string two = R"([{"model_type":"ease","weight":1},{"model_type":"als","weight":1}])";
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"model_type":"blend"})", "hyperparameters.blend"},
+      {R"({"model_type":"blend","hyperparameters":{"blend":[{"model_type":"ease","weight":1}]}})",
+       "hyperparameters.blend"},
+      {R"({"model_type":"blend","hyperparameters":{"blend":[{"model_type":"ease","weight":1},
+          {"model_type":"popularity","weight":1}]}})", "hyperparameters.blend[1].model_type"},
+      {R"({"model_type":"blend","hyperparameters":{"blend":[{"model_type":"ease","weight":0},
+          {"model_type":"als","weight":1}]}})", "hyperparameters.blend[0].weight"},
+      {R"({"model_type":"blend","hyperparameters":{"blend":[{"model_type":"ease"},
+          {"model_type":"als","weight":1}]}})", "hyperparameters.blend[0].weight"},
+      {R"({"model_type":"blend","hyperparameters":{"blend":[{"model_type":"ease","weight":1,"color":2},
+          {"model_type":"als","weight":1}]}})", "hyperparameters.blend[0].color"},
+      {R"({"model_type":"blend","hyperparameters":{"blend":[{"model_type":"ease","weight":1},
+          {"model_type":"als","weight":1,"hyperparameters":{"reg":-1}}]}})",
+       "hyperparameters.blend[1].hyperparameters.reg"},
+      {R"({"model_type":"blend","hyperparameters":{"blend":[{"model_type":"ease","weight":1},
+          {"model_type":"als","weight":1,"hyperparameters":{"validation_split":0.1}}]}})",
+       "hyperparameters.blend[1].hyperparameters.validation_split"},
+      {R"({"model_type":"blend","hyperparameters":{"embedding_dim":32,"blend":)" + two + "}}",
+       "hyperparameters.embedding_dim"},
+      {R"({"model_type":"blend","training_mode":"incremental","hyperparameters":{"blend":)" + two + "}}",
+       "training_mode"},
+      {R"({"model_type":"blend","time_budget_seconds":60,"hyperparameters":{"blend":)" + two + "}}",
+       "time_budget_seconds"},
+      {R"({"model_type":"als","hyperparameters":{"blend":)" + two + "}}", "hyperparameters.blend"},
+  };
+  for (const auto& [body, field] : cases) {
+    auto r = Parse(body);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(Detail(r.status(), "field"), field) << body << " " << r.status().ToString();
+  }
+  auto five = Parse(R"({"model_type":"blend","hyperparameters":{"blend":[)" + std::string(
+      R"({"model_type":"ease","weight":1},{"model_type":"als","weight":1},{"model_type":"item_knn","weight":1},)"
+      R"({"model_type":"bpr_mf","weight":1},{"model_type":"lightgcn","weight":1}]}})"));
+  EXPECT_EQ(Detail(five.status(), "field"), "hyperparameters.blend");
+  EXPECT_TRUE(Parse(R"({"model_type":"blend","hyperparameters":{"blend":)" + two + "}}").ok());
+}
+
 TEST(JobRequestTest, OnlyLightGcnsFastSoftmaxRefitContinuesForHalfItsBestEpochs) {
   auto search = Parse(R"({"model_type":"lightgcn","hyperparameters":{"softmax_negatives":1024,"learning_rate":0.01}})");
   ASSERT_TRUE(search.ok());

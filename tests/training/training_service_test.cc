@@ -222,6 +222,51 @@ TEST_F(TrainingServiceTest, AFastSoftmaxLightGcnIsRefitFromTheValidatedModelForH
   EXPECT_GE(same, 8);
 }
 
+TEST_F(TrainingServiceTest, ABlendARequestNamesIsFittedPartByPartJudgedGatedAndRefit) {
+  Start();
+  std::string t = Tenant();
+  auto r = ParseJobRequest(json::parse(R"({"model_type":"blend","hyperparameters":{"eval_every":2,"patience":2,
+      "blend":[{"model_type":"als","weight":0.6,"hyperparameters":{"embedding_dim":8,"epochs":6}},
+               {"model_type":"lightgcn","weight":0.4,"hyperparameters":{"embedding_dim":8,"num_layers":1,
+                "learning_rate":0.05,"batch_size":64,"epochs":12,"softmax_negatives":16}}]}})")
+                               .as_object(),
+                           "{}");
+  ASSERT_OK(r);
+  auto sub = service_->Submit(t, *r);
+  ASSERT_OK(sub);
+  EXPECT_GT(sub->estimated_seconds, 0);
+  ASSERT_TRUE(Eventually([&] { return Finished(t, sub->job_id); }));
+  auto doc = Doc(t, sub->job_id);
+  ASSERT_EQ(doc["status"].as_string(), "completed") << json::serialize(doc);
+  EXPECT_EQ(doc["model_type"].as_string(), "blend");
+  EXPECT_EQ(doc["deployment_status"].as_string(), "deployed") << json::serialize(doc);
+  // Both parts' fits drew the curve, each from its own first epoch.
+  std::set<int64_t> parts;
+  for (const auto& p : doc["curve"].as_array()) parts.insert(p.as_object().at("part").as_int64());
+  EXPECT_EQ(parts, (std::set<int64_t>{1, 2})) << json::serialize(doc["curve"]);
+  // Judged against popularity on the split, then every part refit on all the
+  // data (LightGCN's fast softmax continuing its validated fit).
+  EXPECT_GT(doc["final_metrics"].as_object().at("ndcg@10").as_double(), 0);
+  const std::string refit(doc["refit"].as_string());
+  EXPECT_EQ(refit.rfind("refit on all data: each part of the blend (als ", 0), 0u) << refit;
+  EXPECT_NE(refit.find("lightgcn"), std::string::npos) << refit;
+  EXPECT_NE(refit.find("continuing its validated fit"), std::string::npos) << refit;
+  // The record names the parts as the refit trained them; the model is a blend of both.
+  const auto& hyper = doc["hyperparameters"].as_object();
+  ASSERT_EQ(hyper.at("blend").as_array().size(), 2u) << json::serialize(hyper);
+  EXPECT_DOUBLE_EQ(hyper.at("blend").as_array()[0].as_object().at("weight").as_double(), 0.6);
+  auto model = deployed_.Get(t);
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->model->name(), "blend");
+  EXPECT_EQ(model->model->dim(), 16);
+  // It ranks a user's own taste group first, as each part learned it.
+  const auto& ue = model->model->user_embeddings();
+  auto top = model->index->Search(ue.data() + model->user_rows.at("U1") * 16, 10, nullptr);
+  int same = 0;
+  for (auto& [i, s] : top) same += std::stoi(model->item_ids[i].substr(1)) >= 20;
+  EXPECT_GE(same, 8);
+}
+
 TEST_F(TrainingServiceTest, OneJobPerTenantTenantsQueueInOrderAndQueuedJobsCancelAtOnce) {
   Start(/*workers=*/1);
   std::string a = Tenant(), b = Tenant(), c = Tenant();
@@ -657,7 +702,7 @@ TEST_F(RetrainSchedulerTest, ADeployedBlendIsSearchedForAgainInFull) {
   auto first = service_->Submit(tenant_, Quick());
   ASSERT_OK(first);
   Finish(first->job_id);
-  // The deployed version as the auto search leaves a blend (no request names one).
+  // The deployed version as the auto search leaves a blend (its job's request says auto).
   auto s = stores_->Open(tenant_);
   ASSERT_OK(s);
   auto versions = (*s)->training().ListVersions();
@@ -670,7 +715,7 @@ TEST_F(RetrainSchedulerTest, ADeployedBlendIsSearchedForAgainInFull) {
   }
   clock_.AdvanceMillis(kMinRetrainGapMs);
   Track(5);
-  auto job = RunIfDue();  // (failed before: a request cannot name "blend")
+  auto job = RunIfDue();
   ASSERT_TRUE(job);
   auto doc = Finish(*job);
   EXPECT_EQ(doc["model_type"].as_string(), "auto");
@@ -678,6 +723,31 @@ TEST_F(RetrainSchedulerTest, ADeployedBlendIsSearchedForAgainInFull) {
   EXPECT_EQ(doc["trigger"].as_object().at("training_mode_reason").as_string(),
             "the deployed blend is searched for again (auto, full)");
   EXPECT_EQ(doc["status"].as_string(), "completed") << json::serialize(doc);
+}
+
+TEST_F(RetrainSchedulerTest, ABlendItsRequestNamedIsTrainedAgainAsThatBlend) {
+  auto r = ParseJobRequest(json::parse(R"({"model_type":"blend","hyperparameters":{"blend":[
+      {"model_type":"als","weight":0.5,"hyperparameters":{"embedding_dim":8,"epochs":4}},
+      {"model_type":"item_knn","weight":0.5,"hyperparameters":{"embedding_dim":8}}]}})")
+                               .as_object(),
+                           settings_);
+  ASSERT_OK(r);
+  auto first = service_->Submit(tenant_, *r);
+  ASSERT_OK(first);
+  ASSERT_EQ(Finish(first->job_id)["deployment_status"].as_string(), "deployed");
+  clock_.AdvanceMillis(kMinRetrainGapMs);
+  Track(5);
+  auto job = RunIfDue();
+  ASSERT_TRUE(job);
+  auto doc = Finish(*job);
+  EXPECT_EQ(doc["status"].as_string(), "completed") << json::serialize(doc);
+  EXPECT_EQ(doc["model_type"].as_string(), "blend");
+  EXPECT_EQ(doc["training_mode"].as_string(), "full");
+  EXPECT_EQ(doc["trigger"].as_object().at("training_mode_reason").as_string(),
+            "the blend its request named is trained again (full)");
+  const auto& parts = doc["hyperparameters"].as_object().at("blend").as_array();
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[1].as_object().at("model_type").as_string(), "item_knn");
 }
 
 TEST_F(RetrainSchedulerTest, APassTakesTheTenantsWhoseDataChangedAndNeverTwoJobsForOne) {

@@ -66,6 +66,8 @@ try {
 
   // Training, live: the curve grows; not deployed at once.
   await page.goto(`${url}#/training`);
+  out.trainingTypes = await page.getByLabel("Model type").locator("option").allTextContents();
+  out.hyperInputs = await page.locator(".hyper input").evaluateAll((xs) => xs.map((x) => x.dataset.name));
   await page.getByLabel("Model type").selectOption("lightgcn");
   await page.getByLabel("Deploy when it beats the model in use").uncheck();
   await page.getByText("Hyperparameters").click();

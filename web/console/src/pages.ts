@@ -96,16 +96,18 @@ export async function dataPage(main: HTMLElement): Promise<void> {
 // ---- Training: a job, its live progress and curves, the history.
 interface HyperField { name: string; min?: number; max?: number; step: string; help: string }
 
-// The job request's documented model types and hyperparameters (with their
-// ranges), read from the server's own OpenAPI document.
+// The job request's documented model types and numeric hyperparameters
+// (with their ranges), read from the server's own OpenAPI document. A blend
+// (its parts a list) is asked for through the API, not this form.
 async function trainSchema(): Promise<{ types: string[]; hyper: HyperField[] }> {
   const doc = await (await fetch("/openapi.json")).json();
   const body = doc.paths?.["/api/v1/train"]?.post?.requestBody?.content?.["application/json"]?.schema ?? {};
   const props = body.properties ?? {};
-  const hyper = Object.entries<any>(props.hyperparameters?.properties ?? {}).map(([name, p]) => ({
+  const hyper = Object.entries<any>(props.hyperparameters?.properties ?? {}).filter(([, p]) => p.type === "number").map(([name, p]) => ({
     name, min: p.minimum, max: p.maximum, step: p.multipleOf === 1 ? "1" : "any",
     help: `${p.minimum ?? ""}–${p.maximum ?? ""}${p.description ? " · " + p.description : ""}` }));
-  return { types: props.model_type?.enum ?? ["auto", "lightgcn", "als", "popularity"], hyper };
+  const types: string[] = props.model_type?.enum ?? ["auto", "lightgcn", "als", "popularity"];
+  return { types: types.filter((t) => t !== "blend"), hyper };
 }
 
 export async function trainingPage(main: HTMLElement): Promise<void> {
