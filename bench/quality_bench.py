@@ -79,6 +79,13 @@ VARIANT_REQUESTS = {
     # Two of the auto search's other trials.
     "als-reg3": {"model_type": "als", "hyperparameters": {"reg": 3}},
     "ease-250": {"model_type": "ease", "hyperparameters": {"lambda": 250}},
+    # Blends a request names (model_type blend): the search's LightGCN with EASE, ALS with EASE.
+    "blend-lightgcn-ease": {"model_type": "blend", "hyperparameters": {"blend": [
+        {"model_type": "lightgcn", "weight": 0.7, "hyperparameters": {"softmax_negatives": 1024, "learning_rate": 0.01}},
+        {"model_type": "ease", "weight": 0.3, "hyperparameters": {"lambda": 1000}}]}},
+    "blend-als-ease": {"model_type": "blend", "hyperparameters": {"blend": [
+        {"model_type": "als", "weight": 0.5, "hyperparameters": {"reg": 10}},
+        {"model_type": "ease", "weight": 0.5, "hyperparameters": {"lambda": 1000}}]}},
 }
 
 

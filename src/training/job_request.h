@@ -60,7 +60,9 @@ struct JobRequest {
   std::string trigger_json;
   // model_type "blend" (a request may name one: hyperparameters.blend): each
   // part's request, its type and hyperparameters as applied, and its weight;
-  // options.blend is made of them.
+  // options.blend is made of them. Empty for a blend whose parts' epochs are
+  // chosen (the auto search's, or a named one after its fit): options.blend
+  // alone then says what its refit trains.
   std::vector<JobRequest> blend_parts;
   std::vector<double> blend_weights;
 };

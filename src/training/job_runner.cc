@@ -468,6 +468,8 @@ StatusOr<Fitted> FitBlend(const JobContext& ctx, const JobEnv& env, const JobReq
   out.model = std::move(blend);
   out.chosen = run;
   out.chosen.options.blend = std::move(spec);  // the parts as their refit trains them
+  out.chosen.blend_parts.clear();              // (the request's, as asked, stay in the job's request)
+  out.chosen.blend_weights.clear();
   out.epochs_run = out.best_epoch = 1;
   const double left = AfterFitSeconds(env, out.chosen, shape, will_refit, 0);
   ctx.update([&](json::object& d) { SetCompletion(d, env, left); }, true);

@@ -465,7 +465,13 @@ double SpeedEstimate::JudgementPart(const JobRequest& r, const DataShape& data, 
 
 double SpeedEstimate::RefitSeconds(const JobRequest& r, const DataShape& data) {
   if (r.validation_split <= 0) return 0;
-  if (r.model_type == ml::ModelType::kBlend) return EpochSeconds(r, data) + CalibrationSeconds(r, data);
+  if (r.model_type == ml::ModelType::kBlend) {
+    if (r.blend_parts.empty()) return EpochSeconds(r, data) + CalibrationSeconds(r, data);  // the epochs chosen
+    // A request's: each part's refit as its fit is expected to choose it, one calibration.
+    double s = CalibrationSeconds(r, data);
+    for (const JobRequest& part : r.blend_parts) s += RefitSeconds(part, data) - CalibrationSeconds(part, data);
+    return s;
+  }
   const double epochs =
       RefitEpochs(r, static_cast<int>(std::lround(r.options.epochs * EpochShares(r).second)));
   // Then the refit model's scores are matched to validation's precision.

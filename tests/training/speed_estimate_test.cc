@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -242,6 +244,29 @@ TEST(SpeedEstimateTest, TheFitLearnsFromMoreOfThePairsWhenOnlyTheStrongestTypeIs
   const double single = speed.EpochSeconds(r, shop);
   r.options.negative_samples = 4;
   EXPECT_NEAR(speed.EpochSeconds(r, shop) / single, 1.31, 0.05);
+}
+
+TEST(SpeedEstimateTest, ANamedBlendIsItsPartsFitsAndRefitsWithOneCalibration) {
+  SpeedEstimate speed;
+  speed.SetJobsRunning(1);  // the reference figures: no timing in a unit test
+  auto parsed = ParseJobRequest(boost::json::parse(R"({"model_type":"blend","hyperparameters":{"blend":[
+      {"model_type":"als","weight":0.5,"hyperparameters":{"epochs":12}},
+      {"model_type":"lightgcn","weight":0.5,"hyperparameters":{"epochs":40,"learning_rate":0.01,
+                                                              "softmax_negatives":64}}]}})").as_object(), "{}");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  JobRequest blend = *parsed;
+  const DataShape data = E(200000, 5000);
+  ResolveBatchSize(&blend, data.pairs);
+  const JobRequest& als = blend.blend_parts[0];
+  const JobRequest& lgcn = blend.blend_parts[1];
+  EXPECT_NEAR(speed.FitSeconds(blend, data), speed.FitSeconds(als, data) + speed.FitSeconds(lgcn, data), 1e-9);
+  // Each part's refit as its own job's would be (LightGCN's: half its expected best, continued).
+  const double calibration = speed.CalibrationSeconds(blend, data);
+  EXPECT_NEAR(speed.RefitSeconds(blend, data),
+              calibration + speed.RefitSeconds(als, data) - speed.CalibrationSeconds(als, data) +
+                  speed.RefitSeconds(lgcn, data) - speed.CalibrationSeconds(lgcn, data),
+              1e-9);
+  EXPECT_LT(speed.RefitSeconds(blend, data), speed.EpochSeconds(blend, data));  // not every asked epoch again
 }
 
 TEST(SpeedEstimateTest, AlsSolvesARowPerUserAndItem) {
