@@ -61,6 +61,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
     double s = 0;
     for (int j = 0; j < d; ++j) s += static_cast<double>(items[i * d + j]) * items[i * d + j];
     m->item_norms[i] = static_cast<float>(std::sqrt(s));
+    m->max_item_norm = std::max(m->max_item_norm, m->item_norms[i]);
   }
   const int64_t n_users = static_cast<int64_t>(m->user_ids.size());
   if (n_users > 0 && n_users <= ServingModel::kMaxUserIndex) {
@@ -165,12 +166,23 @@ std::shared_ptr<const ServingModel::Candidates> ServingModel::Kept(
   return list;
 }
 
+std::vector<float> ServingModel::SimilarQuery(int64_t i) const {
+  const int d = model->dim();
+  if (item_to_item) {
+    auto q = model->FoldIn({{static_cast<int32_t>(i), 1.0f}});
+    if (q.ok() && static_cast<int>(q->size()) == d) return std::move(*q);
+  }
+  const float* row = model->item_embeddings().data() + i * d;
+  return std::vector<float>(row, row + d);
+}
+
 std::shared_ptr<const ServingModel::Candidates> ServingModel::SimilarCandidates(int64_t i, int k) const {
   k = std::clamp(k, 1, kSimilarCandidates);
   const auto need = static_cast<size_t>(std::max<int64_t>(0, std::min<int64_t>(k, index->size() - 1)));
   return Kept(similar_, i, need, KeptPairsBound(item_ids.size()), [&] {
     ann::ItemIndex::Filter not_self = [i](int64_t j) { return j != i; };
-    return index->Search(model->item_embeddings().data() + i * model->dim(), k, &not_self);
+    const std::vector<float> q = SimilarQuery(i);
+    return index->Search(q.data(), k, &not_self);
   });
 }
 

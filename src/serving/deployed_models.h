@@ -51,6 +51,7 @@ struct ServingModel {
   IdMap user_rows, item_rows;                    // external id → row
   std::unique_ptr<ann::ItemIndex> index;
   std::vector<float> item_norms;  // Euclidean norm of each item row (cosine similarity)
+  float max_item_norm = 0;        // the largest of them
   // Inner product → probability of choice, fitted when the model was trained
   // (the model file's metadata "score_calibration"); sigmoid(ip) without one.
   ml::ScoreCalibration calibration;
@@ -84,6 +85,13 @@ struct ServingModel {
   // (bounded): a kept list at least as long serves a shorter ask.
   static constexpr int kSimilarCandidates = 200;
   std::shared_ptr<const Candidates> SimilarCandidates(int64_t i, int k = kSimilarCandidates) const;
+  // What item row `i`'s similar items are ranked by (their inner products
+  // with it): its own row, or where the fold-in ranks an item's neighbours
+  // (item_to_item) the fold-in of that item alone — for an item-to-item
+  // model its row of the item × item matrix, where the item's own row is
+  // only the matrix's column (the items that predict it). A visitor who saw
+  // only item i is folded in the same way.
+  std::vector<float> SimilarQuery(int64_t i) const;
   // The kUserCandidates items of largest inner product with user row `u`'s
   // trained embedding, best first; computed once per user and kept (bounded).
   // Walking it in order with a filter gives the filtered top k exactly (as

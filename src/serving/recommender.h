@@ -94,7 +94,7 @@ struct ServingState {
 
 struct SimilarItem {
   const CatalogItem* item = nullptr;
-  double similarity = 0;  // cosine, in [0, 1]
+  double similarity = 0;  // inner product over the largest possible (ServingModel::SimilarQuery), in [0, 1]
 };
 struct SimilarResult {
   std::vector<SimilarItem> items;

@@ -123,6 +123,52 @@ TEST(ServingModelTest, KeptListsServeShorterAsksAndKeepTheOnesInUse) {
 
 // A blend (ml/blend.h) as serving loads it: an item-to-item part makes it
 // fold in as one (and keeps that part's fold-in factor), else not.
+TEST(ServingModelTest, AnItemToItemModelsSimilarItemsAreItsRowOfTheItemMatrix) {
+  // EASE learns B (item × item) and keeps it factored, B ≈ L·Vᵀ: V's rows
+  // score an item, L's fold a visitor in. Item i's similar items are B's row
+  // i (what a visitor who saw only i is shown), ranked by L_i·V_j; its own
+  // row V_i is B's column i, the items that predict it. ALS: the item's row.
+  ml::Dataset d = ml::MakeDataset(ml::testing::PlantedHalves(60, 30, 8, 3), {});
+  for (std::string type : {std::string("ease"), std::string("als")}) {
+    std::shared_ptr<ml::Model> trained = ml::testing::NewNamed(type);
+    ASSERT_TRUE(trained->Fit(d, ml::testing::QuickOptions(type, 8), nullptr).ok());
+    auto a = trained->Export();
+    ASSERT_TRUE(a.ok());
+    for (int u = 0; u < d.n_users; ++u) a->user_ids.push_back("u" + std::to_string(u));
+    for (int i = 0; i < d.n_items; ++i) a->item_ids.push_back("i" + std::to_string(i));
+    ann::IndexOptions options;
+    const int dim = static_cast<int>(a->dim);
+    auto index = ann::BuildItemIndex(a->item_emb.data(), d.n_items, dim, options);
+    ASSERT_TRUE(index.ok());
+    auto m = LoadServingModel("v1.0_20261206", 0, ml::EncodeModel(*a), *(*index)->Serialize(), options);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    const auto& items = (*m)->model->item_embeddings();
+    for (int64_t i : {0, 7, 19}) {
+      const std::vector<float> q = (*m)->SimilarQuery(i);
+      std::vector<float> want(items.begin() + i * dim, items.begin() + (i + 1) * dim);
+      if (type == "ease") {
+        auto folded = trained->FoldIn({{static_cast<int32_t>(i), 1.0f}});
+        ASSERT_TRUE(folded.ok());
+        want = *folded;
+      }
+      ASSERT_EQ(q.size(), want.size()) << type;
+      for (size_t j = 0; j < q.size(); ++j) EXPECT_NEAR(q[j], want[j], 1e-5 * (1 + std::abs(want[j]))) << type;
+      // The kept list is the exact top by that query.
+      std::vector<std::pair<double, int64_t>> truth;
+      for (int64_t j = 0; j < d.n_items; ++j) {
+        if (j == i) continue;
+        double ip = 0;
+        for (int k = 0; k < dim; ++k) ip += static_cast<double>(q[k]) * items[j * dim + k];
+        truth.emplace_back(-ip, j);
+      }
+      std::sort(truth.begin(), truth.end());
+      const auto kept = (*m)->SimilarCandidates(i, 10);
+      ASSERT_GE(kept->size(), 10u);
+      for (size_t r = 0; r < 10; ++r) EXPECT_EQ((*kept)[r].first, truth[r].second) << type << " item " << i;
+    }
+  }
+}
+
 TEST(ServingModelTest, ABlendFoldsInAfterLoadingAndSaysWhetherAPartIsItemToItem) {
   ml::Dataset d = ml::MakeDataset(ml::testing::PlantedHalves(60, 30, 8, 3), {});
   for (const auto& [second, item_to_item] : {std::pair{"ease", true}, std::pair{"lightgcn", false}}) {

@@ -131,6 +131,42 @@ TEST_F(RecommenderTest, ACategoryScoredAloneRanksAsTheFilteredSearchOfEveryItem)
   }
 }
 
+TEST_F(RecommenderTest, SimilarItemsAreRankedByInnerProductTheirScoresInTheOrderShown) {
+  // Ranked by cosine, a long (popular) item row lost to short ones pointing
+  // the same way; ranked by inner product it comes first, as the model
+  // scores a visitor who saw only the item.
+  auto model = models_.Get(id_);
+  ASSERT_NE(model, nullptr);
+  const auto& items = model->model->item_embeddings();
+  auto norm = [](const float* x) {
+    double s = 0;
+    for (int j = 0; j < kDim; ++j) s += static_cast<double>(x[j]) * x[j];
+    return std::sqrt(s);
+  };
+  for (const char* anchor : {"i3", "i42", "i250"}) {
+    const int64_t a = std::stoi(std::string(anchor).substr(1));
+    std::vector<std::pair<double, int64_t>> truth;
+    double longest = 0;
+    for (int64_t j = 0; j < kItems; ++j) {
+      longest = std::max(longest, norm(items.data() + j * kDim));
+      if (j == a) continue;
+      double ip = 0;
+      for (int k = 0; k < kDim; ++k) ip += static_cast<double>(items[a * kDim + k]) * items[j * kDim + k];
+      truth.emplace_back(-ip, j);
+    }
+    std::sort(truth.begin(), truth.end());
+    auto got = recommender_->Similar(id_, anchor, 12, Filters());
+    ASSERT_OK(got);
+    ASSERT_EQ(got->items.size(), 12u);
+    for (size_t r = 0; r < 12; ++r) {
+      EXPECT_EQ(got->items[r].item->item_id, "i" + std::to_string(truth[r].second)) << anchor << " rank " << r;
+      const double want = std::clamp(-truth[r].first / (norm(items.data() + a * kDim) * longest), 0.0, 1.0);
+      EXPECT_NEAR(got->items[r].similarity, want, 1e-5) << anchor;
+      if (r > 0) EXPECT_LE(got->items[r].similarity, got->items[r - 1].similarity);
+    }
+  }
+}
+
 TEST_F(RecommenderTest, TheRerankerCountsTheNewestEventsItsModelFileWasFittedOn) {
   // A reranker that orders by the share of the user's newest events in the
   // item's category alone. The visitor's newest view is in "small", the two
