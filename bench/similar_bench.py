@@ -16,6 +16,10 @@ Usage: bench/similar_bench.py [--data electronics:3,shop,movielens,gowalla]
                               [--variants ease,item_knn,als,lightgcn,auto]
 Variants are model types or bench/quality_bench.py's named requests
 (lightgcn-softmax1024, blend-als-ease, …). EMBEDREC_BIN picks the binary.
+More rows per variant: SIMILAR_BENCH_SAMECAT=1 (the similar items filtered to
+the anchor's category), SIMILAR_BENCH_MIX=1 (the served list mixed with the
+category's bestsellers at 0.25 / 0.5 / 0.75 of the slots), SIMILAR_BENCH_CURRENT=1
+(a new visitor's recommendations with the anchor as context.current_item).
 """
 import argparse
 import os
@@ -132,6 +136,19 @@ def run_dataset(name, work, variants):
             if done.get("chosen_model_type"):
                 note += f"; chose {done['chosen_model_type']}"
             table.append((f"ours: {v}", *hits(lists, test), f"{took:.0f} s", note))
+            if os.environ.get("SIMILAR_BENCH_MIX") and any(category.values()):
+                best = category_best_lists(kept, test, category)
+                for share in (0.25, 0.5, 0.75):
+                    mixed = {}
+                    for u in test:  # take from the category's bestsellers at this share, in order, no repeats
+                        a, b, out = list(lists[u]), list(best[u]), []
+                        while len(out) < 20 and (a or b):
+                            src = b if (b and (not a or len([x for x in out if x in best[u]]) < share * (len(out) + 1))) else a
+                            x = src.pop(0)
+                            if x not in out:
+                                out.append(x)
+                        mixed[u] = out
+                    table.append((f"ours: {v} mixed with the category's bestsellers at {share}", *hits(mixed, test), "", ""))
             if os.environ.get("SIMILAR_BENCH_SAMECAT") and any(category.values()):
                 same, _ = served_similar(ports["gateway"], key, test, category=category)
                 table.append((f"ours: {v}, filtered to the item's category", *hits(same, test), "", ""))
