@@ -4,6 +4,7 @@
 #include "ml/blend.h"
 #include "ml/model_file.h"
 #include "ml/recency.h"
+#include "ml/similar_items.h"
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +44,7 @@ StatusOr<std::shared_ptr<const ServingModel>> LoadServingModel(const std::string
   if (!m->item_to_item) artifact.item_ego.clear();
   m->calibration = ml::ScoreCalibration::FromMetadata(artifact.metadata_json);
   m->recent_events_share = ml::RecentEventsShare(artifact.metadata_json);
+  m->similar_category_share = ml::SimilarCategoryShare(artifact.metadata_json);
   m->history_offsets = std::move(artifact.history_offsets);
   m->history_items = std::move(artifact.history_items);
   if (!m->history_items.empty()) m->reranker = ml::Reranker::FromMetadata(artifact.metadata_json);

@@ -58,6 +58,9 @@ struct ServingModel {
   // The weight of the newest events the model has seen in a user's query
   // (ml/recency.h; the model file's metadata "recent_events_share").
   double recent_events_share = 0;
+  // The share of an item's similar items its category's bestsellers take
+  // (ml/similar_items.h; the model file's metadata "similar_category_share").
+  double similar_category_share = 0;
   // The training pairs per user row (sorted item rows), when the file has them.
   std::vector<int64_t> history_offsets;
   std::vector<int32_t> history_items;

@@ -1,5 +1,7 @@
 #include "serving/recommender.h"
 
+#include "ml/similar_items.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -822,10 +824,34 @@ StatusOr<SimilarResult> Recommender::Similar(const std::string& tenant_id, const
                          static_cast<size_t>(count), filter);
     const auto candidates = kept ? std::move(*kept) : model->index->Search(q, count, &filter);
     const double most = qn * model->max_item_norm;
-    for (auto& [i, ip] : candidates) {
-      out.items.push_back({&catalog->items[rows[i]], most > 0 ? std::clamp(ip / most, 0.0, 1.0) : 0.0});
-    }
+    auto score = [&](double ip) { return most > 0 ? std::clamp(ip / most, 0.0, 1.0) : 0.0; };
+    for (auto& [i, ip] : candidates) out.items.push_back({&catalog->items[rows[i]], score(ip)});
     if (static_cast<int>(out.items.size()) > count) out.items.resize(count);
+    if (model->similar_category_share > 0 && !self->category.empty()) {
+      // The category's bestsellers take the share of the list its training
+      // job measured best (ml/similar_items.h), each at its own score,
+      // lowered where needed so that scores never increase down the list.
+      ASSIGN_OR_RETURN(auto trending, activity_->Trending(tenant_id, store));
+      const auto best = TrendingFill(
+          tenant_id, trending, *catalog,
+          [&](const CatalogItem& item) { return item.item_id != item_id && filters.Matches(item); }, {}, count,
+          1.0, {self->category});
+      std::vector<const CatalogItem*> from_model, from_category;
+      for (const auto& x : out.items) from_model.push_back(x.item);
+      for (const auto& b : best) from_category.push_back(b.item);
+      out.items.clear();
+      double ceiling = 1.0;
+      for (const CatalogItem* item : ml::MixSimilar(from_model, from_category, model->similar_category_share,
+                                                    static_cast<size_t>(count))) {
+        auto r = model->item_rows.find(item->item_id);
+        const double own = r == model->item_rows.end()
+                               ? 0.0
+                               : score(Dot(q, model->model->item_embeddings().data() + r->second * query.size(),
+                                           static_cast<int>(query.size())));
+        ceiling = std::min(ceiling, own);
+        out.items.push_back({item, ceiling});
+      }
+    }
     return out;
   }
   // Not in the model (new item, or no model): trending items of its category.

@@ -16,6 +16,7 @@
 #include "ml/evaluator.h"
 #include "ml/recency.h"
 #include "ml/reranker.h"
+#include "ml/similar_items.h"
 #include "training/auto_search.h"
 #include "training/deploy_policy.h"
 #include "training/served_judgement.h"
@@ -113,7 +114,17 @@ struct Validation {
   std::string calibration_problem = "no validation split";
   std::optional<ml::RerankerFit> rerank;
   json::object lift;
+  ml::SimilarShareFit similar;  // how much of an item's similar items its category's bestsellers take
 };
+
+// Whether the model's fold-in ranks an item's neighbours (an item-to-item
+// model, or a blend with one): serving's ServingModel::item_to_item.
+bool FoldsInNeighbours(const ml::Model& model, ml::ModelType type) {
+  if (ml::IsItemToItem(type)) return true;
+  if (type != ml::ModelType::kBlend) return false;
+  auto a = model.Export();
+  return a.ok() && ml::BlendHasItemToItem(a->params_json);
+}
 
 Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelType model_type, uint64_t seed,
                     bool rerank_asked, const ml::UserItems& excluded,
@@ -183,6 +194,9 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
       }
       else v.calibration_problem = fit.status().message();
     }
+    // Similar items: the share of an item's list its category's bestsellers
+    // take (ml/similar_items.h), on the same split.
+    v.similar = ml::FitSimilarCategoryShare(data, model, FoldsInNeighbours(model, model_type), item_categories);
   }
   const double hit = j ? j->hit_rate : 0;
   // The lift over popularity on the same split.
@@ -199,6 +213,19 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// The similar items' figures in the record: hit@20 of each share tried.
+json::object SimilarJson(const ml::SimilarShareFit& f) {
+  auto key = [](double x) {  // "0", "0.25", …, "1"
+    std::string t = std::to_string(x);
+    while (t.back() == '0') t.pop_back();
+    if (t.back() == '.') t.pop_back();
+    return t;
+  };
+  json::object hits;
+  for (size_t s = 0; s < f.hit_at.size(); ++s) hits[key(ml::kSimilarCategoryShares[s])] = f.hit_at[s];
+  return json::object{{"category_share", f.share}, {"users", f.users}, {"hit@20_by_category_share", std::move(hits)}};
 }
 
 using store::JobStatus;
@@ -652,12 +679,14 @@ StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const 
       {"best_epoch", fitted.best_epoch}, {"epochs_run", fitted.epochs_run},
       {"score_calibration", val.calibration ? json::value(val.calibration->ToJson()) : json::value(nullptr)},
       {"refit", refit}, {"lift", val.lift}, {"recent_events_share", val.recent_share},
+      {"similar_category_share", val.similar.share},
       {"reranker", val.rerank && val.rerank->reranker ? json::value(val.rerank->reranker->ToJson()) : json::value(nullptr)}});
   v.model_type = ModelChoiceName(fitted.chosen.model_type);
   v.job_id = ctx.job_id;
   json::object stored_metrics = val.final_metrics;
   if (!val.lift.empty()) stored_metrics["lift"] = val.lift;
   if (!val.recency.empty()) stored_metrics["recency"] = val.recency;
+  if (val.similar.users > 0) stored_metrics["similar_items"] = SimilarJson(val.similar);
   if (val.rerank) stored_metrics["rerank"] = val.rerank->ToJson();
   stored_metrics["refit"] = refitted;
   if (val.ndcg) stored_metrics["served_ndcg@10"] = *val.ndcg;
@@ -822,6 +851,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
     d["validation_held_out"] = !(st->incremental && val.deployed_ndcg_recorded);
     if (!val.lift.empty()) d["lift"] = val.lift;
     if (!val.recency.empty()) d["recency"] = val.recency;
+    if (val.similar.users > 0) d["similar_items"] = SimilarJson(val.similar);
     // Scores as probabilities: the fit, or why there is none (scores are then sigmoid(ip)).
     d["score_calibration"] = val.calibration ? json::value(val.calibration->ToJson())
                                              : json::value(json::object{{"none", val.calibration_problem}});

@@ -182,6 +182,33 @@ def test_a_blend_a_request_names_is_trained_served_and_survives_a_restart(make_s
     served()
 
 
+def test_similar_items_take_the_category_share_the_job_measured(server):
+    o = onboard(server, "similar")
+    key = o["api_key"]
+    r = server.request("POST", "/api/v1/train", {"model_type": "als", "hyperparameters": {"embedding_dim": 16}},
+                       token=key, port="ml")
+    done = wait_done(server, key, r.json()["job_id"])
+    assert done["status"] == "completed", done
+    sim = done["similar_items"]
+    hits = sim["hit@20_by_category_share"]
+    assert set(hits) == {"0", "0.25", "0.5", "0.75", "1"} and all(0 <= h <= 1 for h in hits.values()), sim
+    assert sim["users"] > 0
+    # The share whose lists held a held-out item most often (ties: the smaller).
+    best = max(hits.values())
+    assert sim["category_share"] == min(float(s) for s, h in hits.items() if h == best), sim
+    models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
+    [deployed] = [m for m in models if m["status"] == "deployed"]
+    assert deployed["metrics"]["similar_items"]["category_share"] == sim["category_share"]
+    for anchor in ("P3", "P40"):
+        r = server.request("POST", "/api/v1/recommendations/similar", {"item_id": anchor, "count": 8}, token=key)
+        assert r.status == 200, r
+        items = r.json()["similar_items"]
+        scores = [x["similarity_score"] for x in items]
+        assert len(items) == 8 and scores == sorted(scores, reverse=True) and all(0 <= x <= 1 for x in scores)
+        if sim["category_share"] == 1:  # the anchor's category's bestsellers alone
+            assert all((x["item_id"] in CAMERAS) == (anchor in CAMERAS) for x in items), items
+
+
 def test_every_job_reports_its_lift_and_the_gate_refuses_a_model_below_popularity(server):
     o = onboard(server, "lift")
     key = o["api_key"]

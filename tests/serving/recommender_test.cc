@@ -167,6 +167,28 @@ TEST_F(RecommenderTest, SimilarItemsAreRankedByInnerProductTheirScoresInTheOrder
   }
 }
 
+TEST_F(RecommenderTest, TheCategorysBestsellersTakeTheSimilarItemsShareTheModelFileNames) {
+  // Random embeddings: the model's similar items of i10 ("small") are
+  // mostly "big". The category's bestsellers are the "small" items viewed.
+  Viewed("buyer", {20, 30, 40, 50, 60, 70});
+  for (const auto& [metadata, small_at_least] :
+       std::vector<std::pair<std::string, int>>{{"{}", 0}, {R"({"similar_category_share":0.5})", 3},
+                                                {R"({"similar_category_share":1})", 6}}) {
+    Deploy(metadata);
+    auto got = recommender_->Similar(id_, "i10", 6, Filters());
+    ASSERT_OK(got);
+    ASSERT_EQ(got->items.size(), 6u) << metadata;
+    int small = 0;
+    for (size_t r = 0; r < got->items.size(); ++r) {
+      small += got->items[r].item->category == "small";
+      EXPECT_NE(got->items[r].item->item_id, "i10");
+      if (r > 0) EXPECT_LE(got->items[r].similarity, got->items[r - 1].similarity) << metadata;
+    }
+    EXPECT_GE(small, small_at_least) << metadata;
+    if (small_at_least == 0) EXPECT_LE(small, 3) << metadata;  // the model's own list: a tenth are "small"
+  }
+}
+
 TEST_F(RecommenderTest, TheRerankerCountsTheNewestEventsItsModelFileWasFittedOn) {
   // A reranker that orders by the share of the user's newest events in the
   // item's category alone. The visitor's newest view is in "small", the two
