@@ -48,7 +48,12 @@ SimilarShareFit FitSimilarCategoryShare(const Dataset& data, const Model& model,
     if (data.test.degree(u) > 0 && anchor[u] >= 0 && item_categories[anchor[u]] >= 0) users.push_back(u);
   }
   if (users.empty()) return fit;
-  const size_t step = std::max<size_t>(1, users.size() / static_cast<size_t>(std::max<int64_t>(1, max_users)));
+  // Each user scores every item: fewer users on a large catalog (200 on a
+  // 1M-item one at 64 dimensions, ~13 GFLOP; a hit rate's standard error
+  // there about ±3.5 %).
+  const int64_t affordable = std::clamp<int64_t>(
+      static_cast<int64_t>(2e9 / (static_cast<double>(n_items) * d)), std::min<int64_t>(200, max_users), max_users);
+  const size_t step = std::max<size_t>(1, users.size() / static_cast<size_t>(std::max<int64_t>(1, affordable)));
   std::vector<float> scores(n_items);
   std::vector<int32_t> order(n_items);
   for (size_t n = 0; n < users.size(); n += step) {

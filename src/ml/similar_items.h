@@ -65,7 +65,7 @@ struct SimilarShareFit {
 // The share on `data`'s validation split (see the file comment): `model`
 // trained on data.train, `item_to_item` whether its fold-in ranks an item's
 // neighbours, `item_categories` per item (−1: none). At most `max_users`
-// users, taken evenly. Share 0 when nothing can be judged (no categories,
+// users (fewer on a large catalog, down to 200), taken evenly. Share 0 when nothing can be judged (no categories,
 // no held-out items).
 SimilarShareFit FitSimilarCategoryShare(const Dataset& data, const Model& model, bool item_to_item,
                                         const std::vector<int32_t>& item_categories, int64_t max_users = 2000);
