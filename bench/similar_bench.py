@@ -135,6 +135,8 @@ def run_dataset(name, work, variants):
             note = f"{done.get('deployment_status')}; answered by {dict(algorithms)}"
             if done.get("chosen_model_type"):
                 note += f"; chose {done['chosen_model_type']}"
+            if done.get("similar_items"):
+                note += f"; category share {done['similar_items']['category_share']}"
             table.append((f"ours: {v}", *hits(lists, test), f"{took:.0f} s", note))
             if os.environ.get("SIMILAR_BENCH_MIX") and any(category.values()):
                 best = category_best_lists(kept, test, category)
