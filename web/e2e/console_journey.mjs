@@ -66,6 +66,7 @@ try {
 
   // Training, live: the curve grows; not deployed at once.
   await page.goto(`${url}#/training`);
+  await page.getByLabel("Model type").locator("option").first().waitFor({ state: "attached" });  // the form is drawn after the schema is read
   out.trainingTypes = await page.getByLabel("Model type").locator("option").allTextContents();
   out.hyperInputs = await page.locator(".hyper input").evaluateAll((xs) => xs.map((x) => x.dataset.name));
   await page.getByLabel("Model type").selectOption("lightgcn");
