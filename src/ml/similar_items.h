@@ -8,8 +8,8 @@
 // alone, its row of the item × item matrix). On the generated and the
 // electronics shops the item a user turned to next was in the anchor's
 // category's 20 bestsellers more often than in any model's 20 (hit@20 0.30
-// against 0.16-0.17, 0.49 against 0.28-0.38: docs/benchmarks.md); on
-// MovieLens the reverse (0.045 against 0.07-0.095). So the job tries the
+// against 0.16-0.23, 0.49 against 0.21-0.40: docs/benchmarks.md); on
+// MovieLens the genre's were below every model's (0.045 against 0.03-0.07). So the job tries the
 // shares in kShares: each validation user's newest training item is the
 // anchor, their held-out items the targets; the share whose mixed lists
 // hold a target most often is kept (a tie: the smaller share), in the

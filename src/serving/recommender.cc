@@ -536,8 +536,13 @@ void BlendSession(const ServingModel& model, const CatalogSnapshot& catalog, con
     for (const auto& h : model.index->Search(query.q.data(), static_cast<int>(k), &in_category)) hits.push_back(h);
   }
   for (const auto& [srow, w] : session.items) {
-    const std::vector<float> sq = model.SimilarQuery(srow);
-    const double sn = std::sqrt(std::max(0.0, static_cast<double>(Dot(sq.data(), sq.data(), static_cast<int>(sq.size())))));
+    // The query's norm: the item row's, kept, unless an item-to-item model
+    // queries with its fold-in (computed only then: this runs per session item).
+    double sn = model.item_norms[srow];
+    if (model.item_to_item) {
+      const std::vector<float> sq = model.SimilarQuery(srow);
+      sn = std::sqrt(std::max(0.0, static_cast<double>(Dot(sq.data(), sq.data(), static_cast<int>(sq.size())))));
+    }
     size_t taken = 0;
     // Held while walked: the kept lists may drop this one meanwhile (another
     // request's over the bound), and a range-for over *temporary() would
