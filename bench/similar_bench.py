@@ -136,7 +136,9 @@ def run_dataset(name, work, variants):
             if done.get("chosen_model_type"):
                 note += f"; chose {done['chosen_model_type']}"
             if done.get("similar_items"):
-                note += f"; category share {done['similar_items']['category_share']}"
+                sim = done["similar_items"]
+                by_share = ", ".join(f"{k}: {v:.3f}" for k, v in sim.get("hit@20_by_category_share", {}).items())
+                note += f"; category share {sim['category_share']} (the job's hit@20 by share: {by_share})"
             table.append((f"ours: {v}", *hits(lists, test), f"{took:.0f} s", note))
             if os.environ.get("SIMILAR_BENCH_MIX") and any(category.values()):
                 best = category_best_lists(kept, test, category)

@@ -76,13 +76,16 @@ SimilarShareFit FitSimilarCategoryShare(const Dataset& data, const Model& model,
     for (int32_t i : best[item_categories[a]]) {
       if (i != a) from_category.push_back(i);
     }
+    // The chance that the list holds the user's next choice: the items of
+    // their next visit, each at its chance of coming first, where the
+    // held-out pairs carry times; else any held-out item counts.
+    const bool by_visit = u < data.next_choices.num_users() && data.next_choices.degree(u) > 0;
     for (size_t s = 0; s < kShares; ++s) {
+      double hit = 0;
       for (int32_t i : MixSimilar(from_model, from_category, kSimilarCategoryShares[s], kSimilarListSize)) {
-        if (data.test.Contains(u, i)) {
-          fit.hit_at[s] += 1;
-          break;
-        }
+        hit += by_visit ? data.next_choices.WeightOf(u, i) : (data.test.Contains(u, i) ? 1.0 : 0.0);
       }
+      fit.hit_at[s] += std::min(1.0, hit);
     }
     ++fit.users;
   }

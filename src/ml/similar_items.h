@@ -11,8 +11,10 @@
 // against 0.16-0.23, 0.49 against 0.21-0.40: docs/benchmarks.md); on
 // MovieLens the genre's were below every model's (0.045 against 0.03-0.07). So the job tries the
 // shares in kShares: each validation user's newest training item is the
-// anchor, their held-out items the targets; the share whose mixed lists
-// hold a target most often is kept (a tie: the smaller share), in the
+// anchor, and the target their next choice (the items of their next visit,
+// each at its chance of coming first: Dataset::next_choices; any held-out
+// item when the pairs carry no times); the share whose mixed lists hold it
+// most often is kept (a tie: the smaller share), in the
 // model file's metadata ("similar_category_share").
 //
 // Thread safety: pure functions.

@@ -27,7 +27,9 @@ struct Shop {
   std::unique_ptr<Model> model;
 };
 
-Shop MakeShop(bool next_is_the_pair) {
+// `later_visit`: a second held-out item two hours after the first, the
+// pair when the next is the bestseller and the other way round.
+Shop MakeShop(bool next_is_the_pair, bool later_visit = false) {
   constexpr int kItems = 120, kDim = 60;
   std::mt19937_64 rng(3);
   std::vector<Interaction> train, test;
@@ -42,6 +44,7 @@ Shop MakeShop(bool next_is_the_pair) {
     train.push_back({u, anchor, 1.0f, ts += 60});
     // Next: the anchor's pair (what the model knows), or a bestseller the user lacks.
     test.push_back({u, next_is_the_pair ? anchor + 1 : other, 1.0f, ts += 60});
+    if (later_visit) test.push_back({u, next_is_the_pair ? other : anchor + 1, 1.0f, ts += 7200});
   }
   Shop s;
   s.data = MakeDataset(train, test);
@@ -78,6 +81,21 @@ TEST(SimilarItemsTest, TheCategorysBestsellersTakeSlotsOnlyWhereTheyHoldTheNextI
   fit = FitSimilarCategoryShare(bestseller.data, *bestseller.model, false, std::vector<int32_t>(120, -1));
   EXPECT_EQ(fit.share, 0);
   EXPECT_EQ(fit.users, 0);
+}
+
+TEST(SimilarItemsTest, TheTargetIsTheNextVisitsItemNotAnyHeldOutOne) {
+  // Both lists hold a held-out item; only the category's holds the next one.
+  Shop shop = MakeShop(false, true);
+  SimilarShareFit fit = FitSimilarCategoryShare(shop.data, *shop.model, false, shop.categories);
+  EXPECT_EQ(fit.users, 400);
+  EXPECT_GT(fit.share, 0);
+  EXPECT_DOUBLE_EQ(fit.hit_at.back(), 1.0);
+  EXPECT_LT(fit.hit_at[0], 0.6);
+  // And the other way round: the pair comes next, the bestseller later.
+  shop = MakeShop(true, true);
+  fit = FitSimilarCategoryShare(shop.data, *shop.model, false, shop.categories);
+  EXPECT_EQ(fit.share, 0);
+  EXPECT_DOUBLE_EQ(fit.hit_at[0], 1.0);
 }
 
 TEST(SimilarItemsTest, TheShareIsReadFromTheModelFilesMetadata) {
