@@ -104,6 +104,45 @@ TEST_P(RecommendationLogTest, FindsWhatWasAppendedWithItsItemsInOrder) {
   EXPECT_FALSE(none->has_value());
 }
 
+TEST_P(RecommendationLogTest, FieldsWithTabsNewlinesAndBackslashesComeBackAsGiven) {
+  auto log = Open();
+  auto r = Record(t1_, "rec_esc", 5);
+  r.user_id = "u\tone\\two\nthree\r";
+  r.context_json = R"({"page":"a\tb\\n","note":"line\nnext"})";
+  r.items = {{"P\t1", 0.5}, {"P\\2\n", 0.25}};
+  log->Append(r);
+  ASSERT_OK(log->Flush());
+  auto found = log->Find(t1_, "rec_esc");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->user_id, r.user_id);
+  EXPECT_EQ((*found)->context_json, r.context_json);
+  ASSERT_EQ((*found)->items.size(), 2u);
+  EXPECT_EQ((*found)->items[0].item_id, "P\t1");
+  EXPECT_EQ((*found)->items[1].item_id, "P\\2\n");
+}
+
+TEST_P(RecommendationLogTest, ARecordStoredAlreadyIsSkippedAndTheRestOfItsBatchKept) {
+  auto log = Open();
+  log->Append(Record(t1_, "rec_once", 5));
+  ASSERT_OK(log->Flush());
+  auto again = Record(t1_, "rec_once", 7);  // written again (its first commit's answer lost)
+  again.algorithm = "ease";
+  log->Append(again);
+  log->Append(Record(t1_, "rec_next", 8));
+  ASSERT_OK(log->Flush());
+  auto first = log->Find(t1_, "rec_once");
+  ASSERT_OK(first);
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->algorithm, "als");  // the stored record, not the repeat
+  auto next = log->Find(t1_, "rec_next");
+  ASSERT_OK(next);
+  EXPECT_TRUE(next->has_value());
+  auto all = log->Read(t1_, {});
+  ASSERT_OK(all);
+  EXPECT_EQ(all->size(), 2u);
+}
+
 TEST_P(RecommendationLogTest, ATenantNeverSeesAnotherTenantsRecords) {
   auto log = Open();
   log->Append(Record(t1_, "rec_a", 1000));

@@ -35,6 +35,18 @@ Status ErrorOf(pg_conn* c, pg_result* r, const std::string& sql) {
 
 }  // namespace
 
+void AppendCopyText(std::string_view v, std::string* out) {
+  for (char ch : v) {
+    switch (ch) {
+      case '\\': *out += "\\\\"; break;
+      case '\t': *out += "\\t"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      default: *out += ch;
+    }
+  }
+}
+
 std::string PgDouble(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);

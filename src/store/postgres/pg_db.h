@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -182,6 +183,9 @@ class PgDb {
 
 // A double as PostgreSQL reads it back exactly.
 std::string PgDouble(double v);
+// Appends `v` in COPY's text format (backslash, tab, newline and carriage
+// return escaped), for PgConn::CopyIn's data.
+void AppendCopyText(std::string_view v, std::string* out);
 // A PostgreSQL array literal of text values ({"a","b"}; NULL for nullopt),
 // for a statement that takes a whole column at once: unnest($1::text[]).
 std::string PgArray(const std::vector<PgParam>& values);

@@ -14,19 +14,6 @@
 namespace embedrec::store {
 namespace {
 
-// `v` in COPY's text format: backslash, tab, newline and carriage return escaped.
-void CopyText(std::string_view v, std::string* out) {
-  for (char ch : v) {
-    switch (ch) {
-      case '\\': *out += "\\\\"; break;
-      case '\t': *out += "\\t"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      default: *out += ch;
-    }
-  }
-}
-
 // Interactions go in with COPY, in chunks: a row is new when its user is new
 // to the tenant (made by this batch) or its key is not among the user's
 // stored ones, read once when the user's rows begin (the rows come grouped
@@ -133,10 +120,10 @@ class PgImportBatch final : public ImportBatch {
     auto num = [&](const std::optional<double>& v) { copy_ += v ? PgDouble(*v) : "\\N"; };
     auto text = [&](const std::string& v) {
       if (v.empty()) copy_ += "\\N";
-      else CopyText(v, &copy_);
+      else AppendCopyText(v, &copy_);
     };
     copy_ += std::to_string(r.user_idx) + '\t' + std::to_string(r.item_idx.value_or(-1)) + '\t';
-    CopyText(r.type, &copy_);
+    AppendCopyText(r.type, &copy_);
     copy_ += '\t' + std::to_string(r.ts_ms) + '\t';
     num(r.rating), copy_ += '\t', num(r.duration_seconds), copy_ += '\t', num(r.value), copy_ += '\t';
     num(r.quantity), copy_ += '\t', text(r.context_json), copy_ += '\t', text(r.metadata_json), copy_ += '\t';
