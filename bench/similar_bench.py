@@ -138,7 +138,7 @@ def run_dataset(name, work, variants):
             if done.get("similar_items"):
                 sim = done["similar_items"]
                 by_share = ", ".join(f"{k}: {v:.3f}" for k, v in sim.get("hit@20_by_category_share", {}).items())
-                note += f"; category share {sim['category_share']} (the job's hit@20 by share: {by_share})"
+                note += f"; category share {sim['category_share']} (the job's hit@20 by share over {sim.get('users')} users: {by_share})"
             table.append((f"ours: {v}", *hits(lists, test), f"{took:.0f} s", note))
             if os.environ.get("SIMILAR_BENCH_MIX") and any(category.values()):
                 best = category_best_lists(kept, test, category)
