@@ -52,7 +52,7 @@ Response ErrorResponse(const Status& status, const std::string& request_id) {
   details["request_id"] = request_id;
   json::object err{{"code", status.reason()}, {"message", message}, {"details", std::move(details)}};
   Response r = JsonResponse(code, JsonText(json::object{{"error", std::move(err)}}));
-  if (auto retry = status.detail("retry_after_seconds"); retry && code == 429) {
+  if (auto retry = status.detail("retry_after_seconds"); retry && (code == 429 || code == 503)) {
     r.headers.emplace_back("Retry-After", *retry);
   }
   if (code == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -854,11 +854,20 @@ class TrainingServiceImpl final : public TrainingService {
     Save(job, rec);
   }
 
+  // A record the store could not take for a while (busy: an upload holds
+  // the tenant's write lock past the busy timeout) is tried again, a few
+  // times: a job's end that is never stored reads "running" once the job
+  // has left memory.
   void Save(const Job& job, const store::JobRecord& rec) {
-    auto store = tenants_->Open(job.tenant_id);
-    Status s = store.ok() ? (*store)->training().PutJob(rec) : store.status();
+    Status s;
+    for (int attempt = 0; attempt < kSaveAttempts; ++attempt) {
+      auto store = tenants_->Open(job.tenant_id);
+      s = store.ok() ? (*store)->training().PutJob(rec) : store.status();
+      if (s.code() != StatusCode::kUnavailable) break;
+    }
     if (!s.ok()) spdlog::error("tenant {}: job {} not saved: {}", job.tenant_id, job.job_id, s.ToString());
   }
+  static constexpr int kSaveAttempts = 4;
 
   // `reason`: the error's machine-readable reason (cancelled, interrupted,
   // failed), `why` its message; both unused for a completed job.

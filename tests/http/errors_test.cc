@@ -48,5 +48,16 @@ TEST(ErrorsTest, ThrottledAnswerCarriesRetryAfter) {
   EXPECT_TRUE(found);
 }
 
+TEST(ErrorsTest, ABusyStoreAnswers503WithRetryAfterAndItsReason) {
+  Response r = ErrorResponse(Status(StatusCode::kUnavailable, "the data is busy", "busy",
+                                    {{"retry_after_seconds", "5"}}),
+                             "req_4");
+  EXPECT_EQ(r.status, 503);
+  bool found = false;
+  for (auto& [k, v] : r.headers) found |= (k == "Retry-After" && v == "5");
+  EXPECT_TRUE(found);
+  EXPECT_NE(r.body.find(R"("code":"busy")"), std::string::npos) << r.body;
+}
+
 }  // namespace
 }  // namespace embedrec::http

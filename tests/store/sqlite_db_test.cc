@@ -78,6 +78,40 @@ TEST(SqliteDbTest, FailedMigrationLeavesPreviousVersion) {
   EXPECT_EQ((*good)->SchemaVersion(), 1);
 }
 
+// An upload holds the database's write lock (BEGIN IMMEDIATE on a leased
+// connection) while it stores its rows; another write waits for it.
+TEST(SqliteDbTest, AWriteWaitsForAnotherTransactionWithinTheBusyTimeout) {
+  testing::TempDir dir;
+  auto db = SqliteDb::Open({.path = dir.Sub("w.db"), .busy_timeout_ms = 5000}, {{1, "CREATE TABLE a (x INTEGER);"}});
+  ASSERT_OK(db);
+  auto lease = (*db)->Checkout();
+  ASSERT_OK(lease.conn().Exec("BEGIN IMMEDIATE"));
+  ASSERT_OK(lease.conn().Exec("INSERT INTO a VALUES (1)"));
+  std::thread commit([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the holder's work, not a synchronisation
+    EXPECT_OK(lease.conn().Exec("COMMIT"));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_OK((*db)->Write([](SqliteConn& c) { return c.Exec("INSERT INTO a VALUES (2)"); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+  commit.join();
+  // By default a write waits for a large upload's rows (seconds to tens).
+  EXPECT_GE(SqliteDb::Options{}.busy_timeout_ms, 30000);
+}
+
+TEST(SqliteDbTest, AWriteThatWaitedTooLongIsBusyWithARetryHint) {
+  testing::TempDir dir;
+  auto db = SqliteDb::Open({.path = dir.Sub("b.db"), .busy_timeout_ms = 50}, {{1, "CREATE TABLE a (x INTEGER);"}});
+  ASSERT_OK(db);
+  auto lease = (*db)->Checkout();
+  ASSERT_OK(lease.conn().Exec("BEGIN IMMEDIATE"));
+  Status s = (*db)->Write([](SqliteConn& c) { return c.Exec("INSERT INTO a VALUES (2)"); });
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.reason(), "busy");
+  EXPECT_TRUE(s.detail("retry_after_seconds").has_value());
+  ASSERT_OK(lease.conn().Exec("ROLLBACK"));
+}
+
 TEST(SqliteDbTest, WriteRollsBackWhenTheCallbackFails) {
   testing::TempDir dir;
   auto db = SqliteDb::Open({.path = dir.Sub("m.db")}, {{1, "CREATE TABLE a (x);"}});

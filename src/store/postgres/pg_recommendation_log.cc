@@ -4,6 +4,7 @@
 // queue (store/recommendation_rows.h): a batch per tenant is one COPY,
 // whatever its size.
 #include <algorithm>
+#include <array>
 
 #include "store/postgres/pg_db.h"
 #include "store/postgres/pg_tenant_schema.h"
@@ -14,6 +15,22 @@ namespace {
 
 constexpr const char* kColumns =
     "id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached, experiment_id, arm";
+
+// A record's values in kColumns' order, as PostgreSQL reads them from text.
+constexpr size_t kFields = 11;
+std::array<std::string, kFields> FieldsOf(const RecommendationRecord& r) {
+  return {r.id,
+          std::to_string(r.ts_ms),
+          r.user_id,
+          r.endpoint,
+          r.model_version,
+          r.algorithm,
+          EncodeShownItems(r.items),
+          r.context_json.empty() ? "{}" : r.context_json,
+          r.cached ? "t" : "f",
+          r.experiment_id,
+          r.arm};
+}
 
 std::vector<RecommendationRecord> RecordsOf(const std::string& tenant_id, const PgRows& rows) {
   std::vector<RecommendationRecord> out;
@@ -50,21 +67,11 @@ class PgRecommendationRows final : public RecommendationRows {
     const std::string schema = Schema(tenant_id);
     std::string data;
     for (const RecommendationRecord* r : records) {
-      auto field = [&](std::string_view v, char end = '\t') {
-        AppendCopyText(v, &data);
-        data.push_back(end);
-      };
-      field(r->id);
-      field(std::to_string(r->ts_ms));
-      field(r->user_id);
-      field(r->endpoint);
-      field(r->model_version);
-      field(r->algorithm);
-      field(EncodeShownItems(r->items));
-      field(r->context_json.empty() ? "{}" : r->context_json);
-      field(r->cached ? "t" : "f");
-      field(r->experiment_id);
-      field(r->arm, '\n');
+      const auto fields = FieldsOf(*r);
+      for (size_t k = 0; k < fields.size(); ++k) {
+        AppendCopyText(fields[k], &data);
+        data.push_back(k + 1 < fields.size() ? '\t' : '\n');
+      }
     }
     const std::string copy = InSchema(std::string("COPY {s}.recommendations (") + kColumns + ") FROM STDIN", schema);
     Status s = db_->Transaction([&](PgConn& c) -> Status {
@@ -77,19 +84,10 @@ class PgRecommendationRows final : public RecommendationRows {
 
   Status InsertSkippingStored(const std::string& schema, const std::vector<const RecommendationRecord*>& records,
                               int64_t prune_before_ms) {
-    std::vector<PgParam> col[11];
+    std::vector<PgParam> col[kFields];
     for (const RecommendationRecord* r : records) {
-      col[0].emplace_back(r->id);
-      col[1].emplace_back(std::to_string(r->ts_ms));
-      col[2].emplace_back(r->user_id);
-      col[3].emplace_back(r->endpoint);
-      col[4].emplace_back(r->model_version);
-      col[5].emplace_back(r->algorithm);
-      col[6].emplace_back(EncodeShownItems(r->items));
-      col[7].emplace_back(r->context_json.empty() ? "{}" : r->context_json);
-      col[8].emplace_back(r->cached ? "t" : "f");
-      col[9].emplace_back(r->experiment_id);
-      col[10].emplace_back(r->arm);
+      auto fields = FieldsOf(*r);
+      for (size_t k = 0; k < kFields; ++k) col[k].emplace_back(std::move(fields[k]));
     }
     std::vector<PgParam> arrays;
     for (const auto& c : col) arrays.emplace_back(PgArray(c));

@@ -20,7 +20,9 @@ Status SqliteError(int rc, sqlite3* db, std::string_view what) {
       return Status::FailedPrecondition(msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Status::Unavailable(msg);
+      return Status(StatusCode::kUnavailable,
+                    "the data is busy with another write (an upload being stored); try again shortly (" + msg + ")",
+                    "busy", {{"retry_after_seconds", "5"}});
     default:
       return Status::Internal(msg);
   }

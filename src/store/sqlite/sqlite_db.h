@@ -96,7 +96,12 @@ class SqliteDb {
   struct Options {
     std::string path;          // database file; created when missing
     int pool_size = 4;         // connections at most, opened as needed (readers run in parallel under WAL)
-    int busy_timeout_ms = 5000;
+    // How long a write waits for another connection's (an upload holds the
+    // tenant's write lock while it stores its rows: seconds, tens of them
+    // on a loaded machine) before it fails with kUnavailable, reason "busy".
+    // Five seconds made a training job or a catalog change submitted during
+    // a large upload fail (docs/benchmarks.md, the thirty-seventh session).
+    int busy_timeout_ms = 30000;
     int64_t mmap_bytes = int64_t{1} << 30;  // address space for memory-mapped reads
     int64_t cache_kib = 64 * 1024;          // page cache per connection (grows on demand)
     // Checkpoints of the WAL run on a thread of their own (started when the
