@@ -132,6 +132,8 @@ Status SqliteConn::Exec(const std::string& sql) {
 
 int64_t SqliteConn::Changes() const { return sqlite3_changes64(db_); }
 
+void SqliteConn::SetBusyTimeout(int ms) { sqlite3_busy_timeout(db_, ms); }
+
 StatusOr<std::unique_ptr<SqliteConn>> SqliteDb::OpenConn() {
   // A new database file is readable by its owner only (SQLite gives its WAL
   // and shared-memory files the same mode): tenants' data and credentials'

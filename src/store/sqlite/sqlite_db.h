@@ -84,6 +84,8 @@ class SqliteConn {
   Status Exec(const std::string& sql);
   // Rows changed by the last statement.
   int64_t Changes() const;
+  // How long this connection's statements wait for another's lock.
+  void SetBusyTimeout(int ms);
   sqlite3* raw() { return db_; }
 
  private:
@@ -150,6 +152,7 @@ class SqliteDb {
 
   int SchemaVersion() const { return schema_version_; }
   const std::string& path() const { return options_.path; }
+  int busy_timeout_ms() const { return options_.busy_timeout_ms; }
 
  private:
   explicit SqliteDb(Options options) : options_(std::move(options)) {}

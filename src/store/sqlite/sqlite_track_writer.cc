@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_track_writer.h"
 #include "store/track_committer.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "common/json_text.h"
@@ -119,6 +120,7 @@ constexpr const char* kAppliedKey = "track_journal_applied_seq";
 class SqliteTrackTransaction final : public TrackTransaction {
  public:
   SqliteTrackTransaction(SqliteDb* db, const Clock* clock) : db_(db), clock_(clock) {}
+  static constexpr int kBeginWaitMs = 5000;
   ~SqliteTrackTransaction() override { Rollback(); }
 
   StatusOr<uint64_t> AppliedSeq() override {
@@ -133,7 +135,12 @@ class SqliteTrackTransaction final : public TrackTransaction {
   Status Write(const std::vector<TrackBatch*>& batches) override {
     if (!lease_) {
       lease_.emplace(db_->CheckoutUnsynced());
+      // Tracked events meeting an upload's write lock give up after a
+      // moment (the journal applies them later), rather than holding every
+      // reader that waits for their commit as long as another write may wait.
+      lease_->conn().SetBusyTimeout(std::min(kBeginWaitMs, db_->busy_timeout_ms()));
       Status s = lease_->conn().Exec("BEGIN IMMEDIATE");
+      lease_->conn().SetBusyTimeout(db_->busy_timeout_ms());
       if (!s.ok()) {
         lease_.reset();
         return s;
