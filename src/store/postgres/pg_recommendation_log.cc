@@ -57,8 +57,8 @@ class PgRecommendationRows final : public RecommendationRows {
  public:
   explicit PgRecommendationRows(std::unique_ptr<PgDb> db) : db_(std::move(db)) {}
 
-  // COPY, the cheapest way in (PostgreSQL's CPU per record about 40 % below
-  // the INSERT of unnested columns below, measured in docs/benchmarks.md);
+  // COPY, the cheapest way in (PostgreSQL's CPU per logged answer 31 % below
+  // the INSERT of unnested columns below while serving, docs/benchmarks.md);
   // the answers' log is most of what PostgreSQL does for serving. A record
   // stored already (a batch written again after its commit's answer was
   // lost) fails COPY's unique check: then the INSERT, which skips it.

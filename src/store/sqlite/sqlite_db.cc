@@ -21,7 +21,8 @@ Status SqliteError(int rc, sqlite3* db, std::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status(StatusCode::kUnavailable,
-                    "the data is busy with another write (an upload being stored); try again shortly (" + msg + ")",
+                    "the data is busy with another write (most often an upload storing its rows); try again shortly (" +
+                        msg + ")",
                     "busy", {{"retry_after_seconds", "5"}});
     default:
       return Status::Internal(msg);
