@@ -317,20 +317,39 @@ Status ExperimentService::Check(const std::string& tenant_id) {
     }
   }
   if (broken) return Close(tenant_id, *store, e, kRolledBack, "guardrail", "guardrail broken: " + *broken, Serve::kControl);
-  if (r.outcome == Outcome::kChallengerWorse) {
-    return Close(tenant_id, *store, e, kRolledBack, "challenger_lost",
-                 "the challenger's " + std::string(MetricName(e.spec.metric)) + " is lower (p = " +
-                     std::to_string(r.p_value) + ")",
-                 Serve::kControl);
-  }
-  if (e.step == 0 && r.outcome == Outcome::kChallengerBetter) {
-    e.Note(now, "challenger_better", json::object{{"p_value", r.p_value}, {"relative_lift", r.relative_lift}});
-    return Advance(tenant_id, *store, e, control, challenger);
-  }
-  if (e.step > 0 && control.impressions - e.step_control_impressions >= static_cast<double>(e.spec.min_sample) &&
-      challenger.impressions - e.step_challenger_impressions >= static_cast<double>(e.spec.min_sample)) {
-    e.Note(now, "step_checked", json::object{{"p_value", r.p_value}, {"relative_lift", r.relative_lift}});
-    return Advance(tenant_id, *store, e, control, challenger);
+  const std::string metric(MetricName(e.spec.metric));
+  if (e.step == 0) {
+    // The first decision: the sequential test, in the direction of the look that decided.
+    if (r.outcome == Outcome::kChallengerWorse) {
+      return Close(tenant_id, *store, e, kRolledBack, "challenger_lost",
+                   "the challenger's " + metric + " is lower (p = " + std::to_string(r.p_value) + ")",
+                   Serve::kControl);
+    }
+    if (r.outcome == Outcome::kChallengerBetter) {
+      e.Note(now, "challenger_better", json::object{{"p_value", r.p_value}, {"relative_lift", r.relative_lift}});
+      return Advance(tenant_id, *store, e, control, challenger);
+    }
+  } else if (control.impressions - e.step_control_impressions >= static_cast<double>(e.spec.min_sample) &&
+             challenger.impressions - e.step_challenger_impressions >= static_cast<double>(e.spec.min_sample)) {
+    // A later step: the always-valid p-value, once low, stays low, so it
+    // cannot tell whether the lead still holds. All the figures so far
+    // must still show it (the probability that the challenger is better,
+    // at the experiment's confidence) for the next share; where they show
+    // the challenger worse at that confidence it is rolled back (an early
+    // lucky streak, or a lead that faded: a novelty, a trend); in between,
+    // the step waits for more users.
+    if (r.probability_better >= e.spec.confidence) {
+      e.Note(now, "step_checked", json::object{{"p_value", r.p_value},
+                                               {"relative_lift", r.relative_lift},
+                                               {"probability_challenger_better", r.probability_better}});
+      return Advance(tenant_id, *store, e, control, challenger);
+    }
+    if (r.probability_better <= 1 - e.spec.confidence) {
+      return Close(tenant_id, *store, e, kRolledBack, "challenger_lost",
+                   "the challenger's " + metric + " fell below the control's during the rollout (probability "
+                   "the challenger is better " + std::to_string(r.probability_better) + ")",
+                   Serve::kControl);
+    }
   }
   if (now - e.started_at_ms >= e.spec.max_duration_days * kDayMs) {
     const std::string why = "no decision within " + std::to_string(e.spec.max_duration_days) + " days";

@@ -7,7 +7,20 @@ category share per 10 items against popularity's 0.92, measured on 300
 users of this shop; under the generator's item-level purchase propensities
 it is also ahead, 0.0301 against 0.0274). The platform's own statistics,
 checked as the clicks arrive, must roll the truly better one out step by
-step to everybody, and roll the worse one back as a challenger."""
+step to everybody, and roll the worse one back as a challenger.
+
+"Truly better" is judged by the truth on the lists each arm served: the
+expected clicks of a list are the sum of its items' click chances, which is
+the arm's click-through rate the platform estimates from the clicks drawn.
+Popularity is the tenant's trending list, and the shoppers' clicks of the
+first experiment (mostly on EASE's items) feed it, so as a challenger
+afterwards it is not the same list as at the start. With other shopper
+seeds it was promoted in 2 of 12 runs (observed 0.155-0.159 against EASE's
+0.135-0.139, truth not recorded) — the rollout then followed the first
+decision's sign, now it asks all the figures at each step — and in 10 runs
+with the truth recorded it was truly worse every time (0.097-0.115 against
+0.149-0.159) and rolled back. Where the truth says it has become better,
+promoting it is the right decision."""
 import csv
 import random
 import subprocess
@@ -40,9 +53,10 @@ def train(server, key, model_type, **fields):
     return done
 
 
-def shoppers(server, key, truth, rng, n):
+def shoppers(server, key, truth, rng, n, expected):
     """`n` visits of shop users: each is shown 10 recommendations and clicks
-    each item with 0.1 × the user's true share of the item's category."""
+    each item with 0.1 × the user's true share of the item's category.
+    `expected[arm]` sums each list's expected clicks and counts the lists."""
     share, category = truth
     users = list(share)
     events = []
@@ -51,8 +65,12 @@ def shoppers(server, key, truth, rng, n):
         r = server.request("POST", "/api/v1/recommendations", {"user_id": user, "count": 10}, token=key)
         assert r.status == 200, r
         a = r.json()
-        for item in a["recommendations"]:
-            if rng.random() < 0.1 * share[user].get(category[item["item_id"]], 0.0):
+        chances = [0.1 * share[user].get(category[item["item_id"]], 0.0) for item in a["recommendations"]]
+        arm = expected.setdefault(a["metadata"]["arm"] or "none", [0.0, 0])
+        arm[0] += sum(chances)
+        arm[1] += 1
+        for item, chance in zip(a["recommendations"], chances):
+            if rng.random() < chance:
                 events.append({"user_id": user, "item_id": item["item_id"], "interaction_type": "view",
                                "recommendation_id": a["metadata"]["recommendation_id"]})
     for start in range(0, len(events), 500):
@@ -61,15 +79,19 @@ def shoppers(server, key, truth, rng, n):
 
 
 def run(server, key, truth, exp_id, seed):
+    """The experiment once decided, and each arm's true click-through rate
+    over the lists it served meanwhile."""
     rng = random.Random(seed)
+    expected = {}
 
     def step():
-        shoppers(server, key, truth, rng, 80)
+        shoppers(server, key, truth, rng, 80, expected)
         r = server.request("GET", f"/api/v1/experiments/{exp_id}", token=key, port="ml")
         assert r.status == 200, r
         e = r.json()
         return e if e["status"] != "running" else None
-    return wait_for(step, timeout=240, what="the experiment's decision")
+    decided = wait_for(step, timeout=240, what="the experiment's decision")
+    return decided, {arm: clicks / lists for arm, (clicks, lists) in expected.items()}
 
 
 def test_the_truly_better_model_is_rolled_out_and_a_worse_one_rolled_back(make_server, tmp_path):
@@ -91,8 +113,9 @@ def test_the_truly_better_model_is_rolled_out_and_a_worse_one_rolled_back(make_s
                        {"name": "ease vs popularity", "challenger": ease["model_version"], "traffic_share": 0.2,
                         "min_sample": 100, "rollout": [0.5, 1]}, token=key, port="ml")
     assert r.status == 201, r
-    won = run(server, key, truth, r.json()["experiment_id"], seed=1)
-    assert won["status"] == "promoted" and won["decision"]["outcome"] == "challenger_won", won
+    won, true_ctr = run(server, key, truth, r.json()["experiment_id"], seed=1)
+    assert true_ctr["challenger"] > true_ctr["control"], true_ctr
+    assert won["status"] == "promoted" and won["decision"]["outcome"] == "challenger_won", (won, true_ctr)
     assert [h["traffic_share"] for h in won["history"] if h["event"] == "rollout_step"] == [0.5]
     arms = won["statistics"]["arms"]
     assert arms["challenger"]["value"] > arms["control"]["value"]
@@ -100,12 +123,19 @@ def test_the_truly_better_model_is_rolled_out_and_a_worse_one_rolled_back(make_s
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()
     assert models["serving_version"] == ease["model_version"]
 
-    # (b) Popularity back as the challenger of the deployed EASE: rolled back.
+    # (b) Popularity back as the challenger of the deployed EASE: rolled back
+    # where it is truly worse (nearly always), rolled out where it is better.
     r = server.request("POST", "/api/v1/experiments",
                        {"name": "popularity again", "challenger": popularity["model_version"], "traffic_share": 0.3,
                         "min_sample": 100}, token=key, port="ml")
     assert r.status == 201, r
-    lost = run(server, key, truth, r.json()["experiment_id"], seed=2)
-    assert lost["status"] == "rolled_back" and lost["decision"]["outcome"] == "challenger_lost", lost
+    decided, true_ctr = run(server, key, truth, r.json()["experiment_id"], seed=2)
     models = server.request("GET", "/api/v1/models", token=key, port="ml").json()
-    assert models["serving_version"] == ease["model_version"]
+    if true_ctr["challenger"] < true_ctr["control"]:
+        assert decided["status"] == "rolled_back" and decided["decision"]["outcome"] == "challenger_lost", \
+            (decided, true_ctr)
+        assert models["serving_version"] == ease["model_version"]
+    else:
+        assert decided["status"] == "promoted" and decided["decision"]["outcome"] == "challenger_won", \
+            (decided, true_ctr)
+        assert models["serving_version"] == popularity["model_version"]

@@ -186,6 +186,28 @@ TEST_F(ExperimentServiceTest, AWorseChallengerIsRolledBackAndTheControlServesAlo
   }
 }
 
+// A lead that fades (a novelty, a trend that turned, an early lucky streak):
+// the challenger wins the first decision, then falls behind. The later
+// steps ask all the figures so far, so it is rolled back during the
+// rollout, not rolled out to everybody on the first decision's p-value.
+TEST_F(ExperimentServiceTest, AChallengerWhoseLeadFadesDuringTheRolloutIsRolledBack) {
+  auto e = svc_->Create(id_, Spec());
+  ASSERT_OK(e);
+  for (int i = 0; i < 200 && Shares(*svc_->Get(id_, e->id), "rollout_step").empty(); ++i) {
+    Shop(1000, {{"v1.0_20261201", 0.05}, {"v2.0_20261202", 0.08}});
+    ASSERT_OK(svc_->Check(id_));
+  }
+  ASSERT_EQ(Shares(*svc_->Get(id_, e->id), "rollout_step"), (std::vector<double>{0.25}));
+  Experiment done = RunUntilDecided(e->id, {{"v1.0_20261201", 0.06}, {"v2.0_20261202", 0.03}});
+  EXPECT_EQ(done.status, kRolledBack);
+  EXPECT_EQ(done.decision.at("outcome").as_string(), "challenger_lost");
+  EXPECT_NE(done.decision.at("reason").as_string().find("during the rollout"), std::string::npos)
+      << json::serialize(done.decision);
+  EXPECT_TRUE(deploys_.empty());
+  EXPECT_EQ(Deployed(), "v1.0_20261201");
+  EXPECT_EQ(splits_.back(), 0);
+}
+
 // Seeded A/A runs (the same version in both arms), checked after every
 // 1,000 visits up to 60,000: at most 5 % declare a winner.
 TEST_F(ExperimentServiceTest, AnAATestDeclaresNoWinnerInAtLeast95PercentOfSeededRuns) {
