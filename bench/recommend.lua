@@ -10,6 +10,9 @@ local tid = 0
 local pool = {}
 local next_index = 1
 local delay_ms = 0
+local interval_ms = 0  -- BENCH_RATE: this thread's time between requests
+local next_slot = nil
+local clock = nil
 local visitors = 0
 local track_headers = nil
 
@@ -38,6 +41,17 @@ function init(args)
   local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}
   local counter = tid * 7919
   delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+  local rate = tonumber(os.getenv("BENCH_RATE") or "0")
+  if rate > 0 then
+    interval_ms = 1000 * tonumber(os.getenv("BENCH_THREADS") or "2") / rate
+    local ffi = require("ffi")
+    ffi.cdef("typedef struct { long tv_sec; long tv_nsec; } bench_timespec; int clock_gettime(int, bench_timespec*);")
+    local ts = ffi.new("bench_timespec")
+    clock = function()
+      ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+      return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+    end
+  end
   if os.getenv("BENCH_KIND") == "mix" then
     -- What a shop's site sends: recommendations (60 %), similar items
     -- (20 %) and tracked views (20 %), over BENCH_N users and BENCH_ITEMS items.
@@ -73,10 +87,26 @@ function init(args)
   end
 end
 
--- BENCH_DELAY_MS (fractional) paces each connection: wrk waits that long
--- before each request, so the offered rate is about connections / (delay +
--- latency). Whole milliseconds only, alternated so the mean is the fraction.
+-- BENCH_RATE (requests/s over BENCH_THREADS threads, 2 by default) paces by
+-- a schedule: each thread's requests are due every interval whatever the
+-- answers take, so the offered rate does not fall when latency rises (an
+-- open-loop arrival rate, as a site's visitors make); a connection waits
+-- for its request's due time, and sends at once when it is late. Lateness
+-- is made up for at most a second back, so a stall is followed by a short
+-- burst, not by an unbounded one.
+-- BENCH_DELAY_MS (fractional) paces each connection instead: wrk waits that
+-- long before each request, so the offered rate is about connections /
+-- (delay + latency). Whole milliseconds only, alternated so the mean is the
+-- fraction.
 function delay()
+  if interval_ms > 0 then
+    local now = clock()
+    if next_slot == nil or next_slot < now - 1000 then next_slot = math.max(next_slot or now, now - 1000) end
+    local due = next_slot
+    next_slot = next_slot + interval_ms
+    if due <= now then return 0 end
+    return math.floor(due - now)
+  end
   if delay_ms <= 0 then return 0 end
   local whole = math.floor(delay_ms)
   if math.random() < delay_ms - whole then return whole + 1 end

@@ -1,7 +1,10 @@
 """Soak (issue 19): the real server under a mixed load — recommendations,
 similar items, tracked views (bench/recommend.lua, BENCH_KIND=mix) — at 80 % of the maximum that
 same mix reached, for 10 minutes, with an upload of interactions and a
-training job during it. Recorded per 10-second slice: requests/s, p50,
+training job during it. The load is offered by a schedule (requests due at
+the target rate whatever the answers take; `--pacing delay` for the fixed
+wait per request of the soaks before, whose rate fell as latency rose).
+Recorded per 10-second slice: requests/s, p50,
 p99, errors, and the server's resident memory (sampled every second).
 Passes when no request failed, RSS is flat after warm-up (the last half's
 mean within 10 % of the first half's, both after warm-up; judged on the whole
@@ -109,6 +112,10 @@ def main():
     ap.add_argument("--visitors", type=int, default=0,
                     help="tracked views from this many visitors (mostly new users) instead of the shop's 5,000")
     ap.add_argument("--out", default="soak.json", help="file name under bench/out")
+    ap.add_argument("--pacing", choices=["schedule", "delay"], default="schedule",
+                    help="schedule: requests due at the target rate whatever the answers take (an open-loop "
+                         "arrival rate); delay: each connection waits a fixed time before each request "
+                         "(the rate falls when latency rises; the soaks before 2026-12-06's thirty-eighth session)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-soak-"))
     out_dir = ROOT / "bench" / "out"
@@ -133,11 +140,18 @@ def main():
         wrk_slice(url, args.connections, 10, env, work / "warm.json")  # warm-up
         peak = wrk_slice(url, args.connections, 20, env, work / "max.json")
         target = 0.8 * peak["rps"]
-        # Paced: each connection waits before each request, so that
-        # connections / (delay + latency) is the target.
-        delay_ms = max(0.0, 1000 * args.connections / target - peak["p50_ms"])
-        print(f"maximum {peak['rps']:.0f} req/s (p99 {peak['p99_ms']:.2f} ms); target {target:.0f} req/s, "
-              f"delay {delay_ms:.2f} ms per request per connection", flush=True)
+        if args.pacing == "schedule":
+            # Offered at the target rate by a schedule (bench/recommend.lua's BENCH_RATE).
+            pace = {"BENCH_RATE": f"{target:.1f}", "BENCH_THREADS": "2"}
+            how = "paced by a schedule"
+        else:
+            # Each connection waits before each request, so that
+            # connections / (delay + latency) is the target at the maximum's p50.
+            delay_ms = max(0.0, 1000 * args.connections / target - peak["p50_ms"])
+            pace = {"BENCH_DELAY_MS": f"{delay_ms:.3f}"}
+            how = f"delay {delay_ms:.2f} ms per request per connection"
+        print(f"maximum {peak['rps']:.0f} req/s (p99 {peak['p99_ms']:.2f} ms); target {target:.0f} req/s, {how}",
+              flush=True)
 
         rss, events, slices, mem = [], [], [], []
         stop = threading.Event()
@@ -183,8 +197,7 @@ def main():
             t.start()
         n = int(args.minutes * 60 / SLICE_S)
         for i in range(n):
-            r = wrk_slice(url, args.connections, SLICE_S, {**env, "BENCH_DELAY_MS": f"{delay_ms:.3f}"},
-                          work / "slice.json")
+            r = wrk_slice(url, args.connections, SLICE_S, {**env, **pace}, work / "slice.json")
             r["t_s"] = time.monotonic() - t0
             slices.append(r)
             print(f"{r['t_s']:6.0f} s: {r['rps']:7.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
@@ -206,7 +219,7 @@ def main():
                   for k in MEMORY_METRICS + RSS_PARTS} if half else {}
         result = {
             "minutes": args.minutes, "connections": args.connections, "max_rps": peak["rps"],
-            "max_p99_ms": peak["p99_ms"], "target_rps": target,
+            "max_p99_ms": peak["p99_ms"], "target_rps": target, "pacing": args.pacing,
             "mean_rps": statistics.mean(s["rps"] for s in slices), "errors": errors,
             "requests": sum(s["requests"] for s in slices),
             "rss_mb": {"after_warmup_first_half": second, "last_half": last, "max": max(m for _, m in rss)},
