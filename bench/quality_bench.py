@@ -79,6 +79,11 @@ VARIANT_REQUESTS = {
     # Two of the auto search's other trials.
     "als-reg3": {"model_type": "als", "hyperparameters": {"reg": 3}},
     "ease-250": {"model_type": "ease", "hyperparameters": {"lambda": 250}},
+    # item_knn with its pair weights decayed over a fixed 30 days (the default before the data's
+    # own half-life), over a year, and over a century (about none).
+    "item_knn-30": {"model_type": "item_knn", "hyperparameters": {"half_life_days": 30}},
+    "item_knn-365": {"model_type": "item_knn", "hyperparameters": {"half_life_days": 365}},
+    "item_knn-100y": {"model_type": "item_knn", "hyperparameters": {"half_life_days": 36500}},
     # Blends a request names (model_type blend): the search's LightGCN with EASE, ALS with EASE.
     "blend-lightgcn-ease": {"model_type": "blend", "hyperparameters": {"blend": [
         {"model_type": "lightgcn", "weight": 0.7, "hyperparameters": {"softmax_negatives": 1024, "learning_rate": 0.01}},

@@ -30,8 +30,9 @@ void AddTrainCommand(CLI::App& app, TrainCommand* c, CLI::App** sub) {
       ->capture_default_str();
   t->add_option("--alpha", c->options.alpha, "als: confidence 1 + alpha * weight")
       ->capture_default_str();
-  t->add_option("--half-life-days", c->options.half_life_days,
-                "popularity, item_knn: days after which an event counts half")->capture_default_str();
+  c->half_life_option = t->add_option("--half-life-days", c->options.half_life_days,
+                                      "popularity, item_knn: days after which an event counts half "
+                                      "(item_knn when not given: from the data)")->capture_default_str();
   t->add_option("--format", c->format, "csv (header with user_id,item_id) or adjacency "
                 "(LightGCN's text format; .gz read as such)")
       ->capture_default_str()->check(CLI::IsMember({"csv", "adjacency"}));
@@ -136,6 +137,7 @@ int RunTrain(TrainCommand c) {
   }
   if (c.options.eval_every == 0) c.options.eval_every = c.options.epochs;  // only at the end
   if (c.model == "als" && c.reg_option && c.reg_option->count() == 0) c.options.reg = 0.1;
+  if (c.model == "item_knn" && c.half_life_option && c.half_life_option->count() == 0) c.options.half_life_days = 0;
   // With a time budget, what is not given follows our recipe: lr 0.01
   // (measured to reach the reference's 100-epoch quality ten times sooner)
   // and, for LightGCN, the sampled softmax over 4,096 shared negatives with

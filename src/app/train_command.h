@@ -25,6 +25,7 @@ struct TrainCommand {
   bool progress = true;      // progress bar on a terminal
   CLI::Option* reg_option = nullptr;  // to tell a given --reg from the default
   CLI::Option* lr_option = nullptr;   // to tell a given --lr from the default
+  CLI::Option* half_life_option = nullptr;  // item_knn without it: the decay from the data
   CLI::Option* loss_option = nullptr; // to tell a given --loss from the default
 };
 

@@ -3,7 +3,8 @@
 //   ease      EASE^R (Steck 2019): B = argmin ‖X − XB‖² + λ‖B‖², diag(B) = 0,
 //             in closed form: P = (XᵀX + λI)⁻¹, B = I − P·diag(1/diag(P)).
 //   item_knn  time-decayed co-occurrence (a pair's weight halves every
-//             half_life_days before the newest event), normalised by the
+//             half_life_days before the newest event; when not given, from
+//             the data: see DataHalfLifeDays), normalised by the
 //             source item's norm only (an asymmetric cosine: M_ij = G_ij / √G_ii;
 //             the symmetric cosine favours rare items and measured far below
 //             popularity on generated shops), each item keeping its
@@ -70,6 +71,28 @@ std::vector<float> InputWeights(const Dataset& data, double half_life_s, bool pe
   for (auto& x : w) x = std::log1p(x);
   return w;
 }
+
+}  // namespace
+
+double DataHalfLifeDays(const Dataset& data) {
+  std::vector<int64_t> newest_of(data.n_users, 0);
+  int64_t newest_all = 0;
+  for (const auto& e : data.train_events) {
+    if (e.ts <= 0) continue;
+    newest_all = std::max(newest_all, e.ts);
+    newest_of[e.user] = std::max(newest_of[e.user], e.ts);
+  }
+  std::vector<double> lag_days;
+  for (int64_t t : newest_of) {
+    if (t > 0) lag_days.push_back(static_cast<double>(newest_all - t) / 86400.0);
+  }
+  if (lag_days.empty()) return kMinDataHalfLifeDays;
+  auto mid = lag_days.begin() + lag_days.size() / 2;
+  std::nth_element(lag_days.begin(), mid, lag_days.end());
+  return std::max(kMinDataHalfLifeDays, *mid);
+}
+
+namespace {
 
 // G = XᵀX (n × n, row-major, both triangles).
 void Gram(const UserItems& t, const std::vector<float>& x, int32_t n, std::vector<float>* g) {
@@ -164,8 +187,9 @@ class ItemItem final : public Model {
 
   StatusOr<ModelArtifact> Export() const override {
     if (items_.empty()) return Status::FailedPrecondition("the model is not trained");
-    char params[128];
-    std::snprintf(params, sizeof params, "{\"lambda\":%.9g,\"neighbors\":%d}", lambda_, neighbors_);
+    char params[160];
+    std::snprintf(params, sizeof params, "{\"lambda\":%.9g,\"neighbors\":%d,\"half_life_days\":%.9g}", lambda_,
+                  neighbors_, half_life_days_);
     ModelArtifact a = ExportEmbeddings(type_, d_, users_, items_, params);
     a.user_ego = users_;  // the file keeps ego rows in pairs; the item side is L
     a.item_ego = left_;
@@ -197,7 +221,8 @@ class ItemItem final : public Model {
     const auto t0 = std::chrono::steady_clock::now();
     const int32_t n = data.n_items;
     const bool knn = type_ == "item_knn";
-    const double half_life_s = knn ? opt.half_life_days * 86400.0 : 0.0;
+    half_life_days_ = knn ? (opt.half_life_days > 0 ? opt.half_life_days : DataHalfLifeDays(data)) : 0.0;
+    const double half_life_s = half_life_days_ * 86400.0;
     const std::vector<float> x = InputWeights(data, half_life_s);
     std::vector<float> m;
     Gram(data.train, x, n, &m);
@@ -324,6 +349,7 @@ class ItemItem final : public Model {
   int64_t n_items_ = 0;
   double lambda_ = 0;
   int neighbors_ = 0;
+  double half_life_days_ = 0;  // item_knn: the decay the fit used
 };
 
 }  // namespace

@@ -55,7 +55,9 @@ struct TrainOptions {
   // and keep the best evaluation's embeddings (0: no budget).
   double time_budget_seconds = 0;
   std::vector<int> ks{10, 20};
-  double half_life_days = 30;  // popularity: weight of an event halves every this many days
+  // popularity, item_knn: weight of an event halves every this many days
+  // (item_knn, ≤ 0: from the data, DataHalfLifeDays).
+  double half_life_days = 30;
   double alpha = 10;           // als: confidence 1 + alpha * (summed event weights)
   double lambda = 500;         // ease: L2 of the item × item solve
   int neighbors = 0;           // item_knn: neighbours kept per item (0: all)
@@ -198,6 +200,14 @@ std::unique_ptr<Model> NewAls();
 inline constexpr int32_t kMaxItemItemItems = 30000;
 std::unique_ptr<Model> NewEase();
 std::unique_ptr<Model> NewItemKnn();
+// item_knn's decay when none is given: the median user's time from their
+// newest event to the newest of all, at least kMinDataHalfLifeDays, so that
+// the typical user's history counts at least half. A shop whose customers
+// come back weekly keeps 30 days; ratings gathered over 22 years (MovieLens,
+// median user 11 years back) are hardly decayed, where 30 days left the
+// model at popularity's level (docs/benchmarks.md).
+inline constexpr double kMinDataHalfLifeDays = 30;
+double DataHalfLifeDays(const Dataset& data);
 // A weighted blend of other models' scores (ml/blend.h).
 std::unique_ptr<Model> NewBlend();
 std::unique_ptr<Model> NewModel(ModelType type);

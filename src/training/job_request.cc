@@ -256,7 +256,8 @@ const std::vector<HyperparameterSpec>& Hyperparameters() {
        "share of each user's latest items held out for validation (0: none, no gate)"},
       {"alpha", 0, 10000, true, false, 10, "als", "confidence weight of interactions"},
       {"half_life_days", 0, 36500, true, false, 30, "popularity,item_knn",
-       "decay half-life of events (popularity; item_knn's pair weights)"},
+       "decay half-life of events (popularity; item_knn's pair weights: when not given, the median "
+       "user's time from their newest event to the newest of all, at least 30 days)"},
       {"lambda", 0, 1e7, true, false, 500, "ease", "L2 regularisation of the item x item solve"},
       {"neighbors", 0, 5000, false, true, 0, "item_knn", "neighbours kept per item (0: all)"},
   };
@@ -458,6 +459,7 @@ StatusOr<JobRequest> ParseJobRequest(const json::object& body, const std::string
   o.patience = static_cast<int>(get("patience"));
   o.alpha = get("alpha");
   o.half_life_days = get("half_life_days");
+  if (r.model_type == ModelType::kItemKnn && !values.count("half_life_days")) o.half_life_days = 0;  // from the data
   o.lambda = get("lambda");
   o.neighbors = static_cast<int>(get("neighbors"));
   o.ks = {10, 20};
@@ -537,7 +539,7 @@ json::object HyperparametersJson(const JobRequest& r) {
   put("patience", o.patience);
   put("validation_split", r.validation_split);
   put("alpha", o.alpha);
-  put("half_life_days", o.half_life_days);
+  if (o.half_life_days > 0) put("half_life_days", o.half_life_days);  // item_knn: 0 until the fit
   put("lambda", o.lambda);
   put("neighbors", o.neighbors);
   if (r.model_type == ml::ModelType::kBlend && o.blend) {

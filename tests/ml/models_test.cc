@@ -252,6 +252,40 @@ TEST(ItemItemTest, UsersWhoseEventsDecayedToAlmostNothingStillGetFiniteVectors) 
   EXPECT_TRUE(std::all_of(q->begin(), q->end(), [](float x) { return std::isfinite(x); }));
 }
 
+TEST(ItemItemTest, WithoutAHalfLifeItemKnnDecaysOverTheDatasOwnTimeSpread) {
+  // 160 users with planted tastes last seen 20 years before 40 recent users
+  // of random items (ratings gathered over decades): a 30-day decay leaves
+  // the co-occurrences to the random users; the data's own half-life (the
+  // median user's lag: 20 years) keeps the tastes.
+  const int64_t old_ts = 1'000'000'000, new_ts = old_ts + 20LL * 365 * 86400;
+  std::vector<Interaction> all = testing::PlantedHalves(160, 50, 12, 5);
+  for (auto& e : all) e.ts = old_ts + e.user;
+  std::mt19937_64 rng(9);
+  for (int32_t u = 160; u < 200; ++u) {
+    for (int k = 0; k < 12; ++k) all.push_back({u, static_cast<int32_t>(rng() % 100), 1.0f, new_ts});
+  }
+  std::vector<Interaction> train, test;
+  SplitPerUser(all, {.fraction = 0.2, .seed = 1, .min_items = 2, .temporal = false}, &train, &test);
+  std::erase_if(test, [](const Interaction& e) { return e.user >= 160; });  // judged on the tastes
+  Dataset d = MakeDataset(train, test, 200, 100);
+  EXPECT_NEAR(DataHalfLifeDays(d), 20 * 365, 1.0);
+  auto recall = [&](double half_life_days) {
+    TrainOptions o = testing::QuickOptions("item_knn");
+    o.half_life_days = half_life_days;
+    auto m = NewItemKnn();
+    EXPECT_TRUE(m->Fit(d, o, nullptr).ok());
+    return Evaluate(d, m->user_embeddings().data(), m->item_embeddings().data(), m->dim(), {10}).Get("recall@10");
+  };
+  const double fixed = recall(30), from_data = recall(0);
+  EXPECT_LT(fixed, 0.13);  // chance ~0.1 (measured 0.094)
+  EXPECT_GT(from_data, 0.16) << "30 days: " << fixed;  // knowing the half: ~0.2 (measured 0.194)
+  // Users all active within weeks, or no timestamps: at least 30 days.
+  for (auto& e : all) e.ts = new_ts - (e.user % 7) * 86400;
+  EXPECT_DOUBLE_EQ(DataHalfLifeDays(MakeDataset(all, {})), kMinDataHalfLifeDays);
+  for (auto& e : all) e.ts = 0;
+  EXPECT_DOUBLE_EQ(DataHalfLifeDays(MakeDataset(all, {})), kMinDataHalfLifeDays);
+}
+
 TEST(WarmStartTest, ContinuesFromAnotherModelsEmbeddingsAndNewRowsStartFresh) {
   Dataset d = testing::PlantedSplit(5);
   for (std::string type : {"lightgcn", "bpr_mf", "als"}) {

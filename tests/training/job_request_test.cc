@@ -112,6 +112,20 @@ TEST(JobRequestTest, ModelSpecificAndIncrementalDefaults) {
   EXPECT_DOUBLE_EQ(als->options.reg, 0.1);
   EXPECT_FALSE(HyperparametersJson(*als).contains("learning_rate"));
   EXPECT_TRUE(HyperparametersJson(*als).contains("alpha"));
+  // item_knn's decay: from the data unless given (by the request or the tenant).
+  auto knn = Parse(R"({"model_type":"item_knn"})");
+  ASSERT_TRUE(knn.ok());
+  EXPECT_DOUBLE_EQ(knn->options.half_life_days, 0);
+  EXPECT_FALSE(HyperparametersJson(*knn).contains("half_life_days"));
+  knn = Parse(R"({"model_type":"item_knn","hyperparameters":{"half_life_days":7}})");
+  ASSERT_TRUE(knn.ok());
+  EXPECT_DOUBLE_EQ(knn->options.half_life_days, 7);
+  knn = Parse(R"({"model_type":"item_knn"})", R"({"training":{"half_life_days":90}})");
+  ASSERT_TRUE(knn.ok());
+  EXPECT_DOUBLE_EQ(knn->options.half_life_days, 90);
+  auto pop = Parse(R"({"model_type":"popularity"})");
+  ASSERT_TRUE(pop.ok());
+  EXPECT_DOUBLE_EQ(pop->options.half_life_days, 30);
   auto inc = Parse(R"({"training_mode":"incremental"})");
   ASSERT_TRUE(inc.ok());
   EXPECT_EQ(inc->options.epochs, 10);
