@@ -89,6 +89,15 @@ constexpr Limits kTextLimits[] = {{Col::kName, 1000, "name"},
 
 StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch, int64_t now_ms) {
   ImportResult result;
+  // Accepted items go to the store in chunks (one round trip each on a server).
+  constexpr size_t kChunk = 1000;
+  std::vector<store::ItemRecord> pending;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return Status::Ok();
+    RETURN_IF_ERROR(batch->UpsertItems(pending, now_ms));
+    pending.clear();
+    return Status::Ok();
+  };
   std::vector<Col> cols;
   std::vector<std::string> names;
   bool have_header = false;
@@ -189,13 +198,14 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
       return Status::Ok();
     }
     item.properties_json = JsonText(props);
-    RETURN_IF_ERROR(batch->UpsertItem(item, now_ms));
+    pending.push_back(std::move(item));
     ++result.rows_accepted;
-    return Status::Ok();
+    return pending.size() >= kChunk ? flush() : Status::Ok();
   };
 
   CsvParser parser({}, on_record);
   RETURN_IF_ERROR(parser.ParseAll(csv));
+  RETURN_IF_ERROR(flush());
   if (!have_header) {
     return Status::Unprocessable("the file is empty: it needs a header row naming its columns")
         .WithReason("empty_file");

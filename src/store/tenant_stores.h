@@ -59,6 +59,14 @@ class ImportBatch {
   virtual ~ImportBatch() = default;
   // Inserts or replaces the item (by item_id); an item replaced is undeleted.
   virtual Status UpsertItem(const ItemRecord& item, int64_t now_ms) = 0;
+  // UpsertItem of each, in order (of items with the same item_id the last
+  // wins; new items get increasing item_idx in the order given): one round
+  // trip on a server, where one per item kept the tenant's writers waiting
+  // through a catalog's upload.
+  virtual Status UpsertItems(const std::vector<ItemRecord>& items, int64_t now_ms) {
+    for (const auto& it : items) RETURN_IF_ERROR(UpsertItem(it, now_ms));
+    return Status::Ok();
+  }
   // With mode=replace: soft-deletes every item this batch did not upsert.
   virtual StatusOr<int64_t> DeleteItemsNotUpserted(int64_t now_ms) = 0;
   // The user's user_idx; the user is added when unknown (a user created

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 
 from conftest import ADMIN_TOKEN, BIN, STRONG_PASSWORD, wait_for
 from test_training import LONG, shop_csvs, train, upload_shop, wait_done
@@ -223,6 +224,50 @@ def test_two_nodes_share_tenants_data_and_models(make_server, local_services):
     assert a.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}", {"status": "suspended"}).status == 200
     wait_for(lambda: b.request("POST", "/api/v1/recommendations", {"user_id": "U2", "count": 5},
                                token=key).status in (401, 403), timeout=1.0, what="B to refuse the suspended tenant")
+
+
+@pytest.mark.parametrize("backend", ["embedded", "postgresql"])
+def test_a_catalog_upload_stores_what_one_upsert_after_another_would(make_server, local_services, backend):
+    """Items reach PostgreSQL a thousand rows per statement: what is stored is
+    what upserting each row in turn stores, as on the embedded default (the
+    last values of a repeated id, its first place in the numbering; a rejected
+    row nowhere; a deleted item back; replace mode deleting the rest)."""
+    env = {"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN}
+    if backend == "postgresql":
+        env.update(pg_env(local_services, fresh_database(local_services)))
+    s = make_server(env=env)
+    shop = s.onboard("catalog", scopes=["data:write", "recommendations:read"])
+    key = shop["api_key"]
+    assert s.request("PUT", "/api/v1/items/P7", {"name": "Seven"}, token=key).status in (200, 201)
+    assert s.request("DELETE", "/api/v1/items/P7", token=key).status in (200, 204)
+    rows = [f"P{i},Item {i},C{i % 7},{i}.5" for i in range(2500)]
+    rows[1500] = "P10,Renamed ten,Moved,9.99"  # P10 again, a chunk later: its last values win
+    rows[1501] = "P20,Twenty again,C6,"  # no price now
+    rows[1502] = ",no id,C1,1"  # rejected
+    csv = ("item_id,name,category,price\n" + "\n".join(rows) + "\n").encode()
+    r = s.upload("/api/v1/upload/items", csv, key, raw=True)
+    assert r.status == 200, r
+    assert (r.json()["rows_accepted"], r.json()["rows_rejected"]) == (2499, 1), r.json()
+
+    def get(item_id):
+        g = s.request("GET", f"/api/v1/items/{item_id}", token=key)
+        return g.json() if g.status == 200 else g.status
+    assert (get("P10")["name"], get("P10")["category"], get("P10")["price"]) == ("Renamed ten", "Moved", 9.99)
+    assert get("P20")["name"] == "Twenty again" and get("P20").get("price") is None
+    assert get("P7")["name"] == "Item 7"  # deleted before, back
+    assert get("P2499")["price"] == 2499.5
+    assert get("P1502") == 404  # its row was the rejected one
+    listed, cursor = [], None
+    while True:
+        page = s.request("GET", "/api/v1/items?limit=1000" + (f"&cursor={cursor}" if cursor else ""), token=key).json()
+        listed += [x["item_id"] for x in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert len(listed) == 2497 and len(set(listed)) == 2497  # 2,500 ids but the three rows replaced
+    r = s.upload("/api/v1/upload/items", b"item_id,name\nP1,One\nNEW,New\n", key, raw=True, query="?mode=replace")
+    assert r.status == 200 and r.json()["items_deleted"] == 2496, r.json()
+    assert get("P2") == 404 and get("P1")["name"] == "One" and get("NEW")["name"] == "New"
 
 
 def test_analytics_count_what_every_node_served_and_tracked(make_server, local_services):

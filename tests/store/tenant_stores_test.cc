@@ -371,6 +371,48 @@ TEST_P(TenantStoreTrackTest, OneCallOfManyEventsFollowsTheRulesOfOneByOne) {
   EXPECT_EQ(store_->CountData()->interactions, 4);
 }
 
+TEST_P(TenantStoreTrackTest, UpsertItemsIsUpsertItemOfEachInTurn) {
+  const int64_t p1 = ItemIdx(*store_).at("P1");
+  ASSERT_OK(store_->DeleteItem("P1", 2));
+  auto item = [](std::string id, std::string name) {
+    ItemRecord it;
+    it.item_id = std::move(id);
+    it.name = std::move(name);
+    return it;
+  };
+  std::vector<ItemRecord> items = {item("P2", "first"), item("P1", "renamed"), item("P3", "three"),
+                                   item("P2", "second"), item("P4", "four")};
+  items[1].category = "K";
+  items[3].price = 2.5;
+  items[3].tags = {"x", "y"};
+  items[3].available = false;
+  items[3].properties_json = R"({"colour":"red"})";
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  ASSERT_OK((*batch)->UpsertItems(items, 3));
+  ASSERT_OK((*batch)->UpsertItems({}, 3));
+  ASSERT_OK((*batch)->Commit());
+  const IdMap idx = ItemIdx(*store_);
+  EXPECT_EQ(idx.at("P1"), p1);  // a stored item keeps its number, and is undeleted
+  EXPECT_EQ(idx.at("P2"), p1 + 1);  // new ones numbered on, in the order first given
+  EXPECT_EQ(idx.at("P3"), p1 + 2);
+  EXPECT_EQ(idx.at("P4"), p1 + 3);
+  EXPECT_EQ(*store_->CountItems(), 4);
+  auto one = store_->GetItem("P1");
+  ASSERT_OK(one);
+  EXPECT_EQ(one->name, "renamed");
+  EXPECT_EQ(one->category, "K");
+  auto two = store_->GetItem("P2");  // the last values given
+  ASSERT_OK(two);
+  EXPECT_EQ(two->name, "second");
+  ASSERT_TRUE(two->price.has_value());
+  EXPECT_DOUBLE_EQ(*two->price, 2.5);
+  EXPECT_EQ(two->tags, (std::vector<std::string>{"x", "y"}));
+  EXPECT_FALSE(two->available);
+  EXPECT_EQ(two->properties_json, R"({"colour":"red"})");
+  EXPECT_FALSE(store_->GetItem("P3")->price.has_value());
+}
+
 TEST_P(TenantStoreTrackTest, AnUploadInsertsOnlyInteractionsNotStoredYet) {
   TrackEvent tracked = View("OLD", "P1");  // stored before the upload, ts 5
   ASSERT_OK(store_->Track({tracked}));

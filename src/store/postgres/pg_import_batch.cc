@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <set>
+#include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/strings.h"
@@ -52,6 +54,55 @@ class PgImportBatch final : public ImportBatch {
                     {it.item_id, it.name, it.category, it.price ? PgParam(PgDouble(*it.price)) : std::nullopt,
                      it.description, it.brand, JoinList(it.tags, '|'), it.image_url, it.available ? "1" : "0",
                      it.properties_json, std::to_string(seq_), now})
+        .status();
+  }
+
+  Status UpsertItems(const std::vector<ItemRecord>& items, int64_t now_ms) override {
+    // One row per item_id (ON CONFLICT cannot touch a row twice): at its
+    // first place, with its last values, as one upsert after another would.
+    std::unordered_map<std::string_view, size_t> slot;
+    std::vector<const ItemRecord*> rows;
+    for (const ItemRecord& it : items) {
+      auto [p, fresh] = slot.emplace(it.item_id, rows.size());
+      if (fresh) rows.push_back(&it);
+      else rows[p->second] = &it;
+    }
+    std::vector<PgParam> ids, names, categories, prices, descriptions, brands, tags, images, available, properties;
+    for (const ItemRecord* row : rows) {
+      const ItemRecord& it = *row;
+      ids.emplace_back(it.item_id), names.emplace_back(it.name), categories.emplace_back(it.category);
+      prices.push_back(it.price ? PgParam(PgDouble(*it.price)) : std::nullopt);
+      descriptions.emplace_back(it.description), brands.emplace_back(it.brand);
+      tags.emplace_back(JoinList(it.tags, '|')), images.emplace_back(it.image_url);
+      available.emplace_back(it.available ? "1" : "0"), properties.emplace_back(it.properties_json);
+    }
+    if (ids.empty()) return Status::Ok();
+    items_ += static_cast<int64_t>(ids.size());
+    // New items numbered on from the largest in the order given (under the
+    // write lock); stored ones keep theirs.
+    return c().Exec(t_.Sql("WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+                           "$4::float8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::text[]) "
+                           "WITH ORDINALITY AS t(item_id, name, category, price, description, brand, tags, "
+                           "image_url, available, properties, ord)), "
+                           "fresh AS (SELECT i.item_id, m.n + row_number() OVER (ORDER BY i.ord) AS item_idx "
+                           "FROM input i, (SELECT COALESCE(MAX(item_idx), 0) AS n FROM {s}.items) m "
+                           "WHERE NOT EXISTS (SELECT 1 FROM {s}.items x WHERE x.item_id = i.item_id)) "
+                           "INSERT INTO {s}.items (item_idx, item_id, name, category, price, description, brand, "
+                           "tags, image_url, available, properties, deleted, import_mark, created_at_ms, "
+                           "updated_at_ms) "
+                           "SELECT COALESCE(f.item_idx, (SELECT x.item_idx FROM {s}.items x WHERE x.item_id = "
+                           "i.item_id)), i.item_id, i.name, i.category, i.price, i.description, i.brand, i.tags, "
+                           "i.image_url, i.available, i.properties, 0, $11, $12, $12 "
+                           "FROM input i LEFT JOIN fresh f USING (item_id) ORDER BY i.ord "
+                           "ON CONFLICT (item_id) DO UPDATE SET "
+                           "name=excluded.name, category=excluded.category, price=excluded.price, "
+                           "description=excluded.description, brand=excluded.brand, tags=excluded.tags, "
+                           "image_url=excluded.image_url, available=excluded.available, "
+                           "properties=excluded.properties, deleted=0, import_mark=excluded.import_mark, "
+                           "updated_at_ms=excluded.updated_at_ms"),
+                    {PgArray(ids), PgArray(names), PgArray(categories), PgArray(prices), PgArray(descriptions),
+                     PgArray(brands), PgArray(tags), PgArray(images), PgArray(available), PgArray(properties),
+                     std::to_string(seq_), std::to_string(now_ms)})
         .status();
   }
 
