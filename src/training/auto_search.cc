@@ -220,6 +220,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
   r.budget_seconds = req.time_budget_seconds > 0 ? req.time_budget_seconds
                                                  : DefaultBudgetSeconds(req, shape, *env.speed);
   std::vector<Trial> plan = PlanTrials(req, shape, *env.speed);
+  for (auto& t : plan) ResolveHalfLife(&t.request, data);  // recorded as each trial fits
   for (const auto& t : plan) {
     r.trials.push_back(json::object{{"model_type", ModelChoiceName(t.request.model_type)},
                                     {"hyperparameters", HyperparametersJson(t.request)},

@@ -482,6 +482,17 @@ void ResolveBatchSize(JobRequest* r, int64_t pairs) {
   if (!r->given.count("learning_rate")) r->options.learning_rate = r->options.LearningRateFor(r->options.batch_size);
 }
 
+void ResolveHalfLife(JobRequest* r, const ml::Dataset& data) {
+  if (!r->blend_parts.empty()) {
+    for (JobRequest& p : r->blend_parts) ResolveHalfLife(&p, data);
+    SetBlendSpec(r);
+    return;
+  }
+  if (r->model_type == ml::ModelType::kItemKnn && !(r->options.half_life_days > 0)) {
+    r->options.half_life_days = ml::DataHalfLifeDays(data);
+  }
+}
+
 bool RefitContinues(const JobRequest& r) {
   return r.model_type == ml::ModelType::kLightGcn && r.options.loss == ml::TrainOptions::Loss::kSoftmax &&
          r.options.learning_rate >= JobRequest::kFastLearningRate;
@@ -539,7 +550,7 @@ json::object HyperparametersJson(const JobRequest& r) {
   put("patience", o.patience);
   put("validation_split", r.validation_split);
   put("alpha", o.alpha);
-  if (o.half_life_days > 0) put("half_life_days", o.half_life_days);  // item_knn: 0 until the fit
+  if (o.half_life_days > 0) put("half_life_days", o.half_life_days);  // item_knn: 0 until ResolveHalfLife
   put("lambda", o.lambda);
   put("neighbors", o.neighbors);
   if (r.model_type == ml::ModelType::kBlend && o.blend) {

@@ -115,6 +115,11 @@ StatusOr<JobRequest> ParseJobRequest(const boost::json::object& body,
 // (LearningRateFor); other model types and a given batch are left as they are.
 void ResolveBatchSize(JobRequest* r, int64_t pairs);
 
+// item_knn's half-life not given (0) made concrete for a job over `data`
+// (ml::DataHalfLifeDays), so that the records name the decay the model used;
+// a blend's parts likewise; anything else is left as it is.
+void ResolveHalfLife(JobRequest* r, const ml::Dataset& data);
+
 // Whether the refit on all data of `r`'s validated fit continues that
 // model (its embeddings as a warm start) instead of training anew:
 // LightGCN's sampled softmax at kFastLearningRate or more, the auto

@@ -774,6 +774,11 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   }, false);
   if (Cancelled(ctx)) return ml::CancelledStatus();
   ASSIGN_OR_RETURN(std::unique_ptr<Start> st, StartFrom(ctx, env, data));
+  ResolveHalfLife(&st->run, data);
+  if (req.model_type && st->run.model_type == req.model_type) {
+    json::object resolved = HyperparametersJson(st->run);  // what the data decided (item_knn's half-life)
+    if (resolved != HyperparametersJson(req)) ctx.update([&](json::object& d) { d["hyperparameters"] = resolved; }, false);
+  }
   steps.End(&JobSteps::loading);
 
   // 2. Training. With a validation split the chosen model is refit on all

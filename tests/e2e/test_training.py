@@ -222,6 +222,40 @@ def test_a_batch_size_not_given_is_named_in_the_job(server, shop):
     assert done["hyperparameters"]["batch_size"] == 2048
 
 
+def test_item_knn_without_a_half_life_takes_the_datas_own_and_names_it(server):
+    """item_knn's decay, when not given, is the median user's time from their
+    newest event to the newest of all (at least 30 days): the job and the
+    model's record name the number used; a given one is used as given."""
+    o = server.onboard("decay", scopes=SCOPES)
+    key = o["api_key"]
+    items, _ = shop_csvs()
+    rng = random.Random(5)
+    rows, newest, t = ["user_id,item_id,interaction_type,timestamp"], {}, 1_600_000_000
+    for u in range(120):
+        for _ in range(12):
+            t += 43_200  # half a day per event: two years in all, users one after another
+            rows.append(f"U{u},P{(u % 2) * 30 + rng.randrange(30)},view,{t}")
+            newest[u] = t
+    assert server.upload("/api/v1/upload/items", items, key).status == 200
+    assert server.upload("/api/v1/upload/interactions", ("\n".join(rows) + "\n").encode(), key).status == 200
+    lags = sorted((t - v) / 86400 for v in newest.values())
+    expected = lags[len(lags) // 2]  # ~360 days over all the data; the job's training split is a little shorter
+    r = server.request("POST", "/api/v1/train", {"model_type": "item_knn"}, token=key, port="ml")
+    assert r.status == 202 and "half_life_days" not in r.json()["hyperparameters"], r
+    done = wait_done(server, key, r.json()["job_id"])
+    assert done["status"] == "completed", done
+    used = done["hyperparameters"]["half_life_days"]
+    assert abs(used - expected) < 10, (used, expected)
+    models = server.request("GET", "/api/v1/models", token=key, port="ml").json()["models"]
+    [model] = [m for m in models if m["version"] == done["model_version"]]
+    assert model["hyperparameters"]["half_life_days"] == used
+    r = server.request("POST", "/api/v1/train", {"model_type": "item_knn", "hyperparameters": {"half_life_days": 7}},
+                       token=key, port="ml")
+    assert r.status == 202 and r.json()["hyperparameters"]["half_life_days"] == 7, r
+    done = wait_done(server, key, r.json()["job_id"])
+    assert done["status"] == "completed" and done["hyperparameters"]["half_life_days"] == 7, done
+
+
 def test_a_time_budget_ends_a_lightgcn_fit_and_the_refit_trains_its_best_epochs(server, shop):
     """lightgcn and bpr_mf honour time_budget_seconds: the validated fit stops
     before an epoch would end past its share (35 %), keeps its best evaluated epoch, and the

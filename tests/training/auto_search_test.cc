@@ -260,10 +260,12 @@ TEST(AutoSearchTest, ATrialSlowerThanEstimatedStopsAtTheBudget) {
   // The budget leaves the trial that always runs (ALS: 0.7 s here, ten
   // times that in a loaded CI run where its OpenMP threads shared the cores
   // with another test's, which left LightGCN no time at 6 s) room to finish
-  // first; LightGCN's 100 epochs would take ~45 s (11 ran in 5 s).
+  // first; LightGCN's 100 epochs would take ~45 s (11 ran in 5 s; 40 in
+  // 11 s on a faster day, when early stopping ended them first: patience 0
+  // leaves the budget or the epochs to end the fit).
   constexpr double kBudget = 12;
   JobRequest req = Auto(R"({"model_type":"auto","time_budget_seconds":12,"rerank":false,
-                            "hyperparameters":{"embedding_dim":16}})");
+                            "hyperparameters":{"embedding_dim":16,"patience":0}})");
   const DataShape shape = EpochData(data);
   for (const auto& t : PlanTrials(req, shape, speed)) {
     for (int n = 0; n < 30; ++n) {
@@ -280,6 +282,7 @@ TEST(AutoSearchTest, ATrialSlowerThanEstimatedStopsAtTheBudget) {
     const auto& o = t.as_object();
     if (o.at("model_type").as_string() != "lightgcn") continue;
     ASSERT_EQ(o.at("status").as_string(), "completed") << boost::json::serialize(o);
+    ASSERT_TRUE(o.contains("fit_stopped_by")) << boost::json::serialize(r->trials);
     EXPECT_EQ(o.at("fit_stopped_by").as_string(), "time_budget");
     EXPECT_LT(o.at("epochs_run").as_int64(), 100);
     ran = true;

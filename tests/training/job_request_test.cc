@@ -126,6 +126,24 @@ TEST(JobRequestTest, ModelSpecificAndIncrementalDefaults) {
   auto pop = Parse(R"({"model_type":"popularity"})");
   ASSERT_TRUE(pop.ok());
   EXPECT_DOUBLE_EQ(pop->options.half_life_days, 30);
+  // Made concrete by the job's data, and then named in the record; a blend's parts too.
+  std::vector<ml::Interaction> events;
+  for (int32_t u = 0; u < 3; ++u) events.push_back({u, u, 1.0f, 1'000'000'000 + u * 200LL * 86400});
+  const ml::Dataset data = ml::MakeDataset(events, {});
+  knn = Parse(R"({"model_type":"item_knn"})");
+  ASSERT_TRUE(knn.ok());
+  ResolveHalfLife(&*knn, data);
+  EXPECT_DOUBLE_EQ(knn->options.half_life_days, 200);  // the median user: 200 days before the newest
+  EXPECT_DOUBLE_EQ(HyperparametersJson(*knn).at("half_life_days").to_number<double>(), 200);
+  auto blend = Parse(R"({"model_type":"blend","hyperparameters":{"blend":[
+      {"model_type":"item_knn","weight":1},{"model_type":"item_knn","weight":1,"hyperparameters":{"half_life_days":9}}]}})");
+  ASSERT_TRUE(blend.ok()) << blend.status().ToString();
+  ResolveHalfLife(&*blend, data);
+  EXPECT_DOUBLE_EQ(blend->blend_parts[0].options.half_life_days, 200);
+  EXPECT_DOUBLE_EQ(blend->blend_parts[1].options.half_life_days, 9);
+  EXPECT_DOUBLE_EQ(blend->options.blend->parts[0].options.half_life_days, 200);
+  ResolveHalfLife(&*pop, data);
+  EXPECT_DOUBLE_EQ(pop->options.half_life_days, 30);
   auto inc = Parse(R"({"training_mode":"incremental"})");
   ASSERT_TRUE(inc.ok());
   EXPECT_EQ(inc->options.epochs, 10);
