@@ -77,6 +77,14 @@ class RowReader {
 
   Status OnRecord(const CsvRecord& r) { return have_header_ ? Row(r) : Header(r); }
   bool have_header() const { return have_header_; }
+  // The stored users (user_idx) with rows in the file, increasing.
+  std::vector<int64_t> StoredUsers() const {
+    std::vector<int64_t> out;
+    for (size_t u = 0; u < stored_seen_.size(); ++u) {
+      if (stored_seen_[u]) out.push_back(static_cast<int64_t>(u));
+    }
+    return out;
+  }
 
  private:
   Status Header(const CsvRecord& r) {
@@ -138,6 +146,8 @@ class RowReader {
     }
     if (auto u = ids_.users.find(user_id); u != ids_.users.end()) {
       rec.user_key = u->second;
+      if (static_cast<size_t>(u->second) >= stored_seen_.size()) stored_seen_.resize(u->second + 1);
+      stored_seen_[u->second] = true;
     } else {
       ASSIGN_OR_RETURN(rec.user_key, new_users_->Add(user_id));
     }
@@ -210,6 +220,7 @@ class RowReader {
   std::vector<std::string> names_;
   bool have_header_ = false;
   std::string type_, error_;  // per row, kept for their buffers
+  std::vector<bool> stored_seen_;  // by user_idx: a stored user with rows here
 };
 
 // Phase 2, under the write lock: the rows in key order, each new user
@@ -337,6 +348,7 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
   // Phase 2: under the write lock.
   const auto t1 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(store::ImportBatch * batch, begin());
+  batch->ExpectStoredUsers(reader.StoredUsers());
   RETURN_IF_ERROR(WriteSorted(sorter, new_users, ids, types, opt.now_ms, batch, &result, stats));
   stats->write_seconds = SecondsSince(t1);
   return result;

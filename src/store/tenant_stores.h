@@ -83,6 +83,10 @@ class ImportBatch {
     }
     return out;
   }
+  // A hint before the rows: the stored users (user_idx, increasing) whose
+  // rows will come, so that a server reads their stored rows many users per
+  // round trip (one per user kept an upload to a known tenant waiting).
+  virtual void ExpectStoredUsers(std::vector<int64_t> user_idx) { (void)user_idx; }
   // False when an identical interaction (user, item, type, timestamp) exists.
   // The row is marked as this upload's. Fastest when called in key order
   // (user_idx, item_idx, type, ts_ms).

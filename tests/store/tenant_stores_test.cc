@@ -1,6 +1,7 @@
 // The tenant stores' contract (store/tenant_stores.h, store/training_records.h),
 // one suite every backend must pass: add a backend to kBackends. What only
 // the SQLite backend promises is in sqlite_tenant_stores_test.cc.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -411,6 +412,48 @@ TEST_P(TenantStoreTrackTest, UpsertItemsIsUpsertItemOfEachInTurn) {
   EXPECT_FALSE(two->available);
   EXPECT_EQ(two->properties_json, R"({"colour":"red"})");
   EXPECT_FALSE(store_->GetItem("P3")->price.has_value());
+}
+
+TEST_P(TenantStoreTrackTest, StoredUsersNamedAheadAreJudgedAsOneAtATime) {
+  // 600 stored users (more than a server reads per round trip); the upload
+  // names the even ones ahead and also has rows of one it did not name.
+  std::vector<TrackEvent> events;
+  for (int u = 0; u < 600; ++u) events.push_back(View("A" + std::to_string(u), "P1"));  // ts 5
+  ASSERT_OK(store_->Track(events));
+  auto users = store_->LoadUserIndex();
+  ASSERT_OK(users);
+  const int64_t p1 = ItemIdx(*store_).at("P1");
+  std::vector<std::pair<int64_t, int64_t>> rows;  // (user_idx, ts), in key order
+  std::vector<int64_t> named;
+  for (int u = 0; u < 600; u += 2) {
+    const int64_t idx = users->at("A" + std::to_string(u));
+    named.push_back(idx);
+    rows.emplace_back(idx, 5);  // stored: not inserted
+    rows.emplace_back(idx, 6);  // new
+  }
+  const int64_t unnamed = users->at("A1");
+  rows.emplace_back(unnamed, 5);
+  rows.emplace_back(unnamed, 9);
+  std::sort(named.begin(), named.end());
+  std::sort(rows.begin(), rows.end());
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  (*batch)->ExpectStoredUsers(named);
+  int inserted = 0;
+  for (const auto& [user, ts] : rows) {
+    InteractionRecord r;
+    r.user_idx = user;
+    r.item_idx = p1;
+    r.type = "view";
+    r.ts_ms = ts;
+    auto ok = (*batch)->InsertInteraction(r);
+    ASSERT_OK(ok);
+    EXPECT_EQ(*ok, ts != 5) << "user " << user << " ts " << ts;
+    inserted += *ok;
+  }
+  ASSERT_OK((*batch)->Commit());
+  EXPECT_EQ(inserted, 301);
+  EXPECT_EQ(store_->CountInteractions()->events, 901);
 }
 
 TEST_P(TenantStoreTrackTest, AnUploadInsertsOnlyInteractionsNotStoredYet) {

@@ -156,16 +156,16 @@ class PgImportBatch final : public ImportBatch {
     return out;
   }
 
+  void ExpectStoredUsers(std::vector<int64_t> user_idx) override {
+    expected_ = std::move(user_idx);
+    next_expected_ = 0;
+  }
+
   StatusOr<bool> InsertInteraction(const InteractionRecord& r) override {
     if (r.user_idx != user_) {
       user_ = r.user_idx;
       keys_.clear();
-      if (!new_users_.count(user_)) {
-        ASSIGN_OR_RETURN(auto stored, c().Exec(t_.Sql("SELECT item_idx, type, ts_ms FROM {s}.interactions "
-                                                      "WHERE user_idx=$1"),
-                                               {std::to_string(user_)}));
-        for (int i = 0; i < stored.size(); ++i) keys_.emplace(stored.Int(i, 0), stored.Text(i, 1), stored.Int(i, 2));
-      }
+      if (!new_users_.count(user_)) RETURN_IF_ERROR(ReadStoredKeys(user_));
     }
     if (!keys_.emplace(r.item_idx.value_or(-1), r.type, r.ts_ms).second) return false;  // stored (or repeated)
     auto num = [&](const std::optional<double>& v) { copy_ += v ? PgDouble(*v) : "\\N"; };
@@ -223,6 +223,37 @@ class PgImportBatch final : public ImportBatch {
  private:
   PgConn& c() { return lease_.conn(); }
 
+  // keys_ = the stored keys of `user`: with the users the upload said would
+  // come (ExpectStoredUsers), read kUsersPerRead of them per round trip.
+  Status ReadStoredKeys(int64_t user) {
+    if (auto it = ahead_.find(user); it != ahead_.end()) {
+      keys_ = std::move(it->second);
+      ahead_.erase(it);
+      return Status::Ok();
+    }
+    while (next_expected_ < expected_.size() && expected_[next_expected_] < user) ++next_expected_;
+    std::vector<PgParam> users;
+    if (next_expected_ < expected_.size() && expected_[next_expected_] == user) {
+      ahead_.clear();  // users passed over
+      for (; next_expected_ < expected_.size() && users.size() < kUsersPerRead; ++next_expected_) {
+        users.emplace_back(std::to_string(expected_[next_expected_]));
+        ahead_[expected_[next_expected_]];
+      }
+    } else {
+      users.emplace_back(std::to_string(user));
+      ahead_[user];
+    }
+    ASSIGN_OR_RETURN(auto stored, c().Exec(t_.Sql("SELECT user_idx, item_idx, type, ts_ms FROM {s}.interactions "
+                                                  "WHERE user_idx = ANY($1::bigint[])"),
+                                           {PgArray(users)}));
+    for (int i = 0; i < stored.size(); ++i) {
+      ahead_[stored.Int(i, 0)].emplace(stored.Int(i, 1), stored.Text(i, 2), stored.Int(i, 3));
+    }
+    keys_ = std::move(ahead_[user]);
+    ahead_.erase(user);
+    return Status::Ok();
+  }
+
   Status Flush() {
     if (buffered_ == 0) return Status::Ok();
     RETURN_IF_ERROR(c().CopyIn(t_.Sql("COPY {s}.interactions (user_idx, item_idx, type, ts_ms, rating, "
@@ -239,8 +270,13 @@ class PgImportBatch final : public ImportBatch {
   int64_t seq_ = 0;  // this upload's number (uploads.seq), ≥ 1
   bool open_ = false;
   std::unordered_set<int64_t> new_users_;                  // made by this batch
-  int64_t user_ = -1;                                      // whose rows are coming
-  std::set<std::tuple<int64_t, std::string, int64_t>> keys_;  // its stored and added keys
+  using Keys = std::set<std::tuple<int64_t, std::string, int64_t>>;
+  static constexpr size_t kUsersPerRead = 512;
+  int64_t user_ = -1;  // whose rows are coming
+  Keys keys_;          // its stored and added keys
+  std::vector<int64_t> expected_;  // stored users with rows in the upload, increasing
+  size_t next_expected_ = 0;       // the first of them not read yet
+  std::unordered_map<int64_t, Keys> ahead_;  // stored keys read ahead, by user
   std::string copy_;                                       // rows not yet sent
   size_t buffered_ = 0;
   int64_t rows_ = 0, items_ = 0;  // interactions sent, items upserted

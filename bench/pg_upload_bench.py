@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
-"""A catalog's upload on the embedded default against PostgreSQL (issue 18),
-and what it costs the tenant's tracking meanwhile.
+"""Uploads on the embedded default against PostgreSQL (issue 18), and what
+they cost the tenant's tracking meanwhile.
 
-A generated shop's items CSV (`--items`, default 100,000) is uploaded to a
-fresh tenant (every item new), then again (every item an update) while one
-client tracks views of the same tenant every 10 ms: an upload holds the
-tenant's write lock while it writes, so those events wait for it. Printed
-per backend and round: both uploads' seconds, the tracking requests made
-during the second and the slowest of them. `--before BIN` adds a second
-binary on PostgreSQL (e.g. a build from before a change) to the same
-interleaved rounds.
+A generated shop (`--items`, default 100,000; `--users`, default 20,000, ten
+interactions each): its items CSV uploaded to a fresh tenant (every item new),
+then again (every item an update) while one client tracks views of the same
+tenant every 10 ms — an upload holds the tenant's write lock while it writes,
+so those events wait for it; then its interactions (every user new), and a
+second file of as many rows for the same, now stored users (each row half a
+second later). Printed per backend and round: each upload's seconds, the
+tracking requests made during the catalog's update and the slowest of them.
+`--before BIN` adds a second binary on PostgreSQL (e.g. a build from before a
+change) to the same interleaved rounds.
 
-Usage: bench/catalog_upload_bench.py [--items 100000] [--rounds 2] [--before BIN]
+Usage: bench/pg_upload_bench.py [--items 100000] [--users 20000] [--rounds 2] [--before BIN]
 """
 import argparse
+import csv
 import json
 import secrets
 import subprocess
@@ -49,7 +52,20 @@ def track_until(port, key, stop, latencies):
         time.sleep(0.01)
 
 
-def one_run(work, label, binary, extra, items_csv):
+def later_rows(src, dst):
+    """The same rows, each half a second later: new rows of the same users."""
+    with open(src, newline="") as f, open(dst, "w", newline="") as g:
+        r = csv.DictReader(f)
+        w = csv.DictWriter(g, r.fieldnames)
+        w.writeheader()
+        for row in r:
+            ts = row["timestamp"]
+            row["timestamp"] = ts[:-1] + ".5Z" if ts.endswith("Z") else str(float(ts) + 0.5)
+            w.writerow(row)
+
+
+def one_run(work, label, binary, extra, shop):
+    items_csv = shop / "items.csv"
     proc, ports = start(work, f"{label.replace(' ', '-')}-{secrets.token_hex(3)}", extra, bin=binary)
     try:
         _, key = tenant_key(ports["gateway"], "catalog", ALL_SCOPES, {"auto_create_items": True})
@@ -66,7 +82,14 @@ def one_run(work, label, binary, extra, items_csv):
         stop.set()
         tracker.join()
         assert first["rows_accepted"] == again["rows_accepted"], (first, again)
+        took = []
+        for name in ("interactions.csv", "later.csv"):
+            t0 = time.monotonic()
+            up = upload_file(ports["pipeline"], "/api/v1/upload/interactions", key, shop / name)
+            took.append(time.monotonic() - t0)
+            assert up["rows_accepted"] > 0, up
         return {"run": label, "items": first["rows_accepted"], "new_s": round(new_s, 3), "update_s": round(update_s, 3),
+                "history_new_users_s": round(took[0], 3), "history_stored_users_s": round(took[1], 3),
                 "tracked": len(latencies), "tracking_errors": sum(1 for _, s in latencies if s >= 300),
                 "worst_tracking_ms": round(1000 * max(l for l, _ in latencies), 1)}
     finally:
@@ -77,13 +100,15 @@ def one_run(work, label, binary, extra, items_csv):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=100000)
+    ap.add_argument("--users", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--before", help="another binary, run on PostgreSQL beside this one")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-catalog-"))
     shop = work / "shop"
-    subprocess.run([BIN, "generate-shop", "--out", str(shop), "--items", str(args.items), "--users", "1000",
-                    "--interactions", "20000"], check=True, capture_output=True)
+    subprocess.run([BIN, "generate-shop", "--out", str(shop), "--items", str(args.items), "--users", str(args.users),
+                    "--interactions", str(10 * args.users)], check=True, capture_output=True)
+    later_rows(shop / "interactions.csv", shop / "later.csv")
     svc, env = scale_out_bench.services(work)
     runs = [("embedded", BIN, False), ("postgresql", BIN, True)]
     if args.before:
@@ -93,19 +118,21 @@ def main():
         for r in range(args.rounds):
             for label, binary, pg in (runs if r % 2 == 0 else runs[::-1]):  # alternating order
                 extra = scale_out_bench.scale_env(env, scale_out_bench.fresh_db(env)) if pg else {}
-                row = one_run(work, label, binary, extra, shop / "items.csv")
+                row = one_run(work, label, binary, extra, shop)
                 row["round"] = r + 1
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     finally:
         subprocess.run([str(Path(__file__).resolve().parents[1] / "scripts" / "local-services"), "stop", str(svc)],
                        capture_output=True)
-    lines = ["| round | run | items | upload, all new (s) | upload, all updates (s) | tracked meanwhile | "
-             "slowest tracking (ms) | tracking errors |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| round | run | catalog, all new (s) | catalog, all updates (s) | tracked meanwhile | "
+             "slowest tracking (ms) | tracking errors | history, new users (s) | history, stored users (s) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for x in rows:
-        lines.append(f"| {x['round']} | {x['run']} | {x['items']:,} | {x['new_s']:.2f} | {x['update_s']:.2f} | "
-                     f"{x['tracked']} | {x['worst_tracking_ms']:.0f} | {x['tracking_errors']} |")
-    publish("catalog_upload", "\n".join(lines))
+        lines.append(f"| {x['round']} | {x['run']} | {x['new_s']:.2f} | {x['update_s']:.2f} | "
+                     f"{x['tracked']} | {x['worst_tracking_ms']:.0f} | {x['tracking_errors']} | "
+                     f"{x['history_new_users_s']:.2f} | {x['history_stored_users_s']:.2f} |")
+    publish("pg_upload", f"{args.items:,} items, {args.users:,} users, {10 * args.users:,} interactions\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":
