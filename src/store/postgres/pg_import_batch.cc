@@ -39,23 +39,8 @@ class PgImportBatch final : public ImportBatch {
     return Status::Ok();
   }
 
-  Status UpsertItem(const ItemRecord& it, int64_t now_ms) override {
-    ++items_;
-    const std::string now = std::to_string(now_ms);
-    return c().Exec(t_.Sql("INSERT INTO {s}.items (item_idx, item_id, name, category, price, description, brand, "
-                           "tags, image_url, available, properties, deleted, import_mark, created_at_ms, updated_at_ms) "
-                           "VALUES ((SELECT COALESCE(MAX(item_idx), 0) + 1 FROM {s}.items),"
-                           "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,0,$11,$12,$12) ON CONFLICT (item_id) DO UPDATE SET "
-                           "name=excluded.name, category=excluded.category, price=excluded.price, "
-                           "description=excluded.description, brand=excluded.brand, tags=excluded.tags, "
-                           "image_url=excluded.image_url, available=excluded.available, "
-                           "properties=excluded.properties, deleted=0, import_mark=excluded.import_mark, "
-                           "updated_at_ms=excluded.updated_at_ms"),
-                    {it.item_id, it.name, it.category, it.price ? PgParam(PgDouble(*it.price)) : std::nullopt,
-                     it.description, it.brand, JoinList(it.tags, '|'), it.image_url, it.available ? "1" : "0",
-                     it.properties_json, std::to_string(seq_), now})
-        .status();
-  }
+  // One item: the same statement as a chunk's.
+  Status UpsertItem(const ItemRecord& it, int64_t now_ms) override { return UpsertItems({it}, now_ms); }
 
   Status UpsertItems(const std::vector<ItemRecord>& items, int64_t now_ms) override {
     // One row per item_id (ON CONFLICT cannot touch a row twice): at its
