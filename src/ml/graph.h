@@ -18,6 +18,16 @@ namespace embedrec::ml {
 // processes share the cores.
 inline constexpr int64_t kParallelMinWork = int64_t{1} << 16;
 
+// Asks for row r of a row-major matrix of width d ahead of its use: a random
+// row of a large model comes from memory, not the cache, and a loop over a
+// list of rows waits on each in turn unless the next ones are on their way.
+// kRowsAhead: how far ahead in such a list.
+inline constexpr int64_t kRowsAhead = 8;
+inline void PrefetchRow(const float* m, int32_t r, int d) {
+  const char* p = reinterpret_cast<const char*>(m + static_cast<int64_t>(r) * d);
+  for (int64_t b = 0; b < static_cast<int64_t>(d) * 4; b += 64) __builtin_prefetch(p + b, 1, 0);
+}
+
 struct NormalizedGraph {
   int32_t n_users = 0, n_items = 0;
   std::vector<int64_t> offsets;  // n + 1

@@ -61,8 +61,10 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
   std::normal_distribution<float> normal(0.0f, 0.1f);
   for (auto& x : ego_) x = normal(rng);
   grad_.assign(size, 0.0f);
-  fin_.assign(size, 0.0f);
-  g_.assign(size, 0.0f);
+  if (layers_ > 0) {  // BPR-MF's step needs neither (LossAndGradient makes them if called)
+    fin_.assign(size, 0.0f);
+    g_.assign(size, 0.0f);
+  }
   mark_.assign(graph->n(), 0);
   if (walks_ > 0 && layers_ > 0) {
     occurrences_.assign(graph->n(), 0);
@@ -95,10 +97,12 @@ double LightGcnCore::TrainStep(const std::vector<int32_t>& users, const std::vec
     AdamStep(lr);
     return loss;
   }
-  // No propagation (BPR-MF): the step reads and writes the batch's rows only.
+  // No propagation (BPR-MF): the step reads and writes the batch's rows
+  // only; the final rows are E(0)'s own, so the loss reads them in place and
+  // adds its gradient to grad_ (no copies of the rows to gather again).
   BatchNodes(users, pos, neg, &batch_nodes_);
   adam_.CatchUp(batch_nodes_, ego_.data());
-  const double loss = LossAndGradient(users, pos, neg, reg);
+  const double loss = Loss(users, pos, neg, reg, ego_.data(), grad_.data());
   adam_.Step(batch_nodes_, ego_.data(), grad_.data(), lr);
   return loss;
 }
@@ -278,8 +282,17 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
   pair_loss_.resize(b * per);
   sample_reg_.resize(b);
   const int64_t nb = static_cast<int64_t>(b);
+  // Sample t's rows of m asked for ahead (random rows of a large model).
+  auto prefetch = [&](int64_t t, const float* m) {
+    if (t >= nb) return;
+    PrefetchRow(m, users[t], d);
+    PrefetchRow(m, nu + pos[t], d);
+    for (size_t s = 0; s < per; ++s) PrefetchRow(m, nu + neg[t * per + s], d);
+  };
 #pragma omp parallel for schedule(static) if (nb * d * (per + 2) >= kParallelMinWork)
   for (int64_t t = 0; t < nb; ++t) {
+    prefetch(t + kRowsAhead, fin);
+    if (fin != ego_.data()) prefetch(t + kRowsAhead, ego_.data());
     const int32_t u = users[t], p = nu + pos[t];
     const float* fu = row(fin, u);
     const float sp = Dot(fu, row(fin, p), d);
@@ -298,6 +311,8 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
   }
   double loss = 0, reg_sum = 0;
   for (size_t t = 0; t < b; ++t) {
+    prefetch(t + kRowsAhead, g);
+    prefetch(t + kRowsAhead, fin);
     reg_sum += sample_reg_[t];
     const int32_t u = users[t], p = nu + pos[t];
     const float* fu = row(fin, u);
@@ -325,6 +340,10 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
     for (int k = 0; k < d; ++k) gr[k] += rc * e[k];
   };
   for (size_t t = 0; t < b; ++t) {
+    if (g != grad_.data()) {  // else read and written just above
+      prefetch(t + kRowsAhead, grad_.data());
+      prefetch(t + kRowsAhead, ego_.data());
+    }
     add_reg(users[t]);
     add_reg(nu + pos[t]);
     for (size_t s = 0; s < per; ++s) add_reg(nu + neg[t * per + s]);
@@ -356,6 +375,10 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     }
   }
   auto rows_of = [&](int h) { return all[h] ? nullptr : &hops[h]; };
+  if (fin_.empty()) {
+    fin_.assign(ego_.size(), 0.0f);
+    g_.assign(ego_.size(), 0.0f);
+  }
 
   // Forward: layer k on the nodes within K−k hops.
   for (int k = 1; k <= K; ++k) {

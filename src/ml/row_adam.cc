@@ -79,10 +79,24 @@ void RowAdam::CatchUpRow(int32_t r, float* w) {
   CatchUpKernel(w + base, m_.data() + base, v_.data() + base, d_, drift, eps, f1, f2);
 }
 
+void RowAdam::PrefetchRows(const std::vector<int32_t>& rows, int64_t k, const float* w,
+                           const float* grad) const {
+  if (k >= static_cast<int64_t>(rows.size())) return;
+  const int32_t r = rows[k];
+  __builtin_prefetch(&current_[r], 1, 0);
+  PrefetchRow(w, r, d_);
+  PrefetchRow(m_.data(), r, d_);
+  PrefetchRow(v_.data(), r, d_);
+  if (grad) PrefetchRow(grad, r, d_);
+}
+
 void RowAdam::CatchUp(const std::vector<int32_t>& rows, float* w) {
   const int64_t n = static_cast<int64_t>(rows.size());
 #pragma omp parallel for schedule(static) if (n * d_ >= kParallelMinWork)
-  for (int64_t k = 0; k < n; ++k) CatchUpRow(rows[k], w);
+  for (int64_t k = 0; k < n; ++k) {
+    PrefetchRows(rows, k + kRowsAhead, w, nullptr);
+    CatchUpRow(rows[k], w);
+  }
 }
 
 void RowAdam::CatchUpAll(float* w) {
@@ -135,6 +149,7 @@ void RowAdam::StepRows(const std::vector<int32_t>* rows, float* w, float* grad, 
   const int64_t n = static_cast<int64_t>(rows->size());
 #pragma omp parallel for schedule(static) if (n * d_ >= kParallelMinWork)
   for (int64_t k = 0; k < n; ++k) {
+    PrefetchRows(*rows, k + kRowsAhead, w, grad);
     const int32_t r = (*rows)[k];
     current_[r] = step;
     const int64_t base = static_cast<int64_t>(r) * d_;

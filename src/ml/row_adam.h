@@ -47,6 +47,10 @@ class RowAdam {
  private:
   void StepRows(const std::vector<int32_t>* rows, float* w, float* grad, double lr);  // null: all
   void CatchUpRow(int32_t r, float* w);
+  // Row rows[k]'s state, weights and (when given) gradient asked for ahead
+  // of their use; nothing past the list's end.
+  void PrefetchRows(const std::vector<int32_t>& rows, int64_t k, const float* w,
+                    const float* grad) const;
 
   int d_;
   int64_t step_ = 0;

@@ -203,6 +203,39 @@ TEST(LightGcnCoreTest, SoftmaxGradientMatchesFiniteDifferencesAndTheReference) {
   }
 }
 
+// BPR-MF's step (no layers) reads E(0) in place and adds the loss's gradient
+// to the optimiser's directly: it must move each row as the gradient
+// LossAndGradient computes would (Adam's first step: lr · g / (|g| + ε)).
+TEST(LightGcnCoreTest, TheStepWithoutLayersFollowsTheFullGradient) {
+  Dataset d = RandomData(30, 25, 4, 5);
+  NormalizedGraph g = NormalizedGraph::Build(d);
+  for (bool softmax : {false, true}) {
+    LightGcnCore step(&g, 6, 0, 9), reference(&g, 6, 0, 9);
+    if (softmax) {
+      step.SetSoftmax(0.5);
+      reference.SetSoftmax(0.5);
+    }
+    Batch b = SomeBatch(d, 8, 1, 6);
+    const double reg = 0.05, lr = 0.01;
+    const double loss = reference.LossAndGradient(b.users, b.pos, b.neg, reg);
+    const std::vector<float> before = step.ego();
+    EXPECT_NEAR(step.TrainStep(b.users, b.pos, b.neg, reg, lr), loss, 1e-9) << softmax;
+    int moved = 0;
+    for (size_t i = 0; i < before.size(); ++i) {
+      const float grad = reference.grad()[i], moved_by = step.ego()[i] - before[i];
+      if (grad == 0) {
+        ASSERT_EQ(moved_by, 0.0f) << "softmax " << softmax << " entry " << i;
+        continue;
+      }
+      if (std::fabs(grad) < 1e-6) continue;  // ε's share too large to compare
+      ASSERT_NEAR(moved_by, -lr * grad / std::fabs(grad), lr * 1e-2)
+          << "softmax " << softmax << " entry " << i;
+      ++moved;
+    }
+    EXPECT_GT(moved, 60) << softmax;
+  }
+}
+
 TEST(LightGcnTest, SoftmaxLossLearnsPlantedTastes) {
   Dataset d = testing::PlantedSplit(11);
   for (const char* model : {"lightgcn", "bpr_mf"}) {
