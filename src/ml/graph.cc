@@ -2,6 +2,8 @@
 
 #include "common/cpu_clones.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -40,6 +42,18 @@ NormalizedGraph NormalizedGraph::Build(const Dataset& data) {
     }
   }
   return g;
+}
+
+void PreferHugePages(std::vector<float>& v) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(v.data() + v.size())) & ~(kHuge - 1);
+  if (end <= begin) return;
+  void* p = reinterpret_cast<void*>(begin);
+  if (madvise(p, end - begin, MADV_HUGEPAGE) != 0) return;
+  // The pages already touched, at once (Linux 6.1+; glibc 2.36 lacks the name).
+  constexpr int kCollapse = 25;  // MADV_COLLAPSE
+  (void)madvise(p, end - begin, kCollapse);
 }
 
 namespace {

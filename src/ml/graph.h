@@ -18,6 +18,11 @@ namespace embedrec::ml {
 // processes share the cores.
 inline constexpr int64_t kParallelMinWork = int64_t{1} << 16;
 
+// Backs a large array with 2 MB pages where the kernel allows it (rows read
+// at random: one TLB entry then covers 8,192 rows of 64 floats instead of
+// 16). Best effort: nothing changes where transparent huge pages are off.
+void PreferHugePages(std::vector<float>& v);
+
 // Asks for row r of a row-major matrix of width d ahead of its use: a random
 // row of a large model comes from memory, not the cache, and a loop over a
 // list of rows waits on each in turn unless the next ones are on their way.

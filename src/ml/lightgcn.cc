@@ -73,6 +73,8 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
   } else {
     layer_.assign(layers, std::vector<float>(size, 0.0f));
   }
+  for (auto* v : {&ego_, &grad_, &fin_, &g_, &hist_final_, &hist_ego_}) PreferHugePages(*v);
+  for (auto& l : layer_) PreferHugePages(l);
 }
 
 void LightGcnCore::BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,

@@ -28,6 +28,8 @@ RowAdam::RowAdam(int64_t rows, int d)
       drift_eps_(1, 0.0),
       decay1_(kDecayTable),
       decay2_(kDecayTable) {
+  PreferHugePages(m_);
+  PreferHugePages(v_);
   for (int64_t s = 0; s < kDecayTable; ++s) {
     decay1_[s] = static_cast<float>(std::pow(kB1, static_cast<double>(s)));
     decay2_[s] = static_cast<float>(std::pow(kB2, static_cast<double>(s)));

@@ -70,6 +70,19 @@ TEST_P(PropagateTest, MatchesTheReferenceWithRowListsAndMasks) {
   }
 }
 
+// Backing an array with huge pages (collapsing the pages already written)
+// must leave every value as it was.
+TEST(NormalizedGraphTest, HugePagesKeepAnArraysValues) {
+  std::vector<float> v(size_t{3} << 20);  // 12 MB: whole 2 MB pages inside
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 100003) * 0.5f;
+  PreferHugePages(v);
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], static_cast<float>(i % 100003) * 0.5f) << i;
+  std::vector<float> small(10, 1.0f), none;
+  PreferHugePages(small);  // no whole page inside: left alone
+  PreferHugePages(none);
+  EXPECT_EQ(small, std::vector<float>(10, 1.0f));
+}
+
 TEST(NormalizedGraphTest, IsSymmetricWithInverseSqrtDegrees) {
   Dataset d = MakeDataset({{0, 0, 1, 0}, {0, 1, 1, 0}, {1, 1, 1, 0}}, {});
   NormalizedGraph g = NormalizedGraph::Build(d);
