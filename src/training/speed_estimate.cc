@@ -103,15 +103,17 @@ double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
               : 0;
   if (r.model_type == ModelType::kBprMf) {
     // Each pair reads and writes random rows (weights and two Adam moments):
-    // once the table outgrows the cache most of them miss. Measured per pair
-    // with `embedrec train` (an earlier session): 0.5 µs at 150K
-    // interactions, 2.2 µs at 1.5M, 3.1 µs at 15M (1.2 GB); the share of the
-    // table outside a ~32 MB cache explains them within 10 %. Jobs this
-    // session also slowed below it (0.9 µs per pair on 8 MB tables, 1.5 on
-    // 11.5 MB, 1.6–2.6 on 23 MB): not modelled.
+    // once the table outgrows the cache most of them miss. Measured per
+    // epoch with `embedrec train --threads 2` on the growth bench's shops
+    // (fortieth session, rows prefetched and on huge pages): 0.025-0.030 s
+    // at 150K interactions, 0.81 s at 1.5M, 11.2 s at 15M; the share of the
+    // table outside a ~32 MB cache explains them within 10 % (an earlier
+    // session's code, without the prefetches, needed 4.7 for 2.2 and 3.1 µs
+    // per pair). Jobs on mid-sized tables also ran slower than the model
+    // (1.5x on shop-500k's 23 MB): not modelled.
     const double table_bytes = rows * d * 4 * 3;
     const double missing = std::max(0.0, 1 - 32e6 / table_bytes);
-    return linear * (1 + 4.7 * missing) + products;
+    return linear * (1 + 2.8 * missing) + products;
   }
   if (r.model_type != ModelType::kLightGcn || r.options.walks > 0) return linear + products;
   // LightGCN's exact step propagates over the batch's K-hop neighbourhood,
