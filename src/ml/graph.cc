@@ -44,10 +44,11 @@ NormalizedGraph NormalizedGraph::Build(const Dataset& data) {
   return g;
 }
 
-void PreferHugePages(std::vector<float>& v) {
+void PreferHugePages(const void* data, size_t bytes) {
   constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(v.data() + v.size())) & ~(kHuge - 1);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t begin = (at + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (at + bytes) & ~(kHuge - 1);
   if (end <= begin) return;
   void* p = reinterpret_cast<void*>(begin);
   if (madvise(p, end - begin, MADV_HUGEPAGE) != 0) return;

@@ -21,7 +21,8 @@ inline constexpr int64_t kParallelMinWork = int64_t{1} << 16;
 // Backs a large array with 2 MB pages where the kernel allows it (rows read
 // at random: one TLB entry then covers 8,192 rows of 64 floats instead of
 // 16). Best effort: nothing changes where transparent huge pages are off.
-void PreferHugePages(std::vector<float>& v);
+void PreferHugePages(const void* data, size_t bytes);
+inline void PreferHugePages(std::vector<float>& v) { PreferHugePages(v.data(), v.size() * sizeof(float)); }
 
 // Asks for row r of a row-major matrix of width d ahead of its use: a random
 // row of a large model comes from memory, not the cache, and a loop over a

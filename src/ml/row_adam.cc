@@ -30,6 +30,7 @@ RowAdam::RowAdam(int64_t rows, int d)
       decay2_(kDecayTable) {
   PreferHugePages(m_);
   PreferHugePages(v_);
+  PreferHugePages(current_.data(), current_.size() * sizeof(int64_t));
   for (int64_t s = 0; s < kDecayTable; ++s) {
     decay1_[s] = static_cast<float>(std::pow(kB1, static_cast<double>(s)));
     decay2_[s] = static_cast<float>(std::pow(kB2, static_cast<double>(s)));
