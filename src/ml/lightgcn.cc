@@ -104,8 +104,23 @@ double LightGcnCore::TrainStep(const std::vector<int32_t>& users, const std::vec
   // adds its gradient to grad_ (no copies of the rows to gather again).
   BatchNodes(users, pos, neg, &batch_nodes_);
   adam_.CatchUp(batch_nodes_, ego_.data());
-  const double loss = Loss(users, pos, neg, reg, ego_.data(), grad_.data());
-  adam_.Step(batch_nodes_, ego_.data(), grad_.data(), lr);
+  if (temperature_ > 0) {
+    const double loss = Loss(users, pos, neg, reg, ego_.data(), grad_.data());
+    adam_.Step(batch_nodes_, ego_.data(), grad_.data(), lr);
+    return loss;
+  }
+  // BPR: the gradient in a buffer of the batch's rows (in the cache), not in
+  // rows of the n × d gradient (one random row fewer per node and array).
+  if (slot_.empty()) {
+    slot_.assign(graph_->n(), 0);
+    PreferHugePages(slot_.data(), slot_.size() * sizeof(int32_t));
+  }
+  for (size_t k = 0; k < batch_nodes_.size(); ++k) slot_[batch_nodes_[k]] = static_cast<int32_t>(k);
+  packed_grad_.assign(batch_nodes_.size() * d_, 0.0f);
+  packed_slot_ = slot_.data();
+  const double loss = BprLoss(users, pos, neg, reg, ego_.data(), packed_grad_.data());
+  packed_slot_ = nullptr;
+  adam_.StepPacked(batch_nodes_, ego_.data(), packed_grad_.data(), lr);
   return loss;
 }
 
@@ -311,22 +326,27 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
     }
     sample_reg_[t] = r;
   }
+  // The gradient's rows: g's rows by node, or, with packed_slot_ (BPR-MF's
+  // step), a small buffer's by the node's place among the batch's nodes,
+  // where the L2 terms go too.
+  const int32_t* slot = packed_slot_;
+  auto grow = [&](int32_t v) { return g + static_cast<int64_t>(slot ? slot[v] : v) * d; };
   double loss = 0, reg_sum = 0;
   for (size_t t = 0; t < b; ++t) {
-    prefetch(t + kRowsAhead, g);
+    if (!slot) prefetch(t + kRowsAhead, g);
     prefetch(t + kRowsAhead, fin);
     reg_sum += sample_reg_[t];
     const int32_t u = users[t], p = nu + pos[t];
     const float* fu = row(fin, u);
     const float* fp = row(fin, p);
-    float* gu = mrow(g, u);
-    float* gp = mrow(g, p);
+    float* gu = grow(u);
+    float* gp = grow(p);
     for (size_t s = 0; s < per; ++s) {
       loss += pair_loss_[t * per + s];
       const float c = coef_[t * per + s];
       const int32_t j = nu + neg[t * per + s];
       const float* fj = row(fin, j);
-      float* gj = mrow(g, j);
+      float* gj = grow(j);
       for (int k = 0; k < d; ++k) {
         gu[k] += c * (fj[k] - fp[k]);
         gp[k] -= c * fu[k];
@@ -338,11 +358,11 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
   const float rc = static_cast<float>(reg / b);
   auto add_reg = [&](int32_t v) {
     const float* e = row(ego_.data(), v);
-    float* gr = mrow(grad_.data(), v);
+    float* gr = slot ? grow(v) : mrow(grad_.data(), v);
     for (int k = 0; k < d; ++k) gr[k] += rc * e[k];
   };
   for (size_t t = 0; t < b; ++t) {
-    if (g != grad_.data()) {  // else read and written just above
+    if (!slot && g != grad_.data()) {  // else read and written just above
       prefetch(t + kRowsAhead, grad_.data());
       prefetch(t + kRowsAhead, ego_.data());
     }

@@ -130,6 +130,12 @@ class LightGcnCore {
   std::vector<float> ego_, grad_;
   RowAdam adam_;
   std::vector<int32_t> batch_nodes_, touched_;
+  // BPR-MF's step: each batch node's place in batch_nodes_ (stale outside
+  // the batch), the batch's gradient by that place, and the map while the
+  // loss runs (null otherwise: gradient rows by node).
+  std::vector<int32_t> slot_;
+  std::vector<float> packed_grad_;
+  const int32_t* packed_slot_ = nullptr;
   // Sampled step: the history (H, E0ref) and each walk's node and weight.
   std::vector<float> hist_final_, hist_ego_;
   std::vector<int32_t> walk_node_, occurrences_;

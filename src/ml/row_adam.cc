@@ -109,15 +109,20 @@ void RowAdam::CatchUpAll(float* w) {
 }
 
 void RowAdam::Step(const std::vector<int32_t>& rows, float* w, float* grad, double lr) {
-  StepRows(&rows, w, grad, lr);
+  StepRows(&rows, w, grad, false, lr);
+}
+
+void RowAdam::StepPacked(const std::vector<int32_t>& rows, float* w, float* packed, double lr) {
+  StepRows(&rows, w, packed, true, lr);
 }
 
 void RowAdam::StepAll(float* w, float* grad, double lr) {
   CatchUpAll(w);  // a no-op per row already current (always, on a dense-only path)
-  StepRows(nullptr, w, grad, lr);
+  StepRows(nullptr, w, grad, false, lr);
 }
 
-void RowAdam::StepRows(const std::vector<int32_t>* rows, float* w, float* grad, double lr) {
+void RowAdam::StepRows(const std::vector<int32_t>* rows, float* w, float* grad, bool packed,
+                       double lr) {
   const int64_t step = ++step_;
   const double bc1 = 1 - std::pow(kB1, static_cast<double>(step));
   const double bc2 = 1 - std::pow(kB2, static_cast<double>(step));
@@ -152,12 +157,13 @@ void RowAdam::StepRows(const std::vector<int32_t>* rows, float* w, float* grad, 
   const int64_t n = static_cast<int64_t>(rows->size());
 #pragma omp parallel for schedule(static) if (n * d_ >= kParallelMinWork)
   for (int64_t k = 0; k < n; ++k) {
-    PrefetchRows(*rows, k + kRowsAhead, w, grad);
+    PrefetchRows(*rows, k + kRowsAhead, w, packed ? nullptr : grad);
     const int32_t r = (*rows)[k];
     current_[r] = step;
     const int64_t base = static_cast<int64_t>(r) * d_;
-    StepKernel(w + base, grad + base, m_.data() + base, v_.data() + base, d_, step_size, b1, b2,
-               inv_sqrt_bc2, eps);
+    float* g = grad + (packed ? k * d_ : base);
+    StepKernel(w + base, g, m_.data() + base, v_.data() + base, d_, step_size, b1, b2, inv_sqrt_bc2,
+               eps);
   }
 }
 

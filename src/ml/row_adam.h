@@ -41,11 +41,15 @@ class RowAdam {
   // then cleared); every other row has a zero gradient this step and will
   // take it on its next CatchUp. Distinct rows.
   void Step(const std::vector<int32_t>& rows, float* w, float* grad, double lr);
+  // The same with rows[k]'s gradient at packed + k·d (a batch's gradient
+  // kept in a small buffer of its own, not in rows of an n × d array).
+  void StepPacked(const std::vector<int32_t>& rows, float* w, float* packed, double lr);
   // The same for every row (dense Adam's step, over contiguous memory).
   void StepAll(float* w, float* grad, double lr);
 
  private:
-  void StepRows(const std::vector<int32_t>* rows, float* w, float* grad, double lr);  // null: all
+  // rows null: all; packed: grad holds rows[k]'s at k·d.
+  void StepRows(const std::vector<int32_t>* rows, float* w, float* grad, bool packed, double lr);
   void CatchUpRow(int32_t r, float* w);
   // Row rows[k]'s state, weights and (when given) gradient asked for ahead
   // of their use; nothing past the list's end.

@@ -117,5 +117,36 @@ TEST(RowAdamTest, StepAllIsAStepOfEveryRow) {
   EXPECT_EQ(g2, std::vector<float>(n * d, 0.0f));
 }
 
+// A batch's gradient in a buffer of its own (rows[k]'s at k·d) moves the
+// rows exactly as the same gradient in rows of the n × d array, and the
+// buffer is cleared as the array's rows are.
+TEST(RowAdamTest, StepPackedIsStepWithTheGradientInTheBatchsOrder) {
+  const int n = 30, d = 4;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1e-2f);
+  std::vector<float> w1(n * d), w2;
+  for (auto& x : w1) x = normal(rng);
+  w2 = w1;
+  RowAdam a(n, d), b(n, d);
+  std::vector<float> grad(n * d, 0.0f);
+  for (int step = 0; step < 20; ++step) {
+    std::vector<int32_t> rows;
+    for (int32_t r = 0; r < n; ++r) {
+      if (rng() % 3 == 0) rows.push_back(r);
+    }
+    std::vector<float> packed(rows.size() * d);
+    for (size_t k = 0; k < rows.size(); ++k) {
+      for (int j = 0; j < d; ++j) packed[k * d + j] = grad[rows[k] * d + j] = normal(rng);
+    }
+    a.CatchUp(rows, w1.data());
+    b.CatchUp(rows, w2.data());
+    a.Step(rows, w1.data(), grad.data(), 0.01);
+    b.StepPacked(rows, w2.data(), packed.data(), 0.01);
+    ASSERT_EQ(w1, w2) << "step " << step;
+    for (float g : packed) ASSERT_EQ(g, 0.0f);
+    for (float g : grad) ASSERT_EQ(g, 0.0f);
+  }
+}
+
 }  // namespace
 }  // namespace embedrec::ml
