@@ -60,8 +60,8 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 0.1f);
   for (auto& x : ego_) x = normal(rng);
-  grad_.assign(size, 0.0f);
-  if (layers_ > 0) {  // BPR-MF's step needs neither (LossAndGradient makes them if called)
+  if (layers_ > 0) {  // BPR-MF's step needs none of them (made when first needed)
+    grad_.assign(size, 0.0f);
     fin_.assign(size, 0.0f);
     g_.assign(size, 0.0f);
   }
@@ -105,6 +105,7 @@ double LightGcnCore::TrainStep(const std::vector<int32_t>& users, const std::vec
   BatchNodes(users, pos, neg, &batch_nodes_);
   adam_.CatchUp(batch_nodes_, ego_.data());
   if (temperature_ > 0) {
+    if (grad_.empty()) grad_.assign(ego_.size(), 0.0f);
     const double loss = Loss(users, pos, neg, reg, ego_.data(), grad_.data());
     adam_.Step(batch_nodes_, ego_.data(), grad_.data(), lr);
     return loss;
@@ -401,6 +402,7 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     fin_.assign(ego_.size(), 0.0f);
     g_.assign(ego_.size(), 0.0f);
   }
+  if (grad_.empty()) grad_.assign(ego_.size(), 0.0f);
 
   // Forward: layer k on the nodes within K−k hops.
   for (int k = 1; k <= K; ++k) {
@@ -469,7 +471,7 @@ double LightGcnCore::LossAndGradientReference(const std::vector<int32_t>& users,
     for (int k = 0; k <= K; ++k) s += layers[k][i];
     fin[i] = static_cast<float>(s / (K + 1));
   }
-  std::fill(grad_.begin(), grad_.end(), 0.0f);
+  grad_.assign(size, 0.0f);
   double loss = Loss(users, pos, neg, reg, fin.data(), g.data());
   std::vector<float> x = g, y(size);
   for (int k = 0; k <= K; ++k) {
