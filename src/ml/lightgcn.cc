@@ -100,8 +100,9 @@ double LightGcnCore::TrainStep(const std::vector<int32_t>& users, const std::vec
     return loss;
   }
   // No propagation (BPR-MF): the step reads and writes the batch's rows
-  // only; the final rows are E(0)'s own, so the loss reads them in place and
-  // adds its gradient to grad_ (no copies of the rows to gather again).
+  // only; the final rows are E(0)'s own, so the loss reads them in place (no
+  // copies of the rows to gather again). The softmax adds its gradient to
+  // grad_'s rows, BPR to a buffer of the batch's rows.
   BatchNodes(users, pos, neg, &batch_nodes_);
   adam_.CatchUp(batch_nodes_, ego_.data());
   if (temperature_ > 0) {
