@@ -118,7 +118,9 @@ double LightGcnCore::TrainStep(const std::vector<int32_t>& users, const std::vec
     PreferHugePages(slot_.data(), slot_.size() * sizeof(int32_t));
   }
   for (size_t k = 0; k < batch_nodes_.size(); ++k) slot_[batch_nodes_[k]] = static_cast<int32_t>(k);
-  packed_grad_.assign(batch_nodes_.size() * d_, 0.0f);
+  // Zero where it is used: StepPacked clears what it reads, and rows added
+  // by a larger batch start at zero (no memset of the buffer per step).
+  packed_grad_.resize(batch_nodes_.size() * d_, 0.0f);
   packed_slot_ = slot_.data();
   const double loss = BprLoss(users, pos, neg, reg, ego_.data(), packed_grad_.data());
   packed_slot_ = nullptr;
@@ -364,7 +366,7 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
     for (int k = 0; k < d; ++k) gr[k] += rc * e[k];
   };
   for (size_t t = 0; t < b; ++t) {
-    if (!slot && g != grad_.data()) {  // else read and written just above
+    if (!slot) {  // packed: the buffer and E(0)'s rows were just used above
       prefetch(t + kRowsAhead, grad_.data());
       prefetch(t + kRowsAhead, ego_.data());
     }
