@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/json/parse.hpp>
 
+#include "common/thread_priority.h"
+
 namespace embedrec::app {
 
 void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
@@ -108,6 +110,13 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->envname("EMBEDREC_TRAINING_WORKERS")->capture_default_str()->check(CLI::Range(1, 64));
   cmd.add_option("--training-threads", c.training_threads, "Threads per training job (0: one per core)")
       ->envname("EMBEDREC_TRAINING_THREADS")->capture_default_str()->check(CLI::Range(0, 256));
+  cmd.add_option("--training-priority", c.training_priority,
+                 "Priority of the training threads: idle (they run on the cores requests leave free) or a "
+                 "niceness 0-19 (a share of the cores even under a load that would take them all)")
+      ->envname("EMBEDREC_TRAINING_PRIORITY")->capture_default_str()
+      ->check([](const std::string& v) {
+        return ParseBackgroundPriority(v) ? "" : "not idle nor a niceness 0-19: " + v;
+      });
   cmd.add_option("--recommendation-log-days", c.recommendation_log_days,
                  "Days every answer shown is kept in the recommendation log (0: answers are not logged)")
       ->envname("EMBEDREC_RECOMMENDATION_LOG_DAYS")->capture_default_str()->check(CLI::Range(0, 3650));

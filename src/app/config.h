@@ -77,6 +77,10 @@ struct ServeConfig {
   // this long is taken again by another node with the ml role.
   int job_lease_seconds = 60;
   int training_threads = 0;              // EMBEDREC_TRAINING_THREADS: threads per job; 0: one per core
+  // EMBEDREC_TRAINING_PRIORITY: the training threads' priority: "idle" (they
+  // run on what requests leave free) or a niceness 0-19 (a share of the
+  // cores even when requests would take them all).
+  std::string training_priority = "idle";
   int keep_model_versions = 5;           // EMBEDREC_KEEP_MODEL_VERSIONS: besides deployed and young ones
   int recommendation_log_days = 90;      // EMBEDREC_RECOMMENDATION_LOG_DAYS: 0 logs nothing
   int event_retention_days = 30;         // EMBEDREC_EVENT_RETENTION_DAYS: 0 keeps every event

@@ -200,6 +200,7 @@ class PlatformImpl final : public Platform {
     training::ServiceOptions topts;
     topts.workers = config_.training_workers;
     topts.threads_per_job = config_.training_threads;
+    topts.priority = *ParseBackgroundPriority(config_.training_priority);  // checked by the config
     topts.registry.keep_versions = config_.keep_model_versions;
     topts.registry.min_age_days = config_.model_min_age_days;
     topts.registry.index.exact_max_items = config_.exact_search_max_items;

@@ -735,7 +735,7 @@ class TrainingServiceImpl final : public TrainingService {
   void WorkLoop() {
     // Training yields the cores to request handling: a lower priority for
     // this thread and the OpenMP threads it starts (they inherit it).
-    if (!NiceThisThread(5)) {
+    if (!ApplyToThisThread(options_.priority)) {
       spdlog::debug("training threads keep the normal priority");
     }
     while (true) {

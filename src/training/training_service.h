@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/thread_priority.h"
 #include "serving/deployed_models.h"
 #include "store/job_queue.h"
 #include "store/tenant_stores.h"
@@ -28,6 +29,10 @@ namespace embedrec::training {
 struct ServiceOptions {
   int workers = 1;           // jobs trained at once, across tenants
   int threads_per_job = 0;   // OpenMP threads of a job (0: one per core)
+  // The workers' priority, and so their OpenMP threads' (they inherit it).
+  // The server passes EMBEDREC_TRAINING_PRIORITY (idle by default: request
+  // handling takes the cores first); unchanged (niceness 0) when not given.
+  BackgroundPriority priority{.idle = false, .nice = 0};
   RegistryOptions registry;
   // Told of every job that ran, however it ended, with the seconds it held
   // a worker (usage records); may be null. Runs on the job's worker thread.

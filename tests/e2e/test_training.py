@@ -3,13 +3,16 @@ Server-Sent Events), the model registry, deployment, restarts."""
 import http.client
 import json
 import math
+import os
 import random
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import ADMIN_TOKEN, wait_for
+from conftest import ADMIN_TOKEN, BIN, wait_for
 
 SCOPES = ["data:write", "models:train", "models:read", "recommendations:read"]
 QUICK = {"embedding_dim": 16, "num_layers": 2, "learning_rate": 0.01, "batch_size": 256,
@@ -436,6 +439,47 @@ def test_incremental_continues_the_deployed_model(server, shop):
     job = r.json()["job_id"]
     failed = wait_done(server, key, job)
     assert failed["status"] == "failed" and "embedding_dim" in failed["error"]["message"]
+
+
+def thread_priorities(pid):
+    """(policy, nice) of each of the process's threads (Linux /proc)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            policy = next(int(line.split(":")[1]) for line in (task / "sched").read_text().splitlines()
+                          if line.startswith("policy"))
+            nice = int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+        except (OSError, StopIteration):
+            continue  # a thread that ended meanwhile
+        out.append((policy, nice))
+    return out
+
+
+@pytest.mark.parametrize("priority", [None, "12"])
+def test_training_runs_at_idle_priority_or_the_niceness_given(make_server, priority):
+    SCHED_OTHER, SCHED_IDLE = 0, 5
+    s, o = shop_server(make_server, "priority", {"EMBEDREC_TRAINING_PRIORITY": priority} if priority else {})
+    key = o["api_key"]
+    job = train(s, key, LONG).json()["job_id"]
+    wait_for(lambda: progress(s, key, job)["current_epoch"] >= 1, what="an epoch")
+    seen = thread_priorities(s.proc.pid)
+    if priority is None:
+        assert (SCHED_IDLE, 0) in seen, seen  # the job's worker and its OpenMP threads
+        assert (SCHED_OTHER, 12) not in seen
+    else:
+        assert (SCHED_OTHER, 12) in seen, seen
+        assert not any(p[0] == SCHED_IDLE for p in seen), seen
+    assert (SCHED_OTHER, 0) in seen  # requests' threads keep the normal priority
+    assert s.request("POST", f"/api/v1/training/{job}/cancel", token=key, port="ml").status == 202
+    wait_done(s, key, job)
+
+
+def test_an_invalid_training_priority_stops_the_start(tmp_path):
+    env = dict(os.environ, EMBEDREC_DATA_DIR=str(tmp_path / "data"), EMBEDREC_TRAINING_PRIORITY="20",
+               EMBEDREC_GATEWAY_PORT="0", EMBEDREC_ML_PORT="0", EMBEDREC_PIPELINE_PORT="0")
+    p = subprocess.run([BIN, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "not idle nor a niceness 0-19: 20" in p.stdout + p.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])

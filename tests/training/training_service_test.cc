@@ -3,6 +3,11 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -166,6 +171,30 @@ TEST_F(TrainingServiceTest, AJobTrainsStoresAndDeploysAndItsWatcherSeesTheEnd) {
   auto stored = (*stores_->Open(t))->training().GetJob(sub->job_id);
   ASSERT_OK(stored);
   EXPECT_EQ(stored->status, store::JobStatus::kCompleted);
+}
+
+TEST_F(TrainingServiceTest, JobsRunAtIdlePriorityUnlessANicenessIsGiven) {
+  for (const char* priority : {"idle", "17"}) {
+    std::atomic<int> policy{-1}, nice{-1};
+    ServiceOptions o;
+    o.priority = *ParseBackgroundPriority(priority);
+    o.job_ran = [&](const std::string&, double) {  // on the job's worker thread
+      nice = getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+      policy = sched_getscheduler(0);
+    };
+    service_ = NewService(o);
+    std::string t = Tenant();
+    ASSERT_OK(service_->Submit(t, Quick(2)));
+    ASSERT_TRUE(Eventually([&] { return policy.load() != -1; })) << priority;
+    if (std::string(priority) == "idle") {
+      EXPECT_EQ(policy.load(), SCHED_IDLE);
+    } else {
+      EXPECT_EQ(policy.load(), SCHED_OTHER);
+      EXPECT_EQ(nice.load(), 17);
+    }
+    service_->Shutdown();
+    service_.reset();
+  }
 }
 
 TEST_F(TrainingServiceTest, AFastSoftmaxLightGcnIsRefitFromTheValidatedModelForHalfItsBestEpochs) {
