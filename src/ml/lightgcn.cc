@@ -263,7 +263,12 @@ void LightGcnCore::Expand(const std::vector<int32_t>& nodes, std::vector<int32_t
       }
     }
   }
-  *all = out->size() * 10 >= static_cast<size_t>(g.n()) * 9;  // 90 %: cheaper to do every row
+  // Half the nodes or more: every row is cheaper. A pass over every row
+  // prefetches the rows it gathers (graph.cc); one over a list does not.
+  // Measured: 90 % → half made the 15M shop's epoch ~10 % shorter (its hop
+  // sets cover 50-90 % of the nodes), the 1.5M shop's ~4 %; the same rows'
+  // values (the rows added sum zeros).
+  *all = out->size() * 2 >= static_cast<size_t>(g.n());
   if (out->size() * 8 >= static_cast<size_t>(g.n())) {
     // Large: a scan in node order beats sorting (and keeps memory access in order).
     out->clear();

@@ -110,18 +110,26 @@ TEST(NormalizedGraphTest, IsSymmetricWithInverseSqrtDegrees) {
 }
 
 TEST(LightGcnCoreTest, FastGradientEqualsTheFullPropagationReference) {
-  // Dense (the neighbourhoods cover every node) and sparse (they do not:
-  // the restricted rows and skipped inputs are exercised).
-  for (bool sparse : {false, true}) {
-    Dataset d = sparse ? RandomData(3000, 3000, 2, 3) : RandomData(60, 50, 4, 3);
+  // Dense (the neighbourhoods cover every node), sparse (they do not: the
+  // restricted rows and skipped inputs are exercised) and mixed (the first
+  // hops are lists, the last every row: a pass over every row reads the
+  // rows a list pass left).
+  enum Kind { kDense, kSparse, kMixed };
+  for (Kind kind : {kDense, kSparse, kMixed}) {
+    Dataset d = kind == kSparse  ? RandomData(3000, 3000, 2, 3)
+                : kind == kMixed ? RandomData(600, 600, 4, 3)
+                                 : RandomData(60, 50, 4, 3);
     NormalizedGraph g = NormalizedGraph::Build(d);
     for (int layers : {0, 1, 3}) {
       LightGcnCore core(&g, 8, layers, 7);
-      Batch b = SomeBatch(d, sparse ? 4 : 16, 2, 4);
+      Batch b = SomeBatch(d, kind == kSparse ? 4 : kind == kMixed ? 12 : 16, 2, 4);
       double fast = core.LossAndGradient(b.users, b.pos, b.neg, 1e-2);
       std::vector<float> fast_grad = core.grad();
-      if (sparse) {
-        EXPECT_FALSE(core.grad_rows_all()) << layers;
+      if (kind == kSparse || (kind == kMixed && layers == 1)) {
+        EXPECT_FALSE(core.grad_rows_all()) << kind << " " << layers;
+      }
+      if (kind == kMixed && layers == 3) {
+        EXPECT_TRUE(core.grad_rows_all());
       }
       double ref = core.LossAndGradientReference(b.users, b.pos, b.neg, 1e-2);
       EXPECT_NEAR(fast, ref, 1e-6);
