@@ -78,10 +78,25 @@ LightGcnCore::LightGcnCore(const NormalizedGraph* graph, int d, int layers, uint
 }
 
 void LightGcnCore::BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
-                              const std::vector<int32_t>& neg, std::vector<int32_t>* out) const {
-  const int32_t nu = graph_->n_users;
+                              const std::vector<int32_t>& neg, std::vector<int32_t>* out) {
+  const int32_t nu = graph_->n_users, n = graph_->n();
+  const size_t total = users.size() + pos.size() + neg.size();
   out->clear();
-  out->reserve(users.size() + pos.size() + neg.size());
+  if (total * 8 >= static_cast<size_t>(n)) {
+    // Large (the scaled batch): marked, then a scan in node order — a sort of
+    // this many random numbers costs more than a pass over n bytes.
+    for (int32_t u : users) mark_[u] = 1;
+    for (int32_t i : pos) mark_[nu + i] = 1;
+    for (int32_t j : neg) mark_[nu + j] = 1;
+    for (int32_t v = 0; v < n; ++v) {
+      if (mark_[v]) {
+        mark_[v] = 0;
+        out->push_back(v);
+      }
+    }
+    return;
+  }
+  out->reserve(total);
   for (int32_t u : users) out->push_back(u);
   for (int32_t i : pos) out->push_back(nu + i);
   for (int32_t j : neg) out->push_back(nu + j);

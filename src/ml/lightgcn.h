@@ -119,7 +119,7 @@ class LightGcnCore {
                      const std::vector<int32_t>& neg, double reg, const float* fin, float* g);
   // The batch's distinct nodes, sorted (users, then items offset by n_users).
   void BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
-                  const std::vector<int32_t>& neg, std::vector<int32_t>* out) const;
+                  const std::vector<int32_t>& neg, std::vector<int32_t>* out);
   double SampledStep(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                      const std::vector<int32_t>& neg, double reg, double lr);
 
