@@ -323,6 +323,7 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
   pair_loss_.resize(b * per);
   sample_reg_.resize(b);
   const int64_t nb = static_cast<int64_t>(b);
+  const bool l2 = !l2_by_caller_;  // the L2 terms here, per occurrence
   // Sample t's rows of m asked for ahead (random rows of a large model).
   auto prefetch = [&](int64_t t, const float* m) {
     if (t >= nb) return;
@@ -333,20 +334,22 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
 #pragma omp parallel for schedule(static) if (nb * d * (per + 2) >= kParallelMinWork)
   for (int64_t t = 0; t < nb; ++t) {
     prefetch(t + kRowsAhead, fin);
-    if (fin != ego_.data()) prefetch(t + kRowsAhead, ego_.data());
+    if (l2 && fin != ego_.data()) prefetch(t + kRowsAhead, ego_.data());
     const int32_t u = users[t], p = nu + pos[t];
     const float* fu = row(fin, u);
     const float sp = Dot(fu, row(fin, p), d);
     const float* eu = row(ego_.data(), u);
     const float* ep = row(ego_.data(), p);
-    double r = Dot(eu, eu, d) + Dot(ep, ep, d);
+    double r = l2 ? Dot(eu, eu, d) + Dot(ep, ep, d) : 0.0;
     for (size_t s = 0; s < per; ++s) {
       const int32_t j = nu + neg[t * per + s];
       const double x = static_cast<double>(Dot(fu, row(fin, j), d)) - sp;
       pair_loss_[t * per + s] = Softplus(x);
       coef_[t * per + s] = static_cast<float>(Sigmoid(x) / pairs);
-      const float* ej = row(ego_.data(), j);
-      r += Dot(ej, ej, d);
+      if (l2) {
+        const float* ej = row(ego_.data(), j);
+        r += Dot(ej, ej, d);
+      }
     }
     sample_reg_[t] = r;
   }
@@ -378,6 +381,7 @@ double LightGcnCore::BprLoss(const std::vector<int32_t>& users, const std::vecto
       }
     }
   }
+  if (!l2) return loss / pairs;
   // L2 on the batch's ego embeddings, one term per occurrence.
   const float rc = static_cast<float>(reg / b);
   auto add_reg = [&](int32_t v) {
@@ -447,7 +451,9 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     float* gv = row(g_, v);
     for (int j = 0; j < d; ++j) gv[j] = 0;
   }
+  l2_by_caller_ = true;
   double loss = Loss(users, pos, neg, reg, fin_.data(), g_.data());
+  l2_by_caller_ = false;
 
   // Backward: dE(0) = (1/(K+1)) Σ_k Â^k G, G = g_ (non-zero on the batch's
   // nodes hops[0]); the k = 0 term first, then each product adds its own
@@ -476,7 +482,43 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     cur = &next;
   }
   grad_rows_all_ = all[K];
-  return loss;
+  return loss + AddL2InOrder(users, pos, neg, reg, hops[0]);
+}
+
+double LightGcnCore::AddL2InOrder(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                                  const std::vector<int32_t>& neg, double reg,
+                                  const std::vector<int32_t>& nodes) {
+  const int d = d_;
+  const int32_t nu = graph_->n_users;
+  const double b = static_cast<double>(users.size());
+  if (count_.empty()) count_.assign(graph_->n(), 0);
+  for (int32_t u : users) ++count_[u];
+  for (int32_t i : pos) ++count_[nu + i];
+  for (int32_t j : neg) ++count_[nu + j];
+  const float rc = static_cast<float>(reg / b);
+  // Fixed blocks, their sums added in order: the same loss whatever the
+  // thread count.
+  constexpr int64_t kBlock = 4096;
+  const int64_t n = static_cast<int64_t>(nodes.size());
+  std::vector<double> part((n + kBlock - 1) / kBlock, 0.0);
+#pragma omp parallel for schedule(static) if (n * d >= kParallelMinWork)
+  for (int64_t blk = 0; blk < static_cast<int64_t>(part.size()); ++blk) {
+    double s = 0;
+    for (int64_t q = blk * kBlock; q < std::min(n, (blk + 1) * kBlock); ++q) {
+      const int32_t v = nodes[q];
+      const int32_t c = count_[v];
+      count_[v] = 0;
+      const float* e = ego_.data() + static_cast<int64_t>(v) * d;
+      float* gr = grad_.data() + static_cast<int64_t>(v) * d;
+      s += c * static_cast<double>(Dot(e, e, d));
+      const float w = rc * static_cast<float>(c);
+      for (int k = 0; k < d; ++k) gr[k] += w * e[k];
+    }
+    part[blk] = s;
+  }
+  double sum = 0;
+  for (double s : part) sum += s;
+  return reg * 0.5 * sum / b;
 }
 
 double LightGcnCore::LossAndGradientReference(const std::vector<int32_t>& users,

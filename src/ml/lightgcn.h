@@ -117,6 +117,12 @@ class LightGcnCore {
                  const std::vector<int32_t>& neg, double reg, const float* fin, float* g);
   double SoftmaxLoss(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                      const std::vector<int32_t>& neg, double reg, const float* fin, float* g);
+  // The L2 terms of a batch (reg / b per occurrence of a node in users, pos
+  // and neg, b = users.size()) added to grad_ over `nodes` (the batch's
+  // distinct nodes, sorted): rows walked in order, each once with its
+  // count, instead of at random per occurrence. Returns the loss's L2 part.
+  double AddL2InOrder(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
+                      const std::vector<int32_t>& neg, double reg, const std::vector<int32_t>& nodes);
   // The batch's distinct nodes, sorted (users, then items offset by n_users).
   void BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                   const std::vector<int32_t>& neg, std::vector<int32_t>* out);
@@ -136,6 +142,11 @@ class LightGcnCore {
   std::vector<int32_t> slot_;
   std::vector<float> packed_grad_;
   const int32_t* packed_slot_ = nullptr;
+  // The exact LightGCN step: the losses leave the L2 terms to the caller,
+  // which adds them node by node in order (AddL2InOrder); count_: each
+  // node's occurrences in the batch (zero between steps).
+  bool l2_by_caller_ = false;
+  std::vector<int32_t> count_;
   // Sampled step: the history (H, E0ref) and each walk's node and weight.
   std::vector<float> hist_final_, hist_ego_;
   std::vector<int32_t> walk_node_, occurrences_;
