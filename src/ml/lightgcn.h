@@ -142,10 +142,8 @@ class LightGcnCore {
   std::vector<int32_t> slot_;
   std::vector<float> packed_grad_;
   const int32_t* packed_slot_ = nullptr;
-  // The exact LightGCN step: the losses leave the L2 terms to the caller,
-  // which adds them node by node in order (AddL2InOrder); count_: each
-  // node's occurrences in the batch (zero between steps).
-  bool l2_by_caller_ = false;
+  // AddL2InOrder's count of each node's occurrences in the batch (zero
+  // between steps).
   std::vector<int32_t> count_;
   // Sampled step: the history (H, E0ref) and each walk's node and weight.
   std::vector<float> hist_final_, hist_ego_;

@@ -151,7 +151,7 @@ double LightGcnCore::SoftmaxLoss(const std::vector<int32_t>& users,
     for (int k = 0; k < d; ++k) gj[k] += gn[k];
   }
 
-  if (l2_by_caller_) return loss / static_cast<double>(b);
+  if (reg == 0) return loss / static_cast<double>(b);  // no L2 terms (or the caller's)
   // L2 on the batch's ego embeddings: users and positives per occurrence,
   // each shared negative once.
   const float rc = static_cast<float>(reg / b);
