@@ -145,15 +145,6 @@ std::string CategoryLabel(const CatalogItem& item) {
   return item.category.empty() ? std::string("the shop") : item.category;
 }
 
-// Trending's order over catalog positions with scores: score, then id;
-// untouched items (score 0) after, in catalog order.
-auto TrendingOrder(const CatalogSnapshot& c) {
-  return [&c](const std::pair<uint32_t, double>& a, const std::pair<uint32_t, double>& b) {
-    if (a.second != b.second) return a.second > b.second;
-    return a.second > 0 ? c.items[a.first].item_id < c.items[b.first].item_id : a.first < b.first;
-  };
-}
-
 // The first k entries of a kept list (the exact top `capacity` of the index,
 // best first) that pass `filter`; nullopt when fewer pass and the list was
 // cut at its capacity, so that items beyond it could rank (search instead).
@@ -382,30 +373,6 @@ std::shared_ptr<const RowMap> Recommender::Rows(
   return rows;
 }
 
-std::shared_ptr<const Recommender::Ranked> Recommender::CategoryRanked(
-    const std::string& tenant_id, const std::string& category,
-    const std::shared_ptr<const TrendingSnapshot>& t, const CatalogSnapshot& c) {
-  const auto key = std::make_pair(tenant_id, category);
-  {
-    std::lock_guard lock(rows_mu_);
-    auto it = ranked_.find(key);
-    if (it != ranked_.end() && it->second.generation == c.generation && it->second.trending.lock() == t) {
-      return it->second.ranked;
-    }
-  }
-  auto ranked = std::make_shared<Ranked>();
-  if (auto it = c.by_category.find(category); it != c.by_category.end()) {
-    for (uint32_t pos : it->second) {
-      ranked->emplace_back(pos, t->Score(c.items[pos].item_id));
-    }
-  }
-  std::sort(ranked->begin(), ranked->end(), TrendingOrder(c));
-  std::lock_guard lock(rows_mu_);
-  if (ranked_.size() >= 10000) ranked_.clear();  // bounded; rebuilt on demand
-  ranked_[key] = {t, c.generation, ranked};
-  return ranked;
-}
-
 std::vector<Recommendation> Recommender::TrendingFill(
     const std::string& tenant_id, const std::shared_ptr<const TrendingSnapshot>& t,
     const CatalogSnapshot& c, const std::function<bool(const CatalogItem&)>& allowed,
@@ -418,18 +385,10 @@ std::vector<Recommendation> Recommender::TrendingFill(
                    (s > 0 ? "Trending in " : "New in ") + CategoryLabel(item)});
   };
   if (!categories.empty()) {
-    std::vector<std::shared_ptr<const Ranked>> lists;
-    for (const auto& category : categories) lists.push_back(CategoryRanked(tenant_id, category, t, c));
-    Ranked merged;
-    const Ranked* ranked = lists.size() == 1 ? lists[0].get() : &merged;
-    if (lists.size() > 1) {  // several categories: one ranking (rare; a merge of short lists)
-      for (const auto& l : lists) merged.insert(merged.end(), l->begin(), l->end());
-      std::sort(merged.begin(), merged.end(), TrendingOrder(c));
-    }
-    for (const auto& [pos, s] : *ranked) {
-      if (static_cast<int>(out.size()) >= count) break;
+    category_trending_.ForEach(tenant_id, categories, t, c, [&](uint32_t pos, double s) {
       take(c.items[pos], s);
-    }
+      return static_cast<int>(out.size()) < count;
+    });
     return out;
   }
   t->ForEachRanked([&](const std::string& id, double s) {
@@ -674,11 +633,11 @@ std::vector<Recommendation> ModelRanked(const RecommendRequest& r, const Serving
 }  // namespace
 
 void Recommender::Forget(const std::string& tenant_id) {
-  std::lock_guard lock(rows_mu_);
-  rows_.erase(tenant_id);
-  for (auto it = ranked_.lower_bound({tenant_id, ""}); it != ranked_.end() && it->first.first == tenant_id;) {
-    it = ranked_.erase(it);
+  {
+    std::lock_guard lock(rows_mu_);
+    rows_.erase(tenant_id);
   }
+  category_trending_.Drop(tenant_id);
 }
 
 void Recommender::ReadModelsAside(const std::string& tenant_id) {

@@ -31,6 +31,7 @@
 #include "serving/activity.h"
 #include "serving/background.h"
 #include "serving/catalog.h"
+#include "serving/category_trending.h"
 #include "serving/deployed_models.h"
 #include "serving/exclusion.h"
 #include "serving/tenant_memory.h"
@@ -153,20 +154,7 @@ class Recommender {
   std::mutex rows_mu_;
   std::map<std::string, RowsEntry> rows_;
 
-  // Catalog positions with their trending score.
-  using Ranked = std::vector<std::pair<uint32_t, double>>;
-  // A category's items as trending ranks them (best first; then the ones
-  // nobody touched recently, in catalog order), per (trending snapshot,
-  // catalog snapshot): built once per pair and category, not per request.
-  std::shared_ptr<const Ranked> CategoryRanked(const std::string& tenant_id, const std::string& category,
-                                               const std::shared_ptr<const TrendingSnapshot>& t,
-                                               const CatalogSnapshot& c);
-  struct RankedEntry {
-    std::weak_ptr<const TrendingSnapshot> trending;
-    uint64_t generation = 0;
-    std::shared_ptr<const Ranked> ranked;
-  };
-  std::map<std::pair<std::string, std::string>, RankedEntry> ranked_;  // GUARDED_BY(rows_mu_)
+  CategoryTrending category_trending_;  // "Trending in <category>" fills
   // Trending items passing `allowed`, after `skip` (ids already chosen),
   // then items nobody touched recently when a filter leaves too few
   // trending ones; only `categories`' items when there are categories.
