@@ -77,9 +77,11 @@ class RecommendationLog {
                                                            const Range& range) = 0;
 
   // The user's records with from_ms <= ts_ms < to_ms, newest first, at most
-  // `limit` (answers not about a user are never returned). Reads what is
-  // written: call Flush first to see every append before it (a caller
-  // reading many users flushes once).
+  // `limit` (answers not about a user are never returned), with what
+  // attribution reads: id, ts_ms, user_id, endpoint, model_version, items,
+  // experiment_id and arm (a backend may leave algorithm, context_json and
+  // cached unset). Reads what is written: call Flush first to see every
+  // append before it (a caller reading many users flushes once).
   virtual StatusOr<std::vector<RecommendationRecord>> ReadUser(const std::string& tenant_id,
                                                                const std::string& user_id, int64_t from_ms,
                                                                int64_t to_ms, int limit) = 0;

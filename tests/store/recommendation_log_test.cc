@@ -5,6 +5,8 @@
 #include <thread>
 #include <tuple>
 
+#include <sqlite3.h>
+
 #include "common/clock.h"
 #include "common/random.h"
 #include "store/recommendation_log.h"
@@ -187,6 +189,11 @@ TEST_P(RecommendationLogTest, ReadsAUsersRecentAnswersNewestFirst) {
            {"s1", "", 2600}}) {
     auto r = Record(t1_, id, ts);
     r.user_id = user;
+    if (id == "a2") {
+      r.endpoint = "similar";
+      r.experiment_id = "exp-1";
+      r.arm = "b";
+    }
     log->Append(r);
   }
   auto other = Record(t2_, "x1", 2000);
@@ -196,8 +203,19 @@ TEST_P(RecommendationLogTest, ReadsAUsersRecentAnswersNewestFirst) {
   auto ann = log->ReadUser(t1_, "ann", base_ + 1500, base_ + 3000, 10);  // to is exclusive
   ASSERT_OK(ann);
   ASSERT_EQ(ann->size(), 1u);
-  EXPECT_EQ((*ann)[0].id, "a2");
-  EXPECT_EQ((*ann)[0].items.size(), 2u);
+  // What attribution reads of each.
+  const RecommendationRecord& a2 = (*ann)[0];
+  EXPECT_EQ(a2.id, "a2");
+  EXPECT_EQ(a2.tenant_id, t1_);
+  EXPECT_EQ(a2.user_id, "ann");
+  EXPECT_EQ(a2.ts_ms, base_ + 2000);
+  EXPECT_EQ(a2.endpoint, "similar");
+  EXPECT_EQ(a2.model_version, "v1.0_20261201");
+  EXPECT_EQ(a2.experiment_id, "exp-1");
+  EXPECT_EQ(a2.arm, "b");
+  ASSERT_EQ(a2.items.size(), 2u);
+  EXPECT_EQ(a2.items[0].item_id, "Pa2a");
+  EXPECT_EQ(a2.items[1].item_id, "Pa2b");
   ann = log->ReadUser(t1_, "ann", 0, base_ + 10000, 2);
   ASSERT_OK(ann);
   ASSERT_EQ(ann->size(), 2u);
@@ -331,6 +349,47 @@ TEST_P(RecommendationLogTest, RecordsOlderThanTheRetentionAreDeleted) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, RecommendationLogTest, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// SQLite: attribution reads a user's answers for every tracked view; the
+// rows lie in time order (a page each), so the read must come from the
+// by-user index alone, where the user's entries sit side by side.
+TEST(SqliteRecommendationLogTest, AUsersAnswersAreReadFromTheByUserIndexAlone) {
+  testing::TempDir dir;
+  FakeClock clock;
+  const std::string tenant = NewUuid();
+  testing::MakeDirectorySpace(dir.path(), tenant);
+  auto log = NewSqliteRecommendationLog(dir.path(), &clock, {});
+  RecommendationRecord r;
+  r.id = "r1";
+  r.tenant_id = tenant;
+  r.user_id = "ann";
+  r.ts_ms = clock.NowMillis();
+  r.items = {{"P1", 0.5}};
+  log->Append(r);
+  ASSERT_OK(log->Flush());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir.path() + "/" + tenant + "/recommendations.db").c_str(), &db,
+                            SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* plan = nullptr;
+  // The statement SqliteRecommendationRows::ReadUser prepares.
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "EXPLAIN QUERY PLAN SELECT id, ts_ms, user_id, endpoint, model_version, items, "
+                               "experiment_id, arm FROM recommendations WHERE user_id = ? AND user_id <> '' AND "
+                               "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?",
+                               -1, &plan, nullptr),
+            SQLITE_OK);
+  std::string steps;
+  while (sqlite3_step(plan) == SQLITE_ROW) steps += std::string(reinterpret_cast<const char*>(sqlite3_column_text(plan, 3))) + "; ";
+  sqlite3_finalize(plan);
+  sqlite3_close(db);
+  EXPECT_NE(steps.find("USING COVERING INDEX recommendations_by_user_shown"), std::string::npos) << steps;
+  EXPECT_EQ(steps.find("TEMP B-TREE"), std::string::npos) << steps;  // in index order, no sort
+  auto read = log->ReadUser(tenant, "ann", 0, INT64_MAX, 5);
+  ASSERT_OK(read);
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].items[0].item_id, "P1");
+}
 
 }  // namespace
 }  // namespace embedrec::store
