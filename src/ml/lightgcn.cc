@@ -91,6 +91,15 @@ void ForEachOccurrence(int32_t nu, const std::vector<int32_t>& users, const std:
 
 }  // namespace
 
+void LightGcnCore::TakeMarked(std::vector<int32_t>* out) {
+  for (int32_t v = 0; v < graph_->n(); ++v) {
+    if (mark_[v]) {
+      mark_[v] = 0;
+      out->push_back(v);
+    }
+  }
+}
+
 void LightGcnCore::BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                               const std::vector<int32_t>& neg, std::vector<int32_t>* out) {
   const int32_t nu = graph_->n_users, n = graph_->n();
@@ -100,12 +109,7 @@ void LightGcnCore::BatchNodes(const std::vector<int32_t>& users, const std::vect
     // Large (the scaled batch): marked, then a scan in node order — a sort of
     // this many random numbers costs more than a pass over n bytes.
     ForEachOccurrence(nu, users, pos, neg, [&](int32_t v) { mark_[v] = 1; });
-    for (int32_t v = 0; v < n; ++v) {
-      if (mark_[v]) {
-        mark_[v] = 0;
-        out->push_back(v);
-      }
-    }
+    TakeMarked(out);
     return;
   }
   out->reserve(total);
@@ -297,12 +301,7 @@ void LightGcnCore::Expand(const std::vector<int32_t>& nodes, std::vector<int32_t
   if (out->size() * 8 >= static_cast<size_t>(g.n())) {
     // Large: a scan in node order beats sorting (and keeps memory access in order).
     out->clear();
-    for (int32_t v = 0; v < g.n(); ++v) {
-      if (mark_[v]) {
-        mark_[v] = 0;
-        out->push_back(v);
-      }
-    }
+    TakeMarked(out);
   } else {
     for (int32_t v : *out) mark_[v] = 0;
     std::sort(out->begin(), out->end());

@@ -123,6 +123,8 @@ class LightGcnCore {
   // count, instead of at random per occurrence. Returns the loss's L2 part.
   double AddL2InOrder(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                       const std::vector<int32_t>& neg, double reg, const std::vector<int32_t>& nodes);
+  // Appends the marked nodes in node order, clearing their marks.
+  void TakeMarked(std::vector<int32_t>* out);
   // The batch's distinct nodes, sorted (users, then items offset by n_users).
   void BatchNodes(const std::vector<int32_t>& users, const std::vector<int32_t>& pos,
                   const std::vector<int32_t>& neg, std::vector<int32_t>* out);

@@ -535,9 +535,7 @@ std::shared_ptr<const TrendingSnapshot> Activity::Snapshot(TrendState& tr) {
 
 double TrendingSnapshot::Score(const std::string& item_id) const {
   if (auto it = changed_score.find(item_id); it != changed_score.end()) return it->second;
-  if (!base) return 0;
-  auto it = base->score.find(item_id);
-  return it == base->score.end() ? 0 : it->second;
+  return base ? base->Score(item_id) : 0;
 }
 
 bool TrendingSnapshot::Contains(const std::string& item_id) const {

@@ -75,6 +75,10 @@ struct TrendingSnapshot {
   struct Base {
     Scored ranked;  // best first (score, then id)
     std::unordered_map<std::string, double> score;
+    double Score(const std::string& item_id) const {  // 0 for an item nobody touched
+      auto it = score.find(item_id);
+      return it == score.end() ? 0 : it->second;
+    }
   };
   std::shared_ptr<const Base> base;
   Scored changed;                            // best first; these items' base entries are stale

@@ -32,13 +32,7 @@ std::shared_ptr<const CategoryTrending::Ranked> CategoryTrending::BaseRanked(
   auto ranked = std::make_shared<Ranked>();
   if (auto it = c.by_category.find(category); it != c.by_category.end()) {
     ranked->reserve(it->second.size());
-    for (uint32_t pos : it->second) {
-      double s = 0;
-      if (base) {
-        if (auto f = base->score.find(c.items[pos].item_id); f != base->score.end()) s = f->second;
-      }
-      ranked->emplace_back(pos, s);
-    }
+    for (uint32_t pos : it->second) ranked->emplace_back(pos, base ? base->Score(c.items[pos].item_id) : 0.0);
   }
   std::sort(ranked->begin(), ranked->end(), TrendingOrder(c));
   std::lock_guard lock(mu_);

@@ -374,13 +374,15 @@ TEST(SqliteRecommendationLogTest, AUsersAnswersAreReadFromTheByUserIndexAlone) {
   sqlite3_stmt* plan = nullptr;
   // The statement SqliteRecommendationRows::ReadUser prepares.
   ASSERT_EQ(sqlite3_prepare_v2(db,
-                               "EXPLAIN QUERY PLAN SELECT id, ts_ms, user_id, endpoint, model_version, items, "
-                               "experiment_id, arm FROM recommendations WHERE user_id = ? AND user_id <> '' AND "
-                               "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?",
+                               "EXPLAIN QUERY PLAN SELECT id, ts_ms, user_id, endpoint, model_version, '', items, "
+                               "'', 0, experiment_id, arm FROM recommendations WHERE user_id = ? AND user_id <> '' "
+                               "AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?",
                                -1, &plan, nullptr),
             SQLITE_OK);
   std::string steps;
-  while (sqlite3_step(plan) == SQLITE_ROW) steps += std::string(reinterpret_cast<const char*>(sqlite3_column_text(plan, 3))) + "; ";
+  while (sqlite3_step(plan) == SQLITE_ROW) {
+    steps += std::string(reinterpret_cast<const char*>(sqlite3_column_text(plan, 3))) + "; ";
+  }
   sqlite3_finalize(plan);
   sqlite3_close(db);
   EXPECT_NE(steps.find("USING COVERING INDEX recommendations_by_user_shown"), std::string::npos) << steps;

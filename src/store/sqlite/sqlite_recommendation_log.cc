@@ -47,6 +47,10 @@ DROP INDEX recommendations_by_user;
 
 constexpr const char* kColumns =
     "id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached, experiment_id, arm";
+// kColumns as the by-user index holds them (a query naming only these is
+// answered from the index alone): algorithm, context and cached left unset.
+constexpr const char* kShownColumns =
+    "id, ts_ms, user_id, endpoint, model_version, '', items, '', 0, experiment_id, arm";
 
 RecommendationRecord RowToRecord(const std::string& tenant_id, SqliteStmt& s) {
   RecommendationRecord r;
@@ -145,26 +149,11 @@ class SqliteRecommendationRows final : public RecommendationRows {
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
     if (!db) return out;
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
-      // The columns of the by-user index only (it covers the query).
-      ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT id, ts_ms, user_id, endpoint, model_version, items, experiment_id, "
-                                         "arm FROM recommendations WHERE user_id = ? AND user_id <> '' AND "
+      ASSIGN_OR_RETURN(auto s, c.Prepare(std::string("SELECT ") + kShownColumns +
+                                         " FROM recommendations WHERE user_id = ? AND user_id <> '' AND "
                                          "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?"));
       s->Bind(1, user_id).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) return Status::Ok();
-        RecommendationRecord r;
-        r.tenant_id = tenant_id;
-        r.id = s->Text(0);
-        r.ts_ms = s->Int(1);
-        r.user_id = s->Text(2);
-        r.endpoint = s->Text(3);
-        r.model_version = s->Text(4);
-        r.items = DecodeShownItems(s->Text(5));
-        r.experiment_id = s->Text(6);
-        r.arm = s->Text(7);
-        out.push_back(std::move(r));
-      }
+      return AppendRows(tenant_id, *s, &out);
     }));
     return out;
   }
