@@ -53,6 +53,7 @@ import io
 import json
 import math
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -552,8 +553,12 @@ def main():
              "POST /api/v1/recommendations/batch; steering = share of 10 recommendations in the category "
              "of a new visitor's 5 views; visitor hit@20 = each test user's newest 5 events replayed as a new "
              "visitor's views, hit@20 of their withheld item", ""]
-    for name in args.data.split(","):
-        n, rows, rss = run_dataset(name, work, args.variants.split(","), [p for p in args.peers.split(",") if p])
+    try:
+        results = [(name, *run_dataset(name, work, args.variants.split(","), [p for p in args.peers.split(",") if p]))
+                   for name in args.data.split(",")]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the shops and the server's data
+    for name, n, rows, rss in results:
         pop = next(r[1] for r in rows if r[0].startswith("popularity"))
         lines += [f"**{name}** ({n} test users; server peak RSS {rss:.0f} MB)", "",
                   "| variant | hit@20 | ×popularity | ndcg@20 | train | steering | notes |",

@@ -4,8 +4,13 @@ same mix reached, for 10 minutes, with an upload of interactions and a
 training job during it. The load is offered by a schedule (requests due at
 the target rate whatever the answers take; `--pacing delay` for the fixed
 wait per request of the soaks before, whose rate fell as latency rose).
+The load runs at least the minutes asked, then on until the job has been
+done for a minute (at most 5 minutes more: a job at idle priority steps
+aside while requests wait, so under this load it takes longer).
 Recorded per 10-second slice: requests/s, p50,
-p99, errors, and the server's resident memory (sampled every second).
+p99, errors, the server's resident memory (sampled every second) and
+where the CPU went (the server's threads by class: serving, niced
+background work, the SCHED_IDLE job; the load generator; idle; steal).
 Passes when no request failed, RSS does not grow after warm-up (the last
 half's mean at most 10 % above the first half's, both after warm-up; judged on
 the whole RSS and on its private part, without the file pages SQLite maps; a
@@ -23,6 +28,7 @@ virtual environment under bench/out) when --plot is given.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +40,8 @@ from pathlib import Path
 from embedrec_server import BIN, ROOT, call, start, tenant_key, upload_file, wrk
 
 SLICE_S = 10
+AFTER_JOB_S = 60
+MAX_EXTRA_S = 300
 
 
 def rss_mb(pid, field="VmRSS"):
@@ -48,6 +56,50 @@ def rss_parts_mb(pid):
     file pages mapped (SQLite's memory-mapped reads: page cache the kernel
     reclaims at will) and shared memory (SQLite's WAL index)."""
     return {k: rss_mb(pid, k) for k in ("RssAnon", "RssFile", "RssShmem")}
+
+
+SCHED_IDLE = 5
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid):
+    """The server's CPU seconds so far, by class of thread: `idle`
+    (SCHED_IDLE: the training jobs), `niced` (nice > 0: the logs' writers,
+    analytics) and `normal` (serving); `process` is the whole process's,
+    which keeps the time of threads that have exited."""
+    out = {"idle": 0.0, "niced": 0.0, "normal": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            f = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        # fields after the name: state is [0]; utime [11], stime [12], nice [16], policy [38]
+        cpu = (int(f[11]) + int(f[12])) / CLK
+        cls = "idle" if int(f[38]) == SCHED_IDLE else "niced" if int(f[16]) > 0 else "normal"
+        out[cls] += cpu
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    out["process"] = (int(f[11]) + int(f[12])) / CLK
+    return out
+
+
+def machine_cpu():
+    """The machine's CPU seconds so far (all cores): idle, steal and all."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = f[:8]
+    return {"busy": (user + nice + system + irq + softirq) / CLK, "idle": (idle + iowait) / CLK, "steal": steal / CLK}
+
+
+def cpu_now(pid):
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once each slice's run has been waited for
+    return {"server": thread_cpu(pid), "machine": machine_cpu(), "load": r.ru_utime + r.ru_stime}
+
+
+def cpu_delta(a, b):
+    """Cores used over a slice (CPU seconds / wall seconds is left to the reader: per slice)."""
+    return {"server_" + k: round(b["server"][k] - a["server"].get(k, 0), 2) for k in b["server"]} | {
+        "machine_" + k: round(b["machine"][k] - a["machine"][k], 2) for k in b["machine"]} | {
+        "load_generator": round(b["load"] - a["load"], 2)}
 
 
 def wrk_slice(url, connections, seconds, env, out):
@@ -198,15 +250,39 @@ def main():
         for t in threads:
             t.start()
         n = int(args.minutes * 60 / SLICE_S)
-        for i in range(n):
+        cpu = cpu_now(proc.pid)
+
+        def job_done_at():
+            job = [e for e in events if e["what"] == "training job"]
+            return job[0]["t_s"] + job[0]["seconds"] if job and "seconds" in job[0] else None
+
+        # At least `--minutes`; then on until the training job has been done
+        # for AFTER_JOB_S (a job at idle priority slows under this load: the
+        # RSS halves and the windows judge the server after it too), at most
+        # MAX_EXTRA_S more.
+        i = 0
+        while True:
+            done = job_done_at()
+            late = time.monotonic() - t0
+            if i >= n and ((done is not None and late - done >= AFTER_JOB_S) or late >= args.minutes * 60 + MAX_EXTRA_S):
+                break
+            i += 1
             r = wrk_slice(url, args.connections, SLICE_S, {**env, **pace}, work / "slice.json")
             r["t_s"] = time.monotonic() - t0
+            now = cpu_now(proc.pid)
+            r["cpu_s"] = cpu_delta(cpu, now)  # where the slice's CPU went
+            cpu = now
             slices.append(r)
+            c = r["cpu_s"]
             print(f"{r['t_s']:6.0f} s: {r['rps']:7.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
-                  f"errors {r['non2xx'] + r['socket_errors']}  rss {rss[-1][1] if rss else 0:.0f} MB", flush=True)
+                  f"errors {r['non2xx'] + r['socket_errors']}  rss {rss[-1][1] if rss else 0:.0f} MB  "
+                  f"cpu-s serving {c['server_normal']:.1f} bg {c['server_niced']:.1f} job {c['server_idle']:.1f} "
+                  f"wrk {c['load_generator']:.1f} idle {c['machine_idle']:.1f} steal {c['machine_steal']:.1f}",
+                  flush=True)
         stop.set()
         for t in threads:
             t.join(timeout=600)
+        n = len(slices)
         warm = n // 3
         errors = sum(s["non2xx"] + s["socket_errors"] for s in slices)
         rss_after = [m for t, m in rss if t >= slices[warm - 1]["t_s"]]
@@ -220,7 +296,8 @@ def main():
         halves = {k: [statistics.mean(m.get(k, 0) for m in part) for part in (mem_after[:half], mem_after[half:])]
                   for k in MEMORY_METRICS + RSS_PARTS} if half else {}
         result = {
-            "minutes": args.minutes, "connections": args.connections, "max_rps": peak["rps"],
+            "minutes": args.minutes, "minutes_run": (time.monotonic() - t0) / 60,
+            "connections": args.connections, "max_rps": peak["rps"],
             "max_p99_ms": peak["p99_ms"], "target_rps": target, "pacing": args.pacing,
             "mean_rps": statistics.mean(s["rps"] for s in slices), "errors": errors,
             "requests": sum(s["requests"] for s in slices),
@@ -244,7 +321,12 @@ def main():
             plot(out_dir / args.out, ROOT / args.plot if not os.path.isabs(args.plot) else Path(args.plot))
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still flushing its analytics: the data goes anyway
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)  # the server's data: GBs after 10 minutes
 
 
 if __name__ == "__main__":
