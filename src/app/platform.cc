@@ -201,6 +201,14 @@ class PlatformImpl final : public Platform {
     topts.workers = config_.training_workers;
     topts.threads_per_job = config_.training_threads;
     topts.priority = *ParseBackgroundPriority(config_.training_priority);  // checked by the config
+    // At idle priority a job also stands aside while requests wait for a
+    // worker (common/step_aside.h); a niceness keeps its share whatever the load.
+    if (topts.priority.idle) {
+      topts.requests_waiting = [this] {
+        FairThreadPool* w = callback_pool_.load();
+        return w != nullptr && w->DelayedWithin(std::chrono::milliseconds(10));
+      };
+    }
     topts.registry.keep_versions = config_.keep_model_versions;
     topts.registry.min_age_days = config_.model_min_age_days;
     topts.registry.index.exact_max_items = config_.exact_search_max_items;

@@ -3,6 +3,11 @@
 #include "common/thread_priority.h"
 
 namespace embedrec {
+namespace {
+int64_t SteadyNs(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+}  // namespace
 
 FairThreadPool::FairThreadPool(int threads, int max_running_per_key, int nice)
     : max_running_(max_running_per_key < 1 ? 1 : max_running_per_key) {
@@ -36,10 +41,15 @@ void FairThreadPool::Post(const std::string& key, std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
     Queue& q = queues_[key];
-    q.tasks.push_back(std::move(task));
+    q.tasks.push_back({std::move(task), std::chrono::steady_clock::now()});
     MaybeReadyLocked(key, q);
   }
   if (sleepers_.load() > 0 && spinners_.load() == 0) cv_.notify_one();
+}
+
+bool FairThreadPool::DelayedWithin(std::chrono::nanoseconds window) const {
+  const int64_t now = SteadyNs(std::chrono::steady_clock::now());
+  return now - last_delayed_ns_.load(std::memory_order_relaxed) <= window.count();
 }
 
 void FairThreadPool::Run() {
@@ -80,7 +90,11 @@ void FairThreadPool::Run() {
       ready_count_.fetch_sub(1, std::memory_order_relaxed);
       Queue& q = queues_[key];
       q.in_ready = false;
-      task = std::move(q.tasks.front());
+      const auto now = std::chrono::steady_clock::now();
+      if (now - q.tasks.front().posted >= kDelayed) {
+        last_delayed_ns_.store(SteadyNs(now), std::memory_order_relaxed);
+      }
+      task = std::move(q.tasks.front().fn);
       q.tasks.pop_front();
       ++q.running;
       MaybeReadyLocked(key, q);  // more of this key may run beside it, after the others

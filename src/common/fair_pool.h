@@ -10,6 +10,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -32,10 +34,19 @@ class FairThreadPool {
 
   void Post(const std::string& key, std::function<void()> task);
   int threads() const { return static_cast<int>(threads_.size()); }
+  // A task started at least kDelayed after it was posted (it waited for a
+  // thread: the pool, or the cores under it, were busy) within the last
+  // `window`. Background work steps aside while it is true (common/step_aside.h).
+  static constexpr std::chrono::microseconds kDelayed{500};
+  bool DelayedWithin(std::chrono::nanoseconds window) const;
 
  private:
+  struct Task {
+    std::function<void()> fn;
+    std::chrono::steady_clock::time_point posted;
+  };
   struct Queue {
-    std::deque<std::function<void()>> tasks;
+    std::deque<Task> tasks;
     int running = 0;
     bool in_ready = false;
   };
@@ -50,6 +61,7 @@ class FairThreadPool {
   std::unordered_map<std::string, Queue> queues_;
   std::deque<std::string> ready_;   // keys to serve next, round-robin
   std::atomic<size_t> ready_count_{0};
+  std::atomic<int64_t> last_delayed_ns_{INT64_MIN / 2};  // steady clock, of the last delayed start
   std::atomic<int> sleepers_{0}, spinners_{0};
   bool stop_ = false;
   std::vector<std::thread> threads_;

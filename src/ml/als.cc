@@ -151,9 +151,11 @@ class Als final : public Model {
                                      data.n_items));
     }
     for (int it = 1; it <= opt.epochs; ++it) {
+      StepAsideForRequests(opt);
       if (Cancelled(opt)) return CancelledStatus();
       auto t0 = std::chrono::steady_clock::now();
       SolveAll(by_user, y, lambda, &x);
+      StepAsideForRequests(opt);
       SolveAll(by_item, x, lambda, &y);
       EpochReport r;
       r.epoch = it;

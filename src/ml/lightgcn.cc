@@ -727,6 +727,7 @@ class BprEmbeddingModel final : public Model {
       double loss_sum = 0;
       int batches = 0;
       for (int64_t start = 0; start < n_samples; start += batch) {
+        StepAsideForRequests(opt);
         if (Cancelled(opt)) return CancelledStatus();
         const int64_t b = std::min<int64_t>(batch, n_samples - start);
         users.resize(b);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/step_aside.h"
 #include "ml/model_type.h"
 #include "ml/dataset.h"
 #include "ml/evaluator.h"
@@ -78,6 +79,7 @@ struct TrainOptions {
   std::shared_ptr<const BlendSpec> blend;
   // Not hyperparameters: set by the caller, may be null.
   const std::atomic<bool>* cancel = nullptr;  // when it turns true, Fit returns kCancelled soon
+  StepAside* step_aside = nullptr;            // asked between batches (common/step_aside.h)
   const WarmStart* warm_start = nullptr;      // lightgcn, bpr_mf, als; ignored by popularity
 
   // kInvalidArgument naming the first bad value.
@@ -172,6 +174,10 @@ Status ApplyWarmStart(const WarmStart& w, int dim, float* users, int64_t n_users
 // True when the cancel flag of `options` is set.
 inline bool Cancelled(const TrainOptions& o) {
   return o.cancel && o.cancel->load(std::memory_order_relaxed);
+}
+// Between two batches: stands aside while requests wait (options.step_aside).
+inline void StepAsideForRequests(const TrainOptions& o) {
+  if (o.step_aside) o.step_aside->Between();
 }
 Status CancelledStatus();
 

@@ -288,6 +288,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     auto model = ml::NewModel(*t.model_type);  // a trial names its type
     ml::TrainOptions opt = t.options;
     opt.cancel = env.cancel;
+    opt.step_aside = env.step_aside;
     opt.threads = env.threads;
     // A gradient-trained trial stops at the budget's end, less its
     // judgement, keeping its best evaluated epoch: epochs slower than

@@ -78,6 +78,7 @@ struct SearchEnv {
   DataShape shape;  // the job's data as counted (every pair), for the trials' estimates; unset: `data`'s
   const std::vector<int32_t>* item_categories = nullptr;  // per item (−1: none): the second stage's feature
   const ml::UserItems* excluded = nullptr;  // what serving never shows again (JudgeOptions::excluded)
+  StepAside* step_aside = nullptr;  // the trials' fits ask it between batches (null: never step aside)
 };
 
 // Runs the plan within the budget. kFailedPrecondition when no trial could

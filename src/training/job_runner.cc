@@ -401,6 +401,7 @@ StatusOr<Fitted> FitOne(const JobContext& ctx, const JobEnv& env, const JobReque
   out.chosen = run;
   ml::TrainOptions opt = run.options;
   opt.cancel = ctx.cancel;
+  opt.step_aside = ctx.step_aside;
   opt.threads = ctx.threads;
   opt.warm_start = warm;
   // A time budget: the fit takes its share and keeps its best evaluated
@@ -527,6 +528,7 @@ StatusOr<Fitted> FitModel(const JobContext& ctx, const JobEnv& env, const Start&
                      }, true);
                    }};
     senv.shape = shape;
+    senv.step_aside = ctx.step_aside;
     senv.item_categories = &item_categories;
     senv.excluded = &excluded;
     ASSIGN_OR_RETURN(SearchResult search, RunSearch(*ctx.request, data, senv));
@@ -573,6 +575,7 @@ StatusOr<std::string> Refit(const JobContext& ctx, const JobEnv& env, const Data
   }, true);
   ml::TrainOptions ropt = fitted.chosen.options;
   ropt.cancel = ctx.cancel;
+  ropt.step_aside = ctx.step_aside;
   ropt.threads = ctx.threads;
   const bool blend = fitted.chosen.model_type == ml::ModelType::kBlend && ropt.blend;
   // A blend's parts are fitted anew, each its chosen epochs: one step each.

@@ -25,6 +25,7 @@ struct JobContext {
   std::string tenant_id, job_id;
   const JobRequest* request = nullptr;
   const std::atomic<bool>* cancel = nullptr;
+  StepAside* step_aside = nullptr;  // the job's fits ask it between batches (null: never step aside)
   int threads = 0;  // OpenMP threads (0: default)
   // Changes the progress document; `persist` asks for it to be written to
   // the store now (status changes, validations), otherwise it may wait.

@@ -33,6 +33,9 @@ struct ServiceOptions {
   // The server passes EMBEDREC_TRAINING_PRIORITY (idle by default: request
   // handling takes the cores first); unchanged (niceness 0) when not given.
   BackgroundPriority priority{.idle = false, .nice = 0};
+  // True while requests wait for a worker: a job's fits then stand aside
+  // between batches (common/step_aside.h). Null: they never do.
+  std::function<bool()> requests_waiting;
   RegistryOptions registry;
   // Told of every job that ran, however it ended, with the seconds it held
   // a worker (usage records); may be null. Runs on the job's worker thread.

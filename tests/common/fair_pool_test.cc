@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <future>
+#include <thread>
 
 namespace embedrec {
 namespace {
@@ -55,6 +56,27 @@ TEST(FairThreadPoolTest, RespectsTheRunningCapPerKey) {
   }
   EXPECT_LE(peak.load(), 2);
   EXPECT_GE(peak.load(), 1);
+}
+
+TEST(FairThreadPoolTest, TellsWhenATaskWaitedForAThread) {
+  using namespace std::chrono_literals;
+  FairThreadPool pool(1, 1);
+  EXPECT_FALSE(pool.DelayedWithin(1h));  // nothing ran yet
+  std::promise<void> release, started;
+  std::shared_future<void> gate = release.get_future().share();
+  pool.Post("a", [&, gate] {
+    started.set_value();
+    gate.wait();
+  });
+  started.get_future().wait();
+  std::promise<void> second;
+  pool.Post("b", [&] { second.set_value(); });  // waits behind the busy thread
+  std::this_thread::sleep_for(2 * FairThreadPool::kDelayed);
+  EXPECT_FALSE(pool.DelayedWithin(1h));  // told when it starts, not before
+  release.set_value();
+  ASSERT_EQ(second.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(pool.DelayedWithin(1h));
+  EXPECT_FALSE(pool.DelayedWithin(-1h));  // the window counts back from now
 }
 
 }  // namespace

@@ -197,6 +197,25 @@ TEST_F(TrainingServiceTest, JobsRunAtIdlePriorityUnlessANicenessIsGiven) {
   }
 }
 
+TEST_F(TrainingServiceTest, AJobsFitsStandAsideBetweenBatchesWhileRequestsWaitAndStillFinish) {
+  std::atomic<int> asked{0};
+  ServiceOptions o;
+  o.requests_waiting = [&] {  // requests always queued: the job must still progress
+    asked.fetch_add(1);
+    return true;
+  };
+  service_ = NewService(o);
+  std::string t = Tenant();
+  auto sub = service_->Submit(t, Quick(3));
+  ASSERT_OK(sub);
+  ASSERT_TRUE(Eventually([&] { return Finished(t, sub->job_id); }));
+  auto doc = Doc(t, sub->job_id);
+  EXPECT_EQ(doc["status"].as_string(), "completed") << json::serialize(doc);
+  // Asked between batches, not once per fit or epoch: 3 epochs of 64-sample
+  // batches, validation's fit and the refit.
+  EXPECT_GT(asked.load(), 6);
+}
+
 TEST_F(TrainingServiceTest, AFastSoftmaxLightGcnIsRefitFromTheValidatedModelForHalfItsBestEpochs) {
   Start();
   std::string t = Tenant();
