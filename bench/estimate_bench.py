@@ -17,7 +17,9 @@ Usage: bench/estimate_bench.py [--data shop,movielens,gowalla,shop-500k,electron
                                [--variants als,ease,...]
 """
 import argparse
+import atexit
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,6 +132,7 @@ def main():
     ap.add_argument("--variants", default="als,ease,item_knn,bpr_mf,lightgcn,lightgcn-seed,auto")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-estimate-"))
+    atexit.register(shutil.rmtree, work, True)  # the shops and servers' data
     lines = ["Estimate at POST against POST → done, on a fresh server per data set (the first job of each "
              "type is estimated before anything of it was measured); steps: estimated/took, seconds", ""]
     within = total = 0

@@ -18,9 +18,11 @@ change) to the same interleaved rounds.
 Usage: bench/pg_upload_bench.py [--items 100000] [--users 20000] [--rounds 2] [--before BIN]
 """
 import argparse
+import atexit
 import csv
 import json
 import secrets
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -114,6 +116,7 @@ def main():
     ap.add_argument("--before", help="another binary, run on PostgreSQL beside this one")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-catalog-"))
+    atexit.register(shutil.rmtree, work, True)  # the shops and servers' data
     shop = work / "shop"
     subprocess.run([BIN, "generate-shop", "--out", str(shop), "--items", str(args.items), "--users", str(args.users),
                     "--interactions", str(10 * args.users)], check=True, capture_output=True)

@@ -12,8 +12,10 @@ mean share of a user's held-out items found.
 Usage: bench/serving_quality.py [--epochs 100]
 """
 import argparse
+import atexit
 import csv
 import io
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,6 +103,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=100)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-serving-quality-"))
+    atexit.register(shutil.rmtree, work, True)  # the shops and servers' data
     subprocess.run([BIN, "generate-shop", "--out", str(work / "shop"), "--items", "10000", "--users",
                     "5000", "--interactions", "150000"], check=True, capture_output=True)
     subprocess.run([BIN, "convert-movielens", "--in", str(ROOT.parent / "shared/data/movielens-small"),

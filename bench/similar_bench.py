@@ -22,8 +22,10 @@ category's bestsellers at 0.25 / 0.5 / 0.75 of the slots), SIMILAR_BENCH_CURRENT
 (a new visitor's recommendations with the anchor as context.current_item).
 """
 import argparse
+import atexit
 import os
 import random
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -171,6 +173,7 @@ def main():
     ap.add_argument("--variants", default="ease,item_knn,als,lightgcn-softmax1024,auto")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="embedrec-similar-"))
+    atexit.register(shutil.rmtree, work, True)  # the shops and servers' data
     os.chmod(work, 0o755)
     lines = ["Each sampled user's newest item withheld; 20 similar items of the item they had just before "
              "(POST /api/v1/recommendations/similar): hit@10 / hit@20 of the withheld one", ""]
