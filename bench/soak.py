@@ -28,6 +28,7 @@ virtual environment under bench/out) when --plot is given.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -90,13 +91,12 @@ def machine_cpu():
 
 
 def cpu_now(pid):
-    import resource
     r = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once each slice's run has been waited for
     return {"server": thread_cpu(pid), "machine": machine_cpu(), "load": r.ru_utime + r.ru_stime}
 
 
 def cpu_delta(a, b):
-    """Cores used over a slice (CPU seconds / wall seconds is left to the reader: per slice)."""
+    """CPU seconds used between two cpu_now() readings, by where they went."""
     return {"server_" + k: round(b["server"][k] - a["server"].get(k, 0), 2) for k in b["server"]} | {
         "machine_" + k: round(b["machine"][k] - a["machine"][k], 2) for k in b["machine"]} | {
         "load_generator": round(b["load"] - a["load"], 2)}
@@ -252,7 +252,9 @@ def main():
         n = int(args.minutes * 60 / SLICE_S)
         cpu = cpu_now(proc.pid)
 
-        def job_done_at():
+        def job_done_at():  # also when the background work failed: nothing to wait for
+            if any(e["what"] == "failed" for e in events):
+                return 0.0
             job = [e for e in events if e["what"] == "training job"]
             return job[0]["t_s"] + job[0]["seconds"] if job and "seconds" in job[0] else None
 

@@ -36,7 +36,7 @@ class StepAside {
   // Between two units of work: sleeps while requests wait (see above).
   void Between();
 
-  // Time spent standing aside so far (for tests and the job's report).
+  // Time spent standing aside so far.
   std::chrono::nanoseconds paused() const { return paused_; }
 
  private:

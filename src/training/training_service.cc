@@ -772,8 +772,8 @@ class TrainingServiceImpl final : public TrainingService {
       ctx.job_id = job->job_id;
       ctx.request = &job->request;
       ctx.cancel = &job->cancel;
-      StepAside aside(options_.requests_waiting);
-      if (options_.requests_waiting) ctx.step_aside = &aside;
+      StepAside aside(options_.requests_waiting);  // without a source it never pauses
+      ctx.step_aside = &aside;
       ctx.threads = options_.threads_per_job;
       ctx.update = [this, job](const std::function<void(json::object&)>& change, bool persist) {
         Update(*job, change, persist);
