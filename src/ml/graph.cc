@@ -91,8 +91,10 @@ EMBEDREC_CPU_CLONES void RowsKernel(
 #pragma omp simd
       for (int j = 0; j < w; ++j) acc[j] += v * xc[j];
     }
-    float* yr = y + static_cast<int64_t>(r) * w;
-    for (int j = 0; j < w; ++j) yr[j] = acc[j];
+    if (y) {
+      float* yr = y + static_cast<int64_t>(r) * w;
+      for (int j = 0; j < w; ++j) yr[j] = acc[j];
+    }
     if (sum) {
       float* sr = sum + static_cast<int64_t>(r) * w;
 #pragma omp simd

@@ -51,7 +51,7 @@ struct NormalizedGraph {
 // left untouched. X and Y: n × d. Parallel over rows (OpenMP); each row is
 // summed in a fixed order, so results do not depend on the thread count.
 // When `acc` is given, acc[r] += acc_scale * Y[r] for the same rows, in the
-// same pass (saves a sweep over the rows).
+// same pass (saves a sweep over the rows); Y may then be null (not written).
 void Propagate(const NormalizedGraph& g, const float* x, int d, float* y,
                const std::vector<int32_t>* rows = nullptr, const uint8_t* in_mask = nullptr,
                float* acc = nullptr, float acc_scale = 0.0f);

@@ -473,21 +473,22 @@ double LightGcnCore::LossAndGradient(const std::vector<int32_t>& users,
     float* gr = row(grad_, v);
     for (int j = 0; j < d; ++j) gr[j] += inv * gv[j];
   }
-  const std::vector<float>* cur = &g_;
+  const float* cur = g_.data();
   for (int k = 1; k <= K; ++k) {
     // The forward's layers are no longer needed: their storage serves as the
-    // backward's ping-pong buffers (two n × d arrays less to hold).
-    std::vector<float>& next = layer_[(k - 1) % 2];
+    // backward's ping-pong buffers (two n × d arrays less to hold). The last
+    // product is only added to the gradient (nothing written).
+    float* next = k == K ? nullptr : layer_[(k - 1) % 2].data();
     const uint8_t* mask = nullptr;
     if (!all[k - 1]) {
       for (int32_t v : hops[k - 1]) mark_[v] = 1;
       mask = mark_.data();
     }
-    Propagate(graph, cur->data(), d, next.data(), rows_of(k), mask, grad_.data(), inv);
+    Propagate(graph, cur, d, next, rows_of(k), mask, grad_.data(), inv);
     if (mask) {
       for (int32_t v : hops[k - 1]) mark_[v] = 0;
     }
-    cur = &next;
+    cur = next;
   }
   grad_rows_all_ = all[K];
   return loss + AddL2InOrder(users, pos, neg, reg, hops[0]);

@@ -68,6 +68,15 @@ TEST_P(PropagateTest, MatchesTheReferenceWithRowListsAndMasks) {
       else ASSERT_EQ(got[r * dim + j], 7.0f);
     }
   }
+  // Without Y, only the sum: acc[r] += scale · (ÂX)[r] on the listed rows.
+  std::vector<float> acc(x.size(), 1.0f);
+  Propagate(g, x.data(), dim, nullptr, &rows, mask.data(), acc.data(), 0.5f);
+  for (int r = 0; r < g.n(); ++r) {
+    bool listed = std::find(rows.begin(), rows.end(), r) != rows.end();
+    for (int j = 0; j < dim; ++j) {
+      ASSERT_NEAR(acc[r * dim + j], listed ? 1.0f + 0.5f * want[r * dim + j] : 1.0f, 1e-5);
+    }
+  }
 }
 
 // Backing an array with huge pages (collapsing the pages already written)
