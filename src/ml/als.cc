@@ -154,12 +154,14 @@ class Als final : public Model {
       StepAsideForRequests(opt);
       if (Cancelled(opt)) return CancelledStatus();
       auto t0 = std::chrono::steady_clock::now();
+      const double aside0 = SecondsAside(opt);
       SolveAll(by_user, y, lambda, &x);
       StepAsideForRequests(opt);
       SolveAll(by_item, x, lambda, &y);
       EpochReport r;
       r.epoch = it;
       r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      r.paused_seconds = SecondsAside(opt) - aside0;
       best_epoch_ = it;
       bool eval = opt.eval_every > 0 && data.test.size() > 0 &&
                   (it % opt.eval_every == 0 || it == opt.epochs);

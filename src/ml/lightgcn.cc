@@ -722,6 +722,7 @@ class BprEmbeddingModel final : public Model {
     for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
       epochs_run = epoch;
       auto t0 = std::chrono::steady_clock::now();
+      const double aside0 = SecondsAside(opt);
       // Uniform sampling as in the reference: a random user, one of its
       // positives, negatives drawn uniformly among the items it has not seen.
       std::mt19937_64 rng(opt.seed * 1000003 + epoch);
@@ -763,6 +764,7 @@ class BprEmbeddingModel final : public Model {
       report.epoch = epoch;
       report.loss = loss_sum / batches;
       report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      report.paused_seconds = SecondsAside(opt) - aside0;
       bool last = epoch == opt.epochs;
       // Out of time when another epoch like this one would end past the budget.
       const bool out_of_time =

@@ -115,6 +115,7 @@ struct EpochReport {
   int epoch = 0;          // 1-based
   double loss = 0;        // mean loss (BPR or softmax) + reg over the epoch's batches
   double seconds = 0;     // training time of this epoch
+  double paused_seconds = 0;  // of which stood aside for requests (options.step_aside)
   std::optional<Metrics> metrics;  // when evaluated after this epoch
   double eval_seconds = 0;
   bool out_of_time = false;  // the time budget ends the fit after this epoch
@@ -178,6 +179,10 @@ inline bool Cancelled(const TrainOptions& o) {
 // Between two batches: stands aside while requests wait (options.step_aside).
 inline void StepAsideForRequests(const TrainOptions& o) {
   if (o.step_aside) o.step_aside->Between();
+}
+// The seconds stood aside so far (0 without options.step_aside).
+inline double SecondsAside(const TrainOptions& o) {
+  return o.step_aside ? std::chrono::duration<double>(o.step_aside->paused()).count() : 0.0;
 }
 Status CancelledStatus();
 

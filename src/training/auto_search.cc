@@ -304,7 +304,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     bool out_of_time = false;
     Status fit = model->Fit(data, opt, [&](const ml::EpochReport& e) {
       train_seconds += e.seconds + e.eval_seconds;
-      epoch_seconds += e.seconds;
+      epoch_seconds += e.seconds - e.paused_seconds;  // the speed learned: not the time stood aside
       epochs = e.epoch;
       out_of_time = out_of_time || e.out_of_time;
       if (Seconds(last_report) >= kReportEverySeconds) report();

@@ -411,13 +411,13 @@ StatusOr<Fitted> FitOne(const JobContext& ctx, const JobEnv& env, const JobReque
     if (slot.part == 0) ctx.update([&](json::object& d) { d["time_budget_seconds"] = run.time_budget_seconds; }, false);
   }
   out.model = ml::NewModel(*run.model_type);
-  double epoch_seconds = 0;  // without the validations
+  double epoch_seconds = 0;  // without the validations, nor the time stood aside for requests
   bool out_of_time = false;
   const auto fit_start = std::chrono::steady_clock::now();
   auto last_persist = fit_start;
   RETURN_IF_ERROR(out.model->Fit(data, opt, [&](const ml::EpochReport& r) {
     out.train_seconds += r.seconds + r.eval_seconds;
-    epoch_seconds += r.seconds;
+    epoch_seconds += r.seconds - r.paused_seconds;
     out.eval_seconds += r.eval_seconds;
     out.evaluations += r.metrics.has_value();
     out_of_time = r.out_of_time;

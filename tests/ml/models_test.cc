@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -347,6 +348,36 @@ TEST(CancelTest, FitReturnsCancelledOnceTheFlagIsSet) {
     });
     EXPECT_EQ(s.code(), StatusCode::kCancelled) << type;
     EXPECT_EQ(epochs_seen, 2) << type;
+  }
+}
+
+// An epoch's report says how much of its time the fit stood aside for
+// requests (not its speed: the speed estimate learns the rest), and none
+// when nothing waited.
+TEST(StepAsideTest, AnEpochReportsTheTimeItStoodAsideForRequests) {
+  Dataset d = testing::PlantedSplit(6);
+  for (std::string type : {"lightgcn", "bpr_mf", "als"}) {
+    for (bool waiting : {false, true}) {
+      StepAside aside([waiting] { return waiting; }, std::chrono::milliseconds(5));
+      TrainOptions o = testing::QuickOptions(type);
+      o.epochs = 3;
+      o.step_aside = &aside;
+      double seconds = 0, paused = 0;
+      auto m = testing::NewNamed(type);
+      ASSERT_TRUE(m->Fit(d, o, [&](const EpochReport& r) {
+        EXPECT_LE(r.paused_seconds, r.seconds) << type;
+        seconds += r.seconds;
+        paused += r.paused_seconds;
+      }).ok()) << type;
+      if (!waiting) {
+        EXPECT_EQ(paused, 0.0) << type;
+      } else {
+        EXPECT_GT(paused, 0.0) << type;
+        // Each pause is up to 4× the work before it: most of the time is aside.
+        EXPECT_GT(paused, 0.5 * seconds) << type;
+        EXPECT_NEAR(paused, std::chrono::duration<double>(aside.paused()).count(), 0.05) << type;
+      }
+    }
   }
 }
 
