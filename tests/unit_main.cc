@@ -1,12 +1,13 @@
-// The unit tests' main: OpenBLAS's kernels for this CPU first, as embedrec
-// itself takes them (ml/blas_kernels.h), so that what BLAS-heavy tests time
-// and exercise is what the server runs; then GoogleTest.
+// The unit tests' main: the numeric libraries' settings first (OpenBLAS's
+// kernels for this CPU, OpenMP's spin), as embedrec itself takes them
+// (ml/library_env.h), so that what BLAS-heavy tests time and exercise is what
+// the server runs; then GoogleTest.
 #include <gtest/gtest.h>
 
-#include "ml/blas_kernels.h"
+#include "ml/library_env.h"
 
 int main(int argc, char** argv) {
-  embedrec::ml::UseThisCpusBlasKernels(argv);
+  embedrec::ml::SetLibraryEnvironment(argv);
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

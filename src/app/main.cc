@@ -14,7 +14,7 @@
 #include "common/random.h"
 #include "datagen/movielens.h"
 #include "datagen/shop_generator.h"
-#include "ml/blas_kernels.h"
+#include "ml/library_env.h"
 
 namespace {
 
@@ -55,7 +55,7 @@ int Serve(const embedrec::app::ServeConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  embedrec::ml::UseThisCpusBlasKernels(argv);  // may execute this program again: first
+  embedrec::ml::SetLibraryEnvironment(argv);  // may execute this program again: first
   embedrec::InitCrypto();
   CLI::App app{"embedrec — a multi-tenant recommendation platform in one binary"};
   app.require_subcommand(1);

@@ -1,10 +1,7 @@
 #include "ml/blas_kernels.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <string_view>
 
 extern "C" char* openblas_get_corename(void);
@@ -41,13 +38,9 @@ std::string BlasCoreName() {
   return name ? name : "";
 }
 
-void UseThisCpusBlasKernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // chosen already (by the user, or below)
+const char* BlasKernelsToChoose() {
   const char* best = Best();
-  if (best == nullptr || !Generic(BlasCoreName())) return;
-  if (setenv("OPENBLAS_CORETYPE", best, 1) != 0) return;
-  execv("/proc/self/exe", argv);
-  unsetenv("OPENBLAS_CORETYPE");  // the exec failed: go on with what was loaded
+  return best != nullptr && Generic(BlasCoreName()) ? best : nullptr;
 }
 
 }  // namespace embedrec::ml

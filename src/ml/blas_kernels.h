@@ -17,10 +17,9 @@ namespace embedrec::ml {
 std::string BlasCoreName();
 
 // When OpenBLAS took kernels older than what this CPU runs (AVX2 + FMA, or
-// AVX-512) and OPENBLAS_CORETYPE is not set: sets it and executes this
-// program again with the same arguments (/proc/self/exe), which does not
-// return. Otherwise (or when the exec fails) returns, changing nothing.
-// Call first thing in main(), before any thread starts.
-void UseThisCpusBlasKernels(char** argv);
+// AVX-512): the OPENBLAS_CORETYPE that chooses this CPU's ("SkylakeX",
+// "Haswell"); null otherwise. Set before the program starts again
+// (ml/library_env.h).
+const char* BlasKernelsToChoose();
 
 }  // namespace embedrec::ml

@@ -89,6 +89,7 @@ class Server:
                     "EMBEDREC_ML_PORT": "0", "EMBEDREC_PIPELINE_PORT": "0",
                     "EMBEDREC_PORT_FILE": str(port_file), "EMBEDREC_LOG_LEVEL": "info"})
         env.update(self.extra_env)
+        env = {k: v for k, v in env.items() if v is not None}  # None: a variable the server must not see
         self.log = open(self.log_path, "ab")
         if self.log_path not in _test_logs:
             _test_logs.append(self.log_path)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -359,3 +360,18 @@ def test_openblas_runs_the_kernels_of_this_cpu(make_server):
     if {"avx2", "fma"} <= flags:
         assert core not in old, core
     assert kernels(make_server(env={"OPENBLAS_CORETYPE": "Prescott"})) == "Prescott"
+
+
+def test_openmp_threads_spin_briefly_before_they_sleep_unless_told_otherwise(make_server):
+    """libgomp reads GOMP_SPINCOUNT when it is loaded: the server sets a short
+    spin (a training job's threads, preempted by requests, spun at every
+    barrier for nothing) and runs itself again, unless the environment chose
+    (GOMP_SPINCOUNT, or OMP_WAIT_POLICY, which sets its own)."""
+    def environ(s):
+        raw = Path(f"/proc/{s.proc.pid}/environ").read_bytes()
+        return dict(e.split("=", 1) for e in raw.decode(errors="replace").split("\0") if "=" in e)
+
+    assert environ(make_server(env={"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": None})).get("GOMP_SPINCOUNT") == "10000"
+    assert environ(make_server(env={"GOMP_SPINCOUNT": "777"}))["GOMP_SPINCOUNT"] == "777"
+    kept = environ(make_server(env={"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": "active"}))
+    assert kept["OMP_WAIT_POLICY"] == "active" and "GOMP_SPINCOUNT" not in kept
