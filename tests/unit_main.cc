@@ -7,7 +7,7 @@
 #include "ml/library_env.h"
 
 int main(int argc, char** argv) {
-  embedrec::ml::SetLibraryEnvironment(argv);
+  embedrec::ml::SetLibraryEnvironment(argv, /*server=*/true);  // the service's tests run jobs as the server does
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

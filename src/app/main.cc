@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <cstdio>
+#include <string_view>
 
 #include "app/config.h"
 #include "app/train_command.h"
@@ -55,7 +56,9 @@ int Serve(const embedrec::app::ServeConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  embedrec::ml::SetLibraryEnvironment(argv);  // may execute this program again: first
+  // May execute this program again: first. The server's training jobs share
+  // the cores with requests (a short OpenMP spin); the offline trainer does not.
+  embedrec::ml::SetLibraryEnvironment(argv, argc > 1 && std::string_view(argv[1]) == "serve");
   embedrec::InitCrypto();
   CLI::App app{"embedrec — a multi-tenant recommendation platform in one binary"};
   app.require_subcommand(1);

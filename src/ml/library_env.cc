@@ -10,14 +10,14 @@
 
 namespace embedrec::ml {
 
-void SetLibraryEnvironment(char** argv) {
+void SetLibraryEnvironment(char** argv, bool server) {
   std::vector<std::string> set;  // the names set here (undone when the exec fails)
   if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
     if (const char* kernels = BlasKernelsToChoose(); kernels && setenv("OPENBLAS_CORETYPE", kernels, 1) == 0) {
       set.emplace_back("OPENBLAS_CORETYPE");
     }
   }
-  if (std::getenv("GOMP_SPINCOUNT") == nullptr && std::getenv("OMP_WAIT_POLICY") == nullptr &&
+  if (server && std::getenv("GOMP_SPINCOUNT") == nullptr && std::getenv("OMP_WAIT_POLICY") == nullptr &&
       setenv("GOMP_SPINCOUNT", kOpenMpSpinCount, 1) == 0) {
     set.emplace_back("GOMP_SPINCOUNT");
   }

@@ -27,7 +27,7 @@ TEST(LibraryEnvTest, NamesTheKernelsAndKeepsTheChoicesTheEnvironmentMade) {
   ASSERT_EQ(setenv("GOMP_SPINCOUNT", "123", 1), 0);
   char name[] = "unit_tests";
   char* argv[] = {name, nullptr};
-  SetLibraryEnvironment(argv);  // returns: chosen already (an exec would end this test)
+  SetLibraryEnvironment(argv, /*server=*/true);  // returns: chosen already (an exec would end this test)
   EXPECT_STREQ(std::getenv("OPENBLAS_CORETYPE"), "Prescott");
   EXPECT_STREQ(std::getenv("GOMP_SPINCOUNT"), "123");
   for (int i = 0; i < 2; ++i) {
