@@ -8,9 +8,9 @@
 //     its team preempted for milliseconds at a time, and at every barrier the
 //     others spun that long for nothing: measured (docs/benchmarks.md,
 //     "OpenMP's spin"), a 20-epoch LightGCN job under a saturating load took
-//     584 s with the default and 348 s at kOpenMpSpinCount, on 40 % of the
-//     CPU, with requests served at 0.94 of their rate without a job instead
-//     of 0.82. On an idle machine the 1.5M shop's epochs are the same at
+//     584 s with the default and 348 s at kOpenMpSpinCount, on about a third
+//     of the CPU time, with requests served at 0.94 of their rate without a
+//     job instead of 0.82. On an idle machine the 1.5M shop's epochs are the same at
 //     either count, the 15M shop's 4-6 % longer: the offline trainer
 //     (`embedrec train`), which runs alone, keeps libgomp's default.
 //
