@@ -27,6 +27,7 @@ inline constexpr const char* kOpenMpSpinCount = "10000";
 // Sets what is missing (the spin when `server`) and executes this program
 // again with the same arguments (/proc/self/exe), which does not return;
 // returns, changing nothing, when nothing is missing (or the exec fails).
+// The program executed again keeps its name (argv[0]'s, not "exe").
 // Call first thing in main(), before any thread starts.
 void SetLibraryEnvironment(char** argv, bool server);
 

@@ -371,7 +371,10 @@ def test_openmp_threads_spin_briefly_before_they_sleep_unless_told_otherwise(mak
         raw = Path(f"/proc/{s.proc.pid}/environ").read_bytes()
         return dict(e.split("=", 1) for e in raw.decode(errors="replace").split("\0") if "=" in e)
 
-    assert environ(make_server(env={"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": None})).get("GOMP_SPINCOUNT") == "10000"
+    again = make_server(env={"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": None})
+    assert environ(again).get("GOMP_SPINCOUNT") == "10000"
+    # Run again through /proc/self/exe, it keeps its name (ps, top, pkill), not the kernel's "exe".
+    assert Path(f"/proc/{again.proc.pid}/comm").read_text().strip() == "embedrec"
     assert environ(make_server(env={"GOMP_SPINCOUNT": "777"}))["GOMP_SPINCOUNT"] == "777"
     kept = environ(make_server(env={"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": "active"}))
     assert kept["OMP_WAIT_POLICY"] == "active" and "GOMP_SPINCOUNT" not in kept
