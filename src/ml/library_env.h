@@ -9,10 +9,10 @@
 //     others spun that long for nothing: measured (docs/benchmarks.md,
 //     "OpenMP's spin"), a 20-epoch LightGCN job under a saturating load took
 //     584 s with the default and 348 s at kOpenMpSpinCount, on about a third
-//     of the CPU time (in one side-by-side run, requests were served at 0.94
-//     of their rate without a job instead of 0.82; a pair of soaks minutes
-//     apart disagreed). On an idle machine the 1.5M shop's epochs are the
-//     same at either count, the 15M shop's 4-6 % longer: the offline trainer
+//     of the CPU time (four interleaved soaks: 583 and 586 s against 194 and
+//     402 s, requests served beside either within the runs' spread). On an
+//     idle machine the 1.5M shop's epochs are the same at either count, the
+//     15M shop's 4-6 % longer: the offline trainer
 //     (`embedrec train`), which runs alone, keeps libgomp's default. Where
 //     the environment set neither, the server starts twice (~10 ms more).
 //
