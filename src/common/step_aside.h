@@ -6,12 +6,13 @@
 // (measured: docs/benchmarks.md, "A training job under a saturating load") —
 // the job fills every gap of a few microseconds between requests, and each
 // request woken behind it pays the switch. So the job also steps aside
-// itself: between two units of its work (a training batch) it asks whether
-// requests are waiting (the request pool started one late within the last
-// few milliseconds: FairThreadPool::DelayedWithin), and while they are it
-// sleeps, a nap at a time, for at most kMaxRatio times as long as the unit
-// just done took (and at most a second). Under a steady overload the job keeps at
-// least 1 / (1 + kMaxRatio) of the time it would run (it always progresses);
+// itself: between two units of its work (a training batch, a block of users
+// a validation ranks) it asks whether requests are waiting (the request pool
+// started one late within the last few milliseconds:
+// FairThreadPool::DelayedWithin), and while they are it sleeps, a nap at a
+// time, for at most kMaxRatio times as long as the unit just done took (and
+// at most a second). Under a steady overload the job keeps at least
+// 1 / (1 + kMaxRatio) of the time it would run (it always progresses);
 // without waiting requests it never sleeps.
 //
 // Thread safety: one instance per thread of background work.

@@ -166,9 +166,8 @@ class Als final : public Model {
       bool eval = opt.eval_every > 0 && data.test.size() > 0 &&
                   (it % opt.eval_every == 0 || it == opt.epochs);
       if (eval) {
-        auto e0 = std::chrono::steady_clock::now();
-        r.metrics = Evaluate(data, x.data(), y.data(), d_, opt.ks);
-        r.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+        r.eval_seconds = ValidationSeconds(
+            opt, [&] { r.metrics = Evaluate(data, x.data(), y.data(), d_, opt.ks, nullptr, opt.step_aside); });
       }
       if (progress) progress(r);
     }

@@ -165,7 +165,9 @@ StatusOr<ScoreCalibration> FitScoreCalibration(const Dataset& data, const float*
   std::vector<std::pair<double, double>> best10;  // top-k fit: each user's 10 best (ip, chance it is the choice)
   out.per_user_norm = true;
   out.one_choice_per_user = opt.top_k > 0 && opt.one_choice_per_user;
+  size_t scanned = 0;
   for (int32_t u : candidates) {
+    if (opt.step_aside && ++scanned % 128 == 0) opt.step_aside->Between();
     const float* q = users + static_cast<int64_t>(u) * dim;
     const double qn = Norm(q, dim);
     if (!(qn > 0)) continue;

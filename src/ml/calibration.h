@@ -77,6 +77,7 @@ struct CalibrationOptions {
   // category signal reads (a number per item, −1 none).
   const Reranker* reranker = nullptr;
   const std::vector<int32_t>* item_category = nullptr;
+  StepAside* step_aside = nullptr;  // a job's (common/step_aside.h): asked between blocks of users
 };
 
 // Fits a, b on the held-out pairs of `data.test` (label 1) against items the

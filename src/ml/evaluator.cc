@@ -52,7 +52,7 @@ void SampleEvalUsers(Dataset* data, int64_t max_users, uint64_t seed) {
 }
 
 Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_emb, int d,
-                 const std::vector<int>& ks, const UserItems* excluded) {
+                 const std::vector<int>& ks, const UserItems* excluded, StepAside* step_aside) {
   Metrics out;
   const UserItems& masked = excluded ? *excluded : data.train;
   if (ks.empty()) return out;
@@ -76,6 +76,7 @@ Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_e
   std::vector<std::vector<int32_t>> top(users.size());
   for (size_t b0 = 0; b0 < users.size(); b0 += kBlock) {
     const int nb = static_cast<int>(std::min<size_t>(kBlock, users.size() - b0));
+    if (step_aside && b0 > 0) step_aside->Between();
     for (int i = 0; i < nb; ++i) {
       std::copy_n(user_emb + static_cast<int64_t>(users[b0 + i]) * d, d,
                   block_emb.data() + static_cast<int64_t>(i) * d);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/step_aside.h"
 #include "ml/dataset.h"
 
 namespace embedrec::ml {
@@ -44,9 +45,10 @@ void SampleEvalUsers(Dataset* data, int64_t max_users, uint64_t seed);
 // against data.test (data.eval_users of them when set), excluding each
 // user's `excluded` items (null: data.train's, the reference evaluation's;
 // training's ServedMask: what serving excludes). Scores with OpenBLAS sgemm
-// in blocks of users; top-k selection in parallel (OpenMP).
+// in blocks of users; top-k selection in parallel (OpenMP). `step_aside`
+// (a job's, common/step_aside.h) is asked between two blocks.
 Metrics Evaluate(const Dataset& data, const float* user_emb, const float* item_emb, int d,
-                 const std::vector<int>& ks, const UserItems* excluded = nullptr);
+                 const std::vector<int>& ks, const UserItems* excluded = nullptr, StepAside* step_aside = nullptr);
 
 // The same metrics for one user from a ranked list (tests and callers that
 // rank themselves): `ranked` holds item indices best first (at least max k).

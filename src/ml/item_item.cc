@@ -262,9 +262,8 @@ class ItemItem final : public Model {
     r.epoch = 1;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (opt.eval_every > 0 && data.test.size() > 0) {
-      auto e0 = std::chrono::steady_clock::now();
-      r.metrics = Evaluate(data, users_.data(), items_.data(), d_, opt.ks);
-      r.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+      r.eval_seconds = ValidationSeconds(
+          opt, [&] { r.metrics = Evaluate(data, users_.data(), items_.data(), d_, opt.ks, nullptr, opt.step_aside); });
     }
     if (progress) progress(r);
     return Status::Ok();

@@ -774,11 +774,10 @@ class BprEmbeddingModel final : public Model {
       report.out_of_time = out_of_time;
       if (out_of_time) last = true;
       if (opt.eval_every > 0 && data.test.size() > 0 && (epoch % opt.eval_every == 0 || last)) {
-        auto e0 = std::chrono::steady_clock::now();
-        Publish(core, data);
-        report.metrics = Evaluate(data, users_.data(), items_.data(), d_, eval_ks);
-        report.eval_seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+        report.eval_seconds = ValidationSeconds(opt, [&] {
+          Publish(core, data);
+          report.metrics = Evaluate(data, users_.data(), items_.data(), d_, eval_ks, nullptr, opt.step_aside);
+        });
         double score = report.metrics->Get("ndcg@" + std::to_string(main_k));
         if (score > best_score) {
           best_score = score;

@@ -117,7 +117,7 @@ struct EpochReport {
   double seconds = 0;     // training time of this epoch
   double paused_seconds = 0;  // of which stood aside for requests (options.step_aside)
   std::optional<Metrics> metrics;  // when evaluated after this epoch
-  double eval_seconds = 0;
+  double eval_seconds = 0;  // its validation's, without the time it stood aside (ValidationSeconds)
   bool out_of_time = false;  // the time budget ends the fit after this epoch
 };
 using ProgressFn = std::function<void(const EpochReport&)>;
@@ -183,6 +183,16 @@ inline void StepAsideForRequests(const TrainOptions& o) {
 // The seconds stood aside so far (0 without options.step_aside).
 inline double SecondsAside(const TrainOptions& o) {
   return o.step_aside ? std::chrono::duration<double>(o.step_aside->paused()).count() : 0.0;
+}
+// Runs a fit's validation (`evaluate`, which asks options.step_aside between
+// its blocks): its seconds without the time it stood aside, as the
+// epochs' speed is learned without it.
+template <typename Evaluation>
+double ValidationSeconds(const TrainOptions& o, Evaluation&& evaluate) {
+  const auto start = std::chrono::steady_clock::now();
+  const double aside = SecondsAside(o);
+  evaluate();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - (SecondsAside(o) - aside);
 }
 Status CancelledStatus();
 

@@ -49,7 +49,7 @@ class Popularity final : public Model {
       EpochReport r;
       r.epoch = 1;
       if (data.test.size() > 0 && opt.eval_every > 0) {
-        r.metrics = Evaluate(data, users_.data(), items_.data(), 1, opt.ks);
+        r.metrics = Evaluate(data, users_.data(), items_.data(), 1, opt.ks, nullptr, opt.step_aside);
       }
       progress(r);
     }

@@ -232,7 +232,8 @@ std::vector<Reranker::Candidate> RerankerSignals::Candidates(
 }
 
 RerankerFit FitReranker(const Dataset& data, const float* users, const float* items, int dim,
-                        const std::vector<int32_t>& item_category, uint64_t seed, const UserItems* excluded) {
+                        const std::vector<int32_t>& item_category, uint64_t seed, const UserItems* excluded,
+                        StepAside* step_aside) {
   const UserItems& masked = excluded ? *excluded : data.train;
   RerankerFit out;
   std::vector<int32_t> chosen;
@@ -253,31 +254,36 @@ RerankerFit FitReranker(const Dataset& data, const float* users, const float* it
 
   const RerankerSignals signals(data, item_category, chosen);
   std::vector<Sample> samples(chosen.size());
+  constexpr size_t kBlock = 256;  // users scanned between two asks of step_aside
+  for (size_t b0 = 0; b0 < chosen.size(); b0 += kBlock) {
+    if (step_aside && b0 > 0) step_aside->Between();
+    const size_t b1 = std::min(chosen.size(), b0 + kBlock);
 #pragma omp parallel for schedule(dynamic, 16)
-  for (size_t s = 0; s < chosen.size(); ++s) {
-    const int32_t u = chosen[s];
-    const float* q = users + static_cast<int64_t>(u) * dim;
-    std::vector<std::pair<float, int32_t>> scored;
-    scored.reserve(data.n_items);
-    for (int32_t i = 0; i < data.n_items; ++i) {
-      if (masked.Contains(u, i)) continue;
-      const float* e = items + static_cast<int64_t>(i) * dim;
-      float ip = 0;
-      for (int j = 0; j < dim; ++j) ip += q[j] * e[j];
-      scored.emplace_back(ip, i);
+    for (size_t s = b0; s < b1; ++s) {
+      const int32_t u = chosen[s];
+      const float* q = users + static_cast<int64_t>(u) * dim;
+      std::vector<std::pair<float, int32_t>> scored;
+      scored.reserve(data.n_items);
+      for (int32_t i = 0; i < data.n_items; ++i) {
+        if (masked.Contains(u, i)) continue;
+        const float* e = items + static_cast<int64_t>(i) * dim;
+        float ip = 0;
+        for (int j = 0; j < dim; ++j) ip += q[j] * e[j];
+        scored.emplace_back(ip, i);
+      }
+      const size_t k = std::min(Reranker::kCandidates, scored.size());
+      std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
+      std::vector<std::pair<double, int32_t>> order;
+      Sample& sample = samples[s];
+      sample.user = u;
+      for (size_t r = 0; r < k; ++r) {
+        order.emplace_back(scored[r].first, scored[r].second);
+        sample.items.push_back(scored[r].second);
+      }
+      sample.features = Reranker::Features(signals.Candidates(u, order));
     }
-    const size_t k = std::min(Reranker::kCandidates, scored.size());
-    std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), [](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    });
-    std::vector<std::pair<double, int32_t>> order;
-    Sample& sample = samples[s];
-    sample.user = u;
-    for (size_t r = 0; r < k; ++r) {
-      order.emplace_back(scored[r].first, scored[r].second);
-      sample.items.push_back(scored[r].second);
-    }
-    sample.features = Reranker::Features(signals.Candidates(u, order));
   }
 
   // Cross-fitted: each half ranked by the weights of the other.

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/step_aside.h"
 #include "ml/dataset.h"
 
 namespace embedrec::ml {
@@ -114,8 +115,9 @@ struct RerankerFit {
 // steers) but their `excluded` ones (null: every training item; as served:
 // training's ServedMask), labelled by data.test. `item_category`: a category
 // number per item (−1: none). A user's newest events are data.train_events.
+// `step_aside` (a job's) is asked between blocks of users scanned.
 RerankerFit FitReranker(const Dataset& data, const float* users, const float* items, int dim,
                         const std::vector<int32_t>& item_category, uint64_t seed,
-                        const UserItems* excluded = nullptr);
+                        const UserItems* excluded = nullptr, StepAside* step_aside = nullptr);
 
 }  // namespace embedrec::ml

@@ -328,7 +328,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
     // validation takes the chosen trial's judgement as it is.
     ServedJudgement j =
         JudgeAsServed(data, *model, *t.model_type,
-                      {kFinalKs, req.rerank, env.item_categories, t.options.seed, env.excluded});
+                      {kFinalKs, req.rerank, env.item_categories, t.options.seed, env.excluded, env.step_aside});
     const double took = Seconds(t0);
     doc["seconds"] = took;
     PutJudgement(j, doc);
@@ -409,7 +409,7 @@ StatusOr<SearchResult> RunSearch(const JobRequest& req, const ml::Dataset& data,
         continue;
       }
       ServedJudgement j = JudgeAsServed(data, **blend, ml::ModelType::kBlend,
-                                        {kFinalKs, req.rerank, env.item_categories, t.options.seed, env.excluded});
+                                        {kFinalKs, req.rerank, env.item_categories, t.options.seed, env.excluded, env.step_aside});
       doc["seconds"] = Seconds(t0);
       PutJudgement(j, doc);
       r.trials.push_back(std::move(doc));

@@ -34,7 +34,8 @@ json::object MetricsJson(const ml::Metrics& m) {
 }
 
 // Embeddings of `m` in the numbering of `data` (rows the model does not know stay zero).
-ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingModel& m, const ml::UserItems& excluded) {
+ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingModel& m, const ml::UserItems& excluded,
+                             StepAside* step_aside) {
   const int d = m.model->dim();
   std::vector<float> users(static_cast<size_t>(data.n_users) * d, 0.0f);
   std::vector<float> items(static_cast<size_t>(data.n_items) * d, 0.0f);
@@ -48,7 +49,7 @@ ml::Metrics EvaluateDeployed(const ml::Dataset& data, const serving::ServingMode
     auto it = m.item_rows.find(data.item_ids[i]);
     if (it != m.item_rows.end()) std::copy_n(ie.data() + it->second * d, d, items.data() + i * d);
   }
-  return ml::Evaluate(data, users.data(), items.data(), d, kFinalKs, &excluded);  // as the new model is judged
+  return ml::Evaluate(data, users.data(), items.data(), d, kFinalKs, &excluded, step_aside);  // as the new model is judged
 }
 
 // The warm start of an incremental job: the deployed model's ego
@@ -85,7 +86,7 @@ StatusOr<ml::WarmStart> WarmStartFrom(const ml::ModelArtifact& a, const ml::Data
 
 // Popularity's metrics on the same split: the baseline every model must beat.
 std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml::TrainOptions& opt,
-                                              const ml::UserItems& excluded) {
+                                              const ml::UserItems& excluded, StepAside* step_aside) {
   if (data.test.size() == 0) return std::nullopt;
   auto pop = ml::NewPopularity();
   ml::TrainOptions p;
@@ -94,7 +95,7 @@ std::optional<ml::Metrics> PopularityBaseline(const ml::Dataset& data, const ml:
   p.epochs = 1;
   if (!pop->Fit(data, p, nullptr).ok()) return std::nullopt;
   return ml::Evaluate(data, pop->user_embeddings().data(), pop->item_embeddings().data(), pop->dim(),
-                      kFinalKs, &excluded);  // as the models are judged
+                      kFinalKs, &excluded, step_aside);  // as the models are judged
 }
 
 // What validation says of the trained model as it will be served: the
@@ -132,12 +133,13 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
                     const std::optional<ml::Metrics>& baseline, const store::ModelVersionRecord* deployed_record,
                     const serving::ServingModel* deployed,
                     const std::function<void(const ml::RerankerFit&)>& on_rerank,
-                    std::optional<ServedJudgement> judged) {
+                    std::optional<ServedJudgement> judged, StepAside* step_aside) {
   Validation v;
   std::optional<ServedJudgement> j;
   if (data.test.size() > 0) {
     j = judged ? std::move(judged)
-               : JudgeAsServed(data, model, model_type, {kFinalKs, rerank_asked, &item_categories, seed, &excluded});
+               : JudgeAsServed(data, model, model_type,
+                               {kFinalKs, rerank_asked, &item_categories, seed, &excluded, step_aside});
     if (j->steered_ndcg) {
       v.recent_share = j->recent_share;
       v.recency = json::object{{"ndcg@10", j->plain_ndcg}, {"steered_ndcg@10", *j->steered_ndcg},
@@ -168,7 +170,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
         if (n && n->is_number()) v.deployed_ndcg = n->to_number<double>();
         v.deployed_ndcg_recorded = true;
       } else {
-        v.deployed_ndcg = EvaluateDeployed(data, *deployed, excluded).Get("ndcg@10");
+        v.deployed_ndcg = EvaluateDeployed(data, *deployed, excluded, step_aside).Get("ndcg@10");
       }
     }
     // Scores as probabilities, fitted on the same held-out pairs: on what
@@ -187,7 +189,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
           data, j->users(model), model.item_embeddings().data(), model.dim(),
           {.seed = seed, .max_users = 2000, .top_k = 20, .never_shown = &excluded,
            .one_choice_per_user = true, .reranker = v.rerank && v.rerank->reranker ? &*v.rerank->reranker : nullptr,
-           .item_category = &item_categories});
+           .item_category = &item_categories, .step_aside = step_aside});
       if (fit.ok()) {
         v.calibration = *fit;
         v.final_metrics["next_choice_precision@10"] = v.calibration->precision_at_10;
@@ -245,17 +247,27 @@ bool Cancelled(const JobContext& ctx) { return ctx.cancel && ctx.cancel->load();
 // says them and the speed estimate learns from them.
 class StepTimes {
  public:
+  // `aside` (null: none): the job's, whose pauses the learned steps leave out.
+  explicit StepTimes(const StepAside* aside) : aside_(aside), paused_(Paused()) {}
   // The step that ends now began where the last one ended.
   void End(double JobSteps::*step) {
     const auto now = std::chrono::steady_clock::now();
+    const double paused = Paused();
     took_.*step = std::chrono::duration<double>(now - last_).count();
+    learned_.*step = std::max(0.0, took_.*step - (paused - paused_));
     last_ = now;
+    paused_ = paused;
   }
-  const JobSteps& took() const { return took_; }
+  const JobSteps& took() const { return took_; }  // as they ran
+  // Without the time the job stood aside for requests: what the speed estimate learns.
+  const JobSteps& learned() const { return learned_; }
 
  private:
+  double Paused() const { return aside_ ? std::chrono::duration<double>(aside_->paused()).count() : 0.0; }
+  const StepAside* aside_;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-  JobSteps took_;
+  double paused_;
+  JobSteps took_, learned_;
 };
 
 // Where a job starts from: the deployed version (the incremental starting
@@ -744,7 +756,7 @@ StatusOr<Stored> StoreAndDeploy(const JobContext& ctx, const JobEnv& env, const 
 Status RunJob(const JobContext& ctx, const JobEnv& env) {
   const JobRequest& req = *ctx.request;
   const auto started = std::chrono::steady_clock::now();
-  StepTimes steps;
+  StepTimes steps(ctx.step_aside);
   ctx.update([&](json::object& d) {
     d["status"] = store::JobStatusName(JobStatus::kLoadingData);
     d["progress"] = 0.01;
@@ -758,7 +770,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   const ml::Dataset& data = td.data;
   // What serving never shows a user again: models and the baseline are judged without it.
   const ml::UserItems excluded = td.served.For(data);
-  const std::optional<ml::Metrics> baseline = PopularityBaseline(data, req.options, excluded);
+  const std::optional<ml::Metrics> baseline = PopularityBaseline(data, req.options, excluded, ctx.step_aside);
   ctx.update([&](json::object& d) {
     d["data"] = json::object{{"users", data.n_users},
                              {"items", data.n_items},
@@ -804,7 +816,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
                             excluded, td.item_categories, baseline, st->deployed_record,
                             st->deployed.get(), [&](const ml::RerankerFit& r) {
                               ctx.update([&](json::object& d) { d["rerank"] = r.ToJson(); }, true);
-                            }, std::move(fitted.judgement));
+                            }, std::move(fitted.judgement), ctx.step_aside);
   if (Cancelled(ctx)) return ml::CancelledStatus();
   steps.End(&JobSteps::validation);
 
@@ -832,7 +844,7 @@ Status RunJob(const JobContext& ctx, const JobEnv& env) {
   ASSIGN_OR_RETURN(Stored stored, StoreAndDeploy(ctx, env, *st, fitted, final_data, val, *index, index_bytes,
                                                  baseline, refit, served_data.has_value()));
   steps.End(&JobSteps::storing);
-  JobSteps took = steps.took();
+  JobSteps took = steps.learned();
   // An auto job's validation took the search's judgement: not what a
   // validation costs (the steps' figures are learned across types).
   if (judged_by_search) took.validation = 0;

@@ -32,6 +32,8 @@ struct JudgeOptions {
   // What serving never shows a user again (training_data.h's ServedMask); null:
   // every training pair, the reference evaluation's mask.
   const ml::UserItems* excluded = nullptr;
+  // A job's (common/step_aside.h): asked between blocks of the rankings.
+  StepAside* step_aside = nullptr;
 };
 
 struct ServedJudgement {

@@ -111,6 +111,31 @@ TEST(EvaluatorTest, ASampleOfUsersEstimatesTheFullFiguresWithItsStandardError) {
   EXPECT_TRUE(d.eval_users.empty());
 }
 
+TEST(EvaluatorTest, AsksAJobsStepAsideBetweenBlocksOfUsersAndRanksTheSame) {
+  // 1,000 users with a held-out item: four blocks of 256, three asks between them.
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<float> unit(-1, 1);
+  std::vector<Interaction> train, test;
+  for (int32_t u = 0; u < 1000; ++u) {
+    train.push_back({u, static_cast<int32_t>(u % 40), 1, 0});
+    test.push_back({u, static_cast<int32_t>((u * 3 + 1) % 40), 1, 0});
+  }
+  Dataset d = MakeDataset(train, test, 1000, 40);
+  std::vector<float> users(1000 * 4), items(40 * 4);
+  for (auto& x : users) x = unit(rng);
+  for (auto& x : items) x = unit(rng);
+  int asked = 0;
+  StepAside aside([&] {
+    ++asked;
+    return false;  // no request waits: it never pauses
+  });
+  const Metrics plain = Evaluate(d, users.data(), items.data(), 4, {10});
+  const Metrics stepping = Evaluate(d, users.data(), items.data(), 4, {10}, nullptr, &aside);
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(stepping.values, plain.values);
+  EXPECT_EQ(stepping.users, 1000);
+}
+
 TEST(DatasetTest, SplitHoldsOutTheLatestItemsPerUser) {
   std::vector<Interaction> all;
   for (int i = 0; i < 10; ++i) all.push_back({0, i, 1.0f, 100 + i});

@@ -381,5 +381,32 @@ TEST(StepAsideTest, AnEpochReportsTheTimeItStoodAsideForRequests) {
   }
 }
 
+TEST(StepAsideTest, AFitsValidationStandsAsideAndItsSecondsLeaveThePauseOut) {
+  // 600 users with a held-out choice: three blocks of users per validation.
+  Dataset d = testing::PlantSessions(true, 4).data;
+  for (std::string type : {"lightgcn", "als"}) {
+    StepAside aside([] { return true; }, std::chrono::milliseconds(20));  // requests always wait
+    TrainOptions o = testing::QuickOptions(type);
+    o.epochs = 2;
+    o.eval_every = 1;
+    o.step_aside = &aside;
+    double epochs_paused = 0, eval_seconds = 0;
+    int evaluations = 0;
+    auto m = testing::NewNamed(type);
+    ASSERT_TRUE(m->Fit(d, o, [&](const EpochReport& r) {
+      epochs_paused += r.paused_seconds;
+      eval_seconds += r.eval_seconds;
+      evaluations += r.metrics.has_value();
+    }).ok()) << type;
+    ASSERT_EQ(evaluations, 2) << type;
+    // The validations stood aside between their blocks (each pause up to 4× the
+    // work before it) and report their seconds without it.
+    const double eval_paused = std::chrono::duration<double>(aside.paused()).count() - epochs_paused;
+    EXPECT_GT(eval_paused, 0.001) << type;
+    EXPECT_GE(eval_seconds, 0.0) << type;
+    EXPECT_LT(eval_seconds, eval_paused) << type;
+  }
+}
+
 }  // namespace
 }  // namespace embedrec::ml

@@ -46,6 +46,22 @@ TEST(RerankerTest, LearnsThatTheLastSessionsCategoryPredicts) {
   EXPECT_GT(fit.reranked_hit_rate_at_20, fit.hit_rate_at_20);
 }
 
+TEST(RerankerTest, AsksAJobsStepAsideBetweenBlocksOfUsersAndFitsTheSame) {
+  Planted p = Plant(true, 3);
+  int asked = 0;
+  StepAside aside([&] {
+    ++asked;
+    return false;
+  });
+  const RerankerFit plain = FitReranker(p.data, p.users.data(), p.items.data(), kDim, p.categories, 7);
+  const RerankerFit stepping =
+      FitReranker(p.data, p.users.data(), p.items.data(), kDim, p.categories, 7, nullptr, &aside);
+  EXPECT_EQ(asked, 2);  // 600 users: blocks of 256, 256 and 88
+  ASSERT_TRUE(stepping.reranker.has_value());
+  EXPECT_EQ(stepping.reranked_ndcg_at_10, plain.reranked_ndcg_at_10);
+  EXPECT_EQ(stepping.ndcg_at_10, plain.ndcg_at_10);
+}
+
 TEST(RerankerTest, WithWhatTheUserHadLeftInTellsItApartFromTheSessionsCategory) {
   // As served where only purchases are left out (every training pair here
   // is a view, so none): the session's viewed items are candidates, never
