@@ -11,6 +11,28 @@
 namespace embedrec::ml {
 namespace {
 
+// `n_users` users, each with one training and one held-out item of
+// `n_items`, and random embeddings of `d` dimensions.
+struct RandomlyEmbedded {
+  Dataset data;
+  std::vector<float> users, items;
+};
+RandomlyEmbedded RandomlyEmbeddedSplit(int32_t n_users, int32_t n_items, int d, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> unit(-1, 1);
+  std::vector<Interaction> train, test;
+  for (int32_t u = 0; u < n_users; ++u) {
+    train.push_back({u, u % n_items, 1, 0});
+    test.push_back({u, (u * 7 + 3) % n_items, 1, 0});
+  }
+  RandomlyEmbedded r{MakeDataset(train, test, n_users, n_items),
+                     std::vector<float>(static_cast<size_t>(n_users) * d),
+                     std::vector<float>(static_cast<size_t>(n_items) * d)};
+  for (auto& x : r.users) x = unit(rng);
+  for (auto& x : r.items) x = unit(rng);
+  return r;
+}
+
 TEST(EvaluatorTest, UserMetricsByHand) {
   // Ranked: 5 3 9 1 7; relevant: {1, 3, 8}.
   std::vector<int32_t> ranked = {5, 3, 9, 1, 7};
@@ -74,17 +96,7 @@ TEST(EvaluatorTest, ASampleOfUsersEstimatesTheFullFiguresWithItsStandardError) {
   // 4,000 users, 50 items, d = 2: every user's held-out item is ranked
   // somewhere by a random embedding; the sample's means must fall within a
   // few standard errors of the full evaluation's.
-  std::mt19937_64 rng(5);
-  std::uniform_real_distribution<float> unit(-1, 1);
-  std::vector<Interaction> train, test;
-  for (int32_t u = 0; u < 4000; ++u) {
-    train.push_back({u, static_cast<int32_t>(u % 50), 1, 0});
-    test.push_back({u, static_cast<int32_t>((u * 7 + 3) % 50), 1, 0});
-  }
-  Dataset d = MakeDataset(train, test, 4000, 50);
-  std::vector<float> users(4000 * 2), items(50 * 2);
-  for (auto& x : users) x = unit(rng);
-  for (auto& x : items) x = unit(rng);
+  auto [d, users, items] = RandomlyEmbeddedSplit(4000, 50, 2, 5);
   Metrics full = Evaluate(d, users.data(), items.data(), 2, {10});
   EXPECT_EQ(full.users, 4000);
   EXPECT_EQ(full.population, 4000);
@@ -113,17 +125,7 @@ TEST(EvaluatorTest, ASampleOfUsersEstimatesTheFullFiguresWithItsStandardError) {
 
 TEST(EvaluatorTest, AsksAJobsStepAsideBetweenBlocksOfUsersAndRanksTheSame) {
   // 1,000 users with a held-out item: four blocks of 256, three asks between them.
-  std::mt19937_64 rng(9);
-  std::uniform_real_distribution<float> unit(-1, 1);
-  std::vector<Interaction> train, test;
-  for (int32_t u = 0; u < 1000; ++u) {
-    train.push_back({u, static_cast<int32_t>(u % 40), 1, 0});
-    test.push_back({u, static_cast<int32_t>((u * 3 + 1) % 40), 1, 0});
-  }
-  Dataset d = MakeDataset(train, test, 1000, 40);
-  std::vector<float> users(1000 * 4), items(40 * 4);
-  for (auto& x : users) x = unit(rng);
-  for (auto& x : items) x = unit(rng);
+  const auto [d, users, items] = RandomlyEmbeddedSplit(1000, 40, 4, 9);
   int asked = 0;
   StepAside aside([&] {
     ++asked;
