@@ -10,7 +10,8 @@
 namespace embedrec::ml {
 
 SimilarShareFit FitSimilarCategoryShare(const Dataset& data, const Model& model, bool item_to_item,
-                                        const std::vector<int32_t>& item_categories, int64_t max_users) {
+                                        const std::vector<int32_t>& item_categories, int64_t max_users,
+                                        StepAside* step_aside) {
   SimilarShareFit fit;
   constexpr size_t kShares = std::size(kSimilarCategoryShares);
   fit.hit_at.assign(kShares, 0.0);
@@ -57,6 +58,7 @@ SimilarShareFit FitSimilarCategoryShare(const Dataset& data, const Model& model,
   std::vector<float> scores(n_items);
   std::vector<int32_t> order(n_items);
   for (size_t n = 0; n < users.size(); n += step) {
+    if (step_aside && fit.users > 0 && fit.users % 32 == 0) step_aside->Between();
     const int32_t u = users[n];
     const int32_t a = anchor[u];
     std::vector<float> q(items.begin() + static_cast<int64_t>(a) * d, items.begin() + static_cast<int64_t>(a + 1) * d);

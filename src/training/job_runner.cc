@@ -198,7 +198,8 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
     }
     // Similar items: the share of an item's list its category's bestsellers
     // take (ml/similar_items.h), on the same split.
-    v.similar = ml::FitSimilarCategoryShare(data, model, FoldsInNeighbours(model, model_type), item_categories);
+    v.similar = ml::FitSimilarCategoryShare(data, model, FoldsInNeighbours(model, model_type), item_categories,
+                                            2000, step_aside);
   }
   const double hit = j ? j->hit_rate : 0;
   // The lift over popularity on the same split.

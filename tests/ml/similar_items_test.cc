@@ -83,6 +83,22 @@ TEST(SimilarItemsTest, TheCategorysBestsellersTakeSlotsOnlyWhereTheyHoldTheNextI
   EXPECT_EQ(fit.users, 0);
 }
 
+TEST(SimilarItemsTest, TheShareAsksAJobsStepAsideEvery32UsersAndComesOutTheSame) {
+  Shop shop = MakeShop(false);
+  int asked = 0;
+  StepAside aside([&] {
+    ++asked;
+    return false;
+  });
+  const SimilarShareFit plain = FitSimilarCategoryShare(shop.data, *shop.model, false, shop.categories);
+  const SimilarShareFit stepping =
+      FitSimilarCategoryShare(shop.data, *shop.model, false, shop.categories, 2000, &aside);
+  EXPECT_EQ(asked, 12);  // 400 users: after the 32nd, 64th, … 384th
+  EXPECT_EQ(stepping.users, plain.users);
+  EXPECT_EQ(stepping.share, plain.share);
+  EXPECT_EQ(stepping.hit_at, plain.hit_at);
+}
+
 TEST(SimilarItemsTest, TheTargetIsTheNextVisitsItemNotAnyHeldOutOne) {
   // Both lists hold a held-out item; only the category's holds the next one.
   Shop shop = MakeShop(false, true);
