@@ -47,4 +47,9 @@ class StepAside {
   std::chrono::nanoseconds paused_{0};
 };
 
+// `aside`'s time stood aside so far, in seconds (0 without one).
+inline double PausedSeconds(const StepAside* aside) {
+  return aside ? std::chrono::duration<double>(aside->paused()).count() : 0.0;
+}
+
 }  // namespace embedrec

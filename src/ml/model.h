@@ -182,7 +182,7 @@ inline void StepAsideForRequests(const TrainOptions& o) {
 }
 // The seconds stood aside so far (0 without options.step_aside).
 inline double SecondsAside(const TrainOptions& o) {
-  return o.step_aside ? std::chrono::duration<double>(o.step_aside->paused()).count() : 0.0;
+  return PausedSeconds(o.step_aside);
 }
 // Runs a fit's validation (`evaluate`, which asks options.step_aside between
 // its blocks): its seconds without the time it stood aside, as the

@@ -64,14 +64,17 @@ struct SimilarShareFit {
   std::vector<double> hit_at;  // hit@kSimilarListSize per share of kSimilarCategoryShares
 };
 
+// The validation users the share is judged on, at most (a job's).
+inline constexpr int64_t kSimilarShareUsers = 2000;
+
 // The share on `data`'s validation split (see the file comment): `model`
 // trained on data.train, `item_to_item` whether its fold-in ranks an item's
 // neighbours, `item_categories` per item (−1: none). At most `max_users`
 // users (fewer on a large catalog, down to 200), taken evenly. Share 0 when nothing can be judged (no categories,
 // no held-out items). `step_aside` (a job's) is asked every 32 users.
 SimilarShareFit FitSimilarCategoryShare(const Dataset& data, const Model& model, bool item_to_item,
-                                        const std::vector<int32_t>& item_categories, int64_t max_users = 2000,
-                                        StepAside* step_aside = nullptr);
+                                        const std::vector<int32_t>& item_categories,
+                                        int64_t max_users = kSimilarShareUsers, StepAside* step_aside = nullptr);
 
 // The share a model file's metadata carries (0 when absent or malformed).
 double SimilarCategoryShare(std::string_view metadata_json);

@@ -199,7 +199,7 @@ Validation Validate(const ml::Dataset& data, const ml::Model& model, ml::ModelTy
     // Similar items: the share of an item's list its category's bestsellers
     // take (ml/similar_items.h), on the same split.
     v.similar = ml::FitSimilarCategoryShare(data, model, FoldsInNeighbours(model, model_type), item_categories,
-                                            2000, step_aside);
+                                            ml::kSimilarShareUsers, step_aside);
   }
   const double hit = j ? j->hit_rate : 0;
   // The lift over popularity on the same split.
@@ -249,11 +249,11 @@ bool Cancelled(const JobContext& ctx) { return ctx.cancel && ctx.cancel->load();
 class StepTimes {
  public:
   // `aside` (null: none): the job's, whose pauses the learned steps leave out.
-  explicit StepTimes(const StepAside* aside) : aside_(aside), paused_(Paused()) {}
+  explicit StepTimes(const StepAside* aside) : aside_(aside), paused_(PausedSeconds(aside)) {}
   // The step that ends now began where the last one ended.
   void End(double JobSteps::*step) {
     const auto now = std::chrono::steady_clock::now();
-    const double paused = Paused();
+    const double paused = PausedSeconds(aside_);
     took_.*step = std::chrono::duration<double>(now - last_).count();
     learned_.*step = std::max(0.0, took_.*step - (paused - paused_));
     last_ = now;
@@ -264,7 +264,6 @@ class StepTimes {
   const JobSteps& learned() const { return learned_; }
 
  private:
-  double Paused() const { return aside_ ? std::chrono::duration<double>(aside_->paused()).count() : 0.0; }
   const StepAside* aside_;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
   double paused_;

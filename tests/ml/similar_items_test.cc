@@ -92,7 +92,7 @@ TEST(SimilarItemsTest, TheShareAsksAJobsStepAsideEvery32UsersAndComesOutTheSame)
   });
   const SimilarShareFit plain = FitSimilarCategoryShare(shop.data, *shop.model, false, shop.categories);
   const SimilarShareFit stepping =
-      FitSimilarCategoryShare(shop.data, *shop.model, false, shop.categories, 2000, &aside);
+      FitSimilarCategoryShare(shop.data, *shop.model, false, shop.categories, kSimilarShareUsers, &aside);
   EXPECT_EQ(asked, 12);  // 400 users: after the 32nd, 64th, … 384th
   EXPECT_EQ(stepping.users, plain.users);
   EXPECT_EQ(stepping.share, plain.share);
