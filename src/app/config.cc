@@ -55,6 +55,10 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
   cmd.add_option("--shutdown-grace", c.shutdown_grace_seconds,
                  "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
       ->envname("EMBEDREC_SHUTDOWN_GRACE")->capture_default_str()->check(CLI::Range(0, 3600));
+  cmd.add_option("--shutdown-deadline", c.shutdown_deadline_seconds,
+                 "Seconds the whole stop may take (requests, jobs, the last writes); past it, or on a second "
+                 "SIGTERM/SIGINT, the process exits at once (what is acknowledged is already durable)")
+      ->envname("EMBEDREC_SHUTDOWN_DEADLINE")->capture_default_str()->check(CLI::Range(1, 7200));
   cmd.add_option("--web-dir", c.web_dir,
                  "Where the built browser assets are (widget.js; default: web/ beside the binary, where make "
                  "build puts them)")

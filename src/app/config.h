@@ -38,6 +38,7 @@ struct ServeConfig {
   int idle_timeout_seconds = 75;         // EMBEDREC_IDLE_TIMEOUT
   int request_timeout_seconds = 60;      // EMBEDREC_REQUEST_TIMEOUT: read or write one message
   int shutdown_grace_seconds = 30;       // EMBEDREC_SHUTDOWN_GRACE
+  int shutdown_deadline_seconds = 60;    // EMBEDREC_SHUTDOWN_DEADLINE: the whole stop, then _exit
   std::string port_file;                 // EMBEDREC_PORT_FILE: write bound ports as JSON here
   std::string web_dir;                   // EMBEDREC_WEB_DIR: built browser assets; "": web/ beside the binary
   // EMBEDREC_DATABASE_URL: where the control data (tenants, users, keys,

@@ -1,10 +1,15 @@
 // embedrec: the whole recommendation platform in one binary.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string_view>
+#include <thread>
 
 #include "app/config.h"
 #include "app/train_command.h"
@@ -49,7 +54,32 @@ int Serve(const embedrec::app::ServeConfig& config) {
   }
   int sig = 0;
   sigwait(&stop, &sig);
+  // The stop has a deadline, and a second signal cuts it short: either ends
+  // the process at once (what was acknowledged is durable already; what is
+  // lost is what a kill loses: counters not yet flushed, a job's run).
+  std::atomic<bool> stopped{false};
+  std::thread watchdog([&stop, &stopped, seconds = config.shutdown_deadline_seconds] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!stopped.load()) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        spdlog::error("the stop took longer than its deadline ({} s, --shutdown-deadline): exiting now", seconds);
+        spdlog::default_logger()->flush();
+        _exit(1);
+      }
+      const auto wait = std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(200));
+      timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
+      const int again = sigtimedwait(&stop, nullptr, &ts);
+      if (again > 0) {
+        spdlog::warn("a second {} during the stop: exiting now", again == SIGINT ? "SIGINT" : "SIGTERM");
+        spdlog::default_logger()->flush();
+        _exit(128 + again);
+      }
+    }
+  });
   (*platform)->Shutdown();
+  stopped = true;
+  watchdog.join();
   return 0;
 }
 
