@@ -49,8 +49,13 @@ StatusOr<std::vector<TrackResult>> TrackCommitter::Track(const std::vector<Track
 }
 
 void TrackCommitter::TrackAsync(std::vector<TrackEvent> events, TenantStore::TrackCallback done) {
-  if (tx_ && TryWriteNow(events, done)) return;
-  Enqueue(std::move(events), std::move(done), /*hand_back=*/true);
+  if (!tx_) return Enqueue(std::move(events), std::move(done), /*hand_back=*/true);
+  {
+    std::lock_guard p(pending_mu_);
+    pending_.push_back({std::move(events), std::move(done)});
+    pending_count_.store(pending_.size());
+  }
+  WritePending();
 }
 
 void TrackCommitter::Enqueue(std::vector<TrackEvent> events, TenantStore::TrackCallback done, bool hand_back) {
@@ -203,6 +208,66 @@ bool TrackCommitter::TryWriteNow(std::vector<TrackEvent>& events, TenantStore::T
   return true;
 }
 
+void TrackCommitter::WritePending() {
+  // Who pushes then tries the lock, and who unlocks then looks at the count,
+  // cannot both miss: at least one of them writes what is pending.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  while (pending_count_.load() > 0) {
+    std::unique_lock w(write_mu_, std::try_to_lock);
+    if (!w.owns_lock()) return;  // its holder writes what is pending once it has unlocked
+    std::vector<Pending> take;
+    {
+      std::lock_guard p(pending_mu_);
+      take.swap(pending_);
+      pending_count_.store(0);
+    }
+    if (take.empty()) return;
+    // Only into a transaction the committer opened: beginning one may wait for
+    // another writer (an upload), and this may be a network thread.
+    if (reapply_ || !tx_->open()) {
+      w.unlock();
+      for (auto& t : take) Enqueue(std::move(t.events), std::move(t.done), /*hand_back=*/true);
+      return;
+    }
+    std::vector<TrackBatch> batches(take.size());
+    std::vector<TrackBatch*> round;
+    round.reserve(take.size());
+    for (size_t i = 0; i < take.size(); ++i) {
+      batches[i].events = std::move(take[i].events);
+      round.push_back(&batches[i]);
+    }
+    Status s = WriteRoundLocked(round);
+    const bool full = uncommitted_events_.load() >= static_cast<uint64_t>(journal_options_.commit_every_events);
+    w.unlock();
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (full) cv_.notify_one();
+    for (size_t i = 0; i < take.size(); ++i) {
+      try {
+        if (s.ok()) take[i].done(std::move(batches[i].results));
+        else take[i].done(s);
+      } catch (const std::exception& e) {
+        spdlog::error("tenant {}: track callback failed: {}", tenant_id_, e.what());
+      }
+    }
+  }
+}
+
+void TrackCommitter::TakePending(std::vector<std::shared_ptr<Job>>& jobs) {
+  if (pending_count_.load() == 0) return;
+  std::vector<Pending> take;
+  {
+    std::lock_guard p(pending_mu_);
+    take.swap(pending_);
+    pending_count_.store(0);
+  }
+  for (auto& t : take) {
+    auto job = std::make_shared<Job>();
+    job->batch.events = std::move(t.events);
+    job->done = std::move(t.done);
+    jobs.push_back(std::move(job));
+  }
+}
+
 void TrackCommitter::RunRound(std::vector<std::shared_ptr<Job>>& jobs) {
   std::vector<TrackBatch*> batches;
   for (auto& j : jobs) batches.push_back(&j->batch);
@@ -292,21 +357,26 @@ void TrackCommitter::JournaledLoop() {
   std::unique_lock lock(mu_);
   while (true) {
     const bool open = uncommitted_events_.load() > 0 || reapply_.load();
+    // Pending events are left behind only when this thread held the writer
+    // lock: they are taken here, after its round or commit.
     auto ready = [&] {
-      return !queue_.empty() || stop_ || (open && flush_wanted_) || uncommitted_events_.load() >= max_events;
+      return !queue_.empty() || pending_count_.load() > 0 || stop_ || (open && flush_wanted_) ||
+             uncommitted_events_.load() >= max_events;
     };
     if (open) {
       const auto deadline = std::chrono::steady_clock::time_point(
           std::chrono::nanoseconds(open_since_ns_.load() + window_ns));
       cv_.wait_until(lock, deadline, ready);
-    } else if (!cv_.wait_for(lock, std::chrono::seconds(1), ready) || queue_.empty()) {
+    } else if (!cv_.wait_for(lock, std::chrono::seconds(1), ready) ||
+               (queue_.empty() && pending_count_.load() == 0)) {
       running_ = false;  // idle or stopping, nothing uncommitted
       committed_cv_.notify_all();
       return;
     }
-    if (!queue_.empty()) {
+    if (!queue_.empty() || pending_count_.load() > 0) {
       jobs.swap(queue_);
       lock.unlock();
+      TakePending(jobs);
       RunRound(jobs);
       jobs.clear();
       lock.lock();

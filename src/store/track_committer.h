@@ -10,7 +10,10 @@
 // keeps one database transaction open across rounds; each round is written
 // into it and appended to the tenant's journal file, then answered. A caller
 // that finds the transaction open and the writer lock free writes its own
-// round on its own thread (no hand-off, answered there). The transaction
+// round on its own thread (no hand-off, answered there); one that finds the
+// lock taken leaves its events to the thread holding it, which writes them
+// in its next round (the committer is woken only when no transaction is
+// open). The transaction
 // commits `commit_every_ms` after it opened, after `commit_every_events`, or
 // at once when someone needs the database (Flush: the store calls it before
 // every other use of the database, so every reader sees what was
@@ -107,6 +110,15 @@ class TrackCommitter {
   void JournaledLoop();
   // Journaled mode.
   bool TryWriteNow(std::vector<TrackEvent>& events, TenantStore::TrackCallback& done);
+  // TrackAsync's events wait in `pending_` for whichever thread holds the
+  // writer lock next; this takes the lock if it is free and writes them all
+  // in one round, again until none is left (a thread that finds the lock
+  // taken leaves its events to the holder, which looks once more after it
+  // unlocks). Answered on this thread. What cannot be written at once (no
+  // transaction open, a commit to apply again) goes to the committer's queue.
+  void WritePending();
+  // Moves what is pending into `jobs`, answered through run_callback_ (the committer's).
+  void TakePending(std::vector<std::shared_ptr<Job>>& jobs);
   Status WriteRoundLocked(const std::vector<TrackBatch*>& batches);  // write, journal
   void RunRound(std::vector<std::shared_ptr<Job>>& jobs);             // the committer's: write, journal, answer
   void CommitOpen();
@@ -138,6 +150,13 @@ class TrackCommitter {
   std::atomic<uint64_t> uncommitted_events_{0};  // written under write_mu_
   std::atomic<int64_t> open_since_ns_{0};        // steady clock; written under write_mu_
   std::atomic<uint64_t> acked_seq_{0};     // the last round answered
+  struct Pending {
+    std::vector<TrackEvent> events;
+    TenantStore::TrackCallback done;
+  };
+  std::mutex pending_mu_;
+  std::vector<Pending> pending_;           // GUARDED_BY(pending_mu_)
+  std::atomic<size_t> pending_count_{0};   // written under pending_mu_
   std::atomic<uint64_t> committed_seq_{0}; // written under mu_
   uint64_t commit_attempts_ = 0;           // GUARDED_BY(mu_)
   bool flush_wanted_ = false;              // GUARDED_BY(mu_)

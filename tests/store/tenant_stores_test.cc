@@ -212,6 +212,62 @@ TEST_P(TenantStoreTrackTest, TrackAsyncAnswersEveryCallerOnceAfterCommit) {
   EXPECT_EQ(counts->interactions, kEvents);
 }
 
+// Callers on many threads at once (as the network threads are): a caller
+// that finds another writing leaves its events to it; reads in between make
+// the open transaction commit. Every caller is answered once, with its own
+// events' results, and everything answered is stored.
+TEST_P(TenantStoreTrackTest, TrackAsyncFromManyThreadsAnswersEachCallerOnceWithItsOwnResults) {
+  constexpr int kThreads = 6, kCalls = 150;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, wrong = 0;
+  std::set<std::string> ids;
+  std::atomic<bool> reading{true};
+  std::thread reader([&] {
+    while (reading.load()) {
+      auto counts = store_->CountData();  // commits what is open first
+      ASSERT_OK(counts);
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        // Every third call two events, the second for the caller's own user.
+        std::vector<TrackEvent> events;
+        for (int k = 0; k < (i % 3 == 0 ? 2 : 1); ++k) {
+          TrackEvent ev = View("T" + std::to_string(t) + "_" + std::to_string(k), "P1");
+          ev.ts_ms = i;
+          events.push_back(ev);
+        }
+        const size_t n = events.size();
+        store_->TrackAsync(std::move(events), [&, n](StatusOr<std::vector<TrackResult>> r) {
+          std::lock_guard lock(mu);
+          if (!r.ok() || r->size() != n) ++wrong;
+          else for (const auto& one : *r) ids.insert(one.interaction_id);
+          ++answered;
+          cv.notify_all();
+        });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return answered == kThreads * kCalls; }))
+        << answered << " of " << kThreads * kCalls << " answered";
+  }
+  reading = false;
+  reader.join();
+  EXPECT_EQ(wrong, 0);
+  const int events = kThreads * (kCalls + kCalls / 3);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(events));
+  auto counts = store_->CountData();
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->interactions, events);
+  EXPECT_EQ(counts->users, kThreads * 2);
+}
+
 TEST_P(TenantStoreTrackTest, CountsEventsAndDistinctPairs) {
   std::vector<TrackEvent> evs;
   for (const auto& [user, type, ts] : std::vector<std::tuple<std::string, std::string, int64_t>>{
