@@ -12,6 +12,9 @@
 namespace embedrec::store {
 namespace {
 
+// The rounds one caller writes for others before it leaves the rest to the committer.
+constexpr int kMaxPendingRounds = 4;
+
 // The committer whose thread this is (Flush on it must not wait for itself).
 thread_local const TrackCommitter* tls_committer = nullptr;
 
@@ -66,16 +69,19 @@ void TrackCommitter::Enqueue(std::vector<TrackEvent> events, TenantStore::TrackC
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(job));
-    if (!running_) {
-      if (committer_.joinable()) committer_.join();  // it has returned already
-      running_ = true;
-      committer_ = std::thread([this] {
-        if (tx_) JournaledLoop();
-        else CommitLoop();
-      });
-    }
+    RunCommitterLocked();
   }
   cv_.notify_one();
+}
+
+void TrackCommitter::RunCommitterLocked() {
+  if (running_) return;
+  if (committer_.joinable()) committer_.join();  // it has returned already
+  running_ = true;
+  committer_ = std::thread([this] {
+    if (tx_) JournaledLoop();
+    else CommitLoop();
+  });
 }
 
 void TrackCommitter::CommitLoop() {
@@ -212,7 +218,17 @@ void TrackCommitter::WritePending() {
   // Who pushes then tries the lock, and who unlocks then looks at the count,
   // cannot both miss: at least one of them writes what is pending.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  while (pending_count_.load() > 0) {
+  for (int rounds = 0; pending_count_.load() > 0; ++rounds) {
+    if (rounds == kMaxPendingRounds) {
+      // Others keep adding: this thread has its own connections to serve.
+      // The committer takes the rest.
+      {
+        std::lock_guard lock(mu_);
+        RunCommitterLocked();
+      }
+      cv_.notify_one();
+      return;
+    }
     std::unique_lock w(write_mu_, std::try_to_lock);
     if (!w.owns_lock()) return;  // its holder writes what is pending once it has unlocked
     std::vector<Pending> take;

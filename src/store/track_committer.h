@@ -106,6 +106,7 @@ class TrackCommitter {
     bool hand_back = true;  // to run_callback_, when there is one
   };
   void Enqueue(std::vector<TrackEvent> events, TenantStore::TrackCallback done, bool hand_back);
+  void RunCommitterLocked();  // starts the committer thread unless it runs; mu_ held
   void CommitLoop();
   void JournaledLoop();
   // Journaled mode.
@@ -114,7 +115,8 @@ class TrackCommitter {
   // writer lock next; this takes the lock if it is free and writes them all
   // in one round, again until none is left (a thread that finds the lock
   // taken leaves its events to the holder, which looks once more after it
-  // unlocks). Answered on this thread. What cannot be written at once (no
+  // unlocks), at most a few rounds before it wakes the committer for the
+  // rest. Answered on this thread. What cannot be written at once (no
   // transaction open, a commit to apply again) goes to the committer's queue.
   void WritePending();
   // Moves what is pending into `jobs`, answered through run_callback_ (the committer's).
