@@ -145,10 +145,16 @@ double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
   // per epoch against 0.113 on the 150K shop; 1.6× when LightGCN was
   // slower); not at 54 MB (the 500K-event shop's jobs, 30K rows, ran at the
   // 19-27 MB shops' cost per unit): 1 + 0.25·min(1, log2(size / 64 MB)).
-  // Larger sizes were not re-measured.
+  // And it keeps growing, slowly, past that: the growth bench's shops
+  // (forty-fourth session, `embedrec train --threads 2 --epochs 2`, 12 runs
+  // at 15M events and 8 at 1.5M: 1.5M pairs' tables ~270 MB, 1.42-1.71 s
+  // per epoch, median ~1.46; 15M's ~2.7 GB, 18.1-20.6 s, median ~18.8) cost
+  // 1.16× per pair at ten times the size (the bench's own run 1.24×):
+  // another 0.06 per doubling past 256 MB (1.20× over that decade).
   const double footprint_mb = rows * d * 4 * (r.options.num_layers + 4) / 1e6;
   const double beyond = std::min(1.0, std::log2(std::max(1.0, footprint_mb / 64)));
-  return (linear + graph) * (1 + 0.25 * beyond) + products;
+  const double far = std::log2(std::max(1.0, footprint_mb / 256));
+  return (linear + graph) * (1 + 0.25 * beyond) * (1 + 0.06 * far) + products;
 }
 
 namespace {
