@@ -35,6 +35,14 @@ TrackCommitter::~TrackCommitter() {
   }
   cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  // Nothing is left pending by a holder that looked again after unlocking;
+  // should anything be, its callers are told rather than left waiting.
+  std::vector<Pending> left;
+  {
+    std::lock_guard p(pending_mu_);
+    left.swap(pending_);
+  }
+  for (auto& t : left) t.done(Status::Unavailable("tracking stopped before the event was written"));
 }
 
 StatusOr<std::vector<TrackResult>> TrackCommitter::Track(const std::vector<TrackEvent>& events) {
