@@ -219,6 +219,7 @@ bool TrackCommitter::TryWriteNow(std::vector<TrackEvent>& events, TenantStore::T
   if (full) cv_.notify_one();
   if (s.ok()) done(std::move(batch.results));
   else done(s);
+  WritePending();  // what others left while this held the lock
   return true;
 }
 
