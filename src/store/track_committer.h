@@ -10,11 +10,11 @@
 // keeps one database transaction open across rounds; each round is written
 // into it and appended to the tenant's journal file, then answered. A caller
 // that finds the transaction open and the writer lock free writes its own
-// round on its own thread (no hand-off, answered there); one that finds the
-// lock taken leaves its events to the thread holding it, which writes them
-// in its next round (the committer is woken only when no transaction is
-// open). The transaction
-// commits `commit_every_ms` after it opened, after `commit_every_events`, or
+// round on its own thread (no hand-off, answered there); a TrackAsync caller
+// that finds the lock taken leaves its events to the thread holding it,
+// which writes them in its next round and answers them (the committer is
+// woken only when no transaction is open). The transaction commits
+// `commit_every_ms` after it opened, after `commit_every_events`, or
 // at once when someone needs the database (Flush: the store calls it before
 // every other use of the database, so every reader sees what was
 // acknowledged). A killed process loses no acknowledged event: the journal's
