@@ -37,12 +37,7 @@ TrackCommitter::~TrackCommitter() {
   if (committer_.joinable()) committer_.join();
   // Nothing is left pending by a holder that looked again after unlocking;
   // should anything be, its callers are told rather than left waiting.
-  std::vector<Pending> left;
-  {
-    std::lock_guard p(pending_mu_);
-    left.swap(pending_);
-  }
-  for (auto& t : left) t.done(Status::Unavailable("tracking stopped before the event was written"));
+  for (auto& t : TakeAllPending()) t.done(Status::Unavailable("tracking stopped before the event was written"));
 }
 
 StatusOr<std::vector<TrackResult>> TrackCommitter::Track(const std::vector<TrackEvent>& events) {
@@ -240,12 +235,7 @@ void TrackCommitter::WritePending() {
     }
     std::unique_lock w(write_mu_, std::try_to_lock);
     if (!w.owns_lock()) return;  // its holder writes what is pending once it has unlocked
-    std::vector<Pending> take;
-    {
-      std::lock_guard p(pending_mu_);
-      take.swap(pending_);
-      pending_count_.store(0);
-    }
+    std::vector<Pending> take = TakeAllPending();
     if (take.empty()) return;
     // Only into a transaction the committer opened: beginning one may wait for
     // another writer (an upload), and this may be a network thread.
@@ -277,15 +267,17 @@ void TrackCommitter::WritePending() {
   }
 }
 
+std::vector<TrackCommitter::Pending> TrackCommitter::TakeAllPending() {
+  std::vector<Pending> take;
+  std::lock_guard p(pending_mu_);
+  take.swap(pending_);
+  pending_count_.store(0);
+  return take;
+}
+
 void TrackCommitter::TakePending(std::vector<std::shared_ptr<Job>>& jobs) {
   if (pending_count_.load() == 0) return;
-  std::vector<Pending> take;
-  {
-    std::lock_guard p(pending_mu_);
-    take.swap(pending_);
-    pending_count_.store(0);
-  }
-  for (auto& t : take) {
+  for (auto& t : TakeAllPending()) {
     auto job = std::make_shared<Job>();
     job->batch.events = std::move(t.events);
     job->done = std::move(t.done);

@@ -119,6 +119,11 @@ class TrackCommitter {
   // rest. Answered on this thread. What cannot be written at once (no
   // transaction open, a commit to apply again) goes to the committer's queue.
   void WritePending();
+  struct Pending {
+    std::vector<TrackEvent> events;
+    TenantStore::TrackCallback done;
+  };
+  std::vector<Pending> TakeAllPending();  // empties pending_
   // Moves what is pending into `jobs`, answered through run_callback_ (the committer's).
   void TakePending(std::vector<std::shared_ptr<Job>>& jobs);
   Status WriteRoundLocked(const std::vector<TrackBatch*>& batches);  // write, journal
@@ -152,10 +157,6 @@ class TrackCommitter {
   std::atomic<uint64_t> uncommitted_events_{0};  // written under write_mu_
   std::atomic<int64_t> open_since_ns_{0};        // steady clock; written under write_mu_
   std::atomic<uint64_t> acked_seq_{0};     // the last round answered
-  struct Pending {
-    std::vector<TrackEvent> events;
-    TenantStore::TrackCallback done;
-  };
   std::mutex pending_mu_;
   std::vector<Pending> pending_;           // GUARDED_BY(pending_mu_)
   std::atomic<size_t> pending_count_{0};   // written under pending_mu_

@@ -147,7 +147,7 @@ double SpeedEstimate::Units(const JobRequest& r, const DataShape& data) {
   // 19-27 MB shops' cost per unit): 1 + 0.25·min(1, log2(size / 64 MB)).
   // And it keeps growing, slowly, past that: the growth bench's shops
   // (forty-fourth session, `embedrec train --threads 2 --epochs 2`, 12 runs
-  // at 15M events and 8 at 1.5M: 1.5M pairs' tables ~270 MB, 1.42-1.71 s
+  // at 15M events and 8 at 1.5M: the 1.5M shop's rows ~270 MB, 1.42-1.71 s
   // per epoch, median ~1.46; 15M's ~2.7 GB, 18.1-20.6 s, median ~18.8) cost
   // 1.16× per pair at ten times the size (the bench's own run 1.24×):
   // another 0.06 per doubling past 256 MB (1.20× over that decade).

@@ -214,8 +214,9 @@ TEST_P(TenantStoreTrackTest, TrackAsyncAnswersEveryCallerOnceAfterCommit) {
 
 // Callers on many threads at once (as the network threads are): a caller
 // that finds another writing leaves its events to it; one thread's calls
-// wait for their answers; reads in between make the open transaction commit. Every caller is answered once, with its own
-// events' results, and everything answered is stored.
+// wait for their answers; reads in between make the open transaction
+// commit. Every caller is answered once, with its own events' results, and
+// everything answered is stored.
 TEST_P(TenantStoreTrackTest, TrackAsyncFromManyThreadsAnswersEachCallerOnceWithItsOwnResults) {
   constexpr int kThreads = 6, kCalls = 150;
   std::mutex mu;
@@ -233,7 +234,7 @@ TEST_P(TenantStoreTrackTest, TrackAsyncFromManyThreadsAnswersEachCallerOnceWithI
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kCalls; ++i) {
-        // Every third call two events, the second for the caller's own user.
+        // Every third call two events, the second for another user of this thread's.
         std::vector<TrackEvent> events;
         for (int k = 0; k < (i % 3 == 0 ? 2 : 1); ++k) {
           TrackEvent ev = View("T" + std::to_string(t) + "_" + std::to_string(k), "P1");
