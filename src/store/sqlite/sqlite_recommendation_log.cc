@@ -1,9 +1,15 @@
 // The embedded recommendation log: one SQLite database per tenant
 // (`root`/<tenant>/recommendations.db), behind the log's queue
-// (store/recommendation_rows.h).
+// (store/recommendation_rows.h). A user's recent answers are found through
+// an index in memory (store/sqlite/recent_answers.h), filled as rows are
+// written and, after a start or an idle close, from the table's last day.
 #include <algorithm>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "store/recommendation_rows.h"
+#include "store/sqlite/recent_answers.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/tenant_db_set.h"
 
@@ -42,15 +48,17 @@ CREATE INDEX recommendations_by_user_shown
   ON recommendations(user_id, ts_ms, id, endpoint, model_version, experiment_id, arm, items) WHERE user_id <> '';
 DROP INDEX recommendations_by_user;
 )sql"},
+    // ... and then from memory (store/sqlite/recent_answers.h): the index's
+    // random leaf page per answer, written to the WAL and again by its
+    // checkpoint, was most of the log writer's cost (docs/benchmarks.md).
+    {5, R"sql(
+DROP INDEX recommendations_by_user_shown;
+)sql"},
 };
 
 
 constexpr const char* kColumns =
     "id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached, experiment_id, arm";
-// kColumns as the by-user index holds them (a query naming only these is
-// answered from the index alone): algorithm, context and cached left unset.
-constexpr const char* kShownColumns =
-    "id, ts_ms, user_id, endpoint, model_version, '', items, '', 0, experiment_id, arm";
 
 RecommendationRecord RowToRecord(const std::string& tenant_id, SqliteStmt& s) {
   RecommendationRecord r;
@@ -80,13 +88,16 @@ Status AppendRows(const std::string& tenant_id, SqliteStmt& s, std::vector<Recom
 
 class SqliteRecommendationRows final : public RecommendationRows {
  public:
-  explicit SqliteRecommendationRows(std::string root) : dbs_(std::move(root), "recommendations.db", &kLogMigrations) {}
+  SqliteRecommendationRows(std::string root, const Clock* clock)
+      : clock_(clock), dbs_(std::move(root), "recommendations.db", &kLogMigrations) {}
 
   Status Write(const std::string& tenant_id, const std::vector<const RecommendationRecord*>& records,
                int64_t prune_before_ms) override {
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/true));
     if (!db) return Status::NotFound("tenant " + tenant_id + " has no space");
-    return db->Write([&](SqliteConn& c) -> Status {
+    std::vector<Written> written;
+    RETURN_IF_ERROR(db->Write([&](SqliteConn& c) -> Status {
+      written.clear();
       ASSIGN_OR_RETURN(auto ins, c.Prepare(std::string("INSERT OR IGNORE INTO recommendations (") + kColumns +
                                            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       for (const RecommendationRecord* r : records) {
@@ -97,17 +108,17 @@ class SqliteRecommendationRows final : public RecommendationRows {
         ins->Bind(10, r->experiment_id).Bind(11, r->arm);
         RETURN_IF_ERROR(ins->Run());
         ins->Reset();
+        if (!r->user_id.empty() && c.Changes() == 1) {
+          written.push_back({r, static_cast<int64_t>(sqlite3_last_insert_rowid(c.raw()))});
+        }
       }
       if (prune_before_ms <= 0) return Status::Ok();
       ASSIGN_OR_RETURN(auto del, c.Prepare("DELETE FROM recommendations WHERE ts_ms < ?"));
       del->Bind(1, prune_before_ms);
-      RETURN_IF_ERROR(del->Run());
-      // Statistics (sampled: a few milliseconds) so that the users answered
-      // since a time (UsersSince) are found by a skip-scan of the by-user index,
-      // user by user, not by reading every retained answer's entry.
-      RETURN_IF_ERROR(c.Exec("PRAGMA analysis_limit=1000"));
-      return c.Exec("ANALYZE recommendations");
-    });
+      return del->Run();
+    }));
+    Remember(tenant_id, written, prune_before_ms > 0);
+    return Status::Ok();
   }
 
   StatusOr<std::optional<RecommendationRecord>> Find(const std::string& tenant_id,
@@ -143,18 +154,45 @@ class SqliteRecommendationRows final : public RecommendationRows {
     return out;
   }
 
+  // The user's answers listed in memory, each row read by its id (the
+  // table's newest pages: cached), and the part of the range memory may lack
+  // read from the table by time.
   StatusOr<std::vector<RecommendationRecord>> ReadUser(const std::string& tenant_id, const std::string& user_id,
                                                        int64_t from_ms, int64_t to_ms, int limit) override {
     std::vector<RecommendationRecord> out;
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
-    if (!db) return out;
+    if (!db || limit <= 0) return out;
+    ASSIGN_OR_RETURN(auto recent, Loaded(tenant_id, *db));
+    std::vector<RecentAnswers::Entry> listed;
+    int64_t missing_to;
+    {
+      std::lock_guard lock(recent->mu);
+      listed = recent->index->Find(user_id, from_ms, to_ms, static_cast<size_t>(limit), &missing_to);
+    }
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
-      ASSIGN_OR_RETURN(auto s, c.Prepare(std::string("SELECT ") + kShownColumns +
-                                         " FROM recommendations WHERE user_id = ? AND user_id <> '' AND "
-                                         "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC, id DESC LIMIT ?"));
-      s->Bind(1, user_id).Bind(2, from_ms).Bind(3, to_ms).Bind(4, static_cast<int64_t>(limit));
+      ASSIGN_OR_RETURN(auto row, c.Prepare(std::string("SELECT ") + kColumns + " FROM recommendations WHERE rowid = ?"));
+      for (const RecentAnswers::Entry& e : listed) {
+        row->Bind(1, e.rowid);
+        ASSIGN_OR_RETURN(bool found, row->Step());
+        // Gone (pruned), or the id of a row since deleted and reused.
+        if (found && row->Int(1) == e.ts_ms && row->Text(2) == user_id) out.push_back(RowToRecord(tenant_id, *row));
+        row->Reset();
+      }
+      if (missing_to <= from_ms) return Status::Ok();
+      ASSIGN_OR_RETURN(auto s, c.Prepare(std::string("SELECT ") + kColumns +
+                                         " FROM recommendations WHERE ts_ms >= ? AND ts_ms < ? AND user_id = ? "
+                                         "ORDER BY ts_ms DESC, id DESC LIMIT ?"));
+      s->Bind(1, from_ms).Bind(2, missing_to).Bind(3, user_id).Bind(4, static_cast<int64_t>(limit));
       return AppendRows(tenant_id, *s, &out);
     }));
+    if (missing_to > from_ms) {
+      std::unordered_set<std::string> seen;
+      std::erase_if(out, [&](const RecommendationRecord& r) { return !seen.insert(r.id).second; });
+      std::stable_sort(out.begin(), out.end(), [](const RecommendationRecord& a, const RecommendationRecord& b) {
+        return a.ts_ms > b.ts_ms;
+      });
+      if (out.size() > static_cast<size_t>(limit)) out.resize(limit);
+    }
     return out;
   }
 
@@ -163,6 +201,11 @@ class SqliteRecommendationRows final : public RecommendationRows {
     std::vector<std::string> out;
     ASSIGN_OR_RETURN(auto db, dbs_.Get(tenant_id, /*create=*/false));
     if (!db) return out;
+    ASSIGN_OR_RETURN(auto recent, Loaded(tenant_id, *db));
+    {
+      std::lock_guard lock(recent->mu);
+      if (recent->index->UsersSince(from_ms, limit, &out)) return out;
+    }
     RETURN_IF_ERROR(db->Read([&](SqliteConn& c) -> Status {
       ASSIGN_OR_RETURN(auto s, c.Prepare(
           "SELECT DISTINCT user_id FROM recommendations WHERE ts_ms >= ? AND user_id <> '' LIMIT ?"));
@@ -176,17 +219,114 @@ class SqliteRecommendationRows final : public RecommendationRows {
     return out;
   }
 
-  void Close(const std::string& tenant_id) override { dbs_.Close(tenant_id); }
+  void Close(const std::string& tenant_id) override {
+    dbs_.Close(tenant_id);
+    std::lock_guard lock(recent_mu_);
+    recent_.erase(tenant_id);  // filled again from the table when next read
+  }
 
  private:
+  struct Written {
+    const RecommendationRecord* record;
+    int64_t rowid;
+  };
+  // A tenant's index in memory: empty until a reader needs it, then filled
+  // from the table while the writer's new rows wait in `pending`.
+  struct Recent {
+    std::mutex load_mu;  // one filling at a time
+    std::mutex mu;       // the fields below
+    enum { kEmpty, kFilling, kReady } state = kEmpty;
+    std::optional<RecentAnswers> index;
+    std::vector<std::pair<std::string, RecentAnswers::Entry>> pending;
+    int64_t expired_ms = 0;
+  };
+  static constexpr int64_t kExpireEveryMs = 60'000;
+
+  std::shared_ptr<Recent> RecentOf(const std::string& tenant_id, bool create) {
+    std::lock_guard lock(recent_mu_);
+    auto it = recent_.find(tenant_id);
+    if (it != recent_.end()) return it->second;
+    if (!create) return nullptr;
+    return recent_[tenant_id] = std::make_shared<Recent>();
+  }
+
+  // Rows just written: into the tenant's index when it is in use (an empty
+  // one reads them from the table when filled).
+  void Remember(const std::string& tenant_id, const std::vector<Written>& written, bool pruned) {
+    auto recent = RecentOf(tenant_id, /*create=*/false);
+    if (!recent) return;
+    std::lock_guard lock(recent->mu);
+    if (recent->state == Recent::kFilling) {
+      for (const Written& w : written) recent->pending.push_back({w.record->user_id, {w.record->ts_ms, w.rowid}});
+    } else if (recent->state == Recent::kReady) {
+      for (const Written& w : written) recent->index->Add(w.record->user_id, w.record->ts_ms, w.rowid);
+      const int64_t now = clock_->NowMillis();
+      if (pruned || now - recent->expired_ms >= kExpireEveryMs) {
+        recent->expired_ms = now;
+        recent->index->Expire(now);
+      }
+    }
+  }
+
+  // The tenant's index, filled from the table's last day (newest first, at
+  // most the index's bound) when it is not yet.
+  StatusOr<std::shared_ptr<Recent>> Loaded(const std::string& tenant_id, SqliteDb& db) {
+    auto recent = RecentOf(tenant_id, /*create=*/true);
+    std::lock_guard fill(recent->load_mu);
+    {
+      std::lock_guard lock(recent->mu);
+      if (recent->state == Recent::kReady) return recent;
+      recent->state = Recent::kFilling;  // from now on, rows written wait in `pending`
+      recent->pending.clear();
+    }
+    const RecentAnswers::Options options;
+    const int64_t now = clock_->NowMillis();
+    int64_t covered_since = now - options.horizon_ms;
+    std::vector<std::pair<std::string, RecentAnswers::Entry>> rows;
+    Status read = db.Read([&](SqliteConn& c) -> Status {
+      ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT rowid, ts_ms, user_id FROM recommendations WHERE ts_ms >= ? AND "
+                                         "user_id <> '' ORDER BY ts_ms DESC LIMIT ?"));
+      s->Bind(1, covered_since).Bind(2, static_cast<int64_t>(options.max_entries));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) return Status::Ok();
+        rows.push_back({s->Text(2), {s->Int(1), s->Int(0)}});
+      }
+    });
+    std::lock_guard lock(recent->mu);
+    if (!read.ok()) {
+      recent->state = Recent::kEmpty;
+      recent->pending.clear();
+      return read;
+    }
+    // Stopped at the bound: answers at the last time read may be missing.
+    if (rows.size() >= options.max_entries) covered_since = rows.back().second.ts_ms + 1;
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.rowid < b.second.rowid; });
+    int64_t last_rowid = rows.empty() ? INT64_MIN : rows.back().second.rowid;
+    recent->index.emplace(covered_since, options);
+    for (const auto& [user, e] : rows) recent->index->Add(user, e.ts_ms, e.rowid);
+    // Written while the table was read: those it did not see yet (row ids grow).
+    for (const auto& [user, e] : recent->pending) {
+      if (e.rowid > last_rowid) recent->index->Add(user, e.ts_ms, e.rowid);
+    }
+    recent->pending.clear();
+    recent->index->Expire(now);
+    recent->expired_ms = now;
+    recent->state = Recent::kReady;
+    return recent;
+  }
+
+  const Clock* clock_;
   TenantDbSet dbs_;
+  std::mutex recent_mu_;
+  std::unordered_map<std::string, std::shared_ptr<Recent>> recent_;
 };
 
 }  // namespace
 
 std::unique_ptr<RecommendationLog> NewSqliteRecommendationLog(const std::string& root, const Clock* clock,
                                                               RecommendationLogOptions options) {
-  return NewQueuedRecommendationLog(std::make_unique<SqliteRecommendationRows>(root), clock, options);
+  return NewQueuedRecommendationLog(std::make_unique<SqliteRecommendationRows>(root, clock), clock, options);
 }
 
 }  // namespace embedrec::store
