@@ -286,6 +286,14 @@ class PlatformImpl final : public Platform {
       store::RecommendationLogOptions lo;
       lo.retention_days = config_.recommendation_log_days;
       ASSIGN_OR_RETURN(rec_log_, OpenRecommendationLog(config_, clock_, lo));
+      store::RecommendationLog* log = rec_log_.get();
+      metrics_.DeclareGaugeFunction("embedrec_recommendation_log_dropped",
+                                    "Answers the recommendation log could not keep (its queue full, a write failed)",
+                                    [log] { return static_cast<double>(log->dropped()); });
+      metrics_.DeclareGaugeFunction(
+          "embedrec_recommendation_log_resident_bytes",
+          "Memory held to find users' recent answers for attribution (embedded log; estimated)",
+          [log] { return static_cast<double>(log->resident_bytes()); });
     }
     recommendations_ = std::make_unique<serving::RecommendationService>(
         recommender_.get(), rec_log_.get(), clock_, RandomIds(), &metrics_);

@@ -101,6 +101,9 @@ class RecommendationLog {
 
   // Records dropped because the queue was full or the write failed.
   virtual uint64_t dropped() const = 0;
+  // Memory the backend holds to find users' recent answers (estimated; 0
+  // for one that keeps none).
+  virtual int64_t resident_bytes() const = 0;
 };
 
 struct RecommendationLogOptions {

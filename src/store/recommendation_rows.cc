@@ -133,6 +133,8 @@ class QueuedRecommendationLog final : public RecommendationLog {
     return dropped_;
   }
 
+  int64_t resident_bytes() const override { return rows_->resident_bytes(); }
+
  private:
   static constexpr size_t kBatch = 500;
   static constexpr int64_t kPruneEveryMs = 3'600'000;

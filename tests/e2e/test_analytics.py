@@ -133,6 +133,11 @@ def test_a_scripted_day_is_counted_and_attributed_exactly(make_server):
     assert m["revenue_impact"] == {"attributed_revenue": revenue, "attributed_orders": 2,
                                    "average_order_value": round(revenue / 2, 2)}
     assert m["events_tracked"] == s.calls["POST /api/v1/interactions"]
+    # U1's click was found among the user's recent answers, which the log holds in memory.
+    gauges = {l.split()[0]: float(l.split()[1]) for l in server.request("GET", "/metrics").body.splitlines()
+              if l.startswith("embedrec_recommendation_log_")}
+    assert gauges["embedrec_recommendation_log_resident_bytes"] > 0, gauges
+    assert gauges["embedrec_recommendation_log_dropped"] == 0, gauges
     assert m["average_latency_ms"] > 0 and m["latency"]["p99_ms"] >= m["latency"]["p50_ms"] > 0
     routes = {e["endpoint"]: e for e in d["by_endpoint"]}
     for route, n in s.calls.items():

@@ -32,6 +32,7 @@ TEST(RecentAnswersTest, FindsAUsersAnswersInTheRangeNewestFirst) {
   EXPECT_EQ(missing_to, 2000);
   EXPECT_EQ(index.entries(), 5u);
   EXPECT_EQ(index.users(), 2u);
+  EXPECT_GE(index.bytes(), 5 * 16 + 2 * 32);
 }
 
 TEST(RecentAnswersTest, SaysWhatPartOfARangeBeforeItsCoveredTimeItMayLack) {
@@ -51,8 +52,10 @@ TEST(RecentAnswersTest, KeepsAUsersNewestAnswersAndSaysWhenOlderOnesWereDropped)
   RecentAnswers::Options o;
   o.per_user = 3;
   RecentAnswers index(0, o);
+  const int64_t empty = index.bytes();
   for (int i = 1; i <= 5; ++i) index.Add("ann", i * 100, i);
   EXPECT_EQ(index.entries(), 3u);
+  EXPECT_GT(index.bytes(), empty);
   int64_t missing_to = -1;
   // Three kept (300, 400, 500): asked for three, whole.
   auto found = index.Find("ann", 0, 1000, 3, &missing_to);

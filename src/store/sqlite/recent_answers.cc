@@ -9,13 +9,13 @@ RecentAnswers::RecentAnswers(int64_t covered_since_ms, Options options)
 
 void RecentAnswers::Add(const std::string& user_id, int64_t ts_ms, int64_t rowid) {
   User& u = users_[user_id];
-  u.answers.push_back({ts_ms, rowid});
-  ++entries_;
-  if (u.answers.size() > std::max<size_t>(options_.per_user, 1)) {
+  if (u.answers.size() >= std::max<size_t>(options_.per_user, 1)) {  // full: the oldest goes
     u.dropped_ts = std::max(u.dropped_ts, u.answers.front().ts_ms);
     u.answers.erase(u.answers.begin());
     --entries_;
   }
+  u.answers.push_back({ts_ms, rowid});
+  ++entries_;
 }
 
 std::vector<RecentAnswers::Entry> RecentAnswers::Find(const std::string& user_id, int64_t from_ms, int64_t to_ms,
@@ -55,6 +55,17 @@ bool RecentAnswers::UsersSince(int64_t from_ms, size_t limit, std::vector<std::s
     }
   }
   return true;
+}
+
+int64_t RecentAnswers::bytes() const {
+  // Without a walk (a million users would hold the lock for milliseconds):
+  // a user is its hash node (key, vector, time, next pointer, cached hash)
+  // and the allocator's rounding, plus ~16 bytes of id beyond the string's
+  // own buffer; an answer is its entry, with a third more for the vectors'
+  // room to grow; and the bucket table.
+  const size_t node = sizeof(std::pair<const std::string, User>) + 2 * sizeof(void*) + 16;
+  return static_cast<int64_t>(users_.bucket_count() * sizeof(void*) + users_.size() * (node + 16) +
+                              entries_ * sizeof(Entry) * 4 / 3);
 }
 
 void RecentAnswers::DropBefore(int64_t ts_ms) {

@@ -57,6 +57,8 @@ class RecentAnswers {
   void Expire(int64_t now_ms);
 
   size_t entries() const { return entries_; }
+  // Memory held (estimated: the answers, each user's entry and id, the table).
+  int64_t bytes() const;
   size_t users() const { return users_.size(); }
   int64_t covered_since() const { return covered_since_; }
 

@@ -219,6 +219,20 @@ class SqliteRecommendationRows final : public RecommendationRows {
     return out;
   }
 
+  int64_t resident_bytes() const override {
+    std::vector<std::shared_ptr<Recent>> all;
+    {
+      std::lock_guard lock(recent_mu_);
+      for (const auto& [tenant, r] : recent_) all.push_back(r);
+    }
+    int64_t b = 0;
+    for (const auto& r : all) {
+      std::lock_guard lock(r->mu);
+      if (r->index) b += r->index->bytes();
+    }
+    return b;
+  }
+
   void Close(const std::string& tenant_id) override {
     dbs_.Close(tenant_id);
     std::lock_guard lock(recent_mu_);
@@ -318,7 +332,7 @@ class SqliteRecommendationRows final : public RecommendationRows {
 
   const Clock* clock_;
   TenantDbSet dbs_;
-  std::mutex recent_mu_;
+  mutable std::mutex recent_mu_;
   std::unordered_map<std::string, std::shared_ptr<Recent>> recent_;
 };
 
