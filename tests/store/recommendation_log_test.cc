@@ -419,6 +419,38 @@ TEST_F(SqliteRecommendationLogTest, KeepsNoByUserIndexOnDiskAndFindsAUsersAnswer
   EXPECT_EQ(*users, (std::vector<std::string>{"ann", "bob"}));
 }
 
+// The index is filled again after each close while answers keep being
+// written: those written during a fill wait and join it, none twice.
+TEST_F(SqliteRecommendationLogTest, AnswersWrittenWhileTheIndexFillsAreAllFound) {
+  const int64_t now = clock_.NowMillis();
+  auto log = Open();
+  constexpr int kUsers = 100, kEach = 30;  // within what memory keeps of a user
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < kUsers * kEach; ++i) {
+      log->Append(Answer("w" + std::to_string(i), "u" + std::to_string(i % kUsers), now - 100'000 + i));
+      if (i % 50 == 0) (void)log->Flush();
+    }
+    done = true;
+  });
+  int fills = 0;
+  while (!done) {
+    log->CloseTenant(tenant_);
+    ASSERT_OK(log->ReadUser(tenant_, "u0", now - 200'000, now + 1, 5));
+    ++fills;
+  }
+  writer.join();
+  ASSERT_OK(log->Flush());
+  EXPECT_GT(fills, 1);
+  for (int u = 0; u < kUsers; ++u) {
+    auto got = log->ReadUser(tenant_, "u" + std::to_string(u), now - 200'000, now + 1, 100);
+    ASSERT_OK(got);
+    std::vector<std::string> expected;
+    for (int k = kEach - 1; k >= 0; --k) expected.push_back("w" + std::to_string(k * kUsers + u));
+    ASSERT_EQ(Ids(*got), expected) << "u" << u;
+  }
+}
+
 TEST_F(SqliteRecommendationLogTest, AnswersMemoryDoesNotHoldAreReadFromTheTable) {
   const int64_t now = clock_.NowMillis(), day = 86'400'000;
   auto log = Open();
