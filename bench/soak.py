@@ -20,6 +20,8 @@ slice after warm-up above 3x the median slice's).
 
   python3 bench/soak.py [--minutes 10] [--connections 16] [--plot docs/soak.png]
 
+EMBEDREC_BENCH_LOG=1 keeps the server's log (at info) in bench/out/soak-server.log.
+
 The shop: generate-shop, 10,000 items, 5,000 users, 150,000 interactions,
 a trained LightGCN model, the result cache off (every recommendation
 ranked). Writes bench/out/soak.json; the PNG (matplotlib, installed in a
@@ -328,6 +330,8 @@ def main():
         except subprocess.TimeoutExpired:  # still flushing its analytics: the data goes anyway
             proc.kill()
             proc.wait()
+        if (work / "data.log").exists():  # EMBEDREC_BENCH_LOG=1: the server's log, kept beside the results
+            shutil.copy(work / "data.log", out_dir / "soak-server.log")
         shutil.rmtree(work, ignore_errors=True)  # the server's data: GBs after 10 minutes
 
 
