@@ -407,8 +407,26 @@ TEST_F(SqliteRecommendationLogTest, KeepsNoByUserIndexOnDiskAndFindsAUsersAnswer
   std::vector<std::string> indexes;
   while (sqlite3_step(s) == SQLITE_ROW) indexes.push_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
   sqlite3_finalize(s);
+  std::sort(indexes.begin(), indexes.end());
+  EXPECT_EQ(indexes, (std::vector<std::string>{"recommendations_ts", "recommendations_ts_user"}));
+  // What memory lacks, and its fill, read from the (time, user) index: the
+  // fill without a row, the rest only the user's rows.
+  auto plan = [&](const std::string& sql) {
+    sqlite3_stmt* p = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &p, nullptr), SQLITE_OK) << sql;
+    std::string steps;
+    while (p && sqlite3_step(p) == SQLITE_ROW) steps += std::string(reinterpret_cast<const char*>(sqlite3_column_text(p, 3))) + "; ";
+    sqlite3_finalize(p);
+    return steps;
+  };
+  EXPECT_NE(plan("SELECT rowid, ts_ms, user_id FROM recommendations WHERE ts_ms >= ? AND user_id <> '' ORDER BY ts_ms "
+                 "DESC LIMIT ?").find("COVERING INDEX recommendations_ts_user"),
+            std::string::npos);
+  EXPECT_NE(plan("SELECT id, ts_ms, user_id, endpoint, model_version, algorithm, items, context, cached, experiment_id, "
+                 "arm FROM recommendations WHERE ts_ms >= ? AND ts_ms < ? AND user_id = ? AND user_id <> '' ORDER BY "
+                 "ts_ms DESC LIMIT ?").find("INDEX recommendations_ts_user"),
+            std::string::npos);
   sqlite3_close(db);
-  EXPECT_EQ(indexes, (std::vector<std::string>{"recommendations_ts"}));
   auto log = Open();  // a new process: memory filled from the table's last day
   auto ann = log->ReadUser(tenant_, "ann", now - 60'000, now + 1, 10);
   ASSERT_OK(ann);
