@@ -254,8 +254,8 @@ class SqliteRecommendationRows final : public RecommendationRows {
   struct Recent {
     std::mutex load_mu;  // one filling at a time
     std::mutex mu;       // the fields below
-    enum { kEmpty, kFilling, kReady } state = kEmpty;
-    std::optional<RecentAnswers> index;
+    std::optional<RecentAnswers> index;  // set once filled
+    bool filling = false;
     std::vector<std::pair<std::string, RecentAnswers::Entry>> pending;
     int64_t expired_ms = 0;
   };
@@ -275,9 +275,9 @@ class SqliteRecommendationRows final : public RecommendationRows {
     auto recent = RecentOf(tenant_id, /*create=*/false);
     if (!recent) return;
     std::lock_guard lock(recent->mu);
-    if (recent->state == Recent::kFilling) {
+    if (recent->filling) {
       for (const Written& w : written) recent->pending.push_back({w.record->user_id, {w.record->ts_ms, w.rowid}});
-    } else if (recent->state == Recent::kReady) {
+    } else if (recent->index) {
       for (const Written& w : written) recent->index->Add(w.record->user_id, w.record->ts_ms, w.rowid);
       const int64_t now = clock_->NowMillis();
       if (pruned || now - recent->expired_ms >= kExpireEveryMs) {
@@ -294,8 +294,8 @@ class SqliteRecommendationRows final : public RecommendationRows {
     std::lock_guard fill(recent->load_mu);
     {
       std::lock_guard lock(recent->mu);
-      if (recent->state == Recent::kReady) return recent;
-      recent->state = Recent::kFilling;  // from now on, rows written wait in `pending`
+      if (recent->index) return recent;
+      recent->filling = true;  // from now on, rows written wait in `pending`
       recent->pending.clear();
     }
     const RecentAnswers::Options options;
@@ -314,7 +314,7 @@ class SqliteRecommendationRows final : public RecommendationRows {
     });
     std::lock_guard lock(recent->mu);
     if (!read.ok()) {
-      recent->state = Recent::kEmpty;
+      recent->filling = false;
       recent->pending.clear();
       return read;
     }
@@ -331,7 +331,7 @@ class SqliteRecommendationRows final : public RecommendationRows {
     recent->pending.clear();
     recent->index->Expire(now);
     recent->expired_ms = now;
-    recent->state = Recent::kReady;
+    recent->filling = false;
     return recent;
   }
 
