@@ -294,6 +294,11 @@ class PlatformImpl final : public Platform {
           "embedrec_recommendation_log_resident_bytes",
           "Memory held to find users' recent answers for attribution (embedded log; estimated)",
           [log] { return static_cast<double>(log->resident_bytes()); });
+      // Counted per tenant with serving's memory, under its budget.
+      serving::TenantMemory* memory = memory_.get();
+      log->SetResidentReport([memory](const std::string& tenant_id, int64_t bytes) {
+        memory->Set(tenant_id, serving::TenantMemory::Part::kLog, bytes);
+      });
     }
     recommendations_ = std::make_unique<serving::RecommendationService>(
         recommender_.get(), rec_log_.get(), clock_, RandomIds(), &metrics_);
@@ -705,7 +710,8 @@ class PlatformImpl final : public Platform {
     recommender_->Forget(id);
   }
 
-  // Catalogs, popularity and profiles count with the models against the
+  // Catalogs, popularity, profiles and the recommendation log's recent
+  // answers (wired where the log is opened) count with the models against the
   // memory budget: beyond it the least recently used tenants are dropped
   // whole (as when idle), and read again on their next request.
   void WireMemoryBudget() {
@@ -736,15 +742,19 @@ class PlatformImpl final : public Platform {
     gauge("embedrec_catalogs_resident_bytes", "Memory held by tenants' catalogs (estimated)", &U::catalog_bytes);
     gauge("embedrec_activity_resident_bytes", "Memory held by tenants' popularity and user profiles (estimated)",
           &U::activity_bytes);
+    gauge("embedrec_recommendation_log_budgeted_bytes",
+          "The recommendation log's memory as counted per tenant under the budget (changes of under 64 KiB and "
+          "a sixteenth not yet told)",
+          &U::log_bytes);
     gauge("embedrec_serving_memory_budget_bytes",
-          "The memory budget of models, catalogs, popularity and profiles together", &U::budget);
+          "The memory budget of models, catalogs, popularity, profiles and the log's recent answers together", &U::budget);
     gauge("embedrec_tenant_evictions",
           "Tenants dropped from memory whole (catalog, popularity, models) to stay within the budget", &U::evictions);
     metrics_.DeclareGaugeFunction(
-        "embedrec_serving_resident_bytes", "Memory held by models, catalogs, popularity and profiles (estimated)",
+        "embedrec_serving_resident_bytes", "Memory held by models, catalogs, popularity, profiles and the log's recent answers (estimated)",
         [memory] {
           const auto u = memory->usage();
-          return static_cast<double>(u.models_bytes + u.catalog_bytes + u.activity_bytes);
+          return static_cast<double>(u.models_bytes + u.catalog_bytes + u.activity_bytes + u.log_bytes);
         });
     serving::CatalogCache* catalog = catalog_.get();
     metrics_.DeclareGaugeFunction("embedrec_catalog_reads", "Tenants' catalogs read from their stores (first and again)",

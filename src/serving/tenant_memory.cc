@@ -9,6 +9,12 @@ TenantMemory::TenantMemory(int64_t budget_bytes, Evict evict, std::function<int6
 
 int64_t TenantMemory::ModelsBytes() const { return models_bytes_ ? models_bytes_() : 0; }
 
+int64_t TenantMemory::HeldLocked() const {
+  int64_t held = 0;
+  for (int64_t b : part_bytes_) held += b;
+  return held;
+}
+
 void TenantMemory::Touch(const std::string& tenant_id) {
   int64_t held = 0;
   {
@@ -16,11 +22,11 @@ void TenantMemory::Touch(const std::string& tenant_id) {
     auto it = entries_.find(tenant_id);
     if (it == entries_.end()) {
       lru_.push_front(tenant_id);
-      entries_.emplace(tenant_id, Entry{{0, 0}, lru_.begin()});
+      entries_.emplace(tenant_id, Entry{{}, lru_.begin()});
     } else if (it->second.lru != lru_.begin()) {
       lru_.splice(lru_.begin(), lru_, it->second.lru);
     }
-    held = part_bytes_[0] + part_bytes_[1];
+    held = HeldLocked();
   }
   if (budget_ > 0 && held + ModelsBytes() > budget_) Enforce(tenant_id);
 }
@@ -33,7 +39,7 @@ void TenantMemory::Set(const std::string& tenant_id, Part part, int64_t bytes) {
     if (it == entries_.end()) {
       if (bytes <= 0) return;
       lru_.push_front(tenant_id);
-      it = entries_.emplace(tenant_id, Entry{{0, 0}, lru_.begin()}).first;
+      it = entries_.emplace(tenant_id, Entry{{}, lru_.begin()}).first;
     } else if (it->second.lru != lru_.begin()) {
       lru_.splice(lru_.begin(), lru_, it->second.lru);
     }
@@ -60,7 +66,7 @@ void TenantMemory::Enforce(const std::string& keep) {
     std::string victim;
     {
       std::lock_guard lock(mu_);
-      if (part_bytes_[0] + part_bytes_[1] + models <= budget_) return;
+      if (HeldLocked() + models <= budget_) return;
       for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
         if (*it != keep) {
           victim = *it;
@@ -85,6 +91,7 @@ TenantMemory::Usage TenantMemory::usage() const {
   u.tenants = static_cast<int64_t>(entries_.size());
   u.catalog_bytes = part_bytes_[static_cast<int>(Part::kCatalog)];
   u.activity_bytes = part_bytes_[static_cast<int>(Part::kActivity)];
+  u.log_bytes = part_bytes_[static_cast<int>(Part::kLog)];
   u.models_bytes = models;
   u.budget = budget_;
   u.evictions = evictions_;

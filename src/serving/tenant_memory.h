@@ -1,11 +1,12 @@
 // What serving holds in memory per tenant beyond its models — the catalog
-// snapshot, popularity and the user profiles — counted under one memory
+// snapshot, popularity and the user profiles, and the recommendation log's
+// index of the tenant's recent answers — counted under one memory
 // budget with the models (issue 14): while the total weighs more than the
 // budget, tenants are dropped whole, least recently used first, by the
 // `evict` callback the wiring gives (catalog, activity and models alike; all
 // are read again on the tenant's next request, as after an idle close).
 //
-// The caches report what they hold (Set) and a request marks its tenant used
+// The caches (and the log) report what they hold (Set) and a request marks its tenant used
 // (Touch); the models' bytes come from `models_bytes` (DeployedModels, which
 // keeps its own least-recently-used order within the same budget). The
 // tenant being charged or touched is never the one dropped: a tenant larger
@@ -26,8 +27,8 @@ namespace embedrec::serving {
 
 class TenantMemory {
  public:
-  enum class Part { kCatalog = 0, kActivity = 1 };
-  static constexpr int kParts = 2;
+  enum class Part { kCatalog = 0, kActivity = 1, kLog = 2 };
+  static constexpr int kParts = 3;
   using Evict = std::function<void(const std::string& tenant_id)>;
 
   // budget_bytes ≤ 0: nothing is ever dropped (the bytes are still counted).
@@ -44,7 +45,7 @@ class TenantMemory {
 
   struct Usage {
     int64_t tenants = 0;                 // tenants holding anything counted here
-    int64_t catalog_bytes = 0, activity_bytes = 0;
+    int64_t catalog_bytes = 0, activity_bytes = 0, log_bytes = 0;
     int64_t models_bytes = 0;            // as models_bytes() says
     int64_t budget = 0;
     int64_t evictions = 0;               // tenants dropped to stay within the budget
@@ -53,7 +54,7 @@ class TenantMemory {
 
  private:
   struct Entry {
-    int64_t bytes[kParts] = {0, 0};
+    int64_t bytes[kParts] = {};
     std::list<std::string>::iterator lru;
   };
   // Drops least recently used tenants (never `keep`) while over the budget.
@@ -66,7 +67,8 @@ class TenantMemory {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // most recently used first
-  int64_t part_bytes_[kParts] = {0, 0};
+  int64_t part_bytes_[kParts] = {};
+  int64_t HeldLocked() const;  // the parts' sum; mu_ held
   int64_t evictions_ = 0;
 };
 

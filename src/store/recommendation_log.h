@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,6 +105,15 @@ class RecommendationLog {
   // Memory the backend holds to find users' recent answers (estimated; 0
   // for one that keeps none).
   virtual int64_t resident_bytes() const = 0;
+  // Where a tenant's share of resident_bytes() is told as it changes (from
+  // the writer's thread after a batch, or a reader's after it filled the
+  // tenant's index; with no lock of the log held, so the callee may close
+  // tenants): counted with serving's memory under its budget. A change under
+  // 64 KiB and under a sixteenth of what was last told is not told; a closed
+  // tenant's share goes without a word (the wiring forgets the tenant whole
+  // when it closes it). Set once, before use.
+  using ResidentReport = std::function<void(const std::string& tenant_id, int64_t bytes)>;
+  virtual void SetResidentReport(ResidentReport report) = 0;
 };
 
 struct RecommendationLogOptions {

@@ -10,6 +10,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
+#include <cstdlib>
 #include <thread>
 
 #include "common/json_text.h"
@@ -102,12 +104,16 @@ class QueuedRecommendationLog final : public RecommendationLog {
   StatusOr<std::vector<RecommendationRecord>> ReadUser(const std::string& tenant_id, const std::string& user_id,
                                                        int64_t from_ms, int64_t to_ms, int limit) override {
     if (limit <= 0 || user_id.empty()) return std::vector<RecommendationRecord>();
-    return Absent(rows_->ReadUser(tenant_id, user_id, from_ms, to_ms, limit), std::vector<RecommendationRecord>());
+    auto read = Absent(rows_->ReadUser(tenant_id, user_id, from_ms, to_ms, limit), std::vector<RecommendationRecord>());
+    TellResident(tenant_id);  // the read may have filled the tenant's index
+    return read;
   }
 
   StatusOr<std::vector<std::string>> UsersSince(const std::string& tenant_id, int64_t from_ms,
                                                 size_t limit) override {
-    return Absent(rows_->UsersSince(tenant_id, from_ms, limit), std::vector<std::string>());
+    auto read = Absent(rows_->UsersSince(tenant_id, from_ms, limit), std::vector<std::string>());
+    TellResident(tenant_id);
+    return read;
   }
 
   Status DropTenant(const std::string& tenant_id) override {
@@ -120,12 +126,14 @@ class QueuedRecommendationLog final : public RecommendationLog {
     std::lock_guard write(write_mu_);  // a batch being written has finished
     rows_->Close(tenant_id);
     last_prune_.erase(tenant_id);
+    ForgetTold(tenant_id);
     return Status::Ok();
   }
 
   void CloseTenant(const std::string& tenant_id) override {
     std::lock_guard write(write_mu_);  // not while a batch is being written
     rows_->Close(tenant_id);
+    ForgetTold(tenant_id);
   }
 
   uint64_t dropped() const override {
@@ -134,6 +142,11 @@ class QueuedRecommendationLog final : public RecommendationLog {
   }
 
   int64_t resident_bytes() const override { return rows_->resident_bytes(); }
+
+  void SetResidentReport(ResidentReport report) override {
+    std::lock_guard lock(mu_);  // the writer reads it after taking a batch under mu_
+    report_ = std::move(report);
+  }
 
  private:
   static constexpr size_t kBatch = 500;
@@ -166,6 +179,11 @@ class QueuedRecommendationLog final : public RecommendationLog {
       lock.unlock();
       const uint64_t lost = WriteBatch(batch);
       write.unlock();
+      if (report_) {  // with no lock held: the report may close tenants
+        std::set<std::string> tenants;
+        for (const auto& r : batch) tenants.insert(r.tenant_id);
+        for (const auto& t : tenants) TellResident(t);
+      }
       lock.lock();
       dropped_ += lost;
       settled_ += batch.size();
@@ -202,9 +220,33 @@ class QueuedRecommendationLog final : public RecommendationLog {
     return lost;
   }
 
+  // Tells report_ the tenant's resident bytes when they moved enough since
+  // last told. Called with none of the log's locks held.
+  void TellResident(const std::string& tenant_id) {
+    if (!report_) return;
+    const int64_t bytes = rows_->resident_bytes(tenant_id);
+    {
+      std::lock_guard lock(told_mu_);
+      auto it = told_.find(tenant_id);
+      const int64_t last = it == told_.end() ? 0 : it->second;
+      if (std::abs(bytes - last) < std::max<int64_t>(kTellStep, last / 16)) return;
+      if (bytes == 0) told_.erase(tenant_id);
+      else told_[tenant_id] = bytes;
+    }
+    report_(tenant_id, bytes);
+  }
+  void ForgetTold(const std::string& tenant_id) {
+    std::lock_guard lock(told_mu_);
+    told_.erase(tenant_id);
+  }
+  static constexpr int64_t kTellStep = 64 << 10;
+
   const Clock* clock_;
   const RecommendationLogOptions options_;
   const std::unique_ptr<RecommendationRows> rows_;
+  ResidentReport report_;  // set before use
+  std::mutex told_mu_;
+  std::unordered_map<std::string, int64_t> told_;  // GUARDED_BY(told_mu_): bytes last told per tenant
 
   mutable std::mutex mu_;
   std::condition_variable cv_, done_cv_;

@@ -38,8 +38,9 @@ class RecommendationRows {
                                                         size_t limit) = 0;
   // Lets go of the tenant's handles, if any (never while Write runs).
   virtual void Close(const std::string& tenant_id) = 0;
-  // As RecommendationLog's.
+  // As RecommendationLog's, in all and for one tenant.
   virtual int64_t resident_bytes() const { return 0; }
+  virtual int64_t resident_bytes(const std::string& tenant_id) const { return 0; }
 };
 
 std::unique_ptr<RecommendationLog> NewQueuedRecommendationLog(std::unique_ptr<RecommendationRows> rows,

@@ -171,3 +171,33 @@ def test_the_open_files_limit_is_raised_from_a_low_soft_limit(make_server):
     want = 1 << 20 if hard == resource.RLIM_INFINITY else min(hard, 1 << 20)
     assert limit == want, (limit, hard)
     assert 0 < metric(s, "process_open_fds") < limit
+
+
+def test_the_logs_recent_answers_count_against_the_budget(make_server):
+    """The recommendation log finds a user's recent answers (for attribution)
+    through an index in memory, kept from the tenant's first answer on; it
+    counts per tenant with what serving holds, under the budget."""
+    import http.client
+    import json
+    from test_training import SCOPES, shop_csvs
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_MEMORY_BUDGET": "1GiB"})
+    o = s.onboard("logged", scopes=SCOPES)
+    assert s.upload("/api/v1/upload/items", shop_csvs()[0], o["api_key"]).status == 200
+    assert metric(s, "embedrec_recommendation_log_budgeted_bytes") == 0
+    conn = http.client.HTTPConnection("127.0.0.1", s.ports["gateway"], timeout=30)
+    headers = {"Authorization": f"Bearer {o['api_key']}", "Content-Type": "application/json"}
+    for k in range(3000):  # an answer each for 3,000 visitors
+        conn.request("POST", "/api/v1/recommendations", json.dumps({"user_id": f"V{k}", "count": 3}), headers)
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200
+    conn.close()
+
+    def told():  # the log's writer tells the index's growth after each batch
+        counted = metric(s, "embedrec_recommendation_log_budgeted_bytes")
+        held = metric(s, "embedrec_recommendation_log_resident_bytes")
+        return counted > 64 << 10 and abs(held - counted) < max(64 << 10, counted / 16)
+    wait_for(told, timeout=20, what="the log's index counted under the budget")
+    parts = sum(metric(s, n) for n in ("embedrec_catalogs_resident_bytes", "embedrec_activity_resident_bytes",
+                                       "embedrec_models_resident_bytes", "embedrec_recommendation_log_budgeted_bytes"))
+    assert metric(s, "embedrec_serving_resident_bytes") == parts

@@ -40,6 +40,20 @@ TEST(TenantMemoryTest, DropsTheLeastRecentlyUsedTenantsWholeOverTheBudget) {
   EXPECT_EQ(evicted, (std::vector<std::string>{"b", "c", "a"}));
 }
 
+TEST(TenantMemoryTest, TheRecommendationLogsMemoryCountsWithTheRest) {
+  std::vector<std::string> evicted;
+  TenantMemory m(1000, [&](const std::string& id) { evicted.push_back(id); });
+  m.Set("a", Part::kCatalog, 300);
+  m.Set("b", Part::kLog, 600);
+  EXPECT_TRUE(evicted.empty());
+  EXPECT_EQ(m.usage().log_bytes, 600);
+  m.Set("b", Part::kLog, 800);  // 1,100: a, the older, goes
+  EXPECT_EQ(evicted, (std::vector<std::string>{"a"}));
+  m.Set("c", Part::kCatalog, 300);  // 1,100: b goes, its log's memory with it
+  EXPECT_EQ(evicted, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(m.usage().log_bytes, 0);
+}
+
 TEST(TenantMemoryTest, TheTenantInUseIsKeptEvenAboveTheBudgetAlone) {
   std::vector<std::string> evicted;
   TenantMemory m(100, [&](const std::string& id) { evicted.push_back(id); });

@@ -2,6 +2,7 @@
 // every backend must pass: add a backend to kBackends.
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 #include <tuple>
 
@@ -498,6 +499,54 @@ TEST_F(SqliteRecommendationLogTest, AnswersMemoryDoesNotHoldAreReadFromTheTable)
   ann = log->ReadUser(tenant_, "ann", now - 2 * day - 1, now - 2 * day + 1, 10);
   ASSERT_OK(ann);
   EXPECT_EQ(Ids(*ann), (std::vector<std::string>{"old"}));
+}
+
+// The index's memory is told per tenant (to be counted under serving's
+// budget) as a fill or the writer changes it, from threads holding none of
+// the log's locks: the callee may close tenants.
+TEST_F(SqliteRecommendationLogTest, TellsEachTenantsIndexMemoryAsItFillsAndGrows) {
+  const int64_t now = clock_.NowMillis();
+  const std::string other = NewUuid();
+  testing::MakeDirectorySpace(dir_.path(), other);
+  auto log = Open();
+  std::mutex mu;
+  std::vector<std::pair<std::string, int64_t>> told;
+  log->SetResidentReport([&](const std::string& tenant_id, int64_t bytes) {
+    log->CloseTenant(other);  // as the budget's eviction does
+    std::lock_guard lock(mu);
+    told.push_back({tenant_id, bytes});
+  });
+  auto told_now = [&] {
+    std::lock_guard lock(mu);
+    return told;
+  };
+  auto answers = [&](int from, int to) {
+    for (int i = from; i < to; ++i) log->Append(Answer("a" + std::to_string(i), "u" + std::to_string(i), now - 10'000 + i));
+    RecommendationRecord small = Answer("o" + std::to_string(from), "x", now - 5000);
+    small.tenant_id = other;
+    log->Append(small);
+    ASSERT_OK(log->Flush());
+  };
+  answers(0, 3000);
+  EXPECT_TRUE(told_now().empty());  // nothing in memory before a reader needs it
+  ASSERT_OK(log->ReadUser(tenant_, "u7", now - 60'000, now + 1, 5));  // filled
+  ASSERT_EQ(told_now().size(), 1u);
+  EXPECT_EQ(told_now()[0].first, tenant_);
+  const int64_t filled = log->resident_bytes();
+  EXPECT_GT(filled, 64 << 10);
+  EXPECT_EQ(told_now()[0].second, filled);
+  answers(3000, 9000);  // the writer adds to it: told as it grows, in steps
+  const auto grown = told_now();
+  ASSERT_GT(grown.size(), 1u);
+  for (const auto& [tenant, bytes] : grown) EXPECT_EQ(tenant, tenant_);  // the other's few bytes are not told
+  EXPECT_GT(log->resident_bytes(), 2 * filled);
+  EXPECT_LT(std::abs(log->resident_bytes() - grown.back().second), std::max<int64_t>(64 << 10, grown.back().second / 16));
+  log->CloseTenant(tenant_);  // its memory entry goes with it (the wiring's)
+  EXPECT_EQ(log->resident_bytes(), 0);
+  EXPECT_EQ(told_now().size(), grown.size());
+  ASSERT_OK(log->ReadUser(tenant_, "u7", now - 60'000, now + 1, 5));  // filled again: told again
+  ASSERT_EQ(told_now().size(), grown.size() + 1);
+  EXPECT_EQ(told_now().back().second, log->resident_bytes());
 }
 
 }  // namespace

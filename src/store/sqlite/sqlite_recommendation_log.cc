@@ -238,6 +238,18 @@ class SqliteRecommendationRows final : public RecommendationRows {
     return b;
   }
 
+  int64_t resident_bytes(const std::string& tenant_id) const override {
+    std::shared_ptr<Recent> r;
+    {
+      std::lock_guard lock(recent_mu_);
+      auto it = recent_.find(tenant_id);
+      if (it == recent_.end()) return 0;
+      r = it->second;
+    }
+    std::lock_guard lock(r->mu);
+    return r->index ? r->index->bytes() : 0;
+  }
+
   void Close(const std::string& tenant_id) override {
     dbs_.Close(tenant_id);
     std::lock_guard lock(recent_mu_);
