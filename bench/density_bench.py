@@ -15,7 +15,8 @@ memory at the end, and the models' residency from /metrics. Then wrk at 8
 connections over another Zipf draw of (tenant, user) requests, after one
 request to each tenant it holds (warm p99 from a load generator that spends
 little CPU per request, unlike the Python clients), and what serving holds
-against the budget (models, catalogs, popularity and profiles; /metrics).
+against the budget (models, catalogs, popularity and profiles, the log's
+recent answers; /metrics).
 
 Usage: bench/density_bench.py [--tenants 1000] [--budgets none,64MiB] [--requests 4000]
 """
@@ -100,7 +101,7 @@ def metrics(port):
     out = {}
     for line in text.splitlines():
         if line.startswith(("embedrec_model", "embedrec_serving", "embedrec_catalogs", "embedrec_activity",
-                            "embedrec_tenant")) and " " in line:
+                            "embedrec_tenant", "embedrec_recommendation_log")) and " " in line:
             name, value = line.rsplit(" ", 1)
             out[name] = float(value)
     return out
@@ -232,7 +233,7 @@ def main():
         held_rows.append(
             f"| {budget} | {mb('embedrec_serving_resident_bytes'):.0f} | {mb('embedrec_models_resident_bytes'):.0f} | "
             f"{mb('embedrec_catalogs_resident_bytes'):.0f} | {mb('embedrec_activity_resident_bytes'):.0f} | "
-            f"{m.get('embedrec_serving_resident_tenants', 0):.0f} | {m.get('embedrec_tenant_evictions', 0):.0f} | "
+            f"{mb('embedrec_recommendation_log_budgeted_bytes'):.1f} | {m.get('embedrec_serving_resident_tenants', 0):.0f} | {m.get('embedrec_tenant_evictions', 0):.0f} | "
             f"{r['end_rss']:.0f} | {r['end_anon']:.0f} | {r['end_file']:.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['rps']:.0f} | {w['non2xx']} |")
         print(held_rows[-1], file=sys.stderr)
         rows.append(
@@ -254,10 +255,10 @@ def main():
     if held_rows:
         text += (f"\n\nWhat serving holds after the mix and wrk ({args.wrk_seconds} s, 8 connections, a Zipf draw of "
                  "20,000 requests, each tenant in it asked once before), estimated, /metrics:\n\n"
-                 "| budget | serving MB | models MB | catalogs MB | popularity + profiles MB | tenants held | "
+                 "| budget | serving MB | models MB | catalogs MB | popularity + profiles MB | log's recent answers MB | tenants held | "
                  "tenants evicted | RSS MB | of which heap (RssAnon) | mapped files (RssFile) | wrk p50 ms | p99 ms | "
                  "req/s | non-2xx |\n"
-                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(held_rows))
+                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(held_rows))
     if idle_rows:
         text += (f"\n\nOnce every tenant but one was idle for {args.idle_seconds} s "
                  "(EMBEDREC_TENANT_IDLE_SECONDS):\n\n"

@@ -37,7 +37,7 @@ void TenantMemory::Set(const std::string& tenant_id, Part part, int64_t bytes) {
     std::lock_guard lock(mu_);
     auto it = entries_.find(tenant_id);
     if (it == entries_.end()) {
-      if (bytes <= 0) return;
+      if (bytes <= 0 || part == Part::kLog) return;
       lru_.push_front(tenant_id);
       it = entries_.emplace(tenant_id, Entry{{}, lru_.begin()}).first;
     } else if (it->second.lru != lru_.begin()) {

@@ -38,7 +38,9 @@ class TenantMemory {
   void Touch(const std::string& tenant_id);
   // The tenant's `part` now holds `bytes` (0: nothing); the tenant counts as
   // used. A 0 for a tenant not held is ignored (a dropped tenant's caches
-  // report their release).
+  // report their release), and so is kLog for one not held for another part:
+  // the log tells from its own threads, and a report racing the tenant's
+  // drop must not bring it back (a served tenant holds its catalog).
   void Set(const std::string& tenant_id, Part part, int64_t bytes);
   // The tenant holds nothing any more (dropped by its caches: idle, deleted).
   void Forget(const std::string& tenant_id);

@@ -6,12 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <atomic>
+#include <cstdlib>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <unordered_map>
-#include <cstdlib>
 #include <thread>
 
 #include "common/json_text.h"
@@ -224,9 +225,11 @@ class QueuedRecommendationLog final : public RecommendationLog {
   // last told. Called with none of the log's locks held.
   void TellResident(const std::string& tenant_id) {
     if (!report_) return;
+    const uint64_t closes = closes_.load();
     const int64_t bytes = rows_->resident_bytes(tenant_id);
     {
       std::lock_guard lock(told_mu_);
+      if (closes_.load() != closes) return;  // a tenant closed meanwhile: maybe this one (told when next used)
       auto it = told_.find(tenant_id);
       const int64_t last = it == told_.end() ? 0 : it->second;
       if (std::abs(bytes - last) < std::max<int64_t>(kTellStep, last / 16)) return;
@@ -238,6 +241,7 @@ class QueuedRecommendationLog final : public RecommendationLog {
   void ForgetTold(const std::string& tenant_id) {
     std::lock_guard lock(told_mu_);
     told_.erase(tenant_id);
+    closes_.fetch_add(1);
   }
   static constexpr int64_t kTellStep = 64 << 10;
 
@@ -247,6 +251,7 @@ class QueuedRecommendationLog final : public RecommendationLog {
   ResidentReport report_;  // set before use
   std::mutex told_mu_;
   std::unordered_map<std::string, int64_t> told_;  // GUARDED_BY(told_mu_): bytes last told per tenant
+  std::atomic<uint64_t> closes_{0};                // written under told_mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_, done_cv_;

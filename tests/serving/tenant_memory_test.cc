@@ -44,14 +44,18 @@ TEST(TenantMemoryTest, TheRecommendationLogsMemoryCountsWithTheRest) {
   std::vector<std::string> evicted;
   TenantMemory m(1000, [&](const std::string& id) { evicted.push_back(id); });
   m.Set("a", Part::kCatalog, 300);
-  m.Set("b", Part::kLog, 600);
+  m.Set("b", Part::kCatalog, 100);
+  m.Set("b", Part::kLog, 500);
   EXPECT_TRUE(evicted.empty());
-  EXPECT_EQ(m.usage().log_bytes, 600);
-  m.Set("b", Part::kLog, 800);  // 1,100: a, the older, goes
+  EXPECT_EQ(m.usage().log_bytes, 500);
+  m.Set("b", Part::kLog, 700);  // 1,100: a, the older, goes
   EXPECT_EQ(evicted, (std::vector<std::string>{"a"}));
   m.Set("c", Part::kCatalog, 300);  // 1,100: b goes, its log's memory with it
   EXPECT_EQ(evicted, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(m.usage().log_bytes, 0);
+  m.Set("b", Part::kLog, 700);  // a report racing b's drop: b is not brought back
+  EXPECT_EQ(m.usage().log_bytes, 0);
+  EXPECT_EQ(m.usage().tenants, 1);
 }
 
 TEST(TenantMemoryTest, TheTenantInUseIsKeptEvenAboveTheBudgetAlone) {
