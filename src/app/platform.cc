@@ -743,8 +743,8 @@ class PlatformImpl final : public Platform {
     gauge("embedrec_activity_resident_bytes", "Memory held by tenants' popularity and user profiles (estimated)",
           &U::activity_bytes);
     gauge("embedrec_recommendation_log_budgeted_bytes",
-          "The recommendation log's memory as counted per tenant under the budget (changes of under 64 KiB and "
-          "a sixteenth not yet told)",
+          "The recommendation log's memory as counted per tenant under the budget (changes of at most a "
+          "sixteenth, and 64 KiB, not yet told)",
           &U::log_bytes);
     gauge("embedrec_serving_memory_budget_bytes",
           "The memory budget of models, catalogs, popularity, profiles and the log's recent answers together", &U::budget);

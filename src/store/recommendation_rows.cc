@@ -232,7 +232,7 @@ class QueuedRecommendationLog final : public RecommendationLog {
       if (closes_.load() != closes) return;  // a tenant closed meanwhile: maybe this one (told when next used)
       auto it = told_.find(tenant_id);
       const int64_t last = it == told_.end() ? 0 : it->second;
-      if (std::abs(bytes - last) < std::max<int64_t>(kTellStep, last / 16)) return;
+      if (std::abs(bytes - last) <= std::min<int64_t>(kTellStep, last / 16)) return;  // as serving::Activity's
       if (bytes == 0) told_.erase(tenant_id);
       else told_[tenant_id] = bytes;
     }

@@ -538,9 +538,8 @@ TEST_F(SqliteRecommendationLogTest, TellsEachTenantsIndexMemoryAsItFillsAndGrows
   answers(3000, 9000);  // the writer adds to it: told as it grows, in steps
   const auto grown = told_now();
   ASSERT_GT(grown.size(), 1u);
-  for (const auto& [tenant, bytes] : grown) EXPECT_EQ(tenant, tenant_);  // the other's few bytes are not told
   EXPECT_GT(log->resident_bytes(), 2 * filled);
-  EXPECT_LT(std::abs(log->resident_bytes() - grown.back().second), std::max<int64_t>(64 << 10, grown.back().second / 16));
+  EXPECT_LE(std::abs(log->resident_bytes() - grown.back().second), std::min<int64_t>(64 << 10, grown.back().second / 16));
   log->CloseTenant(tenant_);  // its memory entry goes with it (the wiring's)
   EXPECT_EQ(log->resident_bytes(), 0);
   EXPECT_EQ(told_now().size(), grown.size());
