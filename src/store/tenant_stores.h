@@ -145,7 +145,10 @@ class TenantStore {
   // the store sees them): users are created on demand, a user-interactions
   // event is appended per new interaction. Concurrent calls may share one
   // commit (group commit). One result per event, in order; the call itself
-  // fails only on I/O errors.
+  // fails only on I/O errors, and with kUnavailable (reason "busy", retry
+  // after 5 s) when the tenant's write lock stayed taken kTrackLockWaitMs
+  // (an upload's write: the event is not stored).
+  static constexpr int kTrackLockWaitMs = 5000;
   virtual StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) = 0;
   // The same without blocking the caller: `done` is called once, when the
   // events are durable as above: on the caller's thread when they could be

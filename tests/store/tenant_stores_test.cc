@@ -2,6 +2,8 @@
 // one suite every backend must pass: add a backend to kBackends. What only
 // the SQLite backend promises is in sqlite_tenant_stores_test.cc.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -380,6 +382,45 @@ TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
   }  // dropped without Commit
   EXPECT_EQ(store_->GetItem("P2").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(*store_->CountItems(), 1);
+}
+
+// An upload's write holds the tenant's write lock for its whole transaction:
+// a tracked event waits for it a while, not without bound, then is refused
+// as busy (503 with Retry-After through the API) and stores nothing.
+TEST_P(TenantStoreTrackTest, ATrackedEventWaitsForAnUploadsWriteAWhileThenIsRefusedAsBusy) {
+  auto batch = store_->BeginImport();
+  ASSERT_OK(batch);
+  ItemRecord it;
+  it.item_id = "P2";
+  ASSERT_OK((*batch)->UpsertItem(it, 1));
+  const auto t0 = std::chrono::steady_clock::now();
+  StatusOr<std::vector<TrackResult>> r = Status::Internal("not run");
+  std::atomic<bool> done{false};
+  std::thread tracker([&] {
+    r = store_->Track({View("U", "P1")});
+    done = true;
+  });
+  // Polled with a deadline: a wait without bound would never end, the upload
+  // being this thread's.
+  const auto deadline = t0 + std::chrono::milliseconds(4 * TenantStore::kTrackLockWaitMs);
+  while (!done && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const bool waited_too_long = !done;
+  if (waited_too_long) ASSERT_OK((*batch)->Commit());  // lets the tracker go
+  tracker.join();
+  ASSERT_FALSE(waited_too_long) << "the tracked event waited for the whole upload";
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(r.status().reason(), "busy");
+  EXPECT_EQ(r.status().detail("retry_after_seconds").value_or(""), "5");
+  EXPECT_GT(waited, TenantStore::kTrackLockWaitMs / 1000.0 * 0.8);
+  EXPECT_LT(waited, TenantStore::kTrackLockWaitMs / 1000.0 * 3);  // not once per retry, nor without bound
+  ASSERT_OK((*batch)->Commit());
+  EXPECT_EQ(store_->CountInteractions()->events, 0);
+  auto again = store_->Track({View("U", "P2")});  // the lock free: stored
+  ASSERT_OK(again);
+  ASSERT_OK((*again)[0].status);
+  EXPECT_EQ(store_->CountInteractions()->events, 1);
 }
 
 TEST_P(TenantStoreTrackTest, OneCallOfManyEventsFollowsTheRulesOfOneByOne) {

@@ -39,7 +39,11 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
       if (distinct_users.insert(ev->user_id).second) user_ids.emplace_back(ev->user_id);
     }
   }
-  std::vector<PgStatement> reads = {t.LockWritesStatement(),
+  // The lock waits at most kTrackLockWaitMs (an upload's write holds it for
+  // its whole transaction): then the group fails as busy, as SQLite's does.
+  std::vector<PgStatement> reads = {{"SELECT set_config('lock_timeout', $1, true)",
+                                     {std::to_string(TenantStore::kTrackLockWaitMs)}},
+                                    t.LockWritesStatement(),
                                     {t.Sql("SELECT key, interaction_id FROM {s}.idempotency_keys "
                                            "WHERE key = ANY($1::text[])"),
                                      {PgArray(keys)}},
@@ -51,12 +55,12 @@ Status WriteGroup(const PgTenantSpace& t, PgConn& c, const Clock* clock, const s
                                     {t.Sql("SELECT COALESCE(MAX(user_idx), 0) FROM {s}.users"), {}}};
   ASSIGN_OR_RETURN(auto read, c.Pipeline(reads));
   std::unordered_map<std::string, std::string> replay;  // idempotency key → the stored interaction
-  for (int i = 0; i < read[1].size(); ++i) replay[read[1].Text(i, 0)] = read[1].Text(i, 1);
+  for (int i = 0; i < read[2].size(); ++i) replay[read[2].Text(i, 0)] = read[2].Text(i, 1);
   std::unordered_map<std::string, int64_t> items;
-  for (int i = 0; i < read[2].size(); ++i) items[read[2].Text(i, 0)] = read[2].Int(i, 1);
+  for (int i = 0; i < read[3].size(); ++i) items[read[3].Text(i, 0)] = read[3].Int(i, 1);
   std::unordered_map<std::string, int64_t> known_users;
-  for (int i = 0; i < read[3].size(); ++i) known_users[read[3].Text(i, 0)] = read[3].Int(i, 1);
-  int64_t last_user = read[4].Int(0, 0);
+  for (int i = 0; i < read[4].size(); ++i) known_users[read[4].Text(i, 0)] = read[4].Int(i, 1);
+  int64_t last_user = read[5].Int(0, 0);
   // Events in order: replayed, rejected, or written (their user wanted).
   std::vector<std::pair<const TrackEvent*, TrackResult*>> writes;
   std::map<std::string, int64_t> users;  // user_id → user_idx (-1: to be made)

@@ -120,7 +120,6 @@ constexpr const char* kAppliedKey = "track_journal_applied_seq";
 class SqliteTrackTransaction final : public TrackTransaction {
  public:
   SqliteTrackTransaction(SqliteDb* db, const Clock* clock) : db_(db), clock_(clock) {}
-  static constexpr int kBeginWaitMs = 5000;
   ~SqliteTrackTransaction() override { Rollback(); }
 
   StatusOr<uint64_t> AppliedSeq() override {
@@ -138,7 +137,7 @@ class SqliteTrackTransaction final : public TrackTransaction {
       // Tracked events meeting an upload's write lock give up after a
       // moment (the journal applies them later), rather than holding every
       // reader that waits for their commit as long as another write may wait.
-      lease_->conn().SetBusyTimeout(std::min(kBeginWaitMs, db_->busy_timeout_ms()));
+      lease_->conn().SetBusyTimeout(std::min(TenantStore::kTrackLockWaitMs, db_->busy_timeout_ms()));
       Status s = lease_->conn().Exec("BEGIN IMMEDIATE");
       lease_->conn().SetBusyTimeout(db_->busy_timeout_ms());
       if (!s.ok()) {
