@@ -140,12 +140,17 @@ class TenantStoreTrackTest : public OneTenantTest {
   void SetUp() override {
     OneTenantTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    auto batch = store_->BeginImport();
+    auto batch = ImportOneItem("P1");
     ASSERT_OK(batch);
-    ItemRecord it;
-    it.item_id = "P1";
-    ASSERT_OK((*batch)->UpsertItem(it, 1));
     ASSERT_OK((*batch)->Commit());
+  }
+  // An upload's batch, not committed, that wrote item `item_id`.
+  StatusOr<std::unique_ptr<ImportBatch>> ImportOneItem(const std::string& item_id) {
+    ASSIGN_OR_RETURN(auto batch, store_->BeginImport());
+    ItemRecord it;
+    it.item_id = item_id;
+    RETURN_IF_ERROR(batch->UpsertItem(it, 1));
+    return batch;
   }
 };
 
@@ -373,13 +378,7 @@ TEST_P(TenantStoreTrackTest, UnknownItemDuplicateAndIdempotencyKey) {
 }
 
 TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
-  {
-    auto batch = store_->BeginImport();
-    ASSERT_OK(batch);
-    ItemRecord it;
-    it.item_id = "P2";
-    ASSERT_OK((*batch)->UpsertItem(it, 1));
-  }  // dropped without Commit
+  ASSERT_OK(ImportOneItem("P2"));  // dropped without Commit
   EXPECT_EQ(store_->GetItem("P2").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(*store_->CountItems(), 1);
 }
@@ -388,11 +387,8 @@ TEST_P(TenantStoreTrackTest, AnUncommittedImportLeavesNoTrace) {
 // a tracked event waits for it a while, not without bound, then is refused
 // as busy (503 with Retry-After through the API) and stores nothing.
 TEST_P(TenantStoreTrackTest, ATrackedEventWaitsForAnUploadsWriteAWhileThenIsRefusedAsBusy) {
-  auto batch = store_->BeginImport();
+  auto batch = ImportOneItem("P2");
   ASSERT_OK(batch);
-  ItemRecord it;
-  it.item_id = "P2";
-  ASSERT_OK((*batch)->UpsertItem(it, 1));
   const auto t0 = std::chrono::steady_clock::now();
   StatusOr<std::vector<TrackResult>> r = Status::Internal("not run");
   std::atomic<bool> done{false};
