@@ -233,7 +233,8 @@ def main():
         held_rows.append(
             f"| {budget} | {mb('embedrec_serving_resident_bytes'):.0f} | {mb('embedrec_models_resident_bytes'):.0f} | "
             f"{mb('embedrec_catalogs_resident_bytes'):.0f} | {mb('embedrec_activity_resident_bytes'):.0f} | "
-            f"{mb('embedrec_recommendation_log_budgeted_bytes'):.1f} | {m.get('embedrec_serving_resident_tenants', 0):.0f} | {m.get('embedrec_tenant_evictions', 0):.0f} | "
+            f"{mb('embedrec_recommendation_log_budgeted_bytes'):.1f} | "
+            f"{m.get('embedrec_serving_resident_tenants', 0):.0f} | {m.get('embedrec_tenant_evictions', 0):.0f} | "
             f"{r['end_rss']:.0f} | {r['end_anon']:.0f} | {r['end_file']:.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['rps']:.0f} | {w['non2xx']} |")
         print(held_rows[-1], file=sys.stderr)
         rows.append(

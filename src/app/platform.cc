@@ -747,11 +747,13 @@ class PlatformImpl final : public Platform {
           "sixteenth, and 64 KiB, not yet told)",
           &U::log_bytes);
     gauge("embedrec_serving_memory_budget_bytes",
-          "The memory budget of models, catalogs, popularity, profiles and the log's recent answers together", &U::budget);
+          "The memory budget of models, catalogs, popularity, profiles and the log's recent answers together",
+          &U::budget);
     gauge("embedrec_tenant_evictions",
           "Tenants dropped from memory whole (catalog, popularity, models) to stay within the budget", &U::evictions);
     metrics_.DeclareGaugeFunction(
-        "embedrec_serving_resident_bytes", "Memory held by models, catalogs, popularity, profiles and the log's recent answers (estimated)",
+        "embedrec_serving_resident_bytes",
+        "Memory held by models, catalogs, popularity, profiles and the log's recent answers (estimated)",
         [memory] {
           const auto u = memory->usage();
           return static_cast<double>(u.models_bytes + u.catalog_bytes + u.activity_bytes + u.log_bytes);

@@ -6,8 +6,8 @@
 // `evict` callback the wiring gives (catalog, activity and models alike; all
 // are read again on the tenant's next request, as after an idle close).
 //
-// The caches (and the log) report what they hold (Set) and a request marks its tenant used
-// (Touch); the models' bytes come from `models_bytes` (DeployedModels, which
+// The caches (and the log) report what they hold (Set) and a request marks
+// its tenant used (Touch); the models' bytes come from `models_bytes` (DeployedModels, which
 // keeps its own least-recently-used order within the same budget). The
 // tenant being charged or touched is never the one dropped: a tenant larger
 // than the budget alone is still served.
@@ -62,6 +62,7 @@ class TenantMemory {
   // Drops least recently used tenants (never `keep`) while over the budget.
   void Enforce(const std::string& keep);
   int64_t ModelsBytes() const;
+  int64_t HeldLocked() const;  // the parts' sum; mu_ held
 
   const int64_t budget_;
   const Evict evict_;
@@ -70,7 +71,6 @@ class TenantMemory {
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // most recently used first
   int64_t part_bytes_[kParts] = {};
-  int64_t HeldLocked() const;  // the parts' sum; mu_ held
   int64_t evictions_ = 0;
 };
 

@@ -108,10 +108,10 @@ class RecommendationLog {
   // Where a tenant's share of resident_bytes() is told as it changes (from
   // the writer's thread after a batch, or a reader's after it filled the
   // tenant's index; with no lock of the log held, so the callee may close
-  // tenants): counted with serving's memory under its budget. A change of at most
-  // a sixteenth of what was last told (and at most 64 KiB) is not told; a closed
-  // tenant's share goes without a word (the wiring forgets the tenant whole
-  // when it closes it). Set once, before use.
+  // tenants): counted with serving's memory under its budget. A change of
+  // at most a sixteenth of what was last told (and at most 64 KiB) is not
+  // told; a closed tenant's share goes without a word (the wiring forgets
+  // the tenant whole when it closes it). Set once, before use.
   using ResidentReport = std::function<void(const std::string& tenant_id, int64_t bytes)>;
   virtual void SetResidentReport(ResidentReport report) = 0;
 };

@@ -12,8 +12,8 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 #include <thread>
+#include <unordered_map>
 
 #include "common/json_text.h"
 #include "common/thread_priority.h"

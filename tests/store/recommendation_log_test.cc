@@ -521,7 +521,9 @@ TEST_F(SqliteRecommendationLogTest, TellsEachTenantsIndexMemoryAsItFillsAndGrows
     return told;
   };
   auto answers = [&](int from, int to) {
-    for (int i = from; i < to; ++i) log->Append(Answer("a" + std::to_string(i), "u" + std::to_string(i), now - 10'000 + i));
+    for (int i = from; i < to; ++i) {
+      log->Append(Answer("a" + std::to_string(i), "u" + std::to_string(i), now - 10'000 + i));
+    }
     RecommendationRecord small = Answer("o" + std::to_string(from), "x", now - 5000);
     small.tenant_id = other;
     log->Append(small);
@@ -539,7 +541,8 @@ TEST_F(SqliteRecommendationLogTest, TellsEachTenantsIndexMemoryAsItFillsAndGrows
   const auto grown = told_now();
   ASSERT_GT(grown.size(), 1u);
   EXPECT_GT(log->resident_bytes(), 2 * filled);
-  EXPECT_LE(std::abs(log->resident_bytes() - grown.back().second), std::min<int64_t>(64 << 10, grown.back().second / 16));
+  EXPECT_LE(std::abs(log->resident_bytes() - grown.back().second),
+            std::min<int64_t>(64 << 10, grown.back().second / 16));
   log->CloseTenant(tenant_);  // its memory entry goes with it (the wiring's)
   EXPECT_EQ(log->resident_bytes(), 0);
   EXPECT_EQ(told_now().size(), grown.size());

@@ -399,7 +399,9 @@ TEST_P(TenantStoreTrackTest, ATrackedEventWaitsForAnUploadsWriteAWhileThenIsRefu
   // Polled with a deadline: a wait without bound would never end, the upload
   // being this thread's.
   const auto deadline = t0 + std::chrono::milliseconds(4 * TenantStore::kTrackLockWaitMs);
-  while (!done && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   const bool waited_too_long = !done;
   if (waited_too_long) ASSERT_OK((*batch)->Commit());  // lets the tracker go
   tracker.join();
