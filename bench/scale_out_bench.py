@@ -17,7 +17,10 @@ scripts/local-services), in interleaved rounds with alternating order:
     (scale-out, EMBEDREC_CACHE_URL), against the same mode without one.
 
 On this 2-core machine more nodes share the same cores: what matters is the
-per-request cost against the embedded default (aim: <= 1.3x).
+per-request cost against the embedded default (aim: <= 1.3x), shown two ways
+for the 1-node passes: the rates' ratio, and the CPU time per request of every
+process that serves it (the node; scale-out also PostgreSQL, Kafka's JVM,
+Redis and moto), from /proc over the pass.
 
 Usage: bench/scale_out_bench.py [--interactions 200000] [--duration 5] [--rounds 2]
 """
@@ -90,6 +93,37 @@ def track_rps(nodes, key, duration, work):
             sum(r["non2xx"] for r in results))
 
 
+def cpu_seconds(pids):
+    """User and system CPU seconds of the processes `pids` (those gone count 0)."""
+    t = 0
+    for p in pids:
+        try:
+            f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            t += int(f[11]) + int(f[12])
+        except OSError:
+            pass
+    return t / os.sysconf("SC_CLK_TCK")
+
+
+def serving_pids(procs, mode):
+    """The nodes and, in scale-out mode, every process of the services (their
+    connections' backends included: PostgreSQL keeps one per connection)."""
+    pids = {p.pid for p in procs}
+    if mode != "embedded":
+        for pattern in ("postgres", "kafka", "redis-server", "moto"):
+            out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+            pids |= {int(x) for x in out}
+    return pids - {os.getpid()}
+
+
+def with_cpu(procs, mode, duration, measure):
+    """`measure()`'s (req/s, p99, non-2xx) and the CPU µs per request of the serving processes."""
+    pids = serving_pids(procs, mode)
+    c0 = cpu_seconds(pids)
+    rps, p99, non2xx = measure()
+    return rps, p99, non2xx, 1e6 * (cpu_seconds(pids) - c0) / max(1.0, rps * duration)
+
+
 def run_mode(mode, env, shop, args, work, node_counts):
     extra = {} if mode == "embedded" else scale_env(env, fresh_db(env))
     procs = []
@@ -119,7 +153,8 @@ def run_mode(mode, env, shop, args, work, node_counts):
                 out["rec_cold"] = cold
             for _ in range(2):
                 rec_rps(nodes[:n], key, 4000, args.duration, work, f"warm{mode}{n}")
-            out[f"rec_{n}"] = rec_rps(nodes[:n], key, 4000, args.duration, work, f"{mode}{n}")
+            out[f"rec_{n}"] = with_cpu(procs, mode, args.duration,
+                                       lambda: rec_rps(nodes[:n], key, 4000, args.duration, work, f"{mode}{n}"))
         # A rate limit on the key: every request takes a token (memory or Redis).
         call(ports["gateway"], "PATCH", f"/api/v1/admin/tenants/{t['id']}",
              {"settings": {"auto_create_items": True, "rate_limit": {"requests_per_second": 1e6, "burst": 1e7}}},
@@ -129,7 +164,8 @@ def run_mode(mode, env, shop, args, work, node_counts):
         call(ports["gateway"], "PATCH", f"/api/v1/admin/tenants/{t['id']}",
              {"settings": {"auto_create_items": True, "rate_limit": None}}, ADMIN)
         for n in node_counts:
-            out["track" if n == 1 else f"track_{n}"] = track_rps(nodes[:n], key, args.duration, work)
+            out["track" if n == 1 else f"track_{n}"] = with_cpu(procs, mode, args.duration,
+                                                                lambda: track_rps(nodes[:n], key, args.duration, work))
         return out
     finally:
         for p in procs:
@@ -185,6 +221,10 @@ def main():
             stn = med([r[f"track_{n}"][0] for r in s])
             lines.append(f"| tracking req/s, {n} nodes (scale-out) | {et:,.0f} (1 node) | {stn:,.0f} "
                          f"(p99 {med([r[f'track_{n}'][1] for r in s]):.1f} ms) | {et / stn:.2f}x cost |")
+        for name, label in (("rec_1", "recommendations"), ("track", "tracking")):
+            ec, sc = med([r[name][3] for r in e]), med([r[name][3] for r in s])
+            lines.append(f"| {label}, 1 node: CPU µs per request of every serving process | {ec:.0f} | {sc:.0f} | "
+                         f"{sc / ec:.2f}x cost |")
         errors = sum(r["rec_1"][2] + r["rec_limited"][2] + r["track"][2] for r in e + s)
         errors += sum(r[f"track_{n}"][2] for r in s for n in counts[1:])
         lines.append("")
