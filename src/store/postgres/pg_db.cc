@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "store/busy.h"
+
 namespace embedrec::store {
 namespace {
 
@@ -25,12 +27,7 @@ Status ErrorOf(pg_conn* c, pg_result* r, const std::string& sql) {
   if (code == "23505") return Status::AlreadyExists(msg);
   // lock_timeout (tracking's bounded wait for the tenant's write lock): as
   // SQLite's busy database.
-  if (code == "55P03") {
-    return Status(StatusCode::kUnavailable,
-                  "the data is busy with another write (most often an upload storing its rows); try again shortly (" +
-                      msg + ")",
-                  "busy", {{"retry_after_seconds", "5"}});
-  }
+  if (code == "55P03") return StoreBusy(msg);
   if (code == "0A000" && msg.find("cached plan") != std::string::npos) return Status::Unavailable(msg);
   // A schema or table that is not there: a tenant deleted, or never made.
   if (code == "3F000" || code == "42P01") return Status::NotFound(msg);
@@ -428,7 +425,7 @@ Status PgDb::Transaction(const std::function<Status(PgConn&)>& fn) {
   Status s;
   for (int attempt = 0; attempt < 3; ++attempt) {
     s = With([&](PgConn& c) { return c.Transaction(fn); });
-    if (s.code() != StatusCode::kUnavailable || s.reason() == "busy") break;  // busy: waited enough
+    if (s.code() != StatusCode::kUnavailable || IsStoreBusy(s)) break;  // busy: it waited already
   }
   return s;
 }

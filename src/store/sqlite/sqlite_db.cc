@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/busy.h"
+
 namespace embedrec::store {
 
 Status SqliteError(int rc, sqlite3* db, std::string_view what) {
@@ -20,10 +22,7 @@ Status SqliteError(int rc, sqlite3* db, std::string_view what) {
       return Status::FailedPrecondition(msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Status(StatusCode::kUnavailable,
-                    "the data is busy with another write (most often an upload storing its rows); try again shortly (" +
-                        msg + ")",
-                    "busy", {{"retry_after_seconds", "5"}});
+      return StoreBusy(msg);
     default:
       return Status::Internal(msg);
   }

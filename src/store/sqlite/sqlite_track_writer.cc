@@ -135,8 +135,9 @@ class SqliteTrackTransaction final : public TrackTransaction {
     if (!lease_) {
       lease_.emplace(db_->CheckoutUnsynced());
       // Tracked events meeting an upload's write lock give up after a
-      // moment (the journal applies them later), rather than holding every
-      // reader that waits for their commit as long as another write may wait.
+      // moment (refused as busy, nothing stored or journaled), rather than
+      // holding every reader that waits for their commit as long as another
+      // write may wait.
       lease_->conn().SetBusyTimeout(std::min(TenantStore::kTrackLockWaitMs, db_->busy_timeout_ms()));
       Status s = lease_->conn().Exec("BEGIN IMMEDIATE");
       lease_->conn().SetBusyTimeout(db_->busy_timeout_ms());
