@@ -26,12 +26,18 @@ json::object ItemJson(const store::ItemRecord& it) {
 
 namespace {
 
-// An item from a PUT body; unknown fields are ignored.
+// An item from a PUT body (its schema refuses unknown fields: a field
+// the shop named its own way would otherwise vanish; free-form attributes
+// go in `properties`). An item_id in the body must be the path's.
 StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& item_id) {
   store::ItemRecord it;
   it.item_id = item_id;
   if (item_id.empty() || item_id.size() > 256) {
     return FieldValueError("item_id", "item_id must be 1 to 256 bytes");
+  }
+  ASSIGN_OR_RETURN(auto body_id, OptString(o, "item_id", 256));
+  if (body_id && *body_id != item_id) {
+    return FieldValueError("item_id", "item_id in the body differs from the path's; an item's id cannot change");
   }
   ASSIGN_OR_RETURN(auto name, OptString(o, "name", 1000));
   ASSIGN_OR_RETURN(auto category, OptString(o, "category", 200));
@@ -71,7 +77,8 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   return it;
 }
 
-const std::string kItemBody = R"({"type":"object","properties":{
+const std::string kItemBody = R"({"type":"object","additionalProperties":false,"properties":{
+  "item_id":{"type":"string","maxLength":256,"description":"optional; the path's"},
   "name":{"type":"string","maxLength":1000},"category":{"type":"string","maxLength":200},
   "description":{"type":"string","maxLength":65536},"brand":{"type":"string","maxLength":200},
   "image_url":{"type":"string","maxLength":2048},"available":{"type":"boolean"},

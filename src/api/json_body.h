@@ -1,7 +1,9 @@
 // Reading JSON request bodies with precise errors: malformed JSON →
 // kInvalidArgument (400); fields as common/json_fields.h reads them (400 for
 // a wrong type or a missing field, 422 for a bad value). Unknown fields are
-// ignored.
+// ignored, unless the route's declared schema refuses them
+// (additionalProperties false: a filter, an item, a training request); then
+// a 422 names the one likely meant.
 #pragma once
 
 #include <boost/json/object.hpp>

@@ -77,7 +77,9 @@ inline constexpr const char* kMetadata = R"({"type":"object","required":["algori
   "arm":{"type":"string","nullable":true,"description":"control or challenger"}}})";
 
 // Filters of the recommendation routes.
-inline constexpr const char* kFilters = R"({"type":"object","properties":{
+// A filter the server does not know is refused (422), never ignored: an
+// answer that silently breaks the filter the shop asked for is worse.
+inline constexpr const char* kFilters = R"({"type":"object","additionalProperties":false,"properties":{
   "category":{"type":"string","maxLength":256},
   "categories":{"type":"array","maxItems":10000,"items":{"type":"string"}},
   "brand":{"type":"string","maxLength":256},

@@ -14,7 +14,10 @@
 // field → kInvalidArgument (400); a value of the right type that breaks a
 // rule (length, range, enum, item count) → kUnprocessable (422). Both name
 // the field in details.field ("context.page", "events[]"). As the field
-// readers do, a null optional property is treated as absent.
+// readers do, a null optional property is treated as absent. A property
+// that additionalProperties false refuses is a 422 naming, in details,
+// the properties known there (known_fields) and, when one is close
+// (common/strings.h's ClosestName), the one likely meant (did_you_mean).
 //
 // Thread safety: immutable after Parse; Validate may run concurrently.
 #pragma once

@@ -1,5 +1,7 @@
 #include "common/strings.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 namespace embedrec {
@@ -135,6 +137,89 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && ws(s.front())) s.remove_prefix(1);
   while (!s.empty() && ws(s.back())) s.remove_suffix(1);
   return s;
+}
+
+namespace {
+
+// A field name's words, lowercased, a plural's trailing 's' dropped:
+// "minPrice", "min-price" and "min_prices" are all {min, price}.
+std::vector<std::string> NameWords(std::string_view s) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto end_word = [&] {
+    if (cur.size() > 3 && cur.back() == 's') cur.pop_back();
+    if (!cur.empty()) out.push_back(std::move(cur));
+    cur.clear();
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool upper = c >= 'A' && c <= 'Z';
+    if (c == '_' || c == '-' || c == ' ' || c == '.') {
+      end_word();
+      continue;
+    }
+    if (upper && i > 0 && s[i - 1] >= 'a' && s[i - 1] <= 'z') end_word();  // camelCase
+    cur.push_back(upper ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  end_word();
+  return out;
+}
+
+// Edits (insert, delete, replace, swap two neighbours) from a to b.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string_view ClosestName(std::string_view name, const std::vector<std::string_view>& known) {
+  if (name.empty() || name.size() > 64) return {};
+  std::vector<std::string> words = NameWords(name);
+  std::sort(words.begin(), words.end());
+  std::string joined = AsciiLower(name);
+  // Lower is better: the kind of likeness first (the same words, words
+  // more or less, letters off), then how far.
+  size_t best = SIZE_MAX;
+  std::string_view choice;
+  bool tie = false;
+  for (std::string_view k : known) {
+    std::vector<std::string> kw = NameWords(k);
+    std::sort(kw.begin(), kw.end());
+    size_t score = SIZE_MAX;
+    if (kw == words) {
+      score = 0;
+    } else if (!words.empty() && !kw.empty()) {
+      const auto& small = words.size() < kw.size() ? words : kw;
+      const auto& large = words.size() < kw.size() ? kw : words;
+      if (large.size() - small.size() <= 2 && std::includes(large.begin(), large.end(), small.begin(), small.end())) {
+        score = 100 + (large.size() - small.size());
+      }
+    }
+    if (score == SIZE_MAX) {
+      const std::string kl = AsciiLower(k);
+      const size_t dist = EditDistance(joined, kl);
+      if (dist <= std::max<size_t>(1, std::min(joined.size(), kl.size()) / 4)) score = 200 + dist;
+    }
+    if (score < best) {
+      best = score;
+      choice = k;
+      tie = false;
+    } else if (score == best && score != SIZE_MAX) {
+      tie = true;
+    }
+  }
+  return tie ? std::string_view() : choice;
 }
 
 }  // namespace embedrec

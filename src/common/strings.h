@@ -41,5 +41,11 @@ std::vector<std::string> SplitList(std::string_view text, char sep);
 std::string JsonQuote(std::string_view s);
 // Strips ASCII whitespace at both ends.
 std::string_view Trim(std::string_view s);
+// The name of `known` a client most likely meant by `name` (a field it
+// misspelt or named its own way), or "" when none is close: the same words
+// in another order ("min_price" → "price_min"), a word or two more or less
+// ("in_stock" → "in_stock_only"), or a few letters off ("categroy" →
+// "category"; ASCII case ignored). "" too when two are equally close.
+std::string_view ClosestName(std::string_view name, const std::vector<std::string_view>& known);
 
 }  // namespace embedrec

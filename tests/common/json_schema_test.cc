@@ -15,12 +15,13 @@ JsonSchema Must(std::string_view text) {
 
 Status Check(const JsonSchema& s, std::string_view body) { return s.Validate(json::parse(body)); }
 
-std::string FieldOf(const Status& s) {
+std::string DetailOf(const Status& s, std::string_view key) {
   for (const auto& [k, v] : s.details()) {
-    if (k == "field") return v;
+    if (k == key) return v;
   }
   return "";
 }
+std::string FieldOf(const Status& s) { return DetailOf(s, "field"); }
 
 const char* kEvent = R"({"type":"object","required":["user_id","interaction_type"],"properties":{
   "user_id":{"type":"string","minLength":1,"maxLength":8},
@@ -95,6 +96,20 @@ TEST(JsonSchemaTest, ClosedObjectsRefuseUnknownFields) {
   JsonSchema s = Must(R"({"type":"object","additionalProperties":false,"properties":{"a":{"type":"string"}}})");
   EXPECT_TRUE(Check(s, R"({"a":"x"})").ok());
   EXPECT_EQ(Check(s, R"({"b":1})").code(), StatusCode::kUnprocessable);
+  // The error names what is known there, and the one likely meant.
+  JsonSchema filters = Must(R"({"type":"object","properties":{"filters":{"type":"object","additionalProperties":false,
+    "properties":{"category":{"type":"string"},"price_min":{"type":"number"},"price_max":{"type":"number"}}}}})");
+  Status swapped = Check(filters, R"({"filters":{"min_price":10}})");
+  EXPECT_EQ(swapped.code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(FieldOf(swapped), "filters.min_price");
+  EXPECT_EQ(DetailOf(swapped, "did_you_mean"), "filters.price_min");
+  EXPECT_EQ(DetailOf(swapped, "known_fields"), "category, price_min, price_max");
+  EXPECT_NE(swapped.message().find("did you mean 'filters.price_min'?"), std::string::npos) << swapped.message();
+  Status far = Check(filters, R"({"filters":{"colour":"red"}})");
+  EXPECT_EQ(DetailOf(far, "did_you_mean"), "");
+  EXPECT_EQ(far.message(), "unknown field 'filters.colour' (known: category, price_min, price_max)");
+  Status huge = Check(filters, "{\"filters\":{\"" + std::string(5000, 'k') + "\":1}}");
+  EXPECT_LT(huge.message().size(), 300u);  // the name is cut in what is echoed
   JsonSchema weights = Must(R"({"type":"object","additionalProperties":{"type":"number","minimum":0}})");
   EXPECT_TRUE(Check(weights, R"({"view":1,"purchase":5})").ok());
   EXPECT_EQ(FieldOf(Check(weights, R"({"view":-1})")), "view");

@@ -24,5 +24,23 @@ TEST(StringsTest, InvalidUtf8IsReplacedAndValidTextKept) {
   EXPECT_TRUE(IsValidUtf8(ValidUtf8("\xf0\x9f\x98\x80\xf0\x9f")));
 }
 
+TEST(StringsTest, ClosestNameFindsWhatAClientMeant) {
+  const std::vector<std::string_view> filters = {"category", "categories", "brand", "price_min", "price_max",
+                                                 "tags_any", "exclude_item_ids", "include_item_ids", "in_stock_only"};
+  EXPECT_EQ(ClosestName("min_price", filters), "price_min");     // words in another order
+  EXPECT_EQ(ClosestName("maxPrice", filters), "price_max");      // camelCase
+  EXPECT_EQ(ClosestName("in_stock", filters), "in_stock_only");  // a word less
+  EXPECT_EQ(ClosestName("tags", filters), "tags_any");
+  EXPECT_EQ(ClosestName("exclude_items", filters), "exclude_item_ids");  // plurals are one word
+  EXPECT_EQ(ClosestName("categroy", filters), "category");       // letters swapped
+  EXPECT_EQ(ClosestName("Brand", filters), "brand");
+  EXPECT_EQ(ClosestName("brnd", filters), "brand");
+  EXPECT_EQ(ClosestName("price", filters), "");   // price_min or price_max: either
+  EXPECT_EQ(ClosestName("colour", filters), "");  // nothing close
+  EXPECT_EQ(ClosestName("", filters), "");
+  EXPECT_EQ(ClosestName(std::string(1000, 'a'), filters), "");
+  EXPECT_EQ(ClosestName("name", {}), "");
+}
+
 }  // namespace
 }  // namespace embedrec

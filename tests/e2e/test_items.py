@@ -31,6 +31,23 @@ def test_put_get_delete_item(server, shop):
     assert server.request("PUT", "/api/v1/items/X", body, token=reader["api_key"]).status == 403
 
 
+def test_an_item_field_the_server_does_not_know_is_refused_not_dropped(server, shop):
+    k = shop["api_key"]
+    r = server.request("PUT", "/api/v1/items/CAM_9", {"title": "4K Camera", "category": "Cameras"}, token=k)
+    assert r.status == 422, r
+    err = r.json()["error"]
+    assert err["details"]["field"] == "title" and "properties" in err["details"]["known_fields"], err
+    assert server.request("GET", "/api/v1/items/CAM_9", token=k).status == 404  # nothing stored
+    r = server.request("PUT", "/api/v1/items/CAM_9", {"name": "4K Camera", "prices": 10}, token=k)
+    assert r.status == 422 and r.json()["error"]["details"]["did_you_mean"] == "price", r
+    # The id may repeat the path's, not change it.
+    assert server.request("PUT", "/api/v1/items/CAM_9", {"item_id": "CAM_9", "name": "4K"}, token=k).status == 201
+    r = server.request("PUT", "/api/v1/items/CAM_9", {"item_id": "CAM_10", "name": "4K"}, token=k)
+    assert r.status == 422 and r.json()["error"]["details"]["field"] == "item_id", r
+    assert server.request("GET", "/api/v1/items/CAM_10", token=k).status == 404
+    assert server.request("GET", "/api/v1/items/CAM_9", token=k).json()["name"] == "4K"
+
+
 def test_list_items_paginates_and_filters(server, shop):
     k = shop["api_key"]
     page = server.request("GET", "/api/v1/items?limit=3", token=k).json()

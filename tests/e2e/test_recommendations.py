@@ -92,6 +92,23 @@ def test_each_filter_is_honoured_and_still_fills_count(server, trained, filters,
     assert scores == sorted(scores, reverse=True)
 
 
+def test_a_filter_the_server_does_not_know_is_refused_naming_the_one_meant(server, trained):
+    # Ignoring it would answer items outside what the shop asked for.
+    key = trained["api_key"]
+    for path, body in (("/api/v1/recommendations", {"user_id": "U0"}),
+                       ("/api/v1/recommendations/batch", {"user_ids": ["U0", "U1"]}),
+                       ("/api/v1/recommendations/similar", {"item_id": "P3"})):
+        r = server.request("POST", path, {**body, "filters": {"min_price": 20, "category": "books"}}, token=key)
+        assert r.status == 422, (path, r)
+        err = r.json()["error"]
+        assert err["details"]["field"] == "filters.min_price", err
+        assert err["details"]["did_you_mean"] == "filters.price_min", err
+        assert "in_stock_only" in err["details"]["known_fields"], err
+        r = server.request("POST", path, {**body, "filters": {"colour": "red"}}, token=key)
+        assert r.status == 422 and "did_you_mean" not in r.json()["error"]["details"], r
+        assert server.request("POST", path, {**body, "filters": {"price_min": 20}}, token=key).status == 200
+
+
 def test_purchased_items_are_excluded(server, trained):
     key = trained["api_key"]
     bought = {e["item_id"] for e in server.request("GET", "/api/v1/users/U0/interactions?limit=100",
