@@ -3,6 +3,7 @@
 // the interaction is committed: it survives a kill of the process.
 #include <boost/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "api/call.h"
 #include "api/json_body.h"
@@ -88,6 +89,17 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
     ASSIGN_OR_RETURN(ev.value, OptNumber(m->as_object(), "price", interactions::Number::kValue));
     ASSIGN_OR_RETURN(ev.quantity, OptNumber(m->as_object(), "quantity", interactions::Number::kQuantity));
   }
+  // The CSV's columns (price or value, quantity) are taken at the top level
+  // too: a purchase's revenue is not dropped for where the shop put it.
+  for (auto [field, which, slot, agree] :
+       {std::tuple{"price", interactions::Number::kValue, &ev.value, "metadata.price, price and value"},
+        std::tuple{"value", interactions::Number::kValue, &ev.value, "metadata.price, price and value"},
+        std::tuple{"quantity", interactions::Number::kQuantity, &ev.quantity, "metadata.quantity and quantity"}}) {
+    ASSIGN_OR_RETURN(auto v, OptNumber(o, field, which));
+    if (!v) continue;
+    if (*slot && **slot != *v) return FieldValueError(field, std::string(agree) + " differ; send one");
+    *slot = v;
+  }
   ASSIGN_OR_RETURN(auto rec, OptString(o, "recommendation_id", 128));
   ev.recommendation_id = rec.value_or("");
   ev.create_missing_item = rules.auto_create_items;
@@ -127,6 +139,9 @@ std::string EventSchema() {
     "context":{"type":"object","description":"page, device, time_of_day, ...; at most 16 KiB"},
     "metadata":{"type":"object","properties":{"price":)" + NumberSchema(interactions::Number::kValue) +
          R"(,"quantity":)" + NumberSchema(interactions::Number::kQuantity) + R"(}},
+    "price":)" + NumberSchema(interactions::Number::kValue) + R"(,
+    "value":)" + NumberSchema(interactions::Number::kValue) + R"(,
+    "quantity":)" + NumberSchema(interactions::Number::kQuantity) + R"(,
     "recommendation_id":{"type":"string","maxLength":128,"description":"the answer that showed the item"}}})";
 }
 

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 
 #include "api/call.h"
@@ -62,6 +63,17 @@ StatusOr<serving::Filters> ParseFilters(const json::object& body) {
   f.brand = brand.value_or("");
   ASSIGN_OR_RETURN(f.price_min, OptPrice(o, "price_min"));
   ASSIGN_OR_RETURN(f.price_max, OptPrice(o, "price_max"));
+  // min_price and max_price: the other order shops name them in.
+  for (auto [alias, name, slot] : {std::tuple{"min_price", "price_min", &f.price_min},
+                                   std::tuple{"max_price", "price_max", &f.price_max}}) {
+    ASSIGN_OR_RETURN(auto v, OptPrice(o, alias));
+    if (!v) continue;
+    if (*slot && **slot != *v) {
+      return FieldValueError(std::string("filters.") + alias,
+                             std::string("filters.") + alias + " and filters." + name + " differ; send one");
+    }
+    *slot = v;
+  }
   if (f.price_min && f.price_max && *f.price_min > *f.price_max) {
     return FieldValueError("filters.price_min", "filters.price_min is above filters.price_max");
   }

@@ -85,6 +85,8 @@ inline constexpr const char* kFilters = R"({"type":"object","additionalPropertie
   "brand":{"type":"string","maxLength":256},
   "price_min":{"type":"number","minimum":0,"maximum":1e15},
   "price_max":{"type":"number","minimum":0,"maximum":1e15},
+  "min_price":{"type":"number","minimum":0,"maximum":1e15,"description":"price_min by another name"},
+  "max_price":{"type":"number","minimum":0,"maximum":1e15,"description":"price_max by another name"},
   "tags_any":{"type":"array","maxItems":10000,"items":{"type":"string"}},
   "exclude_item_ids":{"type":"array","maxItems":10000,"items":{"type":"string"}},
   "include_item_ids":{"type":"array","maxItems":10000,"items":{"type":"string"}},

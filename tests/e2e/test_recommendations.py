@@ -74,6 +74,7 @@ def test_personalised_recommendations_follow_taste_and_are_well_formed(server, t
     ({"category": "books"}, lambda r: r["category"] == "books"),
     ({"categories": ["books"], "price_max": 55}, lambda r: r["category"] == "books" and r["price"] <= 55),
     ({"price_min": 20, "price_max": 30}, lambda r: 20 <= r["price"] <= 30),
+    ({"min_price": 20, "max_price": 30}, lambda r: 20 <= r["price"] <= 30),
     ({"brand": "Acme"}, lambda r: int(r["item_id"][1:]) % 3 == 0),
     ({"tags_any": ["sale"]}, lambda r: int(r["item_id"][1:]) % 5 == 0),
     ({"in_stock_only": True}, lambda r: int(r["item_id"][1:]) % 7 != 0),
@@ -98,15 +99,18 @@ def test_a_filter_the_server_does_not_know_is_refused_naming_the_one_meant(serve
     for path, body in (("/api/v1/recommendations", {"user_id": "U0"}),
                        ("/api/v1/recommendations/batch", {"user_ids": ["U0", "U1"]}),
                        ("/api/v1/recommendations/similar", {"item_id": "P3"})):
-        r = server.request("POST", path, {**body, "filters": {"min_price": 20, "category": "books"}}, token=key)
+        r = server.request("POST", path, {**body, "filters": {"in_stock": True, "category": "books"}}, token=key)
         assert r.status == 422, (path, r)
         err = r.json()["error"]
-        assert err["details"]["field"] == "filters.min_price", err
-        assert err["details"]["did_you_mean"] == "filters.price_min", err
-        assert "in_stock_only" in err["details"]["known_fields"], err
+        assert err["details"]["field"] == "filters.in_stock", err
+        assert err["details"]["did_you_mean"] == "filters.in_stock_only", err
+        assert "price_min" in err["details"]["known_fields"], err
         r = server.request("POST", path, {**body, "filters": {"colour": "red"}}, token=key)
         assert r.status == 422 and "did_you_mean" not in r.json()["error"]["details"], r
-        assert server.request("POST", path, {**body, "filters": {"price_min": 20}}, token=key).status == 200
+        assert server.request("POST", path, {**body, "filters": {"in_stock_only": True}}, token=key).status == 200
+        # min_price / max_price: price_min / price_max by the other name; both differing is refused.
+        r = server.request("POST", path, {**body, "filters": {"price_min": 10, "min_price": 20}}, token=key)
+        assert r.status == 422 and r.json()["error"]["details"]["field"] == "filters.min_price", r
 
 
 def test_purchased_items_are_excluded(server, trained):

@@ -45,6 +45,21 @@ def test_seed_steps_8b_8d_8e(server, shop):
     assert q["counts"]["interactions"] == 3 and q["counts"]["users"] == 1
 
 
+def test_a_purchases_price_and_quantity_count_where_the_csv_has_them_too(server, shop):
+    # As the upload's columns (price or value, quantity), not only in metadata: a
+    # purchase's revenue is not dropped for where the shop's code put it.
+    for user, extra in (("U1", {"price": 25.5, "quantity": 2}), ("U2", {"value": 10}),
+                        ("U3", {"metadata": {"price": 7, "quantity": 3}}),
+                        ("U4", {"price": 7, "metadata": {"price": 7}})):
+        r = track(server, shop, {"user_id": user, "item_id": "PROD_001", "interaction_type": "purchase", **extra})
+        assert r.status == 201, (extra, r)
+    got = {}
+    for user in ("U1", "U2", "U3", "U4"):
+        (ev,) = server.request("GET", f"/api/v1/users/{user}/interactions", token=shop["api_key"]).json()["interactions"]
+        got[user] = (ev.get("value"), ev.get("quantity"))
+    assert got == {"U1": (25.5, 2), "U2": (10, None), "U3": (7, 3), "U4": (7, None)}, got
+
+
 def test_unknown_items_and_auto_creation(server, shop):
     r = track(server, shop, {"user_id": "U", "item_id": "NOPE", "interaction_type": "view"})
     assert r.status == 404 and r.json()["error"]["code"] == "unknown_item"
@@ -91,6 +106,11 @@ def test_duplicates_and_idempotency_keys_count_once(server, shop):
     ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "metadata": {"quantity": 0}}, 422),
     ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "view", "timestamp": 1704896580000}, 422),
     ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "view", "timestamp": -5}, 422),
+    # The price at the top level as the CSV's column, but not two different ones.
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "price": 5,
+      "metadata": {"price": 6}}, 422),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "quantity": 0}, 422),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "value": "5"}, 400),
 ])
 def test_invalid_events_are_refused_and_not_stored(server, shop, body, status):
     r = track(server, shop, body)
