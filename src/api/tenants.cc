@@ -39,7 +39,7 @@ constexpr const char* kTenant = R"({"type":"object","required":["id","name","slu
     "settings":{"type":"object"},"created_at":{"type":"string"},"updated_at":{"type":"string"},
     "metrics_label":{"type":"string","description":"GET of one tenant: how /metrics names it without the platform admin's token"},
     "limits":{"type":"object","description":"GET of one tenant: what it may use: settings.limits over the platform's defaults, 0 for no limit"}}})";
-constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance, attribution {click_window_minutes (default 30), conversion_window_hours (default 24)}, rate_limit {requests_per_second, burst} (per API key or user; none by default), limits {requests_per_second, burst, max_concurrent_uploads, max_upload_bytes, max_storage_bytes, max_rows, training_minutes_per_day} (the whole tenant's; platform admin only; 0: no limit); checked by the tenant service, at most 16 KiB"})";
+constexpr const char* kSettings = R"({"type":"object","description":"recommendation_model, max_recommendations, cache_ttl_seconds, exclude_from_recommendations, enable_real_time, auto_create_items, interaction_types, training, deploy_tolerance, attribution {click_window_minutes (default 30), conversion_window_hours (default 24)}, rate_limit {requests_per_second, burst} (per API key or user; none by default), limits {requests_per_second, burst, max_concurrent_uploads, max_upload_bytes, max_storage_bytes, max_rows, training_minutes_per_day} (the whole tenant's; platform admin only; 0: no limit); checked by the tenant service, at most 16 KiB; other names are kept as given, but one close to a known name is refused: 422 with did_you_mean"})";
 
 http::Param TenantId() { return schema::Path("id", 64, "the tenant's id"); }
 
@@ -111,7 +111,8 @@ void RegisterTenantRoutes(http::Router& router, const PlatformDeps& deps) {
                          "Change a tenant's name, settings or status (platform admin); its settings (its "
                          "own admins)", "tenants"};
   change.params = {TenantId()};
-  change.body_schema = std::string(R"({"type":"object","properties":{"name":{"type":"string","maxLength":200},
+  // A change refuses what it cannot change (a slug, an id) rather than ignore it.
+  change.body_schema = std::string(R"({"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","maxLength":200},
     "status":{"type":"string","maxLength":32,"description":"active or suspended"},"settings":)") + kSettings + "}}";
   change.replies = {schema::Reply(200, "the tenant as changed (settings are merged)", kTenant)};
   change.errors = {404};

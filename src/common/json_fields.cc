@@ -18,6 +18,25 @@ Status FieldValueError(std::string_view field, std::string message) {
   return Status::Unprocessable(std::move(message), {{"field", std::string(field)}});
 }
 
+Status UnknownFieldError(std::string_view parent, std::string_view name, const std::vector<std::string_view>& known) {
+  auto path = [&](std::string_view n) { return parent.empty() ? std::string(n) : std::string(parent) + "." + std::string(n); };
+  std::string field = path(name.size() > 96 ? name.substr(0, 96) : name);
+  if (name.size() > 96) field = ValidUtf8(field) + "...";
+  std::string message = "unknown field '" + field + "'";
+  Status::Details details{{"field", field}};
+  if (std::string_view meant = ClosestName(name, known); !meant.empty()) {
+    message += "; did you mean '" + path(meant) + "'?";
+    details.emplace_back("did_you_mean", path(meant));
+  }
+  if (!known.empty()) {
+    std::string list;
+    for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+    message += " (known: " + list + ")";
+    details.emplace_back("known_fields", std::move(list));
+  }
+  return Status::Unprocessable(std::move(message), std::move(details));
+}
+
 StatusOr<std::optional<std::string>> OptString(const json::object& o, std::string_view field,
                                                size_t max_chars) {
   const json::value* v = o.if_contains(field);

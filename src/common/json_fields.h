@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -27,5 +28,10 @@ StatusOr<std::optional<bool>> OptBool(const boost::json::object& o, std::string_
 // A 400 for field `field` of the wrong type or missing; a 422 for a bad value.
 Status FieldTypeError(std::string_view field, std::string_view expected);
 Status FieldValueError(std::string_view field, std::string message);
+// A 422 for a field `name` of the object at `parent` ("" at the top) that
+// takes only `known`: naming them (details.known_fields) and, when one is
+// close (common/strings.h's ClosestName), the one likely meant
+// (details.did_you_mean, also in the message).
+Status UnknownFieldError(std::string_view parent, std::string_view name, const std::vector<std::string_view>& known);
 
 }  // namespace embedrec

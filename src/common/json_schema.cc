@@ -177,29 +177,13 @@ Status CheckRange(const json::object& s, double x, const Field& field) {
   return Status::Unprocessable(Name(Str(field)) + " must be " + rule, RangeDetails(s, field));
 }
 
-// A property the schema does not know (additionalProperties false): named,
-// with the one the client most likely meant and those it may send.
+// A property the schema does not know (additionalProperties false).
 Status UnknownField(const json::object* props, const Field& f) {
-  std::string name = Str(f);
-  if (name.size() > 96) name = ValidUtf8(name.substr(0, 96)) + "...";
   std::vector<std::string_view> known;
   if (props) {
     for (const auto& [k, v] : *props) known.push_back(k);
   }
-  std::string message = "unknown field '" + name + "'";
-  Status::Details details{{"field", name}};
-  if (std::string_view meant = ClosestName(f.key, known); !meant.empty()) {
-    const std::string full = Str(Field{f.parent, meant});
-    message += "; did you mean '" + full + "'?";
-    details.emplace_back("did_you_mean", full);
-  }
-  if (!known.empty()) {
-    std::string list;
-    for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    message += " (known: " + list + ")";
-    details.emplace_back("known_fields", std::move(list));
-  }
-  return Status::Unprocessable(std::move(message), std::move(details));
+  return UnknownFieldError(f.parent ? Str(*f.parent) : std::string(), f.key, known);
 }
 
 Status CheckObject(const json::object& s, const json::object& o, const Field& field) {

@@ -40,6 +40,27 @@ StatusOr<std::string> ValidName(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// The settings the server reads (each checked below, or by the module named).
+const std::vector<std::string_view> kKnownSettings = {
+    "recommendation_model", "max_recommendations", "cache_ttl_seconds", "exclude_from_recommendations",
+    "enable_real_time", "auto_create_items", "interaction_types", "training", "deploy_tolerance", "attribution",
+    "allowed_origins", "rate_limit", "limits", "merchandising", "auto_retrain", "retrain_experiment",
+    "retrain_interval_days", "retrain_min_new_interactions", "retrain_metric_drop", "full_retrain_every"};
+
+}  // namespace
+
+Status CheckSettingNames(const json::object& settings) {
+  for (const auto& [key, value] : settings) {
+    if (std::find(kKnownSettings.begin(), kKnownSettings.end(), std::string_view(key)) != kKnownSettings.end()) {
+      continue;
+    }
+    if (!ClosestName(key, kKnownSettings).empty()) return UnknownFieldError("settings", key, kKnownSettings);
+  }
+  return Status::Ok();
+}
+
 StatusOr<json::object> NormalizeSettings(json::object s) {
   if (auto* v = s.if_contains("recommendation_model")) {
     if (!v->is_string()) return FieldTypeError("settings.recommendation_model", "a string");
@@ -77,8 +98,7 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
     json::object& a = v->as_object();
     for (const auto& [key, value] : a) {
       if (key != "click_window_minutes" && key != "conversion_window_hours") {
-        return FieldValueError("settings.attribution",
-                               "settings.attribution takes click_window_minutes and conversion_window_hours");
+        return UnknownFieldError("settings.attribution", key, {"click_window_minutes", "conversion_window_hours"});
       }
       if (!value.is_number()) return FieldTypeError("settings.attribution." + std::string(key), "a number");
     }
@@ -118,7 +138,7 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
     if (!v->is_object()) return FieldTypeError("settings.rate_limit", "an object");
     for (const auto& [key, value] : v->as_object()) {
       if (key != "requests_per_second" && key != "burst") {
-        return FieldValueError("settings.rate_limit", "settings.rate_limit takes requests_per_second and burst");
+        return UnknownFieldError("settings.rate_limit", key, {"requests_per_second", "burst"});
       }
       if (!value.is_number()) return FieldTypeError("settings.rate_limit." + std::string(key), "a number");
     }
@@ -158,6 +178,7 @@ StatusOr<store::TenantRecord> TenantService::Create(NewTenant n) {
                            "slug must be 1 to 63 lowercase letters, digits and single dashes, "
                            "starting and ending with a letter or digit");
   }
+  RETURN_IF_ERROR(CheckSettingNames(n.settings));
   ASSIGN_OR_RETURN(auto settings, NormalizeSettings(std::move(n.settings)));
   const int64_t now = clock_->NowMillis();
   store::TenantRecord t{NewUuid(), name, n.slug, kActive, JsonText(settings), now, now};
@@ -192,6 +213,7 @@ StatusOr<store::TenantRecord> TenantService::Change(const std::string& id, const
     t.status = *change.status;
   }
   if (change.settings_patch) {
+    RETURN_IF_ERROR(CheckSettingNames(*change.settings_patch));
     boost::system::error_code ec;
     json::value stored = json::parse(t.settings_json, ec);
     json::object merged = !ec && stored.is_object() ? stored.as_object() : json::object();

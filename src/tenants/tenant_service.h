@@ -87,8 +87,12 @@ class TenantService {
 };
 
 // Validates the known settings and fills their defaults (422 naming the
-// field, 400 for a wrong type). Unknown keys are kept (room for settings
-// later issues add), within 16 KiB.
+// field, 400 for a wrong type). Unknown keys are kept (the shop's own notes,
+// room for settings later issues add), within 16 KiB.
 StatusOr<boost::json::object> NormalizeSettings(boost::json::object settings);
+// Refuses (422, common/json_fields.h's UnknownFieldError) a setting whose
+// name is close to one the server reads but is not it ("cache_ttl" for
+// cache_ttl_seconds): stored, it would do nothing. Other names pass.
+Status CheckSettingNames(const boost::json::object& settings);
 
 }  // namespace embedrec::tenants

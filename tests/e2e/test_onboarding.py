@@ -185,6 +185,17 @@ def test_tenant_list_patch_and_delete(server):
     assert r.json()["settings"]["max_recommendations"] == 20
     assert r.json()["settings"]["theme"] == "dark"
     assert r.json()["settings"]["recommendation_model"] == "auto"  # the default at creation, kept
+    # A change refuses what it cannot change, and a misspelt setting (stored, it would do nothing).
+    for body, field, meant in (({"slug": "other"}, "slug", None), ({"nmae": "X"}, "nmae", "name"),
+                               ({"settings": {"cache_ttl": 5}}, "settings.cache_ttl", "settings.cache_ttl_seconds"),
+                               ({"settings": {"attribution": {"click_window": 5}}}, "settings.attribution.click_window",
+                                "settings.attribution.click_window_minutes")):
+        r = server.admin("PATCH", f"/api/v1/admin/tenants/{tid}", body)
+        assert r.status == 422, (body, r)
+        details = r.json()["error"]["details"]
+        assert details["field"] == field and details.get("did_you_mean") == meant, (body, details)
+    after = server.admin("GET", f"/api/v1/admin/tenants/{tid}").json()
+    assert after["slug"] == "shop-0" and after["name"] == "Renamed" and "cache_ttl" not in after["settings"]
 
     assert server.admin("DELETE", f"/api/v1/admin/tenants/{tid}").status == 204
     assert server.admin("GET", f"/api/v1/admin/tenants/{tid}").status == 404

@@ -117,6 +117,39 @@ TEST_F(TenantServiceTest, ChangesMergeSettingsAndTellTheHooks) {
   EXPECT_EQ(service_->Change(t->id, c).status().code(), StatusCode::kUnprocessable);
 }
 
+TEST_F(TenantServiceTest, AMisspeltSettingIsRefusedNamingTheOneMeantAndOtherNamesAreKept) {
+  auto detail = [](const Status& s, std::string_view key) {
+    for (const auto& [k, v] : s.details()) {
+      if (k == key) return v;
+    }
+    return std::string();
+  };
+  // Stored, "cache_ttl" would do nothing: the cache would keep its 300 s.
+  auto typo = service_->Create({"Shop", "typo", {{"cache_ttl", 5}}});
+  EXPECT_EQ(typo.status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(detail(typo.status(), "field"), "settings.cache_ttl");
+  EXPECT_EQ(detail(typo.status(), "did_you_mean"), "settings.cache_ttl_seconds");
+  auto t = service_->Create({"Shop", "shop", {{"theme", "dark"}}});  // the shop's own: kept
+  ASSERT_OK(t);
+  EXPECT_NE(t->settings_json.find("\"theme\":\"dark\""), std::string::npos);
+  TenantChange c;
+  c.settings_patch = boost::json::object{{"max_recomendations", 7}};
+  Status changed = service_->Change(t->id, c).status();
+  EXPECT_EQ(detail(changed, "did_you_mean"), "settings.max_recommendations");
+  c.settings_patch = boost::json::object{{"attribution", boost::json::object{{"click_window", 5}}}};
+  changed = service_->Change(t->id, c).status();
+  EXPECT_EQ(detail(changed, "field"), "settings.attribution.click_window");
+  EXPECT_EQ(detail(changed, "did_you_mean"), "settings.attribution.click_window_minutes");
+  EXPECT_EQ(changed_, 0);  // nothing changed
+  // A stored name that would now be refused (kept from before) does not block other changes.
+  auto stored = control_->GetTenant(t->id);
+  ASSERT_OK(stored);
+  stored->settings_json = R"({"cache_ttl":5,"theme":"dark"})";
+  ASSERT_OK(control_->UpdateTenant(*stored));
+  c.settings_patch = boost::json::object{{"max_recommendations", 7}};
+  ASSERT_OK(service_->Change(t->id, c));
+}
+
 TEST_F(TenantServiceTest, AFailedDeletionLeavesATenantThatARetryFinishes) {
   auto t = service_->Create({"Shop", "shop", {}});
   ASSERT_OK(t);
