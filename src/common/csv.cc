@@ -14,8 +14,61 @@ std::string CsvQuote(std::string_view s) {
   return out + "\"";
 }
 
+std::optional<std::string> WithDecimalPoint(std::string_view field) {
+  const size_t comma = field.find(',');
+  if (comma == std::string_view::npos) return std::nullopt;
+  const size_t first = !field.empty() && field[0] == '-' ? 1 : 0;
+  auto digits = [&](size_t from, size_t to) {
+    return to > from && std::all_of(field.begin() + from, field.begin() + to, [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const size_t fraction = field.size() - comma - 1;
+  if (!digits(first, comma) || fraction < 1 || fraction > 2 || !digits(comma + 1, field.size())) return std::nullopt;
+  std::string out(field);
+  out[comma] = '.';
+  return out;
+}
+
 CsvParser::CsvParser(Options options, RecordFn on_record)
-    : options_(options), on_record_(std::move(on_record)) {}
+    : options_(options),
+      on_record_(std::move(on_record)),
+      delim_(options.delimiter),
+      detecting_(options.detect_delimiter) {}
+
+StatusOr<bool> CsvParser::Detecting(std::string_view chunk, bool at_end) {
+  size_t i = head_.size();
+  head_.append(chunk);
+  // The first record's line: from its first byte (blank lines before it
+  // skipped) to the first line end outside quotes (a quote toggles; a
+  // doubled one toggles twice). Only what is new is scanned.
+  while (head_start_ == i && i < head_.size() && (head_[i] == '\n' || head_[i] == '\r')) head_start_ = ++i;
+  size_t end = std::string::npos;
+  for (; i < head_.size(); ++i) {
+    if (head_[i] == '"') {
+      head_quoted_ = !head_quoted_;
+    } else if (!head_quoted_ && (head_[i] == '\n' || head_[i] == '\r')) {
+      end = i;
+      break;
+    }
+  }
+  if (end == std::string::npos && !at_end && head_.size() <= options_.max_record_bytes) return true;
+  size_t counts[4] = {};
+  static constexpr char kCandidates[4] = {',', ';', '\t', '|'};
+  bool quoted = false;
+  for (size_t j = head_start_; j < std::min(end, head_.size()); ++j) {
+    if (head_[j] == '"') quoted = !quoted;
+    for (int k = 0; k < 4 && !quoted; ++k) counts[k] += head_[j] == kCandidates[k];
+  }
+  if (counts[0] == 0) {
+    const size_t* most = std::max_element(counts + 1, counts + 4);
+    if (*most > 0) delim_ = kCandidates[most - counts];
+  }
+  detecting_ = false;
+  std::string held = std::move(head_);
+  head_.clear();
+  bytes_ -= held.size();  // counted as it came; Feed counts it again
+  RETURN_IF_ERROR(Feed(held));
+  return false;
+}
 
 void CsvParser::EndField() {
   ends_.push_back(buf_.size());
@@ -70,6 +123,7 @@ Status CsvParser::EndRecord() {
   out_.line = record_line_;
   out_.fields.clear();
   out_.error = std::move(error_);
+  out_.delimiter = delim_;
   error_.clear();
   if (out_.error.empty()) {
     size_t start = 0;
@@ -104,6 +158,7 @@ Status CsvParser::Feed(std::string_view chunk) {
       bytes_ -= head.size();
     }
   }
+  if (detecting_) return Detecting(chunk, false).status();
   for (size_t i = 0; i < chunk.size(); ++i) {
     char c = chunk[i];
     switch (state_) {
@@ -123,7 +178,7 @@ Status CsvParser::Feed(std::string_view chunk) {
         }
         if (c == '"') {
           state_ = State::kQuoted;
-        } else if (c == ',') {
+        } else if (c == delim_) {
           OnComma();
         } else if (c == '\n' || c == '\r') {
           RETURN_IF_ERROR(OnLineEnd(c));
@@ -137,7 +192,7 @@ Status CsvParser::Feed(std::string_view chunk) {
         // Fast path: copy the run of ordinary bytes at once.
         const size_t stop = ScanEnd(i, chunk.size());
         size_t j = i;
-        while (j < stop && chunk[j] != ',' && chunk[j] != '\n' && chunk[j] != '\r' &&
+        while (j < stop && chunk[j] != delim_ && chunk[j] != '\n' && chunk[j] != '\r' &&
                chunk[j] != '"') {
           ++j;
         }
@@ -149,7 +204,7 @@ Status CsvParser::Feed(std::string_view chunk) {
         }
         if (i == chunk.size()) break;
         c = chunk[i];
-        if (c == ',') {
+        if (c == delim_) {
           OnComma();
         } else if (c == '\n' || c == '\r') {
           RETURN_IF_ERROR(OnLineEnd(c));
@@ -179,7 +234,7 @@ Status CsvParser::Feed(std::string_view chunk) {
           buf_.push_back('"');
           state_ = State::kQuoted;
           TooLong();  // a breach: skip to the line end
-        } else if (c == ',') {
+        } else if (c == delim_) {
           OnComma();
         } else if (c == '\n' || c == '\r') {
           RETURN_IF_ERROR(OnLineEnd(c));
@@ -215,6 +270,7 @@ Status CsvParser::Finish() {
       bytes_ -= head.size();
     }
   }
+  if (detecting_) RETURN_IF_ERROR(Detecting("", true).status());
   switch (state_) {
     case State::kQuoted:
       Fail("a quoted field is not closed before the end of the file");

@@ -4,7 +4,10 @@
 // Accepted: quoted fields with doubled quotes, commas and newlines inside
 // quotes, CRLF or LF line ends (a lone CR too), a UTF-8 byte-order mark at the
 // very start, and a last record without a line end. Blank lines between
-// records are skipped (not counted as records).
+// records are skipped (not counted as records). The separator is a comma, or
+// with `detect_delimiter` whichever of comma, semicolon, tab or bar the first
+// record's line holds outside quotes (a comma if it holds one: spreadsheets
+// in many locales save ';'-separated files, others save tab-separated ones).
 //
 // A malformed record (text after a closing quote, an unterminated quote at the
 // end, a field or record over the limits) is reported to the callback with
@@ -20,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,11 +38,19 @@ struct CsvRecord {
   uint64_t line = 0;                     // 1-based line where it starts
   std::vector<std::string_view> fields;  // valid only during the callback
   std::string error;                     // non-empty: malformed, fields is empty
+  char delimiter = ',';                  // what separates the fields
 };
 
 // `field` as a CSV field: quoted (with doubled quotes) only when it holds a
 // comma, quote or line break.
 std::string CsvQuote(std::string_view field);
+
+// A number written with a decimal comma, as spreadsheets of many locales
+// write it in the files they separate with something else ("12,99", "-0,5"):
+// the same with a point. Nothing otherwise, "1,234" too (three digits after
+// the comma: a thousands separator as likely). For fields of a file whose
+// delimiter is not a comma.
+std::optional<std::string> WithDecimalPoint(std::string_view field);
 
 class CsvParser {
  public:
@@ -46,6 +58,9 @@ class CsvParser {
     size_t max_field_bytes = 1 << 20;   // longer field: the record is malformed
     size_t max_fields = 4096;           // more fields: the record is malformed
     size_t max_record_bytes = 8 << 20;  // longer record: malformed (bounds memory)
+    char delimiter = ',';
+    // Takes the delimiter from the first record's line instead (see above).
+    bool detect_delimiter = false;
   };
   // The callback may stop parsing by returning a non-OK Status, which Feed or
   // Finish then returns.
@@ -70,7 +85,11 @@ class CsvParser {
   void EndField();
   Status EndRecord();
   void Fail(std::string error);
-  void OnComma();               // ',' outside quotes
+  void OnComma();               // the delimiter outside quotes
+  // With detect_delimiter: holds the input until the first line end outside
+  // quotes (or max_record_bytes, or the end), then chooses the delimiter and
+  // parses what it held. True while it still holds.
+  StatusOr<bool> Detecting(std::string_view chunk, bool at_end);
   Status OnLineEnd(char c);     // '\n' or '\r' outside quotes: the record ends
   // Checks the size limits; on a breach marks the record malformed and drops its bytes.
   bool TooLong();
@@ -82,6 +101,11 @@ class CsvParser {
   Options options_;
   RecordFn on_record_;
   State state_ = State::kStartField;
+  char delim_;
+  bool detecting_;             // the delimiter not chosen yet
+  std::string head_;           // what detection holds
+  size_t head_start_ = 0;      // where the first record's line starts in it
+  bool head_quoted_ = false;   // its scan ended inside quotes
   bool at_start_ = true;       // BOM check pending
   std::string bom_;            // partial BOM bytes across chunks
   std::string buf_;            // bytes of all fields of the current record

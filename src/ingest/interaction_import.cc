@@ -117,6 +117,7 @@ class RowReader {
     error_.clear();
     PackedInteraction rec;
     bool have_ts = false;
+    decimal_comma_ = r.delimiter != ',';  // "4,5" in a ';'-separated file
     for (size_t i = 0; i < cols_.size() && error_.empty(); ++i) {
       std::string_view v = Trim(r.fields[i]);
       if (cols_[i] != Col::kExtra && !IsValidUtf8(v)) {
@@ -174,6 +175,8 @@ class RowReader {
   void ReadNumber(size_t col, std::string_view v, PackedInteraction::Field f, interactions::Number which,
                   PackedInteraction* rec) {
     if (v.empty()) return;
+    std::optional<std::string> point;
+    if (decimal_comma_ && (point = WithDecimalPoint(v))) v = *point;
     auto n = Number(v);
     const interactions::NumberRule& rule = interactions::Rule(which);
     if (!n || !rule.Allows(*n)) {
@@ -220,6 +223,7 @@ class RowReader {
   std::vector<std::string> names_;
   bool have_header_ = false;
   std::string type_, error_;  // per row, kept for their buffers
+  bool decimal_comma_ = false;  // the file is not comma-separated: numbers may have one
   std::vector<bool> stored_seen_;  // by user_idx: a stored user with rows here
 };
 
@@ -334,7 +338,7 @@ StatusOr<ImportResult> ImportInteractionsCsv(ByteSource* csv, const IdSnapshot& 
   NewUsers new_users(opt.spill_dir, opt.new_user_chunk ? opt.new_user_chunk : NewUsers::kDefaultChunkUsers,
                      opt.user_hash);
   RowReader reader(ids, types, opt, &sorter, &new_users, &result);
-  CsvParser parser({}, [&reader](const CsvRecord& r) { return reader.OnRecord(r); });
+  CsvParser parser({.detect_delimiter = true}, [&reader](const CsvRecord& r) { return reader.OnRecord(r); });
   RETURN_IF_ERROR(parser.ParseAll(csv));
   if (!reader.have_header()) {
     return Status::Unprocessable("the file is empty: it needs a header row naming its columns")

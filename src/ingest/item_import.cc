@@ -143,6 +143,8 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
         case Col::kPrice: {
           std::string_view t = Trim(v);
           if (t.empty()) break;
+          std::optional<std::string> point;  // "12,99" in a ';'-separated file
+          if (r.delimiter != ',' && (point = WithDecimalPoint(t))) t = *point;
           if (!t.empty() && t[0] == '-' && ParseDecimal(t.substr(1))) {
             error = "price must not be negative";
           } else if (auto p = ParseDecimal(t)) {
@@ -203,7 +205,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
     return pending.size() >= kChunk ? flush() : Status::Ok();
   };
 
-  CsvParser parser({}, on_record);
+  CsvParser parser({.detect_delimiter = true}, on_record);
   RETURN_IF_ERROR(parser.ParseAll(csv));
   RETURN_IF_ERROR(flush());
   if (!have_header) {

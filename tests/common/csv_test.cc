@@ -42,6 +42,50 @@ TEST(CsvParserTest, PlainRecordsWithLfCrlfAndNoFinalNewline) {
   EXPECT_EQ(Parse(",\n").rows, (Rows{{"", ""}}));
 }
 
+TEST(CsvParserTest, TheDelimiterIsTakenFromTheFirstLineWhenAsked) {
+  CsvParser::Options detect;
+  detect.detect_delimiter = true;
+  const Rows semi{{"item_id", "name, full", "price"}, {"P1", "Café; au lait", "12,99"}};
+  const std::string semi_csv = "\xEF\xBB\xBFitem_id;\"name, full\";price\r\nP1;\"Café; au lait\";12,99\r\n";
+  for (size_t chunk : {0, 1, 2, 3, 7}) {  // the BOM and the header split across chunks
+    EXPECT_EQ(Parse(semi_csv, chunk, detect).rows, semi) << chunk;
+  }
+  EXPECT_EQ(Parse("a\tb\n1\t2", 0, detect).rows, (Rows{{"a", "b"}, {"1", "2"}}));
+  EXPECT_EQ(Parse("a|b\n1|2\n", 1, detect).rows, (Rows{{"a", "b"}, {"1", "2"}}));
+  // A comma in the first line wins; quoted separators do not count.
+  EXPECT_EQ(Parse("a,b;c\n1,2;3\n", 0, detect).rows, (Rows{{"a", "b;c"}, {"1", "2;3"}}));
+  EXPECT_EQ(Parse("\"a;b\",c\n", 0, detect).rows, (Rows{{"a;b", "c"}}));
+  // Blank lines before the header are skipped; one column stays one column.
+  auto blank = Parse("\n\r\nx;y\n1;2\n", 2, detect);
+  EXPECT_EQ(blank.rows, (Rows{{"x", "y"}, {"1", "2"}}));
+  EXPECT_EQ(blank.lines, (std::vector<uint64_t>{3, 4}));
+  EXPECT_EQ(Parse("item_id\nP1\n", 0, detect).rows, (Rows{{"item_id"}, {"P1"}}));
+  EXPECT_EQ(Parse("", 0, detect).rows, Rows{});
+  // Without asking, a semicolon is data.
+  EXPECT_EQ(Parse("a;b\n").rows, (Rows{{"a;b"}}));
+  // The record tells the delimiter, and every byte is counted once.
+  char seen = 0;
+  CsvParser p(detect, [&](const CsvRecord& r) {
+    seen = r.delimiter;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(p.Feed("a;b").ok());
+  ASSERT_TRUE(p.Feed("\n1;2\n").ok());
+  ASSERT_TRUE(p.Finish().ok());
+  EXPECT_EQ(seen, ';');
+  EXPECT_EQ(p.bytes(), 8u);
+  EXPECT_EQ(p.records(), 2u);
+}
+
+TEST(CsvParserTest, ADecimalCommaBecomesAPointWhereItCannotBeAThousandsSeparator) {
+  EXPECT_EQ(WithDecimalPoint("12,99"), "12.99");
+  EXPECT_EQ(WithDecimalPoint("0,5"), "0.5");
+  EXPECT_EQ(WithDecimalPoint("-3,25"), "-3.25");
+  for (const char* other : {"1,234", "12", "12.99", ",5", "5,", "1,2,3", "a,5", "1,5a", "", "-,5", "1.000,50"}) {
+    EXPECT_EQ(WithDecimalPoint(other), std::nullopt) << other;
+  }
+}
+
 TEST(CsvParserTest, QuotedFieldsWithCommasQuotesAndNewlines) {
   auto p = Parse("id,desc\n1,\"say \"\"hi\"\", ok\"\n2,\"two\r\nlines\"\n3,\"\"\n");
   EXPECT_EQ(p.rows, (Rows{{"id", "desc"}, {"1", "say \"hi\", ok"}, {"2", "two\r\nlines"}, {"3", ""}}));

@@ -69,6 +69,23 @@ def test_raw_csv_gzip_and_zstd_bodies(server, shop):
     assert r.status == 400, r
 
 
+def test_a_semicolon_separated_spreadsheet_export_is_read_as_such(server):
+    # Spreadsheets of many locales save ';'-separated CSV with decimal commas.
+    o = server.onboard("eu-shop", scopes=["data:write", "interactions:write", "recommendations:read"])
+    items = ("\ufeffitem_id;name;category;price\r\nP1;\"Kaffee, gemahlen\";Kaffee;12,99\r\n"
+             "P2;Tee;Tee;3,5\r\n").encode()
+    r = server.upload("/api/v1/upload/items", items, o["api_key"], filename="produkte.csv")
+    assert r.status == 200 and (r.json()["rows_accepted"], r.json()["rows_rejected"]) == (2, 0), r
+    it = item(server, o, "P1").json()
+    assert it["name"] == "Kaffee, gemahlen" and it["price"] == 12.99, it
+    events = (b"user_id;item_id;interaction_type;timestamp;price;quantity\n"
+              b"U1;P1;purchase;2024-01-10T14:30:00Z;12,99;2\n")
+    r = server.upload("/api/v1/upload/interactions", events, o["api_key"], raw=True)
+    assert r.status == 200 and r.json()["rows_accepted"] == 1, r
+    (ev,) = server.request("GET", "/api/v1/users/U1/interactions", token=o["api_key"]).json()["interactions"]
+    assert (ev["value"], ev["quantity"]) == (12.99, 2), ev
+
+
 def test_every_kind_of_bad_row_is_reported_with_its_row_number(server, shop):
     csv = ("\ufeffitem_id,name,price,in_stock,color\r\n"     # row 1: header (BOM, CRLF)
            "A1,\"Quoted, with comma\",10.50,true,red\r\n"    # 2 ok

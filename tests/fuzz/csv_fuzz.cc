@@ -1,6 +1,7 @@
 // The CSV reader (common/csv.h) on any bytes, split into chunks the input
-// chooses. Besides the sanitizers' checks, a property: the records (fields,
-// errors, numbering) do not depend on how the bytes were chunked.
+// chooses, with the delimiter fixed or detected (the input chooses). Besides
+// the sanitizers' checks, a property: the records (fields, errors,
+// numbering, delimiter) do not depend on how the bytes were chunked.
 #include <string>
 #include <vector>
 
@@ -16,15 +17,17 @@ struct Seen {
   uint64_t record, line;
   std::vector<std::string> fields;
   std::string error;
+  char delimiter;
   bool operator==(const Seen&) const = default;
 };
 
-std::vector<Seen> Parse(std::string_view text, const std::vector<size_t>& chunks) {
+std::vector<Seen> Parse(std::string_view text, const std::vector<size_t>& chunks, bool detect) {
   std::vector<Seen> out;
   // Small limits, so the too-long paths run too.
-  CsvParser::Options options{.max_field_bytes = 64, .max_fields = 8, .max_record_bytes = 256};
+  CsvParser::Options options{
+      .max_field_bytes = 64, .max_fields = 8, .max_record_bytes = 256, .detect_delimiter = detect};
   CsvParser parser(options, [&](const CsvRecord& r) {
-    Seen s{r.record, r.line, {}, r.error};
+    Seen s{r.record, r.line, {}, r.error, r.delimiter};
     for (auto f : r.fields) s.fields.emplace_back(f);
     embedrec::fuzz::Check(r.error.empty() || r.fields.empty());
     out.push_back(std::move(s));
@@ -47,10 +50,11 @@ std::vector<Seen> Parse(std::string_view text, const std::vector<size_t>& chunks
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   embedrec::fuzz::Input in(data, size);
   std::vector<size_t> chunks;
+  const bool detect = in.Byte() % 2 == 1;
   for (int i = 0, n = in.Byte() % 8; i < n; ++i) chunks.push_back(1 + in.Byte() % 16);
   std::string_view text = in.rest();
-  auto whole = Parse(text, {});
-  auto chunked = Parse(text, chunks);
+  auto whole = Parse(text, {}, detect);
+  auto chunked = Parse(text, chunks, detect);
   embedrec::fuzz::Check(whole == chunked);
   return 0;
 }

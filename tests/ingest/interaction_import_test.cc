@@ -53,6 +53,26 @@ TEST(InteractionImportTest, CreatesUsersOnceAndDropsDuplicates) {
   EXPECT_EQ(r->rows_accepted + r->rows_rejected + r->duplicates_removed, r->data_rows);
 }
 
+TEST(InteractionImportTest, ATabSeparatedExportIsReadWithItsDecimalCommas) {
+  Fixture f;
+  f.ids.items = {{"P1", 1}, {"P2", 2}};
+  auto src = NewStringSource(
+      "user_id\titem_id\tinteraction_type\ttimestamp\trating\tprice\n"
+      "U1\tP1\trating\t1704896580\t4,5\t\n"
+      "U1\tP2\tpurchase\t1704896590\t\t19,90\n");
+  InteractionImportOptions opt;
+  opt.now_ms = 1800000000000;
+  InteractionStats st;
+  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows_accepted, 2) << (r->errors.empty() ? "" : r->errors[0].error);
+  ASSERT_EQ(f.batch.interactions.size(), 2u);
+  std::map<int64_t, store::InteractionRecord> by_item;
+  for (const auto& i : f.batch.interactions) by_item[*i.item_idx] = i;
+  EXPECT_DOUBLE_EQ(*by_item[1].rating, 4.5);
+  EXPECT_DOUBLE_EQ(*by_item[2].value, 19.9);
+}
+
 TEST(InteractionImportTest, WritesRowsInKeyOrderAcrossSpilledRuns) {
   Fixture f;
   for (int i = 0; i < 50; ++i) f.ids.items.emplace("P" + std::to_string(i), i);

@@ -44,6 +44,22 @@ TEST(ItemImportTest, PriceMustBeAPlainNonNegativeDecimal) {
   EXPECT_FALSE(b.items[1].price.has_value());
 }
 
+TEST(ItemImportTest, ASemicolonSeparatedSpreadsheetExportIsReadWithItsDecimalCommas) {
+  RecordingBatch b;
+  auto r = Import("\xEF\xBB\xBFitem_id;name;price\r\nP1;\"Kaffee, gemahlen\";12,99\r\nP2;Tee;3\r\nP3;Set;1,234\r\n", &b);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(b.items.size(), 2u);
+  EXPECT_EQ(b.items[0].name, "Kaffee, gemahlen");
+  EXPECT_DOUBLE_EQ(*b.items[0].price, 12.99);
+  EXPECT_DOUBLE_EQ(*b.items[1].price, 3);
+  // "1,234": a thousands separator as likely as a decimal comma, refused.
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].row, 4u);
+  // In a comma-separated file a quoted "12,99" stays an error, as before.
+  RecordingBatch c;
+  EXPECT_EQ(Import("item_id,price\nP1,\"12,99\"\n", &c)->rows_rejected, 1);
+}
+
 TEST(ItemImportTest, ListsAtMostAHundredErrorsAndCountsTheRest) {
   std::string csv = "item_id,price\n";
   for (int i = 0; i < 250; ++i) csv += "P" + std::to_string(i) + ",bad\n";
