@@ -207,7 +207,16 @@ Status CheckObject(const json::object& s, const json::object& o, const Field& fi
         continue;
       }
     }
-    if (!extra) continue;
+    if (!extra) {
+      // Open at the top: ignored, unless it is likely a typo of a declared
+      // property ("filter" for "filters"), which would then be missed.
+      if (!field.parent && props) {
+        std::vector<std::string_view> known;
+        for (const auto& [name, schema] : *props) known.push_back(name);
+        if (!ClosestName(k, known).empty()) return UnknownField(props, f);
+      }
+      continue;
+    }
     if (extra->is_bool()) {
       if (!extra->as_bool()) return UnknownField(props, f);
       continue;

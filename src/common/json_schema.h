@@ -18,6 +18,10 @@
 // that additionalProperties false refuses is a 422 naming, in details,
 // the properties known there (known_fields) and, when one is close
 // (common/strings.h's ClosestName), the one likely meant (did_you_mean).
+// Where additionalProperties is not given an unknown property is ignored,
+// except at the top (a request body's own fields) one whose name is close
+// to a declared one ("filter" for "filters", "cout" for "count"): a likely
+// typo, refused the same way rather than silently missed.
 //
 // Thread safety: immutable after Parse; Validate may run concurrently.
 #pragma once

@@ -186,15 +186,22 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 std::string_view ClosestName(std::string_view name, const std::vector<std::string_view>& known) {
   if (name.empty() || name.size() > 64) return {};
   std::vector<std::string> words = NameWords(name);
+  auto stems = [](const std::vector<std::string>& w) {  // the words, in order, joined
+    std::string out;
+    for (const auto& x : w) out += (out.empty() ? "" : "_") + x;
+    return out;
+  };
+  const std::string stem = stems(words);
   std::sort(words.begin(), words.end());
-  std::string joined = AsciiLower(name);
+  const std::string joined = AsciiLower(name);
   // Lower is better: the kind of likeness first (the same words, words
-  // more or less, letters off), then how far.
+  // more or less, letters off, cut short), then how far.
   size_t best = SIZE_MAX;
   std::string_view choice;
   bool tie = false;
   for (std::string_view k : known) {
     std::vector<std::string> kw = NameWords(k);
+    const std::string kstem = stems(kw);
     std::sort(kw.begin(), kw.end());
     size_t score = SIZE_MAX;
     if (kw == words) {
@@ -209,7 +216,14 @@ std::string_view ClosestName(std::string_view name, const std::vector<std::strin
     if (score == SIZE_MAX) {
       const std::string kl = AsciiLower(k);
       const size_t dist = EditDistance(joined, kl);
-      if (dist <= std::max<size_t>(1, std::min(joined.size(), kl.size()) / 4)) score = 200 + dist;
+      const bool mine_shorter = stem.size() < kstem.size();
+      const std::string_view shorter = mine_shorter ? std::string_view(stem) : std::string_view(kstem);
+      const std::string_view longer = mine_shorter ? std::string_view(kstem) : std::string_view(stem);
+      if (dist <= std::max<size_t>(1, shorter.size() / 4)) {
+        score = 200 + dist;
+      } else if (shorter.size() >= 5 && 2 * shorter.size() >= longer.size() && longer.starts_with(shorter)) {
+        score = 300 + (longer.size() - shorter.size());  // cut short: "hyperparams"
+      }
     }
     if (score < best) {
       best = score;

@@ -44,8 +44,9 @@ std::string_view Trim(std::string_view s);
 // The name of `known` a client most likely meant by `name` (a field it
 // misspelt or named its own way), or "" when none is close: the same words
 // in another order ("min_price" → "price_min"), a word or two more or less
-// ("in_stock" → "in_stock_only"), or a few letters off ("categroy" →
-// "category"; ASCII case ignored). "" too when two are equally close.
+// ("in_stock" → "in_stock_only"), a few letters off ("categroy" →
+// "category"), or cut short ("hyperparam" → "hyperparameters"; ASCII case
+// ignored). "" too when two are equally close.
 std::string_view ClosestName(std::string_view name, const std::vector<std::string_view>& known);
 
 }  // namespace embedrec

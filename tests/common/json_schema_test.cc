@@ -110,6 +110,15 @@ TEST(JsonSchemaTest, ClosedObjectsRefuseUnknownFields) {
   EXPECT_EQ(far.message(), "unknown field 'filters.colour' (known: category, price_min, price_max)");
   Status huge = Check(filters, "{\"filters\":{\"" + std::string(5000, 'k') + "\":1}}");
   EXPECT_LT(huge.message().size(), 300u);  // the name is cut in what is echoed
+  // Open objects ignore unknown properties, but at the top one close to a
+  // declared property is a likely typo and refused; deeper ones pass.
+  JsonSchema open = Must(R"({"type":"object","properties":{"count":{"type":"integer"},
+    "filters":{"type":"object"},"context":{"type":"object","properties":{"device":{"type":"string"}}}}})");
+  EXPECT_TRUE(Check(open, R"({"count":3,"session_id":"s1","context":{"device_type":"mobile"}})").ok());
+  Status typo = Check(open, R"({"filter":{"category":"books"}})");
+  EXPECT_EQ(typo.code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(DetailOf(typo, "did_you_mean"), "filters");
+  EXPECT_EQ(DetailOf(Check(open, R"({"cout":3})"), "did_you_mean"), "count");
   JsonSchema weights = Must(R"({"type":"object","additionalProperties":{"type":"number","minimum":0}})");
   EXPECT_TRUE(Check(weights, R"({"view":1,"purchase":5})").ok());
   EXPECT_EQ(FieldOf(Check(weights, R"({"view":-1})")), "view");

@@ -35,6 +35,7 @@ TEST(StringsTest, ClosestNameFindsWhatAClientMeant) {
   EXPECT_EQ(ClosestName("categroy", filters), "category");       // letters swapped
   EXPECT_EQ(ClosestName("Brand", filters), "brand");
   EXPECT_EQ(ClosestName("brnd", filters), "brand");
+  EXPECT_EQ(ClosestName("hyperparams", {"model_type", "hyperparameters"}), "hyperparameters");  // cut short
   EXPECT_EQ(ClosestName("price", filters), "");   // price_min or price_max: either
   EXPECT_EQ(ClosestName("colour", filters), "");  // nothing close
   EXPECT_EQ(ClosestName("", filters), "");

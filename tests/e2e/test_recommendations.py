@@ -108,6 +108,10 @@ def test_a_filter_the_server_does_not_know_is_refused_naming_the_one_meant(serve
         r = server.request("POST", path, {**body, "filters": {"colour": "red"}}, token=key)
         assert r.status == 422 and "did_you_mean" not in r.json()["error"]["details"], r
         assert server.request("POST", path, {**body, "filters": {"in_stock_only": True}}, token=key).status == 200
+        # A misspelt field of the request itself is refused too; an unrelated one is ignored.
+        r = server.request("POST", path, {**body, "filter": {"category": "books"}}, token=key)
+        assert r.status == 422 and r.json()["error"]["details"]["did_you_mean"] == "filters", r
+        assert server.request("POST", path, {**body, "session_id": "s-1"}, token=key).status == 200
         # min_price / max_price: price_min / price_max by the other name; both differing is refused.
         r = server.request("POST", path, {**body, "filters": {"price_min": 10, "min_price": 20}}, token=key)
         assert r.status == 422 and r.json()["error"]["details"]["field"] == "filters.min_price", r
