@@ -139,6 +139,24 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+std::string SnakeCase(std::string_view s) {
+  std::string out;
+  bool pending = false;  // a separator is due before the next character
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '_' || c == '-' || c == ' ' || c == '.' || c == '\t') {
+      pending = !out.empty();
+      continue;
+    }
+    const bool upper = c >= 'A' && c <= 'Z';
+    if (upper && i > 0 && s[i - 1] >= 'a' && s[i - 1] <= 'z') pending = true;  // camelCase
+    if (pending) out.push_back('_');
+    pending = false;
+    out.push_back(upper ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return out;
+}
+
 namespace {
 
 // A field name's words, lowercased, a plural's trailing 's' dropped:

@@ -41,6 +41,10 @@ std::vector<std::string> SplitList(std::string_view text, char sep);
 std::string JsonQuote(std::string_view s);
 // Strips ASCII whitespace at both ends.
 std::string_view Trim(std::string_view s);
+// A column or field name as snake_case: lowercased, words split at spaces,
+// dashes, dots and camelCase, joined by '_' ("User ID", "userId", "user-id"
+// and "USER_ID" are all "user_id").
+std::string SnakeCase(std::string_view name);
 // The name of `known` a client most likely meant by `name` (a field it
 // misspelt or named its own way), or "" when none is close: the same words
 // in another order ("min_price" → "price_min"), a word or two more or less

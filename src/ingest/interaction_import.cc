@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "common/csv.h"
+#include "ingest/header_columns.h"
 #include "ingest/interaction_sorter.h"
 
 namespace embedrec::ingest {
@@ -22,8 +23,8 @@ enum class Col { kUser, kItem, kType, kTimestamp, kRating, kDuration, kValue, kQ
 Col ColumnFor(const std::string& n) {
   if (n == "user_id") return Col::kUser;
   if (n == "item_id") return Col::kItem;
-  if (n == "interaction_type" || n == "type" || n == "event_type") return Col::kType;
-  if (n == "timestamp" || n == "ts" || n == "time") return Col::kTimestamp;
+  if (n == "interaction_type") return Col::kType;
+  if (n == "timestamp") return Col::kTimestamp;
   if (n == "rating") return Col::kRating;
   if (n == "duration_seconds") return Col::kDuration;
   if (n == "value" || n == "price") return Col::kValue;
@@ -89,9 +90,16 @@ class RowReader {
  private:
   Status Header(const CsvRecord& r) {
     if (!r.error.empty()) return Status::Unprocessable("the header row is malformed: " + r.error);
-    for (auto f : r.fields) {
-      std::string name = AsciiLower(Trim(f));
-      Col c = ColumnFor(name);
+    static const std::vector<ColumnAlias> kAliases = {
+        {"user_id", {"customer_id", "visitor_id"}},
+        {"item_id", {"product_id", "sku"}},
+        {"interaction_type", {"type", "event_type", "event"}},
+        {"timestamp", {"ts", "time", "datetime", "event_time"}}};
+    const std::vector<std::string> canon =
+        HeaderColumns(std::vector<std::string_view>(r.fields.begin(), r.fields.end()), kAliases);
+    for (size_t i = 0; i < canon.size(); ++i) {
+      std::string name = AsciiLower(Trim(r.fields[i]));
+      Col c = ColumnFor(canon[i]);
       if (c != Col::kExtra && std::find(cols_.begin(), cols_.end(), c) != cols_.end()) {
         return Status::Unprocessable("column '" + name + "' appears twice in the header");
       }
@@ -99,12 +107,8 @@ class RowReader {
       cols_.push_back(c);
       if (c == Col::kExtra) result_->extra_columns.push_back(name);
     }
-    for (auto [c, label] : {std::pair{Col::kUser, "user_id"}, std::pair{Col::kItem, "item_id"},
-                            std::pair{Col::kType, "interaction_type"},
-                            std::pair{Col::kTimestamp, "timestamp"}}) {
-      if (std::find(cols_.begin(), cols_.end(), c) == cols_.end()) {
-        return Status::Unprocessable(std::string("the header has no ") + label + " column");
-      }
+    for (const char* name : {"user_id", "item_id", "interaction_type", "timestamp"}) {
+      RETURN_IF_ERROR(RequireColumn(canon, name));
     }
     have_header_ = true;
     return Status::Ok();

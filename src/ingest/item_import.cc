@@ -7,6 +7,7 @@
 #include "common/json_text.h"
 #include "common/strings.h"
 #include "common/csv.h"
+#include "ingest/header_columns.h"
 
 namespace embedrec::ingest {
 namespace json = boost::json;
@@ -108,18 +109,22 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
       if (!r.error.empty()) {
         return Status::Unprocessable("the header row is malformed: " + r.error);
       }
-      for (auto f : r.fields) {
-        std::string name = AsciiLower(Trim(f));
-        if (std::find(names.begin(), names.end(), name) != names.end() && !name.empty()) {
-          return Status::Unprocessable("column '" + name + "' appears twice in the header");
-        }
+      static const std::vector<ColumnAlias> kAliases = {{"item_id", {"product_id", "sku"}},
+                                                        {"name", {"title", "product_name"}}};
+      const std::vector<std::string> canon =
+          HeaderColumns(std::vector<std::string_view>(r.fields.begin(), r.fields.end()), kAliases);
+      for (size_t i = 0; i < canon.size(); ++i) {
+        std::string name = AsciiLower(Trim(r.fields[i]));  // an extra column's property name
+        const Col c = ColumnFor(canon[i]);
+        const bool twice = c == Col::kExtra
+                               ? !name.empty() && std::find(names.begin(), names.end(), name) != names.end()
+                               : std::find(cols.begin(), cols.end(), c) != cols.end();
+        if (twice) return Status::Unprocessable("column '" + name + "' appears twice in the header");
         names.push_back(name);
-        cols.push_back(ColumnFor(name));
-        if (cols.back() == Col::kExtra) result.extra_columns.push_back(name);
+        cols.push_back(c);
+        if (c == Col::kExtra) result.extra_columns.push_back(name);
       }
-      if (std::find(cols.begin(), cols.end(), Col::kItemId) == cols.end()) {
-        return Status::Unprocessable("the header has no item_id column");
-      }
+      RETURN_IF_ERROR(RequireColumn(canon, "item_id"));
       have_header = true;
       return Status::Ok();
     }

@@ -24,6 +24,17 @@ TEST(StringsTest, InvalidUtf8IsReplacedAndValidTextKept) {
   EXPECT_TRUE(IsValidUtf8(ValidUtf8("\xf0\x9f\x98\x80\xf0\x9f")));
 }
 
+TEST(StringsTest, SnakeCaseMakesOneNameOfEverySpelling) {
+  for (const char* n : {"user_id", "User ID", "userId", "user-id", "USER_ID", " user  id ", "UserId"}) {
+    EXPECT_EQ(SnakeCase(n), "user_id") << n;
+  }
+  EXPECT_EQ(SnakeCase("productID"), "product_id");
+  EXPECT_EQ(SnakeCase("Interaction Type"), "interaction_type");
+  EXPECT_EQ(SnakeCase("price"), "price");
+  EXPECT_EQ(SnakeCase("größe"), "größe");  // not ASCII: kept
+  EXPECT_EQ(SnakeCase(""), "");
+}
+
 TEST(StringsTest, ClosestNameFindsWhatAClientMeant) {
   const std::vector<std::string_view> filters = {"category", "categories", "brand", "price_min", "price_max",
                                                  "tags_any", "exclude_item_ids", "include_item_ids", "in_stock_only"};

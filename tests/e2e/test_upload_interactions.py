@@ -100,6 +100,25 @@ def test_missing_columns_are_422(server, shop):
     r = server.upload("/api/v1/upload/interactions", b"user_id,item_id,timestamp\nU,P,1\n",
                       shop["api_key"])
     assert r.status == 422 and "interaction_type" in r.json()["error"]["message"]
+    r = server.upload("/api/v1/upload/interactions", b"usr_id,item_id,interaction_type,timestamp\nU,P,view,1\n",
+                      shop["api_key"])
+    assert r.status == 422, r
+    details = r.json()["error"]["details"]
+    assert (details["column"], details["did_you_mean"]) == ("user_id", "usr_id"), details
+
+
+def test_a_shops_own_column_names_are_read(server, shop):
+    # Exports name columns their own way: "Customer ID" for user_id, "Product ID" or "SKU" for item_id.
+    r = server.upload("/api/v1/upload/interactions",
+                      b"Customer ID,Product ID,Event,Timestamp,Price\n"
+                      b"C1,PROD_001,purchase,2024-01-10T14:30:00Z,99.99\n", shop["api_key"])
+    assert r.status == 200 and r.json()["rows_accepted"] == 1, r
+    (ev,) = server.request("GET", "/api/v1/users/C1/interactions", token=shop["api_key"]).json()["interactions"]
+    assert (ev["item_id"], ev["interaction_type"], ev["value"]) == ("PROD_001", "purchase", 99.99), ev
+    r = server.upload("/api/v1/upload/items", b"SKU,Title,Category,Price\nNEW_1,Lamp,Home,20\n", shop["api_key"])
+    assert r.status == 200 and r.json()["rows_accepted"] == 1, r
+    it = server.request("GET", "/api/v1/items/NEW_1", token=shop["api_key"]).json()
+    assert (it["name"], it["price"]) == ("Lamp", 20), it
 
 
 def test_dropped_connection_leaves_history_unchanged(server, shop):
