@@ -71,8 +71,8 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
     if (ts->is_string()) parsed = interactions::ParseTimestampMillis(ts->as_string());
     else if (ts->is_number()) parsed = interactions::TimestampMillisFromSeconds(ts->to_number<double>());
     if (!parsed) {
-      return FieldValueError("timestamp", "timestamp must be RFC 3339 with a zone "
-                                          "(2024-01-16T19:23:45Z) or epoch seconds");
+      return FieldValueError("timestamp", "timestamp must be RFC 3339 (2024-01-16T19:23:45Z; without a zone: "
+                                          "UTC) or epoch seconds");
     }
     if (*parsed > now_ms + interactions::kMaxFutureMs) {
       return FieldValueError("timestamp", "timestamp is more than a day in the future");
@@ -134,7 +134,7 @@ std::string EventSchema() {
     "user_id":{"type":"string","minLength":1,"maxLength":256},
     "interaction_type":{"type":"string","minLength":1,"maxLength":64,"description":"view, click, add_to_cart, remove_from_cart, purchase, rating, like, share, recommendations_shown, or a custom type of the tenant's settings"},
     "item_id":{"type":"string","maxLength":256,"description":"required except for recommendations_shown"},
-    "timestamp":{"anyOf":[{"type":"string","description":"RFC 3339 with a zone"},{"type":"number","description":"epoch seconds"}],"description":"default: now; at most a day ahead"},
+    "timestamp":{"anyOf":[{"type":"string","description":"RFC 3339; without a zone, UTC; a date alone, its midnight"},{"type":"number","description":"epoch seconds"}],"description":"default: now; at most a day ahead"},
     "rating":)" + NumberSchema(interactions::Number::kRating) + R"(,
     "context":{"type":"object","description":"page, device, time_of_day, ...; at most 16 KiB"},
     "metadata":{"type":"object","properties":{"price":)" + NumberSchema(interactions::Number::kValue) +

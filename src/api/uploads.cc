@@ -183,6 +183,8 @@ constexpr const char* kUploadResult = R"({"type":"object",
   "rows_accepted":{"type":"integer"},"rows_rejected":{"type":"integer"},"duplicates_removed":{"type":"integer"},
   "validation_errors":{"type":"array","items":{"type":"object","properties":{"row":{"type":"integer"},"error":{"type":"string"}}}},
   "validation_errors_not_listed":{"type":"integer"},"extra_columns":{"type":"array","items":{"type":"string"}},
+  "csv_delimiter":{"type":"string","description":"what separated the fields: a comma, or a semicolon, tab or bar told by the header line"},
+  "timestamps_read_as_utc":{"type":"integer","description":"rows whose timestamp had no zone, read as UTC; absent when none"},
   "storage_location":{"type":"string"},"statistics":{"type":"object"}}})";
 
 void DeclareUpload(http::RouteInfo& r, uint64_t max_upload_bytes) {

@@ -74,42 +74,63 @@ std::string FormatRfc3339Millis(int64_t unix_millis) {
   return Format(secs, std::string_view(tail, 5));
 }
 
-std::optional<int64_t> ParseRfc3339Millis(std::string_view s) {
-  int y, mo, d, h, mi, se;
-  if (!Digits(s, 0, 4, &y) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
-      s[7] != '-' || !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
-      !Digits(s, 17, 2, &se)) {
+namespace {
+
+// `strict`: YYYY-MM-DD[T|t| ]HH:MM:SS[.fff...] and a zone (Z or ±HH:MM).
+// Otherwise also without seconds, without a zone (UTC), a date alone
+// (midnight UTC), and an offset ±HHMM.
+std::optional<int64_t> ParseDateTime(std::string_view s, bool strict, bool* zoneless) {
+  int y, mo, d, h = 0, mi = 0, se = 0;
+  if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
+      !Digits(s, 8, 2, &d)) {
     return std::nullopt;
+  }
+  size_t pos = 10;
+  int64_t millis = 0;
+  const bool date_only = !strict && s.size() == 10;
+  if (!date_only) {
+    if (s.size() < 16 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) ||
+        s[13] != ':' || !Digits(s, 14, 2, &mi)) {
+      return std::nullopt;
+    }
+    pos = 16;
+    if (pos < s.size() && s[pos] == ':') {
+      if (!Digits(s, 17, 2, &se)) return std::nullopt;
+      pos = 19;
+    } else if (strict) {
+      return std::nullopt;
+    }
+    if (pos < s.size() && s[pos] == '.') {
+      ++pos;
+      int scale = 100, ndig = 0;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        if (ndig < 3) millis += (s[pos] - '0') * scale;
+        scale /= 10;
+        ++ndig;
+        ++pos;
+      }
+      if (ndig == 0) return std::nullopt;
+    }
   }
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60) return std::nullopt;
   using namespace std::chrono;
   if (!year_month_day{year{y} / month{unsigned(mo)} / day{unsigned(d)}}.ok()) return std::nullopt;
-  size_t pos = 19;
-  int64_t millis = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    int scale = 100, ndig = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (ndig < 3) millis += (s[pos] - '0') * scale;
-      scale /= 10;
-      ++ndig;
-      ++pos;
-    }
-    if (ndig == 0) return std::nullopt;
-  }
-  if (pos >= s.size()) return std::nullopt;  // zone required
   int64_t offset_min = 0;
-  if (s[pos] == 'Z' || s[pos] == 'z') {
+  if (zoneless) *zoneless = pos >= s.size();
+  if (pos >= s.size()) {
+    if (strict) return std::nullopt;  // zone required
+  } else if (s[pos] == 'Z' || s[pos] == 'z') {
     ++pos;
-  } else if (s[pos] == '+' || s[pos] == '-') {
+  } else if (!date_only && (s[pos] == '+' || s[pos] == '-')) {
     int oh, om;
-    if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !Digits(s, pos + 4, 2, &om) || oh > 23 || om > 59) {
+    const bool colon = pos + 3 < s.size() && s[pos + 3] == ':';
+    if (strict && !colon) return std::nullopt;
+    const size_t minutes_at = pos + (colon ? 4 : 3);
+    if (!Digits(s, pos + 1, 2, &oh) || !Digits(s, minutes_at, 2, &om) || oh > 23 || om > 59) {
       return std::nullopt;
     }
     offset_min = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
-    pos += 6;
+    pos = minutes_at + 2;
   } else {
     return std::nullopt;
   }
@@ -118,6 +139,14 @@ std::optional<int64_t> ParseRfc3339Millis(std::string_view s) {
   int64_t days = DaysFromCivil(y, mo, d);
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
   return secs * 1000 + millis;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseRfc3339Millis(std::string_view s) { return ParseDateTime(s, /*strict=*/true, nullptr); }
+
+std::optional<int64_t> ParseDateTimeMillis(std::string_view s, bool* zoneless) {
+  return ParseDateTime(s, /*strict=*/false, zoneless);
 }
 
 }  // namespace embedrec

@@ -14,5 +14,10 @@ std::string FormatRfc3339(int64_t unix_seconds);
 std::string FormatRfc3339Millis(int64_t unix_millis);
 // Parses "YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]" into Unix milliseconds; a zone is required.
 std::optional<int64_t> ParseRfc3339Millis(std::string_view text);
+// The same, and what spreadsheets and databases export: no zone (read as
+// UTC), no seconds ("2024-01-10 14:23"), a date alone (its midnight UTC),
+// an offset without its colon ("+0100"). `zoneless` (when given) tells
+// whether the text had no zone.
+std::optional<int64_t> ParseDateTimeMillis(std::string_view text, bool* zoneless = nullptr);
 
 }  // namespace embedrec

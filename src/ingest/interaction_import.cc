@@ -90,6 +90,7 @@ class RowReader {
  private:
   Status Header(const CsvRecord& r) {
     if (!r.error.empty()) return Status::Unprocessable("the header row is malformed: " + r.error);
+    result_->delimiter = r.delimiter;
     static const std::vector<ColumnAlias> kAliases = {
         {"user_id", {"customer_id", "visitor_id"}},
         {"item_id", {"product_id", "sku"}},
@@ -121,6 +122,7 @@ class RowReader {
     error_.clear();
     PackedInteraction rec;
     bool have_ts = false;
+    read_as_utc_ = false;
     decimal_comma_ = r.delimiter != ',';  // "4,5" in a ';'-separated file
     for (size_t i = 0; i < cols_.size() && error_.empty(); ++i) {
       std::string_view v = Trim(r.fields[i]);
@@ -149,6 +151,7 @@ class RowReader {
       result_->Reject({r.record, error_, std::string(item_id.substr(0, 256)), std::string(user_id.substr(0, 256))});
       return Status::Ok();
     }
+    if (read_as_utc_) ++result_->timestamps_read_as_utc;
     if (auto u = ids_.users.find(user_id); u != ids_.users.end()) {
       rec.user_key = u->second;
       if (static_cast<size_t>(u->second) >= stored_seen_.size()) stored_seen_.resize(u->second + 1);
@@ -161,10 +164,10 @@ class RowReader {
 
   // False (with error_ set) for a timestamp that is malformed or too far ahead.
   bool ReadTimestamp(std::string_view v, PackedInteraction* rec) {
-    auto ts = interactions::ParseTimestampMillis(v);
+    auto ts = interactions::ParseTimestampMillis(v, &read_as_utc_);
     if (!ts) {
       error_ = "Invalid timestamp format: '" + std::string(v.substr(0, 40)) +
-               "' (use RFC 3339 with a zone, e.g. 2024-01-10T14:23:00Z, or epoch seconds)";
+               "' (use RFC 3339, e.g. 2024-01-10T14:23:00Z or 2024-01-10 14:23:00 for UTC, or epoch seconds)";
       return false;
     }
     if (*ts > opt_.now_ms + opt_.max_future_ms) {
@@ -228,6 +231,7 @@ class RowReader {
   bool have_header_ = false;
   std::string type_, error_;  // per row, kept for their buffers
   bool decimal_comma_ = false;  // the file is not comma-separated: numbers may have one
+  bool read_as_utc_ = false;    // the row's timestamp had no zone
   std::vector<bool> stored_seen_;  // by user_idx: a stored user with rows here
 };
 

@@ -1,9 +1,10 @@
 // Interaction history import: CSV rows (streamed) → validated interactions →
 // an import batch.
 //
-// Columns (header required, any order, case-insensitive): user_id, item_id,
-// interaction_type (or type), timestamp (RFC 3339 with a zone, or Unix epoch
-// seconds), and optional rating (1–5), duration_seconds (≥ 0), value or price
+// Columns (header required, any order, any spelling, common other names:
+// ingest/header_columns.h): user_id, item_id,
+// interaction_type, timestamp (RFC 3339, or as exports write it — no zone:
+// UTC, no seconds, a date alone —, or Unix epoch seconds), and optional rating (1–5), duration_seconds (≥ 0), value or price
 // (≥ 0), quantity (> 0). Other columns are ignored and reported.
 //
 // Two phases, so that an upload holds the tenant's write lock only while it

@@ -109,6 +109,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
       if (!r.error.empty()) {
         return Status::Unprocessable("the header row is malformed: " + r.error);
       }
+      result.delimiter = r.delimiter;
       static const std::vector<ColumnAlias> kAliases = {{"item_id", {"product_id", "sku"}},
                                                         {"name", {"title", "product_name"}}};
       const std::vector<std::string> canon =

@@ -38,6 +38,8 @@ struct ImportResult {
   std::vector<RowError> errors;  // the first kMaxListedErrors
   int64_t errors_not_listed = 0;
   std::vector<std::string> extra_columns;  // kept as properties (items) or ignored
+  char delimiter = ',';                    // what separated the file's fields
+  int64_t timestamps_read_as_utc = 0;      // accepted rows whose time had no zone
   void Reject(RowError e);
   // Counts a data record; false (and the row rejected) when it is malformed
   // CSV or its field count differs from the header's `columns`.

@@ -26,7 +26,8 @@ bool KnownType(std::string_view type, const std::set<std::string>& custom_types)
   return BuiltInTypes().count(t) > 0 || custom_types.count(t) > 0;
 }
 
-std::optional<int64_t> ParseTimestampMillis(std::string_view t) {
+std::optional<int64_t> ParseTimestampMillis(std::string_view t, bool* read_as_utc) {
+  if (read_as_utc) *read_as_utc = false;
   t = Trim(t);
   if (t.empty()) return std::nullopt;
   bool numeric = true;
@@ -39,7 +40,7 @@ std::optional<int64_t> ParseTimestampMillis(std::string_view t) {
     if (t.substr(0, t.find('.')).size() > 11) return std::nullopt;  // not seconds (ms?)
     return TimestampMillisFromSeconds(std::strtod(std::string(t).c_str(), nullptr));
   }
-  return ParseRfc3339Millis(t);
+  return ParseDateTimeMillis(t, read_as_utc);
 }
 
 std::optional<int64_t> TimestampMillisFromSeconds(double seconds) {

@@ -21,10 +21,13 @@ const std::set<std::string>& BuiltInTypes();
 // Built in, or one of the tenant's custom types (types are lowercase).
 bool KnownType(std::string_view type, const std::set<std::string>& custom_types);
 
-// A timestamp as text: RFC 3339 with a zone, or Unix epoch seconds
-// (optionally fractional; more than 11 integer digits are milliseconds, not
-// seconds, and refused). Milliseconds since the epoch, or nullopt.
-std::optional<int64_t> ParseTimestampMillis(std::string_view text);
+// A timestamp as text: RFC 3339, or as spreadsheets and databases export
+// one (no zone: UTC; no seconds; a date alone; common/time_format.h's
+// ParseDateTimeMillis), or Unix epoch seconds (optionally fractional; more
+// than 11 integer digits are milliseconds, not seconds, and refused).
+// Milliseconds since the epoch, or nullopt; `read_as_utc` (when given) tells
+// whether it was a date or time without a zone.
+std::optional<int64_t> ParseTimestampMillis(std::string_view text, bool* read_as_utc = nullptr);
 // A timestamp given as a JSON number: epoch seconds, by the same rule.
 std::optional<int64_t> TimestampMillisFromSeconds(double seconds);
 // Later than now by more than this is refused.

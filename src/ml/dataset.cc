@@ -186,7 +186,7 @@ StatusOr<std::vector<Interaction>> ReadInteractionsCsv(const std::string& path, 
     x.user = index(users, ids->user_ids, Trim(r.fields[user_col]));
     x.item = index(items, ids->item_ids, Trim(r.fields[item_col]));
     if (ts_col >= 0 && ts_col < static_cast<int>(r.fields.size())) {
-      // The upload API's rules: RFC 3339 with a zone, or epoch seconds.
+      // The upload API's rules (interactions/interaction_rules.h).
       if (auto ms = interactions::ParseTimestampMillis(r.fields[ts_col])) x.ts = *ms / 1000;
     }
     out.push_back(x);

@@ -30,5 +30,22 @@ TEST(TimeFormatTest, RejectsMalformedOrZonelessTimes) {
   EXPECT_FALSE(ParseRfc3339Millis("2024-01-15T10:00:00Zjunk"));
 }
 
+TEST(TimeFormatTest, ExportedTimesAreReadTheirZoneOrUtc) {
+  bool zoneless = false;
+  EXPECT_EQ(ParseDateTimeMillis("2024-01-15 10:00:00", &zoneless), 1705312800000);
+  EXPECT_TRUE(zoneless);
+  EXPECT_EQ(ParseDateTimeMillis("2024-01-15T10:00", &zoneless), 1705312800000);
+  EXPECT_EQ(ParseDateTimeMillis("2024-01-15", &zoneless), 1705276800000);  // its midnight
+  EXPECT_TRUE(zoneless);
+  EXPECT_EQ(ParseDateTimeMillis("2024-01-15 12:00:00+0200", &zoneless), 1705312800000);
+  EXPECT_FALSE(zoneless);
+  EXPECT_EQ(ParseDateTimeMillis("2024-01-15T10:00:00.5Z", &zoneless), 1705312800500);
+  EXPECT_FALSE(zoneless);
+  for (const char* bad : {"2024-01-15Z", "2024-01-15+02:00", "2024-01-15 10", "2024-02-30", "15/01/2024",
+                          "2024-01-15 10:00:00 UTC", "2024-01-15T10:00:00+2", "yesterday", ""}) {
+    EXPECT_FALSE(ParseDateTimeMillis(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace embedrec

@@ -64,7 +64,7 @@ def test_bad_rows_are_reported(server, shop):
             b"U1,PROD_001,view,2024-01-10T14:23:00Z,,\n"        # 2 ok
             b"U1,PROD_999,view,2024-01-10T14:23:00Z,,\n"        # 3 unknown item
             b"U1,PROD_001,view,10/01/2024,,\n"                  # 4 bad timestamp
-            b"U1,PROD_001,view,2024-01-10T14:23:00,,\n"         # 5 no zone
+            b"U1,PROD_001,view,2024-01-10T14:23:99,,\n"         # 5 no such second
             b"U1,PROD_001,view,2999-01-01T00:00:00Z,,\n"        # 6 future
             b"U1,PROD_001,purchase,2024-01-10T14:23:00Z,7,\n"   # 7 rating out of range
             b"U1,PROD_001,teleport,2024-01-10T14:23:00Z,,\n"    # 8 unknown type
@@ -85,6 +85,21 @@ def test_bad_rows_are_reported(server, shop):
     assert "1 to 5" in rows[7]["error"]
     assert "teleport" in rows[8]["error"]
     assert a["statistics"]["interaction_types"] == {"view": 1, "recommendations_shown": 1, "click": 1}
+    assert a["csv_delimiter"] == "," and "timestamps_read_as_utc" not in a
+
+
+def test_times_without_a_zone_are_read_as_utc_and_counted(server, shop):
+    # As databases and spreadsheets export them: no zone, no seconds, a date alone.
+    body = (b"user_id,item_id,interaction_type,timestamp\n"
+            b"U1,PROD_001,view,2024-01-10 14:23:00\n"
+            b"U1,PROD_002,view,2024-01-10 14:24\n"
+            b"U1,PROD_003,view,2024-01-11\n"
+            b"U1,PROD_001,purchase,2024-01-12T10:00:00+0100\n")
+    a = server.upload("/api/v1/upload/interactions", body, shop["api_key"]).json()
+    assert (a["rows_accepted"], a["rows_rejected"], a["timestamps_read_as_utc"]) == (4, 0, 3), a
+    evs = server.request("GET", "/api/v1/users/U1/interactions", token=shop["api_key"]).json()["interactions"]
+    assert [e["timestamp"] for e in evs] == ["2024-01-12T09:00:00.000Z", "2024-01-11T00:00:00.000Z",
+                                             "2024-01-10T14:24:00.000Z", "2024-01-10T14:23:00.000Z"], evs
 
 
 def test_custom_types_come_from_tenant_settings(server, shop):

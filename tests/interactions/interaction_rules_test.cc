@@ -12,7 +12,13 @@ TEST(InteractionRulesTest, ParsesRfc3339AndEpochSeconds) {
   EXPECT_EQ(ParseTimestampMillis(" 1704896580 "), 1704896580000);
   EXPECT_EQ(ParseTimestampMillis("1704896580.25"), 1704896580250);
   EXPECT_FALSE(ParseTimestampMillis("1704896580000"));  // milliseconds are not seconds
-  EXPECT_FALSE(ParseTimestampMillis("2024-01-10"));
+  bool utc = true;
+  EXPECT_EQ(ParseTimestampMillis("2024-01-10T14:23:00Z", &utc), 1704896580000);
+  EXPECT_FALSE(utc);
+  EXPECT_EQ(ParseTimestampMillis("2024-01-10 14:23", &utc), 1704896580000);  // as exports write it
+  EXPECT_TRUE(utc);
+  EXPECT_EQ(ParseTimestampMillis("2024-01-10", &utc), 1704844800000);
+  EXPECT_FALSE(ParseTimestampMillis("10/01/2024"));
   EXPECT_FALSE(ParseTimestampMillis(""));
   EXPECT_FALSE(ParseTimestampMillis("1.2.3"));
 }
