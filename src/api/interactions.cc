@@ -53,11 +53,11 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
   ASSIGN_OR_RETURN(auto type, ReqString(o, "interaction_type", 64));
   ev.type = AsciiLower(Trim(type));
   if (!interactions::KnownType(ev.type, rules.custom_types)) {
-    return FieldValueError("interaction_type",
-                           "unknown interaction_type '" + ev.type +
-                               "'; use view, click, add_to_cart, remove_from_cart, purchase, "
-                               "rating, like, share, recommendations_shown or a custom type of "
-                               "the tenant's settings");
+    std::string spelt = interactions::TypeSpelling(type);  // "Add To Cart", "Product Viewed"
+    if (!interactions::KnownType(spelt, rules.custom_types)) {
+      return FieldValueError("interaction_type", interactions::UnknownTypeMessage(type, rules.custom_types));
+    }
+    ev.type = std::move(spelt);
   }
   ASSIGN_OR_RETURN(auto item, OptString(o, "item_id", 256));
   ev.item_id = item.value_or("");

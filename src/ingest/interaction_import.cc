@@ -119,6 +119,7 @@ class RowReader {
     if (!result_->AdmitRecord(r, cols_.size())) return Status::Ok();
     std::string_view user_id, item_id;
     type_.clear();
+    type_raw_ = {};
     error_.clear();
     PackedInteraction rec;
     bool have_ts = false;
@@ -133,7 +134,10 @@ class RowReader {
       switch (cols_[i]) {
         case Col::kUser: user_id = v; break;
         case Col::kItem: item_id = v; break;
-        case Col::kType: type_ = AsciiLower(v); break;
+        case Col::kType:
+          type_ = AsciiLower(v);
+          type_raw_ = v;
+          break;
         case Col::kTimestamp: have_ts = ReadTimestamp(v, &rec); break;
         case Col::kRating: ReadNumber(i, v, PackedInteraction::kRating, interactions::Number::kRating, &rec); break;
         case Col::kDuration:
@@ -198,6 +202,9 @@ class RowReader {
   // rating, a catalog item.
   void CheckFields(std::string_view user_id, std::string_view item_id, bool have_ts, PackedInteraction* rec) {
     auto code = types_.code.find(type_);
+    if (code == types_.code.end() && !type_.empty()) {  // "Add To Cart", "Product Viewed"
+      if (auto spelt = types_.code.find(interactions::TypeSpelling(type_raw_)); spelt != types_.code.end()) code = spelt;
+    }
     if (user_id.empty()) error_ = "user_id is empty";
     else if (user_id.size() > 256) error_ = "user_id is longer than 256 bytes";
     else if (HasControlChars(user_id, false) || HasControlChars(item_id, false)) {
@@ -205,7 +212,7 @@ class RowReader {
     }
     else if (type_.empty()) error_ = "interaction_type is empty";
     else if (code == types_.code.end()) {
-      error_ = "unknown interaction_type '" + type_.substr(0, 40) + "' (add custom types to the tenant's settings)";
+      error_ = interactions::UnknownTypeMessage(type_, opt_.custom_types);
     } else if (!have_ts) error_ = "timestamp is empty";
     else if (code->second == types_.rating && !(rec->present & (1u << PackedInteraction::kRating))) {
       error_ = "a rating interaction needs a rating";
@@ -230,6 +237,7 @@ class RowReader {
   std::vector<std::string> names_;
   bool have_header_ = false;
   std::string type_, error_;  // per row, kept for their buffers
+  std::string_view type_raw_;  // the row's type as written (its record's)
   bool decimal_comma_ = false;  // the file is not comma-separated: numbers may have one
   bool read_as_utc_ = false;    // the row's timestamp had no zone
   std::vector<bool> stored_seen_;  // by user_idx: a stored user with rows here

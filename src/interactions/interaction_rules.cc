@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <map>
+#include <vector>
 
 #include "common/strings.h"
 #include "common/time_format.h"
@@ -24,6 +26,28 @@ const std::set<std::string>& BuiltInTypes() {
 bool KnownType(std::string_view type, const std::set<std::string>& custom_types) {
   const std::string t(type);
   return BuiltInTypes().count(t) > 0 || custom_types.count(t) > 0;
+}
+
+std::string TypeSpelling(std::string_view type) {
+  static const std::map<std::string, std::string, std::less<>> kStandard = {
+      {"view_item", "view"},          {"product_viewed", "view"},           {"select_item", "click"},
+      {"product_clicked", "click"},   {"product_added", "add_to_cart"},     {"product_removed", "remove_from_cart"},
+      {"order_completed", "purchase"}, {"add_to_wishlist", "like"},         {"product_added_to_wishlist", "like"},
+      {"product_shared", "share"}};
+  std::string snake = SnakeCase(Trim(type));
+  if (auto it = kStandard.find(snake); it != kStandard.end()) return it->second;
+  return snake;
+}
+
+std::string UnknownTypeMessage(std::string_view type, const std::set<std::string>& custom_types) {
+  std::vector<std::string_view> known(BuiltInTypes().begin(), BuiltInTypes().end());
+  for (const auto& c : custom_types) known.push_back(c);
+  std::string message = "unknown interaction_type '" + ValidUtf8(type.substr(0, 40)) + "'";
+  if (std::string_view meant = ClosestName(type, known); !meant.empty()) {
+    message += "; did you mean '" + std::string(meant) + "'?";
+  }
+  return message + " (use view, click, add_to_cart, remove_from_cart, purchase, rating, like, share, "
+                   "recommendations_shown, or add custom types to the tenant's settings)";
 }
 
 std::optional<int64_t> ParseTimestampMillis(std::string_view t, bool* read_as_utc) {

@@ -20,6 +20,16 @@ namespace embedrec::interactions {
 const std::set<std::string>& BuiltInTypes();
 // Built in, or one of the tenant's custom types (types are lowercase).
 bool KnownType(std::string_view type, const std::set<std::string>& custom_types);
+// What a type name not known as written (lowercased) may stand for: its
+// snake_case spelling ("Add To Cart", "addToCart" → "add_to_cart"), or the
+// built-in type of a standard event name of analytics tools (GA4's
+// view_item, select_item, add_to_wishlist; Segment's "Product Viewed",
+// "Product Clicked", "Product Added", "Product Removed", "Order Completed",
+// "Product Added to Wishlist", "Product Shared"). Callers check the answer
+// with KnownType as they did the name.
+std::string TypeSpelling(std::string_view type);
+// The message for a type that is not known, naming the one likely meant.
+std::string UnknownTypeMessage(std::string_view type, const std::set<std::string>& custom_types);
 
 // A timestamp as text: RFC 3339, or as spreadsheets and databases export
 // one (no zone: UTC; no seconds; a date alone; common/time_format.h's

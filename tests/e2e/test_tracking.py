@@ -60,6 +60,17 @@ def test_a_purchases_price_and_quantity_count_where_the_csv_has_them_too(server,
     assert got == {"U1": (25.5, 2), "U2": (10, None), "U3": (7, 3), "U4": (7, None)}, got
 
 
+def test_a_type_in_another_spelling_or_by_its_standard_event_name_is_read(server, shop):
+    for raw, stored in (("Add To Cart", "add_to_cart"), ("Product Viewed", "view"), ("view_item", "view")):
+        r = track(server, shop, {"user_id": "S1", "item_id": "PROD_001", "interaction_type": raw,
+                                 "timestamp": f"2024-01-16T19:2{len(raw) % 10}:00Z"})
+        assert r.status == 201, (raw, r)
+    types = [e["payload"]["type"] for e in user_events(server, shop)]
+    assert sorted(types) == ["add_to_cart", "view", "view"], types
+    r = track(server, shop, {"user_id": "S1", "item_id": "PROD_001", "interaction_type": "purchse"})
+    assert r.status == 422 and "did you mean 'purchase'?" in r.json()["error"]["message"], r
+
+
 def test_unknown_items_and_auto_creation(server, shop):
     r = track(server, shop, {"user_id": "U", "item_id": "NOPE", "interaction_type": "view"})
     assert r.status == 404 and r.json()["error"]["code"] == "unknown_item"

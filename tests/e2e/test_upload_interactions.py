@@ -126,10 +126,12 @@ def test_a_shops_own_column_names_are_read(server, shop):
     # Exports name columns their own way: "Customer ID" for user_id, "Product ID" or "SKU" for item_id.
     r = server.upload("/api/v1/upload/interactions",
                       b"Customer ID,Product ID,Event,Timestamp,Price\n"
-                      b"C1,PROD_001,purchase,2024-01-10T14:30:00Z,99.99\n", shop["api_key"])
-    assert r.status == 200 and r.json()["rows_accepted"] == 1, r
-    (ev,) = server.request("GET", "/api/v1/users/C1/interactions", token=shop["api_key"]).json()["interactions"]
+                      b"C1,PROD_001,Order Completed,2024-01-10T14:30:00Z,99.99\n"
+                      b"C1,PROD_002,Add To Cart,2024-01-10T14:20:00Z,\n", shop["api_key"])
+    assert r.status == 200 and r.json()["rows_accepted"] == 2, r
+    ev, cart = server.request("GET", "/api/v1/users/C1/interactions", token=shop["api_key"]).json()["interactions"]
     assert (ev["item_id"], ev["interaction_type"], ev["value"]) == ("PROD_001", "purchase", 99.99), ev
+    assert cart["interaction_type"] == "add_to_cart", cart
     r = server.upload("/api/v1/upload/items", b"SKU,Title,Category,Price\nNEW_1,Lamp,Home,20\n", shop["api_key"])
     assert r.status == 200 and r.json()["rows_accepted"] == 1, r
     it = server.request("GET", "/api/v1/items/NEW_1", token=shop["api_key"]).json()

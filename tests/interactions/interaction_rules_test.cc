@@ -23,6 +23,20 @@ TEST(InteractionRulesTest, ParsesRfc3339AndEpochSeconds) {
   EXPECT_FALSE(ParseTimestampMillis("1.2.3"));
 }
 
+TEST(InteractionRulesTest, ATypeIsReadInAnySpellingAndByItsStandardEventNames) {
+  for (const char* s : {"Add To Cart", "addToCart", "add-to-cart", "Product Added"}) {
+    EXPECT_EQ(TypeSpelling(s), "add_to_cart") << s;
+  }
+  EXPECT_EQ(TypeSpelling("view_item"), "view");
+  EXPECT_EQ(TypeSpelling("Product Viewed"), "view");
+  EXPECT_EQ(TypeSpelling("Order Completed"), "purchase");
+  EXPECT_EQ(TypeSpelling("Wish List"), "wish_list");  // a custom type's spelling, if the tenant has it
+  EXPECT_FALSE(KnownType(TypeSpelling("teleport"), {}));
+  std::string m = UnknownTypeMessage("purchse", {});
+  EXPECT_NE(m.find("did you mean 'purchase'?"), std::string::npos) << m;
+  EXPECT_EQ(UnknownTypeMessage("teleport", {}).find("did you mean"), std::string::npos);
+}
+
 TEST(InteractionRulesTest, ANumericTimestampFollowsTheTextRule) {
   EXPECT_EQ(TimestampMillisFromSeconds(1704896580.25), 1704896580250);
   EXPECT_FALSE(TimestampMillisFromSeconds(1704896580000.0));  // milliseconds, as text refuses them
