@@ -161,8 +161,14 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
           }
           break;
         }
-        case Col::kTags:
-          for (auto t : Split(v, '|')) {
+        case Col::kTags: {
+          // "a|b|c", or as shop platforms export them, "a, b, c" (or "a; b")
+          // in a field without a bar.
+          const char sep = v.find('|') != std::string_view::npos   ? '|'
+                           : v.find(',') != std::string_view::npos ? ','
+                           : v.find(';') != std::string_view::npos ? ';'
+                                                                   : '|';
+          for (auto t : Split(v, sep)) {
             t = Trim(t);
             if (t.empty()) continue;
             if (t.size() > 100 || item.tags.size() >= 100) {
@@ -172,6 +178,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
             item.tags.emplace_back(t);
           }
           break;
+        }
         case Col::kAvailable: {
           std::string_view t = Trim(v);
           if (t.empty()) break;

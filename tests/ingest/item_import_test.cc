@@ -60,6 +60,17 @@ TEST(ItemImportTest, ASemicolonSeparatedSpreadsheetExportIsReadWithItsDecimalCom
   EXPECT_EQ(Import("item_id,price\nP1,\"12,99\"\n", &c)->rows_rejected, 1);
 }
 
+TEST(ItemImportTest, TagsAsShopPlatformsExportThem) {
+  RecordingBatch b;
+  auto r = Import("item_id,tags\nP1,\"cotton, summer ,\"\nP2,\"a|b,c\"\nP3,x; y\nP4,solo\n", &b);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(b.items.size(), 4u);
+  EXPECT_EQ(b.items[0].tags, (std::vector<std::string>{"cotton", "summer"}));
+  EXPECT_EQ(b.items[1].tags, (std::vector<std::string>{"a", "b,c"}));  // bars first: a comma is then text
+  EXPECT_EQ(b.items[2].tags, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(b.items[3].tags, (std::vector<std::string>{"solo"}));
+}
+
 TEST(ItemImportTest, ListsAtMostAHundredErrorsAndCountsTheRest) {
   std::string csv = "item_id,price\n";
   for (int i = 0; i < 250; ++i) csv += "P" + std::to_string(i) + ",bad\n";
