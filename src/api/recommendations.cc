@@ -87,7 +87,9 @@ StatusOr<serving::Filters> ParseFilters(const json::object& body) {
 
 StatusOr<int> Count(const json::object& body, int max) {
   ASSIGN_OR_RETURN(auto n, OptInt(body, "count", 1, max));
-  return static_cast<int>(n.value_or(std::min(10, max)));
+  ASSIGN_OR_RETURN(auto limit, OptInt(body, "limit", 1, max));  // count by the name many APIs use
+  if (n && limit && *n != *limit) return FieldValueError("limit", "count and limit differ; send one");
+  return static_cast<int>(n.value_or(limit.value_or(std::min(10, max))));
 }
 
 // Answers are written straight into their text (no JSON tree per item: on
@@ -240,6 +242,7 @@ TenantRoutes::JsonFn CountedJson(const char* endpoint, TenantRoutes::JsonFn fn) 
 // The fields a recommendation request shares with a batch.
 std::string RequestProperties() {
   return std::string(R"("count":{"type":"integer","minimum":1,"maximum":1000,"description":"default 10; at most the tenant's max_recommendations"},
+    "limit":{"type":"integer","minimum":1,"maximum":1000,"description":"count by another name"},
     "filters":)") + schema::kFilters + R"(,
     "model_version":{"type":"string","maxLength":64,"description":"a live version to answer with; default: the user's by the traffic split"},
     "include_properties":{"type":"boolean","description":"also brand, tags, available, properties"},
@@ -285,7 +288,8 @@ http::RouteInfo SimilarRoute() {
   r.browser = true;  // called from shops' pages (CORS)
   r.body_schema = std::string(R"({"type":"object","required":["item_id"],"properties":{
     "item_id":{"type":"string","minLength":1,"maxLength":256},
-    "count":{"type":"integer","minimum":1,"maximum":1000},"filters":)") + schema::kFilters + "}}";
+    "count":{"type":"integer","minimum":1,"maximum":1000},
+    "limit":{"type":"integer","minimum":1,"maximum":1000,"description":"count by another name"},"filters":)") + schema::kFilters + "}}";
   r.replies = {schema::Reply(200, "the similar items, most similar first",
                              std::string(R"({"type":"object","required":["item_id","similar_items","metadata"],"properties":{
     "item_id":{"type":"string"},"similar_items":{"type":"array","items":{"type":"object",

@@ -112,6 +112,12 @@ def test_a_filter_the_server_does_not_know_is_refused_naming_the_one_meant(serve
         r = server.request("POST", path, {**body, "filter": {"category": "books"}}, token=key)
         assert r.status == 422 and r.json()["error"]["details"]["did_you_mean"] == "filters", r
         assert server.request("POST", path, {**body, "session_id": "s-1"}, token=key).status == 200
+        # limit: count by the name many APIs use.
+        r = server.request("POST", path, {**body, "limit": 3}, token=key)
+        assert r.status == 200, r
+        answers = r.json()["results"] if "results" in r.json() else [r.json()]
+        assert all(len(a.get("recommendations", a.get("similar_items", []))) == 3 for a in answers), r.json()
+        assert server.request("POST", path, {**body, "limit": 3, "count": 4}, token=key).status == 422
         # min_price / max_price: price_min / price_max by the other name; both differing is refused.
         r = server.request("POST", path, {**body, "filters": {"price_min": 10, "min_price": 20}}, token=key)
         assert r.status == 422 and r.json()["error"]["details"]["field"] == "filters.min_price", r
