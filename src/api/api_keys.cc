@@ -32,7 +32,24 @@ json::object KeyJson(const store::ApiKeyRecord& k) {
                  {"created_at", FormatRfc3339(k.created_at_ms / 1000)}};
   o["last_used_at"] = k.last_used_at_ms ? json::value(FormatRfc3339(*k.last_used_at_ms / 1000))
                                         : json::value(nullptr);
+  o["expires_at"] = k.expires_at_ms ? json::value(FormatRfc3339(*k.expires_at_ms / 1000)) : json::value(nullptr);
   return o;
+}
+
+// When a new key stops working: `expires_at` (RFC 3339, in the future) or
+// `expires_in_days`; none: never (until revoked). At most ten years ahead.
+StatusOr<std::optional<int64_t>> ParseExpiry(const json::object& body, int64_t now_ms) {
+  constexpr int64_t kDayMs = 86'400'000, kMaxDays = 3650;
+  ASSIGN_OR_RETURN(auto days, OptInt(body, "expires_in_days", 1, kMaxDays));
+  ASSIGN_OR_RETURN(auto at_text, OptString(body, "expires_at", 64));
+  if (days && at_text) return FieldValueError("expires_at", "send expires_at or expires_in_days, not both");
+  if (days) return std::optional<int64_t>(now_ms + *days * kDayMs);
+  if (!at_text) return std::optional<int64_t>();
+  auto at = ParseRfc3339Millis(*at_text);
+  if (!at) return FieldValueError("expires_at", "expires_at must be RFC 3339 with a zone (2025-01-31T00:00:00Z)");
+  if (*at <= now_ms) return FieldValueError("expires_at", "expires_at must be in the future");
+  if (*at > now_ms + kMaxDays * kDayMs) return FieldValueError("expires_at", "expires_at is more than ten years ahead");
+  return std::optional<int64_t>(*at);
 }
 
 // A publishable key's scopes: at most these (for a shop's web pages).
@@ -75,7 +92,9 @@ constexpr const char* kKey = R"({"type":"object","required":["id","name","key_pr
   "properties":{"id":{"type":"string"},"name":{"type":"string"},"key_prefix":{"type":"string"},
   "type":{"type":"string","enum":["secret","publishable"]},
   "scopes":{"type":"array","items":{"type":"string"}},"tenant_id":{"type":"string"},"created_at":{"type":"string"},
-  "last_used_at":{"type":"string","nullable":true},"api_key":{"type":"string","description":"the secret, only when created"}}})";
+  "last_used_at":{"type":"string","nullable":true},
+  "expires_at":{"type":"string","nullable":true,"description":"when it stops working; null: never, until revoked"},
+  "api_key":{"type":"string","description":"the secret, only when created"}}})";
 
 }  // namespace
 
@@ -87,7 +106,9 @@ void RegisterApiKeyRoutes(TenantRoutes& routes) {
   create.body_schema = R"json({"type":"object","required":["name"],"properties":{
     "name":{"type":"string","maxLength":200},
     "type":{"type":"string","enum":["secret","publishable"],"description":"secret (default: sk_live_, for servers) or publishable (pk_live_, for a shop's web pages: recommendations:read and interactions:write at most, accepted only from the tenant's settings.allowed_origins)"},
-    "scopes":{"type":"array","items":{"type":"string"},"description":"recommendations:read, interactions:write, data:write, models:train, models:read, analytics:read (required for a secret key; a publishable key's default: the first two)"}}})json";
+    "scopes":{"type":"array","items":{"type":"string"},"description":"recommendations:read, interactions:write, data:write, models:train, models:read, analytics:read (required for a secret key; a publishable key's default: the first two)"},
+    "expires_at":{"type":"string","maxLength":64,"description":"RFC 3339, in the future, at most ten years ahead; default: never"},
+    "expires_in_days":{"type":"integer","minimum":1,"maximum":3650,"description":"instead of expires_at"}}})json";
   create.replies = {schema::Reply(201, "the key with its secret (api_key), shown once", kKey)};
   routes.AddJson(create, {.all = kManageKeys},
                  [](const Request&, const PathParams&, TenantContext& ctx,
@@ -100,12 +121,13 @@ void RegisterApiKeyRoutes(TenantRoutes& routes) {
                      return FieldValueError("type", "type must be secret or publishable");
                    }
                    ASSIGN_OR_RETURN(auto scopes, ParseScopes(body, publishable));
+                   ASSIGN_OR_RETURN(auto expires, ParseExpiry(body, ctx.NowMillis()));
                    ASSIGN_OR_RETURN(auto tenant, ctx.Record());
                    const auth::Principal& who = ctx.who();
                    auth::GeneratedApiKey gen = auth::GenerateApiKey(publishable);
                    store::ApiKeyRecord k{NewId("key"), tenant.id, std::string(Trim(name)), gen.prefix,
                                          gen.hash, scopes, who.user_id.empty() ? "admin" : who.user_id,
-                                         ctx.NowMillis(), std::nullopt, std::nullopt};
+                                         ctx.NowMillis(), std::nullopt, std::nullopt, expires};
                    RETURN_IF_ERROR(ctx.CreateApiKey(k));
                    spdlog::info("created api key {} for tenant {} by {}", k.id, k.tenant_id, who.Describe());
                    json::object o = KeyJson(k);

@@ -5,6 +5,7 @@
 #include "auth/api_key.h"
 #include "auth/jwt.h"
 #include "common/random.h"
+#include "common/time_format.h"
 
 namespace embedrec::auth {
 
@@ -156,6 +157,7 @@ StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {
   std::string cache_key = "k:" + hash;
   Entry e;
   if (Lookup(cache_key, &e)) {
+    RETURN_IF_ERROR(CheckExpiry(e.expires_at_ms));
     RETURN_IF_ERROR(CheckTenantStatus(e.tenant_status));
     return e.principal;
   }
@@ -166,6 +168,7 @@ StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {
     return key.status();
   }
   if (key->revoked_at_ms) return BadCredentials("this API key has been revoked");
+  RETURN_IF_ERROR(CheckExpiry(key->expires_at_ms));
   ASSIGN_OR_RETURN(auto tenant, store_->GetTenant(key->tenant_id));
   Principal p;
   p.kind = Principal::Kind::kApiKey;
@@ -180,9 +183,14 @@ StatusOr<Principal> Authenticator::FromApiKey(std::string_view token) {
     Status ts = store_->TouchApiKey(key->id, now);
     if (!ts.ok()) spdlog::warn("could not record last use of key {}: {}", key->id, ts.ToString());
   }
-  Remember(cache_key, Entry{p, tenant.status, gen, now, now});
+  Remember(cache_key, Entry{p, tenant.status, gen, now, now, false, key->expires_at_ms});
   RETURN_IF_ERROR(CheckTenantStatus(tenant.status));
   return p;
+}
+
+Status Authenticator::CheckExpiry(const std::optional<int64_t>& expires_at_ms) const {
+  if (!expires_at_ms || clock_->NowMillis() < *expires_at_ms) return Status::Ok();
+  return BadCredentials("this API key expired at " + FormatRfc3339Millis(*expires_at_ms));
 }
 
 StatusOr<Principal> Authenticator::FromJwt(std::string_view token) {

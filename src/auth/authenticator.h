@@ -93,8 +93,11 @@ class Authenticator {
     int64_t cached_at_ms;
     int64_t touched_at_ms;
     bool revoked = false;  // a session ("s:<sid>"): its login was ended
+    std::optional<int64_t> expires_at_ms;  // an API key's end
   };
   StatusOr<Principal> FromApiKey(std::string_view token);
+  // 401 for an API key past its expires_at_ms.
+  Status CheckExpiry(const std::optional<int64_t>& expires_at_ms) const;
   StatusOr<Principal> FromJwt(std::string_view token);
   // Cached principal for `cache_key`, or nullptr (caller holds no lock).
   bool Lookup(const std::string& cache_key, Entry* out);

@@ -61,6 +61,7 @@ struct ApiKeyRecord {
   int64_t created_at_ms = 0;
   std::optional<int64_t> last_used_at_ms;
   std::optional<int64_t> revoked_at_ms;
+  std::optional<int64_t> expires_at_ms;  // refused from then on; none: never
 };
 
 struct RefreshTokenRecord {

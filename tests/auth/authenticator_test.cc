@@ -62,6 +62,23 @@ TEST_F(AuthenticatorTest, RevokedKeyIsRefusedAtOnce) {
             StatusCode::kUnauthenticated);
 }
 
+TEST_F(AuthenticatorTest, AnExpiredKeyIsRefusedEvenWhenCached) {
+  GeneratedApiKey k = GenerateApiKey();
+  const int64_t end = clock_.NowMillis() + 60'000;
+  ASSERT_OK(store_->CreateApiKey({"key_2", tenant_.id, "week", k.prefix, k.hash, {"recommendations:read"},
+                                  user_.id, 1, std::nullopt, std::nullopt, end}));
+  ASSERT_OK(authn_->Authenticate("Bearer " + k.key));  // now cached
+  clock_.AdvanceMillis(59'999);
+  ASSERT_OK(authn_->Authenticate("Bearer " + k.key));
+  clock_.AdvanceMillis(1);
+  auto refused = authn_->Authenticate("Bearer " + k.key);
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(refused.status().message().find("expired"), std::string::npos) << refused.status().message();
+  authn_->Invalidate();  // and from the store
+  EXPECT_EQ(authn_->Authenticate("Bearer " + k.key).status().code(), StatusCode::kUnauthenticated);
+  ASSERT_OK(authn_->Authenticate("Bearer " + key_.key));  // a key without an end is unaffected
+}
+
 TEST_F(AuthenticatorTest, SuspendedTenantCredentialsAreForbidden) {
   Suspend();
   EXPECT_EQ(authn_->Authenticate("Bearer " + key_.key).status().code(),

@@ -168,6 +168,35 @@ def test_revoked_api_key_is_refused_at_once(server):
                           token=o["jwt"]).status == 404
 
 
+def test_a_key_with_an_end_stops_working_then(server):
+    import datetime
+    import time
+    o = server.onboard("expiry")
+    new = lambda extra: server.request("POST", "/api/v1/api-keys",
+                                       {"name": "k", "scopes": ["recommendations:read"], **extra}, token=o["jwt"])
+    week = new({"expires_in_days": 7}).json()
+    end = datetime.datetime.fromisoformat(week["expires_at"].replace("Z", "+00:00"))
+    assert abs((end - datetime.datetime.now(datetime.timezone.utc)).total_seconds() - 7 * 86400) < 120, week
+    assert o["key"].get("expires_at") is None  # none given: never
+    past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for extra in ({"expires_at": past}, {"expires_at": "soon"}, {"expires_in_days": 0},
+                  {"expires_in_days": 7, "expires_at": past}):
+        assert new(extra).status == 422, extra
+    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    short = new({"expires_at": soon}).json()
+    assert short["expires_at"] == soon
+    assert server.request("GET", "/api/v1/api-keys", token=short["api_key"]).status == 200
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        r = server.request("GET", "/api/v1/api-keys", token=short["api_key"])
+        if r.status == 401:
+            break
+        time.sleep(0.2)
+    assert r.status == 401 and "expired" in r.json()["error"]["message"], r
+    listed = server.request("GET", "/api/v1/api-keys", token=o["jwt"]).json()["api_keys"]
+    assert {k["id"]: k["expires_at"] for k in listed}[short["id"]] == soon
+
+
 def test_tenant_list_patch_and_delete(server):
     tenants = [server.create_tenant(f"shop-{i}") for i in range(3)]
     r = server.admin("GET", "/api/v1/admin/tenants?limit=2")

@@ -125,6 +125,11 @@ TEST_P(ControlStoreTest, RevokesKeysOnlyWithinTheirTenant) {
   ASSERT_OK(listed);
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].scopes, (std::vector<std::string>{"models:read", "data:write"}));
+  EXPECT_EQ(store_->GetApiKeyByHash("ha")->expires_at_ms, std::nullopt);
+  ASSERT_OK(store_->CreateApiKey({"key_e", a.id, "e", "sk_live_def", "he", {"models:read"}, "admin", 1,
+                                  std::nullopt, std::nullopt, 86'400'000}));
+  EXPECT_EQ(store_->GetApiKeyByHash("he")->expires_at_ms, 86'400'000);
+  ASSERT_OK(store_->RevokeApiKey(a.id, "key_e", 5));
   ASSERT_OK(store_->RevokeApiKey(a.id, "key_a", 5));
   EXPECT_EQ(store_->GetApiKeyByHash("ha")->revoked_at_ms, 5);
   EXPECT_TRUE(store_->ListApiKeys(a.id)->empty());

@@ -63,6 +63,7 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )sql"},
+      {2, "ALTER TABLE api_keys ADD COLUMN expires_at_ms BIGINT;"},
   };
   return kMigrations;
 }
@@ -84,10 +85,12 @@ UserRecord ReadUser(const PgRows& r, int i) {
 }
 
 constexpr const char* kKeyCols =
-    "id, tenant_id, name, key_prefix, key_hash, scopes, created_by, created_at_ms, last_used_at_ms, revoked_at_ms";
+    "id, tenant_id, name, key_prefix, key_hash, scopes, created_by, created_at_ms, last_used_at_ms, revoked_at_ms, "
+    "expires_at_ms";
 ApiKeyRecord ReadKey(const PgRows& r, int i) {
   return ApiKeyRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3), r.Text(i, 4),
-                      SplitList(r.Text(i, 5), ' '), r.Text(i, 6), r.Int(i, 7), r.OptInt(i, 8), r.OptInt(i, 9)};
+                      SplitList(r.Text(i, 5), ' '), r.Text(i, 6), r.Int(i, 7), r.OptInt(i, 8), r.OptInt(i, 9),
+                      r.OptInt(i, 10)};
 }
 
 class PgControlStore final : public ControlStore {
@@ -188,9 +191,9 @@ class PgControlStore final : public ControlStore {
 
   Status CreateApiKey(const ApiKeyRecord& k) override {
     return Exec("INSERT INTO api_keys (id, tenant_id, name, key_prefix, key_hash, scopes, created_by, "
-                "created_at_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                "created_at_ms, expires_at_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
                 {k.id, k.tenant_id, k.name, k.key_prefix, k.key_hash, JoinList(k.scopes, ' '), k.created_by,
-                 std::to_string(k.created_at_ms)})
+                 std::to_string(k.created_at_ms), Opt(k.expires_at_ms)})
         .status();
   }
 

@@ -62,6 +62,7 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )sql"},
+      {2, "ALTER TABLE api_keys ADD COLUMN expires_at_ms INTEGER;"},
   };
   return kMigrations;
 }
@@ -82,10 +83,10 @@ UserRecord ReadUser(const SqliteStmt& s) {
 
 constexpr const char* kKeyCols =
     "id, tenant_id, name, key_prefix, key_hash, scopes, created_by, created_at_ms, "
-    "last_used_at_ms, revoked_at_ms";
+    "last_used_at_ms, revoked_at_ms, expires_at_ms";
 ApiKeyRecord ReadKey(const SqliteStmt& s) {
   return ApiKeyRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4),
-                      SplitList(s.Text(5), ' '), s.Text(6), s.Int(7), s.OptInt(8), s.OptInt(9)};
+                      SplitList(s.Text(5), ' '), s.Text(6), s.Int(7), s.OptInt(8), s.OptInt(9), s.OptInt(10)};
 }
 
 class SqliteControlStore final : public ControlStore {
@@ -233,11 +234,11 @@ class SqliteControlStore final : public ControlStore {
   Status CreateApiKey(const ApiKeyRecord& k) override {
     return db_->Write([&](SqliteConn& c) {
       ASSIGN_OR_RETURN(auto st, c.Prepare("INSERT INTO api_keys (id, tenant_id, name, key_prefix, "
-                                          "key_hash, scopes, created_by, created_at_ms) "
-                                          "VALUES (?,?,?,?,?,?,?,?)"));
+                                          "key_hash, scopes, created_by, created_at_ms, expires_at_ms) "
+                                          "VALUES (?,?,?,?,?,?,?,?,?)"));
       st->Bind(1, k.id).Bind(2, k.tenant_id).Bind(3, k.name).Bind(4, k.key_prefix)
           .Bind(5, k.key_hash).Bind(6, JoinList(k.scopes, ' ')).Bind(7, k.created_by)
-          .Bind(8, k.created_at_ms);
+          .Bind(8, k.created_at_ms).Bind(9, k.expires_at_ms);
       return st->Run();
     });
   }
