@@ -212,7 +212,9 @@ class RowReader {
     }
     else if (type_.empty()) error_ = "interaction_type is empty";
     else if (code == types_.code.end()) {
-      error_ = interactions::UnknownTypeMessage(type_, opt_.custom_types);
+      // Only listed errors carry the message naming the type likely meant.
+      error_ = result_->errors.size() < kMaxListedErrors ? interactions::UnknownTypeMessage(type_, opt_.custom_types)
+                                                         : "unknown interaction_type";
     } else if (!have_ts) error_ = "timestamp is empty";
     else if (code->second == types_.rating && !(rec->present & (1u << PackedInteraction::kRating))) {
       error_ = "a rating interaction needs a rating";
