@@ -177,12 +177,17 @@ Status CheckRange(const json::object& s, double x, const Field& field) {
   return Status::Unprocessable(Name(Str(field)) + " must be " + rule, RangeDetails(s, field));
 }
 
-// A property the schema does not know (additionalProperties false).
-Status UnknownField(const json::object* props, const Field& f) {
-  std::vector<std::string_view> known;
+// The properties a schema declares, by name.
+std::vector<std::string_view> Declared(const json::object* props) {
+  std::vector<std::string_view> out;
   if (props) {
-    for (const auto& [k, v] : *props) known.push_back(k);
+    for (const auto& [k, v] : *props) out.push_back(k);
   }
+  return out;
+}
+
+// A property the schema does not know; `known`: Declared(its properties).
+Status UnknownField(const std::vector<std::string_view>& known, const Field& f) {
   return UnknownFieldError(f.parent ? Str(*f.parent) : std::string(), f.key, known);
 }
 
@@ -211,14 +216,13 @@ Status CheckObject(const json::object& s, const json::object& o, const Field& fi
       // Open at the top: ignored, unless it is likely a typo of a declared
       // property ("filter" for "filters"), which would then be missed.
       if (!field.parent && props) {
-        std::vector<std::string_view> known;
-        for (const auto& [name, schema] : *props) known.push_back(name);
-        if (!ClosestName(k, known).empty()) return UnknownField(props, f);
+        const auto known = Declared(props);
+        if (!ClosestName(k, known).empty()) return UnknownField(known, f);
       }
       continue;
     }
     if (extra->is_bool()) {
-      if (!extra->as_bool()) return UnknownField(props, f);
+      if (!extra->as_bool()) return UnknownField(Declared(props), f);
       continue;
     }
     RETURN_IF_ERROR(Check(extra->as_object(), v, f));

@@ -159,27 +159,15 @@ std::string SnakeCase(std::string_view s) {
 
 namespace {
 
-// A field name's words, lowercased, a plural's trailing 's' dropped:
+// A field name's words (SnakeCase's), a plural's trailing 's' dropped:
 // "minPrice", "min-price" and "min_prices" are all {min, price}.
 std::vector<std::string> NameWords(std::string_view s) {
   std::vector<std::string> out;
-  std::string cur;
-  auto end_word = [&] {
-    if (cur.size() > 3 && cur.back() == 's') cur.pop_back();
-    if (!cur.empty()) out.push_back(std::move(cur));
-    cur.clear();
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool upper = c >= 'A' && c <= 'Z';
-    if (c == '_' || c == '-' || c == ' ' || c == '.') {
-      end_word();
-      continue;
-    }
-    if (upper && i > 0 && s[i - 1] >= 'a' && s[i - 1] <= 'z') end_word();  // camelCase
-    cur.push_back(upper ? static_cast<char>(c - 'A' + 'a') : c);
+  const std::string snake = SnakeCase(s);
+  for (std::string_view w : Split(snake, '_')) {
+    if (w.size() > 3 && w.back() == 's') w.remove_suffix(1);
+    if (!w.empty()) out.emplace_back(w);
   }
-  end_word();
   return out;
 }
 

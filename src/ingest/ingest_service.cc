@@ -30,13 +30,13 @@ json::object ResultJson(const ImportResult& r) {
   // rejected rows listed (the contract's answer to a partly valid file).
   const bool failed = r.rows_accepted == 0 && r.rows_rejected > 0;
   json::object out{{"status", failed ? "failed" : "success"},
-                      {"rows_accepted", r.rows_accepted},
-                      {"rows_rejected", r.rows_rejected},
-                      {"duplicates_removed", r.duplicates_removed},
-                      {"validation_errors", std::move(errors)},
-                      {"validation_errors_not_listed", r.errors_not_listed},
-                      {"extra_columns", std::move(extra)},
-                      {"csv_delimiter", std::string(1, r.delimiter)}};
+                   {"rows_accepted", r.rows_accepted},
+                   {"rows_rejected", r.rows_rejected},
+                   {"duplicates_removed", r.duplicates_removed},
+                   {"validation_errors", std::move(errors)},
+                   {"validation_errors_not_listed", r.errors_not_listed},
+                   {"extra_columns", std::move(extra)},
+                   {"csv_delimiter", std::string(1, r.delimiter)}};
   if (r.timestamps_read_as_utc > 0) out["timestamps_read_as_utc"] = r.timestamps_read_as_utc;
   return out;
 }

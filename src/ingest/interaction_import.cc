@@ -124,7 +124,6 @@ class RowReader {
     PackedInteraction rec;
     bool have_ts = false;
     read_as_utc_ = false;
-    decimal_comma_ = r.delimiter != ',';  // "4,5" in a ';'-separated file
     for (size_t i = 0; i < cols_.size() && error_.empty(); ++i) {
       std::string_view v = Trim(r.fields[i]);
       if (cols_[i] != Col::kExtra && !IsValidUtf8(v)) {
@@ -187,7 +186,7 @@ class RowReader {
                   PackedInteraction* rec) {
     if (v.empty()) return;
     std::optional<std::string> point;
-    if (decimal_comma_ && (point = WithDecimalPoint(v))) v = *point;
+    if (result_->delimiter != ',' && (point = WithDecimalPoint(v))) v = *point;  // "4,5" in a ';'-separated file
     auto n = Number(v);
     const interactions::NumberRule& rule = interactions::Rule(which);
     if (!n || !rule.Allows(*n)) {
@@ -240,7 +239,6 @@ class RowReader {
   bool have_header_ = false;
   std::string type_, error_;  // per row, kept for their buffers
   std::string_view type_raw_;  // the row's type as written (its record's)
-  bool decimal_comma_ = false;  // the file is not comma-separated: numbers may have one
   bool read_as_utc_ = false;    // the row's timestamp had no zone
   std::vector<bool> stored_seen_;  // by user_idx: a stored user with rows here
 };

@@ -1,8 +1,10 @@
 // Catalog import: CSV rows (streamed) → validated items → an import batch.
 //
-// Columns (header required, any order, names case-insensitive): item_id
-// (required, ≤ 256 bytes), name, category, price (decimal ≥ 0), description,
-// brand, tags ('|'-separated), image_url, available or in_stock
+// Columns (header required, any order, any spelling, common other names:
+// ingest/header_columns.h): item_id (required, ≤ 256 bytes), name,
+// category, price (decimal ≥ 0; a decimal comma in a file not separated by
+// commas), description, brand, tags ('|'-separated, or ',' or ';' in a field
+// without a bar), image_url, available or in_stock
 // (true/false/1/0/yes/no). Any other column is kept as an item property.
 //
 // Row numbers count CSV records with the header as row 1, so they are the

@@ -38,10 +38,6 @@ StatusOr<std::string> ValidName(const std::string& name) {
   return trimmed;
 }
 
-}  // namespace
-
-namespace {
-
 // The settings the server reads (each checked below, or by the module named).
 const std::vector<std::string_view> kKnownSettings = {
     "recommendation_model", "max_recommendations", "cache_ttl_seconds", "exclude_from_recommendations",

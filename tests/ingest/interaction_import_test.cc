@@ -20,6 +20,13 @@ struct Fixture {
     ++begins;
     return &batch;
   };
+  // Imports `csv` with the default options, at a fixed now.
+  StatusOr<ImportResult> Import(std::string csv, InteractionStats* st) {
+    auto src = NewStringSource(std::move(csv));
+    InteractionImportOptions opt;
+    opt.now_ms = 1800000000000;
+    return ImportInteractionsCsv(src.get(), ids, begin, opt, st);
+  }
 };
 
 TEST(InteractionImportTest, CreatesUsersOnceAndDropsDuplicates) {
@@ -27,16 +34,14 @@ TEST(InteractionImportTest, CreatesUsersOnceAndDropsDuplicates) {
   f.ids.items = {{"P1", 1}, {"P2", 2}};
   f.ids.users = {{"OLD", 7}};
   f.batch.user_index = f.ids.users;
-  auto src = NewStringSource(
+  InteractionStats st;
+  auto r = f.Import(
       "user_id,item_id,interaction_type,timestamp,extra\n"
       "NEW,P1,view,1704896580,x\n"
       "NEW,P2,purchase,1704896590,x\n"
       "NEW,P1,view,1704896580,x\n"
-      "OLD,P1,view,1704896580,x\n");
-  InteractionImportOptions opt;
-  opt.now_ms = 1800000000000;
-  InteractionStats st;
-  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+      "OLD,P1,view,1704896580,x\n",
+      &st);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(f.begins, 1);
   EXPECT_EQ(r->rows_accepted, 3);
@@ -56,14 +61,12 @@ TEST(InteractionImportTest, CreatesUsersOnceAndDropsDuplicates) {
 TEST(InteractionImportTest, ATabSeparatedExportIsReadWithItsDecimalCommas) {
   Fixture f;
   f.ids.items = {{"P1", 1}, {"P2", 2}};
-  auto src = NewStringSource(
+  InteractionStats st;
+  auto r = f.Import(
       "user_id\titem_id\tinteraction_type\ttimestamp\trating\tprice\n"
       "U1\tP1\trating\t1704896580\t4,5\t\n"
-      "U1\tP2\tpurchase\t1704896590\t\t19,90\n");
-  InteractionImportOptions opt;
-  opt.now_ms = 1800000000000;
-  InteractionStats st;
-  auto r = ImportInteractionsCsv(src.get(), f.ids, f.begin, opt, &st);
+      "U1\tP2\tpurchase\t1704896590\t\t19,90\n",
+      &st);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->rows_accepted, 2) << (r->errors.empty() ? "" : r->errors[0].error);
   ASSERT_EQ(f.batch.interactions.size(), 2u);
