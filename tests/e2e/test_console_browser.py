@@ -4,6 +4,7 @@ trains with the live curve, deploys, tries a user, and reads the dashboard's
 charts — Debian's Chromium driven by playwright-core
 (web/e2e/console_journey.mjs). Screenshots of every page at desktop and
 phone width go to build/screenshots."""
+import datetime
 import json
 import subprocess
 from pathlib import Path
@@ -38,6 +39,13 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     assert seen["errors"] == [] and seen["console"] == [], seen
     assert seen["unlabeled"] == {}, seen["unlabeled"]  # every control has an accessible name
     assert seen["signedIn"] and seen["secret"].startswith("sk_live_")
+    # The key was given an end of 30 days in the form: the list shows a date, the API stored it.
+    assert len(seen["keyExpiries"]) == 1 and seen["keyExpiries"][0] not in ("never", ""), seen["keyExpiries"]
+    jwt = server.request("POST", "/api/v1/auth/login",
+                         {"email": "sarah@shop.example", "password": "correct horse 42"}).json()["access_token"]
+    (key,) = server.request("GET", "/api/v1/api-keys", token=jwt).json()["api_keys"]
+    left = datetime.datetime.fromisoformat(key["expires_at"].replace("Z", "+00:00")) - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(days=29, hours=23) < left <= datetime.timedelta(days=30), key
     assert seen["itemsProgress"] == 1 and "60 rows accepted, 1 rejected" in seen["itemsStage"], seen
     assert len(seen["itemsErrors"]) == 1 and seen["itemsErrors"][0].startswith("62"), seen["itemsErrors"]
     assert "rows accepted" in seen["interactionsStage"]

@@ -46,8 +46,16 @@ try {
 
   // A key: its secret shown once.
   await page.goto(`${url}#/keys`);
+  await page.getByLabel("Expires after (days)").fill("30");
   await page.getByRole("button", { name: "Create key" }).click();
   out.secret = await page.locator("input.secret").inputValue();
+  const keysTable = page.getByRole("table", { name: "Keys" });
+  await keysTable.locator("tbody tr").first().waitFor();
+  out.keyExpiries = await keysTable.locator("tbody tr").evaluateAll((rows) => rows.map((r) => {
+    const cells = [...r.querySelectorAll("td")];
+    const head = [...r.closest("table").querySelectorAll("th")].map((th) => th.textContent);
+    return cells[head.indexOf("Expires")].textContent;
+  }));
   await shot("keys");
 
   // Data: both files, with progress, the errors table.

@@ -6,7 +6,14 @@ import { clear, field, fmt, h, notice, table } from "./dom";
 const fail = (box: HTMLElement, err: unknown) => box.replaceChildren(notice("error", (err as Error).message));
 const when = (s: string | null | undefined) => (s ? new Date(s).toLocaleString() : "—");
 
-// ---- API keys: create (the secret once), list, revoke.
+// A key's end: "never", the date, or that it has passed (calls with it get 401).
+const expiry = (s: string | null | undefined): HTMLElement | string => {
+  if (!s) return "never";
+  const at = new Date(s);
+  return at.getTime() <= Date.now() ? h("span", { class: "expired" }, `expired ${at.toLocaleString()}`) : at.toLocaleString();
+};
+
+// ---- API keys: create (the secret once), an optional end, list, revoke.
 export async function keysPage(main: HTMLElement): Promise<void> {
   const list = h("div");
   const created = h("div", { "aria-live": "polite" });
@@ -15,12 +22,14 @@ export async function keysPage(main: HTMLElement): Promise<void> {
     clear(list, table(api_keys, [
       ["Name", (k: any) => k.name], ["Type", (k: any) => k.type], ["Prefix", (k: any) => h("code", {}, k.key_prefix + "…")],
       ["Scopes", (k: any) => k.scopes.join(", ")], ["Last used", (k: any) => when(k.last_used_at)],
+      ["Expires", (k: any) => expiry(k.expires_at)],
       ["", (k: any) => h("button", { class: "danger", onclick: async () => {
         if (!confirm(`Revoke ${k.name}? Calls with it stop at once.`)) return;
         try { await api("DELETE", `/api/v1/api-keys/${k.id}`); await load(); } catch (e) { fail(created, e); }
       } }, "Revoke")]], "Keys"));
   };
   const name = h("input", { required: true, value: "web" });
+  const days = h("input", { type: "number", min: 1, max: 3650, step: 1, inputmode: "numeric", placeholder: "never" });
   const type = h("select", {}, h("option", { value: "secret" }, "secret (servers)"),
                  h("option", { value: "publishable" }, "publishable (web pages)"));
   const scopes = ["recommendations:read", "interactions:write", "data:write", "models:train", "models:read", "analytics:read"]
@@ -31,6 +40,7 @@ export async function keysPage(main: HTMLElement): Promise<void> {
       try {
         const body: any = { name: name.value, type: type.value };
         body.scopes = scopes.filter((c) => c.checked).map((c) => c.value);
+        if (days.value.trim()) body.expires_in_days = Number(days.value);
         const k = await api("POST", "/api/v1/api-keys", body);
         const secret = h("input", { readonly: true, value: k.api_key, class: "secret", "aria-label": "The new key" });
         clear(created, h("div", { class: "card reveal" },
@@ -42,6 +52,7 @@ export async function keysPage(main: HTMLElement): Promise<void> {
         await load();
       } catch (err) { fail(created, err); }
     } }, h("h2", {}, "New key"), field("Name", name), field("Type", type),
+      field("Expires after (days)", days, "Empty: the key works until it is revoked. At most 3,650 days."),
       h("fieldset", {}, h("legend", {}, "Scopes"), ...scopes.map((c) => h("label", { class: "check" }, c, c.value))),
       h("button", { type: "submit" }, "Create key")), created);
   await load();
