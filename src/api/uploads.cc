@@ -185,6 +185,7 @@ constexpr const char* kUploadResult = R"({"type":"object",
   "validation_errors_not_listed":{"type":"integer"},"extra_columns":{"type":"array","items":{"type":"string"}},
   "csv_delimiter":{"type":"string","description":"what separated the fields: a comma, or a semicolon, tab or bar told by the header line"},
   "timestamps_read_as_utc":{"type":"integer","description":"rows whose timestamp had no zone, read as UTC; absent when none"},
+  "currency":{"type":"string","description":"the currency sign or code written with the file's prices, as written (not converted: rows in another are refused); absent when none"},
   "storage_location":{"type":"string"},"statistics":{"type":"object"}}})";
 
 void DeclareUpload(http::RouteInfo& r, uint64_t max_upload_bytes) {

@@ -14,20 +14,6 @@ std::string CsvQuote(std::string_view s) {
   return out + "\"";
 }
 
-std::optional<std::string> WithDecimalPoint(std::string_view field) {
-  const size_t comma = field.find(',');
-  if (comma == std::string_view::npos) return std::nullopt;
-  const size_t first = !field.empty() && field[0] == '-' ? 1 : 0;
-  auto digits = [&](size_t from, size_t to) {
-    return to > from && std::all_of(field.begin() + from, field.begin() + to, [](char c) { return c >= '0' && c <= '9'; });
-  };
-  const size_t fraction = field.size() - comma - 1;
-  if (!digits(first, comma) || fraction < 1 || fraction > 2 || !digits(comma + 1, field.size())) return std::nullopt;
-  std::string out(field);
-  out[comma] = '.';
-  return out;
-}
-
 CsvParser::CsvParser(Options options, RecordFn on_record)
     : options_(options),
       on_record_(std::move(on_record)),

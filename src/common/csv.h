@@ -23,7 +23,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,13 +43,6 @@ struct CsvRecord {
 // `field` as a CSV field: quoted (with doubled quotes) only when it holds a
 // comma, quote or line break.
 std::string CsvQuote(std::string_view field);
-
-// A number written with a decimal comma, as spreadsheets of many locales
-// write it in the files they separate with something else ("12,99", "-0,5"):
-// the same with a point. Nothing otherwise, "1,234" too (three digits after
-// the comma: a thousands separator as likely). For fields of a file whose
-// delimiter is not a comma.
-std::optional<std::string> WithDecimalPoint(std::string_view field);
 
 class CsvParser {
  public:

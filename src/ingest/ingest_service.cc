@@ -38,6 +38,7 @@ json::object ResultJson(const ImportResult& r) {
                    {"extra_columns", std::move(extra)},
                    {"csv_delimiter", std::string(1, r.delimiter)}};
   if (r.timestamps_read_as_utc > 0) out["timestamps_read_as_utc"] = r.timestamps_read_as_utc;
+  if (!r.currency.empty()) out["currency"] = r.currency;
   return out;
 }
 

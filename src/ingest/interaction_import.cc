@@ -13,6 +13,7 @@
 #include "common/csv.h"
 #include "ingest/header_columns.h"
 #include "ingest/interaction_sorter.h"
+#include "ingest/written_number.h"
 
 namespace embedrec::ingest {
 
@@ -185,14 +186,19 @@ class RowReader {
   void ReadNumber(size_t col, std::string_view v, PackedInteraction::Field f, interactions::Number which,
                   PackedInteraction* rec) {
     if (v.empty()) return;
-    std::optional<std::string> point;
-    if (result_->delimiter != ',' && (point = WithDecimalPoint(v))) v = *point;  // "4,5" in a ';'-separated file
-    auto n = Number(v);
+    // "4,5" in a ';'-separated file; a value as "$1,299.00" or "1.299,00 €"
+    std::string why;
+    const auto written = ReadWrittenNumber(
+        v, {.delimiter = result_->delimiter, .amount = f == PackedInteraction::kValue}, &why);
+    std::optional<double> n;
+    if (written) n = Number(written->plain);
     const interactions::NumberRule& rule = interactions::Rule(which);
     if (!n || !rule.Allows(*n)) {
       error_ = names_[col] + " must be " + rule.allowed + ", not '" + std::string(v.substr(0, 40)) + "'";
+      if (!why.empty()) error_ += ": " + why;
       return;
     }
+    if (!result_->TakeCurrency(written->currency, &error_)) return;
     rec->vals[f] = *n;
     rec->present |= static_cast<uint8_t>(1u << f);
   }

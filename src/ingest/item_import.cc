@@ -8,6 +8,7 @@
 #include "common/strings.h"
 #include "common/csv.h"
 #include "ingest/header_columns.h"
+#include "ingest/written_number.h"
 
 namespace embedrec::ingest {
 namespace json = boost::json;
@@ -16,6 +17,17 @@ void ImportResult::Reject(RowError e) {
   ++rows_rejected;
   if (errors.size() < kMaxListedErrors) errors.push_back(std::move(e));
   else ++errors_not_listed;
+}
+
+bool ImportResult::TakeCurrency(const std::string& written, std::string* error) {
+  if (written.empty() || written == currency) return true;
+  if (currency.empty()) {
+    currency = written;
+    return true;
+  }
+  *error = "amount written in '" + written + "', the file's earlier amounts in '" + currency +
+           "': amounts are not converted, so a file holds one currency";
+  return false;
 }
 
 bool ImportResult::AdmitRecord(const CsvRecord& r, size_t columns) {
@@ -149,15 +161,19 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
         case Col::kPrice: {
           std::string_view t = Trim(v);
           if (t.empty()) break;
-          std::optional<std::string> point;  // "12,99" in a ';'-separated file
-          if (r.delimiter != ',' && (point = WithDecimalPoint(t))) t = *point;
-          if (!t.empty() && t[0] == '-' && ParseDecimal(t.substr(1))) {
+          // "12,99" in a ';'-separated file, "$1,299.00", "1.299,00 €"
+          std::string why;
+          const auto n = ReadWrittenNumber(t, {.delimiter = r.delimiter, .amount = true}, &why);
+          const bool negative = n && n->plain.starts_with('-');
+          const auto p = n ? ParseDecimal(std::string_view(n->plain).substr(negative ? 1 : 0)) : std::nullopt;
+          if (!p) {
+            error = !why.empty() ? "Invalid price: " + why
+                                 : "Invalid price format: '" + std::string(t.substr(0, 40)) +
+                                       "' (expected a decimal like 12.99)";
+          } else if (negative) {
             error = "price must not be negative";
-          } else if (auto p = ParseDecimal(t)) {
+          } else if (result.TakeCurrency(n->currency, &error)) {
             item.price = *p;
-          } else {
-            error = "Invalid price format: '" + std::string(t.substr(0, 40)) +
-                    "' (expected a decimal like 12.99)";
           }
           break;
         }

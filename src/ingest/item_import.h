@@ -42,7 +42,12 @@ struct ImportResult {
   std::vector<std::string> extra_columns;  // kept as properties (items) or ignored
   char delimiter = ',';                    // what separated the file's fields
   int64_t timestamps_read_as_utc = 0;      // accepted rows whose time had no zone
+  std::string currency;                    // the sign or code written with amounts, when any
   void Reject(RowError e);
+  // False, with the row's error in *error, when an amount written in
+  // `currency` joins a file whose earlier amounts were in another (amounts are
+  // not converted); the first sign or code seen becomes the file's.
+  bool TakeCurrency(const std::string& written, std::string* error);
   // Counts a data record; false (and the row rejected) when it is malformed
   // CSV or its field count differs from the header's `columns`.
   bool AdmitRecord(const CsvRecord& r, size_t columns);

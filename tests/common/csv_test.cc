@@ -77,15 +77,6 @@ TEST(CsvParserTest, TheDelimiterIsTakenFromTheFirstLineWhenAsked) {
   EXPECT_EQ(p.records(), 2u);
 }
 
-TEST(CsvParserTest, ADecimalCommaBecomesAPointWhereItCannotBeAThousandsSeparator) {
-  EXPECT_EQ(WithDecimalPoint("12,99"), "12.99");
-  EXPECT_EQ(WithDecimalPoint("0,5"), "0.5");
-  EXPECT_EQ(WithDecimalPoint("-3,25"), "-3.25");
-  for (const char* other : {"1,234", "12", "12.99", ",5", "5,", "1,2,3", "a,5", "1,5a", "", "-,5", "1.000,50"}) {
-    EXPECT_EQ(WithDecimalPoint(other), std::nullopt) << other;
-  }
-}
-
 TEST(CsvParserTest, QuotedFieldsWithCommasQuotesAndNewlines) {
   auto p = Parse("id,desc\n1,\"say \"\"hi\"\", ok\"\n2,\"two\r\nlines\"\n3,\"\"\n");
   EXPECT_EQ(p.rows, (Rows{{"id", "desc"}, {"1", "say \"hi\", ok"}, {"2", "two\r\nlines"}, {"3", ""}}));

@@ -86,6 +86,26 @@ def test_a_semicolon_separated_spreadsheet_export_is_read_as_such(server):
     assert (ev["value"], ev["quantity"]) == (12.99, 2), ev
 
 
+def test_prices_with_their_currency_and_thousands_as_exports_write_them(server):
+    # A European export: thousands points, decimal commas, the euro sign before or after.
+    o = server.onboard("euro-shop", scopes=["data:write", "interactions:write", "recommendations:read"])
+    items = ("item_id;name;price\nP1;Kamera;1.299,00 \u20ac\nP2;Tasche;\u20ac 49,90\nP3;Kabel;9\n"
+             "P4;Stativ;$79\nP5;Objektiv;1,234\n").encode()
+    a = server.upload("/api/v1/upload/items", items, o["api_key"], filename="produkte.csv").json()
+    assert (a["rows_accepted"], a["rows_rejected"], a["currency"]) == (3, 2, "\u20ac"), a
+    errors = {e["row"]: e["error"] for e in a["validation_errors"]}
+    assert "amounts are not converted" in errors[5] and "'$'" in errors[5], errors
+    assert "may be a thousand and more or a decimal" in errors[6], errors
+    assert [item(server, o, i).json()["price"] for i in ("P1", "P2", "P3")] == [1299, 49.9, 9]
+    assert item(server, o, "P4").status == 404
+    # A shop in dollars: the value of a purchase as "$1,299.00" (quoted in a comma-separated file).
+    events = b'user_id,item_id,interaction_type,timestamp,value\nU1,P1,purchase,2024-01-10T14:30:00Z,"$1,299.00"\n'
+    a = server.upload("/api/v1/upload/interactions", events, o["api_key"], raw=True).json()
+    assert (a["rows_accepted"], a["currency"]) == (1, "$"), a
+    (ev,) = server.request("GET", "/api/v1/users/U1/interactions", token=o["api_key"]).json()["interactions"]
+    assert ev["value"] == 1299, ev
+
+
 def test_every_kind_of_bad_row_is_reported_with_its_row_number(server, shop):
     csv = ("\ufeffitem_id,name,price,in_stock,color\r\n"     # row 1: header (BOM, CRLF)
            "A1,\"Quoted, with comma\",10.50,true,red\r\n"    # 2 ok

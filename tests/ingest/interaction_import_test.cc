@@ -76,6 +76,31 @@ TEST(InteractionImportTest, ATabSeparatedExportIsReadWithItsDecimalCommas) {
   EXPECT_DOUBLE_EQ(*by_item[2].value, 19.9);
 }
 
+TEST(InteractionImportTest, AValueWithItsCurrencyAndThousandsOneCurrencyAFile) {
+  Fixture f;
+  f.ids.items = {{"P1", 1}, {"P2", 2}, {"P3", 3}, {"P4", 4}};
+  InteractionStats st;
+  auto r = f.Import(
+      "user_id,item_id,interaction_type,timestamp,rating,value\n"
+      "U1,P1,purchase,1704896580,,\"$1,299.00\"\n"
+      "U1,P2,purchase,1704896590,,USD 5\n"    // another way to write the dollar: refused, not converted
+      "U1,P3,rating,1704896600,$4,\n"         // a rating is no amount
+      "U1,P4,purchase,1704896610,,\"1,234\"\n",  // a quoted comma-file grouping
+      &st);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows_accepted, 2);
+  EXPECT_EQ(r->currency, "$");
+  ASSERT_EQ(r->errors.size(), 2u);
+  EXPECT_EQ(r->errors[0].row, 3u);
+  EXPECT_NE(r->errors[0].error.find("amounts are not converted"), std::string::npos) << r->errors[0].error;
+  EXPECT_EQ(r->errors[1].row, 4u);
+  EXPECT_NE(r->errors[1].error.find("rating must be"), std::string::npos) << r->errors[1].error;
+  std::map<int64_t, store::InteractionRecord> by_item;
+  for (const auto& i : f.batch.interactions) by_item[*i.item_idx] = i;
+  EXPECT_DOUBLE_EQ(*by_item[1].value, 1299);
+  EXPECT_DOUBLE_EQ(*by_item[4].value, 1234);
+}
+
 TEST(InteractionImportTest, WritesRowsInKeyOrderAcrossSpilledRuns) {
   Fixture f;
   for (int i = 0; i < 50; ++i) f.ids.items.emplace("P" + std::to_string(i), i);

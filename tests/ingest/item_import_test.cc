@@ -29,8 +29,8 @@ TEST(ItemImportTest, MapsKnownColumnsInAnyOrderAndKeepsOthersAsProperties) {
   EXPECT_EQ(r->extra_columns, (std::vector<std::string>{"size"}));
 }
 
-TEST(ItemImportTest, PriceMustBeAPlainNonNegativeDecimal) {
-  for (const char* bad : {"1e3", "1,5", "5.", "$5", "-1", "abc", "NaN", "inf"}) {
+TEST(ItemImportTest, PriceMustBeANonNegativeDecimal) {
+  for (const char* bad : {"1e3", "1,5", "5.", "5$5", "$", "-1", "-$1", "abc", "NaN", "inf"}) {
     RecordingBatch b;
     auto r = Import(std::string("item_id,price\nP1,") + bad + "\n", &b);
     ASSERT_TRUE(r.ok());
@@ -55,9 +55,30 @@ TEST(ItemImportTest, ASemicolonSeparatedSpreadsheetExportIsReadWithItsDecimalCom
   // "1,234": a thousands separator as likely as a decimal comma, refused.
   ASSERT_EQ(r->errors.size(), 1u);
   EXPECT_EQ(r->errors[0].row, 4u);
-  // In a comma-separated file a quoted "12,99" stays an error, as before.
+  EXPECT_NE(r->errors[0].error.find("may be a thousand and more or a decimal"), std::string::npos) << r->errors[0].error;
+  // In a comma-separated file a quoted "12,99" cannot group thousands; a quoted "1,234" does.
   RecordingBatch c;
-  EXPECT_EQ(Import("item_id,price\nP1,\"12,99\"\n", &c)->rows_rejected, 1);
+  auto q = Import("item_id,price\nP1,\"12,99\"\nP2,\"1,234\"\n", &c);
+  ASSERT_EQ(c.items.size(), 2u);
+  EXPECT_DOUBLE_EQ(*c.items[0].price, 12.99);
+  EXPECT_DOUBLE_EQ(*c.items[1].price, 1234);
+}
+
+TEST(ItemImportTest, PricesWithTheirCurrencyAndThousandsAsShopsExportThem) {
+  RecordingBatch b;
+  auto r = Import("item_id;price\nP1;1.299,00 \xE2\x82\xAC\nP2;\xE2\x82\xAC 12,50\nP3;7\nP4;$7\nP5;EUR 1 000,00\n", &b);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(b.items.size(), 3u);
+  EXPECT_DOUBLE_EQ(*b.items[0].price, 1299);
+  EXPECT_DOUBLE_EQ(*b.items[1].price, 12.5);
+  EXPECT_DOUBLE_EQ(*b.items[2].price, 7);  // no sign: the file's currency
+  EXPECT_EQ(r->currency, "\xE2\x82\xAC");
+  // Another currency is not converted: its rows are refused, saying why.
+  ASSERT_EQ(r->errors.size(), 2u);
+  EXPECT_EQ(r->errors[0].row, 5u);
+  EXPECT_NE(r->errors[0].error.find("amount written in '$', the file's earlier amounts in '\xE2\x82\xAC'"),
+            std::string::npos) << r->errors[0].error;
+  EXPECT_EQ(r->errors[1].row, 6u);
 }
 
 TEST(ItemImportTest, TagsAsShopPlatformsExportThem) {
