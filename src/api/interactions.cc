@@ -183,15 +183,23 @@ void RegisterInteractionRoutes(TenantRoutes& routes) {
     ev.idempotency_key = std::string(key);
     // Answered once the event is durable (store/tenant_stores.h: at once when the tenant's
     // tracking transaction is open and free, else after the committer wrote it).
-    return http::Later([ctx, rules = std::move(rules), ev = std::move(ev), request_id = req.request_id](
-                           std::function<void(http::Response)> send) mutable {
+    // Written by another thread, the answer is made on the connection's own (no worker woken).
+    TenantContext::RunOn run_on;
+    if (req.connection_thread) {
+      run_on = [thread = req.connection_thread](std::function<void()> fn) { thread->Run(std::move(fn)); };
+    }
+    return http::Later([ctx, rules = std::move(rules), ev = std::move(ev), request_id = req.request_id,
+                        run_on = std::move(run_on)](std::function<void(http::Response)> send) mutable {
       const bool purchase = ev.type == "purchase";
       const bool retrain = purchase && ctx.RetrainRecommended();
-      ctx.TrackAsync(std::move(ev), rules, [purchase, retrain, request_id, send = std::move(send)](StatusOr<store::TrackResult> r) {
-        if (!r.ok()) return send(http::ErrorResponse(r.status(), request_id));
-        if (!r->status.ok()) return send(http::ErrorResponse(r->status, request_id));
-        send(JsonAnswer(r->duplicate || r->replayed ? 200 : 201, ResultJson(purchase, *r, retrain)));
-      });
+      ctx.TrackAsync(
+          std::move(ev), rules,
+          [purchase, retrain, request_id, send = std::move(send)](StatusOr<store::TrackResult> r) {
+            if (!r.ok()) return send(http::ErrorResponse(r.status(), request_id));
+            if (!r->status.ok()) return send(http::ErrorResponse(r->status, request_id));
+            send(JsonAnswer(r->duplicate || r->replayed ? 200 : 201, ResultJson(purchase, *r, retrain)));
+          },
+          std::move(run_on));
     });
   });
 

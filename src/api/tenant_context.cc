@@ -112,36 +112,51 @@ TenantContext::EventRules TenantContext::RulesFor(const store::TrackEvent& event
   return {rules.weights.Weight(event.type), rules.click_window_ms, rules.conversion_window_ms};
 }
 
-void TenantContext::TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done) const {
+void TenantContext::TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done,
+                               RunOn run_on) const {
   if (s_->data_quotas) {
     // Admitted at once from the figures in memory (no callback made); while
     // the tenant's are unknown, on the lane that reads them once they are.
     if (auto verdict = s_->data_quotas->TryAdmitTracked(tenant_id_, rules.limits, 1)) {
       if (!verdict->ok()) return done(*verdict);
-      return TrackAdmitted(std::move(event), rules, std::move(done));
+      return TrackAdmitted(std::move(event), rules, std::move(done), std::move(run_on));
     }
     return s_->data_quotas->AdmitTracked(
         tenant_id_, rules.limits, 1,
-        [ctx = *this, event = std::move(event), rules, done = std::move(done)](Status admitted) mutable {
+        [ctx = *this, event = std::move(event), rules, done = std::move(done),
+         run_on = std::move(run_on)](Status admitted) mutable {
           if (!admitted.ok()) return done(admitted);
-          ctx.TrackAdmitted(std::move(event), rules, std::move(done));
+          ctx.TrackAdmitted(std::move(event), rules, std::move(done), std::move(run_on));
         });
   }
-  TrackAdmitted(std::move(event), rules, std::move(done));
+  TrackAdmitted(std::move(event), rules, std::move(done), std::move(run_on));
 }
 
-void TenantContext::TrackAdmitted(store::TrackEvent event, const TenantRules& rules, TrackDone done) const {
+void TenantContext::TrackAdmitted(store::TrackEvent event, const TenantRules& rules, TrackDone done,
+                                  RunOn run_on) const {
   auto tenant = Store();
   if (!tenant.ok()) return done(tenant.status());
   std::vector<store::TrackEvent> events{event};
   const EventRules er = RulesFor(event, rules);
-  (*tenant)->TrackAsync(std::move(events), [ctx = *this, er, event = std::move(event), done = std::move(done)](
-                                               StatusOr<std::vector<store::TrackResult>> results) {
+  // Serving told of the event, then the answer.
+  auto answer = [ctx = *this, er, event = std::move(event), done = std::move(done)](
+                    StatusOr<std::vector<store::TrackResult>> results) {
     if (!results.ok()) return done(results.status());
     store::TrackResult& r = results->at(0);
     if (r.status.ok() && !r.duplicate && !r.replayed) ctx.Tracked(event, er);
     done(std::move(r));
-  });
+  };
+  if (!run_on) {
+    return (*tenant)->TrackAsync(std::move(events), std::move(answer), store::TenantStore::TrackDoneOn::kCallbackRunner);
+  }
+  // The writing thread only hands the answer to `run_on`.
+  (*tenant)->TrackAsync(
+      std::move(events),
+      [run_on = std::move(run_on), answer = std::move(answer)](
+          StatusOr<std::vector<store::TrackResult>> results) mutable {  // called once
+        run_on([answer = std::move(answer), results = std::move(results)]() mutable { answer(std::move(results)); });
+      },
+      store::TenantStore::TrackDoneOn::kWriter);
 }
 
 StatusOr<std::vector<store::TrackResult>> TenantContext::Track(const std::vector<store::TrackEvent>& events,

@@ -153,12 +153,15 @@ class TenantContext {
   // Records interactions durably, then tells serving about each new one
   // (fold-in, trending, context lifts) and analytics (attribution) before
   // answering, so the next recommendation sees it.
-  // TrackAsync answers after the group commit that holds the event, never
-  // on the caller's thread; Track blocks.
+  // TrackAsync answers once the event is durable: on the caller's thread
+  // when it could be written at once, else through `run_on` (e.g. the
+  // request's network thread: no worker woken for it) or, when that is
+  // empty, on the workers; Track blocks.
   // `rules`: the tenant's, as the caller read them (each type's weight, the
   // attribution windows).
   using TrackDone = std::function<void(StatusOr<store::TrackResult>)>;
-  void TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done) const;
+  using RunOn = std::function<void(std::function<void()>)>;
+  void TrackAsync(store::TrackEvent event, const TenantRules& rules, TrackDone done, RunOn run_on = {}) const;
   StatusOr<std::vector<store::TrackResult>> Track(const std::vector<store::TrackEvent>& events,
                                                   const TenantRules& rules) const;
 
@@ -224,7 +227,7 @@ class TenantContext {
   static EventRules RulesFor(const store::TrackEvent& event, const TenantRules& rules);
   void Tracked(const store::TrackEvent& event, const EventRules& rules) const;
   // TrackAsync once the event is admitted against the tenant's limits.
-  void TrackAdmitted(store::TrackEvent event, const TenantRules& rules, TrackDone done) const;
+  void TrackAdmitted(store::TrackEvent event, const TenantRules& rules, TrackDone done, RunOn run_on) const;
   // Counts an upload's accepted rows (its answer) for usage.
   void CountImported(const boost::json::object& upload) const;
 

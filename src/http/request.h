@@ -28,6 +28,15 @@ class BodyStream : public ByteSource {};
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+// The network thread a request's connection is served on. A deferred answer
+// (Later) whose work would otherwise wait for a worker can run it there.
+class ConnectionThread {
+ public:
+  virtual ~ConnectionThread() = default;
+  // Runs `fn` on that thread: at once when called on it, else posted.
+  virtual void Run(std::function<void()> fn) = 0;
+};
+
 struct Request {
   std::string method;       // "GET", "POST", ...
   std::string target;       // as sent: "/api/v1/x?limit=5"
@@ -40,6 +49,7 @@ struct Request {
   std::string request_id;   // set by the server (client's X-Request-Id when sane)
   std::string remote_addr;
   std::string listener;     // which port's role received it: "gateway", "ml", "pipeline"
+  std::shared_ptr<ConnectionThread> connection_thread;  // set by the server; null without one (tests)
 
   // Value of header `name_lower`, or "" when absent.
   std::string_view Header(std::string_view name_lower) const;

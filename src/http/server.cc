@@ -90,7 +90,7 @@ bool SaneRequestId(std::string_view id) {
   return true;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>, public ConnectionThread {
  public:
   Session(tcp::socket&& socket, ServerImpl* server, const std::string* listener)
       : stream_(std::move(socket)), server_(server), listener_(listener) {}
@@ -101,6 +101,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnShutdown();
   // Where the connection is (any thread; for diagnostics).
   std::string Describe() const;
+  // ConnectionThread: at once on the session's thread, else posted to it.
+  void Run(std::function<void()> fn) override { net::dispatch(stream_.get_executor(), std::move(fn)); }
 
  private:
   void ReadHeader();
@@ -614,6 +616,7 @@ void Session::Dispatch(const bhttp::request_header<>& h, std::string body, bool 
   req.request_id = request_id_;
   req.remote_addr = remote_addr_;
   req.listener = *listener_;
+  req.connection_thread = shared_from_this();
 
   server_->RequestStarted();
   counted_ = true;

@@ -153,12 +153,16 @@ class TenantStore {
   // The same without blocking the caller: `done` is called once, when the
   // events are durable as above: on the caller's thread when they could be
   // written at once (the embedded mode, a transaction open and the writer
-  // free: no waiting, no hand-off), else handed to the stores'
-  // CallbackRunner (the writing thread only goes on writing), or without one
-  // called by the thread that wrote them. `done` must not call Track (it
-  // would wait for itself).
+  // free: no waiting, no hand-off), else as `on` says. `done` must not call
+  // Track (it would wait for itself).
   using TrackCallback = std::function<void(StatusOr<std::vector<TrackResult>>)>;
-  virtual void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) = 0;
+  enum class TrackDoneOn {
+    kCallbackRunner,  // handed to the stores' CallbackRunner (the writing thread only goes on
+                      // writing), or without one called by the thread that wrote them
+    kWriter,          // called by the thread that wrote them: `done` only hands its work on
+                      // (e.g. to the request's network thread), so no other thread is woken for it
+  };
+  virtual void TrackAsync(std::vector<TrackEvent> events, TrackCallback done, TrackDoneOn on) = 0;
 
   // Starts an upload's transaction. It holds the tenant's write lock until
   // it commits or is dropped: read and validate a file before, not inside it.

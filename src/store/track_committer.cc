@@ -54,11 +54,13 @@ StatusOr<std::vector<TrackResult>> TrackCommitter::Track(const std::vector<Track
   return future.get();
 }
 
-void TrackCommitter::TrackAsync(std::vector<TrackEvent> events, TenantStore::TrackCallback done) {
-  if (!tx_) return Enqueue(std::move(events), std::move(done), /*hand_back=*/true);
+void TrackCommitter::TrackAsync(std::vector<TrackEvent> events, TenantStore::TrackCallback done,
+                                TenantStore::TrackDoneOn on) {
+  const bool hand_back = on == TenantStore::TrackDoneOn::kCallbackRunner;
+  if (!tx_) return Enqueue(std::move(events), std::move(done), hand_back);
   {
     std::lock_guard p(pending_mu_);
-    pending_.push_back({std::move(events), std::move(done)});
+    pending_.push_back({std::move(events), std::move(done), hand_back});
     pending_count_.store(pending_.size());
   }
   WritePending();
@@ -241,7 +243,7 @@ void TrackCommitter::WritePending() {
     // another writer (an upload), and this may be a network thread.
     if (reapply_ || !tx_->open()) {
       w.unlock();
-      for (auto& t : take) Enqueue(std::move(t.events), std::move(t.done), /*hand_back=*/true);
+      for (auto& t : take) Enqueue(std::move(t.events), std::move(t.done), t.hand_back);
       return;
     }
     std::vector<TrackBatch> batches(take.size());
@@ -281,6 +283,7 @@ void TrackCommitter::TakePending(std::vector<std::shared_ptr<Job>>& jobs) {
     auto job = std::make_shared<Job>();
     job->batch.events = std::move(t.events);
     job->done = std::move(t.done);
+    job->hand_back = t.hand_back;
     jobs.push_back(std::move(job));
   }
 }

@@ -4,7 +4,9 @@
 // with one call of the backend's `write` (one transaction), answers those
 // callers, and takes what has queued meanwhile; it exits after a second
 // without work. Answers of TrackAsync go to the stores' CallbackRunner, so
-// the committer thread runs no API or serving code.
+// the committer thread runs no API or serving code, unless the caller asked
+// for its answer on the writing thread (TrackDoneOn::kWriter: an answer that
+// only posts itself to where it runs).
 //
 // Journaled (the embedded mode, see store/track_journal.h): the committer
 // keeps one database transaction open across rounds; each round is written
@@ -97,7 +99,7 @@ class TrackCommitter {
   // on the committer thread (never handed to the CallbackRunner: a caller
   // waiting on a pool must not wait for that pool).
   StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events);
-  void TrackAsync(std::vector<TrackEvent> events, TenantStore::TrackCallback done);
+  void TrackAsync(std::vector<TrackEvent> events, TenantStore::TrackCallback done, TenantStore::TrackDoneOn on);
 
  private:
   struct Job {
@@ -122,9 +124,10 @@ class TrackCommitter {
   struct Pending {
     std::vector<TrackEvent> events;
     TenantStore::TrackCallback done;
+    bool hand_back = true;  // TrackDoneOn::kCallbackRunner
   };
   std::vector<Pending> TakeAllPending();  // empties pending_
-  // Moves what is pending into `jobs`, answered through run_callback_ (the committer's).
+  // Moves what is pending into `jobs`, answered as their callers asked (the committer's).
   void TakePending(std::vector<std::shared_ptr<Job>>& jobs);
   Status WriteRoundLocked(const std::vector<TrackBatch*>& batches);  // write, journal
   void RunRound(std::vector<std::shared_ptr<Job>>& jobs);             // the committer's: write, journal, answer

@@ -119,7 +119,7 @@ TEST(SqliteTenantStoresTest, TrackAnswersAreHandedToTheCallbackRunner) {
   store->TrackAsync({ev}, [&](StatusOr<std::vector<TrackResult>> r) {
     EXPECT_TRUE(r.ok());
     ++answered;
-  });
+  }, TenantStore::TrackDoneOn::kCallbackRunner);
   // The synchronous call is never handed to the runner (a caller on a pool
   // must not wait for that pool): answered by the committer thread, or
   // written and answered on the caller's own thread when the writer is free.
@@ -136,6 +136,19 @@ TEST(SqliteTenantStoresTest, TrackAnswersAreHandedToTheCallbackRunner) {
   EXPECT_EQ(answered, 0);  // the writing thread did not run it
   callback();
   EXPECT_EQ(answered, 1);
+  // Asked for on the writing thread (an answer that posts itself on), it is not handed over.
+  ev.user_id = "W";
+  store->TrackAsync({ev}, [&](StatusOr<std::vector<TrackResult>> r) {
+    EXPECT_TRUE(r.ok());
+    ++answered;
+  }, TenantStore::TrackDoneOn::kWriter);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       answered < 2 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(answered, 2);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(handed.size(), 1u);
 }
 
 // A store with item P1, open on `stores`.

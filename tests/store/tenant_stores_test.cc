@@ -208,7 +208,7 @@ TEST_P(TenantStoreTrackTest, TrackAsyncAnswersEveryCallerOnceAfterCommit) {
       ids.insert((*r)[0].interaction_id);
       ++answered;
       cv.notify_all();
-    });
+    }, TenantStore::TrackDoneOn::kCallbackRunner);
   }
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == kEvents; }));
@@ -258,7 +258,9 @@ TEST_P(TenantStoreTrackTest, TrackAsyncFromManyThreadsAnswersEachCallerOnceWithI
         };
         // One thread's calls wait for their answer (as the batch route's do).
         if (t == 0) answer(store_->Track(events));
-        else store_->TrackAsync(std::move(events), answer);
+        // The others' answers come from the runner, or from the writing thread when asked.
+        else store_->TrackAsync(std::move(events), answer,
+                                t % 2 == 1 ? TenantStore::TrackDoneOn::kCallbackRunner : TenantStore::TrackDoneOn::kWriter);
       }
     });
   }

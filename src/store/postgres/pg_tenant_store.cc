@@ -63,8 +63,8 @@ class PgTenantStore final : public TenantStore {
   StatusOr<std::vector<TrackResult>> Track(const std::vector<TrackEvent>& events) override {
     return writer_.Track(events);
   }
-  void TrackAsync(std::vector<TrackEvent> events, TrackCallback done) override {
-    writer_.TrackAsync(std::move(events), std::move(done));
+  void TrackAsync(std::vector<TrackEvent> events, TrackCallback done, TrackDoneOn on) override {
+    writer_.TrackAsync(std::move(events), std::move(done), on);
   }
 
   StatusOr<std::unique_ptr<ImportBatch>> BeginImport() override { return NewPgImportBatch(t_); }
