@@ -26,10 +26,9 @@ constexpr size_t kMaxBatch = 1000;
 // An optional number of the event, by the interaction rules (`field` as the event names it).
 StatusOr<std::optional<double>> OptNumber(const json::object& o, std::string_view field,
                                           interactions::Number which) {
-  const json::value* v = o.if_contains(field);
-  if (!v || v->is_null()) return std::optional<double>();
-  if (!v->is_number()) return FieldTypeError(field, "a number");
-  double x = v->to_number<double>();
+  ASSIGN_OR_RETURN(auto n, OptDecimal(o, field));  // a number, or a string holding one
+  if (!n) return n;
+  const double x = *n;
   const interactions::NumberRule& rule = interactions::Rule(which);
   if (!rule.Allows(x)) return FieldValueError(field, std::string(field) + " must be " + rule.allowed);
   return std::optional<double>(x);
@@ -121,11 +120,11 @@ json::object ResultJson(bool purchase, const store::TrackResult& r, bool retrain
   return out;
 }
 
-// A number of an event as the interaction rules allow it.
+// A number of an event as the interaction rules allow it (or a string holding one).
 std::string NumberSchema(interactions::Number which) {
   const interactions::NumberRule& r = interactions::Rule(which);
-  return JsonText(json::object{{"type", "number"}, {"minimum", r.min}, {"maximum", r.max},
-                               {"exclusiveMinimum", r.min_exclusive}, {"description", r.allowed}});
+  return DecimalSchema(JsonText(json::object{{"type", "number"}, {"minimum", r.min}, {"maximum", r.max},
+                                             {"exclusiveMinimum", r.min_exclusive}, {"description", r.allowed}}));
 }
 
 // One event, as POST /api/v1/interactions takes it.

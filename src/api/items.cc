@@ -51,11 +51,10 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   it.brand = brand.value_or("");
   it.image_url = image_url.value_or("");
   it.available = available.value_or(true);
-  if (const json::value* p = o.if_contains("price"); p && !p->is_null()) {
-    if (!p->is_number()) return FieldTypeError("price", "a number");
-    double v = p->to_number<double>();
-    if (!(v >= 0 && v <= 1e15)) return FieldValueError("price", "price must be ≥ 0");
-    it.price = v;
+  ASSIGN_OR_RETURN(auto price, OptDecimal(o, "price"));  // a number, or a string holding one
+  if (price) {
+    if (!(*price >= 0 && *price <= 1e15)) return FieldValueError("price", "price must be ≥ 0");
+    it.price = price;
   }
   if (const json::value* t = o.if_contains("tags"); t && !t->is_null()) {
     if (!t->is_array()) return FieldTypeError("tags", "an array of strings");
@@ -77,12 +76,12 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   return it;
 }
 
-const std::string kItemBody = R"({"type":"object","additionalProperties":false,"properties":{
+const std::string kItemBody = std::string(R"({"type":"object","additionalProperties":false,"properties":{
   "item_id":{"type":"string","maxLength":256,"description":"optional; the path's"},
   "name":{"type":"string","maxLength":1000},"category":{"type":"string","maxLength":200},
   "description":{"type":"string","maxLength":65536},"brand":{"type":"string","maxLength":200},
   "image_url":{"type":"string","maxLength":2048},"available":{"type":"boolean"},
-  "price":{"type":"number","minimum":0,"maximum":1e15},
+  "price":)") + DecimalSchema(R"({"type":"number","minimum":0,"maximum":1e15})") + R"(,
   "tags":{"type":"array","maxItems":100,"items":{"type":"string","maxLength":100}},
   "properties":{"type":"object","description":"free-form attributes, at most 64 KiB as JSON"}}})";
 

@@ -7,11 +7,33 @@
 
 #include "common/json_text.h"
 #include "common/strings.h"
+#include "ingest/written_number.h"
 #include "http/declared.h"
 #include "http/errors.h"
 
 namespace embedrec::api {
 namespace json = boost::json;
+
+StatusOr<std::optional<double>> OptDecimal(const json::object& o, std::string_view field) {
+  const json::value* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::optional<double>();
+  if (v->is_number()) return std::optional<double>(v->to_number<double>());
+  if (!v->is_string()) return FieldTypeError(field, "a number");
+  const std::string_view text = v->as_string();
+  std::string why;
+  // Read as in a file not separated by commas: "1,299" is ambiguous there.
+  const auto n = ingest::ReadWrittenNumber(text, {.delimiter = ';', .amount = false}, &why);
+  if (!n) {
+    return FieldValueError(field, std::string(field) + " must be a number, or a string holding one ('12.99'), not '" +
+                                      std::string(text.substr(0, 40)) + "'" + (why.empty() ? "" : ": " + why));
+  }
+  return std::optional<double>(std::strtod(n->plain.c_str(), nullptr));
+}
+
+std::string DecimalSchema(std::string_view number_schema) {
+  return std::string(R"({"anyOf":[)") + std::string(number_schema) +
+         R"(,{"type":"string","maxLength":64,"description":"the same number as text: '12.99', '12,99', '1.299,00' or '1,299.00'; no currency sign"}]})";
+}
 
 Status OnlyFields(const json::object& body, std::initializer_list<std::string_view> allowed) {
   for (const auto& [key, value] : body) {

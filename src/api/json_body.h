@@ -37,6 +37,17 @@ Status OnlyFields(const boost::json::object& body, std::initializer_list<std::st
 StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t dflt,
                            int64_t min, int64_t max);
 
+// Field `field` of `o` as a number: a JSON number, or a string holding one
+// as shops' back ends often send decimals ("12.99"; also "12,99",
+// "1.299,00", "1,299.00": ingest/written_number.h, a lone comma before three
+// digits refused as ambiguous). No currency sign: an amount is not converted.
+// Nothing when absent or null; 400 for another type, 422 for a string that is
+// not such a number.
+StatusOr<std::optional<double>> OptDecimal(const boost::json::object& o, std::string_view field);
+// Its schema (OpenAPI): a number, or a string holding one; `number_schema`
+// is the number's (its bounds, its description).
+std::string DecimalSchema(std::string_view number_schema);
+
 // A JSON answer.
 http::Response JsonAnswer(int status, const boost::json::value& body);
 

@@ -22,7 +22,11 @@ def test_put_get_delete_item(server, shop):
     assert it["price"] == 449.0 and it["tags"] == ["4k", "video"]
     assert it["properties"] == {"sensor": "1 inch"}
     assert server.request("PUT", "/api/v1/items/CAM_2", {"price": -1}, token=k).status == 422
-    assert server.request("PUT", "/api/v1/items/CAM_2", {"price": "cheap"}, token=k).status == 400
+    assert server.request("PUT", "/api/v1/items/CAM_2", {"price": "cheap"}, token=k).status == 422
+    assert server.request("PUT", "/api/v1/items/CAM_2", {"price": True}, token=k).status == 400
+    # A decimal as back ends often serialise it: a string.
+    assert server.request("PUT", "/api/v1/items/CAM_3", {"name": "Lens", "price": "1.299,00"}, token=k).status == 201
+    assert server.request("GET", "/api/v1/items/CAM_3", token=k).json()["price"] == 1299
     assert server.request("PUT", "/api/v1/items/CAM_2", {"tags": "a|b"}, token=k).status == 400
     assert server.request("DELETE", "/api/v1/items/CAM_1", token=k).status == 204
     assert server.request("GET", "/api/v1/items/CAM_1", token=k).status == 404

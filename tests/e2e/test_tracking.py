@@ -50,14 +50,18 @@ def test_a_purchases_price_and_quantity_count_where_the_csv_has_them_too(server,
     # purchase's revenue is not dropped for where the shop's code put it.
     for user, extra in (("U1", {"price": 25.5, "quantity": 2}), ("U2", {"value": 10}),
                         ("U3", {"metadata": {"price": 7, "quantity": 3}}),
-                        ("U4", {"price": 7, "metadata": {"price": 7}})):
+                        ("U4", {"price": 7, "metadata": {"price": 7}}),
+                        # Decimals as back ends often serialise them: strings.
+                        ("U5", {"price": "12.99", "quantity": "2"}), ("U6", {"metadata": {"price": "1.299,50"}}),
+                        ("U7", {"price": "7", "metadata": {"price": 7}})):
         r = track(server, shop, {"user_id": user, "item_id": "PROD_001", "interaction_type": "purchase", **extra})
         assert r.status == 201, (extra, r)
     got = {}
-    for user in ("U1", "U2", "U3", "U4"):
+    for user in ("U1", "U2", "U3", "U4", "U5", "U6", "U7"):
         (ev,) = server.request("GET", f"/api/v1/users/{user}/interactions", token=shop["api_key"]).json()["interactions"]
         got[user] = (ev.get("value"), ev.get("quantity"))
-    assert got == {"U1": (25.5, 2), "U2": (10, None), "U3": (7, 3), "U4": (7, None)}, got
+    assert got == {"U1": (25.5, 2), "U2": (10, None), "U3": (7, 3), "U4": (7, None), "U5": (12.99, 2),
+                   "U6": (1299.5, None), "U7": (7, None)}, got
 
 
 def test_a_type_in_another_spelling_or_by_its_standard_event_name_is_read(server, shop):
@@ -121,7 +125,12 @@ def test_duplicates_and_idempotency_keys_count_once(server, shop):
     ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "price": 5,
       "metadata": {"price": 6}}, 422),
     ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "quantity": 0}, 422),
-    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "value": "5"}, 400),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "value": [5]}, 400),
+    # A number as text is read, but not a currency (not converted) nor an ambiguous one.
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "value": "five"}, 422),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "price": "$5"}, 422),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "purchase", "price": "1,299"}, 422),
+    ({"user_id": "U", "item_id": "PROD_001", "interaction_type": "rating", "rating": "9"}, 422),
 ])
 def test_invalid_events_are_refused_and_not_stored(server, shop, body, status):
     r = track(server, shop, body)
