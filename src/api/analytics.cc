@@ -246,7 +246,8 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
   dash.params = PeriodParams();
   dash.params.push_back(schema::Path("tenant", 64, "the tenant's id or slug"));
   dash.params.push_back(schema::QueryInt("top", 1, 100, "top recommended items listed (default 10)"));
-  dash.replies = {schema::Reply(200, "the dashboard", R"({"type":"object","required":["period","metrics","top_recommended_items","data_quality"]})")};
+  dash.replies = {schema::Reply(200, "the dashboard", R"({"type":"object","required":["period","metrics","top_recommended_items","data_quality"],
+    "properties":{"currency":{"type":"string","description":"the revenue's currency, settings.currency; absent when the shop names none"}}})")};
   dash.errors = {404};
   dash.slow = true;  // reads the tenant's analytics database
   routes.Add(dash, read, [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
@@ -327,6 +328,7 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
                      {"by_source", std::move(sources)},
                      {"attribution", json::object{{"click_window_minutes", rules.click_window_ms / 60000.0},
                                                   {"conversion_window_hours", rules.conversion_window_ms / 3600000.0}}}};
+    if (!rules.currency.empty()) out["currency"] = rules.currency;  // what the revenue is in (settings.currency)
     return JsonAnswer(200, out);
   });
 

@@ -68,7 +68,8 @@ StatusOr<std::unique_ptr<tenants::DataQuotas::Slot>> TenantContext::AdmitUpload(
 
 StatusOr<boost::json::object> TenantContext::UploadItems(ingest::UploadSource source,
                                                          ingest::ItemsMode mode) const {
-  auto out = s_->ingest->UploadItems(tenant_id_, std::move(source), mode);
+  ASSIGN_OR_RETURN(TenantRules rules, Rules());
+  auto out = s_->ingest->UploadItems(tenant_id_, std::move(source), mode, rules.currency);
   if (s_->data_quotas) s_->data_quotas->Changed(tenant_id_);
   if (!out.ok()) return out.status();
   CountImported(*out);
@@ -85,7 +86,7 @@ void TenantContext::CountImported(const boost::json::object& upload) const {
 
 StatusOr<boost::json::object> TenantContext::UploadInteractions(ingest::UploadSource source) const {
   ASSIGN_OR_RETURN(TenantRules rules, Rules());
-  auto out = s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types);
+  auto out = s_->ingest->UploadInteractions(tenant_id_, std::move(source), rules.custom_types, rules.currency);
   if (s_->data_quotas) s_->data_quotas->Changed(tenant_id_);
   if (!out.ok()) return out.status();
   CountImported(*out);

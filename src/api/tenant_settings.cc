@@ -54,6 +54,7 @@ TenantRules ParseTenantRules(const std::string& settings_json, const tenants::Te
     window("click_window_minutes", 60'000.0, 1440, &rules.click_window_ms);
     window("conversion_window_hours", 3'600'000.0, 720, &rules.conversion_window_ms);
   }
+  if (auto* c = o.if_contains("currency"); c && c->is_string()) rules.currency = std::string(c->as_string());
   if (auto* a = o.if_contains("allowed_origins"); a && a->is_array()) {
     for (const auto& x : a->as_array()) {
       if (x.is_string()) rules.allowed_origins.insert(AsciiLower(std::string(x.as_string())));

@@ -47,6 +47,9 @@ struct TenantRules {
   // settings.limits over the platform's defaults: what the platform admin
   // lets the tenant use (tenants/tenant_limits.h).
   tenants::TenantLimits limits;
+  // settings.currency: the shop's ISO 4217 code (empty: none named). Uploads
+  // refuse amounts written in another; analytics' answers name it.
+  std::string currency;
 };
 
 // Parses the rules out of a tenant's settings JSON (missing or malformed: defaults).

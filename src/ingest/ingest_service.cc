@@ -135,12 +135,13 @@ Status IngestService::DeleteItem(const std::string& tid, const std::string& item
   return Status::Ok();
 }
 
-StatusOr<json::object> IngestService::UploadItems(const std::string& tid, UploadSource source, ItemsMode mode) {
+StatusOr<json::object> IngestService::UploadItems(const std::string& tid, UploadSource source, ItemsMode mode,
+                                                  const std::string& currency) {
   Kind kind{"items", store::TenantStore::kItemCatalogUpdated,
             [&](ByteSource* csv, const BeginBatch& begin, const std::string&, int64_t now,
                 json::object* result) -> StatusOr<ImportResult> {
               ASSIGN_OR_RETURN(store::ImportBatch * batch, begin());
-              ASSIGN_OR_RETURN(auto imported, ImportItemsCsv(csv, batch, now));
+              ASSIGN_OR_RETURN(auto imported, ImportItemsCsv(csv, batch, now, currency));
               (*result)["mode"] = mode == ItemsMode::kReplace ? "replace" : "upsert";
               if (mode == ItemsMode::kReplace) {
                 ASSIGN_OR_RETURN(int64_t deleted, batch->DeleteItemsNotUpserted(now));
@@ -152,13 +153,15 @@ StatusOr<json::object> IngestService::UploadItems(const std::string& tid, Upload
 }
 
 StatusOr<json::object> IngestService::UploadInteractions(const std::string& tid, UploadSource source,
-                                                         const std::set<std::string>& custom_types) {
+                                                         const std::set<std::string>& custom_types,
+                                                         const std::string& currency) {
   ASSIGN_OR_RETURN(auto tenant, o_.tenants->Open(tid));
   Kind kind{"interactions", store::TenantStore::kInteractionsUploaded,
             [&](ByteSource* csv, const BeginBatch& begin, const std::string& upload_id, int64_t now,
                 json::object* result) -> StatusOr<ImportResult> {
               InteractionImportOptions opt;
               opt.custom_types = custom_types;
+              opt.currency = currency;
               opt.now_ms = now;
               opt.spill_dir = o_.spill_dir;
               IdSnapshot ids;

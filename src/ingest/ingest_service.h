@@ -64,10 +64,14 @@ class IngestService {
   // duplicates_removed, validation_errors, validation_errors_not_listed,
   // extra_columns, upload_id, storage_location, and per kind: mode and
   // items_deleted (items), statistics (interactions).
-  StatusOr<boost::json::object> UploadItems(const std::string& tenant_id, UploadSource source, ItemsMode mode);
+  // `currency`: the shop's (settings.currency, an ISO code; empty: none):
+  // amounts written in another are refused.
+  StatusOr<boost::json::object> UploadItems(const std::string& tenant_id, UploadSource source, ItemsMode mode,
+                                            const std::string& currency);
   // `custom_types`: the tenant's interaction types beyond the built-in ones.
   StatusOr<boost::json::object> UploadInteractions(const std::string& tenant_id, UploadSource source,
-                                                   const std::set<std::string>& custom_types);
+                                                   const std::set<std::string>& custom_types,
+                                                   const std::string& currency);
 
   // One catalog item created or replaced (PUT /api/v1/items/{item_id}), with
   // its item-catalog-updated event; true when it existed. Serving shows the

@@ -198,7 +198,7 @@ class RowReader {
       if (!why.empty()) error_ += ": " + why;
       return;
     }
-    if (!result_->TakeCurrency(written->currency, &error_)) return;
+    if (!result_->TakeCurrency(written->currency, opt_.currency, &error_)) return;
     rec->vals[f] = *n;
     rec->present |= static_cast<uint8_t>(1u << f);
   }

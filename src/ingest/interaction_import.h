@@ -41,6 +41,7 @@ struct InteractionImportOptions {
   size_t new_user_chunk = 0;           // 0: NewUsers' default
   NewUsers::Hash user_hash;            // null: NewUsers' keyed hash (tests pass weak ones)
   int64_t now_ms = 0;
+  std::string currency;  // the shop's (settings.currency, an ISO code; empty: none)
   int64_t max_future_ms = interactions::kMaxFutureMs;  // later timestamps are rejected
 };
 

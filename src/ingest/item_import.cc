@@ -19,8 +19,19 @@ void ImportResult::Reject(RowError e) {
   else ++errors_not_listed;
 }
 
-bool ImportResult::TakeCurrency(const std::string& written, std::string* error) {
-  if (written.empty() || written == currency) return true;
+bool ImportResult::TakeCurrency(const std::string& written, const std::string& shop, std::string* error) {
+  if (written.empty()) return true;
+  if (!shop.empty()) {
+    // Every way of writing the shop's currency is the file's.
+    if (MayDenote(written, shop)) {
+      if (currency.empty()) currency = written;
+      return true;
+    }
+    *error = "amount written in '" + written + "', the shop's currency is " + shop +
+             " (settings.currency): amounts are not converted";
+    return false;
+  }
+  if (SameCurrency(written, currency)) return true;
   if (currency.empty()) {
     currency = written;
     return true;
@@ -100,7 +111,8 @@ constexpr Limits kTextLimits[] = {{Col::kName, 1000, "name"},
 
 }  // namespace
 
-StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch, int64_t now_ms) {
+StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch, int64_t now_ms,
+                                      const std::string& currency) {
   ImportResult result;
   // Accepted items go to the store in chunks (one round trip each on a server).
   constexpr size_t kChunk = 1000;
@@ -172,7 +184,7 @@ StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch
                                        "' (expected a decimal like 12.99)";
           } else if (negative) {
             error = "price must not be negative";
-          } else if (result.TakeCurrency(n->currency, &error)) {
+          } else if (result.TakeCurrency(n->currency, currency, &error)) {
             item.price = *p;
           }
           break;

@@ -45,9 +45,11 @@ struct ImportResult {
   std::string currency;                    // the sign or code written with amounts, when any
   void Reject(RowError e);
   // False, with the row's error in *error, when an amount written in
-  // `currency` joins a file whose earlier amounts were in another (amounts are
-  // not converted); the first sign or code seen becomes the file's.
-  bool TakeCurrency(const std::string& written, std::string* error);
+  // `written` cannot be in the shop's currency `shop` (its ISO code, empty
+  // when the shop names none), or joins a file whose earlier amounts were in
+  // another (amounts are not converted); the first sign or code seen becomes
+  // the file's.
+  bool TakeCurrency(const std::string& written, const std::string& shop, std::string* error);
   // Counts a data record; false (and the row rejected) when it is malformed
   // CSV or its field count differs from the header's `columns`.
   bool AdmitRecord(const CsvRecord& r, size_t columns);
@@ -56,6 +58,8 @@ struct ImportResult {
 // Streams CSV from `csv` into `batch`. kUnprocessable when the file as a
 // whole cannot be imported (empty, no item_id column, duplicate column names);
 // errors of `csv` or `batch` are returned as they are.
-StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch, int64_t now_ms);
+// `currency`: the shop's (settings.currency, an ISO code; empty: none).
+StatusOr<ImportResult> ImportItemsCsv(ByteSource* csv, store::ImportBatch* batch, int64_t now_ms,
+                                      const std::string& currency = "");
 
 }  // namespace embedrec::ingest

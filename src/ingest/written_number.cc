@@ -34,21 +34,29 @@ std::string_view TrimSpaces(std::string_view s) {
   return s;
 }
 
-// Signs and words written for a currency (ISO 4217 codes are matched apart).
-// Where one ends another ("US$", "$"), the longer comes first.
-constexpr std::array<std::string_view, 39> kSigns = {
-    "US$", "CA$", "AU$", "NZ$", "HK$", "MX$", "R$", "A$", "C$", "S$", "$",
-    "\xE2\x82\xAC" /* € */, "\xC2\xA3" /* £ */, "\xC2\xA5" /* ¥ */, "\xE2\x82\xB9" /* ₹ */,
-    "\xE2\x82\xA9" /* ₩ */, "\xE2\x82\xBD" /* ₽ */, "\xE2\x82\xBA" /* ₺ */, "\xE2\x82\xAA" /* ₪ */,
-    "\xE2\x82\xAB" /* ₫ */, "\xE0\xB8\xBF" /* ฿ */, "\xE2\x82\xB4" /* ₴ */, "\xE2\x82\xA6" /* ₦ */,
-    "\xE2\x82\xB1" /* ₱ */, "\xE2\x82\xA1" /* ₡ */, "\xE2\x82\xB2" /* ₲ */, "\xE2\x82\xB5" /* ₵ */,
-    "\xE2\x82\xB8" /* ₸ */, "\xE2\x82\xBC" /* ₼ */, "\xE2\x82\xBE" /* ₾ */,
-    "z\xC5\x82" /* zł */, "K\xC4\x8D" /* Kč */, "kr.", "kr", "Ft", "lei", "Rs.", "Rs", "Fr."};
+// Signs and words written for a currency, with the ISO 4217 codes each may
+// stand for (codes themselves are matched apart). Where one sign ends
+// another ("US$", "$"), the longer comes first.
+struct SignCodes {
+  std::string_view sign;
+  std::string_view codes;  // space-separated
+};
+constexpr std::array<SignCodes, 39> kSignCodes = {{
+    {"US$", "USD"}, {"CA$", "CAD"}, {"AU$", "AUD"}, {"NZ$", "NZD"}, {"HK$", "HKD"}, {"MX$", "MXN"},
+    {"R$", "BRL"}, {"A$", "AUD"}, {"C$", "CAD"}, {"S$", "SGD"},
+    {"$", "USD CAD AUD NZD HKD SGD MXN ARS CLP COP TWD"},
+    {"\xE2\x82\xAC", "EUR"}, {"\xC2\xA3", "GBP"}, {"\xC2\xA5", "JPY CNY"}, {"\xE2\x82\xB9", "INR"},
+    {"\xE2\x82\xA9", "KRW"}, {"\xE2\x82\xBD", "RUB"}, {"\xE2\x82\xBA", "TRY"}, {"\xE2\x82\xAA", "ILS"},
+    {"\xE2\x82\xAB", "VND"}, {"\xE0\xB8\xBF", "THB"}, {"\xE2\x82\xB4", "UAH"}, {"\xE2\x82\xA6", "NGN"},
+    {"\xE2\x82\xB1", "PHP"}, {"\xE2\x82\xA1", "CRC"}, {"\xE2\x82\xB2", "PYG"}, {"\xE2\x82\xB5", "GHS"},
+    {"\xE2\x82\xB8", "KZT"}, {"\xE2\x82\xBC", "AZN"}, {"\xE2\x82\xBE", "GEL"},
+    {"z\xC5\x82", "PLN"}, {"K\xC4\x8D", "CZK"}, {"kr.", "DKK SEK NOK ISK"}, {"kr", "SEK NOK DKK ISK"},
+    {"Ft", "HUF"}, {"lei", "RON MDL"}, {"Rs.", "INR PKR LKR NPR"}, {"Rs", "INR PKR LKR NPR"}, {"Fr.", "CHF"}}};
 
 // The currency `s` starts (front) or ends with: its length, or 0.
 size_t CurrencyAt(std::string_view s, bool front) {
-  for (std::string_view sign : kSigns) {
-    if (front ? s.starts_with(sign) : s.ends_with(sign)) return sign.size();
+  for (const SignCodes& c : kSignCodes) {
+    if (front ? s.starts_with(c.sign) : s.ends_with(c.sign)) return c.sign.size();
   }
   // A code: three capitals not run together with another letter ("EUR 5", "5EUR").
   if (s.size() < 3) return 0;
@@ -195,6 +203,32 @@ std::optional<WrittenNumber> ReadWrittenNumber(std::string_view field, NumberSty
     out.plain += fraction;
   }
   return out;
+}
+
+namespace {
+// The one code `written` stands for, or `written` itself.
+std::string_view CurrencyKey(std::string_view written) {
+  for (const SignCodes& s : kSignCodes) {
+    if (s.sign == written) return s.codes.find(' ') == std::string_view::npos ? s.codes : written;
+  }
+  return written;
+}
+}  // namespace
+
+bool SameCurrency(std::string_view a, std::string_view b) { return CurrencyKey(a) == CurrencyKey(b); }
+
+bool MayDenote(std::string_view written, std::string_view code) {
+  if (written == code) return true;
+  for (const SignCodes& s : kSignCodes) {
+    if (s.sign != written) continue;
+    for (size_t at = s.codes.find(code); at != std::string_view::npos; at = s.codes.find(code, at + 1)) {
+      if ((at == 0 || s.codes[at - 1] == ' ') && (at + code.size() == s.codes.size() || s.codes[at + code.size()] == ' ')) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return false;
 }
 
 }  // namespace embedrec::ingest

@@ -30,4 +30,12 @@ struct WrittenNumber {
 std::optional<WrittenNumber> ReadWrittenNumber(std::string_view field, NumberStyle style,
                                                std::string* why = nullptr);
 
+// Whether a currency `written` with an amount (WrittenNumber::currency) can
+// be ISO `code`: the code itself, or a sign used for it ("$" for USD, CAD,
+// AUD and the other dollars and pesos; "€" for EUR; "kr" for SEK, NOK, DKK, ISK).
+bool MayDenote(std::string_view written, std::string_view code);
+// Whether two currencies written with amounts are the same: as written, or a
+// sign and the one code it stands for ("€" and "EUR"; "$" and "USD" are not).
+bool SameCurrency(std::string_view a, std::string_view b);
+
 }  // namespace embedrec::ingest

@@ -43,7 +43,8 @@ const std::vector<std::string_view> kKnownSettings = {
     "recommendation_model", "max_recommendations", "cache_ttl_seconds", "exclude_from_recommendations",
     "enable_real_time", "auto_create_items", "interaction_types", "training", "deploy_tolerance", "attribution",
     "allowed_origins", "rate_limit", "limits", "merchandising", "auto_retrain", "retrain_experiment",
-    "retrain_interval_days", "retrain_min_new_interactions", "retrain_metric_drop", "full_retrain_every"};
+    "retrain_interval_days", "retrain_min_new_interactions", "retrain_metric_drop", "full_retrain_every",
+    "currency"};
 
 }  // namespace
 
@@ -111,6 +112,18 @@ StatusOr<json::object> NormalizeSettings(json::object s) {
     };
     RETURN_IF_ERROR(in("click_window_minutes", 0.001, 1440));
     RETURN_IF_ERROR(in("conversion_window_hours", 0.001, 720));
+  }
+  // The shop's currency, an ISO 4217 code ("eur" is taken as "EUR"): uploads
+  // refuse amounts written in another (ingest/written_number.h).
+  if (auto* v = s.if_contains("currency"); v && !v->is_null()) {
+    if (!v->is_string()) return FieldTypeError("settings.currency", "a string");
+    std::string code(v->as_string());
+    for (char& ch : code) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (code.size() != 3 || !std::all_of(code.begin(), code.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+      return FieldValueError("settings.currency", "settings.currency must be an ISO 4217 code such as EUR or USD, not '" +
+                                                      std::string(v->as_string()).substr(0, 20) + "'");
+    }
+    *v = code;
   }
   // The web origins whose pages may call the browser routes (CORS; api/tenant_routes.h).
   if (auto* v = s.if_contains("allowed_origins"); v && !v->is_null()) {

@@ -62,7 +62,7 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     assert all(c["canvas"] >= 1 and c["points"] >= 1 for c in drawn.values()), drawn
     assert seen["settingsSaved"]
     settings = server.admin("GET", f"/api/v1/admin/tenants/{t.json()['id']}").json()["settings"]
-    assert settings["allowed_origins"] == ["https://shop.example"]
+    assert settings["allowed_origins"] == ["https://shop.example"] and settings["currency"] == "EUR"
     assert seen["afterReload"] == "sarah@shop.example" and "embedrec_refresh" not in seen["cookieVisible"]
     assert seen["signedOut"]
     assert seen["adminUsers"] == 1 and seen["adminWho"].startswith("platform admin · tenant")

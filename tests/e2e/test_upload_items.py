@@ -106,6 +106,24 @@ def test_prices_with_their_currency_and_thousands_as_exports_write_them(server):
     assert ev["value"] == 1299, ev
 
 
+def test_a_shop_that_names_its_currency_gets_amounts_only_in_it(server):
+    o = server.onboard("dollar-shop", scopes=["data:write", "analytics:read"])
+    tid = o["tenant"]["id"]
+    r = server.admin("PATCH", f"/api/v1/admin/tenants/{tid}", {"settings": {"currency": "euro"}})
+    assert r.status == 422 and r.json()["error"]["details"]["field"] == "settings.currency", r
+    r = server.admin("PATCH", f"/api/v1/admin/tenants/{tid}", {"settings": {"currency": "usd"}})
+    assert r.status == 200 and r.json()["settings"]["currency"] == "USD", r
+    items = ("item_id,name,price\nP1,Cap,$5\nP2,Hat,USD 7\nP3,Bag,\"US$ 1,299.00\"\nP4,Mug,9\n"
+             "P5,Pen,\u20ac3\nP6,Cup,CA$4\n").encode()
+    a = server.upload("/api/v1/upload/items", items, o["api_key"]).json()
+    assert (a["rows_accepted"], a["rows_rejected"], a["currency"]) == (4, 2, "$"), a
+    errors = {e["row"]: e["error"] for e in a["validation_errors"]}
+    assert sorted(errors) == [6, 7] and "the shop's currency is USD (settings.currency)" in errors[6], errors
+    assert item(server, o, "P3").json()["price"] == 1299
+    d = server.request("GET", f"/api/v1/analytics/tenant/{tid}/dashboard", token=o["api_key"]).json()
+    assert d["currency"] == "USD", d
+
+
 def test_every_kind_of_bad_row_is_reported_with_its_row_number(server, shop):
     csv = ("\ufeffitem_id,name,price,in_stock,color\r\n"     # row 1: header (BOM, CRLF)
            "A1,\"Quoted, with comma\",10.50,true,red\r\n"    # 2 ok

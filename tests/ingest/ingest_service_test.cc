@@ -40,12 +40,12 @@ class IngestServiceTest : public ::testing::Test {
 };
 
 TEST_F(IngestServiceTest, ImportsArchivesRecordsAndAnnouncesAnUpload) {
-  auto items = service_->UploadItems(tid_, Csv("item_id,name,category\nP1,One,a\nP2,Two,b\n"), ItemsMode::kUpsert);
+  auto items = service_->UploadItems(tid_, Csv("item_id,name,category\nP1,One,a\nP2,Two,b\n"), ItemsMode::kUpsert, "");
   ASSERT_OK(items);
   EXPECT_EQ(items->at("rows_accepted").as_int64(), 2);
   EXPECT_EQ(items->at("mode").as_string(), "upsert");
   auto inter = service_->UploadInteractions(
-      tid_, Csv("user_id,item_id,interaction_type,timestamp\nU1,P1,view,1700000000\nU1,P9,view,1700000001\n"), {});
+      tid_, Csv("user_id,item_id,interaction_type,timestamp\nU1,P1,view,1700000000\nU1,P9,view,1700000001\n"), {}, "");
   ASSERT_OK(inter);
   EXPECT_EQ(inter->at("rows_accepted").as_int64(), 1);
   EXPECT_EQ(inter->at("rows_rejected").as_int64(), 1);  // P9 is not in the catalog
@@ -67,7 +67,7 @@ TEST_F(IngestServiceTest, ImportsArchivesRecordsAndAnnouncesAnUpload) {
 TEST_F(IngestServiceTest, AnUploadRefusedAfterReadingStoresNothing) {
   UploadSource source = Csv("item_id,name\nP1,One\n");
   source.after_read = [] { return Status::PermissionDenied("the form names another tenant"); };
-  EXPECT_EQ(service_->UploadItems(tid_, std::move(source), ItemsMode::kUpsert).status().code(),
+  EXPECT_EQ(service_->UploadItems(tid_, std::move(source), ItemsMode::kUpsert, "").status().code(),
             StatusCode::kPermissionDenied);
   auto item = Store()->GetItem("P1");
   EXPECT_EQ(item.status().code(), StatusCode::kNotFound);
@@ -76,8 +76,8 @@ TEST_F(IngestServiceTest, AnUploadRefusedAfterReadingStoresNothing) {
 }
 
 TEST_F(IngestServiceTest, ReplaceDeletesTheItemsNotInTheFile) {
-  ASSERT_OK(service_->UploadItems(tid_, Csv("item_id,name\nP1,One\nP2,Two\n"), ItemsMode::kUpsert));
-  auto replaced = service_->UploadItems(tid_, Csv("item_id,name\nP2,Two\n"), ItemsMode::kReplace);
+  ASSERT_OK(service_->UploadItems(tid_, Csv("item_id,name\nP1,One\nP2,Two\n"), ItemsMode::kUpsert, ""));
+  auto replaced = service_->UploadItems(tid_, Csv("item_id,name\nP2,Two\n"), ItemsMode::kReplace, "");
   ASSERT_OK(replaced);
   EXPECT_EQ(replaced->at("items_deleted").as_int64(), 1);
   EXPECT_EQ(Store()->GetItem("P1").status().code(), StatusCode::kNotFound);

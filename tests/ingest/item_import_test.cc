@@ -9,9 +9,9 @@ namespace {
 
 using RecordingBatch = testing::FakeImportBatch;
 
-StatusOr<ImportResult> Import(std::string csv, RecordingBatch* batch) {
+StatusOr<ImportResult> Import(std::string csv, RecordingBatch* batch, const std::string& currency = "") {
   auto src = NewStringSource(std::move(csv));
-  return ImportItemsCsv(src.get(), batch, 0);
+  return ImportItemsCsv(src.get(), batch, 0, currency);
 }
 
 TEST(ItemImportTest, MapsKnownColumnsInAnyOrderAndKeepsOthersAsProperties) {
@@ -68,17 +68,36 @@ TEST(ItemImportTest, PricesWithTheirCurrencyAndThousandsAsShopsExportThem) {
   RecordingBatch b;
   auto r = Import("item_id;price\nP1;1.299,00 \xE2\x82\xAC\nP2;\xE2\x82\xAC 12,50\nP3;7\nP4;$7\nP5;EUR 1 000,00\n", &b);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ASSERT_EQ(b.items.size(), 3u);
+  ASSERT_EQ(b.items.size(), 4u);
   EXPECT_DOUBLE_EQ(*b.items[0].price, 1299);
   EXPECT_DOUBLE_EQ(*b.items[1].price, 12.5);
-  EXPECT_DOUBLE_EQ(*b.items[2].price, 7);  // no sign: the file's currency
+  EXPECT_DOUBLE_EQ(*b.items[2].price, 7);     // no sign: the file's currency
+  EXPECT_DOUBLE_EQ(*b.items[3].price, 1000);  // the euro's code: the same currency as its sign
   EXPECT_EQ(r->currency, "\xE2\x82\xAC");
   // Another currency is not converted: its rows are refused, saying why.
-  ASSERT_EQ(r->errors.size(), 2u);
+  ASSERT_EQ(r->errors.size(), 1u);
   EXPECT_EQ(r->errors[0].row, 5u);
   EXPECT_NE(r->errors[0].error.find("amount written in '$', the file's earlier amounts in '\xE2\x82\xAC'"),
             std::string::npos) << r->errors[0].error;
-  EXPECT_EQ(r->errors[1].row, 6u);
+}
+
+TEST(ItemImportTest, TheShopsCurrencyRefusesAmountsWrittenInAnother) {
+  RecordingBatch b;
+  auto r = Import("item_id,price\nP1,$7\nP2,EUR 5\nP3,\"1,299.00 \xE2\x82\xAC\"\nP4,3\n", &b, "EUR");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(b.items.size(), 3u);  // P2, P3, P4: the euro's code and sign, and no sign
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].row, 2u);
+  EXPECT_NE(r->errors[0].error.find("the shop's currency is EUR (settings.currency)"), std::string::npos)
+      << r->errors[0].error;
+  EXPECT_EQ(r->currency, "EUR");  // the first written in the shop's currency
+  // Without a shop currency, a sign and its one code are the same ("$" is not "USD": several dollars).
+  RecordingBatch c;
+  auto s = Import("item_id,price\nP1,\xE2\x82\xAC" "7\nP2,EUR 5\nP3,$5\n", &c);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(c.items.size(), 2u);
+  ASSERT_EQ(s->errors.size(), 1u);
+  EXPECT_EQ(s->errors[0].row, 4u);
 }
 
 TEST(ItemImportTest, TagsAsShopPlatformsExportThem) {

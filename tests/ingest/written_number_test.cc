@@ -96,5 +96,26 @@ TEST(WrittenNumberTest, OnlyOneCurrencyAndOnlyACurrencyBesideAnAmount) {
   }
 }
 
+TEST(WrittenNumberTest, ASignMayDenoteTheCodesItIsUsedFor) {
+  EXPECT_TRUE(MayDenote("EUR", "EUR"));
+  EXPECT_TRUE(MayDenote("\xE2\x82\xAC", "EUR"));
+  EXPECT_TRUE(MayDenote("$", "USD"));
+  EXPECT_TRUE(MayDenote("$", "CAD"));
+  EXPECT_TRUE(MayDenote("US$", "USD"));
+  EXPECT_TRUE(MayDenote("kr", "SEK"));
+  EXPECT_TRUE(MayDenote("kr", "ISK"));
+  EXPECT_FALSE(MayDenote("US$", "CAD"));
+  EXPECT_FALSE(MayDenote("$", "EUR"));
+  EXPECT_FALSE(MayDenote("USD", "EUR"));
+  EXPECT_FALSE(MayDenote("$", "US"));   // whole codes only
+  EXPECT_FALSE(MayDenote("kr", "EK"));
+  EXPECT_FALSE(MayDenote("", "EUR"));
+  EXPECT_TRUE(SameCurrency("\xE2\x82\xAC", "EUR"));
+  EXPECT_TRUE(SameCurrency("US$", "USD"));
+  EXPECT_TRUE(SameCurrency("$", "$"));
+  EXPECT_FALSE(SameCurrency("$", "USD"));
+  EXPECT_FALSE(SameCurrency("EUR", "USD"));
+}
+
 }  // namespace
 }  // namespace embedrec::ingest

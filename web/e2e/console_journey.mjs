@@ -121,6 +121,7 @@ try {
   // Settings: the widget's origin, saved by a tenant admin.
   await page.goto(`${url}#/settings`);
   await page.getByLabel("Allowed origins for the widget").fill("https://shop.example");
+  await page.getByLabel("Currency").fill("eur");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved").waitFor();
   out.settingsSaved = true;

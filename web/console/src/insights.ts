@@ -22,7 +22,8 @@ export async function dashboardPage(main: HTMLElement): Promise<void> {
       ["Recommendations served", m.total_recommendations_served], ["API calls", m.total_api_calls],
       ["Click-through rate", typeof m.click_through_rate === "number" ? `${(m.click_through_rate * 100).toFixed(2)} %` : null],
       ["Conversion", typeof m.conversion_rate === "number" ? `${(m.conversion_rate * 100).toFixed(2)} %` : null],
-      ["Attributed revenue", ri.attributed_revenue], ["Attributed orders", ri.attributed_orders],
+      [d.currency ? `Attributed revenue (${d.currency})` : "Attributed revenue", ri.attributed_revenue],
+      ["Attributed orders", ri.attributed_orders],
       ["Average latency (ms)", m.average_latency_ms], ["Cache hit rate", m.cache_hit_rate],
     ];
     const interval = period.value === "last_hour" ? "minute" : period.value === "last_30_days" ? "day" : "hour";

@@ -20,6 +20,7 @@ export async function settingsPage(main: HTMLElement): Promise<void> {
   const tolerance = num(s.deploy_tolerance, 0.05, 0, 1);
   const click = num(s.attribution?.click_window_minutes, 30, 0.001, 1440);
   const conversion = num(s.attribution?.conversion_window_hours, 24, 0.001, 720);
+  const currency = h("input", { maxlength: 3, placeholder: "EUR", value: s.currency ?? "", autocomplete: "off" });
   const merch = h("textarea", { rows: "10", spellcheck: "false", class: "code" });
   merch.value = JSON.stringify(s.merchandising ?? { rules: [], diversity: {} }, null, 2);
   const status = h("div", { "aria-live": "polite" });
@@ -36,7 +37,7 @@ export async function settingsPage(main: HTMLElement): Promise<void> {
         retrain_interval_days: Number(interval.value), retrain_min_new_interactions: Number(minNew.value),
         retrain_metric_drop: Number(drop.value), deploy_tolerance: Number(tolerance.value),
         attribution: { click_window_minutes: Number(click.value), conversion_window_hours: Number(conversion.value) },
-        merchandising } });
+        currency: currency.value.trim() || null, merchandising } });
       status.replaceChildren(notice("ok", "Saved"));
     } catch (err) {
       const e2 = err as any;
@@ -45,6 +46,7 @@ export async function settingsPage(main: HTMLElement): Promise<void> {
   } },
     field("Allowed origins for the widget", origins, "one per line: https://shop.example — or * (publishable keys only)"),
     field("Result cache (seconds)", ttl), field("Most recommendations per request", maxRecs),
+    field("Currency", currency, "the shop's ISO code (EUR, USD): uploads refuse prices written in another; the dashboard names it"),
     field("Exclude from recommendations", exclude),
     h("fieldset", {}, h("legend", {}, "Automatic retraining"),
       h("label", { class: "check" }, retrain, "Retrain automatically"),
