@@ -27,28 +27,42 @@ TEST(WrittenNumberTest, PlainNumbersAreKeptAsTheyAre) {
   }
 }
 
+// Each field read in a style, and what it reads as.
+struct Case {
+  std::string_view field;
+  NumberStyle style;
+  std::string_view plain, currency = "";
+};
+
+void ExpectReadings(std::initializer_list<Case> cases) {
+  for (const Case& c : cases) {
+    EXPECT_EQ(Plain(c.field, c.style), c.plain) << c.field;
+    EXPECT_EQ(Currency(c.field, c.style), c.currency) << c.field;
+  }
+}
+
 TEST(WrittenNumberTest, ADecimalCommaWhereItCannotGroupThousands) {
-  EXPECT_EQ(Plain("12,99", kSemicolon), "12.99");
-  EXPECT_EQ(Plain("0,5", kSemicolon), "0.5");
-  EXPECT_EQ(Plain("-3,25", kSemicolon), "-3.25");
-  EXPECT_EQ(Plain("0,125", kSemicolon), "0.125");   // a group never starts with 0
-  EXPECT_EQ(Plain("1234,567", kSemicolon), "1234.567");  // four digits before: no group
-  EXPECT_EQ(Plain("4,5", kComma), "4.5");  // a quoted field of a comma-separated file
+  ExpectReadings({{"12,99", kSemicolon, "12.99"},
+                  {"0,5", kSemicolon, "0.5"},
+                  {"-3,25", kSemicolon, "-3.25"},
+                  {"0,125", kSemicolon, "0.125"},        // a group never starts with 0
+                  {"1234,567", kSemicolon, "1234.567"},  // four digits before: no group
+                  {"4,5", kComma, "4.5"}});              // a quoted field of a comma-separated file
 }
 
 TEST(WrittenNumberTest, ThousandsGroupedAnyWayExportsWriteThem) {
-  EXPECT_EQ(Plain("1.000,50", kSemicolon), "1000.50");
-  EXPECT_EQ(Plain("1,299.00", kComma), "1299.00");
-  EXPECT_EQ(Plain("1,299.00", kSemicolon), "1299.00");
-  EXPECT_EQ(Plain("12.345.678", kSemicolon), "12345678");
-  EXPECT_EQ(Plain("12,345,678", kComma), "12345678");
-  EXPECT_EQ(Plain("1 299,00", kSemicolon), "1299.00");
-  EXPECT_EQ(Plain("1\xC2\xA0" "299,00", kSemicolon), "1299.00");      // no-break space
-  EXPECT_EQ(Plain("1\xE2\x80\xAF" "299,00", kSemicolon), "1299.00");  // narrow no-break space
-  EXPECT_EQ(Plain("1'299.50", kComma), "1299.50");
-  EXPECT_EQ(Plain("1\xE2\x80\x99" "299.50", kComma), "1299.50");
-  EXPECT_EQ(Plain("1,00,000.00", kComma), "100000.00");  // India
-  EXPECT_EQ(Plain("-1.299,5", kSemicolon), "-1299.5");
+  ExpectReadings({{"1.000,50", kSemicolon, "1000.50"},
+                  {"1,299.00", kComma, "1299.00"},
+                  {"1,299.00", kSemicolon, "1299.00"},
+                  {"12.345.678", kSemicolon, "12345678"},
+                  {"12,345,678", kComma, "12345678"},
+                  {"1 299,00", kSemicolon, "1299.00"},
+                  {"1\xC2\xA0" "299,00", kSemicolon, "1299.00"},      // no-break space
+                  {"1\xE2\x80\xAF" "299,00", kSemicolon, "1299.00"},  // narrow no-break space
+                  {"1'299.50", kComma, "1299.50"},
+                  {"1\xE2\x80\x99" "299.50", kComma, "1299.50"},
+                  {"1,00,000.00", kComma, "100000.00"},  // India
+                  {"-1.299,5", kSemicolon, "-1299.5"}});
 }
 
 TEST(WrittenNumberTest, ALoneCommaBeforeThreeDigitsGroupsOnlyInACommaSeparatedFile) {
@@ -71,22 +85,18 @@ TEST(WrittenNumberTest, WhatIsNotANumberOrIsGroupedWronglyIsRefused) {
 }
 
 TEST(WrittenNumberTest, AnAmountMayCarryItsCurrencyBeforeOrAfter) {
-  EXPECT_EQ(Plain("$12.99", kCommaAmount), "12.99");
-  EXPECT_EQ(Currency("$12.99", kCommaAmount), "$");
-  EXPECT_EQ(Plain("12,99 \xE2\x82\xAC", kSemicolonAmount), "12.99");
-  EXPECT_EQ(Currency("12,99 \xE2\x82\xAC", kSemicolonAmount), "\xE2\x82\xAC");
-  EXPECT_EQ(Plain("\xE2\x82\xAC" "1.299,00", kSemicolonAmount), "1299.00");
-  EXPECT_EQ(Plain("EUR 12.99", kCommaAmount), "12.99");
-  EXPECT_EQ(Currency("EUR 12.99", kCommaAmount), "EUR");
-  EXPECT_EQ(Currency("12.99USD", kCommaAmount), "USD");
-  EXPECT_EQ(Plain("US$ 1,299.00", kCommaAmount), "1299.00");
-  EXPECT_EQ(Currency("US$ 1,299.00", kCommaAmount), "US$");
-  EXPECT_EQ(Currency("1 299,00 z\xC5\x82", kSemicolonAmount), "z\xC5\x82");
-  EXPECT_EQ(Currency("CHF 1'299.50", kCommaAmount), "CHF");
-  EXPECT_EQ(Currency("12.99", kCommaAmount), "");
-  EXPECT_EQ(Plain("-$5", kCommaAmount), "-5");
-  EXPECT_EQ(Plain("$-5", kCommaAmount), "-5");
-  EXPECT_EQ(Plain("  \xC2\xA3" "7.50  ", kCommaAmount), "7.50");
+  ExpectReadings({{"$12.99", kCommaAmount, "12.99", "$"},
+                  {"12,99 \xE2\x82\xAC", kSemicolonAmount, "12.99", "\xE2\x82\xAC"},
+                  {"\xE2\x82\xAC" "1.299,00", kSemicolonAmount, "1299.00", "\xE2\x82\xAC"},
+                  {"EUR 12.99", kCommaAmount, "12.99", "EUR"},
+                  {"12.99USD", kCommaAmount, "12.99", "USD"},
+                  {"US$ 1,299.00", kCommaAmount, "1299.00", "US$"},
+                  {"1 299,00 z\xC5\x82", kSemicolonAmount, "1299.00", "z\xC5\x82"},
+                  {"CHF 1'299.50", kCommaAmount, "1299.50", "CHF"},
+                  {"12.99", kCommaAmount, "12.99"},
+                  {"-$5", kCommaAmount, "-5", "$"},
+                  {"$-5", kCommaAmount, "-5", "$"},
+                  {"  \xC2\xA3" "7.50  ", kCommaAmount, "7.50", "\xC2\xA3"}});
 }
 
 TEST(WrittenNumberTest, OnlyOneCurrencyAndOnlyACurrencyBesideAnAmount) {
@@ -97,24 +107,20 @@ TEST(WrittenNumberTest, OnlyOneCurrencyAndOnlyACurrencyBesideAnAmount) {
 }
 
 TEST(WrittenNumberTest, ASignMayDenoteTheCodesItIsUsedFor) {
-  EXPECT_TRUE(MayDenote("EUR", "EUR"));
-  EXPECT_TRUE(MayDenote("\xE2\x82\xAC", "EUR"));
-  EXPECT_TRUE(MayDenote("$", "USD"));
-  EXPECT_TRUE(MayDenote("$", "CAD"));
-  EXPECT_TRUE(MayDenote("US$", "USD"));
-  EXPECT_TRUE(MayDenote("kr", "SEK"));
-  EXPECT_TRUE(MayDenote("kr", "ISK"));
-  EXPECT_FALSE(MayDenote("US$", "CAD"));
-  EXPECT_FALSE(MayDenote("$", "EUR"));
-  EXPECT_FALSE(MayDenote("USD", "EUR"));
-  EXPECT_FALSE(MayDenote("$", "US"));   // whole codes only
-  EXPECT_FALSE(MayDenote("kr", "EK"));
-  EXPECT_FALSE(MayDenote("", "EUR"));
-  EXPECT_TRUE(SameCurrency("\xE2\x82\xAC", "EUR"));
-  EXPECT_TRUE(SameCurrency("US$", "USD"));
-  EXPECT_TRUE(SameCurrency("$", "$"));
-  EXPECT_FALSE(SameCurrency("$", "USD"));
-  EXPECT_FALSE(SameCurrency("EUR", "USD"));
+  using Pair = std::pair<std::string_view, std::string_view>;
+  for (auto [written, code] : {Pair{"EUR", "EUR"}, Pair{"\xE2\x82\xAC", "EUR"}, Pair{"$", "USD"}, Pair{"$", "CAD"},
+                               Pair{"US$", "USD"}, Pair{"kr", "SEK"}, Pair{"kr", "ISK"}}) {
+    EXPECT_TRUE(MayDenote(written, code)) << written << " " << code;
+  }
+  // Whole codes only ("US" is no code of "$").
+  for (auto [written, code] : {Pair{"US$", "CAD"}, Pair{"$", "EUR"}, Pair{"USD", "EUR"}, Pair{"$", "US"},
+                               Pair{"kr", "EK"}, Pair{"", "EUR"}}) {
+    EXPECT_FALSE(MayDenote(written, code)) << written << " " << code;
+  }
+  for (auto [a, b] : {Pair{"\xE2\x82\xAC", "EUR"}, Pair{"US$", "USD"}, Pair{"$", "$"}}) {
+    EXPECT_TRUE(SameCurrency(a, b)) << a << " " << b;
+  }
+  for (auto [a, b] : {Pair{"$", "USD"}, Pair{"EUR", "USD"}}) EXPECT_FALSE(SameCurrency(a, b)) << a << " " << b;
 }
 
 }  // namespace
