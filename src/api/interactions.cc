@@ -25,8 +25,12 @@ constexpr size_t kMaxBatch = 1000;
 
 // An optional number of the event, by the interaction rules (`field` as the event names it).
 StatusOr<std::optional<double>> OptNumber(const json::object& o, std::string_view field,
-                                          interactions::Number which) {
-  ASSIGN_OR_RETURN(auto n, OptDecimal(o, field));  // a number, or a string holding one
+                                          interactions::Number which, const TenantRules& rules) {
+  // A number, or a string holding one (a price's may carry the shop's currency).
+  ASSIGN_OR_RETURN(auto n, OptDecimal(o, field,
+                                      which == interactions::Number::kValue
+                                          ? std::optional<std::string_view>(rules.currency)
+                                          : std::nullopt));
   if (!n) return n;
   const double x = *n;
   const interactions::NumberRule& rule = interactions::Rule(which);
@@ -78,15 +82,15 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
     }
     ev.ts_ms = *parsed;
   }
-  ASSIGN_OR_RETURN(ev.rating, OptNumber(o, "rating", interactions::Number::kRating));
+  ASSIGN_OR_RETURN(ev.rating, OptNumber(o, "rating", interactions::Number::kRating, rules));
   if (ev.type == "rating" && !ev.rating) {
     return FieldValueError("rating", "a rating interaction needs a rating from 1 to 5");
   }
   ASSIGN_OR_RETURN(ev.context_json, OptObjectText(o, "context"));
   ASSIGN_OR_RETURN(ev.metadata_json, OptObjectText(o, "metadata"));
   if (const json::value* m = o.if_contains("metadata"); m && m->is_object()) {
-    ASSIGN_OR_RETURN(ev.value, OptNumber(m->as_object(), "price", interactions::Number::kValue));
-    ASSIGN_OR_RETURN(ev.quantity, OptNumber(m->as_object(), "quantity", interactions::Number::kQuantity));
+    ASSIGN_OR_RETURN(ev.value, OptNumber(m->as_object(), "price", interactions::Number::kValue, rules));
+    ASSIGN_OR_RETURN(ev.quantity, OptNumber(m->as_object(), "quantity", interactions::Number::kQuantity, rules));
   }
   // The CSV's columns (price or value, quantity) are taken at the top level
   // too: a purchase's revenue is not dropped for where the shop put it.
@@ -94,7 +98,7 @@ StatusOr<store::TrackEvent> ParseEvent(const json::object& o, const TenantRules&
        {std::tuple{"price", interactions::Number::kValue, &ev.value, "metadata.price, price and value"},
         std::tuple{"value", interactions::Number::kValue, &ev.value, "metadata.price, price and value"},
         std::tuple{"quantity", interactions::Number::kQuantity, &ev.quantity, "metadata.quantity and quantity"}}) {
-    ASSIGN_OR_RETURN(auto v, OptNumber(o, field, which));
+    ASSIGN_OR_RETURN(auto v, OptNumber(o, field, which, rules));
     if (!v) continue;
     if (*slot && **slot != *v) return FieldValueError(field, std::string(agree) + " differ; send one");
     *slot = v;

@@ -29,7 +29,8 @@ namespace {
 // An item from a PUT body (its schema refuses unknown fields: a field
 // the shop named its own way would otherwise vanish; free-form attributes
 // go in `properties`). An item_id in the body must be the path's.
-StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& item_id) {
+// `currency`: the shop's (settings.currency), which a price given as text may carry.
+StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& item_id, const std::string& currency) {
   store::ItemRecord it;
   it.item_id = item_id;
   if (item_id.empty() || item_id.size() > 256) {
@@ -51,7 +52,7 @@ StatusOr<store::ItemRecord> ParseItem(const json::object& o, const std::string& 
   it.brand = brand.value_or("");
   it.image_url = image_url.value_or("");
   it.available = available.value_or(true);
-  ASSIGN_OR_RETURN(auto price, OptDecimal(o, "price"));  // a number, or a string holding one
+  ASSIGN_OR_RETURN(auto price, OptDecimal(o, "price", currency));  // a number, or a string holding one
   if (price) {
     if (!(*price >= 0 && *price <= 1e15)) return FieldValueError("price", "price must be ≥ 0");
     it.price = price;
@@ -146,7 +147,8 @@ void RegisterItemRoutes(TenantRoutes& routes) {
   routes.AddJson(PutItem(), {.all = auth::kDataWrite},
                  [](const Request&, const PathParams& p, TenantContext& ctx,
                     const json::object& body) -> StatusOr<http::Response> {
-                   ASSIGN_OR_RETURN(auto item, ParseItem(body, p.Get("item_id")));
+                   ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+                   ASSIGN_OR_RETURN(auto item, ParseItem(body, p.Get("item_id"), rules.currency));
                    ASSIGN_OR_RETURN(bool existed, ctx.PutItem(item));
                    return JsonAnswer(existed ? 200 : 201, ItemJson(item));
                  });

@@ -14,7 +14,8 @@
 namespace embedrec::api {
 namespace json = boost::json;
 
-StatusOr<std::optional<double>> OptDecimal(const json::object& o, std::string_view field) {
+StatusOr<std::optional<double>> OptDecimal(const json::object& o, std::string_view field,
+                                           std::optional<std::string_view> shop_currency) {
   const json::value* v = o.if_contains(field);
   if (!v || v->is_null()) return std::optional<double>();
   if (v->is_number()) return std::optional<double>(v->to_number<double>());
@@ -22,17 +23,23 @@ StatusOr<std::optional<double>> OptDecimal(const json::object& o, std::string_vi
   const std::string_view text = v->as_string();
   std::string why;
   // Read as in a file not separated by commas: "1,299" is ambiguous there.
-  const auto n = ingest::ReadWrittenNumber(text, {.delimiter = ';', .amount = false}, &why);
+  const auto n = ingest::ReadWrittenNumber(text, {.delimiter = ';', .amount = shop_currency.has_value()}, &why);
   if (!n) {
     return FieldValueError(field, std::string(field) + " must be a number, or a string holding one ('12.99'), not '" +
                                       std::string(text.substr(0, 40)) + "'" + (why.empty() ? "" : ": " + why));
+  }
+  if (!n->currency.empty() && !ingest::MayDenote(n->currency, *shop_currency)) {
+    return FieldValueError(field, std::string(field) + " is written in '" + n->currency + "', " +
+                                      (shop_currency->empty() ? std::string("and the shop names no currency")
+                                                              : "the shop's currency is " + std::string(*shop_currency)) +
+                                      " (settings.currency): amounts are not converted; send the amount alone");
   }
   return std::optional<double>(std::strtod(n->plain.c_str(), nullptr));
 }
 
 std::string DecimalSchema(std::string_view number_schema) {
   return std::string(R"({"anyOf":[)") + std::string(number_schema) +
-         R"(,{"type":"string","maxLength":64,"description":"the same number as text: '12.99', '12,99', '1.299,00' or '1,299.00'; no currency sign"}]})";
+         R"(,{"type":"string","maxLength":64,"description":"the same number as text: '12.99', '12,99', '1.299,00' or '1,299.00'; a price may carry the shop's currency (settings.currency): '$12.99'"}]})";
 }
 
 Status OnlyFields(const json::object& body, std::initializer_list<std::string_view> allowed) {

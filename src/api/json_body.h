@@ -40,10 +40,14 @@ StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int6
 // Field `field` of `o` as a number: a JSON number, or a string holding one
 // as shops' back ends often send decimals ("12.99"; also "12,99",
 // "1.299,00", "1,299.00": ingest/written_number.h, a lone comma before three
-// digits refused as ambiguous). No currency sign: an amount is not converted.
-// Nothing when absent or null; 400 for another type, 422 for a string that is
-// not such a number.
-StatusOr<std::optional<double>> OptDecimal(const boost::json::object& o, std::string_view field);
+// digits refused as ambiguous). Nothing when absent or null; 400 for another
+// type, 422 for a string that is not such a number.
+// `shop_currency`: set for an amount (a price), the shop's ISO code
+// (settings.currency; empty: none named): a string may then carry a currency
+// that can be it ("$12.99" in a USD shop); amounts are not converted, so any
+// other is a 422. Unset: no currency.
+StatusOr<std::optional<double>> OptDecimal(const boost::json::object& o, std::string_view field,
+                                           std::optional<std::string_view> shop_currency = std::nullopt);
 // Its schema (OpenAPI): a number, or a string holding one; `number_schema`
 // is the number's (its bounds, its description).
 std::string DecimalSchema(std::string_view number_schema);

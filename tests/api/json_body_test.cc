@@ -42,5 +42,18 @@ TEST(OptDecimalTest, OtherTypesAre400AndOtherTextIs422SayingWhy) {
       << ambiguous.status().message();
 }
 
+TEST(OptDecimalTest, APriceMayCarryTheShopsCurrencyOnly) {
+  const json::object body = json::parse(R"({"price":"$1,299.00","rating":"$4"})").as_object();
+  EXPECT_EQ(*OptDecimal(body, "price", "USD"), 1299);
+  auto other = OptDecimal(body, "price", "EUR");
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("the shop's currency is EUR (settings.currency)"), std::string::npos)
+      << other.status().message();
+  auto none = OptDecimal(body, "price", "");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("the shop names no currency"), std::string::npos) << none.status().message();
+  EXPECT_FALSE(OptDecimal(body, "rating").ok());  // not an amount: no currency at all
+}
+
 }  // namespace
 }  // namespace embedrec::api

@@ -122,6 +122,16 @@ def test_a_shop_that_names_its_currency_gets_amounts_only_in_it(server):
     assert item(server, o, "P3").json()["price"] == 1299
     d = server.request("GET", f"/api/v1/analytics/tenant/{tid}/dashboard", token=o["api_key"]).json()
     assert d["currency"] == "USD", d
+    # A price sent as text may carry the shop's currency, not another.
+    key = server.create_key(o["jwt"], ["data:write", "interactions:write"], name="writer")["api_key"]
+    assert server.request("PUT", "/api/v1/items/P7", {"name": "Kit", "price": "$1,299.00"}, token=key).status == 201
+    assert item(server, o, "P7").json()["price"] == 1299
+    r = server.request("POST", "/api/v1/interactions", {"user_id": "U1", "item_id": "P7", "interaction_type": "purchase",
+                                                         "price": "\u20ac12"}, token=key)
+    assert r.status == 422 and "the shop's currency is USD" in r.json()["error"]["message"], r
+    r = server.request("POST", "/api/v1/interactions", {"user_id": "U1", "item_id": "P7", "interaction_type": "purchase",
+                                                         "price": "USD 12.50"}, token=key)
+    assert r.status == 201, r
 
 
 def test_every_kind_of_bad_row_is_reported_with_its_row_number(server, shop):
