@@ -343,7 +343,8 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
   series.params.push_back(std::move(metric));
   series.params.push_back(schema::Query("interval", R"({"type":"string","enum":["minute","hour","day"]})",
                                                   "default hour; minute over the last 47 hours only (then the default period is last_24_hours; an earlier start is a 422)"));
-  series.replies = {schema::Reply(200, "the points, oldest first", R"({"type":"object","required":["metric","interval","points"]})")};
+  series.replies = {schema::Reply(200, "the points, oldest first", R"({"type":"object","required":["metric","interval","points"],
+    "properties":{"currency":{"type":"string","description":"revenue's currency, settings.currency; absent for other metrics or when the shop names none"}}})")};
   series.errors = {404};
   series.slow = true;
   routes.Add(series, read, [](const Request& req, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
@@ -400,9 +401,14 @@ void RegisterAnalyticsRoutes(TenantRoutes& routes) {
       }
       points.push_back(std::move(pt));
     }
-    return JsonAnswer(200, json::object{{"tenant_id", ctx.tenant_id()}, {"metric", metric}, {"interval", interval},
-                                        {"period", period.name}, {"from", FormatRfc3339Millis(period.from_ms)},
-                                        {"to", FormatRfc3339Millis(period.to_ms)}, {"points", std::move(points)}});
+    json::object out{{"tenant_id", ctx.tenant_id()}, {"metric", metric}, {"interval", interval},
+                     {"period", period.name}, {"from", FormatRfc3339Millis(period.from_ms)},
+                     {"to", FormatRfc3339Millis(period.to_ms)}, {"points", std::move(points)}};
+    if (metric == "revenue") {  // what it is in (settings.currency), when the shop names it
+      ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+      if (!rules.currency.empty()) out["currency"] = rules.currency;
+    }
+    return JsonAnswer(200, out);
   });
 
   routes.Add(UsageRoute("/api/v1/usage", "The tenant's usage per day and API key (billing)"), read,

@@ -122,6 +122,8 @@ def test_a_shop_that_names_its_currency_gets_amounts_only_in_it(server):
     assert item(server, o, "P3").json()["price"] == 1299
     d = server.request("GET", f"/api/v1/analytics/tenant/{tid}/dashboard", token=o["api_key"]).json()
     assert d["currency"] == "USD", d
+    s = server.request("GET", f"/api/v1/analytics/tenant/{tid}/timeseries?metric=revenue", token=o["api_key"]).json()
+    assert s["currency"] == "USD", s
     # A price sent as text may carry the shop's currency, not another.
     key = server.create_key(o["jwt"], ["data:write", "interactions:write"], name="writer")["api_key"]
     assert server.request("PUT", "/api/v1/items/P7", {"name": "Kit", "price": "$1,299.00"}, token=key).status == 201
