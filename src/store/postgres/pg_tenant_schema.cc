@@ -235,8 +235,12 @@ Status PgTenantSpace::Notify(PgConn& c, RemoteChange::Kind kind) const {
   return c.Exec("SELECT pg_notify($1, $2)", {kChangesChannel, ChangeMessage(node, {tenant_id, kind})}).status();
 }
 
-PgStatement PgTenantSpace::LockWritesStatement() const {
-  return {"SELECT pg_advisory_xact_lock(hashtext($1))", {"embedrec-writes:" + tenant_id}};
+PgStatement PgTenantSpace::LockWritesStatement(std::optional<int> wait_ms) const {
+  const std::string key = "embedrec-writes:" + tenant_id;
+  if (!wait_ms) return {"SELECT pg_advisory_xact_lock(hashtext($1))", {key}};
+  // The FROM's volatile call runs first (such a subquery is not pulled up).
+  return {"SELECT pg_advisory_xact_lock(hashtext($1)) FROM (SELECT set_config('lock_timeout', $2, true)) AS bounded",
+          {key, std::to_string(*wait_ms)}};
 }
 
 Status PgTenantSpace::LockWrites(PgConn& c) const {

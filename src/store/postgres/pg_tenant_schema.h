@@ -4,6 +4,7 @@
 // only ever reach that tenant's rows, whatever its WHERE clause says.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,9 @@ struct PgTenantSpace {
   // deploys) for the transaction: new item_idx/user_idx stay dense, and
   // events commit in the order of their seq.
   Status LockWrites(PgConn& c) const;
-  PgStatement LockWritesStatement() const;  // the same, to send in a pipeline
+  // The same, to send in a pipeline; waiting at most `wait_ms` when given
+  // (the transaction's lock_timeout set in the same statement: SQLSTATE 55P03).
+  PgStatement LockWritesStatement(std::optional<int> wait_ms = std::nullopt) const;
   // Appends to the tenant's event log (call under LockWrites).
   Status AppendEvent(PgConn& c, const std::string& topic, const std::string& payload, int64_t now_ms) const;
   // Tells the other nodes, when the transaction commits (NOTIFY).
