@@ -80,8 +80,10 @@ class PlatformImpl final : public Platform {
 
     ASSIGN_OR_RETURN(control_, OpenControlStore(config_));
     node_ = NodeName();
-    // Tracking's answers (serving's update and the reply) run on the workers,
-    // in the tenant's queue: the store's committer thread only writes.
+    // Tracking's answers (serving's update and the reply) that a caller did
+    // not ask for on the writing thread (TrackDoneOn::kWriter: the HTTP route
+    // posts them to the request's network thread) run on the workers, in the
+    // tenant's queue: the store's committer thread only writes.
     ASSIGN_OR_RETURN(tenants_, OpenTenantStores(config_, clock_,
                                                 [this](const std::string& tenant_id, std::function<void()> callback) {
                                                   if (FairThreadPool* w = callback_pool_.load()) {

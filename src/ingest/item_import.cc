@@ -21,23 +21,16 @@ void ImportResult::Reject(RowError e) {
 
 bool ImportResult::TakeCurrency(const std::string& written, const std::string& shop, std::string* error) {
   if (written.empty()) return true;
-  if (!shop.empty()) {
-    // Every way of writing the shop's currency is the file's.
-    if (MayDenote(written, shop)) {
-      if (currency.empty()) currency = written;
-      return true;
-    }
-    *error = "amount written in '" + written + "', the shop's currency is " + shop +
-             " (settings.currency): amounts are not converted";
-    return false;
-  }
-  if (SameCurrency(written, currency)) return true;
-  if (currency.empty()) {
-    currency = written;
+  // With a shop currency every way of writing it fits; else the file's first.
+  const bool fits = !shop.empty() ? MayDenote(written, shop) : currency.empty() || SameCurrency(written, currency);
+  if (fits) {
+    if (currency.empty()) currency = written;
     return true;
   }
-  *error = "amount written in '" + written + "', the file's earlier amounts in '" + currency +
-           "': amounts are not converted, so a file holds one currency";
+  *error = !shop.empty() ? "amount written in '" + written + "', the shop's currency is " + shop +
+                               " (settings.currency): amounts are not converted"
+                         : "amount written in '" + written + "', the file's earlier amounts in '" + currency +
+                               "': amounts are not converted, so a file holds one currency";
   return false;
 }
 
