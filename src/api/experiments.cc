@@ -25,7 +25,8 @@ constexpr const char* kExperiment = R"({"type":"object",
   "traffic_share":{"type":"number"},"initial_traffic_share":{"type":"number"},"rollout":{"type":"array","items":{"type":"number"}},
   "step":{"type":"integer"},"min_sample":{"type":"integer"},"confidence":{"type":"number"},"p_value":{"type":"number"},
   "statistics":{"type":"object"},"decision":{"type":"object","nullable":true},"history":{"type":"array"},
-  "started_by":{"type":"string"},"created_at":{"type":"string","nullable":true}}})";
+  "started_by":{"type":"string"},"created_at":{"type":"string","nullable":true},
+  "currency":{"type":"string","description":"what the arms' revenue is in: settings.currency (ISO 4217); absent when the shop names none"}}})";
 
 std::string CreateSchema() {
   return R"json({"type":"object","required":["name","challenger"],"properties":{
@@ -88,6 +89,15 @@ StatusOr<experiments::ExperimentSpec> ParseSpec(const json::object& body) {
   return s;  // validated by the service (experiments::Validate)
 }
 
+// The experiment as answered: its figures, and what their revenue is in
+// (settings.currency) when the shop names it.
+StatusOr<json::object> Shown(const experiments::Experiment& e, const TenantContext& ctx) {
+  ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+  json::object out = e.ToJson();
+  if (!rules.currency.empty()) out["currency"] = rules.currency;
+  return out;
+}
+
 http::Param ExperimentId() { return schema::Path("experiment_id", 64, "the experiment's id"); }
 
 }  // namespace
@@ -110,7 +120,8 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
                     const json::object& body) -> StatusOr<http::Response> {
                    ASSIGN_OR_RETURN(auto spec, ParseSpec(body));
                    ASSIGN_OR_RETURN(auto e, ctx.CreateExperiment(std::move(spec)));
-                   return JsonAnswer(201, e.ToJson());
+                   ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
+                   return JsonAnswer(201, shown);
                  });
 
   http::RouteInfo list{"GET", "/api/v1/experiments", "The tenant's experiments, newest first (?limit)",
@@ -123,7 +134,10 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
     ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
     ASSIGN_OR_RETURN(auto all, ctx.Experiments(static_cast<int>(limit)));
     json::array out;
-    for (const auto& e : all) out.push_back(e.ToJson());
+    for (const auto& e : all) {
+      ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
+      out.push_back(std::move(shown));
+    }
     const auto n = static_cast<int64_t>(out.size());
     return JsonAnswer(200, json::object{{"experiments", std::move(out)}, {"count", n}});
   });
@@ -137,7 +151,8 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
   get.errors = {404};
   routes.Add(get, read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
     ASSIGN_OR_RETURN(auto e, ctx.GetExperiment(p.Get("experiment_id")));
-    return JsonAnswer(200, e.ToJson());
+    ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
+    return JsonAnswer(200, shown);
   });
 
   for (const char* action : {"promote", "abort"}) {
@@ -153,7 +168,8 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
     routes.Add(r, write, [promote](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
       const std::string id = p.Get("experiment_id");
       ASSIGN_OR_RETURN(auto e, promote ? ctx.PromoteExperiment(id) : ctx.AbortExperiment(id));
-      return JsonAnswer(200, e.ToJson());
+      ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
+      return JsonAnswer(200, shown);
     });
   }
 }

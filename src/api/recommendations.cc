@@ -158,6 +158,14 @@ void AppendMetadataOpen(std::string* out, const std::string& model_version, cons
   AppendJsonString(algorithm, out);
 }
 
+// ,"currency":"EUR" — what the prices are in (settings.currency), when the
+// shop names it: a page shows them with the right sign.
+void AppendCurrency(std::string* out, const TenantRules& rules) {
+  if (rules.currency.empty()) return;
+  AppendField(out, "currency");
+  AppendJsonString(rules.currency, out);
+}
+
 // One user's recommendations as the answer body, serialised.
 StatusOr<std::string> RecommendFor(const TenantContext& ctx, const TenantRules& rules,
                                    const json::object& body, const std::string& user_id,
@@ -218,6 +226,7 @@ StatusOr<std::string> RecommendFor(const TenantContext& ctx, const TenantRules& 
   AppendField(&out, "arm");
   if (served.arm.empty()) out += "null";
   else AppendJsonString(served.arm, &out);
+  AppendCurrency(&out, rules);
   out += "}}";
   return out;
 }
@@ -414,6 +423,7 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
         &out);
     AppendField(&out, "recommendation_id");
     AppendJsonString(served.recommendation_id, &out);
+    AppendCurrency(&out, rules);
     out.append("}}");
     return http::JsonResponse(200, std::move(out));
   }));
@@ -460,6 +470,7 @@ void RegisterRecommendationRoutes(TenantRoutes& routes) {
       AppendJsonString(res.algorithm, &out);
       out.append(",\"recommendation_id\":");
       AppendJsonString(served.recommendation_id, &out);
+      AppendCurrency(&out, rules);
       out.append("}}");
       return http::JsonResponse(200, std::move(out));
     });

@@ -74,7 +74,8 @@ inline constexpr const char* kMetadata = R"({"type":"object","required":["algori
   "count":{"type":"integer"},"latency_ms":{"type":"number"},"recommendation_id":{"type":"string"},
   "cache":{"type":"string","enum":["hit","miss"]},
   "experiment_id":{"type":"string","nullable":true,"description":"the running experiment that chose model_version, on recommendations"},
-  "arm":{"type":"string","nullable":true,"description":"control or challenger"}}})";
+  "arm":{"type":"string","nullable":true,"description":"control or challenger"},
+  "currency":{"type":"string","description":"what the items' prices are in: settings.currency (ISO 4217); absent when the shop names none"}}})";
 
 // Filters of the recommendation routes.
 // A filter the server does not know is refused (422), never ignored: an

@@ -157,17 +157,31 @@ def test_a_worse_challenger_is_rolled_back_and_bad_requests_are_refused(make_ser
     done = run_until(server, key, exp_id, {control: 0.4, challenger: 0.05}, lambda x: x["status"] != "running")
     assert done["status"] == "rolled_back", done
     assert done["decision"]["outcome"] == "challenger_lost"
+    assert "currency" not in done and "currency" not in recommend(server, key, "before")["metadata"], done
     t = server.request("GET", "/api/v1/models/traffic", token=key, port="ml").json()
     assert [v["model_version"] for v in t["versions"]] == [control]
     assert recommend(server, key, "after")["metadata"]["arm"] is None
     promote = server.request("POST", f"/api/v1/experiments/{exp_id}/promote", token=key, port="ml")
     assert promote.status == 409, promote
 
+    # The shop names its currency: the arms' revenue and the answers' prices say what they are in.
+    r = server.admin("PATCH", f"/api/v1/admin/tenants/{shop['tenant']['id']}", {"settings": {"currency": "eur"}})
+    assert r.status == 200, r
+    shown = recommend(server, key, "after the setting")
+    assert shown["metadata"]["currency"] == "EUR", shown
+    item = shown["recommendations"][0]["item_id"]
+    similar = server.request("POST", "/api/v1/recommendations/similar", {"item_id": item}, token=key).json()
+    popular = server.request("GET", "/api/v1/recommendations/popular", token=key).json()
+    assert similar["metadata"]["currency"] == popular["metadata"]["currency"] == "EUR", (similar, popular)
+    assert get(server, key, exp_id)["currency"] == "EUR"
+
     # Aborted by hand: the control alone serves again at once.
     r = create(server, key, {"name": "abort me", "challenger": challenger, "traffic_share": 0.5})
-    assert r.status == 201, r
+    assert r.status == 201 and r.json()["currency"] == "EUR", r
     aborted = server.request("POST", f"/api/v1/experiments/{r.json()['experiment_id']}/abort", token=key, port="ml")
     assert aborted.status == 200 and aborted.json()["status"] == "aborted", aborted
+    listed = server.request("GET", "/api/v1/experiments", token=key, port="ml").json()["experiments"]
+    assert {e["currency"] for e in listed} == {"EUR"}, listed
     assert aborted.json()["decision"]["reason"].startswith("aborted by api key")
     t = server.request("GET", "/api/v1/models/traffic", token=key, port="ml").json()
     assert [v["model_version"] for v in t["versions"]] == [control]

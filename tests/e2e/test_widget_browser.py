@@ -1,9 +1,9 @@
 """The widget in a real browser (issue 17): Debian's Chromium, driven by
 playwright-core (web/e2e/demo_shop.mjs), opens a demo shop page on another
 origin that embeds the widget with one <script> tag from the gateway. It
-shows recommendations — an item named like an HTML tag as text —, the
-shopper opens one and buys it, and the dashboard shows the click and the
-revenue. Screenshots (desktop, phone) go to build/screenshots."""
+shows recommendations — an item named like an HTML tag as text, prices in
+the shop's currency —, the shopper opens one and buys it, and the dashboard
+shows the click and the revenue. Screenshots (desktop, phone) go to build/screenshots."""
 import http.server
 import json
 import subprocess
@@ -73,7 +73,7 @@ def test_a_shop_page_shows_recommendations_and_its_clicks_and_sales_reach_the_da
     shop = DemoShop(demo_dir)
     try:
         assert server.admin("PATCH", f"/api/v1/admin/tenants/{tenant}", {"settings": {
-            "allowed_origins": [shop.origin],
+            "allowed_origins": [shop.origin], "currency": "EUR",
             "merchandising": {"rules": [{"name": "hero", "action": "pin", "item_id": "P1", "position": 1,
                                          "pages": ["homepage"]}]}}}).status == 200
         pk = server.admin("POST", "/api/v1/api-keys", {"name": "web", "type": "publishable", "tenant_id": tenant})
@@ -94,6 +94,8 @@ def test_a_shop_page_shows_recommendations_and_its_clicks_and_sales_reach_the_da
     assert seen["names"][0] == EVIL  # shown as text
     assert seen["reasons"][0] == "Featured by the shop (hero)"
     assert seen["pwned"] is None
+    # Prices in the shop's currency (settings.currency), as the browser's locale writes euros.
+    assert seen["prices"] and all("\u20ac" in p and "$" not in p for p in seen["prices"]), seen["prices"]
     assert all(src.startswith("http") for src in seen["images"] if src)
     assert seen["opened"] and seen["opened"] != "P1"
     for name in ("desktop", "phone"):

@@ -28,6 +28,7 @@ try {
     out.names = await page.$$eval("#recommendations .product-card h4", (els) => els.map((e) => e.textContent));
     out.images = await page.$$eval("#recommendations img", (els) => els.map((e) => e.getAttribute("src")));
     out.reasons = await page.$$eval("#recommendations .reason", (els) => els.map((e) => e.textContent));
+    out.prices = await page.$$eval("#recommendations .price", (els) => els.map((e) => e.textContent));
     out.cards = out.names.length;
     // The shopper opens the second card (a view naming the answer), then buys it.
     await page.click("#recommendations .product-card >> nth=1");

@@ -43,6 +43,8 @@ export interface RecommendationsAnswer {
     recommendation_id?: string;
     experiment_id?: string | null;
     arm?: string | null;
+    // What the prices are in (the shop's settings.currency, ISO 4217); absent when it names none.
+    currency?: string;
     [field: string]: unknown;
   } | null;
   // Set instead of throwing when the API could not answer.
@@ -62,6 +64,12 @@ export interface WidgetOptions {
   // Attempts per request after the first (with exponential backoff from `retryDelayMs`).
   retries?: number;
   retryDelayMs?: number;
+  // How prices are shown: in this currency (an ISO 4217 code; default: the
+  // answer's metadata.currency, the shop's settings.currency; "$" before the
+  // amount when neither names one), written for this locale (default: the
+  // browser's).
+  currency?: string;
+  locale?: string;
   // The fetch to use (tests; default: the page's).
   fetch?: typeof fetch;
 }
@@ -97,6 +105,20 @@ const SCRIPT_ORIGIN: string | undefined = (() => {
   }
 })();
 
+// A price as the page shows it: in `currency` (an ISO code) written for
+// `locale` ("1.299,00 €" in a German page), or "$" and two decimals when no
+// currency is known (or the code or locale is not one the browser knows).
+export function formatPrice(price: number, currency?: string, locale?: string): string {
+  if (currency) {
+    try {
+      return new Intl.NumberFormat(locale, { style: "currency", currency }).format(price);
+    } catch {
+      // An unknown code or locale: the plain form below.
+    }
+  }
+  return "$" + price.toFixed(2);
+}
+
 // http(s) URLs only: anything else (javascript:, data:) is not shown.
 export function safeUrl(value: unknown): string | undefined {
   if (typeof value !== "string" || value === "") return undefined;
@@ -115,7 +137,9 @@ export class RecommendationWidget {
   readonly apiKey: string;
   readonly tenantId: string;
   readonly baseUrl: string;
-  private readonly options: Required<Omit<WidgetOptions, "baseUrl" | "fetch">>;
+  private readonly options: Required<Omit<WidgetOptions, "baseUrl" | "fetch" | "currency" | "locale">>;
+  private readonly currency: string | undefined;
+  private readonly locale: string | undefined;
   private readonly fetchImpl: typeof fetch;
   private queue: TrackedEvent[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -137,6 +161,8 @@ export class RecommendationWidget {
       retries: options.retries ?? 3,
       retryDelayMs: options.retryDelayMs ?? 300,
     };
+    this.currency = options.currency;
+    this.locale = options.locale;
     const f = options.fetch ?? (typeof fetch !== "undefined" ? fetch : undefined);
     this.fetchImpl = f ? f.bind(globalThis) : ((() => Promise.reject(new Error("no fetch"))) as typeof fetch);
     if (typeof document !== "undefined" && typeof addEventListener !== "undefined") {
@@ -245,7 +271,9 @@ export class RecommendationWidget {
     const grid = document.createElement("div");
     grid.className = "recommendations-grid";
     grid.setAttribute("role", "list");
-    for (const item of data.recommendations) grid.appendChild(this.card(item, userId, recommendationId));
+    const meta = data.metadata?.currency;
+    const currency = this.currency ?? (typeof meta === "string" ? meta : undefined);
+    for (const item of data.recommendations) grid.appendChild(this.card(item, userId, recommendationId, currency));
     root.appendChild(grid);
     container.replaceChildren(root);
     void this.trackInteraction(userId, null, "recommendations_shown", { recommendationId });
@@ -256,7 +284,8 @@ export class RecommendationWidget {
     return typeof window !== "undefined" && window.innerWidth < 768 ? "mobile" : "desktop";
   }
 
-  private card(item: RecommendedItem, userId: string, recommendationId: string | undefined): HTMLElement {
+  private card(item: RecommendedItem, userId: string, recommendationId: string | undefined,
+               currency: string | undefined): HTMLElement {
     const card = document.createElement("div");
     card.className = "product-card";
     card.setAttribute("role", "listitem");
@@ -276,7 +305,7 @@ export class RecommendationWidget {
     if (typeof item.price === "number") {
       const price = document.createElement("p");
       price.className = "price";
-      price.textContent = "$" + item.price.toFixed(2);
+      price.textContent = formatPrice(item.price, currency, this.locale);
       card.appendChild(price);
     }
     if (typeof item.score === "number") {

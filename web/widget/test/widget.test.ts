@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { RecommendationWidget, safeUrl } from "../src/index";
+import { RecommendationWidget, formatPrice, safeUrl } from "../src/index";
 
 type Call = { url: string; init: RequestInit; body: any };
 
@@ -123,6 +123,22 @@ describe("RecommendationWidget", () => {
     expect(selected).toEqual(["P1"]);
   });
 
+  it("shows prices in the shop's currency, or the page's choice", async () => {
+    const body = answer([{ price: 1299 }, { price: 5.5 }]);
+    (body.metadata as Record<string, unknown>).currency = "EUR";
+    const { f } = fakeFetch((c) => (c.url.includes("/recommendations") ? { status: 200, body } : { status: 200, body: {} }));
+    document.body.innerHTML = '<div id="recs"></div>';
+    const prices = () => [...document.querySelectorAll("#recs .price")].map((p) => p.textContent!.replace(/\s/g, " "));
+    await new RecommendationWidget("k", "t", { baseUrl: "http://x", fetch: f, locale: "de-DE" }).renderRecommendations("recs", "U1");
+    expect(prices()).toEqual(["1.299,00 €", "5,50 €"]);
+    await new RecommendationWidget("k", "t", { baseUrl: "http://x", fetch: f, locale: "en-US", currency: "GBP" })
+      .renderRecommendations("recs", "U1");
+    expect(prices()).toEqual(["£1,299.00", "£5.50"]);
+    delete (body.metadata as Record<string, unknown>).currency;  // the shop names none: the dollar as before
+    await new RecommendationWidget("k", "t", { baseUrl: "http://x", fetch: f }).renderRecommendations("recs", "U1");
+    expect(prices()).toEqual(["$1299.00", "$5.50"]);
+  });
+
   it("leaves the container as it was when there is nothing to show", async () => {
     const { f } = fakeFetch(() => ({ status: 503 }));
     document.body.innerHTML = '<div id="recs"><p>fallback</p></div>';
@@ -131,6 +147,14 @@ describe("RecommendationWidget", () => {
     expect(a?.error).toBeDefined();
     expect(document.getElementById("recs")!.textContent).toBe("fallback");
     expect(await w.renderRecommendations("missing", "U1")).toBeNull();
+  });
+});
+
+describe("formatPrice", () => {
+  it("writes the currency's sign and digits for the locale, and falls back to the dollar", () => {
+    expect(formatPrice(12.5, "JPY", "ja-JP")).toMatch(/^[￥¥]13$/);  // the yen has no minor unit
+    expect(formatPrice(12.5, "not a code", "en-US")).toBe("$12.50");
+    expect(formatPrice(12.5, undefined, "de-DE")).toBe("$12.50");
   });
 });
 
