@@ -61,6 +61,7 @@ def test_sarahs_journey_through_the_console(make_server, tmp_path):
     assert set(drawn) == {"calls", "ctr", "conversion", "revenue", "latency_p95"}
     assert all(c["canvas"] >= 1 and c["points"] >= 1 for c in drawn.values()), drawn
     assert seen["settingsSaved"]
+    assert seen["revenueLabels"] == ["Attributed revenue (EUR)", "Revenue (EUR)"], seen["revenueLabels"]
     settings = server.admin("GET", f"/api/v1/admin/tenants/{t.json()['id']}").json()["settings"]
     assert settings["allowed_origins"] == ["https://shop.example"] and settings["currency"] == "EUR"
     assert seen["afterReload"] == "sarah@shop.example" and "embedrec_refresh" not in seen["cookieVisible"]

@@ -126,6 +126,12 @@ try {
   await page.getByText("Saved").waitFor();
   out.settingsSaved = true;
   await shot("settings");
+  // The dashboard then names the revenue's currency.
+  await page.goto(`${url}#/dashboard`);
+  await page.locator(".tile").first().waitFor({ timeout: 20000 });
+  out.revenueLabels = [...await page.locator(".tile span").allTextContents(),
+                       ...await page.getByRole("table", { name: "Top recommended items" }).locator("th").allTextContents()]
+    .filter((t) => t.includes("evenue"));
   // A reload keeps the session (the refresh cookie), which no script can read.
   await page.reload();
   await page.locator("nav").waitFor({ timeout: 10000 });

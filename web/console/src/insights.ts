@@ -42,7 +42,7 @@ export async function dashboardPage(main: HTMLElement): Promise<void> {
       h("div", { class: "tiles" }, ...tiles.map(([k, v]) => h("div", { class: "tile" }, h("span", {}, k), h("strong", {}, fmt(v, 2))))),
       h("div", { class: "charts" }, ...charts),
       table(d.top_recommended_items ?? [], [["Item", (i: any) => i.item_id], ["Impressions", (i: any) => fmt(i.impressions)],
-        ["Clicks", (i: any) => fmt(i.clicks)], ["Purchases", (i: any) => fmt(i.purchases)], ["Revenue", (i: any) => fmt(i.revenue, 2)]],
+        ["Clicks", (i: any) => fmt(i.clicks)], ["Purchases", (i: any) => fmt(i.purchases)], [d.currency ? `Revenue (${d.currency})` : "Revenue", (i: any) => fmt(i.revenue, 2)]],
         "Top recommended items"),
       table(Object.entries(d.data_quality ?? {}).filter(([, v]) => typeof v !== "object"),
         [["Data quality", ([k]) => String(k).replace(/_/g, " ")], ["", ([, v]) => fmt(v)]]));
@@ -67,7 +67,7 @@ export async function experimentsPage(main: HTMLElement): Promise<void> {
         h("p", {}, `${e.control} (control) against ${e.challenger} · ${Math.round(e.traffic_share * 100)} % of users · ${e.metric}`),
         table(["control", "challenger"], [["Arm", (a) => a], ["Users", (a) => fmt(arms[a]?.users)],
           ["Impressions", (a) => fmt(arms[a]?.impressions)], ["Clicks", (a) => fmt(arms[a]?.clicks)],
-          ["Conversions", (a) => fmt(arms[a]?.conversions)], ["Revenue", (a) => fmt(arms[a]?.revenue, 2)],
+          ["Conversions", (a) => fmt(arms[a]?.conversions)], [e.currency ? `Revenue (${e.currency})` : "Revenue", (a) => fmt(arms[a]?.revenue, 2)],
           [e.metric, (a) => fmt(arms[a]?.value, 4)]]),
         h("p", {}, `lift ${fmt(e.statistics?.relative_lift, 3)} · p-value ${fmt(e.p_value, 4)} · P(challenger better) ${fmt(e.statistics?.probability_challenger_better, 3)}`),
         e.decision ? h("p", {}, `Decision: ${e.decision.outcome} — ${e.decision.reason}`) : null,
