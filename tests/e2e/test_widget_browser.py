@@ -2,8 +2,8 @@
 playwright-core (web/e2e/demo_shop.mjs), opens a demo shop page on another
 origin that embeds the widget with one <script> tag from the gateway. It
 shows recommendations — an item named like an HTML tag as text, prices in
-the shop's currency —, the shopper opens one and buys it, and the dashboard
-shows the click and the revenue. Screenshots (desktop, phone) go to build/screenshots."""
+the shop's currency —, the shopper opens one (its page shows similar items)
+and buys it, and the dashboard shows the click and the revenue. Screenshots (desktop, phone) go to build/screenshots."""
 import http.server
 import json
 import subprocess
@@ -44,11 +44,16 @@ grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.75rem}} .product-
 border-radius:6px;padding:.5rem;cursor:pointer;overflow-wrap:anywhere}} .product-card img{{max-width:100%}}</style></head>
 <body><h1>Demo shop</h1>
 <div id="recommendations"><p>Loading…</p></div>
+<div id="similar"></div>
 <button id="buy">Buy what you opened</button>
 <script src="{gateway}/widget.js"></script>
 <script>
   window.widget = new RecommendationWidget("{key}", "{tenant}", {{ flushIntervalMs: 200 }});
-  document.addEventListener("embedrec:select", (e) => {{ window.opened = e.detail.item; }});
+  document.addEventListener("embedrec:select", (e) => {{
+    window.opened = e.detail.item;
+    // The product page of what was opened: its similar items.
+    if (e.target.closest("#recommendations")) widget.renderSimilarItems("similar", "{user}", e.detail.item.item_id, {{ count: 4 }});
+  }});
   document.getElementById("buy").addEventListener("click", () => {{
     const item = window.opened;
     if (item) widget.trackInteraction("{user}", item.item_id, "purchase", {{ price: 42.5, quantity: 2 }});
@@ -98,6 +103,8 @@ def test_a_shop_page_shows_recommendations_and_its_clicks_and_sales_reach_the_da
     assert seen["prices"] and all("\u20ac" in p and "$" not in p for p in seen["prices"]), seen["prices"]
     assert all(src.startswith("http") for src in seen["images"] if src)
     assert seen["opened"] and seen["opened"] != "P1"
+    # The opened item's page shows items similar to it, never the item itself.
+    assert 1 <= len(seen["similar"]) <= 4 and seen["opened"] not in seen["similar"], seen
     for name in ("desktop", "phone"):
         assert (ROOT / "build" / "screenshots" / f"demo-shop-{name}.png").stat().st_size > 1000
 

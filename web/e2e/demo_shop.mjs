@@ -1,8 +1,9 @@
 // Drives Debian's Chromium (playwright-core; never a downloaded browser) on
 // a demo shop page that embeds the widget with one <script> tag, as a
-// shopper would: the page shows recommendations, the shopper opens one and
-// buys it. Prints what the page showed as JSON for the calling test
-// (tests/e2e/test_widget_browser.py), which checks it and the dashboard.
+// shopper would: the page shows recommendations, the shopper opens one (its
+// page shows similar items) and buys it. Prints what the page showed as JSON
+// for the calling test (tests/e2e/test_widget_browser.py), which checks it
+// and the dashboard.
 //
 //   node e2e/demo_shop.mjs <page url> <screenshot dir>
 import { chromium } from "playwright-core";
@@ -32,6 +33,8 @@ try {
     out.cards = out.names.length;
     // The shopper opens the second card (a view naming the answer), then buys it.
     await page.click("#recommendations .product-card >> nth=1");
+    await page.waitForSelector("#similar .product-card", { timeout: 20000 });
+    out.similar = await page.$$eval("#similar .product-card", (els) => els.map((e) => e.dataset.itemId));
     await page.click("#buy");
     await page.evaluate(() => window.widget.flush());
     out.opened = await page.evaluate(() => window.opened?.item_id ?? null);

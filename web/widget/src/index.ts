@@ -5,6 +5,7 @@
 //
 //   const widget = new RecommendationWidget("pk_live_…", "<tenant id>");
 //   widget.renderRecommendations("recommendations-container", "USER_1");
+//   widget.renderSimilarItems("similar-container", "USER_1", "PROD_9");  // a product page
 //   widget.trackInteraction("USER_1", "PROD_9", "add_to_cart");
 //
 // Safe on a host page: everything shown is set as text or checked URLs (never
@@ -49,6 +50,31 @@ export interface RecommendationsAnswer {
   } | null;
   // Set instead of throwing when the API could not answer.
   error?: { code: string; message: string };
+}
+
+export interface SimilarItem {
+  item_id: string;
+  name: string;
+  category: string;
+  price: number | null;
+  image_url: string;
+  similarity_score: number;
+  [field: string]: unknown;
+}
+
+export interface SimilarItemsAnswer {
+  item_id?: string;
+  similar_items: SimilarItem[];
+  metadata: RecommendationsAnswer["metadata"];
+  // Set instead of throwing when the API could not answer.
+  error?: { code: string; message: string };
+}
+
+export interface SimilarOptions {
+  count?: number;
+  filters?: Record<string, unknown>;
+  // The heading above the rendered list (default "Similar items"; "" for none).
+  title?: string;
 }
 
 export interface WidgetOptions {
@@ -195,6 +221,22 @@ export class RecommendationWidget {
     }
   }
 
+  // Items similar to `itemId` (never the item itself), for a product page.
+  // Never throws: on failure the answer has no items and an `error`.
+  async getSimilarItems(itemId: string, options: SimilarOptions = {}): Promise<SimilarItemsAnswer> {
+    const body: Record<string, unknown> = { item_id: itemId, count: options.count ?? this.options.count };
+    if (options.filters) body.filters = options.filters;
+    try {
+      const answer = (await this.post("/api/v1/recommendations/similar", body)) as SimilarItemsAnswer;
+      if (!answer || !Array.isArray(answer.similar_items)) throw new Error("unexpected answer");
+      const id = answer.metadata?.recommendation_id;
+      if (id) for (const item of answer.similar_items) this.shownBy.set(item.item_id, id);
+      return answer;
+    } catch (e) {
+      return { similar_items: [], metadata: null, error: { code: "unavailable", message: String(e) } };
+    }
+  }
+
   // Queues an event (sent in a batch). A shown item's event names the
   // answer that showed it unless `options.recommendationId` does. Resolves
   // once the batch holding it was sent (or given up on); never rejects.
@@ -260,31 +302,52 @@ export class RecommendationWidget {
     if (!container) return null;
     const data = await this.getRecommendations(userId, { page: "homepage", device: this.getDeviceType(), ...context });
     if (data.error || data.recommendations.length === 0) return data;
-    const recommendationId = data.metadata?.recommendation_id;
+    this.show(container, this.options.title, data.recommendations, data.metadata, userId);
+    return data;
+  }
+
+  // Shows the items similar to `itemId` (a product page's "similar items")
+  // in the element with id `containerId`, as renderRecommendations shows a
+  // user's: a clicked card's view and the impression name the answer (the
+  // shopper `userId`'s). The answer, or null when nothing could be shown.
+  async renderSimilarItems(containerId: string, userId: string, itemId: string,
+                           options: SimilarOptions = {}): Promise<SimilarItemsAnswer | null> {
+    if (typeof document === "undefined") return null;
+    const container = document.getElementById(containerId);
+    if (!container) return null;
+    const data = await this.getSimilarItems(itemId, options);
+    if (data.error || data.similar_items.length === 0) return data;
+    this.show(container, options.title ?? "Similar items", data.similar_items, data.metadata, userId);
+    return data;
+  }
+
+  // Replaces the container's content with a card per item, and tracks the impression.
+  private show(container: HTMLElement, title: string, items: Array<RecommendedItem | SimilarItem>,
+               metadata: RecommendationsAnswer["metadata"], userId: string): void {
+    const recommendationId = metadata?.recommendation_id;
     const root = document.createElement("div");
     root.className = "embedrec-widget";
-    if (this.options.title) {
+    if (title) {
       const h = document.createElement("h3");
-      h.textContent = this.options.title;
+      h.textContent = title;
       root.appendChild(h);
     }
     const grid = document.createElement("div");
     grid.className = "recommendations-grid";
     grid.setAttribute("role", "list");
-    const meta = data.metadata?.currency;
+    const meta = metadata?.currency;
     const currency = this.currency ?? (typeof meta === "string" ? meta : undefined);
-    for (const item of data.recommendations) grid.appendChild(this.card(item, userId, recommendationId, currency));
+    for (const item of items) grid.appendChild(this.card(item, userId, recommendationId, currency));
     root.appendChild(grid);
     container.replaceChildren(root);
     void this.trackInteraction(userId, null, "recommendations_shown", { recommendationId });
-    return data;
   }
 
   getDeviceType(): "mobile" | "desktop" {
     return typeof window !== "undefined" && window.innerWidth < 768 ? "mobile" : "desktop";
   }
 
-  private card(item: RecommendedItem, userId: string, recommendationId: string | undefined,
+  private card(item: RecommendedItem | SimilarItem, userId: string, recommendationId: string | undefined,
                currency: string | undefined): HTMLElement {
     const card = document.createElement("div");
     card.className = "product-card";
@@ -314,7 +377,7 @@ export class RecommendationWidget {
       score.textContent = `${Math.round(item.score * 100)}% match`;
       card.appendChild(score);
     }
-    if (item.reason) {
+    if (typeof item.reason === "string" && item.reason) {
       const reason = document.createElement("p");
       reason.className = "reason";
       reason.textContent = String(item.reason);

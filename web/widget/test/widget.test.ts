@@ -139,6 +139,39 @@ describe("RecommendationWidget", () => {
     expect(prices()).toEqual(["$1299.00", "$5.50"]);
   });
 
+  it("shows a product's similar items and names their answer in what the shopper does", async () => {
+    const similar = {
+      item_id: "P9",
+      similar_items: [{ item_id: "S1", name: "<i>One</i>", category: "c", price: 5, image_url: "https://cdn.example.com/S1.jpg",
+                        similarity_score: 0.9 },
+                      { item_id: "S2", name: "Two", category: "c", price: null, image_url: "", similarity_score: 0.8 }],
+      metadata: { recommendation_id: "rec_s", algorithm: "lightgcn", currency: "EUR" },
+    };
+    const { f, calls } = fakeFetch((c) => (c.url.includes("/similar") ? { status: 200, body: similar } : { status: 200, body: {} }));
+    document.body.innerHTML = '<div id="similar"></div>';
+    const w = new RecommendationWidget("k", "t", { baseUrl: "http://x", fetch: f, flushIntervalMs: 60000, locale: "en-US" });
+    const a = await w.renderSimilarItems("similar", "U1", "P9", { count: 4, filters: { in_stock: true } });
+    expect(a?.similar_items.length).toBe(2);
+    expect(calls[0].url).toBe("http://x/api/v1/recommendations/similar?tenant_id=t");
+    expect(calls[0].body).toEqual({ item_id: "P9", count: 4, filters: { in_stock: true } });
+    expect(document.querySelector("#similar h3")!.textContent).toBe("Similar items");
+    const cards = [...document.querySelectorAll("#similar .product-card")];
+    expect(cards.map((c) => (c as HTMLElement).dataset.itemId)).toEqual(["S1", "S2"]);
+    expect(cards[0].querySelector("h4")!.textContent).toBe("<i>One</i>");  // as text
+    expect(cards[0].querySelector(".price")!.textContent).toBe("\u20ac5.00");
+    expect(cards[1].querySelector(".price")).toBeNull();
+    (cards[1] as HTMLElement).click();
+    void w.trackInteraction("U1", "S1", "add_to_cart");  // a shown item's later event names the answer too
+    await w.flush();
+    const events = calls.filter((c) => c.url.includes("/interactions/batch")).flatMap((c) => c.body.events);
+    expect(events.map((e: any) => [e.interaction_type, e.item_id, e.recommendation_id])).toEqual([
+      ["recommendations_shown", undefined, "rec_s"], ["view", "S2", "rec_s"], ["add_to_cart", "S1", "rec_s"]]);
+    const down = fakeFetch(() => ({ status: 503 }));
+    const w2 = new RecommendationWidget("k", "t", { baseUrl: "http://x", fetch: down.f, retries: 0 });
+    expect((await w2.getSimilarItems("P9")).error?.code).toBe("unavailable");
+    expect(document.querySelectorAll("#similar .product-card").length).toBe(2);  // left as it was
+  });
+
   it("leaves the container as it was when there is nothing to show", async () => {
     const { f } = fakeFetch(() => ({ status: 503 }));
     document.body.innerHTML = '<div id="recs"><p>fallback</p></div>';
