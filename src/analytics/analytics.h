@@ -223,6 +223,10 @@ class Analytics {
   std::map<std::string, RecentUsers> recent_;  // GUARDED_BY(flush_mu_)
   RecentUsers& Recent(const std::string& tenant_id);  // seeded from the log on first use
   static constexpr int64_t kSharedLogMarginMs = 10'000;
+  // The seed asks for the users of the log's last day less this: the log's
+  // index of recent answers covers its last day from when it is filled, often
+  // by that very call, a few milliseconds after this side read the clock.
+  static constexpr int64_t kSeedInsideMs = 60'000;
   uint64_t flushes_ = 0;  // GUARDED_BY(flush_mu_)
   // Whether `user_id` may have been answered within `window_ms` before `ts_ms`
   // (true when the record does not reach back that far).

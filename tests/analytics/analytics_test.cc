@@ -501,6 +501,61 @@ TEST_F(AnalyticsTest, AClickAfterARestartFindsTheAnswerFromBeforeIt) {
   EXPECT_EQ(Figures().total.clicks, 1);
 }
 
+// The log seen through this: what is asked of UsersSince, and when.
+class WatchedLog final : public store::RecommendationLog {
+ public:
+  WatchedLog(store::RecommendationLog* log, const Clock* clock) : log_(log), clock_(clock) {}
+  void Append(store::RecommendationRecord r) override { log_->Append(std::move(r)); }
+  Status Flush() override { return log_->Flush(); }
+  StatusOr<std::optional<store::RecommendationRecord>> Find(const std::string& t, const std::string& id) override {
+    return log_->Find(t, id);
+  }
+  StatusOr<std::vector<store::RecommendationRecord>> Read(const std::string& t, const Range& r) override {
+    return log_->Read(t, r);
+  }
+  StatusOr<std::vector<store::RecommendationRecord>> ReadUser(const std::string& t, const std::string& u,
+                                                              int64_t from, int64_t to, int limit) override {
+    return log_->ReadUser(t, u, from, to, limit);
+  }
+  StatusOr<std::vector<std::string>> UsersSince(const std::string& t, int64_t from_ms, size_t limit) override {
+    asked.push_back({from_ms, clock_->NowMillis()});
+    return log_->UsersSince(t, from_ms, limit);
+  }
+  Status DropTenant(const std::string& t) override { return log_->DropTenant(t); }
+  void CloseTenant(const std::string& t) override { log_->CloseTenant(t); }
+  uint64_t dropped() const override { return log_->dropped(); }
+  int64_t resident_bytes() const override { return log_->resident_bytes(); }
+  void SetResidentReport(ResidentReport report) override { log_->SetResidentReport(std::move(report)); }
+  std::vector<std::pair<int64_t, int64_t>> asked;  // (from_ms, the clock when asked)
+
+ private:
+  store::RecommendationLog* log_;
+  const Clock* clock_;
+};
+
+// A new process's first look at a tenant's recent users asks the log for
+// no more than a day back from when it asks: what the SQLite log's index of
+// recent answers covers when that call fills it (asking from earlier made it
+// scan its table's day instead), and the click is still attributed.
+TEST_F(AnalyticsTest, TheFirstLookAtRecentUsersAsksWithinWhatTheLogsIndexCovers) {
+  Answer("t1", "u1", {"A"});
+  ASSERT_OK(log_->Flush());
+  log_->CloseTenant("t1");  // the index goes with the tenant's handles: filled again on use
+  WatchedLog watched(log_.get(), &clock_);
+  AnalyticsOptions o;
+  o.flush_interval_ms = 3'600'000;
+  analytics_ = std::make_unique<Analytics>(store_.get(), &watched, &clock_, o);
+  clock_.AdvanceMillis(kMinute);
+  analytics_->Served("t1", "k1", "recommendations", "v1", {"B"}, false, "u2");
+  ASSERT_OK(analytics_->Flush());
+  ASSERT_EQ(watched.asked.size(), 1u);
+  const auto [from_ms, at_ms] = watched.asked[0];
+  EXPECT_GT(from_ms, at_ms - 86'400'000);  // inside the day an index filled now covers
+  EXPECT_LE(from_ms, at_ms - 86'400'000 + 60'000);
+  Track("t1", "u1", "A", "view");  // u1 was answered before the start: found
+  EXPECT_EQ(Figures().total.clicks, 1);
+}
+
 // Scale-out: node B attributes a click to the answer node A gave, both
 // logging to one shared log (two log handles over the same store here).
 TEST_F(AnalyticsTest, WithASharedLogAClickIsAttributedToAnotherNodesAnswer) {
