@@ -210,15 +210,8 @@ export class RecommendationWidget {
     if (context.timeOfDay) ctx.time_of_day = context.timeOfDay;
     const body: Record<string, unknown> = { user_id: userId, count: context.count ?? this.options.count, context: ctx };
     if (context.filters) body.filters = context.filters;
-    try {
-      const answer = (await this.post("/api/v1/recommendations", body)) as RecommendationsAnswer;
-      if (!answer || !Array.isArray(answer.recommendations)) throw new Error("unexpected answer");
-      const id = answer.metadata?.recommendation_id;
-      if (id) for (const item of answer.recommendations) this.shownBy.set(item.item_id, id);
-      return answer;
-    } catch (e) {
-      return { recommendations: [], metadata: null, error: { code: "unavailable", message: String(e) } };
-    }
+    return this.askForItems<RecommendationsAnswer>("/api/v1/recommendations", body, (a) => a.recommendations,
+                                                   { recommendations: [], metadata: null });
   }
 
   // Items similar to `itemId` (never the item itself), for a product page.
@@ -226,14 +219,23 @@ export class RecommendationWidget {
   async getSimilarItems(itemId: string, options: SimilarOptions = {}): Promise<SimilarItemsAnswer> {
     const body: Record<string, unknown> = { item_id: itemId, count: options.count ?? this.options.count };
     if (options.filters) body.filters = options.filters;
+    return this.askForItems<SimilarItemsAnswer>("/api/v1/recommendations/similar", body, (a) => a.similar_items,
+                                                { similar_items: [], metadata: null });
+  }
+
+  // POSTs a request for items (the answer's `items(answer)`) and remembers
+  // the answer that showed each. Never throws: on failure, `empty` with an `error`.
+  private async askForItems<A extends { metadata: RecommendationsAnswer["metadata"]; error?: unknown }>(
+      path: string, body: unknown, items: (answer: A) => unknown, empty: A): Promise<A> {
     try {
-      const answer = (await this.post("/api/v1/recommendations/similar", body)) as SimilarItemsAnswer;
-      if (!answer || !Array.isArray(answer.similar_items)) throw new Error("unexpected answer");
+      const answer = (await this.post(path, body)) as A;
+      const list = answer ? items(answer) : undefined;
+      if (!Array.isArray(list)) throw new Error("unexpected answer");
       const id = answer.metadata?.recommendation_id;
-      if (id) for (const item of answer.similar_items) this.shownBy.set(item.item_id, id);
+      if (id) for (const item of list as Array<{ item_id: string }>) this.shownBy.set(item.item_id, id);
       return answer;
     } catch (e) {
-      return { similar_items: [], metadata: null, error: { code: "unavailable", message: String(e) } };
+      return { ...empty, error: { code: "unavailable", message: String(e) } };
     }
   }
 
