@@ -91,8 +91,7 @@ StatusOr<experiments::ExperimentSpec> ParseSpec(const json::object& body) {
 
 // The experiment as answered: its figures, and what their revenue is in
 // (settings.currency) when the shop names it.
-StatusOr<json::object> Shown(const experiments::Experiment& e, const TenantContext& ctx) {
-  ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+json::object Shown(const experiments::Experiment& e, const TenantRules& rules) {
   json::object out = e.ToJson();
   if (!rules.currency.empty()) out["currency"] = rules.currency;
   return out;
@@ -120,8 +119,8 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
                     const json::object& body) -> StatusOr<http::Response> {
                    ASSIGN_OR_RETURN(auto spec, ParseSpec(body));
                    ASSIGN_OR_RETURN(auto e, ctx.CreateExperiment(std::move(spec)));
-                   ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
-                   return JsonAnswer(201, shown);
+                   ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+                   return JsonAnswer(201, Shown(e, rules));
                  });
 
   http::RouteInfo list{"GET", "/api/v1/experiments", "The tenant's experiments, newest first (?limit)",
@@ -134,10 +133,8 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
     ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 50, 1, 500));
     ASSIGN_OR_RETURN(auto all, ctx.Experiments(static_cast<int>(limit)));
     json::array out;
-    for (const auto& e : all) {
-      ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
-      out.push_back(std::move(shown));
-    }
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    for (const auto& e : all) out.push_back(Shown(e, rules));
     const auto n = static_cast<int64_t>(out.size());
     return JsonAnswer(200, json::object{{"experiments", std::move(out)}, {"count", n}});
   });
@@ -151,8 +148,8 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
   get.errors = {404};
   routes.Add(get, read, [](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
     ASSIGN_OR_RETURN(auto e, ctx.GetExperiment(p.Get("experiment_id")));
-    ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
-    return JsonAnswer(200, shown);
+    ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+    return JsonAnswer(200, Shown(e, rules));
   });
 
   for (const char* action : {"promote", "abort"}) {
@@ -168,8 +165,8 @@ void RegisterExperimentRoutes(TenantRoutes& routes) {
     routes.Add(r, write, [promote](const Request&, const PathParams& p, TenantContext& ctx) -> StatusOr<http::Response> {
       const std::string id = p.Get("experiment_id");
       ASSIGN_OR_RETURN(auto e, promote ? ctx.PromoteExperiment(id) : ctx.AbortExperiment(id));
-      ASSIGN_OR_RETURN(auto shown, Shown(e, ctx));
-      return JsonAnswer(200, shown);
+      ASSIGN_OR_RETURN(auto rules, ctx.Rules());
+      return JsonAnswer(200, Shown(e, rules));
     });
   }
 }
