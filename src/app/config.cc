@@ -40,6 +40,13 @@ void AddServeFlags(CLI::App& cmd, ServeConfig& c) {
       ->capture_default_str()->check(CLI::IsMember({"text", "json"}));
   cmd.add_option("--http-threads", c.http_threads, "Network threads (0: one per core)")
       ->envname("EMBEDREC_HTTP_THREADS")->check(CLI::Range(0, 256));
+  cmd.add_option("--slow-request-ms", c.slow_request_ms,
+                 "A request answered this many ms after it arrived is logged with where its time went (0: none)")
+      ->envname("EMBEDREC_SLOW_REQUEST_MS")->capture_default_str()->check(CLI::Range(0, 86400000));
+  cmd.add_option("--stall-warning-ms", c.stall_warning_ms,
+                 "A network thread that runs nothing this many ms (a handler blocks it) is logged with its stack "
+                 "(0: not watched)")
+      ->envname("EMBEDREC_STALL_WARNING_MS")->capture_default_str()->check(CLI::Range(0, 3600000));
   cmd.add_option("--worker-threads", c.worker_threads,
                  "Threads for blocking work (0: max(4, two per core); with a database server max(8, four per core))")
       ->envname("EMBEDREC_WORKER_THREADS")->check(CLI::Range(0, 1024));

@@ -32,6 +32,8 @@ struct ServeConfig {
   std::string log_level = "info";        // EMBEDREC_LOG_LEVEL
   std::string log_format = "text";       // EMBEDREC_LOG_FORMAT: text | json
   int http_threads = 0;                  // EMBEDREC_HTTP_THREADS; 0: one per core
+  int slow_request_ms = 1000;            // EMBEDREC_SLOW_REQUEST_MS: slower answers are logged (0: none)
+  int stall_warning_ms = 500;            // EMBEDREC_STALL_WARNING_MS: a network thread silent this long is logged (0: off)
   int worker_threads = 0;                // EMBEDREC_WORKER_THREADS; 0: max(4, 2 per core)
   uint64_t max_body_bytes = 256 * 1024;  // EMBEDREC_MAX_BODY_BYTES: non-upload routes
   uint64_t max_upload_bytes = uint64_t{64} << 30;  // EMBEDREC_MAX_UPLOAD_BYTES: upload routes

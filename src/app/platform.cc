@@ -480,19 +480,25 @@ class PlatformImpl final : public Platform {
             .queue_key = [authn](const http::Request& req) {
               return authn->CachedTenant(req.Header("authorization"));
             },
-            .max_in_flight_per_key = config_.max_in_flight_per_tenant});
+            .max_in_flight_per_key = config_.max_in_flight_per_tenant,
+            .slow_request = std::chrono::milliseconds(config_.slow_request_ms)});
 
     http::ServerOptions so;
     so.bind = config_.bind;
     so.threads = config_.http_threads > 0 ? config_.http_threads : cores;
     so.idle_timeout = std::chrono::seconds(config_.idle_timeout_seconds);
     so.read_timeout = so.write_timeout = std::chrono::seconds(config_.request_timeout_seconds);
+    so.stall_warning = std::chrono::milliseconds(config_.stall_warning_ms);
     auto serves = [&](const char* r) { return Serves(r); };
     if (serves("gateway")) so.listeners.push_back({"gateway", config_.gateway_port});
     if (serves("ml")) so.listeners.push_back({"ml", config_.ml_port});
     if (serves("pipeline")) so.listeners.push_back({"pipeline", config_.pipeline_port});
     if (so.listeners.empty()) return Status::InvalidArgument("no role to serve");
     ASSIGN_OR_RETURN(server_, http::StartServer(so, dispatcher_.get()));
+    metrics_.DeclareGaugeFunction("embedrec_http_network_thread_stalls",
+                                  "Times a network thread was found running nothing for the stall warning's time "
+                                  "(since start; each logged with the thread's stack).",
+                                  [s = server_.get()] { return static_cast<double>(s->stalls()); });
 
     auto ports = server_->ports();
     std::string port_json = "{";

@@ -23,6 +23,8 @@ Dispatcher::Dispatcher(const Router* router, Pools pools, MetricsRegistry* metri
                     "HTTP requests by route pattern, method and status.");
   metrics_->Declare("embedrec_http_request_duration_seconds", MetricsRegistry::Type::kHistogram,
                     "Time from a request's arrival to its answer, by route pattern.");
+  metrics_->Declare("embedrec_http_slow_requests_total", MetricsRegistry::Type::kCounter,
+                    "Requests answered at least the slow-request time after they arrived (logged), by route pattern.");
   metrics_->DeclareGaugeFunction("embedrec_http_requests_in_flight",
                                  "Requests being handled right now.",
                                  [this] { return double(in_flight_.load()); });
@@ -48,8 +50,8 @@ bool ServedOn(const Route& route, std::string_view listener) {
 }  // namespace
 
 void Dispatcher::Run(const Route& route, const PathParams& params, Request& req,
-                     std::function<void(Response)> done) {
-  auto start = std::chrono::steady_clock::now();
+                     std::function<void(Response)> done, Time arrived) {
+  const Time start = std::chrono::steady_clock::now();
   Response res;
   try {
     res = route.handler(req, params);
@@ -59,18 +61,54 @@ void Dispatcher::Run(const Route& route, const PathParams& params, Request& req,
   } catch (...) {
     res = ErrorResponse(Status::Internal("unhandled non-standard exception"), req.request_id);
   }
-  auto complete = [this, &route, start, done = std::move(done)](Response res) {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const Time returned = std::chrono::steady_clock::now();
+  const bool deferred = static_cast<bool>(res.later);
+  auto complete = [this, &route, arrived, start, returned, deferred, done = std::move(done)](
+                      Response res, const std::string& request_id) {
+    const Time answered = std::chrono::steady_clock::now();
+    double secs = std::chrono::duration<double>(answered - arrived).count();
     std::string status = std::to_string(res.status);
     const std::string& pattern = route.info.pattern;
     metrics_->Inc("embedrec_http_requests_total",
                   {{"route", pattern}, {"method", route.info.method}, {"status", status}});
     metrics_->Observe("embedrec_http_request_duration_seconds", {{"route", pattern}}, secs);
+    // An upload's time is its client's network's (it reads the body as it comes): not logged.
+    if (options_.slow_request.count() > 0 && !route.info.stream_body && answered - arrived >= options_.slow_request) {
+      LogSlow(route, request_id, res.status, arrived, start, returned, answered, deferred);
+    }
     done(std::move(res));  // a HEAD's body is dropped by the server, its length kept
   };
-  if (!res.later) return complete(std::move(res));
+  if (!deferred) return complete(std::move(res), req.request_id);
   auto later = std::move(res.later);
-  later(std::move(complete));
+  // The request is gone by the time a deferred answer comes: its id goes along.
+  later([complete = std::move(complete), id = req.request_id](Response res) mutable {
+    complete(std::move(res), id);
+  });
+}
+
+void Dispatcher::LogSlow(const Route& route, const std::string& request_id, int status, Time arrived,
+                         Time started, Time returned, Time answered, bool deferred) {
+  metrics_->Inc("embedrec_http_slow_requests_total", {{"route", route.info.pattern}});
+  auto ms = [](Time a, Time b) { return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count(); };
+  int unlogged = 0;
+  {
+    std::lock_guard lock(slow_mu_);
+    const int64_t second = std::chrono::duration_cast<std::chrono::seconds>(answered.time_since_epoch()).count();
+    if (second != slow_second_) {
+      slow_second_ = second;
+      slow_lines_ = 0;
+    }
+    if (++slow_lines_ > kSlowLinesPerSecond) {
+      ++slow_unlogged_;
+      return;
+    }
+    std::swap(unlogged, slow_unlogged_);
+  }
+  spdlog::warn("slow request {}: {} {} answered {} after {} ms (waited {} ms for a worker, its handler ran {} ms{}){}",
+               request_id, route.info.method, route.info.pattern, status, ms(arrived, answered),
+               ms(arrived, started), ms(started, returned),
+               deferred ? ", then " + std::to_string(ms(returned, answered)) + " ms until its deferred answer" : "",
+               unlogged ? " (" + std::to_string(unlogged) + " more slow requests were not logged)" : "");
 }
 
 Dispatcher::Resolved Dispatcher::Resolve(Request& req) const {
@@ -158,11 +196,13 @@ Response Dispatcher::HandleNow(Request& req) {
   Resolved r = Resolve(req);
   if (r.error) return std::move(*r.error);
   std::promise<Response> answer;
-  Run(*r.route, r.params, req, [&answer](Response res) { answer.set_value(std::move(res)); });
+  Run(*r.route, r.params, req, [&answer](Response res) { answer.set_value(std::move(res)); },
+      std::chrono::steady_clock::now());
   return answer.get_future().get();
 }
 
 void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
+  const Time arrived = std::chrono::steady_clock::now();
   in_flight_.fetch_add(1);
   auto finish = [this, done = std::move(done)](Response r) {
     in_flight_.fetch_sub(1);
@@ -174,7 +214,7 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
   if (r.error) return finish(std::move(*r.error));
   const RouteInfo& info = r.route->info;
   if (!info.stream_body && (!info.blocking || (info.inline_if && info.inline_if(req)))) {
-    return Run(*r.route, r.params, req, std::move(finish));
+    return Run(*r.route, r.params, req, std::move(finish), arrived);
   }
   std::string key = options_.queue_key ? options_.queue_key(req) : std::string();
   FairThreadPool* pool = workers_;
@@ -198,8 +238,8 @@ void Dispatcher::Handle(Request req, std::function<void(Response)> done) {
     finish(std::move(res));
   };
   pool->Post(key, [this, route = r.route, params = std::move(r.params), req = std::move(req),
-                   release = std::move(release)]() mutable {
-    Run(*route, params, req, std::move(release));
+                   release = std::move(release), arrived]() mutable {
+    Run(*route, params, req, std::move(release), arrived);
   });
 }
 

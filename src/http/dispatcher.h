@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 
@@ -31,6 +32,11 @@ class Dispatcher final : public RequestHandler {
     // flooding the server cannot queue without bound. 0: no limit. Requests
     // of no known key ("") and those run on the network thread are not counted.
     int max_in_flight_per_key = 0;
+    // A request answered this long after it arrived is logged (its route,
+    // status and where the time went: waiting for a worker, its handler,
+    // its deferred answer) and counted; 0: not logged. Not uploads (their
+    // time is their client's network's).
+    std::chrono::milliseconds slow_request{1000};
   };
   // Where handlers run. `workers` runs the blocking routes; `slow` the slow
   // ones (RouteInfo::slow, slow_if); `streams` the routes that read their
@@ -63,14 +69,22 @@ class Dispatcher final : public RequestHandler {
   Response Preflight(const Request& req) const;
   // Runs the handler and calls `done` with its answer (later, for a
   // deferred one), after recording metrics.
+  using Time = std::chrono::steady_clock::time_point;
   void Run(const Route& route, const PathParams& params, Request& req,
-           std::function<void(Response)> done);
+           std::function<void(Response)> done, Time arrived);
+  // Logs a slow request (at most kSlowLinesPerSecond lines a second).
+  void LogSlow(const Route& route, const std::string& request_id, int status, Time arrived, Time started,
+               Time returned, Time answered, bool deferred);
+  static constexpr int kSlowLinesPerSecond = 10;
 
   // Counts a queued request of `key`; false when the key is at its limit.
   bool Admit(const std::string& key);
   void Release(const std::string& key);
 
   std::atomic<int64_t> in_flight_{0};
+  std::mutex slow_mu_;
+  int64_t slow_second_ = 0;          // GUARDED_BY(slow_mu_): the second of the lines counted
+  int slow_lines_ = 0, slow_unlogged_ = 0;  // GUARDED_BY(slow_mu_)
   std::mutex keys_mu_;
   std::unordered_map<std::string, int> key_in_flight_;
   const Router* router_;

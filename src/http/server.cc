@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <unordered_map>
 
 #include "common/random.h"
+#include "common/watchdog.h"
 #include "http/errors.h"
 
 namespace embedrec::http {
@@ -222,6 +224,10 @@ class ServerImpl final : public Server {
     for (int i = 0; i < std::max(1, options.threads); ++i) {
       iocs_.push_back(std::make_unique<net::io_context>(1));
       work_.push_back(net::make_work_guard(*iocs_.back()));
+      beats_.push_back(std::make_unique<net::steady_timer>(*iocs_.back()));
+    }
+    if (options.stall_warning.count() > 0) {
+      watchdog_ = std::make_unique<Watchdog>(Watchdog::Options{.stall = options.stall_warning});
     }
   }
   ~ServerImpl() override {
@@ -229,6 +235,7 @@ class ServerImpl final : public Server {
     // Destroy pending handlers (and the sessions they hold) while the members
     // sessions use are still alive.
     acceptors_.clear();
+    beats_.clear();
     iocs_.clear();
   }
 
@@ -256,11 +263,21 @@ class ServerImpl final : public Server {
 
   void Run() {
     for (size_t i = 0; i < acceptors_.size(); ++i) Accept(i);
-    for (auto& ioc : iocs_) threads_.emplace_back([ctx = ioc.get()] { ctx->run(); });
+    for (size_t i = 0; i < iocs_.size(); ++i) {
+      threads_.emplace_back([this, i] {
+        // Watched from its own thread; its beats come from its own loop, so a
+        // handler that blocks the loop silences them.
+        const int slot = watchdog_ ? watchdog_->Watch("network thread " + std::to_string(i)) : -1;
+        if (watchdog_) Beat(i, slot);
+        iocs_[i]->run();
+        if (watchdog_) watchdog_->Forget(slot);
+      });
+    }
   }
 
   std::vector<int> ports() const override { return ports_; }
   int64_t in_flight() const override { return in_flight_.load(); }
+  int64_t stalls() const override { return watchdog_ ? watchdog_->stalls() : 0; }
   std::string DescribeConnections() const override {
     std::vector<std::shared_ptr<Session>> live;
     {
@@ -314,6 +331,16 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // Network thread i's beat, then the next one a fifth of the stall later.
+  void Beat(size_t i, int slot) {
+    watchdog_->Beat(slot);
+    const auto period = std::clamp(watchdog_->stall() / 5, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
+    beats_[i]->expires_after(period);
+    beats_[i]->async_wait([this, i, slot](beast::error_code ec) {
+      if (!ec) Beat(i, slot);
+    });
+  }
+
   void Accept(size_t i) {
     acceptors_[i]->async_accept(
         *iocs_[next_ioc_++ % iocs_.size()], [this, i](beast::error_code ec, tcp::socket socket) {
@@ -337,6 +364,8 @@ class ServerImpl final : public Server {
   ServerOptions options_;
   RequestHandler* handler_;
   std::vector<std::unique_ptr<net::io_context>> iocs_;
+  std::vector<std::unique_ptr<net::steady_timer>> beats_;  // one per network thread, for the watchdog
+  std::unique_ptr<Watchdog> watchdog_;                      // null: not watched
   size_t next_ioc_ = 0;  // only touched by the accepting thread
   // Keeps the network threads running while requests wait on workers with no
   // socket operation pending (otherwise run() would return during a drain).

@@ -56,6 +56,10 @@ struct ServerOptions {
   int64_t min_body_bytes_per_second = 1024;
   std::chrono::seconds min_body_rate_after{10};
   uint32_t header_limit = 16 * 1024;
+  // A network thread that runs nothing for this long (a handler blocked on
+  // it: they must never block) is counted and logged with its stack
+  // (common/watchdog.h); 0: not watched.
+  std::chrono::milliseconds stall_warning{500};
   std::string server_header = "embedrec";
 };
 
@@ -66,6 +70,8 @@ class Server {
   virtual std::vector<int> ports() const = 0;
   // Requests being handled right now.
   virtual int64_t in_flight() const = 0;
+  // Times a network thread was found stalled (ServerOptions::stall_warning).
+  virtual int64_t stalls() const = 0;
   // Each open connection's state, one line each ("#<id> <phase> ..."), for
   // diagnostics (the socket fuzzer prints it when a connection stalls).
   virtual std::string DescribeConnections() const = 0;

@@ -427,3 +427,30 @@ def test_openmp_threads_spin_briefly_before_they_sleep_unless_told_otherwise(mak
     assert environ(make_server(env={"GOMP_SPINCOUNT": "777"}))["GOMP_SPINCOUNT"] == "777"
     kept = environ(make_server(env={"GOMP_SPINCOUNT": None, "OMP_WAIT_POLICY": "active"}))
     assert kept["OMP_WAIT_POLICY"] == "active" and "GOMP_SPINCOUNT" not in kept
+
+
+def test_a_slow_request_is_logged_with_its_id_and_where_its_time_went(make_server):
+    # A tenant's creation makes its database: well over a millisecond, the
+    # slow-request time asked here (the default is a second).
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN, "EMBEDREC_SLOW_REQUEST_MS": "1"})
+    r = s.request("POST", "/api/v1/admin/tenants", {"name": "Slow", "slug": "slow"}, token=ADMIN_TOKEN,
+                  headers={"X-Request-Id": "client-chosen-id-42"})
+    assert r.status == 201
+    wait_for(lambda: "slow request client-chosen-id-42:" in s.log_path.read_text(), what="the slow-request line")
+    line = next(l for l in s.log_path.read_text().splitlines() if "slow request client-chosen-id-42:" in l)
+    assert "POST /api/v1/admin/tenants answered 201 after" in line
+    assert re.search(r"waited \d+ ms for a worker, its handler ran \d+ ms", line), line
+    text = s.request("GET", "/metrics", token=ADMIN_TOKEN).body
+    assert 'embedrec_http_slow_requests_total{route="/api/v1/admin/tenants"} 1' in text
+    assert re.search(r"^embedrec_http_network_thread_stalls 0$", text, re.M), text
+    assert s.stop() == 0
+
+
+def test_requests_under_the_slow_request_time_are_not_logged(make_server):
+    s = make_server(env={"EMBEDREC_ADMIN_TOKEN": ADMIN_TOKEN})
+    for i in range(5):
+        assert s.request("POST", "/api/v1/admin/tenants", {"name": f"Fast {i}", "slug": f"fast{i}"},
+                         token=ADMIN_TOKEN).status == 201
+    assert s.stop() == 0
+    assert "slow request" not in s.log_path.read_text()
+    assert "watchdog" not in s.log_path.read_text()

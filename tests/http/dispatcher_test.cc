@@ -5,6 +5,8 @@
 #include <future>
 #include <thread>
 
+#include "captured_log.h"
+
 namespace embedrec::http {
 namespace {
 
@@ -153,6 +155,92 @@ TEST(DispatcherInFlightTest, ATenantPastItsRequestsInFlightIsRefusedAndOthersAre
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(second.get().status, 200);
   EXPECT_EQ(call("busy").get().status, 200);  // its slots are back
+}
+
+}  // namespace
+}  // namespace embedrec::http
+
+namespace embedrec::http {
+namespace {
+
+// A request answered past Options::slow_request after it arrived is logged
+// with where the time went, at most kSlowLinesPerSecond lines a second, and
+// counted; a fast one is not.
+TEST(DispatcherSlowRequestTest, ASlowAnswerIsLoggedWithWhereItsTimeWent) {
+  testing::CapturedLog log;
+  Router router;
+  MetricsRegistry metrics;
+  FairThreadPool workers{1, 1};
+  Dispatcher dispatcher{&router, {&workers}, &metrics,
+                        Dispatcher::Options{.slow_request = std::chrono::milliseconds(100)}};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  router.Add({"GET", "/hold", "", "t"}, [&](const Request&, const PathParams&) {
+    released.wait();  // holds the only worker
+    return Response{};
+  });
+  router.Add({"GET", "/queued", "", "t"}, [](const Request&, const PathParams&) { return Response{}; });
+  std::thread answerer;
+  router.Add({"GET", "/later", "", "t"}, [&](const Request&, const PathParams&) {
+    return Later([&](std::function<void(Response)> send) {
+      answerer = std::thread([send = std::move(send), released] {
+        released.wait();
+        send(Response{});
+      });
+    });
+  });
+  RouteInfo fast{"GET", "/fast", "", "t"};
+  fast.blocking = false;
+  router.Add(fast, [](const Request&, const PathParams&) { return Response{}; });
+  auto call = [&](const std::string& target) {
+    Request req;
+    req.method = "GET";
+    req.target = target;
+    req.request_id = "req" + target.substr(1);
+    auto answer = std::make_shared<std::promise<Response>>();
+    auto f = answer->get_future();
+    dispatcher.Handle(std::move(req), [answer](Response r) { answer->set_value(std::move(r)); });
+    return f;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  auto hold = call("/hold");
+  auto queued = call("/queued");
+  EXPECT_EQ(call("/fast").wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(150)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the time under test: a slow answer
+  }
+  release.set_value();
+  ASSERT_EQ(hold.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(queued.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  // The deferred one: its handler returns at once, its answer comes 150 ms later.
+  std::promise<void> release2;
+  released = release2.get_future().share();
+  const auto asked = std::chrono::steady_clock::now();
+  auto later = call("/later");
+  while (std::chrono::steady_clock::now() - asked < std::chrono::milliseconds(150)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  release2.set_value();
+  ASSERT_EQ(later.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  answerer.join();
+
+  const std::string text = log.Text();
+  EXPECT_NE(text.find("slow request reqhold: GET /hold answered 200 after"), std::string::npos) << text;
+  EXPECT_NE(text.find("slow request reqqueued: GET /queued answered 200 after"), std::string::npos) << text;
+  EXPECT_NE(text.find("slow request reqlater: GET /later answered 200 after"), std::string::npos) << text;
+  EXPECT_NE(text.find("until its deferred answer"), std::string::npos) << text;
+  EXPECT_EQ(text.find("reqfast"), std::string::npos) << text;
+  const size_t q = text.find("reqqueued");
+  ASSERT_NE(q, std::string::npos);
+  // /queued waited for the worker /hold held, and ran at once.
+  const std::string line = text.substr(q, text.find('\n', q) - q);
+  const size_t waited = line.find("(waited ");
+  ASSERT_NE(waited, std::string::npos) << line;
+  EXPECT_GE(std::stoi(line.substr(waited + 8)), 100) << line;
+  EXPECT_NE(line.find("its handler ran 0 ms"), std::string::npos) << line;
+  const std::string prom = metrics.RenderPrometheus();
+  EXPECT_NE(prom.find("embedrec_http_slow_requests_total{route=\"/queued\"} 1"), std::string::npos) << prom;
+  EXPECT_EQ(prom.find("embedrec_http_slow_requests_total{route=\"/fast\"}"), std::string::npos) << prom;
 }
 
 }  // namespace
