@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "common/random.h"
 #include "common/status.h"
@@ -21,6 +23,17 @@
   } while (0)
 
 namespace embedrec::testing {
+
+// Polls `done` every 5 ms until it holds (true) or `deadline` passes (false).
+template <typename F>
+bool Eventually(F done, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
 
 // A fresh temporary directory, removed at destruction.
 class TempDir {

@@ -9,20 +9,12 @@
 #include <vector>
 
 #include "common/thread_stack.h"
+#include "test_util.h"
 
 namespace embedrec {
 namespace {
 
-// Polls `done` until it holds or 10 s pass.
-template <typename F>
-bool Eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+using testing::Eventually;
 
 TEST(ThreadStackTest, AThreadBlockedOnAMutexShowsWhereItWaits) {
   std::mutex held;

@@ -31,14 +31,17 @@ class BlockingHandler final : public RequestHandler {
   std::mutex gate;
 };
 
-template <typename F>
-bool Eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
+using testing::Eventually;
+
+// A server on one listener whose network threads the watchdog watches.
+std::unique_ptr<Server> StartWatched(RequestHandler* handler, int threads, std::chrono::milliseconds stall) {
+  ServerOptions o;
+  o.listeners = {{"test", 0}};
+  o.threads = threads;
+  o.stall_warning = stall;
+  auto s = StartServer(o, handler);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
 }
 
 std::string Get(int port, const std::string& target) {
@@ -53,13 +56,8 @@ std::string Get(int port, const std::string& target) {
 TEST(ServerStallTest, ANetworkThreadABlockedHandlerHoldsIsCountedAndLoggedWithItsStack) {
   testing::CapturedLog log;
   BlockingHandler handler;
-  ServerOptions o;
-  o.listeners = {{"test", 0}};
-  o.threads = 1;
-  o.stall_warning = std::chrono::milliseconds(100);
-  auto s = StartServer(o, &handler);
-  ASSERT_OK(s);
-  auto& server = *s;
+  auto server = StartWatched(&handler, 1, std::chrono::milliseconds(100));
+  ASSERT_TRUE(server);
   const int port = server->ports()[0];
   EXPECT_NE(Get(port, "/a").find("200 OK"), std::string::npos);
   EXPECT_EQ(server->stalls(), 0);
@@ -85,16 +83,12 @@ TEST(ServerStallTest, ANetworkThreadABlockedHandlerHoldsIsCountedAndLoggedWithIt
 
 TEST(ServerStallTest, AnIdleServerIsNeverReportedStalled) {
   BlockingHandler handler;
-  ServerOptions o;
-  o.listeners = {{"test", 0}};
-  o.threads = 2;
-  o.stall_warning = std::chrono::milliseconds(50);
-  auto s = StartServer(o, &handler);
-  ASSERT_OK(s);
+  auto server = StartWatched(&handler, 2, std::chrono::milliseconds(50));
+  ASSERT_TRUE(server);
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
   ASSERT_TRUE(Eventually([&] { return std::chrono::steady_clock::now() >= until; }));
-  EXPECT_EQ((*s)->stalls(), 0);
-  (*s)->Shutdown(std::chrono::milliseconds(100));
+  EXPECT_EQ(server->stalls(), 0);
+  server->Shutdown(std::chrono::milliseconds(100));
 }
 
 }  // namespace
