@@ -495,7 +495,7 @@ class PlatformImpl final : public Platform {
     if (serves("pipeline")) so.listeners.push_back({"pipeline", config_.pipeline_port});
     if (so.listeners.empty()) return Status::InvalidArgument("no role to serve");
     ASSIGN_OR_RETURN(server_, http::StartServer(so, dispatcher_.get()));
-    metrics_.DeclareGaugeFunction("embedrec_http_network_thread_stalls",
+    metrics_.DeclareCounterFunction("embedrec_http_network_thread_stalls_total",
                                   "Times a network thread was found running nothing for the stall warning's time "
                                   "(since start; each logged with the thread's stack).",
                                   [s = server_.get()] { return static_cast<double>(s->stalls()); });

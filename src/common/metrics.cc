@@ -106,7 +106,12 @@ void MetricsRegistry::Observe(std::string_view name, const MetricLabels& labels,
 void MetricsRegistry::DeclareGaugeFunction(std::string name, std::string help,
                                            std::function<double()> fn) {
   std::lock_guard lock(mu_);
-  gauge_fns_[std::move(name)] = {std::move(help), std::move(fn)};
+  value_fns_[std::move(name)] = {std::move(help), std::move(fn), false};
+}
+
+void MetricsRegistry::DeclareCounterFunction(std::string name, std::string help, std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  value_fns_[std::move(name)] = {std::move(help), std::move(fn), true};
 }
 
 double MetricsRegistry::Value(std::string_view name, const MetricLabels& labels) const {
@@ -138,9 +143,9 @@ std::string Relabeled(const std::string& key, const std::function<std::string(st
 std::string MetricsRegistry::RenderPrometheus(const std::function<std::string(std::string_view)>& tenant_alias) const {
   std::string out;
   std::lock_guard lock(mu_);
-  for (const auto& [name, g] : gauge_fns_) {
-    out += "# HELP " + name + " " + g.first + "\n# TYPE " + name + " gauge\n" + name + " " +
-           FormatDouble(g.second()) + "\n";
+  for (const auto& [name, g] : value_fns_) {
+    out += "# HELP " + name + " " + g.help + "\n# TYPE " + name + (g.counter ? " counter\n" : " gauge\n") + name + " " +
+           FormatDouble(g.fn()) + "\n";
   }
   for (const auto& [name, f] : families_) {
     if (!f.help.empty()) out += "# HELP " + name + " " + f.help + "\n";

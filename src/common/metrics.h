@@ -36,6 +36,8 @@ class MetricsRegistry {
   // updated without taking the registry's lock). `fn` must be cheap, thread
   // safe and must not call back into the registry.
   void DeclareGaugeFunction(std::string name, std::string help, std::function<double()> fn);
+  // The same for a count that only grows (rendered as a counter: rate() applies).
+  void DeclareCounterFunction(std::string name, std::string help, std::function<double()> fn);
 
   // Current value of a counter or gauge series (0 when absent); for tests and analytics.
   double Value(std::string_view name, const MetricLabels& labels) const;
@@ -64,7 +66,12 @@ class MetricsRegistry {
 
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;
-  std::map<std::string, std::pair<std::string, std::function<double()>>> gauge_fns_;
+  struct ValueFunction {
+    std::string help;
+    std::function<double()> fn;
+    bool counter = false;
+  };
+  std::map<std::string, ValueFunction> value_fns_;
 };
 
 }  // namespace embedrec

@@ -39,6 +39,17 @@ TEST(MetricsRegistryTest, LargeAndFractionalValuesKeepEveryDigit) {
   EXPECT_NE(text.find("share 0.1\n"), std::string::npos) << text;
 }
 
+TEST(MetricsRegistryTest, AValueFunctionRendersAsTheTypeItWasDeclared) {
+  MetricsRegistry m;
+  int64_t stalls = 0;
+  m.DeclareCounterFunction("stalls_total", "Stalls.", [&] { return double(stalls); });
+  m.DeclareGaugeFunction("in_use", "In use.", [] { return 3.0; });
+  stalls = 2;
+  std::string text = m.RenderPrometheus();
+  EXPECT_NE(text.find("# TYPE stalls_total counter\nstalls_total 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE in_use gauge\nin_use 3\n"), std::string::npos) << text;
+}
+
 TEST(MetricsRegistryTest, HistogramBucketsAreCumulative) {
   MetricsRegistry m;
   m.Declare("lat", MetricsRegistry::Type::kHistogram, "Latency.", {0.1, 1});

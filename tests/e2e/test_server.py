@@ -442,7 +442,7 @@ def test_a_slow_request_is_logged_with_its_id_and_where_its_time_went(make_serve
     assert re.search(r"waited \d+ ms for a worker, its handler ran \d+ ms", line), line
     text = s.request("GET", "/metrics", token=ADMIN_TOKEN).body
     assert 'embedrec_http_slow_requests_total{route="/api/v1/admin/tenants"} 1' in text
-    assert re.search(r"^embedrec_http_network_thread_stalls 0$", text, re.M), text
+    assert re.search(r"^embedrec_http_network_thread_stalls_total 0$", text, re.M), text
     assert s.stop() == 0
 
 
