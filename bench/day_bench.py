@@ -29,29 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedrec_server import ADMIN, BIN, call, start, tenant_key, upload_file, wrk
+from embedrec_server import BIN, call, metric_value, rss_mb, start, tenant_key, upload_file, wrk
 from report import publish
-
-
-def metric(port, token, name):
-    for line in call_text(port, "/metrics", token).splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
-def call_text(port, path, token):
-    import urllib.request
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return r.read().decode()
-
-
-def rss_mb(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def dir_mb(path):
@@ -109,7 +88,7 @@ def main():
             answers = call(gw, "GET", dashboard, token=key)["metrics"]["total_recommendations_served"]
             row = {"t_s": round(time.monotonic() - t0), "answers": answers, "rps": r["rps"], "p99_ms": r["p99_ms"],
                    "rss_mb": rss_mb(proc.pid),
-                   "log_mb": metric(gw, ADMIN, "embedrec_recommendation_log_budgeted_bytes") / 2**20,
+                   "log_mb": metric_value(gw, "embedrec_recommendation_log_budgeted_bytes") / 2**20,
                    "data_mb": dir_mb(work / "data"),
                    "dashboard_ms": median_ms(lambda: call(gw, "GET", dashboard, token=key)),
                    "recommend_and_view_ms": median_ms(tracked_view)}

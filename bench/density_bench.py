@@ -32,7 +32,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from embedrec_server import BIN, call, start, tenant_key, wait_job, wrk
+from embedrec_server import BIN, call, rss_mb, start, tenant_key, wait_job, wrk
 from report import publish
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -85,15 +85,6 @@ def build(work, n_tenants):
         proc.wait()
     done.write_text(json.dumps(tenants))
     return tenants
-
-
-def rss_mb(pid, field="VmRSS"):
-    """Resident MB (VmRSS; RssAnon: the heap; RssFile: mapped files, the
-    databases' pages the kernel may drop)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def metrics(port):

@@ -62,10 +62,28 @@ def wait_job(port, key, job, poll_s=0.05, deadline_s=3600):
     raise RuntimeError("training did not finish")
 
 
-def peak_rss_mb(pid):
+def rss_mb(pid, field="VmRSS"):
+    """A process's memory in MB as /proc/<pid>/status counts it: VmRSS
+    resident, VmHWM its peak, RssAnon the heap, RssFile mapped files (the
+    databases' pages the kernel may drop)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb(pid):
+    return rss_mb(pid, "VmHWM")
+
+
+def metric_value(port, name):
+    """The first series of `name` in the server's /metrics (read as the
+    platform admin); 0 when absent."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith((name + " ", name + "{")):
+                return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 

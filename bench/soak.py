@@ -41,18 +41,11 @@ import threading
 import time
 from pathlib import Path
 
-from embedrec_server import BIN, ROOT, call, start, tenant_key, upload_file, wrk
+from embedrec_server import BIN, ROOT, call, rss_mb, start, tenant_key, upload_file, wrk
 
 SLICE_S = 10
 AFTER_JOB_S = 60
 MAX_EXTRA_S = 300
-
-
-def rss_mb(pid, field="VmRSS"):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def rss_parts_mb(pid):

@@ -22,19 +22,22 @@ namespace embedrec {
 namespace {
 
 constexpr int kMaxFrames = 64;
-// The handler's own frame and the kernel's signal trampoline come first.
+// The handler's own frame and the signal return trampoline come first.
 constexpr int kHandlerFrames = 2;
 
 enum State : int { kIdle, kWanted, kWriting, kDone };
 std::atomic<int> g_state{kIdle};
+std::atomic<pthread_t> g_target{};  // the thread asked for
 void* g_frames[kMaxFrames];
 int g_count = 0;
 
 int StackSignal() { return SIGRTMIN + 4; }
 
 void OnStackSignal(int) {
+  // Only the thread asked for writes: a signal that arrives after its
+  // capture timed out finds kIdle, or another thread asked for.
+  if (!pthread_equal(pthread_self(), g_target.load())) return;
   int wanted = kWanted;
-  // Only the thread asked for writes (a late signal after a timeout finds kIdle).
   if (!g_state.compare_exchange_strong(wanted, kWriting)) return;
   g_count = backtrace(g_frames, kMaxFrames);
   g_state.store(kDone);
@@ -123,6 +126,7 @@ std::vector<void*> StackOf(pthread_t thread, std::chrono::milliseconds wait) {
   Install();
   static std::mutex one_at_a_time;
   std::lock_guard lock(one_at_a_time);
+  g_target.store(thread);
   g_state.store(kWanted);
   if (pthread_kill(thread, StackSignal()) != 0) {
     g_state.store(kIdle);

@@ -30,11 +30,11 @@ int Watchdog::Watch(std::string name) {
   std::lock_guard lock(slots_mu_);
   for (int i = 0; i < kMaxThreads; ++i) {
     Slot& s = slots_[i];
-    if (s.active.load()) continue;
+    if (s.active) continue;
     s.thread = pthread_self();
     s.name = std::move(name);
     s.beat_ns.store(NowNs());
-    s.active.store(true);
+    s.active = true;
     return i;
   }
   return -1;
@@ -47,7 +47,7 @@ void Watchdog::Beat(int slot) {
 void Watchdog::Forget(int slot) {
   if (slot < 0 || slot >= kMaxThreads) return;
   std::lock_guard lock(slots_mu_);
-  slots_[slot].active.store(false);
+  slots_[slot].active = false;
 }
 
 void Watchdog::Monitor() {
@@ -61,7 +61,7 @@ void Watchdog::Monitor() {
       std::lock_guard slots(slots_mu_);
       const int64_t now = NowNs();
       for (Slot& s : slots_) {
-        if (!s.active.load()) {
+        if (!s.active) {
           s.reported_beat_ns = 0;
           continue;
         }

@@ -52,10 +52,10 @@ class Watchdog {
 
  private:
   struct Slot {
-    std::atomic<bool> active{false};
+    bool active = false;  // GUARDED_BY(slots_mu_)
     std::atomic<int64_t> beat_ns{0};
-    pthread_t thread{};
-    std::string name;
+    pthread_t thread{};    // GUARDED_BY(slots_mu_)
+    std::string name;      // GUARDED_BY(slots_mu_)
     int64_t reported_beat_ns = 0;  // the monitor's: the beat a stall was reported after (0: none)
   };
   void Monitor();
